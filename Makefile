@@ -1,0 +1,85 @@
+# pysym — build, test, benchmark. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The wasm module is built with Debian's Rust (rustc 1.63 + libstd-rust-dev-wasm32) and
+# Debian's vendored crates: the only Rust toolchain for wasm32 that these machines can
+# install (see README "Building the module").
+RUSTC_BIN   := /usr/bin/rustc
+CARGO_BIN   := /usr/bin/cargo
+RUST_VERSION := 1.63.0
+CARGO_FLAGS := --config 'source.crates-io.replace-with="debian"' \
+               --config 'source.debian.directory="/usr/share/cargo/registry"'
+# Path remapping keeps build paths out of the module so it is byte-for-byte reproducible.
+WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)/wasm=/pysym \
+                  --remap-path-prefix=/usr/share/cargo/registry=/registry \
+                  -C link-arg=--max-memory=1073741824 \
+                  -C link-arg=-zstack-size=1048576
+WASM_OUT := wasm/target/wasm32-unknown-unknown/release/pysym_abi.wasm
+WASM_PKG := pysym/_wasm/pysym.wasm
+APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32
+
+# Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
+# falling back to python3 (wasmtime only) where pyenv has no 3.10.
+PYTHON ?= $(shell ls $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python3 2>/dev/null | tail -1 || true)
+ifeq ($(strip $(PYTHON)),)
+PYTHON := python3
+endif
+VENV := .venv
+VPY  := $(VENV)/bin/python
+
+.PHONY: help toolchain wasm wasm-check rust-test venv demo test test-python fixtures bench clean
+
+help:
+	@echo "make demo       set up and symbolicate the bundled sample stack trace"
+	@echo "make test       rebuild the module (must match the committed one), run all tests"
+	@echo "make wasm       rebuild pysym/_wasm/pysym.wasm from wasm/"
+	@echo "make bench      benchmark against symbolic and sourcemap (prints ratios)"
+
+toolchain:
+	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then \
+	  echo "installing Debian Rust toolchain for wasm32 (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+	@v=$$($(RUSTC_BIN) --version | cut -d' ' -f2); if [ "$$v" != "$(RUST_VERSION)" ]; then \
+	  echo "warning: rustc $$v, the committed module was built with $(RUST_VERSION): the byte-for-byte check may fail"; fi
+
+wasm: toolchain
+	cd wasm && RUSTC=$(RUSTC_BIN) RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO_BIN) build --locked --release \
+	  --target wasm32-unknown-unknown -p pysym-abi $(CARGO_FLAGS)
+	mkdir -p pysym/_wasm && cp $(WASM_OUT) $(WASM_PKG)
+	@ls -l $(WASM_PKG)
+
+# Rebuild and compare with the committed module byte for byte.
+wasm-check: toolchain
+	cd wasm && RUSTC=$(RUSTC_BIN) RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO_BIN) build --locked --release \
+	  --target wasm32-unknown-unknown -p pysym-abi $(CARGO_FLAGS)
+	@if cmp -s $(WASM_OUT) $(WASM_PKG); then echo "wasm-check: committed module is reproducible"; \
+	else echo "wasm-check: $(WASM_PKG) differs from a fresh build of wasm/ (run 'make wasm' and commit)"; exit 1; fi
+
+rust-test: toolchain
+	cd wasm && RUSTC=$(RUSTC_BIN) $(CARGO_BIN) test --locked -q $(CARGO_FLAGS)
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+venv: $(VPY)
+	$(VPY) -m pip install -q -e . -r tests/requirements.txt
+
+demo: venv
+	$(VENV)/bin/pysym symbolicate-js --maps examples examples/trace.txt
+
+fixtures:
+	npm ci --prefix tests/reference --no-audit --no-fund --loglevel=error
+
+test-python: venv fixtures
+	$(VPY) -m pytest -q tests
+
+test: wasm-check rust-test test-python
+
+bench: venv fixtures
+	$(VPY) bench/bench_sourcemap.py
+
+clean:
+	rm -rf wasm/target $(VENV) build dist *.egg-info

@@ -1,0 +1,556 @@
+//! The host ABI shim: the only place with `extern`, `#[no_mangle]`, raw pointers, handle
+//! tables and status codes. `wasm/ABI.md` is the contract; exports appear here in the
+//! order that document lists them.
+//!
+//! The module is single-threaded (wasm32-unknown-unknown without threads), so the global
+//! state below is only ever touched by one call at a time.
+
+use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
+use pysym_core::{Error, ErrorKind};
+use std::alloc::{alloc, dealloc, Layout};
+use std::mem::ManuallyDrop;
+
+/// Bumped whenever an export, import, status code or layout changes (see ABI.md).
+pub const ABI_VERSION: i32 = 1;
+
+/// Status codes; the table in ABI.md lists the same numbers.
+pub mod status {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Unknown, stale or wrong-kind handle.
+    pub const BAD_HANDLE: i32 = -1;
+    /// An argument is out of range.
+    pub const BAD_ARGUMENT: i32 = -2;
+    /// An allocation inside the module failed.
+    pub const OUT_OF_MEMORY: i32 = -3;
+    /// A host read could not be served synchronously; repeat the call.
+    pub const NEED_DATA: i32 = -4;
+    /// A host import reported a failure.
+    pub const HOST_IO: i32 = -5;
+    /// Input exceeds a format limit.
+    pub const LIMIT_EXCEEDED: i32 = -6;
+    /// Not well-formed JSON or not UTF-8.
+    pub const INVALID_JSON: i32 = -16;
+    /// A source map field is missing, of the wrong type or out of range.
+    pub const INVALID_SOURCEMAP: i32 = -17;
+    /// The `mappings` string is malformed.
+    pub const INVALID_MAPPINGS: i32 = -18;
+    /// An index map's sections are malformed.
+    pub const INVALID_INDEX_MAP: i32 = -19;
+}
+
+#[link(wasm_import_module = "pysym_host")]
+extern "C" {
+    fn file_size(fh: u32, out: *mut u64) -> i32;
+    fn file_read(fh: u32, offset: u64, dst: *mut u8, len: u32) -> i32;
+}
+
+// ---------------------------------------------------------------------------------------
+// Global state
+
+const INPUT_ALIGN: usize = 8;
+const TOKEN_WORDS: usize = 6;
+
+static mut OUT_SLOT: [u32; 16] = [0; 16];
+
+struct State {
+    slab: Slab,
+    result: Vec<u8>,
+    input: Vec<u64>,
+    last_status: i32,
+    last_error: String,
+}
+
+static mut STATE: Option<State> = None;
+
+fn state() -> &'static mut State {
+    // SAFETY: single-threaded module; no export re-enters another export, so at most one
+    // mutable reference is live at a time.
+    unsafe {
+        if STATE.is_none() {
+            STATE = Some(State {
+                slab: Slab::default(),
+                result: Vec::new(),
+                input: Vec::new(),
+                last_status: status::OK,
+                last_error: String::new(),
+            });
+        }
+        STATE.as_mut().unwrap()
+    }
+}
+
+fn fail(code: i32, message: impl Into<String>) -> i32 {
+    let st = state();
+    st.last_status = code;
+    st.last_error = message.into();
+    code
+}
+
+fn fail_core(err: Error) -> i32 {
+    let code = match err.kind() {
+        ErrorKind::InvalidJson => status::INVALID_JSON,
+        ErrorKind::InvalidSourceMap => status::INVALID_SOURCEMAP,
+        ErrorKind::InvalidMappings => status::INVALID_MAPPINGS,
+        ErrorKind::InvalidIndexMap => status::INVALID_INDEX_MAP,
+        ErrorKind::LimitExceeded => status::LIMIT_EXCEEDED,
+        _ => status::INVALID_JSON,
+    };
+    fail(code, err.to_string())
+}
+
+/// Writes words into the host's out slot (or any out pointer the host chose).
+fn put_out(out: u32, words: &[u32]) {
+    let p = out as *mut u32;
+    for (i, w) in words.iter().enumerate() {
+        // SAFETY: the host passes a pointer into linear memory with room for the words
+        // the export documents; a bad pointer traps rather than corrupting the host.
+        unsafe { p.add(i).write_unaligned(*w) };
+    }
+}
+
+/// Publishes the result buffer through `out[0]`, `out[1]`.
+fn publish_result(out: u32) -> i32 {
+    let st = state();
+    put_out(out, &[st.result.as_ptr() as u32, st.result.len() as u32]);
+    status::OK
+}
+
+fn push_u32(buf: &mut Vec<u8>, v: u32) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn push_token(buf: &mut Vec<u8>, t: &Token) {
+    for w in token_words(t) {
+        push_u32(buf, w);
+    }
+}
+
+fn token_words(t: &Token) -> [u32; TOKEN_WORDS] {
+    if t.src == NONE {
+        [t.dst_line, t.dst_col, NONE, NONE, NONE, NONE]
+    } else {
+        [t.dst_line, t.dst_col, t.src, t.src_line, t.src_col, t.name]
+    }
+}
+
+const NO_TOKEN: Token = Token { dst_line: NONE, dst_col: NONE, src: NONE, src_line: NONE, src_col: NONE, name: NONE };
+
+/// Builds a string table (ABI.md "String table") into the result buffer.
+fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option<std::borrow::Cow<'a, str>>>) {
+    let st = state();
+    let count = items.len();
+    let mut entries: Vec<u8> = Vec::with_capacity(4 + count * 8);
+    let mut data: Vec<u8> = Vec::new();
+    push_u32(&mut entries, count as u32);
+    for item in items {
+        match item {
+            Some(s) => {
+                push_u32(&mut entries, data.len() as u32);
+                push_u32(&mut entries, s.len() as u32);
+                data.extend_from_slice(s.as_bytes());
+            }
+            None => {
+                push_u32(&mut entries, 0);
+                push_u32(&mut entries, NONE);
+            }
+        }
+    }
+    st.result.clear();
+    st.result.extend_from_slice(&entries);
+    st.result.extend_from_slice(&data);
+}
+
+// ---------------------------------------------------------------------------------------
+// Handle slab
+
+/// A source map together with the input bytes it borrows from.
+struct OwnedMap {
+    map: ManuallyDrop<SourceMap<'static>>,
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl OwnedMap {
+    /// Parses `len` bytes at `ptr` (allocated by `input_alloc`), taking ownership.
+    fn parse(ptr: *mut u8, len: usize) -> Result<OwnedMap, Error> {
+        // SAFETY: `ptr` came from `input_alloc(len)` and stays allocated until `drop`,
+        // which drops the map (the only borrower) first.
+        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
+        match SourceMap::parse(data) {
+            Ok(map) => Ok(OwnedMap { map: ManuallyDrop::new(map), ptr, len }),
+            Err(e) => {
+                input_dealloc(ptr, len);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for OwnedMap {
+    fn drop(&mut self) {
+        // SAFETY: the map borrows the bytes, so it goes first; then the bytes are freed
+        // with the layout they were allocated with.
+        unsafe { ManuallyDrop::drop(&mut self.map) };
+        input_dealloc(self.ptr, self.len);
+    }
+}
+
+enum Entry {
+    SourceMap(OwnedMap),
+}
+
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+const INDEX_BITS: u32 = 20;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+const GENERATION_MASK: u32 = (1 << (32 - INDEX_BITS)) - 1;
+
+impl Slab {
+    fn insert(&mut self, entry: Entry) -> Option<u32> {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                if self.slots.len() as u32 > INDEX_MASK {
+                    return None;
+                }
+                self.slots.push(Slot { generation: 1, entry: None });
+                self.slots.len() as u32 - 1
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.entry = Some(entry);
+        Some((slot.generation << INDEX_BITS) | index)
+    }
+
+    fn get(&self, handle: u32) -> Option<&Entry> {
+        let slot = self.slots.get((handle & INDEX_MASK) as usize)?;
+        if slot.generation != handle >> INDEX_BITS {
+            return None;
+        }
+        slot.entry.as_ref()
+    }
+
+    fn remove(&mut self, handle: u32) -> Option<Entry> {
+        let index = handle & INDEX_MASK;
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.generation != handle >> INDEX_BITS || slot.entry.is_none() {
+            return None;
+        }
+        // Generation 0 is skipped so that no handle is ever 0.
+        slot.generation = (slot.generation % GENERATION_MASK) + 1;
+        self.free.push(index);
+        slot.entry.take()
+    }
+}
+
+fn sourcemap(handle: u32) -> Result<&'static SourceMap<'static>, i32> {
+    match state().slab.get(handle) {
+        Some(Entry::SourceMap(m)) => Ok(&m.map),
+        None => Err(fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", handle))),
+    }
+}
+
+macro_rules! try_map {
+    ($h:expr) => {
+        match sourcemap($h) {
+            Ok(m) => m,
+            Err(code) => return code,
+        }
+    };
+}
+
+fn bias(value: u32) -> Result<Bias, i32> {
+    match value {
+        0 => Ok(Bias::GreatestLowerBound),
+        1 => Ok(Bias::LeastUpperBound),
+        _ => Err(fail(status::BAD_ARGUMENT, format!("bias must be 0 or 1, not {}", value))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Memory for inputs
+
+fn input_alloc(len: usize) -> *mut u8 {
+    match Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+        // SAFETY: the layout has a non-zero size.
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+fn input_dealloc(ptr: *mut u8, len: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+        // SAFETY: `ptr` was returned by `input_alloc(len)`, which used this layout.
+        unsafe { dealloc(ptr, layout) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports: instance
+
+/// ABI version; hosts refuse a module whose version they do not know.
+#[no_mangle]
+pub extern "C" fn pysym_abi_version() -> i32 {
+    ABI_VERSION
+}
+
+/// Address of the 64-byte out slot.
+#[no_mangle]
+pub extern "C" fn pysym_out_slot() -> u32 {
+    // SAFETY: only the address is taken; the host writes/reads it between calls.
+    unsafe { std::ptr::addr_of_mut!(OUT_SLOT) as u32 }
+}
+
+/// Allocates `len` bytes for input; 0 when out of memory.
+#[no_mangle]
+pub extern "C" fn pysym_alloc(len: u32) -> u32 {
+    input_alloc(len as usize) as u32
+}
+
+/// Frees memory from `pysym_alloc` that no export took ownership of.
+#[no_mangle]
+pub extern "C" fn pysym_free(ptr: u32, len: u32) {
+    input_dealloc(ptr as *mut u8, len as usize)
+}
+
+/// A reusable input area of at least `len` bytes; 0 when out of memory.
+#[no_mangle]
+pub extern "C" fn pysym_input_buffer(len: u32) -> u32 {
+    let st = state();
+    let words = (len as usize + 7) / 8;
+    if st.input.len() < words {
+        st.input.clear();
+        if st.input.try_reserve_exact(words).is_err() {
+            return 0;
+        }
+        st.input.resize(words, 0);
+    }
+    st.input.as_mut_ptr() as u32
+}
+
+/// The message of the last failing call as a result buffer; returns that call's status.
+#[no_mangle]
+pub extern "C" fn pysym_last_error(out: u32) -> i32 {
+    let st = state();
+    st.result.clear();
+    st.result.extend_from_slice(st.last_error.as_bytes());
+    publish_result(out);
+    st.last_status
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports: source maps
+
+fn insert_map(owned: OwnedMap, out: u32) -> i32 {
+    match state().slab.insert(Entry::SourceMap(owned)) {
+        Some(h) => {
+            put_out(out, &[h]);
+            status::OK
+        }
+        None => fail(status::LIMIT_EXCEEDED, "too many open objects"),
+    }
+}
+
+/// Parses a map from memory allocated with `pysym_alloc`, taking ownership of it.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
+    match OwnedMap::parse(ptr as *mut u8, len as usize) {
+        Ok(owned) => insert_map(owned, out),
+        Err(e) => fail_core(e),
+    }
+}
+
+/// Reads a whole file through the host imports into freshly allocated input memory.
+fn read_file(fh: u32) -> Result<(*mut u8, usize), i32> {
+    let mut size: u64 = 0;
+    // SAFETY: host import writing one u64 at a valid address.
+    let rc = unsafe { file_size(fh, &mut size) };
+    if rc < 0 {
+        return Err(fail(rc, format!("host could not give the size of file {}", fh)));
+    }
+    if size > u32::MAX as u64 / 2 {
+        return Err(fail(status::LIMIT_EXCEEDED, format!("file of {} bytes is too large", size)));
+    }
+    let len = size as usize;
+    let ptr = input_alloc(len);
+    if ptr.is_null() {
+        return Err(fail(status::OUT_OF_MEMORY, format!("cannot allocate {} bytes for the input", len)));
+    }
+    let mut done = 0usize;
+    while done < len {
+        // SAFETY: `ptr + done .. ptr + len` is inside the allocation just made.
+        let n = unsafe { file_read(fh, done as u64, ptr.add(done), (len - done) as u32) };
+        if n <= 0 {
+            input_dealloc(ptr, len);
+            let code = if n < 0 { n } else { status::HOST_IO };
+            let why = if code == status::NEED_DATA { "needs data" } else { "read failed" };
+            return Err(fail(code, format!("file {}: {} at offset {}", fh, why, done)));
+        }
+        done += n as usize;
+    }
+    Ok((ptr, len))
+}
+
+/// Parses a map read through the host's `file_read`.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_from_file(fh: u32, out: u32) -> i32 {
+    let (ptr, len) = match read_file(fh) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    match OwnedMap::parse(ptr, len) {
+        Ok(owned) => insert_map(owned, out),
+        Err(e) => fail_core(e),
+    }
+}
+
+/// Frees a source map.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_free(h: u32) -> i32 {
+    match state().slab.remove(h) {
+        Some(Entry::SourceMap(m)) => {
+            drop(m);
+            status::OK
+        }
+        None => fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", h)),
+    }
+}
+
+/// Counts and flags of a map.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_info(h: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let flags = m.is_index_map() as u32;
+    put_out(out, &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags]);
+    status::OK
+}
+
+/// A string table: kind 0 sources, 1 names, 2 metadata `[file, debugId]`.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_strings(h: u32, kind: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    match kind {
+        0 => write_string_table((0..m.source_count()).map(|i| m.source(i))),
+        1 => write_string_table((0..m.name_count()).map(|i| m.name(i))),
+        2 => write_string_table([m.file(), m.debug_id()].into_iter()),
+        _ => return fail(status::BAD_ARGUMENT, format!("string table kind must be 0, 1 or 2, not {}", kind)),
+    }
+    publish_result(out)
+}
+
+/// `sourcesContent[src]`; returns 1 when present, 0 when absent or null.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_source_content(h: u32, src: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    if src >= m.source_count() {
+        return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
+    }
+    match m.source_content(src) {
+        Some(text) => {
+            let st = state();
+            st.result.clear();
+            st.result.extend_from_slice(text.as_bytes());
+            publish_result(out);
+            1
+        }
+        None => 0,
+    }
+}
+
+/// The ignore list as u32 source indices.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_ignore_list(h: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let st = state();
+    st.result.clear();
+    for &i in m.ignore_list() {
+        push_u32(&mut st.result, i);
+    }
+    publish_result(out)
+}
+
+/// Single lookup: 1 and a token record in `out[0..6]`, or 0.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match m.lookup(line, col, b) {
+        Some(t) if t.src != NONE => {
+            put_out(out, &token_words(&t));
+            1
+        }
+        _ => 0,
+    }
+}
+
+/// Batched lookup over `count` (line, col) pairs at `ptr`.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let st = state();
+    let n = count as usize;
+    st.result.clear();
+    if st.result.try_reserve(n.saturating_mul(TOKEN_WORDS * 4)).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
+    }
+    let base = ptr as *const u32;
+    for i in 0..n {
+        // SAFETY: the host wrote `count` pairs at `ptr`; an out-of-bounds read traps.
+        let (line, col) = unsafe { (base.add(2 * i).read_unaligned(), base.add(2 * i + 1).read_unaligned()) };
+        let t = m.lookup(line, col, b).unwrap_or(NO_TOKEN);
+        push_token(&mut st.result, &t);
+    }
+    publish_result(out)
+}
+
+/// Token records `start .. start + count` in generated order.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let end = start.saturating_add(count).min(m.token_count());
+    let st = state();
+    st.result.clear();
+    for i in start..end {
+        if let Some(t) = m.token(i) {
+            push_token(&mut st.result, &t);
+        }
+    }
+    publish_result(out)
+}
+
+/// Every generated position mapped from `src:line:col` (`col = NONE`: the whole line).
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_generated_positions(h: u32, src: u32, line: u32, col: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    if src >= m.source_count() {
+        return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
+    }
+    let col = if col == NONE { None } else { Some(col) };
+    let tokens = m.generated_positions(src, line, col);
+    let st = state();
+    st.result.clear();
+    for t in &tokens {
+        push_token(&mut st.result, t);
+    }
+    publish_result(out)
+}

@@ -482,7 +482,7 @@ pub extern "C" fn pysym_sourcemap_ignore_list(h: u32, out: u32) -> i32 {
     publish_result(out)
 }
 
-/// Single lookup: 1 and a token record in `out[0..6]`, or 0.
+/// Single lookup: 1 and a token record in `out[0..6]` plus its index in `out[6]`, or 0.
 #[no_mangle]
 pub extern "C" fn pysym_sourcemap_lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> i32 {
     let m = try_map!(h);
@@ -490,16 +490,18 @@ pub extern "C" fn pysym_sourcemap_lookup(h: u32, line: u32, col: u32, bias_value
         Ok(b) => b,
         Err(code) => return code,
     };
-    match m.lookup(line, col, b) {
-        Some(t) if t.src != NONE => {
-            put_out(out, &token_words(&t));
+    match m.lookup_index(line, col, b).and_then(|i| m.token(i).map(|t| (i, t))) {
+        Some((i, t)) if t.src != NONE => {
+            let w = token_words(&t);
+            put_out(out, &[w[0], w[1], w[2], w[3], w[4], w[5], i]);
             1
         }
         _ => 0,
     }
 }
 
-/// Batched lookup over `count` (line, col) pairs at `ptr`.
+/// Batched lookup over `count` (line, col) pairs at `ptr`: `count` token indices, then
+/// `count` token records.
 #[no_mangle]
 pub extern "C" fn pysym_sourcemap_lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
     let m = try_map!(h);
@@ -510,15 +512,26 @@ pub extern "C" fn pysym_sourcemap_lookup_many(h: u32, ptr: u32, count: u32, bias
     let st = state();
     let n = count as usize;
     st.result.clear();
-    if st.result.try_reserve(n.saturating_mul(TOKEN_WORDS * 4)).is_err() {
+    let size = n.saturating_mul((TOKEN_WORDS + 1) * 4);
+    if st.result.try_reserve(size).is_err() {
         return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
     }
+    st.result.resize(size, 0);
+    let (indices, records) = st.result.split_at_mut(n * 4);
     let base = ptr as *const u32;
     for i in 0..n {
         // SAFETY: the host wrote `count` pairs at `ptr`; an out-of-bounds read traps.
         let (line, col) = unsafe { (base.add(2 * i).read_unaligned(), base.add(2 * i + 1).read_unaligned()) };
-        let t = m.lookup(line, col, b).unwrap_or(NO_TOKEN);
-        push_token(&mut st.result, &t);
+        let found = m.lookup_index(line, col, b).and_then(|i| m.token(i).map(|t| (i, t)));
+        let (index, words) = match found {
+            Some((index, t)) if t.src != NONE => (index, token_words(&t)),
+            _ => (NONE, token_words(&NO_TOKEN)),
+        };
+        indices[i * 4..i * 4 + 4].copy_from_slice(&index.to_le_bytes());
+        let rec = &mut records[i * TOKEN_WORDS * 4..(i + 1) * TOKEN_WORDS * 4];
+        for (k, w) in words.iter().enumerate() {
+            rec[k * 4..k * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
     }
     publish_result(out)
 }

@@ -1,0 +1,33 @@
+"""pysym: symbolication (source maps, native debug files) in a WebAssembly sandbox.
+
+The parsers run inside one wasm module (``pysym/_wasm/pysym.wasm``) on wasmtime or
+wasmer; they can read only the bytes the host hands them.
+"""
+
+from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceContext, SourceMap, Token
+from ._errors import (
+    InvalidInputError,
+    MemoryLimitError,
+    PysymError,
+    ResourceLimitError,
+    SandboxError,
+)
+from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
+from ._version import __version__
+
+__all__ = [
+    "SourceMap",
+    "Token",
+    "SourceContext",
+    "GREATEST_LOWER_BOUND",
+    "LEAST_UPPER_BOUND",
+    "find_sourcemap_url",
+    "find_debug_id",
+    "decode_data_url",
+    "PysymError",
+    "InvalidInputError",
+    "ResourceLimitError",
+    "MemoryLimitError",
+    "SandboxError",
+    "__version__",
+]

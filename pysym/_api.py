@@ -1,0 +1,412 @@
+"""The public source-map API: :class:`SourceMap` and :class:`Token`."""
+
+from __future__ import annotations
+
+import array
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _abi
+from ._errors import PysymError
+from ._host import Runtime, get_runtime
+
+__all__ = [
+    "SourceMap",
+    "Token",
+    "SourceContext",
+    "GREATEST_LOWER_BOUND",
+    "LEAST_UPPER_BOUND",
+]
+
+GREATEST_LOWER_BOUND = _abi.BIAS_GREATEST_LOWER_BOUND
+"""Bias: the segment with the greatest generated column <= the asked column."""
+LEAST_UPPER_BOUND = _abi.BIAS_LEAST_UPPER_BOUND
+"""Bias: the segment with the smallest generated column >= the asked column."""
+
+_NONE = _abi.NONE
+_U32_MAX = 0xFFFFFFFF
+_BATCH = 1 << 20  # positions per boundary crossing; bounds the module's result buffer
+_LINE_BREAK = re.compile("\r\n|\r|\n|\u2028|\u2029")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One mapping: a generated position and the original position it comes from.
+
+    All positions are 0-based; columns count UTF-16 code units (ECMA-426). ``src`` is the
+    source URL after ``sourceRoot`` resolution. ``src``, ``src_line`` and ``src_col`` are
+    ``None`` only for segments without an original position (seen when iterating a map;
+    lookups return ``None`` instead of such a token). ``name`` is ``None`` when absent.
+    """
+
+    dst_line: int
+    dst_col: int
+    src: Optional[str]
+    src_line: Optional[int]
+    src_col: Optional[int]
+    name: Optional[str]
+
+
+class SourceContext(NamedTuple):
+    """Lines around a position in a source's ``sourcesContent``."""
+
+    pre_lines: List[str]
+    line: str
+    post_lines: List[str]
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[int],
+           src_col: Optional[int], name: Optional[str]) -> Token:
+    # A frozen dataclass's __init__ costs ~1.3 us; setting __dict__ at once costs half.
+    t = _new(Token)
+    _set(t, "__dict__", {"dst_line": dst_line, "dst_col": dst_col, "src": src,
+                         "src_line": src_line, "src_col": src_col, "name": name})
+    return t
+
+
+def _u32_array(values: Any, what: str) -> "array.array[int]":
+    """Any sequence or buffer of non-negative integers as an array of u32."""
+    if isinstance(values, array.array) and values.typecode == "I" and values.itemsize == 4:
+        return values
+    try:
+        if not isinstance(values, (list, tuple, range, array.array)):
+            try:
+                values = memoryview(values).tolist()
+            except TypeError:
+                values = list(values)
+        return array.array("I", values)
+    except OverflowError:
+        raise ValueError("%s must be integers in 0..2**32-1" % what) from None
+
+
+class SourceMap:
+    """A parsed source map (regular or index map), held inside the wasm sandbox.
+
+    Create one with :meth:`from_path` or :meth:`from_bytes`; use it as a context manager
+    or call :meth:`close`. Safe to share between threads (calls are serialised).
+    """
+
+    def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
+        self._rt = runtime if runtime is not None else get_runtime()
+        self._source = _source
+        self._is_path = _is_path
+        self._handle = 0
+        self._gen = -1
+        self._closed = False
+        self._names: Optional[List[Optional[str]]] = None
+        self._token_cache: dict = {}
+        with self._rt.lock:
+            self._load()
+            self._read_metadata()
+
+    # -- construction --------------------------------------------------------------
+
+    @classmethod
+    def from_path(cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None) -> "SourceMap":
+        """Loads a map from a file; the module reads it through the host's file table."""
+        path = os.fspath(path)
+        with open(path, "rb"):
+            pass  # missing or unreadable files raise OSError here, before the sandbox
+        return cls(path, True, runtime)
+
+    @classmethod
+    def from_bytes(cls, data: Any, *, runtime: Optional[Runtime] = None) -> "SourceMap":
+        """Loads a map from bytes (or str, or any buffer)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif not isinstance(data, bytes):
+            data = bytes(memoryview(data).cast("B"))
+        return cls(data, False, runtime)
+
+    def _load(self) -> None:
+        rt = self._rt
+        inst = rt.instance
+        if self._is_path:
+            with open(self._source, "rb") as f:  # type: ignore[arg-type]
+                fh = rt.files.add(f)
+                try:
+                    status = rt.call("pysym_sourcemap_from_file", fh, rt.out_slot)
+                finally:
+                    rt.files.remove(fh)
+        else:
+            data = self._source
+            ptr = rt.put_input(data)
+            status = rt.call("pysym_sourcemap_from_bytes", ptr, len(data), rt.out_slot)
+        rt.check(status)
+        self._handle = inst.read_u32(rt.out_slot, 1)[0]
+        self._gen = rt.generation
+
+    def _h(self) -> int:
+        """The live handle, rebuilding the map if its instance was thrown away."""
+        if self._closed:
+            raise PysymError("this SourceMap is closed")
+        rt = self._rt
+        if rt._instance is None or self._gen != rt.generation:
+            self._load()
+        return self._handle
+
+    def _call(self, name: str, *args: int) -> int:
+        return self._rt.check(self._rt.call(name, self._h(), *args))
+
+    def _read_metadata(self) -> None:
+        rt = self._rt
+        self._call("pysym_sourcemap_info", rt.out_slot)
+        n_sources, n_names, n_tokens, n_lines, flags = rt.out(5)
+        self._n_tokens = n_tokens
+        self._n_lines = n_lines
+        self._n_names = n_names
+        self.is_index_map = bool(flags & 1)
+        self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)
+        self._sources = rt.string_table(rt.result_bytes())
+        self._call("pysym_sourcemap_strings", _abi.STRINGS_META, rt.out_slot)
+        self._file, self._debug_id = rt.string_table(rt.result_bytes())
+        self._call("pysym_sourcemap_ignore_list", rt.out_slot)
+        raw = rt.result_bytes()
+        ignored = array.array("I", raw)
+        if sys.byteorder == "big":
+            ignored.byteswap()
+        self._ignore_list = [self._sources[i] for i in ignored]
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the map inside the module; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        rt = self._rt
+        with rt.lock:
+            if rt._instance is not None and self._gen == rt.generation:
+                rt.call("pysym_sourcemap_free", self._handle)
+
+    def __enter__(self) -> "SourceMap":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- metadata ------------------------------------------------------------------
+
+    @property
+    def sources(self) -> List[Optional[str]]:
+        """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
+        return list(self._sources)
+
+    @property
+    def names(self) -> List[str]:
+        """The ``names`` table."""
+        return list(self._name_table())
+
+    @property
+    def file(self) -> Optional[str]:
+        """The ``file`` field."""
+        return self._file
+
+    @property
+    def debug_id(self) -> Optional[str]:
+        """The ``debugId`` field (also read from ``debug_id``)."""
+        return self._debug_id
+
+    @property
+    def ignore_list(self) -> List[Optional[str]]:
+        """Sources listed in ``ignoreList`` (or ``x_google_ignoreList``)."""
+        return list(self._ignore_list)
+
+    def __len__(self) -> int:
+        """Number of mapping segments."""
+        return self._n_tokens
+
+    def __repr__(self) -> str:
+        return "<SourceMap file=%r sources=%d tokens=%d%s>" % (
+            self._file, len(self._sources), self._n_tokens, " closed" if self._closed else "")
+
+    def _name_table(self) -> List[Optional[str]]:
+        names = self._names
+        if names is None:
+            rt = self._rt
+            with rt.lock:
+                self._call("pysym_sourcemap_strings", _abi.STRINGS_NAMES, rt.out_slot)
+                names = self._names = rt.string_table(rt.result_bytes())
+        return names
+
+    def _source_index(self, source: Union[str, int]) -> Optional[int]:
+        if isinstance(source, int):
+            return source if 0 <= source < len(self._sources) else None
+        try:
+            return self._sources.index(source)
+        except ValueError:
+            return None
+
+    def source_content(self, source: Union[str, int]) -> Optional[str]:
+        """The source's text from ``sourcesContent``, or ``None``."""
+        idx = self._source_index(source)
+        if idx is None:
+            return None
+        rt = self._rt
+        with rt.lock:
+            if self._call("pysym_sourcemap_source_content", idx, rt.out_slot) == 0:
+                return None
+            return rt.result_bytes().decode("utf-8")
+
+    def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
+        """Line ``line`` (0-based) of a source with up to ``context`` lines around it."""
+        text = self.source_content(source)
+        if text is None or line < 0:
+            return None
+        lines = _LINE_BREAK.split(text)
+        if line >= len(lines):
+            return None
+        context = max(0, context)
+        return SourceContext(lines[max(0, line - context) : line], lines[line], lines[line + 1 : line + 1 + context])
+
+    # -- lookups -------------------------------------------------------------------
+
+    def _make(self, w: Sequence[int], i: int) -> Optional[Token]:
+        src = w[i + 2]
+        if src == _NONE:
+            return None
+        name = w[i + 5]
+        return _token(w[i], w[i + 1], self._sources[src], w[i + 3], w[i + 4],
+                      None if name == _NONE else self._name_table()[name])
+
+    def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
+        """The mapping for a generated position (0-based line and UTF-16 column), or None.
+
+        Never crosses to another line; a segment without an original position gives None.
+        """
+        if line < 0 or col < 0:
+            raise ValueError("line and column are 0-based and must not be negative")
+        if line > _U32_MAX or col > _U32_MAX:
+            return None
+        rt = self._rt
+        with rt.lock:
+            found = self._call("pysym_sourcemap_lookup", line, col, bias, rt.out_slot)
+            if not found:
+                return None
+            w = rt.out(_abi.TOKEN_WORDS)
+        return self._make(w, 0)
+
+    def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
+        """Many lookups in one boundary crossing per batch.
+
+        ``lines`` and ``cols`` are equally long sequences of integers: lists,
+        ``array.array``, or anything with the buffer protocol.
+        """
+        la = _u32_array(lines, "lines")
+        ca = _u32_array(cols, "cols")
+        n = len(la)
+        if len(ca) != n:
+            raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
+        out: List[Optional[Token]] = []
+        rt = self._rt
+        for start in range(0, n, _BATCH):
+            stop = min(n, start + _BATCH)
+            pairs = array.array("I", bytes(8 * (stop - start)))
+            pairs[0::2] = la[start:stop]
+            pairs[1::2] = ca[start:stop]
+            if sys.byteorder == "big":
+                pairs.byteswap()
+            with rt.lock:
+                h = self._h()
+                ptr = rt.input_buffer(pairs)
+                rt.check(rt.call("pysym_sourcemap_lookup_many", h, ptr, stop - start, bias, rt.out_slot))
+                raw = rt.result_bytes()
+            out.extend(self._decode_lookups(raw, stop - start))
+        return out
+
+    def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
+        # Layout: `count` token indices, then `count` token records (ABI.md).
+        words = array.array("I", raw)
+        if sys.byteorder == "big":
+            words.byteswap()
+        cache = self._token_cache
+        sources = self._sources
+        names = self._names if self._names is not None else (self._name_table() if self._n_names else [])
+        result: List[Optional[Token]] = []
+        append = result.append
+        rec = count
+        for i in range(count):
+            idx = words[i]
+            if idx == _NONE:
+                append(None)
+                continue
+            tok = cache.get(idx)
+            if tok is None:
+                j = rec + 6 * i
+                src = words[j + 2]
+                if src == _NONE:
+                    tok = None
+                else:
+                    name = words[j + 5]
+                    tok = _token(words[j], words[j + 1], sources[src], words[j + 3], words[j + 4],
+                                 None if name == _NONE else names[name])
+                cache[idx] = tok
+            append(tok)
+        return result
+
+    def generated_positions(self, source: Union[str, int], line: int, col: Optional[int] = None) -> List[Token]:
+        """Every generated position mapped from an original position, in generated order.
+
+        With ``col``: the mappings at exactly that original column, or if there are none,
+        those at the nearest greater column on the same line. Without: the whole line.
+        """
+        idx = self._source_index(source)
+        if idx is None or line < 0 or line > _U32_MAX:
+            return []
+        if col is not None and (col < 0 or col >= _U32_MAX):
+            return []
+        rt = self._rt
+        with rt.lock:
+            self._call("pysym_sourcemap_generated_positions", idx, line,
+                       _NONE if col is None else col, rt.out_slot)
+            raw = rt.result_bytes()
+        return self._records(raw)
+
+    def _records(self, raw: bytes) -> List[Token]:
+        words = array.array("I", raw)
+        if sys.byteorder == "big":
+            words.byteswap()
+        out = []
+        names = self._name_table() if self._n_names else []
+        for j in range(0, len(words), _abi.TOKEN_WORDS):
+            src = words[j + 2]
+            name = words[j + 5]
+            if src == _NONE:
+                out.append(_token(words[j], words[j + 1], None, None, None, None))
+            else:
+                out.append(_token(words[j], words[j + 1], self._sources[src], words[j + 3], words[j + 4],
+                                  None if name == _NONE else names[name]))
+        return out
+
+    def __iter__(self) -> Iterator[Token]:
+        """All segments in generated order, including those without an original position."""
+        step = 1 << 16
+        rt = self._rt
+        for start in range(0, self._n_tokens, step):
+            with rt.lock:
+                self._call("pysym_sourcemap_tokens", start, step, rt.out_slot)
+                raw = rt.result_bytes()
+            for tok in self._records(raw):
+                yield tok
+
+    @property
+    def tokens(self) -> List[Token]:
+        """All segments as a list (see ``__iter__``)."""
+        return list(self)
+
+
+def _tuple(t: Token) -> Tuple[Any, ...]:
+    return (t.dst_line, t.dst_col, t.src, t.src_line, t.src_col, t.name)

@@ -1,0 +1,225 @@
+"""The host side of the ABI: one wasm instance, its file table, calls and error mapping.
+
+A :class:`Runtime` owns one engine and, lazily, one instance of the module. Objects such
+as :class:`pysym.SourceMap` hold a handle into that instance together with the instance's
+``generation``: when a trap throws the instance away, the generation moves on and those
+objects rebuild their state in the fresh instance the next time they are used.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
+
+from . import _abi
+from ._engine import Engine, HostImports, Instance, Trap, load_engine
+from ._errors import (
+    InvalidInputError,
+    MemoryLimitError,
+    PysymError,
+    ResourceLimitError,
+    SandboxError,
+)
+
+__all__ = ["Runtime", "get_runtime", "use_engine", "DEFAULT_MEMORY_LIMIT"]
+
+DEFAULT_MEMORY_LIMIT = 1 << 30
+
+_WASM_PATH = os.path.join(os.path.dirname(__file__), "_wasm", "pysym.wasm")
+
+_STATUS_ERRORS = {
+    _abi.OUT_OF_MEMORY: MemoryLimitError,
+    _abi.LIMIT_EXCEEDED: ResourceLimitError,
+    _abi.INVALID_JSON: InvalidInputError,
+    _abi.INVALID_SOURCEMAP: InvalidInputError,
+    _abi.INVALID_MAPPINGS: InvalidInputError,
+    _abi.INVALID_INDEX_MAP: InvalidInputError,
+}
+
+_compiled: Dict[str, Any] = {}
+_compile_lock = threading.Lock()
+
+
+def _compiled_module(engine: Engine) -> Any:
+    # Compiling takes a while; every runtime on the same engine shares the result.
+    with _compile_lock:
+        module = _compiled.get(engine.name)
+        if module is None:
+            with open(_WASM_PATH, "rb") as f:
+                module = engine.compile(f.read())
+            _compiled[engine.name] = module
+        return module
+
+
+FileSource = Union[IO[bytes], bytes, bytearray, memoryview]
+
+
+class _FileTable(HostImports):
+    """The capabilities the module may read: only files the host put here."""
+
+    def __init__(self) -> None:
+        self._files: Dict[int, FileSource] = {}
+        self._next = 1
+
+    def add(self, source: FileSource) -> int:
+        fh = self._next
+        self._next += 1
+        self._files[fh] = source
+        return fh
+
+    def remove(self, fh: int) -> None:
+        self._files.pop(fh, None)
+
+    def file_size(self, fh: int) -> int:
+        src = self._files.get(fh)
+        if src is None:
+            return _abi.BAD_HANDLE
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            return len(src)
+        return os.fstat(src.fileno()).st_size
+
+    def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, memoryview, int]:
+        src = self._files.get(fh)
+        if src is None:
+            return _abi.BAD_HANDLE
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            return memoryview(src)[offset : offset + length]
+        src.seek(offset)
+        return src.read(length)
+
+
+class Runtime:
+    """One engine and (lazily) one module instance; calls are serialised by a lock."""
+
+    def __init__(self, engine: Optional[str] = None, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self.engine = load_engine(engine)
+        self.memory_limit = memory_limit
+        self.lock = threading.RLock()
+        self.files = _FileTable()
+        self.generation = 0
+        self._instance: Optional[Instance] = None
+        self._funcs: Dict[str, Callable[..., int]] = {}
+        self.out_slot = 0
+
+    # -- instance life cycle -------------------------------------------------------
+
+    @property
+    def instance(self) -> Instance:
+        inst = self._instance
+        if inst is None:
+            inst = self._start()
+        return inst
+
+    def _start(self) -> Instance:
+        inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.memory_limit)
+        version = inst.func("pysym_abi_version")()
+        if version != _abi.ABI_VERSION:
+            raise SandboxError(
+                "pysym.wasm speaks ABI version %s, this host speaks %s" % (version, _abi.ABI_VERSION)
+            )
+        self._instance = inst
+        self._funcs = {}
+        self.generation += 1
+        self.out_slot = inst.func("pysym_out_slot")()
+        return inst
+
+    def discard(self) -> None:
+        """Throws the instance away; objects rebuild in a fresh one on next use."""
+        self._instance = None
+        self._funcs = {}
+
+    def func(self, name: str) -> Callable[..., int]:
+        fn = self._funcs.get(name)
+        if fn is None:
+            fn = self._funcs[name] = self.instance.func(name)
+        return fn
+
+    # -- calls ---------------------------------------------------------------------
+
+    def call(self, name: str, *args: int) -> int:
+        """Calls an export; a trap discards the instance and raises SandboxError."""
+        try:
+            return self.func(name)(*args)
+        except Trap as e:
+            self.discard()
+            raise SandboxError("the wasm module trapped in %s: %s" % (name, e)) from None
+
+    def check(self, status: int) -> int:
+        """Raises the exception for a negative status, with the module's message."""
+        if status >= 0:
+            return status
+        message = self.last_error()
+        cls = _STATUS_ERRORS.get(status, PysymError)
+        raise cls(message, code=status)
+
+    def last_error(self) -> str:
+        status = self.call("pysym_last_error", self.out_slot)
+        data = self.result_bytes()
+        text = data.decode("utf-8", "replace")
+        return text or _abi.STATUS_NAMES.get(status, "status %d" % status)
+
+    def out(self, count: int) -> Tuple[int, ...]:
+        return self.instance.read_u32(self.out_slot, count)
+
+    def result_bytes(self) -> bytes:
+        """Copies the result buffer published in out[0], out[1]."""
+        ptr, length = self.instance.read_u32(self.out_slot, 2)
+        return self.instance.read(ptr, length) if length else b""
+
+    def put_input(self, data: Any) -> int:
+        """Copies bytes into a fresh module allocation (for exports that take ownership)."""
+        length = len(memoryview(data).cast("B"))
+        ptr = self.call("pysym_alloc", length)
+        if ptr == 0:
+            raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
+        self.instance.write(ptr, data)
+        return ptr
+
+    def input_buffer(self, data: Any) -> int:
+        """Copies batch arguments into the module's reusable input area."""
+        length = len(memoryview(data).cast("B"))
+        ptr = self.call("pysym_input_buffer", length)
+        if ptr == 0:
+            raise MemoryLimitError("the module cannot allocate %d bytes for arguments" % length)
+        self.instance.write(ptr, data)
+        return ptr
+
+    def string_table(self, data: bytes) -> List[Optional[str]]:
+        """Decodes a string table result (ABI.md "String table")."""
+        (count,) = struct.unpack_from("<I", data, 0)
+        entries = struct.unpack_from("<%dI" % (2 * count), data, 4)
+        base = 4 + 8 * count
+        out: List[Optional[str]] = []
+        for i in range(count):
+            off, n = entries[2 * i], entries[2 * i + 1]
+            if n == _abi.NONE:
+                out.append(None)
+            else:
+                out.append(data[base + off : base + off + n].decode("utf-8"))
+        return out
+
+
+_default: Optional[Runtime] = None
+_default_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime (engine from ``$PYSYM_ENGINE`` or the first available)."""
+    global _default
+    rt = _default
+    if rt is None:
+        with _default_lock:
+            if _default is None:
+                _default = Runtime()
+            rt = _default
+    return rt
+
+
+def use_engine(name: Optional[str]) -> Runtime:
+    """Replaces the process-wide runtime with one on engine ``name``."""
+    global _default
+    with _default_lock:
+        _default = Runtime(name)
+        return _default

@@ -1,0 +1,544 @@
+"""Parsing and symbolicating JavaScript stack traces (V8, SpiderMonkey, JavaScriptCore).
+
+Positions in stack traces are 1-based lines and 1-based columns counted in UTF-16 code
+units, as browsers and Node print them; the :class:`~pysym.SourceMap` API is 0-based.
+The conversion happens here, explicitly, and nowhere else.
+
+Every line of a trace is kept: a line that is not a frame is a plain ``str``, a frame
+that cannot be mapped is printed exactly as it came in.
+
+Function names
+--------------
+A minifier renames functions, so the function name in a frame (``at r (app.min.js:1:99)``)
+has to be translated too.  The token at the frame's own position does *not* name the
+function: it is the identifier being called or accessed at that point (the callee of the
+frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
+
+1. the *definition* of the printed minified name: the nearest ``function r(``, ``class r``,
+   ``r=(...)=>``, ``r(){`` method... in the generated code before the frame position is
+   mapped through the source map, and the ``name`` of the mapping at exactly that
+   identifier is used.  This is what Node's ``--enable-source-maps`` does with the
+   enclosing-function position V8 gives it, and what Sentry does with a scope parse of
+   the minified file; it needs the generated JavaScript text.  Each identifier of a
+   qualified name (``a.total``, ``new a``) is translated on its own.
+2. the name of the call site in the *caller* frame (the next frame, in the same file):
+   that mapping names the function that was called, which is this frame's function
+   (Node's fallback).
+3. the printed name, unchanged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+__all__ = [
+    "Frame",
+    "ResolvedMap",
+    "SymbolicatedFrame",
+    "parse_line",
+    "parse_stacktrace",
+    "symbolicate_frames",
+    "symbolicate_trace",
+    "render_frame",
+]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One parsed stack frame.
+
+    ``line`` and ``col`` are 1-based, as printed (``None`` when the frame has no
+    position, e.g. ``at Array.map (<anonymous>)`` or ``forEach@[native code]``).
+    ``function`` is the function name as printed, without the ``async``/``new``
+    keywords (``None`` for an anonymous frame).  ``style`` is ``"v8"`` (``at ...``) or
+    ``"gecko"`` (``fn@url:line:col``, SpiderMonkey and JavaScriptCore).
+    """
+
+    raw: str
+    style: str
+    function: Optional[str]
+    url: Optional[str]
+    line: Optional[int]
+    col: Optional[int]
+    is_async: bool = False
+    is_constructor: bool = False
+    #: V8 ``[as name]``: the property name the function was called through.
+    alias: Optional[str] = None
+    #: V8 eval frames: where the eval was called (``eval at f (url:1:2)``); the frame's
+    #: own position is inside the evaluated string and is not mappable.
+    eval_origin: Optional["Frame"] = None
+    #: text before ``at`` (V8) or before the function (gecko): indentation, kept.
+    prefix: str = ""
+
+    @property
+    def has_position(self) -> bool:
+        return self.url is not None and self.line is not None and self.col is not None
+
+
+Line = Union[Frame, str]
+
+# ``url:line:col`` or ``url:line``; the URL is greedy because it can contain colons
+# (``http://host:8080/a.js``, ``C:\\app\\a.js``).
+_LOC_FULL = re.compile(r"\A(?P<url>.+):(?P<line>\d+):(?P<col>\d+)\Z")
+_LOC_GREEDY = re.compile(r"\A(?P<url>.+):(?P<line>\d+)(?::(?P<col>\d+))?\Z")
+_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*?)\s*\Z")
+_V8_ALIAS = re.compile(r"\A(?P<fn>.*?) \[as (?P<alias>[^\]]*)\]\Z")
+_GECKO = re.compile(
+    r"\A(?P<prefix>\s*)"
+    r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
+    r"@(?P<loc>\S.*?)\s*\Z"
+)
+_GECKO_ASYNC = "async*"
+
+
+def _parse_location(text: str) -> Tuple[Optional[str], Optional[int], Optional[int]]:
+    """``url:line:col`` → (url, line, col); a bare URL or ``native`` → (url, None, None)."""
+    m = _LOC_FULL.match(text)
+    if m:
+        return m.group("url"), int(m.group("line")), int(m.group("col"))
+    m = _LOC_GREEDY.match(text)
+    if m:
+        # ``url:line`` without a column: a position we cannot map precisely.
+        return m.group("url"), int(m.group("line")), None
+    return text, None, None
+
+
+def _split_trailing_parens(rest: str) -> Optional[Tuple[str, str]]:
+    """Split ``fn (location)`` at the parenthesis that matches the final ``)``."""
+    if not rest.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(rest) - 1, -1, -1):
+        ch = rest[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            depth -= 1
+            if depth == 0:
+                if i == 0 or rest[i - 1] != " ":
+                    return None
+                return rest[: i - 1], rest[i + 1 : -1]
+    return None
+
+
+_SPECIAL_LOCATIONS = re.compile(r"\A(?:<anonymous>|native|unknown location|index \d+)\Z")
+
+
+def _looks_like_location(text: str) -> bool:
+    """Locations have no spaces, except the special ones and Windows/odd paths that end
+    in a position; this keeps prose like ``at the moment (not sure)`` out."""
+    if not text:
+        return False
+    if " " not in text:
+        return True
+    return bool(_SPECIAL_LOCATIONS.match(text) or _LOC_GREEDY.match(text))
+
+
+def _parse_v8(line: str) -> Optional[Frame]:
+    m = _V8_AT.match(line)
+    if not m:
+        return None
+    prefix, rest = m.group("prefix"), m.group("rest")
+    if not rest:
+        return None
+    is_async = False
+    is_new = False
+    split = _split_trailing_parens(rest)
+    if split is None:
+        # ``at url:line:col`` (anonymous) or ``at <anonymous>``.
+        if rest.startswith("async "):
+            is_async, rest = True, rest[6:]
+        if not _looks_like_location(rest):
+            return None
+        url, ln, col = _parse_location(rest)
+        return Frame(line, "v8", None, url, ln, col, is_async, False, None, None, prefix)
+    fn, loc = split
+    if fn.startswith("async "):
+        is_async, fn = True, fn[6:]
+    if fn.startswith("new "):
+        is_new, fn = True, fn[4:]
+    alias = None
+    am = _V8_ALIAS.match(fn)
+    if am:
+        fn, alias = am.group("fn"), am.group("alias")
+    if loc.startswith("eval at "):
+        # ``eval at ORIGIN_FN (ORIGIN_LOC), EVAL_LOC``; ORIGIN_LOC may itself be an eval.
+        comma = loc.rfind(", ")
+        if comma < 0:
+            return None
+        origin_text, own = loc[len("eval at ") : comma], loc[comma + 2 :]
+        origin = _parse_v8("at " + origin_text)
+        if origin is None:
+            # ``eval at <anonymous>`` without a location
+            origin = Frame(origin_text, "v8", origin_text, None, None, None)
+        url, ln, col = _parse_location(own)
+        return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias,
+                     origin, prefix)
+    if not loc or not _looks_like_location(loc):
+        return None
+    url, ln, col = _parse_location(loc)
+    return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, None, prefix)
+
+
+def _parse_gecko(line: str) -> Optional[Frame]:
+    m = _GECKO.match(line)
+    if not m:
+        return None
+    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc")
+    is_async = False
+    if fn.startswith(_GECKO_ASYNC):
+        is_async, fn = True, fn[len(_GECKO_ASYNC) :]
+    url, ln, col = _parse_location(loc)
+    if ln is None:
+        # ``fn@url`` without a position: accept only URL-ish locations, so that a log
+        # line like ``mail me@example`` is not taken for a frame.
+        if not (loc == "[native code]" or "/" in loc or ":" in loc or loc.endswith(".js")):
+            return None
+    return Frame(line, "gecko", fn or None, url, ln, col, is_async, False, None, None, prefix)
+
+
+def parse_line(line: str) -> Optional[Frame]:
+    """Parse one stack-trace line (without its line ending); ``None`` if not a frame."""
+    if "\n" in line or "\r" in line:
+        return None
+    frame = _parse_v8(line)
+    if frame is None and "@" in line:
+        frame = _parse_gecko(line)
+    return frame
+
+
+def parse_stacktrace(text: str) -> List[Line]:
+    """Parse a whole trace: a :class:`Frame` per frame line, the raw ``str`` otherwise.
+
+    Line endings are dropped; ``"\\n".join`` of the raws gives back the text (modulo the
+    line-ending style).
+    """
+    out = []  # type: List[Line]
+    for raw in text.splitlines():
+        frame = parse_line(raw)
+        out.append(frame if frame is not None else raw)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Symbolication
+
+
+@dataclass
+class ResolvedMap:
+    """What a map resolver returns for a frame URL.
+
+    ``sourcemap`` is a :class:`pysym.SourceMap` (anything with ``lookup(line, col)``,
+    ``source_context``); ``generated`` is the text of the generated JavaScript file when
+    known (used to find function definitions, see the module docstring).
+    """
+
+    sourcemap: Any
+    generated: Optional[str] = None
+    _line_starts: Optional[List[int]] = None
+
+    def line_starts(self) -> List[int]:
+        if self._line_starts is None:
+            starts = [0]
+            text = self.generated or ""
+            for m in re.finditer(r"\r\n|[\n\r\u2028\u2029]", text):
+                starts.append(m.end())
+            self._line_starts = starts
+        return self._line_starts
+
+
+#: A map resolver: frame URL → the map for it (a ResolvedMap, a bare SourceMap) or None.
+Resolver = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class SymbolicatedFrame:
+    """A frame with its original position (all 1-based, like the input frame)."""
+
+    frame: Frame
+    source: Optional[str] = None
+    line: Optional[int] = None
+    col: Optional[int] = None
+    #: the function name chosen for the frame (see module docstring), as printed.
+    function: Optional[str] = None
+    #: the ``name`` of the mapping at the frame position (usually the called identifier)
+    name_at_position: Optional[str] = None
+    #: how ``function`` was found: "definition", "caller", "unchanged" or None.
+    function_from: Optional[str] = None
+    #: (pre_lines, line, post_lines) from ``sourcesContent``, when asked and available.
+    context: Optional[Tuple[List[str], str, List[str]]] = None
+
+    @property
+    def mapped(self) -> bool:
+        return self.source is not None
+
+
+def _as_resolved(obj: Any) -> Optional[ResolvedMap]:
+    if obj is None or isinstance(obj, ResolvedMap):
+        return obj
+    return ResolvedMap(obj)
+
+
+_IDENT = re.compile(r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*")
+_NOT_TRANSLATED = frozenset(
+    "Object Array Function Promise Module process async new prototype eval "
+    "anonymous global code Generator AsyncGenerator".split()
+)
+
+
+def _definition_patterns(name: str) -> "re.Pattern[str]":
+    n = re.escape(name)
+    b = r"(?<![\w$.])"  # not part of a longer identifier nor a property access
+    e = r"(?![\w$])"
+    alts = [
+        r"\bfunction\s*\*?\s*" + "(?P<a>" + n + ")" + e,  # function r( / function*r(
+        r"\bclass\s+(?P<b>" + n + ")" + e,  # class r{ / class r extends
+        # r=function / r=async / r=(a)=> / r=a=> / r:function / r:(..)=>
+        b + "(?P<c>" + n + r")\s*[=:]\s*(?:async\b\s*)?(?:function\b|\([^()]*\)\s*=>|[\w$]+\s*=>)",
+        # methods: {r(){ ;r(){ }r(){  static r(  async r(  get r(  *r(
+        r"(?:[{};,]|\bstatic\s|\basync\s|\bget\s|\bset\s|\*)\s*(?P<d>" + n + r")\s*\([^()]*\)\s*\{",
+    ]
+    return re.compile("|".join(alts))
+
+
+class _NameFinder:
+    """Translates minified identifiers to original names through definitions."""
+
+    def __init__(self, resolved: ResolvedMap) -> None:
+        self.resolved = resolved
+        self._defs = {}  # type: Dict[str, List[int]]
+
+    def _definitions(self, name: str) -> List[int]:
+        found = self._defs.get(name)
+        if found is None:
+            text = self.resolved.generated or ""
+            found = []
+            for m in _definition_patterns(name).finditer(text):
+                for g in "abcd":
+                    if m.group(g) is not None:
+                        found.append(m.start(g))
+                        break
+            self._defs[name] = found
+        return found
+
+    def _position(self, offset: int) -> Tuple[int, int]:
+        starts = self.resolved.line_starts()
+        line = bisect.bisect_right(starts, offset) - 1
+        segment = (self.resolved.generated or "")[starts[line] : offset]
+        col = len(segment.encode("utf-16-le")) // 2
+        return line, col
+
+    def _offset(self, line0: int, col0: int) -> Optional[int]:
+        starts = self.resolved.line_starts()
+        if line0 >= len(starts):
+            return None
+        text = self.resolved.generated or ""
+        end = starts[line0 + 1] if line0 + 1 < len(starts) else len(text)
+        start = starts[line0]
+        segment = text[start:end]
+        if segment.isascii() if hasattr(segment, "isascii") else all(ord(c) < 128 for c in segment):
+            return start + min(col0, len(segment))
+        units = 0
+        for i, ch in enumerate(segment):
+            if units >= col0:
+                return start + i
+            units += 2 if ord(ch) > 0xFFFF else 1
+        return end
+
+    def translate(self, name: str, line0: int, col0: int) -> Optional[str]:
+        """Original name of the nearest definition of ``name`` before (line0, col0)."""
+        if not self.resolved.generated or name in _NOT_TRANSLATED:
+            return None
+        defs = self._definitions(name)
+        if not defs:
+            return None
+        here = self._offset(line0, col0)
+        if here is None:
+            return None
+        i = bisect.bisect_right(defs, here) - 1
+        # the nearest definition before the position, else (classes used before their
+        # text, receivers) the first one after it
+        candidates = [defs[i]] if i >= 0 else []
+        if i + 1 < len(defs):
+            candidates.append(defs[i + 1])
+        for off in candidates:
+            dl, dc = self._position(off)
+            tok = self.resolved.sourcemap.lookup(dl, dc)
+            if tok is not None and tok.dst_line == dl and tok.dst_col == dc and tok.name:
+                return str(tok.name)
+        return None
+
+    def translate_qualified(self, printed: str, line0: int, col0: int) -> Optional[str]:
+        """Translate each identifier of ``a.total`` / ``r/<`` ...; None if none changed."""
+        changed = False
+        parts = []
+        last = 0
+        for m in _IDENT.finditer(printed):
+            parts.append(printed[last : m.start()])
+            new = self.translate(m.group(0), line0, col0)
+            if new is not None and new != m.group(0):
+                changed = True
+                parts.append(new)
+            else:
+                parts.append(m.group(0))
+            last = m.end()
+        parts.append(printed[last:])
+        return "".join(parts) if changed else None
+
+
+def symbolicate_frames(
+    lines: Sequence[Line],
+    resolver: Resolver,
+    context: Optional[int] = None,
+) -> List[Union[SymbolicatedFrame, str]]:
+    """Symbolicate parsed lines; non-frames stay ``str``, every frame gets a result.
+
+    ``resolver(url)`` returns the map for a frame URL (a :class:`ResolvedMap` or a bare
+    SourceMap) or ``None``; it is called once per frame (cache inside it).
+    ``context`` is the number of source lines around the frame line to fetch from
+    ``sourcesContent`` (``None``: no source at all).
+    """
+    frames = [x for x in lines if isinstance(x, Frame)]
+    maps = {}  # type: Dict[int, Optional[ResolvedMap]]
+    tokens = {}  # type: Dict[int, Any]
+
+    def position_of(f: Frame) -> Optional[Frame]:
+        if f.eval_origin is not None:
+            o = f.eval_origin
+            while o.eval_origin is not None:
+                o = o.eval_origin
+            return o if o.has_position else None
+        return f if f.has_position else None
+
+    for idx, f in enumerate(frames):
+        pos = position_of(f)
+        if pos is None or pos.url is None or pos.line is None or pos.col is None:
+            continue
+        if pos.line < 1 or pos.col < 1:
+            continue
+        rm = _as_resolved(resolver(pos.url))
+        maps[idx] = rm
+        if rm is not None:
+            # 1-based browser position → 0-based source map position.
+            tokens[idx] = rm.sourcemap.lookup(pos.line - 1, pos.col - 1)
+
+    finders = {}  # type: Dict[int, _NameFinder]
+    results = []  # type: List[SymbolicatedFrame]
+    for idx, f in enumerate(frames):
+        tok = tokens.get(idx)
+        rm = maps.get(idx)
+        if tok is None or rm is None or tok.src is None:
+            results.append(SymbolicatedFrame(f))
+            continue
+        pos = position_of(f)
+        assert pos is not None and pos.line is not None and pos.col is not None
+        function = None  # type: Optional[str]
+        how = None  # type: Optional[str]
+        if f.eval_origin is None and f.function:
+            finder = finders.get(id(rm))
+            if finder is None:
+                finder = finders[id(rm)] = _NameFinder(rm)
+            function = finder.translate_qualified(f.function, pos.line - 1, pos.col - 1)
+            if function is not None:
+                how = "definition"
+        if function is None and f.eval_origin is None and idx + 1 < len(frames):
+            caller = frames[idx + 1]
+            ctok = tokens.get(idx + 1)
+            if (
+                ctok is not None
+                and caller.url == f.url
+                and maps.get(idx + 1) is rm
+                and ctok.name
+                and not f.is_async
+            ):
+                function = str(ctok.name)
+                how = "caller"
+        if function is None and f.function:
+            function, how = f.function, "unchanged"
+        ctx = None
+        if context is not None:
+            try:
+                ctx = rm.sourcemap.source_context(tok.src, tok.src_line, context)
+            except Exception:  # noqa: BLE001 - no context is never fatal
+                ctx = None
+        results.append(
+            SymbolicatedFrame(
+                f, str(tok.src), tok.src_line + 1, tok.src_col + 1, function,
+                tok.name, how, ctx,
+            )
+        )
+    it = iter(results)
+    return [next(it) if isinstance(x, Frame) else x for x in lines]
+
+
+def render_frame(sf: SymbolicatedFrame) -> str:
+    """The frame line in the input's style, with original positions and names."""
+    f = sf.frame
+    if not sf.mapped:
+        return f.raw
+    loc = "%s:%d:%d" % (sf.source, sf.line, sf.col)
+    if f.eval_origin is not None:
+        # Keep the eval frame as is, replacing the innermost origin location.
+        o = f.eval_origin
+        while o.eval_origin is not None:
+            o = o.eval_origin
+        old = "%s:%d:%d" % (o.url, o.line, o.col)
+        at = f.raw.rfind(old)
+        if at < 0:
+            return f.raw
+        return f.raw[:at] + loc + f.raw[at + len(old) :]
+    fn = sf.function
+    if f.style == "v8":
+        words = ("async " if f.is_async else "") + ("new " if f.is_constructor else "")
+        if fn:
+            alias = " [as %s]" % f.alias if f.alias else ""
+            return "%sat %s%s%s (%s)" % (f.prefix, words, fn, alias, loc)
+        return "%sat %s%s" % (f.prefix, words, loc)
+    return "%s%s%s@%s" % (f.prefix, _GECKO_ASYNC if f.is_async else "", fn or "", loc)
+
+
+def render_context(sf: SymbolicatedFrame, context: int) -> List[str]:
+    """Source lines to print under a frame: the line alone, or numbered with context."""
+    if sf.context is None or sf.line is None:
+        return []
+    pre, line, post = sf.context
+    indent = (sf.frame.prefix if sf.frame.style == "v8" else "") + "    "
+    if context <= 0:
+        text = line.strip()
+        return [indent + text] if text else []
+    first = sf.line - len(pre)
+    last = sf.line + len(post)
+    width = len(str(last))
+    out = []
+    for i, text in enumerate(list(pre) + [line] + list(post)):
+        n = first + i
+        mark = ">" if n == sf.line else " "
+        out.append(("%s%s %*d | %s" % (indent, mark, width, n, text)).rstrip())
+    return out
+
+
+def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0) -> str:
+    """Symbolicate a whole trace text, keeping every other line and line ending as is.
+
+    ``context``: ``None`` prints no source, ``0`` the frame's source line under it,
+    ``N`` a numbered excerpt with N lines either side.
+    """
+    chunks = text.splitlines(True)
+    bodies = [c.rstrip("\r\n") for c in chunks]
+    endings = [c[len(b) :] for c, b in zip(chunks, bodies)]
+    newline = next((e for e in endings if e), "\n")
+    parsed = [parse_line(b) or b for b in bodies]  # type: List[Line]
+    done = symbolicate_frames(parsed, resolver, context)
+    out = []
+    for item, body, end in zip(done, bodies, endings):
+        if isinstance(item, str):
+            out.append(body + end)
+            continue
+        group = [render_frame(item)]
+        if context is not None:
+            group.extend(render_context(item, context))
+        out.append((end or newline).join(group) + end)
+    return "".join(out)

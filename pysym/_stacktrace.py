@@ -30,9 +30,11 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "Frame",
@@ -43,6 +45,8 @@ __all__ = [
     "symbolicate_frames",
     "symbolicate_trace",
     "render_frame",
+    "render_context",
+    "MapDirectory",
 ]
 
 
@@ -296,8 +300,9 @@ def _definition_patterns(name: str) -> "re.Pattern[str]":
     alts = [
         r"\bfunction\s*\*?\s*" + "(?P<a>" + n + ")" + e,  # function r( / function*r(
         r"\bclass\s+(?P<b>" + n + ")" + e,  # class r{ / class r extends
-        # r=function / r=async / r=(a)=> / r=a=> / r:function / r:(..)=>
-        b + "(?P<c>" + n + r")\s*[=:]\s*(?:async\b\s*)?(?:function\b|\([^()]*\)\s*=>|[\w$]+\s*=>)",
+        # r=function / r=class / r=async / r=(a)=> / r=a=> / r:function / r:(..)=>
+        b + "(?P<c>" + n + r")\s*[=:]\s*(?:async\b\s*)?"
+        r"(?:function\b|class\b|\([^()]*\)\s*=>|[\w$]+\s*=>)",
         # methods: {r(){ ;r(){ }r(){  static r(  async r(  get r(  *r(
         r"(?:[{};,]|\bstatic\s|\basync\s|\bget\s|\bset\s|\*)\s*(?P<d>" + n + r")\s*\([^()]*\)\s*\{",
     ]
@@ -413,6 +418,8 @@ def symbolicate_frames(
             return o if o.has_position else None
         return f if f.has_position else None
 
+    # One batch of lookups per map (a boundary crossing each, see DESIGN.md).
+    by_map = {}  # type: Dict[int, Tuple[ResolvedMap, List[int]]]
     for idx, f in enumerate(frames):
         pos = position_of(f)
         if pos is None or pos.url is None or pos.line is None or pos.col is None:
@@ -422,8 +429,18 @@ def symbolicate_frames(
         rm = _as_resolved(resolver(pos.url))
         maps[idx] = rm
         if rm is not None:
-            # 1-based browser position → 0-based source map position.
-            tokens[idx] = rm.sourcemap.lookup(pos.line - 1, pos.col - 1)
+            by_map.setdefault(id(rm), (rm, []))[1].append(idx)
+    for rm, idxs in by_map.values():
+        # 1-based browser positions -> 0-based source map positions.
+        lines0 = [position_of(frames[i]).line - 1 for i in idxs]  # type: ignore[union-attr,operator]
+        cols0 = [position_of(frames[i]).col - 1 for i in idxs]  # type: ignore[union-attr,operator]
+        lookup_many = getattr(rm.sourcemap, "lookup_many", None)
+        if lookup_many is not None:
+            found = lookup_many(lines0, cols0)
+        else:
+            found = [rm.sourcemap.lookup(ln, c) for ln, c in zip(lines0, cols0)]
+        for i, tok in zip(idxs, found):
+            tokens[i] = tok
 
     finders = {}  # type: Dict[int, _NameFinder]
     results = []  # type: List[SymbolicatedFrame]
@@ -542,3 +559,177 @@ def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0)
             group.extend(render_context(item, context))
         out.append((end or newline).join(group) + end)
     return "".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Finding maps in a directory
+
+
+def url_basename(url: str) -> Optional[str]:
+    """The file name of a frame URL's path (``https://x/static/app.js?v=1`` → ``app.js``)."""
+    parts = urlsplit(url)
+    if len(parts.scheme) > 1:
+        path = parts.path
+    else:
+        # a plain path (possibly ``C:\\dir\\a.js``): only strip a query/fragment
+        path = re.split(r"[?#]", url, maxsplit=1)[0]
+    name = re.split(r"[/\\]", unquote(path))[-1]
+    if name in ("", ".", ".."):
+        return None
+    return name
+
+
+class MapDirectory:
+    """A map resolver over a directory of generated files and source maps.
+
+    For a frame URL, take the file name of its path (``app.min.js``), then:
+
+    1. if the directory has that file, read its ``//# sourceMappingURL=``: a ``data:``
+       URL is decoded, a relative URL names a file next to it (an absolute URL: its file
+       name in the directory);
+    2. else, or if that fails, ``<file name>.map`` in the directory;
+    3. if the generated file has a ``//# debugId=`` and no map was found (or the one found
+       carries another debug ID), the ``*.map`` file with that ``debugId``: the
+       directory's maps are indexed by debug ID lazily, only when needed.
+
+    Loaded maps are cached (one :class:`pysym.SourceMap` per file) until :meth:`close`.
+    ``on_error(path, exc)`` is called once for a map that cannot be loaded (default:
+    ignore); the frames that need it stay unmapped.
+    """
+
+    def __init__(self, directory: str, on_error: Optional[Callable[[str, Exception], None]] = None) -> None:
+        self.directory = directory
+        self.on_error = on_error
+        self._by_name = {}  # type: Dict[str, Optional[ResolvedMap]]
+        self._maps = {}  # type: Dict[str, Any]
+        self._failed = set()  # type: set
+        self._by_debug_id = None  # type: Optional[Dict[str, str]]
+
+    # -- loading -----------------------------------------------------------------
+
+    def _load_path(self, path: str) -> Any:
+        from ._api import SourceMap
+        from ._errors import PysymError
+
+        key = os.path.realpath(path)
+        if key in self._maps:
+            return self._maps[key]
+        if key in self._failed:
+            return None
+        try:
+            sm = SourceMap.from_path(path)
+        except (PysymError, OSError) as exc:
+            self._failed.add(key)
+            if self.on_error is not None:
+                self.on_error(path, exc)
+            return None
+        self._maps[key] = sm
+        return sm
+
+    def _load_data_url(self, js_path: str, url: str) -> Any:
+        from ._api import SourceMap
+        from ._errors import PysymError
+        from ._sourcemap_url import decode_data_url
+
+        key = "data:" + os.path.realpath(js_path)
+        if key in self._maps:
+            return self._maps[key]
+        try:
+            sm = SourceMap.from_bytes(decode_data_url(url))
+        except PysymError as exc:
+            self._failed.add(key)
+            if self.on_error is not None:
+                self.on_error(js_path + " (inline source map)", exc)
+            return None
+        self._maps[key] = sm
+        return sm
+
+    def _file(self, name: str) -> Optional[str]:
+        path = os.path.join(self.directory, name)
+        return path if os.path.isfile(path) else None
+
+    def _debug_id_index(self) -> Dict[str, str]:
+        if self._by_debug_id is None:
+            index = {}  # type: Dict[str, str]
+            for root, dirs, files in os.walk(self.directory):
+                dirs.sort()
+                for fn in sorted(files):
+                    if not fn.endswith(".map"):
+                        continue
+                    path = os.path.join(root, fn)
+                    sm = self._load_path(path)
+                    did = getattr(sm, "debug_id", None) if sm is not None else None
+                    if did:
+                        index.setdefault(str(did).lower(), path)
+            self._by_debug_id = index
+        return self._by_debug_id
+
+    def _by_id(self, debug_id: str) -> Any:
+        path = self._debug_id_index().get(debug_id.lower())
+        return self._load_path(path) if path is not None else None
+
+    def _resolve_name(self, name: str) -> Optional[ResolvedMap]:
+        from ._sourcemap_url import find_debug_id, find_sourcemap_url
+
+        sm = None
+        generated = None  # type: Optional[str]
+        debug_id = None  # type: Optional[str]
+        js_path = self._file(name)
+        if js_path is not None and not name.endswith(".map"):
+            try:
+                with open(js_path, "rb") as f:
+                    generated = f.read().decode("utf-8", errors="replace")
+            except OSError as exc:
+                if self.on_error is not None:
+                    self.on_error(js_path, exc)
+                generated = None
+            url = find_sourcemap_url(generated) if generated is not None else None
+            debug_id = find_debug_id(generated) if generated is not None else None
+            if url:
+                if url[:5].lower() == "data:":
+                    sm = self._load_data_url(js_path, url)
+                else:
+                    parts = urlsplit(url)
+                    if len(parts.scheme) > 1 or parts.netloc:
+                        target = url_basename(url)
+                        path = self._file(target) if target else None
+                    else:
+                        rel = unquote(parts.path)
+                        path = os.path.join(os.path.dirname(js_path), rel) if rel else None
+                        if path is not None and not os.path.isfile(path):
+                            path = None
+                    if path is not None:
+                        sm = self._load_path(path)
+        if sm is None:
+            path = self._file(name + ".map")
+            if path is not None:
+                sm = self._load_path(path)
+        if debug_id is not None:
+            found_id = getattr(sm, "debug_id", None) if sm is not None else None
+            if sm is None or (found_id and str(found_id).lower() != debug_id):
+                other = self._by_id(debug_id)
+                if other is not None:
+                    sm = other
+        if sm is None:
+            return None
+        return ResolvedMap(sm, generated)
+
+    def __call__(self, url: str) -> Optional[ResolvedMap]:
+        name = url_basename(url)
+        if name is None:
+            return None
+        if name not in self._by_name:
+            self._by_name[name] = self._resolve_name(name)
+        return self._by_name[name]
+
+    def close(self) -> None:
+        for sm in self._maps.values():
+            sm.close()
+        self._maps.clear()
+        self._by_name.clear()
+
+    def __enter__(self) -> "MapDirectory":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,323 @@
+"""The ``pysym`` command line (``python -m pysym``).
+
+Exit status: 0 on success, 1 with a one-line ``pysym: error: ...`` message when the input
+is bad (a :class:`pysym.PysymError`, an unreadable file), 2 on a usage error.  Bad input
+never produces a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+
+from ._errors import PysymError
+from ._version import __version__
+
+__all__ = ["main"]
+
+PROG = "pysym"
+
+_POSITION = re.compile(r"\A(\d+):(\d+)\Z")
+
+_LOOKUP_HELP = """\
+Look up generated positions in a source map.
+
+POSITIONS are LINE:COL pairs as browsers and Node print them in stack traces: the line
+and the column are both 1-based (the first character of a file is 1:1) and columns count
+UTF-16 code units.  pysym converts them to the 0-based positions of the source map
+format before the lookup.
+
+Output: one JSON object per position, in order (JSON lines):
+  {"generated": {"line": L, "column": C},
+   "original": {"source": S, "line": L, "column": C, "name": N} or null}
+where the original line and column are 1-based too, as a browser shows them, and name is
+the "names" entry of the mapping (null when it has none).  A position that is not mapped
+gives "original": null.
+"""
+
+_SYMBOLICATE_HELP = """\
+Symbolicate a JavaScript stack trace with the source maps in a directory.
+
+Reads a trace (V8/Node "    at fn (url:line:col)" lines, or SpiderMonkey/JavaScriptCore
+"fn@url:line:col" lines) from FILE or standard input and prints it with original source
+files, positions (1-based, as in the input) and function names, in the style of the
+input.  Every other line, and every frame that cannot be mapped, is printed unchanged.
+
+Finding the map of a frame: take the file name of the frame URL's path (app.min.js);
+if DIR has that file, follow its //# sourceMappingURL= comment (a file relative to it,
+or an inline data: URL); else use DIR/app.min.js.map; if the file carries a
+//# debugId= and no map was found that way, use the *.map in DIR with that debugId.
+
+Function names: the mapping at a frame's position usually names the identifier being
+called there, i.e. the function of the frame above, not the frame's own function.  So,
+like Node's --enable-source-maps and Sentry, pysym translates the printed (minified)
+function name through its definition: the nearest `function r(`, `class r`, `r=(..)=>`,
+`r(){` ... before the frame position in the generated file (DIR must hold the .js file)
+is mapped, and the mapping's name there is the original name; each part of a qualified
+name (`n.total`, `new s`) is translated on its own.  Failing that, the name of the call
+site in the caller frame (the next frame, same file) is used; failing that, the printed
+name is kept.
+
+By default the original source line is printed under each mapped frame when the map
+has "sourcesContent".
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % text) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+    return value
+
+
+def _position(text: str) -> Tuple[int, int]:
+    m = _POSITION.match(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(
+            "expected LINE:COL (1-based, as in a stack trace), got %r" % text
+        )
+    line, col = int(m.group(1)), int(m.group(2))
+    if line < 1 or col < 1:
+        raise argparse.ArgumentTypeError(
+            "LINE:COL is 1-based (as browsers print it): %r has a 0" % text
+        )
+    return line, col
+
+
+def _directory(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError("not a directory: %r" % text)
+    return text
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Symbolication in a WebAssembly sandbox: source maps and JavaScript "
+        "stack traces.",
+    )
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print the versions of pysym, the wasm engine and the host ABI, and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sm = sub.add_parser("sourcemap", help="work with one source map",
+                        description="Work with one source map.")
+    sm.set_defaults(usage_parser=sm)
+    sm_sub = sm.add_subparsers(dest="sourcemap_command", metavar="SUBCOMMAND")
+    lookup = sm_sub.add_parser(
+        "lookup",
+        help="look up 1-based LINE:COL positions (as in stack traces)",
+        description=_LOOKUP_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lookup.add_argument("map", metavar="MAP", help="source map file (.map / .json)")
+    lookup.add_argument(
+        "positions",
+        metavar="LINE:COL",
+        nargs="+",
+        type=_position,
+        help="generated position, 1-based line and 1-based column as in stack traces",
+    )
+    lookup.add_argument(
+        "--bias",
+        choices=("glb", "lub"),
+        default="glb",
+        help="on a column between mappings: the mapping before it (glb, default, what "
+        "browsers do) or after it (lub)",
+    )
+    lookup.set_defaults(func=_cmd_lookup)
+
+    sym = sub.add_parser(
+        "symbolicate-js",
+        help="symbolicate a JavaScript stack trace",
+        description=_SYMBOLICATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sym.add_argument("file", metavar="FILE", nargs="?", default="-",
+                     help="the stack trace (default: standard input)")
+    sym.add_argument("--maps", metavar="DIR", required=True, type=_directory,
+                     help="directory with the generated .js files and/or their .map files")
+    ctx = sym.add_mutually_exclusive_group()
+    ctx.add_argument("--no-context", action="store_true",
+                     help="do not print original source lines under the frames")
+    ctx.add_argument("--context", metavar="N", type=_positive_int, default=0,
+                     help="print N original source lines either side of the frame's "
+                     "line, numbered (default 0: the frame's line alone)")
+    sym.add_argument("--json", action="store_true",
+                     help="print one JSON object per input line instead of the trace")
+    sym.set_defaults(func=_cmd_symbolicate)
+    return parser
+
+
+# -- --version -------------------------------------------------------------------------
+
+
+def _version_text() -> str:
+    from . import _abi
+
+    lines = ["pysym %s" % __version__]
+    try:
+        from ._host import get_runtime
+
+        engine = get_runtime().engine
+        lines.append("engine: %s %s" % (engine.name, engine.version))
+    except Exception as exc:  # noqa: BLE001 - report, do not crash, on a broken install
+        lines.append("engine: unavailable (%s)" % _one_line(exc))
+    lines.append("abi: %s" % _abi.ABI_VERSION)
+    return "\n".join(lines)
+
+
+# -- sourcemap lookup ------------------------------------------------------------------
+
+
+def _cmd_lookup(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceMap
+
+    bias = GREATEST_LOWER_BOUND if args.bias == "glb" else LEAST_UPPER_BOUND
+    positions = args.positions  # type: List[Tuple[int, int]]
+    with SourceMap.from_path(args.map) as sm:
+        # 1-based stack-trace positions -> the API's 0-based ones.
+        tokens = sm.lookup_many([p[0] - 1 for p in positions], [p[1] - 1 for p in positions], bias)
+    for (line, col), tok in zip(positions, tokens):
+        original = None  # type: Optional[Dict[str, Any]]
+        if tok is not None and tok.src is not None:
+            original = {
+                "source": tok.src,
+                "line": tok.src_line + 1,
+                "column": tok.src_col + 1,
+                "name": tok.name,
+            }
+        out.write(json.dumps({"generated": {"line": line, "column": col}, "original": original},
+                             ensure_ascii=False) + "\n")
+    return 0
+
+
+# -- symbolicate-js --------------------------------------------------------------------
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    return data.decode("utf-8", errors="replace")
+
+
+def _frame_json(item: Any) -> Dict[str, Any]:
+    f = item.frame
+    frame = {
+        "style": f.style,
+        "function": f.function,
+        "url": f.url,
+        "line": f.line,
+        "column": f.col,
+        "async": f.is_async,
+        "constructor": f.is_constructor,
+    }  # type: Dict[str, Any]
+    if f.eval_origin is not None:
+        o = f.eval_origin
+        frame["eval_origin"] = {"function": o.function, "url": o.url, "line": o.line, "column": o.col}
+    original = None  # type: Optional[Dict[str, Any]]
+    if item.mapped:
+        original = {
+            "source": item.source,
+            "line": item.line,
+            "column": item.col,
+            "function": item.function,
+            "function_from": item.function_from,
+            "name_at_position": item.name_at_position,
+        }
+        if item.context is not None:
+            pre, line, post = item.context
+            original["context"] = {"pre": list(pre), "line": line, "post": list(post)}
+    return {"raw": f.raw, "frame": frame, "original": original}
+
+
+def _cmd_symbolicate(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._stacktrace import (
+        MapDirectory,
+        parse_line,
+        symbolicate_frames,
+        symbolicate_trace,
+    )
+
+    text = _read_input(args.file)
+    context = None if args.no_context else args.context  # type: Optional[int]
+    warned = set()  # type: set
+
+    def on_error(path: str, exc: Exception) -> None:
+        if path not in warned:
+            warned.add(path)
+            sys.stderr.write("%s: warning: cannot use %s: %s\n" % (PROG, path, _one_line(exc)))
+
+    with MapDirectory(args.maps, on_error=on_error) as resolver:
+        if not args.json:
+            out.write(symbolicate_trace(text, resolver, context))
+            return 0
+        bodies = text.splitlines()
+        parsed = [parse_line(b) or b for b in bodies]
+        for item in symbolicate_frames(parsed, resolver, context):
+            if isinstance(item, str):
+                obj = {"raw": item, "frame": None, "original": None}  # type: Dict[str, Any]
+            else:
+                obj = _frame_json(item)
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = " %s" % exc.filename if exc.filename else ""
+        return "%s:%s" % (exc.strerror, where) if where else exc.strerror
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (0, 1 on bad input, 2 on usage)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)  # exits 2 on a usage error
+    if args.version:
+        print(_version_text())
+        return 0
+    func = getattr(args, "func", None)
+    if func is None:
+        usage_parser = getattr(args, "usage_parser", parser)
+        usage_parser.print_usage(sys.stderr)
+        sys.stderr.write("%s: error: a command is required\n" % usage_parser.prog)
+        return 2
+    try:
+        return int(func(args, sys.stdout))
+    except PysymError as exc:
+        sys.stderr.write("%s: error: %s\n" % (PROG, _one_line(exc)))
+        return 1
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            # The reader went away (`| head`): not an error of ours.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            return 0
+        sys.stderr.write("%s: error: %s\n" % (PROG, _one_line(exc)))
+        return 1
+    except ValueError as exc:
+        # e.g. a position beyond u32 reaching the API; bad input, not a bug report
+        sys.stderr.write("%s: error: %s\n" % (PROG, _one_line(exc)))
+        return 1
+    except KeyboardInterrupt:
+        return 130

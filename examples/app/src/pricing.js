@@ -3,6 +3,9 @@ import { findProduct } from "./catalog.js";
 
 export function priceOf(line) {
   const product = findProduct(line.sku);
+  if (line.qty <= 0) {
+    throw new RangeError(`bad quantity for ${line.sku}: ${line.qty}`);
+  }
   return product.price;
 }
 

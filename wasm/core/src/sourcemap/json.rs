@@ -1,0 +1,472 @@
+//! A validating JSON scanner (RFC 8259) that builds no tree.
+//!
+//! The scanner walks the document once and hands byte ranges ([`Raw`]) to its caller,
+//! which decides per key whether to record, descend into or skip a value. Strings stay
+//! escaped in the input; [`unescape`] decodes one when it is asked for.
+//!
+//! The input is a `&str`: UTF-8 is validated once for the whole document up front (std's
+//! validator has an ASCII fast path), so string spans never need validating again.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::borrow::Cow;
+
+/// Maximum nesting of arrays and objects.
+pub(crate) const MAX_DEPTH: u32 = 128;
+
+/// The type of a scanned JSON value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Kind {
+    /// A noun for error messages.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+        }
+    }
+}
+
+/// A scanned value: its type and byte range. For strings the range is the content
+/// between the quotes and `escaped` says whether it contains a backslash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Raw {
+    pub kind: Kind,
+    pub start: u32,
+    pub end: u32,
+    pub escaped: bool,
+}
+
+impl Raw {
+    /// The byte range as `usize`s.
+    #[inline]
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// The scanner: a cursor over the whole document.
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    data: &'a [u8],
+    pos: usize,
+    depth: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of the result is set for bytes of `w` that are `"`, `\` or a control
+/// character. Bits above the lowest flagged byte may be false positives (borrows), so
+/// only the lowest one is meaningful.
+#[inline(always)]
+fn string_stop_mask(w: u64) -> u64 {
+    let q = w ^ (ONES * b'"' as u64);
+    let b = w ^ (ONES * b'\\' as u64);
+    let zq = q.wrapping_sub(ONES) & !q;
+    let zb = b.wrapping_sub(ONES) & !b;
+    let ctl = w.wrapping_sub(ONES * 0x20) & !w;
+    (zq | zb | ctl) & HIGHS
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner over `text` starting at byte `pos`.
+    pub(crate) fn new(text: &'a str, pos: usize) -> Self {
+        Scanner { text, data: text.as_bytes(), pos, depth: 0 }
+    }
+
+    /// The whole document.
+    #[inline]
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The text of a scanned range.
+    #[cfg(test)]
+    pub(crate) fn text_of(&self, raw: &Raw) -> &'a str {
+        &self.text[raw.range()]
+    }
+
+    /// An `InvalidJson` error at `pos` with a line/column for humans.
+    pub(crate) fn error_at(&self, pos: usize, what: &str) -> Error {
+        let pos = pos.min(self.data.len());
+        let before = &self.data[..pos];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = pos - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        Error::new(
+            ErrorKind::InvalidJson,
+            format!("invalid JSON at byte {pos} (line {line}, column {col}): {what}"),
+        )
+    }
+
+    fn unexpected(&self) -> Error {
+        match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
+            Some(c) => self.error_at(self.pos, &format!("unexpected character {c:?}")),
+            None => self.error_at(self.pos, "unexpected end of input"),
+        }
+    }
+
+    /// Skips JSON whitespace.
+    #[inline]
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(&b) = self.data.get(self.pos) {
+            if b == b' ' || b == b'\n' || b == b'\r' || b == b'\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.data.get(self.pos).copied()
+    }
+
+    /// Checks that only whitespace follows.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.skip_ws();
+        if self.pos == self.data.len() {
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    /// Scans (and validates) any value, skipping over nested content.
+    pub(crate) fn value(&mut self) -> Result<Raw> {
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'{') => self.object(|s, _| s.value().map(drop)),
+            Some(b'[') => self.array(|s| s.value().map(drop)),
+            Some(b't') => self.literal(b"true", Kind::Bool),
+            Some(b'f') => self.literal(b"false", Kind::Bool),
+            Some(b'n') => self.literal(b"null", Kind::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8], kind: Kind) -> Result<Raw> {
+        let start = self.pos;
+        if self.data[start..].starts_with(lit) {
+            self.pos += lit.len();
+            Ok(Raw { kind, start: start as u32, end: self.pos as u32, escaped: false })
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.data.get(self.pos) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Raw> {
+        let start = self.pos;
+        if self.data.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.data.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error_at(self.pos, "expected a digit")),
+        }
+        if self.data.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.error_at(self.pos, "expected a digit after '.'"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.data.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.data.get(self.pos) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error_at(self.pos, "expected a digit in the exponent"));
+            }
+        }
+        Ok(Raw { kind: Kind::Number, start: start as u32, end: self.pos as u32, escaped: false })
+    }
+
+    /// Scans a string; the cursor is on the opening quote.
+    pub(crate) fn string(&mut self) -> Result<Raw> {
+        let data = self.data;
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            // Most bytes of big maps are inside `sourcesContent` strings: skip 8 at a time.
+            while let Some(chunk) = data.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let mask = string_stop_mask(u64::from_le_bytes(word));
+                if mask != 0 {
+                    i += (mask.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match data.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Raw { kind: Kind::String, start: start as u32, end: i as u32, escaped });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    match data.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let hex = data.get(i + 2..i + 6);
+                            if !hex.map_or(false, |h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.error_at(i, "invalid \\u escape (expected 4 hex digits)"));
+                            }
+                            i += 6;
+                        }
+                        Some(_) => return Err(self.error_at(i, "invalid escape sequence")),
+                        None => return Err(self.error_at(i, "unterminated string")),
+                    }
+                }
+                Some(&b) if b < 0x20 => {
+                    return Err(self.error_at(i, "unescaped control character in string"))
+                }
+                Some(_) => i += 1,
+                None => return Err(self.error_at(start - 1, "unterminated string")),
+            }
+        }
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("JSON nesting deeper than {MAX_DEPTH} levels at byte {}", self.pos),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Scans an object; the cursor is on `{`. `member` is called with each key (a string
+    /// [`Raw`]) and must consume exactly one value.
+    pub(crate) fn object<F>(&mut self, mut member: F) -> Result<Raw>
+    where
+        F: FnMut(&mut Self, Raw) -> Result<()>,
+    {
+        let start = self.pos;
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(self.error_at(self.pos, "expected a string key"));
+                }
+                let key = self.string()?;
+                if self.peek() != Some(b':') {
+                    return Err(self.error_at(self.pos, "expected ':'"));
+                }
+                self.pos += 1;
+                self.skip_ws();
+                member(self, key)?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.error_at(self.pos, "expected ',' or '}'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Raw { kind: Kind::Object, start: start as u32, end: self.pos as u32, escaped: false })
+    }
+
+    /// Scans an array; the cursor is on `[`. `element` must consume exactly one value.
+    pub(crate) fn array<F>(&mut self, mut element: F) -> Result<Raw>
+    where
+        F: FnMut(&mut Self) -> Result<()>,
+    {
+        let start = self.pos;
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_ws();
+                element(self)?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.error_at(self.pos, "expected ',' or ']'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Raw { kind: Kind::Array, start: start as u32, end: self.pos as u32, escaped: false })
+    }
+}
+
+fn hex4(b: &[u8]) -> u32 {
+    b.iter().fold(0, |acc, &c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => c - b'A' + 10,
+        };
+        acc * 16 + d as u32
+    })
+}
+
+/// Decodes the escapes of a string the scanner accepted. A lone surrogate (valid JSON
+/// but not representable in UTF-8) becomes U+FFFD.
+pub(crate) fn unescape(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&raw[run..i]);
+        // The scanner guarantees a well-formed escape here.
+        let e = b.get(i + 1).copied().unwrap_or(b'\\');
+        i += 2;
+        let c = match e {
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b.get(i..i + 4).unwrap_or(b"0000"));
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi)
+                    && b.get(i) == Some(&b'\\')
+                    && b.get(i + 1) == Some(&b'u')
+                {
+                    let lo = hex4(b.get(i + 2..i + 6).unwrap_or(b"0000"));
+                    if (0xDC00..0xE000).contains(&lo) {
+                        i += 6;
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                            .unwrap_or('\u{FFFD}')
+                    } else {
+                        '\u{FFFD}'
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{FFFD}')
+                }
+            }
+            other => other as char,
+        };
+        out.push(c);
+        run = i;
+    }
+    out.push_str(&raw[run..]);
+    out
+}
+
+/// The decoded text of a scanned string: borrowed when it has no escapes.
+pub(crate) fn string_value<'a>(text: &'a str, raw: &Raw) -> Cow<'a, str> {
+    let s = &text[raw.range()];
+    if raw.escaped {
+        Cow::Owned(unescape(s))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tree {
+    //! A test-only JSON tree built on the scanner (for tests that need whole documents).
+
+    use super::{string_value, Kind, Scanner};
+    use crate::error::Result;
+
+    /// A JSON value.
+    #[derive(Clone, Debug, PartialEq)]
+    pub(crate) enum Value {
+        Null,
+        Bool(bool),
+        Number(f64),
+        String(String),
+        Array(Vec<Value>),
+        Object(Vec<(String, Value)>),
+    }
+
+    impl Value {
+        pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+            match self {
+                Value::Object(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+                _ => None,
+            }
+        }
+    }
+
+    fn value(s: &mut Scanner<'_>) -> Result<Value> {
+        Ok(match s.peek() {
+            Some(b'{') => {
+                let mut members = Vec::new();
+                s.object(|s, k| {
+                    let key = string_value(s.text, &k).into_owned();
+                    members.push((key, value(s)?));
+                    Ok(())
+                })?;
+                Value::Object(members)
+            }
+            Some(b'[') => {
+                let mut items = Vec::new();
+                s.array(|s| {
+                    items.push(value(s)?);
+                    Ok(())
+                })?;
+                Value::Array(items)
+            }
+            _ => {
+                let raw = s.value()?;
+                let text = s.text_of(&raw);
+                match raw.kind {
+                    Kind::Null => Value::Null,
+                    Kind::Bool => Value::Bool(text == "true"),
+                    Kind::Number => Value::Number(text.parse().unwrap_or(f64::NAN)),
+                    _ => Value::String(string_value(s.text, &raw).into_owned()),
+                }
+            }
+        })
+    }
+
+    /// Parses a whole document.
+    pub(crate) fn parse(text: &str) -> Result<Value> {
+        let mut s = Scanner::new(text, 0);
+        let v = value(&mut s)?;
+        s.finish()?;
+        Ok(v)
+    }
+}

@@ -1,0 +1,374 @@
+//! Base64 VLQ and the `mappings` decoder (ECMA-426 §"Mappings structure").
+
+use super::NONE;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Largest absolute position or index we accept: positions are non-negative and VLQ
+/// values are limited to 32 bits including the sign, so anything above `i32::MAX` is
+/// either an overflow or an attack.
+pub(crate) const MAX_POS: i64 = i32::MAX as i64;
+
+const INVALID: u8 = 0xFF;
+
+/// base64 digit value per byte, [`INVALID`] for everything else.
+static DECODE: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+const ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Why a VLQ could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VlqError {
+    /// A byte that is not a base64 digit, at this offset.
+    BadChar(usize),
+    /// The input ended after a continuation digit.
+    Truncated(usize),
+    /// The value does not fit in 32 bits (sign included), starting at this offset.
+    Overflow(usize),
+}
+
+/// Decodes one VLQ at `*pos`, advancing `*pos` past it.
+#[inline(always)]
+pub(crate) fn decode_one(input: &[u8], pos: &mut usize) -> std::result::Result<i64, VlqError> {
+    let i = *pos;
+    let d = match input.get(i) {
+        Some(&b) => DECODE[b as usize],
+        None => return Err(VlqError::Truncated(i)),
+    };
+    if d < 32 {
+        // One digit: the common case.
+        *pos = i + 1;
+        let v = (d >> 1) as i64;
+        return Ok(if d & 1 == 0 {
+            v
+        } else if v == 0 {
+            -(1 << 31)
+        } else {
+            -v
+        });
+    }
+    decode_slow(input, pos)
+}
+
+#[cold]
+fn decode_slow(input: &[u8], pos: &mut usize) -> std::result::Result<i64, VlqError> {
+    let start = *pos;
+    let mut i = start;
+    let mut acc: u64 = 0;
+    let mut shift: u32 = 0;
+    loop {
+        let d = match input.get(i) {
+            Some(&b) => DECODE[b as usize],
+            None => return Err(VlqError::Truncated(i)),
+        };
+        if d == INVALID {
+            return Err(VlqError::BadChar(i));
+        }
+        i += 1;
+        let bits = (d & 31) as u64;
+        // Leading zero digits are allowed in any number (ECMA-426 only bounds the value).
+        if bits != 0 {
+            if shift >= 32 {
+                return Err(VlqError::Overflow(start));
+            }
+            acc |= bits << shift;
+        }
+        if d & 32 == 0 {
+            break;
+        }
+        shift = (shift + 5).min(64);
+    }
+    *pos = i;
+    // VLQUnsignedValue must be < 2^32; VLQSignedValue's magnitude < 2^31, with "-0"
+    // standing for -2^31.
+    if acc >= 1 << 32 {
+        return Err(VlqError::Overflow(start));
+    }
+    let v = (acc >> 1) as i64;
+    if acc & 1 == 0 {
+        Ok(v)
+    } else if v == 0 {
+        Ok(-(1 << 31))
+    } else {
+        Ok(-v)
+    }
+}
+
+/// Appends the base64 VLQ encoding of `value` to `out`.
+///
+/// `i32::MIN` is encoded as "negative zero" (`B`), as ECMA-426 decodes it.
+pub fn vlq_encode(value: i32, out: &mut String) {
+    let mut v: u64 = if value == i32::MIN {
+        1
+    } else if value < 0 {
+        ((-(value as i64)) as u64) << 1 | 1
+    } else {
+        (value as u64) << 1
+    };
+    loop {
+        let mut digit = (v & 31) as u8;
+        v >>= 5;
+        if v != 0 {
+            digit |= 32;
+        }
+        out.push(ENCODE[digit as usize] as char);
+        if v == 0 {
+            break;
+        }
+    }
+}
+
+/// Decodes one base64 VLQ from the start of `input`; returns the value and the number of
+/// bytes consumed.
+///
+/// Errors (`InvalidMappings`) on a non-base64 byte, a missing continuation digit, or a
+/// value outside the 32-bit range ECMA-426 allows.
+pub fn vlq_decode(input: &[u8]) -> Result<(i32, usize)> {
+    let mut pos = 0;
+    match decode_one(input, &mut pos) {
+        Ok(v) => Ok((v as i32, pos)),
+        Err(e) => Err(Error::new(ErrorKind::InvalidMappings, describe_vlq_error(input, e))),
+    }
+}
+
+fn describe_vlq_error(input: &[u8], e: VlqError) -> String {
+    match e {
+        VlqError::BadChar(at) => {
+            let c = input[at];
+            if c.is_ascii_graphic() || c == b' ' {
+                format!("invalid base64 character {:?} at byte {at}", c as char)
+            } else {
+                format!("invalid byte 0x{c:02x} at byte {at}")
+            }
+        }
+        VlqError::Truncated(at) => format!("VLQ continues past the end of input at byte {at}"),
+        VlqError::Overflow(at) => format!("VLQ at byte {at} exceeds 32 bits"),
+    }
+}
+
+/// Decoded tokens in struct-of-arrays form, sorted by generated (line, column).
+#[derive(Default)]
+pub(crate) struct Tokens {
+    /// `line_starts[l]` is the index of the first token of generated line `l`; lines are
+    /// opened lazily, and the owner appends the final sentinel.
+    pub line_starts: Vec<u32>,
+    pub dst_col: Vec<u32>,
+    pub src: Vec<u32>,
+    pub src_line: Vec<u32>,
+    pub src_col: Vec<u32>,
+    pub name: Vec<u32>,
+}
+
+impl Tokens {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.dst_col.len()
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.dst_col.reserve(n);
+        self.src.reserve(n);
+        self.src_line.reserve(n);
+        self.src_col.reserve(n);
+        self.name.reserve(n);
+    }
+
+    /// Opens every line up to and including `line`.
+    #[inline]
+    fn open_line(&mut self, line: u32) {
+        let count = self.len() as u32;
+        while self.line_starts.len() <= line as usize {
+            self.line_starts.push(count);
+        }
+    }
+
+    /// Stable-sorts the tokens `from..` by generated column (rare: unsorted input).
+    #[cold]
+    fn sort_tail(&mut self, from: usize) {
+        let to = self.len();
+        let mut perm: Vec<u32> = (from as u32..to as u32).collect();
+        perm.sort_by_key(|&i| self.dst_col[i as usize]);
+        for field in [
+            &mut self.dst_col,
+            &mut self.src,
+            &mut self.src_line,
+            &mut self.src_col,
+            &mut self.name,
+        ] {
+            let sorted: Vec<u32> = perm.iter().map(|&i| field[i as usize]).collect();
+            field[from..to].copy_from_slice(&sorted);
+        }
+    }
+}
+
+/// Where one `mappings` string lands in the combined token table.
+pub(crate) struct Placement {
+    /// Added to every generated line.
+    pub line_offset: u32,
+    /// Added to generated columns on the first line only.
+    pub col_offset: u32,
+    /// Added to every source index.
+    pub src_base: u32,
+    /// Number of sources of this map (bounds check).
+    pub src_count: u32,
+    /// Added to every name index.
+    pub name_base: u32,
+    /// Number of names of this map (bounds check).
+    pub name_count: u32,
+}
+
+/// What decoding one `mappings` string produced.
+pub(crate) struct Decoded {
+    /// Lines in the string (`;` count + 1), 0 for an empty string.
+    pub lines: u32,
+    /// The greatest generated (line, column) of its tokens, absolute.
+    pub last: Option<(u32, u32)>,
+}
+
+/// Decodes `m` into `out`. Errors name the byte, line and segment.
+pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
+    if m.is_empty() {
+        return Ok(Decoded { lines: 0, last: None });
+    }
+    // One cheap pass to size the arrays: segments <= separators + 1.
+    let separators = m.iter().filter(|&&b| b == b',' || b == b';').count();
+    out.reserve(separators + 1);
+
+    let first_token = out.len();
+    let mut line: u32 = 0;
+    let mut segment: u32 = 0;
+    let mut abs_line = at.line_offset as i64;
+    let mut col_offset = at.col_offset as i64;
+    let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let mut line_first = first_token;
+    let mut prev_col: i64 = -1;
+    let mut sorted = true;
+    let mut last_line: u32 = 0;
+
+    let fail = |what: String, line: u32, segment: u32| -> Error {
+        Error::new(
+            ErrorKind::InvalidMappings,
+            format!("mappings: {what} (line {line}, segment {segment})"),
+        )
+    };
+    let vlq_fail = |e: VlqError, line: u32, segment: u32| fail(describe_vlq_error(m, e), line, segment);
+
+    let n = m.len();
+    let mut i = 0;
+    loop {
+        if i == n {
+            break;
+        }
+        let b = m[i];
+        if b == b';' {
+            if !sorted {
+                out.sort_tail(line_first);
+                sorted = true;
+            }
+            line_first = out.len();
+            prev_col = -1;
+            col = 0;
+            col_offset = 0;
+            line += 1;
+            abs_line += 1;
+            segment = 0;
+            i += 1;
+            continue;
+        }
+        if b == b',' {
+            return Err(fail(format!("empty segment at byte {i}"), line, segment));
+        }
+
+        // Field 1: generated column, relative within the line.
+        col += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
+        if col < 0 {
+            return Err(fail(format!("negative generated column {col}"), line, segment));
+        }
+        let abs_col = col + col_offset;
+        if abs_col > MAX_POS || abs_line > MAX_POS {
+            return Err(fail("generated position exceeds 2^31-1".into(), line, segment));
+        }
+        let (mut t_src, mut t_line, mut t_col, mut t_name) = (NONE, NONE, NONE, NONE);
+        if i < n && m[i] != b',' && m[i] != b';' {
+            src += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
+            if i == n || m[i] == b',' || m[i] == b';' {
+                return Err(fail(format!("segment with 2 fields ending at byte {i}"), line, segment));
+            }
+            src_line += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
+            if i == n || m[i] == b',' || m[i] == b';' {
+                return Err(fail(format!("segment with 3 fields ending at byte {i}"), line, segment));
+            }
+            src_col += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
+            if src < 0 || src >= at.src_count as i64 {
+                return Err(fail(
+                    format!("source index {src} out of range ({} sources)", at.src_count),
+                    line,
+                    segment,
+                ));
+            }
+            if !(0..=MAX_POS).contains(&src_line) {
+                return Err(fail(format!("original line {src_line} out of range"), line, segment));
+            }
+            if !(0..=MAX_POS).contains(&src_col) {
+                return Err(fail(format!("original column {src_col} out of range"), line, segment));
+            }
+            t_src = at.src_base + src as u32;
+            t_line = src_line as u32;
+            t_col = src_col as u32;
+            if i < n && m[i] != b',' && m[i] != b';' {
+                name += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
+                if name < 0 || name >= at.name_count as i64 {
+                    return Err(fail(
+                        format!("name index {name} out of range ({} names)", at.name_count),
+                        line,
+                        segment,
+                    ));
+                }
+                t_name = at.name_base + name as u32;
+                if i < n && m[i] != b',' && m[i] != b';' {
+                    return Err(match decode_one(m, &mut i) {
+                        Err(e) => vlq_fail(e, line, segment),
+                        Ok(_) => fail(format!("segment with more than 5 fields at byte {i}"), line, segment),
+                    });
+                }
+            }
+        }
+
+        if abs_col < prev_col {
+            sorted = false;
+        }
+        prev_col = abs_col;
+        last_line = abs_line as u32;
+        out.open_line(last_line);
+        out.dst_col.push(abs_col as u32);
+        out.src.push(t_src);
+        out.src_line.push(t_line);
+        out.src_col.push(t_col);
+        out.name.push(t_name);
+        segment += 1;
+
+        if i < n && m[i] == b',' {
+            i += 1;
+            if i == n || m[i] == b',' || m[i] == b';' {
+                return Err(fail(format!("empty segment at byte {i}"), line, segment));
+            }
+        }
+    }
+    if !sorted {
+        out.sort_tail(line_first);
+    }
+    let last = if out.len() > first_token {
+        Some((last_line, out.dst_col[out.len() - 1]))
+    } else {
+        None
+    };
+    Ok(Decoded { lines: line + 1, last })
+}

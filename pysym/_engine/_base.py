@@ -1,0 +1,182 @@
+"""The engine-neutral interface between pysym's host and a WebAssembly engine.
+
+Everything above this layer (``pysym/_host.py``) talks to these three classes only;
+``_wasmtime.py`` and ``_wasmer.py`` implement them.  Nothing here imports an engine.
+
+Conventions shared by all adapters (see ``wasm/ABI.md``):
+
+* exports take and return ``i32``/``i64`` only.  Arguments may be given signed or
+  unsigned (``0xFFFFFFFF`` and ``-1`` are the same ``i32``); results come back as the
+  engine reports them: *signed* (an ``i32`` result is in ``-2**31 .. 2**31-1``).
+* host imports live in module ``pysym_host``; their ``i32`` arguments are converted to
+  unsigned (handles, pointers, lengths) before the :class:`HostImports` methods see them.
+* a Python exception inside a host import never escapes into the module: the import
+  returns ``HOST_IO`` (-5).  ``BaseException``\\ s that are not ``Exception``\\ s
+  (``KeyboardInterrupt``, ``SystemExit``) abort the running export and are re-raised
+  from the export call; the instance must then be discarded as after a trap.
+* an :class:`Instance` is not thread-safe: calls on one instance must be serialised by
+  the caller.  wasmer 1.1 objects are additionally bound to the thread that created
+  them (see ``_wasmer.py``).
+"""
+
+from __future__ import annotations
+
+import abc
+import struct
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    BytesLike = Union[bytes, bytearray, memoryview]
+
+#: name of the import module the wasm module expects
+HOST_MODULE = "pysym_host"
+#: ABI status returned by a host import that failed (``wasm/ABI.md``)
+HOST_IO = -5
+
+_U32_MAX = 0xFFFFFFFF
+_U64_MAX = 0xFFFFFFFFFFFFFFFF
+
+
+class HostImports(abc.ABC):
+    """The host side of the ``pysym_host`` imports, implemented by ``pysym/_host.py``.
+
+    Arguments arrive unsigned.  The methods may raise: the adapter turns any
+    ``Exception`` into ``HOST_IO`` for the module.
+    """
+
+    @abc.abstractmethod
+    def file_size(self, fh: int) -> int:
+        """Size of file ``fh`` in bytes (``>= 0``), or a negative ABI status."""
+
+    @abc.abstractmethod
+    def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, bytearray, memoryview, int]:
+        """Up to ``length`` bytes of file ``fh`` from ``offset``, or a negative ABI status.
+
+        Return any object with the buffer protocol; it may be shorter than ``length``
+        only at end of file.  ``offset`` may exceed ``2**32``.
+        """
+
+
+class Instance(abc.ABC):
+    """One instantiated module: its exports and its linear memory."""
+
+    @abc.abstractmethod
+    def func(self, name: str) -> Callable[..., Any]:
+        """The fastest correct callable for export ``name``.
+
+        Call it with ints (one per wasm parameter); it returns an ``int`` (``None`` for
+        exports without results) and raises :class:`pysym._engine.Trap` when the wasm
+        code traps.  The callable is cached: asking twice gives the same object.
+        Raises ``KeyError`` for a missing export, ``TypeError`` for an export that is
+        not a function or has parameter/result types other than ``i32``/``i64``.
+        """
+
+    @abc.abstractmethod
+    def read(self, ptr: int, length: int) -> bytes:
+        """Copy ``length`` bytes of linear memory at ``ptr`` out (``Trap`` if out of bounds)."""
+
+    @abc.abstractmethod
+    def write(self, ptr: int, data: Any) -> None:
+        """Copy ``data`` (anything with the buffer protocol) into linear memory at ``ptr``."""
+
+    @abc.abstractmethod
+    def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
+        """``count`` little-endian u32 at ``ptr`` (``Trap`` if out of bounds)."""
+
+    @abc.abstractmethod
+    def memory_size(self) -> int:
+        """Current size of linear memory in bytes."""
+
+
+class Engine(abc.ABC):
+    """A loaded engine.  ``load_engine`` returns one shared object per engine name."""
+
+    #: ``"wasmtime"`` or ``"wasmer"``
+    name: str = ""
+    #: version of the engine's Python package
+    version: str = ""
+
+    @abc.abstractmethod
+    def compile(self, wasm: bytes) -> object:
+        """Compile module bytes (``ValueError`` if invalid).  The result is reusable."""
+
+    @abc.abstractmethod
+    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> Instance:
+        """A fresh instance of ``module`` wired to ``imports``.
+
+        ``memory_limit`` is the maximum linear memory in bytes (``None``: only the
+        module's own maximum); ``memory.grow`` beyond it returns -1 inside the module.
+        Failure to instantiate (e.g. the initial memory exceeds the limit) raises
+        :class:`pysym._engine.Trap`.
+        """
+
+    def __repr__(self) -> str:
+        return "<pysym engine %s %s>" % (self.name, self.version)
+
+
+# ---------------------------------------------------------------------------------
+# helpers shared by the adapters
+
+
+_U32_STRUCTS: Dict[int, struct.Struct] = {}
+
+
+def u32_struct(count: int) -> struct.Struct:
+    """A cached ``struct.Struct('<{count}I')``."""
+    s = _U32_STRUCTS.get(count)
+    if s is None:
+        if count < 0:
+            raise ValueError("negative count")
+        s = struct.Struct("<%dI" % count)
+        if count <= 256:
+            _U32_STRUCTS[count] = s
+    return s
+
+
+for _n in range(17):
+    u32_struct(_n)
+del _n
+
+
+def host_file_size(imports: HostImports, fh: int) -> int:
+    """Call ``imports.file_size`` and validate: a size ``>= 0`` or a negative i32 status.
+
+    Raises on a broken answer (the caller turns that into ``HOST_IO``).
+    """
+    r = imports.file_size(fh)
+    r = int(r)
+    if r > _U64_MAX or r < -0x80000000:
+        raise ValueError("file_size returned %r" % (r,))
+    return r
+
+
+def host_file_read(imports: HostImports, fh: int, offset: int, length: int) -> Union[int, memoryview]:
+    """Call ``imports.file_read``: a negative i32 status, or a byte memoryview ``<= length``."""
+    r = imports.file_read(fh, offset, length)
+    if isinstance(r, int):
+        if r >= 0 or r < -0x80000000:
+            raise ValueError("file_read returned the int %r (only negative statuses allowed)" % (r,))
+        return r
+    mv = memoryview(r)
+    if mv.format != "B" or mv.ndim != 1:
+        mv = mv.cast("B")  # raises for non-contiguous buffers
+    if len(mv) > length:
+        raise ValueError("file_read returned %d bytes, %d asked" % (len(mv), length))
+    return mv
+
+
+def out_of_bounds(ptr: int, length: int, size: int) -> str:
+    return "wasm memory access out of bounds: ptr=%d len=%d memory size=%d" % (ptr, length, size)
+
+
+def to_byte_view(data: Any) -> Any:
+    """``data`` as something a ``memoryview`` slice assignment accepts (format ``B``)."""
+    if type(data) is bytes or type(data) is bytearray:
+        return data
+    mv = memoryview(data)
+    if mv.format == "B" and mv.ndim == 1 and mv.contiguous:
+        return mv
+    try:
+        return mv.cast("B")
+    except TypeError:  # not C-contiguous
+        return mv.tobytes()

@@ -1,0 +1,393 @@
+"""wasmtime adapter (PyPI ``wasmtime``, CPython >= 3.9).  The only module importing wasmtime.
+
+Speed: wasmtime-py's ``Func.__call__`` costs tens of microseconds (it re-reads the
+function type, converts every argument through ``Val``, allocates ``wasmtime_val_t``
+arrays and roots/unroots them).  Exports here are called through the C API's
+``wasmtime_func_call_unchecked`` instead, with everything precomputed per export:
+
+* one ``wasmtime_val_raw_t`` array per export (arguments in, results out), filled with
+  a single ``struct.pack_into`` and read with ``struct.unpack_from``;
+* the foreign function is a private ``CFUNCTYPE`` object without ``argtypes`` that is
+  given pre-built ``c_void_p`` objects (store context, ``wasmtime_func_t``, array, trap
+  slot), so ctypes does no per-call conversion work;
+* the parameter types are checked once (``i32``/``i64`` only), which is what makes the
+  unchecked call correct; arguments are range-checked by ``struct`` (``i32``: -2**31 ..
+  2**32-1, ``i64``: -2**63 .. 2**64-1).
+
+Traps: the call's ``wasm_trap_t**`` slot (and its ``wasmtime_error_t*`` result) are
+checked after every call; the engine's message is raised as ``pysym._engine.Trap``.
+
+Memory: the engine is configured with ``memory_may_move = False``, so a linear memory's
+base address never changes (growth that would need a move fails, ``memory.grow`` -> -1;
+the default reservation is 4 GiB on 64-bit hosts, pysym's module caps itself at 1 GiB).
+We therefore keep one ``memoryview`` over ``[base, base+size)`` and re-make it only
+when an access falls past its end (memory only grows).  Reads are plain slicing /
+``struct.unpack_from``; no ctypes call on the hot path.
+
+Host imports are defined with ``wasmtime_func_new_unchecked`` (raw values, no ``Val``).
+The GIL is released while wasm runs (ctypes ``CFUNCTYPE``) and re-acquired by the host
+import callbacks.  A ``Store`` is not thread-safe: serialise calls per instance.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from ctypes import POINTER, byref, c_size_t, c_void_p
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from . import Trap
+from ._base import (
+    HOST_IO,
+    HOST_MODULE,
+    Engine,
+    HostImports,
+    Instance,
+    host_file_read,
+    host_file_size,
+    out_of_bounds,
+    to_byte_view,
+    u32_struct,
+)
+
+if not hasattr(wasmtime.Config, "memory_may_move"):  # pragma: no cover
+    raise ImportError("the installed wasmtime is too old for pysym: pip install -U wasmtime")
+
+# the call: wasmtime_error_t* wasmtime_func_call_unchecked(context*, const wasmtime_func_t*,
+#           wasmtime_val_raw_t *args_and_results, size_t len, wasm_trap_t **trap)
+_call_unchecked = ctypes.CFUNCTYPE(c_void_p)(
+    ctypes.cast(ffi.dll.wasmtime_func_call_unchecked, c_void_p).value
+)
+_call_unchecked.argtypes = None  # callers pass ready ctypes objects, no conversion
+
+_RAW_SIZE = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # 16
+_U64 = struct.Struct("<Q")
+_NULL_FINALIZER = ctypes.cast(0, ctypes.CFUNCTYPE(None, c_void_p))
+
+_I32 = "i32"
+_I64 = "i64"
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version  # Python 3.8+; wasmtime needs 3.9+
+
+        return version("wasmtime")
+    except Exception:  # pragma: no cover
+        return getattr(wasmtime, "__version__", None) or "unknown"
+
+
+def _kind(t: wasmtime.ValType) -> str:
+    s = str(t)
+    if s in (_I32, _I64):
+        return s
+    raise TypeError("pysym engines support only i32/i64 parameters and results, not %s" % s)
+
+
+def _trap_message(err: Optional[int], trap_slot: c_void_p) -> str:
+    """Take ownership of the error / trap after a failed call and return its text."""
+    parts = []
+    if trap_slot.value:
+        t = wasmtime.Trap._from_ptr(ctypes.cast(trap_slot.value, POINTER(ffi.wasm_trap_t)))
+        trap_slot.value = None
+        parts.append(t.message)
+    if err:
+        e = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, POINTER(ffi.wasmtime_error_t)))
+        parts.append(str(e))
+    return "\n".join(parts).strip() or "wasm trap"
+
+
+class _Memory:
+    """The linear memory as seen by the host, plus the host-import state.
+
+    Referenced by the instance and by the import callbacks; it references neither, so
+    dropping an instance frees its store at once (no reference cycle).
+    """
+
+    __slots__ = ("mem", "ctx", "view", "size", "base", "imports", "pending")
+
+    def __init__(self, ctx: Any, imports: HostImports) -> None:
+        self.mem = None  # type: Optional[Any]  # ffi.wasmtime_memory_t, set after instantiation
+        self.ctx = ctx  # the store's context pointer
+        self.view = memoryview(b"")
+        self.size = 0
+        self.base = 0
+        self.imports = imports
+        self.pending = None  # type: Optional[BaseException]
+
+    def refresh(self, ctx: Any = None) -> None:
+        if self.mem is None:
+            raise Trap("the module has no exported memory yet")
+        if ctx is None:
+            ctx = self.ctx
+        mem = byref(self.mem)
+        size = ffi.wasmtime_memory_data_size(ctx, mem)
+        base = ctypes.cast(ffi.wasmtime_memory_data(ctx, mem), c_void_p).value or 0
+        if size != self.size or base != self.base:
+            # An empty memory has no valid base: keep the empty view.
+            if size:
+                self.view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            else:
+                self.view = memoryview(b"")
+            self.size = size
+            self.base = base
+
+    def check(self, ptr: int, length: int, ctx: Any = None) -> None:
+        """Raise ``Trap`` unless ``[ptr, ptr+length)`` is inside memory (refreshing first)."""
+        if ptr < 0 or length < 0:
+            raise Trap(out_of_bounds(ptr, length, self.size))
+        if ptr + length > self.size:
+            self.refresh(ctx)
+            if ptr + length > self.size:
+                raise Trap(out_of_bounds(ptr, length, self.size))
+
+    def write(self, ptr: int, data: Any, ctx: Any = None) -> None:
+        data = to_byte_view(data)
+        end = ptr + len(data)
+        if ptr < 0 or end > self.size:
+            self.check(ptr, len(data), ctx)
+        self.view[ptr:end] = data
+
+
+class _Core:
+    """What must stay alive while any export callable exists: store, callbacks, memory."""
+
+    __slots__ = ("store", "callbacks", "memory", "instance", "__weakref__")
+
+    def __init__(self, store: wasmtime.Store, callbacks: List[Any], memory: _Memory) -> None:
+        self.store = store
+        self.callbacks = callbacks
+        self.memory = memory
+        self.instance = None  # type: Optional[wasmtime.Instance]
+
+
+def _make_callbacks(ms: _Memory) -> Tuple[Any, Any]:
+    """The raw (unchecked) callbacks for ``pysym_host.file_size`` / ``file_read``."""
+    callback_t = ffi.wasmtime_func_unchecked_callback_t
+
+    def interrupted(e: BaseException) -> int:
+        # KeyboardInterrupt & co.: remember it and trap, the export call re-raises it.
+        ms.pending = e
+        msg = b"python BaseException in host import"
+        return ctypes.cast(ffi.wasmtime_trap_new(msg, len(msg)), c_void_p).value or 0
+
+    def file_size(env: Any, caller: Any, args: Any, nargs: int) -> int:
+        slot = args[0]
+        try:
+            fh = slot.i32 & 0xFFFFFFFF
+            out = args[1].i32 & 0xFFFFFFFF
+            r = host_file_size(ms.imports, fh)
+            if r >= 0:
+                ms.write(out, _U64.pack(r), ffi.wasmtime_caller_context(caller))
+                r = 0
+        except Exception:
+            r = HOST_IO
+        except BaseException as e:
+            return interrupted(e)
+        slot.i32 = r
+        return 0
+
+    def file_read(env: Any, caller: Any, args: Any, nargs: int) -> int:
+        slot = args[0]
+        try:
+            fh = slot.i32 & 0xFFFFFFFF
+            offset = args[1].i64 & 0xFFFFFFFFFFFFFFFF
+            dst = args[2].i32 & 0xFFFFFFFF
+            length = args[3].i32 & 0xFFFFFFFF
+            data = host_file_read(ms.imports, fh, offset, length)
+            if isinstance(data, int):
+                r = data
+            else:
+                ms.write(dst, data, ffi.wasmtime_caller_context(caller))
+                r = len(data)
+        except Exception:
+            r = HOST_IO
+        except BaseException as e:
+            return interrupted(e)
+        slot.i32 = r
+        return 0
+
+    return callback_t(file_size), callback_t(file_read)
+
+
+_HOST_TYPES = {
+    "file_size": ((_I32, _I32), (_I32,)),
+    "file_read": ((_I32, _I64, _I32, _I32), (_I32,)),
+}
+
+
+def _valtype(kind: str) -> wasmtime.ValType:
+    return wasmtime.ValType.i32() if kind == _I32 else wasmtime.ValType.i64()
+
+
+def _make_export(core: _Core, func: wasmtime.Func, params: Tuple[str, ...], results: Tuple[str, ...]) -> Callable[..., Any]:
+    """Generate a callable specialised to the export's signature."""
+    if len(results) > 1:
+        raise TypeError("exports with more than one result are not supported")
+    n = max(len(params), len(results), 1)
+    args = (ffi.wasmtime_val_raw_t * n)()
+    trap_slot = c_void_p()
+    buf = memoryview(args).cast("B")
+    fmt = "<"
+    conv = []
+    names = []
+    for i, kind in enumerate(params):
+        a = "a%d" % i
+        names.append(a)
+        if kind == _I32:
+            fmt += "I12x"
+            conv.append("%s if %s >= 0 else %s + 0x100000000" % (a, a, a))
+        else:
+            fmt += "Q8x"
+            conv.append("%s if %s >= 0 else %s + 0x10000000000000000" % (a, a, a))
+    ns = {
+        "_call": _call_unchecked,
+        "_ctx": c_void_p(ctypes.cast(core.store._context(), c_void_p).value),
+        "_fn": byref(func._func),
+        "_args": byref(args),
+        "_n": c_size_t(n),
+        "_tp": byref(trap_slot),
+        "_trap": trap_slot,
+        "_buf": buf,
+        "_pack": struct.Struct(fmt).pack_into,
+        "_unpack": struct.Struct("<i" if results == (_I32,) else "<q").unpack_from,
+        "_fail": None,
+        # keep-alive: the store, the raw arrays, the host callbacks
+        "_keep": (core, func, args),
+    }
+
+    def fail(err: Optional[int]) -> None:
+        msg = _trap_message(err, trap_slot)
+        pending = core.memory.pending
+        if pending is not None:
+            core.memory.pending = None
+            raise pending
+        raise Trap(msg)
+
+    ns["_fail"] = fail
+    lines = ["def call(%s):" % ", ".join(names)]
+    if params:
+        lines.append("    _pack(_buf, 0, %s)" % ", ".join(conv))
+    lines.append("    err = _call(_ctx, _fn, _args, _n, _tp)")
+    lines.append("    if err or _trap.value:")
+    lines.append("        _fail(err)")
+    if results:
+        lines.append("    return _unpack(_buf, 0)[0]")
+    exec(compile("\n".join(lines), "<pysym wasmtime export>", "exec"), ns)  # noqa: S102
+    fn = ns.pop("call")  # no ns <-> function reference cycle
+    fn.__qualname__ = fn.__name__ = "wasm_export"
+    return fn
+
+
+class WasmtimeInstance(Instance):
+    def __init__(self, core: _Core, exports: Dict[str, Any]) -> None:
+        self._core = core
+        self._mem = core.memory
+        self._exports = exports
+        self._funcs = {}  # type: Dict[str, Callable[..., Any]]
+
+    def func(self, name: str) -> Callable[..., Any]:
+        f = self._funcs.get(name)
+        if f is not None:
+            return f
+        ext = self._exports.get(name)
+        if ext is None:
+            raise KeyError("the wasm module has no export %r" % (name,))
+        if not isinstance(ext, wasmtime.Func):
+            raise TypeError("export %r is not a function" % (name,))
+        ty = ext.type(self._core.store)
+        params = tuple(_kind(t) for t in ty.params)
+        results = tuple(_kind(t) for t in ty.results)
+        f = _make_export(self._core, ext, params, results)
+        self._funcs[name] = f
+        return f
+
+    def read(self, ptr: int, length: int) -> bytes:
+        ms = self._mem
+        end = ptr + length
+        if ptr < 0 or length < 0 or end > ms.size:
+            ms.check(ptr, length)
+        return ms.view[ptr:end].tobytes()
+
+    def write(self, ptr: int, data: Any) -> None:
+        self._mem.write(ptr, data)
+
+    def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
+        ms = self._mem
+        if ptr < 0 or ptr + 4 * count > ms.size:
+            ms.check(ptr, 4 * count)
+        return u32_struct(count).unpack_from(ms.view, ptr)
+
+    def memory_size(self) -> int:
+        ms = self._mem
+        return ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem))
+
+
+class WasmtimeEngine(Engine):
+    name = "wasmtime"
+
+    def __init__(self) -> None:
+        self.version = _package_version()
+        config = wasmtime.Config()
+        config.memory_may_move = False  # fixed base address: memory views stay valid
+        self._engine = wasmtime.Engine(config)
+        self._functypes = {
+            name: wasmtime.FuncType([_valtype(k) for k in p], [_valtype(k) for k in r])
+            for name, (p, r) in _HOST_TYPES.items()
+        }
+
+    def compile(self, wasm: bytes) -> object:
+        try:
+            return wasmtime.Module(self._engine, bytes(wasm))
+        except wasmtime.WasmtimeError as e:
+            raise ValueError("invalid wasm module: %s" % e) from None
+
+    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> Instance:
+        if not isinstance(module, wasmtime.Module):
+            raise TypeError("module must come from this engine's compile()")
+        store = wasmtime.Store(self._engine)
+        if memory_limit is not None:
+            store.set_limits(memory_size=int(memory_limit))
+        ms = _Memory(store._context(), imports)
+        cb_size, cb_read = _make_callbacks(ms)
+        callbacks = {"file_size": cb_size, "file_read": cb_read}
+        extern = []
+        for imp in module.imports:
+            if imp.module != HOST_MODULE or imp.name not in callbacks:
+                raise Trap("the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name))
+            raw = ffi.wasmtime_func_t()
+            ffi.wasmtime_func_new_unchecked(
+                store._context(),
+                self._functypes[imp.name].ptr(),
+                callbacks[imp.name],
+                None,
+                _NULL_FINALIZER,
+                byref(raw),
+            )
+            extern.append(wasmtime.Func._from_raw(raw))
+        core = _Core(store, [cb_size, cb_read], ms)
+        try:
+            inst = wasmtime.Instance(store, module, extern)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
+            pending = ms.pending
+            if pending is not None:
+                ms.pending = None
+                raise pending
+            raise Trap("instantiation failed: %s" % e) from None
+        core.instance = inst
+        exports = {}  # type: Dict[str, Any]
+        ex = inst.exports(store)
+        for name in [e.name for e in module.exports]:
+            exports[name] = ex[name]
+        memory = exports.get("memory")
+        if isinstance(memory, wasmtime.Memory):
+            ms.mem = memory._memory
+            ms.refresh()
+        return WasmtimeInstance(core, exports)
+
+
+def create_engine() -> Engine:
+    return WasmtimeEngine()

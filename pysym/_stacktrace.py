@@ -96,6 +96,8 @@ _GECKO = re.compile(
     r"@(?P<loc>\S.*?)\s*\Z"
 )
 _GECKO_ASYNC = "async*"
+# Firefox eval / Function code: ``fn@https://x/a.js line 2 > eval:1:3``
+_GECKO_EVAL = re.compile(r" line \d+ > (?:eval|Function|injectedScript)")
 
 
 def _parse_location(text: str) -> Tuple[Optional[str], Optional[int], Optional[int]]:
@@ -195,6 +197,10 @@ def _parse_gecko(line: str) -> Optional[Frame]:
     is_async = False
     if fn.startswith(_GECKO_ASYNC):
         is_async, fn = True, fn[len(_GECKO_ASYNC) :]
+    if " " in loc and loc != "[native code]" and not _GECKO_EVAL.search(loc):
+        # Gecko locations are URLs (spaces percent-encoded); this keeps log lines like
+        # ``user@host said: hi`` out.
+        return None
     url, ln, col = _parse_location(loc)
     if ln is None:
         # ``fn@url`` without a position: accept only URL-ish locations, so that a log
@@ -429,7 +435,7 @@ def symbolicate_frames(
         rm = _as_resolved(resolver(pos.url))
         maps[idx] = rm
         if rm is not None:
-            by_map.setdefault(id(rm), (rm, []))[1].append(idx)
+            by_map.setdefault(id(rm.sourcemap), (rm, []))[1].append(idx)
     for rm, idxs in by_map.values():
         # 1-based browser positions -> 0-based source map positions.
         lines0 = [position_of(frames[i]).line - 1 for i in idxs]  # type: ignore[union-attr,operator]
@@ -455,9 +461,9 @@ def symbolicate_frames(
         function = None  # type: Optional[str]
         how = None  # type: Optional[str]
         if f.eval_origin is None and f.function:
-            finder = finders.get(id(rm))
-            if finder is None:
-                finder = finders[id(rm)] = _NameFinder(rm)
+            finder = finders.get(id(rm.sourcemap))
+            if finder is None or (finder.resolved.generated is None and rm.generated is not None):
+                finder = finders[id(rm.sourcemap)] = _NameFinder(rm)
             function = finder.translate_qualified(f.function, pos.line - 1, pos.col - 1)
             if function is not None:
                 how = "definition"
@@ -467,7 +473,7 @@ def symbolicate_frames(
             if (
                 ctok is not None
                 and caller.url == f.url
-                and maps.get(idx + 1) is rm
+                and getattr(maps.get(idx + 1), "sourcemap", None) is rm.sourcemap
                 and ctok.name
                 and not f.is_async
             ):

@@ -40,7 +40,11 @@ fn answer(map: &SourceMap<'_>, line: u32, col: u32) -> Answer {
             map.source(t.src).map(|s| s.into_owned()),
             Some(t.src_line),
             Some(t.src_col),
-            if t.name == NONE { None } else { map.name(t.name).map(|s| s.into_owned()) },
+            if t.name == NONE {
+                None
+            } else {
+                map.name(t.name).map(|s| s.into_owned())
+            },
         ),
         _ => (None, None, None, None),
     }
@@ -77,7 +81,10 @@ fn run(test: &Value) -> Result<(), String> {
             Some("checkMapping") => {
                 let got = answer(&map, line, col);
                 if got != expected(action) {
-                    return Err(format!("at {line}:{col}: got {got:?}, want {:?}", expected(action)));
+                    return Err(format!(
+                        "at {line}:{col}: got {got:?}, want {:?}",
+                        expected(action)
+                    ));
                 }
             }
             Some("checkMappingTransitive") => {
@@ -154,7 +161,15 @@ fn ecma426_conformance_suite() {
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
-    println!("ECMA-426 conformance: {passed}/{} passed, {} skipped", tests.len(), SKIP.len());
-    assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
+    println!(
+        "ECMA-426 conformance: {passed}/{} passed, {} skipped",
+        tests.len(),
+        SKIP.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "conformance failures:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(passed + SKIP.len(), tests.len());
 }

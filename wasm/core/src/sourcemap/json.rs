@@ -83,7 +83,12 @@ fn string_stop_mask(w: u64) -> u64 {
 impl<'a> Scanner<'a> {
     /// A scanner over `text` starting at byte `pos`.
     pub(crate) fn new(text: &'a str, pos: usize) -> Self {
-        Scanner { text, data: text.as_bytes(), pos, depth: 0 }
+        Scanner {
+            text,
+            data: text.as_bytes(),
+            pos,
+            depth: 0,
+        }
     }
 
     /// The whole document.
@@ -103,7 +108,12 @@ impl<'a> Scanner<'a> {
         let pos = pos.min(self.data.len());
         let before = &self.data[..pos];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = pos - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        let col = pos
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
         Error::new(
             ErrorKind::InvalidJson,
             format!("invalid JSON at byte {pos} (line {line}, column {col}): {what}"),
@@ -164,7 +174,12 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         if self.data[start..].starts_with(lit) {
             self.pos += lit.len();
-            Ok(Raw { kind, start: start as u32, end: self.pos as u32, escaped: false })
+            Ok(Raw {
+                kind,
+                start: start as u32,
+                end: self.pos as u32,
+                escaped: false,
+            })
         } else {
             Err(self.unexpected())
         }
@@ -205,7 +220,12 @@ impl<'a> Scanner<'a> {
                 return Err(self.error_at(self.pos, "expected a digit in the exponent"));
             }
         }
-        Ok(Raw { kind: Kind::Number, start: start as u32, end: self.pos as u32, escaped: false })
+        Ok(Raw {
+            kind: Kind::Number,
+            start: start as u32,
+            end: self.pos as u32,
+            escaped: false,
+        })
     }
 
     /// Scans a string; the cursor is on the opening quote.
@@ -229,7 +249,12 @@ impl<'a> Scanner<'a> {
             match data.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok(Raw { kind: Kind::String, start: start as u32, end: i as u32, escaped });
+                    return Ok(Raw {
+                        kind: Kind::String,
+                        start: start as u32,
+                        end: i as u32,
+                        escaped,
+                    });
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -238,7 +263,9 @@ impl<'a> Scanner<'a> {
                         Some(b'u') => {
                             let hex = data.get(i + 2..i + 6);
                             if !hex.map_or(false, |h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error_at(i, "invalid \\u escape (expected 4 hex digits)"));
+                                return Err(
+                                    self.error_at(i, "invalid \\u escape (expected 4 hex digits)")
+                                );
                             }
                             i += 6;
                         }
@@ -260,7 +287,10 @@ impl<'a> Scanner<'a> {
         if self.depth > MAX_DEPTH {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
-                format!("JSON nesting deeper than {MAX_DEPTH} levels at byte {}", self.pos),
+                format!(
+                    "JSON nesting deeper than {MAX_DEPTH} levels at byte {}",
+                    self.pos
+                ),
             ));
         }
         Ok(())
@@ -300,7 +330,12 @@ impl<'a> Scanner<'a> {
             }
         }
         self.depth -= 1;
-        Ok(Raw { kind: Kind::Object, start: start as u32, end: self.pos as u32, escaped: false })
+        Ok(Raw {
+            kind: Kind::Object,
+            start: start as u32,
+            end: self.pos as u32,
+            escaped: false,
+        })
     }
 
     /// Scans an array; the cursor is on `[`. `element` must consume exactly one value.
@@ -328,7 +363,12 @@ impl<'a> Scanner<'a> {
             }
         }
         self.depth -= 1;
-        Ok(Raw { kind: Kind::Array, start: start as u32, end: self.pos as u32, escaped: false })
+        Ok(Raw {
+            kind: Kind::Array,
+            start: start as u32,
+            end: self.pos as u32,
+            escaped: false,
+        })
     }
 }
 

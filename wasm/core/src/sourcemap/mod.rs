@@ -85,10 +85,16 @@ struct StrRef {
 const ESCAPED: u32 = 1 << 31;
 
 impl StrRef {
-    const NULL: StrRef = StrRef { start: NONE, end: 0 };
+    const NULL: StrRef = StrRef {
+        start: NONE,
+        end: 0,
+    };
 
     fn string(raw: &Raw) -> Self {
-        StrRef { start: raw.start, end: raw.end | if raw.escaped { ESCAPED } else { 0 } }
+        StrRef {
+            start: raw.start,
+            end: raw.end | if raw.escaped { ESCAPED } else { 0 },
+        }
     }
 
     fn is_null(self) -> bool {
@@ -317,10 +323,17 @@ fn string_list(
             Kind::String => out.push(StrRef::string(r)),
             Kind::Null if allow_null => out.push(StrRef::NULL),
             _ => {
-                let expected = if allow_null { "a string or null" } else { "a string" };
+                let expected = if allow_null {
+                    "a string or null"
+                } else {
+                    "a string"
+                };
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!("{what}[{i}]: expected {expected}, found {}", snippet(text, r)),
+                    format!(
+                        "{what}[{i}]: expected {expected}, found {}",
+                        snippet(text, r)
+                    ),
                 ));
             }
         }
@@ -349,7 +362,9 @@ fn index_list(
     let mut out = Vec::with_capacity(items.len());
     for (i, r) in items.iter().enumerate() {
         match number(text, r) {
-            Some(v) if v.fract() == 0.0 && v >= 0.0 && v < bound as f64 => out.push(base + v as u32),
+            Some(v) if v.fract() == 0.0 && v >= 0.0 && v < bound as f64 => {
+                out.push(base + v as u32)
+            }
             Some(_) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
@@ -362,7 +377,10 @@ fn index_list(
             None => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!("{what}[{i}]: expected a source index, found {}", snippet(text, r)),
+                    format!(
+                        "{what}[{i}]: expected a source index, found {}",
+                        snippet(text, r)
+                    ),
                 ))
             }
         }
@@ -389,7 +407,10 @@ fn offset_component(text: &str, raw: &Option<Raw>, what: &str) -> Result<u32> {
             Some(v) if v.fract() == 0.0 && v >= 0.0 && v <= vlq::MAX_POS as f64 => Ok(v as u32),
             _ => Err(err(
                 ErrorKind::InvalidIndexMap,
-                format!("{what}: expected an integer in 0..=2147483647, found {}", snippet(text, r)),
+                format!(
+                    "{what}: expected an integer in 0..=2147483647, found {}",
+                    snippet(text, r)
+                ),
             )),
         },
     }
@@ -451,7 +472,10 @@ impl<'data> SourceMap<'data> {
             s.finish()?;
             return Err(err(
                 ErrorKind::InvalidSourceMap,
-                format!("expected a JSON object at the top level, found {}", raw.kind.describe()),
+                format!(
+                    "expected a JSON object at the top level, found {}",
+                    raw.kind.describe()
+                ),
             ));
         }
         let raw = scan_map(&mut s, false)?;
@@ -509,43 +533,80 @@ impl<'data> SourceMap<'data> {
             Some(r) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!("{prefix}mappings: expected a string, found {}", r.kind.describe()),
+                    format!(
+                        "{prefix}mappings: expected a string, found {}",
+                        r.kind.describe()
+                    ),
                 ))
             }
-            None => return Err(err(ErrorKind::InvalidSourceMap, format!("{prefix}mappings: missing"))),
+            None => {
+                return Err(err(
+                    ErrorKind::InvalidSourceMap,
+                    format!("{prefix}mappings: missing"),
+                ))
+            }
         };
         let sources = match &raw.sources {
-            Some(Field::Value(_)) => string_list(text, &raw.sources, &format!("{prefix}sources"), true)?,
+            Some(Field::Value(_)) => {
+                string_list(text, &raw.sources, &format!("{prefix}sources"), true)?
+            }
             Some(Field::Wrong(r)) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!("{prefix}sources: expected an array, found {}", r.kind.describe()),
+                    format!(
+                        "{prefix}sources: expected an array, found {}",
+                        r.kind.describe()
+                    ),
                 ))
             }
-            None => return Err(err(ErrorKind::InvalidSourceMap, format!("{prefix}sources: missing"))),
+            None => {
+                return Err(err(
+                    ErrorKind::InvalidSourceMap,
+                    format!("{prefix}sources: missing"),
+                ))
+            }
         }
         .unwrap_or_default();
         optional_string(&raw.file, &format!("{prefix}file"))?;
         let root = optional_string(&raw.source_root, &format!("{prefix}sourceRoot"))?;
-        let content = string_list(text, &raw.sources_content, &format!("{prefix}sourcesContent"), true)?
-            .unwrap_or_default();
-        let names = string_list(text, &raw.names, &format!("{prefix}names"), false)?.unwrap_or_default();
+        let content = string_list(
+            text,
+            &raw.sources_content,
+            &format!("{prefix}sourcesContent"),
+            true,
+        )?
+        .unwrap_or_default();
+        let names =
+            string_list(text, &raw.names, &format!("{prefix}names"), false)?.unwrap_or_default();
 
         let src_base = self.sources.len() as u32;
         let name_base = self.names.len() as u32;
         let src_count = sources.len() as u32;
         let ignore = match (&raw.ignore_list, &raw.x_google_ignore_list) {
-            (Some(list), _) => index_list(text, list, &format!("{prefix}ignoreList"), src_count, src_base)?,
-            (None, Some(list)) => {
-                index_list(text, list, &format!("{prefix}x_google_ignoreList"), src_count, src_base)?
-            }
+            (Some(list), _) => index_list(
+                text,
+                list,
+                &format!("{prefix}ignoreList"),
+                src_count,
+                src_base,
+            )?,
+            (None, Some(list)) => index_list(
+                text,
+                list,
+                &format!("{prefix}x_google_ignoreList"),
+                src_count,
+                src_base,
+            )?,
             (None, None) => Vec::new(),
         };
 
         // Roots: only record changes, so a regular map without root stores nothing.
         let root = root.filter(|r| r.end & !ESCAPED > r.start);
         if root.is_some() || self.roots.last().map_or(false, |r| r.root.is_some()) {
-            self.roots.push(Root { first_source: src_base, root });
+            self.roots.push(Root {
+                first_source: src_base,
+                root,
+            });
         }
         self.sources.extend_from_slice(&sources);
         let mut content = content;
@@ -566,7 +627,11 @@ impl<'data> SourceMap<'data> {
             let owned = json::unescape(&text[mappings.range()]);
             vlq::decode_mappings(owned.as_bytes(), &placement, &mut self.tokens)
         } else {
-            vlq::decode_mappings(&text.as_bytes()[mappings.range()], &placement, &mut self.tokens)
+            vlq::decode_mappings(
+                &text.as_bytes()[mappings.range()],
+                &placement,
+                &mut self.tokens,
+            )
         };
         decoded.map_err(|e| {
             if prefix.is_empty() {
@@ -606,7 +671,10 @@ impl<'data> SourceMap<'data> {
                 Field::Wrong(r) => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!("sections[{i}]: expected an object, found {}", r.kind.describe()),
+                        format!(
+                            "sections[{i}]: expected an object, found {}",
+                            r.kind.describe()
+                        ),
                     ))
                 }
             };
@@ -615,15 +683,25 @@ impl<'data> SourceMap<'data> {
                 Some(Field::Wrong(r)) => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!("sections[{i}].offset: expected an object, found {}", r.kind.describe()),
+                        format!(
+                            "sections[{i}].offset: expected an object, found {}",
+                            r.kind.describe()
+                        ),
                     ))
                 }
                 None => {
-                    return Err(err(ErrorKind::InvalidIndexMap, format!("sections[{i}].offset: missing")))
+                    return Err(err(
+                        ErrorKind::InvalidIndexMap,
+                        format!("sections[{i}].offset: missing"),
+                    ))
                 }
             };
             let line = offset_component(text, &offset.line, &format!("sections[{i}].offset.line"))?;
-            let column = offset_component(text, &offset.column, &format!("sections[{i}].offset.column"))?;
+            let column = offset_component(
+                text,
+                &offset.column,
+                &format!("sections[{i}].offset.column"),
+            )?;
             if let Some((pl, pc)) = prev_offset {
                 if (line, column) < (pl, pc) {
                     return Err(err(
@@ -646,24 +724,31 @@ impl<'data> SourceMap<'data> {
                     ));
                 }
             }
-            let map = match &section.map {
-                Some(Field::Value(m)) => m,
-                Some(Field::Wrong(r)) => {
-                    return Err(err(
+            let map =
+                match &section.map {
+                    Some(Field::Value(m)) => m,
+                    Some(Field::Wrong(r)) => {
+                        return Err(err(
+                            ErrorKind::InvalidIndexMap,
+                            format!(
+                                "sections[{i}].map: expected an object, found {}",
+                                r.kind.describe()
+                            ),
+                        ))
+                    }
+                    None if section.url.is_some() => return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!("sections[{i}].map: expected an object, found {}", r.kind.describe()),
-                    ))
-                }
-                None if section.url.is_some() => {
-                    return Err(err(
-                        ErrorKind::InvalidIndexMap,
-                        format!("sections[{i}]: sections with a url are not supported (embed the map)"),
-                    ))
-                }
-                None => {
-                    return Err(err(ErrorKind::InvalidIndexMap, format!("sections[{i}].map: missing")))
-                }
-            };
+                        format!(
+                            "sections[{i}]: sections with a url are not supported (embed the map)"
+                        ),
+                    )),
+                    None => {
+                        return Err(err(
+                            ErrorKind::InvalidIndexMap,
+                            format!("sections[{i}].map: missing"),
+                        ))
+                    }
+                };
             let decoded = self.add_map(map, &format!("sections[{i}].map."), line, column)?;
             if decoded.last.is_some() {
                 prev_last = decoded.last;
@@ -788,7 +873,11 @@ impl<'data> SourceMap<'data> {
     /// The generated line of token `idx` (which must exist).
     fn line_of(&self, idx: usize) -> u32 {
         // The last line starting at or before idx; empty lines share their start.
-        (self.tokens.line_starts.partition_point(|&s| s as usize <= idx) - 1) as u32
+        (self
+            .tokens
+            .line_starts
+            .partition_point(|&s| s as usize <= idx)
+            - 1) as u32
     }
 
     fn make_token(&self, idx: usize, line: u32) -> Token {
@@ -852,8 +941,9 @@ impl<'data> SourceMap<'data> {
     pub fn generated_positions(&self, src: u32, line: u32, col: Option<u32>) -> Vec<Token> {
         let t = &self.tokens;
         if self.by_source.borrow().is_none() {
-            let mut order: Vec<u32> =
-                (0..t.len() as u32).filter(|&i| t.src[i as usize] != NONE).collect();
+            let mut order: Vec<u32> = (0..t.len() as u32)
+                .filter(|&i| t.src[i as usize] != NONE)
+                .collect();
             order.sort_unstable_by_key(|&i| {
                 let i = i as usize;
                 (t.src[i], t.src_line[i], t.src_col[i], i)
@@ -885,7 +975,10 @@ impl<'data> SourceMap<'data> {
             }
         };
         picked.dedup();
-        picked.into_iter().map(|i| self.make_token(i as usize, self.line_of(i as usize))).collect()
+        picked
+            .into_iter()
+            .map(|i| self.make_token(i as usize, self.line_of(i as usize)))
+            .collect()
     }
 }
 

@@ -1,1 +1,779 @@
-//! Unit tests.
+//! Unit tests: VLQ, the JSON scanner, lookups, index maps, sources, reverse lookups.
+
+use super::json::tree::{self, Value};
+use super::json::unescape;
+use super::*;
+
+/// Parses a map whose text lives for the rest of the test run (tests may leak).
+fn parse<S: Into<String>>(s: S) -> SourceMap<'static> {
+    let s: &'static str = Box::leak(s.into().into_boxed_str());
+    SourceMap::parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn kind_of(s: &str) -> ErrorKind {
+    match SourceMap::parse(s.as_bytes()) {
+        Ok(_) => panic!("accepted: {s}"),
+        Err(e) => e.kind(),
+    }
+}
+
+fn map_with(mappings: &str) -> String {
+    format!(
+        r#"{{"version":3,"sources":["a.js","b.js"],"names":["x","y","z"],"mappings":"{mappings}"}}"#
+    )
+}
+
+fn tok(dst_line: u32, dst_col: u32, src: u32, src_line: u32, src_col: u32, name: u32) -> Token {
+    Token {
+        dst_line,
+        dst_col,
+        src,
+        src_line,
+        src_col,
+        name,
+    }
+}
+
+// ---- VLQ -------------------------------------------------------------------------------
+
+fn enc(v: i32) -> String {
+    let mut s = String::new();
+    vlq_encode(v, &mut s);
+    s
+}
+
+#[test]
+fn vlq_known_values() {
+    assert_eq!(enc(0), "A");
+    assert_eq!(enc(1), "C");
+    assert_eq!(enc(-1), "D");
+    assert_eq!(enc(15), "e");
+    assert_eq!(enc(16), "gB");
+    assert_eq!(enc(-10), "V");
+    assert_eq!(enc(17), "iB");
+    assert_eq!(enc(i32::MAX), "+/////D");
+    assert_eq!(vlq_decode(b"iB").unwrap(), (17, 2));
+    assert_eq!(vlq_decode(b"V").unwrap(), (-10, 1));
+    assert_eq!(vlq_decode(b"AAAA").unwrap(), (0, 1));
+}
+
+#[test]
+fn vlq_round_trip_and_boundaries() {
+    let mut values: Vec<i32> = vec![0, 1, -1, 15, -15, 16, -16, 31, 32, 1023, 1024, -1024];
+    values.extend([i32::MAX, i32::MAX - 1, -i32::MAX, -(i32::MAX - 1), i32::MIN]);
+    let mut x: u32 = 12345;
+    for _ in 0..2000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        values.push(x as i32);
+    }
+    for v in values {
+        let s = enc(v);
+        assert_eq!(
+            vlq_decode(s.as_bytes()).unwrap(),
+            (v, s.len()),
+            "{v} -> {s}"
+        );
+    }
+}
+
+#[test]
+fn vlq_negative_zero_is_min() {
+    // ECMA-426 VLQSignedValue: value 0 with the sign bit is -2^31.
+    assert_eq!(vlq_decode(b"B").unwrap(), (i32::MIN, 1));
+    assert_eq!(vlq_decode(b"hA").unwrap(), (i32::MIN, 2));
+}
+
+#[test]
+fn vlq_leading_zero_continuations_are_fine() {
+    let mut s = String::from("i");
+    s.push_str(&"g".repeat(100));
+    s.push('A');
+    assert_eq!(vlq_decode(s.as_bytes()).unwrap(), (1, s.len()));
+}
+
+#[test]
+fn vlq_overflow_rejected() {
+    // 2^31 as a magnitude, 2^32 unsigned, and bits far beyond.
+    for bad in ["hgggggE", "ggggggE", "//////P", "gggggggggB"] {
+        let e = vlq_decode(bad.as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidMappings, "{bad}");
+    }
+    // 2^31 - 1 positive and negative are the boundary.
+    assert_eq!(vlq_decode(b"+/////D").unwrap().0, i32::MAX);
+    assert_eq!(vlq_decode(b"//////D").unwrap().0, -i32::MAX);
+}
+
+#[test]
+fn vlq_bad_input() {
+    assert!(vlq_decode(b"").is_err());
+    assert!(vlq_decode(b"g").is_err());
+    assert!(vlq_decode(b"!").is_err());
+    assert!(vlq_decode(b"g,").unwrap_err().message().contains("','"));
+}
+
+// ---- JSON scanner ----------------------------------------------------------------------
+
+#[test]
+fn json_values() {
+    let v = tree::parse(r#" {"a": [1, -2.5e3, true, false, null, "x"], "b": {}} "#).unwrap();
+    assert_eq!(
+        v.get("a"),
+        Some(&Value::Array(vec![
+            Value::Number(1.0),
+            Value::Number(-2500.0),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Null,
+            Value::String("x".into()),
+        ]))
+    );
+    assert_eq!(v.get("b"), Some(&Value::Object(vec![])));
+    assert_eq!(tree::parse("[]").unwrap(), Value::Array(vec![]));
+    assert_eq!(tree::parse("0").unwrap(), Value::Number(0.0));
+}
+
+#[test]
+fn json_escapes() {
+    assert_eq!(
+        unescape(r#"a\"b\\c\/d\b\f\n\r\t"#),
+        "a\"b\\c/d\u{8}\u{c}\n\r\t"
+    );
+    assert_eq!(unescape(r"\u0041\u00e9\u4e2d"), "Aé中");
+    assert_eq!(unescape(r"\ud83d\ude00!"), "😀!");
+    assert_eq!(unescape(r"\uD83D\uDE00"), "😀");
+    // Lone surrogates cannot be UTF-8.
+    assert_eq!(unescape(r"\ud83dx"), "\u{fffd}x");
+    assert_eq!(unescape(r"\ude00"), "\u{fffd}");
+    assert_eq!(unescape(r"\ud83d\u0041"), "\u{fffd}A");
+    assert_eq!(unescape("plain ü"), "plain ü");
+    let v =
+        tree::parse(r#""long string with \"escapes\" past the 8-byte fast path \u00fc""#).unwrap();
+    assert_eq!(
+        v,
+        Value::String("long string with \"escapes\" past the 8-byte fast path ü".into())
+    );
+}
+
+#[test]
+fn json_invalid() {
+    let bad = [
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        "[,1]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{'a':1}",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "+1",
+        "tru",
+        "nul",
+        "True",
+        "NaN",
+        "\"abc",
+        "\"a\\x\"",
+        "\"\\u12G4\"",
+        "\"\\u12\"",
+        "\"a\nb\"",
+        "\"tab\there\"",
+        "[1] x",
+        "{} {}",
+        "[1 2]",
+        "\"\\",
+    ];
+    for b in bad {
+        let e = tree::parse(b).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidJson, "{b:?}: {e}");
+    }
+    // Same through the source map parser, including trailing garbage after a map.
+    assert_eq!(
+        kind_of(&format!("{} x", map_with(""))),
+        ErrorKind::InvalidJson
+    );
+    assert_eq!(
+        kind_of(r#"{"version":3,"sources":[],"mappings":"",}"#),
+        ErrorKind::InvalidJson
+    );
+    // Unknown fields must still be well-formed.
+    assert_eq!(
+        kind_of(r#"{"version":3,"sources":[],"mappings":"","x":[1,}"#),
+        ErrorKind::InvalidJson
+    );
+}
+
+#[test]
+fn json_not_utf8() {
+    let mut bytes = map_with("").into_bytes();
+    let at = bytes.iter().position(|&b| b == b'a').unwrap();
+    bytes[at] = 0xff;
+    let e = SourceMap::parse(&bytes).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidJson);
+    assert!(e.message().contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn json_error_position() {
+    let e = SourceMap::parse(b"{\n  \"version\": 3,\n  \"sources\": [1 2]\n}").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidJson);
+    assert!(e.message().contains("line 3"), "{e}");
+}
+
+#[test]
+fn json_depth_limit() {
+    let ok = format!(
+        "{}{}",
+        "[".repeat(json::MAX_DEPTH as usize),
+        "]".repeat(json::MAX_DEPTH as usize)
+    );
+    assert!(tree::parse(&ok).is_ok());
+    let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+    assert_eq!(
+        tree::parse(&deep).unwrap_err().kind(),
+        ErrorKind::LimitExceeded
+    );
+    // An unknown field nested too deep inside a map.
+    let nested = format!(
+        r#"{{"version":3,"sources":[],"mappings":"","x":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert_eq!(kind_of(&nested), ErrorKind::LimitExceeded);
+    // Very deep input does not overflow the stack.
+    let huge = "[".repeat(1_000_000);
+    assert_eq!(
+        tree::parse(&huge).unwrap_err().kind(),
+        ErrorKind::LimitExceeded
+    );
+}
+
+#[test]
+fn escaped_keys_and_strings() {
+    let map = parse(
+        r#"{"\u0076ersion":3,"sources":["a\u002fb.js", "\ud83d\ude00.js"],"names":["n\"q"],
+           "mappings":"AAAAA","file":"out\\x.js","sourcesContent":["line1\nline2"]}"#,
+    );
+    assert_eq!(map.source(0).as_deref(), Some("a/b.js"));
+    assert_eq!(map.source(1).as_deref(), Some("😀.js"));
+    assert_eq!(map.name(0).as_deref(), Some("n\"q"));
+    assert_eq!(map.file().as_deref(), Some("out\\x.js"));
+    assert_eq!(map.source_content(0).as_deref(), Some("line1\nline2"));
+    // No escapes: borrowed from the input.
+    let map = parse(&map_with("AAAA"));
+    assert!(matches!(map.source(0), Some(Cow::Borrowed("a.js"))));
+    assert!(matches!(map.name(1), Some(Cow::Borrowed("y"))));
+}
+
+#[test]
+fn escaped_mappings_string() {
+    // "\u0041" is "A": the mappings are unescaped before decoding.
+    let map = parse(&map_with(r"\u0041AAA,CAAC"));
+    assert_eq!(map.token_count(), 2);
+    assert_eq!(map.token(1), Some(tok(0, 1, 0, 0, 1, NONE)));
+}
+
+#[test]
+fn bom_and_xssi_prefix() {
+    let m = map_with("AAAA");
+    assert_eq!(parse(&format!("\u{feff}{m}")).token_count(), 1);
+    assert_eq!(parse(&format!(")]}}'\n{m}")).token_count(), 1);
+    assert_eq!(parse(&format!(")]}}' garbage\r\n{m}")).token_count(), 1);
+}
+
+#[test]
+fn top_level_must_be_object() {
+    assert_eq!(kind_of("[]"), ErrorKind::InvalidSourceMap);
+    assert_eq!(kind_of("3"), ErrorKind::InvalidSourceMap);
+    assert_eq!(kind_of("[1,"), ErrorKind::InvalidJson);
+}
+
+// ---- Validation ------------------------------------------------------------------------
+
+#[test]
+fn field_validation() {
+    let base = |extra: &str| format!(r#"{{"version":3,"sources":["a.js"],"mappings":""{extra}}}"#);
+    assert!(SourceMap::parse(base("").as_bytes()).is_ok());
+    // Nulls count as absent for optional fields.
+    for ok in [
+        r#","file":null"#,
+        r#","sourceRoot":null"#,
+        r#","names":null"#,
+        r#","sourcesContent":null"#,
+        r#","ignoreList":null"#,
+        r#","debugId":null"#,
+        r#","version":3.0"#,
+        r#","ignoreList":[0.0]"#,
+        r#","x_google_ignoreList":[0]"#,
+        r#","sourcesContent":["a","b","c"]"#,
+    ] {
+        assert!(SourceMap::parse(base(ok).as_bytes()).is_ok(), "{ok}");
+    }
+    for (bad, kind) in [
+        (r#","file":1"#, ErrorKind::InvalidSourceMap),
+        (r#","sourceRoot":{}"#, ErrorKind::InvalidSourceMap),
+        (r#","names":[1]"#, ErrorKind::InvalidSourceMap),
+        (r#","sourcesContent":[1]"#, ErrorKind::InvalidSourceMap),
+        (r#","ignoreList":[1]"#, ErrorKind::InvalidSourceMap),
+        (r#","ignoreList":[null]"#, ErrorKind::InvalidSourceMap),
+        (r#","ignoreList":{}"#, ErrorKind::InvalidSourceMap),
+        (r#","x_google_ignoreList":[2]"#, ErrorKind::InvalidSourceMap),
+        (r#","debugId":7"#, ErrorKind::InvalidSourceMap),
+        (r#","version":"3""#, ErrorKind::InvalidSourceMap),
+        (r#","mappings":null"#, ErrorKind::InvalidSourceMap),
+        (r#","sources":null"#, ErrorKind::InvalidSourceMap),
+    ] {
+        let e = SourceMap::parse(base(bad).as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), kind, "{bad}: {e}");
+    }
+    let e = SourceMap::parse(br#"{"version":3,"sources":["a",null,7],"mappings":""}"#).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "sources[2]: expected a string or null, found 7"
+    );
+}
+
+#[test]
+fn mappings_validation() {
+    for (bad, needle) in [
+        (
+            "A!",
+            "invalid base64 character '!' at byte 1 (line 0, segment 0)",
+        ),
+        ("AAAA;CAAA,!", "'!' at byte 10 (line 1, segment 1)"),
+        ("AA", "2 fields"),
+        ("AAA", "3 fields"),
+        ("AAAAAA", "more than 5 fields"),
+        (",", "empty segment"),
+        ("A,", "empty segment"),
+        ("A,,A", "empty segment"),
+        ("A,;", "empty segment"),
+        (";,", "empty segment"),
+        ("EEAA", "source index 2 out of range"),
+        ("AAAAG", "name index 3 out of range"),
+        ("D", "negative generated column"),
+        ("AADA", "original line -1"),
+        ("AAAD", "original column -1"),
+        ("B", "negative generated column"),
+        ("+/////D,C", "exceeds 2^31-1"),
+        ("AA+/////DA,AACA", "original line 2147483648"),
+        ("g", "past the end"),
+        ("ggggggE", "exceeds 32 bits"),
+    ] {
+        let e = SourceMap::parse(map_with(bad).as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidMappings, "{bad}: {e}");
+        assert!(e.message().contains(needle), "{bad}: {e}");
+        assert!(e.message().starts_with("mappings: "), "{bad}: {e}");
+    }
+    for ok in [
+        "",
+        ";",
+        ";;;",
+        "A",
+        "A;A",
+        "AAAA,CAAA;;EAAAA",
+        "+/////DA+/////D+/////DA",
+    ] {
+        let with_names =
+            format!(r#"{{"version":3,"sources":["a.js"],"names":["x"],"mappings":"{ok}"}}"#);
+        assert!(SourceMap::parse(with_names.as_bytes()).is_ok(), "{ok}");
+    }
+}
+
+// ---- Lookups ---------------------------------------------------------------------------
+
+#[test]
+fn tokens_and_lines() {
+    // Line 0: col 0 -> a.js 0:0; col 4 -> a.js 0:2 "x". Line 1 empty. Line 2: col 2 unmapped,
+    // col 5 -> b.js 3:1 "z".
+    let map = parse(&map_with("AAAA,IAAEA;;E,GCGDE"));
+    assert_eq!(map.token_count(), 4);
+    assert_eq!(map.line_count(), 3);
+    assert_eq!(map.token(0), Some(tok(0, 0, 0, 0, 0, NONE)));
+    assert_eq!(map.token(1), Some(tok(0, 4, 0, 0, 2, 0)));
+    assert_eq!(map.token(2), Some(tok(2, 2, NONE, NONE, NONE, NONE)));
+    assert_eq!(map.token(3), Some(tok(2, 5, 1, 3, 1, 2)));
+    assert_eq!(map.token(4), None);
+    assert!(!map.is_index_map());
+}
+
+#[test]
+fn relative_state_carries_across_lines() {
+    // Source, original line/column and name deltas continue across ';'; column resets.
+    let map = parse(&map_with("CCAEA;EACAC"));
+    assert_eq!(map.token(0), Some(tok(0, 1, 1, 0, 2, 0)));
+    assert_eq!(map.token(1), Some(tok(1, 2, 1, 1, 2, 1)));
+}
+
+#[test]
+fn lookup_bias() {
+    let map = parse(&map_with("AAAA,IAAEA;;E,GCGDE"));
+    let glb = Bias::GreatestLowerBound;
+    let lub = Bias::LeastUpperBound;
+    assert_eq!(map.lookup(0, 0, glb).map(|t| t.dst_col), Some(0));
+    assert_eq!(map.lookup(0, 3, glb).map(|t| t.dst_col), Some(0));
+    assert_eq!(map.lookup(0, 4, glb).map(|t| t.dst_col), Some(4));
+    assert_eq!(map.lookup(0, 1000, glb).map(|t| t.dst_col), Some(4));
+    assert_eq!(map.lookup(0, 1, lub).map(|t| t.dst_col), Some(4));
+    assert_eq!(map.lookup(0, 4, lub).map(|t| t.dst_col), Some(4));
+    assert_eq!(map.lookup(0, 5, lub), None);
+    // Never crosses lines: line 1 is empty, line 2 starts at column 2.
+    assert_eq!(map.lookup(1, 10, glb), None);
+    assert_eq!(map.lookup(1, 0, lub), None);
+    assert_eq!(map.lookup(2, 1, glb), None);
+    assert_eq!(map.lookup(2, 1, lub).map(|t| t.dst_col), Some(2));
+    // A 1-field segment is returned with no original position.
+    assert_eq!(
+        map.lookup(2, 3, glb),
+        Some(tok(2, 2, NONE, NONE, NONE, NONE))
+    );
+    // Past the last line.
+    assert_eq!(map.lookup(3, 0, glb), None);
+    assert_eq!(map.lookup(u32::MAX, 0, glb), None);
+}
+
+#[test]
+fn lookup_equal_columns_pick_the_first() {
+    // Three segments at column 4 (names x, y, z), then one at 8.
+    let map = parse(&map_with("AAAA,IAAAA,AAAAC,AAAAC,IAAA"));
+    for bias in [Bias::GreatestLowerBound, Bias::LeastUpperBound] {
+        assert_eq!(map.lookup(0, 4, bias).map(|t| t.name), Some(0), "{bias:?}");
+    }
+    assert_eq!(
+        map.lookup(0, 6, Bias::GreatestLowerBound).map(|t| t.name),
+        Some(0)
+    );
+    assert_eq!(
+        map.lookup(0, 2, Bias::LeastUpperBound).map(|t| t.name),
+        Some(0)
+    );
+}
+
+#[test]
+fn unsorted_line_is_sorted_stably() {
+    // Columns 10, 2, 10, 0 on line 0 (names x, y, z, x); line 1 is sorted.
+    let map = parse(&map_with("UAAAA,RAAAC,QAAAC,VAAAF;AAAA,CAAA"));
+    let cols: Vec<u32> = (0..map.token_count())
+        .map(|i| map.token(i).unwrap().dst_col)
+        .collect();
+    assert_eq!(cols, [0, 2, 10, 10, 0, 1]);
+    let names: Vec<u32> = (0..4).map(|i| map.token(i).unwrap().name).collect();
+    assert_eq!(names, [0, 1, 0, 2]);
+    assert_eq!(
+        map.lookup(0, 11, Bias::GreatestLowerBound).map(|t| t.name),
+        Some(0)
+    );
+}
+
+// ---- sourceRoot ------------------------------------------------------------------------
+
+fn with_root(root: &str, sources: &str) -> String {
+    format!(r#"{{"version":3,"sourceRoot":{root},"sources":{sources},"mappings":""}}"#)
+}
+
+#[test]
+fn source_root_resolution() {
+    let m = with_root(
+        r#""src""#,
+        r#"["a.js","/abs.js","https://x.org/b.js","webpack:///c.js",null]"#,
+    );
+    let map = parse(&m);
+    assert_eq!(map.source(0).as_deref(), Some("src/a.js"));
+    assert_eq!(map.source(1).as_deref(), Some("src//abs.js"));
+    assert_eq!(map.source(2).as_deref(), Some("https://x.org/b.js"));
+    assert_eq!(map.source(3).as_deref(), Some("webpack:///c.js"));
+    assert_eq!(map.source(4), None);
+    assert_eq!(map.source(5), None);
+    assert_eq!(map.raw_source(0).as_deref(), Some("a.js"));
+    let m = with_root(r#""https://cdn.example/x/""#, r#"["a.js"]"#);
+    assert_eq!(
+        parse(&m).source(0).as_deref(),
+        Some("https://cdn.example/x/a.js")
+    );
+    for root in [r#""""#, "null"] {
+        let m = with_root(root, r#"["a.js"]"#);
+        assert!(matches!(parse(&m).source(0), Some(Cow::Borrowed("a.js"))));
+    }
+}
+
+// ---- Index maps ------------------------------------------------------------------------
+
+fn index(sections: &str) -> String {
+    format!(r#"{{"version":3,"file":"all.js","sections":[{sections}]}}"#)
+}
+
+fn section(line: u32, col: u32, map: &str) -> String {
+    format!(r#"{{"offset":{{"line":{line},"column":{col}}},"map":{map}}}"#)
+}
+
+#[test]
+fn index_map_flattening() {
+    let a = r#"{"version":3,"sources":["a.js"],"names":["x"],"mappings":"AAAAA,EAAE;AACA","ignoreList":[0]}"#;
+    let b = r#"{"version":3,"sourceRoot":"lib","sources":["b.js","c.js"],"names":["y"],
+               "sourcesContent":[null,"C"],"mappings":"ACAAA,EDAA;AACA","x_google_ignoreList":[1]}"#;
+    let m = index(&format!("{},{}", section(0, 0, a), section(1, 10, b)));
+    let map = parse(&m);
+    assert!(map.is_index_map());
+    assert_eq!(map.file().as_deref(), Some("all.js"));
+    assert_eq!(map.source_count(), 3);
+    assert_eq!(map.source(0).as_deref(), Some("a.js"));
+    assert_eq!(map.source(1).as_deref(), Some("lib/b.js"));
+    assert_eq!(map.source(2).as_deref(), Some("lib/c.js"));
+    assert_eq!(map.source_content(0), None);
+    assert_eq!(map.source_content(2).as_deref(), Some("C"));
+    assert_eq!(map.name_count(), 2);
+    assert_eq!(map.ignore_list(), &[0, 2]);
+    let tokens: Vec<Token> = (0..map.token_count())
+        .map(|i| map.token(i).unwrap())
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            tok(0, 0, 0, 0, 0, 0),
+            tok(0, 2, 0, 0, 2, NONE),
+            // The column offset applies to the section's first line only.
+            tok(1, 0, 0, 1, 2, NONE),
+            tok(1, 10, 2, 0, 0, 1),
+            tok(1, 12, 1, 0, 0, NONE),
+            tok(2, 0, 1, 1, 0, NONE),
+        ]
+    );
+    assert_eq!(map.line_count(), 3);
+    assert_eq!(
+        map.lookup(1, 11, Bias::GreatestLowerBound).map(|t| t.src),
+        Some(2)
+    );
+    assert_eq!(
+        map.lookup(1, 9, Bias::GreatestLowerBound).map(|t| t.src),
+        Some(0)
+    );
+}
+
+#[test]
+fn index_map_gaps_and_trailing_lines() {
+    // The first section has trailing empty lines that the second section starts inside.
+    let a = r#"{"version":3,"sources":["a.js"],"mappings":"AAAA;;;;"}"#;
+    let b = r#"{"version":3,"sources":["b.js"],"mappings":"AAAA"}"#;
+    let map = parse(&index(&format!(
+        "{},{}",
+        section(0, 0, a),
+        section(2, 0, b)
+    )));
+    assert_eq!(map.token(1), Some(tok(2, 0, 1, 0, 0, NONE)));
+    assert_eq!(map.line_count(), 5);
+    assert_eq!(
+        map.lookup(2, 5, Bias::GreatestLowerBound).map(|t| t.src),
+        Some(1)
+    );
+    assert_eq!(map.lookup(1, 5, Bias::GreatestLowerBound), None);
+    // Empty index map.
+    let map = parse(r#"{"version":3,"sections":[]}"#);
+    assert!(map.is_index_map());
+    assert_eq!(
+        (map.token_count(), map.line_count(), map.source_count()),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn index_map_errors() {
+    let ok = r#"{"version":3,"sources":["a.js"],"mappings":"AAAA,CAAC"}"#;
+    let nested = index(&section(0, 0, &index(&section(0, 0, ok))));
+    assert_eq!(kind_of(&nested), ErrorKind::LimitExceeded);
+    for (bad, kind, needle) in [
+        (
+            section(0, 0, r#""x""#),
+            ErrorKind::InvalidIndexMap,
+            "sections[0].map: expected an object",
+        ),
+        (
+            r#"{"offset":{"line":0,"column":0},"url":"a.map"}"#.into(),
+            ErrorKind::InvalidIndexMap,
+            "url",
+        ),
+        (
+            r#"{"offset":{"line":-1,"column":0},"map":{}}"#.into(),
+            ErrorKind::InvalidIndexMap,
+            "offset.line",
+        ),
+        (
+            r#"{"offset":{"line":0,"column":1.5},"map":{}}"#.into(),
+            ErrorKind::InvalidIndexMap,
+            "offset.column",
+        ),
+        (
+            r#"{"offset":{"line":0,"column":0}}"#.into(),
+            ErrorKind::InvalidIndexMap,
+            "map: missing",
+        ),
+        (
+            "7".into(),
+            ErrorKind::InvalidIndexMap,
+            "sections[0]: expected an object",
+        ),
+        (
+            section(0, 0, r#"{"version":3,"sources":[],"mappings":"AAAA"}"#),
+            ErrorKind::InvalidMappings,
+            "sections[0].map.mappings: source index 0 out of range",
+        ),
+        (
+            section(0, 0, r#"{"version":3,"sources":[1],"mappings":""}"#),
+            ErrorKind::InvalidSourceMap,
+            "sections[0].map.sources[0]",
+        ),
+        // Overlap: the previous section maps (0, 1).
+        (
+            format!("{},{}", section(0, 0, ok), section(0, 1, ok)),
+            ErrorKind::InvalidIndexMap,
+            "overlaps",
+        ),
+        (
+            format!("{},{}", section(1, 0, ok), section(0, 5, ok)),
+            ErrorKind::InvalidIndexMap,
+            "before",
+        ),
+    ] {
+        let e = SourceMap::parse(index(&bad).as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), kind, "{bad}: {e}");
+        assert!(e.message().contains(needle), "{bad}: {e}");
+    }
+    // Right after the previous section's last mapping is fine.
+    assert!(SourceMap::parse(
+        index(&format!("{},{}", section(0, 0, ok), section(0, 2, ok))).as_bytes()
+    )
+    .is_ok());
+    let with_mappings = r#"{"version":3,"mappings":"","sections":[]}"#;
+    assert_eq!(kind_of(with_mappings), ErrorKind::InvalidIndexMap);
+}
+
+// ---- Metadata --------------------------------------------------------------------------
+
+#[test]
+fn debug_id_and_ignore_list_fallbacks() {
+    let m = r#"{"version":3,"sources":["a","b"],"mappings":"","debug_id":"abc","x_google_ignoreList":[1]}"#;
+    let map = parse(m);
+    assert_eq!(map.debug_id().as_deref(), Some("abc"));
+    assert_eq!(map.ignore_list(), &[1]);
+    let m = r#"{"version":3,"sources":["a","b"],"mappings":"","debugId":"new","debug_id":"old",
+               "ignoreList":[0],"x_google_ignoreList":[1]}"#;
+    let map = parse(m);
+    assert_eq!(map.debug_id().as_deref(), Some("new"));
+    assert_eq!(map.ignore_list(), &[0]);
+    assert_eq!(parse(&map_with("")).debug_id(), None);
+    // Index maps: the top-level debug ID only.
+    let s = section(
+        0,
+        0,
+        r#"{"version":3,"sources":[],"mappings":"","debugId":"inner"}"#,
+    );
+    let m = format!(r#"{{"version":3,"debugId":"outer","sections":[{s}]}}"#);
+    assert_eq!(parse(&m).debug_id().as_deref(), Some("outer"));
+}
+
+#[test]
+fn duplicate_keys_last_wins() {
+    let map = parse(
+        r#"{"version":3,"sources":["a"],"sources":["b","c"],"mappings":"AAAA","mappings":"ACAA"}"#,
+    );
+    assert_eq!(map.source_count(), 2);
+    assert_eq!(map.token(0).map(|t| t.src), Some(1));
+}
+
+// ---- Reverse lookups -------------------------------------------------------------------
+
+#[test]
+fn generated_positions() {
+    // a.js line 0 col 0 is mapped at (0,0) and (2,0); col 4 at (0,5) and (1,3); col 8 at
+    // (1,7); b.js 1:1 at (1,0).
+    let map = parse(&map_with("AAAA,KAAI;ACCH,GDDG,IAAI;AAAR"));
+    let pos = |src, line, col| -> Vec<(u32, u32)> {
+        map.generated_positions(src, line, col)
+            .iter()
+            .map(|t| (t.dst_line, t.dst_col))
+            .collect()
+    };
+    assert_eq!(pos(0, 0, Some(0)), [(0, 0), (2, 0)]);
+    assert_eq!(pos(0, 0, Some(4)), [(0, 5), (1, 3)]);
+    // No exact match: the next greater column on the same line.
+    assert_eq!(pos(0, 0, Some(1)), [(0, 5), (1, 3)]);
+    assert_eq!(pos(0, 0, Some(5)), [(1, 7)]);
+    assert_eq!(pos(0, 0, Some(9)), []);
+    assert_eq!(pos(0, 0, None), [(0, 0), (0, 5), (1, 3), (1, 7), (2, 0)]);
+    assert_eq!(pos(1, 1, Some(0)), [(1, 0)]);
+    assert_eq!(pos(1, 0, None), []);
+    assert_eq!(pos(5, 0, None), []);
+    let t = map.generated_positions(0, 0, Some(4))[1];
+    assert_eq!(t, tok(1, 3, 0, 0, 4, NONE));
+}
+
+#[test]
+fn lookup_matches_brute_force() {
+    // Pseudo-random maps with unsorted lines and equal columns against a linear scan.
+    let mut x: u32 = 7;
+    let mut next = |m: u32| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (x >> 8) % m
+    };
+    for _ in 0..50 {
+        let mut mappings = String::new();
+        let mut expect: Vec<Vec<u32>> = Vec::new();
+        let (mut src, mut sl, mut sc) = (0i32, 0i32, 0i32);
+        for line in 0..next(6) + 1 {
+            if line > 0 {
+                mappings.push(';');
+            }
+            let mut cols = Vec::new();
+            let mut prev = 0i32;
+            for seg in 0..next(6) {
+                if seg > 0 {
+                    mappings.push(',');
+                }
+                let col = next(12) as i32;
+                vlq_encode(col - prev, &mut mappings);
+                prev = col;
+                let (s, l, c) = (next(2) as i32, next(4) as i32, next(5) as i32);
+                for (v, st) in [(s, &mut src), (l, &mut sl), (c, &mut sc)] {
+                    vlq_encode(v - *st, &mut mappings);
+                    *st = v;
+                }
+                cols.push(col as u32);
+            }
+            expect.push(cols);
+        }
+        let map = parse(&map_with(&mappings));
+        for (line, cols) in expect.iter().enumerate() {
+            let mut sorted = cols.clone();
+            sorted.sort();
+            for q in 0..14 {
+                let glb = sorted.iter().rev().find(|&&c| c <= q).copied();
+                let lub = sorted.iter().find(|&&c| c >= q).copied();
+                let line = line as u32;
+                assert_eq!(
+                    map.lookup(line, q, Bias::GreatestLowerBound)
+                        .map(|t| t.dst_col),
+                    glb
+                );
+                assert_eq!(
+                    map.lookup(line, q, Bias::LeastUpperBound)
+                        .map(|t| t.dst_col),
+                    lub
+                );
+            }
+        }
+        // Every token is found by its own reverse lookup.
+        for i in 0..map.token_count() {
+            let t = map.token(i).unwrap();
+            assert!(map
+                .generated_positions(t.src, t.src_line, Some(t.src_col))
+                .contains(&t));
+            assert!(map
+                .generated_positions(t.src, t.src_line, None)
+                .contains(&t));
+        }
+    }
+}

@@ -135,7 +135,10 @@ pub fn vlq_decode(input: &[u8]) -> Result<(i32, usize)> {
     let mut pos = 0;
     match decode_one(input, &mut pos) {
         Ok(v) => Ok((v as i32, pos)),
-        Err(e) => Err(Error::new(ErrorKind::InvalidMappings, describe_vlq_error(input, e))),
+        Err(e) => Err(Error::new(
+            ErrorKind::InvalidMappings,
+            describe_vlq_error(input, e),
+        )),
     }
 }
 
@@ -236,7 +239,10 @@ pub(crate) struct Decoded {
 /// Decodes `m` into `out`. Errors name the byte, line and segment.
 pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
     if m.is_empty() {
-        return Ok(Decoded { lines: 0, last: None });
+        return Ok(Decoded {
+            lines: 0,
+            last: None,
+        });
     }
     // One cheap pass to size the arrays: segments <= separators + 1.
     let separators = m.iter().filter(|&&b| b == b',' || b == b';').count();
@@ -259,7 +265,8 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
             format!("mappings: {what} (line {line}, segment {segment})"),
         )
     };
-    let vlq_fail = |e: VlqError, line: u32, segment: u32| fail(describe_vlq_error(m, e), line, segment);
+    let vlq_fail =
+        |e: VlqError, line: u32, segment: u32| fail(describe_vlq_error(m, e), line, segment);
 
     let n = m.len();
     let mut i = 0;
@@ -290,21 +297,37 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
         // Field 1: generated column, relative within the line.
         col += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
         if col < 0 {
-            return Err(fail(format!("negative generated column {col}"), line, segment));
+            return Err(fail(
+                format!("negative generated column {col}"),
+                line,
+                segment,
+            ));
         }
         let abs_col = col + col_offset;
         if abs_col > MAX_POS || abs_line > MAX_POS {
-            return Err(fail("generated position exceeds 2^31-1".into(), line, segment));
+            return Err(fail(
+                "generated position exceeds 2^31-1".into(),
+                line,
+                segment,
+            ));
         }
         let (mut t_src, mut t_line, mut t_col, mut t_name) = (NONE, NONE, NONE, NONE);
         if i < n && m[i] != b',' && m[i] != b';' {
             src += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
             if i == n || m[i] == b',' || m[i] == b';' {
-                return Err(fail(format!("segment with 2 fields ending at byte {i}"), line, segment));
+                return Err(fail(
+                    format!("segment with 2 fields ending at byte {i}"),
+                    line,
+                    segment,
+                ));
             }
             src_line += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
             if i == n || m[i] == b',' || m[i] == b';' {
-                return Err(fail(format!("segment with 3 fields ending at byte {i}"), line, segment));
+                return Err(fail(
+                    format!("segment with 3 fields ending at byte {i}"),
+                    line,
+                    segment,
+                ));
             }
             src_col += decode_one(m, &mut i).map_err(|e| vlq_fail(e, line, segment))?;
             if src < 0 || src >= at.src_count as i64 {
@@ -315,10 +338,18 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
                 ));
             }
             if !(0..=MAX_POS).contains(&src_line) {
-                return Err(fail(format!("original line {src_line} out of range"), line, segment));
+                return Err(fail(
+                    format!("original line {src_line} out of range"),
+                    line,
+                    segment,
+                ));
             }
             if !(0..=MAX_POS).contains(&src_col) {
-                return Err(fail(format!("original column {src_col} out of range"), line, segment));
+                return Err(fail(
+                    format!("original column {src_col} out of range"),
+                    line,
+                    segment,
+                ));
             }
             t_src = at.src_base + src as u32;
             t_line = src_line as u32;
@@ -336,7 +367,11 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
                 if i < n && m[i] != b',' && m[i] != b';' {
                     return Err(match decode_one(m, &mut i) {
                         Err(e) => vlq_fail(e, line, segment),
-                        Ok(_) => fail(format!("segment with more than 5 fields at byte {i}"), line, segment),
+                        Ok(_) => fail(
+                            format!("segment with more than 5 fields at byte {i}"),
+                            line,
+                            segment,
+                        ),
                     });
                 }
             }
@@ -370,5 +405,8 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
     } else {
         None
     };
-    Ok(Decoded { lines: line + 1, last })
+    Ok(Decoded {
+        lines: line + 1,
+        last,
+    })
 }

@@ -262,7 +262,7 @@ impl<'a> Scanner<'a> {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                         Some(b'u') => {
                             let hex = data.get(i + 2..i + 6);
-                            if !hex.map_or(false, |h| h.iter().all(u8::is_ascii_hexdigit)) {
+                            if !matches!(hex, Some(h) if h.iter().all(u8::is_ascii_hexdigit)) {
                                 return Err(
                                     self.error_at(i, "invalid \\u escape (expected 4 hex digits)")
                                 );

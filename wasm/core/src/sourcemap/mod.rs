@@ -419,7 +419,7 @@ fn offset_component(text: &str, raw: &Option<Raw>, what: &str) -> Result<u32> {
 /// Whether `s` starts with a URL scheme (`[A-Za-z][A-Za-z0-9+.-]*:`).
 fn is_absolute_url(s: &str) -> bool {
     let b = s.as_bytes();
-    if !b.first().map_or(false, u8::is_ascii_alphabetic) {
+    if !matches!(b.first(), Some(c) if c.is_ascii_alphabetic()) {
         return false;
     }
     for &c in &b[1..] {
@@ -462,7 +462,7 @@ impl<'data> SourceMap<'data> {
         if text[start..].starts_with(")]}'") {
             // The XSSI guard line: skip up to the first newline.
             start = text[start..]
-                .find(|c| c == '\n' || c == '\r')
+                .find(['\n', '\r'])
                 .map_or(text.len(), |p| start + p);
         }
 
@@ -602,7 +602,7 @@ impl<'data> SourceMap<'data> {
 
         // Roots: only record changes, so a regular map without root stores nothing.
         let root = root.filter(|r| r.end & !ESCAPED > r.start);
-        if root.is_some() || self.roots.last().map_or(false, |r| r.root.is_some()) {
+        if root.is_some() || matches!(self.roots.last(), Some(r) if r.root.is_some()) {
             self.roots.push(Root {
                 first_source: src_base,
                 root,
@@ -724,31 +724,32 @@ impl<'data> SourceMap<'data> {
                     ));
                 }
             }
-            let map =
-                match &section.map {
-                    Some(Field::Value(m)) => m,
-                    Some(Field::Wrong(r)) => {
-                        return Err(err(
-                            ErrorKind::InvalidIndexMap,
-                            format!(
-                                "sections[{i}].map: expected an object, found {}",
-                                r.kind.describe()
-                            ),
-                        ))
-                    }
-                    None if section.url.is_some() => return Err(err(
+            let map = match &section.map {
+                Some(Field::Value(m)) => m,
+                Some(Field::Wrong(r)) => {
+                    return Err(err(
+                        ErrorKind::InvalidIndexMap,
+                        format!(
+                            "sections[{i}].map: expected an object, found {}",
+                            r.kind.describe()
+                        ),
+                    ))
+                }
+                None if section.url.is_some() => {
+                    return Err(err(
                         ErrorKind::InvalidIndexMap,
                         format!(
                             "sections[{i}]: sections with a url are not supported (embed the map)"
                         ),
-                    )),
-                    None => {
-                        return Err(err(
-                            ErrorKind::InvalidIndexMap,
-                            format!("sections[{i}].map: missing"),
-                        ))
-                    }
-                };
+                    ))
+                }
+                None => {
+                    return Err(err(
+                        ErrorKind::InvalidIndexMap,
+                        format!("sections[{i}].map: missing"),
+                    ))
+                }
+            };
             let decoded = self.add_map(map, &format!("sections[{i}].map."), line, column)?;
             if decoded.last.is_some() {
                 prev_last = decoded.last;

@@ -265,7 +265,7 @@ fn escaped_keys_and_strings() {
     assert_eq!(map.file().as_deref(), Some("out\\x.js"));
     assert_eq!(map.source_content(0).as_deref(), Some("line1\nline2"));
     // No escapes: borrowed from the input.
-    let map = parse(&map_with("AAAA"));
+    let map = parse(map_with("AAAA"));
     assert!(matches!(map.source(0), Some(Cow::Borrowed("a.js"))));
     assert!(matches!(map.name(1), Some(Cow::Borrowed("y"))));
 }
@@ -273,7 +273,7 @@ fn escaped_keys_and_strings() {
 #[test]
 fn escaped_mappings_string() {
     // "\u0041" is "A": the mappings are unescaped before decoding.
-    let map = parse(&map_with(r"\u0041AAA,CAAC"));
+    let map = parse(map_with(r"\u0041AAA,CAAC"));
     assert_eq!(map.token_count(), 2);
     assert_eq!(map.token(1), Some(tok(0, 1, 0, 0, 1, NONE)));
 }
@@ -281,9 +281,9 @@ fn escaped_mappings_string() {
 #[test]
 fn bom_and_xssi_prefix() {
     let m = map_with("AAAA");
-    assert_eq!(parse(&format!("\u{feff}{m}")).token_count(), 1);
-    assert_eq!(parse(&format!(")]}}'\n{m}")).token_count(), 1);
-    assert_eq!(parse(&format!(")]}}' garbage\r\n{m}")).token_count(), 1);
+    assert_eq!(parse(format!("\u{feff}{m}")).token_count(), 1);
+    assert_eq!(parse(format!(")]}}'\n{m}")).token_count(), 1);
+    assert_eq!(parse(format!(")]}}' garbage\r\n{m}")).token_count(), 1);
 }
 
 #[test]
@@ -391,7 +391,7 @@ fn mappings_validation() {
 fn tokens_and_lines() {
     // Line 0: col 0 -> a.js 0:0; col 4 -> a.js 0:2 "x". Line 1 empty. Line 2: col 2 unmapped,
     // col 5 -> b.js 3:1 "z".
-    let map = parse(&map_with("AAAA,IAAEA;;E,GCGDE"));
+    let map = parse(map_with("AAAA,IAAEA;;E,GCGDE"));
     assert_eq!(map.token_count(), 4);
     assert_eq!(map.line_count(), 3);
     assert_eq!(map.token(0), Some(tok(0, 0, 0, 0, 0, NONE)));
@@ -405,14 +405,14 @@ fn tokens_and_lines() {
 #[test]
 fn relative_state_carries_across_lines() {
     // Source, original line/column and name deltas continue across ';'; column resets.
-    let map = parse(&map_with("CCAEA;EACAC"));
+    let map = parse(map_with("CCAEA;EACAC"));
     assert_eq!(map.token(0), Some(tok(0, 1, 1, 0, 2, 0)));
     assert_eq!(map.token(1), Some(tok(1, 2, 1, 1, 2, 1)));
 }
 
 #[test]
 fn lookup_bias() {
-    let map = parse(&map_with("AAAA,IAAEA;;E,GCGDE"));
+    let map = parse(map_with("AAAA,IAAEA;;E,GCGDE"));
     let glb = Bias::GreatestLowerBound;
     let lub = Bias::LeastUpperBound;
     assert_eq!(map.lookup(0, 0, glb).map(|t| t.dst_col), Some(0));
@@ -440,7 +440,7 @@ fn lookup_bias() {
 #[test]
 fn lookup_equal_columns_pick_the_first() {
     // Three segments at column 4 (names x, y, z), then one at 8.
-    let map = parse(&map_with("AAAA,IAAAA,AAAAC,AAAAC,IAAA"));
+    let map = parse(map_with("AAAA,IAAAA,AAAAC,AAAAC,IAAA"));
     for bias in [Bias::GreatestLowerBound, Bias::LeastUpperBound] {
         assert_eq!(map.lookup(0, 4, bias).map(|t| t.name), Some(0), "{bias:?}");
     }
@@ -457,7 +457,7 @@ fn lookup_equal_columns_pick_the_first() {
 #[test]
 fn unsorted_line_is_sorted_stably() {
     // Columns 10, 2, 10, 0 on line 0 (names x, y, z, x); line 1 is sorted.
-    let map = parse(&map_with("UAAAA,RAAAC,QAAAC,VAAAF;AAAA,CAAA"));
+    let map = parse(map_with("UAAAA,RAAAC,QAAAC,VAAAF;AAAA,CAAA"));
     let cols: Vec<u32> = (0..map.token_count())
         .map(|i| map.token(i).unwrap().dst_col)
         .collect();
@@ -559,11 +559,7 @@ fn index_map_gaps_and_trailing_lines() {
     // The first section has trailing empty lines that the second section starts inside.
     let a = r#"{"version":3,"sources":["a.js"],"mappings":"AAAA;;;;"}"#;
     let b = r#"{"version":3,"sources":["b.js"],"mappings":"AAAA"}"#;
-    let map = parse(&index(&format!(
-        "{},{}",
-        section(0, 0, a),
-        section(2, 0, b)
-    )));
+    let map = parse(index(&format!("{},{}", section(0, 0, a), section(2, 0, b))));
     assert_eq!(map.token(1), Some(tok(2, 0, 1, 0, 0, NONE)));
     assert_eq!(map.line_count(), 5);
     assert_eq!(
@@ -664,7 +660,7 @@ fn debug_id_and_ignore_list_fallbacks() {
     let map = parse(m);
     assert_eq!(map.debug_id().as_deref(), Some("new"));
     assert_eq!(map.ignore_list(), &[0]);
-    assert_eq!(parse(&map_with("")).debug_id(), None);
+    assert_eq!(parse(map_with("")).debug_id(), None);
     // Index maps: the top-level debug ID only.
     let s = section(
         0,
@@ -690,7 +686,7 @@ fn duplicate_keys_last_wins() {
 fn generated_positions() {
     // a.js line 0 col 0 is mapped at (0,0) and (2,0); col 4 at (0,5) and (1,3); col 8 at
     // (1,7); b.js 1:1 at (1,0).
-    let map = parse(&map_with("AAAA,KAAI;ACCH,GDDG,IAAI;AAAR"));
+    let map = parse(map_with("AAAA,KAAI;ACCH,GDDG,IAAI;AAAR"));
     let pos = |src, line, col| -> Vec<(u32, u32)> {
         map.generated_positions(src, line, col)
             .iter()
@@ -745,7 +741,7 @@ fn lookup_matches_brute_force() {
             }
             expect.push(cols);
         }
-        let map = parse(&map_with(&mappings));
+        let map = parse(map_with(&mappings));
         for (line, cols) in expect.iter().enumerate() {
             let mut sorted = cols.clone();
             sorted.sort();

@@ -591,8 +591,8 @@ class MapDirectory:
     For a frame URL, take the file name of its path (``app.min.js``), then:
 
     1. if the directory has that file, read its ``//# sourceMappingURL=``: a ``data:``
-       URL is decoded, a relative URL names a file next to it (an absolute URL: its file
-       name in the directory);
+       URL is decoded, a relative URL names a file next to it (only inside the
+       directory), an absolute URL is replaced by its file name in the directory;
     2. else, or if that fails, ``<file name>.map`` in the directory;
     3. if the generated file has a ``//# debugId=`` and no map was found (or the one found
        carries another debug ID), the ``*.map`` file with that ``debugId``: the
@@ -650,6 +650,11 @@ class MapDirectory:
         self._maps[key] = sm
         return sm
 
+    def _inside(self, path: str) -> bool:
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
     def _file(self, name: str) -> Optional[str]:
         path = os.path.join(self.directory, name)
         return path if os.path.isfile(path) else None
@@ -702,7 +707,8 @@ class MapDirectory:
                     else:
                         rel = unquote(parts.path)
                         path = os.path.join(os.path.dirname(js_path), rel) if rel else None
-                        if path is not None and not os.path.isfile(path):
+                        if path is not None and not (self._inside(path) and os.path.isfile(path)):
+                            # only files in the directory given: the annotation is data
                             path = None
                     if path is not None:
                         sm = self._load_path(path)

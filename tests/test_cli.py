@@ -297,3 +297,19 @@ def test_missing_map_file(engine: str) -> None:
 def test_usage_errors(engine: str, args: List[str]) -> None:
     err = fails(run(engine, *args), 2)
     assert "usage:" in err
+
+
+def test_relative_url_into_a_subdirectory(engine: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    js = _js_without_annotation() + b"//# sourceMappingURL=maps/v1/app.js.map?cache=1\n"
+    d = _dir_with(tmp_path, {"app.min.js": js})
+    os.makedirs(os.path.join(d, "maps", "v1"))
+    shutil.copy(MAP, os.path.join(d, "maps", "v1", "app.js.map"))
+    out = ok(run(engine, "symbolicate-js", "--maps", d, "--no-context", TRACE)).splitlines()
+    assert out == [x for x in EXPECTED_V8 if not x.startswith("        ")]
+
+
+def test_relative_url_may_not_leave_the_directory(engine: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(MAP, str(tmp_path / "outside.map"))
+    js = _js_without_annotation() + b"//# sourceMappingURL=../outside.map\n"
+    d = _dir_with(tmp_path, {"app.min.js": js})
+    assert ok(run(engine, "symbolicate-js", "--maps", d, TRACE)) == read(TRACE)

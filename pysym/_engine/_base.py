@@ -133,9 +133,9 @@ def u32_struct(count: int) -> struct.Struct:
     return s
 
 
-for _n in range(17):
-    u32_struct(_n)
-del _n
+#: count -> ``struct.Struct('<{count}I').unpack_from`` for the common small counts; the
+#: adapters index it directly (a dict subscript is cheaper than a function call)
+U32_UNPACK = {n: u32_struct(n).unpack_from for n in range(65)}
 
 
 def host_file_size(imports: HostImports, fh: int) -> int:

@@ -46,6 +46,7 @@ from ._base import (
     host_file_size,
     out_of_bounds,
     to_byte_view,
+    U32_UNPACK,
     u32_struct,
 )
 
@@ -224,7 +225,10 @@ class WasmerInstance(Instance):
         ms = self._mem
         if ptr < 0 or ptr + 4 * count > ms.size:
             ms.check(ptr, 4 * count)
-        return u32_struct(count).unpack_from(ms.view, ptr)
+        try:
+            return U32_UNPACK[count](ms.view, ptr)
+        except KeyError:
+            return u32_struct(count).unpack_from(ms.view, ptr)
 
     def memory_size(self) -> int:
         mem = self._mem.memory

@@ -12,7 +12,8 @@ arrays and roots/unroots them).  Exports here are called through the C API's
   slot), so ctypes does no per-call conversion work;
 * the parameter types are checked once (``i32``/``i64`` only), which is what makes the
   unchecked call correct; arguments are range-checked by ``struct`` (``i32``: -2**31 ..
-  2**32-1, ``i64``: -2**63 .. 2**64-1).
+  2**32-1, ``i64``: -2**63 .. 2**64-1; out of range -> ``OverflowError``/``struct.error``);
+  non-negative arguments are packed unsigned directly, negative ones take a slow path.
 
 Traps: the call's ``wasm_trap_t**`` slot (and its ``wasmtime_error_t*`` result) are
 checked after every call; the engine's message is raised as ``pysym._engine.Trap``.
@@ -50,6 +51,7 @@ from ._base import (
     host_file_size,
     out_of_bounds,
     to_byte_view,
+    U32_UNPACK,
     u32_struct,
 )
 
@@ -223,41 +225,36 @@ def _valtype(kind: str) -> wasmtime.ValType:
     return wasmtime.ValType.i32() if kind == _I32 else wasmtime.ValType.i64()
 
 
+_RANGES = {_I32: (-0x80000000, 0x100000000), _I64: (-0x8000000000000000, 0x10000000000000000)}
+
+
+def _normalise(kinds: Tuple[str, ...], values: Tuple[int, ...]) -> List[int]:
+    """Slow path of argument packing: negative -> two's complement, range-checked."""
+    out = []
+    for kind, v in zip(kinds, values):
+        lo, hi = _RANGES[kind]
+        v = int(v)
+        if not lo <= v < hi:
+            raise OverflowError("argument %d out of range for %s" % (v, kind))
+        out.append(v + hi if v < 0 else v)
+    return out
+
+
 def _make_export(core: _Core, func: wasmtime.Func, params: Tuple[str, ...], results: Tuple[str, ...]) -> Callable[..., Any]:
-    """Generate a callable specialised to the export's signature."""
+    """Generate a callable specialised to the export's signature.
+
+    The hot path is: one ``pack_into`` of the unsigned arguments (negative ones take
+    the ``struct.error`` detour through ``_normalise``), one foreign call, a trap check,
+    one ``unpack_from``.  All state is in closure cells.
+    """
     if len(results) > 1:
         raise TypeError("exports with more than one result are not supported")
     n = max(len(params), len(results), 1)
     args = (ffi.wasmtime_val_raw_t * n)()
     trap_slot = c_void_p()
     buf = memoryview(args).cast("B")
-    fmt = "<"
-    conv = []
-    names = []
-    for i, kind in enumerate(params):
-        a = "a%d" % i
-        names.append(a)
-        if kind == _I32:
-            fmt += "I12x"
-            conv.append("%s if %s >= 0 else %s + 0x100000000" % (a, a, a))
-        else:
-            fmt += "Q8x"
-            conv.append("%s if %s >= 0 else %s + 0x10000000000000000" % (a, a, a))
-    ns = {
-        "_call": _call_unchecked,
-        "_ctx": c_void_p(ctypes.cast(core.store._context(), c_void_p).value),
-        "_fn": byref(func._func),
-        "_args": byref(args),
-        "_n": c_size_t(n),
-        "_tp": byref(trap_slot),
-        "_trap": trap_slot,
-        "_buf": buf,
-        "_pack": struct.Struct(fmt).pack_into,
-        "_unpack": struct.Struct("<i" if results == (_I32,) else "<q").unpack_from,
-        "_fail": None,
-        # keep-alive: the store, the raw arrays, the host callbacks
-        "_keep": (core, func, args),
-    }
+    fmt = "<" + "".join("I12x" if k == _I32 else "Q8x" for k in params)
+    names = ", ".join("a%d" % i for i in range(len(params)))
 
     def fail(err: Optional[int]) -> None:
         msg = _trap_message(err, trap_slot)
@@ -267,17 +264,41 @@ def _make_export(core: _Core, func: wasmtime.Func, params: Tuple[str, ...], resu
             raise pending
         raise Trap(msg)
 
-    ns["_fail"] = fail
-    lines = ["def call(%s):" % ", ".join(names)]
+    env = {
+        "_call": _call_unchecked,
+        "_ctx": c_void_p(ctypes.cast(core.store._context(), c_void_p).value),
+        "_fn": byref(func._func),
+        "_args": byref(args),
+        "_n": c_size_t(n),
+        "_tp": byref(trap_slot),
+        "_trap": trap_slot,
+        "_buf": buf,
+        "_pack": struct.Struct(fmt).pack_into,
+        "_error": struct.error,
+        "_norm": _normalise,
+        "_kinds": params,
+        "_unpack": struct.Struct("<i" if results == (_I32,) else "<q").unpack_from,
+        "_fail": fail,  # its closure keeps `core` (store, host callbacks) alive
+    }
+    lines = ["def make(%s):" % ", ".join(env), "  def call(%s):" % names]
     if params:
-        lines.append("    _pack(_buf, 0, %s)" % ", ".join(conv))
-    lines.append("    err = _call(_ctx, _fn, _args, _n, _tp)")
-    lines.append("    if err or _trap.value:")
-    lines.append("        _fail(err)")
+        lines += [
+            "    try:",
+            "        _pack(_buf, 0, %s)" % names,
+            "    except _error:",
+            "        _pack(_buf, 0, *_norm(_kinds, (%s,)))" % names,
+        ]
+    lines += [
+        "    err = _call(_ctx, _fn, _args, _n, _tp)",
+        "    if err or _trap.value:",
+        "        _fail(err)",
+    ]
     if results:
         lines.append("    return _unpack(_buf, 0)[0]")
+    lines.append("  return call")
+    ns = {}  # type: Dict[str, Any]
     exec(compile("\n".join(lines), "<pysym wasmtime export>", "exec"), ns)  # noqa: S102
-    fn = ns.pop("call")  # no ns <-> function reference cycle
+    fn = ns["make"](**env)
     fn.__qualname__ = fn.__name__ = "wasm_export"
     return fn
 
@@ -319,7 +340,10 @@ class WasmtimeInstance(Instance):
         ms = self._mem
         if ptr < 0 or ptr + 4 * count > ms.size:
             ms.check(ptr, 4 * count)
-        return u32_struct(count).unpack_from(ms.view, ptr)
+        try:
+            return U32_UNPACK[count](ms.view, ptr)
+        except KeyError:
+            return u32_struct(count).unpack_from(ms.view, ptr)
 
     def memory_size(self) -> int:
         ms = self._mem

@@ -1,0 +1,164 @@
+"""Micro-benchmark of the engine adapters: microseconds per export call.
+
+    python tests/engine/bench_calls.py [--module path/to.wasm] [-n N]
+
+For every engine importable on this Python it prints, per operation, the engine
+package's ordinary API next to pysym's adapter ("fast"):
+
+* ``call5``     -- one export call with 5 i32 args (the test module's ``five``, which
+  stores 6 u32 like a token lookup does)
+* ``read_u32``  -- reading 6 little-endian u32 from linear memory
+* ``call5*``    -- wasmer only: "ordinary" = the wasmer Function object kept in a
+  variable (no ``exports`` lookup); the difference is the adapter's Trap-mapping frame
+* ``lookup``    -- both, i.e. what one ``Token`` lookup costs at the boundary
+
+Targets (docs): lookup <= 10 us on wasmtime, <= 2 us on wasmer.  Best of 15 runs (the
+minimum filters out noise from other processes).
+This is a program, not a test: nothing here asserts on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, HERE)
+
+from pysym._engine import HostImports, available_engines, load_engine  # noqa: E402
+
+
+class NoFiles(HostImports):
+    def file_size(self, fh):
+        return -1
+
+    def file_read(self, fh, offset, length):
+        return -1
+
+
+def best(fn, n, repeat=15):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(n)
+        times.append(time.perf_counter() - t0)
+    return min(times) / n * 1e6
+
+
+def bench_engine(name, wasm, n):
+    engine = load_engine(name)
+    inst = engine.instantiate(engine.compile(wasm), NoFiles(), 1 << 30)
+    five = inst.func("five")
+    read_u32 = inst.read_u32
+    out = 64
+    rows = []
+
+    # --- ordinary engine API -------------------------------------------------------
+    unpack6 = struct.Struct("<6I").unpack_from
+    if name == "wasmtime":
+        store = inst._core.store
+        raw = inst._exports["five"]
+        mem = inst._exports["memory"]
+
+        def ord_call(k):
+            for _ in range(k):
+                raw(store, 1, 2, 3, 4, out)
+
+        def ord_read(k):
+            for _ in range(k):
+                unpack6(mem.read(store, out, out + 24))
+
+        def ord_lookup(k):
+            for _ in range(k):
+                raw(store, 1, 2, 3, 4, out)
+                unpack6(mem.read(store, out, out + 24))
+
+        n_ord = max(n // 30, 100)
+    else:
+        exports = inst._instance.exports
+        mem = exports.memory
+
+        def ord_call(k):
+            for _ in range(k):
+                exports.five(1, 2, 3, 4, out)
+
+        def ord_read(k):
+            for _ in range(k):
+                unpack6(memoryview(mem.buffer), out)
+
+        def ord_lookup(k):
+            for _ in range(k):
+                exports.five(1, 2, 3, 4, out)
+                unpack6(memoryview(mem.buffer), out)
+
+        n_ord = n
+        cached = exports.five
+
+        def ord_call_cached(k):
+            for _ in range(k):
+                cached(1, 2, 3, 4, out)
+
+    # --- pysym adapter ---------------------------------------------------------------
+    def fast_call(k):
+        for _ in range(k):
+            five(1, 2, 3, 4, out)
+
+    def fast_read(k):
+        for _ in range(k):
+            read_u32(out, 6)
+
+    def fast_lookup(k):
+        for _ in range(k):
+            five(1, 2, 3, 4, out)
+            read_u32(out, 6)
+
+    assert five(1, 2, 3, 4, out) == 1 and read_u32(out, 6) == (1, 2, 3, 4, out, 3)
+    for label, o, f in (
+        ("call5", ord_call, fast_call),
+        ("read_u32", ord_read, fast_read),
+        ("lookup", ord_lookup, fast_lookup),
+    ):
+        t_ord = best(o, n_ord)
+        t_fast = best(f, n)
+        rows.append((label, t_ord, t_fast))
+    if name == "wasmer":
+        # wasmer's Function object held in a variable (no Exports lookup, no Trap mapping)
+        rows.insert(1, ("call5*", best(ord_call_cached, n), rows[0][2]))
+    return engine, rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=30000, help="iterations per run")
+    ap.add_argument("--module", help="a .wasm exporting five(i32 x5)->i32 (default: tests/engine/testmod.wat)")
+    args = ap.parse_args()
+    if args.module:
+        with open(args.module, "rb") as f:
+            wasm = f.read()
+    else:
+        from conftest import wat_to_wasm
+
+        with open(os.path.join(HERE, "testmod.wat")) as f:
+            wasm = bytes(wat_to_wasm(f.read()))
+    print("Python %s" % sys.version.split()[0])
+    names = available_engines()
+    if not names:
+        print("no engine installed")
+        return 1
+    print("%-22s %-9s %12s %12s %8s" % ("engine", "op", "ordinary us", "pysym us", "speedup"))
+    for name in names:
+        engine, rows = bench_engine(name, wasm, args.n)
+        for label, t_ord, t_fast in rows:
+            print(
+                "%-22s %-9s %12.2f %12.2f %7.1fx"
+                % ("%s %s" % (engine.name, engine.version), label, t_ord, t_fast, t_ord / t_fast)
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ._errors import PysymError
 from ._version import __version__
@@ -190,7 +190,7 @@ def _cmd_lookup(args: argparse.Namespace, out: IO[str]) -> int:
         tokens = sm.lookup_many([p[0] - 1 for p in positions], [p[1] - 1 for p in positions], bias)
     for (line, col), tok in zip(positions, tokens):
         original = None  # type: Optional[Dict[str, Any]]
-        if tok is not None and tok.src is not None:
+        if tok is not None and tok.src is not None and tok.src_line is not None and tok.src_col is not None:
             original = {
                 "source": tok.src,
                 "line": tok.src_line + 1,
@@ -254,7 +254,7 @@ def _cmd_symbolicate(args: argparse.Namespace, out: IO[str]) -> int:
 
     text = _read_input(args.file)
     context = None if args.no_context else args.context  # type: Optional[int]
-    warned = set()  # type: set
+    warned = set()  # type: Set[str]
 
     def on_error(path: str, exc: Exception) -> None:
         if path not in warned:

@@ -33,7 +33,7 @@ import bisect
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -502,13 +502,13 @@ def render_frame(sf: SymbolicatedFrame) -> str:
     f = sf.frame
     if not sf.mapped:
         return f.raw
-    loc = "%s:%d:%d" % (sf.source, sf.line, sf.col)
+    loc = "%s:%s:%s" % (sf.source, sf.line, sf.col)
     if f.eval_origin is not None:
         # Keep the eval frame as is, replacing the innermost origin location.
         o = f.eval_origin
         while o.eval_origin is not None:
             o = o.eval_origin
-        old = "%s:%d:%d" % (o.url, o.line, o.col)
+        old = "%s:%s:%s" % (o.url, o.line, o.col)
         at = f.raw.rfind(old)
         if at < 0:
             return f.raw
@@ -608,7 +608,7 @@ class MapDirectory:
         self.on_error = on_error
         self._by_name = {}  # type: Dict[str, Optional[ResolvedMap]]
         self._maps = {}  # type: Dict[str, Any]
-        self._failed = set()  # type: set
+        self._failed = set()  # type: Set[str]
         self._by_debug_id = None  # type: Optional[Dict[str, str]]
 
     # -- loading -----------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
 import threading
 from typing import Dict, List, Optional
@@ -95,7 +96,7 @@ def available_engines() -> List[str]:
 
 
 def _python_version() -> str:
-    return "%s %d.%d" % (sys.implementation.name, sys.version_info[0], sys.version_info[1])
+    return "%s %d.%d" % (platform.python_implementation(), sys.version_info[0], sys.version_info[1])
 
 
 def _hint(name: str) -> str:
@@ -133,9 +134,9 @@ def load_engine(name: Optional[str] = None) -> Engine:
                 "unknown pysym engine %r (from %s); known engines: %s"
                 % (name, source, ", ".join(_PREFERENCE))
             )
-        engine = _engines.get(key)
-        if engine is not None:
-            return engine
+        cached = _engines.get(key)
+        if cached is not None:
+            return cached
         err = _probe(key)
         if err is not None:
             raise EngineUnavailable(
@@ -143,6 +144,6 @@ def load_engine(name: Optional[str] = None) -> Engine:
                 % (key, _python_version(), err, _ENGINES[key][1], key, _ENGINES[key][2])
             )
         module = importlib.import_module(_ENGINES[key][0])
-        engine = module.create_engine()
+        engine = module.create_engine()  # type: Engine
         _engines[key] = engine
         return engine

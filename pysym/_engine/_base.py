@@ -95,6 +95,10 @@ class Engine(abc.ABC):
     name: str = ""
     #: version of the engine's Python package
     version: str = ""
+    #: True when an instance may only be used by the thread that created it (wasmer
+    #: 1.1: its objects are pyo3 "unsendable"; another thread gets a RuntimeError).
+    #: A host that serves several threads keeps one instance per thread then.
+    thread_bound: bool = False
 
     @abc.abstractmethod
     def compile(self, wasm: bytes) -> object:

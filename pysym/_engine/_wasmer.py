@@ -32,13 +32,14 @@ import struct
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
-import wasmer
-import wasmer_compiler_cranelift
+import wasmer  # type: ignore[import-untyped, import-not-found, unused-ignore]
+import wasmer_compiler_cranelift  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from . import Trap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
+    U32_UNPACK,
     Engine,
     HostImports,
     Instance,
@@ -46,7 +47,6 @@ from ._base import (
     host_file_size,
     out_of_bounds,
     to_byte_view,
-    U32_UNPACK,
     u32_struct,
 )
 
@@ -77,7 +77,7 @@ def _reraise(e: BaseException) -> None:
 class _Memory:
     """Host view of linear memory + import state.  References no instance (no cycles)."""
 
-    __slots__ = ("memory", "view", "size", "imports")
+    __slots__ = ("imports", "memory", "size", "view")
 
     def __init__(self, imports: HostImports) -> None:
         self.memory = None  # type: Optional[Any]  # wasmer.Memory, set after instantiation
@@ -157,7 +157,7 @@ def _make_export(raw: Any, nparams: int) -> Callable[..., Any]:
     )
     ns = {"_raw": raw, "_Trap": Trap, "_reraise": _reraise}  # type: Dict[str, Any]
     exec(compile(src, "<pysym wasmer export>", "exec"), ns)  # noqa: S102
-    fn = ns.pop("call")  # no ns <-> function cycle
+    fn = ns.pop("call")  # type: Callable[..., Any]  # no ns <-> function cycle
     fn.__qualname__ = fn.__name__ = "wasm_export"
     return fn
 
@@ -237,6 +237,7 @@ class WasmerInstance(Instance):
 
 class WasmerEngine(Engine):
     name = "wasmer"
+    thread_bound = True
 
     def __init__(self) -> None:
         self.version = getattr(wasmer, "__version__", "unknown")
@@ -266,7 +267,9 @@ class WasmerEngine(Engine):
         import_object.register(HOST_MODULE, _make_imports(store, ms))
         for imp in wmodule.imports:
             if imp.module != HOST_MODULE or imp.name not in ("file_size", "file_read"):
-                raise Trap("the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name))
+                raise Trap(
+                    "the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name)
+                )
         try:
             instance = wasmer.Instance(wmodule, import_object)
         except RuntimeError as e:

@@ -44,6 +44,7 @@ from . import Trap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
+    U32_UNPACK,
     Engine,
     HostImports,
     Instance,
@@ -51,7 +52,6 @@ from ._base import (
     host_file_size,
     out_of_bounds,
     to_byte_view,
-    U32_UNPACK,
     u32_struct,
 )
 
@@ -61,9 +61,9 @@ if not hasattr(wasmtime.Config, "memory_may_move"):  # pragma: no cover
 # the call: wasmtime_error_t* wasmtime_func_call_unchecked(context*, const wasmtime_func_t*,
 #           wasmtime_val_raw_t *args_and_results, size_t len, wasm_trap_t **trap)
 _call_unchecked = ctypes.CFUNCTYPE(c_void_p)(
-    ctypes.cast(ffi.dll.wasmtime_func_call_unchecked, c_void_p).value
+    ctypes.cast(ffi.dll.wasmtime_func_call_unchecked, c_void_p).value or 0
 )
-_call_unchecked.argtypes = None  # callers pass ready ctypes objects, no conversion
+_call_unchecked.argtypes = None  # type: ignore[assignment]  # callers pass ready ctypes objects
 
 _RAW_SIZE = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # 16
 _U64 = struct.Struct("<Q")
@@ -109,7 +109,7 @@ class _Memory:
     dropping an instance frees its store at once (no reference cycle).
     """
 
-    __slots__ = ("mem", "ctx", "view", "size", "base", "imports", "pending")
+    __slots__ = ("base", "ctx", "imports", "mem", "pending", "size", "view")
 
     def __init__(self, ctx: Any, imports: HostImports) -> None:
         self.mem = None  # type: Optional[Any]  # ffi.wasmtime_memory_t, set after instantiation
@@ -157,7 +157,7 @@ class _Memory:
 class _Core:
     """What must stay alive while any export callable exists: store, callbacks, memory."""
 
-    __slots__ = ("store", "callbacks", "memory", "instance", "__weakref__")
+    __slots__ = ("__weakref__", "callbacks", "instance", "memory", "store")
 
     def __init__(self, store: wasmtime.Store, callbacks: List[Any], memory: _Memory) -> None:
         self.store = store
@@ -240,7 +240,9 @@ def _normalise(kinds: Tuple[str, ...], values: Tuple[int, ...]) -> List[int]:
     return out
 
 
-def _make_export(core: _Core, func: wasmtime.Func, params: Tuple[str, ...], results: Tuple[str, ...]) -> Callable[..., Any]:
+def _make_export(
+    core: _Core, func: wasmtime.Func, params: Tuple[str, ...], results: Tuple[str, ...]
+) -> Callable[..., Any]:
     """Generate a callable specialised to the export's signature.
 
     The hot path is: one ``pack_into`` of the unsigned arguments (negative ones take
@@ -298,7 +300,7 @@ def _make_export(core: _Core, func: wasmtime.Func, params: Tuple[str, ...], resu
     lines.append("  return call")
     ns = {}  # type: Dict[str, Any]
     exec(compile("\n".join(lines), "<pysym wasmtime export>", "exec"), ns)  # noqa: S102
-    fn = ns["make"](**env)
+    fn = ns["make"](**env)  # type: Callable[..., Any]
     fn.__qualname__ = fn.__name__ = "wasm_export"
     return fn
 
@@ -347,7 +349,9 @@ class WasmtimeInstance(Instance):
 
     def memory_size(self) -> int:
         ms = self._mem
-        return ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem))
+        if ms.mem is None:
+            return 0
+        return int(ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem)))
 
 
 class WasmtimeEngine(Engine):
@@ -381,7 +385,9 @@ class WasmtimeEngine(Engine):
         extern = []
         for imp in module.imports:
             if imp.module != HOST_MODULE or imp.name not in callbacks:
-                raise Trap("the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name))
+                raise Trap(
+                    "the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name)
+                )
             raw = ffi.wasmtime_func_t()
             ffi.wasmtime_func_new_unchecked(
                 store._context(),

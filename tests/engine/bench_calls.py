@@ -134,7 +134,9 @@ def bench_engine(name, wasm, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=30000, help="iterations per run")
-    ap.add_argument("--module", help="a .wasm exporting five(i32 x5)->i32 (default: tests/engine/testmod.wat)")
+    ap.add_argument(
+        "--module", help="a .wasm exporting five(i32 x5)->i32 (default: tests/engine/testmod.wat)"
+    )
     args = ap.parse_args()
     if args.module:
         with open(args.module, "rb") as f:

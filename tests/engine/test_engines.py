@@ -92,7 +92,7 @@ def test_five_args_and_read_u32(inst):
     assert inst.read_u32(64, 6) == (1, 2, 3, 4, 64, 3)
     assert five(0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 0, 128) == -1
     assert inst.read_u32(128, 6) == (0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 0, 128, 0x7FFFFFFF)
-    assert five(-1, -2, -(2 ** 31), 5, 256) == -1
+    assert five(-1, -2, -(2**31), 5, 256) == -1
     assert inst.read_u32(256, 6) == (0xFFFFFFFF, 0xFFFFFFFE, 0x80000000, 5, 256, 0xFFFFFFFD)
     assert inst.read_u32(256, 0) == ()
     assert inst.read(64, 8) == struct.pack("<2I", 1, 2)
@@ -103,25 +103,25 @@ def test_signedness(inst):
     # results are signed; both spellings of an i32 argument are accepted
     assert echo32(0xFFFFFFFF) == -1
     assert echo32(-1) == -1
-    assert echo32(0x80000000) == -(2 ** 31)
+    assert echo32(0x80000000) == -(2**31)
     assert echo32(0x7FFFFFFF) == 0x7FFFFFFF
     assert echo32(12345) & 0xFFFFFFFF == 12345
     assert echo32(0xFFFFFFFF) & 0xFFFFFFFF == 0xFFFFFFFF
     with pytest.raises((OverflowError, struct.error, TypeError)):
-        echo32(2 ** 32)
+        echo32(2**32)
     echo64 = inst.func("echo64")
-    assert echo64(2 ** 40 + 3) == 2 ** 40 + 3
+    assert echo64(2**40 + 3) == 2**40 + 3
     assert echo64(-5) == -5
-    assert echo64(2 ** 64 - 1) == -1
-    assert echo64(2 ** 63) == -(2 ** 63)
+    assert echo64(2**64 - 1) == -1
+    assert echo64(2**63) == -(2**63)
     with pytest.raises((OverflowError, struct.error, TypeError)):
-        echo64(2 ** 64)
+        echo64(2**64)
 
 
 def test_i64_argument_position(inst):
     mixed = inst.func("mixed")
     assert mixed(0xFFFFFFFF, (7 << 32) | 0xFFFFFFFF, 5) == 12
-    assert mixed(0, 2 ** 64 - 1, 0xFFFFFFFF) == 0xFFFFFFFF + 0xFFFFFFFF
+    assert mixed(0, 2**64 - 1, 0xFFFFFFFF) == 0xFFFFFFFF + 0xFFFFFFFF
 
 
 def test_wrong_arity(inst):
@@ -228,10 +228,10 @@ def test_host_imports_roundtrip(inst, files, tmp_path):
     assert read(7, 250, 4096, 10) == 10
     assert inst.read(4096, 10) == data[250:260]
     assert read(7, len(data) - 2, 4096, 10) == 2  # short only at EOF
-    assert read(7, 2 ** 40, 4096, 10) == 0
-    assert files.calls[-1] == ("read", 7, 2 ** 40, 10)
-    assert read(7, 2 ** 63 + 5, 4096, 10) == 0
-    assert files.calls[-1] == ("read", 7, 2 ** 63 + 5, 10)  # offsets arrive unsigned
+    assert read(7, 2**40, 4096, 10) == 0
+    assert files.calls[-1] == ("read", 7, 2**40, 10)
+    assert read(7, 2**63 + 5, 4096, 10) == 0
+    assert files.calls[-1] == ("read", 7, 2**63 + 5, 10)  # offsets arrive unsigned
     assert read(99, 0, 4096, 10) == BAD_HANDLE
     # whole file through the imports, chunked
     assert inst.func("sum_file")(7, 8192, 1000) == sum(data)
@@ -292,7 +292,7 @@ class Broken(HostImports):
     "size,data,expect_size,expect_read",
     [
         ("nope", b"", HOST_IO, 0),  # not an int
-        (2 ** 64, 5, HOST_IO, HOST_IO),  # size too big, positive int from read
+        (2**64, 5, HOST_IO, HOST_IO),  # size too big, positive int from read
         (-2, -2, -2, -2),  # negative statuses pass through
         (0, b"x" * 11, 0, HOST_IO),  # more bytes than asked
         (0, None, 0, HOST_IO),  # no buffer protocol
@@ -419,7 +419,8 @@ def test_thread_use(engine, module, files):
     t.start()
     t.join()
     assert out["new"] == 1
-    if engine.name == "wasmer":
+    assert engine.thread_bound == (engine.name == "wasmer")
+    if engine.thread_bound:
         assert isinstance(out.get("err"), RuntimeError)
     else:
         assert out["old"] == 3

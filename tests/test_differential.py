@@ -238,3 +238,52 @@ def test_source_content(case: Case, sm: pysym.SourceMap) -> None:
     if contents and contents[-1] is not None:
         ctx = sm.source_context(len(contents) - 1, 0, context=2)
         assert ctx is not None and ctx.pre_lines == [] and ctx.line == contents[-1].splitlines()[0]
+
+
+def test_model_matches_trace_mapping(tmp_dir: Path) -> None:
+    """Keeps the brute-force model of test_properties honest: on random maps (equal
+    columns, 1-field segments, null sources...) ``strategies.model_lookup`` and
+    ``model_generated_positions`` give trace-mapping's answers. Touches no wasm."""
+    _require()
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from strategies import GLB, LUB, model_generated_positions, model_lookup, positions, source_maps
+
+    counter = [0]
+
+    @settings(max_examples=12, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(m=source_maps(), data=st.data())
+    def check(m: Any, data: Any) -> None:
+        counter[0] += 1
+        pos = [p for p in data.draw(st.lists(positions(m), min_size=1, max_size=40)) if p[1] < 2**31]
+        named = [i for i, s in enumerate(m.sources) if s is not None]
+        gen = []
+        for src in named:
+            for s in list(m.segments())[:6]:
+                if s.src == src:
+                    gen += [(src, s.src_line, s.src_col), (src, s.src_line, s.src_col + 1)]
+        path = tmp_dir / ("model%d.map" % counter[0])
+        path.write_bytes(m.to_bytes())
+        c = Case.__new__(Case)
+        c.key, c.path, c.with_tokens = "model%d" % counter[0], path, False
+        c.lines, c.cols = [p[0] for p in pos], [p[1] for p in pos]
+        req = {"map": str(path), "queries": [{"lines": c.lines, "cols": c.cols, "bias": 0},
+                                             {"lines": c.lines, "cols": c.cols, "bias": 1}],
+               "generated": [[m.sources[s], ln, col] for s, ln, col in gen]}
+        (tmp_dir / "model.req").write_text(json.dumps(req))
+        subprocess.run(["node", str(realmaps.TRACE_SCRIPT), str(tmp_dir / "model.req"), str(tmp_dir / "model.ans")],
+                       check=True)
+        ans = json.loads((tmp_dir / "model.ans").read_text())
+        for q, bias in enumerate((GLB, LUB)):
+            for (ln, col), a in zip(pos, ans["answers"][q]):
+                s = model_lookup(m.lines, ln, col, bias)
+                exp = None if s is None else [ans["sources"][s.src], s.src_line, s.src_col,
+                                              None if s.name is None else m.names[s.name]]
+                assert exp == a, (ln, col, bias, m.to_json())
+        for (src, ln, col), a in zip(gen, ans["generated"]):
+            exp = [[s.line, s.col] for s in model_generated_positions(m.lines, src, ln, col)]
+            assert sorted(exp) == sorted(a), (src, ln, col, m.to_json())
+
+    check()

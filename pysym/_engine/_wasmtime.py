@@ -120,11 +120,11 @@ class _Memory:
         self.imports = imports
         self.pending = None  # type: Optional[BaseException]
 
-    def refresh(self, ctx: Any = None) -> None:
+    def refresh(self, caller: Any = None) -> None:
+        """Re-read size (and base) of the memory; inside a host import pass its caller."""
         if self.mem is None:
             raise Trap("the module has no exported memory yet")
-        if ctx is None:
-            ctx = self.ctx
+        ctx = self.ctx if caller is None else ffi.wasmtime_caller_context(caller)
         mem = byref(self.mem)
         size = ffi.wasmtime_memory_data_size(ctx, mem)
         base = ctypes.cast(ffi.wasmtime_memory_data(ctx, mem), c_void_p).value or 0
@@ -137,20 +137,20 @@ class _Memory:
             self.size = size
             self.base = base
 
-    def check(self, ptr: int, length: int, ctx: Any = None) -> None:
+    def check(self, ptr: int, length: int, caller: Any = None) -> None:
         """Raise ``Trap`` unless ``[ptr, ptr+length)`` is inside memory (refreshing first)."""
         if ptr < 0 or length < 0:
             raise Trap(out_of_bounds(ptr, length, self.size))
         if ptr + length > self.size:
-            self.refresh(ctx)
+            self.refresh(caller)
             if ptr + length > self.size:
                 raise Trap(out_of_bounds(ptr, length, self.size))
 
-    def write(self, ptr: int, data: Any, ctx: Any = None) -> None:
+    def write(self, ptr: int, data: Any, caller: Any = None) -> None:
         data = to_byte_view(data)
         end = ptr + len(data)
         if ptr < 0 or end > self.size:
-            self.check(ptr, len(data), ctx)
+            self.check(ptr, len(data), caller)
         self.view[ptr:end] = data
 
 
@@ -183,7 +183,7 @@ def _make_callbacks(ms: _Memory) -> Tuple[Any, Any]:
             out = args[1].i32 & 0xFFFFFFFF
             r = host_file_size(ms.imports, fh)
             if r >= 0:
-                ms.write(out, _U64.pack(r), ffi.wasmtime_caller_context(caller))
+                ms.write(out, _U64.pack(r), caller)
                 r = 0
         except Exception:
             r = HOST_IO
@@ -203,7 +203,7 @@ def _make_callbacks(ms: _Memory) -> Tuple[Any, Any]:
             if isinstance(data, int):
                 r = data
             else:
-                ms.write(dst, data, ffi.wasmtime_caller_context(caller))
+                ms.write(dst, data, caller)
                 r = len(data)
         except Exception:
             r = HOST_IO

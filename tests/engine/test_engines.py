@@ -481,3 +481,16 @@ def test_no_engine_message(monkeypatch):
     msg = str(info.value)
     assert "pip install wasmtime" in msg and "wasmer==1.1.0" in msg
     assert available_engines() == []
+
+
+def test_wasmtime_memory_base_is_fixed(engine, module, files):
+    """The wasmtime adapter relies on memory_may_move=False: views survive growth."""
+    if engine.name != "wasmtime":
+        pytest.skip("wasmtime internals")
+    inst = engine.instantiate(module, files, None)
+    ms = inst._mem
+    base = ms.base
+    assert base
+    assert inst.func("grow")(1000) == 1
+    ms.refresh()
+    assert ms.base == base and ms.size == 1001 * PAGE

@@ -1,0 +1,74 @@
+"""The adapters against the real module (skipped until pysym/_wasm/pysym.wasm exists)."""
+
+import json
+import os
+
+import pytest
+
+from pysym._engine import HostImports
+
+WASM = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "pysym",
+    "_wasm",
+    "pysym.wasm",
+)
+BAD_HANDLE = -1
+
+pytestmark = pytest.mark.skipif(not os.path.exists(WASM), reason="pysym/_wasm/pysym.wasm not built yet")
+
+SMAP = json.dumps(
+    {
+        "version": 3,
+        "sources": ["a.js", "b.js"],
+        "names": ["foo", "bar"],
+        "mappings": "AAAA,IAAIA;AACA,MAAMC,GAAG;;AAET",
+    }
+).encode()
+
+
+class Files(HostImports):
+    def __init__(self):
+        self.files = {}
+
+    def file_size(self, fh):
+        d = self.files.get(fh)
+        return BAD_HANDLE if d is None else len(d)
+
+    def file_read(self, fh, offset, length):
+        d = self.files.get(fh)
+        return BAD_HANDLE if d is None else memoryview(d)[offset : offset + length]
+
+
+@pytest.fixture(scope="module")
+def real_wasm():
+    with open(WASM, "rb") as f:
+        return f.read()
+
+
+def test_real_module(engine, real_wasm):
+    files = Files()
+    inst = engine.instantiate(engine.compile(real_wasm), files, 1 << 30)
+    assert inst.func("pysym_abi_version")() == 1
+    out = inst.func("pysym_out_slot")()
+    assert out > 0
+    # input through pysym_alloc + write, parsed in the module
+    ptr = inst.func("pysym_alloc")(len(SMAP))
+    assert ptr > 0
+    inst.write(ptr, SMAP)
+    assert inst.func("pysym_sourcemap_from_bytes")(ptr, len(SMAP), out) == 0
+    (h,) = inst.read_u32(out, 1)
+    assert inst.func("pysym_sourcemap_info")(h, out) == 0
+    assert inst.read_u32(out, 3)[:2] == (2, 2)
+    # the same map through the host imports
+    files.files[3] = SMAP
+    assert inst.func("pysym_sourcemap_from_file")(3, out) == 0
+    (h2,) = inst.read_u32(out, 1)
+    assert h2 != h
+    lookup = inst.func("pysym_sourcemap_lookup")
+    assert lookup(h, 0, 0, 0, out) == lookup(h2, 0, 0, 0, out)
+    # a status from the host comes back as the module's error, with a message
+    assert inst.func("pysym_sourcemap_from_file")(99, out) < 0
+    inst.func("pysym_last_error")(out)
+    p, n = inst.read_u32(out, 2)
+    assert n > 0 and inst.read(p, n)

@@ -490,7 +490,7 @@ pub extern "C" fn pysym_sourcemap_lookup(h: u32, line: u32, col: u32, bias_value
         Ok(b) => b,
         Err(code) => return code,
     };
-    match m.lookup_index(line, col, b).and_then(|i| m.token(i).map(|t| (i, t))) {
+    match m.lookup_indexed(line, col, b) {
         Some((i, t)) if t.src != NONE => {
             let w = token_words(&t);
             put_out(out, &[w[0], w[1], w[2], w[3], w[4], w[5], i]);
@@ -522,7 +522,7 @@ pub extern "C" fn pysym_sourcemap_lookup_many(h: u32, ptr: u32, count: u32, bias
     for i in 0..n {
         // SAFETY: the host wrote `count` pairs at `ptr`; an out-of-bounds read traps.
         let (line, col) = unsafe { (base.add(2 * i).read_unaligned(), base.add(2 * i + 1).read_unaligned()) };
-        let found = m.lookup_index(line, col, b).and_then(|i| m.token(i).map(|t| (i, t)));
+        let found = m.lookup_indexed(line, col, b);
         let (index, words) = match found {
             Some((index, t)) if t.src != NONE => (index, token_words(&t)),
             _ => (NONE, token_words(&NO_TOKEN)),

@@ -907,6 +907,12 @@ impl<'data> SourceMap<'data> {
     /// Of several segments starting at the same column, the first (in input order) is
     /// returned. The token may have no original position (`src == NONE`).
     pub fn lookup(&self, line: u32, col: u32, bias: Bias) -> Option<Token> {
+        self.lookup_indexed(line, col, bias).map(|(_, t)| t)
+    }
+
+    /// Like [`SourceMap::lookup`], also giving the token's index in generated order (as
+    /// taken by [`SourceMap::token`]), so callers can cache per token.
+    pub fn lookup_indexed(&self, line: u32, col: u32, bias: Bias) -> Option<(u32, Token)> {
         let starts = &self.tokens.line_starts;
         let l = line as usize;
         if l + 1 >= starts.len() {
@@ -931,7 +937,7 @@ impl<'data> SourceMap<'data> {
                 i
             }
         };
-        Some(self.make_token(a + i, line))
+        Some(((a + i) as u32, self.make_token(a + i, line)))
     }
 
     /// Every token mapped from `src:line:col` (`col = None`: any column), in generated order.

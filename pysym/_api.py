@@ -7,10 +7,11 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi
-from ._errors import PysymError
+from ._engine import Trap
+from ._errors import PysymError, SandboxError
 from ._host import Runtime, get_runtime
 
 __all__ = [
@@ -101,7 +102,8 @@ class SourceMap:
         self._gen = -1
         self._closed = False
         self._names: Optional[List[Optional[str]]] = None
-        self._token_cache: dict = {}
+        self._token_cache: Dict[int, Optional[Token]] = {}
+        self._fast: Optional[Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]] = None
         with self._rt.lock:
             self._load()
             self._read_metadata()
@@ -282,22 +284,45 @@ class SourceMap:
         return _token(w[i], w[i + 1], self._sources[src], w[i + 3], w[i + 4],
                       None if name == _NONE else self._name_table()[name])
 
+    def _fast_lookup(self) -> Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]:
+        """The bound export, reader, out slot and handle for the current instance."""
+        rt = self._rt
+        h = self._h()
+        inst = rt.instance
+        fast = (inst, rt.func("pysym_sourcemap_lookup"), inst.read_u32, rt.out_slot, h)
+        self._fast = fast
+        return fast
+
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
         """The mapping for a generated position (0-based line and UTF-16 column), or None.
 
         Never crosses to another line; a segment without an original position gives None.
         """
-        if line < 0 or col < 0:
-            raise ValueError("line and column are 0-based and must not be negative")
-        if line > _U32_MAX or col > _U32_MAX:
+        if not (0 <= line <= _U32_MAX and 0 <= col <= _U32_MAX):
+            if line < 0 or col < 0:
+                raise ValueError("line and column are 0-based and must not be negative")
             return None
+        # The hot path of single lookups: one export call and one 28-byte read.
         rt = self._rt
         with rt.lock:
-            found = self._call("pysym_sourcemap_lookup", line, col, bias, rt.out_slot)
-            if not found:
-                return None
-            w = rt.out(_abi.TOKEN_WORDS)
-        return self._make(w, 0)
+            fast = self._fast
+            if fast is None or fast[0] is not rt._instance or self._closed:
+                fast = self._fast_lookup()
+            inst, fn, read_u32, slot, h = fast
+            try:
+                found = fn(h, line, col, bias, slot)
+            except Trap as e:
+                rt.discard()
+                raise SandboxError("the wasm module trapped in pysym_sourcemap_lookup: %s" % e) from None
+            if found != 1:
+                if found == 0:
+                    return None
+                rt.check(found)
+            w = read_u32(slot, 7)
+        tok = self._token_cache.get(w[6])
+        if tok is None:
+            tok = self._token_cache[w[6]] = self._make(w, 0)
+        return tok
 
     def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
         """Many lookups in one boundary crossing per batch.
@@ -407,6 +432,3 @@ class SourceMap:
         """All segments as a list (see ``__iter__``)."""
         return list(self)
 
-
-def _tuple(t: Token) -> Tuple[Any, ...]:
-    return (t.dst_line, t.dst_col, t.src, t.src_line, t.src_col, t.name)

@@ -80,14 +80,10 @@ def _positive_int(text: str) -> int:
 def _position(text: str) -> Tuple[int, int]:
     m = _POSITION.match(text.strip())
     if not m:
-        raise argparse.ArgumentTypeError(
-            "expected LINE:COL (1-based, as in a stack trace), got %r" % text
-        )
+        raise argparse.ArgumentTypeError("expected LINE:COL (1-based, as in a stack trace), got %r" % text)
     line, col = int(m.group(1)), int(m.group(2))
     if line < 1 or col < 1:
-        raise argparse.ArgumentTypeError(
-            "LINE:COL is 1-based (as browsers print it): %r has a 0" % text
-        )
+        raise argparse.ArgumentTypeError("LINE:COL is 1-based (as browsers print it): %r has a 0" % text)
     return line, col
 
 
@@ -100,8 +96,7 @@ def _directory(text: str) -> str:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Symbolication in a WebAssembly sandbox: source maps and JavaScript "
-        "stack traces.",
+        description="Symbolication in a WebAssembly sandbox: source maps and JavaScript stack traces.",
     )
     parser.add_argument(
         "--version",
@@ -110,8 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sm = sub.add_parser("sourcemap", help="work with one source map",
-                        description="Work with one source map.")
+    sm = sub.add_parser("sourcemap", help="work with one source map", description="Work with one source map.")
     sm.set_defaults(usage_parser=sm)
     sm_sub = sm.add_subparsers(dest="sourcemap_command", metavar="SUBCOMMAND")
     lookup = sm_sub.add_parser(
@@ -143,18 +137,31 @@ def _build_parser() -> argparse.ArgumentParser:
         description=_SYMBOLICATE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sym.add_argument("file", metavar="FILE", nargs="?", default="-",
-                     help="the stack trace (default: standard input)")
-    sym.add_argument("--maps", metavar="DIR", required=True, type=_directory,
-                     help="directory with the generated .js files and/or their .map files")
+    sym.add_argument(
+        "file", metavar="FILE", nargs="?", default="-", help="the stack trace (default: standard input)"
+    )
+    sym.add_argument(
+        "--maps",
+        metavar="DIR",
+        required=True,
+        type=_directory,
+        help="directory with the generated .js files and/or their .map files",
+    )
     ctx = sym.add_mutually_exclusive_group()
-    ctx.add_argument("--no-context", action="store_true",
-                     help="do not print original source lines under the frames")
-    ctx.add_argument("--context", metavar="N", type=_positive_int, default=0,
-                     help="print N original source lines either side of the frame's "
-                     "line, numbered (default 0: the frame's line alone)")
-    sym.add_argument("--json", action="store_true",
-                     help="print one JSON object per input line instead of the trace")
+    ctx.add_argument(
+        "--no-context", action="store_true", help="do not print original source lines under the frames"
+    )
+    ctx.add_argument(
+        "--context",
+        metavar="N",
+        type=_positive_int,
+        default=0,
+        help="print N original source lines either side of the frame's "
+        "line, numbered (default 0: the frame's line alone)",
+    )
+    sym.add_argument(
+        "--json", action="store_true", help="print one JSON object per input line instead of the trace"
+    )
     sym.set_defaults(func=_cmd_symbolicate)
     return parser
 
@@ -197,8 +204,10 @@ def _cmd_lookup(args: argparse.Namespace, out: IO[str]) -> int:
                 "column": tok.src_col + 1,
                 "name": tok.name,
             }
-        out.write(json.dumps({"generated": {"line": line, "column": col}, "original": original},
-                             ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps({"generated": {"line": line, "column": col}, "original": original}, ensure_ascii=False)
+            + "\n"
+        )
     return 0
 
 

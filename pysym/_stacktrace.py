@@ -181,8 +181,7 @@ def _parse_v8(line: str) -> Optional[Frame]:
             # ``eval at <anonymous>`` without a location
             origin = Frame(origin_text, "v8", origin_text, None, None, None)
         url, ln, col = _parse_location(own)
-        return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias,
-                     origin, prefix)
+        return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, origin, prefix)
     if not loc or not _looks_like_location(loc):
         return None
     url, ln, col = _parse_location(loc)
@@ -489,8 +488,14 @@ def symbolicate_frames(
                 ctx = None
         results.append(
             SymbolicatedFrame(
-                f, str(tok.src), tok.src_line + 1, tok.src_col + 1, function,
-                tok.name, how, ctx,
+                f,
+                str(tok.src),
+                tok.src_line + 1,
+                tok.src_col + 1,
+                function,
+                tok.name,
+                how,
+                ctx,
             )
         )
     it = iter(results)

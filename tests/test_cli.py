@@ -26,13 +26,20 @@ MAP = os.path.join(EXAMPLES, "app.min.js.map")
 JS = os.path.join(EXAMPLES, "app.min.js")
 
 
-def run(engine: str, *args: str, stdin: Optional[str] = None, cwd: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
+def run(
+    engine: str, *args: str, stdin: Optional[str] = None, cwd: Optional[str] = None
+) -> "subprocess.CompletedProcess[str]":
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env["PYSYM_ENGINE"] = engine
     return subprocess.run(
         [sys.executable, "-m", "pysym"] + list(args),
-        input=stdin, capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=120,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=120,
     )
 
 
@@ -113,7 +120,10 @@ def test_version(engine: str) -> None:
 
 
 def test_symbolicate_sample(engine: str) -> None:
-    assert ok(run(engine, "symbolicate-js", "--maps", "examples", "examples/trace.txt")).splitlines() == EXPECTED_V8
+    assert (
+        ok(run(engine, "symbolicate-js", "--maps", "examples", "examples/trace.txt")).splitlines()
+        == EXPECTED_V8
+    )
 
 
 def test_symbolicate_stdin_and_relative_dir(engine: str) -> None:
@@ -129,7 +139,7 @@ def test_symbolicate_firefox_style(engine: str) -> None:
 def test_context_lines(engine: str) -> None:
     out = ok(run(engine, "symbolicate-js", "--maps", EXAMPLES, "--context", "2", TRACE)).splitlines()
     at = out.index("    at priceOf (app/src/pricing.js:9:18)")
-    assert out[at + 1:at + 6] == [
+    assert out[at + 1 : at + 6] == [
         "           7 |     throw new RangeError(`bad quantity for ${line.sku}: ${line.qty}`);",
         "           8 |   }",
         "        >  9 |   return product.price;",
@@ -141,8 +151,8 @@ def test_context_lines(engine: str) -> None:
 
 def test_unmappable_frames_are_printed_unchanged(engine: str) -> None:
     extra = [
-        "    at vendorFn (https://cdn.example.com/vendor.min.js:1:1200)",   # no such file
-        "    at https://example.com/static/app.min.js:99:1",                 # no mapping there
+        "    at vendorFn (https://cdn.example.com/vendor.min.js:1:1200)",  # no such file
+        "    at https://example.com/static/app.min.js:99:1",  # no mapping there
         "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
         "    at Array.forEach (<anonymous>)",
         "forEach@[native code]",
@@ -151,8 +161,8 @@ def test_unmappable_frames_are_printed_unchanged(engine: str) -> None:
     ]
     text = read(TRACE) + "\n".join(extra) + "\n"
     out = ok(run(engine, "symbolicate-js", "--maps", EXAMPLES, "-", stdin=text)).splitlines()
-    assert out[:len(EXPECTED_V8)] == EXPECTED_V8
-    assert out[len(EXPECTED_V8):] == extra
+    assert out[: len(EXPECTED_V8)] == EXPECTED_V8
+    assert out[len(EXPECTED_V8) :] == extra
 
 
 def test_json_output(engine: str) -> None:
@@ -206,11 +216,14 @@ def test_map_found_by_debug_id(engine: str, tmp_path) -> None:  # type: ignore[n
     other["debugId"] = "00000000-0000-4000-8000-000000000000"
     other["sources"] = ["wrong/" + s for s in other["sources"]]
     js = _js_without_annotation() + ("//# debugId=%s\n" % debug_id.upper()).encode()
-    d = _dir_with(tmp_path, {
-        "app.min.js": js,
-        "a-other.map": json.dumps(other).encode(),
-        "b-by-id.map": json.dumps(m).encode(),
-    })
+    d = _dir_with(
+        tmp_path,
+        {
+            "app.min.js": js,
+            "a-other.map": json.dumps(other).encode(),
+            "b-by-id.map": json.dumps(m).encode(),
+        },
+    )
     assert ok(run(engine, "symbolicate-js", "--maps", d, TRACE)).splitlines() == EXPECTED_V8
 
 
@@ -225,8 +238,12 @@ def test_map_next_to_the_name_without_js(engine: str, tmp_path) -> None:  # type
     assert out[3] == "    at app/src/cart.js:17:51"
     assert out[4] == "    at Array.reduce (<anonymous>)"
     assert [line.split(" (")[1] for line in out[5:]] == [
-        "app/src/cart.js:17:23)", "app/src/cart.js:24:24)", "app/src/index.js:11:10)",
-        "app/src/index.js:17:21)", "app/src/index.js:24:5)"]
+        "app/src/cart.js:17:23)",
+        "app/src/cart.js:24:24)",
+        "app/src/index.js:11:10)",
+        "app/src/index.js:17:21)",
+        "app/src/index.js:24:5)",
+    ]
 
 
 def test_broken_map_in_directory_warns_and_keeps_frames(engine: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -252,8 +269,16 @@ def test_lookup(engine: str) -> None:
     objs = [json.loads(line) for line in out.splitlines()]
     assert objs[0]["generated"] == {"line": 1, "column": 648}
     assert {k: objs[0]["original"][k] for k in ("source", "line", "column")} == {
-        "source": "app/src/pricing.js", "line": 9, "column": 18}
-    assert objs[1]["original"] == {"source": "app/src/pricing.js", "line": 13, "column": 16, "name": "priceOf"}
+        "source": "app/src/pricing.js",
+        "line": 9,
+        "column": 18,
+    }
+    assert objs[1]["original"] == {
+        "source": "app/src/pricing.js",
+        "line": 13,
+        "column": 16,
+        "name": "priceOf",
+    }
     # 1:7 is `function e(t)`, the bundle's first function: money.js's toCents
     assert objs[2]["original"]["source"] == "app/src/money.js" and objs[2]["original"]["line"] == 3
     assert objs[3] == {"generated": {"line": 5, "column": 1}, "original": None}
@@ -266,8 +291,16 @@ def test_lookup_help_says_positions_are_one_based(engine: str) -> None:
     assert "1-based" in out and "UTF-16" in out
 
 
-@pytest.mark.parametrize("content", [b"", b"not json", b'{"version": 3, "sources": 5, "mappings": ""}',
-                                     b"\xff\xfe\x00garbage", b'{"version": 3, "sources": [], "mappings": "!!!"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b'{"version": 3, "sources": 5, "mappings": ""}',
+        b"\xff\xfe\x00garbage",
+        b'{"version": 3, "sources": [], "mappings": "!!!"}',
+    ],
+)
 def test_bad_map_file(engine: str, tmp_path, content: bytes) -> None:  # type: ignore[no-untyped-def]
     p = tmp_path / "bad.map"
     p.write_bytes(content)
@@ -280,20 +313,23 @@ def test_missing_map_file(engine: str) -> None:
     assert err.startswith("pysym: error: ") and "no/such.map" in err
 
 
-@pytest.mark.parametrize("args", [
-    [],
-    ["sourcemap"],
-    ["sourcemap", "lookup", MAP],
-    ["sourcemap", "lookup", MAP, "0:5"],
-    ["sourcemap", "lookup", MAP, "5:0"],
-    ["sourcemap", "lookup", MAP, "5"],
-    ["sourcemap", "lookup", MAP, "a:b"],
-    ["symbolicate-js", TRACE],
-    ["symbolicate-js", "--maps", "no-such-dir", TRACE],
-    ["symbolicate-js", "--maps", EXAMPLES, "--context", "-1", TRACE],
-    ["symbolicate-js", "--maps", EXAMPLES, "--context", "1", "--no-context", TRACE],
-    ["frobnicate"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["sourcemap"],
+        ["sourcemap", "lookup", MAP],
+        ["sourcemap", "lookup", MAP, "0:5"],
+        ["sourcemap", "lookup", MAP, "5:0"],
+        ["sourcemap", "lookup", MAP, "5"],
+        ["sourcemap", "lookup", MAP, "a:b"],
+        ["symbolicate-js", TRACE],
+        ["symbolicate-js", "--maps", "no-such-dir", TRACE],
+        ["symbolicate-js", "--maps", EXAMPLES, "--context", "-1", TRACE],
+        ["symbolicate-js", "--maps", EXAMPLES, "--context", "1", "--no-context", TRACE],
+        ["frobnicate"],
+    ],
+)
 def test_usage_errors(engine: str, args: List[str]) -> None:
     err = fails(run(engine, *args), 2)
     assert "usage:" in err

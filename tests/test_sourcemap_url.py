@@ -15,44 +15,59 @@ from pysym import InvalidInputError, decode_data_url, find_debug_id, find_source
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
 
-@pytest.mark.parametrize("js,url", [
-    ("a();\n//# sourceMappingURL=a.js.map\n", "a.js.map"),
-    ("a();\n//# sourceMappingURL=a.js.map", "a.js.map"),
-    ("a();\r\n//# sourceMappingURL=a.js.map\r\n", "a.js.map"),
-    ("a();\n//@ sourceMappingURL=legacy.map\n", "legacy.map"),
-    ("a();\n/*# sourceMappingURL=block.map */\n", "block.map"),
-    ("a();\n//#sourceMappingURL=nospace.map\n", "nospace.map"),
-    ("a();\n//#  \tsourceMappingURL=tabs.map   \n", "tabs.map"),
-    ("a(); //# sourceMappingURL=same-line.map", "same-line.map"),
-    # the last annotation wins; comments and blank lines after it are fine
-    ("//# sourceMappingURL=first.map\n//# sourceMappingURL=second.map\n// trailing\n\n  \n", "second.map"),
-    ("a();\n//# sourceMappingURL=a.map\n/* license */\n", "a.map"),
-    ("a();\n//# sourceMappingURL=a.map\n/* unclosed\n", "a.map"),
-    ("a();\n//# sourceMappingURL=https://cdn.example.com/a.js.map?v=1\n", "https://cdn.example.com/a.js.map?v=1"),
-    ("a();\n//# sourceMappingURL=data:application/json;base64,e30=\n", "data:application/json;base64,e30="),
-    ("a();\n//# sourceMappingURL=\n", ""),
-    # line terminators of ECMAScript: U+2028 and U+2029 separate lines too
-    ("a();\u2028//# sourceMappingURL=ls.map", "ls.map"),
-    # a BOM/ZWNBSP and other Unicode spaces are whitespace, not code
-    ("a();\n\ufeff\u00a0//# sourceMappingURL=ws.map\n", "ws.map"),
-])
+@pytest.mark.parametrize(
+    "js,url",
+    [
+        ("a();\n//# sourceMappingURL=a.js.map\n", "a.js.map"),
+        ("a();\n//# sourceMappingURL=a.js.map", "a.js.map"),
+        ("a();\r\n//# sourceMappingURL=a.js.map\r\n", "a.js.map"),
+        ("a();\n//@ sourceMappingURL=legacy.map\n", "legacy.map"),
+        ("a();\n/*# sourceMappingURL=block.map */\n", "block.map"),
+        ("a();\n//#sourceMappingURL=nospace.map\n", "nospace.map"),
+        ("a();\n//#  \tsourceMappingURL=tabs.map   \n", "tabs.map"),
+        ("a(); //# sourceMappingURL=same-line.map", "same-line.map"),
+        # the last annotation wins; comments and blank lines after it are fine
+        (
+            "//# sourceMappingURL=first.map\n//# sourceMappingURL=second.map\n// trailing\n\n  \n",
+            "second.map",
+        ),
+        ("a();\n//# sourceMappingURL=a.map\n/* license */\n", "a.map"),
+        ("a();\n//# sourceMappingURL=a.map\n/* unclosed\n", "a.map"),
+        (
+            "a();\n//# sourceMappingURL=https://cdn.example.com/a.js.map?v=1\n",
+            "https://cdn.example.com/a.js.map?v=1",
+        ),
+        (
+            "a();\n//# sourceMappingURL=data:application/json;base64,e30=\n",
+            "data:application/json;base64,e30=",
+        ),
+        ("a();\n//# sourceMappingURL=\n", ""),
+        # line terminators of ECMAScript: U+2028 and U+2029 separate lines too
+        ("a();\u2028//# sourceMappingURL=ls.map", "ls.map"),
+        # a BOM/ZWNBSP and other Unicode spaces are whitespace, not code
+        ("a();\n\ufeff\u00a0//# sourceMappingURL=ws.map\n", "ws.map"),
+    ],
+)
 def test_found(js: str, url: str) -> None:
     assert find_sourcemap_url(js) == url
     assert find_sourcemap_url(js.encode("utf-8")) == url
 
 
-@pytest.mark.parametrize("js", [
-    "",
-    "a();\n",
-    "a();\n//# sourceMappingURL=a.map\nb();\n",          # code after the annotation
-    "a();\n//# sourceMappingURL=a.map\n/* x */ b();\n",
-    "a();\n//# sourceMappingURL=a.map\n/x/.test(s)\n",   # a slash that opens no comment is code
-    "a();\n//# sourceMappingURL=a b.map\n",               # \S*? then \s*$: no spaces inside
-    "a();\n// # sourceMappingURL=a.map\n",                # the [@#] must come first
-    "a();\n//# sourceMappingUrl=a.map\n",                 # case-sensitive name
-    "var s = 'sourceMappingURL=x.map';\n",
-    "a();\n//# sourceMappingURL=a.map\n/",               # a lone slash at the end is code
-])
+@pytest.mark.parametrize(
+    "js",
+    [
+        "",
+        "a();\n",
+        "a();\n//# sourceMappingURL=a.map\nb();\n",  # code after the annotation
+        "a();\n//# sourceMappingURL=a.map\n/* x */ b();\n",
+        "a();\n//# sourceMappingURL=a.map\n/x/.test(s)\n",  # a slash that opens no comment is code
+        "a();\n//# sourceMappingURL=a b.map\n",  # \S*? then \s*$: no spaces inside
+        "a();\n// # sourceMappingURL=a.map\n",  # the [@#] must come first
+        "a();\n//# sourceMappingUrl=a.map\n",  # case-sensitive name
+        "var s = 'sourceMappingURL=x.map';\n",
+        "a();\n//# sourceMappingURL=a.map\n/",  # a lone slash at the end is code
+    ],
+)
 def test_not_found(js: str) -> None:
     assert find_sourcemap_url(js) is None
 
@@ -77,16 +92,19 @@ def test_large_file_is_scanned_from_the_end() -> None:
 DID = "85314830-023F-4cf1-a267-535f4e37bb17"
 
 
-@pytest.mark.parametrize("js,expected", [
-    ("a();\n//# debugId=%s\n//# sourceMappingURL=a.map\n" % DID, DID.lower()),
-    ("a();\n//# debugId=%s" % DID, DID.lower()),
-    ("a();\n//# debugId=%s\n\n\n" % DID, DID.lower()),
-    ("//# debugId=%s\n1\n2\n3\n4\n5\n" % DID, None),          # not among the last 5 lines
-    ("a();\n//# debugId=not-a-uuid\n", None),
-    ("a();\n//# debugId=85314830023f4cf1a267535f4e37bb17\n", None),
-    ("a(); //# debugId=%s\n" % DID, None),                   # must be a line of its own
-    ("a();\n", None),
-])
+@pytest.mark.parametrize(
+    "js,expected",
+    [
+        ("a();\n//# debugId=%s\n//# sourceMappingURL=a.map\n" % DID, DID.lower()),
+        ("a();\n//# debugId=%s" % DID, DID.lower()),
+        ("a();\n//# debugId=%s\n\n\n" % DID, DID.lower()),
+        ("//# debugId=%s\n1\n2\n3\n4\n5\n" % DID, None),  # not among the last 5 lines
+        ("a();\n//# debugId=not-a-uuid\n", None),
+        ("a();\n//# debugId=85314830023f4cf1a267535f4e37bb17\n", None),
+        ("a(); //# debugId=%s\n" % DID, None),  # must be a line of its own
+        ("a();\n", None),
+    ],
+)
 def test_debug_id(js: str, expected: Optional[str]) -> None:
     assert find_debug_id(js) == expected
     assert find_debug_id(js.encode()) == expected
@@ -113,14 +131,17 @@ def test_data_url_percent_encoded() -> None:
     assert decode_data_url("data:,plain") == b"plain"
 
 
-@pytest.mark.parametrize("url", [
-    "https://example.com/a.map",
-    "data:application/json;base64",                  # no comma
-    "data:application/json;base64,e30",              # 3 chars + no padding is fine... see below
-    "data:application/json;base64,e",                # one char: invalid length
-    "data:application/json;base64,e3$=",             # bad alphabet
-    "data:application/json;base64,e30===",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/a.map",
+        "data:application/json;base64",  # no comma
+        "data:application/json;base64,e30",  # 3 chars + no padding is fine... see below
+        "data:application/json;base64,e",  # one char: invalid length
+        "data:application/json;base64,e3$=",  # bad alphabet
+        "data:application/json;base64,e30===",
+    ],
+)
 def test_data_url_errors(url: str) -> None:
     if url.endswith(",e30"):
         assert decode_data_url(url) == b"{}"

@@ -33,40 +33,113 @@ def frame(line: str) -> Frame:
 
 V8_CASES = [
     # (line, function, url, line, col, async, new)
-    ("    at foo (https://example.com/static/app.min.js:1:234)",
-     "foo", "https://example.com/static/app.min.js", 1, 234, False, False),
+    (
+        "    at foo (https://example.com/static/app.min.js:1:234)",
+        "foo",
+        "https://example.com/static/app.min.js",
+        1,
+        234,
+        False,
+        False,
+    ),
     ("    at https://example.com/a.js:10:2", None, "https://example.com/a.js", 10, 2, False, False),
     ("    at async run (file:///tmp/x/app.mjs:10:5)", "run", "file:///tmp/x/app.mjs", 10, 5, True, False),
-    ("    at new Foo (http://localhost:8080/a.js?v=3&x=y:1:2)",
-     "Foo", "http://localhost:8080/a.js?v=3&x=y", 1, 2, False, True),
-    ("    at Object.<anonymous> (/home/u/app.js:5:9)", "Object.<anonymous>", "/home/u/app.js", 5, 9, False, False),
-    ("    at Module._compile (node:internal/modules/cjs/loader:1364:14)",
-     "Module._compile", "node:internal/modules/cjs/loader", 1364, 14, False, False),
-    ("    at n.total (webpack:///./src/cart.js:17:23)", "n.total", "webpack:///./src/cart.js", 17, 23, False, False),
-    ("    at HTMLButtonElement.<anonymous> (https://x.org/app.js#frag:3:4)",
-     "HTMLButtonElement.<anonymous>", "https://x.org/app.js#frag", 3, 4, False, False),
+    (
+        "    at new Foo (http://localhost:8080/a.js?v=3&x=y:1:2)",
+        "Foo",
+        "http://localhost:8080/a.js?v=3&x=y",
+        1,
+        2,
+        False,
+        True,
+    ),
+    (
+        "    at Object.<anonymous> (/home/u/app.js:5:9)",
+        "Object.<anonymous>",
+        "/home/u/app.js",
+        5,
+        9,
+        False,
+        False,
+    ),
+    (
+        "    at Module._compile (node:internal/modules/cjs/loader:1364:14)",
+        "Module._compile",
+        "node:internal/modules/cjs/loader",
+        1364,
+        14,
+        False,
+        False,
+    ),
+    (
+        "    at n.total (webpack:///./src/cart.js:17:23)",
+        "n.total",
+        "webpack:///./src/cart.js",
+        17,
+        23,
+        False,
+        False,
+    ),
+    (
+        "    at HTMLButtonElement.<anonymous> (https://x.org/app.js#frag:3:4)",
+        "HTMLButtonElement.<anonymous>",
+        "https://x.org/app.js#frag",
+        3,
+        4,
+        False,
+        False,
+    ),
     ("    at async Promise.all (index 0)", "Promise.all", "index 0", None, None, True, False),
     ("    at Array.map (<anonymous>)", "Array.map", "<anonymous>", None, None, False, False),
     ("    at new Promise (<anonymous>)", "Promise", "<anonymous>", None, None, False, True),
     ("    at JSON.parse (native)", "JSON.parse", "native", None, None, False, False),
     ("    at <anonymous>", None, "<anonymous>", None, None, False, False),
     ("    at C:\\app\\dist\\main.js:3:4", None, "C:\\app\\dist\\main.js", 3, 4, False, False),
-    ("    at fn (C:\\Program Files\\app\\main.js:3:4)", "fn", "C:\\Program Files\\app\\main.js", 3, 4, False, False),
+    (
+        "    at fn (C:\\Program Files\\app\\main.js:3:4)",
+        "fn",
+        "C:\\Program Files\\app\\main.js",
+        3,
+        4,
+        False,
+        False,
+    ),
     ("at foo (https://a.b/c.js:1:2)", "foo", "https://a.b/c.js", 1, 2, False, False),
     ("\tat foo (https://a.b/c.js:1:2)", "foo", "https://a.b/c.js", 1, 2, False, False),
     ("    at foo (https://a.b/c(1).js:1:2)", "foo", "https://a.b/c(1).js", 1, 2, False, False),
-    ("    at Foo.[Symbol.iterator] (https://a.b/c.js:1:2)", "Foo.[Symbol.iterator]", "https://a.b/c.js", 1, 2,
-     False, False),
+    (
+        "    at Foo.[Symbol.iterator] (https://a.b/c.js:1:2)",
+        "Foo.[Symbol.iterator]",
+        "https://a.b/c.js",
+        1,
+        2,
+        False,
+        False,
+    ),
     ("    at https://a.b/c.js:7", None, "https://a.b/c.js", 7, None, False, False),
 ]
 
 
 @pytest.mark.parametrize("line,fn,url,ln,col,is_async,is_new", V8_CASES)
-def test_v8_lines(line: str, fn: Optional[str], url: str, ln: Optional[int], col: Optional[int],
-                  is_async: bool, is_new: bool) -> None:
+def test_v8_lines(
+    line: str,
+    fn: Optional[str],
+    url: str,
+    ln: Optional[int],
+    col: Optional[int],
+    is_async: bool,
+    is_new: bool,
+) -> None:
     f = frame(line)
     assert (f.style, f.function, f.url, f.line, f.col, f.is_async, f.is_constructor) == (
-        "v8", fn, url, ln, col, is_async, is_new)
+        "v8",
+        fn,
+        url,
+        ln,
+        col,
+        is_async,
+        is_new,
+    )
     assert f.raw == line
 
 
@@ -80,9 +153,14 @@ def test_v8_eval_frames() -> None:
     assert (f.function, f.url, f.line, f.col) == ("eval", "<anonymous>", 1, 3)
     assert f.eval_origin is not None
     assert (f.eval_origin.function, f.eval_origin.url, f.eval_origin.line, f.eval_origin.col) == (
-        "<anonymous>", "https://x.com/a.js", 1, 2)
-    nested = frame("    at eval (eval at foo (eval at bar (https://x.com/a.js:5:6), <anonymous>:2:3), "
-                   "<anonymous>:1:1)")
+        "<anonymous>",
+        "https://x.com/a.js",
+        1,
+        2,
+    )
+    nested = frame(
+        "    at eval (eval at foo (eval at bar (https://x.com/a.js:5:6), <anonymous>:2:3), <anonymous>:1:1)"
+    )
     assert nested.eval_origin is not None and nested.eval_origin.eval_origin is not None
     inner = nested.eval_origin.eval_origin
     assert (inner.function, inner.url, inner.line, inner.col) == ("bar", "https://x.com/a.js", 5, 6)
@@ -95,11 +173,24 @@ GECKO_CASES = [
     ("@https://x.com/a.js:1:2", None, "https://x.com/a.js", 1, 2, False),
     ("async*bar@https://x.com/a.js:3:4", "bar", "https://x.com/a.js", 3, 4, True),
     ("total/<@https://x.com/a.js:3:4", "total/<", "https://x.com/a.js", 3, 4, False),
-    ("Foo</Foo.prototype.bar@https://x.com/a.js?v=1:3:4", "Foo</Foo.prototype.bar", "https://x.com/a.js?v=1",
-     3, 4, False),
+    (
+        "Foo</Foo.prototype.bar@https://x.com/a.js?v=1:3:4",
+        "Foo</Foo.prototype.bar",
+        "https://x.com/a.js?v=1",
+        3,
+        4,
+        False,
+    ),
     ("forEach@[native code]", "forEach", "[native code]", None, None, False),
     ("global code@https://x.com/a.js:5:6", "global code", "https://x.com/a.js", 5, 6, False),
-    ("module code@http://localhost:3000/main.js:5:6", "module code", "http://localhost:3000/main.js", 5, 6, False),
+    (
+        "module code@http://localhost:3000/main.js:5:6",
+        "module code",
+        "http://localhost:3000/main.js",
+        5,
+        6,
+        False,
+    ),
     ("fn@https://x.com/a.js", "fn", "https://x.com/a.js", None, None, False),
     ("handler@webpack:///src/a.js:1:1", "handler", "webpack:///src/a.js", 1, 1, False),
     ("f@file:///home/u/a.js:10:11", "f", "file:///home/u/a.js", 10, 11, False),
@@ -108,8 +199,9 @@ GECKO_CASES = [
 
 
 @pytest.mark.parametrize("line,fn,url,ln,col,is_async", GECKO_CASES)
-def test_gecko_lines(line: str, fn: Optional[str], url: str, ln: Optional[int], col: Optional[int],
-                     is_async: bool) -> None:
+def test_gecko_lines(
+    line: str, fn: Optional[str], url: str, ln: Optional[int], col: Optional[int], is_async: bool
+) -> None:
     f = frame(line)
     assert (f.style, f.function, f.url, f.line, f.col, f.is_async) == ("gecko", fn, url, ln, col, is_async)
 
@@ -144,16 +236,19 @@ def test_parse_stacktrace_keeps_every_line() -> None:
     assert "\n".join(i if isinstance(i, str) else i.raw for i in items) + "\n" == text
 
 
-@pytest.mark.parametrize("url,name", [
-    ("https://example.com/static/app.min.js?v=3#x", "app.min.js"),
-    ("file:///home/u/dist/main.js", "main.js"),
-    ("webpack:///./src/a.js", "a.js"),
-    ("/abs/path/b.js", "b.js"),
-    ("C:\\app\\dist\\c.js", "c.js"),
-    ("https://example.com/static/my%20app.js", "my app.js"),
-    ("https://example.com/", None),
-    ("relative.js?x=1", "relative.js"),
-])
+@pytest.mark.parametrize(
+    "url,name",
+    [
+        ("https://example.com/static/app.min.js?v=3#x", "app.min.js"),
+        ("file:///home/u/dist/main.js", "main.js"),
+        ("webpack:///./src/a.js", "a.js"),
+        ("/abs/path/b.js", "b.js"),
+        ("C:\\app\\dist\\c.js", "c.js"),
+        ("https://example.com/static/my%20app.js", "my app.js"),
+        ("https://example.com/", None),
+        ("relative.js?x=1", "relative.js"),
+    ],
+)
 def test_url_basename(url: str, name: Optional[str]) -> None:
     assert url_basename(url) == name
 
@@ -189,7 +284,7 @@ class TinyMap:
         if text is None:
             return None
         lines = text.split("\n")
-        return lines[max(0, line - context):line], lines[line], lines[line + 1:line + 1 + context]
+        return lines[max(0, line - context) : line], lines[line], lines[line + 1 : line + 1 + context]
 
 
 # generated:  function a(b){return b.x.y}function c(){return a(null)}c();
@@ -199,23 +294,31 @@ SRC = "function getY(obj) {\n  return obj.x.y;\n}\nfunction main() {\n  return g
 
 def test_tiny_map_offsets() -> None:
     assert (GEN.index("a("), GEN.index("b.x"), GEN.index("c("), GEN.index("a(null"), GEN.rindex("c(")) == (
-        9, 21, 36, 47, 55)
+        9,
+        21,
+        36,
+        47,
+        55,
+    )
 
 
 def tiny() -> TinyMap:
-    return TinyMap([
-        Tok(0, 0, "src/y.js", 0, 0, None),
-        Tok(0, 9, "src/y.js", 0, 9, "getY"),          # a  (definition)
-        Tok(0, 11, "src/y.js", 0, 14, "obj"),
-        Tok(0, 14, "src/y.js", 1, 2, None),
-        Tok(0, 21, "src/y.js", 1, 9, "obj"),          # b.x.y
-        Tok(0, 23, "src/y.js", 1, 13, None),          # .x
-        Tok(0, 27, "src/y.js", 3, 0, None),
-        Tok(0, 36, "src/y.js", 3, 9, "main"),         # c  (definition)
-        Tok(0, 40, "src/y.js", 4, 2, None),
-        Tok(0, 47, "src/y.js", 4, 9, "getY"),         # a(null)  (call site)
-        Tok(0, 55, "src/y.js", 6, 0, "main"),         # c()
-    ], {"src/y.js": SRC})
+    return TinyMap(
+        [
+            Tok(0, 0, "src/y.js", 0, 0, None),
+            Tok(0, 9, "src/y.js", 0, 9, "getY"),  # a  (definition)
+            Tok(0, 11, "src/y.js", 0, 14, "obj"),
+            Tok(0, 14, "src/y.js", 1, 2, None),
+            Tok(0, 21, "src/y.js", 1, 9, "obj"),  # b.x.y
+            Tok(0, 23, "src/y.js", 1, 13, None),  # .x
+            Tok(0, 27, "src/y.js", 3, 0, None),
+            Tok(0, 36, "src/y.js", 3, 9, "main"),  # c  (definition)
+            Tok(0, 40, "src/y.js", 4, 2, None),
+            Tok(0, 47, "src/y.js", 4, 9, "getY"),  # a(null)  (call site)
+            Tok(0, 55, "src/y.js", 6, 0, "main"),  # c()
+        ],
+        {"src/y.js": SRC},
+    )
 
 
 TRACE = (
@@ -230,8 +333,9 @@ TRACE = (
 
 def test_symbolicate_v8_trace_with_generated_text() -> None:
     sm = tiny()
-    out = symbolicate_trace(TRACE, lambda url: ResolvedMap(sm, GEN) if url.endswith("/y.min.js") else None,
-                            context=None)
+    out = symbolicate_trace(
+        TRACE, lambda url: ResolvedMap(sm, GEN) if url.endswith("/y.min.js") else None, context=None
+    )
     assert out.split("\r\n") == [
         "TypeError: Cannot read properties of null (reading 'x')",
         "    at getY (src/y.js:2:14)",
@@ -253,7 +357,10 @@ def test_function_names_without_generated_text_use_the_caller_site() -> None:
     # a: the caller (c, same file) calls `getY` at its position; c: its caller is the
     # anonymous top-level frame whose call site names `main`.
     assert [(f.function, f.function_from) for f in frames[:3]] == [
-        ("getY", "caller"), ("main", "caller"), (None, None)]
+        ("getY", "caller"),
+        ("main", "caller"),
+        (None, None),
+    ]
     # the name at a frame's own position is the called identifier, not the function
     assert frames[1].name_at_position == "getY"
     assert not frames[3].mapped and not frames[4].mapped
@@ -263,7 +370,11 @@ def test_context_lines() -> None:
     sm = tiny()
     out = symbolicate_trace(TRACE, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=0)
     lines = out.split("\r\n")
-    assert lines[1:4] == ["    at getY (src/y.js:2:14)", "        return obj.x.y;", "    at main (src/y.js:5:10)"]
+    assert lines[1:4] == [
+        "    at getY (src/y.js:2:14)",
+        "        return obj.x.y;",
+        "    at main (src/y.js:5:10)",
+    ]
     out = symbolicate_trace(TRACE, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=1)
     lines = out.split("\r\n")
     assert lines[1:5] == [
@@ -276,8 +387,10 @@ def test_context_lines() -> None:
 
 def test_gecko_trace_keeps_style() -> None:
     sm = tiny()
-    text = "a@https://cdn.example.com/js/y.min.js:1:24\nasync*c@https://cdn.example.com/js/y.min.js:1:49\n" \
-           "@https://cdn.example.com/js/y.min.js:1:57\nx@https://elsewhere/z.js:1:1"
+    text = (
+        "a@https://cdn.example.com/js/y.min.js:1:24\nasync*c@https://cdn.example.com/js/y.min.js:1:49\n"
+        "@https://cdn.example.com/js/y.min.js:1:57\nx@https://elsewhere/z.js:1:1"
+    )
     out = symbolicate_trace(text, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=None)
     assert out == "getY@src/y.js:2:14\nasync*main@src/y.js:5:10\n@src/y.js:7:1\nx@https://elsewhere/z.js:1:1"
 

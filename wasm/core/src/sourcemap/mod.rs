@@ -49,6 +49,10 @@ pub const NONE: u32 = u32::MAX;
 /// Largest input accepted: string ranges are stored in 31 bits.
 const MAX_INPUT: usize = i32::MAX as usize;
 
+/// Index map sections may start at any line up to this, or twice the input length if
+/// that is more (the line index is dense: 4 bytes per generated line).
+const MAX_INDEX_LINES: u64 = 1 << 20;
+
 /// One mapping segment, all positions 0-based; `src`/`name` are indices or [`NONE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -697,6 +701,18 @@ impl<'data> SourceMap<'data> {
                 }
             };
             let line = offset_component(text, &offset.line, &format!("sections[{i}].offset.line"))?;
+            // Lines cost 4 bytes each in the line index: a tiny map must not claim billions.
+            let max_line = (text.len() as u64 * 2).max(MAX_INDEX_LINES);
+            if line as u64 > max_line {
+                return Err(err(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "sections[{i}].offset.line: {line} is beyond the {max_line} generated \
+                         lines a map of {} bytes may describe",
+                        text.len()
+                    ),
+                ));
+            }
             let column = offset_component(
                 text,
                 &offset.column,
@@ -915,7 +931,8 @@ impl<'data> SourceMap<'data> {
     pub fn lookup_indexed(&self, line: u32, col: u32, bias: Bias) -> Option<(u32, Token)> {
         let starts = &self.tokens.line_starts;
         let l = line as usize;
-        if l + 1 >= starts.len() {
+        // `starts` ends with a sentinel, so it is never empty (no `l + 1`: usize is 32-bit in wasm).
+        if l >= starts.len() - 1 {
             return None;
         }
         let (a, b) = (starts[l] as usize, starts[l + 1] as usize);

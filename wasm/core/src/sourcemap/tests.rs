@@ -643,6 +643,10 @@ fn index_map_errors() {
         index(&format!("{},{}", section(0, 0, ok), section(0, 2, ok))).as_bytes()
     )
     .is_ok());
+    // A tiny map may not claim billions of generated lines (the line index is dense).
+    let far = index(&section(2_000_000_000, 0, ok));
+    assert_eq!(kind_of(&far), ErrorKind::LimitExceeded);
+    assert!(SourceMap::parse(index(&section(100_000, 3, ok)).as_bytes()).is_ok());
     let with_mappings = r#"{"version":3,"mappings":"","sections":[]}"#;
     assert_eq!(kind_of(with_mappings), ErrorKind::InvalidIndexMap);
 }
@@ -770,6 +774,62 @@ fn lookup_matches_brute_force() {
             assert!(map
                 .generated_positions(t.src, t.src_line, None)
                 .contains(&t));
+        }
+    }
+}
+
+// ---- Robustness ------------------------------------------------------------------------
+
+#[test]
+fn mutated_inputs_never_panic() {
+    let seeds = [
+        map_with("AAAA,IAAEA;;E,GCGDE"),
+        index(&format!(
+            "{},{}",
+            section(0, 0, r#"{"version":3,"sources":["a.js"],"names":["x"],"mappings":"AAAAA;AACA"}"#),
+            section(3, 4, r#"{"version":3,"sources":[null],"sourcesContent":["\u00e9\n"],"mappings":"AAAA"}"#)
+        )),
+        r#"{"version":3,"sources":["a\"b","\ud83d\ude00"],"names":["n"],"mappings":"AAAAA,CAACA;ACAAA","ignoreList":[1]}"#.to_string(),
+    ];
+    let alphabet = b"AZaz09+/gB,;\"\\{}[]:-.e \x00\xc3\xa9\xff";
+    let mut x: u64 = 99;
+    let mut next = |m: usize| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((x >> 33) as usize) % m
+    };
+    for seed in &seeds {
+        for _ in 0..3000 {
+            let mut bytes = seed.clone().into_bytes();
+            for _ in 0..1 + next(3) {
+                let at = next(bytes.len());
+                match next(3) {
+                    0 => bytes[at] = alphabet[next(alphabet.len())],
+                    1 => drop(bytes.remove(at)),
+                    _ => bytes.insert(at, alphabet[next(alphabet.len())]),
+                }
+            }
+            if let Ok(map) = SourceMap::parse(&bytes) {
+                for i in 0..map.token_count() + 1 {
+                    let _ = map.token(i);
+                }
+                for line in 0..map.line_count() + 2 {
+                    for col in [0, 1, 5, u32::MAX] {
+                        let _ = map.lookup(line, col, Bias::GreatestLowerBound);
+                        let _ = map.lookup(line, col, Bias::LeastUpperBound);
+                    }
+                }
+                for src in 0..map.source_count() + 1 {
+                    let _ = (map.source(src), map.source_content(src));
+                    let _ = map.generated_positions(src, 0, None);
+                    let _ = map.generated_positions(src, 0, Some(1));
+                }
+                for n in 0..map.name_count() + 1 {
+                    let _ = map.name(n);
+                }
+                let _ = (map.file(), map.debug_id(), map.ignore_list());
+            }
         }
     }
 }

@@ -98,8 +98,7 @@ class SourceMap:
         self._rt = runtime if runtime is not None else get_runtime()
         self._source = _source
         self._is_path = _is_path
-        self._handle = 0
-        self._gen = -1
+        self._handles: Dict[int, int] = {}  # instance serial -> handle
         self._closed = False
         self._names: Optional[List[Optional[str]]] = None
         self._token_cache: Dict[int, Optional[Token]] = {}
@@ -127,9 +126,9 @@ class SourceMap:
             data = bytes(memoryview(data).cast("B"))
         return cls(data, False, runtime)
 
-    def _load(self) -> None:
+    def _load(self) -> int:
         rt = self._rt
-        inst = rt.instance
+        live = rt.current()
         if self._is_path:
             with open(self._source, "rb") as f:  # type: ignore[arg-type]
                 fh = rt.files.add(f)
@@ -142,17 +141,18 @@ class SourceMap:
             ptr = rt.put_input(data)
             status = rt.call("pysym_sourcemap_from_bytes", ptr, len(data), rt.out_slot)
         rt.check(status)
-        self._handle = inst.read_u32(rt.out_slot, 1)[0]
-        self._gen = rt.generation
+        handle = live.instance.read_u32(live.out_slot, 1)[0]
+        self._handles[live.serial] = handle
+        return handle
 
     def _h(self) -> int:
         """The live handle, rebuilding the map if its instance was thrown away."""
         if self._closed:
             raise PysymError("this SourceMap is closed")
-        rt = self._rt
-        if rt._instance is None or self._gen != rt.generation:
-            self._load()
-        return self._handle
+        handle = self._handles.get(self._rt.current().serial)
+        if handle is None:
+            handle = self._load()
+        return handle
 
     def _call(self, name: str, *args: int) -> int:
         return self._rt.check(self._rt.call(name, self._h(), *args))
@@ -185,8 +185,11 @@ class SourceMap:
         self._closed = True
         rt = self._rt
         with rt.lock:
-            if rt._instance is not None and self._gen == rt.generation:
-                rt.call("pysym_sourcemap_free", self._handle)
+            live = rt.live
+            handle = self._handles.get(live.serial) if live is not None else None
+            self._handles.clear()
+            if handle is not None:
+                rt.call("pysym_sourcemap_free", handle)
 
     def __enter__(self) -> "SourceMap":
         return self
@@ -288,8 +291,8 @@ class SourceMap:
         """The bound export, reader, out slot and handle for the current instance."""
         rt = self._rt
         h = self._h()
-        inst = rt.instance
-        fast = (inst, rt.func("pysym_sourcemap_lookup"), inst.read_u32, rt.out_slot, h)
+        live = rt.current()
+        fast = (live, rt.func("pysym_sourcemap_lookup"), live.instance.read_u32, live.out_slot, h)
         self._fast = fast
         return fast
 
@@ -306,9 +309,9 @@ class SourceMap:
         rt = self._rt
         with rt.lock:
             fast = self._fast
-            if fast is None or fast[0] is not rt._instance or self._closed:
+            if fast is None or fast[0] is not rt.live or self._closed:
                 fast = self._fast_lookup()
-            inst, fn, read_u32, slot, h = fast
+            _, fn, read_u32, slot, h = fast
             try:
                 found = fn(h, line, col, bias, slot)
             except Trap as e:

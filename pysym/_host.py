@@ -1,9 +1,9 @@
 """The host side of the ABI: one wasm instance, its file table, calls and error mapping.
 
-A :class:`Runtime` owns one engine and, lazily, one instance of the module. Objects such
-as :class:`pysym.SourceMap` hold a handle into that instance together with the instance's
-``generation``: when a trap throws the instance away, the generation moves on and those
-objects rebuild their state in the fresh instance the next time they are used.
+A :class:`Runtime` owns one engine and, lazily, an instance of the module. Objects such
+as :class:`pysym.SourceMap` hold handles keyed by the instance's ``serial``: when a trap
+throws the instance away, those objects rebuild their state in the fresh instance the
+next time they are used.
 """
 
 from __future__ import annotations
@@ -90,50 +90,90 @@ class _FileTable(HostImports):
         return src.read(length)
 
 
+class _Live:
+    """A running instance with its cached exports; ``serial`` is unique per instance."""
+
+    __slots__ = ("instance", "funcs", "serial", "out_slot")
+
+    def __init__(self, instance: Instance, serial: int) -> None:
+        self.instance = instance
+        self.funcs: Dict[str, Callable[..., int]] = {}
+        self.serial = serial
+        self.out_slot = 0
+
+
 class Runtime:
-    """One engine and (lazily) one module instance; calls are serialised by a lock."""
+    """One engine and, lazily, its module instance; calls are serialised by a lock.
+
+    Engines whose objects are bound to the thread that made them (wasmer) get one
+    instance per thread; objects load themselves into each instance they are used in.
+    """
 
     def __init__(self, engine: Optional[str] = None, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         self.engine = load_engine(engine)
         self.memory_limit = memory_limit
         self.lock = threading.RLock()
         self.files = _FileTable()
-        self.generation = 0
-        self._instance: Optional[Instance] = None
-        self._funcs: Dict[str, Callable[..., int]] = {}
-        self.out_slot = 0
+        self._serial = 0
+        self._local: Any = threading.local() if getattr(self.engine, "thread_bound", False) else None
+        self._shared: Optional[_Live] = None
 
     # -- instance life cycle -------------------------------------------------------
 
     @property
-    def instance(self) -> Instance:
-        inst = self._instance
-        if inst is None:
-            inst = self._start()
-        return inst
+    def live(self) -> Optional[_Live]:
+        """The current thread's running instance, if any (never starts one)."""
+        if self._local is not None:
+            return getattr(self._local, "live", None)
+        return self._shared
 
-    def _start(self) -> Instance:
-        inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.memory_limit)
+    def _set_live(self, live: Optional[_Live]) -> None:
+        if self._local is not None:
+            self._local.live = live
+        else:
+            self._shared = live
+
+    def current(self) -> _Live:
+        """The current thread's running instance, started when there is none."""
+        live = self.live
+        if live is None:
+            live = self._start()
+        return live
+
+    @property
+    def instance(self) -> Instance:
+        return self.current().instance
+
+    @property
+    def out_slot(self) -> int:
+        return self.current().out_slot
+
+    def _start(self) -> _Live:
+        try:
+            inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.memory_limit)
+        except Trap as e:
+            raise SandboxError("cannot start the wasm module: %s" % e) from None
+        with self.lock:
+            self._serial += 1
+            live = _Live(inst, self._serial)
         version = inst.func("pysym_abi_version")()
         if version != _abi.ABI_VERSION:
             raise SandboxError(
                 "pysym.wasm speaks ABI version %s, this host speaks %s" % (version, _abi.ABI_VERSION)
             )
-        self._instance = inst
-        self._funcs = {}
-        self.generation += 1
-        self.out_slot = inst.func("pysym_out_slot")()
-        return inst
+        live.out_slot = inst.func("pysym_out_slot")()
+        self._set_live(live)
+        return live
 
     def discard(self) -> None:
         """Throws the instance away; objects rebuild in a fresh one on next use."""
-        self._instance = None
-        self._funcs = {}
+        self._set_live(None)
 
     def func(self, name: str) -> Callable[..., int]:
-        fn = self._funcs.get(name)
+        live = self.current()
+        fn = live.funcs.get(name)
         if fn is None:
-            fn = self._funcs[name] = self.instance.func(name)
+            fn = live.funcs[name] = live.instance.func(name)
         return fn
 
     # -- calls ---------------------------------------------------------------------
@@ -161,12 +201,14 @@ class Runtime:
         return text or _abi.STATUS_NAMES.get(status, "status %d" % status)
 
     def out(self, count: int) -> Tuple[int, ...]:
-        return self.instance.read_u32(self.out_slot, count)
+        live = self.current()
+        return live.instance.read_u32(live.out_slot, count)
 
     def result_bytes(self) -> bytes:
         """Copies the result buffer published in out[0], out[1]."""
-        ptr, length = self.instance.read_u32(self.out_slot, 2)
-        return self.instance.read(ptr, length) if length else b""
+        live = self.current()
+        ptr, length = live.instance.read_u32(live.out_slot, 2)
+        return live.instance.read(ptr, length) if length else b""
 
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""

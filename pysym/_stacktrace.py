@@ -20,7 +20,9 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
    identifier is used.  This is what Node's ``--enable-source-maps`` does with the
    enclosing-function position V8 gives it, and what Sentry does with a scope parse of
    the minified file; it needs the generated JavaScript text.  Each identifier of a
-   qualified name (``a.total``, ``new a``) is translated on its own.
+   qualified name (``a.total``, ``new a``) is translated on its own.  When the mapping
+   there has no name (TypeScript's maps have none), the declaration is read from
+   ``sourcesContent`` at the mapped position (``export function getX(`` → ``getX``).
 2. the name of the call site in the *caller* frame (the next frame, in the same file):
    that mapping names the function that was called, which is this frame's function
    (Node's fallback).  When the generated text is known, the identifier called there
@@ -249,6 +251,17 @@ class ResolvedMap:
     sourcemap: Any
     generated: Optional[str] = None
     _line_starts: Optional[List[int]] = None
+    _astral: Optional[Dict[int, List[int]]] = None
+
+    def astral(self, line0: int, start: int, end: int) -> List[int]:
+        """Offsets of the characters outside the BMP on a line (2 UTF-16 units each)."""
+        if self._astral is None:
+            self._astral = {}
+        found = self._astral.get(line0)
+        if found is None:
+            text = self.generated or ""
+            found = self._astral[line0] = [m.start() for m in _ASTRAL.finditer(text, start, end)]
+        return found
 
     def line_starts(self) -> List[int]:
         if self._line_starts is None:
@@ -259,6 +272,8 @@ class ResolvedMap:
             self._line_starts = starts
         return self._line_starts
 
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 #: A map resolver: frame URL → the map for it (a ResolvedMap, a bare SourceMap) or None.
 Resolver = Callable[[str], Any]
@@ -313,6 +328,28 @@ _ASSIGNED = re.compile(r"(?<![\w$])(" + _ID + r")\s*[=:]\s*(?:async\s*)?\Z")
 # r=(a,b)=> / r=a=> / r=async(a)=>: looked for just before the arrow
 _ASSIGNED_ARROW = re.compile(r"(?<![\w$])(" + _ID + r")\s*=\s*(?:async\s*)?(?:\([^()]*\)|" + _ID + r")\s*\Z")
 _LOOK_BACK = 256
+# generated text between a mapping and the defined name: `function `, `async function*`...
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
+_SKIP_COMMENTS = re.compile(r"(?:\s+|//[^\n\r]*|/\*.*?\*/|@" + _ID + r"(?:\([^()]*\))?)*", re.DOTALL)
+# (a mapping may sit on the punctuation that ends the code before it: `}function r(`)
+_DECL_PREFIX = re.compile(r"[\s;,)}\]]*(?:async\s*)?(?:function\s*\*?\s*|class\s+)\Z")
+# the same declaration in the original source (JavaScript or TypeScript)
+_DECL_ORIGINAL = re.compile(
+    r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?"
+    r"(?:function\s*\*?\s*(" + _ID + r")|class\s+(" + _ID + r"))"
+)
+
+
+def _utf16_to_index(line: str, units: int) -> Optional[int]:
+    """Python index of a UTF-16 column in ``line`` (None past its end)."""
+    if units <= len(line) and all(ord(c) <= 0xFFFF for c in line[:units]):
+        return units
+    count = 0
+    for i, ch in enumerate(line):
+        if count >= units:
+            return i if count == units else None
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return len(line) if count == units else None
 
 
 def _definition_index(text: str) -> Dict[str, List[int]]:
@@ -348,6 +385,17 @@ class _NameFinder:
     def __init__(self, resolved: ResolvedMap) -> None:
         self.resolved = resolved
         self._index = None  # type: Optional[Dict[str, List[int]]]
+        self._sources = {}  # type: Dict[str, Optional[str]]
+        self._source_lines = {}  # type: Dict[str, List[int]]
+
+    def _source_text(self, source: str) -> Optional[str]:
+        if source not in self._sources:
+            try:
+                text = self.resolved.sourcemap.source_content(source)
+            except Exception:  # noqa: BLE001 - no sourcesContent: no name
+                text = None
+            self._sources[source] = text
+        return self._sources[source]
 
     def _definitions(self, name: str) -> List[int]:
         if self._index is None:
@@ -362,29 +410,34 @@ class _NameFinder:
         m = _IDENT.match(self.resolved.generated or "", offset)
         return m.group(0) if m else None
 
-    def _position(self, offset: int) -> Tuple[int, int]:
+    def _line_bounds(self, line0: int) -> Tuple[int, int]:
         starts = self.resolved.line_starts()
-        line = bisect.bisect_right(starts, offset) - 1
-        segment = (self.resolved.generated or "")[starts[line] : offset]
-        col = len(segment.encode("utf-16-le")) // 2
-        return line, col
-
-    def _offset(self, line0: int, col0: int) -> Optional[int]:
-        starts = self.resolved.line_starts()
-        if line0 >= len(starts):
-            return None
         text = self.resolved.generated or ""
         end = starts[line0 + 1] if line0 + 1 < len(starts) else len(text)
-        start = starts[line0]
-        segment = text[start:end]
-        if segment.isascii() if hasattr(segment, "isascii") else all(ord(c) < 128 for c in segment):
-            return start + min(col0, len(segment))
-        units = 0
-        for i, ch in enumerate(segment):
-            if units >= col0:
-                return start + i
-            units += 2 if ord(ch) > 0xFFFF else 1
-        return end
+        return starts[line0], end
+
+    def _position(self, offset: int) -> Tuple[int, int]:
+        """Text offset → (0-based line, UTF-16 column)."""
+        line = bisect.bisect_right(self.resolved.line_starts(), offset) - 1
+        start, end = self._line_bounds(line)
+        astral = self.resolved.astral(line, start, end)
+        # a column counts UTF-16 units: characters outside the BMP count twice
+        return line, offset - start + bisect.bisect_left(astral, offset)
+
+    def _offset(self, line0: int, col0: int) -> Optional[int]:
+        """(0-based line, UTF-16 column) → text offset (clamped to the line)."""
+        if line0 >= len(self.resolved.line_starts()):
+            return None
+        start, end = self._line_bounds(line0)
+        astral = self.resolved.astral(line0, start, end)
+        lo, hi = start, end
+        while lo < hi:  # first offset whose column is >= col0
+            mid = (lo + hi) // 2
+            if mid - start + bisect.bisect_left(astral, mid) < col0:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def translate(self, name: str, line0: int, col0: int) -> Optional[str]:
         """Original name of the nearest definition of ``name`` before (line0, col0)."""
@@ -405,9 +458,50 @@ class _NameFinder:
         for off in candidates:
             dl, dc = self._position(off)
             tok = self.resolved.sourcemap.lookup(dl, dc)
-            if tok is not None and tok.dst_line == dl and tok.dst_col == dc and tok.name:
+            if tok is None or tok.dst_line != dl:
+                continue
+            if tok.dst_col == dc and tok.name:
                 return str(tok.name)
+            original = self._name_in_original(tok, off, dc)
+            if original is not None:
+                return original
         return None
+
+    def _name_in_original(self, tok: Any, offset: int, col0: int) -> Optional[str]:
+        """Without a ``name`` in the mapping, read the name from ``sourcesContent``.
+
+        Maps often have a mapping at the definition (at its name, or at the ``function``
+        / ``class`` keyword just before it) but no ``names`` entry; the original source
+        then shows the name: ``export function getY(`` → ``getY``.
+        """
+        generated = self.resolved.generated or ""
+        if tok.dst_col != col0:
+            # the mapping must start the declaration the name belongs to
+            start = offset - (col0 - tok.dst_col)
+            if start < 0 or not _DECL_PREFIX.match(generated, start, offset):
+                return None
+        text = self._source_text(tok.src)
+        if text is None:
+            return None
+        starts = self._source_lines.get(tok.src)
+        if starts is None:
+            starts = self._source_lines[tok.src] = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+        if tok.src_line >= len(starts):
+            return None
+        end = starts[tok.src_line + 1] if tok.src_line + 1 < len(starts) else len(text)
+        col = _utf16_to_index(text[starts[tok.src_line] : end], tok.src_col)
+        if col is None:
+            return None
+        pos = starts[tok.src_line] + col
+        if tok.dst_col == col0:
+            m = _IDENT.match(text, pos)
+            return m.group(0) if m else None
+        # TypeScript and others map a declaration from its leading comment: skip those.
+        pos = _SKIP_COMMENTS.match(text, pos).end()  # type: ignore[union-attr]
+        m = _DECL_ORIGINAL.match(text, pos)
+        if m is None:
+            return None
+        return next(g for g in m.groups() if g is not None)
 
     def translate_qualified(self, printed: str, line0: int, col0: int) -> Optional[str]:
         """Translate each identifier of ``a.total`` / ``r/<`` ...; None if none changed."""

@@ -279,6 +279,9 @@ class TinyMap:
         i = bisect.bisect_right([t.dst_col for t in same], col) - 1
         return same[i] if i >= 0 and same[i].src is not None else None
 
+    def source_content(self, source: str) -> Optional[str]:
+        return self.contents.get(source)
+
     def source_context(self, source: str, line: int, context: int = 5):  # type: ignore[no-untyped-def]
         text = self.contents.get(source)
         if text is None:
@@ -434,3 +437,48 @@ def test_round_trip_of_unparseable_text() -> None:
     text = "garbage\n\n\x00\x01 odd bytes \ufffd\n   at\nat (\n@\n@@@\n  at foo (\nlast line, no newline"
     assert symbolicate_trace(text, lambda url: None) == text
     assert symbolicate_trace(text + "\n", lambda url: None, context=3) == text + "\n"
+
+
+def test_utf16_columns_with_characters_outside_the_bmp() -> None:
+    # The emoji is one Python character but two UTF-16 units: every later column in the
+    # map (and in the trace) is one more than the Python index.
+    gen = 'var s="\U0001f600";function a(b){return b.x}'
+    assert gen.index("a(") == 19 and gen.index("x}") == 33
+    sm = TinyMap(
+        [
+            Tok(0, 0, "s.js", 0, 0, None),
+            Tok(0, 20, "s.js", 1, 9, "getX"),  # `a`, at UTF-16 column 20
+            Tok(0, 32, "s.js", 2, 9, "obj"),
+            Tok(0, 34, "s.js", 2, 13, None),  # `x`, at UTF-16 column 34
+        ],
+        {},
+    )
+    out = symbolicate_trace(
+        "    at a (https://x.org/s.min.js:1:35)", lambda url: ResolvedMap(sm, gen), context=None
+    )
+    assert out == "    at getX (s.js:3:14)"
+
+
+def test_function_name_from_sources_content_when_the_map_has_no_names() -> None:
+    # TypeScript-style map: the declaration is mapped from its doc comment, no `names`.
+    gen = "function a(b){return b.x}"
+    src = "// header\n\n\n/** Gets x.\n * @param obj */\nexport function getX(obj: Obj): number {\n  return obj.x;\n}\n"
+    sm = TinyMap([Tok(0, 0, "t.ts", 3, 0, None), Tok(0, 21, "t.ts", 6, 9, None)], {"t.ts": src})
+    items = symbolicate_frames(
+        parse_stacktrace("    at a (https://x.org/t.min.js:1:22)"), lambda url: ResolvedMap(sm, gen)
+    )
+    sf = items[0]
+    assert not isinstance(sf, str)
+    assert (sf.function, sf.function_from, sf.source, sf.line, sf.col) == (
+        "getX",
+        "definition",
+        "t.ts",
+        7,
+        10,
+    )
+    # a mapping that is not at the declaration (here: inside the previous code) is not used
+    sm2 = TinyMap([Tok(0, 0, "t.ts", 6, 2, None), Tok(0, 21, "t.ts", 6, 9, None)], {"t.ts": src})
+    items = symbolicate_frames(
+        parse_stacktrace("    at a (https://x.org/t.min.js:1:22)"), lambda url: ResolvedMap(sm2, gen)
+    )
+    assert not isinstance(items[0], str) and items[0].function == "a"

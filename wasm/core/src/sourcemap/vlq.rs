@@ -22,6 +22,24 @@ static DECODE: [u8; 256] = {
     table
 };
 
+/// The signed value of each one-digit VLQ (digit values 0..32).
+static SINGLE: [i32; 32] = {
+    let mut table = [0i32; 32];
+    let mut d = 0;
+    while d < 32 {
+        let v = (d >> 1) as i32;
+        table[d] = if d == 1 {
+            i32::MIN
+        } else if d & 1 == 1 {
+            -v
+        } else {
+            v
+        };
+        d += 1;
+    }
+    table
+};
+
 const ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Why a VLQ could not be decoded.
@@ -35,61 +53,72 @@ pub(crate) enum VlqError {
     Overflow(usize),
 }
 
-/// Decodes one VLQ at `*pos`, advancing `*pos` past it.
+/// VLQSignedValue of an unsigned VLQ value below 2^32: the low bit is the sign, and
+/// "negative zero" stands for -2^31.
 #[inline(always)]
-pub(crate) fn decode_one(input: &[u8], pos: &mut usize) -> std::result::Result<i64, VlqError> {
+fn signed(acc: u64) -> i64 {
+    let v = (acc >> 1) as i64;
+    let neg = -((acc & 1) as i64);
+    ((v ^ neg) - neg) - (((acc == 1) as i64) << 31)
+}
+
+/// Decodes a VLQ at `*pos` if a base64 digit is there, advancing `*pos` past it.
+/// `Ok(None)` (cursor unchanged) at the end of input or at any other byte.
+#[inline(always)]
+fn decode_field(input: &[u8], pos: &mut usize) -> std::result::Result<Option<i64>, VlqError> {
     let start = *pos;
     let d = match input.get(start) {
         Some(&b) => DECODE[b as usize],
-        None => return Err(VlqError::Truncated(start)),
+        None => return Ok(None),
     };
-    let acc = if d < 32 {
+    if d < 32 {
         // One digit: the common case.
         *pos = start + 1;
-        d as u64
-    } else if d == INVALID {
-        return Err(VlqError::BadChar(start));
-    } else {
-        let mut acc = (d & 31) as u64;
-        let mut shift = 5u32;
-        let mut i = start;
-        loop {
-            i += 1;
-            let d = match input.get(i) {
-                Some(&b) => DECODE[b as usize],
-                None => return Err(VlqError::Truncated(i)),
-            };
-            if d == INVALID {
-                return Err(VlqError::BadChar(i));
-            }
-            // Up to 7 digits fit a u64 with room to spare; beyond that only zero digits
-            // are allowed (leading zeros are valid: ECMA-426 only bounds the value).
-            if shift < 35 {
-                acc |= ((d & 31) as u64) << shift;
-                shift += 5;
-            } else if d & 31 != 0 {
-                return Err(VlqError::Overflow(start));
-            }
-            if d < 32 {
-                break;
-            }
+        return Ok(Some(SINGLE[d as usize] as i64));
+    }
+    if d == INVALID {
+        return Ok(None);
+    }
+    let mut acc = (d & 31) as u64;
+    let mut shift = 5u32;
+    let mut i = start;
+    loop {
+        i += 1;
+        let d = match input.get(i) {
+            Some(&b) => DECODE[b as usize],
+            None => return Err(VlqError::Truncated(i)),
+        };
+        if d == INVALID {
+            return Err(VlqError::BadChar(i));
         }
-        *pos = i + 1;
-        // VLQUnsignedValue must be < 2^32.
-        if acc >= 1 << 32 {
+        // Up to 7 digits fit a u64 with room to spare; beyond that only zero digits
+        // are allowed (leading zeros are valid: ECMA-426 only bounds the value).
+        if shift < 35 {
+            acc |= ((d & 31) as u64) << shift;
+            shift += 5;
+        } else if d & 31 != 0 {
             return Err(VlqError::Overflow(start));
         }
-        acc
-    };
-    // VLQSignedValue: magnitude < 2^31 (implied by the bound above), "-0" is -2^31.
-    let v = (acc >> 1) as i64;
-    Ok(if acc & 1 == 0 {
-        v
-    } else if v == 0 {
-        -(1 << 31)
-    } else {
-        -v
-    })
+        if d < 32 {
+            break;
+        }
+    }
+    *pos = i + 1;
+    // VLQUnsignedValue must be < 2^32 (which also bounds the magnitude below 2^31).
+    if acc >= 1 << 32 {
+        return Err(VlqError::Overflow(start));
+    }
+    Ok(Some(signed(acc)))
+}
+
+/// Decodes one VLQ at `*pos`, advancing `*pos` past it.
+#[inline(always)]
+pub(crate) fn decode_one(input: &[u8], pos: &mut usize) -> std::result::Result<i64, VlqError> {
+    match decode_field(input, pos)? {
+        Some(v) => Ok(v),
+        None if *pos < input.len() => Err(VlqError::BadChar(*pos)),
+        None => Err(VlqError::Truncated(*pos)),
+    }
 }
 
 /// Appends the base64 VLQ encoding of `value` to `out`.
@@ -282,11 +311,9 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
         src_col: std::mem::take(&mut out.src_col),
         name: std::mem::take(&mut out.name),
     };
-    let mut line = 0;
-    let mut segment = 0;
-    let result = decode_into(m, at, &mut t, &mut line, &mut segment);
+    let result = decode_into(m, at, &mut t);
     *out = t;
-    result.map_err(|p| mappings_error(m, p, line, segment))
+    result.map_err(|(p, line, segment)| mappings_error(m, p, line, segment))
 }
 
 /// Counts `,` and `;`; byte-wide counters so the loop vectorizes 16+ bytes at a time.
@@ -308,13 +335,27 @@ fn is_digit(m: &[u8], i: usize) -> bool {
     }
 }
 
+/// The decode loop; errors carry the generated line and segment they occurred in.
 fn decode_into(
     m: &[u8],
     at: &Placement,
     out: &mut Tokens,
-    line: &mut u32,
-    segment: &mut u32,
-) -> std::result::Result<Decoded, Problem> {
+) -> std::result::Result<Decoded, (Problem, u32, u32)> {
+    let mut line: u32 = 0;
+    let mut segment: u32 = 0;
+    macro_rules! fail {
+        ($p:expr) => {
+            return Err(($p, line, segment))
+        };
+    }
+    macro_rules! vlq {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => fail!(Problem::Vlq(e)),
+            }
+        };
+    }
     let first_token = out.len();
     let mut abs_line = at.line_offset as i64;
     let mut col_offset = at.col_offset as i64;
@@ -339,56 +380,56 @@ fn decode_into(
             prev_col = -1;
             col = 0;
             col_offset = 0;
-            *line += 1;
+            line += 1;
             abs_line += 1;
-            *segment = 0;
+            segment = 0;
             i += 1;
             continue;
         }
         if b == b',' {
-            return Err(Problem::EmptySegment(i));
+            fail!(Problem::EmptySegment(i));
         }
 
         // Field 1: generated column, relative within the line.
-        col += decode_one(m, &mut i).map_err(Problem::Vlq)?;
+        col += vlq!(decode_one(m, &mut i));
         if col < 0 {
-            return Err(Problem::NegativeColumn(col));
+            fail!(Problem::NegativeColumn(col));
         }
         let abs_col = col + col_offset;
         if abs_col > MAX_POS || abs_line > MAX_POS {
-            return Err(Problem::TooLarge);
+            fail!(Problem::TooLarge);
         }
         let (mut t_src, mut t_line, mut t_col, mut t_name) = (NONE, NONE, NONE, NONE);
-        if is_digit(m, i) {
-            src += decode_one(m, &mut i).map_err(Problem::Vlq)?;
-            if !is_digit(m, i) {
-                return Err(Problem::FieldCount(2, i));
+        if let Some(delta) = vlq!(decode_field(m, &mut i)) {
+            src += delta;
+            match vlq!(decode_field(m, &mut i)) {
+                Some(delta) => src_line += delta,
+                None => fail!(Problem::FieldCount(2, i)),
             }
-            src_line += decode_one(m, &mut i).map_err(Problem::Vlq)?;
-            if !is_digit(m, i) {
-                return Err(Problem::FieldCount(3, i));
+            match vlq!(decode_field(m, &mut i)) {
+                Some(delta) => src_col += delta,
+                None => fail!(Problem::FieldCount(3, i)),
             }
-            src_col += decode_one(m, &mut i).map_err(Problem::Vlq)?;
             if src < 0 || src >= src_count {
-                return Err(Problem::Source(src, at.src_count));
+                fail!(Problem::Source(src, at.src_count));
             }
             if !(0..=MAX_POS).contains(&src_line) {
-                return Err(Problem::OriginalLine(src_line));
+                fail!(Problem::OriginalLine(src_line));
             }
             if !(0..=MAX_POS).contains(&src_col) {
-                return Err(Problem::OriginalColumn(src_col));
+                fail!(Problem::OriginalColumn(src_col));
             }
             t_src = at.src_base + src as u32;
             t_line = src_line as u32;
             t_col = src_col as u32;
-            if is_digit(m, i) {
-                name += decode_one(m, &mut i).map_err(Problem::Vlq)?;
+            if let Some(delta) = vlq!(decode_field(m, &mut i)) {
+                name += delta;
                 if name < 0 || name >= name_count {
-                    return Err(Problem::Name(name, at.name_count));
+                    fail!(Problem::Name(name, at.name_count));
                 }
                 t_name = at.name_base + name as u32;
                 if is_digit(m, i) {
-                    return Err(Problem::FieldCount(6, i));
+                    fail!(Problem::FieldCount(6, i));
                 }
             }
         }
@@ -396,7 +437,7 @@ fn decode_into(
         match m.get(i) {
             Some(b',') | Some(b';') | None => {}
             // Not a base64 digit (or we would still be in the segment).
-            Some(_) => return Err(Problem::Vlq(VlqError::BadChar(i))),
+            Some(_) => fail!(Problem::Vlq(VlqError::BadChar(i))),
         }
         if abs_col < prev_col {
             sorted = false;
@@ -411,12 +452,12 @@ fn decode_into(
         out.src_line.push(t_line);
         out.src_col.push(t_col);
         out.name.push(t_name);
-        *segment += 1;
+        segment += 1;
 
         if m.get(i) == Some(&b',') {
             i += 1;
             if let None | Some(b',') | Some(b';') = m.get(i) {
-                return Err(Problem::EmptySegment(i));
+                fail!(Problem::EmptySegment(i));
             }
         }
     }
@@ -429,7 +470,7 @@ fn decode_into(
         None
     };
     Ok(Decoded {
-        lines: *line + 1,
+        lines: line + 1,
         last,
     })
 }

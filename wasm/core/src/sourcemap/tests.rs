@@ -432,6 +432,8 @@ fn lookup_bias() {
         map.lookup(2, 3, glb),
         Some(tok(2, 2, NONE, NONE, NONE, NONE))
     );
+    // The token's index comes along for callers that cache per token.
+    assert_eq!(map.lookup_indexed(2, 9, glb), Some((3, map.token(3).unwrap())));
     // Past the last line.
     assert_eq!(map.lookup(3, 0, glb), None);
     assert_eq!(map.lookup(u32::MAX, 0, glb), None);

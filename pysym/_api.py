@@ -110,7 +110,9 @@ class SourceMap:
     # -- construction --------------------------------------------------------------
 
     @classmethod
-    def from_path(cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None) -> "SourceMap":
+    def from_path(
+        cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None
+    ) -> "SourceMap":
         """Loads a map from a file; the module reads it through the host's file table."""
         path = os.fspath(path)
         with open(path, "rb"):
@@ -130,7 +132,7 @@ class SourceMap:
         rt = self._rt
         live = rt.current()
         if self._is_path:
-            with open(self._source, "rb") as f:  # type: ignore[arg-type]
+            with open(self._source, "rb") as f:
                 fh = rt.files.add(f)
                 try:
                     status = rt.call("pysym_sourcemap_from_file", fh, rt.out_slot)
@@ -211,7 +213,7 @@ class SourceMap:
         return list(self._sources)
 
     @property
-    def names(self) -> List[str]:
+    def names(self) -> List[Optional[str]]:
         """The ``names`` table."""
         return list(self._name_table())
 
@@ -275,7 +277,8 @@ class SourceMap:
         if line >= len(lines):
             return None
         context = max(0, context)
-        return SourceContext(lines[max(0, line - context) : line], lines[line], lines[line + 1 : line + 1 + context])
+        pre = lines[max(0, line - context) : line]
+        return SourceContext(pre, lines[line], lines[line + 1 : line + 1 + context])
 
     # -- lookups -------------------------------------------------------------------
 
@@ -385,7 +388,9 @@ class SourceMap:
             append(tok)
         return result
 
-    def generated_positions(self, source: Union[str, int], line: int, col: Optional[int] = None) -> List[Token]:
+    def generated_positions(
+        self, source: Union[str, int], line: int, col: Optional[int] = None
+    ) -> List[Token]:
         """Every generated position mapped from an original position, in generated order.
 
         With ``col``: the mappings at exactly that original column, or if there are none,

@@ -405,7 +405,7 @@ class WasmtimeEngine(Engine):
             pending = ms.pending
             if pending is not None:
                 ms.pending = None
-                raise pending
+                raise pending from None
             raise Trap("instantiation failed: %s" % e) from None
         core.instance = inst
         exports = {}  # type: Dict[str, Any]

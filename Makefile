@@ -28,7 +28,7 @@ endif
 VENV := .venv
 VPY  := $(VENV)/bin/python
 
-.PHONY: help toolchain wasm wasm-check rust-test venv demo test test-python fixtures bench clean
+.PHONY: help toolchain wasm wasm-check rust-test venv demo test test-python lint fixtures bench clean
 
 help:
 	@echo "make demo       set up and symbolicate the bundled sample stack trace"
@@ -76,7 +76,11 @@ fixtures:
 test-python: venv fixtures
 	$(VPY) -m pytest -q tests
 
-test: wasm-check rust-test test-python
+lint: venv
+	$(VENV)/bin/ruff check pysym
+	$(VENV)/bin/mypy pysym
+
+test: wasm-check rust-test lint test-python
 
 bench: venv fixtures
 	$(VPY) bench/bench_sourcemap.py

@@ -58,7 +58,7 @@ wasm-check: toolchain
 	else echo "wasm-check: $(WASM_PKG) differs from a fresh build of wasm/ (run 'make wasm' and commit)"; exit 1; fi
 
 rust-test: toolchain
-	cd wasm && RUSTC=$(RUSTC_BIN) $(CARGO_BIN) test --locked -q $(CARGO_FLAGS)
+	cd wasm && RUSTC=$(RUSTC_BIN) RUSTDOC=/usr/bin/rustdoc $(CARGO_BIN) test --locked -q $(CARGO_FLAGS)
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,336 @@
+// The host side of the ABI (wasm/ABI.md) in JavaScript: one wasm instance, its file
+// table, calls and error mapping. Mirrors pysym/_host.py.
+//
+// A Runtime owns a compiled WebAssembly.Module and, lazily, an instance of it. Objects
+// such as SourceMap hold handles keyed by the instance's `serial`: when a trap throws the
+// instance away, they rebuild their state in the fresh instance the next time they are
+// used. Views over linear memory are re-made whenever `memory.buffer` changed (memory
+// growth detaches the old ArrayBuffer), i.e. after any call.
+
+import * as abi from "./abi.js";
+import {
+  InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError,
+} from "./errors.js";
+
+const STATUS_ERRORS = {
+  [abi.OUT_OF_MEMORY]: MemoryLimitError,
+  [abi.LIMIT_EXCEEDED]: ResourceLimitError,
+  [abi.INVALID_JSON]: InvalidInputError,
+  [abi.INVALID_SOURCEMAP]: InvalidInputError,
+  [abi.INVALID_MAPPINGS]: InvalidInputError,
+  [abi.INVALID_INDEX_MAP]: InvalidInputError,
+};
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new PysymError("pysym's JavaScript host needs a little-endian platform");
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Bytes of a string / ArrayBuffer / typed array / DataView, without copying when possible. */
+export function toBytes(data) {
+  if (typeof data === "string") return encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("expected a string, an ArrayBuffer or a typed array");
+}
+
+function isBlob(x) {
+  return typeof Blob !== "undefined" && x instanceof Blob;
+}
+
+/**
+ * The capabilities the module may read: only files the host put here.
+ *
+ * A file is bytes (served synchronously) or a Blob/File. A Blob cannot be read
+ * synchronously on the main thread, so a read of a range not loaded yet returns NEED_DATA
+ * and records the request; the host awaits `fill()` (which loads the whole file, as ABI.md
+ * allows) and repeats the call.
+ */
+export class FileTable {
+  constructor() {
+    this._files = new Map(); // fh -> {blob, bytes}
+    this._next = 1;
+    this.pending = new Set(); // file handles with a NEED_DATA outstanding
+  }
+
+  add(source) {
+    const fh = this._next++;
+    if (isBlob(source)) this._files.set(fh, { blob: source, bytes: null });
+    else this._files.set(fh, { blob: null, bytes: toBytes(source) });
+    return fh;
+  }
+
+  remove(fh) {
+    this._files.delete(fh);
+    this.pending.delete(fh);
+  }
+
+  bytes(fh) {
+    const f = this._files.get(fh);
+    return f ? f.bytes : null;
+  }
+
+  size(fh) {
+    const f = this._files.get(fh);
+    if (!f) return null;
+    return f.bytes ? f.bytes.length : f.blob.size;
+  }
+
+  /** Copies up to `len` bytes at `offset` into `dst` (a Uint8Array); count or a status. */
+  read(fh, offset, dst) {
+    const f = this._files.get(fh);
+    if (!f) return abi.BAD_HANDLE;
+    if (!f.bytes) {
+      this.pending.add(fh);
+      return abi.NEED_DATA;
+    }
+    const start = Math.min(offset, f.bytes.length);
+    const chunk = f.bytes.subarray(start, Math.min(f.bytes.length, start + dst.length));
+    dst.set(chunk);
+    return chunk.length;
+  }
+
+  /** Loads the data of every file with an outstanding NEED_DATA. */
+  async fill() {
+    const fhs = [...this.pending];
+    this.pending.clear();
+    await Promise.all(fhs.map(async (fh) => {
+      const f = this._files.get(fh);
+      if (f && !f.bytes) f.bytes = new Uint8Array(await f.blob.arrayBuffer());
+    }));
+    return fhs.length;
+  }
+}
+
+class Live {
+  constructor(instance, serial) {
+    this.instance = instance;
+    this.exports = instance.exports;
+    this.memory = instance.exports.memory;
+    this.serial = serial;
+    this.outSlot = 0;
+    this._buf = null;
+    this._u8 = null;
+    this._u32 = null;
+  }
+
+  /** Uint8Array over the whole memory, re-made when the memory grew. */
+  u8() {
+    const buf = this.memory.buffer;
+    if (buf !== this._buf) this._remake(buf);
+    return this._u8;
+  }
+
+  /** Uint32Array over the whole memory, re-made when the memory grew. */
+  u32() {
+    const buf = this.memory.buffer;
+    if (buf !== this._buf) this._remake(buf);
+    return this._u32;
+  }
+
+  _remake(buf) {
+    this._buf = buf;
+    this._u8 = new Uint8Array(buf);
+    this._u32 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+  }
+}
+
+/** Normalises what `init({ wasm })` accepts into a compiled WebAssembly.Module. */
+export async function compileModule(wasm) {
+  if (wasm instanceof WebAssembly.Module) return wasm;
+  if (typeof Response !== "undefined" && wasm instanceof Response) {
+    if (typeof WebAssembly.compileStreaming === "function") {
+      try {
+        return await WebAssembly.compileStreaming(wasm.clone());
+      } catch (e) {
+        // wrong MIME type (file servers without application/wasm): compile the bytes
+      }
+    }
+    return WebAssembly.compile(await wasm.arrayBuffer());
+  }
+  if (wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm)) return WebAssembly.compile(wasm);
+  if (isBlob(wasm)) return WebAssembly.compile(await wasm.arrayBuffer());
+  if (typeof wasm === "string" || wasm instanceof URL) {
+    const url = new URL(String(wasm), typeof location !== "undefined" ? location.href : undefined);
+    if (url.protocol === "file:") {
+      // Node: fetch() does not read file: URLs
+      const { readFile } = await import("node:fs/promises");
+      return WebAssembly.compile(await readFile(url));
+    }
+    const response = await fetch(url);
+    if (!response.ok) throw new PysymError(`cannot fetch ${url}: HTTP ${response.status}`);
+    return compileModule(response);
+  }
+  throw new TypeError("wasm: expected a URL, a Response, an ArrayBuffer/typed array or a WebAssembly.Module");
+}
+
+function isTrap(e) {
+  return e instanceof WebAssembly.RuntimeError || e instanceof RangeError
+    || (e instanceof Error && /call stack|out of memory/i.test(e.message) && !(e instanceof PysymError));
+}
+
+/** One compiled module and, lazily, its instance. Calls are synchronous. */
+export class Runtime {
+  /** @param {WebAssembly.Module} module */
+  constructor(module) {
+    this.module = module;
+    this.files = new FileTable();
+    this._serial = 0;
+    this.live = null;
+  }
+
+  current() {
+    return this.live || this._start();
+  }
+
+  _start() {
+    const files = this.files;
+    let live = null;
+    const imports = {
+      pysym_host: {
+        file_size: (fh, out) => {
+          const size = files.size(fh);
+          if (size === null) return abi.BAD_HANDLE;
+          const view = new DataView(live.memory.buffer);
+          view.setBigUint64(out >>> 0, BigInt(size), true);
+          return abi.OK;
+        },
+        file_read: (fh, offset, dst, len) => {
+          dst >>>= 0;
+          len >>>= 0;
+          const off = Number(BigInt.asUintN(64, offset));
+          const mem = new Uint8Array(live.memory.buffer);
+          if (dst + len > mem.length) return abi.BAD_ARGUMENT;
+          return files.read(fh, off, mem.subarray(dst, dst + len));
+        },
+      },
+    };
+    let instance;
+    try {
+      instance = new WebAssembly.Instance(this.module, imports);
+    } catch (e) {
+      throw new SandboxError(`cannot start the wasm module: ${e && e.message}`);
+    }
+    this._serial += 1;
+    live = new Live(instance, this._serial);
+    const version = live.exports.pysym_abi_version();
+    if (version !== abi.ABI_VERSION) {
+      throw new SandboxError(`pysym.wasm speaks ABI version ${version}, this host speaks ${abi.ABI_VERSION}`);
+    }
+    live.outSlot = live.exports.pysym_out_slot() >>> 0;
+    this.live = live;
+    return live;
+  }
+
+  /** Throws the instance away; objects rebuild in a fresh one on next use. */
+  discard() {
+    this.live = null;
+  }
+
+  get outSlot() {
+    return this.current().outSlot;
+  }
+
+  /** Calls an export; a trap discards the instance and throws SandboxError. */
+  call(name, ...args) {
+    const live = this.current();
+    const fn = live.exports[name];
+    if (typeof fn !== "function") throw new PysymError(`the module has no export ${name}`);
+    try {
+      return fn(...args);
+    } catch (e) {
+      if (isTrap(e)) {
+        this.discard();
+        throw new SandboxError(`the wasm module trapped in ${name}: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  /** Throws the error for a negative status, with the module's message. */
+  check(status) {
+    if (status >= 0) return status;
+    const message = this.lastError();
+    const cls = STATUS_ERRORS[status] || PysymError;
+    throw new cls(message, status);
+  }
+
+  lastError() {
+    const status = this.call("pysym_last_error", this.outSlot);
+    const text = utf8.decode(this.resultBytes());
+    return text || abi.STATUS_NAMES[status] || `status ${status}`;
+  }
+
+  /** out[0..count] as a plain array of u32. */
+  out(count) {
+    const live = this.current();
+    const w = live.u32();
+    const base = live.outSlot >>> 2;
+    return Array.from(w.subarray(base, base + count));
+  }
+
+  /** A copy of the result buffer published in out[0], out[1]. */
+  resultBytes() {
+    const live = this.current();
+    const w = live.u32();
+    const ptr = w[live.outSlot >>> 2];
+    const len = w[(live.outSlot >>> 2) + 1];
+    return len ? live.u8().slice(ptr, ptr + len) : new Uint8Array(0);
+  }
+
+  /** The result buffer as u32 words (a copy). */
+  resultWords() {
+    const live = this.current();
+    const w = live.u32();
+    const ptr = w[live.outSlot >>> 2];
+    const len = w[(live.outSlot >>> 2) + 1];
+    return w.slice(ptr >>> 2, (ptr + len) >>> 2);
+  }
+
+  /** Copies bytes into a fresh module allocation (for exports that take ownership). */
+  putInput(bytes) {
+    const ptr = this.call("pysym_alloc", bytes.length) >>> 0;
+    if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${bytes.length} bytes for the input`);
+    this.current().u8().set(bytes, ptr);
+    return ptr;
+  }
+
+  /** Copies batch arguments into the module's reusable input area. */
+  inputBuffer(bytes) {
+    const ptr = this.call("pysym_input_buffer", bytes.length) >>> 0;
+    if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${bytes.length} bytes for arguments`);
+    this.current().u8().set(bytes, ptr);
+    return ptr;
+  }
+
+  /**
+   * Runs `attempt()` (which makes one export call and returns its status) until it does
+   * not return NEED_DATA, loading the file data the module asked for in between.
+   */
+  async withData(attempt) {
+    for (;;) {
+      const status = attempt();
+      if (status !== abi.NEED_DATA) return status;
+      if ((await this.files.fill()) === 0) return abi.HOST_IO; // asked for nothing we can load
+    }
+  }
+
+  /** Decodes a string table result (ABI.md "String table"). */
+  stringTable(data) {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const count = view.getUint32(0, true);
+    const base = 4 + 8 * count;
+    const out = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const off = view.getUint32(4 + 8 * i, true);
+      const n = view.getUint32(8 + 8 * i, true);
+      out[i] = n === abi.NONE ? null : utf8Strict.decode(data.subarray(base + off, base + off + n));
+    }
+    return out;
+  }
+}

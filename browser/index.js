@@ -1,0 +1,410 @@
+// pysym in JavaScript: the same wasm module and the same API as the Python package
+// (pysym/_api.py), as an ES module for browsers, Web Workers and Node >= 20.
+//
+//   import { init, SourceMap } from "./browser/index.js";
+//   await init();                        // or init({ wasm: url | Response | bytes | Module })
+//   const sm = SourceMap.fromBytes(mapBytes);
+//   sm.lookup(0, 647);                   // 0-based line and UTF-16 column, like Python
+//   sm.close();
+//
+// Names follow Python's in JavaScript spelling (lookup_many -> lookupMany, debug_id ->
+// debugId); Token fields are dstLine, dstCol, src, srcLine, srcCol, name.
+
+import * as abi from "./abi.js";
+import { Runtime, compileModule, toBytes } from "./host.js";
+import {
+  InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError, TimeoutError,
+} from "./errors.js";
+
+export { InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError, TimeoutError };
+export { ABI_VERSION } from "./abi.js";
+
+/** Bias: the segment with the greatest generated column <= the asked column. */
+export const GREATEST_LOWER_BOUND = abi.BIAS_GREATEST_LOWER_BOUND;
+/** Bias: the segment with the smallest generated column >= the asked column. */
+export const LEAST_UPPER_BOUND = abi.BIAS_LEAST_UPPER_BOUND;
+
+const NONE = abi.NONE;
+const U32_MAX = 0xffffffff;
+const BATCH = 1 << 20; // positions per boundary crossing; bounds the module's result buffer
+const LINE_BREAK = /\r\n|\r|\n|\u2028|\u2029/;
+
+/** Where the module lives next to this file in the repository / in a copy of it. */
+export const DEFAULT_WASM_URL = new URL("../pysym/_wasm/pysym.wasm", import.meta.url);
+
+let defaultRuntime = null;
+let initializing = null;
+
+/**
+ * Compiles and starts the module; call (and await) once before using the API.
+ * `wasm`: a URL (string or URL), a Response, an ArrayBuffer / typed array, or a compiled
+ * WebAssembly.Module. Without it, pysym.wasm is loaded from DEFAULT_WASM_URL.
+ * Calling it again returns the same runtime unless `wasm` is given.
+ */
+export async function init(options = {}) {
+  const wasm = options.wasm;
+  if (wasm === undefined && defaultRuntime) return defaultRuntime;
+  if (wasm === undefined && initializing) return initializing;
+  const p = (async () => {
+    const module = await compileModule(wasm === undefined ? DEFAULT_WASM_URL : wasm);
+    const rt = new Runtime(module);
+    rt.current(); // start now: a module of another ABI version fails here
+    defaultRuntime = rt;
+    return rt;
+  })();
+  if (wasm === undefined) initializing = p;
+  try {
+    return await p;
+  } finally {
+    if (wasm === undefined) initializing = null;
+  }
+}
+
+/** The runtime `init()` made (throws if init() was not awaited). */
+export function getRuntime() {
+  if (!defaultRuntime) throw new PysymError("pysym is not initialised: await init() first");
+  return defaultRuntime;
+}
+
+function makeToken(dstLine, dstCol, src, srcLine, srcCol, name) {
+  return Object.freeze({ dstLine, dstCol, src, srcLine, srcCol, name });
+}
+
+function checkPosition(line, col) {
+  if (!Number.isInteger(line) || !Number.isInteger(col)) throw new TypeError("line and column must be integers");
+  if (line < 0 || col < 0) throw new RangeError("line and column are 0-based and must not be negative");
+  return line <= U32_MAX && col <= U32_MAX;
+}
+
+function u32Array(values, what) {
+  if (values instanceof Uint32Array) return values;
+  const arr = Array.from(values);
+  for (const v of arr) {
+    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new RangeError(`${what} must be integers in 0..2**32-1`);
+  }
+  return Uint32Array.from(arr);
+}
+
+/**
+ * A parsed source map (regular or index map), held inside the wasm sandbox.
+ * Create one with SourceMap.fromBytes / fromBlob / fromUrl; call close() when done
+ * (or `using sm = ...` where Symbol.dispose is supported).
+ */
+export class SourceMap {
+  /** @private */
+  constructor(source, runtime) {
+    this._rt = runtime || getRuntime();
+    this._source = source; // Uint8Array: kept so the map can be rebuilt after a trap
+    this._handles = new Map(); // instance serial -> handle
+    this._closed = false;
+    this._names = null;
+    this._tokenCache = new Map();
+  }
+
+  /** Loads a map from bytes (Uint8Array, ArrayBuffer, any typed array) or a string. */
+  static fromBytes(data, { runtime } = {}) {
+    const sm = new SourceMap(toBytes(data), runtime);
+    sm._loadBytes();
+    sm._readMetadata();
+    return sm;
+  }
+
+  /**
+   * Loads a map from a Blob or File (or bytes) through the host's file table: the module
+   * reads it with file_read, the host serves reads it cannot serve synchronously through
+   * the ABI's NEED_DATA retry.
+   */
+  static async fromBlob(blob, { runtime } = {}) {
+    const rt = runtime || getRuntime();
+    const fh = rt.files.add(blob);
+    let status;
+    try {
+      status = await rt.withData(() => rt.call("pysym_sourcemap_from_file", fh, rt.outSlot));
+      const bytes = rt.files.bytes(fh);
+      const sm = new SourceMap(bytes, rt);
+      rt.check(status);
+      const live = rt.current();
+      sm._handles.set(live.serial, rt.out(1)[0]);
+      sm._readMetadata();
+      return sm;
+    } finally {
+      rt.files.remove(fh);
+    }
+  }
+
+  /** Fetches a map (a URL or a Request) and loads it. */
+  static async fromUrl(url, { runtime, fetchOptions } = {}) {
+    const response = await fetch(url, fetchOptions);
+    if (!response.ok) throw new PysymError(`cannot fetch ${url}: HTTP ${response.status}`);
+    return SourceMap.fromBytes(new Uint8Array(await response.arrayBuffer()), { runtime });
+  }
+
+  _loadBytes() {
+    const rt = this._rt;
+    const live = rt.current();
+    const data = this._source;
+    const ptr = rt.putInput(data);
+    rt.check(rt.call("pysym_sourcemap_from_bytes", ptr, data.length, rt.outSlot));
+    const handle = rt.out(1)[0];
+    this._handles.set(live.serial, handle);
+    return handle;
+  }
+
+  /** The live handle, rebuilding the map if its instance was thrown away. */
+  _h() {
+    if (this._closed) throw new PysymError("this SourceMap is closed");
+    const handle = this._handles.get(this._rt.current().serial);
+    return handle === undefined ? this._loadBytes() : handle;
+  }
+
+  _call(name, ...args) {
+    return this._rt.check(this._rt.call(name, this._h(), ...args));
+  }
+
+  _readMetadata() {
+    const rt = this._rt;
+    this._call("pysym_sourcemap_info", rt.outSlot);
+    const [nSources, nNames, nTokens, nLines, flags] = rt.out(5);
+    void nSources;
+    this._nTokens = nTokens;
+    this._nLines = nLines;
+    this._nNames = nNames;
+    this.isIndexMap = Boolean(flags & 1);
+    this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
+    this._sources = rt.stringTable(rt.resultBytes());
+    this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);
+    [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
+    this._call("pysym_sourcemap_ignore_list", rt.outSlot);
+    this._ignoreList = Array.from(rt.resultWords(), (i) => this._sources[i]);
+  }
+
+  /** Frees the map inside the module; calling it again does nothing. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    const live = this._rt.live;
+    const handle = live ? this._handles.get(live.serial) : undefined;
+    this._handles.clear();
+    this._source = null;
+    if (handle !== undefined) this._rt.call("pysym_sourcemap_free", handle);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+
+  get closed() {
+    return this._closed;
+  }
+
+  /** Source URLs after sourceRoot resolution (null for null entries). */
+  get sources() {
+    return this._sources.slice();
+  }
+
+  /** The names table. */
+  get names() {
+    return this._nameTable().slice();
+  }
+
+  /** The file field. */
+  get file() {
+    return this._file;
+  }
+
+  /** The debugId field (also read from debug_id). */
+  get debugId() {
+    return this._debugId;
+  }
+
+  /** Sources listed in ignoreList (or x_google_ignoreList). */
+  get ignoreList() {
+    return this._ignoreList.slice();
+  }
+
+  /** Number of mapping segments (Python's len(sm)). */
+  get length() {
+    return this._nTokens;
+  }
+
+  toString() {
+    return `<SourceMap file=${JSON.stringify(this._file)} sources=${this._sources.length} tokens=${this._nTokens}${this._closed ? " closed" : ""}>`;
+  }
+
+  _nameTable() {
+    if (this._names === null) {
+      const rt = this._rt;
+      this._call("pysym_sourcemap_strings", abi.STRINGS_NAMES, rt.outSlot);
+      this._names = rt.stringTable(rt.resultBytes());
+    }
+    return this._names;
+  }
+
+  _sourceIndex(source) {
+    if (typeof source === "number") return Number.isInteger(source) && source >= 0 && source < this._sources.length ? source : null;
+    const i = this._sources.indexOf(source);
+    return i < 0 ? null : i;
+  }
+
+  /** The source's text from sourcesContent (by URL or index), or null. */
+  sourceContent(source) {
+    const idx = this._sourceIndex(source);
+    if (idx === null) return null;
+    const rt = this._rt;
+    if (this._call("pysym_sourcemap_source_content", idx, rt.outSlot) === 0) return null;
+    return new TextDecoder().decode(rt.resultBytes());
+  }
+
+  /** Line `line` (0-based) of a source with up to `context` lines around it, or null. */
+  sourceContext(source, line, context = 5) {
+    const text = this.sourceContent(source);
+    if (text === null || line < 0) return null;
+    const lines = text.split(LINE_BREAK);
+    if (line >= lines.length) return null;
+    context = Math.max(0, context);
+    return {
+      preLines: lines.slice(Math.max(0, line - context), line),
+      line: lines[line],
+      postLines: lines.slice(line + 1, line + 1 + context),
+    };
+  }
+
+  _make(w, i) {
+    const src = w[i + 2];
+    if (src === NONE) return null;
+    const name = w[i + 5];
+    return makeToken(w[i], w[i + 1], this._sources[src], w[i + 3], w[i + 4],
+      name === NONE ? null : this._nameTable()[name]);
+  }
+
+  /**
+   * The mapping for a generated position (0-based line and UTF-16 column), or null.
+   * Never crosses to another line; a segment without an original position gives null.
+   */
+  lookup(line, col, bias = GREATEST_LOWER_BOUND) {
+    if (!checkPosition(line, col)) return null;
+    const rt = this._rt;
+    const h = this._h();
+    const live = rt.current();
+    const found = rt.call("pysym_sourcemap_lookup", h, line, col, bias, live.outSlot);
+    if (found !== 1) {
+      if (found === 0) return null;
+      rt.check(found);
+    }
+    const w = live.u32();
+    const base = live.outSlot >>> 2;
+    const idx = w[base + 6];
+    let tok = this._tokenCache.get(idx);
+    if (tok === undefined) {
+      tok = this._make(w, base);
+      this._tokenCache.set(idx, tok);
+    }
+    return tok;
+  }
+
+  /** Many lookups in one boundary crossing per batch (`lines`, `cols`: equal-length). */
+  lookupMany(lines, cols, bias = GREATEST_LOWER_BOUND) {
+    const la = u32Array(lines, "lines");
+    const ca = u32Array(cols, "cols");
+    const n = la.length;
+    if (ca.length !== n) throw new RangeError(`lines and cols differ in length (${n} and ${ca.length})`);
+    const out = new Array(n);
+    const rt = this._rt;
+    if (this._nNames) this._nameTable(); // fetched first: decoding must not call the module
+    for (let start = 0; start < n; start += BATCH) {
+      const stop = Math.min(n, start + BATCH);
+      const count = stop - start;
+      const pairs = new Uint32Array(2 * count);
+      for (let i = 0; i < count; i++) {
+        pairs[2 * i] = la[start + i];
+        pairs[2 * i + 1] = ca[start + i];
+      }
+      const h = this._h();
+      const ptr = rt.inputBuffer(new Uint8Array(pairs.buffer));
+      rt.check(rt.call("pysym_sourcemap_lookup_many", h, ptr, count, bias, rt.outSlot));
+      this._decodeLookups(rt, count, out, start);
+    }
+    return out;
+  }
+
+  _decodeLookups(rt, count, out, at) {
+    // Layout: `count` token indices, then `count` token records (ABI.md). Read straight
+    // from linear memory: nothing is called between the export and here.
+    const live = rt.current();
+    const w = live.u32();
+    const base = w[live.outSlot >>> 2] >>> 2;
+    const cache = this._tokenCache;
+    const rec = base + count;
+    for (let i = 0; i < count; i++) {
+      const idx = w[base + i];
+      if (idx === NONE) {
+        out[at + i] = null;
+        continue;
+      }
+      let tok = cache.get(idx);
+      if (tok === undefined) {
+        tok = this._make(w, rec + 6 * i);
+        cache.set(idx, tok);
+      }
+      out[at + i] = tok;
+    }
+  }
+
+  /**
+   * Every generated position mapped from an original position, in generated order.
+   * With `col`: the mappings at exactly that column, or if none, those at the nearest
+   * greater column on the same line. Without (null/undefined): the whole line.
+   */
+  generatedPositions(source, line, col = null) {
+    const idx = this._sourceIndex(source);
+    if (idx === null || line < 0 || line > U32_MAX) return [];
+    if (col !== null && col !== undefined && (col < 0 || col >= U32_MAX)) return [];
+    const rt = this._rt;
+    this._call("pysym_sourcemap_generated_positions", idx, line,
+      col === null || col === undefined ? NONE : col, rt.outSlot);
+    return this._records(rt.resultWords());
+  }
+
+  _records(words) {
+    const out = [];
+    const names = this._nNames ? this._nameTable() : [];
+    for (let j = 0; j < words.length; j += abi.TOKEN_WORDS) {
+      const src = words[j + 2];
+      const name = words[j + 5];
+      if (src === NONE) out.push(makeToken(words[j], words[j + 1], null, null, null, null));
+      else out.push(makeToken(words[j], words[j + 1], this._sources[src], words[j + 3], words[j + 4],
+        name === NONE ? null : names[name]));
+    }
+    return out;
+  }
+
+  /** All segments in generated order, including those without an original position. */
+  *[Symbol.iterator]() {
+    const step = 1 << 16;
+    for (let start = 0; start < this._nTokens; start += step) {
+      this._call("pysym_sourcemap_tokens", start, step, this._rt.outSlot);
+      yield* this._records(this._rt.resultWords());
+    }
+  }
+
+  /** All segments as an array. */
+  tokens() {
+    return [...this];
+  }
+}
+
+/**
+ * Native symbolication from a symcache. NOT DONE: waits for the module's symcache exports
+ * (ABI version 2); every method throws until then.
+ */
+export class SymCache {
+  static fromBytes() {
+    throw new PysymError("SymCache is not available yet: the module has no symcache exports (ABI version 2)");
+  }
+
+  static fromObject() {
+    throw new PysymError("SymCache is not available yet: the module has no symcache exports (ABI version 2)");
+  }
+}
+
+export * from "./stacktrace.js";

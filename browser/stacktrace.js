@@ -1,0 +1,780 @@
+// Parsing and symbolicating JavaScript stack traces (V8, SpiderMonkey, JavaScriptCore).
+// A port of pysym/_stacktrace.py: the same input gives the same output (the browser
+// tests compare with the Python CLI). Positions in traces are 1-based lines and columns
+// (UTF-16 code units); the SourceMap API is 0-based; the conversion happens here.
+//
+// JavaScript strings are indexed in UTF-16 code units, the unit of source-map columns,
+// so the Python side's astral-character bookkeeping is not needed here.
+
+import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
+
+export { decodeDataUrl, findDebugId, findSourcemapUrl };
+
+/**
+ * One parsed stack frame. `line`/`col` are 1-based as printed (null without a position).
+ * @returns {object}
+ */
+function makeFrame(raw, style, fn, url, line, col, isAsync = false, isConstructor = false,
+  alias = null, evalOrigin = null, prefix = "") {
+  return Object.freeze({
+    raw, style, function: fn, url, line, col, isAsync, isConstructor, alias, evalOrigin, prefix,
+  });
+}
+
+export function hasPosition(f) {
+  return f.url !== null && f.line !== null && f.col !== null;
+}
+
+const LOC_FULL = /^(.+):(\d+):(\d+)$/s;
+const LOC_GREEDY = /^(.+):(\d+)(?::(\d+))?$/s;
+const V8_AT = /^(\s*)at (.*?)\s*$/s;
+const V8_ALIAS = /^(.*?) \[as ([^\]]*)\]$/s;
+const GECKO = /^(\s*)((?:[^\s@]|global code|module code|eval code|eval function)*)@(\S.*?)\s*$/s;
+const GECKO_ASYNC = "async*";
+const GECKO_EVAL = / line \d+ > (?:eval|Function|injectedScript)/;
+const SPECIAL_LOCATIONS = /^(?:<anonymous>|native|unknown location|index \d+)$/;
+
+function parseLocation(text) {
+  let m = LOC_FULL.exec(text);
+  if (m) return [m[1], parseInt(m[2], 10), parseInt(m[3], 10)];
+  m = LOC_GREEDY.exec(text);
+  if (m) return [m[1], parseInt(m[2], 10), null];
+  return [text, null, null];
+}
+
+function splitTrailingParens(rest) {
+  if (!rest.endsWith(")")) return null;
+  let depth = 0;
+  for (let i = rest.length - 1; i >= 0; i--) {
+    const ch = rest[i];
+    if (ch === ")") depth += 1;
+    else if (ch === "(") {
+      depth -= 1;
+      if (depth === 0) {
+        if (i === 0 || rest[i - 1] !== " ") return null;
+        return [rest.slice(0, i - 1), rest.slice(i + 1, -1)];
+      }
+    }
+  }
+  return null;
+}
+
+function looksLikeLocation(text) {
+  if (!text) return false;
+  if (!text.includes(" ")) return true;
+  return SPECIAL_LOCATIONS.test(text) || LOC_GREEDY.test(text);
+}
+
+function parseV8(line) {
+  const m = V8_AT.exec(line);
+  if (!m) return null;
+  const prefix = m[1];
+  let rest = m[2];
+  if (!rest) return null;
+  let isAsync = false;
+  let isNew = false;
+  const split = splitTrailingParens(rest);
+  if (split === null) {
+    if (rest.startsWith("async ")) {
+      isAsync = true;
+      rest = rest.slice(6);
+    }
+    if (!looksLikeLocation(rest)) return null;
+    const [url, ln, col] = parseLocation(rest);
+    return makeFrame(line, "v8", null, url, ln, col, isAsync, false, null, null, prefix);
+  }
+  let [fn, loc] = split;
+  if (fn.startsWith("async ")) {
+    isAsync = true;
+    fn = fn.slice(6);
+  }
+  if (fn.startsWith("new ")) {
+    isNew = true;
+    fn = fn.slice(4);
+  }
+  let alias = null;
+  const am = V8_ALIAS.exec(fn);
+  if (am) {
+    fn = am[1];
+    alias = am[2];
+  }
+  if (loc.startsWith("eval at ")) {
+    const comma = loc.lastIndexOf(", ");
+    if (comma < 0) return null;
+    const originText = loc.slice("eval at ".length, comma);
+    const own = loc.slice(comma + 2);
+    let origin = parseV8("at " + originText);
+    if (origin === null) origin = makeFrame(originText, "v8", originText, null, null, null);
+    const [url, ln, col] = parseLocation(own);
+    return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, origin, prefix);
+  }
+  if (!loc || !looksLikeLocation(loc)) return null;
+  const [url, ln, col] = parseLocation(loc);
+  return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, null, prefix);
+}
+
+function parseGecko(line) {
+  const m = GECKO.exec(line);
+  if (!m) return null;
+  const prefix = m[1];
+  let fn = m[2];
+  const loc = m[3];
+  let isAsync = false;
+  if (fn.startsWith(GECKO_ASYNC)) {
+    isAsync = true;
+    fn = fn.slice(GECKO_ASYNC.length);
+  }
+  if (loc.includes(" ") && loc !== "[native code]" && !GECKO_EVAL.test(loc)) return null;
+  const [url, ln, col] = parseLocation(loc);
+  if (ln === null) {
+    if (!(loc === "[native code]" || loc.includes("/") || loc.includes(":") || loc.endsWith(".js"))) return null;
+  }
+  return makeFrame(line, "gecko", fn || null, url, ln, col, isAsync, false, null, null, prefix);
+}
+
+/** Parses one stack-trace line (without its line ending); null if not a frame. */
+export function parseLine(line) {
+  if (line.includes("\n") || line.includes("\r")) return null;
+  let frame = parseV8(line);
+  if (frame === null && line.includes("@")) frame = parseGecko(line);
+  return frame;
+}
+
+// Python's str.splitlines() boundaries.
+const SPLITLINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
+
+/** Python's str.splitlines(keepends). */
+export function splitlines(text, keepends = false) {
+  const out = [];
+  let last = 0;
+  SPLITLINES.lastIndex = 0;
+  let m;
+  while ((m = SPLITLINES.exec(text)) !== null) {
+    out.push(text.slice(last, keepends ? m.index + m[0].length : m.index));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/** Parses a whole trace: a frame object per frame line, the raw string otherwise. */
+export function parseStacktrace(text) {
+  return splitlines(text).map((raw) => parseLine(raw) || raw);
+}
+
+// ---------------------------------------------------------------------------------------
+// Symbolication
+
+/** What a map resolver returns for a frame URL: the map, and the generated JS when known. */
+export class ResolvedMap {
+  constructor(sourcemap, generated = null) {
+    this.sourcemap = sourcemap;
+    this.generated = generated;
+    this._lineStarts = null;
+  }
+
+  lineStarts() {
+    if (this._lineStarts === null) {
+      const starts = [0];
+      const re = /\r\n|[\n\r\u2028\u2029]/g;
+      const text = this.generated || "";
+      let m;
+      while ((m = re.exec(text)) !== null) starts.push(m.index + m[0].length);
+      this._lineStarts = starts;
+    }
+    return this._lineStarts;
+  }
+}
+
+function asResolved(obj) {
+  if (obj === null || obj === undefined) return null;
+  if (obj instanceof ResolvedMap) return obj;
+  return new ResolvedMap(obj);
+}
+
+const ID = "[A-Za-z_$\\u0080-\\uffff][\\w$\\u0080-\\uffff]*";
+const IDENT_G = new RegExp(ID, "g");
+const IDENT_Y = new RegExp(ID, "y");
+const NOT_TRANSLATED = new Set(
+  "Object Array Function Promise Module process async new prototype eval anonymous global code Generator AsyncGenerator".split(" "),
+);
+const FUNCTION_KW = new RegExp("\\bfunction\\b\\s*\\*?\\s*(" + ID + ")?", "gd");
+const CLASS_KW = new RegExp("\\bclass\\b(?:\\s+(" + ID + "))?", "gd");
+const ARROW = /=>/g;
+const METHOD = new RegExp("[{};,]\\s*(?:(?:static|async|get|set)\\s+|\\*\\s*)*(" + ID + ")\\s*\\([^()]*\\)\\s*\\{", "gd");
+const ASSIGNED = new RegExp("(?<![\\w$])(" + ID + ")\\s*[=:]\\s*(?:async\\s*)?$", "gd");
+const ASSIGNED_ARROW = new RegExp("(?<![\\w$])(" + ID + ")\\s*=\\s*(?:async\\s*)?(?:\\([^()]*\\)|" + ID + ")\\s*$", "gd");
+const LOOK_BACK = 256;
+const LINE_BREAK_G = /\r\n|[\n\r\u2028\u2029]/g;
+const SKIP_COMMENTS = new RegExp("(?:\\s+|//[^\\n\\r]*|/\\*.*?\\*/|@" + ID + "(?:\\([^()]*\\))?)*", "ys");
+const DECL_PREFIX = /^[\s;,)}\]]*(?:async\s*)?(?:function\s*\*?\s*|class\s+)$/;
+const DECL_ORIGINAL = new RegExp(
+  "(?:export\\s+(?:default\\s+)?)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?"
+  + "(?:function\\s*\\*?\\s*(" + ID + ")|class\\s+(" + ID + "))", "y");
+
+function bisectRight(arr, x) {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (x < arr[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function matchAt(re, text, pos) {
+  re.lastIndex = pos;
+  return re.exec(text);
+}
+
+/** Identifier -> sorted offsets where it names a function, class or method. */
+function definitionIndex(text) {
+  const index = new Map();
+  const add = (name, offset) => {
+    let list = index.get(name);
+    if (!list) index.set(name, (list = []));
+    list.push(offset);
+  };
+  const assigned = (pattern, end) => {
+    // Python's pattern.search(text, end - LOOK_BACK, end): `$` is at `end`; the
+    // look-behind needs one character before the window.
+    const start = Math.max(0, end - LOOK_BACK);
+    const from = Math.max(0, start - 1);
+    const window = text.slice(from, end);
+    pattern.lastIndex = start - from;
+    const m = pattern.exec(window);
+    if (m) add(m[1], from + m.indices[1][0]);
+  };
+  for (const rx of [FUNCTION_KW, CLASS_KW]) {
+    for (const m of text.matchAll(rx)) {
+      if (m[1] !== undefined) add(m[1], m.indices[1][0]);
+      assigned(ASSIGNED, m.index);
+    }
+  }
+  for (const m of text.matchAll(ARROW)) assigned(ASSIGNED_ARROW, m.index);
+  for (const m of text.matchAll(METHOD)) add(m[1], m.indices[1][0]);
+  for (const offsets of index.values()) offsets.sort((a, b) => a - b);
+  return index;
+}
+
+class NameFinder {
+  constructor(resolved) {
+    this.resolved = resolved;
+    this._index = null;
+    this._sources = new Map();
+    this._sourceLines = new Map();
+  }
+
+  _sourceText(source) {
+    if (!this._sources.has(source)) {
+      let text = null;
+      try {
+        text = this.resolved.sourcemap.sourceContent(source);
+      } catch (e) {
+        text = null;
+      }
+      this._sources.set(source, text);
+    }
+    return this._sources.get(source);
+  }
+
+  _definitions(name) {
+    if (this._index === null) this._index = definitionIndex(this.resolved.generated || "");
+    return this._index.get(name) || [];
+  }
+
+  identifierAt(line0, col0) {
+    const offset = this._offset(line0, col0);
+    if (offset === null) return null;
+    const m = matchAt(IDENT_Y, this.resolved.generated || "", offset);
+    return m ? m[0] : null;
+  }
+
+  _lineBounds(line0) {
+    const starts = this.resolved.lineStarts();
+    const text = this.resolved.generated || "";
+    const end = line0 + 1 < starts.length ? starts[line0 + 1] : text.length;
+    return [starts[line0], end];
+  }
+
+  _position(offset) {
+    const line = bisectRight(this.resolved.lineStarts(), offset) - 1;
+    const [start] = this._lineBounds(line);
+    return [line, offset - start];
+  }
+
+  _offset(line0, col0) {
+    if (line0 >= this.resolved.lineStarts().length) return null;
+    const [start, end] = this._lineBounds(line0);
+    return Math.min(start + col0, end);
+  }
+
+  translate(name, line0, col0) {
+    if (!this.resolved.generated || NOT_TRANSLATED.has(name)) return null;
+    const defs = this._definitions(name);
+    if (!defs.length) return null;
+    const here = this._offset(line0, col0);
+    if (here === null) return null;
+    const i = bisectRight(defs, here) - 1;
+    const candidates = i >= 0 ? [defs[i]] : [];
+    if (i + 1 < defs.length) candidates.push(defs[i + 1]);
+    for (const off of candidates) {
+      const [dl, dc] = this._position(off);
+      const tok = this.resolved.sourcemap.lookup(dl, dc);
+      if (tok === null || tok.dstLine !== dl) continue;
+      if (tok.dstCol === dc && tok.name) return String(tok.name);
+      const original = this._nameInOriginal(tok, off, dc);
+      if (original !== null) return original;
+    }
+    return null;
+  }
+
+  _nameInOriginal(tok, offset, col0) {
+    const generated = this.resolved.generated || "";
+    if (tok.dstCol !== col0) {
+      const start = offset - (col0 - tok.dstCol);
+      if (start < 0 || !DECL_PREFIX.test(generated.slice(start, offset))) return null;
+    }
+    const text = this._sourceText(tok.src);
+    if (text === null || text === undefined) return null;
+    let starts = this._sourceLines.get(tok.src);
+    if (!starts) {
+      starts = [0];
+      LINE_BREAK_G.lastIndex = 0;
+      let m;
+      while ((m = LINE_BREAK_G.exec(text)) !== null) starts.push(m.index + m[0].length);
+      this._sourceLines.set(tok.src, starts);
+    }
+    if (tok.srcLine >= starts.length) return null;
+    const end = tok.srcLine + 1 < starts.length ? starts[tok.srcLine + 1] : text.length;
+    if (tok.srcCol > end - starts[tok.srcLine]) return null;
+    let pos = starts[tok.srcLine] + tok.srcCol;
+    if (tok.dstCol === col0) {
+      const m = matchAt(IDENT_Y, text, pos);
+      return m ? m[0] : null;
+    }
+    pos += matchAt(SKIP_COMMENTS, text, pos)[0].length;
+    const m = matchAt(DECL_ORIGINAL, text, pos);
+    if (m === null) return null;
+    return m[1] !== undefined ? m[1] : m[2];
+  }
+
+  translateQualified(printed, line0, col0) {
+    let changed = false;
+    const parts = [];
+    let last = 0;
+    for (const m of printed.matchAll(IDENT_G)) {
+      parts.push(printed.slice(last, m.index));
+      const found = this.translate(m[0], line0, col0);
+      if (found !== null && found !== m[0]) {
+        changed = true;
+        parts.push(found);
+      } else {
+        parts.push(m[0]);
+      }
+      last = m.index + m[0].length;
+    }
+    parts.push(printed.slice(last));
+    return changed ? parts.join("") : null;
+  }
+}
+
+function positionOf(f) {
+  if (f.evalOrigin !== null) {
+    let o = f.evalOrigin;
+    while (o.evalOrigin !== null) o = o.evalOrigin;
+    return hasPosition(o) ? o : null;
+  }
+  return hasPosition(f) ? f : null;
+}
+
+/**
+ * Symbolicates parsed lines; non-frames stay strings, every frame gets a result object
+ * {frame, source, line, col, function, nameAtPosition, functionFrom, context, mapped}.
+ * `resolver(url)` returns a ResolvedMap, a bare SourceMap or null (synchronously).
+ * `context`: source lines around the frame line from sourcesContent (null: none).
+ */
+export function symbolicateFrames(lines, resolver, context = null) {
+  const frames = lines.filter((x) => typeof x !== "string");
+  const maps = new Map();
+  const tokens = new Map();
+  const byMap = new Map();
+  frames.forEach((f, idx) => {
+    const pos = positionOf(f);
+    if (pos === null || pos.line < 1 || pos.col < 1) return;
+    const rm = asResolved(resolver(pos.url));
+    maps.set(idx, rm);
+    if (rm !== null) {
+      let entry = byMap.get(rm.sourcemap);
+      if (!entry) byMap.set(rm.sourcemap, (entry = [rm, []]));
+      entry[1].push(idx);
+    }
+  });
+  for (const [rm, idxs] of byMap.values()) {
+    const lines0 = idxs.map((i) => positionOf(frames[i]).line - 1);
+    const cols0 = idxs.map((i) => positionOf(frames[i]).col - 1);
+    const found = typeof rm.sourcemap.lookupMany === "function"
+      ? rm.sourcemap.lookupMany(lines0, cols0)
+      : lines0.map((ln, k) => rm.sourcemap.lookup(ln, cols0[k]));
+    idxs.forEach((i, k) => tokens.set(i, found[k]));
+  }
+
+  const finders = new Map();
+  const results = [];
+  frames.forEach((f, idx) => {
+    const tok = tokens.get(idx);
+    const rm = maps.get(idx);
+    if (!tok || !rm || tok.src === null) {
+      results.push(unmapped(f));
+      return;
+    }
+    const pos = positionOf(f);
+    let fn = null;
+    let how = null;
+    let finder = finders.get(rm.sourcemap);
+    if (!finder || (finder.resolved.generated === null && rm.generated !== null)) {
+      finder = new NameFinder(rm);
+      finders.set(rm.sourcemap, finder);
+    }
+    if (f.evalOrigin === null && f.function) {
+      fn = finder.translateQualified(f.function, pos.line - 1, pos.col - 1);
+      if (fn !== null) how = "definition";
+    }
+    if (fn === null && f.evalOrigin === null && idx + 1 < frames.length) {
+      const caller = frames[idx + 1];
+      const ctok = tokens.get(idx + 1);
+      const cmap = maps.get(idx + 1);
+      if (ctok && ctok.name && caller.url === f.url && cmap && cmap.sourcemap === rm.sourcemap) {
+        let trusted;
+        if (finder.resolved.generated) {
+          const idents = (f.function || "").match(IDENT_G) || [];
+          const called = finder.identifierAt(ctok.dstLine, ctok.dstCol);
+          trusted = idents.length > 0 && called === idents[idents.length - 1];
+        } else {
+          trusted = true;
+        }
+        if (trusted) {
+          fn = String(ctok.name);
+          how = "caller";
+        }
+      }
+    }
+    if (fn === null && f.function) {
+      fn = f.function;
+      how = "unchanged";
+    }
+    let ctx = null;
+    if (context !== null && context !== undefined) {
+      try {
+        const c = rm.sourcemap.sourceContext(tok.src, tok.srcLine, context);
+        ctx = c ? [c.preLines, c.line, c.postLines] : null;
+      } catch (e) {
+        ctx = null;
+      }
+    }
+    results.push({
+      frame: f, source: String(tok.src), line: tok.srcLine + 1, col: tok.srcCol + 1,
+      function: fn, nameAtPosition: tok.name, functionFrom: how, context: ctx, mapped: true,
+    });
+  });
+  let k = 0;
+  return lines.map((x) => (typeof x === "string" ? x : results[k++]));
+}
+
+function unmapped(f) {
+  return {
+    frame: f, source: null, line: null, col: null, function: null, nameAtPosition: null,
+    functionFrom: null, context: null, mapped: false,
+  };
+}
+
+/** The frame line in the input's style, with original positions and names. */
+export function renderFrame(sf) {
+  const f = sf.frame;
+  if (!sf.mapped) return f.raw;
+  const loc = `${sf.source}:${sf.line}:${sf.col}`;
+  if (f.evalOrigin !== null) {
+    let o = f.evalOrigin;
+    while (o.evalOrigin !== null) o = o.evalOrigin;
+    const old = `${o.url}:${o.line}:${o.col}`;
+    const at = f.raw.lastIndexOf(old);
+    if (at < 0) return f.raw;
+    return f.raw.slice(0, at) + loc + f.raw.slice(at + old.length);
+  }
+  const fn = sf.function;
+  if (f.style === "v8") {
+    const words = (f.isAsync ? "async " : "") + (f.isConstructor ? "new " : "");
+    if (fn) {
+      const alias = f.alias ? ` [as ${f.alias}]` : "";
+      return `${f.prefix}at ${words}${fn}${alias} (${loc})`;
+    }
+    return `${f.prefix}at ${words}${loc}`;
+  }
+  return `${f.prefix}${f.isAsync ? GECKO_ASYNC : ""}${fn || ""}@${loc}`;
+}
+
+/** Source lines to print under a frame: the line alone, or numbered with context. */
+export function renderContext(sf, context) {
+  if (sf.context === null || sf.line === null) return [];
+  const [pre, line, post] = sf.context;
+  const indent = (sf.frame.style === "v8" ? sf.frame.prefix : "") + "    ";
+  if (context <= 0) {
+    const text = line.trim();
+    return text ? [indent + text] : [];
+  }
+  const first = sf.line - pre.length;
+  const last = sf.line + post.length;
+  const width = String(last).length;
+  return [...pre, line, ...post].map((text, i) => {
+    const n = first + i;
+    const mark = n === sf.line ? ">" : " ";
+    return `${indent}${mark} ${String(n).padStart(width)} | ${text}`.trimEnd();
+  });
+}
+
+/**
+ * Symbolicates a whole trace text, keeping every other line and line ending as is.
+ * `context`: null prints no source, 0 the frame's source line under it, N a numbered
+ * excerpt with N lines either side.
+ */
+export function symbolicateTrace(text, resolver, context = 0) {
+  const chunks = splitlines(text, true);
+  const bodies = chunks.map((c) => c.replace(/[\r\n]+$/, ""));
+  const endings = chunks.map((c, i) => c.slice(bodies[i].length));
+  const newline = endings.find((e) => e) || "\n";
+  const parsed = bodies.map((b) => parseLine(b) || b);
+  const done = symbolicateFrames(parsed, resolver, context);
+  const out = [];
+  done.forEach((item, i) => {
+    const end = endings[i];
+    if (typeof item === "string") {
+      out.push(bodies[i] + end);
+      return;
+    }
+    const group = [renderFrame(item)];
+    if (context !== null && context !== undefined) group.push(...renderContext(item, context));
+    out.push(group.join(end || newline) + end);
+  });
+  return out.join("");
+}
+
+/** The JSON object `pysym symbolicate-js --json` prints for one input line. */
+export function frameJson(item) {
+  if (typeof item === "string") return { raw: item, frame: null, original: null };
+  const f = item.frame;
+  const frame = {
+    style: f.style, function: f.function, url: f.url, line: f.line, column: f.col,
+    async: f.isAsync, constructor: f.isConstructor,
+  };
+  if (f.evalOrigin !== null) {
+    const o = f.evalOrigin;
+    frame.eval_origin = { function: o.function, url: o.url, line: o.line, column: o.col };
+  }
+  let original = null;
+  if (item.mapped) {
+    original = {
+      source: item.source, line: item.line, column: item.col, function: item.function,
+      function_from: item.functionFrom, name_at_position: item.nameAtPosition,
+    };
+    if (item.context !== null) {
+      const [pre, line, post] = item.context;
+      original.context = { pre: [...pre], line, post: [...post] };
+    }
+  }
+  return { raw: f.raw, frame, original };
+}
+
+/** `pysym symbolicate-js --json` for a whole trace: one object per line. */
+export function symbolicateTraceJson(text, resolver, context = 0) {
+  const parsed = splitlines(text).map((b) => parseLine(b) || b);
+  return symbolicateFrames(parsed, resolver, context).map(frameJson);
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding maps in a set of files (the page's dropped files or folder)
+
+/** The file name of a frame URL's path (`https://x/static/app.js?v=1` -> `app.js`). */
+export function urlBasename(url) {
+  let path;
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  if (m && m[1].length > 1) {
+    let rest = url.slice(m[0].length);
+    if (rest.startsWith("//")) {
+      const cut = rest.slice(2).search(/[/?#]/);
+      rest = cut < 0 ? "" : rest.slice(2 + cut);
+    }
+    path = rest.split("#")[0].split("?")[0];
+  } else {
+    path = url.split(/[?#]/)[0];
+  }
+  const parts = unquote(path).split(/[/\\]/);
+  const name = parts[parts.length - 1];
+  if (name === "" || name === "." || name === "..") return null;
+  return name;
+}
+
+function normalizePath(path) {
+  const out = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (!out.length) return null; // outside the file set
+      out.pop();
+    } else {
+      out.push(part);
+    }
+  }
+  return out.join("/");
+}
+
+function dirname(path) {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
+/**
+ * A map resolver over a set of files, the browser's MapDirectory (pysym/_stacktrace.py):
+ * `files` maps paths relative to the set's root ("app.min.js", "sub/x.js.map") to a
+ * Blob/File, bytes or a string. For a frame URL, take the file name of its path; if the
+ * set has that file at its root, follow its sourceMappingURL (data: URL, a relative path
+ * inside the set, or an absolute URL's file name); else `<name>.map`; with a debugId and
+ * no (matching) map, the *.map with that debugId.
+ *
+ * Loading is asynchronous (Blobs): `await resolver.prepare(urls)` first, then
+ * `resolver.resolve` is a synchronous resolver for symbolicateFrames/symbolicateTrace.
+ */
+export class FileSetResolver {
+  /**
+   * @param {Map<string, any>|Object<string, any>} files
+   * @param {{loadMap: (data: any) => Promise<any>, onError?: (path: string, e: Error) => void}} options
+   */
+  constructor(files, { loadMap, onError = null }) {
+    this.files = files instanceof Map ? files : new Map(Object.entries(files));
+    this.loadMap = loadMap;
+    this.onError = onError;
+    this._byName = new Map();
+    this._maps = new Map();
+    this._failed = new Set();
+    this._byDebugId = null;
+    this.resolve = (url) => {
+      const name = urlBasename(url);
+      return name === null ? null : this._byName.get(name) || null;
+    };
+  }
+
+  async _text(path) {
+    const data = this.files.get(path);
+    if (typeof data === "string") return data;
+    if (typeof Blob !== "undefined" && data instanceof Blob) return new TextDecoder().decode(await data.arrayBuffer());
+    return new TextDecoder().decode(data);
+  }
+
+  async _loadPath(path) {
+    if (this._maps.has(path)) return this._maps.get(path);
+    if (this._failed.has(path)) return null;
+    try {
+      const sm = await this.loadMap(this.files.get(path));
+      this._maps.set(path, sm);
+      return sm;
+    } catch (e) {
+      this._failed.add(path);
+      if (this.onError) this.onError(path, e);
+      return null;
+    }
+  }
+
+  async _loadDataUrl(jsPath, url) {
+    const key = "data:" + jsPath;
+    if (this._maps.has(key)) return this._maps.get(key);
+    if (this._failed.has(key)) return null;
+    try {
+      const sm = await this.loadMap(decodeDataUrl(url));
+      this._maps.set(key, sm);
+      return sm;
+    } catch (e) {
+      this._failed.add(key);
+      if (this.onError) this.onError(jsPath + " (inline source map)", e);
+      return null;
+    }
+  }
+
+  async _debugIdIndex() {
+    if (this._byDebugId === null) {
+      const index = new Map();
+      for (const path of [...this.files.keys()].sort()) {
+        if (!path.endsWith(".map")) continue;
+        const sm = await this._loadPath(path);
+        const did = sm ? sm.debugId : null;
+        if (did && !index.has(String(did).toLowerCase())) index.set(String(did).toLowerCase(), path);
+      }
+      this._byDebugId = index;
+    }
+    return this._byDebugId;
+  }
+
+  async _resolveName(name) {
+    let sm = null;
+    let generated = null;
+    let debugId = null;
+    if (this.files.has(name) && !name.endsWith(".map")) {
+      try {
+        generated = await this._text(name);
+      } catch (e) {
+        if (this.onError) this.onError(name, e);
+      }
+      const url = generated !== null ? findSourcemapUrl(generated) : null;
+      debugId = generated !== null ? findDebugId(generated) : null;
+      if (url) {
+        if (url.slice(0, 5).toLowerCase() === "data:") {
+          sm = await this._loadDataUrl(name, url);
+        } else {
+          let path = null;
+          if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(url) || url.startsWith("//")) {
+            const target = urlBasename(url);
+            path = target && this.files.has(target) ? target : null;
+          } else {
+            const rel = unquote(url.split(/[?#]/)[0]);
+            path = rel ? normalizePath((dirname(name) ? dirname(name) + "/" : "") + rel) : null;
+            if (path !== null && !this.files.has(path)) path = null;
+          }
+          if (path !== null) sm = await this._loadPath(path);
+        }
+      }
+    }
+    if (sm === null && this.files.has(name + ".map")) sm = await this._loadPath(name + ".map");
+    if (debugId !== null) {
+      const foundId = sm ? sm.debugId : null;
+      if (sm === null || (foundId && String(foundId).toLowerCase() !== debugId)) {
+        const path = (await this._debugIdIndex()).get(debugId);
+        const other = path !== undefined ? await this._loadPath(path) : null;
+        if (other !== null) sm = other;
+      }
+    }
+    return sm === null ? null : new ResolvedMap(sm, generated);
+  }
+
+  /** Loads the maps for these frame URLs (or every frame URL of a trace text). */
+  async prepare(urlsOrTrace) {
+    let urls = urlsOrTrace;
+    if (typeof urlsOrTrace === "string") {
+      urls = [];
+      for (const item of parseStacktrace(urlsOrTrace)) {
+        if (typeof item === "string") continue;
+        const pos = positionOf(item);
+        if (pos !== null) urls.push(pos.url);
+      }
+    }
+    for (const url of urls) {
+      const name = urlBasename(url);
+      if (name !== null && !this._byName.has(name)) this._byName.set(name, await this._resolveName(name));
+    }
+    return this;
+  }
+
+  close() {
+    for (const sm of this._maps.values()) if (sm && sm.close) sm.close();
+    this._maps.clear();
+    this._byName.clear();
+  }
+}

@@ -1,0 +1,94 @@
+// The worker side of PysymWorker (worker-client.js): runs pysym calls off the main thread.
+// Works as a browser module Worker and as a Node worker_threads Worker.
+//
+// Requests: {id, op, ...}; replies: {id, ok: true, value} or {id, ok: false, error}.
+
+import { FileSetResolver, SourceMap, init, symbolicateTrace, symbolicateTraceJson } from "./index.js";
+import { serializeError } from "./errors.js";
+
+const isNode = typeof process !== "undefined" && process.versions && process.versions.node
+  && typeof WorkerGlobalScope === "undefined";
+let port;
+if (isNode) {
+  const { parentPort } = await import("node:worker_threads");
+  port = {
+    post: (msg) => parentPort.postMessage(msg),
+    listen: (fn) => parentPort.on("message", fn),
+  };
+} else {
+  port = {
+    post: (msg) => self.postMessage(msg),
+    listen: (fn) => self.addEventListener("message", (e) => fn(e.data)),
+  };
+}
+
+const maps = new Map(); // id -> SourceMap
+let nextId = 1;
+
+function info(sm) {
+  return {
+    sources: sm.sources, file: sm.file, debugId: sm.debugId, ignoreList: sm.ignoreList,
+    length: sm.length, isIndexMap: sm.isIndexMap,
+  };
+}
+
+async function loadMap(data) {
+  if (typeof Blob !== "undefined" && data instanceof Blob) return SourceMap.fromBlob(data);
+  return SourceMap.fromBytes(data);
+}
+
+const METHODS = new Set(["lookup", "lookupMany", "generatedPositions", "sourceContent", "sourceContext", "tokens", "names"]);
+
+const ops = {
+  async init({ wasm }) {
+    const rt = await init(wasm === undefined || wasm === null ? {} : { wasm });
+    return { abiVersion: rt.current().exports.pysym_abi_version() };
+  },
+  async loadSourceMap({ data }) {
+    const sm = await loadMap(data);
+    const id = nextId++;
+    maps.set(id, sm);
+    return { id, info: info(sm) };
+  },
+  async callSourceMap({ mapId, method, args }) {
+    const sm = maps.get(mapId);
+    if (!sm) throw new Error(`no source map ${mapId} in this worker`);
+    if (!METHODS.has(method)) throw new Error(`unknown SourceMap method ${method}`);
+    if (method === "names") return sm.names;
+    return sm[method](...args);
+  },
+  async closeSourceMap({ mapId }) {
+    const sm = maps.get(mapId);
+    maps.delete(mapId);
+    if (sm) sm.close();
+    return null;
+  },
+  async symbolicate({ text, files, context, json }) {
+    const errors = [];
+    const resolver = new FileSetResolver(new Map(files), {
+      loadMap,
+      onError: (path, e) => errors.push({ path, message: String(e && e.message) }),
+    });
+    try {
+      await resolver.prepare(text);
+      const ctx = context === undefined ? 0 : context;
+      const value = json ? symbolicateTraceJson(text, resolver.resolve, ctx) : symbolicateTrace(text, resolver.resolve, ctx);
+      return { value, errors };
+    } finally {
+      resolver.close();
+    }
+  },
+};
+
+port.listen(async (msg) => {
+  const { id, op } = msg;
+  try {
+    const fn = ops[op];
+    if (!fn) throw new Error(`unknown operation ${op}`);
+    const value = await fn(msg);
+    port.post({ id, ok: true, value });
+  } catch (e) {
+    port.post({ id, ok: false, error: serializeError(e) });
+  }
+});
+port.post({ ready: true });

@@ -17,7 +17,10 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)/wasm=/pysym \
                   -C link-arg=-zstack-size=1048576
 WASM_OUT := wasm/target/wasm32-unknown-unknown/release/pysym_abi.wasm
 WASM_PKG := pysym/_wasm/pysym.wasm
-APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32
+APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
+                librust-gimli-dev librust-object-dev librust-addr2line-dev \
+                librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
+                librust-flate2-dev
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.
@@ -37,8 +40,9 @@ help:
 	@echo "make bench      benchmark against symbolic and sourcemap (prints ratios)"
 
 toolchain:
-	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then \
-	  echo "installing Debian Rust toolchain for wasm32 (apt)"; \
+	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
+	    || ! ls -d /usr/share/cargo/registry/addr2line-0.19* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1; then \
+	  echo "installing Debian Rust toolchain for wasm32 and the vendored crates (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 	@v=$$($(RUSTC_BIN) --version | cut -d' ' -f2); if [ "$$v" != "$(RUST_VERSION)" ]; then \

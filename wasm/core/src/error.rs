@@ -14,6 +14,12 @@ pub enum ErrorKind {
     InvalidMappings,
     /// An index map's `sections` are malformed, unsorted or overlapping.
     InvalidIndexMap,
+    /// The debug file is malformed (bad headers, bad DWARF).
+    InvalidObject,
+    /// The file is not an object format pysym reads (or lacks the requested slice).
+    UnsupportedObject,
+    /// The bytes are not a valid symcache (bad magic, version, truncated, corrupt).
+    InvalidSymCache,
     /// The input exceeds a format limit (nesting depth, size, count).
     LimitExceeded,
 }

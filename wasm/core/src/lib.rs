@@ -1,4 +1,4 @@
-//! pysym's core: parsers and lookups for source maps (and, later, native debug files).
+//! pysym's core: parsers and lookups for source maps and native debug files (ELF, Mach-O, DWARF) with the symcache format.
 //!
 //! Pure safe Rust with no I/O: it builds and tests natively, and the `pysym-abi` crate
 //! wraps it for the wasm host ABI.
@@ -6,6 +6,8 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod native;
 pub mod sourcemap;
+pub mod symcache;
 
 pub use error::{Error, ErrorKind};

@@ -1,0 +1,407 @@
+//! Native debug files: object identity and symcache building from ELF and Mach-O
+//! (DWARF line programs, functions and inlined subroutines, symbol-table fallback).
+//!
+//! The input is any [`ReadRef`]: a byte slice, or (in the wasm shim) a cache over the
+//! host's ranged file reads, so only the headers and the sections used are read.
+
+pub mod demangle;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+pub use object::ReadRef;
+
+/// Decompressed debug sections larger than this are refused (the module has 1 GiB).
+pub const MAX_SECTION_SIZE: u64 = 512 << 20;
+
+/// What [`object_info`] tells about a debug file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Kind, architecture, identifiers and image base.
+    pub identity: Identity,
+    /// Whether the file has DWARF (`.debug_info`).
+    pub has_debug_info: bool,
+    /// Whether the file has a symbol table.
+    pub has_symbols: bool,
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidObject, msg)
+}
+
+fn unsupported(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::UnsupportedObject, msg)
+}
+
+fn obj_err(e: object::Error) -> Error {
+    invalid(format!("malformed object file: {}", e))
+}
+
+fn dwarf_err(e: gimli::Error) -> Error {
+    invalid(format!("malformed DWARF: {}", e))
+}
+
+/// A parsed object file: either the input itself or one slice of a fat Mach-O.
+enum Opened<'a, R: ReadRef<'a>> {
+    Direct(object::File<'a, R>),
+    Slice(object::File<'a, &'a [u8]>),
+}
+
+macro_rules! with_file {
+    ($opened:expr, $f:ident => $body:expr) => {
+        match $opened {
+            Opened::Direct(ref $f) => $body,
+            Opened::Slice(ref $f) => $body,
+        }
+    };
+}
+
+fn arch_name(a: object::Architecture) -> &'static str {
+    use object::Architecture as A;
+    match a {
+        A::X86_64 | A::X86_64_X32 => "x86_64",
+        A::I386 => "x86",
+        A::Aarch64 => "arm64",
+        A::Arm => "arm",
+        A::Mips => "mips",
+        A::Mips64 => "mips64",
+        A::PowerPc => "ppc",
+        A::PowerPc64 => "ppc64",
+        A::Riscv32 => "riscv32",
+        A::Riscv64 => "riscv64",
+        A::S390x => "s390x",
+        A::Wasm32 => "wasm32",
+        _ => "unknown",
+    }
+}
+
+fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>> {
+    let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF or Mach-O)"))?;
+    use object::read::macho::{FatArch, FatHeader};
+    let pick = |archs: Vec<(object::Architecture, u64, u64)>| -> Result<&'a [u8]> {
+        let want = arch.unwrap_or("x86_64");
+        let chosen = archs
+            .iter()
+            .find(|a| arch_name(a.0) == want)
+            .or_else(|| if arch.is_none() { archs.first() } else { None })
+            .ok_or_else(|| unsupported(format!("the universal binary has no {} slice", want)))?;
+        data.read_bytes_at(chosen.1, chosen.2).map_err(|_| invalid("fat Mach-O slice out of range"))
+    };
+    match kind {
+        object::FileKind::Elf32 | object::FileKind::Elf64 | object::FileKind::MachO32 | object::FileKind::MachO64 => {
+            Ok(Opened::Direct(object::File::parse(data).map_err(obj_err)?))
+        }
+        object::FileKind::MachOFat32 => {
+            let archs = FatHeader::parse_arch32(data).map_err(obj_err)?;
+            let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset().into(), a.size().into())).collect())?;
+            Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
+        }
+        object::FileKind::MachOFat64 => {
+            let archs = FatHeader::parse_arch64(data).map_err(obj_err)?;
+            let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size())).collect())?;
+            Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
+        }
+        _ => Err(unsupported("not a supported object file (ELF or Mach-O)")),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{:02x}", b)).collect()
+}
+
+fn uuid_string(b: &[u8; 16]) -> String {
+    let h = hex(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Identity {
+    let (kind, image_base) = match file.format() {
+        object::BinaryFormat::MachO => {
+            let base = file.segments().find(|s| s.name().ok().flatten() == Some("__TEXT")).map(|s| s.address()).unwrap_or(0);
+            ("macho", base)
+        }
+        _ => ("elf", file.segments().map(|s| s.address()).min().unwrap_or(0)),
+    };
+    let mut code_id = String::new();
+    let mut id = [0u8; 16];
+    if let Ok(Some(uuid)) = file.mach_uuid() {
+        id = uuid;
+        code_id = hex(&uuid);
+    } else if let Ok(Some(build_id)) = file.build_id() {
+        code_id = hex(build_id);
+        for (i, b) in build_id.iter().take(16).enumerate() {
+            id[i] = *b;
+        }
+        if file.is_little_endian() {
+            // The GUID convention (Breakpad, symbolic): the first three fields little-endian.
+            id[0..4].reverse();
+            id[4..6].reverse();
+            id[6..8].reverse();
+        }
+    } else if let Some(text) = file.section_by_name(".text") {
+        // No build ID: hash the first page of .text, as Breakpad does.
+        if let Ok(data) = text.data() {
+            for (i, b) in data.iter().take(4096).enumerate() {
+                id[i % 16] ^= *b;
+            }
+        }
+    }
+    Identity {
+        kind: kind.to_string(),
+        arch: arch_name(file.architecture()).to_string(),
+        debug_id: uuid_string(&id),
+        code_id,
+        image_base,
+        flags: 0,
+    }
+}
+
+fn has_debug_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
+    file.section_by_name(".debug_info").map(|s| s.size() > 0 && !is_nobits(&s)).unwrap_or(false)
+}
+
+fn is_nobits<'a, 'f, S: ObjectSection<'a>>(s: &S) -> bool {
+    matches!(s.flags(), SectionFlags::Elf { .. }) && s.file_range().is_none()
+}
+
+fn has_symbols<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
+    file.symbols().next().is_some() || file.dynamic_symbols().next().is_some()
+}
+
+/// Identity and capabilities of an object file (ELF, Mach-O, fat Mach-O by `arch`).
+pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
+    let opened = open(data, arch)?;
+    Ok(with_file!(opened, f => ObjectInfo {
+        identity: identity(f),
+        has_debug_info: has_debug_info(f),
+        has_symbols: has_symbols(f),
+    }))
+}
+
+/// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).
+pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Vec<u8>> {
+    let opened = open(data, arch)?;
+    with_file!(opened, f => build_from_file(f))
+}
+
+fn section_data<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, name: &str) -> Result<Cow<'a, [u8]>> {
+    let section = match file.section_by_name(name) {
+        Some(s) => s,
+        None => return Ok(Cow::Borrowed(&[])),
+    };
+    if is_nobits(&section) {
+        return Ok(Cow::Borrowed(&[]));
+    }
+    let compressed = section.compressed_data().map_err(obj_err)?;
+    if compressed.uncompressed_size > MAX_SECTION_SIZE {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!("section {} decompresses to {} bytes (limit {})", name, compressed.uncompressed_size, MAX_SECTION_SIZE),
+        ));
+    }
+    compressed.decompress().map_err(|e| invalid(format!("cannot decompress section {}: {}", name, e)))
+}
+
+type Reader<'s> = gimli::EndianSlice<'s, gimli::RunTimeEndian>;
+
+/// Executable address ranges of the file (sections with code), to drop line-table rows
+/// of discarded code (tombstone addresses).
+fn code_ranges<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = file
+        .sections()
+        .filter(|s| match s.flags() {
+            SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0,
+            _ => s.kind() == object::SectionKind::Text,
+        })
+        .map(|s| (s.address(), s.address() + s.size()))
+        .filter(|r| r.1 > r.0)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
+    if ranges.is_empty() {
+        return true;
+    }
+    let i = ranges.partition_point(|r| r.0 <= addr);
+    i > 0 && addr <= ranges[i - 1].1
+}
+
+fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec<u8>> {
+    let mut id = identity(file);
+    let base = id.image_base;
+    let mut w = SymCacheWriter::new();
+
+    let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
+    let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
+    for sid in [
+        gimli::SectionId::DebugAbbrev,
+        gimli::SectionId::DebugAddr,
+        gimli::SectionId::DebugInfo,
+        gimli::SectionId::DebugLine,
+        gimli::SectionId::DebugLineStr,
+        gimli::SectionId::DebugRanges,
+        gimli::SectionId::DebugRngLists,
+        gimli::SectionId::DebugStr,
+        gimli::SectionId::DebugStrOffsets,
+        gimli::SectionId::DebugAranges,
+    ] {
+        let data = section_data(file, sid.name())?;
+        if !data.is_empty() {
+            sections.insert(sid, data);
+        }
+    }
+    let has_dwarf = sections.contains_key(&gimli::SectionId::DebugInfo);
+    if has_dwarf {
+        id.flags |= FLAG_HAS_DEBUG_INFO;
+        let dwarf = gimli::Dwarf::load(|sid| -> std::result::Result<Reader<'_>, gimli::Error> {
+            Ok(gimli::EndianSlice::new(sections.get(&sid).map(|c| &c[..]).unwrap_or(&[]), endian))
+        })
+        .map_err(dwarf_err)?;
+        let code = code_ranges(file);
+        // Row addresses of every line program; `true` marks an end of sequence.
+        let mut bounds: Vec<(u64, bool)> = Vec::new();
+        {
+            let mut units = dwarf.units();
+            while let Some(header) = units.next().map_err(dwarf_err)? {
+                let unit = dwarf.unit(header).map_err(dwarf_err)?;
+                if let Some(program) = unit.line_program.clone() {
+                    let mut rows = program.rows();
+                    let mut seq: Vec<(u64, bool)> = Vec::new();
+                    while let Some((_, row)) = rows.next_row().map_err(dwarf_err)? {
+                        seq.push((row.address(), row.end_sequence()));
+                        if row.end_sequence() {
+                            // A sequence at a tombstone address (discarded code) is dropped.
+                            if let Some(first) = seq.first() {
+                                if first.0 >= base && in_ranges(&code, first.0) {
+                                    bounds.extend_from_slice(&seq);
+                                }
+                            }
+                            seq.clear();
+                        }
+                    }
+                }
+            }
+        }
+        // Sort by address; at equal addresses a row start wins over an end of sequence.
+        bounds.sort_unstable_by_key(|&(a, end)| (a, end));
+        bounds.dedup_by_key(|b| b.0);
+
+        let ctx = addr2line::Context::from_dwarf(dwarf).map_err(dwarf_err)?;
+        let mut funcs: HashMap<(&[u8], u32), u32> = HashMap::new();
+        let mut entries: HashMap<(usize, usize), u64> = HashMap::new();
+        let mut chain: Vec<FrameSpec> = Vec::new();
+        for i in 0..bounds.len().saturating_sub(1) {
+            let (addr, is_end) = bounds[i];
+            if is_end {
+                continue;
+            }
+            let next = bounds[i + 1].0;
+            chain.clear();
+            let mut frames = ctx.find_frames(addr).map_err(dwarf_err)?;
+            let unit = ctx.find_dwarf_unit(addr);
+            while let Some(frame) = frames.next().map_err(dwarf_err)? {
+                let function = match &frame.function {
+                    Some(name) => {
+                        let raw: &[u8] = name.name.slice();
+                        let lang = name.language.map(|l| u32::from(l.0)).unwrap_or(0);
+                        match funcs.get(&(raw, lang)) {
+                            Some(&f) => f,
+                            None => {
+                                let raw_s = String::from_utf8_lossy(raw);
+                                let dem = demangle::demangle(&raw_s, lang);
+                                let f = w.function(&raw_s, &dem, lang);
+                                funcs.insert((raw, lang), f);
+                                f
+                            }
+                        }
+                    }
+                    None => NONE,
+                };
+                let (file_idx, line, column) = match &frame.location {
+                    Some(loc) => (loc.file.map(|p| w.file(p)).unwrap_or(NONE), loc.line.unwrap_or(0), loc.column.unwrap_or(0)),
+                    None => (NONE, 0, 0),
+                };
+                let sym_addr = match (unit, frame.dw_die_offset) {
+                    (Some(u), Some(off)) => {
+                        let key = (u.header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0), off.0);
+                        match entries.get(&key) {
+                            Some(&a) => a,
+                            None => {
+                                let a = die_entry(ctx.dwarf(), u, off).unwrap_or(addr);
+                                entries.insert(key, a);
+                                a
+                            }
+                        }
+                    }
+                    _ => addr,
+                };
+                chain.push(FrameSpec { function, file: file_idx, line, column, sym_addr: sym_addr.wrapping_sub(base) });
+            }
+            if chain.is_empty() {
+                continue;
+            }
+            chain.reverse();
+            let loc = w.chain(&chain);
+            w.range(addr - base, next - base, loc);
+        }
+    }
+
+    // Symbol table: names for code that DWARF does not cover.
+    let mut syms: Vec<(u64, u64, &str)> = Vec::new();
+    for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
+        if table == 1 && !syms.is_empty() {
+            break;
+        }
+        for s in sym_iter {
+            if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
+                if let Ok(name) = s.name() {
+                    if !name.is_empty() {
+                        syms.push((s.address(), s.size(), name));
+                    }
+                }
+            }
+        }
+    }
+    if !syms.is_empty() {
+        id.flags |= FLAG_HAS_SYMBOLS;
+    }
+    syms.sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+    syms.dedup_by_key(|s| s.0);
+    for i in 0..syms.len() {
+        let (addr, size, name) = syms[i];
+        let end = if size > 0 {
+            addr + size
+        } else if i + 1 < syms.len() {
+            syms[i + 1].0
+        } else {
+            continue;
+        };
+        let dem = demangle::demangle(name, 0);
+        let f = w.function(name, &dem, 0);
+        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr - base }]);
+        w.fallback_range(addr - base, end - base, loc);
+    }
+    Ok(w.finish(&id))
+}
+
+/// The entry address of a function or inlined-subroutine DIE: its `DW_AT_low_pc`, else the
+/// start of its first range.
+fn die_entry(dwarf: &gimli::Dwarf<Reader<'_>>, unit: &gimli::Unit<Reader<'_>>, off: gimli::UnitOffset) -> Option<u64> {
+    let entry = unit.entry(off).ok()?;
+    if let Ok(Some(v)) = entry.attr_value(gimli::DW_AT_low_pc) {
+        if let Ok(Some(a)) = dwarf.attr_address(unit, v) {
+            return Some(a);
+        }
+    }
+    let mut ranges = dwarf.die_ranges(unit, &entry).ok()?;
+    let first = ranges.next().ok()??;
+    Some(first.begin)
+}
+
+#[cfg(test)]
+mod tests;

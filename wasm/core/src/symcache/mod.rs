@@ -1,0 +1,621 @@
+//! The symcache: pysym's own compact, versioned binary format for native symbolication,
+//! read without copying (every lookup is a binary search over the bytes as they are).
+//!
+//! The layout is documented in `FORMAT.md` next to this file; [`SymCacheWriter`] writes
+//! it and [`SymCache`] reads it.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::collections::HashMap;
+
+/// Marks an absent `u32` field (no file, no function, no caller, a gap).
+pub const NONE: u32 = 0xFFFF_FFFF;
+
+/// The eight bytes every symcache starts with.
+pub const MAGIC: &[u8; 8] = b"PYSYMCCH";
+/// The eight bytes every symcache ends with (a sentinel against truncation).
+pub const END_MAGIC: &[u8; 8] = b"PYSYMEND";
+/// The format version this module writes and reads.
+pub const VERSION: u32 = 1;
+
+const HEADER_LEN: usize = 64;
+const LOCATION_LEN: usize = 32;
+const FUNCTION_LEN: usize = 12;
+
+/// Header flag: the symcache was built from DWARF (or other line) information.
+pub const FLAG_HAS_DEBUG_INFO: u32 = 1;
+/// Header flag: the source object had a symbol table.
+pub const FLAG_HAS_SYMBOLS: u32 = 2;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidSymCache, msg)
+}
+
+/// What the writer interns for one frame of a chain (outermost first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FrameSpec {
+    /// Index from [`SymCacheWriter::function`], or [`NONE`].
+    pub function: u32,
+    /// Index from [`SymCacheWriter::file`], or [`NONE`].
+    pub file: u32,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// Start address of the function (or inlined instance), relative to the image base.
+    pub sym_addr: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct LocKey {
+    file: u32,
+    line: u32,
+    column: u32,
+    function: u32,
+    inlined_into: u32,
+    sym_addr: u64,
+}
+
+/// Object identity stored in the header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `"elf"`, `"macho"`, `"breakpad"` or `"wasm"`.
+    pub kind: String,
+    /// Architecture name (`"x86_64"`, `"arm64"`, ...).
+    pub arch: String,
+    /// Debug identifier (`"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"`, plus `-age` if non-zero).
+    pub debug_id: String,
+    /// Code identifier (ELF build ID as hex), empty when unknown.
+    pub code_id: String,
+    /// The image base addresses are relative to.
+    pub image_base: u64,
+    /// [`FLAG_HAS_DEBUG_INFO`] | [`FLAG_HAS_SYMBOLS`].
+    pub flags: u32,
+}
+
+/// Builds a symcache: intern strings, files, functions and frame chains, add ranges.
+#[derive(Default)]
+pub struct SymCacheWriter {
+    strings: Vec<(u32, u32)>,
+    string_bytes: Vec<u8>,
+    string_index: HashMap<Vec<u8>, u32>,
+    files: Vec<u32>,
+    file_index: HashMap<u32, u32>,
+    functions: Vec<[u32; 3]>,
+    function_index: HashMap<[u32; 3], u32>,
+    locations: Vec<LocKey>,
+    location_index: HashMap<LocKey, u32>,
+    ranges: Vec<(u64, u64, u32)>,
+    fallback: Vec<(u64, u64, u32)>,
+}
+
+impl SymCacheWriter {
+    /// A new, empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Interns a string and gives its index.
+    pub fn string(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.string_index.get(s.as_bytes()) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
+        self.string_bytes.extend_from_slice(s.as_bytes());
+        self.string_index.insert(s.as_bytes().to_vec(), i);
+        i
+    }
+
+    /// Interns a file (full path) and gives its index.
+    pub fn file(&mut self, path: &str) -> u32 {
+        let s = self.string(path);
+        if let Some(&i) = self.file_index.get(&s) {
+            return i;
+        }
+        let i = self.files.len() as u32;
+        self.files.push(s);
+        self.file_index.insert(s, i);
+        i
+    }
+
+    /// Interns a function: its raw (mangled) name, demangled name and DWARF language.
+    pub fn function(&mut self, raw: &str, demangled: &str, lang: u32) -> u32 {
+        let key = [self.string(raw), self.string(demangled), lang];
+        if let Some(&i) = self.function_index.get(&key) {
+            return i;
+        }
+        let i = self.functions.len() as u32;
+        self.functions.push(key);
+        self.function_index.insert(key, i);
+        i
+    }
+
+    /// Interns a frame chain (outermost frame first) and gives the innermost location.
+    pub fn chain(&mut self, frames: &[FrameSpec]) -> u32 {
+        let mut caller = NONE;
+        for f in frames {
+            let key = LocKey {
+                file: f.file,
+                line: f.line,
+                column: f.column,
+                function: f.function,
+                inlined_into: caller,
+                sym_addr: f.sym_addr,
+            };
+            caller = match self.location_index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let i = self.locations.len() as u32;
+                    self.locations.push(key);
+                    self.location_index.insert(key, i);
+                    i
+                }
+            };
+        }
+        caller
+    }
+
+    /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
+    /// order; where they overlap, the one added first wins.
+    pub fn range(&mut self, start: u64, end: u64, location: u32) {
+        if start < end && location != NONE {
+            self.ranges.push((start, end, location));
+        }
+    }
+
+    /// Maps `[start, end)` to `location` where no [`range`](Self::range) covers it
+    /// (symbol-table names under DWARF line information).
+    pub fn fallback_range(&mut self, start: u64, end: u64, location: u32) {
+        if start < end && location != NONE {
+            self.fallback.push((start, end, location));
+        }
+    }
+
+    /// Whether a range was added.
+    pub fn has_ranges(&self) -> bool {
+        !self.ranges.is_empty()
+    }
+
+    /// Writes the symcache.
+    pub fn finish(mut self, id: &Identity) -> Vec<u8> {
+        let kind = self.string(&id.kind);
+        let arch = self.string(&id.arch);
+        let debug_id = self.string(&id.debug_id);
+        let code_id = self.string(&id.code_id);
+
+        let primary = non_overlapping(std::mem::take(&mut self.ranges));
+        let fallback = non_overlapping(std::mem::take(&mut self.fallback));
+        let mut all = primary.clone();
+        let mut j = 0;
+        for (s, e, l) in fallback {
+            let mut cur = s;
+            while cur < e {
+                while j < primary.len() && primary[j].1 <= cur {
+                    j += 1;
+                }
+                if j < primary.len() && primary[j].0 <= cur {
+                    cur = primary[j].1;
+                    continue;
+                }
+                let stop = if j < primary.len() { e.min(primary[j].0) } else { e };
+                all.push((cur, stop, l));
+                cur = stop;
+            }
+        }
+        all.sort_unstable_by_key(|r| r.0);
+        let mut starts: Vec<u64> = Vec::with_capacity(all.len() + 1);
+        let mut locs: Vec<u32> = Vec::with_capacity(all.len() + 1);
+        let mut end_prev = 0u64;
+        for (i, &(s, e, l)) in all.iter().enumerate() {
+            if i > 0 {
+                if s == end_prev && locs.last() == Some(&l) {
+                    end_prev = e;
+                    continue;
+                }
+                if s > end_prev {
+                    starts.push(end_prev);
+                    locs.push(NONE);
+                }
+            }
+            starts.push(s);
+            locs.push(l);
+            end_prev = e;
+        }
+        if !all.is_empty() {
+            starts.push(end_prev);
+            locs.push(NONE);
+        }
+
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        for w in [VERSION, id.flags] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(&id.image_base.to_le_bytes());
+        for w in [
+            starts.len() as u32,
+            self.locations.len() as u32,
+            self.functions.len() as u32,
+            self.files.len() as u32,
+            self.strings.len() as u32,
+            self.string_bytes.len() as u32,
+            arch,
+            debug_id,
+            code_id,
+            kind,
+        ] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        debug_assert_eq!(out.len(), HEADER_LEN);
+        for s in &starts {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for l in &locs {
+            out.extend_from_slice(&l.to_le_bytes());
+        }
+        pad8(&mut out);
+        for l in &self.locations {
+            for w in [l.file, l.line, l.column, l.function, l.inlined_into, 0] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            out.extend_from_slice(&l.sym_addr.to_le_bytes());
+        }
+        for f in &self.functions {
+            for w in f {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        for f in &self.files {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        for (o, n) in &self.strings {
+            out.extend_from_slice(&o.to_le_bytes());
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&self.string_bytes);
+        pad8(&mut out);
+        out.extend_from_slice(END_MAGIC);
+        out
+    }
+}
+
+/// Sorts ranges by start and clips overlaps (the range added first wins at equal starts;
+/// otherwise the earlier range keeps its extent).
+fn non_overlapping(mut ranges: Vec<(u64, u64, u32)>) -> Vec<(u64, u64, u32)> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| (ranges[i].0, i));
+    let mut out: Vec<(u64, u64, u32)> = Vec::with_capacity(ranges.len());
+    for i in order {
+        let (mut s, e, l) = ranges[i];
+        if let Some(last) = out.last() {
+            if e <= last.1 {
+                continue;
+            }
+            s = s.max(last.1);
+        }
+        out.push((s, e, l));
+    }
+    ranges.clear();
+    out
+}
+
+fn pad8(out: &mut Vec<u8>) {
+    while out.len() % 8 != 0 {
+        out.push(0);
+    }
+}
+
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// One frame of a lookup answer, with strings borrowed from the symcache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame<'data> {
+    /// Demangled function name, `None` when unknown.
+    pub function: Option<&'data str>,
+    /// Function name as stored in the debug file.
+    pub raw_function: Option<&'data str>,
+    /// Index of the function name strings (the demangled one), or [`NONE`].
+    pub function_string: u32,
+    /// Index of the raw function name string, or [`NONE`].
+    pub raw_function_string: u32,
+    /// Index of the file path string, or [`NONE`].
+    pub file_string: u32,
+    /// Full path of the source file, `None` when unknown.
+    pub file: Option<&'data str>,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// Start of the function or inlined instance, relative to the image base.
+    pub sym_addr: u64,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+}
+
+/// A symcache read in place.
+#[derive(Clone, Debug)]
+pub struct SymCache<'data> {
+    data: &'data [u8],
+    id: Identity,
+    n_ranges: usize,
+    starts: &'data [u8],
+    range_locs: &'data [u8],
+    locations: &'data [u8],
+    functions: &'data [u8],
+    files: &'data [u8],
+    strings: &'data [u8],
+    string_bytes: &'data [u8],
+}
+
+fn rd32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn rd64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl<'data> SymCache<'data> {
+    /// Reads and validates a symcache; copies nothing.
+    pub fn parse(data: &'data [u8]) -> Result<Self> {
+        if data.len() < HEADER_LEN + 8 || &data[..8] != MAGIC {
+            return Err(invalid("not a pysym symcache (bad magic or too short)"));
+        }
+        let version = rd32(data, 8);
+        if version != VERSION {
+            return Err(invalid(format!("symcache version {} is not supported (this is version {})", version, VERSION)));
+        }
+        let flags = rd32(data, 12);
+        let image_base = rd64(data, 16);
+        let n = |i: usize| rd32(data, 24 + 4 * i) as usize;
+        let (n_ranges, n_locs, n_funcs, n_files, n_strings, n_bytes) = (n(0), n(1), n(2), n(3), n(4), n(5));
+        // Section sizes in u64 arithmetic so that hostile counts cannot overflow.
+        let sizes = [
+            n_ranges as u64 * 8,
+            align8(n_ranges * 4) as u64,
+            n_locs as u64 * LOCATION_LEN as u64,
+            n_funcs as u64 * FUNCTION_LEN as u64,
+            n_files as u64 * 4,
+            n_strings as u64 * 8,
+        ];
+        let total_before_bytes: u64 = HEADER_LEN as u64 + sizes.iter().sum::<u64>();
+        let total = align8((total_before_bytes + n_bytes as u64) as usize) as u64 + 8;
+        if total != data.len() as u64 {
+            return Err(invalid(format!("symcache is {} bytes, its header describes {} (truncated or corrupt)", data.len(), total)));
+        }
+        if &data[data.len() - 8..] != END_MAGIC {
+            return Err(invalid("symcache end marker missing (truncated or corrupt)"));
+        }
+        let mut pos = HEADER_LEN;
+        let mut take = |len: u64| {
+            let s = &data[pos..pos + len as usize];
+            pos += len as usize;
+            s
+        };
+        let starts = take(sizes[0]);
+        let range_locs = take(sizes[1]);
+        let locations = take(sizes[2]);
+        let functions = take(sizes[3]);
+        let files = take(sizes[4]);
+        let strings = take(sizes[5]);
+        let string_bytes = take(n_bytes as u64);
+        let mut cache = SymCache {
+            data,
+            id: Identity::default(),
+            n_ranges,
+            starts,
+            range_locs,
+            locations,
+            functions,
+            files,
+            strings,
+            string_bytes,
+        };
+        cache.validate(n_locs, n_funcs, n_files, n_strings)?;
+        let s = |i: usize| -> Result<String> {
+            let idx = rd32(data, 48 + 4 * i);
+            Ok(cache.string(idx).unwrap_or("").to_string())
+        };
+        cache.id = Identity { arch: s(0)?, debug_id: s(1)?, code_id: s(2)?, kind: s(3)?, image_base, flags };
+        Ok(cache)
+    }
+
+    fn validate(&self, n_locs: usize, n_funcs: usize, n_files: usize, n_strings: usize) -> Result<()> {
+        let mut prev = 0u64;
+        for i in 0..self.n_ranges {
+            let s = rd64(self.starts, i * 8);
+            if i > 0 && s <= prev {
+                return Err(invalid(format!("symcache range {} is not sorted", i)));
+            }
+            prev = s;
+            let l = rd32(self.range_locs, i * 4) as usize;
+            if l != NONE as usize && l >= n_locs {
+                return Err(invalid(format!("symcache range {} names location {} of {}", i, l, n_locs)));
+            }
+        }
+        if self.n_ranges > 0 && rd32(self.range_locs, (self.n_ranges - 1) * 4) != NONE {
+            return Err(invalid("symcache ranges do not end with a sentinel"));
+        }
+        let ok = |v: u32, n: usize| v == NONE || (v as usize) < n;
+        for i in 0..n_locs {
+            let b = &self.locations[i * LOCATION_LEN..];
+            let (file, func, caller) = (rd32(b, 0), rd32(b, 12), rd32(b, 16));
+            if !ok(file, n_files) || !ok(func, n_funcs) || !(caller == NONE || (caller as usize) < i) {
+                return Err(invalid(format!("symcache location {} is out of range", i)));
+            }
+        }
+        for i in 0..n_funcs {
+            if !ok(rd32(self.functions, i * FUNCTION_LEN), n_strings) || !ok(rd32(self.functions, i * FUNCTION_LEN + 4), n_strings) {
+                return Err(invalid(format!("symcache function {} is out of range", i)));
+            }
+        }
+        for i in 0..n_files {
+            if !ok(rd32(self.files, i * 4), n_strings) {
+                return Err(invalid(format!("symcache file {} is out of range", i)));
+            }
+        }
+        for i in 0..n_strings {
+            let (o, n) = (rd32(self.strings, i * 8) as u64, rd32(self.strings, i * 8 + 4) as u64);
+            if o + n > self.string_bytes.len() as u64 {
+                return Err(invalid(format!("symcache string {} is out of range", i)));
+            }
+            if std::str::from_utf8(&self.string_bytes[o as usize..(o + n) as usize]).is_err() {
+                return Err(invalid(format!("symcache string {} is not UTF-8", i)));
+            }
+        }
+        for i in 0..4 {
+            if !ok(rd32(self.data, 48 + 4 * i), n_strings) {
+                return Err(invalid("symcache header names a missing string"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes the symcache was read from.
+    pub fn as_bytes(&self) -> &'data [u8] {
+        self.data
+    }
+
+    /// Object identity from the header.
+    pub fn identity(&self) -> &Identity {
+        &self.id
+    }
+
+    /// Number of address ranges (including gap and end sentinels).
+    pub fn range_count(&self) -> usize {
+        self.n_ranges
+    }
+
+    /// String `index` of the string table (validated UTF-8 at load).
+    pub fn string(&self, index: u32) -> Option<&'data str> {
+        if index == NONE || index as usize >= self.strings.len() / 8 {
+            return None;
+        }
+        let i = index as usize;
+        let (o, n) = (rd32(self.strings, i * 8) as usize, rd32(self.strings, i * 8 + 4) as usize);
+        std::str::from_utf8(&self.string_bytes[o..o + n]).ok()
+    }
+
+    /// The innermost location covering `addr` (relative to the image base), if any.
+    pub fn location_at(&self, addr: u64) -> Option<u32> {
+        // partition_point over the u64 starts without building a slice of u64.
+        let (mut lo, mut hi) = (0usize, self.n_ranges);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if rd64(self.starts, mid * 8) <= addr {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            return None;
+        }
+        let loc = rd32(self.range_locs, (lo - 1) * 4);
+        if loc == NONE {
+            None
+        } else {
+            Some(loc)
+        }
+    }
+
+    /// The frames at `addr` (relative to the image base), innermost first.
+    pub fn lookup(&self, addr: u64) -> Vec<Frame<'data>> {
+        let mut frames = Vec::new();
+        let mut loc = match self.location_at(addr) {
+            Some(l) => l,
+            None => return frames,
+        };
+        loop {
+            let b = &self.locations[loc as usize * LOCATION_LEN..];
+            let (file, line, column, func, caller) = (rd32(b, 0), rd32(b, 4), rd32(b, 8), rd32(b, 12), rd32(b, 16));
+            let sym_addr = rd64(b, 24);
+            let (raw_s, name_s) = if func == NONE {
+                (NONE, NONE)
+            } else {
+                let f = func as usize * FUNCTION_LEN;
+                (rd32(self.functions, f), rd32(self.functions, f + 4))
+            };
+            let file_s = if file == NONE { NONE } else { rd32(self.files, file as usize * 4) };
+            frames.push(Frame {
+                function: self.string(name_s),
+                raw_function: self.string(raw_s),
+                function_string: name_s,
+                raw_function_string: raw_s,
+                file_string: file_s,
+                file: self.string(file_s),
+                line,
+                column,
+                sym_addr,
+                inlined: caller != NONE,
+            });
+            if caller == NONE {
+                break;
+            }
+            loc = caller;
+        }
+        frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let mut w = SymCacheWriter::new();
+        let f_main = w.function("main", "main", 0);
+        let f_inl = w.function("_Z3addii", "add(int, int)", 4);
+        let file = w.file("/src/a.c");
+        let outer = FrameSpec { function: f_main, file, line: 10, column: 3, sym_addr: 0x1000 };
+        let inner = FrameSpec { function: f_inl, file, line: 2, column: 0, sym_addr: 0x1010 };
+        let l1 = w.chain(&[FrameSpec { line: 9, ..outer.clone() }]);
+        let l2 = w.chain(&[outer.clone(), inner]);
+        w.range(0x1000, 0x1010, l1);
+        w.range(0x1010, 0x1020, l2);
+        w.range(0x2000, 0x2004, l1);
+        w.finish(&Identity { kind: "elf".into(), arch: "x86_64".into(), image_base: 0x400000, ..Default::default() })
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = sample();
+        let c = SymCache::parse(&bytes).unwrap();
+        assert_eq!(c.identity().arch, "x86_64");
+        assert_eq!(c.identity().image_base, 0x400000);
+        assert!(c.lookup(0xfff).is_empty());
+        let f = c.lookup(0x1000);
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].function, f[0].line, f[0].inlined), (Some("main"), 9, false));
+        let f = c.lookup(0x101f);
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].function, f[0].raw_function, f[0].line, f[0].inlined), (Some("add(int, int)"), Some("_Z3addii"), 2, true));
+        assert_eq!((f[1].function, f[1].line, f[1].column, f[1].sym_addr), (Some("main"), 10, 3, 0x1000));
+        assert!(c.lookup(0x1020).is_empty());
+        assert_eq!(c.lookup(0x2003).len(), 1);
+        assert!(c.lookup(0x2004).is_empty());
+    }
+
+    #[test]
+    fn truncated_and_corrupt_are_errors() {
+        let bytes = sample();
+        for n in 0..bytes.len() {
+            assert!(SymCache::parse(&bytes[..n]).is_err());
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 0xff, 0x7f] {
+                let mut b = bytes.clone();
+                b[i] = v;
+                if let Ok(c) = SymCache::parse(&b) {
+                    for a in [0u64, 0x1000, 0x1010, 0x2000, u64::MAX] {
+                        let _ = c.lookup(a);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+// The JavaScript twin of tests/browser/golden.py: the same objects from browser/, and a
+// comparison with the Python side's golden files. Runs in Node and in Chromium (the
+// browser test imports it into the page); `read(path)` returns a repository file's bytes.
+
+const MAX_TOKENS = 300;
+
+function tok(t) {
+  return t === null ? null : [t.dstLine, t.dstCol, t.src, t.srcLine, t.srcCol, t.name];
+}
+
+export function dumpMap(P, data) {
+  let sm;
+  try {
+    sm = P.SourceMap.fromBytes(data);
+  } catch (e) {
+    if (e instanceof P.PysymError) return { error: e.name, code: e.code };
+    throw e;
+  }
+  try {
+    const tokens = sm.tokens();
+    const lines = [];
+    const cols = [];
+    for (const t of tokens.slice(0, MAX_TOKENS)) {
+      for (const [dl, dc] of [[t.dstLine, t.dstCol], [t.dstLine, t.dstCol + 1], [t.dstLine + 1, 0]]) {
+        lines.push(dl);
+        cols.push(dc);
+      }
+    }
+    lines.push(0, 0, 5, 1000000);
+    cols.push(0, 1000000, 3, 0);
+    const generated = [];
+    for (const t of tokens.slice(0, MAX_TOKENS)) {
+      if (t.src !== null) {
+        generated.push([t.src, t.srcLine, t.srcCol,
+          sm.generatedPositions(t.src, t.srcLine, t.srcCol).map(tok),
+          sm.generatedPositions(t.src, t.srcLine).map(tok)]);
+      }
+    }
+    return {
+      error: null,
+      sources: sm.sources,
+      names: sm.names,
+      file: sm.file,
+      debugId: sm.debugId,
+      ignoreList: sm.ignoreList,
+      isIndexMap: sm.isIndexMap,
+      length: sm.length,
+      tokens: tokens.map(tok),
+      queries: [lines, cols],
+      glb: sm.lookupMany(lines, cols, P.GREATEST_LOWER_BOUND).map(tok),
+      lub: sm.lookupMany(lines, cols, P.LEAST_UPPER_BOUND).map(tok),
+      single: lines.slice(0, 50).map((ln, i) => tok(sm.lookup(ln, cols[i]))),
+      generated,
+      content: sm.sources.map((_, i) => sm.sourceContent(i)),
+    };
+  } finally {
+    sm.close();
+  }
+}
+
+/** JSON with sorted keys, for order-insensitive comparison of objects. */
+export function canonical(x) {
+  return JSON.stringify(x, (k, v) => (v && typeof v === "object" && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((key) => [key, v[key]])) : v));
+}
+
+/** `pysym sourcemap lookup` output (JSON lines as objects) for 1-based LINE:COL strings. */
+export function cliLookup(P, data, positions, bias) {
+  const sm = P.SourceMap.fromBytes(data);
+  try {
+    const ps = positions.map((p) => p.split(":").map(Number));
+    const toks = sm.lookupMany(ps.map((p) => p[0] - 1), ps.map((p) => p[1] - 1),
+      bias === "lub" ? P.LEAST_UPPER_BOUND : P.GREATEST_LOWER_BOUND);
+    return ps.map(([line, column], i) => {
+      const t = toks[i];
+      return {
+        generated: { line, column },
+        original: t === null ? null : { source: t.src, line: t.srcLine + 1, column: t.srcCol + 1, name: t.name },
+      };
+    });
+  } finally {
+    sm.close();
+  }
+}
+
+export const CONTEXTS = { default: 0, context2: 2, nocontext: null };
+export const EXAMPLE_FILES = ["app.min.js", "app.min.js.map"];
+
+/** `pysym symbolicate-js --maps examples` with the browser module; kind: a CONTEXTS key or "json". */
+export async function cliSymbolicate(P, trace, files, kind) {
+  const resolver = new P.FileSetResolver(files, { loadMap: async (d) => (d instanceof Blob ? P.SourceMap.fromBlob(d) : P.SourceMap.fromBytes(d)) });
+  try {
+    await resolver.prepare(trace);
+    if (kind === "json") return P.symbolicateTraceJson(trace, resolver.resolve, 0);
+    return P.symbolicateTrace(trace, resolver.resolve, CONTEXTS[kind]);
+  } finally {
+    resolver.close();
+  }
+}
+
+/**
+ * Compares everything in the golden directory with what browser/ gives.
+ * `read(path)`: bytes of a repository file; `readGolden(path)`: text of a golden file.
+ * Returns {checked, mismatches: [description]}.
+ */
+export async function compareAll(P, read, readGolden) {
+  const mismatches = [];
+  let checked = 0;
+  const text = (b) => new TextDecoder().decode(b);
+  const maps = JSON.parse(await readGolden("maps.json"));
+  for (const [path, want] of Object.entries(maps)) {
+    const got = dumpMap(P, await read(path));
+    checked += 1;
+    if (canonical(got) !== canonical(want)) {
+      const keys = Object.keys(want).filter((k) => canonical(got[k]) !== canonical(want[k]));
+      mismatches.push(`${path}: differs in ${keys.join(", ") || "(keys)"}`);
+    }
+  }
+  const index = JSON.parse(await readGolden("index.json"));
+  const files = new Map();
+  for (const name of EXAMPLE_FILES) files.set(name, await read("examples/" + name));
+  for (const [trace, kinds] of Object.entries(index.traces)) {
+    const traceText = text(await read(trace));
+    for (const [kind, file] of Object.entries(kinds)) {
+      const want = await readGolden(file);
+      const got = await cliSymbolicate(P, traceText, files, kind);
+      checked += 1;
+      if (kind === "json") {
+        const wantObjs = want.split("\n").filter((l) => l).map((l) => JSON.parse(l));
+        if (canonical(got) !== canonical(wantObjs)) mismatches.push(`${trace} --json differs`);
+      } else if (got !== want) {
+        mismatches.push(`${trace} ${kind} differs:\n--- python\n${want}\n--- js\n${got}`);
+      }
+    }
+  }
+  for (const [bias, spec] of Object.entries(index.lookup)) {
+    const want = (await readGolden(spec.file)).split("\n").filter((l) => l).map((l) => JSON.parse(l));
+    const got = cliLookup(P, await read(spec.map), spec.positions, bias);
+    checked += 1;
+    if (canonical(got) !== canonical(want)) mismatches.push(`sourcemap lookup --bias ${bias} differs`);
+  }
+  return { checked, mismatches };
+}

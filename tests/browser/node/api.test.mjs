@@ -1,0 +1,111 @@
+// The ES module's API in Node: loading, lookups, errors, the file table's NEED_DATA path.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as P from "../../../browser/index.js";
+
+const ROOT = new URL("../../../", import.meta.url);
+const WASM = new URL("pysym/_wasm/pysym.wasm", ROOT);
+const MAP = readFileSync(new URL("examples/app.min.js.map", ROOT));
+
+test("init accepts a URL, bytes, a Response and a compiled Module", async () => {
+  const bytes = readFileSync(WASM);
+  for (const wasm of [WASM, WASM.href, bytes, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length),
+    new Response(bytes, { headers: { "content-type": "application/wasm" } }), await WebAssembly.compile(bytes)]) {
+    const rt = await P.init({ wasm });
+    const sm = P.SourceMap.fromBytes(MAP, { runtime: rt });
+    assert.equal(sm.lookup(0, 647).src, "app/src/pricing.js");
+    sm.close();
+  }
+  await P.init();
+});
+
+test("lookups, metadata and sources content", async () => {
+  await P.init();
+  const sm = P.SourceMap.fromBytes(MAP);
+  assert.deepEqual(sm.lookup(0, 647), { dstLine: 0, dstCol: 647, src: "app/src/pricing.js", srcLine: 8, srcCol: 17, name: null });
+  assert.equal(sm.lookup(0, 647), sm.lookup(0, 647), "tokens are cached by index");
+  assert.equal(sm.lookup(100, 0), null);
+  assert.throws(() => sm.lookup(-1, 0), RangeError);
+  assert.equal(sm.lookup(2 ** 32, 0), null);
+  const many = sm.lookupMany([0, 0, 7], [647, 673, 0]);
+  assert.equal(many.length, 3);
+  assert.equal(many[1].name, "priceOf");
+  assert.equal(many[2], null);
+  assert.ok(sm.sources.includes("app/src/cart.js"));
+  assert.ok(sm.sourceContent("app/src/pricing.js").includes("product.price"));
+  assert.equal(sm.sourceContent("nope.js"), null);
+  assert.equal(sm.sourceContext("app/src/pricing.js", 8, 1).line, "  return product.price;");
+  assert.ok(sm.length > 10);
+  assert.equal(sm.tokens().length, sm.length);
+  const gen = sm.generatedPositions("app/src/pricing.js", 8, 17);
+  assert.ok(gen.some((t) => t.dstLine === 0 && t.dstCol === 647));
+  sm.close();
+  sm.close(); // idempotent
+  assert.throws(() => sm.lookup(0, 0), P.PysymError);
+});
+
+test("invalid input raises InvalidInputError with the module's message", async () => {
+  await P.init();
+  assert.throws(() => P.SourceMap.fromBytes("{"), (e) => e instanceof P.InvalidInputError && e.code === -16 && e.message.length > 0);
+  assert.throws(() => P.SourceMap.fromBytes('{"version":3,"sources":[],"names":[],"mappings":"!"}'), P.InvalidInputError);
+  assert.throws(() => P.SourceMap.fromBytes("[]"), P.InvalidInputError);
+});
+
+test("a Blob is read through file_read with the NEED_DATA retry", async () => {
+  await P.init();
+  const sm = await P.SourceMap.fromBlob(new Blob([MAP]));
+  assert.equal(sm.lookup(0, 647).src, "app/src/pricing.js");
+  sm.close();
+  const direct = await P.SourceMap.fromBlob(new Uint8Array(MAP));
+  assert.equal(direct.lookup(0, 647).srcLine, 8);
+  direct.close();
+  await assert.rejects(P.SourceMap.fromBlob(new Blob(["{"])), P.InvalidInputError);
+});
+
+test("a map rebuilds itself in a fresh instance after the old one is thrown away", async () => {
+  const rt = await P.init();
+  const sm = P.SourceMap.fromBytes(MAP);
+  const before = rt.current().serial;
+  rt.discard(); // what a trap does
+  assert.equal(sm.lookup(0, 647).srcLine, 8);
+  assert.notEqual(rt.current().serial, before);
+  sm.close();
+});
+
+test("a module speaking another ABI version is refused", async () => {
+  const { Runtime } = await import("../../../browser/host.js");
+  const module = await WebAssembly.compile(readFileSync(WASM));
+  const rt = new Runtime(module);
+  const orig = WebAssembly.Instance;
+  rt.current();
+  rt.discard();
+  // patch the version export through a proxy instance
+  globalThis.WebAssembly.Instance = function (m, i) {
+    const inst = new orig(m, i);
+    return { exports: { ...inst.exports, pysym_abi_version: () => 999 } };
+  };
+  try {
+    assert.throws(() => rt.current(), (e) => e instanceof P.SandboxError && /version 999/.test(e.message));
+  } finally {
+    globalThis.WebAssembly.Instance = orig;
+  }
+});
+
+test("SymCache is marked not done", () => {
+  assert.throws(() => P.SymCache.fromBytes(new Uint8Array(4)), /not available yet/);
+});
+
+test("stack traces parse like the Python side", () => {
+  const f = P.parseLine("    at async new Foo.bar [as baz] (https://x.test/a.js:3:14)");
+  assert.equal(f.function, "Foo.bar");
+  assert.equal(f.alias, "baz");
+  assert.ok(f.isAsync && f.isConstructor);
+  assert.deepEqual([f.url, f.line, f.col], ["https://x.test/a.js", 3, 14]);
+  const g = P.parseLine("async*h@https://example.com/static/app.min.js:1:1197");
+  assert.deepEqual([g.style, g.function, g.isAsync, g.col], ["gecko", "h", true, 1197]);
+  assert.equal(P.parseLine("at the moment (not sure)"), null);
+  assert.equal(P.urlBasename("https://x/static/app.js?v=1#f"), "app.js");
+  assert.equal(P.findSourcemapUrl("x;\n//# sourceMappingURL=a.js.map\n"), "a.js.map");
+  assert.deepEqual([...P.decodeDataUrl("data:application/json;base64,e30=")], [123, 125]);
+});

@@ -38,6 +38,8 @@ help:
 	@echo "make test       rebuild the module (must match the committed one), run all tests"
 	@echo "make wasm       rebuild pysym/_wasm/pysym.wasm from wasm/"
 	@echo "make bench      benchmark against symbolic and sourcemap (prints ratios)"
+	@echo "make wheel      build the py3-none-any wheel and the sdist into dist/"
+	@echo "make matrix     install the wheel on every local Python, smoke-test each engine"
 
 toolchain:
 	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
@@ -91,3 +93,31 @@ bench: venv fixtures
 
 clean:
 	rm -rf wasm/target $(VENV) build dist *.egg-info
+
+# -- Distribution: one py3-none-any wheel for every Python (issue 6) ---------------------
+# The wheel is pure Python + the committed module; the engines come from PyPI through the
+# environment markers in pyproject.toml.  tests/smoke/matrix.py checks the result.
+DIST := dist
+MATRIX_CACHE := $(CURDIR)/.cache
+.PHONY: wheel matrix matrix-interpreters
+
+wheel: $(VPY)
+	rm -rf $(DIST) build pysym.egg-info
+	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) -m pip install -q "build>=0.10"
+	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) -m build -q --outdir $(DIST) . >/dev/null
+	rm -rf build pysym.egg-info
+	$(VPY) tests/smoke/matrix.py check-dist $(DIST)
+
+# Debian's PyPy (7.3, Python 3.9) joins the matrix when apt can install it.
+matrix-interpreters:
+	@if ! command -v pypy3 >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing pypy3 (apt) for the matrix"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-venv >/dev/null) \
+	    || echo "pypy3 not installable here: the matrix skips PyPy"; \
+	fi
+
+# Fresh venv per interpreter, `pip install` of the built wheel, tests/smoke/smoke.py on
+# every engine that installed; prints interpreter x engine and rewrites README's table.
+matrix: wheel matrix-interpreters
+	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) tests/smoke/matrix.py run --dist $(DIST) \
+	  --workdir $(MATRIX_CACHE)/matrix --readme README.md

@@ -7,9 +7,15 @@ that engine is probed or chosen.
 
 Engines, in preference order:
 
-* ``wasmtime`` -- PyPI ``wasmtime`` (wheels for CPython >= 3.9).
+* ``wasmtime`` -- PyPI ``wasmtime>=50,<51`` (wheels for Python >= 3.9, CPython and
+  PyPy; the adapter uses 50.x internals, so another major is reported as unusable).
 * ``wasmer``   -- PyPI ``wasmer==1.1.0`` + ``wasmer-compiler-cranelift==1.1.0`` (wheels
-  for CPython 3.7-3.10 only; on newer Pythons the package installs but cannot import).
+  for CPython 3.7-3.10 on x86_64 only; elsewhere the package installs a stub that
+  cannot import).
+
+pysym's wheel installs whichever of them has wheels for the interpreter (environment
+markers in pyproject.toml).  With none usable, the first use raises one
+:class:`EngineUnavailable` (also a :class:`pysym.PysymError`) naming what to install.
 
 ``$PYSYM_ENGINE`` (``wasmtime`` / ``wasmer``) overrides the choice when
 ``load_engine()`` is called without a name.
@@ -24,6 +30,7 @@ import sys
 import threading
 from typing import Dict, List, Optional
 
+from .._errors import PysymError
 from ._base import Engine, HostImports, Instance
 
 __all__ = [
@@ -47,21 +54,22 @@ class Trap(Exception):
     """
 
 
-class EngineUnavailable(ImportError):
+class EngineUnavailable(PysymError, ImportError):
     """No usable engine; message names what to pip install."""
 
 
-#: engine name -> (adapter module, pip requirement, Python constraint)
+#: engine name -> (adapter module, pip requirement, Python constraint); keep in step with
+#: the markers in pyproject.toml
 _ENGINES = {
     "wasmtime": (
         "pysym._engine._wasmtime",
-        "pip install wasmtime",
-        "CPython >= 3.9",
+        "pip install wasmtime==50.*",
+        "Python >= 3.9",
     ),
     "wasmer": (
         "pysym._engine._wasmer",
         "pip install wasmer==1.1.0 wasmer-compiler-cranelift==1.1.0",
-        "CPython 3.7-3.10 only",
+        "CPython 3.7-3.10 on x86_64",
     ),
 }
 _PREFERENCE = ("wasmtime", "wasmer")
@@ -77,8 +85,12 @@ def _probe(name: str) -> Optional[str]:
         return _probe_errors[name]
     module_name = _ENGINES[name][0]
     try:
-        importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
         err = None  # type: Optional[str]
+        if name == "wasmtime":
+            version = module._package_version()
+            if not version.startswith("50."):
+                err = "wasmtime %s is installed; pysym's adapter needs 50.x" % version
     except Exception as e:  # ImportError, and e.g. OSError/RuntimeError from a native lib
         err = "%s: %s" % (type(e).__name__, e)
     except BaseException as e:  # pyo3 PanicException is a BaseException
@@ -96,12 +108,23 @@ def available_engines() -> List[str]:
 
 
 def _python_version() -> str:
-    return "%s %d.%d" % (platform.python_implementation(), sys.version_info[0], sys.version_info[1])
+    return "%s %d.%d (%s)" % (
+        platform.python_implementation(),
+        sys.version_info[0],
+        sys.version_info[1],
+        platform.machine() or "unknown machine",
+    )
 
 
-def _hint(name: str) -> str:
-    _, pip, constraint = _ENGINES[name]
-    return "%s (%s): %s" % (name, constraint, pip)
+def _fits(name: str) -> bool:
+    """Whether PyPI has wheels of engine ``name`` for this interpreter."""
+    if name == "wasmtime":
+        return sys.version_info >= (3, 9)
+    return (
+        platform.python_implementation() == "CPython"
+        and sys.version_info < (3, 11)
+        and platform.machine() in ("x86_64", "AMD64")
+    )
 
 
 def load_engine(name: Optional[str] = None) -> Engine:
@@ -123,10 +146,19 @@ def load_engine(name: Optional[str] = None) -> Engine:
                     break
             else:
                 reasons = "; ".join("%s: %s" % (n, _probe_errors.get(n)) for n in _PREFERENCE)
+                fitting = [n for n in _PREFERENCE if _fits(n)]
+                if fitting:
+                    todo = "Install %s: %s" % (
+                        "it" if len(fitting) == 1 else "one of them",
+                        " | ".join(_ENGINES[n][1] for n in fitting),
+                    )
+                else:
+                    todo = "No engine has wheels for this interpreter; use one that does: %s" % (
+                        "; ".join("%s needs %s" % (n, _ENGINES[n][2]) for n in _PREFERENCE)
+                    )
                 raise EngineUnavailable(
-                    "pysym needs a WebAssembly engine and none is usable on %s. Install one of: %s "
-                    "(import errors: %s)"
-                    % (_python_version(), " | ".join(_hint(n) for n in _PREFERENCE), reasons)
+                    "pysym needs a WebAssembly engine and none is usable on %s. %s "
+                    "(import errors: %s)" % (_python_version(), todo, reasons)
                 )
         key = name.strip().lower()
         if key not in _ENGINES:

@@ -1,0 +1,234 @@
+// Drives Debian's /usr/bin/chromium (headless, through playwright-core) against the
+// devtools page, the module inside the page, the worker timeout and the extension.
+//
+//   node tests/browser/chromium.mjs --golden DIR --artifacts DIR [--only page,module,worker,extension]
+//
+// Prints one JSON object per check ({"check", "ok", "detail"}) and exits 1 if any failed.
+// The golden directory is written by tests/browser/golden.py (Python side, same run).
+import { chromium } from "playwright-core";
+import { createHash } from "node:crypto";
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { startServer } from "../../browser/devtools/serve.mjs";
+import { buildExtension } from "../../browser/extension/build.mjs";
+
+const ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+const { values: opts } = parseArgs({
+  options: {
+    golden: { type: "string" }, artifacts: { type: "string" }, only: { type: "string" },
+    chromium: { type: "string", default: process.env.PYSYM_CHROMIUM || "/usr/bin/chromium" },
+  },
+});
+if (!opts.golden || !opts.artifacts) {
+  console.error("usage: node tests/browser/chromium.mjs --golden DIR --artifacts DIR");
+  process.exit(2);
+}
+const GOLDEN = resolve(opts.golden);
+const ARTIFACTS = resolve(opts.artifacts);
+await mkdir(ARTIFACTS, { recursive: true });
+const ONLY = opts.only ? new Set(opts.only.split(",")) : null;
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--disable-quic"];
+
+const results = [];
+function report(check, ok, detail = "") {
+  const r = { check, ok: Boolean(ok), detail };
+  results.push(r);
+  console.log(JSON.stringify(r));
+}
+
+async function launch(extraArgs = [], ignoreDefaultArgs = []) {
+  const userDataDir = await mkdtemp(join(tmpdir(), "pysym-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: opts.chromium, headless: false, args: [...FLAGS, ...extraArgs], ignoreDefaultArgs,
+    viewport: { width: 1280, height: 900 },
+  });
+  context.setDefaultTimeout(60000);
+  return { context, close: async () => { await context.close(); await rm(userDataDir, { recursive: true, force: true }); } };
+}
+
+function watch(page) {
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  return problems;
+}
+
+const golden = (p) => readFile(join(GOLDEN, p), "utf8");
+const index = JSON.parse(await golden("index.json"));
+const EXAMPLES = ["examples/app.min.js", "examples/app.min.js.map"].map((p) => join(ROOT, p));
+
+/** Symbolicates a trace through the page's UI; returns the output text. */
+async function symbolicateInPage(page, trace, context) {
+  await page.fill("#trace", await readFile(join(ROOT, trace), "utf8"));
+  await page.selectOption("#context", context);
+  await page.evaluate(() => { document.body.dataset.state = "ready"; });
+  await page.click("#symbolicate");
+  await page.waitForSelector("body[data-state=done], body[data-state=error]");
+  const state = await page.getAttribute("body", "data-state");
+  if (state !== "done") throw new Error(await page.textContent("#status"));
+  return page.textContent("#output");
+}
+
+/** The devtools page flow: load under CSP, add files, symbolicate every golden trace. */
+async function checkPageFlow(page, label) {
+  const problems = watch(page);
+  await page.waitForSelector("body[data-state=ready], body[data-state=error]");
+  const status = await page.textContent("#status");
+  report(`${label}: page starts the module`, (await page.getAttribute("body", "data-state")) === "ready", status);
+  await page.setInputFiles("#files", EXAMPLES);
+  const listed = await page.textContent("#file-list");
+  report(`${label}: files listed`, listed.includes("app.min.js.map"), listed);
+  const kinds = { default: "0", context2: "2", nocontext: "none" };
+  for (const [trace, files] of Object.entries(index.traces)) {
+    for (const [kind, ctx] of Object.entries(kinds)) {
+      const want = await golden(files[kind]);
+      let got;
+      try {
+        got = await symbolicateInPage(page, trace, ctx);
+      } catch (e) {
+        got = `ERROR ${e.message}`;
+      }
+      report(`${label}: ${trace} (${kind}) identical to the Python CLI`, got === want, got === want ? "" : { want, got });
+    }
+  }
+  const cspProblems = problems.filter((p) => /Content Security Policy|Refused/.test(p));
+  report(`${label}: no CSP violations or page errors`, problems.length === 0, problems);
+  return cspProblems;
+}
+
+async function nonBlank(context, png) {
+  // decode the screenshot with the browser itself: no image library needed
+  const page = await context.newPage();
+  const stats = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = "data:image/png;base64," + b64;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const colors = new Set();
+    let differing = 0;
+    const [r0, g0, b0] = [d[0], d[1], d[2]];
+    for (let i = 0; i < d.length; i += 4) {
+      colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) > 30) differing++;
+    }
+    return { width: c.width, height: c.height, colors: colors.size, differing: differing / (d.length / 4) };
+  }, png.toString("base64"));
+  await page.close();
+  return stats;
+}
+
+const server = await startServer(0, "127.0.0.1", { "/golden/": GOLDEN });
+const base = `http://127.0.0.1:${server.address().port}`;
+try {
+  if (!ONLY || ONLY.has("page") || ONLY.has("module") || ONLY.has("worker")) {
+    const { context, close } = await launch();
+    try {
+      const page = await context.newPage();
+      const response = await page.goto(`${base}/browser/devtools/`);
+      const csp = response.headers()["content-security-policy"] || "";
+      report("page served with the strict CSP", csp.includes("script-src 'self' 'wasm-unsafe-eval'"), csp);
+      const blocked = await page.evaluate(async () => {
+        // an inline script inserted into the DOM must not run under script-src 'self'
+        let violations = 0;
+        document.addEventListener("securitypolicyviolation", () => { violations += 1; });
+        const s = document.createElement("script");
+        s.textContent = "window.__pysymInline = 1;";
+        document.head.append(s);
+        await new Promise((r) => setTimeout(r, 100));
+        return { ran: window.__pysymInline === 1, violations };
+      });
+      report("inline scripts are refused in the page (CSP enforced)", !blocked.ran && blocked.violations > 0, blocked);
+      if (!ONLY || ONLY.has("page")) {
+        await checkPageFlow(page, "devtools page");
+        await symbolicateInPage(page, "examples/trace.txt", "2");
+        const png = await page.screenshot({ fullPage: true });
+        await writeFile(join(ARTIFACTS, "devtools-page.png"), png);
+        const stats = await nonBlank(context, png);
+        report("screenshot of the symbolicated trace is not blank", stats.colors > 20 && stats.differing > 0.05, stats);
+      }
+      if (!ONLY || ONLY.has("module")) {
+        const r = await page.evaluate(async () => {
+          const P = await import("/browser/index.js");
+          const G = await import("/tests/browser/lib/golden.mjs");
+          await P.init();
+          const bytes = async (p) => new Uint8Array(await (await fetch("/" + p)).arrayBuffer());
+          const blobs = async (p) => (p.endsWith(".map") ? new Blob([await bytes(p)]) : bytes(p));
+          const a = await G.compareAll(P, bytes, async (p) => (await fetch("/golden/" + p)).text());
+          // the same with the example files as Blobs: the file table's NEED_DATA path
+          const files = new Map([["app.min.js", await bytes("examples/app.min.js")], ["app.min.js.map", await blobs("examples/app.min.js.map")]]);
+          const viaBlob = await G.cliSymbolicate(P, await (await fetch("/examples/trace.txt")).text(), files, "default");
+          return { ...a, viaBlob };
+        });
+        report(`module in Chromium: ${r.checked} results identical to the Python API/CLI`, r.checked > 100 && r.mismatches.length === 0, r.mismatches);
+        const want = await golden(index.traces["examples/trace.txt"].default);
+        report("module in Chromium: maps from Blobs (NEED_DATA retry) give the same trace", r.viaBlob === want);
+      }
+      if (!ONLY || ONLY.has("worker")) {
+        const r = await page.evaluate(async () => {
+          const { PysymWorker } = await import("/browser/worker-client.js");
+          const { pathologicalMap } = await import("/tests/browser/lib/pathological.mjs");
+          const map = new Uint8Array(await (await fetch("/examples/app.min.js.map")).arrayBuffer());
+          const w = new PysymWorker({ timeout: 20000 });
+          const out = {};
+          try {
+            const sm = await w.loadSourceMap(map);
+            out.before = (await sm.lookup(0, 647)).src;
+            const t0 = performance.now();
+            try {
+              const big = await w.loadSourceMap(pathologicalMap(), { timeout: 5 });
+              await big.lookupMany([0], [1], 0, { timeout: 5 });
+              out.runaway = "finished";
+            } catch (e) {
+              out.runaway = e.name;
+            }
+            out.stoppedAfterMs = performance.now() - t0;
+            out.after = (await sm.lookup(0, 647)).src;
+            out.restarts = w.restarts;
+          } finally {
+            w.terminate();
+          }
+          return out;
+        });
+        report("worker in Chromium: a runaway call is stopped by the timeout, the next call succeeds",
+          r.runaway === "TimeoutError" && r.after === "app/src/pricing.js" && r.before === r.after && r.restarts === 1, r);
+      }
+      await page.close();
+    } finally {
+      await close();
+    }
+  }
+  if (!ONLY || ONLY.has("extension")) {
+    const extDir = await buildExtension(await mkdtemp(join(tmpdir(), "pysym-ext-")));
+    // an unpacked extension's id: sha256 of its path, first 32 hex digits mapped to a-p
+    const id = [...createHash("sha256").update(extDir).digest("hex").slice(0, 32)]
+      .map((c) => String.fromCharCode(97 + parseInt(c, 16))).join("");
+    const { context, close } = await launch([`--disable-extensions-except=${extDir}`, `--load-extension=${extDir}`],
+      ["--disable-extensions"]);
+    try {
+      const page = await context.newPage();
+      await page.goto(`chrome-extension://${id}/browser/extension/devtools.html`);
+      const hasPanelsApi = await page.evaluate(() => typeof chrome !== "undefined" && !!chrome.runtime && chrome.runtime.id);
+      report("extension loads (--load-extension)", hasPanelsApi === id, { id, runtimeId: hasPanelsApi });
+      await page.goto(`chrome-extension://${id}/browser/devtools/index.html`);
+      await checkPageFlow(page, "extension panel page");
+      await page.close();
+    } finally {
+      await close();
+      await rm(extDir, { recursive: true, force: true });
+    }
+  }
+} finally {
+  server.close();
+}
+const failed = results.filter((r) => !r.ok);
+console.log(JSON.stringify({ summary: true, checks: results.length, failed: failed.length }));
+process.exit(failed.length ? 1 : 0);

@@ -1,0 +1,119 @@
+"""pysym's browser module (browser/) tested in Node and in real Chromium.
+
+Run by ``make browser-test`` (which installs Debian ``chromium`` and the npm packages of
+``tests/browser/package.json``). The Python side writes golden outputs in the same run
+(``golden.py``); the node tests and the Chromium driver (``chromium.mjs``) compare the
+JavaScript results with them. A screenshot of the devtools page with a symbolicated trace
+is left in ``$PYSYM_ARTIFACTS`` (default ``tests/browser/artifacts/``).
+
+Missing tools make the tests FAIL with what to install, never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+CHROMIUM = os.environ.get("PYSYM_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("PYSYM_ARTIFACTS", str(HERE / "artifacts")))
+NODE_TESTS = sorted((HERE / "node").glob("*.test.mjs"))
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed (make browser-test installs it)")
+    return node
+
+
+def _need_packages() -> None:
+    if not (HERE / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("npm packages missing: npm ci --prefix tests/browser (make browser-test does it)")
+
+
+@pytest.fixture(scope="session")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    try:
+        import golden as golden_mod  # tests/browser/golden.py
+    finally:
+        sys.path.pop(0)
+    out = tmp_path_factory.mktemp("golden")
+    golden_mod.write(str(out))
+    return out
+
+
+@pytest.mark.parametrize("script", NODE_TESTS, ids=[p.name for p in NODE_TESTS])
+def test_node(script: Path, golden: Path) -> None:
+    """browser/ in Node >= 20 (node:test files in tests/browser/node/)."""
+    env = dict(os.environ, PYSYM_GOLDEN=str(golden))
+    proc = subprocess.run([_node(), "--test", "--test-reporter=spec", str(script)], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, out
+    assert "skipped 0" in out.replace("ℹ ", "") or "# skip" not in out, out
+
+
+@pytest.fixture(scope="session")
+def chromium_results(golden: Path) -> List[Dict[str, Any]]:
+    _need_packages()
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail("%s not found: apt-get install -y chromium (make browser-test does it)" % CHROMIUM)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [_node(), str(HERE / "chromium.mjs"), "--golden", str(golden), "--artifacts", str(ARTIFACTS),
+         "--chromium", CHROMIUM],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900,
+    )
+    results = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith("{"):
+            obj = json.loads(line)
+            if not obj.get("summary"):
+                results.append(obj)
+    if not results:
+        pytest.fail("chromium.mjs produced no results:\n%s" % proc.stderr.decode("utf-8", "replace"))
+    return results
+
+
+def _check(results: List[Dict[str, Any]], prefixes: List[str], minimum: int) -> None:
+    mine = [r for r in results if any(r["check"].startswith(p) for p in prefixes)]
+    failed = [r for r in mine if not r["ok"]]
+    assert not failed, json.dumps(failed, indent=1, ensure_ascii=False)
+    assert len(mine) >= minimum, "expected at least %d checks, got %s" % (minimum, [r["check"] for r in mine])
+
+
+def test_chromium_devtools_page(chromium_results: List[Dict[str, Any]]) -> None:
+    """The page loads under the strict CSP and symbolicates the fixtures exactly like the CLI."""
+    _check(chromium_results, ["page served", "inline scripts", "devtools page:"], 10)
+
+
+def test_chromium_screenshot(chromium_results: List[Dict[str, Any]]) -> None:
+    _check(chromium_results, ["screenshot"], 1)
+    png = ARTIFACTS / "devtools-page.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+
+
+def test_chromium_module_matches_python(chromium_results: List[Dict[str, Any]]) -> None:
+    """Every fixture map and trace through browser/index.js inside Chromium == the Python API."""
+    _check(chromium_results, ["module in Chromium"], 2)
+
+
+def test_chromium_worker_timeout(chromium_results: List[Dict[str, Any]]) -> None:
+    _check(chromium_results, ["worker in Chromium"], 1)
+
+
+def test_chromium_extension(chromium_results: List[Dict[str, Any]]) -> None:
+    """The DevTools extension loads (--load-extension) and its panel page symbolicates."""
+    _check(chromium_results, ["extension"], 8)

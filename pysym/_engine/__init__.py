@@ -12,6 +12,8 @@ Engines, in preference order:
 * ``wasmer``   -- PyPI ``wasmer==1.1.0`` + ``wasmer-compiler-cranelift==1.1.0`` (wheels
   for CPython 3.7-3.10 on x86_64 only; elsewhere the package installs a stub that
   cannot import).
+* ``pyodide``  -- inside Pyodide only: the JavaScript host's own ``WebAssembly`` API
+  (``_pyodide.py``).
 
 pysym's wheel installs whichever of them has wheels for the interpreter (environment
 markers in pyproject.toml).  With none usable, the first use raises one
@@ -71,8 +73,15 @@ _ENGINES = {
         "pip install wasmer==1.1.0 wasmer-compiler-cranelift==1.1.0",
         "CPython 3.7-3.10 on x86_64",
     ),
+    "pyodide": (
+        "pysym._engine._pyodide",
+        "nothing to install: Pyodide's own WebAssembly API",
+        "Pyodide",
+    ),
 }
-_PREFERENCE = ("wasmtime", "wasmer")
+# Inside Pyodide (sys.platform "emscripten") the JavaScript host's WebAssembly API is the
+# only engine; elsewhere the pyodide adapter is not even probed.
+_PREFERENCE = ("wasmtime", "wasmer") + (("pyodide",) if sys.platform == "emscripten" else ())
 
 _lock = threading.Lock()
 _probe_errors: Dict[str, Optional[str]] = {}  # name -> None (ok) or why the import failed
@@ -120,6 +129,8 @@ def _fits(name: str) -> bool:
     """Whether PyPI has wheels of engine ``name`` for this interpreter."""
     if name == "wasmtime":
         return sys.version_info >= (3, 9)
+    if name == "pyodide":
+        return sys.platform == "emscripten"
     return (
         platform.python_implementation() == "CPython"
         and sys.version_info < (3, 11)

@@ -117,3 +117,32 @@ def test_chromium_worker_timeout(chromium_results: List[Dict[str, Any]]) -> None
 def test_chromium_extension(chromium_results: List[Dict[str, Any]]) -> None:
     """The DevTools extension loads (--load-extension) and its panel page symbolicates."""
     _check(chromium_results, ["extension"], 8)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pysym's wheel, built from a copy of the sources (the tree stays clean)."""
+    import sys
+
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "setup.cfg", "setup.py"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "pysym", src / "pysym", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    assert proc.returncode == 0, proc.stdout.decode("utf-8", "replace")
+    wheels = list(out.glob("pysym-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_pyodide(wheel: Path, golden: Path) -> None:
+    """The built wheel inside Pyodide (npm pyodide in Node) on the pyodide engine adapter."""
+    _need_packages()
+    proc = subprocess.run([_node(), str(HERE / "pyodide.mjs"), "--wheel", str(wheel), "--golden", str(golden)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, out
+    assert '"failed":0' in out, out

@@ -121,3 +121,28 @@ matrix-interpreters:
 matrix: wheel matrix-interpreters
 	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) tests/smoke/matrix.py run --dist $(DIST) \
 	  --workdir $(MATRIX_CACHE)/matrix --readme README.md
+
+# -- browser module (browser/): node tests, headless Chromium, Pyodide -----------------
+# Debian's chromium (driven through npm playwright-core; its own browser download does
+# not work here) and the npm packages of tests/browser/package.json (playwright-core,
+# pyodide, and the benchmark peers).
+.PHONY: browser-deps browser-test browser-bench
+CHROMIUM := /usr/bin/chromium
+
+browser-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing nodejs and npm (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
+	@if ! [ -x $(CHROMIUM) ]; then \
+	  echo "installing chromium (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error
+
+# The browser tests run in their own pytest session (tests/browser/conftest.py keeps them
+# out of test-python's); the screenshot lands in tests/browser/artifacts/.
+browser-test: venv browser-deps
+	PYSYM_BROWSER_TESTS=1 PYSYM_CHROMIUM=$(CHROMIUM) $(VPY) -m pytest -q tests/browser
+
+browser-bench: browser-deps fixtures
+	node bench/bench_browser.mjs
+	node bench/bench_browser.mjs --chromium $(CHROMIUM)

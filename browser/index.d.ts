@@ -1,0 +1,148 @@
+// Types of pysym's browser module (browser/index.js, worker-client.js).
+
+export declare const ABI_VERSION: number;
+export declare const GREATEST_LOWER_BOUND: 0;
+export declare const LEAST_UPPER_BOUND: 1;
+export type Bias = 0 | 1;
+export declare const DEFAULT_WASM_URL: URL;
+
+export type WasmSource = string | URL | Response | ArrayBuffer | ArrayBufferView | Blob | WebAssembly.Module;
+export type Bytes = ArrayBuffer | ArrayBufferView | string;
+
+export declare class PysymError extends Error {
+  constructor(message: string, code?: number | null);
+  /** The ABI status code (wasm/ABI.md), when there is one. */
+  readonly code: number | null;
+}
+export declare class InvalidInputError extends PysymError {}
+export declare class ResourceLimitError extends PysymError {}
+export declare class MemoryLimitError extends ResourceLimitError {}
+export declare class SandboxError extends PysymError {}
+export declare class TimeoutError extends SandboxError {}
+
+/** The host side of one module instance (see browser/host.js). */
+export interface Runtime {
+  readonly module: WebAssembly.Module;
+  discard(): void;
+}
+
+export declare function init(options?: { wasm?: WasmSource }): Promise<Runtime>;
+export declare function getRuntime(): Runtime;
+
+/** One mapping; positions 0-based, columns in UTF-16 code units. */
+export interface Token {
+  readonly dstLine: number;
+  readonly dstCol: number;
+  /** null only for segments without an original position (from tokens()). */
+  readonly src: string | null;
+  readonly srcLine: number | null;
+  readonly srcCol: number | null;
+  readonly name: string | null;
+}
+
+export interface SourceContext {
+  preLines: string[];
+  line: string;
+  postLines: string[];
+}
+
+export declare class SourceMap implements Iterable<Token> {
+  private constructor();
+  static fromBytes(data: Bytes, options?: { runtime?: Runtime }): SourceMap;
+  static fromBlob(blob: Blob | Bytes, options?: { runtime?: Runtime }): Promise<SourceMap>;
+  static fromUrl(url: string | URL | Request, options?: { runtime?: Runtime; fetchOptions?: RequestInit }): Promise<SourceMap>;
+  readonly sources: (string | null)[];
+  readonly names: (string | null)[];
+  readonly file: string | null;
+  readonly debugId: string | null;
+  readonly ignoreList: (string | null)[];
+  readonly isIndexMap: boolean;
+  /** Number of mapping segments. */
+  readonly length: number;
+  readonly closed: boolean;
+  lookup(line: number, col: number, bias?: Bias): Token | null;
+  lookupMany(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>, bias?: Bias): (Token | null)[];
+  generatedPositions(source: string | number, line: number, col?: number | null): Token[];
+  sourceContent(source: string | number): string | null;
+  sourceContext(source: string | number, line: number, context?: number): SourceContext | null;
+  tokens(): Token[];
+  [Symbol.iterator](): Iterator<Token>;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** NOT DONE: needs the module's symcache exports (ABI version 2); every method throws. */
+export declare class SymCache {
+  static fromBytes(data: Bytes): never;
+  static fromObject(data: Bytes): never;
+}
+
+// -- stack traces (stacktrace.js; the port of pysym/_stacktrace.py) ---------------------
+
+export interface Frame {
+  readonly raw: string;
+  readonly style: "v8" | "gecko";
+  readonly function: string | null;
+  readonly url: string | null;
+  /** 1-based, as printed. */
+  readonly line: number | null;
+  readonly col: number | null;
+  readonly isAsync: boolean;
+  readonly isConstructor: boolean;
+  readonly alias: string | null;
+  readonly evalOrigin: Frame | null;
+  readonly prefix: string;
+}
+
+export interface SymbolicatedFrame {
+  frame: Frame;
+  source: string | null;
+  line: number | null;
+  col: number | null;
+  function: string | null;
+  nameAtPosition: string | null;
+  functionFrom: "definition" | "caller" | "unchanged" | null;
+  context: [string[], string, string[]] | null;
+  mapped: boolean;
+}
+
+export interface MapLike {
+  lookup(line: number, col: number, bias?: Bias): Token | null;
+  lookupMany?(lines: number[], cols: number[], bias?: Bias): (Token | null)[];
+  sourceContent(source: string | number): string | null;
+  sourceContext(source: string | number, line: number, context?: number): SourceContext | null;
+}
+
+export declare class ResolvedMap {
+  constructor(sourcemap: MapLike, generated?: string | null);
+  sourcemap: MapLike;
+  generated: string | null;
+}
+
+export type Resolver = (url: string) => ResolvedMap | MapLike | null;
+
+export declare function parseLine(line: string): Frame | null;
+export declare function parseStacktrace(text: string): (Frame | string)[];
+export declare function splitlines(text: string, keepends?: boolean): string[];
+export declare function symbolicateFrames(lines: (Frame | string)[], resolver: Resolver, context?: number | null): (SymbolicatedFrame | string)[];
+export declare function renderFrame(sf: SymbolicatedFrame): string;
+export declare function renderContext(sf: SymbolicatedFrame, context: number): string[];
+export declare function symbolicateTrace(text: string, resolver: Resolver, context?: number | null): string;
+export declare function symbolicateTraceJson(text: string, resolver: Resolver, context?: number | null): object[];
+export declare function frameJson(item: SymbolicatedFrame | string): object;
+export declare function urlBasename(url: string): string | null;
+export declare function findSourcemapUrl(js: string | Uint8Array): string | null;
+export declare function findDebugId(js: string | Uint8Array): string | null;
+export declare function decodeDataUrl(url: string): Uint8Array;
+
+export type FileData = Blob | ArrayBuffer | ArrayBufferView | string;
+
+export declare class FileSetResolver {
+  constructor(files: Map<string, FileData> | Record<string, FileData>, options: {
+    loadMap: (data: FileData) => Promise<MapLike>;
+    onError?: (path: string, error: Error) => void;
+  });
+  prepare(urlsOrTrace: string[] | string): Promise<this>;
+  readonly resolve: Resolver;
+  close(): void;
+}

@@ -1,0 +1,31 @@
+import type { Bias, FileData, SourceContext, Token, WasmSource } from "./index.js";
+
+export interface CallOptions { timeout?: number }
+
+export declare class PysymWorker {
+  constructor(options?: { wasm?: WasmSource | null; timeout?: number; startTimeout?: number; workerUrl?: string | URL });
+  readonly generation: number;
+  /** How many times a call ran past its timeout (each restarted the worker). */
+  readonly restarts: number;
+  loadSourceMap(data: FileData, options?: CallOptions): Promise<WorkerSourceMap>;
+  symbolicate(text: string, files: Map<string, FileData> | Record<string, FileData>,
+    options?: { context?: number | null; json?: boolean; timeout?: number }): Promise<{ value: string | object[]; errors: { path: string; message: string }[] }>;
+  terminate(): void;
+}
+
+export declare class WorkerSourceMap {
+  readonly sources: (string | null)[];
+  readonly file: string | null;
+  readonly debugId: string | null;
+  readonly ignoreList: (string | null)[];
+  readonly length: number;
+  readonly isIndexMap: boolean;
+  lookup(line: number, col: number, bias?: Bias, options?: CallOptions): Promise<Token | null>;
+  lookupMany(lines: number[], cols: number[], bias?: Bias, options?: CallOptions): Promise<(Token | null)[]>;
+  generatedPositions(source: string | number, line: number, col?: number | null, options?: CallOptions): Promise<Token[]>;
+  sourceContent(source: string | number, options?: CallOptions): Promise<string | null>;
+  sourceContext(source: string | number, line: number, context?: number, options?: CallOptions): Promise<SourceContext | null>;
+  tokens(options?: CallOptions): Promise<Token[]>;
+  names(options?: CallOptions): Promise<(string | null)[]>;
+  close(): Promise<void>;
+}

@@ -86,7 +86,7 @@ lint: venv
 	$(VENV)/bin/ruff check pysym
 	$(VENV)/bin/mypy pysym
 
-test: wasm-check rust-test lint test-python
+test: wasm-check rust-test lint test-python browser-test
 
 bench: venv fixtures
 	$(VPY) bench/bench_sourcemap.py

@@ -255,7 +255,7 @@ SINGLE_TARGET_US = {"wasmtime": 10.0, "wasmer": 2.0}
 
 def print_table(rows: List[Tuple[str, str, Dict[str, Any]]]) -> None:
     head = ("map", "library", "parse", "vs sym", "lookup", "vs sym", "batched", "vs sym", "targets")
-    widths = (34, 18, 9, 7, 9, 7, 10, 8, 30)
+    widths = (42, 16, 9, 7, 9, 7, 10, 8, 30)
     line = "  ".join(h.ljust(wd) for h, wd in zip(head, widths))
     print(line)
     print("-" * len(line))

@@ -340,6 +340,7 @@ def mutate(data: bytes, draw: Any) -> bytes:
 
 def structural_mutations(d: Dict[str, Any], draw: Any) -> Dict[str, Any]:
     """JSON-level mutations of a map: wrong types, bad indices, odd fields."""
+    inner = json.loads(json.dumps(d))
     d = json.loads(json.dumps(d))
     key = draw(st.sampled_from(["version", "sources", "names", "mappings", "sourceRoot", "file",
                                 "sourcesContent", "ignoreList", "sections", "x_google_ignoreList",
@@ -348,9 +349,9 @@ def structural_mutations(d: Dict[str, Any], draw: Any) -> Dict[str, Any]:
         st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
         st.text(max_size=10), st.lists(st.one_of(st.none(), st.integers(-3, 10), st.text(max_size=3)), max_size=4),
         st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-        st.just([{"offset": {"line": 0, "column": 0}, "map": d}]),
+        st.just([{"offset": {"line": 0, "column": 0}, "map": inner}]),
         st.just([{"offset": {"line": 0, "column": 0}, "map": {"version": 3, "sections": []}}]),
-        st.just([{"offset": {"line": -1, "column": 0}, "map": d}]),
+        st.just([{"offset": {"line": -1, "column": 0}, "map": inner}]),
         st.just("A" * 1000 + "gggggggggggg"),
         st.just("AAAA,AAAA;" * 3 + "AAAAA"),  # name index into an empty names table
     ))

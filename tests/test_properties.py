@@ -362,3 +362,73 @@ def test_close_is_idempotent() -> None:
 def test_decode_mappings_matches_encode() -> None:
     lines = GOOD.lines
     assert decode_mappings(encode_mappings(lines)) == lines
+
+
+# -- metadata ---------------------------------------------------------------------------
+
+_LINE_BREAKS = ("\r\n", "\r", "\n", "\u2028", "\u2029")
+
+
+def _split_lines(text: str) -> List[str]:
+    import re
+
+    return re.split("\r\n|\r|\n|\u2028|\u2029", text)
+
+
+@given(st.lists(st.text(alphabet="ab \t\u00e9\U0001f600", max_size=6), min_size=1, max_size=12),
+       st.lists(st.sampled_from(_LINE_BREAKS), min_size=11, max_size=11), st.integers(0, 14), st.integers(0, 4))
+def test_source_context_matches_model(lines: List[str], breaks: List[str], line: int, context: int) -> None:
+    text = "".join(s + (breaks[i] if i < len(lines) - 1 else "") for i, s in enumerate(lines))
+    m = MapModel([[Segment(0, 0, 0, 0, 0)]], ["a.js", "b.js"], [], sources_content=[text, None])
+    with pysym.SourceMap.from_bytes(m.to_bytes()) as sm:
+        assert sm.source_content("a.js") == text
+        assert sm.source_content("b.js") is None and sm.source_context("b.js", 0) is None
+        assert sm.source_content("nope.js") is None
+        ctx = sm.source_context("a.js", line, context=context)
+        all_lines = _split_lines(text)
+        if line >= len(all_lines):
+            assert ctx is None
+        else:
+            assert ctx is not None
+            assert list(ctx.pre_lines) == all_lines[max(0, line - context):line]
+            assert ctx.line == all_lines[line]
+            assert list(ctx.post_lines) == all_lines[line + 1:line + 1 + context]
+
+
+def test_debug_id_file_ignore_list() -> None:
+    base = {"version": 3, "sources": ["a.js", "b.js", None], "names": [], "mappings": "AAAA"}
+    uuid = "85314830-023f-4cf1-a267-535f4e37bb17"
+    cases = [
+        ({"debugId": uuid, "file": "out.js", "ignoreList": [1]}, uuid, "out.js", ["b.js"]),
+        ({"debug_id": uuid, "x_google_ignoreList": [0, 1]}, uuid, None, ["a.js", "b.js"]),
+        ({"ignoreList": [], "x_google_ignoreList": [0]}, None, None, []),  # ignoreList wins
+        ({}, None, None, []),
+    ]
+    for extra, debug_id, file, ignored in cases:
+        with pysym.SourceMap.from_bytes(json.dumps(dict(base, **extra)).encode()) as sm:
+            assert (sm.debug_id, sm.file, sorted(sm.ignore_list)) == (debug_id, file, ignored), extra
+            assert sm.sources == ["a.js", "b.js", None]
+
+
+def test_from_path_and_bytes_agree(tmp_path: Any) -> None:
+    raw = GOOD.to_bytes()
+    p = tmp_path / "m.js.map"
+    p.write_bytes(raw)
+    with pysym.SourceMap.from_path(p) as a, pysym.SourceMap.from_path(str(p)) as b, \
+            pysym.SourceMap.from_bytes(raw) as c, pysym.SourceMap.from_bytes(bytearray(raw)) as d, \
+            pysym.SourceMap.from_bytes(memoryview(raw)) as e:
+        ref = list(a)
+        for sm in (b, c, d, e):
+            assert list(sm) == ref and sm.sources == a.sources and sm.names == a.names
+    with pytest.raises(OSError):
+        pysym.SourceMap.from_path(tmp_path / "missing.map")
+
+
+def test_token_is_frozen() -> None:
+    with pysym.SourceMap.from_bytes(GOOD.to_bytes()) as sm:
+        tok = sm.lookup(0, 0)
+        assert tok is not None
+        with pytest.raises(AttributeError):
+            tok.src_line = 5  # type: ignore[misc]
+        assert tok == pysym.Token(0, 0, "a.js", 0, 0, None)
+        assert hash(tok) == hash(pysym.Token(0, 0, "a.js", 0, 0, None))

@@ -4,7 +4,7 @@
 // so the document stays the single contract (like tests/test_abi.py for pysym/_abi.py).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export const NONE = 0xffffffff;
 
@@ -20,6 +20,9 @@ export const INVALID_JSON = -16;
 export const INVALID_SOURCEMAP = -17;
 export const INVALID_MAPPINGS = -18;
 export const INVALID_INDEX_MAP = -19;
+export const INVALID_OBJECT = -32;
+export const UNSUPPORTED_OBJECT = -33;
+export const INVALID_SYMCACHE = -34;
 
 export const STATUS_NAMES = Object.freeze({
   [OK]: "OK",
@@ -33,6 +36,9 @@ export const STATUS_NAMES = Object.freeze({
   [INVALID_SOURCEMAP]: "INVALID_SOURCEMAP",
   [INVALID_MAPPINGS]: "INVALID_MAPPINGS",
   [INVALID_INDEX_MAP]: "INVALID_INDEX_MAP",
+  [INVALID_OBJECT]: "INVALID_OBJECT",
+  [UNSUPPORTED_OBJECT]: "UNSUPPORTED_OBJECT",
+  [INVALID_SYMCACHE]: "INVALID_SYMCACHE",
 });
 
 // Token record: dst_line, dst_col, src, src_line, src_col, name (6 x u32).

@@ -19,6 +19,9 @@ const STATUS_ERRORS = {
   [abi.INVALID_SOURCEMAP]: InvalidInputError,
   [abi.INVALID_MAPPINGS]: InvalidInputError,
   [abi.INVALID_INDEX_MAP]: InvalidInputError,
+  [abi.INVALID_OBJECT]: InvalidInputError,
+  [abi.UNSUPPORTED_OBJECT]: InvalidInputError,
+  [abi.INVALID_SYMCACHE]: InvalidInputError,
 };
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {

@@ -13,6 +13,7 @@ from ._errors import (
     ResourceLimitError,
     SandboxError,
 )
+from ._native import Frame, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._version import __version__
 
@@ -22,6 +23,9 @@ __all__ = [
     "SourceContext",
     "GREATEST_LOWER_BOUND",
     "LEAST_UPPER_BOUND",
+    "Object",
+    "SymCache",
+    "Frame",
     "find_sourcemap_url",
     "find_debug_id",
     "decode_data_url",

@@ -166,7 +166,62 @@ def _build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object per input line instead of the trace"
     )
     sym.set_defaults(func=_cmd_symbolicate)
+    _add_native_parsers(sub)
     return parser
+
+
+def _address(text: str) -> int:
+    """A native address: hex with or without 0x (as addr2line takes them)."""
+    try:
+        value = int(text[2:] if text.lower().startswith("0x") else text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a hexadecimal address: %r" % text) from None
+    if value < 0 or value >= 1 << 64:
+        raise argparse.ArgumentTypeError("address out of range: %r" % text)
+    return value
+
+
+def _add_native_parsers(sub: Any) -> None:
+    obj = sub.add_parser("object", help="work with a native debug file", description="Work with a native debug file.")
+    obj.set_defaults(usage_parser=obj)
+    obj_sub = obj.add_subparsers(dest="object_command", metavar="SUBCOMMAND")
+    info = obj_sub.add_parser("info", help="print the identity of a debug file (ELF, Mach-O)")
+    info.add_argument("file", metavar="FILE")
+    info.add_argument("--arch", help="slice of a universal Mach-O (default x86_64, else the first)")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=_cmd_object_info)
+
+    sc = sub.add_parser("symcache", help="build and query symcaches", description="Build and query symcaches.")
+    sc.set_defaults(usage_parser=sc)
+    sc_sub = sc.add_subparsers(dest="symcache_command", metavar="SUBCOMMAND")
+    build = sc_sub.add_parser("build", help="build a symcache from a debug file")
+    build.add_argument("file", metavar="FILE")
+    build.add_argument("-o", "--output", metavar="OUT", required=True, help="symcache file to write")
+    build.add_argument("--arch", help="slice of a universal Mach-O")
+    build.set_defaults(func=_cmd_symcache_build)
+    lk = sc_sub.add_parser(
+        "lookup",
+        help="look up addresses (hex, relative to the image base)",
+        description="Look up addresses relative to the image base. Prints, per address, "
+        "one 'function' and one 'file:line:column' line per frame, innermost first "
+        "(llvm-symbolizer --inlining style), then an empty line.",
+    )
+    lk.add_argument("cache", metavar="CACHE")
+    lk.add_argument("addrs", metavar="ADDR", nargs="+", type=_address)
+    lk.set_defaults(func=_cmd_symcache_lookup)
+
+    a2l = sub.add_parser(
+        "addr2line",
+        help="addr2line-compatible lookups in a debug file",
+        description="Translate addresses (hex, as the file's virtual addresses, like binutils "
+        "addr2line) into file names and line numbers.",
+    )
+    a2l.add_argument("-e", "--exe", metavar="FILE", required=True, help="the executable or debug file")
+    a2l.add_argument("-f", "--functions", action="store_true", help="print function names too")
+    a2l.add_argument("-i", "--inlines", action="store_true", help="print the frames of inlined functions too")
+    a2l.add_argument("-C", "--demangle", action="store_true", help="demangle function names")
+    a2l.add_argument("addrs", metavar="ADDR", nargs="+", type=_address)
+    a2l.set_defaults(func=_cmd_addr2line)
 
 
 # -- --version -------------------------------------------------------------------------
@@ -285,6 +340,86 @@ def _cmd_symbolicate(args: argparse.Namespace, out: IO[str]) -> int:
             else:
                 obj = _frame_json(item)
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return 0
+
+
+# -- native: object info, symcache build/lookup, addr2line -----------------------------
+
+
+def _cmd_object_info(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._native import Object
+
+    o = Object.from_path(args.file, arch=args.arch)
+    fields = [
+        ("kind", o.kind),
+        ("arch", o.arch),
+        ("debug_id", o.debug_id),
+        ("code_id", o.code_id),
+        ("image_base", "0x%x" % o.image_base),
+        ("has_debug_info", o.has_debug_info),
+        ("has_symbols", o.has_symbols),
+    ]
+    if args.json:
+        out.write(json.dumps(dict(fields)) + "\n")
+    else:
+        for k, v in fields:
+            text = "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+            out.write("%-15s %s\n" % (k + ":", text))
+    return 0
+
+
+def _cmd_symcache_build(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._native import SymCache
+
+    with SymCache.from_object(args.file, arch=args.arch) as cache:
+        data = cache.to_bytes()
+        cache.write(args.output)
+        out.write("%s: %d bytes, %d ranges, %s %s %s\n" % (
+            args.output, len(data), cache.range_count, cache.kind, cache.arch, cache.debug_id))
+    return 0
+
+
+def _location(frame: Any, column: bool) -> str:
+    file = frame.file or "??"
+    line = frame.line or 0
+    if column:
+        return "%s:%d:%d" % (file, line, frame.column or 0)
+    return "%s:%d" % (file, line)
+
+
+def _cmd_symcache_lookup(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._native import SymCache
+
+    with SymCache.from_path(args.cache) as cache:
+        results = cache.lookup_many(args.addrs)
+    for frames in results:
+        if not frames:
+            out.write("??\n??:0:0\n")
+        for f in frames:
+            out.write("%s\n%s\n" % (f.function or "??", _location(f, True)))
+        out.write("\n")
+    return 0
+
+
+def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._native import SymCache
+
+    with SymCache.from_object(args.exe) as cache:
+        base = cache.image_base
+        results = cache.lookup_many([max(a - base, 0) if a >= base else (1 << 64) - 1 for a in args.addrs])
+    for frames in results:
+        if not args.inlines:
+            frames = frames[:1]
+        if not frames:
+            if args.functions:
+                out.write("??\n")
+            out.write("??:0\n")
+            continue
+        for i, f in enumerate(frames):
+            if args.functions:
+                name = f.function if args.demangle else f.raw_function
+                out.write("%s\n" % (name or "??"))
+            out.write("%s\n" % _location(f, False))
     return 0
 
 

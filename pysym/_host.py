@@ -36,6 +36,9 @@ _STATUS_ERRORS = {
     _abi.INVALID_SOURCEMAP: InvalidInputError,
     _abi.INVALID_MAPPINGS: InvalidInputError,
     _abi.INVALID_INDEX_MAP: InvalidInputError,
+    _abi.INVALID_OBJECT: InvalidInputError,
+    _abi.UNSUPPORTED_OBJECT: InvalidInputError,
+    _abi.INVALID_SYMCACHE: InvalidInputError,
 }
 
 _compiled: Dict[str, Any] = {}

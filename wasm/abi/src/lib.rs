@@ -6,12 +6,13 @@
 //! state below is only ever touched by one call at a time.
 
 use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
+use pysym_core::symcache::SymCache;
 use pysym_core::{Error, ErrorKind};
 use std::alloc::{alloc, dealloc, Layout};
 use std::mem::ManuallyDrop;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = 2;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -37,6 +38,12 @@ pub mod status {
     pub const INVALID_MAPPINGS: i32 = -18;
     /// An index map's sections are malformed.
     pub const INVALID_INDEX_MAP: i32 = -19;
+    /// The debug file is malformed.
+    pub const INVALID_OBJECT: i32 = -32;
+    /// Not an object format pysym reads, or the requested slice is missing.
+    pub const UNSUPPORTED_OBJECT: i32 = -33;
+    /// The bytes are not a valid symcache.
+    pub const INVALID_SYMCACHE: i32 = -34;
 }
 
 #[link(wasm_import_module = "pysym_host")]
@@ -94,6 +101,9 @@ fn fail_core(err: Error) -> i32 {
         ErrorKind::InvalidMappings => status::INVALID_MAPPINGS,
         ErrorKind::InvalidIndexMap => status::INVALID_INDEX_MAP,
         ErrorKind::LimitExceeded => status::LIMIT_EXCEEDED,
+        ErrorKind::InvalidObject => status::INVALID_OBJECT,
+        ErrorKind::UnsupportedObject => status::UNSUPPORTED_OBJECT,
+        ErrorKind::InvalidSymCache => status::INVALID_SYMCACHE,
         _ => status::INVALID_JSON,
     };
     fail(code, err.to_string())
@@ -198,6 +208,7 @@ impl Drop for OwnedMap {
 
 enum Entry {
     SourceMap(OwnedMap),
+    SymCache(OwnedSymCache),
 }
 
 struct Slot {
@@ -256,7 +267,7 @@ impl Slab {
 fn sourcemap(handle: u32) -> Result<&'static SourceMap<'static>, i32> {
     match state().slab.get(handle) {
         Some(Entry::SourceMap(m)) => Ok(&m.map),
-        None => Err(fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", handle))),
+        _ => Err(fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", handle))),
     }
 }
 
@@ -420,13 +431,11 @@ pub extern "C" fn pysym_sourcemap_from_file(fh: u32, out: u32) -> i32 {
 /// Frees a source map.
 #[no_mangle]
 pub extern "C" fn pysym_sourcemap_free(h: u32) -> i32 {
-    match state().slab.remove(h) {
-        Some(Entry::SourceMap(m)) => {
-            drop(m);
-            status::OK
-        }
-        None => fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", h)),
+    if let Err(code) = sourcemap(h) {
+        return code;
     }
+    drop(state().slab.remove(h));
+    status::OK
 }
 
 /// Counts and flags of a map.
@@ -565,5 +574,331 @@ pub extern "C" fn pysym_sourcemap_generated_positions(h: u32, src: u32, line: u3
     for t in &tokens {
         push_token(&mut st.result, t);
     }
+    publish_result(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Native debug files and symcaches
+
+/// Where a symcache's bytes live: built inside the module, or handed in by the host.
+enum CacheBytes {
+    Built(*mut [u8]),
+    Input(*mut u8, usize),
+}
+
+/// A symcache together with the bytes it borrows from.
+struct OwnedSymCache {
+    cache: ManuallyDrop<SymCache<'static>>,
+    bytes: CacheBytes,
+}
+
+impl OwnedSymCache {
+    fn new(bytes: CacheBytes) -> Result<OwnedSymCache, Error> {
+        // SAFETY: the bytes stay allocated until `drop`, which drops the cache first.
+        let data: &'static [u8] = unsafe {
+            match bytes {
+                CacheBytes::Built(b) => &*b,
+                CacheBytes::Input(p, n) => std::slice::from_raw_parts(p, n),
+            }
+        };
+        match SymCache::parse(data) {
+            Ok(cache) => Ok(OwnedSymCache { cache: ManuallyDrop::new(cache), bytes }),
+            Err(e) => {
+                free_cache_bytes(&bytes);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn free_cache_bytes(bytes: &CacheBytes) {
+    match *bytes {
+        // SAFETY: made by `Box::into_raw` in `pysym_symcache_build`, freed once.
+        CacheBytes::Built(b) => drop(unsafe { Box::from_raw(b) }),
+        CacheBytes::Input(p, n) => input_dealloc(p, n),
+    }
+}
+
+impl Drop for OwnedSymCache {
+    fn drop(&mut self) {
+        // SAFETY: the cache borrows the bytes, so it goes first.
+        unsafe { ManuallyDrop::drop(&mut self.cache) };
+        free_cache_bytes(&self.bytes);
+    }
+}
+
+fn symcache(handle: u32) -> Result<&'static SymCache<'static>, i32> {
+    match state().slab.get(handle) {
+        Some(Entry::SymCache(c)) => Ok(&c.cache),
+        _ => Err(fail(status::BAD_HANDLE, format!("no symcache with handle {:#x}", handle))),
+    }
+}
+
+/// The status of the last failed host read, so that a read failure inside a parser
+/// reaches the host as `NEED_DATA`/`HOST_IO` rather than as a malformed file.
+static mut HOST_READ_STATUS: i32 = status::OK;
+
+/// A file of the host's table read by ranges (`std::io::Read + Seek` over `file_read`);
+/// `object::ReadCache` on top keeps the ranges the parsers asked for.
+struct HostFile {
+    fh: u32,
+    pos: u64,
+    size: u64,
+}
+
+impl HostFile {
+    fn open(fh: u32) -> Result<HostFile, i32> {
+        let mut size: u64 = 0;
+        // SAFETY: host import writing one u64 at a valid address.
+        let rc = unsafe { file_size(fh, &mut size) };
+        if rc < 0 {
+            return Err(fail(rc, format!("host could not give the size of file {}", fh)));
+        }
+        Ok(HostFile { fh, pos: 0, size })
+    }
+}
+
+impl std::io::Read for HostFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(u32::MAX as usize / 2) as u32;
+        // SAFETY: `buf` is valid for `want` bytes of writes.
+        let n = unsafe { file_read(self.fh, self.pos, buf.as_mut_ptr(), want) };
+        if n < 0 {
+            // SAFETY: single-threaded module.
+            unsafe { HOST_READ_STATUS = n };
+            return Err(std::io::Error::new(std::io::ErrorKind::Other, "host read failed"));
+        }
+        self.pos += n as u64;
+        Ok(n as usize)
+    }
+}
+
+fn add_signed(base: u64, d: i64) -> Option<u64> {
+    if d >= 0 {
+        base.checked_add(d as u64)
+    } else {
+        base.checked_sub(d.unsigned_abs())
+    }
+}
+
+impl std::io::Seek for HostFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let new = match to {
+            std::io::SeekFrom::Start(o) => Some(o),
+            std::io::SeekFrom::End(d) => add_signed(self.size, d),
+            std::io::SeekFrom::Current(d) => add_signed(self.pos, d),
+        };
+        match new {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")),
+        }
+    }
+}
+
+/// Maps a core error, preferring the status of a failed host read behind it.
+fn fail_native(err: Error) -> i32 {
+    // SAFETY: single-threaded module.
+    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
+    if host < 0 {
+        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+        return fail(host, format!("host file {}: {}", why, err));
+    }
+    fail_core(err)
+}
+
+/// Reads an optional UTF-8 argument string (`len == 0`: none).
+fn arg_str(ptr: u32, len: u32) -> Result<Option<String>, i32> {
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the host wrote `len` bytes at `ptr`; out-of-bounds traps.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(Some(s.to_string())),
+        Err(_) => Err(fail(status::BAD_ARGUMENT, "argument is not UTF-8")),
+    }
+}
+
+fn publish_identity(id: &pysym_core::symcache::Identity, flags: u32, extra: u32, out: u32) -> i32 {
+    let items = [id.kind.as_str(), id.arch.as_str(), id.debug_id.as_str(), id.code_id.as_str()];
+    write_string_table(items.iter().map(|s| Some(std::borrow::Cow::Borrowed(*s))));
+    publish_result(out);
+    put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, extra]);
+    status::OK
+}
+
+/// Identity of a debug file read through the host (ranged reads).
+#[no_mangle]
+pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
+    let arch = match arg_str(arch_ptr, arch_len) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let file = match HostFile::open(fh) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let cache = object::ReadCache::new(file);
+    match pysym_core::native::object_info(&cache, arch.as_deref()) {
+        Ok(info) => {
+            let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
+            publish_identity(&info.identity, flags, 0, out)
+        }
+        Err(e) => fail_native(e),
+    }
+}
+
+fn insert_cache(owned: OwnedSymCache, out: u32) -> i32 {
+    match state().slab.insert(Entry::SymCache(owned)) {
+        Some(h) => {
+            put_out(out, &[h]);
+            status::OK
+        }
+        None => fail(status::LIMIT_EXCEEDED, "too many open objects"),
+    }
+}
+
+/// Builds a symcache from a debug file read through the host (ranged reads).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
+    let arch = match arg_str(arch_ptr, arch_len) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let file = match HostFile::open(fh) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let built = {
+        let cache = object::ReadCache::new(file);
+        pysym_core::native::build_symcache(&cache, arch.as_deref())
+    };
+    match built {
+        Ok(bytes) => {
+            let raw = Box::into_raw(bytes.into_boxed_slice());
+            match OwnedSymCache::new(CacheBytes::Built(raw)) {
+                Ok(owned) => insert_cache(owned, out),
+                Err(e) => fail_core(e),
+            }
+        }
+        Err(e) => fail_native(e),
+    }
+}
+
+/// Loads a built symcache from memory allocated with `pysym_alloc` (takes ownership).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
+    match OwnedSymCache::new(CacheBytes::Input(ptr as *mut u8, len as usize)) {
+        Ok(owned) => insert_cache(owned, out),
+        Err(e) => fail_core(e),
+    }
+}
+
+/// Loads a built symcache read through the host.
+#[no_mangle]
+pub extern "C" fn pysym_symcache_from_file(fh: u32, out: u32) -> i32 {
+    let (ptr, len) = match read_file(fh) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    pysym_symcache_from_bytes(ptr as u32, len as u32, out)
+}
+
+/// Frees a symcache.
+#[no_mangle]
+pub extern "C" fn pysym_symcache_free(h: u32) -> i32 {
+    if symcache(h).is_err() {
+        return status::BAD_HANDLE;
+    }
+    drop(state().slab.remove(h));
+    status::OK
+}
+
+/// Identity of a symcache: string table `[kind, arch, debug_id, code_id]`, image base,
+/// flags, range count.
+#[no_mangle]
+pub extern "C" fn pysym_symcache_info(h: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let id = c.identity();
+    publish_identity(id, id.flags, c.range_count() as u32, out)
+}
+
+/// The symcache's bytes as a result buffer (no copy: it points at the symcache).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_bytes(h: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let b = c.as_bytes();
+    put_out(out, &[b.as_ptr() as u32, b.len() as u32]);
+    status::OK
+}
+
+const FRAME_WORDS: usize = 8;
+
+/// Batched lookup of `count` u64 addresses at `ptr` (relative to the image base).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_lookup_many(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let n = count as usize;
+    let base = ptr as *const u64;
+    let mut counts: Vec<u32> = Vec::with_capacity(n);
+    let mut records: Vec<u32> = Vec::new();
+    let mut local: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut strings: Vec<&'static str> = Vec::new();
+    let mut intern = |idx: u32, text: Option<&'static str>| -> u32 {
+        match text {
+            None => NONE,
+            Some(t) => *local.entry(idx).or_insert_with(|| {
+                strings.push(t);
+                strings.len() as u32 - 1
+            }),
+        }
+    };
+    for i in 0..n {
+        // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
+        let addr = unsafe { base.add(i).read_unaligned() };
+        let frames = c.lookup(addr);
+        counts.push(frames.len() as u32);
+        for f in &frames {
+            let fname = intern(f.function_string, f.function);
+            let raw = intern(f.raw_function_string, f.raw_function);
+            let file = intern(f.file_string, f.file);
+            records.extend_from_slice(&[
+                fname,
+                raw,
+                file,
+                f.line,
+                f.column,
+                f.sym_addr as u32,
+                (f.sym_addr >> 32) as u32,
+                f.inlined as u32,
+            ]);
+        }
+    }
+    let st = state();
+    st.result.clear();
+    push_u32(&mut st.result, n as u32);
+    push_u32(&mut st.result, (records.len() / FRAME_WORDS) as u32);
+    for v in counts.iter().chain(records.iter()) {
+        push_u32(&mut st.result, *v);
+    }
+    let header = std::mem::take(&mut st.result);
+    write_string_table(strings.iter().map(|s| Some(std::borrow::Cow::Borrowed(*s))));
+    let table = std::mem::replace(&mut st.result, header);
+    st.result.extend_from_slice(&table);
     publish_result(out)
 }

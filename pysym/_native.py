@@ -1,0 +1,359 @@
+"""The public native API: :class:`Object`, :class:`SymCache` and :class:`Frame`.
+
+Debug files (ELF, Mach-O, universal Mach-O) are read by the wasm module through the
+host's file table, by ranges; symcaches (pysym's own format, ``wasm/core/src/symcache``)
+are loaded without copying anything but their bytes into the module.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from . import _abi
+from ._errors import PysymError
+from ._host import Runtime, get_runtime
+
+__all__ = ["Object", "SymCache", "Frame"]
+
+_NONE = _abi.NONE
+_BATCH = 1 << 16  # addresses per boundary crossing
+
+PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a native lookup.
+
+    ``function`` is demangled, ``raw_function`` as stored in the debug file; ``file`` is
+    the full path (compilation directory, directory and name joined); ``line`` and
+    ``column`` are 1-based, ``None`` when unknown; ``sym_addr`` is the start of the
+    function (or of the inlined instance), relative to the image base; ``inlined`` tells
+    that this frame was inlined into the next one.
+    """
+
+    function: Optional[str]
+    raw_function: Optional[str]
+    file: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
+    sym_addr: int
+    inlined: bool
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _frame(function: Optional[str], raw: Optional[str], file: Optional[str], line: Optional[int],
+           column: Optional[int], sym_addr: int, inlined: bool) -> Frame:
+    f = _new(Frame)
+    _set(f, "__dict__", {"function": function, "raw_function": raw, "file": file, "line": line,
+                         "column": column, "sym_addr": sym_addr, "inlined": inlined})
+    return f
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    return bytes(memoryview(data).cast("B"))
+
+
+def _u32s(data: bytes, offset: int, count: int) -> "array.array[int]":
+    a = array.array("I")
+    a.frombytes(data[offset : offset + 4 * count])
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a
+
+
+class _Source:
+    """A file path or bytes, put in the runtime's file table for the length of a call."""
+
+    def __init__(self, source: PathOrBytes) -> None:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.path: Optional[str] = None
+            self.data: Optional[bytes] = _as_bytes(source)
+        else:
+            self.path = os.fspath(source)
+            self.data = None
+            with open(self.path, "rb"):
+                pass  # missing or unreadable files raise OSError here, before the sandbox
+
+    def call(self, rt: Runtime, name: str, *args: int) -> int:
+        if self.data is not None:
+            fh = rt.files.add(self.data)
+            try:
+                return rt.call(name, fh, *args)
+            finally:
+                rt.files.remove(fh)
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            fh = rt.files.add(f)
+            try:
+                return rt.call(name, fh, *args)
+            finally:
+                rt.files.remove(fh)
+
+
+def _arch_arg(rt: Runtime, arch: Optional[str]) -> Tuple[int, int]:
+    if not arch:
+        return 0, 0
+    raw = arch.encode("utf-8")
+    return rt.input_buffer(raw), len(raw)
+
+
+def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int]:
+    table = rt.string_table(rt.result_bytes())
+    lo, hi, flags, extra = rt.out(6)[2:6]
+    return table, lo | (hi << 32), flags, extra
+
+
+class Object:
+    """Identity of a native debug file (ELF, Mach-O; a universal Mach-O by ``arch``).
+
+    Attributes: ``kind`` (``"elf"``, ``"macho"``), ``arch``, ``debug_id``, ``code_id``
+    (ELF build ID as hex, ``None`` when absent), ``image_base``, ``has_debug_info``,
+    ``has_symbols``.
+    """
+
+    kind: str
+    arch: str
+    debug_id: str
+    code_id: Optional[str]
+    image_base: int
+    has_debug_info: bool
+    has_symbols: bool
+
+    def __init__(self, source: PathOrBytes, arch: Optional[str] = None, runtime: Optional[Runtime] = None) -> None:
+        self._source = _Source(source)
+        self._arch = arch
+        rt = runtime if runtime is not None else get_runtime()
+        with rt.lock:
+            ptr, n = _arch_arg(rt, arch)
+            rt.check(self._source.call(rt, "pysym_object_info", ptr, n, rt.out_slot))
+            (kind, arch_name, debug_id, code_id), base, flags, _ = _identity(rt)
+        self.kind = kind or ""
+        self.arch = arch_name or ""
+        self.debug_id = debug_id or ""
+        self.code_id = code_id or None
+        self.image_base = base
+        self.has_debug_info = bool(flags & 1)
+        self.has_symbols = bool(flags & 2)
+
+    @classmethod
+    def from_path(cls, path: "Union[str, os.PathLike[str]]", *, arch: Optional[str] = None,
+                  runtime: Optional[Runtime] = None) -> "Object":
+        """Reads the identity of the debug file at ``path`` (only the headers are read)."""
+        return cls(path, arch, runtime)
+
+    @classmethod
+    def from_bytes(cls, data: Any, *, arch: Optional[str] = None, runtime: Optional[Runtime] = None) -> "Object":
+        """Reads the identity of a debug file in memory."""
+        return cls(_as_bytes(data), arch, runtime)
+
+    def __repr__(self) -> str:
+        return "<pysym.Object %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
+
+
+class SymCache:
+    """A symcache loaded into the wasm sandbox; look up addresses relative to the image base.
+
+    Build one with :meth:`from_object`, load a built one with :meth:`from_path` or
+    :meth:`from_bytes`. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
+                 _handle: Optional[Tuple[int, int]] = None) -> None:
+        self._rt = runtime if runtime is not None else get_runtime()
+        self._data = data
+        self._path = path
+        self._handles: Dict[int, int] = {}
+        self._closed = False
+        with self._rt.lock:
+            if _handle is not None:
+                self._handles[_handle[0]] = _handle[1]
+            else:
+                self._load()
+            self._read_info()
+
+    # -- construction --------------------------------------------------------------
+
+    @classmethod
+    def from_object(cls, source: "Union[PathOrBytes, Object]", *, arch: Optional[str] = None,
+                    runtime: Optional[Runtime] = None) -> "SymCache":
+        """Builds a symcache from a debug file (a path, bytes, or an :class:`Object`)."""
+        if isinstance(source, Object):
+            src, arch = source._source, arch or source._arch
+        else:
+            src = _Source(source)
+        rt = runtime if runtime is not None else get_runtime()
+        with rt.lock:
+            live = rt.current()
+            ptr, n = _arch_arg(rt, arch)
+            rt.check(src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot))
+            handle = rt.out(1)[0]
+            # Keep the bytes on the host: to_bytes() and rebuilding after a trap need them.
+            rt.check(rt.call("pysym_symcache_bytes", handle, rt.out_slot))
+            data = rt.result_bytes()
+            return cls(data, None, rt, _handle=(live.serial, handle))
+
+    @classmethod
+    def from_path(cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None) -> "SymCache":
+        """Loads a built symcache from a file."""
+        p = os.fspath(path)
+        with open(p, "rb"):
+            pass
+        return cls(None, p, runtime)
+
+    @classmethod
+    def from_bytes(cls, data: Any, *, runtime: Optional[Runtime] = None) -> "SymCache":
+        """Loads a built symcache from bytes (or any buffer)."""
+        return cls(_as_bytes(data), None, runtime)
+
+    def _load(self) -> int:
+        rt = self._rt
+        live = rt.current()
+        if self._data is not None:
+            ptr = rt.put_input(self._data)
+            status = rt.call("pysym_symcache_from_bytes", ptr, len(self._data), rt.out_slot)
+        else:
+            assert self._path is not None
+            with open(self._path, "rb") as f:
+                fh = rt.files.add(f)
+                try:
+                    status = rt.call("pysym_symcache_from_file", fh, rt.out_slot)
+                finally:
+                    rt.files.remove(fh)
+        rt.check(status)
+        handle = rt.out(1)[0]
+        self._handles[live.serial] = handle
+        return handle
+
+    def _h(self) -> int:
+        if self._closed:
+            raise PysymError("this SymCache is closed")
+        handle = self._handles.get(self._rt.current().serial)
+        if handle is None:
+            handle = self._load()
+        return handle
+
+    def _read_info(self) -> None:
+        rt = self._rt
+        rt.check(rt.call("pysym_symcache_info", self._h(), rt.out_slot))
+        (kind, arch, debug_id, code_id), base, flags, ranges = _identity(rt)
+        self.kind: str = kind or ""
+        self.arch: str = arch or ""
+        self.debug_id: str = debug_id or ""
+        self.code_id: Optional[str] = code_id or None
+        self.image_base: int = base
+        self.has_debug_info = bool(flags & 1)
+        self.has_symbols = bool(flags & 2)
+        self.range_count: int = ranges
+
+    # -- bytes ---------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The symcache's bytes (what :meth:`write` writes)."""
+        if self._data is None:
+            with self._rt.lock:
+                rt = self._rt
+                rt.check(rt.call("pysym_symcache_bytes", self._h(), rt.out_slot))
+                self._data = rt.result_bytes()
+        return self._data
+
+    def write(self, path: "Union[str, os.PathLike[str]]") -> None:
+        """Writes the symcache to ``path``."""
+        data = self.to_bytes()
+        with open(os.fspath(path), "wb") as f:
+            f.write(data)
+
+    # -- lookups -------------------------------------------------------------------
+
+    def lookup(self, addr: int) -> List[Frame]:
+        """Frames at ``addr`` (relative to the image base), innermost first; ``[]`` if none."""
+        return self.lookup_many([addr])[0]
+
+    def lookup_many(self, addrs: Iterable[int]) -> List[List[Frame]]:
+        """Frames for many addresses, in one boundary crossing per 65,536 addresses."""
+        values = list(addrs)
+        out: List[List[Frame]] = []
+        for start in range(0, len(values), _BATCH):
+            chunk = values[start : start + _BATCH]
+            try:
+                raw = array.array("Q", chunk)
+            except OverflowError:
+                raise ValueError("addresses must be integers in 0..2**64-1") from None
+            if sys.byteorder == "big":
+                raw.byteswap()
+            rt = self._rt
+            with rt.lock:
+                h = self._h()
+                ptr = rt.input_buffer(raw.tobytes())
+                rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, len(chunk), rt.out_slot))
+                data = rt.result_bytes()
+            out.extend(_decode_frames(rt, data))
+        return out
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the symcache inside the module; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        rt = self._rt
+        with rt.lock:
+            live = rt.live
+            handle = self._handles.get(live.serial) if live is not None else None
+            self._handles.clear()
+            if handle is not None:
+                rt.call("pysym_symcache_free", handle)
+
+    def __enter__(self) -> "SymCache":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+    def __repr__(self) -> str:
+        return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
+
+
+def _decode_frames(rt: Runtime, data: bytes) -> List[List[Frame]]:
+    count, total = struct.unpack_from("<II", data, 0)
+    counts = _u32s(data, 8, count)
+    words = _abi.FRAME_WORDS
+    rec_off = 8 + 4 * count
+    recs = _u32s(data, rec_off, total * words)
+    strings = rt.string_table(data[rec_off + 4 * total * words :])
+    s = strings.__getitem__
+    result: List[List[Frame]] = []
+    k = 0
+    for n in counts:
+        frames: List[Frame] = []
+        for _ in range(n):
+            fn, raw, file, line, col, lo, hi, flags = recs[k : k + words]
+            k += words
+            frames.append(_frame(
+                None if fn == _NONE else s(fn),
+                None if raw == _NONE else s(raw),
+                None if file == _NONE else s(file),
+                line or None,
+                col or None,
+                lo | (hi << 32),
+                bool(flags & 1),
+            ))
+        result.append(frames)
+    return result

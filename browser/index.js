@@ -76,13 +76,9 @@ function checkPosition(line, col) {
   return line <= U32_MAX && col <= U32_MAX;
 }
 
-function u32Array(values, what) {
-  if (values instanceof Uint32Array) return values;
-  const arr = Array.from(values);
-  for (const v of arr) {
-    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new RangeError(`${what} must be integers in 0..2**32-1`);
-  }
-  return Uint32Array.from(arr);
+function indexable(values) {
+  // arrays and typed arrays are read by index; other iterables are copied once
+  return Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values);
 }
 
 /**
@@ -99,6 +95,7 @@ export class SourceMap {
     this._closed = false;
     this._names = null;
     this._tokenCache = new Map();
+    this._fast = null;
   }
 
   /** Loads a map from bytes (Uint8Array, ArrayBuffer, any typed array) or a string. */
@@ -283,10 +280,26 @@ export class SourceMap {
    */
   lookup(line, col, bias = GREATEST_LOWER_BOUND) {
     if (!checkPosition(line, col)) return null;
+    // The hot path of single lookups: the bound export, handle and out slot are cached
+    // for the current instance; one call and a 28-byte read.
     const rt = this._rt;
-    const h = this._h();
-    const live = rt.current();
-    const found = rt.call("pysym_sourcemap_lookup", h, line, col, bias, live.outSlot);
+    let fast = this._fast;
+    if (fast === undefined || fast === null || fast.live !== rt.live || this._closed) {
+      const h = this._h();
+      const cur = rt.current();
+      fast = this._fast = { live: cur, fn: cur.exports.pysym_sourcemap_lookup, h, slot: cur.outSlot };
+    }
+    const live = fast.live;
+    let found;
+    try {
+      found = fast.fn(fast.h, line, col, bias, fast.slot);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+        rt.discard();
+        throw new SandboxError(`the wasm module trapped in pysym_sourcemap_lookup: ${e.message}`);
+      }
+      throw e;
+    }
     if (found !== 1) {
       if (found === 0) return null;
       rt.check(found);
@@ -304,8 +317,8 @@ export class SourceMap {
 
   /** Many lookups in one boundary crossing per batch (`lines`, `cols`: equal-length). */
   lookupMany(lines, cols, bias = GREATEST_LOWER_BOUND) {
-    const la = u32Array(lines, "lines");
-    const ca = u32Array(cols, "cols");
+    const la = indexable(lines);
+    const ca = indexable(cols);
     const n = la.length;
     if (ca.length !== n) throw new RangeError(`lines and cols differ in length (${n} and ${ca.length})`);
     const out = new Array(n);
@@ -314,13 +327,21 @@ export class SourceMap {
     for (let start = 0; start < n; start += BATCH) {
       const stop = Math.min(n, start + BATCH);
       const count = stop - start;
-      const pairs = new Uint32Array(2 * count);
-      for (let i = 0; i < count; i++) {
-        pairs[2 * i] = la[start + i];
-        pairs[2 * i + 1] = ca[start + i];
-      }
       const h = this._h();
-      const ptr = rt.inputBuffer(new Uint8Array(pairs.buffer));
+      // the pairs are written straight into the module's input area
+      const ptr = rt.call("pysym_input_buffer", 8 * count) >>> 0;
+      if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${8 * count} bytes for arguments`);
+      const w = rt.current().u32();
+      let j = ptr >>> 2;
+      for (let i = start; i < stop; i++) {
+        const l = la[i];
+        const c = ca[i];
+        if (!(l >= 0 && l <= U32_MAX && c >= 0 && c <= U32_MAX && Number.isInteger(l) && Number.isInteger(c))) {
+          throw new RangeError("lines and cols must be integers in 0..2**32-1");
+        }
+        w[j++] = l;
+        w[j++] = c;
+      }
       rt.check(rt.call("pysym_sourcemap_lookup_many", h, ptr, count, bias, rt.outSlot));
       this._decodeLookups(rt, count, out, start);
     }

@@ -20,24 +20,22 @@ except ImportError:  # pragma: no cover - hypothesis is in tests/requirements.tx
     settings = None  # type: ignore[assignment]
 
 # -- hypothesis profiles -------------------------------------------------------------
-# "ci" (the default when $CI is set) keeps the whole suite within a few minutes on two
-# cores with both engines; "dev" explores more; "thorough" is for a long local run.
-# Pick one with HYPOTHESIS_PROFILE=dev|ci|thorough|noshrink.
+# "ci" (the default) keeps the whole suite within a few minutes on two cores with both
+# engines: 40 derandomized examples per test and no shrinking (shrinking a failure through
+# the sandbox can take minutes per test: a failing example is reported as found).
+# "dev" explores more, at random, and shrinks failures to a minimal example;
+# "thorough" is for a long local run. Pick one with HYPOTHESIS_PROFILE=ci|dev|thorough.
 if settings is not None:
     _common = dict(
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         print_blob=True,
     )
-    # CI skips shrinking: a failing example is reported as found (shrinking one through the
-    # sandbox can take minutes per test); re-run with the dev profile to get it minimal.
     _no_shrink = [Phase.explicit, Phase.reuse, Phase.generate]
     settings.register_profile("ci", max_examples=40, derandomize=True, phases=_no_shrink, **_common)
     settings.register_profile("dev", max_examples=150, **_common)
     settings.register_profile("thorough", max_examples=2000, **_common)
-    # triage: report failures as found, without the (slow) shrinking phase
-    settings.register_profile("noshrink", max_examples=40, phases=_no_shrink, **_common)
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
 # -- engines ---------------------------------------------------------------------------

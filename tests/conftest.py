@@ -77,6 +77,17 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     yield name
 
 
+@pytest.fixture(autouse=True)
+def _engine_in_use(request: pytest.FixtureRequest) -> None:
+    """Guards the fixture ordering: a test that asked for ``engine`` runs on that engine."""
+    if "engine" in request.fixturenames and request.getfixturevalue("engine") != _NO_ENGINE:
+        from pysym import _host
+
+        name = request.getfixturevalue("engine")
+        in_use = _host.get_runtime().engine.name
+        assert in_use == name, "test runs on %s, expected %s" % (in_use, name)
+
+
 # -- lines printed at the end of the run (conformance score, differential agreement) --
 
 SUMMARY: List[str] = []

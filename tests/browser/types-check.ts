@@ -1,0 +1,40 @@
+// Compiled (not run) by tests/browser/node/types.test.mjs: browser/index.d.ts and
+// worker-client.d.ts describe the API as used here.
+import {
+  init, SourceMap, SymCache, InvalidInputError, PysymError, TimeoutError, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND,
+  FileSetResolver, symbolicateTrace, parseStacktrace, type Token,
+} from "../../browser/index.js";
+import { PysymWorker } from "../../browser/worker-client.js";
+
+export async function example(bytes: Uint8Array, blob: Blob): Promise<string> {
+  await init({ wasm: new URL("https://example.com/pysym.wasm") });
+  const sm = SourceMap.fromBytes(bytes);
+  const t: Token | null = sm.lookup(0, 1, LEAST_UPPER_BOUND);
+  const many: (Token | null)[] = sm.lookupMany([0], new Uint32Array([1]), GREATEST_LOWER_BOUND);
+  const sources: (string | null)[] = sm.sources;
+  const text: string | null = sm.sourceContent(0);
+  const n: number = sm.length + sm.generatedPositions("a.js", 0).length + many.length;
+  for (const tok of sm) void tok.dstLine;
+  sm.close();
+  const fromBlob = await SourceMap.fromBlob(blob);
+  fromBlob.close();
+  try {
+    SymCache.fromBytes(bytes);
+  } catch (e) {
+    if (e instanceof InvalidInputError || e instanceof PysymError) void e.code;
+  }
+  const resolver = new FileSetResolver({ "a.js.map": blob }, { loadMap: async (d) => SourceMap.fromBlob(d as Blob) });
+  await resolver.prepare("at f (https://x/a.js:1:2)");
+  const out: string = symbolicateTrace("trace", resolver.resolve, 2);
+  void parseStacktrace(out).length;
+  const w = new PysymWorker({ timeout: 100 });
+  try {
+    const wsm = await w.loadSourceMap(bytes);
+    await wsm.lookup(0, 0);
+    const r = await w.symbolicate("trace", new Map([["a.js.map", blob]]), { context: null });
+    void r.errors.length;
+  } catch (e) {
+    if (e instanceof TimeoutError) void w.restarts;
+  }
+  return `${t?.src}${sources.length}${text}${n}`;
+}

@@ -109,3 +109,21 @@ test("stack traces parse like the Python side", () => {
   assert.equal(P.findSourcemapUrl("x;\n//# sourceMappingURL=a.js.map\n"), "a.js.map");
   assert.deepEqual([...P.decodeDataUrl("data:application/json;base64,e30=")], [123, 125]);
 });
+
+test("fromUrl fetches a map; a missing one raises PysymError", async () => {
+  await P.init();
+  const { startServer } = await import("../../../browser/devtools/serve.mjs");
+  const server = await startServer(0);
+  try {
+    const base = `http://127.0.0.1:${server.address().port}`;
+    const sm = await P.SourceMap.fromUrl(`${base}/examples/app.min.js.map`);
+    assert.equal(sm.lookup(0, 647).src, "app/src/pricing.js");
+    sm.close();
+    await assert.rejects(P.SourceMap.fromUrl(`${base}/examples/nope.map`), P.PysymError);
+    const rt = await P.init({ wasm: `${base}/pysym/_wasm/pysym.wasm` }); // fetch + compileStreaming
+    assert.ok(rt.current().serial >= 1);
+  } finally {
+    server.close();
+    await P.init();
+  }
+});

@@ -920,8 +920,12 @@ impl<'data> SourceMap<'data> {
 
     /// The segment for a generated position (never crossing to another line).
     ///
-    /// Of several segments starting at the same column, the first (in input order) is
-    /// returned. The token may have no original position (`src == NONE`).
+    /// Several segments may start at the same column; which one answers follows
+    /// `@jridgewell/trace-mapping` (the reference of the differential tests): on an exact
+    /// hit GREATEST_LOWER_BOUND gives the first of them and LEAST_UPPER_BOUND the last;
+    /// between columns, GREATEST_LOWER_BOUND gives the last segment of the column below
+    /// (the one in force there) and LEAST_UPPER_BOUND the first of the column above.
+    /// The token may have no original position (`src == NONE`).
     pub fn lookup(&self, line: u32, col: u32, bias: Bias) -> Option<Token> {
         self.lookup_indexed(line, col, bias).map(|(_, t)| t)
     }
@@ -937,22 +941,17 @@ impl<'data> SourceMap<'data> {
         }
         let (a, b) = (starts[l] as usize, starts[l + 1] as usize);
         let cols = &self.tokens.dst_col[a..b];
+        // `below` = segments with column < col, `upto` = segments with column <= col.
+        let below = cols.partition_point(|&c| c < col);
+        let upto = below + cols[below..].partition_point(|&c| c <= col);
+        let exact = upto > below;
         let i = match bias {
-            Bias::GreatestLowerBound => {
-                let end = cols.partition_point(|&c| c <= col);
-                if end == 0 {
-                    return None;
-                }
-                let found = cols[end - 1];
-                cols[..end].partition_point(|&c| c < found)
-            }
-            Bias::LeastUpperBound => {
-                let i = cols.partition_point(|&c| c < col);
-                if i == cols.len() {
-                    return None;
-                }
-                i
-            }
+            Bias::GreatestLowerBound if exact => below,
+            Bias::GreatestLowerBound if upto == 0 => return None,
+            Bias::GreatestLowerBound => upto - 1,
+            Bias::LeastUpperBound if exact => upto - 1,
+            Bias::LeastUpperBound if below == cols.len() => return None,
+            Bias::LeastUpperBound => below,
         };
         Some(((a + i) as u32, self.make_token(a + i, line)))
     }

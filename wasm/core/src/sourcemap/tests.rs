@@ -440,16 +440,15 @@ fn lookup_bias() {
 }
 
 #[test]
-fn lookup_equal_columns_pick_the_first() {
+fn lookup_equal_columns_follow_trace_mapping() {
     // Three segments at column 4 (names x, y, z), then one at 8.
     let map = parse(map_with("AAAA,IAAAA,AAAAC,AAAAC,IAAA"));
-    for bias in [Bias::GreatestLowerBound, Bias::LeastUpperBound] {
-        assert_eq!(map.lookup(0, 4, bias).map(|t| t.name), Some(0), "{bias:?}");
-    }
-    assert_eq!(
-        map.lookup(0, 6, Bias::GreatestLowerBound).map(|t| t.name),
-        Some(0)
-    );
+    let name = |col, bias| map.lookup(0, col, bias).map(|t| t.name);
+    // exact hit: GLB the first, LUB the last of the column
+    assert_eq!(name(4, Bias::GreatestLowerBound), Some(0));
+    assert_eq!(name(4, Bias::LeastUpperBound), Some(2));
+    // between columns: GLB the last segment below (the one in force), LUB the first above
+    assert_eq!(name(6, Bias::GreatestLowerBound), Some(2));
     assert_eq!(
         map.lookup(0, 2, Bias::LeastUpperBound).map(|t| t.name),
         Some(0)
@@ -468,7 +467,7 @@ fn unsorted_line_is_sorted_stably() {
     assert_eq!(names, [0, 1, 0, 2]);
     assert_eq!(
         map.lookup(0, 11, Bias::GreatestLowerBound).map(|t| t.name),
-        Some(0)
+        Some(2)
     );
 }
 

@@ -16,7 +16,7 @@ pub fn demangle(name: &str, _lang: u32) -> String {
         if let Ok(sym) = cpp_demangle::Symbol::new(n.as_bytes()) {
             let opts = cpp_demangle::DemangleOptions::new();
             if let Ok(s) = sym.demangle(&opts) {
-                return llvm_style(s);
+                return llvm_style(clone_suffix(s));
             }
         }
         if let Ok(d) = rustc_demangle::try_demangle(name) {
@@ -26,18 +26,54 @@ pub fn demangle(name: &str, _lang: u32) -> String {
     name.to_string()
 }
 
-/// Adjusts cpp_demangle's output where LLVM's demangler prints differently.
-fn llvm_style(s: String) -> String {
-    // LLVM prints closing template brackets without the C++03 space: `a<b<c>>`.
-    if s.contains("> >") {
-        let mut t = s;
-        while t.contains("> >") {
-            t = t.replace("> >", ">>");
+/// cpp_demangle prints a clone suffix (`.cold`, `.isra.0`, `.llvm.123`) as
+/// ` [clone .llvm] [clone .123]`; LLVM prints ` (.llvm.123)`.
+fn clone_suffix(s: String) -> String {
+    match s.find(" [clone ") {
+        Some(i) => {
+            let suffix: String = s[i..].split(" [clone ").filter(|p| !p.is_empty()).map(|p| p.trim_end_matches(']')).collect();
+            format!("{} ({})", &s[..i], suffix)
         }
-        t
-    } else {
-        s
+        None => s,
     }
+}
+
+/// Adjusts cpp_demangle's output where LLVM 14's demangler prints differently: no space
+/// in `operator< <T>`, and lambdas as `'lambda'(args)` (`'lambda0'` for the second ...).
+/// (LLVM 14 keeps the C++03 space in `> >`, as cpp_demangle does.)
+fn llvm_style(s: String) -> String {
+    let mut s = s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<");
+    while let Some(start) = s.find("{lambda(") {
+        let bytes = s.as_bytes();
+        let mut depth = 0usize;
+        let mut close = None;
+        for (i, &b) in bytes.iter().enumerate().skip(start + 7) {
+            match b {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let close = match close {
+            Some(c) => c,
+            None => break,
+        };
+        let rest = &s[close + 1..];
+        let end = match rest.find('}') {
+            Some(e) if rest.starts_with('#') => e,
+            _ => break,
+        };
+        let n: usize = rest[1..end].parse().unwrap_or(1);
+        let tag = if n <= 1 { String::new() } else { (n - 2).to_string() };
+        s = format!("{}'lambda{}'{}{}", &s[..start], tag, &s[start + 7..close + 1], &rest[end + 1..]);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -48,6 +84,9 @@ mod tests {
     fn cpp_and_rust() {
         assert_eq!(demangle("_Z3addii", 4), "add(int, int)");
         assert_eq!(demangle("main", 0), "main");
+        assert_eq!(demangle("_Z3addii.cold", 0), "add(int, int) (.cold)");
+        assert_eq!(demangle("_ZZ4mainENKUlddE_clEdd", 0), "main::'lambda'(double, double)::operator()(double, double) const");
+        assert_eq!(demangle("_ZZ4mainENKUlddE0_clEdd", 0), "main::'lambda0'(double, double)::operator()(double, double) const");
         assert_eq!(demangle("_ZN3foo3barE", 0x1c), "foo::bar");
         assert_eq!(demangle("_RNvCs1234_7mycrate3foo", 0x1c), "mycrate::foo");
     }

@@ -255,6 +255,37 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
             sections.insert(sid, data);
         }
     }
+    // Symbol table: names for code that DWARF does not cover.
+    let mut syms: Vec<(u64, u64, &str)> = Vec::new();
+    for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
+        if table == 1 && !syms.is_empty() {
+            break;
+        }
+        for s in sym_iter {
+            if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
+                if let Ok(name) = s.name() {
+                    if !name.is_empty() {
+                        syms.push((s.address(), s.size(), name));
+                    }
+                }
+            }
+        }
+    }
+    syms.sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+    syms.dedup_by_key(|s| s.0);
+    // Symbol ranges as llvm-symbolizer sees them: a size-0 symbol reaches the next one.
+    let sym_at = |addr: u64| -> Option<(u64, &str)> {
+        let i = syms.partition_point(|s| s.0 <= addr);
+        if i == 0 {
+            return None;
+        }
+        let (start, size, name) = syms[i - 1];
+        if size != 0 && addr - start >= size {
+            return None;
+        }
+        Some((start, name))
+    };
+    let mut sym_funcs: HashMap<&str, u32> = HashMap::new();
     let has_dwarf = sections.contains_key(&gimli::SectionId::DebugInfo);
     if has_dwarf {
         id.flags |= FLAG_HAS_DEBUG_INFO;
@@ -345,33 +376,30 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
             if chain.is_empty() {
                 continue;
             }
+            // Like llvm-symbolizer, the outermost frame is named by the symbol table when a
+            // symbol covers the address (it has the linkage name, `.cold` parts, ...).
+            if let Some((start, name)) = sym_at(addr) {
+                let f = match sym_funcs.get(name) {
+                    Some(&f) => f,
+                    None => {
+                        let f = w.function(name, &demangle::demangle(name, 0), 0);
+                        sym_funcs.insert(name, f);
+                        f
+                    }
+                };
+                let outer = chain.last_mut().unwrap();
+                outer.function = f;
+                outer.sym_addr = start.wrapping_sub(base);
+            }
             chain.reverse();
             let loc = w.chain(&chain);
             w.range(addr - base, next - base, loc);
         }
     }
 
-    // Symbol table: names for code that DWARF does not cover.
-    let mut syms: Vec<(u64, u64, &str)> = Vec::new();
-    for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
-        if table == 1 && !syms.is_empty() {
-            break;
-        }
-        for s in sym_iter {
-            if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
-                if let Ok(name) = s.name() {
-                    if !name.is_empty() {
-                        syms.push((s.address(), s.size(), name));
-                    }
-                }
-            }
-        }
-    }
     if !syms.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;
     }
-    syms.sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
-    syms.dedup_by_key(|s| s.0);
     for i in 0..syms.len() {
         let (addr, size, name) = syms[i];
         let end = if size > 0 {

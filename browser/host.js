@@ -51,20 +51,26 @@ function isBlob(x) {
  *
  * A file is bytes (served synchronously) or a Blob/File. A Blob cannot be read
  * synchronously on the main thread, so a read of a range not loaded yet returns NEED_DATA
- * and records the request; the host awaits `fill()` (which loads the whole file, as ABI.md
- * allows) and repeats the call.
+ * and records the range; the host awaits `fill()` and repeats the call (ABI.md). `fill()`
+ * loads the missing ranges (at least CHUNK bytes each, so that headers and small sections
+ * come in one piece); after MAX_MISSES retries on one file it loads the whole file, which
+ * bounds the number of repeated calls. Debug files of hundreds of MB are thus read by
+ * the ranges the module needs, not in full.
  */
+const CHUNK = 1 << 20;
+const MAX_MISSES = 16;
+
 export class FileTable {
   constructor() {
-    this._files = new Map(); // fh -> {blob, bytes}
+    this._files = new Map(); // fh -> {blob, bytes, chunks: [{start, data}], want: [[off, len]], misses}
     this._next = 1;
     this.pending = new Set(); // file handles with a NEED_DATA outstanding
   }
 
   add(source) {
     const fh = this._next++;
-    if (isBlob(source)) this._files.set(fh, { blob: source, bytes: null });
-    else this._files.set(fh, { blob: null, bytes: toBytes(source) });
+    if (isBlob(source)) this._files.set(fh, { blob: source, bytes: null, chunks: [], want: [], misses: 0 });
+    else this._files.set(fh, { blob: null, bytes: toBytes(source), chunks: [], want: [], misses: 0 });
     return fh;
   }
 
@@ -73,6 +79,7 @@ export class FileTable {
     this.pending.delete(fh);
   }
 
+  /** The whole file's bytes when they are loaded (bytes given, or a Blob read in full). */
   bytes(fh) {
     const f = this._files.get(fh);
     return f ? f.bytes : null;
@@ -84,27 +91,49 @@ export class FileTable {
     return f.bytes ? f.bytes.length : f.blob.size;
   }
 
-  /** Copies up to `len` bytes at `offset` into `dst` (a Uint8Array); count or a status. */
+  /** Copies up to `dst.length` bytes at `offset` into `dst`; the count or a status. */
   read(fh, offset, dst) {
     const f = this._files.get(fh);
     if (!f) return abi.BAD_HANDLE;
-    if (!f.bytes) {
-      this.pending.add(fh);
-      return abi.NEED_DATA;
+    const size = f.bytes ? f.bytes.length : f.blob.size;
+    const start = Math.min(offset, size);
+    const end = Math.min(size, start + dst.length);
+    if (f.bytes) {
+      dst.set(f.bytes.subarray(start, end));
+      return end - start;
     }
-    const start = Math.min(offset, f.bytes.length);
-    const chunk = f.bytes.subarray(start, Math.min(f.bytes.length, start + dst.length));
-    dst.set(chunk);
-    return chunk.length;
+    for (const c of f.chunks) {
+      if (c.start <= start && end <= c.start + c.data.length) {
+        dst.set(c.data.subarray(start - c.start, end - c.start));
+        return end - start;
+      }
+    }
+    f.want.push([start, end - start]);
+    this.pending.add(fh);
+    return abi.NEED_DATA;
   }
 
-  /** Loads the data of every file with an outstanding NEED_DATA. */
+  /** Loads what the module asked for since the last fill; the number of files served. */
   async fill() {
     const fhs = [...this.pending];
     this.pending.clear();
     await Promise.all(fhs.map(async (fh) => {
       const f = this._files.get(fh);
-      if (f && !f.bytes) f.bytes = new Uint8Array(await f.blob.arrayBuffer());
+      if (!f || f.bytes) return;
+      f.misses += 1;
+      const want = f.want;
+      f.want = [];
+      if (f.misses >= MAX_MISSES || f.blob.size <= 4 * CHUNK) {
+        f.bytes = new Uint8Array(await f.blob.arrayBuffer());
+        f.chunks = [];
+        return;
+      }
+      for (const [off, len] of want) {
+        const end = Math.min(f.blob.size, off + Math.max(len, CHUNK));
+        const data = new Uint8Array(await f.blob.slice(off, end).arrayBuffer());
+        if (off === 0 && end === f.blob.size) f.bytes = data; // the whole file (a source map)
+        else f.chunks.push({ start: off, data });
+      }
     }));
     return fhs.length;
   }

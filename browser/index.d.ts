@@ -71,11 +71,62 @@ export declare class SourceMap implements Iterable<Token> {
   [Symbol.dispose](): void;
 }
 
-/** NOT DONE: needs the module's symcache exports (ABI version 2); every method throws. */
-export declare class SymCache {
-  static fromBytes(data: Bytes): never;
-  static fromObject(data: Bytes): never;
+// -- native (native.js; mirrors pysym/_native.py) ---------------------------------------
+
+export type FileSource = Blob | ArrayBuffer | ArrayBufferView;
+export type Address = number | bigint;
+
+/** Identity of a native debug file (Python's pysym.Object). */
+export declare class NativeObject {
+  private constructor();
+  static fromBytes(data: ArrayBuffer | ArrayBufferView, options?: { arch?: string | null; runtime?: Runtime | null }): NativeObject;
+  static fromBlob(data: FileSource, options?: { arch?: string | null; runtime?: Runtime | null }): Promise<NativeObject>;
+  readonly kind: string;
+  readonly arch: string;
+  readonly debugId: string;
+  readonly codeId: string | null;
+  /** Exact below 2**53. */
+  readonly imageBase: number;
+  readonly hasDebugInfo: boolean;
+  readonly hasSymbols: boolean;
 }
+
+/** One frame of a native lookup; innermost (inlined) first. */
+export interface NativeFrame {
+  readonly function: string | null;
+  readonly rawFunction: string | null;
+  readonly file: string | null;
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly symAddr: number;
+  readonly inlined: boolean;
+}
+
+export declare class SymCache {
+  private constructor();
+  /** Builds a symcache from a debug file; a Blob is read by the ranges the module needs. */
+  static fromObject(source: FileSource | NativeObject, options?: { arch?: string | null; runtime?: Runtime | null }): Promise<SymCache>;
+  static fromBytes(data: ArrayBuffer | ArrayBufferView, options?: { runtime?: Runtime | null }): SymCache;
+  static fromBlob(data: FileSource, options?: { runtime?: Runtime | null }): Promise<SymCache>;
+  readonly kind: string;
+  readonly arch: string;
+  readonly debugId: string;
+  readonly codeId: string | null;
+  readonly imageBase: number;
+  readonly hasDebugInfo: boolean;
+  readonly hasSymbols: boolean;
+  readonly rangeCount: number;
+  toBytes(): Uint8Array;
+  lookup(addr: Address): NativeFrame[];
+  lookupMany(addrs: Iterable<Address>): NativeFrame[][];
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Hex addresses in a native stack text (`0x...` tokens, or bare hex lines). */
+export declare function parseAddresses(text: string): bigint[];
+/** `pysym symcache lookup` text for lookup results. */
+export declare function renderNativeLookup(results: NativeFrame[][]): string;
 
 // -- stack traces (stacktrace.js; the port of pysym/_stacktrace.py) ---------------------
 

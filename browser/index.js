@@ -12,6 +12,7 @@
 
 import * as abi from "./abi.js";
 import { Runtime, compileModule, toBytes } from "./host.js";
+import { NativeObject, SymCache, parseAddresses, renderNativeLookup } from "./native.js";
 import {
   InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError, TimeoutError,
 } from "./errors.js";
@@ -414,18 +415,8 @@ export class SourceMap {
   }
 }
 
-/**
- * Native symbolication from a symcache. NOT DONE: waits for the module's symcache exports
- * (ABI version 2); every method throws until then.
- */
-export class SymCache {
-  static fromBytes() {
-    throw new PysymError("SymCache is not available yet: the module has no symcache exports (ABI version 2)");
-  }
-
-  static fromObject() {
-    throw new PysymError("SymCache is not available yet: the module has no symcache exports (ABI version 2)");
-  }
-}
+// Native debug files and symcaches (ABI version 2): see native.js.
+NativeObject._rt = getRuntime;
+export { NativeObject, SymCache, parseAddresses, renderNativeLookup };
 
 export * from "./stacktrace.js";

@@ -10,6 +10,9 @@ export declare class PysymWorker {
   loadSourceMap(data: FileData, options?: CallOptions): Promise<WorkerSourceMap>;
   symbolicate(text: string, files: Map<string, FileData> | Record<string, FileData>,
     options?: { context?: number | null; json?: boolean; timeout?: number }): Promise<{ value: string | object[]; errors: { path: string; message: string }[] }>;
+  symbolicateNative(text: string, file: Blob | ArrayBuffer | ArrayBufferView, options?: CallOptions): Promise<{
+    value: string; addresses: number; info: { kind: string; arch: string; debugId: string; fromSymcache: boolean };
+  }>;
   terminate(): void;
 }
 

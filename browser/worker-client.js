@@ -148,6 +148,15 @@ export class PysymWorker {
     return this.call({ op: "symbolicate", text, files: entries, context, json }, timeout);
   }
 
+  /**
+   * Native symbolication: the hex addresses in `text` (relative to the image base) looked
+   * up in `file` (a built symcache, or a debug file to build one from). Returns
+   * {value: `pysym symcache lookup` text, addresses, info}.
+   */
+  async symbolicateNative(text, file, { timeout } = {}) {
+    return this.call({ op: "symbolicateNative", text, file }, timeout);
+  }
+
   /** Stops the worker; a later call starts a fresh one. */
   terminate() {
     if (this._worker) this._fail(this._worker, new PysymError("the pysym worker was terminated"));

@@ -3,7 +3,9 @@
 //
 // Requests: {id, op, ...}; replies: {id, ok: true, value} or {id, ok: false, error}.
 
-import { FileSetResolver, SourceMap, init, symbolicateTrace, symbolicateTraceJson } from "./index.js";
+import {
+  FileSetResolver, SourceMap, SymCache, init, parseAddresses, renderNativeLookup, symbolicateTrace, symbolicateTraceJson,
+} from "./index.js";
 import { serializeError } from "./errors.js";
 
 const isNode = typeof process !== "undefined" && process.versions && process.versions.node
@@ -76,6 +78,23 @@ const ops = {
       return { value, errors };
     } finally {
       resolver.close();
+    }
+  },
+  async symbolicateNative({ text, file }) {
+    // a built symcache (magic PYSYMCCH) or a debug file to build one from
+    const head = typeof Blob !== "undefined" && file instanceof Blob
+      ? new Uint8Array(await file.slice(0, 8).arrayBuffer()) : new Uint8Array(file.buffer || file, file.byteOffset || 0, 8);
+    const isCache = new TextDecoder().decode(head) === "PYSYMCCH";
+    const sc = isCache ? await SymCache.fromBlob(file) : await SymCache.fromObject(file);
+    try {
+      const addrs = parseAddresses(text);
+      return {
+        value: renderNativeLookup(sc.lookupMany(addrs)),
+        addresses: addrs.length,
+        info: { kind: sc.kind, arch: sc.arch, debugId: sc.debugId, fromSymcache: isCache },
+      };
+    } finally {
+      sc.close();
     }
   },
 };

@@ -63,8 +63,33 @@ async function onDrop(event) {
   addFiles(out);
 }
 
+let nativeMode = false;
+
+async function symbolicateNative(text) {
+  const file = $("native-file").files[0];
+  if (!file) {
+    setState("ready", "Choose a symcache or a debug file first.");
+    return;
+  }
+  setState("busy", "Symbolicating…");
+  const started = performance.now();
+  try {
+    const { value, addresses, info } = await worker.symbolicateNative(text, file);
+    $("output").textContent = value;
+    const ms = (performance.now() - started).toFixed(0);
+    setState("done", `${addresses} address(es) in ${ms} ms: ${info.kind} ${info.arch} ${info.debugId}`
+      + (info.fromSymcache ? " (symcache)" : " (symcache built from the debug file)"));
+  } catch (e) {
+    setState("error", `${e.name}: ${e.message}`, true);
+  }
+}
+
 async function symbolicate() {
   const text = $("trace").value;
+  if (nativeMode) {
+    await symbolicateNative(text);
+    return;
+  }
   if (!text.trim()) {
     setState("ready", "Paste a stack trace first.");
     return;
@@ -84,7 +109,10 @@ async function symbolicate() {
   }
 }
 
+let TRACE_PLACEHOLDER = "";
+
 function main() {
+  TRACE_PLACEHOLDER = $("trace").placeholder;
   $("files").addEventListener("change", (e) => addFiles([...e.target.files].map((f) => [f.name, f])));
   $("folder").addEventListener("change", (e) => addFiles([...e.target.files].map((f) => [f.webkitRelativePath || f.name, f])));
   $("clear-files").addEventListener("click", () => { files.clear(); listFiles(); });
@@ -95,10 +123,15 @@ function main() {
   drop.addEventListener("drop", onDrop);
   for (const [tab, native] of [["tab-js", false], ["tab-native", true]]) {
     $(tab).addEventListener("click", () => {
+      nativeMode = native;
       $("tab-js").classList.toggle("active", !native);
       $("tab-native").classList.toggle("active", native);
-      $("native-note").hidden = !native;
-      $("symbolicate").disabled = native;
+      $("tab-js").setAttribute("aria-selected", String(!native));
+      $("tab-native").setAttribute("aria-selected", String(native));
+      $("native").hidden = !native;
+      $("drop").hidden = native;
+      $("context").disabled = native;
+      $("trace").placeholder = native ? "Paste addresses, e.g.\n#0 0x1139 in main\n0x1150" : TRACE_PLACEHOLDER;
     });
   }
   // start the worker now, so the first click is fast and a broken setup shows at once

@@ -95,6 +95,23 @@ async function checkPageFlow(page, label) {
       report(`${label}: ${trace} (${kind}) identical to the Python CLI`, got === want, got === want ? "" : { want, got });
     }
   }
+  if (index.native && !index.native.skipped) {
+    // native tab: addresses + the debug file (symcache built in the page) or the symcache
+    await page.click("#tab-native");
+    const want = await golden(index.native.lookup);
+    const addrs = index.native.addrs.map((a, i) => (i % 2 ? `#${i} 0x${a} in f` : a)).join("\n");
+    for (const [what, file] of [["debug file", index.native.exe], ["symcache", index.native.symcache]]) {
+      await page.setInputFiles("#native-file", join(GOLDEN, file));
+      await page.fill("#trace", addrs);
+      await page.evaluate(() => { document.body.dataset.state = "ready"; });
+      await page.click("#symbolicate");
+      await page.waitForSelector("body[data-state=done], body[data-state=error]");
+      const got = await page.textContent("#output");
+      report(`${label}: native addresses with the ${what} identical to pysym symcache lookup`, got === want,
+        got === want ? await page.textContent("#status") : { status: await page.textContent("#status"), got: got.slice(0, 500) });
+    }
+    await page.click("#tab-js");
+  }
   const cspProblems = problems.filter((p) => /Content Security Policy|Refused/.test(p));
   report(`${label}: no CSP violations or page errors`, problems.length === 0, problems);
   return cspProblems;
@@ -162,7 +179,10 @@ try {
           await P.init();
           const bytes = async (p) => new Uint8Array(await (await fetch("/" + p)).arrayBuffer());
           const blobs = async (p) => (p.endsWith(".map") ? new Blob([await bytes(p)]) : bytes(p));
-          const a = await G.compareAll(P, bytes, async (p) => (await fetch("/golden/" + p)).text());
+          const a = await G.compareAll(P, bytes, async (p, binary = false) => {
+            const r = await fetch("/golden/" + p);
+            return binary ? new Uint8Array(await r.arrayBuffer()) : r.text();
+          });
           // the same with the example files as Blobs: the file table's NEED_DATA path
           const files = new Map([["app.min.js", await bytes("examples/app.min.js")], ["app.min.js.map", await blobs("examples/app.min.js.map")]]);
           const viaBlob = await G.cliSymbolicate(P, await (await fetch("/examples/trace.txt")).text(), files, "default");

@@ -7,13 +7,17 @@ Writes, into a directory given on the command line (or called from pytest):
   token, lookups (both biases) around every token, generated positions and sources
   content (:func:`dump_map`; ``tests/browser/lib/golden.mjs`` makes the same object in JS);
 * ``cli/*.txt`` / ``cli/*.jsonl``: ``python -m pysym symbolicate-js`` and
-  ``sourcemap lookup`` output for the example traces.
+  ``sourcemap lookup`` output for the example traces;
+* ``native/``: a small C program compiled here (``gcc -O2 -g``; skipped without gcc, noted
+  in ``index.json``), the symcache ``pysym symcache build`` makes of it, ``object info
+  --json`` and ``symcache lookup`` at a range of addresses.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from typing import Any, Dict, List, Optional
@@ -92,6 +96,47 @@ def _cli(args: List[str]) -> str:
                           stdout=subprocess.PIPE).stdout.decode("utf-8")
 
 
+NATIVE_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+struct point { int x, y; };
+static inline int sq(int x) { return x * x; }
+static inline int dist2(struct point a, struct point b) { return sq(a.x - b.x) + sq(a.y - b.y); }
+__attribute__((noinline)) int nearest(struct point *ps, int n, struct point q) {
+    int best = -1, bd = 0x7fffffff;
+    for (int i = 0; i < n; i++) { int d = dist2(ps[i], q); if (d < bd) { bd = d; best = i; } }
+    return best;
+}
+int main(int argc, char **argv) {
+    struct point *ps = malloc(sizeof *ps * 64);
+    for (int i = 0; i < 64; i++) { ps[i].x = i * 7 % 13; ps[i].y = i * 5 % 11; }
+    struct point q = { argc, 4 };
+    printf("%d %s\n", nearest(ps, 64, q), argv[0]);
+    free(ps);
+    return 0;
+}
+"""
+NATIVE_ADDRS = ["%x" % a for a in range(0x1000, 0x1400, 3)]
+
+
+def write_native(outdir: str) -> Dict[str, Any]:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return {"skipped": "gcc is not installed"}
+    d = os.path.join(outdir, "native")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "prog.c"), "w") as f:
+        f.write(NATIVE_SOURCE)
+    subprocess.run([gcc, "-O2", "-g", "prog.c", "-o", "prog"], cwd=d, check=True)
+    _cli(["symcache", "build", os.path.join(d, "prog"), "-o", os.path.join(d, "prog.symc")])
+    with open(os.path.join(d, "info.json"), "w", encoding="utf-8") as f:
+        f.write(_cli(["object", "info", "--json", os.path.join(d, "prog")]))
+    with open(os.path.join(d, "lookup.txt"), "w", encoding="utf-8") as f:
+        f.write(_cli(["symcache", "lookup", os.path.join(d, "prog.symc")] + NATIVE_ADDRS))
+    return {"exe": "native/prog", "symcache": "native/prog.symc", "info": "native/info.json",
+            "lookup": "native/lookup.txt", "addrs": NATIVE_ADDRS}
+
+
 def write(outdir: str) -> None:
     os.makedirs(os.path.join(outdir, "cli"), exist_ok=True)
     maps = {}
@@ -117,6 +162,7 @@ def write(outdir: str) -> None:
         with open(os.path.join(outdir, "cli", name), "w", encoding="utf-8") as f:
             f.write(_cli(["sourcemap", "lookup", "--bias", bias, "examples/app.min.js.map"] + LOOKUP_POSITIONS))
         index["lookup"][bias] = {"map": "examples/app.min.js.map", "positions": LOOKUP_POSITIONS, "file": "cli/" + name}
+    index["native"] = write_native(outdir)
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
         json.dump(index, f, indent=1)
 

@@ -19,7 +19,12 @@ export async function example(bytes: Uint8Array, blob: Blob): Promise<string> {
   const fromBlob = await SourceMap.fromBlob(blob);
   fromBlob.close();
   try {
-    SymCache.fromBytes(bytes);
+    const sc = await SymCache.fromObject(blob);
+    const frames = sc.lookupMany([0x1000, 0x1004n]);
+    const fn: string | null = frames[0][0]?.function ?? null;
+    void fn;
+    SymCache.fromBytes(sc.toBytes()).close();
+    sc.close();
   } catch (e) {
     if (e instanceof InvalidInputError || e instanceof PysymError) void e.code;
   }

@@ -139,5 +139,50 @@ export async function compareAll(P, read, readGolden) {
     checked += 1;
     if (canonical(got) !== canonical(want)) mismatches.push(`sourcemap lookup --bias ${bias} differs`);
   }
+  if (index.native && !index.native.skipped) {
+    const r = await compareNative(P, index.native, readGolden);
+    checked += r.checked;
+    mismatches.push(...r.mismatches);
+  }
+  return { checked, mismatches };
+}
+
+/**
+ * The native fixture: object info, the symcache built from the program (byte for byte),
+ * and `symcache lookup` text, from bytes and from a Blob (ranged NEED_DATA reads).
+ * `readGolden(path, true)` returns bytes.
+ */
+export async function compareNative(P, spec, readGolden) {
+  const mismatches = [];
+  let checked = 0;
+  const exe = await readGolden(spec.exe, true);
+  const pySymcache = await readGolden(spec.symcache, true);
+  const info = JSON.parse(await readGolden(spec.info));
+  const o = P.NativeObject.fromBytes(exe);
+  const got = {
+    kind: o.kind, arch: o.arch, debug_id: o.debugId, code_id: o.codeId,
+    image_base: "0x" + o.imageBase.toString(16), has_debug_info: o.hasDebugInfo, has_symbols: o.hasSymbols,
+  };
+  checked += 1;
+  if (canonical(got) !== canonical(info)) mismatches.push(`object info differs: ${canonical(got)} vs ${canonical(info)}`);
+  const want = await readGolden(spec.lookup);
+  const addrs = spec.addrs.map((a) => BigInt("0x" + a));
+  for (const [label, make] of [
+    ["built from bytes", () => P.SymCache.fromObject(exe)],
+    ["built from a Blob", () => P.SymCache.fromObject(new Blob([exe]))],
+    ["loaded from the Python symcache", async () => P.SymCache.fromBytes(pySymcache)],
+  ]) {
+    const sc = await make();
+    try {
+      checked += 2;
+      const bytes = sc.toBytes();
+      const same = bytes.length === pySymcache.length && bytes.every((b, i) => b === pySymcache[i]);
+      if (!same) mismatches.push(`symcache ${label}: bytes differ from pysym symcache build`);
+      const text = P.renderNativeLookup(sc.lookupMany(addrs));
+      if (text !== want) mismatches.push(`symcache ${label}: lookup differs from pysym symcache lookup`);
+    } finally {
+      sc.close();
+    }
+  }
   return { checked, mismatches };
 }

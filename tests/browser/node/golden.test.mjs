@@ -15,7 +15,7 @@ test("results are identical to the Python API's and CLI's", { skip: !GOLDEN && "
   const { checked, mismatches } = await compareAll(
     P,
     async (path) => new Uint8Array(await readFile(new URL(path, ROOT))),
-    async (path) => readFile(join(GOLDEN, path), "utf8"),
+    async (path, binary = false) => (binary ? new Uint8Array(await readFile(join(GOLDEN, path))) : readFile(join(GOLDEN, path), "utf8")),
   );
   assert.ok(checked > 100, `only ${checked} comparisons`);
   assert.deepEqual(mismatches, []);

@@ -1,0 +1,259 @@
+// The native API (mirrors pysym/_native.py): NativeObject (Python's pysym.Object: the
+// identity of an ELF / Mach-O debug file), SymCache and its frames.
+//
+// Debug files are read by the module through the file table by ranges; a Blob/File is
+// served through the ABI's NEED_DATA retry, one missing range at a time (host.js), so a
+// large debug file is not read in full. Addresses are numbers (exact below 2**53; BigInt
+// accepted on input), relative to the image base.
+
+import * as abi from "./abi.js";
+import { toBytes } from "./host.js";
+import { PysymError } from "./errors.js";
+
+const NONE = abi.NONE;
+const BATCH = 1 << 16; // addresses per boundary crossing
+const FRAME_WORDS = 8;
+const encoder = new TextEncoder();
+
+function isBlob(x) {
+  return typeof Blob !== "undefined" && x instanceof Blob;
+}
+
+function u64(lo, hi) {
+  return hi * 4294967296 + lo;
+}
+
+/** Runs `name(fh, ...args)` on a file source (bytes or Blob), retrying on NEED_DATA. */
+async function withFile(rt, source, name, args) {
+  const fh = rt.files.add(source);
+  try {
+    return await rt.withData(() => rt.call(name, fh, ...args()));
+  } finally {
+    rt.files.remove(fh);
+  }
+}
+
+function withFileSync(rt, bytes, name, args) {
+  const fh = rt.files.add(bytes);
+  try {
+    return rt.call(name, fh, ...args());
+  } finally {
+    rt.files.remove(fh);
+  }
+}
+
+function archArgs(rt, arch) {
+  if (!arch) return [0, 0];
+  const raw = encoder.encode(arch);
+  return [rt.inputBuffer(raw), raw.length];
+}
+
+function identity(rt) {
+  const [kind, arch, debugId, codeId] = rt.stringTable(rt.resultBytes());
+  const w = rt.out(6);
+  return {
+    kind: kind || "", arch: arch || "", debugId: debugId || "", codeId: codeId || null,
+    imageBase: u64(w[2], w[3]), hasDebugInfo: Boolean(w[4] & 1), hasSymbols: Boolean(w[4] & 2), extra: w[5],
+  };
+}
+
+async function runtimeOf(runtime) {
+  if (runtime) return runtime;
+  const { getRuntime } = await import("./index.js");
+  return getRuntime();
+}
+
+/** Identity of a native debug file (ELF, Mach-O; a universal Mach-O slice by `arch`). */
+export class NativeObject {
+  constructor(source, arch, info) {
+    this._source = source;
+    this._arch = arch || null;
+    Object.assign(this, info);
+    delete this.extra;
+  }
+
+  /** Reads the identity of a debug file (bytes, or a Blob/File: only the headers are read). */
+  static async fromBlob(source, { arch = null, runtime = null } = {}) {
+    const rt = await runtimeOf(runtime);
+    const data = isBlob(source) ? source : toBytes(source);
+    rt.check(await withFile(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
+    return new NativeObject(data, arch, identity(rt));
+  }
+
+  /** Reads the identity of a debug file in memory (synchronously; init() first). */
+  static fromBytes(source, { arch = null, runtime = null } = {}) {
+    const rt = runtime || NativeObject._rt();
+    const data = toBytes(source);
+    rt.check(withFileSync(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
+    return new NativeObject(data, arch, identity(rt));
+  }
+
+  toString() {
+    return `<NativeObject ${this.kind} ${this.arch} debugId=${this.debugId}>`;
+  }
+}
+
+/** A symcache inside the wasm sandbox; addresses are relative to the image base. */
+export class SymCache {
+  constructor(rt, data, handle) {
+    this._rt = rt;
+    this._data = data; // Uint8Array: kept to rebuild after a trap and for toBytes()
+    this._handles = new Map();
+    this._closed = false;
+    if (handle) this._handles.set(handle[0], handle[1]);
+    else this._load();
+    this._readInfo();
+  }
+
+  /** Builds a symcache from a debug file (bytes, Blob/File or NativeObject). */
+  static async fromObject(source, { arch = null, runtime = null } = {}) {
+    const rt = await runtimeOf(runtime);
+    if (source instanceof NativeObject) {
+      arch = arch || source._arch;
+      source = source._source;
+    }
+    const data = isBlob(source) ? source : toBytes(source);
+    rt.check(await withFile(rt, data, "pysym_symcache_build", () => [...archArgs(rt, arch), rt.outSlot]));
+    const live = rt.current();
+    const handle = rt.out(1)[0];
+    rt.check(rt.call("pysym_symcache_bytes", handle, rt.outSlot));
+    return new SymCache(rt, rt.resultBytes(), [live.serial, handle]);
+  }
+
+  /** Loads a built symcache from bytes (synchronously; init() first). */
+  static fromBytes(data, { runtime = null } = {}) {
+    return new SymCache(runtime || NativeObject._rt(), toBytes(data), null);
+  }
+
+  /** Loads a built symcache from a Blob/File (or bytes). */
+  static async fromBlob(blob, { runtime = null } = {}) {
+    const rt = await runtimeOf(runtime);
+    const data = isBlob(blob) ? new Uint8Array(await blob.arrayBuffer()) : toBytes(blob);
+    return new SymCache(rt, data, null);
+  }
+
+  _load() {
+    const rt = this._rt;
+    const live = rt.current();
+    const ptr = rt.putInput(this._data);
+    rt.check(rt.call("pysym_symcache_from_bytes", ptr, this._data.length, rt.outSlot));
+    const handle = rt.out(1)[0];
+    this._handles.set(live.serial, handle);
+    return handle;
+  }
+
+  _h() {
+    if (this._closed) throw new PysymError("this SymCache is closed");
+    const handle = this._handles.get(this._rt.current().serial);
+    return handle === undefined ? this._load() : handle;
+  }
+
+  _readInfo() {
+    const rt = this._rt;
+    rt.check(rt.call("pysym_symcache_info", this._h(), rt.outSlot));
+    const info = identity(rt);
+    this.rangeCount = info.extra;
+    delete info.extra;
+    Object.assign(this, info);
+  }
+
+  /** The symcache's bytes (a copy). */
+  toBytes() {
+    return this._data.slice();
+  }
+
+  /** Frames at `addr` (relative to the image base), innermost first; [] if none. */
+  lookup(addr) {
+    return this.lookupMany([addr])[0];
+  }
+
+  /** Frames for many addresses, one boundary crossing per 65,536 addresses. */
+  lookupMany(addrs) {
+    const values = Array.from(addrs, (a) => {
+      const b = typeof a === "bigint" ? a : Number.isInteger(a) && a >= 0 ? BigInt(a) : -1n;
+      if (b < 0n || b >= 1n << 64n) throw new RangeError("addresses must be integers in 0..2**64-1");
+      return b;
+    });
+    const out = [];
+    const rt = this._rt;
+    for (let start = 0; start < values.length; start += BATCH) {
+      const chunk = values.slice(start, start + BATCH);
+      const raw = new BigUint64Array(chunk);
+      const h = this._h();
+      const ptr = rt.inputBuffer(new Uint8Array(raw.buffer));
+      rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, chunk.length, rt.outSlot));
+      out.push(...decodeFrames(rt, rt.resultBytes()));
+    }
+    return out;
+  }
+
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    const live = this._rt.live;
+    const handle = live ? this._handles.get(live.serial) : undefined;
+    this._handles.clear();
+    if (handle !== undefined) this._rt.call("pysym_symcache_free", handle);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+
+  toString() {
+    return `<SymCache ${this.kind} ${this.arch} debugId=${this.debugId}>`;
+  }
+}
+
+function decodeFrames(rt, data) {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const count = view.getUint32(0, true);
+  const total = view.getUint32(4, true);
+  const recOff = 8 + 4 * count;
+  const strOff = recOff + 4 * FRAME_WORDS * total;
+  const strings = rt.stringTable(data.subarray(strOff));
+  const s = (i) => (i === NONE ? null : strings[i]);
+  const result = [];
+  let k = recOff;
+  for (let a = 0; a < count; a++) {
+    const n = view.getUint32(8 + 4 * a, true);
+    const frames = [];
+    for (let j = 0; j < n; j++, k += 4 * FRAME_WORDS) {
+      const w = (i) => view.getUint32(k + 4 * i, true);
+      frames.push(Object.freeze({
+        function: s(w(0)), rawFunction: s(w(1)), file: s(w(2)),
+        line: w(3) || null, column: w(4) || null, symAddr: u64(w(5), w(6)), inlined: Boolean(w(7) & 1),
+      }));
+    }
+    result.push(frames);
+  }
+  return result;
+}
+
+/** `pysym symcache lookup` output for these addresses (llvm-symbolizer --inlining style). */
+export function renderNativeLookup(results) {
+  const out = [];
+  for (const frames of results) {
+    if (!frames.length) out.push("??\n??:0:0\n");
+    for (const f of frames) out.push(`${f.function || "??"}\n${f.file || "??"}:${f.line || 0}:${f.column || 0}\n`);
+    out.push("\n");
+  }
+  return out.join("");
+}
+
+/** Hex addresses in a native stack text: `0x...` tokens, or lines that are a bare hex number. */
+export function parseAddresses(text) {
+  const out = [];
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    const trimmed = line.trim();
+    if (!trimmed) continue;
+    const m = /\b0x([0-9a-fA-F]{1,16})\b/.exec(trimmed) || /^([0-9a-fA-F]{1,16})$/.exec(trimmed);
+    if (m) out.push(BigInt("0x" + m[1]));
+  }
+  return out;
+}
+
+NativeObject._rt = () => {
+  throw new PysymError("pysym is not initialised: await init() first");
+};
+

@@ -4,7 +4,8 @@
 //   node tests/browser/pyodide.mjs --wheel dist/pysym-*.whl [--golden DIR]
 //
 // Runs the source-map checks of tests/smoke/smoke.py there, and the CLI's symbolicate-js
-// in-process (compared with the golden text of the Python side when --golden is given).
+// in-process (compared with the golden text of the Python side when --golden is given);
+// with --golden, also symcache build/lookup of the golden C program.
 // Prints one JSON object per check and exits 1 if any failed.
 import { loadPyodide } from "pyodide";
 import { readFile, readdir } from "node:fs/promises";
@@ -67,6 +68,28 @@ for (const [trace, [status, text]] of Object.entries(texts)) {
     report(`pyodide: symbolicate-js ${trace} identical to CPython's`, status === 0 && text === want, text === want ? "" : { text, want });
   } else {
     report(`pyodide: symbolicate-js ${trace}`, status === 0 && text.includes("pricing.js:9:18"), text);
+  }
+}
+// native: build a symcache from the golden C program inside Pyodide, look up, compare
+if (opts.golden) {
+  const index = JSON.parse(await readFile(join(opts.golden, "index.json"), "utf8"));
+  if (index.native && !index.native.skipped) {
+    py.FS.writeFile("/work/prog", await readFile(join(opts.golden, index.native.exe)));
+    py.globals.set("native_addrs", py.toPy(index.native.addrs));
+    const r = JSON.parse(py.runPython(`
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    s1 = main(["symcache", "build", "/work/prog", "-o", "/work/prog.symc"])
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    s2 = main(["symcache", "lookup", "/work/prog.symc"] + list(native_addrs))
+json.dumps({"status": [s1, s2], "lookup": out.getvalue(), "symcache": open("/work/prog.symc", "rb").read().hex()})
+`));
+    const want = await readFile(join(opts.golden, index.native.lookup), "utf8");
+    const wantBytes = (await readFile(join(opts.golden, index.native.symcache))).toString("hex");
+    report("pyodide: symcache build gives CPython's bytes", r.status[0] === 0 && r.symcache === wantBytes);
+    report("pyodide: symcache lookup identical to CPython's", r.status[1] === 0 && r.lookup === want,
+      r.lookup === want ? "" : r.lookup.slice(0, 300));
   }
 }
 const failed = results.filter((r) => !r.ok).length;

@@ -117,6 +117,31 @@ async function checkPageFlow(page, label) {
   return cspProblems;
 }
 
+/** The other ways in: a chosen folder (webkitdirectory) and files dropped on the page. */
+async function checkFolderAndDrop(page) {
+  const want = await golden(index.traces["examples/trace.txt"].default);
+  await page.click("#clear-files");
+  await page.setInputFiles("#folder", join(ROOT, "examples"));
+  const listed = await page.textContent("#file-list");
+  const got = await symbolicateInPage(page, "examples/trace.txt", "0");
+  report("devtools page: a chosen folder (examples/) symbolicates like the CLI's --maps examples",
+    got === want && /app\.min\.js\.map/.test(listed) && !/examples\//.test(listed), { listed: listed.slice(0, 300) });
+  await page.click("#clear-files");
+  const files = [];
+  for (const name of ["app.min.js", "app.min.js.map"]) {
+    files.push({ name, b64: (await readFile(join(ROOT, "examples", name))).toString("base64") });
+  }
+  const dt = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
+    return dt;
+  }, files);
+  await page.dispatchEvent("html", "drop", { dataTransfer: dt });
+  await page.waitForFunction(() => document.getElementById("file-list").children.length === 2);
+  const dropped = await symbolicateInPage(page, "examples/trace.txt", "0");
+  report("devtools page: dropped files symbolicate like the CLI", dropped === want);
+}
+
 async function nonBlank(context, png) {
   // decode the screenshot with the browser itself: no image library needed
   const page = await context.newPage();
@@ -166,6 +191,7 @@ try {
       report("inline scripts are refused in the page (CSP enforced)", !blocked.ran && blocked.violations > 0, blocked);
       if (!ONLY || ONLY.has("page")) {
         await checkPageFlow(page, "devtools page");
+        await checkFolderAndDrop(page);
         await symbolicateInPage(page, "examples/trace.txt", "2");
         const png = await page.screenshot({ fullPage: true });
         await writeFile(join(ARTIFACTS, "devtools-page.png"), png);

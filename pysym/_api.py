@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 from . import _abi
 from ._engine import Trap
 from ._errors import PysymError, SandboxError
-from ._host import Runtime, get_runtime
+from ._host import Runtime, StringTable, get_runtime
 
 __all__ = [
     "SourceMap",
@@ -100,7 +100,7 @@ class SourceMap:
         self._is_path = _is_path
         self._handles: Dict[int, int] = {}  # instance serial -> handle
         self._closed = False
-        self._names: Optional[List[Optional[str]]] = None
+        self._names: Optional[StringTable] = None
         self._token_cache: Dict[int, Optional[Token]] = {}
         self._fast: Optional[Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]] = None
         with self._rt.lock:
@@ -215,7 +215,7 @@ class SourceMap:
     @property
     def names(self) -> List[Optional[str]]:
         """The ``names`` table."""
-        return list(self._name_table())
+        return self._name_table().to_list()
 
     @property
     def file(self) -> Optional[str]:
@@ -240,13 +240,13 @@ class SourceMap:
         return "<SourceMap file=%r sources=%d tokens=%d%s>" % (
             self._file, len(self._sources), self._n_tokens, " closed" if self._closed else "")
 
-    def _name_table(self) -> List[Optional[str]]:
+    def _name_table(self) -> StringTable:
         names = self._names
         if names is None:
             rt = self._rt
             with rt.lock:
                 self._call("pysym_sourcemap_strings", _abi.STRINGS_NAMES, rt.out_slot)
-                names = self._names = rt.string_table(rt.result_bytes())
+                names = self._names = StringTable(rt.result_bytes())
         return names
 
     def _source_index(self, source: Union[str, int]) -> Optional[int]:
@@ -365,7 +365,7 @@ class SourceMap:
             words.byteswap()
         cache = self._token_cache
         sources = self._sources
-        names = self._names if self._names is not None else (self._name_table() if self._n_names else [])
+        names = self._name_table()
         result: List[Optional[Token]] = []
         append = result.append
         rec = count
@@ -413,7 +413,7 @@ class SourceMap:
         if sys.byteorder == "big":
             words.byteswap()
         out = []
-        names = self._name_table() if self._n_names else []
+        names = self._name_table()
         for j in range(0, len(words), _abi.TOKEN_WORDS):
             src = words[j + 2]
             name = words[j + 5]

@@ -8,8 +8,10 @@ next time they are used.
 
 from __future__ import annotations
 
+import array
 import os
 import struct
+import sys
 import threading
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -91,6 +93,46 @@ class _FileTable(HostImports):
             return memoryview(src)[offset : offset + length]
         src.seek(offset)
         return src.read(length)
+
+
+_UNSET = object()
+
+
+class StringTable:
+    """A string table result (ABI.md "String table"), decoded entry by entry on use.
+
+    Maps can have 100,000 names of which a stack trace needs a handful.
+    """
+
+    __slots__ = ("_data", "_entries", "_base", "_cache")
+
+    def __init__(self, data: bytes) -> None:
+        (count,) = struct.unpack_from("<I", data, 0)
+        entries = array.array("I", data[4 : 4 + 8 * count])
+        if sys.byteorder == "big":
+            entries.byteswap()
+        self._data = data
+        self._entries = entries
+        self._base = 4 + 8 * count
+        self._cache: List[Any] = [_UNSET] * count
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def __getitem__(self, i: int) -> Optional[str]:
+        value = self._cache[i]
+        if value is _UNSET:
+            off, n = self._entries[2 * i], self._entries[2 * i + 1]
+            if n == _abi.NONE:
+                value = None
+            else:
+                start = self._base + off
+                value = self._data[start : start + n].decode("utf-8")
+            self._cache[i] = value
+        return value  # type: ignore[no-any-return]
+
+    def to_list(self) -> List[Optional[str]]:
+        return [self[i] for i in range(len(self._cache))]
 
 
 class _Live:
@@ -232,18 +274,8 @@ class Runtime:
         return ptr
 
     def string_table(self, data: bytes) -> List[Optional[str]]:
-        """Decodes a string table result (ABI.md "String table")."""
-        (count,) = struct.unpack_from("<I", data, 0)
-        entries = struct.unpack_from("<%dI" % (2 * count), data, 4)
-        base = 4 + 8 * count
-        out: List[Optional[str]] = []
-        for i in range(count):
-            off, n = entries[2 * i], entries[2 * i + 1]
-            if n == _abi.NONE:
-                out.append(None)
-            else:
-                out.append(data[base + off : base + off + n].decode("utf-8"))
-        return out
+        """Decodes a whole string table result (ABI.md "String table")."""
+        return StringTable(data).to_list()
 
 
 _default: Optional[Runtime] = None

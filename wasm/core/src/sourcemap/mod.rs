@@ -46,6 +46,9 @@ use std::cell::RefCell;
 /// Marks an absent index (no source, no name).
 pub const NONE: u32 = u32::MAX;
 
+/// Tokens per entry of the sampled column index (`SourceMap::col_sample`).
+const SAMPLE_STEP: usize = 16;
+
 /// Largest input accepted: string ranges are stored in 31 bits.
 const MAX_INPUT: usize = i32::MAX as usize;
 
@@ -125,6 +128,10 @@ pub struct SourceMap<'data> {
     names: Vec<StrRef>,
     ignore_list: Vec<u32>,
     tokens: vlq::Tokens,
+    /// `dst_col` of every `SAMPLE_STEP`-th token: lookups on long lines (a minified
+    /// bundle is often one line of a million segments) search this small array first
+    /// and then one block, instead of jumping across the whole column array.
+    col_sample: Vec<u32>,
     /// Token indices sorted by (src, src_line, src_col, index); built on first use.
     by_source: RefCell<Option<Vec<u32>>>,
 }
@@ -496,6 +503,7 @@ impl<'data> SourceMap<'data> {
             names: Vec::new(),
             ignore_list: Vec::new(),
             tokens: vlq::Tokens::default(),
+            col_sample: Vec::new(),
             by_source: RefCell::new(None),
         };
         let lines = match &raw.sections {
@@ -512,6 +520,7 @@ impl<'data> SourceMap<'data> {
         while map.tokens.line_starts.len() <= lines as usize {
             map.tokens.line_starts.push(count);
         }
+        map.col_sample = map.tokens.dst_col.iter().step_by(SAMPLE_STEP).copied().collect();
         Ok(map)
     }
 
@@ -920,6 +929,22 @@ impl<'data> SourceMap<'data> {
 
     /// The segment for a generated position (never crossing to another line).
     ///
+    /// The first token index in `a..b` (one sorted line) whose column fails `pred`, for
+    /// a `pred` that holds on a prefix of the line.
+    fn partition_line(&self, a: usize, b: usize, pred: impl Fn(u32) -> bool) -> usize {
+        let cols = &self.tokens.dst_col;
+        if b - a <= 4 * SAMPLE_STEP {
+            return a + cols[a..b].partition_point(|&c| pred(c));
+        }
+        // Samples lying inside the line: positions k * SAMPLE_STEP for k in k0..k1.
+        let k0 = (a + SAMPLE_STEP - 1) / SAMPLE_STEP;
+        let k1 = (b - 1) / SAMPLE_STEP + 1;
+        let k = k0 + self.col_sample[k0..k1].partition_point(|&c| pred(c));
+        let lo = if k == k0 { a } else { (k - 1) * SAMPLE_STEP + 1 };
+        let hi = if k == k1 { b } else { k * SAMPLE_STEP };
+        lo + cols[lo..hi].partition_point(|&c| pred(c))
+    }
+
     /// Several segments may start at the same column; which one answers follows
     /// `@jridgewell/trace-mapping` (the reference of the differential tests): on an exact
     /// hit GREATEST_LOWER_BOUND gives the first of them and LEAST_UPPER_BOUND the last;
@@ -940,17 +965,17 @@ impl<'data> SourceMap<'data> {
             return None;
         }
         let (a, b) = (starts[l] as usize, starts[l + 1] as usize);
-        let cols = &self.tokens.dst_col[a..b];
         // `below` = segments with column < col, `upto` = segments with column <= col.
-        let below = cols.partition_point(|&c| c < col);
-        let upto = below + cols[below..].partition_point(|&c| c <= col);
+        let below = self.partition_line(a, b, |c| c < col) - a;
+        let upto = self.partition_line(a, b, |c| c <= col) - a;
+        let cols_len = b - a;
         let exact = upto > below;
         let i = match bias {
             Bias::GreatestLowerBound if exact => below,
             Bias::GreatestLowerBound if upto == 0 => return None,
             Bias::GreatestLowerBound => upto - 1,
             Bias::LeastUpperBound if exact => upto - 1,
-            Bias::LeastUpperBound if below == cols.len() => return None,
+            Bias::LeastUpperBound if below == cols_len => return None,
             Bias::LeastUpperBound => below,
         };
         Some(((a + i) as u32, self.make_token(a + i, line)))

@@ -834,3 +834,40 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn long_lines_use_the_sampled_index_and_agree_with_a_scan() {
+    // Line 1 has 3000 segments with runs of equal columns (so groups straddle sample
+    // blocks); lines 0 and 2 are short. Every query is checked against a linear scan.
+    let mut mappings = String::from("AAAA;");
+    let mut cols = Vec::new();
+    let mut prev = 0;
+    for i in 0..3000u32 {
+        let col = (i / 3) * 2 + (i % 7 == 0) as u32;
+        let col = col.max(prev);
+        if i > 0 {
+            mappings.push(',');
+        }
+        vlq_encode((col - prev) as i32, &mut mappings);
+        mappings.push_str(if i == 0 { "AAA" } else { "AAC" }); // src 0, line 0, col +1
+        cols.push(col);
+        prev = col;
+    }
+    mappings.push_str(";AAAA");
+    let map = parse(map_with(&mappings));
+    for q in 0..(prev + 3) {
+        let below = cols.iter().filter(|&&c| c < q).count();
+        let upto = cols.iter().filter(|&&c| c <= q).count();
+        let glb = if upto > below { Some(below) } else { upto.checked_sub(1) };
+        let lub = if upto > below {
+            Some(upto - 1)
+        } else if below < cols.len() {
+            Some(below)
+        } else {
+            None
+        };
+        let got = |bias| map.lookup(1, q, bias).map(|t| t.src_col as usize);
+        assert_eq!(got(Bias::GreatestLowerBound), glb, "GLB at {q}");
+        assert_eq!(got(Bias::LeastUpperBound), lub, "LUB at {q}");
+    }
+}

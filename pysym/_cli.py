@@ -415,7 +415,7 @@ def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
                 out.write("??\n")
             out.write("??:0\n")
             continue
-        for i, f in enumerate(frames):
+        for f in frames:
             if args.functions:
                 name = f.function if args.demangle else f.raw_function
                 out.write("%s\n" % (name or "??"))

@@ -7,12 +7,16 @@ wasmer; they can read only the bytes the host hands them.
 from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceContext, SourceMap, Token
 from ._engine import EngineUnavailable
 from ._errors import (
+    InputTooLargeError,
     InvalidInputError,
     MemoryLimitError,
     PysymError,
     ResourceLimitError,
     SandboxError,
+    TimeLimitError,
 )
+from ._host import configure
+from ._limits import Limits
 from ._native import Frame, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._version import __version__
@@ -33,7 +37,11 @@ __all__ = [
     "InvalidInputError",
     "ResourceLimitError",
     "MemoryLimitError",
+    "TimeLimitError",
+    "InputTooLargeError",
     "SandboxError",
+    "Limits",
+    "configure",
     "EngineUnavailable",
     "__version__",
 ]

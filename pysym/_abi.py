@@ -4,7 +4,7 @@
 the document stays the single contract.
 """
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 NONE = 0xFFFFFFFF
 

@@ -11,8 +11,8 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 from . import _abi
 from ._engine import Trap
-from ._errors import PysymError, SandboxError
-from ._host import Runtime, StringTable, get_runtime
+from ._errors import PysymError
+from ._host import Runtime, StringTable, _monotonic, get_runtime
 
 __all__ = [
     "SourceMap",
@@ -314,12 +314,13 @@ class SourceMap:
             fast = self._fast
             if fast is None or fast[0] is not rt.live or self._closed:
                 fast = self._fast_lookup()
-            _, fn, read_u32, slot, h = fast
+            live, fn, read_u32, slot, h = fast
+            if _monotonic() >= live.rearm_at:
+                rt.arm_light(live)
             try:
                 found = fn(h, line, col, bias, slot)
             except Trap as e:
-                rt.discard()
-                raise SandboxError("the wasm module trapped in pysym_sourcemap_lookup: %s" % e) from None
+                raise rt.trap_error("pysym_sourcemap_lookup", e) from None
             if found != 1:
                 if found == 0:
                     return None

@@ -11,6 +11,8 @@ __all__ = [
     "InvalidInputError",
     "ResourceLimitError",
     "MemoryLimitError",
+    "TimeLimitError",
+    "InputTooLargeError",
     "SandboxError",
 ]
 
@@ -33,7 +35,18 @@ class ResourceLimitError(PysymError):
 
 
 class MemoryLimitError(ResourceLimitError):
-    """The module ran out of its memory cap."""
+    """The module ran out of its memory cap (``Limits.memory``)."""
+
+
+class TimeLimitError(ResourceLimitError):
+    """A call ran out of its CPU budget (fuel) or its wall-clock deadline (``Limits.timeout``).
+
+    The instance it ran in is thrown away; the next call gets a fresh one.
+    """
+
+
+class InputTooLargeError(ResourceLimitError):
+    """An input is larger than ``Limits.max_input_size``; nothing was copied into the module."""
 
 
 class SandboxError(PysymError):

@@ -13,21 +13,29 @@ import os
 import struct
 import sys
 import threading
+import time
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import _abi
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
 from ._errors import (
+    InputTooLargeError,
     InvalidInputError,
     MemoryLimitError,
     PysymError,
     ResourceLimitError,
     SandboxError,
+    TimeLimitError,
 )
+from ._limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Runtime", "get_runtime", "use_engine", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["Runtime", "get_runtime", "use_engine", "configure", "DEFAULT_MEMORY_LIMIT"]
 
-DEFAULT_MEMORY_LIMIT = 1 << 30
+DEFAULT_MEMORY_LIMIT = DEFAULT_LIMITS.memory
+
+#: exports that copy a whole host file into the module (``Limits.max_input_size`` applies)
+_WHOLE_FILE_EXPORTS = frozenset(["pysym_sourcemap_from_file", "pysym_symcache_from_file"])
+_monotonic = time.monotonic
 
 _WASM_PATH = os.path.join(os.path.dirname(__file__), "_wasm", "pysym.wasm")
 
@@ -76,6 +84,16 @@ class _FileTable(HostImports):
 
     def remove(self, fh: int) -> None:
         self._files.pop(fh, None)
+
+    def total_size(self) -> int:
+        """Bytes of all files currently open to the module (the input of the next call)."""
+        total = 0
+        for fh in list(self._files):
+            try:
+                total += max(0, self.file_size(fh))
+            except Exception:
+                pass
+        return total
 
     def file_size(self, fh: int) -> int:
         src = self._files.get(fh)
@@ -138,13 +156,16 @@ class StringTable:
 class _Live:
     """A running instance with its cached exports; ``serial`` is unique per instance."""
 
-    __slots__ = ("instance", "funcs", "serial", "out_slot")
+    __slots__ = ("instance", "funcs", "serial", "out_slot", "rearm_at")
 
     def __init__(self, instance: Instance, serial: int) -> None:
         self.instance = instance
         self.funcs: Dict[str, Callable[..., int]] = {}
         self.serial = serial
         self.out_slot = 0
+        #: monotonic time after which light calls (the fast lookup path) must re-arm the
+        #: deadline; 0 = now (after a heavy call left an arbitrary amount of fuel)
+        self.rearm_at = 0.0
 
 
 class Runtime:
@@ -154,9 +175,19 @@ class Runtime:
     instance per thread; objects load themselves into each instance they are used in.
     """
 
-    def __init__(self, engine: Optional[str] = None, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+    def __init__(
+        self,
+        engine: Optional[str] = None,
+        memory_limit: Optional[int] = None,
+        limits: Optional[Limits] = None,
+    ) -> None:
         self.engine = load_engine(engine)
-        self.memory_limit = memory_limit
+        if limits is None:
+            limits = DEFAULT_LIMITS
+        if memory_limit is not None:
+            limits = limits.replace(memory=memory_limit)
+        self.limits = limits
+        self._work = 0  # bytes handed to the module for the next call (fuel budget)
         self.lock = threading.RLock()
         self.files = _FileTable()
         self._serial = 0
@@ -195,7 +226,7 @@ class Runtime:
 
     def _start(self) -> _Live:
         try:
-            inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.memory_limit)
+            inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.limits.memory)
         except Trap as e:
             raise SandboxError("cannot start the wasm module: %s" % e) from None
         with self.lock:
@@ -209,6 +240,18 @@ class Runtime:
         live.out_slot = inst.func("pysym_out_slot")()
         self._set_live(live)
         return live
+
+    @property
+    def memory_limit(self) -> int:
+        return self.limits.memory
+
+    def set_limits(self, limits: Limits) -> None:
+        """New limits; running instances are thrown away (objects reload on next use)."""
+        with self.lock:
+            self.limits = limits
+            self.discard()
+            if self._local is not None:
+                self._local = threading.local()
 
     def discard(self) -> None:
         """Throws the instance away; objects rebuild in a fresh one on next use."""
@@ -224,12 +267,53 @@ class Runtime:
     # -- calls ---------------------------------------------------------------------
 
     def call(self, name: str, *args: int) -> int:
-        """Calls an export; a trap discards the instance and raises SandboxError."""
+        """Calls an export under a fresh budget (fuel for the input handed to it, the
+        deadline); a trap discards the instance and raises a typed error (trap_error)."""
+        fn = self.func(name)
+        live = self.current()
+        work = self._work
+        self._work = 0
+        files = self.files.total_size()
+        if name in _WHOLE_FILE_EXPORTS and files > self.limits.max_input_size:
+            raise InputTooLargeError(
+                "the input is %d bytes, more than max_input_size (%d)" % (files, self.limits.max_input_size)
+            )
+        limits = self.limits
+        live.instance.set_budget(limits.fuel_for(work + files), limits.timeout)
+        live.rearm_at = 0.0
         try:
-            return self.func(name)(*args)
+            return fn(*args)
         except Trap as e:
-            self.discard()
-            raise SandboxError("the wasm module trapped in %s: %s" % (name, e)) from None
+            raise self.trap_error(name, e) from None
+
+    def arm_light(self, live: _Live) -> None:
+        """Re-arms the deadline for light calls (lookups) that skip ``call``: unlimited
+        fuel, ``timeout`` from now; valid for half the timeout."""
+        timeout = self.limits.timeout
+        live.instance.set_budget(None, timeout)
+        live.rearm_at = _monotonic() + (timeout / 2 if timeout is not None else 1e18)
+
+    def trap_error(self, name: str, trap: Trap) -> PysymError:
+        """The exception for a trap in export ``name``; discards the instance."""
+        live = self.live
+        self.discard()
+        if trap.kind in ("fuel", "deadline"):
+            what = "CPU budget (fuel)" if trap.kind == "fuel" else "time limit (%ss)" % self.limits.timeout
+            return TimeLimitError("%s exceeded its %s: %s" % (name, what, trap), code=None)
+        failed = 0
+        if live is not None:
+            try:
+                live.instance.set_budget(10_000_000, 5.0)
+                failed = live.instance.func("pysym_alloc_failure")()
+            except Exception:
+                failed = 0
+        if failed:
+            return MemoryLimitError(
+                "%s ran out of memory: a request for %d bytes failed (memory limit %d bytes)"
+                % (name, failed & 0xFFFFFFFF, self.limits.memory),
+                code=_abi.OUT_OF_MEMORY,
+            )
+        return SandboxError("the wasm module trapped in %s: %s" % (name, trap))
 
     def check(self, status: int) -> int:
         """Raises the exception for a negative status, with the module's message."""
@@ -258,10 +342,16 @@ class Runtime:
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""
         length = len(memoryview(data).cast("B"))
+        if length > self.limits.max_input_size:
+            raise InputTooLargeError(
+                "the input is %d bytes, more than max_input_size (%d)" % (length, self.limits.max_input_size)
+            )
         ptr = self.call("pysym_alloc", length)
         if ptr == 0:
+            self.call("pysym_alloc_failure")
             raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
         self.instance.write(ptr, data)
+        self._work += length
         return ptr
 
     def input_buffer(self, data: Any) -> int:
@@ -269,8 +359,10 @@ class Runtime:
         length = len(memoryview(data).cast("B"))
         ptr = self.call("pysym_input_buffer", length)
         if ptr == 0:
+            self.call("pysym_alloc_failure")
             raise MemoryLimitError("the module cannot allocate %d bytes for arguments" % length)
         self.instance.write(ptr, data)
+        self._work += length
         return ptr
 
     def string_table(self, data: bytes) -> List[Optional[str]]:
@@ -294,9 +386,22 @@ def get_runtime() -> Runtime:
     return rt
 
 
-def use_engine(name: Optional[str]) -> Runtime:
+def use_engine(name: Optional[str], limits: Optional[Limits] = None) -> Runtime:
     """Replaces the process-wide runtime with one on engine ``name``."""
     global _default
     with _default_lock:
-        _default = Runtime(name)
+        _default = Runtime(name, limits=limits)
         return _default
+
+
+def configure(limits: Optional[Limits] = None, **changes: Any) -> Limits:
+    """Sets the limits of the process-wide runtime and returns them.
+
+    ``pysym.configure(timeout=5, memory=256 << 20)`` changes single fields;
+    ``pysym.configure(pysym.Limits(...))`` replaces all. Running instances are thrown
+    away; existing objects reload under the new limits on their next use.
+    """
+    rt = get_runtime()
+    new = (limits if limits is not None else rt.limits).replace(**changes)
+    rt.set_limits(new)
+    return new

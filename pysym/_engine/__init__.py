@@ -53,7 +53,14 @@ class Trap(Exception):
     Also raised when the host would read or write outside linear memory on the
     module's behalf, and when instantiation fails.  After a trap the instance must be
     thrown away.
+
+    ``kind`` says why, when the engine knows: ``"fuel"`` (the call's fuel ran out),
+    ``"deadline"`` (its wall-clock deadline passed), ``None`` otherwise.
     """
+
+    def __init__(self, message: str = "", kind: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class EngineUnavailable(PysymError, ImportError):

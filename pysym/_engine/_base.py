@@ -87,6 +87,15 @@ class Instance(abc.ABC):
     def memory_size(self) -> int:
         """Current size of linear memory in bytes."""
 
+    def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
+        """Arm the CPU budget of the following calls: at most ``fuel`` units (about one
+        per wasm instruction) and ``timeout`` seconds of wall-clock time from now.
+
+        ``None`` means unlimited. Running out traps with :class:`Trap` of kind
+        ``"fuel"`` or ``"deadline"``. Engines without budgets (``Engine.budgets`` False)
+        ignore it.
+        """
+
 
 class Engine(abc.ABC):
     """A loaded engine.  ``load_engine`` returns one shared object per engine name."""
@@ -99,6 +108,8 @@ class Engine(abc.ABC):
     #: 1.1: its objects are pyo3 "unsendable"; another thread gets a RuntimeError).
     #: A host that serves several threads keeps one instance per thread then.
     thread_bound: bool = False
+    #: True when ``Instance.set_budget`` is enforced (fuel and wall-clock deadline)
+    budgets: bool = False
 
     @abc.abstractmethod
     def compile(self, wasm: bytes) -> object:

@@ -18,6 +18,10 @@ Memory limit: wasmer 1.1's Python API has no per-store limiter (no custom Tunabl
 so ``memory_limit`` is NOT enforced here; the only cap is the maximum baked into the
 module at link time (1 GiB for pysym.wasm, see wasm/ABI.md).
 
+CPU: no fuel and no epoch interruption in wasmer 1.1's Python API, so
+``Instance.set_budget`` is a no-op (``budgets = False``); see SECURITY.md for the
+watchdog mode that bounds heavy calls instead.
+
 Threads: every wasmer 1.1 object is pyo3 ``unsendable``: using a Store, Module,
 Instance or Function from a thread other than the one that created it raises
 ``pyo3_runtime.PanicException`` (a BaseException).  So this adapter keeps one Store per

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
+import time
 from ctypes import POINTER, byref, c_size_t, c_void_p
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -87,6 +89,26 @@ def _kind(t: wasmtime.ValType) -> str:
     if s in (_I32, _I64):
         return s
     raise TypeError("pysym engines support only i32/i64 parameters and results, not %s" % s)
+
+
+_TRAP_KINDS = {
+    ffi.wasmtime_trap_code_enum.WASMTIME_TRAP_CODE_OUT_OF_FUEL.value: "fuel",
+    ffi.wasmtime_trap_code_enum.WASMTIME_TRAP_CODE_INTERRUPT.value: "deadline",
+}
+
+#: seconds between two epoch ticks (the granularity of wall-clock deadlines)
+EPOCH_TICK = 0.01
+_UNLIMITED = 1 << 62
+
+
+def _trap_kind(trap_slot: c_void_p) -> Optional[str]:
+    if not trap_slot.value:
+        return None
+    code = ctypes.c_uint8()
+    ptr = ctypes.cast(trap_slot.value, POINTER(ffi.wasm_trap_t))
+    if ffi.wasmtime_trap_code(ptr, byref(code)):
+        return _TRAP_KINDS.get(code.value)
+    return None
 
 
 def _trap_message(err: Optional[int], trap_slot: c_void_p) -> str:
@@ -259,12 +281,13 @@ def _make_export(
     names = ", ".join("a%d" % i for i in range(len(params)))
 
     def fail(err: Optional[int]) -> None:
+        kind = _trap_kind(trap_slot)
         msg = _trap_message(err, trap_slot)
         pending = core.memory.pending
         if pending is not None:
             core.memory.pending = None
             raise pending
-        raise Trap(msg)
+        raise Trap(msg, kind)
 
     env = {
         "_call": _call_unchecked,
@@ -353,15 +376,66 @@ class WasmtimeInstance(Instance):
             return 0
         return int(ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem)))
 
+    def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
+        _arm(self._mem.ctx, fuel, timeout)
+
+
+def _arm(ctx: Any, fuel: Optional[int], timeout: Optional[float]) -> None:
+    err = ffi.wasmtime_context_set_fuel(ctx, _UNLIMITED if fuel is None else max(1, int(fuel)))
+    if err:
+        raise Trap(str(wasmtime.WasmtimeError._from_ptr(err)))
+    if timeout is None:
+        ticks = _UNLIMITED
+    else:
+        ticks = int(timeout / EPOCH_TICK) + 2  # the tick in progress does not count
+    ffi.wasmtime_context_set_epoch_deadline(ctx, ticks)
+    if timeout is not None:
+        _Ticker.ensure()
+
+
+class _Ticker:
+    """The daemon thread advancing every engine's epoch each ``EPOCH_TICK`` seconds.
+
+    Python signal handlers do not run while wasm runs (the call is in C), so a deadline
+    needs a clock outside the calling thread. Started on the first armed call.
+    """
+
+    engines = []  # type: List[Any]
+    started = False
+    lock = threading.Lock()
+
+    @classmethod
+    def ensure(cls) -> None:
+        if cls.started:
+            return
+        with cls.lock:
+            if cls.started:
+                return
+            t = threading.Thread(target=cls._run, name="pysym-epoch", daemon=True)
+            t.start()
+            cls.started = True
+
+    @classmethod
+    def _run(cls) -> None:
+        increment = ffi.wasmtime_engine_increment_epoch
+        while True:
+            time.sleep(EPOCH_TICK)
+            for e in cls.engines:
+                increment(e.ptr())
+
 
 class WasmtimeEngine(Engine):
     name = "wasmtime"
+    budgets = True
 
     def __init__(self) -> None:
         self.version = _package_version()
         config = wasmtime.Config()
         config.memory_may_move = False  # fixed base address: memory views stay valid
+        config.consume_fuel = True  # CPU budget per call (Instance.set_budget)
+        config.epoch_interruption = True  # wall-clock deadline per call
         self._engine = wasmtime.Engine(config)
+        _Ticker.engines.append(self._engine)
         self._functypes = {
             name: wasmtime.FuncType([_valtype(k) for k in p], [_valtype(k) for k in r])
             for name, (p, r) in _HOST_TYPES.items()
@@ -380,6 +454,7 @@ class WasmtimeEngine(Engine):
         if memory_limit is not None:
             store.set_limits(memory_size=int(memory_limit))
         ms = _Memory(store._context(), imports)
+        _arm(ms.ctx, None, None)  # stores start with no fuel and a passed deadline
         cb_size, cb_read = _make_callbacks(ms)
         callbacks = {"file_size": cb_size, "file_read": cb_read}
         extern = []

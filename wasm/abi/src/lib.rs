@@ -12,7 +12,7 @@ use std::alloc::{alloc, dealloc, Layout};
 use std::mem::ManuallyDrop;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 2;
+pub const ABI_VERSION: i32 = 3;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -289,6 +289,46 @@ fn bias(value: u32) -> Result<Bias, i32> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Allocator: records failed requests so hosts can tell "out of memory" from a bug
+
+/// The size of the latest allocation request that failed (0: none since last read).
+static mut FAILED_ALLOC: usize = 0;
+
+/// The system allocator, recording every request it cannot serve (the memory cap is
+/// reached: `memory.grow` returned -1). A failed request usually ends in an abort
+/// (`handle_alloc_error` -> `unreachable` trap); `pysym_alloc_failure` tells the host why.
+struct RecordingAlloc;
+
+impl RecordingAlloc {
+    fn check(&self, p: *mut u8, size: usize) -> *mut u8 {
+        if p.is_null() {
+            // SAFETY: single-threaded module.
+            unsafe { FAILED_ALLOC = size.max(1) };
+        }
+        p
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged.
+unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.check(std::alloc::System.alloc(layout), layout.size())
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        self.check(std::alloc::System.alloc_zeroed(layout), layout.size())
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        std::alloc::System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: RecordingAlloc = RecordingAlloc;
+
+// ---------------------------------------------------------------------------------------
 // Memory for inputs
 
 fn input_alloc(len: usize) -> *mut u8 {
@@ -360,6 +400,18 @@ pub extern "C" fn pysym_last_error(out: u32) -> i32 {
     st.result.extend_from_slice(st.last_error.as_bytes());
     publish_result(out);
     st.last_status
+}
+
+/// Size of the latest allocation request that failed since the previous call (0: none);
+/// resets it. Hosts call it after a trap to tell an exhausted memory cap from a bug.
+#[no_mangle]
+pub extern "C" fn pysym_alloc_failure() -> i32 {
+    // SAFETY: single-threaded module.
+    unsafe {
+        let size = FAILED_ALLOC;
+        FAILED_ALLOC = 0;
+        size.min(i32::MAX as usize) as i32
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""Resource limits of the sandbox (see SECURITY.md): memory, CPU time, input size.
+
+A :class:`Limits` belongs to a :class:`pysym._host.Runtime`; ``pysym.configure(...)``
+replaces the limits of the process-wide runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+__all__ = ["Limits", "DEFAULT_LIMITS"]
+
+_GIB = 1 << 30
+#: the module's own maximum (linked with --max-memory, wasm/ABI.md); engines cannot give more
+MODULE_MAX_MEMORY = _GIB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-instance and per-call limits; every field has a safe default.
+
+    * ``memory`` -- bytes of linear memory one instance may use (default 1 GiB, at most
+      the module's own maximum of 1 GiB, always below 4 GiB). Enforced by wasmtime's
+      store limiter; on wasmer only the module's maximum applies. Exhausting it raises
+      :class:`pysym.MemoryLimitError`.
+    * ``max_input_size`` -- bytes of one input copied whole into the module (a source map,
+      a symcache); checked before any copy, raises :class:`pysym.InputTooLargeError`
+      (default 512 MiB). Debug files are read by ranges and limited by ``memory``.
+    * ``timeout`` -- wall-clock seconds one call into the module may run (default 60;
+      ``None``: no deadline). wasmtime: epoch interruption.
+    * ``fuel_base``, ``fuel_per_byte`` -- the CPU budget of one call, in wasmtime fuel
+      units (about one per wasm instruction): ``fuel_base + fuel_per_byte * bytes of
+      input handed to the call``. Deterministic, unlike ``timeout``. ``fuel_base=None``
+      disables fuel accounting.
+    * ``watchdog`` -- wasmer only (no fuel, holds the GIL): run heavy calls first in a
+      child process killed at ``timeout`` (see SECURITY.md for the cost).
+
+    Exceeding ``timeout`` or the fuel raises :class:`pysym.TimeLimitError`.
+    """
+
+    memory: int = _GIB
+    max_input_size: int = 512 << 20
+    timeout: Optional[float] = 60.0
+    fuel_base: Optional[int] = 20_000_000_000
+    fuel_per_byte: int = 20_000
+    watchdog: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 << 20 <= int(self.memory) <= MODULE_MAX_MEMORY:
+            raise ValueError("Limits.memory must be between 1 MiB and %d bytes" % MODULE_MAX_MEMORY)
+        if int(self.max_input_size) < 0:
+            raise ValueError("Limits.max_input_size must not be negative")
+        if self.timeout is not None and not float(self.timeout) > 0:
+            raise ValueError("Limits.timeout must be positive (or None)")
+        if self.fuel_base is not None and (int(self.fuel_base) <= 0 or int(self.fuel_per_byte) < 0):
+            raise ValueError("Limits.fuel_base must be positive (or None), fuel_per_byte >= 0")
+
+    def fuel_for(self, input_bytes: int) -> Optional[int]:
+        """The fuel of one call that was handed ``input_bytes`` bytes of input."""
+        if self.fuel_base is None:
+            return None
+        return min(int(self.fuel_base) + int(self.fuel_per_byte) * int(input_bytes), (1 << 62))
+
+    def replace(self, **changes: Any) -> "Limits":
+        return replace(self, **changes)
+
+
+DEFAULT_LIMITS = Limits()

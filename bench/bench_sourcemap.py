@@ -255,7 +255,7 @@ SINGLE_TARGET_US = {"wasmtime": 10.0, "wasmer": 2.0}
 
 def print_table(rows: List[Tuple[str, str, Dict[str, Any]]]) -> None:
     head = ("map", "library", "parse", "vs sym", "lookup", "vs sym", "batched", "vs sym", "targets")
-    widths = (42, 16, 9, 7, 9, 7, 10, 8, 30)
+    widths = (42, 24, 9, 7, 9, 7, 10, 8, 30)
     line = "  ".join(h.ljust(wd) for h, wd in zip(head, widths))
     print(line)
     print("-" * len(line))
@@ -265,7 +265,7 @@ def print_table(rows: List[Tuple[str, str, Dict[str, Any]]]) -> None:
     for m, lib, r in rows:
         sym = by_map[m].get("symbolic", {})
         if "error" in r:
-            cells = (m, lib, r["error"])
+            cells = (m, lib + (" (%s)" % r["where"] if "where" in r else ""), r["error"])
             print("  ".join(c.ljust(wd) for c, wd in zip(cells, widths[:2] + (80,))))
             continue
         targets = ""
@@ -329,6 +329,9 @@ def main() -> int:
     print("pysym %s on Python %d.%d, engines: %s; best of %d; %d batched positions (x2 biases), %d single"
           % (pysym.__version__, sys.version_info[0], sys.version_info[1], ", ".join(engines) or "none",
              repeat, args.positions, args.single))
+    if hasattr(os, "getloadavg"):
+        print("load average before: %.2f (%d cores): numbers are noisy when it is above ~0.5 per core"
+              % (os.getloadavg()[0], os.cpu_count() or 0))
     rows: List[Tuple[str, str, Dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)

@@ -90,4 +90,27 @@ mod tests {
         assert_eq!(demangle("_ZN3foo3barE", 0x1c), "foo::bar");
         assert_eq!(demangle("_RNvCs1234_7mycrate3foo", 0x1c), "mycrate::foo");
     }
+
+    /// The fixes in the vendored cpp_demangle (vendor/cpp_demangle/PYSYM-PATCHES.md), each
+    /// checked against llvm-cxxfilt 14.
+    #[test]
+    fn llvm_identical_cpp() {
+        let s = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
+        // A template constructor has no return type: all parameters are printed.
+        assert_eq!(
+            demangle("_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEC2IS3_EEPKcRKS3_", 0),
+            format!("{}::basic_string<std::allocator<char> >(char const*, std::allocator<char> const&)", s)
+        );
+        // Parameter packs expand in place with references collapsed; empty ones vanish;
+        // integer literals have LLVM's suffixes.
+        assert_eq!(
+            demangle("_ZNSt4pairIKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEEiEC4IJRS6_EJLm0EEJEJEEERSt5tupleIJDpT_EERSA_IJDpT1_EESt12_Index_tupleIJXspT0_EEESJ_IJXspT2_EEE", 0),
+            format!("std::pair<{0} const, int>::pair<{0} const&, 0ul>(std::tuple<{0} const&>&, std::tuple<>&, std::_Index_tuple<0ul>, std::_Index_tuple<>)", s)
+        );
+        assert_eq!(
+            demangle("_ZNSt6vectorIiSaIiEE17_M_realloc_insertIJRKiEEEvN9__gnu_cxx17__normal_iteratorIPiS1_EEDpOT_", 0),
+            "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)"
+        );
+        assert_eq!(demangle("_Z1fILj4EEvv", 0), "void f<4u>()");
+    }
 }

@@ -257,6 +257,7 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
     }
     // Symbol table: names for code that DWARF does not cover.
     let mut syms: Vec<(u64, u64, &str)> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
     for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
         if table == 1 && !syms.is_empty() {
             break;
@@ -266,12 +267,18 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
                 if let Ok(name) = s.name() {
                     if !name.is_empty() {
                         syms.push((s.address(), s.size(), name));
+                        order.push(order.len());
                     }
                 }
             }
         }
     }
-    syms.sort_unstable_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+    // Of the symbols at one address, llvm-symbolizer keeps the largest, and of equally
+    // large ones the last in the table (a stable sort by address and size, then the last
+    // of each address): aliases (identical code folded by the linker) are named alike.
+    let mut keyed: Vec<((u64, u64, &str), usize)> = syms.drain(..).zip(order).collect();
+    keyed.sort_unstable_by_key(|(s, i)| (s.0, std::cmp::Reverse(s.1), std::cmp::Reverse(*i)));
+    syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
     // Symbol ranges as llvm-symbolizer sees them: a size-0 symbol reaches the next one.
     let sym_at = |addr: u64| -> Option<(u64, &str)> {

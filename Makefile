@@ -77,7 +77,7 @@ demo: venv
 	$(VENV)/bin/pysym symbolicate-js --maps examples examples/trace.txt
 
 fixtures:
-	npm ci --prefix tests/reference --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests/reference --ignore-scripts --no-audit --no-fund --loglevel=error
 
 test-python: venv fixtures
 	$(VPY) -m pytest -q tests
@@ -88,7 +88,9 @@ lint: venv
 
 test: wasm-check rust-test lint test-python browser-test
 
+# Peers measured in the same run: PyPI symbolic (native Rust) and sourcemap (pure Python).
 bench: venv fixtures
+	$(VPY) -m pip install -q symbolic sourcemap
 	$(VPY) bench/bench_sourcemap.py
 
 clean:

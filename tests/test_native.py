@@ -351,6 +351,82 @@ def test_cli(programs_dir: str, tmp_path: "os.PathLike[str]") -> None:
     assert buf.getvalue() == ref
 
 
+# A Breakpad symbol file as dump_syms writes it for the C program above at -O2 (addresses
+# module-relative; `nearest` with `dist2` inlined at line 11 and `sq` inlined into it
+# twice, in two ranges; a folded FUNC (`m`); PUBLIC symbols; STACK records to skip).
+BREAKPAD_SYM = """MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog
+INFO CODE_ID CD6ADC6E82B2581243FD59DA9C81BD83B3F4B9A5
+FILE 0 /src/p.c
+FILE 1 /usr/include/x86_64-linux-gnu/bits/stdio2.h
+INLINE_ORIGIN 0 sq
+INLINE_ORIGIN 1 dist2
+INLINE_ORIGIN 2 printf
+FUNC 1130 5b 0 nearest
+INLINE 0 11 0 1 1150 20
+INLINE 1 7 0 0 1150 8 1160 6
+1130 10 9 0
+1140 10 11 0
+1150 8 6 0
+1158 8 7 0
+1160 6 6 0
+1166 a 7 0
+1170 1b 12 0
+FUNC m 1190 20 0 geo::Rect::area() const
+1190 20 17 0
+FUNC 11b0 30 0 main
+INLINE 0 24 0 2 11c0 10
+11b0 10 23 0
+11c0 10 112 1
+11d0 10 25 0
+PUBLIC 1200 0 _start
+PUBLIC 1240 0 _ZN3geo5ShapeD2Ev
+STACK CFI INIT 1130 5b .cfa: $rsp 8 + .ra: .cfa -8 + ^
+STACK CFI 1131 .cfa: $rsp 16 +
+"""
+
+
+def test_breakpad(tmp_path: "os.PathLike[str]") -> None:
+    path = os.path.join(str(tmp_path), "prog.sym")
+    with open(path, "w") as f:
+        f.write(BREAKPAD_SYM)
+    o = pysym.Object.from_path(path)
+    assert (o.kind, o.arch, o.debug_id, o.code_id, o.image_base) == (
+        "breakpad", "x86_64", "6edc6acd-b282-1258-43fd-59da9c81bd83", "cd6adc6e82b2581243fd59da9c81bd83b3f4b9a5", 0)
+    assert o.has_debug_info and o.has_symbols
+    cache = pysym.SymCache.from_object(path)
+    assert (cache.kind, cache.debug_id) == ("breakpad", o.debug_id)
+
+    def frames(addr: int) -> List[Tuple[Optional[str], Optional[str], Optional[int], int, bool]]:
+        return [(f.function, f.file, f.line, f.sym_addr, f.inlined) for f in cache.lookup(addr)]
+
+    p = "/src/p.c"
+    assert frames(0x1135) == [("nearest", p, 9, 0x1130, False)]
+    assert frames(0x1140) == [("nearest", p, 11, 0x1130, False)]
+    # Inside both inlines: sq at its line record, dist2 at sq's call site, nearest at dist2's.
+    assert frames(0x1152) == [("sq", p, 6, 0x1150, True), ("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
+    assert frames(0x115a) == [("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
+    assert frames(0x1165) == [("sq", p, 6, 0x1160, True), ("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
+    assert frames(0x1180) == [("nearest", p, 12, 0x1130, False)]
+    assert frames(0x118b) == []  # past the FUNC, before the next symbol
+    assert frames(0x1195) == [("geo::Rect::area() const", p, 17, 0x1190, False)]
+    assert frames(0x11c4) == [("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112, 0x11c0, True), ("main", p, 24, 0x11b0, False)]
+    # PUBLIC symbols reach the next symbol (the last one, the end of the module); mangled
+    # names are demangled.
+    assert frames(0x1210) == [("_start", None, None, 0x1200, False)]
+    assert cache.lookup(0x5000)[0].function == "geo::Shape::~Shape()"
+    assert cache.lookup(0x5000)[0].raw_function == "_ZN3geo5ShapeD2Ev"
+    # Symcache round trip, bytes in.
+    again = pysym.SymCache.from_bytes(cache.to_bytes())
+    addrs = list(range(0x1100, 0x1300))
+    assert again.lookup_many(addrs) == cache.lookup_many(addrs)
+    assert pysym.SymCache.from_object(BREAKPAD_SYM.encode()).to_bytes() == cache.to_bytes()
+    # Malformed records are invalid input, never a crash.
+    for bad in ("MODULE Linux x86_64 nothex prog\n", "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC zz 1 0 f\n",
+                BREAKPAD_SYM.replace("1150 8 6 0", "1150 8 6"), BREAKPAD_SYM.replace("INLINE 0 11 0 1 1150 20", "INLINE 0 11 0 1 1150"),
+                "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"):
+        with pytest.raises(pysym.InvalidInputError):
+            pysym.SymCache.from_object(bad.encode())
+
 if __name__ == "__main__":
     import tempfile
 

@@ -1,9 +1,11 @@
-//! Native debug files: object identity and symcache building from ELF and Mach-O
+//! Native debug files: object identity and symcache building from ELF, Mach-O and
+//! Breakpad text symbol files (see [`breakpad`])
 //! (DWARF line programs, functions and inlined subroutines, symbol-table fallback).
 //!
 //! The input is any [`ReadRef`]: a byte slice, or (in the wasm shim) a cache over the
 //! host's ranged file reads, so only the headers and the sections used are read.
 
+pub mod breakpad;
 pub mod demangle;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -79,7 +81,7 @@ fn arch_name(a: object::Architecture) -> &'static str {
 }
 
 fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>> {
-    let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF or Mach-O)"))?;
+    let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF, Mach-O or Breakpad)"))?;
     use object::read::macho::{FatArch, FatHeader};
     let pick = |archs: Vec<(object::Architecture, u64, u64)>| -> Result<&'a [u8]> {
         let want = arch.unwrap_or("x86_64");
@@ -104,7 +106,7 @@ fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>
             let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size())).collect())?;
             Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
         }
-        _ => Err(unsupported("not a supported object file (ELF or Mach-O)")),
+        _ => Err(unsupported("not a supported object file (ELF, Mach-O or Breakpad)")),
     }
 }
 
@@ -171,8 +173,26 @@ fn has_symbols<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
     file.symbols().next().is_some() || file.dynamic_symbols().next().is_some()
 }
 
+/// The whole file when it is a Breakpad text symbol file (read in one piece: the format
+/// has no index).
+fn breakpad_text<'a, R: ReadRef<'a>>(data: R) -> Result<Option<&'a [u8]>> {
+    let len = data.len().map_err(|_| invalid("cannot read the file"))?;
+    match data.read_bytes_at(0, len.min(7)) {
+        Ok(head) if breakpad::is_breakpad(head) => {
+            if len > MAX_SECTION_SIZE {
+                return Err(Error::new(ErrorKind::LimitExceeded, format!("Breakpad file of {} bytes (limit {})", len, MAX_SECTION_SIZE)));
+            }
+            data.read_bytes_at(0, len).map(Some).map_err(|_| invalid("cannot read the Breakpad file"))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Identity and capabilities of an object file (ELF, Mach-O, fat Mach-O by `arch`).
 pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
+    if let Some(text) = breakpad_text(data)? {
+        return breakpad::object_info(text);
+    }
     let opened = open(data, arch)?;
     Ok(with_file!(opened, f => ObjectInfo {
         identity: identity(f),
@@ -183,6 +203,9 @@ pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Ob
 
 /// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).
 pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Vec<u8>> {
+    if let Some(text) = breakpad_text(data)? {
+        return breakpad::build_symcache(text);
+    }
     let opened = open(data, arch)?;
     with_file!(opened, f => build_from_file(f))
 }

@@ -40,6 +40,7 @@ help:
 	@echo "make bench      benchmark against symbolic and sourcemap (prints ratios)"
 	@echo "make wheel      build the py3-none-any wheel and the sdist into dist/"
 	@echo "make matrix     install the wheel on every local Python, smoke-test each engine"
+	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
 
 toolchain:
 	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
@@ -148,3 +149,13 @@ browser-test: venv browser-deps
 browser-bench: browser-deps fixtures
 	node bench/bench_browser.mjs
 	node bench/bench_browser.mjs --chromium $(CHROMIUM)
+
+# -- fuzzing (issue 5): libFuzzer targets for every parser of the core, built natively ---
+# wasm/fuzz/ (its own Cargo workspace) with Debian's libfuzzer-14-dev and sanitizer
+# coverage. FUZZ_SECONDS per target; crashes land in wasm/fuzz/artifacts/<target>/ and are
+# copied to tests/fuzz_regressions/<target>/, replayed through the wasm module by pytest.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: toolchain
+	wasm/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+

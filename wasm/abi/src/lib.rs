@@ -728,6 +728,44 @@ impl std::io::Read for HostFile {
     }
 }
 
+/// `object::ReadCache` with every range checked against the file size first. The cache
+/// allocates the requested size before reading, so a size declared by the input (a fat
+/// slice, a section) larger than the file must never reach it: that was a
+/// capacity-overflow panic (a trap) or a multi-gigabyte allocation
+/// (tests/test_bad_inputs.py, fat headers).
+struct BoundedCache {
+    cache: object::ReadCache<HostFile>,
+    size: u64,
+}
+
+impl BoundedCache {
+    fn new(file: HostFile) -> BoundedCache {
+        let size = file.size;
+        BoundedCache { cache: object::ReadCache::new(file), size }
+    }
+}
+
+impl<'a> object::ReadRef<'a> for &'a BoundedCache {
+    fn len(self) -> Result<u64, ()> {
+        Ok(self.size)
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        match offset.checked_add(size) {
+            Some(end) if end <= self.size => (&self.cache).read_bytes_at(offset, size),
+            _ => Err(()),
+        }
+    }
+
+    fn read_bytes_at_until(self, range: std::ops::Range<u64>, delimiter: u8) -> Result<&'a [u8], ()> {
+        let end = range.end.min(self.size);
+        if range.start > end {
+            return Err(());
+        }
+        (&self.cache).read_bytes_at_until(range.start..end, delimiter)
+    }
+}
+
 fn add_signed(base: u64, d: i64) -> Option<u64> {
     if d >= 0 {
         base.checked_add(d as u64)
@@ -796,7 +834,7 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
         Ok(f) => f,
         Err(code) => return code,
     };
-    let cache = object::ReadCache::new(file);
+    let cache = BoundedCache::new(file);
     match pysym_core::native::object_info(&cache, arch.as_deref()) {
         Ok(info) => {
             let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
@@ -828,7 +866,7 @@ pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, ou
         Err(code) => return code,
     };
     let built = {
-        let cache = object::ReadCache::new(file);
+        let cache = BoundedCache::new(file);
         pysym_core::native::build_symcache(&cache, arch.as_deref())
     };
     match built {

@@ -1,0 +1,97 @@
+//! Shared drivers of the fuzz targets: each exercises one parser of pysym-core the way
+//! the ABI shim does (parse, then query), so a crash here is a trap in the wasm module.
+//! A `pub fn` per target keeps them callable from the regression replay too.
+
+use pysym_core::sourcemap::{Bias, SourceMap};
+use pysym_core::symcache::SymCache;
+
+/// Source map JSON + VLQ mappings: parse, then exercise every query.
+pub fn sourcemap(data: &[u8]) {
+    if let Ok(map) = SourceMap::parse(data) {
+        query_map(&map);
+    }
+}
+
+fn query_map(map: &SourceMap<'_>) {
+    for i in 0..map.source_count().min(8) {
+        let _ = map.source(i);
+        let _ = map.source_content(i);
+        let _ = map.generated_positions(i, 0, None);
+        let _ = map.generated_positions(i, 1, Some(0));
+    }
+    for i in 0..map.name_count().min(8) {
+        let _ = map.name(i);
+    }
+    let _ = (map.file(), map.debug_id(), map.ignore_list());
+    let n = map.token_count();
+    for i in [0, 1, n / 2, n.saturating_sub(1), n] {
+        if let Some(t) = map.token(i) {
+            let _ = map.lookup(t.dst_line, t.dst_col, Bias::GreatestLowerBound);
+            let _ = map.lookup(t.dst_line, t.dst_col.saturating_add(1), Bias::LeastUpperBound);
+        }
+    }
+    for line in [0, 1, 2, map.line_count(), u32::MAX] {
+        for col in [0, 1, 1000, u32::MAX] {
+            let _ = map.lookup(line, col, Bias::GreatestLowerBound);
+            let _ = map.lookup(line, col, Bias::LeastUpperBound);
+        }
+    }
+}
+
+/// VLQ: a `mappings` string inside a fixed, valid map.
+pub fn vlq(data: &[u8]) {
+    let _ = pysym_core::sourcemap::vlq_decode(data);
+    let mut json = Vec::with_capacity(data.len() + 96);
+    json.extend_from_slice(br#"{"version":3,"sources":["a","b"],"names":["x","y"],"mappings":""#);
+    for &b in data {
+        // keep it a JSON string: escape what JSON cannot hold raw
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            json.push(b'\\');
+            json.push(if b < 0x20 { b'n' } else { b });
+        } else {
+            json.push(b);
+        }
+    }
+    json.extend_from_slice(b"\"}");
+    sourcemap(&json);
+}
+
+/// Index maps: the input is the `sections` array (nesting, offsets, inner maps).
+pub fn index_map(data: &[u8]) {
+    let mut json = Vec::with_capacity(data.len() + 32);
+    json.extend_from_slice(br#"{"version":3,"sections":"#);
+    json.extend_from_slice(data);
+    json.push(b'}');
+    sourcemap(&json);
+}
+
+/// Object readers (ELF, Mach-O, universal) and DWARF: identity, then a symcache build,
+/// then lookups in the cache that was built.
+pub fn object(data: &[u8]) {
+    for arch in [None, Some("x86_64"), Some("arm64")] {
+        let _ = pysym_core::native::object_info(data, arch);
+    }
+    if let Ok(cache) = pysym_core::native::build_symcache(data, None) {
+        match SymCache::parse(&cache) {
+            Ok(sc) => query_cache(&sc),
+            Err(e) => panic!("a symcache we built does not parse: {e}"),
+        }
+    }
+}
+
+/// The symcache reader on arbitrary bytes.
+pub fn symcache(data: &[u8]) {
+    if let Ok(sc) = SymCache::parse(data) {
+        query_cache(&sc);
+    }
+}
+
+fn query_cache(sc: &SymCache<'_>) {
+    let _ = sc.identity();
+    for i in 0..8 {
+        let _ = sc.string(i);
+    }
+    for addr in [0u64, 1, 0x1000, 0x1234, 0xffff_ffff, u64::MAX] {
+        let _ = sc.lookup(addr);
+    }
+}

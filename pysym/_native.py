@@ -1,6 +1,6 @@
 """The public native API: :class:`Object`, :class:`SymCache` and :class:`Frame`.
 
-Debug files (ELF, Mach-O, universal Mach-O, Breakpad .sym) are read by the wasm module through the
+Debug files (ELF, Mach-O, universal Mach-O, Breakpad .sym, WebAssembly) are read by the wasm module through the
 host's file table, by ranges; symcaches (pysym's own format, ``wasm/core/src/symcache``)
 are loaded without copying anything but their bytes into the module.
 """
@@ -117,7 +117,7 @@ def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int]:
 class Object:
     """Identity of a native debug file (ELF, Mach-O; a universal Mach-O by ``arch``).
 
-    Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``), ``arch``, ``debug_id``, ``code_id``
+    Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``, ``"wasm"``), ``arch``, ``debug_id``, ``code_id``
     (ELF build ID as hex, ``None`` when absent), ``image_base``, ``has_debug_info``,
     ``has_symbols``.
     """

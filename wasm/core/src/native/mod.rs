@@ -7,6 +7,7 @@
 
 pub mod breakpad;
 pub mod demangle;
+pub mod wasm;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
@@ -81,7 +82,7 @@ fn arch_name(a: object::Architecture) -> &'static str {
 }
 
 fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>> {
-    let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF, Mach-O or Breakpad)"))?;
+    let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF, Mach-O, Breakpad or WebAssembly)"))?;
     use object::read::macho::{FatArch, FatHeader};
     let pick = |archs: Vec<(object::Architecture, u64, u64)>| -> Result<&'a [u8]> {
         let want = arch.unwrap_or("x86_64");
@@ -106,7 +107,7 @@ fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>
             let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size())).collect())?;
             Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
         }
-        _ => Err(unsupported("not a supported object file (ELF, Mach-O or Breakpad)")),
+        _ => Err(unsupported("not a supported object file (ELF, Mach-O, Breakpad or WebAssembly)")),
     }
 }
 
@@ -188,10 +189,27 @@ fn breakpad_text<'a, R: ReadRef<'a>>(data: R) -> Result<Option<&'a [u8]>> {
     }
 }
 
+/// The whole file when it is a WebAssembly module (its sections are read in place).
+fn wasm_module<'a, R: ReadRef<'a>>(data: R) -> Result<Option<&'a [u8]>> {
+    let len = data.len().map_err(|_| invalid("cannot read the file"))?;
+    match data.read_bytes_at(0, len.min(8)) {
+        Ok(head) if wasm::is_wasm(head) => {
+            if len > 2 * MAX_SECTION_SIZE {
+                return Err(Error::new(ErrorKind::LimitExceeded, format!("wasm module of {} bytes (limit {})", len, 2 * MAX_SECTION_SIZE)));
+            }
+            data.read_bytes_at(0, len).map(Some).map_err(|_| invalid("cannot read the wasm module"))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Identity and capabilities of an object file (ELF, Mach-O, fat Mach-O by `arch`).
 pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
     if let Some(text) = breakpad_text(data)? {
         return breakpad::object_info(text);
+    }
+    if let Some(module) = wasm_module(data)? {
+        return wasm::object_info(module);
     }
     let opened = open(data, arch)?;
     Ok(with_file!(opened, f => ObjectInfo {
@@ -205,6 +223,9 @@ pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Ob
 pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Vec<u8>> {
     if let Some(text) = breakpad_text(data)? {
         return breakpad::build_symcache(text);
+    }
+    if let Some(module) = wasm_module(data)? {
+        return wasm::build_symcache(module);
     }
     let opened = open(data, arch)?;
     with_file!(opened, f => build_from_file(f))
@@ -227,6 +248,20 @@ fn section_data<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, name: &str) -> R
     }
     compressed.decompress().map_err(|e| invalid(format!("cannot decompress section {}: {}", name, e)))
 }
+
+/// The DWARF sections that symcache building reads.
+const DWARF_SECTIONS: [gimli::SectionId; 10] = [
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugStrOffsets,
+    gimli::SectionId::DebugAranges,
+];
 
 type Reader<'s> = gimli::EndianSlice<'s, gimli::RunTimeEndian>;
 
@@ -255,24 +290,12 @@ fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
 }
 
 fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec<u8>> {
-    let mut id = identity(file);
+    let id = identity(file);
     let base = id.image_base;
-    let mut w = SymCacheWriter::new();
 
     let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
     let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
-    for sid in [
-        gimli::SectionId::DebugAbbrev,
-        gimli::SectionId::DebugAddr,
-        gimli::SectionId::DebugInfo,
-        gimli::SectionId::DebugLine,
-        gimli::SectionId::DebugLineStr,
-        gimli::SectionId::DebugRanges,
-        gimli::SectionId::DebugRngLists,
-        gimli::SectionId::DebugStr,
-        gimli::SectionId::DebugStrOffsets,
-        gimli::SectionId::DebugAranges,
-    ] {
+    for sid in DWARF_SECTIONS {
         let data = section_data(file, sid.name())?;
         if !data.is_empty() {
             sections.insert(sid, data);
@@ -303,6 +326,24 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
     keyed.sort_unstable_by_key(|(s, i)| (s.0, std::cmp::Reverse(s.1), std::cmp::Reverse(*i)));
     syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
+    let code = code_ranges(file);
+    build_core(id, &sections, endian, &syms, &code, true)
+}
+
+/// Builds the symcache from the DWARF sections (may be empty), the symbol table (sorted,
+/// one per address) and the executable address ranges. `outer_from_symbols`: name the
+/// outer frame from the symbol table where one covers the address (llvm-symbolizer does
+/// for ELF and Mach-O, not for wasm's name section).
+fn build_core(
+    mut id: Identity,
+    sections: &HashMap<gimli::SectionId, Cow<'_, [u8]>>,
+    endian: gimli::RunTimeEndian,
+    syms: &[(u64, u64, &str)],
+    code: &[(u64, u64)],
+    outer_from_symbols: bool,
+) -> Result<Vec<u8>> {
+    let base = id.image_base;
+    let mut w = SymCacheWriter::new();
     // Symbol ranges as llvm-symbolizer sees them: a size-0 symbol reaches the next one.
     let sym_at = |addr: u64| -> Option<(u64, &str)> {
         let i = syms.partition_point(|s| s.0 <= addr);
@@ -323,7 +364,6 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
             Ok(gimli::EndianSlice::new(sections.get(&sid).map(|c| &c[..]).unwrap_or(&[]), endian))
         })
         .map_err(dwarf_err)?;
-        let code = code_ranges(file);
         // Row addresses of every line program; `true` marks an end of sequence.
         let mut bounds: Vec<(u64, bool)> = Vec::new();
         {
@@ -338,7 +378,7 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
                         if row.end_sequence() {
                             // A sequence at a tombstone address (discarded code) is dropped.
                             if let Some(first) = seq.first() {
-                                if first.0 >= base && in_ranges(&code, first.0) {
+                                if first.0 >= base && in_ranges(code, first.0) {
                                     bounds.extend_from_slice(&seq);
                                 }
                             }
@@ -408,7 +448,7 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
             }
             // Like llvm-symbolizer, the outermost frame is named by the symbol table when a
             // symbol covers the address (it has the linkage name, `.cold` parts, ...).
-            if let Some((start, name)) = sym_at(addr) {
+            if let Some((start, name)) = sym_at(addr).filter(|_| outer_from_symbols) {
                 let f = match sym_funcs.get(name) {
                     Some(&f) => f,
                     None => {

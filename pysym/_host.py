@@ -85,6 +85,9 @@ class _FileTable(HostImports):
     def remove(self, fh: int) -> None:
         self._files.pop(fh, None)
 
+    def get(self, fh: int) -> Optional[FileSource]:
+        return self._files.get(fh)
+
     def total_size(self) -> int:
         """Bytes of all files currently open to the module (the input of the next call)."""
         total = 0
@@ -188,6 +191,8 @@ class Runtime:
             limits = limits.replace(memory=memory_limit)
         self.limits = limits
         self._work = 0  # bytes handed to the module for the next call (fuel budget)
+        self._last_input: Any = None  # the latest put_input data (watchdog mode)
+        self._watchdog_proc: Any = None  # _watchdog.Watchdog, started on first use
         self.lock = threading.RLock()
         self.files = _FileTable()
         self._serial = 0
@@ -279,12 +284,41 @@ class Runtime:
                 "the input is %d bytes, more than max_input_size (%d)" % (files, self.limits.max_input_size)
             )
         limits = self.limits
+        if limits.watchdog and not self.engine.budgets and limits.timeout is not None:
+            self._watchdog(name, args)
         live.instance.set_budget(limits.fuel_for(work + files), limits.timeout)
         live.rearm_at = 0.0
         try:
             return fn(*args)
         except Trap as e:
             raise self.trap_error(name, e) from None
+        finally:
+            self._last_input = None
+
+    def _watchdog(self, name: str, args: Tuple[int, ...]) -> None:
+        """Watchdog mode: run a heavy call first in a child process (``_watchdog.py``)."""
+        from . import _watchdog
+
+        if name not in _watchdog.HEAVY:
+            return
+        data: Optional[bytes] = None
+        path: Optional[str] = None
+        arch: Optional[str] = None
+        if name.endswith("_from_bytes"):
+            data = bytes(self._last_input) if self._last_input is not None else None
+        else:
+            src = self.files.get(args[0])
+            if isinstance(src, (bytes, bytearray, memoryview)):
+                data = bytes(src)
+            elif src is not None:
+                path = getattr(src, "name", None)
+            if name in ("pysym_symcache_build", "pysym_object_info") and args[2]:
+                arch = self.current().instance.read(args[1], args[2]).decode("utf-8", "replace")
+        if data is None and path is None:
+            return
+        if self._watchdog_proc is None:
+            self._watchdog_proc = _watchdog.Watchdog()
+        self._watchdog_proc.check(self.engine.name, self.limits, name, data, path, arch)
 
     def arm_light(self, live: _Live) -> None:
         """Re-arms the deadline for light calls (lookups) that skip ``call``: unlimited
@@ -352,6 +386,7 @@ class Runtime:
             raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
         self.instance.write(ptr, data)
         self._work += length
+        self._last_input = data
         return ptr
 
     def input_buffer(self, data: Any) -> int:

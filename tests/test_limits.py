@@ -129,3 +129,26 @@ def test_other_threads_run_during_a_long_call(engine):
         t.join()
     # the GIL is released while wasm runs: the other thread keeps ticking
     assert n >= max(3, int(elapsed * 1000 * 0.1)), (n, elapsed)
+
+
+def test_wasmer_watchdog_mode(engine, tmp_path):
+    if engine != "wasmer":
+        pytest.skip("watchdog mode is for engines without fuel and deadlines (wasmer)")
+    rt = _host.Runtime(engine, limits=Limits(timeout=60, watchdog=True))
+    # inputs that finish in time work as usual (the child starts here, outside any deadline)
+    sm = pysym.SourceMap.from_bytes(SMALL, runtime=rt)
+    assert sm.lookup(0, 0).name == "n"
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.SourceMap.from_bytes(b"{", runtime=rt)
+    slow = big_map(20000, 400)  # 40 MB: ~0.4 s of parsing on wasmer
+    rt.limits = rt.limits.replace(timeout=0.05)
+    t = time.monotonic()
+    with pytest.raises(pysym.TimeLimitError):
+        pysym.SourceMap.from_bytes(slow, runtime=rt)
+    assert time.monotonic() - t < 5
+    p = tmp_path / "slow.map"
+    p.write_bytes(slow)
+    with pytest.raises(pysym.TimeLimitError):
+        pysym.SourceMap.from_path(p, runtime=rt)
+    rt.limits = rt.limits.replace(timeout=60)
+    assert sm.lookup(0, 0).name == "n"  # the object survived the killed children

@@ -1,0 +1,155 @@
+"""Watchdog mode (``Limits(watchdog=True)``): CPU limits for engines without budgets.
+
+wasmer 1.1 has no fuel and no epoch interruption, and it holds the GIL during a call, so
+nothing in the process can stop a runaway call. In watchdog mode every *heavy* call
+(parsing a source map, loading or building a symcache, reading an object's identity) is
+first run in a persistent child process (``python -m pysym._watchdog``) on the same
+engine and limits; the child is killed at ``Limits.timeout`` and the call raises
+:class:`pysym.TimeLimitError` without ever running in this process. When the child
+finishes (with a result or a typed error), the call runs here, bounded by what the child
+just showed. Cost: a second run of every heavy call plus the copy of its input to the
+child (the child's start, 1-2 s for a Python start and a module compile, happens once per
+runtime and again after each kill, and does not count against the deadline); lookups are
+not guarded (they are logarithmic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any, List, Optional
+
+HEAVY = frozenset([
+    "pysym_sourcemap_from_bytes",
+    "pysym_sourcemap_from_file",
+    "pysym_symcache_from_bytes",
+    "pysym_symcache_from_file",
+    "pysym_symcache_build",
+    "pysym_object_info",
+])
+
+_EXIT_OK = 0
+
+
+class Watchdog:
+    """A persistent child process (``python -m pysym._watchdog``) that runs heavy calls
+    first; killed and replaced when a call overruns. Its start (a Python start and a
+    module compile) is not counted against the deadline."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
+        self.key: Any = None
+        self.lock = threading.Lock()
+
+    def _spawn(self, engine: str, limits: Any) -> "subprocess.Popen[bytes]":
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        head = json.dumps({"engine": engine, "memory": limits.memory, "max_input_size": limits.max_input_size})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pysym._watchdog", head], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        assert proc.stdout is not None
+        if proc.stdout.read(1) != b"R":  # ready: module compiled, instance started
+            proc.kill()
+            proc.wait()
+            raise OSError("the watchdog child process did not start")
+        return proc
+
+    def kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+    def check(self, engine: str, limits: Any, name: str, data: Optional[bytes], path: Optional[str],
+              arch: Optional[str]) -> None:
+        """Runs the heavy call ``name`` in the child; raises TimeLimitError if it overruns."""
+        from ._errors import SandboxError, TimeLimitError
+
+        with self.lock:
+            key = (engine, limits.memory, limits.max_input_size)
+            if self.proc is None or self.key != key or self.proc.poll() is not None:
+                self.kill()
+                self.proc = self._spawn(engine, limits)
+                self.key = key
+            proc = self.proc
+            head = json.dumps({"name": name, "path": path, "arch": arch}).encode()
+            body = data or b""
+            msg = struct.pack("<II", len(head), len(body)) + head + body
+            answer: List[bytes] = []
+
+            def talk() -> None:
+                try:
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(msg)
+                    proc.stdin.flush()
+                    answer.append(proc.stdout.read(1))
+                except Exception:
+                    answer.append(b"")
+
+            t = threading.Thread(target=talk, name="pysym-watchdog", daemon=True)
+            t.start()
+            t.join(limits.timeout)
+            if not answer:
+                self.kill()
+                t.join()
+                raise TimeLimitError(
+                    "%s exceeded its time limit (%ss) in the watchdog child process" % (name, limits.timeout)
+                )
+            if answer[0] != b"K":
+                self.kill()
+                raise SandboxError("%s crashed the watchdog child process" % name)
+
+
+def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arch: Optional[str]) -> None:
+    import pysym
+
+    src: Any = path if data is None else data
+    try:
+        if name.startswith("pysym_sourcemap_"):
+            pysym.SourceMap(src, data is None, rt).close()
+        elif name == "pysym_symcache_build":
+            pysym.SymCache.from_object(src, arch=arch, runtime=rt).close()
+        elif name == "pysym_object_info":
+            pysym.Object(src, arch, rt)
+        elif data is None:
+            pysym.SymCache.from_path(src, runtime=rt).close()
+        else:
+            pysym.SymCache.from_bytes(src, runtime=rt).close()
+    except (pysym.InvalidInputError, pysym.ResourceLimitError):
+        pass  # the parent raises the same typed error, quickly
+
+
+def _child() -> int:
+    import pysym
+    from pysym import _host
+
+    conf = json.loads(sys.argv[1])
+    limits = pysym.Limits(timeout=None, fuel_base=None, memory=conf["memory"],
+                          max_input_size=conf["max_input_size"])
+    rt = _host.Runtime(conf["engine"], limits=limits)
+    rt.current()
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+    out.write(b"R")
+    out.flush()
+    while True:
+        sizes = inp.read(8)
+        if len(sizes) < 8:
+            return _EXIT_OK
+        nh, nb = struct.unpack("<II", sizes)
+        head = json.loads(inp.read(nh))
+        body = inp.read(nb)
+        _run_one(rt, head["name"], body if head["path"] is None else None, head["path"], head["arch"])
+        out.write(b"K")
+        out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(_child())

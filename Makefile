@@ -93,6 +93,7 @@ test: wasm-check rust-test lint test-python browser-test
 bench: venv fixtures
 	$(VPY) -m pip install -q symbolic sourcemap
 	$(VPY) bench/bench_sourcemap.py
+	$(VPY) bench/bench_native.py
 
 clean:
 	rm -rf wasm/target $(VENV) build dist *.egg-info

@@ -95,6 +95,7 @@ class Instance(abc.ABC):
         ``"fuel"`` or ``"deadline"``. Engines without budgets (``Engine.budgets`` False)
         ignore it.
         """
+        return None
 
 
 class Engine(abc.ABC):

@@ -338,6 +338,37 @@ def test_compression_bomb_real(engine, elf_gz):
     assert_alive(rt)
 
 
+BAD = os.path.join(HERE, "bad_inputs")
+
+
+@pytest.mark.parametrize("name", ["dwarf_self_cycle", "dwarf_ring_cycle"])
+def test_dwarf_reference_cycles(engine, name):
+    """g++ -O2 -gdwarf-4 output whose DW_AT_abstract_origin / DW_AT_specification refs
+    were patched to point at their own DIE, or around a ring of DIEs (built by hand from
+    wasm/fuzz/corpus/object/q4 with readelf's attribute offsets)."""
+    path = os.path.join(BAD, name)
+    try:
+        sc = pysym.SymCache.from_object(path)
+        frames = sc.lookup_many(range(0x1000, 0x1400, 4))
+        assert max(len(f) for f in frames) < 64  # a cycle never becomes an endless chain
+    except TYPED:
+        pass
+    assert_alive()
+
+
+def test_deep_inline_nesting(engine):
+    """120 nested always_inline functions (gcc -O1 -g): 121 frames, in time."""
+    t = time.monotonic()
+    try:
+        sc = pysym.SymCache.from_object(os.path.join(BAD, "deep_inline"))
+        frames = sc.lookup_many(range(0x1000, 0x2000, 2))
+        assert max(len(f) for f in frames) == 121
+    except pysym.ResourceLimitError:
+        pass  # a nesting limit is a fine answer too
+    assert time.monotonic() - t < 60
+    assert_alive()
+
+
 def fat(entries, nfat=None):
     """A universal (fat) Mach-O header with (cputype, offset, size) entries."""
     head = struct.pack(">II", 0xCAFEBABE, len(entries) if nfat is None else nfat)
@@ -431,3 +462,47 @@ def test_fuzz_regression(engine, target, path):
     except TYPED:
         pass
     assert_alive()
+
+
+# -- hypothesis: mutated real native inputs -> only typed errors, objects keep working -----
+
+try:
+    from hypothesis import given, strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+
+    _SEED_OBJ = open(os.path.join(SEEDS, "object", "o2"), "rb").read()
+    _SEED_SYMC = open(os.path.join(SEEDS, "symcache", "o2.symc"), "rb").read()
+
+    def _mutate(seed, edits):
+        data = bytearray(seed)
+        for pos, value in edits:
+            data[pos % len(data)] = value
+        return bytes(data)
+
+    _edits = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=24)
+
+    @given(edits=_edits)
+    def test_mutated_objects_raise_only_typed_errors(engine, edits):
+        data = _mutate(_SEED_OBJ, edits)
+        try:
+            sc = pysym.SymCache.from_object(data)
+            sc.lookup_many([0, 0x1000, 0x1139, 2 ** 64 - 1])
+        except TYPED:
+            pass
+        sm = pysym.SourceMap.from_bytes(smap("AAAAA", names=["n"]))
+        assert sm.lookup(0, 0).name == "n"
+
+    @given(edits=_edits)
+    def test_mutated_symcaches_raise_only_typed_errors(engine, edits):
+        data = _mutate(_SEED_SYMC, edits)
+        try:
+            sc = pysym.SymCache.from_bytes(data)
+            sc.lookup_many(range(0x1000, 0x1200, 3))
+            sc.to_bytes()
+        except TYPED:
+            pass
+        good = pysym.SymCache.from_bytes(_SEED_SYMC)
+        assert good.lookup_many([0x1139]) is not None

@@ -176,6 +176,10 @@ class Runtime:
 
     Engines whose objects are bound to the thread that made them (wasmer) get one
     instance per thread; objects load themselves into each instance they are used in.
+
+    ``limits`` (:class:`pysym.Limits`, SECURITY.md) bound every instance (memory) and
+    every call (fuel for the input handed to it, a wall-clock deadline, input size).
+    A trap or an exhausted limit discards the instance; objects rebuild transparently.
     """
 
     def __init__(

@@ -152,3 +152,25 @@ def test_wasmer_watchdog_mode(engine, tmp_path):
         pysym.SourceMap.from_path(p, runtime=rt)
     rt.limits = rt.limits.replace(timeout=60)
     assert sm.lookup(0, 0).name == "n"  # the object survived the killed children
+
+
+def test_deadline_in_forked_child(engine):
+    _wasmtime_only(engine)
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    rt = _host.Runtime(engine, limits=Limits(timeout=0.02, fuel_base=None))
+    pysym.SourceMap.from_bytes(SMALL, runtime=rt)  # the ticker runs in the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            pysym.SourceMap.from_bytes(big_map(20000, 400), runtime=rt)
+        except pysym.TimeLimitError:
+            code = 0
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

@@ -33,6 +33,7 @@ import callbacks.  A ``Store`` is not thread-safe: serialise calls per instance.
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
 import threading
 import time
@@ -95,6 +96,8 @@ _TRAP_KINDS = {
     ffi.wasmtime_trap_code_enum.WASMTIME_TRAP_CODE_OUT_OF_FUEL.value: "fuel",
     ffi.wasmtime_trap_code_enum.WASMTIME_TRAP_CODE_INTERRUPT.value: "deadline",
 }
+
+_getpid = os.getpid
 
 #: seconds between two epoch ticks (the granularity of wall-clock deadlines)
 EPOCH_TICK = 0.01
@@ -401,19 +404,19 @@ class _Ticker:
     """
 
     engines = []  # type: List[Any]
-    started = False
+    started = 0  # pid of the process whose ticker runs (a forked child starts its own)
     lock = threading.Lock()
 
     @classmethod
     def ensure(cls) -> None:
-        if cls.started:
+        if cls.started == _getpid():
             return
         with cls.lock:
-            if cls.started:
+            if cls.started == _getpid():
                 return
             t = threading.Thread(target=cls._run, name="pysym-epoch", daemon=True)
             t.start()
-            cls.started = True
+            cls.started = _getpid()
 
     @classmethod
     def _run(cls) -> None:

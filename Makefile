@@ -20,7 +20,7 @@ WASM_PKG := pysym/_wasm/pysym.wasm
 APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
                 librust-gimli-dev librust-object-dev librust-addr2line-dev \
                 librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
-                librust-flate2-dev
+                librust-flate2-dev clang-14
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.

@@ -314,6 +314,60 @@ def test_object_info(programs_dir: str) -> None:
     assert pysym.Object.from_bytes(open(exe, "rb").read()).debug_id == o.debug_id
 
 
+MACHO_SOURCE = r"""
+int printf(const char *, ...);
+static inline int sq(int x) { return x * x; }
+__attribute__((noinline)) int sum_sq(const int *v, int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) s += sq(v[i]);
+    return s;
+}
+static int counter;
+__attribute__((noinline)) void bump(int k) { counter += k * 3; }
+int main(int argc, char **argv) {
+    int v[4] = { argc, 2, 3, 4 };
+    bump(argc);
+    printf("%d %d\n", sum_sq(v, 4), counter);
+    return 0;
+}
+"""
+CLANG14 = shutil.which("clang-14")
+
+
+@pytest.mark.skipif(CLANG14 is None, reason="clang-14 is not installed (apt-get install clang-14): it cross-compiles the Mach-O fixture")
+@pytest.mark.skipif(SYMBOLIZER is None or DWARFDUMP is None, reason="llvm-symbolizer / llvm-dwarfdump missing")
+def test_macho_object(tmp_path: "os.PathLike[str]") -> None:
+    """A real Mach-O object (clang-14 -target x86_64-apple-macos11 -g): identity and frames."""
+    src = os.path.join(str(tmp_path), "prog.c")
+    obj = os.path.join(str(tmp_path), "prog.o")
+    with open(src, "w") as f:
+        f.write(MACHO_SOURCE)
+    _run([CLANG14, "-target", "x86_64-apple-macos11", "-g", "-O1", "-c", src, "-o", obj], str(tmp_path))
+    o = pysym.Object.from_path(obj)
+    assert (o.kind, o.arch, o.image_base, o.has_debug_info, o.has_symbols) == ("macho", "x86_64", 0, True, True)
+    # An object file has no LC_UUID (llvm-dwarfdump --uuid prints nothing): the id is the
+    # first page of __text folded to 16 bytes (the fallback for id-less files), stable.
+    assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", o.debug_id)
+    assert o.code_id is None
+    assert pysym.Object.from_bytes(open(obj, "rb").read()).debug_id == o.debug_id
+    cache = pysym.SymCache.from_object(obj)
+    assert (cache.kind, cache.arch, cache.debug_id) == ("macho", "x86_64", o.debug_id)
+    out = subprocess.run([DWARFDUMP, "--debug-line", obj], check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    addrs = sorted({int(m.group(1), 16) for m in re.finditer(r"^0x([0-9a-f]{16})((?:[ \t]+\d+){5,6})[ \t]*(.*)$", out, re.M)
+                    if "end_sequence" not in m.group(3)})
+    assert len(addrs) > 15
+    want = symbolizer_frames(obj, addrs)
+    got = cache.lookup_many(addrs)
+    for a, w, g in zip(addrs, want, got):
+        mine = [(f.function, f.file, f.line or 0) for f in g]
+        assert mine == w, hex(a)
+    # The inlined `sq` is a frame of its own, and names have no Mach-O underscore.
+    names = {f.function for fr in got for f in fr}
+    assert {"sq", "sum_sq", "bump", "main"} <= names
+    assert any(fr and fr[0].inlined and fr[0].function == "sq" for fr in got)
+
+
 def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str]") -> None:
     exe = build_program("cxx-O2", programs_dir)
     if exe is None:

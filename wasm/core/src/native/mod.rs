@@ -304,6 +304,9 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
     // Symbol table: names for code that DWARF does not cover.
     let mut syms: Vec<(u64, u64, &str)> = Vec::new();
     let mut order: Vec<usize> = Vec::new();
+    // Mach-O symbol names carry the C-level leading underscore (`_main`); DWARF names and
+    // llvm-symbolizer do not.
+    let macho = file.format() == object::BinaryFormat::MachO;
     for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
         if table == 1 && !syms.is_empty() {
             break;
@@ -311,6 +314,7 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
         for s in sym_iter {
             if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
                 if let Ok(name) = s.name() {
+                    let name = if macho { name.strip_prefix('_').unwrap_or(name) } else { name };
                     if !name.is_empty() {
                         syms.push((s.address(), s.size(), name));
                         order.push(order.len());

@@ -20,7 +20,7 @@ that one child). The build time is measured inside the child (open + build, not 
 interpreter start). The RSS is reported absolute and minus a baseline child that only
 imports the library (and, for pysym, starts the engine and instantiates the module).
 
-Lookups: 100,000 addresses sampled (seeded) from the file's line table
+Lookups (in another child, from the symcache file the build child wrote): 100,000 addresses sampled (seeded) from the file's line table
 (``llvm-dwarfdump --debug-line``), relative to the image base. pysym: one
 ``lookup_many`` call (full ``Frame`` objects, inlinees included); symbolic: a loop of
 ``lookup`` (its only API) materialising every frame's name/file/line; llvm-symbolizer:
@@ -73,8 +73,10 @@ def _child(args: argparse.Namespace) -> None:
             sc = pysym.SymCache.from_object(args.file)
             out["time"] = time.perf_counter() - t0
             out["bytes"] = len(sc.to_bytes())
+            if args.cache:
+                sc.write(args.cache)
         elif args.what == "lookup":
-            sc = pysym.SymCache.from_object(args.file)
+            sc = pysym.SymCache.from_path(args.cache)
             addrs = _load_addrs(args.addrs)
             best = float("inf")
             frames = 0
@@ -93,14 +95,19 @@ def _child(args: argparse.Namespace) -> None:
     elif args.tool == "symbolic":
         from symbolic.debuginfo import Archive
 
+        from symbolic.symcache import SymCache
+
         if args.what in ("build", "lookup"):
-            t0 = time.perf_counter()
-            obj = _symbolic_object(Archive, args.file)
-            sc = obj.make_symcache()
-            build = time.perf_counter() - t0
             if args.what == "build":
-                out["time"] = build
+                t0 = time.perf_counter()
+                obj = _symbolic_object(Archive, args.file)
+                sc = obj.make_symcache()
+                out["time"] = time.perf_counter() - t0
+                if args.cache:
+                    with open(args.cache, "wb") as f:
+                        sc.dump_into(f)
             else:
+                sc = SymCache.open(args.cache)
                 addrs = _load_addrs(args.addrs)
                 lookup = sc.lookup
                 best = float("inf")
@@ -163,9 +170,9 @@ def measure(cmd: List[str], env: Optional[Dict[str, str]] = None, stdin: str = "
     return res
 
 
-def child_cmd(tool: str, what: str, file: str, addrs: str = "", repeat: int = 1) -> List[str]:
+def child_cmd(tool: str, what: str, file: str, cache: str, addrs: str = "", repeat: int = 1) -> List[str]:
     return [sys.executable, os.path.abspath(__file__), "--child", "--tool", tool, "--what", what,
-            "--file", file, "--addrs", addrs, "--repeat", str(repeat)]
+            "--file", file, "--cache", cache, "--addrs", addrs, "--repeat", str(repeat)]
 
 
 def debug_info_size(path: str) -> int:
@@ -253,6 +260,7 @@ def main() -> None:
     ap.add_argument("--what", help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--addrs", help=argparse.SUPPRESS)
+    ap.add_argument("--cache", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args)
@@ -306,16 +314,20 @@ def main() -> None:
             rows = []
             sym_build = sym_rss = sym_rate = None
             if have_symbolic:
-                b = measure(child_cmd("symbolic", "build", path), base_env)
-                lk = measure(child_cmd("symbolic", "lookup", path, addrs, args.repeat), base_env)
+                cache = os.path.join(work, "symbolic.symc")
+                b = measure(child_cmd("symbolic", "build", path, cache), base_env)
+                lk = measure(child_cmd("symbolic", "lookup", path, cache, addrs, args.repeat), base_env)
+                os.unlink(cache)
                 sym_build, sym_rss = b["time"], b["rss_mb"]
                 sym_rate = args.lookups / lk["time"]
                 rows.append(("symbolic", b["time"], b["rss_mb"], b["rss_mb"] - baselines["symbolic"],
                              sym_rate, lk["frames"]))
             for eng in engines:
                 env = dict(base_env, PYSYM_ENGINE=eng)
-                b = measure(child_cmd("pysym", "build", path), env)
-                lk = measure(child_cmd("pysym", "lookup", path, addrs, args.repeat), env)
+                cache = os.path.join(work, "pysym-%s.symc" % eng)
+                b = measure(child_cmd("pysym", "build", path, cache), env)
+                lk = measure(child_cmd("pysym", "lookup", path, cache, addrs, args.repeat), env)
+                os.unlink(cache)
                 rows.append(("pysym/" + eng, b["time"], b["rss_mb"], b["rss_mb"] - baselines["pysym/" + eng],
                              args.lookups / lk["time"], lk["frames"]))
             if SYMBOLIZER:

@@ -274,7 +274,7 @@ fn code_ranges<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Vec<(u64, u64)
             SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0,
             _ => s.kind() == object::SectionKind::Text,
         })
-        .map(|s| (s.address(), s.address() + s.size()))
+        .map(|s| (s.address(), s.address().saturating_add(s.size())))
         .filter(|r| r.1 > r.0)
         .collect();
     out.sort_unstable();
@@ -477,7 +477,7 @@ fn build_core(
     for i in 0..syms.len() {
         let (addr, size, name) = syms[i];
         let end = if size > 0 {
-            addr + size
+            addr.saturating_add(size)
         } else if i + 1 < syms.len() {
             syms[i + 1].0
         } else {

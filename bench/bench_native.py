@@ -14,6 +14,17 @@ asserted; the "target" column says whether pysym's goals are met:
 Inputs: the largest real ELF files with DWARF found on this machine (``--files`` to pick
 others). Every file is described (size, size of ``.debug_info``) in the output.
 
+No file on the dev image has >= 100 MB of DWARF (libLLVM-14 is not installed; node has
+~1 MB). The inputs used: symbolic's own ``_lowlevel__lib.so`` (78 MB, 26 MB .debug_info)
+and, when present, ``/tmp/bigsrc/libduckdb-g-O2.so``, made from the PyPI sdist (~12 min
+on 2 cores, 144 of its 263 translation units; 62 MB, 29 MB .debug_info, after the linker
+drops duplicate template instances)::
+
+    pip download --no-binary :all: --no-deps duckdb==0.9.2 && tar xzf duckdb-0.9.2.tar.gz
+    cd duckdb-0.9.2 && for f in $(grep '^duckdb_build' sources.list | grep -v extension); do
+      g++ -std=c++11 -g -O2 -fPIC -w $(sed 's/^/-I/' includes.list) -c $f -o obj/...; done
+    g++ -shared -o /tmp/bigsrc/libduckdb-g-O2.so obj/*.o
+
 Build: each build runs in a fresh interpreter, started by a small wrapper process that
 waits for it and reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the peak RSS of
 that one child). The build time is measured inside the child (open + build, not the

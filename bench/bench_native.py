@@ -31,7 +31,8 @@ that one child). The build time is measured inside the child (open + build, not 
 interpreter start). The RSS is reported absolute and minus a baseline child that only
 imports the library (and, for pysym, starts the engine and instantiates the module).
 
-Lookups (in another child, from the symcache file the build child wrote): 100,000 addresses sampled (seeded) from the file's line table
+Lookups (in another child, from the symcache file the build child wrote): 100,000
+addresses sampled (seeded) from the file's line table
 (``llvm-dwarfdump --debug-line``), relative to the image base. pysym: one
 ``lookup_many`` call (full ``Frame`` objects, inlinees included); symbolic: a loop of
 ``lookup`` (its only API) materialising every frame's name/file/line; llvm-symbolizer:
@@ -105,7 +106,6 @@ def _child(args: argparse.Namespace) -> None:
             out["frames"] = frames
     elif args.tool == "symbolic":
         from symbolic.debuginfo import Archive
-
         from symbolic.symcache import SymCache
 
         if args.what in ("build", "lookup"):
@@ -130,7 +130,7 @@ def _child(args: argparse.Namespace) -> None:
                     n = 0
                     for a in addrs:
                         for f in lookup(a):
-                            f.symbol, f.full_path, f.line  # materialise like pysym
+                            _ = (f.symbol, f.full_path, f.line)  # materialise like pysym's Frame
                             n += 1
                     dt = time.perf_counter() - t0
                     gc.enable()
@@ -309,7 +309,8 @@ def main() -> None:
     for eng in engines:
         env = dict(base_env, PYSYM_ENGINE=eng)
         baselines["pysym/" + eng] = measure(
-            [sys.executable, "-c", "import pysym; from pysym._host import get_runtime; get_runtime().current(); print('{}')"],
+            [sys.executable, "-c",
+             "import pysym; from pysym._host import get_runtime; get_runtime().current(); print('{}')"],
             env)["rss_mb"]
     if have_symbolic:
         baselines["symbolic"] = measure(

@@ -53,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -225,7 +226,7 @@ def sample_addresses(path: str, n: int, base: int, workdir: str) -> str:
     """Writes ``n`` seeded samples of line-table addresses (relative to ``base``) to a file."""
     st = os.stat(path)
     cache = os.path.join(tempfile.gettempdir(), "pysym-bench-lines-%x-%x-%x.txt"
-                         % (abs(hash(os.path.realpath(path))), st.st_size, int(st.st_mtime)))
+                         % (zlib.crc32(os.path.realpath(path).encode()), st.st_size, int(st.st_mtime)))
     if not os.path.exists(cache):
         if DWARFDUMP is None:
             raise SystemExit("llvm-dwarfdump is needed to sample line-table addresses")
@@ -248,7 +249,7 @@ def sample_addresses(path: str, n: int, base: int, workdir: str) -> str:
         all_addrs = [int(x, 16) for x in f.read().split()]
     rng = random.Random(0x5EED)
     picked = [rng.choice(all_addrs) for _ in range(n)]
-    rel = os.path.join(workdir, "addrs-%x.txt" % abs(hash(path)))
+    rel = os.path.join(workdir, "addrs-%x.txt" % zlib.crc32(path.encode()))
     with open(rel, "w") as f:
         f.write("\n".join("%x" % (a - base) for a in picked))
     absf = rel + ".abs"

@@ -139,7 +139,7 @@ def line_table_addresses(path: str) -> List[int]:
     out = subprocess.run([DWARFDUMP, "--debug-line", path], check=True, stdout=subprocess.PIPE,
                          universal_newlines=True).stdout
     addrs = set()
-    for m in re.finditer(r"^0x([0-9a-f]{16})((?:\s+\d+){5,6})\s*(.*)$", out, re.M):
+    for m in re.finditer(r"^0x([0-9a-f]{16})((?:[ \t]+\d+){5,6})[ \t]*(.*)$", out, re.M):
         if "end_sequence" not in m.group(3):
             addrs.add(int(m.group(1), 16))
     code = code_ranges(path)
@@ -238,6 +238,8 @@ def build_program(name: str, tmp: str) -> Optional[str]:
         f.write(source)
     out = os.path.join(cwd, "prog")
     compiler = "/usr/bin/rustc" if cmd[0] == "rustc" and os.path.exists("/usr/bin/rustc") else shutil.which(cmd[0])
+    if compiler is None and cmd[0] == "clang":
+        compiler = shutil.which("clang-14")  # Debian's versioned name (APT_PACKAGES)
     if compiler is None or ("wasm32-unknown-unknown" in cmd and not os.path.isdir("/usr/lib/rustlib/wasm32-unknown-unknown")):
         _built[name] = None
         return None

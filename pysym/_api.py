@@ -11,8 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 from . import _abi
 from ._engine import Trap
-from ._errors import PysymError
-from ._host import Runtime, StringTable, _monotonic, get_runtime
+from ._host import HandleOwner, Runtime, StringTable, _monotonic, get_runtime
 
 __all__ = [
     "SourceMap",
@@ -87,12 +86,14 @@ def _u32_array(values: Any, what: str) -> "array.array[int]":
         raise ValueError("%s must be integers in 0..2**32-1" % what) from None
 
 
-class SourceMap:
+class SourceMap(HandleOwner):
     """A parsed source map (regular or index map), held inside the wasm sandbox.
 
     Create one with :meth:`from_path` or :meth:`from_bytes`; use it as a context manager
     or call :meth:`close`. Safe to share between threads (calls are serialised).
     """
+
+    _FREE_EXPORT = "pysym_sourcemap_free"
 
     def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
@@ -147,14 +148,6 @@ class SourceMap:
         self._handles[live.serial] = handle
         return handle
 
-    def _h(self) -> int:
-        """The live handle, rebuilding the map if its instance was thrown away."""
-        if self._closed:
-            raise PysymError("this SourceMap is closed")
-        handle = self._handles.get(self._rt.current().serial)
-        if handle is None:
-            handle = self._load()
-        return handle
 
     def _call(self, name: str, *args: int) -> int:
         return self._rt.check(self._rt.call(name, self._h(), *args))
@@ -180,30 +173,9 @@ class SourceMap:
 
     # -- life cycle ----------------------------------------------------------------
 
-    def close(self) -> None:
-        """Frees the map inside the module; calling it again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        rt = self._rt
-        with rt.lock:
-            live = rt.live
-            handle = self._handles.get(live.serial) if live is not None else None
-            self._handles.clear()
-            if handle is not None:
-                rt.call("pysym_sourcemap_free", handle)
 
-    def __enter__(self) -> "SourceMap":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     # -- metadata ------------------------------------------------------------------
 

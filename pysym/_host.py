@@ -14,7 +14,7 @@ import struct
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 from . import _abi
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
@@ -407,6 +407,60 @@ class Runtime:
     def string_table(self, data: bytes) -> List[Optional[str]]:
         """Decodes a whole string table result (ABI.md "String table")."""
         return StringTable(data).to_list()
+
+
+class HandleOwner:
+    """An object living inside the module: handles keyed by instance serial, a life cycle.
+
+    Subclasses set ``_FREE_EXPORT`` and implement ``_load()``, which (re)creates the
+    object in the current instance and returns its handle; after a trap the next use
+    loads it again in the fresh instance.
+    """
+
+    _FREE_EXPORT = ""
+    _rt: Runtime
+    _handles: Dict[int, int]
+    _closed: bool
+
+    def _load(self) -> int:
+        raise NotImplementedError
+
+    def _h(self) -> int:
+        """The live handle, rebuilding the object if its instance was thrown away."""
+        if self._closed:
+            raise PysymError("this %s is closed" % type(self).__name__)
+        handle = self._handles.get(self._rt.current().serial)
+        if handle is None:
+            handle = self._load()
+        return handle
+
+    def close(self) -> None:
+        """Frees the object inside the module; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        rt = self._rt
+        with rt.lock:
+            live = rt.live
+            handle = self._handles.get(live.serial) if live is not None else None
+            self._handles.clear()
+            if handle is not None:
+                rt.call(self._FREE_EXPORT, handle)
+
+    def __enter__(self: "_Owner") -> "_Owner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+
+_Owner = TypeVar("_Owner", bound=HandleOwner)
 
 
 _default: Optional[Runtime] = None

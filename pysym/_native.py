@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _abi
-from ._errors import PysymError
-from ._host import Runtime, get_runtime
+from ._host import HandleOwner, Runtime, get_runtime
 
 __all__ = ["Object", "SymCache", "Frame"]
 
@@ -161,12 +160,14 @@ class Object:
         return "<pysym.Object %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
 
 
-class SymCache:
+class SymCache(HandleOwner):
     """A symcache loaded into the wasm sandbox; look up addresses relative to the image base.
 
     Build one with :meth:`from_object`, load a built one with :meth:`from_path` or
     :meth:`from_bytes`. Use it as a context manager or call :meth:`close`.
     """
+
+    _FREE_EXPORT = "pysym_symcache_free"
 
     def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
                  _handle: Optional[Tuple[int, int]] = None) -> None:
@@ -235,13 +236,6 @@ class SymCache:
         self._handles[live.serial] = handle
         return handle
 
-    def _h(self) -> int:
-        if self._closed:
-            raise PysymError("this SymCache is closed")
-        handle = self._handles.get(self._rt.current().serial)
-        if handle is None:
-            handle = self._load()
-        return handle
 
     def _read_info(self) -> None:
         rt = self._rt
@@ -302,30 +296,9 @@ class SymCache:
 
     # -- life cycle ----------------------------------------------------------------
 
-    def close(self) -> None:
-        """Frees the symcache inside the module; calling it again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        rt = self._rt
-        with rt.lock:
-            live = rt.live
-            handle = self._handles.get(live.serial) if live is not None else None
-            self._handles.clear()
-            if handle is not None:
-                rt.call("pysym_symcache_free", handle)
 
-    def __enter__(self) -> "SymCache":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)

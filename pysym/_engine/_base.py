@@ -98,6 +98,35 @@ class Instance(abc.ABC):
         return None
 
 
+class ViewInstance(Instance):
+    """An Instance whose linear memory is reached through ``self._mem``: an object with
+    ``view`` (a memoryview of the accessible part), ``size``, ``check(ptr, length)``
+    (refreshes the view after growth or raises :class:`Trap`) and ``write(ptr, data)``.
+    """
+
+    _mem: Any
+
+    def read(self, ptr: int, length: int) -> bytes:
+        ms = self._mem
+        end = ptr + length
+        if ptr < 0 or length < 0 or end > ms.size:
+            ms.check(ptr, length)
+        data: bytes = ms.view[ptr:end].tobytes()
+        return data
+
+    def write(self, ptr: int, data: Any) -> None:
+        self._mem.write(ptr, data)
+
+    def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
+        ms = self._mem
+        if ptr < 0 or ptr + 4 * count > ms.size:
+            ms.check(ptr, 4 * count)
+        try:
+            return U32_UNPACK[count](ms.view, ptr)
+        except KeyError:
+            return u32_struct(count).unpack_from(ms.view, ptr)
+
+
 class Engine(abc.ABC):
     """A loaded engine.  ``load_engine`` returns one shared object per engine name."""
 

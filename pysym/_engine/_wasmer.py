@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 import wasmer  # type: ignore[import-untyped, import-not-found, unused-ignore]
 import wasmer_compiler_cranelift  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -43,15 +43,13 @@ from . import Trap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
-    U32_UNPACK,
     Engine,
     HostImports,
-    Instance,
+    ViewInstance,
     host_file_read,
     host_file_size,
     out_of_bounds,
     to_byte_view,
-    u32_struct,
 )
 
 _U64 = struct.Struct("<Q")
@@ -186,7 +184,7 @@ class _Module:
         return module
 
 
-class WasmerInstance(Instance):
+class WasmerInstance(ViewInstance):
     def __init__(self, instance: Any, module: Any, ms: _Memory) -> None:
         self._instance = instance
         self._exports = instance.exports
@@ -215,25 +213,6 @@ class WasmerInstance(Instance):
         self._funcs[name] = f
         return f
 
-    def read(self, ptr: int, length: int) -> bytes:
-        ms = self._mem
-        end = ptr + length
-        if ptr < 0 or length < 0 or end > ms.size:
-            ms.check(ptr, length)
-        return ms.view[ptr:end].tobytes()
-
-    def write(self, ptr: int, data: Any) -> None:
-        self._mem.write(ptr, data)
-
-    def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
-        ms = self._mem
-        if ptr < 0 or ptr + 4 * count > ms.size:
-            ms.check(ptr, 4 * count)
-        try:
-            return U32_UNPACK[count](ms.view, ptr)
-        except KeyError:
-            return u32_struct(count).unpack_from(ms.view, ptr)
-
     def memory_size(self) -> int:
         mem = self._mem.memory
         return mem.data_size if mem is not None else 0
@@ -260,7 +239,7 @@ class WasmerEngine(Engine):
         module.get()  # validate and compile for this thread now
         return module
 
-    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> Instance:
+    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:
         # memory_limit cannot be enforced by wasmer 1.1 (see the module docstring).
         if not isinstance(module, _Module) or module.engine is not self:
             raise TypeError("module must come from this engine's compile()")

@@ -47,15 +47,13 @@ from . import Trap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
-    U32_UNPACK,
     Engine,
     HostImports,
-    Instance,
+    ViewInstance,
     host_file_read,
     host_file_size,
     out_of_bounds,
     to_byte_view,
-    u32_struct,
 )
 
 if not hasattr(wasmtime.Config, "memory_may_move"):  # pragma: no cover
@@ -331,7 +329,7 @@ def _make_export(
     return fn
 
 
-class WasmtimeInstance(Instance):
+class WasmtimeInstance(ViewInstance):
     def __init__(self, core: _Core, exports: Dict[str, Any]) -> None:
         self._core = core
         self._mem = core.memory
@@ -353,25 +351,6 @@ class WasmtimeInstance(Instance):
         f = _make_export(self._core, ext, params, results)
         self._funcs[name] = f
         return f
-
-    def read(self, ptr: int, length: int) -> bytes:
-        ms = self._mem
-        end = ptr + length
-        if ptr < 0 or length < 0 or end > ms.size:
-            ms.check(ptr, length)
-        return ms.view[ptr:end].tobytes()
-
-    def write(self, ptr: int, data: Any) -> None:
-        self._mem.write(ptr, data)
-
-    def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
-        ms = self._mem
-        if ptr < 0 or ptr + 4 * count > ms.size:
-            ms.check(ptr, 4 * count)
-        try:
-            return U32_UNPACK[count](ms.view, ptr)
-        except KeyError:
-            return u32_struct(count).unpack_from(ms.view, ptr)
 
     def memory_size(self) -> int:
         ms = self._mem
@@ -450,7 +429,7 @@ class WasmtimeEngine(Engine):
         except wasmtime.WasmtimeError as e:
             raise ValueError("invalid wasm module: %s" % e) from None
 
-    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> Instance:
+    def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:
         if not isinstance(module, wasmtime.Module):
             raise TypeError("module must come from this engine's compile()")
         store = wasmtime.Store(self._engine)

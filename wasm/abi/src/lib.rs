@@ -417,14 +417,19 @@ pub extern "C" fn pysym_alloc_failure() -> i32 {
 // ---------------------------------------------------------------------------------------
 // Exports: source maps
 
-fn insert_map(owned: OwnedMap, out: u32) -> i32 {
-    match state().slab.insert(Entry::SourceMap(owned)) {
+/// Puts an object in the slab and its handle in `out[0]`.
+fn insert_entry(entry: Entry, out: u32) -> i32 {
+    match state().slab.insert(entry) {
         Some(h) => {
             put_out(out, &[h]);
             status::OK
         }
         None => fail(status::LIMIT_EXCEEDED, "too many open objects"),
     }
+}
+
+fn insert_map(owned: OwnedMap, out: u32) -> i32 {
+    insert_entry(Entry::SourceMap(owned), out)
 }
 
 /// Parses a map from memory allocated with `pysym_alloc`, taking ownership of it.
@@ -845,13 +850,7 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
 }
 
 fn insert_cache(owned: OwnedSymCache, out: u32) -> i32 {
-    match state().slab.insert(Entry::SymCache(owned)) {
-        Some(h) => {
-            put_out(out, &[h]);
-            status::OK
-        }
-        None => fail(status::LIMIT_EXCEEDED, "too many open objects"),
-    }
+    insert_entry(Entry::SymCache(owned), out)
 }
 
 /// Builds a symcache from a debug file read through the host (ranged reads).

@@ -828,15 +828,17 @@ fn publish_identity(id: &pysym_core::symcache::Identity, flags: u32, extra: u32,
     status::OK
 }
 
+/// The arch argument and the host file behind `fh`, for exports that read debug files.
+fn open_debug_file(fh: u32, arch_ptr: u32, arch_len: u32) -> Result<(Option<String>, HostFile), i32> {
+    let arch = arg_str(arch_ptr, arch_len)?;
+    Ok((arch, HostFile::open(fh)?))
+}
+
 /// Identity of a debug file read through the host (ranged reads).
 #[no_mangle]
 pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let arch = match arg_str(arch_ptr, arch_len) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let file = match HostFile::open(fh) {
-        Ok(f) => f,
+    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let cache = BoundedCache::new(file);
@@ -856,12 +858,8 @@ fn insert_cache(owned: OwnedSymCache, out: u32) -> i32 {
 /// Builds a symcache from a debug file read through the host (ranged reads).
 #[no_mangle]
 pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let arch = match arg_str(arch_ptr, arch_len) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let file = match HostFile::open(fh) {
-        Ok(f) => f,
+    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let built = {

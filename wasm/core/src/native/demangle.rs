@@ -1,6 +1,28 @@
 //! Demangling of C++ (Itanium) and Rust (legacy and v0) symbol names, formatted like
 //! `llvm-symbolizer -C` prints them for common cases.
 
+use std::fmt;
+
+/// A C++ name whose demangling would be longer than this stays mangled. Back-references
+/// make the output exponential in the input (`1AIS_S_ES_IS0_S0_E...` doubles it every 11
+/// bytes); the longest name in libLLVM-14 demangles to 4.3 KB. (rustc-demangle has its own
+/// 1,000,000-byte cap.)
+pub const MAX_DEMANGLED: usize = 256 * 1024;
+
+/// Collects the demangled text and fails the demangling once it passes `MAX_DEMANGLED`;
+/// cpp_demangle stops at the first write error.
+struct Capped(String);
+
+impl fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.0.len() + s.len() > MAX_DEMANGLED {
+            return Err(fmt::Error);
+        }
+        self.0.push_str(s);
+        Ok(())
+    }
+}
+
 /// Demangles `name`; returns it unchanged when it is not a mangled name we know.
 pub fn demangle(name: &str, _lang: u32) -> String {
     if name.starts_with("_R") {
@@ -15,8 +37,9 @@ pub fn demangle(name: &str, _lang: u32) -> String {
         let n = name.strip_prefix('_').filter(|n| n.starts_with("_Z")).unwrap_or(name);
         if let Ok(sym) = cpp_demangle::Symbol::new(n.as_bytes()) {
             let opts = cpp_demangle::DemangleOptions::new();
-            if let Ok(s) = sym.demangle(&opts) {
-                return llvm_style(clone_suffix(s));
+            let mut out = Capped(String::new());
+            if sym.structured_demangle(&mut out, &opts).is_ok() {
+                return llvm_style(clone_suffix(out.0));
             }
         }
         if let Ok(d) = rustc_demangle::try_demangle(name) {
@@ -42,38 +65,62 @@ fn clone_suffix(s: String) -> String {
 /// in `operator< <T>`, and lambdas as `'lambda'(args)` (`'lambda0'` for the second ...).
 /// (LLVM 14 keeps the C++03 space in `> >`, as cpp_demangle does.)
 fn llvm_style(s: String) -> String {
-    let mut s = s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<");
-    while let Some(start) = s.find("{lambda(") {
-        let bytes = s.as_bytes();
-        let mut depth = 0usize;
-        let mut close = None;
-        for (i, &b) in bytes.iter().enumerate().skip(start + 7) {
-            match b {
-                b'(' => depth += 1,
-                b')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = Some(i);
-                        break;
-                    }
+    let s = s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<");
+    if !s.contains("{lambda(") {
+        return s;
+    }
+    // One pass with the parentheses matched up front: the output can be `MAX_DEMANGLED`
+    // long with a lambda every few bytes, so rescanning per lambda would be quadratic.
+    let bytes = s.as_bytes();
+    let mut close = vec![usize::MAX; bytes.len()];
+    let mut open = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' => open.push(i),
+            b')' => {
+                if let Some(o) = open.pop() {
+                    close[o] = i;
                 }
-                _ => {}
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0; // bytes of `s` already in `out`
+    let mut skip = Vec::new(); // ends (`)#n}`) of rewritten lambdas still open
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(&(at, len)) = skip.last() {
+            if i == at {
+                out.push_str(&s[copied..at + 1]); // up to and including `)`
+                copied = at + 1 + len;
+                i = copied;
+                skip.pop();
+                continue;
             }
         }
-        let close = match close {
-            Some(c) => c,
-            None => break,
-        };
-        let rest = &s[close + 1..];
-        let end = match rest.find('}') {
-            Some(e) if rest.starts_with('#') => e,
-            _ => break,
-        };
-        let n: usize = rest[1..end].parse().unwrap_or(1);
-        let tag = if n <= 1 { String::new() } else { (n - 2).to_string() };
-        s = format!("{}'lambda{}'{}{}", &s[..start], tag, &s[start + 7..close + 1], &rest[end + 1..]);
+        if bytes[i] == b'{' && s[i..].starts_with("{lambda(") {
+            let c = close[i + 7];
+            // `)#<digits>}` after the matching parenthesis
+            let digits = if c == usize::MAX { 0 } else { bytes[c + 1..].iter().skip(1).take_while(|b| b.is_ascii_digit()).count() };
+            if c != usize::MAX && bytes.get(c + 1) == Some(&b'#') && bytes.get(c + 2 + digits) == Some(&b'}') {
+                let n: usize = s[c + 2..c + 2 + digits].parse().unwrap_or(1);
+                out.push_str(&s[copied..i]);
+                out.push_str("'lambda");
+                if n > 1 {
+                    out.push_str(&(n - 2).to_string());
+                }
+                out.push('\'');
+                copied = i + 7; // from `(`
+                skip.push((c, digits + 2));
+                i += 8;
+                continue;
+            }
+        }
+        i += 1;
     }
-    s
+    out.push_str(&s[copied..]);
+    out
 }
 
 #[cfg(test)]
@@ -112,5 +159,28 @@ mod tests {
             "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)"
         );
         assert_eq!(demangle("_Z1fILj4EEvv", 0), "void f<4u>()");
+    }
+
+    /// Lambdas nested in a lambda's parameters are rewritten too; a malformed one is kept.
+    #[test]
+    fn nested_lambdas() {
+        assert_eq!(super::llvm_style("f({lambda({lambda(int)#2})#1}, {lambda()#3})".into()), "f('lambda'('lambda0'(int)), 'lambda1'())");
+        assert_eq!(super::llvm_style("{lambda(int)#x} {lambda(a)#1}".into()), "{lambda(int)#x} 'lambda'(a)");
+    }
+
+    /// Substitutions that double the output per 11 input bytes: left mangled once the
+    /// output passes `MAX_DEMANGLED`, quickly (each write after the cap fails).
+    #[test]
+    fn exponential_output_is_capped() {
+        let mut name = String::from("_Z1f1AIS_S_E");
+        let sub = |i: usize| if i < 10 { format!("S{}_", i) } else { format!("S{}_", (b'A' + (i - 10) as u8) as char) };
+        for i in 0..12 {
+            name.push_str(&format!("S_I{}{}E", sub(i), sub(i)));
+        }
+        assert!(demangle(&name, 0).starts_with("f(A<A, A>, A<A<A, A>, A<A, A> >"));
+        for i in 12..36 {
+            name.push_str(&format!("S_I{}{}E", sub(i), sub(i)));
+        }
+        assert_eq!(demangle(&name, 0), name);
     }
 }

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-TARGETS=${*:-sourcemap vlq index_map object symcache}
+TARGETS=${*:-sourcemap vlq index_map object symcache demangle}
 TRIPLE=x86_64-unknown-linux-gnu
 OUT=../target/fuzz
 if ! [ -f "${PYSYM_LIBFUZZER_DIR:-/usr/lib/llvm-14/lib}/libFuzzer.a" ]; then
@@ -19,15 +19,17 @@ fi
 SANCOV="-C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=4 \
  -C llvm-args=-sanitizer-coverage-inline-8bit-counters -C llvm-args=-sanitizer-coverage-pc-table \
  -C llvm-args=-sanitizer-coverage-trace-compares"
-RUSTC=/usr/bin/rustc RUSTFLAGS="$SANCOV" /usr/bin/cargo build -q --release --target $TRIPLE \
+RUSTC=/usr/bin/rustc RUSTFLAGS="$SANCOV" /usr/bin/cargo build -q --locked --release --target $TRIPLE \
   --config 'source.crates-io.replace-with="debian"' \
   --config 'source.debian.directory="/usr/share/cargo/registry"' --target-dir $OUT
 for t in $TARGETS; do
   mkdir -p "$OUT/corpus/$t" "artifacts/$t"
-  max_len=65536; [ "$t" = object ] && max_len=262144
+  max_len=65536; [ "$t" = object ] && max_len=262144; [ "$t" = demangle ] && max_len=4096
+  # one name should take milliseconds: flag anything slower than 2 s as a hang
+  timeout=10; [ "$t" = demangle ] && timeout=2
   echo "== $t: ${SECONDS_PER_TARGET}s"
   "$OUT/$TRIPLE/release/$t" "$OUT/corpus/$t" "corpus/$t" -max_total_time="$SECONDS_PER_TARGET" \
-    -max_len=$max_len -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="artifacts/$t/" 2>&1 | tee "$OUT/$t.log" | grep -E "^(#[0-9]+ *(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)" || true
+    -max_len=$max_len -rss_limit_mb=2048 -timeout=$timeout -print_final_stats=1 \
+    -artifact_prefix="artifacts/$t/" 2>&1 | tee "$OUT/$t.log" | grep -E "^(#[0-9]+[[:space:]]*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)" || true
 done
 echo "crash artifacts:"; find artifacts -type f 2>/dev/null | grep -v '\.gitkeep' || true

@@ -79,6 +79,23 @@ pub fn object(data: &[u8]) {
     }
 }
 
+/// DWARF languages the demangler may be called with: none, C++, Rust, C++14.
+const LANGS: [u32; 4] = [0, 0x04, 0x1c, 0x21];
+
+/// The demangler (C++ Itanium, Rust legacy and v0). The first byte picks the language
+/// (`byte % 4`, so seeds start with a readable `0`..`3`); the rest is the name, taken as the
+/// regression replay carries it in a Breakpad `FUNC` line: lossy UTF-8, up to the first
+/// line break, trailing `\r` dropped.
+pub fn demangle(data: &[u8]) {
+    let (lang, name) = match data.split_first() {
+        Some((&b, rest)) => (LANGS[b as usize % LANGS.len()], rest),
+        None => (0, data),
+    };
+    let name = String::from_utf8_lossy(name);
+    let name = name.split('\n').next().unwrap_or("").trim_end_matches('\r');
+    let _ = pysym_core::native::demangle::demangle(name, lang);
+}
+
 /// The symcache reader on arbitrary bytes.
 pub fn symcache(data: &[u8]) {
     if let Ok(sc) = SymCache::parse(data) {

@@ -4,7 +4,7 @@
 // so the document stays the single contract (like tests/test_abi.py for pysym/_abi.py).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 export const NONE = 0xffffffff;
 
@@ -51,3 +51,6 @@ export const BIAS_LEAST_UPPER_BOUND = 1;
 export const STRINGS_SOURCES = 0;
 export const STRINGS_NAMES = 1;
 export const STRINGS_META = 2;
+
+// Location record of a symcache (ABI.md "Location record", 9 x u32).
+export const LOCATION_WORDS = 9;

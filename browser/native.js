@@ -12,7 +12,6 @@ import { PysymError } from "./errors.js";
 
 const NONE = abi.NONE;
 const BATCH = 1 << 16; // addresses per boundary crossing
-const FRAME_WORDS = 8;
 const encoder = new TextEncoder();
 
 function isBlob(x) {
@@ -100,6 +99,9 @@ export class SymCache {
     this._data = data; // Uint8Array: kept to rebuild after a trap and for toBytes()
     this._handles = new Map();
     this._closed = false;
+    // Frozen frame chains per location id (stable for these bytes: they survive a reload).
+    this._chains = new Map([[NONE, []]]);
+    this._strings = new Map([[NONE, null]]);
     if (handle) this._handles.set(handle[0], handle[1]);
     else this._load();
     this._readInfo();
@@ -182,9 +184,44 @@ export class SymCache {
       const h = this._h();
       const ptr = rt.inputBuffer(new Uint8Array(raw.buffer));
       rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, chunk.length, rt.outSlot));
-      out.push(...decodeFrames(rt, rt.resultBytes()));
+      const bytes = rt.resultBytes();
+      const ids = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const locs = new Array(chunk.length);
+      const missing = new Set();
+      for (let i = 0; i < chunk.length; i++) {
+        locs[i] = ids.getUint32(4 * i, true);
+        if (!this._chains.has(locs[i])) missing.add(locs[i]);
+      }
+      if (missing.size) this._decodeLocations(h, missing);
+      for (const loc of locs) out.push(this._chains.get(loc).slice());
     }
     return out;
+  }
+
+  /** Asks the module for locations (and their callers) and keeps their frame chains. */
+  _decodeLocations(h, wanted) {
+    const rt = this._rt;
+    const ids = Uint32Array.from([...wanted].sort((a, b) => a - b));
+    const ptr = rt.inputBuffer(new Uint8Array(ids.buffer));
+    rt.check(rt.call("pysym_symcache_locations", h, ptr, ids.length, rt.outSlot));
+    const data = rt.resultBytes();
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const n = view.getUint32(0, true);
+    const off = 4 + 4 * abi.LOCATION_WORDS * n;
+    const m = view.getUint32(off, true);
+    const table = rt.stringTable(data.subarray(off + 4 + 4 * m));
+    for (let k = 0; k < m; k++) this._strings.set(view.getUint32(off + 4 + 4 * k, true), table[k]);
+    const s = (i) => this._strings.get(i);
+    for (let r = 0, k = 4; r < n; r++, k += 4 * abi.LOCATION_WORDS) {
+      const w = (i) => view.getUint32(k + 4 * i, true);
+      if (this._chains.has(w(0))) continue;
+      const frame = Object.freeze({
+        function: s(w(1)), rawFunction: s(w(2)), file: s(w(3)),
+        line: w(4) || null, column: w(5) || null, symAddr: u64(w(6), w(7)), inlined: w(8) !== NONE,
+      });
+      // Callers come first in the result, so their chains are known.
+      this._chains.set(w(0), Object.freeze([frame, ...this._chains.get(w(8))]));
+    }
   }
 
   close() {
@@ -203,31 +240,6 @@ export class SymCache {
   toString() {
     return `<SymCache ${this.kind} ${this.arch} debugId=${this.debugId}>`;
   }
-}
-
-function decodeFrames(rt, data) {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const count = view.getUint32(0, true);
-  const total = view.getUint32(4, true);
-  const recOff = 8 + 4 * count;
-  const strOff = recOff + 4 * FRAME_WORDS * total;
-  const strings = rt.stringTable(data.subarray(strOff));
-  const s = (i) => (i === NONE ? null : strings[i]);
-  const result = [];
-  let k = recOff;
-  for (let a = 0; a < count; a++) {
-    const n = view.getUint32(8 + 4 * a, true);
-    const frames = [];
-    for (let j = 0; j < n; j++, k += 4 * FRAME_WORDS) {
-      const w = (i) => view.getUint32(k + 4 * i, true);
-      frames.push(Object.freeze({
-        function: s(w(0)), rawFunction: s(w(1)), file: s(w(2)),
-        line: w(3) || null, column: w(4) || null, symAddr: u64(w(5), w(6)), inlined: Boolean(w(7) & 1),
-      }));
-    }
-    result.push(frames);
-  }
-  return result;
 }
 
 /** `pysym symcache lookup` output for these addresses (llvm-symbolizer --inlining style). */

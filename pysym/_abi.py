@@ -4,7 +4,7 @@
 the document stays the single contract.
 """
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 NONE = 0xFFFFFFFF
 
@@ -52,5 +52,5 @@ STRINGS_SOURCES = 0
 STRINGS_NAMES = 1
 STRINGS_META = 2
 
-# Frame record of a symcache lookup (ABI.md "Frame record", 8 x u32).
-FRAME_WORDS = 8
+# Location record of a symcache (ABI.md "Location record", 9 x u32).
+LOCATION_WORDS = 9

@@ -8,14 +8,16 @@ are loaded without copying anything but their bytes into the module.
 from __future__ import annotations
 
 import array
+import contextlib
+import gc
 import os
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _abi
-from ._host import HandleOwner, Runtime, get_runtime
+from ._host import HandleOwner, Runtime, StringTable, get_runtime
 
 __all__ = ["Object", "SymCache", "Frame"]
 
@@ -55,6 +57,24 @@ def _frame(function: Optional[str], raw: Optional[str], file: Optional[str], lin
     _set(f, "__dict__", {"function": function, "raw_function": raw, "file": file, "line": line,
                          "column": column, "sym_addr": sym_addr, "inlined": inlined})
     return f
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector while results are put together.
+
+    A batch allocates one list per address (and, cold, one frame per location): no
+    cycles, but enough allocations to trigger collections that rescan every cached frame,
+    which cost more than the lookups themselves.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -176,6 +196,10 @@ class SymCache(HandleOwner):
         self._path = path
         self._handles: Dict[int, int] = {}
         self._closed = False
+        # Frames per location id (stable for these bytes, so they survive a reload);
+        # NONE (nothing covers the address) has none.
+        self._chains: Dict[int, Tuple[Frame, ...]] = {_NONE: ()}
+        self._strings: Dict[int, Optional[str]] = {_NONE: None}
         with self._rt.lock:
             if _handle is not None:
                 self._handles[_handle[0]] = _handle[1]
@@ -274,9 +298,15 @@ class SymCache(HandleOwner):
         return self.lookup_many([addr])[0]
 
     def lookup_many(self, addrs: Iterable[int]) -> List[List[Frame]]:
-        """Frames for many addresses, in one boundary crossing per 65,536 addresses."""
+        """Frames for many addresses, in one boundary crossing per 65,536 addresses.
+
+        The module answers with location ids; each location's frames are decoded once and
+        kept (bounded by the symcache's location count), and results share the
+        (immutable) :class:`Frame` objects.
+        """
         values = list(addrs)
         out: List[List[Frame]] = []
+        chains = self._chains
         for start in range(0, len(values), _BATCH):
             chunk = values[start : start + _BATCH]
             try:
@@ -286,47 +316,50 @@ class SymCache(HandleOwner):
             if sys.byteorder == "big":
                 raw.byteswap()
             rt = self._rt
-            with rt.lock:
+            with rt.lock, _collector_paused():
                 h = self._h()
                 ptr = rt.input_buffer(raw.tobytes())
                 rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, len(chunk), rt.out_slot))
-                data = rt.result_bytes()
-            out.extend(_decode_frames(rt, data))
+                ids = _u32s(rt.result_bytes(), 0, len(chunk))
+                missing = set(ids).difference(chains)
+                if missing:
+                    self._decode_locations(rt, h, missing)
+                out.extend(map(list, map(chains.__getitem__, ids)))
         return out
 
-    # -- life cycle ----------------------------------------------------------------
-
-
-
-
+    def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:
+        """Asks the module for locations (and their callers) and keeps their frame chains."""
+        ids = array.array("I", sorted(wanted))
+        if sys.byteorder == "big":
+            ids.byteswap()
+        ptr = rt.input_buffer(ids.tobytes())
+        rt.check(rt.call("pysym_symcache_locations", h, ptr, len(ids), rt.out_slot))
+        data = rt.result_bytes()
+        (n,) = struct.unpack_from("<I", data, 0)
+        words = _abi.LOCATION_WORDS
+        recs = _u32s(data, 4, n * words)
+        off = 4 + 4 * n * words
+        (m,) = struct.unpack_from("<I", data, off)
+        strings = self._strings
+        strings.update(zip(_u32s(data, off + 4, m), StringTable(data[off + 4 + 4 * m :]).to_list()))
+        # Column-wise, so that the loops run in C: this is the cost of a cold lookup.
+        locs, fn, rawfn, file, line, col, lo, hi, caller = (recs[i::words] for i in range(words))
+        s = strings.__getitem__
+        frames = map(
+            _frame,
+            map(s, fn),
+            map(s, rawfn),
+            map(s, file),
+            [v or None for v in line],
+            [v or None for v in col],
+            [a | (b << 32) for a, b in zip(lo, hi)],
+            [v != _NONE for v in caller],
+        )
+        chains = self._chains
+        for loc, frame, up in zip(locs, frames, caller):
+            # Callers come first in the result, so their chains are known.
+            if loc not in chains:
+                chains[loc] = (frame,) + chains[up]
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
-
-
-def _decode_frames(rt: Runtime, data: bytes) -> List[List[Frame]]:
-    count, total = struct.unpack_from("<II", data, 0)
-    counts = _u32s(data, 8, count)
-    words = _abi.FRAME_WORDS
-    rec_off = 8 + 4 * count
-    recs = _u32s(data, rec_off, total * words)
-    strings = rt.string_table(data[rec_off + 4 * total * words :])
-    s = strings.__getitem__
-    result: List[List[Frame]] = []
-    k = 0
-    for n in counts:
-        frames: List[Frame] = []
-        for _ in range(n):
-            fn, raw, file, line, col, lo, hi, flags = recs[k : k + words]
-            k += words
-            frames.append(_frame(
-                None if fn == _NONE else s(fn),
-                None if raw == _NONE else s(raw),
-                None if file == _NONE else s(file),
-                line or None,
-                col or None,
-                lo | (hi << 32),
-                bool(flags & 1),
-            ))
-        result.append(frames)
-    return result

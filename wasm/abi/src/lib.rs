@@ -12,7 +12,7 @@ use std::alloc::{alloc, dealloc, Layout};
 use std::mem::ManuallyDrop;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 3;
+pub const ABI_VERSION: i32 = 4;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -931,61 +931,88 @@ pub extern "C" fn pysym_symcache_bytes(h: u32, out: u32) -> i32 {
     status::OK
 }
 
-const FRAME_WORDS: usize = 8;
-
-/// Batched lookup of `count` u64 addresses at `ptr` (relative to the image base).
+/// Batched lookup of `count` u64 addresses at `ptr` (relative to the image base): the
+/// innermost location of each, `NONE` where nothing covers it. Hosts keep frames per
+/// location (`pysym_symcache_locations`), so a batch costs one u32 per address.
 #[no_mangle]
 pub extern "C" fn pysym_symcache_lookup_many(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let n = count as usize;
     let base = ptr as *const u64;
-    let mut counts: Vec<u32> = Vec::with_capacity(n);
-    let mut records: Vec<u32> = Vec::new();
-    let mut local: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-    let mut strings: Vec<&'static str> = Vec::new();
-    let mut intern = |idx: u32, text: Option<&'static str>| -> u32 {
-        match text {
-            None => NONE,
-            Some(t) => *local.entry(idx).or_insert_with(|| {
-                strings.push(t);
-                strings.len() as u32 - 1
-            }),
-        }
-    };
-    for i in 0..n {
-        // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
-        let addr = unsafe { base.add(i).read_unaligned() };
-        let frames = c.lookup(addr);
-        counts.push(frames.len() as u32);
-        for f in &frames {
-            let fname = intern(f.function_string, f.function);
-            let raw = intern(f.raw_function_string, f.raw_function);
-            let file = intern(f.file_string, f.file);
-            records.extend_from_slice(&[
-                fname,
-                raw,
-                file,
-                f.line,
-                f.column,
-                f.sym_addr as u32,
-                (f.sym_addr >> 32) as u32,
-                f.inlined as u32,
-            ]);
-        }
-    }
     let st = state();
     st.result.clear();
-    push_u32(&mut st.result, n as u32);
-    push_u32(&mut st.result, (records.len() / FRAME_WORDS) as u32);
-    for v in counts.iter().chain(records.iter()) {
-        push_u32(&mut st.result, *v);
+    st.result.reserve(count as usize * 4);
+    for i in 0..count as usize {
+        // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
+        let addr = unsafe { base.add(i).read_unaligned() };
+        push_u32(&mut st.result, c.location_at(addr).unwrap_or(NONE));
     }
-    let header = std::mem::take(&mut st.result);
-    write_string_table(strings.iter().map(|s| Some(std::borrow::Cow::Borrowed(*s))));
-    let table = std::mem::replace(&mut st.result, header);
+    publish_result(out)
+}
+
+const LOCATION_WORDS: usize = 9;
+
+/// Location records for `count` u32 location ids at `ptr` and for all their callers, each
+/// once, in increasing order (so a caller comes before the locations inlined into it).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let n_locs = c.location_count();
+    let mut wanted: Vec<u32> = Vec::with_capacity(count as usize);
+    let base = ptr as *const u32;
+    for i in 0..count as usize {
+        // SAFETY: the host wrote `count` u32 at `ptr`; out-of-bounds traps.
+        let loc = unsafe { base.add(i).read_unaligned() };
+        if loc as usize >= n_locs {
+            return fail(status::BAD_ARGUMENT, format!("no location {} (the symcache has {})", loc, n_locs));
+        }
+        wanted.push(loc);
+    }
+    // Add callers: walking from the largest index down visits each caller after all the
+    // locations that name it (callers have smaller indices).
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut seen: std::collections::HashSet<u32> = wanted.iter().copied().collect();
+    let mut stack = wanted.clone();
+    while let Some(loc) = stack.pop() {
+        if let Some(caller) = c.location(loc).map(|l| l.caller).filter(|&c| c != NONE) {
+            if seen.insert(caller) {
+                wanted.push(caller);
+                stack.push(caller);
+            }
+        }
+    }
+    wanted.sort_unstable();
+    let mut strings: Vec<u32> = Vec::new();
+    let mut string_seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    let mut head: Vec<u8> = Vec::with_capacity(8 + 4 * LOCATION_WORDS * wanted.len());
+    push_u32(&mut head, wanted.len() as u32);
+    for &loc in &wanted {
+        let l = match c.location(loc) {
+            Some(l) => l,
+            None => continue, // unreachable: checked above and by the symcache reader
+        };
+        for s in [l.function, l.raw_function, l.file] {
+            if s != NONE && string_seen.insert(s) {
+                strings.push(s);
+            }
+        }
+        for v in [loc, l.function, l.raw_function, l.file, l.line, l.column, l.sym_addr as u32, (l.sym_addr >> 32) as u32, l.caller] {
+            push_u32(&mut head, v);
+        }
+    }
+    push_u32(&mut head, strings.len() as u32);
+    for s in &strings {
+        push_u32(&mut head, *s);
+    }
+    write_string_table(strings.iter().map(|&s| c.string(s).map(std::borrow::Cow::Borrowed)));
+    let st = state();
+    let table = std::mem::replace(&mut st.result, head);
     st.result.extend_from_slice(&table);
     publish_result(out)
 }

@@ -14,8 +14,14 @@ pub const NONE: u32 = 0xFFFF_FFFF;
 pub const MAGIC: &[u8; 8] = b"PYSYMCCH";
 /// The eight bytes every symcache ends with (a sentinel against truncation).
 pub const END_MAGIC: &[u8; 8] = b"PYSYMEND";
-/// The format version this module writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this module writes (it reads 1 as well: same layout, and version 1
+/// caches are held to the same depth limit).
+pub const VERSION: u32 = 2;
+
+/// Most frames in one chain (an address inside this many nested inlined calls). Bounds
+/// the work and memory of any lookup whatever the input; writers elide the middle frames
+/// of deeper chains, readers refuse symcaches that break it.
+pub const MAX_INLINE_DEPTH: usize = 256;
 
 const HEADER_LEN: usize = 64;
 const LOCATION_LEN: usize = 32;
@@ -131,9 +137,13 @@ impl SymCacheWriter {
     }
 
     /// Interns a frame chain (outermost frame first) and gives the innermost location.
+    /// Of a chain deeper than [`MAX_INLINE_DEPTH`], the outermost frame and the innermost
+    /// ones are kept.
     pub fn chain(&mut self, frames: &[FrameSpec]) -> u32 {
         let mut caller = NONE;
-        for f in frames {
+        let skip = frames.len().saturating_sub(MAX_INLINE_DEPTH);
+        let kept = frames.iter().take(1).chain(frames.iter().skip(1 + skip));
+        for f in kept {
             let key = LocKey {
                 file: f.file,
                 line: f.line,
@@ -316,12 +326,6 @@ pub struct Frame<'data> {
     pub function: Option<&'data str>,
     /// Function name as stored in the debug file.
     pub raw_function: Option<&'data str>,
-    /// Index of the function name strings (the demangled one), or [`NONE`].
-    pub function_string: u32,
-    /// Index of the raw function name string, or [`NONE`].
-    pub raw_function_string: u32,
-    /// Index of the file path string, or [`NONE`].
-    pub file_string: u32,
     /// Full path of the source file, `None` when unknown.
     pub file: Option<&'data str>,
     /// 1-based line, 0 when unknown.
@@ -332,6 +336,25 @@ pub struct Frame<'data> {
     pub sym_addr: u64,
     /// Whether this frame was inlined into the next one.
     pub inlined: bool,
+}
+
+/// One location as stored, its strings as string indices ([`SymCache::string`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// Demangled function name, or [`NONE`].
+    pub function: u32,
+    /// Function name as stored in the debug file, or [`NONE`].
+    pub raw_function: u32,
+    /// Full path of the source file, or [`NONE`].
+    pub file: u32,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// Start of the function or inlined instance, relative to the image base.
+    pub sym_addr: u64,
+    /// The location this one was inlined into (a smaller index), or [`NONE`].
+    pub caller: u32,
 }
 
 /// A symcache read in place.
@@ -366,7 +389,7 @@ impl<'data> SymCache<'data> {
             return Err(invalid("not a pysym symcache (bad magic or too short)"));
         }
         let version = rd32(data, 8);
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(invalid(format!("symcache version {} is not supported (this is version {})", version, VERSION)));
         }
         let flags = rd32(data, 12);
@@ -441,12 +464,19 @@ impl<'data> SymCache<'data> {
             return Err(invalid("symcache ranges do not end with a sentinel"));
         }
         let ok = |v: u32, n: usize| v == NONE || (v as usize) < n;
+        // Chain depth per location: callers come first, so one pass computes them all.
+        let mut depth: Vec<u16> = Vec::with_capacity(n_locs);
         for i in 0..n_locs {
             let b = &self.locations[i * LOCATION_LEN..];
             let (file, func, caller) = (rd32(b, 0), rd32(b, 12), rd32(b, 16));
             if !ok(file, n_files) || !ok(func, n_funcs) || !(caller == NONE || (caller as usize) < i) {
                 return Err(invalid(format!("symcache location {} is out of range", i)));
             }
+            let d = if caller == NONE { 1 } else { depth[caller as usize] + 1 };
+            if d as usize > MAX_INLINE_DEPTH {
+                return Err(invalid(format!("symcache location {} is more than {} frames deep", i, MAX_INLINE_DEPTH)));
+            }
+            depth.push(d);
         }
         for i in 0..n_funcs {
             if !ok(rd32(self.functions, i * FUNCTION_LEN), n_strings) || !ok(rd32(self.functions, i * FUNCTION_LEN + 4), n_strings) {
@@ -500,6 +530,28 @@ impl<'data> SymCache<'data> {
         std::str::from_utf8(&self.string_bytes[o..o + n]).ok()
     }
 
+    /// Number of locations.
+    pub fn location_count(&self) -> usize {
+        self.locations.len() / LOCATION_LEN
+    }
+
+    /// Location `index` with its strings as string indices, `None` when out of range.
+    pub fn location(&self, index: u32) -> Option<Location> {
+        if index as usize >= self.location_count() {
+            return None;
+        }
+        let b = &self.locations[index as usize * LOCATION_LEN..];
+        let (file, line, column, func, caller) = (rd32(b, 0), rd32(b, 4), rd32(b, 8), rd32(b, 12), rd32(b, 16));
+        let (raw_function, function) = if func == NONE {
+            (NONE, NONE)
+        } else {
+            let f = func as usize * FUNCTION_LEN;
+            (rd32(self.functions, f), rd32(self.functions, f + 4))
+        };
+        let file = if file == NONE { NONE } else { rd32(self.files, file as usize * 4) };
+        Some(Location { function, raw_function, file, line, column, sym_addr: rd64(b, 24), caller })
+    }
+
     /// The innermost location covering `addr` (relative to the image base), if any.
     pub fn location_at(&self, addr: u64) -> Option<u32> {
         // partition_point over the u64 starts without building a slice of u64.
@@ -530,33 +582,18 @@ impl<'data> SymCache<'data> {
             Some(l) => l,
             None => return frames,
         };
-        loop {
-            let b = &self.locations[loc as usize * LOCATION_LEN..];
-            let (file, line, column, func, caller) = (rd32(b, 0), rd32(b, 4), rd32(b, 8), rd32(b, 12), rd32(b, 16));
-            let sym_addr = rd64(b, 24);
-            let (raw_s, name_s) = if func == NONE {
-                (NONE, NONE)
-            } else {
-                let f = func as usize * FUNCTION_LEN;
-                (rd32(self.functions, f), rd32(self.functions, f + 4))
-            };
-            let file_s = if file == NONE { NONE } else { rd32(self.files, file as usize * 4) };
+        // Validated at parse: every location exists and callers have smaller indices.
+        while let Some(l) = self.location(loc) {
             frames.push(Frame {
-                function: self.string(name_s),
-                raw_function: self.string(raw_s),
-                function_string: name_s,
-                raw_function_string: raw_s,
-                file_string: file_s,
-                file: self.string(file_s),
-                line,
-                column,
-                sym_addr,
-                inlined: caller != NONE,
+                function: self.string(l.function),
+                raw_function: self.string(l.raw_function),
+                file: self.string(l.file),
+                line: l.line,
+                column: l.column,
+                sym_addr: l.sym_addr,
+                inlined: l.caller != NONE,
             });
-            if caller == NONE {
-                break;
-            }
-            loc = caller;
+            loc = l.caller;
         }
         frames
     }
@@ -598,6 +635,40 @@ mod tests {
         assert!(c.lookup(0x1020).is_empty());
         assert_eq!(c.lookup(0x2003).len(), 1);
         assert!(c.lookup(0x2004).is_empty());
+    }
+
+    #[test]
+    fn deep_chains_keep_outermost_and_innermost_frames() {
+        let mut w = SymCacheWriter::new();
+        let file = w.file("/src/a.c");
+        let chain: Vec<FrameSpec> = (0..MAX_INLINE_DEPTH as u32 + 44)
+            .map(|i| FrameSpec { function: w.function(&format!("f{}", i), &format!("f{}", i), 0), file, line: i + 1, column: 0, sym_addr: 0x1000 })
+            .collect();
+        let loc = w.chain(&chain);
+        w.range(0x1000, 0x1010, loc);
+        let bytes = w.finish(&Identity::default());
+        let c = SymCache::parse(&bytes).unwrap();
+        let f = c.lookup(0x1000);
+        assert_eq!(f.len(), MAX_INLINE_DEPTH);
+        assert_eq!(f[0].function, Some("f299"));
+        assert_eq!(f[MAX_INLINE_DEPTH - 2].function, Some("f45"));
+        assert_eq!((f[MAX_INLINE_DEPTH - 1].function, f[MAX_INLINE_DEPTH - 1].inlined), (Some("f0"), false));
+    }
+
+    #[test]
+    fn reader_refuses_chains_deeper_than_the_limit() {
+        let mut w = SymCacheWriter::new();
+        let mut caller = NONE;
+        // Bypass `chain` (which elides) to write what a hostile writer could.
+        for i in 0..=MAX_INLINE_DEPTH as u32 {
+            let key = LocKey { file: NONE, line: i, column: 0, function: NONE, inlined_into: caller, sym_addr: 0 };
+            w.locations.push(key);
+            caller = i;
+        }
+        w.range(0, 4, caller);
+        let bytes = w.finish(&Identity::default());
+        let err = SymCache::parse(&bytes).unwrap_err();
+        assert!(err.to_string().contains("frames deep"), "{}", err);
     }
 
     #[test]

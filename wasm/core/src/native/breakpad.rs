@@ -6,33 +6,22 @@
 //! base is 0. Lookups give the inlinee chain that the `INLINE` records describe: the
 //! innermost frame is located by the line record, each caller by the call file and line
 //! of the `INLINE` record one level deeper.
+//!
+//! The file is streamed (see [`Source`]), never held whole: a first pass keeps the module
+//! identity, `FILE`, `INLINE_ORIGIN` and `PUBLIC` records and where each `FUNC` starts; a
+//! second pass reads the `FUNC` blocks in address order (front to back for a file written
+//! sorted, as `dump_syms` does) and writes each one's ranges. Peak memory is the symcache
+//! being built plus one `FUNC`'s records.
 
+use super::source::{for_each_line, Source};
 use super::{demangle, invalid, ObjectInfo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
 use std::collections::HashMap;
 
 /// Whether `data` starts like a Breakpad symbol file.
 pub fn is_breakpad(head: &[u8]) -> bool {
     head.starts_with(b"MODULE ")
-}
-
-struct Func<'a> {
-    addr: u64,
-    size: u64,
-    name: &'a str,
-    /// `(addr, size, line, file)`
-    lines: Vec<(u64, u64, u32, u32)>,
-    /// `(depth, call_line, call_file, origin, ranges)`
-    inlines: Vec<(u32, u32, u32, u32, Vec<(u64, u64)>)>,
-}
-
-struct Parsed<'a> {
-    identity: Identity,
-    files: HashMap<u32, &'a str>,
-    origins: HashMap<u32, &'a str>,
-    funcs: Vec<Func<'a>>,
-    publics: Vec<(u64, &'a str)>,
 }
 
 fn hex_u64(s: &str, what: &str, line_no: usize) -> Result<u64> {
@@ -88,180 +77,325 @@ fn arch(name: &str) -> &str {
     }
 }
 
-fn parse(text: &str) -> Result<Parsed<'_>> {
-    let mut lines = text.lines().enumerate();
-    let (_, first) = lines.next().ok_or_else(|| invalid("empty Breakpad file"))?;
-    let m = fields(first.trim_end_matches('\r'), 4);
-    if m.len() < 5 || m[0] != "MODULE" || m[3].is_empty() {
-        return Err(invalid("Breakpad file without a MODULE line"));
+
+/// What the first word of a line makes of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Info,
+    File,
+    Origin,
+    Func,
+    Public,
+    Inline,
+    LineRecord,
+    Skip,
+}
+
+fn kind(first: &str) -> Kind {
+    match first {
+        "INFO" => Kind::Info,
+        "FILE" => Kind::File,
+        "INLINE_ORIGIN" => Kind::Origin,
+        "FUNC" => Kind::Func,
+        "PUBLIC" => Kind::Public,
+        "INLINE" => Kind::Inline,
+        "" | "STACK" | "MODULE" => Kind::Skip,
+        // A line record of the last FUNC: address size line file.
+        _ if first.bytes().all(|b| b.is_ascii_hexdigit()) => Kind::LineRecord,
+        _ => Kind::Skip, // unknown record kinds are skipped, as Breakpad's own reader does
     }
-    let mut parsed = Parsed {
-        identity: Identity {
-            kind: "breakpad".to_string(),
-            arch: arch(m[2]).to_string(),
-            debug_id: debug_id(m[3], 1)?,
-            code_id: String::new(),
-            image_base: 0,
-            flags: 0,
-        },
+}
+
+fn first_word(line: &str) -> &str {
+    line.split(' ').next().unwrap_or("")
+}
+
+fn utf8(raw: &[u8], line_no: usize) -> Result<&str> {
+    let line = std::str::from_utf8(raw).map_err(|e| invalid(format!("Breakpad line {} is not UTF-8: {}", line_no, e)))?;
+    Ok(line.trim_end_matches('\r'))
+}
+
+/// The fields after `FUNC`/`PUBLIC` (and after `m`: several names were folded into this
+/// address).
+fn after_keyword<'l>(line: &'l str, first: &str) -> &'l str {
+    let rest = line.get(first.len() + 1..).unwrap_or("");
+    rest.strip_prefix("m ").unwrap_or(rest)
+}
+
+/// `FUNC [m] address size param_size name`: address, size, name.
+fn func_record(line: &str, line_no: usize) -> Result<(u64, u64, &str)> {
+    let f = fields(after_keyword(line, "FUNC"), 3);
+    if f.len() < 4 {
+        return Err(invalid(format!("Breakpad line {}: short FUNC record", line_no)));
+    }
+    Ok((hex_u64(f[0], "address", line_no)?, hex_u64(f[1], "size", line_no)?, f[3]))
+}
+
+/// `PUBLIC [m] address param_size name`: address, name.
+fn public_record(line: &str, line_no: usize) -> Result<(u64, &str)> {
+    let f = fields(after_keyword(line, "PUBLIC"), 2);
+    if f.len() < 3 {
+        return Err(invalid(format!("Breakpad line {}: short PUBLIC record", line_no)));
+    }
+    Ok((hex_u64(f[0], "address", line_no)?, f[2]))
+}
+
+type LineRec = (u64, u64, u32, u32);
+/// `(depth, call_line, call_file, origin, ranges)`
+type InlineRec = (u32, u32, u32, u32, Vec<(u64, u64)>);
+
+/// `address size line file`; `in_func`: a FUNC came before.
+fn line_record(line: &str, line_no: usize, in_func: bool) -> Result<LineRec> {
+    let f: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
+    if f.len() != 4 {
+        return Err(invalid(format!("Breakpad line {}: malformed line record", line_no)));
+    }
+    if !in_func {
+        return Err(invalid(format!("Breakpad line {}: line record outside a FUNC", line_no)));
+    }
+    let line_num = f[2].parse::<i64>().map_err(|_| invalid(format!("Breakpad line {}: bad line number", line_no)))?;
+    Ok((
+        hex_u64(f[0], "address", line_no)?,
+        hex_u64(f[1], "size", line_no)?,
+        line_num.clamp(0, u32::MAX as i64) as u32,
+        dec_u32(f[3], "file number", line_no)?,
+    ))
+}
+
+/// `INLINE depth call_line call_file origin (address size)+`; `in_func`: a FUNC came before.
+fn inline_record(line: &str, line_no: usize, in_func: bool) -> Result<InlineRec> {
+    let f: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
+    if f.len() < 7 || (f.len() - 5) % 2 != 0 {
+        return Err(invalid(format!("Breakpad line {}: malformed INLINE record", line_no)));
+    }
+    if !in_func {
+        return Err(invalid(format!("Breakpad line {}: INLINE outside a FUNC", line_no)));
+    }
+    let mut ranges = Vec::new();
+    for pair in f[5..].chunks(2) {
+        ranges.push((hex_u64(pair[0], "address", line_no)?, hex_u64(pair[1], "size", line_no)?));
+    }
+    Ok((
+        dec_u32(f[1], "depth", line_no)?,
+        dec_u32(f[2], "call line", line_no)?,
+        dec_u32(f[3], "call file", line_no)?,
+        dec_u32(f[4], "origin", line_no)?,
+        ranges,
+    ))
+}
+
+/// Where a FUNC record is.
+struct FuncAt {
+    addr: u64,
+    offset: u64,
+    line_no: usize,
+}
+
+/// What the first pass keeps.
+struct Index {
+    identity: Identity,
+    files: HashMap<u32, String>,
+    origins: HashMap<u32, String>,
+    funcs: Vec<FuncAt>,
+    /// `(address, name start, name length)` in `names`.
+    publics: Vec<(u64, usize, usize)>,
+    names: String,
+    /// Whether a FUNC has line records.
+    has_lines: bool,
+}
+
+/// A malformed line: its number, its offset and what is wrong.
+type LineError = (usize, u64, Error);
+
+fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result<()> {
+    let line = utf8(raw, line_no)?;
+    if line_no == 1 {
+        let m = fields(line, 4);
+        if m.len() < 5 || m[0] != "MODULE" || m[3].is_empty() {
+            return Err(invalid("Breakpad file without a MODULE line"));
+        }
+        ix.identity.arch = arch(m[2]).to_string();
+        ix.identity.debug_id = debug_id(m[3], 1)?;
+        return Ok(());
+    }
+    match kind(first_word(line)) {
+        Kind::Info => {
+            let f = fields(line, 3);
+            if f.len() >= 3 && f[1] == "CODE_ID" {
+                ix.identity.code_id = f[2].to_ascii_lowercase();
+            }
+        }
+        Kind::File => {
+            let f = fields(line, 2);
+            if f.len() < 3 {
+                return Err(invalid(format!("Breakpad line {}: FILE without a name", line_no)));
+            }
+            ix.files.insert(dec_u32(f[1], "file number", line_no)?, f[2].to_string());
+        }
+        Kind::Origin => {
+            let f = fields(line, 2);
+            if f.len() < 3 {
+                return Err(invalid(format!("Breakpad line {}: INLINE_ORIGIN without a name", line_no)));
+            }
+            ix.origins.insert(dec_u32(f[1], "origin number", line_no)?, f[2].to_string());
+        }
+        Kind::Func => {
+            let (addr, _, _) = func_record(line, line_no)?;
+            ix.funcs.push(FuncAt { addr, offset, line_no });
+        }
+        Kind::Public => {
+            let (addr, name) = public_record(line, line_no)?;
+            ix.publics.push((addr, ix.names.len(), name.len()));
+            ix.names.push_str(name);
+        }
+        // Records of a FUNC are read in the second pass; here only those before any FUNC.
+        Kind::LineRecord => {
+            if ix.funcs.is_empty() {
+                line_record(line, line_no, false)?;
+            }
+            ix.has_lines = true;
+        }
+        Kind::Inline => {
+            if ix.funcs.is_empty() {
+                inline_record(line, line_no, false)?;
+            }
+        }
+        Kind::Skip => {}
+    }
+    Ok(())
+}
+
+/// The first pass over the whole file; stops at the first malformed line outside the
+/// FUNC blocks' records (returned with the index of what came before it).
+fn index<'a, S: Source<'a>>(src: &mut S) -> Result<(Index, Option<LineError>)> {
+    let mut ix = Index {
+        identity: Identity { kind: "breakpad".to_string(), ..Identity::default() },
         files: HashMap::new(),
         origins: HashMap::new(),
         funcs: Vec::new(),
         publics: Vec::new(),
+        names: String::new(),
+        has_lines: false,
     };
-    for (i, raw) in lines {
-        let line_no = i + 1;
-        let line = raw.trim_end_matches('\r');
-        let first = line.split(' ').next().unwrap_or("");
-        match first {
-            "" => {}
-            "INFO" => {
-                let f = fields(line, 3);
-                if f.len() >= 3 && f[1] == "CODE_ID" {
-                    parsed.identity.code_id = f[2].to_ascii_lowercase();
-                }
+    let mut line_no = 0usize;
+    let mut bad = None;
+    let size = src.size();
+    for_each_line(src, 0, size, |offset, raw| {
+        line_no += 1;
+        match index_line(&mut ix, line_no, offset, raw) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                bad = Some((line_no, offset, e));
+                Ok(false)
             }
-            "FILE" => {
-                let f = fields(line, 2);
-                if f.len() < 3 {
-                    return Err(invalid(format!("Breakpad line {}: FILE without a name", line_no)));
-                }
-                parsed.files.insert(dec_u32(f[1], "file number", line_no)?, f[2]);
-            }
-            "INLINE_ORIGIN" => {
-                let f = fields(line, 2);
-                if f.len() < 3 {
-                    return Err(invalid(format!("Breakpad line {}: INLINE_ORIGIN without a name", line_no)));
-                }
-                parsed.origins.insert(dec_u32(f[1], "origin number", line_no)?, f[2]);
-            }
-            "FUNC" | "PUBLIC" => {
-                let mut rest = &line[first.len() + 1..];
-                if let Some(r) = rest.strip_prefix("m ") {
-                    rest = r; // several names were folded into this address
-                }
-                if first == "FUNC" {
-                    let f = fields(rest, 3);
-                    if f.len() < 4 {
-                        return Err(invalid(format!("Breakpad line {}: short FUNC record", line_no)));
-                    }
-                    parsed.funcs.push(Func {
-                        addr: hex_u64(f[0], "address", line_no)?,
-                        size: hex_u64(f[1], "size", line_no)?,
-                        name: f[3],
-                        lines: Vec::new(),
-                        inlines: Vec::new(),
-                    });
-                } else {
-                    let f = fields(rest, 2);
-                    if f.len() < 3 {
-                        return Err(invalid(format!("Breakpad line {}: short PUBLIC record", line_no)));
-                    }
-                    parsed.publics.push((hex_u64(f[0], "address", line_no)?, f[2]));
-                }
-            }
-            "INLINE" => {
-                let f: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
-                if f.len() < 7 || (f.len() - 5) % 2 != 0 {
-                    return Err(invalid(format!("Breakpad line {}: malformed INLINE record", line_no)));
-                }
-                let func = parsed
-                    .funcs
-                    .last_mut()
-                    .ok_or_else(|| invalid(format!("Breakpad line {}: INLINE outside a FUNC", line_no)))?;
-                let mut ranges = Vec::new();
-                for pair in f[5..].chunks(2) {
-                    ranges.push((hex_u64(pair[0], "address", line_no)?, hex_u64(pair[1], "size", line_no)?));
-                }
-                func.inlines.push((
-                    dec_u32(f[1], "depth", line_no)?,
-                    dec_u32(f[2], "call line", line_no)?,
-                    dec_u32(f[3], "call file", line_no)?,
-                    dec_u32(f[4], "origin", line_no)?,
-                    ranges,
-                ));
-            }
-            "STACK" | "MODULE" => {}
-            _ if first.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                // A line record of the last FUNC: address size line file.
-                let f: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
-                if f.len() != 4 {
-                    return Err(invalid(format!("Breakpad line {}: malformed line record", line_no)));
-                }
-                let func = parsed
-                    .funcs
-                    .last_mut()
-                    .ok_or_else(|| invalid(format!("Breakpad line {}: line record outside a FUNC", line_no)))?;
-                let line_num = f[2].parse::<i64>().map_err(|_| invalid(format!("Breakpad line {}: bad line number", line_no)))?;
-                func.lines.push((
-                    hex_u64(f[0], "address", line_no)?,
-                    hex_u64(f[1], "size", line_no)?,
-                    line_num.clamp(0, u32::MAX as i64) as u32,
-                    dec_u32(f[3], "file number", line_no)?,
-                ));
-            }
-            _ => {} // unknown record kinds are skipped, as Breakpad's own reader does
         }
+    })?;
+    if line_no == 0 {
+        return Err(invalid("empty Breakpad file"));
     }
-    Ok(parsed)
+    Ok((ix, bad))
 }
 
-fn text(data: &[u8]) -> Result<&str> {
-    std::str::from_utf8(data).map_err(|e| invalid(format!("Breakpad file is not UTF-8: {}", e)))
-}
-
-/// Identity of a Breakpad symbol file.
-pub fn object_info(data: &[u8]) -> Result<ObjectInfo> {
-    let p = parse(text(data)?)?;
-    Ok(ObjectInfo {
-        has_debug_info: p.funcs.iter().any(|f| !f.lines.is_empty()),
-        has_symbols: !p.funcs.is_empty() || !p.publics.is_empty(),
-        identity: p.identity,
+/// One FUNC block (`offset..end`): its size and name, line records and INLINE records, or
+/// its first malformed line.
+fn read_block<'a, S: Source<'a>>(
+    src: &mut S,
+    at: &FuncAt,
+    end: u64,
+    name: &mut String,
+    lines: &mut Vec<LineRec>,
+    inlines: &mut Vec<InlineRec>,
+) -> Result<std::result::Result<u64, (usize, Error)>> {
+    let mut line_no = at.line_no - 1;
+    let mut size = 0;
+    let mut bad = None;
+    let mut one = |line_no: usize, raw: &[u8]| -> Result<()> {
+        let line = utf8(raw, line_no)?;
+        if line_no == at.line_no {
+            let (_, s, n) = func_record(line, line_no)?;
+            size = s;
+            name.clear();
+            name.push_str(n);
+            return Ok(());
+        }
+        match kind(first_word(line)) {
+            Kind::LineRecord => lines.push(line_record(line, line_no, true)?),
+            Kind::Inline => inlines.push(inline_record(line, line_no, true)?),
+            _ => {} // read in the first pass
+        }
+        Ok(())
+    };
+    for_each_line(src, at.offset, end, |_, raw| {
+        line_no += 1;
+        match one(line_no, raw) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                bad = Some((line_no, e));
+                Ok(false)
+            }
+        }
+    })?;
+    Ok(match bad {
+        Some(b) => Err(b),
+        None => Ok(size),
     })
 }
 
-/// Builds a symcache from a Breakpad symbol file.
-pub fn build_symcache(data: &[u8]) -> Result<Vec<u8>> {
-    let mut p = parse(text(data)?)?;
-    let mut w = SymCacheWriter::new();
-    let mut file_idx: HashMap<u32, u32> = HashMap::new();
-    let mut func_idx: HashMap<String, u32> = HashMap::new();
-    let mut file = |w: &mut SymCacheWriter, files: &HashMap<u32, &str>, n: u32| -> u32 {
-        match files.get(&n) {
-            Some(path) => *file_idx.entry(n).or_insert_with(|| w.file(path)),
+/// Interns files and functions (each once) and writes ranges.
+struct Emitter<'i> {
+    w: SymCacheWriter,
+    files: &'i HashMap<u32, String>,
+    origins: &'i HashMap<u32, String>,
+    file_idx: HashMap<u32, u32>,
+    func_idx: HashMap<String, u32>,
+    chain: Vec<FrameSpec>,
+    points: Vec<u64>,
+}
+
+impl<'i> Emitter<'i> {
+    fn file(&mut self, n: u32) -> u32 {
+        match self.files.get(&n) {
+            Some(path) => {
+                let w = &mut self.w;
+                *self.file_idx.entry(n).or_insert_with(|| w.file(path))
+            }
             None => NONE,
         }
-    };
-    let mut function = |w: &mut SymCacheWriter, name: &str| -> u32 {
-        match func_idx.get(name) {
+    }
+
+    fn function(&mut self, name: &str) -> u32 {
+        match self.func_idx.get(name) {
             Some(&f) => f,
             None => {
-                let f = w.function(name, &demangle::demangle(name, 0), 0);
-                func_idx.insert(name.to_owned(), f);
+                let f = self.w.function(name, &demangle::demangle(name, 0), 0);
+                self.func_idx.insert(name.to_owned(), f);
                 f
             }
         }
-    };
-    let mut chain: Vec<FrameSpec> = Vec::new();
-    p.funcs.sort_by_key(|f| f.addr);
-    for func in &p.funcs {
-        let end = func.addr.saturating_add(func.size);
-        let mut points: Vec<u64> = vec![func.addr, end];
-        for &(a, s, _, _) in &func.lines {
+    }
+
+    /// The ranges of one FUNC: split at every line record and inline range boundary.
+    fn func(&mut self, addr: u64, size: u64, name: &str, lines: &mut [LineRec], inlines: &[InlineRec]) {
+        let end = addr.saturating_add(size);
+        let mut points = std::mem::take(&mut self.points);
+        points.clear();
+        points.extend_from_slice(&[addr, end]);
+        for &(a, s, _, _) in lines.iter() {
             points.push(a);
             points.push(a.saturating_add(s));
         }
-        for inl in &func.inlines {
+        for inl in inlines {
             for &(a, s) in &inl.4 {
                 points.push(a);
                 points.push(a.saturating_add(s));
             }
         }
-        points.retain(|&a| a >= func.addr && a <= end);
+        points.retain(|&a| a >= addr && a <= end);
         points.sort_unstable();
         points.dedup();
-        let mut lines = func.lines.clone();
         lines.sort_by_key(|l| l.0);
+        let mut chain = std::mem::take(&mut self.chain);
+        let mut active: Vec<(u32, u32, u32, u32, u64)> = Vec::new();
         for win in points.windows(2) {
             let (lo, hi) = (win[0], win[1]);
             // The line record covering `lo`.
@@ -271,8 +405,8 @@ pub fn build_symcache(data: &[u8]) -> Result<Vec<u8>> {
                 _ => (None, 0),
             };
             // The inline records covering `lo`, outermost (depth 0) first.
-            let mut active: Vec<(u32, u32, u32, u32, u64)> = Vec::new();
-            for inl in &func.inlines {
+            active.clear();
+            for inl in inlines {
                 if let Some(&(a, _)) = inl.4.iter().find(|&&(a, s)| a <= lo && lo < a.saturating_add(s)) {
                     active.push((inl.0, inl.1, inl.2, inl.3, a));
                 }
@@ -280,45 +414,244 @@ pub fn build_symcache(data: &[u8]) -> Result<Vec<u8>> {
             active.sort_by_key(|a| a.0);
             chain.clear();
             // Outer function first; each frame is located at the call site of the next.
-            let outer_fn = function(&mut w, func.name);
-            chain.push(FrameSpec { function: outer_fn, file: NONE, line: 0, column: 0, sym_addr: func.addr });
+            let outer_fn = self.function(name);
+            chain.push(FrameSpec { function: outer_fn, file: NONE, line: 0, column: 0, sym_addr: addr });
             for &(_, call_line, call_file, origin, start) in &active {
+                let call_file = self.file(call_file);
                 let last = chain.last_mut().unwrap();
-                last.file = file(&mut w, &p.files, call_file);
+                last.file = call_file;
                 last.line = call_line;
-                let name = p.origins.get(&origin).copied().unwrap_or("");
-                let f = if name.is_empty() { NONE } else { function(&mut w, name) };
+                let origins = self.origins;
+                let name = origins.get(&origin).map(|s| s.as_str()).unwrap_or("");
+                let f = if name.is_empty() { NONE } else { self.function(name) };
                 chain.push(FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: start });
             }
-            let last = chain.last_mut().unwrap();
             if let Some(f) = file_no {
-                last.file = file(&mut w, &p.files, f);
+                let file = self.file(f);
+                let last = chain.last_mut().unwrap();
+                last.file = file;
                 last.line = line;
             }
-            let loc = w.chain(&chain);
-            w.range(lo, hi, loc);
+            let loc = self.w.chain(&chain);
+            self.w.range(lo, hi, loc);
         }
+        self.chain = chain;
+        self.points = points;
+    }
+}
+
+/// Identity of a Breakpad symbol file. Only the first pass runs: records inside FUNC
+/// blocks are checked when the symcache is built.
+pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
+    let (ix, bad) = index(src)?;
+    if let Some((_, _, e)) = bad {
+        return Err(e);
+    }
+    Ok(ObjectInfo {
+        has_debug_info: ix.has_lines,
+        has_symbols: !ix.funcs.is_empty() || !ix.publics.is_empty(),
+        identity: ix.identity,
+    })
+}
+
+/// Builds a symcache from a Breakpad symbol file. A malformed file fails with its first
+/// malformed line, as if read front to back.
+pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
+    let (ix, bad) = index(src)?;
+    let stop = bad.as_ref().map(|b| b.1).unwrap_or_else(|| src.size());
+    let mut first_bad: Option<(usize, Error)> = bad.map(|(n, _, e)| (n, e));
+    let Index { mut identity, files, origins, funcs, mut publics, names, has_lines } = ix;
+    // FUNC blocks in address order (stable: equal addresses in file order).
+    let mut order: Vec<usize> = (0..funcs.len()).collect();
+    order.sort_by_key(|&i| funcs[i].addr);
+    let mut em = Emitter {
+        w: SymCacheWriter::new(),
+        files: &files,
+        origins: &origins,
+        file_idx: HashMap::new(),
+        func_idx: HashMap::new(),
+        chain: Vec::new(),
+        points: Vec::new(),
+    };
+    let (mut name, mut lines, mut inlines) = (String::new(), Vec::new(), Vec::new());
+    for &i in &order {
+        let at = &funcs[i];
+        if matches!(first_bad, Some((n, _)) if at.line_no > n) {
+            continue; // cannot hold an earlier error
+        }
+        let end = funcs.get(i + 1).map(|f| f.offset).unwrap_or(stop).min(stop);
+        lines.clear();
+        inlines.clear();
+        match read_block(src, at, end, &mut name, &mut lines, &mut inlines)? {
+            Ok(size) if first_bad.is_none() => em.func(at.addr, size, &name, &mut lines, &inlines),
+            Ok(_) => {}
+            Err(b) => {
+                if !matches!(first_bad, Some((n, _)) if n < b.0) {
+                    first_bad = Some(b);
+                }
+            }
+        }
+    }
+    if let Some((_, e)) = first_bad {
+        return Err(e);
     }
     // PUBLIC symbols: a name up to the next symbol (FUNC or PUBLIC), where no FUNC covers
     // the address.
-    let mut starts: Vec<u64> = p.funcs.iter().map(|f| f.addr).chain(p.publics.iter().map(|s| s.0)).collect();
+    let mut starts: Vec<u64> = funcs.iter().map(|f| f.addr).chain(publics.iter().map(|s| s.0)).collect();
     starts.sort_unstable();
     starts.dedup();
-    p.publics.sort_by_key(|s| s.0);
-    for &(addr, name) in &p.publics {
+    publics.sort_by_key(|s| s.0);
+    for &(addr, at, len) in &publics {
+        let name = &names[at..at + len];
         let i = starts.partition_point(|&a| a <= addr);
         // As in Breakpad's resolver, the last symbol reaches the end of the module.
         let next = starts.get(i).copied().unwrap_or(u64::MAX);
-        let f = function(&mut w, name);
-        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr }]);
-        w.fallback_range(addr, next, loc);
+        let f = em.function(name);
+        let loc = em.w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr }]);
+        em.w.fallback_range(addr, next, loc);
     }
-    let mut id = p.identity.clone();
-    if p.funcs.iter().any(|f| !f.lines.is_empty()) {
-        id.flags |= FLAG_HAS_DEBUG_INFO;
+    if has_lines {
+        identity.flags |= FLAG_HAS_DEBUG_INFO;
     }
-    if !p.funcs.is_empty() || !p.publics.is_empty() {
-        id.flags |= FLAG_HAS_SYMBOLS;
+    if !funcs.is_empty() || !publics.is_empty() {
+        identity.flags |= FLAG_HAS_SYMBOLS;
     }
-    Ok(w.finish(&id))
+    Ok(em.w.finish(&identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::{IoSource, RefSource};
+    use super::*;
+    use crate::symcache::SymCache;
+
+    /// As tests/test_native.py's: inlines at two depths, a folded FUNC, PUBLIC and STACK.
+    const SYM: &str = "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog
+INFO CODE_ID CD6ADC6E82B2581243FD59DA9C81BD83B3F4B9A5
+FILE 0 /src/p.c
+FILE 1 /usr/include/x86_64-linux-gnu/bits/stdio2.h
+INLINE_ORIGIN 0 sq
+INLINE_ORIGIN 1 dist2
+INLINE_ORIGIN 2 printf
+FUNC 1130 5b 0 nearest
+INLINE 0 11 0 1 1150 20
+INLINE 1 7 0 0 1150 8 1160 6
+1130 10 9 0
+1140 10 11 0
+1150 8 6 0
+1158 8 7 0
+1160 6 6 0
+1166 a 7 0
+1170 1b 12 0
+FUNC m 1190 20 0 geo::Rect::area() const
+1190 20 17 0
+FUNC 11b0 30 0 main
+INLINE 0 24 0 2 11c0 10
+11b0 10 23 0
+11c0 10 112 1
+11d0 10 25 0
+PUBLIC 1200 0 _start
+PUBLIC 1240 0 _ZN3geo5ShapeD2Ev
+STACK CFI INIT 1130 5b .cfa: $rsp 8 + .ra: .cfa -8 + ^
+STACK CFI 1131 .cfa: $rsp 16 +
+";
+
+    /// Built through both sources with windows of `chunk` bytes; both must agree.
+    fn build(text: &str, chunk: usize) -> Result<Vec<u8>> {
+        let a = build_symcache(&mut RefSource::with_chunk(text.as_bytes(), chunk)?);
+        let b = build_symcache(&mut IoSource::with_chunk(std::io::Cursor::new(text.as_bytes()), chunk)?);
+        assert_eq!(a, b, "chunk {}", chunk);
+        a
+    }
+
+    fn frames(bytes: &[u8], addr: u64) -> Vec<(String, String, u32)> {
+        let cache = SymCache::parse(bytes).unwrap();
+        cache
+            .lookup(addr)
+            .iter()
+            .map(|f| (f.function.unwrap_or("").to_string(), f.file.unwrap_or("").to_string(), f.line))
+            .collect()
+    }
+
+    fn fr(f: &str, file: &str, line: u32) -> (String, String, u32) {
+        (f.to_string(), file.to_string(), line)
+    }
+
+    #[test]
+    fn answers() {
+        let bytes = build(SYM, super::super::source::CHUNK).unwrap();
+        let p = "/src/p.c";
+        assert_eq!(frames(&bytes, 0x1135), [fr("nearest", p, 9)]);
+        assert_eq!(frames(&bytes, 0x1152), [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]);
+        assert_eq!(frames(&bytes, 0x1165), [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]);
+        assert_eq!(frames(&bytes, 0x118b), []);
+        assert_eq!(frames(&bytes, 0x1195), [fr("geo::Rect::area() const", p, 17)]);
+        assert_eq!(frames(&bytes, 0x11c4), [fr("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112), fr("main", p, 24)]);
+        assert_eq!(frames(&bytes, 0x5000), [fr("geo::Shape::~Shape()", "", 0)]);
+        let info = object_info(&mut RefSource::new(SYM.as_bytes()).unwrap()).unwrap();
+        assert_eq!(info.identity.debug_id, "6edc6acd-b282-1258-43fd-59da9c81bd83");
+        assert_eq!(info.identity.code_id, "cd6adc6e82b2581243fd59da9c81bd83b3f4b9a5");
+        assert!(info.has_debug_info && info.has_symbols);
+    }
+
+    #[test]
+    fn lines_straddling_windows() {
+        // Every window size cuts some line (1: every byte; a line longer than the window
+        // grows it), and gives the same symcache.
+        let whole = build(SYM, super::super::source::CHUNK).unwrap();
+        for chunk in [1, 2, 3, 5, 7, 16, 33, 64, 100, 257] {
+            assert_eq!(build(SYM, chunk).unwrap(), whole, "chunk {}", chunk);
+        }
+    }
+
+    #[test]
+    fn crlf_and_no_final_newline() {
+        let whole = build(SYM, 4096).unwrap();
+        let crlf = SYM.replace('\n', "\r\n");
+        for chunk in [1, 6, 4096] {
+            assert_eq!(build(&crlf, chunk).unwrap(), whole);
+        }
+        // The last line, a line record without `\n`, still counts.
+        for text in [format!("{}FUNC 2000 10 0 last\n2000 10 5 0", SYM), format!("{}FUNC 2000 10 0 last\r\n2000 10 5 0\r", crlf)] {
+            for chunk in [1, 5, 4096] {
+                let bytes = build(&text, chunk).unwrap();
+                assert_eq!(frames(&bytes, 0x2005), [fr("last", "/src/p.c", 5)]);
+                assert_eq!(frames(&bytes, 0x1152), frames(&whole, 0x1152));
+            }
+        }
+    }
+
+    #[test]
+    fn funcs_out_of_order() {
+        // FUNC blocks are read in address order, so the file's order does not matter,
+        // and later FILE/INLINE_ORIGIN records apply to earlier FUNCs.
+        let head: String = SYM.lines().take(7).map(|l| format!("{}\n", l)).collect();
+        let rest: Vec<&str> = SYM.lines().skip(7).collect();
+        let (nearest, area, main) = (rest[..10].join("\n"), rest[10..12].join("\n"), rest[12..17].join("\n"));
+        let tail = rest[17..].join("\n");
+        let sorted = build(SYM, 7).unwrap();
+        let shuffled = format!("{}{}\n{}\n{}\n{}\n", head, main, nearest, area, tail);
+        assert_eq!(build(&shuffled, 7).unwrap(), sorted);
+        let late_files = format!("{}\n{}\n{}\n{}\n{}\n", SYM.lines().next().unwrap(), nearest, area, main, SYM.lines().skip(1).take(6).collect::<Vec<_>>().join("\n"));
+        let bytes = build(&late_files, 7).unwrap();
+        assert_eq!(frames(&bytes, 0x1152), frames(&sorted, 0x1152));
+    }
+
+    #[test]
+    fn first_malformed_line_is_reported() {
+        let e = |text: &str| build(text, 5).unwrap_err().message().to_string();
+        // Inside a FUNC block (second pass) before a bad PUBLIC (first pass), and after.
+        let bad_line = SYM.replace("1150 8 6 0", "1150 8 6");
+        assert!(e(&bad_line).contains("line 13:"), "{}", e(&bad_line));
+        let both = bad_line.replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
+        assert!(e(&both).contains("line 13:"), "{}", e(&both));
+        let later = SYM.replace("11d0 10 25 0", "11d0 10 25").replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
+        assert!(e(&later).contains("line 24:"), "{}", e(&later));
+        assert!(e("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n").contains("outside a FUNC"));
+        assert!(e("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC").contains("short FUNC"));
+        assert!(e("MODULE Linux x86_64 nothex p\n").contains("module id"));
+        let not_utf8: &[u8] = b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\n";
+        let err = build_symcache(&mut RefSource::with_chunk(not_utf8, 3).unwrap()).unwrap_err();
+        assert!(err.message().contains("line 2 is not UTF-8"), "{}", err.message());
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod breakpad;
 pub mod demangle;
+pub mod source;
 pub mod wasm;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -174,42 +175,83 @@ fn has_symbols<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
     file.symbols().next().is_some() || file.dynamic_symbols().next().is_some()
 }
 
-/// The whole file when it is a Breakpad text symbol file (read in one piece: the format
-/// has no index).
-fn breakpad_text<'a, R: ReadRef<'a>>(data: R) -> Result<Option<&'a [u8]>> {
-    let len = data.len().map_err(|_| invalid("cannot read the file"))?;
-    match data.read_bytes_at(0, len.min(7)) {
-        Ok(head) if breakpad::is_breakpad(head) => {
-            if len > MAX_SECTION_SIZE {
-                return Err(Error::new(ErrorKind::LimitExceeded, format!("Breakpad file of {} bytes (limit {})", len, MAX_SECTION_SIZE)));
-            }
-            data.read_bytes_at(0, len).map(Some).map_err(|_| invalid("cannot read the Breakpad file"))
-        }
-        _ => Ok(None),
+/// The formats read through a [`source::Source`] in bounded windows rather than through
+/// `object` (text without an index; a wasm module's sections are found by walking them).
+#[derive(Clone, Copy)]
+enum Streamed {
+    Breakpad,
+    Wasm,
+}
+
+fn streamed_kind(head: &[u8]) -> Option<Streamed> {
+    if breakpad::is_breakpad(head) {
+        Some(Streamed::Breakpad)
+    } else if wasm::is_wasm(head) {
+        Some(Streamed::Wasm)
+    } else {
+        None
     }
 }
 
-/// The whole file when it is a WebAssembly module (its sections are read in place).
-fn wasm_module<'a, R: ReadRef<'a>>(data: R) -> Result<Option<&'a [u8]>> {
+/// Reads only the first bytes: an ELF file must not pay for a window.
+fn sniff<'a, R: ReadRef<'a>>(data: R) -> Result<Option<Streamed>> {
     let len = data.len().map_err(|_| invalid("cannot read the file"))?;
-    match data.read_bytes_at(0, len.min(8)) {
-        Ok(head) if wasm::is_wasm(head) => {
-            if len > 2 * MAX_SECTION_SIZE {
-                return Err(Error::new(ErrorKind::LimitExceeded, format!("wasm module of {} bytes (limit {})", len, 2 * MAX_SECTION_SIZE)));
-            }
-            data.read_bytes_at(0, len).map(Some).map_err(|_| invalid("cannot read the wasm module"))
+    Ok(data.read_bytes_at(0, len.min(8)).ok().and_then(streamed_kind))
+}
+
+fn sniff_io<F: std::io::Read + std::io::Seek>(file: &mut F) -> Result<Option<Streamed>> {
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(|e| invalid(format!("cannot read the file: {}", e)))?;
+    while n < head.len() {
+        match file.read(&mut head[n..]).map_err(|e| invalid(format!("cannot read the file: {}", e)))? {
+            0 => break,
+            k => n += k,
         }
-        _ => Ok(None),
+    }
+    Ok(streamed_kind(&head[..n]))
+}
+
+fn streamed_info<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<ObjectInfo> {
+    match kind {
+        Streamed::Breakpad => breakpad::object_info(src),
+        Streamed::Wasm => wasm::object_info(src),
+    }
+}
+
+fn streamed_build<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<Vec<u8>> {
+    match kind {
+        Streamed::Breakpad => breakpad::build_symcache(src),
+        Streamed::Wasm => wasm::build_symcache(src),
+    }
+}
+
+/// [`object_info`] for Breakpad files and wasm modules read through `file` in bounded
+/// windows, keeping nothing it read; `None` for other formats (read those through a
+/// [`ReadRef`]). A `ReadRef` that caches every range (`object::ReadCache`) would keep the
+/// whole text file.
+pub fn object_info_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -> Option<Result<ObjectInfo>> {
+    match sniff_io(file) {
+        Ok(Some(kind)) => Some(source::IoSource::new(file).and_then(|mut src| streamed_info(kind, &mut src))),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// [`build_symcache`] for Breakpad files and wasm modules read through `file` in bounded
+/// windows (see [`object_info_streamed`]); `None` for other formats.
+pub fn build_symcache_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -> Option<Result<Vec<u8>>> {
+    match sniff_io(file) {
+        Ok(Some(kind)) => Some(source::IoSource::new(file).and_then(|mut src| streamed_build(kind, &mut src))),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
     }
 }
 
 /// Identity and capabilities of an object file (ELF, Mach-O, fat Mach-O by `arch`).
 pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
-    if let Some(text) = breakpad_text(data)? {
-        return breakpad::object_info(text);
-    }
-    if let Some(module) = wasm_module(data)? {
-        return wasm::object_info(module);
+    if let Some(kind) = sniff(data)? {
+        return streamed_info(kind, &mut source::RefSource::new(data)?);
     }
     let opened = open(data, arch)?;
     Ok(with_file!(opened, f => ObjectInfo {
@@ -221,11 +263,8 @@ pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Ob
 
 /// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).
 pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Vec<u8>> {
-    if let Some(text) = breakpad_text(data)? {
-        return breakpad::build_symcache(text);
-    }
-    if let Some(module) = wasm_module(data)? {
-        return wasm::build_symcache(module);
+    if let Some(kind) = sniff(data)? {
+        return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
     let opened = open(data, arch)?;
     with_file!(opened, f => build_from_file(f))

@@ -1,9 +1,15 @@
 //! WebAssembly modules: DWARF from the `.debug_*` custom sections, function names from
 //! the `name` section. Addresses are relative to the start of the code section's
-//! contents, as DWARF for wasm and llvm-symbolizer use them (image base 0). The module
-//! is read in one piece (its sections are used in place). Function names from the `name`
-//! section cover code without DWARF; under DWARF the DWARF names win (as in LLVM 14).
+//! contents, as DWARF for wasm and llvm-symbolizer use them (image base 0). Function names
+//! from the `name` section cover code without DWARF; under DWARF the DWARF names win (as
+//! in LLVM 14).
+//!
+//! The module is read by ranges (see [`Source`]): the section headers, then only the
+//! sections used — `name`, `build_id` and the import section whole, the DWARF sections
+//! when building, and the code section's body table (read on in windows, bodies skipped)
+//! only when the `name` section names functions.
 
+use super::source::Source;
 use super::{invalid, ObjectInfo, MAX_SECTION_SIZE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::symcache::Identity;
@@ -15,6 +21,10 @@ pub fn is_wasm(head: &[u8]) -> bool {
     head.starts_with(b"\0asm\x01\0\0\0")
 }
 
+fn truncated() -> Error {
+    invalid("truncated wasm module")
+}
+
 struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
@@ -22,7 +32,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn byte(&mut self) -> Result<u8> {
-        let b = *self.data.get(self.pos).ok_or_else(|| invalid("truncated wasm module"))?;
+        let b = *self.data.get(self.pos).ok_or_else(truncated)?;
         self.pos += 1;
         Ok(b)
     }
@@ -38,7 +48,7 @@ impl<'a> Cursor<'a> {
         Err(invalid("wasm LEB128 number too long"))
     }
     fn bytes(&mut self, n: u64) -> Result<&'a [u8]> {
-        let end = (self.pos as u64).checked_add(n).filter(|&e| e <= self.data.len() as u64).ok_or_else(|| invalid("truncated wasm module"))?;
+        let end = (self.pos as u64).checked_add(n).filter(|&e| e <= self.data.len() as u64).ok_or_else(truncated)?;
         let s = &self.data[self.pos..end as usize];
         self.pos = end as usize;
         Ok(s)
@@ -49,106 +59,133 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// What the builder needs from a module.
-pub struct Module<'a> {
-    /// `.debug_*` custom sections by name.
-    pub debug: HashMap<&'a str, &'a [u8]>,
-    /// Functions with a name: (code-section offset, size, name), sorted.
-    pub symbols: Vec<(u64, u64, &'a str)>,
-    /// Length of the code section's contents.
-    pub code_size: u64,
-    /// The `build_id` custom section, if any.
-    pub build_id: Option<&'a [u8]>,
+/// Longest LEB128 number the cursor reads, plus the byte before it.
+const HEAD: usize = 11;
+
+/// A LEB128 number at `pos` (before `end`) read through the source; gives it and the
+/// position after it.
+fn leb_at<'a, S: Source<'a>>(src: &mut S, pos: u64, end: u64, ahead: bool) -> Result<(u64, u64)> {
+    let w = src.window(pos, (end.saturating_sub(pos)).min(HEAD as u64) as usize, ahead)?;
+    let mut c = Cursor { data: w, pos: 0 };
+    let v = c.leb()?;
+    Ok((v, pos + c.pos as u64))
 }
 
-/// Parses the section headers, the code section's body table, imports and names.
-pub fn parse(data: &[u8]) -> Result<Module<'_>> {
-    if !is_wasm(data) {
+/// A section's contents, read whole, refused above [`MAX_SECTION_SIZE`].
+fn section<'a, S: Source<'a>>(src: &mut S, name: &str, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {
+    if len > MAX_SECTION_SIZE {
+        return Err(Error::new(ErrorKind::LimitExceeded, format!("section {} is too large", name)));
+    }
+    src.keep(offset, len)
+}
+
+/// Where the sections are, and the small ones that were read.
+struct Layout {
+    /// `.debug_*` custom sections: name, offset and length of the contents.
+    debug: Vec<(String, u64, u64)>,
+    /// The `build_id` custom section, if any.
+    build_id: Option<Vec<u8>>,
+    /// Function names by function index (imports first).
+    names: HashMap<u64, String>,
+    imported_funcs: u64,
+    /// The code section's contents: offset and length.
+    code: Option<(u64, u64)>,
+}
+
+/// Walks the section headers; reads the `name`, `build_id` and import sections.
+fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
+    let size = src.size();
+    if !is_wasm(src.window(0, 8, false)?) {
         return Err(invalid("not a WebAssembly module"));
     }
-    let mut c = Cursor { data, pos: 8 };
-    let mut m = Module { debug: HashMap::new(), symbols: Vec::new(), code_size: 0, build_id: None };
-    let mut imported_funcs = 0u64;
-    let mut bodies: Vec<(u64, u64)> = Vec::new();
-    let mut names: HashMap<u64, &str> = HashMap::new();
-    while c.pos < data.len() {
-        let id = c.byte()?;
-        let size = c.leb()?;
-        let payload = c.bytes(size)?;
-        let mut p = Cursor { data: payload, pos: 0 };
+    let mut l = Layout { debug: Vec::new(), build_id: None, names: HashMap::new(), imported_funcs: 0, code: None };
+    let mut pos = 8u64;
+    while pos < size {
+        let id = *src.window(pos, 1, false)?.first().ok_or_else(truncated)?;
+        let (len, start) = leb_at(src, pos + 1, size, false)?;
+        let end = start.checked_add(len).filter(|&e| e <= size).ok_or_else(truncated)?;
+        pos = end;
         match id {
             0 => {
-                let name = p.name()?;
-                let rest = &payload[p.pos..];
+                let (n, at) = leb_at(src, start, end, false)?;
+                if n > end - at {
+                    return Err(truncated());
+                }
+                let name = std::str::from_utf8(src.window(at, n as usize, false)?).map_err(|_| invalid("wasm name is not UTF-8"))?;
+                let at = at + n;
                 if name.starts_with(".debug_") {
-                    m.debug.insert(name, rest);
+                    let name = name.to_string();
+                    l.debug.push((name, at, end - at));
                 } else if name == "build_id" {
-                    let mut b = Cursor { data: rest, pos: 0 };
+                    let body = section(src, "build_id", at, end - at)?;
+                    let mut b = Cursor { data: &body, pos: 0 };
                     let n = b.leb()?;
-                    m.build_id = Some(b.bytes(n)?);
+                    l.build_id = Some(b.bytes(n)?.to_vec());
                 } else if name == "name" {
-                    let mut n = Cursor { data: rest, pos: 0 };
-                    while n.pos < rest.len() {
-                        let sub = n.byte()?;
-                        let len = n.leb()?;
-                        let body = n.bytes(len)?;
-                        if sub == 1 {
-                            let mut f = Cursor { data: body, pos: 0 };
-                            let count = f.leb()?;
-                            for _ in 0..count.min(body.len() as u64) {
-                                let idx = f.leb()?;
-                                names.insert(idx, f.name()?);
-                            }
-                        }
-                    }
+                    let body = section(src, "name", at, end - at)?;
+                    function_names(&body, &mut l.names)?;
                 }
             }
             2 => {
-                let count = p.leb()?;
-                for _ in 0..count.min(payload.len() as u64) {
-                    p.name()?;
-                    p.name()?;
-                    match p.byte()? {
-                        0 => {
-                            p.leb()?;
-                            imported_funcs += 1;
-                        }
-                        1 => {
-                            p.byte()?;
-                            limits(&mut p)?;
-                        }
-                        2 => limits(&mut p)?,
-                        3 => {
-                            p.byte()?;
-                            p.byte()?;
-                        }
-                        4 => {
-                            p.byte()?;
-                            p.leb()?;
-                        }
-                        k => return Err(invalid(format!("unknown wasm import kind {}", k))),
-                    }
-                }
+                let body = section(src, "import", start, len)?;
+                l.imported_funcs = imported_funcs(&body)?;
             }
-            10 => {
-                m.code_size = size;
-                let count = p.leb()?;
-                for _ in 0..count.min(payload.len() as u64) {
-                    let start = p.pos as u64;
-                    let body = p.leb()?;
-                    p.bytes(body)?;
-                    bodies.push((start, p.pos as u64 - start));
-                }
-            }
+            10 => l.code = Some((start, len)),
             _ => {}
         }
     }
-    for (i, &(start, size)) in bodies.iter().enumerate() {
-        if let Some(name) = names.get(&(imported_funcs + i as u64)) {
-            m.symbols.push((start, size, name));
+    Ok(l)
+}
+
+/// The function names subsection (1) of a `name` section.
+fn function_names(rest: &[u8], names: &mut HashMap<u64, String>) -> Result<()> {
+    let mut n = Cursor { data: rest, pos: 0 };
+    while n.pos < rest.len() {
+        let sub = n.byte()?;
+        let len = n.leb()?;
+        let body = n.bytes(len)?;
+        if sub == 1 {
+            let mut f = Cursor { data: body, pos: 0 };
+            let count = f.leb()?;
+            for _ in 0..count.min(body.len() as u64) {
+                let idx = f.leb()?;
+                names.insert(idx, f.name()?.to_string());
+            }
         }
     }
-    Ok(m)
+    Ok(())
+}
+
+/// How many functions the import section imports.
+fn imported_funcs(payload: &[u8]) -> Result<u64> {
+    let mut p = Cursor { data: payload, pos: 0 };
+    let mut funcs = 0;
+    let count = p.leb()?;
+    for _ in 0..count.min(payload.len() as u64) {
+        p.name()?;
+        p.name()?;
+        match p.byte()? {
+            0 => {
+                p.leb()?;
+                funcs += 1;
+            }
+            1 => {
+                p.byte()?;
+                limits(&mut p)?;
+            }
+            2 => limits(&mut p)?,
+            3 => {
+                p.byte()?;
+                p.byte()?;
+            }
+            4 => {
+                p.byte()?;
+                p.leb()?;
+            }
+            k => return Err(invalid(format!("unknown wasm import kind {}", k))),
+        }
+    }
+    Ok(funcs)
 }
 
 fn limits(p: &mut Cursor<'_>) -> Result<()> {
@@ -160,10 +197,31 @@ fn limits(p: &mut Cursor<'_>) -> Result<()> {
     Ok(())
 }
 
-fn identity(m: &Module<'_>) -> Identity {
+/// Named functions: (code-section offset, size, name), in body order. Walks the body
+/// table, reading on in windows and skipping each body.
+fn symbols<'a, 'l, S: Source<'a>>(src: &mut S, l: &'l Layout) -> Result<Vec<(u64, u64, &'l str)>> {
+    let mut out = Vec::new();
+    let (start, len) = match l.code {
+        Some(c) if !l.names.is_empty() => c,
+        _ => return Ok(out),
+    };
+    let end = start + len;
+    let (count, mut pos) = leb_at(src, start, end, true)?;
+    for i in 0..count.min(len) {
+        let body_start = pos;
+        let (body, at) = leb_at(src, pos, end, true)?;
+        pos = at.checked_add(body).filter(|&e| e <= end).ok_or_else(truncated)?;
+        if let Some(name) = l.names.get(&(l.imported_funcs + i)) {
+            out.push((body_start - start, pos - body_start, name.as_str()));
+        }
+    }
+    Ok(out)
+}
+
+fn identity(l: &Layout) -> Identity {
     let mut id = [0u8; 16];
     let mut code_id = String::new();
-    if let Some(b) = m.build_id {
+    if let Some(b) = &l.build_id {
         code_id = b.iter().map(|b| format!("{:02x}", b)).collect();
         for (i, x) in b.iter().take(16).enumerate() {
             id[i] = *x;
@@ -179,32 +237,37 @@ fn identity(m: &Module<'_>) -> Identity {
     }
 }
 
-/// Identity of a wasm module.
-pub fn object_info(data: &[u8]) -> Result<ObjectInfo> {
-    let m = parse(data)?;
+/// Identity of a wasm module (the DWARF sections and function bodies are not read).
+pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
+    let l = scan(src)?;
+    // A name for one of the defined functions: the body count is the code section's first number.
+    let defined = match l.code {
+        Some((start, len)) if !l.names.is_empty() => leb_at(src, start, start + len, false)?.0,
+        _ => 0,
+    };
+    let has_symbols = l.names.keys().any(|&i| i >= l.imported_funcs && i - l.imported_funcs < defined.min(l.code.map_or(0, |c| c.1)));
     Ok(ObjectInfo {
-        identity: identity(&m),
-        has_debug_info: m.debug.get(".debug_info").map(|d| !d.is_empty()).unwrap_or(false),
-        has_symbols: !m.symbols.is_empty(),
+        identity: identity(&l),
+        has_debug_info: l.debug.iter().rev().find(|d| d.0 == ".debug_info").map_or(false, |d| d.2 > 0),
+        has_symbols,
     })
 }
 
 /// Builds a symcache from a wasm module.
-pub fn build_symcache(data: &[u8]) -> Result<Vec<u8>> {
-    let m = parse(data)?;
-    let mut sections: HashMap<gimli::SectionId, Cow<'_, [u8]>> = HashMap::new();
-    for (name, bytes) in &m.debug {
-        if bytes.len() as u64 > MAX_SECTION_SIZE {
-            return Err(Error::new(ErrorKind::LimitExceeded, format!("section {} is too large", name)));
-        }
+pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
+    let l = scan(src)?;
+    let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
+    for (name, offset, len) in &l.debug {
         for sid in super::DWARF_SECTIONS {
-            if sid.name() == *name {
-                sections.insert(sid, Cow::Borrowed(*bytes));
+            if sid.name() == name {
+                // A later section of the same name wins, as it always did.
+                sections.insert(sid, section(src, name, *offset, *len)?);
             }
         }
     }
-    let mut syms = m.symbols.clone();
+    let mut syms = symbols(src, &l)?;
     syms.sort_unstable();
     syms.dedup_by_key(|s| s.0);
-    super::build_core(identity(&m), &sections, gimli::RunTimeEndian::Little, &syms, &[(0, m.code_size)], false)
+    let code_size = l.code.map_or(0, |c| c.1);
+    super::build_core(identity(&l), &sections, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false)
 }

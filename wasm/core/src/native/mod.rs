@@ -7,6 +7,7 @@
 
 pub mod breakpad;
 pub mod demangle;
+mod dwarf;
 pub mod source;
 pub mod wasm;
 
@@ -387,127 +388,14 @@ fn build_core(
 ) -> Result<Vec<u8>> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
-    // Symbol ranges as llvm-symbolizer sees them: a size-0 symbol reaches the next one.
-    let sym_at = |addr: u64| -> Option<(u64, &str)> {
-        let i = syms.partition_point(|s| s.0 <= addr);
-        if i == 0 {
-            return None;
-        }
-        let (start, size, name) = syms[i - 1];
-        if size != 0 && addr - start >= size {
-            return None;
-        }
-        Some((start, name))
-    };
-    let mut sym_funcs: HashMap<&str, u32> = HashMap::new();
-    let has_dwarf = sections.contains_key(&gimli::SectionId::DebugInfo);
-    if has_dwarf {
+    if sections.contains_key(&gimli::SectionId::DebugInfo) {
         id.flags |= FLAG_HAS_DEBUG_INFO;
         let dwarf = gimli::Dwarf::load(|sid| -> std::result::Result<Reader<'_>, gimli::Error> {
             Ok(gimli::EndianSlice::new(sections.get(&sid).map(|c| &c[..]).unwrap_or(&[]), endian))
         })
         .map_err(dwarf_err)?;
-        // Row addresses of every line program; `true` marks an end of sequence.
-        let mut bounds: Vec<(u64, bool)> = Vec::new();
-        {
-            let mut units = dwarf.units();
-            while let Some(header) = units.next().map_err(dwarf_err)? {
-                let unit = dwarf.unit(header).map_err(dwarf_err)?;
-                if let Some(program) = unit.line_program.clone() {
-                    let mut rows = program.rows();
-                    let mut seq: Vec<(u64, bool)> = Vec::new();
-                    while let Some((_, row)) = rows.next_row().map_err(dwarf_err)? {
-                        seq.push((row.address(), row.end_sequence()));
-                        if row.end_sequence() {
-                            // A sequence at a tombstone address (discarded code) is dropped.
-                            if let Some(first) = seq.first() {
-                                if first.0 >= base && in_ranges(code, first.0) {
-                                    bounds.extend_from_slice(&seq);
-                                }
-                            }
-                            seq.clear();
-                        }
-                    }
-                }
-            }
-        }
-        // Sort by address; at equal addresses a row start wins over an end of sequence.
-        bounds.sort_unstable_by_key(|&(a, end)| (a, end));
-        bounds.dedup_by_key(|b| b.0);
-
-        let ctx = addr2line::Context::from_dwarf(dwarf).map_err(dwarf_err)?;
-        let mut funcs: HashMap<(&[u8], u32), u32> = HashMap::new();
-        let mut entries: HashMap<(usize, usize), u64> = HashMap::new();
-        let mut chain: Vec<FrameSpec> = Vec::new();
-        for i in 0..bounds.len().saturating_sub(1) {
-            let (addr, is_end) = bounds[i];
-            if is_end {
-                continue;
-            }
-            let next = bounds[i + 1].0;
-            chain.clear();
-            let mut frames = ctx.find_frames(addr).map_err(dwarf_err)?;
-            let unit = ctx.find_dwarf_unit(addr);
-            while let Some(frame) = frames.next().map_err(dwarf_err)? {
-                let function = match &frame.function {
-                    Some(name) => {
-                        let raw: &[u8] = name.name.slice();
-                        let lang = name.language.map(|l| u32::from(l.0)).unwrap_or(0);
-                        match funcs.get(&(raw, lang)) {
-                            Some(&f) => f,
-                            None => {
-                                let raw_s = String::from_utf8_lossy(raw);
-                                let dem = demangle::demangle(&raw_s, lang);
-                                let f = w.function(&raw_s, &dem, lang);
-                                funcs.insert((raw, lang), f);
-                                f
-                            }
-                        }
-                    }
-                    None => NONE,
-                };
-                let (file_idx, line, column) = match &frame.location {
-                    Some(loc) => (loc.file.map(|p| w.file(p)).unwrap_or(NONE), loc.line.unwrap_or(0), loc.column.unwrap_or(0)),
-                    None => (NONE, 0, 0),
-                };
-                let sym_addr = match (unit, frame.dw_die_offset) {
-                    (Some(u), Some(off)) => {
-                        let key = (u.header.offset().as_debug_info_offset().map(|o| o.0).unwrap_or(0), off.0);
-                        match entries.get(&key) {
-                            Some(&a) => a,
-                            None => {
-                                let a = die_entry(ctx.dwarf(), u, off).unwrap_or(addr);
-                                entries.insert(key, a);
-                                a
-                            }
-                        }
-                    }
-                    _ => addr,
-                };
-                chain.push(FrameSpec { function, file: file_idx, line, column, sym_addr: sym_addr.wrapping_sub(base) });
-            }
-            if chain.is_empty() {
-                continue;
-            }
-            // Like llvm-symbolizer, the outermost frame is named by the symbol table when a
-            // symbol covers the address (it has the linkage name, `.cold` parts, ...).
-            if let Some((start, name)) = sym_at(addr).filter(|_| outer_from_symbols) {
-                let f = match sym_funcs.get(name) {
-                    Some(&f) => f,
-                    None => {
-                        let f = w.function(name, &demangle::demangle(name, 0), 0);
-                        sym_funcs.insert(name, f);
-                        f
-                    }
-                };
-                let outer = chain.last_mut().unwrap();
-                outer.function = f;
-                outer.sym_addr = start.wrapping_sub(base);
-            }
-            chain.reverse();
-            let loc = w.chain(&chain);
-            w.range(addr - base, next - base, loc);
-        }
+        let mut symbols = dwarf::Symbols::new(syms);
+        dwarf::add_ranges(&mut w, &dwarf, base, code, &mut symbols, outer_from_symbols)?;
     }
 
     if !syms.is_empty() {
@@ -528,20 +416,6 @@ fn build_core(
         w.fallback_range(addr - base, end - base, loc);
     }
     Ok(w.finish(&id))
-}
-
-/// The entry address of a function or inlined-subroutine DIE: its `DW_AT_low_pc`, else the
-/// start of its first range.
-fn die_entry(dwarf: &gimli::Dwarf<Reader<'_>>, unit: &gimli::Unit<Reader<'_>>, off: gimli::UnitOffset) -> Option<u64> {
-    let entry = unit.entry(off).ok()?;
-    if let Ok(Some(v)) = entry.attr_value(gimli::DW_AT_low_pc) {
-        if let Ok(Some(a)) = dwarf.attr_address(unit, v) {
-            return Some(a);
-        }
-    }
-    let mut ranges = dwarf.die_ranges(unit, &entry).ok()?;
-    let first = ranges.next().ok()??;
-    Some(first.begin)
 }
 
 #[cfg(test)]

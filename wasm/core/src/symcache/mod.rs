@@ -90,6 +90,8 @@ pub struct SymCacheWriter {
     function_index: HashMap<[u32; 3], u32>,
     locations: Vec<LocKey>,
     location_index: HashMap<LocKey, u32>,
+    /// The last chain's locations (outermost first): the next chain mostly shares them.
+    recent: Vec<(LocKey, u32)>,
     ranges: Vec<(u64, u64, u32)>,
     fallback: Vec<(u64, u64, u32)>,
 }
@@ -143,7 +145,7 @@ impl SymCacheWriter {
         let mut caller = NONE;
         let skip = frames.len().saturating_sub(MAX_INLINE_DEPTH);
         let kept = frames.iter().take(1).chain(frames.iter().skip(1 + skip));
-        for f in kept {
+        for (depth, f) in kept.enumerate() {
             let key = LocKey {
                 file: f.file,
                 line: f.line,
@@ -152,17 +154,32 @@ impl SymCacheWriter {
                 inlined_into: caller,
                 sym_addr: f.sym_addr,
             };
-            caller = match self.location_index.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let i = self.locations.len() as u32;
-                    self.locations.push(key);
-                    self.location_index.insert(key, i);
-                    i
-                }
-            };
+            caller = self.location(depth, key);
         }
         caller
+    }
+
+    /// Interns the location at `depth` of a chain. Consecutive chains (neighbouring
+    /// line-table rows) mostly differ only in their innermost frames, so the previous
+    /// chain is compared first and most frames cost no hash lookup.
+    fn location(&mut self, depth: usize, key: LocKey) -> u32 {
+        if let Some(&(k, i)) = self.recent.get(depth) {
+            if k == key {
+                return i;
+            }
+        }
+        self.recent.truncate(depth);
+        let i = match self.location_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.locations.len() as u32;
+                self.locations.push(key);
+                self.location_index.insert(key, i);
+                i
+            }
+        };
+        self.recent.push((key, i));
+        i
     }
 
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any

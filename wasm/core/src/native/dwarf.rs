@@ -1,0 +1,980 @@
+//! DWARF to symcache ranges in one linear pass per compilation unit.
+//!
+//! The answers are the ones `addr2line::Context::find_frames` gives at every line-table
+//! row address (the builder used it per row before; tests compare with
+//! llvm-symbolizer), but each unit is read once and dropped before the next:
+//!
+//! 1. All units: the row addresses of every line program (the range boundaries) and the
+//!    unit address ranges (`DW_AT_ranges`, `.debug_aranges`, low/high pc, else the line
+//!    sequences), sorted like addr2line's so the same unit wins where units overlap.
+//! 2. Per unit with rows to answer: one walk of the DIE tree collects subprograms and
+//!    inlined subroutines (ranges, names through abstract origins and specifications,
+//!    call sites); the line program is run once; every row address is answered from
+//!    those arrays with addr2line's own searches (so overlapping or odd DWARF resolves
+//!    identically), and frame chains are interned once per distinct chain.
+
+use super::{demangle, dwarf_err, in_ranges};
+use crate::error::Result;
+use crate::symcache::{FrameSpec, SymCacheWriter, NONE};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+type Reader<'s> = gimli::EndianSlice<'s, gimli::RunTimeEndian>;
+type Dwarf<'s> = gimli::Dwarf<Reader<'s>>;
+type Unit<'s> = gimli::Unit<Reader<'s>>;
+
+/// Hops through `DW_AT_abstract_origin` / `DW_AT_specification` when naming a DIE
+/// (addr2line's limit): reference cycles end there.
+const NAME_HOPS: usize = 16;
+
+/// Units parsed for cross-unit name references, kept at most this many at a time.
+const UNIT_CACHE: usize = 16;
+
+/// The symbol table with a function index interned per symbol on first use.
+pub(super) struct Symbols<'a> {
+    syms: &'a [(u64, u64, &'a str)],
+    funcs: Vec<u32>,
+}
+
+impl<'a> Symbols<'a> {
+    pub(super) fn new(syms: &'a [(u64, u64, &'a str)]) -> Self {
+        Symbols { syms, funcs: vec![NONE; syms.len()] }
+    }
+
+    /// The symbol covering `addr` as llvm-symbolizer sees them (a size-0 symbol reaches
+    /// the next one): its start and function index.
+    fn at(&mut self, addr: u64, w: &mut SymCacheWriter) -> Option<(u64, u32)> {
+        let i = self.syms.partition_point(|s| s.0 <= addr);
+        if i == 0 {
+            return None;
+        }
+        let (start, size, name) = self.syms[i - 1];
+        if size != 0 && addr - start >= size {
+            return None;
+        }
+        if self.funcs[i - 1] == NONE {
+            self.funcs[i - 1] = w.function(name, &demangle::demangle(name, 0), 0);
+        }
+        Some((start, self.funcs[i - 1]))
+    }
+}
+
+/// A compilation unit as addr2line keeps it (type units and units without a root DIE
+/// are not among them).
+struct ResUnit<'s> {
+    header: gimli::UnitHeader<Reader<'s>>,
+    offset: usize,
+    lang: u32,
+}
+
+/// Adds the ranges of every line-table row to `w`.
+pub(super) fn add_ranges<'s>(
+    w: &mut SymCacheWriter,
+    dwarf: &Dwarf<'s>,
+    base: u64,
+    code: &[(u64, u64)],
+    syms: &mut Symbols<'_>,
+    outer_from_symbols: bool,
+) -> Result<()> {
+    // -- 1. boundaries and unit ranges --------------------------------------------------
+    let mut aranges: Vec<(usize, gimli::DebugArangesOffset<usize>)> = Vec::new();
+    let mut headers = dwarf.debug_aranges.headers();
+    while let Some(h) = headers.next().map_err(dwarf_err)? {
+        aranges.push((h.debug_info_offset().0, h.offset()));
+    }
+    aranges.sort_by_key(|a| a.0);
+
+    // Row addresses; `true` marks an end of sequence.
+    let mut bounds: Vec<(u64, bool)> = Vec::new();
+    let mut units: Vec<ResUnit<'s>> = Vec::new();
+    // (begin, end, index in `units`)
+    let mut unit_ranges: Vec<(u64, u64, usize)> = Vec::new();
+    let mut seq: Vec<(u64, bool)> = Vec::new();
+    let mut iter = dwarf.units();
+    while let Some(header) = iter.next().map_err(dwarf_err)? {
+        let unit = dwarf.unit(header).map_err(dwarf_err)?;
+        // Line-sequence ranges, for a unit that declares no range of its own.
+        let mut sequences: Vec<(u64, u64)> = Vec::new();
+        if let Some(program) = unit.line_program.clone() {
+            let mut rows = program.rows();
+            seq.clear();
+            let mut seq_rows = 0usize;
+            while let Some((_, row)) = rows.next_row().map_err(dwarf_err)? {
+                seq.push((row.address(), row.end_sequence()));
+                if row.end_sequence() {
+                    if seq_rows > 0 {
+                        sequences.push((seq[0].0, row.address()));
+                    }
+                    // A sequence at a tombstone address (discarded code) is dropped.
+                    if let Some(first) = seq.first() {
+                        if first.0 >= base && in_ranges(code, first.0) {
+                            bounds.extend_from_slice(&seq);
+                        }
+                    }
+                    seq.clear();
+                    seq_rows = 0;
+                } else {
+                    seq_rows += 1;
+                }
+            }
+        }
+        let offset = match header.offset().as_debug_info_offset() {
+            Some(o) => o.0,
+            None => continue,
+        };
+        if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
+            continue;
+        }
+        let id = units.len();
+        let mut entries = unit.entries_raw(None).map_err(dwarf_err)?;
+        let abbrev = match entries.read_abbreviation().map_err(dwarf_err)? {
+            Some(a) => a,
+            None => continue,
+        };
+        let mut ranges = RangeAttrs::default();
+        let mut lang = 0;
+        for spec in abbrev.attributes() {
+            let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+            if attr.name() == gimli::DW_AT_language {
+                if let gimli::AttributeValue::Language(l) = attr.value() {
+                    lang = u32::from(l.0);
+                }
+            } else {
+                ranges.read(dwarf, &unit, &attr).map_err(dwarf_err)?;
+            }
+        }
+        // addr2line's order of preference: DW_AT_ranges, .debug_aranges, low/high pc.
+        let mut have_range = false;
+        let arange_at = if ranges.ranges_offset.is_some() { None } else { aranges.binary_search_by_key(&offset, |a| a.0).ok() };
+        if let Some(mut i) = arange_at {
+            while i > 0 && aranges[i - 1].0 == offset {
+                i -= 1;
+            }
+            for (_, at) in aranges[i..].iter().take_while(|a| a.0 == offset) {
+                let header = dwarf.debug_aranges.header(*at).map_err(dwarf_err)?;
+                let mut entries = header.entries();
+                while let Some(e) = entries.next().map_err(dwarf_err)? {
+                    if e.length() != 0 {
+                        let r = e.range();
+                        unit_ranges.push((r.begin, r.end, id));
+                        have_range = true;
+                    }
+                }
+            }
+        } else {
+            let before = unit_ranges.len();
+            ranges.for_each(dwarf, &unit, |b, e| unit_ranges.push((b, e, id))).map_err(dwarf_err)?;
+            have_range = unit_ranges.len() > before;
+        }
+        // addr2line takes these only when the unit's line table parses with its files.
+        if !have_range && !sequences.is_empty() && Lines::parse(dwarf, &unit).is_ok() {
+            for (b, e) in sequences {
+                unit_ranges.push((b, e, id));
+            }
+        }
+        units.push(ResUnit { header, offset, lang });
+    }
+    drop(seq);
+    // At equal addresses a row start wins over an end of sequence.
+    bounds.sort_unstable_by_key(|&(a, end)| (a, end));
+    bounds.dedup_by_key(|b| b.0);
+    bounds.shrink_to_fit();
+    // Where unit ranges overlap, addr2line asks the one starting last first (a stable sort
+    // by start, searched backwards): a higher index here is a higher priority.
+    unit_ranges.sort_by_key(|r| r.0);
+    let mut by_unit: Vec<Vec<(u64, u64, u32)>> = vec![Vec::new(); units.len()];
+    for (prio, &(b, e, u)) in unit_ranges.iter().enumerate() {
+        by_unit[u].push((b, e, prio as u32 + 1));
+    }
+    drop(unit_ranges);
+
+    // -- 2. per unit: answer the rows it covers -----------------------------------------
+    // Per boundary: (priority of the unit that answered, 0 = none; location).
+    let mut best: Vec<(u32, u32)> = vec![(0, NONE); bounds.len()];
+    let mut st = State {
+        w,
+        syms,
+        base,
+        outer_from_symbols,
+        func_names: HashMap::new(),
+        prev: Vec::new(),
+        prev_loc: NONE,
+        frames: Vec::new(),
+    };
+    let mut unit_cache: HashMap<usize, Unit<'s>> = HashMap::new();
+    for (u, ranges) in by_unit.iter().enumerate() {
+        // The boundaries this unit may answer, with its priority for each.
+        let mut probes: Vec<(u32, u32)> = Vec::new();
+        for &(b, e, prio) in ranges {
+            let lo = bounds.partition_point(|x| x.0 < b);
+            for (i, x) in bounds.iter().enumerate().skip(lo) {
+                if x.0 >= e {
+                    break;
+                }
+                if !x.1 && best[i].0 < prio {
+                    probes.push((i as u32, prio));
+                }
+            }
+        }
+        if probes.is_empty() {
+            continue;
+        }
+        // One entry per boundary, the unit's highest priority for it.
+        probes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        probes.dedup_by_key(|p| p.0);
+
+        let unit = dwarf.unit(units[u].header).map_err(dwarf_err)?;
+        let lines = match unit.line_program {
+            Some(_) => Some(Lines::parse(dwarf, &unit).map_err(dwarf_err)?),
+            None => None,
+        };
+        let mut cu = UnitData::collect(dwarf, &units, u, &unit, &mut unit_cache)?;
+        let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
+        for &(i, prio) in &probes {
+            let addr = bounds[i as usize].0;
+            if let Some(loc) = st.answer(addr, dwarf, &unit, units[u].lang, &mut cu, lines.as_ref(), &mut files)? {
+                best[i as usize] = (prio, loc);
+            }
+        }
+    }
+    drop(unit_cache);
+    for i in 0..bounds.len().saturating_sub(1) {
+        let (addr, is_end) = bounds[i];
+        if !is_end && best[i].0 != 0 {
+            st.w.range(addr.wrapping_sub(base), bounds[i + 1].0.wrapping_sub(base), best[i].1);
+        }
+    }
+    Ok(())
+}
+
+/// `DW_AT_low_pc` / `DW_AT_high_pc` / `DW_AT_ranges` of a DIE, read as addr2line does.
+#[derive(Default)]
+struct RangeAttrs {
+    low_pc: Option<u64>,
+    high_pc: Option<u64>,
+    size: Option<u64>,
+    ranges_offset: Option<gimli::RangeListsOffset<usize>>,
+    /// How many `DW_AT_ranges` the DIE has (`die_entry` reads the first, this the last).
+    ranges_count: u32,
+}
+
+impl RangeAttrs {
+    /// Takes `attr` if it is one of the range attributes.
+    fn read(&mut self, dwarf: &Dwarf<'_>, unit: &Unit<'_>, attr: &gimli::Attribute<Reader<'_>>) -> gimli::Result<bool> {
+        match attr.name() {
+            gimli::DW_AT_low_pc => match attr.value() {
+                gimli::AttributeValue::Addr(v) => self.low_pc = Some(v),
+                gimli::AttributeValue::DebugAddrIndex(i) => self.low_pc = Some(dwarf.address(unit, i)?),
+                _ => {}
+            },
+            gimli::DW_AT_high_pc => match attr.value() {
+                gimli::AttributeValue::Addr(v) => self.high_pc = Some(v),
+                gimli::AttributeValue::DebugAddrIndex(i) => self.high_pc = Some(dwarf.address(unit, i)?),
+                gimli::AttributeValue::Udata(v) => self.size = Some(v),
+                _ => {}
+            },
+            gimli::DW_AT_ranges => {
+                self.ranges_count += 1;
+                self.ranges_offset = dwarf.attr_ranges_offset(unit, attr.value())?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Calls `f` with every non-empty range; gives the start of the list's first range
+    /// (empty or not).
+    fn for_each(&self, dwarf: &Dwarf<'_>, unit: &Unit<'_>, mut f: impl FnMut(u64, u64)) -> gimli::Result<Option<u64>> {
+        let mut first = None;
+        let mut add = |b: u64, e: u64| {
+            if b < e {
+                f(b, e);
+            }
+        };
+        if let Some(offset) = self.ranges_offset {
+            let mut list = dwarf.ranges(unit, offset)?;
+            while let Some(r) = list.next()? {
+                first = first.or(Some(r.begin));
+                add(r.begin, r.end);
+            }
+        } else if let (Some(b), Some(e)) = (self.low_pc, self.high_pc) {
+            add(b, e);
+        } else if let (Some(b), Some(size)) = (self.low_pc, self.size) {
+            add(b, b.wrapping_add(size));
+        }
+        Ok(first)
+    }
+}
+
+/// A unit's line table as addr2line keeps it: sequences sorted by start, rows of one
+/// address merged (the last wins), and the file paths.
+struct Lines {
+    /// (start, end, first row, end row) into `rows`.
+    seqs: Vec<(u64, u64, usize, usize)>,
+    /// (address, file index, line, column).
+    rows: Vec<(u64, u64, u32, u32)>,
+    files: Vec<String>,
+}
+
+impl Lines {
+    fn parse(dwarf: &Dwarf<'_>, unit: &Unit<'_>) -> gimli::Result<Lines> {
+        let mut seqs = Vec::new();
+        let mut rows_out: Vec<(u64, u64, u32, u32)> = Vec::new();
+        let mut files = Vec::new();
+        let program = match unit.line_program.clone() {
+            Some(p) => p,
+            None => return Ok(Lines { seqs, rows: rows_out, files }),
+        };
+        let mut rows = program.rows();
+        let mut first = 0;
+        while let Some((_, row)) = rows.next_row()? {
+            if row.end_sequence() {
+                if first < rows_out.len() {
+                    seqs.push((rows_out[first].0, row.address(), first, rows_out.len()));
+                    first = rows_out.len();
+                }
+                continue;
+            }
+            let address = row.address();
+            let line = row.line().map(|l| l.get()).unwrap_or(0) as u32;
+            let column = match row.column() {
+                gimli::ColumnType::LeftEdge => 0,
+                gimli::ColumnType::Column(c) => c.get() as u32,
+            };
+            if rows_out.len() > first {
+                let last = rows_out.last_mut().unwrap();
+                if last.0 == address {
+                    *last = (address, row.file_index(), line, column);
+                    continue;
+                }
+            }
+            rows_out.push((address, row.file_index(), line, column));
+        }
+        // Rows after the last end of sequence belong to no sequence.
+        rows_out.truncate(first);
+        seqs.sort_by_key(|s| s.0);
+        let header = rows.header();
+        match header.file(0) {
+            Some(file) => files.push(render_file(dwarf, unit, file, header)?),
+            None => files.push(String::new()),
+        }
+        let mut index = 1;
+        while let Some(file) = header.file(index) {
+            files.push(render_file(dwarf, unit, file, header)?);
+            index += 1;
+        }
+        Ok(Lines { seqs, rows: rows_out, files })
+    }
+
+    /// The row covering `probe` (addr2line's `find_location`).
+    fn find(&self, probe: u64) -> Option<&(u64, u64, u32, u32)> {
+        let high = probe.wrapping_add(1);
+        let mut seq_idx = match self.seqs.binary_search_by(|s| {
+            if probe < s.0 {
+                Ordering::Greater
+            } else if probe >= s.1 {
+                Ordering::Less
+            } else {
+                Ordering::Equal
+            }
+        }) {
+            Ok(x) => x,
+            Err(0) => 0,
+            Err(_) => self.seqs.len(),
+        };
+        let mut row_idx = match self.seqs.get(seq_idx) {
+            Some(s) => match self.rows[s.2..s.3].binary_search_by(|r| r.0.cmp(&probe)) {
+                Ok(x) => x,
+                Err(0) => 0,
+                Err(x) => x - 1,
+            },
+            None => 0,
+        };
+        loop {
+            let s = self.seqs.get(seq_idx)?;
+            if s.0 >= high {
+                return None;
+            }
+            match self.rows[s.2..s.3].get(row_idx) {
+                Some(row) => return if row.0 >= high { None } else { Some(row) },
+                None => {
+                    seq_idx += 1;
+                    row_idx = 0;
+                }
+            }
+        }
+    }
+}
+
+fn render_file(
+    dwarf: &Dwarf<'_>,
+    unit: &Unit<'_>,
+    file: &gimli::FileEntry<Reader<'_>>,
+    header: &gimli::LineProgramHeader<Reader<'_>>,
+) -> gimli::Result<String> {
+    let mut path = match unit.comp_dir {
+        Some(ref dir) => dir.to_string_lossy().into_owned(),
+        None => String::new(),
+    };
+    // Directory index 0 is the compilation directory.
+    if file.directory_index() != 0 {
+        if let Some(dir) = file.directory(header) {
+            path_push(&mut path, &dwarf.attr_string(unit, dir)?.to_string_lossy());
+        }
+    }
+    path_push(&mut path, &dwarf.attr_string(unit, file.path_name())?.to_string_lossy());
+    Ok(path)
+}
+
+fn path_push(path: &mut String, p: &str) {
+    let windows_root = |s: &str| s.starts_with('\\') || s.get(1..3) == Some(":\\");
+    if p.starts_with('/') || windows_root(p) {
+        *path = p.to_string();
+    } else {
+        let sep = if windows_root(path.as_str()) { '\\' } else { '/' };
+        if !path.is_empty() && !path.ends_with(sep) {
+            path.push(sep);
+        }
+        *path += p;
+    }
+}
+
+/// Not yet interned.
+const UNSET: u32 = NONE - 1;
+
+/// A subprogram with code, or an inlined subroutine.
+struct Die<'s> {
+    offset: usize,
+    name: Option<&'s [u8]>,
+    call_file: u64,
+    call_line: u32,
+    call_column: u32,
+    /// The DIE the name came from through an origin or specification (its
+    /// `.debug_info` offset + 1), 0 for a name of its own: instances of one origin share
+    /// the interned function.
+    origin: usize,
+    /// Interned function, [`UNSET`] until first used.
+    function: u32,
+    /// Entry address: from the DIE walk where plain, else computed on first use.
+    entry: Option<u64>,
+    /// `DW_AT_low_pc` seen, and whether the walk's entry is certain.
+    low_pc_seen: bool,
+    entry_known: bool,
+}
+
+impl<'s> Die<'s> {
+    /// Without any `DW_AT_low_pc`, `die_entry` takes the first range of a (single)
+    /// `DW_AT_ranges` list.
+    fn first_range(&mut self, ranges: &RangeAttrs, first: Option<u64>) {
+        if !self.low_pc_seen && ranges.ranges_count == 1 && first.is_some() {
+            self.entry = first;
+            self.entry_known = true;
+        }
+    }
+
+    fn new(offset: usize) -> Self {
+        Die {
+            offset,
+            name: None,
+            call_file: 0,
+            call_line: 0,
+            call_column: 0,
+            origin: 0,
+            function: UNSET,
+            entry: None,
+            low_pc_seen: false,
+            entry_known: false,
+        }
+    }
+
+    /// What `die_entry` will say, where the attributes make it plain: the first
+    /// `DW_AT_low_pc` as an address, or (no low pc at all) the first range of the list.
+    fn note_entry(&mut self, dwarf: &Dwarf<'_>, unit: &Unit<'_>, attr: &gimli::Attribute<Reader<'_>>) {
+        if attr.name() == gimli::DW_AT_high_pc && !matches!(attr.value(), gimli::AttributeValue::Udata(_)) {
+            // `die_ranges` fails on a high pc it cannot read as an address.
+            if !matches!(dwarf.attr_address(unit, attr.value()), Ok(Some(_))) {
+                self.low_pc_seen = true;
+            }
+        }
+        if attr.name() == gimli::DW_AT_low_pc && !self.low_pc_seen {
+            self.low_pc_seen = true;
+            if let Ok(Some(a)) = dwarf.attr_address(unit, attr.value()) {
+                self.entry = Some(a);
+                self.entry_known = true;
+            }
+        }
+    }
+}
+
+/// A subprogram with code.
+struct Func {
+    die: usize,
+    /// Its inlined subroutines' ranges in `UnitData::inline_addrs`.
+    inlines: (usize, usize),
+    /// An error reading its subtree (raised only if an address needs the function, as
+    /// addr2line does).
+    error: Option<gimli::Error>,
+}
+
+/// What one unit's DIE tree says about code, in addr2line's search order.
+struct UnitData<'s> {
+    dies: Vec<Die<'s>>,
+    funcs: Vec<Func>,
+    /// (begin, end, function), stably sorted by begin.
+    func_addrs: Vec<(u64, u64, usize)>,
+    /// (function, depth, begin, end, die): per function stably sorted by (depth, begin).
+    inline_addrs: Vec<(usize, usize, u64, u64, usize)>,
+    /// Function per origin DIE ([`Die::origin`]).
+    origin_funcs: HashMap<usize, u32>,
+}
+
+/// Which function a DIE's children belong to, and their inline depth.
+#[derive(Clone, Copy)]
+struct Ctx {
+    func: Option<usize>,
+    depth: usize,
+}
+
+impl<'s> UnitData<'s> {
+    fn collect(
+        dwarf: &Dwarf<'s>,
+        units: &[ResUnit<'s>],
+        me: usize,
+        unit: &Unit<'s>,
+        cache: &mut HashMap<usize, Unit<'s>>,
+    ) -> Result<Self> {
+        let mut d = UnitData { dies: Vec::new(), funcs: Vec::new(), func_addrs: Vec::new(), inline_addrs: Vec::new(), origin_funcs: HashMap::new() };
+        let mut names = Names { dwarf, units, me, cache, memo: HashMap::new() };
+        // Open DIEs with children: (depth, context of their children).
+        let mut stack: Vec<(isize, Ctx)> = Vec::new();
+        let mut entries = unit.entries_raw(None).map_err(dwarf_err)?;
+        while !entries.is_empty() {
+            let depth = entries.next_depth();
+            while stack.last().map(|s| s.0 >= depth).unwrap_or(false) {
+                stack.pop();
+            }
+            let ctx = stack.last().map(|s| s.1).unwrap_or(Ctx { func: None, depth: 0 });
+            let offset = entries.next_offset().0;
+            let abbrev = match entries.read_abbreviation().map_err(dwarf_err)? {
+                Some(a) => a,
+                None => continue,
+            };
+            let child = match abbrev.tag() {
+                gimli::DW_TAG_subprogram => {
+                    let mut ranges = RangeAttrs::default();
+                    let mut die = Die::new(offset);
+                    let mut error = None;
+                    for spec in abbrev.attributes() {
+                        let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+                        die.note_entry(dwarf, unit, &attr);
+                        // Range errors fail the unit, name errors only the function.
+                        if !ranges.read(dwarf, unit, &attr).map_err(dwarf_err)? {
+                            if let Err(e) = read_name(&mut die, &attr, unit, &mut names) {
+                                error = error.or(Some(e));
+                            }
+                        }
+                    }
+                    let f = d.funcs.len();
+                    let mut addrs = Vec::new();
+                    let first = ranges.for_each(dwarf, unit, |b, e| addrs.push((b, e, f))).map_err(dwarf_err)?;
+                    die.first_range(&ranges, first);
+                    if !addrs.is_empty() {
+                        d.func_addrs.extend(addrs);
+                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), error });
+                        d.dies.push(die);
+                        Ctx { func: Some(f), depth: 0 }
+                    } else {
+                        // Inlined code under a subprogram without code belongs to no function.
+                        Ctx { func: None, depth: 0 }
+                    }
+                }
+                gimli::DW_TAG_inlined_subroutine if ctx.func.is_some() => {
+                    let f = ctx.func.unwrap();
+                    let mut ranges = RangeAttrs::default();
+                    let mut die = Die::new(offset);
+                    let mut error = None;
+                    for spec in abbrev.attributes() {
+                        let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+                        die.note_entry(dwarf, unit, &attr);
+                        let r = ranges.read(dwarf, unit, &attr).and_then(|taken| {
+                            if !taken {
+                                read_name(&mut die, &attr, unit, &mut names)?;
+                                read_call(&mut die, &attr);
+                            }
+                            Ok(())
+                        });
+                        if let Err(e) = r {
+                            error = error.or(Some(e));
+                        }
+                    }
+                    let index = d.dies.len();
+                    d.dies.push(die);
+                    let depth = ctx.depth;
+                    let out = &mut d.inline_addrs;
+                    match ranges.for_each(dwarf, unit, |b, e| out.push((f, depth, b, e, index))) {
+                        Ok(first) => d.dies[index].first_range(&ranges, first),
+                        Err(e) => error = error.or(Some(e)),
+                    }
+                    if let Some(e) = error {
+                        d.funcs[f].error = d.funcs[f].error.or(Some(e));
+                    }
+                    Ctx { func: Some(f), depth: depth + 1 }
+                }
+                _ => {
+                    entries.skip_attributes(abbrev.attributes()).map_err(dwarf_err)?;
+                    ctx
+                }
+            };
+            if abbrev.has_children() {
+                stack.push((depth, child));
+            }
+        }
+        d.func_addrs.sort_by_key(|a| a.0);
+        d.inline_addrs.sort_by_key(|a| (a.0, a.1, a.2));
+        let mut i = 0;
+        while i < d.inline_addrs.len() {
+            let f = d.inline_addrs[i].0;
+            let start = i;
+            while i < d.inline_addrs.len() && d.inline_addrs[i].0 == f {
+                i += 1;
+            }
+            d.funcs[f].inlines = (start, i);
+        }
+        Ok(d)
+    }
+
+    /// addr2line's `find_inlined_functions`: the inlined subroutines at `probe`, outermost
+    /// first (one binary search per depth, each among the ranges at that depth).
+    fn inlined_at(&self, f: usize, probe: u64, out: &mut Vec<usize>) {
+        out.clear();
+        let (s, e) = self.funcs[f].inlines;
+        let mut addrs = &self.inline_addrs[s..e];
+        loop {
+            let depth = out.len();
+            let found = addrs.binary_search_by(|r| {
+                if r.1 > depth {
+                    Ordering::Greater
+                } else if r.1 < depth {
+                    Ordering::Less
+                } else if r.2 > probe {
+                    Ordering::Greater
+                } else if r.3 <= probe {
+                    Ordering::Less
+                } else {
+                    Ordering::Equal
+                }
+            });
+            match found {
+                Ok(i) => {
+                    out.push(addrs[i].4);
+                    addrs = &addrs[i + 1..];
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
+    match attr.name() {
+        gimli::DW_AT_call_file => {
+            if let gimli::AttributeValue::FileIndex(fi) = attr.value() {
+                die.call_file = fi;
+            }
+        }
+        gimli::DW_AT_call_line => die.call_line = attr.udata_value().unwrap_or(0) as u32,
+        gimli::DW_AT_call_column => die.call_column = attr.udata_value().unwrap_or(0) as u32,
+        _ => {}
+    }
+}
+
+/// A DIE's own name attributes, in attribute order as addr2line reads them: a linkage
+/// name wins, then `DW_AT_name`, then the name behind an origin or specification.
+fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &Unit<'s>, names: &mut Names<'_, 's>) -> gimli::Result<()> {
+    match attr.name() {
+        gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
+            if let Ok(s) = names.dwarf.attr_string(unit, attr.value()) {
+                die.name = Some(s.slice());
+                die.origin = 0;
+            }
+        }
+        gimli::DW_AT_name => {
+            if die.name.is_none() {
+                die.name = names.dwarf.attr_string(unit, attr.value()).ok().map(|s| s.slice());
+                die.origin = 0;
+            }
+        }
+        gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
+            if die.name.is_none() {
+                let (name, key) = names.resolve(attr.value(), unit)?;
+                die.name = name;
+                die.origin = key.map(|k| k + 1).unwrap_or(0);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Names behind DIE references, memoised per unit (many inlined instances share one
+/// abstract origin).
+struct Names<'c, 's> {
+    dwarf: &'c Dwarf<'s>,
+    units: &'c [ResUnit<'s>],
+    me: usize,
+    cache: &'c mut HashMap<usize, Unit<'s>>,
+    memo: HashMap<usize, Option<&'s [u8]>>,
+}
+
+impl<'c, 's> Names<'c, 's> {
+    /// The name behind a reference, and the referenced DIE's `.debug_info` offset.
+    fn resolve(&mut self, value: gimli::AttributeValue<Reader<'s>>, unit: &Unit<'s>) -> gimli::Result<(Option<&'s [u8]>, Option<usize>)> {
+        let key = match value {
+            gimli::AttributeValue::UnitRef(o) => self.units[self.me].offset.wrapping_add(o.0),
+            gimli::AttributeValue::DebugInfoRef(o) => o.0,
+            _ => return Ok((None, None)),
+        };
+        if let Some(&n) = self.memo.get(&key) {
+            return Ok((n, Some(key)));
+        }
+        let n = self.name_attr(value, self.me, unit, NAME_HOPS)?;
+        self.memo.insert(key, n);
+        Ok((n, Some(key)))
+    }
+
+    /// addr2line's `name_attr`: follow a reference, at most `hops` times.
+    fn name_attr(&mut self, value: gimli::AttributeValue<Reader<'s>>, at: usize, unit: &Unit<'s>, hops: usize) -> gimli::Result<Option<&'s [u8]>> {
+        if hops == 0 {
+            return Ok(None);
+        }
+        match value {
+            gimli::AttributeValue::UnitRef(o) => self.name_entry(at, unit, o, hops),
+            gimli::AttributeValue::DebugInfoRef(dr) => {
+                let u = match self.units.binary_search_by_key(&dr.0, |u| u.offset) {
+                    Ok(_) | Err(0) => return Err(gimli::Error::NoEntryAtGivenOffset),
+                    Err(i) => i - 1,
+                };
+                let o = gimli::UnitOffset(dr.0 - self.units[u].offset);
+                if u == at {
+                    return self.name_entry(at, unit, o, hops);
+                }
+                if u == self.me {
+                    // `unit` is another one here; ours is not at hand, parse it again.
+                    let mine = self.dwarf.unit(self.units[u].header)?;
+                    return self.name_entry(u, &mine, o, hops);
+                }
+                if !self.cache.contains_key(&u) {
+                    if self.cache.len() >= UNIT_CACHE {
+                        self.cache.clear();
+                    }
+                    let parsed = self.dwarf.unit(self.units[u].header)?;
+                    self.cache.insert(u, parsed);
+                }
+                // Taken out while in use: the recursion may touch the cache.
+                let other = self.cache.remove(&u).unwrap();
+                let r = self.name_entry(u, &other, o, hops);
+                if self.cache.len() < UNIT_CACHE {
+                    self.cache.insert(u, other);
+                }
+                r
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn name_entry(&mut self, at: usize, unit: &Unit<'s>, offset: gimli::UnitOffset, hops: usize) -> gimli::Result<Option<&'s [u8]>> {
+        let mut entries = unit.entries_raw(Some(offset))?;
+        let abbrev = entries.read_abbreviation()?.ok_or(gimli::Error::NoEntryAtGivenOffset)?;
+        let mut name = None;
+        let mut next = None;
+        for spec in abbrev.attributes() {
+            let attr = entries.read_attribute(*spec)?;
+            match attr.name() {
+                gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
+                    if let Ok(s) = self.dwarf.attr_string(unit, attr.value()) {
+                        return Ok(Some(s.slice()));
+                    }
+                }
+                gimli::DW_AT_name => {
+                    if let Ok(s) = self.dwarf.attr_string(unit, attr.value()) {
+                        name = Some(s.slice());
+                    }
+                }
+                gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => next = Some(attr.value()),
+                _ => {}
+            }
+        }
+        if name.is_some() {
+            return Ok(name);
+        }
+        match next {
+            Some(v) => self.name_attr(v, at, unit, hops - 1),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Interning state shared by all units.
+struct State<'w, 'y, 'a, 's> {
+    w: &'w mut SymCacheWriter,
+    syms: &'y mut Symbols<'a>,
+    base: u64,
+    outer_from_symbols: bool,
+    func_names: HashMap<(&'s [u8], u32), u32>,
+    /// The previous chain and its location: neighbouring rows often share it.
+    prev: Vec<FrameSpec>,
+    prev_loc: u32,
+    frames: Vec<FrameSpec>,
+}
+
+impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
+    fn function(&mut self, name: Option<&'s [u8]>, lang: u32) -> u32 {
+        let raw = match name {
+            Some(n) => n,
+            None => return NONE,
+        };
+        if let Some(&f) = self.func_names.get(&(raw, lang)) {
+            return f;
+        }
+        let raw_s = String::from_utf8_lossy(raw);
+        let f = self.w.function(&raw_s, &demangle::demangle(&raw_s, lang), lang);
+        self.func_names.insert((raw, lang), f);
+        f
+    }
+
+    fn file(&mut self, lines: Option<&Lines>, files: &mut [Option<u32>], index: u64) -> u32 {
+        let lines = match lines {
+            Some(l) => l,
+            None => return NONE,
+        };
+        match lines.files.get(index as usize) {
+            Some(path) => *files[index as usize].get_or_insert_with(|| self.w.file(path)),
+            None => NONE,
+        }
+    }
+
+    /// The DIE's function and entry address (the probe address where the DIE has none,
+    /// as before: the first one that needed it).
+    fn die(&mut self, cu: &mut UnitData<'s>, i: usize, dwarf: &Dwarf<'s>, unit: &Unit<'s>, lang: u32, probe: u64) -> (u32, u64) {
+        if cu.dies[i].function == UNSET {
+            let (name, origin) = (cu.dies[i].name, cu.dies[i].origin);
+            cu.dies[i].function = if origin == 0 {
+                self.function(name, lang)
+            } else {
+                match cu.origin_funcs.get(&origin) {
+                    Some(&f) => f,
+                    None => {
+                        let f = self.function(name, lang);
+                        cu.origin_funcs.insert(origin, f);
+                        f
+                    }
+                }
+            };
+        }
+        let die = &mut cu.dies[i];
+        if !die.entry_known {
+            die.entry = Some(die_entry(dwarf, unit, gimli::UnitOffset(die.offset)).unwrap_or(probe));
+            die.entry_known = true;
+        }
+        (die.function, die.entry.unwrap_or(probe).wrapping_sub(self.base))
+    }
+
+    /// The frame chain at `probe` from this unit (addr2line's `find_frames` once the unit
+    /// is chosen), interned; `None` when the unit knows nothing there.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &mut self,
+        probe: u64,
+        dwarf: &Dwarf<'s>,
+        unit: &Unit<'s>,
+        lang: u32,
+        cu: &mut UnitData<'s>,
+        lines: Option<&Lines>,
+        files: &mut [Option<u32>],
+    ) -> Result<Option<u32>> {
+        let func = cu
+            .func_addrs
+            .binary_search_by(|a| {
+                if probe < a.0 {
+                    Ordering::Greater
+                } else if probe >= a.1 {
+                    Ordering::Less
+                } else {
+                    Ordering::Equal
+                }
+            })
+            .ok()
+            .map(|i| cu.func_addrs[i].2);
+        let row = lines.and_then(|l| l.find(probe)).copied();
+        let (file, line, column) = match row {
+            Some(r) => (self.file(lines, files, r.1), r.2, r.3),
+            None => (NONE, 0, 0),
+        };
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        match func {
+            Some(f) => {
+                if let Some(e) = &cu.funcs[f].error {
+                    return Err(dwarf_err(e.clone()));
+                }
+                let mut inl = Vec::new();
+                cu.inlined_at(f, probe, &mut inl);
+                let (function, sym_addr) = self.die(cu, cu.funcs[f].die, dwarf, unit, lang, probe);
+                frames.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr });
+                for &i in &inl {
+                    // The caller's location is the call site of the frame inlined into it.
+                    let (cf, cl, cc) = (cu.dies[i].call_file, cu.dies[i].call_line, cu.dies[i].call_column);
+                    let caller = frames.last_mut().unwrap();
+                    caller.file = if cf != 0 { self.file(lines, files, cf) } else { NONE };
+                    caller.line = cl;
+                    caller.column = cc;
+                    let (function, sym_addr) = self.die(cu, i, dwarf, unit, lang, probe);
+                    frames.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr });
+                }
+                let inner = frames.last_mut().unwrap();
+                inner.file = file;
+                inner.line = line;
+                inner.column = column;
+            }
+            None if row.is_some() => {
+                frames.push(FrameSpec { function: NONE, file, line, column, sym_addr: probe.wrapping_sub(self.base) });
+            }
+            None => {
+                self.frames = frames;
+                return Ok(None);
+            }
+        }
+        // Like llvm-symbolizer, the outermost frame is named by the symbol table when a
+        // symbol covers the address (it has the linkage name, `.cold` parts, ...).
+        if self.outer_from_symbols {
+            if let Some((start, f)) = self.syms.at(probe, self.w) {
+                frames[0].function = f;
+                frames[0].sym_addr = start.wrapping_sub(self.base);
+            }
+        }
+        let loc = if frames == self.prev {
+            self.prev_loc
+        } else {
+            let loc = self.w.chain(&frames);
+            std::mem::swap(&mut self.prev, &mut frames);
+            self.prev_loc = loc;
+            loc
+        };
+        self.frames = frames;
+        Ok(Some(loc))
+    }
+}
+
+/// The entry address of a function or inlined-subroutine DIE: its `DW_AT_low_pc`, else the
+/// start of its first range.
+fn die_entry(dwarf: &Dwarf<'_>, unit: &Unit<'_>, off: gimli::UnitOffset) -> Option<u64> {
+    let entry = unit.entry(off).ok()?;
+    if let Ok(Some(v)) = entry.attr_value(gimli::DW_AT_low_pc) {
+        if let Ok(Some(a)) = dwarf.attr_address(unit, v) {
+            return Some(a);
+        }
+    }
+    let mut ranges = dwarf.die_ranges(unit, &entry).ok()?;
+    let first = ranges.next().ok()??;
+    Some(first.begin)
+}

@@ -521,6 +521,48 @@ def test_breakpad(tmp_path: "os.PathLike[str]") -> None:
         with pytest.raises(pysym.InvalidInputError):
             pysym.SymCache.from_object(bad.encode())
 
+
+def test_breakpad_streamed(tmp_path: "os.PathLike[str]") -> None:
+    # Larger than the module's 1 MiB read window, so records straddle windows; CRLF line
+    # endings; the last line (a line record) has no newline. FUNCs come out of address
+    # order with FILE records after them: the module reads FUNC blocks by address.
+    rnd = random.Random(7)
+    head = ["MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 big"]
+    funcs: List[Tuple[int, str, List[Tuple[int, int, int, int]]]] = []
+    addr = 0x1000
+    while len(funcs) < 9000:
+        rows = []
+        a = addr
+        for _ in range(rnd.randrange(1, 12)):
+            size = rnd.randrange(1, 0x40)
+            rows.append((a, size, rnd.randrange(1, 99999), rnd.randrange(50)))
+            a += size
+        funcs.append((addr, "ns::func_%d(%s)" % (len(funcs), "int, " * rnd.randrange(20) + "char"), rows))
+        addr = a + rnd.randrange(0, 0x20)
+    body = []
+    for addr, name, rows in funcs[1::2] + funcs[0::2]:
+        body.append("FUNC %x %x 0 %s" % (addr, rows[-1][0] + rows[-1][1] - addr, name))
+        body += ["%x %x %d %d" % r for r in rows]
+    files = ["FILE %d /src/dir_%d/file_%d.cc" % (i, i % 7, i) for i in range(50)]
+    # FILE records before the last FUNC block, which ends the file unterminated.
+    text = "\r\n".join(head + body[:-len(funcs[-2][2]) - 1] + files + body[-len(funcs[-2][2]) - 1:])
+    assert len(text) > (1 << 20) + (1 << 19) and not text.endswith("\n")
+    path = os.path.join(str(tmp_path), "big.sym")
+    with open(path, "wb") as f:
+        f.write(text.encode())
+    o = pysym.Object.from_path(path)
+    assert (o.kind, o.debug_id, o.has_debug_info, o.has_symbols) == ("breakpad", "6edc6acd-b282-1258-43fd-59da9c81bd83", True, True)
+    cache = pysym.SymCache.from_object(path)
+    picks = funcs[:50] + funcs[-50:] + rnd.sample(funcs, 400)
+    addrs = [r[0] + rnd.randrange(r[1]) for _, _, rows in picks for r in rows]
+    want = [(name, "/src/dir_%d/file_%d.cc" % (r[3] % 7, r[3]), r[2]) for _, name, rows in picks for r in rows]
+    got = [(f[0].function, f[0].file, f[0].line) for f in cache.lookup_many(addrs)]
+    assert got == want
+    # The last record of the file (no newline) counts; LF endings give the same symcache.
+    last = funcs[-2][2][-1]
+    assert cache.lookup(last[0] + last[1] - 1)[0].line == last[2]
+    assert pysym.SymCache.from_object(text.replace("\r\n", "\n").encode()).to_bytes() == cache.to_bytes()
+
 if __name__ == "__main__":
     import tempfile
 

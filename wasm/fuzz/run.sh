@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the fuzz targets with sanitizer coverage and run each with libFuzzer.
 #   wasm/fuzz/run.sh [seconds per target, default 60] [target ...]
+# FUZZ_FLAGS adds libFuzzer options (e.g. "-fork=1 -ignore_crashes=1" to go on after a crash).
 # Seeds: wasm/fuzz/corpus/<target>/ (committed). The growing corpus lives under
 # wasm/target/fuzz/corpus/<target>/; crashes land in wasm/fuzz/artifacts/<target>/ --
 # copy each into tests/fuzz_regressions/<target>/ so the test suite replays it through
@@ -30,6 +31,6 @@ for t in $TARGETS; do
   echo "== $t: ${SECONDS_PER_TARGET}s"
   "$OUT/$TRIPLE/release/$t" "$OUT/corpus/$t" "corpus/$t" -max_total_time="$SECONDS_PER_TARGET" \
     -max_len=$max_len -rss_limit_mb=2048 -timeout=$timeout -print_final_stats=1 \
-    -artifact_prefix="artifacts/$t/" 2>&1 | tee "$OUT/$t.log" | grep -E "^(#[0-9]+[[:space:]]*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)" || true
+    -artifact_prefix="artifacts/$t/" ${FUZZ_FLAGS:-} 2>&1 | tee "$OUT/$t.log" | grep -E "^(#[0-9]+[[:space:]]*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)" || true
 done
 echo "crash artifacts:"; find artifacts -type f 2>/dev/null | grep -v '\.gitkeep' || true

@@ -32,7 +32,9 @@ fn main() {
                 for i in 0..c.range_count() {
                     let s = range_start(c, i);
                     addrs.insert(s);
-                    addrs.insert(s.wrapping_sub(1));
+                    if s > 0 {
+                        addrs.insert(s - 1);
+                    }
                 }
             }
             let (lo, hi) = (addrs.iter().next().copied().unwrap_or(0), addrs.iter().next_back().copied().unwrap_or(0));
@@ -42,8 +44,8 @@ fn main() {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if hi > lo {
-                    addrs.insert(lo + x % (hi - lo + 1));
+                if let Some(span) = (hi - lo).checked_add(1) {
+                    addrs.insert(lo + x % span);
                 }
             }
             let mut diffs = 0usize;

@@ -228,11 +228,12 @@ pub(super) fn add_ranges<'s>(
             Some(_) => Some(Lines::parse(dwarf, &unit).map_err(dwarf_err)?),
             None => None,
         };
-        let mut cu = UnitData::collect(dwarf, &units, u, &unit, &mut unit_cache)?;
+        let mut cu = UnitData::collect(dwarf, &unit)?;
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
         for &(i, prio) in &probes {
             let addr = bounds[i as usize].0;
-            if let Some(loc) = st.answer(addr, dwarf, &unit, units[u].lang, &mut cu, lines.as_ref(), &mut files)? {
+            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache };
+            if let Some(loc) = st.answer(addr, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 best[i as usize] = (prio, loc);
             }
         }
@@ -526,6 +527,8 @@ struct UnitData<'s> {
     inline_addrs: Vec<(usize, usize, u64, u64, usize)>,
     /// Function per origin DIE ([`Die::origin`]).
     origin_funcs: HashMap<usize, u32>,
+    /// Names behind references ([`Names`]).
+    memo: HashMap<usize, Option<&'s [u8]>>,
 }
 
 /// Which function a DIE's children belong to, and their inline depth.
@@ -536,15 +539,15 @@ struct Ctx {
 }
 
 impl<'s> UnitData<'s> {
-    fn collect(
-        dwarf: &Dwarf<'s>,
-        units: &[ResUnit<'s>],
-        me: usize,
-        unit: &Unit<'s>,
-        cache: &mut HashMap<usize, Unit<'s>>,
-    ) -> Result<Self> {
-        let mut d = UnitData { dies: Vec::new(), funcs: Vec::new(), func_addrs: Vec::new(), inline_addrs: Vec::new(), origin_funcs: HashMap::new() };
-        let mut names = Names { dwarf, units, me, cache, memo: HashMap::new() };
+    fn collect(dwarf: &Dwarf<'s>, unit: &Unit<'s>) -> Result<Self> {
+        let mut d = UnitData {
+            dies: Vec::new(),
+            funcs: Vec::new(),
+            func_addrs: Vec::new(),
+            inline_addrs: Vec::new(),
+            origin_funcs: HashMap::new(),
+            memo: HashMap::new(),
+        };
         // Open DIEs with children: (depth, context of their children).
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
         let mut entries = unit.entries_raw(None).map_err(dwarf_err)?;
@@ -563,16 +566,11 @@ impl<'s> UnitData<'s> {
                 gimli::DW_TAG_subprogram => {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
-                    let mut error = None;
                     for spec in abbrev.attributes() {
                         let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
                         die.note_entry(dwarf, unit, &attr);
-                        // Range errors fail the unit, name errors only the function.
-                        if !ranges.read(dwarf, unit, &attr).map_err(dwarf_err)? {
-                            if let Err(e) = read_name(&mut die, &attr, unit, &mut names) {
-                                error = error.or(Some(e));
-                            }
-                        }
+                        // Range errors fail the unit (names are read when first needed).
+                        ranges.read(dwarf, unit, &attr).map_err(dwarf_err)?;
                     }
                     let f = d.funcs.len();
                     let mut addrs = Vec::new();
@@ -580,7 +578,7 @@ impl<'s> UnitData<'s> {
                     die.first_range(&ranges, first);
                     if !addrs.is_empty() {
                         d.func_addrs.extend(addrs);
-                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), error });
+                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), error: None });
                         d.dies.push(die);
                         Ctx { func: Some(f), depth: 0 }
                     } else {
@@ -598,7 +596,6 @@ impl<'s> UnitData<'s> {
                         die.note_entry(dwarf, unit, &attr);
                         let r = ranges.read(dwarf, unit, &attr).and_then(|taken| {
                             if !taken {
-                                read_name(&mut die, &attr, unit, &mut names)?;
                                 read_call(&mut die, &attr);
                             }
                             Ok(())
@@ -690,7 +687,7 @@ fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
 
 /// A DIE's own name attributes, in attribute order as addr2line reads them: a linkage
 /// name wins, then `DW_AT_name`, then the name behind an origin or specification.
-fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &Unit<'s>, names: &mut Names<'_, 's>) -> gimli::Result<()> {
+fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &Unit<'s>, names: &mut Names<'_, '_, 's>) -> gimli::Result<()> {
     match attr.name() {
         gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
             if let Ok(s) = names.dwarf.attr_string(unit, attr.value()) {
@@ -718,15 +715,15 @@ fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &
 
 /// Names behind DIE references, memoised per unit (many inlined instances share one
 /// abstract origin).
-struct Names<'c, 's> {
+struct Names<'c, 'm, 's> {
     dwarf: &'c Dwarf<'s>,
     units: &'c [ResUnit<'s>],
     me: usize,
     cache: &'c mut HashMap<usize, Unit<'s>>,
-    memo: HashMap<usize, Option<&'s [u8]>>,
+    memo: &'m mut HashMap<usize, Option<&'s [u8]>>,
 }
 
-impl<'c, 's> Names<'c, 's> {
+impl<'c, 'm, 's> Names<'c, 'm, 's> {
     /// The name behind a reference, and the referenced DIE's `.debug_info` offset.
     fn resolve(&mut self, value: gimli::AttributeValue<Reader<'s>>, unit: &Unit<'s>) -> gimli::Result<(Option<&'s [u8]>, Option<usize>)> {
         let key = match value {
@@ -814,6 +811,16 @@ impl<'c, 's> Names<'c, 's> {
     }
 }
 
+/// The unit being answered from, and what naming its DIEs needs.
+struct At<'c, 's> {
+    dwarf: &'c Dwarf<'s>,
+    units: &'c [ResUnit<'s>],
+    me: usize,
+    unit: &'c Unit<'s>,
+    lang: u32,
+    cache: &'c mut HashMap<usize, Unit<'s>>,
+}
+
 /// Interning state shared by all units.
 struct State<'w, 'y, 'a, 's> {
     w: &'w mut SymCacheWriter,
@@ -854,17 +861,24 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
     }
 
     /// The DIE's function and entry address (the probe address where the DIE has none,
-    /// as before: the first one that needed it).
-    fn die(&mut self, cu: &mut UnitData<'s>, i: usize, dwarf: &Dwarf<'s>, unit: &Unit<'s>, lang: u32, probe: u64) -> (u32, u64) {
+    /// as before: the first one that needed it). Names are read here, for the DIEs that
+    /// answer a row only (most subprograms are declarations without code).
+    fn die(&mut self, cu: &mut UnitData<'s>, i: usize, at: &mut At<'_, 's>, probe: u64) -> Result<(u32, u64)> {
         if cu.dies[i].function == UNSET {
+            let entry = at.unit.entry(gimli::UnitOffset(cu.dies[i].offset)).map_err(dwarf_err)?;
+            let mut names = Names { dwarf: at.dwarf, units: at.units, me: at.me, cache: &mut *at.cache, memo: &mut cu.memo };
+            let mut attrs = entry.attrs();
+            while let Some(attr) = attrs.next().map_err(dwarf_err)? {
+                read_name(&mut cu.dies[i], &attr, at.unit, &mut names).map_err(dwarf_err)?;
+            }
             let (name, origin) = (cu.dies[i].name, cu.dies[i].origin);
             cu.dies[i].function = if origin == 0 {
-                self.function(name, lang)
+                self.function(name, at.lang)
             } else {
                 match cu.origin_funcs.get(&origin) {
                     Some(&f) => f,
                     None => {
-                        let f = self.function(name, lang);
+                        let f = self.function(name, at.lang);
                         cu.origin_funcs.insert(origin, f);
                         f
                     }
@@ -873,21 +887,18 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
         }
         let die = &mut cu.dies[i];
         if !die.entry_known {
-            die.entry = Some(die_entry(dwarf, unit, gimli::UnitOffset(die.offset)).unwrap_or(probe));
+            die.entry = Some(die_entry(at.dwarf, at.unit, gimli::UnitOffset(die.offset)).unwrap_or(probe));
             die.entry_known = true;
         }
-        (die.function, die.entry.unwrap_or(probe).wrapping_sub(self.base))
+        Ok((die.function, die.entry.unwrap_or(probe).wrapping_sub(self.base)))
     }
 
     /// The frame chain at `probe` from this unit (addr2line's `find_frames` once the unit
     /// is chosen), interned; `None` when the unit knows nothing there.
-    #[allow(clippy::too_many_arguments)]
     fn answer(
         &mut self,
         probe: u64,
-        dwarf: &Dwarf<'s>,
-        unit: &Unit<'s>,
-        lang: u32,
+        at: &mut At<'_, 's>,
         cu: &mut UnitData<'s>,
         lines: Option<&Lines>,
         files: &mut [Option<u32>],
@@ -919,7 +930,7 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
                 }
                 let mut inl = Vec::new();
                 cu.inlined_at(f, probe, &mut inl);
-                let (function, sym_addr) = self.die(cu, cu.funcs[f].die, dwarf, unit, lang, probe);
+                let (function, sym_addr) = self.die(cu, cu.funcs[f].die, at, probe)?;
                 frames.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr });
                 for &i in &inl {
                     // The caller's location is the call site of the frame inlined into it.
@@ -928,7 +939,7 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
                     caller.file = if cf != 0 { self.file(lines, files, cf) } else { NONE };
                     caller.line = cl;
                     caller.column = cc;
-                    let (function, sym_addr) = self.die(cu, i, dwarf, unit, lang, probe);
+                    let (function, sym_addr) = self.die(cu, i, at, probe)?;
                     frames.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr });
                 }
                 let inner = frames.last_mut().unwrap();

@@ -577,6 +577,20 @@ STACK CFI 1131 .cfa: $rsp 16 +
         (f.to_string(), file.to_string(), line)
     }
 
+    /// `PYSYM_TEST_SYM=file.sym cargo test --release -- --ignored streamed_file`: builds
+    /// from a file read by ranges (peak memory: /usr/bin/time -v).
+    #[test]
+    #[ignore]
+    fn streamed_file() {
+        let path = std::env::var("PYSYM_TEST_SYM").unwrap();
+        let t = std::time::Instant::now();
+        let info = object_info(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
+        println!("first pass {:?} {:?}", t.elapsed(), info.identity.debug_id);
+        let t = std::time::Instant::now();
+        let bytes = build_symcache(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
+        println!("built {} bytes in {:?}", bytes.len(), t.elapsed());
+    }
+
     #[test]
     fn answers() {
         let bytes = build(SYM, super::super::source::CHUNK).unwrap();

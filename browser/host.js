@@ -232,6 +232,16 @@ export class Runtime {
           view.setBigUint64(out >>> 0, BigInt(size), true);
           return abi.OK;
         },
+        progress: (done, total) => {
+          if (this.onProgress) {
+            try {
+              this.onProgress(done >>> 0, total >>> 0);
+            } catch {
+              // a failing progress callback must not break the build
+            }
+          }
+          return 0;
+        },
         file_read: (fh, offset, dst, len) => {
           dst >>>= 0;
           len >>>= 0;

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 from typing import IO, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ._errors import PysymError
@@ -198,6 +199,10 @@ def _add_native_parsers(sub: Any) -> None:
     build.add_argument("file", metavar="FILE")
     build.add_argument("-o", "--output", metavar="OUT", required=True, help="symcache file to write")
     build.add_argument("--arch", help="slice of a universal Mach-O")
+    bar = build.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar on standard error (default: when it is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     build.set_defaults(func=_cmd_symcache_build)
     lk = sc_sub.add_parser(
         "lookup",
@@ -368,10 +373,47 @@ def _cmd_object_info(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+class _ProgressBar:
+    """A one-line progress bar on a terminal, redrawn when a percent passes.
+
+    Quick builds finish before ``delay`` seconds and show nothing.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream: IO[str], label: str, delay: float = 0.5) -> None:
+        self.stream = stream
+        self.label = label
+        self.shown = -1
+        self.start = time.monotonic() + delay
+
+    def __call__(self, fraction: float) -> None:
+        percent = max(0, min(100, int(fraction * 100)))
+        if percent == self.shown or time.monotonic() < self.start:
+            return
+        self.shown = percent
+        filled = self.WIDTH * percent // 100
+        self.stream.write("\r[%s%s] %3d%% %s" % ("#" * filled, "-" * (self.WIDTH - filled), percent, self.label))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown >= 0:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def _cmd_symcache_build(args: argparse.Namespace, out: IO[str]) -> int:
     from ._native import SymCache
 
-    with SymCache.from_object(args.file, arch=args.arch) as cache:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    label = "building " + os.path.basename(args.file)
+    bar = _ProgressBar(sys.stderr, label, 0.5 if args.progress is None else 0.0) if show else None
+    try:
+        cache = SymCache.from_object(args.file, arch=args.arch, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    with cache:
         data = cache.to_bytes()
         cache.write(args.output)
         out.write("%s: %d bytes, %d ranges, %s %s %s\n" % (

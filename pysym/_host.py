@@ -75,6 +75,8 @@ class _FileTable(HostImports):
     def __init__(self) -> None:
         self._files: Dict[int, FileSource] = {}
         self._next = 1
+        # Set by the caller of a long export (symcache builds) for the length of the call.
+        self.on_progress: Optional[Callable[[int, int], None]] = None
 
     def add(self, source: FileSource) -> int:
         fh = self._next
@@ -105,6 +107,10 @@ class _FileTable(HostImports):
         if isinstance(src, (bytes, bytearray, memoryview)):
             return len(src)
         return os.fstat(src.fileno()).st_size
+
+    def progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
 
     def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, memoryview, int]:
         src = self._files.get(fh)

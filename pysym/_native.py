@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _abi
 from ._host import HandleOwner, Runtime, StringTable, get_runtime
@@ -211,8 +211,13 @@ class SymCache(HandleOwner):
 
     @classmethod
     def from_object(cls, source: "Union[PathOrBytes, Object]", *, arch: Optional[str] = None,
-                    runtime: Optional[Runtime] = None) -> "SymCache":
-        """Builds a symcache from a debug file (a path, bytes, or an :class:`Object`)."""
+                    runtime: Optional[Runtime] = None,
+                    progress: Optional[Callable[[float], None]] = None) -> "SymCache":
+        """Builds a symcache from a debug file (a path, bytes, or an :class:`Object`).
+
+        ``progress``, if given, is called with the fraction done (0.0 to 1.0) as the build
+        goes on; raising ``KeyboardInterrupt`` from it abandons the build.
+        """
         if isinstance(source, Object):
             src, arch = source._source, arch or source._arch
         else:
@@ -221,7 +226,13 @@ class SymCache(HandleOwner):
         with rt.lock:
             live = rt.current()
             ptr, n = _arch_arg(rt, arch)
-            rt.check(src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot))
+            if progress is not None:
+                rt.files.on_progress = lambda done, total: progress(done / total if total else 1.0)
+            try:
+                status = src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot)
+            finally:
+                rt.files.on_progress = None
+            rt.check(status)
             handle = rt.out(1)[0]
             # Keep the bytes on the host: to_bytes() and rebuilding after a trap need them.
             rt.check(rt.call("pysym_symcache_bytes", handle, rt.out_slot))

@@ -216,6 +216,11 @@ def test_host_abi_misuse_gives_status_codes(engine):
     assert rt.call("pysym_symcache_info", h, slot) == _abi.BAD_HANDLE
     assert rt.call("pysym_sourcemap_free", h) == _abi.OK
     assert rt.call("pysym_sourcemap_free", h) == _abi.BAD_HANDLE  # double free
+    sc = pysym.SymCache.from_object(os.path.join(SEEDS, "object", "o2"), runtime=rt)
+    ids = rt.input_buffer(struct.pack("<II", 0, 0xFFFFFFFF))
+    assert rt.call("pysym_symcache_locations", sc._h(), ids, 2, slot) == _abi.BAD_ARGUMENT
+    assert rt.call("pysym_symcache_locations", 7, ids, 1, slot) == _abi.BAD_HANDLE
+    assert rt.call("pysym_symcache_locations", sc._h(), ids, 1, slot) == _abi.OK
     assert rt.call("pysym_sourcemap_from_file", 999, slot) < 0  # a file the host never opened
     with pytest.raises(pysym.PysymError):
         rt.check(rt.call("pysym_sourcemap_from_file", 999, slot))
@@ -422,6 +427,40 @@ def test_symcache_valid_header_corrupted_body(engine, elf):
             pysym.SymCache.from_bytes(good[:n]).lookup_many([0x1000, 0x1139])
         except TYPED:
             pass
+    assert_alive()
+
+
+def symcache_bytes(n_locations, caller_of):
+    """A symcache written from FORMAT.md by hand: one range at 0x1000 naming the last of
+    ``n_locations`` locations, location i inlined into ``caller_of(i)``."""
+    strings = [b"x86_64", b"", b"", b"elf", b"f", b"/a.c"]
+    head = b"PYSYMCCH" + struct.pack("<IIQ", 2, 1, 0)
+    head += struct.pack("<6I", 3, n_locations, 1, 1, len(strings), sum(map(len, strings)))
+    head += struct.pack("<4I", 0, 1, 2, 3)
+    body = struct.pack("<3Q", 0, 0x1000, 0x1010)
+    body += struct.pack("<3I", 0xFFFFFFFF, n_locations - 1, 0xFFFFFFFF) + b"\0" * 4
+    for i in range(n_locations):
+        body += struct.pack("<6IQ", 0, i + 1, 0, 0, caller_of(i), 0, 0x1000)
+    body += struct.pack("<3I", 4, 4, 0) + struct.pack("<I", 5)
+    offset = 0
+    for text in strings:
+        body += struct.pack("<II", offset, len(text))
+        offset += len(text)
+    body += b"".join(strings)
+    body += b"\0" * (-len(body) % 8)
+    return head + body + b"PYSYMEND"
+
+
+def test_symcache_chains_deeper_than_the_limit(engine):
+    """Lookups do bounded work: a chain of more than 256 frames is refused at load."""
+    ok = pysym.SymCache.from_bytes(symcache_bytes(256, lambda i: i - 1 if i else 0xFFFFFFFF))
+    frames = ok.lookup(0x1008)
+    assert [f.line for f in frames] == list(range(256, 0, -1))
+    assert [f.inlined for f in frames] == [True] * 255 + [False]
+    with pytest.raises(pysym.InvalidInputError, match="frames deep"):
+        pysym.SymCache.from_bytes(symcache_bytes(257, lambda i: i - 1 if i else 0xFFFFFFFF))
+    with pytest.raises(pysym.InvalidInputError, match="out of range"):
+        pysym.SymCache.from_bytes(symcache_bytes(3, lambda i: i))  # a location its own caller
     assert_alive()
 
 

@@ -56,6 +56,14 @@ class HostImports(abc.ABC):
         only at end of file.  ``offset`` may exceed ``2**32``.
         """
 
+    def progress(self, done: int, total: int) -> None:
+        """A long export has done ``done`` of ``total`` units of work (ABI ``progress``).
+
+        Ordinary exceptions are ignored; a ``BaseException`` (``KeyboardInterrupt``)
+        stops the export call and is raised from it.  The default ignores it.
+        """
+        return None
+
 
 class Instance(abc.ABC):
     """One instantiated module: its exports and its linear memory."""

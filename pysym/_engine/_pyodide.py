@@ -129,10 +129,18 @@ class PyodideEngine(Engine):
             except Exception:  # noqa: BLE001
                 return HOST_IO
 
-        proxies = [create_proxy(file_size), create_proxy(file_read)]
+        def progress(done: int, total: int) -> int:
+            try:
+                imports.progress(done & _U32, total & _U32)
+            except Exception:  # noqa: BLE001
+                pass
+            return 0
+
+        proxies = [create_proxy(file_size), create_proxy(file_read), create_proxy(progress)]
         host = js.Object.new()
         host.file_size = proxies[0]
         host.file_read = proxies[1]
+        host.progress = proxies[2]
         import_object = js.Object.new()
         setattr(import_object, HOST_MODULE, host)
         try:

@@ -138,7 +138,15 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
         except Exception:
             return HOST_IO
 
+    def progress(done: int, total: int) -> int:
+        try:
+            ms.imports.progress(done & 0xFFFFFFFF, total & 0xFFFFFFFF)
+        except Exception:
+            pass
+        return 0
+
     return {
+        "progress": wasmer.Function(store, progress, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
         "file_size": wasmer.Function(store, file_size, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
         "file_read": wasmer.Function(
             store, file_read, wasmer.FunctionType([T.I32, T.I64, T.I32, T.I32], [T.I32])
@@ -249,7 +257,7 @@ class WasmerEngine(Engine):
         import_object = wasmer.ImportObject()
         import_object.register(HOST_MODULE, _make_imports(store, ms))
         for imp in wmodule.imports:
-            if imp.module != HOST_MODULE or imp.name not in ("file_size", "file_read"):
+            if imp.module != HOST_MODULE or imp.name not in ("file_size", "file_read", "progress"):
                 raise Trap(
                     "the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name)
                 )

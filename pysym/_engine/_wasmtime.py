@@ -189,8 +189,8 @@ class _Core:
         self.instance = None  # type: Optional[wasmtime.Instance]
 
 
-def _make_callbacks(ms: _Memory) -> Tuple[Any, Any]:
-    """The raw (unchecked) callbacks for ``pysym_host.file_size`` / ``file_read``."""
+def _make_callbacks(ms: _Memory) -> Tuple[Any, Any, Any]:
+    """The raw (unchecked) callbacks for ``pysym_host.file_size`` / ``file_read`` / ``progress``."""
     callback_t = ffi.wasmtime_func_unchecked_callback_t
 
     def interrupted(e: BaseException) -> int:
@@ -235,12 +235,24 @@ def _make_callbacks(ms: _Memory) -> Tuple[Any, Any]:
         slot.i32 = r
         return 0
 
-    return callback_t(file_size), callback_t(file_read)
+    def progress(env: Any, caller: Any, args: Any, nargs: int) -> int:
+        slot = args[0]
+        try:
+            ms.imports.progress(slot.i32 & 0xFFFFFFFF, args[1].i32 & 0xFFFFFFFF)
+        except Exception:
+            pass
+        except BaseException as e:
+            return interrupted(e)
+        slot.i32 = 0
+        return 0
+
+    return callback_t(file_size), callback_t(file_read), callback_t(progress)
 
 
 _HOST_TYPES = {
     "file_size": ((_I32, _I32), (_I32,)),
     "file_read": ((_I32, _I64, _I32, _I32), (_I32,)),
+    "progress": ((_I32, _I32), (_I32,)),
 }
 
 
@@ -437,8 +449,8 @@ class WasmtimeEngine(Engine):
             store.set_limits(memory_size=int(memory_limit))
         ms = _Memory(store._context(), imports)
         _arm(ms.ctx, None, None)  # stores start with no fuel and a passed deadline
-        cb_size, cb_read = _make_callbacks(ms)
-        callbacks = {"file_size": cb_size, "file_read": cb_read}
+        cb_size, cb_read, cb_progress = _make_callbacks(ms)
+        callbacks = {"file_size": cb_size, "file_read": cb_read, "progress": cb_progress}
         extern = []
         for imp in module.imports:
             if imp.module != HOST_MODULE or imp.name not in callbacks:

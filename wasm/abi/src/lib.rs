@@ -50,6 +50,25 @@ pub mod status {
 extern "C" {
     fn file_size(fh: u32, out: *mut u64) -> i32;
     fn file_read(fh: u32, offset: u64, dst: *mut u8, len: u32) -> i32;
+    fn progress(done: u32, total: u32) -> i32;
+}
+
+/// Per-mille last reported by [`report_progress`] (the module is single-threaded).
+static mut LAST_PROGRESS: u64 = u64::MAX;
+
+/// Tells the host how far a long export has got, at most once per per-mille step.
+fn report_progress(done: u64, total: u64) {
+    let total = total.max(1);
+    let done = done.min(total);
+    let permille = (done as u128 * 1000 / total as u128) as u64;
+    // SAFETY: single-threaded module; the import takes two integers, its result is reserved.
+    unsafe {
+        if permille == LAST_PROGRESS {
+            return;
+        }
+        LAST_PROGRESS = permille;
+        progress(permille as u32, 1000);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -837,12 +856,16 @@ fn open_debug_file(fh: u32, arch_ptr: u32, arch_len: u32) -> Result<(Option<Stri
 /// Identity of a debug file read through the host (ranged reads).
 #[no_mangle]
 pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
+    let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let cache = BoundedCache::new(file);
-    match pysym_core::native::object_info(&cache, arch.as_deref()) {
+    // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
+    let info = match pysym_core::native::object_info_streamed(&mut file) {
+        Some(r) => r,
+        None => pysym_core::native::object_info(&BoundedCache::new(file), arch.as_deref()),
+    };
+    match info {
         Ok(info) => {
             let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
             publish_identity(&info.identity, flags, 0, out)
@@ -858,13 +881,14 @@ fn insert_cache(owned: OwnedSymCache, out: u32) -> i32 {
 /// Builds a symcache from a debug file read through the host (ranged reads).
 #[no_mangle]
 pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
+    let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let built = {
-        let cache = BoundedCache::new(file);
-        pysym_core::native::build_symcache(&cache, arch.as_deref())
+    // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
+    let built = match pysym_core::native::build_symcache_streamed(&mut file) {
+        Some(r) => r,
+        None => pysym_core::native::build_symcache(&BoundedCache::new(file), arch.as_deref()),
     };
     match built {
         Ok(bytes) => {

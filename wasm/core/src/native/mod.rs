@@ -146,8 +146,9 @@ fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Identity {
             id[4..6].reverse();
             id[6..8].reverse();
         }
-    } else if let Some(text) = file.section_by_name(".text") {
-        // No build ID: hash the first page of .text, as Breakpad does.
+    } else if let Some(text) = file.section_by_name(".text").filter(|_| file.format() == object::BinaryFormat::Elf) {
+        // No build ID: hash the first page of .text, as Breakpad does for ELF. A Mach-O
+        // file is known by its LC_UUID alone: without one (object files) the id is nil.
         if let Ok(data) = text.data() {
             for (i, b) in data.iter().take(4096).enumerate() {
                 id[i % 16] ^= *b;

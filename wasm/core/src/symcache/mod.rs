@@ -209,6 +209,13 @@ impl SymCacheWriter {
         let arch = self.string(&id.arch);
         let debug_id = self.string(&id.debug_id);
         let code_id = self.string(&id.code_id);
+        // The indexes only serve interning: free them before the output is built (they
+        // are the largest part of a big build's peak memory).
+        self.string_index = HashMap::new();
+        self.file_index = HashMap::new();
+        self.function_index = HashMap::new();
+        self.location_index = HashMap::new();
+        self.recent = Vec::new();
 
         let primary = non_overlapping(std::mem::take(&mut self.ranges));
         let fallback = non_overlapping(std::mem::take(&mut self.fallback));
@@ -229,6 +236,7 @@ impl SymCacheWriter {
                 cur = stop;
             }
         }
+        drop(primary);
         all.sort_unstable_by_key(|r| r.0);
         let mut starts: Vec<u64> = Vec::with_capacity(all.len() + 1);
         let mut locs: Vec<u32> = Vec::with_capacity(all.len() + 1);
@@ -252,8 +260,19 @@ impl SymCacheWriter {
             starts.push(end_prev);
             locs.push(NONE);
         }
+        drop(all);
 
-        let mut out = Vec::new();
+        // Allocated once at (at least) its final size: no doubling, no copy.
+        let size = HEADER_LEN
+            + starts.len() * 8
+            + align8(locs.len() * 4)
+            + self.locations.len() * LOCATION_LEN
+            + self.functions.len() * FUNCTION_LEN
+            + self.files.len() * 4
+            + self.strings.len() * 8
+            + align8(self.string_bytes.len())
+            + 16;
+        let mut out = Vec::with_capacity(size);
         out.extend_from_slice(MAGIC);
         for w in [VERSION, id.flags] {
             out.extend_from_slice(&w.to_le_bytes());

@@ -105,7 +105,8 @@ export interface NativeFrame {
 export declare class SymCache {
   private constructor();
   /** Builds a symcache from a debug file; a Blob is read by the ranges the module needs. */
-  static fromObject(source: FileSource | NativeObject, options?: { arch?: string | null; runtime?: Runtime | null }): Promise<SymCache>;
+  /** `progress` receives the fraction done (0 to 1) while the module builds. */
+  static fromObject(source: FileSource | NativeObject, options?: { arch?: string | null; runtime?: Runtime | null; progress?: ((fraction: number) => void) | null }): Promise<SymCache>;
   static fromBytes(data: ArrayBuffer | ArrayBufferView, options?: { runtime?: Runtime | null }): SymCache;
   static fromBlob(data: FileSource, options?: { runtime?: Runtime | null }): Promise<SymCache>;
   readonly kind: string;

@@ -108,14 +108,19 @@ export class SymCache {
   }
 
   /** Builds a symcache from a debug file (bytes, Blob/File or NativeObject). */
-  static async fromObject(source, { arch = null, runtime = null } = {}) {
+  static async fromObject(source, { arch = null, runtime = null, progress = null } = {}) {
     const rt = await runtimeOf(runtime);
     if (source instanceof NativeObject) {
       arch = arch || source._arch;
       source = source._source;
     }
     const data = isBlob(source) ? source : toBytes(source);
-    rt.check(await withFile(rt, data, "pysym_symcache_build", () => [...archArgs(rt, arch), rt.outSlot]));
+    rt.onProgress = progress ? (done, total) => progress(total ? done / total : 1) : null;
+    try {
+      rt.check(await withFile(rt, data, "pysym_symcache_build", () => [...archArgs(rt, arch), rt.outSlot]));
+    } finally {
+      rt.onProgress = null;
+    }
     const live = rt.current();
     const handle = rt.out(1)[0];
     rt.check(rt.call("pysym_symcache_bytes", handle, rt.outSlot));

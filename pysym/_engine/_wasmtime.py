@@ -467,7 +467,7 @@ class WasmtimeEngine(Engine):
                 byref(raw),
             )
             extern.append(wasmtime.Func._from_raw(raw))
-        core = _Core(store, [cb_size, cb_read], ms)
+        core = _Core(store, [cb_size, cb_read, cb_progress], ms)  # keep the ctypes callbacks alive
         try:
             inst = wasmtime.Instance(store, module, extern)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as e:

@@ -109,7 +109,10 @@ test("native: a large debug file in a Blob is read by ranges, not in full", { sk
   };
   Object.setPrototypeOf(counting, Blob.prototype);
   const sc = await P.SymCache.fromObject(counting);
-  const direct = await P.SymCache.fromObject(exe);
+  const seen = [];
+  const direct = await P.SymCache.fromObject(exe, { progress: (f) => seen.push(f) });
+  assert.ok(seen.length >= 2 && seen.at(-1) === 1, `progress ${seen}`);
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
   assert.deepEqual(sc.toBytes(), direct.toBytes());
   assert.ok(read > 0 && read < padded.size / 4, `read ${read} of ${padded.size} bytes`);
   const obj = await P.NativeObject.fromBlob(new Blob([exe]));

@@ -885,11 +885,18 @@ pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, ou
         Ok(x) => x,
         Err(code) => return code,
     };
-    // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
-    let built = match pysym_core::native::build_symcache_streamed(&mut file) {
-        Some(r) => r,
-        None => pysym_core::native::build_symcache(&BoundedCache::new(file), arch.as_deref()),
-    };
+    // SAFETY: single-threaded module; a new build reports from its first step.
+    unsafe { LAST_PROGRESS = u64::MAX };
+    let built = pysym_core::native::progress::with_progress(report_progress, || {
+        // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
+        match pysym_core::native::build_symcache_streamed(&mut file) {
+            Some(r) => r,
+            None => pysym_core::native::build_symcache(&BoundedCache::new(file), arch.as_deref()),
+        }
+    });
+    if built.is_ok() {
+        report_progress(1, 1);
+    }
     match built {
         Ok(bytes) => {
             let raw = Box::into_raw(bytes.into_boxed_slice());

@@ -474,7 +474,10 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
         points: Vec::new(),
     };
     let (mut name, mut lines, mut inlines) = (String::new(), Vec::new(), Vec::new());
-    for &i in &order {
+    for (k, &i) in order.iter().enumerate() {
+        if k % 1024 == 0 {
+            super::progress::report(k as u64, order.len() as u64 + order.len() as u64 / 8);
+        }
         let at = &funcs[i];
         if matches!(first_bad, Some((n, _)) if at.line_no > n) {
             continue; // cannot hold an earlier error

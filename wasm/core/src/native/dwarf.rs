@@ -90,8 +90,12 @@ pub(super) fn add_ranges<'s>(
     // (begin, end, index in `units`)
     let mut unit_ranges: Vec<(u64, u64, usize)> = Vec::new();
     let mut seq: Vec<(u64, bool)> = Vec::new();
+    // Progress: pass 1 is the first third of .debug_info's bytes, pass 2 the rest.
+    let info_len = gimli::Section::reader(&dwarf.debug_info).len() as u64;
+    let total = 3 * info_len + info_len / 2; // the writer's finish is the last part
     let mut iter = dwarf.units();
     while let Some(header) = iter.next().map_err(dwarf_err)? {
+        super::progress::report(header.offset().as_debug_info_offset().map(|o| o.0 as u64).unwrap_or(0), total);
         let unit = dwarf.unit(header).map_err(dwarf_err)?;
         // Line-sequence ranges, for a unit that declares no range of its own.
         let mut sequences: Vec<(u64, u64)> = Vec::new();
@@ -203,6 +207,7 @@ pub(super) fn add_ranges<'s>(
     };
     let mut unit_cache: HashMap<usize, Unit<'s>> = HashMap::new();
     for (u, ranges) in by_unit.iter().enumerate() {
+        super::progress::report(info_len + 2 * units[u].offset as u64, total);
         // The boundaries this unit may answer, with its priority for each.
         let mut probes: Vec<(u32, u32)> = Vec::new();
         for &(b, e, prio) in ranges {

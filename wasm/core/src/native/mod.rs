@@ -8,6 +8,7 @@
 pub mod breakpad;
 pub mod demangle;
 mod dwarf;
+pub mod progress;
 pub mod source;
 pub mod wasm;
 

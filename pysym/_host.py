@@ -302,6 +302,11 @@ class Runtime:
             return fn(*args)
         except Trap as e:
             raise self.trap_error(name, e) from None
+        except BaseException:
+            # Raised out of a host import (KeyboardInterrupt in a progress callback): the
+            # call stopped half way, so its instance is not to be trusted again.
+            self.discard()
+            raise
         finally:
             self._last_input = None
 

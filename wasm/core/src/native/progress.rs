@@ -4,12 +4,14 @@
 //! [`report`] without carrying a callback through every signature); with none installed
 //! reporting costs a thread-local read.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 type Sink = Box<dyn FnMut(u64, u64)>;
 
 thread_local! {
-    static SINK: RefCell<Option<Sink>> = RefCell::new(None);
+    // A Cell, taken out while it runs: a host may abandon the call from inside the sink,
+    // and no borrow flag must outlive that.
+    static SINK: Cell<Option<Sink>> = Cell::new(None);
 }
 
 /// Runs `f` with `sink` receiving `(done, total)` reports (only the ratio means something).
@@ -17,10 +19,10 @@ pub fn with_progress<T>(sink: impl FnMut(u64, u64) + 'static, f: impl FnOnce() -
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            SINK.with(|s| *s.borrow_mut() = None);
+            SINK.with(|s| s.set(None));
         }
     }
-    SINK.with(|s| *s.borrow_mut() = Some(Box::new(sink)));
+    SINK.with(|s| s.set(Some(Box::new(sink))));
     let _reset = Reset;
     f()
 }
@@ -28,11 +30,9 @@ pub fn with_progress<T>(sink: impl FnMut(u64, u64) + 'static, f: impl FnOnce() -
 /// Reports `done` of `total` to the installed sink, if any.
 pub(crate) fn report(done: u64, total: u64) {
     SINK.with(|s| {
-        // A sink that reports again from inside itself is ignored rather than a panic.
-        if let Ok(mut sink) = s.try_borrow_mut() {
-            if let Some(f) = sink.as_mut() {
-                f(done.min(total), total);
-            }
+        if let Some(mut f) = s.take() {
+            f(done.min(total), total);
+            s.set(Some(f));
         }
     });
 }
@@ -40,6 +40,7 @@ pub(crate) fn report(done: u64, total: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
     use std::rc::Rc;
 
     #[test]

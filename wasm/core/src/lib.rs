@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod hash;
 pub mod native;
 pub mod sourcemap;
 pub mod symcache;

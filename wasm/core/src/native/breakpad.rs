@@ -17,7 +17,7 @@ use super::source::{for_each_line, Source};
 use super::{demangle, invalid, ObjectInfo};
 use crate::error::{Error, Result};
 use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 /// Whether `data` starts like a Breakpad symbol file.
 pub fn is_breakpad(head: &[u8]) -> bool {
@@ -194,8 +194,8 @@ struct FuncAt {
 /// What the first pass keeps.
 struct Index {
     identity: Identity,
-    files: HashMap<u32, String>,
-    origins: HashMap<u32, String>,
+    files: FastMap<u32, String>,
+    origins: FastMap<u32, String>,
     funcs: Vec<FuncAt>,
     /// `(address, name start, name length)` in `names`.
     publics: Vec<(u64, usize, usize)>,
@@ -270,8 +270,8 @@ fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result
 fn index<'a, S: Source<'a>>(src: &mut S) -> Result<(Index, Option<LineError>)> {
     let mut ix = Index {
         identity: Identity { kind: "breakpad".to_string(), ..Identity::default() },
-        files: HashMap::new(),
-        origins: HashMap::new(),
+        files: FastMap::default(),
+        origins: FastMap::default(),
         funcs: Vec::new(),
         publics: Vec::new(),
         names: String::new(),
@@ -344,10 +344,10 @@ fn read_block<'a, S: Source<'a>>(
 /// Interns files and functions (each once) and writes ranges.
 struct Emitter<'i> {
     w: SymCacheWriter,
-    files: &'i HashMap<u32, String>,
-    origins: &'i HashMap<u32, String>,
-    file_idx: HashMap<u32, u32>,
-    func_idx: HashMap<String, u32>,
+    files: &'i FastMap<u32, String>,
+    origins: &'i FastMap<u32, String>,
+    file_idx: FastMap<u32, u32>,
+    func_idx: FastMap<String, u32>,
     chain: Vec<FrameSpec>,
     points: Vec<u64>,
 }
@@ -468,8 +468,8 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
         w: SymCacheWriter::new(),
         files: &files,
         origins: &origins,
-        file_idx: HashMap::new(),
-        func_idx: HashMap::new(),
+        file_idx: FastMap::default(),
+        func_idx: FastMap::default(),
         chain: Vec::new(),
         points: Vec::new(),
     };

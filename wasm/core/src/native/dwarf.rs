@@ -17,7 +17,7 @@ use super::{demangle, dwarf_err, in_ranges};
 use crate::error::Result;
 use crate::symcache::{FrameSpec, SymCacheWriter, NONE};
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 type Reader<'s> = gimli::EndianSlice<'s, gimli::RunTimeEndian>;
 type Dwarf<'s> = gimli::Dwarf<Reader<'s>>;
@@ -200,12 +200,12 @@ pub(super) fn add_ranges<'s>(
         syms,
         base,
         outer_from_symbols,
-        func_names: HashMap::new(),
+        func_names: FastMap::default(),
         prev: Vec::new(),
         prev_loc: NONE,
         frames: Vec::new(),
     };
-    let mut unit_cache: HashMap<usize, Unit<'s>> = HashMap::new();
+    let mut unit_cache: FastMap<usize, Unit<'s>> = FastMap::default();
     for (u, ranges) in by_unit.iter().enumerate() {
         super::progress::report(info_len + 2 * units[u].offset as u64, total);
         // The boundaries this unit may answer, with its priority for each.
@@ -531,9 +531,9 @@ struct UnitData<'s> {
     /// (function, depth, begin, end, die): per function stably sorted by (depth, begin).
     inline_addrs: Vec<(usize, usize, u64, u64, usize)>,
     /// Function per origin DIE ([`Die::origin`]).
-    origin_funcs: HashMap<usize, u32>,
+    origin_funcs: FastMap<usize, u32>,
     /// Names behind references ([`Names`]).
-    memo: HashMap<usize, Option<&'s [u8]>>,
+    memo: FastMap<usize, Option<&'s [u8]>>,
 }
 
 /// Which function a DIE's children belong to, and their inline depth.
@@ -550,8 +550,8 @@ impl<'s> UnitData<'s> {
             funcs: Vec::new(),
             func_addrs: Vec::new(),
             inline_addrs: Vec::new(),
-            origin_funcs: HashMap::new(),
-            memo: HashMap::new(),
+            origin_funcs: FastMap::default(),
+            memo: FastMap::default(),
         };
         // Open DIEs with children: (depth, context of their children).
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
@@ -724,8 +724,8 @@ struct Names<'c, 'm, 's> {
     dwarf: &'c Dwarf<'s>,
     units: &'c [ResUnit<'s>],
     me: usize,
-    cache: &'c mut HashMap<usize, Unit<'s>>,
-    memo: &'m mut HashMap<usize, Option<&'s [u8]>>,
+    cache: &'c mut FastMap<usize, Unit<'s>>,
+    memo: &'m mut FastMap<usize, Option<&'s [u8]>>,
 }
 
 impl<'c, 'm, 's> Names<'c, 'm, 's> {
@@ -823,7 +823,7 @@ struct At<'c, 's> {
     me: usize,
     unit: &'c Unit<'s>,
     lang: u32,
-    cache: &'c mut HashMap<usize, Unit<'s>>,
+    cache: &'c mut FastMap<usize, Unit<'s>>,
 }
 
 /// Interning state shared by all units.
@@ -832,7 +832,7 @@ struct State<'w, 'y, 'a, 's> {
     syms: &'y mut Symbols<'a>,
     base: u64,
     outer_from_symbols: bool,
-    func_names: HashMap<(&'s [u8], u32), u32>,
+    func_names: FastMap<(&'s [u8], u32), u32>,
     /// The previous chain and its location: neighbouring rows often share it.
     prev: Vec<FrameSpec>,
     prev_loc: u32,

@@ -5,7 +5,7 @@
 //! it and [`SymCache`] reads it.
 
 use crate::error::{Error, ErrorKind, Result};
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 /// Marks an absent `u32` field (no file, no function, no caller, a gap).
 pub const NONE: u32 = 0xFFFF_FFFF;
@@ -83,13 +83,13 @@ pub struct Identity {
 pub struct SymCacheWriter {
     strings: Vec<(u32, u32)>,
     string_bytes: Vec<u8>,
-    string_index: HashMap<Vec<u8>, u32>,
+    string_index: FastMap<Vec<u8>, u32>,
     files: Vec<u32>,
-    file_index: HashMap<u32, u32>,
+    file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
-    function_index: HashMap<[u32; 3], u32>,
+    function_index: FastMap<[u32; 3], u32>,
     locations: Vec<LocKey>,
-    location_index: HashMap<LocKey, u32>,
+    location_index: FastMap<LocKey, u32>,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
     ranges: Vec<(u64, u64, u32)>,
@@ -211,10 +211,10 @@ impl SymCacheWriter {
         let code_id = self.string(&id.code_id);
         // The indexes only serve interning: free them before the output is built (they
         // are the largest part of a big build's peak memory).
-        self.string_index = HashMap::new();
-        self.file_index = HashMap::new();
-        self.function_index = HashMap::new();
-        self.location_index = HashMap::new();
+        self.string_index = FastMap::default();
+        self.file_index = FastMap::default();
+        self.function_index = FastMap::default();
+        self.location_index = FastMap::default();
         self.recent = Vec::new();
 
         let primary = non_overlapping(std::mem::take(&mut self.ranges));

@@ -1,0 +1,82 @@
+//! A fast hasher for the builders' interning tables.
+//!
+//! std's SipHash costs a large share of a symcache build. Its DoS resistance buys nothing
+//! here: on wasm32-unknown-unknown std has no entropy, so its keys are fixed anyway, and a
+//! build is bounded by the host's fuel and deadline whatever its input.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Multiply-rotate hashing of whole words (the scheme rustc's FxHash uses).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{BuildHasher, Hash};
+
+    fn h<T: Hash + ?Sized>(v: &T) -> u64 {
+        let mut s = BuildHasherDefault::<FastHasher>::default().build_hasher();
+        v.hash(&mut s);
+        s.finish()
+    }
+
+    #[test]
+    fn trailing_zero_bytes_and_lengths_hash_apart() {
+        assert_ne!(h(b"a".as_slice()), h(b"a\0".as_slice()));
+        assert_ne!(h(&b"abcdefgh"[..]), h(&b"abcdefgh\0"[..]));
+        let mut m: FastMap<Vec<u8>, u32> = FastMap::default();
+        for i in 0..10_000u32 {
+            m.insert(i.to_string().into_bytes(), i);
+        }
+        assert_eq!(m.get(&b"4242"[..]), Some(&4242));
+    }
+}

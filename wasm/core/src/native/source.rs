@@ -20,10 +20,28 @@ pub trait Source<'a> {
     fn size(&self) -> u64;
     /// How many bytes a window reads when the file is read front to back.
     fn chunk(&self) -> usize;
+    /// The window held now: where it starts in the file, and its bytes.
+    fn held(&self) -> (u64, &[u8]);
+    /// Replaces the held window with the `n` bytes at `offset` (in the file).
+    fn refill(&mut self, offset: u64, n: usize) -> Result<()>;
     /// The `len` bytes at `offset` (fewer at the end of the file), valid until the next call.
     /// `ahead`: the file is being read front to back, so read a whole chunk when reading on
     /// from the current window.
-    fn window(&mut self, offset: u64, len: usize, ahead: bool) -> Result<&[u8]>;
+    fn window(&mut self, offset: u64, len: usize, ahead: bool) -> Result<&[u8]> {
+        let size = self.size();
+        if offset >= size {
+            return Ok(&[]);
+        }
+        let len = (len as u64).min(size - offset) as usize;
+        let (start, held) = self.held();
+        if !(offset >= start && offset + len as u64 <= start + held.len() as u64) {
+            let n = fill_len(offset, len, ahead, start, held.len(), self.chunk(), size);
+            self.refill(offset, n)?;
+        }
+        let (start, held) = self.held();
+        let from = (offset - start) as usize;
+        Ok(&held[from..from + len])
+    }
     /// The `len` bytes at `offset`, for the caller to keep (borrowed where the file is in
     /// memory, else read into a new buffer).
     fn keep(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>>;
@@ -73,18 +91,14 @@ impl<'a, R: object::ReadRef<'a>> Source<'a> for RefSource<'a, R> {
         self.chunk
     }
 
-    fn window(&mut self, offset: u64, len: usize, ahead: bool) -> Result<&[u8]> {
-        if offset >= self.size {
-            return Ok(&[]);
-        }
-        let len = (len as u64).min(self.size - offset) as usize;
-        if !(offset >= self.start && offset + len as u64 <= self.start + self.held.len() as u64) {
-            let n = fill_len(offset, len, ahead, self.start, self.held.len(), self.chunk, self.size);
-            self.held = self.data.read_bytes_at(offset, n as u64).map_err(|_| truncated())?;
-            self.start = offset;
-        }
-        let from = (offset - self.start) as usize;
-        Ok(&self.held[from..from + len])
+    fn held(&self) -> (u64, &[u8]) {
+        (self.start, self.held)
+    }
+
+    fn refill(&mut self, offset: u64, n: usize) -> Result<()> {
+        self.held = self.data.read_bytes_at(offset, n as u64).map_err(|_| truncated())?;
+        self.start = offset;
+        Ok(())
     }
 
     fn keep(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {
@@ -139,24 +153,20 @@ impl<'a, F: Read + Seek> Source<'a> for IoSource<F> {
         self.chunk
     }
 
-    fn window(&mut self, offset: u64, len: usize, ahead: bool) -> Result<&[u8]> {
-        if offset >= self.size {
-            return Ok(&[]);
-        }
-        let len = (len as u64).min(self.size - offset) as usize;
-        if !(offset >= self.start && offset + len as u64 <= self.start + self.buf.len() as u64) {
-            let n = fill_len(offset, len, ahead, self.start, self.buf.len(), self.chunk, self.size);
+    fn held(&self) -> (u64, &[u8]) {
+        (self.start, &self.buf)
+    }
+
+    fn refill(&mut self, offset: u64, n: usize) -> Result<()> {
+        self.buf.clear();
+        self.buf.resize(n, 0);
+        let r = Self::read_exact_at(&mut self.file, offset, &mut self.buf);
+        if r.is_err() {
             self.buf.clear();
-            self.buf.resize(n, 0);
-            let r = Self::read_exact_at(&mut self.file, offset, &mut self.buf);
-            if r.is_err() {
-                self.buf.clear();
-            }
-            r?;
-            self.start = offset;
         }
-        let from = (offset - self.start) as usize;
-        Ok(&self.buf[from..from + len])
+        r?;
+        self.start = offset;
+        Ok(())
     }
 
     fn keep(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {

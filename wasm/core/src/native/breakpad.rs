@@ -528,36 +528,9 @@ mod tests {
     use super::*;
     use crate::symcache::SymCache;
 
-    /// As tests/test_native.py's: inlines at two depths, a folded FUNC, PUBLIC and STACK.
-    const SYM: &str = "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog
-INFO CODE_ID CD6ADC6E82B2581243FD59DA9C81BD83B3F4B9A5
-FILE 0 /src/p.c
-FILE 1 /usr/include/x86_64-linux-gnu/bits/stdio2.h
-INLINE_ORIGIN 0 sq
-INLINE_ORIGIN 1 dist2
-INLINE_ORIGIN 2 printf
-FUNC 1130 5b 0 nearest
-INLINE 0 11 0 1 1150 20
-INLINE 1 7 0 0 1150 8 1160 6
-1130 10 9 0
-1140 10 11 0
-1150 8 6 0
-1158 8 7 0
-1160 6 6 0
-1166 a 7 0
-1170 1b 12 0
-FUNC m 1190 20 0 geo::Rect::area() const
-1190 20 17 0
-FUNC 11b0 30 0 main
-INLINE 0 24 0 2 11c0 10
-11b0 10 23 0
-11c0 10 112 1
-11d0 10 25 0
-PUBLIC 1200 0 _start
-PUBLIC 1240 0 _ZN3geo5ShapeD2Ev
-STACK CFI INIT 1130 5b .cfa: $rsp 8 + .ra: .cfa -8 + ^
-STACK CFI 1131 .cfa: $rsp 16 +
-";
+    /// The sample tests/test_native.py uses too: inlines at two depths, a folded FUNC,
+    /// PUBLIC and STACK records.
+    const SYM: &str = include_str!("../../../../tests/native/prog.sym");
 
     /// Built through both sources with windows of `chunk` bytes; both must agree.
     fn build(text: &str, chunk: usize) -> Result<Vec<u8>> {

@@ -59,6 +59,18 @@ impl<'a> Symbols<'a> {
     }
 }
 
+/// Where the range `start..end` lies from `probe`, for a binary search over sorted,
+/// disjoint ranges: `Equal` when it holds `probe`.
+fn range_order(start: u64, end: u64, probe: u64) -> Ordering {
+    if probe < start {
+        Ordering::Greater
+    } else if probe >= end {
+        Ordering::Less
+    } else {
+        Ordering::Equal
+    }
+}
+
 /// A compilation unit as addr2line keeps it (type units and units without a root DIE
 /// are not among them).
 struct ResUnit<'s> {
@@ -375,15 +387,7 @@ impl Lines {
     /// The row covering `probe` (addr2line's `find_location`).
     fn find(&self, probe: u64) -> Option<&(u64, u64, u32, u32)> {
         let high = probe.wrapping_add(1);
-        let mut seq_idx = match self.seqs.binary_search_by(|s| {
-            if probe < s.0 {
-                Ordering::Greater
-            } else if probe >= s.1 {
-                Ordering::Less
-            } else {
-                Ordering::Equal
-            }
-        }) {
+        let mut seq_idx = match self.seqs.binary_search_by(|s| range_order(s.0, s.1, probe)) {
             Ok(x) => x,
             Err(0) => 0,
             Err(_) => self.seqs.len(),
@@ -910,15 +914,7 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
     ) -> Result<Option<u32>> {
         let func = cu
             .func_addrs
-            .binary_search_by(|a| {
-                if probe < a.0 {
-                    Ordering::Greater
-                } else if probe >= a.1 {
-                    Ordering::Less
-                } else {
-                    Ordering::Equal
-                }
-            })
+            .binary_search_by(|a| range_order(a.0, a.1, probe))
             .ok()
             .map(|i| cu.func_addrs[i].2);
         let row = lines.and_then(|l| l.find(probe)).copied();

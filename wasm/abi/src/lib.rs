@@ -972,13 +972,13 @@ pub extern "C" fn pysym_symcache_lookup_many(h: u32, ptr: u32, count: u32, out: 
         Err(code) => return code,
     };
     let base = ptr as *const u64;
+    // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
+    let addrs: Vec<u64> = (0..count as usize).map(|i| unsafe { base.add(i).read_unaligned() }).collect();
     let st = state();
     st.result.clear();
     st.result.reserve(count as usize * 4);
-    for i in 0..count as usize {
-        // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
-        let addr = unsafe { base.add(i).read_unaligned() };
-        push_u32(&mut st.result, c.location_at(addr).unwrap_or(NONE));
+    for loc in c.locations_at(&addrs) {
+        push_u32(&mut st.result, loc);
     }
     publish_result(out)
 }

@@ -590,8 +590,46 @@ impl<'data> SymCache<'data> {
 
     /// The innermost location covering `addr` (relative to the image base), if any.
     pub fn location_at(&self, addr: u64) -> Option<u32> {
+        let loc = self.range_loc(self.ranges_up_to(addr, 0, self.n_ranges));
+        if loc == NONE {
+            None
+        } else {
+            Some(loc)
+        }
+    }
+
+    /// `location_at` for many addresses, `NONE` where nothing covers one. Large batches
+    /// are answered in address order, so that successive searches walk nearby starts
+    /// instead of missing the cache on every step of a full binary search.
+    pub fn locations_at(&self, addrs: &[u64]) -> Vec<u32> {
+        let mut out = vec![NONE; addrs.len()];
+        if addrs.len() < 64 {
+            for (o, &a) in out.iter_mut().zip(addrs) {
+                *o = self.range_loc(self.ranges_up_to(a, 0, self.n_ranges));
+            }
+            return out;
+        }
+        let mut order: Vec<(u64, u32)> = addrs.iter().enumerate().map(|(i, &a)| (a, i as u32)).collect();
+        order.sort_unstable();
+        let mut pos = 0usize;
+        for &(a, i) in &order {
+            // Gallop from the previous answer: the next address is at or after it.
+            let mut step = 1usize;
+            let mut hi = pos;
+            while hi < self.n_ranges && rd64(self.starts, hi * 8) <= a {
+                pos = hi + 1;
+                hi = pos + step;
+                step *= 2;
+            }
+            pos = self.ranges_up_to(a, pos, hi.min(self.n_ranges));
+            out[i as usize] = self.range_loc(pos);
+        }
+        out
+    }
+
+    /// Number of ranges starting at or before `addr`, given that it lies in `lo..=hi`.
+    fn ranges_up_to(&self, addr: u64, mut lo: usize, mut hi: usize) -> usize {
         // partition_point over the u64 starts without building a slice of u64.
-        let (mut lo, mut hi) = (0usize, self.n_ranges);
         while lo < hi {
             let mid = (lo + hi) / 2;
             if rd64(self.starts, mid * 8) <= addr {
@@ -600,14 +638,15 @@ impl<'data> SymCache<'data> {
                 hi = mid;
             }
         }
-        if lo == 0 {
-            return None;
-        }
-        let loc = rd32(self.range_locs, (lo - 1) * 4);
-        if loc == NONE {
-            None
+        lo
+    }
+
+    /// The location of the range before partition point `p`, `NONE` when there is none.
+    fn range_loc(&self, p: usize) -> u32 {
+        if p == 0 {
+            NONE
         } else {
-            Some(loc)
+            rd32(self.range_locs, (p - 1) * 4)
         }
     }
 
@@ -671,6 +710,35 @@ mod tests {
         assert!(c.lookup(0x1020).is_empty());
         assert_eq!(c.lookup(0x2003).len(), 1);
         assert!(c.lookup(0x2004).is_empty());
+    }
+
+    #[test]
+    fn batched_lookups_agree_with_single_ones() {
+        let mut w = SymCacheWriter::new();
+        let file = w.file("/src/a.c");
+        let f = w.function("f", "f", 0);
+        // Ranges with gaps, so that batches meet covered, uncovered and boundary addresses.
+        for i in 0..500u32 {
+            let loc = w.chain(&[FrameSpec { function: f, file, line: i + 1, column: 0, sym_addr: 0 }]);
+            w.range(0x1000 + 16 * i as u64, 0x1000 + 16 * i as u64 + 4 + (i % 13) as u64, loc);
+        }
+        let bytes = w.finish(&Identity::default());
+        let c = SymCache::parse(&bytes).unwrap();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut addrs: Vec<u64> = (0..3000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                0xff0 + x % (16 * 520)
+            })
+            .collect();
+        addrs.extend([0, 0xfff, 0x1000, 0x1003, 0x1004, u64::MAX, 0x1000 + 16 * 499]);
+        for batch in [&addrs[..], &addrs[..10], &addrs[2990..]] {
+            let want: Vec<u32> = batch.iter().map(|&a| c.location_at(a).unwrap_or(NONE)).collect();
+            assert_eq!(c.locations_at(batch), want);
+        }
+        assert!(c.locations_at(&addrs).iter().filter(|&&l| l != NONE).count() > 500);
     }
 
     #[test]

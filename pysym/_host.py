@@ -159,7 +159,13 @@ class StringTable:
         return value  # type: ignore[no-any-return]
 
     def to_list(self) -> List[Optional[str]]:
-        return [self[i] for i in range(len(self._cache))]
+        e, none = self._entries, _abi.NONE
+        blob = self._data[self._base :]
+        if blob.isascii():
+            # One decode, then str slices: the common case (symbol names and paths).
+            text = blob.decode("ascii")
+            return [None if n == none else text[o : o + n] for o, n in zip(e[0::2], e[1::2])]
+        return [None if n == none else blob[o : o + n].decode("utf-8") for o, n in zip(e[0::2], e[1::2])]
 
 
 class _Live:

@@ -8,12 +8,14 @@ are loaded without copying anything but their bytes into the module.
 from __future__ import annotations
 
 import array
+import collections
 import contextlib
 import gc
+import itertools
 import os
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _abi
@@ -38,6 +40,10 @@ class Frame:
     that this frame was inlined into the next one.
     """
 
+    # Slots: a lookup cache holds hundreds of thousands of frames (88 bytes each instead of
+    # ~400 with a __dict__), and a batch fills them column by column (_frames).
+    __slots__ = ("function", "raw_function", "file", "line", "column", "sym_addr", "inlined")
+
     function: Optional[str]
     raw_function: Optional[str]
     file: Optional[str]
@@ -46,17 +52,24 @@ class Frame:
     sym_addr: int
     inlined: bool
 
+    # Frozen dataclasses with slots need these to pickle (3.10's slots=True adds them).
+    def __getstate__(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in Frame.__slots__)
 
-_new = object.__new__
-_set = object.__setattr__
+    def __setstate__(self, state: Tuple[Any, ...]) -> None:
+        for n, v in zip(Frame.__slots__, state):
+            object.__setattr__(self, n, v)
 
 
-def _frame(function: Optional[str], raw: Optional[str], file: Optional[str], line: Optional[int],
-           column: Optional[int], sym_addr: int, inlined: bool) -> Frame:
-    f = _new(Frame)
-    _set(f, "__dict__", {"function": function, "raw_function": raw, "file": file, "line": line,
-                         "column": column, "sym_addr": sym_addr, "inlined": inlined})
-    return f
+_FRAME_SETTERS = tuple(getattr(Frame, f.name).__set__ for f in fields(Frame))
+
+
+def _frames(n: int, columns: Iterable[Iterable[Any]]) -> List[Frame]:
+    """``n`` frames from one iterable per field (in field order), filled at C speed."""
+    frames: List[Frame] = list(map(object.__new__, itertools.repeat(Frame, n)))
+    for put, column in zip(_FRAME_SETTERS, columns):
+        collections.deque(map(put, frames, column), 0)
+    return frames
 
 
 @contextlib.contextmanager
@@ -83,8 +96,8 @@ def _as_bytes(data: Any) -> bytes:
     return bytes(memoryview(data).cast("B"))
 
 
-def _u32s(data: bytes, offset: int, count: int) -> "array.array[int]":
-    a = array.array("I")
+def _u32s(data: bytes, offset: int, count: int, typecode: str = "I") -> "array.array[int]":
+    a = array.array(typecode)
     a.frombytes(data[offset : offset + 4 * count])
     if sys.byteorder == "big":
         a.byteswap()
@@ -196,9 +209,10 @@ class SymCache(HandleOwner):
         self._path = path
         self._handles: Dict[int, int] = {}
         self._closed = False
-        # Frames per location id (stable for these bytes, so they survive a reload);
-        # NONE (nothing covers the address) has none.
-        self._chains: Dict[int, Tuple[Frame, ...]] = {_NONE: ()}
+        # Frames per location id (stable for these bytes, so they survive a reload), None
+        # until decoded. A list, not a dict: a batch indexes it once per address. Ids are
+        # read as signed, so NONE (nothing covers the address) is -1: the last item, ().
+        self._chains: List[Optional[Tuple[Frame, ...]]] = [()]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         with self._rt.lock:
             if _handle is not None:
@@ -331,11 +345,16 @@ class SymCache(HandleOwner):
                 h = self._h()
                 ptr = rt.input_buffer(raw.tobytes())
                 rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, len(chunk), rt.out_slot))
-                ids = _u32s(rt.result_bytes(), 0, len(chunk))
-                missing = set(ids).difference(chains)
-                if missing:
-                    self._decode_locations(rt, h, missing)
-                out.extend(map(list, map(chains.__getitem__, ids)))
+                ids = _u32s(rt.result_bytes(), 0, len(chunk), "i")
+                top = max(ids, default=-1)
+                if top >= len(chains) - 1:
+                    # Grow to the largest id, keeping the NONE item last.
+                    chains[-1:] = [None] * (top + 1 - (len(chains) - 1)) + [()]
+                found = list(map(chains.__getitem__, ids))
+                if None in found:
+                    self._decode_locations(rt, h, {i for i, c in zip(ids, found) if c is None})
+                    found = list(map(chains.__getitem__, ids))
+                out.extend(map(list, found))  # type: ignore[arg-type]  # all decoded now
         return out
 
     def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:
@@ -356,8 +375,7 @@ class SymCache(HandleOwner):
         # Column-wise, so that the loops run in C: this is the cost of a cold lookup.
         locs, fn, rawfn, file, line, col, lo, hi, caller = (recs[i::words] for i in range(words))
         s = strings.__getitem__
-        frames = map(
-            _frame,
+        frames = _frames(n, (
             map(s, fn),
             map(s, rawfn),
             map(s, file),
@@ -365,12 +383,12 @@ class SymCache(HandleOwner):
             [v or None for v in col],
             [a | (b << 32) for a, b in zip(lo, hi)],
             [v != _NONE for v in caller],
-        )
+        ))
         chains = self._chains
         for loc, frame, up in zip(locs, frames, caller):
-            # Callers come first in the result, so their chains are known.
-            if loc not in chains:
-                chains[loc] = (frame,) + chains[up]
+            # Callers come first in the result (smaller ids), so their chains are known.
+            if chains[loc] is None:
+                chains[loc] = (frame,) + (chains[up] if up != _NONE else ())  # type: ignore[operator]
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)

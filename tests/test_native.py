@@ -17,7 +17,9 @@ Known difference classes (each counted, none may exceed the thresholds):
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import random
 import re
 import shutil
@@ -387,6 +389,12 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
         frames.clear()
     assert built.lookup_many(addrs) == expected
     assert [built.lookup(a) for a in addrs[:200]] == expected[:200]
+    # Large batches are answered in address order inside the module: any order, repeats.
+    mixed = addrs[::-1] + addrs[::7] + [2**64 - 1, 0]
+    assert built.lookup_many(mixed) == expected[::-1] + expected[::7] + [built.lookup(2**64 - 1), built.lookup(0)]
+    # Frames (slotted, frozen) pickle and copy like any dataclass.
+    assert pickle.loads(pickle.dumps(expected)) == expected
+    assert copy.deepcopy(expected) == expected
     assert pysym.SymCache.from_bytes(data).lookup_many(addrs) == expected
     assert pysym.SymCache.from_bytes(data).debug_id == pysym.Object.from_path(exe).debug_id
     for bad in (data[:-1], data[: len(data) // 2], b"", b"PYSYMCCH" + data[8:20], data[:8] + b"\x09" + data[9:]):

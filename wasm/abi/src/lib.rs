@@ -994,7 +994,8 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
         Err(code) => return code,
     };
     let n_locs = c.location_count();
-    let mut wanted: Vec<u32> = Vec::with_capacity(count as usize);
+    // Bit sets, not hash sets: a cold batch asks for 100,000s of locations.
+    let mut marked = vec![0u64; (n_locs + 63) / 64];
     let base = ptr as *const u32;
     for i in 0..count as usize {
         // SAFETY: the host wrote `count` u32 at `ptr`; out-of-bounds traps.
@@ -1002,25 +1003,30 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
         if loc as usize >= n_locs {
             return fail(status::BAD_ARGUMENT, format!("no location {} (the symcache has {})", loc, n_locs));
         }
-        wanted.push(loc);
+        marked[loc as usize / 64] |= 1 << (loc % 64);
     }
-    // Add callers: walking from the largest index down visits each caller after all the
-    // locations that name it (callers have smaller indices).
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut seen: std::collections::HashSet<u32> = wanted.iter().copied().collect();
-    let mut stack = wanted.clone();
-    while let Some(loc) = stack.pop() {
-        if let Some(caller) = c.location(loc).map(|l| l.caller).filter(|&c| c != NONE) {
-            if seen.insert(caller) {
-                wanted.push(caller);
-                stack.push(caller);
+    // Add callers: sweeping from the largest index down reaches each caller after all the
+    // locations that name it (callers have smaller indices, as the reader checked).
+    let mut wanted: Vec<u32> = Vec::new();
+    for w in (0..marked.len()).rev() {
+        let mut bits = marked[w];
+        while bits != 0 {
+            let b = 63 - bits.leading_zeros();
+            bits &= !(1u64 << b);
+            let loc = (w * 64) as u32 + b;
+            wanted.push(loc);
+            if let Some(caller) = c.location(loc).map(|l| l.caller).filter(|&c| c != NONE && c < loc) {
+                if caller as usize / 64 == w {
+                    bits |= 1 << (caller % 64);
+                } else {
+                    marked[caller as usize / 64] |= 1 << (caller % 64);
+                }
             }
         }
     }
-    wanted.sort_unstable();
+    wanted.reverse();
     let mut strings: Vec<u32> = Vec::new();
-    let mut string_seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    let mut string_seen = vec![0u64; (c.string_count() + 63) / 64];
     let mut head: Vec<u8> = Vec::with_capacity(8 + 4 * LOCATION_WORDS * wanted.len());
     push_u32(&mut head, wanted.len() as u32);
     for &loc in &wanted {
@@ -1029,7 +1035,8 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
             None => continue, // unreachable: checked above and by the symcache reader
         };
         for s in [l.function, l.raw_function, l.file] {
-            if s != NONE && string_seen.insert(s) {
+            if (s as usize) < c.string_count() && string_seen[s as usize / 64] & (1 << (s % 64)) == 0 {
+                string_seen[s as usize / 64] |= 1 << (s % 64);
                 strings.push(s);
             }
         }

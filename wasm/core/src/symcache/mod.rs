@@ -566,6 +566,11 @@ impl<'data> SymCache<'data> {
         std::str::from_utf8(&self.string_bytes[o..o + n]).ok()
     }
 
+    /// Number of strings (string indices are below it).
+    pub fn string_count(&self) -> usize {
+        self.strings.len() / 8
+    }
+
     /// Number of locations.
     pub fn location_count(&self) -> usize {
         self.locations.len() / LOCATION_LEN

@@ -18,7 +18,7 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)/wasm=/pysym \
 WASM_OUT := wasm/target/wasm32-unknown-unknown/release/pysym_abi.wasm
 WASM_PKG := pysym/_wasm/pysym.wasm
 APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
-                librust-gimli-dev librust-object-dev librust-addr2line-dev \
+                librust-gimli-dev librust-object-dev \
                 librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
                 librust-flate2-dev clang-14
 
@@ -44,7 +44,7 @@ help:
 
 toolchain:
 	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
-	    || ! ls -d /usr/share/cargo/registry/addr2line-0.19* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1; then \
+	    || ! ls -d /usr/share/cargo/registry/gimli-0.27* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1; then \
 	  echo "installing Debian Rust toolchain for wasm32 and the vendored crates (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi

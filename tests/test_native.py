@@ -179,12 +179,19 @@ def symbolizer_frames(path: str, addrs: List[int]) -> List[List[Tuple[str, str, 
     return result
 
 
-def compare(path: str, limit: int = 5000, seed: int = 1) -> Dict[str, object]:
-    """Agreement of pysym with llvm-symbolizer at the line-table addresses of ``path``."""
-    addrs = line_table_addresses(path)
+def compare(path: str, limit: int = 5000, seed: int = 1, inside_rows: bool = False) -> Dict[str, object]:
+    """Agreement of pysym with llvm-symbolizer at the line-table addresses of ``path``
+    (``inside_rows``: at any address of its code that llvm-symbolizer finds a line for,
+    where inlined code can begin or end inside a line-table row)."""
+    if inside_rows:
+        addrs = [a for lo, hi in code_ranges(path) for a in range(lo, hi)]
+    else:
+        addrs = line_table_addresses(path)
     if len(addrs) > limit:
         addrs = sorted(random.Random(seed).sample(addrs, limit))
     theirs = symbolizer_frames(path, addrs)
+    if inside_rows:
+        addrs, theirs = map(list, zip(*((a, t) for a, t in zip(addrs, theirs) if t and t[0][1] != "??" and t[0][2])))
     with pysym.SymCache.from_object(path) as cache:
         base = cache.image_base
         ours = cache.lookup_many([a - base for a in addrs])
@@ -277,6 +284,17 @@ def test_agrees_with_llvm_symbolizer(name: str, programs_dir: str) -> None:
     if path is None:
         pytest.skip("compiler for %s missing" % name)
     _check(compare(path), name)
+
+
+@needs_tools
+@pytest.mark.parametrize("name", sorted(n for n in PROGRAMS if "wasm" not in n))
+def test_agrees_with_llvm_symbolizer_inside_rows(name: str, programs_dir: str) -> None:
+    path = build_program(name, programs_dir)
+    if path is None:
+        pytest.skip("compiler for %s missing" % name)
+    stats = compare(path, inside_rows=True)
+    assert stats["n"] >= 200  # type: ignore[operator]
+    _check(stats, name)
 
 
 @needs_tools

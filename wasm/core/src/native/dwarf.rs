@@ -207,6 +207,8 @@ pub(super) fn add_ranges<'s>(
     // -- 2. per unit: answer the rows it covers -----------------------------------------
     // Per boundary: (priority of the unit that answered, 0 = none; location).
     let mut best: Vec<(u32, u32)> = vec![(0, NONE); bounds.len()];
+    // Answers inside rows: (address, priority of the unit, location).
+    let mut mid_row: Vec<(u64, u32, u32)> = Vec::new();
     let mut st = State {
         w,
         syms,
@@ -254,12 +256,50 @@ pub(super) fn add_ranges<'s>(
                 best[i as usize] = (prio, loc);
             }
         }
+        // Inlined code (or a function) can begin or end inside a line row: the frames
+        // change there although the row does not, so answer at those addresses too.
+        let mut cuts: Vec<u64> = Vec::with_capacity(2 * (cu.inline_addrs.len() + cu.func_addrs.len()));
+        cuts.extend(cu.inline_addrs.iter().flat_map(|r| [r.2, r.3]));
+        cuts.extend(cu.func_addrs.iter().flat_map(|r| [r.0, r.1]));
+        cuts.sort_unstable();
+        cuts.dedup();
+        for x in cuts {
+            let j = bounds.partition_point(|b| b.0 <= x);
+            if j == 0 || j == bounds.len() || bounds[j - 1].0 == x || bounds[j - 1].1 {
+                continue; // outside the line table, on a row start, or in a gap
+            }
+            let i = (j - 1) as u32;
+            let prio = match probes.binary_search_by_key(&i, |p| p.0) {
+                Ok(k) => probes[k].1,
+                Err(_) => continue, // another unit answers this row
+            };
+            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache };
+            if let Some(loc) = st.answer(x, &mut at, &mut cu, lines.as_ref(), &mut files)? {
+                mid_row.push((x, prio, loc));
+            }
+        }
     }
     drop(unit_cache);
+    // A cut counts where the unit that made it answers its row.
+    mid_row.sort_unstable_by_key(|c| c.0);
+    let mut cut = mid_row.iter().peekable();
     for i in 0..bounds.len().saturating_sub(1) {
         let (addr, is_end) = bounds[i];
+        let end = bounds[i + 1].0;
+        let (mut start, mut loc) = (addr, best[i].1);
+        while let Some(&&(x, prio, l)) = cut.peek() {
+            if x >= end {
+                break;
+            }
+            cut.next();
+            if !is_end && best[i].0 != 0 && prio == best[i].0 && x > start && l != loc {
+                st.w.range(start.wrapping_sub(base), x.wrapping_sub(base), loc);
+                start = x;
+                loc = l;
+            }
+        }
         if !is_end && best[i].0 != 0 {
-            st.w.range(addr.wrapping_sub(base), bounds[i + 1].0.wrapping_sub(base), best[i].1);
+            st.w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
         }
     }
     Ok(())

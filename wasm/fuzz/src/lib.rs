@@ -111,4 +111,12 @@ fn query_cache(sc: &SymCache<'_>) {
     for addr in [0u64, 1, 0x1000, 0x1234, 0xffff_ffff, u64::MAX] {
         let _ = sc.lookup(addr);
     }
+    // A batch large enough to take the sorted path must agree with single lookups.
+    let mut addrs: Vec<u64> = (0..96u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i % 64)).collect();
+    addrs.extend((0..32u64).map(|i| 0x1000 + i * 7));
+    let batch = sc.locations_at(&addrs);
+    for (&a, &loc) in addrs.iter().zip(&batch) {
+        assert_eq!(sc.location_at(a).unwrap_or(pysym_core::symcache::NONE), loc);
+        let _ = sc.location(loc);
+    }
 }

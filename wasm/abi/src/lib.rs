@@ -762,6 +762,11 @@ struct BoundedCache {
     size: u64,
 }
 
+/// Size (a power of two) of the aligned blocks strings are read in.
+const STRING_BLOCK: u64 = 64 * 1024;
+/// How far `ReadCache::read_bytes_at_until` looks for a string's end.
+const STRING_MAX: u64 = 4096;
+
 impl BoundedCache {
     fn new(file: HostFile) -> BoundedCache {
         let size = file.size;
@@ -785,6 +790,24 @@ impl<'a> object::ReadRef<'a> for &'a BoundedCache {
         let end = range.end.min(self.size);
         if range.start > end {
             return Err(());
+        }
+        // Strings (symbol names: one call per symbol) are looked up in aligned blocks read
+        // once, instead of one 256-byte host read (and cache entry) per string; a string
+        // that runs past its block takes the cache's own path. Same answers: the delimiter
+        // is searched in at most `STRING_MAX` bytes, as `ReadCache` does.
+        let block_start = range.start & !(STRING_BLOCK - 1);
+        let block_len = STRING_BLOCK.min(self.size - block_start);
+        let limit = end.min(range.start + STRING_MAX);
+        if limit > range.start {
+            let block = (&self.cache).read_bytes_at(block_start, block_len)?;
+            let from = (range.start - block_start) as usize;
+            let to = (limit.min(block_start + block_len) - block_start) as usize;
+            if let Some(n) = block[from..to].iter().position(|&b| b == delimiter) {
+                return Ok(&block[from..from + n]);
+            }
+            if limit <= block_start + block_len {
+                return Err(());
+            }
         }
         (&self.cache).read_bytes_at_until(range.start..end, delimiter)
     }

@@ -11,6 +11,9 @@ use pysym_core::{Error, ErrorKind};
 use std::alloc::{alloc, dealloc, Layout};
 use std::mem::ManuallyDrop;
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod pools;
+
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
 pub const ABI_VERSION: i32 = 4;
 
@@ -328,19 +331,96 @@ impl RecordingAlloc {
     }
 }
 
-// SAFETY: forwards to the system allocator unchanged.
+/// The small-block pools of the module (`pools.rs`); wasm32 only, where the module is
+/// single-threaded. Native builds (tests) forward everything to the system allocator.
+#[cfg(target_arch = "wasm32")]
+static mut POOLS: pools::Pools = pools::Pools::new();
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn small_class(size: usize, align: usize) -> Option<usize> {
+    pools::Pools::class(size, align)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn small_class(_size: usize, _align: usize) -> Option<usize> {
+    None
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+unsafe fn small_alloc(class: usize) -> *mut u8 {
+    // SAFETY: single-threaded module; `class` comes from `small_class`.
+    POOLS.alloc(class)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+unsafe fn small_dealloc(ptr: *mut u8, class: usize) {
+    // SAFETY: single-threaded module; `ptr` came from `small_alloc(class)`.
+    POOLS.dealloc(ptr, class)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn small_alloc(_class: usize) -> *mut u8 {
+    unreachable!()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn small_dealloc(_ptr: *mut u8, _class: usize) {
+    unreachable!()
+}
+
+// SAFETY: small blocks come from the pools (aligned to at least `pools::GRAIN`, which
+// `small_class` checks), everything else from the system allocator unchanged; a block
+// goes back to where its layout says it came from.
 unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.check(std::alloc::System.alloc(layout), layout.size())
+        let p = match small_class(layout.size(), layout.align()) {
+            Some(c) => small_alloc(c),
+            None => std::alloc::System.alloc(layout),
+        };
+        self.check(p, layout.size())
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.check(std::alloc::System.alloc_zeroed(layout), layout.size())
+        match small_class(layout.size(), layout.align()) {
+            Some(_) => {
+                let p = self.alloc(layout);
+                if !p.is_null() {
+                    std::ptr::write_bytes(p, 0, layout.size());
+                }
+                p
+            }
+            None => self.check(std::alloc::System.alloc_zeroed(layout), layout.size()),
+        }
     }
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        std::alloc::System.dealloc(ptr, layout)
+        match small_class(layout.size(), layout.align()) {
+            Some(c) => small_dealloc(ptr, c),
+            None => std::alloc::System.dealloc(ptr, layout),
+        }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size)
+        let old = small_class(layout.size(), layout.align());
+        let new = small_class(new_size, layout.align());
+        match (old, new) {
+            (None, None) => self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size),
+            (Some(a), Some(b)) if a == b => ptr,
+            _ => {
+                // SAFETY: GlobalAlloc::realloc's contract: `new_size` with the old
+                // alignment is a valid layout.
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let p = self.alloc(new_layout);
+                if !p.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                p
+            }
+        }
     }
 }
 

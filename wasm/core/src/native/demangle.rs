@@ -65,7 +65,12 @@ fn clone_suffix(s: String) -> String {
 /// in `operator< <T>`, and lambdas as `'lambda'(args)` (`'lambda0'` for the second ...).
 /// (LLVM 14 keeps the C++03 space in `> >`, as cpp_demangle does.)
 fn llvm_style(s: String) -> String {
-    let s = s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<");
+    // (one search for the common case, not two copies of every name)
+    let s = if s.contains("operator<") {
+        s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<")
+    } else {
+        s
+    };
     if !s.contains("{lambda(") {
         return s;
     }

@@ -1,6 +1,6 @@
 //! Native helper for developing the symcache builder (not part of the module):
 //!
-//!     symcache_tool build OBJECT OUT.symc     build, print time and size
+//!     symcache_tool build OBJECT OUT.symc     build, print time, size and peak heap
 //!     symcache_tool diff A.symc B.symc [N]    compare lookups at every range start of
 //!                                             both and at N random addresses
 //!
@@ -8,16 +8,71 @@
 //! both files, so any difference is the builders'.
 
 use pysym_core::symcache::SymCache;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Counts live heap bytes and their peak: the module's memory grows with its heap, so
+/// this peak is the number a build's memory use is judged by.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(n: usize) {
+    let now = LIVE.fetch_add(n, Relaxed) + n;
+    PEAK.fetch_max(now, Relaxed);
+}
+
+// SAFETY: forwards to the system allocator, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        grew(l.size());
+        System.alloc(l)
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        grew(l.size());
+        System.alloc_zeroed(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // Counted as both blocks at once, as a moving realloc holds them.
+        grew(n);
+        let r = System.realloc(p, l, n);
+        LIVE.fetch_sub(l.size(), Relaxed);
+        r
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn mb(n: usize) -> f64 {
+    n as f64 / 1e6
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
         Some("build") => {
-            let data = std::fs::read(&args[2]).expect("read object");
+            // Read by ranges like the wasm shim (only what the builder asks for is on the heap).
+            let file = std::fs::File::open(&args[2]).expect("open object");
+            let cache = object::ReadCache::new(file);
             let t = std::time::Instant::now();
-            let bytes = pysym_core::native::build_symcache(&data[..], None).expect("build");
+            // Live and peak heap at each tenth of the progress reports.
+            let mut next = 0u64;
+            let sink = move |done: u64, total: u64| {
+                if done * 10 >= next * total {
+                    eprintln!("  {:3}%  live {:7.1} MB  peak {:7.1} MB", done * 100 / total.max(1), mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+                    next = done * 10 / total.max(1) + 1;
+                }
+            };
+            let bytes = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache(&cache, None)).expect("build");
             let dt = t.elapsed();
+            eprintln!("  done  live {:7.1} MB  peak {:7.1} MB (output {:.1} MB)", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)), mb(bytes.len()));
+            drop(cache);
             std::fs::write(&args[3], &bytes).expect("write symcache");
             let cache = SymCache::parse(&bytes).expect("parse");
             eprintln!("built {} bytes, {} ranges in {:.3?}", bytes.len(), cache.range_count(), dt);

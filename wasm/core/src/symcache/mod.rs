@@ -83,13 +83,13 @@ pub struct Identity {
 pub struct SymCacheWriter {
     strings: Vec<(u32, u32)>,
     string_bytes: Vec<u8>,
-    string_index: FastMap<Vec<u8>, u32>,
+    string_index: IndexSet,
     files: Vec<u32>,
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
     function_index: FastMap<[u32; 3], u32>,
     locations: Vec<LocKey>,
-    location_index: FastMap<LocKey, u32>,
+    location_index: IndexSet,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
     ranges: Vec<(u64, u64, u32)>,
@@ -104,13 +104,23 @@ impl SymCacheWriter {
 
     /// Interns a string and gives its index.
     pub fn string(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.string_index.get(s.as_bytes()) {
-            return i;
-        }
+        let (strings, bytes) = (&self.strings, &self.string_bytes);
+        let text = |i: u32| {
+            let (o, n) = strings[i as usize];
+            &bytes[o as usize..(o + n) as usize]
+        };
+        let slot = match self.string_index.find(hash_of(s.as_bytes()), |i| text(i) == s.as_bytes()) {
+            Ok(i) => return i,
+            Err(slot) => slot,
+        };
         let i = self.strings.len() as u32;
         self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
         self.string_bytes.extend_from_slice(s.as_bytes());
-        self.string_index.insert(s.as_bytes().to_vec(), i);
+        let (strings, bytes) = (&self.strings, &self.string_bytes);
+        self.string_index.insert(slot, i, |i| {
+            let (o, n) = strings[i as usize];
+            hash_of(&bytes[o as usize..(o + n) as usize])
+        });
         i
     }
 
@@ -169,12 +179,14 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
-        let i = match self.location_index.get(&key) {
-            Some(&i) => i,
-            None => {
+        let locations = &self.locations;
+        let i = match self.location_index.find(hash_of(&key), |i| locations[i as usize] == key) {
+            Ok(i) => i,
+            Err(slot) => {
                 let i = self.locations.len() as u32;
                 self.locations.push(key);
-                self.location_index.insert(key, i);
+                let locations = &self.locations;
+                self.location_index.insert(slot, i, |i| hash_of(&locations[i as usize]));
                 i
             }
         };
@@ -211,17 +223,17 @@ impl SymCacheWriter {
         let code_id = self.string(&id.code_id);
         // The indexes only serve interning: free them before the output is built (they
         // are the largest part of a big build's peak memory).
-        self.string_index = FastMap::default();
+        self.string_index = IndexSet::default();
         self.file_index = FastMap::default();
         self.function_index = FastMap::default();
-        self.location_index = FastMap::default();
+        self.location_index = IndexSet::default();
         self.recent = Vec::new();
 
         let primary = non_overlapping(std::mem::take(&mut self.ranges));
-        let fallback = non_overlapping(std::mem::take(&mut self.fallback));
-        let mut all = primary.clone();
+        // The fallback ranges where no primary one reaches (sorted, disjoint like them).
+        let mut extra = Vec::new();
         let mut j = 0;
-        for (s, e, l) in fallback {
+        for (s, e, l) in non_overlapping(std::mem::take(&mut self.fallback)) {
             let mut cur = s;
             while cur < e {
                 while j < primary.len() && primary[j].1 <= cur {
@@ -232,35 +244,21 @@ impl SymCacheWriter {
                     continue;
                 }
                 let stop = if j < primary.len() { e.min(primary[j].0) } else { e };
-                all.push((cur, stop, l));
+                extra.push((cur, stop, l));
                 cur = stop;
             }
         }
-        drop(primary);
-        all.sort_unstable_by_key(|r| r.0);
-        let mut starts: Vec<u64> = Vec::with_capacity(all.len() + 1);
-        let mut locs: Vec<u32> = Vec::with_capacity(all.len() + 1);
-        let mut end_prev = 0u64;
-        for (i, &(s, e, l)) in all.iter().enumerate() {
-            if i > 0 {
-                if s == end_prev && locs.last() == Some(&l) {
-                    end_prev = e;
-                    continue;
-                }
-                if s > end_prev {
-                    starts.push(end_prev);
-                    locs.push(NONE);
-                }
-            }
+        // Counted first, so that the arrays are allocated once at their size.
+        let mut n = 0usize;
+        merged_starts(&primary, &extra, |_, _| n += 1);
+        let mut starts: Vec<u64> = Vec::with_capacity(n);
+        let mut locs: Vec<u32> = Vec::with_capacity(n);
+        merged_starts(&primary, &extra, |s, l| {
             starts.push(s);
             locs.push(l);
-            end_prev = e;
-        }
-        if !all.is_empty() {
-            starts.push(end_prev);
-            locs.push(NONE);
-        }
-        drop(all);
+        });
+        drop(primary);
+        drop(extra);
 
         // Allocated once at (at least) its final size: no doubling, no copy.
         let size = HEADER_LEN
@@ -325,24 +323,122 @@ impl SymCacheWriter {
     }
 }
 
-/// Sorts ranges by start and clips overlaps (the range added first wins at equal starts;
-/// otherwise the earlier range keeps its extent).
-fn non_overlapping(mut ranges: Vec<(u64, u64, u32)>) -> Vec<(u64, u64, u32)> {
-    let mut order: Vec<usize> = (0..ranges.len()).collect();
-    order.sort_by_key(|&i| (ranges[i].0, i));
-    let mut out: Vec<(u64, u64, u32)> = Vec::with_capacity(ranges.len());
-    for i in order {
-        let (mut s, e, l) = ranges[i];
-        if let Some(last) = out.last() {
-            if e <= last.1 {
+/// Calls `emit(start, location)` for each range start of the output: the ranges of `a`
+/// and `b` (each sorted and disjoint, no start in both) in start order, neighbours with
+/// one location joined, a [`NONE`] start at each gap and after the last range.
+fn merged_starts(a: &[(u64, u64, u32)], b: &[(u64, u64, u32)], mut emit: impl FnMut(u64, u32)) {
+    let (mut i, mut j) = (0, 0);
+    // End and location of the range emitted last.
+    let mut prev: Option<(u64, u32)> = None;
+    loop {
+        let (s, e, l) = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                i += 1;
+                *x
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => break,
+        };
+        if let Some((end_prev, l_prev)) = prev {
+            if s == end_prev && l == l_prev {
+                prev = Some((e, l));
                 continue;
             }
-            s = s.max(last.1);
+            if s > end_prev {
+                emit(end_prev, NONE);
+            }
         }
-        out.push((s, e, l));
+        emit(s, l);
+        prev = Some((e, l));
     }
-    ranges.clear();
-    out
+    if let Some((end, _)) = prev {
+        emit(end, NONE);
+    }
+}
+
+fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::BuildHasherDefault::<crate::hash::FastHasher>::default().build_hasher();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// A hash set of indices into a table the writer keeps (open addressing, linear
+/// probing): the keys live only in that table, where a `HashMap` would hold a second copy
+/// of each (for locations and strings, the largest part of a big build's memory).
+#[derive(Default)]
+struct IndexSet {
+    /// Indices, [`NONE`] for a free slot; the length is zero or a power of two.
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl IndexSet {
+    /// The index whose key `is` says is equal, else the free slot to insert it at.
+    fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> std::result::Result<u32, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            match self.slots[at] {
+                NONE => return Err(at),
+                i if is(i) => return Ok(i),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts `index` at `slot` (from [`find`](Self::find)); `hash` rehashes an index when
+    /// the table grows.
+    fn insert(&mut self, slot: usize, index: u32, hash: impl Fn(u32) -> u64) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            // At most three quarters full: probes stay short.
+            let grown = vec![NONE; (self.slots.len() * 2).max(64)];
+            let old = std::mem::replace(&mut self.slots, grown);
+            let mask = self.slots.len() - 1;
+            for i in old.into_iter().filter(|&i| i != NONE).chain(std::iter::once(index)) {
+                let mut at = hash(i) as usize & mask;
+                while self.slots[at] != NONE {
+                    at = (at + 1) & mask;
+                }
+                self.slots[at] = i;
+            }
+        } else {
+            self.slots[slot] = index;
+        }
+        self.len += 1;
+    }
+}
+
+/// Sorts ranges by start and clips overlaps (the range added first wins at equal starts;
+/// otherwise the earlier range keeps its extent). In place: a stable sort by start is the
+/// order of (start, index added).
+fn non_overlapping(mut ranges: Vec<(u64, u64, u32)>) -> Vec<(u64, u64, u32)> {
+    ranges.sort_by_key(|r| r.0);
+    let mut kept = 0;
+    for i in 0..ranges.len() {
+        let (mut s, e, l) = ranges[i];
+        if kept > 0 {
+            let last_end = ranges[kept - 1].1;
+            if e <= last_end {
+                continue;
+            }
+            s = s.max(last_end);
+        }
+        ranges[kept] = (s, e, l);
+        kept += 1;
+    }
+    ranges.truncate(kept);
+    ranges
 }
 
 fn pad8(out: &mut Vec<u8>) {

@@ -994,7 +994,12 @@ pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, ou
         // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
         match pysym_core::native::build_symcache_streamed(&mut file) {
             Some(r) => r,
-            None => pysym_core::native::build_symcache(&BoundedCache::new(file), arch.as_deref()),
+            None => {
+                // DWARF sections are read through a second, uncached view of the file: the
+                // cache would keep them (most of the input) for the whole build.
+                let ranged = HostFile { fh: file.fh, pos: 0, size: file.size };
+                pysym_core::native::build_symcache_ranged(&BoundedCache::new(file), ranged, arch.as_deref())
+            }
         }
     });
     if built.is_ok() {

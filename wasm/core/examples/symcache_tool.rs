@@ -69,7 +69,7 @@ fn main() {
                     next = done * 10 / total.max(1) + 1;
                 }
             };
-            let bytes = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache(&cache, None)).expect("build");
+            let bytes = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache_ranged(&cache, std::fs::File::open(&args[2]).expect("open object"), None)).expect("build");
             let dt = t.elapsed();
             eprintln!("  done  live {:7.1} MB  peak {:7.1} MB (output {:.1} MB)", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)), mb(bytes.len()));
             drop(cache);

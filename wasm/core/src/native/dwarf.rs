@@ -16,6 +16,7 @@
 use super::{demangle, dwarf_err, in_ranges};
 use crate::error::Result;
 use crate::symcache::{FrameSpec, SymCacheWriter, NONE};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use crate::hash::FastMap;
 
@@ -27,8 +28,56 @@ type Unit<'s> = gimli::Unit<Reader<'s>>;
 /// (addr2line's limit): reference cycles end there.
 const NAME_HOPS: usize = 16;
 
-/// Units parsed for cross-unit name references, kept at most this many at a time.
+/// Units read for cross-unit name references, kept at most this many at a time...
 const UNIT_CACHE: usize = 16;
+/// ...and at most this many bytes of them.
+const UNIT_CACHE_BYTES: usize = 16 << 20;
+
+/// `.debug_info`, read a unit at a time: the builder holds one unit's bytes (and a few
+/// referenced ones), never the whole section.
+pub(super) trait InfoSection<'b> {
+    /// The section's size.
+    fn size(&self) -> u64;
+    /// The bytes at `offset..offset + len` in the section (fewer at its end).
+    fn read(&mut self, offset: u64, len: u64) -> Result<Cow<'b, [u8]>>;
+}
+
+/// `.debug_info` in memory.
+pub(super) struct WholeInfo<'b>(pub(super) Cow<'b, [u8]>);
+
+impl<'b> InfoSection<'b> for WholeInfo<'b> {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read(&mut self, offset: u64, len: u64) -> Result<Cow<'b, [u8]>> {
+        let start = (offset.min(self.size())) as usize;
+        let end = start + (len.min(self.size() - start as u64)) as usize;
+        Ok(match &self.0 {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[start..end]),
+            // Owned (decompressed): a unit is copied out, as a ranged read would.
+            Cow::Owned(v) => Cow::Owned(v[start..end].to_vec()),
+        })
+    }
+}
+
+/// The bytes of the unit at `offset` (its header included; cut at the section's end,
+/// where parsing the header then fails as it would on the whole section).
+fn unit_bytes<'b>(info: &mut dyn InfoSection<'b>, endian: gimli::RunTimeEndian, offset: u64) -> Result<Cow<'b, [u8]>> {
+    let head = info.read(offset, 12)?;
+    let mut r = gimli::EndianSlice::new(&head, endian);
+    let (len, format) = gimli::Reader::read_initial_length(&mut r).map_err(dwarf_err)?;
+    let total = (len as u64).saturating_add(u64::from(format.initial_length_size()));
+    // Checked before reading: `len` comes from the file.
+    info.read(offset, total.min(info.size().saturating_sub(offset)))
+}
+
+/// The header of the unit whose bytes `unit_bytes` gave (its offsets are relative to
+/// the unit: the builder keeps the unit's place in the section itself).
+fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> Result<gimli::UnitHeader<Reader<'_>>> {
+    let mut units = gimli::DebugInfo::new(bytes, endian).units();
+    units.next().map_err(dwarf_err)?.ok_or_else(|| dwarf_err(gimli::Error::UnexpectedEof(gimli::ReaderOffsetId(0))))
+}
 
 /// The symbol table with a function index interned per symbol on first use.
 pub(super) struct Symbols<'a> {
@@ -73,16 +122,17 @@ fn range_order(start: u64, end: u64, probe: u64) -> Ordering {
 
 /// A compilation unit as addr2line keeps it (type units and units without a root DIE
 /// are not among them).
-struct ResUnit<'s> {
-    header: gimli::UnitHeader<Reader<'s>>,
+struct ResUnit {
     offset: usize,
     lang: u32,
 }
 
 /// Adds the ranges of every line-table row to `w`.
-pub(super) fn add_ranges<'s>(
+pub(super) fn add_ranges<'s, 'b>(
     w: &mut SymCacheWriter,
     dwarf: &Dwarf<'s>,
+    info: &mut dyn InfoSection<'b>,
+    endian: gimli::RunTimeEndian,
     base: u64,
     code: &[(u64, u64)],
     syms: &mut Symbols<'_>,
@@ -98,16 +148,20 @@ pub(super) fn add_ranges<'s>(
 
     // Row addresses; `true` marks an end of sequence.
     let mut bounds: Vec<(u64, bool)> = Vec::new();
-    let mut units: Vec<ResUnit<'s>> = Vec::new();
+    let mut units: Vec<ResUnit> = Vec::new();
     // (begin, end, index in `units`)
     let mut unit_ranges: Vec<(u64, u64, usize)> = Vec::new();
     let mut seq: Vec<(u64, bool)> = Vec::new();
     // Progress: pass 1 is the first third of .debug_info's bytes, pass 2 the rest.
-    let info_len = gimli::Section::reader(&dwarf.debug_info).len() as u64;
+    let info_len = info.size();
     let total = 3 * info_len + info_len / 2; // the writer's finish is the last part
-    let mut iter = dwarf.units();
-    while let Some(header) = iter.next().map_err(dwarf_err)? {
-        super::progress::report(header.offset().as_debug_info_offset().map(|o| o.0 as u64).unwrap_or(0), total);
+    let mut next_unit = 0u64;
+    while next_unit < info_len {
+        super::progress::report(next_unit, total);
+        let offset = next_unit as usize;
+        let bytes = unit_bytes(info, endian, next_unit)?;
+        next_unit += bytes.len() as u64;
+        let header = unit_header(&bytes, endian)?;
         let unit = dwarf.unit(header).map_err(dwarf_err)?;
         // Line-sequence ranges, for a unit that declares no range of its own.
         let mut sequences: Vec<(u64, u64)> = Vec::new();
@@ -134,10 +188,6 @@ pub(super) fn add_ranges<'s>(
                 }
             }
         }
-        let offset = match header.offset().as_debug_info_offset() {
-            Some(o) => o.0,
-            None => continue,
-        };
         if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
             continue;
         }
@@ -188,7 +238,7 @@ pub(super) fn add_ranges<'s>(
                 unit_ranges.push((b, e, id));
             }
         }
-        units.push(ResUnit { header, offset, lang });
+        units.push(ResUnit { offset, lang });
     }
     drop(seq);
     // At equal addresses a row start wins over an end of sequence.
@@ -219,7 +269,7 @@ pub(super) fn add_ranges<'s>(
         prev_loc: NONE,
         frames: Vec::new(),
     };
-    let mut unit_cache: FastMap<usize, Unit<'s>> = FastMap::default();
+    let mut unit_cache = UnitCache::default();
     for (u, ranges) in by_unit.iter().enumerate() {
         super::progress::report(info_len + 2 * units[u].offset as u64, total);
         // The boundaries this unit may answer, with its priority for each.
@@ -242,7 +292,8 @@ pub(super) fn add_ranges<'s>(
         probes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         probes.dedup_by_key(|p| p.0);
 
-        let unit = dwarf.unit(units[u].header).map_err(dwarf_err)?;
+        let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
+        let unit = dwarf.unit(unit_header(&bytes, endian)?).map_err(dwarf_err)?;
         let lines = match unit.line_program {
             Some(_) => Some(Lines::parse(dwarf, &unit).map_err(dwarf_err)?),
             None => None,
@@ -251,7 +302,7 @@ pub(super) fn add_ranges<'s>(
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
         for &(i, prio) in &probes {
             let addr = bounds[i as usize].0;
-            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache };
+            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
             if let Some(loc) = st.answer(addr, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 best[i as usize] = (prio, loc);
             }
@@ -273,7 +324,7 @@ pub(super) fn add_ranges<'s>(
                 Ok(k) => probes[k].1,
                 Err(_) => continue, // another unit answers this row
             };
-            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache };
+            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
             if let Some(loc) = st.answer(x, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 mid_row.push((x, prio, loc));
             }
@@ -495,7 +546,7 @@ const UNSET: u32 = NONE - 1;
 /// A subprogram with code, or an inlined subroutine.
 struct Die<'s> {
     offset: usize,
-    name: Option<&'s [u8]>,
+    name: Option<Cow<'s, [u8]>>,
     call_file: u64,
     call_line: u32,
     call_column: u32,
@@ -577,7 +628,7 @@ struct UnitData<'s> {
     /// Function per origin DIE ([`Die::origin`]).
     origin_funcs: FastMap<usize, u32>,
     /// Names behind references ([`Names`]).
-    memo: FastMap<usize, Option<&'s [u8]>>,
+    memo: FastMap<usize, Option<Cow<'s, [u8]>>>,
 }
 
 /// Which function a DIE's children belong to, and their inline depth.
@@ -736,17 +787,17 @@ fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
 
 /// A DIE's own name attributes, in attribute order as addr2line reads them: a linkage
 /// name wins, then `DW_AT_name`, then the name behind an origin or specification.
-fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &Unit<'s>, names: &mut Names<'_, '_, 's>) -> gimli::Result<()> {
+fn read_name<'u>(die: &mut Die<'u>, attr: &gimli::Attribute<Reader<'u>>, unit: &Unit<'u>, names: &mut Names<'_, '_, 'u, '_>) -> Result<()> {
     match attr.name() {
         gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
             if let Ok(s) = names.dwarf.attr_string(unit, attr.value()) {
-                die.name = Some(s.slice());
+                die.name = Some(Cow::Borrowed(s.slice()));
                 die.origin = 0;
             }
         }
         gimli::DW_AT_name => {
             if die.name.is_none() {
-                die.name = names.dwarf.attr_string(unit, attr.value()).ok().map(|s| s.slice());
+                die.name = names.dwarf.attr_string(unit, attr.value()).ok().map(|s| Cow::Borrowed(s.slice()));
                 die.origin = 0;
             }
         }
@@ -762,87 +813,107 @@ fn read_name<'s>(die: &mut Die<'s>, attr: &gimli::Attribute<Reader<'s>>, unit: &
     Ok(())
 }
 
-/// Names behind DIE references, memoised per unit (many inlined instances share one
-/// abstract origin).
-struct Names<'c, 'm, 's> {
-    dwarf: &'c Dwarf<'s>,
-    units: &'c [ResUnit<'s>],
-    me: usize,
-    cache: &'c mut FastMap<usize, Unit<'s>>,
-    memo: &'m mut FastMap<usize, Option<&'s [u8]>>,
+/// Units read for names behind cross-unit references: their bytes by unit index.
+#[derive(Default)]
+struct UnitCache<'b> {
+    units: FastMap<usize, Cow<'b, [u8]>>,
+    bytes: usize,
 }
 
-impl<'c, 'm, 's> Names<'c, 'm, 's> {
+/// Names behind DIE references, memoised per unit (many inlined instances share one
+/// abstract origin).
+struct Names<'c, 'm, 'u, 'b> {
+    dwarf: &'c Dwarf<'u>,
+    units: &'c [ResUnit],
+    me: usize,
+    cache: &'c mut UnitCache<'b>,
+    info: &'c mut dyn InfoSection<'b>,
+    endian: gimli::RunTimeEndian,
+    memo: &'m mut FastMap<usize, Option<Cow<'u, [u8]>>>,
+}
+
+impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
     /// The name behind a reference, and the referenced DIE's `.debug_info` offset.
-    fn resolve(&mut self, value: gimli::AttributeValue<Reader<'s>>, unit: &Unit<'s>) -> gimli::Result<(Option<&'s [u8]>, Option<usize>)> {
+    fn resolve(&mut self, value: gimli::AttributeValue<Reader<'u>>, unit: &Unit<'u>) -> Result<(Option<Cow<'u, [u8]>>, Option<usize>)> {
         let key = match value {
             gimli::AttributeValue::UnitRef(o) => self.units[self.me].offset.wrapping_add(o.0),
             gimli::AttributeValue::DebugInfoRef(o) => o.0,
             _ => return Ok((None, None)),
         };
-        if let Some(&n) = self.memo.get(&key) {
-            return Ok((n, Some(key)));
+        if let Some(n) = self.memo.get(&key) {
+            return Ok((n.clone(), Some(key)));
         }
-        let n = self.name_attr(value, self.me, unit, NAME_HOPS)?;
-        self.memo.insert(key, n);
+        let dwarf = self.dwarf;
+        let n = self.name_attr(dwarf, value, self.me, unit, NAME_HOPS)?;
+        self.memo.insert(key, n.clone());
         Ok((n, Some(key)))
     }
 
-    /// addr2line's `name_attr`: follow a reference, at most `hops` times.
-    fn name_attr(&mut self, value: gimli::AttributeValue<Reader<'s>>, at: usize, unit: &Unit<'s>, hops: usize) -> gimli::Result<Option<&'s [u8]>> {
+    /// addr2line's `name_attr`: follow a reference, at most `hops` times. A name from
+    /// another unit is copied: that unit's bytes are not kept.
+    fn name_attr<'x>(
+        &mut self,
+        dwarf: &Dwarf<'x>,
+        value: gimli::AttributeValue<Reader<'x>>,
+        at: usize,
+        unit: &Unit<'x>,
+        hops: usize,
+    ) -> Result<Option<Cow<'x, [u8]>>> {
         if hops == 0 {
             return Ok(None);
         }
         match value {
-            gimli::AttributeValue::UnitRef(o) => self.name_entry(at, unit, o, hops),
+            gimli::AttributeValue::UnitRef(o) => self.name_entry(dwarf, at, unit, o, hops),
             gimli::AttributeValue::DebugInfoRef(dr) => {
                 let u = match self.units.binary_search_by_key(&dr.0, |u| u.offset) {
-                    Ok(_) | Err(0) => return Err(gimli::Error::NoEntryAtGivenOffset),
+                    Ok(_) | Err(0) => return Err(dwarf_err(gimli::Error::NoEntryAtGivenOffset)),
                     Err(i) => i - 1,
                 };
                 let o = gimli::UnitOffset(dr.0 - self.units[u].offset);
                 if u == at {
-                    return self.name_entry(at, unit, o, hops);
-                }
-                if u == self.me {
-                    // `unit` is another one here; ours is not at hand, parse it again.
-                    let mine = self.dwarf.unit(self.units[u].header)?;
-                    return self.name_entry(u, &mine, o, hops);
-                }
-                if !self.cache.contains_key(&u) {
-                    if self.cache.len() >= UNIT_CACHE {
-                        self.cache.clear();
-                    }
-                    let parsed = self.dwarf.unit(self.units[u].header)?;
-                    self.cache.insert(u, parsed);
+                    return self.name_entry(dwarf, at, unit, o, hops);
                 }
                 // Taken out while in use: the recursion may touch the cache.
-                let other = self.cache.remove(&u).unwrap();
-                let r = self.name_entry(u, &other, o, hops);
-                if self.cache.len() < UNIT_CACHE {
-                    self.cache.insert(u, other);
+                let bytes = match self.cache.units.remove(&u) {
+                    Some(b) => {
+                        self.cache.bytes -= b.len();
+                        b
+                    }
+                    None => unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?,
+                };
+                let r = {
+                    let other = dwarf.unit(unit_header(&bytes, self.endian)?).map_err(dwarf_err)?;
+                    self.name_entry(dwarf, u, &other, o, hops)?.map(|n| Cow::Owned(n.into_owned()))
+                };
+                if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + bytes.len() > UNIT_CACHE_BYTES {
+                    self.cache.units.clear();
+                    self.cache.bytes = 0;
                 }
-                r
+                if bytes.len() <= UNIT_CACHE_BYTES {
+                    self.cache.bytes += bytes.len();
+                    self.cache.units.insert(u, bytes);
+                }
+                Ok(r)
             }
             _ => Ok(None),
         }
     }
 
-    fn name_entry(&mut self, at: usize, unit: &Unit<'s>, offset: gimli::UnitOffset, hops: usize) -> gimli::Result<Option<&'s [u8]>> {
-        let mut entries = unit.entries_raw(Some(offset))?;
-        let abbrev = entries.read_abbreviation()?.ok_or(gimli::Error::NoEntryAtGivenOffset)?;
+    fn name_entry<'x>(&mut self, dwarf: &Dwarf<'x>, at: usize, unit: &Unit<'x>, offset: gimli::UnitOffset, hops: usize) -> Result<Option<Cow<'x, [u8]>>> {
+        let mut entries = unit.entries_raw(Some(offset)).map_err(dwarf_err)?;
+        let abbrev = entries.read_abbreviation().map_err(dwarf_err)?.ok_or_else(|| dwarf_err(gimli::Error::NoEntryAtGivenOffset))?;
         let mut name = None;
         let mut next = None;
         for spec in abbrev.attributes() {
-            let attr = entries.read_attribute(*spec)?;
+            let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
             match attr.name() {
                 gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
-                    if let Ok(s) = self.dwarf.attr_string(unit, attr.value()) {
-                        return Ok(Some(s.slice()));
+                    if let Ok(s) = dwarf.attr_string(unit, attr.value()) {
+                        return Ok(Some(Cow::Borrowed(s.slice())));
                     }
                 }
                 gimli::DW_AT_name => {
-                    if let Ok(s) = self.dwarf.attr_string(unit, attr.value()) {
+                    if let Ok(s) = dwarf.attr_string(unit, attr.value()) {
                         name = Some(s.slice());
                     }
                 }
@@ -850,51 +921,55 @@ impl<'c, 'm, 's> Names<'c, 'm, 's> {
                 _ => {}
             }
         }
-        if name.is_some() {
-            return Ok(name);
+        if let Some(n) = name {
+            return Ok(Some(Cow::Borrowed(n)));
         }
         match next {
-            Some(v) => self.name_attr(v, at, unit, hops - 1),
+            Some(v) => self.name_attr(dwarf, v, at, unit, hops - 1),
             None => Ok(None),
         }
     }
 }
 
 /// The unit being answered from, and what naming its DIEs needs.
-struct At<'c, 's> {
-    dwarf: &'c Dwarf<'s>,
-    units: &'c [ResUnit<'s>],
+struct At<'c, 'u, 'b> {
+    dwarf: &'c Dwarf<'u>,
+    units: &'c [ResUnit],
     me: usize,
-    unit: &'c Unit<'s>,
+    unit: &'c Unit<'u>,
     lang: u32,
-    cache: &'c mut FastMap<usize, Unit<'s>>,
+    cache: &'c mut UnitCache<'b>,
+    info: &'c mut dyn InfoSection<'b>,
+    endian: gimli::RunTimeEndian,
 }
 
 /// Interning state shared by all units.
-struct State<'w, 'y, 'a, 's> {
+struct State<'w, 'y, 'a> {
     w: &'w mut SymCacheWriter,
     syms: &'y mut Symbols<'a>,
     base: u64,
     outer_from_symbols: bool,
-    func_names: FastMap<(&'s [u8], u32), u32>,
+    /// Function per raw name, per language (owned: the units' bytes are not kept).
+    func_names: FastMap<u32, FastMap<Box<[u8]>, u32>>,
     /// The previous chain and its location: neighbouring rows often share it.
     prev: Vec<FrameSpec>,
     prev_loc: u32,
     frames: Vec<FrameSpec>,
 }
 
-impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
-    fn function(&mut self, name: Option<&'s [u8]>, lang: u32) -> u32 {
+impl<'w, 'y, 'a> State<'w, 'y, 'a> {
+    fn function(&mut self, name: Option<&[u8]>, lang: u32) -> u32 {
         let raw = match name {
             Some(n) => n,
             None => return NONE,
         };
-        if let Some(&f) = self.func_names.get(&(raw, lang)) {
+        let names = self.func_names.entry(lang).or_default();
+        if let Some(&f) = names.get(raw) {
             return f;
         }
         let raw_s = String::from_utf8_lossy(raw);
         let f = self.w.function(&raw_s, &demangle::demangle(&raw_s, lang), lang);
-        self.func_names.insert((raw, lang), f);
+        names.insert(raw.into(), f);
         f
     }
 
@@ -912,16 +987,25 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
     /// The DIE's function and entry address (the probe address where the DIE has none,
     /// as before: the first one that needed it). Names are read here, for the DIEs that
     /// answer a row only (most subprograms are declarations without code).
-    fn die(&mut self, cu: &mut UnitData<'s>, i: usize, at: &mut At<'_, 's>, probe: u64) -> Result<(u32, u64)> {
+    fn die<'u>(&mut self, cu: &mut UnitData<'u>, i: usize, at: &mut At<'_, 'u, '_>, probe: u64) -> Result<(u32, u64)> {
         if cu.dies[i].function == UNSET {
             let entry = at.unit.entry(gimli::UnitOffset(cu.dies[i].offset)).map_err(dwarf_err)?;
-            let mut names = Names { dwarf: at.dwarf, units: at.units, me: at.me, cache: &mut *at.cache, memo: &mut cu.memo };
+            let mut names = Names {
+                dwarf: at.dwarf,
+                units: at.units,
+                me: at.me,
+                cache: &mut *at.cache,
+                info: &mut *at.info,
+                endian: at.endian,
+                memo: &mut cu.memo,
+            };
             let mut attrs = entry.attrs();
             while let Some(attr) = attrs.next().map_err(dwarf_err)? {
-                read_name(&mut cu.dies[i], &attr, at.unit, &mut names).map_err(dwarf_err)?;
+                read_name(&mut cu.dies[i], &attr, at.unit, &mut names)?;
             }
-            let (name, origin) = (cu.dies[i].name, cu.dies[i].origin);
-            cu.dies[i].function = if origin == 0 {
+            let origin = cu.dies[i].origin;
+            let name = cu.dies[i].name.as_deref();
+            let function = if origin == 0 {
                 self.function(name, at.lang)
             } else {
                 match cu.origin_funcs.get(&origin) {
@@ -933,6 +1017,7 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
                     }
                 }
             };
+            cu.dies[i].function = function;
         }
         let die = &mut cu.dies[i];
         if !die.entry_known {
@@ -944,11 +1029,11 @@ impl<'w, 'y, 'a, 's> State<'w, 'y, 'a, 's> {
 
     /// The frame chain at `probe` from this unit (addr2line's `find_frames` once the unit
     /// is chosen), interned; `None` when the unit knows nothing there.
-    fn answer(
+    fn answer<'u>(
         &mut self,
         probe: u64,
-        at: &mut At<'_, 's>,
-        cu: &mut UnitData<'s>,
+        at: &mut At<'_, 'u, '_>,
+        cu: &mut UnitData<'u>,
         lines: Option<&Lines>,
         files: &mut [Option<u32>],
     ) -> Result<Option<u32>> {

@@ -270,16 +270,37 @@ pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result
         return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
     let opened = open(data, arch)?;
-    with_file!(opened, f => build_from_file(f))
+    with_file!(opened, f => build_from_file(f, None::<source::RefSource<'a, &'a [u8]>>))
 }
 
-fn section_data<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, name: &str) -> Result<Cow<'a, [u8]>> {
+/// [`build_symcache`] where `data` keeps what it reads (`object::ReadCache`): the DWARF
+/// sections are read through `file` instead, into memory freed as the build goes
+/// (`.debug_info` a unit at a time), so that they are not held for the whole build.
+pub fn build_symcache_ranged<'a, R: ReadRef<'a>, F: std::io::Read + std::io::Seek + 'a>(data: R, file: F, arch: Option<&str>) -> Result<Vec<u8>> {
+    if let Some(kind) = sniff(data)? {
+        return streamed_build(kind, &mut source::RefSource::new(data)?);
+    }
+    match open(data, arch)? {
+        Opened::Direct(f) => build_from_file(&f, Some(source::IoSource::new(file)?)),
+        // The slice's offsets are not the file's: read through `data`.
+        Opened::Slice(f) => build_from_file(&f, None::<source::RefSource<'a, &'a [u8]>>),
+    }
+}
+
+/// A section's bytes (decompressed). With `ranged`, an uncompressed section is read
+/// through it rather than through `file`.
+fn section_data<'a, R: ReadRef<'a>, S: source::Source<'a>>(file: &object::File<'a, R>, name: &str, ranged: Option<&mut S>) -> Result<Cow<'a, [u8]>> {
     let section = match file.section_by_name(name) {
         Some(s) => s,
         None => return Ok(Cow::Borrowed(&[])),
     };
     if is_nobits(&section) {
         return Ok(Cow::Borrowed(&[]));
+    }
+    if let Some(src) = ranged {
+        if let Some((offset, len)) = plain_range(&section) {
+            return src.keep(offset, len);
+        }
     }
     let compressed = section.compressed_data().map_err(obj_err)?;
     if compressed.uncompressed_size > MAX_SECTION_SIZE {
@@ -289,6 +310,32 @@ fn section_data<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, name: &str) -> R
         ));
     }
     compressed.decompress().map_err(|e| invalid(format!("cannot decompress section {}: {}", name, e)))
+}
+
+/// Where an uncompressed section's bytes are in the file.
+fn plain_range<'a, 'f, S: ObjectSection<'a>>(section: &S) -> Option<(u64, u64)> {
+    match section.compressed_file_range() {
+        Ok(r) if r.format == object::CompressionFormat::None => Some((r.offset, r.uncompressed_size)),
+        _ => None,
+    }
+}
+
+/// `.debug_info` read a unit at a time through a [`source::Source`].
+struct RangedInfo<S> {
+    src: S,
+    offset: u64,
+    size: u64,
+}
+
+impl<'a, S: source::Source<'a>> dwarf::InfoSection<'a> for RangedInfo<S> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {
+        let offset = offset.min(self.size);
+        self.src.keep(self.offset + offset, len.min(self.size - offset))
+    }
 }
 
 /// The DWARF sections that symcache building reads.
@@ -331,16 +378,27 @@ fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
     i > 0 && addr <= ranges[i - 1].1
 }
 
-fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec<u8>> {
+fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object::File<'a, R>, mut ranged: Option<S>) -> Result<Vec<u8>> {
     let id = identity(file);
     let base = id.image_base;
 
     let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
     let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
-    for sid in DWARF_SECTIONS {
-        let data = section_data(file, sid.name())?;
+    let mut info: Option<Box<dyn dwarf::InfoSection<'a> + 'a>> = None;
+    // `.debug_info` last: a ranged one takes the source.
+    for sid in DWARF_SECTIONS.iter().filter(|&&s| s != gimli::SectionId::DebugInfo).chain([gimli::SectionId::DebugInfo].iter()) {
+        if *sid == gimli::SectionId::DebugInfo {
+            let plain = file.section_by_name(sid.name()).filter(|s| !is_nobits(s)).and_then(|s| plain_range(&s));
+            if let (Some((offset, size)), Some(src)) = (plain, ranged.take()) {
+                if size > 0 {
+                    info = Some(Box::new(RangedInfo { src, offset, size }));
+                }
+                continue;
+            }
+        }
+        let data = section_data(file, sid.name(), ranged.as_mut())?;
         if !data.is_empty() {
-            sections.insert(sid, data);
+            sections.insert(*sid, data);
         }
     }
     // Symbol table: names for code that DWARF does not cover.
@@ -373,16 +431,17 @@ fn build_from_file<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Result<Vec
     syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
     let code = code_ranges(file);
-    build_core(id, &sections, endian, &syms, &code, true)
+    build_core(id, sections, info, endian, &syms, &code, true)
 }
 
 /// Builds the symcache from the DWARF sections (may be empty), the symbol table (sorted,
 /// one per address) and the executable address ranges. `outer_from_symbols`: name the
 /// outer frame from the symbol table where one covers the address (llvm-symbolizer does
 /// for ELF and Mach-O, not for wasm's name section).
-fn build_core(
+fn build_core<'b>(
     mut id: Identity,
-    sections: &HashMap<gimli::SectionId, Cow<'_, [u8]>>,
+    mut sections: HashMap<gimli::SectionId, Cow<'b, [u8]>>,
+    info: Option<Box<dyn dwarf::InfoSection<'b> + 'b>>,
     endian: gimli::RunTimeEndian,
     syms: &[(u64, u64, &str)],
     code: &[(u64, u64)],
@@ -390,15 +449,23 @@ fn build_core(
 ) -> Result<Vec<u8>> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
-    if sections.contains_key(&gimli::SectionId::DebugInfo) {
+    // `.debug_info` is read a unit at a time, from memory or through `info`.
+    let mut info = info.or_else(|| {
+        let whole = sections.remove(&gimli::SectionId::DebugInfo)?;
+        Some(Box::new(dwarf::WholeInfo(whole)) as Box<dyn dwarf::InfoSection<'b> + 'b>)
+    });
+    if let Some(info) = info.as_mut() {
         id.flags |= FLAG_HAS_DEBUG_INFO;
         let dwarf = gimli::Dwarf::load(|sid| -> std::result::Result<Reader<'_>, gimli::Error> {
             Ok(gimli::EndianSlice::new(sections.get(&sid).map(|c| &c[..]).unwrap_or(&[]), endian))
         })
         .map_err(dwarf_err)?;
         let mut symbols = dwarf::Symbols::new(syms);
-        dwarf::add_ranges(&mut w, &dwarf, base, code, &mut symbols, outer_from_symbols)?;
+        dwarf::add_ranges(&mut w, &dwarf, &mut **info, endian, base, code, &mut symbols, outer_from_symbols)?;
     }
+    // The DWARF is done with: free it before the writer builds its output.
+    drop(info);
+    drop(sections);
 
     if !syms.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;

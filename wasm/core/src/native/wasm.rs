@@ -269,5 +269,5 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
     syms.sort_unstable();
     syms.dedup_by_key(|s| s.0);
     let code_size = l.code.map_or(0, |c| c.1);
-    super::build_core(identity(&l), &sections, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false)
+    super::build_core(identity(&l), sections, None, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false)
 }

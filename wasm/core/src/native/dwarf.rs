@@ -178,6 +178,10 @@ pub(super) fn add_ranges<'s, 'b>(
                     // A sequence at a tombstone address (discarded code) is dropped.
                     if let Some(first) = seq.first() {
                         if first.0 >= base && in_ranges(code, first.0) {
+                            if bounds.len() + seq.len() > bounds.capacity() {
+                                // Most rows repeat an address: dedup before the Vec doubles.
+                                sort_bounds(&mut bounds);
+                            }
                             bounds.extend_from_slice(&seq);
                         }
                     }
@@ -242,8 +246,7 @@ pub(super) fn add_ranges<'s, 'b>(
     }
     drop(seq);
     // At equal addresses a row start wins over an end of sequence.
-    bounds.sort_unstable_by_key(|&(a, end)| (a, end));
-    bounds.dedup_by_key(|b| b.0);
+    sort_bounds(&mut bounds);
     bounds.shrink_to_fit();
     // Where unit ranges overlap, addr2line asks the one starting last first (a stable sort
     // by start, searched backwards): a higher index here is a higher priority.
@@ -354,6 +357,13 @@ pub(super) fn add_ranges<'s, 'b>(
         }
     }
     Ok(())
+}
+
+/// Sorts row addresses and keeps one per address: at equal addresses a row start wins
+/// over an end of sequence. The same whether done once or again as rows are added.
+fn sort_bounds(bounds: &mut Vec<(u64, bool)>) {
+    bounds.sort_unstable_by_key(|&(a, end)| (a, end));
+    bounds.dedup_by_key(|b| b.0);
 }
 
 /// `DW_AT_low_pc` / `DW_AT_high_pc` / `DW_AT_ranges` of a DIE, read as addr2line does.

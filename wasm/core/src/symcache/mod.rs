@@ -88,7 +88,7 @@ pub struct SymCacheWriter {
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
     function_index: FastMap<[u32; 3], u32>,
-    locations: Vec<LocKey>,
+    locations: Chunked<LocKey>,
     location_index: IndexSet,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
@@ -180,18 +180,23 @@ impl SymCacheWriter {
         }
         self.recent.truncate(depth);
         let locations = &self.locations;
-        let i = match self.location_index.find(hash_of(&key), |i| locations[i as usize] == key) {
+        let i = match self.location_index.find(hash_of(&key), |i| *locations.get(i) == key) {
             Ok(i) => i,
             Err(slot) => {
                 let i = self.locations.len() as u32;
                 self.locations.push(key);
                 let locations = &self.locations;
-                self.location_index.insert(slot, i, |i| hash_of(&locations[i as usize]));
+                self.location_index.insert(slot, i, |i| hash_of(locations.get(i)));
                 i
             }
         };
         self.recent.push((key, i));
         i
+    }
+
+    /// Makes room for `n` more [`range`](Self::range)s at once (no doubling).
+    pub fn reserve_ranges(&mut self, n: usize) {
+        self.ranges.reserve_exact(n);
     }
 
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
@@ -298,7 +303,7 @@ impl SymCacheWriter {
             out.extend_from_slice(&l.to_le_bytes());
         }
         pad8(&mut out);
-        for l in &self.locations {
+        for l in self.locations.iter() {
             for w in [l.file, l.line, l.column, l.function, l.inlined_into, 0] {
                 out.extend_from_slice(&w.to_le_bytes());
             }
@@ -360,6 +365,44 @@ fn merged_starts(a: &[(u64, u64, u32)], b: &[(u64, u64, u32)], mut emit: impl Fn
     }
     if let Some((end, _)) = prev {
         emit(end, NONE);
+    }
+}
+
+/// A growing array in fixed-size chunks: it never moves what it holds, so growing
+/// it never needs the old and a doubled copy at once (a 1.4M-location build would
+/// hold 100 MB for a moment) nor leaves holes a non-moving allocator cannot reuse.
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+const CHUNK_BITS: u32 = 16;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, v: T) {
+        if self.len & ((1 << CHUNK_BITS) - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(1 << CHUNK_BITS));
+        }
+        self.chunks.last_mut().unwrap().push(v);
+        self.len += 1;
+    }
+
+    fn get(&self, i: u32) -> &T {
+        &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
     }
 }
 

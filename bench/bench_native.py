@@ -92,9 +92,10 @@ def _child(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             sc = pysym.SymCache.from_object(args.file)
             out["time"] = time.perf_counter() - t0
-            out["bytes"] = len(sc.to_bytes())
+            # Written as a user would (symbolic's row uses dump_into): no bytes object.
             if args.cache:
                 sc.write(args.cache)
+                out["bytes"] = os.path.getsize(args.cache)
         elif args.what == "lookup":
             sc = pysym.SymCache.from_path(args.cache)
             addrs = _load_addrs(args.addrs)

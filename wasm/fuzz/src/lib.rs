@@ -71,11 +71,19 @@ pub fn object(data: &[u8]) {
     for arch in [None, Some("x86_64"), Some("arm64")] {
         let _ = pysym_core::native::object_info(data, arch);
     }
-    if let Ok(cache) = pysym_core::native::build_symcache(data, None) {
-        match SymCache::parse(&cache) {
+    let built = pysym_core::native::build_symcache(data, None);
+    if let Ok(cache) = &built {
+        match SymCache::parse(cache) {
             Ok(sc) => query_cache(&sc),
             Err(e) => panic!("a symcache we built does not parse: {e}"),
         }
+    }
+    // The wasm shim's path: DWARF sections read by ranges through a file, not a slice.
+    let ranged = pysym_core::native::build_symcache_ranged(data, std::io::Cursor::new(data), None);
+    match (&built, &ranged) {
+        (Ok(a), Ok(b)) => assert!(a == b, "ranged build differs from the in-memory one"),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("in-memory build {:?}, ranged build {:?}", a.as_ref().err(), b.as_ref().err()),
     }
 }
 

@@ -154,7 +154,8 @@ pub(super) fn add_ranges<'s, 'b>(
     let mut seq: Vec<(u64, bool)> = Vec::new();
     // Progress: pass 1 is the first third of .debug_info's bytes, pass 2 the rest.
     let info_len = info.size();
-    let total = 3 * info_len + info_len / 2; // the writer's finish is the last part
+    // The writer's finish is the last part. Saturating: a section header can claim any size.
+    let total = info_len.saturating_mul(3).saturating_add(info_len / 2);
     let mut next_unit = 0u64;
     while next_unit < info_len {
         super::progress::report(next_unit, total);
@@ -274,7 +275,7 @@ pub(super) fn add_ranges<'s, 'b>(
     };
     let mut unit_cache = UnitCache::default();
     for (u, ranges) in by_unit.iter().enumerate() {
-        super::progress::report(info_len + 2 * units[u].offset as u64, total);
+        super::progress::report(info_len.saturating_add(2 * units[u].offset as u64), total);
         // The boundaries this unit may answer, with its priority for each.
         let mut probes: Vec<(u32, u32)> = Vec::new();
         for &(b, e, prio) in ranges {

@@ -389,11 +389,12 @@ fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object
     for sid in DWARF_SECTIONS.iter().filter(|&&s| s != gimli::SectionId::DebugInfo).chain([gimli::SectionId::DebugInfo].iter()) {
         if *sid == gimli::SectionId::DebugInfo {
             let plain = file.section_by_name(sid.name()).filter(|s| !is_nobits(s)).and_then(|s| plain_range(&s));
-            if let (Some((offset, size)), Some(src)) = (plain, ranged.take()) {
-                if size > 0 {
+            // An empty one goes the common way, which checks its offset as the in-memory build does.
+            if let Some((offset, size)) = plain.filter(|p| p.1 > 0) {
+                if let Some(src) = ranged.take() {
                     info = Some(Box::new(RangedInfo { src, offset, size }));
+                    continue;
                 }
-                continue;
             }
         }
         let data = section_data(file, sid.name(), ranged.as_mut())?;

@@ -288,6 +288,25 @@ def test_agrees_with_llvm_symbolizer(name: str, programs_dir: str) -> None:
 
 @needs_tools
 @pytest.mark.parametrize("name", sorted(n for n in PROGRAMS if "wasm" not in n))
+def test_outer_function_at_every_code_address(name: str, programs_dir: str) -> None:
+    """Code without line information (crt objects, PLT, ``_init``/``_fini``) is named from
+    the symbol table as llvm-symbolizer names it."""
+    path = build_program(name, programs_dir)
+    if path is None:
+        pytest.skip("compiler for %s missing" % name)
+    addrs = [a for lo, hi in code_ranges(path) for a in range(lo, hi)]
+    if len(addrs) > 5000:
+        addrs = sorted(random.Random(2).sample(addrs, 5000))
+    theirs = symbolizer_frames(path, addrs)
+    with pysym.SymCache.from_object(path) as cache:
+        ours = cache.lookup_many([a - cache.image_base for a in addrs])
+    diffs = ["0x%x ours %s ref %s" % (a, (o[-1].function if o else None), t[-1][0])
+             for a, t, o in zip(addrs, theirs, ours) if t and t[-1][0] != ((o[-1].function if o else None) or "??")]
+    assert len(addrs) >= 500 and not diffs, diffs[:5]
+
+
+@needs_tools
+@pytest.mark.parametrize("name", sorted(n for n in PROGRAMS if "wasm" not in n))
 def test_agrees_with_llvm_symbolizer_inside_rows(name: str, programs_dir: str) -> None:
     path = build_program(name, programs_dir)
     if path is None:

@@ -473,12 +473,17 @@ fn build_core<'b>(
     }
     for i in 0..syms.len() {
         let (addr, size, name) = syms[i];
+        // A symbol without a size (written in assembly: `_init`, `_fini`) reaches the next
+        // symbol, the last one the end of its code section, as in llvm-symbolizer.
         let end = if size > 0 {
             addr.saturating_add(size)
-        } else if i + 1 < syms.len() {
-            syms[i + 1].0
+        } else if let Some(next) = syms.get(i + 1) {
+            next.0
         } else {
-            continue;
+            match code.iter().find(|r| r.0 <= addr && addr < r.1) {
+                Some(r) => r.1,
+                None => continue,
+            }
         };
         let dem = demangle::demangle(name, 0);
         let f = w.function(name, &dem, 0);

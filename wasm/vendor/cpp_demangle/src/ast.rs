@@ -1634,6 +1634,24 @@ fn pysym_write_args<'subs, 'prev, 'ctx, W: 'subs + DemangleWrite>(
             ctx.is_template_argument_pack = saved;
             continue;
         }
+        // A type pack expansion (`Dp T_`) inside an argument pack: its elements, as for
+        // function parameters (an empty one writes nothing, 0.4.0: `A, >`).
+        if let TemplateArg::Type(ref ty) = *arg {
+            let subs = ctx.subs;
+            if let Some((elems, reference)) = pysym_param_pack(ty, subs, scope) {
+                for elem in elems {
+                    if *need_comma {
+                        write!(ctx, ", ")?;
+                    }
+                    elem.demangle(ctx, scope)?;
+                    if reference != 0 && ctx.last_char_written != Some('&') {
+                        write!(ctx, "{}", if reference == 2 { "&&" } else { "&" })?;
+                    }
+                    *need_comma = true;
+                }
+                continue;
+            }
+        }
         if *need_comma {
             write!(ctx, ", ")?;
         }

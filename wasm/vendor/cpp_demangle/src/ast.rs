@@ -1030,16 +1030,7 @@ where
             // PYSYM: a parameter pack expands to its elements, each with the reference
             // around the pack collapsed into it (`Dp OT_` -> `A&, B&&`), as LLVM prints.
             if let Some((elems, reference)) = pysym_param_pack(arg, subs, scope) {
-                for elem in elems {
-                    if need_comma {
-                        write!(ctx, ", ")?;
-                    }
-                    elem.demangle(ctx, scope)?;
-                    if reference != 0 && ctx.last_char_written != Some('&') {
-                        write!(ctx, "{}", if reference == 2 { "&&" } else { "&" })?;
-                    }
-                    need_comma = true;
-                }
+                pysym_write_pack(elems, reference, ctx, scope, &mut need_comma)?;
                 continue;
             }
             if need_comma {
@@ -1598,6 +1589,28 @@ fn pysym_param_pack<'subs, 'prev>(
     }
 }
 
+/// PYSYM: writes a pack's elements separated by commas, with the reference around the
+/// pack (`pysym_param_pack`) collapsed into each; an empty pack writes nothing.
+fn pysym_write_pack<'subs, 'prev, 'ctx, W: 'subs + DemangleWrite>(
+    elems: &'subs [TemplateArg],
+    reference: u8,
+    ctx: &'ctx mut DemangleContext<'subs, W>,
+    scope: Option<ArgScopeStack<'prev, 'subs>>,
+    need_comma: &mut bool,
+) -> fmt::Result {
+    for elem in elems {
+        if *need_comma {
+            write!(ctx, ", ")?;
+        }
+        elem.demangle(ctx, scope)?;
+        if reference != 0 && ctx.last_char_written != Some('&') {
+            write!(ctx, "{}", if reference == 2 { "&&" } else { "&" })?;
+        }
+        *need_comma = true;
+    }
+    Ok(())
+}
+
 /// PYSYM: the elements of a template argument that LLVM prints as a list (an argument
 /// pack, or the expansion `sp T_` of a template parameter that is a pack); `None` for
 /// any other argument.
@@ -1639,16 +1652,7 @@ fn pysym_write_args<'subs, 'prev, 'ctx, W: 'subs + DemangleWrite>(
         if let TemplateArg::Type(ref ty) = *arg {
             let subs = ctx.subs;
             if let Some((elems, reference)) = pysym_param_pack(ty, subs, scope) {
-                for elem in elems {
-                    if *need_comma {
-                        write!(ctx, ", ")?;
-                    }
-                    elem.demangle(ctx, scope)?;
-                    if reference != 0 && ctx.last_char_written != Some('&') {
-                        write!(ctx, "{}", if reference == 2 { "&&" } else { "&" })?;
-                    }
-                    *need_comma = true;
-                }
+                pysym_write_pack(elems, reference, ctx, scope, need_comma)?;
                 continue;
             }
         }

@@ -1093,6 +1093,14 @@ pub extern "C" fn pysym_symcache_lookup_many(h: u32, ptr: u32, count: u32, out: 
 
 const LOCATION_WORDS: usize = 9;
 
+/// Sets bit `i` of a bit set; whether it was clear.
+fn mark(set: &mut [u64], i: u32) -> bool {
+    let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
+    let clear = set[w] & bit == 0;
+    set[w] |= bit;
+    clear
+}
+
 /// Location records for `count` u32 location ids at `ptr` and for all their callers, each
 /// once, in increasing order (so a caller comes before the locations inlined into it).
 #[no_mangle]
@@ -1111,24 +1119,25 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
         if loc as usize >= n_locs {
             return fail(status::BAD_ARGUMENT, format!("no location {} (the symcache has {})", loc, n_locs));
         }
-        marked[loc as usize / 64] |= 1 << (loc % 64);
+        mark(&mut marked, loc);
     }
     // Add callers: sweeping from the largest index down reaches each caller after all the
     // locations that name it (callers have smaller indices, as the reader checked).
     let mut wanted: Vec<u32> = Vec::new();
     for w in (0..marked.len()).rev() {
-        let mut bits = marked[w];
-        while bits != 0 {
+        let mut unvisited = u64::MAX;
+        loop {
+            // Read again each time: a caller can be marked in this very word.
+            let bits = marked[w] & unvisited;
+            if bits == 0 {
+                break;
+            }
             let b = 63 - bits.leading_zeros();
-            bits &= !(1u64 << b);
+            unvisited = (1u64 << b) - 1;
             let loc = (w * 64) as u32 + b;
             wanted.push(loc);
             if let Some(caller) = c.location(loc).map(|l| l.caller).filter(|&c| c != NONE && c < loc) {
-                if caller as usize / 64 == w {
-                    bits |= 1 << (caller % 64);
-                } else {
-                    marked[caller as usize / 64] |= 1 << (caller % 64);
-                }
+                mark(&mut marked, caller);
             }
         }
     }
@@ -1143,8 +1152,7 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
             None => continue, // unreachable: checked above and by the symcache reader
         };
         for s in [l.function, l.raw_function, l.file] {
-            if (s as usize) < c.string_count() && string_seen[s as usize / 64] & (1 << (s % 64)) == 0 {
-                string_seen[s as usize / 64] |= 1 << (s % 64);
+            if (s as usize) < c.string_count() && mark(&mut string_seen, s) {
                 strings.push(s);
             }
         }

@@ -105,11 +105,7 @@ impl SymCacheWriter {
     /// Interns a string and gives its index.
     pub fn string(&mut self, s: &str) -> u32 {
         let (strings, bytes) = (&self.strings, &self.string_bytes);
-        let text = |i: u32| {
-            let (o, n) = strings[i as usize];
-            &bytes[o as usize..(o + n) as usize]
-        };
-        let slot = match self.string_index.find(hash_of(s.as_bytes()), |i| text(i) == s.as_bytes()) {
+        let slot = match self.string_index.find(hash_of(s.as_bytes()), |i| string_text(strings, bytes, i) == s.as_bytes()) {
             Ok(i) => return i,
             Err(slot) => slot,
         };
@@ -117,10 +113,7 @@ impl SymCacheWriter {
         self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
         self.string_bytes.extend_from_slice(s.as_bytes());
         let (strings, bytes) = (&self.strings, &self.string_bytes);
-        self.string_index.insert(slot, i, |i| {
-            let (o, n) = strings[i as usize];
-            hash_of(&bytes[o as usize..(o + n) as usize])
-        });
+        self.string_index.insert(slot, i, |i| hash_of(string_text(strings, bytes, i)));
         i
     }
 
@@ -404,6 +397,12 @@ impl<T> Chunked<T> {
     fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
+}
+
+/// The bytes of interned string `i`.
+fn string_text<'b>(strings: &[(u32, u32)], bytes: &'b [u8], i: u32) -> &'b [u8] {
+    let (o, n) = strings[i as usize];
+    &bytes[o as usize..(o + n) as usize]
 }
 
 fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {

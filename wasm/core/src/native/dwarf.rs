@@ -304,9 +304,9 @@ pub(super) fn add_ranges<'s, 'b>(
         };
         let mut cu = UnitData::collect(dwarf, &unit)?;
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
+        let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
         for &(i, prio) in &probes {
             let addr = bounds[i as usize].0;
-            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
             if let Some(loc) = st.answer(addr, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 best[i as usize] = (prio, loc);
             }
@@ -328,7 +328,6 @@ pub(super) fn add_ranges<'s, 'b>(
                 Ok(k) => probes[k].1,
                 Err(_) => continue, // another unit answers this row
             };
-            let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
             if let Some(loc) = st.answer(x, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 mid_row.push((x, prio, loc));
             }

@@ -92,10 +92,9 @@ def _child(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             sc = pysym.SymCache.from_object(args.file)
             out["time"] = time.perf_counter() - t0
-            # Written as a user would (symbolic's row uses dump_into): no bytes object.
+            out["bytes"] = len(sc.to_bytes())
             if args.cache:
                 sc.write(args.cache)
-                out["bytes"] = os.path.getsize(args.cache)
         elif args.what == "lookup":
             sc = pysym.SymCache.from_path(args.cache)
             addrs = _load_addrs(args.addrs)

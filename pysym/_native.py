@@ -24,7 +24,6 @@ from ._host import HandleOwner, Runtime, StringTable, get_runtime
 __all__ = ["Object", "SymCache", "Frame"]
 
 _NONE = _abi.NONE
-_WRITE_CHUNK = 1 << 20
 _BATCH = 1 << 16  # addresses per boundary crossing
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -312,22 +311,10 @@ class SymCache(HandleOwner):
         return self._data
 
     def write(self, path: "Union[str, os.PathLike[str]]") -> None:
-        """Writes the symcache to ``path``.
-
-        Straight from the module's memory, a chunk at a time: a symcache built here is not
-        copied whole into Python (it can be 100 MB).
-        """
+        """Writes the symcache to ``path``."""
+        data = self.to_bytes()
         with open(os.fspath(path), "wb") as f:
-            if self._data is not None:
-                f.write(self._data)
-                return
-            with self._rt.lock:
-                rt = self._rt
-                rt.check(rt.call("pysym_symcache_bytes", self._h(), rt.out_slot))
-                ptr, length = rt.out(2)
-                inst = rt.instance
-                for off in range(0, length, _WRITE_CHUNK):
-                    f.write(inst.read(ptr + off, min(_WRITE_CHUNK, length - off)))
+            f.write(data)
 
     # -- lookups -------------------------------------------------------------------
 

@@ -374,6 +374,7 @@ class SymCache(HandleOwner):
         strings.update(zip(_u32s(data, off + 4, m), StringTable(data[off + 4 + 4 * m :]).to_list()))
         # Column-wise, so that the loops run in C: this is the cost of a cold lookup.
         locs, fn, rawfn, file, line, col, lo, hi, caller = (recs[i::words] for i in range(words))
+        caller = array.array("i", caller.tobytes())  # signed: NONE is -1, the () item of chains
         s = strings.__getitem__
         frames = _frames(n, (
             map(s, fn),
@@ -382,13 +383,13 @@ class SymCache(HandleOwner):
             [v or None for v in line],
             [v or None for v in col],
             [a | (b << 32) for a, b in zip(lo, hi)],
-            [v != _NONE for v in caller],
+            [v != -1 for v in caller],
         ))
         chains = self._chains
         for loc, frame, up in zip(locs, frames, caller):
             # Callers come first in the result (smaller ids), so their chains are known.
             if chains[loc] is None:
-                chains[loc] = (frame,) + (chains[up] if up != _NONE else ())  # type: ignore[operator]
+                chains[loc] = (frame,) + chains[up]  # type: ignore[operator]
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)

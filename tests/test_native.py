@@ -163,6 +163,16 @@ def code_ranges(path: str) -> List[Tuple[int, int]]:
     return ranges
 
 
+def code_addresses(path: str) -> List[int]:
+    """Every address of the executable sections."""
+    return [a for lo, hi in code_ranges(path) for a in range(lo, hi)]
+
+
+def sampled(addrs: List[int], limit: int, seed: int) -> List[int]:
+    """At most ``limit`` of ``addrs`` (a seeded sample, in address order)."""
+    return sorted(random.Random(seed).sample(addrs, limit)) if len(addrs) > limit else addrs
+
+
 def symbolizer_frames(path: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
     """llvm-symbolizer's frames: (function, file, line), innermost first."""
     text = "".join("0x%x\n" % a for a in addrs)
@@ -183,12 +193,7 @@ def compare(path: str, limit: int = 5000, seed: int = 1, inside_rows: bool = Fal
     """Agreement of pysym with llvm-symbolizer at the line-table addresses of ``path``
     (``inside_rows``: at any address of its code that llvm-symbolizer finds a line for,
     where inlined code can begin or end inside a line-table row)."""
-    if inside_rows:
-        addrs = [a for lo, hi in code_ranges(path) for a in range(lo, hi)]
-    else:
-        addrs = line_table_addresses(path)
-    if len(addrs) > limit:
-        addrs = sorted(random.Random(seed).sample(addrs, limit))
+    addrs = sampled(code_addresses(path) if inside_rows else line_table_addresses(path), limit, seed)
     theirs = symbolizer_frames(path, addrs)
     if inside_rows:
         addrs, theirs = map(list, zip(*((a, t) for a, t in zip(addrs, theirs) if t and t[0][1] != "??" and t[0][2])))
@@ -294,9 +299,7 @@ def test_outer_function_at_every_code_address(name: str, programs_dir: str) -> N
     path = build_program(name, programs_dir)
     if path is None:
         pytest.skip("compiler for %s missing" % name)
-    addrs = [a for lo, hi in code_ranges(path) for a in range(lo, hi)]
-    if len(addrs) > 5000:
-        addrs = sorted(random.Random(2).sample(addrs, 5000))
+    addrs = sampled(code_addresses(path), 5000, 2)
     theirs = symbolizer_frames(path, addrs)
     with pysym.SymCache.from_object(path) as cache:
         ours = cache.lookup_many([a - cache.image_base for a in addrs])

@@ -350,11 +350,12 @@ class SymCache(HandleOwner):
                 if top >= len(chains) - 1:
                     # Grow to the largest id, keeping the NONE item last.
                     chains[-1:] = [None] * (top + 1 - (len(chains) - 1)) + [()]
-                found = list(map(chains.__getitem__, ids))
-                if None in found:
-                    self._decode_locations(rt, h, {i for i, c in zip(ids, found) if c is None})
-                    found = list(map(chains.__getitem__, ids))
-                out.extend(map(list, found))  # type: ignore[arg-type]  # all decoded now
+                try:
+                    out.extend(map(list, map(chains.__getitem__, ids)))  # type: ignore[arg-type]
+                except TypeError:  # list(None): some locations are not decoded yet
+                    del out[start:]
+                    self._decode_locations(rt, h, {i for i in ids if chains[i] is None})
+                    out.extend(map(list, map(chains.__getitem__, ids)))  # type: ignore[arg-type]
         return out
 
     def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:

@@ -436,6 +436,10 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
     assert pickle.loads(pickle.dumps(expected)) == expected
     assert copy.deepcopy(expected) == expected
     assert pysym.SymCache.from_bytes(data).lookup_many(addrs) == expected
+    # A batch of more than one boundary crossing (65,536 addresses) whose second part meets
+    # locations the first did not decode.
+    fresh = pysym.SymCache.from_bytes(data)
+    assert fresh.lookup_many([addrs[0]] * 65536 + addrs) == [expected[0]] * 65536 + expected
     assert pysym.SymCache.from_bytes(data).debug_id == pysym.Object.from_path(exe).debug_id
     for bad in (data[:-1], data[: len(data) // 2], b"", b"PYSYMCCH" + data[8:20], data[:8] + b"\x09" + data[9:]):
         with pytest.raises(pysym.InvalidInputError):

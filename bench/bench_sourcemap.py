@@ -131,7 +131,7 @@ def bench_symbolic(spec: Dict[str, Any], data: bytes, repeat: int) -> Dict[str, 
     from symbolic.sourcemap import SourceMapView
 
     # from_json_bytes since symbolic 10; from_json_slice before
-    load = getattr(SourceMapView, "from_json_bytes", None) or getattr(SourceMapView, "from_json_slice")
+    load = getattr(SourceMapView, "from_json_bytes", None) or SourceMapView.from_json_slice
 
     def parse() -> Any:
         return load(data)

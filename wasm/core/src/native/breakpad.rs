@@ -347,7 +347,8 @@ struct Emitter<'i> {
     files: &'i FastMap<u32, String>,
     origins: &'i FastMap<u32, String>,
     file_idx: FastMap<u32, u32>,
-    func_idx: FastMap<String, u32>,
+    /// Function per interned raw name (the writer keeps the text once).
+    func_idx: FastMap<u32, u32>,
     chain: Vec<FrameSpec>,
     points: Vec<u64>,
 }
@@ -364,11 +365,12 @@ impl<'i> Emitter<'i> {
     }
 
     fn function(&mut self, name: &str) -> u32 {
-        match self.func_idx.get(name) {
+        let raw = self.w.string(name);
+        match self.func_idx.get(&raw) {
             Some(&f) => f,
             None => {
                 let f = self.w.function(name, &demangle::demangle(name, 0), 0);
-                self.func_idx.insert(name.to_owned(), f);
+                self.func_idx.insert(raw, f);
                 f
             }
         }

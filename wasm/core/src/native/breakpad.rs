@@ -351,6 +351,9 @@ struct Emitter<'i> {
     func_idx: FastMap<u32, u32>,
     chain: Vec<FrameSpec>,
     points: Vec<u64>,
+    spans: Vec<(u64, u64, u32, u32)>,
+    /// `(call_file, function)` per INLINE record of the FUNC, once interned.
+    inline_frames: Vec<Option<(u32, u32)>>,
 }
 
 impl<'i> Emitter<'i> {
@@ -386,18 +389,33 @@ impl<'i> Emitter<'i> {
             points.push(a);
             points.push(a.saturating_add(s));
         }
-        for inl in inlines {
-            for &(a, s) in &inl.4 {
+        // Each inline record's call file and function, interned when first used (at most
+        // once per FUNC, not per window), and its ranges as `(start, end, record, nth
+        // range of the record)`, by start.
+        let mut frames = std::mem::take(&mut self.inline_frames);
+        frames.clear();
+        frames.resize(inlines.len(), None);
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.clear();
+        for (rec, inl) in inlines.iter().enumerate() {
+            for (nth, &(a, s)) in inl.4.iter().enumerate() {
                 points.push(a);
                 points.push(a.saturating_add(s));
+                spans.push((a, a.saturating_add(s), rec as u32, nth as u32));
             }
         }
+        spans.sort_unstable_by_key(|s| s.0);
         points.retain(|&a| a >= addr && a <= end);
         points.sort_unstable();
         points.dedup();
         lines.sort_by_key(|l| l.0);
+        let mut outer_fn = None;
         let mut chain = std::mem::take(&mut self.chain);
-        let mut active: Vec<(u32, u32, u32, u32, u64)> = Vec::new();
+        // Inline ranges that start at or before the window (those past their end are
+        // dropped as the windows move on; windows go up in address order).
+        let mut open: Vec<usize> = Vec::new();
+        let mut next_span = 0;
+        let mut active: Vec<(u32, u32, u32, u64)> = Vec::new();
         for win in points.windows(2) {
             let (lo, hi) = (win[0], win[1]);
             // The line record covering `lo`.
@@ -406,26 +424,41 @@ impl<'i> Emitter<'i> {
                 Some((a, s, line, f)) if lo < a.saturating_add(s) => (Some(f), line),
                 _ => (None, 0),
             };
-            // The inline records covering `lo`, outermost (depth 0) first.
-            active.clear();
-            for inl in inlines {
-                if let Some(&(a, _)) = inl.4.iter().find(|&&(a, s)| a <= lo && lo < a.saturating_add(s)) {
-                    active.push((inl.0, inl.1, inl.2, inl.3, a));
-                }
+            // The inline records covering `lo`, outermost (depth 0) first, equal depths in
+            // file order; of a record with several ranges covering `lo`, its first one.
+            while next_span < spans.len() && spans[next_span].0 <= lo {
+                open.push(next_span);
+                next_span += 1;
             }
-            active.sort_by_key(|a| a.0);
+            open.retain(|&k| lo < spans[k].1);
+            active.clear();
+            active.extend(open.iter().map(|&k| {
+                let (a, _, rec, nth) = spans[k];
+                (inlines[rec as usize].0, rec, nth, a)
+            }));
+            active.sort_unstable();
+            active.dedup_by_key(|a| a.1);
             chain.clear();
             // Outer function first; each frame is located at the call site of the next.
-            let outer_fn = self.function(name);
-            chain.push(FrameSpec { function: outer_fn, file: NONE, line: 0, column: 0, sym_addr: addr });
-            for &(_, call_line, call_file, origin, start) in &active {
-                let call_file = self.file(call_file);
+            let function = match outer_fn {
+                Some(f) => f,
+                None => *outer_fn.insert(self.function(name)),
+            };
+            chain.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr: addr });
+            for &(_, rec, _, start) in &active {
+                let inl = &inlines[rec as usize];
+                let (call_file, f) = match frames[rec as usize] {
+                    Some(x) => x,
+                    None => {
+                        let call_file = self.file(inl.2);
+                        let name = self.origins.get(&inl.3).map(|s| s.as_str()).unwrap_or("");
+                        let f = if name.is_empty() { NONE } else { self.function(name) };
+                        *frames[rec as usize].insert((call_file, f))
+                    }
+                };
                 let last = chain.last_mut().unwrap();
                 last.file = call_file;
-                last.line = call_line;
-                let origins = self.origins;
-                let name = origins.get(&origin).map(|s| s.as_str()).unwrap_or("");
-                let f = if name.is_empty() { NONE } else { self.function(name) };
+                last.line = inl.1;
                 chain.push(FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: start });
             }
             if let Some(f) = file_no {
@@ -439,6 +472,8 @@ impl<'i> Emitter<'i> {
         }
         self.chain = chain;
         self.points = points;
+        self.spans = spans;
+        self.inline_frames = frames;
     }
 }
 
@@ -474,6 +509,8 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
         func_idx: FastMap::default(),
         chain: Vec::new(),
         points: Vec::new(),
+        spans: Vec::new(),
+        inline_frames: Vec::new(),
     };
     let (mut name, mut lines, mut inlines) = (String::new(), Vec::new(), Vec::new());
     for (k, &i) in order.iter().enumerate() {

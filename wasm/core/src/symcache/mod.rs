@@ -105,7 +105,8 @@ impl SymCacheWriter {
     /// Interns a string and gives its index.
     pub fn string(&mut self, s: &str) -> u32 {
         let (strings, bytes) = (&self.strings, &self.string_bytes);
-        let slot = match self.string_index.find(hash_of(s.as_bytes()), |i| string_text(strings, bytes, i) == s.as_bytes()) {
+        let hash = hash_of(s.as_bytes());
+        let slot = match self.string_index.find(hash, |i| string_text(strings, bytes, i) == s.as_bytes()) {
             Ok(i) => return i,
             Err(slot) => slot,
         };
@@ -113,7 +114,7 @@ impl SymCacheWriter {
         self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
         self.string_bytes.extend_from_slice(s.as_bytes());
         let (strings, bytes) = (&self.strings, &self.string_bytes);
-        self.string_index.insert(slot, i, |i| hash_of(string_text(strings, bytes, i)));
+        self.string_index.insert(slot, hash, i, |i| hash_of(string_text(strings, bytes, i)));
         i
     }
 
@@ -173,13 +174,14 @@ impl SymCacheWriter {
         }
         self.recent.truncate(depth);
         let locations = &self.locations;
-        let i = match self.location_index.find(hash_of(&key), |i| *locations.get(i) == key) {
+        let hash = hash_of(&key);
+        let i = match self.location_index.find(hash, |i| *locations.get(i) == key) {
             Ok(i) => i,
             Err(slot) => {
                 let i = self.locations.len() as u32;
                 self.locations.push(key);
                 let locations = &self.locations;
-                self.location_index.insert(slot, i, |i| hash_of(locations.get(i)));
+                self.location_index.insert(slot, hash, i, |i| hash_of(locations.get(i)));
                 i
             }
         };
@@ -415,47 +417,66 @@ fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
 /// A hash set of indices into a table the writer keeps (open addressing, linear
 /// probing): the keys live only in that table, where a `HashMap` would hold a second copy
 /// of each (for locations and strings, the largest part of a big build's memory).
+///
+/// A slot holds the index in its low bits and, in the bits the index cannot use (indices
+/// are below the table's length, a power of two), a tag from the hash: a probe compares a
+/// key in the writer's table (a cache miss at random) only when the tags agree.
 #[derive(Default)]
 struct IndexSet {
-    /// Indices, [`NONE`] for a free slot; the length is zero or a power of two.
+    /// Tagged indices, [`NONE`] for a free slot; the length is zero or a power of two.
     slots: Vec<u32>,
     len: usize,
 }
 
 impl IndexSet {
+    /// The mask of a slot's index bits and the tag of `hash`, for a table of `len` slots.
+    fn split(len: usize, hash: u64) -> (u32, u32) {
+        let bits = len.trailing_zeros();
+        if bits >= 32 {
+            return (u32::MAX, 0);
+        }
+        (((1u64 << bits) - 1) as u32, ((hash >> 32) as u32) << bits)
+    }
+
     /// The index whose key `is` says is equal, else the free slot to insert it at.
     fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> std::result::Result<u32, usize> {
         if self.slots.is_empty() {
             return Err(0);
         }
         let mask = self.slots.len() - 1;
+        let (index_bits, tag) = Self::split(self.slots.len(), hash);
         let mut at = hash as usize & mask;
         loop {
             match self.slots[at] {
                 NONE => return Err(at),
-                i if is(i) => return Ok(i),
+                s if s & !index_bits == tag && is(s & index_bits) => return Ok(s & index_bits),
                 _ => at = (at + 1) & mask,
             }
         }
     }
 
-    /// Puts `index` at `slot` (from [`find`](Self::find)); `hash` rehashes an index when
-    /// the table grows.
-    fn insert(&mut self, slot: usize, index: u32, hash: impl Fn(u32) -> u64) {
+    /// Puts `index` (whose key hashes to `hash`) at `slot` (from [`find`](Self::find));
+    /// `rehash` gives the hash of an index when the table grows. Indices are inserted in
+    /// order, 0, 1, 2, ...: the set always holds `0..len`.
+    fn insert(&mut self, slot: usize, hash: u64, index: u32, rehash: impl Fn(u32) -> u64) {
+        debug_assert_eq!(index as usize, self.len);
         if (self.len + 1) * 4 > self.slots.len() * 3 {
-            // At most three quarters full: probes stay short.
-            let grown = vec![NONE; (self.slots.len() * 2).max(64)];
-            let old = std::mem::replace(&mut self.slots, grown);
+            // At most three quarters full: probes stay short. The keys are rehashed in
+            // index order, which reads the writer's table front to back.
+            self.slots = vec![NONE; (self.slots.len() * 2).max(64)];
             let mask = self.slots.len() - 1;
-            for i in old.into_iter().filter(|&i| i != NONE).chain(std::iter::once(index)) {
-                let mut at = hash(i) as usize & mask;
+            for i in 0..=index {
+                let h = if i == index { hash } else { rehash(i) };
+                let (_, tag) = Self::split(self.slots.len(), h);
+                let mut at = h as usize & mask;
                 while self.slots[at] != NONE {
                     at = (at + 1) & mask;
                 }
-                self.slots[at] = i;
+                self.slots[at] = i | tag;
             }
         } else {
-            self.slots[slot] = index;
+            let (_, tag) = Self::split(self.slots.len(), hash);
+            self.slots[slot] = index | tag;
         }
         self.len += 1;
     }

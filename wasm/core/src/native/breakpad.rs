@@ -146,8 +146,13 @@ type InlineRec = (u32, u32, u32, u32, Vec<(u64, u64)>);
 
 /// `address size line file`; `in_func`: a FUNC came before.
 fn line_record(line: &str, line_no: usize, in_func: bool) -> Result<LineRec> {
-    let f: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
-    if f.len() != 4 {
+    // The most common record by far: split without allocating.
+    let mut words = line.split(' ').filter(|s| !s.is_empty());
+    let mut f = [""; 4];
+    for slot in f.iter_mut() {
+        *slot = words.next().unwrap_or("");
+    }
+    if f[3].is_empty() || words.next().is_some() {
         return Err(invalid(format!("Breakpad line {}: malformed line record", line_no)));
     }
     if !in_func {
@@ -358,10 +363,14 @@ struct Emitter<'i> {
 
 impl<'i> Emitter<'i> {
     fn file(&mut self, n: u32) -> u32 {
+        if let Some(&i) = self.file_idx.get(&n) {
+            return i;
+        }
         match self.files.get(&n) {
             Some(path) => {
-                let w = &mut self.w;
-                *self.file_idx.entry(n).or_insert_with(|| w.file(path))
+                let i = self.w.file(path);
+                self.file_idx.insert(n, i);
+                i
             }
             None => NONE,
         }

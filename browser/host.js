@@ -139,6 +139,57 @@ export class FileTable {
   }
 }
 
+/** The most a symcache build may write (the module's memory cap: it could not load more back). */
+export const MAX_OUTPUT = 2 ** 30;
+
+/**
+ * Receives the symcache a build streams out (ABI output_begin / output_write) into one
+ * buffer of the size the module announced, filled in order. A failure is kept in `error`
+ * (the import answers the module with a status; the caller throws after the call).
+ */
+export class BuildOutput {
+  constructor(limit = MAX_OUTPUT) {
+    this.limit = limit;
+    this.bytes = null;
+    this.filled = 0;
+    this.error = null;
+  }
+
+  begin(size) {
+    // A call repeated after NEED_DATA begins again: nothing of an earlier attempt is kept.
+    this.bytes = null;
+    this.filled = 0;
+    if (size > this.limit) {
+      this.error = new ResourceLimitError(`the symcache built is ${size} bytes, more than the ${this.limit} bytes it could be loaded in`, abi.LIMIT_EXCEEDED);
+      return abi.LIMIT_EXCEEDED;
+    }
+    this.error = null;
+    this.bytes = new Uint8Array(size);
+    return abi.OK;
+  }
+
+  write(offset, data) {
+    const bytes = this.bytes;
+    if (!bytes || offset !== this.filled || data.length > bytes.length - offset) {
+      this.error = new PysymError(`the module wrote ${data.length} output bytes at ${offset}, expected them at ${this.filled} of ${bytes ? bytes.length : 0}`);
+      return abi.HOST_IO;
+    }
+    bytes.set(data, offset);
+    this.filled += data.length;
+    return abi.OK;
+  }
+
+  /** The bytes, once all `size` of them (as the export reported) arrived. */
+  take(size) {
+    const bytes = this.bytes;
+    this.bytes = null;
+    if (!bytes || this.filled !== bytes.length || size !== bytes.length) {
+      throw new PysymError(`the module reported a ${size}-byte symcache but wrote ${this.filled} of ${bytes ? bytes.length : 0} bytes`);
+    }
+    return bytes;
+  }
+}
+
 class Live {
   constructor(instance, serial) {
     this.instance = instance;
@@ -214,6 +265,9 @@ export class Runtime {
     this.files = new FileTable();
     this._serial = 0;
     this.live = null;
+    this.onProgress = null;
+    /** The BuildOutput of the build being called, if any; without one output is refused. */
+    this.output = null;
   }
 
   current() {
@@ -249,6 +303,32 @@ export class Runtime {
           const mem = new Uint8Array(live.memory.buffer);
           if (dst + len > mem.length) return abi.BAD_ARGUMENT;
           return files.read(fh, off, mem.subarray(dst, dst + len));
+        },
+        // An exception must not unwind through the module (it would stop half way, its
+        // state unknown): it is kept for the caller and the module told HOST_IO.
+        output_begin: (size) => {
+          const out = this.output;
+          if (!out) return abi.HOST_IO;
+          try {
+            return out.begin(Number(BigInt.asUintN(64, size)));
+          } catch (e) {
+            out.error = e;
+            return abi.HOST_IO;
+          }
+        },
+        output_write: (offset, src, len) => {
+          const out = this.output;
+          if (!out) return abi.HOST_IO;
+          src >>>= 0;
+          len >>>= 0;
+          const mem = new Uint8Array(live.memory.buffer);
+          if (src + len > mem.length) return abi.HOST_IO;
+          try {
+            return out.write(Number(BigInt.asUintN(64, offset)), mem.subarray(src, src + len));
+          } catch (e) {
+            out.error = e;
+            return abi.HOST_IO;
+          }
         },
       },
     };

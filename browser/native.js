@@ -7,7 +7,7 @@
 // accepted on input), relative to the image base.
 
 import * as abi from "./abi.js";
-import { toBytes } from "./host.js";
+import { BuildOutput, toBytes } from "./host.js";
 import { PysymError } from "./errors.js";
 
 const NONE = abi.NONE;
@@ -115,16 +115,34 @@ export class SymCache {
       source = source._source;
     }
     const data = isBlob(source) ? source : toBytes(source);
-    rt.onProgress = progress ? (done, total) => progress(total ? done / total : 1) : null;
+    const onProgress = progress ? (done, total) => progress(total ? done / total : 1) : null;
+    // The module streams the symcache out as it frees the build; the bytes are kept here
+    // (toBytes(), rebuilding after a trap) and loaded back into the memory the build freed.
+    const output = new BuildOutput();
+    let size = 0;
+    const fh = rt.files.add(data);
+    let status;
     try {
-      rt.check(await withFile(rt, data, "pysym_symcache_build", () => [...archArgs(rt, arch), rt.outSlot]));
+      // Each attempt (another one after NEED_DATA) sets the build's state and reads its
+      // answer synchronously: other calls may run on this runtime while data loads.
+      status = await rt.withData(() => {
+        rt.onProgress = onProgress;
+        rt.output = output;
+        try {
+          const st = rt.call("pysym_symcache_build", fh, ...archArgs(rt, arch), rt.outSlot);
+          if (st === abi.OK) size = u64(...rt.out(2));
+          return st;
+        } finally {
+          rt.onProgress = null;
+          rt.output = null;
+        }
+      });
     } finally {
-      rt.onProgress = null;
+      rt.files.remove(fh);
     }
-    const live = rt.current();
-    const handle = rt.out(1)[0];
-    rt.check(rt.call("pysym_symcache_bytes", handle, rt.outSlot));
-    return new SymCache(rt, rt.resultBytes(), [live.serial, handle]);
+    if (status < 0 && output.error instanceof PysymError) throw output.error;
+    rt.check(status);
+    return new SymCache(rt, output.take(size), null);
   }
 
   /** Loads a built symcache from bytes (synchronously; init() first). */

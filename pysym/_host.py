@@ -9,6 +9,7 @@ next time they are used.
 from __future__ import annotations
 
 import array
+import io
 import os
 import struct
 import sys
@@ -69,6 +70,59 @@ def _compiled_module(engine: Engine) -> Any:
 FileSource = Union[IO[bytes], bytes, bytearray, memoryview]
 
 
+class BuildOutput:
+    """Receives the symcache a build streams out (ABI ``output_begin``, ``output_write``)
+    into one buffer of the size the module announced, filled in order.
+
+    ``limit`` bounds that size; a failure is kept in ``error`` (the import returns a
+    status to the module, the caller raises it after the call).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.filled = 0
+        self.error: Optional[BaseException] = None
+        self._buf: Optional[io.BytesIO] = None
+
+    def begin(self, size: int) -> int:
+        self._buf = None
+        if size > self.limit:
+            self.error = InputTooLargeError(
+                "the symcache built is %d bytes, more than the %d bytes it could be loaded in" % (size, self.limit)
+            )
+            return _abi.LIMIT_EXCEEDED
+        buf = io.BytesIO()
+        if size:
+            # Sized once and filled exactly, so that getvalue() hands this very buffer
+            # over (CPython) instead of a copy: the bytes exist once on the host.
+            buf.seek(size - 1)
+            buf.write(b"\0")
+            buf.seek(0)
+        self._buf, self.size, self.filled, self.error = buf, size, 0, None
+        return _abi.OK
+
+    def write(self, offset: int, data: memoryview) -> int:
+        if self._buf is None or offset != self.filled or len(data) > self.size - offset:
+            self.error = PysymError(
+                "the module wrote %d output bytes at %d, expected them at %d of %d"
+                % (len(data), offset, self.filled, self.size)
+            )
+            return _abi.HOST_IO
+        self._buf.write(data)
+        self.filled += len(data)
+        return _abi.OK
+
+    def getvalue(self, size: int) -> bytes:
+        """The bytes, once all ``size`` of them (as the export reported) arrived."""
+        buf, self._buf = self._buf, None
+        if buf is None or self.filled != self.size or size != self.size:
+            raise PysymError(
+                "the module reported a %d-byte symcache but wrote %d of %d bytes" % (size, self.filled, self.size)
+            )
+        return buf.getvalue()
+
+
 class _FileTable(HostImports):
     """The capabilities the module may read: only files the host put here."""
 
@@ -77,6 +131,9 @@ class _FileTable(HostImports):
         self._next = 1
         # Set by the caller of a long export (symcache builds) for the length of the call.
         self.on_progress: Optional[Callable[[int, int], None]] = None
+        # Set by the caller of a symcache build for the length of the call; without one
+        # the module's output is refused.
+        self.output: Optional[BuildOutput] = None
 
     def add(self, source: FileSource) -> int:
         fh = self._next
@@ -111,6 +168,26 @@ class _FileTable(HostImports):
     def progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
             self.on_progress(done, total)
+
+    def output_begin(self, size: int) -> int:
+        out = self.output
+        if out is None:
+            return _abi.HOST_IO
+        try:
+            return out.begin(size)
+        except Exception as e:  # MemoryError: told to the caller, not lost in HOST_IO
+            out.error = e
+            return _abi.HOST_IO
+
+    def output_write(self, offset: int, data: memoryview) -> int:
+        out = self.output
+        if out is None:
+            return _abi.HOST_IO
+        try:
+            return out.write(offset, data)
+        except Exception as e:
+            out.error = e
+            return _abi.HOST_IO
 
     def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, memoryview, int]:
         src = self._files.get(fh)

@@ -26,7 +26,8 @@ class Limits:
       :class:`pysym.MemoryLimitError`.
     * ``max_input_size`` -- bytes of one input copied whole into the module (a source map,
       a symcache); checked before any copy, raises :class:`pysym.InputTooLargeError`
-      (default 512 MiB). Debug files are read by ranges and limited by ``memory``.
+      (default 512 MiB). Debug files are read by ranges and limited by ``memory``; a
+      symcache built from one is loaded back whole, so it is held to this too.
     * ``timeout`` -- wall-clock seconds one call into the module may run (default 60;
       ``None``: no deadline). wasmtime: epoch interruption.
     * ``fuel_base``, ``fuel_per_byte`` -- the CPU budget of one call, in wasmtime fuel

@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _abi
-from ._host import HandleOwner, Runtime, StringTable, get_runtime
+from ._errors import PysymError
+from ._host import BuildOutput, HandleOwner, Runtime, StringTable, get_runtime
 
 __all__ = ["Object", "SymCache", "Frame"]
 
@@ -202,8 +203,7 @@ class SymCache(HandleOwner):
 
     _FREE_EXPORT = "pysym_symcache_free"
 
-    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
-                 _handle: Optional[Tuple[int, int]] = None) -> None:
+    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._path = path
@@ -215,10 +215,7 @@ class SymCache(HandleOwner):
         self._chains: List[Optional[Tuple[Frame, ...]]] = [()]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         with self._rt.lock:
-            if _handle is not None:
-                self._handles[_handle[0]] = _handle[1]
-            else:
-                self._load()
+            self._load()
             self._read_info()
 
     # -- construction --------------------------------------------------------------
@@ -238,20 +235,29 @@ class SymCache(HandleOwner):
             src = _Source(source)
         rt = runtime if runtime is not None else get_runtime()
         with rt.lock:
-            live = rt.current()
             ptr, n = _arch_arg(rt, arch)
+            # The module streams the symcache out as it frees the build: the bytes land
+            # here once (to_bytes() and rebuilding after a trap need them anyway) and are
+            # loaded back in place of the build's memory. A symcache that could not be
+            # loaded back is refused before it is written.
+            output = rt.files.output = BuildOutput(min(rt.limits.memory, rt.limits.max_input_size))
             if progress is not None:
                 rt.files.on_progress = lambda done, total: progress(done / total if total else 1.0)
             try:
                 status = src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot)
             finally:
                 rt.files.on_progress = None
+                rt.files.output = None
+            if status < 0 and output.error is not None:
+                if isinstance(output.error, PysymError):
+                    raise output.error
+                try:
+                    rt.check(status)
+                except PysymError as e:
+                    raise e from output.error
             rt.check(status)
-            handle = rt.out(1)[0]
-            # Keep the bytes on the host: to_bytes() and rebuilding after a trap need them.
-            rt.check(rt.call("pysym_symcache_bytes", handle, rt.out_slot))
-            data = rt.result_bytes()
-            return cls(data, None, rt, _handle=(live.serial, handle))
+            lo, hi = rt.out(2)
+            return cls(output.getvalue(lo | hi << 32), None, rt)
 
     @classmethod
     def from_path(cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None) -> "SymCache":

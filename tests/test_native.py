@@ -456,6 +456,98 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
             pass
 
 
+def test_build_streams_the_symcache_out(engine: str, programs_dir: str) -> None:
+    """The module writes the symcache to the host (output_begin / output_write) and keeps
+    nothing; the host loads those bytes back: the same bytes, on every engine."""
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    from pysym._host import get_runtime
+
+    rt = get_runtime()
+    built = pysym.SymCache.from_object(exe)
+    data = built.to_bytes()
+    assert type(data) is bytes and data[:8] == b"PYSYMCCH" and data[-8:] == b"PYSYMEND"
+    rt.check(rt.call("pysym_symcache_bytes", built._h(), rt.out_slot))
+    assert rt.result_bytes() == data
+    loaded = pysym.SymCache.from_bytes(data)
+    assert loaded.to_bytes() == data
+    addrs = list(range(0, 0x4000, 3))
+    assert built.lookup_many(addrs) == loaded.lookup_many(addrs)
+    # Same bytes as a build on a fresh runtime of the same engine, whatever ran before.
+    assert pysym.SymCache.from_object(exe, runtime=pysym._host.Runtime(engine)).to_bytes() == data
+
+
+@pytest.mark.parametrize("where", ["begin", "write"])
+def test_failing_output_leaves_the_runtime_usable(engine: str, programs_dir: str, where: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    from pysym._host import BuildOutput, get_runtime
+
+    rt = get_runtime()
+    want = pysym.SymCache.from_object(exe).to_bytes()
+    serial = rt.current().serial
+
+    def fail(self: BuildOutput, *args: object) -> int:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(BuildOutput, where, fail)
+    with pytest.raises(pysym.PysymError) as info:
+        pysym.SymCache.from_object(exe)
+    assert info.value.code == -5 and isinstance(info.value.__cause__, OSError)  # HOST_IO
+    monkeypatch.undo()
+    # No trap: the same instance goes on, and the build's memory was given back.
+    assert rt.current().serial == serial
+    assert pysym.SymCache.from_object(exe).to_bytes() == want
+
+    class Stop(BaseException):
+        pass
+
+    def stop(self: BuildOutput, *args: object) -> int:
+        raise Stop()
+
+    monkeypatch.setattr(BuildOutput, where, stop)
+    with pytest.raises(Stop):  # out of the import: the call is abandoned, the instance too
+        pysym.SymCache.from_object(exe)
+    monkeypatch.undo()
+    assert rt.current().serial != serial
+    assert pysym.SymCache.from_object(exe).to_bytes() == want
+
+
+def test_output_larger_than_the_host_loads_is_refused(engine: str, programs_dir: str) -> None:
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    rt = pysym._host.Runtime(engine, limits=pysym.Limits(max_input_size=4096))
+    with pytest.raises(pysym.InputTooLargeError, match="symcache built is"):
+        pysym.SymCache.from_object(exe, runtime=rt)
+    serial = rt.current().serial
+    rt.set_limits(pysym.Limits())
+    assert pysym.SymCache.from_object(exe, runtime=rt).range_count > 0
+    assert rt.current().serial != serial  # set_limits starts a fresh instance
+
+
+def test_build_output_checks_what_arrives() -> None:
+    from pysym._host import BuildOutput
+
+    out = BuildOutput(100)
+    assert out.begin(101) == -6 and isinstance(out.error, pysym.InputTooLargeError)  # LIMIT_EXCEEDED
+    assert out.begin(10) == 0 and out.error is None
+    assert out.write(0, memoryview(b"abcd")) == 0
+    assert out.write(0, memoryview(b"abcd")) == -5  # not where the last write ended
+    assert out.write(4, memoryview(b"x" * 7)) == -5  # past the announced size
+    assert out.write(4, memoryview(b"efghij")) == 0
+    with pytest.raises(pysym.PysymError):
+        out.getvalue(11)  # not the size the module reported
+    assert out.begin(10) == 0 and out.write(0, memoryview(b"0123")) == 0
+    with pytest.raises(pysym.PysymError):
+        out.getvalue(10)  # incomplete
+    assert out.begin(4) == 0 and out.write(0, memoryview(b"wxyz")) == 0
+    assert out.getvalue(4) == b"wxyz"
+
+
 def test_build_progress(programs_dir: str, tmp_path: "os.PathLike[str]") -> None:
     exe = build_program("cxx-O2", programs_dir)
     if exe is None:

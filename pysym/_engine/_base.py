@@ -64,6 +64,17 @@ class HostImports(abc.ABC):
         """
         return None
 
+    def output_begin(self, size: int) -> int:
+        """A build is about to write ``size`` bytes of output (ABI ``output_begin``):
+        ``0``, or a negative ABI status to refuse.  The default refuses (``HOST_IO``)."""
+        return HOST_IO
+
+    def output_write(self, offset: int, data: memoryview) -> int:
+        """The output's bytes at ``offset`` (ABI ``output_write``): ``0`` or a negative
+        ABI status.  ``data`` is a view of linear memory, valid only during the call:
+        copy what is kept.  The default refuses (``HOST_IO``)."""
+        return HOST_IO
+
 
 class Instance(abc.ABC):
     """One instantiated module: its exports and its linear memory."""
@@ -216,6 +227,13 @@ def host_file_read(imports: HostImports, fh: int, offset: int, length: int) -> U
     if len(mv) > length:
         raise ValueError("file_read returned %d bytes, %d asked" % (len(mv), length))
     return mv
+
+
+def host_status(r: Any, name: str) -> int:
+    """Validate an import's status answer: ``0`` or a negative i32 (raises otherwise)."""
+    if not isinstance(r, int) or r > 0 or r < -0x80000000:
+        raise ValueError("%s returned %r (only 0 or a negative status allowed)" % (name, r))
+    return r
 
 
 def out_of_bounds(ptr: int, length: int, size: int) -> str:

@@ -28,6 +28,7 @@ from ._base import (
     Instance,
     host_file_read,
     host_file_size,
+    host_status,
     to_byte_view,
 )
 
@@ -136,11 +137,30 @@ class PyodideEngine(Engine):
                 pass
             return 0
 
-        proxies = [create_proxy(file_size), create_proxy(file_read), create_proxy(progress)]
+        def output_begin(size: Any) -> int:
+            try:
+                return host_status(imports.output_begin(int(size) & 0xFFFFFFFFFFFFFFFF), "output_begin")
+            except Exception:  # noqa: BLE001
+                return HOST_IO
+
+        def output_write(offset: Any, src: int, length: int) -> int:
+            try:
+                data = memoryview(holder["i"].read(src & _U32, length & _U32))
+                return host_status(imports.output_write(int(offset) & 0xFFFFFFFFFFFFFFFF, data), "output_write")
+            except Exception:  # noqa: BLE001
+                return HOST_IO
+
+        funcs = {
+            "file_size": file_size,
+            "file_read": file_read,
+            "progress": progress,
+            "output_begin": output_begin,
+            "output_write": output_write,
+        }
+        proxies = [create_proxy(f) for f in funcs.values()]
         host = js.Object.new()
-        host.file_size = proxies[0]
-        host.file_read = proxies[1]
-        host.progress = proxies[2]
+        for name, proxy in zip(funcs, proxies):
+            setattr(host, name, proxy)
         import_object = js.Object.new()
         setattr(import_object, HOST_MODULE, host)
         try:

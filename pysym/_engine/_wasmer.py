@@ -48,11 +48,13 @@ from ._base import (
     ViewInstance,
     host_file_read,
     host_file_size,
+    host_status,
     out_of_bounds,
     to_byte_view,
 )
 
 _U64 = struct.Struct("<Q")
+_IMPORTS = ("file_size", "file_read", "progress", "output_begin", "output_write")
 _KINDS = {wasmer.Type.I32: "i32", wasmer.Type.I64: "i64"}
 
 
@@ -145,8 +147,28 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
             pass
         return 0
 
+    def output_begin(size: int) -> int:
+        try:
+            return host_status(ms.imports.output_begin(size & 0xFFFFFFFFFFFFFFFF), "output_begin")
+        except Exception:
+            return HOST_IO
+
+    def output_write(offset: int, src: int, length: int) -> int:
+        try:
+            src &= 0xFFFFFFFF
+            length &= 0xFFFFFFFF
+            ms.check(src, length)
+            data = ms.view[src : src + length]
+            return host_status(ms.imports.output_write(offset & 0xFFFFFFFFFFFFFFFF, data), "output_write")
+        except Exception:
+            return HOST_IO
+
     return {
         "progress": wasmer.Function(store, progress, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
+        "output_begin": wasmer.Function(store, output_begin, wasmer.FunctionType([T.I64], [T.I32])),
+        "output_write": wasmer.Function(
+            store, output_write, wasmer.FunctionType([T.I64, T.I32, T.I32], [T.I32])
+        ),
         "file_size": wasmer.Function(store, file_size, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
         "file_read": wasmer.Function(
             store, file_read, wasmer.FunctionType([T.I32, T.I64, T.I32, T.I32], [T.I32])
@@ -257,7 +279,7 @@ class WasmerEngine(Engine):
         import_object = wasmer.ImportObject()
         import_object.register(HOST_MODULE, _make_imports(store, ms))
         for imp in wmodule.imports:
-            if imp.module != HOST_MODULE or imp.name not in ("file_size", "file_read", "progress"):
+            if imp.module != HOST_MODULE or imp.name not in _IMPORTS:
                 raise Trap(
                     "the wasm module imports %s.%s, which pysym does not provide" % (imp.module, imp.name)
                 )

@@ -52,6 +52,7 @@ from ._base import (
     ViewInstance,
     host_file_read,
     host_file_size,
+    host_status,
     out_of_bounds,
     to_byte_view,
 )
@@ -189,8 +190,8 @@ class _Core:
         self.instance = None  # type: Optional[wasmtime.Instance]
 
 
-def _make_callbacks(ms: _Memory) -> Tuple[Any, Any, Any]:
-    """The raw (unchecked) callbacks for ``pysym_host.file_size`` / ``file_read`` / ``progress``."""
+def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
+    """The raw (unchecked) callbacks of the ``pysym_host`` imports, by name."""
     callback_t = ffi.wasmtime_func_unchecked_callback_t
 
     def interrupted(e: BaseException) -> int:
@@ -246,13 +247,50 @@ def _make_callbacks(ms: _Memory) -> Tuple[Any, Any, Any]:
         slot.i32 = 0
         return 0
 
-    return callback_t(file_size), callback_t(file_read), callback_t(progress)
+    def output_begin(env: Any, caller: Any, args: Any, nargs: int) -> int:
+        slot = args[0]
+        try:
+            r = host_status(ms.imports.output_begin(slot.i64 & 0xFFFFFFFFFFFFFFFF), "output_begin")
+        except Exception:
+            r = HOST_IO
+        except BaseException as e:
+            return interrupted(e)
+        slot.i32 = r
+        return 0
+
+    def output_write(env: Any, caller: Any, args: Any, nargs: int) -> int:
+        slot = args[0]
+        try:
+            offset = slot.i64 & 0xFFFFFFFFFFFFFFFF
+            src = args[1].i32 & 0xFFFFFFFF
+            length = args[2].i32 & 0xFFFFFFFF
+            ms.check(src, length, caller)
+            r = host_status(ms.imports.output_write(offset, ms.view[src : src + length]), "output_write")
+        except Exception:
+            r = HOST_IO
+        except BaseException as e:
+            return interrupted(e)
+        slot.i32 = r
+        return 0
+
+    return {
+        name: callback_t(f)
+        for name, f in [
+            ("file_size", file_size),
+            ("file_read", file_read),
+            ("progress", progress),
+            ("output_begin", output_begin),
+            ("output_write", output_write),
+        ]
+    }
 
 
 _HOST_TYPES = {
     "file_size": ((_I32, _I32), (_I32,)),
     "file_read": ((_I32, _I64, _I32, _I32), (_I32,)),
     "progress": ((_I32, _I32), (_I32,)),
+    "output_begin": ((_I64,), (_I32,)),
+    "output_write": ((_I64, _I32, _I32), (_I32,)),
 }
 
 
@@ -449,8 +487,7 @@ class WasmtimeEngine(Engine):
             store.set_limits(memory_size=int(memory_limit))
         ms = _Memory(store._context(), imports)
         _arm(ms.ctx, None, None)  # stores start with no fuel and a passed deadline
-        cb_size, cb_read, cb_progress = _make_callbacks(ms)
-        callbacks = {"file_size": cb_size, "file_read": cb_read, "progress": cb_progress}
+        callbacks = _make_callbacks(ms)
         extern = []
         for imp in module.imports:
             if imp.module != HOST_MODULE or imp.name not in callbacks:
@@ -467,7 +504,7 @@ class WasmtimeEngine(Engine):
                 byref(raw),
             )
             extern.append(wasmtime.Func._from_raw(raw))
-        core = _Core(store, [cb_size, cb_read, cb_progress], ms)  # keep the ctypes callbacks alive
+        core = _Core(store, list(callbacks.values()), ms)  # keep the ctypes callbacks alive
         try:
             inst = wasmtime.Instance(store, module, extern)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as e:

@@ -30,7 +30,7 @@ test("ABI version matches the document and the shim", () => {
 test("the module reports the version browser/abi.js speaks", async () => {
   const bytes = readFileSync(new URL("pysym/_wasm/pysym.wasm", ROOT));
   const module = await WebAssembly.compile(bytes);
-  const inst = new WebAssembly.Instance(module, { pysym_host: { file_size: () => -5, file_read: () => -5, progress: () => 0 } });
+  const inst = new WebAssembly.Instance(module, { pysym_host: { file_size: () => -5, file_read: () => -5, progress: () => 0, output_begin: () => -5, output_write: () => -5 } });
   assert.equal(inst.exports.pysym_abi_version(), abi.ABI_VERSION);
 });
 

@@ -125,6 +125,54 @@ test("native: a large debug file in a Blob is read by ranges, not in full", { sk
   direct.close();
 });
 
+test("native: a build streams its output once, after the NEED_DATA retries; a failed output leaves the runtime usable", { skip: !process.env.PYSYM_GOLDEN && "PYSYM_GOLDEN not set" }, async () => {
+  const rt = await P.init();
+  const { BuildOutput } = await import("../../../browser/host.js");
+  const { readFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const index = JSON.parse(await readFile(join(process.env.PYSYM_GOLDEN, "index.json"), "utf8"));
+  if (index.native.skipped) return;
+  const exe = new Uint8Array(await readFile(join(process.env.PYSYM_GOLDEN, index.native.exe)));
+  const want = new Uint8Array(await readFile(join(process.env.PYSYM_GOLDEN, index.native.symcache)));
+  const { begin, write } = BuildOutput.prototype;
+  let begun = 0;
+  let builds = 0;
+  const call = rt.call.bind(rt);
+  rt.call = (name, ...args) => {
+    if (name === "pysym_symcache_build") builds += 1;
+    return call(name, ...args);
+  };
+  BuildOutput.prototype.begin = function (size) {
+    begun += 1;
+    return begin.call(this, size);
+  };
+  try {
+    // A Blob is read through NEED_DATA: the build is called again after each load, and
+    // only the last call (every read served) writes output.
+    const sc = await P.SymCache.fromObject(new Blob([exe]));
+    assert.ok(builds > 1, `${builds} build calls`);
+    assert.equal(begun, 1);
+    assert.deepEqual(sc.toBytes(), want);
+    sc.close();
+    // A refused or throwing output: HOST_IO, nothing kept, the same instance goes on.
+    const serial = rt.current().serial;
+    BuildOutput.prototype.write = () => -5;
+    await assert.rejects(P.SymCache.fromObject(exe), (e) => e instanceof P.PysymError && e.code === -5);
+    BuildOutput.prototype.write = function () {
+      throw new Error("disk on fire");
+    };
+    await assert.rejects(P.SymCache.fromObject(exe), (e) => e instanceof P.PysymError && e.code === -5);
+    assert.equal(rt.current().serial, serial);
+  } finally {
+    BuildOutput.prototype.begin = begin;
+    BuildOutput.prototype.write = write;
+    rt.call = call;
+  }
+  const again = await P.SymCache.fromObject(exe);
+  assert.deepEqual(again.toBytes(), want);
+  again.close();
+});
+
 test("stack traces parse like the Python side", () => {
   const f = P.parseLine("    at async new Foo.bar [as baz] (https://x.test/a.js:3:14)");
   assert.equal(f.function, "Foo.bar");

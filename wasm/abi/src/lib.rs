@@ -6,7 +6,7 @@
 //! state below is only ever touched by one call at a time.
 
 use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
-use pysym_core::symcache::SymCache;
+use pysym_core::symcache::{Output, SymCache};
 use pysym_core::{Error, ErrorKind};
 use std::alloc::{alloc, dealloc, Layout};
 use std::mem::ManuallyDrop;
@@ -15,7 +15,7 @@ use std::mem::ManuallyDrop;
 mod pools;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 4;
+pub const ABI_VERSION: i32 = 5;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -54,6 +54,8 @@ extern "C" {
     fn file_size(fh: u32, out: *mut u64) -> i32;
     fn file_read(fh: u32, offset: u64, dst: *mut u8, len: u32) -> i32;
     fn progress(done: u32, total: u32) -> i32;
+    fn output_begin(size: u64) -> i32;
+    fn output_write(offset: u64, src: *const u8, len: u32) -> i32;
 }
 
 /// Per-mille last reported by [`report_progress`] (the module is single-threaded).
@@ -736,42 +738,25 @@ pub extern "C" fn pysym_sourcemap_generated_positions(h: u32, src: u32, line: u3
 // ---------------------------------------------------------------------------------------
 // Native debug files and symcaches
 
-/// Where a symcache's bytes live: built inside the module, or handed in by the host.
-enum CacheBytes {
-    Built(*mut [u8]),
-    Input(*mut u8, usize),
-}
-
-/// A symcache together with the bytes it borrows from.
+/// A symcache together with the input bytes it borrows from.
 struct OwnedSymCache {
     cache: ManuallyDrop<SymCache<'static>>,
-    bytes: CacheBytes,
+    ptr: *mut u8,
+    len: usize,
 }
 
 impl OwnedSymCache {
-    fn new(bytes: CacheBytes) -> Result<OwnedSymCache, Error> {
+    /// Parses `len` bytes at `ptr` (allocated by `input_alloc`), taking ownership.
+    fn parse(ptr: *mut u8, len: usize) -> Result<OwnedSymCache, Error> {
         // SAFETY: the bytes stay allocated until `drop`, which drops the cache first.
-        let data: &'static [u8] = unsafe {
-            match bytes {
-                CacheBytes::Built(b) => &*b,
-                CacheBytes::Input(p, n) => std::slice::from_raw_parts(p, n),
-            }
-        };
+        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
         match SymCache::parse(data) {
-            Ok(cache) => Ok(OwnedSymCache { cache: ManuallyDrop::new(cache), bytes }),
+            Ok(cache) => Ok(OwnedSymCache { cache: ManuallyDrop::new(cache), ptr, len }),
             Err(e) => {
-                free_cache_bytes(&bytes);
+                input_dealloc(ptr, len);
                 Err(e)
             }
         }
-    }
-}
-
-fn free_cache_bytes(bytes: &CacheBytes) {
-    match *bytes {
-        // SAFETY: made by `Box::into_raw` in `pysym_symcache_build`, freed once.
-        CacheBytes::Built(b) => drop(unsafe { Box::from_raw(b) }),
-        CacheBytes::Input(p, n) => input_dealloc(p, n),
     }
 }
 
@@ -779,7 +764,7 @@ impl Drop for OwnedSymCache {
     fn drop(&mut self) {
         // SAFETY: the cache borrows the bytes, so it goes first.
         unsafe { ManuallyDrop::drop(&mut self.cache) };
-        free_cache_bytes(&self.bytes);
+        input_dealloc(self.ptr, self.len);
     }
 }
 
@@ -981,7 +966,37 @@ fn insert_cache(owned: OwnedSymCache, out: u32) -> i32 {
     insert_entry(Entry::SymCache(owned), out)
 }
 
-/// Builds a symcache from a debug file read through the host (ranged reads).
+/// The host's end of a build's output (`output_begin`, `output_write`); the error is the
+/// status the host returned.
+struct HostOutput {
+    offset: u64,
+}
+
+impl Output for HostOutput {
+    type Error = i32;
+
+    fn begin(&mut self, size: u64) -> Result<(), i32> {
+        // SAFETY: host import taking a number.
+        match unsafe { output_begin(size) } {
+            rc if rc < 0 => Err(rc),
+            _ => Ok(()),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), i32> {
+        // SAFETY: the host copies `len` bytes from `src`, which `bytes` covers.
+        match unsafe { output_write(self.offset, bytes.as_ptr(), bytes.len() as u32) } {
+            rc if rc < 0 => Err(rc),
+            _ => {
+                self.offset += bytes.len() as u64;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Builds a symcache from a debug file read through the host (ranged reads) and streams
+/// it to the host's output; `out[0]`, `out[1]` = its size. The module keeps nothing.
 #[no_mangle]
 pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
     let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
@@ -1002,25 +1017,27 @@ pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, ou
             }
         }
     });
-    if built.is_ok() {
-        report_progress(1, 1);
-    }
-    match built {
-        Ok(bytes) => {
-            let raw = Box::into_raw(bytes.into_boxed_slice());
-            match OwnedSymCache::new(CacheBytes::Built(raw)) {
-                Ok(owned) => insert_cache(owned, out),
-                Err(e) => fail_core(e),
-            }
+    // Everything read is freed by now (the file's cache with it): only the writer's
+    // tables are left, and they are freed as they are written.
+    let built = match built {
+        Ok(b) => b,
+        Err(e) => return fail_native(e),
+    };
+    let mut sink = HostOutput { offset: 0 };
+    match built.finish_into(&mut sink) {
+        Ok(()) => {
+            report_progress(1, 1);
+            put_out(out, &[sink.offset as u32, (sink.offset >> 32) as u32]);
+            status::OK
         }
-        Err(e) => fail_native(e),
+        Err(rc) => fail(rc, format!("the host did not take the symcache's output (at byte {}, status {})", sink.offset, rc)),
     }
 }
 
 /// Loads a built symcache from memory allocated with `pysym_alloc` (takes ownership).
 #[no_mangle]
 pub extern "C" fn pysym_symcache_from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
-    match OwnedSymCache::new(CacheBytes::Input(ptr as *mut u8, len as usize)) {
+    match OwnedSymCache::parse(ptr as *mut u8, len as usize) {
         Ok(owned) => insert_cache(owned, out),
         Err(e) => fail_core(e),
     }

@@ -7,7 +7,7 @@
 //! `diff` is the differential check between two builders: the same reader answers for
 //! both files, so any difference is the builders'.
 
-use pysym_core::symcache::SymCache;
+use pysym_core::symcache::{Output, SymCache};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -49,6 +49,21 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// A symcache output written to a file.
+struct ToFile(std::io::BufWriter<std::fs::File>);
+
+impl Output for ToFile {
+    type Error = std::io::Error;
+
+    fn begin(&mut self, _size: u64) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.0, bytes)
+    }
+}
+
 fn mb(n: usize) -> f64 {
     n as f64 / 1e6
 }
@@ -69,11 +84,16 @@ fn main() {
                     next = done * 10 / total.max(1) + 1;
                 }
             };
-            let bytes = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache_ranged(&cache, std::fs::File::open(&args[2]).expect("open object"), None)).expect("build");
-            let dt = t.elapsed();
-            eprintln!("  done  live {:7.1} MB  peak {:7.1} MB (output {:.1} MB)", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)), mb(bytes.len()));
+            let built = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache_ranged(&cache, std::fs::File::open(&args[2]).expect("open object"), None)).expect("build");
             drop(cache);
-            std::fs::write(&args[3], &bytes).expect("write symcache");
+            eprintln!("  built live {:7.1} MB  peak {:7.1} MB", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+            // Streamed to the file as the wasm shim streams it to the host.
+            let mut out = ToFile(std::io::BufWriter::new(std::fs::File::create(&args[3]).expect("create output")));
+            built.finish_into(&mut out).expect("write symcache");
+            out.0.into_inner().expect("write symcache");
+            let dt = t.elapsed();
+            eprintln!("  done  live {:7.1} MB  peak {:7.1} MB", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+            let bytes = std::fs::read(&args[3]).expect("read symcache");
             let cache = SymCache::parse(&bytes).expect("parse");
             eprintln!("built {} bytes, {} ranges in {:.3?}", bytes.len(), cache.range_count(), dt);
         }

@@ -71,7 +71,7 @@ pub fn object(data: &[u8]) {
     for arch in [None, Some("x86_64"), Some("arm64")] {
         let _ = pysym_core::native::object_info(data, arch);
     }
-    let built = pysym_core::native::build_symcache(data, None);
+    let built = pysym_core::native::build_symcache(data, None).map(|b| b.finish());
     if let Ok(cache) = &built {
         match SymCache::parse(cache) {
             Ok(sc) => query_cache(&sc),
@@ -79,7 +79,7 @@ pub fn object(data: &[u8]) {
         }
     }
     // The wasm shim's path: DWARF sections read by ranges through a file, not a slice.
-    let ranged = pysym_core::native::build_symcache_ranged(data, std::io::Cursor::new(data), None);
+    let ranged = pysym_core::native::build_symcache_ranged(data, std::io::Cursor::new(data), None).map(|b| b.finish());
     match (&built, &ranged) {
         (Ok(a), Ok(b)) => assert!(a == b, "ranged build differs from the in-memory one"),
         (Err(_), Err(_)) => {}

@@ -16,7 +16,7 @@
 use super::source::{for_each_line, Source};
 use super::{demangle, invalid, ObjectInfo};
 use crate::error::{Error, Result};
-use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
+use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
 use crate::hash::FastMap;
 
 /// Whether `data` starts like a Breakpad symbol file.
@@ -502,7 +502,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
 
 /// Builds a symcache from a Breakpad symbol file. A malformed file fails with its first
 /// malformed line, as if read front to back.
-pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
+pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let (ix, bad) = index(src)?;
     let stop = bad.as_ref().map(|b| b.1).unwrap_or_else(|| src.size());
     let mut first_bad: Option<(usize, Error)> = bad.map(|(n, _, e)| (n, e));
@@ -567,7 +567,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
     if !funcs.is_empty() || !publics.is_empty() {
         identity.flags |= FLAG_HAS_SYMBOLS;
     }
-    Ok(em.w.finish(&identity))
+    Ok(SymCacheBuild { writer: em.w, identity })
 }
 
 #[cfg(test)]
@@ -582,8 +582,8 @@ mod tests {
 
     /// Built through both sources with windows of `chunk` bytes; both must agree.
     fn build(text: &str, chunk: usize) -> Result<Vec<u8>> {
-        let a = build_symcache(&mut RefSource::with_chunk(text.as_bytes(), chunk)?);
-        let b = build_symcache(&mut IoSource::with_chunk(std::io::Cursor::new(text.as_bytes()), chunk)?);
+        let a = build_symcache(&mut RefSource::with_chunk(text.as_bytes(), chunk)?).map(SymCacheBuild::finish);
+        let b = build_symcache(&mut IoSource::with_chunk(std::io::Cursor::new(text.as_bytes()), chunk)?).map(SymCacheBuild::finish);
         assert_eq!(a, b, "chunk {}", chunk);
         a
     }
@@ -611,7 +611,7 @@ mod tests {
         let info = object_info(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
         println!("first pass {:?} {:?}", t.elapsed(), info.identity.debug_id);
         let t = std::time::Instant::now();
-        let bytes = build_symcache(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
+        let bytes = build_symcache(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap().finish();
         println!("built {} bytes in {:?}", bytes.len(), t.elapsed());
     }
 
@@ -689,7 +689,7 @@ mod tests {
         assert!(e("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC").contains("short FUNC"));
         assert!(e("MODULE Linux x86_64 nothex p\n").contains("module id"));
         let not_utf8: &[u8] = b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\n";
-        let err = build_symcache(&mut RefSource::with_chunk(not_utf8, 3).unwrap()).unwrap_err();
+        let err = build_symcache(&mut RefSource::with_chunk(not_utf8, 3).unwrap()).err().unwrap();
         assert!(err.message().contains("line 2 is not UTF-8"), "{}", err.message());
     }
 }

@@ -13,7 +13,7 @@ pub mod source;
 pub mod wasm;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::symcache::{FrameSpec, Identity, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
+use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -222,7 +222,7 @@ fn streamed_info<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Resu
     }
 }
 
-fn streamed_build<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<Vec<u8>> {
+fn streamed_build<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<SymCacheBuild> {
     match kind {
         Streamed::Breakpad => breakpad::build_symcache(src),
         Streamed::Wasm => wasm::build_symcache(src),
@@ -243,7 +243,7 @@ pub fn object_info_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -> O
 
 /// [`build_symcache`] for Breakpad files and wasm modules read through `file` in bounded
 /// windows (see [`object_info_streamed`]); `None` for other formats.
-pub fn build_symcache_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -> Option<Result<Vec<u8>>> {
+pub fn build_symcache_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -> Option<Result<SymCacheBuild>> {
     match sniff_io(file) {
         Ok(Some(kind)) => Some(source::IoSource::new(file).and_then(|mut src| streamed_build(kind, &mut src))),
         Ok(None) => None,
@@ -265,7 +265,7 @@ pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Ob
 }
 
 /// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).
-pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Vec<u8>> {
+pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<SymCacheBuild> {
     if let Some(kind) = sniff(data)? {
         return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
@@ -276,7 +276,7 @@ pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result
 /// [`build_symcache`] where `data` keeps what it reads (`object::ReadCache`): the DWARF
 /// sections are read through `file` instead, into memory freed as the build goes
 /// (`.debug_info` a unit at a time), so that they are not held for the whole build.
-pub fn build_symcache_ranged<'a, R: ReadRef<'a>, F: std::io::Read + std::io::Seek + 'a>(data: R, file: F, arch: Option<&str>) -> Result<Vec<u8>> {
+pub fn build_symcache_ranged<'a, R: ReadRef<'a>, F: std::io::Read + std::io::Seek + 'a>(data: R, file: F, arch: Option<&str>) -> Result<SymCacheBuild> {
     if let Some(kind) = sniff(data)? {
         return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
@@ -378,7 +378,7 @@ fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
     i > 0 && addr <= ranges[i - 1].1
 }
 
-fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object::File<'a, R>, mut ranged: Option<S>) -> Result<Vec<u8>> {
+fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object::File<'a, R>, mut ranged: Option<S>) -> Result<SymCacheBuild> {
     let id = identity(file);
     let base = id.image_base;
 
@@ -447,7 +447,7 @@ fn build_core<'b>(
     syms: &[(u64, u64, &str)],
     code: &[(u64, u64)],
     outer_from_symbols: bool,
-) -> Result<Vec<u8>> {
+) -> Result<SymCacheBuild> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
     // `.debug_info` is read a unit at a time, from memory or through `info`.
@@ -490,7 +490,7 @@ fn build_core<'b>(
         let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr - base }]);
         w.fallback_range(addr - base, end - base, loc);
     }
-    Ok(w.finish(&id))
+    Ok(SymCacheBuild { writer: w, identity: id })
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ fn dump() {
     let data = std::fs::read(path).unwrap();
     println!("{:?}", object_info(&data[..], None).unwrap());
     let t = std::time::Instant::now();
-    let bytes = build_symcache(&data[..], None).unwrap();
+    let bytes = build_symcache(&data[..], None).unwrap().finish();
     println!("built {} bytes in {:?}", bytes.len(), t.elapsed());
     let cache = crate::symcache::SymCache::parse(&bytes).unwrap();
     for a in std::env::var("PYSYM_TEST_ADDRS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {

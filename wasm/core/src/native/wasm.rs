@@ -12,7 +12,7 @@
 use super::source::Source;
 use super::{invalid, ObjectInfo, MAX_SECTION_SIZE};
 use crate::error::{Error, ErrorKind, Result};
-use crate::symcache::Identity;
+use crate::symcache::{Identity, SymCacheBuild};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -254,7 +254,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
 }
 
 /// Builds a symcache from a wasm module.
-pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<Vec<u8>> {
+pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let l = scan(src)?;
     let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
     for (name, offset, len) in &l.debug {

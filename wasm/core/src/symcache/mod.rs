@@ -215,13 +215,25 @@ impl SymCacheWriter {
         !self.ranges.is_empty()
     }
 
-    /// Writes the symcache.
-    pub fn finish(mut self, id: &Identity) -> Vec<u8> {
+    /// Writes the symcache into a vector (tests and tools; the wasm shim streams it to
+    /// the host with [`finish_into`](Self::finish_into)).
+    pub fn finish(self, id: &Identity) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self.finish_into(id, &mut out) {
+            Ok(()) => out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Writes the symcache to `out`: its size first, then its bytes in chunks of at most
+    /// [`OUTPUT_CHUNK`]. Each table is freed once written, so no whole copy of the output
+    /// is ever held here. Stops at the first error of `out`.
+    pub fn finish_into<O: Output>(mut self, id: &Identity, out: &mut O) -> std::result::Result<(), O::Error> {
         let kind = self.string(&id.kind);
         let arch = self.string(&id.arch);
         let debug_id = self.string(&id.debug_id);
         let code_id = self.string(&id.code_id);
-        // The indexes only serve interning: free them before the output is built (they
+        // The indexes only serve interning: free them before the output is written (they
         // are the largest part of a big build's peak memory).
         self.string_index = IndexSet::default();
         self.file_index = FastMap::default();
@@ -248,36 +260,28 @@ impl SymCacheWriter {
                 cur = stop;
             }
         }
-        // Counted first, so that the arrays are allocated once at their size.
-        let mut n = 0usize;
-        merged_starts(&primary, &extra, |_, _| n += 1);
-        let mut starts: Vec<u64> = Vec::with_capacity(n);
-        let mut locs: Vec<u32> = Vec::with_capacity(n);
-        merged_starts(&primary, &extra, |s, l| {
-            starts.push(s);
-            locs.push(l);
-        });
-        drop(primary);
-        drop(extra);
-
-        // Allocated once at (at least) its final size: no doubling, no copy.
-        let size = HEADER_LEN
-            + starts.len() * 8
-            + align8(locs.len() * 4)
+        // The range starts and their locations are written by walking the ranges again
+        // for each section, not kept in arrays.
+        let mut n_ranges = 0usize;
+        merged_starts(&primary, &extra, |_, _| n_ranges += 1);
+        let before_strings = HEADER_LEN
+            + n_ranges * 8
+            + align8(n_ranges * 4)
             + self.locations.len() * LOCATION_LEN
             + self.functions.len() * FUNCTION_LEN
             + self.files.len() * 4
-            + self.strings.len() * 8
-            + align8(self.string_bytes.len())
-            + 16;
-        let mut out = Vec::with_capacity(size);
-        out.extend_from_slice(MAGIC);
-        for w in [VERSION, id.flags] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(&id.image_base.to_le_bytes());
+            + self.strings.len() * 8;
+        // As `SymCache::parse` computes it: the string data pads the whole to 8 bytes.
+        let size = align8(before_strings + self.string_bytes.len()) + END_MAGIC.len();
+        out.begin(size as u64)?;
+        let mut o = Chunks::new(out);
+
+        o.put(MAGIC);
+        o.u32(VERSION);
+        o.u32(id.flags);
+        o.u64(id.image_base);
         for w in [
-            starts.len() as u32,
+            n_ranges as u32,
             self.locations.len() as u32,
             self.functions.len() as u32,
             self.files.len() as u32,
@@ -288,38 +292,157 @@ impl SymCacheWriter {
             code_id,
             kind,
         ] {
-            out.extend_from_slice(&w.to_le_bytes());
+            o.u32(w);
         }
-        debug_assert_eq!(out.len(), HEADER_LEN);
-        for s in &starts {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-        for l in &locs {
-            out.extend_from_slice(&l.to_le_bytes());
-        }
-        pad8(&mut out);
-        for l in self.locations.iter() {
-            for w in [l.file, l.line, l.column, l.function, l.inlined_into, 0] {
-                out.extend_from_slice(&w.to_le_bytes());
+        debug_assert_eq!(o.at, HEADER_LEN as u64);
+        merged_starts(&primary, &extra, |s, _| o.u64(s));
+        merged_starts(&primary, &extra, |_, l| o.u32(l));
+        o.pad8();
+        drop(primary);
+        drop(extra);
+        o.check()?;
+        for chunk in std::mem::take(&mut self.locations.chunks) {
+            for l in &chunk {
+                for w in [l.file, l.line, l.column, l.function, l.inlined_into, 0] {
+                    o.u32(w);
+                }
+                o.u64(l.sym_addr);
             }
-            out.extend_from_slice(&l.sym_addr.to_le_bytes());
+            o.check()?;
         }
-        for f in &self.functions {
+        for f in std::mem::take(&mut self.functions) {
             for w in f {
-                out.extend_from_slice(&w.to_le_bytes());
+                o.u32(w);
             }
         }
-        for f in &self.files {
-            out.extend_from_slice(&f.to_le_bytes());
+        for f in std::mem::take(&mut self.files) {
+            o.u32(f);
         }
-        for (o, n) in &self.strings {
-            out.extend_from_slice(&o.to_le_bytes());
-            out.extend_from_slice(&n.to_le_bytes());
+        o.check()?;
+        for (offset, len) in std::mem::take(&mut self.strings) {
+            o.u32(offset);
+            o.u32(len);
         }
-        out.extend_from_slice(&self.string_bytes);
-        pad8(&mut out);
-        out.extend_from_slice(END_MAGIC);
-        out
+        o.check()?;
+        o.put(&std::mem::take(&mut self.string_bytes));
+        o.pad8();
+        o.put(END_MAGIC);
+        debug_assert_eq!(o.at, size as u64);
+        o.flush()
+    }
+}
+
+/// A finished build, not written yet: builders return it, so that what they read is
+/// freed before the output is written.
+pub struct SymCacheBuild {
+    /// Everything interned and every range.
+    pub writer: SymCacheWriter,
+    /// The object identity for the header.
+    pub identity: Identity,
+}
+
+impl SymCacheBuild {
+    /// The symcache's bytes ([`SymCacheWriter::finish`]).
+    pub fn finish(self) -> Vec<u8> {
+        self.writer.finish(&self.identity)
+    }
+
+    /// Writes the symcache to `out` ([`SymCacheWriter::finish_into`]).
+    pub fn finish_into<O: Output>(self, out: &mut O) -> std::result::Result<(), O::Error> {
+        self.writer.finish_into(&self.identity, out)
+    }
+}
+
+/// Where [`SymCacheWriter::finish_into`] writes a symcache: its exact size first, then
+/// all its bytes in order.
+pub trait Output {
+    /// Why the output failed; [`SymCacheWriter::finish_into`] stops and returns it.
+    type Error;
+    /// The symcache is `size` bytes; called once, before any [`write`](Self::write).
+    fn begin(&mut self, size: u64) -> std::result::Result<(), Self::Error>;
+    /// The next bytes of the symcache (at most [`OUTPUT_CHUNK`]).
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error>;
+}
+
+impl Output for Vec<u8> {
+    type Error = std::convert::Infallible;
+
+    fn begin(&mut self, size: u64) -> std::result::Result<(), Self::Error> {
+        // Allocated once at its final size: no doubling, no copy.
+        self.reserve_exact(size as usize);
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Size of the pieces [`SymCacheWriter::finish_into`] hands its [`Output`]: large enough
+/// that a host call per piece costs nothing, small enough to stay a small allocation.
+pub const OUTPUT_CHUNK: usize = 64 * 1024;
+
+/// Gathers little writes into [`OUTPUT_CHUNK`]-sized ones. The first error is kept
+/// (later writes are dropped) and returned by [`check`](Self::check): the section
+/// loops stay plain.
+struct Chunks<'o, O: Output> {
+    out: &'o mut O,
+    buf: Vec<u8>,
+    /// Bytes written so far (for padding).
+    at: u64,
+    failed: Option<O::Error>,
+}
+
+impl<'o, O: Output> Chunks<'o, O> {
+    fn new(out: &'o mut O) -> Self {
+        Chunks { out, buf: Vec::with_capacity(OUTPUT_CHUNK), at: 0, failed: None }
+    }
+
+    fn put(&mut self, mut bytes: &[u8]) {
+        self.at += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let n = bytes.len().min(OUTPUT_CHUNK - self.buf.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.buf.len() == OUTPUT_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.put(&v.to_le_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.put(&v.to_le_bytes());
+    }
+
+    fn pad8(&mut self) {
+        let n = (8 - self.at % 8) % 8;
+        self.put(&[0u8; 8][..n as usize]);
+    }
+
+    fn send(&mut self) {
+        if self.failed.is_none() && !self.buf.is_empty() {
+            if let Err(e) = self.out.write(&self.buf) {
+                self.failed = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    fn check(&mut self) -> std::result::Result<(), O::Error> {
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(mut self) -> std::result::Result<(), O::Error> {
+        self.send();
+        self.check()
     }
 }
 
@@ -394,10 +517,6 @@ impl<T> Chunked<T> {
 
     fn get(&self, i: u32) -> &T {
         &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
     }
 }
 
@@ -502,12 +621,6 @@ fn non_overlapping(mut ranges: Vec<(u64, u64, u32)>) -> Vec<(u64, u64, u32)> {
     }
     ranges.truncate(kept);
     ranges
-}
-
-fn pad8(out: &mut Vec<u8>) {
-    while out.len() % 8 != 0 {
-        out.push(0);
-    }
 }
 
 fn align8(n: usize) -> usize {

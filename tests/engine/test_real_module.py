@@ -73,3 +73,75 @@ def test_real_module(engine, real_wasm):
     inst.func("pysym_last_error")(out)
     p, n = inst.read_u32(out, 2)
     assert n > 0 and inst.read(p, n)
+
+
+SYM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "native", "prog.sym")
+
+
+class Collect(Files):
+    """Keeps what a build writes (ABI output_begin / output_write); ``answer`` replaces
+    the status of output_write (a broken host)."""
+
+    def __init__(self, answer=None):
+        super().__init__()
+        self.size = None
+        self.chunks = []
+        self.answer = answer
+
+    def output_begin(self, size):
+        self.size = size
+        return 0
+
+    def output_write(self, offset, data):
+        if self.answer is not None:
+            if isinstance(self.answer, BaseException):
+                raise self.answer
+            return self.answer
+        self.chunks.append((offset, bytes(data)))
+        return 0
+
+
+_compiled = {}
+
+
+def _build(engine, real_wasm, files):
+    with open(SYM, "rb") as f:
+        files.files[5] = f.read()
+    module = _compiled.get(engine.name)
+    if module is None:
+        module = _compiled[engine.name] = engine.compile(real_wasm)  # compiling takes seconds
+    inst = engine.instantiate(module, files, 1 << 30)
+    out = inst.func("pysym_out_slot")()
+    return inst, out, inst.func("pysym_symcache_build")(5, 0, 0, out)
+
+
+def test_real_module_streams_a_build(engine, real_wasm):
+    files = Collect()
+    inst, out, status = _build(engine, real_wasm, files)
+    assert status == 0
+    lo, hi = inst.read_u32(out, 2)
+    data = b"".join(c for _, c in files.chunks)
+    assert len(data) == files.size == lo | hi << 32
+    assert [o for o, _ in files.chunks] == [sum(len(c) for _, c in files.chunks[:i]) for i in range(len(files.chunks))]
+    # loaded back, the module hands out the same bytes
+    ptr = inst.func("pysym_alloc")(len(data))
+    inst.write(ptr, data)
+    assert inst.func("pysym_symcache_from_bytes")(ptr, len(data), out) == 0
+    (h,) = inst.read_u32(out, 1)
+    assert inst.func("pysym_symcache_bytes")(h, out) == 0
+    assert inst.read(*inst.read_u32(out, 2)) == data
+
+
+@pytest.mark.parametrize("answer", [-5, -6, 1, "x", ValueError("disk on fire")])
+def test_real_module_broken_output(engine, real_wasm, answer):
+    # negative statuses come back; anything else a host import answers is HOST_IO
+    inst, out, status = _build(engine, real_wasm, Collect(answer))
+    assert status == (answer if answer in (-5, -6) else -5)
+    assert inst.func("pysym_last_error")(out) == status
+    # the instance goes on
+    assert inst.func("pysym_abi_version")() == ABI_VERSION
+
+
+def test_real_module_output_refused_by_default(engine, real_wasm):
+    inst, out, status = _build(engine, real_wasm, Files())  # no output methods: HOST_IO
+    assert status == -5

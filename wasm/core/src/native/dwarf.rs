@@ -337,8 +337,6 @@ pub(super) fn add_ranges<'s, 'b>(
     // A cut counts where the unit that made it answers its row.
     mid_row.sort_unstable_by_key(|c| c.0);
     let mut cut = mid_row.iter().peekable();
-    // At most a range per row and per cut.
-    st.w.reserve_ranges(bounds.len() + mid_row.len());
     for i in 0..bounds.len().saturating_sub(1) {
         let (addr, is_end) = bounds[i];
         let end = bounds[i + 1].0;

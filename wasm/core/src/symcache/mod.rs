@@ -92,7 +92,11 @@ pub struct SymCacheWriter {
     location_index: IndexSet,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
-    ranges: Vec<(u64, u64, u32)>,
+    /// In fixed chunks: a big Breakpad file has ~10M ranges, and a doubling vector would
+    /// need its old and new buffers at once. Builders mostly add them in address order;
+    /// `ranges_unsorted` says one came before the range added ahead of it.
+    ranges: Chunked<(u64, u64, u32)>,
+    ranges_unsorted: bool,
     fallback: Vec<(u64, u64, u32)>,
 }
 
@@ -189,15 +193,13 @@ impl SymCacheWriter {
         i
     }
 
-    /// Makes room for `n` more [`range`](Self::range)s at once (no doubling).
-    pub fn reserve_ranges(&mut self, n: usize) {
-        self.ranges.reserve_exact(n);
-    }
-
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
     /// order; where they overlap, the one added first wins.
     pub fn range(&mut self, start: u64, end: u64, location: u32) {
         if start < end && location != NONE {
+            if matches!(self.ranges.last(), Some(r) if start < r.0) {
+                self.ranges_unsorted = true;
+            }
             self.ranges.push((start, end, location));
         }
     }
@@ -212,7 +214,7 @@ impl SymCacheWriter {
 
     /// Whether a range was added.
     pub fn has_ranges(&self) -> bool {
-        !self.ranges.is_empty()
+        self.ranges.len() > 0
     }
 
     /// Writes the symcache into a vector (tests and tools; the wasm shim streams it to
@@ -241,25 +243,29 @@ impl SymCacheWriter {
         self.location_index = IndexSet::default();
         self.recent = Vec::new();
 
-        let primary = non_overlapping(std::mem::take(&mut self.ranges));
+        let primary = Sorted::of(std::mem::take(&mut self.ranges), self.ranges_unsorted).non_overlapping();
         // The fallback ranges where no primary one reaches (sorted, disjoint like them).
         let mut extra = Vec::new();
         let mut j = 0;
-        for (s, e, l) in non_overlapping(std::mem::take(&mut self.fallback)) {
+        let fallback = Sorted::Vec(std::mem::take(&mut self.fallback)).non_overlapping();
+        for k in 0..fallback.len() {
+            let (s, e, l) = fallback.get(k);
             let mut cur = s;
             while cur < e {
-                while j < primary.len() && primary[j].1 <= cur {
+                while j < primary.len() && primary.get(j).1 <= cur {
                     j += 1;
                 }
-                if j < primary.len() && primary[j].0 <= cur {
-                    cur = primary[j].1;
+                if j < primary.len() && primary.get(j).0 <= cur {
+                    cur = primary.get(j).1;
                     continue;
                 }
-                let stop = if j < primary.len() { e.min(primary[j].0) } else { e };
+                let stop = if j < primary.len() { e.min(primary.get(j).0) } else { e };
                 extra.push((cur, stop, l));
                 cur = stop;
             }
         }
+        drop(fallback);
+        let extra = Sorted::Vec(extra);
         // The range starts and their locations are written by walking the ranges again
         // for each section, not kept in arrays.
         let mut n_ranges = 0usize;
@@ -449,23 +455,24 @@ impl<'o, O: Output> Chunks<'o, O> {
 /// Calls `emit(start, location)` for each range start of the output: the ranges of `a`
 /// and `b` (each sorted and disjoint, no start in both) in start order, neighbours with
 /// one location joined, a [`NONE`] start at each gap and after the last range.
-fn merged_starts(a: &[(u64, u64, u32)], b: &[(u64, u64, u32)], mut emit: impl FnMut(u64, u32)) {
+fn merged_starts(a: &Sorted, b: &Sorted, mut emit: impl FnMut(u64, u32)) {
     let (mut i, mut j) = (0, 0);
     // End and location of the range emitted last.
     let mut prev: Option<(u64, u32)> = None;
+    let at = |r: &Sorted, k: usize| if k < r.len() { Some(r.get(k)) } else { None };
     loop {
-        let (s, e, l) = match (a.get(i), b.get(j)) {
+        let (s, e, l) = match (at(a, i), at(b, j)) {
             (Some(x), Some(y)) if x.0 < y.0 => {
                 i += 1;
-                *x
+                x
             }
             (Some(x), None) => {
                 i += 1;
-                *x
+                x
             }
             (_, Some(y)) => {
                 j += 1;
-                *y
+                y
             }
             (None, None) => break,
         };
@@ -517,6 +524,99 @@ impl<T> Chunked<T> {
 
     fn get(&self, i: u32) -> &T {
         &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+    }
+
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        &mut self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+    }
+
+    fn last(&self) -> Option<&T> {
+        self.chunks.last().and_then(|c| c.last())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        let n = (len + (1 << CHUNK_BITS) - 1) >> CHUNK_BITS;
+        self.chunks.truncate(n);
+        if let Some(c) = self.chunks.last_mut() {
+            c.truncate(len - ((n - 1) << CHUNK_BITS));
+        }
+        self.len = len;
+    }
+}
+
+/// Ranges sorted by start (equal starts in the order added).
+enum Sorted {
+    Vec(Vec<(u64, u64, u32)>),
+    Chunked(Chunked<(u64, u64, u32)>),
+}
+
+impl Sorted {
+    /// `ranges` sorted: as they are unless `unsorted`; else moved into one vector (the
+    /// chunks are freed as they are copied) and sorted there, stably.
+    fn of(ranges: Chunked<(u64, u64, u32)>, unsorted: bool) -> Sorted {
+        if !unsorted {
+            return Sorted::Chunked(ranges);
+        }
+        let mut v = Vec::with_capacity(ranges.len());
+        for chunk in ranges.chunks {
+            v.extend_from_slice(&chunk);
+        }
+        Sorted::Vec(v).sorted()
+    }
+
+    fn sorted(self) -> Sorted {
+        match self {
+            Sorted::Vec(mut v) => {
+                v.sort_by_key(|r| r.0);
+                Sorted::Vec(v)
+            }
+            chunked => chunked,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Sorted::Vec(v) => v.len(),
+            Sorted::Chunked(c) => c.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> (u64, u64, u32) {
+        match self {
+            Sorted::Vec(v) => v[i],
+            Sorted::Chunked(c) => *c.get(i as u32),
+        }
+    }
+
+    fn set(&mut self, i: usize, r: (u64, u64, u32)) {
+        match self {
+            Sorted::Vec(v) => v[i] = r,
+            Sorted::Chunked(c) => *c.get_mut(i as u32) = r,
+        }
+    }
+
+    /// Clips overlaps in place: the range added first wins at equal starts; otherwise
+    /// the earlier range keeps its extent.
+    fn non_overlapping(mut self) -> Sorted {
+        self = self.sorted();
+        let mut kept = 0;
+        for i in 0..self.len() {
+            let (mut s, e, l) = self.get(i);
+            if kept > 0 {
+                let last_end = self.get(kept - 1).1;
+                if e <= last_end {
+                    continue;
+                }
+                s = s.max(last_end);
+            }
+            self.set(kept, (s, e, l));
+            kept += 1;
+        }
+        match &mut self {
+            Sorted::Vec(v) => v.truncate(kept),
+            Sorted::Chunked(c) => c.truncate(kept),
+        }
+        self
     }
 }
 
@@ -599,28 +699,6 @@ impl IndexSet {
         }
         self.len += 1;
     }
-}
-
-/// Sorts ranges by start and clips overlaps (the range added first wins at equal starts;
-/// otherwise the earlier range keeps its extent). In place: a stable sort by start is the
-/// order of (start, index added).
-fn non_overlapping(mut ranges: Vec<(u64, u64, u32)>) -> Vec<(u64, u64, u32)> {
-    ranges.sort_by_key(|r| r.0);
-    let mut kept = 0;
-    for i in 0..ranges.len() {
-        let (mut s, e, l) = ranges[i];
-        if kept > 0 {
-            let last_end = ranges[kept - 1].1;
-            if e <= last_end {
-                continue;
-            }
-            s = s.max(last_end);
-        }
-        ranges[kept] = (s, e, l);
-        kept += 1;
-    }
-    ranges.truncate(kept);
-    ranges
 }
 
 fn align8(n: usize) -> usize {
@@ -987,6 +1065,38 @@ mod tests {
         assert!(c.lookup(0x1020).is_empty());
         assert_eq!(c.lookup(0x2003).len(), 1);
         assert!(c.lookup(0x2004).is_empty());
+    }
+
+    /// Ranges in address order (kept in their chunks) and in any order (sorted at
+    /// `finish`) give the same symcache: the first range added wins where they overlap.
+    #[test]
+    fn ranges_in_any_order_and_across_chunks() {
+        let n = (1u64 << CHUNK_BITS) + 1000;
+        // Two ranges per start: the second, longer one only shows past the first's end.
+        let ranges: Vec<(u64, u64, u32)> =
+            (0..n).flat_map(|i| [(16 * i, 16 * i + 8, (2 * i) as u32), (16 * i, 16 * i + 12, (2 * i + 1) as u32)]).collect();
+        let build = |order: &[(u64, u64, u32)]| {
+            let mut w = SymCacheWriter::new();
+            let f = w.function("f", "f", 0);
+            let locs: Vec<u32> = (0..2 * n as u32)
+                .map(|k| w.chain(&[FrameSpec { function: f, file: NONE, line: k + 1, column: 0, sym_addr: 0 }]))
+                .collect();
+            for &(s, e, k) in order {
+                w.range(s, e, locs[k as usize]);
+            }
+            w.finish(&Identity::default())
+        };
+        let sorted = build(&ranges);
+        // Reversed pairs of starts, each pair still in the order that decides overlaps.
+        let mut shuffled: Vec<(u64, u64, u32)> = ranges.chunks(2).rev().flatten().copied().collect();
+        shuffled.rotate_left(777 * 2);
+        assert_eq!(build(&shuffled), sorted);
+        let c = SymCache::parse(&sorted).unwrap();
+        for i in [0, 1, (1 << CHUNK_BITS) - 1, 1 << CHUNK_BITS, n - 1] {
+            assert_eq!(c.lookup(16 * i + 7)[0].line, (2 * i + 1) as u32);
+            assert_eq!(c.lookup(16 * i + 8)[0].line, (2 * i + 2) as u32);
+            assert!(c.lookup(16 * i + 12).is_empty());
+        }
     }
 
     #[test]

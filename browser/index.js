@@ -415,7 +415,7 @@ export class SourceMap {
   }
 }
 
-// Native debug files and symcaches (ABI version 2): see native.js.
+// Native debug files and symcaches: see native.js.
 NativeObject._rt = getRuntime;
 export { NativeObject, SymCache, parseAddresses, renderNativeLookup };
 

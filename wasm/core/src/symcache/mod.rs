@@ -14,17 +14,19 @@ pub const NONE: u32 = 0xFFFF_FFFF;
 pub const MAGIC: &[u8; 8] = b"PYSYMCCH";
 /// The eight bytes every symcache ends with (a sentinel against truncation).
 pub const END_MAGIC: &[u8; 8] = b"PYSYMEND";
-/// The format version this module writes (it reads 1 as well: same layout, and version 1
-/// caches are held to the same depth limit).
-pub const VERSION: u32 = 2;
+/// The format version this module writes. It reads 1 and 2 as well (fixed 32-byte
+/// locations and 64-bit range starts; version 1 caches are held to the same depth limit).
+pub const VERSION: u32 = 3;
 
 /// Most frames in one chain (an address inside this many nested inlined calls). Bounds
 /// the work and memory of any lookup whatever the input; writers elide the middle frames
 /// of deeper chains, readers refuse symcaches that break it.
 pub const MAX_INLINE_DEPTH: usize = 256;
 
-const HEADER_LEN: usize = 64;
-const LOCATION_LEN: usize = 32;
+/// Header of versions 1 and 2; version 3 adds the eight field widths.
+const HEADER_LEN_V2: usize = 64;
+const HEADER_LEN: usize = 72;
+const LOCATION_LEN_V2: usize = 32;
 const FUNCTION_LEN: usize = 12;
 
 /// Header flag: the symcache was built from DWARF (or other line) information.
@@ -59,6 +61,40 @@ struct LocKey {
     function: u32,
     inlined_into: u32,
     sym_addr: u64,
+}
+
+impl LocKey {
+    /// The stored fields, in order: file, line, column, function, caller (the three
+    /// indices plus one, so that `NONE` is 0), sym_addr.
+    fn fields(&self) -> [u64; 6] {
+        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+        [plus_one(self.file), self.line as u64, self.column as u64, plus_one(self.function), plus_one(self.inlined_into), self.sym_addr]
+    }
+}
+
+/// Bytes per range start and per location field (format version 3).
+#[derive(Clone, Copy, Debug)]
+struct Widths {
+    start: u8,
+    location: [u8; 6],
+}
+
+impl Widths {
+    fn stride(&self) -> usize {
+        self.location.iter().map(|&w| w as usize).sum()
+    }
+}
+
+/// Bytes `v` needs (0 for 0).
+fn width_of(v: u64) -> u8 {
+    ((64 - v.leading_zeros() + 7) / 8) as u8
+}
+
+/// `width` little-endian bytes at `at` (at most 8).
+fn rd_n(b: &[u8], at: usize, width: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a[..width].copy_from_slice(&b[at..at + width]);
+    u64::from_le_bytes(a)
 }
 
 /// Object identity stored in the header.
@@ -269,11 +305,25 @@ impl SymCacheWriter {
         // The range starts and their locations are written by walking the ranges again
         // for each section, not kept in arrays.
         let mut n_ranges = 0usize;
-        merged_starts(&primary, &extra, |_, _| n_ranges += 1);
+        let mut last_start = 0;
+        merged_starts(&primary, &extra, |s, _| {
+            n_ranges += 1;
+            last_start = s;
+        });
+        // Each field as narrow as its largest value needs (the same for all locations).
+        let mut top = [0u64; 6];
+        for chunk in &self.locations.chunks {
+            for l in chunk {
+                for (t, v) in top.iter_mut().zip(l.fields()) {
+                    *t = (*t).max(v);
+                }
+            }
+        }
+        let widths = Widths { start: width_of(last_start).max(1), location: top.map(width_of) };
         let before_strings = HEADER_LEN
-            + n_ranges * 8
+            + align8(n_ranges * widths.start as usize)
             + align8(n_ranges * 4)
-            + self.locations.len() * LOCATION_LEN
+            + align8(self.locations.len() * widths.stride())
             + self.functions.len() * FUNCTION_LEN
             + self.files.len() * 4
             + self.strings.len() * 8;
@@ -300,8 +350,12 @@ impl SymCacheWriter {
         ] {
             o.u32(w);
         }
+        o.put(&[widths.start]);
+        o.put(&widths.location);
+        o.put(&[0]);
         debug_assert_eq!(o.at, HEADER_LEN as u64);
-        merged_starts(&primary, &extra, |s, _| o.u64(s));
+        merged_starts(&primary, &extra, |s, _| o.put(&s.to_le_bytes()[..widths.start as usize]));
+        o.pad8();
         merged_starts(&primary, &extra, |_, l| o.u32(l));
         o.pad8();
         drop(primary);
@@ -309,13 +363,13 @@ impl SymCacheWriter {
         o.check()?;
         for chunk in std::mem::take(&mut self.locations.chunks) {
             for l in &chunk {
-                for w in [l.file, l.line, l.column, l.function, l.inlined_into, 0] {
-                    o.u32(w);
+                for (v, w) in l.fields().into_iter().zip(widths.location) {
+                    o.put(&v.to_le_bytes()[..w as usize]);
                 }
-                o.u64(l.sym_addr);
             }
             o.check()?;
         }
+        o.pad8();
         for f in std::mem::take(&mut self.functions) {
             for w in f {
                 o.u32(w);
@@ -749,8 +803,12 @@ pub struct SymCache<'data> {
     data: &'data [u8],
     id: Identity,
     n_ranges: usize,
+    /// Bytes per range start (8 before version 3).
+    start_width: usize,
     starts: &'data [u8],
     range_locs: &'data [u8],
+    n_locations: usize,
+    layout: LocationLayout,
     locations: &'data [u8],
     functions: &'data [u8],
     files: &'data [u8],
@@ -768,6 +826,47 @@ fn rd64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// Where a location's fields are: the record size, and each field's offset and width
+/// (file, line, column, function, caller, sym_addr).
+#[derive(Clone, Copy, Debug)]
+struct LocationLayout {
+    stride: usize,
+    fields: [(usize, usize); 6],
+    /// Version 3 stores the three indices plus one (`NONE` as 0); earlier ones as they are.
+    plus_one: bool,
+}
+
+impl LocationLayout {
+    const V2: LocationLayout =
+        LocationLayout { stride: LOCATION_LEN_V2, fields: [(0, 4), (4, 4), (8, 4), (12, 4), (16, 4), (24, 8)], plus_one: false };
+
+    fn v3(widths: [u8; 6]) -> LocationLayout {
+        let mut fields = [(0, 0); 6];
+        let mut at = 0;
+        for (f, &w) in fields.iter_mut().zip(&widths) {
+            *f = (at, w as usize);
+            at += w as usize;
+        }
+        LocationLayout { stride: at, fields, plus_one: true }
+    }
+
+    /// Field `k` of the record at `b`.
+    fn get(&self, b: &[u8], k: usize) -> u64 {
+        let (at, w) = self.fields[k];
+        rd_n(b, at, w)
+    }
+
+    /// Index field `k` (file, function, caller) of the record at `b`.
+    fn index(&self, b: &[u8], k: usize) -> u32 {
+        let v = self.get(b, k);
+        if self.plus_one {
+            (v as u32).wrapping_sub(1) // 0 is NONE
+        } else {
+            v as u32
+        }
+    }
+}
+
 impl<'data> SymCache<'data> {
     /// Reads and validates a symcache; copies nothing.
     pub fn parse(data: &'data [u8]) -> Result<Self> {
@@ -775,31 +874,45 @@ impl<'data> SymCache<'data> {
             return Err(invalid("not a pysym symcache (bad magic or too short)"));
         }
         let version = rd32(data, 8);
-        if version != VERSION && version != 1 {
+        if !(1..=VERSION).contains(&version) {
             return Err(invalid(format!("symcache version {} is not supported (this is version {})", version, VERSION)));
         }
+        let (header_len, start_width, layout) = if version >= 3 {
+            if data.len() < HEADER_LEN + 8 {
+                return Err(invalid("symcache is too short for its header"));
+            }
+            let w = &data[HEADER_LEN_V2..HEADER_LEN];
+            // Indices are u32 (plus one), addresses u64.
+            if !(1..=8).contains(&w[0]) || w[1..6].iter().any(|&x| x > 4) || w[6] > 8 || w[7] != 0 {
+                return Err(invalid("symcache field widths are out of range"));
+            }
+            (HEADER_LEN, w[0] as usize, LocationLayout::v3([w[1], w[2], w[3], w[4], w[5], w[6]]))
+        } else {
+            (HEADER_LEN_V2, 8, LocationLayout::V2)
+        };
         let flags = rd32(data, 12);
         let image_base = rd64(data, 16);
         let n = |i: usize| rd32(data, 24 + 4 * i) as usize;
         let (n_ranges, n_locs, n_funcs, n_files, n_strings, n_bytes) = (n(0), n(1), n(2), n(3), n(4), n(5));
         // Section sizes in u64 arithmetic so that hostile counts cannot overflow.
+        let pad8 = |n: u64| (n + 7) & !7;
         let sizes = [
-            n_ranges as u64 * 8,
-            align8(n_ranges * 4) as u64,
-            n_locs as u64 * LOCATION_LEN as u64,
+            pad8(n_ranges as u64 * start_width as u64),
+            pad8(n_ranges as u64 * 4),
+            pad8(n_locs as u64 * layout.stride as u64),
             n_funcs as u64 * FUNCTION_LEN as u64,
             n_files as u64 * 4,
             n_strings as u64 * 8,
         ];
-        let total_before_bytes: u64 = HEADER_LEN as u64 + sizes.iter().sum::<u64>();
-        let total = align8((total_before_bytes + n_bytes as u64) as usize) as u64 + 8;
+        let total_before_bytes: u64 = header_len as u64 + sizes.iter().sum::<u64>();
+        let total = pad8(total_before_bytes + n_bytes as u64) + 8;
         if total != data.len() as u64 {
             return Err(invalid(format!("symcache is {} bytes, its header describes {} (truncated or corrupt)", data.len(), total)));
         }
         if &data[data.len() - 8..] != END_MAGIC {
             return Err(invalid("symcache end marker missing (truncated or corrupt)"));
         }
-        let mut pos = HEADER_LEN;
+        let mut pos = header_len;
         let mut take = |len: u64| {
             let s = &data[pos..pos + len as usize];
             pos += len as usize;
@@ -816,8 +929,11 @@ impl<'data> SymCache<'data> {
             data,
             id: Identity::default(),
             n_ranges,
+            start_width,
             starts,
             range_locs,
+            n_locations: n_locs,
+            layout,
             locations,
             functions,
             files,
@@ -836,7 +952,7 @@ impl<'data> SymCache<'data> {
     fn validate(&self, n_locs: usize, n_funcs: usize, n_files: usize, n_strings: usize) -> Result<()> {
         let mut prev = 0u64;
         for i in 0..self.n_ranges {
-            let s = rd64(self.starts, i * 8);
+            let s = self.start(i);
             if i > 0 && s <= prev {
                 return Err(invalid(format!("symcache range {} is not sorted", i)));
             }
@@ -853,8 +969,8 @@ impl<'data> SymCache<'data> {
         // Chain depth per location: callers come first, so one pass computes them all.
         let mut depth: Vec<u16> = Vec::with_capacity(n_locs);
         for i in 0..n_locs {
-            let b = &self.locations[i * LOCATION_LEN..];
-            let (file, func, caller) = (rd32(b, 0), rd32(b, 12), rd32(b, 16));
+            let b = &self.locations[i * self.layout.stride..];
+            let (file, func, caller) = (self.layout.index(b, 0), self.layout.index(b, 3), self.layout.index(b, 4));
             if !ok(file, n_files) || !ok(func, n_funcs) || !(caller == NONE || (caller as usize) < i) {
                 return Err(invalid(format!("symcache location {} is out of range", i)));
             }
@@ -923,7 +1039,12 @@ impl<'data> SymCache<'data> {
 
     /// Number of locations.
     pub fn location_count(&self) -> usize {
-        self.locations.len() / LOCATION_LEN
+        self.n_locations
+    }
+
+    /// Start of range `i`.
+    fn start(&self, i: usize) -> u64 {
+        rd_n(self.starts, i * self.start_width, self.start_width)
     }
 
     /// Location `index` with its strings as string indices, `None` when out of range.
@@ -931,8 +1052,9 @@ impl<'data> SymCache<'data> {
         if index as usize >= self.location_count() {
             return None;
         }
-        let b = &self.locations[index as usize * LOCATION_LEN..];
-        let (file, line, column, func, caller) = (rd32(b, 0), rd32(b, 4), rd32(b, 8), rd32(b, 12), rd32(b, 16));
+        let (lay, b) = (&self.layout, &self.locations[index as usize * self.layout.stride..]);
+        let (file, line, column) = (lay.index(b, 0), lay.get(b, 1) as u32, lay.get(b, 2) as u32);
+        let (func, caller) = (lay.index(b, 3), lay.index(b, 4));
         let (raw_function, function) = if func == NONE {
             (NONE, NONE)
         } else {
@@ -940,7 +1062,7 @@ impl<'data> SymCache<'data> {
             (rd32(self.functions, f), rd32(self.functions, f + 4))
         };
         let file = if file == NONE { NONE } else { rd32(self.files, file as usize * 4) };
-        Some(Location { function, raw_function, file, line, column, sym_addr: rd64(b, 24), caller })
+        Some(Location { function, raw_function, file, line, column, sym_addr: lay.get(b, 5), caller })
     }
 
     /// The innermost location covering `addr` (relative to the image base), if any.
@@ -971,7 +1093,7 @@ impl<'data> SymCache<'data> {
             // Gallop from the previous answer: the next address is at or after it.
             let mut step = 1usize;
             let mut hi = pos;
-            while hi < self.n_ranges && rd64(self.starts, hi * 8) <= a {
+            while hi < self.n_ranges && self.start(hi) <= a {
                 pos = hi + 1;
                 hi = pos + step;
                 step *= 2;
@@ -987,7 +1109,7 @@ impl<'data> SymCache<'data> {
         // partition_point over the u64 starts without building a slice of u64.
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if rd64(self.starts, mid * 8) <= addr {
+            if self.start(mid) <= addr {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -1097,6 +1219,45 @@ mod tests {
             assert_eq!(c.lookup(16 * i + 8)[0].line, (2 * i + 2) as u32);
             assert!(c.lookup(16 * i + 12).is_empty());
         }
+    }
+
+    /// The same symcache in the version 2 layout (FORMAT.md, version history).
+    fn as_version_2(bytes: &[u8]) -> Vec<u8> {
+        let c = SymCache::parse(bytes).unwrap();
+        let mut out = bytes[..HEADER_LEN_V2].to_vec();
+        out[8..12].copy_from_slice(&2u32.to_le_bytes());
+        for i in 0..c.n_ranges {
+            out.extend_from_slice(&c.start(i).to_le_bytes());
+        }
+        out.extend_from_slice(c.range_locs);
+        for i in 0..c.location_count() {
+            let b = &c.locations[i * c.layout.stride..];
+            let (lay, l) = (&c.layout, c.location(i as u32).unwrap());
+            for w in [lay.index(b, 0), l.line, l.column, lay.index(b, 3), l.caller, 0] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            out.extend_from_slice(&l.sym_addr.to_le_bytes());
+        }
+        let tail = c.functions.as_ptr() as usize - bytes.as_ptr() as usize;
+        out.extend_from_slice(&bytes[tail..]);
+        out
+    }
+
+    #[test]
+    fn version_2_is_read_like_version_3() {
+        let v3 = sample();
+        let v2 = as_version_2(&v3);
+        assert!(v2.len() > v3.len());
+        let (a, b) = (SymCache::parse(&v3).unwrap(), SymCache::parse(&v2).unwrap());
+        assert_eq!(a.identity(), b.identity());
+        for addr in [0, 0xfff, 0x1000, 0x100f, 0x1010, 0x101f, 0x1020, 0x2003, 0x2004, u64::MAX] {
+            assert_eq!(a.lookup(addr), b.lookup(addr));
+        }
+        assert_eq!(a.lookup(0x101f).len(), 2);
+        // A version 3 header with a width past its field's limit is refused.
+        let mut bad = v3.clone();
+        bad[65] = 5;
+        assert!(SymCache::parse(&bad).is_err());
     }
 
     #[test]

@@ -430,8 +430,13 @@ class Runtime:
         live = self.live
         self.discard()
         if trap.kind in ("fuel", "deadline"):
-            what = "CPU budget (fuel)" if trap.kind == "fuel" else "time limit (%ss)" % self.limits.timeout
-            return TimeLimitError("%s exceeded its %s: %s" % (name, what, trap), code=None)
+            if trap.kind == "fuel":
+                what, knob = "CPU budget (fuel)", "fuel_base"
+            else:
+                what, knob = "time limit (%ss)" % self.limits.timeout, "timeout"
+            # Big debug files can legitimately need more: say which limit to raise.
+            return TimeLimitError("%s exceeded its %s (raise it with pysym.configure(%s=...)): %s"
+                                  % (name, what, knob, trap), code=None)
         failed = 0
         if live is not None:
             try:

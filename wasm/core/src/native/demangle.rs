@@ -1,6 +1,8 @@
 //! Demangling of C++ (Itanium) and Rust (legacy and v0) symbol names, formatted like
 //! `llvm-symbolizer -C` prints them for common cases.
 
+use crate::hash::FastMap;
+use crate::symcache::SymCacheWriter;
 use std::fmt;
 
 /// A C++ name whose demangling would be longer than this stays mangled. Back-references
@@ -23,7 +25,31 @@ impl fmt::Write for Capped {
     }
 }
 
-/// Demangles `name`; returns it unchanged when it is not a mangled name we know.
+/// Interns functions by raw name, demangling each distinct name once: a symbol is named
+/// again by the DWARF of its function and by the symbol-table pass, and demangling is the
+/// dearest part of naming a function.
+#[derive(Default)]
+pub(crate) struct Functions(FastMap<u32, u32>);
+
+impl Functions {
+    /// `w.function(raw, &demangle(raw, lang), lang)`.
+    pub(crate) fn intern(&mut self, w: &mut SymCacheWriter, raw: &str, lang: u32) -> u32 {
+        let r = w.string(raw);
+        // Keyed by the name alone: `demangle` does not look at the language.
+        let d = match self.0.get(&r) {
+            Some(&d) => d,
+            None => {
+                let d = w.string(&demangle(raw, lang));
+                self.0.insert(r, d);
+                d
+            }
+        };
+        w.function_of(r, d, lang)
+    }
+}
+
+/// Demangles `name`; returns it unchanged when it is not a mangled name we know. (The
+/// language is not used: the name says what it is.)
 pub fn demangle(name: &str, _lang: u32) -> String {
     if name.starts_with("_R") {
         if let Ok(d) = rustc_demangle::try_demangle(name) {

@@ -92,7 +92,7 @@ impl<'a> Symbols<'a> {
 
     /// The symbol covering `addr` as llvm-symbolizer sees them (a size-0 symbol reaches
     /// the next one): its start and function index.
-    fn at(&mut self, addr: u64, w: &mut SymCacheWriter) -> Option<(u64, u32)> {
+    fn at(&mut self, addr: u64, w: &mut SymCacheWriter, fns: &mut demangle::Functions) -> Option<(u64, u32)> {
         let i = self.syms.partition_point(|s| s.0 <= addr);
         if i == 0 {
             return None;
@@ -102,7 +102,7 @@ impl<'a> Symbols<'a> {
             return None;
         }
         if self.funcs[i - 1] == NONE {
-            self.funcs[i - 1] = w.function(name, &demangle::demangle(name, 0), 0);
+            self.funcs[i - 1] = fns.intern(w, name, 0);
         }
         Some((start, self.funcs[i - 1]))
     }
@@ -136,6 +136,7 @@ pub(super) fn add_ranges<'s, 'b>(
     base: u64,
     code: &[(u64, u64)],
     syms: &mut Symbols<'_>,
+    fns: &mut demangle::Functions,
     outer_from_symbols: bool,
 ) -> Result<()> {
     // -- 1. boundaries and unit ranges --------------------------------------------------
@@ -266,6 +267,7 @@ pub(super) fn add_ranges<'s, 'b>(
     let mut st = State {
         w,
         syms,
+        fns,
         base,
         outer_from_symbols,
         func_names: FastMap::default(),
@@ -957,6 +959,7 @@ struct At<'c, 'u, 'b> {
 struct State<'w, 'y, 'a> {
     w: &'w mut SymCacheWriter,
     syms: &'y mut Symbols<'a>,
+    fns: &'y mut demangle::Functions,
     base: u64,
     outer_from_symbols: bool,
     /// Function per raw name, per language (owned: the units' bytes are not kept).
@@ -978,7 +981,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
             return f;
         }
         let raw_s = String::from_utf8_lossy(raw);
-        let f = self.w.function(&raw_s, &demangle::demangle(&raw_s, lang), lang);
+        let f = self.fns.intern(self.w, &raw_s, lang);
         names.insert(raw.into(), f);
         f
     }
@@ -1094,7 +1097,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
         // Like llvm-symbolizer, the outermost frame is named by the symbol table when a
         // symbol covers the address (it has the linkage name, `.cold` parts, ...).
         if self.outer_from_symbols {
-            if let Some((start, f)) = self.syms.at(probe, self.w) {
+            if let Some((start, f)) = self.syms.at(probe, self.w, self.fns) {
                 frames[0].function = f;
                 frames[0].sym_addr = start.wrapping_sub(self.base);
             }

@@ -450,6 +450,7 @@ fn build_core<'b>(
 ) -> Result<SymCacheBuild> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
+    let mut fns = demangle::Functions::default();
     // `.debug_info` is read a unit at a time, from memory or through `info`.
     let mut info = info.or_else(|| {
         let whole = sections.remove(&gimli::SectionId::DebugInfo)?;
@@ -462,7 +463,7 @@ fn build_core<'b>(
         })
         .map_err(dwarf_err)?;
         let mut symbols = dwarf::Symbols::new(syms);
-        dwarf::add_ranges(&mut w, &dwarf, &mut **info, endian, base, code, &mut symbols, outer_from_symbols)?;
+        dwarf::add_ranges(&mut w, &dwarf, &mut **info, endian, base, code, &mut symbols, &mut fns, outer_from_symbols)?;
     }
     // The DWARF is done with: free it before the writer builds its output.
     drop(info);
@@ -485,11 +486,11 @@ fn build_core<'b>(
                 None => continue,
             }
         };
-        let dem = demangle::demangle(name, 0);
-        let f = w.function(name, &dem, 0);
+        let f = fns.intern(&mut w, name, 0);
         let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr - base }]);
         w.fallback_range(addr - base, end - base, loc);
     }
+    drop(fns);
     Ok(SymCacheBuild { writer: w, identity: id })
 }
 

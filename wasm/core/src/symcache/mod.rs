@@ -172,7 +172,13 @@ impl SymCacheWriter {
 
     /// Interns a function: its raw (mangled) name, demangled name and DWARF language.
     pub fn function(&mut self, raw: &str, demangled: &str, lang: u32) -> u32 {
-        let key = [self.string(raw), self.string(demangled), lang];
+        let (raw, demangled) = (self.string(raw), self.string(demangled));
+        self.function_of(raw, demangled, lang)
+    }
+
+    /// [`function`](Self::function) with both names already interned ([`string`](Self::string)).
+    pub fn function_of(&mut self, raw: u32, demangled: u32, lang: u32) -> u32 {
+        let key = [raw, demangled, lang];
         if let Some(&i) = self.function_index.get(&key) {
             return i;
         }

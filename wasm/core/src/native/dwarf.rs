@@ -172,7 +172,12 @@ pub(super) fn add_ranges<'s, 'b>(
             seq.clear();
             let mut seq_rows = 0usize;
             while let Some((_, row)) = rows.next_row().map_err(dwarf_err)? {
-                seq.push((row.address(), row.end_sequence()));
+                // Rows of one address mostly follow each other: keep one (a row start
+                // wins over an end of sequence, as in `sort_bounds`).
+                match seq.last_mut() {
+                    Some(last) if last.0 == row.address() => last.1 &= row.end_sequence(),
+                    _ => seq.push((row.address(), row.end_sequence())),
+                }
                 if row.end_sequence() {
                     if seq_rows > 0 {
                         sequences.push((seq[0].0, row.address()));
@@ -181,8 +186,13 @@ pub(super) fn add_ranges<'s, 'b>(
                     if let Some(first) = seq.first() {
                         if first.0 >= base && in_ranges(code, first.0) {
                             if bounds.len() + seq.len() > bounds.capacity() {
-                                // Most rows repeat an address: dedup before the Vec doubles.
+                                // Sequences can repeat addresses: dedup before the Vec
+                                // doubles, but double now when that freed little (each
+                                // next sequence would sort it all again).
                                 sort_bounds(&mut bounds);
+                                if bounds.len() * 4 > bounds.capacity() * 3 {
+                                    bounds.reserve(bounds.capacity());
+                                }
                             }
                             bounds.extend_from_slice(&seq);
                         }

@@ -643,8 +643,8 @@ where
         if self.last_char_written == Some(ch) {
             Ok(())
         } else {
-            write!(self, "{}", ch)?;
-            Ok(())
+            // PYSYM: speed: not through `write!`.
+            fmt::Write::write_char(self, ch)
         }
     }
 
@@ -1006,21 +1006,21 @@ where
                 ctx.ensure_space()?;
             }
 
-            write!(ctx, "(")?;
+            ctx.write_str("(")?;
         }
 
         ctx.demangle_inner_prefixes(scope)?;
 
         if needs_paren {
-            write!(ctx, ")")?;
+            ctx.write_str(")")?;
         }
 
-        write!(ctx, "(")?;
+        ctx.write_str("(")?;
 
         // To maintain compatibility with libiberty, print `()` instead of
         // `(void)` for functions that take no arguments.
         if self.len() == 1 && self[0].is_void() {
-            write!(ctx, ")")?;
+            ctx.write_str(")")?;
             return Ok(());
         }
 
@@ -1034,13 +1034,13 @@ where
                 continue;
             }
             if need_comma {
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
             }
             arg.demangle(ctx, scope)?;
             need_comma = true;
         }
 
-        write!(ctx, ")")?;
+        ctx.write_str(")")?;
 
         ctx.demangle_inners(scope)
     }
@@ -1262,7 +1262,7 @@ macro_rules! define_vocabulary {
             ) -> fmt::Result {
                 let ctx = try_begin_demangle!(self, ctx, scope);
 
-                write!(ctx, "{}", match *self {
+                ctx.write_str(match *self {
                     $(
                         $typename::$variant => $printable
                     ),*
@@ -1406,7 +1406,7 @@ where
                 Ok(())
             }
             MangledName::BlockInvoke(ref enc, _) => {
-                write!(ctx, "invocation function for block in ")?;
+                ctx.write_str("invocation function for block in ")?;
                 enc.demangle(ctx, scope)?;
                 Ok(())
             }
@@ -1505,7 +1505,7 @@ where
                     let scope = scope.push(template_args);
                     if ctx.show_return_type && !name.is_ctor_dtor_conversion(ctx.subs) {
                         fun_ty.0[0].demangle(ctx, scope)?;
-                        write!(ctx, " ")?;
+                        ctx.write_str(" ")?;
                     }
 
                     scope
@@ -1600,11 +1600,11 @@ fn pysym_write_pack<'subs, 'prev, 'ctx, W: 'subs + DemangleWrite>(
 ) -> fmt::Result {
     for elem in elems {
         if *need_comma {
-            write!(ctx, ", ")?;
+            ctx.write_str(", ")?;
         }
         elem.demangle(ctx, scope)?;
         if reference != 0 && ctx.last_char_written != Some('&') {
-            write!(ctx, "{}", if reference == 2 { "&&" } else { "&" })?;
+            ctx.write_str(if reference == 2 { "&&" } else { "&" })?;
         }
         *need_comma = true;
     }
@@ -1657,7 +1657,7 @@ fn pysym_write_args<'subs, 'prev, 'ctx, W: 'subs + DemangleWrite>(
             }
         }
         if *need_comma {
-            write!(ctx, ", ")?;
+            ctx.write_str(", ")?;
         }
         arg.demangle(ctx, scope)?;
         *need_comma = true;
@@ -1702,12 +1702,12 @@ where
         scope: Option<ArgScopeStack<'prev, 'subs>>,
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, scope);
-        write!(ctx, " [clone")?;
+        ctx.write_str(" [clone")?;
         self.0.demangle(ctx, scope)?;
         for nonnegative in &self.1 {
             write!(ctx, ".{}", nonnegative)?;
         }
-        write!(ctx, "]")?;
+        ctx.write_str("]")?;
         Ok(())
     }
 }
@@ -1766,11 +1766,11 @@ where
         ctx.show_params = true;
         let ret = match *self {
             GlobalCtorDtor::Ctor(ref name) => {
-                write!(ctx, "global constructors keyed to ")?;
+                ctx.write_str("global constructors keyed to ")?;
                 name.demangle(ctx, scope)
             }
             GlobalCtorDtor::Dtor(ref name) => {
-                write!(ctx, "global destructors keyed to ")?;
+                ctx.write_str("global destructors keyed to ")?;
                 name.demangle(ctx, scope)
             }
         };
@@ -1939,7 +1939,7 @@ where
         match *self {
             UnscopedName::Unqualified(ref unqualified) => unqualified.demangle(ctx, scope),
             UnscopedName::Std(ref std) => {
-                write!(ctx, "std::")?;
+                ctx.write_str("std::")?;
                 std.demangle(ctx, scope)
             }
         }
@@ -2462,7 +2462,7 @@ where
             Prefix::Nested(ref prefix, ref unqualified) => {
                 prefix.demangle(ctx, scope)?;
                 if unqualified.accepts_double_colon() {
-                    write!(ctx, "::")?;
+                    ctx.write_str("::")?;
                 }
                 unqualified.demangle(ctx, scope)
             }
@@ -2476,7 +2476,7 @@ where
             Prefix::Decltype(ref dt) => dt.demangle(ctx, scope),
             Prefix::DataMember(ref prefix, ref member) => {
                 prefix.demangle(ctx, scope)?;
-                write!(ctx, "::")?;
+                ctx.write_str("::")?;
                 member.demangle(ctx, scope)
             }
         };
@@ -2620,7 +2620,7 @@ where
         ctx.push_demangle_node(DemangleNodeType::UnqualifiedName);
         let ret = match *self {
             UnqualifiedName::Operator(ref op_name) => {
-                write!(ctx, "operator")?;
+                ctx.write_str("operator")?;
                 op_name.demangle(ctx, scope)
             }
             UnqualifiedName::CtorDtor(ref ctor_dtor) => ctor_dtor.demangle(ctx, scope),
@@ -2801,9 +2801,9 @@ where
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, scope);
 
-        write!(ctx, "[abi:")?;
+        ctx.write_str("[abi:")?;
         self.0.demangle(ctx, scope)?;
-        write!(ctx, "]")
+        ctx.write_str("]")
     }
 }
 
@@ -2890,7 +2890,7 @@ where
 
             match (first, second) {
                 (b'.', b'N') | (b'_', b'N') | (b'$', b'N') => {
-                    write!(ctx, "(anonymous namespace)")?;
+                    ctx.write_str("(anonymous namespace)")?;
                     return Ok(());
                 }
                 _ => {
@@ -2899,9 +2899,18 @@ where
             }
         }
 
-        let source_name = String::from_utf8_lossy(ident);
-        ctx.set_source_name(self.start, self.end);
-        write!(ctx, "{}", source_name)?;
+        // PYSYM: speed: one UTF-8 check and a plain write (was `from_utf8_lossy`, a
+        // second check in `set_source_name`, and `write!`).
+        match str::from_utf8(ident) {
+            Ok(source_name) => {
+                ctx.source_name = Some(source_name);
+                ctx.write_str(source_name)?;
+            }
+            Err(_) => {
+                ctx.source_name = None;
+                write!(ctx, "{}", String::from_utf8_lossy(ident))?;
+            }
+        }
         Ok(())
     }
 }
@@ -3169,7 +3178,7 @@ where
             }
             OperatorName::Literal(ref name) => {
                 name.demangle(ctx, scope)?;
-                write!(ctx, "::operator \"\"")?;
+                ctx.write_str("::operator \"\"")?;
                 Ok(())
             }
             OperatorName::VendorExtension(arity, ref name) => {
@@ -3512,7 +3521,7 @@ where
             | CtorDtorName::CompleteDestructor
             | CtorDtorName::BaseDestructor
             | CtorDtorName::MaybeInChargeDestructor => {
-                write!(ctx, "~")?;
+                ctx.write_str("~")?;
                 leaf.demangle_as_leaf(ctx)
             }
         }
@@ -3848,17 +3857,17 @@ where
             }
             Type::Complex(ref ty) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, " complex")?;
+                ctx.write_str(" complex")?;
                 Ok(())
             }
             Type::Imaginary(ref ty) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, " imaginary")?;
+                ctx.write_str(" imaginary")?;
                 Ok(())
             }
             Type::VendorExtension(ref name, ref template_args, ref ty) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, " ")?;
+                ctx.write_str(" ")?;
                 name.demangle(ctx, scope)?;
                 if let Some(ref args) = *template_args {
                     args.demangle(ctx, scope)?;
@@ -3868,7 +3877,7 @@ where
             Type::PackExpansion(ref ty) => {
                 ty.demangle(ctx, scope)?;
                 if !ctx.is_template_argument_pack {
-                    write!(ctx, "...")?;
+                    ctx.write_str("...")?;
                 }
                 Ok(())
             }
@@ -3889,7 +3898,7 @@ where
 
         match *self {
             Type::Qualified(ref quals, _) => quals.demangle_as_inner(ctx, scope),
-            Type::PointerTo(_) => write!(ctx, "*"),
+            Type::PointerTo(_) => ctx.write_str("*"),
             Type::RvalueRef(_) => {
                 while let Some(v) = ctx.inner.last().and_then(|ty| ty.downcast_to_type()) {
                     match v {
@@ -3905,7 +3914,7 @@ where
                         _ => break,
                     }
                 }
-                write!(ctx, "&&")
+                ctx.write_str("&&")
             }
             Type::LvalueRef(_) => {
                 while let Some(v) = ctx.inner.last().and_then(|ty| ty.downcast_to_type()) {
@@ -3923,7 +3932,7 @@ where
                         _ => break,
                     }
                 }
-                write!(ctx, "&")
+                ctx.write_str("&")
             }
             ref otherwise => {
                 unreachable!(
@@ -4067,17 +4076,17 @@ where
 
         if self.const_ {
             ctx.ensure_space()?;
-            write!(ctx, "const")?;
+            ctx.write_str("const")?;
         }
 
         if self.volatile {
             ctx.ensure_space()?;
-            write!(ctx, "volatile")?;
+            ctx.write_str("volatile")?;
         }
 
         if self.restrict {
             ctx.ensure_space()?;
-            write!(ctx, "restrict")?;
+            ctx.write_str("restrict")?;
         }
 
         Ok(())
@@ -4307,11 +4316,11 @@ where
         let ctx = try_begin_demangle!(self, ctx, scope);
 
         match *self {
-            ExceptionSpec::NoExcept => write!(ctx, "noexcept"),
+            ExceptionSpec::NoExcept => ctx.write_str("noexcept"),
             ExceptionSpec::Computed(ref expr) => {
-                write!(ctx, "noexcept(")?;
+                ctx.write_str("noexcept(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")
+                ctx.write_str(")")
             }
         }
     }
@@ -4568,9 +4577,9 @@ where
         ctx.push_demangle_node(DemangleNodeType::TemplateParam);
         let ret = match *self {
             Decltype::Expression(ref expr) | Decltype::IdExpression(ref expr) => {
-                write!(ctx, "decltype (")?;
+                ctx.write_str("decltype (")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
         };
@@ -4647,15 +4656,15 @@ where
         match *self {
             ClassEnumType::Named(ref name) => name.demangle(ctx, scope),
             ClassEnumType::ElaboratedStruct(ref name) => {
-                write!(ctx, "class ")?;
+                ctx.write_str("class ")?;
                 name.demangle(ctx, scope)
             }
             ClassEnumType::ElaboratedUnion(ref name) => {
-                write!(ctx, "union ")?;
+                ctx.write_str("union ")?;
                 name.demangle(ctx, scope)
             }
             ClassEnumType::ElaboratedEnum(ref name) => {
-                write!(ctx, "enum ")?;
+                ctx.write_str("enum ")?;
                 name.demangle(ctx, scope)
             }
         }
@@ -4735,7 +4744,7 @@ where
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, None);
         if let Some(source_name) = ctx.source_name {
-            write!(ctx, "{}", source_name)?;
+            ctx.write_str(source_name)?;
         } else {
             write!(ctx, "{{unnamed type#{}}}", self.0.map_or(1, |n| n + 1))?;
         }
@@ -4877,14 +4886,14 @@ where
                 if inner.is_qualified() {
                     inner.demangle_as_inner(ctx, scope)?;
                     ctx.ensure_space()?;
-                    write!(ctx, "(")?;
+                    ctx.write_str("(")?;
                 } else {
-                    write!(ctx, "(")?;
+                    ctx.write_str("(")?;
                     inner.demangle_as_inner(ctx, scope)?;
                 }
 
                 ctx.demangle_inners(scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
             }
         }
 
@@ -4897,12 +4906,12 @@ where
                 write!(ctx, "[{}]", n)?;
             }
             ArrayType::DimensionExpression(ref expr, _) => {
-                write!(ctx, "[")?;
+                ctx.write_str("[")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, "]")?;
+                ctx.write_str("]")?;
             }
             ArrayType::NoDimension(_) => {
-                write!(ctx, "[]")?;
+                ctx.write_str("[]")?;
             }
         }
 
@@ -4996,9 +5005,9 @@ where
                 write!(ctx, " __vector({})", n)?;
             }
             VectorType::DimensionExpression(ref expr, _) => {
-                write!(ctx, " __vector(")?;
+                ctx.write_str(" __vector(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
             }
         }
 
@@ -5065,7 +5074,7 @@ where
         }
 
         self.0.demangle(ctx, scope)?;
-        write!(ctx, "::*")?;
+        ctx.write_str("::*")?;
         Ok(())
     }
 
@@ -5274,7 +5283,7 @@ where
         let ctx = try_begin_demangle!(self, ctx, scope);
 
         match self.2 {
-            None => write!(ctx, "this"),
+            None => ctx.write_str("this"),
             Some(i) => write!(ctx, "{{parm#{}}}", i + 1),
         }
     }
@@ -5317,9 +5326,9 @@ where
         inner_barrier!(ctx);
 
         if ctx.last_char_written == Some('<') {
-            write!(ctx, " ")?;
+            ctx.write_str(" ")?;
         }
-        write!(ctx, "<")?;
+        ctx.write_str("<")?;
         ctx.push_demangle_node(DemangleNodeType::TemplateArgs);
         let mut need_comma = false;
         for arg_index in 0..self.0.len() {
@@ -5333,10 +5342,10 @@ where
         // Ensure "> >" because old C++ sucks and libiberty (and its tests)
         // supports old C++.
         if ctx.last_char_written == Some('>') {
-            write!(ctx, " ")?;
+            ctx.write_str(" ")?;
         }
         ctx.pop_demangle_node();
-        write!(ctx, ">")?;
+        ctx.write_str(">")?;
         Ok(())
     }
 }
@@ -5442,7 +5451,7 @@ where
                 let mut need_comma = false;
                 for arg in &args[..] {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     arg.demangle(ctx, scope)?;
                     need_comma = true;
@@ -5496,13 +5505,13 @@ where
 
         let needs_parens = self.0.get_template_args(ctx.subs).is_some();
         if needs_parens {
-            write!(ctx, "(")?;
+            ctx.write_str("(")?;
         }
 
         self.0.demangle(ctx, scope)?;
 
         if needs_parens {
-            write!(ctx, ")")?;
+            ctx.write_str(")")?;
         }
 
         Ok(())
@@ -6011,11 +6020,11 @@ where
                 ref lhs,
                 ref rhs,
             ) => {
-                write!(ctx, "((")?;
+                ctx.write_str("((")?;
                 lhs.demangle(ctx, scope)?;
-                write!(ctx, ")>(")?;
+                ctx.write_str(")>(")?;
                 rhs.demangle(ctx, scope)?;
-                write!(ctx, "))")
+                ctx.write_str("))")
             }
             Expression::Binary(ref op, ref lhs, ref rhs) => {
                 lhs.demangle_as_subexpr(ctx, scope)?;
@@ -6029,9 +6038,9 @@ where
                 ref alternative,
             ) => {
                 condition.demangle_as_subexpr(ctx, scope)?;
-                write!(ctx, "?")?;
+                ctx.write_str("?")?;
                 consequent.demangle_as_subexpr(ctx, scope)?;
-                write!(ctx, " : ")?;
+                ctx.write_str(" : ")?;
                 alternative.demangle_as_subexpr(ctx, scope)
             }
             Expression::Ternary(ref op, ref e1, ref e2, ref e3) => {
@@ -6040,91 +6049,91 @@ where
                 //
                 // TODO: should we detect and reject this during parsing?
                 op.demangle(ctx, scope)?;
-                write!(ctx, "(")?;
+                ctx.write_str("(")?;
                 e1.demangle(ctx, scope)?;
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
                 e2.demangle(ctx, scope)?;
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
                 e3.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::PrefixInc(ref expr) => {
-                write!(ctx, "++")?;
+                ctx.write_str("++")?;
                 expr.demangle(ctx, scope)
             }
             Expression::PrefixDec(ref expr) => {
-                write!(ctx, "--")?;
+                ctx.write_str("--")?;
                 expr.demangle(ctx, scope)
             }
             Expression::Call(ref functor_expr, ref args) => {
                 functor_expr.demangle_as_subexpr(ctx, scope)?;
-                write!(ctx, "(")?;
+                ctx.write_str("(")?;
                 let mut need_comma = false;
                 for arg in args {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     arg.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::ConversionOne(ref ty, ref expr) => {
-                write!(ctx, "(")?;
+                ctx.write_str("(")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ")(")?;
+                ctx.write_str(")(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::ConversionMany(ref ty, ref exprs) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, "(")?;
+                ctx.write_str("(")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::ConversionBraced(ref ty, ref exprs) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, "{{")?;
+                ctx.write_str("{")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, "}}")?;
+                ctx.write_str("}")?;
                 Ok(())
             }
             Expression::BracedInitList(ref expr) => {
-                write!(ctx, "{{")?;
+                ctx.write_str("{")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, "}}")?;
+                ctx.write_str("}")?;
                 Ok(())
             }
             // TODO: factor out all this duplication in the `new` variants.
             Expression::New(ref exprs, ref ty, ref init) => {
-                write!(ctx, "new (")?;
+                ctx.write_str("new (")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ") ")?;
+                ctx.write_str(") ")?;
                 ty.demangle(ctx, scope)?;
                 if let Some(ref init) = *init {
                     init.demangle(ctx, scope)?;
@@ -6132,16 +6141,16 @@ where
                 Ok(())
             }
             Expression::GlobalNew(ref exprs, ref ty, ref init) => {
-                write!(ctx, "::new (")?;
+                ctx.write_str("::new (")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ") ")?;
+                ctx.write_str(") ")?;
                 ty.demangle(ctx, scope)?;
                 if let Some(ref init) = *init {
                     init.demangle(ctx, scope)?;
@@ -6149,16 +6158,16 @@ where
                 Ok(())
             }
             Expression::NewArray(ref exprs, ref ty, ref init) => {
-                write!(ctx, "new[] (")?;
+                ctx.write_str("new[] (")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ") ")?;
+                ctx.write_str(") ")?;
                 ty.demangle(ctx, scope)?;
                 if let Some(ref init) = *init {
                     init.demangle(ctx, scope)?;
@@ -6166,16 +6175,16 @@ where
                 Ok(())
             }
             Expression::GlobalNewArray(ref exprs, ref ty, ref init) => {
-                write!(ctx, "::new[] (")?;
+                ctx.write_str("::new[] (")?;
                 let mut need_comma = false;
                 for expr in exprs {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     expr.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ") ")?;
+                ctx.write_str(") ")?;
                 ty.demangle(ctx, scope)?;
                 if let Some(ref init) = *init {
                     init.demangle(ctx, scope)?;
@@ -6183,94 +6192,94 @@ where
                 Ok(())
             }
             Expression::Delete(ref expr) => {
-                write!(ctx, "delete ")?;
+                ctx.write_str("delete ")?;
                 expr.demangle(ctx, scope)
             }
             Expression::GlobalDelete(ref expr) => {
-                write!(ctx, "::delete ")?;
+                ctx.write_str("::delete ")?;
                 expr.demangle(ctx, scope)
             }
             Expression::DeleteArray(ref expr) => {
-                write!(ctx, "delete[] ")?;
+                ctx.write_str("delete[] ")?;
                 expr.demangle(ctx, scope)
             }
             Expression::GlobalDeleteArray(ref expr) => {
-                write!(ctx, "::delete[] ")?;
+                ctx.write_str("::delete[] ")?;
                 expr.demangle(ctx, scope)
             }
             // TODO: factor out duplicated code from cast variants.
             Expression::DynamicCast(ref ty, ref expr) => {
-                write!(ctx, "dynamic_cast<")?;
+                ctx.write_str("dynamic_cast<")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ">(")?;
+                ctx.write_str(">(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::StaticCast(ref ty, ref expr) => {
-                write!(ctx, "static_cast<")?;
+                ctx.write_str("static_cast<")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ">(")?;
+                ctx.write_str(">(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::ConstCast(ref ty, ref expr) => {
-                write!(ctx, "const_cast<")?;
+                ctx.write_str("const_cast<")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ">(")?;
+                ctx.write_str(">(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::ReinterpretCast(ref ty, ref expr) => {
-                write!(ctx, "reinterpret_cast<")?;
+                ctx.write_str("reinterpret_cast<")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ">(")?;
+                ctx.write_str(">(")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::TypeidType(ref ty) => {
-                write!(ctx, "typeid (")?;
+                ctx.write_str("typeid (")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::TypeidExpr(ref expr) => {
-                write!(ctx, "typeid (")?;
+                ctx.write_str("typeid (")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::SizeofType(ref ty) => {
-                write!(ctx, "sizeof (")?;
+                ctx.write_str("sizeof (")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::SizeofExpr(ref expr) => {
-                write!(ctx, "sizeof (")?;
+                ctx.write_str("sizeof (")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::AlignofType(ref ty) => {
-                write!(ctx, "alignof (")?;
+                ctx.write_str("alignof (")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::AlignofExpr(ref expr) => {
-                write!(ctx, "alignof (")?;
+                ctx.write_str("alignof (")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::Noexcept(ref expr) => {
-                write!(ctx, "noexcept (")?;
+                ctx.write_str("noexcept (")?;
                 expr.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::Subobject(ref expr) => expr.demangle(ctx, scope),
@@ -6278,55 +6287,55 @@ where
             Expression::FunctionParam(ref param) => param.demangle(ctx, scope),
             Expression::Member(ref expr, ref name) => {
                 expr.demangle_as_subexpr(ctx, scope)?;
-                write!(ctx, ".")?;
+                ctx.write_str(".")?;
                 name.demangle(ctx, scope)
             }
             Expression::DerefMember(ref expr, ref name) => {
                 expr.demangle(ctx, scope)?;
-                write!(ctx, "->")?;
+                ctx.write_str("->")?;
                 name.demangle(ctx, scope)
             }
             Expression::PointerToMember(ref e1, ref e2) => {
                 e1.demangle(ctx, scope)?;
-                write!(ctx, ".*")?;
+                ctx.write_str(".*")?;
                 e2.demangle(ctx, scope)
             }
             Expression::SizeofTemplatePack(ref param) => {
-                write!(ctx, "sizeof...(")?;
+                ctx.write_str("sizeof...(")?;
                 param.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::SizeofFunctionPack(ref param) => {
-                write!(ctx, "sizeof...(")?;
+                ctx.write_str("sizeof...(")?;
                 param.demangle(ctx, scope)?;
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::SizeofCapturedTemplatePack(ref args) => {
-                write!(ctx, "sizeof...(")?;
+                ctx.write_str("sizeof...(")?;
                 let mut need_comma = false;
                 for arg in args {
                     if need_comma {
-                        write!(ctx, ", ")?;
+                        ctx.write_str(", ")?;
                     }
                     arg.demangle(ctx, scope)?;
                     need_comma = true;
                 }
-                write!(ctx, ")")?;
+                ctx.write_str(")")?;
                 Ok(())
             }
             Expression::PackExpansion(ref pack) => {
                 pack.demangle_as_subexpr(ctx, scope)?;
-                write!(ctx, "...")?;
+                ctx.write_str("...")?;
                 Ok(())
             }
             Expression::Throw(ref expr) => {
-                write!(ctx, "throw ")?;
+                ctx.write_str("throw ")?;
                 expr.demangle(ctx, scope)
             }
             Expression::Rethrow => {
-                write!(ctx, "throw")?;
+                ctx.write_str("throw")?;
                 Ok(())
             }
             Expression::UnresolvedName(ref name) => name.demangle(ctx, scope),
@@ -6350,13 +6359,13 @@ impl Expression {
         };
 
         if needs_parens {
-            write!(ctx, "(")?;
+            ctx.write_str("(")?;
         }
 
         self.demangle(ctx, scope)?;
 
         if needs_parens {
-            write!(ctx, ")")?;
+            ctx.write_str(")")?;
         }
 
         Ok(())
@@ -6458,31 +6467,31 @@ where
         match *self {
             UnresolvedName::Name(ref name) => name.demangle(ctx, scope),
             UnresolvedName::Global(ref name) => {
-                write!(ctx, "::")?;
+                ctx.write_str("::")?;
                 name.demangle(ctx, scope)
             }
             UnresolvedName::Nested1(ref ty, ref levels, ref name) => {
                 ty.demangle(ctx, scope)?;
-                write!(ctx, "::")?;
+                ctx.write_str("::")?;
                 for lvl in &levels[..] {
                     lvl.demangle(ctx, scope)?;
-                    write!(ctx, "::")?;
+                    ctx.write_str("::")?;
                 }
                 name.demangle(ctx, scope)
             }
             UnresolvedName::Nested2(ref levels, ref name) => {
                 for lvl in &levels[..] {
                     lvl.demangle(ctx, scope)?;
-                    write!(ctx, "::")?;
+                    ctx.write_str("::")?;
                 }
                 name.demangle(ctx, scope)
             }
             // `::A::x` or `::N::y` or `::A<T>::z`
             UnresolvedName::GlobalNested2(ref levels, ref name) => {
-                write!(ctx, "::")?;
+                ctx.write_str("::")?;
                 for lvl in &levels[..] {
                     lvl.demangle(ctx, scope)?;
-                    write!(ctx, "::")?;
+                    ctx.write_str("::")?;
                 }
                 name.demangle(ctx, scope)
             }
@@ -6780,7 +6789,7 @@ where
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, scope);
 
-        write!(ctx, "~")?;
+        ctx.write_str("~")?;
         match *self {
             DestructorName::Unresolved(ref ty) => ty.demangle(ctx, scope),
             DestructorName::Name(ref name) => name.demangle(ctx, scope),
@@ -6852,7 +6861,7 @@ where
         {
             debug_assert!(start <= end);
             let start = if start < end && ctx.input[start] == b'n' {
-                write!(ctx, "-")?;
+                ctx.write_str("-")?;
                 start + 1
             } else {
                 start
@@ -6877,10 +6886,10 @@ where
                 start,
                 end,
             ) => match &ctx.input[start..end] {
-                b"0" => write!(ctx, "false"),
-                b"1" => write!(ctx, "true"),
+                b"0" => ctx.write_str("false"),
+                b"1" => ctx.write_str("true"),
                 _ => {
-                    write!(ctx, "(bool)")?;
+                    ctx.write_str("(bool)")?;
                     write_literal(ctx, start, end)
                 }
             },
@@ -6888,7 +6897,7 @@ where
                 TypeHandle::Builtin(BuiltinType::Standard(StandardBuiltinType::Nullptr)),
                 _,
                 _,
-            ) => write!(ctx, "nullptr"),
+            ) => ctx.write_str("nullptr"),
             ExprPrimary::Literal(
                 ref ty @ TypeHandle::Builtin(BuiltinType::Standard(StandardBuiltinType::Double)),
                 start,
@@ -6900,15 +6909,15 @@ where
                 end,
             ) => {
                 if ctx.show_expression_literal_types {
-                    write!(ctx, "(")?;
+                    ctx.write_str("(")?;
                     ty.demangle(ctx, scope)?;
-                    write!(ctx, ")")?;
+                    ctx.write_str(")")?;
                 }
                 let start = if start < end && ctx.input[start] == b'n' {
-                    write!(ctx, "-[")?;
+                    ctx.write_str("-[")?;
                     start + 1
                 } else {
-                    write!(ctx, "[")?;
+                    ctx.write_str("[")?;
                     start
                 };
                 let s = str::from_utf8(&ctx.input[start..end]).map_err(|e| {
@@ -6916,7 +6925,7 @@ where
                     fmt::Error
                 })?;
                 ctx.write_str(s)?;
-                write!(ctx, "]")
+                ctx.write_str("]")
             }
             ExprPrimary::Literal(
                 TypeHandle::Builtin(BuiltinType::Standard(StandardBuiltinType::Int)),
@@ -6945,9 +6954,9 @@ where
             }
             ExprPrimary::Literal(ref ty, start, end) => {
                 if ctx.show_expression_literal_types {
-                    write!(ctx, "(")?;
+                    ctx.write_str("(")?;
                     ty.demangle(ctx, scope)?;
-                    write!(ctx, ")")?;
+                    ctx.write_str(")")?;
                 }
                 write_literal(ctx, start, end)
             }
@@ -6989,16 +6998,16 @@ where
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, scope);
 
-        write!(ctx, "(")?;
+        ctx.write_str("(")?;
         let mut need_comma = false;
         for expr in &self.0 {
             if need_comma {
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
             }
             expr.demangle(ctx, scope)?;
             need_comma = true;
         }
-        write!(ctx, ")")?;
+        ctx.write_str(")")?;
         Ok(())
     }
 }
@@ -7085,13 +7094,13 @@ where
         let ret = match *self {
             LocalName::Relative(ref encoding, Some(ref name), _) => {
                 encoding.demangle(ctx, scope)?;
-                write!(ctx, "::")?;
+                ctx.write_str("::")?;
                 name.demangle(ctx, scope)
             }
             LocalName::Relative(ref encoding, None, _) => {
                 // No name means that this is the symbol for a string literal.
                 encoding.demangle(ctx, scope)?;
-                write!(ctx, "::string literal")?;
+                ctx.write_str("::string literal")?;
                 Ok(())
             }
             LocalName::Default(ref encoding, _, _) => encoding.demangle(ctx, scope),
@@ -7211,7 +7220,7 @@ where
     ) -> fmt::Result {
         let ctx = try_begin_demangle!(self, ctx, scope);
 
-        write!(ctx, "{{lambda(")?;
+        ctx.write_str("{lambda(")?;
         self.0.demangle(ctx, scope)?;
         write!(ctx, ")#{}}}", self.1.map_or(1, |n| n + 2))?;
         Ok(())
@@ -7269,7 +7278,7 @@ impl LambdaSig {
         let mut need_comma = false;
         for ty in &self.0 {
             if need_comma {
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
             }
             ty.demangle(ctx, scope)?;
             need_comma = true;
@@ -7475,12 +7484,12 @@ where
             WellKnownComponent::Std => {
                 panic!("should never treat `WellKnownComponent::Std` as a leaf name")
             }
-            WellKnownComponent::StdAllocator => write!(ctx, "allocator"),
-            WellKnownComponent::StdString1 => write!(ctx, "basic_string"),
-            WellKnownComponent::StdString2 => write!(ctx, "string"),
-            WellKnownComponent::StdIstream => write!(ctx, "basic_istream"),
-            WellKnownComponent::StdOstream => write!(ctx, "ostream"),
-            WellKnownComponent::StdIostream => write!(ctx, "basic_iostream"),
+            WellKnownComponent::StdAllocator => ctx.write_str("allocator"),
+            WellKnownComponent::StdString1 => ctx.write_str("basic_string"),
+            WellKnownComponent::StdString2 => ctx.write_str("string"),
+            WellKnownComponent::StdIstream => ctx.write_str("basic_istream"),
+            WellKnownComponent::StdOstream => ctx.write_str("ostream"),
+            WellKnownComponent::StdIostream => ctx.write_str("basic_iostream"),
         }
     }
 }
@@ -7722,33 +7731,33 @@ where
 
         match *self {
             SpecialName::VirtualTable(ref ty) => {
-                write!(ctx, "{{vtable(")?;
+                ctx.write_str("{vtable(")?;
                 ctx.push_demangle_node(DemangleNodeType::VirtualTable);
                 ty.demangle(ctx, scope)?;
                 ctx.pop_demangle_node();
-                write!(ctx, ")}}")?;
+                ctx.write_str(")}")?;
                 Ok(())
             }
             SpecialName::Vtt(ref ty) => {
-                write!(ctx, "{{vtt(")?;
+                ctx.write_str("{vtt(")?;
                 ty.demangle(ctx, scope)?;
-                write!(ctx, ")}}")?;
+                ctx.write_str(")}")?;
                 Ok(())
             }
             SpecialName::Typeinfo(ref ty) => {
-                write!(ctx, "typeinfo for ")?;
+                ctx.write_str("typeinfo for ")?;
                 ty.demangle(ctx, scope)
             }
             SpecialName::TypeinfoName(ref ty) => {
-                write!(ctx, "typeinfo name for ")?;
+                ctx.write_str("typeinfo name for ")?;
                 ty.demangle(ctx, scope)
             }
             SpecialName::VirtualOverrideThunk(ref offset, ref encoding) => {
-                write!(ctx, "{{virtual override thunk(")?;
+                ctx.write_str("{virtual override thunk(")?;
                 offset.demangle(ctx, scope)?;
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
                 encoding.demangle(ctx, scope)?;
-                write!(ctx, ")}}")?;
+                ctx.write_str(")}")?;
                 Ok(())
             }
             SpecialName::VirtualOverrideThunkCovariant(
@@ -7756,17 +7765,17 @@ where
                 ref result_offset,
                 ref encoding,
             ) => {
-                write!(ctx, "{{virtual override thunk(")?;
+                ctx.write_str("{virtual override thunk(")?;
                 this_offset.demangle(ctx, scope)?;
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
                 result_offset.demangle(ctx, scope)?;
-                write!(ctx, ", ")?;
+                ctx.write_str(", ")?;
                 encoding.demangle(ctx, scope)?;
-                write!(ctx, ")}}")?;
+                ctx.write_str(")}")?;
                 Ok(())
             }
             SpecialName::Guard(ref name) => {
-                write!(ctx, "guard variable for ")?;
+                ctx.write_str("guard variable for ")?;
                 name.demangle(ctx, scope)
             }
             SpecialName::GuardTemporary(ref name, n) => {
@@ -7774,33 +7783,33 @@ where
                 name.demangle(ctx, scope)
             }
             SpecialName::ConstructionVtable(ref ty1, _, ref ty2) => {
-                write!(ctx, "construction vtable for ")?;
+                ctx.write_str("construction vtable for ")?;
                 ty1.demangle(ctx, scope)?;
-                write!(ctx, "-in-")?;
+                ctx.write_str("-in-")?;
                 ty2.demangle(ctx, scope)
             }
             SpecialName::TypeinfoFunction(ref ty) => {
-                write!(ctx, "typeinfo fn for ")?;
+                ctx.write_str("typeinfo fn for ")?;
                 ty.demangle(ctx, scope)
             }
             SpecialName::TlsInit(ref name) => {
-                write!(ctx, "TLS init function for ")?;
+                ctx.write_str("TLS init function for ")?;
                 name.demangle(ctx, scope)
             }
             SpecialName::TlsWrapper(ref name) => {
-                write!(ctx, "TLS wrapper function for ")?;
+                ctx.write_str("TLS wrapper function for ")?;
                 name.demangle(ctx, scope)
             }
             SpecialName::TransactionClone(ref encoding) => {
-                write!(ctx, "transaction clone for ")?;
+                ctx.write_str("transaction clone for ")?;
                 encoding.demangle(ctx, scope)
             }
             SpecialName::NonTransactionClone(ref encoding) => {
-                write!(ctx, "non-transaction clone for ")?;
+                ctx.write_str("non-transaction clone for ")?;
                 encoding.demangle(ctx, scope)
             }
             SpecialName::JavaResource(ref names) => {
-                write!(ctx, "java resource ")?;
+                ctx.write_str("java resource ")?;
                 for name in names {
                     name.demangle(ctx, scope)?;
                 }
@@ -7946,7 +7955,7 @@ where
         let ctx = try_begin_demangle!(self, ctx, scope);
 
         self.expr.demangle(ctx, scope)?;
-        write!(ctx, ".<")?;
+        ctx.write_str(".<")?;
         self.ty.demangle(ctx, scope)?;
         write!(ctx, " at offset {}>", self.offset)
     }

@@ -284,6 +284,7 @@ pub(super) fn add_ranges<'s, 'b>(
         prev: Vec::new(),
         prev_loc: NONE,
         frames: Vec::new(),
+        inlined: Vec::new(),
     };
     let mut unit_cache = UnitCache::default();
     for (u, ranges) in by_unit.iter().enumerate() {
@@ -330,15 +331,18 @@ pub(super) fn add_ranges<'s, 'b>(
         cuts.extend(cu.func_addrs.iter().flat_map(|r| [r.0, r.1]));
         cuts.sort_unstable();
         cuts.dedup();
+        // Both searches go forward from the previous cut's answer (cuts are sorted).
+        let (mut j, mut k) = (0, 0);
         for x in cuts {
-            let j = bounds.partition_point(|b| b.0 <= x);
+            j += gallop(&bounds[j..], |b| b.0 <= x);
             if j == 0 || j == bounds.len() || bounds[j - 1].0 == x || bounds[j - 1].1 {
                 continue; // outside the line table, on a row start, or in a gap
             }
             let i = (j - 1) as u32;
-            let prio = match probes.binary_search_by_key(&i, |p| p.0) {
-                Ok(k) => probes[k].1,
-                Err(_) => continue, // another unit answers this row
+            k += gallop(&probes[k..], |p| p.0 < i);
+            let prio = match probes.get(k) {
+                Some(p) if p.0 == i => p.1,
+                _ => continue, // another unit answers this row
             };
             if let Some(loc) = st.answer(x, &mut at, &mut cu, lines.as_ref(), &mut files)? {
                 mid_row.push((x, prio, loc));
@@ -369,6 +373,18 @@ pub(super) fn add_ranges<'s, 'b>(
         }
     }
     Ok(())
+}
+
+/// `v.partition_point(pred)` for a point expected near the start: doubling steps, then a
+/// binary search in the last one.
+fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
+    let mut end = 1;
+    while end <= v.len() && pred(&v[end - 1]) {
+        end *= 2;
+    }
+    let start = end / 2; // `v[..start]` all satisfy `pred`
+    let end = end.min(v.len());
+    start + v[start..end].partition_point(pred)
 }
 
 /// Sorts row addresses and keeps one per address: at equal addresses a row start wins
@@ -978,6 +994,8 @@ struct State<'w, 'y, 'a> {
     prev: Vec<FrameSpec>,
     prev_loc: u32,
     frames: Vec<FrameSpec>,
+    /// `UnitData::inlined_at`'s answer (kept: answering is the build's inner loop).
+    inlined: Vec<usize>,
 }
 
 impl<'w, 'y, 'a> State<'w, 'y, 'a> {
@@ -1077,7 +1095,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
                 if let Some(e) = &cu.funcs[f].error {
                     return Err(dwarf_err(e.clone()));
                 }
-                let mut inl = Vec::new();
+                let mut inl = std::mem::take(&mut self.inlined);
                 cu.inlined_at(f, probe, &mut inl);
                 let (function, sym_addr) = self.die(cu, cu.funcs[f].die, at, probe)?;
                 frames.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr });
@@ -1095,6 +1113,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
                 inner.file = file;
                 inner.line = line;
                 inner.column = column;
+                self.inlined = inl;
             }
             None if row.is_some() => {
                 frames.push(FrameSpec { function: NONE, file, line, column, sym_addr: probe.wrapping_sub(self.base) });
@@ -1137,4 +1156,17 @@ fn die_entry(dwarf: &Dwarf<'_>, unit: &Unit<'_>, off: gimli::UnitOffset) -> Opti
     let mut ranges = dwarf.die_ranges(unit, &entry).ok()?;
     let first = ranges.next().ok()??;
     Some(first.begin)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gallop_is_partition_point() {
+        for n in 0..40 {
+            let v: Vec<usize> = (0..n).collect();
+            for x in 0..=n + 1 {
+                assert_eq!(super::gallop(&v, |&e| e < x), v.partition_point(|&e| e < x));
+            }
+        }
+    }
 }

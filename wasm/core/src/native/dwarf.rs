@@ -669,6 +669,153 @@ struct UnitData<'s> {
     memo: FastMap<usize, Option<Cow<'s, [u8]>>>,
 }
 
+/// How to step over one attribute (the sizes gimli's `skip_attributes` uses).
+#[derive(Clone, Copy)]
+enum Step {
+    Bytes(usize),
+    Leb128,
+    /// Null-terminated.
+    String,
+    /// A length of one byte, then the bytes.
+    Block1,
+    /// A ULEB128 length, then the bytes.
+    BlockLeb,
+}
+
+/// How to step over a DIE of one abbreviation; `None` where gimli must read it (unknown
+/// code or form).
+type Plan = Option<PlanOf>;
+
+struct PlanOf {
+    tag: gimli::DwTag,
+    children: bool,
+    steps: Vec<Step>,
+    /// No attribute that `UnitData::collect` reads can fail to parse (given its bytes):
+    /// its forms have no size or offset gimli could refuse.
+    safe: bool,
+    /// Has `DW_AT_low_pc`, `DW_AT_high_pc` or `DW_AT_ranges`.
+    ranged: bool,
+}
+
+/// What [`Skips::step`] found.
+struct Stepped {
+    tag: gimli::DwTag,
+    children: bool,
+    /// Where the next DIE starts.
+    end: usize,
+    safe: bool,
+    ranged: bool,
+}
+
+/// Plans by abbreviation code (the codes of a unit are mostly 1, 2, 3, ...).
+struct Skips<'a> {
+    abbrevs: &'a gimli::Abbreviations,
+    encoding: gimli::Encoding,
+    plans: Vec<Option<Plan>>,
+}
+
+/// Codes above this are read by gimli.
+const MAX_PLANNED_CODE: u64 = 1 << 14;
+
+impl<'a> Skips<'a> {
+    fn new(unit: &'a Unit<'_>) -> Self {
+        Skips { abbrevs: &unit.abbreviations, encoding: unit.encoding(), plans: Vec::new() }
+    }
+
+    fn plan(abbrev: &gimli::Abbreviation, encoding: gimli::Encoding) -> Plan {
+        let mut steps: Vec<Step> = Vec::with_capacity(abbrev.attributes().len());
+        let (mut safe, mut ranged) = (true, false);
+        for spec in abbrev.attributes() {
+            ranged |= matches!(spec.name(), gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges);
+            // Forms `parse_attribute` reads without a check that could fail in bounds
+            // (offsets of 32-bit DWARF fit any usize).
+            safe &= match spec.form() {
+                gimli::DW_FORM_data1 | gimli::DW_FORM_data2 | gimli::DW_FORM_data4 | gimli::DW_FORM_data8 | gimli::DW_FORM_data16 => true,
+                gimli::DW_FORM_flag | gimli::DW_FORM_flag_present | gimli::DW_FORM_implicit_const => true,
+                gimli::DW_FORM_ref1 | gimli::DW_FORM_ref2 | gimli::DW_FORM_ref4 | gimli::DW_FORM_string => true,
+                gimli::DW_FORM_block1 | gimli::DW_FORM_block | gimli::DW_FORM_exprloc | gimli::DW_FORM_udata | gimli::DW_FORM_sdata => true,
+                gimli::DW_FORM_strp | gimli::DW_FORM_line_strp | gimli::DW_FORM_sec_offset => encoding.format.word_size() == 4,
+                gimli::DW_FORM_ref_addr => encoding.format.word_size() == 4 && encoding.version != 2,
+                _ => false,
+            };
+            let step = match spec.form() {
+                gimli::DW_FORM_addr => Step::Bytes(usize::from(encoding.address_size)),
+                gimli::DW_FORM_implicit_const | gimli::DW_FORM_flag_present => Step::Bytes(0),
+                gimli::DW_FORM_data1 | gimli::DW_FORM_flag | gimli::DW_FORM_strx1 | gimli::DW_FORM_ref1 | gimli::DW_FORM_addrx1 => Step::Bytes(1),
+                gimli::DW_FORM_data2 | gimli::DW_FORM_ref2 | gimli::DW_FORM_addrx2 | gimli::DW_FORM_strx2 => Step::Bytes(2),
+                gimli::DW_FORM_addrx3 | gimli::DW_FORM_strx3 => Step::Bytes(3),
+                gimli::DW_FORM_data4 | gimli::DW_FORM_ref_sup4 | gimli::DW_FORM_ref4 | gimli::DW_FORM_strx4 | gimli::DW_FORM_addrx4 => Step::Bytes(4),
+                gimli::DW_FORM_data8 | gimli::DW_FORM_ref8 | gimli::DW_FORM_ref_sig8 | gimli::DW_FORM_ref_sup8 => Step::Bytes(8),
+                gimli::DW_FORM_data16 => Step::Bytes(16),
+                gimli::DW_FORM_sec_offset | gimli::DW_FORM_GNU_ref_alt | gimli::DW_FORM_strp | gimli::DW_FORM_strp_sup | gimli::DW_FORM_GNU_strp_alt | gimli::DW_FORM_line_strp => {
+                    Step::Bytes(usize::from(encoding.format.word_size()))
+                }
+                gimli::DW_FORM_ref_addr => Step::Bytes(usize::from(if encoding.version == 2 { encoding.address_size } else { encoding.format.word_size() })),
+                gimli::DW_FORM_block1 => Step::Block1,
+                gimli::DW_FORM_block | gimli::DW_FORM_exprloc => Step::BlockLeb,
+                gimli::DW_FORM_string => Step::String,
+                gimli::DW_FORM_udata | gimli::DW_FORM_sdata | gimli::DW_FORM_ref_udata | gimli::DW_FORM_strx | gimli::DW_FORM_GNU_str_index | gimli::DW_FORM_addrx | gimli::DW_FORM_GNU_addr_index
+                | gimli::DW_FORM_loclistx | gimli::DW_FORM_rnglistx => Step::Leb128,
+                _ => return None, // (block2, block4, indirect, unknown forms)
+            };
+            // Neighbouring fixed sizes are one step.
+            match (steps.last_mut(), step) {
+                (Some(Step::Bytes(n)), Step::Bytes(m)) => *n += m,
+                _ => steps.push(step),
+            }
+        }
+        Some(PlanOf { tag: abbrev.tag(), children: abbrev.has_children(), steps, safe, ranged })
+    }
+
+    /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
+    /// the next DIE starts; `None` where gimli must read it.
+    fn step(&mut self, b: &[u8], pos: usize) -> Option<Stepped> {
+        let (code, mut at) = match *b.get(pos..)? {
+            [c, ..] if c < 0x80 => (u64::from(c), pos + 1),
+            [c0, c1, ..] if c1 < 0x80 => (u64::from(c0 & 0x7f) | u64::from(c1) << 7, pos + 2),
+            _ => return None,
+        };
+        if code == 0 {
+            return Some(Stepped { tag: gimli::DwTag(0), children: false, end: at, safe: true, ranged: false });
+        }
+        if code > MAX_PLANNED_CODE {
+            return None;
+        }
+        let i = code as usize - 1;
+        if i >= self.plans.len() {
+            self.plans.resize_with(i + 1, || None);
+        }
+        if self.plans[i].is_none() {
+            self.plans[i] = Some(self.abbrevs.get(code).and_then(|a| Self::plan(a, self.encoding)));
+        }
+        let plan = self.plans[i].as_ref()?.as_ref()?;
+        for s in &plan.steps {
+            let len = match *s {
+                Step::Bytes(n) => n,
+                Step::Leb128 => b.get(at..)?.iter().position(|&x| x < 0x80)? + 1,
+                Step::String => b.get(at..)?.iter().position(|&x| x == 0)? + 1,
+                Step::Block1 => 1 + usize::from(*b.get(at)?),
+                Step::BlockLeb => {
+                    let n = b.get(at..)?.iter().position(|&x| x < 0x80)? + 1;
+                    if n > 9 {
+                        return None; // (gimli's overflow check)
+                    }
+                    let mut v = 0u64;
+                    for (k, &x) in b[at..at + n].iter().enumerate() {
+                        v |= u64::from(x & 0x7f) << (7 * k);
+                    }
+                    n.checked_add(usize::try_from(v).ok()?)?
+                }
+            };
+            at = at.checked_add(len)?;
+            if at > b.len() {
+                return None;
+            }
+        }
+        Some(Stepped { tag: plan.tag, children: plan.children, end: at, safe: plan.safe, ranged: plan.ranged })
+    }
+}
+
 /// Which function a DIE's children belong to, and their inline depth.
 #[derive(Clone, Copy)]
 struct Ctx {
@@ -688,17 +835,58 @@ impl<'s> UnitData<'s> {
         };
         // Open DIEs with children: (depth, context of their children).
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
-        let mut entries = unit.entries_raw(None).map_err(dwarf_err)?;
-        while !entries.is_empty() {
-            let depth = entries.next_depth();
+        let header_size = unit.header.header_size();
+        let bytes: &[u8] = unit.header.range_from(gimli::UnitOffset(header_size)..).map(|r| r.slice()).unwrap_or(&[]);
+        let mut skips = Skips::new(unit);
+        // The walk: `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
+        let (mut pos, mut depth) = (0usize, 0isize);
+        while pos < bytes.len() {
             while stack.last().map(|s| s.0 >= depth).unwrap_or(false) {
                 stack.pop();
             }
             let ctx = stack.last().map(|s| s.1).unwrap_or(Ctx { func: None, depth: 0 });
-            let offset = entries.next_offset().0;
+            let offset = header_size + pos;
+            // Most DIEs (types, variables, parameters, ...) are only stepped over: that
+            // is done here from a plan per abbreviation, gimli reading the rest.
+            if let Some(st) = skips.step(bytes, pos) {
+                if st.tag.0 == 0 {
+                    depth -= 1; // a null entry
+                    pos = st.end;
+                    continue;
+                }
+                // A subprogram or inlined subroutine without code (a declaration, an
+                // abstract instance) adds nothing: its children's context is all.
+                let child = match st.tag {
+                    gimli::DW_TAG_subprogram if st.safe && !st.ranged => Some(Ctx { func: None, depth: 0 }),
+                    gimli::DW_TAG_subprogram => None,
+                    gimli::DW_TAG_inlined_subroutine if ctx.func.is_some() => {
+                        if st.safe && !st.ranged {
+                            Some(Ctx { func: ctx.func, depth: ctx.depth + 1 })
+                        } else {
+                            None
+                        }
+                    }
+                    _ => Some(ctx),
+                };
+                if let Some(child) = child {
+                    if st.children {
+                        stack.push((depth, child));
+                        depth += 1;
+                    }
+                    pos = st.end;
+                    continue;
+                }
+            }
+            // Read by gimli: the DIEs that matter, and whatever the plans do not cover
+            // (gimli then fails as it would have).
+            let mut entries = unit.entries_raw(Some(gimli::UnitOffset(offset))).map_err(dwarf_err)?;
             let abbrev = match entries.read_abbreviation().map_err(dwarf_err)? {
                 Some(a) => a,
-                None => continue,
+                None => {
+                    depth -= 1;
+                    pos = entries.next_offset().0 - header_size;
+                    continue;
+                }
             };
             let child = match abbrev.tag() {
                 gimli::DW_TAG_subprogram => {
@@ -762,7 +950,9 @@ impl<'s> UnitData<'s> {
             };
             if abbrev.has_children() {
                 stack.push((depth, child));
+                depth += 1;
             }
+            pos = entries.next_offset().0 - header_size;
         }
         d.func_addrs.sort_by_key(|a| a.0);
         d.inline_addrs.sort_by_key(|a| (a.0, a.1, a.2));

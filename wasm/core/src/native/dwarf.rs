@@ -1041,11 +1041,56 @@ fn read_name<'u>(die: &mut Die<'u>, attr: &gimli::Attribute<Reader<'u>>, unit: &
     Ok(())
 }
 
-/// Units read for names behind cross-unit references: their bytes by unit index.
+/// Units read for names behind cross-unit references: their bytes by unit index, and
+/// what naming needs of their `gimli::Unit` once one was made.
 #[derive(Default)]
 struct UnitCache<'b> {
-    units: FastMap<usize, Cow<'b, [u8]>>,
+    units: FastMap<usize, (Cow<'b, [u8]>, Option<UnitMeta>)>,
     bytes: usize,
+}
+
+/// A `gimli::Unit` without what borrows its bytes. `Dwarf::unit` parses the unit's
+/// abbreviations and line program header every time; naming needs neither the line
+/// program nor a second parse (the same bytes make the same unit).
+struct UnitMeta {
+    abbreviations: std::sync::Arc<gimli::Abbreviations>,
+    low_pc: u64,
+    str_offsets_base: gimli::DebugStrOffsetsBase<usize>,
+    addr_base: gimli::DebugAddrBase<usize>,
+    loclists_base: gimli::DebugLocListsBase<usize>,
+    rnglists_base: gimli::DebugRngListsBase<usize>,
+    dwo_id: Option<gimli::DwoId>,
+}
+
+impl UnitMeta {
+    fn of(u: &Unit<'_>) -> Self {
+        UnitMeta {
+            abbreviations: u.abbreviations.clone(),
+            low_pc: u.low_pc,
+            str_offsets_base: u.str_offsets_base,
+            addr_base: u.addr_base,
+            loclists_base: u.loclists_base,
+            rnglists_base: u.rnglists_base,
+            dwo_id: u.dwo_id,
+        }
+    }
+
+    /// The unit again (without name, compilation directory and line program).
+    fn unit<'x>(&self, header: gimli::UnitHeader<Reader<'x>>) -> Unit<'x> {
+        gimli::Unit {
+            header,
+            abbreviations: self.abbreviations.clone(),
+            name: None,
+            comp_dir: None,
+            low_pc: self.low_pc,
+            str_offsets_base: self.str_offsets_base,
+            addr_base: self.addr_base,
+            loclists_base: self.loclists_base,
+            rnglists_base: self.rnglists_base,
+            line_program: None,
+            dwo_id: self.dwo_id,
+        }
+    }
 }
 
 /// Names behind DIE references, memoised per unit (many inlined instances share one
@@ -1102,16 +1147,21 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                     return self.name_entry(dwarf, at, unit, o, hops);
                 }
                 // Taken out while in use: the recursion may touch the cache.
-                let bytes = match self.cache.units.remove(&u) {
-                    Some(b) => {
+                let (bytes, meta) = match self.cache.units.remove(&u) {
+                    Some((b, m)) => {
                         self.cache.bytes -= b.len();
-                        b
+                        (b, m)
                     }
-                    None => unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?,
+                    None => (unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?, None),
                 };
-                let r = {
-                    let other = dwarf.unit(unit_header(&bytes, self.endian)?).map_err(dwarf_err)?;
-                    self.name_entry(dwarf, u, &other, o, hops)?.map(|n| Cow::Owned(n.into_owned()))
+                let (r, meta) = {
+                    let header = unit_header(&bytes, self.endian)?;
+                    let other = match &meta {
+                        Some(m) => m.unit(header),
+                        None => dwarf.unit(header).map_err(dwarf_err)?,
+                    };
+                    let meta = meta.unwrap_or_else(|| UnitMeta::of(&other));
+                    (self.name_entry(dwarf, u, &other, o, hops)?.map(|n| Cow::Owned(n.into_owned())), meta)
                 };
                 if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + bytes.len() > UNIT_CACHE_BYTES {
                     self.cache.units.clear();
@@ -1119,7 +1169,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                 }
                 if bytes.len() <= UNIT_CACHE_BYTES {
                     self.cache.bytes += bytes.len();
-                    self.cache.units.insert(u, bytes);
+                    self.cache.units.insert(u, (bytes, Some(meta)));
                 }
                 Ok(r)
             }

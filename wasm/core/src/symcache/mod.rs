@@ -27,6 +27,8 @@ pub const MAX_INLINE_DEPTH: usize = 256;
 const HEADER_LEN_V2: usize = 64;
 const HEADER_LEN: usize = 72;
 const LOCATION_LEN_V2: usize = 32;
+/// Entries of [`SymCacheWriter::hot`] (a power of two).
+const HOT: usize = 4096;
 const FUNCTION_LEN: usize = 12;
 
 /// Header flag: the symcache was built from DWARF (or other line) information.
@@ -128,6 +130,10 @@ pub struct SymCacheWriter {
     location_index: IndexSet,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
+    /// Locations interned lately, direct-mapped by hash ([`NONE`]: empty). A location
+    /// asked for again is mostly a recent one; the index costs two cache misses (slot
+    /// and key) for it.
+    hot: Vec<(LocKey, u32)>,
     /// In fixed chunks: a big Breakpad file has ~10M ranges, and a doubling vector would
     /// need its old and new buffers at once. Builders mostly add them in address order;
     /// `ranges_unsorted` says one came before the range added ahead of it.
@@ -219,8 +225,18 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
-        let locations = &self.locations;
         let hash = hash_of(&key);
+        if self.hot.is_empty() {
+            self.hot = vec![(key, NONE); HOT];
+        }
+        // (the index uses the low bits)
+        let h = (hash >> 48) as usize & (HOT - 1);
+        if self.hot[h].1 != NONE && self.hot[h].0 == key {
+            let i = self.hot[h].1;
+            self.recent.push((key, i));
+            return i;
+        }
+        let locations = &self.locations;
         let i = match self.location_index.find(hash, |i| *locations.get(i) == key) {
             Ok(i) => i,
             Err(slot) => {
@@ -231,6 +247,7 @@ impl SymCacheWriter {
                 i
             }
         };
+        self.hot[h] = (key, i);
         self.recent.push((key, i));
         i
     }

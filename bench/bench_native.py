@@ -31,8 +31,11 @@ sdist, 190 core translation units (the file measured here: 190 of the first 193 
 Build: each build runs in a fresh interpreter, started by a small wrapper process that
 waits for it and reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the peak RSS of
 that one child). The build time is measured inside the child (open + build, not the
-interpreter start). The RSS is reported absolute and minus a baseline child that only
-imports the library (and, for pysym, starts the engine and instantiates the module).
+interpreter start). Each build is run ``--repeat`` times, each in its own child: the
+median time and the largest peak RSS are reported (one cold build per process is noisy:
+±30 % between runs on these machines). The RSS is reported absolute and minus a baseline
+child that only imports the library (and, for pysym, starts the engine and instantiates
+the module).
 
 Lookups (in another child, from the symcache file the build child wrote): 100,000
 addresses sampled (seeded) from the file's line table
@@ -190,6 +193,13 @@ def measure(cmd: List[str], env: Optional[Dict[str, str]] = None, stdin: str = "
     return res
 
 
+def build(cmd: List[str], env: Dict[str, str], repeat: int) -> Dict[str, Any]:
+    """``repeat`` build children (each a fresh process): the median time, the largest peak RSS."""
+    runs = [measure(cmd, env) for _ in range(max(1, repeat))]
+    times = sorted(r["time"] for r in runs)
+    return {"time": times[len(times) // 2], "rss_mb": max(r["rss_mb"] for r in runs)}
+
+
 def child_cmd(tool: str, what: str, file: str, cache: str, addrs: str = "", repeat: int = 1) -> List[str]:
     return [sys.executable, os.path.abspath(__file__), "--child", "--tool", tool, "--what", what,
             "--file", file, "--cache", cache, "--addrs", addrs, "--repeat", str(repeat)]
@@ -336,7 +346,7 @@ def main() -> None:
             sym_build = sym_rss = sym_rate = None
             if have_symbolic:
                 cache = os.path.join(work, "symbolic.symc")
-                b = measure(child_cmd("symbolic", "build", path, cache), base_env)
+                b = build(child_cmd("symbolic", "build", path, cache), base_env, args.repeat)
                 lk = measure(child_cmd("symbolic", "lookup", path, cache, addrs, args.repeat), base_env)
                 os.unlink(cache)
                 sym_build, sym_rss = b["time"], b["rss_mb"]
@@ -346,7 +356,7 @@ def main() -> None:
             for eng in engines:
                 env = dict(base_env, PYSYM_ENGINE=eng)
                 cache = os.path.join(work, "pysym-%s.symc" % eng)
-                b = measure(child_cmd("pysym", "build", path, cache), env)
+                b = build(child_cmd("pysym", "build", path, cache), env, args.repeat)
                 lk = measure(child_cmd("pysym", "lookup", path, cache, addrs, args.repeat), env)
                 os.unlink(cache)
                 rows.append(("pysym/" + eng, b["time"], b["rss_mb"], b["rss_mb"] - baselines["pysym/" + eng],

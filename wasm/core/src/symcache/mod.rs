@@ -385,10 +385,15 @@ impl SymCacheWriter {
         drop(extra);
         o.check()?;
         for chunk in std::mem::take(&mut self.locations.chunks) {
+            // A record is put whole: a put per field costs more than the fields.
+            let mut rec = [0u8; 48];
             for l in &chunk {
+                let mut at = 0;
                 for (v, w) in l.fields().into_iter().zip(widths.location) {
-                    o.put(&v.to_le_bytes()[..w as usize]);
+                    rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
+                    at += w as usize;
                 }
+                o.put(&rec[..at]);
             }
             o.check()?;
         }

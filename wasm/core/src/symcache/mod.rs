@@ -342,7 +342,10 @@ impl SymCacheWriter {
                 }
             }
         }
-        let widths = Widths { start: width_of(last_start).max(1), location: top.map(width_of) };
+        let mut location = top.map(width_of);
+        // At least a byte per record: the reader bounds the location count by the bytes.
+        location[5] = location[5].max(1);
+        let widths = Widths { start: width_of(last_start).max(1), location };
         let before_strings = HEADER_LEN
             + align8(n_ranges * widths.start as usize)
             + align8(n_ranges * 4)
@@ -914,7 +917,12 @@ impl<'data> SymCache<'data> {
             if !(1..=8).contains(&w[0]) || w[1..6].iter().any(|&x| x > 4) || w[6] > 8 || w[7] != 0 {
                 return Err(invalid("symcache field widths are out of range"));
             }
-            (HEADER_LEN, w[0] as usize, LocationLayout::v3([w[1], w[2], w[3], w[4], w[5], w[6]]))
+            let layout = LocationLayout::v3([w[1], w[2], w[3], w[4], w[5], w[6]]);
+            if layout.stride == 0 {
+                // Zero-byte records would let a tiny file claim 2^32 locations.
+                return Err(invalid("symcache location records are empty"));
+            }
+            (HEADER_LEN, w[0] as usize, layout)
         } else {
             (HEADER_LEN_V2, 8, LocationLayout::V2)
         };
@@ -1286,6 +1294,15 @@ mod tests {
         let mut bad = v3.clone();
         bad[65] = 5;
         assert!(SymCache::parse(&bad).is_err());
+        // So are zero-byte location records, which would let a few bytes claim 2^32
+        // locations (and the reader check each of them).
+        let empty = SymCacheWriter::new().finish(&Identity::default());
+        let mut bad = empty.clone();
+        bad[65..71].fill(0);
+        bad[28..32].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = SymCache::parse(&bad).unwrap_err();
+        assert!(format!("{:?}", e).contains("empty"), "{:?}", e);
+        assert!(SymCache::parse(&empty).is_ok());
     }
 
     #[test]

@@ -306,7 +306,7 @@ impl SymCacheWriter {
         // The fallback ranges where no primary one reaches (sorted, disjoint like them).
         let mut extra = Vec::new();
         let mut j = 0;
-        let fallback = Sorted::Vec(std::mem::take(&mut self.fallback)).non_overlapping();
+        let fallback = Sorted::from_vec(std::mem::take(&mut self.fallback)).non_overlapping();
         for k in 0..fallback.len() {
             let (s, e, l) = fallback.get(k);
             let mut cur = s;
@@ -324,7 +324,7 @@ impl SymCacheWriter {
             }
         }
         drop(fallback);
-        let extra = Sorted::Vec(extra);
+        let extra = Sorted::Vec(extra); // made in start order
         // The range starts and their locations are written by walking the ranges again
         // for each section, not kept in arrays.
         let mut n_ranges = 0usize;
@@ -646,17 +646,13 @@ impl Sorted {
         for chunk in ranges.chunks {
             v.extend_from_slice(&chunk);
         }
-        Sorted::Vec(v).sorted()
+        Sorted::from_vec(v)
     }
 
-    fn sorted(self) -> Sorted {
-        match self {
-            Sorted::Vec(mut v) => {
-                v.sort_by_key(|r| r.0);
-                Sorted::Vec(v)
-            }
-            chunked => chunked,
-        }
+    /// `v` sorted in place, stably (equal starts keep the order they were added in).
+    fn from_vec(mut v: Vec<(u64, u64, u32)>) -> Sorted {
+        v.sort_by_key(|r| r.0);
+        Sorted::Vec(v)
     }
 
     fn len(&self) -> usize {
@@ -683,7 +679,6 @@ impl Sorted {
     /// Clips overlaps in place: the range added first wins at equal starts; otherwise
     /// the earlier range keeps its extent.
     fn non_overlapping(mut self) -> Sorted {
-        self = self.sorted();
         let mut kept = 0;
         for i in 0..self.len() {
             let (mut s, e, l) = self.get(i);

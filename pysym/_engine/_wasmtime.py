@@ -200,87 +200,62 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
         msg = b"python BaseException in host import"
         return ctypes.cast(ffi.wasmtime_trap_new(msg, len(msg)), c_void_p).value or 0
 
-    def file_size(env: Any, caller: Any, args: Any, nargs: int) -> int:
-        slot = args[0]
-        try:
-            fh = slot.i32 & 0xFFFFFFFF
-            out = args[1].i32 & 0xFFFFFFFF
-            r = host_file_size(ms.imports, fh)
-            if r >= 0:
-                ms.write(out, _U64.pack(r), caller)
-                r = 0
-        except Exception:
-            r = HOST_IO
-        except BaseException as e:
-            return interrupted(e)
-        slot.i32 = r
+    def guarded(body: Callable[[Any, Any], int], on_error: int = HOST_IO) -> Callable[..., int]:
+        """A raw callback: ``body(args, caller)`` gives the i32 result, which goes into the
+        first argument's slot; an ``Exception`` gives ``on_error`` instead."""
+
+        def callback(env: Any, caller: Any, args: Any, nargs: int) -> int:
+            try:
+                r = body(args, caller)
+            except Exception:
+                r = on_error
+            except BaseException as e:
+                return interrupted(e)
+            args[0].i32 = r
+            return 0
+
+        return callback
+
+    def file_size(args: Any, caller: Any) -> int:
+        r = host_file_size(ms.imports, args[0].i32 & 0xFFFFFFFF)
+        if r >= 0:
+            ms.write(args[1].i32 & 0xFFFFFFFF, _U64.pack(r), caller)
+            r = 0
+        return r
+
+    def file_read(args: Any, caller: Any) -> int:
+        fh = args[0].i32 & 0xFFFFFFFF
+        offset = args[1].i64 & 0xFFFFFFFFFFFFFFFF
+        dst = args[2].i32 & 0xFFFFFFFF
+        length = args[3].i32 & 0xFFFFFFFF
+        data = host_file_read(ms.imports, fh, offset, length)
+        if isinstance(data, int):
+            return data
+        ms.write(dst, data, caller)
+        return len(data)
+
+    def progress(args: Any, caller: Any) -> int:
+        ms.imports.progress(args[0].i32 & 0xFFFFFFFF, args[1].i32 & 0xFFFFFFFF)
         return 0
 
-    def file_read(env: Any, caller: Any, args: Any, nargs: int) -> int:
-        slot = args[0]
-        try:
-            fh = slot.i32 & 0xFFFFFFFF
-            offset = args[1].i64 & 0xFFFFFFFFFFFFFFFF
-            dst = args[2].i32 & 0xFFFFFFFF
-            length = args[3].i32 & 0xFFFFFFFF
-            data = host_file_read(ms.imports, fh, offset, length)
-            if isinstance(data, int):
-                r = data
-            else:
-                ms.write(dst, data, caller)
-                r = len(data)
-        except Exception:
-            r = HOST_IO
-        except BaseException as e:
-            return interrupted(e)
-        slot.i32 = r
-        return 0
+    def output_begin(args: Any, caller: Any) -> int:
+        return host_status(ms.imports.output_begin(args[0].i64 & 0xFFFFFFFFFFFFFFFF), "output_begin")
 
-    def progress(env: Any, caller: Any, args: Any, nargs: int) -> int:
-        slot = args[0]
-        try:
-            ms.imports.progress(slot.i32 & 0xFFFFFFFF, args[1].i32 & 0xFFFFFFFF)
-        except Exception:
-            pass
-        except BaseException as e:
-            return interrupted(e)
-        slot.i32 = 0
-        return 0
-
-    def output_begin(env: Any, caller: Any, args: Any, nargs: int) -> int:
-        slot = args[0]
-        try:
-            r = host_status(ms.imports.output_begin(slot.i64 & 0xFFFFFFFFFFFFFFFF), "output_begin")
-        except Exception:
-            r = HOST_IO
-        except BaseException as e:
-            return interrupted(e)
-        slot.i32 = r
-        return 0
-
-    def output_write(env: Any, caller: Any, args: Any, nargs: int) -> int:
-        slot = args[0]
-        try:
-            offset = slot.i64 & 0xFFFFFFFFFFFFFFFF
-            src = args[1].i32 & 0xFFFFFFFF
-            length = args[2].i32 & 0xFFFFFFFF
-            ms.check(src, length, caller)
-            r = host_status(ms.imports.output_write(offset, ms.view[src : src + length]), "output_write")
-        except Exception:
-            r = HOST_IO
-        except BaseException as e:
-            return interrupted(e)
-        slot.i32 = r
-        return 0
+    def output_write(args: Any, caller: Any) -> int:
+        offset = args[0].i64 & 0xFFFFFFFFFFFFFFFF
+        src = args[1].i32 & 0xFFFFFFFF
+        length = args[2].i32 & 0xFFFFFFFF
+        ms.check(src, length, caller)
+        return host_status(ms.imports.output_write(offset, ms.view[src : src + length]), "output_write")
 
     return {
-        name: callback_t(f)
-        for name, f in [
-            ("file_size", file_size),
-            ("file_read", file_read),
-            ("progress", progress),
-            ("output_begin", output_begin),
-            ("output_write", output_write),
+        name: callback_t(guarded(body, on_error))
+        for name, body, on_error in [
+            ("file_size", file_size, HOST_IO),
+            ("file_read", file_read, HOST_IO),
+            ("progress", progress, 0),  # a failing progress report does not stop a build
+            ("output_begin", output_begin, HOST_IO),
+            ("output_write", output_write, HOST_IO),
         ]
     }
 

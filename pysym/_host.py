@@ -169,25 +169,21 @@ class _FileTable(HostImports):
         if self.on_progress is not None:
             self.on_progress(done, total)
 
-    def output_begin(self, size: int) -> int:
+    def _to_output(self, step: Callable[[BuildOutput], int]) -> int:
         out = self.output
         if out is None:
             return _abi.HOST_IO
         try:
-            return out.begin(size)
+            return step(out)
         except Exception as e:  # MemoryError: told to the caller, not lost in HOST_IO
             out.error = e
             return _abi.HOST_IO
 
+    def output_begin(self, size: int) -> int:
+        return self._to_output(lambda out: out.begin(size))
+
     def output_write(self, offset: int, data: memoryview) -> int:
-        out = self.output
-        if out is None:
-            return _abi.HOST_IO
-        try:
-            return out.write(offset, data)
-        except Exception as e:
-            out.error = e
-            return _abi.HOST_IO
+        return self._to_output(lambda out: out.write(offset, data))
 
     def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, memoryview, int]:
         src = self._files.get(fh)

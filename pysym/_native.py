@@ -12,6 +12,7 @@ import collections
 import contextlib
 import gc
 import itertools
+import operator
 import os
 import struct
 import sys
@@ -75,11 +76,12 @@ def _frames(n: int, columns: Iterable[Iterable[Any]]) -> List[Frame]:
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector while results are put together.
+    """Pauses the cyclic garbage collector while a batch decodes locations.
 
-    A batch allocates one list per address (and, cold, one frame per location): no
-    cycles, but enough allocations to trigger collections that rescan every cached frame,
-    which cost more than the lookups themselves.
+    Decoding allocates a frame and a chain per location, 100,000s per cold batch: no
+    cycles, but enough allocations to trigger collections that rescan every cached frame.
+    (The result lists are made with the collector running: its young-generation passes
+    then find them still in the CPU cache, cheaper than one pass over all of them later.)
     """
     if not gc.isenabled():
         yield
@@ -89,6 +91,13 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _scatter(out: List[Any], positions: Iterable[int], ids: Iterable[int], chains: List[Any]) -> None:
+    """``out[p] = list(chains[i])`` for each pair, at C speed (``operator.setitem`` takes
+    its arguments without the tuple a bound ``out.__setitem__`` would build per call)."""
+    collections.deque(map(operator.setitem, itertools.repeat(out), positions,
+                          map(list, map(chains.__getitem__, ids))), 0)
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -336,10 +345,11 @@ class SymCache(HandleOwner):
         (immutable) :class:`Frame` objects.
         """
         values = list(addrs)
-        out: List[List[Frame]] = []
+        out: List[Any] = [None] * len(values)
         chains = self._chains
         for start in range(0, len(values), _BATCH):
             chunk = values[start : start + _BATCH]
+            n = len(chunk)
             try:
                 raw = array.array("Q", chunk)
             except OverflowError:
@@ -347,21 +357,26 @@ class SymCache(HandleOwner):
             if sys.byteorder == "big":
                 raw.byteswap()
             rt = self._rt
-            with rt.lock, _collector_paused():
+            with rt.lock:
                 h = self._h()
                 ptr = rt.input_buffer(raw.tobytes())
-                rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, len(chunk), rt.out_slot))
-                ids = _u32s(rt.result_bytes(), 0, len(chunk), "i")
-                top = max(ids, default=-1)
-                if top >= len(chains) - 1:
+                rt.check(rt.call("pysym_symcache_lookup_ordered", h, ptr, n, start, rt.out_slot))
+                top = rt.out(3)[2]
+                data = rt.result_bytes()
+                # In address order: cached chains were made in location order, which follows
+                # addresses, so reading them this way misses the CPU cache far less (2-3x
+                # faster on large batches) than reading them in the caller's order.
+                positions = _u32s(data, 0, n)
+                ids = _u32s(data, 4 * n, n, "i")
+                if top > len(chains) - 1:
                     # Grow to the largest id, keeping the NONE item last.
-                    chains[-1:] = [None] * (top + 1 - (len(chains) - 1)) + [()]
+                    chains[-1:] = [None] * (top - (len(chains) - 1)) + [()]
                 try:
-                    out.extend(map(list, map(chains.__getitem__, ids)))  # type: ignore[arg-type]
+                    _scatter(out, positions, ids, chains)
                 except TypeError:  # list(None): some locations are not decoded yet
-                    del out[start:]
-                    self._decode_locations(rt, h, {i for i in ids if chains[i] is None})
-                    out.extend(map(list, map(chains.__getitem__, ids)))  # type: ignore[arg-type]
+                    with _collector_paused():
+                        self._decode_locations(rt, h, {i for i in ids if chains[i] is None})
+                        _scatter(out, positions, ids, chains)
         return out
 
     def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:
@@ -393,10 +408,11 @@ class SymCache(HandleOwner):
             [v != -1 for v in caller],
         ))
         chains = self._chains
-        for loc, frame, up in zip(locs, frames, caller):
-            # Callers come first in the result (smaller ids), so their chains are known.
-            if chains[loc] is None:
-                chains[loc] = (frame,) + chains[up]  # type: ignore[operator]
+        # chains[loc] = (frame,) + chains[caller], at C speed: callers come first in the
+        # result (smaller ids), so the lazy map reads their chains after they are set.
+        # Callers decoded earlier are made again, equal to the chains already handed out.
+        collections.deque(map(chains.__setitem__, locs, map(
+            operator.add, zip(frames), map(chains.__getitem__, caller))), 0)
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)

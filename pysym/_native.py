@@ -404,8 +404,8 @@ class SymCache(HandleOwner):
             map(s, file),
             [v or None for v in line],
             [v or None for v in col],
-            [a | (b << 32) for a, b in zip(lo, hi)],
-            [v != -1 for v in caller],
+            [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
+            map(operator.ne, caller, itertools.repeat(-1)),
         ))
         chains = self._chains
         # chains[loc] = (frame,) + chains[caller], at C speed: callers come first in the

@@ -88,7 +88,7 @@ test-python: venv fixtures
 	$(VPY) -m pytest -q tests
 
 lint: venv
-	$(VENV)/bin/ruff check pysym
+	$(VENV)/bin/ruff check pysym tests bench
 	$(VENV)/bin/mypy pysym
 
 test: wasm-check rust-test lint test-python browser-test

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
-import subprocess
 import time
 import zlib
 
@@ -514,7 +512,8 @@ def test_fuzz_regression(engine, target, path):
 # -- hypothesis: mutated real native inputs -> only typed errors, objects keep working -----
 
 try:
-    from hypothesis import given, strategies as st
+    from hypothesis import given
+    from hypothesis import strategies as st
 except ImportError:  # pragma: no cover
     given = None
 

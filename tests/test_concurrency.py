@@ -37,7 +37,7 @@ def test_threads_share_objects(engine):
     rng = random.Random(1)
     queries = [[(rng.randrange(320), rng.randrange(80)) for _ in range(LOOKUPS)] for _ in range(THREADS)]
     addrs = [[rng.randrange(0x1000, 0x1300) for _ in range(200)] for _ in range(THREADS)]
-    expected = [[sm.lookup(l, c) for l, c in q] for q in queries]
+    expected = [[sm.lookup(line, col) for line, col in q] for q in queries]
     expected_frames = [sc.lookup_many(a) for a in addrs]
     results = [None] * THREADS
     frames = [None] * THREADS
@@ -47,7 +47,7 @@ def test_threads_share_objects(engine):
     def work(i):
         try:
             barrier.wait()
-            results[i] = [sm.lookup(l, c) for l, c in queries[i]]
+            results[i] = [sm.lookup(line, col) for line, col in queries[i]]
             frames[i] = [sc.lookup(a) for a in addrs[i]]
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)

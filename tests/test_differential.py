@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
@@ -247,7 +247,6 @@ def test_model_matches_trace_mapping(tmp_dir: Path) -> None:
     _require()
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-
     from strategies import GLB, LUB, model_generated_positions, model_lookup, positions, source_maps
 
     counter = [0]

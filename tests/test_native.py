@@ -1,8 +1,8 @@
 """Native symbolication: real programs compiled here, compared with llvm-symbolizer.
 
 Every program is compiled in a temporary directory (gcc, g++, clang, rustc) and a
-symcache is built from it through the wasm module (a WebAssembly module with DWARF too). At the addresses of the line table
-(all of them, or 5,000 sampled), pysym's frames are compared with
+symcache is built from it through the wasm module (a WebAssembly module with DWARF
+too). At the addresses of the line table (all of them, or 5,000 sampled), pysym's frames are compared with
 ``llvm-symbolizer --inlining --demangle``: the innermost file:line, the inline depth and
 the function names. ``python tests/test_native.py`` prints the agreement table.
 
@@ -157,7 +157,8 @@ def code_ranges(path: str) -> List[Tuple[int, int]]:
     out = subprocess.run(["readelf", "-SW", path], check=True, stdout=subprocess.PIPE,
                          universal_newlines=True).stdout
     ranges = []
-    for m in re.finditer(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*X\S*)", out, re.M):
+    section = r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*X\S*)"
+    for m in re.finditer(section, out, re.M):
         lo = int(m.group(2), 16)
         ranges.append((lo, lo + int(m.group(3), 16)))
     return ranges
@@ -254,7 +255,8 @@ def build_program(name: str, tmp: str) -> Optional[str]:
     compiler = "/usr/bin/rustc" if cmd[0] == "rustc" and os.path.exists("/usr/bin/rustc") else shutil.which(cmd[0])
     if compiler is None and cmd[0] == "clang":
         compiler = shutil.which("clang-14")  # Debian's versioned name (APT_PACKAGES)
-    if compiler is None or ("wasm32-unknown-unknown" in cmd and not os.path.isdir("/usr/lib/rustlib/wasm32-unknown-unknown")):
+    no_wasm_std = not os.path.isdir("/usr/lib/rustlib/wasm32-unknown-unknown")
+    if compiler is None or ("wasm32-unknown-unknown" in cmd and no_wasm_std):
         _built[name] = None
         return None
     _run([compiler] + [out if c == "OUT" else c for c in cmd[1:]], cwd)
@@ -262,7 +264,8 @@ def build_program(name: str, tmp: str) -> Optional[str]:
     return out
 
 
-needs_tools = pytest.mark.skipif(SYMBOLIZER is None or DWARFDUMP is None, reason="llvm-symbolizer/llvm-dwarfdump missing")
+needs_tools = pytest.mark.skipif(SYMBOLIZER is None or DWARFDUMP is None,
+                                 reason="llvm-symbolizer/llvm-dwarfdump missing")
 
 
 @pytest.fixture(scope="session")
@@ -378,7 +381,8 @@ int main(int argc, char **argv) {
 CLANG14 = shutil.which("clang-14")
 
 
-@pytest.mark.skipif(CLANG14 is None, reason="clang-14 is not installed (apt-get install clang-14): it cross-compiles the Mach-O fixture")
+@pytest.mark.skipif(CLANG14 is None,
+                    reason="clang-14 is not installed (apt-get install clang-14): it cross-compiles the Mach-O fixture")
 @pytest.mark.skipif(SYMBOLIZER is None or DWARFDUMP is None, reason="llvm-symbolizer / llvm-dwarfdump missing")
 def test_macho_object(tmp_path: "os.PathLike[str]") -> None:
     """A real Mach-O object (clang-14 -target x86_64-apple-macos11 -g): identity and frames."""
@@ -398,8 +402,8 @@ def test_macho_object(tmp_path: "os.PathLike[str]") -> None:
     assert (cache.kind, cache.arch, cache.debug_id) == ("macho", "x86_64", o.debug_id)
     out = subprocess.run([DWARFDUMP, "--debug-line", obj], check=True, stdout=subprocess.PIPE,
                          universal_newlines=True).stdout
-    addrs = sorted({int(m.group(1), 16) for m in re.finditer(r"^0x([0-9a-f]{16})((?:[ \t]+\d+){5,6})[ \t]*(.*)$", out, re.M)
-                    if "end_sequence" not in m.group(3)})
+    row = r"^0x([0-9a-f]{16})((?:[ \t]+\d+){5,6})[ \t]*(.*)$"
+    addrs = sorted({int(m.group(1), 16) for m in re.finditer(row, out, re.M) if "end_sequence" not in m.group(3)})
     assert len(addrs) > 15
     want = symbolizer_frames(obj, addrs)
     got = cache.lookup_many(addrs)
@@ -567,9 +571,10 @@ def test_build_progress(programs_dir: str, tmp_path: "os.PathLike[str]") -> None
     with pytest.raises(Stop):  # raising out of the callback abandons the build
         pysym.SymCache.from_object(exe, progress=stop)
     assert pysym.SymCache.from_object(exe).range_count > 0  # and the next build works
-    from pysym._cli import main
     import contextlib
     import io
+
+    from pysym._cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -649,13 +654,16 @@ def test_breakpad(tmp_path: "os.PathLike[str]") -> None:
     assert frames(0x1135) == [("nearest", p, 9, 0x1130, False)]
     assert frames(0x1140) == [("nearest", p, 11, 0x1130, False)]
     # Inside both inlines: sq at its line record, dist2 at sq's call site, nearest at dist2's.
-    assert frames(0x1152) == [("sq", p, 6, 0x1150, True), ("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
+    assert frames(0x1152) == [("sq", p, 6, 0x1150, True), ("dist2", p, 7, 0x1150, True),
+                              ("nearest", p, 11, 0x1130, False)]
     assert frames(0x115a) == [("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
-    assert frames(0x1165) == [("sq", p, 6, 0x1160, True), ("dist2", p, 7, 0x1150, True), ("nearest", p, 11, 0x1130, False)]
+    assert frames(0x1165) == [("sq", p, 6, 0x1160, True), ("dist2", p, 7, 0x1150, True),
+                              ("nearest", p, 11, 0x1130, False)]
     assert frames(0x1180) == [("nearest", p, 12, 0x1130, False)]
     assert frames(0x118b) == []  # past the FUNC, before the next symbol
     assert frames(0x1195) == [("geo::Rect::area() const", p, 17, 0x1190, False)]
-    assert frames(0x11c4) == [("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112, 0x11c0, True), ("main", p, 24, 0x11b0, False)]
+    assert frames(0x11c4) == [("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112, 0x11c0, True),
+                              ("main", p, 24, 0x11b0, False)]
     # PUBLIC symbols reach the next symbol (the last one, the end of the module); mangled
     # names are demangled.
     assert frames(0x1210) == [("_start", None, None, 0x1200, False)]
@@ -667,8 +675,10 @@ def test_breakpad(tmp_path: "os.PathLike[str]") -> None:
     assert again.lookup_many(addrs) == cache.lookup_many(addrs)
     assert pysym.SymCache.from_object(BREAKPAD_SYM.encode()).to_bytes() == cache.to_bytes()
     # Malformed records are invalid input, never a crash.
-    for bad in ("MODULE Linux x86_64 nothex prog\n", "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC zz 1 0 f\n",
-                BREAKPAD_SYM.replace("1150 8 6 0", "1150 8 6"), BREAKPAD_SYM.replace("INLINE 0 11 0 1 1150 20", "INLINE 0 11 0 1 1150"),
+    for bad in ("MODULE Linux x86_64 nothex prog\n",
+                "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC zz 1 0 f\n",
+                BREAKPAD_SYM.replace("1150 8 6 0", "1150 8 6"),
+                BREAKPAD_SYM.replace("INLINE 0 11 0 1 1150 20", "INLINE 0 11 0 1 1150"),
                 "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"):
         with pytest.raises(pysym.InvalidInputError):
             pysym.SymCache.from_object(bad.encode())
@@ -703,7 +713,8 @@ def test_breakpad_streamed(tmp_path: "os.PathLike[str]") -> None:
     with open(path, "wb") as f:
         f.write(text.encode())
     o = pysym.Object.from_path(path)
-    assert (o.kind, o.debug_id, o.has_debug_info, o.has_symbols) == ("breakpad", "6edc6acd-b282-1258-43fd-59da9c81bd83", True, True)
+    assert (o.kind, o.debug_id, o.has_debug_info, o.has_symbols) == (
+        "breakpad", "6edc6acd-b282-1258-43fd-59da9c81bd83", True, True)
     cache = pysym.SymCache.from_object(path)
     picks = funcs[:50] + funcs[-50:] + rnd.sample(funcs, 400)
     addrs = [r[0] + rnd.randrange(r[1]) for _, _, rows in picks for r in rows]

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import array
 import json
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
-from hypothesis import assume, example, given, note, settings
+from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
-
-import pysym
 from strategies import (
     GLB,
     I32_MAX,
@@ -33,6 +31,8 @@ from strategies import (
     vlq_decode_all,
     vlq_encode,
 )
+
+import pysym
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -275,7 +275,7 @@ def _exercise(data: bytes) -> None:
     try:
         sm = pysym.SourceMap.from_bytes(data)
     except pysym.SandboxError as e:  # a trap is a bug in the module (DESIGN.md), not bad input
-        raise AssertionError("module trapped on input %r: %r" % (data[:200], e))
+        raise AssertionError("module trapped on input %r: %r" % (data[:200], e)) from e
     except pysym.PysymError as e:
         assert isinstance(e, (pysym.InvalidInputError, pysym.ResourceLimitError)), repr(e)
         return
@@ -286,7 +286,9 @@ def _exercise(data: bytes) -> None:
             assert len(toks) == n
             for src in sm.sources:
                 sm.source_content(src) if src is not None else None
-            sm.names, sm.file, sm.debug_id, sm.ignore_list
+            assert isinstance(sm.names, list) and isinstance(sm.ignore_list, list)
+            assert sm.file is None or isinstance(sm.file, str)
+            assert sm.debug_id is None or isinstance(sm.debug_id, str)
             lines = [0, 0, 1, 2, 5, 2**31 - 1]
             cols = [0, 3, 1, 2**31 - 1, 7, 0]
             for bias in BIASES:
@@ -295,7 +297,7 @@ def _exercise(data: bytes) -> None:
                 if t.src is not None:
                     sm.generated_positions(t.src, t.src_line, t.src_col)
     except pysym.SandboxError as e:
-        raise AssertionError("module trapped while reading a loaded map %r: %r" % (data[:200], e))
+        raise AssertionError("module trapped while reading a loaded map %r: %r" % (data[:200], e)) from e
     except pysym.PysymError as e:
         assert isinstance(e, (pysym.InvalidInputError, pysym.ResourceLimitError)), repr(e)
 

@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 REFERENCE = Path(__file__).resolve().parent
 NODE_MODULES = REFERENCE / "node_modules"

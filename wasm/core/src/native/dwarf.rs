@@ -599,6 +599,9 @@ struct Die<'s> {
     /// `DW_AT_low_pc` seen, and whether the walk's entry is certain.
     low_pc_seen: bool,
     entry_known: bool,
+    /// Its naming attributes in `UnitData::name_attrs` (kept by the walk: reading the
+    /// DIE again for them cost as much as the walk's read).
+    name_attrs: (u32, u32),
 }
 
 impl<'s> Die<'s> {
@@ -623,6 +626,7 @@ impl<'s> Die<'s> {
             entry: None,
             low_pc_seen: false,
             entry_known: false,
+            name_attrs: (0, 0),
         }
     }
 
@@ -667,6 +671,8 @@ struct UnitData<'s> {
     origin_funcs: FastMap<usize, u32>,
     /// Names behind references ([`Names`]).
     memo: FastMap<usize, Option<Cow<'s, [u8]>>>,
+    /// The attributes [`read_name`] reads, of each DIE in `dies`, in order.
+    name_attrs: Vec<(gimli::DwAt, gimli::AttributeValue<Reader<'s>>)>,
 }
 
 /// How to step over one attribute (the sizes gimli's `skip_attributes` uses).
@@ -832,6 +838,7 @@ impl<'s> UnitData<'s> {
             inline_addrs: Vec::new(),
             origin_funcs: FastMap::default(),
             memo: FastMap::default(),
+            name_attrs: Vec::new(),
         };
         // Open DIEs with children: (depth, context of their children).
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
@@ -892,22 +899,28 @@ impl<'s> UnitData<'s> {
                 gimli::DW_TAG_subprogram => {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
+                    let first_name = d.name_attrs.len();
                     for spec in abbrev.attributes() {
                         let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
                         die.note_entry(dwarf, unit, &attr);
                         // Range errors fail the unit (names are read when first needed).
                         ranges.read(dwarf, unit, &attr).map_err(dwarf_err)?;
+                        if is_name_attr(attr.name()) {
+                            d.name_attrs.push((attr.name(), attr.value()));
+                        }
                     }
                     let f = d.funcs.len();
                     let mut addrs = Vec::new();
                     let first = ranges.for_each(dwarf, unit, |b, e| addrs.push((b, e, f))).map_err(dwarf_err)?;
                     die.first_range(&ranges, first);
                     if !addrs.is_empty() {
+                        die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);
                         d.func_addrs.extend(addrs);
                         d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), error: None });
                         d.dies.push(die);
                         Ctx { func: Some(f), depth: 0 }
                     } else {
+                        d.name_attrs.truncate(first_name);
                         // Inlined code under a subprogram without code belongs to no function.
                         Ctx { func: None, depth: 0 }
                     }
@@ -917,6 +930,7 @@ impl<'s> UnitData<'s> {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
                     let mut error = None;
+                    let first_name = d.name_attrs.len();
                     for spec in abbrev.attributes() {
                         let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
                         die.note_entry(dwarf, unit, &attr);
@@ -926,10 +940,14 @@ impl<'s> UnitData<'s> {
                             }
                             Ok(())
                         });
+                        if is_name_attr(attr.name()) {
+                            d.name_attrs.push((attr.name(), attr.value()));
+                        }
                         if let Err(e) = r {
                             error = error.or(Some(e));
                         }
                     }
+                    die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);
                     let index = d.dies.len();
                     d.dies.push(die);
                     let depth = ctx.depth;
@@ -1015,30 +1033,35 @@ fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
 
 /// A DIE's own name attributes, in attribute order as addr2line reads them: a linkage
 /// name wins, then `DW_AT_name`, then the name behind an origin or specification.
-fn read_name<'u>(die: &mut Die<'u>, attr: &gimli::Attribute<Reader<'u>>, unit: &Unit<'u>, names: &mut Names<'_, '_, 'u, '_>) -> Result<()> {
-    match attr.name() {
+fn read_name<'u>(die: &mut Die<'u>, name: gimli::DwAt, value: gimli::AttributeValue<Reader<'u>>, unit: &Unit<'u>, names: &mut Names<'_, '_, 'u, '_>) -> Result<()> {
+    match name {
         gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
-            if let Ok(s) = names.dwarf.attr_string(unit, attr.value()) {
+            if let Ok(s) = names.dwarf.attr_string(unit, value) {
                 die.name = Some(Cow::Borrowed(s.slice()));
                 die.origin = 0;
             }
         }
         gimli::DW_AT_name => {
             if die.name.is_none() {
-                die.name = names.dwarf.attr_string(unit, attr.value()).ok().map(|s| Cow::Borrowed(s.slice()));
+                die.name = names.dwarf.attr_string(unit, value).ok().map(|s| Cow::Borrowed(s.slice()));
                 die.origin = 0;
             }
         }
         gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
             if die.name.is_none() {
-                let (name, key) = names.resolve(attr.value(), unit)?;
-                die.name = name;
+                let (n, key) = names.resolve(value, unit)?;
+                die.name = n;
                 die.origin = key.map(|k| k + 1).unwrap_or(0);
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The attributes [`read_name`] reads.
+fn is_name_attr(name: gimli::DwAt) -> bool {
+    matches!(name, gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name | gimli::DW_AT_name | gimli::DW_AT_abstract_origin | gimli::DW_AT_specification)
 }
 
 /// Units read for names behind cross-unit references: their bytes by unit index, and
@@ -1270,7 +1293,6 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
     /// answer a row only (most subprograms are declarations without code).
     fn die<'u>(&mut self, cu: &mut UnitData<'u>, i: usize, at: &mut At<'_, 'u, '_>, probe: u64) -> Result<(u32, u64)> {
         if cu.dies[i].function == UNSET {
-            let entry = at.unit.entry(gimli::UnitOffset(cu.dies[i].offset)).map_err(dwarf_err)?;
             let mut names = Names {
                 dwarf: at.dwarf,
                 units: at.units,
@@ -1280,9 +1302,10 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
                 endian: at.endian,
                 memo: &mut cu.memo,
             };
-            let mut attrs = entry.attrs();
-            while let Some(attr) = attrs.next().map_err(dwarf_err)? {
-                read_name(&mut cu.dies[i], &attr, at.unit, &mut names)?;
+            let (first, end) = cu.dies[i].name_attrs;
+            for k in first as usize..end as usize {
+                let (name, value) = cu.name_attrs[k];
+                read_name(&mut cu.dies[i], name, value, at.unit, &mut names)?;
             }
             let origin = cu.dies[i].origin;
             let name = cu.dies[i].name.as_deref();

@@ -83,17 +83,27 @@ fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> Result<gimli::Unit
 pub(super) struct Symbols<'a> {
     syms: &'a [(u64, u64, &'a str)],
     funcs: Vec<u32>,
+    /// The last `at`'s index and the addresses that give it: (low, high, index).
+    hint: (u64, u64, usize),
 }
 
 impl<'a> Symbols<'a> {
     pub(super) fn new(syms: &'a [(u64, u64, &'a str)]) -> Self {
-        Symbols { syms, funcs: vec![NONE; syms.len()] }
+        Symbols { syms, funcs: vec![NONE; syms.len()], hint: (1, 0, 0) }
     }
 
     /// The symbol covering `addr` as llvm-symbolizer sees them (a size-0 symbol reaches
     /// the next one): its start and function index.
     fn at(&mut self, addr: u64, w: &mut SymCacheWriter, fns: &mut demangle::Functions) -> Option<(u64, u32)> {
-        let i = self.syms.partition_point(|s| s.0 <= addr);
+        // Probes come in address order: mostly under the last symbol again.
+        let i = if self.hint.0 <= addr && addr < self.hint.1 {
+            self.hint.2
+        } else {
+            let i = self.syms.partition_point(|s| s.0 <= addr);
+            let low = i.checked_sub(1).map(|k| self.syms[k].0).unwrap_or(0);
+            self.hint = (low, self.syms.get(i).map(|s| s.0).unwrap_or(u64::MAX), i);
+            i
+        };
         if i == 0 {
             return None;
         }
@@ -461,6 +471,10 @@ struct Lines {
     /// (address, file index, line, column).
     rows: Vec<(u64, u64, u32, u32)>,
     files: Vec<String>,
+    /// Sequences non-empty and disjoint, rows ascending in each: a row then answers for
+    /// the addresses up to the next row, which `hint` (low, high, row) keeps of the last.
+    plain: bool,
+    hint: std::cell::Cell<(u64, u64, usize)>,
 }
 
 impl Lines {
@@ -470,7 +484,7 @@ impl Lines {
         let mut files = Vec::new();
         let program = match unit.line_program.clone() {
             Some(p) => p,
-            None => return Ok(Lines { seqs, rows: rows_out, files }),
+            None => return Ok(Lines { seqs, rows: rows_out, files, plain: false, hint: std::cell::Cell::new((1, 0, 0)) }),
         };
         let mut rows = program.rows();
         let mut first = 0;
@@ -510,11 +524,29 @@ impl Lines {
             files.push(render_file(dwarf, unit, file, header)?);
             index += 1;
         }
-        Ok(Lines { seqs, rows: rows_out, files })
+        let plain = seqs.iter().all(|s| s.0 < s.1 && rows_out[s.2..s.3].windows(2).all(|r| r[0].0 < r[1].0) && rows_out[s.3 - 1].0 < s.1)
+            && seqs.windows(2).all(|s| s[0].1 <= s[1].0);
+        Ok(Lines { seqs, rows: rows_out, files, plain, hint: std::cell::Cell::new((1, 0, 0)) })
     }
 
     /// The row covering `probe` (addr2line's `find_location`).
     fn find(&self, probe: u64) -> Option<&(u64, u64, u32, u32)> {
+        let h = self.hint.get();
+        if h.0 <= probe && probe < h.1 {
+            return Some(&self.rows[h.2]);
+        }
+        let (s, i) = self.search(probe)?;
+        if self.plain {
+            // (in a plain table the row found is the last at or before `probe` in the
+            // sequence holding it)
+            let high = if i + 1 < s.3 { self.rows[i + 1].0 } else { s.1 };
+            self.hint.set((self.rows[i].0, high, i));
+        }
+        Some(&self.rows[i])
+    }
+
+    /// [`find`](Self::find) without the hint: the sequence and the row's index.
+    fn search(&self, probe: u64) -> Option<(&(u64, u64, usize, usize), usize)> {
         let high = probe.wrapping_add(1);
         let mut seq_idx = match self.seqs.binary_search_by(|s| range_order(s.0, s.1, probe)) {
             Ok(x) => x,
@@ -535,7 +567,7 @@ impl Lines {
                 return None;
             }
             match self.rows[s.2..s.3].get(row_idx) {
-                Some(row) => return if row.0 >= high { None } else { Some(row) },
+                Some(row) => return if row.0 >= high { None } else { Some((s, s.2 + row_idx)) },
                 None => {
                     seq_idx += 1;
                     row_idx = 0;
@@ -654,6 +686,9 @@ struct Func {
     die: usize,
     /// Its inlined subroutines' ranges in `UnitData::inline_addrs`.
     inlines: (usize, usize),
+    /// No two of those ranges at one depth overlap: each depth has at most one range at
+    /// an address, whichever way it is searched ([`UnitData::inlined_at`]'s cache).
+    disjoint: bool,
     /// An error reading its subtree (raised only if an address needs the function, as
     /// addr2line does).
     error: Option<gimli::Error>,
@@ -673,6 +708,13 @@ struct UnitData<'s> {
     memo: FastMap<usize, Option<Cow<'s, [u8]>>>,
     /// The attributes [`read_name`] reads, of each DIE in `dies`, in order.
     name_attrs: Vec<(gimli::DwAt, gimli::AttributeValue<Reader<'s>>)>,
+    /// No two of `func_addrs` overlap (then [`UnitData::function_at`] caches).
+    funcs_disjoint: bool,
+    /// The last `function_at` answer and the addresses it holds for: (low, high, function).
+    func_hint: (u64, u64, Option<usize>),
+    /// `inlined_at`'s answers per depth for one function: (low, high, DIE or `usize::MAX`
+    /// for none at that depth), each true at `low..high` (probes come in address order).
+    inline_hint: (usize, Vec<(u64, u64, usize)>),
 }
 
 /// How to step over one attribute (the sizes gimli's `skip_attributes` uses).
@@ -839,6 +881,9 @@ impl<'s> UnitData<'s> {
             origin_funcs: FastMap::default(),
             memo: FastMap::default(),
             name_attrs: Vec::new(),
+            funcs_disjoint: false,
+            func_hint: (1, 0, None),
+            inline_hint: (usize::MAX, Vec::new()),
         };
         // Open DIEs with children: (depth, context of their children).
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
@@ -916,7 +961,7 @@ impl<'s> UnitData<'s> {
                     if !addrs.is_empty() {
                         die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);
                         d.func_addrs.extend(addrs);
-                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), error: None });
+                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), disjoint: true, error: None });
                         d.dies.push(die);
                         Ctx { func: Some(f), depth: 0 }
                     } else {
@@ -982,31 +1027,81 @@ impl<'s> UnitData<'s> {
                 i += 1;
             }
             d.funcs[f].inlines = (start, i);
+            d.funcs[f].disjoint = d.inline_addrs[start..i].windows(2).all(|w| w[0].1 != w[1].1 || w[0].3 <= w[1].2);
         }
+        d.funcs_disjoint = d.func_addrs.windows(2).all(|w| w[0].1 <= w[1].0);
         Ok(d)
+    }
+
+    /// The function whose range holds `probe` (a binary search, as addr2line's).
+    fn function_at(&mut self, probe: u64) -> Option<usize> {
+        let h = self.func_hint;
+        if self.funcs_disjoint && h.0 <= probe && probe < h.1 {
+            return h.2;
+        }
+        let a = &self.func_addrs;
+        match a.binary_search_by(|a| range_order(a.0, a.1, probe)) {
+            Ok(i) => {
+                self.func_hint = (a[i].0, a[i].1, Some(a[i].2));
+                Some(a[i].2)
+            }
+            Err(i) => {
+                let low = i.checked_sub(1).map(|k| a[k].1).unwrap_or(0);
+                self.func_hint = (low, a.get(i).map(|r| r.0).unwrap_or(u64::MAX), None);
+                None
+            }
+        }
     }
 
     /// addr2line's `find_inlined_functions`: the inlined subroutines at `probe`, outermost
     /// first (one binary search per depth, each among the ranges at that depth).
-    fn inlined_at(&self, f: usize, probe: u64, out: &mut Vec<usize>) {
+    fn inlined_at(&mut self, f: usize, probe: u64, out: &mut Vec<usize>) {
         out.clear();
         let (s, e) = self.funcs[f].inlines;
+        if self.funcs[f].disjoint {
+            // Each depth on its own: the range holding `probe` at that depth, if any.
+            if self.inline_hint.0 != f {
+                self.inline_hint.0 = f;
+                self.inline_hint.1.clear();
+            }
+            let (addrs, hint) = (&self.inline_addrs[s..e], &mut self.inline_hint.1);
+            loop {
+                let depth = out.len();
+                let die = match hint.get(depth) {
+                    Some(h) if h.0 <= probe && probe < h.1 => h.2,
+                    _ => {
+                        let h = match addrs.binary_search_by(|r| inline_order(r, depth, probe)) {
+                            Ok(i) => (addrs[i].2, addrs[i].3, addrs[i].4),
+                            Err(i) => {
+                                let low = match i.checked_sub(1).map(|k| &addrs[k]) {
+                                    Some(r) if r.1 == depth => r.3,
+                                    _ => 0,
+                                };
+                                let high = match addrs.get(i) {
+                                    Some(r) if r.1 == depth => r.2,
+                                    _ => u64::MAX,
+                                };
+                                (low, high, usize::MAX)
+                            }
+                        };
+                        if depth < hint.len() {
+                            hint[depth] = h;
+                        } else {
+                            hint.push(h);
+                        }
+                        h.2
+                    }
+                };
+                if die == usize::MAX {
+                    return;
+                }
+                out.push(die);
+            }
+        }
         let mut addrs = &self.inline_addrs[s..e];
         loop {
             let depth = out.len();
-            let found = addrs.binary_search_by(|r| {
-                if r.1 > depth {
-                    Ordering::Greater
-                } else if r.1 < depth {
-                    Ordering::Less
-                } else if r.2 > probe {
-                    Ordering::Greater
-                } else if r.3 <= probe {
-                    Ordering::Less
-                } else {
-                    Ordering::Equal
-                }
-            });
+            let found = addrs.binary_search_by(|r| inline_order(r, depth, probe));
             match found {
                 Ok(i) => {
                     out.push(addrs[i].4);
@@ -1015,6 +1110,21 @@ impl<'s> UnitData<'s> {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// Where an inlined range lies from `probe` at `depth`, for `inline_addrs`' order.
+fn inline_order(r: &(usize, usize, u64, u64, usize), depth: usize, probe: u64) -> Ordering {
+    if r.1 > depth {
+        Ordering::Greater
+    } else if r.1 < depth {
+        Ordering::Less
+    } else if r.2 > probe {
+        Ordering::Greater
+    } else if r.3 <= probe {
+        Ordering::Less
+    } else {
+        Ordering::Equal
     }
 }
 
@@ -1341,11 +1451,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
         lines: Option<&Lines>,
         files: &mut [Option<u32>],
     ) -> Result<Option<u32>> {
-        let func = cu
-            .func_addrs
-            .binary_search_by(|a| range_order(a.0, a.1, probe))
-            .ok()
-            .map(|i| cu.func_addrs[i].2);
+        let func = cu.function_at(probe);
         let row = lines.and_then(|l| l.find(probe)).copied();
         let (file, line, column) = match row {
             Some(r) => (self.file(lines, files, r.1), r.2, r.3),

@@ -316,8 +316,11 @@ pub(super) fn add_ranges<'s, 'b>(
             continue;
         }
         // One entry per boundary, the unit's highest priority for it.
-        probes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        probes.dedup_by_key(|p| p.0);
+        // (mostly in order already: the unit's ranges are by start)
+        if !probes.windows(2).all(|w| w[0].0 < w[1].0) {
+            probes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            probes.dedup_by_key(|p| p.0);
+        }
 
         let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
         let unit = dwarf.unit(unit_header(&bytes, endian)?).map_err(dwarf_err)?;
@@ -339,7 +342,7 @@ pub(super) fn add_ranges<'s, 'b>(
         let mut cuts: Vec<u64> = Vec::with_capacity(2 * (cu.inline_addrs.len() + cu.func_addrs.len()));
         cuts.extend(cu.inline_addrs.iter().flat_map(|r| [r.2, r.3]));
         cuts.extend(cu.func_addrs.iter().flat_map(|r| [r.0, r.1]));
-        cuts.sort_unstable();
+        radix_sort(&mut cuts);
         cuts.dedup();
         // Both searches go forward from the previous cut's answer (cuts are sorted).
         let (mut j, mut k) = (0, 0);
@@ -383,6 +386,42 @@ pub(super) fn add_ranges<'s, 'b>(
         }
     }
     Ok(())
+}
+
+/// `v.sort_unstable()`, in fewer steps for many addresses of one unit: a least significant
+/// digit radix sort of their offsets from the lowest, 11 bits a pass.
+fn radix_sort(v: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    if v.len() < 256 {
+        v.sort_unstable();
+        return;
+    }
+    let min = v.iter().copied().min().unwrap_or(0);
+    let span = v.iter().map(|&x| x - min).max().unwrap_or(0);
+    let passes = ((64 - span.leading_zeros()) + BITS - 1) / BITS;
+    let mut counts = vec![[0usize; 1 << BITS]; passes as usize];
+    for &x in v.iter() {
+        let d = x - min;
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[((d >> (BITS * p as u32)) & ((1 << BITS) - 1)) as usize] += 1;
+        }
+    }
+    let mut buf = vec![0u64; v.len()];
+    for (p, c) in counts.iter_mut().enumerate() {
+        let mut at = 0;
+        for n in c.iter_mut() {
+            let k = *n;
+            *n = at;
+            at += k;
+        }
+        let shift = BITS * p as u32;
+        for &x in v.iter() {
+            let b = (((x - min) >> shift) & ((1 << BITS) - 1)) as usize;
+            buf[c[b]] = x;
+            c[b] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+    }
 }
 
 /// `v.partition_point(pred)` for a point expected near the start: doubling steps, then a
@@ -1529,6 +1568,25 @@ fn die_entry(dwarf: &Dwarf<'_>, unit: &Unit<'_>, off: gimli::UnitOffset) -> Opti
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn radix_sort_sorts() {
+        let mut seed = 3u64;
+        for n in [0, 1, 255, 256, 1000, 5000] {
+            for scale in [1u64, 1 << 12, 1 << 40, u64::MAX] {
+                let mut v: Vec<u64> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (seed >> 7) % scale.max(1) + if scale == 1 { 7 } else { 0 }
+                    })
+                    .collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                super::radix_sort(&mut v);
+                assert_eq!(v, want);
+            }
+        }
+    }
+
     #[test]
     fn gallop_is_partition_point() {
         for n in 0..40 {

@@ -93,6 +93,7 @@ fn width_of(v: u64) -> u8 {
 }
 
 /// `width` little-endian bytes at `at` (at most 8).
+#[inline(always)] // per field of every lookup; left out of line in wasm otherwise
 fn rd_n(b: &[u8], at: usize, width: usize) -> u64 {
     // One 8-byte load and a mask where the slice has room (all but the last few fields):
     // a copy of `width` bytes is a memory.copy call in wasm, several times slower.
@@ -848,6 +849,7 @@ pub struct SymCache<'data> {
     string_bytes: &'data [u8],
 }
 
+#[inline(always)]
 fn rd32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }

@@ -19,6 +19,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Unio
 
 from . import _abi
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
+from ._engine._cache import compile_module
 from ._errors import (
     InputTooLargeError,
     InvalidInputError,
@@ -62,7 +63,7 @@ def _compiled_module(engine: Engine) -> Any:
         module = _compiled.get(engine.name)
         if module is None:
             with open(_WASM_PATH, "rb") as f:
-                module = engine.compile(f.read())
+                module = compile_module(engine, f.read())
             _compiled[engine.name] = module
         return module
 

@@ -174,6 +174,19 @@ class Engine(abc.ABC):
         :class:`pysym._engine.Trap`.
         """
 
+    def artifact_settings(self) -> Optional[str]:
+        """The settings compiled code depends on (part of the compile cache's key), or
+        ``None`` when this engine cannot serialize compiled modules."""
+        return None
+
+    def serialize(self, module: object) -> bytes:
+        """The engine's native code for a compiled ``module`` (see ``_cache``)."""
+        raise NotImplementedError
+
+    def deserialize(self, wasm: bytes, data: bytes) -> object:
+        """A compiled module from what ``serialize`` gave for ``wasm`` (trusted bytes)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return "<pysym engine %s %s>" % (self.name, self.version)
 

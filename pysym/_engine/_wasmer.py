@@ -197,19 +197,26 @@ def _make_export(raw: Any, nparams: int) -> Callable[..., Any]:
 class _Module:
     """Module bytes + one compiled wasmer.Module per thread (wasmer objects are thread-bound)."""
 
-    def __init__(self, engine: "WasmerEngine", wasm: bytes) -> None:
+    def __init__(self, engine: "WasmerEngine", wasm: bytes, compiled: Optional[bytes] = None) -> None:
         self.engine = engine
         self.wasm = wasm
+        self.compiled = compiled  # serialized native code (compile cache), each thread loads it
         self.local = threading.local()
 
     def get(self) -> Any:
         module = getattr(self.local, "module", None)
         if module is None:
             store = self.engine._store()
-            try:
-                module = wasmer.Module(store, self.wasm)
-            except (ValueError, RuntimeError) as e:
-                raise ValueError("invalid wasm module: %s" % e) from None
+            if self.compiled is not None:
+                try:
+                    module = wasmer.Module.deserialize(store, self.compiled)
+                except Exception:
+                    self.compiled = None
+            if module is None:
+                try:
+                    module = wasmer.Module(store, self.wasm)
+                except (ValueError, RuntimeError) as e:
+                    raise ValueError("invalid wasm module: %s" % e) from None
             self.local.module = module
         return module
 
@@ -267,6 +274,18 @@ class WasmerEngine(Engine):
     def compile(self, wasm: bytes) -> object:
         module = _Module(self, bytes(wasm))
         module.get()  # validate and compile for this thread now
+        return module
+
+    def artifact_settings(self) -> Optional[str]:
+        return "universal cranelift"
+
+    def serialize(self, module: object) -> bytes:
+        assert isinstance(module, _Module)
+        return bytes(module.get().serialize())
+
+    def deserialize(self, wasm: bytes, data: bytes) -> object:
+        module = _Module(self, bytes(wasm), data)
+        module.get()
         return module
 
     def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:

@@ -454,6 +454,16 @@ class WasmtimeEngine(Engine):
         except wasmtime.WasmtimeError as e:
             raise ValueError("invalid wasm module: %s" % e) from None
 
+    def artifact_settings(self) -> Optional[str]:
+        return "fuel epoch fixed-memory"  # as set in __init__ (wasmtime also checks them)
+
+    def serialize(self, module: object) -> bytes:
+        assert isinstance(module, wasmtime.Module)
+        return bytes(module.serialize())
+
+    def deserialize(self, wasm: bytes, data: bytes) -> object:
+        return wasmtime.Module.deserialize(self._engine, data)
+
     def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:
         if not isinstance(module, wasmtime.Module):
             raise TypeError("module must come from this engine's compile()")

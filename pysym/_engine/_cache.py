@@ -1,0 +1,151 @@
+"""On-disk cache of compiled modules: the engine's native code for pysym.wasm.
+
+Compiling the module takes 2-4 s per process (per thread on wasmer); loading the
+engine's serialized result takes ~10 ms. So the first process to compile writes it to
+the cache directory and later ones load it:
+
+* directory: ``$PYSYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/pysym``, else
+  ``~/.cache/pysym``; ``PYSYM_CACHE_DIR=off`` (or empty, ``0``) compiles every time;
+* used only when it is a directory owned by the current user and not writable by group
+  or others, since the engine maps what it loads from there as executable code (the
+  trust model of Python's own ``__pycache__``), see SECURITY.md;
+* one file per (module bytes, engine and its version, engine settings, host CPU), written
+  to a temporary file and renamed into place; it starts with a SHA-256 of what follows,
+  checked before the engine sees a byte (wasmer 1.1 crashes on a damaged file);
+* the newest ``KEEP`` entries per engine are kept (other pysym versions, rebuilt modules);
+* any failure (unreadable, damaged, refused by the engine, read-only disk) falls back
+  to compiling, silently: the cache only ever saves time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import stat
+import sys
+import tempfile
+from typing import Any, Optional
+
+from ._base import Engine
+
+_MAGIC = b"pysym-compiled\x00\x01"
+_DIGEST = 32
+_OFF = ("", "0", "off", "no", "none", "false")
+#: entries kept per engine (each module build, e.g. another pysym version, is one; ~4-6 MB)
+KEEP = 4
+
+
+def directory() -> Optional[str]:
+    """The cache directory in effect (it may not exist yet), ``None`` when turned off."""
+    env = os.environ.get("PYSYM_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in _OFF else env
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no home directory: not a directory relative to cwd
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "pysym")
+
+
+def _trusted(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or st.st_uid == getuid()
+
+
+def _host() -> bytes:
+    # Code compiled for one CPU may use instructions another lacks (a home directory
+    # shared over the network); wasmtime checks this itself, wasmer 1.1 does not.
+    flags = b""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            for line in f:
+                if line.startswith((b"flags", b"Features")):
+                    flags = line
+                    break
+    except OSError:
+        pass
+    return ("%s %s %s\n" % (sys.platform, platform.machine(), platform.processor())).encode() + flags
+
+
+def _path(d: str, engine: Engine, settings: str, wasm: bytes) -> str:
+    h = hashlib.sha256(wasm)
+    h.update(("\n%s %s %s\n" % (engine.name, engine.version, settings)).encode())
+    h.update(_host())
+    return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))
+
+
+def _load(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    head = len(_MAGIC) + _DIGEST
+    if len(data) < head or not data.startswith(_MAGIC):
+        return None
+    payload = data[head:]
+    if hashlib.sha256(payload).digest() != data[len(_MAGIC) : head]:
+        return None
+    return payload
+
+
+def _prune(d: str, prefix: str) -> None:
+    try:
+        mine = [e for e in os.scandir(d) if e.name.startswith(prefix) and e.name.endswith(".bin")]
+        mine.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+        for e in mine[KEEP:]:
+            os.unlink(e.path)
+    except OSError:
+        pass
+
+
+def _store(d: str, path: str, payload: bytes) -> None:
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        if not _trusted(d):
+            return
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")  # mode 0600
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return
+    _prune(d, os.path.basename(path).split("-")[0] + "-")
+
+
+def compile_module(engine: Engine, wasm: bytes) -> Any:
+    """``engine.compile(wasm)``, through the cache when the engine can serialize."""
+    settings = engine.artifact_settings()
+    d = directory()
+    if settings is None or d is None:
+        return engine.compile(wasm)
+    path = _path(d, engine, settings, wasm)
+    payload = _load(path) if _trusted(d) else None
+    if payload is not None:
+        try:
+            return engine.deserialize(wasm, payload)
+        except Exception:  # refused by this engine build: compile and replace it
+            pass
+    module = engine.compile(wasm)
+    try:
+        payload = engine.serialize(module)
+    except Exception:
+        return module
+    _store(d, path, payload)
+    return module

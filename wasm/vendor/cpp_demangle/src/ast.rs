@@ -1224,6 +1224,55 @@ const fn pysym_first_bytes(words: &[&[u8]]) -> [bool; 256] {
     first
 }
 
+/// PYSYM: `bytes` as a set of bytes.
+const fn pysym_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// PYSYM: the union of two sets of bytes.
+const fn pysym_union(mut a: [bool; 256], b: [bool; 256]) -> [bool; 256] {
+    let mut i = 0;
+    while i < 256 {
+        a[i] |= b[i];
+        i += 1;
+    }
+    a
+}
+
+// PYSYM: speed: the bytes each production can start with. A parse whose input starts
+// with another byte fails at once without touching the substitution table, so the
+// parsers below skip it (the same result, without the call). A parse that fails
+// returns the error its last alternative gives, as before.
+/// `<operator-name>`: simple operators, `cv`, `li`, `v <digit>`.
+const PYSYM_OPERATOR_FIRST: [bool; 256] =
+    pysym_union(SimpleOperatorName::PYSYM_FIRST, pysym_set(b"clv"));
+/// `<unqualified-name>`: operators, `C`/`D` constructors and destructors, `L`
+/// local source names, source names, `B` ABI tags, `Ul` closures, `Ut` unnamed types.
+const PYSYM_UNQUALIFIED_FIRST: [bool; 256] =
+    pysym_union(PYSYM_OPERATOR_FIRST, pysym_set(b"CDL0123456789BU"));
+/// `<name>`: nested (`N`), unscoped (`St` or unqualified), unscoped template
+/// (those or a substitution, `S`), local (`Z`).
+const PYSYM_NAME_FIRST: [bool; 256] = pysym_union(PYSYM_UNQUALIFIED_FIRST, pysym_set(b"NSZ"));
+/// `<builtin-type>`: the standard ones and `u <source-name>`.
+const PYSYM_BUILTIN_FIRST: [bool; 256] =
+    pysym_union(StandardBuiltinType::PYSYM_FIRST, pysym_set(b"u"));
+/// `<class-enum-type>`: a name, `Ts`, `Tu`, `Te`.
+const PYSYM_CLASS_ENUM_FIRST: [bool; 256] = pysym_union(PYSYM_NAME_FIRST, pysym_set(b"T"));
+/// `<type>`: builtin, class-enum, substitution (`S`), function type (`rVK` qualifiers,
+/// `D` exception specs and `Dx`, `F`), array (`A`), vector (`Dv`), pointer to member
+/// (`M`), template (template) parameter (`T`, `S`), decltype (`D`), qualifiers, `P R O
+/// C G U Dp`.
+const PYSYM_TYPE_FIRST: [bool; 256] = pysym_union(
+    pysym_union(PYSYM_BUILTIN_FIRST, PYSYM_CLASS_ENUM_FIRST),
+    pysym_set(b"SrVKDFAMTPROCGU"),
+);
+
 macro_rules! define_vocabulary {
     ( $(#[$attr:meta])* pub enum $typename:ident {
         $($variant:ident ( $mangled:expr, $printable:expr )),*
@@ -1246,9 +1295,8 @@ macro_rules! define_vocabulary {
 
                 // PYSYM: speed: input whose first byte starts no word fails (as below)
                 // without trying each word.
-                const FIRST: [bool; 256] = pysym_first_bytes(&[$($mangled),*]);
                 if let Some(&c) = input.as_ref().first() {
-                    if !FIRST[c as usize] {
+                    if !$typename::PYSYM_FIRST[c as usize] {
                         return Err(error::Error::UnexpectedText);
                     }
                 }
@@ -1294,6 +1342,9 @@ macro_rules! define_vocabulary {
         }
 
         impl $typename {
+            /// PYSYM: the first bytes of the words.
+            const PYSYM_FIRST: [bool; 256] = pysym_first_bytes(&[$($mangled),*]);
+
             #[allow(dead_code)]
             #[inline]
             fn starts_with(byte: u8) -> bool {
@@ -1833,26 +1884,37 @@ impl Parse for Name {
     ) -> Result<(Name, IndexStr<'b>)> {
         try_begin_parse!("Name", ctx, input);
 
-        if let Ok((name, tail)) = NestedName::parse(ctx, subs, input) {
-            return Ok((Name::Nested(name), tail));
-        }
+        // PYSYM: speed: only the alternatives that can start with this byte.
+        let c = input.peek().unwrap_or(0);
+        let unqualified = PYSYM_UNQUALIFIED_FIRST[c as usize];
 
-        if let Ok((name, tail)) = UnscopedName::parse(ctx, subs, input) {
-            if tail.peek() == Some(b'I') {
-                let name = UnscopedTemplateName(name);
-                let idx = subs.insert(Substitutable::UnscopedTemplateName(name));
-                let handle = UnscopedTemplateNameHandle::BackReference(idx);
-
-                let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
-                return Ok((Name::UnscopedTemplate(handle, args), tail));
-            } else {
-                return Ok((Name::Unscoped(name), tail));
+        if c == b'N' {
+            if let Ok((name, tail)) = NestedName::parse(ctx, subs, input) {
+                return Ok((Name::Nested(name), tail));
             }
         }
 
-        if let Ok((name, tail)) = UnscopedTemplateNameHandle::parse(ctx, subs, input) {
-            let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
-            return Ok((Name::UnscopedTemplate(name, args), tail));
+        let unscoped = unqualified || (c == b'S' && input.peek_second() == Some(b't'));
+        if unscoped {
+            if let Ok((name, tail)) = UnscopedName::parse(ctx, subs, input) {
+                if tail.peek() == Some(b'I') {
+                    let name = UnscopedTemplateName(name);
+                    let idx = subs.insert(Substitutable::UnscopedTemplateName(name));
+                    let handle = UnscopedTemplateNameHandle::BackReference(idx);
+
+                    let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
+                    return Ok((Name::UnscopedTemplate(handle, args), tail));
+                } else {
+                    return Ok((Name::Unscoped(name), tail));
+                }
+            }
+        }
+
+        if unqualified || c == b'S' {
+            if let Ok((name, tail)) = UnscopedTemplateNameHandle::parse(ctx, subs, input) {
+                let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
+                return Ok((Name::UnscopedTemplate(name, args), tail));
+            }
         }
 
         let (name, tail) = LocalName::parse(ctx, subs, input)?;
@@ -2594,12 +2656,27 @@ impl Parse for UnqualifiedName {
     ) -> Result<(UnqualifiedName, IndexStr<'b>)> {
         try_begin_parse!("UnqualifiedName", ctx, input);
 
-        if let Ok((op, tail)) = OperatorName::parse(ctx, subs, input) {
-            return Ok((UnqualifiedName::Operator(op), tail));
+        // PYSYM: speed: only the alternatives that can start with this byte.
+        let c = input.peek().unwrap_or(0);
+        if c.is_ascii_digit() {
+            // (neither an operator, a constructor nor `L`)
+            if let Ok((source, tail)) = SourceName::parse(ctx, subs, input) {
+                return Ok((UnqualifiedName::Source(source), tail));
+            }
+            return UnnamedTypeName::parse(ctx, subs, input)
+                .map(|(unnamed, tail)| (UnqualifiedName::UnnamedType(unnamed), tail));
         }
 
-        if let Ok((ctor_dtor, tail)) = CtorDtorName::parse(ctx, subs, input) {
-            return Ok((UnqualifiedName::CtorDtor(ctor_dtor), tail));
+        if PYSYM_OPERATOR_FIRST[c as usize] {
+            if let Ok((op, tail)) = OperatorName::parse(ctx, subs, input) {
+                return Ok((UnqualifiedName::Operator(op), tail));
+            }
+        }
+
+        if c == b'C' || c == b'D' {
+            if let Ok((ctor_dtor, tail)) = CtorDtorName::parse(ctx, subs, input) {
+                return Ok((UnqualifiedName::CtorDtor(ctor_dtor), tail));
+            }
         }
 
         if let Ok(tail) = consume(b"L", input) {
@@ -2616,12 +2693,16 @@ impl Parse for UnqualifiedName {
             return Ok((UnqualifiedName::Source(source), tail));
         }
 
-        if let Ok((tagged, tail)) = TaggedName::parse(ctx, subs, input) {
-            return Ok((UnqualifiedName::ABITag(tagged), tail));
+        if c == b'B' {
+            if let Ok((tagged, tail)) = TaggedName::parse(ctx, subs, input) {
+                return Ok((UnqualifiedName::ABITag(tagged), tail));
+            }
         }
 
-        if let Ok((closure, tail)) = ClosureTypeName::parse(ctx, subs, input) {
-            return Ok((UnqualifiedName::ClosureType(closure), tail));
+        if c == b'U' {
+            if let Ok((closure, tail)) = ClosureTypeName::parse(ctx, subs, input) {
+                return Ok((UnqualifiedName::ClosureType(closure), tail));
+            }
         }
 
         UnnamedTypeName::parse(ctx, subs, input)
@@ -3673,113 +3754,146 @@ impl Parse for TypeHandle {
             Ok((handle, tail))
         }
 
-        if let Ok((builtin, tail)) = BuiltinType::parse(ctx, subs, input) {
-            // Builtin types are one of two exceptions that do not end up in the
-            // substitutions table.
-            let handle = TypeHandle::Builtin(builtin);
-            return Ok((handle, tail));
+        // PYSYM: speed: only the alternatives that can start with this byte; with none,
+        // the error of the last one (`Dp`).
+        let c = input.peek().unwrap_or(0);
+        if !PYSYM_TYPE_FIRST[c as usize] {
+            return Err(if input.len() < 2 {
+                error::Error::UnexpectedEnd
+            } else {
+                error::Error::UnexpectedText
+            });
         }
 
-        if let Ok((ty, tail)) = ClassEnumType::parse(ctx, subs, input) {
-            let ty = Type::ClassEnum(ty);
-            return insert_and_return_handle(ty, subs, tail);
+        if PYSYM_BUILTIN_FIRST[c as usize] {
+            if let Ok((builtin, tail)) = BuiltinType::parse(ctx, subs, input) {
+                // Builtin types are one of two exceptions that do not end up in the
+                // substitutions table.
+                let handle = TypeHandle::Builtin(builtin);
+                return Ok((handle, tail));
+            }
         }
 
-        if let Ok((sub, tail)) = Substitution::parse(ctx, subs, input) {
-            // If we see an 'I', then this is actually a substitution for a
-            // <template-template-param>, and the template args are what
-            // follows. Throw away what we just parsed, and re-parse it in
-            // `TemplateTemplateParamHandle::parse` for now, but it would be
-            // nice not to duplicate work we've already done.
-            if tail.peek() != Some(b'I') {
-                match sub {
-                    Substitution::WellKnown(component) => {
-                        return Ok((TypeHandle::WellKnown(component), tail));
-                    }
-                    Substitution::BackReference(idx) => {
-                        // TODO: should this check if the back reference actually points
-                        // to a <type>?
-                        return Ok((TypeHandle::BackReference(idx), tail));
+        if PYSYM_CLASS_ENUM_FIRST[c as usize] {
+            if let Ok((ty, tail)) = ClassEnumType::parse(ctx, subs, input) {
+                let ty = Type::ClassEnum(ty);
+                return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'S' {
+            if let Ok((sub, tail)) = Substitution::parse(ctx, subs, input) {
+                // If we see an 'I', then this is actually a substitution for a
+                // <template-template-param>, and the template args are what
+                // follows. Throw away what we just parsed, and re-parse it in
+                // `TemplateTemplateParamHandle::parse` for now, but it would be
+                // nice not to duplicate work we've already done.
+                if tail.peek() != Some(b'I') {
+                    match sub {
+                        Substitution::WellKnown(component) => {
+                            return Ok((TypeHandle::WellKnown(component), tail));
+                        }
+                        Substitution::BackReference(idx) => {
+                            // TODO: should this check if the back reference actually points
+                            // to a <type>?
+                            return Ok((TypeHandle::BackReference(idx), tail));
+                        }
                     }
                 }
             }
         }
 
-        if let Ok((funty, tail)) = FunctionType::parse(ctx, subs, input) {
-            let ty = Type::Function(funty);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((ty, tail)) = ArrayType::parse(ctx, subs, input) {
-            let ty = Type::Array(ty);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((ty, tail)) = VectorType::parse(ctx, subs, input) {
-            let ty = Type::Vector(ty);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((ty, tail)) = PointerToMemberType::parse(ctx, subs, input) {
-            let ty = Type::PointerToMember(ty);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((param, tail)) = TemplateParam::parse(ctx, subs, input) {
-            // Same situation as with `Substitution::parse` at the top of this
-            // function: this is actually a <template-template-param> and
-            // <template-args>.
-            if tail.peek() != Some(b'I') {
-                let ty = Type::TemplateParam(param);
+        if matches!(c, b'r' | b'V' | b'K' | b'D' | b'F') {
+            if let Ok((funty, tail)) = FunctionType::parse(ctx, subs, input) {
+                let ty = Type::Function(funty);
                 return insert_and_return_handle(ty, subs, tail);
-            } else if ctx.in_conversion() {
-                // This may be <template-template-param> <template-args>.
-                // But if we're here for a conversion operator, that's only
-                // possible if the grammar looks like:
-                //
-                // <nested-name>
-                // -> <source-name> cv <template-template-param> <template-args> <template-args>
-                //
-                // That is, there must be *another* <template-args> production after ours.
-                // If there isn't one, then this really is a <template-param>.
-                //
-                // NB: Parsing a <template-args> production may modify the substitutions
-                // table, so we need to avoid contaminating the official copy.
-                let mut tmp_subs = subs.clone();
-                if let Ok((_, new_tail)) = TemplateArgs::parse(ctx, &mut tmp_subs, tail) {
-                    if new_tail.peek() != Some(b'I') {
-                        // Don't consume the TemplateArgs.
-                        let ty = Type::TemplateParam(param);
-                        return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'A' {
+            if let Ok((ty, tail)) = ArrayType::parse(ctx, subs, input) {
+                let ty = Type::Array(ty);
+                return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'D' {
+            if let Ok((ty, tail)) = VectorType::parse(ctx, subs, input) {
+                let ty = Type::Vector(ty);
+                return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'M' {
+            if let Ok((ty, tail)) = PointerToMemberType::parse(ctx, subs, input) {
+                let ty = Type::PointerToMember(ty);
+                return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'T' {
+            if let Ok((param, tail)) = TemplateParam::parse(ctx, subs, input) {
+                // Same situation as with `Substitution::parse` at the top of this
+                // function: this is actually a <template-template-param> and
+                // <template-args>.
+                if tail.peek() != Some(b'I') {
+                    let ty = Type::TemplateParam(param);
+                    return insert_and_return_handle(ty, subs, tail);
+                } else if ctx.in_conversion() {
+                    // This may be <template-template-param> <template-args>.
+                    // But if we're here for a conversion operator, that's only
+                    // possible if the grammar looks like:
+                    //
+                    // <nested-name>
+                    // -> <source-name> cv <template-template-param> <template-args> <template-args>
+                    //
+                    // That is, there must be *another* <template-args> production after ours.
+                    // If there isn't one, then this really is a <template-param>.
+                    //
+                    // NB: Parsing a <template-args> production may modify the substitutions
+                    // table, so we need to avoid contaminating the official copy.
+                    let mut tmp_subs = subs.clone();
+                    if let Ok((_, new_tail)) = TemplateArgs::parse(ctx, &mut tmp_subs, tail) {
+                        if new_tail.peek() != Some(b'I') {
+                            // Don't consume the TemplateArgs.
+                            let ty = Type::TemplateParam(param);
+                            return insert_and_return_handle(ty, subs, tail);
+                        }
+                        // We really do have a <template-template-param>. Fall through.
+                        // NB: We can't use the arguments we just parsed because a
+                        // TemplateTemplateParam is substitutable, and if we use it
+                        // any substitutions in the arguments will come *before* it,
+                        // putting the substitution table out of order.
                     }
-                    // We really do have a <template-template-param>. Fall through.
-                    // NB: We can't use the arguments we just parsed because a
-                    // TemplateTemplateParam is substitutable, and if we use it
-                    // any substitutions in the arguments will come *before* it,
-                    // putting the substitution table out of order.
                 }
             }
         }
 
-        if let Ok((ttp, tail)) = TemplateTemplateParamHandle::parse(ctx, subs, input) {
-            let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
-            let ty = Type::TemplateTemplate(ttp, args);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((param, tail)) = Decltype::parse(ctx, subs, input) {
-            let ty = Type::Decltype(param);
-            return insert_and_return_handle(ty, subs, tail);
-        }
-
-        if let Ok((qualifiers, tail)) = CvQualifiers::parse(ctx, subs, input) {
-            // CvQualifiers can parse successfully without consuming any input,
-            // but we don't want to recurse unless we know we did consume some
-            // input, lest we go into an infinite loop and blow the stack.
-            if tail.len() < input.len() {
-                let (ty, tail) = TypeHandle::parse(ctx, subs, tail)?;
-                let ty = Type::Qualified(qualifiers, ty);
+        if c == b'S' || c == b'T' {
+            if let Ok((ttp, tail)) = TemplateTemplateParamHandle::parse(ctx, subs, input) {
+                let (args, tail) = TemplateArgs::parse(ctx, subs, tail)?;
+                let ty = Type::TemplateTemplate(ttp, args);
                 return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if c == b'D' {
+            if let Ok((param, tail)) = Decltype::parse(ctx, subs, input) {
+                let ty = Type::Decltype(param);
+                return insert_and_return_handle(ty, subs, tail);
+            }
+        }
+
+        if matches!(c, b'r' | b'V' | b'K') {
+            if let Ok((qualifiers, tail)) = CvQualifiers::parse(ctx, subs, input) {
+                // CvQualifiers can parse successfully without consuming any input,
+                // but we don't want to recurse unless we know we did consume some
+                // input, lest we go into an infinite loop and blow the stack.
+                if tail.len() < input.len() {
+                    let (ty, tail) = TypeHandle::parse(ctx, subs, tail)?;
+                    let ty = Type::Qualified(qualifiers, ty);
+                    return insert_and_return_handle(ty, subs, tail);
+                }
             }
         }
 
@@ -5430,8 +5544,11 @@ impl Parse for TemplateArg {
             return Ok((TemplateArg::Expression(expr), tail));
         }
 
-        if let Ok((expr, tail)) = ExprPrimary::parse(ctx, subs, input) {
-            return Ok((TemplateArg::SimpleExpression(expr), tail));
+        // PYSYM: speed: skips alternatives that cannot start with this byte.
+        if input.peek() == Some(b'L') {
+            if let Ok((expr, tail)) = ExprPrimary::parse(ctx, subs, input) {
+                return Ok((TemplateArg::SimpleExpression(expr), tail));
+            }
         }
 
         if let Ok((ty, tail)) = TypeHandle::parse(ctx, subs, input) {

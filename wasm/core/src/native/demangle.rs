@@ -82,8 +82,7 @@ pub fn demangle(name: &str, _lang: u32) -> String {
     name.to_string()
 }
 
-/// Which rewrites a demangled name needs, found by byte searches (cheaper in wasm than
-/// three substring searches, each setting up a two-way searcher).
+/// Which rewrites a demangled name needs, found in one pass over the bytes.
 #[derive(Clone, Copy)]
 struct Markers {
     /// ` [clone `
@@ -96,14 +95,31 @@ struct Markers {
 
 impl Markers {
     fn of(s: &str) -> Markers {
-        // Each a search for one byte (std's memchr, a word at a time), then a check.
-        let any = |c: char, at: &dyn Fn(usize) -> bool| s.match_indices(c).any(|(i, _)| at(i));
         let b = s.as_bytes();
-        Markers {
-            clone: any('[', &|i| b[..i].ends_with(b" ") && b[i..].starts_with(b"[clone ")),
-            operator_lt: any('<', &|i| b[..i].ends_with(b"operator")),
-            lambda: any('{', &|i| b[i..].starts_with(b"{lambda(")),
+        let mut m = Markers { clone: false, operator_lt: false, lambda: false };
+        let mut at = |i: usize| match b[i] {
+            b'[' => m.clone |= b[..i].ends_with(b" ") && b[i..].starts_with(b"[clone "),
+            b'<' => m.operator_lt |= b[..i].ends_with(b"operator"),
+            b'{' => m.lambda |= b[i..].starts_with(b"{lambda("),
+            _ => {}
+        };
+        // Eight bytes at a time (wasm has 64-bit integers): only a word holding a `<`,
+        // `[` or `{` (`[` and `{` differ in bit 0x20) is looked at byte by byte. (Was
+        // three `match_indices` searches, dearer in wasm.)
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & (ONES << 7) != 0;
+        let mut i = 0;
+        while i + 8 <= b.len() {
+            let mut w = [0; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            let w = u64::from_le_bytes(w);
+            if has_zero(w ^ (ONES * u64::from(b'<'))) || has_zero((w | (ONES * 0x20)) ^ (ONES * u64::from(b'{'))) {
+                (i..i + 8).for_each(&mut at);
+            }
+            i += 8;
         }
+        (i..b.len()).for_each(&mut at);
+        m
     }
 }
 

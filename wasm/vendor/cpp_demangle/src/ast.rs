@@ -593,7 +593,8 @@ where
         DemangleContext {
             subs: subs,
             max_recursion: options.recursion_limit.map(|v| v.get()).unwrap_or(128),
-            inner: vec![],
+            // PYSYM: speed: room for the usual nesting without growing.
+            inner: Vec::with_capacity(8),
             input: input,
             source_name: None,
             out: out,
@@ -3003,18 +3004,14 @@ where
             }
         }
 
-        // PYSYM: speed: one UTF-8 check and a plain write (was `from_utf8_lossy`, a
-        // second check in `set_source_name`, and `write!`).
-        match str::from_utf8(ident) {
-            Ok(source_name) => {
-                ctx.source_name = Some(source_name);
-                ctx.write_str(source_name)?;
-            }
-            Err(_) => {
-                ctx.source_name = None;
-                write!(ctx, "{}", String::from_utf8_lossy(ident))?;
-            }
-        }
+        // PYSYM: speed: a plain write without a UTF-8 check (was `from_utf8_lossy`, a
+        // second check in `set_source_name`, and `write!`): `Identifier::parse` takes
+        // only ASCII bytes.
+        debug_assert!(ident.is_ascii());
+        #[allow(unsafe_code)]
+        let source_name = unsafe { str::from_utf8_unchecked(ident) };
+        ctx.source_name = Some(source_name);
+        ctx.write_str(source_name)?;
         Ok(())
     }
 }
@@ -8123,7 +8120,9 @@ where
     P: Parse,
 {
     let (first, mut tail) = P::parse(ctx, subs, input)?;
-    let mut results = vec![first];
+    // PYSYM: speed: room for 4 (`vec![first]` grows at the second).
+    let mut results = Vec::with_capacity(4);
+    results.push(first);
     loop {
         if let Ok((parsed, tail_tail)) = P::parse(ctx, subs, tail) {
             results.push(parsed);

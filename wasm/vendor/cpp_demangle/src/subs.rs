@@ -100,6 +100,14 @@ impl SubstitutionTable {
         Default::default()
     }
 
+    /// PYSYM: an empty table with room for `n` substitutions (growing copies them).
+    pub fn pysym_with_capacity(n: usize) -> SubstitutionTable {
+        SubstitutionTable {
+            substitutions: Vec::with_capacity(n),
+            non_substitutions: Vec::new(),
+        }
+    }
+
     /// Insert a freshly-parsed substitutable component into the table and
     /// return the index at which it now lives.
     pub fn insert(&mut self, entity: Substitutable) -> usize {

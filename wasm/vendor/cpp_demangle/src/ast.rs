@@ -7550,8 +7550,12 @@ impl Parse for Substitution {
     ) -> Result<(Substitution, IndexStr<'b>)> {
         try_begin_parse!("Substitution", ctx, input);
 
-        if let Ok((well_known, tail)) = WellKnownComponent::parse(ctx, subs, input) {
-            return Ok((Substitution::WellKnown(well_known), tail));
+        // PYSYM: speed: the well-known components are `S` and a lower-case letter; a
+        // back-reference (`S_`, `S <seq-id> _`) skips them.
+        if input.peek_second().map_or(true, |c| c.is_ascii_lowercase()) {
+            if let Ok((well_known, tail)) = WellKnownComponent::parse(ctx, subs, input) {
+                return Ok((Substitution::WellKnown(well_known), tail));
+            }
         }
 
         let tail = consume(b"S", input)?;

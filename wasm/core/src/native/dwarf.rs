@@ -439,7 +439,9 @@ fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
 /// Sorts row addresses and keeps one per address: at equal addresses a row start wins
 /// over an end of sequence. The same whether done once or again as rows are added.
 fn sort_bounds(bounds: &mut Vec<(u64, bool)>) {
-    bounds.sort_unstable_by_key(|&(a, end)| (a, end));
+    // Stable (a merge of runs): the rows come in few sorted runs (the part sorted before,
+    // then sequences mostly in address order), which an unstable sort does not see.
+    bounds.sort_by_key(|&(a, end)| (a, end));
     bounds.dedup_by_key(|b| b.0);
 }
 
@@ -1740,6 +1742,26 @@ mod tests {
                 let mut want = v.clone();
                 want.sort_unstable();
                 super::radix_sort(&mut v);
+                assert_eq!(v, want);
+            }
+        }
+    }
+
+    #[test]
+    fn sort_bounds_sorts() {
+        let mut seed = 5u64;
+        for n in [0, 3, 255, 256, 3000] {
+            for scale in [4u64, 1 << 20, 1 << 62, u64::MAX] {
+                let mut v: Vec<(u64, bool)> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        ((seed >> 3) % scale, seed >> 63 != 0)
+                    })
+                    .collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                want.dedup_by_key(|b| b.0);
+                super::sort_bounds(&mut v);
                 assert_eq!(v, want);
             }
         }

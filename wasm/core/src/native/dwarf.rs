@@ -982,11 +982,15 @@ impl<'s> UnitData<'s> {
                     let first_name = d.name_attrs.len();
                     for spec in abbrev.attributes() {
                         let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
-                        die.note_entry(dwarf, unit, &attr);
-                        // Range errors fail the unit (names are read when first needed).
-                        ranges.read(dwarf, unit, &attr).map_err(dwarf_err)?;
-                        if is_name_attr(attr.name()) {
-                            d.name_attrs.push((attr.name(), attr.value()));
+                        // (one match on the name: most attributes are none of these)
+                        match attr.name() {
+                            gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
+                                die.note_entry(dwarf, unit, &attr);
+                                // Range errors fail the unit (names are read when first needed).
+                                ranges.read(dwarf, unit, &attr).map_err(dwarf_err)?;
+                            }
+                            n if is_name_attr(n) => d.name_attrs.push((n, attr.value())),
+                            _ => {}
                         }
                     }
                     let f = d.funcs.len();
@@ -1013,18 +1017,16 @@ impl<'s> UnitData<'s> {
                     let first_name = d.name_attrs.len();
                     for spec in abbrev.attributes() {
                         let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
-                        die.note_entry(dwarf, unit, &attr);
-                        let r = ranges.read(dwarf, unit, &attr).and_then(|taken| {
-                            if !taken {
-                                read_call(&mut die, &attr);
+                        match attr.name() {
+                            gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
+                                die.note_entry(dwarf, unit, &attr);
+                                if let Err(e) = ranges.read(dwarf, unit, &attr) {
+                                    error = error.or(Some(e));
+                                }
                             }
-                            Ok(())
-                        });
-                        if is_name_attr(attr.name()) {
-                            d.name_attrs.push((attr.name(), attr.value()));
-                        }
-                        if let Err(e) = r {
-                            error = error.or(Some(e));
+                            gimli::DW_AT_call_file | gimli::DW_AT_call_line | gimli::DW_AT_call_column => read_call(&mut die, &attr),
+                            n if is_name_attr(n) => d.name_attrs.push((n, attr.value())),
+                            _ => {}
                         }
                     }
                     die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);

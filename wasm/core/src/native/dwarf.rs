@@ -875,7 +875,15 @@ impl<'a> Skips<'a> {
         for s in &plan.steps {
             let len = match *s {
                 Step::Bytes(n) => n,
-                Step::Leb128 => b.get(at..)?.iter().position(|&x| x < 0x80)? + 1,
+                Step::Leb128 => {
+                    let n = b.get(at..)?.iter().position(|&x| x < 0x80)? + 1;
+                    if n > 9 {
+                        // gimli refuses some 10-byte values when it reads one (in a code
+                        // DIE or a declaration it used to read).
+                        return None;
+                    }
+                    n
+                }
                 Step::String => b.get(at..)?.iter().position(|&x| x == 0)? + 1,
                 Step::Block1 => 1 + usize::from(*b.get(at)?),
                 Step::BlockLeb => {

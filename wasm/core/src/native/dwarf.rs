@@ -773,6 +773,8 @@ struct PlanOf {
     tag: gimli::DwTag,
     children: bool,
     steps: Vec<Step>,
+    /// The DIE's size after its code when `steps` are all fixed sizes.
+    fixed: Option<usize>,
     /// No attribute that `UnitData::collect` reads can fail to parse (given its bytes):
     /// its forms have no size or offset gimli could refuse.
     safe: bool,
@@ -847,7 +849,12 @@ impl<'a> Skips<'a> {
                 _ => steps.push(step),
             }
         }
-        Some(PlanOf { tag: abbrev.tag(), children: abbrev.has_children(), steps, safe, ranged })
+        let fixed = match steps[..] {
+            [] => Some(0),
+            [Step::Bytes(n)] => Some(n),
+            _ => None,
+        };
+        Some(PlanOf { tag: abbrev.tag(), children: abbrev.has_children(), steps, fixed, safe, ranged })
     }
 
     /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
@@ -865,13 +872,21 @@ impl<'a> Skips<'a> {
             return None;
         }
         let i = code as usize - 1;
-        if i >= self.plans.len() {
-            self.plans.resize_with(i + 1, || None);
-        }
-        if self.plans[i].is_none() {
+        if !matches!(self.plans.get(i), Some(Some(_))) {
+            if i >= self.plans.len() {
+                self.plans.resize_with(i + 1, || None);
+            }
             self.plans[i] = Some(self.abbrevs.get(code).and_then(|a| Self::plan(a, self.encoding)));
         }
         let plan = self.plans[i].as_ref()?.as_ref()?;
+        if let Some(n) = plan.fixed {
+            // (most DIEs: one add)
+            at = at.checked_add(n)?;
+            if at > b.len() {
+                return None;
+            }
+            return Some(Stepped { tag: plan.tag, children: plan.children, end: at, safe: plan.safe, ranged: plan.ranged });
+        }
         for s in &plan.steps {
             let len = match *s {
                 Step::Bytes(n) => n,

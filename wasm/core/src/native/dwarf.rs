@@ -1792,6 +1792,35 @@ mod tests {
         }
     }
 
+    /// The DIE stepper hands a LEB128 longer than 9 bytes to gimli, which refuses some of
+    /// them (a 10th byte above 1): stepping over one would accept a DIE gimli rejects.
+    #[test]
+    fn long_leb128_is_left_to_gimli() {
+        use gimli::RunTimeEndian::Little;
+        // 1: DW_TAG_compile_unit with children; 2: DW_TAG_variable, DW_AT_const_value udata.
+        let abbrev = [1u8, 0x11, 1, 0, 0, 2, 0x34, 0, 0x1c, 0x0f, 0, 0, 0];
+        let check = |leb: &[u8], steps: bool| {
+            // version 4, abbreviations at 0, 8-byte addresses; the unit's DIE, ours at 12
+            let mut body = vec![4u8, 0, 0, 0, 0, 0, 8, 1, 2];
+            body.extend_from_slice(leb);
+            body.push(0);
+            let mut info = (body.len() as u32).to_le_bytes().to_vec();
+            info.extend(body);
+            let dwarf = gimli::Dwarf { debug_abbrev: gimli::DebugAbbrev::new(&abbrev, Little), ..Default::default() };
+            let header = gimli::DebugInfo::new(&info, Little).units().next().unwrap().unwrap();
+            let unit = dwarf.unit(header).unwrap();
+            let st = super::Skips::new(&unit).step(&info, 12);
+            assert_eq!(st.map(|s| s.end), if steps { Some(info.len() - 1) } else { None }, "{:x?}", leb);
+            let mut entries = unit.entries();
+            entries.next_dfs().unwrap();
+            let (_, die) = entries.next_dfs().unwrap().unwrap();
+            assert_eq!(die.attrs().next().is_ok(), steps, "gimli reads {:x?}", leb);
+        };
+        check(&[0x7f], true);
+        check(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], true);
+        check(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], false);
+    }
+
     #[test]
     fn gallop_is_partition_point() {
         for n in 0..40 {

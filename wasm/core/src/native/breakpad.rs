@@ -352,8 +352,7 @@ struct Emitter<'i> {
     files: &'i FastMap<u32, String>,
     origins: &'i FastMap<u32, String>,
     file_idx: FastMap<u32, u32>,
-    /// Function per interned raw name (the writer keeps the text once).
-    func_idx: FastMap<u32, u32>,
+    functions: demangle::Functions,
     chain: Vec<FrameSpec>,
     points: Vec<u64>,
     spans: Vec<(u64, u64, u32, u32)>,
@@ -377,15 +376,7 @@ impl<'i> Emitter<'i> {
     }
 
     fn function(&mut self, name: &str) -> u32 {
-        let raw = self.w.string(name);
-        match self.func_idx.get(&raw) {
-            Some(&f) => f,
-            None => {
-                let f = self.w.function(name, &demangle::demangle(name, 0), 0);
-                self.func_idx.insert(raw, f);
-                f
-            }
-        }
+        self.functions.intern(&mut self.w, name, 0)
     }
 
     /// The ranges of one FUNC: split at every line record and inline range boundary.
@@ -515,7 +506,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         files: &files,
         origins: &origins,
         file_idx: FastMap::default(),
-        func_idx: FastMap::default(),
+        functions: demangle::Functions::default(),
         chain: Vec::new(),
         points: Vec::new(),
         spans: Vec::new(),

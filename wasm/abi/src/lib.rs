@@ -1087,6 +1087,13 @@ pub extern "C" fn pysym_symcache_bytes(h: u32, out: u32) -> i32 {
     status::OK
 }
 
+/// The `count` u64 the host wrote at `ptr` (a batch's addresses).
+fn host_u64s(ptr: u32, count: u32) -> Vec<u64> {
+    let base = ptr as *const u64;
+    // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
+    (0..count as usize).map(|i| unsafe { base.add(i).read_unaligned() }).collect()
+}
+
 /// Batched lookup of `count` u64 addresses at `ptr` (relative to the image base): the
 /// innermost location of each, `NONE` where nothing covers it. Hosts keep frames per
 /// location (`pysym_symcache_locations`), so a batch costs one u32 per address.
@@ -1096,9 +1103,7 @@ pub extern "C" fn pysym_symcache_lookup_many(h: u32, ptr: u32, count: u32, out: 
         Ok(c) => c,
         Err(code) => return code,
     };
-    let base = ptr as *const u64;
-    // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
-    let addrs: Vec<u64> = (0..count as usize).map(|i| unsafe { base.add(i).read_unaligned() }).collect();
+    let addrs = host_u64s(ptr, count);
     let st = state();
     st.result.clear();
     st.result.reserve(count as usize * 4);
@@ -1121,9 +1126,7 @@ pub extern "C" fn pysym_symcache_lookup_ordered(h: u32, ptr: u32, count: u32, fi
         Err(code) => return code,
     };
     let n = count as usize;
-    let base = ptr as *const u64;
-    // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
-    let addrs: Vec<u64> = (0..n).map(|i| unsafe { base.add(i).read_unaligned() }).collect();
+    let addrs = host_u64s(ptr, count);
     let st = state();
     st.result.clear();
     st.result.reserve(n * 8);

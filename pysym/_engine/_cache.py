@@ -80,7 +80,7 @@ def _path(d: str, engine: Engine, settings: str, wasm: bytes) -> str:
     h = hashlib.sha256(wasm)
     h.update(("\n%s %s %s\n" % (engine.name, engine.version, settings)).encode())
     h.update(_host())
-    return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))
+    return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))  # (_prune goes by the engine prefix)
 
 
 def _load(path: str) -> Optional[bytes]:
@@ -108,7 +108,7 @@ def _prune(d: str, prefix: str) -> None:
         pass
 
 
-def _store(d: str, path: str, payload: bytes) -> None:
+def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
     try:
         os.makedirs(d, mode=0o700, exist_ok=True)
         if not _trusted(d):
@@ -126,7 +126,7 @@ def _store(d: str, path: str, payload: bytes) -> None:
         except OSError:
             pass
         return
-    _prune(d, os.path.basename(path).split("-")[0] + "-")
+    _prune(d, prefix)
 
 
 def compile_module(engine: Engine, wasm: bytes) -> Any:
@@ -147,5 +147,5 @@ def compile_module(engine: Engine, wasm: bytes) -> Any:
         payload = engine.serialize(module)
     except Exception:
         return module
-    _store(d, path, payload)
+    _store(d, path, payload, engine.name + "-")
     return module

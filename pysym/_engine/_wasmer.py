@@ -285,7 +285,9 @@ class WasmerEngine(Engine):
 
     def deserialize(self, wasm: bytes, data: bytes) -> object:
         module = _Module(self, bytes(wasm), data)
-        module.get()
+        # Not through get(), which would compile instead: a refusal here lets the compile
+        # cache compile and replace the entry.
+        module.local.module = wasmer.Module.deserialize(self._store(), data)
         return module
 
     def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:

@@ -415,7 +415,7 @@ class SymCache(HandleOwner):
         ))
         # chains[loc] = (frame,) + chains[caller], at C speed: callers come first in the
         # result (smaller ids), so the lazy map reads their chains after they are set.
-        collections.deque(map(chains.__setitem__, locs, map(
+        collections.deque(map(operator.setitem, itertools.repeat(chains), locs, map(
             operator.add, zip(frames), map(chains.__getitem__, caller))), 0)
 
     def __repr__(self) -> str:

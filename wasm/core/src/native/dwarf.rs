@@ -890,27 +890,14 @@ impl<'a> Skips<'a> {
         for s in &plan.steps {
             let len = match *s {
                 Step::Bytes(n) => n,
-                Step::Leb128 => {
-                    let n = b.get(at..)?.iter().position(|&x| x < 0x80)? + 1;
-                    if n > 9 {
-                        // gimli refuses some 10-byte values when it reads one (in a code
-                        // DIE or a declaration it used to read).
-                        return None;
-                    }
-                    n
-                }
+                // (longer ones are gimli's: it refuses some 10-byte values when it reads one,
+                // in a code DIE or a declaration it used to read)
+                Step::Leb128 => uleb9(b, at)?.1 - at,
                 Step::String => b.get(at..)?.iter().position(|&x| x == 0)? + 1,
                 Step::Block1 => 1 + usize::from(*b.get(at)?),
                 Step::BlockLeb => {
-                    let n = b.get(at..)?.iter().position(|&x| x < 0x80)? + 1;
-                    if n > 9 {
-                        return None; // (gimli's overflow check)
-                    }
-                    let mut v = 0u64;
-                    for (k, &x) in b[at..at + n].iter().enumerate() {
-                        v |= u64::from(x & 0x7f) << (7 * k);
-                    }
-                    n.checked_add(usize::try_from(v).ok()?)?
+                    let (v, end) = uleb9(b, at)?; // (longer: gimli's overflow check)
+                    (end - at).checked_add(usize::try_from(v).ok()?)?
                 }
             };
             at = at.checked_add(len)?;
@@ -1649,18 +1636,6 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
     let mut row = initial;
     let mut given = 0usize;
     let mut pos = 0usize;
-    // An unsigned LEB128 of at most 9 bytes at `pos`, and the position after it.
-    let uleb = |pos: usize| -> Option<(u64, usize)> {
-        let mut v = 0u64;
-        for k in 0..9 {
-            let x = *b.get(pos + k)?;
-            v |= u64::from(x & 0x7f) << (7 * k);
-            if x < 0x80 {
-                return Some((v, pos + k + 1));
-            }
-        }
-        None
-    };
     while let Some(&op) = b.get(pos) {
         pos += 1;
         if op >= base {
@@ -1676,7 +1651,7 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
         match op {
             0 => {
                 // Extended: a length, then the opcode and its operands in that length.
-                let (len, at) = uleb(pos).ok_or(given)?;
+                let (len, at) = uleb9(b, pos).ok_or(given)?;
                 let end = usize::try_from(len).ok().and_then(|l| at.checked_add(l)).filter(|&e| e <= b.len() && e > at).ok_or(given)?;
                 match b[at] {
                     1 => {
@@ -1690,7 +1665,7 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
                         row.address = gimli::Reader::read_address(&mut r, address_size).map_err(|_| given)?;
                     }
                     4 => {
-                        let (_, after) = uleb(at + 1).ok_or(given)?;
+                        let (_, after) = uleb9(b, at + 1).ok_or(given)?;
                         if after > end {
                             return Err(given);
                         }
@@ -1704,12 +1679,12 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
                 given += 1;
             }
             2 => {
-                let (adv, at) = uleb(pos).ok_or(given)?;
+                let (adv, at) = uleb9(b, pos).ok_or(given)?;
                 row.address = row.address.wrapping_add(min_len.wrapping_mul(adv));
                 pos = at;
             }
             3 => {
-                let (v, at) = uleb(pos).ok_or(given)?;
+                let (v, at) = uleb9(b, pos).ok_or(given)?;
                 // Sign-extended from its last byte's sign bit.
                 let bits = 7 * (at - pos) as u32;
                 let inc = if bits < 64 && b[at - 1] & 0x40 != 0 { (v | (!0u64 << bits)) as i64 } else { v as i64 };
@@ -1717,7 +1692,7 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
                 pos = at;
             }
             4 | 5 | 12 => {
-                let (v, at) = uleb(pos).ok_or(given)?;
+                let (v, at) = uleb9(b, pos).ok_or(given)?;
                 match op {
                     4 => row.file = v,
                     5 => row.column = v,
@@ -1740,6 +1715,20 @@ fn fast_rows<const LINES: bool>(header: &gimli::LineProgramHeader<Reader<'_>>, f
         }
     }
     Ok(())
+}
+
+/// The unsigned LEB128 of at most 9 bytes at `pos` in `b`, and the position after it;
+/// `None` for a longer or unterminated one (left to gimli, which checks overflow).
+fn uleb9(b: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for k in 0..9 {
+        let x = *b.get(pos + k)?;
+        v |= u64::from(x & 0x7f) << (7 * k);
+        if x < 0x80 {
+            return Some((v, pos + k + 1));
+        }
+    }
+    None
 }
 
 /// gimli's line advance: a decrease stops at 0.

@@ -7,6 +7,7 @@ wasmer; they can read only the bytes the host hands them.
 from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceContext, SourceMap, Token
 from ._engine import EngineUnavailable
 from ._errors import (
+    FileChangedError,
     InputTooLargeError,
     InvalidInputError,
     MemoryLimitError,
@@ -40,6 +41,7 @@ __all__ = [
     "TimeLimitError",
     "InputTooLargeError",
     "SandboxError",
+    "FileChangedError",
     "Limits",
     "configure",
     "EngineUnavailable",

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 from . import _abi
 from ._engine import Trap
-from ._host import HandleOwner, Runtime, StringTable, _monotonic, get_runtime
+from ._host import HandleOwner, PinnedFile, Runtime, StringTable, _monotonic, get_runtime
 
 __all__ = [
     "SourceMap",
@@ -99,14 +99,22 @@ class SourceMap(HandleOwner):
         self._rt = runtime if runtime is not None else get_runtime()
         self._source = _source
         self._is_path = _is_path
+        if _is_path:
+            assert isinstance(_source, str)
+            self._pinned = PinnedFile(_source)  # reloads read these very bytes (_host.PinnedFile)
         self._handles: Dict[int, int] = {}  # instance serial -> handle
         self._closed = False
         self._names: Optional[StringTable] = None
         self._token_cache: Dict[int, Optional[Token]] = {}
         self._fast: Optional[Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]] = None
         with self._rt.lock:
-            self._load()
-            self._read_metadata()
+            try:
+                self._load()
+                self._read_metadata()
+            except BaseException:
+                if self._pinned is not None:
+                    self._pinned.close()
+                raise
 
     # -- construction --------------------------------------------------------------
 
@@ -114,11 +122,13 @@ class SourceMap(HandleOwner):
     def from_path(
         cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None
     ) -> "SourceMap":
-        """Loads a map from a file; the module reads it through the host's file table."""
-        path = os.fspath(path)
-        with open(path, "rb"):
-            pass  # missing or unreadable files raise OSError here, before the sandbox
-        return cls(path, True, runtime)
+        """Loads a map from a file; the module reads it through the host's file table.
+
+        The file stays open (one descriptor, released by :meth:`close`): whenever the map
+        is rebuilt in a fresh instance it is read again from the same bytes, or raises
+        :class:`pysym.FileChangedError` if it was rewritten in place (SECURITY.md).
+        """
+        return cls(os.fspath(path), True, runtime)
 
     @classmethod
     def from_bytes(cls, data: Any, *, runtime: Optional[Runtime] = None) -> "SourceMap":
@@ -132,13 +142,8 @@ class SourceMap(HandleOwner):
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
-        if self._is_path:
-            with open(self._source, "rb") as f:
-                fh = rt.files.add(f)
-                try:
-                    status = rt.call("pysym_sourcemap_from_file", fh, rt.out_slot)
-                finally:
-                    rt.files.remove(fh)
+        if self._pinned is not None:
+            status = self._pinned.load(rt, "pysym_sourcemap_from_file", self._FREE_EXPORT, "SourceMap")
         else:
             data = self._source
             ptr = rt.put_input(data)

@@ -14,6 +14,7 @@ __all__ = [
     "TimeLimitError",
     "InputTooLargeError",
     "SandboxError",
+    "FileChangedError",
 ]
 
 
@@ -53,4 +54,16 @@ class SandboxError(PysymError):
     """The wasm module trapped (a bug, or a limit enforced by the engine).
 
     The instance that trapped is thrown away; the next call gets a fresh one.
+    """
+
+
+class FileChangedError(PysymError):
+    """A file an object was opened from changed on disk since it was opened.
+
+    Objects made with ``from_path`` read their file again when they are rebuilt in a fresh
+    instance (after a trap or a limit anywhere in the runtime, ``configure()``, a fork, or
+    a new thread on wasmer). They read it through the descriptor they opened, so a file
+    replaced by a rename or deleted is still read as it was; a file rewritten in place
+    (other size, mtime or bytes) is refused with this error instead of mixing old and new
+    data. Open the file again to use its new contents.
     """

@@ -9,8 +9,11 @@ next time they are used.
 from __future__ import annotations
 
 import array
+import errno
+import hashlib
 import io
 import os
+import stat
 import struct
 import sys
 import threading
@@ -21,6 +24,7 @@ from . import _abi
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
 from ._engine._cache import compile_module
 from ._errors import (
+    FileChangedError,
     InputTooLargeError,
     InvalidInputError,
     MemoryLimitError,
@@ -68,7 +72,115 @@ def _compiled_module(engine: Engine) -> Any:
         return module
 
 
-FileSource = Union[IO[bytes], bytes, bytearray, memoryview]
+class PinnedFile:
+    """A file opened once, by descriptor, for the life of an object made from a path.
+
+    Objects rebuild themselves in fresh instances (after any trap or limit in the runtime,
+    ``configure()``, a fork, a new thread on wasmer) while their host-side tables (sources,
+    names, decoded frames, ``debug_id``) stay: they must be rebuilt from the very bytes
+    they were opened with. So the file is read through this descriptor (a file replaced
+    by a rename, or deleted, is still read as it was), and every reload is checked: the
+    size and mtime first (no call when they differ), then a SHA-256 of what the module
+    read, in order (``load``). Anything else raises :class:`FileChangedError`.
+    ``pread`` keeps no file position: threads and forked children can share the descriptor.
+    """
+
+    __slots__ = ("path", "fd", "stamp", "digest", "_hash", "__weakref__")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+        self.digest: Optional[bytes] = None
+        self._hash: Any = None
+        # O_NONBLOCK: a FIFO put where a file is expected must not block the open.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+                     | getattr(os, "O_NONBLOCK", 0))
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInputError("%s is not a regular file" % path)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self.stamp = (st.st_size, st.st_mtime_ns)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def read(self, offset: int, length: int) -> bytes:
+        parts = []
+        while length > 0:
+            chunk = os.pread(self.fd, min(length, 1 << 30), offset)
+            if not chunk:
+                break
+            parts.append(chunk)
+            offset += len(chunk)
+            length -= len(chunk)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        h = self._hash
+        if h is not None:
+            h.update(struct.pack("<QQ", offset - len(data), len(data)))
+            h.update(data)
+        return data
+
+    def check_stamp(self, owner: str) -> None:
+        """Raises FileChangedError when the size or mtime differ from the first open."""
+        st = os.fstat(self.fd)
+        if (st.st_size, st.st_mtime_ns) != self.stamp:
+            raise FileChangedError(
+                "%s changed on disk since this %s was opened (size %d -> %d bytes, mtime changed: %s);"
+                " open it again to use the new contents"
+                % (self.path, owner, self.stamp[0], st.st_size, st.st_mtime_ns != self.stamp[1])
+            )
+
+    def load(self, rt: "Runtime", export: str, free_export: str, owner: str) -> int:
+        """``rt.call(export, fh, out_slot)`` with this file as ``fh``; returns the status.
+
+        The first load records a digest of what the module read; a later one that read
+        anything else frees what it made and raises FileChangedError.
+        """
+        self.check_stamp(owner)
+        h = hashlib.sha256()
+        self._hash = h
+        fh = rt.files.add(self)
+        try:
+            status = rt.call(export, fh, rt.out_slot)
+        finally:
+            rt.files.remove(fh)
+            self._hash = None
+        digest = h.digest()
+        if self.digest is None:
+            self.digest = digest
+        elif digest != self.digest:
+            if status >= 0:
+                rt.call(free_export, rt.out(1)[0])
+            raise FileChangedError(
+                "%s changed on disk since this %s was opened (same size and mtime, other bytes);"
+                " open it again to use the new contents" % (self.path, owner)
+            )
+        return status
+
+    def child_path(self) -> str:
+        """A path another process can open to read this very file (the watchdog child)."""
+        proc = "/proc/%d/fd/%d" % (os.getpid(), self.fd)
+        return proc if os.path.exists(proc) else self.path
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+
+FileSource = Union[IO[bytes], bytes, bytearray, memoryview, PinnedFile]
 
 
 class BuildOutput:
@@ -164,6 +276,8 @@ class _FileTable(HostImports):
             return _abi.BAD_HANDLE
         if isinstance(src, (bytes, bytearray, memoryview)):
             return len(src)
+        if isinstance(src, PinnedFile):
+            return src.size()
         return os.fstat(src.fileno()).st_size
 
     def progress(self, done: int, total: int) -> None:
@@ -192,6 +306,8 @@ class _FileTable(HostImports):
             return _abi.BAD_HANDLE
         if isinstance(src, (bytes, bytearray, memoryview)):
             return memoryview(src)[offset : offset + length]
+        if isinstance(src, PinnedFile):
+            return src.read(offset, length)
         src.seek(offset)
         return src.read(length)
 
@@ -288,6 +404,8 @@ class Runtime:
         self._serial = 0
         self._local: Any = threading.local() if getattr(self.engine, "thread_bound", False) else None
         self._shared: Optional[_Live] = None
+        #: (instance serial, free export, handle) of objects collected without close()
+        self._free_later: List[Tuple[int, str, int]] = []
 
     # -- instance life cycle -------------------------------------------------------
 
@@ -352,6 +470,25 @@ class Runtime:
         """Throws the instance away; objects rebuild in a fresh one on next use."""
         self._set_live(None)
 
+    def free_later(self, serial: int, export: str, handle: int) -> None:
+        """Frees ``handle`` at the next call in instance ``serial`` (safe in finalisers:
+        only appends to a list)."""
+        self._free_later.append((serial, export, handle))
+
+    def _free_collected(self) -> None:
+        pending, self._free_later = self._free_later, []
+        live = self.live
+        work, last = self._work, self._last_input  # the budget of the call under way
+        for serial, export, handle in pending:
+            # Handles of a discarded instance went with it; on wasmer, another thread's
+            # instance cannot be called from here: left to that instance's end.
+            if live is not None and serial == live.serial:
+                try:
+                    self.call(export, handle)
+                except Exception:  # noqa: BLE001 - a failed free only leaks module memory
+                    pass
+        self._work, self._last_input = work, last
+
     def func(self, name: str) -> Callable[..., int]:
         live = self.current()
         fn = live.funcs.get(name)
@@ -364,6 +501,8 @@ class Runtime:
     def call(self, name: str, *args: int) -> int:
         """Calls an export under a fresh budget (fuel for the input handed to it, the
         deadline); a trap discards the instance and raises a typed error (trap_error)."""
+        if self._free_later:
+            self._free_collected()
         fn = self.func(name)
         live = self.current()
         work = self._work
@@ -405,6 +544,8 @@ class Runtime:
             src = self.files.get(args[0])
             if isinstance(src, (bytes, bytearray, memoryview)):
                 data = bytes(src)
+            elif isinstance(src, PinnedFile):
+                path = src.child_path()
             elif src is not None:
                 path = getattr(src, "name", None)
             if name in ("pysym_symcache_build", "pysym_object_info") and args[2]:
@@ -517,6 +658,8 @@ class HandleOwner:
     _rt: Runtime
     _handles: Dict[int, int]
     _closed: bool
+    #: the file a ``from_path`` object reads (again) on every load; closed by ``close()``
+    _pinned: Optional[PinnedFile] = None
 
     def _load(self) -> int:
         raise NotImplementedError
@@ -536,12 +679,16 @@ class HandleOwner:
             return
         self._closed = True
         rt = self._rt
-        with rt.lock:
-            live = rt.live
-            handle = self._handles.get(live.serial) if live is not None else None
-            self._handles.clear()
-            if handle is not None:
-                rt.call(self._FREE_EXPORT, handle)
+        try:
+            with rt.lock:
+                live = rt.live
+                handle = self._handles.get(live.serial) if live is not None else None
+                self._handles.clear()
+                if handle is not None:
+                    rt.call(self._FREE_EXPORT, handle)
+        finally:
+            if self._pinned is not None:
+                self._pinned.close()
 
     def __enter__(self: "_Owner") -> "_Owner":
         return self
@@ -550,8 +697,18 @@ class HandleOwner:
         self.close()
 
     def __del__(self) -> None:
+        # No call into the module from a finaliser: the garbage collector may have
+        # finalised the engine's store first (a cycle through a traceback holding both),
+        # and calling into it then crashes. The runtime frees the handles at its next call.
         try:
-            self.close()
+            if self._closed:
+                return
+            self._closed = True
+            for serial, handle in self._handles.items():
+                self._rt.free_later(serial, self._FREE_EXPORT, handle)
+            self._handles.clear()
+            if self._pinned is not None:
+                self._pinned.close()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 from . import _abi
 from ._errors import PysymError
-from ._host import BuildOutput, HandleOwner, Runtime, StringTable, get_runtime
+from ._host import BuildOutput, HandleOwner, PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["Object", "SymCache", "Frame"]
 
@@ -115,32 +115,35 @@ def _u32s(data: bytes, offset: int, count: int, typecode: str = "I") -> "array.a
 
 
 class _Source:
-    """A file path or bytes, put in the runtime's file table for the length of a call."""
+    """A debug file's bytes, or the file at a path opened once (``_host.PinnedFile``: the
+    same bytes for every call, such as ``Object`` then ``SymCache.from_object``), put in
+    the runtime's file table for the length of a call."""
 
     def __init__(self, source: PathOrBytes) -> None:
+        self.file: Optional[PinnedFile] = None
         if isinstance(source, (bytes, bytearray, memoryview)):
-            self.path: Optional[str] = None
             self.data: Optional[bytes] = _as_bytes(source)
         else:
-            self.path = os.fspath(source)
             self.data = None
-            with open(self.path, "rb"):
-                pass  # missing or unreadable files raise OSError here, before the sandbox
+            self.file = PinnedFile(os.fspath(source))  # OSError here, before the sandbox
 
     def call(self, rt: Runtime, name: str, *args: int) -> int:
-        if self.data is not None:
-            fh = rt.files.add(self.data)
-            try:
-                return rt.call(name, fh, *args)
-            finally:
-                rt.files.remove(fh)
-        assert self.path is not None
-        with open(self.path, "rb") as f:
-            fh = rt.files.add(f)
-            try:
-                return rt.call(name, fh, *args)
-            finally:
-                rt.files.remove(fh)
+        src: Any = self.data
+        if src is None:
+            assert self.file is not None
+            # In place rewrites between two calls (reading an Object, then building from
+            # it) are refused; a rename or a delete is not seen: the descriptor reads on.
+            self.file.check_stamp("debug file")
+            src = self.file
+        fh = rt.files.add(src)
+        try:
+            return rt.call(name, fh, *args)
+        finally:
+            rt.files.remove(fh)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 def _arch_arg(rt: Runtime, arch: Optional[str]) -> Tuple[int, int]:
@@ -216,6 +219,9 @@ class SymCache(HandleOwner):
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._path = path
+        if data is None:
+            assert path is not None
+            self._pinned = PinnedFile(path)  # reloads read these very bytes (_host.PinnedFile)
         self._handles: Dict[int, int] = {}
         self._closed = False
         # Frames per location id (stable for these bytes, so they survive a reload), None
@@ -224,8 +230,13 @@ class SymCache(HandleOwner):
         self._chains: List[Optional[Tuple[Frame, ...]]] = [()]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         with self._rt.lock:
-            self._load()
-            self._read_info()
+            try:
+                self._load()
+                self._read_info()
+            except BaseException:
+                if self._pinned is not None:
+                    self._pinned.close()
+                raise
 
     # -- construction --------------------------------------------------------------
 
@@ -243,38 +254,44 @@ class SymCache(HandleOwner):
         else:
             src = _Source(source)
         rt = runtime if runtime is not None else get_runtime()
-        with rt.lock:
-            ptr, n = _arch_arg(rt, arch)
-            # The module streams the symcache out as it frees the build: the bytes land
-            # here once (to_bytes() and rebuilding after a trap need them anyway) and are
-            # loaded back in place of the build's memory. A symcache that could not be
-            # loaded back is refused before it is written.
-            output = rt.files.output = BuildOutput(min(rt.limits.memory, rt.limits.max_input_size))
-            if progress is not None:
-                rt.files.on_progress = lambda done, total: progress(done / total if total else 1.0)
-            try:
-                status = src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot)
-            finally:
-                rt.files.on_progress = None
-                rt.files.output = None
-            if status < 0 and output.error is not None:
-                if isinstance(output.error, PysymError):
-                    raise output.error
+        try:
+            with rt.lock:
+                ptr, n = _arch_arg(rt, arch)
+                # The module streams the symcache out as it frees the build: the bytes land
+                # here once (to_bytes() and rebuilding after a trap need them anyway) and are
+                # loaded back in place of the build's memory. A symcache that could not be
+                # loaded back is refused before it is written.
+                output = rt.files.output = BuildOutput(min(rt.limits.memory, rt.limits.max_input_size))
+                if progress is not None:
+                    rt.files.on_progress = lambda done, total: progress(done / total if total else 1.0)
                 try:
-                    rt.check(status)
-                except PysymError as e:
-                    raise e from output.error
-            rt.check(status)
-            lo, hi = rt.out(2)
-            return cls(output.getvalue(lo | hi << 32), None, rt)
+                    status = src.call(rt, "pysym_symcache_build", ptr, n, rt.out_slot)
+                finally:
+                    rt.files.on_progress = None
+                    rt.files.output = None
+                if status < 0 and output.error is not None:
+                    if isinstance(output.error, PysymError):
+                        raise output.error
+                    try:
+                        rt.check(status)
+                    except PysymError as e:
+                        raise e from output.error
+                rt.check(status)
+                lo, hi = rt.out(2)
+                return cls(output.getvalue(lo | hi << 32), None, rt)
+        finally:
+            if not isinstance(source, Object):
+                src.close()  # its descriptor; an Object keeps its own
 
     @classmethod
     def from_path(cls, path: "Union[str, os.PathLike[str]]", *, runtime: Optional[Runtime] = None) -> "SymCache":
-        """Loads a built symcache from a file."""
-        p = os.fspath(path)
-        with open(p, "rb"):
-            pass
-        return cls(None, p, runtime)
+        """Loads a built symcache from a file.
+
+        The file stays open (one descriptor, released by :meth:`close`): whenever the
+        symcache is rebuilt in a fresh instance it is read again from the same bytes, or
+        raises :class:`pysym.FileChangedError` if it was rewritten in place (SECURITY.md).
+        """
+        return cls(None, os.fspath(path), runtime)
 
     @classmethod
     def from_bytes(cls, data: Any, *, runtime: Optional[Runtime] = None) -> "SymCache":
@@ -288,13 +305,8 @@ class SymCache(HandleOwner):
             ptr = rt.put_input(self._data)
             status = rt.call("pysym_symcache_from_bytes", ptr, len(self._data), rt.out_slot)
         else:
-            assert self._path is not None
-            with open(self._path, "rb") as f:
-                fh = rt.files.add(f)
-                try:
-                    status = rt.call("pysym_symcache_from_file", fh, rt.out_slot)
-                finally:
-                    rt.files.remove(fh)
+            assert self._pinned is not None
+            status = self._pinned.load(rt, "pysym_symcache_from_file", self._FREE_EXPORT, "SymCache")
         rt.check(status)
         handle = rt.out(1)[0]
         self._handles[live.serial] = handle

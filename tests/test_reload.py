@@ -1,0 +1,242 @@
+"""Objects opened from a path answer from the bytes they were opened with (issue 13, part 1).
+
+An object is rebuilt in a fresh instance whenever the runtime throws its instance away (a
+trap or a limit in *any* object, ``configure()``, a new thread on wasmer), while its
+host-side tables (sources, names, decoded frames, ``debug_id``) stay. These tests replace
+or rewrite the file, force such a discard through *another* object, and look up again:
+the answer is the one of the original bytes, or :class:`pysym.FileChangedError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any, Callable, List
+
+import pytest
+
+import pysym
+from pysym import _host
+from pysym._limits import Limits
+
+
+def _map(src: str, name: str, line: int) -> bytes:
+    # One segment at generated 0:0 -> src:line:0, name; maps of equal size for equal
+    # lengths of src and name (so that a rewrite in place keeps the size).
+    mappings = "AA" + "ACEGIKMO"[line] + "AA"  # VLQ of line (< 8): one character
+    return json.dumps({"version": 3, "file": "gen.js", "sources": [src], "names": [name],
+                       "mappings": mappings, "debugId": "%08d-0000-0000-0000-000000000000" % line}).encode()
+
+
+OLD_MAP = _map("old.js", "alpha", 3)
+NEW_MAP = _map("new.js", "gamma", 5)
+assert len(OLD_MAP) == len(NEW_MAP)
+
+
+def _sym(name: str, line: int) -> bytes:
+    return ("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\n"
+            "FILE 0 /src/%s.c\n"
+            "FUNC 1000 40 0 %s\n"
+            "1000 40 %d 0\n" % (name, name, line)).encode()
+
+
+def _symcache(name: str, line: int, rt: Any) -> bytes:
+    with pysym.SymCache.from_object(_sym(name, line), runtime=rt) as sc:
+        return sc.to_bytes()
+
+
+def _replace(path: Any, data: bytes) -> None:
+    """A deploy: the new file is written beside and renamed over the old one."""
+    tmp = str(path) + ".new"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _rewrite(path: Any, data: bytes, keep_mtime: bool) -> None:
+    """The same inode rewritten in place (optionally with its mtime put back)."""
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(data)
+        f.truncate()
+    if keep_mtime:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+
+
+# -- ways to make the runtime throw its instance away, through another object --------
+
+def _discard_by_memory_limit(rt: Any, engine: str) -> None:
+    if engine != "wasmtime":
+        pytest.skip("only wasmtime enforces Limits.memory (wasmer 1.1 has no limiter)")
+    big = json.dumps({"version": 3, "sources": ["a.js"], "names": [],
+                      "mappings": ";".join(["AAAA," + ",".join(["CAAC"] * 300)] * 4000)}).encode()
+    with pytest.raises(pysym.MemoryLimitError):
+        pysym.SourceMap.from_bytes(big, runtime=rt)
+
+
+def _discard_by_interrupted_call(rt: Any, engine: str) -> None:
+    # A BaseException out of a host import abandons the call: its instance is discarded
+    # (the same path as a trap, on every engine).
+    def stop(fraction: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pysym.SymCache.from_object(_sym("other", 1), runtime=rt, progress=stop)
+
+
+def _discard_by_configure(rt: Any, engine: str) -> None:
+    rt.set_limits(rt.limits.replace(timeout=30))
+
+
+DISCARDS: List[Callable[[Any, str], None]] = [
+    _discard_by_memory_limit, _discard_by_interrupted_call, _discard_by_configure]
+
+
+def _runtime(engine: str) -> Any:
+    # 16 MiB: enough for these objects, too little for _discard_by_memory_limit's map.
+    return _host.Runtime(engine, limits=Limits(memory=16 << 20))
+
+
+def _serial(rt: Any) -> int:
+    return rt.current().serial
+
+
+@pytest.mark.parametrize("discard", DISCARDS, ids=lambda f: f.__name__[9:])
+def test_sourcemap_replaced_file_answers_from_old_bytes(engine, tmp_path, discard):
+    rt = _runtime(engine)
+    p = tmp_path / "app.js.map"
+    p.write_bytes(OLD_MAP)
+    sm = pysym.SourceMap.from_path(p, runtime=rt)
+    before = sm.lookup(0, 0)
+    assert (before.src, before.src_line, before.name) == ("old.js", 3, "alpha")
+    serial = _serial(rt)
+    _replace(p, NEW_MAP)
+    discard(rt, engine)
+    assert _serial(rt) != serial  # the instance really is a new one
+    after = sm.lookup(0, 0)
+    assert after == before
+    assert serial not in sm._handles or len(sm._handles) > 1  # it was loaded again
+    assert sm.debug_id == "00000003-0000-0000-0000-000000000000"
+    assert sm.lookup_many([0], [0]) == [before]
+    # a new object sees the new file
+    assert pysym.SourceMap.from_path(p, runtime=rt).lookup(0, 0).src_line == 5
+    sm.close()
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["mtime", "same-mtime"])
+@pytest.mark.parametrize("discard", DISCARDS, ids=lambda f: f.__name__[9:])
+def test_sourcemap_rewritten_in_place_is_refused(engine, tmp_path, discard, keep_mtime):
+    rt = _runtime(engine)
+    p = tmp_path / "app.js.map"
+    p.write_bytes(OLD_MAP)
+    sm = pysym.SourceMap.from_path(p, runtime=rt)
+    assert sm.lookup(0, 0).name == "alpha"
+    _rewrite(p, NEW_MAP, keep_mtime)
+    discard(rt, engine)
+    with pytest.raises(pysym.FileChangedError) as info:
+        sm.lookup(0, 0)
+    assert str(p) in str(info.value)
+    if keep_mtime:
+        assert "other bytes" in str(info.value)
+    # refused every time, nothing half loaded is left behind
+    with pytest.raises(pysym.FileChangedError):
+        sm.lookup_many([0], [0])
+    assert sm._handles.get(_serial(rt)) is None
+    # other objects are unaffected; the file as it is now opens normally
+    fresh = pysym.SourceMap.from_path(p, runtime=rt)
+    assert fresh.lookup(0, 0).name == "gamma"
+    # putting the original bytes back makes the old object usable again (same digest)
+    _rewrite(p, OLD_MAP, keep_mtime=False)
+    os.utime(p, ns=(sm._pinned.stamp[1], sm._pinned.stamp[1]))
+    assert sm.lookup(0, 0).name == "alpha"
+
+
+@pytest.mark.parametrize("discard", DISCARDS, ids=lambda f: f.__name__[9:])
+def test_symcache_replaced_and_rewritten(engine, tmp_path, discard):
+    rt = _runtime(engine)
+    old = _symcache("alpha", 10, rt)
+    new = _symcache("omega", 20, rt)
+    assert len(old) == len(new) and old != new
+    p = tmp_path / "prog.symc"
+    p.write_bytes(old)
+    sc = pysym.SymCache.from_path(p, runtime=rt)
+    (frame,) = sc.lookup(0x1000)
+    assert (frame.function, frame.line, frame.file) == ("alpha", 10, "/src/alpha.c")
+    _replace(p, new)
+    discard(rt, engine)
+    # frames not decoded yet come from the old bytes too (not from the new module state)
+    assert sc.lookup_many([0x1000, 0x1010, 0x2000]) == [[frame], [frame], []]
+    q = tmp_path / "other.symc"
+    q.write_bytes(old)
+    sc2 = pysym.SymCache.from_path(q, runtime=rt)
+    sc2.lookup(0x1000)
+    _rewrite(q, new, keep_mtime=True)
+    discard(rt, engine)
+    with pytest.raises(pysym.FileChangedError):
+        sc2.lookup(0x1010)
+    assert pysym.SymCache.from_path(q, runtime=rt).lookup(0x1000)[0].function == "omega"
+    sc.close()
+    sc2.close()
+
+
+def test_deleted_file_still_reloads(engine, tmp_path):
+    rt = _runtime(engine)
+    p = tmp_path / "app.js.map"
+    p.write_bytes(OLD_MAP)
+    sm = pysym.SourceMap.from_path(p, runtime=rt)
+    os.unlink(p)
+    _discard_by_configure(rt, engine)
+    assert sm.lookup(0, 0).name == "alpha"
+
+
+def test_wasmer_new_thread_loads_the_old_bytes(engine, tmp_path):
+    # wasmer: each thread has its own instance, so a first use from another thread loads
+    # the object again (the discard the issue names for wasmer); on wasmtime the thread
+    # shares the instance and nothing is reloaded: both must give the old answer.
+    rt = _runtime(engine)
+    p = tmp_path / "app.js.map"
+    p.write_bytes(OLD_MAP)
+    sm = pysym.SourceMap.from_path(p, runtime=rt)
+    before = sm.lookup(0, 0)
+    _replace(p, NEW_MAP)
+    q = tmp_path / "in-place.js.map"
+    q.write_bytes(OLD_MAP)
+    sm2 = pysym.SourceMap.from_path(q, runtime=rt)
+    _rewrite(q, NEW_MAP, keep_mtime=False)
+    seen: List[Any] = []
+
+    def use() -> None:
+        seen.append(sm.lookup(0, 0))
+        try:
+            seen.append(sm2.lookup(0, 0))
+        except pysym.FileChangedError as e:
+            seen.append(e)
+
+    t = threading.Thread(target=use)
+    t.start()
+    t.join()
+    assert seen[0] == before
+    if engine == "wasmer":
+        assert isinstance(seen[1], pysym.FileChangedError)
+    else:
+        assert seen[1].name == "alpha"  # still loaded in the shared instance: no reload
+
+
+def test_close_releases_the_descriptor(engine, tmp_path):
+    p = tmp_path / "app.js.map"
+    p.write_bytes(OLD_MAP)
+    sm = pysym.SourceMap.from_path(p)
+    fd = sm._pinned.fd
+    assert os.fstat(fd)
+    sm.close()
+    assert sm._pinned.fd == -1
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    with pytest.raises(pysym.InvalidInputError, match="not a regular file"):
+        pysym.SourceMap.from_path("/dev/null")
+    with pytest.raises(IsADirectoryError):
+        pysym.SourceMap.from_path(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        pysym.SymCache.from_path(tmp_path / "missing")

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import struct
 import sys
@@ -178,6 +179,35 @@ class PinnedFile:
             self.close()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
+
+
+#: errno -> the process limit that usually causes it when an engine starts an instance
+_RLIMITS = {errno.EFBIG: "RLIMIT_FSIZE", errno.ENOMEM: "RLIMIT_AS", errno.EMFILE: "RLIMIT_NOFILE",
+            errno.EAGAIN: "RLIMIT_NPROC"}
+
+
+def _start_error(message: str) -> PysymError:
+    """The error for an instance the engine could not start: a refused system resource
+    (wasmtime backs linear memory with a memfd, so a low RLIMIT_FSIZE fails with EFBIG)
+    is a ResourceLimitError naming the cause, not a SandboxError (a bug in pysym)."""
+    m = re.search(r"os error (\d+)", message)
+    if m is None:
+        return SandboxError("cannot start the wasm module: %s" % message)
+    code = int(m.group(1))
+    cause = "%s (errno %d)" % (os.strerror(code), code)
+    name = _RLIMITS.get(code)
+    if name is not None:
+        try:
+            import resource
+
+            soft = resource.getrlimit(getattr(resource, name))[0]
+            cause += "; %s is %s" % (name, "unlimited" if soft == resource.RLIM_INFINITY else soft)
+        except (ImportError, AttributeError, OSError, ValueError):
+            pass
+    return ResourceLimitError(
+        "cannot start the wasm module: the operating system refused a resource: %s (engine: %s)"
+        % (cause, message)
+    )
 
 
 FileSource = Union[IO[bytes], bytes, bytearray, memoryview, PinnedFile]
@@ -441,7 +471,7 @@ class Runtime:
         try:
             inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.limits.memory)
         except Trap as e:
-            raise SandboxError("cannot start the wasm module: %s" % e) from None
+            raise _start_error(str(e)) from None
         with self.lock:
             self._serial += 1
             live = _Live(inst, self._serial)

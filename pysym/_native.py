@@ -14,6 +14,7 @@ import gc
 import itertools
 import operator
 import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass, fields
@@ -144,6 +145,30 @@ class _Source:
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    path = os.path.realpath(path)  # through a symlink, as open(path, "wb") would write
+    tmp = os.path.join(os.path.dirname(path), ".%s.%s.tmp" % (os.path.basename(path), os.urandom(6).hex()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0), 0o666)  # the umask applies, as for open()
+    try:
+        with os.fdopen(fd, "wb") as f:
+            try:
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # replacing: keep its mode
+            except FileNotFoundError:
+                pass
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _arch_arg(rt: Runtime, arch: Optional[str]) -> Tuple[int, int]:
@@ -338,10 +363,12 @@ class SymCache(HandleOwner):
         return self._data
 
     def write(self, path: "Union[str, os.PathLike[str]]") -> None:
-        """Writes the symcache to ``path``."""
-        data = self.to_bytes()
-        with open(os.fspath(path), "wb") as f:
-            f.write(data)
+        """Writes the symcache to ``path``, whole or not at all.
+
+        The bytes go to a temporary file beside it, synced, then renamed over ``path``: a
+        full disk or a crash leaves the old file (or none), never a truncated one.
+        """
+        _write_atomic(os.fspath(path), self.to_bytes())
 
     # -- lookups -------------------------------------------------------------------
 

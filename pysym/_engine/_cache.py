@@ -12,6 +12,9 @@ the cache directory and later ones load it:
 * one file per (module bytes, engine and its version, engine settings, host CPU), written
   to a temporary file and renamed into place; it starts with a SHA-256 of what follows,
   checked before the engine sees a byte (wasmer 1.1 crashes on a damaged file);
+* an entry is opened with ``O_NOFOLLOW | O_NONBLOCK`` and used only if it is a regular
+  file owned by the current user, not writable by others (a FIFO there must not hang the
+  first use, a symlink must not point the engine elsewhere);
 * the newest ``KEEP`` entries per engine are kept (other pysym versions, rebuilt modules);
 * any failure (unreadable, damaged, refused by the engine, read-only disk) falls back
   to compiling, silently: the cache only ever saves time.
@@ -83,12 +86,34 @@ def _path(d: str, engine: Engine, settings: str, wasm: bytes) -> str:
     return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))  # (_prune goes by the engine prefix)
 
 
+#: what an entry may be opened as: never through a symlink, never blocking (a FIFO)
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+#: an entry larger than this is not one pysym wrote (entries are ~4-6 MB)
+_MAX_ENTRY = 256 << 20
+
+
 def _load(path: str) -> Optional[bytes]:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        getuid = getattr(os, "getuid", None)
+        # A regular file of this user's, as _store makes them (not a FIFO, a device, a
+        # symlink or someone else's file), of a size pysym could have written.
+        if (not stat.S_ISREG(st.st_mode) or (getuid is not None and st.st_uid != getuid())
+                or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_size > _MAX_ENTRY):
+            return None
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            data = f.read(_MAX_ENTRY + 1)
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     head = len(_MAGIC) + _DIGEST
     if len(data) < head or not data.startswith(_MAGIC):
         return None

@@ -255,6 +255,21 @@ class WasmerInstance(ViewInstance):
         return mem.data_size if mem is not None else 0
 
 
+#: how wasmer 1.1's universal engine begins a serialized module
+_ARTIFACT_MAGIC = b"\x00wasmer-universal\x00"
+
+
+def _check_artifact(data: bytes) -> None:
+    """The structure of a serialized module that can be checked without wasmer's code:
+    its magic, and the metadata offset in its last 8 bytes pointing inside it (a cut file
+    fails this). ``Module.deserialize`` trusts the rest as native code (SECURITY.md)."""
+    if len(data) < 64 or not data.startswith(_ARTIFACT_MAGIC):
+        raise ValueError("not a wasmer universal artifact")
+    (meta,) = struct.unpack_from("<Q", data, len(data) - 8)
+    if not len(_ARTIFACT_MAGIC) <= meta < len(data) - 8:
+        raise ValueError("wasmer artifact metadata offset %d is outside its %d bytes" % (meta, len(data)))
+
+
 class WasmerEngine(Engine):
     name = "wasmer"
     thread_bound = True
@@ -284,6 +299,7 @@ class WasmerEngine(Engine):
         return bytes(module.get().serialize())
 
     def deserialize(self, wasm: bytes, data: bytes) -> object:
+        _check_artifact(data)
         module = _Module(self, bytes(wasm), data)
         # Not through get(), which would compile instead: a refusal here lets the compile
         # cache compile and replace the entry.

@@ -135,8 +135,8 @@ def test_default_directory(monkeypatch, tmp_path):
 
 
 def test_entry_the_engine_refuses_is_replaced(engine, test_wasm, cache_dir, monkeypatch):
-    if engine.name != "wasmtime":
-        pytest.skip("only wasmtime validates what it deserializes (wasmer 1.1 trusts it: the checksum guards it)")
+    # wasmtime validates what it deserializes; for wasmer 1.1 pysym checks the artifact's
+    # magic and metadata offset first (_wasmer._check_artifact)
     _cache.compile_module(engine, test_wasm)
     (name,) = entries(cache_dir)
     path = os.path.join(cache_dir, name)
@@ -148,3 +148,62 @@ def test_entry_the_engine_refuses_is_replaced(engine, test_wasm, cache_dir, monk
     assert counting.calls == 1
     counting.refuse = True
     works(engine, _cache.compile_module(engine, test_wasm))
+
+
+def _entry(engine, test_wasm, cache_dir):
+    _cache.compile_module(engine, test_wasm)
+    (name,) = entries(cache_dir)
+    return os.path.join(cache_dir, name)
+
+
+def test_truncated_entry_with_a_recomputed_digest(engine, test_wasm, cache_dir, monkeypatch):
+    # What a damaged copy that someone "repaired" looks like: the checksum matches.
+    # wasmer 1.1 crashed on it (segfault); now refused before the engine sees it.
+    path = _entry(engine, test_wasm, cache_dir)
+    payload = _cache._load(path)
+    assert payload is not None
+    for cut in (len(payload) - 1, len(payload) // 2, 100):
+        cut_payload = payload[:cut]
+        with open(path, "wb") as f:
+            f.write(_cache._MAGIC + hashlib.sha256(cut_payload).digest() + cut_payload)
+        counting = Counting(engine, monkeypatch)
+        works(engine, _cache.compile_module(engine, test_wasm))
+        assert counting.calls == 1
+    assert _cache._load(path) == payload  # replaced by a whole one
+
+
+def test_fifo_entry_does_not_block(engine, test_wasm, cache_dir, monkeypatch):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    path = _entry(engine, test_wasm, cache_dir)
+    os.unlink(path)
+    os.mkfifo(path, 0o600)
+    done = []
+    t = threading.Thread(target=lambda: done.append(_cache.compile_module(engine, test_wasm)), daemon=True)
+    t.start()
+    t.join(60)
+    if t.is_alive():  # blocked opening the FIFO: a writer end releases it, then fail
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        t.join(10)
+        pytest.fail("the compile cache blocked on a FIFO entry")
+    works(engine, done[0])
+    assert os.path.isfile(path)  # replaced by a regular entry
+
+
+def test_symlinked_or_foreign_entry_is_not_used(engine, test_wasm, cache_dir, monkeypatch, tmp_path):
+    path = _entry(engine, test_wasm, cache_dir)
+    elsewhere = str(tmp_path / "planted.bin")
+    os.rename(path, elsewhere)
+    os.symlink(elsewhere, path)  # a valid entry, but through a symlink: not followed
+    assert _cache._load(path) is None
+    counting = Counting(engine, monkeypatch)
+    works(engine, _cache.compile_module(engine, test_wasm))
+    assert counting.calls == 1 and not os.path.islink(path)
+    assert _cache._load(path) is not None
+    os.chmod(path, 0o622)  # writable by others
+    assert _cache._load(path) is None
+    os.chmod(path, 0o600)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        os.chown(path, 4242, -1)  # another user's file
+        assert _cache._load(path) is None

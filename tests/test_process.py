@@ -1,0 +1,121 @@
+"""Process-level hazards (issue 13, part 5): file-size limits, partial writes, fork, exit.
+
+Each hazard runs in a child process (a fresh interpreter, or a fork), which the test
+waits for with a bound and kills by its pid if it hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+from typing import Optional, Tuple
+
+import pytest
+
+import pysym
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SYM = (b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\n"
+       b"FILE 0 /src/prog.c\n"
+       + b"".join(b"FUNC %x 10 0 function_number_%d\n%x 10 %d 0\n" % (0x1000 + 16 * i, i, 0x1000 + 16 * i, i + 1)
+                  for i in range(200)))
+
+
+def run_child(code: str, engine: str, timeout: float = 120, args: Tuple[str, ...] = (),
+              fsize: Optional[int] = None) -> "subprocess.CompletedProcess[str]":
+    """Runs ``code`` in a fresh interpreter on ``engine``; killed by pid after ``timeout``."""
+    env = dict(os.environ, PYSYM_ENGINE=engine,
+               PYTHONPATH=ROOT + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+
+    def limit() -> None:
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail("the child hung for %ss (killed): %s %s" % (timeout, out, err[-2000:]))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# -- RLIMIT_FSIZE ------------------------------------------------------------------------
+
+def test_low_file_size_limit_is_a_resource_error(engine):
+    # wasmtime backs linear memory with a memfd: a low RLIMIT_FSIZE fails instantiation
+    # with EFBIG. That is the system refusing a resource, not "a bug in pysym".
+    r = run_child("""
+        import pysym
+        try:
+            sm = pysym.SourceMap.from_bytes(b'{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA"}')
+            print("answer", sm.lookup(0, 0).src)
+        except pysym.PysymError as e:
+            print(type(e).__name__, e)
+    """, engine, fsize=100)
+    assert r.returncode == 0, r.stderr
+    if r.stdout.startswith("answer"):
+        assert r.stdout.split() == ["answer", "a.js"]  # wasmer needs no file for memory
+    else:
+        assert r.stdout.startswith("ResourceLimitError "), r.stdout
+        assert "File too large" in r.stdout and "RLIMIT_FSIZE is 100" in r.stdout, r.stdout
+
+
+# -- writes: whole or not at all -----------------------------------------------------------
+
+def test_symcache_write_is_atomic(engine, tmp_path):
+    old = pysym.SymCache.from_object(SYM[:200]).to_bytes()
+    new = pysym.SymCache.from_object(SYM).to_bytes()
+    assert len(new) > 4096
+    target = tmp_path / "prog.symc"
+    target.write_bytes(old)
+    os.chmod(target, 0o640)
+    src = tmp_path / "new.symc"
+    src.write_bytes(new)
+    r = run_child("""
+        import resource, sys, pysym
+        sc = pysym.SymCache.from_path(sys.argv[1])
+        sc.lookup(0x1000)  # the runtime started before the limit
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            sc.write(sys.argv[2])
+            print("written")
+        except OSError as e:
+            print("OSError", e.errno)
+    """, engine, args=(str(src), str(target)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["OSError", "27"]  # EFBIG, reported
+    assert target.read_bytes() == old  # the old file, whole
+    assert sorted(os.listdir(tmp_path)) == ["new.symc", "prog.symc"]  # no temporary left
+    # without the limit: replaced whole, its mode kept
+    pysym.SymCache.from_path(src).write(target)
+    assert target.read_bytes() == new
+    assert os.stat(target).st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["new.symc", "prog.symc"]
+
+
+def test_cli_symcache_build_output_is_atomic(engine, tmp_path):
+    sym = tmp_path / "prog.sym"
+    sym.write_bytes(SYM)
+    out = tmp_path / "prog.symc"
+    out.write_bytes(b"previous symcache")
+    r = run_child("""
+        import sys
+        from pysym._cli import main
+        sys.exit(main(["symcache", "build", "--no-progress", "-o", sys.argv[1], sys.argv[2]]))
+    """, engine, args=(str(out), str(sym)), fsize=4096)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    if engine == "wasmtime":  # its instance cannot even start under this limit
+        assert "RLIMIT_FSIZE is 4096" in r.stderr, r.stderr
+    else:
+        assert "File too large" in r.stderr, r.stderr
+    assert out.read_bytes() == b"previous symcache"
+    assert sorted(os.listdir(tmp_path)) == ["prog.sym", "prog.symc"]

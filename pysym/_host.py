@@ -9,6 +9,7 @@ next time they are used.
 from __future__ import annotations
 
 import array
+import atexit
 import errno
 import hashlib
 import io
@@ -19,6 +20,7 @@ import struct
 import sys
 import threading
 import time
+import weakref
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 from . import _abi
@@ -60,6 +62,64 @@ _STATUS_ERRORS = {
 
 _compiled: Dict[str, Any] = {}
 _compile_lock = threading.Lock()
+
+#: exports that may call host imports, i.e. re-enter Python in the middle of the call
+_REENTERING = frozenset(["pysym_sourcemap_from_file", "pysym_symcache_from_file",
+                         "pysym_symcache_build", "pysym_object_info"])
+#: seconds the interpreter's exit waits for such calls (SECURITY.md "Host-side guarantees")
+EXIT_WAIT = 30.0
+
+
+class _Exit:
+    """Calls in flight that may re-enter Python, and whether the interpreter is exiting.
+
+    A daemon thread whose call enters a host import once the interpreter is finalising
+    cannot take the GIL back: wasmer aborts the process (SIGABRT). So at exit (atexit
+    runs before finalisation) new calls are refused, host imports refuse to work (the call
+    then ends at its next import with an error), and the exit waits for the calls in
+    flight to end, at most ``EXIT_WAIT`` seconds.
+    """
+
+    cond = threading.Condition(threading.Lock())
+    calls = 0
+    exiting = False
+
+
+def _at_exit() -> None:
+    with _Exit.cond:
+        _Exit.exiting = True
+        end = _monotonic() + EXIT_WAIT
+        while _Exit.calls:
+            left = end - _monotonic()
+            if left <= 0:
+                break
+            _Exit.cond.wait(left)
+
+
+atexit.register(_at_exit)
+
+#: every Runtime, for the fork handler
+_runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
+#: what a fork left behind in the child (instances a parent thread may have been calling):
+#: never freed, never called
+_orphans: List[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    # The parent's other threads do not exist here: any lock one of them held stays held
+    # forever, any call one of them was making never returns. Fresh locks, no instances:
+    # objects reload on their next use, from the same bytes (PinnedFile, or their bytes).
+    global _compile_lock, _default_lock
+    _compile_lock = threading.Lock()
+    _default_lock = threading.Lock()
+    _Exit.cond = threading.Condition(threading.Lock())
+    _Exit.calls = 0
+    for rt in list(_runtimes):
+        rt._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _compiled_module(engine: Engine) -> Any:
@@ -301,6 +361,8 @@ class _FileTable(HostImports):
         return total
 
     def file_size(self, fh: int) -> int:
+        if _Exit.exiting:  # see _Exit: end the call at once
+            return _abi.HOST_IO
         src = self._files.get(fh)
         if src is None:
             return _abi.BAD_HANDLE
@@ -311,12 +373,12 @@ class _FileTable(HostImports):
         return os.fstat(src.fileno()).st_size
 
     def progress(self, done: int, total: int) -> None:
-        if self.on_progress is not None:
+        if self.on_progress is not None and not _Exit.exiting:
             self.on_progress(done, total)
 
     def _to_output(self, step: Callable[[BuildOutput], int]) -> int:
         out = self.output
-        if out is None:
+        if out is None or _Exit.exiting:
             return _abi.HOST_IO
         try:
             return step(out)
@@ -331,6 +393,8 @@ class _FileTable(HostImports):
         return self._to_output(lambda out: out.write(offset, data))
 
     def file_read(self, fh: int, offset: int, length: int) -> Union[bytes, memoryview, int]:
+        if _Exit.exiting:
+            return _abi.HOST_IO
         src = self._files.get(fh)
         if src is None:
             return _abi.BAD_HANDLE
@@ -436,6 +500,21 @@ class Runtime:
         self._shared: Optional[_Live] = None
         #: (instance serial, free export, handle) of objects collected without close()
         self._free_later: List[Tuple[int, str, int]] = []
+        _runtimes.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock, file table and no instance (the parent's are
+        kept, unused: a parent thread may have been inside them); objects reload."""
+        _orphans.append((self._shared, self._local, self._watchdog_proc, self.files))
+        self.lock = threading.RLock()
+        self.files = _FileTable()
+        self._shared = None
+        if self._local is not None:
+            self._local = threading.local()
+        self._watchdog_proc = None  # the parent's child process, not ours to use or kill
+        self._free_later = []
+        self._work = 0
+        self._last_input = None
 
     # -- instance life cycle -------------------------------------------------------
 
@@ -547,6 +626,13 @@ class Runtime:
             self._watchdog(name, args)
         live.instance.set_budget(limits.fuel_for(work + files), limits.timeout)
         live.rearm_at = 0.0
+        reenters = name in _REENTERING
+        if reenters:
+            with _Exit.cond:
+                if _Exit.exiting:
+                    self._last_input = None
+                    raise PysymError("%s was not started: the interpreter is exiting" % name)
+                _Exit.calls += 1
         try:
             return fn(*args)
         except Trap as e:
@@ -558,6 +644,10 @@ class Runtime:
             raise
         finally:
             self._last_input = None
+            if reenters:
+                with _Exit.cond:
+                    _Exit.calls -= 1
+                    _Exit.cond.notify_all()
 
     def _watchdog(self, name: str, args: Tuple[int, ...]) -> None:
         """Watchdog mode: run a heavy call first in a child process (``_watchdog.py``)."""

@@ -119,3 +119,118 @@ def test_cli_symcache_build_output_is_atomic(engine, tmp_path):
         assert "File too large" in r.stderr, r.stderr
     assert out.read_bytes() == b"previous symcache"
     assert sorted(os.listdir(tmp_path)) == ["prog.sym", "prog.symc"]
+
+
+# -- fork while another thread is inside a call ---------------------------------------------
+
+FORK_SCRIPT = """
+import json, os, signal, sys, threading, time
+import pysym
+from pysym import _host
+
+mode, path = sys.argv[1], sys.argv[2]
+SYM = b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\\nFILE 0 /src/prog.c\\n" + b"".join(
+    b"FUNC %x 10 0 fn_%d\\n%x 10 %d 0\\n" % (0x1000 + 16 * i, i, 0x1000 + 16 * i, i + 1) for i in range(2000))
+MAP = json.dumps({"version": 3, "sources": ["a.js"], "names": ["n"], "mappings": "AAAAA"}).encode()
+rt = _host.get_runtime()
+inside, release = threading.Event(), threading.Event()
+sm = None
+if mode == "call":  # the thread is inside a build (holding the runtime's lock) at the fork
+    with open(path, "wb") as f:
+        f.write(MAP)
+    sm = pysym.SourceMap.from_path(path)
+
+    def hold(fraction):
+        inside.set()
+        release.wait(60)
+
+    t = threading.Thread(target=lambda: pysym.SymCache.from_object(SYM, progress=hold), daemon=True)
+    t.start()
+    assert inside.wait(60)
+else:  # the thread is compiling the module (holding the compile lock) at the fork
+    t = threading.Thread(target=rt.current, daemon=True)
+    t.start()
+    end = time.monotonic() + 60
+    while not _host._compile_lock.locked() and time.monotonic() < end:
+        time.sleep(0.0005)
+    assert _host._compile_lock.locked(), "the thread never compiled"
+pid = os.fork()
+if pid == 0:
+    try:
+        if sm is not None:
+            print("old-object", sm.lookup(0, 0).name, flush=True)
+        print("new-objects", pysym.SourceMap.from_bytes(MAP).lookup(0, 0).name,
+              pysym.SymCache.from_object(SYM).lookup(0x1010)[0].function, flush=True)
+        os._exit(0)
+    except BaseException as e:
+        print("child-error", type(e).__name__, e, flush=True)
+        os._exit(3)
+end = time.monotonic() + 60
+while True:  # a bounded wait: a deadlocked child is killed by its pid
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
+        break
+    if time.monotonic() > end:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print("child-hung", flush=True)
+        break
+    time.sleep(0.02)
+release.set()
+t.join(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+@pytest.mark.parametrize("mode", ["call", "compile"])
+def test_fork_while_a_thread_is_inside_a_call(engine, tmp_path, monkeypatch, mode):
+    if mode == "compile":
+        monkeypatch.setenv("PYSYM_CACHE_DIR", "off")  # so that compiling takes a while
+    r = run_child(FORK_SCRIPT, engine, timeout=240, args=(mode, str(tmp_path / "a.js.map")))
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    expected = (["old-object n"] if mode == "call" else []) + ["new-objects n fn_1", "child-exit 0"]
+    assert lines == expected, (r.stdout, r.stderr[-3000:])
+
+
+# -- exit while a daemon thread is inside a call -------------------------------------------
+
+EXIT_SCRIPT = """
+import atexit, os, sys, threading, time
+import pysym
+from pysym import _host
+
+path = sys.argv[1]
+inside = threading.Event()
+
+def work():
+    while True:
+        try:
+            pysym.SymCache.from_object(path, progress=lambda fraction: inside.set())
+        except pysym.PysymError:
+            pass
+
+# registered after pysym's handler, so it runs before it: is a call in flight at exit?
+atexit.register(lambda: print("in-flight", _host._Exit.calls, flush=True))
+threading.Thread(target=work, daemon=True).start()
+assert inside.wait(60)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_exit_with_a_daemon_thread_inside_a_call(engine, tmp_path):
+    # wasmer aborted here (PyGILState_Release ... SIGABRT) when the daemon thread's build
+    # entered a host import during finalisation.
+    sym = tmp_path / "big.sym"
+    with open(sym, "wb") as f:
+        f.write(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\nFILE 0 /src/prog.c\n")
+        for i in range(20000):
+            f.write(b"FUNC %x 10 0 fn_%d\n%x 10 %d 0\n" % (0x1000 + 16 * i, i * 7919 % 100003, 0x1000 + 16 * i, i + 1))
+    in_flight = 0
+    for pause in ("0.01", "0.03", "0.05"):
+        r = run_child(EXIT_SCRIPT, engine, timeout=120, args=(str(sym), pause))
+        assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
+        assert "Fatal Python error" not in r.stderr, r.stderr[-3000:]
+        in_flight += int(r.stdout.split()[-1])
+    assert in_flight > 0  # the exit did meet a call in flight

@@ -91,6 +91,15 @@ _ENGINES = {
 _PREFERENCE = ("wasmtime", "wasmer") + (("pyodide",) if sys.platform == "emscripten" else ())
 
 _lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a parent thread may have held it while loading an engine
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _probe_errors: Dict[str, Optional[str]] = {}  # name -> None (ok) or why the import failed
 _engines: Dict[str, Engine] = {}
 

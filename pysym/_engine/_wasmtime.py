@@ -431,6 +431,14 @@ class _Ticker:
                 increment(e.ptr())
 
 
+def _ticker_after_fork() -> None:
+    _Ticker.lock = threading.Lock()  # the child starts its own ticker (``started`` is a pid)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ticker_after_fork)
+
+
 class WasmtimeEngine(Engine):
     name = "wasmtime"
     budgets = True

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import array
 import atexit
+import collections
+import contextlib
 import errno
 import hashlib
 import io
@@ -21,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import IO, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from . import _abi
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
@@ -133,6 +135,26 @@ def _compiled_module(engine: Engine) -> Any:
         return module
 
 
+def _seek_read(fd: int, length: int, offset: int) -> bytes:
+    # Where there is no pread (Windows): the descriptor's position, under a lock.
+    with _seek_lock:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, length)
+
+
+_seek_lock = threading.Lock()
+_pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_read)
+
+
+#: descriptors PinnedFiles keep open at once; beyond, the least recently used are closed
+#: and opened again by path when needed (then a file replaced meanwhile is refused)
+PINNED_FDS = 256
+_pinned_lock = threading.Lock()
+_pinned_open: "collections.OrderedDict[int, weakref.ref[PinnedFile]]" = collections.OrderedDict()
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+               | getattr(os, "O_NONBLOCK", 0))  # a FIFO where a file is expected must not block
+
+
 class PinnedFile:
     """A file opened once, by descriptor, for the life of an object made from a path.
 
@@ -143,19 +165,23 @@ class PinnedFile:
     by a rename, or deleted, is still read as it was), and every reload is checked: the
     size and mtime first (no call when they differ), then a SHA-256 of what the module
     read, in order (``load``). Anything else raises :class:`FileChangedError`.
-    ``pread`` keeps no file position: threads and forked children can share the descriptor.
+
+    At most ``PINNED_FDS`` descriptors stay open process-wide (a resolver may hold
+    thousands of maps): the least recently used idle one is closed and reopened by path
+    on its next use, which also requires the same device, inode, size and mtime.
+    ``pread`` keeps no file position: threads and forked children can share a descriptor.
     """
 
-    __slots__ = ("path", "fd", "stamp", "digest", "_hash", "__weakref__")
+    __slots__ = ("path", "fd", "ident", "digest", "busy", "closed", "_hash", "__weakref__")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd = -1
+        self.busy = 0
+        self.closed = False
         self.digest: Optional[bytes] = None
         self._hash: Any = None
-        # O_NONBLOCK: a FIFO put where a file is expected must not block the open.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-                     | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, _OPEN_FLAGS)
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -165,8 +191,72 @@ class PinnedFile:
         except BaseException:
             os.close(fd)
             raise
-        self.fd = fd
-        self.stamp = (st.st_size, st.st_mtime_ns)
+        self.ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self._keep(fd)
+
+    # -- the descriptor ------------------------------------------------------------
+
+    def _keep(self, fd: int) -> None:
+        """Registers ``fd`` as open; closes the least recently used idle others."""
+        with _pinned_lock:
+            self.fd = fd
+            _pinned_open[id(self)] = weakref.ref(self)
+            excess = len(_pinned_open) - PINNED_FDS
+            if excess > 0:
+                for key, ref in list(_pinned_open.items()):
+                    other = ref()
+                    if other is not None and (other is self or other.busy):
+                        continue
+                    del _pinned_open[key]
+                    if other is not None:
+                        other._close_fd()
+                    excess -= 1
+                    if excess <= 0:
+                        break
+
+    def _close_fd(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def using(self, owner: str) -> Iterator["PinnedFile"]:
+        """The file, open and unchanged in size and mtime, for the length of a call."""
+        if self.closed:
+            raise PysymError("this %s is closed" % owner)
+        with _pinned_lock:
+            self.busy += 1
+            fd = self.fd
+            if fd >= 0:
+                _pinned_open.move_to_end(id(self))
+        try:
+            if fd < 0:
+                self._reopen(owner)
+            st = os.fstat(self.fd)
+            if (st.st_size, st.st_mtime_ns) != self.ident[2:]:
+                raise self._changed(owner, "size %d -> %d bytes, mtime changed: %s" % (
+                    self.ident[2], st.st_size, st.st_mtime_ns != self.ident[3]))
+            yield self
+        finally:
+            with _pinned_lock:
+                self.busy -= 1
+
+    def _reopen(self, owner: str) -> None:
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS)
+        except FileNotFoundError:
+            raise self._changed(owner, "it was removed") from None
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != self.ident[:2]:
+            os.close(fd)
+            raise self._changed(owner, "another file is at its path now")
+        self._keep(fd)
+
+    def _changed(self, owner: str, how: str) -> FileChangedError:
+        return FileChangedError("%s changed on disk since this %s was opened (%s); open it again to"
+                                " use the new contents" % (self.path, owner, how))
+
+    # -- reads (through the file table) --------------------------------------------
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -174,7 +264,7 @@ class PinnedFile:
     def read(self, offset: int, length: int) -> bytes:
         parts = []
         while length > 0:
-            chunk = os.pread(self.fd, min(length, 1 << 30), offset)
+            chunk = _pread(self.fd, min(length, 1 << 30), offset)
             if not chunk:
                 break
             parts.append(chunk)
@@ -187,15 +277,14 @@ class PinnedFile:
             h.update(data)
         return data
 
-    def check_stamp(self, owner: str) -> None:
-        """Raises FileChangedError when the size or mtime differ from the first open."""
-        st = os.fstat(self.fd)
-        if (st.st_size, st.st_mtime_ns) != self.stamp:
-            raise FileChangedError(
-                "%s changed on disk since this %s was opened (size %d -> %d bytes, mtime changed: %s);"
-                " open it again to use the new contents"
-                % (self.path, owner, self.stamp[0], st.st_size, st.st_mtime_ns != self.stamp[1])
-            )
+    def call(self, rt: "Runtime", owner: str, name: str, *args: int) -> int:
+        """``rt.call(name, fh, *args)`` with this file as ``fh`` (size and mtime checked)."""
+        with self.using(owner):
+            fh = rt.files.add(self)
+            try:
+                return rt.call(name, fh, *args)
+            finally:
+                rt.files.remove(fh)
 
     def load(self, rt: "Runtime", export: str, free_export: str, owner: str) -> int:
         """``rt.call(export, fh, out_slot)`` with this file as ``fh``; returns the status.
@@ -203,36 +292,34 @@ class PinnedFile:
         The first load records a digest of what the module read; a later one that read
         anything else frees what it made and raises FileChangedError.
         """
-        self.check_stamp(owner)
         h = hashlib.sha256()
-        self._hash = h
-        fh = rt.files.add(self)
-        try:
-            status = rt.call(export, fh, rt.out_slot)
-        finally:
-            rt.files.remove(fh)
-            self._hash = None
+        with self.using(owner):
+            self._hash = h
+            fh = rt.files.add(self)
+            try:
+                status = rt.call(export, fh, rt.out_slot)
+            finally:
+                rt.files.remove(fh)
+                self._hash = None
         digest = h.digest()
         if self.digest is None:
             self.digest = digest
         elif digest != self.digest:
             if status >= 0:
                 rt.call(free_export, rt.out(1)[0])
-            raise FileChangedError(
-                "%s changed on disk since this %s was opened (same size and mtime, other bytes);"
-                " open it again to use the new contents" % (self.path, owner)
-            )
+            raise self._changed(owner, "same size and mtime, other bytes")
         return status
 
     def child_path(self) -> str:
         """A path another process can open to read this very file (the watchdog child)."""
         proc = "/proc/%d/fd/%d" % (os.getpid(), self.fd)
-        return proc if os.path.exists(proc) else self.path
+        return proc if self.fd >= 0 and os.path.exists(proc) else self.path
 
     def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
+        self.closed = True
+        with _pinned_lock:
+            _pinned_open.pop(id(self), None)
+            self._close_fd()
 
     def __del__(self) -> None:
         try:

@@ -129,14 +129,12 @@ class _Source:
             self.file = PinnedFile(os.fspath(source))  # OSError here, before the sandbox
 
     def call(self, rt: Runtime, name: str, *args: int) -> int:
-        src: Any = self.data
-        if src is None:
-            assert self.file is not None
+        if self.file is not None:
             # In place rewrites between two calls (reading an Object, then building from
             # it) are refused; a rename or a delete is not seen: the descriptor reads on.
-            self.file.check_stamp("debug file")
-            src = self.file
-        fh = rt.files.add(src)
+            return self.file.call(rt, "debug file", name, *args)
+        assert self.data is not None
+        fh = rt.files.add(self.data)
         try:
             return rt.call(name, fh, *args)
         finally:

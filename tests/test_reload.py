@@ -149,7 +149,7 @@ def test_sourcemap_rewritten_in_place_is_refused(engine, tmp_path, discard, keep
     assert fresh.lookup(0, 0).name == "gamma"
     # putting the original bytes back makes the old object usable again (same digest)
     _rewrite(p, OLD_MAP, keep_mtime=False)
-    os.utime(p, ns=(sm._pinned.stamp[1], sm._pinned.stamp[1]))
+    os.utime(p, ns=(sm._pinned.ident[3], sm._pinned.ident[3]))
     assert sm.lookup(0, 0).name == "alpha"
 
 
@@ -240,3 +240,58 @@ def test_close_releases_the_descriptor(engine, tmp_path):
         pysym.SourceMap.from_path(tmp_path)
     with pytest.raises(FileNotFoundError):
         pysym.SymCache.from_path(tmp_path / "missing")
+
+
+def test_descriptors_are_bounded(engine, tmp_path, monkeypatch):
+    # A resolver may hold thousands of maps: at most PINNED_FDS descriptors stay open; an
+    # object whose descriptor was closed reopens its path, and must find the same file.
+    monkeypatch.setattr(_host, "PINNED_FDS", 3)
+    rt = _runtime(engine)
+    paths = []
+    for i in range(8):
+        p = tmp_path / ("m%d.map" % i)
+        p.write_bytes(_map("s%d.js" % i, "alpha", i % 8))
+        paths.append(p)
+    maps = [pysym.SourceMap.from_path(p, runtime=rt) for p in paths]
+    assert sum(m._pinned.fd >= 0 for m in maps) == 3
+    _discard_by_configure(rt, engine)
+    for i, m in enumerate(maps):
+        assert m.lookup(0, 0).src == "s%d.js" % i  # reloaded, by path where evicted
+    assert sum(m._pinned.fd >= 0 for m in maps) == 3
+    victim = next(i for i, m in enumerate(maps) if m._pinned.fd < 0)
+    _replace(paths[victim], _map("xx.js", "alpha", victim % 8))
+    kept = next(i for i, m in enumerate(maps) if m._pinned.fd >= 0)
+    _replace(paths[kept], _map("yy.js", "alpha", kept % 8))
+    _discard_by_configure(rt, engine)
+    with pytest.raises(pysym.FileChangedError, match="another file is at its path"):
+        maps[victim].lookup(0, 0)
+    if maps[kept]._pinned.fd >= 0:  # still open (not evicted by the reopen above): old bytes
+        assert maps[kept].lookup(0, 0).src == "s%d.js" % kept
+    os.unlink(paths[victim])
+    maps[victim]._pinned.close()
+    maps[victim]._pinned.closed = False  # as if evicted: its path is gone now
+    with pytest.raises(pysym.FileChangedError, match="removed"):
+        maps[victim].lookup(0, 0)
+    for m in maps:
+        m.close()
+    assert not any(id(m._pinned) in _host._pinned_open for m in maps)
+    assert all(m._pinned.fd == -1 for m in maps)
+
+
+def test_collected_objects_are_freed_at_the_next_call(engine):
+    # A finaliser must not call into the module (the collector may have finalised the
+    # engine's store already): the handle is queued and freed by the next call.
+    import gc
+
+    rt = _runtime(engine)
+    sm = pysym.SourceMap.from_bytes(OLD_MAP, runtime=rt)
+    handle = sm._handles[_serial(rt)]
+    del sm
+    gc.collect()
+    assert rt._free_later == [(_serial(rt), "pysym_sourcemap_free", handle)]
+    other = pysym.SourceMap.from_bytes(NEW_MAP, runtime=rt)  # a call: drains the queue
+    assert rt._free_later == []
+    if other._handles[_serial(rt)] != handle:  # the slot may be reused at once
+        with pytest.raises(pysym.PysymError):
+            rt.check(rt.call("pysym_sourcemap_info", handle, rt.out_slot))
+    assert other.lookup(0, 0).name == "gamma"

@@ -111,9 +111,11 @@ def _after_fork_in_child() -> None:
     # The parent's other threads do not exist here: any lock one of them held stays held
     # forever, any call one of them was making never returns. Fresh locks, no instances:
     # objects reload on their next use, from the same bytes (PinnedFile, or their bytes).
-    global _compile_lock, _default_lock
+    global _compile_lock, _default_lock, _pinned_lock, _seek_lock
     _compile_lock = threading.Lock()
     _default_lock = threading.Lock()
+    _pinned_lock = threading.Lock()
+    _seek_lock = threading.Lock()
     _Exit.cond = threading.Condition(threading.Lock())
     _Exit.calls = 0
     for rt in list(_runtimes):

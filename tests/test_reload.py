@@ -295,3 +295,19 @@ def test_collected_objects_are_freed_at_the_next_call(engine):
         with pytest.raises(pysym.PysymError):
             rt.check(rt.call("pysym_sourcemap_info", handle, rt.out_slot))
     assert other.lookup(0, 0).name == "gamma"
+
+
+def test_object_then_symcache_from_the_same_bytes(engine, tmp_path):
+    p = tmp_path / "prog.sym"
+    p.write_bytes(_sym("alpha", 10))
+    obj = pysym.Object.from_path(p)
+    _replace(p, _sym("omega", 20).replace(b"6EDC6ACD", b"00000000"))
+    with pysym.SymCache.from_object(obj) as sc:  # built from what obj identified
+        assert sc.debug_id == obj.debug_id
+        assert sc.lookup(0x1000)[0].function == "alpha"
+    q = tmp_path / "other.sym"
+    q.write_bytes(_sym("alpha", 10))
+    obj2 = pysym.Object.from_path(q)
+    _rewrite(q, _sym("omega", 20) + b"\n", keep_mtime=False)
+    with pytest.raises(pysym.FileChangedError):
+        pysym.SymCache.from_object(obj2)

@@ -237,7 +237,7 @@ class DiskCache:
         if total <= self.max_bytes:
             return
         entries.sort()
-        for _mtime, size, path in entries:
+        for _mtime, size, path in entries[:-1]:  # the newest stays, whatever its size
             if total <= self.max_bytes:
                 break
             _unlink(path)

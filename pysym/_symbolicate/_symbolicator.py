@@ -128,6 +128,13 @@ class Symbolicator:
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
         self._flights: Dict[Any, threading.Lock] = {}
+        #: symcaches built, loaded from the disk cache, reused from memory (for
+        #: benchmarks and tests; updated under a lock)
+        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
+
+    def _count(self, what: str) -> None:
+        with self._memo_lock:
+            self.stats[what] += 1
 
     @property
     def runtime(self) -> Runtime:
@@ -143,11 +150,13 @@ class Symbolicator:
             hit = self._memo.get(key)
             flight = self._flights.setdefault(key, threading.Lock())
         if hit is not None and hit.stamp is not None and _stamp(hit.stamp[0]) == hit.stamp:
+            self._count("memory_hits")
             return hit
         with flight:  # one thread finds and builds; the others wait and reuse it
             with self._memo_lock:
                 hit = self._memo.get(key)
             if hit is not None and hit.stamp is not None and _stamp(hit.stamp[0]) == hit.stamp:
+                self._count("memory_hits")
                 return hit
             res = self._find(module)
             if res.status == "found":
@@ -219,16 +228,19 @@ class Symbolicator:
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)
         if cached is not None:
+            self._count("memory_hits")
             return cached  # type: ignore[no-any-return]
         built: List[SymCache] = []
 
         def build() -> bytes:
             sc = SymCache.from_object(obj, runtime=rt)
+            self._count("builds")
             built.append(sc)
             return sc.to_bytes()
 
         if self.disk is None:
             sc = SymCache.from_object(obj, runtime=rt)
+            self._count("builds")
             self.memory.put(key, sc, len(sc.to_bytes()))
             return sc
         entry, data = self.disk.get_or_build(key, build)
@@ -237,6 +249,7 @@ class Symbolicator:
         elif entry is not None:
             try:
                 sc = SymCache.from_path(entry, runtime=rt)
+                self._count("disk_hits")
             except PysymError:
                 # A damaged entry (renames are atomic, so: the disk): drop it, build again.
                 try:

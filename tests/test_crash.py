@@ -582,7 +582,8 @@ def test_process_killed_mid_write_leaves_no_entry(crash: Crash, engine: str, tmp
     p = _worker(crash, tmp_path, "hang", go, cache)
     try:
         deadline = time.monotonic() + 120
-        while not list(cache.rglob(".tmp-*")) and time.monotonic() < deadline:
+        # written and flushed, stopped before the rename
+        while not [t for t in cache.rglob(".tmp-*") if t.stat().st_size > 0] and time.monotonic() < deadline:
             assert p.poll() is None
             time.sleep(0.01)
         tmp = list(cache.rglob(".tmp-*"))
@@ -663,3 +664,38 @@ def test_symbolicate_frames_typed(crash: Crash, engine: str) -> None:
     assert [f.function for f in out[0]][-1] == "two::deep(int)"
     assert isinstance(out[0][0], pysym.StackFrame) and out[0][0].lineno == 6
     assert all(fr[0].status == "symbolicated" for fr in out)
+
+
+@needs_lldb
+@pytest.mark.parametrize("where", ["beside", ".debug", "debug_dir"])
+def test_debuglink_with_crc(crash: Crash, engine: str, tmp_path: Path, where: str) -> None:
+    b = crash.ids["libtwo.so"]
+    bindir = tmp_path / "bin"
+    shutil.copytree(crash.bin, bindir)
+    binary = bindir / "libtwo.so"
+    link = b[2:] + ".debug"  # objcopy --add-gnu-debuglink names the file it was given
+    assert pysym.Object.from_path(binary).debuglink[0] == link  # type: ignore[index]
+    gdebug = tmp_path / "gdebug"
+    dst = {"beside": bindir / link, ".debug": bindir / ".debug" / link,
+           "debug_dir": gdebug / str(bindir).lstrip("/") / link}[where]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    good = (crash.buildid / ".build-id" / b[:2] / link).read_bytes()
+    req = _one_frame(crash)
+    req["modules"][0].update(code_file=str(binary), debug_file=str(binary))
+    store = SystemStore(debug_dirs=[str(gdebug)])
+
+    dst.write_bytes(good)
+    resp = Symbolicator([store]).symbolicate(req)
+    used = [c for c in resp["modules"][0]["candidates"] if c.get("debug", {}).get("status") == "ok"]
+    assert [c["location"] for c in used] == [str(dst)]
+    assert [f["function"] for f in resp["stacktraces"][0]["frames"]][-1] == "two::deep(int)"
+    assert len(resp["stacktraces"][0]["frames"]) == 3  # inlined frames: the debug info was used
+
+    dst.write_bytes(good + b"\0")  # same build id, other contents: only the CRC tells
+    resp = Symbolicator([store]).symbolicate(req)
+    cands = {c["location"]: c for c in resp["modules"][0]["candidates"]}
+    assert cands[str(dst)]["download"]["status"] == "rejected"
+    assert "debuglink CRC mismatch" in cands[str(dst)]["download"]["details"]
+    # the stripped binary's own symbol table is what is left
+    assert resp["modules"][0]["features"]["has_debug_info"] is False
+    assert len(resp["stacktraces"][0]["frames"]) == 1

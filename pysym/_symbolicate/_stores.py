@@ -66,6 +66,8 @@ class Location:
 
     path: str
     filetype: str
+    #: a debuglink's CRC-32: the file is used only if its contents have this CRC
+    crc: Optional[int] = None
 
 
 class Store:
@@ -279,7 +281,31 @@ class SystemStore(_Filtered):
                 out.append(Location(os.path.join(code + ".dSYM", "Contents", "Resources", "DWARF", name), "mach_debug"))
             if code and os.path.isabs(code):
                 out.append(Location(code, code_ft))
+                if t == "elf":
+                    out.extend(self._debuglink(code))
         return [loc for loc in out if self._allowed(module, loc)]
+
+    def _debuglink(self, code: str) -> List[Location]:
+        """GDB's places for the binary's ``.gnu_debuglink`` (read in the sandbox): beside
+        it, in ``.debug/`` beside it, and under each debug directory + its directory."""
+        if not os.path.isfile(code):
+            return []
+        from .._errors import PysymError
+        from .._native import Object
+
+        try:
+            link = Object.from_path(code).debuglink
+        except (PysymError, OSError):
+            return []
+        if link is None:
+            return []
+        name, crc = link
+        if "/" in name or name in (".", ".."):
+            return []  # a name, never a path (the binary could come from anywhere)
+        d = os.path.dirname(code)
+        places = [os.path.join(d, name), os.path.join(d, ".debug", name)]
+        places += [os.path.join(g, d.lstrip("/"), name) for g in self.debug_dirs]
+        return [Location(p, "elf_debug", crc) for p in places]
 
     def fetch(self, location: Location) -> Optional[str]:
         return location.path if os.path.isfile(location.path) else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -56,6 +57,20 @@ def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
     except OSError:
         return None
     return path, st.st_mtime_ns, st.st_size
+
+
+def _crc32(path: str) -> Optional[int]:
+    """The CRC-32 a ``.gnu_debuglink`` records (zlib's polynomial), ``None`` if unreadable."""
+    crc = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return crc
+                crc = zlib.crc32(block, crc)
+    except OSError:
+        return None
 
 
 def _features(obj: Any) -> Dict[str, bool]:
@@ -181,6 +196,12 @@ class Symbolicator:
                 if path is None:
                     report["download"] = {"status": "notfound"}
                     continue
+                if loc.crc is not None:
+                    have = _crc32(path)
+                    if have != loc.crc:
+                        report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
+                                              "the binary expects 0x%08x" % (have or 0, loc.crc)}
+                        continue
                 real = os.path.realpath(path)
                 if real in seen:
                     report["download"] = dict(seen[real]["download"])

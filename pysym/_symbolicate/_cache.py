@@ -124,6 +124,35 @@ class DiskCache:
                 self._usable = False
         return self._usable
 
+    def digest(self, path: str) -> str:
+        """The SHA-256 of a debug file, remembered in ``digests/`` by (device, inode,
+        size, mtime) so that a new process does not read every file again; a file
+        changed in place gets a new mtime, hence a new digest."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return file_digest(path)
+        stamp = "%d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        name = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        memo = os.path.join(self.dir, "digests", name)
+        if self.usable():
+            try:
+                with open(memo, "r", encoding="ascii") as f:
+                    line = f.read().split("\n")[0]
+                head, _, digest = line.rpartition(" ")
+                if head == stamp and len(digest) == 64:
+                    return digest
+            except (OSError, ValueError):
+                pass
+        digest = file_digest(path)
+        if self.usable():
+            try:
+                os.makedirs(os.path.dirname(memo), mode=0o700, exist_ok=True)
+                self._write(os.path.join("digests", name), ("%s %s\n" % (stamp, digest)).encode("ascii"))
+            except OSError:
+                pass
+        return digest
+
     def entry_path(self, key: str) -> str:
         return os.path.join(self.dir, key + ".symcache")
 

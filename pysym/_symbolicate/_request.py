@@ -51,6 +51,12 @@ def parse_address(value: Any) -> Optional[int]:
         return None
     if isinstance(value, int):
         return value if 0 <= value <= _MAX else None
+    if type(value) is str and 2 < len(value) <= 18 and value[1] in "xX" and value[0] == "0":
+        try:  # the common case, "0x7f...": one int() (which also takes "_" and signs: not here)
+            if "_" not in value and value[2] not in "+- ":
+                return int(value, 16)
+        except ValueError:
+            return None
     if isinstance(value, str):
         v = value.strip()
         if len(v) > 40:

@@ -699,3 +699,18 @@ def test_debuglink_with_crc(crash: Crash, engine: str, tmp_path: Path, where: st
     # the stripped binary's own symbol table is what is left
     assert resp["modules"][0]["features"]["has_debug_info"] is False
     assert len(resp["stacktraces"][0]["frames"]) == 1
+
+
+@needs_lldb
+def test_memory_cache_bound_by_bytes(crash: Crash, engine: str, tmp_path: Path) -> None:
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=tmp_path / "cache", memory_cache_bytes=1)
+    names = ("libtwo.so", "libone.so", "main")
+    first = [sym.symbolicate(_one_frame(crash, n)) for n in names]
+    assert len(sym.memory) == 1  # the newest only: the others were dropped
+    again = [sym.symbolicate(_one_frame(crash, n)) for n in names]
+    assert again == first
+    assert sym.stats["builds"] == 3 and sym.stats["disk_hits"] >= 2  # reloaded from disk, not rebuilt
+    big = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=tmp_path / "cache")
+    for n in names * 2:
+        big.symbolicate(_one_frame(crash, n))
+    assert len(big.memory) == 3 and big.stats["memory_hits"] == 3 and big.stats["disk_hits"] == 3

@@ -14,7 +14,7 @@ import bisect
 import os
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._errors import InvalidInputError, PysymError, RequestTooLargeError
@@ -33,6 +33,7 @@ MAX_FRAMES = 100_000
 #: modules in one request
 MAX_MODULES = 10_000
 _CONTEXT_LINES = 5
+_MEMO_ENTRIES = 4096  # modules remembered as found (path + stamp + features; no symcache)
 _MAX_SOURCE_BYTES = 10 << 20
 
 # A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
@@ -49,6 +50,9 @@ class _Resolved:
     error: Optional[str] = None
     # (path, mtime_ns, size) of the file the symcache was built from: a memo check
     stamp: Optional[Tuple[str, int, int]] = None
+    #: the symcache's key in the memory cache (the memo holds no symcache itself, so the
+    #: memory cache's bound is the only thing keeping symcaches alive)
+    key: Optional[str] = None
 
 
 def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
@@ -162,22 +166,32 @@ class Symbolicator:
         key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
                module.arch)
         with self._memo_lock:
-            hit = self._memo.get(key)
             flight = self._flights.setdefault(key, threading.Lock())
-        if hit is not None and hit.stamp is not None and _stamp(hit.stamp[0]) == hit.stamp:
-            self._count("memory_hits")
+        hit = self._memo_hit(key)
+        if hit is not None:
             return hit
         with flight:  # one thread finds and builds; the others wait and reuse it
-            with self._memo_lock:
-                hit = self._memo.get(key)
-            if hit is not None and hit.stamp is not None and _stamp(hit.stamp[0]) == hit.stamp:
-                self._count("memory_hits")
+            hit = self._memo_hit(key)
+            if hit is not None:
                 return hit
             res = self._find(module)
             if res.status == "found":
                 with self._memo_lock:
-                    self._memo[key] = res
+                    self._memo[key] = replace(res, symcache=None)
+                    while len(self._memo) > _MEMO_ENTRIES:
+                        self._memo.pop(next(iter(self._memo)))
             return res
+
+    def _memo_hit(self, key: Any) -> Optional[_Resolved]:
+        with self._memo_lock:
+            hit = self._memo.get(key)
+        if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
+            return None
+        sc = self.memory.get(hit.key) if hit.key is not None else None
+        if sc is None:
+            return None  # dropped from memory: found (and loaded from disk) again
+        self._count("memory_hits")
+        return replace(hit, symcache=sc)
 
     def _find(self, module: Module) -> _Resolved:
         rt = self.runtime
@@ -209,7 +223,8 @@ class Symbolicator:
                     continue
                 seen[real] = report
                 try:
-                    obj = Object.from_path(path, arch=module.arch, runtime=rt)
+                    # (arch picks a slice of a universal Mach-O; other kinds have one)
+                    obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
                 except (PysymError, OSError) as e:
                     report["download"] = {"status": "malformed", "details": _one_line(e)}
                     continue
@@ -232,25 +247,25 @@ class Symbolicator:
                 continue
             try:
                 stamp = _stamp(path)
-                cache = self._symcache(path, obj, rt)
+                cache, ckey = self._symcache(path, obj, rt)
             except (PysymError, OSError) as e:
                 report["debug"] = {"status": "malformed", "details": _one_line(e)}
                 errors.append(_one_line(e))
                 continue
             report["debug"] = {"status": "ok"}
             res.status, res.symcache, res.arch = "found", cache, obj.arch or None
-            res.features, res.stamp = _features(obj), stamp
+            res.features, res.stamp, res.key = _features(obj), stamp, ckey
         if res.status != "found" and errors:
             res.status, res.error = "malformed", errors[0]
         return res
 
-    def _symcache(self, path: str, obj: Any, rt: Runtime) -> SymCache:
+    def _symcache(self, path: str, obj: Any, rt: Runtime) -> Tuple[SymCache, str]:
         digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)
         if cached is not None:
             self._count("memory_hits")
-            return cached  # type: ignore[no-any-return]
+            return cached, key
         built: List[SymCache] = []
 
         def build() -> bytes:
@@ -263,7 +278,7 @@ class Symbolicator:
             sc = SymCache.from_object(obj, runtime=rt)
             self._count("builds")
             self.memory.put(key, sc, len(sc.to_bytes()))
-            return sc
+            return sc, key
         entry, data = self.disk.get_or_build(key, build)
         if built:
             sc = built[0]
@@ -284,7 +299,7 @@ class Symbolicator:
             sc = SymCache.from_bytes(data, runtime=rt)
         size = os.path.getsize(entry) if entry is not None else len(sc.to_bytes())
         self.memory.put(key, sc, size)
-        return sc
+        return sc, key
 
     # -- the request ---------------------------------------------------------------
 

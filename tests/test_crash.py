@@ -714,3 +714,33 @@ def test_memory_cache_bound_by_bytes(crash: Crash, engine: str, tmp_path: Path) 
     for n in names * 2:
         big.symbolicate(_one_frame(crash, n))
     assert len(big.memory) == 3 and big.stats["memory_hits"] == 3 and big.stats["disk_hits"] == 3
+
+
+def test_cli_bad_requests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"stacktraces": 5}')
+    assert cli_main(["symbolicate", "native", str(bad), "--no-system"]) == 1
+    assert capsys.readouterr().err == "pysym: error: 'stacktraces' must be a list\n"
+    bad.write_text("nope")
+    assert cli_main(["symbolicate", "native", str(bad)]) == 1
+    assert "is not JSON" in capsys.readouterr().err
+    assert cli_main(["addr2line", "0x10"]) == 1
+    assert "give the file with -e FILE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["addr2line", "--build-id", "xyz", "0x10"])
+    assert "not a hexadecimal build id" in capsys.readouterr().err
+
+
+@needs_lldb
+def test_cli_addr2line_stdin_lines(crash: Crash, engine: str, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    b = crash.ids["libtwo.so"]
+    rel = crash.frames[0]["addr"] - int(_module(crash, "libtwo.so")["image_addr"], 16)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("BUILDID:%s 0x%x\nBUILDID:%s 0x%x\n" % (b, rel, "ab" * 20, rel)))
+    assert cli_main(["addr2line", "--store", str(crash.buildid)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].endswith("two.cpp:6")
+    assert captured.out.splitlines()[1] == "??:0"
+    assert "no debug file with build id " + "ab" * 20 in captured.err

@@ -417,7 +417,7 @@ class Symbolicator:
             for (ti, fi, _a, _adj), frames in zip(items, looked):
                 results[ti, fi] = frames
 
-        templates: Dict[Tuple[int, int], Dict[str, Any]] = {}
+        templates: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}
         pinned = [r for _t, r in results.items()]  # keeps the frames (and their ids) alive
         out_traces = []
         for ti, t in enumerate(traces):
@@ -452,17 +452,14 @@ class Symbolicator:
                 if not found:
                     out_frames.append(dict(base, status="missing_symbol"))
                     continue
-                group = []
-                for f in found:
-                    # The symbol fields of a frame, made once per (module, frame) a request
-                    # meets: symcache frames are shared objects, alive for the request.
-                    tk = (mi, id(f))
-                    tmpl = templates.get(tk)
-                    if tmpl is None:
-                        tmpl = templates[tk] = _template(f, m.image_addr, want_context)
-                    d = dict(base)
-                    d.update(tmpl)
-                    group.append(d)
+                # The symbol fields of a chain, made once per (module, chain) a request
+                # meets: symcache frames are shared objects (alive for the request), and the
+                # innermost frame of a chain determines its callers.
+                tk = (mi, id(found[0]))
+                tmpls = templates.get(tk)
+                if tmpls is None:
+                    tmpls = templates[tk] = [_template(f, m.image_addr, want_context) for f in found]
+                group = [{**base, **tmpl} for tmpl in tmpls]
                 if caller_first:
                     group.reverse()
                 out_frames.extend(group)

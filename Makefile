@@ -108,6 +108,10 @@ bench: venv fixtures
 	$(VPY) -m pip install -q symbolic sourcemap
 	$(VPY) bench/bench_sourcemap.py
 	$(VPY) bench/bench_native.py
+	$(MAKE) test-tools
+	@if ! [ -e /usr/lib/x86_64-linux-gnu/debug/libstdc++.so.6 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libstdc++6-12-dbg python3.11-dbg >/dev/null; fi
+	$(VPY) bench/bench_crash.py
 
 clean:
 	rm -rf wasm/target $(VENV) build dist *.egg-info

@@ -25,6 +25,9 @@ APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
                 librust-gimli-dev librust-object-dev \
                 librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
                 librust-flate2-dev clang-14
+# What tests/test_crash.py runs: the debugger that records a real crash, llvm-symbolizer-19
+# (the name oracle for inlined frames) and glibc's detached debug info (/usr/lib/debug/.build-id).
+TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.
@@ -35,7 +38,7 @@ endif
 VENV := .venv
 VPY  := $(VENV)/bin/python
 
-.PHONY: help toolchain wasm wasm-check rust-test venv demo test test-python lint fixtures bench clean
+.PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint fixtures bench clean
 
 help:
 	@echo "make demo       set up and symbolicate the bundled sample stack trace"
@@ -54,6 +57,13 @@ toolchain:
 	fi
 	@v=$$($(RUSTC_BIN) --version | cut -d' ' -f2); if [ "$$v" != "$(RUST_VERSION)" ]; then \
 	  echo "warning: rustc $$v, the committed module was built with $(RUST_VERSION): the byte-for-byte check may fail"; fi
+
+test-tools:
+	@if ! command -v lldb-14 >/dev/null || ! command -v llvm-symbolizer-19 >/dev/null \
+	    || ! [ -d /usr/lib/debug/.build-id ] || ! command -v g++ >/dev/null; then \
+	  echo "installing the crash-test tools (apt): $(TEST_APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_APT_PACKAGES) >/dev/null; \
+	fi
 
 wasm: toolchain
 	cd wasm && RUSTC=$(RUSTC_BIN) RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO_BIN) build --locked --release \
@@ -98,6 +108,10 @@ bench: venv fixtures
 	$(VPY) -m pip install -q symbolic sourcemap
 	$(VPY) bench/bench_sourcemap.py
 	$(VPY) bench/bench_native.py
+	$(MAKE) test-tools
+	@if ! [ -e /usr/lib/x86_64-linux-gnu/debug/libstdc++.so.6 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libstdc++6-12-dbg python3.11-dbg >/dev/null; fi
+	$(VPY) bench/bench_crash.py
 
 clean:
 	rm -rf wasm/target $(VENV) build dist *.egg-info

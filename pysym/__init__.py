@@ -12,6 +12,7 @@ from ._errors import (
     InvalidInputError,
     MemoryLimitError,
     PysymError,
+    RequestTooLargeError,
     ResourceLimitError,
     SandboxError,
     TimeLimitError,
@@ -20,6 +21,15 @@ from ._host import configure
 from ._limits import Limits
 from ._native import Frame, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
+from ._symbolicate import (
+    FilesystemStore,
+    Module,
+    StackFrame,
+    Store,
+    Symbolicator,
+    SystemStore,
+    symbolicate_frames,
+)
 from ._version import __version__
 
 __all__ = [
@@ -42,6 +52,14 @@ __all__ = [
     "InputTooLargeError",
     "SandboxError",
     "FileChangedError",
+    "RequestTooLargeError",
+    "Symbolicator",
+    "Module",
+    "StackFrame",
+    "symbolicate_frames",
+    "Store",
+    "FilesystemStore",
+    "SystemStore",
     "Limits",
     "configure",
     "EngineUnavailable",

@@ -182,6 +182,32 @@ def _address(text: str) -> int:
     return value
 
 
+_NATIVE_HELP = """\
+Symbolicate a native crash: REQUEST.json holds the loaded modules (type, debug_id,
+code_id, debug_file, code_file, image_addr, image_size) and the stack traces
+(frames of instruction_addr), as Symbolicator's /symbolicate takes them.  Debug files
+are found by id in the --store directories, then in the system's conventions.
+
+Output: per stack trace, one line per frame, 'module!function [file : line]', the
+frames of inlined calls indented under the index of their address; unresolved frames
+show their status (missing: no debug file; missing_symbol: the file does not cover
+the address; unknown_image: no module holds it).  --json prints the response.
+"""
+
+
+def _build_id(text: str) -> str:
+    t = text.strip().lower()
+    if not t or len(t) % 2 or any(c not in "0123456789abcdef" for c in t):
+        raise argparse.ArgumentTypeError("not a hexadecimal build id: %r" % text)
+    return t
+
+
+def _a2l_item(text: str) -> Any:
+    if text[:8].upper() == "BUILDID:":
+        return ("buildid", _build_id(text[8:]))
+    return _address(text)
+
+
 def _add_native_parsers(sub: Any) -> None:
     obj = sub.add_parser("object", help="work with a native debug file", description="Work with a native debug file.")
     obj.set_defaults(usage_parser=obj)
@@ -221,12 +247,44 @@ def _add_native_parsers(sub: Any) -> None:
         description="Translate addresses (hex, as the file's virtual addresses, like binutils "
         "addr2line) into file names and line numbers.",
     )
-    a2l.add_argument("-e", "--exe", metavar="FILE", required=True, help="the executable or debug file")
+    a2l.add_argument("-e", "--exe", metavar="FILE", help="the executable or debug file")
     a2l.add_argument("-f", "--functions", action="store_true", help="print function names too")
     a2l.add_argument("-i", "--inlines", action="store_true", help="print the frames of inlined functions too")
     a2l.add_argument("-C", "--demangle", action="store_true", help="demangle function names")
-    a2l.add_argument("addrs", metavar="ADDR", nargs="+", type=_address)
+    a2l.add_argument("--build-id", metavar="HEX", type=_build_id,
+                     help="find the debug file by this GNU build id in the --store directories (and "
+                     "/usr/lib/debug/.build-id) instead of -e")
+    a2l.add_argument("--store", metavar="DIR[:LAYOUT]", action="append", default=[],
+                     help="a symbol store for --build-id and BUILDID: inputs (layout: native (default), "
+                     "symstore, symstore_index2, ssqp, unified, debuginfod); repeatable")
+    a2l.add_argument("addrs", metavar="ADDR", nargs="*", type=_a2l_item,
+                     help="addresses (hex); 'BUILDID:HEX' selects the file of the addresses after it, "
+                     "as llvm-symbolizer's input lines do; none: read lines from standard input")
     a2l.set_defaults(func=_cmd_addr2line)
+
+    symn = sub.add_parser(
+        "symbolicate",
+        help="symbolicate a native crash (Symbolicator request JSON)",
+        description="Symbolicate whole crashes.",
+    )
+    symn.set_defaults(usage_parser=symn)
+    symn_sub = symn.add_subparsers(dest="symbolicate_command", metavar="SUBCOMMAND")
+    nat = symn_sub.add_parser(
+        "native",
+        help="symbolicate a native crash request",
+        description=_NATIVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    nat.add_argument("request", metavar="REQUEST.json",
+                     help="the request (Symbolicator's /symbolicate JSON); - for stdin")
+    nat.add_argument("--store", metavar="DIR[:LAYOUT]", action="append", default=[],
+                     help="a symbol store directory and its layout (native (default), symstore, "
+                     "symstore_index2, ssqp, unified, debuginfod); repeatable, searched in order")
+    nat.add_argument("--no-system", action="store_true",
+                     help="do not search the system (/usr/lib/debug/.build-id, the paths the modules name)")
+    nat.add_argument("--cache", metavar="DIR", help="keep built symcaches in DIR (shared by processes)")
+    nat.add_argument("--json", action="store_true", help="print the response JSON")
+    nat.set_defaults(func=_cmd_symbolicate_native)
 
 
 # -- --version -------------------------------------------------------------------------
@@ -443,12 +501,51 @@ def _cmd_symcache_lookup(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _a2l_groups(args: argparse.Namespace) -> List[Tuple[Optional[str], List[int]]]:
+    """(build id or None for -e, addresses) in input order."""
+    items: List[Any] = list(args.addrs)
+    if not items:
+        for line in sys.stdin:
+            for word in line.split():
+                try:
+                    items.append(_a2l_item(word))
+                except argparse.ArgumentTypeError as e:
+                    raise ValueError(str(e)) from None
+    current = args.build_id
+    groups: List[Tuple[Optional[str], List[int]]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            current = item[1]
+            continue
+        if not groups or groups[-1][0] != current:
+            groups.append((current, []))
+        groups[-1][1].append(item)
+    return groups
+
+
 def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
     from ._native import SymCache
 
-    with SymCache.from_object(args.exe) as cache:
+    groups = _a2l_groups(args)
+    if any(b is None for b, _ in groups) and not args.exe:
+        raise ValueError("give the file with -e FILE, or its build id with --build-id HEX or BUILDID:HEX")
+    results: List[List[Any]] = []
+    sym = None
+    for build_id, addrs in groups:
+        if build_id is None:
+            cache = SymCache.from_object(args.exe)
+        else:
+            if sym is None:
+                from ._symbolicate import Symbolicator, SystemStore
+
+                sym = Symbolicator(list(args.store) + [SystemStore(module_files=False)])
+            cache = _by_build_id(sym, build_id)
+            if cache is None:
+                sys.stderr.write("%s: warning: no debug file with build id %s\n" % (PROG, build_id))
+                results.extend([] for _ in addrs)
+                continue
         base = cache.image_base
-        results = cache.lookup_many([max(a - base, 0) if a >= base else (1 << 64) - 1 for a in args.addrs])
+        results.extend(cache.lookup_many([a - base if a >= base else (1 << 64) - 1 for a in addrs]))
     for frames in results:
         if not args.inlines:
             frames = frames[:1]
@@ -462,6 +559,62 @@ def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
                 name = f.function if args.demangle else f.raw_function
                 out.write("%s\n" % (name or "??"))
             out.write("%s\n" % _location(f, False))
+    return 0
+
+
+def _by_build_id(sym: Any, build_id: str) -> Any:
+    from ._symbolicate import Module
+
+    res = sym.resolve(Module(type="elf", image_addr=0, image_size=1, code_id=build_id))
+    return res.symcache
+
+
+def _cmd_symbolicate_native(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._symbolicate import Symbolicator, SystemStore
+
+    if args.request == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.request, "r", encoding="utf-8") as f:
+            text = f.read()
+    try:
+        request = json.loads(text)
+    except ValueError as e:
+        raise PysymError("%s is not JSON: %s" % (args.request, e)) from None
+    stores: List[Any] = list(args.store)
+    if not args.no_system:
+        stores.append(SystemStore())
+    sym = Symbolicator(stores, cache_dir=args.cache, local_sources=True)
+    response = sym.symbolicate(request)
+    if args.json:
+        json.dump(response, out, indent=2)
+        out.write("\n")
+        return 0
+    names = {}
+    for m in response.get("modules", []):
+        if isinstance(m, dict) and m.get("image_addr") is not None:
+            path = m.get("code_file") or m.get("debug_file") or ""
+            names[m["image_addr"]] = path.replace("\\", "/").rsplit("/", 1)[-1] or "?"
+    for ti, st in enumerate(response["stacktraces"]):
+        title = "Thread %d" % ti
+        if st.get("crashed") or st.get("is_requesting"):
+            title += " (crashed)"
+        out.write(title + "\n")
+        frames = st["frames"]
+        for k, f in enumerate(frames):
+            last = k + 1 == len(frames) or frames[k + 1]["original_index"] != f["original_index"]
+            first = k == 0 or frames[k - 1]["original_index"] != f["original_index"]
+            lead = "%3d  " % f["original_index"] if first else "       "
+            pkg = f.get("package")
+            module = pkg.replace("\\", "/").rsplit("/", 1)[-1] if pkg else "?"
+            if f["status"] != "symbolicated":
+                out.write("%s%s %s (%s)\n" % (lead, f.get("instruction_addr", "?"), module if pkg else "", f["status"]))
+                continue
+            where = ""
+            if f.get("abs_path"):
+                where = " [%s : %s]" % (f.get("filename") or f["abs_path"], f.get("lineno") or "?")
+            indent = "" if last else "(inlined) "
+            out.write("%s%s%s!%s%s\n" % (lead, indent, module, f.get("function") or "?", where))
     return 0
 
 

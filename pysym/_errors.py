@@ -15,6 +15,7 @@ __all__ = [
     "InputTooLargeError",
     "SandboxError",
     "FileChangedError",
+    "RequestTooLargeError",
 ]
 
 
@@ -48,6 +49,11 @@ class TimeLimitError(ResourceLimitError):
 
 class InputTooLargeError(ResourceLimitError):
     """An input is larger than ``Limits.max_input_size``; nothing was copied into the module."""
+
+
+class RequestTooLargeError(ResourceLimitError):
+    """A symbolication request has more frames or modules than the symbolicator allows
+    (``pysym.Symbolicator(max_frames=..., max_modules=...)``); nothing was looked up."""
 
 
 class SandboxError(PysymError):

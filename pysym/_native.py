@@ -187,7 +187,8 @@ class Object:
 
     Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``, ``"wasm"``), ``arch``, ``debug_id``, ``code_id``
     (ELF build ID as hex, ``None`` when absent), ``image_base``, ``has_debug_info``,
-    ``has_symbols``.
+    ``has_symbols``, ``debuglink`` (ELF ``.gnu_debuglink``: ``(file name, CRC-32)`` of
+    the separate debug file, ``None`` without one).
     """
 
     kind: str
@@ -197,6 +198,7 @@ class Object:
     image_base: int
     has_debug_info: bool
     has_symbols: bool
+    debuglink: Optional[Tuple[str, int]]
 
     def __init__(self, source: PathOrBytes, arch: Optional[str] = None, runtime: Optional[Runtime] = None) -> None:
         self._source = _Source(source)
@@ -205,7 +207,9 @@ class Object:
         with rt.lock:
             ptr, n = _arch_arg(rt, arch)
             rt.check(self._source.call(rt, "pysym_object_info", ptr, n, rt.out_slot))
-            (kind, arch_name, debug_id, code_id), base, flags, _ = _identity(rt)
+            table, base, flags, crc = _identity(rt)
+            kind, arch_name, debug_id, code_id = table[:4]
+            link = table[4] if len(table) > 4 else None
         self.kind = kind or ""
         self.arch = arch_name or ""
         self.debug_id = debug_id or ""
@@ -213,6 +217,7 @@ class Object:
         self.image_base = base
         self.has_debug_info = bool(flags & 1)
         self.has_symbols = bool(flags & 2)
+        self.debuglink = (link, crc) if link else None
 
     @classmethod
     def from_path(cls, path: "Union[str, os.PathLike[str]]", *, arch: Optional[str] = None,
@@ -339,7 +344,8 @@ class SymCache(HandleOwner):
     def _read_info(self) -> None:
         rt = self._rt
         rt.check(rt.call("pysym_symcache_info", self._h(), rt.out_slot))
-        (kind, arch, debug_id, code_id), base, flags, ranges = _identity(rt)
+        table, base, flags, ranges = _identity(rt)
+        kind, arch, debug_id, code_id = table[:4]
         self.kind: str = kind or ""
         self.arch: str = arch or ""
         self.debug_id: str = debug_id or ""

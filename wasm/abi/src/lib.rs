@@ -15,7 +15,7 @@ use std::mem::ManuallyDrop;
 mod pools;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 6;
+pub const ABI_VERSION: i32 = 7;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -956,7 +956,14 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
     match info {
         Ok(info) => {
             let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
-            publish_identity(&info.identity, flags, 0, out)
+            // A fifth string and out[5]: the .gnu_debuglink name and CRC (ABI 7).
+            let id = &info.identity;
+            let link = info.debuglink.as_ref();
+            let items = [Some(id.kind.as_str()), Some(id.arch.as_str()), Some(id.debug_id.as_str()), Some(id.code_id.as_str()), link.map(|l| l.0.as_str())];
+            write_string_table(items.iter().map(|s| s.map(std::borrow::Cow::Borrowed)));
+            publish_result(out);
+            put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, link.map_or(0, |l| l.1)]);
+            status::OK
         }
         Err(e) => fail_native(e),
     }

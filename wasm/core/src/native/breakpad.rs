@@ -488,6 +488,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         has_debug_info: ix.has_lines,
         has_symbols: !ix.funcs.is_empty() || !ix.publics.is_empty(),
         identity: ix.identity,
+        debuglink: None,
     })
 }
 

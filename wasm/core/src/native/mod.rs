@@ -32,6 +32,9 @@ pub struct ObjectInfo {
     pub has_debug_info: bool,
     /// Whether the file has a symbol table.
     pub has_symbols: bool,
+    /// ELF `.gnu_debuglink`: the file name of the separate debug file and the CRC-32 of
+    /// its contents, as GDB looks it up beside the binary and in the debug directories.
+    pub debuglink: Option<(String, u32)>,
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -261,7 +264,16 @@ pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Ob
         identity: identity(f),
         has_debug_info: has_debug_info(f),
         has_symbols: has_symbols(f),
+        debuglink: debuglink(f),
     }))
+}
+
+/// The `.gnu_debuglink` of an ELF file; a malformed one is no link (the identity stands).
+fn debuglink<'a, R: ReadRef<'a>>(f: &object::File<'a, R>) -> Option<(String, u32)> {
+    match f.gnu_debuglink() {
+        Ok(Some((name, crc))) if !name.is_empty() => Some((String::from_utf8_lossy(name).into_owned(), crc)),
+        _ => None,
+    }
 }
 
 /// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).

@@ -250,6 +250,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         identity: identity(&l),
         has_debug_info: l.debug.iter().rev().find(|d| d.0 == ".debug_info").map_or(false, |d| d.2 > 0),
         has_symbols,
+        debuglink: None,
     })
 }
 

@@ -1,0 +1,312 @@
+"""Crash symbolication benchmark: pysym.Symbolicator (every installed engine) vs a
+reference built on PyPI ``symbolic`` (Archive + SymCache), measured in the same run.
+
+The request: 8 threads x 64 frames over 10 modules -- the test program of
+tests/crash (main, libone.so, libtwo.so, built here with -g -O2 and their debug files
+moved into a ``.build-id`` tree) plus system libraries whose detached debug files are in
+``/usr/lib/debug/.build-id`` (libc6-dbg, libstdc++6-12-dbg, python3.11-dbg). Addresses
+are random (seeded) inside the modules' functions; modules sit at made-up load addresses.
+
+Both sides find debug files the same way (by build id, ``.build-id/ab/cdef.debug`` in the
+two stores) and keep symcaches in a cache directory:
+
+* cold: empty cache: stores -> symcaches -> response (in a fresh process, timed after
+  the engine is ready);
+* warm: the cache on disk, a new process (first request, after the engine is ready);
+* hot: the same process, the request again (p50 of repeated requests).
+
+Prints one table with each engine's times and the ratios to symbolic's (targets: hot
+<= 0.5x, warm <= 1.0x, cold <= 1.2x).  Needs ``pip install symbolic`` for the reference.
+
+    python bench/bench_crash.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_LIBS = [
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    # libstdc++6-12-dbg ships a debug build of the library (not detached symbols):
+    # its debug info is moved into the local store like the test libraries'
+    "/usr/lib/x86_64-linux-gnu/debug/libstdc++.so.6",
+    "/usr/bin/python3.11",
+    "/lib/x86_64-linux-gnu/libm.so.6",
+    "/lib64/ld-linux-x86-64.so.2",
+    "/lib/x86_64-linux-gnu/libresolv.so.2",
+    "/lib/x86_64-linux-gnu/libmvec.so.1",
+    "/lib/x86_64-linux-gnu/libnss_dns.so.2",
+]
+THREADS, FRAMES, MODULES = 8, 64, 10
+
+
+def _run(cmd: List[str], cwd: Path) -> str:
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def _build_id(path: str) -> str:
+    m = re.search(r"Build ID: ([0-9a-f]+)", _run(["readelf", "-nW", path], Path("/")))
+    if not m:
+        raise RuntimeError("no build id in %s" % path)
+    return m.group(1)
+
+
+def _image_span(path: str) -> Tuple[int, int]:
+    """(virtual address the image starts at, its size): non-PIE executables (Debian's
+    python3.11) start at 0x400000, and a load address maps that, not 0."""
+    start, end = None, 0
+    for line in _run(["readelf", "-lW", path], Path("/")).splitlines():
+        p = line.split()
+        if p and p[0] == "LOAD":
+            v = int(p[2], 16)
+            start = v if start is None else min(start, v)
+            end = max(end, v + int(p[5], 16))
+    start = (start or 0) & ~0xFFF
+    return start, end - start
+
+
+def _functions(debug: str) -> List[Tuple[int, int]]:
+    out = _run(["nm", "-S", "--defined-only", debug], Path("/"))
+    funcs = []
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 4 and p[2] in "tTwW" and int(p[1], 16) > 1:
+            funcs.append((int(p[0], 16), int(p[1], 16)))
+    return funcs
+
+
+def prepare(work: Path) -> Dict[str, Any]:
+    """Builds the test libraries and their store; returns the request and the stores."""
+    src = work / "src"
+    shutil.copytree(ROOT / "tests" / "crash", src)
+    _run(["g++", "-g", "-O2", "-fPIC", "-shared", "two.cpp", "-o", "libtwo.so"], src)
+    _run(["gcc", "-g", "-O2", "-fPIC", "-shared", "one.c", "-o", "libone.so", "-L.", "-ltwo",
+          "-Wl,-rpath,$ORIGIN"], src)
+    _run(["gcc", "-g", "-O2", "main.c", "-o", "main", "-L.", "-lone", "-ltwo", "-Wl,-rpath,$ORIGIN"], src)
+    store = work / "store"
+    binaries = [str(src / n) for n in ("main", "libone.so", "libtwo.so")]
+    for b in binaries:
+        bid = _build_id(b)
+        dst = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _run(["objcopy", "--only-keep-debug", b, str(dst)], src)
+    for lib in SYSTEM_LIBS:
+        if len(binaries) == MODULES:
+            break
+        real = os.path.realpath(lib)
+        if not os.path.exists(real):
+            continue
+        bid = _build_id(real)
+        if os.path.exists("/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])):
+            binaries.append(real)
+        elif ".debug_info" in _run(["readelf", "-SW", real], Path("/")):
+            dst = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _run(["objcopy", "--only-keep-debug", real, str(dst)], src)
+            binaries.append(real)
+    if len(binaries) < MODULES:
+        sys.stderr.write("note: only %d modules have debug files (install libc6-dbg, libstdc++6-12-dbg, "
+                         "python3.11-dbg)\n" % len(binaries))
+    rng = random.Random(15)
+    modules, per_module = [], []
+    for i, b in enumerate(binaries):
+        bid = _build_id(b)
+        base = 0x7F0000000000 + i * 0x10000000
+        vbase, size = _image_span(b)
+        modules.append({"type": "elf", "code_id": bid, "code_file": b, "debug_file": b,
+                        "image_addr": hex(base), "image_size": size})
+        local = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
+        debug = str(local) if local.exists() else "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
+        funcs = _functions(debug)
+        per_module.append([base + a - vbase + rng.randrange(s) for a, s in rng.sample(funcs, min(len(funcs), 400))])
+    threads = []
+    for _t in range(THREADS):
+        frames = []
+        for _f in range(FRAMES):
+            frames.append({"instruction_addr": hex(rng.choice(rng.choice(per_module)))})
+        threads.append({"frames": frames})
+    request = {"modules": modules, "stacktraces": threads}
+    return {"request": request, "stores": [str(store), "/usr/lib/debug"]}
+
+
+# -- workers (one process per measurement) -----------------------------------------
+
+
+def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import pysym
+    from pysym._host import get_runtime
+
+    get_runtime().current()  # the engine is ready (compiled module loaded) before timing
+    sym = pysym.Symbolicator(spec["stores"], cache_dir=cache)
+    t0 = time.perf_counter()
+    resp = sym.symbolicate(spec["request"])
+    first = time.perf_counter() - t0
+    hot = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        sym.symbolicate(spec["request"])
+        hot.append(time.perf_counter() - t0)
+    ok = sum(f["status"] == "symbolicated" for st in resp["stacktraces"] for f in st["frames"])
+    return {"first": first, "hot": statistics.median(hot), "symbolicated": ok, "stats": sym.stats}
+
+
+def _symbolic_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
+    """The reference: the same discovery by build id, symbolic's symcaches on disk."""
+    from symbolic.debuginfo import Archive
+    from symbolic.symcache import SymCache
+
+    os.makedirs(cache, exist_ok=True)
+    loaded: Dict[str, Any] = {}
+
+    def symcache(code_id: str) -> Any:
+        sc = loaded.get(code_id)
+        if sc is not None:
+            return sc
+        for store in spec["stores"]:
+            p = os.path.join(store, ".build-id", code_id[:2], code_id[2:] + ".debug")
+            if not os.path.exists(p):
+                continue
+            obj = next(iter(Archive.open(p).iter_objects()))
+            if obj.code_id is not None and obj.code_id.lower() != code_id:
+                continue
+            entry = os.path.join(cache, code_id + ".symc")
+            if os.path.exists(entry):
+                sc = SymCache.open(entry)
+            else:
+                sc = obj.make_symcache()
+                tmp = entry + ".tmp"
+                with open(tmp, "wb") as f:
+                    sc.dump_into(f)
+                os.replace(tmp, entry)
+            loaded[code_id] = sc
+            return sc
+        return None
+
+    def symbolicate(req: Dict[str, Any]) -> Dict[str, Any]:
+        mods = sorted((int(m["image_addr"], 16), m) for m in req["modules"])
+        starts = [a for a, _ in mods]
+        import bisect
+
+        out = []
+        for st in req["stacktraces"]:
+            frames = []
+            for i, fr in enumerate(st["frames"]):
+                addr = int(fr["instruction_addr"], 16)
+                k = bisect.bisect_right(starts, addr) - 1
+                base, m = mods[k]
+                sc = symcache(m["code_id"])
+                rel = addr - base - (1 if i else 0)
+                locs = sc.lookup(rel) if sc is not None else []
+                for loc in locs:
+                    # (symbolic 13's Python API has no demangler: names as stored, while
+                    # pysym's "function" is demangled -- the reference does less work here)
+                    frames.append({"status": "symbolicated", "original_index": i, "function": loc.symbol,
+                                   "abs_path": loc.full_path, "lineno": loc.line,
+                                   "sym_addr": hex(base + loc.sym_addr)})
+                if not locs:
+                    frames.append({"status": "missing_symbol", "original_index": i})
+            out.append({"frames": frames})
+        return {"stacktraces": out}
+
+    t0 = time.perf_counter()
+    resp = symbolicate(spec["request"])
+    first = time.perf_counter() - t0
+    hot = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        symbolicate(spec["request"])
+        hot.append(time.perf_counter() - t0)
+    ok = sum(f["status"] == "symbolicated" for st in resp["stacktraces"] for f in st["frames"])
+    return {"first": first, "hot": statistics.median(hot), "symbolicated": ok}
+
+
+def _worker_main(argv: List[str]) -> None:
+    tool, spec_path, cache, repeat = argv
+    with open(spec_path) as f:
+        spec = json.load(f)
+    fn = _pysym_worker if tool == "pysym" else _symbolic_worker
+    print(json.dumps(fn(spec, cache, int(repeat))))
+
+
+def _measure(tool: str, engine: str, spec: str, cache: str, repeat: int) -> Dict[str, Any]:
+    env = dict(os.environ)
+    if engine:
+        env["PYSYM_ENGINE"] = engine
+    p = subprocess.run([sys.executable, __file__, "--worker", tool, spec, cache, str(repeat)],
+                       env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s %s failed:\n%s" % (tool, engine, p.stderr[-2000:]))
+    return json.loads(p.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _worker_main(sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=30, help="hot requests per process (default 30)")
+    ap.add_argument("--rounds", type=int, default=3, help="cold/warm processes per tool (median; default 3)")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from pysym._engine import available_engines
+
+    work = Path(tempfile.mkdtemp(prefix="pysym-bench-crash-"))
+    try:
+        spec = prepare(work)
+        spec_path = work / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        n_frames = sum(len(t["frames"]) for t in spec["request"]["stacktraces"])
+        print("request: %d threads x %d frames = %d frames over %d modules" % (
+            THREADS, FRAMES, n_frames, len(spec["request"]["modules"])))
+        tools: List[Tuple[str, str]] = [("pysym", e) for e in available_engines()]
+        try:
+            import symbolic  # noqa: F401
+
+            tools.append(("symbolic", ""))
+        except ImportError:
+            print("symbolic is not installed: no reference column (pip install symbolic)")
+        rows: Dict[str, Dict[str, float]] = {}
+        for tool, engine in tools:
+            name = tool if not engine else "pysym/%s" % engine
+            cold, warm, hot, ok = [], [], [], 0
+            for r in range(args.rounds):
+                cache = str(work / ("cache-%s-%d" % (name.replace("/", "-"), r)))
+                c = _measure(tool, engine, str(spec_path), cache, args.repeat)
+                w = _measure(tool, engine, str(spec_path), cache, args.repeat)
+                cold.append(c["first"])
+                warm.append(w["first"])
+                hot.extend([c["hot"], w["hot"]])
+                ok = c["symbolicated"]
+            rows[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm),
+                          "hot": statistics.median(hot), "ok": ok}
+        ref = rows.get("symbolic")
+        print("%-18s %10s %10s %10s %8s   %s" % ("", "cold ms", "warm ms", "hot ms", "frames", "ratio to symbolic"))
+        for name, r in rows.items():
+            ratio = ""
+            if ref and name != "symbolic":
+                ratio = "cold %.2fx  warm %.2fx  hot %.2fx" % (
+                    r["cold"] / ref["cold"], r["warm"] / ref["warm"], r["hot"] / ref["hot"])
+            print("%-18s %10.1f %10.2f %10.3f %8d   %s" % (
+                name, r["cold"] * 1e3, r["warm"] * 1e3, r["hot"] * 1e3, r["ok"], ratio))
+        print("targets: hot <= 0.5x, warm <= 1.0x, cold <= 1.2x (frames: output frames symbolicated, "
+              "inlinees included)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,575 @@
+"""``pysym.Symbolicator``: whole native crashes, with Symbolicator's ``/symbolicate``
+request and response shapes (reimplemented from its public documentation).
+
+The pipeline per request: parse the modules and frames (``_request``), find each
+referenced module's debug file in the stores (``_stores``; every location tried is a
+candidate, ranked debug info > symbol table > Breakpad), get its symcache (memory,
+then disk, then built in the sandbox; ``_cache``), look all the module's addresses up
+in one batch, and lay out the frames.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+import zlib
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from .._errors import InvalidInputError, PysymError, RequestTooLargeError
+from .._host import Runtime, get_runtime
+from .._limits import Limits
+from .._native import Object, SymCache
+from ._cache import DiskCache, MemoryCache, file_digest
+from ._ids import format_debug_id
+from ._request import Module, StackFrame, caller_address, check_overlaps, parse_address, parse_module
+from ._stores import Store, SystemStore, store_from_config
+
+__all__ = ["Symbolicator", "symbolicate_frames", "MAX_FRAMES", "MAX_MODULES"]
+
+#: frames in one request (all stack traces together); more raise RequestTooLargeError
+MAX_FRAMES = 100_000
+#: modules in one request
+MAX_MODULES = 10_000
+_CONTEXT_LINES = 5
+_MEMO_ENTRIES = 4096  # modules remembered as found (path + stamp + features; no symcache)
+_MAX_SOURCE_BYTES = 10 << 20
+
+# A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
+_RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
+
+
+@dataclass
+class _Resolved:
+    status: str  # found, missing, malformed
+    symcache: Optional[SymCache] = None
+    arch: Optional[str] = None
+    features: Dict[str, bool] = field(default_factory=dict)
+    candidates: List[Dict[str, Any]] = field(default_factory=list)
+    error: Optional[str] = None
+    # (path, mtime_ns, size) of the file the symcache was built from: a memo check
+    stamp: Optional[Tuple[str, int, int]] = None
+    #: the symcache's key in the memory cache (the memo holds no symcache itself, so the
+    #: memory cache's bound is the only thing keeping symcaches alive)
+    key: Optional[str] = None
+
+
+def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return path, st.st_mtime_ns, st.st_size
+
+
+def _crc32(path: str) -> Optional[int]:
+    """The CRC-32 a ``.gnu_debuglink`` records (zlib's polynomial), ``None`` if unreadable."""
+    crc = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return crc
+                crc = zlib.crc32(block, crc)
+    except OSError:
+        return None
+
+
+def _features(obj: Any) -> Dict[str, bool]:
+    return {
+        "has_debug_info": bool(obj.has_debug_info),
+        "has_symbols": bool(obj.has_symbols),
+        "has_unwind_info": False,  # not read by this version
+        "has_sources": False,
+    }
+
+
+def _rank(obj: Any) -> int:
+    if obj.kind == "breakpad":
+        return _RANK_BREAKPAD
+    if obj.has_debug_info:
+        return _RANK_DEBUG
+    if obj.has_symbols:
+        return _RANK_SYMBOLS
+    return 0
+
+
+def _matches(module: Module, obj: Any) -> Optional[str]:
+    """``None`` when the file is the module's, else why not."""
+    want_code = module.normalized_code_id()
+    have_code = (obj.code_id or "").lower() or None
+    if module.type == "elf" and want_code and have_code:
+        return None if want_code == have_code else "build id %s, not %s" % (have_code, want_code)
+    ids = module.ids()
+    if ids is None:
+        return "the module has no debug_id or code_id to match"
+    from ._ids import parse_debug_id
+
+    have = parse_debug_id(obj.debug_id)
+    if have is None:
+        return "the file has no debug id"
+    if have != ids:
+        return "debug id %s, not %s" % (format_debug_id(*have), format_debug_id(*ids))
+    return None
+
+
+class Symbolicator:
+    """Symbolicates native crashes (``symbolicate(request) -> response``, thread-safe).
+
+    ``stores``: where debug files are found, in order: :class:`pysym.FilesystemStore`,
+    :class:`pysym.SystemStore` or any :class:`pysym.Store`, a directory path
+    (``"DIR"`` or ``"DIR:layout"``) or a mapping ``{"type", "path", "layout", "casing",
+    "filters"}``.  ``cache_dir``: keep built symcaches there (shared by processes,
+    bounded by ``disk_cache_bytes``; ``malformed_ttl`` seconds to remember a debug file
+    that failed to build).  ``limits``: the sandbox limits (:class:`pysym.Limits`) of a
+    runtime of its own; default: the process-wide runtime.  ``memory_cache_bytes``:
+    loaded symcaches kept in memory.  ``max_frames``/``max_modules``: the size of one
+    request (:data:`MAX_FRAMES`, :data:`MAX_MODULES`).  ``local_sources``: read source
+    context (``pre_context``...) from the files the debug info names, on this machine
+    (off by default: a debug file from elsewhere could name any local file).
+    """
+
+    def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
+                 limits: Optional[Limits] = None, *, memory_cache_bytes: int = 512 << 20,
+                 disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
+                 lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
+                 local_sources: bool = False) -> None:
+        self.stores: List[Store] = [store_from_config(s) for s in stores]
+        self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
+        self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
+                               lock_timeout=lock_timeout) if cache_dir is not None else None)
+        self.memory = MemoryCache(memory_cache_bytes)
+        self.max_frames = int(max_frames)
+        self.max_modules = int(max_modules)
+        self.local_sources = local_sources
+        self._memo: Dict[Any, _Resolved] = {}
+        self._memo_lock = threading.Lock()
+        self._flights: Dict[Any, threading.Lock] = {}
+        #: symcaches built, loaded from the disk cache, reused from memory (for
+        #: benchmarks and tests; updated under a lock)
+        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
+
+    def _count(self, what: str) -> None:
+        with self._memo_lock:
+            self.stats[what] += 1
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime if self._runtime is not None else get_runtime()
+
+    # -- finding and loading -------------------------------------------------------
+
+    def resolve(self, module: Module) -> _Resolved:
+        """The symcache of ``module`` (memoised while its file is unchanged)."""
+        key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
+               module.arch)
+        with self._memo_lock:
+            flight = self._flights.setdefault(key, threading.Lock())
+        hit = self._memo_hit(key)
+        if hit is not None:
+            return hit
+        with flight:  # one thread finds and builds; the others wait and reuse it
+            hit = self._memo_hit(key)
+            if hit is not None:
+                return hit
+            res = self._find(module)
+            if res.status == "found":
+                with self._memo_lock:
+                    self._memo[key] = replace(res, symcache=None)
+                    while len(self._memo) > _MEMO_ENTRIES:
+                        self._memo.pop(next(iter(self._memo)))
+            return res
+
+    def _memo_hit(self, key: Any) -> Optional[_Resolved]:
+        with self._memo_lock:
+            hit = self._memo.get(key)
+        if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
+            return None
+        sc = self.memory.get(hit.key) if hit.key is not None else None
+        if sc is None:
+            return None  # dropped from memory: found (and loaded from disk) again
+        self._count("memory_hits")
+        return replace(hit, symcache=sc)
+
+    def _find(self, module: Module) -> _Resolved:
+        rt = self.runtime
+        found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
+        reports: List[Dict[str, Any]] = []
+        seen: Dict[str, Dict[str, Any]] = {}
+        for store in self.stores:
+            for loc in store.locations(module):
+                report: Dict[str, Any] = {"source": store.id, "location": store.describe(loc)}
+                reports.append(report)
+                try:
+                    path = store.fetch(loc)
+                except Exception as e:  # noqa: BLE001 - a store failing is a candidate failing
+                    report["download"] = {"status": "error", "details": str(e)}
+                    continue
+                if path is None:
+                    report["download"] = {"status": "notfound"}
+                    continue
+                if loc.crc is not None:
+                    have = _crc32(path)
+                    if have != loc.crc:
+                        report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
+                                              "the binary expects 0x%08x" % (have or 0, loc.crc)}
+                        continue
+                real = os.path.realpath(path)
+                if real in seen:
+                    report["download"] = dict(seen[real]["download"])
+                    report["debug"] = {"status": "unused", "details": "same file as another candidate"}
+                    continue
+                seen[real] = report
+                try:
+                    # (arch picks a slice of a universal Mach-O; other kinds have one)
+                    obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
+                except (PysymError, OSError) as e:
+                    report["download"] = {"status": "malformed", "details": _one_line(e)}
+                    continue
+                why = _matches(module, obj)
+                if why is not None:
+                    report["download"] = {"status": "rejected", "details": "id mismatch: " + why}
+                    continue
+                rank = _rank(obj)
+                report["download"] = {"status": "ok", "features": _features(obj)}
+                if rank == 0:
+                    report["debug"] = {"status": "unused", "details": "no debug info and no symbols"}
+                    continue
+                found.append((-rank, len(found), path, obj, report))
+        found.sort(key=lambda t: (t[0], t[1]))
+        res = _Resolved(status="missing", candidates=reports)
+        errors = []
+        for _r, _i, path, obj, report in found:
+            if res.status == "found":
+                report["debug"] = {"status": "unused", "details": "a better candidate was used"}
+                continue
+            try:
+                stamp = _stamp(path)
+                cache, ckey = self._symcache(path, obj, rt)
+            except (PysymError, OSError) as e:
+                report["debug"] = {"status": "malformed", "details": _one_line(e)}
+                errors.append(_one_line(e))
+                continue
+            report["debug"] = {"status": "ok"}
+            res.status, res.symcache, res.arch = "found", cache, obj.arch or None
+            res.features, res.stamp, res.key = _features(obj), stamp, ckey
+        if res.status != "found" and errors:
+            res.status, res.error = "malformed", errors[0]
+        return res
+
+    def _symcache(self, path: str, obj: Any, rt: Runtime) -> Tuple[SymCache, str]:
+        digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+        key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
+        cached = self.memory.get(key)
+        if cached is not None:
+            self._count("memory_hits")
+            return cached, key
+        built: List[SymCache] = []
+
+        def build() -> bytes:
+            sc = SymCache.from_object(obj, runtime=rt)
+            self._count("builds")
+            built.append(sc)
+            return sc.to_bytes()
+
+        if self.disk is None:
+            sc = SymCache.from_object(obj, runtime=rt)
+            self._count("builds")
+            self.memory.put(key, sc, len(sc.to_bytes()))
+            return sc, key
+        entry, data = self.disk.get_or_build(key, build)
+        if built:
+            sc = built[0]
+        elif entry is not None:
+            try:
+                sc = SymCache.from_path(entry, runtime=rt)
+                self._count("disk_hits")
+            except PysymError:
+                # A damaged entry (renames are atomic, so: the disk): drop it, build again.
+                try:
+                    os.unlink(entry)
+                except OSError:
+                    pass
+                entry, data = self.disk.get_or_build(key, build)
+                sc = built[0] if built else SymCache.from_path(entry, runtime=rt)  # type: ignore[arg-type]
+        else:
+            assert data is not None
+            sc = SymCache.from_bytes(data, runtime=rt)
+        size = os.path.getsize(entry) if entry is not None else len(sc.to_bytes())
+        self.memory.put(key, sc, size)
+        return sc, key
+
+    # -- the request ---------------------------------------------------------------
+
+    def symbolicate(self, request: Mapping[str, Any]) -> Dict[str, Any]:
+        """Symbolicates a request (Symbolicator's ``/symbolicate`` JSON as a dict)."""
+        if not isinstance(request, Mapping):
+            raise InvalidInputError("a symbolication request must be a JSON object")
+        traces = request.get("stacktraces", request.get("threads"))
+        if traces is None:
+            traces = []
+        if not isinstance(traces, list):
+            raise InvalidInputError("'stacktraces' must be a list")
+        raw_modules = request.get("modules", [])
+        if raw_modules is None:
+            raw_modules = []
+        if not isinstance(raw_modules, list):
+            raise InvalidInputError("'modules' must be a list")
+        if len(raw_modules) > self.max_modules:
+            raise RequestTooLargeError("the request has %d modules; at most %d are allowed"
+                                       % (len(raw_modules), self.max_modules))
+        total = 0
+        for t in traces:
+            if not _is_map(t) or not isinstance(t.get("frames"), list):
+                raise InvalidInputError("each stack trace must be an object with a 'frames' list")
+            total += len(t["frames"])
+        if total > self.max_frames:
+            raise RequestTooLargeError("the request has %d frames; at most %d are allowed"
+                                       % (total, self.max_frames))
+        options = request.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise InvalidInputError("'options' must be an object")
+        caller_first = options.get("frame_order", "callee_first") == "caller_first"
+        if options.get("frame_order", "callee_first") not in ("callee_first", "caller_first"):
+            raise InvalidInputError("options.frame_order must be 'callee_first' or 'caller_first'")
+        want_candidates = bool(options.get("dif_candidates", False))
+        want_context = bool(options.get("apply_source_context", True)) and self.local_sources
+
+        modules: List[Optional[Module]] = []
+        errors: List[Optional[str]] = []
+        for raw in raw_modules:
+            m, err = parse_module(raw)
+            modules.append(m)
+            errors.append(err)
+        check_overlaps(modules, errors)
+        usable = sorted((m.image_addr, i) for i, m in enumerate(modules) if m is not None)
+        starts = [s for s, _ in usable]
+
+        def module_of(addr: int) -> int:
+            k = bisect.bisect_right(starts, addr) - 1
+            if k < 0:
+                return -1
+            i = usable[k][1]
+            m = modules[i]
+            assert m is not None
+            return i if addr < m.image_addr + m.image_size else -1
+
+        # Pass 1: place every frame; group lookups by module.
+        plan: List[List[Tuple[str, Any]]] = []
+        wanted: Dict[int, List[Tuple[int, int, int, bool]]] = {}
+        for ti, t in enumerate(traces):
+            frames = t["frames"]
+            n = len(frames)
+            row: List[Tuple[str, Any]] = []
+            for fi, frame in enumerate(frames):
+                if not _is_map(frame):
+                    row.append(("malformed", (None, "a frame must be an object")))
+                    continue
+                addr = parse_address(frame.get("instruction_addr"))
+                if addr is None:
+                    row.append(("malformed", (None, "instruction_addr is not an address")))
+                    continue
+                mode = frame.get("addr_mode", "abs") or "abs"
+                if mode != "abs":
+                    rel = _rel_module(mode, len(raw_modules))
+                    if rel is None:
+                        row.append(("malformed", (addr, "addr_mode must be 'abs' or 'rel:N'")))
+                        continue
+                    rel_mod = modules[rel]
+                    if rel_mod is None:
+                        row.append(("unknown_image", (addr, None)))
+                        continue
+                    addr = rel_mod.image_addr + addr
+                    if addr > (1 << 64) - 1:
+                        row.append(("malformed", (addr, "address beyond 64 bits")))
+                        continue
+                mi = module_of(addr)
+                if mi < 0:
+                    row.append(("unknown_image", (addr, None)))
+                    continue
+                first = (fi == n - 1) if caller_first else (fi == 0)
+                adjust = frame.get("adjust_instruction_addr")
+                if not isinstance(adjust, bool):
+                    adjust = not first and frame.get("trust") != "context"
+                wanted.setdefault(mi, []).append((ti, fi, addr, adjust))
+                row.append(("lookup", (addr, mi)))
+            plan.append(row)
+
+        # Pass 2: resolve each referenced module, look its addresses up in one batch.
+        resolved: Dict[int, _Resolved] = {}
+        results: Dict[Tuple[int, int], Any] = {}
+        for mi, items in wanted.items():
+            m = modules[mi]
+            assert m is not None
+            res = self.resolve(m)
+            resolved[mi] = res
+            if res.symcache is None:
+                continue
+            arch = m.arch or res.arch
+            if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
+                base_addr = m.image_addr
+                rels = [a - base_addr - adj for _t, _f, a, adj in items]  # adj: True is 1
+            else:
+                rels = [(caller_address(a, arch) if adj else a) - m.image_addr for _t, _f, a, adj in items]
+            looked = res.symcache.lookup_many([r if r >= 0 else (1 << 64) - 1 for r in rels])
+            for (ti, fi, _a, _adj), frames in zip(items, looked):
+                results[ti, fi] = frames
+
+        templates: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}
+        pinned = [r for _t, r in results.items()]  # keeps the frames (and their ids) alive
+        out_traces = []
+        for ti, t in enumerate(traces):
+            out_frames: List[Dict[str, Any]] = []
+            for fi, (kind, info) in enumerate(plan[ti]):
+                frame = t["frames"][fi]
+                trust = frame.get("trust") if _is_map(frame) else None
+                if kind != "lookup":
+                    addr, _why = info
+                    d: Dict[str, Any] = {"status": kind, "original_index": fi}
+                    if addr is not None:
+                        d["instruction_addr"] = "0x%x" % addr
+                    elif _is_map(frame) and "instruction_addr" in frame:
+                        d["instruction_addr"] = frame["instruction_addr"]
+                    if trust is not None:
+                        d["trust"] = trust
+                    out_frames.append(d)
+                    continue
+                addr, mi = info
+                m = modules[mi]
+                assert m is not None
+                res = resolved[mi]
+                base: Dict[str, Any] = {"original_index": fi, "instruction_addr": "0x%x" % addr}
+                if m.code_file:
+                    base["package"] = m.code_file
+                if trust is not None:
+                    base["trust"] = trust
+                if res.symcache is None:
+                    out_frames.append(dict(base, status="missing" if res.status == "missing" else "malformed"))
+                    continue
+                found = results.get((ti, fi)) or []
+                if not found:
+                    out_frames.append(dict(base, status="missing_symbol"))
+                    continue
+                # The symbol fields of a chain, made once per (module, chain) a request
+                # meets: symcache frames are shared objects (alive for the request), and the
+                # innermost frame of a chain determines its callers.
+                tk = (mi, id(found[0]))
+                tmpls = templates.get(tk)
+                if tmpls is None:
+                    tmpls = templates[tk] = [_template(f, m.image_addr, want_context) for f in found]
+                group = [{**base, **tmpl} for tmpl in tmpls]
+                if caller_first:
+                    group.reverse()
+                out_frames.extend(group)
+            st: Dict[str, Any] = {"frames": out_frames}
+            for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
+                if k in t:
+                    st[k] = t[k]
+            out_traces.append(st)
+        del pinned
+
+        out_modules = []
+        for i, raw in enumerate(raw_modules):
+            d = dict(raw) if isinstance(raw, Mapping) else {"raw": raw}
+            m = modules[i]
+            if m is None:
+                d["debug_status"] = "malformed"
+                d["debug_error"] = errors[i]
+            elif i not in resolved:
+                d["debug_status"] = "unused"
+            else:
+                res = resolved[i]
+                d["debug_status"] = res.status
+                if res.features:
+                    d["features"] = dict(res.features)
+                if res.arch and "arch" not in d:
+                    d["arch"] = res.arch
+                if res.error:
+                    d["debug_error"] = res.error
+                if want_candidates:
+                    d["candidates"] = [dict(c) for c in res.candidates]
+            if m is not None:
+                d["image_addr"] = "0x%x" % m.image_addr
+            out_modules.append(d)
+        return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
+
+
+def _is_map(x: Any) -> bool:
+    # isinstance(x, Mapping) goes through the ABC machinery (~1 us); JSON gives dicts.
+    return type(x) is dict or isinstance(x, Mapping)
+
+
+def _rel_module(mode: Any, count: int) -> Optional[int]:
+    if not isinstance(mode, str) or not mode.startswith("rel:"):
+        return None
+    n = mode[4:]
+    if not n.isdigit() or len(n) > 9:
+        return None
+    i = int(n)
+    return i if i < count else None
+
+
+def _template(f: Any, image_addr: int, want_context: bool) -> Dict[str, Any]:
+    d: Dict[str, Any] = {"status": "symbolicated"}
+    if f.function is not None:
+        d["function"] = f.function
+    if f.raw_function is not None:
+        d["raw_function"] = f.raw_function
+        d["symbol"] = f.raw_function
+    d["sym_addr"] = "0x%x" % (image_addr + f.sym_addr)
+    if f.file:
+        d["abs_path"] = f.file
+        d["filename"] = f.file.replace("\\", "/").rsplit("/", 1)[-1]
+    if f.line:
+        d["lineno"] = f.line
+    if f.column:
+        d["colno"] = f.column
+    if want_context and f.file and f.line:
+        _add_context(d, f.file, f.line)
+    return d
+
+
+def _add_context(d: Dict[str, Any], path: str, line: int) -> None:
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > _MAX_SOURCE_BYTES:
+            return
+        with open(path, "r", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    if not 1 <= line <= len(lines):
+        return
+    i = line - 1
+    d["pre_context"] = lines[max(0, i - _CONTEXT_LINES) : i]
+    d["context_line"] = lines[i]
+    d["post_context"] = lines[i + 1 : i + 1 + _CONTEXT_LINES]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc) or type(exc).__name__).split())
+
+
+def symbolicate_frames(modules: Iterable[Module], addresses: Iterable[int], *,
+                       stores: Sequence[Any] = (), symbolicator: Optional[Symbolicator] = None,
+                       ) -> List[List[StackFrame]]:
+    """Symbolicates one stack trace of absolute ``addresses`` (innermost first, so every
+    address after the first is a return address, see the address rules) over ``modules``.
+
+    Returns, per address, its frames, innermost (inlined) first; an address that cannot
+    be symbolicated gives one frame with its ``status``.  Uses ``symbolicator`` if given,
+    else one over ``stores`` (default: the system conventions).
+    """
+    mods = list(modules)
+    addrs = list(addresses)
+    sym = symbolicator or Symbolicator(stores or [SystemStore()])
+    request = {
+        "modules": [m.to_dict() for m in mods],
+        "stacktraces": [{"frames": [{"instruction_addr": a} for a in addrs]}],
+    }
+    response = sym.symbolicate(request)
+    out: List[List[StackFrame]] = [[] for _ in addrs]
+    for f in response["stacktraces"][0]["frames"]:
+        out[f["original_index"]].append(StackFrame.from_dict(f))
+    return out

@@ -212,6 +212,17 @@ def test_malformed_unit(engine: str, tmp_path: "os.PathLike[str]") -> None:
     assert len(cache.warnings) == 1 and cache.warnings[0].startswith("1 unit skipped:")
     assert cache.warnings[0].endswith("at .debug_info+%#x" % offset)
     check_good_part(path, cache)
+    # A length that cannot hold a unit header: what follows is not units.
+    info = section(path, ".debug_info")[0]
+    patch(path, info + offset, struct.pack("<I", 0))
+    cache = build_partial(path)
+    assert cache.warnings == ("1 trailing part of .debug_info skipped: unexpected end of input at .debug_info+%#x"
+                              % offset,)
+    check_good_part(path, cache)
+    # Where that is the first unit, nothing of the DWARF is trusted: the file is refused.
+    patch(path, info, struct.pack("<I", 0))
+    with pytest.raises(pysym.InvalidInputError, match="malformed DWARF"):
+        pysym.SymCache.from_object(path)
 
 
 def test_bad_abbreviation_code(engine: str, tmp_path: "os.PathLike[str]") -> None:

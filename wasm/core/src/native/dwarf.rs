@@ -155,6 +155,20 @@ fn why(e: &gimli::Error) -> String {
     }
 }
 
+/// The smallest unit: a 32-bit initial length and a DWARF 2-4 header (version, abbreviation
+/// offset, address size).
+const MIN_UNIT: usize = 4 + 7;
+
+/// `.debug_info` from `offset` on is not units: skipped and told, or where that is all of
+/// it, nothing of the DWARF is trusted (the file is refused as malformed).
+fn rest_of_info(warn: &mut Warnings, e: &gimli::Error, offset: usize) -> Result<()> {
+    if offset == 0 {
+        return Err(dwarf_err(*e));
+    }
+    warn.skip("trailing part of .debug_info", &why(e), || info_at(offset));
+    Ok(())
+}
+
 fn info_at(offset: usize) -> String {
     format!(".debug_info+{:#x}", offset)
 }
@@ -266,18 +280,24 @@ pub(super) fn add_ranges<'s, 'b>(
             Ok(b) => b,
             Err(e) => {
                 // Without a length nothing after it can be found.
-                warn.skip("unit", &why(&e), || info_at(offset));
+                rest_of_info(warn, &e, offset)?;
                 break;
             }
         };
         next_unit += bytes.len() as u64;
-        // A unit that cannot be read is skipped whole; the next one starts after its length.
+        // A unit that cannot be read is skipped whole; the next one starts after its length
+        // where that length can hold a unit header (a length of 0 and the like: the bytes
+        // there are not units, nothing after them is trusted).
         let (header, unit) = match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h)?))) {
             Ok((h, (u, line_err))) => {
                 if let Some(e) = line_err {
                     warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
                 }
                 (h, u)
+            }
+            Err(e) if bytes.len() < MIN_UNIT => {
+                rest_of_info(warn, &e, offset)?;
+                break;
             }
             Err(e) => {
                 warn.skip("unit", &why(&e), || info_at(offset));

@@ -5,7 +5,7 @@
 //! in LLVM 14).
 //!
 //! The module is read by ranges (see [`Source`]): the section headers, then only the
-//! sections used — `name`, `build_id` and the import section whole, the DWARF sections
+//! sections used — `name`, `build_id`, `external_debug_info` and the import section whole, the DWARF sections
 //! when building, and the code section's body table (read on in windows, bodies skipped)
 //! only when the `name` section names functions.
 

@@ -5,9 +5,10 @@
 //! in LLVM 14).
 //!
 //! The module is read by ranges (see [`Source`]): the section headers, then only the
-//! sections used — `name`, `build_id`, `external_debug_info` and the import section whole, the DWARF sections
-//! when building, and the code section's body table (read on in windows, bodies skipped)
-//! only when the `name` section names functions.
+//! sections used — `name`, `build_id`, `external_debug_info` and the import section
+//! whole, the DWARF sections when building, and the code section's body table (read on in
+//! windows, bodies skipped) only when the `name` section names functions. A custom section
+//! that cannot be read is skipped and told in the warnings.
 
 use super::source::Source;
 use super::warnings::Warnings;

@@ -512,3 +512,24 @@ def test_macho_bad_load_command(engine: str, tmp_path: "os.PathLike[str]") -> No
         got = cache.lookup_many(addrs)
         assert [[(f.function or "??", f.file or "??", f.line or 0) for f in g] for g in got] == want
     assert pysym.Object.from_bytes(data).warnings == ()
+
+
+def test_cli_prints_warnings(engine: str, tmp_path: "os.PathLike[str]") -> None:
+    """`pysym object info` and `pysym symcache build` tell what was skipped on stderr."""
+    import contextlib
+    import io
+
+    from pysym._cli import main
+
+    path = os.path.join(str(tmp_path), "bad.sym")
+    with open(path, "w") as f:
+        f.write(BREAKPAD_SYM.replace("11d0 10 25 0", "11d0 10 zz 0")
+                .replace("PUBLIC 1200 0 _start", "PUBLIC 12x0 0 _start"))
+    for argv, lines in ((["object", "info", path], ["1 line skipped: bad address at line 25"]),
+                        (["symcache", "build", path, "-o", os.path.join(str(tmp_path), "bad.symc")],
+                         ["1 line skipped: bad address at line 25", "1 line skipped: bad line number at line 24"])):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main(argv) == 0
+        assert err.getvalue().splitlines() == ["pysym: warning: %s: %s" % (path, w) for w in lines], err.getvalue()
+        assert out.getvalue()

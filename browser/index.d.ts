@@ -89,6 +89,14 @@ export declare class NativeObject {
   readonly imageBase: number;
   readonly hasDebugInfo: boolean;
   readonly hasSymbols: boolean;
+  /** A wasm module's `external_debug_info` (where its DWARF is), else null. */
+  readonly debugFile: string | null;
+  /** ELF `.gnu_debuglink`: the separate debug file's name and the CRC-32 of its contents. */
+  readonly debuglink: { readonly name: string; readonly crc: number } | null;
+  /** wasm: file offset of the code section's contents (module offset - codeOffset = address). */
+  readonly codeOffset: number | null;
+  /** What reading the headers skipped (one short line per kind of defect). */
+  readonly warnings: readonly string[];
 }
 
 /** One frame of a native lookup; innermost (inlined) first. */
@@ -117,6 +125,8 @@ export declare class SymCache {
   readonly hasDebugInfo: boolean;
   readonly hasSymbols: boolean;
   readonly rangeCount: number;
+  /** What a fromObject build skipped of a damaged debug file; empty otherwise. */
+  readonly warnings: readonly string[];
   toBytes(): Uint8Array;
   lookup(addr: Address): NativeFrame[];
   lookupMany(addrs: Iterable<Address>): NativeFrame[][];

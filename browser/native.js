@@ -56,6 +56,18 @@ function identity(rt) {
   };
 }
 
+/** pysym_object_info's answer: the identity, debugFile, debuglink, codeOffset and warnings (ABI 7). */
+function objectIdentity(rt) {
+  const info = identity(rt);
+  const table = rt.stringTable(rt.resultBytes());
+  const w = rt.out(8);
+  info.debugFile = table[4] ?? null;
+  info.codeOffset = w[6] === NONE && w[7] === NONE ? null : u64(w[6], w[7]);
+  info.debuglink = table[5] ? Object.freeze({ name: table[5], crc: w[5] >>> 0 }) : null;
+  info.warnings = Object.freeze(table.slice(6).map((x) => x || ""));
+  return info;
+}
+
 async function runtimeOf(runtime) {
   if (runtime) return runtime;
   const { getRuntime } = await import("./index.js");
@@ -76,7 +88,7 @@ export class NativeObject {
     const rt = await runtimeOf(runtime);
     const data = isBlob(source) ? source : toBytes(source);
     rt.check(await withFile(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
-    return new NativeObject(data, arch, identity(rt));
+    return new NativeObject(data, arch, objectIdentity(rt));
   }
 
   /** Reads the identity of a debug file in memory (synchronously; init() first). */
@@ -84,7 +96,7 @@ export class NativeObject {
     const rt = runtime || NativeObject._rt();
     const data = toBytes(source);
     rt.check(withFileSync(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
-    return new NativeObject(data, arch, identity(rt));
+    return new NativeObject(data, arch, objectIdentity(rt));
   }
 
   toString() {
@@ -102,6 +114,8 @@ export class SymCache {
     // Frozen frame chains per location id (stable for these bytes: they survive a reload).
     this._chains = new Map([[NONE, []]]);
     this._strings = new Map([[NONE, null]]);
+    // What the build skipped of a damaged debug file (fromObject only).
+    this.warnings = Object.freeze([]);
     if (handle) this._handles.set(handle[0], handle[1]);
     else this._load();
     this._readInfo();
@@ -120,6 +134,7 @@ export class SymCache {
     // (toBytes(), rebuilding after a trap) and loaded back into the memory the build freed.
     const output = new BuildOutput();
     let size = 0;
+    let warnings = [];
     const fh = rt.files.add(data);
     let status;
     try {
@@ -130,7 +145,12 @@ export class SymCache {
         rt.output = output;
         try {
           const st = rt.call("pysym_symcache_build", fh, ...archArgs(rt, arch), rt.outSlot);
-          if (st === abi.OK) size = u64(...rt.out(2));
+          if (st === abi.OK) {
+            const w = rt.out(4);
+            size = u64(w[0], w[1]);
+            const live = rt.current();
+            warnings = rt.stringTable(live.u8().slice(w[2], w[2] + w[3])).map((x) => x || "");
+          }
           return st;
         } finally {
           rt.onProgress = null;
@@ -142,7 +162,9 @@ export class SymCache {
     }
     if (status < 0 && output.error instanceof PysymError) throw output.error;
     rt.check(status);
-    return new SymCache(rt, output.take(size), null);
+    const cache = new SymCache(rt, output.take(size), null);
+    cache.warnings = Object.freeze(warnings);
+    return cache;
   }
 
   /** Loads a built symcache from bytes (synchronously; init() first). */

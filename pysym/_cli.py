@@ -422,6 +422,11 @@ def _cmd_object_info(args: argparse.Namespace, out: IO[str]) -> int:
         ("has_debug_info", o.has_debug_info),
         ("has_symbols", o.has_symbols),
     ]
+    if o.debug_file is not None:
+        fields.append(("debug_file", o.debug_file))
+    if o.code_offset is not None:
+        fields.append(("code_offset", "0x%x" % o.code_offset))
+    _warn_skipped(args.file, o.warnings)
     if args.json:
         out.write(json.dumps(dict(fields)) + "\n")
     else:
@@ -460,6 +465,12 @@ class _ProgressBar:
             self.stream.flush()
 
 
+def _warn_skipped(path: str, warnings: Tuple[str, ...]) -> None:
+    """What reading a damaged debug file skipped, on stderr (the answers are partial)."""
+    for w in warnings:
+        sys.stderr.write("%s: warning: %s: %s\n" % (PROG, path, w))
+
+
 def _cmd_symcache_build(args: argparse.Namespace, out: IO[str]) -> int:
     from ._native import SymCache
 
@@ -471,6 +482,7 @@ def _cmd_symcache_build(args: argparse.Namespace, out: IO[str]) -> int:
     finally:
         if bar is not None:
             bar.close()
+    _warn_skipped(args.file, cache.warnings)
     with cache:
         data = cache.to_bytes()
         cache.write(args.output)

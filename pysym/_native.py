@@ -182,13 +182,24 @@ def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int]:
     return table, lo | (hi << 32), flags, extra
 
 
+def _u64_or_none(lo: int, hi: int) -> Optional[int]:
+    return None if lo == _NONE and hi == _NONE else lo | (hi << 32)
+
+
 class Object:
     """Identity of a native debug file (ELF, Mach-O; a universal Mach-O by ``arch``).
 
-    Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``, ``"wasm"``), ``arch``, ``debug_id``, ``code_id``
-    (ELF build ID as hex, ``None`` when absent), ``image_base``, ``has_debug_info``,
-    ``has_symbols``, ``debuglink`` (ELF ``.gnu_debuglink``: ``(file name, CRC-32)`` of
-    the separate debug file, ``None`` without one).
+    Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``, ``"wasm"``), ``arch``
+    (Mach-O by subtype as Apple's tools name it: ``armv7``, ``arm64e``, ``x86_64h``, ...),
+    ``debug_id``, ``code_id`` (ELF build ID as hex, ``None`` when absent), ``image_base``,
+    ``has_debug_info``, ``has_symbols``; ``debug_file`` (a wasm module's
+    ``external_debug_info``: where its DWARF is, else ``None``); ``code_offset`` (wasm: file
+    offset of the code section's contents, where addresses start: a module offset as
+    browsers print it minus ``code_offset`` is the address to look up; ``None`` for other
+    kinds); ``warnings`` (a tuple of short lines telling what reading the headers skipped;
+    DWARF defects show in :attr:`SymCache.warnings` of a build); ``debuglink`` (ELF
+    ``.gnu_debuglink``: ``(file name, CRC-32)`` of the separate debug file, ``None``
+    without one).
     """
 
     kind: str
@@ -199,6 +210,9 @@ class Object:
     has_debug_info: bool
     has_symbols: bool
     debuglink: Optional[Tuple[str, int]]
+    debug_file: Optional[str]
+    code_offset: Optional[int]
+    warnings: Tuple[str, ...]
 
     def __init__(self, source: PathOrBytes, arch: Optional[str] = None, runtime: Optional[Runtime] = None) -> None:
         self._source = _Source(source)
@@ -208,8 +222,12 @@ class Object:
             ptr, n = _arch_arg(rt, arch)
             rt.check(self._source.call(rt, "pysym_object_info", ptr, n, rt.out_slot))
             table, base, flags, crc = _identity(rt)
-            kind, arch_name, debug_id, code_id = table[:4]
-            link = table[4] if len(table) > 4 else None
+            code_lo, code_hi = rt.out(8)[6:8]
+        kind, arch_name, debug_id, code_id, debug_file = table[:5]
+        link = table[5] if len(table) > 5 else None
+        self.debug_file = debug_file
+        self.code_offset = _u64_or_none(code_lo, code_hi)
+        self.warnings = tuple(w or "" for w in table[6:])
         self.kind = kind or ""
         self.arch = arch_name or ""
         self.debug_id = debug_id or ""
@@ -252,6 +270,9 @@ class SymCache(HandleOwner):
             self._pinned = PinnedFile(path)  # reloads read these very bytes (_host.PinnedFile)
         self._handles: Dict[int, int] = {}
         self._closed = False
+        #: What the build skipped of a damaged debug file (:meth:`from_object` only), one
+        #: short line per kind of defect; empty for a symcache loaded from bytes.
+        self.warnings: Tuple[str, ...] = ()
         # Frames per location id (stable for these bytes, so they survive a reload), None
         # until decoded. A list, not a dict: a batch indexes it once per address. Ids are
         # read as signed, so NONE (nothing covers the address) is -1: the last item, ().
@@ -305,8 +326,11 @@ class SymCache(HandleOwner):
                     except PysymError as e:
                         raise e from output.error
                 rt.check(status)
-                lo, hi = rt.out(2)
-                return cls(output.getvalue(lo | hi << 32), None, rt)
+                lo, hi, wptr, wlen = rt.out(4)
+                warnings = tuple(w or "" for w in StringTable(rt.current().instance.read(wptr, wlen)).to_list())
+                cache = cls(output.getvalue(lo | hi << 32), None, rt)
+                cache.warnings = warnings
+                return cache
         finally:
             if not isinstance(source, Object):
                 src.close()  # its descriptor; an Object keeps its own

@@ -674,14 +674,18 @@ def test_breakpad(tmp_path: "os.PathLike[str]") -> None:
     addrs = list(range(0x1100, 0x1300))
     assert again.lookup_many(addrs) == cache.lookup_many(addrs)
     assert pysym.SymCache.from_object(BREAKPAD_SYM.encode()).to_bytes() == cache.to_bytes()
-    # Malformed records are invalid input, never a crash.
-    for bad in ("MODULE Linux x86_64 nothex prog\n",
-                "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC zz 1 0 f\n",
-                BREAKPAD_SYM.replace("1150 8 6 0", "1150 8 6"),
-                BREAKPAD_SYM.replace("INLINE 0 11 0 1 1150 20", "INLINE 0 11 0 1 1150"),
-                "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"):
-        with pytest.raises(pysym.InvalidInputError):
-            pysym.SymCache.from_object(bad.encode())
+    # A malformed MODULE line is invalid input; a malformed record is skipped and told
+    # (tests/test_partial.py), never a crash.
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.SymCache.from_object(b"MODULE Linux x86_64 nothex prog\n")
+    head = "MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n"
+    for bad, why in ((head + "FUNC zz 1 0 f\n", "bad address"),
+                     (BREAKPAD_SYM.replace("1150 8 6 0", "1150 8 6"), "malformed line record"),
+                     (BREAKPAD_SYM.replace("INLINE 0 11 0 1 1150 20", "INLINE 0 11 0 1 1150"),
+                      "malformed INLINE record"),
+                     (head + "1130 10 9 0\n", "line record outside a FUNC")):
+        warnings = pysym.SymCache.from_object(bad.encode()).warnings
+        assert len(warnings) == 1 and why in warnings[0], warnings
 
 
 def test_breakpad_streamed(tmp_path: "os.PathLike[str]") -> None:

@@ -92,6 +92,25 @@ test("a module speaking another ABI version is refused", async () => {
   }
 });
 
+test("native: a damaged file gives partial answers and says what was skipped", async () => {
+  await P.init();
+  const sym = readFileSync(new URL("tests/native/prog.sym", ROOT), "utf8");
+  const bad = new TextEncoder().encode(sym.replace("11d0 10 25 0", "11d0 10 zz 0").replace("PUBLIC 1200 0 _start", "PUBLIC 12x0 0 _start"));
+  const good = await P.SymCache.fromObject(new TextEncoder().encode(sym));
+  assert.deepEqual(good.warnings, []);
+  for (const source of [bad, new Blob([bad])]) {
+    const sc = await P.SymCache.fromObject(source);
+    assert.deepEqual(sc.warnings, ["1 line skipped: bad address at line 25", "1 line skipped: bad line number at line 24"]);
+    assert.deepEqual(sc.lookup(0x1195), good.lookup(0x1195));
+    const obj = source instanceof Blob ? await P.NativeObject.fromBlob(source) : P.NativeObject.fromBytes(source);
+    assert.deepEqual([obj.kind, obj.debugFile, obj.codeOffset, obj.warnings], ["breakpad", null, null, ["1 line skipped: bad address at line 25"]]);
+    sc.close();
+  }
+  // Loaded from bytes: no build, no warnings.
+  assert.deepEqual(P.SymCache.fromBytes(good.toBytes()).warnings, []);
+  good.close();
+});
+
 test("native: a large debug file in a Blob is read by ranges, not in full", { skip: !process.env.PYSYM_GOLDEN && "PYSYM_GOLDEN not set" }, async () => {
   await P.init();
   const { readFile } = await import("node:fs/promises");

@@ -935,13 +935,22 @@ fn publish_identity(id: &pysym_core::symcache::Identity, flags: u32, extra: u32,
     status::OK
 }
 
+/// A u64 as two out words, `NONE, NONE` for none.
+fn opt_u64_words(v: Option<u64>) -> [u32; 2] {
+    match v {
+        Some(v) => [v as u32, (v >> 32) as u32],
+        None => [NONE, NONE],
+    }
+}
+
 /// The arch argument and the host file behind `fh`, for exports that read debug files.
 fn open_debug_file(fh: u32, arch_ptr: u32, arch_len: u32) -> Result<(Option<String>, HostFile), i32> {
     let arch = arg_str(arch_ptr, arch_len)?;
     Ok((arch, HostFile::open(fh)?))
 }
 
-/// Identity of a debug file read through the host (ranged reads).
+/// Identity of a debug file read through the host (ranged reads): string table `[kind,
+/// arch, debug_id, code_id, debug_file, warning...]`, image base, flags, code offset.
 #[no_mangle]
 pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
     let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
@@ -956,13 +965,22 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
     match info {
         Ok(info) => {
             let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
-            // A fifth string and out[5]: the .gnu_debuglink name and CRC (ABI 7).
             let id = &info.identity;
             let link = info.debuglink.as_ref();
-            let items = [Some(id.kind.as_str()), Some(id.arch.as_str()), Some(id.debug_id.as_str()), Some(id.code_id.as_str()), link.map(|l| l.0.as_str())];
-            write_string_table(items.iter().map(|s| s.map(std::borrow::Cow::Borrowed)));
+            // [kind, arch, debug_id, code_id, debug_file, debuglink, warning...]
+            let items = [id.kind.as_str(), id.arch.as_str(), id.debug_id.as_str(), id.code_id.as_str()]
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::once(info.debug_file.as_deref()))
+                .chain(std::iter::once(link.map(|l| l.0.as_str())))
+                .chain(info.warnings.iter().map(|w| Some(w.as_str())))
+                .map(|s| s.map(std::borrow::Cow::Borrowed))
+                .collect::<Vec<_>>();
+            write_string_table(items.into_iter());
             publish_result(out);
-            put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, link.map_or(0, |l| l.1)]);
+            let [lo, hi] = opt_u64_words(info.code_offset);
+            let crc = link.map_or(0, |l| l.1);
+            put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, crc, lo, hi]);
             status::OK
         }
         Err(e) => fail_native(e),
@@ -1003,7 +1021,8 @@ impl Output for HostOutput {
 }
 
 /// Builds a symcache from a debug file read through the host (ranged reads) and streams
-/// it to the host's output; `out[0]`, `out[1]` = its size. The module keeps nothing.
+/// it to the host's output; `out[0]`, `out[1]` = its size, `out[2]`, `out[3]` = a result
+/// buffer with the string table of what the build skipped. The module keeps nothing.
 #[no_mangle]
 pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
     let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
@@ -1026,15 +1045,18 @@ pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, ou
     });
     // Everything read is freed by now (the file's cache with it): only the writer's
     // tables are left, and they are freed as they are written.
-    let built = match built {
+    let mut built = match built {
         Ok(b) => b,
         Err(e) => return fail_native(e),
     };
     let mut sink = HostOutput { offset: 0 };
+    let warnings = std::mem::take(&mut built.warnings);
     match built.finish_into(&mut sink) {
         Ok(()) => {
             report_progress(1, 1);
-            put_out(out, &[sink.offset as u32, (sink.offset >> 32) as u32]);
+            write_string_table(warnings.iter().map(|w| Some(std::borrow::Cow::Borrowed(w.as_str()))));
+            let st = state();
+            put_out(out, &[sink.offset as u32, (sink.offset >> 32) as u32, st.result.as_ptr() as u32, st.result.len() as u32]);
             status::OK
         }
         Err(rc) => fail(rc, format!("the host did not take the symcache's output (at byte {}, status {})", sink.offset, rc)),

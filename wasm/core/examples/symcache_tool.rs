@@ -86,6 +86,9 @@ fn main() {
             };
             let built = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache_ranged(&cache, std::fs::File::open(&args[2]).expect("open object"), None)).expect("build");
             drop(cache);
+            for w in &built.warnings {
+                eprintln!("  warning: {}", w);
+            }
             eprintln!("  built live {:7.1} MB  peak {:7.1} MB", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
             // Streamed to the file as the wasm shim streams it to the host.
             let mut out = ToFile(std::io::BufWriter::new(std::fs::File::create(&args[3]).expect("create output")));

@@ -14,6 +14,7 @@
 //! being built plus one `FUNC`'s records.
 
 use super::source::{for_each_line, Source};
+use super::warnings::Warnings;
 use super::{demangle, invalid, ObjectInfo};
 use crate::error::{Error, Result};
 use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
@@ -194,6 +195,8 @@ struct FuncAt {
     addr: u64,
     offset: u64,
     line_no: usize,
+    /// A malformed FUNC line: its block (records up to the next FUNC) is skipped.
+    bad: bool,
 }
 
 /// What the first pass keeps.
@@ -207,10 +210,22 @@ struct Index {
     names: String,
     /// Whether a FUNC has line records.
     has_lines: bool,
+    /// Malformed lines skipped by the first pass.
+    warn: Warnings,
 }
 
-/// A malformed line: its number, its offset and what is wrong.
-type LineError = (usize, u64, Error);
+/// Records a malformed line as skipped, by what is wrong with it.
+fn skip_line(warn: &mut Warnings, line_no: usize, e: &Error) {
+    let msg = e.message();
+    let why = match msg.strip_prefix("Breakpad line ") {
+        Some(rest) if rest.contains(" is not UTF-8") => "not UTF-8",
+        Some(rest) => rest.split_once(": ").map(|x| x.1).unwrap_or(rest),
+        None => msg,
+    };
+    // (a bad value is quoted in the message: the group is by what was bad, not the value)
+    let why = why.split(" \"").next().unwrap_or(why);
+    warn.skip("line", why, || format!("line {}", line_no));
+}
 
 fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result<()> {
     let line = utf8(raw, line_no)?;
@@ -244,10 +259,14 @@ fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result
             }
             ix.origins.insert(dec_u32(f[1], "origin number", line_no)?, f[2].to_string());
         }
-        Kind::Func => {
-            let (addr, _, _) = func_record(line, line_no)?;
-            ix.funcs.push(FuncAt { addr, offset, line_no });
-        }
+        Kind::Func => match func_record(line, line_no) {
+            Ok((addr, _, _)) => ix.funcs.push(FuncAt { addr, offset, line_no, bad: false }),
+            Err(e) => {
+                // Still the end of the block before it: its records are not the previous FUNC's.
+                ix.funcs.push(FuncAt { addr: 0, offset, line_no, bad: true });
+                return Err(e);
+            }
+        },
         Kind::Public => {
             let (addr, name) = public_record(line, line_no)?;
             ix.publics.push((addr, ix.names.len(), name.len()));
@@ -270,9 +289,9 @@ fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result
     Ok(())
 }
 
-/// The first pass over the whole file; stops at the first malformed line outside the
-/// FUNC blocks' records (returned with the index of what came before it).
-fn index<'a, S: Source<'a>>(src: &mut S) -> Result<(Index, Option<LineError>)> {
+/// The first pass over the whole file; a malformed line outside the FUNC blocks' records
+/// is skipped (told in `warn`), a malformed MODULE line refuses the file.
+fn index<'a, S: Source<'a>>(src: &mut S) -> Result<Index> {
     let mut ix = Index {
         identity: Identity { kind: "breakpad".to_string(), ..Identity::default() },
         files: FastMap::default(),
@@ -281,6 +300,7 @@ fn index<'a, S: Source<'a>>(src: &mut S) -> Result<(Index, Option<LineError>)> {
         publics: Vec::new(),
         names: String::new(),
         has_lines: false,
+        warn: Warnings::default(),
     };
     let mut line_no = 0usize;
     let mut bad = None;
@@ -289,20 +309,28 @@ fn index<'a, S: Source<'a>>(src: &mut S) -> Result<(Index, Option<LineError>)> {
         line_no += 1;
         match index_line(&mut ix, line_no, offset, raw) {
             Ok(()) => Ok(true),
-            Err(e) => {
-                bad = Some((line_no, offset, e));
+            Err(e) if line_no == 1 => {
+                bad = Some(e);
                 Ok(false)
+            }
+            Err(e) => {
+                skip_line(&mut ix.warn, line_no, &e);
+                Ok(true)
             }
         }
     })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
     if line_no == 0 {
         return Err(invalid("empty Breakpad file"));
     }
-    Ok((ix, bad))
+    Ok(ix)
 }
 
-/// One FUNC block (`offset..end`): its size and name, line records and INLINE records, or
-/// its first malformed line.
+/// One FUNC block (`offset..end`): its size and name, line records and INLINE records;
+/// a malformed record is skipped (told in `warn`).
+#[allow(clippy::too_many_arguments)]
 fn read_block<'a, S: Source<'a>>(
     src: &mut S,
     at: &FuncAt,
@@ -310,10 +338,10 @@ fn read_block<'a, S: Source<'a>>(
     name: &mut String,
     lines: &mut Vec<LineRec>,
     inlines: &mut Vec<InlineRec>,
-) -> Result<std::result::Result<u64, (usize, Error)>> {
+    warn: &mut Warnings,
+) -> Result<u64> {
     let mut line_no = at.line_no - 1;
     let mut size = 0;
-    let mut bad = None;
     let mut one = |line_no: usize, raw: &[u8]| -> Result<()> {
         let line = utf8(raw, line_no)?;
         if line_no == at.line_no {
@@ -332,18 +360,12 @@ fn read_block<'a, S: Source<'a>>(
     };
     for_each_line(src, at.offset, end, |_, raw| {
         line_no += 1;
-        match one(line_no, raw) {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                bad = Some((line_no, e));
-                Ok(false)
-            }
+        if let Err(e) = one(line_no, raw) {
+            skip_line(warn, line_no, &e);
         }
+        Ok(true)
     })?;
-    Ok(match bad {
-        Some(b) => Err(b),
-        None => Ok(size),
-    })
+    Ok(size)
 }
 
 /// Interns files and functions (each once) and writes ranges.
@@ -480,25 +502,24 @@ impl<'i> Emitter<'i> {
 /// Identity of a Breakpad symbol file. Only the first pass runs: records inside FUNC
 /// blocks are checked when the symcache is built.
 pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
-    let (ix, bad) = index(src)?;
-    if let Some((_, _, e)) = bad {
-        return Err(e);
-    }
+    let ix = index(src)?;
     Ok(ObjectInfo {
         has_debug_info: ix.has_lines,
-        has_symbols: !ix.funcs.is_empty() || !ix.publics.is_empty(),
+        has_symbols: ix.funcs.iter().any(|f| !f.bad) || !ix.publics.is_empty(),
         identity: ix.identity,
         debuglink: None,
+        debug_file: None,
+        code_offset: None,
+        warnings: ix.warn.lines(),
     })
 }
 
-/// Builds a symcache from a Breakpad symbol file. A malformed file fails with its first
-/// malformed line, as if read front to back.
+/// Builds a symcache from a Breakpad symbol file. Malformed lines are skipped (a FUNC
+/// line with its records) and told in the build's warnings.
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
-    let (ix, bad) = index(src)?;
-    let stop = bad.as_ref().map(|b| b.1).unwrap_or_else(|| src.size());
-    let mut first_bad: Option<(usize, Error)> = bad.map(|(n, _, e)| (n, e));
-    let Index { mut identity, files, origins, funcs, mut publics, names, has_lines } = ix;
+    let ix = index(src)?;
+    let stop = src.size();
+    let Index { mut identity, files, origins, mut funcs, mut publics, names, has_lines, mut warn } = ix;
     // FUNC blocks in address order (stable: equal addresses in file order).
     let mut order: Vec<usize> = (0..funcs.len()).collect();
     order.sort_by_key(|&i| funcs[i].addr);
@@ -519,25 +540,16 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             super::progress::report(k as u64, order.len() as u64 + order.len() as u64 / 8);
         }
         let at = &funcs[i];
-        if matches!(first_bad, Some((n, _)) if at.line_no > n) {
-            continue; // cannot hold an earlier error
+        if at.bad {
+            continue;
         }
         let end = funcs.get(i + 1).map(|f| f.offset).unwrap_or(stop).min(stop);
         lines.clear();
         inlines.clear();
-        match read_block(src, at, end, &mut name, &mut lines, &mut inlines)? {
-            Ok(size) if first_bad.is_none() => em.func(at.addr, size, &name, &mut lines, &inlines),
-            Ok(_) => {}
-            Err(b) => {
-                if !matches!(first_bad, Some((n, _)) if n < b.0) {
-                    first_bad = Some(b);
-                }
-            }
-        }
+        let size = read_block(src, at, end, &mut name, &mut lines, &mut inlines, &mut warn)?;
+        em.func(at.addr, size, &name, &mut lines, &inlines);
     }
-    if let Some((_, e)) = first_bad {
-        return Err(e);
-    }
+    funcs.retain(|f| !f.bad);
     // PUBLIC symbols: a name up to the next symbol (FUNC or PUBLIC), where no FUNC covers
     // the address.
     let mut starts: Vec<u64> = funcs.iter().map(|f| f.addr).chain(publics.iter().map(|s| s.0)).collect();
@@ -559,7 +571,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     if !funcs.is_empty() || !publics.is_empty() {
         identity.flags |= FLAG_HAS_SYMBOLS;
     }
-    Ok(SymCacheBuild { writer: em.w, identity })
+    Ok(SymCacheBuild { writer: em.w, identity, warnings: warn.lines() })
 }
 
 #[cfg(test)]
@@ -667,21 +679,41 @@ mod tests {
         assert_eq!(frames(&bytes, 0x1152), frames(&sorted, 0x1152));
     }
 
+    fn warnings(text: &str) -> Vec<String> {
+        build_symcache(&mut RefSource::with_chunk(text.as_bytes(), 5).unwrap()).unwrap().warnings
+    }
+
+    /// A malformed line is skipped and told; everything else is answered as before.
     #[test]
-    fn first_malformed_line_is_reported() {
-        let e = |text: &str| build(text, 5).unwrap_err().message().to_string();
-        // Inside a FUNC block (second pass) before a bad PUBLIC (first pass), and after.
-        let bad_line = SYM.replace("1150 8 6 0", "1150 8 6");
-        assert!(e(&bad_line).contains("line 13:"), "{}", e(&bad_line));
-        let both = bad_line.replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
-        assert!(e(&both).contains("line 13:"), "{}", e(&both));
-        let later = SYM.replace("11d0 10 25 0", "11d0 10 25").replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
-        assert!(e(&later).contains("line 24:"), "{}", e(&later));
-        assert!(e("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n").contains("outside a FUNC"));
-        assert!(e("MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFUNC").contains("short FUNC"));
-        assert!(e("MODULE Linux x86_64 nothex p\n").contains("module id"));
-        let not_utf8: &[u8] = b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\n";
-        let err = build_symcache(&mut RefSource::with_chunk(not_utf8, 3).unwrap()).err().unwrap();
-        assert!(err.message().contains("line 2 is not UTF-8"), "{}", err.message());
+    fn malformed_lines_are_skipped() {
+        let good = build(SYM, 5).unwrap();
+        let p = "/src/p.c";
+        // A line record inside a FUNC (second pass), and a PUBLIC (first pass).
+        let bad_line = SYM.replace("1150 8 6 0", "1150 8 6").replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
+        let bytes = build(&bad_line, 5).unwrap();
+        assert_eq!(warnings(&bad_line), ["1 line skipped: bad address at line 25", "1 line skipped: malformed line record at line 13"]);
+        // The skipped row's address falls to the row before it; the other functions are whole.
+        assert_eq!(frames(&bytes, 0x1135), [fr("nearest", p, 9)]);
+        for addr in [0x1195, 0x11c4, 0x5000] {
+            assert_eq!(frames(&bytes, addr), frames(&good, addr), "{:#x}", addr);
+        }
+        // A malformed FUNC line: its block is skipped (its records are not the previous
+        // FUNC's), the rest answered.
+        let bad_func = SYM.replace("FUNC 11b0 30 0 main", "FUNC 11b0 zz 0 main");
+        let bytes = build(&bad_func, 5).unwrap();
+        assert_eq!(warnings(&bad_func), ["1 line skipped: bad size at line 20"]);
+        assert_eq!(frames(&bytes, 0x1152), frames(&good, 0x1152));
+        assert_eq!(frames(&bytes, 0x1195), frames(&good, 0x1195));
+        assert_ne!(frames(&bytes, 0x11c4), frames(&good, 0x11c4));
+        assert_eq!(build(SYM, 5).unwrap(), good);
+        assert!(warnings(SYM).is_empty());
+        // Records before any FUNC, and text that is not UTF-8.
+        let e = |text: &[u8]| build_symcache(&mut RefSource::with_chunk(text, 3).unwrap()).unwrap().warnings;
+        assert_eq!(e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"), ["1 line skipped: line record outside a FUNC at line 2"]);
+        assert_eq!(e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\nFILE 1 \xfe\n"), ["2 lines skipped: not UTF-8 at line 2 (the first)"]);
+        // Nothing is trustworthy without the MODULE line.
+        let err = |text: &str| build(text, 5).unwrap_err().message().to_string();
+        assert!(err("MODULE Linux x86_64 nothex p\n").contains("module id"));
+        assert!(err("FUNC 1 2 3 f\n").contains("without a MODULE line"));
     }
 }

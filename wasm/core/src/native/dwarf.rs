@@ -13,6 +13,7 @@
 //!    those arrays with addr2line's own searches (so overlapping or odd DWARF resolves
 //!    identically), and frame chains are interned once per distinct chain.
 
+use super::warnings::Warnings;
 use super::{demangle, dwarf_err, in_ranges};
 use crate::error::Result;
 use crate::symcache::{FrameSpec, SymCacheWriter, NONE};
@@ -64,19 +65,112 @@ impl<'b> InfoSection<'b> for WholeInfo<'b> {
 /// The bytes of the unit at `offset` (its header included; cut at the section's end,
 /// where parsing the header then fails as it would on the whole section).
 fn unit_bytes<'b>(info: &mut dyn InfoSection<'b>, endian: gimli::RunTimeEndian, offset: u64) -> Result<Cow<'b, [u8]>> {
+    unit_bytes_or(info, endian, offset)?.map_err(dwarf_err)
+}
+
+/// [`unit_bytes`] where a failed read of the file (outer) is told from an initial length
+/// that cannot be read (inner).
+fn unit_bytes_or<'b>(info: &mut dyn InfoSection<'b>, endian: gimli::RunTimeEndian, offset: u64) -> Result<gimli::Result<Cow<'b, [u8]>>> {
     let head = info.read(offset, 12)?;
     let mut r = gimli::EndianSlice::new(&head, endian);
-    let (len, format) = gimli::Reader::read_initial_length(&mut r).map_err(dwarf_err)?;
+    let (len, format) = match gimli::Reader::read_initial_length(&mut r) {
+        Ok(x) => x,
+        Err(e) => return Ok(Err(e)),
+    };
     let total = (len as u64).saturating_add(u64::from(format.initial_length_size()));
     // Checked before reading: `len` comes from the file.
-    info.read(offset, total.min(info.size().saturating_sub(offset)))
+    info.read(offset, total.min(info.size().saturating_sub(offset))).map(Ok)
 }
 
 /// The header of the unit whose bytes `unit_bytes` gave (its offsets are relative to
 /// the unit: the builder keeps the unit's place in the section itself).
-fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> Result<gimli::UnitHeader<Reader<'_>>> {
+fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> gimli::Result<gimli::UnitHeader<Reader<'_>>> {
     let mut units = gimli::DebugInfo::new(bytes, endian).units();
-    units.next().map_err(dwarf_err)?.ok_or_else(|| dwarf_err(gimli::Error::UnexpectedEof(gimli::ReaderOffsetId(0))))
+    units.next()?.ok_or(gimli::Error::UnexpectedEof(gimli::ReaderOffsetId(0)))
+}
+
+/// `dwarf.unit(header)`, or where only its line program (or low pc) cannot be read, the
+/// unit without it and that error: its DIEs still name code.
+fn open_unit<'s>(dwarf: &Dwarf<'s>, header: gimli::UnitHeader<Reader<'s>>) -> gimli::Result<(Unit<'s>, Option<gimli::Error>)> {
+    let e = match dwarf.unit(header) {
+        Ok(u) => return Ok((u, None)),
+        Err(e) => e,
+    };
+    let abbreviations = dwarf.abbreviations(&header)?;
+    let mut unit = gimli::Unit {
+        header,
+        abbreviations,
+        name: None,
+        comp_dir: None,
+        low_pc: 0,
+        str_offsets_base: gimli::DebugStrOffsetsBase::default_for_encoding_and_file(header.encoding(), dwarf.file_type),
+        addr_base: gimli::DebugAddrBase(0),
+        loclists_base: gimli::DebugLocListsBase::default_for_encoding_and_file(header.encoding(), dwarf.file_type),
+        rnglists_base: gimli::DebugRngListsBase::default_for_encoding_and_file(header.encoding(), dwarf.file_type),
+        line_program: None,
+        dwo_id: match header.type_() {
+            gimli::UnitType::Skeleton(id) | gimli::UnitType::SplitCompilation(id) => Some(id),
+            _ => None,
+        },
+    };
+    // The root DIE's attributes as `Unit::new` reads them: an error here is the unit's.
+    let (mut name, mut comp_dir) = (None, None);
+    {
+        let mut cursor = unit.header.entries(&unit.abbreviations);
+        cursor.next_dfs()?;
+        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
+        let mut attrs = root.attrs();
+        while let Some(attr) = attrs.next()? {
+            match (attr.name(), attr.value()) {
+                (gimli::DW_AT_name, v) => name = Some(v),
+                (gimli::DW_AT_comp_dir, v) => comp_dir = Some(v),
+                (gimli::DW_AT_str_offsets_base, gimli::AttributeValue::DebugStrOffsetsBase(b)) => unit.str_offsets_base = b,
+                (gimli::DW_AT_addr_base | gimli::DW_AT_GNU_addr_base, gimli::AttributeValue::DebugAddrBase(b)) => unit.addr_base = b,
+                (gimli::DW_AT_loclists_base, gimli::AttributeValue::DebugLocListsBase(b)) => unit.loclists_base = b,
+                (gimli::DW_AT_rnglists_base | gimli::DW_AT_GNU_ranges_base, gimli::AttributeValue::DebugRngListsBase(b)) => unit.rnglists_base = b,
+                (gimli::DW_AT_GNU_dwo_id, gimli::AttributeValue::DwoId(id)) if unit.dwo_id.is_none() => unit.dwo_id = Some(id),
+                _ => {}
+            }
+        }
+    }
+    unit.name = name.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    unit.comp_dir = comp_dir.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    Ok((unit, Some(e)))
+}
+
+/// A short reason for a warning.
+fn why(e: &gimli::Error) -> String {
+    match e {
+        gimli::Error::MissingUnitDie => "missing top-level DIE".to_string(),
+        gimli::Error::UnexpectedEof(_) => "unexpected end of input".to_string(),
+        gimli::Error::UnknownAbbreviation => "unknown abbreviation code".to_string(),
+        e => {
+            let d = e.description();
+            let mut c = d.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+/// The smallest unit: a 32-bit initial length and a DWARF 2-4 header (version, abbreviation
+/// offset, address size).
+const MIN_UNIT: usize = 4 + 7;
+
+/// `.debug_info` from `offset` on is not units: skipped and told, or where that is all of
+/// it, nothing of the DWARF is trusted (the file is refused as malformed).
+fn rest_of_info(warn: &mut Warnings, e: &gimli::Error, offset: usize) -> Result<()> {
+    if offset == 0 {
+        return Err(dwarf_err(*e));
+    }
+    warn.skip("trailing part of .debug_info", &why(e), || info_at(offset));
+    Ok(())
+}
+
+fn info_at(offset: usize) -> String {
+    format!(".debug_info+{:#x}", offset)
 }
 
 /// The symbol table with a function index interned per symbol on first use.
@@ -148,12 +242,23 @@ pub(super) fn add_ranges<'s, 'b>(
     syms: &mut Symbols<'_>,
     fns: &mut demangle::Functions,
     outer_from_symbols: bool,
+    warn: &mut Warnings,
 ) -> Result<()> {
     // -- 1. boundaries and unit ranges --------------------------------------------------
     let mut aranges: Vec<(usize, gimli::DebugArangesOffset<usize>)> = Vec::new();
     let mut headers = dwarf.debug_aranges.headers();
-    while let Some(h) = headers.next().map_err(dwarf_err)? {
-        aranges.push((h.debug_info_offset().0, h.offset()));
+    loop {
+        match headers.next() {
+            Ok(Some(h)) => aranges.push((h.debug_info_offset().0, h.offset())),
+            Ok(None) => break,
+            Err(e) => {
+                // The sets after a bad one cannot be found: their units' ranges come from
+                // the units themselves.
+                let at = aranges.last().map(|a| a.1 .0).unwrap_or(0);
+                warn.skip("address range set", &why(&e), || format!(".debug_aranges after +{:#x}", at));
+                break;
+            }
+        }
     }
     aranges.sort_by_key(|a| a.0);
 
@@ -171,16 +276,40 @@ pub(super) fn add_ranges<'s, 'b>(
     while next_unit < info_len {
         super::progress::report(next_unit, total);
         let offset = next_unit as usize;
-        let bytes = unit_bytes(info, endian, next_unit)?;
+        let bytes = match unit_bytes_or(info, endian, next_unit)? {
+            Ok(b) => b,
+            Err(e) => {
+                // Without a length nothing after it can be found.
+                rest_of_info(warn, &e, offset)?;
+                break;
+            }
+        };
         next_unit += bytes.len() as u64;
-        let header = unit_header(&bytes, endian)?;
-        let unit = dwarf.unit(header).map_err(dwarf_err)?;
+        // A unit that cannot be read is skipped whole; the next one starts after its length
+        // where that length can hold a unit header (a length of 0 and the like: the bytes
+        // there are not units, nothing after them is trusted).
+        let (header, unit) = match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h)?))) {
+            Ok((h, (u, line_err))) => {
+                if let Some(e) = line_err {
+                    warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
+                }
+                (h, u)
+            }
+            Err(e) if bytes.len() < MIN_UNIT => {
+                rest_of_info(warn, &e, offset)?;
+                break;
+            }
+            Err(e) => {
+                warn.skip("unit", &why(&e), || info_at(offset));
+                continue;
+            }
+        };
         // Line-sequence ranges, for a unit that declares no range of its own.
         let mut sequences: Vec<(u64, u64)> = Vec::new();
         if let Some(program) = &unit.line_program {
             seq.clear();
             let mut seq_rows = 0usize;
-            for_each_row::<false>(program, |row| {
+            let rows = for_each_row::<false>(program, |row| {
                 // Rows of one address mostly follow each other: keep one (a row start
                 // wins over an end of sequence, as in `sort_bounds`).
                 match seq.last_mut() {
@@ -211,28 +340,50 @@ pub(super) fn add_ranges<'s, 'b>(
                 } else {
                     seq_rows += 1;
                 }
-            })
-            .map_err(dwarf_err)?;
+            });
+            // The sequences ended before the defect are kept (pass 2 keeps the same rows).
+            if let Err(e) = rows {
+                warn.skip("line program", &why(&e), || format!(".debug_line+{:#x}", program.header().offset().0));
+            }
         }
         if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
             continue;
         }
         let id = units.len();
-        let mut entries = unit.entries_raw(None).map_err(dwarf_err)?;
-        let abbrev = match entries.read_abbreviation().map_err(dwarf_err)? {
-            Some(a) => a,
-            None => continue,
-        };
         let mut ranges = RangeAttrs::default();
         let mut lang = 0;
-        for spec in abbrev.attributes() {
-            let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
-            if attr.name() == gimli::DW_AT_language {
-                if let gimli::AttributeValue::Language(l) = attr.value() {
-                    lang = u32::from(l.0);
+        // (`open_unit` read the root DIE already: an error here is unlikely, but the
+        // unit's then.)
+        let root = (|| -> gimli::Result<Option<gimli::Result<()>>> {
+            let mut entries = unit.entries_raw(None)?;
+            let abbrev = match entries.read_abbreviation()? {
+                Some(a) => a,
+                None => return Ok(None),
+            };
+            let mut range_err = Ok(());
+            for spec in abbrev.attributes() {
+                let attr = entries.read_attribute(*spec)?;
+                if attr.name() == gimli::DW_AT_language {
+                    if let gimli::AttributeValue::Language(l) = attr.value() {
+                        lang = u32::from(l.0);
+                    }
+                } else if let Err(e) = ranges.read(dwarf, &unit, &attr) {
+                    range_err = range_err.and(Err(e));
                 }
-            } else {
-                ranges.read(dwarf, &unit, &attr).map_err(dwarf_err)?;
+            }
+            Ok(Some(range_err))
+        })();
+        match root {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => {
+                // Its ranges come from its line sequences instead.
+                warn.skip("unit address range", &why(&e), || info_at(offset));
+                ranges = RangeAttrs::default();
+            }
+            Ok(None) => continue,
+            Err(e) => {
+                warn.skip("unit", &why(&e), || info_at(offset));
+                continue;
             }
         }
         // addr2line's order of preference: DW_AT_ranges, .debug_aranges, low/high pc.
@@ -243,23 +394,35 @@ pub(super) fn add_ranges<'s, 'b>(
                 i -= 1;
             }
             for (_, at) in aranges[i..].iter().take_while(|a| a.0 == offset) {
-                let header = dwarf.debug_aranges.header(*at).map_err(dwarf_err)?;
-                let mut entries = header.entries();
-                while let Some(e) = entries.next().map_err(dwarf_err)? {
-                    if e.length() != 0 {
-                        let r = e.range();
-                        unit_ranges.push((r.begin, r.end, id));
-                        have_range = true;
+                let before = unit_ranges.len();
+                let set = (|| -> gimli::Result<()> {
+                    let header = dwarf.debug_aranges.header(*at)?;
+                    let mut entries = header.entries();
+                    while let Some(e) = entries.next()? {
+                        if e.length() != 0 {
+                            let r = e.range();
+                            unit_ranges.push((r.begin, r.end, id));
+                        }
                     }
+                    Ok(())
+                })();
+                if let Err(e) = set {
+                    warn.skip("address range set", &why(&e), || format!(".debug_aranges+{:#x}", at.0));
+                    unit_ranges.truncate(before);
                 }
+                have_range |= unit_ranges.len() > before;
             }
         } else {
             let before = unit_ranges.len();
-            ranges.for_each(dwarf, &unit, |b, e| unit_ranges.push((b, e, id))).map_err(dwarf_err)?;
+            if let Err(e) = ranges.for_each(dwarf, &unit, |b, e| unit_ranges.push((b, e, id))) {
+                // Its line sequences stand in for the whole list.
+                warn.skip("unit address range", &why(&e), || info_at(offset));
+                unit_ranges.truncate(before);
+            }
             have_range = unit_ranges.len() > before;
         }
         // addr2line takes these only when the unit's line table parses with its files.
-        if !have_range && !sequences.is_empty() && Lines::parse(dwarf, &unit).is_ok() {
+        if !have_range && !sequences.is_empty() && Lines::parse(dwarf, &unit).1.is_none() {
             for (b, e) in sequences {
                 unit_ranges.push((b, e, id));
             }
@@ -323,14 +486,15 @@ pub(super) fn add_ranges<'s, 'b>(
         }
 
         let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
-        let unit = dwarf.unit(unit_header(&bytes, endian)?).map_err(dwarf_err)?;
+        // (read in pass 1 already, where its defects were told)
+        let unit = unit_header(&bytes, endian).and_then(|h| open_unit(dwarf, h)).map_err(dwarf_err)?.0;
         let lines = match unit.line_program {
-            Some(_) => Some(Lines::parse(dwarf, &unit).map_err(dwarf_err)?),
+            Some(_) => Some(Lines::parse(dwarf, &unit).0),
             None => None,
         };
-        let mut cu = UnitData::collect(dwarf, &unit)?;
+        let mut cu = UnitData::collect(dwarf, &unit, units[u].offset, warn);
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
-        let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian };
+        let mut at = At { dwarf, units: &units, me: u, unit: &unit, lang: units[u].lang, cache: &mut unit_cache, info: &mut *info, endian, warn: &mut *warn };
         for &(i, prio) in &probes {
             let addr = bounds[i as usize].0;
             if let Some(loc) = st.answer(addr, &mut at, &mut cu, lines.as_ref(), &mut files)? {
@@ -511,7 +675,8 @@ struct Lines {
     seqs: Vec<(u64, u64, usize, usize)>,
     /// (address, file index, line, column).
     rows: Vec<(u64, u64, u32, u32)>,
-    files: Vec<String>,
+    /// `None`: a name that cannot be read.
+    files: Vec<Option<String>>,
     /// Sequences non-empty and disjoint, rows ascending in each: a row then answers for
     /// the addresses up to the next row, which `hint` (low, high, row) keeps of the last.
     plain: bool,
@@ -519,13 +684,16 @@ struct Lines {
 }
 
 impl Lines {
-    fn parse(dwarf: &Dwarf<'_>, unit: &Unit<'_>) -> gimli::Result<Lines> {
+    /// The table, and the first defect met: rows after a defect in the program are left
+    /// out (those of the sequences ended before it are kept), a file whose name cannot be
+    /// read has none.
+    fn parse(dwarf: &Dwarf<'_>, unit: &Unit<'_>) -> (Lines, Option<gimli::Error>) {
         let mut seqs = Vec::new();
         let mut rows_out: Vec<(u64, u64, u32, u32)> = Vec::new();
         let mut files = Vec::new();
         let program = match &unit.line_program {
             Some(p) => p,
-            None => return Ok(Lines { seqs, rows: rows_out, files, plain: false, hint: std::cell::Cell::new((1, 0, 0)) }),
+            None => return (Lines { seqs, rows: rows_out, files, plain: false, hint: std::cell::Cell::new((1, 0, 0)) }, None),
         };
         let mut first = 0;
         let header = for_each_row::<true>(&program, |row| {
@@ -545,23 +713,34 @@ impl Lines {
                 }
             }
             rows_out.push((address, row.file, line, column));
-        })?;
+        });
+        let (header, mut error) = match header {
+            Ok(h) => (h, None),
+            Err(e) => (Cow::Borrowed(program.header()), Some(e)),
+        };
         let header = &*header;
         // Rows after the last end of sequence belong to no sequence.
         rows_out.truncate(first);
         seqs.sort_by_key(|s| s.0);
+        let mut render = |file| match render_file(dwarf, unit, file, header) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                error = error.take().or(Some(e));
+                None
+            }
+        };
         match header.file(0) {
-            Some(file) => files.push(render_file(dwarf, unit, file, header)?),
-            None => files.push(String::new()),
+            Some(file) => files.push(render(file)),
+            None => files.push(Some(String::new())),
         }
         let mut index = 1;
         while let Some(file) = header.file(index) {
-            files.push(render_file(dwarf, unit, file, header)?);
+            files.push(render(file));
             index += 1;
         }
         let plain = seqs.iter().all(|s| s.0 < s.1 && rows_out[s.2..s.3].windows(2).all(|r| r[0].0 < r[1].0) && rows_out[s.3 - 1].0 < s.1)
             && seqs.windows(2).all(|s| s[0].1 <= s[1].0);
-        Ok(Lines { seqs, rows: rows_out, files, plain, hint: std::cell::Cell::new((1, 0, 0)) })
+        (Lines { seqs, rows: rows_out, files, plain, hint: std::cell::Cell::new((1, 0, 0)) }, error)
     }
 
     /// The row covering `probe` (addr2line's `find_location`).
@@ -917,7 +1096,10 @@ struct Ctx {
 }
 
 impl<'s> UnitData<'s> {
-    fn collect(dwarf: &Dwarf<'s>, unit: &Unit<'s>) -> Result<Self> {
+    /// The unit's code DIEs. A DIE that cannot be read ends the walk: the functions read
+    /// whole before it are kept, those it is inside of are skipped (told in `warn`), and
+    /// so is a function whose address ranges cannot be read.
+    fn collect(dwarf: &Dwarf<'s>, unit: &Unit<'s>, unit_offset: usize, warn: &mut Warnings) -> Self {
         let mut d = UnitData {
             dies: Vec::new(),
             funcs: Vec::new(),
@@ -934,8 +1116,51 @@ impl<'s> UnitData<'s> {
         let mut stack: Vec<(isize, Ctx)> = Vec::new();
         let header_size = unit.header.header_size();
         let bytes: &[u8] = unit.header.range_from(gimli::UnitOffset(header_size)..).map(|r| r.slice()).unwrap_or(&[]);
+        if let Err((e, offset, depth)) = d.walk(dwarf, unit, bytes, header_size, &mut stack, unit_offset, warn) {
+            warn.skip("unit tail", &why(&e), || info_at(unit_offset + offset));
+            // The functions still open there lost part of their inlined code.
+            for &(_, ctx) in stack.iter().filter(|s| s.0 < depth) {
+                if let Some(f) = ctx.func {
+                    if d.funcs[f].error.is_none() {
+                        d.funcs[f].error = Some(e.clone());
+                        warn.skip("function", &why(&e), || info_at(unit_offset + d.dies[d.funcs[f].die].offset));
+                    }
+                }
+            }
+        }
+        d.func_addrs.sort_by_key(|a| a.0);
+
+        d.inline_addrs.sort_by_key(|a| (a.0, a.1, a.2));
+        let mut i = 0;
+        while i < d.inline_addrs.len() {
+            let f = d.inline_addrs[i].0;
+            let start = i;
+            while i < d.inline_addrs.len() && d.inline_addrs[i].0 == f {
+                i += 1;
+            }
+            d.funcs[f].inlines = (start, i);
+            d.funcs[f].disjoint = d.inline_addrs[start..i].windows(2).all(|w| w[0].1 != w[1].1 || w[0].3 <= w[1].2);
+        }
+        d.funcs_disjoint = d.func_addrs.windows(2).all(|w| w[0].1 <= w[1].0);
+        d
+    }
+
+    /// [`collect`](Self::collect)'s walk of the DIEs; the first DIE that cannot be read
+    /// ends it, with its offset in the unit and the depth there (`stack` holds the DIEs
+    /// open at it, and some closed ones above that depth).
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &mut self,
+        dwarf: &Dwarf<'s>,
+        unit: &Unit<'s>,
+        bytes: &[u8],
+        header_size: usize,
+        stack: &mut Vec<(isize, Ctx)>,
+        unit_offset: usize,
+        warn: &mut Warnings,
+    ) -> std::result::Result<(), (gimli::Error, usize, isize)> {
         let mut skips = Skips::new(unit);
-        // The walk: `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
+        // `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
         let (mut pos, mut depth) = (0usize, 0isize);
         while pos < bytes.len() {
             while stack.last().map(|s| s.0 >= depth).unwrap_or(false) {
@@ -976,8 +1201,8 @@ impl<'s> UnitData<'s> {
             }
             // Read by gimli: the DIEs that matter, and whatever the plans do not cover
             // (gimli then fails as it would have).
-            let mut entries = unit.entries_raw(Some(gimli::UnitOffset(offset))).map_err(dwarf_err)?;
-            let abbrev = match entries.read_abbreviation().map_err(dwarf_err)? {
+            let mut entries = unit.entries_raw(Some(gimli::UnitOffset(offset))).map_err(|e| (e, offset, depth))?;
+            let abbrev = match entries.read_abbreviation().map_err(|e| (e, offset, depth))? {
                 Some(a) => a,
                 None => {
                     depth -= 1;
@@ -989,32 +1214,44 @@ impl<'s> UnitData<'s> {
                 gimli::DW_TAG_subprogram => {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
-                    let first_name = d.name_attrs.len();
+                    let first_name = self.name_attrs.len();
+                    let mut range_err = None;
                     for spec in abbrev.attributes() {
-                        let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+                        let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         // (one match on the name: most attributes are none of these)
                         match attr.name() {
                             gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
                                 die.note_entry(dwarf, unit, &attr);
-                                // Range errors fail the unit (names are read when first needed).
-                                ranges.read(dwarf, unit, &attr).map_err(dwarf_err)?;
+                                if let Err(e) = ranges.read(dwarf, unit, &attr) {
+                                    range_err = range_err.or(Some(e));
+                                }
                             }
-                            n if is_name_attr(n) => d.name_attrs.push((n, attr.value())),
+                            n if is_name_attr(n) => self.name_attrs.push((n, attr.value())),
                             _ => {}
                         }
                     }
-                    let f = d.funcs.len();
+                    let f = self.funcs.len();
                     let mut addrs = Vec::new();
-                    let first = ranges.for_each(dwarf, unit, |b, e| addrs.push((b, e, f))).map_err(dwarf_err)?;
+                    let first = match range_err {
+                        Some(e) => Err(e),
+                        None => ranges.for_each(dwarf, unit, |b, e| addrs.push((b, e, f))),
+                    };
+                    let first = first.unwrap_or_else(|e| {
+                        // Without its ranges it is not known where it is: its code is
+                        // answered from the line table and the symbol table.
+                        warn.skip("function", &why(&e), || info_at(unit_offset + offset));
+                        addrs.clear();
+                        None
+                    });
                     die.first_range(&ranges, first);
                     if !addrs.is_empty() {
-                        die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);
-                        d.func_addrs.extend(addrs);
-                        d.funcs.push(Func { die: d.dies.len(), inlines: (0, 0), disjoint: true, error: None });
-                        d.dies.push(die);
+                        die.name_attrs = (first_name as u32, self.name_attrs.len() as u32);
+                        self.func_addrs.extend(addrs);
+                        self.funcs.push(Func { die: self.dies.len(), inlines: (0, 0), disjoint: true, error: None });
+                        self.dies.push(die);
                         Ctx { func: Some(f), depth: 0 }
                     } else {
-                        d.name_attrs.truncate(first_name);
+                        self.name_attrs.truncate(first_name);
                         // Inlined code under a subprogram without code belongs to no function.
                         Ctx { func: None, depth: 0 }
                     }
@@ -1024,9 +1261,9 @@ impl<'s> UnitData<'s> {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
                     let mut error = None;
-                    let first_name = d.name_attrs.len();
+                    let first_name = self.name_attrs.len();
                     for spec in abbrev.attributes() {
-                        let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+                        let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         match attr.name() {
                             gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
                                 die.note_entry(dwarf, unit, &attr);
@@ -1035,26 +1272,30 @@ impl<'s> UnitData<'s> {
                                 }
                             }
                             gimli::DW_AT_call_file | gimli::DW_AT_call_line | gimli::DW_AT_call_column => read_call(&mut die, &attr),
-                            n if is_name_attr(n) => d.name_attrs.push((n, attr.value())),
+                            n if is_name_attr(n) => self.name_attrs.push((n, attr.value())),
                             _ => {}
                         }
                     }
-                    die.name_attrs = (first_name as u32, d.name_attrs.len() as u32);
-                    let index = d.dies.len();
-                    d.dies.push(die);
+                    die.name_attrs = (first_name as u32, self.name_attrs.len() as u32);
+                    let index = self.dies.len();
+                    self.dies.push(die);
                     let depth = ctx.depth;
-                    let out = &mut d.inline_addrs;
+                    let out = &mut self.inline_addrs;
                     match ranges.for_each(dwarf, unit, |b, e| out.push((f, depth, b, e, index))) {
-                        Ok(first) => d.dies[index].first_range(&ranges, first),
+                        Ok(first) => self.dies[index].first_range(&ranges, first),
                         Err(e) => error = error.or(Some(e)),
                     }
                     if let Some(e) = error {
-                        d.funcs[f].error = d.funcs[f].error.or(Some(e));
+                        if self.funcs[f].error.is_none() {
+                            // Its inlined code is not known whole: the function is skipped.
+                            warn.skip("function", &why(&e), || info_at(unit_offset + self.dies[self.funcs[f].die].offset));
+                            self.funcs[f].error = Some(e);
+                        }
                     }
                     Ctx { func: Some(f), depth: depth + 1 }
                 }
                 _ => {
-                    entries.skip_attributes(abbrev.attributes()).map_err(dwarf_err)?;
+                    entries.skip_attributes(abbrev.attributes()).map_err(|e| (e, offset, depth))?;
                     ctx
                 }
             };
@@ -1064,20 +1305,7 @@ impl<'s> UnitData<'s> {
             }
             pos = entries.next_offset().0 - header_size;
         }
-        d.func_addrs.sort_by_key(|a| a.0);
-        d.inline_addrs.sort_by_key(|a| (a.0, a.1, a.2));
-        let mut i = 0;
-        while i < d.inline_addrs.len() {
-            let f = d.inline_addrs[i].0;
-            let start = i;
-            while i < d.inline_addrs.len() && d.inline_addrs[i].0 == f {
-                i += 1;
-            }
-            d.funcs[f].inlines = (start, i);
-            d.funcs[f].disjoint = d.inline_addrs[start..i].windows(2).all(|w| w[0].1 != w[1].1 || w[0].3 <= w[1].2);
-        }
-        d.funcs_disjoint = d.func_addrs.windows(2).all(|w| w[0].1 <= w[1].0);
-        Ok(d)
+        Ok(())
     }
 
     /// The function whose range holds `probe` (a binary search, as addr2line's).
@@ -1283,6 +1511,7 @@ struct Names<'c, 'm, 'u, 'b> {
     info: &'c mut dyn InfoSection<'b>,
     endian: gimli::RunTimeEndian,
     memo: &'m mut FastMap<usize, Option<Cow<'u, [u8]>>>,
+    warn: &'c mut Warnings,
 }
 
 impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
@@ -1319,7 +1548,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
             gimli::AttributeValue::UnitRef(o) => self.name_entry(dwarf, at, unit, o, hops),
             gimli::AttributeValue::DebugInfoRef(dr) => {
                 let u = match self.units.binary_search_by_key(&dr.0, |u| u.offset) {
-                    Ok(_) | Err(0) => return Err(dwarf_err(gimli::Error::NoEntryAtGivenOffset)),
+                    Ok(_) | Err(0) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, dr.0)),
                     Err(i) => i - 1,
                 };
                 let o = gimli::UnitOffset(dr.0 - self.units[u].offset);
@@ -1335,10 +1564,11 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                     None => (unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?, None),
                 };
                 let (r, meta) = {
-                    let header = unit_header(&bytes, self.endian)?;
+                    // (read in pass 1 already)
+                    let header = unit_header(&bytes, self.endian).map_err(dwarf_err)?;
                     let other = match &meta {
                         Some(m) => m.unit(header),
-                        None => dwarf.unit(header).map_err(dwarf_err)?,
+                        None => open_unit(dwarf, header).map_err(dwarf_err)?.0,
                     };
                     let meta = meta.unwrap_or_else(|| UnitMeta::of(&other));
                     (self.name_entry(dwarf, u, &other, o, hops)?.map(|n| Cow::Owned(n.into_owned())), meta)
@@ -1357,13 +1587,30 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
         }
     }
 
+    /// A reference that leads nowhere readable: no name from it (told in `warn`).
+    fn bad_ref<'x>(&mut self, e: gimli::Error, target: usize) -> Option<Cow<'x, [u8]>> {
+        self.warn.skip("name reference", &why(&e), || format!("{} (its target)", info_at(target)));
+        None
+    }
+
     fn name_entry<'x>(&mut self, dwarf: &Dwarf<'x>, at: usize, unit: &Unit<'x>, offset: gimli::UnitOffset, hops: usize) -> Result<Option<Cow<'x, [u8]>>> {
-        let mut entries = unit.entries_raw(Some(offset)).map_err(dwarf_err)?;
-        let abbrev = entries.read_abbreviation().map_err(dwarf_err)?.ok_or_else(|| dwarf_err(gimli::Error::NoEntryAtGivenOffset))?;
+        let target = self.units[at].offset.wrapping_add(offset.0);
+        let mut entries = match unit.entries_raw(Some(offset)) {
+            Ok(e) => e,
+            Err(e) => return Ok(self.bad_ref(e, target)),
+        };
+        let abbrev = match entries.read_abbreviation() {
+            Ok(Some(a)) => a,
+            Ok(None) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, target)),
+            Err(e) => return Ok(self.bad_ref(e, target)),
+        };
         let mut name = None;
         let mut next = None;
         for spec in abbrev.attributes() {
-            let attr = entries.read_attribute(*spec).map_err(dwarf_err)?;
+            let attr = match entries.read_attribute(*spec) {
+                Ok(a) => a,
+                Err(e) => return Ok(self.bad_ref(e, target)),
+            };
             match attr.name() {
                 gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
                     if let Ok(s) = dwarf.attr_string(unit, attr.value()) {
@@ -1399,6 +1646,7 @@ struct At<'c, 'u, 'b> {
     cache: &'c mut UnitCache<'b>,
     info: &'c mut dyn InfoSection<'b>,
     endian: gimli::RunTimeEndian,
+    warn: &'c mut Warnings,
 }
 
 /// Interning state shared by all units.
@@ -1440,8 +1688,8 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
             None => return NONE,
         };
         match lines.files.get(index as usize) {
-            Some(path) => *files[index as usize].get_or_insert_with(|| self.w.file(path)),
-            None => NONE,
+            Some(Some(path)) => *files[index as usize].get_or_insert_with(|| self.w.file(path)),
+            _ => NONE,
         }
     }
 
@@ -1458,6 +1706,7 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
                 info: &mut *at.info,
                 endian: at.endian,
                 memo: &mut cu.memo,
+                warn: &mut *at.warn,
             };
             let (first, end) = cu.dies[i].name_attrs;
             for k in first as usize..end as usize {
@@ -1498,7 +1747,8 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
         lines: Option<&Lines>,
         files: &mut [Option<u32>],
     ) -> Result<Option<u32>> {
-        let func = cu.function_at(probe);
+        // A function skipped for a defect answers as code outside any function.
+        let func = cu.function_at(probe).filter(|&f| cu.funcs[f].error.is_none());
         let row = lines.and_then(|l| l.find(probe)).copied();
         let (file, line, column) = match row {
             Some(r) => (self.file(lines, files, r.1), r.2, r.3),
@@ -1508,9 +1758,6 @@ impl<'w, 'y, 'a> State<'w, 'y, 'a> {
         frames.clear();
         match func {
             Some(f) => {
-                if let Some(e) = &cu.funcs[f].error {
-                    return Err(dwarf_err(e.clone()));
-                }
                 let mut inl = std::mem::take(&mut self.inlined);
                 cu.inlined_at(f, probe, &mut inl);
                 let (function, sym_addr) = self.die(cu, cu.funcs[f].die, at, probe)?;

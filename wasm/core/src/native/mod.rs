@@ -10,11 +10,13 @@ pub mod demangle;
 mod dwarf;
 pub mod progress;
 pub mod source;
+pub mod warnings;
 pub mod wasm;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags};
+use warnings::Warnings;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -35,6 +37,13 @@ pub struct ObjectInfo {
     /// ELF `.gnu_debuglink`: the file name of the separate debug file and the CRC-32 of
     /// its contents, as GDB looks it up beside the binary and in the debug directories.
     pub debuglink: Option<(String, u32)>,
+    /// Where the separate debug file is (wasm `external_debug_info`: a URL or path).
+    pub debug_file: Option<String>,
+    /// File offset of the code the addresses are relative to, where it is not the image
+    /// base's (wasm: the code section's contents; browsers print module offsets).
+    pub code_offset: Option<u64>,
+    /// What reading the headers skipped ([`warnings::Warnings::lines`]).
+    pub warnings: Vec<String>,
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -87,31 +96,181 @@ fn arch_name(a: object::Architecture) -> &'static str {
     }
 }
 
-fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<Opened<'a, R>> {
+/// A Mach-O CPU type and subtype by the names symbolic (and Apple's tools) give them;
+/// `None` for what `arch_name` names alike.
+fn macho_arch(cputype: u32, cpusubtype: u32) -> Option<&'static str> {
+    // (the high byte of the subtype holds capability bits, e.g. arm64e's pointer auth ABI)
+    Some(match (cputype, cpusubtype & 0x00ff_ffff) {
+        (0x0100_0007, 8) => "x86_64h",
+        (12, 6) => "armv6",
+        (12, 9) => "armv7",
+        (12, 10) => "armv7f",
+        (12, 11) => "armv7s",
+        (12, 12) => "armv7k",
+        (12, 14) => "armv6m",
+        (12, 15) => "armv7m",
+        (12, 16) => "armv7em",
+        (0x0100_000c, 2) => "arm64e",
+        (0x0200_000c, _) => "arm64_32",
+        _ => return None,
+    })
+}
+
+/// [`macho_arch`] of a thin Mach-O file's header.
+fn macho_header_arch(head: &[u8]) -> Option<&'static str> {
+    let word = |i: usize, big: bool| {
+        let b: [u8; 4] = head.get(i..i + 4)?.try_into().ok()?;
+        Some(if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+    };
+    let big = match word(0, false)? {
+        0xfeed_face | 0xfeed_facf => false,
+        0xcefa_edfe | 0xcffa_edfe => true,
+        _ => return None,
+    };
+    macho_arch(word(4, big)?, word(8, big)?)
+}
+
+/// A file whose first bytes are replaced: a Mach-O header with its bad load commands
+/// made harmless, read over the file's own bytes.
+struct Patched<R> {
+    head: Vec<u8>,
+    data: R,
+}
+
+impl<'p, 'a: 'p, R: ReadRef<'a>> ReadRef<'p> for &'p Patched<R> {
+    fn len(self) -> std::result::Result<u64, ()> {
+        self.data.len()
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> std::result::Result<&'p [u8], ()> {
+        match offset.checked_add(size) {
+            Some(end) if end <= self.head.len() as u64 => (&self.head[..]).read_bytes_at(offset, size),
+            _ => self.data.read_bytes_at(offset, size),
+        }
+    }
+
+    fn read_bytes_at_until(self, range: std::ops::Range<u64>, delimiter: u8) -> std::result::Result<&'p [u8], ()> {
+        if range.end <= self.head.len() as u64 {
+            (&self.head[..]).read_bytes_at_until(range, delimiter)
+        } else {
+            self.data.read_bytes_at_until(range, delimiter)
+        }
+    }
+}
+
+/// Load commands of a thin Mach-O file that `object` cannot read: the ones after a command
+/// whose size leaves the commands area (it stops there), and segments or symbol tables that
+/// do not fit (it refuses the file). Gives what was skipped, and the header with the latter
+/// made harmless (`None`: nothing to change).
+fn macho_load_commands<'a, R: ReadRef<'a>>(data: R) -> (Warnings, Option<Vec<u8>>) {
+    let mut warn = Warnings::default();
+    let head = match data.read_bytes_at(0, 32) {
+        Ok(h) => h,
+        Err(()) => return (warn, None),
+    };
+    let (big, wide) = match head[..4] {
+        [0xfe, 0xed, 0xfa, 0xce] => (true, false),
+        [0xfe, 0xed, 0xfa, 0xcf] => (true, true),
+        [0xce, 0xfa, 0xed, 0xfe] => (false, false),
+        [0xcf, 0xfa, 0xed, 0xfe] => (false, true),
+        _ => return (warn, None),
+    };
+    let u32_at = |b: &[u8], i: usize| -> u32 {
+        let w = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }
+    };
+    let (ncmds, sizeofcmds) = (u32_at(head, 16), u64::from(u32_at(head, 20)));
+    let header_size: usize = if wide { 32 } else { 28 };
+    let file_len = data.len().unwrap_or(0);
+    let mut bytes = match data.read_bytes_at(0, header_size as u64 + sizeofcmds) {
+        Ok(b) => b.to_vec(),
+        Err(()) => {
+            warn.skip("load command area", "runs past the end of the file", || "offset 0x0".to_string());
+            return (warn, None);
+        }
+    };
+    let mut changed = false;
+    let mut pos = header_size;
+    for i in 0..ncmds {
+        let cmdsize = if pos + 8 <= bytes.len() { u32_at(&bytes, pos + 4) as usize } else { usize::MAX };
+        if cmdsize > bytes.len() - pos.min(bytes.len()) {
+            // `object` stops reading there: this command and the ones after it are lost.
+            let at = pos;
+            for _ in i..ncmds.min(i + 4096) {
+                warn.skip("load command", "a size runs past the load commands", || format!("offset {:#x}", at));
+            }
+            break;
+        }
+        let cmd = u32_at(&bytes, pos);
+        let body = &bytes[pos..pos + cmdsize];
+        let bad = match cmd {
+            // LC_SEGMENT, LC_SEGMENT_64: the header, then `nsects` sections.
+            0x1 | 0x19 => {
+                let (seg, sect, nsects_at) = if cmd == 0x19 { (72, 80, 64) } else { (56, 68, 48) };
+                cmdsize < seg || (u32_at(body, nsects_at) as usize).saturating_mul(sect) > cmdsize - seg
+            }
+            // LC_SYMTAB: symbols and strings inside the file.
+            0x2 => {
+                let nlist = if wide { 16 } else { 12 };
+                cmdsize < 24 || {
+                    let (symoff, nsyms, stroff, strsize) = (u32_at(body, 8), u32_at(body, 12), u32_at(body, 16), u32_at(body, 20));
+                    u64::from(symoff) + u64::from(nsyms) * nlist > file_len || u64::from(stroff) + u64::from(strsize) > file_len
+                }
+            }
+            _ => false,
+        };
+        if bad {
+            let (what, at) = (if cmd == 0x2 { "symbol table past the end of the file" } else { "segment's sections run past it" }, pos);
+            warn.skip("load command", what, || format!("offset {:#x}", at));
+            // An unknown command: skipped by any reader.
+            bytes[pos..pos + 4].copy_from_slice(&[0; 4]);
+            changed = true;
+        }
+        pos += cmdsize.max(1).min(bytes.len() - pos);
+    }
+    (warn, if changed { Some(bytes) } else { None })
+}
+
+/// Whether a slice named `name` (family `family`, [`arch_name`]) is the one asked for as
+/// `want`: by its own name, else by its family (the spelling before subtypes were told:
+/// `arm` for any 32-bit ARM slice), `i386` being `x86`.
+fn arch_matches(name: &str, family: &str, want: &str, exact: bool) -> bool {
+    let want = if want == "i386" { "x86" } else { want };
+    name == want || (!exact && family == want)
+}
+
+/// Opens `data` (a slice of a universal binary by `arch`); gives the Mach-O subtype name
+/// where the architecture's family name is not all of it.
+fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<(Opened<'a, R>, Option<&'static str>)> {
     let kind = object::FileKind::parse(data).map_err(|_| unsupported("not a supported object file (ELF, Mach-O, Breakpad or WebAssembly)"))?;
     use object::read::macho::{FatArch, FatHeader};
-    let pick = |archs: Vec<(object::Architecture, u64, u64)>| -> Result<&'a [u8]> {
+    // (architecture, offset, size, subtype name)
+    let pick = |archs: Vec<(object::Architecture, u64, u64, Option<&'static str>)>| -> Result<(&'a [u8], Option<&'static str>)> {
         let want = arch.unwrap_or("x86_64");
+        let name = |a: &(object::Architecture, u64, u64, Option<&'static str>)| a.3.unwrap_or_else(|| arch_name(a.0));
         let chosen = archs
             .iter()
-            .find(|a| arch_name(a.0) == want)
+            .find(|a| arch_matches(name(a), arch_name(a.0), want, true))
+            .or_else(|| archs.iter().find(|a| arch_matches(name(a), arch_name(a.0), want, false)))
             .or_else(|| if arch.is_none() { archs.first() } else { None })
             .ok_or_else(|| unsupported(format!("the universal binary has no {} slice", want)))?;
-        data.read_bytes_at(chosen.1, chosen.2).map_err(|_| invalid("fat Mach-O slice out of range"))
+        Ok((data.read_bytes_at(chosen.1, chosen.2).map_err(|_| invalid("fat Mach-O slice out of range"))?, chosen.3))
     };
     match kind {
-        object::FileKind::Elf32 | object::FileKind::Elf64 | object::FileKind::MachO32 | object::FileKind::MachO64 => {
-            Ok(Opened::Direct(object::File::parse(data).map_err(obj_err)?))
+        object::FileKind::Elf32 | object::FileKind::Elf64 => Ok((Opened::Direct(object::File::parse(data).map_err(obj_err)?), None)),
+        object::FileKind::MachO32 | object::FileKind::MachO64 => {
+            let sub = data.read_bytes_at(0, 12).ok().and_then(macho_header_arch);
+            Ok((Opened::Direct(object::File::parse(data).map_err(obj_err)?), sub))
         }
         object::FileKind::MachOFat32 => {
             let archs = FatHeader::parse_arch32(data).map_err(obj_err)?;
-            let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset().into(), a.size().into())).collect())?;
-            Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
+            let (slice, sub) = pick(archs.iter().map(|a| (a.architecture(), a.offset().into(), a.size().into(), macho_arch(a.cputype(), a.cpusubtype()))).collect())?;
+            Ok((Opened::Slice(object::File::parse(slice).map_err(obj_err)?), sub))
         }
         object::FileKind::MachOFat64 => {
             let archs = FatHeader::parse_arch64(data).map_err(obj_err)?;
-            let slice = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size())).collect())?;
-            Ok(Opened::Slice(object::File::parse(slice).map_err(obj_err)?))
+            let (slice, sub) = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size(), macho_arch(a.cputype(), a.cpusubtype()))).collect())?;
+            Ok((Opened::Slice(object::File::parse(slice).map_err(obj_err)?), sub))
         }
         _ => Err(unsupported("not a supported object file (ELF, Mach-O, Breakpad or WebAssembly)")),
     }
@@ -126,7 +285,7 @@ fn uuid_string(b: &[u8; 16]) -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
-fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Identity {
+fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, sub: Option<&'static str>) -> Identity {
     let (kind, image_base) = match file.format() {
         object::BinaryFormat::MachO => {
             let base = file.segments().find(|s| s.name().ok().flatten() == Some("__TEXT")).map(|s| s.address()).unwrap_or(0);
@@ -161,7 +320,7 @@ fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Identity {
     }
     Identity {
         kind: kind.to_string(),
-        arch: arch_name(file.architecture()).to_string(),
+        arch: sub.unwrap_or_else(|| arch_name(file.architecture())).to_string(),
         debug_id: uuid_string(&id),
         code_id,
         image_base,
@@ -255,17 +414,29 @@ pub fn build_symcache_streamed<F: std::io::Read + std::io::Seek>(file: &mut F) -
 }
 
 /// Identity and capabilities of an object file (ELF, Mach-O, fat Mach-O by `arch`).
-pub fn object_info<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
+pub fn object_info<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Result<ObjectInfo> {
     if let Some(kind) = sniff(data)? {
         return streamed_info(kind, &mut source::RefSource::new(data)?);
     }
-    let opened = open(data, arch)?;
-    Ok(with_file!(opened, f => ObjectInfo {
-        identity: identity(f),
-        has_debug_info: has_debug_info(f),
-        has_symbols: has_symbols(f),
-        debuglink: debuglink(f),
-    }))
+    fn info<'x, R: ReadRef<'x>>(opened: Opened<'x, R>, sub: Option<&'static str>, warn: Warnings) -> ObjectInfo {
+        with_file!(opened, f => ObjectInfo {
+            identity: identity(f, sub),
+            has_debug_info: has_debug_info(f),
+            has_symbols: has_symbols(f),
+            debuglink: debuglink(f),
+            debug_file: None,
+            code_offset: None,
+            warnings: warn.lines(),
+        })
+    }
+    let (warn, patched) = macho_load_commands(data);
+    match patched {
+        None => open(data, arch).map(|(opened, sub)| info(opened, sub, warn)),
+        Some(head) => {
+            let patched = Patched { head, data };
+            open(&patched, arch).map(|(opened, sub)| info(opened, sub, warn))
+        }
+    }
 }
 
 /// The `.gnu_debuglink` of an ELF file; a malformed one is no link (the identity stands).
@@ -277,25 +448,38 @@ fn debuglink<'a, R: ReadRef<'a>>(f: &object::File<'a, R>) -> Option<(String, u32
 }
 
 /// Builds a symcache from an object file (ELF, Mach-O, fat Mach-O by `arch`).
-pub fn build_symcache<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<SymCacheBuild> {
+pub fn build_symcache<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Result<SymCacheBuild> {
     if let Some(kind) = sniff(data)? {
         return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
-    let opened = open(data, arch)?;
-    with_file!(opened, f => build_from_file(f, None::<source::RefSource<'a, &'a [u8]>>))
+    let (warn, patched) = macho_load_commands(data);
+    if let Some(head) = patched {
+        let patched = Patched { head, data };
+        let (opened, sub) = open(&patched, arch)?;
+        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
+    }
+    let (opened, sub) = open(data, arch)?;
+    with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn))
 }
 
 /// [`build_symcache`] where `data` keeps what it reads (`object::ReadCache`): the DWARF
 /// sections are read through `file` instead, into memory freed as the build goes
 /// (`.debug_info` a unit at a time), so that they are not held for the whole build.
-pub fn build_symcache_ranged<'a, R: ReadRef<'a>, F: std::io::Read + std::io::Seek + 'a>(data: R, file: F, arch: Option<&str>) -> Result<SymCacheBuild> {
+pub fn build_symcache_ranged<'a, R: ReadRef<'a> + 'a, F: std::io::Read + std::io::Seek + 'a>(data: R, file: F, arch: Option<&str>) -> Result<SymCacheBuild> {
     if let Some(kind) = sniff(data)? {
         return streamed_build(kind, &mut source::RefSource::new(data)?);
     }
+    let (warn, patched) = macho_load_commands(data);
+    if let Some(head) = patched {
+        // (a damaged file: read through `data`, which keeps what it reads)
+        let patched = Patched { head, data };
+        let (opened, sub) = open(&patched, arch)?;
+        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
+    }
     match open(data, arch)? {
-        Opened::Direct(f) => build_from_file(&f, Some(source::IoSource::new(file)?)),
+        (Opened::Direct(f), sub) => build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn),
         // The slice's offsets are not the file's: read through `data`.
-        Opened::Slice(f) => build_from_file(&f, None::<source::RefSource<'a, &'a [u8]>>),
+        (Opened::Slice(f), sub) => build_from_file(&f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn),
     }
 }
 
@@ -390,8 +574,13 @@ fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
     i > 0 && addr <= ranges[i - 1].1
 }
 
-fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object::File<'a, R>, mut ranged: Option<S>) -> Result<SymCacheBuild> {
-    let id = identity(file);
+fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
+    file: &object::File<'a, R>,
+    sub: Option<&'static str>,
+    mut ranged: Option<S>,
+    warn: Warnings,
+) -> Result<SymCacheBuild> {
+    let id = identity(file, sub);
     let base = id.image_base;
 
     let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
@@ -444,7 +633,7 @@ fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(file: &object
     syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
     let code = code_ranges(file);
-    build_core(id, sections, info, endian, &syms, &code, true)
+    build_core(id, sections, info, endian, &syms, &code, true, warn)
 }
 
 /// Builds the symcache from the DWARF sections (may be empty), the symbol table (sorted,
@@ -459,6 +648,7 @@ fn build_core<'b>(
     syms: &[(u64, u64, &str)],
     code: &[(u64, u64)],
     outer_from_symbols: bool,
+    mut warn: warnings::Warnings,
 ) -> Result<SymCacheBuild> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
@@ -475,7 +665,7 @@ fn build_core<'b>(
         })
         .map_err(dwarf_err)?;
         let mut symbols = dwarf::Symbols::new(syms);
-        dwarf::add_ranges(&mut w, &dwarf, &mut **info, endian, base, code, &mut symbols, &mut fns, outer_from_symbols)?;
+        dwarf::add_ranges(&mut w, &dwarf, &mut **info, endian, base, code, &mut symbols, &mut fns, outer_from_symbols, &mut warn)?;
     }
     // The DWARF is done with: free it before the writer builds its output.
     drop(info);
@@ -503,7 +693,7 @@ fn build_core<'b>(
         w.fallback_range(addr - base, end - base, loc);
     }
     drop(fns);
-    Ok(SymCacheBuild { writer: w, identity: id })
+    Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() })
 }
 
 #[cfg(test)]

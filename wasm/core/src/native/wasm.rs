@@ -5,11 +5,13 @@
 //! in LLVM 14).
 //!
 //! The module is read by ranges (see [`Source`]): the section headers, then only the
-//! sections used — `name`, `build_id` and the import section whole, the DWARF sections
-//! when building, and the code section's body table (read on in windows, bodies skipped)
-//! only when the `name` section names functions.
+//! sections used — `name`, `build_id`, `external_debug_info` and the import section
+//! whole, the DWARF sections when building, and the code section's body table (read on in
+//! windows, bodies skipped) only when the `name` section names functions. A custom section
+//! that cannot be read is skipped and told in the warnings.
 
 use super::source::Source;
+use super::warnings::Warnings;
 use super::{invalid, ObjectInfo, MAX_SECTION_SIZE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::symcache::{Identity, SymCacheBuild};
@@ -85,6 +87,10 @@ struct Layout {
     debug: Vec<(String, u64, u64)>,
     /// The `build_id` custom section, if any.
     build_id: Option<Vec<u8>>,
+    /// The `external_debug_info` custom section: where the module's DWARF is.
+    debug_file: Option<String>,
+    /// Custom sections skipped for a defect.
+    warn: Warnings,
     /// Function names by function index (imports first).
     names: HashMap<u64, String>,
     imported_funcs: u64,
@@ -98,7 +104,7 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
     if !is_wasm(src.window(0, 8, false)?) {
         return Err(invalid("not a WebAssembly module"));
     }
-    let mut l = Layout { debug: Vec::new(), build_id: None, names: HashMap::new(), imported_funcs: 0, code: None };
+    let mut l = Layout { debug: Vec::new(), build_id: None, debug_file: None, warn: Warnings::default(), names: HashMap::new(), imported_funcs: 0, code: None };
     let mut pos = 8u64;
     while pos < size {
         let id = *src.window(pos, 1, false)?.first().ok_or_else(truncated)?;
@@ -107,23 +113,43 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
         pos = end;
         match id {
             0 => {
-                let (n, at) = leb_at(src, start, end, false)?;
-                if n > end - at {
-                    return Err(truncated());
-                }
-                let name = std::str::from_utf8(src.window(at, n as usize, false)?).map_err(|_| invalid("wasm name is not UTF-8"))?;
-                let at = at + n;
+                // A custom section is known by its name: one whose name cannot be read is
+                // skipped (its length still leads to the next section).
+                let at_custom = || format!("custom section at offset {:#x}", start);
+                let name = match leb_at(src, start, end, false) {
+                    Ok((n, at)) if n <= end - at => match std::str::from_utf8(src.window(at, n as usize, false)?) {
+                        Ok(name) => Some((name.to_string(), at + n)),
+                        Err(_) => {
+                            l.warn.skip("custom section", "name is not UTF-8", at_custom);
+                            None
+                        }
+                    },
+                    _ => {
+                        l.warn.skip("custom section", "name runs past the section", at_custom);
+                        None
+                    }
+                };
+                let (name, at) = match name {
+                    Some(x) => x,
+                    None => continue,
+                };
                 if name.starts_with(".debug_") {
-                    let name = name.to_string();
                     l.debug.push((name, at, end - at));
                 } else if name == "build_id" {
                     let body = section(src, "build_id", at, end - at)?;
-                    let mut b = Cursor { data: &body, pos: 0 };
-                    let n = b.leb()?;
-                    l.build_id = Some(b.bytes(n)?.to_vec());
+                    l.build_id = Some(build_id(&body).to_vec());
+                } else if name == "external_debug_info" {
+                    let body = section(src, "external_debug_info", at, end - at)?;
+                    match (Cursor { data: &body, pos: 0 }).name() {
+                        Ok(url) => l.debug_file = Some(url.to_string()),
+                        Err(e) => l.warn.skip("custom section", &format!("external_debug_info: {}", e.message()), at_custom),
+                    }
                 } else if name == "name" {
                     let body = section(src, "name", at, end - at)?;
-                    function_names(&body, &mut l.names)?;
+                    // The names read before a defect are kept.
+                    if let Err(e) = function_names(&body, &mut l.names) {
+                        l.warn.skip("custom section", &format!("name: {}", e.message()), at_custom);
+                    }
                 }
             }
             2 => {
@@ -135,6 +161,16 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
         }
     }
     Ok(l)
+}
+
+/// A `build_id` section's id: a length-prefixed vector (the tool conventions), or the raw
+/// bytes (as getsentry/wasm-split writes it) where the length does not fit exactly.
+fn build_id(body: &[u8]) -> &[u8] {
+    let mut b = Cursor { data: body, pos: 0 };
+    match b.leb() {
+        Ok(n) if n == (body.len() - b.pos) as u64 && n > 0 => &body[b.pos..],
+        _ => body,
+    }
 }
 
 /// The function names subsection (1) of a `name` section.
@@ -251,12 +287,16 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         has_debug_info: l.debug.iter().rev().find(|d| d.0 == ".debug_info").map_or(false, |d| d.2 > 0),
         has_symbols,
         debuglink: None,
+        debug_file: l.debug_file.clone(),
+        code_offset: l.code.map(|c| c.0),
+        warnings: l.warn.lines(),
     })
 }
 
 /// Builds a symcache from a wasm module.
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
-    let l = scan(src)?;
+    let mut l = scan(src)?;
+    let warn = std::mem::take(&mut l.warn);
     let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
     for (name, offset, len) in &l.debug {
         for sid in super::DWARF_SECTIONS {
@@ -270,5 +310,5 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     syms.sort_unstable();
     syms.dedup_by_key(|s| s.0);
     let code_size = l.code.map_or(0, |c| c.1);
-    super::build_core(identity(&l), sections, None, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false)
+    super::build_core(identity(&l), sections, None, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false, warn)
 }

@@ -437,6 +437,9 @@ pub struct SymCacheBuild {
     pub writer: SymCacheWriter,
     /// The object identity for the header.
     pub identity: Identity,
+    /// What the build skipped of the input (`native::warnings::Warnings::lines`); not
+    /// part of the symcache.
+    pub warnings: Vec<String>,
 }
 
 impl SymCacheBuild {

@@ -95,7 +95,7 @@ def main() -> None:
         subprocess.run(["objcopy", "--compress-debug-sections=" + kind, plain, files[kind]], check=True)
     data = open(files["zstd"], "rb").read()
     frames, total = [], 0
-    for name, flags, offset, size in sections(data):
+    for _name, flags, offset, size in sections(data):
         if flags & 0x800 and struct.unpack_from("<I", data, offset)[0] == 2:
             frames.append(data[offset + 24:offset + size])
             total += struct.unpack_from("<Q", data, offset + 8)[0]
@@ -129,7 +129,7 @@ def main() -> None:
         times = {}
         for kind, path in files.items():
             pysym.SymCache.from_object(path)  # warm: module compiled, caches filled
-            times[kind] = best(lambda: pysym.SymCache.from_object(path), args.repeat)
+            times[kind] = best(lambda p=path: pysym.SymCache.from_object(p), args.repeat)
         rows.append(("module, %s: build(zstd) - build(plain)" % engine, times["zstd"] - times["plain"]))
         rows.append(("module, %s: build(zlib) - build(plain)" % engine, times["zlib"] - times["plain"]))
         print("%s: symcache build plain %.3f s, zstd %.3f s, zlib %.3f s"

@@ -704,7 +704,7 @@ impl<'o> Decoder<'o> {
             window = content_size.unwrap_or(0);
         }
         if let Some(size) = content_size {
-            if size > (self.limit - self.out.len()) as u64 {
+            if size > (self.limit.saturating_sub(self.out.len())) as u64 {
                 return Err(ZstdError::TooLarge { limit: self.limit as u64 });
             }
         }
@@ -714,7 +714,7 @@ impl<'o> Decoder<'o> {
     /// Fails unless `n` more output bytes stay within the limit.
     #[inline]
     fn room(&self, n: usize) -> Res<()> {
-        if n > self.limit - self.out.len() {
+        if n > self.limit.saturating_sub(self.out.len()) {
             return Err(ZstdError::TooLarge { limit: self.limit as u64 });
         }
         Ok(())
@@ -822,7 +822,7 @@ impl<'o> Decoder<'o> {
                 if llen + mlen > BLOCK_MAX - (self.out.len() - block_start) {
                     return Err(ZstdError::Corrupt("block decodes to more than the maximum block size"));
                 }
-                if llen + mlen > self.limit - self.out.len() {
+                if llen + mlen > self.limit.saturating_sub(self.out.len()) {
                     return Err(ZstdError::TooLarge { limit: self.limit as u64 });
                 }
                 self.out.extend_from_slice(lits);
@@ -881,8 +881,9 @@ impl<'o> Decoder<'o> {
                 (4, (h >> 4) & 0x3FFF, (h >> 18) & 0x3FFF, 4)
             }
             _ => {
-                let h = le(src.get(..5).ok_or(ZstdError::Truncated("literals header"))?) as usize;
-                (5, (h >> 4) & 0x3FFFF, (h >> 22) & 0x3FFFF, 4)
+                // 40 bits: shifted as u64 (usize is 32 bits in the module)
+                let h = le(src.get(..5).ok_or(ZstdError::Truncated("literals header"))?);
+                (5, ((h >> 4) & 0x3FFFF) as usize, ((h >> 22) & 0x3FFFF) as usize, 4)
             }
         };
         if regen > BLOCK_MAX {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """zstd section decoding: pysym's decoder (native and in the module) vs the ``zstd`` command.
 
-    python bench/bench_zstd.py [--file ELF] [--repeat 5]
+    python bench/bench_zstd.py [--file ELF] [--repeat 5] [--engines wasmtime,wasmer] [--no-native]
 
 A program, not a test: it prints throughputs (MB/s of decompressed output) and ratios.
 The input is an ELF file with DWARF (``--file``; by default a generated C++ program built
@@ -86,6 +86,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--file")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--engines", help="comma-separated (default: every installed engine)")
+    ap.add_argument("--no-native", action="store_true", help="skip the native build and run")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench_zstd_")
     plain = args.file or generated_program(tmp)
@@ -113,8 +115,9 @@ def main() -> None:
 
     env = dict(os.environ, RUSTC="/usr/bin/rustc")
     wasm_dir = os.path.join(ROOT, "wasm")
-    built = subprocess.run(["/usr/bin/cargo", "build", "-q", "--locked", "--release", "-p", "pysym-core",
-                            "--example", "zstd_speed"] + CARGO_FLAGS, cwd=wasm_dir, env=env)
+    cmd = ["/usr/bin/cargo", "build", "-q", "--locked", "--release", "-p", "pysym-core", "--example", "zstd_speed"]
+    built = subprocess.CompletedProcess(cmd, 1) if args.no_native else subprocess.run(
+        cmd + CARGO_FLAGS, cwd=wasm_dir, env=env)
     if built.returncode == 0:
         exe = os.path.join(wasm_dir, "target", "release", "examples", "zstd_speed")
         out = subprocess.run([exe, frame_file, str(args.repeat)], check=True, stdout=subprocess.PIPE,
@@ -122,9 +125,9 @@ def main() -> None:
         assert int(out[1]) == total, (out, total)
         rows.append(("pysym decoder, native (release)", float(out[2])))
     else:
-        print("native: cargo build failed, skipped")
+        print("native: skipped (--no-native, or the cargo build failed)")
 
-    for engine in available_engines():
+    for engine in args.engines.split(",") if args.engines else available_engines():
         _host.use_engine(engine)
         times = {}
         for kind, path in files.items():

@@ -825,7 +825,7 @@ impl<'o> Decoder<'o> {
                 if llen + mlen > self.limit.saturating_sub(self.out.len()) {
                     return Err(ZstdError::TooLarge { limit: self.limit as u64 });
                 }
-                self.out.extend_from_slice(lits);
+                append(self.out, lits);
                 let produced = (self.out.len() - start) as u64;
                 if offset > produced || offset > window {
                     return Err(ZstdError::BadOffset { offset, produced });
@@ -929,10 +929,33 @@ impl<'o> Decoder<'o> {
     }
 }
 
+/// Copies shorter than this go byte by byte: a `memory.copy` per sequence costs more than
+/// the bytes in wasmer 1.1 (a call out of the compiled code; 7x slower decoding there).
+const SHORT_COPY: usize = 32;
+
+/// Appends `bytes` (short ones without a `memcpy`).
+#[inline]
+fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() < SHORT_COPY {
+        for &b in bytes {
+            out.push(b);
+        }
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
 /// Appends `len` bytes copied from `offset` bytes back (which may overlap what it writes).
+#[inline]
 fn copy_match(out: &mut Vec<u8>, offset: usize, len: usize) {
     let from = out.len() - offset;
-    if offset >= len {
+    if len < SHORT_COPY {
+        // byte by byte is also the overlapping copy's meaning
+        for i in from..from + len {
+            let b = out[i];
+            out.push(b);
+        }
+    } else if offset >= len {
         out.extend_from_within(from..from + len);
     } else if offset == 1 {
         let b = out[from];

@@ -24,7 +24,7 @@ WASM_PKG := pysym/_wasm/pysym.wasm
 APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
                 librust-gimli-dev librust-object-dev \
                 librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
-                librust-flate2-dev clang-14
+                librust-flate2-dev clang-14 zstd
 # What tests/test_crash.py runs: the debugger that records a real crash, llvm-symbolizer-19
 # (the name oracle for inlined frames) and glibc's detached debug info (/usr/lib/debug/.build-id).
 TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++
@@ -51,7 +51,8 @@ help:
 
 toolchain:
 	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
-	    || ! ls -d /usr/share/cargo/registry/gimli-0.27* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1; then \
+	    || ! ls -d /usr/share/cargo/registry/gimli-0.27* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1 \
+	    || ! command -v zstd >/dev/null; then \
 	  echo "installing Debian Rust toolchain for wasm32 and the vendored crates (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
@@ -175,7 +176,7 @@ browser-bench: browser-deps fixtures
 # copied to tests/fuzz_regressions/<target>/, replayed through the wasm module by pytest.
 .PHONY: fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle
+FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle zstd
 fuzz: toolchain
 	wasm/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

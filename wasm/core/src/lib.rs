@@ -10,5 +10,6 @@ pub mod hash;
 pub mod native;
 pub mod sourcemap;
 pub mod symcache;
+pub mod zstd;
 
 pub use error::{Error, ErrorKind};

@@ -128,3 +128,21 @@ fn query_cache(sc: &SymCache<'_>) {
         let _ = sc.location(loc);
     }
 }
+
+/// The zstd decoder (zstd-compressed ELF sections): whole input, under two limits. The
+/// output never passes the limit, and a smaller limit never yields a different success.
+pub fn zstd(data: &[u8]) {
+    let big = pysym_core::zstd::decompress(data, 1 << 20);
+    if let Ok(out) = &big {
+        assert!(out.len() <= 1 << 20);
+        // The declared size as the limit, as an ELF section gives it: the same bytes.
+        let mut exact = Vec::with_capacity(out.len());
+        pysym_core::zstd::decompress_into(data, &mut exact, out.len()).expect("the same input under its own size");
+        assert!(&exact == out);
+    }
+    let small = pysym_core::zstd::decompress(data, 4096);
+    if let Ok(out) = small {
+        assert!(out.len() <= 4096);
+        assert!(big.as_ref().map_or(false, |b| *b == out), "a smaller limit gave another success");
+    }
+}

@@ -498,6 +498,9 @@ fn section_data<'a, R: ReadRef<'a>, S: source::Source<'a>>(file: &object::File<'
             return src.keep(offset, len);
         }
     }
+    if let Some(data) = zstd_section(file, &section, name)? {
+        return Ok(Cow::Owned(data));
+    }
     let compressed = section.compressed_data().map_err(obj_err)?;
     if compressed.uncompressed_size > MAX_SECTION_SIZE {
         return Err(Error::new(
@@ -506,6 +509,48 @@ fn section_data<'a, R: ReadRef<'a>, S: source::Source<'a>>(file: &object::File<'
         ));
     }
     compressed.decompress().map_err(|e| invalid(format!("cannot decompress section {}: {}", name, e)))
+}
+
+/// `ELFCOMPRESS_ZSTD` in an ELF compression header (object 0.30 knows only zlib).
+const ELFCOMPRESS_ZSTD: u32 = 2;
+
+/// A zstd-compressed ELF section (`SHF_COMPRESSED`, `ELFCOMPRESS_ZSTD`), decompressed;
+/// `None` for any other section. The declared size is checked against
+/// [`MAX_SECTION_SIZE`] and reserved (the memory cap) before decoding, and the decoder
+/// may produce exactly that many bytes: not one more, not one fewer.
+fn zstd_section<'a, 'f, R: ReadRef<'a>, S: ObjectSection<'a>>(file: &object::File<'a, R>, section: &S, name: &str) -> Result<Option<Vec<u8>>> {
+    match section.flags() {
+        SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_COMPRESSED) != 0 => {}
+        _ => return Ok(None),
+    }
+    let raw = section.data().map_err(obj_err)?;
+    let big = !file.is_little_endian();
+    let field = |at: usize, len: usize| -> Option<u64> {
+        let b = raw.get(at..at + len)?;
+        Some(if big { b.iter().fold(0, |v, &x| (v << 8) | u64::from(x)) } else { b.iter().rev().fold(0, |v, &x| (v << 8) | u64::from(x)) })
+    };
+    // Elf64_Chdr: type, reserved, size, addralign; Elf32_Chdr: type, size, addralign.
+    let (kind, size, header) = if file.is_64() { (field(0, 4), field(8, 8), 24) } else { (field(0, 4), field(4, 4), 12) };
+    let (kind, size) = match (kind, size) {
+        (Some(k), Some(s)) => (k as u32, s),
+        _ => return Err(invalid(format!("section {}: truncated compression header", name))),
+    };
+    if kind != ELFCOMPRESS_ZSTD {
+        return Ok(None);
+    }
+    if size > MAX_SECTION_SIZE {
+        return Err(Error::new(ErrorKind::LimitExceeded, format!("section {} decompresses to {} bytes (limit {})", name, size, MAX_SECTION_SIZE)));
+    }
+    let size = size as usize;
+    let mut out = Vec::new();
+    if out.try_reserve_exact(size).is_err() {
+        return Err(Error::new(ErrorKind::LimitExceeded, format!("section {} decompresses to {} bytes: more than the memory limit allows", name, size)));
+    }
+    crate::zstd::decompress_into(&raw[header..], &mut out, size).map_err(|e| invalid(format!("cannot decompress section {}: {}", name, e)))?;
+    if out.len() != size {
+        return Err(invalid(format!("cannot decompress section {}: {} bytes declared, {} produced", name, size, out.len())));
+    }
+    Ok(Some(out))
 }
 
 /// Where an uncompressed section's bytes are in the file.

@@ -28,6 +28,14 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
    (Node's fallback).  When the generated text is known, the identifier called there
    must be the frame's printed name, else the fallback is not used.
 3. the printed name, unchanged.
+
+Untrusted traces
+----------------
+A trace comes straight from a crashing client, so parsing is linear in its length: no
+pattern retries a suffix from every position of a line. A line longer than
+:data:`MAX_FRAME_LINE` characters is never a frame: it is kept as a plain ``str`` and
+printed unchanged. ``eval at`` origins are followed :data:`MAX_EVAL_DEPTH` levels deep;
+a deeper origin is kept as unparsed text (its frame has no mappable position).
 """
 
 from __future__ import annotations
@@ -91,13 +99,19 @@ Line = Union[Frame, str]
 # (``http://host:8080/a.js``, ``C:\\app\\a.js``).
 _LOC_FULL = re.compile(r"\A(?P<url>.+):(?P<line>\d+):(?P<col>\d+)\Z")
 _LOC_GREEDY = re.compile(r"\A(?P<url>.+):(?P<line>\d+)(?::(?P<col>\d+))?\Z")
-_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*?)\s*\Z")
-_V8_ALIAS = re.compile(r"\A(?P<fn>.*?) \[as (?P<alias>[^\]]*)\]\Z")
+# The trailing whitespace is stripped with str.rstrip(), not matched by ``.*?\s*\Z``: a
+# lazy group followed by ``\s*\Z`` retries the tail from every position (quadratic).
+_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*)\Z")
 _GECKO = re.compile(
     r"\A(?P<prefix>\s*)"
     r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
-    r"@(?P<loc>\S.*?)\s*\Z"
+    r"@(?P<loc>\S.*)\Z"
 )
+#: Longer lines are not frames (kept as text): real frame lines are far shorter, and
+#: the bound keeps per-line work and the strings copied for a frame small.
+MAX_FRAME_LINE = 65536
+#: How many nested ``eval at`` origins are parsed (each level re-scans its text).
+MAX_EVAL_DEPTH = 8
 _GECKO_ASYNC = "async*"
 # Firefox eval / Function code: ``fn@https://x/a.js line 2 > eval:1:3``
 _GECKO_EVAL = re.compile(r" line \d+ > (?:eval|Function|injectedScript)")
@@ -119,18 +133,25 @@ def _split_trailing_parens(rest: str) -> Optional[Tuple[str, str]]:
     """Split ``fn (location)`` at the parenthesis that matches the final ``)``."""
     if not rest.endswith(")"):
         return None
+    # Walk the parentheses right to left with rfind (each search resumes where the last
+    # one of its kind stopped, so the whole walk reads the text once).
     depth = 0
-    for i in range(len(rest) - 1, -1, -1):
-        ch = rest[i]
-        if ch == ")":
+    close = len(rest) - 1
+    opening = rest.rfind("(", 0, close)
+    while True:
+        if close > opening:
             depth += 1
-        elif ch == "(":
-            depth -= 1
-            if depth == 0:
-                if i == 0 or rest[i - 1] != " ":
-                    return None
-                return rest[: i - 1], rest[i + 1 : -1]
-    return None
+            close = rest.rfind(")", 0, close)
+            continue
+        if opening < 0:
+            return None
+        depth -= 1
+        if depth == 0:
+            i = opening
+            if i == 0 or rest[i - 1] != " ":
+                return None
+            return rest[: i - 1], rest[i + 1 : -1]
+        opening = rest.rfind("(", 0, opening)
 
 
 _SPECIAL_LOCATIONS = re.compile(r"\A(?:<anonymous>|native|unknown location|index \d+)\Z")
@@ -146,11 +167,23 @@ def _looks_like_location(text: str) -> bool:
     return bool(_SPECIAL_LOCATIONS.match(text) or _LOC_GREEDY.match(text))
 
 
-def _parse_v8(line: str) -> Optional[Frame]:
+def _split_alias(fn: str) -> Tuple[str, Optional[str]]:
+    """``fn [as alias]`` → (fn, alias); the alias has no ``]``, so the `` [as `` is the
+    first one after the last ``]`` before the final one (one scan, no backtracking)."""
+    if not fn.endswith("]"):
+        return fn, None
+    body = fn[:-1]
+    at = body.find(" [as ", body.rfind("]") + 1)
+    if at < 0:
+        return fn, None
+    return fn[:at], body[at + 5 :]
+
+
+def _parse_v8(line: str, depth: int = 0) -> Optional[Frame]:
     m = _V8_AT.match(line)
     if not m:
         return None
-    prefix, rest = m.group("prefix"), m.group("rest")
+    prefix, rest = m.group("prefix"), m.group("rest").rstrip()
     if not rest:
         return None
     is_async = False
@@ -169,17 +202,14 @@ def _parse_v8(line: str) -> Optional[Frame]:
         is_async, fn = True, fn[6:]
     if fn.startswith("new "):
         is_new, fn = True, fn[4:]
-    alias = None
-    am = _V8_ALIAS.match(fn)
-    if am:
-        fn, alias = am.group("fn"), am.group("alias")
+    fn, alias = _split_alias(fn)
     if loc.startswith("eval at "):
         # ``eval at ORIGIN_FN (ORIGIN_LOC), EVAL_LOC``; ORIGIN_LOC may itself be an eval.
         comma = loc.rfind(", ")
         if comma < 0:
             return None
         origin_text, own = loc[len("eval at ") : comma], loc[comma + 2 :]
-        origin = _parse_v8("at " + origin_text)
+        origin = _parse_v8("at " + origin_text, depth + 1) if depth < MAX_EVAL_DEPTH else None
         if origin is None:
             # ``eval at <anonymous>`` without a location
             origin = Frame(origin_text, "v8", origin_text, None, None, None)
@@ -195,7 +225,7 @@ def _parse_gecko(line: str) -> Optional[Frame]:
     m = _GECKO.match(line)
     if not m:
         return None
-    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc")
+    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc").rstrip()
     is_async = False
     if fn.startswith(_GECKO_ASYNC):
         is_async, fn = True, fn[len(_GECKO_ASYNC) :]
@@ -213,8 +243,9 @@ def _parse_gecko(line: str) -> Optional[Frame]:
 
 
 def parse_line(line: str) -> Optional[Frame]:
-    """Parse one stack-trace line (without its line ending); ``None`` if not a frame."""
-    if "\n" in line or "\r" in line:
+    """Parse one stack-trace line (without its line ending); ``None`` if not a frame
+    (also for lines longer than :data:`MAX_FRAME_LINE` characters)."""
+    if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line:
         return None
     frame = _parse_v8(line)
     if frame is None and "@" in line:

@@ -44,7 +44,7 @@ import bisect
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -722,16 +722,93 @@ def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0)
     newline = next((e for e in endings if e), "\n")
     parsed = [parse_line(b) or b for b in bodies]  # type: List[Line]
     done = symbolicate_frames(parsed, resolver, context)
-    out = []
-    for item, body, end in zip(done, bodies, endings):
-        if isinstance(item, str):
-            out.append(body + end)
+    return "".join(_render_line(item, body, end, newline, context) for item, body, end in zip(done, bodies, endings))
+
+
+def _render_line(item: Union[SymbolicatedFrame, str], body: str, end: str, newline: str,
+                 context: Optional[int]) -> str:
+    if isinstance(item, str):
+        return body + end
+    group = [render_frame(item)]
+    if context is not None:
+        group.extend(render_context(item, context))
+    return (end or newline).join(group) + end
+
+
+#: Lines symbolicated together by the streaming functions (one batch of lookups per map).
+STREAM_CHUNK = 4096
+
+
+def split_lines_stream(blocks: Iterable[str]) -> Iterator[str]:
+    """The lines of text arriving in blocks, with their endings: what ``str.splitlines(True)``
+    gives for the whole text, holding one block (and one unfinished line) at a time."""
+    carry = ""
+    for block in blocks:
+        if not block:
             continue
-        group = [render_frame(item)]
-        if context is not None:
-            group.extend(render_context(item, context))
-        out.append((end or newline).join(group) + end)
-    return "".join(out)
+        pieces = (carry + block).splitlines(True)
+        last = pieces.pop()
+        # an unfinished line, or a "\r" whose "\n" may start the next block
+        if last.endswith("\r") or last == last.rstrip("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"):
+            carry = last
+        else:
+            pieces.append(last)
+            carry = ""
+        yield from pieces
+    if carry:
+        yield carry
+
+
+def symbolicate_stream(
+    lines: Iterable[str], resolver: Resolver, context: Optional[int] = None
+) -> Iterator[Tuple[str, str, Union[SymbolicatedFrame, str]]]:
+    """Symbolicate a trace given as lines with their endings (:func:`split_lines_stream`),
+    ``STREAM_CHUNK`` lines at a time: memory does not grow with the trace's length.
+
+    Yields ``(body, ending, item)`` per line, ``item`` as in :func:`symbolicate_frames`.
+    The caller fallback (module docstring, 2.) looks for the next frame at most
+    ``STREAM_CHUNK`` lines ahead; :func:`symbolicate_trace` looks through the whole text.
+    """
+    source = iter(lines)
+    pending = []  # type: List[Tuple[str, str, Line]]
+
+    def read(limit: int, stop_at_frame: bool) -> bool:
+        """Parse up to ``limit`` more lines into pending; False at the end of input."""
+        for _ in range(limit):
+            raw = next(source, None)
+            if raw is None:
+                return False
+            body = raw.rstrip("\r\n")
+            parsed = parse_line(body)
+            pending.append((body, raw[len(body) :], parsed if parsed is not None else body))
+            if stop_at_frame and parsed is not None:
+                break
+        return True
+
+    more = True
+    while more or pending:
+        if more:
+            more = read(STREAM_CHUNK - len(pending), False)
+        size = len(pending)
+        if more:
+            # one line of context past the chunk: the next frame (a caller), if near
+            more = read(STREAM_CHUNK, True)
+        done = symbolicate_frames([p[2] for p in pending], resolver, context)
+        for (body, end, _), item in zip(pending[:size], done):
+            yield body, end, item
+        del pending[:size]
+
+
+def symbolicate_trace_stream(
+    lines: Iterable[str], resolver: Resolver, context: Optional[int] = 0
+) -> Iterator[str]:
+    """:func:`symbolicate_trace` for a trace given as lines with their endings, yielding
+    the output piece by piece (see :func:`symbolicate_stream`)."""
+    newline = None  # type: Optional[str]
+    for body, end, item in symbolicate_stream(lines, resolver, context):
+        if newline is None and end:
+            newline = end
+        yield _render_line(item, body, end, newline or "\n", context)
 
 
 # --------------------------------------------------------------------------------------

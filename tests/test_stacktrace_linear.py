@@ -97,8 +97,8 @@ def test_random_lines_are_linear(uncapped: None) -> None:
         big = small * 100  # the same mix of pieces, 1 MB
         for prefix in ("at ", "  at f (", "f@", ""):
             s, b = prefix + small, prefix + big
-            t_small = _time(lambda: parse_line(s), 10)
-            t_big = _time(lambda: parse_line(b), 1)
+            t_small = _time(lambda s=s: parse_line(s), 10)  # type: ignore[misc]
+            t_big = _time(lambda b=b: parse_line(b), 1)  # type: ignore[misc]
             worst = max(worst, (t_big / len(b)) / (t_small / len(s)))
     assert worst < 10, "%.1fx per character (1 MB vs 10 KB)" % worst
 

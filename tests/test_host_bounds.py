@@ -225,7 +225,7 @@ def _trace_dir(tmp: Path, frames: int) -> int:
 
 def test_cli_memory_does_not_grow_with_the_trace(engine: str, tmp_path: Path) -> None:
     growths = []
-    for frames in (5_000, 100_000):
+    for frames in (30_000, 120_000):
         d = tmp_path / str(frames)
         d.mkdir()
         _trace_dir(d, frames)
@@ -237,6 +237,7 @@ def test_cli_memory_does_not_grow_with_the_trace(engine: str, tmp_path: Path) ->
         out = (d / "out.txt").read_text().splitlines()
         assert out[1] == "    at f (src/app.js:1:1)" and len(out) > frames
         assert out[2].strip() == "function f() {"
-    # 20x the trace (0.2 MB -> 4.7 MB): the streamed CLI stays within a few MB either way;
-    # reading and parsing it whole grew with it (957 MB for 30 MB before)
-    assert growths[1] < growths[0] + (2 << 20), [g >> 20 for g in growths]
+    # 4x the trace (1.4 MB -> 5.6 MB), both past one read block (1 MB) and one chunk of
+    # lines: the streamed CLI's working set is the same; reading and parsing the trace whole
+    # grew with it (~33x the trace: 957 MB for 30 MB before)
+    assert growths[1] < growths[0] + (8 << 20), [g >> 20 for g in growths]

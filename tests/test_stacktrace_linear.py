@@ -2,7 +2,7 @@
 same answers as the old (quadratic) patterns on ordinary lines.
 
 Times are compared as ratios (per character, a 1 MB line against a 10 KB one), never
-against a wall clock: linear parsing gives ~1, the old patterns gave ~100.
+against a wall clock: linear parsing gives ~1-10, the old patterns gave ~100 and more.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def test_parse_line_is_linear_on_hostile_lines(kind: str, uncapped: None) -> Non
     t_small = _time(lambda: parse_line(small), 20)
     t_big = _time(lambda: parse_line(big), 1)
     per_char = (t_big / len(big)) / (t_small / len(small))
-    # linear: ~1 (a little more for cache effects); the old patterns: ~100 and more
-    assert per_char < 10, "%s: %.1fx per character (1 MB vs 10 KB)" % (kind, per_char)
+    # linear: ~1 (more for cache effects and a loaded machine); quadratic: ~100 and more
+    assert per_char < 25, "%s: %.1fx per character (1 MB vs 10 KB)" % (kind, per_char)
 
 
 def test_random_lines_are_linear(uncapped: None) -> None:
@@ -100,7 +100,9 @@ def test_random_lines_are_linear(uncapped: None) -> None:
             t_small = _time(lambda s=s: parse_line(s), 10)  # type: ignore[misc]
             t_big = _time(lambda b=b: parse_line(b), 1)  # type: ignore[misc]
             worst = max(worst, (t_big / len(b)) / (t_small / len(s)))
-    assert worst < 10, "%.1fx per character (1 MB vs 10 KB)" % worst
+    # a line that is no frame is turned away after a few scans: copying 1 MB costs more
+    # per character than 10 KB (cache); quadratic work would give ~100
+    assert worst < 25, "%.1fx per character (1 MB vs 10 KB)" % worst
 
 
 def test_same_answers_as_the_old_patterns() -> None:

@@ -241,3 +241,15 @@ def test_cli_memory_does_not_grow_with_the_trace(engine: str, tmp_path: Path) ->
     # lines: the streamed CLI's working set is the same; reading and parsing the trace whole
     # grew with it (~33x the trace: 957 MB for 30 MB before)
     assert growths[1] < growths[0] + (8 << 20), [g >> 20 for g in growths]
+
+
+def test_maps_with_too_many_sources_are_refused(engine: str) -> None:
+    from pysym._errors import PysymError
+
+    n = (1 << 22) + 1  # the module's MAX_TABLE_ENTRIES + 1
+    text = '{"version":3,"sources":[' + ",".join(['"a"'] * n) + '],"names":[],"mappings":""}'
+    with pytest.raises(PysymError, match="sources: more than 4194304 entries"):
+        SourceMap.from_bytes(text)
+    # the runtime is fine afterwards
+    with SourceMap.from_bytes('{"version":3,"sources":["a"],"names":[],"mappings":"AAAA"}') as sm:
+        assert sm.sources == ["a"]

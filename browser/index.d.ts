@@ -183,7 +183,11 @@ export declare class ResolvedMap {
 
 export type Resolver = (url: string) => ResolvedMap | MapLike | null;
 
-export declare function parseLine(line: string): Frame | null;
+/** Lines longer than this many code points are not frames (they stay text). */
+export declare const MAX_FRAME_LINE: number;
+/** How many nested `eval at` origins are parsed. */
+export declare const MAX_EVAL_DEPTH: number;
+export declare function parseLine(line: string, maxLine?: number): Frame | null;
 export declare function parseStacktrace(text: string): (Frame | string)[];
 export declare function splitlines(text: string, keepends?: boolean): string[];
 export declare function symbolicateFrames(lines: (Frame | string)[], resolver: Resolver, context?: number | null): (SymbolicatedFrame | string)[];

@@ -27,9 +27,44 @@ export function hasPosition(f) {
 
 const LOC_FULL = /^(.+):(\d+):(\d+)$/s;
 const LOC_GREEDY = /^(.+):(\d+)(?::(\d+))?$/s;
-const V8_AT = /^(\s*)at (.*?)\s*$/s;
-const V8_ALIAS = /^(.*?) \[as ([^\]]*)\]$/s;
-const GECKO = /^(\s*)((?:[^\s@]|global code|module code|eval code|eval function)*)@(\S.*?)\s*$/s;
+// Trailing whitespace is stripped by rstrip(), not matched by `.*?\s*$`: a lazy group
+// followed by `\s*$` retries the tail from every position (quadratic on hostile lines).
+const V8_AT = /^(\s*)at (.*)$/s;
+const GECKO = /^(\s*)((?:[^\s@]|global code|module code|eval code|eval function)*)@(\S.*)$/s;
+/** Longer lines (in code points, as in Python) are not frames; they stay text. */
+export const MAX_FRAME_LINE = 65536;
+/** How many nested `eval at` origins are parsed. */
+export const MAX_EVAL_DEPTH = 8;
+const SPACE = /\s/;
+
+function rstrip(text) {
+  let end = text.length;
+  while (end > 0 && SPACE.test(text[end - 1])) end -= 1;
+  return text.slice(0, end);
+}
+
+function codePoints(text) {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i += 1;
+    }
+    n += 1;
+  }
+  return n;
+}
+
+// `fn [as alias]`: the alias has no `]`, so the ` [as ` is the first one after the last
+// `]` before the final one (one scan, no backtracking).
+function splitAlias(fn) {
+  if (!fn.endsWith("]")) return [fn, null];
+  const body = fn.slice(0, -1);
+  const at = body.indexOf(" [as ", body.lastIndexOf("]") + 1);
+  if (at < 0) return [fn, null];
+  return [fn.slice(0, at), body.slice(at + 5)];
+}
 const GECKO_ASYNC = "async*";
 const GECKO_EVAL = / line \d+ > (?:eval|Function|injectedScript)/;
 const SPECIAL_LOCATIONS = /^(?:<anonymous>|native|unknown location|index \d+)$/;
@@ -65,11 +100,11 @@ function looksLikeLocation(text) {
   return SPECIAL_LOCATIONS.test(text) || LOC_GREEDY.test(text);
 }
 
-function parseV8(line) {
+function parseV8(line, depth = 0) {
   const m = V8_AT.exec(line);
   if (!m) return null;
   const prefix = m[1];
-  let rest = m[2];
+  let rest = rstrip(m[2]);
   if (!rest) return null;
   let isAsync = false;
   let isNew = false;
@@ -92,18 +127,14 @@ function parseV8(line) {
     isNew = true;
     fn = fn.slice(4);
   }
-  let alias = null;
-  const am = V8_ALIAS.exec(fn);
-  if (am) {
-    fn = am[1];
-    alias = am[2];
-  }
+  let alias;
+  [fn, alias] = splitAlias(fn);
   if (loc.startsWith("eval at ")) {
     const comma = loc.lastIndexOf(", ");
     if (comma < 0) return null;
     const originText = loc.slice("eval at ".length, comma);
     const own = loc.slice(comma + 2);
-    let origin = parseV8("at " + originText);
+    let origin = depth < MAX_EVAL_DEPTH ? parseV8("at " + originText, depth + 1) : null;
     if (origin === null) origin = makeFrame(originText, "v8", originText, null, null, null);
     const [url, ln, col] = parseLocation(own);
     return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, origin, prefix);
@@ -118,7 +149,7 @@ function parseGecko(line) {
   if (!m) return null;
   const prefix = m[1];
   let fn = m[2];
-  const loc = m[3];
+  const loc = rstrip(m[3]);
   let isAsync = false;
   if (fn.startsWith(GECKO_ASYNC)) {
     isAsync = true;
@@ -132,8 +163,12 @@ function parseGecko(line) {
   return makeFrame(line, "gecko", fn || null, url, ln, col, isAsync, false, null, null, prefix);
 }
 
-/** Parses one stack-trace line (without its line ending); null if not a frame. */
-export function parseLine(line) {
+/**
+ * Parses one stack-trace line (without its line ending); null if not a frame, or if the
+ * line is longer than `maxLine` code points (MAX_FRAME_LINE; tests measure without it).
+ */
+export function parseLine(line, maxLine = MAX_FRAME_LINE) {
+  if (line.length > maxLine && codePoints(line) > maxLine) return null;
   if (line.includes("\n") || line.includes("\r")) return null;
   let frame = parseV8(line);
   if (frame === null && line.includes("@")) frame = parseGecko(line);

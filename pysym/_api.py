@@ -71,6 +71,22 @@ def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[i
     return t
 
 
+_LINE_BREAK_UTF8 = re.compile(b"\r\n|\r|\n|\xe2\x80\xa8|\xe2\x80\xa9")
+
+
+def _index_lines(text: bytes) -> Tuple["array.array[int]", "array.array[int]"]:
+    """Byte offsets where each line of ``text`` starts and ends (before its line break),
+    with the line breaks of ``_LINE_BREAK``."""
+    code = "I" if len(text) < 1 << 32 else "Q"
+    starts = array.array(code, [0])
+    ends = array.array(code)
+    for m in _LINE_BREAK_UTF8.finditer(text):
+        ends.append(m.start())
+        starts.append(m.end())
+    ends.append(len(text))
+    return starts, ends
+
+
 def _u32_array(values: Any, what: str) -> "array.array[int]":
     """Any sequence or buffer of non-negative integers as an array of u32."""
     if isinstance(values, array.array) and values.typecode == "I" and values.itemsize == 4:
@@ -165,16 +181,19 @@ class SourceMap(HandleOwner):
         self._n_lines = n_lines
         self._n_names = n_names
         self.is_index_map = bool(flags & 1)
+        # Sources and the ignore list stay as the module's bytes, decoded entry by entry on
+        # use (a map can list millions of sources; an open costs about their size).
         self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)
-        self._sources = rt.string_table(rt.result_bytes())
+        self._sources = StringTable(rt.result_bytes())
         self._call("pysym_sourcemap_strings", _abi.STRINGS_META, rt.out_slot)
         self._file, self._debug_id = rt.string_table(rt.result_bytes())
         self._call("pysym_sourcemap_ignore_list", rt.out_slot)
-        raw = rt.result_bytes()
-        ignored = array.array("I", raw)
+        ignored = array.array("I", rt.result_bytes())
         if sys.byteorder == "big":
             ignored.byteswap()
-        self._ignore_list = [self._sources[i] for i in ignored]
+        self._ignored = ignored
+        #: source index -> (its sourcesContent as UTF-8, line starts, line ends), or None
+        self._line_index: Dict[int, Optional[Tuple[bytes, "array.array[int]", "array.array[int]"]]] = {}
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -187,7 +206,7 @@ class SourceMap(HandleOwner):
     @property
     def sources(self) -> List[Optional[str]]:
         """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
-        return list(self._sources)
+        return self._sources.to_list()
 
     @property
     def names(self) -> List[Optional[str]]:
@@ -207,7 +226,7 @@ class SourceMap(HandleOwner):
     @property
     def ignore_list(self) -> List[Optional[str]]:
         """Sources listed in ``ignoreList`` (or ``x_google_ignoreList``)."""
-        return list(self._ignore_list)
+        return [self._sources[i] for i in self._ignored]
 
     def __len__(self) -> int:
         """Number of mapping segments."""
@@ -246,16 +265,36 @@ class SourceMap(HandleOwner):
             return rt.result_bytes().decode("utf-8")
 
     def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
-        """Line ``line`` (0-based) of a source with up to ``context`` lines around it."""
-        text = self.source_content(source)
-        if text is None or line < 0:
-            return None
-        lines = _LINE_BREAK.split(text)
-        if line >= len(lines):
+        """Line ``line`` (0-based) of a source with up to ``context`` lines around it.
+
+        The first call for a source copies its text out of the module once and indexes
+        its lines; later calls decode only the lines they return (a trace asks for a few
+        lines of large sources, once per frame). The host keeps at most one copy of
+        each source asked for: together, no more than the map's ``sourcesContent``."""
+        idx = self._source_index(source)
+        if idx is None or line < 0:
             return None
         context = max(0, context)
-        pre = lines[max(0, line - context) : line]
-        return SourceContext(pre, lines[line], lines[line + 1 : line + 1 + context])
+        if idx in self._line_index:
+            index = self._line_index[idx]
+        else:
+            rt = self._rt
+            with rt.lock:
+                if self._call("pysym_sourcemap_source_content", idx, rt.out_slot) == 0:
+                    self._line_index[idx] = None
+                    return None
+                text = rt.result_bytes()
+            index = self._line_index[idx] = (text,) + _index_lines(text)
+        if index is None:
+            return None
+        text, starts, ends = index
+        if line >= len(starts):
+            return None
+        first = max(0, line - context)
+        last = min(len(starts) - 1, line + context)
+        lines = _LINE_BREAK.split(text[starts[first] : ends[last]].decode("utf-8"))
+        at = line - first
+        return SourceContext(lines[:at], lines[at], lines[at + 1 :])
 
     # -- lookups -------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ never produces a Python traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
 import sys
 import time
-from typing import IO, Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ._errors import PysymError
 from ._version import __version__
@@ -335,13 +336,19 @@ def _cmd_lookup(args: argparse.Namespace, out: IO[str]) -> int:
 # -- symbolicate-js --------------------------------------------------------------------
 
 
-def _read_input(path: str) -> str:
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    return data.decode("utf-8", errors="replace")
+def _input_blocks(path: str, size: int = 1 << 20) -> Iterator[str]:
+    """The input decoded block by block (invalid UTF-8 replaced), never all at once."""
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+        while True:
+            block = text.read(size)
+            if not block:
+                return
+            yield block
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
 
 
 def _frame_json(item: Any) -> Dict[str, Any]:
@@ -377,12 +384,13 @@ def _frame_json(item: Any) -> Dict[str, Any]:
 def _cmd_symbolicate(args: argparse.Namespace, out: IO[str]) -> int:
     from ._stacktrace import (
         MapDirectory,
-        parse_line,
-        symbolicate_frames,
-        symbolicate_trace,
+        split_lines_stream,
+        symbolicate_stream,
+        symbolicate_trace_stream,
     )
 
-    text = _read_input(args.file)
+    # Streamed: memory follows the maps and the current chunk of lines, not the trace.
+    lines = split_lines_stream(_input_blocks(args.file))
     context = None if args.no_context else args.context  # type: Optional[int]
     warned = set()  # type: Set[str]
 
@@ -393,11 +401,10 @@ def _cmd_symbolicate(args: argparse.Namespace, out: IO[str]) -> int:
 
     with MapDirectory(args.maps, on_error=on_error) as resolver:
         if not args.json:
-            out.write(symbolicate_trace(text, resolver, context))
+            for piece in symbolicate_trace_stream(lines, resolver, context):
+                out.write(piece)
             return 0
-        bodies = text.splitlines()
-        parsed = [parse_line(b) or b for b in bodies]
-        for item in symbolicate_frames(parsed, resolver, context):
+        for _, _, item in symbolicate_stream(lines, resolver, context):
             if isinstance(item, str):
                 obj = {"raw": item, "frame": None, "original": None}  # type: Dict[str, Any]
             else:

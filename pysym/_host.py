@@ -501,35 +501,81 @@ _UNSET = object()
 class StringTable:
     """A string table result (ABI.md "String table"), decoded entry by entry on use.
 
-    Maps can have 100,000 names of which a stack trace needs a handful.
+    Maps can have 100,000 names of which a stack trace needs a handful, and a hostile map
+    millions of sources: the table keeps the result bytes (a view of them as the entry
+    array) and a str only for the entries asked for, so holding one costs about its size.
     """
 
-    __slots__ = ("_data", "_entries", "_base", "_cache")
+    __slots__ = ("_data", "_entries", "_base", "_count", "_cache", "_found")
 
     def __init__(self, data: bytes) -> None:
         (count,) = struct.unpack_from("<I", data, 0)
-        entries = array.array("I", data[4 : 4 + 8 * count])
+        if len(data) < 4 + 8 * count:
+            raise ValueError("string table shorter than its entries")
+        view = memoryview(data)[4 : 4 + 8 * count]
         if sys.byteorder == "big":
+            entries: Any = array.array("I", view)
             entries.byteswap()
+        else:
+            entries = view.cast("I")  # no copy
         self._data = data
         self._entries = entries
         self._base = 4 + 8 * count
-        self._cache: List[Any] = [_UNSET] * count
+        self._count = count
+        self._cache: Dict[int, Optional[str]] = {}
+        #: value -> index for the entries decoded so far (see index())
+        self._found: Dict[Optional[str], int] = {}
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return int(self._count)
 
     def __getitem__(self, i: int) -> Optional[str]:
-        value = self._cache[i]
-        if value is _UNSET:
-            off, n = self._entries[2 * i], self._entries[2 * i + 1]
-            if n == _abi.NONE:
-                value = None
-            else:
-                start = self._base + off
-                value = self._data[start : start + n].decode("utf-8")
-            self._cache[i] = value
-        return value  # type: ignore[no-any-return]
+        try:
+            return self._cache[i]
+        except KeyError:
+            pass
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("string table index out of range")
+        off, n = self._entries[2 * i], self._entries[2 * i + 1]
+        value: Optional[str]
+        if n == _abi.NONE:
+            value = None
+        else:
+            start = self._base + off
+            value = self._data[start : start + n].decode("utf-8")
+        self._cache[i] = value
+        if i < self._found.get(value, i + 1):
+            self._found[value] = i
+        return value
+
+    def __iter__(self) -> Iterator[Optional[str]]:
+        for i in range(self._count):
+            yield self[i]
+
+    def index(self, value: Optional[str]) -> int:
+        """An index holding ``value`` (``ValueError`` if none).
+
+        A value decoded before (by a lookup) is found at once, at the smallest index it
+        was decoded from; any other by one pass that compares bytes and keeps no strings
+        (the first index holding it)."""
+        found = self._found.get(value, -1)
+        if found >= 0:
+            return found
+        e, none = self._entries, _abi.NONE
+        if value is None:
+            for j in range(self._count):
+                if e[2 * j + 1] == none:
+                    return j
+        else:
+            want = value.encode("utf-8")
+            n, data, base = len(want), self._data, self._base
+            for j in range(self._count):
+                if e[2 * j + 1] == n and data[base + e[2 * j] : base + e[2 * j] + n] == want:
+                    self._found[value] = j
+                    return j
+        raise ValueError("%r is not in the table" % (value,))
 
     def to_list(self) -> List[Optional[str]]:
         e, none = self._entries, _abi.NONE

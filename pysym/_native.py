@@ -94,7 +94,7 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _scatter(out: List[Any], positions: Iterable[int], ids: Iterable[int], chains: List[Any]) -> None:
+def _scatter(out: List[Any], positions: Iterable[int], ids: Iterable[int], chains: Dict[int, Any]) -> None:
     """``out[p] = list(chains[i])`` for each pair, at C speed (``operator.setitem`` takes
     its arguments without the tuple a bound ``out.__setitem__`` would build per call)."""
     collections.deque(map(operator.setitem, itertools.repeat(out), positions,
@@ -273,10 +273,11 @@ class SymCache(HandleOwner):
         #: What the build skipped of a damaged debug file (:meth:`from_object` only), one
         #: short line per kind of defect; empty for a symcache loaded from bytes.
         self.warnings: Tuple[str, ...] = ()
-        # Frames per location id (stable for these bytes, so they survive a reload), None
-        # until decoded. A list, not a dict: a batch indexes it once per address. Ids are
-        # read as signed, so NONE (nothing covers the address) is -1: the last item, ().
-        self._chains: List[Optional[Tuple[Frame, ...]]] = [()]
+        # Frames per location id (stable for these bytes, so they survive a reload), for
+        # the ids decoded so far: a dict, so host memory follows the locations actually
+        # answered, not the largest id a (crafted) symcache hands out. Ids are read as
+        # signed, so NONE (nothing covers the address) is -1, whose chain is ().
+        self._chains: Dict[int, Tuple[Frame, ...]] = {-1: ()}
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         with self._rt.lock:
             try:
@@ -408,7 +409,7 @@ class SymCache(HandleOwner):
         """Frames for many addresses, in one boundary crossing per 65,536 addresses.
 
         The module answers with location ids; each location's frames are decoded once and
-        kept (bounded by the symcache's location count), and results share the
+        kept (one entry per location answered so far), and results share the
         (immutable) :class:`Frame` objects.
         """
         values = list(addrs)
@@ -428,21 +429,17 @@ class SymCache(HandleOwner):
                 h = self._h()
                 ptr = rt.input_buffer(raw.tobytes())
                 rt.check(rt.call("pysym_symcache_lookup_ordered", h, ptr, n, start, rt.out_slot))
-                top = rt.out(3)[2]
                 data = rt.result_bytes()
                 # In address order: cached chains were made in location order, which follows
                 # addresses, so reading them this way misses the CPU cache far less than in
                 # the caller's order (making the lists of 65,536 random addresses: 2-3x faster).
                 positions = _u32s(data, 0, n)
                 ids = _u32s(data, 4 * n, n, "i")
-                if top > len(chains) - 1:
-                    # Grow to the largest id, keeping the NONE item last.
-                    chains[-1:] = [None] * (top - (len(chains) - 1)) + [()]
                 try:
                     _scatter(out, positions, ids, chains)
-                except TypeError:  # list(None): some locations are not decoded yet
+                except KeyError:  # some locations are not decoded yet
                     with _collector_paused():
-                        self._decode_locations(rt, h, {i for i in ids if chains[i] is None})
+                        self._decode_locations(rt, h, set(itertools.filterfalse(chains.__contains__, ids)))
                         _scatter(out, positions, ids, chains)
         return out
 
@@ -464,7 +461,7 @@ class SymCache(HandleOwner):
         # Column-wise, so that the loops run in C: this is the cost of a cold lookup.
         columns = [recs[i::words] for i in range(words)]
         chains = self._chains
-        new = list(map(operator.is_, map(chains.__getitem__, columns[0]), itertools.repeat(None)))
+        new = list(map(operator.not_, map(chains.__contains__, columns[0])))
         if not all(new):  # callers decoded by an earlier batch keep their frames
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]
             n = len(columns[0])

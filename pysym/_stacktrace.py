@@ -28,6 +28,14 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
    (Node's fallback).  When the generated text is known, the identifier called there
    must be the frame's printed name, else the fallback is not used.
 3. the printed name, unchanged.
+
+Untrusted traces
+----------------
+A trace comes straight from a crashing client, so parsing is linear in its length: no
+pattern retries a suffix from every position of a line. A line longer than
+:data:`MAX_FRAME_LINE` characters is never a frame: it is kept as a plain ``str`` and
+printed unchanged. ``eval at`` origins are followed :data:`MAX_EVAL_DEPTH` levels deep;
+a deeper origin is kept as unparsed text (its frame has no mappable position).
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import bisect
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -91,13 +99,19 @@ Line = Union[Frame, str]
 # (``http://host:8080/a.js``, ``C:\\app\\a.js``).
 _LOC_FULL = re.compile(r"\A(?P<url>.+):(?P<line>\d+):(?P<col>\d+)\Z")
 _LOC_GREEDY = re.compile(r"\A(?P<url>.+):(?P<line>\d+)(?::(?P<col>\d+))?\Z")
-_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*?)\s*\Z")
-_V8_ALIAS = re.compile(r"\A(?P<fn>.*?) \[as (?P<alias>[^\]]*)\]\Z")
+# The trailing whitespace is stripped with str.rstrip(), not matched by ``.*?\s*\Z``: a
+# lazy group followed by ``\s*\Z`` retries the tail from every position (quadratic).
+_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*)\Z")
 _GECKO = re.compile(
     r"\A(?P<prefix>\s*)"
     r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
-    r"@(?P<loc>\S.*?)\s*\Z"
+    r"@(?P<loc>\S.*)\Z"
 )
+#: Longer lines are not frames (kept as text): real frame lines are far shorter, and
+#: the bound keeps per-line work and the strings copied for a frame small.
+MAX_FRAME_LINE = 65536
+#: How many nested ``eval at`` origins are parsed (each level re-scans its text).
+MAX_EVAL_DEPTH = 8
 _GECKO_ASYNC = "async*"
 # Firefox eval / Function code: ``fn@https://x/a.js line 2 > eval:1:3``
 _GECKO_EVAL = re.compile(r" line \d+ > (?:eval|Function|injectedScript)")
@@ -119,18 +133,25 @@ def _split_trailing_parens(rest: str) -> Optional[Tuple[str, str]]:
     """Split ``fn (location)`` at the parenthesis that matches the final ``)``."""
     if not rest.endswith(")"):
         return None
+    # Walk the parentheses right to left with rfind (each search resumes where the last
+    # one of its kind stopped, so the whole walk reads the text once).
     depth = 0
-    for i in range(len(rest) - 1, -1, -1):
-        ch = rest[i]
-        if ch == ")":
+    close = len(rest) - 1
+    opening = rest.rfind("(", 0, close)
+    while True:
+        if close > opening:
             depth += 1
-        elif ch == "(":
-            depth -= 1
-            if depth == 0:
-                if i == 0 or rest[i - 1] != " ":
-                    return None
-                return rest[: i - 1], rest[i + 1 : -1]
-    return None
+            close = rest.rfind(")", 0, close)
+            continue
+        if opening < 0:
+            return None
+        depth -= 1
+        if depth == 0:
+            i = opening
+            if i == 0 or rest[i - 1] != " ":
+                return None
+            return rest[: i - 1], rest[i + 1 : -1]
+        opening = rest.rfind("(", 0, opening)
 
 
 _SPECIAL_LOCATIONS = re.compile(r"\A(?:<anonymous>|native|unknown location|index \d+)\Z")
@@ -146,11 +167,23 @@ def _looks_like_location(text: str) -> bool:
     return bool(_SPECIAL_LOCATIONS.match(text) or _LOC_GREEDY.match(text))
 
 
-def _parse_v8(line: str) -> Optional[Frame]:
+def _split_alias(fn: str) -> Tuple[str, Optional[str]]:
+    """``fn [as alias]`` → (fn, alias); the alias has no ``]``, so the `` [as `` is the
+    first one after the last ``]`` before the final one (one scan, no backtracking)."""
+    if not fn.endswith("]"):
+        return fn, None
+    body = fn[:-1]
+    at = body.find(" [as ", body.rfind("]") + 1)
+    if at < 0:
+        return fn, None
+    return fn[:at], body[at + 5 :]
+
+
+def _parse_v8(line: str, depth: int = 0) -> Optional[Frame]:
     m = _V8_AT.match(line)
     if not m:
         return None
-    prefix, rest = m.group("prefix"), m.group("rest")
+    prefix, rest = m.group("prefix"), m.group("rest").rstrip()
     if not rest:
         return None
     is_async = False
@@ -169,17 +202,14 @@ def _parse_v8(line: str) -> Optional[Frame]:
         is_async, fn = True, fn[6:]
     if fn.startswith("new "):
         is_new, fn = True, fn[4:]
-    alias = None
-    am = _V8_ALIAS.match(fn)
-    if am:
-        fn, alias = am.group("fn"), am.group("alias")
+    fn, alias = _split_alias(fn)
     if loc.startswith("eval at "):
         # ``eval at ORIGIN_FN (ORIGIN_LOC), EVAL_LOC``; ORIGIN_LOC may itself be an eval.
         comma = loc.rfind(", ")
         if comma < 0:
             return None
         origin_text, own = loc[len("eval at ") : comma], loc[comma + 2 :]
-        origin = _parse_v8("at " + origin_text)
+        origin = _parse_v8("at " + origin_text, depth + 1) if depth < MAX_EVAL_DEPTH else None
         if origin is None:
             # ``eval at <anonymous>`` without a location
             origin = Frame(origin_text, "v8", origin_text, None, None, None)
@@ -195,7 +225,7 @@ def _parse_gecko(line: str) -> Optional[Frame]:
     m = _GECKO.match(line)
     if not m:
         return None
-    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc")
+    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc").rstrip()
     is_async = False
     if fn.startswith(_GECKO_ASYNC):
         is_async, fn = True, fn[len(_GECKO_ASYNC) :]
@@ -213,8 +243,9 @@ def _parse_gecko(line: str) -> Optional[Frame]:
 
 
 def parse_line(line: str) -> Optional[Frame]:
-    """Parse one stack-trace line (without its line ending); ``None`` if not a frame."""
-    if "\n" in line or "\r" in line:
+    """Parse one stack-trace line (without its line ending); ``None`` if not a frame
+    (also for lines longer than :data:`MAX_FRAME_LINE` characters)."""
+    if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line:
         return None
     frame = _parse_v8(line)
     if frame is None and "@" in line:
@@ -691,16 +722,93 @@ def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0)
     newline = next((e for e in endings if e), "\n")
     parsed = [parse_line(b) or b for b in bodies]  # type: List[Line]
     done = symbolicate_frames(parsed, resolver, context)
-    out = []
-    for item, body, end in zip(done, bodies, endings):
-        if isinstance(item, str):
-            out.append(body + end)
+    return "".join(_render_line(item, body, end, newline, context) for item, body, end in zip(done, bodies, endings))
+
+
+def _render_line(item: Union[SymbolicatedFrame, str], body: str, end: str, newline: str,
+                 context: Optional[int]) -> str:
+    if isinstance(item, str):
+        return body + end
+    group = [render_frame(item)]
+    if context is not None:
+        group.extend(render_context(item, context))
+    return (end or newline).join(group) + end
+
+
+#: Lines symbolicated together by the streaming functions (one batch of lookups per map).
+STREAM_CHUNK = 4096
+
+
+def split_lines_stream(blocks: Iterable[str]) -> Iterator[str]:
+    """The lines of text arriving in blocks, with their endings: what ``str.splitlines(True)``
+    gives for the whole text, holding one block (and one unfinished line) at a time."""
+    carry = ""
+    for block in blocks:
+        if not block:
             continue
-        group = [render_frame(item)]
-        if context is not None:
-            group.extend(render_context(item, context))
-        out.append((end or newline).join(group) + end)
-    return "".join(out)
+        pieces = (carry + block).splitlines(True)
+        last = pieces.pop()
+        # an unfinished line, or a "\r" whose "\n" may start the next block
+        if last.endswith("\r") or last == last.rstrip("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"):
+            carry = last
+        else:
+            pieces.append(last)
+            carry = ""
+        yield from pieces
+    if carry:
+        yield carry
+
+
+def symbolicate_stream(
+    lines: Iterable[str], resolver: Resolver, context: Optional[int] = None
+) -> Iterator[Tuple[str, str, Union[SymbolicatedFrame, str]]]:
+    """Symbolicate a trace given as lines with their endings (:func:`split_lines_stream`),
+    ``STREAM_CHUNK`` lines at a time: memory does not grow with the trace's length.
+
+    Yields ``(body, ending, item)`` per line, ``item`` as in :func:`symbolicate_frames`.
+    The caller fallback (module docstring, 2.) looks for the next frame at most
+    ``STREAM_CHUNK`` lines ahead; :func:`symbolicate_trace` looks through the whole text.
+    """
+    source = iter(lines)
+    pending = []  # type: List[Tuple[str, str, Line]]
+
+    def read(limit: int, stop_at_frame: bool) -> bool:
+        """Parse up to ``limit`` more lines into pending; False at the end of input."""
+        for _ in range(limit):
+            raw = next(source, None)
+            if raw is None:
+                return False
+            body = raw.rstrip("\r\n")
+            parsed = parse_line(body)
+            pending.append((body, raw[len(body) :], parsed if parsed is not None else body))
+            if stop_at_frame and parsed is not None:
+                break
+        return True
+
+    more = True
+    while more or pending:
+        if more:
+            more = read(STREAM_CHUNK - len(pending), False)
+        size = len(pending)
+        if more:
+            # one line of context past the chunk: the next frame (a caller), if near
+            more = read(STREAM_CHUNK, True)
+        done = symbolicate_frames([p[2] for p in pending], resolver, context)
+        for (body, end, _), item in zip(pending[:size], done):
+            yield body, end, item
+        del pending[:size]
+
+
+def symbolicate_trace_stream(
+    lines: Iterable[str], resolver: Resolver, context: Optional[int] = 0
+) -> Iterator[str]:
+    """:func:`symbolicate_trace` for a trace given as lines with their endings, yielding
+    the output piece by piece (see :func:`symbolicate_stream`)."""
+    newline = None  # type: Optional[str]
+    for body, end, item in symbolicate_stream(lines, resolver, context):
+        if newline is None and end:
+            newline = end
+        yield _render_line(item, body, end, newline or "\n", context)
 
 
 # --------------------------------------------------------------------------------------

@@ -56,6 +56,10 @@ const MAX_INPUT: usize = i32::MAX as usize;
 /// that is more (the line index is dense: 4 bytes per generated line).
 const MAX_INDEX_LINES: u64 = 1 << 20;
 
+/// Most entries in `sources` and in `names` (over all sections). Hosts keep these tables
+/// (8 bytes an entry and the text) next to the module; real maps list thousands.
+pub const MAX_TABLE_ENTRIES: usize = 1 << 22;
+
 /// One mapping segment, all positions 0-based; `src`/`name` are indices or [`NONE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -592,6 +596,17 @@ impl<'data> SourceMap<'data> {
         let names =
             string_list(text, &raw.names, &format!("{prefix}names"), false)?.unwrap_or_default();
 
+        for (what, have, more) in [
+            ("sources", self.sources.len(), sources.len()),
+            ("names", self.names.len(), names.len()),
+        ] {
+            if have + more > MAX_TABLE_ENTRIES {
+                return Err(err(
+                    ErrorKind::LimitExceeded,
+                    format!("{prefix}{what}: more than {MAX_TABLE_ENTRIES} entries in the map"),
+                ));
+            }
+        }
         let src_base = self.sources.len() as u32;
         let name_base = self.names.len() as u32;
         let src_count = sources.len() as u32;

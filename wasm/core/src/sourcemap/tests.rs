@@ -871,3 +871,13 @@ fn long_lines_use_the_sampled_index_and_agree_with_a_scan() {
         assert_eq!(got(Bias::LeastUpperBound), lub, "LUB at {q}");
     }
 }
+
+#[test]
+fn table_counts_are_bounded() {
+    // one entry too many (the names share the check; a debug build parses ~16 MB here)
+    let list = vec!["\"a\""; MAX_TABLE_ENTRIES + 1].join(",");
+    let over = format!(r#"{{"version":3,"sources":[{}],"names":[],"mappings":""}}"#, list);
+    let e = SourceMap::parse(over.as_bytes()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(e.to_string().contains("sources: more than"), "{}", e);
+}

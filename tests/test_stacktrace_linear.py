@@ -1,0 +1,212 @@
+"""The stack-trace parser on hostile lines: linear time, bounded line length, and the
+same answers as the old (quadratic) patterns on ordinary lines.
+
+Times are compared as ratios (per character, a 1 MB line against a 10 KB one), never
+against a wall clock: linear parsing gives ~1-10, the old patterns gave ~100 and more.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from typing import Callable, Dict, List
+
+import pytest
+
+import pysym._stacktrace as st
+from pysym._stacktrace import (
+    MAX_EVAL_DEPTH,
+    MAX_FRAME_LINE,
+    Frame,
+    parse_line,
+    parse_stacktrace,
+    symbolicate_trace,
+)
+
+# The patterns before the fix, as the reference for ordinary-sized lines.
+_OLD_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*?)\s*\Z")
+_OLD_V8_ALIAS = re.compile(r"\A(?P<fn>.*?) \[as (?P<alias>[^\]]*)\]\Z")
+_OLD_GECKO = re.compile(
+    r"\A(?P<prefix>\s*)"
+    r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
+    r"@(?P<loc>\S.*?)\s*\Z"
+)
+
+#: hostile lines of about ``n`` characters, one per pattern family
+HOSTILE: Dict[str, Callable[[int], str]] = {
+    "v8 trailing spaces": lambda n: "at a" + " " * n + "x",
+    "v8 tabs and unicode spaces": lambda n: "    at f (a.js:1:2)" + "\t\u2003" * (n // 2) + "x",
+    "alias repeated": lambda n: "at f" + " [as g" * (n // 6) + "] (a.js:1:2)",
+    "alias brackets": lambda n: "at f" + " [as ]" * (n // 6) + " (a.js:1:2)",
+    "gecko trailing spaces": lambda n: "f@a" + " " * n + "x",
+    "gecko phrases": lambda n: "global code " * (n // 12) + "@a.js:1:2 x",
+    "gecko many ats": lambda n: "f" + "@" * n,
+    "location colons": lambda n: "at " + ":1" * (n // 2) + "x",
+    "location digits": lambda n: "at a:" + "1" * n + ":x",
+    "parens": lambda n: "at f " + "(" * (n // 2) + ")" * (n // 2),
+    "nested eval": lambda n: "at f (" + "eval at g (" * (n // 11) + "a.js:1:2" + "), x:1:1" * (n // 11) + ")",
+    "eval line gecko": lambda n: "f@a.js" + " line 1" * (n // 7) + " > eval:1:2",
+}
+
+
+def _time(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / repeat)
+    return best
+
+
+@pytest.fixture
+def uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cap would turn 1 MB lines away before any pattern runs: measure the patterns
+    monkeypatch.setattr(st, "MAX_FRAME_LINE", 1 << 30)
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_parse_line_is_linear_on_hostile_lines(kind: str, uncapped: None) -> None:
+    make = HOSTILE[kind]
+    small, big = make(10_000), make(1_000_000)
+    t_small = _time(lambda: parse_line(small), 20)
+    t_big = _time(lambda: parse_line(big), 1)
+    per_char = (t_big / len(big)) / (t_small / len(small))
+    # linear: ~1 (more for cache effects and a loaded machine); quadratic: ~100 and more
+    assert per_char < 25, "%s: %.1fx per character (1 MB vs 10 KB)" % (kind, per_char)
+
+
+def test_random_lines_are_linear(uncapped: None) -> None:
+    rng = random.Random(13)
+    pieces = ["at ", " ", "\t", "@", "(", ")", " [as ", "]", ":", "1", "eval at ", ", ",
+              "global code", "a", ".js", "async ", "new ", " line 2 > eval"]
+
+    def line(n: int) -> str:
+        out: List[str] = []
+        size = 0
+        while size < n:
+            p = rng.choice(pieces)
+            out.append(p)
+            size += len(p)
+        return "".join(out)
+
+    worst = 0.0
+    for _ in range(5):
+        small = line(10_000)
+        big = small * 100  # the same mix of pieces, 1 MB
+        for prefix in ("at ", "  at f (", "f@", ""):
+            s, b = prefix + small, prefix + big
+            t_small = _time(lambda s=s: parse_line(s), 10)  # type: ignore[misc]
+            t_big = _time(lambda b=b: parse_line(b), 1)  # type: ignore[misc]
+            worst = max(worst, (t_big / len(b)) / (t_small / len(s)))
+    # a line that is no frame is turned away after a few scans: copying 1 MB costs more
+    # per character than 10 KB (cache); quadratic work would give ~100
+    assert worst < 25, "%.1fx per character (1 MB vs 10 KB)" % worst
+
+
+def test_same_answers_as_the_old_patterns() -> None:
+    """The rewritten patterns split lines exactly as the old ones on ordinary lines."""
+    rng = random.Random(7)
+    pieces = ["at ", " ", "  ", "\t", "\u00a0", "\u2028", "@", "(", ")", " [as ", "[as ", "]",
+              "[", ":", "1", "42", "eval at ", ", ", "global code", "eval code", "f", "a.js",
+              "async ", "new ", "x"]
+    checked = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        for line in (text, "at " + text, "  at " + text, "f@" + text, text + " "):
+            old = _OLD_V8_AT.match(line)
+            new = st._V8_AT.match(line)
+            assert bool(old) == bool(new), line
+            if old and new:
+                assert old.group("prefix") == new.group("prefix")
+                assert old.group("rest") == new.group("rest").rstrip(), repr(line)
+                checked += 1
+            old = _OLD_GECKO.match(line)
+            new = st._GECKO.match(line)
+            assert bool(old) == bool(new), repr(line)
+            if old and new:
+                assert (old.group("prefix"), old.group("fn")) == (new.group("prefix"), new.group("fn"))
+                assert old.group("loc") == new.group("loc").rstrip(), repr(line)
+                checked += 1
+            old = _OLD_V8_ALIAS.match(line)
+            fn, alias = st._split_alias(line)
+            if old:
+                assert (fn, alias) == (old.group("fn"), old.group("alias")), repr(line)
+                checked += 1
+            else:
+                assert (fn, alias) == (line, None), repr(line)
+    assert checked > 20_000
+
+
+def test_lines_longer_than_the_cap_are_text() -> None:
+    frame = "    at render (https://cdn.example.com/app.min.js:1:%d)"
+    at_cap = frame % 7
+    at_cap = at_cap.replace("render", "r" * (MAX_FRAME_LINE - len(at_cap) + len("render")))
+    assert len(at_cap) == MAX_FRAME_LINE
+    parsed = parse_line(at_cap)
+    assert isinstance(parsed, Frame) and parsed.col == 7 and parsed.line == 1
+    over = at_cap.replace("rr", "rrr", 1)
+    assert len(over) == MAX_FRAME_LINE + 1
+    assert parse_line(over) is None
+    # kept and printed unchanged, and the frames around it are still symbolicated
+    text = "Error: boom\n" + over + "\n" + (frame % 3) + "\n"
+    lines = parse_stacktrace(text)
+    assert lines[1] == over and isinstance(lines[2], Frame)
+    seen: List[str] = []
+
+    def resolver(url: str) -> None:
+        seen.append(url)
+        return None
+
+    assert symbolicate_trace(text, resolver) == text
+    assert seen == ["https://cdn.example.com/app.min.js"]
+
+
+def test_eval_origins_are_followed_to_a_bounded_depth() -> None:
+    def nested(depth: int) -> str:
+        return "at f (" + "eval at g (" * depth + "a.js:1:2" + "), x:1:1" * depth + ")"
+
+    shallow = parse_line(nested(MAX_EVAL_DEPTH))
+    assert shallow is not None
+    o = shallow.eval_origin
+    levels = 0
+    while o is not None and o.eval_origin is not None:
+        o, levels = o.eval_origin, levels + 1
+    assert o is not None and (o.url, o.line, o.col) == ("a.js", 1, 2)
+    assert levels == MAX_EVAL_DEPTH - 1
+
+    deep = parse_line(nested(MAX_EVAL_DEPTH + 5))
+    assert deep is not None and deep.eval_origin is not None
+    o = deep.eval_origin
+    levels = 0
+    while o.eval_origin is not None:
+        o, levels = o.eval_origin, levels + 1
+    # the innermost parsed level keeps the rest as text, with no position to map
+    assert levels == MAX_EVAL_DEPTH and not o.has_position
+    # 3,000 levels (under the line cap): no RecursionError, no re-scanning per level
+    assert len(nested(3000)) < MAX_FRAME_LINE
+    assert parse_line(nested(3000)) is not None
+
+
+def _old_split_trailing_parens(rest: str) -> object:
+    if not rest.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(rest) - 1, -1, -1):
+        if rest[i] == ")":
+            depth += 1
+        elif rest[i] == "(":
+            depth -= 1
+            if depth == 0:
+                if i == 0 or rest[i - 1] != " ":
+                    return None
+                return rest[: i - 1], rest[i + 1 : -1]
+    return None
+
+
+def test_parenthesis_split_matches_the_character_loop() -> None:
+    rng = random.Random(3)
+    for _ in range(50_000):
+        text = "".join(rng.choice("() ax") for _ in range(rng.randrange(0, 14)))
+        assert st._split_trailing_parens(text) == _old_split_trailing_parens(text), repr(text)

@@ -65,12 +65,31 @@ def main(path: str) -> None:
             if csize == 716:
                 print("    eip", hex(u32(crva + 184)), "esp", hex(u32(crva + 196)), "ebp", hex(u32(crva + 180)))
             elif csize == 1232:
-                print("    flags", hex(u32(crva + 48)), "rip", hex(u64(crva + 248)), "rsp", hex(u64(crva + 152)), "rbp", hex(u64(crva + 160)))
+                print(
+                    "    flags",
+                    hex(u32(crva + 48)),
+                    "rip",
+                    hex(u64(crva + 248)),
+                    "rsp",
+                    hex(u64(crva + 152)),
+                    "rbp",
+                    hex(u64(crva + 160)),
+                )
     if 6 in streams:
         o = streams[6][0]
         tid, _, code, flags, rec, addr, nparam = struct.unpack_from("<IIIIQQI", d, o)
         params = struct.unpack_from("<15Q", d, o + 40)[:nparam]
-        print("exception thread", tid, hex(code), hex(flags), hex(addr), [hex(p) for p in params], "ctx", u32(o + 160), hex(u32(o + 164)))
+        print(
+            "exception thread",
+            tid,
+            hex(code),
+            hex(flags),
+            hex(addr),
+            [hex(p) for p in params],
+            "ctx",
+            u32(o + 160),
+            hex(u32(o + 164)),
+        )
     if 5 in streams:
         o = streams[5][0]
         rs = [struct.unpack_from("<QII", d, o + 4 + 16 * i) for i in range(u32(o))]
@@ -80,7 +99,12 @@ def main(path: str) -> None:
         size, f1, pid, ct, ut, kt = struct.unpack_from("<6I", d, o)
         print("misc", size, hex(f1), pid, ct, ut, kt, struct.unpack_from("<3I", d, o + 24) if size >= 44 else "")
         if size >= 832:
-            print("  build", d[o + 232 : o + 752].decode("utf-16-le").split("\0")[0], "|", d[o + 752 : o + 832].decode("utf-16-le").split("\0")[0])
+            print(
+                "  build",
+                d[o + 232 : o + 752].decode("utf-16-le").split("\0")[0],
+                "|",
+                d[o + 752 : o + 832].decode("utf-16-le").split("\0")[0],
+            )
     if 0x47670001 in streams:
         print("breakpad", struct.unpack_from("<III", d, streams[0x47670001][0]))
     if 24 in streams:
@@ -90,7 +114,11 @@ def main(path: str) -> None:
             print("  name", tid, repr(mdstring(r)))
     if 0x47670002 in streams:
         o = streams[0x47670002][0]
-        print("assertion", [d[o + 256 * k : o + 256 * k + 256].decode("utf-16-le").split("\0")[0] for k in range(3)], struct.unpack_from("<II", d, o + 768))
+        print(
+            "assertion",
+            [d[o + 256 * k : o + 256 * k + 256].decode("utf-16-le").split("\0")[0] for k in range(3)],
+            struct.unpack_from("<II", d, o + 768),
+        )
     if 0x43500001 in streams:
         o = streams[0x43500001][0]
         print("crashpad v", u32(o), uuid.UUID(bytes_le=d[o + 4 : o + 20]), uuid.UUID(bytes_le=d[o + 20 : o + 36]))

@@ -150,6 +150,9 @@ pub struct Module {
     pub base: u64,
     /// `SizeOfImage` (lldb writes the first segment's size only).
     pub size: u32,
+    /// Bytes from `base` the image covers: `size`, or more where the Linux maps stream
+    /// shows the same file mapped further on (lldb's dumps).
+    pub extent: u64,
     /// `CheckSum`.
     pub checksum: u32,
     /// `TimeDateStamp`.
@@ -443,7 +446,7 @@ impl Minidump {
 
     /// The module whose image holds `addr`.
     pub fn module_at(&self, addr: u64) -> Option<&Module> {
-        self.modules.iter().find(|m| addr >= m.base && addr - m.base < m.size as u64)
+        self.modules.iter().find(|m| addr >= m.base && addr - m.base < m.extent)
     }
 }
 
@@ -705,6 +708,7 @@ pub fn parse_with<'a, R: ReadRef<'a>>(data: R, limits: &Limits) -> Result<Minidu
         md.exception = exception(&mut r, &s, sys_cpu, platform);
     }
     linux_streams(&mut r, &md.streams.clone(), sys_cpu, &mut md.linux);
+    module_extents(&mut md.modules, &md.linux.maps);
     if let Some(s) = find(&mut r, stream::CRASHPAD_INFO, "CrashpadInfo") {
         md.crashpad_info = crashpad_info(&mut r, &s);
     }
@@ -789,6 +793,7 @@ fn modules<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, os: &str) 
         let mut module = Module {
             base,
             size,
+            extent: size as u64,
             checksum: u32_at(m, 12),
             timestamp,
             debug_file: file_name(&code_file).to_string(),
@@ -867,6 +872,18 @@ fn codeview<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, cv: &[u8], what: &str, os
             m.debug_id = debug_id(&guid, 0);
         }
         sig => r.warn(format!("{}: unknown or short CodeView record {:#010x} ({} bytes)", what, sig, cv.len())),
+    }
+}
+
+/// Widens each module to the mappings of its file from its base on (lldb writes the
+/// first segment's size as the module's size).
+fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
+    if maps.is_empty() {
+        return;
+    }
+    for m in modules.iter_mut() {
+        let end = maps.iter().filter(|e| e.path == m.code_file && e.start >= m.base && e.end > e.start).map(|e| e.end).max().unwrap_or(0);
+        m.extent = m.extent.max(end.saturating_sub(m.base));
     }
 }
 

@@ -126,9 +126,11 @@ fn linux(code: u32, flags: u32) -> String {
         Some(s) if !s.is_empty() => s.to_string(),
         _ => return format!("signal {}", code),
     };
+    // Writers that do not record si_code leave 0 there (lldb, some Breakpad dumps of
+    // real faults), so 0 is not named SI_USER.
     match si_code(code, flags as i32) {
-        Some(c) => format!("{} / {}", sig, c),
-        None => sig,
+        Some(c) if flags != 0 => format!("{} / {}", sig, c),
+        _ => sig,
     }
 }
 

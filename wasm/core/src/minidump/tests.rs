@@ -95,6 +95,10 @@ fn linux_x86_64() {
     // As pysym names the ELF file itself (native::identity): GUID order, age 0.
     assert_eq!(m.debug_id, "c0bcc3f1-9827-fe65-3058-404b2831d9e6");
     assert_eq!(md.modules[7].code_file, "linux-gate.so");
+    // The maps stream has the executable at 0x400000-0x41a000 (its size in the module
+    // list), then its data at 0x619000-0x61b000: the extent covers both.
+    assert_eq!((md.modules[0].size, md.modules[0].extent), (0x1a000, 0x21b000));
+    assert_eq!(md.module_at(0x61a010).map(|m| m.debug_file.as_str()), Some("crash"));
 
     assert_eq!(md.threads.len(), 1);
     let ctx = md.threads[0].context.as_ref().unwrap();
@@ -106,7 +110,7 @@ fn linux_x86_64() {
 
     let e = md.exception.as_ref().unwrap();
     assert_eq!((e.thread_id, e.code, e.flags, e.address), (1304, 11, 0, 0x45));
-    assert_eq!(e.reason, "SIGSEGV / SI_USER");
+    assert_eq!(e.reason, "SIGSEGV");
     assert_eq!(md.crashed_thread(), Some(0));
     assert_eq!(md.memory.len(), 2);
 
@@ -680,4 +684,31 @@ fn full_memory_dump_is_not_copied() {
     let off = last.file_offset + 10;
     let want: Vec<u8> = (off..off + 4).map(|p| (p % 251) as u8).collect();
     assert_eq!(md.read_memory(&cache, addr, 4), Some(&want[..]));
+}
+
+/// `PYSYM_TEST_MINIDUMP=path cargo test -p pysym-core --lib -- --ignored minidump::tests::dump --nocapture`
+#[test]
+#[ignore]
+fn dump() {
+    let data = std::fs::read(std::env::var("PYSYM_TEST_MINIDUMP").unwrap()).unwrap();
+    let t = std::time::Instant::now();
+    let md = parse(&data[..]).unwrap();
+    println!("parsed in {:?}", t.elapsed());
+    println!("{:#?}", md.system_info);
+    for m in &md.modules {
+        println!("{:#x} {:#x} {} {} {} {}", m.base, m.size, m.code_file, m.debug_file, m.debug_id, m.code_id);
+    }
+    for t in &md.threads {
+        println!(
+            "thread {} {:?} {:?} {:?}",
+            t.id,
+            t.name,
+            t.stack,
+            t.context.as_ref().map(|c| (c.layout, c.flags, c.size, c.pc(), c.sp()))
+        );
+    }
+    println!("{:?}", md.exception.as_ref().map(|e| (e.thread_id, &e.reason, e.address)));
+    println!("memory {} ranges, {} info; maps {}", md.memory.len(), md.memory_info.len(), md.linux.maps.len());
+    println!("{:?}", md.misc_info);
+    println!("warnings {:#?}", md.warnings);
 }

@@ -13,6 +13,7 @@
 //! [`Minidump::warnings`]; only a file that is not a minidump at all is an error.
 
 mod context;
+mod json;
 mod reason;
 #[cfg(test)]
 mod tests;

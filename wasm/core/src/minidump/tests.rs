@@ -686,6 +686,20 @@ fn full_memory_dump_is_not_copied() {
     assert_eq!(md.read_memory(&cache, addr, 4), Some(&want[..]));
 }
 
+#[test]
+fn json_document() {
+    let md = parse(&fixture("test.dmp")[..]).unwrap();
+    let j = md.to_json();
+    assert!(j.starts_with("{\"timestamp\":"), "{}", &j[..40]);
+    assert!(j.contains(r#""code_file":"c:\\test_app.exe","code_id":"45D35F6C2d000","debug_file":"c:\\test_app.pdb","debug_id":"5a9832e5-2872-41c1-838e-d98914e9b7ff-1""#));
+    assert!(j.contains(r#"["eip","0x7c90eb94"]"#));
+    assert!(j.contains(r#""crashed_thread":0,"#));
+    assert!(j.ends_with(r#""warnings":[]}"#));
+    let mut odd = Minidump::default();
+    odd.warnings.push("a \"b\"\u{1}\n".to_string());
+    assert!(odd.to_json().ends_with(r#""warnings":["a \"b\"\u0001\n"]}"#), "{}", odd.to_json());
+}
+
 /// `PYSYM_TEST_MINIDUMP=path cargo test -p pysym-core --lib -- --ignored minidump::tests::dump --nocapture`
 #[test]
 #[ignore]

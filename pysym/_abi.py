@@ -4,7 +4,7 @@
 the document stays the single contract.
 """
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 NONE = 0xFFFFFFFF
 

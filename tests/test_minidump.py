@@ -124,6 +124,20 @@ def test_truncated_and_damaged_dumps_give_partial_results(engine: str) -> None:
     assert any("outside the file" in w or "the file has 0" in w for w in md.warnings), md.warnings
 
 
+def test_watchdog_mode_runs_the_parse_in_the_child(engine: str) -> None:
+    if engine != "wasmer":
+        pytest.skip("watchdog mode is for engines without fuel and deadlines (wasmer)")
+    from pysym import _host, _watchdog
+
+    assert "pysym_minidump_parse" in _watchdog.HEAVY
+    rt = _host.Runtime(engine, limits=pysym.Limits(timeout=60, watchdog=True))
+    md = pysym.Minidump.from_path(dump_path("linux-mini.dmp"), runtime=rt)
+    assert md.threads[0].registers["rip"] == 0x401D72
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.Minidump.from_bytes(b"not a dump, not at all", runtime=rt)
+    assert rt._watchdog_proc is not None  # the parse went through the child first
+
+
 def test_hundred_thousand_threads(engine: str) -> None:
     n = 100_000
     threads = struct.pack("<I", n) + b"".join(struct.pack("<I44x", i) for i in range(n))

@@ -121,11 +121,11 @@ def main() -> None:
         for e in engines:
             _host.use_engine(e)
             threads = len(pysym.Minidump.from_bytes(data).threads)
-            ms.append(median_ms(lambda: pysym.Minidump.from_bytes(data), args.repeat))
+            ms.append(median_ms(lambda d=data: pysym.Minidump.from_bytes(d), args.repeat))
         row.append(str(threads))
         row += ["%.2f" % m for m in ms] + ["%.0f" % (m * 1e3 / max(threads, 1)) for m in ms]
         if pypi is not None:
-            ref = median_ms(lambda: pypi.MinidumpFile.parse_bytes(data), args.repeat)
+            ref = median_ms(lambda d=data: pypi.MinidumpFile.parse_bytes(d), args.repeat)
             row += ["%.2f" % ref, "%.1f" % (ref / ms[0])]
         print(" | ".join(row))
 

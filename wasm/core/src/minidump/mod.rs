@@ -879,12 +879,20 @@ fn codeview<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, cv: &[u8], what: &str, os
 /// Widens each module to the mappings of its file from its base on (lldb writes the
 /// first segment's size as the module's size).
 fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
-    if maps.is_empty() {
-        return;
+    // Sorted by (path, start) with the largest end from each entry to the end of its
+    // path's run: one binary search per module (both lists can be long).
+    let mut v: Vec<(&str, u64, u64)> = maps.iter().filter(|e| e.end > e.start).map(|e| (e.path.as_str(), e.start, e.end)).collect();
+    v.sort_unstable();
+    let mut suffix = vec![0u64; v.len()];
+    for i in (0..v.len()).rev() {
+        let same = i + 1 < v.len() && v[i + 1].0 == v[i].0;
+        suffix[i] = if same { v[i].2.max(suffix[i + 1]) } else { v[i].2 };
     }
     for m in modules.iter_mut() {
-        let end = maps.iter().filter(|e| e.path == m.code_file && e.start >= m.base && e.end > e.start).map(|e| e.end).max().unwrap_or(0);
-        m.extent = m.extent.max(end.saturating_sub(m.base));
+        let i = v.partition_point(|e| (e.0, e.1) < (m.code_file.as_str(), m.base));
+        if i < v.len() && v[i].0 == m.code_file {
+            m.extent = m.extent.max(suffix[i] - m.base);
+        }
     }
 }
 
@@ -1240,11 +1248,12 @@ fn dictionary<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64)
     let limit = *budget;
     let list = r.list(&s, what, 4, count, 8, limit);
     for e in list.chunks_exact(8) {
+        // Counted whether readable or not: the budget bounds the work, not the output.
+        *budget = budget.saturating_sub(1);
         let k = r.utf8(u32_at(e, 0) as u64, what);
         let v = r.utf8(u32_at(e, 4) as u64, what);
         if let (Some(k), Some(v)) = (k, v) {
             out.push((k, v));
-            *budget = budget.saturating_sub(1);
         }
     }
     out
@@ -1305,9 +1314,9 @@ fn string_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64
     let limit = *budget;
     let list = r.list(&s, what, 4, u32_at(head, 0) as u64, 4, limit);
     for e in list.chunks_exact(4) {
+        *budget = budget.saturating_sub(1);
         if let Some(v) = r.utf8(u32_at(e, 0) as u64, what) {
             out.push(v);
-            *budget = budget.saturating_sub(1);
         }
     }
     out
@@ -1328,10 +1337,10 @@ fn annotation_objects<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u
         let kind = u16_at(e, 4);
         // The value is a `MinidumpByteArray`: the same layout as a UTF-8 string.
         let value = r.counted(u32_at(e, 8) as u64, what);
+        *budget = budget.saturating_sub(1);
         if let (Some(name), Some(value)) = (name, value) {
             let value = if kind == 1 { String::from_utf8_lossy(value).into_owned() } else { hex(value) };
             out.push(Annotation { name, kind, value });
-            *budget = budget.saturating_sub(1);
         }
     }
     out

@@ -687,6 +687,36 @@ fn full_memory_dump_is_not_copied() {
 }
 
 #[test]
+fn extents_from_maps() {
+    let map = |start: u64, end: u64, path: &str| MapEntry { start, end, perms: "r-xp".into(), offset: 0, inode: 1, path: path.into() };
+    let module = |base: u64, size: u32, path: &str| Module {
+        base,
+        size,
+        extent: size as u64,
+        checksum: 0,
+        timestamp: 0,
+        code_file: path.into(),
+        code_id: String::new(),
+        debug_file: String::new(),
+        debug_id: String::new(),
+        codeview: CodeView::None,
+        version: None,
+    };
+    let maps = vec![
+        map(0x2000, 0x3000, "/b"),
+        map(0x1000, 0x1800, "/a"),
+        map(0x1800, 0x4000, "/a"),
+        map(0x500, 0x900, "/a"), // before the module's base: not its image
+        map(0x9000, 0x9100, "/b"),
+        map(0x8000, 0x8000, "/c"), // empty
+    ];
+    let mut mods = vec![module(0x1000, 0x100, "/a"), module(0x2000, 0x2000, "/b"), module(0x8000, 0x10, "/c"), module(0x100, 1, "/d")];
+    module_extents(&mut mods, &maps);
+    let got: Vec<u64> = mods.iter().map(|m| m.extent).collect();
+    assert_eq!(got, [0x3000, 0x7100, 0x10, 1]);
+}
+
+#[test]
 fn json_document() {
     let md = parse(&fixture("test.dmp")[..]).unwrap();
     let j = md.to_json();

@@ -5,6 +5,8 @@
 use super::*;
 use std::fmt::Write;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 struct Json {
     out: String,
     first: bool,
@@ -36,19 +38,29 @@ impl Json {
 
     fn str_raw(&mut self, s: &str) {
         self.out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => self.out.push_str("\\\""),
-                '\\' => self.out.push_str("\\\\"),
-                '\n' => self.out.push_str("\\n"),
-                '\t' => self.out.push_str("\\t"),
-                '\r' => self.out.push_str("\\r"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(self.out, "\\u{:04x}", c as u32);
-                }
-                c => self.out.push(c),
+        // Runs without anything to escape are copied whole (strings can be long).
+        let mut from = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let esc = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\t' => "\\t",
+                b'\r' => "\\r",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.out.push_str(&s[from..i]);
+            if esc.is_empty() {
+                self.out.push_str("\\u00");
+                self.out.push(HEX[(b >> 4) as usize] as char);
+                self.out.push(HEX[(b & 15) as usize] as char);
+            } else {
+                self.out.push_str(esc);
             }
+            from = i + 1;
         }
+        self.out.push_str(&s[from..]);
         self.out.push('"');
     }
 

@@ -66,6 +66,9 @@ pub struct Limits {
     pub max_string: u32,
     /// Bytes of one text stream (`/proc/self/maps`, cpuinfo ...).
     pub max_text: u32,
+    /// Bytes of all strings together (names, paths, annotations): many entries may point
+    /// at the same long string.
+    pub max_string_total: u64,
     /// Crashpad annotations kept, all modules together.
     pub max_annotations: u32,
     /// Warnings kept (one more line says how many were left out).
@@ -81,6 +84,7 @@ impl Default for Limits {
             max_memory_ranges: 262_144,
             max_string: 64 << 10,
             max_text: 4 << 20,
+            max_string_total: 4 << 20,
             max_annotations: 65_536,
             max_warnings: 256,
         }
@@ -464,7 +468,13 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{:02x}", b)).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// A GUID as stored (first three fields little-endian), lowercase with dashes.
@@ -492,6 +502,9 @@ struct Reader<'a, R: ReadRef<'a>> {
     limits: Limits,
     warnings: Vec<String>,
     dropped: u32,
+    /// What is left of `max_string_total`.
+    string_budget: u64,
+    strings_spent: bool,
     _life: std::marker::PhantomData<&'a [u8]>,
 }
 
@@ -502,6 +515,21 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
         } else {
             self.dropped += 1;
         }
+    }
+
+    /// Takes `n` bytes from the string budget; once it is spent, strings are skipped.
+    fn spend(&mut self, n: u64, what: &str) -> bool {
+        if self.strings_spent {
+            return false;
+        }
+        if n > self.string_budget {
+            self.strings_spent = true;
+            let total = self.limits.max_string_total;
+            self.warn(format!("{}: the dump's strings exceed {} bytes: this and later strings skipped", what, total));
+            return false;
+        }
+        self.string_budget -= n;
+        true
     }
 
     /// `len` bytes at `offset`, when the file has them all.
@@ -530,6 +558,9 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
             }
         };
         let mut take = len.min(self.limits.max_string) as u64 & !1;
+        if !self.spend(take, what) {
+            return None;
+        }
         let avail = self.size - rva - 4;
         if take > avail {
             self.warn(format!("{}: string at {:#x} runs past the end of the file", what, rva));
@@ -552,6 +583,9 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
             }
         };
         let take = len.min(self.limits.max_string as u64).min(self.size - rva - 4);
+        if !self.spend(take, what) {
+            return None;
+        }
         if take < len {
             self.warn(format!("{}: string at {:#x} cut to {} bytes", what, rva, take));
         }
@@ -615,7 +649,16 @@ pub fn parse<'a, R: ReadRef<'a>>(data: R) -> Result<Minidump> {
 /// all); damage inside gives a partial result with [`Minidump::warnings`].
 pub fn parse_with<'a, R: ReadRef<'a>>(data: R, limits: &Limits) -> Result<Minidump> {
     let size = data.len().map_err(|_| invalid("cannot read the minidump"))?;
-    let mut r = Reader { data, size, limits: limits.clone(), warnings: Vec::new(), dropped: 0, _life: std::marker::PhantomData };
+    let mut r = Reader {
+        data,
+        size,
+        limits: limits.clone(),
+        warnings: Vec::new(),
+        dropped: 0,
+        string_budget: limits.max_string_total,
+        strings_spent: false,
+        _life: std::marker::PhantomData,
+    };
     let head = r.bytes(0, 32).ok_or_else(|| {
         let short = r.bytes_upto(0, 4);
         if is_minidump(short) || size < 4 {

@@ -153,6 +153,10 @@ impl Context {
             (None, None) => return Err(format!("context flags {:#x} name no known CPU", f)),
         };
         let spec = layout.spec();
+        let flags_end = if layout == Layout::Arm64Old { 8 } else { spec.flags_at + 4 };
+        if b.len() < flags_end {
+            return Err(format!("{} context of {} bytes ends before its flags", spec.name, b.len()));
+        }
         let flags = if layout == Layout::Arm64Old { u64_at(b, 0) } else { u32_at(b, spec.flags_at) as u64 };
         if flags & spec.cpu_bit == 0 {
             // Some writers leave the CPU bit out; the groups still mean what they say.

@@ -426,7 +426,10 @@ fn truncated_contexts() {
     put(&mut short, 48, 0x0010_0003, 4);
     put(&mut short, 152, 0x7ffd_0000, 8);
     let tiny = vec![1u8, 2];
-    let md = dump_with_contexts(9, &[lldb, short, tiny]);
+    // Found by the fuzzer: 8 bytes on an x86_64 system (the flags are at 48) was an
+    // out-of-bounds read, a trap in the module.
+    let before_flags = vec![0u8; 8];
+    let md = dump_with_contexts(9, &[lldb, short, tiny, before_flags]);
     let c = md.threads[0].context.as_ref().unwrap();
     assert_eq!((c.pc(), c.sp(), c.size), (Some(0x5555_0000), Some(0x7ffc_0000), 720));
     let c = md.threads[1].context.as_ref().unwrap();
@@ -437,6 +440,8 @@ fn truncated_contexts() {
     assert!(w.contains("thread 100: context is 720 bytes: the flagged floating-point state (to byte 768) is cut"), "{}", w);
     assert!(w.contains("thread 101: context is 200 bytes: flagged registers from r10 on are missing"), "{}", w);
     assert!(w.contains("thread 102: context of 2 bytes"), "{}", w);
+    assert!(md.threads[3].context.is_none());
+    assert!(w.contains("thread 103: amd64 context of 8 bytes ends before its flags"), "{}", w);
 }
 
 fn memory_list(entries: &[(u64, u32, u32)]) -> Vec<u8> {

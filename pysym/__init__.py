@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._host import configure
 from ._limits import Limits
+from ._minidump import MemoryRegion, Minidump, MinidumpException, MinidumpModule, MinidumpSystemInfo, MinidumpThread
 from ._native import Frame, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._symbolicate import (
@@ -41,6 +42,12 @@ __all__ = [
     "Object",
     "SymCache",
     "Frame",
+    "Minidump",
+    "MinidumpSystemInfo",
+    "MinidumpModule",
+    "MinidumpThread",
+    "MinidumpException",
+    "MemoryRegion",
     "find_sourcemap_url",
     "find_debug_id",
     "decode_data_url",

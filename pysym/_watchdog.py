@@ -30,6 +30,7 @@ HEAVY = frozenset([
     "pysym_symcache_from_file",
     "pysym_symcache_build",
     "pysym_object_info",
+    "pysym_minidump_parse",
 ])
 
 _EXIT_OK = 0
@@ -118,6 +119,8 @@ def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arc
             pysym.SymCache.from_object(src, arch=arch, runtime=rt).close()
         elif name == "pysym_object_info":
             pysym.Object(src, arch, rt)
+        elif name == "pysym_minidump_parse":
+            pysym.Minidump(src, rt)
         elif data is None:
             pysym.SymCache.from_path(src, runtime=rt).close()
         else:

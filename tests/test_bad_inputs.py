@@ -488,6 +488,8 @@ def _replay(target, data):
         pysym.SymCache.from_object(data).lookup_many([0, 0x1000])
     elif target == "symcache":
         pysym.SymCache.from_bytes(data).lookup_many([0, 0x1000, 2 ** 64 - 1])
+    elif target == "minidump":
+        pysym.Minidump.from_bytes(data)
     elif target == "demangle":
         # The Python API has no demangle call: the name (as the fuzz driver takes it,
         # wasm/fuzz/src/lib.rs) goes in a Breakpad FUNC record, demangled while the

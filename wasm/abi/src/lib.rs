@@ -1254,3 +1254,30 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
     st.result.extend_from_slice(&table);
     publish_result(out)
 }
+
+/// Parses a minidump read through the host (ranged reads: only its structures are read,
+/// never the saved memory) into a result buffer holding its JSON document (ABI.md,
+/// "Minidump document"). Damage inside the dump is reported in the document's warnings;
+/// only a file that is not a minidump fails.
+#[no_mangle]
+pub extern "C" fn pysym_minidump_parse(fh: u32, out: u32) -> i32 {
+    let file = match HostFile::open(fh) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let parsed = pysym_core::minidump::parse(&BoundedCache::new(file));
+    match parsed {
+        Ok(md) => {
+            // A host read that failed part way leaves a partial parse: report the read.
+            // SAFETY: single-threaded module.
+            let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
+            if host < 0 {
+                let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+                return fail(host, format!("host file {}: while reading the minidump", why));
+            }
+            state().result = md.to_json().into_bytes();
+            publish_result(out)
+        }
+        Err(e) => fail_native(e),
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod hash;
+pub mod minidump;
 pub mod native;
 pub mod sourcemap;
 pub mod symcache;

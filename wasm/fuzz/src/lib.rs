@@ -146,3 +146,23 @@ pub fn zstd(data: &[u8]) {
         assert!(big.as_ref().map_or(false, |b| *b == out), "a smaller limit gave another success");
     }
 }
+
+/// Minidumps: parse, then what the ABI and a stack walker ask of the result (the JSON
+/// document, the crashed thread, memory at the registers, modules at the pcs).
+pub fn minidump(data: &[u8]) {
+    if let Ok(md) = pysym_core::minidump::parse(data) {
+        let _ = md.to_json();
+        let _ = md.crashed_thread();
+        let ctxs = md.threads.iter().filter_map(|t| t.context.as_ref()).chain(md.exception.iter().filter_map(|e| e.context.as_ref()));
+        for c in ctxs {
+            for addr in [c.pc(), c.sp()].into_iter().flatten() {
+                let _ = md.module_at(addr);
+                let _ = md.read_memory(data, addr, 16);
+                let _ = md.read_memory(data, addr.wrapping_sub(8), u64::MAX);
+            }
+        }
+        if let Some(e) = &md.exception {
+            let _ = md.read_memory(data, e.address, 1);
+        }
+    }
+}

@@ -282,6 +282,9 @@ mod tests {
             "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)"
         );
         assert_eq!(demangle("_Z1fILj4EEvv", 0), "void f<4u>()");
+        // GCC's unified constructor and destructor comdat names.
+        assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
+        assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
     }
 
     /// Lambdas nested in a lambda's parameters are rewritten too; a malformed one is kept.

@@ -3582,7 +3582,9 @@ impl Parse for CtorDtorName {
                         tail = t;
                         Ok(CtorDtorName::CompleteAllocatingConstructor(None))
                     }
-                    Some((b"4", t)) => {
+                    // PYSYM: `C5` (GCC's name for the comdat of unified constructors)
+                    // too, printed as LLVM 14 prints it: as the others.
+                    Some((b"4", t)) | Some((b"5", t)) => {
                         tail = t;
                         Ok(CtorDtorName::MaybeInChargeConstructor(None))
                     }
@@ -3606,7 +3608,8 @@ impl Parse for CtorDtorName {
                     Some((b"D0", tail)) => Ok((CtorDtorName::DeletingDestructor, tail)),
                     Some((b"D1", tail)) => Ok((CtorDtorName::CompleteDestructor, tail)),
                     Some((b"D2", tail)) => Ok((CtorDtorName::BaseDestructor, tail)),
-                    Some((b"D4", tail)) => Ok((CtorDtorName::MaybeInChargeDestructor, tail)),
+                    // PYSYM: and `D5`.
+                    Some((b"D4", tail)) | Some((b"D5", tail)) => Ok((CtorDtorName::MaybeInChargeDestructor, tail)),
                     _ => Err(error::Error::UnexpectedText),
                 }
             }

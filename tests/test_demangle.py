@@ -267,8 +267,10 @@ needs_cxxfilt = pytest.mark.skipif(CXXFILT is None, reason="llvm-cxxfilt-14 is n
 @needs_cxxfilt
 def test_block_invocations(engine: str) -> None:
     f = "URLConnectionClient::_clientInterface_cancelConnection(dispatch_queue_s*, void () block_pointer)"
-    n = "___ZN19URLConnectionClient33_clientInterface_cancelConnectionEP16dispatch_queue_sU13block_pointerFvvE_block_invoke"
-    names = [n + s for s in ("14", "", "_2", ".cold")] + ["___Z1fv_block_invoke_", "___Z1fv_block_invoke_x", "__Z1fv_block_invoke"]
+    n = ("___ZN19URLConnectionClient33_clientInterface_cancelConnection"
+         "EP16dispatch_queue_sU13block_pointerFvvE_block_invoke")
+    names = [n + s for s in ("14", "", "_2", ".cold")]
+    names += ["___Z1fv_block_invoke_", "___Z1fv_block_invoke_x", "__Z1fv_block_invoke"]
     got = pysym_demangle(names)
     assert got[:4] == ["invocation function for block in " + f] * 4
     assert got[4:] == names[4:]

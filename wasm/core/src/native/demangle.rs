@@ -11,6 +11,14 @@ use std::fmt;
 /// 1,000,000-byte cap.)
 pub const MAX_DEMANGLED: usize = 256 * 1024;
 
+/// How deep the C++ demangler may nest, parsing and printing (cpp_demangle's defaults,
+/// 96 and 128, left Boost names of 600 bytes mangled that LLVM demangles). The depth
+/// counter bounds the stack, not the native stack's size: the module has a 1 MiB stack
+/// and the engines their own (wasmtime 512 KiB); the deepest hostile names need less than
+/// half of either (`tests/test_demangle.py`). With cpp_demangle's step limit (a few
+/// productions per byte), a name that fails deep fails in time linear in its length.
+pub const MAX_DEPTH: u32 = 512;
+
 /// Collects the demangled text and fails the demangling once it passes `MAX_DEMANGLED`;
 /// cpp_demangle stops at the first write error.
 struct Capped(String);
@@ -61,25 +69,61 @@ pub fn demangle(name: &str, _lang: u32) -> String {
     // `::h<hash>` part stays), so they go through the C++ demangler too.
     if name.starts_with("_Z") || name.starts_with("__Z") {
         let n = name.strip_prefix('_').filter(|n| n.starts_with("_Z")).unwrap_or(name);
-        if let Ok(sym) = cpp_demangle::Symbol::new(n.as_bytes()) {
-            let opts = cpp_demangle::DemangleOptions::new();
-            // Demangled names are about twice as long: most grow no more than once.
-            let mut out = Capped(String::with_capacity(2 * n.len() + 16));
-            if sym.structured_demangle(&mut out, &opts).is_ok() {
-                let mut s = out.0;
-                let mut m = Markers::of(&s);
-                if m.clone {
-                    s = clone_suffix(s);
-                    m = Markers::of(&s);
-                }
-                return llvm_style(s, m);
-            }
+        if let Some(s) = cpp(n, String::new()) {
+            return s;
         }
         if let Ok(d) = rustc_demangle::try_demangle(name) {
             return format!("{}", d);
         }
+    } else if let Some(n) = block_invoke(name) {
+        if let Some(s) = cpp(n, String::from("invocation function for block in ")) {
+            return s;
+        }
     }
     name.to_string()
+}
+
+/// The C++ name `n` (`_Z...`) demangled after `head`, in LLVM's style.
+fn cpp(n: &str, head: String) -> Option<String> {
+    let popts = cpp_demangle::ParseOptions::default().recursion_limit(MAX_DEPTH);
+    let sym = cpp_demangle::Symbol::new_with_options(n.as_bytes(), &popts).ok()?;
+    let opts = cpp_demangle::DemangleOptions::new().recursion_limit(MAX_DEPTH);
+    // Demangled names are about twice as long: most grow no more than once.
+    let mut out = Capped(head);
+    out.0.reserve(2 * n.len() + 16);
+    sym.structured_demangle(&mut out, &opts).ok()?;
+    let mut s = out.0;
+    let mut m = Markers::of(&s);
+    if m.clone {
+        s = clone_suffix(s);
+        m = Markers::of(&s);
+    }
+    Some(llvm_style(s, m))
+}
+
+/// The function whose block (an Apple Blocks closure) `name` is the invocation function
+/// of: `___Z<encoding>_block_invoke`, then `_<number>` or `<number>` or nothing, then a
+/// `.suffix` or nothing (clang names the blocks of a function so; the suffix is dropped,
+/// as LLVM drops it). Four leading underscores are taken as well (Mach-O symbols carry
+/// one more), as LLVM's demangler takes them.
+fn block_invoke(name: &str) -> Option<&str> {
+    let start = if name.starts_with("___Z") {
+        2
+    } else if name.starts_with("____Z") {
+        3
+    } else {
+        return None;
+    };
+    // An encoding holds no `.` (LLVM's ends there too).
+    let n = name.split('.').next().unwrap_or(name);
+    let digits = n.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let n = &n[..n.len() - digits];
+    let n = match n.strip_suffix('_') {
+        Some(n) if digits > 0 => n,
+        _ => n,
+    };
+    let n = n.strip_suffix("_block_invoke")?;
+    n.get(start..).filter(|n| n.len() > 2)
 }
 
 /// Which rewrites a demangled name needs, found in one pass over the bytes.
@@ -238,6 +282,9 @@ mod tests {
             "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)"
         );
         assert_eq!(demangle("_Z1fILj4EEvv", 0), "void f<4u>()");
+        // GCC's unified constructor and destructor comdat names.
+        assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
+        assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
     }
 
     /// Lambdas nested in a lambda's parameters are rewritten too; a malformed one is kept.
@@ -262,5 +309,39 @@ mod tests {
             name.push_str(&format!("S_I{}{}E", sub(i), sub(i)));
         }
         assert_eq!(demangle(&name, 0), name);
+    }
+
+    /// Apple block invocation functions, as llvm-cxxfilt 14 prints them.
+    #[test]
+    fn block_invocations() {
+        let f = "URLConnectionClient::_clientInterface_cancelConnection(dispatch_queue_s*, void () block_pointer)";
+        let n = "___ZN19URLConnectionClient33_clientInterface_cancelConnectionEP16dispatch_queue_sU13block_pointerFvvE_block_invoke";
+        for suffix in ["", "14", "_2", "_0", ".cold", "_3.isra.0"] {
+            assert_eq!(demangle(&format!("{}{}", n, suffix), 0), format!("invocation function for block in {}", f));
+        }
+        assert_eq!(demangle("____Z1fv_block_invoke", 0), "invocation function for block in f()");
+        for n in ["___Z1fv_block_invoke_", "___Z1fv_block_invoke_x", "___Z1fv_block_invoke_1_2", "___Z1fv.cold_block_invoke", "_____Z1fv_block_invoke", "___Z_block_invoke", "__Z1fv_block_invoke", "___Z1fv"] {
+            assert_eq!(demangle(n, 0), n);
+        }
+    }
+
+    /// Nesting up to `MAX_DEPTH` demangles; deeper, and names that fail deep inside
+    /// (each level parsed twice on failure), stay mangled quickly.
+    #[test]
+    fn depth_is_bounded() {
+        // The bound is set for the optimised wasm module; an unoptimised native build
+        // takes several times its stack per level.
+        std::thread::Builder::new().stack_size(256 << 20).spawn(deep_names).unwrap().join().unwrap();
+    }
+
+    fn deep_names() {
+        let nest = |k: usize| format!("_Z1f1AI{}i{}E", "S_I".repeat(k), "E".repeat(k));
+        assert_eq!(demangle(&nest(100), 0), format!("f(A<{}int>{})", "A<".repeat(100), " >".repeat(100)));
+        let n = nest(5000);
+        assert_eq!(demangle(&n, 0), n);
+        for k in [30, 3000] {
+            let n = format!("_Z1f1AI{}i", "S_I".repeat(k));
+            assert_eq!(demangle(&n, 0), n);
+        }
     }
 }

@@ -164,6 +164,9 @@ struct ParseContextState {
     recursion_level: u32,
     // Whether or not we are currently parsing a conversion operator.
     in_conversion: bool,
+    // PYSYM: productions entered so far, and whether a limit was passed.
+    steps: u32,
+    exhausted: bool,
 }
 
 /// Common context needed when parsing.
@@ -172,6 +175,8 @@ pub struct ParseContext {
     // Maximum amount of recursive parsing calls we will allow. If this is too
     // large, we can blow the stack.
     max_recursion: u32,
+    // PYSYM: how many productions a parse may enter in all (see `enter_recursion`).
+    max_steps: u32,
     // Mutable state within the `ParseContext`.
     state: Cell<ParseContextState>,
 }
@@ -181,8 +186,18 @@ impl ParseContext {
     pub fn new(options: ParseOptions) -> ParseContext {
         ParseContext {
             max_recursion: options.recursion_limit.map(|v| v.get()).unwrap_or(96),
+            max_steps: u32::MAX,
             state: Cell::new(ParseContextState::default()),
         }
+    }
+
+    /// PYSYM: limits the productions a parse enters in all. A failed alternative is
+    /// parsed again by the next one (`<substitution> <template-args>` as a class name,
+    /// then as a template template parameter), so a failing name can take time
+    /// exponential in its nesting; names that parse enter a few productions per byte.
+    pub fn pysym_with_step_limit(mut self, max_steps: u32) -> ParseContext {
+        self.max_steps = max_steps;
+        self
     }
 
     /// Get the current recursion level for this context.
@@ -194,15 +209,27 @@ impl ParseContext {
     fn enter_recursion(&self) -> error::Result<()> {
         let mut state = self.state.get();
         let new_recursion_level = state.recursion_level + 1;
+        state.steps = state.steps.saturating_add(1);
 
-        if new_recursion_level >= self.max_recursion {
+        // PYSYM: a passed limit fails every production entered after it (was: only the
+        // one that passed it, and the alternatives around it were tried, each going down
+        // to the limit again), so hitting a limit ends the parse in time linear in the
+        // depth.
+        if state.exhausted || new_recursion_level >= self.max_recursion || state.steps > self.max_steps {
             log!("Hit too much recursion at level {}", self.max_recursion);
+            state.exhausted = true;
+            self.state.set(state);
             Err(error::Error::TooMuchRecursion)
         } else {
             state.recursion_level = new_recursion_level;
             self.state.set(state);
             Ok(())
         }
+    }
+
+    /// PYSYM: productions entered so far (to measure the step limit against).
+    pub fn pysym_steps(&self) -> u32 {
+        self.state.get().steps
     }
 
     #[inline]
@@ -3555,7 +3582,9 @@ impl Parse for CtorDtorName {
                         tail = t;
                         Ok(CtorDtorName::CompleteAllocatingConstructor(None))
                     }
-                    Some((b"4", t)) => {
+                    // PYSYM: `C5` (GCC's name for the comdat of unified constructors)
+                    // too, printed as LLVM 14 prints it: as the others.
+                    Some((b"4", t)) | Some((b"5", t)) => {
                         tail = t;
                         Ok(CtorDtorName::MaybeInChargeConstructor(None))
                     }
@@ -3579,7 +3608,8 @@ impl Parse for CtorDtorName {
                     Some((b"D0", tail)) => Ok((CtorDtorName::DeletingDestructor, tail)),
                     Some((b"D1", tail)) => Ok((CtorDtorName::CompleteDestructor, tail)),
                     Some((b"D2", tail)) => Ok((CtorDtorName::BaseDestructor, tail)),
-                    Some((b"D4", tail)) => Ok((CtorDtorName::MaybeInChargeDestructor, tail)),
+                    // PYSYM: and `D5`.
+                    Some((b"D4", tail)) | Some((b"D5", tail)) => Ok((CtorDtorName::MaybeInChargeDestructor, tail)),
                     _ => Err(error::Error::UnexpectedText),
                 }
             }

@@ -59,6 +59,10 @@ use core::num::NonZeroU32;
 use error::{Error, Result};
 use index_str::IndexStr;
 
+/// PYSYM: the parse step limit: productions entered per byte of input, and in all.
+const PYSYM_STEPS_PER_BYTE: u64 = 64;
+const PYSYM_STEPS_BASE: u64 = 1024;
+
 /// Options to control the parsing process.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
@@ -221,7 +225,10 @@ where
             subs::SubstitutionTable::pysym_with_capacity(raw.as_ref().len() / 8 + 4);
 
         let parsed = {
-            let ctx = ParseContext::new(*options);
+            // PYSYM: at most `PYSYM_STEPS_PER_BYTE` productions per input byte (see
+            // `ParseContext::pysym_with_step_limit`).
+            let steps = (raw.as_ref().len() as u64 * PYSYM_STEPS_PER_BYTE + PYSYM_STEPS_BASE).min(u32::MAX as u64);
+            let ctx = ParseContext::new(*options).pysym_with_step_limit(steps as u32);
             let input = IndexStr::new(raw.as_ref());
 
             let (parsed, tail) = ast::MangledName::parse(&ctx, &mut substitutions, input)?;

@@ -3,7 +3,7 @@
 wasmer 1.1 has no fuel and no epoch interruption, and it holds the GIL during a call, so
 nothing in the process can stop a runaway call. In watchdog mode every *heavy* call
 (parsing a source map, loading or building a symcache, reading an object's identity) is
-first run in a persistent child process (``python -m pysym._watchdog``) on the same
+first run in a persistent child process (``python -m pysym._watchdog_child``) on the same
 engine and limits; the child is killed at ``Limits.timeout`` and the call raises
 :class:`pysym.TimeLimitError` without ever running in this process. When the child
 finishes (with a result or a typed error), the call runs here, bounded by what the child
@@ -33,11 +33,9 @@ HEAVY = frozenset([
     "pysym_minidump_parse",
 ])
 
-_EXIT_OK = 0
-
 
 class Watchdog:
-    """A persistent child process (``python -m pysym._watchdog``) that runs heavy calls
+    """A persistent child process (``python -m pysym._watchdog_child``) that runs heavy calls
     first; killed and replaced when a call overruns. Its start (a Python start and a
     module compile) is not counted against the deadline."""
 
@@ -52,7 +50,7 @@ class Watchdog:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         head = json.dumps({"engine": engine, "memory": limits.memory, "max_input_size": limits.max_input_size})
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pysym._watchdog", head], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "pysym._watchdog_child", head], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         assert proc.stdout is not None
@@ -106,53 +104,3 @@ class Watchdog:
             if answer[0] != b"K":
                 self.kill()
                 raise SandboxError("%s crashed the watchdog child process" % name)
-
-
-def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arch: Optional[str]) -> None:
-    import pysym
-
-    src: Any = path if data is None else data
-    try:
-        if name.startswith("pysym_sourcemap_"):
-            pysym.SourceMap(src, data is None, rt).close()
-        elif name == "pysym_symcache_build":
-            pysym.SymCache.from_object(src, arch=arch, runtime=rt).close()
-        elif name == "pysym_object_info":
-            pysym.Object(src, arch, rt)
-        elif name == "pysym_minidump_parse":
-            pysym.Minidump(src, rt)
-        elif data is None:
-            pysym.SymCache.from_path(src, runtime=rt).close()
-        else:
-            pysym.SymCache.from_bytes(src, runtime=rt).close()
-    except (pysym.InvalidInputError, pysym.ResourceLimitError):
-        pass  # the parent raises the same typed error, quickly
-
-
-def _child() -> int:
-    import pysym
-    from pysym import _host
-
-    conf = json.loads(sys.argv[1])
-    limits = pysym.Limits(timeout=None, fuel_base=None, memory=conf["memory"],
-                          max_input_size=conf["max_input_size"])
-    rt = _host.Runtime(conf["engine"], limits=limits)
-    rt.current()
-    out = sys.stdout.buffer
-    inp = sys.stdin.buffer
-    out.write(b"R")
-    out.flush()
-    while True:
-        sizes = inp.read(8)
-        if len(sizes) < 8:
-            return _EXIT_OK
-        nh, nb = struct.unpack("<II", sizes)
-        head = json.loads(inp.read(nh))
-        body = inp.read(nb)
-        _run_one(rt, head["name"], body if head["path"] is None else None, head["path"], head["arch"])
-        out.write(b"K")
-        out.flush()
-
-
-if __name__ == "__main__":
-    sys.exit(_child())

@@ -133,25 +133,40 @@ def _prune(d: str, prefix: str) -> None:
         pass
 
 
-def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
+def write_private(path: str, data: bytes, *, sync: bool = False, tmp_dir: Optional[str] = None) -> bool:
+    """``data`` to ``path`` through a temporary file ``.tmp-*`` (mode 0600; in ``tmp_dir``,
+    on the same file system, else beside ``path``) and a rename, so readers see the old
+    entry or the whole new one; ``sync`` fsyncs it first. False on any I/O failure, with no
+    temporary file left behind (a cache only loses the entry)."""
     try:
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        if not _trusted(d):
-            return
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")  # mode 0600
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir or os.path.dirname(path), prefix=".tmp-")
     except OSError:
-        return
+        return False
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+            f.write(data)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        return True
     except OSError:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        return False
+
+
+def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        if not _trusted(d):
+            return
+    except OSError:
         return
-    _prune(d, prefix)
+    if write_private(path, _MAGIC + hashlib.sha256(payload).digest() + payload):
+        _prune(d, prefix)
 
 
 def compile_module(engine: Engine, wasm: bytes) -> Any:

@@ -23,12 +23,11 @@ import collections
 import errno
 import hashlib
 import os
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
-from .._engine._cache import _trusted
+from .._engine._cache import _trusted, write_private
 
 try:
     import fcntl
@@ -218,24 +217,9 @@ class DiskCache:
         return path, None
 
     def _write(self, name: str, data: bytes) -> Optional[str]:
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # mode 0600
-        except OSError:
-            return None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            final = os.path.join(self.dir, name)
-            os.replace(tmp, final)
-            return final
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            return None
+        # Temporary files stay in self.dir, where evict() removes those a killed writer left.
+        final = os.path.join(self.dir, name)
+        return final if write_private(final, data, sync=True, tmp_dir=self.dir) else None
 
     def _entries(self) -> Iterator[os.DirEntry]:  # type: ignore[type-arg]
         try:

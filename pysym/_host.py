@@ -324,8 +324,17 @@ class PinnedFile:
             self._close_fd()
 
     def __del__(self) -> None:
+        # Not close(): the collector can run this while this very thread holds
+        # _pinned_lock (inside _keep), and waiting for it would deadlock. The descriptor is
+        # closed here; when the lock is taken, the dead registry entry goes at the next _keep.
         try:
-            self.close()
+            self.closed = True
+            if _pinned_lock.acquire(blocking=False):
+                try:
+                    _pinned_open.pop(id(self), None)
+                finally:
+                    _pinned_lock.release()
+            self._close_fd()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
 

@@ -48,17 +48,19 @@ def normalize_code_id(text: Optional[str]) -> Optional[str]:
     return t
 
 
+def _swap_guid(b: bytes) -> bytes:
+    """The first three GUID fields byte-swapped (little- to big-endian and back)."""
+    return b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]
+
+
 def debug_id_from_build_id(build_id: str) -> Optional[Tuple[str, int]]:
     """The ELF debug id of a GNU build id (hex): its first 16 bytes as a little-endian GUID."""
     b = bytes.fromhex(build_id)
     if not b:
         return None
-    b = (b + bytes(16))[:16]
-    guid = b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]
-    return guid.hex(), 0
+    return _swap_guid((b + bytes(16))[:16]).hex(), 0
 
 
 def build_id_from_debug_id(guid: str) -> str:
     """The first 16 bytes of a build id, back from an ELF debug id (all there is of it)."""
-    b = bytes.fromhex(guid)
-    return (b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]).hex()
+    return _swap_guid(bytes.fromhex(guid)).hex()

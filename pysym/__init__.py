@@ -20,7 +20,7 @@ from ._errors import (
 from ._host import configure
 from ._limits import Limits
 from ._minidump import MemoryRegion, Minidump, MinidumpException, MinidumpModule, MinidumpSystemInfo, MinidumpThread
-from ._native import Frame, Object, SymCache
+from ._native import Frame, LookupResults, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._symbolicate import (
     FilesystemStore,
@@ -42,6 +42,7 @@ __all__ = [
     "Object",
     "SymCache",
     "Frame",
+    "LookupResults",
     "Minidump",
     "MinidumpSystemInfo",
     "MinidumpModule",

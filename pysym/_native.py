@@ -12,19 +12,21 @@ import collections
 import contextlib
 import gc
 import itertools
+import json
 import operator
 import os
 import stat
 import struct
 import sys
+import weakref
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, overload
 
 from . import _abi
 from ._errors import PysymError
 from ._host import BuildOutput, HandleOwner, PinnedFile, Runtime, StringTable, get_runtime
 
-__all__ = ["Object", "SymCache", "Frame"]
+__all__ = ["Object", "SymCache", "Frame", "LookupResults"]
 
 _NONE = _abi.NONE
 _BATCH = 1 << 16  # addresses per boundary crossing
@@ -92,13 +94,6 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _scatter(out: List[Any], positions: Iterable[int], ids: Iterable[int], chains: Dict[int, Any]) -> None:
-    """``out[p] = list(chains[i])`` for each pair, at C speed (``operator.setitem`` takes
-    its arguments without the tuple a bound ``out.__setitem__`` would build per call)."""
-    collections.deque(map(operator.setitem, itertools.repeat(out), positions,
-                          map(list, map(chains.__getitem__, ids))), 0)
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -273,12 +268,24 @@ class SymCache(HandleOwner):
         #: What the build skipped of a damaged debug file (:meth:`from_object` only), one
         #: short line per kind of defect; empty for a symcache loaded from bytes.
         self.warnings: Tuple[str, ...] = ()
-        # Frames per location id (stable for these bytes, so they survive a reload), for
-        # the ids decoded so far: a dict, so host memory follows the locations actually
-        # answered, not the largest id a (crafted) symcache hands out. Ids are read as
-        # signed, so NONE (nothing covers the address) is -1, whose chain is ().
-        self._chains: Dict[int, Tuple[Frame, ...]] = {-1: ()}
+        # Location ids are stable for these bytes, so what is decoded survives a reload.
+        # A decoded location is one row: its record column by column in _cols
+        # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
+        # address low and high, caller), its frames and JSON made from the row on demand.
+        # _row_of maps a location id to its row (-1: not decoded): arrays indexed by id and
+        # row, not dicts, because a batch reads them at random and a dict's int keys cost a
+        # cache miss each. It grows to the largest id read (4 bytes per id, and ids are
+        # bounded by the symcache's size). Ids are read as signed, so NONE (nothing covers
+        # the address) is -1, which indexes the last entry: kept 0, the row of no frames.
+        self._row_of = array.array("i", [0])
+        self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
+        self._chains: List[Tuple[Frame, ...]] = [()]  # frames by row, for rows made so far
+        self._json: List[str] = [""]  # JSON array body by row
+        self._json_strings: Dict[int, str] = {_NONE: "null"}
+        # Results with locations not decoded yet (decoded by close(), before the free).
+        self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
+        self._pending_keys = itertools.count()
         with self._rt.lock:
             try:
                 self._load()
@@ -405,46 +412,73 @@ class SymCache(HandleOwner):
         """Frames at ``addr`` (relative to the image base), innermost first; ``[]`` if none."""
         return self.lookup_many([addr])[0]
 
-    def lookup_many(self, addrs: Iterable[int]) -> List[List[Frame]]:
+    def lookup_many(self, addrs: Iterable[int]) -> "LookupResults":
         """Frames for many addresses, in one boundary crossing per 65,536 addresses.
 
-        The module answers with location ids; each location's frames are decoded once and
-        kept (one entry per location answered so far), and results share the
-        (immutable) :class:`Frame` objects.
+        The answer is a :class:`LookupResults`: a read-only sequence with one list of
+        frames per address, equal to the ``list[list[Frame]]`` it stands for. The module
+        answers with location ids only; a location's frames are decoded when a result
+        that holds it is first read, and kept (one entry per location read so far).
         """
-        values = list(addrs)
-        out: List[Any] = [None] * len(values)
-        chains = self._chains
-        for start in range(0, len(values), _BATCH):
-            chunk = values[start : start + _BATCH]
-            n = len(chunk)
-            try:
-                raw = array.array("Q", chunk)
-            except OverflowError:
-                raise ValueError("addresses must be integers in 0..2**64-1") from None
-            if sys.byteorder == "big":
-                raw.byteswap()
-            rt = self._rt
+        values = addrs if isinstance(addrs, (list, tuple, range)) else list(addrs)
+        try:
+            raw = array.array("Q", values)
+        except (OverflowError, TypeError):
+            raise ValueError("addresses must be integers in 0..2**64-1") from None
+        if sys.byteorder == "big":
+            raw.byteswap()
+        view = memoryview(raw).cast("B")
+        ids = array.array("i")
+        rt = self._rt
+        for start in range(0, len(raw), _BATCH):
+            n = min(_BATCH, len(raw) - start)
             with rt.lock:
                 h = self._h()
-                ptr = rt.input_buffer(raw.tobytes())
-                rt.check(rt.call("pysym_symcache_lookup_ordered", h, ptr, n, start, rt.out_slot))
-                data = rt.result_bytes()
-                # In address order: cached chains were made in location order, which follows
-                # addresses, so reading them this way misses the CPU cache far less than in
-                # the caller's order (making the lists of 65,536 random addresses: 2-3x faster).
-                positions = _u32s(data, 0, n)
-                ids = _u32s(data, 4 * n, n, "i")
-                try:
-                    _scatter(out, positions, ids, chains)
-                except KeyError:  # some locations are not decoded yet
-                    with _collector_paused():
-                        self._decode_locations(rt, h, set(itertools.filterfalse(chains.__contains__, ids)))
-                        _scatter(out, positions, ids, chains)
-        return out
+                ptr = rt.input_buffer(view[8 * start : 8 * (start + n)])
+                rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, n, rt.out_slot))
+                ids.frombytes(rt.result_bytes())
+        if sys.byteorder == "big":
+            ids.byteswap()
+        results = LookupResults(self, ids)
+        # Kept (weakly) so that close() decodes what is not decoded yet: no check here, a
+        # warm batch costs the crossing alone.
+        key, pending = next(self._pending_keys), self._pending
+        pending[key] = weakref.ref(results, lambda _r: pending.pop(key, None))
+        return results
+
+    # The location store. Decoding a location keeps its record (string ids and numbers,
+    # no object per frame) in one row of _cols; frames, JSON and columns are made from
+    # rows without the module, so results read after close() still answer.
+
+    def _rows(self, ids: "array.array[int]") -> "array.array[int]":
+        """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
+        row_of = self._row_of
+        if not ids:
+            return array.array("i")
+        if max(ids) + 1 < len(row_of):  # else an id past the largest read so far
+            rows = array.array("i", map(row_of.__getitem__, ids))
+            if min(rows) >= 0:
+                return rows
+        self._need(ids)
+        return array.array("i", map(self._row_of.__getitem__, ids))
+
+    def _need(self, ids: "array.array[int]") -> None:
+        """Decodes the locations of ``ids`` not decoded yet, and their callers."""
+        if not ids:
+            return
+        rt = self._rt
+        with rt.lock:
+            top = max(ids) + 2
+            if top > len(self._row_of):  # grow, keeping the last entry (NONE's) 0
+                self._row_of[-1:] = array.array("i", itertools.repeat(-1, top - len(self._row_of))) + \
+                    array.array("i", [0])
+            marks = map(operator.lt, map(self._row_of.__getitem__, ids), itertools.repeat(0))
+            missing = set(itertools.compress(ids, marks))
+            if missing:
+                self._decode_locations(rt, self._h(), missing)
 
     def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:
-        """Asks the module for locations (and their callers) and keeps their frame chains."""
+        """Asks the module for locations (and their callers) and appends their rows."""
         ids = array.array("I", sorted(wanted))
         if sys.byteorder == "big":
             ids.byteswap()
@@ -456,31 +490,201 @@ class SymCache(HandleOwner):
         recs = _u32s(data, 4, n * words)
         off = 4 + 4 * n * words
         (m,) = struct.unpack_from("<I", data, off)
-        strings = self._strings
-        strings.update(zip(_u32s(data, off + 4, m), StringTable(data[off + 4 + 4 * m :]).to_list()))
-        # Column-wise, so that the loops run in C: this is the cost of a cold lookup.
+        self._strings.update(zip(_u32s(data, off + 4, m), StringTable(data[off + 4 + 4 * m :]).to_list()))
+        # Column-wise, so that the loops run in C: this is the cost of a cold read.
         columns = [recs[i::words] for i in range(words)]
-        chains = self._chains
-        new = list(map(operator.not_, map(chains.__contains__, columns[0])))
-        if not all(new):  # callers decoded by an earlier batch keep their frames
+        row_of = self._row_of
+        top = max(columns[0], default=0) + 2
+        if top > len(row_of):  # callers have smaller ids, but be safe
+            row_of[-1:] = array.array("i", itertools.repeat(-1, top - len(row_of))) + array.array("i", [0])
+        new = list(map(operator.lt, map(row_of.__getitem__, columns[0]), itertools.repeat(0)))
+        if not all(new):  # callers decoded by an earlier batch keep their rows
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]
-            n = len(columns[0])
-        locs, fn, rawfn, file, line, col, lo, hi, caller = columns
-        caller = array.array("i", caller.tobytes())  # signed: NONE is -1, the () item of chains
-        s = strings.__getitem__
-        frames = _frames(n, (
-            map(s, fn),
-            map(s, rawfn),
-            map(s, file),
-            [v or None for v in line],
-            [v or None for v in col],
-            [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-            map(operator.ne, caller, itertools.repeat(-1)),
-        ))
-        # chains[loc] = (frame,) + chains[caller], at C speed: callers come first in the
-        # result (smaller ids), so the lazy map reads their chains after they are set.
-        collections.deque(map(operator.setitem, itertools.repeat(chains), locs, map(
-            operator.add, zip(frames), map(chains.__getitem__, caller))), 0)
+        first = len(self._cols[0])
+        # Callers come first in the result (smaller ids), so a caller's row always
+        # precedes its callee's: frames and JSON are made in row order.
+        for col, values in zip(self._cols, columns):
+            col.frombytes(values.tobytes())
+        collections.deque(map(row_of.__setitem__, columns[0], range(first, first + len(columns[0]))), 0)
+
+    def _caller_rows(self, start: int, end: int) -> "array.array[int]":
+        callers = array.array("i", self._cols[8][start:end].tobytes())  # signed: NONE is -1, row 0
+        return array.array("i", map(self._row_of.__getitem__, callers))
+
+    def _chains_upto(self) -> List[Tuple[Frame, ...]]:
+        """Makes the frames of every decoded row that has none yet; the frames by row."""
+        chains = self._chains
+        start, end = len(chains), len(self._cols[0])
+        if start < end:
+            with _collector_paused():
+                _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
+                callers = self._caller_rows(start, end)
+                s = self._strings.__getitem__
+                zero = {0: None}.get
+                frames = _frames(end - start, (
+                    map(s, fn),
+                    map(s, rawfn),
+                    map(s, file),
+                    map(zero, line, line),
+                    map(zero, col, col),
+                    [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
+                    map(operator.ne, callers, itertools.repeat(0)),
+                ))
+                # chains[row] = (frame,) + chains[caller's row], at C speed, in row order (so
+                # the lazy map reads a caller's chain after it is appended).
+                collections.deque(map(chains.append, map(
+                    operator.add, zip(frames), map(chains.__getitem__, callers))), 0)
+        return chains
+
+    def _json_upto(self) -> List[str]:
+        """The JSON array body of every decoded row's frames; the bodies by row."""
+        bodies = self._json
+        start, end = len(bodies), len(self._cols[0])
+        if start < end:
+            _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
+            callers = self._caller_rows(start, end)
+            lit = self._json_strings
+            for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
+                s = self._strings[sid]
+                lit[sid] = "null" if s is None else _json_string(s)
+            j = lit.__getitem__
+            num = {0: "null"}.get
+            inlined = list(map(operator.ne, callers, itertools.repeat(0)))
+            records = map(_JSON_FRAME.__mod__, zip(
+                map(j, fn), map(j, rawfn), map(j, file), map(num, line, line), map(num, col, col),
+                [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
+                map(("false", "true").__getitem__, inlined)))
+            tails = map(operator.add, map(("", ",").__getitem__, inlined), map(bodies.__getitem__, callers))
+            collections.deque(map(bodies.append, map(operator.add, records, tails)), 0)
+        return bodies
+
+    def close(self) -> None:
+        """Frees the symcache inside the module; results read later still answer."""
+        if not self._closed:
+            try:
+                for ref in list(self._pending.values()):
+                    results = ref()
+                    if results is not None:
+                        self._rows(results._ids)
+            except PysymError:
+                pass  # those results raise it again when read
+            self._pending.clear()
+        super().close()
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_JSON_FRAME = ('{"function":%s,"raw_function":%s,"file":%s,"line":%s,"column":%s,"sym_addr":%d,'
+               '"inlined":%s}')
+
+
+class LookupResults(Sequence[List[Frame]]):
+    """The answer of :meth:`SymCache.lookup_many`: one list of frames per address.
+
+    A read-only sequence equal to the ``list[list[Frame]]`` it stands for (``list(r)``
+    gives that list). It holds one location id per address; frames are made when read,
+    once per location. Bulk readers that need no frame object use the columns
+    (:attr:`functions`, :attr:`raw_functions`, :attr:`files`, :attr:`lines`: the
+    innermost frame of each address, ``None`` where nothing covers it) or
+    :meth:`to_json`. A damaged symcache can raise its error when a result is first read.
+    """
+
+    __slots__ = ("_cache", "_ids", "__weakref__")
+
+    def __init__(self, cache: SymCache, ids: "array.array[int]") -> None:
+        self._cache = cache
+        self._ids = ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> List[Frame]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> "LookupResults": ...
+
+    def __getitem__(self, index: Union[int, slice]) -> "Union[List[Frame], LookupResults]":
+        if isinstance(index, slice):
+            return LookupResults(self._cache, self._ids[index])
+        ids = self._ids[index : index + 1 or None]
+        if not ids:
+            raise IndexError("LookupResults index out of range")
+        (row,) = self._cache._rows(ids)
+        chains = self._cache._chains
+        return list(chains[row] if row < len(chains) else self._cache._chains_upto()[row])
+
+    def __iter__(self) -> Iterator[List[Frame]]:
+        cache = self._cache
+        rows = cache._rows(self._ids)
+        return map(list, map(cache._chains_upto().__getitem__, rows))
+
+    def _column(self, i: int) -> List[Any]:
+        cache = self._cache
+        values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))
+        if i == 4:  # lines: 0 is unknown
+            return list(map({0: None}.get, values, values))
+        return list(map(cache._strings.__getitem__, values))
+
+    @property
+    def functions(self) -> List[Optional[str]]:
+        """The innermost frame's demangled function of each address."""
+        return self._column(1)
+
+    @property
+    def raw_functions(self) -> List[Optional[str]]:
+        """The innermost frame's function as stored in the debug file, of each address."""
+        return self._column(2)
+
+    @property
+    def files(self) -> List[Optional[str]]:
+        """The innermost frame's file of each address."""
+        return self._column(3)
+
+    @property
+    def lines(self) -> List[Optional[int]]:
+        """The innermost frame's line of each address (``None`` when unknown)."""
+        return self._column(4)
+
+    def to_json(self) -> str:
+        """The results as a JSON array (one array of frame objects per address, the
+        :class:`Frame` fields as keys), made without a Python object per frame."""
+        if not self._ids:
+            return "[]"
+        cache = self._cache
+        rows = cache._rows(self._ids)
+        bodies = "],[".join(map(cache._json_upto().__getitem__, rows))
+        return "[[" + bodies + "]]"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LookupResults):
+            if other._cache is self._cache and other._ids == self._ids:
+                return True
+            return list(self) == list(other)
+        if isinstance(other, list):
+            return len(other) == len(self) and list(self) == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: object) -> List[List[Frame]]:
+        if isinstance(other, (list, LookupResults)):
+            return list(self) + list(other)
+        return NotImplemented
+
+    def __radd__(self, other: object) -> List[List[Frame]]:
+        if isinstance(other, list):
+            return other + list(self)
+        return NotImplemented
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (list, (list(self),))  # pickles as the list it stands for
+
+    def __repr__(self) -> str:
+        return repr(list(self))

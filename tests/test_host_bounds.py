@@ -164,11 +164,11 @@ def test_symcache_lookup_keeps_only_the_locations_it_answered(engine: str, tmp_p
     with SymCache.from_object(str(path)) as sc:
         frames = sc.lookup(49_999 * 16 + 3)
         assert [(f.function, f.line) for f in frames] == [("f49999", 50_000)]
-        # one location (the last id) and the NONE entry, not a slot per location id
-        assert len(sc._chains) == 2
+        # one decoded row (the last id) and the NONE row: no record or frame per location id
+        assert len(sc._cols[0]) == 2 and len(sc._chains) == 2
         assert sc.lookup_many([0, 16, 32, 0, 10**9]) == [
             sc.lookup(0), sc.lookup(16), sc.lookup(32), sc.lookup(0), []]
-        assert len(sc._chains) == 5
+        assert len(sc._cols[0]) == 5 and len(sc._chains) == 5
 
 
 # -- streaming the trace ---------------------------------------------------------------

@@ -433,7 +433,8 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
         frames.clear()
     assert built.lookup_many(addrs) == expected
     twice = built.lookup_many([next(a for a, f in zip(addrs, expected) if f)] * 100)
-    assert twice[0] and len({id(f) for f in twice}) == 100 and twice.count(twice[0]) == 100
+    lists = list(twice)
+    assert lists[0] and len({id(f) for f in lists}) == 100 and twice.count(twice[0]) == 100
     assert [built.lookup(a) for a in addrs[:200]] == expected[:200]
     # Large batches are answered in address order inside the module: any order, repeats.
     mixed = addrs[::-1] + addrs[::7] + [2**64 - 1, 0]
@@ -457,9 +458,68 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
         b = bytearray(data)
         b[i] ^= 0xFF
         try:
-            pysym.SymCache.from_bytes(bytes(b)).lookup_many(addrs[:50])
+            list(pysym.SymCache.from_bytes(bytes(b)).lookup_many(addrs[:50]))
         except pysym.InvalidInputError:
             pass
+
+
+def test_lookup_results_sequence(programs_dir: str) -> None:
+    """lookup_many answers a read-only sequence equal to list[list[Frame]], made on read."""
+    import collections.abc
+    import dataclasses
+    import json
+
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    data = pysym.SymCache.from_object(exe).to_bytes()
+    addrs = list(range(0, 0x4000, 5)) + [2**64 - 1]
+    cache = pysym.SymCache.from_bytes(data)
+    want = [cache.lookup(a) for a in addrs]  # one address at a time
+    cache = pysym.SymCache.from_bytes(data)
+    res = cache.lookup_many(addrs)
+    assert isinstance(res, pysym.LookupResults) and isinstance(res, collections.abc.Sequence)
+    # Nothing is decoded until read; reading one address decodes its location (and callers).
+    assert len(cache._chains) == 1 and len(cache._cols[0]) == 1
+    i = next(k for k, w in enumerate(want) if len(w) > 1)
+    assert res[i] == want[i] and res[i - len(res)] == want[i]
+    assert len(cache._cols[0]) < 1 + len(want[i]) + 1 < len(set(map(tuple, want)))
+    assert len(res) == len(addrs) and bool(res) and not cache.lookup_many([])
+    assert res == want and want == res and not (res != want) and list(res) == want
+    assert res[3:40:2] == want[3:40:2] and isinstance(res[3:40:2], pysym.LookupResults)
+    assert list(reversed(res)) == want[::-1] and res.index(want[i]) == want.index(want[i])
+    assert res + [[]] == want + [[]] and [[]] + res == [[]] + want
+    assert res != want[:-1] and res != [list(f) for f in want[1:]] + [[]]
+    assert res[-1] == [] and want[i] in res
+    with pytest.raises(IndexError):
+        res[len(res)]
+    with pytest.raises(TypeError):
+        res[0] = []  # type: ignore[index]
+    with pytest.raises(TypeError):
+        hash(res)
+    # Columns: the innermost frame of each address, no frame objects needed.
+    fresh = pysym.SymCache.from_bytes(data).lookup_many(addrs)
+    assert fresh.functions == [w[0].function if w else None for w in want]
+    assert fresh.raw_functions == [w[0].raw_function if w else None for w in want]
+    assert fresh.files == [w[0].file if w else None for w in want]
+    assert fresh.lines == [w[0].line if w else None for w in want]
+    assert len(fresh._cache._chains) == 1  # the columns made no frame
+    # JSON: the Frame fields per frame, as json.dumps of the lists would give.
+    as_dicts = [[dataclasses.asdict(f) for f in w] for w in want]
+    assert json.loads(fresh.to_json()) == as_dicts
+    assert json.loads(pysym.SymCache.from_bytes(data).lookup_many(addrs).to_json()) == as_dicts
+    assert cache.lookup_many([]).to_json() == "[]"
+    assert json.loads(cache.lookup_many([2**64 - 1]).to_json()) == [[]]
+    # Results read after the symcache is closed still answer (close decodes them first).
+    late = pysym.SymCache.from_bytes(data)
+    unread = late.lookup_many(addrs)
+    late.close()
+    assert unread == want and unread.functions == fresh.functions
+    with pytest.raises(pysym.PysymError, match="closed"):
+        late.lookup_many(addrs)
+    assert pickle.loads(pickle.dumps(res)) == want and type(pickle.loads(pickle.dumps(res))) is list
+    with pytest.raises(ValueError):
+        cache.lookup_many([-1])
 
 
 def test_build_streams_the_symcache_out(engine: str, programs_dir: str) -> None:

@@ -456,3 +456,48 @@ export class Runtime {
     return out;
   }
 }
+
+/**
+ * An object living inside the module (mirrors pysym/_host.py HandleOwner): handles keyed
+ * by instance serial, and a life cycle. Subclasses implement `_load()`, which (re)creates
+ * the object in the current instance, records and returns its handle; after a trap the
+ * next use loads it again in the fresh instance.
+ */
+export class HandleOwner {
+  constructor(rt, kind, freeExport) {
+    this._rt = rt;
+    this._kind = kind; // for messages: "this SourceMap is closed"
+    this._freeExport = freeExport;
+    this._handles = new Map(); // instance serial -> handle
+    this._closed = false;
+  }
+
+  _load() {
+    throw new Error(`${this._kind} does not implement _load()`);
+  }
+
+  /** The live handle, rebuilding the object if its instance was thrown away. */
+  _h() {
+    if (this._closed) throw new PysymError(`this ${this._kind} is closed`);
+    const handle = this._handles.get(this._rt.current().serial);
+    return handle === undefined ? this._load() : handle;
+  }
+
+  /** Frees the object inside the module; calling it again does nothing. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    const live = this._rt.live;
+    const handle = live ? this._handles.get(live.serial) : undefined;
+    this._handles.clear();
+    if (handle !== undefined) this._rt.call(this._freeExport, handle);
+  }
+
+  get closed() {
+    return this._closed;
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}

@@ -125,6 +125,7 @@ export declare class SymCache {
   readonly hasDebugInfo: boolean;
   readonly hasSymbols: boolean;
   readonly rangeCount: number;
+  readonly closed: boolean;
   /** What a fromObject build skipped of a damaged debug file; empty otherwise. */
   readonly warnings: readonly string[];
   toBytes(): Uint8Array;

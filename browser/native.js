@@ -7,8 +7,9 @@
 // accepted on input), relative to the image base.
 
 import * as abi from "./abi.js";
-import { BuildOutput, toBytes } from "./host.js";
+import { BuildOutput, HandleOwner, toBytes } from "./host.js";
 import { PysymError } from "./errors.js";
+import { getRuntime } from "./runtime.js";
 
 const NONE = abi.NONE;
 const BATCH = 1 << 16; // addresses per boundary crossing
@@ -68,12 +69,6 @@ function objectIdentity(rt) {
   return info;
 }
 
-async function runtimeOf(runtime) {
-  if (runtime) return runtime;
-  const { getRuntime } = await import("./index.js");
-  return getRuntime();
-}
-
 /** Identity of a native debug file (ELF, Mach-O; a universal Mach-O slice by `arch`). */
 export class NativeObject {
   constructor(source, arch, info) {
@@ -85,7 +80,7 @@ export class NativeObject {
 
   /** Reads the identity of a debug file (bytes, or a Blob/File: only the headers are read). */
   static async fromBlob(source, { arch = null, runtime = null } = {}) {
-    const rt = await runtimeOf(runtime);
+    const rt = runtime || getRuntime();
     const data = isBlob(source) ? source : toBytes(source);
     rt.check(await withFile(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
     return new NativeObject(data, arch, objectIdentity(rt));
@@ -93,7 +88,7 @@ export class NativeObject {
 
   /** Reads the identity of a debug file in memory (synchronously; init() first). */
   static fromBytes(source, { arch = null, runtime = null } = {}) {
-    const rt = runtime || NativeObject._rt();
+    const rt = runtime || getRuntime();
     const data = toBytes(source);
     rt.check(withFileSync(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
     return new NativeObject(data, arch, objectIdentity(rt));
@@ -105,12 +100,10 @@ export class NativeObject {
 }
 
 /** A symcache inside the wasm sandbox; addresses are relative to the image base. */
-export class SymCache {
+export class SymCache extends HandleOwner {
   constructor(rt, data, handle) {
-    this._rt = rt;
+    super(rt, "SymCache", "pysym_symcache_free");
     this._data = data; // Uint8Array: kept to rebuild after a trap and for toBytes()
-    this._handles = new Map();
-    this._closed = false;
     // Frozen frame chains per location id (stable for these bytes: they survive a reload).
     this._chains = new Map([[NONE, []]]);
     this._strings = new Map([[NONE, null]]);
@@ -123,7 +116,7 @@ export class SymCache {
 
   /** Builds a symcache from a debug file (bytes, Blob/File or NativeObject). */
   static async fromObject(source, { arch = null, runtime = null, progress = null } = {}) {
-    const rt = await runtimeOf(runtime);
+    const rt = runtime || getRuntime();
     if (source instanceof NativeObject) {
       arch = arch || source._arch;
       source = source._source;
@@ -169,12 +162,12 @@ export class SymCache {
 
   /** Loads a built symcache from bytes (synchronously; init() first). */
   static fromBytes(data, { runtime = null } = {}) {
-    return new SymCache(runtime || NativeObject._rt(), toBytes(data), null);
+    return new SymCache(runtime || getRuntime(), toBytes(data), null);
   }
 
   /** Loads a built symcache from a Blob/File (or bytes). */
   static async fromBlob(blob, { runtime = null } = {}) {
-    const rt = await runtimeOf(runtime);
+    const rt = runtime || getRuntime();
     const data = isBlob(blob) ? new Uint8Array(await blob.arrayBuffer()) : toBytes(blob);
     return new SymCache(rt, data, null);
   }
@@ -187,12 +180,6 @@ export class SymCache {
     const handle = rt.out(1)[0];
     this._handles.set(live.serial, handle);
     return handle;
-  }
-
-  _h() {
-    if (this._closed) throw new PysymError("this SymCache is closed");
-    const handle = this._handles.get(this._rt.current().serial);
-    return handle === undefined ? this._load() : handle;
   }
 
   _readInfo() {
@@ -269,19 +256,6 @@ export class SymCache {
     }
   }
 
-  close() {
-    if (this._closed) return;
-    this._closed = true;
-    const live = this._rt.live;
-    const handle = live ? this._handles.get(live.serial) : undefined;
-    this._handles.clear();
-    if (handle !== undefined) this._rt.call("pysym_symcache_free", handle);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
-  }
-
   toString() {
     return `<SymCache ${this.kind} ${this.arch} debugId=${this.debugId}>`;
   }
@@ -309,8 +283,4 @@ export function parseAddresses(text) {
   }
   return out;
 }
-
-NativeObject._rt = () => {
-  throw new PysymError("pysym is not initialised: await init() first");
-};
 

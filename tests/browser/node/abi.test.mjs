@@ -7,7 +7,7 @@ import * as abi from "../../../browser/abi.js";
 const ROOT = new URL("../../../", import.meta.url);
 const DOC = readFileSync(new URL("wasm/ABI.md", ROOT), "utf8");
 const SHIM = readFileSync(new URL("wasm/abi/src/lib.rs", ROOT), "utf8");
-const HOST_SOURCES = ["browser/host.js", "browser/index.js", "browser/native.js"].map((p) => readFileSync(new URL(p, ROOT), "utf8"));
+const HOST_SOURCES = ["browser/host.js", "browser/sourcemap.js", "browser/native.js"].map((p) => readFileSync(new URL(p, ROOT), "utf8"));
 
 function docStatusTable() {
   const out = {};

@@ -14,11 +14,19 @@ export declare class PysymError extends Error {
   /** The ABI status code (wasm/ABI.md), when there is one. */
   readonly code: number | null;
 }
+// The same tree as Python's (pysym/_errors.py).
 export declare class InvalidInputError extends PysymError {}
 export declare class ResourceLimitError extends PysymError {}
 export declare class MemoryLimitError extends ResourceLimitError {}
+export declare class TimeLimitError extends ResourceLimitError {}
+export declare class InputTooLargeError extends ResourceLimitError {}
+export declare class RequestTooLargeError extends ResourceLimitError {}
 export declare class SandboxError extends PysymError {}
-export declare class TimeoutError extends SandboxError {}
+export declare class FileChangedError extends PysymError {}
+/** @deprecated The old name of TimeLimitError. */
+export declare const TimeoutError: typeof TimeLimitError;
+/** @deprecated The old name of TimeLimitError. */
+export type TimeoutError = TimeLimitError;
 
 /** The host side of one module instance (see browser/host.js). */
 export interface Runtime {

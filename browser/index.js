@@ -20,7 +20,8 @@ export { DEFAULT_WASM_URL, getRuntime, init } from "./runtime.js";
 export { GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceMap } from "./sourcemap.js";
 export { NativeObject, SymCache, parseAddresses, renderNativeLookup } from "./native.js";
 export {
-  InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError, TimeoutError,
+  FileChangedError, InputTooLargeError, InvalidInputError, MemoryLimitError, PysymError, RequestTooLargeError,
+  ResourceLimitError, SandboxError, TimeLimitError, TimeoutError,
 } from "./errors.js";
 export {
   FileSetResolver, MAX_EVAL_DEPTH, MAX_FRAME_LINE, ResolvedMap, decodeDataUrl, findDebugId, findSourcemapUrl,

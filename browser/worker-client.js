@@ -1,6 +1,6 @@
 // PysymWorker: pysym in a Web Worker (or a Node worker thread), with a timeout per call.
 // A call that runs past its timeout (a runaway input) terminates the worker and rejects
-// with TimeoutError; the next call starts a fresh worker and reloads the source maps it
+// with TimeLimitError; the next call starts a fresh worker and reloads the source maps it
 // needs (their bytes are kept here), like the Python host rebuilds objects after a trap.
 //
 //   const w = new PysymWorker({ timeout: 5000 });
@@ -9,7 +9,7 @@
 //   await w.symbolicate(traceText, { "app.min.js": file, "app.min.js.map": file2 });
 //   w.terminate();
 
-import { PysymError, TimeoutError, deserializeError } from "./errors.js";
+import { PysymError, TimeLimitError, deserializeError } from "./errors.js";
 
 const isNode = typeof process !== "undefined" && process.versions && process.versions.node
   && typeof window === "undefined" && typeof WorkerGlobalScope === "undefined";
@@ -117,7 +117,7 @@ export class PysymWorker {
       const timer = timeout > 0 && Number.isFinite(timeout)
         ? setTimeout(() => {
           this.restarts += 1;
-          this._fail(w, new TimeoutError(`pysym call ${msg.op} ran past its ${timeout} ms timeout; the worker was restarted`));
+          this._fail(w, new TimeLimitError(`pysym call ${msg.op} ran past its ${timeout} ms timeout; the worker was restarted`));
         }, timeout)
         : null;
       this._pending.set(id, { resolve, reject, timer, worker: w });

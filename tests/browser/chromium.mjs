@@ -245,7 +245,7 @@ try {
           return out;
         });
         report("worker in Chromium: a runaway call is stopped by the timeout, the next call succeeds",
-          r.runaway === "TimeoutError" && r.after === "app/src/pricing.js" && r.before === r.after && r.restarts === 1, r);
+          r.runaway === "TimeLimitError" && r.after === "app/src/pricing.js" && r.before === r.after && r.restarts === 1, r);
       }
       await page.close();
     } finally {

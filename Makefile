@@ -7,7 +7,6 @@ SHELL := /bin/bash
 # install (see README "Building the module").
 RUSTC_BIN   := /usr/bin/rustc
 CARGO_BIN   := /usr/bin/cargo
-RUST_VERSION := 1.63.0
 CARGO_FLAGS := --config 'source.crates-io.replace-with="debian"' \
                --config 'source.debian.directory="/usr/share/cargo/registry"'
 # Path remapping keeps build paths out of the module so it is byte-for-byte reproducible.
@@ -21,13 +20,9 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)/wasm=/pysym \
                   -C target-feature=+bulk-memory
 WASM_OUT := wasm/target/wasm32-unknown-unknown/release/pysym_abi.wasm
 WASM_PKG := pysym/_wasm/pysym.wasm
-APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
-                librust-gimli-dev librust-object-dev \
-                librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev \
-                librust-flate2-dev clang-14 zstd
-# What tests/test_crash.py runs: the debugger that records a real crash, llvm-symbolizer-19
-# (the name oracle for inlined frames) and glibc's detached debug info (/usr/lib/debug/.build-id).
-TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++
+# Machine provisioning (apt, npm) lives in one script, also called by .ci/run.
+PROVISION := tools/provision.sh
+ESLINT := tools/lint/node_modules/.bin/eslint --config tools/lint/eslint.config.mjs
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.
@@ -38,111 +33,105 @@ endif
 VENV := .venv
 VPY  := $(VENV)/bin/python
 
-.PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint fixtures bench clean
+.PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint lint-tools check \
+        fixtures bench clean
 
-help:
-	@echo "make demo       set up and symbolicate the bundled sample stack trace"
-	@echo "make test       rebuild the module (must match the committed one), run all tests"
-	@echo "make wasm       rebuild pysym/_wasm/pysym.wasm from wasm/"
-	@echo "make bench      benchmark against symbolic and sourcemap (prints ratios)"
-	@echo "make wheel      build the py3-none-any wheel and the sdist into dist/"
-	@echo "make matrix     install the wheel on every local Python, smoke-test each engine"
-	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
+# Every target carries a `## what it does` comment on its line; help prints them.
+help:  ## list the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+	  sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' | awk -F '\t' '{ printf "make %-20s %s\n", $$1, $$2 }'
 
-toolchain:
-	@if ! [ -x $(RUSTC_BIN) ] || ! [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] \
-	    || ! ls -d /usr/share/cargo/registry/gimli-0.27* /usr/share/cargo/registry/cpp_demangle-0.4* >/dev/null 2>&1 \
-	    || ! command -v zstd >/dev/null; then \
-	  echo "installing Debian Rust toolchain for wasm32 and the vendored crates (apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	fi
-	@v=$$($(RUSTC_BIN) --version | cut -d' ' -f2); if [ "$$v" != "$(RUST_VERSION)" ]; then \
-	  echo "warning: rustc $$v, the committed module was built with $(RUST_VERSION): the byte-for-byte check may fail"; fi
+toolchain:  ## install Debian's Rust for wasm32 and the vendored crates (apt) if missing
+	$(PROVISION) toolchain
 
-test-tools:
-	@if ! command -v lldb-14 >/dev/null || ! command -v llvm-symbolizer-19 >/dev/null \
-	    || ! [ -d /usr/lib/debug/.build-id ] || ! command -v g++ >/dev/null; then \
-	  echo "installing the crash-test tools (apt): $(TEST_APT_PACKAGES)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_APT_PACKAGES) >/dev/null; \
-	fi
+test-tools:  ## install what the crash tests run: lldb-14, llvm-19, libc6-dbg, gcc, g++ (apt)
+	$(PROVISION) test-tools
 
-wasm: toolchain
+wasm: toolchain  ## rebuild pysym/_wasm/pysym.wasm from wasm/
 	cd wasm && RUSTC=$(RUSTC_BIN) RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO_BIN) build --locked --release \
 	  --target wasm32-unknown-unknown -p pysym-abi $(CARGO_FLAGS)
 	mkdir -p pysym/_wasm && cp $(WASM_OUT) $(WASM_PKG)
 	@ls -l $(WASM_PKG)
 
-# Rebuild and compare with the committed module byte for byte.
-wasm-check: toolchain
+wasm-check: toolchain  ## rebuild and compare with the committed module byte for byte
 	cd wasm && RUSTC=$(RUSTC_BIN) RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO_BIN) build --locked --release \
 	  --target wasm32-unknown-unknown -p pysym-abi $(CARGO_FLAGS)
 	@if cmp -s $(WASM_OUT) $(WASM_PKG); then echo "wasm-check: committed module is reproducible"; \
 	else echo "wasm-check: $(WASM_PKG) differs from a fresh build of wasm/ (run 'make wasm' and commit)"; exit 1; fi
 
-rust-test: toolchain
+rust-test: toolchain  ## native tests of the Rust core and the ABI shim
 	cd wasm && RUSTC=$(RUSTC_BIN) RUSTDOC=/usr/bin/rustdoc $(CARGO_BIN) test --locked -q $(CARGO_FLAGS)
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 
-venv: $(VPY)
+venv: $(VPY)  ## .venv with pysym (editable) and the test requirements
 	$(VPY) -m pip install -q -e . -r tests/requirements.txt
 
-demo: venv
+demo: venv  ## set up and symbolicate the bundled sample stack trace
 	$(VENV)/bin/pysym symbolicate-js --maps examples examples/trace.txt
 
-fixtures:
-	npm ci --prefix tests/reference --ignore-scripts --no-audit --no-fund --loglevel=error
+fixtures:  ## the real npm maps and the reference consumer of tests/reference (npm ci)
+	$(PROVISION) fixtures
 
-test-python: venv fixtures
+test-python: venv fixtures  ## the Python tests (tests/, without tests/browser)
 	$(VPY) -m pytest -q tests
 
-lint: venv
-	$(VENV)/bin/ruff check pysym tests bench
+lint: venv  ## ruff and mypy (strict)
+	$(VENV)/bin/ruff check pysym tests bench tools
 	$(VENV)/bin/mypy pysym
 
-test: wasm-check rust-test lint test-python browser-test
+lint-tools:  ## eslint (npm ci tools/lint); rustfmt and clippy when Debian has them (apt)
+	$(PROVISION) lint-tools
+
+# rustfmt and clippy only report: the Rust tree is not reformatted yet (wasm/rustfmt.toml).
+check: lint lint-tools  ## ruff, mypy, eslint; cargo fmt --check and clippy reported (informational)
+	$(ESLINT) browser tests/browser tests/reference bench
+	@if [ -x /usr/bin/cargo-fmt ]; then \
+	  n=$$(cd wasm && $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null | wc -l); \
+	  echo "cargo fmt --check: $$n files would be reformatted (informational, does not fail)"; \
+	else echo "cargo fmt: rustfmt is not installed (not in this Debian?): skipped"; fi
+	@if [ -x /usr/bin/cargo-clippy ]; then \
+	  n=$$(cd wasm && RUSTC=$(RUSTC_BIN) $(CARGO_BIN) clippy --locked -q --workspace $(CARGO_FLAGS) 2>&1 \
+	       | grep -c '^warning' || true); \
+	  echo "cargo clippy: $$n warnings (informational, does not fail)"; \
+	else echo "cargo clippy: clippy is not installed (not in this Debian?): skipped"; fi
+
+test: wasm-check rust-test check test-python browser-test  ## everything CI runs: module check, Rust, check, Python, browser
 
 # Peers measured in the same run: PyPI symbolic (native Rust) and sourcemap (pure Python).
-bench: venv fixtures
+bench: venv fixtures  ## benchmark against symbolic and sourcemap (prints ratios)
 	$(VPY) -m pip install -q symbolic sourcemap
 	$(VPY) bench/bench_sourcemap.py
 	$(VPY) bench/bench_native.py
-	$(MAKE) test-tools
-	@if ! [ -e /usr/lib/x86_64-linux-gnu/debug/libstdc++.so.6 ]; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libstdc++6-12-dbg python3.11-dbg >/dev/null; fi
+	$(PROVISION) bench-debug
 	$(VPY) bench/bench_crash.py
 
-clean:
+clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info
 
 # -- Distribution: one py3-none-any wheel for every Python (issue 6) ---------------------
 # The wheel is pure Python + the committed module; the engines come from PyPI through the
-# environment markers in pyproject.toml.  tests/smoke/matrix.py checks the result.
+# environment markers in pyproject.toml.  tools/matrix.py checks the result.
 DIST := dist
 MATRIX_CACHE := $(CURDIR)/.cache
 .PHONY: wheel matrix matrix-interpreters
 
-wheel: $(VPY)
+wheel: $(VPY)  ## build the py3-none-any wheel and the sdist into dist/
 	rm -rf $(DIST) build pysym.egg-info
 	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) -m pip install -q "build>=0.10"
 	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) -m build -q --outdir $(DIST) . >/dev/null
 	rm -rf build pysym.egg-info
-	$(VPY) tests/smoke/matrix.py check-dist $(DIST)
+	$(VPY) tools/matrix.py check-dist $(DIST)
 
-# Debian's PyPy (7.3, Python 3.9) joins the matrix when apt can install it.
-matrix-interpreters:
-	@if ! command -v pypy3 >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing pypy3 (apt) for the matrix"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-venv >/dev/null) \
-	    || echo "pypy3 not installable here: the matrix skips PyPy"; \
-	fi
+matrix-interpreters:  ## Debian's PyPy for the matrix, when apt can install it
+	$(PROVISION) pypy
 
-# Fresh venv per interpreter, `pip install` of the built wheel, tests/smoke/smoke.py on
+# Fresh venv per interpreter, `pip install` of the built wheel, tools/smoke.py on
 # every engine that installed; prints interpreter x engine and rewrites README's table.
-matrix: wheel matrix-interpreters
-	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) tests/smoke/matrix.py run --dist $(DIST) \
+matrix: wheel matrix-interpreters  ## install the wheel on every local Python, smoke-test each engine
+	PIP_CACHE_DIR=$(MATRIX_CACHE)/pip $(VPY) tools/matrix.py run --dist $(DIST) \
 	  --workdir $(MATRIX_CACHE)/matrix --readme README.md
 
 # -- browser module (browser/): node tests, headless Chromium, Pyodide -----------------
@@ -152,21 +141,15 @@ matrix: wheel matrix-interpreters
 .PHONY: browser-deps browser-test browser-bench
 CHROMIUM := /usr/bin/chromium
 
-browser-deps:
-	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
-	  echo "installing nodejs and npm (apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
-	@if ! [ -x $(CHROMIUM) ]; then \
-	  echo "installing chromium (apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
-	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error
+browser-deps:  ## node, Debian's chromium and the npm packages of tests/browser
+	$(PROVISION) browser-deps
 
 # The browser tests run in their own pytest session (tests/browser/conftest.py keeps them
 # out of test-python's); the screenshot lands in tests/browser/artifacts/.
-browser-test: venv browser-deps
+browser-test: venv browser-deps  ## browser/ in node, headless Chromium and Pyodide (tests/browser)
 	PYSYM_BROWSER_TESTS=1 PYSYM_CHROMIUM=$(CHROMIUM) $(VPY) -m pytest -q tests/browser
 
-browser-bench: browser-deps fixtures
+browser-bench: browser-deps fixtures  ## the browser module against trace-mapping and source-map
 	node bench/bench_browser.mjs
 	node bench/bench_browser.mjs --chromium $(CHROMIUM)
 
@@ -177,6 +160,6 @@ browser-bench: browser-deps fixtures
 .PHONY: fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle zstd minidump
-fuzz: toolchain
+fuzz: toolchain  ## run every fuzz target for FUZZ_SECONDS (default 60) each
 	wasm/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

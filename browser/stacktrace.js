@@ -175,7 +175,8 @@ export function parseLine(line, maxLine = MAX_FRAME_LINE) {
   return frame;
 }
 
-// Python's str.splitlines() boundaries.
+// Python's str.splitlines() boundaries (control characters included, on purpose).
+// eslint-disable-next-line no-control-regex
 const SPLITLINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
 
 /** Python's str.splitlines(keepends). */

@@ -3,7 +3,7 @@
 //
 //   node tests/browser/pyodide.mjs --wheel dist/pysym-*.whl [--golden DIR]
 //
-// Runs the source-map checks of tests/smoke/smoke.py there, and the CLI's symbolicate-js
+// Runs the source-map checks of tools/smoke.py there, and the CLI's symbolicate-js
 // in-process (compared with the golden text of the Python side when --golden is given);
 // with --golden, also symcache build/lookup of the golden C program.
 // Prints one JSON object per check and exits 1 if any failed.
@@ -32,7 +32,7 @@ py.FS.mkdirTree("/work/examples");
 for (const name of await readdir(join(ROOT, "examples"))) {
   if (/\.(js|map|txt)$/.test(name)) py.FS.writeFile(`/work/examples/${name}`, await readFile(join(ROOT, "examples", name)));
 }
-py.FS.writeFile("/work/smoke.py", await readFile(join(ROOT, "tests/smoke/smoke.py")));
+py.FS.writeFile("/work/smoke.py", await readFile(join(ROOT, "tools/smoke.py")));
 const wheelName = basename(opts.wheel);
 py.FS.writeFile(`/work/${wheelName}`, await readFile(opts.wheel));
 

@@ -1,6 +1,6 @@
 """Micro-benchmark of the engine adapters: microseconds per export call.
 
-    python tests/engine/bench_calls.py [--module path/to.wasm] [-n N]
+    python bench/bench_calls.py [--module path/to.wasm] [-n N]
 
 For every engine importable on this Python it prints, per operation, the engine
 package's ordinary API next to pysym's adapter ("fast"):
@@ -28,10 +28,23 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, HERE)
+ROOT = os.path.dirname(HERE)
+TESTMOD = os.path.join(ROOT, "tests", "engine", "testmod.wat")  # the engine tests' module
+sys.path.insert(0, ROOT)
 
 from pysym._engine import HostImports, available_engines, load_engine  # noqa: E402
+
+
+def _wat_to_wasm(text: str) -> bytes:
+    """WAT compiled by whichever engine package is installed."""
+    try:
+        import wasmtime
+
+        return bytes(wasmtime.wat2wasm(text))
+    except ImportError:
+        import wasmer
+
+        return bytes(wasmer.wat2wasm(text))
 
 
 class NoFiles(HostImports):
@@ -155,10 +168,8 @@ def main():
         with open(args.module, "rb") as f:
             wasm = f.read()
     else:
-        from conftest import wat_to_wasm
-
-        with open(os.path.join(HERE, "testmod.wat")) as f:
-            wasm = bytes(wat_to_wasm(f.read()))
+        with open(TESTMOD) as f:
+            wasm = bytes(_wat_to_wasm(f.read()))
     print("Python %s" % sys.version.split()[0])
     names = available_engines()
     if not names:

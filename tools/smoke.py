@@ -1,6 +1,6 @@
 """Smoke suite for an *installed* pysym: one engine, one interpreter, a few seconds.
 
-Run by ``make matrix`` (tests/smoke/matrix.py) inside a fresh venv where the built wheel
+Run by ``make matrix`` (tools/matrix.py) inside a fresh venv where the built wheel
 was pip-installed, from a temporary directory so that the source tree is not importable:
 
     PYSYM_ENGINE=wasmer  venv/bin/python smoke.py --examples /path/to/repo/examples

@@ -281,7 +281,11 @@ class SymCache(HandleOwner):
         self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         self._chains: List[Tuple[Frame, ...]] = [()]  # frames by row, for rows made so far
-        self._json: List[str] = [""]  # JSON array body by row
+        # JSON: one object per row (its own frame), and the rows of each row's chain
+        # (itself, then its callers): an address's frames are a join, and the text of a
+        # frame is kept once, not once per chain that holds it.
+        self._json: List[str] = [""]
+        self._json_chains: List[Tuple[int, ...]] = [()]
         self._json_strings: Dict[int, str] = {_NONE: "null"}
         # Results with locations not decoded yet (decoded by close(), before the free).
         self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
@@ -536,10 +540,10 @@ class SymCache(HandleOwner):
                     operator.add, zip(frames), map(chains.__getitem__, callers))), 0)
         return chains
 
-    def _json_upto(self) -> List[str]:
-        """The JSON array body of every decoded row's frames; the bodies by row."""
-        bodies = self._json
-        start, end = len(bodies), len(self._cols[0])
+    def _json_upto(self) -> List[Tuple[int, ...]]:
+        """Makes the JSON object of every decoded row that has none yet; the chains of rows."""
+        records, chains = self._json, self._json_chains
+        start, end = len(records), len(self._cols[0])
         if start < end:
             _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
             callers = self._caller_rows(start, end)
@@ -549,14 +553,14 @@ class SymCache(HandleOwner):
                 lit[sid] = "null" if s is None else _json_string(s)
             j = lit.__getitem__
             num = {0: "null"}.get
-            inlined = list(map(operator.ne, callers, itertools.repeat(0)))
-            records = map(_JSON_FRAME.__mod__, zip(
+            records.extend(map(_JSON_FRAME.__mod__, zip(
                 map(j, fn), map(j, rawfn), map(j, file), map(num, line, line), map(num, col, col),
                 [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-                map(("false", "true").__getitem__, inlined)))
-            tails = map(operator.add, map(("", ",").__getitem__, inlined), map(bodies.__getitem__, callers))
-            collections.deque(map(bodies.append, map(operator.add, records, tails)), 0)
-        return bodies
+                map(("false", "true").__getitem__, map(operator.ne, callers, itertools.repeat(0))))))
+            # chains[row] = (row,) + chains[caller's row], in row order (callers first).
+            collections.deque(map(chains.append, map(
+                operator.add, zip(range(start, end)), map(chains.__getitem__, callers))), 0)
+        return chains
 
     def close(self) -> None:
         """Frees the symcache inside the module; results read later still answer."""
@@ -655,7 +659,9 @@ class LookupResults(Sequence[List[Frame]]):
             return "[]"
         cache = self._cache
         rows = cache._rows(self._ids)
-        bodies = "],[".join(map(cache._json_upto().__getitem__, rows))
+        chains = cache._json_upto()
+        frames = map(map, itertools.repeat(cache._json.__getitem__), map(chains.__getitem__, rows))
+        bodies = "],[".join(map(",".join, frames))
         return "[[" + bodies + "]]"
 
     def __eq__(self, other: object) -> bool:

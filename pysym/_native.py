@@ -427,7 +427,7 @@ class SymCache(HandleOwner):
         values = addrs if isinstance(addrs, (list, tuple, range)) else list(addrs)
         try:
             raw = array.array("Q", values)
-        except (OverflowError, TypeError):
+        except OverflowError:
             raise ValueError("addresses must be integers in 0..2**64-1") from None
         if sys.byteorder == "big":
             raw.byteswap()

@@ -92,7 +92,10 @@ step_fixtures() {
 
 step_lint_tools() {
   step_node
-  $NPM_CI --prefix tools/lint
+  # npm ci starts from scratch: only when the lock changed since the last install
+  if ! [ tools/lint/node_modules/.package-lock.json -nt tools/lint/package-lock.json ]; then
+    $NPM_CI --prefix tools/lint
+  fi
   if ! have rustfmt || ! [ -x /usr/bin/cargo-clippy ]; then
     (apt_install rustfmt rust-clippy) || echo "rustfmt/clippy not installable here: make check skips them"
   fi

@@ -86,16 +86,20 @@ lint-tools:  ## eslint (npm ci tools/lint); rustfmt and clippy when Debian has t
 	$(PROVISION) lint-tools
 
 # rustfmt and clippy only report: the Rust tree is not reformatted yet (wasm/rustfmt.toml).
+# /usr/bin first on PATH: cargo-fmt and cargo-clippy run the rustfmt and cargo they find
+# there, and a rustup toolchain's (another rustc) would not read Debian's build outputs.
+DEBIAN_PATH := PATH=/usr/bin:$$PATH
 check: lint lint-tools  ## ruff, mypy, eslint; cargo fmt --check and clippy reported (informational)
 	$(ESLINT) browser tests/browser tests/reference bench
 	@if [ -x /usr/bin/cargo-fmt ]; then \
-	  n=$$(cd wasm && $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null | wc -l); \
+	  n=$$(cd wasm && $(DEBIAN_PATH) $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null | wc -l); \
 	  echo "cargo fmt --check: $$n files would be reformatted (informational, does not fail)"; \
 	else echo "cargo fmt: rustfmt is not installed (not in this Debian?): skipped"; fi
 	@if [ -x /usr/bin/cargo-clippy ]; then \
-	  n=$$(cd wasm && RUSTC=$(RUSTC_BIN) $(CARGO_BIN) clippy --locked -q --workspace $(CARGO_FLAGS) 2>&1 \
-	       | grep -c '^warning' || true); \
-	  echo "cargo clippy: $$n warnings (informational, does not fail)"; \
+	  out=$$(cd wasm && $(DEBIAN_PATH) RUSTC=$(RUSTC_BIN) $(CARGO_BIN) clippy --locked -q --workspace \
+	         $(CARGO_FLAGS) 2>&1 || true); \
+	  echo "cargo clippy: $$(echo "$$out" | grep -c '^warning') warnings, $$(echo "$$out" | grep '^error' | grep -vc 'could not compile') errors" \
+	       "(informational, does not fail; an error stops the crates that depend on it)"; \
 	else echo "cargo clippy: clippy is not installed (not in this Debian?): skipped"; fi
 
 test: wasm-check rust-test check test-python browser-test  ## everything CI runs: module check, Rust, check, Python, browser

@@ -518,9 +518,9 @@ class SymCache(HandleOwner):
     def _chains_upto(self) -> List[Tuple[Frame, ...]]:
         """Makes the frames of every decoded row that has none yet; the frames by row."""
         chains = self._chains
-        start, end = len(chains), len(self._cols[0])
-        if start < end:
-            with _collector_paused():
+        if len(chains) < len(self._cols[0]):
+            with self._rt.lock, _collector_paused():  # rows are appended once, in order
+                start, end = len(chains), len(self._cols[0])
                 _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
                 callers = self._caller_rows(start, end)
                 s = self._strings.__getitem__
@@ -543,23 +543,26 @@ class SymCache(HandleOwner):
     def _json_upto(self) -> List[Tuple[int, ...]]:
         """Makes the JSON object of every decoded row that has none yet; the chains of rows."""
         records, chains = self._json, self._json_chains
-        start, end = len(records), len(self._cols[0])
-        if start < end:
-            _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
-            callers = self._caller_rows(start, end)
-            lit = self._json_strings
-            for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
-                s = self._strings[sid]
-                lit[sid] = "null" if s is None else _json_string(s)
-            j = lit.__getitem__
-            num = {0: "null"}.get
-            records.extend(map(_JSON_FRAME.__mod__, zip(
-                map(j, fn), map(j, rawfn), map(j, file), map(num, line, line), map(num, col, col),
-                [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-                map(("false", "true").__getitem__, map(operator.ne, callers, itertools.repeat(0))))))
-            # chains[row] = (row,) + chains[caller's row], in row order (callers first).
-            collections.deque(map(chains.append, map(
-                operator.add, zip(range(start, end)), map(chains.__getitem__, callers))), 0)
+        # chains are appended last: a reader that finds them complete finds the records too
+        if len(chains) < len(self._cols[0]):
+            with self._rt.lock:  # rows are appended once, in order
+                start, end = len(chains), len(self._cols[0])
+                del records[start:]  # from a call that stopped half-way
+                _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
+                callers = self._caller_rows(start, end)
+                lit = self._json_strings
+                for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
+                    s = self._strings[sid]
+                    lit[sid] = "null" if s is None else _json_string(s)
+                j = lit.__getitem__
+                num = {0: "null"}.get
+                records.extend(map(_JSON_FRAME.__mod__, zip(
+                    map(j, fn), map(j, rawfn), map(j, file), map(num, line, line), map(num, col, col),
+                    [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
+                    map(("false", "true").__getitem__, map(operator.ne, callers, itertools.repeat(0))))))
+                # chains[row] = (row,) + chains[caller's row], in row order (callers first).
+                collections.deque(map(chains.append, map(
+                    operator.add, zip(range(start, end)), map(chains.__getitem__, callers))), 0)
         return chains
 
     def close(self) -> None:

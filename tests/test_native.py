@@ -522,6 +522,32 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
         cache.lookup_many([-1])
 
 
+def test_lookup_results_read_from_threads(programs_dir: str) -> None:
+    """Threads reading one fresh result (frames, JSON, columns) decode and make each row once."""
+    import threading
+
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    data = pysym.SymCache.from_object(exe).to_bytes()
+    addrs = list(range(0, 0x4000, 3))
+    ref = pysym.SymCache.from_bytes(data).lookup_many(addrs)
+    want, want_json, want_fn = list(ref), ref.to_json(), ref.functions
+    for _ in range(4):
+        res = pysym.SymCache.from_bytes(data).lookup_many(addrs)
+        got: List[object] = []
+        readers = [res.__iter__, res.to_json, lambda r=res: r.functions] * 2  # type: ignore[misc]
+        threads = [threading.Thread(target=lambda f=f, out=got: out.append(f())) for f in readers]  # type: ignore[misc]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        got = [list(g) if not isinstance(g, (str, list)) else g for g in got]  # __iter__ gave a map
+        assert sorted(map(repr, got)) == sorted(map(repr, [want, want_json, want_fn] * 2))
+        cache = res._cache
+        assert len(cache._chains) == len(cache._json) == len(cache._cols[0])
+
+
 def test_build_streams_the_symcache_out(engine: str, programs_dir: str) -> None:
     """The module writes the symcache to the host (output_begin / output_write) and keeps
     nothing; the host loads those bytes back: the same bytes, on every engine."""

@@ -27,7 +27,8 @@ APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
                 librust-flate2-dev clang-14 zstd
 # What tests/test_crash.py runs: the debugger that records a real crash, llvm-symbolizer-19
 # (the name oracle for inlined frames) and glibc's detached debug info (/usr/lib/debug/.build-id).
-TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++
+# tests/test_server.py's symbol servers: debuginfod, nginx (a symstore tree), gcab (cab files).
+TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++ debuginfod nginx gcab
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.
@@ -61,7 +62,8 @@ toolchain:
 
 test-tools:
 	@if ! command -v lldb-14 >/dev/null || ! command -v llvm-symbolizer-19 >/dev/null \
-	    || ! [ -d /usr/lib/debug/.build-id ] || ! command -v g++ >/dev/null; then \
+	    || ! [ -d /usr/lib/debug/.build-id ] || ! command -v g++ >/dev/null \
+	    || ! command -v debuginfod >/dev/null || ! [ -x /usr/sbin/nginx ] || ! command -v gcab >/dev/null; then \
 	  echo "installing the crash-test tools (apt): $(TEST_APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_APT_PACKAGES) >/dev/null; \
 	fi

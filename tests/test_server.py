@@ -36,7 +36,9 @@ pytest.importorskip("uvicorn")
 
 from test_crash import Crash, _one_frame, needs_lldb  # noqa: E402
 
+import pysym  # noqa: E402
 from pysym import FilesystemStore, HttpStore, Symbolicator  # noqa: E402
+from pysym._decompress import decompress  # noqa: E402
 from pysym._server import ConfigError, load_config, merge_config  # noqa: E402
 from pysym._server._symbols import parse_symstore_path  # noqa: E402
 from pysym._symbolicate import DownloadCache, Module, RemotePolicy  # noqa: E402
@@ -46,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEBUGINFOD = shutil.which("debuginfod")
 LOOPBACK = ["127.0.0.0/8"]
+GCAB = shutil.which("gcab")
+ZSTD = shutil.which("zstd")
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
 needs_debuginfod = pytest.mark.skipif(DEBUGINFOD is None, reason="needs debuginfod (`make test-tools`)")
@@ -233,6 +237,41 @@ def _ss_debug(c: Crash, name: str) -> str:
     return "_.debug/elf-buildid-sym-%s/_.debug" % c.ids[name]
 
 
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=6)
+
+
+def _zstd(data: bytes) -> bytes:
+    return subprocess.run([ZSTD, "-q", "-c"], input=data, capture_output=True, check=True).stdout  # type: ignore
+
+
+def _cab(tmp: Path, name: str, data: bytes) -> bytes:
+    d = tmp / ("cab-%d" % _free_port())
+    d.mkdir()
+    (d / name).write_bytes(data)
+    subprocess.run([GCAB, "-c", "-z", "-n", str(d / "out.cab"), str(d / name)], check=True, capture_output=True)  # type: ignore
+    return (d / "out.cab").read_bytes()
+
+
+def _compressed_symstore(c: Crash, tmp: Path) -> Path:
+    """The crash's symstore tree with main zstd-compressed, libone gzip-compressed in place,
+    and libtwo only as a cabinet (``_.debu_``, Microsoft's compressed-name rule)."""
+    root = tmp / "zsymstore"
+    for name, how in (("main", "zstd"), ("libone.so", "gzip"), ("libtwo.so", "cab")):
+        data = _debug_file(c, name).read_bytes()
+        dst = root / _ss_debug(c, name)
+        dst.parent.mkdir(parents=True)
+        if how == "zstd":
+            dst.write_bytes(_zstd(data))
+        elif how == "gzip":
+            dst.write_bytes(_gzip(data))
+        else:
+            dst.with_name("_.debu_").write_bytes(_cab(tmp, "_.debug", data))
+    return root
+
+
 def _frames(resp: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [f for t in resp["stacktraces"] for f in t["frames"]]
 
@@ -264,6 +303,7 @@ def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, t
     dproc = subprocess.Popen([DEBUGINFOD, "-F", "-p", str(dport), "-d", str(tmp_path / "dfd.sqlite"), "-t", "0",  # type: ignore
                               "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     nginx = Nginx(tmp_path, crash.symstore)
+    nginxz = Nginx(tmp_path, _compressed_symstore(crash, tmp_path))
     svc = None
     try:
         _wait_http("http://127.0.0.1:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
@@ -271,9 +311,10 @@ def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, t
             {"id": "dir", "type": "filesystem", "path": str(crash.buildid), "layout": "native"},
             {"id": "nginx", "type": "http", "url": nginx.url, "layout": {"type": "symstore"}},
             {"id": "dfd", "type": "http", "url": "http://127.0.0.1:%d" % dport, "layout": "debuginfod"},
+            {"id": "compressed", "type": "http", "url": nginxz.url, "layout": "symstore"},
         ]
         svc = Service(tmp_path, _config(tmp_path, sources), engine)
-        for source in (["dir"], ["nginx"], ["dfd"], [dict(sources[1], id="given")]):
+        for source in (["dir"], ["nginx"], ["dfd"], ["compressed"], [dict(sources[1], id="given")]):
             code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=source))
             assert code == 200, resp
             assert resp["status"] == "completed"
@@ -287,12 +328,14 @@ def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, t
         assert _get(svc.url + "/symbols/_.debug/elf-buildid-sym-00112233/_.debug")[0] == 404
         assert _get(svc.url + "/symbols/nothing")[0] == 404
         m = svc.metrics()
-        assert m["pysym_downloads_total"] >= 6  # 3 modules from nginx and from debuginfod
-        assert m['pysym_requests_total{endpoint="symbolicate",status="200"}'] == 4
+        assert m["pysym_downloads_total"] >= 9  # 3 modules from nginx, debuginfod and the compressed tree
+        assert m["pysym_decompressed_downloads_total"] == 3
+        assert m['pysym_requests_total{endpoint="symbolicate",status="200"}'] == 5
     finally:
         if svc is not None:
             svc.stop()
         nginx.stop()
+        nginxz.stop()
         _stop(dproc)
 
 
@@ -563,6 +606,60 @@ def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Pa
         time.sleep(0.05)
     files = [n for n in os.listdir(cache.dir) if n.endswith(".file")]
     assert len(files) == 2 and cache.lookup(cache.key(store.id, "f0"))[0] == "none"
+
+
+# -- compressed downloads, decompressed in the sandbox --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> List[bytes]:
+    """64 MiB of zeros as gzip, zstd and a cabinet (each ~100 KB or less)."""
+    tmp = tmp_path_factory.mktemp("bombs")
+    zeros = bytes(64 << 20)
+    return [_gzip(zeros), _zstd(zeros), _cab(tmp, "z.pdb", zeros)]
+
+
+@pytest.mark.skipif(GCAB is None or ZSTD is None, reason="needs gcab and zstd (`make test-tools`, `make toolchain`)")
+def test_decompress_formats_damage_and_bombs(engine: str, tmp_path: Path, bombs: List[bytes]) -> None:
+    data = os.urandom(100_000) + b"symbols " * 50_000  # incompressible and compressible parts
+    cab = _cab(tmp_path, "f.pdb", data)
+    for fmt, packed in (("gzip", _gzip(data)), ("gzip", _gzip(data[:1000]) + _gzip(data[1000:])),
+                        ("zstd", _zstd(data)), ("cab", cab)):
+        assert decompress(packed) == (fmt, data)
+    # Damage: a typed error, never a crash.
+    g = _gzip(data)
+    for bad in (g[:-3], g[:len(g) // 2], g[:-8] + bytes(8), cab[:len(cab) // 2], _zstd(data)[:-10], b"MSCF" + bytes(40)):
+        with pytest.raises(pysym.InvalidInputError):
+            decompress(bad)
+    with pytest.raises(pysym.InvalidInputError):
+        decompress(b"\x7fELF" + bytes(60))  # not compressed at all
+    # Bombs: 64 MiB of zeros in ~100 KB, against a 4 MiB cap.
+    for bomb in bombs:
+        assert len(bomb) < 1 << 20
+        with pytest.raises(pysym.ResourceLimitError, match="more than 4194304 bytes"):
+            decompress(bomb, max_size=4 << 20)
+    # The runtime is intact after them.
+    assert decompress(_gzip(b"ok")) == ("gzip", b"ok")
+
+
+@needs_lldb
+@pytest.mark.skipif(GCAB is None or ZSTD is None, reason="needs gcab and zstd")
+def test_compressed_bomb_from_a_source(crash: Crash, engine: str, tmp_path: Path, faulty: Faulty) -> None:
+    """A symbol server answering a gzip bomb: a typed candidate error, remembered as
+    malformed; a cabinet under the compressed name is found and used."""
+    path = "/" + _ss_debug(crash, "libtwo.so")
+    faulty.routes[path] = (200, {}, _gzip(bytes(32 << 20)))
+    store = _store(faulty.url, tmp_path / "b", max_download_bytes=2 << 20)
+    cand = _candidate(Symbolicator([store]), crash)
+    assert cand["download"]["status"] == "error", cand
+    assert "gzip download" in cand["download"]["details"] and "more than 2097152" in cand["download"]["details"]
+    cand = _candidate(Symbolicator([store]), crash)
+    assert "malformed (remembered" in cand["download"]["details"] and faulty.hits[path] == 1
+    # Only the cabinet (`_.debu_`): found through the compressed name.
+    del faulty.routes[path]
+    faulty.routes[path[:-1] + "_"] = (200, {}, _cab(tmp_path, "_.debug", _debug_file(crash, "libtwo.so").read_bytes()))
+    resp = Symbolicator([_store(faulty.url, tmp_path / "c")]).symbolicate(_one_frame(crash))
+    assert resp["stacktraces"][0]["frames"][-1]["function"] == "two::deep(int)"
 
 
 # -- configuration and paths ---------------------------------------------------------------

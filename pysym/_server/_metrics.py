@@ -23,6 +23,8 @@ WORKER_COUNTERS = {
     "download_errors": ("pysym_download_errors_total", "Failed downloads"),
     "refused_addresses": ("pysym_refused_addresses_total", "Connections refused by the address policy"),
     "backoffs": ("pysym_source_backoffs_total", "Times a host was put in back-off"),
+    "decompressed": ("pysym_decompressed_downloads_total", "Downloads decompressed in the sandbox"),
+    "decompress_errors": ("pysym_decompress_errors_total", "Compressed downloads refused (damaged, or past the cap)"),
 }
 
 

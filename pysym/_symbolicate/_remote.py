@@ -334,7 +334,12 @@ class HttpStore(_Filtered):
         parts = location.path.split("/")
         if any(p in ("", ".", "..") for p in parts):
             return None
-        return self.fetch_path(location.path)
+        found = self.fetch_path(location.path)
+        if found is None and self.layout in ("symstore", "symstore_index2", "ssqp") and location.path[-1:] != "_":
+            # Microsoft's compressed variant: the file name's last character is '_'
+            # (foo.pd_, a cabinet), decompressed when downloaded.
+            found = self.fetch_path(location.path[:-1] + "_")
+        return found
 
     def fetch_path(self, path: str) -> Optional[str]:
         """The cached file of ``path`` (relative to the store), downloaded if needed."""
@@ -418,6 +423,32 @@ class HttpStore(_Filtered):
                 conn.close()
         raise RemoteError("%s: more than %d redirects" % (url, policy.max_redirects))
 
+    def _unpack(self, cache: DownloadCache, key: str, url: str, tmp: str) -> None:
+        """A gzip, zstd or cabinet download is replaced by its contents, decompressed in the
+        sandbox and capped at ``max_download_bytes``; a damaged one or a bomb is remembered
+        as malformed."""
+        from .._decompress import compression_of, decompress
+
+        with open(tmp, "rb") as f:
+            kind = compression_of(f.read(4))
+            if kind is None:
+                return
+            f.seek(0)
+            data = f.read()
+        try:
+            _fmt, out = decompress(data, max_size=self.policy.max_download_bytes)
+        except PysymError as e:
+            _count("decompress_errors")
+            try:
+                cache.remember(key, "malformed")
+            except OSError:
+                pass
+            raise RemoteError("%s: %s download: %s" % (url, kind, e)) from None
+        del data
+        _count("decompressed")
+        with open(tmp, "wb") as f:
+            f.write(out)
+
     def _address(self, host: str, port: int) -> str:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -463,6 +494,7 @@ class HttpStore(_Filtered):
             if length is not None and length.isdigit() and got != int(length):
                 _BACKOFF.failed(slot, self.policy)
                 raise RemoteError("%s: truncated (%d of %s bytes)" % (url, got, length))
+            self._unpack(cache, key, url, tmp)
             path = cache.commit(key, tmp)
             done = True
             _count("downloads")

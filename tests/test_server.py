@@ -628,7 +628,8 @@ def test_decompress_formats_damage_and_bombs(engine: str, tmp_path: Path, bombs:
         assert decompress(packed) == (fmt, data)
     # Damage: a typed error, never a crash.
     g = _gzip(data)
-    for bad in (g[:-3], g[:len(g) // 2], g[:-8] + bytes(8), cab[:len(cab) // 2], _zstd(data)[:-10], b"MSCF" + bytes(40)):
+    damaged = (g[:-3], g[:len(g) // 2], g[:-8] + bytes(8), cab[:len(cab) // 2], _zstd(data)[:-10], b"MSCF" + bytes(40))
+    for bad in damaged:
         with pytest.raises(pysym.InvalidInputError):
             decompress(bad)
     with pytest.raises(pysym.InvalidInputError):

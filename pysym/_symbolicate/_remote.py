@@ -19,6 +19,11 @@ can point anywhere:
 * after ``backoff_failures`` failures in a row (connection errors, timeouts, 5xx), a host
   is not asked again for ``backoff_seconds``.
 
+A download that is gzip, zstd or a Microsoft cabinet (by its magic bytes) is decompressed
+inside the sandbox (``pysym._decompress``) before it is cached, capped at
+``max_download_bytes``; a damaged one or a bomb is an error and is remembered as malformed.
+Symstore-family stores also try Microsoft's compressed name (``foo.pd_``) after a miss.
+
 :class:`DownloadCache` keeps downloads by (store id, path): files for ``file_ttl``
 (7 days), remembered misses for ``miss_ttl`` (1 hour), files found malformed for
 ``malformed_ttl`` (24 hours); bounded by ``max_bytes`` with least-recently-used eviction;

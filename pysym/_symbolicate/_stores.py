@@ -335,9 +335,10 @@ def store_from_config(config: Any) -> Store:
         if kind == "system":
             return SystemStore(c.pop("debug_dirs", ("/usr/lib/debug",)), module_files=c.pop("module_files", True),
                                id=c.pop("id", "system"), filters=c.pop("filters", None))
-        if kind == "http":
-            from ._remote import HttpStore
+        if kind in ("http", "s3"):
+            from ._remote import HttpStore, S3Store
 
-            return HttpStore.from_config(c)
-        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system' and 'http')" % (kind,))
+            return (HttpStore if kind == "http" else S3Store).from_config(c)
+        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system', 'http' and 's3')"
+                         % (kind,))
     raise TypeError("a store is a pysym store object, a directory path or a mapping, not %s" % type(config).__name__)

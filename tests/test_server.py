@@ -546,6 +546,55 @@ def test_worker_killed_mid_request(crash: Crash, tmp_path: Path, faulty: Faulty)
         svc.stop()
 
 
+@needs_lldb
+def test_service_killed_during_a_download(crash: Crash, tmp_path: Path, faulty: Faulty) -> None:
+    """kill -9 of the service (front and worker) mid-download: no cache entry, only a
+    temporary file; after a restart on the same cache the file is downloaded whole."""
+    data = _debug_file(crash, "libtwo.so").read_bytes()
+    path = "/" + _ss_debug(crash, "libtwo.so")
+
+    def half(h: Any) -> None:  # half the body, then hangs until the test is done
+        arrived.set()
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[: len(data) // 2])
+        h.wfile.flush()
+        release.wait(60)
+
+    arrived, release = threading.Event(), threading.Event()
+    faulty.routes[path] = half
+    src = {"id": "src", "type": "http", "url": faulty.url, "layout": "symstore",
+           "filters": {"filetypes": ["elf_debug"]}}
+    config = _config(tmp_path, [src], workers=1)
+    svc = Service(tmp_path, config)
+    try:
+        (pid,) = svc.workers()
+        code, resp, _h = _post(svc.url + "/symbolicate?timeout=0", _one_frame(crash))
+        assert code == 200 and resp["status"] == "pending"
+        assert arrived.wait(30)
+        time.sleep(0.3)  # the worker has written the first half to its temporary file
+        os.kill(svc.proc.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        svc.proc.wait(10)
+    finally:
+        release.set()
+        svc.stop()
+    downloads = tmp_path / "cache" / "downloads"
+    names = os.listdir(downloads)
+    assert not [n for n in names if n.endswith(".file")], names
+    assert [n for n in names if n.startswith(".tmp-")], names  # the cut download, never renamed
+    faulty.routes[path] = (200, {}, data)
+    svc = Service(tmp_path, config)
+    try:
+        code, resp, _h = _post(svc.url + "/symbolicate", _one_frame(crash))
+        assert code == 200 and resp["stacktraces"][0]["frames"][-1]["function"] == "two::deep(int)", resp
+    finally:
+        svc.stop()
+    (entry,) = [n for n in os.listdir(downloads) if n.endswith(".file")]
+    assert (downloads / entry).read_bytes() == data
+
+
 # -- remote store faults (library level) --------------------------------------------------
 
 

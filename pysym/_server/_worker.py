@@ -57,6 +57,7 @@ class _State:
         self.cache = download_cache(config)
         self.memory = MemoryCache(int(config["cache"]["memory_bytes"]))
         self.symbolicators: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+        self.retired: Dict[str, int] = collections.Counter()
 
     def symbolicator(self, sources: List[Mapping[str, Any]]) -> Any:
         from .._symbolicate import Symbolicator
@@ -70,7 +71,9 @@ class _State:
             sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
             self.symbolicators[key] = sym
             while len(self.symbolicators) > _SYMBOLICATORS:
-                self.symbolicators.popitem(last=False)
+                _key, old = self.symbolicators.popitem(last=False)
+                for k, v in old.stats.items():  # its counts stay in the totals
+                    self.retired["symcache_" + k] += v
         else:
             self.symbolicators.move_to_end(key)
         return sym
@@ -78,7 +81,7 @@ class _State:
     def counters(self) -> Dict[str, int]:
         from .._symbolicate._remote import REMOTE_STATS
 
-        out: Dict[str, int] = collections.Counter()
+        out: Dict[str, int] = collections.Counter(self.retired)
         for sym in self.symbolicators.values():
             for k, v in sym.stats.items():
                 out["symcache_" + k] += v

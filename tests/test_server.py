@@ -595,6 +595,46 @@ def test_service_killed_during_a_download(crash: Crash, tmp_path: Path, faulty: 
     assert (downloads / entry).read_bytes() == data
 
 
+def test_symbolicate_js_by_debug_id(tmp_path: Path) -> None:
+    """examples/app.min.js.map with a debugId in a js source: the frames of
+    examples/trace.txt map as the library maps them; an unknown debug id is reported."""
+    from pysym import SourceMap
+    from pysym._stacktrace import Frame, parse_stacktrace, symbolicate_frames
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    did = "f3a9c1e2-7b4d-4e8a-9c1f-0123456789ab"
+    doc = json.loads((ROOT / "examples" / "app.min.js.map").read_text())
+    doc["debugId"] = did
+    (maps / "app.min.js.map").write_text(json.dumps(doc))
+    (maps / "junk.map").write_text("not a map")
+    frames = [f for f in parse_stacktrace((ROOT / "examples" / "trace.txt").read_text())
+              if isinstance(f, Frame) and f.has_position]
+    assert len(frames) >= 5
+    sm = SourceMap.from_path(str(maps / "app.min.js.map"))
+    want = symbolicate_frames(frames, lambda url: sm)
+    url = frames[0].url
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "maps", "type": "js", "path": str(maps)}], workers=1))
+    try:
+        request = {"stacktraces": [{"frames": [{"abs_path": f.url, "lineno": f.line, "colno": f.col,
+                                                "function": f.function} for f in frames]}],
+                   "modules": [{"type": "sourcemap", "code_file": url, "debug_id": did.upper()}]}
+        code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+        assert code == 200 and resp["status"] == "completed", resp
+        got = resp["stacktraces"][0]["frames"]
+        assert [(g["abs_path"], g["lineno"], g["colno"], g["function"]) for g in got] == \
+            [(w.source, w.line, w.col, w.function) for w in want]  # type: ignore[union-attr]
+        assert all(g["status"] == "symbolicated" for g in got) and not resp["errors"]
+        request["modules"][0]["debug_id"] = "00000000-0000-0000-0000-000000000000"
+        code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+        assert code == 200 and {g["status"] for g in resp["stacktraces"][0]["frames"]} == {"missing"}
+        assert resp["errors"][0]["type"] == "missing_sourcemap"
+        assert _post(svc.url + "/symbolicate-js", {"stacktraces": 1})[0] == 400
+        assert _post(svc.url + "/symbolicate-js", dict(request, sources=[{"type": "http"}]))[0] == 400
+    finally:
+        svc.stop()
+
+
 # -- remote store faults (library level) --------------------------------------------------
 
 

@@ -62,7 +62,8 @@ class Service:
         self.requests: Dict[str, Tuple["asyncio.Task[Tuple[int, Dict[str, Any]]]", float]] = {}
         self.started = time.time()
         # The symbol proxy's stores (configured sources only); downloads share the workers' cache.
-        self.proxy_stores = make_stores(list(self.sources.values()), config, download_cache(config))
+        self.proxy_stores = make_stores([s for s in self.sources.values() if s.get("type") != "js"], config,
+                                        download_cache(config))
         self.policy = RemotePolicy(**config["remote"])
 
     # -- lifecycle -------------------------------------------------------------------
@@ -254,6 +255,23 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         rid = svc.submit("minidump", "minidump", (data, sources, {}))
         return await svc.answer(rid, timeout)
 
+    async def symbolicate_js(request: Request) -> Response:
+        timeout = _timeout(request)
+        svc.admit()
+        raw = await svc.body(request)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise _BadRequest(400, "the body is not JSON: %s" % e) from None
+        if not isinstance(body, dict):
+            raise _BadRequest(400, "a symbolication request must be a JSON object")
+        wanted = body.pop("sources", None)
+        if wanted is not None and not (isinstance(wanted, list) and all(isinstance(x, str) for x in wanted)):
+            raise _BadRequest(400, "'sources' of a JS request are ids of configured js sources")
+        js = [s for s in svc.sources.values() if s.get("type") == "js" and (wanted is None or s["id"] in wanted)]
+        rid = svc.submit("symbolicate-js", "symbolicate_js", (body, js))
+        return await svc.answer(rid, timeout)
+
     async def poll(request: Request) -> Response:
         timeout = _timeout(request)
         svc._sweep()
@@ -304,6 +322,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
 
     routes = [
         Route("/symbolicate", guarded(symbolicate), methods=["POST"]),
+        Route("/symbolicate-js", guarded(symbolicate_js), methods=["POST"]),
         Route("/requests/{request_id}", guarded(poll), methods=["GET"]),
         Route("/healthcheck", healthcheck, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

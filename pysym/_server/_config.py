@@ -85,8 +85,10 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
             raise ConfigError("every source needs an 'id'")
         if sid in ids:
             raise ConfigError("two sources have the id %r" % sid)
-        if s.get("type", "filesystem") not in ("filesystem", "http", "s3"):
-            raise ConfigError("source %r: type must be 'filesystem', 'http' or 's3'" % sid)
+        if s.get("type", "filesystem") not in ("filesystem", "http", "s3", "js"):
+            raise ConfigError("source %r: type must be 'filesystem', 'http', 's3' or 'js'" % sid)
+        if s.get("type") == "js" and not isinstance(s.get("path"), str):
+            raise ConfigError("source %r: a js source needs a 'path' (a directory of source maps)" % sid)
         ids.append(sid)
     if out["cache"]["dir"] is None:
         out["cache"]["dir"] = tempfile.mkdtemp(prefix="pysym-serve-")
@@ -117,6 +119,7 @@ def load_config(path: Optional[str]) -> Dict[str, Any]:
     # Relative filesystem source paths are relative to the configuration file.
     base = os.path.dirname(os.path.abspath(path))
     for s in user.get("sources", []) or []:
-        if isinstance(s, dict) and s.get("type", "filesystem") == "filesystem" and isinstance(s.get("path"), str):
+        if isinstance(s, dict) and s.get("type", "filesystem") in ("filesystem", "js") \
+                and isinstance(s.get("path"), str):
             s["path"] = os.path.join(base, s["path"])
     return merge_config(user)

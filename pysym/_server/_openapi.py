@@ -63,6 +63,17 @@ def openapi_document(minidump: bool = False) -> Dict[str, Any]:
                     "sources": {"type": "array", "items": _SOURCE},
                 }})},
             "responses": _SYM_RESPONSES}},
+        "/symbolicate-js": {"post": {
+            "summary": "Map JavaScript frames through source maps found by debug id",
+            "parameters": [_TIMEOUT],
+            "requestBody": {"required": True, "content": _json({
+                "type": "object",
+                "properties": {
+                    "stacktraces": {"type": "array", "items": {"type": "object"}},
+                    "modules": {"type": "array", "items": {"type": "object"}},
+                    "sources": {"type": "array", "items": {"type": "string"}},
+                }})},
+            "responses": _SYM_RESPONSES}},
         "/requests/{request_id}": {"get": {
             "summary": "Poll an asynchronous request",
             "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}},

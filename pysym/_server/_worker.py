@@ -14,6 +14,8 @@ import os
 import signal
 from typing import Any, Dict, List, Mapping, Tuple
 
+from ._js import JsIndex, symbolicate_js
+
 __all__ = ["worker_main", "make_stores"]
 
 _SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new ones)
@@ -30,6 +32,8 @@ def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cac
     for s in sources:
         s = dict(s)
         kind = s.get("type", "filesystem")
+        if kind == "js":
+            continue  # source maps by debug id (_js), not a symbol store
         if kind in ("http", "s3"):
             out.append((HttpStore if kind == "http" else S3Store).from_config(s, cache=cache, policy=policy))
         else:
@@ -58,6 +62,7 @@ class _State:
         self.memory = MemoryCache(int(config["cache"]["memory_bytes"]))
         self.symbolicators: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
         self.retired: Dict[str, int] = collections.Counter()
+        self.js: Dict[str, Any] = {}
 
     def symbolicator(self, sources: List[Mapping[str, Any]]) -> Any:
         from .._symbolicate import Symbolicator
@@ -77,6 +82,12 @@ class _State:
         else:
             self.symbolicators.move_to_end(key)
         return sym
+
+    def js_index(self, sources: List[Mapping[str, Any]]) -> Any:
+        key = json.dumps(sources, sort_keys=True)
+        if key not in self.js:
+            self.js[key] = JsIndex(sources)
+        return self.js[key]
 
     def counters(self) -> Dict[str, int]:
         from .._symbolicate._remote import REMOTE_STATS
@@ -101,6 +112,9 @@ def _run(state: _State, op: str, payload: Any) -> Any:
     if op == "minidump":
         data, sources, options = payload
         return state.symbolicator(sources).process_minidump(data, **options)
+    if op == "symbolicate_js":
+        request, sources = payload
+        return symbolicate_js(request, state.js_index(sources))
     if op == "ping":
         return os.getpid()
     raise ValueError("unknown job %r" % (op,))

@@ -706,10 +706,8 @@ def test_remote_faults(crash: Crash, engine: str, tmp_path: Path, faulty: Faulty
         h.end_headers()
 
     faulty.routes[path] = slow
-    t0 = time.monotonic()
     cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "s", read_timeout=0.5)]), crash)
     assert cand["download"]["status"] == "error" and "timed out" in cand["download"]["details"], cand
-    assert time.monotonic() - t0 < 2.5
 
     # Redirects: to a host not listed, and to a private address even when listed.
     faulty.routes[path] = (302, {"Location": "http://symbols.invalid/x"}, b"")

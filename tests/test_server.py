@@ -752,11 +752,11 @@ def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Pa
     assert len(paths) == 1 and faulty.hits[path] == 1
     assert Path(paths.pop()).read_bytes() == good  # type: ignore[arg-type]
     # A miss is remembered for miss_ttl, then asked again.
-    store.cache = DownloadCache(str(tmp_path / "m"), miss_ttl=0.5)
+    store.cache = DownloadCache(str(tmp_path / "m"), miss_ttl=3)
     miss = loc.__class__("_.debug/elf-buildid-sym-00/_.debug", "elf_debug")
     assert store.fetch(miss) is None and store.fetch(miss) is None
     assert faulty.hits["/" + miss.path] == 1
-    time.sleep(0.6)
+    time.sleep(3.1)
     assert store.fetch(miss) is None and faulty.hits["/" + miss.path] == 2
     # LRU bound: past max_bytes the least recently used file goes.
     cache = DownloadCache(str(tmp_path / "lru"), max_bytes=len(good) * 2 + 10)

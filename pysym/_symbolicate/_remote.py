@@ -194,11 +194,14 @@ class DownloadCache:
         if self._fresh(base + ".miss", self.miss_ttl):
             return "miss", None
         if self._fresh(base + ".file", self.file_ttl):
+            # LRU by access time, set here (mounts are often noatime); the mtime stays the
+            # download's: the TTL counts from it, and a reader that has the file open
+            # (pysym pins files by size and mtime) must not see it change.
             try:
-                os.utime(base + ".file", None, follow_symlinks=False)  # LRU: last used
+                st = os.stat(base + ".file")
+                os.utime(base + ".file", ns=(time.time_ns(), st.st_mtime_ns))
             except OSError:
                 pass
-            # Touching moves the TTL too; the atime would keep it but is often off (noatime).
             return "file", base + ".file"
         return "none", None
 
@@ -247,11 +250,11 @@ class DownloadCache:
                     self._unlink(p)
                 continue
             if name.endswith(".file"):
-                entries.append((st.st_mtime, st.st_size, p))
+                entries.append((st.st_atime, st.st_size, p))
                 total += st.st_size
         if total <= self.max_bytes:
             return
-        for _mtime, size, p in sorted(entries):
+        for _atime, size, p in sorted(entries):
             self._unlink(p)
             total -= size
             if total <= self.max_bytes:

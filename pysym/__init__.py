@@ -24,6 +24,7 @@ from ._native import Frame, LookupResults, Object, SymCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._symbolicate import (
     FilesystemStore,
+    HttpStore,
     Module,
     StackFrame,
     Store,
@@ -67,6 +68,7 @@ __all__ = [
     "symbolicate_frames",
     "Store",
     "FilesystemStore",
+    "HttpStore",
     "SystemStore",
     "Limits",
     "configure",

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from ._errors import PysymError
+from ._errors import InvalidInputError, PysymError
 from ._version import __version__
 
 __all__ = ["main"]
@@ -169,6 +169,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sym.set_defaults(func=_cmd_symbolicate)
     _add_native_parsers(sub)
+    _add_serve_parser(sub)
     return parser
 
 
@@ -286,6 +287,48 @@ def _add_native_parsers(sub: Any) -> None:
     nat.add_argument("--cache", metavar="DIR", help="keep built symcaches in DIR (shared by processes)")
     nat.add_argument("--json", action="store_true", help="print the response JSON")
     nat.set_defaults(func=_cmd_symbolicate_native)
+
+
+def _add_serve_parser(sub: Any) -> None:
+    srv = sub.add_parser(
+        "serve", help="run the symbolication service (pip install pysym[server])",
+        description="Run the symbolication service: HTTP API over a pool of sandboxed workers. "
+        "With no --config, serve the --store directories on 127.0.0.1.")
+    srv.add_argument("--config", metavar="FILE", help="the configuration (TOML, or JSON if FILE ends in .json)")
+    srv.add_argument("--store", metavar="DIR[:LAYOUT]", action="append", default=[],
+                     help="a local symbol directory to serve (repeatable; added after the configured sources)")
+    srv.add_argument("--host", help="listen address (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="listen port (default 3021; 0: any free port)")
+    srv.add_argument("--workers", type=_positive_int, help="worker processes (default 2)")
+    srv.set_defaults(func=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
+    if sys.version_info < (3, 9):
+        raise InvalidInputError("pysym serve needs Python 3.9 or later")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from . import _server
+    except ImportError as e:
+        raise InvalidInputError("pysym serve needs the server extra: pip install 'pysym[server]' (%s)" % e) from None
+    from ._symbolicate._stores import LAYOUTS
+
+    config = _server.load_config(args.config)
+    for i, text in enumerate(args.store):
+        head, sep, tail = text.rpartition(":")
+        path, layout = (head, tail) if sep and tail in LAYOUTS else (text, "native")
+        config["sources"].append({"id": "store%d" % i if len(args.store) > 1 else "local", "type": "filesystem",
+                                  "path": os.path.abspath(path), "layout": layout})
+    for key in ("host", "port", "workers"):
+        if getattr(args, key) is not None:
+            config["server"][key] = getattr(args, key)
+    try:
+        _server.serve(_server.merge_config(config), announce=out)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 # -- --version -------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 #   toolchain     Debian's Rust for wasm32 + the vendored crates (the only wasm32 toolchain
 #                 these machines can install), clang, zstd
 #   test-tools    what tests/test_crash.py runs: lldb-14, llvm-symbolizer-19 (llvm-19),
-#                 glibc's detached debug info, binutils, gcc, g++
+#                 glibc's detached debug info, binutils, gcc, g++; tests/test_server.py's
+#                 symbol servers: debuginfod, nginx (a symstore tree), gcab (cab files)
 #   node          nodejs and npm
 #   chromium      Debian's chromium (npm playwright-core drives it; its own download does
 #                 not work here)
@@ -29,7 +30,7 @@ RUST_VERSION=1.63.0
 TOOLCHAIN_PACKAGES="rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust-object-dev
   librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev librust-flate2-dev
   clang-14 zstd"
-TEST_PACKAGES="lldb-14 llvm-19 libc6-dbg binutils gcc g++"
+TEST_PACKAGES="lldb-14 llvm-19 libc6-dbg binutils gcc g++ debuginfod nginx gcab"
 NPM_CI="npm ci --ignore-scripts --no-audit --no-fund --loglevel=error"
 
 updated=0
@@ -59,7 +60,8 @@ step_toolchain() {
 }
 
 step_test_tools() {
-  if ! have lldb-14 || ! have llvm-symbolizer-19 || ! [ -d /usr/lib/debug/.build-id ] || ! have g++; then
+  if ! have lldb-14 || ! have llvm-symbolizer-19 || ! [ -d /usr/lib/debug/.build-id ] || ! have g++ \
+      || ! have debuginfod || ! [ -x /usr/sbin/nginx ] || ! have gcab; then
     echo "installing the crash-test tools (apt): $TEST_PACKAGES"
     apt_install $TEST_PACKAGES
   fi

@@ -1,6 +1,7 @@
 """Crash symbolication: requests, symbol stores and symcache caches (see ``_symbolicator``)."""
 
 from ._cache import SYMCACHE_VERSION, DiskCache, MemoryCache
+from ._remote import DownloadCache, HttpStore, RemoteError, RemotePolicy, S3Store
 from ._request import MODULE_TYPES, Module, StackFrame, caller_address, parse_address
 from ._stores import LAYOUTS, FilesystemStore, Location, Store, SystemStore, store_from_config
 from ._symbolicator import MAX_FRAMES, MAX_MODULES, Symbolicator, symbolicate_frames
@@ -8,5 +9,6 @@ from ._symbolicator import MAX_FRAMES, MAX_MODULES, Symbolicator, symbolicate_fr
 __all__ = [
     "Symbolicator", "symbolicate_frames", "Module", "StackFrame", "Store", "FilesystemStore", "SystemStore",
     "Location", "LAYOUTS", "MODULE_TYPES", "MAX_FRAMES", "MAX_MODULES", "SYMCACHE_VERSION", "DiskCache",
-    "MemoryCache", "caller_address", "parse_address", "store_from_config",
+    "MemoryCache", "HttpStore", "S3Store", "RemotePolicy", "RemoteError", "DownloadCache", "caller_address",
+    "parse_address", "store_from_config",
 ]

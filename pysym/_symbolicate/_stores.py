@@ -172,6 +172,17 @@ def layout_locations(layout: str, module: Any) -> List[Location]:
     return out
 
 
+def cased_locations(layout: str, casing: str, module: Any) -> List[Location]:
+    """:func:`layout_locations` with a store's ``casing`` applied (directory and remote
+    stores share this)."""
+    out = layout_locations(layout, module)
+    if casing == "lowercase":
+        return [Location(loc.path.lower(), loc.filetype) for loc in out]
+    if casing == "uppercase":
+        return [Location(loc.path.upper(), loc.filetype) for loc in out]
+    return out
+
+
 def _symstore_pe(module: Any, bp: Optional[str]) -> List[Location]:
     out = []
     pdb = _name(module.debug_file)
@@ -223,17 +234,7 @@ class FilesystemStore(_Filtered):
         self.id = id or "%s:%s" % (layout, self.path)
 
     def locations(self, module: Any) -> List[Location]:
-        out = []
-        for loc in layout_locations(self.layout, module):
-            if not self._allowed(module, loc):
-                continue
-            p = loc.path
-            if self.casing == "lowercase":
-                p = p.lower()
-            elif self.casing == "uppercase":
-                p = p.upper()
-            out.append(Location(p, loc.filetype))
-        return out
+        return [loc for loc in cased_locations(self.layout, self.casing, module) if self._allowed(module, loc)]
 
     def fetch(self, location: Location) -> Optional[str]:
         parts = location.path.split("/")
@@ -334,5 +335,10 @@ def store_from_config(config: Any) -> Store:
         if kind == "system":
             return SystemStore(c.pop("debug_dirs", ("/usr/lib/debug",)), module_files=c.pop("module_files", True),
                                id=c.pop("id", "system"), filters=c.pop("filters", None))
-        raise ValueError("unknown store type %r (this version knows 'filesystem' and 'system')" % (kind,))
+        if kind in ("http", "s3"):
+            from ._remote import HttpStore, S3Store
+
+            return (HttpStore if kind == "http" else S3Store).from_config(c)
+        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system', 'http' and 's3')"
+                         % (kind,))
     raise TypeError("a store is a pysym store object, a directory path or a mapping, not %s" % type(config).__name__)

@@ -227,6 +227,9 @@ class Symbolicator:
                     obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
                 except (PysymError, OSError) as e:
                     report["download"] = {"status": "malformed", "details": _one_line(e)}
+                    note = getattr(store, "note_malformed", None)  # remote stores remember it
+                    if note is not None:
+                        note(loc)
                     continue
                 why = _matches(module, obj)
                 if why is not None:

@@ -15,7 +15,7 @@ use std::mem::ManuallyDrop;
 mod pools;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 7;
+pub const ABI_VERSION: i32 = 8;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -1279,5 +1279,32 @@ pub extern "C" fn pysym_minidump_parse(fh: u32, out: u32) -> i32 {
             publish_result(out)
         }
         Err(e) => fail_native(e),
+    }
+}
+
+// -- compressed downloads ----------------------------------------------------------------
+
+/// Decompresses gzip, zstd or a cabinet file's first file (`len` bytes at `ptr`, from
+/// `pysym_alloc`; the module takes ownership) into at most `limit` bytes: result buffer in
+/// `out[0..2]`, the format (1 gzip, 2 zstd, 3 cab) in `out[2]`.
+#[no_mangle]
+pub extern "C" fn pysym_decompress(ptr: u32, len: u32, limit: u32, out: u32) -> i32 {
+    let (ptr, len) = (ptr as *mut u8, len as usize);
+    if ptr.is_null() {
+        return fail(status::BAD_ARGUMENT, "pysym_decompress: no input".to_string());
+    }
+    state().result = Vec::new(); // the previous result goes before the new one grows
+    // SAFETY: `ptr` came from `input_alloc(len)` (pysym_alloc) and is freed right after use.
+    let data: &[u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let done = pysym_core::decompress::decompress(data, limit as usize);
+    input_dealloc(ptr, len);
+    match done {
+        Ok((format, bytes)) => {
+            state().result = bytes;
+            publish_result(out);
+            put_out(out + 8, &[format as u32]);
+            status::OK
+        }
+        Err(e) => fail_core(e),
     }
 }

@@ -1,0 +1,142 @@
+"""The pool of worker processes behind the async front.
+
+Each worker is a spawned process (``_worker.worker_main``) with a pipe; a job takes an
+idle worker, runs in a thread of the front (the pipe is blocking) and gives the worker
+back.  A worker that dies mid-job (a trap that took the process, ``kill -9``, the OOM
+killer) is replaced and the job is tried once more on the new worker; a second death
+fails the job with :class:`WorkerDied`.  A job past ``request_timeout`` kills its worker
+(the only way to stop a parse in another process) and fails with :class:`WorkerTimeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ._worker import worker_main
+
+__all__ = ["Pool", "WorkerDied", "WorkerTimeout", "JobFailed"]
+
+
+class WorkerDied(Exception):
+    """The worker process died during the job (twice: the job was retried once)."""
+
+
+class WorkerTimeout(Exception):
+    """The job ran past ``request_timeout``; its worker was killed and replaced."""
+
+
+class JobFailed(Exception):
+    """The job raised in the worker: ``kind`` is the exception's type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class _Worker:
+    def __init__(self, ctx: Any, config: Mapping[str, Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker_main, args=(child, dict(config)), daemon=True,
+                                name="pysym-worker")
+        self.proc.start()
+        child.close()
+
+    @property
+    def pid(self) -> int:
+        return int(self.proc.pid or 0)
+
+    def job(self, msg: Tuple[str, Any], timeout: float) -> Tuple[Any, ...]:
+        try:
+            self.conn.send(msg)
+            if not self.conn.poll(timeout):
+                self.kill()
+                raise WorkerTimeout("the job ran longer than %.0f s; its worker was stopped" % timeout)
+            return tuple(self.conn.recv())
+        except (EOFError, OSError, BrokenPipeError) as e:
+            raise WorkerDied(str(e) or type(e).__name__) from None
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.join(5)
+
+    def stop(self) -> None:
+        try:
+            self.conn.close()  # the worker's recv ends: it returns
+        except OSError:
+            pass
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.kill()
+
+
+class Pool:
+    def __init__(self, size: int, config: Mapping[str, Any], request_timeout: float) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._config = dict(config)
+        self.request_timeout = float(request_timeout)
+        self.workers: List[_Worker] = [_Worker(self._ctx, self._config) for _ in range(max(1, int(size)))]
+        self._idle: "Optional[asyncio.Queue[_Worker]]" = None
+        self._lock = threading.Lock()
+        #: workers replaced after dying or timing out
+        self.recycled = 0
+        self.stats: Dict[str, int] = {}
+
+    def _queue(self) -> "asyncio.Queue[_Worker]":
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for w in self.workers:
+                self._idle.put_nowait(w)
+        return self._idle
+
+    def pids(self) -> List[int]:
+        return [w.pid for w in self.workers]
+
+    def _replace(self, w: _Worker) -> _Worker:
+        w.kill()
+        new = _Worker(self._ctx, self._config)
+        with self._lock:
+            self.workers[self.workers.index(w)] = new
+            self.recycled += 1
+        return new
+
+    def _add(self, stats: Mapping[str, int]) -> None:
+        with self._lock:
+            for k, v in stats.items():
+                self.stats[k] = self.stats.get(k, 0) + int(v)
+
+    async def run(self, op: str, payload: Any) -> Any:
+        """The job's result; raises JobFailed, WorkerDied or WorkerTimeout."""
+        queue = self._queue()
+        loop = asyncio.get_running_loop()
+        w = await queue.get()
+        try:
+            for attempt in (1, 2):
+                try:
+                    answer = await loop.run_in_executor(None, w.job, (op, payload), self.request_timeout)
+                    break
+                except WorkerTimeout:
+                    w = await loop.run_in_executor(None, self._replace, w)
+                    raise
+                except WorkerDied as e:
+                    w = await loop.run_in_executor(None, self._replace, w)
+                    if attempt == 2:
+                        raise WorkerDied("the worker process died twice during this request (%s)" % e) from None
+        finally:
+            queue.put_nowait(w)
+        self._add(answer[-1])
+        if answer[0] == "ok":
+            return answer[1]
+        raise JobFailed(answer[1], answer[2])
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop()

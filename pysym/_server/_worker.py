@@ -1,0 +1,144 @@
+"""A worker process: holds one sandbox runtime and answers one job at a time over a pipe.
+
+A job is ``(op, payload)``; the answer is ``("ok", result, stats)`` or ``("error", type
+name, message, stats)``, ``stats`` being what the job changed in the counters (symcache
+builds and hits, downloads...), which the front adds to its metrics.  Nothing here knows
+HTTP; the front (``_app``) never parses a debug file.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+from typing import Any, Dict, List, Mapping, Tuple
+
+from ._js import JsIndex, symbolicate_js
+
+__all__ = ["worker_main", "make_stores"]
+
+_SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new ones)
+
+
+def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cache: Any) -> List[Any]:
+    """Store objects for source configurations (already checked by the front)."""
+    from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
+    from .._symbolicate._stores import store_from_config
+
+    remote = config["remote"]
+    policy = RemotePolicy(**remote)
+    out: List[Any] = []
+    for s in sources:
+        s = dict(s)
+        kind = s.get("type", "filesystem")
+        if kind == "js":
+            continue  # source maps by debug id (_js), not a symbol store
+        if kind in ("http", "s3"):
+            out.append((HttpStore if kind == "http" else S3Store).from_config(s, cache=cache, policy=policy))
+        else:
+            s.pop("type", None)
+            out.append(store_from_config(dict(s, type="filesystem")))
+    return out
+
+
+def download_cache(config: Mapping[str, Any]) -> Any:
+    from .._symbolicate._remote import DownloadCache
+
+    c = config["cache"]
+    return DownloadCache(c["dir"], file_ttl=c["download_ttl"], miss_ttl=c["miss_ttl"],
+                         malformed_ttl=c["malformed_ttl"], max_bytes=c["downloads_max_bytes"])
+
+
+class _State:
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        import pysym
+
+        from .._symbolicate._cache import MemoryCache
+
+        self.config = config
+        pysym.configure(pysym.Limits(**config["limits"]))
+        self.cache = download_cache(config)
+        self.memory = MemoryCache(int(config["cache"]["memory_bytes"]))
+        self.symbolicators: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+        self.retired: Dict[str, int] = collections.Counter()
+        self.js: Dict[str, Any] = {}
+
+    def symbolicator(self, sources: List[Mapping[str, Any]]) -> Any:
+        from .._symbolicate import Symbolicator
+
+        key = json.dumps(sources, sort_keys=True)
+        sym = self.symbolicators.get(key)
+        if sym is None:
+            c = self.config["cache"]
+            sym = Symbolicator(make_stores(sources, self.config, self.cache), c["dir"],
+                               disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"])
+            sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
+            self.symbolicators[key] = sym
+            while len(self.symbolicators) > _SYMBOLICATORS:
+                _key, old = self.symbolicators.popitem(last=False)
+                for k, v in old.stats.items():  # its counts stay in the totals
+                    self.retired["symcache_" + k] += v
+        else:
+            self.symbolicators.move_to_end(key)
+        return sym
+
+    def js_index(self, sources: List[Mapping[str, Any]]) -> Any:
+        key = json.dumps(sources, sort_keys=True)
+        if key not in self.js:
+            self.js[key] = JsIndex(sources)
+        return self.js[key]
+
+    def counters(self) -> Dict[str, int]:
+        from .._symbolicate._remote import REMOTE_STATS
+
+        out: Dict[str, int] = collections.Counter(self.retired)
+        for sym in self.symbolicators.values():
+            for k, v in sym.stats.items():
+                out["symcache_" + k] += v
+        for k, v in REMOTE_STATS.items():
+            out[k] += v
+        return dict(out)
+
+
+def _delta(before: Mapping[str, int], after: Mapping[str, int]) -> Dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def _run(state: _State, op: str, payload: Any) -> Any:
+    if op == "symbolicate":
+        request, sources = payload
+        return state.symbolicator(sources).symbolicate(request)
+    if op == "minidump":
+        data, sources, options = payload
+        return state.symbolicator(sources).process_minidump(data, **options)
+    if op == "symbolicate_js":
+        request, sources = payload
+        return symbolicate_js(request, state.js_index(sources))
+    if op == "ping":
+        return os.getpid()
+    raise ValueError("unknown job %r" % (op,))
+
+
+def worker_main(conn: Any, config: Mapping[str, Any]) -> None:
+    """The worker's loop (the target of a spawned process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front stops us (Ctrl-C reaches the group)
+    state = _State(config)
+    while True:
+        try:
+            job: Tuple[str, Any] = conn.recv()
+        except (EOFError, OSError):
+            return  # the front went away
+        before = state.counters()
+        answer: Tuple[Any, ...]
+        try:
+            result = _run(state, *job)
+            answer = ("ok", result, _delta(before, state.counters()))
+        except Exception as e:  # noqa: BLE001 - every failure is reported to the front, typed
+            answer = ("error", type(e).__name__, " ".join(str(e).split()) or type(e).__name__,
+                      _delta(before, state.counters()))
+        try:
+            conn.send(answer)
+        except (EOFError, OSError):
+            return
+

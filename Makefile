@@ -44,7 +44,7 @@ help:  ## list the targets
 toolchain:  ## install Debian's Rust for wasm32 and the vendored crates (apt) if missing
 	$(PROVISION) toolchain
 
-test-tools:  ## install what the crash tests run: lldb-14, llvm-19, libc6-dbg, gcc, g++ (apt)
+test-tools:  ## install what the crash and server tests run: lldb-14, llvm-19, libc6-dbg, gcc, g++, debuginfod, nginx, gcab (apt)
 	$(PROVISION) test-tools
 
 wasm: toolchain  ## rebuild pysym/_wasm/pysym.wasm from wasm/

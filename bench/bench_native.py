@@ -2,7 +2,7 @@
 """Native benchmark: pysym (every installed engine) vs symbolic vs llvm-symbolizer.
 
     python bench/bench_native.py [--files a.so,b.so] [--lookups 100000] [--repeat 3]
-    python bench/bench_native.py --quick          # builds only, one run each, files < 50 MB
+    python bench/bench_native.py --quick          # builds only, one round, files < 50 MB
     python bench/bench_native.py --fetch          # first download the Debian -dbg inputs
 
 A program, not a test: it measures, with the same inputs on the same machine, and prints
@@ -353,9 +353,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", default="")
     ap.add_argument("--lookups", type=int, default=100000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=None, help="rounds (default 3, 1 with --quick)")
     ap.add_argument("--quick", action="store_true",
-                    help="builds only (no lookups), one run each, inputs under 50 MB")
+                    help="builds only (no lookups), one round unless --repeat, inputs under 50 MB")
     ap.add_argument("--fetch", action="store_true",
                     help="first download and extract the Debian -dbg packages that are not installed")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -368,8 +368,8 @@ def main() -> None:
     if args.child:
         _child(args)
         return
-    if args.quick:
-        args.repeat = 1
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     if args.fetch:
         fetch_debian()
 

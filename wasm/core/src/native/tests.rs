@@ -22,3 +22,51 @@ fn dump() {
         println!("{:#x}: {:?}", addr, cache.lookup(addr));
     }
 }
+
+/// A `Read + Seek` over bytes that records the ranges read (what `object::ReadCache` keeps).
+struct Recording {
+    data: std::io::Cursor<Vec<u8>>,
+    reads: std::rc::Rc<std::cell::RefCell<Vec<(u64, u64)>>>,
+}
+
+impl std::io::Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.data.position();
+        let n = self.data.read(buf)?;
+        self.reads.borrow_mut().push((at, n as u64));
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for Recording {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.data.seek(to)
+    }
+}
+
+/// zlib-compressed DWARF (`gcc -gz`) is read through the ranged source and freed once
+/// decompressed: the caching reader never holds the compressed bytes (they would stay for
+/// the whole build), and the symcache is the in-memory build's.
+#[test]
+fn compressed_sections_bypass_the_read_cache() {
+    let dir = std::env::temp_dir().join(format!("pysym-core-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = "static int twice(int x) { return 2 * x; }\nint main(int c, char **v) { (void)v; return twice(c); }\n";
+    std::fs::write(dir.join("p.c"), src).unwrap();
+    let status = std::process::Command::new("gcc").args(["-O1", "-g", "-gz=zlib", "p.c", "-o", "prog"]).current_dir(&dir).status().expect("gcc runs");
+    assert!(status.success());
+    let bytes = std::fs::read(dir.join("prog")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let file = object::File::parse(&bytes[..]).unwrap();
+    let info = file.section_by_name(".debug_info").unwrap().compressed_file_range().unwrap();
+    assert_eq!(info.format, object::CompressionFormat::Zlib);
+    let reads = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let cache = object::ReadCache::new(Recording { data: std::io::Cursor::new(bytes.clone()), reads: reads.clone() });
+    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.clone()), None).unwrap().finish();
+    assert!(!reads.borrow().is_empty());
+    for &(at, n) in reads.borrow().iter() {
+        assert!(at + n <= info.offset || at >= info.offset + info.compressed_size, "read {:#x}+{:#x} through the cache", at, n);
+    }
+    assert_eq!(ranged, build_symcache(&bytes[..], None).unwrap().finish());
+}

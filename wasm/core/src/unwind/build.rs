@@ -82,13 +82,13 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
         let mut sec = gimli::EhFrame::new(&data, endian);
         sec.set_address_size(address_size);
         let bases = bases.clone().set_eh_frame(s.address());
-        read_section(&sec, &bases, &mut b, image_base, 0, ".eh_frame", &mut warnings);
+        read_section(&sec, &bases, &mut b, arch, image_base, 0, ".eh_frame", &mut warnings);
     }
     if let Some(s) = file.section_by_name(".debug_frame").filter(|s| s.file_range().is_some()) {
         let data = s.uncompressed_data().map_err(|e| invalid(format!("malformed .debug_frame: {}", e)))?;
         let mut sec = gimli::DebugFrame::new(&data, endian);
         sec.set_address_size(address_size);
-        read_section(&sec, &bases, &mut b, image_base, 1, ".debug_frame", &mut warnings);
+        read_section(&sec, &bases, &mut b, arch, image_base, 1, ".debug_frame", &mut warnings);
     }
     if b.dropped > 0 {
         warnings.push(format!("{} rows left out: more than {} in the file", b.dropped, MAX_ROWS));
@@ -102,6 +102,7 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
     sec: &S,
     bases: &gimli::BaseAddresses,
     b: &mut CfiBuilder,
+    arch: Arch,
     image_base: u64,
     priority: u8,
     name: &str,
@@ -148,6 +149,12 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
                             _ => Rule::Undefined,
                         };
                         rules.push((if *reg == ra { RA } else { reg.0 }, r));
+                    }
+                    // gimli drops undefined rules (its default): on x86 a row without a
+                    // return address rule is the outermost frame (`_start`, `clone3`:
+                    // DW_CFA_undefined rip); ARM leaf functions keep theirs in lr.
+                    if !rules.iter().any(|r| r.0 == RA) {
+                        rules.push((RA, if matches!(arch, Arch::X86 | Arch::X86_64) { Rule::Undefined } else { Rule::Same }));
                     }
                     if row.start_address() >= image_base {
                         b.add_rules(row.start_address() - image_base, row.end_address().wrapping_sub(image_base), priority, rules);

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Minidump parse benchmark: ``pysym.Minidump`` on every installed engine.
+"""Minidump benchmark: parse, and parse + walk + symbolicate, on every installed engine.
 
     python bench/bench_minidump.py [--repeat 20] [dump.dmp ...]
+    python bench/bench_minidump.py --walk [--threads 30] [--repeat 10]
 
 A program, not a test: it prints, per dump and engine, the median milliseconds of a warm
 ``Minidump.from_bytes`` (the module parses the dump and returns its JSON document; the
 host decodes it) and microseconds per thread. When PyPI ``minidump`` (pure Python) is
 importable it is measured on the same dumps as a parse-speed reference, with the ratio.
-This is the parse step of issue 17's benchmark only: the stack walk and symbolication
-are not written yet.
+``--walk``: ``Symbolicator.process_minidump`` (parse, find CFI, walk every thread in the
+sandbox, symbolicate), warm caches (CFI caches and symcaches in memory and on disk), for
+the shared dumps with their Breakpad symbols and a dump lldb-14 saves of a crashed
+``threads``-thread program (tests/stackwalk; needs lldb-14 and gcc): median ms per dump
+and microseconds per frame per engine. Target: the 30-thread dump in <= 50 ms.
 
 Default inputs: the fixtures in tests/data/minidump, and a synthetic 30-thread Linux
 x86_64 dump (full contexts, 8 KiB stacks, 40 modules with build ids).
@@ -94,11 +98,50 @@ def median_ms(fn, repeat: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def walk_bench(args: argparse.Namespace) -> None:
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from stackwalk_helpers import LLDB, build_and_dump  # noqa: E402
+
+    tmp = tempfile.mkdtemp(prefix="bench-minidump-")
+    symbols = os.path.join(DATA, "symbols")
+    cases = [("test.dmp (Windows x86, Breakpad)", os.path.join(DATA, "test.dmp"), [symbols]),
+             ("pipeline-inlines-macos-segv.dmp", os.path.join(DATA, "pipeline-inlines-macos-segv.dmp"), [symbols]),
+             ("linux-mini.dmp", os.path.join(DATA, "linux-mini.dmp"), [])]
+    if LLDB is not None:
+        dmp = build_and_dump(Path(tmp), threads=args.threads)
+        cases.append(("lldb %d threads (+main)" % args.threads, str(dmp), [pysym.SystemStore()]))
+    engines = list(available_engines())
+    cols = ["dump", "threads", "frames"] + ["%s ms" % e for e in engines] + ["%s us/frame" % e for e in engines]
+    print(" | ".join(cols))
+    for name, path, stores in cases:
+        data = open(path, "rb").read()
+        ms = []
+        frames = threads = 0
+        for e in engines:
+            _host.use_engine(e)
+            sym = pysym.Symbolicator(stores, cache_dir=os.path.join(tmp, "cache"))
+            r = sym.process_minidump(data)
+            threads = len(r["stacktraces"])
+            frames = sum(len({f["original_index"] for f in st["frames"]}) for st in r["stacktraces"])
+            ms.append(median_ms(lambda d=data, s=sym: s.process_minidump(d), args.repeat))
+        row = [name, str(threads), str(frames)] + ["%.1f" % m for m in ms]
+        row += ["%.0f" % (m * 1e3 / max(frames, 1)) for m in ms]
+        print(" | ".join(row))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--walk", action="store_true", help="parse + walk + symbolicate (process_minidump)")
+    ap.add_argument("--threads", type=int, default=30, help="threads of the lldb-made dump (--walk)")
     ap.add_argument("dumps", nargs="*")
     args = ap.parse_args()
+    if args.walk:
+        walk_bench(args)
+        return
     inputs = [(os.path.basename(p), open(p, "rb").read()) for p in args.dumps]
     if not inputs:
         for name in ("test.dmp", "linux-mini.dmp", "simple-crashpad.dmp", "pipeline-inlines-macos-segv.dmp",

@@ -288,6 +288,10 @@ def _add_native_parsers(sub: Any) -> None:
     nat.add_argument("--json", action="store_true", help="print the response JSON")
     nat.set_defaults(func=_cmd_symbolicate_native)
 
+    from ._cli_minidump import add_parser as _add_minidump
+
+    _add_minidump(sub)
+
 
 def _add_serve_parser(sub: Any) -> None:
     srv = sub.add_parser(

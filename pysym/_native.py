@@ -187,7 +187,8 @@ class Object:
     Attributes: ``kind`` (``"elf"``, ``"macho"``, ``"breakpad"``, ``"wasm"``), ``arch``
     (Mach-O by subtype as Apple's tools name it: ``armv7``, ``arm64e``, ``x86_64h``, ...),
     ``debug_id``, ``code_id`` (ELF build ID as hex, ``None`` when absent), ``image_base``,
-    ``has_debug_info``, ``has_symbols``; ``debug_file`` (a wasm module's
+    ``has_debug_info``, ``has_symbols``, ``has_unwind_info`` (also as the ``features`` dict);
+    ``debug_file`` (a wasm module's
     ``external_debug_info``: where its DWARF is, else ``None``); ``code_offset`` (wasm: file
     offset of the code section's contents, where addresses start: a module offset as
     browsers print it minus ``code_offset`` is the address to look up; ``None`` for other
@@ -204,6 +205,7 @@ class Object:
     image_base: int
     has_debug_info: bool
     has_symbols: bool
+    has_unwind_info: bool
     debuglink: Optional[Tuple[str, int]]
     debug_file: Optional[str]
     code_offset: Optional[int]
@@ -230,6 +232,7 @@ class Object:
         self.image_base = base
         self.has_debug_info = bool(flags & 1)
         self.has_symbols = bool(flags & 2)
+        self.has_unwind_info = bool(flags & 4)
         self.debuglink = (link, crc) if link else None
 
     @classmethod
@@ -242,6 +245,13 @@ class Object:
     def from_bytes(cls, data: Any, *, arch: Optional[str] = None, runtime: Optional[Runtime] = None) -> "Object":
         """Reads the identity of a debug file in memory."""
         return cls(_as_bytes(data), arch, runtime)
+
+    @property
+    def features(self) -> Dict[str, bool]:
+        """What the file can tell: ``has_debug_info``, ``has_symbols``, ``has_unwind_info``
+        (``.eh_frame``/``.debug_frame`` with contents, or Breakpad ``STACK`` records)."""
+        return {"has_debug_info": self.has_debug_info, "has_symbols": self.has_symbols,
+                "has_unwind_info": self.has_unwind_info}
 
     def __repr__(self) -> str:
         return "<pysym.Object %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)

@@ -81,7 +81,7 @@ def _features(obj: Any) -> Dict[str, bool]:
     return {
         "has_debug_info": bool(obj.has_debug_info),
         "has_symbols": bool(obj.has_symbols),
-        "has_unwind_info": False,  # not read by this version
+        "has_unwind_info": bool(getattr(obj, "has_unwind_info", False)),
         "has_sources": False,
     }
 
@@ -497,6 +497,18 @@ class Symbolicator:
                 d["image_addr"] = "0x%x" % m.image_addr
             out_modules.append(d)
         return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
+
+
+    def process_minidump(self, dump: Any) -> Dict[str, Any]:
+        """Walks and symbolicates a minidump (a path or its bytes): Symbolicator's
+        ``/minidump`` response shape (``stacktraces`` with ``registers`` and frames with
+        ``trust``, ``modules`` with ``debug_status`` and ``unwind_status``, ``crashed``,
+        ``crash_reason``, ``crash_details``, ``system_info``, ``assertion``). Stacks are
+        walked in the sandbox with the CFI of the files the stores have (kept in the cache
+        directory's ``cficaches/``), else frame pointers and stack scanning."""
+        from ._minidump import process_minidump
+
+        return process_minidump(self, dump)
 
 
 def _is_map(x: Any) -> bool:

@@ -964,7 +964,7 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
     };
     match info {
         Ok(info) => {
-            let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1;
+            let flags = info.has_debug_info as u32 | (info.has_symbols as u32) << 1 | (info.has_unwind_info as u32) << 2;
             let id = &info.identity;
             let link = info.debuglink.as_ref();
             // [kind, arch, debug_id, code_id, debug_file, debuglink, warning...]
@@ -1280,6 +1280,90 @@ pub extern "C" fn pysym_minidump_parse(fh: u32, out: u32) -> i32 {
         }
         Err(e) => fail_native(e),
     }
+}
+
+/// Builds the CFI cache (`wasm/core/src/unwind/FORMAT.md`) of a debug file read through
+/// the host (ELF/Mach-O `.eh_frame` + `.debug_frame`, Breakpad `STACK` records) into a
+/// result buffer: `u32` cache length, the cache, then a string table of what the build
+/// skipped. `out[2]` = rows in the cache.
+#[no_mangle]
+pub extern "C" fn pysym_unwind_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
+    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    match pysym_core::native::build_cfi(&BoundedCache::new(file), arch.as_deref()) {
+        Ok(built) => {
+            write_string_table(built.warnings.iter().map(|w| Some(std::borrow::Cow::Borrowed(w.as_str()))));
+            let st = state();
+            let table = std::mem::take(&mut st.result);
+            st.result.reserve(4 + built.bytes.len() + table.len());
+            push_u32(&mut st.result, built.bytes.len() as u32);
+            st.result.extend_from_slice(&built.bytes);
+            st.result.extend_from_slice(&table);
+            publish_result(out);
+            put_out(out + 8, &[built.rows as u32]);
+            status::OK
+        }
+        Err(e) => fail_native(e),
+    }
+}
+
+/// Walks the stacks of the minidump behind `fh` (ranged reads) with the CFI caches in
+/// the input at `ptr`/`len` (from `pysym_alloc`; taken and freed): `u32` count, then per
+/// cache `u32` module index (into the dump's module list), `u32` length, the cache's
+/// bytes, padding to 4. Result: the stack walk JSON document (ABI.md).
+#[no_mangle]
+pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> i32 {
+    let input_ptr = ptr as *mut u8;
+    let input_len = len as usize;
+    struct Owned(*mut u8, usize);
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            input_dealloc(self.0, self.1);
+        }
+    }
+    let _owned = Owned(input_ptr, input_len);
+    // SAFETY: `ptr` came from `pysym_alloc(len)`; `_owned` frees it after the last use.
+    let input: &[u8] = if input_ptr.is_null() || input_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(input_ptr, input_len) } };
+    let file = match HostFile::open(fh) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let cache = BoundedCache::new(file);
+    let md = match pysym_core::minidump::parse(&cache) {
+        Ok(md) => md,
+        Err(e) => return fail_native(e),
+    };
+    let mut cfi: Vec<Option<pysym_core::unwind::CfiCache<'_>>> = vec![None; md.modules.len()];
+    let word = |at: usize| input.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let count = word(0).unwrap_or(0);
+    let mut at = 4usize;
+    for _ in 0..count {
+        let (index, n) = match (word(at), word(at + 4)) {
+            (Some(i), Some(n)) => (i as usize, n as usize),
+            _ => return fail(status::BAD_ARGUMENT, "walk input: an entry runs past the end"),
+        };
+        let bytes = match input.get(at + 8..(at + 8).saturating_add(n)) {
+            Some(b) => b,
+            None => return fail(status::BAD_ARGUMENT, "walk input: a cache runs past the end"),
+        };
+        match pysym_core::unwind::CfiCache::parse(bytes) {
+            Ok(c) if index < cfi.len() => cfi[index] = Some(c),
+            Ok(_) => return fail(status::BAD_ARGUMENT, format!("walk input: module {} is not in the dump", index)),
+            Err(e) => return fail_native(e),
+        }
+        at += 8 + n + (4 - n % 4) % 4;
+    }
+    let walked = pysym_core::unwind::walk::walk(&md, &cache, &cfi, &Default::default());
+    // SAFETY: single-threaded module.
+    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
+    if host < 0 {
+        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+        return fail(host, format!("host file {}: while walking the minidump", why));
+    }
+    state().result = walked.to_json().into_bytes();
+    publish_result(out)
 }
 
 // -- compressed downloads ----------------------------------------------------------------

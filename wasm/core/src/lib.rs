@@ -12,6 +12,7 @@ pub mod minidump;
 pub mod native;
 pub mod sourcemap;
 pub mod symcache;
+pub mod unwind;
 pub mod zstd;
 
 pub use error::{Error, ErrorKind};

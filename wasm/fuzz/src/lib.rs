@@ -166,3 +166,95 @@ pub fn minidump(data: &[u8]) {
         }
     }
 }
+
+/// The stack walker over synthetic CFI: the first byte picks the architecture, then
+/// 16-byte records make CFI rows (start, length, CFA register and offset, a return
+/// address rule), then the rest is the thread's stack (and its first words its
+/// registers). The same bytes also go to the CFI cache reader as a cache.
+pub fn walk(data: &[u8]) {
+    use pysym_core::minidump::{CodeView, Context, Cpu, MemoryRange, Minidump, Module, Thread};
+    use pysym_core::unwind::{walk::walk, walk::WalkLimits, Arch, CfiBuilder, CfiCache, Rule, CFA, RA};
+    if let Ok(c) = CfiCache::parse(data) {
+        for a in [0u64, 1, 0x100, u64::MAX] {
+            let _ = c.find(a);
+            let _ = c.is_code(a);
+        }
+    }
+    if data.len() < 2 {
+        return;
+    }
+    let (cpu, arch, names): (Cpu, Arch, &[&'static str]) = if data[0] & 1 == 0 {
+        (Cpu::X86_64, Arch::X86_64, &["rip", "rsp", "rbp", "rbx"])
+    } else {
+        (Cpu::Arm64, Arch::Arm64, &["pc", "sp", "fp", "lr"])
+    };
+    let records = (data[1] as usize % 16).min((data.len() - 2) / 16);
+    let mut b = CfiBuilder::new(arch, 64);
+    let word = |at: usize| data.get(at..at + 8).map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap()));
+    for i in 0..records {
+        let r = &data[2 + 16 * i..2 + 16 * (i + 1)];
+        let start = u16::from_le_bytes([r[0], r[1]]) as u64;
+        let len = r[2] as u64 + 1;
+        let cfa = Rule::RegPlus(r[3] as u16 % 40, i8::from_le_bytes([r[4]]) as i64);
+        let off = i8::from_le_bytes([r[6]]) as i64;
+        let ra = match r[5] % 7 {
+            0 => Rule::Undefined,
+            1 => Rule::Same,
+            2 => Rule::AtCfa(off),
+            3 => Rule::CfaPlus(off),
+            4 => Rule::Register(r[7] as u16 % 40),
+            5 => Rule::RegPlus(r[7] as u16 % 40, off),
+            _ => {
+                let text = String::from_utf8_lossy(&r[8..16]).into_owned();
+                let (at, n) = b.string(&text);
+                Rule::Expr(at, n)
+            }
+        };
+        b.add_rules(start, start + len, r[8] & 1, vec![(CFA, cfa), (RA, ra), (r[9] as u16 % 40, Rule::AtCfa(off))]);
+    }
+    b.add_code(0, 0x8000);
+    let cache = b.finish();
+    let stack = &data[2 + 16 * records..];
+    let base = 0x10_0000u64;
+    let registers: Vec<(&'static str, u64)> = names.iter().enumerate().map(|(i, n)| {
+        let v = word(2 + 16 * records + 8 * i);
+        (*n, if i == 1 { base + v % (stack.len() as u64 + 1) } else if i == 0 { v % 0x9000 } else { v })
+    }).collect();
+    let range = MemoryRange { base, size: stack.len() as u64, file_offset: (2 + 16 * records) as u64 };
+    let module = Module {
+        base: 0,
+        size: 0x8000,
+        extent: 0x8000,
+        checksum: 0,
+        timestamp: 0,
+        code_file: String::new(),
+        code_id: String::new(),
+        debug_file: String::new(),
+        debug_id: String::new(),
+        codeview: CodeView::None,
+        version: None,
+    };
+    let md = Minidump {
+        threads: vec![Thread {
+            id: 1,
+            suspend_count: 0,
+            priority_class: 0,
+            priority: 0,
+            teb: 0,
+            stack: Some(range),
+            context: Some(Context { cpu, layout: "fuzz", flags: 0, size: 0, registers }),
+            name: None,
+        }],
+        modules: vec![module],
+        memory: vec![range],
+        ..Default::default()
+    };
+    let c = CfiCache::parse(&cache).ok();
+    let w = walk(&md, data, &[c], &WalkLimits::default());
+    let frames = &w.threads[0].frames;
+    assert!(frames.len() <= 256);
+    for pair in frames.windows(2) {
+        assert!(pair[1].sp > pair[0].sp);
+    }
+    let _ = w.to_json();
+}

@@ -931,10 +931,22 @@ fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
         let same = i + 1 < v.len() && v[i + 1].0 == v[i].0;
         suffix[i] = if same { v[i].2.max(suffix[i + 1]) } else { v[i].2 };
     }
+    let mut by_start: Vec<(u64, usize)> = maps.iter().enumerate().map(|(i, e)| (e.start, i)).collect();
+    by_start.sort_unstable();
     for m in modules.iter_mut() {
         let i = v.partition_point(|e| (e.0, e.1) < (m.code_file.as_str(), m.base));
         if i < v.len() && v[i].0 == m.code_file {
             m.extent = m.extent.max(suffix[i] - m.base);
+        } else if let Some(e) = by_start
+            .get(by_start.partition_point(|x| x.0 < m.base)..)
+            .and_then(|r| r.iter().take_while(|x| x.0 == m.base).map(|x| &maps[x.1]).find(|e| e.offset == 0 && e.path.starts_with('/')))
+        {
+            // The module names the file by another path (lldb: /lib/... where the maps
+            // say /usr/lib/...): the mapping at its base names it.
+            let i = v.partition_point(|x| (x.0, x.1) < (e.path.as_str(), m.base));
+            if i < v.len() && v[i].0 == e.path {
+                m.extent = m.extent.max(suffix[i] - m.base);
+            }
         }
     }
 }

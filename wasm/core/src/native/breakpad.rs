@@ -507,6 +507,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         has_debug_info: ix.has_lines,
         has_symbols: ix.funcs.iter().any(|f| !f.bad) || !ix.publics.is_empty(),
         identity: ix.identity,
+        has_unwind_info: false,
         debuglink: None,
         debug_file: None,
         code_offset: None,

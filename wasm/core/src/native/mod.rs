@@ -34,6 +34,9 @@ pub struct ObjectInfo {
     pub has_debug_info: bool,
     /// Whether the file has a symbol table.
     pub has_symbols: bool,
+    /// Whether the file has unwind information pysym reads (`.eh_frame`, `.debug_frame`,
+    /// Breakpad `STACK` records).
+    pub has_unwind_info: bool,
     /// ELF `.gnu_debuglink`: the file name of the separate debug file and the CRC-32 of
     /// its contents, as GDB looks it up beside the binary and in the debug directories.
     pub debuglink: Option<(String, u32)>,
@@ -379,9 +382,46 @@ fn sniff_io<F: std::io::Read + std::io::Seek>(file: &mut F) -> Result<Option<Str
 
 fn streamed_info<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<ObjectInfo> {
     match kind {
-        Streamed::Breakpad => breakpad::object_info(src),
+        Streamed::Breakpad => breakpad::object_info(src).map(|mut info| {
+            info.has_unwind_info = breakpad_has_stack(src);
+            info
+        }),
         Streamed::Wasm => wasm::object_info(src),
     }
+}
+
+/// Whether a Breakpad file has `STACK` records: `dump_syms` writes them last, so the
+/// file's last window tells.
+fn breakpad_has_stack<'a, S: source::Source<'a>>(src: &mut S) -> bool {
+    let size = src.size();
+    let len = size.min(64 << 10);
+    match src.window(size - len, len as usize, false) {
+        Ok(w) => w.windows(7).any(|x| x == b"\nSTACK "),
+        Err(_) => false,
+    }
+}
+
+/// Builds the CFI cache (`unwind`, FORMAT.md) of an object file (ELF, Mach-O, fat
+/// Mach-O by `arch`, Breakpad).
+pub fn build_cfi<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Result<crate::unwind::build::Built> {
+    if let Some(kind) = sniff(data)? {
+        return match kind {
+            Streamed::Breakpad => crate::unwind::build::from_breakpad(&mut source::RefSource::new(data)?),
+            Streamed::Wasm => Err(unsupported("WebAssembly modules have no unwind information")),
+        };
+    }
+    fn cfi<'x, R: ReadRef<'x>>(f: &object::File<'x, R>, sub: Option<&'static str>) -> Result<crate::unwind::build::Built> {
+        let id = identity(f, sub);
+        crate::unwind::build::from_object(f, crate::unwind::Arch::from_name(&id.arch), id.image_base)
+    }
+    let (_warn, patched) = macho_load_commands(data);
+    if let Some(head) = patched {
+        let patched = Patched { head, data };
+        let (opened, sub) = open(&patched, arch)?;
+        return with_file!(opened, f => cfi(f, sub));
+    }
+    let (opened, sub) = open(data, arch)?;
+    with_file!(opened, f => cfi(f, sub))
 }
 
 fn streamed_build<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Result<SymCacheBuild> {
@@ -423,6 +463,7 @@ pub fn object_info<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Resu
             identity: identity(f, sub),
             has_debug_info: has_debug_info(f),
             has_symbols: has_symbols(f),
+            has_unwind_info: crate::unwind::build::has_unwind_info(f),
             debuglink: debuglink(f),
             debug_file: None,
             code_offset: None,

@@ -286,6 +286,7 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         identity: identity(&l),
         has_debug_info: l.debug.iter().rev().find(|d| d.0 == ".debug_info").map_or(false, |d| d.2 > 0),
         has_symbols,
+        has_unwind_info: false,
         debuglink: None,
         debug_file: l.debug_file.clone(),
         code_offset: l.code.map(|c| c.0),

@@ -30,7 +30,7 @@ import pytest
 import pysym
 from pysym import FilesystemStore, InvalidInputError, Module, RequestTooLargeError, Symbolicator, SystemStore
 from pysym._cli import main as cli_main
-from pysym._symbolicate import SYMCACHE_VERSION, caller_address
+from pysym._symbolicate import caller_address, symcache_version
 from pysym._symbolicate._stores import layout_locations
 
 HERE = Path(__file__).parent / "crash"
@@ -230,6 +230,7 @@ def test_crash_matches_lldb(crash: Crash, engine: str, tmp_path: Path) -> None:
         for n in ("main", "libone.so", "libtwo.so", "libc.so.6"):
             assert mods[n]["debug_status"] == "found", mods[n]
             assert mods[n]["features"]["has_debug_info"]
+            assert mods[n]["features"]["has_sources"] is False  # no source bundles yet
         assert mods["ld-linux-x86-64.so.2"]["debug_status"] == "unused"
         # The crashing frame is inside two inlined calls: three frames, one index.
         first = _groups(response)[0]
@@ -506,10 +507,10 @@ def test_disk_cache_entry_and_reuse(crash: Crash, engine: str, tmp_path: Path) -
     cache = tmp_path / "cache"
     sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
     first = sym.symbolicate(_one_frame(crash))
-    entries = list((cache / "symcaches" / ("v%d" % SYMCACHE_VERSION)).glob("*.symcache"))
+    entries = list((cache / "symcaches" / ("v%d" % symcache_version())).glob("*.symcache"))
     assert len(entries) == 1
     assert entries[0].read_bytes()[:8] == b"PYSYMCCH"
-    assert int.from_bytes(entries[0].read_bytes()[8:12], "little") == SYMCACHE_VERSION
+    assert int.from_bytes(entries[0].read_bytes()[8:12], "little") == symcache_version()
     assert oct(os.stat(cache).st_mode & 0o777) == "0o700"
     assert oct(os.stat(entries[0]).st_mode & 0o777) == "0o600"
     assert sym.stats["builds"] == 1
@@ -636,6 +637,85 @@ def test_malformed_debug_file_remembered(crash: Crash, engine: str, tmp_path: Pa
     again = Symbolicator([FilesystemStore(tmp_path / "store")], cache_dir=cache, malformed_ttl=3600)
     assert again.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "malformed"
     assert again.stats["builds"] == 0
+
+
+@needs_lldb
+def test_missing_module_remembered_for_the_store_ttl(crash: Crash, engine: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    remembering = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 3600}])
+    asking = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 0}])
+    short = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 3600},
+                          FilesystemStore(tmp_path / "other", negative_ttl=0.2)])
+    for sym in (remembering, asking, short):
+        assert sym.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "missing"
+    shutil.copytree(crash.buildid / ".build-id", store / ".build-id")
+    # the memo answers until the TTL ends; a store with TTL 0 is asked every time
+    resp = remembering.symbolicate(_one_frame(crash))
+    assert resp["modules"][0]["debug_status"] == "missing"
+    assert resp["stacktraces"][0]["frames"][0]["status"] == "missing"
+    assert asking.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "found"
+    time.sleep(0.3)  # the smallest TTL of a symbolicator's stores decides
+    assert short.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "found"
+    assert FilesystemStore(store).negative_ttl == pysym._symbolicate._stores.DEFAULT_NEGATIVE_TTL
+    for bad in (-1, float("nan"), "soon"):
+        with pytest.raises((ValueError, TypeError)):
+            Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": bad}])
+
+
+@needs_lldb
+def test_file_memos_skip_parsing_and_stay_bounded(crash: Crash, engine: str, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    first = [sym.symbolicate(_one_frame(crash, n)) for n in ("libtwo.so", "libone.so", "main")]
+    memos = sorted((cache / "symcaches" / ("v%d" % symcache_version()) / "digests").iterdir())
+    assert len(memos) == 3
+    memo = json.loads(memos[0].read_text())
+    assert len(memo["sha256"]) == 64 and memo["ident:"]["kind"] == "elf"
+    # a new process's view: the memos answer, the sandbox reads no identity again, the
+    # response is the same
+    again = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    calls: List[str] = []
+    real = pysym.Object.from_path
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(str(a[0]))
+        return real(*a, **k)
+
+    pysym._symbolicate._symbolicator.Object.from_path = counted  # type: ignore[method-assign]
+    try:
+        assert [again.symbolicate(_one_frame(crash, n)) for n in ("libtwo.so", "libone.so", "main")] == first
+    finally:
+        pysym._symbolicate._symbolicator.Object.from_path = real  # type: ignore[method-assign]
+    assert calls == [] and again.stats["disk_hits"] == 3
+    # a file changed in place (same size, mtime put back) is not matched to its old memo
+    b = crash.ids["libtwo.so"]
+    debug = tmp_path / "copy" / ".build-id" / b[:2] / (b[2:] + ".debug")
+    shutil.copytree(crash.buildid, tmp_path / "copy")
+    Symbolicator([FilesystemStore(tmp_path / "copy")], cache_dir=cache).symbolicate(_one_frame(crash))
+    st = debug.stat()
+    data = bytearray(debug.read_bytes())
+    data[-1] ^= 0xFF
+    debug.write_bytes(bytes(data))
+    os.utime(debug, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert pysym._symbolicate.DiskCache(str(cache)).memo(str(debug)) == {}
+    # bounded: past max_memos the least recently used go
+    small = pysym._symbolicate.DiskCache(str(cache), max_memos=2)
+    memo_dir = Path(small.memo_dir)
+    files = sorted(memo_dir.iterdir())
+    assert len(files) == 4
+    old = time.time() - 1000
+    for i, m in enumerate(files):
+        os.utime(m, (old + i, old + i))
+    small.evict()
+    assert sorted(memo_dir.iterdir()) == files[-2:]
+
+
+def test_symcache_version_comes_from_the_module(engine: str) -> None:
+    core = Path(__file__).resolve().parent.parent / "wasm" / "core" / "src" / "symcache" / "mod.rs"
+    m = re.search(r"pub const VERSION: u32 = (\d+);", core.read_text())
+    assert m is not None
+    assert symcache_version() == int(m.group(1))
 
 
 @needs_lldb

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -21,7 +22,7 @@ from .._errors import InvalidInputError, PysymError, RequestTooLargeError
 from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
-from ._cache import DiskCache, MemoryCache, file_digest
+from ._cache import DiskCache, MemoryCache, file_digest, unchanged
 from ._ids import format_debug_id
 from ._request import Module, StackFrame, caller_address, check_overlaps, parse_address, parse_module
 from ._stores import Store, SystemStore, store_from_config
@@ -53,6 +54,8 @@ class _Resolved:
     #: the symcache's key in the memory cache (the memo holds no symcache itself, so the
     #: memory cache's bound is the only thing keeping symcaches alive)
     key: Optional[str] = None
+    #: (a "missing" memo) time.monotonic() when the stores are asked again
+    expires: float = 0.0
 
 
 def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
@@ -61,6 +64,11 @@ def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
     except OSError:
         return None
     return path, st.st_mtime_ns, st.st_size
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _crc32(path: str) -> Optional[int]:
@@ -77,11 +85,46 @@ def _crc32(path: str) -> Optional[int]:
         return None
 
 
+class _Ident:
+    """What discovery needs of a debug file (an :class:`Object`'s identity), read in the
+    sandbox or remembered by the disk cache; the Object itself is opened when a symcache
+    has to be built."""
+
+    FIELDS = ("kind", "arch", "debug_id", "code_id", "has_debug_info", "has_symbols")
+
+    def __init__(self, path: str, arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
+        self.path = path
+        self.want_arch = arch
+        self.kind: str = str(fields.get("kind") or "")
+        self.arch: str = str(fields.get("arch") or "")
+        self.debug_id: str = str(fields.get("debug_id") or "")
+        code_id = fields.get("code_id")
+        self.code_id: Optional[str] = str(code_id) if code_id else None
+        self.has_debug_info = bool(fields.get("has_debug_info"))
+        self.has_symbols = bool(fields.get("has_symbols"))
+        self._obj = obj
+
+    @classmethod
+    def read(cls, path: str, arch: Optional[str], rt: Runtime) -> "_Ident":
+        obj = Object.from_path(path, arch=arch, runtime=rt)
+        return cls(path, arch, {f: getattr(obj, f) for f in cls.FIELDS}, obj)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def object(self, rt: Runtime) -> Any:
+        if self._obj is None:
+            self._obj = Object.from_path(self.path, arch=self.want_arch, runtime=rt)
+        return self._obj
+
+
 def _features(obj: Any) -> Dict[str, bool]:
     return {
         "has_debug_info": bool(obj.has_debug_info),
         "has_symbols": bool(obj.has_symbols),
         "has_unwind_info": False,  # not read by this version
+        # A source bundle is available: pysym reads none yet, so always false (the
+        # local_sources option reads files named by the debug info; that is no bundle).
         "has_sources": False,
     }
 
@@ -123,7 +166,10 @@ class Symbolicator:
     (``"DIR"`` or ``"DIR:layout"``) or a mapping ``{"type", "path", "layout", "casing",
     "filters"}``.  ``cache_dir``: keep built symcaches there (shared by processes,
     bounded by ``disk_cache_bytes``; ``malformed_ttl`` seconds to remember a debug file
-    that failed to build).  ``limits``: the sandbox limits (:class:`pysym.Limits`) of a
+    that failed to build).  A module found in no store is remembered as missing for the
+    smallest ``negative_ttl`` of the stores (a store setting, see
+    :func:`pysym.store_from_config`; 0 asks the stores again on every request).
+    ``limits``: the sandbox limits (:class:`pysym.Limits`) of a
     runtime of its own; default: the process-wide runtime.  ``memory_cache_bytes``:
     loaded symcaches kept in memory.  ``max_frames``/``max_modules``: the size of one
     request (:data:`MAX_FRAMES`, :data:`MAX_MODULES`).  ``local_sources``: read source
@@ -139,7 +185,7 @@ class Symbolicator:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
-                               lock_timeout=lock_timeout) if cache_dir is not None else None)
+                               lock_timeout=lock_timeout, runtime=self._runtime) if cache_dir is not None else None)
         self.memory = MemoryCache(memory_cache_bytes)
         self.max_frames = int(max_frames)
         self.max_modules = int(max_modules)
@@ -175,9 +221,11 @@ class Symbolicator:
             if hit is not None:
                 return hit
             res = self._find(module)
-            if res.status == "found":
+            ttl = min((s.negative_ttl for s in self.stores), default=0.0)
+            if res.status == "found" or (res.status == "missing" and ttl > 0):
                 with self._memo_lock:
-                    self._memo[key] = replace(res, symcache=None)
+                    self._memo.pop(key, None)  # re-inserted last: the oldest go first
+                    self._memo[key] = replace(res, symcache=None, expires=time.monotonic() + ttl)
                     while len(self._memo) > _MEMO_ENTRIES:
                         self._memo.pop(next(iter(self._memo)))
             return res
@@ -185,6 +233,9 @@ class Symbolicator:
     def _memo_hit(self, key: Any) -> Optional[_Resolved]:
         with self._memo_lock:
             hit = self._memo.get(key)
+        if hit is not None and hit.status == "missing":
+            # Not found in any store: asked again once the first store's negative_ttl ends.
+            return hit if time.monotonic() < hit.expires else None
         if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
             return None
         sc = self.memory.get(hit.key) if hit.key is not None else None
@@ -197,7 +248,7 @@ class Symbolicator:
         rt = self.runtime
         found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
         reports: List[Dict[str, Any]] = []
-        seen: Dict[str, Dict[str, Any]] = {}
+        seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
         for store in self.stores:
             for loc in store.locations(module):
                 report: Dict[str, Any] = {"source": store.id, "location": store.describe(loc)}
@@ -216,15 +267,20 @@ class Symbolicator:
                         report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
                                               "the binary expects 0x%08x" % (have or 0, loc.crc)}
                         continue
-                real = os.path.realpath(path)
-                if real in seen:
-                    report["download"] = dict(seen[real]["download"])
+                try:
+                    st = os.stat(path)
+                except OSError as e:
+                    report["download"] = {"status": "error", "details": _one_line(e)}
+                    continue
+                same = seen.get((st.st_dev, st.st_ino))
+                if same is not None:
+                    report["download"] = dict(same["download"])
                     report["debug"] = {"status": "unused", "details": "same file as another candidate"}
                     continue
-                seen[real] = report
+                seen[st.st_dev, st.st_ino] = report
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
-                    obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
+                    obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
                 except (PysymError, OSError) as e:
                     report["download"] = {"status": "malformed", "details": _one_line(e)}
                     continue
@@ -259,8 +315,23 @@ class Symbolicator:
             res.status, res.error = "malformed", errors[0]
         return res
 
-    def _symcache(self, path: str, obj: Any, rt: Runtime) -> Tuple[SymCache, str]:
+    def _ident(self, path: str, arch: Optional[str], rt: Runtime) -> _Ident:
+        """The identity of a debug file: remembered by the disk cache while the file is
+        unchanged (a new process then parses nothing of it), else read in the sandbox."""
+        slot = "ident:" + (arch or "")
+        if self.disk is not None:
+            fields = self.disk.memo(path).get(slot)
+            if isinstance(fields, dict):
+                return _Ident(path, arch, fields)
+        before = os.stat(path)
+        ident = _Ident.read(path, arch, rt)
+        if self.disk is not None and unchanged(before, path):
+            self.disk.remember(path, **{slot: ident.to_dict()})
+        return ident
+
+    def _symcache(self, path: str, ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
         digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+        obj = ident
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)
         if cached is not None:
@@ -269,36 +340,40 @@ class Symbolicator:
         built: List[SymCache] = []
 
         def build() -> bytes:
-            sc = SymCache.from_object(obj, runtime=rt)
+            sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
             built.append(sc)
             return sc.to_bytes()
 
         if self.disk is None:
-            sc = SymCache.from_object(obj, runtime=rt)
+            sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
-            self.memory.put(key, sc, len(sc.to_bytes()))
+            self.memory.put(key, sc, 2 * len(sc.to_bytes()))
             return sc, key
         entry, data = self.disk.get_or_build(key, build)
         if built:
             sc = built[0]
         elif entry is not None:
+            # Loaded from bytes read once, not from the path: reloads (after a trap, on a
+            # new wasmer thread) reuse those bytes, so nothing needs hashing to prove the
+            # entry unchanged (a PinnedFile would hash every load).
             try:
-                sc = SymCache.from_path(entry, runtime=rt)
+                sc = SymCache.from_bytes(_read(entry), runtime=rt)
                 self._count("disk_hits")
-            except PysymError:
+            except (PysymError, OSError):
                 # A damaged entry (renames are atomic, so: the disk): drop it, build again.
                 try:
                     os.unlink(entry)
                 except OSError:
                     pass
                 entry, data = self.disk.get_or_build(key, build)
-                sc = built[0] if built else SymCache.from_path(entry, runtime=rt)  # type: ignore[arg-type]
+                sc = built[0] if built else SymCache.from_bytes(
+                    data if data is not None else _read(entry), runtime=rt)  # type: ignore[arg-type]
         else:
             assert data is not None
             sc = SymCache.from_bytes(data, runtime=rt)
-        size = os.path.getsize(entry) if entry is not None else len(sc.to_bytes())
-        self.memory.put(key, sc, size)
+        # The bytes are held twice: by the host (for reloads) and in the module.
+        self.memory.put(key, sc, 2 * len(sc.to_bytes()))
         return sc, key
 
     # -- the request ---------------------------------------------------------------

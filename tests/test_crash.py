@@ -449,6 +449,12 @@ def test_address_adjustment_and_modes(crash: Crash, engine: str) -> None:
     assert out[1]["lineno"] == out[3]["lineno"] == lldb_line  # caller frames: addr - 1
     assert out[0]["lineno"] == out[2]["lineno"] == out[4]["lineno"]  # not adjusted
     assert out[3]["instruction_addr"] == hex(ret)
+    assert out[2]["trust"] == "context" and "trust" not in out[0]
+    assert out[2]["package"] == out[0]["package"] == m["code_file"]
+    # frame templates are reused by the next request; the frames are new dicts
+    again = sym.symbolicate({"modules": [m], "stacktraces": [{"frames": frames}]})
+    assert again == resp
+    assert again["stacktraces"][0]["frames"][0] is not resp["stacktraces"][0]["frames"][0]
     # caller_first: the crashing frame is the last one
     resp2 = sym.symbolicate({"modules": [m], "stacktraces": [{"frames": frames[:2][::-1]}],
                              "options": {"frame_order": "caller_first"}})

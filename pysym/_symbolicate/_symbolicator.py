@@ -14,6 +14,7 @@ import bisect
 import os
 import threading
 import time
+import weakref
 import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -36,6 +37,7 @@ MAX_MODULES = 10_000
 _CONTEXT_LINES = 5
 _MEMO_ENTRIES = 4096  # modules remembered as found (path + stamp + features; no symcache)
 _MAX_SOURCE_BYTES = 10 << 20
+_TEMPLATES = 100_000  # frame templates kept per symcache and image address
 
 # A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
 _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
@@ -193,6 +195,7 @@ class Symbolicator:
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
         self._flights: Dict[Any, threading.Lock] = {}
+        self._templates: "weakref.WeakKeyDictionary[SymCache, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
         self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
@@ -329,6 +332,22 @@ class Symbolicator:
             self.disk.remember(path, **{slot: ident.to_dict()})
         return ident
 
+    def _template_cache(self, sc: SymCache, image_addr: int, package: Optional[str],
+                        want_context: bool) -> Dict[int, Tuple[Any, List[Dict[str, Any]]]]:
+        """The frame templates made for ``sc`` at one image address (they live as long as
+        the symcache: repeated requests only copy them)."""
+        with self._memo_lock:
+            per = self._templates.get(sc)
+            if per is None:
+                per = self._templates[sc] = {}
+            key = (image_addr, package, want_context)
+            cache = per.get(key)
+            if cache is None or len(cache) > _TEMPLATES:
+                if len(per) > 64:
+                    per.clear()  # a symcache seen at many addresses: start over
+                cache = per[key] = {}
+            return cache
+
     def _symcache(self, path: str, ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
         digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
         obj = ident
@@ -421,60 +440,62 @@ class Symbolicator:
         check_overlaps(modules, errors)
         usable = sorted((m.image_addr, i) for i, m in enumerate(modules) if m is not None)
         starts = [s for s, _ in usable]
+        owners = [i for _s, i in usable]
+        ends = [s + modules[i].image_size for s, i in usable]  # type: ignore[union-attr]
+        right = bisect.bisect_right
 
-        def module_of(addr: int) -> int:
-            k = bisect.bisect_right(starts, addr) - 1
-            if k < 0:
-                return -1
-            i = usable[k][1]
-            m = modules[i]
-            assert m is not None
-            return i if addr < m.image_addr + m.image_size else -1
-
-        # Pass 1: place every frame; group lookups by module.
-        plan: List[List[Tuple[str, Any]]] = []
+        # Pass 1: place every frame; group lookups by module. A placed frame is
+        # (address, module index) to look up, or (status, address or None, why).
+        plan: List[List[Tuple[Any, ...]]] = []
         wanted: Dict[int, List[Tuple[int, int, int, bool]]] = {}
         for ti, t in enumerate(traces):
             frames = t["frames"]
-            n = len(frames)
-            row: List[Tuple[str, Any]] = []
+            first = len(frames) - 1 if caller_first else 0
+            row: List[Tuple[Any, ...]] = []
+            plan.append(row)
             for fi, frame in enumerate(frames):
-                if not _is_map(frame):
-                    row.append(("malformed", (None, "a frame must be an object")))
+                if type(frame) is not dict and not isinstance(frame, Mapping):
+                    row.append(("malformed", None, "a frame must be an object"))
                     continue
-                addr = parse_address(frame.get("instruction_addr"))
+                raw_addr = frame.get("instruction_addr")
+                addr = _hex_address(raw_addr) if type(raw_addr) is str else None
                 if addr is None:
-                    row.append(("malformed", (None, "instruction_addr is not an address")))
-                    continue
-                mode = frame.get("addr_mode", "abs") or "abs"
-                if mode != "abs":
+                    addr = parse_address(raw_addr)
+                    if addr is None:
+                        row.append(("malformed", None, "instruction_addr is not an address"))
+                        continue
+                mode = frame.get("addr_mode")
+                if mode and mode != "abs":
                     rel = _rel_module(mode, len(raw_modules))
                     if rel is None:
-                        row.append(("malformed", (addr, "addr_mode must be 'abs' or 'rel:N'")))
+                        row.append(("malformed", addr, "addr_mode must be 'abs' or 'rel:N'"))
                         continue
                     rel_mod = modules[rel]
                     if rel_mod is None:
-                        row.append(("unknown_image", (addr, None)))
+                        row.append(("unknown_image", addr, None))
                         continue
                     addr = rel_mod.image_addr + addr
                     if addr > (1 << 64) - 1:
-                        row.append(("malformed", (addr, "address beyond 64 bits")))
+                        row.append(("malformed", addr, "address beyond 64 bits"))
                         continue
-                mi = module_of(addr)
-                if mi < 0:
-                    row.append(("unknown_image", (addr, None)))
+                slot = right(starts, addr) - 1
+                if slot < 0 or addr >= ends[slot]:
+                    row.append(("unknown_image", addr, None))
                     continue
-                first = (fi == n - 1) if caller_first else (fi == 0)
+                mi = owners[slot]
                 adjust = frame.get("adjust_instruction_addr")
-                if not isinstance(adjust, bool):
-                    adjust = not first and frame.get("trust") != "context"
-                wanted.setdefault(mi, []).append((ti, fi, addr, adjust))
-                row.append(("lookup", (addr, mi)))
-            plan.append(row)
+                if adjust is not True and adjust is not False:
+                    adjust = fi != first and frame.get("trust") != "context"
+                items = wanted.get(mi)
+                if items is None:
+                    items = wanted[mi] = []
+                items.append((ti, fi, addr, adjust))
+                row.append((addr, mi))
 
         # Pass 2: resolve each referenced module, look its addresses up in one batch.
         resolved: Dict[int, _Resolved] = {}
         results: Dict[Tuple[int, int], Any] = {}
+        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
         for mi, items in wanted.items():
             m = modules[mi]
             assert m is not None
@@ -482,6 +503,7 @@ class Symbolicator:
             resolved[mi] = res
             if res.symcache is None:
                 continue
+            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, want_context)
             arch = m.arch or res.arch
             if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
                 base_addr = m.image_addr
@@ -492,16 +514,16 @@ class Symbolicator:
             for (ti, fi, _a, _adj), frames in zip(items, looked):
                 results[ti, fi] = frames
 
-        templates: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}
-        pinned = [r for _t, r in results.items()]  # keeps the frames (and their ids) alive
         out_traces = []
         for ti, t in enumerate(traces):
             out_frames: List[Dict[str, Any]] = []
-            for fi, (kind, info) in enumerate(plan[ti]):
-                frame = t["frames"][fi]
-                trust = frame.get("trust") if _is_map(frame) else None
-                if kind != "lookup":
-                    addr, _why = info
+            append = out_frames.append
+            frames = t["frames"]
+            for fi, placed in enumerate(plan[ti]):
+                frame = frames[fi]
+                trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
+                if len(placed) == 3:
+                    kind, addr, _why = placed
                     d: Dict[str, Any] = {"status": kind, "original_index": fi}
                     if addr is not None:
                         d["instruction_addr"] = "0x%x" % addr
@@ -509,9 +531,33 @@ class Symbolicator:
                         d["instruction_addr"] = frame["instruction_addr"]
                     if trust is not None:
                         d["trust"] = trust
-                    out_frames.append(d)
+                    append(d)
                     continue
-                addr, mi = info
+                addr, mi = placed
+                found = results.get((ti, fi))
+                if found:
+                    # The symbol fields of a chain are made once per symcache, image address
+                    # and chain (the innermost frame, kept in the entry, names the chain).
+                    tcache = tcaches[mi]
+                    entry = tcache.get(id(found[0]))
+                    if entry is None or entry[0] is not found[0]:
+                        m = modules[mi]
+                        assert m is not None
+                        entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
+                        tcache[id(found[0])] = entry
+                    hx = "0x%x" % addr
+                    if trust is None:
+                        group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
+                    else:
+                        head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
+                        group = [{**head, **tmpl} for tmpl in entry[1]]
+                        if "package" not in entry[1][0]:
+                            for g in group:
+                                del g["package"]
+                    if caller_first:
+                        group.reverse()
+                    out_frames.extend(group)
+                    continue
                 m = modules[mi]
                 assert m is not None
                 res = resolved[mi]
@@ -521,29 +567,15 @@ class Symbolicator:
                 if trust is not None:
                     base["trust"] = trust
                 if res.symcache is None:
-                    out_frames.append(dict(base, status="missing" if res.status == "missing" else "malformed"))
-                    continue
-                found = results.get((ti, fi)) or []
-                if not found:
-                    out_frames.append(dict(base, status="missing_symbol"))
-                    continue
-                # The symbol fields of a chain, made once per (module, chain) a request
-                # meets: symcache frames are shared objects (alive for the request), and the
-                # innermost frame of a chain determines its callers.
-                tk = (mi, id(found[0]))
-                tmpls = templates.get(tk)
-                if tmpls is None:
-                    tmpls = templates[tk] = [_template(f, m.image_addr, want_context) for f in found]
-                group = [{**base, **tmpl} for tmpl in tmpls]
-                if caller_first:
-                    group.reverse()
-                out_frames.extend(group)
+                    base["status"] = "missing" if res.status == "missing" else "malformed"
+                else:
+                    base["status"] = "missing_symbol"
+                append(base)
             st: Dict[str, Any] = {"frames": out_frames}
             for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
                 if k in t:
                     st[k] = t[k]
             out_traces.append(st)
-        del pinned
 
         out_modules = []
         for i, raw in enumerate(raw_modules):
@@ -586,8 +618,19 @@ def _rel_module(mode: Any, count: int) -> Optional[int]:
     return i if i < count else None
 
 
-def _template(f: Any, image_addr: int, want_context: bool) -> Dict[str, Any]:
-    d: Dict[str, Any] = {"status": "symbolicated"}
+def _hex_address(s: str) -> Optional[int]:
+    """``int(s, 16)`` for the usual ``"0x7f..."``, else ``None`` (``parse_address`` decides)."""
+    if s[:2] == "0x" and 2 < len(s) <= 18 and s[2] not in "+- " and "_" not in s:
+        try:
+            return int(s, 16)
+        except ValueError:
+            return None
+    return None
+
+
+def _template(f: Any, image_addr: int, package: Optional[str], want_context: bool) -> Dict[str, Any]:
+    d: Dict[str, Any] = {"package": package} if package else {}
+    d["status"] = "symbolicated"
     if f.function is not None:
         d["function"] = f.function
     if f.raw_function is not None:

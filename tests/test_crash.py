@@ -751,6 +751,24 @@ def test_threads_share_one_symbolicator(crash: Crash, engine: str, tmp_path: Pat
 
 
 @needs_lldb
+@pytest.mark.parametrize("workers", [1, 3])
+def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) -> None:
+    """Modules are found and built by worker threads, each with a runtime of its own: the
+    answer is the one of a single worker, every symcache is built once."""
+    req = crash.request(dif_candidates=True)
+    stores = [FilesystemStore(crash.buildid), SystemStore(module_files=False)]
+    one = Symbolicator(stores, build_workers=1).symbolicate(req)
+    sym = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    assert sym.build_workers == workers
+    assert sym.symbolicate(req) == one
+    assert sym.stats["builds"] == 4
+    assert len(sym._spare) == (0 if workers == 1 else 3)  # workers' runtimes, kept for the next request
+    assert sym.symbolicate(req) == one and sym.stats["builds"] == 4
+    default = Symbolicator(stores)
+    assert default.build_workers == (min(2, os.cpu_count() or 1) if engine == "wasmtime" else 1)
+
+
+@needs_lldb
 def test_symbolicate_frames_typed(crash: Crash, engine: str) -> None:
     mods = [Module(type="elf", image_addr=int(m["image_addr"], 16), image_size=m["image_size"],
                    code_id=m["code_id"], code_file=m["code_file"]) for m in crash.modules]

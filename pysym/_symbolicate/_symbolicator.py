@@ -68,6 +68,11 @@ def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
     return path, st.st_mtime_ns, st.st_size
 
 
+def _memo_key(module: Module) -> Tuple[Any, ...]:
+    return (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
+            module.arch)
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -177,13 +182,17 @@ class Symbolicator:
     request (:data:`MAX_FRAMES`, :data:`MAX_MODULES`).  ``local_sources``: read source
     context (``pre_context``...) from the files the debug info names, on this machine
     (off by default: a debug file from elsewhere could name any local file).
+    ``build_workers``: modules of a request not in memory are found and built by this
+    many threads, each with a runtime of its own (same engine and limits, so up to that
+    many times the memory); default 2 where the engine lets threads run in parallel
+    (wasmtime), else 1.
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
                  limits: Optional[Limits] = None, *, memory_cache_bytes: int = 512 << 20,
                  disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
                  lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
-                 local_sources: bool = False) -> None:
+                 local_sources: bool = False, build_workers: Optional[int] = None) -> None:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
@@ -192,6 +201,12 @@ class Symbolicator:
         self.max_frames = int(max_frames)
         self.max_modules = int(max_modules)
         self.local_sources = local_sources
+        if build_workers is None:
+            # Builds overlap only where a call into the module lets other threads run.
+            parallel = getattr(self.runtime.engine, "parallel", False)
+            build_workers = min(2, os.cpu_count() or 1) if parallel else 1
+        self.build_workers = max(1, int(build_workers))
+        self._spare: List[Runtime] = []  # runtimes of build workers, idle
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
         self._flights: Dict[Any, threading.Lock] = {}
@@ -210,10 +225,36 @@ class Symbolicator:
 
     # -- finding and loading -------------------------------------------------------
 
-    def resolve(self, module: Module) -> _Resolved:
-        """The symcache of ``module`` (memoised while its file is unchanged)."""
-        key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
-               module.arch)
+    def resolve_many(self, modules: Sequence[Module]) -> List[_Resolved]:
+        """``resolve`` for each module; modules not in memory are found and built by up
+        to ``build_workers`` threads, each with a runtime (an instance) of its own."""
+        out: List[Optional[_Resolved]] = [self._memo_hit(_memo_key(m)) for m in modules]
+        todo = [i for i, r in enumerate(out) if r is None]
+        if self.build_workers <= 1 or len(todo) <= 1:
+            return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        def work(i: int) -> _Resolved:
+            with self._memo_lock:
+                rt = self._spare.pop() if self._spare else None
+            if rt is None:
+                main = self.runtime
+                rt = Runtime(main.engine.name, limits=main.limits)
+            try:
+                return self.resolve(modules[i], rt)
+            finally:
+                with self._memo_lock:
+                    self._spare.append(rt)
+
+        with ThreadPoolExecutor(max_workers=min(self.build_workers, len(todo))) as pool:
+            for i, res in zip(todo, pool.map(work, todo)):
+                out[i] = res
+        return [r for r in out if r is not None]
+
+    def resolve(self, module: Module, runtime: Optional[Runtime] = None) -> _Resolved:
+        """The symcache of ``module`` (memoised while its file is unchanged); found and
+        built in ``runtime`` (default: the symbolicator's)."""
+        key = _memo_key(module)
         with self._memo_lock:
             flight = self._flights.setdefault(key, threading.Lock())
         hit = self._memo_hit(key)
@@ -223,7 +264,7 @@ class Symbolicator:
             hit = self._memo_hit(key)
             if hit is not None:
                 return hit
-            res = self._find(module)
+            res = self._find(module, runtime or self.runtime)
             ttl = min((s.negative_ttl for s in self.stores), default=0.0)
             if res.status == "found" or (res.status == "missing" and ttl > 0):
                 with self._memo_lock:
@@ -247,8 +288,7 @@ class Symbolicator:
         self._count("memory_hits")
         return replace(hit, symcache=sc)
 
-    def _find(self, module: Module) -> _Resolved:
-        rt = self.runtime
+    def _find(self, module: Module, rt: Runtime) -> _Resolved:
         found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
@@ -496,11 +536,13 @@ class Symbolicator:
         resolved: Dict[int, _Resolved] = {}
         results: Dict[Tuple[int, int], Any] = {}
         tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
+        used = [modules[mi] for mi in wanted]
+        for mi, res in zip(wanted, self.resolve_many(used)):  # type: ignore[arg-type]
+            resolved[mi] = res
         for mi, items in wanted.items():
             m = modules[mi]
             assert m is not None
-            res = self.resolve(m)
-            resolved[mi] = res
+            res = resolved[mi]
             if res.symcache is None:
                 continue
             tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, want_context)

@@ -34,6 +34,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .._engine._cache import _trusted, write_private
+from .._errors import PysymError
 
 try:
     import fcntl
@@ -157,6 +158,11 @@ class DiskCache:
     def usable(self) -> bool:
         if self._usable is None:
             try:
+                self.version  # noqa: B018 - the module builds a tiny symcache once
+            except PysymError:
+                self._usable = False  # (a runtime that cannot build: nothing to cache)
+                return False
+            try:
                 for d in (self.root, os.path.join(self.root, "symcaches"), self.dir, self.lock_dir, self.memo_dir):
                     os.makedirs(d, mode=0o700, exist_ok=True)
                 self._usable = all(_trusted(d) for d in (self.root, self.dir, self.lock_dir, self.memo_dir))
@@ -176,32 +182,34 @@ class DiskCache:
 
     def memo(self, path: str) -> Dict[str, Any]:
         """What the cache remembers of the file at ``path`` (``{}`` if nothing or stale)."""
+        try:
+            return self._memo_of(os.stat(path), touch=True)
+        except OSError:
+            return {}
+
+    def _memo_of(self, st: os.stat_result, touch: bool = False) -> Dict[str, Any]:
         if not self.usable():
             return {}
+        name, stamp = self._memo_name(st)
+        p = os.path.join(self.memo_dir, name)
         try:
-            st = os.stat(path)
-            name, stamp = self._memo_name(st)
-            p = os.path.join(self.memo_dir, name)
             with open(p, "r", encoding="utf-8") as f:
                 memo = json.loads(f.read())
             if not isinstance(memo, dict) or memo.get("stamp") != stamp:
                 return {}
-            os.utime(p)  # the LRU clock
+            if touch:
+                os.utime(p)  # the LRU clock
         except (OSError, ValueError):
             return {}
         return memo
 
-    def remember(self, path: str, **fields: Any) -> None:
-        """Adds ``fields`` to the memo of the file at ``path`` (if it still has the stamp
-        ``fields`` were computed under: callers stat before computing)."""
-        if not self.usable():
+    def remember(self, path: str, before: os.stat_result, **fields: Any) -> None:
+        """Adds ``fields``, computed from the file at ``path`` as ``os.stat`` saw it at
+        ``before`` (taken before computing them), to its memo, if the file is unchanged."""
+        if not self.usable() or not unchanged(before, path):
             return
-        try:
-            st = os.stat(path)
-        except OSError:
-            return
-        name, stamp = self._memo_name(st)
-        memo = self.memo(path)
+        name, stamp = self._memo_name(before)
+        memo = self._memo_of(before)
         memo.update(fields)
         memo["stamp"] = stamp
         # (no fsync: a memo lost in a crash is computed again; a damaged one fails to parse)
@@ -215,8 +223,7 @@ class DiskCache:
         if isinstance(digest, str) and len(digest) == 64:
             return digest
         digest = file_digest(path)
-        if unchanged(before, path):
-            self.remember(path, sha256=digest)
+        self.remember(path, before, sha256=digest)
         return digest
 
     def entry_path(self, key: str) -> str:

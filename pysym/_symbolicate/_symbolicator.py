@@ -23,7 +23,7 @@ from .._errors import InvalidInputError, PysymError, RequestTooLargeError
 from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
-from ._cache import DiskCache, MemoryCache, file_digest, unchanged
+from ._cache import DiskCache, MemoryCache, file_digest
 from ._ids import format_debug_id
 from ._request import Module, StackFrame, caller_address, check_overlaps, parse_address, parse_module
 from ._stores import Store, SystemStore, store_from_config
@@ -368,8 +368,8 @@ class Symbolicator:
                 return _Ident(path, arch, fields)
         before = os.stat(path)
         ident = _Ident.read(path, arch, rt)
-        if self.disk is not None and unchanged(before, path):
-            self.disk.remember(path, **{slot: ident.to_dict()})
+        if self.disk is not None:
+            self.disk.remember(path, before, **{slot: ident.to_dict()})
         return ident
 
     def _template_cache(self, sc: SymCache, image_addr: int, package: Optional[str],

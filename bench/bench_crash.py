@@ -272,6 +272,8 @@ def main() -> None:
         n_frames = sum(len(t["frames"]) for t in spec["request"]["stacktraces"])
         print("request: %d threads x %d frames = %d frames over %d modules" % (
             THREADS, FRAMES, n_frames, len(spec["request"]["modules"])))
+        # (the machine's load is part of the result: ratios hold better than times)
+        print("load average at start: %.1f %.1f %.1f, %d CPUs" % (os.getloadavg() + (os.cpu_count() or 0,)))
         tools: List[Tuple[str, str]] = [("pysym", e) for e in available_engines()]
         try:
             import symbolic  # noqa: F401
@@ -304,6 +306,7 @@ def main() -> None:
                 name, r["cold"] * 1e3, r["warm"] * 1e3, r["hot"] * 1e3, r["ok"], ratio))
         print("targets: hot <= 0.5x, warm <= 1.0x, cold <= 1.2x (frames: output frames symbolicated, "
               "inlinees included)")
+        print("load average at end: %.1f %.1f %.1f" % os.getloadavg())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -30,7 +30,7 @@ import pytest
 import pysym
 from pysym import FilesystemStore, InvalidInputError, Module, RequestTooLargeError, Symbolicator, SystemStore
 from pysym._cli import main as cli_main
-from pysym._symbolicate import SYMCACHE_VERSION, caller_address
+from pysym._symbolicate import caller_address, symcache_version
 from pysym._symbolicate._stores import layout_locations
 
 HERE = Path(__file__).parent / "crash"
@@ -230,6 +230,7 @@ def test_crash_matches_lldb(crash: Crash, engine: str, tmp_path: Path) -> None:
         for n in ("main", "libone.so", "libtwo.so", "libc.so.6"):
             assert mods[n]["debug_status"] == "found", mods[n]
             assert mods[n]["features"]["has_debug_info"]
+            assert mods[n]["features"]["has_sources"] is False  # no source bundles yet
         assert mods["ld-linux-x86-64.so.2"]["debug_status"] == "unused"
         # The crashing frame is inside two inlined calls: three frames, one index.
         first = _groups(response)[0]
@@ -448,6 +449,12 @@ def test_address_adjustment_and_modes(crash: Crash, engine: str) -> None:
     assert out[1]["lineno"] == out[3]["lineno"] == lldb_line  # caller frames: addr - 1
     assert out[0]["lineno"] == out[2]["lineno"] == out[4]["lineno"]  # not adjusted
     assert out[3]["instruction_addr"] == hex(ret)
+    assert out[2]["trust"] == "context" and "trust" not in out[0]
+    assert out[2]["package"] == out[0]["package"] == m["code_file"]
+    # frame templates are reused by the next request; the frames are new dicts
+    again = sym.symbolicate({"modules": [m], "stacktraces": [{"frames": frames}]})
+    assert again == resp
+    assert again["stacktraces"][0]["frames"][0] is not resp["stacktraces"][0]["frames"][0]
     # caller_first: the crashing frame is the last one
     resp2 = sym.symbolicate({"modules": [m], "stacktraces": [{"frames": frames[:2][::-1]}],
                              "options": {"frame_order": "caller_first"}})
@@ -506,10 +513,10 @@ def test_disk_cache_entry_and_reuse(crash: Crash, engine: str, tmp_path: Path) -
     cache = tmp_path / "cache"
     sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
     first = sym.symbolicate(_one_frame(crash))
-    entries = list((cache / "symcaches" / ("v%d" % SYMCACHE_VERSION)).glob("*.symcache"))
+    entries = list((cache / "symcaches" / ("v%d" % symcache_version())).glob("*.symcache"))
     assert len(entries) == 1
     assert entries[0].read_bytes()[:8] == b"PYSYMCCH"
-    assert int.from_bytes(entries[0].read_bytes()[8:12], "little") == SYMCACHE_VERSION
+    assert int.from_bytes(entries[0].read_bytes()[8:12], "little") == symcache_version()
     assert oct(os.stat(cache).st_mode & 0o777) == "0o700"
     assert oct(os.stat(entries[0]).st_mode & 0o777) == "0o600"
     assert sym.stats["builds"] == 1
@@ -639,6 +646,85 @@ def test_malformed_debug_file_remembered(crash: Crash, engine: str, tmp_path: Pa
 
 
 @needs_lldb
+def test_missing_module_remembered_for_the_store_ttl(crash: Crash, engine: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    remembering = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 3600}])
+    asking = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 0}])
+    short = Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": 3600},
+                          FilesystemStore(tmp_path / "other", negative_ttl=0.2)])
+    for sym in (remembering, asking, short):
+        assert sym.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "missing"
+    shutil.copytree(crash.buildid / ".build-id", store / ".build-id")
+    # the memo answers until the TTL ends; a store with TTL 0 is asked every time
+    resp = remembering.symbolicate(_one_frame(crash))
+    assert resp["modules"][0]["debug_status"] == "missing"
+    assert resp["stacktraces"][0]["frames"][0]["status"] == "missing"
+    assert asking.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "found"
+    time.sleep(0.3)  # the smallest TTL of a symbolicator's stores decides
+    assert short.symbolicate(_one_frame(crash))["modules"][0]["debug_status"] == "found"
+    assert FilesystemStore(store).negative_ttl == pysym._symbolicate._stores.DEFAULT_NEGATIVE_TTL
+    for bad in (-1, float("nan"), "soon"):
+        with pytest.raises((ValueError, TypeError)):
+            Symbolicator([{"type": "filesystem", "path": str(store), "negative_ttl": bad}])
+
+
+@needs_lldb
+def test_file_memos_skip_parsing_and_stay_bounded(crash: Crash, engine: str, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    first = [sym.symbolicate(_one_frame(crash, n)) for n in ("libtwo.so", "libone.so", "main")]
+    memos = sorted((cache / "symcaches" / ("v%d" % symcache_version()) / "digests").iterdir())
+    assert len(memos) == 3
+    memo = json.loads(memos[0].read_text())
+    assert len(memo["sha256"]) == 64 and memo["ident:"]["kind"] == "elf"
+    # a new process's view: the memos answer, the sandbox reads no identity again, the
+    # response is the same
+    again = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    calls: List[str] = []
+    real = pysym.Object.from_path
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(str(a[0]))
+        return real(*a, **k)
+
+    pysym._symbolicate._symbolicator.Object.from_path = counted  # type: ignore[method-assign]
+    try:
+        assert [again.symbolicate(_one_frame(crash, n)) for n in ("libtwo.so", "libone.so", "main")] == first
+    finally:
+        pysym._symbolicate._symbolicator.Object.from_path = real  # type: ignore[method-assign]
+    assert calls == [] and again.stats["disk_hits"] == 3
+    # a file changed in place (same size, mtime put back) is not matched to its old memo
+    b = crash.ids["libtwo.so"]
+    debug = tmp_path / "copy" / ".build-id" / b[:2] / (b[2:] + ".debug")
+    shutil.copytree(crash.buildid, tmp_path / "copy")
+    Symbolicator([FilesystemStore(tmp_path / "copy")], cache_dir=cache).symbolicate(_one_frame(crash))
+    st = debug.stat()
+    data = bytearray(debug.read_bytes())
+    data[-1] ^= 0xFF
+    debug.write_bytes(bytes(data))
+    os.utime(debug, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert pysym._symbolicate.DiskCache(str(cache)).memo(str(debug)) == {}
+    # bounded: past max_memos the least recently used go
+    small = pysym._symbolicate.DiskCache(str(cache), max_memos=2)
+    memo_dir = Path(small.memo_dir)
+    files = sorted(memo_dir.iterdir())
+    assert len(files) == 4
+    old = time.time() - 1000
+    for i, m in enumerate(files):
+        os.utime(m, (old + i, old + i))
+    small.evict()
+    assert sorted(memo_dir.iterdir()) == files[-2:]
+
+
+def test_symcache_version_comes_from_the_module(engine: str) -> None:
+    core = Path(__file__).resolve().parent.parent / "wasm" / "core" / "src" / "symcache" / "mod.rs"
+    m = re.search(r"pub const VERSION: u32 = (\d+);", core.read_text())
+    assert m is not None
+    assert symcache_version() == int(m.group(1))
+
+
+@needs_lldb
 def test_threads_share_one_symbolicator(crash: Crash, engine: str, tmp_path: Path) -> None:
     sym = Symbolicator([FilesystemStore(crash.buildid), SystemStore(module_files=False)],
                        cache_dir=tmp_path / "cache")
@@ -662,6 +748,24 @@ def test_threads_share_one_symbolicator(crash: Crash, engine: str, tmp_path: Pat
     assert all(r == results[0] for r in results)
     assert _check_against_lldb(crash, results[0]) == len(crash.frames)  # type: ignore[arg-type]
     assert sym.stats["builds"] == 4  # main, libone, libtwo, libc: once each
+
+
+@needs_lldb
+@pytest.mark.parametrize("workers", [1, 3])
+def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) -> None:
+    """Modules are found and built by worker threads, each with a runtime of its own: the
+    answer is the one of a single worker, every symcache is built once."""
+    req = crash.request(dif_candidates=True)
+    stores = [FilesystemStore(crash.buildid), SystemStore(module_files=False)]
+    one = Symbolicator(stores, build_workers=1).symbolicate(req)
+    sym = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    assert sym.build_workers == workers
+    assert sym.symbolicate(req) == one
+    assert sym.stats["builds"] == 4
+    assert len(sym._spare) == (0 if workers == 1 else 3)  # workers' runtimes, kept for the next request
+    assert sym.symbolicate(req) == one and sym.stats["builds"] == 4
+    default = Symbolicator(stores)
+    assert default.build_workers == (min(2, os.cpu_count() or 1) if engine == "wasmtime" else 1)
 
 
 @needs_lldb

@@ -159,6 +159,9 @@ class Engine(abc.ABC):
     thread_bound: bool = False
     #: True when ``Instance.set_budget`` is enforced (fuel and wall-clock deadline)
     budgets: bool = False
+    #: True when other Python threads run while a call is inside the module (the engine
+    #: releases the GIL), so instances of their own let threads work in parallel
+    parallel: bool = False
 
     @abc.abstractmethod
     def compile(self, wasm: bytes) -> object:

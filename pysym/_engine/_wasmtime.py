@@ -442,6 +442,7 @@ if hasattr(os, "register_at_fork"):
 class WasmtimeEngine(Engine):
     name = "wasmtime"
     budgets = True
+    parallel = True  # wasmtime-py calls through ctypes, which releases the GIL
 
     def __init__(self) -> None:
         self.version = _package_version()

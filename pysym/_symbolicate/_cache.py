@@ -1,6 +1,7 @@
 """Caches of built symcaches: on disk (shared by processes) and in memory (by bytes).
 
-On disk, under ``<cache_dir>/symcaches/v<format version>/``:
+On disk, under ``<cache_dir>/symcaches/v<format version>/`` (the version the module
+writes, read from a symcache it builds: :func:`symcache_version`):
 
 * ``<debug id>-<sha256 of the debug file>.symcache``: a built symcache, written to a
   temporary file (``.tmp-*``) and renamed into place, so a reader sees a whole entry or
@@ -9,7 +10,11 @@ On disk, under ``<cache_dir>/symcaches/v<format version>/``:
   ``malformed_ttl`` seconds (its mtime), then tried again;
 * ``locks/<key>.lock``: ``fcntl.flock`` locks; the first process to take one builds,
   others wait (at most ``lock_timeout`` seconds, then build without the lock) and find
-  the entry built.
+  the entry built;
+* ``digests/<device>-<inode>``: what is known of a debug file (its SHA-256, its identity
+  as the sandbox read it), valid while its (device, inode, size, mtime, ctime) stay the
+  same, so that a new process neither hashes nor parses the file again; at most
+  ``max_memos`` of them, the least recently used removed first.
 
 The directory is used only when owned by the current user and not writable by group or
 others (the rule of the compiled-module cache, SECURITY.md); otherwise nothing is cached
@@ -22,24 +27,42 @@ from __future__ import annotations
 import collections
 import errno
 import hashlib
+import json
 import os
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .._engine._cache import _trusted, write_private
+from .._errors import PysymError
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no cross-process locks, only atomic renames
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DiskCache", "MemoryCache", "SYMCACHE_VERSION", "file_digest"]
+__all__ = ["DiskCache", "MemoryCache", "symcache_version", "file_digest", "unchanged"]
 
-#: the symcache format version written by the module (wasm/core/src/symcache, header
-#: offset 8); part of every key, so a new format never reads an old entry
-SYMCACHE_VERSION = 3
 _CHUNK = 1 << 20
+_version: Optional[int] = None
+_version_lock = threading.Lock()
+# The smallest debug file there is: a Breakpad header and one symbol.
+_TINY_BREAKPAD = b"MODULE Linux x86_64 000000000000000000000000000000000 v\nPUBLIC 1000 0 v\n"
+
+
+def symcache_version(runtime: Any = None) -> int:
+    """The symcache format version the module writes (header offset 8), read from a tiny
+    symcache it builds once per process: a new format (a new module) never reads the
+    entries of an old one, and no constant here has to follow the Rust one."""
+    global _version
+    with _version_lock:
+        if _version is None:
+            from .._native import SymCache
+
+            with SymCache.from_object(_TINY_BREAKPAD, runtime=runtime) as sc:
+                data = sc.to_bytes()
+            _version = int.from_bytes(data[8:12], "little")
+        return _version
 
 
 def file_digest(path: str) -> str:
@@ -98,11 +121,12 @@ class DiskCache:
     """Built symcaches on disk (see the module documentation)."""
 
     def __init__(self, root: str, *, max_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
-                 lock_timeout: float = 120.0) -> None:
+                 lock_timeout: float = 120.0, max_memos: int = 100_000, runtime: Any = None) -> None:
         self.root = os.fspath(root)
-        self.dir = os.path.join(self.root, "symcaches", "v%d" % SYMCACHE_VERSION)
-        self.lock_dir = os.path.join(self.dir, "locks")
+        self._version: Optional[int] = None
+        self._runtime = runtime
         self.max_bytes = int(max_bytes)
+        self.max_memos = int(max_memos)
         self.malformed_ttl = float(malformed_ttl)
         self.lock_timeout = float(lock_timeout)
         self._usable: Optional[bool] = None
@@ -113,43 +137,93 @@ class DiskCache:
     def key(debug_id: str, digest: str) -> str:
         return "%s-%s" % (debug_id.lower().replace("-", ""), digest[:40])
 
+    @property
+    def version(self) -> int:
+        if self._version is None:
+            self._version = symcache_version(self._runtime)
+        return self._version
+
+    @property
+    def dir(self) -> str:
+        return os.path.join(self.root, "symcaches", "v%d" % self.version)
+
+    @property
+    def lock_dir(self) -> str:
+        return os.path.join(self.dir, "locks")
+
+    @property
+    def memo_dir(self) -> str:
+        return os.path.join(self.dir, "digests")
+
     def usable(self) -> bool:
         if self._usable is None:
             try:
-                for d in (self.root, os.path.join(self.root, "symcaches"), self.dir, self.lock_dir):
+                self.version  # noqa: B018 - the module builds a tiny symcache once
+            except PysymError:
+                self._usable = False  # (a runtime that cannot build: nothing to cache)
+                return False
+            try:
+                for d in (self.root, os.path.join(self.root, "symcaches"), self.dir, self.lock_dir, self.memo_dir):
                     os.makedirs(d, mode=0o700, exist_ok=True)
-                self._usable = all(_trusted(d) for d in (self.root, self.dir, self.lock_dir))
+                self._usable = all(_trusted(d) for d in (self.root, self.dir, self.lock_dir, self.memo_dir))
             except OSError:
                 self._usable = False
         return self._usable
 
-    def digest(self, path: str) -> str:
-        """The SHA-256 of a debug file, remembered in ``digests/`` by (device, inode,
-        size, mtime) so that a new process does not read every file again; a file
-        changed in place gets a new mtime, hence a new digest."""
+    # -- what is known of a debug file (digests/) ----------------------------------
+
+    @staticmethod
+    def _memo_name(st: os.stat_result) -> Tuple[str, str]:
+        """(file name, stamp) of a file's memo: the stamp changes with any write (mtime,
+        and ctime, which no one can set back), so a memo never outlives the contents."""
+        name = "%x-%x" % (st.st_dev, st.st_ino)
+        stamp = "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return name, stamp
+
+    def memo(self, path: str) -> Dict[str, Any]:
+        """What the cache remembers of the file at ``path`` (``{}`` if nothing or stale)."""
         try:
-            st = os.stat(path)
+            return self._memo_of(os.stat(path), touch=True)
         except OSError:
-            return file_digest(path)
-        stamp = "%d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        name = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        memo = os.path.join(self.dir, "digests", name)
-        if self.usable():
-            try:
-                with open(memo, "r", encoding="ascii") as f:
-                    line = f.read().split("\n")[0]
-                head, _, digest = line.rpartition(" ")
-                if head == stamp and len(digest) == 64:
-                    return digest
-            except (OSError, ValueError):
-                pass
+            return {}
+
+    def _memo_of(self, st: os.stat_result, touch: bool = False) -> Dict[str, Any]:
+        if not self.usable():
+            return {}
+        name, stamp = self._memo_name(st)
+        p = os.path.join(self.memo_dir, name)
+        try:
+            with open(p, "r", encoding="utf-8") as f:
+                memo = json.loads(f.read())
+            if not isinstance(memo, dict) or memo.get("stamp") != stamp:
+                return {}
+            if touch:
+                os.utime(p)  # the LRU clock
+        except (OSError, ValueError):
+            return {}
+        return memo
+
+    def remember(self, path: str, before: os.stat_result, **fields: Any) -> None:
+        """Adds ``fields``, computed from the file at ``path`` as ``os.stat`` saw it at
+        ``before`` (taken before computing them), to its memo, if the file is unchanged."""
+        if not self.usable() or not unchanged(before, path):
+            return
+        name, stamp = self._memo_name(before)
+        memo = self._memo_of(before)
+        memo.update(fields)
+        memo["stamp"] = stamp
+        # (no fsync: a memo lost in a crash is computed again; a damaged one fails to parse)
+        self._write(os.path.join("digests", name), json.dumps(memo, sort_keys=True).encode("utf-8"), sync=False)
+
+    def digest(self, path: str) -> str:
+        """The SHA-256 of a debug file, remembered in its memo so that a new process does
+        not read every file again."""
+        before = os.stat(path)
+        digest = self.memo(path).get("sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            return digest
         digest = file_digest(path)
-        if self.usable():
-            try:
-                os.makedirs(os.path.dirname(memo), mode=0o700, exist_ok=True)
-                self._write(os.path.join("digests", name), ("%s %s\n" % (stamp, digest)).encode("ascii"))
-            except OSError:
-                pass
+        self.remember(path, before, sha256=digest)
         return digest
 
     def entry_path(self, key: str) -> str:
@@ -216,10 +290,10 @@ class DiskCache:
         self.evict()
         return path, None
 
-    def _write(self, name: str, data: bytes) -> Optional[str]:
+    def _write(self, name: str, data: bytes, sync: bool = True) -> Optional[str]:
         # Temporary files stay in self.dir, where evict() removes those a killed writer left.
         final = os.path.join(self.dir, name)
-        return final if write_private(final, data, sync=True, tmp_dir=self.dir) else None
+        return final if write_private(final, data, sync=sync, tmp_dir=self.dir) else None
 
     def _entries(self) -> Iterator[os.DirEntry]:  # type: ignore[type-arg]
         try:
@@ -228,9 +302,11 @@ class DiskCache:
             return
 
     def evict(self) -> None:
-        """Removes least recently used entries past ``max_bytes``, stale temporary files
-        (of killed writers) and expired malformed marks."""
+        """Removes least recently used entries past ``max_bytes``, memos past
+        ``max_memos``, stale temporary files (of killed writers) and expired malformed
+        marks."""
         now = time.time()
+        self._evict_memos()
         entries = []
         total = 0
         for e in self._entries():
@@ -255,6 +331,33 @@ class DiskCache:
                 break
             _unlink(path)
             total -= size
+
+
+    def _evict_memos(self) -> None:
+        try:
+            memos = []
+            for e in os.scandir(self.memo_dir):
+                try:
+                    memos.append((e.stat().st_mtime, e.path))
+                except OSError:
+                    continue
+        except OSError:
+            return
+        if len(memos) <= self.max_memos:
+            return
+        memos.sort()
+        for _mtime, path in memos[: len(memos) - self.max_memos]:
+            _unlink(path)
+
+
+def unchanged(before: os.stat_result, path: str) -> bool:
+    """Whether ``path`` still has the size and times it had at ``before``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == (
+        before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)
 
 
 def _unlink(path: str) -> None:

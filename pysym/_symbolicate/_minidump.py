@@ -41,10 +41,9 @@ _MODULE_TYPES = {"windows": "pe", "macos": "macho", "ios": "macho", "linux": "el
 class _CfiDiskCache(DiskCache):
     """The symcache disk cache's machinery for CFI caches: ``cficaches/v<version>/``."""
 
-    def __init__(self, root: str, **kw: Any) -> None:
-        super().__init__(root, **kw)
-        self.dir = os.path.join(self.root, "cficaches", "v%d" % CFI_VERSION)
-        self.lock_dir = os.path.join(self.dir, "locks")
+    @property
+    def dir(self) -> str:  # (lock_dir and memo_dir follow it)
+        return os.path.join(self.root, "cficaches", "v%d" % CFI_VERSION)
 
 
 def build_cfi(source: PathOrBytes, arch: Optional[str] = None, *,

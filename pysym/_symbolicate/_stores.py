@@ -55,6 +55,8 @@ __all__ = ["Store", "FilesystemStore", "SystemStore", "Location", "LAYOUTS", "st
 
 LAYOUTS = ("native", "symstore", "symstore_index2", "ssqp", "unified", "debuginfod")
 CASINGS = ("default", "lowercase", "uppercase")
+#: seconds a store's "not found" is remembered unless its configuration says otherwise
+DEFAULT_NEGATIVE_TTL = 300.0
 #: file types as Symbolicator's source filters name them
 FILETYPES = ("elf_code", "elf_debug", "mach_code", "mach_debug", "pe", "pdb", "breakpad", "wasm_debug", "wasm_code")
 
@@ -75,6 +77,9 @@ class Store:
 
     #: the name shown in ``candidates[].source``
     id: str = "store"
+    #: seconds a module this store does not have is remembered as missing (0: never; a
+    #: module is asked for again when the smallest of its stores' TTLs ends)
+    negative_ttl: float = DEFAULT_NEGATIVE_TTL
 
     def locations(self, module: Any) -> List[Location]:
         raise NotImplementedError
@@ -196,7 +201,12 @@ def _symstore_pe(module: Any, bp: Optional[str]) -> List[Location]:
 
 
 class _Filtered(Store):
-    def __init__(self, filters: Optional[Mapping[str, Any]]) -> None:
+    def __init__(self, filters: Optional[Mapping[str, Any]], negative_ttl: Optional[float] = None) -> None:
+        if negative_ttl is not None:
+            ttl = float(negative_ttl)
+            if not ttl >= 0:  # (NaN too)
+                raise ValueError("negative_ttl must be a number of seconds >= 0, not %r" % (negative_ttl,))
+            self.negative_ttl = ttl
         filters = dict(filters or {})
         unknown = set(filters) - {"filetypes", "path_patterns"}
         if unknown:
@@ -222,8 +232,9 @@ class FilesystemStore(_Filtered):
     """A local directory in one of :data:`LAYOUTS`."""
 
     def __init__(self, path: "str | os.PathLike[str]", layout: str = "native", *, casing: str = "default",
-                 id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None) -> None:
-        super().__init__(filters)
+                 id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None,
+                 negative_ttl: Optional[float] = None) -> None:
+        super().__init__(filters, negative_ttl)
         if layout not in LAYOUTS:
             raise ValueError("unknown store layout %r (one of %s)" % (layout, ", ".join(LAYOUTS)))
         if casing not in CASINGS:
@@ -257,8 +268,9 @@ class SystemStore(_Filtered):
     """
 
     def __init__(self, debug_dirs: Iterable[str] = ("/usr/lib/debug",), *, module_files: bool = True,
-                 id: str = "system", filters: Optional[Mapping[str, Any]] = None) -> None:
-        super().__init__(filters)
+                 id: str = "system", filters: Optional[Mapping[str, Any]] = None,
+                 negative_ttl: Optional[float] = None) -> None:
+        super().__init__(filters, negative_ttl)
         self.debug_dirs = [os.fspath(d) for d in debug_dirs]
         self.module_files = module_files
         self.id = id
@@ -315,7 +327,9 @@ class SystemStore(_Filtered):
 def store_from_config(config: Any) -> Store:
     """A store from its configuration: a :class:`Store`, a directory path (``DIR`` or
     ``DIR:layout``), or a mapping ``{"type": "filesystem"|"system", "path", "layout",
-    "casing", "filters", "id"}``."""
+    "casing", "filters", "id", "negative_ttl"}`` (``negative_ttl``: seconds a module the
+    store does not have is remembered as missing, default :data:`DEFAULT_NEGATIVE_TTL`;
+    0 asks again on every request)."""
     if isinstance(config, Store):
         return config
     if isinstance(config, (str, os.PathLike)):
@@ -331,10 +345,12 @@ def store_from_config(config: Any) -> Store:
             if "path" not in c:
                 raise ValueError("a filesystem store needs a 'path'")
             return FilesystemStore(c.pop("path"), c.pop("layout", "native"), casing=c.pop("casing", "default"),
-                                   id=c.pop("id", None), filters=c.pop("filters", None))
+                                   id=c.pop("id", None), filters=c.pop("filters", None),
+                                   negative_ttl=c.pop("negative_ttl", None))
         if kind == "system":
             return SystemStore(c.pop("debug_dirs", ("/usr/lib/debug",)), module_files=c.pop("module_files", True),
-                               id=c.pop("id", "system"), filters=c.pop("filters", None))
+                               id=c.pop("id", "system"), filters=c.pop("filters", None),
+                               negative_ttl=c.pop("negative_ttl", None))
         if kind in ("http", "s3"):
             from ._remote import HttpStore, S3Store
 

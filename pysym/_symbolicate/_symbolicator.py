@@ -13,6 +13,8 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import time
+import weakref
 import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -35,6 +37,7 @@ MAX_MODULES = 10_000
 _CONTEXT_LINES = 5
 _MEMO_ENTRIES = 4096  # modules remembered as found (path + stamp + features; no symcache)
 _MAX_SOURCE_BYTES = 10 << 20
+_TEMPLATES = 100_000  # frame templates kept per symcache and image address
 
 # A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
 _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
@@ -53,6 +56,8 @@ class _Resolved:
     #: the symcache's key in the memory cache (the memo holds no symcache itself, so the
     #: memory cache's bound is the only thing keeping symcaches alive)
     key: Optional[str] = None
+    #: (a "missing" memo) time.monotonic() when the stores are asked again
+    expires: float = 0.0
 
 
 def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
@@ -61,6 +66,16 @@ def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
     except OSError:
         return None
     return path, st.st_mtime_ns, st.st_size
+
+
+def _memo_key(module: Module) -> Tuple[Any, ...]:
+    return (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
+            module.arch)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _crc32(path: str) -> Optional[int]:
@@ -77,11 +92,47 @@ def _crc32(path: str) -> Optional[int]:
         return None
 
 
+class _Ident:
+    """What discovery needs of a debug file (an :class:`Object`'s identity), read in the
+    sandbox or remembered by the disk cache; the Object itself is opened when a symcache
+    has to be built."""
+
+    FIELDS = ("kind", "arch", "debug_id", "code_id", "has_debug_info", "has_symbols", "has_unwind_info")
+
+    def __init__(self, path: str, arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
+        self.path = path
+        self.want_arch = arch
+        self.kind: str = str(fields.get("kind") or "")
+        self.arch: str = str(fields.get("arch") or "")
+        self.debug_id: str = str(fields.get("debug_id") or "")
+        code_id = fields.get("code_id")
+        self.code_id: Optional[str] = str(code_id) if code_id else None
+        self.has_debug_info = bool(fields.get("has_debug_info"))
+        self.has_symbols = bool(fields.get("has_symbols"))
+        self.has_unwind_info = bool(fields.get("has_unwind_info"))
+        self._obj = obj
+
+    @classmethod
+    def read(cls, path: str, arch: Optional[str], rt: Runtime) -> "_Ident":
+        obj = Object.from_path(path, arch=arch, runtime=rt)
+        return cls(path, arch, {f: getattr(obj, f) for f in cls.FIELDS}, obj)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def object(self, rt: Runtime) -> Any:
+        if self._obj is None:
+            self._obj = Object.from_path(self.path, arch=self.want_arch, runtime=rt)
+        return self._obj
+
+
 def _features(obj: Any) -> Dict[str, bool]:
     return {
         "has_debug_info": bool(obj.has_debug_info),
         "has_symbols": bool(obj.has_symbols),
         "has_unwind_info": bool(getattr(obj, "has_unwind_info", False)),
+        # A source bundle is available: pysym reads none yet, so always false (the
+        # local_sources option reads files named by the debug info; that is no bundle).
         "has_sources": False,
     }
 
@@ -123,30 +174,44 @@ class Symbolicator:
     (``"DIR"`` or ``"DIR:layout"``) or a mapping ``{"type", "path", "layout", "casing",
     "filters"}``.  ``cache_dir``: keep built symcaches there (shared by processes,
     bounded by ``disk_cache_bytes``; ``malformed_ttl`` seconds to remember a debug file
-    that failed to build).  ``limits``: the sandbox limits (:class:`pysym.Limits`) of a
+    that failed to build).  A module found in no store is remembered as missing for the
+    smallest ``negative_ttl`` of the stores (a store setting, see
+    :func:`pysym.store_from_config`; 0 asks the stores again on every request).
+    ``limits``: the sandbox limits (:class:`pysym.Limits`) of a
     runtime of its own; default: the process-wide runtime.  ``memory_cache_bytes``:
     loaded symcaches kept in memory.  ``max_frames``/``max_modules``: the size of one
     request (:data:`MAX_FRAMES`, :data:`MAX_MODULES`).  ``local_sources``: read source
     context (``pre_context``...) from the files the debug info names, on this machine
     (off by default: a debug file from elsewhere could name any local file).
+    ``build_workers``: modules of a request not in memory are found and built by this
+    many threads, each with a runtime of its own (same engine and limits, so up to that
+    many times the memory); default 2 where the engine lets threads run in parallel
+    (wasmtime), else 1.
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
                  limits: Optional[Limits] = None, *, memory_cache_bytes: int = 512 << 20,
                  disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
                  lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
-                 local_sources: bool = False) -> None:
+                 local_sources: bool = False, build_workers: Optional[int] = None) -> None:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
-                               lock_timeout=lock_timeout) if cache_dir is not None else None)
+                               lock_timeout=lock_timeout, runtime=self._runtime) if cache_dir is not None else None)
         self.memory = MemoryCache(memory_cache_bytes)
         self.max_frames = int(max_frames)
         self.max_modules = int(max_modules)
         self.local_sources = local_sources
+        if build_workers is None:
+            # Builds overlap only where a call into the module lets other threads run.
+            parallel = getattr(self.runtime.engine, "parallel", False)
+            build_workers = min(2, os.cpu_count() or 1) if parallel else 1
+        self.build_workers = max(1, int(build_workers))
+        self._spare: List[Runtime] = []  # runtimes of build workers, idle
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
         self._flights: Dict[Any, threading.Lock] = {}
+        self._templates: "weakref.WeakKeyDictionary[SymCache, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
         self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
@@ -161,10 +226,36 @@ class Symbolicator:
 
     # -- finding and loading -------------------------------------------------------
 
-    def resolve(self, module: Module) -> _Resolved:
-        """The symcache of ``module`` (memoised while its file is unchanged)."""
-        key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
-               module.arch)
+    def resolve_many(self, modules: Sequence[Module]) -> List[_Resolved]:
+        """``resolve`` for each module; modules not in memory are found and built by up
+        to ``build_workers`` threads, each with a runtime (an instance) of its own."""
+        out: List[Optional[_Resolved]] = [self._memo_hit(_memo_key(m)) for m in modules]
+        todo = [i for i, r in enumerate(out) if r is None]
+        if self.build_workers <= 1 or len(todo) <= 1:
+            return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        def work(i: int) -> _Resolved:
+            with self._memo_lock:
+                rt = self._spare.pop() if self._spare else None
+            if rt is None:
+                main = self.runtime
+                rt = Runtime(main.engine.name, limits=main.limits)
+            try:
+                return self.resolve(modules[i], rt)
+            finally:
+                with self._memo_lock:
+                    self._spare.append(rt)
+
+        with ThreadPoolExecutor(max_workers=min(self.build_workers, len(todo))) as pool:
+            for i, res in zip(todo, pool.map(work, todo)):
+                out[i] = res
+        return [r for r in out if r is not None]
+
+    def resolve(self, module: Module, runtime: Optional[Runtime] = None) -> _Resolved:
+        """The symcache of ``module`` (memoised while its file is unchanged); found and
+        built in ``runtime`` (default: the symbolicator's)."""
+        key = _memo_key(module)
         with self._memo_lock:
             flight = self._flights.setdefault(key, threading.Lock())
         hit = self._memo_hit(key)
@@ -174,10 +265,12 @@ class Symbolicator:
             hit = self._memo_hit(key)
             if hit is not None:
                 return hit
-            res = self._find(module)
-            if res.status == "found":
+            res = self._find(module, runtime or self.runtime)
+            ttl = min((s.negative_ttl for s in self.stores), default=0.0)
+            if res.status == "found" or (res.status == "missing" and ttl > 0):
                 with self._memo_lock:
-                    self._memo[key] = replace(res, symcache=None)
+                    self._memo.pop(key, None)  # re-inserted last: the oldest go first
+                    self._memo[key] = replace(res, symcache=None, expires=time.monotonic() + ttl)
                     while len(self._memo) > _MEMO_ENTRIES:
                         self._memo.pop(next(iter(self._memo)))
             return res
@@ -185,6 +278,9 @@ class Symbolicator:
     def _memo_hit(self, key: Any) -> Optional[_Resolved]:
         with self._memo_lock:
             hit = self._memo.get(key)
+        if hit is not None and hit.status == "missing":
+            # Not found in any store: asked again once the first store's negative_ttl ends.
+            return hit if time.monotonic() < hit.expires else None
         if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
             return None
         sc = self.memory.get(hit.key) if hit.key is not None else None
@@ -193,11 +289,10 @@ class Symbolicator:
         self._count("memory_hits")
         return replace(hit, symcache=sc)
 
-    def _find(self, module: Module) -> _Resolved:
-        rt = self.runtime
+    def _find(self, module: Module, rt: Runtime) -> _Resolved:
         found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
         reports: List[Dict[str, Any]] = []
-        seen: Dict[str, Dict[str, Any]] = {}
+        seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
         for store in self.stores:
             for loc in store.locations(module):
                 report: Dict[str, Any] = {"source": store.id, "location": store.describe(loc)}
@@ -216,15 +311,20 @@ class Symbolicator:
                         report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
                                               "the binary expects 0x%08x" % (have or 0, loc.crc)}
                         continue
-                real = os.path.realpath(path)
-                if real in seen:
-                    report["download"] = dict(seen[real]["download"])
+                try:
+                    st = os.stat(path)
+                except OSError as e:
+                    report["download"] = {"status": "error", "details": _one_line(e)}
+                    continue
+                same = seen.get((st.st_dev, st.st_ino))
+                if same is not None:
+                    report["download"] = dict(same["download"])
                     report["debug"] = {"status": "unused", "details": "same file as another candidate"}
                     continue
-                seen[real] = report
+                seen[st.st_dev, st.st_ino] = report
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
-                    obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
+                    obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
                 except (PysymError, OSError) as e:
                     report["download"] = {"status": "malformed", "details": _one_line(e)}
                     note = getattr(store, "note_malformed", None)  # remote stores remember it
@@ -262,8 +362,39 @@ class Symbolicator:
             res.status, res.error = "malformed", errors[0]
         return res
 
-    def _symcache(self, path: str, obj: Any, rt: Runtime) -> Tuple[SymCache, str]:
+    def _ident(self, path: str, arch: Optional[str], rt: Runtime) -> _Ident:
+        """The identity of a debug file: remembered by the disk cache while the file is
+        unchanged (a new process then parses nothing of it), else read in the sandbox."""
+        slot = "ident:" + (arch or "")
+        if self.disk is not None:
+            fields = self.disk.memo(path).get(slot)
+            if isinstance(fields, dict) and all(f in fields for f in _Ident.FIELDS):
+                return _Ident(path, arch, fields)
+        before = os.stat(path)
+        ident = _Ident.read(path, arch, rt)
+        if self.disk is not None:
+            self.disk.remember(path, before, **{slot: ident.to_dict()})
+        return ident
+
+    def _template_cache(self, sc: SymCache, image_addr: int, package: Optional[str],
+                        want_context: bool) -> Dict[int, Tuple[Any, List[Dict[str, Any]]]]:
+        """The frame templates made for ``sc`` at one image address (they live as long as
+        the symcache: repeated requests only copy them)."""
+        with self._memo_lock:
+            per = self._templates.get(sc)
+            if per is None:
+                per = self._templates[sc] = {}
+            key = (image_addr, package, want_context)
+            cache = per.get(key)
+            if cache is None or len(cache) > _TEMPLATES:
+                if len(per) > 64:
+                    per.clear()  # a symcache seen at many addresses: start over
+                cache = per[key] = {}
+            return cache
+
+    def _symcache(self, path: str, ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
         digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+        obj = ident
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)
         if cached is not None:
@@ -272,36 +403,40 @@ class Symbolicator:
         built: List[SymCache] = []
 
         def build() -> bytes:
-            sc = SymCache.from_object(obj, runtime=rt)
+            sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
             built.append(sc)
             return sc.to_bytes()
 
         if self.disk is None:
-            sc = SymCache.from_object(obj, runtime=rt)
+            sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
-            self.memory.put(key, sc, len(sc.to_bytes()))
+            self.memory.put(key, sc, 2 * len(sc.to_bytes()))
             return sc, key
         entry, data = self.disk.get_or_build(key, build)
         if built:
             sc = built[0]
         elif entry is not None:
+            # Loaded from bytes read once, not from the path: reloads (after a trap, on a
+            # new wasmer thread) reuse those bytes, so nothing needs hashing to prove the
+            # entry unchanged (a PinnedFile would hash every load).
             try:
-                sc = SymCache.from_path(entry, runtime=rt)
+                sc = SymCache.from_bytes(_read(entry), runtime=rt)
                 self._count("disk_hits")
-            except PysymError:
+            except (PysymError, OSError):
                 # A damaged entry (renames are atomic, so: the disk): drop it, build again.
                 try:
                     os.unlink(entry)
                 except OSError:
                     pass
                 entry, data = self.disk.get_or_build(key, build)
-                sc = built[0] if built else SymCache.from_path(entry, runtime=rt)  # type: ignore[arg-type]
+                sc = built[0] if built else SymCache.from_bytes(
+                    data if data is not None else _read(entry), runtime=rt)  # type: ignore[arg-type]
         else:
             assert data is not None
             sc = SymCache.from_bytes(data, runtime=rt)
-        size = os.path.getsize(entry) if entry is not None else len(sc.to_bytes())
-        self.memory.put(key, sc, size)
+        # The bytes are held twice: by the host (for reloads) and in the module.
+        self.memory.put(key, sc, 2 * len(sc.to_bytes()))
         return sc, key
 
     # -- the request ---------------------------------------------------------------
@@ -349,67 +484,72 @@ class Symbolicator:
         check_overlaps(modules, errors)
         usable = sorted((m.image_addr, i) for i, m in enumerate(modules) if m is not None)
         starts = [s for s, _ in usable]
+        owners = [i for _s, i in usable]
+        ends = [s + modules[i].image_size for s, i in usable]  # type: ignore[union-attr]
+        right = bisect.bisect_right
 
-        def module_of(addr: int) -> int:
-            k = bisect.bisect_right(starts, addr) - 1
-            if k < 0:
-                return -1
-            i = usable[k][1]
-            m = modules[i]
-            assert m is not None
-            return i if addr < m.image_addr + m.image_size else -1
-
-        # Pass 1: place every frame; group lookups by module.
-        plan: List[List[Tuple[str, Any]]] = []
+        # Pass 1: place every frame; group lookups by module. A placed frame is
+        # (address, module index) to look up, or (status, address or None, why).
+        plan: List[List[Tuple[Any, ...]]] = []
         wanted: Dict[int, List[Tuple[int, int, int, bool]]] = {}
         for ti, t in enumerate(traces):
             frames = t["frames"]
-            n = len(frames)
-            row: List[Tuple[str, Any]] = []
+            first = len(frames) - 1 if caller_first else 0
+            row: List[Tuple[Any, ...]] = []
+            plan.append(row)
             for fi, frame in enumerate(frames):
-                if not _is_map(frame):
-                    row.append(("malformed", (None, "a frame must be an object")))
+                if type(frame) is not dict and not isinstance(frame, Mapping):
+                    row.append(("malformed", None, "a frame must be an object"))
                     continue
-                addr = parse_address(frame.get("instruction_addr"))
+                raw_addr = frame.get("instruction_addr")
+                addr = _hex_address(raw_addr) if type(raw_addr) is str else None
                 if addr is None:
-                    row.append(("malformed", (None, "instruction_addr is not an address")))
-                    continue
-                mode = frame.get("addr_mode", "abs") or "abs"
-                if mode != "abs":
+                    addr = parse_address(raw_addr)
+                    if addr is None:
+                        row.append(("malformed", None, "instruction_addr is not an address"))
+                        continue
+                mode = frame.get("addr_mode")
+                if mode and mode != "abs":
                     rel = _rel_module(mode, len(raw_modules))
                     if rel is None:
-                        row.append(("malformed", (addr, "addr_mode must be 'abs' or 'rel:N'")))
+                        row.append(("malformed", addr, "addr_mode must be 'abs' or 'rel:N'"))
                         continue
                     rel_mod = modules[rel]
                     if rel_mod is None:
-                        row.append(("unknown_image", (addr, None)))
+                        row.append(("unknown_image", addr, None))
                         continue
                     addr = rel_mod.image_addr + addr
                     if addr > (1 << 64) - 1:
-                        row.append(("malformed", (addr, "address beyond 64 bits")))
+                        row.append(("malformed", addr, "address beyond 64 bits"))
                         continue
-                mi = module_of(addr)
-                if mi < 0:
-                    row.append(("unknown_image", (addr, None)))
+                slot = right(starts, addr) - 1
+                if slot < 0 or addr >= ends[slot]:
+                    row.append(("unknown_image", addr, None))
                     continue
-                first = (fi == n - 1) if caller_first else (fi == 0)
+                mi = owners[slot]
                 adjust = frame.get("adjust_instruction_addr")
-                if not isinstance(adjust, bool):
-                    adjust = not first and frame.get("trust") != "context"
-                wanted.setdefault(mi, []).append((ti, fi, addr, adjust))
-                row.append(("lookup", (addr, mi)))
-            plan.append(row)
+                if adjust is not True and adjust is not False:
+                    adjust = fi != first and frame.get("trust") != "context"
+                items = wanted.get(mi)
+                if items is None:
+                    items = wanted[mi] = []
+                items.append((ti, fi, addr, adjust))
+                row.append((addr, mi))
 
         # Pass 2: resolve each referenced module, look its addresses up in one batch.
         resolved: Dict[int, _Resolved] = {}
         results: Dict[Tuple[int, int], Any] = {}
+        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
+        used = [modules[mi] for mi in wanted]
+        for mi, res in zip(wanted, self.resolve_many(used)):  # type: ignore[arg-type]
+            resolved[mi] = res
         for mi, items in wanted.items():
             m = modules[mi]
             assert m is not None
-            res = self.resolve(m)
-            resolved[mi] = res
+            res = resolved[mi]
             if res.symcache is None:
                 continue
+            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, want_context)
             arch = m.arch or res.arch
             if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
                 base_addr = m.image_addr
@@ -420,16 +560,16 @@ class Symbolicator:
             for (ti, fi, _a, _adj), frames in zip(items, looked):
                 results[ti, fi] = frames
 
-        templates: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}
-        pinned = [r for _t, r in results.items()]  # keeps the frames (and their ids) alive
         out_traces = []
         for ti, t in enumerate(traces):
             out_frames: List[Dict[str, Any]] = []
-            for fi, (kind, info) in enumerate(plan[ti]):
-                frame = t["frames"][fi]
-                trust = frame.get("trust") if _is_map(frame) else None
-                if kind != "lookup":
-                    addr, _why = info
+            append = out_frames.append
+            frames = t["frames"]
+            for fi, placed in enumerate(plan[ti]):
+                frame = frames[fi]
+                trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
+                if len(placed) == 3:
+                    kind, addr, _why = placed
                     d: Dict[str, Any] = {"status": kind, "original_index": fi}
                     if addr is not None:
                         d["instruction_addr"] = "0x%x" % addr
@@ -437,9 +577,33 @@ class Symbolicator:
                         d["instruction_addr"] = frame["instruction_addr"]
                     if trust is not None:
                         d["trust"] = trust
-                    out_frames.append(d)
+                    append(d)
                     continue
-                addr, mi = info
+                addr, mi = placed
+                found = results.get((ti, fi))
+                if found:
+                    # The symbol fields of a chain are made once per symcache, image address
+                    # and chain (the innermost frame, kept in the entry, names the chain).
+                    tcache = tcaches[mi]
+                    entry = tcache.get(id(found[0]))
+                    if entry is None or entry[0] is not found[0]:
+                        m = modules[mi]
+                        assert m is not None
+                        entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
+                        tcache[id(found[0])] = entry
+                    hx = "0x%x" % addr
+                    if trust is None:
+                        group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
+                    else:
+                        head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
+                        group = [{**head, **tmpl} for tmpl in entry[1]]
+                        if "package" not in entry[1][0]:
+                            for g in group:
+                                del g["package"]
+                    if caller_first:
+                        group.reverse()
+                    out_frames.extend(group)
+                    continue
                 m = modules[mi]
                 assert m is not None
                 res = resolved[mi]
@@ -449,29 +613,15 @@ class Symbolicator:
                 if trust is not None:
                     base["trust"] = trust
                 if res.symcache is None:
-                    out_frames.append(dict(base, status="missing" if res.status == "missing" else "malformed"))
-                    continue
-                found = results.get((ti, fi)) or []
-                if not found:
-                    out_frames.append(dict(base, status="missing_symbol"))
-                    continue
-                # The symbol fields of a chain, made once per (module, chain) a request
-                # meets: symcache frames are shared objects (alive for the request), and the
-                # innermost frame of a chain determines its callers.
-                tk = (mi, id(found[0]))
-                tmpls = templates.get(tk)
-                if tmpls is None:
-                    tmpls = templates[tk] = [_template(f, m.image_addr, want_context) for f in found]
-                group = [{**base, **tmpl} for tmpl in tmpls]
-                if caller_first:
-                    group.reverse()
-                out_frames.extend(group)
+                    base["status"] = "missing" if res.status == "missing" else "malformed"
+                else:
+                    base["status"] = "missing_symbol"
+                append(base)
             st: Dict[str, Any] = {"frames": out_frames}
             for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
                 if k in t:
                     st[k] = t[k]
             out_traces.append(st)
-        del pinned
 
         out_modules = []
         for i, raw in enumerate(raw_modules):
@@ -526,8 +676,19 @@ def _rel_module(mode: Any, count: int) -> Optional[int]:
     return i if i < count else None
 
 
-def _template(f: Any, image_addr: int, want_context: bool) -> Dict[str, Any]:
-    d: Dict[str, Any] = {"status": "symbolicated"}
+def _hex_address(s: str) -> Optional[int]:
+    """``int(s, 16)`` for the usual ``"0x7f..."``, else ``None`` (``parse_address`` decides)."""
+    if s[:2] == "0x" and 2 < len(s) <= 18 and s[2] not in "+- " and "_" not in s:
+        try:
+            return int(s, 16)
+        except ValueError:
+            return None
+    return None
+
+
+def _template(f: Any, image_addr: int, package: Optional[str], want_context: bool) -> Dict[str, Any]:
+    d: Dict[str, Any] = {"package": package} if package else {}
+    d["status"] = "symbolicated"
     if f.function is not None:
         d["function"] = f.function
     if f.raw_function is not None:

@@ -106,6 +106,22 @@ fn rd_n(b: &[u8], at: usize, width: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// A little-endian unsigned of `width` (1..=8) bytes: the whole of `b`.
+#[inline(always)]
+fn rd_width(b: &[u8], width: usize) -> u64 {
+    match width {
+        1 => b[0] as u64,
+        2 => u16::from_le_bytes([b[0], b[1]]) as u64,
+        3 => u32::from_le_bytes([b[0], b[1], b[2], 0]) as u64,
+        4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        _ => {
+            let mut a = [0u8; 8];
+            a[..width].copy_from_slice(&b[..width]);
+            u64::from_le_bytes(a)
+        }
+    }
+}
+
 /// Object identity stored in the header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -992,15 +1008,20 @@ impl<'data> SymCache<'data> {
     }
 
     fn validate(&self, n_locs: usize, n_funcs: usize, n_files: usize, n_strings: usize) -> Result<()> {
+        // Every record is visited once, through exact chunks (no per-field bounds checks
+        // or width dispatch in the loops): loading a cached symcache is mostly this.
+        let w = self.start_width;
         let mut prev = 0u64;
-        for i in 0..self.n_ranges {
-            let s = self.start(i);
+        let starts = self.starts.chunks_exact(w).take(self.n_ranges);
+        let locs = self.range_locs.chunks_exact(4).take(self.n_ranges);
+        for (i, (s, l)) in starts.zip(locs).enumerate() {
+            let s = rd_width(s, w);
             if i > 0 && s <= prev {
                 return Err(invalid(format!("symcache range {} is not sorted", i)));
             }
             prev = s;
-            let l = rd32(self.range_locs, i * 4) as usize;
-            if l != NONE as usize && l >= n_locs {
+            let l = u32::from_le_bytes([l[0], l[1], l[2], l[3]]);
+            if l != NONE && l as usize >= n_locs {
                 return Err(invalid(format!("symcache range {} names location {} of {}", i, l, n_locs)));
             }
         }
@@ -1009,10 +1030,21 @@ impl<'data> SymCache<'data> {
         }
         let ok = |v: u32, n: usize| v == NONE || (v as usize) < n;
         // Chain depth per location: callers come first, so one pass computes them all.
+        let lay = &self.layout;
+        let (file_at, file_w) = lay.fields[0];
+        let (func_at, func_w) = lay.fields[3];
+        let (caller_at, caller_w) = lay.fields[4];
+        let index = |b: &[u8], at: usize, w: usize| -> u32 {
+            let v = rd_width(&b[at..at + w], w) as u32;
+            if lay.plus_one {
+                v.wrapping_sub(1) // 0 is NONE
+            } else {
+                v
+            }
+        };
         let mut depth: Vec<u16> = Vec::with_capacity(n_locs);
-        for i in 0..n_locs {
-            let b = &self.locations[i * self.layout.stride..];
-            let (file, func, caller) = (self.layout.index(b, 0), self.layout.index(b, 3), self.layout.index(b, 4));
+        for (i, b) in self.locations.chunks_exact(lay.stride).take(n_locs).enumerate() {
+            let (file, func, caller) = (index(b, file_at, file_w), index(b, func_at, func_w), index(b, caller_at, caller_w));
             if !ok(file, n_files) || !ok(func, n_funcs) || !(caller == NONE || (caller as usize) < i) {
                 return Err(invalid(format!("symcache location {} is out of range", i)));
             }
@@ -1022,22 +1054,31 @@ impl<'data> SymCache<'data> {
             }
             depth.push(d);
         }
-        for i in 0..n_funcs {
-            if !ok(rd32(self.functions, i * FUNCTION_LEN), n_strings) || !ok(rd32(self.functions, i * FUNCTION_LEN + 4), n_strings) {
+        for (i, f) in self.functions.chunks_exact(FUNCTION_LEN).take(n_funcs).enumerate() {
+            if !ok(rd32(f, 0), n_strings) || !ok(rd32(f, 4), n_strings) {
                 return Err(invalid(format!("symcache function {} is out of range", i)));
             }
         }
-        for i in 0..n_files {
-            if !ok(rd32(self.files, i * 4), n_strings) {
+        for (i, f) in self.files.chunks_exact(4).take(n_files).enumerate() {
+            if !ok(rd32(f, 0), n_strings) {
                 return Err(invalid(format!("symcache file {} is out of range", i)));
             }
         }
-        for i in 0..n_strings {
-            let (o, n) = (rd32(self.strings, i * 8) as u64, rd32(self.strings, i * 8 + 4) as u64);
+        // One UTF-8 pass over all string bytes, then each string's ends on character
+        // boundaries; if the bytes as a whole are not UTF-8 (bytes no string uses may be
+        // anything), each string is checked on its own.
+        let text = std::str::from_utf8(self.string_bytes).ok();
+        for (i, e) in self.strings.chunks_exact(8).take(n_strings).enumerate() {
+            let (o, n) = (rd32(e, 0) as u64, rd32(e, 4) as u64);
             if o + n > self.string_bytes.len() as u64 {
                 return Err(invalid(format!("symcache string {} is out of range", i)));
             }
-            if std::str::from_utf8(&self.string_bytes[o as usize..(o + n) as usize]).is_err() {
+            let (o, end) = (o as usize, (o + n) as usize);
+            let utf8 = match text {
+                Some(t) => t.is_char_boundary(o) && t.is_char_boundary(end),
+                None => std::str::from_utf8(&self.string_bytes[o..end]).is_ok(),
+            };
+            if !utf8 {
                 return Err(invalid(format!("symcache string {} is not UTF-8", i)));
             }
         }

@@ -103,6 +103,8 @@ struct Dbi {
     age: u32,
     machine: u16,
     sym_records: Option<usize>,
+    /// The publics stream (its address map orders publics at one address).
+    publics: Option<usize>,
     modules: Vec<Module>,
     /// Optional debug header streams: OMAP from source (4), section headers (5), original
     /// section headers (10).
@@ -207,6 +209,7 @@ fn read_dbi<'a, S: Source<'a>>(msf: &mut Msf<'_, S>) -> Result<Dbi> {
         age: u32_at(&head, 8).unwrap_or(0),
         machine: u16_at(&head, 58).unwrap_or(0),
         sym_records: stream_index(u16_at(&head, 20).unwrap_or(0xffff)),
+        publics: stream_index(u16_at(&head, 16).unwrap_or(0xffff)),
         modules,
         dbg,
     })
@@ -390,7 +393,7 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                     let file_off = u32_at(body, at).unwrap_or(0);
                     let n = u32_at(body, at + 4).unwrap_or(0) as usize;
                     let block = u32_at(body, at + 8).unwrap_or(0) as usize;
-                    if block < 12 || at + block > body.len() || n > (block - 12) / 8 {
+                    if block < 12 || block > body.len() - at || n > (block - 12) / 8 {
                         warn.skip("line block", "runs past its subsection", || format!("module {}", module));
                         break;
                     }
@@ -403,6 +406,10 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                         })
                         .collect();
                     if let Some(&(_, f, l, _)) = rows.last() {
+                        // LLVM adds a row at the subsection's start with the block's first line
+                        // and a terminal row at its end.
+                        let first = rows[0];
+                        rows.insert(0, (base, first.1, first.2, false));
                         rows.push((end, f, l, true));
                         groups.push(rows);
                     }
@@ -618,19 +625,55 @@ fn site_lines(ann: &[(u8, u32, u32)]) -> (Vec<(u32, u32, i32, u32)>, (i32, u32))
     (out, (st.line, st.file))
 }
 
-/// The innermost site chain (outermost first) of `sites` containing `off`: at each level
-/// the first site in record order that contains it.
-fn chain_at(sites: &[Site], children: &[Vec<usize>], roots: &[usize], off: u32, out: &mut Vec<usize>) {
-    out.clear();
-    let mut level = roots;
-    loop {
-        let hit = level.iter().copied().find(|&s| sites[s].ranges.iter().any(|r| r.0 <= off && off < r.1));
-        match hit {
-            Some(s) if out.len() < MAX_NESTING => {
-                out.push(s);
-                level = &children[s];
+/// The sites of one level (a procedure's outermost ones, or one site's children) by
+/// range start, with the largest end so far, to find the first site in record order
+/// containing an offset without trying them all.
+struct Level {
+    /// (start, end, position in record order, site)
+    ranges: Vec<(u32, u32, usize, usize)>,
+    max_end: Vec<u32>,
+}
+
+impl Level {
+    fn new(sites: &[Site], members: &[usize]) -> Self {
+        let mut ranges: Vec<(u32, u32, usize, usize)> = members.iter().enumerate().flat_map(|(k, &s)| sites[s].ranges.iter().map(move |r| (r.0, r.1, k, s))).collect();
+        ranges.sort_unstable();
+        let mut m = 0u32;
+        let max_end = ranges.iter().map(|r| {
+            m = m.max(r.1);
+            m
+        }).collect();
+        Level { ranges, max_end }
+    }
+
+    /// The first site (record order) containing `off`; `budget` counts the ranges tried.
+    fn find(&self, off: u32, budget: &mut u64) -> Option<usize> {
+        let mut i = self.ranges.partition_point(|r| r.0 <= off);
+        let mut best: Option<(usize, usize)> = None;
+        while i > 0 && self.max_end[i - 1] > off && *budget > 0 {
+            i -= 1;
+            *budget -= 1;
+            let r = self.ranges[i];
+            if off < r.1 && best.map_or(true, |b| r.2 < b.0) {
+                best = Some((r.2, r.3));
             }
-            _ => return,
+        }
+        best.map(|b| b.1)
+    }
+}
+
+/// The innermost site chain (outermost first) containing `off`: at each level the first
+/// site in record order that contains it (LLVM's `findInlineFramesByVA`).
+fn chain_at(levels: &[Level], root: usize, children: &[usize], off: u32, budget: &mut u64, out: &mut Vec<usize>) {
+    out.clear();
+    let mut level = root;
+    while out.len() < MAX_NESTING {
+        match levels[level].find(off, budget) {
+            Some(s) => {
+                out.push(s);
+                level = children[s];
+            }
+            None => return,
         }
     }
 }
@@ -809,11 +852,15 @@ fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &st
     procs
 }
 
-fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, sections: &Sections) -> Result<Vec<(u32, String)>> {
+/// The public symbols by address: of several at one address, the last in the publics
+/// stream's address map (LLVM answers the last one at or before an address).
+fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Option<usize>, sections: &Sections) -> Result<Vec<(u32, String)>> {
     let size = msf.stream_size(stream).unwrap_or(0);
-    let mut out = Vec::new();
+    // (record offset, RVA, name), in stream order
+    let mut found: Vec<(u32, u32, String)> = Vec::new();
     let mut pos = 0u64;
     let mut buf: Vec<u8> = Vec::new();
+    let mut buf_start = 0u64;
     let mut at = 0usize;
     loop {
         if at + 4 > buf.len() || at + 2 + usize::from(u16_at(&buf, at).unwrap_or(0)) > buf.len() {
@@ -821,6 +868,7 @@ fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, sections
                 break;
             }
             buf.drain(..at);
+            buf_start += at as u64;
             at = 0;
             let more = msf.read(stream, pos, TYPE_CHUNK.min(size - pos))?;
             pos += more.len() as u64;
@@ -833,18 +881,41 @@ fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, sections
         }
         let b = &buf[at + 4..at + 2 + len];
         if u16_at(&buf, at + 2) == Some(S_PUB32) {
-            // flags: 1 = code, 2 = function
-            let flags = u32_at(b, 0).unwrap_or(0);
-            if flags & 3 != 0 {
-                if let Some(rva) = sections.rva(u16_at(b, 8).unwrap_or(0), u32_at(b, 4).unwrap_or(0)) {
-                    out.push((rva, text(cstr(b, 10))));
-                }
+            // (all of them, as LLVM: import thunks have no code or function flag)
+            if let Some(rva) = sections.rva(u16_at(b, 8).unwrap_or(0), u32_at(b, 4).unwrap_or(0)) {
+                found.push(((buf_start + at as u64) as u32, rva, text(cstr(b, 10))));
             }
         }
         at += 2 + len;
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.dedup_by_key(|p| p.0);
+    // The address map (publics stream header, hash, then u32 record offsets).
+    let mut order: Vec<usize> = Vec::new();
+    if let Some(psi) = psi {
+        let head = msf.read(psi, 0, 28)?;
+        if let (Some(hash), Some(map)) = (u32_at(&head, 0), u32_at(&head, 4)) {
+            let raw = msf.read(psi, 28 + u64::from(hash), u64::from(map))?;
+            for i in 0..raw.len() / 4 {
+                let off = u32_at(&raw, 4 * i).unwrap_or(0);
+                if let Ok(k) = found.binary_search_by_key(&off, |f| f.0) {
+                    order.push(k);
+                }
+            }
+        }
+    }
+    if order.len() != found.len() {
+        order = (0..found.len()).collect();
+    }
+    // By address, then map position: the last of each address is kept.
+    let mut list: Vec<(u32, usize)> = order.iter().enumerate().map(|(i, &k)| (found[k].1, i)).collect();
+    list.sort_unstable();
+    let mut out: Vec<(u32, String)> = Vec::with_capacity(list.len());
+    for j in 0..list.len() {
+        if j + 1 < list.len() && list[j + 1].0 == list[j].0 {
+            continue;
+        }
+        let k = order[list[j].1];
+        out.push((found[k].1, std::mem::take(&mut found[k].2)));
+    }
     Ok(out)
 }
 
@@ -885,7 +956,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         None => Vec::new(),
     });
     let publics = match dbi.sym_records {
-        Some(s) => read_publics(&mut msf, s, &sections).unwrap_or_else(|e| {
+        Some(s) => read_publics(&mut msf, s, dbi.publics, &sections).unwrap_or_else(|e| {
             warn.skip("public symbols", &e.to_string(), || format!("stream {}", s));
             Vec::new()
         }),
@@ -940,6 +1011,9 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         })
     };
     let mut chain: Vec<usize> = Vec::new();
+    // Ranges tried finding inline sites: bounds the work of hostile overlapping sites.
+    let mut budget: u64 = 1 << 28;
+    let mut budget_warned = false;
     let mut frames: Vec<FrameSpec> = Vec::new();
     for m in &modules {
         id.flags |= FLAG_HAS_DEBUG_INFO;
@@ -948,19 +1022,17 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             if p.size == 0 {
                 continue;
             }
-            // The outer function: named by the public symbol at its start where there is one.
-            let outer = match public_at.get(&p.start) {
-                Some(&i) => intern(&mut w, &publics[i].1),
-                None => intern(&mut w, &p.name),
-            };
-            let mut children: Vec<Vec<usize>> = vec![Vec::new(); p.sites.len()];
-            let mut roots = Vec::new();
+            // The outer function: named by the public symbol at or before the address where
+            // that one is at the procedure's start (LLVM's `getFunctionName`).
+            let proc_name = intern(&mut w, &p.name);
+            let start_public = public_at.get(&p.start).map(|&i| intern(&mut w, &publics[i].1));
+            let mut members: Vec<Vec<usize>> = vec![Vec::new(); p.sites.len() + 1];
             for (i, s) in p.sites.iter().enumerate() {
-                match s.parent {
-                    Some(q) => children[q].push(i),
-                    None => roots.push(i),
-                }
+                members[s.parent.unwrap_or(p.sites.len())].push(i);
             }
+            // Level of each site's children; the last is the procedure's own.
+            let levels: Vec<Level> = members.iter().map(|m| Level::new(&p.sites, m)).collect();
+            let child_level: Vec<usize> = (0..p.sites.len()).collect();
             // Cut points: line rows, inline ranges and inline line ranges.
             let mut cuts: Vec<u32> = vec![p.start, end];
             // (a row's address and the next: several rows at one address answer the first
@@ -980,6 +1052,10 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     cuts.push(p.start.saturating_add(r.1));
                 }
             }
+            let j0 = publics.partition_point(|q| q.0 <= p.start);
+            for q in publics[j0..].iter().take_while(|q| q.0 < end) {
+                cuts.push(q.0);
+            }
             cuts.retain(|&c| c >= p.start && c <= end);
             cuts.sort_unstable();
             cuts.dedup();
@@ -988,8 +1064,17 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 let off = a - p.start;
                 let (file, line) = m.c13.line_at(a).unwrap_or((NONE, 0));
                 frames.clear();
+                let j = publics.partition_point(|q| q.0 <= a);
+                let outer = match start_public {
+                    Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
+                    _ => proc_name,
+                };
                 frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(p.start) });
-                chain_at(&p.sites, &children, &roots, off, &mut chain);
+                chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
+                if budget == 0 && !budget_warned {
+                    budget_warned = true;
+                    warn.skip("inline frames", "too many overlapping inline sites (the rest are answered without them)", || format!("RVA {:#x}", a));
+                }
                 // LLVM stops at the innermost frame without inlinee lines, dropping it and
                 // the frames around it.
                 let mut keep = chain.len();

@@ -27,7 +27,7 @@ APT_PACKAGES := rustc cargo libstd-rust-dev-wasm32 \
                 librust-flate2-dev clang-14 zstd
 # What tests/test_crash.py runs: the debugger that records a real crash, llvm-symbolizer-19
 # (the name oracle for inlined frames) and glibc's detached debug info (/usr/lib/debug/.build-id).
-TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++
+TEST_APT_PACKAGES := lldb-14 llvm-19 libc6-dbg binutils gcc g++ g++-mingw-w64-x86-64 g++-mingw-w64-i686
 
 # Tests run on a Python that has wheels for both engines (wasmtime and wasmer: 3.10),
 # falling back to python3 (wasmtime only) where pyenv has no 3.10.

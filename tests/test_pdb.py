@@ -205,7 +205,8 @@ def test_agrees_with_llvm_symbolizer_19(case: str, built: Dict[str, Tuple[str, s
 
 
 def _pdbutil_summary(pdb: str) -> Dict[str, str]:
-    out = subprocess.run(["llvm-pdbutil-14", "dump", "-summary", pdb], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["llvm-pdbutil-14", "dump", "-summary", pdb],
+                         capture_output=True, text=True, check=True).stdout
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines()) if v}
 
 
@@ -323,7 +324,7 @@ def test_bad_msf(built: Dict[str, Tuple[str, str]], engine: str, tmp_path: "os.P
     # a stream whose blocks all name one block (a loop): bounded, typed or partial
     bad = bytearray(good)
     at = dir_at + 4 + 4 * len(sizes)
-    for s, bl in zip(sizes[:3], blocks[:3]):
+    for bl in blocks[:3]:
         at += 4 * len(bl)
     for i in range(len(blocks[3])):
         struct.pack_into("<I", bad, at + 4 * i, blocks[3][0])

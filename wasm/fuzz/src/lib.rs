@@ -257,4 +257,17 @@ pub fn walk(data: &[u8]) {
         assert!(pair[1].sp > pair[0].sp);
     }
     let _ = w.to_json();
+
+/// A PDB (MSF 7.0): the input behind the MSF magic, so that every run reaches the
+/// directory, the streams and the module records; identity, a build, lookups of it.
+pub fn pdb(data: &[u8]) {
+    let mut file = pysym_core::native::pdb::msf::MAGIC.to_vec();
+    file.extend_from_slice(data);
+    let _ = pysym_core::native::object_info(&file[..], None);
+    if let Ok(cache) = pysym_core::native::build_symcache(&file[..], None).map(|b| b.finish()) {
+        match SymCache::parse(&cache) {
+            Ok(sc) => query_cache(&sc),
+            Err(e) => panic!("a symcache we built does not parse: {e}"),
+        }
+    }
 }

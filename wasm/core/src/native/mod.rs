@@ -8,6 +8,7 @@
 pub mod breakpad;
 pub mod demangle;
 mod dwarf;
+pub mod pdb;
 pub mod progress;
 pub mod source;
 pub mod warnings;
@@ -275,8 +276,36 @@ fn open<'a, R: ReadRef<'a>>(data: R, arch: Option<&str>) -> Result<(Opened<'a, R
             let (slice, sub) = pick(archs.iter().map(|a| (a.architecture(), a.offset(), a.size(), macho_arch(a.cputype(), a.cpusubtype()))).collect())?;
             Ok((Opened::Slice(object::File::parse(slice).map_err(obj_err)?), sub))
         }
-        _ => Err(unsupported("not a supported object file (ELF, Mach-O, Breakpad or WebAssembly)")),
+        object::FileKind::Pe32 | object::FileKind::Pe64 => Ok((Opened::Direct(object::File::parse(data).map_err(obj_err)?), None)),
+        _ => Err(unsupported("not a supported object file (ELF, Mach-O, PE, PDB, Breakpad or WebAssembly)")),
     }
+}
+
+/// A PE file's code id as symstore names the image: `TimeDateStamp` (8 hex digits) then
+/// `SizeOfImage`, read from the headers `object` checked when it opened the file.
+fn pe_code_id<'a, R: ReadRef<'a>>(data: R) -> Option<String> {
+    let u32_at = |at: u64| -> Option<u32> { data.read_bytes_at(at, 4).ok().map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) };
+    let nt = u64::from(u32_at(0x3c)?);
+    // COFF header after "PE\0\0": TimeDateStamp at +4; optional header at +20 with
+    // SizeOfImage at +56 in both PE32 and PE32+.
+    let stamp = u32_at(nt + 8)?;
+    let size = u32_at(nt + 24 + 56)?;
+    Some(format!("{:08x}{:x}", stamp, size))
+}
+
+/// The CodeView record of a PE file: debug id (GUID in its text order, then the age) and
+/// the PDB path the linker wrote.
+fn pe_debug_id<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<(String, String)> {
+    let cv = file.pdb_info().ok()??;
+    let mut g = cv.guid();
+    g[0..4].reverse();
+    g[4..6].reverse();
+    g[6..8].reverse();
+    let mut id = uuid_string(&g);
+    if cv.age() != 0 {
+        id = format!("{}-{:x}", id, cv.age());
+    }
+    Some((id, String::from_utf8_lossy(cv.path()).into_owned()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -294,10 +323,16 @@ fn identity<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, sub: Option<&'static
             let base = file.segments().find(|s| s.name().ok().flatten() == Some("__TEXT")).map(|s| s.address()).unwrap_or(0);
             ("macho", base)
         }
+        object::BinaryFormat::Pe => ("pe", file.relative_address_base()),
         _ => ("elf", file.segments().map(|s| s.address()).min().unwrap_or(0)),
     };
     let mut code_id = String::new();
     let mut id = [0u8; 16];
+    if kind == "pe" {
+        // (the code id needs the raw headers: filled in by the callers)
+        let debug_id = pe_debug_id(file).map(|d| d.0).unwrap_or_else(|| uuid_string(&id));
+        return Identity { kind: kind.to_string(), arch: arch_name(file.architecture()).to_string(), debug_id, code_id, image_base, flags: 0 };
+    }
     if let Ok(Some(uuid)) = file.mach_uuid() {
         id = uuid;
         code_id = hex(&uuid);
@@ -340,7 +375,9 @@ fn is_nobits<'a, 'f, S: ObjectSection<'a>>(s: &S) -> bool {
 }
 
 fn has_symbols<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
-    file.symbols().next().is_some() || file.dynamic_symbols().next().is_some()
+    file.symbols().next().is_some()
+        || file.dynamic_symbols().next().is_some()
+        || (file.format() == object::BinaryFormat::Pe && file.exports().map(|e| !e.is_empty()).unwrap_or(false))
 }
 
 /// The formats read through a [`source::Source`] in bounded windows rather than through
@@ -349,6 +386,7 @@ fn has_symbols<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
 enum Streamed {
     Breakpad,
     Wasm,
+    Pdb,
 }
 
 fn streamed_kind(head: &[u8]) -> Option<Streamed> {
@@ -356,6 +394,8 @@ fn streamed_kind(head: &[u8]) -> Option<Streamed> {
         Some(Streamed::Breakpad)
     } else if wasm::is_wasm(head) {
         Some(Streamed::Wasm)
+    } else if pdb::is_pdb(head) {
+        Some(Streamed::Pdb)
     } else {
         None
     }
@@ -364,11 +404,11 @@ fn streamed_kind(head: &[u8]) -> Option<Streamed> {
 /// Reads only the first bytes: an ELF file must not pay for a window.
 fn sniff<'a, R: ReadRef<'a>>(data: R) -> Result<Option<Streamed>> {
     let len = data.len().map_err(|_| invalid("cannot read the file"))?;
-    Ok(data.read_bytes_at(0, len.min(8)).ok().and_then(streamed_kind))
+    Ok(data.read_bytes_at(0, len.min(32)).ok().and_then(streamed_kind))
 }
 
 fn sniff_io<F: std::io::Read + std::io::Seek>(file: &mut F) -> Result<Option<Streamed>> {
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 32];
     let mut n = 0;
     file.seek(std::io::SeekFrom::Start(0)).map_err(|e| invalid(format!("cannot read the file: {}", e)))?;
     while n < head.len() {
@@ -387,6 +427,7 @@ fn streamed_info<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Resu
             info
         }),
         Streamed::Wasm => wasm::object_info(src),
+        Streamed::Pdb => pdb::object_info(src),
     }
 }
 
@@ -428,6 +469,7 @@ fn streamed_build<'a, S: source::Source<'a>>(kind: Streamed, src: &mut S) -> Res
     match kind {
         Streamed::Breakpad => breakpad::build_symcache(src),
         Streamed::Wasm => wasm::build_symcache(src),
+        Streamed::Pdb => pdb::build_symcache(src),
     }
 }
 
@@ -465,14 +507,19 @@ pub fn object_info<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Resu
             has_symbols: has_symbols(f),
             has_unwind_info: crate::unwind::build::has_unwind_info(f),
             debuglink: debuglink(f),
-            debug_file: None,
+            debug_file: pe_debug_id(f).map(|d| d.1).filter(|p| !p.is_empty()),
             code_offset: None,
             warnings: warn.lines(),
         })
     }
     let (warn, patched) = macho_load_commands(data);
     match patched {
-        None => open(data, arch).map(|(opened, sub)| info(opened, sub, warn)),
+        None => open(data, arch).map(|(opened, sub)| info(opened, sub, warn)).map(|mut i| {
+            if i.identity.kind == "pe" {
+                i.identity.code_id = pe_code_id(data).unwrap_or_default();
+            }
+            i
+        }),
         Some(head) => {
             let patched = Patched { head, data };
             open(&patched, arch).map(|(opened, sub)| info(opened, sub, warn))
@@ -500,7 +547,14 @@ pub fn build_symcache<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> R
         return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
     }
     let (opened, sub) = open(data, arch)?;
-    with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn))
+    with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn)).map(|b| with_pe_code_id(b, data))
+}
+
+fn with_pe_code_id<'a, R: ReadRef<'a>>(mut b: SymCacheBuild, data: R) -> SymCacheBuild {
+    if b.identity.kind == "pe" {
+        b.identity.code_id = pe_code_id(data).unwrap_or_default();
+    }
+    b
 }
 
 /// [`build_symcache`] where `data` keeps what it reads (`object::ReadCache`): the DWARF
@@ -518,7 +572,7 @@ pub fn build_symcache_ranged<'a, R: ReadRef<'a> + 'a, F: std::io::Read + std::io
         return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
     }
     match open(data, arch)? {
-        (Opened::Direct(f), sub) => build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn),
+        (Opened::Direct(f), sub) => build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn).map(|b| with_pe_code_id(b, data)),
         // The slice's offsets are not the file's: read through `data`.
         (Opened::Slice(f), sub) => build_from_file(&f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn),
     }
@@ -718,6 +772,18 @@ fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
                         syms.push((s.address(), s.size(), name));
                         order.push(order.len());
                     }
+                }
+            }
+        }
+    }
+    if syms.is_empty() && file.format() == object::BinaryFormat::Pe {
+        // An image linked without a COFF symbol table (MSVC, lld-link) names only its exports.
+        let text = code_ranges(file);
+        for e in file.exports().unwrap_or_default() {
+            if e.address() >= base && in_ranges(&text, e.address()) {
+                if let Ok(name) = std::str::from_utf8(e.name()) {
+                    syms.push((e.address(), 0, name));
+                    order.push(order.len());
                 }
             }
         }

@@ -1,0 +1,369 @@
+"""PE images and PDB files built here (clang-14 for the MSVC target with lld-link-14; the
+mingw-w64 clang line for C++), read through the wasm module on every engine and compared
+with llvm-symbolizer 19 (it reads the PDB natively) at every byte of ``.text``.
+
+Function names of C++ frames are compared with ``> >`` written ``>>``: the Itanium
+demangler prints templates as LLVM 14 does (tests/test_demangle.py), LLVM 19 closes them
+without the space. That is the only normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import struct
+import subprocess
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+import pysym
+
+SYMBOLIZER19 = "/usr/lib/llvm-19/bin/llvm-symbolizer"
+OBJDUMP19 = "/usr/lib/llvm-19/bin/llvm-objdump"
+HAVE_MSVC_LINE = all(shutil.which(t) for t in ("clang-14", "lld-link-14"))
+HAVE_ORACLE = os.path.exists(SYMBOLIZER19)
+
+C_PROGRAM = r"""
+struct point { int x, y; };
+static inline int sq(int v) { return v * v; }
+static inline int dist2(struct point a, struct point b) {
+    int dx = a.x - b.x;
+    int dy = a.y - b.y;
+    return sq(dx) + sq(dy);
+}
+static int table[64];
+__attribute__((noinline)) int fill(int n) {
+    int s = 0;
+    for (int i = 0; i < n && i < 64; i++) {
+        struct point p = { i, i * 2 }, q = { n, 3 };
+        table[i] = dist2(p, q);
+        s += table[i];
+    }
+    return s;
+}
+__attribute__((noinline)) static int mix(int a, int b) {
+    if (a > b) return sq(a - b) + fill(a);
+    return sq(b - a) * 3 + fill(b);
+}
+__declspec(dllexport) int api_entry(int a) { return mix(a, 7) + fill(a & 15); }
+int mainCRTStartup(void) { return api_entry(11); }
+"""
+
+CPP_PROGRAM = r"""
+#include <vector>
+#include <string>
+#include <algorithm>
+#include <map>
+namespace geo {
+struct Vec { double x, y; Vec operator+(const Vec& o) const { return {x + o.x, y + o.y}; }
+             double dot(const Vec& o) const { return x * o.x + y * o.y; } };
+template <typename T> class Acc { public: T total{}; void add(const T& v) { total = total + v; }
+                                  T get() const { return total; } };
+namespace { int hidden(int v) { return v * 7 % 13; } }
+double length2(const std::vector<Vec>& vs) {
+    Acc<Vec> a; for (auto& v : vs) a.add(v); Vec t = a.get(); return t.dot(t) + hidden((int)vs.size()); }
+}
+struct Counter { std::map<std::string, int> m; void bump(const std::string& k) { m[k]++; }
+                 int get(const std::string& k) const { auto it = m.find(k); return it == m.end() ? 0 : it->second; } };
+int work(int n) {
+    std::vector<geo::Vec> vs;
+    for (int i = 0; i < n; i++) vs.push_back({double(i), double(n - i)});
+    std::sort(vs.begin(), vs.end(), [](const geo::Vec& a, const geo::Vec& b) { return a.x * b.y < b.x * a.y; });
+    Counter c; for (int i = 0; i < n; i++) c.bump(std::to_string(i % 5));
+    return (int)geo::length2(vs) + c.get("3");
+}
+int main(int argc, char** argv) { return work(argc * 10); }
+"""
+
+
+def _run(cmd: List[str], cwd: str) -> None:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert r.returncode == 0, "%s failed:\n%s" % (" ".join(cmd), r.stderr[-2000:])
+
+
+def _mingw_dir(triple: str) -> Optional[str]:
+    base = "/usr/lib/gcc/%s" % triple
+    if not os.path.isdir(base):
+        return None
+    for v in sorted(os.listdir(base), reverse=True):
+        if v.endswith("-win32") and os.path.isdir(os.path.join(base, v, "include", "c++")):
+            return os.path.join(base, v)
+    return None
+
+
+def build_c(tmp: str, arch: str, opt: str) -> Tuple[str, str]:
+    name = "prog_%s_%s" % (arch, opt)
+    with open(os.path.join(tmp, "prog.c"), "w") as f:
+        f.write(C_PROGRAM)
+    _run(["clang-14", "--target=%s-pc-windows-msvc" % arch, "-g", "-gcodeview", "-" + opt, "-c", "prog.c",
+          "-o", name + ".obj"], tmp)
+    _run(["lld-link-14", "/debug", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console",
+          "/out:%s.exe" % name, "/pdb:%s.pdb" % name, name + ".obj"], tmp)
+    return os.path.join(tmp, name + ".exe"), os.path.join(tmp, name + ".pdb")
+
+
+def build_cpp(tmp: str, arch: str, opt: str) -> Optional[Tuple[str, str]]:
+    """A mingw C++ program with its PDB, and the image without the DWARF the mingw CRT
+    brings (llvm-symbolizer reads DWARF, not the PDB, when an image has any)."""
+    triple = "%s-w64-mingw32" % arch
+    gcc = _mingw_dir(triple)
+    lld = shutil.which("ld.lld-14") or shutil.which("ld.lld")
+    if gcc is None or lld is None or not shutil.which("llvm-objcopy-14"):
+        return None
+    name = "cpp_%s_%s" % (arch, opt)
+    with open(os.path.join(tmp, "cpp.cpp"), "w") as f:
+        f.write(CPP_PROGRAM)
+    _run(["clang++-14", "--target=" + triple, "-g", "-gcodeview", "-" + opt, "-fuse-ld=" + lld,
+          "-isystem", gcc + "/include/c++", "-isystem", "%s/include/c++/%s" % (gcc, triple), "-L" + gcc,
+          "-Wl,--pdb=%s.pdb" % name, "cpp.cpp", "-o", name + "_dwarf.exe"], tmp)
+    _run(["llvm-objcopy-14", "--strip-debug", name + "_dwarf.exe", name + ".exe"], tmp)
+    return os.path.join(tmp, name + ".exe"), os.path.join(tmp, name + ".pdb")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Tuple[str, str]]:
+    if not HAVE_MSVC_LINE:
+        pytest.skip("clang-14 and lld-link-14 are needed (make test-tools)")
+    tmp = str(tmp_path_factory.mktemp("pdb"))
+    out: Dict[str, Tuple[str, str]] = {}
+    for arch in ("x86_64", "i686"):
+        for opt in ("O0", "O2"):
+            out["c_%s_%s" % (arch, opt)] = build_c(tmp, arch, opt)
+            cpp = build_cpp(tmp, arch, opt)
+            if cpp is not None:
+                out["cpp_%s_%s" % (arch, opt)] = cpp
+    return out
+
+
+CASES = ["%s_%s_%s" % (lang, arch, opt) for lang in ("c", "cpp") for arch in ("x86_64", "i686") for opt in ("O0", "O2")]
+
+
+def _text_addresses(exe: str, limit: int = 20000) -> List[int]:
+    out = subprocess.run([OBJDUMP19, "-h", exe], capture_output=True, text=True, check=True).stdout
+    addrs: List[int] = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[1] == ".text":
+            size, vma = int(f[2], 16), int(f[3], 16)
+            addrs = list(range(vma, vma + size))
+    if len(addrs) > limit:
+        addrs = sorted(random.Random(1).sample(addrs, limit))
+    return addrs
+
+
+def _oracle(exe: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
+    # (run beside the image: the PDB path it names is the one lld wrote)
+    r = subprocess.run([SYMBOLIZER19, "--obj=" + exe, "--inlines", "--demangle", "--output-style=JSON"],
+                       input="\n".join(hex(a) for a in addrs), capture_output=True, text=True,
+                       cwd=os.path.dirname(exe), check=True)
+    out = []
+    for line in r.stdout.splitlines():
+        frames = [(s["FunctionName"], s["FileName"], s["Line"]) for s in json.loads(line)["Symbol"]]
+        out.append([] if frames == [("", "", 0)] else frames)
+    return out
+
+
+def _llvm19_style(name: str) -> str:
+    return re.sub(r"> (?=>)", ">", name)
+
+
+@pytest.mark.skipif(not HAVE_ORACLE, reason="llvm-symbolizer 19 is needed (make test-tools installs llvm-19)")
+@pytest.mark.parametrize("case", CASES)
+def test_agrees_with_llvm_symbolizer_19(case: str, built: Dict[str, Tuple[str, str]], engine: str,
+                                        summary: List[str]) -> None:
+    if case not in built:
+        pytest.skip("mingw-w64 C++ toolchain not installed (make test-tools)")
+    exe, pdb = built[case]
+    image = pysym.Object.from_path(exe)
+    sc = pysym.SymCache.from_object(pdb)
+    addrs = _text_addresses(exe)
+    ref = _oracle(exe, addrs)
+    got = sc.lookup_many([a - image.image_base for a in addrs])
+    n = len(addrs)
+    assert n > 50
+    same_line = same_depth = same_names = 0
+    bad = []
+    for a, r, g in zip(addrs, ref, got):
+        gf = [(f.function or "", f.file or "", f.line or 0) for f in g]
+        if (r[0][1:] if r else None) == (gf[0][1:] if gf else None):
+            same_line += 1
+        elif len(bad) < 5:
+            bad.append("%#x: llvm %s, pysym %s" % (a, r, gf))
+        same_depth += len(r) == len(gf)
+        same_names += [_llvm19_style(x[0]) for x in r] == [_llvm19_style(x[0]) for x in gf]
+    summary.append("pdb %s on %s: %d addresses, file:line %.4f, depth %.4f, names %.4f"
+                   % (case, engine, n, same_line / n, same_depth / n, same_names / n))
+    assert same_line / n >= 0.995, "\n".join(bad)
+    assert same_depth / n >= 0.995
+    assert same_names / n >= 0.99
+    if case.endswith("O2"):
+        assert any(len(r) > 1 for r in ref), "no inlined code at -O2: the check checks nothing"
+
+
+def _pdbutil_summary(pdb: str) -> Dict[str, str]:
+    out = subprocess.run(["llvm-pdbutil-14", "dump", "-summary", pdb],
+                         capture_output=True, text=True, check=True).stdout
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines()) if v}
+
+
+def test_identities(built: Dict[str, Tuple[str, str]], engine: str) -> None:
+    for case, (exe, pdb) in built.items():
+        image, debug = pysym.Object.from_path(exe), pysym.Object.from_path(pdb)
+        assert image.kind == "pe" and debug.kind == "pdb"
+        arch = "x86" if "i686" in case else "x86_64"
+        assert image.arch == debug.arch == arch
+        s = _pdbutil_summary(pdb)
+        guid = s["GUID"].strip("{}").lower()
+        want = "%s-%x" % (guid, int(s["Age"]))
+        assert debug.debug_id == image.debug_id == want, case
+        assert image.debug_file is not None and image.debug_file.endswith(os.path.basename(pdb))
+        with open(exe, "rb") as f:
+            data = f.read()
+        nt = struct.unpack_from("<I", data, 0x3C)[0]
+        stamp = struct.unpack_from("<I", data, nt + 8)[0]
+        size = struct.unpack_from("<I", data, nt + 24 + 56)[0]
+        assert image.code_id == "%08x%x" % (stamp, size)
+        assert image.image_base == (0x140000000 if arch == "x86_64" else 0x400000)
+        assert debug.image_base == 0 and debug.code_id in (None, "")
+        assert debug.has_debug_info and debug.has_symbols
+
+
+def test_pe_exports_without_pdb(built: Dict[str, Tuple[str, str]], engine: str) -> None:
+    """An MSVC-style image without its PDB names its exports (lld-link writes no COFF
+    symbol table)."""
+    exe, _ = built["c_x86_64_O2"]
+    image = pysym.Object.from_path(exe)
+    assert image.has_symbols
+    sc = pysym.SymCache.from_object(exe)
+    out = subprocess.run([OBJDUMP19, "-p", exe], capture_output=True, text=True).stdout
+    m = re.search(r"^\s*\d+\s+0x([0-9a-f]+)\s+api_entry", out, re.M)
+    assert m, out[-2000:]
+    rva = int(m.group(1), 16)
+    frames = sc.lookup(rva + 1)
+    assert [f.function for f in frames] == ["api_entry"]
+
+
+# -- bad inputs ---------------------------------------------------------------------------
+
+def _msf(data: bytes) -> Tuple[int, int, List[int], List[List[int]]]:
+    """(block size, directory offset in the file of its first block, stream sizes, blocks)."""
+    bs, _, _, dir_bytes, _, map_addr = struct.unpack_from("<6I", data, 32)
+    nblocks = (dir_bytes + bs - 1) // bs
+    dir_blocks = struct.unpack_from("<%dI" % nblocks, data, map_addr * bs)
+    d = b"".join(data[b * bs:(b + 1) * bs] for b in dir_blocks)[:dir_bytes]
+    n = struct.unpack_from("<I", d, 0)[0]
+    sizes = list(struct.unpack_from("<%dI" % n, d, 4))
+    at = 4 + 4 * n
+    blocks = []
+    for s in sizes:
+        k = 0 if s == 0xFFFFFFFF else (s + bs - 1) // bs
+        blocks.append(list(struct.unpack_from("<%dI" % k, d, at)))
+        at += 4 * k
+    return bs, dir_blocks[0] * bs, sizes, blocks
+
+
+def _module_stream(data: bytes) -> Tuple[int, int]:
+    """(file offset of the first block, stream size) of the program's module stream (the
+    first module with symbols)."""
+    bs, _, sizes, blocks = _msf(data)
+    dbi = b"".join(data[b * bs:(b + 1) * bs] for b in blocks[3])
+    at = 64
+    while True:
+        stream = struct.unpack_from("<H", dbi, at + 34)[0]
+        if stream != 0xFFFF and sizes[stream] > 64:
+            return blocks[stream][0] * bs, sizes[stream]
+        name_end = dbi.index(b"\0", at + 64)
+        obj_end = dbi.index(b"\0", name_end + 1)
+        at = (obj_end + 1 + 3) & ~3
+
+
+def _records(data: bytes, start: int, limit: int) -> List[Tuple[int, int, int]]:
+    """(offset, length, kind) of the symbol records at the start of a module stream block."""
+    out = []
+    at = start + 4
+    while at + 4 <= start + limit:
+        length, kind = struct.unpack_from("<HH", data, at)
+        if length < 2:
+            break
+        out.append((at, length, kind))
+        at += 2 + length
+    return out
+
+
+def _expect_error_or_partial(data: bytes, tmp: str, name: str) -> Optional[pysym.SymCache]:
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        return pysym.SymCache.from_object(path)
+    except pysym.PysymError as e:
+        assert not isinstance(e, pysym.SandboxError), e
+        return None
+
+
+def test_bad_msf(built: Dict[str, Tuple[str, str]], engine: str, tmp_path: "os.PathLike[str]") -> None:
+    _, pdb = built["c_x86_64_O2"]
+    with open(pdb, "rb") as f:
+        good = f.read()
+    tmp = str(tmp_path)
+    bs, dir_at, sizes, blocks = _msf(good)
+    # a block map past the end of the file
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, 52, len(good) // bs + 100)
+    with pytest.raises(pysym.InvalidInputError, match="past the end"):
+        pysym.Object.from_bytes(bytes(bad))
+    # a directory claiming 2^31 streams
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, dir_at, 1 << 31)
+    with pytest.raises(pysym.InvalidInputError, match="2147483648 streams"):
+        pysym.Object.from_bytes(bytes(bad))
+    # a stream whose blocks all name one block (a loop): bounded, typed or partial
+    bad = bytearray(good)
+    at = dir_at + 4 + 4 * len(sizes)
+    for bl in blocks[:3]:
+        at += 4 * len(bl)
+    for i in range(len(blocks[3])):
+        struct.pack_into("<I", bad, at + 4 * i, blocks[3][0])
+    _expect_error_or_partial(bytes(bad), tmp, "loop.pdb")
+    # a block number past the end in a stream's list
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, at, 0x7FFFFFFF)
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.Object.from_bytes(bytes(bad))
+    # truncated files
+    for n in (24, 40, 56, bs, 3 * bs, len(good) // 2):
+        _expect_error_or_partial(good[:n], tmp, "cut%d.pdb" % n)
+
+
+def test_bad_symbol_records(built: Dict[str, Tuple[str, str]], engine: str, tmp_path: "os.PathLike[str]") -> None:
+    _, pdb = built["c_x86_64_O2"]
+    with open(pdb, "rb") as f:
+        good = f.read()
+    tmp = str(tmp_path)
+    start, size = _module_stream(good)
+    bs = struct.unpack_from("<I", good, 32)[0]
+    recs = _records(good, start, min(size, bs))
+    procs = [r for r in recs if r[2] in (0x1110, 0x110F)]
+    sites = [r for r in recs if r[2] == 0x114D]
+    assert procs and sites, recs
+    # a record of length 0 after the first procedure: the rest of the module is skipped
+    bad = bytearray(good)
+    struct.pack_into("<H", bad, procs[1][0] if len(procs) > 1 else sites[0][0], 0)
+    sc = _expect_error_or_partial(bytes(bad), tmp, "zero.pdb")
+    assert sc is not None and any("length 0" in w for w in sc.warnings), sc and sc.warnings
+    # a record running past its stream
+    bad = bytearray(good)
+    struct.pack_into("<H", bad, sites[0][0], 0xFFF0)
+    sc = _expect_error_or_partial(bytes(bad), tmp, "long.pdb")
+    assert sc is not None and any("runs past" in w for w in sc.warnings), sc and sc.warnings
+    # inline annotations running off the end: 0xC0 opens a 4-byte number
+    bad = bytearray(good)
+    at, length, _ = sites[0]
+    for i in range(at + 16, at + 2 + length):
+        bad[i] = 0xC0
+    sc = _expect_error_or_partial(bytes(bad), tmp, "ann.pdb")
+    assert sc is not None

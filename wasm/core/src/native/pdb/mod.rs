@@ -1,0 +1,1121 @@
+//! PDB files (MSF 7.0): identity from the PDB info and DBI streams, symcaches from the
+//! module streams (procedures, inline sites and their binary annotations, C13 line
+//! tables, inlinee lines), IPI/TPI names and the public symbols.
+//!
+//! The file is read by ranges ([`Source`]); a stream is read when it is used and dropped
+//! after. The type streams are read front to back in bounded pieces, keeping only the
+//! records inline sites name. Frames are composed as LLVM's native PDB reader composes
+//! them (what `llvm-symbolizer --inlines` prints): the procedure's line from the C13
+//! table, each inline site's line from its own annotations, names of inlined functions
+//! from their `LF_FUNC_ID`/`LF_MFUNC_ID` record qualified by its scope, and the outer
+//! function named by the public symbol at its start (demangled) where there is one.
+//!
+//! A module stream that cannot be read is skipped with a warning; so is the rest of a
+//! module stream after a malformed record.
+
+pub mod msf;
+
+use super::source::Source;
+use super::warnings::Warnings;
+use super::{demangle, invalid, ObjectInfo};
+use crate::error::Result;
+use crate::hash::FastMap;
+use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
+use msf::Msf;
+
+/// Whether `head` starts like a PDB (MSF 7.0).
+pub fn is_pdb(head: &[u8]) -> bool {
+    head.len() >= 24 && msf::MAGIC.starts_with(&head[..head.len().min(32)])
+}
+
+/// Inline sites nest at most this deep (deeper ones are skipped with a warning).
+const MAX_NESTING: usize = 256;
+
+/// Bytes of a type stream read at a time.
+const TYPE_CHUNK: u64 = 4 << 20;
+
+const S_END: u16 = 0x0006;
+const S_PUB32: u16 = 0x110e;
+const S_LPROC32: u16 = 0x110f;
+const S_GPROC32: u16 = 0x1110;
+const S_LPROC32_ID: u16 = 0x1146;
+const S_GPROC32_ID: u16 = 0x1147;
+const S_INLINESITE: u16 = 0x114d;
+const S_INLINESITE_END: u16 = 0x114e;
+const S_PROC_ID_END: u16 = 0x114f;
+const S_LPROC32_DPC: u16 = 0x1155;
+const S_LPROC32_DPC_ID: u16 = 0x1156;
+const S_INLINESITE2: u16 = 0x115d;
+
+const LF_CLASS: u16 = 0x1504;
+const LF_STRUCTURE: u16 = 0x1505;
+const LF_UNION: u16 = 0x1506;
+const LF_ENUM: u16 = 0x1507;
+const LF_INTERFACE: u16 = 0x1519;
+const LF_FUNC_ID: u16 = 0x1601;
+const LF_MFUNC_ID: u16 = 0x1602;
+const LF_STRING_ID: u16 = 0x1605;
+
+const DEBUG_S_LINES: u32 = 0xf2;
+const DEBUG_S_FILECHKSMS: u32 = 0xf4;
+const DEBUG_S_INLINEELINES: u32 = 0xf6;
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    let w = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([w[0], w[1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let w = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+/// The NUL-terminated string at `at` (to the end where there is no NUL).
+fn cstr(b: &[u8], at: usize) -> &[u8] {
+    let s = b.get(at..).unwrap_or(&[]);
+    &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn arch_of_machine(m: u16) -> &'static str {
+    match m {
+        0x8664 => "x86_64",
+        0x014c => "x86",
+        0xaa64 => "arm64",
+        0x01c0 | 0x01c2 | 0x01c4 => "arm",
+        _ => "unknown",
+    }
+}
+
+/// What the PDB info and DBI headers say.
+struct Header {
+    guid: [u8; 16],
+    age: u32,
+    /// The `/names` stream (the string table of file names).
+    names_stream: Option<usize>,
+    dbi: Option<Dbi>,
+}
+
+struct Dbi {
+    age: u32,
+    machine: u16,
+    sym_records: Option<usize>,
+    /// The publics stream (its address map orders publics at one address).
+    publics: Option<usize>,
+    modules: Vec<Module>,
+    /// Optional debug header streams: OMAP from source (4), section headers (5), original
+    /// section headers (10).
+    dbg: Vec<u16>,
+}
+
+struct Module {
+    name: String,
+    stream: Option<usize>,
+    sym_bytes: u32,
+    c11_bytes: u32,
+    c13_bytes: u32,
+}
+
+fn stream_index(v: u16) -> Option<usize> {
+    if v == 0xffff {
+        None
+    } else {
+        Some(usize::from(v))
+    }
+}
+
+fn read_header<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, warn: &mut Warnings) -> Result<Header> {
+    let info = msf.stream(1)?;
+    if info.len() < 28 {
+        return Err(invalid("PDB info stream is missing or too short"));
+    }
+    let mut guid = [0u8; 16];
+    guid.copy_from_slice(&info[12..28]);
+    // The GUID's first three fields are little-endian: written in text order.
+    guid[0..4].reverse();
+    guid[4..6].reverse();
+    guid[6..8].reverse();
+    let age = u32_at(&info, 8).unwrap_or(0);
+    let names_stream = named_stream(&info[28..], b"/names");
+    let dbi = match msf.stream_size(3) {
+        Some(n) if n >= 64 => match read_dbi(msf) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warn.skip("DBI stream", &e.to_string(), || "stream 3".to_string());
+                None
+            }
+        },
+        _ => None,
+    };
+    Ok(Header { guid, age, names_stream, dbi })
+}
+
+/// The stream a named-stream map gives `name`.
+fn named_stream(map: &[u8], name: &[u8]) -> Option<usize> {
+    let buf_len = u32_at(map, 0)? as usize;
+    let buf = map.get(4..4usize.checked_add(buf_len)?)?;
+    let mut at = 4 + buf_len;
+    let size = u32_at(map, at)? as usize;
+    let _capacity = u32_at(map, at + 4)?;
+    at += 8;
+    let present_words = u32_at(map, at)? as usize;
+    at = at.checked_add(4 + present_words.checked_mul(4)?)?;
+    let deleted_words = u32_at(map, at)? as usize;
+    at = at.checked_add(4 + deleted_words.checked_mul(4)?)?;
+    for i in 0..size.min(map.len() / 8) {
+        let key = u32_at(map, at + 8 * i)? as usize;
+        let value = u32_at(map, at + 8 * i + 4)?;
+        if cstr(buf, key) == name {
+            return Some(value as usize);
+        }
+    }
+    None
+}
+
+fn read_dbi<'a, S: Source<'a>>(msf: &mut Msf<'_, S>) -> Result<Dbi> {
+    let head = msf.read(3, 0, 64)?;
+    let i32_at = |at: usize| u32_at(&head, at).unwrap_or(0) as i32;
+    let sizes: Vec<i32> = (0..6).map(|k| i32_at(24 + 4 * k)).collect();
+    let (mod_size, contrib, secmap, src_info, ts_map) = (sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]);
+    let (dbg_size, ec_size) = (i32_at(48), i32_at(52));
+    if [mod_size, contrib, secmap, src_info, ts_map, dbg_size, ec_size].iter().any(|&s| s < 0) {
+        return Err(invalid("DBI substream of negative size"));
+    }
+    let total = msf.stream_size(3).unwrap_or(0);
+    let mods = msf.read(3, 64, mod_size as u64)?;
+    let mut modules = Vec::new();
+    let mut at = 0usize;
+    while at + 64 <= mods.len() {
+        let stream = stream_index(u16_at(&mods, at + 34).unwrap_or(0xffff));
+        let name = cstr(&mods, at + 64);
+        let obj_at = at + 64 + name.len() + 1;
+        let obj = cstr(&mods, obj_at);
+        modules.push(Module {
+            name: text(name),
+            stream,
+            sym_bytes: u32_at(&mods, at + 36).unwrap_or(0),
+            c11_bytes: u32_at(&mods, at + 40).unwrap_or(0),
+            c13_bytes: u32_at(&mods, at + 44).unwrap_or(0),
+        });
+        at = (obj_at + obj.len() + 1 + 3) & !3;
+    }
+    let dbg_at = 64 + [mod_size, contrib, secmap, src_info, ts_map, ec_size].iter().map(|&s| s as u64).sum::<u64>();
+    let dbg = if dbg_at < total { msf.read(3, dbg_at, dbg_size as u64)? } else { Vec::new() };
+    let dbg = (0..dbg.len() / 2).map(|i| u16_at(&dbg, 2 * i).unwrap_or(0xffff)).collect();
+    Ok(Dbi {
+        age: u32_at(&head, 8).unwrap_or(0),
+        machine: u16_at(&head, 58).unwrap_or(0),
+        sym_records: stream_index(u16_at(&head, 20).unwrap_or(0xffff)),
+        publics: stream_index(u16_at(&head, 16).unwrap_or(0xffff)),
+        modules,
+        dbg,
+    })
+}
+
+fn identity(h: &Header) -> Identity {
+    let age = h.dbi.as_ref().map(|d| d.age).unwrap_or(h.age);
+    let mut debug_id = super::uuid_string(&h.guid);
+    if age != 0 {
+        debug_id = format!("{}-{:x}", debug_id, age);
+    }
+    Identity {
+        kind: "pdb".to_string(),
+        arch: arch_of_machine(h.dbi.as_ref().map(|d| d.machine).unwrap_or(0)).to_string(),
+        debug_id,
+        code_id: String::new(),
+        image_base: 0,
+        flags: 0,
+    }
+}
+
+/// Identity and capabilities of a PDB, from its headers.
+pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
+    let mut warn = Warnings::default();
+    let mut msf = Msf::open(src)?;
+    let h = read_header(&mut msf, &mut warn)?;
+    let has_debug_info = h.dbi.as_ref().map(|d| d.modules.iter().any(|m| m.stream.is_some() && (m.sym_bytes > 4 || m.c13_bytes > 0))).unwrap_or(false);
+    let has_symbols = h.dbi.as_ref().and_then(|d| d.sym_records).and_then(|s| msf.stream_size(s)).map(|n| n > 0).unwrap_or(false);
+    Ok(ObjectInfo {
+        identity: identity(&h),
+        has_debug_info,
+        has_symbols,
+        debuglink: None,
+        debug_file: None,
+        code_offset: None,
+        warnings: warn.lines(),
+    })
+}
+
+/// Section-relative addresses to RVAs: section headers, and OMAP where the image was
+/// rearranged after linking.
+struct Sections {
+    /// Virtual address of each section (1-based section numbers index `va[n - 1]`).
+    va: Vec<u32>,
+    /// (virtual address, end) of each section, sorted.
+    spans: Vec<(u32, u32)>,
+    /// OMAP from source (sorted by source RVA); empty when there is none.
+    omap: Vec<(u32, u32)>,
+}
+
+impl Sections {
+    fn new(headers: &[u8], omap: Vec<(u32, u32)>) -> Self {
+        let n = headers.len() / 40;
+        let va = (0..n).map(|i| u32_at(headers, 40 * i + 12).unwrap_or(0)).collect();
+        let mut spans: Vec<(u32, u32)> = (0..n)
+            .map(|i| {
+                let (size, va) = (u32_at(headers, 40 * i + 8).unwrap_or(0), u32_at(headers, 40 * i + 12).unwrap_or(0));
+                (va, va.saturating_add(size))
+            })
+            .collect();
+        spans.sort_unstable();
+        Sections { va, spans, omap }
+    }
+
+    /// The end of the section holding `rva`.
+    fn end_of(&self, rva: u32) -> Option<u32> {
+        let i = self.spans.partition_point(|s| s.0 <= rva);
+        self.spans.get(i.checked_sub(1)?).map(|s| s.1).filter(|&e| e > rva)
+    }
+
+    fn rva(&self, seg: u16, off: u32) -> Option<u32> {
+        let base = *self.va.get(usize::from(seg).checked_sub(1)?)?;
+        let rva = base.checked_add(off)?;
+        if self.omap.is_empty() {
+            return Some(rva);
+        }
+        let i = self.omap.partition_point(|e| e.0 <= rva);
+        let (from, to) = *self.omap.get(i.checked_sub(1)?)?;
+        if to == 0 {
+            None
+        } else {
+            to.checked_add(rva - from)
+        }
+    }
+}
+
+fn read_sections<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, dbi: &Dbi, warn: &mut Warnings) -> Result<Sections> {
+    let dbg = |k: usize| dbi.dbg.get(k).copied().and_then(stream_index);
+    let mut omap = Vec::new();
+    let headers = match (dbg(4), dbg(10)) {
+        (Some(from_src), Some(orig)) => {
+            let raw = msf.stream(from_src)?;
+            omap = (0..raw.len() / 8).map(|i| (u32_at(&raw, 8 * i).unwrap_or(0), u32_at(&raw, 8 * i + 4).unwrap_or(0))).collect();
+            if omap.windows(2).any(|w| w[0].0 > w[1].0) {
+                warn.skip("OMAP order", "entries out of order (sorted)", || format!("stream {}", from_src));
+                omap.sort_by_key(|e| e.0);
+            }
+            orig
+        }
+        _ => match dbg(5) {
+            Some(s) => s,
+            None => return Err(invalid("PDB has no section headers (DBI optional debug header)")),
+        },
+    };
+    Ok(Sections::new(&msf.stream(headers)?, omap))
+}
+
+/// A module's line table and inlinee lines, from its C13 subsections.
+#[derive(Default)]
+struct C13 {
+    /// (RVA, file, line, terminal) in LLVM's order: each block's rows then a terminal row
+    /// at its subsection's end, blocks sorted by their first address.
+    lines: Vec<(u32, u32, u32, bool)>,
+    /// The rows' addresses, sorted.
+    addrs: Vec<u32>,
+    /// Inlinee id to (file checksum offset, line).
+    inlinees: FastMap<u32, (u32, u32)>,
+    /// File checksum offset to the interned file.
+    files: FastMap<u32, u32>,
+}
+
+/// The `/names` string table (file names).
+struct Names(Vec<u8>);
+
+impl Names {
+    fn get(&self, offset: u32) -> &[u8] {
+        // Header: signature, hash version, size of the string bytes.
+        let size = u32_at(&self.0, 8).unwrap_or(0) as usize;
+        let bytes = self.0.get(12..12 + size.min(self.0.len().saturating_sub(12))).unwrap_or(&[]);
+        cstr(bytes, offset as usize)
+    }
+}
+
+fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWriter, warn: &mut Warnings, module: &str) -> C13 {
+    let mut c = C13::default();
+    let mut subs = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= data.len() {
+        let kind = u32_at(data, at).unwrap_or(0);
+        let len = u32_at(data, at + 4).unwrap_or(0) as usize;
+        let body = match data.get(at + 8..(at + 8).saturating_add(len)) {
+            Some(b) => b,
+            None => {
+                warn.skip("C13 subsection", "runs past its module stream", || format!("module {}", module));
+                break;
+            }
+        };
+        subs.push((kind, body));
+        at = (at + 8 + len + 3) & !3;
+    }
+    // Checksums first: lines and inlinees name files by their checksum entry's offset.
+    for &(kind, body) in &subs {
+        if kind == DEBUG_S_FILECHKSMS {
+            let mut at = 0usize;
+            while at + 6 <= body.len() {
+                let name = u32_at(body, at).unwrap_or(0);
+                let size = usize::from(body[at + 4]);
+                let path = names.get(name);
+                let file = w.file(&String::from_utf8_lossy(path));
+                c.files.insert(at as u32, file);
+                at = (at + 6 + size + 3) & !3;
+            }
+        }
+    }
+    let mut groups: Vec<Vec<(u32, u32, u32, bool)>> = Vec::new();
+    for &(kind, body) in &subs {
+        match kind {
+            DEBUG_S_LINES => {
+                let (off, seg, flags, size) = match (u32_at(body, 0), u16_at(body, 4), u16_at(body, 6), u32_at(body, 8)) {
+                    (Some(o), Some(s), Some(f), Some(z)) => (o, s, f, z),
+                    _ => continue,
+                };
+                let base = match sections.rva(seg, off) {
+                    Some(b) => b,
+                    None => continue,
+                };
+                let end = base.saturating_add(size);
+                let _has_columns = flags & 1 != 0;
+                let mut at = 12usize;
+                while at + 12 <= body.len() {
+                    let file_off = u32_at(body, at).unwrap_or(0);
+                    let n = u32_at(body, at + 4).unwrap_or(0) as usize;
+                    let block = u32_at(body, at + 8).unwrap_or(0) as usize;
+                    if block < 12 || block > body.len() - at || n > (block - 12) / 8 {
+                        warn.skip("line block", "runs past its subsection", || format!("module {}", module));
+                        break;
+                    }
+                    let file = c.files.get(&file_off).copied().unwrap_or(NONE);
+                    let mut rows: Vec<(u32, u32, u32, bool)> = (0..n)
+                        .map(|i| {
+                            let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
+                            let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
+                            (base.saturating_add(o), file, line, false)
+                        })
+                        .collect();
+                    if let Some(&(_, f, l, _)) = rows.last() {
+                        // LLVM adds a row at the subsection's start with the block's first line
+                        // and a terminal row at its end.
+                        let first = rows[0];
+                        rows.insert(0, (base, first.1, first.2, false));
+                        rows.push((end, f, l, true));
+                        groups.push(rows);
+                    }
+                    at += block;
+                }
+            }
+            DEBUG_S_INLINEELINES => {
+                let sig = u32_at(body, 0).unwrap_or(0);
+                let mut at = 4usize;
+                while at + 12 <= body.len() {
+                    let id = u32_at(body, at).unwrap_or(0);
+                    let file = u32_at(body, at + 4).unwrap_or(0);
+                    let line = u32_at(body, at + 8).unwrap_or(0);
+                    c.inlinees.entry(id).or_insert((file, line));
+                    at += 12;
+                    if sig == 1 {
+                        let extra = u32_at(body, at).unwrap_or(0) as usize;
+                        at = at.saturating_add(4).saturating_add(extra.saturating_mul(4));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    groups.sort_by_key(|g| g[0].0);
+    c.lines = groups.into_iter().flatten().collect();
+    c.addrs = c.lines.iter().map(|l| l.0).collect();
+    c.addrs.sort_unstable();
+    c
+}
+
+impl C13 {
+    /// The row LLVM's native reader answers for `rva` (`findLineNumbersByVA`): the first
+    /// row at it, else the last one before it unless that ends a block.
+    fn line_at(&self, rva: u32) -> Option<(u32, u32)> {
+        let rows = &self.lines;
+        let mut i = rows.partition_point(|e| e.0 < rva || (e.0 == rva && e.3));
+        if i == rows.len() || rows[i].0 > rva {
+            if i == 0 || rows[i - 1].3 {
+                return None;
+            }
+            i -= 1;
+        }
+        rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2))
+    }
+}
+
+/// One decoded binary annotation (opcode and up to two operands).
+fn annotations(data: &[u8]) -> Vec<(u8, u32, u32)> {
+    fn uint(d: &[u8], at: &mut usize) -> Option<u32> {
+        let b0 = u32::from(*d.get(*at)?);
+        if b0 & 0x80 == 0 {
+            *at += 1;
+            return Some(b0);
+        }
+        if b0 & 0xc0 == 0x80 {
+            let b1 = u32::from(*d.get(*at + 1)?);
+            *at += 2;
+            return Some(((b0 & 0x3f) << 8) | b1);
+        }
+        if b0 & 0xe0 == 0xc0 {
+            let r = d.get(*at + 1..*at + 4)?;
+            *at += 4;
+            return Some(((b0 & 0x1f) << 24) | (u32::from(r[0]) << 16) | (u32::from(r[1]) << 8) | u32::from(r[2]));
+        }
+        None
+    }
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    // (an annotation cut short by the record's end ends the list, as LLVM's reader does)
+    while let Some(op) = uint(data, &mut at) {
+        let (a, b) = match op {
+            0 => break,
+            1..=11 | 13 => match uint(data, &mut at) {
+                Some(v) => (v, 0),
+                None => break,
+            },
+            12 => match (uint(data, &mut at), uint(data, &mut at)) {
+                (Some(x), Some(y)) => (x, y),
+                _ => break,
+            },
+            _ => break,
+        };
+        out.push((op as u8, a, b));
+    }
+    out
+}
+
+fn signed(v: u32) -> i32 {
+    if v & 1 != 0 {
+        -((v >> 1) as i32)
+    } else {
+        (v >> 1) as i32
+    }
+}
+
+/// Where an inline site's code is and which line each part is on, as LLVM's native
+/// reader decides it for an address (`inlineSiteContainsAddress`, `getLineOffset`).
+struct Site {
+    parent: Option<usize>,
+    inlinee: u32,
+    /// Code ranges (offsets in the procedure) the site contains.
+    ranges: Vec<(u32, u32)>,
+    /// (start, end, line offset, file offset): the first containing an offset gives its line.
+    lines: Vec<(u32, u32, i32, u32)>,
+    /// Line and file offset where no part of `lines` contains an offset.
+    rest: (i32, u32),
+}
+
+fn site_ranges(ann: &[(u8, u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let mut code = 0u32;
+    let mut found_from: Option<u32> = None;
+    for &(op, u1, u2) in ann {
+        match op {
+            1 | 3 | 11 => {
+                let d = if op == 11 { u1 & 0xf } else { u1 };
+                code = code.wrapping_add(d);
+                if found_from.is_none() {
+                    found_from = Some(code);
+                }
+            }
+            4 => {
+                code = code.wrapping_add(u1);
+                // contained from the first offset reached since the last range to here
+                if let Some(f) = found_from.take() {
+                    out.push((f, code));
+                }
+            }
+            12 => {
+                code = code.wrapping_add(u2);
+                out.push((code, code.wrapping_add(u1)));
+                found_from = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn site_lines(ann: &[(u8, u32, u32)]) -> (Vec<(u32, u32, i32, u32)>, (i32, u32)) {
+    /// The range being read: base, end, current and next line offset, next file offset.
+    #[derive(Default)]
+    struct St {
+        base: Option<u32>,
+        end: Option<u32>,
+        cur: Option<i32>,
+        next: Option<i32>,
+        next_file: Option<u32>,
+        line: i32,
+        file: u32,
+        code: u32,
+    }
+    impl St {
+        fn code_delta(&mut self, delta: u32) {
+            if self.base.is_none() {
+                self.base = Some(self.code);
+            } else if self.end.is_none() {
+                self.end = Some(self.base.unwrap_or(0).wrapping_add(delta));
+            }
+        }
+        fn line_delta(&mut self, delta: i32) {
+            self.line = self.line.wrapping_add(delta);
+            if self.base.is_none() || self.cur.is_none() {
+                self.cur = Some(self.line);
+            } else {
+                self.next = Some(self.line);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut st = St::default();
+    for &(op, u1, u2) in ann {
+        match op {
+            1 | 2 | 3 => {
+                st.code = st.code.wrapping_add(u1);
+                st.code_delta(u1);
+            }
+            4 => st.code_delta(u1),
+            12 => {
+                st.code = st.code.wrapping_add(u2);
+                st.code_delta(u2);
+                st.code_delta(u1);
+            }
+            6 => st.line_delta(signed(u1)),
+            11 => {
+                let (dc, dl) = (u1 & 0xf, signed(u1 >> 4));
+                st.code = st.code.wrapping_add(dc);
+                st.code_delta(dc);
+                st.line_delta(dl);
+            }
+            5 => {
+                if st.base.is_none() {
+                    st.file = u1;
+                } else {
+                    st.next_file = Some(u1);
+                }
+            }
+            _ => {}
+        }
+        if let (Some(b), Some(e), Some(cl)) = (st.base, st.end, st.cur) {
+            out.push((b, e, cl, st.file));
+            if let Some(f) = st.next_file.take() {
+                st.file = f;
+            }
+            if let Some(nl) = st.next.take() {
+                st.cur = Some(nl);
+            }
+            st.base = Some(e);
+            st.end = None;
+        }
+    }
+    (out, (st.line, st.file))
+}
+
+/// The sites of one level (a procedure's outermost ones, or one site's children) by
+/// range start, with the largest end so far, to find the first site in record order
+/// containing an offset without trying them all.
+struct Level {
+    /// (start, end, position in record order, site)
+    ranges: Vec<(u32, u32, usize, usize)>,
+    max_end: Vec<u32>,
+}
+
+impl Level {
+    fn new(sites: &[Site], members: &[usize]) -> Self {
+        let mut ranges: Vec<(u32, u32, usize, usize)> = members.iter().enumerate().flat_map(|(k, &s)| sites[s].ranges.iter().map(move |r| (r.0, r.1, k, s))).collect();
+        ranges.sort_unstable();
+        let mut m = 0u32;
+        let max_end = ranges.iter().map(|r| {
+            m = m.max(r.1);
+            m
+        }).collect();
+        Level { ranges, max_end }
+    }
+
+    /// The first site (record order) containing `off`; `budget` counts the ranges tried.
+    fn find(&self, off: u32, budget: &mut u64) -> Option<usize> {
+        let mut i = self.ranges.partition_point(|r| r.0 <= off);
+        let mut best: Option<(usize, usize)> = None;
+        while i > 0 && self.max_end[i - 1] > off && *budget > 0 {
+            i -= 1;
+            *budget -= 1;
+            let r = self.ranges[i];
+            if off < r.1 && best.map_or(true, |b| r.2 < b.0) {
+                best = Some((r.2, r.3));
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
+/// The innermost site chain (outermost first) containing `off`: at each level the first
+/// site in record order that contains it (LLVM's `findInlineFramesByVA`).
+fn chain_at(levels: &[Level], root: usize, children: &[usize], off: u32, budget: &mut u64, out: &mut Vec<usize>) {
+    out.clear();
+    let mut level = root;
+    while out.len() < MAX_NESTING {
+        match levels[level].find(off, budget) {
+            Some(s) => {
+                out.push(s);
+                level = children[s];
+            }
+            None => return,
+        }
+    }
+}
+
+/// Names of inlined functions: the IPI records inline sites name, qualified as LLVM does
+/// (`scope::name`, `Class::name`), with the class names from the TPI.
+struct IdNames {
+    ids: FastMap<u32, String>,
+}
+
+/// Calls `f(type index, kind, record body)` for each record of a type stream, read in
+/// pieces of [`TYPE_CHUNK`] bytes.
+fn each_type<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, mut f: impl FnMut(u32, u16, &[u8])) -> Result<()> {
+    let size = match msf.stream_size(stream) {
+        Some(s) if s >= 56 => s,
+        _ => return Ok(()),
+    };
+    let head = msf.read(stream, 0, 56)?;
+    let header_size = u64::from(u32_at(&head, 4).unwrap_or(56));
+    let mut index = u32_at(&head, 8).unwrap_or(0x1000);
+    let record_bytes = u64::from(u32_at(&head, 16).unwrap_or(0));
+    let end = header_size.saturating_add(record_bytes).min(size);
+    let mut pos = header_size;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut at = 0usize;
+    while pos < end || at < buf.len() {
+        if at + 4 > buf.len() || at + 2 + usize::from(u16_at(&buf, at).unwrap_or(0)) > buf.len() {
+            if pos >= end {
+                break;
+            }
+            buf.drain(..at);
+            at = 0;
+            let more = msf.read(stream, pos, TYPE_CHUNK.min(end - pos))?;
+            pos += more.len() as u64;
+            buf.extend_from_slice(&more);
+            continue;
+        }
+        let len = usize::from(u16_at(&buf, at).unwrap_or(0));
+        if len < 2 {
+            break;
+        }
+        f(index, u16_at(&buf, at + 2).unwrap_or(0), &buf[at + 4..at + 2 + len]);
+        index = index.wrapping_add(1);
+        at += 2 + len;
+    }
+    Ok(())
+}
+
+/// Skips a numeric leaf (a size in a class record) and gives the bytes after it.
+fn skip_numeric(b: &[u8]) -> &[u8] {
+    let v = match u16_at(b, 0) {
+        Some(v) => v,
+        None => return &[],
+    };
+    let n = match v {
+        0..=0x7fff => 2,
+        0x8000 | 0x8001 => 3,
+        0x8002 | 0x8003 => 4,
+        0x8004 | 0x8005 | 0x8008 => 6,
+        0x8009 | 0x800a => 10,
+        _ => 2,
+    };
+    b.get(n..).unwrap_or(&[])
+}
+
+fn class_name(kind: u16, b: &[u8]) -> Option<&[u8]> {
+    match kind {
+        LF_CLASS | LF_STRUCTURE | LF_INTERFACE => Some(cstr(skip_numeric(b.get(16..)?), 0)),
+        LF_UNION => Some(cstr(skip_numeric(b.get(8..)?), 0)),
+        LF_ENUM => Some(cstr(b, 12)),
+        _ => None,
+    }
+}
+
+fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, ()>) -> Result<IdNames> {
+    // IPI records: (kind, scope or class, name) of the wanted ids, and the strings scopes name.
+    let mut funcs: FastMap<u32, (u16, u32, String)> = FastMap::default();
+    let mut strings: FastMap<u32, String> = FastMap::default();
+    each_type(msf, 4, |ti, kind, b| match kind {
+        LF_FUNC_ID | LF_MFUNC_ID if wanted.contains_key(&ti) => {
+            funcs.insert(ti, (kind, u32_at(b, 0).unwrap_or(0), text(cstr(b, 8))));
+        }
+        LF_STRING_ID => {
+            strings.insert(ti, text(cstr(b, 4)));
+        }
+        _ => {}
+    })?;
+    let classes: FastMap<u32, ()> = funcs.values().filter(|f| f.0 == LF_MFUNC_ID).map(|f| (f.1, ())).collect();
+    let mut class_names: FastMap<u32, String> = FastMap::default();
+    if !classes.is_empty() {
+        each_type(msf, 2, |ti, kind, b| {
+            if classes.contains_key(&ti) {
+                if let Some(n) = class_name(kind, b) {
+                    class_names.insert(ti, text(n));
+                }
+            }
+        })?;
+    }
+    let ids = funcs
+        .into_iter()
+        .map(|(ti, (kind, scope, name))| {
+            let prefix = if kind == LF_MFUNC_ID { class_names.get(&scope).cloned() } else if scope != 0 { strings.get(&scope).cloned() } else { None };
+            (ti, match prefix {
+                Some(p) => format!("{}::{}", p, name),
+                None => name,
+            })
+        })
+        .collect();
+    Ok(IdNames { ids })
+}
+
+/// A procedure of a module stream and its inline sites.
+struct Proc {
+    name: String,
+    start: u32,
+    size: u32,
+    sites: Vec<Site>,
+}
+
+/// Procedures of a module's symbol records; a malformed record ends the module's list.
+fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &str, wanted: &mut FastMap<u32, ()>) -> Vec<Proc> {
+    let mut procs: Vec<Proc> = Vec::new();
+    // The open procedure and the offset of its closing record.
+    let mut open: Option<(usize, usize)> = None;
+    let mut stack: Vec<usize> = Vec::new();
+    let mut at = 4usize;
+    while at + 4 <= syms.len() {
+        let len = usize::from(u16_at(syms, at).unwrap_or(0));
+        if len < 2 || at + 2 + len > syms.len() {
+            let why = if len < 2 { "symbol record of length 0" } else { "symbol record runs past its stream" };
+            warn.skip("module symbol list", why, || format!("module {} offset {:#x}", module, at));
+            break;
+        }
+        let kind = u16_at(syms, at + 2).unwrap_or(0);
+        let b = &syms[at + 4..at + 2 + len];
+        match kind {
+            S_GPROC32 | S_LPROC32 | S_GPROC32_ID | S_LPROC32_ID | S_LPROC32_DPC | S_LPROC32_DPC_ID => {
+                let (size, off, seg) = (u32_at(b, 12).unwrap_or(0), u32_at(b, 28).unwrap_or(0), u16_at(b, 32).unwrap_or(0));
+                open = None;
+                stack.clear();
+                if let Some(start) = sections.rva(seg, off) {
+                    procs.push(Proc { name: text(cstr(b, 35)), start, size, sites: Vec::new() });
+                    open = Some((procs.len() - 1, u32_at(b, 4).unwrap_or(0) as usize));
+                }
+            }
+            S_INLINESITE | S_INLINESITE2 => {
+                if let Some((p, _)) = open {
+                    let inlinee = u32_at(b, 8).unwrap_or(0);
+                    let ann = annotations(b.get(if kind == S_INLINESITE { 12 } else { 16 }..).unwrap_or(&[]));
+                    let (lines, rest) = site_lines(&ann);
+                    let sites = &mut procs[p].sites;
+                    let parent = stack.last().copied();
+                    if stack.len() >= MAX_NESTING {
+                        warn.skip("inline site", "nested too deep", || format!("module {} offset {:#x}", module, at));
+                    } else {
+                        wanted.insert(inlinee, ());
+                    }
+                    sites.push(Site { parent, inlinee, ranges: site_ranges(&ann), lines, rest });
+                    stack.push(sites.len() - 1);
+                }
+            }
+            S_INLINESITE_END => {
+                stack.pop();
+            }
+            // (blocks inside a procedure end with S_END too: its own end is where it says)
+            S_END | S_PROC_ID_END => {
+                if matches!(open, Some((_, end)) if end == at) {
+                    open = None;
+                    stack.clear();
+                }
+            }
+            _ => {}
+        }
+        at += 2 + len;
+    }
+    procs
+}
+
+/// The public symbols by address: of several at one address, the last in the publics
+/// stream's address map (LLVM answers the last one at or before an address).
+fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Option<usize>, sections: &Sections) -> Result<Vec<(u32, String)>> {
+    let size = msf.stream_size(stream).unwrap_or(0);
+    // (record offset, RVA, name), in stream order
+    let mut found: Vec<(u32, u32, String)> = Vec::new();
+    let mut pos = 0u64;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_start = 0u64;
+    let mut at = 0usize;
+    loop {
+        if at + 4 > buf.len() || at + 2 + usize::from(u16_at(&buf, at).unwrap_or(0)) > buf.len() {
+            if pos >= size {
+                break;
+            }
+            buf.drain(..at);
+            buf_start += at as u64;
+            at = 0;
+            let more = msf.read(stream, pos, TYPE_CHUNK.min(size - pos))?;
+            pos += more.len() as u64;
+            buf.extend_from_slice(&more);
+            continue;
+        }
+        let len = usize::from(u16_at(&buf, at).unwrap_or(0));
+        if len < 2 {
+            break;
+        }
+        let b = &buf[at + 4..at + 2 + len];
+        if u16_at(&buf, at + 2) == Some(S_PUB32) {
+            // (all of them, as LLVM: import thunks have no code or function flag)
+            if let Some(rva) = sections.rva(u16_at(b, 8).unwrap_or(0), u32_at(b, 4).unwrap_or(0)) {
+                found.push(((buf_start + at as u64) as u32, rva, text(cstr(b, 10))));
+            }
+        }
+        at += 2 + len;
+    }
+    // The address map (publics stream header, hash, then u32 record offsets).
+    let mut order: Vec<usize> = Vec::new();
+    if let Some(psi) = psi {
+        let head = msf.read(psi, 0, 28)?;
+        if let (Some(hash), Some(map)) = (u32_at(&head, 0), u32_at(&head, 4)) {
+            let raw = msf.read(psi, 28 + u64::from(hash), u64::from(map))?;
+            for i in 0..raw.len() / 4 {
+                let off = u32_at(&raw, 4 * i).unwrap_or(0);
+                if let Ok(k) = found.binary_search_by_key(&off, |f| f.0) {
+                    order.push(k);
+                }
+            }
+        }
+    }
+    if order.len() != found.len() {
+        order = (0..found.len()).collect();
+    }
+    // By address, then map position: the last of each address is kept.
+    let mut list: Vec<(u32, usize)> = order.iter().enumerate().map(|(i, &k)| (found[k].1, i)).collect();
+    list.sort_unstable();
+    let mut out: Vec<(u32, String)> = Vec::with_capacity(list.len());
+    for j in 0..list.len() {
+        if j + 1 < list.len() && list[j + 1].0 == list[j].0 {
+            continue;
+        }
+        let k = order[list[j].1];
+        out.push((found[k].1, std::mem::take(&mut found[k].2)));
+    }
+    Ok(out)
+}
+
+/// The name llvm-symbolizer prints for `raw` in a 32-bit x86 image: demangled, else
+/// without the C decoration (`_name`, `@name@8`, `name@8`).
+fn display_name(raw: &str, x86: bool) -> String {
+    let d = demangle::demangle(raw, 0);
+    if d != raw || !x86 || raw.starts_with('?') {
+        return d;
+    }
+    let mut s = raw;
+    if s.starts_with('_') || s.starts_with('@') {
+        s = &s[1..];
+    }
+    if let Some(i) = s.rfind('@') {
+        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
+            s = &s[..i];
+        }
+    }
+    s.strip_suffix('@').unwrap_or(s).to_string()
+}
+
+/// Builds a symcache from a PDB (addresses are RVAs, image base 0).
+pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
+    let mut warn = Warnings::default();
+    let mut msf = Msf::open(src)?;
+    let h = read_header(&mut msf, &mut warn)?;
+    let mut id = identity(&h);
+    let mut w = SymCacheWriter::new();
+    let dbi = match h.dbi {
+        Some(ref d) => d,
+        None => return Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() }),
+    };
+    let x86 = dbi.machine == 0x014c;
+    let sections = read_sections(&mut msf, dbi, &mut warn)?;
+    let names = Names(match h.names_stream {
+        Some(s) => msf.stream(s).unwrap_or_default(),
+        None => Vec::new(),
+    });
+    let publics = match dbi.sym_records {
+        Some(s) => read_publics(&mut msf, s, dbi.publics, &sections).unwrap_or_else(|e| {
+            warn.skip("public symbols", &e.to_string(), || format!("stream {}", s));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let public_at: FastMap<u32, usize> = publics.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
+    let mut fn_names: FastMap<String, u32> = FastMap::default();
+    let mut intern = |w: &mut SymCacheWriter, raw: &str| -> u32 {
+        if let Some(&f) = fn_names.get(raw) {
+            return f;
+        }
+        let f = w.function(raw, &display_name(raw, x86), 0);
+        fn_names.insert(raw.to_string(), f);
+        f
+    };
+
+    // Module streams: procedures and inline sites first (they say which ids need names),
+    // then the names, then the ranges, a module at a time again.
+    struct Read {
+        procs: Vec<Proc>,
+        c13: C13,
+    }
+    let mut wanted: FastMap<u32, ()> = FastMap::default();
+    let mut modules: Vec<Read> = Vec::new();
+    for (mi, m) in dbi.modules.iter().enumerate() {
+        let stream = match m.stream {
+            Some(s) => s,
+            None => continue,
+        };
+        let data = match msf.stream(stream) {
+            Ok(d) => d,
+            Err(e) => {
+                warn.skip("module", &e.to_string(), || format!("module {} ({})", mi, m.name));
+                continue;
+            }
+        };
+        let sym_end = (m.sym_bytes as usize).min(data.len());
+        let c13_start = sym_end.saturating_add(m.c11_bytes as usize).min(data.len());
+        let c13_end = c13_start.saturating_add(m.c13_bytes as usize).min(data.len());
+        let procs = read_procs(&data[..sym_end], &sections, &mut warn, &m.name, &mut wanted);
+        let c13 = read_c13(&data[c13_start..c13_end], &sections, &names, &mut w, &mut warn, &m.name);
+        if !procs.is_empty() || !c13.lines.is_empty() {
+            modules.push(Read { procs, c13 });
+        }
+    }
+    let id_names = if wanted.is_empty() {
+        IdNames { ids: FastMap::default() }
+    } else {
+        read_id_names(&mut msf, &wanted).unwrap_or_else(|e| {
+            warn.skip("IPI stream", &e.to_string(), || "stream 4".to_string());
+            IdNames { ids: FastMap::default() }
+        })
+    };
+    let mut chain: Vec<usize> = Vec::new();
+    // Ranges tried finding inline sites: bounds the work of hostile overlapping sites.
+    let mut budget: u64 = 1 << 28;
+    let mut budget_warned = false;
+    let mut frames: Vec<FrameSpec> = Vec::new();
+    for m in &modules {
+        id.flags |= FLAG_HAS_DEBUG_INFO;
+        for p in &m.procs {
+            let end = p.start.saturating_add(p.size);
+            if p.size == 0 {
+                continue;
+            }
+            // The outer function: named by the public symbol at or before the address where
+            // that one is at the procedure's start (LLVM's `getFunctionName`).
+            let proc_name = intern(&mut w, &p.name);
+            let start_public = public_at.get(&p.start).map(|&i| intern(&mut w, &publics[i].1));
+            let mut members: Vec<Vec<usize>> = vec![Vec::new(); p.sites.len() + 1];
+            for (i, s) in p.sites.iter().enumerate() {
+                members[s.parent.unwrap_or(p.sites.len())].push(i);
+            }
+            // Level of each site's children; the last is the procedure's own.
+            let levels: Vec<Level> = members.iter().map(|m| Level::new(&p.sites, m)).collect();
+            let child_level: Vec<usize> = (0..p.sites.len()).collect();
+            // Cut points: line rows, inline ranges and inline line ranges.
+            let mut cuts: Vec<u32> = vec![p.start, end];
+            // (a row's address and the next: several rows at one address answer the first
+            // there and the last after it)
+            let i0 = m.c13.addrs.partition_point(|&a| a < p.start);
+            for &a in m.c13.addrs[i0..].iter().take_while(|&&a| a < end) {
+                cuts.push(a);
+                cuts.push(a.saturating_add(1));
+            }
+            for s in &p.sites {
+                for r in &s.ranges {
+                    cuts.push(p.start.saturating_add(r.0));
+                    cuts.push(p.start.saturating_add(r.1));
+                }
+                for r in &s.lines {
+                    cuts.push(p.start.saturating_add(r.0));
+                    cuts.push(p.start.saturating_add(r.1));
+                }
+            }
+            let j0 = publics.partition_point(|q| q.0 <= p.start);
+            for q in publics[j0..].iter().take_while(|q| q.0 < end) {
+                cuts.push(q.0);
+            }
+            cuts.retain(|&c| c >= p.start && c <= end);
+            cuts.sort_unstable();
+            cuts.dedup();
+            for win in cuts.windows(2) {
+                let (a, b) = (win[0], win[1]);
+                let off = a - p.start;
+                let (file, line) = m.c13.line_at(a).unwrap_or((NONE, 0));
+                frames.clear();
+                let j = publics.partition_point(|q| q.0 <= a);
+                let outer = match start_public {
+                    Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
+                    _ => proc_name,
+                };
+                frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(p.start) });
+                chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
+                if budget == 0 && !budget_warned {
+                    budget_warned = true;
+                    warn.skip("inline frames", "too many overlapping inline sites (the rest are answered without them)", || format!("RVA {:#x}", a));
+                }
+                // LLVM stops at the innermost frame without inlinee lines, dropping it and
+                // the frames around it.
+                let mut keep = chain.len();
+                for (k, &s) in chain.iter().enumerate().rev() {
+                    if !m.c13.inlinees.contains_key(&p.sites[s].inlinee) {
+                        keep = chain.len() - 1 - k;
+                        break;
+                    }
+                }
+                for &s in &chain[chain.len() - keep..] {
+                    let site = &p.sites[s];
+                    let (file0, line0) = m.c13.inlinees[&site.inlinee];
+                    let (lo, fo) = site.lines.iter().find(|r| r.0 <= off && off < r.1).map(|r| (r.2, r.3)).unwrap_or(site.rest);
+                    let file_off = if fo == 0 { file0 } else { fo };
+                    let name = id_names.ids.get(&site.inlinee).map(|s| s.as_str()).unwrap_or("");
+                    let function = intern(&mut w, name);
+                    let start = site.ranges.first().map(|r| r.0).unwrap_or(0);
+                    frames.push(FrameSpec {
+                        function,
+                        file: m.c13.files.get(&file_off).copied().unwrap_or(NONE),
+                        line: line0.wrapping_add(lo as u32),
+                        column: 0,
+                        sym_addr: u64::from(p.start.saturating_add(start)),
+                    });
+                }
+                let loc = w.chain(&frames);
+                w.range(u64::from(a), u64::from(b), loc);
+            }
+        }
+    }
+    // Public symbols: each reaches the next (LLVM's nearest preceding public), under the
+    // procedures.
+    if !publics.is_empty() {
+        id.flags |= FLAG_HAS_SYMBOLS;
+    }
+    for (i, (rva, name)) in publics.iter().enumerate() {
+        let sec_end = sections.end_of(*rva).unwrap_or(*rva);
+        let next = publics.get(i + 1).map(|p| p.0.min(sec_end)).unwrap_or(sec_end);
+        let f = intern(&mut w, name);
+        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: u64::from(*rva) }]);
+        w.fallback_range(u64::from(*rva), u64::from(next), loc);
+    }
+    Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() })
+}

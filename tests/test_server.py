@@ -875,3 +875,45 @@ def test_symbol_paths_round_trip(layout: str) -> None:
             assert loc.path in [x.path for x in layout_locations(layout, back)], (loc, back)
     for bad in ("", "a/b", "../x/y", "a/zz/a", "_.debug/elf-buildid-sym-xyz/_.debug"):
         assert parse_symstore_path(bad) is None, bad
+
+
+def _multipart(fields: Dict[str, Tuple[Optional[str], bytes]]) -> Tuple[bytes, str]:
+    boundary = "pysym-test-%d" % _free_port()
+    parts = []
+    for name, (filename, data) in fields.items():
+        disp = 'form-data; name="%s"' % name + ('; filename="%s"' % filename if filename else "")
+        parts.append(b"--%s\r\nContent-Disposition: %s\r\n\r\n%s\r\n" % (boundary.encode(), disp.encode(), data))
+    return b"".join(parts) + b"--%s--\r\n" % boundary.encode(), "multipart/form-data; boundary=" + boundary
+
+
+def test_minidump_endpoint_gives_the_library_answer(tmp_path: Path) -> None:
+    """POST /minidump (Symbolicator's form: upload_file_minidump + sources) walks and
+    symbolicates in a worker exactly as ``Symbolicator.process_minidump`` does."""
+    data_dir = ROOT / "tests" / "data" / "minidump"
+    dump = (data_dir / "test.dmp").read_bytes()
+    want = Symbolicator([FilesystemStore(data_dir / "symbols")]).process_minidump(dump)
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "breakpad", "type": "filesystem",
+                                                "path": str(data_dir / "symbols"), "layout": "native"}]))
+    try:
+        body, ctype = _multipart({"upload_file_minidump": ("test.dmp", dump), "sources": (None, b'["breakpad"]')})
+        req = urllib.request.Request(svc.url + "/minidump", data=body, method="POST",
+                                     headers={"Content-Type": ctype})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            got = json.loads(r.read())
+        assert got["status"] == "completed"
+        assert got["crash_reason"] == want["crash_reason"] and got["system_info"] == want["system_info"]
+        key = ("function", "filename", "lineno", "instruction_addr", "trust", "status")
+        assert [[tuple(f.get(k) for k in key) for f in t["frames"]] for t in got["stacktraces"]] == \
+               [[tuple(f.get(k) for k in key) for f in t["frames"]] for t in want["stacktraces"]]
+        assert any("CrashFunction" in str(f.get("function")) for t in got["stacktraces"] for f in t["frames"])
+        # a form without the dump is a client error, not a 500
+        body, ctype = _multipart({"sources": (None, b'["breakpad"]')})
+        req = urllib.request.Request(svc.url + "/minidump", data=body, method="POST",
+                                     headers={"Content-Type": ctype})
+        try:
+            urllib.request.urlopen(req, timeout=60)
+            raise AssertionError("a form without upload_file_minidump was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 400
+    finally:
+        svc.stop()

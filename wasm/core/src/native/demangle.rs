@@ -285,6 +285,26 @@ mod tests {
         // GCC's unified constructor and destructor comdat names.
         assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
         assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
+        // Vector types, unary operators in template arguments, inheriting constructors,
+        // references to a nested name whose prefix is a back-reference to a type, and a
+        // conversion to a pointer to member function.
+        assert_eq!(demangle("_Z1fDv4_f", 0), "f(float vector[4])");
+        assert_eq!(demangle("_Z1fIXadL_Z1xEEEvv", 0), "void f<&(x)>()");
+        let u = "std::__uniq_ptr_data<ns::inner::Base, std::default_delete<ns::inner::Base>, true, true>";
+        for k in ["1", "2"] {
+            assert_eq!(
+                demangle(&format!("_ZNSt15__uniq_ptr_dataIN2ns5inner4BaseESt14default_deleteIS2_ELb1ELb1EECI{}St15__uniq_ptr_implIS2_S4_EEPS2_", k), 0),
+                format!("{}::__uniq_ptr_data(ns::inner::Base*)", u)
+            );
+        }
+        assert_eq!(
+            demangle("_ZNK10__cxxabiv120__si_class_type_info11__do_upcastEPKNS_17__class_type_infoEPKvRNS1_15__upcast_resultE", 0),
+            "__cxxabiv1::__si_class_type_info::__do_upcast(__cxxabiv1::__class_type_info const*, void const*, __cxxabiv1::__class_type_info::__upcast_result&) const"
+        );
+        assert_eq!(
+            demangle("_ZNKSt15__exception_ptr13exception_ptrcvMS0_FvvEEv", 0),
+            "std::__exception_ptr::exception_ptr::operator void (std::__exception_ptr::exception_ptr::*)()() const"
+        );
     }
 
     /// Lambdas nested in a lambda's parameters are rewritten too; a malformed one is kept.

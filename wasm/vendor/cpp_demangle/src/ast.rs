@@ -2254,7 +2254,13 @@ where
         match *self {
             NestedName::Unqualified(_, _, ref p, ref name) => {
                 ctx.push_demangle_node(DemangleNodeType::NestedName);
-                p.demangle(ctx, scope)?;
+                // PYSYM: the prefix may be a back-reference to a type (`RNS1_3fooE`);
+                // printing it must not take the reference waiting on the inner stack
+                // (0.4.0: `A&::foo` for `A::foo&`).
+                {
+                    inner_barrier!(ctx);
+                    p.demangle(ctx, scope)?;
+                }
                 if name.accepts_double_colon() {
                     ctx.write_str("::")?;
                 }
@@ -3302,6 +3308,10 @@ where
                     .get_template_args(ctx.subs)
                     .map_or(scope, |args| scope.push(args));
 
+                // PYSYM: the type is printed whole; it must not take the function's
+                // parameters waiting on the inner stack (0.4.0: `operator void
+                // (A::*())()` for `operator void (A::*)()()`).
+                inner_barrier!(ctx);
                 ty.demangle(ctx, scope)?;
                 Ok(())
             }
@@ -3636,19 +3646,12 @@ where
         })?;
 
         match *self {
-            CtorDtorName::CompleteConstructor(ref inheriting)
-            | CtorDtorName::BaseConstructor(ref inheriting)
-            | CtorDtorName::CompleteAllocatingConstructor(ref inheriting)
-            | CtorDtorName::MaybeInChargeConstructor(ref inheriting) => match inheriting {
-                Some(ty) => ty
-                    .get_leaf_name(ctx.subs)
-                    .ok_or_else(|| {
-                        log!("Error getting leaf name: {:?}", ty);
-                        fmt::Error
-                    })?
-                    .demangle_as_leaf(ctx),
-                None => leaf.demangle_as_leaf(ctx),
-            },
+            CtorDtorName::CompleteConstructor(_)
+            | CtorDtorName::BaseConstructor(_)
+            | CtorDtorName::CompleteAllocatingConstructor(_)
+            // PYSYM: an inheriting constructor (`CI1 <base>`) is named after its own
+            // class, as LLVM 14 prints it (0.4.0 printed the base's name).
+            | CtorDtorName::MaybeInChargeConstructor(_) => leaf.demangle_as_leaf(ctx),
             CtorDtorName::DeletingDestructor
             | CtorDtorName::CompleteDestructor
             | CtorDtorName::BaseDestructor
@@ -5166,13 +5169,14 @@ where
         let ctx = try_begin_demangle_as_inner!(self, ctx, scope);
 
         match *self {
+            // PYSYM: ` vector[N]`, as LLVM 14 prints it (0.4.0: ` __vector(N)`).
             VectorType::DimensionNumber(n, _) => {
-                write!(ctx, " __vector({})", n)?;
+                write!(ctx, " vector[{}]", n)?;
             }
             VectorType::DimensionExpression(ref expr, _) => {
-                ctx.write_str(" __vector(")?;
+                ctx.write_str(" vector[")?;
                 expr.demangle(ctx, scope)?;
-                ctx.write_str(")")?;
+                ctx.write_str("]")?;
             }
         }
 
@@ -6174,8 +6178,18 @@ where
             Expression::Unary(OperatorName::Simple(ref op), ref expr)
                 if *op == SimpleOperatorName::PostInc || *op == SimpleOperatorName::PostDec =>
             {
-                expr.demangle_as_subexpr(ctx, scope)?;
+                // PYSYM: the operand always in parentheses, as LLVM 14 prints unary
+                // expressions (`&(x)`, `(fp)++`; 0.4.0 left names and parameters bare).
+                ctx.write_str("(")?;
+                expr.demangle(ctx, scope)?;
+                ctx.write_str(")")?;
                 op.demangle(ctx, scope)
+            }
+            Expression::Unary(OperatorName::Simple(ref op), ref expr) => {
+                op.demangle(ctx, scope)?;
+                ctx.write_str("(")?;
+                expr.demangle(ctx, scope)?;
+                ctx.write_str(")")
             }
             Expression::Unary(ref op, ref expr) => {
                 op.demangle(ctx, scope)?;

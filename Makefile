@@ -176,7 +176,7 @@ browser-bench: browser-deps fixtures
 # copied to tests/fuzz_regressions/<target>/, replayed through the wasm module by pytest.
 .PHONY: fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle zstd minidump
+FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle demangle_msvc zstd minidump
 fuzz: toolchain
 	wasm/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

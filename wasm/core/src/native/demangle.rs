@@ -57,8 +57,14 @@ impl Functions {
 }
 
 /// Demangles `name`; returns it unchanged when it is not a mangled name we know. (The
-/// language is not used: the name says what it is.)
+/// language is not used: the name says what it is.) A Microsoft-decorated name (`?...`)
+/// is given as llvm-symbolizer prints it in frames, without access, `static`/`virtual`,
+/// calling convention and return type (`demangle_msvc::demangle_msvc(name, false)` gives
+/// llvm-undname's full form).
 pub fn demangle(name: &str, _lang: u32) -> String {
+    if name.starts_with('?') {
+        return super::demangle_msvc::demangle_msvc(name, true).unwrap_or_else(|| name.to_string());
+    }
     if name.starts_with("_R") {
         if let Ok(d) = rustc_demangle::try_demangle(name) {
             // LLVM's Rust demangler leaves out crate disambiguators, as `{:#}` does.
@@ -249,6 +255,44 @@ fn llvm_style(s: String, m: Markers) -> String {
 #[cfg(test)]
 mod tests {
     use super::demangle;
+
+    #[test]
+    fn msvc() {
+        use super::super::demangle_msvc::demangle_msvc;
+        assert_eq!(demangle("?f@A@@UEBAHH@Z", 0), "A::f(int) const");
+        assert_eq!(demangle_msvc("?f@A@@UEBAHH@Z", false).unwrap(), "public: virtual int __cdecl A::f(int) const");
+        assert_eq!(demangle("??R<lambda_1>@?0??main@@YAHXZ@QEBA@H@Z", 0), "`int __cdecl main(void)'::`1'::<lambda_1>::operator()(int) const");
+        assert_eq!(demangle("?f@?A0x1a2b3c4d@@YAXXZ", 0), "`anonymous namespace'::f(void)");
+        assert_eq!(demangle("??$g@H$0A@@@YAXH@Z", 0), "g<int, 0>(int)");
+        assert_eq!(demangle("?x@A@@2HA", 0), "int A::x");
+        assert_eq!(demangle_msvc("??_7B@@6BA@@@", false).unwrap(), "const B::`vftable'{for `A'}");
+        assert_eq!(demangle_msvc("??_R0?AVA@@@8", false).unwrap(), "class A `RTTI Type Descriptor'");
+        assert_eq!(demangle_msvc("?f@@YAP6AXXZXZ", false).unwrap(), "void (__cdecl * __cdecl f(void))(void)");
+        assert_eq!(demangle_msvc("??_C@_07DMGEBDEJ@a?6b?7?$CCc?2?$AA@", false).unwrap(), r#""a\nb\t\"c\\""#);
+        // malformed: left as it is
+        for n in ["?", "?f@@YAX", "?f@@YAXHH", "??_A", "?f@@YAXPEAY?0H@Z"] {
+            assert_eq!(demangle(n, 0), n);
+        }
+    }
+
+    /// Nesting past the MSVC demangler's depth limit stays undemangled, quickly, and
+    /// within the stack (the printer is bounded by the same counter).
+    #[test]
+    fn msvc_depth_is_bounded() {
+        std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
+            // a pointer to a function taking a pointer to a function ... `k` deep
+            let fp = |k: usize| format!("?f@@YAX{}P6AXXZ{}@Z", "P6AX".repeat(k), "@Z".repeat(k));
+            assert_eq!(demangle(&fp(40), 0), format!("f({}void (__cdecl *)(void){})", "void (__cdecl *)(".repeat(40), ")".repeat(40)));
+            for n in [
+                fp(5000),
+                format!("??$f@{}H{}@@YAXXZ", "V?$A@".repeat(3000), "@@".repeat(3000)),
+                format!("?x@{}@YAXXZ@4HA", "?1??f@".repeat(3000)),
+                format!("?f@@YAX{}H@Z", "PEA".repeat(20000)),
+            ] {
+                assert_eq!(demangle(&n, 0), n);
+            }
+        }).unwrap().join().unwrap();
+    }
 
     #[test]
     fn cpp_and_rust() {

@@ -275,6 +275,23 @@ mod tests {
         }
     }
 
+    /// Both forms of every hand-written name equal llvm-undname-14's (the file is checked
+    /// against llvm-undname itself by tests/test_demangle_msvc.py).
+    #[test]
+    fn msvc_as_llvm_undname() {
+        use super::super::demangle_msvc::demangle_msvc;
+        let expected = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/msvc_names.expected"));
+        let mut n = 0;
+        for line in expected.lines() {
+            let mut cols = line.split('\t');
+            let (name, full, short) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            assert_eq!(demangle_msvc(name, false).as_deref().unwrap_or(name), full, "{}", name);
+            assert_eq!(demangle_msvc(name, true).as_deref().unwrap_or(name), short, "{}", name);
+            n += 1;
+        }
+        assert!(n > 250);
+    }
+
     /// Nesting past the MSVC demangler's depth limit stays undemangled, quickly, and
     /// within the stack (the printer is bounded by the same counter).
     #[test]
@@ -329,6 +346,22 @@ mod tests {
         // GCC's unified constructor and destructor comdat names.
         assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
         assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
+        // Special names: vtables, VTTs, thunks, TLS routines; transaction clones stay
+        // mangled (as LLVM 14 leaves them).
+        for (n, d) in [
+            ("_ZTV1A", "vtable for A"),
+            ("_ZTT1A", "VTT for A"),
+            ("_ZThn16_N1A1fEv", "non-virtual thunk to A::f()"),
+            ("_ZTv0_n24_N1A1fEv", "virtual thunk to A::f()"),
+            ("_ZTch0_h16_N1A1fEv", "covariant return thunk to A::f()"),
+            ("_ZGR1x_", "reference temporary for x"),
+            ("_ZTC1B0_1A", "construction vtable for A-in-B"),
+            ("_ZTH1x", "thread-local initialization routine for x"),
+            ("_ZTW1x", "thread-local wrapper routine for x"),
+            ("_ZGTt1fv", "_ZGTt1fv"),
+        ] {
+            assert_eq!(demangle(n, 0), d);
+        }
         // Vector types, unary operators in template arguments, inheriting constructors,
         // references to a nested name whose prefix is a back-reference to a type, and a
         // conversion to a pointer to member function.

@@ -97,6 +97,10 @@ def llvm_frames(path: str, arch: Optional[str], addrs: List[int]) -> List[Tuple[
     return out
 
 
+def norm(name: str) -> str:
+    return re.sub(r">\s+(?=>)", ">", name)
+
+
 def summary(res: Dict[str, Any], ref: List[Tuple[str, str, int]], names_only: bool,
             show: int, label: str) -> str:
     if "error" in res:
@@ -104,14 +108,14 @@ def summary(res: Dict[str, Any], ref: List[Tuple[str, str, int]], names_only: bo
     got = [(f[0] if f else ("", "", 0)) for f in res["frames"]]
     n = len(ref)
     # LLVM 15 dropped the C++03 space in `> >`; pysym prints names as LLVM 14 does
-    fn = sum(1 for g, r in zip(got, ref) if (g[0] or "").replace("> >", ">>").replace("> >", ">>") == r[0])
+    fn = sum(1 for g, r in zip(got, ref) if norm(g[0] or "") == norm(r[0]))
     # where llvm has a line (without one it names the symbol table's STT_FILE, line 0)
     lined = [(g, r) for g, r in zip(got, ref) if r[2]]
     line = sum(1 for g, r in lined if (g[1] or "", g[2] or 0) == (r[1], r[2]))
     shown = 0
     for a, g, r in zip(res.get("addrs", []), got, ref):
         bad_line = not names_only and r[2] and (g[1] or "", g[2] or 0) != (r[1], r[2])
-        if shown < show and ((g[0] or "").replace("> >", ">>").replace("> >", ">>") != r[0] or bad_line):
+        if shown < show and (norm(g[0] or "") != norm(r[0]) or bad_line):
             print("   %s 0x%x pysym %r\n%s          llvm  %r" % (label, a, g, " " * len(label), r), file=sys.stderr)
             shown += 1
     s = "%s %s; names %d/%d" % (res.get("kind"), res.get("arch"), fn, n)

@@ -163,7 +163,7 @@ browser-bench: browser-deps fixtures  ## the browser module against trace-mappin
 # copied to tests/fuzz_regressions/<target>/, replayed through the wasm module by pytest.
 .PHONY: fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle zstd minidump walk pdb
+FUZZ_TARGETS ?= sourcemap vlq index_map object symcache demangle demangle_msvc zstd minidump walk pdb
 fuzz: toolchain  ## run every fuzz target for FUZZ_SECONDS (default 60) each
 	wasm/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

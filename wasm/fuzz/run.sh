@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-TARGETS=${*:-sourcemap vlq index_map object symcache demangle zstd minidump walk pdb}
+TARGETS=${*:-sourcemap vlq index_map object symcache demangle demangle_msvc zstd minidump walk pdb}
 TRIPLE=x86_64-unknown-linux-gnu
 OUT=../target/fuzz
 if ! [ -f "${PYSYM_LIBFUZZER_DIR:-/usr/lib/llvm-14/lib}/libFuzzer.a" ]; then
@@ -25,9 +25,9 @@ RUSTC=/usr/bin/rustc RUSTFLAGS="$SANCOV" /usr/bin/cargo build -q --locked --rele
   --config 'source.debian.directory="/usr/share/cargo/registry"' --target-dir $OUT
 for t in $TARGETS; do
   mkdir -p "$OUT/corpus/$t" "artifacts/$t"
-  max_len=65536; [ "$t" = object ] && max_len=262144; [ "$t" = demangle ] && max_len=4096
+  max_len=65536; [ "$t" = object ] && max_len=262144; case $t in demangle*) max_len=4096;; esac
   # one name should take milliseconds: flag anything slower than 2 s as a hang
-  timeout=10; [ "$t" = demangle ] && timeout=2
+  timeout=10; case $t in demangle*) timeout=2;; esac
   echo "== $t: ${SECONDS_PER_TARGET}s"
   "$OUT/$TRIPLE/release/$t" "$OUT/corpus/$t" "corpus/$t" -max_total_time="$SECONDS_PER_TARGET" \
     -max_len=$max_len -rss_limit_mb=2048 -timeout=$timeout -print_final_stats=1 \

@@ -104,6 +104,21 @@ pub fn demangle(data: &[u8]) {
     let _ = pysym_core::native::demangle::demangle(name, lang);
 }
 
+/// The Microsoft demangler on a name (both renderings); a name that demangles in full
+/// demangles short too, and the short form is never longer.
+pub fn demangle_msvc(data: &[u8]) {
+    let name = String::from_utf8_lossy(data);
+    let name = name.split('\n').next().unwrap_or("").trim_end_matches('\r');
+    let full = pysym_core::native::demangle_msvc::demangle_msvc(name, false);
+    let short = pysym_core::native::demangle_msvc::demangle_msvc(name, true);
+    // (the short form leaves parts out: it can fit under the output cap when the full
+    // form does not, never the other way round)
+    assert!(full.is_none() || short.is_some(), "{:?}", name);
+    if let (Some(f), Some(s)) = (&full, &short) {
+        assert!(s.len() <= f.len(), "{:?}", name);
+    }
+}
+
 /// The symcache reader on arbitrary bytes.
 pub fn symcache(data: &[u8]) {
     if let Ok(sc) = SymCache::parse(data) {

@@ -57,8 +57,14 @@ impl Functions {
 }
 
 /// Demangles `name`; returns it unchanged when it is not a mangled name we know. (The
-/// language is not used: the name says what it is.)
+/// language is not used: the name says what it is.) A Microsoft-decorated name (`?...`)
+/// is given as llvm-symbolizer prints it in frames, without access, `static`/`virtual`,
+/// calling convention and return type (`demangle_msvc::demangle_msvc(name, false)` gives
+/// llvm-undname's full form).
 pub fn demangle(name: &str, _lang: u32) -> String {
+    if name.starts_with('?') {
+        return super::demangle_msvc::demangle_msvc(name, true).unwrap_or_else(|| name.to_string());
+    }
     if name.starts_with("_R") {
         if let Ok(d) = rustc_demangle::try_demangle(name) {
             // LLVM's Rust demangler leaves out crate disambiguators, as `{:#}` does.
@@ -251,6 +257,61 @@ mod tests {
     use super::demangle;
 
     #[test]
+    fn msvc() {
+        use super::super::demangle_msvc::demangle_msvc;
+        assert_eq!(demangle("?f@A@@UEBAHH@Z", 0), "A::f(int) const");
+        assert_eq!(demangle_msvc("?f@A@@UEBAHH@Z", false).unwrap(), "public: virtual int __cdecl A::f(int) const");
+        assert_eq!(demangle("??R<lambda_1>@?0??main@@YAHXZ@QEBA@H@Z", 0), "`int __cdecl main(void)'::`1'::<lambda_1>::operator()(int) const");
+        assert_eq!(demangle("?f@?A0x1a2b3c4d@@YAXXZ", 0), "`anonymous namespace'::f(void)");
+        assert_eq!(demangle("??$g@H$0A@@@YAXH@Z", 0), "g<int, 0>(int)");
+        assert_eq!(demangle("?x@A@@2HA", 0), "int A::x");
+        assert_eq!(demangle_msvc("??_7B@@6BA@@@", false).unwrap(), "const B::`vftable'{for `A'}");
+        assert_eq!(demangle_msvc("??_R0?AVA@@@8", false).unwrap(), "class A `RTTI Type Descriptor'");
+        assert_eq!(demangle_msvc("?f@@YAP6AXXZXZ", false).unwrap(), "void (__cdecl * __cdecl f(void))(void)");
+        assert_eq!(demangle_msvc("??_C@_07DMGEBDEJ@a?6b?7?$CCc?2?$AA@", false).unwrap(), r#""a\nb\t\"c\\""#);
+        // malformed: left as it is
+        for n in ["?", "?f@@YAX", "?f@@YAXHH", "??_A", "?f@@YAXPEAY?0H@Z"] {
+            assert_eq!(demangle(n, 0), n);
+        }
+    }
+
+    /// Both forms of every hand-written name equal llvm-undname-14's (the file is checked
+    /// against llvm-undname itself by tests/test_demangle_msvc.py).
+    #[test]
+    fn msvc_as_llvm_undname() {
+        use super::super::demangle_msvc::demangle_msvc;
+        let expected = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/msvc_names.expected"));
+        let mut n = 0;
+        for line in expected.lines() {
+            let mut cols = line.split('\t');
+            let (name, full, short) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            assert_eq!(demangle_msvc(name, false).as_deref().unwrap_or(name), full, "{}", name);
+            assert_eq!(demangle_msvc(name, true).as_deref().unwrap_or(name), short, "{}", name);
+            n += 1;
+        }
+        assert!(n > 250);
+    }
+
+    /// Nesting past the MSVC demangler's depth limit stays undemangled, quickly, and
+    /// within the stack (the printer is bounded by the same counter).
+    #[test]
+    fn msvc_depth_is_bounded() {
+        std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
+            // a pointer to a function taking a pointer to a function ... `k` deep
+            let fp = |k: usize| format!("?f@@YAX{}P6AXXZ{}@Z", "P6AX".repeat(k), "@Z".repeat(k));
+            assert_eq!(demangle(&fp(40), 0), format!("f({}void (__cdecl *)(void){})", "void (__cdecl *)(".repeat(40), ")".repeat(40)));
+            for n in [
+                fp(5000),
+                format!("??$f@{}H{}@@YAXXZ", "V?$A@".repeat(3000), "@@".repeat(3000)),
+                format!("?x@{}@YAXXZ@4HA", "?1??f@".repeat(3000)),
+                format!("?f@@YAX{}H@Z", "PEA".repeat(20000)),
+            ] {
+                assert_eq!(demangle(&n, 0), n);
+            }
+        }).unwrap().join().unwrap();
+    }
+
+    #[test]
     fn cpp_and_rust() {
         assert_eq!(demangle("_Z3addii", 4), "add(int, int)");
         assert_eq!(demangle("main", 0), "main");
@@ -285,6 +346,42 @@ mod tests {
         // GCC's unified constructor and destructor comdat names.
         assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
         assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
+        // Special names: vtables, VTTs, thunks, TLS routines; transaction clones stay
+        // mangled (as LLVM 14 leaves them).
+        for (n, d) in [
+            ("_ZTV1A", "vtable for A"),
+            ("_ZTT1A", "VTT for A"),
+            ("_ZThn16_N1A1fEv", "non-virtual thunk to A::f()"),
+            ("_ZTv0_n24_N1A1fEv", "virtual thunk to A::f()"),
+            ("_ZTch0_h16_N1A1fEv", "covariant return thunk to A::f()"),
+            ("_ZGR1x_", "reference temporary for x"),
+            ("_ZTC1B0_1A", "construction vtable for A-in-B"),
+            ("_ZTH1x", "thread-local initialization routine for x"),
+            ("_ZTW1x", "thread-local wrapper routine for x"),
+            ("_ZGTt1fv", "_ZGTt1fv"),
+        ] {
+            assert_eq!(demangle(n, 0), d);
+        }
+        // Vector types, unary operators in template arguments, inheriting constructors,
+        // references to a nested name whose prefix is a back-reference to a type, and a
+        // conversion to a pointer to member function.
+        assert_eq!(demangle("_Z1fDv4_f", 0), "f(float vector[4])");
+        assert_eq!(demangle("_Z1fIXadL_Z1xEEEvv", 0), "void f<&(x)>()");
+        let u = "std::__uniq_ptr_data<ns::inner::Base, std::default_delete<ns::inner::Base>, true, true>";
+        for k in ["1", "2"] {
+            assert_eq!(
+                demangle(&format!("_ZNSt15__uniq_ptr_dataIN2ns5inner4BaseESt14default_deleteIS2_ELb1ELb1EECI{}St15__uniq_ptr_implIS2_S4_EEPS2_", k), 0),
+                format!("{}::__uniq_ptr_data(ns::inner::Base*)", u)
+            );
+        }
+        assert_eq!(
+            demangle("_ZNK10__cxxabiv120__si_class_type_info11__do_upcastEPKNS_17__class_type_infoEPKvRNS1_15__upcast_resultE", 0),
+            "__cxxabiv1::__si_class_type_info::__do_upcast(__cxxabiv1::__class_type_info const*, void const*, __cxxabiv1::__class_type_info::__upcast_result&) const"
+        );
+        assert_eq!(
+            demangle("_ZNKSt15__exception_ptr13exception_ptrcvMS0_FvvEEv", 0),
+            "std::__exception_ptr::exception_ptr::operator void (std::__exception_ptr::exception_ptr::*)()() const"
+        );
     }
 
     /// Lambdas nested in a lambda's parameters are rewritten too; a malformed one is kept.

@@ -7,6 +7,7 @@
 
 pub mod breakpad;
 pub mod demangle;
+pub mod demangle_msvc;
 mod dwarf;
 pub mod pdb;
 pub mod progress;

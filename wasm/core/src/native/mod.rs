@@ -450,6 +450,7 @@ pub fn build_cfi<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Result
         return match kind {
             Streamed::Breakpad => crate::unwind::build::from_breakpad(&mut source::RefSource::new(data)?),
             Streamed::Wasm => Err(unsupported("WebAssembly modules have no unwind information")),
+            Streamed::Pdb => Err(unsupported("unwind information in PDBs (FPO, frame data) is not read yet")),
         };
     }
     fn cfi<'x, R: ReadRef<'x>>(f: &object::File<'x, R>, sub: Option<&'static str>) -> Result<crate::unwind::build::Built> {

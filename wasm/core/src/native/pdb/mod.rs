@@ -242,6 +242,8 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         identity: identity(&h),
         has_debug_info,
         has_symbols,
+        // (FPO and frame data streams are not read: no unwinding from PDBs yet)
+        has_unwind_info: false,
         debuglink: None,
         debug_file: None,
         code_offset: None,

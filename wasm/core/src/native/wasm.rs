@@ -105,6 +105,7 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
         return Err(invalid("not a WebAssembly module"));
     }
     let mut l = Layout { debug: Vec::new(), build_id: None, debug_file: None, warn: Warnings::default(), names: HashMap::new(), imported_funcs: 0, code: None };
+    let mut exported: Vec<(u64, String)> = Vec::new();
     let mut pos = 8u64;
     while pos < size {
         let id = *src.window(pos, 1, false)?.first().ok_or_else(truncated)?;
@@ -156,11 +157,38 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
                 let body = section(src, "import", start, len)?;
                 l.imported_funcs = imported_funcs(&body)?;
             }
+            7 => {
+                let body = section(src, "export", start, len)?;
+                // The names read before a defect are kept.
+                if let Err(e) = exported_funcs(&body, &mut exported) {
+                    l.warn.skip("export section", &format!("{}", e.message()), || format!("offset {:#x}", start));
+                }
+            }
             10 => l.code = Some((start, len)),
             _ => {}
         }
     }
+    // A module without a `name` section (stripped, as release builds ship) is still named by
+    // its exports, as llvm-symbolizer names it; the `name` section wins where both name one.
+    for (idx, name) in exported {
+        l.names.entry(idx).or_insert(name);
+    }
     Ok(l)
+}
+
+/// The exported functions of an export section: (function index, export name).
+fn exported_funcs(payload: &[u8], out: &mut Vec<(u64, String)>) -> Result<()> {
+    let mut p = Cursor { data: payload, pos: 0 };
+    let count = p.leb()?;
+    for _ in 0..count.min(payload.len() as u64) {
+        let name = p.name()?;
+        let kind = p.byte()?;
+        let idx = p.leb()?;
+        if kind == 0 {
+            out.push((idx, name.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// A `build_id` section's id: a length-prefixed vector (the tool conventions), or the raw

@@ -23,6 +23,7 @@ from .._minidump import Minidump
 from .._native import Object, PathOrBytes, _arch_arg, _as_bytes, _Source
 from ._cache import DiskCache
 from ._request import Module
+from ._symbolicator import _stamp
 
 if TYPE_CHECKING:
     from ._symbolicator import Symbolicator
@@ -117,14 +118,6 @@ def _state(sym: "Symbolicator") -> Tuple[Dict[Any, _Unwind], threading.Lock, Opt
                 st = ({}, threading.Lock(), disk)
                 sym.__dict__["_unwind_state"] = st
     return st
-
-
-def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return path, st.st_mtime_ns, st.st_size
 
 
 def resolve_unwind(sym: "Symbolicator", module: Module, rt: Runtime) -> _Unwind:

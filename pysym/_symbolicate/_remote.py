@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import quote, urljoin, urlsplit
 
 from .._errors import PysymError
@@ -505,24 +505,9 @@ class HttpStore(_RemoteStore):
         fd, tmp = cache.temp()
         done = False
         try:
-            got = 0
             with os.fdopen(fd, "wb") as f:
-                while True:
-                    if time.monotonic() > deadline:
-                        _BACKOFF.failed(slot, self.policy)
-                        raise RemoteError("download of %s took longer than %.0f s"
-                                          % (url, self.policy.download_timeout))
-                    try:
-                        block = resp.read(_CHUNK)
-                    except (OSError, http.client.HTTPException) as e:
-                        _BACKOFF.failed(slot, self.policy)
-                        raise RemoteError("%s: %s" % (url, e or type(e).__name__)) from None
-                    if not block:
-                        break
-                    got += len(block)
-                    if got > cap:
-                        raise RemoteError("%s: more than max_download_bytes (%d)" % (url, cap))
-                    f.write(block)
+                got = _copy_capped(resp.read, f, url, cap, deadline, self.policy, slot,
+                                   (OSError, http.client.HTTPException))
             if length is not None and length.isdigit() and got != int(length):
                 _BACKOFF.failed(slot, self.policy)
                 raise RemoteError("%s: truncated (%d of %s bytes)" % (url, got, length))
@@ -629,23 +614,9 @@ class S3Store(_RemoteStore):
         fd, tmp = cache.temp()
         done = False
         try:
-            got = 0
             with os.fdopen(fd, "wb") as f:
-                while True:
-                    if time.monotonic() > deadline:
-                        raise RemoteError("download of %s took longer than %.0f s"
-                                          % (where, self.policy.download_timeout))
-                    try:
-                        block = body.read(_CHUNK)
-                    except Exception as e:  # noqa: BLE001 - a broken stream
-                        _BACKOFF.failed(slot, self.policy)
-                        raise RemoteError("%s: %s" % (where, e or type(e).__name__)) from None
-                    if not block:
-                        break
-                    got += len(block)
-                    if got > cap:
-                        raise RemoteError("%s: more than max_download_bytes (%d)" % (where, cap))
-                    f.write(block)
+                # (botocore's stream raises its own exception types: any failure is a broken stream)
+                got = _copy_capped(body.read, f, where, cap, deadline, self.policy, slot, (Exception,))
             self._unpack(cache, key, where, tmp)
             out = cache.commit(key, tmp)
             done = True
@@ -661,3 +632,25 @@ class S3Store(_RemoteStore):
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+
+def _copy_capped(read: Any, f: Any, where: str, cap: int, deadline: float, policy: "RemotePolicy", slot: str,
+                 read_errors: Tuple[Type[BaseException], ...]) -> int:
+    """Copies a download's body into ``f`` in chunks, within the size cap and the deadline;
+    a slow or broken source counts against its host (back-off). Returns the byte count."""
+    got = 0
+    while True:
+        if time.monotonic() > deadline:
+            _BACKOFF.failed(slot, policy)
+            raise RemoteError("download of %s took longer than %.0f s" % (where, policy.download_timeout))
+        try:
+            block = read(_CHUNK)
+        except read_errors as e:
+            _BACKOFF.failed(slot, policy)
+            raise RemoteError("%s: %s" % (where, e or type(e).__name__)) from None
+        if not block:
+            return got
+        got += len(block)
+        if got > cap:
+            raise RemoteError("%s: more than max_download_bytes (%d)" % (where, cap))
+        f.write(block)

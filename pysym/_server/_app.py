@@ -204,6 +204,17 @@ def _timeout(request: Request) -> Optional[float]:
     return t
 
 
+def _json_object(raw: bytes) -> Dict[str, Any]:
+    """A request body that must be a JSON object (else a 400)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _BadRequest(400, "the body is not JSON: %s" % e) from None
+    if not isinstance(body, dict):
+        raise _BadRequest(400, "a symbolication request must be a JSON object")
+    return body
+
+
 def create_app(config: Mapping[str, Any]) -> Starlette:
     """The ASGI app of a merged configuration (``_config.merge_config``)."""
     svc = Service(config)
@@ -220,12 +231,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         timeout = _timeout(request)
         svc.admit()
         raw = await svc.body(request)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise _BadRequest(400, "the body is not JSON: %s" % e) from None
-        if not isinstance(body, dict):
-            raise _BadRequest(400, "a symbolication request must be a JSON object")
+        body = _json_object(raw)
         sources = svc.request_sources(body.pop("sources", None))
         rid = svc.submit("symbolicate", "symbolicate", (body, sources))
         return await svc.answer(rid, timeout)
@@ -259,12 +265,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         timeout = _timeout(request)
         svc.admit()
         raw = await svc.body(request)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise _BadRequest(400, "the body is not JSON: %s" % e) from None
-        if not isinstance(body, dict):
-            raise _BadRequest(400, "a symbolication request must be a JSON object")
+        body = _json_object(raw)
         wanted = body.pop("sources", None)
         if wanted is not None and not (isinstance(wanted, list) and all(isinstance(x, str) for x in wanted)):
             raise _BadRequest(400, "'sources' of a JS request are ids of configured js sources")

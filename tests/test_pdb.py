@@ -367,3 +367,35 @@ def test_bad_symbol_records(built: Dict[str, Tuple[str, str]], engine: str, tmp_
         bad[i] = 0xC0
     sc = _expect_error_or_partial(bytes(bad), tmp, "ann.pdb")
     assert sc is not None
+
+
+def test_pe_module_symbolicated_from_a_symstore_of_pdbs(built: Dict[str, Tuple[str, str]], engine: str,
+                                                       tmp_path: "os.PathLike[str]") -> None:
+    """A Windows crash: a `pe` module (debug id and PDB name as the PE's RSDS record gives
+    them) finds its PDB in a symstore tree (`app.pdb/<GUIDAGE>/app.pdb`) and answers as
+    llvm-symbolizer 19 answers the image, at an image address of the crash's choosing."""
+    if not HAVE_ORACLE:
+        pytest.skip("llvm-symbolizer 19 is needed (make test-tools installs llvm-19)")
+    exe, pdb = built["c_x86_64_O2"]
+    pe = pysym.Object.from_path(exe)
+    name = os.path.basename(pdb)
+    store = os.path.join(str(tmp_path), "symstore")
+    sig = pe.debug_id.replace("-", "").upper()  # GUID then age, as symstore names the folder
+    os.makedirs(os.path.join(store, name, sig))
+    shutil.copy(pdb, os.path.join(store, name, sig, name))
+    sample = _text_addresses(exe, 400)
+    addrs = [a for a, w in zip(sample, _oracle(exe, sample)) if w][::7][:40]
+    assert len(addrs) >= 10
+    want = _oracle(exe, addrs)
+    image_addr = 0x7FF600000000
+    request = {"modules": [{"type": "pe", "code_file": "C:\\app\\" + os.path.basename(exe), "debug_id": pe.debug_id,
+                            "debug_file": pe.debug_file, "code_id": pe.code_id, "image_addr": hex(image_addr),
+                            "image_size": 1 << 20}],
+               # one thread per address: a thread's first frame is looked up at its own address
+               "stacktraces": [{"frames": [{"instruction_addr": hex(image_addr + a - pe.image_base)}]} for a in addrs]}
+    sym = pysym.Symbolicator([pysym.FilesystemStore(store, "symstore")], cache_dir=None)
+    resp = sym.symbolicate(request)
+    assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+    got = [[(f.get("function"), f.get("lineno") or 0) for f in t["frames"]] for t in resp["stacktraces"]]
+    assert got == [[(_llvm19_style(n), line) for n, _, line in w] for w in want]
+    assert {f["status"] for t in resp["stacktraces"] for f in t["frames"]} == {"symbolicated"}

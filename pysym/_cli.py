@@ -599,7 +599,7 @@ def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
     sym = None
     for build_id, addrs in groups:
         if build_id is None:
-            cache = SymCache.from_object(args.exe)
+            cache, base = _exe_symcache(args)
         else:
             if sym is None:
                 from ._symbolicate import Symbolicator, SystemStore
@@ -610,7 +610,7 @@ def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
                 sys.stderr.write("%s: warning: no debug file with build id %s\n" % (PROG, build_id))
                 results.extend([] for _ in addrs)
                 continue
-        base = cache.image_base
+            base = cache.image_base
         results.extend(cache.lookup_many([a - base if a >= base else (1 << 64) - 1 for a in addrs]))
     for frames in results:
         if not args.inlines:
@@ -626,6 +626,39 @@ def _cmd_addr2line(args: argparse.Namespace, out: IO[str]) -> int:
                 out.write("%s\n" % (name or "??"))
             out.write("%s\n" % _location(f, False))
     return 0
+
+
+def _exe_symcache(args: argparse.Namespace) -> Tuple[Any, int]:
+    """The symcache for ``-e FILE`` and the base its addresses are taken from. A PE image
+    without debug info is answered from its PDB, as llvm-symbolizer finds it: the path the
+    image names, the same name beside the image, then the --store directories by debug id."""
+    import ntpath
+
+    from ._native import Object, SymCache
+
+    obj = Object.from_path(args.exe)
+    if obj.kind != "pe" or obj.has_debug_info or not obj.debug_file:
+        cache = SymCache.from_object(args.exe)
+        return cache, cache.image_base
+    name = ntpath.basename(obj.debug_file)
+    for path in (obj.debug_file, os.path.join(os.path.dirname(os.path.abspath(args.exe)), name)):
+        try:
+            pdb = Object.from_path(path)
+        except (OSError, PysymError):
+            continue
+        if pdb.debug_id == obj.debug_id:
+            return SymCache.from_object(path), obj.image_base  # (PDB addresses are RVAs)
+    if args.store:
+        from ._symbolicate import Module, Symbolicator
+
+        res = Symbolicator(list(args.store)).resolve(Module(type="pe", image_addr=0, image_size=1,
+                                                            debug_id=obj.debug_id, debug_file=obj.debug_file,
+                                                            code_id=obj.code_id))
+        if res.symcache is not None:
+            return res.symcache, obj.image_base
+    sys.stderr.write("%s: warning: no PDB %s with debug id %s beside the image or in the stores; "
+                     "answering from its exports\n" % (PROG, name, obj.debug_id))
+    return SymCache.from_object(args.exe), obj.image_base
 
 
 def _by_build_id(sym: Any, build_id: str) -> Any:

@@ -16,12 +16,15 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 
 import pysym
 
+ROOT = Path(__file__).resolve().parent.parent
 SYMBOLIZER19 = "/usr/lib/llvm-19/bin/llvm-symbolizer"
 OBJDUMP19 = "/usr/lib/llvm-19/bin/llvm-objdump"
 HAVE_MSVC_LINE = all(shutil.which(t) for t in ("clang-14", "lld-link-14"))
@@ -399,3 +402,44 @@ def test_pe_module_symbolicated_from_a_symstore_of_pdbs(built: Dict[str, Tuple[s
     got = [[(f.get("function"), f.get("lineno") or 0) for f in t["frames"]] for t in resp["stacktraces"]]
     assert got == [[(_llvm19_style(n), line) for n, _, line in w] for w in want]
     assert {f["status"] for t in resp["stacktraces"] for f in t["frames"]} == {"symbolicated"}
+
+
+def test_addr2line_finds_the_pdb_of_an_image(built: Dict[str, Tuple[str, str]], tmp_path: "os.PathLike[str]") -> None:
+    """`pysym addr2line -e app.exe` answers from app.pdb beside the image, or found by debug
+    id in a --store symstore when the image is alone, as llvm-symbolizer answers the image."""
+    if not HAVE_ORACLE:
+        pytest.skip("llvm-symbolizer 19 is needed (make test-tools installs llvm-19)")
+    exe, pdb = built["c_x86_64_O2"]
+    sample = _text_addresses(exe, 400)
+    addrs = [a for a, w in zip(sample, _oracle(exe, sample)) if w][::9][:25]
+    want = ["%s\n%s" % (_llvm19_style(w[0][0]), w[0][2]) for w in _oracle(exe, addrs)]
+
+    def a2l(image: str, *extra: str) -> Tuple[List[str], str]:
+        r = subprocess.run([sys.executable, "-m", "pysym", "addr2line", "-f", "-e", image, *extra,
+                            *(hex(a) for a in addrs)], capture_output=True, text=True, check=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        lines = r.stdout.splitlines()
+        return ["%s\n%s" % (lines[i], lines[i + 1].rsplit(":", 1)[1].split()[0]) for i in range(0, len(lines), 2)], \
+            r.stderr
+
+    beside, err = a2l(exe)
+    assert (beside, err) == (want, "")
+    alone = os.path.join(str(tmp_path), "alone")
+    os.makedirs(alone)
+    shutil.copy(exe, alone)
+    pe = pysym.Object.from_path(exe)
+    store = os.path.join(str(tmp_path), "symstore")
+    os.makedirs(os.path.join(store, os.path.basename(pdb), pe.debug_id.replace("-", "").upper()))
+    shutil.copy(pdb, os.path.join(store, os.path.basename(pdb), pe.debug_id.replace("-", "").upper()))
+    image = os.path.join(alone, os.path.basename(exe))
+    stored, err = a2l(image, "--store", store + ":symstore")
+    assert (stored, err) == (want, "")
+    # an image naming a PDB that is nowhere (its RSDS path renamed): a warning, and the
+    # exports answer
+    data = open(exe, "rb").read()
+    stem = os.path.basename(pdb).encode()
+    assert data.count(stem) == 1
+    with open(image, "wb") as f:
+        f.write(data.replace(stem, b"z" * len(stem)))
+    _, err = a2l(image)
+    assert "no PDB" in err and "answering from its exports" in err

@@ -39,7 +39,6 @@ import http.client
 import ipaddress
 import os
 import socket
-import ssl
 import tempfile
 import threading
 import time
@@ -152,15 +151,20 @@ class _Conn(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._ip, self.port), self.timeout)
 
 
-class _TlsConn(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._ip = ip
-        self._tls = ssl.create_default_context()
+def _tls_conn(host: str, port: int, ip: str, timeout: float) -> http.client.HTTPConnection:
+    """An HTTPS connection to the checked address. ``ssl`` is imported here, not with the
+    package: some Pythons (Pyodide) ship without it, and local symbolication needs none."""
+    try:
+        import ssl
+    except ImportError:
+        raise RemoteError("https://%s: this Python has no ssl module" % host) from None
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+    class _TlsConn(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            sock = socket.create_connection((ip, self.port), self.timeout)
+            self.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+
+    return _TlsConn(host, port, timeout=timeout)
 
 
 class DownloadCache:
@@ -455,8 +459,8 @@ class HttpStore(_RemoteStore):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RemoteError("download of %s took longer than %.0f s" % (url, policy.download_timeout))
-            kind = _TlsConn if parts.scheme == "https" else _Conn
-            conn = kind(host, port, ip, min(policy.connect_timeout, remaining))
+            timeout = min(policy.connect_timeout, remaining)
+            conn = (_tls_conn if parts.scheme == "https" else _Conn)(host, port, ip, timeout)
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query

@@ -24,7 +24,7 @@ _SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new
 def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cache: Any) -> List[Any]:
     """Store objects for source configurations (already checked by the front)."""
     from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
-    from .._symbolicate._stores import store_from_config
+    from .._symbolicate._store_config import store_from_config
 
     remote = config["remote"]
     policy = RemotePolicy(**remote)

@@ -3,7 +3,8 @@
 from ._cache import DiskCache, MemoryCache, symcache_version
 from ._remote import DownloadCache, HttpStore, RemoteError, RemotePolicy, S3Store
 from ._request import MODULE_TYPES, Module, StackFrame, caller_address, parse_address
-from ._stores import LAYOUTS, FilesystemStore, Location, Store, SystemStore, store_from_config
+from ._store_config import store_from_config
+from ._stores import LAYOUTS, FilesystemStore, Location, Store, SystemStore
 from ._symbolicator import MAX_FRAMES, MAX_MODULES, Symbolicator, symbolicate_frames
 
 __all__ = [

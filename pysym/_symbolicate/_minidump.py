@@ -15,18 +15,14 @@ import json
 import os
 import struct
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .._errors import PysymError
 from .._host import Runtime
 from .._minidump import Minidump
 from .._native import Object, PathOrBytes, _arch_arg, _as_bytes, _Source
 from ._cache import DiskCache
-from ._request import Module
-from ._symbolicator import _stamp
-
-if TYPE_CHECKING:
-    from ._symbolicator import Symbolicator
+from ._request import Module, _matches, _stamp
 
 __all__ = ["CFI_VERSION", "build_cfi", "process_minidump", "minidump_modules"]
 
@@ -105,8 +101,8 @@ class _Unwind:
         self.has_unwind_info = cache is not None
 
 
-def _state(sym: "Symbolicator") -> Tuple[Dict[Any, _Unwind], threading.Lock, Optional[_CfiDiskCache]]:
-    st = sym.__dict__.get("_unwind_state")
+def _state(sym: Any) -> Tuple[Dict[Any, _Unwind], threading.Lock, Optional[_CfiDiskCache]]:
+    st: Tuple[Dict[Any, _Unwind], threading.Lock, Optional[_CfiDiskCache]] = sym.__dict__.get("_unwind_state")
     if st is None:
         with sym._memo_lock:
             st = sym.__dict__.get("_unwind_state")
@@ -120,10 +116,9 @@ def _state(sym: "Symbolicator") -> Tuple[Dict[Any, _Unwind], threading.Lock, Opt
     return st
 
 
-def resolve_unwind(sym: "Symbolicator", module: Module, rt: Runtime) -> _Unwind:
+def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
     """The CFI cache of ``module``: the first file in the stores that matches it and has
     unwind information (a separate debug file usually has none: the binary does)."""
-    from ._symbolicator import _matches
 
     memo, lock, disk = _state(sym)
     key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file, module.arch)
@@ -210,7 +205,7 @@ def walk_minidump(source: PathOrBytes, caches: List[Tuple[int, bytes]], rt: Runt
     return doc
 
 
-def process_minidump(sym: "Symbolicator", dump: PathOrBytes) -> Dict[str, Any]:
+def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
     """See :meth:`pysym.Symbolicator.process_minidump`."""
     rt = sym.runtime
     if isinstance(dump, (bytes, bytearray, memoryview)):

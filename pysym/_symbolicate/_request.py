@@ -31,11 +31,12 @@ Address rules (what is looked up for an input frame):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ._ids import debug_id_from_build_id, normalize_code_id, parse_debug_id
+from ._ids import debug_id_from_build_id, format_debug_id, normalize_code_id, parse_debug_id
 
 __all__ = ["Module", "StackFrame", "MODULE_TYPES", "parse_address", "caller_address"]
 
@@ -202,3 +203,28 @@ def check_overlaps(modules: List[Optional[Module]], errors: List[Optional[str]])
     for i, e in enumerate(errors):
         if e is not None:
             modules[i] = None
+
+
+def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return path, st.st_mtime_ns, st.st_size
+
+
+def _matches(module: Module, obj: Any) -> Optional[str]:
+    """``None`` when the file is the module's, else why not."""
+    want_code = module.normalized_code_id()
+    have_code = (obj.code_id or "").lower() or None
+    if module.type == "elf" and want_code and have_code:
+        return None if want_code == have_code else "build id %s, not %s" % (have_code, want_code)
+    ids = module.ids()
+    if ids is None:
+        return "the module has no debug_id or code_id to match"
+    have = parse_debug_id(obj.debug_id)
+    if have is None:
+        return "the file has no debug id"
+    if have != ids:
+        return "debug id %s, not %s" % (format_debug_id(*have), format_debug_id(*ids))
+    return None

@@ -47,11 +47,11 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._ids import breakpad_id, build_id_from_debug_id
 
-__all__ = ["Store", "FilesystemStore", "SystemStore", "Location", "LAYOUTS", "store_from_config"]
+__all__ = ["Store", "FilesystemStore", "SystemStore", "Location", "LAYOUTS"]
 
 LAYOUTS = ("native", "symstore", "symstore_index2", "ssqp", "unified", "debuginfod")
 CASINGS = ("default", "lowercase", "uppercase")
@@ -322,39 +322,3 @@ class SystemStore(_Filtered):
 
     def fetch(self, location: Location) -> Optional[str]:
         return location.path if os.path.isfile(location.path) else None
-
-
-def store_from_config(config: Any) -> Store:
-    """A store from its configuration: a :class:`Store`, a directory path (``DIR`` or
-    ``DIR:layout``), or a mapping ``{"type": "filesystem"|"system", "path", "layout",
-    "casing", "filters", "id", "negative_ttl"}`` (``negative_ttl``: seconds a module the
-    store does not have is remembered as missing, default :data:`DEFAULT_NEGATIVE_TTL`;
-    0 asks again on every request)."""
-    if isinstance(config, Store):
-        return config
-    if isinstance(config, (str, os.PathLike)):
-        text = os.fspath(config)
-        head, sep, tail = text.rpartition(":")
-        if sep and tail in LAYOUTS:
-            return FilesystemStore(head, tail)
-        return FilesystemStore(text)
-    if isinstance(config, Mapping):
-        c: Dict[str, Any] = dict(config)
-        kind = c.pop("type", "filesystem")
-        if kind == "filesystem":
-            if "path" not in c:
-                raise ValueError("a filesystem store needs a 'path'")
-            return FilesystemStore(c.pop("path"), c.pop("layout", "native"), casing=c.pop("casing", "default"),
-                                   id=c.pop("id", None), filters=c.pop("filters", None),
-                                   negative_ttl=c.pop("negative_ttl", None))
-        if kind == "system":
-            return SystemStore(c.pop("debug_dirs", ("/usr/lib/debug",)), module_files=c.pop("module_files", True),
-                               id=c.pop("id", "system"), filters=c.pop("filters", None),
-                               negative_ttl=c.pop("negative_ttl", None))
-        if kind in ("http", "s3"):
-            from ._remote import HttpStore, S3Store
-
-            return (HttpStore if kind == "http" else S3Store).from_config(c)
-        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system', 'http' and 's3')"
-                         % (kind,))
-    raise TypeError("a store is a pysym store object, a directory path or a mapping, not %s" % type(config).__name__)

@@ -24,9 +24,9 @@ from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
 from ._cache import DiskCache, MemoryCache, file_digest
-from ._ids import format_debug_id
-from ._request import Module, StackFrame, caller_address, check_overlaps, parse_address, parse_module
-from ._stores import Store, SystemStore, store_from_config
+from ._request import Module, StackFrame, _matches, _stamp, caller_address, check_overlaps, parse_address, parse_module
+from ._store_config import store_from_config
+from ._stores import Store, SystemStore
 
 __all__ = ["Symbolicator", "symbolicate_frames", "MAX_FRAMES", "MAX_MODULES"]
 
@@ -58,14 +58,6 @@ class _Resolved:
     key: Optional[str] = None
     #: (a "missing" memo) time.monotonic() when the stores are asked again
     expires: float = 0.0
-
-
-def _stamp(path: str) -> Optional[Tuple[str, int, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return path, st.st_mtime_ns, st.st_size
 
 
 def _memo_key(module: Module) -> Tuple[Any, ...]:
@@ -145,25 +137,6 @@ def _rank(obj: Any) -> int:
     if obj.has_symbols:
         return _RANK_SYMBOLS
     return 0
-
-
-def _matches(module: Module, obj: Any) -> Optional[str]:
-    """``None`` when the file is the module's, else why not."""
-    want_code = module.normalized_code_id()
-    have_code = (obj.code_id or "").lower() or None
-    if module.type == "elf" and want_code and have_code:
-        return None if want_code == have_code else "build id %s, not %s" % (have_code, want_code)
-    ids = module.ids()
-    if ids is None:
-        return "the module has no debug_id or code_id to match"
-    from ._ids import parse_debug_id
-
-    have = parse_debug_id(obj.debug_id)
-    if have is None:
-        return "the file has no debug id"
-    if have != ids:
-        return "debug id %s, not %s" % (format_debug_id(*have), format_debug_id(*ids))
-    return None
 
 
 class Symbolicator:

@@ -31,6 +31,7 @@ import tempfile
 from typing import Any, Optional
 
 from ._base import Engine
+from ._fork import compile_elsewhere, may_compile_here
 
 _MAGIC = b"pysym-compiled\x00\x01"
 _DIGEST = 32
@@ -173,19 +174,25 @@ def compile_module(engine: Engine, wasm: bytes) -> Any:
     """``engine.compile(wasm)``, through the cache when the engine can serialize."""
     settings = engine.artifact_settings()
     d = directory()
-    if settings is None or d is None:
+    if settings is None:
         return engine.compile(wasm)
-    path = _path(d, engine, settings, wasm)
-    payload = _load(path) if _trusted(d) else None
-    if payload is not None:
+    path = _path(d, engine, settings, wasm) if d is not None else None
+    if path is not None and d is not None and _trusted(d):
+        payload = _load(path)
+        if payload is not None:
+            try:
+                return engine.deserialize(wasm, payload)
+            except Exception:  # refused by this engine build: compile and replace it
+                pass
+    if may_compile_here():
+        module = engine.compile(wasm)
         try:
-            return engine.deserialize(wasm, payload)
-        except Exception:  # refused by this engine build: compile and replace it
-            pass
-    module = engine.compile(wasm)
-    try:
-        payload = engine.serialize(module)
-    except Exception:
-        return module
-    _store(d, path, payload, engine.name + "-")
+            payload = engine.serialize(module)
+        except Exception:
+            return module
+    else:
+        payload = compile_elsewhere(engine.name, wasm)
+        module = engine.deserialize(wasm, payload)
+    if path is not None and d is not None:
+        _store(d, path, payload, engine.name + "-")
     return module

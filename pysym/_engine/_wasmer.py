@@ -52,6 +52,7 @@ from ._base import (
     out_of_bounds,
     to_byte_view,
 )
+from ._fork import compile_elsewhere, may_compile_here
 
 _U64 = struct.Struct("<Q")
 _IMPORTS = ("file_size", "file_read", "progress", "output_begin", "output_write")
@@ -212,6 +213,10 @@ class _Module:
                     module = wasmer.Module.deserialize(store, self.compiled)
                 except Exception:
                     self.compiled = None
+            if module is None and not may_compile_here():
+                self.compiled = compile_elsewhere(self.engine.name, self.wasm)
+                _check_artifact(self.compiled)
+                module = wasmer.Module.deserialize(store, self.compiled)
             if module is None:
                 try:
                     module = wasmer.Module(store, self.wasm)

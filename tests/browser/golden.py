@@ -191,7 +191,8 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
         for n in names:
             s = index["stores"][n]
             base = ROOT if s["in"] == "repo" else outdir
-            stores.append(FilesystemStore(os.path.join(base, *s["root"].split("/")), s["layout"], casing=s["casing"], id=n))
+            root = os.path.join(base, *s["root"].split("/"))
+            stores.append(FilesystemStore(root, s["layout"], casing=s["casing"], id=n))
         return Symbolicator(stores, **kw), {n: os.path.join(ROOT if index["stores"][n]["in"] == "repo" else outdir,
                                                              *index["stores"][n]["root"].split("/")) for n in names}
 
@@ -235,7 +236,7 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
                            ("unified", "default"), ("debuginfod", "default")):
         root = os.path.join(d, "stores", "%s-%s" % (layout, casing))
         for loc in layout_locations(layout, mod):
-            path = loc.path.lower() if casing == "lowercase" else loc.path.upper() if casing == "uppercase" else loc.path
+            path = {"lowercase": loc.path.lower(), "uppercase": loc.path.upper()}.get(casing, loc.path)
             # the debug file where a layout has one, the stripped binary where it names the executable
             _put(root, path, exe if loc.filetype.endswith("_debug") else exe_symbols)
         store("%s-%s" % (layout, casing), root, layout, casing)
@@ -265,10 +266,12 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     requests.append(("symbols only", ["bad", "symbols-only"],
                      {"modules": [module], "threads": [{"frames": frames}], "options": {"dif_candidates": True}}, {}))
     requests.append(("only bad candidates", ["bad"],
-                     {"modules": [module], "stacktraces": [{"frames": frames}], "options": {"dif_candidates": True}}, {}))
+                     {"modules": [module], "stacktraces": [{"frames": frames}],
+                      "options": {"dif_candidates": True}}, {}))
     ret = hex(base + rels[3])
     modes = [{"instruction_addr": ret}, {"instruction_addr": ret}, {"instruction_addr": ret, "trust": "context"},
-             {"instruction_addr": rels[3], "addr_mode": "rel:0"}, {"instruction_addr": ret, "adjust_instruction_addr": False},
+             {"instruction_addr": rels[3], "addr_mode": "rel:0"},
+             {"instruction_addr": ret, "adjust_instruction_addr": False},
              {"instruction_addr": str(base + rels[4]), "trust": "scan"}, {"instruction_addr": "0x10", "trust": "cfi"}]
     for order in ("callee_first", "caller_first"):
         requests.append(("address modes, " + order, ["native-default"],

@@ -211,6 +211,21 @@ async function checkCrashTab(page, label, { screenshot = null, full = true } = {
   await page.setInputFiles("#crash-dump", join(DUMPS, "test.dmp"));
   const after = await runCrash(page);
   report(`${label}: the page works after the hostile dump`, after.state === "done", after);
+  if (full) {
+    // the IndexedDB cache: built once, then taken from the browser; the clear button empties it
+    await page.check("#crash-cache");
+    await page.click("#crash-clear-cache");
+    await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
+    const built = await runCrash(page);
+    const cached = await runCrash(page);
+    await page.click("#crash-clear-cache");
+    await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
+    const rebuilt = await runCrash(page);
+    await page.uncheck("#crash-cache");
+    report(`${label}: the crash tab's IndexedDB symcache cache is used and cleared`,
+      /1 symcache\(s\) built, 0 from/.test(built.status) && /0 symcache\(s\) built, 1 from/.test(cached.status)
+      && /1 symcache\(s\) built, 0 from/.test(rebuilt.status), { built, cached, rebuilt });
+  }
   if (full && crash.requests.length) {
     // a pasted crash request, its store's files as the symbol folder
     const spec = crash.requests.find((q) => q.name === "layout symstore-default");
@@ -300,6 +315,29 @@ try {
         }, index.crash);
         report(`crash module in Chromium: ${r.checked} minidump and crash request responses identical to Python's`,
           r.checked >= 10 + index.crash.requests.length && r.mismatches.length === 0, r.mismatches.length ? r.mismatches : `${r.ms} ms`);
+        const db = await page.evaluate(async () => {
+          const P = await import("/browser/index.js");
+          await P.init();
+          const dump = await (await fetch("/tests/data/minidump/test.dmp")).blob();
+          const path = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym";
+          const files = new Map([[path, await (await fetch("/tests/data/minidump/symbols/" + path)).blob()]]);
+          const cache = new P.SymcacheDB({ name: "pysym-test-" + Math.random() });
+          await cache.clear();
+          const first = new P.Symbolicator([new P.FileSetResolver(files)], { cache });
+          const a = await first.processMinidump(dump);
+          const usage = await cache.usage();
+          const second = new P.Symbolicator([new P.FileSetResolver(files)], { cache });
+          const b = await second.processMinidump(dump);
+          await cache.clear();
+          const small = new P.SymcacheDB({ name: "pysym-test-small-" + Math.random(), maxBytes: 1000 });
+          await new P.Symbolicator([new P.FileSetResolver(files)], { cache: small }).processMinidump(dump);
+          return { first: first.stats, second: second.stats, usage, same: JSON.stringify(a) === JSON.stringify(b),
+            cleared: (await cache.usage()).entries, small: (await small.usage()).entries,
+            version: await P.symcacheVersion() };
+        });
+        report("crash module in Chromium: SymcacheDB keeps the symcache in IndexedDB (reused by a new Symbolicator, bounded, cleared)",
+          db.first.builds === 1 && db.second.builds === 0 && db.second.cacheHits === 1 && db.same && db.usage.entries === 1
+          && db.usage.bytes > 1000 && db.cleared === 0 && db.small === 0, db);
         const w = await page.evaluate(async () => {
           const { PysymWorker } = await import("/browser/worker-client.js");
           const dump = await (await fetch("/tests/data/minidump/pipeline-inlines-macos-segv.dmp")).blob();

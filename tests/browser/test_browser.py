@@ -111,7 +111,8 @@ def test_chromium_crash_tab(chromium_results: List[Dict[str, Any]]) -> None:
     recovery, a pasted crash request; in the page and in the extension's panel page."""
     _check(chromium_results, ["devtools page: crash tab", "devtools page: a frame click", "devtools page: a hostile",
                               "devtools page: the page works", "devtools page: a pasted",
-                              "devtools page: screenshot of the crash tab"], 8)
+                              "devtools page: the crash tab's IndexedDB",
+                              "devtools page: screenshot of the crash tab"], 9)
     _check(chromium_results, ["extension panel page: crash tab", "extension panel page: a hostile"], 3)
     png = ARTIFACTS / "devtools-crash.png"
     data = png.read_bytes()
@@ -121,7 +122,7 @@ def test_chromium_crash_tab(chromium_results: List[Dict[str, Any]]) -> None:
 def test_chromium_crash_module_matches_python(chromium_results: List[Dict[str, Any]]) -> None:
     """Every golden minidump and crash request through Symbolicator inside Chromium (store
     files as Blobs) == the Python Symbolicator; a minidump call past the worker's timeout."""
-    _check(chromium_results, ["crash module in Chromium", "crash worker in Chromium"], 2)
+    _check(chromium_results, ["crash module in Chromium", "crash worker in Chromium"], 3)
 
 
 def test_chromium_module_matches_python(chromium_results: List[Dict[str, Any]]) -> None:

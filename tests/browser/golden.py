@@ -298,6 +298,7 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     for i, bad in enumerate(([], "x", {"stacktraces": {}}, {"stacktraces": [{"frames": 1}]}, {"modules": "x"},
                              {"options": {"frame_order": "sideways"}}, {"options": [1]}, {})):
         requests.append(("bad request %d" % i, [], bad, {}))  # type: ignore[arg-type]
+    requests.extend(write_pe(outdir, index))
     for i, (what, names, req, kw) in enumerate(requests):
         sym, roots = make(names, **kw)
         try:
@@ -310,6 +311,56 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
         index["requests"].append({"name": what, "stores": names, "file": out,
                                   "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules")}})
     return index
+
+
+PE_SOURCE = r"""
+static inline int sq(int v) { return v * v; }
+static int table[64];
+__attribute__((noinline)) int fill(int n) {
+    int s = 0;
+    for (int i = 0; i < n && i < 64; i++) { table[i] = sq(i - n) + sq(3 - 2 * i); s += table[i]; }
+    return s;
+}
+__attribute__((noinline)) static int mix(int a, int b) { return a > b ? sq(a - b) + fill(a) : sq(b - a) * 3 + fill(b); }
+__declspec(dllexport) int api_entry(int a) { return mix(a, 7) + fill(a & 15); }
+int mainCRTStartup(void) { return api_entry(11); }
+"""
+
+
+def write_pe(outdir: str, index: Dict[str, Any]) -> List[Tuple[str, List[str], Dict[str, Any], Dict[str, Any]]]:
+    """A Windows image built here (clang-14 for x86_64-pc-windows-msvc, lld-link-14) with its
+    PDB in a symstore tree: a `pe` crash request found through the PDB (the Windows part of
+    issue 21). Missing tools fail in CI (CI=true) and are noted in the index elsewhere."""
+    import pysym
+
+    tools = [shutil.which("clang-14"), shutil.which("lld-link-14")]
+    if not all(tools):
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("clang-14 and lld-link-14 are needed for the PE golden case (make test-tools)")
+        index["pe_skipped"] = "clang-14 and lld-link-14 are not installed"
+        return []
+    d = os.path.join(outdir, "crash", "pe")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "app.c"), "w") as f:
+        f.write(PE_SOURCE)
+    subprocess.run([tools[0], "--target=x86_64-pc-windows-msvc", "-g", "-gcodeview", "-O2", "-c", "app.c",
+                    "-o", "app.obj"], cwd=d, check=True)
+    subprocess.run([tools[1], "/debug", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console", "/out:app.exe",
+                    "/pdb:app.pdb", "app.obj"], cwd=d, check=True, stdout=subprocess.DEVNULL)
+    pe = pysym.Object.from_path(os.path.join(d, "app.exe"))
+    root = os.path.join(d, "symstore")
+    with open(os.path.join(d, "app.pdb"), "rb") as f:
+        _put(root, "app.pdb/%s/app.pdb" % pe.debug_id.replace("-", "").upper(), f.read())
+    index["stores"]["pe-symstore"] = {"root": os.path.relpath(root, outdir).replace(os.sep, "/"), "in": "golden",
+                                      "layout": "symstore", "casing": "default", "files": _files(root)}
+    image = 0x7FF600000000
+    module = {"type": "pe", "code_file": "C:\\app\\app.exe", "debug_id": pe.debug_id, "debug_file": pe.debug_file,
+              "code_id": pe.code_id, "image_addr": hex(image), "image_size": 1 << 20}
+    with pysym.SymCache.from_object(pysym.Object.from_path(os.path.join(d, "app.pdb"))) as sc:
+        rels = sorted({s for s in range(0x1000, 0x1400, 5) if sc.lookup(s)})
+    frames = [{"instruction_addr": hex(image + r)} for r in rels[::3]]
+    return [("pe module through its PDB in a symstore", ["pe-symstore"],
+             {"modules": [module], "stacktraces": [{"frames": frames}], "options": {"dif_candidates": True}}, {})]
 
 
 def _cut_dump(outdir: str, cut: int) -> str:

@@ -219,7 +219,7 @@ export declare class FileSetResolver implements Store {
     loadMap?: ((data: FileData) => Promise<MapLike>) | null;
     onError?: (path: string, error: Error) => void;
     /** As a native store: one of LAYOUTS (default "native"), one of CASINGS. */
-    layout?: Layout; casing?: Casing; id?: string | null; negativeTtl?: number;
+    layout?: Layout; casing?: Casing; id?: string | null; negativeTtl?: number; filters?: StoreFilters | null;
   });
   prepare(urlsOrTrace: string[] | string): Promise<this>;
   readonly resolve: Resolver;
@@ -244,6 +244,9 @@ export declare const MAX_MODULES: number;
 export declare const MODULE_TYPES: readonly string[];
 
 export interface StoreLocation { readonly path: string; readonly filetype: string }
+/** Symbolicator's source filters: file types (FILETYPES) and fnmatch patterns on the module's paths. */
+export interface StoreFilters { filetypes?: string[] | null; path_patterns?: string[] | null }
+export declare const FILETYPES: readonly string[];
 
 /** What a Symbolicator asks of a symbol store. */
 export interface Store {
@@ -255,7 +258,7 @@ export interface Store {
 }
 
 export declare class HttpStore implements Store {
-  constructor(url: string | URL, options?: { layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null; negativeTtl?: number; maxBytes?: number });
+  constructor(url: string | URL, options?: { layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null; negativeTtl?: number; maxBytes?: number; filters?: StoreFilters | null });
   readonly id: string;
   readonly url: string;
   locations(module: Module): StoreLocation[];

@@ -7,7 +7,7 @@
 // so the Python side's astral-character bookkeeping is not needed here.
 
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
-import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath } from "./stores.js";
+import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
 
@@ -691,10 +691,11 @@ export class FileSetResolver {
   /**
    * @param {Map<string, any>|Object<string, any>} files
    * @param {{loadMap?: (data: any) => Promise<any>, onError?: (path: string, e: Error) => void,
-   *   layout?: string, casing?: string, id?: string, negativeTtl?: number}} options
+   *   layout?: string, casing?: string, id?: string, negativeTtl?: number, filters?: object}} options
    */
-  constructor(files, { loadMap = null, onError = null, layout = "native", casing = "default", id = null, negativeTtl = DEFAULT_NEGATIVE_TTL } = {}) {
+  constructor(files, { loadMap = null, onError = null, layout = "native", casing = "default", id = null, negativeTtl = DEFAULT_NEGATIVE_TTL, filters = null } = {}) {
     checkLayout(layout, casing);
+    this._allowed = storeFilter(filters);
     this.files = files instanceof Map ? files : new Map(Object.entries(files));
     this.loadMap = loadMap;
     this.onError = onError;
@@ -825,7 +826,7 @@ export class FileSetResolver {
   // -- the native store (see the class comment) ----------------------------------------
 
   locations(module) {
-    return casedLocations(this.layout, this.casing, module);
+    return casedLocations(this.layout, this.casing, module).filter((l) => this._allowed(module, l));
   }
 
   describe(location) {

@@ -167,6 +167,59 @@ export function checkLayout(layout, casing) {
   if (!CASINGS.includes(casing)) throw new PysymError(`unknown casing ${JSON.stringify(casing)} (one of ${CASINGS.join(", ")})`);
 }
 
+/** File types as Symbolicator's source filters name them. */
+export const FILETYPES = Object.freeze(["elf_code", "elf_debug", "mach_code", "mach_debug", "pe", "pdb", "breakpad", "wasm_debug", "wasm_code"]);
+
+// Python's fnmatch.fnmatchcase as a regular expression ("*" also crosses "/").
+function globRegExp(pattern) {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*") out += ".*";
+    else if (c === "?") out += ".";
+    else if (c === "[") {
+      let j = i + 1;
+      if (pattern[j] === "!") j++;
+      if (pattern[j] === "]") j++; // a "]" first is a member, not the end
+      j = pattern.indexOf("]", j);
+      if (j < 0) {
+        out += "\\[";
+        continue;
+      }
+      let body = pattern.slice(i + 1, j).replaceAll("\\", "\\\\");
+      if (body.startsWith("!")) body = "^" + body.slice(1);
+      else if (body.startsWith("^")) body = "\\" + body;
+      out += `[${body}]`;
+      i = j;
+    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^(?:${out})$`, "s");
+}
+
+/**
+ * A store's `filters` ({filetypes, path_patterns}, as the Python stores take them) as a
+ * predicate (module, location) -> allowed; unknown keys or file types are errors.
+ */
+export function storeFilter(filters) {
+  const f = filters || {};
+  const unknown = Object.keys(f).filter((k) => k !== "filetypes" && k !== "path_patterns").sort();
+  if (unknown.length) throw new PysymError(`unknown store filter(s): ${unknown.join(", ")}`);
+  const types = f.filetypes === undefined || f.filetypes === null ? null : new Set(f.filetypes);
+  if (types) {
+    const bad = [...types].filter((t) => !FILETYPES.includes(t));
+    if (bad.length) throw new PysymError(`unknown file type(s) in filters: ${bad.join(", ")}`);
+  }
+  const patterns = (f.path_patterns || []).map((p) => globRegExp(String(p).toLowerCase()));
+  return (module, location) => {
+    if (types && !types.has(location.filetype)) return false;
+    if (patterns.length) {
+      const names = [module.codeFile, module.debugFile].filter(Boolean);
+      return names.some((n) => patterns.some((re) => re.test(n.toLowerCase())));
+    }
+    return true;
+  };
+}
+
 /** A relative path a store may serve: ids come from the request, so no escapes. */
 export function safePath(path) {
   return !path.split("/").some((p) => p === "" || p === "." || p === "..");
@@ -178,8 +231,9 @@ export function safePath(path) {
  * origin must be allowed by the server's CORS headers.
  */
 export class HttpStore {
-  constructor(url, { layout = "native", casing = "default", id = null, headers = null, negativeTtl = DEFAULT_NEGATIVE_TTL, maxBytes = 1 << 30 } = {}) {
+  constructor(url, { layout = "native", casing = "default", id = null, headers = null, negativeTtl = DEFAULT_NEGATIVE_TTL, maxBytes = 1 << 30, filters = null } = {}) {
     checkLayout(layout, casing);
+    this._allowed = storeFilter(filters);
     this.url = String(url).replace(/\/+$/, "") + "/";
     this.layout = layout;
     this.casing = casing;
@@ -193,7 +247,7 @@ export class HttpStore {
   }
 
   locations(module) {
-    return casedLocations(this.layout, this.casing, module);
+    return casedLocations(this.layout, this.casing, module).filter((l) => this._allowed(module, l));
   }
 
   describe(location) {

@@ -181,10 +181,11 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     os.makedirs(d, exist_ok=True)
     index: Dict[str, Any] = {"stores": {}, "minidumps": [], "requests": []}
 
-    def store(name: str, root: str, layout: str = "native", casing: str = "default", repo: bool = False) -> None:
+    def store(name: str, root: str, layout: str = "native", casing: str = "default", repo: bool = False,
+              filters: Optional[Dict[str, Any]] = None) -> None:
         index["stores"][name] = {"root": os.path.relpath(root, ROOT if repo else outdir).replace(os.sep, "/"),
                                  "in": "repo" if repo else "golden", "layout": layout, "casing": casing,
-                                 "files": _files(root)}
+                                 "files": _files(root), "filters": filters}
 
     def make(names: List[str], **kw: Any) -> Any:
         stores = []
@@ -192,7 +193,7 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
             s = index["stores"][n]
             base = ROOT if s["in"] == "repo" else outdir
             root = os.path.join(base, *s["root"].split("/"))
-            stores.append(FilesystemStore(root, s["layout"], casing=s["casing"], id=n))
+            stores.append(FilesystemStore(root, s["layout"], casing=s["casing"], id=n, filters=s.get("filters")))
         return Symbolicator(stores, **kw), {n: os.path.join(ROOT if index["stores"][n]["in"] == "repo" else outdir,
                                                              *index["stores"][n]["root"].split("/")) for n in names}
 
@@ -242,6 +243,10 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
             # the debug file where a layout has one, the stripped binary where it names the executable
             _put(root, path, exe if loc.filetype.endswith("_debug") else exe_symbols)
         store("%s-%s" % (layout, casing), root, layout, casing)
+    # store filters (Symbolicator's): only the code file; a name pattern that excludes the module
+    native_root = os.path.join(d, "stores", "native-default")
+    store("filter-code-only", native_root, filters={"filetypes": ["elf_code"]})
+    store("filter-pattern", native_root, filters={"path_patterns": ["*/lib[!p]*.so", "c:\\*"]})
     # ranking and failures: only the stripped binary; a file of another build id; garbage
     root = os.path.join(d, "stores", "symbols-only")
     _put(root, ".build-id/%s/%s" % (build_id[:2], build_id[2:]), exe_symbols)
@@ -259,11 +264,15 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     frames = [{"instruction_addr": hex(base + r)} for r in rels]
     requests: List[Tuple[str, List[str], Dict[str, Any], Dict[str, Any]]] = []
     for name in index["stores"]:
-        if name not in ("dumpsyms", "symbols-only", "bad"):
+        if name not in ("dumpsyms", "symbols-only", "bad") and not name.startswith("filter-"):
             requests.append(("layout " + name, [name], {"modules": [module], "stacktraces": [{"frames": frames}],
                                                          "options": {"dif_candidates": True}}, {}))
     requests.append(("ranking: debug info over symbols over nothing", ["bad", "symbols-only", "native-default"],
                      {"modules": [module], "stacktraces": [{"frames": frames, "thread_id": 7, "crashed": True}],
+                      "options": {"dif_candidates": True}}, {}))
+    requests.append(("store filters", ["filter-pattern", "filter-code-only"],
+                     {"modules": [module, dict(module, code_file="/usr/lib/libq.so", image_addr="0x7f0000000000")],
+                      "stacktraces": [{"frames": frames + [{"instruction_addr": "0x7f0000000010"}]}],
                       "options": {"dif_candidates": True}}, {}))
     requests.append(("symbols only", ["bad", "symbols-only"],
                      {"modules": [module], "threads": [{"frames": frames}], "options": {"dif_candidates": True}}, {}))

@@ -198,21 +198,24 @@ export async function compareCrash(P, spec, readFile, readGolden) {
   const mismatches = [];
   let checked = 0;
   const started = Date.now();
+  // One object per file (two stores over one directory share them, as the Python side's
+  // stores share inodes: "same file as another candidate").
   const files = new Map();
   const storeFiles = async (name) => {
-    if (!files.has(name)) {
-      const s = spec.stores[name];
-      const m = new Map();
-      for (const f of s.files) m.set(f, await readFile(s, `${s.root}/${f}`));
-      files.set(name, m);
+    const s = spec.stores[name];
+    const m = new Map();
+    for (const f of s.files) {
+      const key = `${s.in}:${s.root}/${f}`;
+      if (!files.has(key)) files.set(key, await readFile(s, `${s.root}/${f}`));
+      m.set(f, files.get(key));
     }
-    return files.get(name);
+    return m;
   };
   const symbolicator = async (names, options = {}) => {
     const stores = [];
     for (const n of names) {
       const s = spec.stores[n];
-      stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n }));
+      stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
     }
     return new P.Symbolicator(stores, options);
   };

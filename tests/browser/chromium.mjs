@@ -193,6 +193,23 @@ async function checkCrashTab(page, label, { screenshot = null, full = true } = {
     report(`${label}: crash tab shows ${name} as the Python response (crashing thread first, open, ${frames.length} frames)`, ok,
       ok ? r.status : { r, shown, frames, inlined });
   }
+  if (full) {
+    // source context: a dropped file whose path ends like the frame's abs_path
+    // (c:\test_app.cc) is shown around the frame's line on click
+    const src = join(ARTIFACTS, "test_app.cc");
+    await writeFile(src, Array.from({ length: 100 }, (_, i) => `// source line ${i + 1}`).join("\n"));
+    await page.setInputFiles("#crash-symbols", src);
+    await runCrash(page);
+    await page.click("#crash-view li.frame");
+    const ctx = await page.evaluate(() => {
+      const d = document.querySelector("#crash-view .frame-detail");
+      return { current: d?.querySelector(".current")?.textContent || "", lines: d ? d.querySelectorAll("span").length : 0 };
+    });
+    const line = JSON.parse(await golden("crash/test.dmp.json")).stacktraces[0].frames[0].lineno;
+    report(`${label}: a frame's click shows its source lines from a dropped file`,
+      ctx.current.includes(`// source line ${line}`) && ctx.lines === 11, { ctx, line });
+    await page.click("#crash-view li.frame");  // closes it again
+  }
   if (screenshot) {
     await page.click("#crash-view li.frame");  // a frame's detail on click
     const detail = await page.textContent("#crash-view .frame-detail");

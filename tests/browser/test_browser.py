@@ -111,8 +111,8 @@ def test_chromium_crash_tab(chromium_results: List[Dict[str, Any]]) -> None:
     recovery, a pasted crash request; in the page and in the extension's panel page."""
     _check(chromium_results, ["devtools page: crash tab", "devtools page: a frame click", "devtools page: a hostile",
                               "devtools page: the page works", "devtools page: a pasted",
-                              "devtools page: the crash tab's IndexedDB",
-                              "devtools page: screenshot of the crash tab"], 9)
+                              "devtools page: the crash tab's IndexedDB", "devtools page: a frame's click",
+                              "devtools page: screenshot of the crash tab"], 10)
     _check(chromium_results, ["extension panel page: crash tab", "extension panel page: a hostile"], 3)
     png = ARTIFACTS / "devtools-crash.png"
     data = png.read_bytes()

@@ -355,6 +355,22 @@ try {
         report("crash module in Chromium: SymcacheDB keeps the symcache in IndexedDB (reused by a new Symbolicator, bounded, cleared)",
           db.first.builds === 1 && db.second.builds === 0 && db.second.cacheHits === 1 && db.same && db.usage.entries === 1
           && db.usage.bytes > 1000 && db.cleared === 0 && db.small === 0, db);
+        const http = await page.evaluate(async () => {
+          const P = await import("/browser/index.js");
+          const G = await import("/tests/browser/lib/golden.mjs");
+          await P.init();
+          // the page's own server as a symbol server (Breakpad layout): found by fetch()
+          const sym = new P.Symbolicator([new P.HttpStore(location.origin + "/tests/data/minidump/symbols/", { id: "dumpsyms" })]);
+          const out = {};
+          for (const name of ["test.dmp", "pipeline-inlines-macos-segv.dmp"]) {
+            const dump = await (await fetch("/tests/data/minidump/" + name)).blob();
+            const want = await (await fetch(`/golden/crash/${name}.json`)).json();
+            out[name] = G.canonical(await sym.processMinidump(dump)) === G.canonical(want);
+          }
+          return out;
+        });
+        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses",
+          http["test.dmp"] === true && http["pipeline-inlines-macos-segv.dmp"] === true, http);
         const w = await page.evaluate(async () => {
           const { PysymWorker } = await import("/browser/worker-client.js");
           const dump = await (await fetch("/tests/data/minidump/pipeline-inlines-macos-segv.dmp")).blob();

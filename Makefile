@@ -153,9 +153,9 @@ browser-deps:  ## node, Debian's chromium and the npm packages of tests/browser
 browser-test: venv browser-deps  ## browser/ in node, headless Chromium and Pyodide (tests/browser)
 	PYSYM_BROWSER_TESTS=1 PYSYM_CHROMIUM=$(CHROMIUM) $(VPY) -m pytest -q tests/browser
 
-browser-bench: browser-deps fixtures  ## the browser module against trace-mapping and source-map
-	node bench/bench_browser.mjs
-	node bench/bench_browser.mjs --chromium $(CHROMIUM)
+browser-bench: venv browser-deps fixtures  ## the browser module against trace-mapping and source-map; processMinidump beside Python
+	node bench/bench_browser.mjs --python $(VPY)
+	node bench/bench_browser.mjs --python $(VPY) --chromium $(CHROMIUM)
 
 # -- fuzzing (issue 5): libFuzzer targets for every parser of the core, built natively ---
 # wasm/fuzz/ (its own Cargo workspace) with Debian's libfuzzer-14-dev and sanitizer

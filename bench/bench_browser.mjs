@@ -8,6 +8,9 @@
 // bench/browser_bench_core.mjs, in a page served with the strict CSP; the peers bundled
 // for the browser with esbuild). Prints parse time and lookups/s side by side with ratios
 // against trace-mapping. Targets: parse <= 1.0x trace-mapping, lookups >= trace-mapping.
+// Then the minidump row (bench/browser_bench_minidump.mjs): processMinidump on the shared
+// dumps with their Breakpad symbols, cold and warm, beside the Python figures of the same
+// run (bench/minidump_python_rows.py through --python, default $PYSYM_PYTHON or python3).
 // Needs: npm ci --prefix tests/browser; npm ci --prefix tests/reference (the maps).
 import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -15,7 +18,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import { formatRows, runBench } from "./browser_bench_core.mjs";
+import { DUMPS, SYMBOLS, formatMinidumpRows, runMinidumpBench } from "./browser_bench_minidump.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("../", import.meta.url)));
 const DEPS = join(ROOT, "tests/browser/node_modules");
@@ -28,7 +33,22 @@ const MAPS = {
 };
 const { values: opts } = parseArgs({ options: {
   chromium: { type: "string" }, maps: { type: "string" }, quick: { type: "boolean", default: false },
+  python: { type: "string", default: process.env.PYSYM_PYTHON || "python3" }, "no-minidump": { type: "boolean", default: false },
 } });
+const dumpSettings = opts.quick ? { repeat: 3, cold: 1 } : { repeat: 7, cold: 3 };
+
+/** The Python figures for the minidump row, measured now (null if Python fails). */
+function pythonMinidumpRows() {
+  const r = spawnSync(opts.python, [join(ROOT, "bench/minidump_python_rows.py"), "--repeat", String(dumpSettings.repeat),
+    "--cold", String(dumpSettings.cold)], { encoding: "utf8", env: { ...process.env, PYTHONPATH: ROOT } });
+  if (r.status !== 0) {
+    console.error(`python minidump figures failed: ${r.stderr || r.error}`);
+    return null;
+  }
+  return JSON.parse(r.stdout);
+}
+
+const MINIDUMPS = join(ROOT, "tests/data/minidump");
 const keys = opts.maps ? opts.maps.split(",") : Object.keys(MAPS);
 const settings = opts.quick ? { lookups: 20000, repeat: 2 } : { lookups: 100000, repeat: 5 };
 
@@ -53,6 +73,14 @@ async function inNode() {
   const sourceMap = require("source-map");
   const rows = await runBench({ pysym, traceMapping, sourceMap }, await loadMaps(), settings);
   console.log(formatRows(rows, `Node ${process.version}: pysym browser module vs trace-mapping vs source-map 0.8`));
+  if (!opts["no-minidump"]) {
+    const dumps = [];
+    for (const d of DUMPS) dumps.push([d, new Uint8Array(await readFile(join(MINIDUMPS, d)))]);
+    const files = new Map();
+    for (const s of SYMBOLS) files.set(s, new Uint8Array(await readFile(join(MINIDUMPS, "symbols", s))));
+    const mrows = await runMinidumpBench(pysym, dumps, files, dumpSettings);
+    console.log("\n" + formatMinidumpRows(mrows, pythonMinidumpRows(), `Node ${process.version}: processMinidump (parse + CFI + walk + symbolicate), median ms, beside Python (same run)`));
+  }
 }
 
 async function inChromium() {
@@ -91,6 +119,18 @@ async function inChromium() {
       }, { mapPaths, keys, settings });
       const version = browser.version();
       console.log(formatRows(rows, `Chromium ${version}: pysym browser module vs trace-mapping vs source-map 0.8`));
+      if (!opts["no-minidump"]) {
+        const mrows = await page.evaluate(async ({ DUMPS, SYMBOLS, dumpSettings }) => {
+          const pysym = await import("/browser/index.js");
+          const core = await import("/bench/browser_bench_minidump.mjs");
+          const dumps = [];
+          for (const d of DUMPS) dumps.push([d, new Uint8Array(await (await fetch(`/tests/data/minidump/${d}`)).arrayBuffer())]);
+          const files = new Map();
+          for (const s of SYMBOLS) files.set(s, await (await fetch(`/tests/data/minidump/symbols/${s}`)).blob());
+          return core.runMinidumpBench(pysym, dumps, files, dumpSettings);
+        }, { DUMPS, SYMBOLS, dumpSettings });
+        console.log("\n" + formatMinidumpRows(mrows, pythonMinidumpRows(), `Chromium ${version}: processMinidump (parse + CFI + walk + symbolicate; symbols as Blobs), median ms, beside Python (same run)`));
+      }
     } finally {
       await browser.close();
       server.close();

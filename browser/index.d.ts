@@ -97,6 +97,8 @@ export declare class NativeObject {
   readonly imageBase: number;
   readonly hasDebugInfo: boolean;
   readonly hasSymbols: boolean;
+  /** `.eh_frame`/`.debug_frame` with contents, or Breakpad STACK records. */
+  readonly hasUnwindInfo: boolean;
   /** A wasm module's `external_debug_info` (where its DWARF is), else null. */
   readonly debugFile: string | null;
   /** ELF `.gnu_debuglink`: the separate debug file's name and the CRC-32 of its contents. */
@@ -212,12 +214,143 @@ export declare function decodeDataUrl(url: string): Uint8Array;
 
 export type FileData = Blob | ArrayBuffer | ArrayBufferView | string;
 
-export declare class FileSetResolver {
-  constructor(files: Map<string, FileData> | Record<string, FileData>, options: {
-    loadMap: (data: FileData) => Promise<MapLike>;
+export declare class FileSetResolver implements Store {
+  constructor(files: Map<string, FileData> | Record<string, FileData>, options?: {
+    loadMap?: ((data: FileData) => Promise<MapLike>) | null;
     onError?: (path: string, error: Error) => void;
+    /** As a native store: one of LAYOUTS (default "native"), one of CASINGS. */
+    layout?: Layout; casing?: Casing; id?: string | null; negativeTtl?: number; filters?: StoreFilters | null;
   });
   prepare(urlsOrTrace: string[] | string): Promise<this>;
   readonly resolve: Resolver;
+  readonly id: string;
+  readonly layout: Layout;
+  readonly casing: Casing;
+  readonly negativeTtl: number;
+  locations(module: Module): StoreLocation[];
+  fetch(location: StoreLocation): Promise<Blob | Uint8Array | ArrayBufferView | null>;
+  describe(location: StoreLocation): string;
   close(): void;
 }
+
+// -- native crashes (symbolicator.js, minidump.js, stores.js, symcache-db.js) -----------
+
+export type Layout = "native" | "symstore" | "symstore_index2" | "ssqp" | "unified" | "debuginfod";
+export type Casing = "default" | "lowercase" | "uppercase";
+export declare const LAYOUTS: readonly Layout[];
+export declare const CASINGS: readonly Casing[];
+export declare const MAX_FRAMES: number;
+export declare const MAX_MODULES: number;
+export declare const MODULE_TYPES: readonly string[];
+
+export interface StoreLocation { readonly path: string; readonly filetype: string }
+/** Symbolicator's source filters: file types (FILETYPES) and fnmatch patterns on the module's paths. */
+export interface StoreFilters { filetypes?: string[] | null; path_patterns?: string[] | null }
+export declare const FILETYPES: readonly string[];
+
+/** What a Symbolicator asks of a symbol store. */
+export interface Store {
+  readonly id: string;
+  readonly negativeTtl?: number;
+  locations(module: Module): StoreLocation[];
+  fetch(location: StoreLocation): Promise<Blob | Uint8Array | ArrayBufferView | null>;
+  describe(location: StoreLocation): string;
+}
+
+export declare class HttpStore implements Store {
+  constructor(url: string | URL, options?: { layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null; negativeTtl?: number; maxBytes?: number; filters?: StoreFilters | null });
+  readonly id: string;
+  readonly url: string;
+  locations(module: Module): StoreLocation[];
+  fetch(location: StoreLocation): Promise<Blob | null>;
+  describe(location: StoreLocation): string;
+}
+
+export declare function layoutLocations(layout: Layout, module: Module): StoreLocation[];
+
+export declare class Module {
+  constructor(fields: { type: string; imageAddr: Address; imageSize: Address; debugId?: string | null; codeId?: string | null; debugFile?: string | null; codeFile?: string | null; arch?: string | null });
+  readonly type: string;
+  readonly imageAddr: bigint;
+  readonly imageSize: bigint;
+  readonly debugId: string | null;
+  readonly codeId: string | null;
+  readonly debugFile: string | null;
+  readonly codeFile: string | null;
+  readonly arch: string | null;
+  ids(): [string, number] | null;
+  normalizedCodeId(): string | null;
+}
+export declare function parseModule(raw: unknown): [Module, null] | [null, string];
+export declare function parseAddress(value: unknown): bigint | null;
+export declare function callerAddress(addr: bigint, arch: string | null): bigint;
+
+export interface CrashProgress { stage: "symcache" | "cfi" | "walk"; module: string | null; done: number }
+
+/** A persistent symcache cache (SymcacheDB, or your own). */
+export interface SymcacheCache {
+  keyFor(data: Blob | Uint8Array | ArrayBufferView, debugId: string, runtime?: Runtime | null): Promise<string>;
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export declare class SymcacheDB implements SymcacheCache {
+  constructor(options?: { name?: string; maxBytes?: number });
+  keyFor(data: Blob | Uint8Array | ArrayBufferView, debugId: string, runtime?: Runtime | null): Promise<string>;
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  usage(): Promise<{ entries: number; bytes: number; maxBytes: number }>;
+  clear(): Promise<void>;
+}
+export declare function symcacheVersion(runtime?: Runtime | null): Promise<number>;
+
+/** Symbolicator's /symbolicate and /minidump JSON (the Python Symbolicator's field names). */
+export type CrashResponse = { status: string; stacktraces: Record<string, any>[]; modules: Record<string, any>[]; [key: string]: any };
+
+export declare class Symbolicator {
+  constructor(stores?: Store[], options?: {
+    runtime?: Runtime | null; maxFrames?: number; maxModules?: number; memoryCacheBytes?: number;
+    cache?: SymcacheCache | null; onProgress?: ((event: CrashProgress) => void) | null;
+  });
+  readonly stores: Store[];
+  readonly stats: { builds: number; cacheHits: number; memoryHits: number; cfiBuilds: number };
+  symbolicate(request: object): Promise<CrashResponse>;
+  processMinidump(dump: Blob | ArrayBuffer | ArrayBufferView | Minidump): Promise<CrashResponse>;
+  clear(): void;
+}
+
+export interface MemoryRegion { readonly base: bigint; readonly size: bigint; readonly fileOffset: bigint }
+
+export declare class Minidump {
+  private constructor();
+  static fromBlob(data: Blob | ArrayBuffer | ArrayBufferView, options?: { runtime?: Runtime | null }): Promise<Minidump>;
+  static fromBytes(data: ArrayBuffer | ArrayBufferView, options?: { runtime?: Runtime | null }): Minidump;
+  readonly systemInfo: {
+    readonly os: string; readonly cpu: string; readonly osVersion: [number, number, number]; readonly csdVersion: string | null;
+    readonly cpuVendor: string | null; readonly processorCount: number; readonly processorArchitecture: number; readonly platformId: number;
+  } | null;
+  readonly modules: readonly {
+    readonly base: bigint; readonly size: number; readonly extent: bigint; readonly codeFile: string; readonly codeId: string | null;
+    readonly debugFile: string; readonly debugId: string | null; readonly codeview: string; readonly version: string | null;
+  }[];
+  readonly threads: readonly {
+    readonly id: number; readonly name: string | null; readonly stack: MemoryRegion | null;
+    readonly registers: Record<string, bigint>; readonly contextLayout: string | null;
+  }[];
+  readonly exception: {
+    readonly threadId: number; readonly code: number; readonly flags: number; readonly address: bigint;
+    readonly parameters: bigint[]; readonly reason: string; readonly registers: Record<string, bigint>;
+  } | null;
+  readonly crashedThread: number | null;
+  readonly memoryRegions: readonly MemoryRegion[];
+  readonly crashpadAnnotations: Record<string, string>;
+  readonly warnings: string[];
+  /** The module's minidump document (ABI.md). */
+  readonly document: Record<string, any>;
+  moduleAt(addr: Address): Minidump["modules"][number] | null;
+}
+export declare function minidumpModules(md: Minidump): Record<string, any>[];
+export declare function buildCfi(data: Blob | ArrayBuffer | ArrayBufferView, options?: { arch?: string | null; runtime?: Runtime | null }): Promise<{ cache: Uint8Array; rows: number; warnings: string[] }>;
+export declare function walkMinidump(data: Blob | ArrayBuffer | ArrayBufferView, caches: [number, Uint8Array][], options?: { runtime?: Runtime | null }): Promise<Record<string, any>>;

@@ -12,13 +12,22 @@
 // debugId); Token fields are dstLine, dstCol, src, srcLine, srcCol, name.
 //
 // Modules: runtime.js (init, getRuntime), sourcemap.js (SourceMap), native.js
-// (NativeObject, SymCache), stacktrace.js (stack traces), sourcemap-url.js, errors.js;
+// (NativeObject, SymCache), minidump.js (Minidump), symbolicator.js (Symbolicator: whole
+// native crashes and minidumps), stores.js (symbol store layouts, HttpStore),
+// symcache-db.js (SymcacheDB: symcaches kept in IndexedDB),
+// stacktrace.js (stack traces; FileSetResolver), sourcemap-url.js, errors.js;
 // host.js (Runtime, file table, HandleOwner) and abi.js (the ABI's tables) are internal.
 
 export { ABI_VERSION } from "./abi.js";
 export { DEFAULT_WASM_URL, getRuntime, init } from "./runtime.js";
 export { GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceMap } from "./sourcemap.js";
 export { NativeObject, SymCache, parseAddresses, renderNativeLookup } from "./native.js";
+export { Minidump, buildCfi, walkMinidump } from "./minidump.js";
+export {
+  MAX_FRAMES, MAX_MODULES, MODULE_TYPES, Module, Symbolicator, callerAddress, minidumpModules, parseAddress, parseModule,
+} from "./symbolicator.js";
+export { CASINGS, FILETYPES, HttpStore, LAYOUTS, layoutLocations } from "./stores.js";
+export { SymcacheDB, symcacheVersion } from "./symcache-db.js";
 export {
   FileChangedError, InputTooLargeError, InvalidInputError, MemoryLimitError, PysymError, RequestTooLargeError,
   ResourceLimitError, SandboxError, TimeLimitError, TimeoutError,

@@ -23,14 +23,27 @@ function u64(lo, hi) {
   return hi * 4294967296 + lo;
 }
 
-/** Runs `name(fh, ...args)` on a file source (bytes or Blob), retrying on NEED_DATA. */
-async function withFile(rt, source, name, args) {
-  const fh = rt.files.add(source);
+/**
+ * Calls `name(fh, ...args())` on a file (bytes or Blob), repeated after NEED_DATA, and
+ * returns `read()` of its answer. Errors and results are read right after the call that
+ * made them: other calls may run on the runtime while a Blob's data loads.
+ */
+export async function callFile(rt, data, name, args, read) {
+  const fh = rt.files.add(data);
+  let result;
   try {
-    return await rt.withData(() => rt.call(name, fh, ...args()));
+    const status = await rt.withData(() => {
+      const st = rt.call(name, fh, ...args());
+      if (st === abi.NEED_DATA) return st;
+      rt.check(st);
+      result = read();
+      return st;
+    });
+    rt.check(status); // HOST_IO: data the host could not load
   } finally {
     rt.files.remove(fh);
   }
+  return result;
 }
 
 function withFileSync(rt, bytes, name, args) {
@@ -42,7 +55,7 @@ function withFileSync(rt, bytes, name, args) {
   }
 }
 
-function archArgs(rt, arch) {
+export function archArgs(rt, arch) {
   if (!arch) return [0, 0];
   const raw = encoder.encode(arch);
   return [rt.inputBuffer(raw), raw.length];
@@ -53,7 +66,8 @@ function identity(rt) {
   const w = rt.out(6);
   return {
     kind: kind || "", arch: arch || "", debugId: debugId || "", codeId: codeId || null,
-    imageBase: u64(w[2], w[3]), hasDebugInfo: Boolean(w[4] & 1), hasSymbols: Boolean(w[4] & 2), extra: w[5],
+    imageBase: u64(w[2], w[3]), hasDebugInfo: Boolean(w[4] & 1), hasSymbols: Boolean(w[4] & 2),
+    hasUnwindInfo: Boolean(w[4] & 4), extra: w[5],
   };
 }
 
@@ -82,8 +96,8 @@ export class NativeObject {
   static async fromBlob(source, { arch = null, runtime = null } = {}) {
     const rt = runtime || getRuntime();
     const data = isBlob(source) ? source : toBytes(source);
-    rt.check(await withFile(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot]));
-    return new NativeObject(data, arch, objectIdentity(rt));
+    const info = await callFile(rt, data, "pysym_object_info", () => [...archArgs(rt, arch), rt.outSlot], () => objectIdentity(rt));
+    return new NativeObject(data, arch, info);
   }
 
   /** Reads the identity of a debug file in memory (synchronously; init() first). */

@@ -7,6 +7,7 @@
 // so the Python side's astral-character bookkeeping is not needed here.
 
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
+import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
 
@@ -679,16 +680,30 @@ function dirname(path) {
  *
  * Loading is asynchronous (Blobs): `await resolver.prepare(urls)` first, then
  * `resolver.resolve` is a synchronous resolver for symbolicateFrames/symbolicateTrace.
+ *
+ * The same set is also a symbol store for native crashes (Symbolicator): `locations`,
+ * `fetch` and `describe` over `layout` (one of the Python stores' layouts, default
+ * "native": Breakpad `name/ID/name.sym`, `.build-id/`, symstore paths) and `casing`. A
+ * location is the file at that path, or at a path ending in "/" + that path (a dropped
+ * folder keeps its own top directories).
  */
 export class FileSetResolver {
   /**
    * @param {Map<string, any>|Object<string, any>} files
-   * @param {{loadMap: (data: any) => Promise<any>, onError?: (path: string, e: Error) => void}} options
+   * @param {{loadMap?: (data: any) => Promise<any>, onError?: (path: string, e: Error) => void,
+   *   layout?: string, casing?: string, id?: string, negativeTtl?: number, filters?: object}} options
    */
-  constructor(files, { loadMap, onError = null }) {
+  constructor(files, { loadMap = null, onError = null, layout = "native", casing = "default", id = null, negativeTtl = DEFAULT_NEGATIVE_TTL, filters = null } = {}) {
+    checkLayout(layout, casing);
+    this._allowed = storeFilter(filters);
     this.files = files instanceof Map ? files : new Map(Object.entries(files));
     this.loadMap = loadMap;
     this.onError = onError;
+    this.layout = layout;
+    this.casing = casing;
+    this.id = id || `${layout}:files`;
+    this.negativeTtl = negativeTtl;
+    this._bySuffix = null;
     this._byName = new Map();
     this._maps = new Map();
     this._failed = new Set();
@@ -806,6 +821,40 @@ export class FileSetResolver {
       if (name !== null && !this._byName.has(name)) this._byName.set(name, await this._resolveName(name));
     }
     return this;
+  }
+
+  // -- the native store (see the class comment) ----------------------------------------
+
+  locations(module) {
+    return casedLocations(this.layout, this.casing, module).filter((l) => this._allowed(module, l));
+  }
+
+  describe(location) {
+    return this._path(location.path) || location.path;
+  }
+
+  /** The file (Blob/File or bytes) at a location, or null. */
+  async fetch(location) {
+    const path = this._path(location.path);
+    if (path === null) return null;
+    const data = this.files.get(path);
+    return typeof data === "string" ? new TextEncoder().encode(data) : data;
+  }
+
+  _path(rel) {
+    if (!safePath(rel)) return null;
+    if (this.files.has(rel)) return rel;
+    if (this._bySuffix === null) {
+      this._bySuffix = new Map(); // file name -> paths, shortest first
+      for (const p of [...this.files.keys()].sort((a, b) => a.length - b.length || (a < b ? -1 : 1))) {
+        const n = p.slice(p.lastIndexOf("/") + 1);
+        if (!this._bySuffix.has(n)) this._bySuffix.set(n, []);
+        this._bySuffix.get(n).push(p);
+      }
+    }
+    const n = rel.slice(rel.lastIndexOf("/") + 1);
+    for (const p of this._bySuffix.get(n) || []) if (p.endsWith("/" + rel)) return p;
+    return null;
   }
 
   close() {

@@ -1,4 +1,18 @@
-import type { Bias, FileData, SourceContext, Token, WasmSource } from "./index.js";
+import type { Bias, Casing, CrashProgress, CrashResponse, FileData, Layout, SourceContext, Token, WasmSource } from "./index.js";
+
+/** A store as it crosses into the worker: its files, or a symbol server's URL. */
+export type WorkerStore =
+  | { files: Map<string, FileData> | Record<string, FileData>; layout?: Layout; casing?: Casing; id?: string | null }
+  | { url: string | URL; layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null };
+
+export interface CrashCallOptions {
+  stores?: WorkerStore[];
+  /** Keep symcaches in IndexedDB (true, or SymcacheDB options). */
+  cache?: boolean | { name?: string; maxBytes?: number };
+  onProgress?: ((event: CrashProgress) => void) | null;
+  timeout?: number;
+}
+export type CrashStats = { builds: number; cacheHits: number; memoryHits: number; cfiBuilds: number };
 
 export interface CallOptions { timeout?: number }
 
@@ -13,6 +27,9 @@ export declare class PysymWorker {
   symbolicateNative(text: string, file: Blob | ArrayBuffer | ArrayBufferView, options?: CallOptions): Promise<{
     value: string; addresses: number; info: { kind: string; arch: string; debugId: string; fromSymcache: boolean };
   }>;
+  processMinidump(dump: Blob | ArrayBuffer | ArrayBufferView, options?: CrashCallOptions): Promise<{ value: CrashResponse; stats: CrashStats }>;
+  symbolicateCrash(request: object, options?: CrashCallOptions & { maxFrames?: number; maxModules?: number }): Promise<{ value: CrashResponse; stats: CrashStats }>;
+  symcacheCache(options?: { clear?: boolean; cache?: boolean | { name?: string; maxBytes?: number }; timeout?: number }): Promise<{ available: boolean; entries?: number; bytes?: number; maxBytes?: number }>;
   terminate(): void;
 }
 

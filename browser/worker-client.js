@@ -73,6 +73,16 @@ export class PysymWorker {
           }
           const p = this._pending.get(msg.id);
           if (!p) return;
+          if (msg.progress) {
+            if (p.onProgress) {
+              try {
+                p.onProgress(msg.progress);
+              } catch {
+                // a failing progress callback must not break the call
+              }
+            }
+            return;
+          }
           this._pending.delete(msg.id);
           clearTimeout(p.timer);
           if (msg.ok) p.resolve(msg.value);
@@ -111,7 +121,7 @@ export class PysymWorker {
     }
   }
 
-  _send(w, msg, timeout) {
+  _send(w, msg, timeout, onProgress = null) {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
       const timer = timeout > 0 && Number.isFinite(timeout)
@@ -120,15 +130,15 @@ export class PysymWorker {
           this._fail(w, new TimeLimitError(`pysym call ${msg.op} ran past its ${timeout} ms timeout; the worker was restarted`));
         }, timeout)
         : null;
-      this._pending.set(id, { resolve, reject, timer, worker: w });
+      this._pending.set(id, { resolve, reject, timer, worker: w, onProgress });
       w.post({ ...msg, id });
     });
   }
 
   /** Runs one operation in the worker (started if needed) with a timeout in ms. */
-  async call(msg, timeout = this.timeout) {
+  async call(msg, timeout = this.timeout, onProgress = null) {
     const { w } = await this._start();
-    return this._send(w, msg, timeout);
+    return this._send(w, msg, timeout, onProgress);
   }
 
   /** Loads a source map (bytes, string, Blob/File) in the worker; returns a proxy. */
@@ -157,10 +167,41 @@ export class PysymWorker {
     return this.call({ op: "symbolicateNative", text, file }, timeout);
   }
 
+  /**
+   * Walks and symbolicates a minidump (bytes or a Blob/File) in the worker: the Python
+   * Symbolicator.process_minidump response. `stores`: FileSetResolver / HttpStore objects or
+   * their descriptions ({files, layout, casing, id} / {url, layout, casing, id, headers});
+   * `onProgress({stage, module, done})` while caches build; `cache`: keep symcaches in
+   * IndexedDB (true, or SymcacheDB options). Returns {value, stats}.
+   */
+  async processMinidump(dump, { stores = [], cache = false, onProgress = null, timeout } = {}) {
+    return this.call({ op: "processMinidump", dump, stores: stores.map(storeSpec), cache }, timeout, onProgress);
+  }
+
+  /** A /symbolicate request (an object) in the worker; options as processMinidump's. */
+  async symbolicateCrash(request, { stores = [], cache = false, onProgress = null, timeout, maxFrames, maxModules } = {}) {
+    return this.call({ op: "symbolicateCrash", request, stores: stores.map(storeSpec), cache, maxFrames, maxModules },
+      timeout, onProgress);
+  }
+
+  /** The IndexedDB symcache cache: {available, entries, bytes}; `clear: true` empties it first. */
+  async symcacheCache({ clear = false, cache = true, timeout } = {}) {
+    return this.call({ op: "symcacheCache", action: clear ? "clear" : "usage", cache }, timeout);
+  }
+
   /** Stops the worker; a later call starts a fresh one. */
   terminate() {
     if (this._worker) this._fail(this._worker, new PysymError("the pysym worker was terminated"));
   }
+}
+
+/** What a store becomes to cross into the worker (its files, or its URL). */
+function storeSpec(s) {
+  if (s.url !== undefined) {
+    return { kind: "http", url: String(s.url), layout: s.layout || "native", casing: s.casing || "default", id: s.id || null, headers: s.headers || null };
+  }
+  const files = s.files instanceof Map ? [...s.files] : Object.entries(s.files || {});
+  return { kind: "files", files, layout: s.layout || "native", casing: s.casing || "default", id: s.id || null };
 }
 
 /** A SourceMap living in a PysymWorker: the same methods, returning promises. */

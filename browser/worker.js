@@ -4,8 +4,10 @@
 // Requests: {id, op, ...}; replies: {id, ok: true, value} or {id, ok: false, error}.
 
 import {
-  FileSetResolver, SourceMap, SymCache, init, parseAddresses, renderNativeLookup, symbolicateTrace, symbolicateTraceJson,
+  FileSetResolver, HttpStore, SourceMap, SymCache, Symbolicator, init, parseAddresses, renderNativeLookup, symbolicateTrace,
+  symbolicateTraceJson,
 } from "./index.js";
+import { SymcacheDB } from "./symcache-db.js";
 import { serializeError } from "./errors.js";
 
 const isNode = typeof process !== "undefined" && process.versions && process.versions.node
@@ -40,6 +42,24 @@ async function loadMap(data) {
 }
 
 const METHODS = new Set(["lookup", "lookupMany", "generatedPositions", "sourceContent", "sourceContext", "tokens", "names"]);
+
+/** Stores from their descriptions (worker-client.js storeSpec). */
+function makeStores(specs) {
+  return (specs || []).map((s) => (s.kind === "http"
+    ? new HttpStore(s.url, { layout: s.layout, casing: s.casing, id: s.id, headers: s.headers })
+    : new FileSetResolver(new Map(s.files), { layout: s.layout, casing: s.casing, id: s.id })));
+}
+
+let symcacheDB = null;
+
+function crashSymbolicator({ stores, cache, maxFrames, maxModules }, progress) {
+  if (cache && !symcacheDB && typeof indexedDB !== "undefined") symcacheDB = new SymcacheDB(cache === true ? {} : cache);
+  const options = { onProgress: progress };
+  if (cache && symcacheDB) options.cache = symcacheDB;
+  if (maxFrames) options.maxFrames = maxFrames;
+  if (maxModules) options.maxModules = maxModules;
+  return new Symbolicator(makeStores(stores), options);
+}
 
 const ops = {
   async init({ wasm }) {
@@ -80,6 +100,28 @@ const ops = {
       resolver.close();
     }
   },
+  async processMinidump(msg, progress) {
+    const sym = crashSymbolicator(msg, progress);
+    try {
+      return { value: await sym.processMinidump(msg.dump), stats: sym.stats };
+    } finally {
+      sym.clear();
+    }
+  },
+  async symbolicateCrash(msg, progress) {
+    const sym = crashSymbolicator(msg, progress);
+    try {
+      return { value: await sym.symbolicate(msg.request), stats: sym.stats };
+    } finally {
+      sym.clear();
+    }
+  },
+  async symcacheCache({ action, cache }) {
+    if (typeof indexedDB === "undefined") return { available: false };
+    if (!symcacheDB) symcacheDB = new SymcacheDB(cache === true || !cache ? {} : cache);
+    if (action === "clear") await symcacheDB.clear();
+    return { available: true, ...(await symcacheDB.usage()) };
+  },
   async symbolicateNative({ text, file }) {
     // a built symcache (magic PYSYMCCH) or a debug file to build one from
     const head = typeof Blob !== "undefined" && file instanceof Blob
@@ -104,7 +146,7 @@ port.listen(async (msg) => {
   try {
     const fn = ops[op];
     if (!fn) throw new Error(`unknown operation ${op}`);
-    const value = await fn(msg);
+    const value = await fn(msg, (progress) => port.post({ id, progress }));
     port.post({ id, ok: true, value });
   } catch (e) {
     port.post({ id, ok: false, error: serializeError(e) });

@@ -142,6 +142,127 @@ async function checkFolderAndDrop(page) {
   report("devtools page: dropped files symbolicate like the CLI", dropped === want);
 }
 
+const DUMPS = join(ROOT, "tests", "data", "minidump");
+
+/** The golden response's crashing thread as the Crash tab shows its frames: function or (status). */
+function expectedFrames(response) {
+  const st = response.stacktraces.find((t) => t.is_requesting || t.crashed) || response.stacktraces[0];
+  return st.frames.map((f) => (f.status === "symbolicated" ? f.function || f.symbol || "??" : `(${f.status})`));
+}
+
+async function runCrash(page) {
+  await page.evaluate(() => { document.body.dataset.state = "ready"; });
+  await page.click("#symbolicate");
+  await page.waitForSelector("body[data-state=done], body[data-state=error]", { timeout: 120000 });
+  return { state: await page.getAttribute("body", "data-state"), status: await page.textContent("#status") };
+}
+
+/**
+ * The Crash tab: a minidump and a folder of symbols give the Python response's frames,
+ * crashing thread first and open; a hostile dump shows its typed error and the page
+ * recovers; a pasted crash request with its store's files; a screenshot artifact.
+ */
+async function checkCrashTab(page, label, { screenshot = null, full = true } = {}) {
+  const crash = index.crash;
+  await page.click("#tab-crash");
+  await page.click("#crash-clear-files");
+  await page.setInputFiles("#crash-symbols-folder", join(DUMPS, "symbols"));
+  const listed = await page.textContent("#crash-file-list");
+  report(`${label}: crash tab lists the symbol folder`, listed.includes("crash-client.sym") && listed.includes("test_app.sym"), listed.slice(0, 300));
+  const dumps = full ? ["pipeline-inlines-macos-segv.dmp", "test.dmp"] : ["test.dmp"];
+  for (const name of dumps) {
+    await page.setInputFiles("#crash-dump", join(DUMPS, name));
+    const r = await runCrash(page);
+    const want = JSON.parse(await golden(`crash/${name}.json`));
+    const shown = await page.evaluate(() => {
+      const first = document.querySelector("#crash-view details.thread");
+      return {
+        firstOpen: first ? first.open : null,
+        firstCrashed: first ? first.classList.contains("crashed") : null,
+        threads: document.querySelectorAll("#crash-view details.thread:not(.modules)").length,
+        frames: first ? [...first.querySelectorAll("li.frame .fn")].map((e) => e.textContent.replace(/^\((.*)\)$/, "($1)")) : [],
+        inlined: first ? first.querySelectorAll("li.frame.inlined").length : 0,
+        summary: document.querySelector("#crash-view dl.summary")?.textContent || "",
+      };
+    });
+    const frames = expectedFrames(want);
+    const inlined = want.stacktraces.find((t) => t.is_requesting).frames.filter((f, i, a) => i > 0 && a[i - 1].original_index === f.original_index).length;
+    const ok = r.state === "done" && shown.firstOpen && shown.firstCrashed && shown.threads === want.stacktraces.length
+      && JSON.stringify(shown.frames) === JSON.stringify(frames) && shown.inlined === inlined
+      && shown.summary.includes(want.crash_reason) && shown.summary.includes(want.crash_address);
+    report(`${label}: crash tab shows ${name} as the Python response (crashing thread first, open, ${frames.length} frames)`, ok,
+      ok ? r.status : { r, shown, frames, inlined });
+  }
+  if (full) {
+    // source context: a dropped file whose path ends like the frame's abs_path
+    // (c:\test_app.cc) is shown around the frame's line on click
+    const src = join(ARTIFACTS, "test_app.cc");
+    await writeFile(src, Array.from({ length: 100 }, (_, i) => `// source line ${i + 1}`).join("\n"));
+    await page.setInputFiles("#crash-symbols", src);
+    await runCrash(page);
+    await page.click("#crash-view li.frame");
+    const ctx = await page.evaluate(() => {
+      const d = document.querySelector("#crash-view .frame-detail");
+      return { current: d?.querySelector(".current")?.textContent || "", lines: d ? d.querySelectorAll("span").length : 0 };
+    });
+    const line = JSON.parse(await golden("crash/test.dmp.json")).stacktraces[0].frames[0].lineno;
+    report(`${label}: a frame's click shows its source lines from a dropped file`,
+      ctx.current.includes(`// source line ${line}`) && ctx.lines === 11, { ctx, line });
+    await page.click("#crash-view li.frame");  // closes it again
+  }
+  if (screenshot) {
+    await page.click("#crash-view li.frame");  // a frame's detail on click
+    const detail = await page.textContent("#crash-view .frame-detail");
+    report(`${label}: a frame click shows its detail`, /instruction_addr: 0x/.test(detail), detail.slice(0, 200));
+    const png = await page.screenshot({ fullPage: true });
+    await writeFile(join(ARTIFACTS, screenshot), png);
+    const stats = await nonBlank(page.context(), png);
+    report(`${label}: screenshot of the crash tab (${screenshot}) is not blank`, stats.colors > 20 && stats.differing > 0.05, stats);
+  }
+  // a hostile dump: the typed error, then the page still works
+  const garbage = join(ARTIFACTS, "garbage.dmp");
+  await writeFile(garbage, Buffer.alloc(64, 0x41));
+  await page.setInputFiles("#crash-dump", garbage);
+  const bad = await runCrash(page);
+  report(`${label}: a hostile dump shows its typed error`, bad.state === "error" && /^InvalidInputError: /.test(bad.status), bad);
+  await page.setInputFiles("#crash-dump", join(DUMPS, "test.dmp"));
+  const after = await runCrash(page);
+  report(`${label}: the page works after the hostile dump`, after.state === "done", after);
+  if (full) {
+    // the IndexedDB cache: built once, then taken from the browser; the clear button empties it
+    await page.check("#crash-cache");
+    await page.click("#crash-clear-cache");
+    await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
+    const built = await runCrash(page);
+    const cached = await runCrash(page);
+    await page.click("#crash-clear-cache");
+    await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
+    const rebuilt = await runCrash(page);
+    await page.uncheck("#crash-cache");
+    report(`${label}: the crash tab's IndexedDB symcache cache is used and cleared`,
+      /1 symcache\(s\) built, 0 from/.test(built.status) && /0 symcache\(s\) built, 1 from/.test(cached.status)
+      && /1 symcache\(s\) built, 0 from/.test(rebuilt.status), { built, cached, rebuilt });
+  }
+  if (full && crash.requests.length) {
+    // a pasted crash request, its store's files as the symbol folder
+    const spec = crash.requests.find((q) => q.name === "layout symstore-default");
+    const { request, response } = JSON.parse(await golden(spec.file));
+    const store = crash.stores[spec.stores[0]];
+    await page.setInputFiles("#crash-dump", []);
+    await page.click("#crash-clear-files");
+    await page.setInputFiles("#crash-symbols-folder", join(GOLDEN, store.root));
+    await page.selectOption("#crash-layout", store.layout);
+    await page.fill("#trace", JSON.stringify(request));
+    const r = await runCrash(page);
+    const shown = await page.evaluate(() => [...document.querySelectorAll("#crash-view details.thread:not(.modules) li.frame .fn")].map((e) => e.textContent));
+    report(`${label}: a pasted crash request with a symstore folder shows the Python frames`,
+      r.state === "done" && JSON.stringify(shown) === JSON.stringify(expectedFrames(response)), { r, shown });
+    await page.selectOption("#crash-layout", "native");
+    await page.fill("#trace", "");
+  }
+  await page.click("#tab-js");
+}
+
 async function nonBlank(context, png) {
   // decode the screenshot with the browser itself: no image library needed
   const page = await context.newPage();
@@ -171,7 +292,7 @@ async function nonBlank(context, png) {
 const server = await startServer(0, "127.0.0.1", { "/golden/": GOLDEN });
 const base = `http://127.0.0.1:${server.address().port}`;
 try {
-  if (!ONLY || ONLY.has("page") || ONLY.has("module") || ONLY.has("worker")) {
+  if (!ONLY || ONLY.has("page") || ONLY.has("module") || ONLY.has("worker") || ONLY.has("crash")) {
     const { context, close } = await launch();
     try {
       const page = await context.newPage();
@@ -197,6 +318,82 @@ try {
         await writeFile(join(ARTIFACTS, "devtools-page.png"), png);
         const stats = await nonBlank(context, png);
         report("screenshot of the symbolicated trace is not blank", stats.colors > 20 && stats.differing > 0.05, stats);
+      }
+      if (!ONLY || ONLY.has("crash")) {
+        await checkCrashTab(page, "devtools page", { screenshot: "devtools-crash.png" });
+        const r = await page.evaluate(async (spec) => {
+          const P = await import("/browser/index.js");
+          const G = await import("/tests/browser/lib/golden.mjs");
+          await P.init();
+          // store files as Blobs: read by the ranges the module asks for (NEED_DATA)
+          const read = async (s, path) => (await fetch((s.in === "repo" ? "/" : "/golden/") + path)).blob();
+          const readGolden = async (p) => (await fetch("/golden/" + p)).text();
+          return G.compareCrash(P, spec, read, readGolden);
+        }, index.crash);
+        report(`crash module in Chromium: ${r.checked} minidump and crash request responses identical to Python's`,
+          r.checked >= 10 + index.crash.requests.length && r.mismatches.length === 0, r.mismatches.length ? r.mismatches : `${r.ms} ms`);
+        const db = await page.evaluate(async () => {
+          const P = await import("/browser/index.js");
+          await P.init();
+          const dump = await (await fetch("/tests/data/minidump/test.dmp")).blob();
+          const path = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym";
+          const files = new Map([[path, await (await fetch("/tests/data/minidump/symbols/" + path)).blob()]]);
+          const cache = new P.SymcacheDB({ name: "pysym-test-" + Math.random() });
+          await cache.clear();
+          const first = new P.Symbolicator([new P.FileSetResolver(files)], { cache });
+          const a = await first.processMinidump(dump);
+          const usage = await cache.usage();
+          const second = new P.Symbolicator([new P.FileSetResolver(files)], { cache });
+          const b = await second.processMinidump(dump);
+          await cache.clear();
+          const small = new P.SymcacheDB({ name: "pysym-test-small-" + Math.random(), maxBytes: 1000 });
+          await new P.Symbolicator([new P.FileSetResolver(files)], { cache: small }).processMinidump(dump);
+          return { first: first.stats, second: second.stats, usage, same: JSON.stringify(a) === JSON.stringify(b),
+            cleared: (await cache.usage()).entries, small: (await small.usage()).entries,
+            version: await P.symcacheVersion() };
+        });
+        report("crash module in Chromium: SymcacheDB keeps the symcache in IndexedDB (reused by a new Symbolicator, bounded, cleared)",
+          db.first.builds === 1 && db.second.builds === 0 && db.second.cacheHits === 1 && db.same && db.usage.entries === 1
+          && db.usage.bytes > 1000 && db.cleared === 0 && db.small === 0, db);
+        const http = await page.evaluate(async () => {
+          const P = await import("/browser/index.js");
+          const G = await import("/tests/browser/lib/golden.mjs");
+          await P.init();
+          // the page's own server as a symbol server (Breakpad layout): found by fetch()
+          const sym = new P.Symbolicator([new P.HttpStore(location.origin + "/tests/data/minidump/symbols/", { id: "dumpsyms" })]);
+          const out = {};
+          for (const name of ["test.dmp"]) {
+            const dump = await (await fetch("/tests/data/minidump/" + name)).blob();
+            const want = await (await fetch(`/golden/crash/${name}.json`)).json();
+            out[name] = G.canonical(await sym.processMinidump(dump)) === G.canonical(want);
+          }
+          return out;
+        });
+        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses",
+          http["test.dmp"] === true, http);
+        const w = await page.evaluate(async () => {
+          const { PysymWorker } = await import("/browser/worker-client.js");
+          const dump = await (await fetch("/tests/data/minidump/test.dmp")).blob();
+          const path = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym";
+          const stores = [{ files: new Map([[path, await (await fetch("/tests/data/minidump/symbols/" + path)).blob()]]) }];
+          const w = new PysymWorker({ timeout: 60000 });
+          const out = {};
+          try {
+            try {
+              await w.processMinidump(dump, { stores, timeout: 5 });
+              out.slow = "finished";
+            } catch (e) {
+              out.slow = e.name;
+            }
+            out.after = (await w.processMinidump(dump, { stores })).value.crash_reason;
+            out.restarts = w.restarts;
+          } finally {
+            w.terminate();
+          }
+          return out;
+        });
+        report("crash worker in Chromium: a minidump call past its timeout is stopped, the next call answers",
+          w.slow === "TimeLimitError" && w.after === "EXCEPTION_ACCESS_VIOLATION_WRITE" && w.restarts === 1, w);
       }
       if (!ONLY || ONLY.has("module")) {
         const r = await page.evaluate(async () => {
@@ -266,6 +463,7 @@ try {
       report("extension loads (--load-extension)", hasPanelsApi === id, { id, runtimeId: hasPanelsApi });
       await page.goto(`chrome-extension://${id}/browser/devtools/index.html`);
       await checkPageFlow(page, "extension panel page");
+      await checkCrashTab(page, "extension panel page", { full: false });
       await page.close();
     } finally {
       await close();

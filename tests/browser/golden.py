@@ -11,6 +11,12 @@ Writes, into a directory given on the command line (or called from pytest):
 * ``native/``: a small C program compiled here (``gcc -O2 -g``; skipped without gcc, noted
   in ``index.json``), the symcache ``pysym symcache build`` makes of it, ``object info
   --json`` and ``symcache lookup`` at a range of addresses.
+* ``crash/``: ``Symbolicator`` responses (``crash/index.json`` lists them): every minidump
+  of tests/data/minidump with its ``symbols`` store, and crash requests over the native
+  program laid out in every store layout (ranking, rejected and malformed candidates,
+  address modes, frame order, bad modules and frames, requests refused with their error
+  class). A store is a directory here plus the list of its files, so that the browser
+  (which cannot list a served directory) fetches the same files.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFORMANCE = os.path.join(ROOT, "tests", "conformance", "tc39-source-map-tests", "resources")
@@ -137,6 +143,252 @@ def write_native(outdir: str) -> Dict[str, Any]:
             "lookup": "native/lookup.txt", "addrs": NATIVE_ADDRS}
 
 
+MINIDUMPS = "tests/data/minidump"
+
+
+def _files(root: str) -> List[str]:
+    out = []
+    for d, _dirs, names in os.walk(root):
+        for n in names:
+            out.append(os.path.relpath(os.path.join(d, n), root).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def _put(root: str, rel: str, data: bytes) -> None:
+    path = os.path.join(root, *rel.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _relative_candidates(response: Dict[str, Any], roots: Dict[str, str]) -> Dict[str, Any]:
+    """Candidate locations relative to their store's root (the browser's file sets have
+    no directory), for comparison."""
+    for m in response.get("modules", []):
+        for c in m.get("candidates", []):
+            root = roots.get(c["source"])
+            if root and c["location"].startswith(root + os.sep):
+                c["location"] = c["location"][len(root) + 1 :].replace(os.sep, "/")
+    return response
+
+
+def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
+    """Symbolicator responses for the minidumps and for crash requests (see the module doc)."""
+    import pysym
+    from pysym import FilesystemStore, Symbolicator
+
+    d = os.path.join(outdir, "crash")
+    os.makedirs(d, exist_ok=True)
+    index: Dict[str, Any] = {"stores": {}, "minidumps": [], "requests": []}
+
+    def store(name: str, root: str, layout: str = "native", casing: str = "default", repo: bool = False,
+              filters: Optional[Dict[str, Any]] = None) -> None:
+        index["stores"][name] = {"root": os.path.relpath(root, ROOT if repo else outdir).replace(os.sep, "/"),
+                                 "in": "repo" if repo else "golden", "layout": layout, "casing": casing,
+                                 "files": _files(root), "filters": filters}
+
+    def make(names: List[str], **kw: Any) -> Any:
+        stores = []
+        for n in names:
+            s = index["stores"][n]
+            base = ROOT if s["in"] == "repo" else outdir
+            root = os.path.join(base, *s["root"].split("/"))
+            stores.append(FilesystemStore(root, s["layout"], casing=s["casing"], id=n, filters=s.get("filters")))
+        return Symbolicator(stores, **kw), {n: os.path.join(ROOT if index["stores"][n]["in"] == "repo" else outdir,
+                                                             *index["stores"][n]["root"].split("/")) for n in names}
+
+    store("dumpsyms", os.path.join(ROOT, MINIDUMPS, "symbols"), repo=True)
+    for name in sorted(os.listdir(os.path.join(ROOT, MINIDUMPS))):
+        if not name.endswith(".dmp"):
+            continue
+        sym, _roots = make(["dumpsyms"])
+        with open(os.path.join(ROOT, MINIDUMPS, name), "rb") as f:
+            data = f.read()
+        try:
+            resp: Any = sym.process_minidump(data)
+        except pysym.PysymError as e:
+            resp = {"error": type(e).__name__}
+        out = "crash/%s.json" % name
+        with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
+            json.dump(resp, f)
+        index["minidumps"].append({"dump": MINIDUMPS + "/" + name, "stores": ["dumpsyms"], "response": out})
+    for cut in (32, 100, 1000):  # truncated dumps: a typed error or a partial result, as in Python
+        index["minidumps"].append({"dump": MINIDUMPS + "/linux-mini.dmp", "cut": cut, "stores": [],
+                                   "response": _cut_dump(outdir, cut)})
+
+    if native.get("skipped"):
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("the crash requests need the native program: %s" % native["skipped"])
+        index["requests_skipped"] = native["skipped"]
+        return index
+    exe_path = os.path.join(outdir, native["exe"])
+    with open(exe_path, "rb") as f:
+        exe = f.read()
+    build_id = pysym.Object.from_path(exe_path).code_id
+    stripped = os.path.join(d, "prog.stripped")
+    subprocess.run(["strip", "--strip-debug", exe_path, "-o", stripped], check=True)
+    with open(stripped, "rb") as f:
+        exe_symbols = f.read()
+    module = {"type": "elf", "code_id": build_id, "image_addr": "0x555555554000", "image_size": 0x10000,
+              "code_file": "/app/prog", "debug_file": "/app/prog"}
+    mod = pysym.Module(type="elf", image_addr=0, image_size=1, code_id=build_id, code_file="/app/prog")
+    from pysym._symbolicate._stores import layout_locations
+
+    for layout, casing in (("native", "default"), ("native", "lowercase"), ("symstore", "default"),
+                           ("symstore", "uppercase"), ("symstore_index2", "default"), ("ssqp", "default"),
+                           ("unified", "default"), ("debuginfod", "default")):
+        root = os.path.join(d, "stores", "%s-%s" % (layout, casing))
+        for loc in layout_locations(layout, mod):
+            path = {"lowercase": loc.path.lower(), "uppercase": loc.path.upper()}.get(casing, loc.path)
+            # the debug file where a layout has one, the stripped binary where it names the executable
+            _put(root, path, exe if loc.filetype.endswith("_debug") else exe_symbols)
+        store("%s-%s" % (layout, casing), root, layout, casing)
+    # store filters (Symbolicator's): only the code file; a name pattern that excludes the module
+    native_root = os.path.join(d, "stores", "native-default")
+    store("filter-code-only", native_root, filters={"filetypes": ["elf_code"]})
+    store("filter-pattern", native_root, filters={"path_patterns": ["*/lib[!p]*.so", "c:\\*"]})
+    # ranking and failures: only the stripped binary; a file of another build id; garbage
+    root = os.path.join(d, "stores", "symbols-only")
+    _put(root, ".build-id/%s/%s" % (build_id[:2], build_id[2:]), exe_symbols)
+    store("symbols-only", root)
+    with open(os.path.join(ROOT, MINIDUMPS, "symbols", "crash-client", "509C0610949836F7B70BD88BCF03E5400",
+                           "crash-client.sym"), "rb") as f:
+        other = f.read()
+    root = os.path.join(d, "stores", "bad")
+    _put(root, ".build-id/%s/%s.debug" % (build_id[:2], build_id[2:]), other)
+    _put(root, ".build-id/%s/%s" % (build_id[:2], build_id[2:]), b"\x7fELF garbage" * 10)
+    store("bad", root)
+
+    base = int(module["image_addr"], 16)
+    rels = [int(a, 16) for a in native["addrs"]][::7]
+    frames = [{"instruction_addr": hex(base + r)} for r in rels]
+    requests: List[Tuple[str, List[str], Dict[str, Any], Dict[str, Any]]] = []
+    for name in index["stores"]:
+        if name not in ("dumpsyms", "symbols-only", "bad") and not name.startswith("filter-"):
+            requests.append(("layout " + name, [name], {"modules": [module], "stacktraces": [{"frames": frames}],
+                                                         "options": {"dif_candidates": True}}, {}))
+    requests.append(("ranking: debug info over symbols over nothing", ["bad", "symbols-only", "native-default"],
+                     {"modules": [module], "stacktraces": [{"frames": frames, "thread_id": 7, "crashed": True}],
+                      "options": {"dif_candidates": True}}, {}))
+    requests.append(("store filters", ["filter-pattern", "filter-code-only"],
+                     {"modules": [module, dict(module, code_file="/usr/lib/libq.so", image_addr="0x7f0000000000")],
+                      "stacktraces": [{"frames": frames + [{"instruction_addr": "0x7f0000000010"}]}],
+                      "options": {"dif_candidates": True}}, {}))
+    requests.append(("symbols only", ["bad", "symbols-only"],
+                     {"modules": [module], "threads": [{"frames": frames}], "options": {"dif_candidates": True}}, {}))
+    requests.append(("only bad candidates", ["bad"],
+                     {"modules": [module], "stacktraces": [{"frames": frames}],
+                      "options": {"dif_candidates": True}}, {}))
+    ret = hex(base + rels[3])
+    modes = [{"instruction_addr": ret}, {"instruction_addr": ret}, {"instruction_addr": ret, "trust": "context"},
+             {"instruction_addr": rels[3], "addr_mode": "rel:0"},
+             {"instruction_addr": ret, "adjust_instruction_addr": False},
+             {"instruction_addr": str(base + rels[4]), "trust": "scan"}, {"instruction_addr": "0x10", "trust": "cfi"}]
+    for order in ("callee_first", "caller_first"):
+        requests.append(("address modes, " + order, ["native-default"],
+                         {"modules": [module, dict(module, code_id="00" * 20, image_addr="0x7f0000000000")],
+                          "stacktraces": [{"frames": modes, "registers": {"rip": ret}, "thread_name": "main"},
+                                          {"frames": [{"instruction_addr": "0x7f0000000010"}]}],
+                          "options": {"frame_order": order}}, {}))
+    overlap = dict(module, image_addr=hex(base + 16))
+    requests.append(("bad modules and frames", ["native-default"], {
+        "modules": [module, {"type": "coff", "image_addr": "0x10", "image_size": 16}, overlap,
+                    dict(module, image_addr=None), dict(module, image_addr="0x1", image_size=None),
+                    dict(module, image_addr="0xZZ"), dict(module, image_addr="0x1", debug_id="nope"),
+                    dict(module, image_addr="0x1", code_id="xyz"), "module", dict(module, image_size=0),
+                    dict(module, image_addr="0x" + "f" * 16, image_size=2), dict(module, type=None)],
+        "threads": [{"frames": [{"instruction_addr": ret}, {"instruction_addr": "0xZZ"}, {"instruction_addr": -5},
+                                {"instruction_addr": "0x" + "f" * 17}, {"instruction_addr": ret, "addr_mode": "rel:99"},
+                                "frame", {"instruction_addr": "0x12"}, {"trust": "scan"},
+                                {"instruction_addr": "0x1", "addr_mode": "rel:1"}, {"instruction_addr": True}]}],
+    }, {}))
+    requests.append(("too many frames", ["native-default"], {"modules": [module], "stacktraces": [{"frames": frames}]},
+                     {"max_frames": 3}))
+    requests.append(("too many modules", ["native-default"], {"modules": [module] * 3, "stacktraces": []},
+                     {"max_modules": 2}))
+    for i, bad in enumerate(([], "x", {"stacktraces": {}}, {"stacktraces": [{"frames": 1}]}, {"modules": "x"},
+                             {"options": {"frame_order": "sideways"}}, {"options": [1]}, {})):
+        requests.append(("bad request %d" % i, [], bad, {}))  # type: ignore[arg-type]
+    requests.extend(write_pe(outdir, index))
+    for i, (what, names, req, kw) in enumerate(requests):
+        sym, roots = make(names, **kw)
+        try:
+            resp = _relative_candidates(sym.symbolicate(req), roots)
+        except pysym.PysymError as e:
+            resp = {"error": type(e).__name__}
+        out = "crash/request-%d.json" % i
+        with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
+            json.dump({"request": req, "response": resp}, f)
+        index["requests"].append({"name": what, "stores": names, "file": out,
+                                  "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules")}})
+    return index
+
+
+PE_SOURCE = r"""
+static inline int sq(int v) { return v * v; }
+static int table[64];
+__attribute__((noinline)) int fill(int n) {
+    int s = 0;
+    for (int i = 0; i < n && i < 64; i++) { table[i] = sq(i - n) + sq(3 - 2 * i); s += table[i]; }
+    return s;
+}
+__attribute__((noinline)) static int mix(int a, int b) { return a > b ? sq(a - b) + fill(a) : sq(b - a) * 3 + fill(b); }
+__declspec(dllexport) int api_entry(int a) { return mix(a, 7) + fill(a & 15); }
+int mainCRTStartup(void) { return api_entry(11); }
+"""
+
+
+def write_pe(outdir: str, index: Dict[str, Any]) -> List[Tuple[str, List[str], Dict[str, Any], Dict[str, Any]]]:
+    """A Windows image built here (clang-14 for x86_64-pc-windows-msvc, lld-link-14) with its
+    PDB in a symstore tree: a `pe` crash request found through the PDB (the Windows part of
+    issue 21). Missing tools fail in CI (CI=true) and are noted in the index elsewhere."""
+    import pysym
+
+    tools = [shutil.which("clang-14"), shutil.which("lld-link-14")]
+    if not all(tools):
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("clang-14 and lld-link-14 are needed for the PE golden case (make test-tools)")
+        index["pe_skipped"] = "clang-14 and lld-link-14 are not installed"
+        return []
+    d = os.path.join(outdir, "crash", "pe")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "app.c"), "w") as f:
+        f.write(PE_SOURCE)
+    subprocess.run([tools[0], "--target=x86_64-pc-windows-msvc", "-g", "-gcodeview", "-O2", "-c", "app.c",
+                    "-o", "app.obj"], cwd=d, check=True)
+    subprocess.run([tools[1], "/debug", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console", "/out:app.exe",
+                    "/pdb:app.pdb", "app.obj"], cwd=d, check=True, stdout=subprocess.DEVNULL)
+    pe = pysym.Object.from_path(os.path.join(d, "app.exe"))
+    root = os.path.join(d, "symstore")
+    with open(os.path.join(d, "app.pdb"), "rb") as f:
+        _put(root, "app.pdb/%s/app.pdb" % pe.debug_id.replace("-", "").upper(), f.read())
+    index["stores"]["pe-symstore"] = {"root": os.path.relpath(root, outdir).replace(os.sep, "/"), "in": "golden",
+                                      "layout": "symstore", "casing": "default", "files": _files(root)}
+    image = 0x7FF600000000
+    module = {"type": "pe", "code_file": "C:\\app\\app.exe", "debug_id": pe.debug_id, "debug_file": pe.debug_file,
+              "code_id": pe.code_id, "image_addr": hex(image), "image_size": 1 << 20}
+    with pysym.SymCache.from_object(pysym.Object.from_path(os.path.join(d, "app.pdb"))) as sc:
+        rels = sorted({s for s in range(0x1000, 0x1400, 5) if sc.lookup(s)})
+    frames = [{"instruction_addr": hex(image + r)} for r in rels[::3]]
+    return [("pe module through its PDB in a symstore", ["pe-symstore"],
+             {"modules": [module], "stacktraces": [{"frames": frames}], "options": {"dif_candidates": True}}, {})]
+
+
+def _cut_dump(outdir: str, cut: int) -> str:
+    import pysym
+
+    with open(os.path.join(ROOT, MINIDUMPS, "linux-mini.dmp"), "rb") as f:
+        data = f.read()[:cut]
+    try:
+        resp: Any = pysym.Symbolicator([]).process_minidump(data)
+    except pysym.PysymError as e:
+        resp = {"error": type(e).__name__}
+    out = "crash/linux-mini-%d.json" % cut
+    with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
+        json.dump(resp, f)
+    return out
+
+
 def write(outdir: str) -> None:
     os.makedirs(os.path.join(outdir, "cli"), exist_ok=True)
     maps = {}
@@ -163,6 +415,7 @@ def write(outdir: str) -> None:
             f.write(_cli(["sourcemap", "lookup", "--bias", bias, "examples/app.min.js.map"] + LOOKUP_POSITIONS))
         index["lookup"][bias] = {"map": "examples/app.min.js.map", "positions": LOOKUP_POSITIONS, "file": "cli/" + name}
     index["native"] = write_native(outdir)
+    index["crash"] = write_crash(outdir, index["native"])
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
         json.dump(index, f, indent=1)
 

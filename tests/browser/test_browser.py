@@ -105,6 +105,26 @@ def test_chromium_screenshot(chromium_results: List[Dict[str, Any]]) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
 
 
+def test_chromium_crash_tab(chromium_results: List[Dict[str, Any]]) -> None:
+    """The Crash tab: minidumps + a symbol folder shown as the Python response (crashing
+    thread first and open, every frame), a frame's detail, a hostile dump's typed error and
+    recovery, a pasted crash request; in the page and in the extension's panel page."""
+    _check(chromium_results, ["devtools page: crash tab", "devtools page: a frame click", "devtools page: a hostile",
+                              "devtools page: the page works", "devtools page: a pasted",
+                              "devtools page: the crash tab's IndexedDB", "devtools page: a frame's click",
+                              "devtools page: screenshot of the crash tab"], 10)
+    _check(chromium_results, ["extension panel page: crash tab", "extension panel page: a hostile"], 3)
+    png = ARTIFACTS / "devtools-crash.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+
+
+def test_chromium_crash_module_matches_python(chromium_results: List[Dict[str, Any]]) -> None:
+    """Every golden minidump and crash request through Symbolicator inside Chromium (store
+    files as Blobs) == the Python Symbolicator; a minidump call past the worker's timeout."""
+    _check(chromium_results, ["crash module in Chromium", "crash worker in Chromium"], 4)
+
+
 def test_chromium_module_matches_python(chromium_results: List[Dict[str, Any]]) -> None:
     """Every fixture map and trace through browser/index.js inside Chromium == the Python API."""
     _check(chromium_results, ["module in Chromium"], 2)

@@ -2,7 +2,8 @@
 // worker-client.d.ts describe the API as used here.
 import {
   init, SourceMap, SymCache, InvalidInputError, PysymError, TimeoutError, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND,
-  FileSetResolver, symbolicateTrace, parseStacktrace, type Token,
+  FileSetResolver, symbolicateTrace, parseStacktrace, type Token, Symbolicator, HttpStore, SymcacheDB, Minidump,
+  parseModule, layoutLocations,
 } from "../../browser/index.js";
 import { PysymWorker } from "../../browser/worker-client.js";
 
@@ -41,5 +42,19 @@ export async function example(bytes: Uint8Array, blob: Blob): Promise<string> {
   } catch (e) {
     if (e instanceof TimeoutError) void w.restarts;
   }
-  return `${t?.src}${sources.length}${text}${n}`;
+  // native crashes
+  const sym = new Symbolicator([new FileSetResolver({ "a/B/a.sym": blob }, { layout: "native" }), new HttpStore("https://symbols.example/", { layout: "symstore" })],
+    { cache: new SymcacheDB({ maxBytes: 1 << 20 }), onProgress: (e) => void e.done });
+  const crash = await sym.processMinidump(blob);
+  const resp = await sym.symbolicate({ modules: [], stacktraces: [] });
+  const frames: number = crash.stacktraces.length + resp.modules.length + sym.stats.builds;
+  const md = await Minidump.fromBlob(blob);
+  const pc: bigint | undefined = md.threads[0]?.registers["rip"];
+  void pc;
+  void md.systemInfo?.osVersion[0];
+  const m = parseModule({ type: "elf", image_addr: "0x1000", image_size: 4096 })[0];
+  if (m) void layoutLocations("unified", m).map((l) => l.path);
+  const wr = await w.processMinidump(blob, { stores: [{ files: new Map([["x.sym", blob]]), layout: "native" }, { url: "https://s/" }], cache: true, timeout: 1000 });
+  void wr.value.modules.length;
+  return `${t?.src}${sources.length}${text}${n}${frames}`;
 }

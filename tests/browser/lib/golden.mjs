@@ -186,3 +186,71 @@ export async function compareNative(P, spec, readGolden) {
   }
   return { checked, mismatches };
 }
+
+/**
+ * The crash golden files (tests/browser/golden.py write_crash): every minidump and crash
+ * request through P.Symbolicator over FileSetResolvers of the same store files, compared
+ * with the Python Symbolicator's response (or its error class). `readFile(spec, path)`
+ * returns a store file's bytes or Blob (`spec.in` is "repo" or "golden"); `readGolden(path,
+ * binary)` as in compareAll. Returns {checked, mismatches, ms}.
+ */
+export async function compareCrash(P, spec, readFile, readGolden) {
+  const mismatches = [];
+  let checked = 0;
+  const started = Date.now();
+  // One object per file (two stores over one directory share them, as the Python side's
+  // stores share inodes: "same file as another candidate").
+  const files = new Map();
+  const storeFiles = async (name) => {
+    const s = spec.stores[name];
+    const m = new Map();
+    for (const f of s.files) {
+      const key = `${s.in}:${s.root}/${f}`;
+      if (!files.has(key)) files.set(key, await readFile(s, `${s.root}/${f}`));
+      m.set(f, files.get(key));
+    }
+    return m;
+  };
+  const symbolicator = async (names, options = {}) => {
+    const stores = [];
+    for (const n of names) {
+      const s = spec.stores[n];
+      stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
+    }
+    return new P.Symbolicator(stores, options);
+  };
+  const outcome = async (fn) => {
+    try {
+      return JSON.parse(JSON.stringify(await fn()));
+    } catch (e) {
+      if (!(e instanceof P.PysymError)) throw e;
+      return { error: e.name };
+    }
+  };
+  const compare = (label, got, want) => {
+    checked += 1;
+    if (canonical(got) !== canonical(want)) {
+      mismatches.push(`${label}: differs\n--- python\n${JSON.stringify(want).slice(0, 3000)}\n--- js\n${JSON.stringify(got).slice(0, 3000)}`);
+    }
+  };
+  for (const md of spec.minidumps) {
+    let dump = await readFile({ in: "repo" }, md.dump);
+    if (md.cut) dump = dump instanceof Uint8Array ? dump.slice(0, md.cut) : dump.slice(0, md.cut);
+    const sym = await symbolicator(md.stores);
+    const got = await outcome(() => sym.processMinidump(dump));
+    compare(`minidump ${md.dump}${md.cut ? ` cut at ${md.cut}` : ""}`, got, JSON.parse(await readGolden(md.response)));
+  }
+  for (const r of spec.requests || []) {
+    const { request, response } = JSON.parse(await readGolden(r.file));
+    const options = {};
+    if (r.options.maxFrames) options.maxFrames = r.options.maxFrames;
+    if (r.options.maxModules) options.maxModules = r.options.maxModules;
+    const sym = await symbolicator(r.stores, options);
+    compare(`request ${r.name}`, await outcome(() => sym.symbolicate(request)), response);
+    if (!response.error) {
+      // asked again: the symbolicator's memory gives the same answer
+      compare(`request ${r.name} (again)`, await outcome(() => sym.symbolicate(request)), response);
+    }
+  }
+  return { checked, mismatches, ms: Date.now() - started };
+}

@@ -1,7 +1,7 @@
 """The C++ demangler in the wasm module, compared with ``llvm-cxxfilt-14``.
 
-Names go into a Breakpad FUNC record and are demangled while the symcache is built (the
-Python API has no demangle call). Corpus: the fuzz corpus, names of C++ compiled here
+Names go into a Breakpad FUNC record and are demangled when a lookup names them (symcache
+format 4 stores them mangled; the Python API has no demangle call). Corpus: the fuzz corpus, names of C++ compiled here
 (Apple blocks with ``clang++ -fblocks``, deeply nested templates with ``g++``) and the
 dynamic symbols of the system's libstdc++. ``python tests/test_demangle.py [LIB...]``
 prints the agreement table (identical / differing by class / not demangled), also for

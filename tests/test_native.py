@@ -18,6 +18,7 @@ Known difference classes (each counted, none may exceed the thresholds):
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pickle
 import random
@@ -467,7 +468,6 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     """lookup_many answers a read-only sequence equal to list[list[Frame]], made on read."""
     import collections.abc
     import dataclasses
-    import json
 
     exe = build_program("cxx-O2", programs_dir)
     if exe is None:
@@ -546,6 +546,32 @@ def test_lookup_results_read_from_threads(programs_dir: str) -> None:
         assert sorted(map(repr, got)) == sorted(map(repr, [want, want_json, want_fn] * 2))
         cache = res._cache
         assert len(cache._chains) == len(cache._json) == len(cache._cols[0])
+
+
+def test_names_are_demangled_at_lookup(engine: str, programs_dir: str) -> None:
+    """Symcache format 4 stores mangled names only; the module demangles a function's name
+    when a lookup names it. The demangled text is in no symcache byte, yet every read path
+    (frames, columns, JSON, later batches on the same cache) gives it."""
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    data = pysym.SymCache.from_object(exe).to_bytes()
+    assert int.from_bytes(data[8:12], "little") == 4
+    addrs = code_addresses(exe)
+    frames = [f for chain in pysym.SymCache.from_bytes(data).lookup_many(addrs) for f in chain]
+    mangled = {(f.raw_function, f.function) for f in frames if f.function != f.raw_function}
+    assert len(mangled) >= 5, mangled
+    for raw, name in mangled:
+        assert raw.startswith("_Z") and raw.encode() in data and name.encode() not in data, (raw, name)
+    # A fresh cache read in two batches (the second meets the same functions again through
+    # other locations), as columns and as JSON: the same names.
+    fresh = pysym.SymCache.from_bytes(data)
+    first, second = fresh.lookup_many(addrs[::2]), fresh.lookup_many(addrs[1::2])
+    cols = first.functions + second.functions
+    assert cols == [c[0].function if c else None for c in list(first) + list(second)]
+    by_json = json.loads(pysym.SymCache.from_bytes(data).lookup_many(addrs).to_json())
+    pairs = {(f["raw_function"], f["function"]) for c in by_json for f in c}
+    assert {(raw, name) for raw, name in pairs if raw != name} == mangled
 
 
 def test_build_streams_the_symcache_out(engine: str, programs_dir: str) -> None:

@@ -1227,7 +1227,8 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
     }
     wanted.reverse();
     let mut strings: Vec<u32> = Vec::new();
-    let mut string_seen = vec![0u64; (c.string_count() + 63) / 64];
+    // Name ids: strings, then (format 4) functions whose names are demangled here.
+    let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];
     let mut head: Vec<u8> = Vec::with_capacity(8 + 4 * LOCATION_WORDS * wanted.len());
     push_u32(&mut head, wanted.len() as u32);
     for &loc in &wanted {
@@ -1236,7 +1237,7 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
             None => continue, // unreachable: checked above and by the symcache reader
         };
         for s in [l.function, l.raw_function, l.file] {
-            if (s as usize) < c.string_count() && mark(&mut string_seen, s) {
+            if (s as usize) < c.name_count() && mark(&mut string_seen, s) {
                 strings.push(s);
             }
         }
@@ -1248,7 +1249,7 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
     for s in &strings {
         push_u32(&mut head, *s);
     }
-    write_string_table(strings.iter().map(|&s| c.string(s).map(std::borrow::Cow::Borrowed)));
+    write_string_table(strings.iter().map(|&s| c.name(s)));
     let st = state();
     let table = std::mem::replace(&mut st.result, head);
     st.result.extend_from_slice(&table);

@@ -598,7 +598,7 @@ mod tests {
         cache
             .lookup(addr)
             .iter()
-            .map(|f| (f.function.unwrap_or("").to_string(), f.file.unwrap_or("").to_string(), f.line))
+            .map(|f| (f.function.as_deref().unwrap_or("").to_string(), f.file.unwrap_or("").to_string(), f.line))
             .collect()
     }
 

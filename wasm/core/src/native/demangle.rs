@@ -1,8 +1,8 @@
 //! Demangling of C++ (Itanium) and Rust (legacy and v0) symbol names, formatted like
 //! `llvm-symbolizer -C` prints them for common cases.
 
-use crate::hash::FastMap;
-use crate::symcache::SymCacheWriter;
+use crate::symcache::{SymCacheWriter, NONE};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A C++ name whose demangling would be longer than this stays mangled. Back-references
@@ -33,26 +33,35 @@ impl fmt::Write for Capped {
     }
 }
 
-/// Interns functions by raw name, demangling each distinct name once: a symbol is named
-/// again by the DWARF of its function and by the symbol-table pass, and demangling is the
-/// dearest part of naming a function.
+/// Interns functions by raw name. A name that [`demangle`] may change is stored raw only
+/// (symcache format 4): readers demangle it when a lookup names it, so a build spends
+/// nothing on the names nobody looks up (demangling was a quarter of a clang C++ build).
 #[derive(Default)]
-pub(crate) struct Functions(FastMap<u32, u32>);
+pub(crate) struct Functions;
 
 impl Functions {
-    /// `w.function(raw, &demangle(raw, lang), lang)`.
+    /// `w.function(raw, &demangle(raw, lang), lang)`, the demangling left to readers.
     pub(crate) fn intern(&mut self, w: &mut SymCacheWriter, raw: &str, lang: u32) -> u32 {
         let r = w.string(raw);
-        // Keyed by the name alone: `demangle` does not look at the language.
-        let d = match self.0.get(&r) {
-            Some(&d) => d,
-            None => {
-                let d = w.string(&demangle(raw, lang));
-                self.0.insert(r, d);
-                d
-            }
-        };
+        let d = if may_demangle(raw) { NONE } else { r };
         w.function_of(r, d, lang)
+    }
+}
+
+/// Whether [`demangle`] can give something other than `name`: it starts with `?`
+/// (Microsoft), `_R` (Rust v0), or one to four `_` and a `Z` (Itanium, Apple blocks).
+pub fn may_demangle(name: &str) -> bool {
+    let b = name.as_bytes();
+    let under = b.iter().take(5).take_while(|&&c| c == b'_').count();
+    b.first() == Some(&b'?') || b.starts_with(b"_R") || ((1..=4).contains(&under) && b.get(under) == Some(&b'Z'))
+}
+
+/// [`demangle`], borrowing `name` when it is not a mangled name.
+pub fn demangle_cow(name: &str) -> Cow<'_, str> {
+    if may_demangle(name) {
+        Cow::Owned(demangle(name, 0))
+    } else {
+        Cow::Borrowed(name)
     }
 }
 
@@ -255,6 +264,28 @@ fn llvm_style(s: String, m: Markers) -> String {
 #[cfg(test)]
 mod tests {
     use super::demangle;
+
+    /// Symcaches store only the raw name of what `may_demangle` accepts: every name that
+    /// `demangle` changes must be among them, else its demangled name would be lost.
+    #[test]
+    fn may_demangle_covers_every_name_demangle_changes() {
+        use super::{demangle_cow, may_demangle};
+        let names = [
+            "main", "_start", "Z3fooi", "ZN3foo3barEv", "R_foo", "_Z3fooi", "__Z3fooi", "_ZN3foo3barEv",
+            "_ZN4core3fmt5write17h0123456789abcdefE", "_RNvCs1234_7mycrate3foo", "_RINvNtC3std3mem8align_ofjE",
+            "?f@A@@UEBAHH@Z", "___Z3fooi_block_invoke", "____Z3fooi_block_invoke_2", "_____Z3fooi_block_invoke",
+            "___Z3foov", "_Z", "__", "_", "", "?", "foo._Z3barv", "_GLOBAL__sub_I_a.cc", "__cxa_throw",
+        ];
+        for n in names {
+            if demangle(n, 0) != n {
+                assert!(may_demangle(n), "{}", n);
+            }
+            assert_eq!(demangle_cow(n), demangle(n, 0), "{}", n);
+        }
+        for n in ["main", "_start", "__cxa_throw", "Z3fooi", "_GLOBAL__sub_I_a.cc", "_____Z3fooi"] {
+            assert!(!may_demangle(n), "{}", n);
+        }
+    }
 
     #[test]
     fn msvc() {

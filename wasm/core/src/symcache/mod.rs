@@ -6,6 +6,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::FastMap;
+use std::borrow::Cow;
 
 /// Marks an absent `u32` field (no file, no function, no caller, a gap).
 pub const NONE: u32 = 0xFFFF_FFFF;
@@ -14,9 +15,10 @@ pub const NONE: u32 = 0xFFFF_FFFF;
 pub const MAGIC: &[u8; 8] = b"PYSYMCCH";
 /// The eight bytes every symcache ends with (a sentinel against truncation).
 pub const END_MAGIC: &[u8; 8] = b"PYSYMEND";
-/// The format version this module writes. It reads 1 and 2 as well (fixed 32-byte
-/// locations and 64-bit range starts; version 1 caches are held to the same depth limit).
-pub const VERSION: u32 = 3;
+/// The format version this module writes. It reads 1 to 3 as well (1 and 2: fixed 32-byte
+/// locations and 64-bit range starts; version 1 caches are held to the same depth limit;
+/// 3: every function's display name stored).
+pub const VERSION: u32 = 4;
 
 /// Most frames in one chain (an address inside this many nested inlined calls). Bounds
 /// the work and memory of any lookup whatever the input; writers elide the middle frames
@@ -206,6 +208,8 @@ impl SymCacheWriter {
     }
 
     /// [`function`](Self::function) with both names already interned ([`string`](Self::string)).
+    /// `demangled` = [`NONE`]: readers demangle `raw` when a lookup names the function
+    /// (format 4), so a build does not demangle names nobody looks up.
     pub fn function_of(&mut self, raw: u32, demangled: u32, lang: u32) -> u32 {
         let key = [raw, demangled, lang];
         if let Some(&i) = self.function_index.get(&key) {
@@ -814,8 +818,9 @@ fn align8(n: usize) -> usize {
 /// One frame of a lookup answer, with strings borrowed from the symcache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame<'data> {
-    /// Demangled function name, `None` when unknown.
-    pub function: Option<&'data str>,
+    /// Demangled function name, `None` when unknown (demangled now if the symcache
+    /// stores only the raw name).
+    pub function: Option<Cow<'data, str>>,
     /// Function name as stored in the debug file.
     pub raw_function: Option<&'data str>,
     /// Full path of the source file, `None` when unknown.
@@ -833,7 +838,9 @@ pub struct Frame<'data> {
 /// One location as stored, its strings as string indices ([`SymCache::string`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// Demangled function name, or [`NONE`].
+    /// Demangled function name as a name id ([`SymCache::name`]): a string index, or
+    /// (format 4) [`SymCache::string_count`] + the function's index when the name is
+    /// demangled from the raw one at lookup; [`NONE`] when unknown.
     pub function: u32,
     /// Function name as stored in the debug file, or [`NONE`].
     pub raw_function: u32,
@@ -866,6 +873,8 @@ pub struct SymCache<'data> {
     files: &'data [u8],
     strings: &'data [u8],
     string_bytes: &'data [u8],
+    /// Format 4: a function whose name is `NONE` is named by demangling its raw name.
+    lazy_names: bool,
 }
 
 #[inline(always)]
@@ -997,6 +1006,7 @@ impl<'data> SymCache<'data> {
             files,
             strings,
             string_bytes,
+            lazy_names: version >= 4,
         };
         cache.validate(n_locs, n_funcs, n_files, n_strings)?;
         let s = |i: usize| -> Result<String> {
@@ -1120,6 +1130,23 @@ impl<'data> SymCache<'data> {
         self.strings.len() / 8
     }
 
+    /// Name ids ([`Location::function`]) are below this: the strings, then one per function.
+    pub fn name_count(&self) -> usize {
+        self.string_count() + self.functions.len() / FUNCTION_LEN
+    }
+
+    /// The text of a name id: string `id`, or the demangled raw name of function
+    /// `id - string_count()` (demangled on each call: hosts keep names by id).
+    pub fn name(&self, id: u32) -> Option<Cow<'data, str>> {
+        let n = self.string_count();
+        if id == NONE || (id as usize) < n {
+            return self.string(id).map(Cow::Borrowed);
+        }
+        let f = (id as usize - n) * FUNCTION_LEN;
+        let raw = self.string(rd32(self.functions.get(f..f + 4)?, 0))?;
+        Some(crate::native::demangle::demangle_cow(raw))
+    }
+
     /// Number of locations.
     pub fn location_count(&self) -> usize {
         self.n_locations
@@ -1142,7 +1169,12 @@ impl<'data> SymCache<'data> {
             (NONE, NONE)
         } else {
             let f = func as usize * FUNCTION_LEN;
-            (rd32(self.functions, f), rd32(self.functions, f + 4))
+            let (raw, name) = (rd32(self.functions, f), rd32(self.functions, f + 4));
+            if name == NONE && raw != NONE && self.lazy_names {
+                (raw, (self.string_count() + func as usize) as u32)
+            } else {
+                (raw, name)
+            }
         };
         let file = if file == NONE { NONE } else { rd32(self.files, file as usize * 4) };
         Some(Location { function, raw_function, file, line, column, sym_addr: lay.get(b, 5), caller })
@@ -1242,7 +1274,7 @@ impl<'data> SymCache<'data> {
         // Validated at parse: every location exists and callers have smaller indices.
         while let Some(l) = self.location(loc) {
             frames.push(Frame {
-                function: self.string(l.function),
+                function: self.name(l.function),
                 raw_function: self.string(l.raw_function),
                 file: self.string(l.file),
                 line: l.line,
@@ -1327,11 +1359,11 @@ mod tests {
         assert!(c.lookup(0xfff).is_empty());
         let f = c.lookup(0x1000);
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].function, f[0].line, f[0].inlined), (Some("main"), 9, false));
+        assert_eq!((f[0].function.as_deref(), f[0].line, f[0].inlined), (Some("main"), 9, false));
         let f = c.lookup(0x101f);
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].function, f[0].raw_function, f[0].line, f[0].inlined), (Some("add(int, int)"), Some("_Z3addii"), 2, true));
-        assert_eq!((f[1].function, f[1].line, f[1].column, f[1].sym_addr), (Some("main"), 10, 3, 0x1000));
+        assert_eq!((f[0].function.as_deref(), f[0].raw_function, f[0].line, f[0].inlined), (Some("add(int, int)"), Some("_Z3addii"), 2, true));
+        assert_eq!((f[1].function.as_deref(), f[1].line, f[1].column, f[1].sym_addr), (Some("main"), 10, 3, 0x1000));
         assert!(c.lookup(0x1020).is_empty());
         assert_eq!(c.lookup(0x2003).len(), 1);
         assert!(c.lookup(0x2004).is_empty());
@@ -1470,9 +1502,40 @@ mod tests {
         let c = SymCache::parse(&bytes).unwrap();
         let f = c.lookup(0x1000);
         assert_eq!(f.len(), MAX_INLINE_DEPTH);
-        assert_eq!(f[0].function, Some("f299"));
-        assert_eq!(f[MAX_INLINE_DEPTH - 2].function, Some("f45"));
-        assert_eq!((f[MAX_INLINE_DEPTH - 1].function, f[MAX_INLINE_DEPTH - 1].inlined), (Some("f0"), false));
+        assert_eq!(f[0].function.as_deref(), Some("f299"));
+        assert_eq!(f[MAX_INLINE_DEPTH - 2].function.as_deref(), Some("f45"));
+        assert_eq!((f[MAX_INLINE_DEPTH - 1].function.as_deref(), f[MAX_INLINE_DEPTH - 1].inlined), (Some("f0"), false));
+    }
+
+    /// Format 4: a function stored with its raw name only is demangled at lookup, under a
+    /// name id past the strings; the demangled text is not in the string table.
+    #[test]
+    fn raw_names_are_demangled_at_lookup() {
+        let mut w = SymCacheWriter::new();
+        let raw = w.string("_ZN2ns3addEii");
+        let f = w.function_of(raw, NONE, 4);
+        let g = w.function("g", "g", 0);
+        let file = w.file("/src/a.cc");
+        let outer = FrameSpec { function: g, file, line: 3, column: 0, sym_addr: 0x1000 };
+        let loc = w.chain(&[outer, FrameSpec { function: f, file, line: 7, column: 2, sym_addr: 0x1004 }]);
+        w.range(0x1000, 0x1010, loc);
+        let bytes = w.finish(&Identity::default());
+        let c = SymCache::parse(&bytes).unwrap();
+        let frames = c.lookup(0x1008);
+        assert_eq!(frames[0].function.as_deref(), Some("ns::add(int, int)"));
+        assert_eq!(frames[0].raw_function, Some("_ZN2ns3addEii"));
+        assert_eq!(frames[1].function.as_deref(), Some("g"));
+        let l = c.location(c.location_at(0x1008).unwrap()).unwrap();
+        assert!(l.function as usize >= c.string_count() && (l.function as usize) < c.name_count());
+        assert_eq!(c.name(l.function).as_deref(), Some("ns::add(int, int)"));
+        assert!((0..c.string_count() as u32).all(|i| c.string(i) != Some("ns::add(int, int)")));
+        assert_eq!(c.name(c.name_count() as u32), None);
+        // Read as version 3 (same layout), the raw-only name is unknown, as it always was.
+        let mut v3 = bytes.clone();
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let c3 = SymCache::parse(&v3).unwrap();
+        assert_eq!(c3.lookup(0x1008)[0].function, None);
+        assert_eq!(c3.lookup(0x1008)[0].raw_function, Some("_ZN2ns3addEii"));
     }
 
     #[test]

@@ -37,18 +37,22 @@ impl fmt::Write for Capped {
 /// again by the DWARF of its function and by the symbol-table pass, and demangling is the
 /// dearest part of naming a function.
 #[derive(Default)]
-pub(crate) struct Functions(FastMap<u32, u32>);
+pub(crate) struct Functions {
+    names: FastMap<u32, u32>,
+    /// Names are of a 32-bit x86 Windows image: C decoration is taken off ([`demangle_pe32`]).
+    pub(crate) pe32: bool,
+}
 
 impl Functions {
     /// `w.function(raw, &demangle(raw, lang), lang)`.
     pub(crate) fn intern(&mut self, w: &mut SymCacheWriter, raw: &str, lang: u32) -> u32 {
         let r = w.string(raw);
         // Keyed by the name alone: `demangle` does not look at the language.
-        let d = match self.0.get(&r) {
+        let d = match self.names.get(&r) {
             Some(&d) => d,
             None => {
-                let d = w.string(&demangle(raw, lang));
-                self.0.insert(r, d);
+                let d = w.string(&if self.pe32 { demangle_pe32(raw) } else { demangle(raw, lang) });
+                self.names.insert(r, d);
                 d
             }
         };
@@ -87,6 +91,26 @@ pub fn demangle(name: &str, _lang: u32) -> String {
         }
     }
     name.to_string()
+}
+
+/// A name of a 32-bit x86 Windows image (PE or PDB) as llvm-symbolizer prints it: demangled
+/// where it is mangled, else without its C decoration (`_name` cdecl, `_name@8` stdcall,
+/// `@name@8` fastcall, `name@@8` vectorcall), then demangled if what is left is an
+/// Itanium or Rust name (mingw's `__Z...` are taken by `demangle` already).
+pub fn demangle_pe32(raw: &str) -> String {
+    let d = demangle(raw, 0);
+    if d != raw || raw.starts_with('?') {
+        return d;
+    }
+    let mut s = raw.strip_prefix(|c| c == '_' || c == '@').unwrap_or(raw);
+    if let Some(i) = s.rfind('@') {
+        // (an `@` with no digits after it counts: vectorcall's `@@8` leaves `name@`)
+        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
+            s = &s[..i];
+        }
+    }
+    let s = s.strip_suffix('@').unwrap_or(s);
+    demangle(s, 0)
 }
 
 /// The C++ name `n` (`_Z...`) demangled after `head`, in LLVM's style.

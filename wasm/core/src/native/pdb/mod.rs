@@ -260,6 +260,8 @@ struct Sections {
     spans: Vec<(u32, u32)>,
     /// OMAP from source (sorted by source RVA); empty when there is none.
     omap: Vec<(u32, u32)>,
+    /// OMAP entries [`image_ranges`](Self::image_ranges) may still visit.
+    pieces_left: std::cell::Cell<u64>,
 }
 
 impl Sections {
@@ -273,7 +275,7 @@ impl Sections {
             })
             .collect();
         spans.sort_unstable();
-        Sections { va, spans, omap }
+        Sections { va, spans, omap, pieces_left: std::cell::Cell::new(1 << 26) }
     }
 
     /// The end of the section holding `rva`.
@@ -282,9 +284,15 @@ impl Sections {
         self.spans.get(i.checked_sub(1)?).map(|s| s.1).filter(|&e| e > rva)
     }
 
+    /// The RVA of a section-relative address, in the PDB's own layout (before OMAP).
     fn rva(&self, seg: u16, off: u32) -> Option<u32> {
         let base = *self.va.get(usize::from(seg).checked_sub(1)?)?;
-        let rva = base.checked_add(off)?;
+        base.checked_add(off)
+    }
+
+    /// Where `rva` (the PDB's layout) is in the image: OMAP from source moves it, or drops
+    /// it (an entry mapping to 0: code the rewriter removed).
+    fn image(&self, rva: u32) -> Option<u32> {
         if self.omap.is_empty() {
             return Some(rva);
         }
@@ -294,6 +302,37 @@ impl Sections {
             None
         } else {
             to.checked_add(rva - from)
+        }
+    }
+
+    /// Calls `f` with the image ranges `[start, end)` (the PDB's layout) became: one per
+    /// OMAP entry it crosses (a rewritten image moves code in pieces smaller than a function).
+    fn image_ranges(&self, start: u32, end: u32, mut f: impl FnMut(u32, u32)) {
+        if self.omap.is_empty() {
+            return f(start, end);
+        }
+        let mut i = self.omap.partition_point(|e| e.0 <= start).saturating_sub(1);
+        let mut at = start;
+        while at < end && i < self.omap.len() {
+            let (from, to) = self.omap[i];
+            if at < from {
+                // (before the first entry: not in the image)
+                at = from;
+                continue;
+            }
+            // Hostile overlapping procedures over a fine OMAP: the pieces are bounded.
+            if self.pieces_left.get() == 0 {
+                return;
+            }
+            self.pieces_left.set(self.pieces_left.get() - 1);
+            let next = self.omap.get(i + 1).map(|e| e.0).unwrap_or(u32::MAX).min(end);
+            if at < next && to != 0 {
+                if let (Some(a), Some(b)) = (to.checked_add(at - from), to.checked_add(next - from)) {
+                    f(a, b);
+                }
+            }
+            at = at.max(next);
+            i += 1;
         }
     }
 }
@@ -921,25 +960,6 @@ fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Opt
     Ok(out)
 }
 
-/// The name llvm-symbolizer prints for `raw` in a 32-bit x86 image: demangled, else
-/// without the C decoration (`_name`, `@name@8`, `name@8`).
-fn display_name(raw: &str, x86: bool) -> String {
-    let d = demangle::demangle(raw, 0);
-    if d != raw || !x86 || raw.starts_with('?') {
-        return d;
-    }
-    let mut s = raw;
-    if s.starts_with('_') || s.starts_with('@') {
-        s = &s[1..];
-    }
-    if let Some(i) = s.rfind('@') {
-        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
-            s = &s[..i];
-        }
-    }
-    s.strip_suffix('@').unwrap_or(s).to_string()
-}
-
 /// Builds a symcache from a PDB (addresses are RVAs, image base 0).
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut warn = Warnings::default();
@@ -970,7 +990,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         if let Some(&f) = fn_names.get(raw) {
             return f;
         }
-        let f = w.function(raw, &display_name(raw, x86), 0);
+        let f = w.function(raw, &if x86 { demangle::demangle_pe32(raw) } else { demangle::demangle(raw, 0) }, 0);
         fn_names.insert(raw.to_string(), f);
         f
     };
@@ -1071,7 +1091,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
                     _ => proc_name,
                 };
-                frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(p.start) });
+                frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(sections.image(p.start).unwrap_or(p.start)) });
                 chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
                 if budget == 0 && !budget_warned {
                     budget_warned = true;
@@ -1099,11 +1119,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                         file: m.c13.files.get(&file_off).copied().unwrap_or(NONE),
                         line: line0.wrapping_add(lo as u32),
                         column: 0,
-                        sym_addr: u64::from(p.start.saturating_add(start)),
+                        sym_addr: u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start)),
                     });
                 }
                 let loc = w.chain(&frames);
-                w.range(u64::from(a), u64::from(b), loc);
+                sections.image_ranges(a, b, |a, b| w.range(u64::from(a), u64::from(b), loc));
             }
         }
     }
@@ -1116,8 +1136,12 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         let sec_end = sections.end_of(*rva).unwrap_or(*rva);
         let next = publics.get(i + 1).map(|p| p.0.min(sec_end)).unwrap_or(sec_end);
         let f = intern(&mut w, name);
-        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: u64::from(*rva) }]);
-        w.fallback_range(u64::from(*rva), u64::from(next), loc);
+        let sym_addr = u64::from(sections.image(*rva).unwrap_or(*rva));
+        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr }]);
+        sections.image_ranges(*rva, next, |a, b| w.fallback_range(u64::from(a), u64::from(b), loc));
+    }
+    if sections.pieces_left.get() == 0 {
+        warn.skip("OMAP", "too many address pieces (the rest are left out)", || "OMAP from source".to_string());
     }
     Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() })
 }

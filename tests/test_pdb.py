@@ -111,8 +111,9 @@ def build_c(tmp: str, arch: str, opt: str) -> Tuple[str, str]:
     name = "prog_%s_%s" % (arch, opt)
     with open(os.path.join(tmp, "prog.c"), "w") as f:
         f.write(C_PROGRAM)
-    _run(["clang-14", "--target=%s-pc-windows-msvc" % arch, "-g", "-gcodeview", "-" + opt, "-c", "prog.c",
-          "-o", name + ".obj"], tmp)
+    # (with columns: clang writes CodeView columns only when asked)
+    _run(["clang-14", "--target=%s-pc-windows-msvc" % arch, "-g", "-gcodeview", "-gcolumn-info", "-" + opt, "-c",
+          "prog.c", "-o", name + ".obj"], tmp)
     link = ["lld-link-14", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console"]
     _run(link + ["/debug", "/out:%s.exe" % name, "/pdb:%s.pdb" % name, name + ".obj"], tmp)
     _run(link + ["/out:%s_nodebug.exe" % name, name + ".obj"], tmp)
@@ -178,10 +179,11 @@ def _text_addresses(exe: str, limit: Optional[int] = SAMPLE) -> List[int]:
     return addrs
 
 
-_ORACLE: Dict[Tuple[str, Tuple[int, ...]], List[List[Tuple[str, str, int]]]] = {}
+Frames = List[List[Tuple[str, str, int, int]]]
+_ORACLE: Dict[Tuple[str, Tuple[int, ...]], Frames] = {}
 
 
-def _oracle(exe: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
+def _oracle(exe: str, addrs: List[int]) -> Frames:
     """llvm-symbolizer 19's frames at `addrs` (asked once per image and addresses: each
     engine's run of a test compares with the same answers)."""
     key = (exe, tuple(addrs))
@@ -190,15 +192,15 @@ def _oracle(exe: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
     return _ORACLE[key]
 
 
-def _run_oracle(exe: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
+def _run_oracle(exe: str, addrs: List[int]) -> Frames:
     # (run beside the image: the PDB path it names is the one lld wrote)
     r = subprocess.run([SYMBOLIZER19, "--obj=" + exe, "--inlines", "--demangle", "--output-style=JSON"],
                        input="\n".join(hex(a) for a in addrs), capture_output=True, text=True,
                        cwd=os.path.dirname(exe), check=True)
     out = []
     for line in r.stdout.splitlines():
-        frames = [(s["FunctionName"], s["FileName"], s["Line"]) for s in json.loads(line)["Symbol"]]
-        out.append([] if frames == [("", "", 0)] else frames)
+        frames = [(s["FunctionName"], s["FileName"], s["Line"], s["Column"]) for s in json.loads(line)["Symbol"]]
+        out.append([] if frames == [("", "", 0, 0)] else frames)
     return out
 
 
@@ -223,20 +225,22 @@ def test_agrees_with_llvm_symbolizer_19(case: str, built: Dict[str, Tuple[str, s
     same_line = same_depth = same_names = 0
     bad = []
     for a, r, g in zip(addrs, ref, got):
-        gf = [(f.function or "", f.file or "", f.line or 0) for f in g]
+        gf = [(f.function or "", f.file or "", f.line or 0, f.column or 0) for f in g]
         if (r[0][1:] if r else None) == (gf[0][1:] if gf else None):
             same_line += 1
         elif len(bad) < 5:
             bad.append("%#x: llvm %s, pysym %s" % (a, r, gf))
         same_depth += len(r) == len(gf)
         same_names += [_llvm19_style(x[0]) for x in r] == [_llvm19_style(x[0]) for x in gf]
-    summary.append("pdb %s on %s: %d addresses, file:line %.4f, depth %.4f, names %.4f"
+    summary.append("pdb %s on %s: %d addresses, file:line:column %.4f, depth %.4f, names %.4f"
                    % (case, engine, n, same_line / n, same_depth / n, same_names / n))
     assert same_line / n >= 0.995, "\n".join(bad)
     assert same_depth / n >= 0.995
     assert same_names / n >= 0.99
     if case.endswith("O2"):
         assert any(len(r) > 1 for r in ref), "no inlined code at -O2: the check checks nothing"
+    if case.startswith("c_"):
+        assert any(r and r[0][3] for r in ref), "no columns in the C build: the check checks nothing"
     if case.startswith("c_i686"):
         # the C decoration of 32-bit x86 (publics `_std_step@8`, `@fast_step@8`,
         # `vec_step@@8`) is taken off as llvm-symbolizer takes it off
@@ -390,7 +394,7 @@ def test_omap(case: str, built: Dict[str, Tuple[str, str]], engine: str, tmp_pat
 
     rvas = [a - image.image_base for a in _text_addresses(exe)]
     moved = [source(r) for r in rvas]
-    want = [[(_llvm19_style(n), f, line) for n, f, line in w]
+    want = [[(_llvm19_style(n), f, line, col) for n, f, line, col in w]
             for w in _oracle(exe, [image.image_base + m for m in moved])]
     same_place = _oracle(exe, [image.image_base + r for r in rvas])
     assert sum(a != b for a, b in zip(want, same_place)) > len(rvas) // 4, "the OMAP moves too little to check"
@@ -402,7 +406,7 @@ def test_omap(case: str, built: Dict[str, Tuple[str, str]], engine: str, tmp_pat
             f.write(_add_omap(data, to_src, table))
         sc = pysym.SymCache.from_object(path)
         assert any("out of order" in w for w in sc.warnings) == (table is swapped), sc.warnings
-        got = [[(f.function or "", f.file or "", f.line or 0) for f in g] for g in sc.lookup_many(rvas)]
+        got = [[(f.function or "", f.file or "", f.line or 0, f.column or 0) for f in g] for g in sc.lookup_many(rvas)]
         bad = [(hex(r), hex(m), w, g) for r, m, w, g in zip(rvas, moved, want, got) if w != g]
         assert not bad, bad[:5]
 
@@ -557,7 +561,7 @@ def test_pe_module_symbolicated_from_a_symstore_of_pdbs(built: Dict[str, Tuple[s
     resp = sym.symbolicate(request)
     assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
     got = [[(f.get("function"), f.get("lineno") or 0) for f in t["frames"]] for t in resp["stacktraces"]]
-    assert got == [[(_llvm19_style(n), line) for n, _, line in w] for w in want]
+    assert got == [[(_llvm19_style(n), line) for n, _, line, _ in w] for w in want]
     assert {f["status"] for t in resp["stacktraces"] for f in t["frames"]} == {"symbolicated"}
 
 

@@ -361,9 +361,9 @@ fn read_sections<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, dbi: &Dbi, warn: &mut 
 /// A module's line table and inlinee lines, from its C13 subsections.
 #[derive(Default)]
 struct C13 {
-    /// (RVA, file, line, terminal) in LLVM's order: each block's rows then a terminal row
+    /// (RVA, file, line, terminal, column) in LLVM's order: each block's rows then a terminal row
     /// at its subsection's end, blocks sorted by their first address.
-    lines: Vec<(u32, u32, u32, bool)>,
+    lines: Vec<(u32, u32, u32, bool, u32)>,
     /// The rows' addresses, sorted.
     addrs: Vec<u32>,
     /// Inlinee id to (file checksum offset, line).
@@ -415,7 +415,7 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
             }
         }
     }
-    let mut groups: Vec<Vec<(u32, u32, u32, bool)>> = Vec::new();
+    let mut groups: Vec<Vec<(u32, u32, u32, bool, u32)>> = Vec::new();
     for &(kind, body) in &subs {
         match kind {
             DEBUG_S_LINES => {
@@ -428,30 +428,33 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                     None => continue,
                 };
                 let end = base.saturating_add(size);
-                let _has_columns = flags & 1 != 0;
+                // (each line entry then has a column entry after all of them: start, end)
+                let entry = if flags & 1 != 0 { 12 } else { 8 };
                 let mut at = 12usize;
                 while at + 12 <= body.len() {
                     let file_off = u32_at(body, at).unwrap_or(0);
                     let n = u32_at(body, at + 4).unwrap_or(0) as usize;
                     let block = u32_at(body, at + 8).unwrap_or(0) as usize;
-                    if block < 12 || block > body.len() - at || n > (block - 12) / 8 {
+                    if block < 12 || block > body.len() - at || n > (block - 12) / entry {
                         warn.skip("line block", "runs past its subsection", || format!("module {}", module));
                         break;
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
-                    let mut rows: Vec<(u32, u32, u32, bool)> = (0..n)
+                    let columns = at + 12 + 8 * n;
+                    let mut rows: Vec<(u32, u32, u32, bool, u32)> = (0..n)
                         .map(|i| {
                             let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
                             let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                            (base.saturating_add(o), file, line, false)
+                            let column = if entry == 12 { u32::from(u16_at(body, columns + 4 * i).unwrap_or(0)) } else { 0 };
+                            (base.saturating_add(o), file, line, false, column)
                         })
                         .collect();
-                    if let Some(&(_, f, l, _)) = rows.last() {
+                    if let Some(&(_, f, l, _, _)) = rows.last() {
                         // LLVM adds a row at the subsection's start with the block's first line
                         // and a terminal row at its end.
                         let first = rows[0];
-                        rows.insert(0, (base, first.1, first.2, false));
-                        rows.push((end, f, l, true));
+                        rows.insert(0, (base, first.1, first.2, false, first.4));
+                        rows.push((end, f, l, true, 0));
                         groups.push(rows);
                     }
                     at += block;
@@ -485,7 +488,7 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
 impl C13 {
     /// The row LLVM's native reader answers for `rva` (`findLineNumbersByVA`): the first
     /// row at it, else the last one before it unless that ends a block.
-    fn line_at(&self, rva: u32) -> Option<(u32, u32)> {
+    fn line_at(&self, rva: u32) -> Option<(u32, u32, u32)> {
         let rows = &self.lines;
         let mut i = rows.partition_point(|e| e.0 < rva || (e.0 == rva && e.3));
         if i == rows.len() || rows[i].0 > rva {
@@ -494,7 +497,7 @@ impl C13 {
             }
             i -= 1;
         }
-        rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2))
+        rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2, e.4))
     }
 }
 
@@ -1084,14 +1087,14 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             for win in cuts.windows(2) {
                 let (a, b) = (win[0], win[1]);
                 let off = a - p.start;
-                let (file, line) = m.c13.line_at(a).unwrap_or((NONE, 0));
+                let (file, line, column) = m.c13.line_at(a).unwrap_or((NONE, 0, 0));
                 frames.clear();
                 let j = publics.partition_point(|q| q.0 <= a);
                 let outer = match start_public {
                     Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
                     _ => proc_name,
                 };
-                frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(sections.image(p.start).unwrap_or(p.start)) });
+                frames.push(FrameSpec { function: outer, file, line, column, sym_addr: u64::from(sections.image(p.start).unwrap_or(p.start)) });
                 chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
                 if budget == 0 && !budget_warned {
                     budget_warned = true;

@@ -112,6 +112,11 @@ bench: venv fixtures  ## benchmark against symbolic and sourcemap (prints ratios
 	$(PROVISION) bench-debug
 	$(VPY) bench/bench_crash.py
 
+# The PDB differential test samples 3,000 addresses per build; this compares every byte.
+.PHONY: pdb-oracle
+pdb-oracle: venv  ## PE/PDB builds against llvm-symbolizer 19 at every byte of .text (slow)
+	PYSYM_PDB_ADDRESSES=0 $(VPY) -m pytest -q tests/test_pdb.py -k "agrees or omap"
+
 clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info
 

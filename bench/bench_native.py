@@ -43,6 +43,13 @@ Inputs (``--files`` to pick others), looked up under ``$PYSYM_BENCH_DIR`` (defau
     clang++-14 -shared -o /tmp/bigsrc/libduckdb-clang14-dwarf4-NNub.so o4/*.o   # and 5
 
 * symbolic's own ``_lowlevel__lib.so`` (Rust, 78 MB, shipped with DWARF).
+* PDBs: ``generated-<N>tu.pdb`` (with its ``.exe``) under the bench directory, made by
+  ``--make-pdb N``: N generated C++ files (recursive class templates, 400 instantiations
+  each, with always-inline members: procedures, inline sites, classes and member function
+  ids in the type streams) built with ``clang++-14 --target=x86_64-pc-windows-msvc -g
+  -gcodeview -O2`` and linked by ``lld-link-14 /debug`` (no headers or libraries needed);
+  about 0.74 MB of PDB per file. Lookups of a PDB are RVAs sampled from the image's
+  ``.text``; llvm-symbolizer 19 (``--obj=`` the image) reads the PDB beside it.
 
 Build: each build runs in a fresh interpreter, started by a small wrapper process that
 waits for it and reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the peak RSS of
@@ -89,6 +96,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SYMBOLIZER = shutil.which("llvm-symbolizer") or shutil.which("llvm-symbolizer-14")
 DWARFDUMP = shutil.which("llvm-dwarfdump") or shutil.which("llvm-dwarfdump-14")
+# (PDBs: LLVM 19's native PDB reader; its llvm-objdump finds an image's .text)
+SYMBOLIZER19 = "/usr/lib/llvm-19/bin/llvm-symbolizer"
+PDB_ORACLE_LOOKUPS = 2000
 
 BENCH_DIR = os.environ.get("PYSYM_BENCH_DIR") or "/tmp/bigsrc"
 # Debian packages of detached debug files: the largest .debug of each is an input.
@@ -102,7 +112,67 @@ def candidates() -> List[str]:
     out += [os.path.join(BENCH_DIR, "libduckdb-190tu-g-O2.so"), os.path.join(BENCH_DIR, "libduckdb-g-O2.so")]
     out += sorted(str(p) for p in Path(BENCH_DIR).glob("libduckdb-clang14-dwarf*.so"))
     out.append("/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1")
+    out += sorted((str(p) for p in Path(BENCH_DIR).glob("generated-*tu.pdb")), key=os.path.getsize)
     return [p for p in out if p]
+
+
+PDB_TEMPLATE = """namespace tu%(k)d {
+template <int N> struct Node {
+  int v[4]; const char* tag;
+  __attribute__((always_inline)) inline int get(int i) const { return v[i & 3] * N + tag[i & 1]; }
+  inline int sum(int x) const { int s = x; for (int i = 0; i < 4; i++) s += get(i + x); return s; }
+  __attribute__((noinline)) int work(int x);
+  __attribute__((noinline)) static int mix(int a, int b) { return a > b ? (a - b) * N : (b - a) ^ N; }
+};
+template <> struct Node<0> { int v[4]; const char* tag; int work(int x) { return x + v[0]; } };
+template <int N> int Node<N>::work(int x) {
+  Node<N - 1> c{{x, x + 1, x + 2, N}, "ab"};
+  int r = sum(x) + mix(x, N);
+  if (x & 1) r += c.work(x >> 1);
+  return r;
+}
+}
+int entry%(k)d(int x) { tu%(k)d::Node<400> n{{x, 1, 2, 3}, "cd"}; return n.work(x); }
+"""
+
+
+def make_pdb(n: int) -> str:
+    """Builds ``generated-<n>tu.exe`` and its PDB in the bench directory (two compilers at
+    a time); the objects are kept in ``pdbgen/`` so a larger ``n`` builds only the rest."""
+    work = os.path.join(BENCH_DIR, "pdbgen")
+    os.makedirs(work, exist_ok=True)
+    cc = ["clang++-14", "--target=x86_64-pc-windows-msvc", "-std=c++14", "-ftemplate-depth=2000", "-g",
+          "-gcodeview", "-O2", "-c"]
+    todo = []
+    for k in range(n):
+        if not os.path.exists(os.path.join(work, "tu%d.obj" % k)):
+            with open(os.path.join(work, "tu%d.cpp" % k), "w") as f:
+                f.write(PDB_TEMPLATE % {"k": k})
+            todo.append(cc + ["tu%d.cpp" % k, "-o", "tu%d.obj" % k])
+    calls = "".join("s += entry%d(s);\n" % k for k in range(n))
+    with open(os.path.join(work, "main.cpp"), "w") as f:
+        f.write("".join("int entry%d(int);\n" % k for k in range(n))
+                + "int mainCRTStartup(void) { int s = 1;\n" + calls + "return s; }\n")
+    todo.append(cc + ["main.cpp", "-o", "main.obj"])
+    running: List[subprocess.Popen] = []
+    for cmd in todo:
+        while len(running) >= 2:
+            running.pop(0).wait()
+        running.append(subprocess.Popen(cmd, cwd=work))
+    for p in running:
+        p.wait()
+    name = os.path.join(BENCH_DIR, "generated-%dtu" % n)
+    subprocess.run(["lld-link-14", "/debug", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console",
+                    "/out:%s.exe" % name, "/pdb:%s.pdb" % name, "main.obj"] + ["tu%d.obj" % k for k in range(n)],
+                   cwd=work, check=True)
+    print("made %s.pdb (%.1f MB)" % (name, os.path.getsize(name + ".pdb") / 1e6))
+    return name + ".pdb"
+
+
+def pdb_image(path: str) -> Optional[str]:
+    """The image beside a PDB (same stem, ``.exe``), or None."""
+    exe = os.path.splitext(path)[0] + ".exe"
+    return exe if path.endswith(".pdb") and os.path.exists(exe) else None
 
 
 def largest_debug(pkg: str) -> str:
@@ -338,7 +408,7 @@ def find_inputs(quick: bool) -> List[str]:
     found = []
     seen = set()
     for c in candidates():
-        if os.path.exists(c) and os.path.realpath(c) not in seen and debug_info_size(c) > 0:
+        if os.path.exists(c) and os.path.realpath(c) not in seen and (debug_info_size(c) > 0 or pdb_image(c)):
             found.append(c)
             seen.add(os.path.realpath(c))
     # symbolic's own library (Rust).
@@ -358,6 +428,9 @@ def find_inputs(quick: bool) -> List[str]:
 
 def sample_addresses(path: str, n: int, base: int, workdir: str) -> str:
     """Writes ``n`` seeded samples of line-table addresses (relative to ``base``) to a file."""
+    exe = pdb_image(path)
+    if exe is not None:
+        return sample_image_text(exe, n, workdir)
     st = os.stat(path)
     cache = os.path.join(tempfile.gettempdir(), "pysym-bench-lines-%x-%x-%x.txt"
                          % (zlib.crc32(os.path.realpath(path).encode()), st.st_size, int(st.st_mtime)))
@@ -392,6 +465,26 @@ def sample_addresses(path: str, n: int, base: int, workdir: str) -> str:
     return rel
 
 
+def sample_image_text(exe: str, n: int, workdir: str) -> str:
+    """``n`` seeded RVAs in a PE image's ``.text`` (the file of RVAs; ``.abs`` beside it
+    holds the same as image addresses, for llvm-symbolizer)."""
+    import pysym
+
+    image = pysym.Object.from_path(exe)
+    out = subprocess.run([SYMBOLIZER19.replace("symbolizer", "objdump"), "-h", exe], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    vma, size = next((int(f[3], 16), int(f[2], 16)) for f in map(str.split, out.splitlines())
+                     if len(f) >= 4 and f[1] == ".text")
+    rng = random.Random(0x5EED)
+    picked = [vma + rng.randrange(size) for _ in range(n)]
+    rel = os.path.join(workdir, "addrs-%x.txt" % zlib.crc32(exe.encode()))
+    with open(rel, "w") as f:
+        f.write("\n".join("%x" % (a - image.image_base) for a in picked))
+    with open(rel + ".abs", "w") as f:
+        f.write("\n".join("0x%x" % a for a in picked) + "\n")
+    return rel
+
+
 def fmt_mb(x: float) -> str:
     return "%.0f MB" % x
 
@@ -405,6 +498,8 @@ def main() -> None:
                     help="builds only (no lookups), one round unless --repeat, inputs under 50 MB")
     ap.add_argument("--fetch", action="store_true",
                     help="first download and extract the Debian -dbg packages that are not installed")
+    ap.add_argument("--make-pdb", type=int, default=0, metavar="N",
+                    help="first build generated-<N>tu.exe and its PDB from N generated C++ files")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tool", help=argparse.SUPPRESS)
     ap.add_argument("--what", help=argparse.SUPPRESS)
@@ -419,6 +514,8 @@ def main() -> None:
         args.repeat = 1 if args.quick else 3
     if args.fetch:
         fetch_debian()
+    if args.make_pdb:
+        make_pdb(args.make_pdb)
 
     sys.path.insert(0, str(ROOT))
     import pysym
@@ -491,7 +588,16 @@ def main() -> None:
                                                      args.repeat), env)
                     if name != "symbolic":
                         lookups.append((name.split("/", 1)[1], looked[name]))
-                if SYMBOLIZER:
+                exe = pdb_image(path)
+                if exe is not None and os.path.exists(SYMBOLIZER19):
+                    # (its PDB reader answers ~150 addresses/s here: a slice of the sample)
+                    with open(addrs + ".abs") as f:
+                        head = f.read().split()[:PDB_ORACLE_LOOKUPS]
+                    with open(addrs + ".head", "w") as f:
+                        f.write("\n".join(head) + "\n")
+                    s = measure([SYMBOLIZER19, "--obj=" + exe, "--inlining"], base_env, stdin=addrs + ".head")
+                    looked["llvm-symbolizer"] = {"time": s["wall"], "rss_mb": s["rss_mb"], "n": len(head)}
+                elif SYMBOLIZER and exe is None:
                     s = measure([SYMBOLIZER, "--obj=" + path, "--inlining"], base_env, stdin=addrs + ".abs")
                     looked["llvm-symbolizer"] = {"time": s["wall"], "rss_mb": s["rss_mb"]}
             for cmd, _ in cmds.values():
@@ -514,7 +620,7 @@ def main() -> None:
                 rx = b["rss_mb"] / sym["rss_mb"] if (b and sym) else None
                 net = b["rss_mb"] - baselines[name] if b else None
                 nx = net / (sym["rss_mb"] - baselines["symbolic"]) if (net is not None and sym) else None
-                rate = args.lookups / lk["time"] if lk else None
+                rate = lk.get("n", args.lookups) / lk["time"] if lk else None
                 warm = args.lookups / lk["warm"] if (lk and "warm" in lk) else None
                 sym_rate = args.lookups / looked["symbolic"]["time"] if "symbolic" in looked else None
                 lx = rate / sym_rate if (rate and sym_rate) else None
@@ -544,7 +650,8 @@ def main() -> None:
                     (lk or {}).get("frames", "-"),
                     ", ".join(marks)))
             if "llvm-symbolizer" in looked:
-                print("  (llvm-symbolizer: one process, %d addresses on stdin, wall time incl. loading)" % args.lookups)
+                print("  (llvm-symbolizer: one process, %d addresses on stdin, wall time incl. loading)"
+                      % looked["llvm-symbolizer"].get("n", args.lookups))
             print("  load average now: %s" % _load())
             print_lookups(lookups, args.lookups)
             print()
@@ -615,7 +722,10 @@ def describe(path: str) -> str:
         return "symbolic's own Rust library (PyPI wheel, shipped with DWARF)"
     if "LLVM" in name:
         return "Debian libLLVM"
-    return "ELF"
+    m = re.match(r"generated-(\d+)tu\.pdb$", name)
+    if m:
+        return "PDB of %s generated C++ files (--make-pdb), clang++-14 -gcodeview -O2 + lld-link-14" % m.group(1)
+    return "PDB" if name.endswith(".pdb") else "ELF"
 
 
 def _version(dist: str) -> str:

@@ -9,6 +9,7 @@ without the space. That is the only normalisation.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import random
@@ -53,7 +54,13 @@ __attribute__((noinline)) static int mix(int a, int b) {
     return sq(b - a) * 3 + fill(b);
 }
 __declspec(dllexport) int api_entry(int a) { return mix(a, 7) + fill(a & 15); }
-int mainCRTStartup(void) { return api_entry(11); }
+/* 32-bit x86 decorates C names by calling convention (_f@8, @f@8, f@@8, _f) */
+__attribute__((noinline)) int __stdcall std_step(int a, int b) { return table[a & 63] + b; }
+__attribute__((noinline)) int __fastcall fast_step(int a, int b) { return std_step(b, a) * 3; }
+__attribute__((noinline)) int __vectorcall vec_step(int a, int b) { return fast_step(a, b) - 1; }
+__declspec(dllexport) int __stdcall api_std(int a, int b) { return vec_step(a, b) + 1; }
+__declspec(dllexport) int __fastcall api_fast(int a) { return api_std(a, 2); }
+int mainCRTStartup(void) { return api_entry(11) + api_fast(3); }
 """
 
 CPP_PROGRAM = r"""
@@ -99,13 +106,17 @@ def _mingw_dir(triple: str) -> Optional[str]:
 
 
 def build_c(tmp: str, arch: str, opt: str) -> Tuple[str, str]:
+    """The image and its PDB; beside them the same object linked without debug information
+    (``*_nodebug.exe``: only its exports name code)."""
     name = "prog_%s_%s" % (arch, opt)
     with open(os.path.join(tmp, "prog.c"), "w") as f:
         f.write(C_PROGRAM)
-    _run(["clang-14", "--target=%s-pc-windows-msvc" % arch, "-g", "-gcodeview", "-" + opt, "-c", "prog.c",
-          "-o", name + ".obj"], tmp)
-    _run(["lld-link-14", "/debug", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console",
-          "/out:%s.exe" % name, "/pdb:%s.pdb" % name, name + ".obj"], tmp)
+    # (with columns: clang writes CodeView columns only when asked)
+    _run(["clang-14", "--target=%s-pc-windows-msvc" % arch, "-g", "-gcodeview", "-gcolumn-info", "-" + opt, "-c",
+          "prog.c", "-o", name + ".obj"], tmp)
+    link = ["lld-link-14", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console"]
+    _run(link + ["/debug", "/out:%s.exe" % name, "/pdb:%s.pdb" % name, name + ".obj"], tmp)
+    _run(link + ["/out:%s_nodebug.exe" % name, name + ".obj"], tmp)
     return os.path.join(tmp, name + ".exe"), os.path.join(tmp, name + ".pdb")
 
 
@@ -133,19 +144,29 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Tuple[str, str]
         pytest.skip("clang-14 and lld-link-14 are needed (make test-tools)")
     tmp = str(tmp_path_factory.mktemp("pdb"))
     out: Dict[str, Tuple[str, str]] = {}
-    for arch in ("x86_64", "i686"):
+    for arch in C_ARCHS:
         for opt in ("O0", "O2"):
             out["c_%s_%s" % (arch, opt)] = build_c(tmp, arch, opt)
-            cpp = build_cpp(tmp, arch, opt)
+            cpp = build_cpp(tmp, arch, opt) if arch in CPP_ARCHS else None
             if cpp is not None:
                 out["cpp_%s_%s" % (arch, opt)] = cpp
     return out
 
 
-CASES = ["%s_%s_%s" % (lang, arch, opt) for lang in ("c", "cpp") for arch in ("x86_64", "i686") for opt in ("O0", "O2")]
+# (no mingw-w64 toolchain for arm64 in Debian: arm64 is C with lld-link only)
+C_ARCHS = ("x86_64", "i686", "aarch64")
+CPP_ARCHS = ("x86_64", "i686")
+CASES = ["%s_%s_%s" % (lang, arch, opt) for lang, archs in (("c", C_ARCHS), ("cpp", CPP_ARCHS))
+         for arch in archs for opt in ("O0", "O2")]
+ARCH_NAMES = {"x86_64": "x86_64", "i686": "x86", "aarch64": "arm64"}
 
 
-def _text_addresses(exe: str, limit: int = 20000) -> List[int]:
+# Addresses compared per build: a sample keeps the suite quick; `make pdb-oracle` compares
+# every byte of `.text` (PYSYM_PDB_ADDRESSES=0).
+SAMPLE = int(os.environ.get("PYSYM_PDB_ADDRESSES", "3000")) or None
+
+
+def _text_addresses(exe: str, limit: Optional[int] = SAMPLE) -> List[int]:
     out = subprocess.run([OBJDUMP19, "-h", exe], capture_output=True, text=True, check=True).stdout
     addrs: List[int] = []
     for line in out.splitlines():
@@ -153,20 +174,33 @@ def _text_addresses(exe: str, limit: int = 20000) -> List[int]:
         if len(f) >= 4 and f[1] == ".text":
             size, vma = int(f[2], 16), int(f[3], 16)
             addrs = list(range(vma, vma + size))
-    if len(addrs) > limit:
+    if limit is not None and len(addrs) > limit:
         addrs = sorted(random.Random(1).sample(addrs, limit))
     return addrs
 
 
-def _oracle(exe: str, addrs: List[int]) -> List[List[Tuple[str, str, int]]]:
+Frames = List[List[Tuple[str, str, int, int]]]
+_ORACLE: Dict[Tuple[str, Tuple[int, ...]], Frames] = {}
+
+
+def _oracle(exe: str, addrs: List[int]) -> Frames:
+    """llvm-symbolizer 19's frames at `addrs` (asked once per image and addresses: each
+    engine's run of a test compares with the same answers)."""
+    key = (exe, tuple(addrs))
+    if key not in _ORACLE:
+        _ORACLE[key] = _run_oracle(exe, addrs)
+    return _ORACLE[key]
+
+
+def _run_oracle(exe: str, addrs: List[int]) -> Frames:
     # (run beside the image: the PDB path it names is the one lld wrote)
     r = subprocess.run([SYMBOLIZER19, "--obj=" + exe, "--inlines", "--demangle", "--output-style=JSON"],
                        input="\n".join(hex(a) for a in addrs), capture_output=True, text=True,
                        cwd=os.path.dirname(exe), check=True)
     out = []
     for line in r.stdout.splitlines():
-        frames = [(s["FunctionName"], s["FileName"], s["Line"]) for s in json.loads(line)["Symbol"]]
-        out.append([] if frames == [("", "", 0)] else frames)
+        frames = [(s["FunctionName"], s["FileName"], s["Line"], s["Column"]) for s in json.loads(line)["Symbol"]]
+        out.append([] if frames == [("", "", 0, 0)] else frames)
     return out
 
 
@@ -191,20 +225,26 @@ def test_agrees_with_llvm_symbolizer_19(case: str, built: Dict[str, Tuple[str, s
     same_line = same_depth = same_names = 0
     bad = []
     for a, r, g in zip(addrs, ref, got):
-        gf = [(f.function or "", f.file or "", f.line or 0) for f in g]
+        gf = [(f.function or "", f.file or "", f.line or 0, f.column or 0) for f in g]
         if (r[0][1:] if r else None) == (gf[0][1:] if gf else None):
             same_line += 1
         elif len(bad) < 5:
             bad.append("%#x: llvm %s, pysym %s" % (a, r, gf))
         same_depth += len(r) == len(gf)
         same_names += [_llvm19_style(x[0]) for x in r] == [_llvm19_style(x[0]) for x in gf]
-    summary.append("pdb %s on %s: %d addresses, file:line %.4f, depth %.4f, names %.4f"
+    summary.append("pdb %s on %s: %d addresses, file:line:column %.4f, depth %.4f, names %.4f"
                    % (case, engine, n, same_line / n, same_depth / n, same_names / n))
     assert same_line / n >= 0.995, "\n".join(bad)
     assert same_depth / n >= 0.995
     assert same_names / n >= 0.99
     if case.endswith("O2"):
         assert any(len(r) > 1 for r in ref), "no inlined code at -O2: the check checks nothing"
+    if case.startswith("c_"):
+        assert any(r and r[0][3] for r in ref), "no columns in the C build: the check checks nothing"
+    if case.startswith("c_i686"):
+        # the C decoration of 32-bit x86 (publics `_std_step@8`, `@fast_step@8`,
+        # `vec_step@@8`) is taken off as llvm-symbolizer takes it off
+        assert {"std_step", "fast_step", "vec_step", "api_std"} <= {f[0] for r in ref for f in r}
 
 
 def _pdbutil_summary(pdb: str) -> Dict[str, str]:
@@ -217,7 +257,7 @@ def test_identities(built: Dict[str, Tuple[str, str]], engine: str) -> None:
     for case, (exe, pdb) in built.items():
         image, debug = pysym.Object.from_path(exe), pysym.Object.from_path(pdb)
         assert image.kind == "pe" and debug.kind == "pdb"
-        arch = "x86" if "i686" in case else "x86_64"
+        arch = next(v for k, v in ARCH_NAMES.items() if "_%s_" % k in case)
         assert image.arch == debug.arch == arch
         s = _pdbutil_summary(pdb)
         guid = s["GUID"].strip("{}").lower()
@@ -230,24 +270,145 @@ def test_identities(built: Dict[str, Tuple[str, str]], engine: str) -> None:
         stamp = struct.unpack_from("<I", data, nt + 8)[0]
         size = struct.unpack_from("<I", data, nt + 24 + 56)[0]
         assert image.code_id == "%08x%x" % (stamp, size)
-        assert image.image_base == (0x140000000 if arch == "x86_64" else 0x400000)
+        assert image.image_base == (0x400000 if arch == "x86" else 0x140000000)
         assert debug.image_base == 0 and debug.code_id in (None, "")
         assert debug.has_debug_info and debug.has_symbols
 
 
-def test_pe_exports_without_pdb(built: Dict[str, Tuple[str, str]], engine: str) -> None:
-    """An MSVC-style image without its PDB names its exports (lld-link writes no COFF
-    symbol table)."""
-    exe, _ = built["c_x86_64_O2"]
+@pytest.mark.skipif(not HAVE_ORACLE, reason="llvm-symbolizer 19 is needed (make test-tools installs llvm-19)")
+@pytest.mark.parametrize("arch", C_ARCHS)
+def test_pe_exports_without_pdb(arch: str, built: Dict[str, Tuple[str, str]], engine: str) -> None:
+    """An MSVC-style image without debug information names its code by its exports (lld-link
+    writes no COFF symbol table), as llvm-symbolizer 19 names it at every byte of `.text`:
+    on 32-bit x86 without the C decoration of the export names (`_api_std@8`, `@api_fast@4`)."""
+    exe = built["c_%s_O2" % arch][0].replace(".exe", "_nodebug.exe")
     image = pysym.Object.from_path(exe)
-    assert image.has_symbols
+    assert image.has_symbols and not image.has_debug_info
     sc = pysym.SymCache.from_object(exe)
     out = subprocess.run([OBJDUMP19, "-p", exe], capture_output=True, text=True).stdout
-    m = re.search(r"^\s*\d+\s+0x([0-9a-f]+)\s+api_entry", out, re.M)
-    assert m, out[-2000:]
-    rva = int(m.group(1), 16)
-    frames = sc.lookup(rva + 1)
-    assert [f.function for f in frames] == ["api_entry"]
+    exports = re.findall(r"^\s*\d+\s+0x[0-9a-f]+\s+(\S+)$", out, re.M)
+    want_exports = {"x86_64": {"api_entry", "api_std", "api_fast"}, "aarch64": {"api_entry", "api_std", "api_fast"},
+                    "i686": {"api_entry", "_api_std@8", "@api_fast@4"}}[arch]
+    assert set(exports) == want_exports, out[-2000:]
+    addrs = _text_addresses(exe)
+    ref = _oracle(exe, addrs)
+    got = sc.lookup_many([a - image.image_base for a in addrs])
+    pairs = [([f[0] for f in r], [f.function for f in g]) for r, g in zip(ref, got)]
+    assert {"api_entry", "api_std", "api_fast"} <= {n for r, _ in pairs for n in r}
+    bad = [(hex(a), r, g) for a, (r, g) in zip(addrs, pairs) if r != g]
+    assert not bad, bad[:5]
+
+
+# -- OMAP ---------------------------------------------------------------------------------
+
+def _streams(data: bytes) -> List[Optional[bytes]]:
+    bs, _, sizes, blocks = _msf(data)
+    return [None if n == 0xFFFFFFFF else b"".join(data[b * bs:(b + 1) * bs] for b in bl)[:n]
+            for n, bl in zip(sizes, blocks)]
+
+
+def _with_streams(data: bytes, changed: Dict[int, bytes]) -> bytes:
+    """The MSF file with streams replaced or added: their blocks, a new directory and its
+    block map appended after the old blocks (the old ones stay, unreferenced)."""
+    bs, _, sizes, blocks = _msf(data)
+    out = bytearray(data)
+
+    def alloc(payload: bytes) -> List[int]:
+        got = []
+        for i in range(0, len(payload), bs):
+            while (len(out) // bs) % bs in (1, 2):  # free page map blocks
+                out.extend(bytes(bs))
+            got.append(len(out) // bs)
+            out.extend(payload[i:i + bs].ljust(bs, b"\0"))
+        return got
+
+    sizes, blocks = list(sizes), list(blocks)
+    for k, v in sorted(changed.items()):
+        while len(sizes) <= k:
+            sizes.append(0xFFFFFFFF)
+            blocks.append([])
+        sizes[k], blocks[k] = len(v), alloc(v)
+    d = struct.pack("<%dI" % (len(sizes) + 1), len(sizes), *sizes)
+    d += b"".join(struct.pack("<%dI" % len(b), *b) for b in blocks)
+    dir_blocks = alloc(d)
+    (map_block,) = alloc(struct.pack("<%dI" % len(dir_blocks), *dir_blocks))
+    struct.pack_into("<II", out, 40, len(out) // bs, len(d))
+    struct.pack_into("<I", out, 52, map_block)
+    return bytes(out)
+
+
+def _add_omap(pdb: bytes, to_src: List[Tuple[int, int]], from_src: List[Tuple[int, int]]) -> bytes:
+    """The PDB with OMAP to and from source streams and original section headers (the
+    image's: the rewrite moved code inside sections) named by the DBI optional debug header
+    (entries 3, 4 and 10)."""
+    streams = _streams(pdb)
+    dbi = streams[3]
+    assert dbi is not None
+    n = struct.unpack_from("<i", dbi, 48)[0] // 2
+    dbg = list(struct.unpack_from("<%dH" % n, dbi, len(dbi) - 2 * n)) + [0xFFFF] * max(0, 11 - n)
+    headers = streams[dbg[5]]
+    assert headers is not None
+    k = len(streams)
+    dbg[3], dbg[4], dbg[10] = k, k + 1, k + 2
+    new_dbi = bytearray(dbi[:len(dbi) - 2 * n] + struct.pack("<%dH" % len(dbg), *dbg))
+    struct.pack_into("<i", new_dbi, 48, 2 * len(dbg))
+
+    def table(t: List[Tuple[int, int]]) -> bytes:
+        return b"".join(struct.pack("<II", a, b) for a, b in t)
+
+    return _with_streams(pdb, {3: bytes(new_dbi), k: table(to_src), k + 1: table(from_src), k + 2: headers})
+
+
+def _swapped_pieces(text_rva: int, size: int, piece: int) -> List[Tuple[int, int]]:
+    """OMAP to source of an image whose `.text` was rewritten by swapping neighbouring
+    pieces of `piece` bytes: (image RVA, source RVA) from RVA 0; the tail stays."""
+    m = size // piece - (size // piece) % 2
+    out = [(0, 0)] + [(text_rva + j * piece, text_rva + (j ^ 1) * piece) for j in range(m)]
+    return out + [(text_rva + m * piece, text_rva + m * piece)]
+
+
+@pytest.mark.skipif(not HAVE_ORACLE, reason="llvm-symbolizer 19 is needed (make test-tools installs llvm-19)")
+@pytest.mark.parametrize("case", ["c_x86_64_O2", "c_i686_O0"])
+def test_omap(case: str, built: Dict[str, Tuple[str, str]], engine: str, tmp_path: "os.PathLike[str]") -> None:
+    """No toolchain here writes OMAP, so a real PDB gets one: the image's `.text` is said to
+    have been rewritten with neighbouring 16-byte pieces swapped (most functions are cut).
+    At each image address pysym answers what llvm-symbolizer 19 answers for the original
+    build at the source address OMAP to source gives. (llvm-symbolizer 19 itself ignores
+    OMAP: on the rewritten PDB it answers as if there were none, so it cannot be the
+    oracle on that file.) The same with the OMAP from source table out of order: sorted,
+    with a warning."""
+    exe, pdb = built[case]
+    image = pysym.Object.from_path(exe)
+    with open(pdb, "rb") as f:
+        data = f.read()
+    out = subprocess.run([OBJDUMP19, "-h", exe], capture_output=True, text=True, check=True).stdout
+    (text_rva, size), = [(int(f[3], 16) - image.image_base, int(f[2], 16)) for f in map(str.split, out.splitlines())
+                         if len(f) >= 4 and f[1] == ".text"]
+    to_src = _swapped_pieces(text_rva, size, 16)
+    from_src = sorted((s, i) for i, s in to_src)
+    starts = [i for i, _ in to_src]
+
+    def source(rva: int) -> int:
+        i, s = to_src[bisect.bisect_right(starts, rva) - 1]
+        return s + rva - i
+
+    rvas = [a - image.image_base for a in _text_addresses(exe)]
+    moved = [source(r) for r in rvas]
+    want = [[(_llvm19_style(n), f, line, col) for n, f, line, col in w]
+            for w in _oracle(exe, [image.image_base + m for m in moved])]
+    same_place = _oracle(exe, [image.image_base + r for r in rvas])
+    assert sum(a != b for a, b in zip(want, same_place)) > len(rvas) // 4, "the OMAP moves too little to check"
+    swapped = list(from_src)
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    for name, table in (("omap.pdb", from_src), ("unordered.pdb", swapped)):
+        path = os.path.join(str(tmp_path), name)
+        with open(path, "wb") as f:
+            f.write(_add_omap(data, to_src, table))
+        sc = pysym.SymCache.from_object(path)
+        assert any("out of order" in w for w in sc.warnings) == (table is swapped), sc.warnings
+        got = [[(f.function or "", f.file or "", f.line or 0, f.column or 0) for f in g] for g in sc.lookup_many(rvas)]
+        bad = [(hex(r), hex(m), w, g) for r, m, w, g in zip(rvas, moved, want, got) if w != g]
+        assert not bad, bad[:5]
 
 
 # -- bad inputs ---------------------------------------------------------------------------
@@ -400,7 +561,7 @@ def test_pe_module_symbolicated_from_a_symstore_of_pdbs(built: Dict[str, Tuple[s
     resp = sym.symbolicate(request)
     assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
     got = [[(f.get("function"), f.get("lineno") or 0) for f in t["frames"]] for t in resp["stacktraces"]]
-    assert got == [[(_llvm19_style(n), line) for n, _, line in w] for w in want]
+    assert got == [[(_llvm19_style(n), line) for n, _, line, _ in w] for w in want]
     assert {f["status"] for t in resp["stacktraces"] for f in t["frames"]} == {"symbolicated"}
 
 

@@ -1,6 +1,7 @@
 //! Demangling of C++ (Itanium) and Rust (legacy and v0) symbol names, formatted like
 //! `llvm-symbolizer -C` prints them for common cases.
 
+use crate::hash::FastMap;
 use crate::symcache::{SymCacheWriter, NONE};
 use std::borrow::Cow;
 use std::fmt;
@@ -37,13 +38,32 @@ impl fmt::Write for Capped {
 /// (symcache format 4): readers demangle it when a lookup names it, so a build spends
 /// nothing on the names nobody looks up (demangling was a quarter of a clang C++ build).
 #[derive(Default)]
-pub(crate) struct Functions;
+pub(crate) struct Functions {
+    /// Display names of a 32-bit x86 Windows image by raw name, made at build time: readers
+    /// demangle, they do not take off C decoration ([`demangle_pe32`]).
+    names: FastMap<u32, u32>,
+    /// Names are of a 32-bit x86 Windows image.
+    pub(crate) pe32: bool,
+}
 
 impl Functions {
     /// `w.function(raw, &demangle(raw, lang), lang)`, the demangling left to readers.
     pub(crate) fn intern(&mut self, w: &mut SymCacheWriter, raw: &str, lang: u32) -> u32 {
         let r = w.string(raw);
-        let d = if may_demangle(raw) { NONE } else { r };
+        let d = if self.pe32 {
+            match self.names.get(&r) {
+                Some(&d) => d,
+                None => {
+                    let d = w.string(&demangle_pe32(raw));
+                    self.names.insert(r, d);
+                    d
+                }
+            }
+        } else if may_demangle(raw) {
+            NONE
+        } else {
+            r
+        };
         w.function_of(r, d, lang)
     }
 }
@@ -96,6 +116,26 @@ pub fn demangle(name: &str, _lang: u32) -> String {
         }
     }
     name.to_string()
+}
+
+/// A name of a 32-bit x86 Windows image (PE or PDB) as llvm-symbolizer prints it: demangled
+/// where it is mangled, else without its C decoration (`_name` cdecl, `_name@8` stdcall,
+/// `@name@8` fastcall, `name@@8` vectorcall), then demangled if what is left is an
+/// Itanium or Rust name (mingw's `__Z...` are taken by `demangle` already).
+pub fn demangle_pe32(raw: &str) -> String {
+    let d = demangle(raw, 0);
+    if d != raw || raw.starts_with('?') {
+        return d;
+    }
+    let mut s = raw.strip_prefix(|c| c == '_' || c == '@').unwrap_or(raw);
+    if let Some(i) = s.rfind('@') {
+        // (an `@` with no digits after it counts: vectorcall's `@@8` leaves `name@`)
+        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
+            s = &s[..i];
+        }
+    }
+    let s = s.strip_suffix('@').unwrap_or(s);
+    demangle(s, 0)
 }
 
 /// The C++ name `n` (`_Z...`) demangled after `head`, in LLVM's style.

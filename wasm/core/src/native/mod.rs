@@ -818,6 +818,7 @@ fn build_core<'b>(
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
     let mut fns = demangle::Functions::default();
+    fns.pe32 = id.kind == "pe" && id.arch == "x86";
     // `.debug_info` is read a unit at a time, from memory or through `info`.
     let mut info = info.or_else(|| {
         let whole = sections.remove(&gimli::SectionId::DebugInfo)?;

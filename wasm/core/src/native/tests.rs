@@ -70,3 +70,21 @@ fn compressed_sections_bypass_the_read_cache() {
     }
     assert_eq!(ranged, build_symcache(&bytes[..], None).unwrap().finish());
 }
+
+#[test]
+fn pe32_names_lose_their_c_decoration() {
+    use super::demangle::demangle_pe32;
+    for (raw, want) in [
+        ("_main", "main"),
+        ("_std_fn@8", "std_fn"),
+        ("@fast_fn@8", "fast_fn"),
+        ("vec_fn@@8", "vec_fn"),
+        ("exp_cdecl", "exp_cdecl"),
+        ("_name@x", "name@x"),
+        ("__Z3foov", "foo()"),
+        ("___Z3foov@4", "foo()"),
+        ("?f@@YAHH@Z", "f(int)"),
+    ] {
+        assert_eq!(demangle_pe32(raw), want, "{}", raw);
+    }
+}

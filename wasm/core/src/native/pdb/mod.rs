@@ -260,6 +260,8 @@ struct Sections {
     spans: Vec<(u32, u32)>,
     /// OMAP from source (sorted by source RVA); empty when there is none.
     omap: Vec<(u32, u32)>,
+    /// OMAP entries [`image_ranges`](Self::image_ranges) may still visit.
+    pieces_left: std::cell::Cell<u64>,
 }
 
 impl Sections {
@@ -273,7 +275,7 @@ impl Sections {
             })
             .collect();
         spans.sort_unstable();
-        Sections { va, spans, omap }
+        Sections { va, spans, omap, pieces_left: std::cell::Cell::new(1 << 26) }
     }
 
     /// The end of the section holding `rva`.
@@ -282,9 +284,15 @@ impl Sections {
         self.spans.get(i.checked_sub(1)?).map(|s| s.1).filter(|&e| e > rva)
     }
 
+    /// The RVA of a section-relative address, in the PDB's own layout (before OMAP).
     fn rva(&self, seg: u16, off: u32) -> Option<u32> {
         let base = *self.va.get(usize::from(seg).checked_sub(1)?)?;
-        let rva = base.checked_add(off)?;
+        base.checked_add(off)
+    }
+
+    /// Where `rva` (the PDB's layout) is in the image: OMAP from source moves it, or drops
+    /// it (an entry mapping to 0: code the rewriter removed).
+    fn image(&self, rva: u32) -> Option<u32> {
         if self.omap.is_empty() {
             return Some(rva);
         }
@@ -294,6 +302,37 @@ impl Sections {
             None
         } else {
             to.checked_add(rva - from)
+        }
+    }
+
+    /// Calls `f` with the image ranges `[start, end)` (the PDB's layout) became: one per
+    /// OMAP entry it crosses (a rewritten image moves code in pieces smaller than a function).
+    fn image_ranges(&self, start: u32, end: u32, mut f: impl FnMut(u32, u32)) {
+        if self.omap.is_empty() {
+            return f(start, end);
+        }
+        let mut i = self.omap.partition_point(|e| e.0 <= start).saturating_sub(1);
+        let mut at = start;
+        while at < end && i < self.omap.len() {
+            let (from, to) = self.omap[i];
+            if at < from {
+                // (before the first entry: not in the image)
+                at = from;
+                continue;
+            }
+            // Hostile overlapping procedures over a fine OMAP: the pieces are bounded.
+            if self.pieces_left.get() == 0 {
+                return;
+            }
+            self.pieces_left.set(self.pieces_left.get() - 1);
+            let next = self.omap.get(i + 1).map(|e| e.0).unwrap_or(u32::MAX).min(end);
+            if at < next && to != 0 {
+                if let (Some(a), Some(b)) = (to.checked_add(at - from), to.checked_add(next - from)) {
+                    f(a, b);
+                }
+            }
+            at = at.max(next);
+            i += 1;
         }
     }
 }
@@ -322,9 +361,9 @@ fn read_sections<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, dbi: &Dbi, warn: &mut 
 /// A module's line table and inlinee lines, from its C13 subsections.
 #[derive(Default)]
 struct C13 {
-    /// (RVA, file, line, terminal) in LLVM's order: each block's rows then a terminal row
+    /// (RVA, file, line, terminal, column) in LLVM's order: each block's rows then a terminal row
     /// at its subsection's end, blocks sorted by their first address.
-    lines: Vec<(u32, u32, u32, bool)>,
+    lines: Vec<(u32, u32, u32, bool, u32)>,
     /// The rows' addresses, sorted.
     addrs: Vec<u32>,
     /// Inlinee id to (file checksum offset, line).
@@ -376,7 +415,7 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
             }
         }
     }
-    let mut groups: Vec<Vec<(u32, u32, u32, bool)>> = Vec::new();
+    let mut groups: Vec<Vec<(u32, u32, u32, bool, u32)>> = Vec::new();
     for &(kind, body) in &subs {
         match kind {
             DEBUG_S_LINES => {
@@ -389,30 +428,33 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                     None => continue,
                 };
                 let end = base.saturating_add(size);
-                let _has_columns = flags & 1 != 0;
+                // (each line entry then has a column entry after all of them: start, end)
+                let entry = if flags & 1 != 0 { 12 } else { 8 };
                 let mut at = 12usize;
                 while at + 12 <= body.len() {
                     let file_off = u32_at(body, at).unwrap_or(0);
                     let n = u32_at(body, at + 4).unwrap_or(0) as usize;
                     let block = u32_at(body, at + 8).unwrap_or(0) as usize;
-                    if block < 12 || block > body.len() - at || n > (block - 12) / 8 {
+                    if block < 12 || block > body.len() - at || n > (block - 12) / entry {
                         warn.skip("line block", "runs past its subsection", || format!("module {}", module));
                         break;
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
-                    let mut rows: Vec<(u32, u32, u32, bool)> = (0..n)
+                    let columns = at + 12 + 8 * n;
+                    let mut rows: Vec<(u32, u32, u32, bool, u32)> = (0..n)
                         .map(|i| {
                             let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
                             let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                            (base.saturating_add(o), file, line, false)
+                            let column = if entry == 12 { u32::from(u16_at(body, columns + 4 * i).unwrap_or(0)) } else { 0 };
+                            (base.saturating_add(o), file, line, false, column)
                         })
                         .collect();
-                    if let Some(&(_, f, l, _)) = rows.last() {
+                    if let Some(&(_, f, l, _, _)) = rows.last() {
                         // LLVM adds a row at the subsection's start with the block's first line
                         // and a terminal row at its end.
                         let first = rows[0];
-                        rows.insert(0, (base, first.1, first.2, false));
-                        rows.push((end, f, l, true));
+                        rows.insert(0, (base, first.1, first.2, false, first.4));
+                        rows.push((end, f, l, true, 0));
                         groups.push(rows);
                     }
                     at += block;
@@ -446,7 +488,7 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
 impl C13 {
     /// The row LLVM's native reader answers for `rva` (`findLineNumbersByVA`): the first
     /// row at it, else the last one before it unless that ends a block.
-    fn line_at(&self, rva: u32) -> Option<(u32, u32)> {
+    fn line_at(&self, rva: u32) -> Option<(u32, u32, u32)> {
         let rows = &self.lines;
         let mut i = rows.partition_point(|e| e.0 < rva || (e.0 == rva && e.3));
         if i == rows.len() || rows[i].0 > rva {
@@ -455,7 +497,7 @@ impl C13 {
             }
             i -= 1;
         }
-        rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2))
+        rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2, e.4))
     }
 }
 
@@ -921,25 +963,6 @@ fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Opt
     Ok(out)
 }
 
-/// The name llvm-symbolizer prints for `raw` in a 32-bit x86 image: demangled, else
-/// without the C decoration (`_name`, `@name@8`, `name@8`).
-fn display_name(raw: &str, x86: bool) -> String {
-    let d = demangle::demangle(raw, 0);
-    if d != raw || !x86 || raw.starts_with('?') {
-        return d;
-    }
-    let mut s = raw;
-    if s.starts_with('_') || s.starts_with('@') {
-        s = &s[1..];
-    }
-    if let Some(i) = s.rfind('@') {
-        if s[i + 1..].bytes().all(|c| c.is_ascii_digit()) {
-            s = &s[..i];
-        }
-    }
-    s.strip_suffix('@').unwrap_or(s).to_string()
-}
-
 /// Builds a symcache from a PDB (addresses are RVAs, image base 0).
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut warn = Warnings::default();
@@ -970,7 +993,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         if let Some(&f) = fn_names.get(raw) {
             return f;
         }
-        let f = w.function(raw, &display_name(raw, x86), 0);
+        let f = w.function(raw, &if x86 { demangle::demangle_pe32(raw) } else { demangle::demangle(raw, 0) }, 0);
         fn_names.insert(raw.to_string(), f);
         f
     };
@@ -1064,14 +1087,14 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             for win in cuts.windows(2) {
                 let (a, b) = (win[0], win[1]);
                 let off = a - p.start;
-                let (file, line) = m.c13.line_at(a).unwrap_or((NONE, 0));
+                let (file, line, column) = m.c13.line_at(a).unwrap_or((NONE, 0, 0));
                 frames.clear();
                 let j = publics.partition_point(|q| q.0 <= a);
                 let outer = match start_public {
                     Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
                     _ => proc_name,
                 };
-                frames.push(FrameSpec { function: outer, file, line, column: 0, sym_addr: u64::from(p.start) });
+                frames.push(FrameSpec { function: outer, file, line, column, sym_addr: u64::from(sections.image(p.start).unwrap_or(p.start)) });
                 chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
                 if budget == 0 && !budget_warned {
                     budget_warned = true;
@@ -1099,11 +1122,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                         file: m.c13.files.get(&file_off).copied().unwrap_or(NONE),
                         line: line0.wrapping_add(lo as u32),
                         column: 0,
-                        sym_addr: u64::from(p.start.saturating_add(start)),
+                        sym_addr: u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start)),
                     });
                 }
                 let loc = w.chain(&frames);
-                w.range(u64::from(a), u64::from(b), loc);
+                sections.image_ranges(a, b, |a, b| w.range(u64::from(a), u64::from(b), loc));
             }
         }
     }
@@ -1116,8 +1139,12 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         let sec_end = sections.end_of(*rva).unwrap_or(*rva);
         let next = publics.get(i + 1).map(|p| p.0.min(sec_end)).unwrap_or(sec_end);
         let f = intern(&mut w, name);
-        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: u64::from(*rva) }]);
-        w.fallback_range(u64::from(*rva), u64::from(next), loc);
+        let sym_addr = u64::from(sections.image(*rva).unwrap_or(*rva));
+        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr }]);
+        sections.image_ranges(*rva, next, |a, b| w.fallback_range(u64::from(a), u64::from(b), loc));
+    }
+    if sections.pieces_left.get() == 0 {
+        warn.skip("OMAP", "too many address pieces (the rest are left out)", || "OMAP from source".to_string());
     }
     Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() })
 }

@@ -62,12 +62,37 @@ def compare(js: bytes, map_bytes: bytes) -> Tuple[int, int, "collections.Counter
     return len(lines), same, diffs, examples
 
 
+def write_golden(js: Path, mp: Path, out: Path) -> None:
+    """symbolic's function name at every mapped generated position: [[line, col, name], ...]."""
+    import json
+
+    import pysym
+    from symbolic.sourcemapcache import SourceMapCache as SymbolicCache
+
+    cache = SymbolicCache.from_bytes(js.read_bytes(), mp.read_bytes())
+    rows = []
+    seen = set()
+    with pysym.SourceMap.from_bytes(mp.read_bytes()) as sm:
+        for tok in sm:
+            if tok.src is None or (tok.dst_line, tok.dst_col) in seen:
+                continue
+            seen.add((tok.dst_line, tok.dst_col))
+            t = cache.lookup(tok.dst_line + 1, tok.dst_col + 1, 0)
+            name = t.function_name if t is not None else None
+            rows.append([tok.dst_line, tok.dst_col, None if name == "<unknown>" else name])
+    out.write_text(json.dumps({"oracle": "symbolic 13.9.0 SourceMapCache", "names": rows}, separators=(",", ":")) + "\n")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", help="pairs: minified.js map.json")
     ap.add_argument("--reference", action="store_true", help="the bundles under tests/reference/node_modules")
     ap.add_argument("--show", type=int, default=12, help="differences listed per bundle")
+    ap.add_argument("--golden", metavar="OUT", help="write symbolic's names for the first pair as JSON (test data)")
     args = ap.parse_args(argv)
+    if args.golden:
+        write_golden(Path(args.files[0]), Path(args.files[1]), Path(args.golden))
+        return 0
     pairs = [(Path(a), Path(b)) for a, b in zip(args.files[0::2], args.files[1::2])]
     if args.reference:
         pairs += [(REFERENCE / a, REFERENCE / b) for a, b in REFERENCE_BUNDLES]

@@ -28,8 +28,8 @@ pub struct ScopeNames {
 }
 
 /// The original name of the identifier at `pos`, as symbolic's name resolver finds it: the
-/// mapping at the identifier (or one column before it: UglifyJS puts the name segment on
-/// the space before), else the one just before it when both map to the same original place.
+/// name of the mapping at the identifier, or one column before it (UglifyJS puts the name
+/// segment on the space before the identifier).
 fn name_at(map: &SourceMap<'_>, pos: Pos) -> Option<String> {
     let t = map.lookup(pos.line, pos.col, Bias::GreatestLowerBound)?;
     if t.dst_line != pos.line || t.dst_col + 1 < pos.col {
@@ -37,12 +37,6 @@ fn name_at(map: &SourceMap<'_>, pos: Pos) -> Option<String> {
     }
     if t.name != NONE {
         return map.name(t.name).map(|n| n.into_owned());
-    }
-    if t.dst_col > 0 {
-        let q = map.lookup(pos.line, t.dst_col - 1, Bias::GreatestLowerBound)?;
-        if q.src == t.src && q.src_line == t.src_line && q.src_col == t.src_col && q.name != NONE {
-            return map.name(q.name).map(|n| n.into_owned());
-        }
     }
     None
 }

@@ -580,11 +580,18 @@ impl<'a> Walker<'a> {
                 break;
             } else if self.is(j, b"]") && self.mate[j] != NONE && self.mate[j] as usize >= 1 {
                 let o = self.mate[j] as usize;
-                let inner = &self.src[self.toks[o].start as usize..self.toks[j].end as usize];
-                if inner.len() > 64 {
-                    return None;
+                if o + 2 == j && self.toks[o + 1].kind == Kind::Ident {
+                    // `x[name]`: the identifier is mapped like any other
+                    parts.push(Part::Text("]".into()));
+                    parts.push(Part::Ident((o + 1) as u32));
+                    parts.push(Part::Text("[".into()));
+                } else {
+                    let inner = &self.src[self.toks[o].start as usize..self.toks[j].end as usize];
+                    if inner.len() > 64 {
+                        return None;
+                    }
+                    parts.push(Part::Text(String::from_utf8_lossy(inner).into_owned()));
                 }
-                parts.push(Part::Text(String::from_utf8_lossy(inner).into_owned()));
                 j = o - 1;
                 continue;
             } else {
@@ -666,12 +673,16 @@ impl<'a> Walker<'a> {
                     continue;
                 }
                 if c == p(b",") {
+                    // what comes before a comma is a sibling (argument, element, property,
+                    // declarator, sequence member): go straight to the enclosing bracket
                     let par = self.parent[t];
-                    if par != NONE && self.kind[par as usize] == Brace::Object {
-                        j = par as usize;
-                        continue;
+                    if par == NONE {
+                        break;
                     }
-                    j = t;
+                    j = par as usize;
+                    if self.kind[par as usize] == Brace::Object {
+                        left_object = !suffix.is_empty();
+                    }
                     continue;
                 }
                 if ASSIGNS.contains(&c) {

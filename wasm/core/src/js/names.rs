@@ -27,9 +27,10 @@ pub struct ScopeNames {
     names: Vec<String>,
 }
 
-/// The original name of the identifier at `pos`, as symbolic's name resolver finds it: the
-/// name of the mapping at the identifier, or one column before it (UglifyJS puts the name
-/// segment on the space before the identifier).
+/// The original name of the identifier at `pos`, as symbolic 13.9.0's name resolver finds
+/// it: the name of the mapping at the identifier, or one column before it (UglifyJS puts
+/// the name segment on the space before the identifier), else of the mapping just before
+/// that one when both map to the same original position.
 fn name_at(map: &SourceMap<'_>, pos: Pos) -> Option<String> {
     let t = map.lookup(pos.line, pos.col, Bias::GreatestLowerBound)?;
     if t.dst_line != pos.line || t.dst_col + 1 < pos.col {
@@ -37,6 +38,12 @@ fn name_at(map: &SourceMap<'_>, pos: Pos) -> Option<String> {
     }
     if t.name != NONE {
         return map.name(t.name).map(|n| n.into_owned());
+    }
+    if t.dst_col > 0 {
+        let q = map.lookup(pos.line, t.dst_col - 1, Bias::GreatestLowerBound)?;
+        if q.src == t.src && q.src_line == t.src_line && q.src_col == t.src_col && q.name != NONE {
+            return map.name(q.name).map(|n| n.into_owned());
+        }
     }
     None
 }
@@ -47,8 +54,8 @@ fn resolve(ex: &Extracted<'_>, map: Option<&SourceMap<'_>>, parts: &[Part]) -> S
         match part {
             Part::Text(t) => out.push_str(t),
             Part::Ident(tok) => {
-                let (start, end) = ex.ident_range(*tok);
-                let original = map.and_then(|m| name_at(m, start).or_else(|| name_at(m, end)));
+                let (start, _) = ex.ident_range(*tok);
+                let original = map.and_then(|m| name_at(m, start));
                 match original {
                     Some(n) => out.push_str(&n),
                     None => out.push_str(ex.ident_text(*tok)),

@@ -669,7 +669,11 @@ impl<'a> Walker<'a> {
                         left_object = !suffix.is_empty();
                         continue;
                     }
-                    j = t;
+                    // `c ? a : f`: the consequent is a sibling; go on before the `?`
+                    match self.ternary_start(t) {
+                        Some(q) => j = q,
+                        None => break,
+                    }
                     continue;
                 }
                 if c == p(b",") {
@@ -679,10 +683,8 @@ impl<'a> Walker<'a> {
                     if par == NONE {
                         break;
                     }
-                    j = par as usize;
-                    if self.kind[par as usize] == Brace::Object {
-                        left_object = !suffix.is_empty();
-                    }
+                    // the bracket itself is looked at next (a block or body ends the walk)
+                    j = par as usize + 1;
                     continue;
                 }
                 if ASSIGNS.contains(&c) {
@@ -715,6 +717,39 @@ impl<'a> Walker<'a> {
         }
         if left_object && !suffix.is_empty() {
             return Some(join(vec![Part::Text("<object>".into())], suffix));
+        }
+        None
+    }
+
+    /// The `?` of the conditional whose `:` is token `colon`, on the same nesting level.
+    fn ternary_start(&self, colon: usize) -> Option<usize> {
+        let mut depth = 0u32;
+        let mut j = colon;
+        for _ in 0..NAME_BUDGET {
+            if j == 0 {
+                return None;
+            }
+            j -= 1;
+            let t = &self.toks[j];
+            if t.kind != Kind::Punct {
+                continue;
+            }
+            let c = t.punct;
+            if c == p(b")") || c == p(b"]") || c == p(b"}") {
+                if self.mate[j] == NONE {
+                    return None;
+                }
+                j = self.mate[j] as usize;
+            } else if c == p(b"(") || c == p(b"[") || c == p(b"{") || c == p(b"${") || c == p(b";") {
+                return None;
+            } else if c == p(b":") {
+                depth += 1;
+            } else if c == p(b"?") {
+                if depth == 0 {
+                    return Some(j);
+                }
+                depth -= 1;
+            }
         }
         None
     }

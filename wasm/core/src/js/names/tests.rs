@@ -101,3 +101,16 @@ fn hostile_input_is_bounded() {
     let names = ScopeNames::build(wide.as_bytes(), None).unwrap();
     assert!(names.len() >= 20_000);
 }
+
+#[test]
+fn siblings_do_not_name() {
+    // after a comma, the walk goes to the enclosing bracket: a function body ends it
+    let src = "var o={finish:function(a){return a=1,this.each(function(){ q1() })}};";
+    assert_eq!(at(src, "q1"), "<anonymous>");
+    // the consequent of a conditional is a sibling of the alternate
+    let src = "x[e]=c(e)?function(t){ q1() }:function(t,r){ q2() };";
+    assert_eq!(at(src, "q1"), "x[e]");
+    assert_eq!(at(src, "q2"), "x[e]");
+    let src = "function f(){a()||b?c=1:(c=2,g(()=>{ q1() }))}";
+    assert_eq!(at(src, "q1"), "<anonymous>");
+}

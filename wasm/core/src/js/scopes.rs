@@ -585,12 +585,11 @@ impl<'a> Walker<'a> {
                     parts.push(Part::Text("]".into()));
                     parts.push(Part::Ident((o + 1) as u32));
                     parts.push(Part::Text("[".into()));
-                } else {
+                } else if o + 2 == j && matches!(self.toks[o + 1].kind, Kind::Num | Kind::Str) {
                     let inner = &self.src[self.toks[o].start as usize..self.toks[j].end as usize];
-                    if inner.len() > 64 {
-                        return None;
-                    }
                     parts.push(Part::Text(String::from_utf8_lossy(inner).into_owned()));
+                } else {
+                    parts.push(Part::Text("[<computed>]".into()));
                 }
                 j = o - 1;
                 continue;
@@ -921,6 +920,9 @@ impl<'a> Walker<'a> {
         let k = i - 1;
         let key_start = if self.is(k, b"]") && self.mate[k] != NONE {
             self.mate[k] as usize
+        } else if self.toks[k].kind == Kind::Ident && matches!(self.text(k), b"if" | b"for" | b"while" | b"switch" | b"with" | b"catch") {
+            // `for (...) {` in a block taken for an object literal (`case 1: {`)
+            return;
         } else if matches!(self.toks[k].kind, Kind::Ident | Kind::Private | Kind::Str | Kind::Num) {
             k
         } else {

@@ -114,3 +114,11 @@ fn siblings_do_not_name() {
     let src = "function f(){a()||b?c=1:(c=2,g(()=>{ q1() }))}";
     assert_eq!(at(src, "q1"), "<anonymous>");
 }
+
+#[test]
+fn statements_and_computed_members() {
+    let src = "var o={a(){switch(x){case 1:{for(;;){ q1() }}}}};";
+    assert_eq!(at(src, "q1"), "o.a");
+    let src = "this.c[e.id].w=function(){ q1() };";
+    assert_eq!(at(src, "q1"), "this.c[<computed>].w");
+}

@@ -117,6 +117,19 @@ bench: venv fixtures  ## benchmark against symbolic and sourcemap (prints ratios
 pdb-oracle: venv  ## PE/PDB builds against llvm-symbolizer 19 at every byte of .text (slow)
 	PYSYM_PDB_ADDRESSES=0 $(VPY) -m pytest -q tests/test_pdb.py -k "agrees or omap"
 
+# Function names from scopes against symbolic's SourceMapCache: the real bundles of
+# tests/reference and three more npm packages (pinned; installed into $(JS_NAMES_DIR)).
+JS_NAMES_DIR ?= .cache/js-names
+JS_NAMES_PACKAGES := axios@1.7.9 preact@10.25.4 bootstrap@5.3.3
+js-names: venv fixtures  ## function names from JS scopes vs PyPI symbolic 13.9.0 (prints agreement)
+	$(VPY) -m pip install -q symbolic==13.9.0
+	npm install --prefix $(JS_NAMES_DIR) --ignore-scripts --no-audit --no-fund $(JS_NAMES_PACKAGES)
+	$(VPY) bench/js_names.py --reference \
+	  $(JS_NAMES_DIR)/node_modules/axios/dist/axios.min.js $(JS_NAMES_DIR)/node_modules/axios/dist/axios.min.js.map \
+	  $(JS_NAMES_DIR)/node_modules/preact/dist/preact.min.js $(JS_NAMES_DIR)/node_modules/preact/dist/preact.min.js.map \
+	  $(JS_NAMES_DIR)/node_modules/bootstrap/dist/js/bootstrap.min.js $(JS_NAMES_DIR)/node_modules/bootstrap/dist/js/bootstrap.min.js.map
+.PHONY: js-names
+
 clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info
 

@@ -70,6 +70,10 @@ export declare class SourceMap implements Iterable<Token> {
   readonly closed: boolean;
   lookup(line: number, col: number, bias?: Bias): Token | null;
   lookupMany(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>, bias?: Bias): (Token | null)[];
+  /** Gives the map its generated (minified) file, for `functionNames`. */
+  setGeneratedSource(source: string | Uint8Array | ArrayBuffer): void;
+  /** The enclosing function of each generated position: original name, "<anonymous>", or null (top level). */
+  functionNames(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>): (string | null)[];
   generatedPositions(source: string | number, line: number, col?: number | null): Token[];
   sourceContent(source: string | number): string | null;
   sourceContext(source: string | number, line: number, context?: number): SourceContext | null;

@@ -43,6 +43,7 @@ export class SourceMap extends HandleOwner {
     this._names = null;
     this._tokenCache = new Map();
     this._fast = null;
+    this._generated = null; // the generated file, once given (setGeneratedSource)
   }
 
   /** Loads a map from bytes (Uint8Array, ArrayBuffer, any typed array) or a string. */
@@ -90,7 +91,68 @@ export class SourceMap extends HandleOwner {
     rt.check(rt.call("pysym_sourcemap_from_bytes", ptr, data.length, rt.outSlot));
     const handle = rt.out(1)[0];
     this._handles.set(live.serial, handle);
+    if (this._generated) {
+      // a fresh instance gets the generated file again (its scopes live in the module)
+      const g = this._generated;
+      rt.check(rt.call("pysym_sourcemap_set_generated", handle, rt.putInput(g), g.length, rt.outSlot));
+    }
     return handle;
+  }
+
+  /**
+   * Gives the map its generated (minified) JavaScript file: the module extracts its
+   * function scopes and names them through the map, for `functionNames`.
+   */
+  setGeneratedSource(source) {
+    const data = typeof source === "string" ? new TextEncoder().encode(source) : new Uint8Array(source);
+    const rt = this._rt;
+    const h = this._h();
+    rt.check(rt.call("pysym_sourcemap_set_generated", h, rt.putInput(data), data.length, rt.outSlot));
+    this._generated = data;
+  }
+
+  /**
+   * The function enclosing each generated position: its original name, "<anonymous>",
+   * or null for top-level code. Needs `setGeneratedSource` first.
+   */
+  functionNames(lines, cols) {
+    const la = indexable(lines);
+    const ca = indexable(cols);
+    const n = la.length;
+    if (ca.length !== n) throw new RangeError(`lines and cols differ in length (${n} and ${ca.length})`);
+    if (!this._generated) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
+    const out = new Array(n);
+    const rt = this._rt;
+    const decoder = new TextDecoder();
+    for (let start = 0; start < n; start += BATCH) {
+      const stop = Math.min(n, start + BATCH);
+      const count = stop - start;
+      const h = this._h();
+      const ptr = rt.call("pysym_input_buffer", 8 * count) >>> 0;
+      if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${8 * count} bytes for arguments`);
+      const w = rt.current().u32();
+      let j = ptr >>> 2;
+      for (let i = start; i < stop; i++) {
+        const l = la[i];
+        const c = ca[i];
+        if (!(l >= 0 && l <= U32_MAX && c >= 0 && c <= U32_MAX && Number.isInteger(l) && Number.isInteger(c))) {
+          throw new RangeError("lines and cols must be integers in 0..2**32-1");
+        }
+        w[j++] = l;
+        w[j++] = c;
+      }
+      rt.check(rt.call("pysym_sourcemap_function_names", h, ptr, count, rt.outSlot));
+      const raw = rt.resultBytes();
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const text = 12 * count;
+      for (let i = 0; i < count; i++) {
+        const kind = view.getUint32(12 * i, true);
+        const off = view.getUint32(12 * i + 4, true);
+        const len = view.getUint32(12 * i + 8, true);
+        out[start + i] = kind === 2 ? decoder.decode(raw.subarray(text + off, text + off + len)) : kind === 1 ? "<anonymous>" : null;
+      }
+    }
+    return out;
   }
 
   _call(name, ...args) {

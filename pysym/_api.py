@@ -123,6 +123,7 @@ class SourceMap(HandleOwner):
         self._names: Optional[StringTable] = None
         self._token_cache: Dict[int, Optional[Token]] = {}
         self._fast: Optional[Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]] = None
+        self._generated: Optional[bytes] = None
         with self._rt.lock:
             try:
                 self._load()
@@ -167,7 +168,76 @@ class SourceMap(HandleOwner):
         rt.check(status)
         handle = live.instance.read_u32(live.out_slot, 1)[0]
         self._handles[live.serial] = handle
+        if self._generated is not None:
+            # a fresh instance gets the generated file again (its scopes live in the module)
+            ptr = rt.put_input(self._generated)
+            rt.check(rt.call("pysym_sourcemap_set_generated", handle, ptr, len(self._generated), rt.out_slot))
         return handle
+
+    # -- function names from the generated file's scopes ---------------------------
+
+    def set_generated_source(self, source: Any) -> None:
+        """Gives the map its generated (minified) JavaScript file.
+
+        The module extracts the file's function scopes and names them through the map
+        (as symbolic's SourceMapCache does), for :meth:`function_names`. The text is kept
+        by the host so that a fresh instance gets it again.
+        """
+        if isinstance(source, str):
+            source = source.encode("utf-8")
+        elif not isinstance(source, bytes):
+            source = bytes(memoryview(source).cast("B"))
+        rt = self._rt
+        with rt.lock:
+            h = self._h()
+            ptr = rt.put_input(source)
+            rt.check(rt.call("pysym_sourcemap_set_generated", h, ptr, len(source), rt.out_slot))
+            self._generated = source
+
+    def function_names(self, lines: Any, cols: Any) -> List[Optional[str]]:
+        """The function enclosing each generated position (0-based line, UTF-16 column).
+
+        The original name of the innermost function scope (``Cart.total``, ``get o.x``,
+        ``new Cart`` for class bodies), ``"<anonymous>"`` for a function without one, or
+        ``None`` for top-level code. Needs :meth:`set_generated_source` first.
+        """
+        la = _u32_array(lines, "lines")
+        ca = _u32_array(cols, "cols")
+        n = len(la)
+        if len(ca) != n:
+            raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
+        if self._generated is None:
+            raise ValueError("function_names needs the generated file: call set_generated_source first")
+        out: List[Optional[str]] = []
+        rt = self._rt
+        for start in range(0, n, _BATCH):
+            stop = min(n, start + _BATCH)
+            pairs = array.array("I", bytes(8 * (stop - start)))
+            pairs[0::2] = la[start:stop]
+            pairs[1::2] = ca[start:stop]
+            if sys.byteorder == "big":
+                pairs.byteswap()
+            with rt.lock:
+                h = self._h()
+                ptr = rt.input_buffer(pairs)
+                rt.check(rt.call("pysym_sourcemap_function_names", h, ptr, stop - start, rt.out_slot))
+                raw = rt.result_bytes()
+            count = stop - start
+            words = array.array("I", raw[: 12 * count])
+            if sys.byteorder == "big":
+                words.byteswap()
+            text = raw[12 * count :]
+            for i in range(count):
+                kind, off, size = words[3 * i], words[3 * i + 1], words[3 * i + 2]
+                if kind == 2:
+                    out.append(text[off : off + size].decode("utf-8", "replace"))
+                else:
+                    out.append("<anonymous>" if kind == 1 else None)
+        return out
+
+    def function_name(self, line: int, col: int) -> Optional[str]:
+        """:meth:`function_names` for one position."""
+        return self.function_names([line], [col])[0]
 
 
     def _call(self, name: str, *args: int) -> int:

@@ -223,3 +223,15 @@ test("fromUrl fetches a map; a missing one raises PysymError", async () => {
     await P.init();
   }
 });
+
+test("function names from the generated file's scopes (the same answers as Python)", async () => {
+  await P.init();
+  const dir = new URL("tests/data/js_names/", ROOT);
+  const sm = P.SourceMap.fromBytes(readFileSync(new URL("cart.min.js.map", dir)));
+  assert.throws(() => sm.functionNames([0], [0]), P.PysymError);
+  sm.setGeneratedSource(readFileSync(new URL("cart.min.js", dir)));
+  const golden = JSON.parse(readFileSync(new URL("cart.names.json", dir), "utf-8")).names;
+  const names = sm.functionNames(golden.map((r) => r[0]), golden.map((r) => r[1]));
+  assert.deepEqual(names, golden.map((r) => r[2]));
+  sm.close();
+});

@@ -5,6 +5,7 @@
 //! The module is single-threaded (wasm32-unknown-unknown without threads), so the global
 //! state below is only ever touched by one call at a time.
 
+use pysym_core::js::names::{Enclosing, ScopeNames};
 use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
 use pysym_core::symcache::{Output, SymCache};
 use pysym_core::{Error, ErrorKind};
@@ -15,7 +16,7 @@ use std::mem::ManuallyDrop;
 mod pools;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 8;
+pub const ABI_VERSION: i32 = 9;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -203,6 +204,8 @@ struct OwnedMap {
     map: ManuallyDrop<SourceMap<'static>>,
     ptr: *mut u8,
     len: usize,
+    /// Function scopes of the generated file, once the host gave it.
+    scopes: Option<ScopeNames>,
 }
 
 impl OwnedMap {
@@ -212,7 +215,7 @@ impl OwnedMap {
         // which drops the map (the only borrower) first.
         let data: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
         match SourceMap::parse(data) {
-            Ok(map) => Ok(OwnedMap { map: ManuallyDrop::new(map), ptr, len }),
+            Ok(map) => Ok(OwnedMap { map: ManuallyDrop::new(map), ptr, len, scopes: None }),
             Err(e) => {
                 input_dealloc(ptr, len);
                 Err(e)
@@ -275,6 +278,14 @@ impl Slab {
         slot.entry.as_ref()
     }
 
+    fn get_mut(&mut self, handle: u32) -> Option<&mut Entry> {
+        let slot = self.slots.get_mut((handle & INDEX_MASK) as usize)?;
+        if slot.generation != handle >> INDEX_BITS {
+            return None;
+        }
+        slot.entry.as_mut()
+    }
+
     fn remove(&mut self, handle: u32) -> Option<Entry> {
         let index = handle & INDEX_MASK;
         let slot = self.slots.get_mut(index as usize)?;
@@ -285,6 +296,13 @@ impl Slab {
         slot.generation = (slot.generation % GENERATION_MASK) + 1;
         self.free.push(index);
         slot.entry.take()
+    }
+}
+
+fn owned_map(handle: u32) -> Result<&'static mut OwnedMap, i32> {
+    match state().slab.get_mut(handle) {
+        Some(Entry::SourceMap(m)) => Ok(m),
+        _ => Err(fail(status::BAD_HANDLE, format!("no source map with handle {:#x}", handle))),
     }
 }
 
@@ -1392,4 +1410,82 @@ pub extern "C" fn pysym_decompress(ptr: u32, len: u32, limit: u32, out: u32) -> 
         }
         Err(e) => fail_core(e),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports: JavaScript function names (ABI 9)
+
+/// Gives a map its generated JavaScript file (`len` bytes at `ptr`, from `pysym_alloc`;
+/// the module takes ownership and frees it before returning): its function scopes are
+/// extracted and named through the map, for `pysym_sourcemap_function_names`.
+/// `out[0]` = number of scope transitions kept.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_set_generated(h: u32, ptr: u32, len: u32, out: u32) -> i32 {
+    let (ptr, len) = (ptr as *mut u8, len as usize);
+    let owned = match owned_map(h) {
+        Ok(m) => m,
+        Err(code) => {
+            if !ptr.is_null() {
+                input_dealloc(ptr, len);
+            }
+            return code;
+        }
+    };
+    if ptr.is_null() {
+        return fail(status::BAD_ARGUMENT, "pysym_sourcemap_set_generated: no input".to_string());
+    }
+    // SAFETY: `ptr` came from `input_alloc(len)` (pysym_alloc) and is freed right after use.
+    let data: &[u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let built = ScopeNames::build(data, Some(&owned.map));
+    input_dealloc(ptr, len);
+    match built {
+        Ok(names) => {
+            put_out(out, &[names.len() as u32]);
+            owned.scopes = Some(names);
+            status::OK
+        }
+        Err(e) => fail_core(e),
+    }
+}
+
+/// The function enclosing each of `count` generated (line, col) pairs at `ptr`: one
+/// record `[kind, offset, length]` per position (kind 0 top level, 1 anonymous function,
+/// 2 named: the name is `length` bytes at `offset` after the records), then the names.
+/// Without `pysym_sourcemap_set_generated` first, BAD_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    let owned = match owned_map(h) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let names = match &owned.scopes {
+        Some(n) => n,
+        None => return fail(status::BAD_ARGUMENT, "the source map has no generated file (set_generated)".to_string()),
+    };
+    let st = state();
+    let n = count as usize;
+    st.result.clear();
+    let mut data: Vec<u8> = Vec::new();
+    if st.result.try_reserve(n.saturating_mul(12)).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
+    }
+    let base = ptr as *const u32;
+    for i in 0..n {
+        // SAFETY: the host wrote `count` pairs at `ptr`; an out-of-bounds read traps.
+        let (line, col) = unsafe { (base.add(2 * i).read_unaligned(), base.add(2 * i + 1).read_unaligned()) };
+        let (kind, off, len) = match names.lookup(line, col) {
+            Enclosing::Global => (0, 0, 0),
+            Enclosing::Anonymous => (1, 0, 0),
+            Enclosing::Named(s) => {
+                let off = data.len() as u32;
+                data.extend_from_slice(s.as_bytes());
+                (2, off, s.len() as u32)
+            }
+        };
+        push_u32(&mut st.result, kind);
+        push_u32(&mut st.result, off);
+        push_u32(&mut st.result, len);
+    }
+    st.result.extend_from_slice(&data);
+    publish_result(out)
 }

@@ -8,6 +8,7 @@
 pub mod decompress;
 pub mod error;
 pub mod hash;
+pub mod js;
 pub mod minidump;
 pub mod native;
 pub mod sourcemap;

@@ -286,3 +286,22 @@ pub fn pdb(data: &[u8]) {
         }
     }
 }
+
+/// The JavaScript scope extractor on any bytes: ranges never run backwards, lookups at
+/// and around every scope edge answer, and names resolve through a small map.
+pub fn js_scopes(data: &[u8]) {
+    let map = br#"{"version":3,"sources":["a.js"],"names":["n"],"mappings":"AAAAA,CAAC,CAAC;AACA"}"#;
+    let map = pysym_core::sourcemap::SourceMap::parse(map).expect("the fixed map parses");
+    if let Ok(names) = pysym_core::js::names::ScopeNames::build(data, Some(&map)) {
+        for line in 0..3 {
+            for col in 0..64 {
+                let _ = names.lookup(line, col);
+            }
+        }
+    }
+    if let Ok(ex) = pysym_core::js::scopes::extract(data) {
+        for s in &ex.scopes {
+            assert!(s.start <= s.end, "{:?}", s);
+        }
+    }
+}

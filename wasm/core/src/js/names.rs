@@ -1,0 +1,147 @@
+//! Original function names for generated positions, from scopes and a source map.
+
+use super::scopes::{extract, Extracted, Part, Pos};
+use crate::error::Result;
+use crate::sourcemap::{Bias, SourceMap, NONE};
+
+const GLOBAL: u32 = u32::MAX;
+const ANONYMOUS: u32 = u32::MAX - 1;
+
+/// What encloses a generated position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enclosing<'a> {
+    /// A function with this (original) name.
+    Named(&'a str),
+    /// A function no name could be found for.
+    Anonymous,
+    /// Top-level code (or a position outside the file).
+    Global,
+}
+
+/// The scopes of a generated file with their names resolved: a sorted list of
+/// "from this position on, the innermost scope is N" transitions.
+#[derive(Debug, Default)]
+pub struct ScopeNames {
+    at: Vec<Pos>,
+    name: Vec<u32>,
+    names: Vec<String>,
+}
+
+/// The original name of the identifier at `pos`, as symbolic 13.9.0's name resolver finds
+/// it: the name of the mapping at the identifier, or one column before it (UglifyJS puts
+/// the name segment on the space before the identifier), else of the mapping just before
+/// that one when both map to the same original position.
+fn name_at(map: &SourceMap<'_>, pos: Pos) -> Option<String> {
+    let t = map.lookup(pos.line, pos.col, Bias::GreatestLowerBound)?;
+    if t.dst_line != pos.line || t.dst_col + 1 < pos.col {
+        return None;
+    }
+    if t.name != NONE {
+        return map.name(t.name).map(|n| n.into_owned());
+    }
+    if t.dst_col > 0 {
+        let q = map.lookup(pos.line, t.dst_col - 1, Bias::GreatestLowerBound)?;
+        if q.src == t.src && q.src_line == t.src_line && q.src_col == t.src_col && q.name != NONE {
+            return map.name(q.name).map(|n| n.into_owned());
+        }
+    }
+    None
+}
+
+fn resolve(ex: &Extracted<'_>, map: Option<&SourceMap<'_>>, parts: &[Part]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Text(t) => out.push_str(t),
+            Part::Ident(tok) => {
+                let (start, _) = ex.ident_range(*tok);
+                let original = map.and_then(|m| name_at(m, start));
+                match original {
+                    Some(n) => out.push_str(&n),
+                    None => out.push_str(ex.ident_text(*tok)),
+                }
+            }
+        }
+    }
+    out
+}
+
+impl ScopeNames {
+    /// Extracts the scopes of `source` (the generated file) and names them through `map`
+    /// (without a map, the generated names are kept).
+    pub fn build(source: &[u8], map: Option<&SourceMap<'_>>) -> Result<ScopeNames> {
+        let ex = extract(source)?;
+        let mut out = ScopeNames::default();
+        let mut index = std::collections::HashMap::new();
+        // (end, name) of the open scopes, outermost first
+        let mut stack: Vec<(Pos, u32)> = Vec::new();
+        let close = |out: &mut ScopeNames, stack: &mut Vec<(Pos, u32)>, upto: Option<Pos>| {
+            while let Some(&(end, _)) = stack.last() {
+                if upto.map_or(false, |u| end > u) {
+                    break;
+                }
+                stack.pop();
+                let outer = stack.last().map_or(GLOBAL, |s| s.1);
+                out.push(end, outer);
+            }
+        };
+        for s in &ex.scopes {
+            close(&mut out, &mut stack, Some(s.start));
+            let id = match &s.name {
+                None => ANONYMOUS,
+                Some(parts) => {
+                    let name = resolve(&ex, map, parts);
+                    let next = out.names.len() as u32;
+                    let id = *index.entry(name.clone()).or_insert(next);
+                    if id == next {
+                        out.names.push(name);
+                    }
+                    id
+                }
+            };
+            // a child never outlives its parent (our ranges are heuristic at the edges)
+            let end = stack.last().map_or(s.end, |p| p.0.min(s.end));
+            out.push(s.start, id);
+            stack.push((end, id));
+        }
+        close(&mut out, &mut stack, None);
+        Ok(out)
+    }
+
+    fn push(&mut self, at: Pos, name: u32) {
+        // the last transition at one position wins
+        if self.at.last() == Some(&at) {
+            self.name.pop();
+            self.at.pop();
+        }
+        self.at.push(at);
+        self.name.push(name);
+    }
+
+    /// The innermost scope at a generated position (0-based line, UTF-16 column).
+    pub fn lookup(&self, line: u32, col: u32) -> Enclosing<'_> {
+        let pos = Pos { line, col };
+        let i = self.at.partition_point(|&p| p <= pos);
+        if i == 0 {
+            return Enclosing::Global;
+        }
+        match self.name[i - 1] {
+            GLOBAL => Enclosing::Global,
+            ANONYMOUS => Enclosing::Anonymous,
+            n => Enclosing::Named(&self.names[n as usize]),
+        }
+    }
+
+    /// Number of transitions (for tests and sizes).
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether no scope was found.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -24,9 +24,9 @@ import pytest
 from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer
 
 import pysym
-from pysym import FilesystemStore, Symbolicator, SystemStore
+from pysym import FilesystemStore, Symbolicator, SystemStore, _abi
 from pysym._cli import main as cli_main
-from pysym._symbolicate._minidump import build_cfi, walk_minidump
+from pysym._symbolicate._minidump import _OpenDump, build_cfi, walk_minidump
 
 DATA = Path(__file__).parent / "data" / "minidump"
 
@@ -206,6 +206,33 @@ def test_walk_input_checked(engine: str) -> None:
         walk_minidump(str(dump), [(0, b"garbage!" * 8)], pysym._host.get_runtime())
     with pytest.raises(pysym.PysymError, match="not in the dump"):
         walk_minidump(str(dump), [(10_000, build_cfi_empty())], pysym._host.get_runtime())
+
+
+def test_kept_dump_walks_as_a_fresh_parse(engine: str) -> None:
+    """pysym_minidump_open keeps the parsed dump: walking it gives the document a walk that
+    parses the dump again gives; another file, a stale handle and a double free are refused."""
+    data = (DATA / "test.dmp").read_bytes()
+    rt = pysym._host.get_runtime()
+    opened = _OpenDump(data, rt)
+    try:
+        assert opened.md.document == pysym.Minidump.from_bytes(data).document
+        assert opened.walk([]) == walk_minidump(data, [], rt)
+        other = _OpenDump(data[:-1], rt)  # a dump cut by one byte still parses
+        other.src, opened.src = opened.src, other.src
+        with pytest.raises(pysym.PysymError, match="parsed from %d bytes" % len(data)):
+            opened.walk([])
+        opened.src, other.src = other.src, opened.src
+        other.close()
+        handle = opened.handle
+    finally:
+        opened.close()
+    assert rt.call("pysym_minidump_free", handle) == _abi.BAD_HANDLE
+    fh = rt.files.add(data)
+    try:
+        with pytest.raises(pysym.PysymError, match="no minidump with handle"):
+            rt.check(rt.call("pysym_minidump_walk_open", fh, handle, rt.put_input(bytes(4)), 4, rt.out_slot))
+    finally:
+        rt.files.remove(fh)
 
 
 def build_cfi_empty() -> bytes:

@@ -205,27 +205,78 @@ def walk_minidump(source: PathOrBytes, caches: List[Tuple[int, bytes]], rt: Runt
     return doc
 
 
+class _OpenDump:
+    """A dump parsed once and kept in the module (``pysym_minidump_open``) to be walked
+    without a second parse; walked by ``pysym_minidump_walk`` (parsing again) when the
+    instance that holds it was replaced in between (a trap while finding CFI)."""
+
+    def __init__(self, source: PathOrBytes, rt: Runtime) -> None:
+        self.rt = rt
+        self.src = _Source(source)
+        self.handle = 0
+        try:
+            with rt.lock:
+                self.serial = rt.current().serial
+                rt.check(self.src.call(rt, "pysym_minidump_open", rt.out_slot))
+                raw = rt.result_bytes()
+                self.handle = rt.out(3)[2]
+        except BaseException:
+            self.src.close()
+            raise
+        self.md = Minidump._from_document(json.loads(raw.decode("utf-8")))
+
+    def walk(self, caches: List[Tuple[int, bytes]]) -> Dict[str, Any]:
+        rt = self.rt
+        data = _walk_input(caches)
+        with rt.lock:
+            ptr = rt.put_input(data)
+            if rt.current().serial == self.serial:
+                status = self.src.call(rt, "pysym_minidump_walk_open", self.handle, ptr, len(data), rt.out_slot)
+            else:
+                status = self.src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot)
+            rt.check(status)
+            raw = rt.result_bytes()
+        doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
+        return doc
+
+    def close(self) -> None:
+        rt = self.rt
+        try:
+            if self.handle:
+                with rt.lock:
+                    live = rt.live
+                    if live is not None and live.serial == self.serial:
+                        rt.call("pysym_minidump_free", self.handle)
+                self.handle = 0
+        finally:
+            self.src.close()
+
+
 def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
     """See :meth:`pysym.Symbolicator.process_minidump`."""
     rt = sym.runtime
     if isinstance(dump, (bytes, bytearray, memoryview)):
         dump = _as_bytes(dump)
-    md = Minidump(dump, rt)
-    raw_modules = minidump_modules(md)
-    from ._request import parse_module
+    opened = _OpenDump(dump, rt)
+    try:
+        md = opened.md
+        raw_modules = minidump_modules(md)
+        from ._request import parse_module
 
-    unwinds: List[Optional[_Unwind]] = []
-    caches: List[Tuple[int, bytes]] = []
-    for i, raw in enumerate(raw_modules):
-        m, _err = parse_module(raw)
-        if m is None:
-            unwinds.append(None)
-            continue
-        u = resolve_unwind(sym, m, rt)
-        unwinds.append(u)
-        if u.cache is not None:
-            caches.append((i, u.cache))
-    walked = walk_minidump(dump, caches, rt)
+        unwinds: List[Optional[_Unwind]] = []
+        caches: List[Tuple[int, bytes]] = []
+        for i, raw in enumerate(raw_modules):
+            m, _err = parse_module(raw)
+            if m is None:
+                unwinds.append(None)
+                continue
+            u = resolve_unwind(sym, m, rt)
+            unwinds.append(u)
+            if u.cache is not None:
+                caches.append((i, u.cache))
+        walked = opened.walk(caches)
+    finally:
+        opened.close()
 
     crashed_index = md.crashed_thread
     traces = []

@@ -235,6 +235,32 @@ def test_kept_dump_walks_as_a_fresh_parse(engine: str) -> None:
         rt.files.remove(fh)
 
 
+class _CountingStore(FilesystemStore):
+    def __init__(self, path: Path, negative_ttl: float) -> None:
+        super().__init__(path, negative_ttl=negative_ttl)
+        self.asked: List[str] = []
+
+    def locations(self, module: Any) -> List[Any]:
+        self.asked.append(module.code_file or "")
+        return list(super().locations(module))
+
+
+def test_missing_unwind_info_is_remembered_for_negative_ttl(engine: str, tmp_path: Path) -> None:
+    """A module with no unwind file in the stores is not searched again on the next dump
+    while the store's negative_ttl lasts (as debug files are); with a ttl of 0 it is."""
+    data = (DATA / "linux-mini.dmp").read_bytes()
+    for ttl in (300.0, 0.0):
+        store = _CountingStore(tmp_path, negative_ttl=ttl)
+        sym = Symbolicator([store])
+        counts = []
+        for _ in range(3):
+            sym.process_minidump(data)
+            counts.append(len(store.asked))
+        first = counts[0]  # every module once for its debug file, once for unwind info
+        assert first >= len(pysym.Minidump.from_bytes(data).modules) > 0
+        assert counts == ([first] * 3 if ttl else [first, 2 * first, 3 * first]), (ttl, counts)
+
+
 def build_cfi_empty() -> bytes:
     # The 48-byte header of an empty version 1 cache (FORMAT.md), arch x86_64.
     return b"PYCF" + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") + bytes(36)

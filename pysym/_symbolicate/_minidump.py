@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._errors import PysymError
@@ -89,7 +90,7 @@ def minidump_modules(md: Minidump) -> List[Dict[str, Any]]:
 class _Unwind:
     """What was found for a module's unwinding: status, features, the cache's bytes."""
 
-    __slots__ = ("status", "cache", "path", "stamp", "error", "has_unwind_info")
+    __slots__ = ("status", "cache", "path", "stamp", "error", "has_unwind_info", "expires")
 
     def __init__(self, status: str, cache: Optional[bytes] = None, path: Optional[str] = None,
                  stamp: Optional[Tuple[str, int, int]] = None, error: Optional[str] = None) -> None:
@@ -99,6 +100,7 @@ class _Unwind:
         self.stamp = stamp
         self.error = error
         self.has_unwind_info = cache is not None
+        self.expires = 0.0  # a "missing" memo: time.monotonic() when the stores are asked again
 
 
 def _state(sym: Any) -> Tuple[Dict[Any, _Unwind], threading.Lock, Optional[_CfiDiskCache]]:
@@ -124,8 +126,13 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
     key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file, module.arch)
     with lock:
         hit = memo.get(key)
-    if hit is not None and (hit.stamp is None or _stamp(hit.stamp[0]) == hit.stamp):
-        return hit
+    if hit is not None:
+        if hit.status == "missing":
+            # As for debug files: asked again once the first store's negative_ttl ends.
+            if time.monotonic() < hit.expires:
+                return hit
+        elif hit.stamp is None or _stamp(hit.stamp[0]) == hit.stamp:
+            return hit
     res = _Unwind("missing")
     errors: List[str] = []
     seen = set()
@@ -158,8 +165,11 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
             break
     if res.status != "found" and errors:
         res = _Unwind("malformed", error=errors[0])
-    if res.status == "found":
+    ttl = min((s.negative_ttl for s in sym.stores), default=0.0)
+    if res.status == "found" or (res.status == "missing" and ttl > 0):
+        res.expires = time.monotonic() + ttl
         with lock:
+            memo.pop(key, None)  # re-inserted last: the oldest go first
             memo[key] = res
             while len(memo) > _MEMO_ENTRIES:
                 memo.pop(next(iter(memo)))

@@ -187,6 +187,31 @@ def test_cli_stackwalk(dumped: Dumped, engine: str, tmp_path: Path, capsys: pyte
     assert doc["stacktraces"][0]["frames"][0]["function"] == "leaf_crash"
 
 
+def test_crash_details_and_32_bit_registers(engine: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """crash_details from what the dump holds: test.dmp's access violation parameters
+    (kind 1 = write, then the address), invalid-parameter.dmp's assertion stream; the
+    human output prints x86 registers 8 digits wide."""
+    md = pysym.Minidump.from_path(DATA / "test.dmp")
+    assert md.exception is not None and md.exception.parameters == [1, 0x45]
+    r = Symbolicator([]).process_minidump(DATA / "test.dmp")
+    assert r["crash_details"] == "attempted write to 0x45"
+    a = pysym.Minidump.from_path(DATA / "invalid-parameter.dmp").document["assertion"]
+    r = Symbolicator([]).process_minidump(DATA / "invalid-parameter.dmp")
+    assert r["crash_details"] == "assertion failed: %s in %s (%s:%d)" % (
+        a["expression"], a["function"], a["file"], a["line"]) and a["line"] == 32
+    assert r["assertion"].startswith("format != nullptr common_vfprintf")
+    linux = Symbolicator([]).process_minidump(DATA / "linux-mini.dmp")
+    assert (linux["crash_reason"], linux["crash_details"]) == ("SIGSEGV", None)
+    assert cli_main(["minidump", "stackwalk", str(DATA / "test.dmp"), "--store", str(DATA / "symbols"),
+                     "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Crash details: attempted write to 0x45\n" in out
+    eip, esp = md.exception.registers["eip"], md.exception.registers["esp"]  # the crashed thread's context
+    assert "\n    eip = 0x%08x  esp = 0x%08x  ebp = " % (eip, esp) in out, out
+    assert not re.search(r" = 0x[0-9a-f]{16}", out), out
+
+
 def test_object_features_report_unwind_info(engine: str, tmp_path: Path) -> None:
     src = tmp_path / "f.c"
     src.write_text("int f(int x) { return x * 3; }\n")

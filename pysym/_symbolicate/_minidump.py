@@ -324,7 +324,7 @@ def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
         },
         "crashed": exc is not None,
         "crash_reason": exc.reason if exc is not None else None,
-        "crash_details": None,
+        "crash_details": _crash_details(md),
         "crash_address": ("0x%x" % _crash_address(md)) if exc is not None else None,
         "assertion": _assertion(md),
         "stacktraces": response["stacktraces"],
@@ -342,6 +342,31 @@ def _crash_address(md: Minidump) -> int:
     if windows and exc.code == 0xC0000005 and len(exc.parameters) > 1:
         return exc.parameters[1]
     return exc.address
+
+
+_ACCESS = {0: "read from", 1: "write to", 8: "execute at"}
+
+
+def _crash_details(md: Minidump) -> Optional[str]:
+    """What the dump says beyond the reason and the address: the access a Windows access
+    violation or in-page error attempted (and the in-page error's status), a fast fail's
+    code, a failed assertion with its line."""
+    a = md.document.get("assertion")
+    if a and (a.get("expression") or a.get("function")):
+        where = "%s:%d" % (a.get("file") or "?", a.get("line") or 0)
+        return "assertion failed: %s in %s (%s)" % (a.get("expression") or "?", a.get("function") or "?", where)
+    exc = md.exception
+    if exc is None or md.system_info is None or md.system_info.os != "windows":
+        return None
+    p = exc.parameters
+    if exc.code in (0xC0000005, 0xC0000006) and len(p) > 1:
+        text = "attempted %s 0x%x" % (_ACCESS.get(p[0], "access (kind %d) to" % p[0]), p[1])
+        if exc.code == 0xC0000006 and len(p) > 2:
+            text += ", status 0x%08x" % p[2]
+        return text
+    if exc.code == 0xC0000409 and p:
+        return "fast fail code %d" % p[0]
+    return None
 
 
 def _assertion(md: Minidump) -> Optional[str]:

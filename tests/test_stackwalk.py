@@ -342,6 +342,13 @@ def test_windows_x86_dump_walks_by_stack_win(engine: str, tmp_path: Path) -> Non
         "0x%x" % ret2, "__tmainCRTStartup", "cfi")
     # Frame 3 is in kernel32.dll, for which there are no symbols: found, but missing.
     assert frames[3]["status"] == "missing" and frames[3]["package"].lower().endswith("kernel32.dll")
+    ebp2 = _word(md, data, ebp1, 4)
+    assert frames[3]["instruction_addr"] == "0x%x" % _word(md, data, ebp2 + 4, 4)
+    # Its frame pointer points at a zero frame pointer and a zero return address: the
+    # thread's first frame. Nothing is scanned past it (it used to add three stale frames).
+    ebp3 = _word(md, data, ebp2, 4)
+    assert (_word(md, data, ebp3, 4), _word(md, data, ebp3 + 4, 4)) == (0, 0)
+    assert len(frames) == 4 and "walk_stopped" not in st
     mods = {m["code_file"]: m for m in r["modules"]}
     assert (mods["c:\\test_app.exe"]["unwind_status"], mods["c:\\test_app.exe"]["debug_status"]) == ("found", "found")
     assert mods["C:\\WINDOWS\\system32\\kernel32.dll"]["unwind_status"] == "missing"

@@ -263,7 +263,8 @@ impl<'w, 'c> Walker<'w, 'c> {
                 Step::End => break "end",
                 Step::None => None,
             };
-            if next.is_none() && self.fp_chain_ends(&regs, mem) {
+            let recovered = matches!(frames.last().map(|f| f.trust), Some(Trust::Cfi) | Some(Trust::FramePointer));
+            if next.is_none() && self.fp_chain_ends(&regs, recovered, mem) {
                 // Scanning past the outermost frame finds only stale return addresses.
                 break "end";
             }
@@ -477,8 +478,10 @@ impl<'w, 'c> Walker<'w, 'c> {
 
     /// Whether the frame pointer points at the zero frame pointer and zero return address
     /// with which thread entry points (`_start`, `BaseThreadInitThunk`'s callers, ...) end
-    /// the chain: both words read from the saved stack, above the stack pointer.
-    fn fp_chain_ends<'a, R: ReadRef<'a>>(&self, regs: &Regs, mem: &mut Memory<'_, 'a, R>) -> bool {
+    /// the chain: both words read from the saved stack, above the stack pointer. A frame
+    /// pointer of 0 restored by unwinding (`recovered`: not a register of the context,
+    /// where it may be any value) ends it too: entry points start with it cleared.
+    fn fp_chain_ends<'a, R: ReadRef<'a>>(&self, regs: &Regs, recovered: bool, mem: &mut Memory<'_, 'a, R>) -> bool {
         let fp_reg = match self.arch {
             Arch::X86_64 => 6,
             Arch::X86 => 5,
@@ -488,7 +491,8 @@ impl<'w, 'c> Walker<'w, 'c> {
         let (sp_reg, _) = self.arch.sp_pc();
         let w = self.arch.word();
         match (regs.get(fp_reg), regs.get(sp_reg)) {
-            (Some(fp), Some(sp)) if fp >= sp && fp != 0 && fp % w == 0 => {
+            (Some(0), Some(_)) => recovered,
+            (Some(fp), Some(sp)) if fp >= sp && fp % w == 0 => {
                 mem.word(fp) == Some(0) && fp.checked_add(w).and_then(|a| mem.word(a)) == Some(0)
             }
             _ => false,

@@ -8,6 +8,8 @@ import argparse
 import json
 from typing import IO, Any, Dict, List
 
+# Registers of these CPUs are 32 bits wide (minidump-stackwalk prints them with 8 digits).
+_32BIT = frozenset(["x86", "arm", "ppc", "mips", "sparc"])
 _FOUND_BY = {
     "context": "given as instruction pointer in context",
     "cfi": "call frame info",
@@ -67,6 +69,8 @@ def write_human(r: Dict[str, Any], out: IO[str], *, brief: bool = False) -> None
         out.write("Crash address: %s\n" % r["crash_address"])
     else:
         out.write("No crash\n")
+    if r.get("crash_details"):
+        out.write("Crash details: %s\n" % r["crash_details"])
     if r.get("assertion"):
         out.write("Assertion: %s\n" % r["assertion"])
     out.write("\n")
@@ -104,8 +108,9 @@ def write_human(r: Dict[str, Any], out: IO[str], *, brief: bool = False) -> None
                 continue
             if idx == 0 and not brief:
                 regs = list(st.get("registers", {}).items())
+                form = "%s = 0x%08x" if si["cpu_arch"] in _32BIT else "%s = 0x%016x"
                 for i in range(0, len(regs), 4):
-                    out.write("    " + "  ".join("%s = 0x%016x" % (n, int(v, 16)) for n, v in regs[i : i + 4]) + "\n")
+                    out.write("    " + "  ".join(form % (n, int(v, 16)) for n, v in regs[i : i + 4]) + "\n")
             if not brief:
                 out.write("    Found by: %s\n" % _FOUND_BY.get(f.get("trust", ""), f.get("trust", "?")))
         if st.get("walk_stopped"):

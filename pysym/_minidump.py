@@ -137,10 +137,21 @@ class Minidump:
     def __init__(self, source: PathOrBytes, runtime: Optional[Runtime] = None) -> None:
         src = _Source(source)
         rt = runtime if runtime is not None else get_runtime()
-        with rt.lock:
-            rt.check(src.call(rt, "pysym_minidump_parse", rt.out_slot))
-            raw = rt.result_bytes()
-        doc = json.loads(raw.decode("utf-8"))
+        try:
+            with rt.lock:
+                rt.check(src.call(rt, "pysym_minidump_parse", rt.out_slot))
+                raw = rt.result_bytes()
+        finally:
+            src.close()
+        self._read(json.loads(raw.decode("utf-8")))
+
+    @classmethod
+    def _from_document(cls, doc: Dict[str, Any]) -> "Minidump":
+        md = cls.__new__(cls)
+        md._read(doc)
+        return md
+
+    def _read(self, doc: Dict[str, Any]) -> None:
         self.document = doc
         si = doc["system_info"]
         self.system_info = None if si is None else MinidumpSystemInfo(

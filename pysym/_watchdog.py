@@ -31,6 +31,7 @@ HEAVY = frozenset([
     "pysym_symcache_build",
     "pysym_object_info",
     "pysym_minidump_parse",
+    "pysym_minidump_open",
 ])
 
 

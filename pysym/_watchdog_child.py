@@ -26,7 +26,7 @@ def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arc
             pysym.SymCache.from_object(src, arch=arch, runtime=rt).close()
         elif name == "pysym_object_info":
             pysym.Object(src, arch, rt)
-        elif name == "pysym_minidump_parse":
+        elif name in ("pysym_minidump_parse", "pysym_minidump_open"):
             pysym.Minidump(src, rt)
         elif data is None:
             pysym.SymCache.from_path(src, runtime=rt).close()

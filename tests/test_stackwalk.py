@@ -24,9 +24,9 @@ import pytest
 from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer
 
 import pysym
-from pysym import FilesystemStore, Symbolicator, SystemStore
+from pysym import FilesystemStore, Symbolicator, SystemStore, _abi
 from pysym._cli import main as cli_main
-from pysym._symbolicate._minidump import build_cfi, walk_minidump
+from pysym._symbolicate._minidump import _OpenDump, build_cfi, walk_minidump
 
 DATA = Path(__file__).parent / "data" / "minidump"
 
@@ -187,6 +187,31 @@ def test_cli_stackwalk(dumped: Dumped, engine: str, tmp_path: Path, capsys: pyte
     assert doc["stacktraces"][0]["frames"][0]["function"] == "leaf_crash"
 
 
+def test_crash_details_and_32_bit_registers(engine: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """crash_details from what the dump holds: test.dmp's access violation parameters
+    (kind 1 = write, then the address), invalid-parameter.dmp's assertion stream; the
+    human output prints x86 registers 8 digits wide."""
+    md = pysym.Minidump.from_path(DATA / "test.dmp")
+    assert md.exception is not None and md.exception.parameters == [1, 0x45]
+    r = Symbolicator([]).process_minidump(DATA / "test.dmp")
+    assert r["crash_details"] == "attempted write to 0x45"
+    a = pysym.Minidump.from_path(DATA / "invalid-parameter.dmp").document["assertion"]
+    r = Symbolicator([]).process_minidump(DATA / "invalid-parameter.dmp")
+    assert r["crash_details"] == "assertion failed: %s in %s (%s:%d)" % (
+        a["expression"], a["function"], a["file"], a["line"]) and a["line"] == 32
+    assert r["assertion"].startswith("format != nullptr common_vfprintf")
+    linux = Symbolicator([]).process_minidump(DATA / "linux-mini.dmp")
+    assert (linux["crash_reason"], linux["crash_details"]) == ("SIGSEGV", None)
+    assert cli_main(["minidump", "stackwalk", str(DATA / "test.dmp"), "--store", str(DATA / "symbols"),
+                     "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Crash details: attempted write to 0x45\n" in out
+    eip, esp = md.exception.registers["eip"], md.exception.registers["esp"]  # the crashed thread's context
+    assert "\n    eip = 0x%08x  esp = 0x%08x  ebp = " % (eip, esp) in out, out
+    assert not re.search(r" = 0x[0-9a-f]{16}", out), out
+
+
 def test_object_features_report_unwind_info(engine: str, tmp_path: Path) -> None:
     src = tmp_path / "f.c"
     src.write_text("int f(int x) { return x * 3; }\n")
@@ -206,6 +231,59 @@ def test_walk_input_checked(engine: str) -> None:
         walk_minidump(str(dump), [(0, b"garbage!" * 8)], pysym._host.get_runtime())
     with pytest.raises(pysym.PysymError, match="not in the dump"):
         walk_minidump(str(dump), [(10_000, build_cfi_empty())], pysym._host.get_runtime())
+
+
+def test_kept_dump_walks_as_a_fresh_parse(engine: str) -> None:
+    """pysym_minidump_open keeps the parsed dump: walking it gives the document a walk that
+    parses the dump again gives; another file, a stale handle and a double free are refused."""
+    data = (DATA / "test.dmp").read_bytes()
+    rt = pysym._host.get_runtime()
+    opened = _OpenDump(data, rt)
+    try:
+        assert opened.md.document == pysym.Minidump.from_bytes(data).document
+        assert opened.walk([]) == walk_minidump(data, [], rt)
+        other = _OpenDump(data[:-1], rt)  # a dump cut by one byte still parses
+        other.src, opened.src = opened.src, other.src
+        with pytest.raises(pysym.PysymError, match="parsed from %d bytes" % len(data)):
+            opened.walk([])
+        opened.src, other.src = other.src, opened.src
+        other.close()
+        handle = opened.handle
+    finally:
+        opened.close()
+    assert rt.call("pysym_minidump_free", handle) == _abi.BAD_HANDLE
+    fh = rt.files.add(data)
+    try:
+        with pytest.raises(pysym.PysymError, match="no minidump with handle"):
+            rt.check(rt.call("pysym_minidump_walk_open", fh, handle, rt.put_input(bytes(4)), 4, rt.out_slot))
+    finally:
+        rt.files.remove(fh)
+
+
+class _CountingStore(FilesystemStore):
+    def __init__(self, path: Path, negative_ttl: float) -> None:
+        super().__init__(path, negative_ttl=negative_ttl)
+        self.asked: List[str] = []
+
+    def locations(self, module: Any) -> List[Any]:
+        self.asked.append(module.code_file or "")
+        return list(super().locations(module))
+
+
+def test_missing_unwind_info_is_remembered_for_negative_ttl(engine: str, tmp_path: Path) -> None:
+    """A module with no unwind file in the stores is not searched again on the next dump
+    while the store's negative_ttl lasts (as debug files are); with a ttl of 0 it is."""
+    data = (DATA / "linux-mini.dmp").read_bytes()
+    for ttl in (300.0, 0.0):
+        store = _CountingStore(tmp_path, negative_ttl=ttl)
+        sym = Symbolicator([store])
+        counts = []
+        for _ in range(3):
+            sym.process_minidump(data)
+            counts.append(len(store.asked))
+        first = counts[0]  # every module once for its debug file, once for unwind info
+        assert first >= len(pysym.Minidump.from_bytes(data).modules) > 0
+        assert counts == ([first] * 3 if ttl else [first, 2 * first, 3 * first]), (ttl, counts)
 
 
 def build_cfi_empty() -> bytes:
@@ -264,6 +342,13 @@ def test_windows_x86_dump_walks_by_stack_win(engine: str, tmp_path: Path) -> Non
         "0x%x" % ret2, "__tmainCRTStartup", "cfi")
     # Frame 3 is in kernel32.dll, for which there are no symbols: found, but missing.
     assert frames[3]["status"] == "missing" and frames[3]["package"].lower().endswith("kernel32.dll")
+    ebp2 = _word(md, data, ebp1, 4)
+    assert frames[3]["instruction_addr"] == "0x%x" % _word(md, data, ebp2 + 4, 4)
+    # Its frame pointer points at a zero frame pointer and a zero return address: the
+    # thread's first frame. Nothing is scanned past it (it used to add three stale frames).
+    ebp3 = _word(md, data, ebp2, 4)
+    assert (_word(md, data, ebp3, 4), _word(md, data, ebp3 + 4, 4)) == (0, 0)
+    assert len(frames) == 4 and "walk_stopped" not in st
     mods = {m["code_file"]: m for m in r["modules"]}
     assert (mods["c:\\test_app.exe"]["unwind_status"], mods["c:\\test_app.exe"]["debug_status"]) == ("found", "found")
     assert mods["C:\\WINDOWS\\system32\\kernel32.dll"]["unwind_status"] == "missing"

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._errors import PysymError
@@ -89,7 +90,7 @@ def minidump_modules(md: Minidump) -> List[Dict[str, Any]]:
 class _Unwind:
     """What was found for a module's unwinding: status, features, the cache's bytes."""
 
-    __slots__ = ("status", "cache", "path", "stamp", "error", "has_unwind_info")
+    __slots__ = ("status", "cache", "path", "stamp", "error", "has_unwind_info", "expires")
 
     def __init__(self, status: str, cache: Optional[bytes] = None, path: Optional[str] = None,
                  stamp: Optional[Tuple[str, int, int]] = None, error: Optional[str] = None) -> None:
@@ -99,6 +100,7 @@ class _Unwind:
         self.stamp = stamp
         self.error = error
         self.has_unwind_info = cache is not None
+        self.expires = 0.0  # a "missing" memo: time.monotonic() when the stores are asked again
 
 
 def _state(sym: Any) -> Tuple[Dict[Any, _Unwind], threading.Lock, Optional[_CfiDiskCache]]:
@@ -124,8 +126,13 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
     key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file, module.arch)
     with lock:
         hit = memo.get(key)
-    if hit is not None and (hit.stamp is None or _stamp(hit.stamp[0]) == hit.stamp):
-        return hit
+    if hit is not None:
+        if hit.status == "missing":
+            # As for debug files: asked again once the first store's negative_ttl ends.
+            if time.monotonic() < hit.expires:
+                return hit
+        elif hit.stamp is None or _stamp(hit.stamp[0]) == hit.stamp:
+            return hit
     res = _Unwind("missing")
     errors: List[str] = []
     seen = set()
@@ -158,8 +165,11 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
             break
     if res.status != "found" and errors:
         res = _Unwind("malformed", error=errors[0])
-    if res.status == "found":
+    ttl = min((s.negative_ttl for s in sym.stores), default=0.0)
+    if res.status == "found" or (res.status == "missing" and ttl > 0):
+        res.expires = time.monotonic() + ttl
         with lock:
+            memo.pop(key, None)  # re-inserted last: the oldest go first
             memo[key] = res
             while len(memo) > _MEMO_ENTRIES:
                 memo.pop(next(iter(memo)))
@@ -205,27 +215,78 @@ def walk_minidump(source: PathOrBytes, caches: List[Tuple[int, bytes]], rt: Runt
     return doc
 
 
+class _OpenDump:
+    """A dump parsed once and kept in the module (``pysym_minidump_open``) to be walked
+    without a second parse; walked by ``pysym_minidump_walk`` (parsing again) when the
+    instance that holds it was replaced in between (a trap while finding CFI)."""
+
+    def __init__(self, source: PathOrBytes, rt: Runtime) -> None:
+        self.rt = rt
+        self.src = _Source(source)
+        self.handle = 0
+        try:
+            with rt.lock:
+                self.serial = rt.current().serial
+                rt.check(self.src.call(rt, "pysym_minidump_open", rt.out_slot))
+                raw = rt.result_bytes()
+                self.handle = rt.out(3)[2]
+        except BaseException:
+            self.src.close()
+            raise
+        self.md = Minidump._from_document(json.loads(raw.decode("utf-8")))
+
+    def walk(self, caches: List[Tuple[int, bytes]]) -> Dict[str, Any]:
+        rt = self.rt
+        data = _walk_input(caches)
+        with rt.lock:
+            ptr = rt.put_input(data)
+            if rt.current().serial == self.serial:
+                status = self.src.call(rt, "pysym_minidump_walk_open", self.handle, ptr, len(data), rt.out_slot)
+            else:
+                status = self.src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot)
+            rt.check(status)
+            raw = rt.result_bytes()
+        doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
+        return doc
+
+    def close(self) -> None:
+        rt = self.rt
+        try:
+            if self.handle:
+                with rt.lock:
+                    live = rt.live
+                    if live is not None and live.serial == self.serial:
+                        rt.call("pysym_minidump_free", self.handle)
+                self.handle = 0
+        finally:
+            self.src.close()
+
+
 def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
     """See :meth:`pysym.Symbolicator.process_minidump`."""
     rt = sym.runtime
     if isinstance(dump, (bytes, bytearray, memoryview)):
         dump = _as_bytes(dump)
-    md = Minidump(dump, rt)
-    raw_modules = minidump_modules(md)
-    from ._request import parse_module
+    opened = _OpenDump(dump, rt)
+    try:
+        md = opened.md
+        raw_modules = minidump_modules(md)
+        from ._request import parse_module
 
-    unwinds: List[Optional[_Unwind]] = []
-    caches: List[Tuple[int, bytes]] = []
-    for i, raw in enumerate(raw_modules):
-        m, _err = parse_module(raw)
-        if m is None:
-            unwinds.append(None)
-            continue
-        u = resolve_unwind(sym, m, rt)
-        unwinds.append(u)
-        if u.cache is not None:
-            caches.append((i, u.cache))
-    walked = walk_minidump(dump, caches, rt)
+        unwinds: List[Optional[_Unwind]] = []
+        caches: List[Tuple[int, bytes]] = []
+        for i, raw in enumerate(raw_modules):
+            m, _err = parse_module(raw)
+            if m is None:
+                unwinds.append(None)
+                continue
+            u = resolve_unwind(sym, m, rt)
+            unwinds.append(u)
+            if u.cache is not None:
+                caches.append((i, u.cache))
+        walked = opened.walk(caches)
+    finally:
+        opened.close()
 
     crashed_index = md.crashed_thread
     traces = []
@@ -263,7 +324,7 @@ def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
         },
         "crashed": exc is not None,
         "crash_reason": exc.reason if exc is not None else None,
-        "crash_details": None,
+        "crash_details": _crash_details(md),
         "crash_address": ("0x%x" % _crash_address(md)) if exc is not None else None,
         "assertion": _assertion(md),
         "stacktraces": response["stacktraces"],
@@ -281,6 +342,31 @@ def _crash_address(md: Minidump) -> int:
     if windows and exc.code == 0xC0000005 and len(exc.parameters) > 1:
         return exc.parameters[1]
     return exc.address
+
+
+_ACCESS = {0: "read from", 1: "write to", 8: "execute at"}
+
+
+def _crash_details(md: Minidump) -> Optional[str]:
+    """What the dump says beyond the reason and the address: the access a Windows access
+    violation or in-page error attempted (and the in-page error's status), a fast fail's
+    code, a failed assertion with its line."""
+    a = md.document.get("assertion")
+    if a and (a.get("expression") or a.get("function")):
+        where = "%s:%d" % (a.get("file") or "?", a.get("line") or 0)
+        return "assertion failed: %s in %s (%s)" % (a.get("expression") or "?", a.get("function") or "?", where)
+    exc = md.exception
+    if exc is None or md.system_info is None or md.system_info.os != "windows":
+        return None
+    p = exc.parameters
+    if exc.code in (0xC0000005, 0xC0000006) and len(p) > 1:
+        text = "attempted %s 0x%x" % (_ACCESS.get(p[0], "access (kind %d) to" % p[0]), p[1])
+        if exc.code == 0xC0000006 and len(p) > 2:
+            text += ", status 0x%08x" % p[2]
+        return text
+    if exc.code == 0xC0000409 and p:
+        return "fast fail code %d" % p[0]
+    return None
 
 
 def _assertion(md: Minidump) -> Optional[str]:

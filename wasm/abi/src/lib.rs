@@ -236,6 +236,15 @@ impl Drop for OwnedMap {
 enum Entry {
     SourceMap(OwnedMap),
     SymCache(OwnedSymCache),
+    Minidump(Box<OwnedMinidump>),
+}
+
+/// A parsed minidump kept between calls (`pysym_minidump_open`), so that walking it does
+/// not parse it again; its saved memory stays in the host's file, read at walk time.
+struct OwnedMinidump {
+    md: pysym_core::minidump::Minidump,
+    /// The size of the file it was parsed from: a walk refuses a file of another size.
+    size: u64,
 }
 
 struct Slot {
@@ -1274,30 +1283,39 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
     publish_result(out)
 }
 
+/// The host's read status after a call's last read: a read that failed part way leaves
+/// a partial answer, which is refused with the read's status.
+fn host_read_failure(what: &str) -> Option<i32> {
+    // SAFETY: single-threaded module.
+    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
+    if host < 0 {
+        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+        return Some(fail(host, format!("host file {}: while {} the minidump", why, what)));
+    }
+    None
+}
+
+/// Parses the minidump behind `fh` (ranged reads) and puts its document in the result.
+fn parse_minidump(fh: u32) -> Result<OwnedMinidump, i32> {
+    let file = HostFile::open(fh)?;
+    let size = file.size;
+    let md = pysym_core::minidump::parse(&BoundedCache::new(file)).map_err(fail_native)?;
+    if let Some(code) = host_read_failure("reading") {
+        return Err(code);
+    }
+    state().result = md.to_json().into_bytes();
+    Ok(OwnedMinidump { md, size })
+}
+
 /// Parses a minidump read through the host (ranged reads: only its structures are read,
 /// never the saved memory) into a result buffer holding its JSON document (ABI.md,
 /// "Minidump document"). Damage inside the dump is reported in the document's warnings;
 /// only a file that is not a minidump fails.
 #[no_mangle]
 pub extern "C" fn pysym_minidump_parse(fh: u32, out: u32) -> i32 {
-    let file = match HostFile::open(fh) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let parsed = pysym_core::minidump::parse(&BoundedCache::new(file));
-    match parsed {
-        Ok(md) => {
-            // A host read that failed part way leaves a partial parse: report the read.
-            // SAFETY: single-threaded module.
-            let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
-            if host < 0 {
-                let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
-                return fail(host, format!("host file {}: while reading the minidump", why));
-            }
-            state().result = md.to_json().into_bytes();
-            publish_result(out)
-        }
-        Err(e) => fail_native(e),
+    match parse_minidump(fh) {
+        Ok(_) => publish_result(out),
+        Err(code) => code,
     }
 }
 
@@ -1328,12 +1346,9 @@ pub extern "C" fn pysym_unwind_build(fh: u32, arch_ptr: u32, arch_len: u32, out:
     }
 }
 
-/// Walks the stacks of the minidump behind `fh` (ranged reads) with the CFI caches in
-/// the input at `ptr`/`len` (from `pysym_alloc`; taken and freed): `u32` count, then per
-/// cache `u32` module index (into the dump's module list), `u32` length, the cache's
-/// bytes, padding to 4. Result: the stack walk JSON document (ABI.md).
-#[no_mangle]
-pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> i32 {
+/// The walk input (ABI.md, `pysym_minidump_walk`) at `ptr`/`len`, taken and freed on
+/// return of `f`.
+fn with_walk_input(ptr: u32, len: u32, f: impl FnOnce(&[u8]) -> i32) -> i32 {
     let input_ptr = ptr as *mut u8;
     let input_len = len as usize;
     struct Owned(*mut u8, usize);
@@ -1345,15 +1360,21 @@ pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> 
     let _owned = Owned(input_ptr, input_len);
     // SAFETY: `ptr` came from `pysym_alloc(len)`; `_owned` frees it after the last use.
     let input: &[u8] = if input_ptr.is_null() || input_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(input_ptr, input_len) } };
+    f(input)
+}
+
+/// Walks `md` (its saved memory read through `fh`) with the CFI caches of `input`.
+fn walk_minidump(md: &pysym_core::minidump::Minidump, fh: u32, size: Option<u64>, input: &[u8], out: u32) -> i32 {
     let file = match HostFile::open(fh) {
         Ok(f) => f,
         Err(code) => return code,
     };
+    if let Some(size) = size {
+        if file.size != size {
+            return fail(status::BAD_ARGUMENT, format!("the minidump was parsed from {} bytes, file {} has {}", size, fh, file.size));
+        }
+    }
     let cache = BoundedCache::new(file);
-    let md = match pysym_core::minidump::parse(&cache) {
-        Ok(md) => md,
-        Err(e) => return fail_native(e),
-    };
     let mut cfi: Vec<Option<pysym_core::unwind::CfiCache<'_>>> = vec![None; md.modules.len()];
     let word = |at: usize| input.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let count = word(0).unwrap_or(0);
@@ -1374,15 +1395,31 @@ pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> 
         }
         at += 8 + n + (4 - n % 4) % 4;
     }
-    let walked = pysym_core::unwind::walk::walk(&md, &cache, &cfi, &Default::default());
-    // SAFETY: single-threaded module.
-    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
-    if host < 0 {
-        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
-        return fail(host, format!("host file {}: while walking the minidump", why));
+    let walked = pysym_core::unwind::walk::walk(md, &cache, &cfi, &Default::default());
+    if let Some(code) = host_read_failure("walking") {
+        return code;
     }
     state().result = walked.to_json().into_bytes();
     publish_result(out)
+}
+
+/// Walks the stacks of the minidump behind `fh` (ranged reads) with the CFI caches in
+/// the input at `ptr`/`len` (from `pysym_alloc`; taken and freed): `u32` count, then per
+/// cache `u32` module index (into the dump's module list), `u32` length, the cache's
+/// bytes, padding to 4. Result: the stack walk JSON document (ABI.md).
+#[no_mangle]
+pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> i32 {
+    with_walk_input(ptr, len, |input| {
+        let file = match HostFile::open(fh) {
+            Ok(f) => f,
+            Err(code) => return code,
+        };
+        let md = match pysym_core::minidump::parse(&BoundedCache::new(file)) {
+            Ok(md) => md,
+            Err(e) => return fail_native(e),
+        };
+        walk_minidump(&md, fh, None, input, out)
+    })
 }
 
 // -- compressed downloads ----------------------------------------------------------------
@@ -1488,4 +1525,55 @@ pub extern "C" fn pysym_sourcemap_function_names(h: u32, ptr: u32, count: u32, o
     }
     st.result.extend_from_slice(&data);
     publish_result(out)
+}
+
+// -- minidumps kept between calls (ABI 9: appended after the exports above) ------------
+
+fn minidump_handle(handle: u32) -> Result<&'static OwnedMinidump, i32> {
+    match state().slab.get(handle) {
+        Some(Entry::Minidump(m)) => Ok(m),
+        _ => Err(fail(status::BAD_HANDLE, format!("no minidump with handle {:#x}", handle))),
+    }
+}
+
+/// `pysym_minidump_parse`, keeping the parsed dump: result buffer (the document) in
+/// `out[0..2]`, the handle in `out[2]`, for `pysym_minidump_walk_open`.
+#[no_mangle]
+pub extern "C" fn pysym_minidump_open(fh: u32, out: u32) -> i32 {
+    let owned = match parse_minidump(fh) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match state().slab.insert(Entry::Minidump(Box::new(owned))) {
+        Some(h) => {
+            publish_result(out);
+            put_out(out + 8, &[h]);
+            status::OK
+        }
+        None => fail(status::LIMIT_EXCEEDED, "too many open objects"),
+    }
+}
+
+/// `pysym_minidump_walk` on a dump parsed by `pysym_minidump_open` (`handle`), its
+/// memory read through `fh` (the same file: one of another size is refused); `fh` comes
+/// first, as in every export that reads a host file.
+#[no_mangle]
+pub extern "C" fn pysym_minidump_walk_open(fh: u32, handle: u32, ptr: u32, len: u32, out: u32) -> i32 {
+    with_walk_input(ptr, len, |input| {
+        let owned = match minidump_handle(handle) {
+            Ok(m) => m,
+            Err(code) => return code,
+        };
+        walk_minidump(&owned.md, fh, Some(owned.size), input, out)
+    })
+}
+
+/// Frees a minidump from `pysym_minidump_open`.
+#[no_mangle]
+pub extern "C" fn pysym_minidump_free(h: u32) -> i32 {
+    if minidump_handle(h).is_err() {
+        return status::BAD_HANDLE;
+    }
+    drop(state().slab.remove(h));
+    status::OK
 }

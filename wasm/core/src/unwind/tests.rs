@@ -201,9 +201,11 @@ fn walks_by_cfi_to_the_outermost_frame() {
 #[test]
 fn falls_back_to_frame_pointer_then_scan() {
     let mut stack = vec![0u8; 0x200];
-    // Frame pointer chain: rbp = 0x8040 -> [saved rbp 0x8080, ra 0x2010]; then nothing.
+    // Frame pointer chain: rbp = 0x8040 -> [saved rbp 0x8080, ra 0x2010]; then a saved
+    // rbp that is no frame pointer (not a zero record: that would end the walk).
     put(&mut stack, 0x40, 0x8080);
     put(&mut stack, 0x48, 0x2010);
+    put(&mut stack, 0x80, 0x7);
     // Past the chain: a word pointing into module 1's code for the scan.
     put(&mut stack, 0x90, 0x5); // not in a module
     put(&mut stack, 0x98, 0x2020);
@@ -217,6 +219,31 @@ fn falls_back_to_frame_pointer_then_scan() {
     let got: Vec<(u64, Trust)> = w.threads[0].frames.iter().map(|f| (f.pc, f.trust)).collect();
     assert_eq!(got[..3], [(0x2000, Trust::Context), (0x2010, Trust::FramePointer), (0x2020, Trust::Scan)]);
     assert_eq!(w.threads[0].frames[1].module, Some(1));
+}
+
+#[test]
+fn zero_frame_record_or_restored_zero_frame_pointer_ends_the_walk() {
+    // rbp = 0x8040 -> [saved rbp, ra 0x2010]; a code pointer above for a scan to find.
+    for saved in [0x8080u64, 0] {
+        let mut stack = vec![0u8; 0x200];
+        put(&mut stack, 0x40, saved);
+        put(&mut stack, 0x48, 0x2010);
+        put(&mut stack, 0x98, 0x2020);
+        let md = dump(0x8000, 0x200, vec![("rip", 0x2000), ("rsp", 0x8000), ("rbp", 0x8040)], vec![module(0x2000, 0x1000)]);
+        let w = walk(&md, &stack[..], &[None], &WalkLimits::default());
+        let got: Vec<(u64, Trust)> = w.threads[0].frames.iter().map(|f| (f.pc, f.trust)).collect();
+        // 0x8080 holds a zero frame pointer and a zero return address; 0 is a frame
+        // pointer restored from the stack: either way the caller of 0x2010 is no one.
+        assert_eq!(got, [(0x2000, Trust::Context), (0x2010, Trust::FramePointer)], "saved rbp {:#x}", saved);
+        assert_eq!(w.threads[0].stop, "end");
+    }
+    // A zero rbp in the context itself is any register value: the scan goes on.
+    let mut stack = vec![0u8; 0x200];
+    put(&mut stack, 0x98, 0x2020);
+    let md = dump(0x8000, 0x200, vec![("rip", 0x2000), ("rsp", 0x8000), ("rbp", 0)], vec![module(0x2000, 0x1000)]);
+    let w = walk(&md, &stack[..], &[None], &WalkLimits::default());
+    let got: Vec<(u64, Trust)> = w.threads[0].frames.iter().map(|f| (f.pc, f.trust)).collect();
+    assert_eq!(got[..2], [(0x2000, Trust::Context), (0x2020, Trust::Scan)]);
 }
 
 #[test]

@@ -257,10 +257,17 @@ impl<'w, 'c> Walker<'w, 'c> {
             let first = frames.len() == 1;
             let (pc, sp) = (regs.get(pc_reg).unwrap_or(0), regs.get(sp_reg).unwrap_or(0));
             let next = match self.by_cfi(&regs, first, mem, &mut callee_params) {
+                // A return address of 0 is no caller: the unwind information's outermost frame.
+                Step::Caller(r) if r.get(pc_reg) == Some(0) => break "end",
                 Step::Caller(r) => Some((r, Trust::Cfi)),
                 Step::End => break "end",
                 Step::None => None,
             };
+            let recovered = matches!(frames.last().map(|f| f.trust), Some(Trust::Cfi) | Some(Trust::FramePointer));
+            if next.is_none() && self.fp_chain_ends(&regs, recovered, mem) {
+                // Scanning past the outermost frame finds only stale return addresses.
+                break "end";
+            }
             let next = next
                 .filter(|(r, _)| self.plausible(r, sp, pc))
                 .or_else(|| self.by_fp(&regs, mem).filter(|r| self.plausible(r, sp, pc)).map(|r| (r, Trust::FramePointer)))
@@ -467,6 +474,29 @@ impl<'w, 'c> Walker<'w, 'c> {
         caller.set(pc_reg, Some(ra));
         caller.set(sp_reg, Some(fp.checked_add(2 * w)?));
         Some(caller)
+    }
+
+    /// Whether the frame pointer points at the zero frame pointer and zero return address
+    /// with which thread entry points (`_start`, `BaseThreadInitThunk`'s callers, ...) end
+    /// the chain: both words read from the saved stack, above the stack pointer. A frame
+    /// pointer of 0 restored by unwinding (`recovered`: not a register of the context,
+    /// where it may be any value) ends it too: entry points start with it cleared.
+    fn fp_chain_ends<'a, R: ReadRef<'a>>(&self, regs: &Regs, recovered: bool, mem: &mut Memory<'_, 'a, R>) -> bool {
+        let fp_reg = match self.arch {
+            Arch::X86_64 => 6,
+            Arch::X86 => 5,
+            Arch::Arm64 => 29,
+            _ => return false,
+        };
+        let (sp_reg, _) = self.arch.sp_pc();
+        let w = self.arch.word();
+        match (regs.get(fp_reg), regs.get(sp_reg)) {
+            (Some(0), Some(_)) => recovered,
+            (Some(fp), Some(sp)) if fp >= sp && fp % w == 0 => {
+                mem.word(fp) == Some(0) && fp.checked_add(w).and_then(|a| mem.word(a)) == Some(0)
+            }
+            _ => false,
+        }
     }
 
     fn by_scan<'a, R: ReadRef<'a>>(&self, regs: &Regs, mem: &mut Memory<'_, 'a, R>) -> Option<Regs> {

@@ -112,6 +112,12 @@ bench: venv fixtures  ## benchmark against symbolic and sourcemap (prints ratios
 	$(PROVISION) bench-debug
 	$(VPY) bench/bench_crash.py
 
+# -- the service (issue 18): long runs that are programs, not tests ----------------------
+.PHONY: fuzz-api
+FUZZ_API_EXAMPLES ?= 100
+fuzz-api: venv  ## schemathesis (coverage + fuzzing, every check) against pysym serve's /openapi.json
+	$(VPY) bench/fuzz_api.py --max-examples $(FUZZ_API_EXAMPLES)
+
 clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info
 

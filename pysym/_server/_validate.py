@@ -49,7 +49,8 @@ def _errors(schema: Mapping[str, Any], value: Any, where: str, components: Mappi
             # Objects told apart by their "type" (sources): the form it names says why.
             kinds = {k: f for f in forms for k in f.get("properties", {}).get("type", {}).get("enum", ())}
             if kinds:
-                form = kinds.get(value.get("type"))
+                kind = value.get("type")
+                form = kinds.get(kind) if isinstance(kind, str) else None
                 if form is None:
                     return "%s: 'type' must be one of %s" % (where, ", ".join(kinds))
                 return _errors(form, value, where, components)

@@ -45,7 +45,7 @@ _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
 
 @dataclass
 class _Resolved:
-    status: str  # found, missing, malformed, fetching_failed (a file changed while read)
+    status: str  # found, missing, malformed, fetching_failed (a download failed, a file changed while read)
     symcache: Optional[SymCache] = None
     arch: Optional[str] = None
     features: Dict[str, bool] = field(default_factory=dict)
@@ -262,7 +262,7 @@ class Symbolicator:
 
     def _find(self, module: Module, rt: Runtime) -> _Resolved:
         found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
-        transient: List[str] = []  # candidates whose file changed while read
+        transient: List[str] = []  # candidates that failed to download, or changed while read
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
         for store in self.stores:
@@ -273,6 +273,7 @@ class Symbolicator:
                     path = store.fetch(loc)
                 except Exception as e:  # noqa: BLE001 - a store failing is a candidate failing
                     report["download"] = {"status": "error", "details": str(e)}
+                    transient.append(str(e))  # (a store down, a full disk: not "missing")
                     continue
                 if path is None:
                     report["download"] = {"status": "notfound"}

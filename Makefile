@@ -130,6 +130,21 @@ js-names: venv fixtures  ## function names from JS scopes vs PyPI symbolic 13.9.
 	  $(JS_NAMES_DIR)/node_modules/bootstrap/dist/js/bootstrap.min.js $(JS_NAMES_DIR)/node_modules/bootstrap/dist/js/bootstrap.min.js.map
 .PHONY: js-names
 
+# -- the service (issue 18): long runs that are programs, not tests ----------------------
+.PHONY: fuzz-api load soak
+FUZZ_API_EXAMPLES ?= 100
+fuzz-api: venv  ## schemathesis (coverage + fuzzing, every check) against pysym serve's /openapi.json
+	$(VPY) bench/fuzz_api.py --max-examples $(FUZZ_API_EXAMPLES)
+
+load: venv  ## load test of pysym serve beside the reference app on symbolic (ratios, bounded in time)
+	$(VPY) -m pip install -q symbolic==13.9.0
+	$(VPY) bench/load_service.py --clients 8,32,128 --seconds 10
+
+SOAK_SECONDS ?= 600
+SOAK_RSS_MB ?= 1024
+soak: venv  ## 10-minute RSS soak of pysym serve (8 clients); fails past SOAK_RSS_MB; stops by itself
+	$(VPY) bench/load_service.py --soak $(SOAK_SECONDS) --clients 8 --rss-bound $(SOAK_RSS_MB)
+
 clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info
 

@@ -13,6 +13,7 @@ for the few seconds of the test).
 
 from __future__ import annotations
 
+import errno
 import http.server
 import json
 import os
@@ -109,14 +110,16 @@ def _wait_http(url: str, deadline: float = 60, want: int = 200) -> None:
 class Service:
     """``python -m pysym serve --config FILE --port 0`` as a child process."""
 
-    def __init__(self, tmp: Path, config: Dict[str, Any], engine: Optional[str] = None) -> None:
+    def __init__(self, tmp: Path, config: Dict[str, Any], engine: Optional[str] = None,
+                 wrapper: Tuple[str, ...] = ()) -> None:
         cfg = tmp / ("service-%d.json" % _free_port())
         cfg.write_text(json.dumps(config))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in sys.path if p])
         if engine:
             env["PYSYM_ENGINE"] = engine
-        self.proc = subprocess.Popen([sys.executable, "-m", "pysym", "serve", "--config", str(cfg), "--port", "0"],
+        self.proc = subprocess.Popen(list(wrapper) + [sys.executable, "-m", "pysym", "serve", "--config", str(cfg),
+                                                      "--port", "0"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         if "listening on" not in line:
@@ -426,8 +429,10 @@ def test_s3_source(crash: Crash, tmp_path: Path) -> None:
             code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=sources))
             assert code == 200 and _frames(resp) == want, resp
             assert len([m for m in resp["modules"] if m["debug_status"] == "found"]) == 3
+        # The request-given source is the same bucket with the same keys: it reuses the
+        # configured one's downloads (the cache is keyed by address and credentials).
         m = svc.metrics()
-        assert m["pysym_decompressed_downloads_total"] == 2 and m["pysym_downloads_total"] == 6
+        assert m["pysym_decompressed_downloads_total"] == 1 and m["pysym_downloads_total"] == 3
         # Without allowed_networks the loopback endpoint is refused.
         store = S3Store.from_config(src, cache=DownloadCache(str(tmp_path / "dl")), policy=RemotePolicy())
         with pytest.raises(pysym.PysymError, match="not a public address"):
@@ -490,12 +495,14 @@ def test_async_polling_backpressure_and_limits(crash: Crash, tmp_path: Path, fau
         assert _post(svc.url + "/symbolicate", {"stacktraces": 5})[0] == 400
         assert _post(svc.url + "/symbolicate", {"sources": ["nope"]})[0] == 400
         fs = {"id": "x", "type": "filesystem", "path": "/"}
-        assert _post(svc.url + "/symbolicate", {"sources": [fs]})[1]["message"].startswith("a source given")
+        assert "'type' must be one of http, s3" in _post(svc.url + "/symbolicate", {"sources": [fs]})[1]["message"]
         assert _post(svc.url + "/symbolicate?timeout=abc", {})[0] == 400
         assert _get(svc.url + "/openapi.json")[0] == 200
         m = svc.metrics()
         assert m["pysym_requests_rejected_total"] == 1
-        assert m['pysym_requests_total{endpoint="symbolicate",status="400"}'] == 1  # the stacktraces one
+        # The six 400s above (refused by the front: none reached a worker) and the 413.
+        assert m['pysym_requests_total{endpoint="symbolicate",status="400"}'] == 6
+        assert m['pysym_requests_total{endpoint="symbolicate",status="413"}'] == 1
     finally:
         release.set()
         svc.stop()
@@ -774,7 +781,7 @@ def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Pa
     time.sleep(0.05)
     assert store.fetch_path("f2") is not None
     files = [n for n in os.listdir(cache.dir) if n.endswith(".file")]
-    assert len(files) == 2 and cache.lookup(cache.key(store.id, "f1"))[0] == "none"
+    assert len(files) == 2 and cache.lookup(cache.key(store.cache_scope, "f1"))[0] == "none"
     # The hit did not disturb the open file (its mtime is the download's).
     assert pysym.SymCache.from_object(obj).range_count > 0  # FileChangedError before the fix
     assert faulty.hits["/f0"] == 1
@@ -833,6 +840,213 @@ def test_compressed_bomb_from_a_source(crash: Crash, engine: str, tmp_path: Path
     faulty.routes[path[:-1] + "_"] = (200, {}, _cab(tmp_path, "_.debug", _debug_file(crash, "libtwo.so").read_bytes()))
     resp = Symbolicator([_store(faulty.url, tmp_path / "c")]).symbolicate(_one_frame(crash))
     assert resp["stacktraces"][0]["frames"][-1]["function"] == "two::deep(int)"
+
+
+def test_cache_entries_belong_to_the_source_address_not_its_id(tmp_path: Path, faulty: Faulty) -> None:
+    """A request may name its http source anything: two sources with one id and different
+    servers (or credentials) must not read each other's downloads."""
+    faulty.routes["/good/f"] = (200, {}, b"the configured server's file")
+    faulty.routes["/evil/f"] = (200, {}, b"the requester's file")
+    cache = DownloadCache(str(tmp_path / "dl"))
+    policy = RemotePolicy(allowed_networks=LOOPBACK)
+    good = HttpStore(faulty.url + "/good", id="symbols", cache=cache, policy=policy)
+    evil = HttpStore(faulty.url + "/evil", id="symbols", cache=cache, policy=policy)
+    keyed = HttpStore(faulty.url + "/good", id="symbols", cache=cache, policy=policy, headers={"X-Key": "k"})
+    assert Path(evil.fetch_path("f") or "").read_bytes() == b"the requester's file"
+    assert Path(good.fetch_path("f") or "").read_bytes() == b"the configured server's file"
+    assert Path(keyed.fetch_path("f") or "").read_bytes() == b"the configured server's file"
+    assert faulty.hits == {"/evil/f": 1, "/good/f": 2}
+    assert good.fetch_path("f") and faulty.hits["/good/f"] == 2  # its own entry is a hit
+
+
+def test_requests_are_checked_against_the_openapi_schemas(tmp_path: Path) -> None:
+    """Malformed bodies are 400 at once, also with ?timeout=0 (which would otherwise answer
+    "pending" before a worker looked); unknown routes and methods answer in the JSON shape."""
+    store = tmp_path / "store"
+    store.mkdir()
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "local", "path": str(store)}], workers=1))
+    try:
+        doc = json.loads(_get(svc.url + "/openapi.json")[1])
+        assert doc["components"]["schemas"]["Source"]["oneOf"][0]["enum"] == ["local"]
+        ok = {"stacktraces": [{"frames": [{"instruction_addr": "0x10"}]}], "modules": [], "sources": ["local"]}
+        assert _post(svc.url + "/symbolicate?timeout=30", ok)[0] == 200
+        for bad in ({"sources": None, "stacktraces": 5}, {"sources": ["nope"]},
+                    {"stacktraces": [{"frames": [{"instruction_addr": True}]}]},
+                    {"stacktraces": [{"frames": [7]}]}, {"modules": [1]}, {"options": {"dif_candidates": "yes"}},
+                    {"sources": [{"id": "x", "type": "http", "url": "http://h/", "layout": ""}]},
+                    {"sources": [{"id": "x", "type": "http", "url": "http://h/", "extra": 1}]},
+                    {"sources": [{"id": "x", "type": "http", "url": "ftp://h/"}]},
+                    {"sources": [{"id": "0", "type": {}, "bucket": "0"}]}):  # (a 500 once: found by make fuzz-api)
+            code, body, _h = _post(svc.url + "/symbolicate?timeout=0", bad)
+            assert code == 400 and body["status"] == "failed", (bad, body)
+        code, body, _h = _post(svc.url + "/symbolicate-js?timeout=0", {"stacktraces": [{"frames": [{"lineno": 0}]}]})
+        assert code == 400 and "lineno" in body["message"]
+        code, raw, _h = _get(svc.url + "/symbols/a%0Ab")
+        assert code == 404 and json.loads(raw)["error"] == "not_found"
+        req = urllib.request.Request(svc.url + "/healthcheck", method="DELETE")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 405 and json.loads(e.value.read())["error"] == "method_not_allowed"
+        assert "GET" in e.value.headers["Allow"].split(", ")
+    finally:
+        svc.stop()
+
+
+def test_schemathesis_short_pass(tmp_path: Path) -> None:
+    """A short, seeded schemathesis pass (3 examples per operation) against /openapi.json: no 500s, every answer in
+    the document (status, content type, schema), bad data refused and good data accepted.
+    `make fuzz-api` runs the long pass."""
+    st = Path(sys.executable).with_name("st")
+    if not st.exists():
+        if os.environ.get("CI"):
+            pytest.fail("schemathesis is not installed (tests/requirements.txt installs it)")
+        pytest.skip("schemathesis is not installed (tests/requirements.txt)")
+    store, maps = tmp_path / "store", tmp_path / "maps"
+    store.mkdir()
+    maps.mkdir()
+    svc = Service(tmp_path, _config(tmp_path, [{"id": "local", "path": str(store)},
+                                               {"id": "maps", "type": "js", "path": str(maps)}], workers=1))
+    try:
+        out = subprocess.run([str(st), "--no-color", "--config-file", str(ROOT / "tests" / "schemathesis.toml"), "run",
+                              svc.url + "/openapi.json", "--checks", "all", "--phases", "fuzzing",
+                              "--max-examples", "3", "--seed", "1", "-w", "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+                             cwd=str(tmp_path))  # (schemathesis writes .schemathesis/ there)
+    finally:
+        svc.stop()
+    assert out.returncode == 0 and " passed" in out.stdout, out.stdout[-6000:]
+
+
+def _tiny_elf(tmp: Path) -> Tuple[Path, str, Dict[str, Any]]:
+    """A small C program built with debug info: (path, code id, a request for one frame in f)."""
+    src = tmp / "f.c"
+    src.write_text("int f(int x) { return x * 3; }\nint main(void) { return f(2); }\n")
+    exe = tmp / "f"
+    subprocess.run(["gcc", "-g", "-O0", "-Wl,--build-id", "-o", str(exe), str(src)], check=True)
+    code_id = pysym.Object.from_path(str(exe)).code_id
+    assert code_id
+    nm = subprocess.run(["nm", str(exe)], stdout=subprocess.PIPE, text=True, check=True).stdout
+    f_addr = next(int(line.split()[0], 16) for line in nm.splitlines() if line.endswith(" T f"))
+    request = {"modules": [{"type": "elf", "code_id": code_id, "image_addr": "0x0", "image_size": 1 << 20}],
+               "stacktraces": [{"frames": [{"instruction_addr": hex(f_addr + 1)}]}]}
+    return exe, code_id, request
+
+
+class _Toucher(pysym.Store):
+    """A store that finds nothing but, asked, touches another store's file: that file
+    changes between its identification and its build (a download landing does this)."""
+
+    id = "toucher"
+
+    def __init__(self, victim: Path) -> None:
+        self.victim, self.armed = victim, True
+
+    def locations(self, module: Any) -> List[Any]:
+        return layout_locations("native", module)[:1]
+
+    def fetch(self, location: Any) -> Optional[str]:
+        if self.armed:
+            st = self.victim.stat()
+            os.utime(self.victim, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        return None
+
+    def describe(self, location: Any) -> str:
+        return "toucher:" + location.path
+
+
+def test_a_file_changed_while_read_is_not_remembered_as_malformed(engine: str, tmp_path: Path) -> None:
+    """FileChangedError is a passing state: the module is reported ``fetching_failed``
+    (frames ``missing``, not ``malformed``), nothing is memoised, and the next request
+    finds and builds the file.  The per-key locks are gone once no request holds them."""
+    exe, code_id, request = _tiny_elf(tmp_path)
+    store = tmp_path / "store" / ".build-id" / code_id[:2]
+    store.mkdir(parents=True)
+    debug = store / (code_id[2:] + ".debug")
+    shutil.copy(exe, debug)
+    toucher = _Toucher(debug)
+    sym = Symbolicator([FilesystemStore(str(tmp_path / "store")), toucher])
+    resp = sym.symbolicate(request)
+    assert resp["modules"][0]["debug_status"] == "fetching_failed", resp["modules"][0]
+    assert resp["stacktraces"][0]["frames"][0]["status"] == "missing"
+    assert "changed on disk" in json.dumps(resp["modules"][0])
+    toucher.armed = False
+    resp = sym.symbolicate(request)
+    assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+    assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+    assert len(sym._flights) == 0
+
+
+def _fill(d: Path) -> Path:
+    """Fills the filesystem of ``d`` to the last byte; the filler file."""
+    filler = d / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (65536, 1):  # then byte by byte: the last page to its end
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+    return filler
+
+
+def _entries(d: Path) -> List[str]:
+    """Cache files under ``d`` (not the filler, not the empty lock files)."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*")
+                  if p.is_file() and p.name != "filler" and not p.name.endswith(".lock"))
+
+
+def test_full_disk_in_the_cache_directory(tmp_path: Path, faulty: Faulty) -> None:
+    """The service's downloads and symcaches each on a 1 MiB tmpfs (a mount namespace of
+    its own, ``unshare -m``), filled to the last byte: the service answers every request,
+    uncached where it cannot write, and never leaves a partial entry; once there is room,
+    it caches again (nothing was remembered as missing or malformed meanwhile)."""
+    if shutil.which("unshare") is None:
+        pytest.fail("needs unshare (util-linux)") if os.environ.get("CI") else pytest.skip("needs unshare")
+    exe, code_id, request = _tiny_elf(tmp_path)
+    faulty.routes["/_.debug/elf-buildid-sym-%s/_.debug" % code_id] = (200, {}, exe.read_bytes())
+    cache = tmp_path / "cache"
+    mount = ("mkdir -p {c}/downloads {c}/symcaches && "
+             "mount -t tmpfs -o size=1m,mode=0700 pysym-dl {c}/downloads && "
+             "mount -t tmpfs -o size=1m,mode=0700 pysym-sc {c}/symcaches && exec \"$@\"").format(c=cache)
+    ns = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    if subprocess.run(ns + ["sh", "-c", "mount -t tmpfs none /mnt"], stderr=subprocess.DEVNULL).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("unshare -m and a tmpfs mount are refused on this machine")
+        pytest.skip("this kernel refuses mount namespaces to this user")
+    src = {"id": "web", "type": "http", "url": faulty.url, "layout": "symstore"}
+    svc = Service(tmp_path, _config(tmp_path, [src], workers=1), wrapper=tuple(ns) + ("sh", "-c", mount, "sh"))
+    try:
+        inside = Path("/proc/%d/root" % svc.proc.pid) / str(cache).lstrip("/")
+        downloads, symcaches = inside / "downloads", inside / "symcaches"
+        assert os.statvfs(downloads).f_blocks * os.statvfs(downloads).f_frsize == 1 << 20
+        fill_dl, fill_sc = _fill(downloads), _fill(symcaches)
+
+        # No room for the download: answered (the module not found), nothing half written.
+        code, resp, _h = _post(svc.url + "/symbolicate", request)
+        assert code == 200 and resp["status"] == "completed", resp
+        assert resp["modules"][0]["debug_status"] != "found"
+        assert _entries(downloads) == [] and [e for e in _entries(symcaches) if e.endswith(".symcache")] == []
+
+        # Room for the download, none for the symcache: symbolicated all the same.
+        fill_dl.unlink()
+        code, resp, _h = _post(svc.url + "/symbolicate", request)
+        assert code == 200 and resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+        assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert [e for e in _entries(downloads) if e.endswith(".file")] and not \
+            [e for e in _entries(downloads) if e.endswith((".miss", ".malformed")) or "tmp" in e]
+        assert [e for e in _entries(symcaches) if e.endswith((".symcache", ".malformed")) or "tmp" in e] == []
+
+        # Room again: the symcache is cached, complete (a new worker: the old one has it
+        # in memory and would not build it again).
+        fill_sc.unlink()
+        (pid,) = svc.workers()
+        os.kill(pid, signal.SIGKILL)
+        code, resp, _h = _post(svc.url + "/symbolicate", request)
+        assert code == 200 and resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        built = [symcaches / e for e in _entries(symcaches) if e.endswith(".symcache")]
+        assert len(built) == 1 and pysym.SymCache.from_bytes(built[0].read_bytes()).range_count > 0
+    finally:
+        svc.stop()
 
 
 # -- configuration and paths ---------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,14 +23,21 @@ from .._symbolicate import Symbolicator
 from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
 from .._version import __version__
 from ._metrics import Metrics
-from ._openapi import openapi_document
+from ._openapi import (
+    MAX_REQUEST_SOURCES,
+    MINIDUMP_SOURCES,
+    SYMBOLICATE_BODY,
+    SYMBOLICATE_JS_BODY,
+    components,
+    openapi_document,
+)
 from ._pool import JobFailed, Pool, WorkerDied, WorkerTimeout
 from ._symbols import debuginfod_module, parse_symstore_path
+from ._validate import SchemaViolation, check
 from ._worker import download_cache, make_stores
 
 __all__ = ["create_app", "Service"]
 
-_MAX_REQUEST_SOURCES = 32
 # Exceptions raised by a worker -> HTTP status (anything else is a bug: 500).
 _STATUS = {"InvalidInputError": 400, "ValueError": 400, "TypeError": 400, "RequestTooLargeError": 413,
            "InputTooLargeError": 413, "TimeLimitError": 422, "MemoryLimitError": 422, "SandboxError": 422,
@@ -65,6 +73,9 @@ class Service:
         self.proxy_stores = make_stores([s for s in self.sources.values() if s.get("type") != "js"], config,
                                         download_cache(config))
         self.policy = RemotePolicy(**config["remote"])
+        # The ids a request may name: the configured symbol sources (js ones have their endpoint).
+        self.source_ids = [k for k, v in self.sources.items() if v.get("type") != "js"]
+        self.schemas = components(self.source_ids)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -105,8 +116,8 @@ class Service:
             return list(self.sources.values())
         if not isinstance(raw, list):
             raise _BadRequest(400, "'sources' must be a list of source ids or source objects")
-        if len(raw) > _MAX_REQUEST_SOURCES:
-            raise _BadRequest(400, "at most %d sources per request" % _MAX_REQUEST_SOURCES)
+        if len(raw) > MAX_REQUEST_SOURCES:
+            raise _BadRequest(400, "at most %d sources per request" % MAX_REQUEST_SOURCES)
         out = []
         for s in raw:
             if isinstance(s, str):
@@ -204,26 +215,38 @@ def _timeout(request: Request) -> Optional[float]:
     return t
 
 
-def _json_object(raw: bytes) -> Dict[str, Any]:
-    """A request body that must be a JSON object (else a 400)."""
+def _json_object(raw: bytes, schema: Mapping[str, Any], components: Mapping[str, Any]) -> Dict[str, Any]:
+    """A request body that must be a JSON object of the documented shape (else a 400)."""
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _BadRequest(400, "the body is not JSON: %s" % e) from None
     if not isinstance(body, dict):
         raise _BadRequest(400, "a symbolication request must be a JSON object")
+    _check(schema, body, components, "the body")
     return body
+
+
+def _check(schema: Mapping[str, Any], value: Any, components: Mapping[str, Any], where: str) -> None:
+    try:
+        check(schema, value, components, where)
+    except SchemaViolation as e:
+        raise _BadRequest(400, str(e)) from None
 
 
 def create_app(config: Mapping[str, Any]) -> Starlette:
     """The ASGI app of a merged configuration (``_config.merge_config``)."""
     svc = Service(config)
 
-    def guarded(handler: Any) -> Any:
+    def guarded(handler: Any, endpoint: Optional[str] = None) -> Any:
         async def wrapped(request: Request) -> Response:
             try:
                 return await handler(request)  # type: ignore[no-any-return]
             except _BadRequest as e:
+                if endpoint is not None and e.status != 503:  # (503s: pysym_requests_rejected_total)
+                    svc.metrics.inc("pysym_requests_total",
+                                    "Symbolication requests answered, by endpoint and HTTP status",
+                                    endpoint=endpoint, status=str(e.status))
                 return _failed(e.status, e.message, headers=e.headers)
         return wrapped
 
@@ -231,7 +254,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         timeout = _timeout(request)
         svc.admit()
         raw = await svc.body(request)
-        body = _json_object(raw)
+        body = _json_object(raw, SYMBOLICATE_BODY, svc.schemas)
         sources = svc.request_sources(body.pop("sources", None))
         rid = svc.submit("symbolicate", "symbolicate", (body, sources))
         return await svc.answer(rid, timeout)
@@ -255,8 +278,9 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         raw_sources = form.get("sources")
         try:
             parsed = json.loads(raw_sources) if isinstance(raw_sources, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _BadRequest(400, "'sources' must be JSON") from None
+        _check(MINIDUMP_SOURCES, parsed, svc.schemas, "sources")
         sources = svc.request_sources(parsed)
         rid = svc.submit("minidump", "minidump", (data, sources, {}))
         return await svc.answer(rid, timeout)
@@ -265,10 +289,8 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         timeout = _timeout(request)
         svc.admit()
         raw = await svc.body(request)
-        body = _json_object(raw)
+        body = _json_object(raw, SYMBOLICATE_JS_BODY, svc.schemas)
         wanted = body.pop("sources", None)
-        if wanted is not None and not (isinstance(wanted, list) and all(isinstance(x, str) for x in wanted)):
-            raise _BadRequest(400, "'sources' of a JS request are ids of configured js sources")
         js = [s for s in svc.sources.values() if s.get("type") == "js" and (wanted is None or s["id"] in wanted)]
         rid = svc.submit("symbolicate-js", "symbolicate_js", (body, js))
         return await svc.answer(rid, timeout)
@@ -295,7 +317,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document(minidump=has_minidump))
+        return JSONResponse(openapi_document(minidump=has_minidump, source_ids=svc.source_ids))
 
     async def _serve_symbol(target: Optional[Tuple[Any, str]]) -> Response:
         if target is None:
@@ -322,8 +344,8 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         return await _serve_symbol(debuginfod_module(request.path_params["build_id"], request.path_params["what"]))
 
     routes = [
-        Route("/symbolicate", guarded(symbolicate), methods=["POST"]),
-        Route("/symbolicate-js", guarded(symbolicate_js), methods=["POST"]),
+        Route("/symbolicate", guarded(symbolicate, "symbolicate"), methods=["POST"]),
+        Route("/symbolicate-js", guarded(symbolicate_js, "symbolicate-js"), methods=["POST"]),
         Route("/requests/{request_id}", guarded(poll), methods=["GET"]),
         Route("/healthcheck", healthcheck, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -334,7 +356,7 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
     # /minidump exists when the library can process minidumps (the stack walker).
     has_minidump = hasattr(Symbolicator, "process_minidump")
     if has_minidump:
-        routes.append(Route("/minidump", guarded(minidump), methods=["POST"]))
+        routes.append(Route("/minidump", guarded(minidump, "minidump"), methods=["POST"]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -344,6 +366,12 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         finally:
             await run_in_threadpool(svc.stop)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own answers (no such route, wrong method) in the service's JSON shape.
+        assert isinstance(exc, HTTPException)
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        return _failed(exc.status_code, str(exc.detail), kind, headers=dict(exc.headers or {}))
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.service = svc
     return app

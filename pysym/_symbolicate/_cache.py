@@ -31,7 +31,8 @@ import json
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .._engine._cache import _trusted, write_private
 from .._errors import PysymError
@@ -41,7 +42,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no cross-process locks, only atomic renames
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DiskCache", "MemoryCache", "symcache_version", "file_digest", "unchanged"]
+__all__ = ["DiskCache", "MemoryCache", "KeyedLocks", "symcache_version", "file_digest", "unchanged"]
 
 _CHUNK = 1 << 20
 _version: Optional[int] = None
@@ -117,6 +118,36 @@ class _Lock:
                 self.fd = None
 
 
+class KeyedLocks:
+    """One lock per key for the threads of this process.  An entry lives only while a
+    thread holds or waits for it: a long-running service sees unboundedly many keys, and
+    a lock kept for every key ever seen would grow without end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: Dict[Any, List[Any]] = {}  # key -> [lock, threads holding or waiting]
+
+    @contextmanager
+    def hold(self, key: Any) -> Iterator[None]:
+        with self._lock:
+            entry = self._held.get(key)
+            if entry is None:
+                entry = self._held[key] = [threading.Lock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._held[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+
 class DiskCache:
     """Built symcaches on disk (see the module documentation)."""
 
@@ -130,8 +161,7 @@ class DiskCache:
         self.malformed_ttl = float(malformed_ttl)
         self.lock_timeout = float(lock_timeout)
         self._usable: Optional[bool] = None
-        self._threads: Dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
-        self._threads_lock = threading.Lock()
+        self._threads = KeyedLocks()
 
     @staticmethod
     def key(debug_id: str, digest: str) -> str:
@@ -260,9 +290,7 @@ class DiskCache:
         hit = self.lookup(key)
         if hit is not None:
             return hit, None
-        with self._threads_lock:
-            tlock = self._threads[key]
-        with tlock:  # threads of this process: flock is per open file, not per thread
+        with self._threads.hold(key):  # threads of this process: flock is per open file, not per thread
             lock = _Lock(os.path.join(self.lock_dir, key + ".lock"), self.lock_timeout)
             lock.acquire()  # False after lock_timeout: build anyway (the rename is atomic)
             try:

@@ -37,17 +37,18 @@ import collections
 import hashlib
 import http.client
 import ipaddress
+import json
 import os
 import socket
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import quote, urljoin, urlsplit
 
 from .._errors import PysymError
-from ._cache import _Lock
+from ._cache import KeyedLocks, _Lock
 from ._stores import CASINGS, LAYOUTS, Location, _Filtered, cased_locations
 
 __all__ = ["HttpStore", "S3Store", "RemotePolicy", "DownloadCache", "RemoteError", "REMOTE_STATS"]
@@ -177,8 +178,7 @@ class DownloadCache:
         self.file_ttl, self.miss_ttl, self.malformed_ttl = float(file_ttl), float(miss_ttl), float(malformed_ttl)
         self.max_bytes = int(max_bytes)
         self.lock_timeout = float(lock_timeout)
-        self._threads: Dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
-        self._threads_lock = threading.Lock()
+        self._threads = KeyedLocks()
 
     @staticmethod
     def key(store_id: str, path: str) -> str:
@@ -210,9 +210,7 @@ class DownloadCache:
         return "none", None
 
     def flight(self, key: str) -> "_Flight":
-        with self._threads_lock:
-            tl = self._threads[key]
-        return _Flight(tl, _Lock(os.path.join(self.dir, key + ".lock"), self.lock_timeout))
+        return _Flight(self._threads.hold(key), _Lock(os.path.join(self.dir, key + ".lock"), self.lock_timeout))
 
     def temp(self) -> Tuple[int, str]:
         return tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
@@ -275,17 +273,17 @@ class DownloadCache:
 class _Flight:
     """One download per key: a thread lock, then a file lock (other processes)."""
 
-    def __init__(self, tl: threading.Lock, fl: _Lock) -> None:
+    def __init__(self, tl: ContextManager[None], fl: _Lock) -> None:
         self.tl, self.fl = tl, fl
 
     def __enter__(self) -> "_Flight":
-        self.tl.acquire()
+        self.tl.__enter__()
         self.fl.acquire()  # False (no lock) after lock_timeout: download anyway
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.fl.release()
-        self.tl.release()
+        self.tl.__exit__(None, None, None)
 
 
 _caches: Dict[str, DownloadCache] = {}
@@ -297,6 +295,10 @@ def _default_cache() -> DownloadCache:
         if "" not in _caches:
             _caches[""] = DownloadCache(tempfile.mkdtemp(prefix="pysym-downloads-"))
         return _caches[""]
+
+
+def _scope(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _layout_of(c: Dict[str, Any]) -> Tuple[str, str]:
@@ -314,6 +316,8 @@ class _RemoteStore(_Filtered):
     files remembered, decompression.  Subclasses implement ``_get(cache, key, path)``:
     download ``path`` into the cache (``cache.temp()``, ``self._finish``) or remember a
     miss and return ``None``."""
+
+    cache_scope: str  # the download cache's namespace: the store's address and credentials
 
     def __init__(self, layout: str, casing: str, filters: Optional[Mapping[str, Any]],
                  cache: Optional[DownloadCache], policy: Optional[RemotePolicy]) -> None:
@@ -346,7 +350,7 @@ class _RemoteStore(_Filtered):
     def fetch_path(self, path: str) -> Optional[str]:
         """The cached file of ``path`` (relative to the store), downloaded if needed."""
         cache = self._cache()
-        key = cache.key(self.id, path)
+        key = cache.key(self.cache_scope, path)
         state, found = cache.lookup(key)
         if state == "none":
             with cache.flight(key):
@@ -392,7 +396,7 @@ class _RemoteStore(_Filtered):
         """The file at ``location`` could not be read: remembered for ``malformed_ttl``."""
         cache = self._cache()
         try:
-            cache.remember(cache.key(self.id, location.path), "malformed")
+            cache.remember(cache.key(self.cache_scope, location.path), "malformed")
         except OSError:
             pass
 
@@ -416,6 +420,9 @@ class HttpStore(_RemoteStore):
         self.url = url if url.endswith("/") else url + "/"
         self.id = id or "%s:%s" % (layout, url)
         self.headers = dict(headers or {})
+        # Downloads are cached by what was asked and how, never by the id alone: a
+        # request-given source must not fill (or read) another source's entries.
+        self.cache_scope = _scope("http", self.url, sorted(self.headers.items()))
         self.hosts = {parts.hostname.lower()} | {h.lower() for h in redirect_hosts}
 
     @classmethod
@@ -554,6 +561,7 @@ class S3Store(_RemoteStore):
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.region, self.endpoint_url = region, endpoint_url
         self._keys = (access_key, secret_key)
+        self.cache_scope = _scope("s3", endpoint_url, region, bucket, self.prefix, access_key, secret_key)
         self.id = id or "%s:s3://%s/%s" % (layout, bucket, self.prefix)
         self._client: Any = None
         self._client_lock = threading.Lock()

@@ -19,11 +19,11 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .._errors import InvalidInputError, PysymError, RequestTooLargeError
+from .._errors import FileChangedError, InvalidInputError, PysymError, RequestTooLargeError
 from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
-from ._cache import DiskCache, MemoryCache, file_digest
+from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest
 from ._request import Module, StackFrame, _matches, _stamp, caller_address, check_overlaps, parse_address, parse_module
 from ._store_config import store_from_config
 from ._stores import Store, SystemStore
@@ -45,7 +45,7 @@ _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
 
 @dataclass
 class _Resolved:
-    status: str  # found, missing, malformed
+    status: str  # found, missing, malformed, fetching_failed (a download failed, a file changed while read)
     symcache: Optional[SymCache] = None
     arch: Optional[str] = None
     features: Dict[str, bool] = field(default_factory=dict)
@@ -183,7 +183,7 @@ class Symbolicator:
         self._spare: List[Runtime] = []  # runtimes of build workers, idle
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
-        self._flights: Dict[Any, threading.Lock] = {}
+        self._flights = KeyedLocks()
         self._templates: "weakref.WeakKeyDictionary[SymCache, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
@@ -229,12 +229,10 @@ class Symbolicator:
         """The symcache of ``module`` (memoised while its file is unchanged); found and
         built in ``runtime`` (default: the symbolicator's)."""
         key = _memo_key(module)
-        with self._memo_lock:
-            flight = self._flights.setdefault(key, threading.Lock())
         hit = self._memo_hit(key)
         if hit is not None:
             return hit
-        with flight:  # one thread finds and builds; the others wait and reuse it
+        with self._flights.hold(key):  # one thread finds and builds; the others wait and reuse it
             hit = self._memo_hit(key)
             if hit is not None:
                 return hit
@@ -264,6 +262,7 @@ class Symbolicator:
 
     def _find(self, module: Module, rt: Runtime) -> _Resolved:
         found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
+        transient: List[str] = []  # candidates that failed to download, or changed while read
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
         for store in self.stores:
@@ -274,6 +273,7 @@ class Symbolicator:
                     path = store.fetch(loc)
                 except Exception as e:  # noqa: BLE001 - a store failing is a candidate failing
                     report["download"] = {"status": "error", "details": str(e)}
+                    transient.append(str(e))  # (a store down, a full disk: not "missing")
                     continue
                 if path is None:
                     report["download"] = {"status": "notfound"}
@@ -298,6 +298,12 @@ class Symbolicator:
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
                     obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
+                except FileChangedError as e:
+                    # Replaced or touched while read (a download landing, a store being
+                    # rebuilt): a passing state, not a bad file, so never remembered.
+                    report["download"] = {"status": "error", "details": _one_line(e)}
+                    transient.append(_one_line(e))
+                    continue
                 except (PysymError, OSError) as e:
                     report["download"] = {"status": "malformed", "details": _one_line(e)}
                     note = getattr(store, "note_malformed", None)  # remote stores remember it
@@ -324,6 +330,10 @@ class Symbolicator:
             try:
                 stamp = _stamp(path)
                 cache, ckey = self._symcache(path, obj, rt)
+            except FileChangedError as e:
+                report["debug"] = {"status": "error", "details": _one_line(e)}
+                transient.append(_one_line(e))
+                continue
             except (PysymError, OSError) as e:
                 report["debug"] = {"status": "malformed", "details": _one_line(e)}
                 errors.append(_one_line(e))
@@ -333,6 +343,9 @@ class Symbolicator:
             res.features, res.stamp, res.key = _features(obj), stamp, ckey
         if res.status != "found" and errors:
             res.status, res.error = "malformed", errors[0]
+        elif res.status != "found" and transient:
+            # Neither found nor missing: not memoised, so the next request looks again.
+            res.status, res.error = "fetching_failed", transient[0]
         return res
 
     def _ident(self, path: str, arch: Optional[str], rt: Runtime) -> _Ident:
@@ -586,7 +599,7 @@ class Symbolicator:
                 if trust is not None:
                     base["trust"] = trust
                 if res.symcache is None:
-                    base["status"] = "missing" if res.status == "missing" else "malformed"
+                    base["status"] = "malformed" if res.status == "malformed" else "missing"
                 else:
                     base["status"] = "missing_symbol"
                 append(base)

@@ -722,7 +722,7 @@ export class Symbolicator {
       },
       crashed: exc !== null,
       crash_reason: exc ? exc.reason : null,
-      crash_details: null,
+      crash_details: crashDetails(md),
       crash_address: exc ? hex(crashAddress(md)) : null,
       assertion: assertion(md),
       stacktraces: response.stacktraces,
@@ -759,6 +759,27 @@ function crashAddress(md) {
   const windows = md.systemInfo !== null && md.systemInfo.os === "windows";
   if (windows && exc.code === 0xC0000005 && exc.parameters.length > 1) return exc.parameters[1];
   return exc.address;
+}
+
+const ACCESS = { 0: "read from", 1: "write to", 8: "execute at" };
+
+/** What the dump says beyond the reason and the address (pysym's _crash_details). */
+function crashDetails(md) {
+  const a = md.document.assertion;
+  if (a && (a.expression || a.function)) {
+    return `assertion failed: ${a.expression || "?"} in ${a.function || "?"} (${a.file || "?"}:${a.line || 0})`;
+  }
+  const exc = md.exception;
+  if (exc === null || md.systemInfo === null || md.systemInfo.os !== "windows") return null;
+  const p = exc.parameters.map((v) => BigInt(v));
+  if ((exc.code === 0xC0000005 || exc.code === 0xC0000006) && p.length > 1) {
+    const kind = Number(p[0]);
+    let text = `attempted ${ACCESS[kind] || `access (kind ${kind}) to`} 0x${p[1].toString(16)}`;
+    if (exc.code === 0xC0000006 && p.length > 2) text += `, status 0x${p[2].toString(16).padStart(8, "0")}`;
+    return text;
+  }
+  if (exc.code === 0xC0000409 && p.length) return `fast fail code ${p[0]}`;
+  return null;
 }
 
 function assertion(md) {

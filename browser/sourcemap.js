@@ -116,18 +116,39 @@ export class SourceMap extends HandleOwner {
    * or null for top-level code. Needs `setGeneratedSource` first.
    */
   functionNames(lines, cols) {
+    if (!this._generated) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
+    const out = [];
+    const rt = this._rt;
+    const decoder = new TextDecoder();
+    this._pairBatches(lines, cols, "pysym_sourcemap_function_names", [], (start, count) => {
+      const raw = rt.resultBytes();
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const text = 12 * count;
+      for (let i = 0; i < count; i++) {
+        const kind = view.getUint32(12 * i, true);
+        const off = view.getUint32(12 * i + 4, true);
+        const len = view.getUint32(12 * i + 8, true);
+        out[start + i] = kind === 2 ? decoder.decode(raw.subarray(text + off, text + off + len)) : kind === 1 ? "<anonymous>" : null;
+      }
+    });
+    return out;
+  }
+
+  /**
+   * `exportName(h, pairs, count, ...args, out)` over (line, col) pairs, one call per batch;
+   * `done(start, count)` reads each batch's result before the next call.
+   */
+  _pairBatches(lines, cols, exportName, args, done) {
     const la = indexable(lines);
     const ca = indexable(cols);
     const n = la.length;
     if (ca.length !== n) throw new RangeError(`lines and cols differ in length (${n} and ${ca.length})`);
-    if (!this._generated) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
-    const out = new Array(n);
     const rt = this._rt;
-    const decoder = new TextDecoder();
     for (let start = 0; start < n; start += BATCH) {
       const stop = Math.min(n, start + BATCH);
       const count = stop - start;
       const h = this._h();
+      // the pairs are written straight into the module's input area
       const ptr = rt.call("pysym_input_buffer", 8 * count) >>> 0;
       if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${8 * count} bytes for arguments`);
       const w = rt.current().u32();
@@ -141,18 +162,9 @@ export class SourceMap extends HandleOwner {
         w[j++] = l;
         w[j++] = c;
       }
-      rt.check(rt.call("pysym_sourcemap_function_names", h, ptr, count, rt.outSlot));
-      const raw = rt.resultBytes();
-      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      const text = 12 * count;
-      for (let i = 0; i < count; i++) {
-        const kind = view.getUint32(12 * i, true);
-        const off = view.getUint32(12 * i + 4, true);
-        const len = view.getUint32(12 * i + 8, true);
-        out[start + i] = kind === 2 ? decoder.decode(raw.subarray(text + off, text + off + len)) : kind === 1 ? "<anonymous>" : null;
-      }
+      rt.check(rt.call(exportName, h, ptr, count, ...args, rt.outSlot));
+      done(start, count);
     }
-    return out;
   }
 
   _call(name, ...args) {
@@ -305,34 +317,12 @@ export class SourceMap extends HandleOwner {
 
   /** Many lookups in one boundary crossing per batch (`lines`, `cols`: equal-length). */
   lookupMany(lines, cols, bias = GREATEST_LOWER_BOUND) {
-    const la = indexable(lines);
-    const ca = indexable(cols);
-    const n = la.length;
-    if (ca.length !== n) throw new RangeError(`lines and cols differ in length (${n} and ${ca.length})`);
-    const out = new Array(n);
+    const out = [];
     const rt = this._rt;
     if (this._nNames) this._nameTable(); // fetched first: decoding must not call the module
-    for (let start = 0; start < n; start += BATCH) {
-      const stop = Math.min(n, start + BATCH);
-      const count = stop - start;
-      const h = this._h();
-      // the pairs are written straight into the module's input area
-      const ptr = rt.call("pysym_input_buffer", 8 * count) >>> 0;
-      if (ptr === 0) throw new MemoryLimitError(`the module cannot allocate ${8 * count} bytes for arguments`);
-      const w = rt.current().u32();
-      let j = ptr >>> 2;
-      for (let i = start; i < stop; i++) {
-        const l = la[i];
-        const c = ca[i];
-        if (!(l >= 0 && l <= U32_MAX && c >= 0 && c <= U32_MAX && Number.isInteger(l) && Number.isInteger(c))) {
-          throw new RangeError("lines and cols must be integers in 0..2**32-1");
-        }
-        w[j++] = l;
-        w[j++] = c;
-      }
-      rt.check(rt.call("pysym_sourcemap_lookup_many", h, ptr, count, bias, rt.outSlot));
+    this._pairBatches(lines, cols, "pysym_sourcemap_lookup_many", [bias], (start, count) => {
       this._decodeLookups(rt, count, out, start);
-    }
+    });
     return out;
   }
 

@@ -201,27 +201,10 @@ class SourceMap(HandleOwner):
         ``new Cart`` for class bodies), ``"<anonymous>"`` for a function without one, or
         ``None`` for top-level code. Needs :meth:`set_generated_source` first.
         """
-        la = _u32_array(lines, "lines")
-        ca = _u32_array(cols, "cols")
-        n = len(la)
-        if len(ca) != n:
-            raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
         if self._generated is None:
             raise ValueError("function_names needs the generated file: call set_generated_source first")
         out: List[Optional[str]] = []
-        rt = self._rt
-        for start in range(0, n, _BATCH):
-            stop = min(n, start + _BATCH)
-            pairs = array.array("I", bytes(8 * (stop - start)))
-            pairs[0::2] = la[start:stop]
-            pairs[1::2] = ca[start:stop]
-            if sys.byteorder == "big":
-                pairs.byteswap()
-            with rt.lock:
-                h = self._h()
-                ptr = rt.input_buffer(pairs)
-                rt.check(rt.call("pysym_sourcemap_function_names", h, ptr, stop - start, rt.out_slot))
-                raw = rt.result_bytes()
+        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_function_names"):
             count = stop - start
             words = array.array("I", raw[: 12 * count])
             if sys.byteorder == "big":
@@ -423,12 +406,19 @@ class SourceMap(HandleOwner):
         ``lines`` and ``cols`` are equally long sequences of integers: lists,
         ``array.array``, or anything with the buffer protocol.
         """
+        out: List[Optional[Token]] = []
+        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_lookup_many", bias):
+            out.extend(self._decode_lookups(raw, stop - start))
+        return out
+
+    def _pair_batches(self, lines: Any, cols: Any, export: str, *args: int) -> Iterator[Tuple[int, int, bytes]]:
+        """``export(h, pairs, count, *args, out)`` over (line, col) pairs, one call per batch:
+        (start, stop, result bytes) of each."""
         la = _u32_array(lines, "lines")
         ca = _u32_array(cols, "cols")
         n = len(la)
         if len(ca) != n:
             raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
-        out: List[Optional[Token]] = []
         rt = self._rt
         for start in range(0, n, _BATCH):
             stop = min(n, start + _BATCH)
@@ -440,10 +430,9 @@ class SourceMap(HandleOwner):
             with rt.lock:
                 h = self._h()
                 ptr = rt.input_buffer(pairs)
-                rt.check(rt.call("pysym_sourcemap_lookup_many", h, ptr, stop - start, bias, rt.out_slot))
+                rt.check(rt.call(export, h, ptr, stop - start, *args, rt.out_slot))
                 raw = rt.result_bytes()
-            out.extend(self._decode_lookups(raw, stop - start))
-        return out
+            yield start, stop, raw
 
     def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
         # Layout: `count` token indices, then `count` token records (ABI.md).

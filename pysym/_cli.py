@@ -16,6 +16,7 @@ import sys
 import time
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from ._cli_stores import add_store_arguments, stores_of
 from ._errors import InvalidInputError, PysymError
 from ._version import __version__
 
@@ -279,11 +280,7 @@ def _add_native_parsers(sub: Any) -> None:
     )
     nat.add_argument("request", metavar="REQUEST.json",
                      help="the request (Symbolicator's /symbolicate JSON); - for stdin")
-    nat.add_argument("--store", metavar="DIR[:LAYOUT]", action="append", default=[],
-                     help="a symbol store directory and its layout (native (default), symstore, "
-                     "symstore_index2, ssqp, unified, debuginfod); repeatable, searched in order")
-    nat.add_argument("--no-system", action="store_true",
-                     help="do not search the system (/usr/lib/debug/.build-id, the paths the modules name)")
+    add_store_arguments(nat)
     nat.add_argument("--cache", metavar="DIR", help="keep built symcaches in DIR (shared by processes)")
     nat.add_argument("--json", action="store_true", help="print the response JSON")
     nat.set_defaults(func=_cmd_symbolicate_native)
@@ -669,7 +666,7 @@ def _by_build_id(sym: Any, build_id: str) -> Any:
 
 
 def _cmd_symbolicate_native(args: argparse.Namespace, out: IO[str]) -> int:
-    from ._symbolicate import Symbolicator, SystemStore
+    from ._symbolicate import Symbolicator
 
     if args.request == "-":
         text = sys.stdin.read()
@@ -680,10 +677,7 @@ def _cmd_symbolicate_native(args: argparse.Namespace, out: IO[str]) -> int:
         request = json.loads(text)
     except ValueError as e:
         raise PysymError("%s is not JSON: %s" % (args.request, e)) from None
-    stores: List[Any] = list(args.store)
-    if not args.no_system:
-        stores.append(SystemStore())
-    sym = Symbolicator(stores, cache_dir=args.cache, local_sources=True)
+    sym = Symbolicator(stores_of(args), cache_dir=args.cache, local_sources=True)
     response = sym.symbolicate(request)
     if args.json:
         json.dump(response, out, indent=2)

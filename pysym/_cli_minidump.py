@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import IO, Any, Dict, List
+from typing import IO, Any, Dict
+
+from ._cli_stores import add_store_arguments, stores_of
 
 # Registers of these CPUs are 32 bits wide (minidump-stackwalk prints them with 8 digits).
 _32BIT = frozenset(["x86", "arm", "ppc", "mips", "sparc"])
@@ -26,11 +28,7 @@ def add_parser(sub: Any) -> None:
                            description="Walk a minidump's stacks (CFI, frame pointers, stack scanning) "
                            "and symbolicate them with the debug files in the stores.")
     sw.add_argument("dump", metavar="DUMP", help="the minidump")
-    sw.add_argument("--store", metavar="DIR[:LAYOUT]", action="append", default=[],
-                    help="a symbol store directory and its layout (native (default), symstore, "
-                    "symstore_index2, ssqp, unified, debuginfod); repeatable, searched in order")
-    sw.add_argument("--no-system", action="store_true",
-                    help="do not search the system (/usr/lib/debug/.build-id, the paths the modules name)")
+    add_store_arguments(sw)
     sw.add_argument("--cache", metavar="DIR", help="keep built symcaches and CFI caches in DIR")
     out = sw.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the response JSON (Symbolicator's /minidump shape)")
@@ -39,12 +37,9 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_stackwalk(args: argparse.Namespace, out: IO[str]) -> int:
-    from ._symbolicate import Symbolicator, SystemStore
+    from ._symbolicate import Symbolicator
 
-    stores: List[Any] = list(args.store)
-    if not args.no_system:
-        stores.append(SystemStore())
-    sym = Symbolicator(stores, cache_dir=args.cache)
+    sym = Symbolicator(stores_of(args), cache_dir=args.cache)
     response = sym.process_minidump(args.dump)
     if args.json:
         json.dump(response, out, indent=2)

@@ -164,37 +164,43 @@ def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, An
     return {"first": first, "hot": statistics.median(hot), "symbolicated": ok, "stats": sym.stats}
 
 
-def _symbolic_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
-    """The reference: the same discovery by build id, symbolic's symcaches on disk."""
+def symbolic_symcache(stores: List[str], cache: str, code_id: str) -> Any:
+    """symbolic's symcache of the debug file with ``code_id`` in ``stores`` (``.build-id``
+    layout), built once into ``cache`` (shared by processes); None when no store has it."""
     from symbolic.debuginfo import Archive
     from symbolic.symcache import SymCache
 
+    for store in stores:
+        p = os.path.join(store, ".build-id", code_id[:2], code_id[2:] + ".debug")
+        if not os.path.exists(p):
+            continue
+        obj = next(iter(Archive.open(p).iter_objects()))
+        if obj.code_id is not None and obj.code_id.lower() != code_id:
+            continue
+        entry = os.path.join(cache, code_id + ".symc")
+        if os.path.exists(entry):
+            return SymCache.open(entry)
+        sc = obj.make_symcache()
+        tmp = "%s.%d.tmp" % (entry, os.getpid())
+        with open(tmp, "wb") as f:
+            sc.dump_into(f)
+        os.replace(tmp, entry)
+        return sc
+    return None
+
+
+def _symbolic_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
+    """The reference: the same discovery by build id, symbolic's symcaches on disk."""
     os.makedirs(cache, exist_ok=True)
     loaded: Dict[str, Any] = {}
 
     def symcache(code_id: str) -> Any:
         sc = loaded.get(code_id)
-        if sc is not None:
-            return sc
-        for store in spec["stores"]:
-            p = os.path.join(store, ".build-id", code_id[:2], code_id[2:] + ".debug")
-            if not os.path.exists(p):
-                continue
-            obj = next(iter(Archive.open(p).iter_objects()))
-            if obj.code_id is not None and obj.code_id.lower() != code_id:
-                continue
-            entry = os.path.join(cache, code_id + ".symc")
-            if os.path.exists(entry):
-                sc = SymCache.open(entry)
-            else:
-                sc = obj.make_symcache()
-                tmp = entry + ".tmp"
-                with open(tmp, "wb") as f:
-                    sc.dump_into(f)
-                os.replace(tmp, entry)
-            loaded[code_id] = sc
-            return sc
-        return None
+        if sc is None:
+            sc = symbolic_symcache(spec["stores"], cache, code_id)
+            if sc is not None:
+                loaded[code_id] = sc
+        return sc
 
     def symbolicate(req: Dict[str, Any]) -> Dict[str, Any]:
         mods = sorted((int(m["image_addr"], 16), m) for m in req["modules"])

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from load_service import stop  # bench/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,12 +62,7 @@ def main() -> int:
                 cmd += ["--seed", str(args.seed)]
             return subprocess.call(cmd, cwd=tmp)  # (schemathesis writes .schemathesis/ there)
         finally:
-            svc.terminate()
-            try:
-                svc.wait(15)
-            except subprocess.TimeoutExpired:
-                svc.kill()
-                svc.wait(10)
+            stop(svc)
 
 
 if __name__ == "__main__":

@@ -50,14 +50,25 @@ def _children(pid: int) -> List[int]:
     return out
 
 
-def _hwm_kb(pid: int) -> int:
+def _status_kb(pid: int, field: str) -> int:
+    """A ``kB`` field of ``/proc/PID/status`` (``VmHWM``, ``VmRSS``); 0 once the process is gone."""
     try:
         for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def stop(proc: "subprocess.Popen[Any]") -> None:
+    """SIGTERM, then SIGKILL after 15 s: a service and its workers end by their own pid."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def _client(host: str, port: int, body: bytes, until: float, lat: List[float], fails: List[int]) -> None:
@@ -129,25 +140,10 @@ def _run(name: str, cmd: List[str], body: bytes, spec: Dict[str, Any], levels: L
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
             rows.append((n, len(lat) / took, p50, p99, len(fails)))
         pids = [proc.pid] + _children(proc.pid)
-        rss = sum(_hwm_kb(p) for p in pids) / 1024
+        rss = sum(_status_kb(p, "VmHWM") for p in pids) / 1024
         return {"cold": cold, "rows": rows, "rss": rss}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        stop(proc)
 
 
 def _soak(cmd: List[str], body: bytes, clients: int, seconds: float, bound_mb: float,
@@ -173,7 +169,7 @@ def _soak(cmd: List[str], body: bytes, clients: int, seconds: float, bound_mb: f
         print("%8s %10s %10s %8s" % ("seconds", "RSS MB", "requests", "failed"))
         while any(t.is_alive() for t in threads):
             time.sleep(5)
-            rss = sum(_rss_kb(p) for p in [proc.pid] + _children(proc.pid)) / 1024
+            rss = sum(_status_kb(p, "VmRSS") for p in [proc.pid] + _children(proc.pid)) / 1024
             samples.append((time.monotonic() - start, rss))
             if len(samples) % 12 == 1:
                 print("%8.0f %10.1f %10d %8d" % (samples[-1][0], rss, len(lat), len(fails)), flush=True)
@@ -190,12 +186,7 @@ def _soak(cmd: List[str], body: bytes, clients: int, seconds: float, bound_mb: f
         print("soak: %s" % ("within the bound" if ok else "FAILED"))
         return 0 if ok else 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Dict, List, Optional
 
+from bench_crash import symbolic_symcache  # bench/ is sys.path[0] when run as a script
+
 _STATE: Dict[str, Any] = {}
 
 
@@ -44,32 +46,10 @@ def _init(stores: List[str], cache: str) -> None:
 
 
 def _symcache(code_id: str) -> Any:
-    from symbolic.debuginfo import Archive
-    from symbolic.symcache import SymCache
-
     loaded = _STATE["loaded"]
-    if code_id in loaded:
-        return loaded[code_id]
-    sc = None
-    for store in _STATE["stores"]:
-        p = os.path.join(store, ".build-id", code_id[:2], code_id[2:] + ".debug")
-        if not os.path.exists(p):
-            continue
-        obj = next(iter(Archive.open(p).iter_objects()))
-        if obj.code_id is not None and obj.code_id.lower() != code_id:
-            continue
-        entry = os.path.join(_STATE["cache"], code_id + ".symc")
-        if os.path.exists(entry):
-            sc = SymCache.open(entry)
-        else:
-            sc = obj.make_symcache()
-            tmp = "%s.%d.tmp" % (entry, os.getpid())
-            with open(tmp, "wb") as f:
-                sc.dump_into(f)
-            os.replace(tmp, entry)
-        break
-    loaded[code_id] = sc
-    return sc
+    if code_id not in loaded:
+        loaded[code_id] = symbolic_symcache(_STATE["stores"], _STATE["cache"], code_id)
+    return loaded[code_id]
 
 
 def _parse(v: Any) -> Optional[int]:

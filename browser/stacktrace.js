@@ -249,7 +249,7 @@ const DECL_ORIGINAL = new RegExp(
   "(?:export\\s+(?:default\\s+)?)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?"
   + "(?:function\\s*\\*?\\s*(" + ID + ")|class\\s+(" + ID + "))", "y");
 
-function bisectRight(arr, x) {
+export function bisectRight(arr, x) {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {

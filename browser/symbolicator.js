@@ -15,6 +15,7 @@ import { InvalidInputError, PysymError, RequestTooLargeError } from "./errors.js
 import { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 import { NativeObject, SymCache } from "./native.js";
 import { getRuntime } from "./runtime.js";
+import { bisectRight } from "./stacktrace.js";
 import { debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
 
 /** Frames in one request (all stack traces together); more raise RequestTooLargeError. */
@@ -199,17 +200,6 @@ function rank(obj) {
 
 function memoKey(m) {
   return JSON.stringify([m.type, m.ids(), m.normalizedCodeId(), m.debugFile, m.codeFile, m.arch]);
-}
-
-function bisectRight(arr, x) {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (x < arr[mid]) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 function relModule(mode, count) {

@@ -28,7 +28,7 @@ import platform
 import stat
 import sys
 import tempfile
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from ._base import Engine
 from ._fork import compile_elsewhere, may_compile_here
@@ -170,29 +170,36 @@ def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
         _prune(d, prefix)
 
 
+def _compile(engine: Engine, wasm: bytes, serialize: bool) -> Tuple[Any, Optional[bytes]]:
+    """The compiled module, and its serialized form when asked for (or made anyway)."""
+    if not may_compile_here():
+        payload = compile_elsewhere(engine.name, wasm)
+        return engine.deserialize(wasm, payload), payload
+    module = engine.compile(wasm)
+    if not serialize:
+        return module, None
+    try:
+        return module, engine.serialize(module)
+    except Exception:
+        return module, None
+
+
 def compile_module(engine: Engine, wasm: bytes) -> Any:
     """``engine.compile(wasm)``, through the cache when the engine can serialize."""
     settings = engine.artifact_settings()
     d = directory()
     if settings is None:
         return engine.compile(wasm)
-    path = _path(d, engine, settings, wasm) if d is not None else None
-    if path is not None and d is not None and _trusted(d):
-        payload = _load(path)
-        if payload is not None:
-            try:
-                return engine.deserialize(wasm, payload)
-            except Exception:  # refused by this engine build: compile and replace it
-                pass
-    if may_compile_here():
-        module = engine.compile(wasm)
+    if d is None:
+        return _compile(engine, wasm, False)[0]
+    path = _path(d, engine, settings, wasm)
+    payload = _load(path) if _trusted(d) else None
+    if payload is not None:
         try:
-            payload = engine.serialize(module)
-        except Exception:
-            return module
-    else:
-        payload = compile_elsewhere(engine.name, wasm)
-        module = engine.deserialize(wasm, payload)
-    if path is not None and d is not None:
+            return engine.deserialize(wasm, payload)
+        except Exception:  # refused by this engine build: compile and replace it
+            pass
+    module, payload = _compile(engine, wasm, True)
+    if payload is not None:
         _store(d, path, payload, engine.name + "-")
     return module

@@ -204,13 +204,24 @@ def walk_minidump(source: PathOrBytes, caches: List[Tuple[int, bytes]], rt: Runt
     cache bytes)."""
     src = _Source(source)
     try:
-        data = _walk_input(caches)
-        with rt.lock:
-            ptr = rt.put_input(data)
-            rt.check(src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot))
-            raw = rt.result_bytes()
+        return _walk(src, rt, caches)
     finally:
         src.close()
+
+
+def _walk(src: _Source, rt: Runtime, caches: List[Tuple[int, bytes]],
+          kept: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
+    """``walk_minidump`` of ``src``; ``kept`` = (instance serial, handle) of the dump parsed by
+    ``pysym_minidump_open``, walked without a second parse while that instance lives."""
+    data = _walk_input(caches)
+    with rt.lock:
+        ptr = rt.put_input(data)
+        if kept is not None and rt.current().serial == kept[0]:
+            status = src.call(rt, "pysym_minidump_walk_open", kept[1], ptr, len(data), rt.out_slot)
+        else:
+            status = src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot)
+        rt.check(status)
+        raw = rt.result_bytes()
     doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
     return doc
 
@@ -236,18 +247,7 @@ class _OpenDump:
         self.md = Minidump._from_document(json.loads(raw.decode("utf-8")))
 
     def walk(self, caches: List[Tuple[int, bytes]]) -> Dict[str, Any]:
-        rt = self.rt
-        data = _walk_input(caches)
-        with rt.lock:
-            ptr = rt.put_input(data)
-            if rt.current().serial == self.serial:
-                status = self.src.call(rt, "pysym_minidump_walk_open", self.handle, ptr, len(data), rt.out_slot)
-            else:
-                status = self.src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot)
-            rt.check(status)
-            raw = rt.result_bytes()
-        doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
-        return doc
+        return _walk(self.src, self.rt, caches, (self.serial, self.handle))
 
     def close(self) -> None:
         rt = self.rt

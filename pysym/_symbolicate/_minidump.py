@@ -123,7 +123,7 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
     unwind information (a separate debug file usually has none: the binary does)."""
 
     memo, lock, disk = _state(sym)
-    key = (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file, module.arch)
+    key = module.memo_key()
     with lock:
         hit = memo.get(key)
     if hit is not None:

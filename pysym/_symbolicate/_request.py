@@ -112,6 +112,10 @@ class Module:
     def normalized_code_id(self) -> Optional[str]:
         return normalize_code_id(self.code_id)
 
+    def memo_key(self) -> Tuple[Any, ...]:
+        """What finding this module's files depends on (not where it was loaded)."""
+        return (self.type, self.ids(), self.normalized_code_id(), self.debug_file, self.code_file, self.arch)
+
     def to_dict(self) -> Dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if v is not None}
         d["image_addr"] = "0x%x" % self.image_addr

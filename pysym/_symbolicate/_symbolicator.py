@@ -60,11 +60,6 @@ class _Resolved:
     expires: float = 0.0
 
 
-def _memo_key(module: Module) -> Tuple[Any, ...]:
-    return (module.type, module.ids(), module.normalized_code_id(), module.debug_file, module.code_file,
-            module.arch)
-
-
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -202,7 +197,7 @@ class Symbolicator:
     def resolve_many(self, modules: Sequence[Module]) -> List[_Resolved]:
         """``resolve`` for each module; modules not in memory are found and built by up
         to ``build_workers`` threads, each with a runtime (an instance) of its own."""
-        out: List[Optional[_Resolved]] = [self._memo_hit(_memo_key(m)) for m in modules]
+        out: List[Optional[_Resolved]] = [self._memo_hit(m.memo_key()) for m in modules]
         todo = [i for i, r in enumerate(out) if r is None]
         if self.build_workers <= 1 or len(todo) <= 1:
             return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
@@ -228,7 +223,7 @@ class Symbolicator:
     def resolve(self, module: Module, runtime: Optional[Runtime] = None) -> _Resolved:
         """The symcache of ``module`` (memoised while its file is unchanged); found and
         built in ``runtime`` (default: the symbolicator's)."""
-        key = _memo_key(module)
+        key = module.memo_key()
         hit = self._memo_hit(key)
         if hit is not None:
             return hit

@@ -110,6 +110,14 @@ def _u32s(data: bytes, offset: int, count: int, typecode: str = "I") -> "array.a
     return a
 
 
+def _grow_rows(row_of: "array.array[int]", top: int) -> None:
+    """Grows the id -> row map to ``top`` entries, unknown ids -1 and the last entry
+    (NONE's) kept 0. Filled by repetition, not from an iterator: ids run to the
+    millions in a large symcache, and the first request of a warm process pays this."""
+    if top > len(row_of):
+        row_of[-1:] = array.array("i", [-1]) * (top - len(row_of)) + array.array("i", [0])
+
+
 class _Source:
     """A debug file's bytes, or the file at a path opened once (``_host.PinnedFile``: the
     same bytes for every call, such as ``Object`` then ``SymCache.from_object``), put in
@@ -483,9 +491,7 @@ class SymCache(HandleOwner):
         rt = self._rt
         with rt.lock:
             top = max(ids) + 2
-            if top > len(self._row_of):  # grow, keeping the last entry (NONE's) 0
-                self._row_of[-1:] = array.array("i", itertools.repeat(-1, top - len(self._row_of))) + \
-                    array.array("i", [0])
+            _grow_rows(self._row_of, top)
             marks = map(operator.lt, map(self._row_of.__getitem__, ids), itertools.repeat(0))
             missing = set(itertools.compress(ids, marks))
             if missing:
@@ -509,8 +515,7 @@ class SymCache(HandleOwner):
         columns = [recs[i::words] for i in range(words)]
         row_of = self._row_of
         top = max(columns[0], default=0) + 2
-        if top > len(row_of):  # callers have smaller ids, but be safe
-            row_of[-1:] = array.array("i", itertools.repeat(-1, top - len(row_of))) + array.array("i", [0])
+        _grow_rows(row_of, top)  # callers have smaller ids, but be safe
         new = list(map(operator.lt, map(row_of.__getitem__, columns[0]), itertools.repeat(0)))
         if not all(new):  # callers decoded by an earlier batch keep their rows
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]

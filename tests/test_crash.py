@@ -764,6 +764,19 @@ def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) 
     assert sym.stats["builds"] == 4
     assert len(sym._spare) == (0 if workers == 1 else 3)  # workers' runtimes, kept for the next request
     assert sym.symbolicate(req) == one and sym.stats["builds"] == 4
+    # A new process's view: symcaches on disk load in the calling thread (no worker
+    # runtime is started for them); only what must be built goes to the workers.
+    warm = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    assert warm.symbolicate(req) == one
+    assert warm.stats == {"builds": 0, "disk_hits": 4, "memory_hits": 0} and warm._spare == []
+    entries = sorted((tmp_path / "cache").rglob("*.symcache"))
+    assert len(entries) == 4
+    for e in entries[:2]:
+        e.unlink()
+    mixed = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    assert mixed.symbolicate(req) == one
+    assert mixed.stats == {"builds": 2, "disk_hits": 2, "memory_hits": 0}
+    assert len(mixed._spare) == (0 if workers == 1 else 2)
     default = Symbolicator(stores)
     assert default.build_workers == (min(2, os.cpu_count() or 1) if engine == "wasmtime" else 1)
 

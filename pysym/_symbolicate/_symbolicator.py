@@ -26,7 +26,7 @@ from .._native import Object, SymCache
 from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest
 from ._request import Module, StackFrame, _matches, _stamp, caller_address, check_overlaps, parse_address, parse_module
 from ._store_config import store_from_config
-from ._stores import Store, SystemStore
+from ._stores import FilesystemStore, Store, SystemStore
 
 __all__ = ["Symbolicator", "symbolicate_frames", "MAX_FRAMES", "MAX_MODULES"]
 
@@ -41,6 +41,10 @@ _TEMPLATES = 100_000  # frame templates kept per symcache and image address
 
 # A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
 _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
+
+
+class _BuildNeeded(Exception):
+    """A symcache would have to be built in a pass that only loads (see resolve_many)."""
 
 
 @dataclass
@@ -176,6 +180,7 @@ class Symbolicator:
             build_workers = min(2, os.cpu_count() or 1) if parallel else 1
         self.build_workers = max(1, int(build_workers))
         self._spare: List[Runtime] = []  # runtimes of build workers, idle
+        self._warm_only = threading.local()  # .on: a build raises _BuildNeeded instead
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
         self._flights = KeyedLocks()
@@ -199,6 +204,22 @@ class Symbolicator:
         to ``build_workers`` threads, each with a runtime (an instance) of its own."""
         out: List[Optional[_Resolved]] = [self._memo_hit(m.memo_key()) for m in modules]
         todo = [i for i, r in enumerate(out) if r is None]
+        if self.build_workers > 1 and len(todo) > 1 and all(
+                isinstance(s, (FilesystemStore, SystemStore)) for s in self.stores):
+            # A symcache already on disk loads in milliseconds, less than starting a
+            # worker's runtime: load those here; only builds go to the workers. (Not with
+            # remote stores: their downloads are what the workers overlap.)
+            later = []
+            self._warm_only.on = True
+            try:
+                for i in todo:
+                    try:
+                        out[i] = self.resolve(modules[i])
+                    except _BuildNeeded:
+                        later.append(i)
+            finally:
+                self._warm_only.on = False
+            todo = later
         if self.build_workers <= 1 or len(todo) <= 1:
             return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
         from concurrent.futures import ThreadPoolExecutor
@@ -384,16 +405,17 @@ class Symbolicator:
         built: List[SymCache] = []
 
         def build() -> bytes:
+            if getattr(self._warm_only, "on", False):
+                raise _BuildNeeded()
             sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
             built.append(sc)
             return sc.to_bytes()
 
         if self.disk is None:
-            sc = SymCache.from_object(obj.object(rt), runtime=rt)
-            self._count("builds")
-            self.memory.put(key, sc, 2 * len(sc.to_bytes()))
-            return sc, key
+            size = len(build())
+            self.memory.put(key, built[0], 2 * size)
+            return built[0], key
         entry, data = self.disk.get_or_build(key, build)
         if built:
             sc = built[0]

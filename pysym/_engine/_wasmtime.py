@@ -288,6 +288,11 @@ def _normalise(kinds: Tuple[str, ...], values: Tuple[int, ...]) -> List[int]:
     return out
 
 
+# The generated caller depends only on the argument count and whether there is a result
+# (types are in the closure's pack/unpack): compiled once per shape, not once per export.
+_MAKERS = {}  # type: Dict[Tuple[int, bool], Callable[..., Callable[..., Any]]]
+
+
 def _make_export(
     core: _Core, func: wasmtime.Func, params: Tuple[str, ...], results: Tuple[str, ...]
 ) -> Callable[..., Any]:
@@ -331,25 +336,29 @@ def _make_export(
         "_unpack": struct.Struct("<i" if results == (_I32,) else "<q").unpack_from,
         "_fail": fail,  # its closure keeps `core` (store, host callbacks) alive
     }
-    lines = ["def make(%s):" % ", ".join(env), "  def call(%s):" % names]
-    if params:
+    shape = (len(params), bool(results))
+    make = _MAKERS.get(shape)
+    if make is None:
+        lines = ["def make(%s):" % ", ".join(env), "  def call(%s):" % names]
+        if params:
+            lines += [
+                "    try:",
+                "        _pack(_buf, 0, %s)" % names,
+                "    except _error:",
+                "        _pack(_buf, 0, *_norm(_kinds, (%s,)))" % names,
+            ]
         lines += [
-            "    try:",
-            "        _pack(_buf, 0, %s)" % names,
-            "    except _error:",
-            "        _pack(_buf, 0, *_norm(_kinds, (%s,)))" % names,
+            "    err = _call(_ctx, _fn, _args, _n, _tp)",
+            "    if err or _trap.value:",
+            "        _fail(err)",
         ]
-    lines += [
-        "    err = _call(_ctx, _fn, _args, _n, _tp)",
-        "    if err or _trap.value:",
-        "        _fail(err)",
-    ]
-    if results:
-        lines.append("    return _unpack(_buf, 0)[0]")
-    lines.append("  return call")
-    ns = {}  # type: Dict[str, Any]
-    exec(compile("\n".join(lines), "<pysym wasmtime export>", "exec"), ns)  # noqa: S102
-    fn = ns["make"](**env)  # type: Callable[..., Any]
+        if results:
+            lines.append("    return _unpack(_buf, 0)[0]")
+        lines.append("  return call")
+        ns = {}  # type: Dict[str, Any]
+        exec(compile("\n".join(lines), "<pysym wasmtime export>", "exec"), ns)  # noqa: S102
+        make = _MAKERS.setdefault(shape, ns["make"])
+    fn = make(**env)  # type: Callable[..., Any]
     fn.__qualname__ = fn.__name__ = "wasm_export"
     return fn
 

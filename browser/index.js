@@ -26,7 +26,7 @@ export { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 export {
   MAX_FRAMES, MAX_MODULES, MODULE_TYPES, Module, Symbolicator, callerAddress, minidumpModules, parseAddress, parseModule,
 } from "./symbolicator.js";
-export { CASINGS, FILETYPES, HttpStore, LAYOUTS, layoutLocations } from "./stores.js";
+export { CASINGS, FILETYPES, HttpStore, LAYOUTS, SystemStore, crc32, layoutLocations } from "./stores.js";
 export { SymcacheDB, symcacheVersion } from "./symcache-db.js";
 export {
   FileChangedError, InputTooLargeError, InvalidInputError, MemoryLimitError, PysymError, RequestTooLargeError,

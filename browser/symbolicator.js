@@ -8,15 +8,15 @@
 //
 // Differences from Python, all from the platform: addresses are BigInt inside (JSON numbers
 // above 2**53 have lost their low bits before they get here); there is no source context
-// (`local_sources`: a page has no local files); debug files are found by store, never by
-// the paths a request names (no SystemStore).
+// (`local_sources`: a page has no local files); the paths a request names are read only
+// through a SystemStore handed those files.
 
 import { InvalidInputError, PysymError, RequestTooLargeError } from "./errors.js";
 import { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 import { NativeObject, SymCache } from "./native.js";
 import { getRuntime } from "./runtime.js";
 import { bisectRight } from "./stacktrace.js";
-import { debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
+import { crc32, debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
 
 /** Frames in one request (all stack traces together); more raise RequestTooLargeError. */
 export const MAX_FRAMES = 100000;
@@ -333,7 +333,7 @@ export class Symbolicator {
     const reports = [];
     const seen = new Map();
     for (const store of this.stores) {
-      for (const loc of store.locations(module)) {
+      for (const loc of await store.locations(module)) {
         const report = { source: store.id, location: store.describe(loc) };
         reports.push(report);
         let data;
@@ -347,6 +347,14 @@ export class Symbolicator {
         if (data === null || data === undefined) {
           report.download = { status: "notfound" };
           continue;
+        }
+        if (loc.crc !== undefined && loc.crc !== null) {
+          const have = await crc32(data);
+          if (have !== loc.crc) {
+            const h8 = (n) => n.toString(16).padStart(8, "0");
+            report.download = { status: "rejected", details: `debuglink CRC mismatch: 0x${h8(have)}, the binary expects 0x${h8(loc.crc)}` };
+            continue;
+          }
         }
         const same = seen.get(data);
         if (same !== undefined) {
@@ -610,7 +618,7 @@ export class Symbolicator {
     const errors = [];
     const seen = new Set();
     outer: for (const store of this.stores) {
-      for (const loc of store.locations(module)) {
+      for (const loc of await store.locations(module)) {
         let data;
         try {
           data = await store.fetch(loc);

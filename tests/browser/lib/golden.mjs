@@ -204,6 +204,15 @@ export async function compareCrash(P, spec, readFile, readGolden) {
   const storeFiles = async (name) => {
     const s = spec.stores[name];
     const m = new Map();
+    if (s.kind === "system") {
+      // [absolute path, copy]: one object per copy (one inode on the Python side)
+      for (const [path, copy] of s.files) {
+        const key = `golden:${copy}`;
+        if (!files.has(key)) files.set(key, await readFile({ in: "golden" }, copy));
+        m.set(path, files.get(key));
+      }
+      return m;
+    }
     for (const f of s.files) {
       const key = `${s.in}:${s.root}/${f}`;
       if (!files.has(key)) files.set(key, await readFile(s, `${s.root}/${f}`));
@@ -215,7 +224,8 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     const stores = [];
     for (const n of names) {
       const s = spec.stores[n];
-      stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
+      if (s.kind === "system") stores.push(new P.SystemStore(await storeFiles(n), { debugDirs: s.debug_dirs, moduleFiles: s.module_files, id: n }));
+      else stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
     }
     return new P.Symbolicator(stores, options);
   };
@@ -234,7 +244,7 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     }
   };
   for (const md of spec.minidumps) {
-    let dump = await readFile({ in: "repo" }, md.dump);
+    let dump = await readFile({ in: md.in || "repo" }, md.dump);
     if (md.cut) dump = dump instanceof Uint8Array ? dump.slice(0, md.cut) : dump.slice(0, md.cut);
     const sym = await symbolicator(md.stores);
     const got = await outcome(() => sym.processMinidump(dump));

@@ -268,13 +268,26 @@ export class HttpStore {
   }
 
   async _download(url) {
-    const response = await fetch(url, { headers: this.headers });
+    // fetch() rejects with a TypeError when the server is down or refuses CORS: a download
+    // error (the module is "fetching_failed"), not a bug of ours
+    const failed = (e) => new PysymError(`${url}: ${String((e && e.message) || e || "download failed")}`);
+    let response;
+    try {
+      response = await fetch(url, { headers: this.headers });
+    } catch (e) {
+      throw failed(e);
+    }
     if ([404, 403, 410].includes(response.status)) return null;
-    if (!response.ok) throw new PysymError(`HTTP ${response.status} for ${url}`);
+    if (!response.ok) throw new PysymError(`${url}: HTTP ${response.status}`);
     const length = Number(response.headers.get("content-length") || 0);
-    if (length > this.maxBytes) throw new PysymError(`${url} is ${length} bytes, more than ${this.maxBytes}`);
-    const blob = await response.blob();
-    if (blob.size > this.maxBytes) throw new PysymError(`${url} is ${blob.size} bytes, more than ${this.maxBytes}`);
+    if (length > this.maxBytes) throw new PysymError(`${url}: ${length} bytes, more than maxBytes (${this.maxBytes})`);
+    let blob;
+    try {
+      blob = await response.blob();
+    } catch (e) {
+      throw failed(e);
+    }
+    if (blob.size > this.maxBytes) throw new PysymError(`${url}: ${blob.size} bytes, more than maxBytes (${this.maxBytes})`);
     return blob;
   }
 }

@@ -49,7 +49,7 @@ function pyRepr(v) {
   if (v === null || v === undefined) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
-  if (typeof v === "number") return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : String(v);
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
   if (typeof v === "string") {
     const q = v.includes("'") && !v.includes('"') ? '"' : "'";
     let out = q;
@@ -247,6 +247,7 @@ export class Symbolicator {
     this.onProgress = onProgress;
     this._memo = new Map(); // memo key -> resolved (a found module keeps its symcache)
     this._unwindMemo = new Map();
+    this._unwindBytes = 0;
     this._idents = new Map(); // file -> Map(arch -> NativeObject)
     this._fileIds = new WeakMap();
     this._nextFile = 1;
@@ -290,13 +291,14 @@ export class Symbolicator {
     for (const r of this._memo.values()) if (r.symcache) r.symcache.close();
     this._memo.clear();
     this._unwindMemo.clear();
+    this._unwindBytes = 0;
     this._idents.clear();
     this._bytes = 0;
   }
 
   _remember(key, res, ttl) {
     if (res.status === "missing" && !(ttl > 0)) return;
-    if (res.status === "malformed") return;
+    if (res.status === "malformed" || res.status === "fetching_failed") return;
     const old = this._memo.get(key);
     if (old && old.symcache && old.symcache !== res.symcache) old.symcache.close();
     this._memo.delete(key);
@@ -331,6 +333,7 @@ export class Symbolicator {
   async _find(module) {
     const found = [];
     const reports = [];
+    const transient = []; // candidates that failed to download: neither found nor missing
     const seen = new Map();
     for (const store of this.stores) {
       for (const loc of await store.locations(module)) {
@@ -342,6 +345,7 @@ export class Symbolicator {
         } catch (e) {
           if (isBug(e)) throw e;
           report.download = { status: "error", details: String((e && e.message) || e) };
+          transient.push(report.download.details);
           continue;
         }
         if (data === null || data === undefined) {
@@ -406,6 +410,8 @@ export class Symbolicator {
       Object.assign(res, { status: "found", symcache: sc, arch: obj.arch || null, features: features(obj), size: sc._data.length });
     }
     if (res.status !== "found" && errors.length) Object.assign(res, { status: "malformed", error: errors[0] });
+    // a store down is not "missing": not remembered, the next request looks again
+    else if (res.status !== "found" && transient.length) Object.assign(res, { status: "fetching_failed", error: transient[0] });
     return res;
   }
 
@@ -578,7 +584,7 @@ export class Symbolicator {
         const base = { original_index: fi, instruction_addr: hex(addr) };
         if (m.codeFile) base.package = m.codeFile;
         if (trust !== null) base.trust = trust;
-        if (!res.symcache) base.status = res.status === "missing" ? "missing" : "malformed";
+        if (!res.symcache) base.status = res.status === "malformed" ? "malformed" : "missing";
         else base.status = "missing_symbol";
         outFrames.push(base);
       });
@@ -654,7 +660,14 @@ export class Symbolicator {
     if (res.status !== "found" && errors.length) res = { status: "malformed", cache: null, error: errors[0] };
     if (res.status === "found") {
       this._unwindMemo.set(key, res);
-      while (this._unwindMemo.size > MEMO_ENTRIES) this._unwindMemo.delete(this._unwindMemo.keys().next().value);
+      this._unwindBytes += res.cache.length;
+      // bounded by count and by the bytes of the CFI caches kept, the oldest first
+      for (const [k, r] of this._unwindMemo) {
+        if (this._unwindMemo.size <= MEMO_ENTRIES && this._unwindBytes <= this.memoryCacheBytes) break;
+        if (k === key) continue;
+        this._unwindMemo.delete(k);
+        this._unwindBytes -= r.cache.length;
+      }
     }
     return res;
   }

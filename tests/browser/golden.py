@@ -307,6 +307,17 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
                                 "frame", {"instruction_addr": "0x12"}, {"trust": "scan"},
                                 {"instruction_addr": "0x1", "addr_mode": "rel:1"}, {"instruction_addr": True}]}],
     }, {}))
+    # addresses above 2**53: exact as hex strings, decimal strings and JSON integers (the
+    # browser reads the request with parseJson, which keeps those integers as BigInt)
+    high = 0xFFFFFFFF80000000
+    high_frames = [{"instruction_addr": hex(high + rels[0])}, {"instruction_addr": str(high + rels[1])},
+                   {"instruction_addr": high + rels[2]}, {"instruction_addr": 2**64 - 1}, {"instruction_addr": 2**64},
+                   {"instruction_addr": 2**53 + 1}, {"instruction_addr": rels[3], "addr_mode": "rel:0"}]
+    requests.append(("addresses above 2**53", ["native-default"], {
+        "modules": [dict(module, image_addr=hex(high), image_size=0x10000, extra=high + 7)],
+        "stacktraces": [{"frames": high_frames,
+                         "registers": {"rip": hex(high + rels[0])}, "thread_id": 2**63}],
+        "options": {"dif_candidates": True}}, {}))
     requests.append(("too many frames", ["native-default"], {"modules": [module], "stacktraces": [{"frames": frames}]},
                      {"max_frames": 3}))
     requests.append(("too many modules", ["native-default"], {"modules": [module] * 3, "stacktraces": []},

@@ -60,7 +60,7 @@ export function dumpMap(P, data) {
 
 /** JSON with sorted keys, for order-insensitive comparison of objects. */
 export function canonical(x) {
-  return JSON.stringify(x, (k, v) => (v && typeof v === "object" && !Array.isArray(v)
+  return JSON.stringify(x, (k, v) => (typeof v === "bigint" ? `bigint:${v}` : v && typeof v === "object" && !Array.isArray(v)
     ? Object.fromEntries(Object.keys(v).sort().map((key) => [key, v[key]])) : v));
 }
 
@@ -231,7 +231,8 @@ export async function compareCrash(P, spec, readFile, readGolden) {
   };
   const outcome = async (fn) => {
     try {
-      return JSON.parse(JSON.stringify(await fn()));
+      // (integers beyond 2**53 stay exact both ways: parseJson/stringifyJson)
+      return P.parseJson(P.stringifyJson(await fn()));
     } catch (e) {
       if (!(e instanceof P.PysymError)) throw e;
       return { error: e.name };
@@ -248,10 +249,10 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     if (md.cut) dump = dump instanceof Uint8Array ? dump.slice(0, md.cut) : dump.slice(0, md.cut);
     const sym = await symbolicator(md.stores);
     const got = await outcome(() => sym.processMinidump(dump));
-    compare(`minidump ${md.dump}${md.cut ? ` cut at ${md.cut}` : ""}`, got, JSON.parse(await readGolden(md.response)));
+    compare(`minidump ${md.dump}${md.cut ? ` cut at ${md.cut}` : ""}`, got, P.parseJson(await readGolden(md.response)));
   }
   for (const r of spec.requests || []) {
-    const { request, response } = JSON.parse(await readGolden(r.file));
+    const { request, response } = P.parseJson(await readGolden(r.file));
     const options = {};
     if (r.options.maxFrames) options.maxFrames = r.options.maxFrames;
     if (r.options.maxModules) options.maxModules = r.options.maxModules;

@@ -276,6 +276,10 @@ export declare class SystemStore implements Store {
   fetch(location: StoreLocation): Promise<Blob | Uint8Array | ArrayBufferView | null>;
   describe(location: StoreLocation): string;
 }
+/** JSON.parse keeping integers past 2**53 exact (as BigInt), as Python reads a request. */
+export declare function parseJson(text: string): any;
+/** JSON.stringify writing BigInt as the exact integer. */
+export declare function stringifyJson(value: unknown, space?: string | number): string;
 /** CRC-32 (zlib's polynomial) of bytes or a Blob. */
 export declare function crc32(data: Blob | Uint8Array): Promise<number>;
 

@@ -379,10 +379,14 @@ try {
             const want = await (await fetch(`/golden/crash/${name}.json`)).json();
             out[name] = G.canonical(await sym.processMinidump(dump)) === G.canonical(want);
           }
+          // a server that is not there (fetch() rejects): fetching_failed, not missing
+          const down = new P.Symbolicator([new P.HttpStore("http://127.0.0.1:1/")]);
+          const mods = (await down.processMinidump(await (await fetch("/tests/data/minidump/test.dmp")).blob())).modules;
+          out.down = mods.find((m) => m.code_file.endsWith("test_app.exe")).debug_status;
           return out;
         });
-        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses",
-          http["test.dmp"] === true, http);
+        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses; a server down is fetching_failed",
+          http["test.dmp"] === true && http.down === "fetching_failed", http);
         const w = await page.evaluate(async () => {
           const { PysymWorker } = await import("/browser/worker-client.js");
           const dump = await (await fetch("/tests/data/minidump/test.dmp")).blob();

@@ -258,7 +258,10 @@ async function symbolicateCrash(text) {
   $("crash-view").hidden = false;
   $("crash-view").replaceChildren();
   const started = performance.now();
-  const options = { stores: crashStores(), cache: $("crash-cache").checked, onProgress };
+  // a dump that runs away (or is made to) is stopped at the limit; the worker is replaced
+  const limit = Number($("crash-timeout").value);
+  const timeout = Number.isFinite(limit) && limit > 0 ? Math.min(limit, 3600) * 1000 : 30000;
+  const options = { stores: crashStores(), cache: $("crash-cache").checked, onProgress, timeout };
   try {
     const { value, stats } = dump ? await worker.processMinidump(dump, options) : await worker.symbolicateCrash(request, options);
     renderCrash(value);

@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../../browser/devtools/serve.mjs";
+import { hostileDump } from "./lib/pathological.mjs";
 import { buildExtension } from "../../browser/extension/build.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
@@ -228,6 +229,22 @@ async function checkCrashTab(page, label, { screenshot = null, full = true } = {
   await page.setInputFiles("#crash-dump", join(DUMPS, "test.dmp"));
   const after = await runCrash(page);
   report(`${label}: the page works after the hostile dump`, after.state === "done", after);
+  if (full) {
+    // a runaway dump (65536 threads at the walker's limits: tens of seconds) stopped at the
+    // tab's time limit (3 s, under which the real dump above finishes); the page recovers
+    const runaway = join(ARTIFACTS, "runaway.dmp");
+    await writeFile(runaway, hostileDump());
+    await page.fill("#crash-timeout", "3");
+    const quick = await runCrash(page); // test.dmp again, under the limit
+    await page.setInputFiles("#crash-dump", runaway);
+    const stopped = await runCrash(page);
+    await page.fill("#crash-timeout", "30");
+    await page.setInputFiles("#crash-dump", join(DUMPS, "test.dmp"));
+    const recovered = await runCrash(page);
+    report(`${label}: a runaway dump is stopped at the tab's time limit (TimeLimitError) and the page recovers`,
+      quick.state === "done" && stopped.state === "error" && /^TimeLimitError: /.test(stopped.status) && recovered.state === "done",
+      { quick, stopped, recovered });
+  }
   if (full) {
     // the IndexedDB cache: built once; the same files again: kept by the worker; the same
     // symbols chosen again (new File objects): taken from the browser; the clear button

@@ -7,15 +7,15 @@
 //   const crash = await sym.processMinidump(blobOrBytes);   // a /minidump response
 //
 // Differences from Python, all from the platform: addresses are BigInt inside (JSON numbers
-// above 2**53 have lost their low bits before they get here); there is no source context
-// (`local_sources`: a page has no local files); the paths a request names are read only
-// through a SystemStore handed those files.
+// above 2**53 lose their low bits in JSON.parse: read requests with parseJson); source
+// context (`local_sources`) and the paths a request names (SystemStore) come from files
+// handed over by their absolute paths, not from a disk.
 
 import { InvalidInputError, PysymError, RequestTooLargeError } from "./errors.js";
 import { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 import { NativeObject, SymCache } from "./native.js";
 import { getRuntime } from "./runtime.js";
-import { bisectRight } from "./stacktrace.js";
+import { bisectRight, splitlines } from "./stacktrace.js";
 import { crc32, debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
 
 /** Frames in one request (all stack traces together); more raise RequestTooLargeError. */
@@ -210,7 +210,11 @@ function relModule(mode, count) {
   return i < count ? i : null;
 }
 
-function template(f, imageAddr, pkg) {
+/** Lines of context around a frame's line (Python's _CONTEXT_LINES), and the largest source read. */
+const CONTEXT_LINES = 5;
+const MAX_SOURCE_BYTES = 10 << 20;
+
+function template(f, imageAddr, pkg, sources = null) {
   const d = pkg ? { package: pkg } : {};
   d.status = "symbolicated";
   if (f.function !== null) d.function = f.function;
@@ -225,7 +229,35 @@ function template(f, imageAddr, pkg) {
   }
   if (f.line) d.lineno = f.line;
   if (f.column) d.colno = f.column;
+  const lines = sources && f.file && f.line ? sources.get(f.file) : null;
+  if (lines && f.line >= 1 && f.line <= lines.length) {
+    const i = f.line - 1;
+    d.pre_context = lines.slice(Math.max(0, i - CONTEXT_LINES), i);
+    d.context_line = lines[i];
+    d.post_context = lines.slice(i + 1, i + 1 + CONTEXT_LINES);
+  }
   return d;
+}
+
+/** The lines of the local source files the frames name (Python's local_sources): path -> lines. */
+async function readSources(localSources, paths) {
+  const out = new Map();
+  for (const path of paths) {
+    let data = localSources.get(path);
+    if (data === undefined || data === null) continue;
+    try {
+      if (typeof data !== "string") {
+        const blob = typeof Blob !== "undefined" && data instanceof Blob;
+        if ((blob ? data.size : data.byteLength) > MAX_SOURCE_BYTES) continue;
+        // (Python reads with errors="replace" and keeps a byte-order mark)
+        data = new TextDecoder("utf-8", { ignoreBOM: true }).decode(blob ? await data.arrayBuffer() : data);
+      }
+      out.set(path, splitlines(data));
+    } catch (e) {
+      if (isBug(e)) throw e; // an unreadable file has no context, as in Python
+    }
+  }
+  return out;
 }
 
 /**
@@ -237,8 +269,10 @@ function template(f, imageAddr, pkg) {
  * ({stage: "symcache"|"cfi"|"walk", module, done} while building).
  */
 export class Symbolicator {
-  constructor(stores = [], { runtime = null, maxFrames = MAX_FRAMES, maxModules = MAX_MODULES, memoryCacheBytes = 512 << 20, cache = null, onProgress = null } = {}) {
+  constructor(stores = [], { runtime = null, maxFrames = MAX_FRAMES, maxModules = MAX_MODULES, memoryCacheBytes = 512 << 20, cache = null, onProgress = null, localSources = null } = {}) {
     this.stores = [...stores];
+    // Python's local_sources: here the files themselves, by the absolute path the debug info names
+    this.localSources = localSources === null ? null : localSources instanceof Map ? localSources : new Map(Object.entries(localSources));
     this._runtime = runtime;
     this.maxFrames = maxFrames;
     this.maxModules = maxModules;
@@ -466,6 +500,7 @@ export class Symbolicator {
       throw new InvalidInputError("options.frame_order must be 'callee_first' or 'caller_first'");
     }
     const callerFirst = order === "caller_first";
+    const wantContext = this.localSources !== null && (has(options, "apply_source_context") ? truthy(options.apply_source_context) : true);
     const wantCandidates = truthy(get(options, "dif_candidates") ?? false);
 
     const modules = [];
@@ -551,6 +586,12 @@ export class Symbolicator {
       const looked = res.symcache.lookupMany(rels.map((r) => (r >= 0n ? r : MAX64)));
       items.forEach(([ti, fi], k) => results.set(`${ti}:${fi}`, looked[k]));
     }
+    let sources = null;
+    if (wantContext) {
+      const paths = new Set();
+      for (const found of results.values()) for (const f of found) if (f.file && f.line) paths.add(f.file);
+      sources = await readSources(this.localSources, paths);
+    }
 
     const outTraces = traces.map((t, ti) => {
       const outFrames = [];
@@ -570,7 +611,7 @@ export class Symbolicator {
         const found = results.get(`${ti}:${fi}`);
         if (found && found.length) {
           const group = found.map((f) => {
-            const tmpl = template(f, m.imageAddr, m.codeFile);
+            const tmpl = template(f, m.imageAddr, m.codeFile, sources);
             if (trust === null) return { original_index: fi, instruction_addr: hex(addr), ...tmpl };
             const g = { original_index: fi, instruction_addr: hex(addr), package: null, trust, ...tmpl };
             if (!has(tmpl, "package")) delete g.package;

@@ -339,8 +339,18 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
         out = "crash/request-%d.json" % i
         with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
             json.dump({"request": req, "response": resp}, f)
+        sources = []  # local_sources: the files the frames name, handed to the browser by path
+        if kw.get("local_sources"):
+            paths = sorted({f["abs_path"] for st in resp.get("stacktraces", []) for f in st["frames"]
+                            if "abs_path" in f and os.path.isfile(f["abs_path"])})
+            for k, path in enumerate(paths):
+                copy = "crash/sources/%d-%d-%s" % (i, k, os.path.basename(path))
+                with open(path, "rb") as f:
+                    _put(outdir, copy, f.read())
+                sources.append([path, copy])
         index["requests"].append({"name": what, "stores": names, "file": out,
-                                  "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules")}})
+                                  "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules"),
+                                              "localSources": sources if kw.get("local_sources") else None}})
     return index
 
 
@@ -448,6 +458,10 @@ def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]
     requests.append(("lldb crash: build-id tree + system", ["lldb-buildid", sys_nomf], full, {}))
     requests.append(("lldb crash: symstore + system", ["lldb-symstore", sys_nomf], full, {}))
     requests.append(("lldb crash: symstore alone", ["lldb-symstore"], crash.request(), {}))
+    # source context from the files the debug info names (local_sources), and turned off
+    requests.append(("lldb crash: local sources", ["lldb-buildid"], crash.request(), {"local_sources": True}))
+    requests.append(("lldb crash: local sources, apply_source_context off", ["lldb-buildid"],
+                     crash.request(apply_source_context=False), {"local_sources": True}))
     b = crash.ids["libtwo.so"]
     debug = crash.buildid / ".build-id" / b[:2] / (b[2:] + ".debug")
     m = pysym.Module(type="elf", image_addr=0, image_size=1, code_id=b, code_file="/somewhere/libtwo.so")

@@ -256,6 +256,10 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     const options = {};
     if (r.options.maxFrames) options.maxFrames = r.options.maxFrames;
     if (r.options.maxModules) options.maxModules = r.options.maxModules;
+    if (r.options.localSources) {
+      options.localSources = new Map();
+      for (const [path, copy] of r.options.localSources) options.localSources.set(path, await readFile({ in: "golden" }, copy));
+    }
     const sym = await symbolicator(r.stores, options);
     compare(`request ${r.name}`, await outcome(() => sym.symbolicate(request)), response);
     if (!response.error) {

@@ -339,6 +339,8 @@ export declare class Symbolicator {
   constructor(stores?: Store[], options?: {
     runtime?: Runtime | null; maxFrames?: number; maxModules?: number; memoryCacheBytes?: number;
     cache?: SymcacheCache | null; onProgress?: ((event: CrashProgress) => void) | null;
+    /** Python's local_sources: the source files by the absolute path the debug info names. */
+    localSources?: Map<string, FileData> | Record<string, FileData> | null;
   });
   readonly stores: Store[];
   readonly stats: { builds: number; cacheHits: number; memoryHits: number; cfiBuilds: number };

@@ -174,14 +174,15 @@ export class PysymWorker {
    * `onProgress({stage, module, done})` while caches build; `cache`: keep symcaches in
    * IndexedDB (true, or SymcacheDB options). Returns {value, stats}.
    */
-  async processMinidump(dump, { stores = [], cache = false, onProgress = null, timeout } = {}) {
-    return this.call({ op: "processMinidump", dump, stores: stores.map(storeSpec), cache }, timeout, onProgress);
+  async processMinidump(dump, { stores = [], cache = false, onProgress = null, timeout, localSources = null } = {}) {
+    return this.call({ op: "processMinidump", dump, stores: stores.map(storeSpec), cache, localSources: sourcesSpec(localSources) },
+      timeout, onProgress);
   }
 
   /** A /symbolicate request (an object) in the worker; options as processMinidump's. */
-  async symbolicateCrash(request, { stores = [], cache = false, onProgress = null, timeout, maxFrames, maxModules } = {}) {
-    return this.call({ op: "symbolicateCrash", request, stores: stores.map(storeSpec), cache, maxFrames, maxModules },
-      timeout, onProgress);
+  async symbolicateCrash(request, { stores = [], cache = false, onProgress = null, timeout, maxFrames, maxModules, localSources = null } = {}) {
+    return this.call({ op: "symbolicateCrash", request, stores: stores.map(storeSpec), cache, maxFrames, maxModules,
+      localSources: sourcesSpec(localSources) }, timeout, onProgress);
   }
 
   /** The IndexedDB symcache cache: {available, entries, bytes}; `clear: true` empties it first. */
@@ -205,6 +206,12 @@ function fileId(data) {
     return blobIds.get(data);
   }
   return nextFileId++;
+}
+
+/** Local source files ({absolute path: data} or a Map) with their ids, or null. */
+function sourcesSpec(files) {
+  if (!files) return null;
+  return (files instanceof Map ? [...files] : Object.entries(files)).map(([p, d]) => [p, d, fileId(d)]);
 }
 
 /**

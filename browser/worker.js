@@ -62,19 +62,21 @@ const KEPT = 3;
 const KEPT_BYTES = 128 << 20;
 const kept = new Map();
 
-function storesKey(specs, cache) {
-  const shape = (specs || []).map((s) => ({ ...s, files: (s.files || []).map(([p, , id]) => [p, id]) }));
-  return JSON.stringify([shape, Boolean(cache)]);
+function storesKey(specs, cache, sources) {
+  const ids = (files) => (files || []).map(([p, , id]) => [p, id]);
+  const shape = (specs || []).map((s) => ({ ...s, files: ids(s.files) }));
+  return JSON.stringify([shape, Boolean(cache), sources ? ids(sources) : null]);
 }
 
-function crashSymbolicator({ stores, cache, maxFrames, maxModules }, progress) {
+function crashSymbolicator({ stores, cache, maxFrames, maxModules, localSources }, progress) {
   if (cache && !symcacheDB && typeof indexedDB !== "undefined") symcacheDB = new SymcacheDB(cache === true ? {} : cache);
-  const key = storesKey(stores, cache && symcacheDB);
+  const key = storesKey(stores, cache && symcacheDB, localSources);
   let sym = kept.get(key);
   if (sym) {
     kept.delete(key); // re-inserted last: the oldest go first
   } else {
     const options = { memoryCacheBytes: KEPT_BYTES };
+    if (localSources) options.localSources = new Map(localSources.map(([p, d]) => [p, d]));
     if (cache && symcacheDB) options.cache = symcacheDB;
     sym = new Symbolicator(makeStores(stores), options);
   }

@@ -106,3 +106,36 @@ test("integers past 2**53 stay exact through parseJson, Symbolicator and stringi
   assert.deepEqual(P.parseJson('["18446744073709551615", 1.5e300, -3, "\\"9007199254740993"]'), ["18446744073709551615", 1.5e300, -3, '"9007199254740993']);
   assert.throws(() => P.parseJson("{bad"), SyntaxError);
 });
+
+test("the worker: a SystemStore's files and local sources cross into it", { skip: !process.env.PYSYM_GOLDEN && "PYSYM_GOLDEN not set (run through pytest)" }, async () => {
+  const { join } = await import("node:path");
+  const G = process.env.PYSYM_GOLDEN;
+  const spec = JSON.parse(await readFile(join(G, "index.json"), "utf8")).crash;
+  const r = spec.requests.find((q) => q.name === "lldb crash: local sources");
+  if (!r) {
+    assert.ok(spec.lldb_skipped, "the lldb cases are in the golden set");
+    return;
+  }
+  const { request, response } = P.parseJson(await readFile(join(G, r.file), "utf8"));
+  const blob = async (p) => new Blob([await readFile(join(G, p))]);
+  const s = spec.stores["lldb-system"];
+  const system = { kind: "system", files: new Map(), debugDirs: s.debug_dirs, moduleFiles: s.module_files, id: "lldb-system" };
+  for (const [path, copy] of s.files) system.files.set(path, await blob(copy));
+  const tree = spec.stores["lldb-buildid"];
+  const files = new Map();
+  for (const f of tree.files) files.set(f, await blob(`${tree.root}/${f}`));
+  const localSources = new Map();
+  for (const [path, copy] of r.options.localSources) localSources.set(path, await blob(copy));
+  const w = new PysymWorker({ timeout: 120000 });
+  try {
+    const got = await w.symbolicateCrash(request, { stores: [{ files, id: "lldb-buildid" }], localSources });
+    assert.deepEqual(got.value, response);
+    // the system store (libc by build id) in the worker: the same answer as the golden one's
+    const full = spec.requests.find((q) => q.name === "lldb crash: build-id tree + system");
+    const want = P.parseJson(await readFile(join(G, full.file), "utf8"));
+    const both = await w.symbolicateCrash(want.request, { stores: [{ files, id: "lldb-buildid" }, system] });
+    assert.deepEqual(both.value, want.response);
+  } finally {
+    w.terminate();
+  }
+});

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -217,9 +218,22 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     for name in sorted(os.listdir(os.path.join(ROOT, MINIDUMPS))):
         if name.endswith(".dmp"):
             minidump(MINIDUMPS + "/" + name, "repo", ["dumpsyms"], "crash/%s.json" % name)
-    for cut in (32, 100, 1000):  # truncated dumps: a typed error or a partial result, as in Python
-        index["minidumps"].append({"dump": MINIDUMPS + "/linux-mini.dmp", "cut": cut, "stores": [],
-                                   "response": _cut_dump(outdir, cut)})
+            minidump(MINIDUMPS + "/" + name, "repo", [], "crash/%s.nostores.json" % name)  # as test_stackwalk
+    # truncated dumps (the prefixes of test_minidump.py and test_stackwalk.py): a typed
+    # error or a partial result, as in Python
+    for name in ("linux-mini.dmp", "test.dmp"):
+        size = os.path.getsize(os.path.join(ROOT, MINIDUMPS, name))
+        cuts = (40, 200, 600, 3000, 6000, size - 1) if name == "test.dmp" else range(0, size, max(1, size // 23))
+        for cut in sorted(set(cuts) | {32, 100, 1000}):
+            index["minidumps"].append({"dump": MINIDUMPS + "/" + name, "cut": cut, "stores": [],
+                                       "response": _cut_dump(outdir, name, cut)})
+    # every RVA of the directory pointed past the end (test_minidump.py)
+    with open(os.path.join(ROOT, MINIDUMPS, "test.dmp"), "rb") as f:
+        bad = bytearray(f.read())
+    for i in range(struct.unpack_from("<I", bad, 8)[0]):
+        struct.pack_into("<I", bad, 32 + 12 * i + 8, 0xFFFFFFF0)
+    _put(outdir, "crash/damaged-test.dmp", bytes(bad))
+    minidump("crash/damaged-test.dmp", "golden", [], "crash/damaged-test.dmp.json")
 
     if native.get("skipped"):
         if os.environ.get("CI") == "true":
@@ -560,20 +574,37 @@ def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]
 
     dump_modules = minidump_modules(pysym.Minidump.from_path(str(dump)))
     sys_dump = system("lldb-dump-system", ["/usr/lib/debug"], True, dump_modules)
-    return {"requests": requests, "minidumps": [(rel, [sys_dump], "crash/lldb-dump-system.json"),
-                                                (rel, [], "crash/lldb-dump-nostores.json")]}
+    dumps = [(rel, [sys_dump], "crash/lldb-dump-system.json"), (rel, [], "crash/lldb-dump-nostores.json")]
+    # the crasher of test_minidump.py (lldb's 720-byte contexts, four threads)
+    sys.path.insert(0, tests)
+    try:
+        from test_minidump import CRASHER
+    finally:
+        sys.path.remove(tests)
+    d = os.path.join(base, "crasher")
+    _put(d, "crasher.c", CRASHER.encode())
+    subprocess.run(["gcc", "-g", "-O1", "-o", "crasher", "crasher.c", "-lpthread"], cwd=d, check=True)
+    save = "process save-core --plugin-name=minidump --style stack crasher.dmp"
+    subprocess.run(["lldb-14", "-b", "-o", "run", "-k", save, "-k", "kill", os.path.join(d, "crasher")], cwd=d,
+                   capture_output=True, timeout=120)
+    crasher = os.path.relpath(os.path.join(d, "crasher.dmp"), outdir).replace(os.sep, "/")
+    sys_crasher = system("lldb-crasher-system", ["/usr/lib/debug"], True,
+                         minidump_modules(pysym.Minidump.from_path(os.path.join(d, "crasher.dmp"))))
+    dumps += [(crasher, [sys_crasher], "crash/lldb-crasher-system.json"),
+              (crasher, [], "crash/lldb-crasher-nostores.json")]
+    return {"requests": requests, "minidumps": dumps}
 
 
-def _cut_dump(outdir: str, cut: int) -> str:
+def _cut_dump(outdir: str, name: str, cut: int) -> str:
     import pysym
 
-    with open(os.path.join(ROOT, MINIDUMPS, "linux-mini.dmp"), "rb") as f:
+    with open(os.path.join(ROOT, MINIDUMPS, name), "rb") as f:
         data = f.read()[:cut]
     try:
         resp: Any = pysym.Symbolicator([]).process_minidump(data)
     except pysym.PysymError as e:
         resp = {"error": type(e).__name__}
-    out = "crash/linux-mini-%d.json" % cut
+    out = "crash/%s-%d.json" % (name[: -len(".dmp")], cut)
     with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
         json.dump(resp, f)
     return out

@@ -246,10 +246,12 @@ export async function compareCrash(P, spec, readFile, readGolden) {
   };
   for (const md of spec.minidumps) {
     let dump = await readFile({ in: md.in || "repo" }, md.dump);
-    if (md.cut) dump = dump instanceof Uint8Array ? dump.slice(0, md.cut) : dump.slice(0, md.cut);
+    const cut = md.cut !== undefined && md.cut !== null;
+    if (cut) dump = dump.slice(0, md.cut);
     const sym = await symbolicator(md.stores);
     const got = await outcome(() => sym.processMinidump(dump));
-    compare(`minidump ${md.dump}${md.cut ? ` cut at ${md.cut}` : ""}`, got, P.parseJson(await readGolden(md.response)));
+    compare(`minidump ${md.dump}${cut ? ` cut at ${md.cut}` : ""}${md.stores.length ? "" : " (no stores)"}`, got,
+      P.parseJson(await readGolden(md.response)));
   }
   for (const r of spec.requests || []) {
     const { request, response } = P.parseJson(await readGolden(r.file));

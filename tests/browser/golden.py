@@ -234,6 +234,12 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
         struct.pack_into("<I", bad, 32 + 12 * i + 8, 0xFFFFFFF0)
     _put(outdir, "crash/damaged-test.dmp", bytes(bad))
     minidump("crash/damaged-test.dmp", "golden", [], "crash/damaged-test.dmp.json")
+    # 100000 threads without contexts (test_minidump.py): the first 65536 kept
+    n = 100_000
+    threads = struct.pack("<I", n) + b"".join(struct.pack("<I44x", i) for i in range(n))
+    head = struct.pack("<IIIIIIQ", 0x504D444D, 0xA793, 1, 32, 0, 0, 0)
+    _put(outdir, "crash/threads-100k.dmp", head + struct.pack("<III", 3, len(threads), 44) + threads)
+    minidump("crash/threads-100k.dmp", "golden", [], "crash/threads-100k.dmp.json")
 
     if native.get("skipped"):
         if os.environ.get("CI") == "true":

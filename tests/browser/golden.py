@@ -464,7 +464,8 @@ def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]
                     key = (info.st_dev, info.st_ino)
                     if key not in copies:
                         copies[key] = "lldb/system/%d-%s" % (len(copies), os.path.basename(loc.path))
-                        _put(outdir, copies[key], open(loc.path, "rb").read())
+                        with open(loc.path, "rb") as f:
+                            _put(outdir, copies[key], f.read())
                     files.append([loc.path, copies[key]])
         index["stores"][name] = {"kind": "system", "in": "golden", "debug_dirs": debug_dirs,
                                  "module_files": module_files, "files": files}
@@ -510,7 +511,7 @@ def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]
             _put(root, ".build-id/%s/%s" % (b[:2], b[2:]), open(stripped, "rb").read())
         if "dbg" in parts:
             _put(root, ".build-id/%s/%s.debug" % (b[:2], b[2:]), debug.read_bytes())
-        _put(root, "libtwo.so/%s/libtwo.so.sym" % bp.split()[3], bp.encode())
+        _put(root, "libtwo.so/%s/libtwo.so.sym" % bp.split()[3], bp.encode())  # (the line's debug id)
         store("lldb-ranking-" + stage.split()[0], root)
         requests.append(("lldb ranking: " + stage, ["lldb-ranking-" + stage.split()[0]], _one_frame(crash), {}))
     o = crash.ids["libone.so"]
@@ -558,7 +559,8 @@ def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]
             gdebug = os.path.join(top, "gdebug")
             dst = {"beside": os.path.join(bindir, link), ".debug": os.path.join(bindir, ".debug", link),
                    "debug_dir": os.path.join(gdebug, bindir.lstrip("/"), link)}[where]
-            _put("/", dst.lstrip("/"), debug.read_bytes() + (b"" if good else b"\0"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            Path(dst).write_bytes(debug.read_bytes() + (b"" if good else b"\0"))
             req = _one_frame(crash)
             req["modules"][0].update(code_file=os.path.join(bindir, "libtwo.so"),
                                      debug_file=os.path.join(bindir, "libtwo.so"))

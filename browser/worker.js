@@ -92,16 +92,27 @@ function crashSymbolicator({ stores, cache, maxFrames, maxModules, localSources 
   return sym;
 }
 
+// Crash calls (and clearing the cache) run one after the other: a kept symbolicator is
+// never shared by two calls nor dropped while one uses it (the work is on one thread anyway).
+let crashQueue = Promise.resolve();
+function queued(fn) {
+  const run = crashQueue.then(fn);
+  crashQueue = run.catch(() => {});
+  return run;
+}
+
 /** One call on a kept symbolicator: its answer and this call's share of the stats. */
-async function crashCall(msg, progress, fn) {
-  const sym = crashSymbolicator(msg, progress);
-  const before = { ...sym.stats };
-  try {
-    const value = await fn(sym);
-    return { value, stats: Object.fromEntries(Object.entries(sym.stats).map(([k, v]) => [k, v - (before[k] || 0)])) };
-  } finally {
-    sym.onProgress = null;
-  }
+function crashCall(msg, progress, fn) {
+  return queued(async () => {
+    const sym = crashSymbolicator(msg, progress);
+    const before = { ...sym.stats };
+    try {
+      const value = await fn(sym);
+      return { value, stats: Object.fromEntries(Object.entries(sym.stats).map(([k, v]) => [k, v - (before[k] || 0)])) };
+    } finally {
+      sym.onProgress = null;
+    }
+  });
 }
 
 const ops = {
@@ -153,9 +164,11 @@ const ops = {
     if (typeof indexedDB === "undefined") return { available: false };
     if (!symcacheDB) symcacheDB = new SymcacheDB(cache === true || !cache ? {} : cache);
     if (action === "clear") {
-      await symcacheDB.clear();
-      for (const sym of kept.values()) sym.clear(); // "clear" means no symcache is kept anywhere
-      kept.clear();
+      await queued(async () => {
+        await symcacheDB.clear();
+        for (const sym of kept.values()) sym.clear(); // "clear" means no symcache is kept anywhere
+        kept.clear();
+      });
     }
     return { available: true, ...(await symcacheDB.usage()) };
   },

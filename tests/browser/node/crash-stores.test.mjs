@@ -79,6 +79,9 @@ test("the worker keeps its symbolicator for the same stores, bounded", async () 
     // three store sets are kept: a fourth drops the oldest (the first)
     for (const id of ["b", "c"]) await w.processMinidump(dump, { stores: [{ files, id }] });
     assert.equal((await w.processMinidump(dump, { stores: [{ files }] })).stats.builds, 1);
+    // calls at the same time on one kept symbolicator: each its own answer and stats
+    const together = await Promise.all([1, 2, 3].map(() => w.processMinidump(dump, { stores: [{ files }] })));
+    assert.ok(together.every((r) => JSON.stringify(r.value) === JSON.stringify(first.value) && r.stats.builds === 0 && r.stats.memoryHits === 1));
     // a request through the kept symbolicator of a layout's files
     const r = await w.symbolicateCrash({ modules: [], stacktraces: [] }, { stores: [{ files }] });
     assert.deepEqual(r.value, { status: "completed", stacktraces: [], modules: [] });

@@ -175,7 +175,7 @@ matrix: wheel matrix-interpreters  ## install the wheel on every local Python, s
 # Debian's chromium (driven through npm playwright-core; its own browser download does
 # not work here) and the npm packages of tests/browser/package.json (playwright-core,
 # pyodide, and the benchmark peers).
-.PHONY: browser-deps browser-test browser-bench
+.PHONY: browser-deps browser-test browser-bench runaway-bench
 CHROMIUM := /usr/bin/chromium
 
 browser-deps:  ## node, Debian's chromium and the npm packages of tests/browser
@@ -189,6 +189,9 @@ browser-test: venv browser-deps  ## browser/ in node, headless Chromium and Pyod
 browser-bench: venv browser-deps fixtures  ## the browser module against trace-mapping and source-map; processMinidump beside Python
 	node bench/bench_browser.mjs --python $(VPY)
 	node bench/bench_browser.mjs --python $(VPY) --chromium $(CHROMIUM)
+
+runaway-bench: venv  ## the hostile minidump of the worker-timeout tests: time by thread count, Node beside Python
+	node bench/runaway_dump.mjs --python $(VPY)
 
 # -- fuzzing (issue 5): libFuzzer targets for every parser of the core, built natively ---
 # wasm/fuzz/ (its own Cargo workspace) with Debian's libfuzzer-14-dev and sanitizer

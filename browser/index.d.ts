@@ -247,7 +247,8 @@ export declare const MAX_FRAMES: number;
 export declare const MAX_MODULES: number;
 export declare const MODULE_TYPES: readonly string[];
 
-export interface StoreLocation { readonly path: string; readonly filetype: string }
+/** `crc`: a `.gnu_debuglink`'s CRC-32 the file must have (SystemStore's debuglink places). */
+export interface StoreLocation { readonly path: string; readonly filetype: string; readonly crc?: number }
 /** Symbolicator's source filters: file types (FILETYPES) and fnmatch patterns on the module's paths. */
 export interface StoreFilters { filetypes?: string[] | null; path_patterns?: string[] | null }
 export declare const FILETYPES: readonly string[];
@@ -256,10 +257,31 @@ export declare const FILETYPES: readonly string[];
 export interface Store {
   readonly id: string;
   readonly negativeTtl?: number;
-  locations(module: Module): StoreLocation[];
+  locations(module: Module): StoreLocation[] | Promise<StoreLocation[]>;
   fetch(location: StoreLocation): Promise<Blob | Uint8Array | ArrayBufferView | null>;
   describe(location: StoreLocation): string;
 }
+
+/** Python's SystemStore over files handed by their absolute paths (see stores.js). */
+export declare class SystemStore implements Store {
+  constructor(files: Map<string, FileData> | Record<string, FileData>, options?: {
+    debugDirs?: string[]; moduleFiles?: boolean; id?: string; filters?: StoreFilters | null; negativeTtl?: number;
+    runtime?: Runtime | null;
+  });
+  readonly id: string;
+  readonly debugDirs: string[];
+  readonly moduleFiles: boolean;
+  readonly negativeTtl: number;
+  locations(module: Module): Promise<StoreLocation[]>;
+  fetch(location: StoreLocation): Promise<Blob | Uint8Array | ArrayBufferView | null>;
+  describe(location: StoreLocation): string;
+}
+/** JSON.parse keeping integers past 2**53 exact (as BigInt), as Python reads a request. */
+export declare function parseJson(text: string): any;
+/** JSON.stringify writing BigInt as the exact integer. */
+export declare function stringifyJson(value: unknown, space?: string | number): string;
+/** CRC-32 (zlib's polynomial) of bytes or a Blob. */
+export declare function crc32(data: Blob | Uint8Array): Promise<number>;
 
 export declare class HttpStore implements Store {
   constructor(url: string | URL, options?: { layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null; negativeTtl?: number; maxBytes?: number; filters?: StoreFilters | null });
@@ -317,6 +339,8 @@ export declare class Symbolicator {
   constructor(stores?: Store[], options?: {
     runtime?: Runtime | null; maxFrames?: number; maxModules?: number; memoryCacheBytes?: number;
     cache?: SymcacheCache | null; onProgress?: ((event: CrashProgress) => void) | null;
+    /** Python's local_sources: the source files by the absolute path the debug info names. */
+    localSources?: Map<string, FileData> | Record<string, FileData> | null;
   });
   readonly stores: Store[];
   readonly stats: { builds: number; cacheHits: number; memoryHits: number; cfiBuilds: number };

@@ -14,7 +14,7 @@
 // Modules: runtime.js (init, getRuntime), sourcemap.js (SourceMap), native.js
 // (NativeObject, SymCache), minidump.js (Minidump), symbolicator.js (Symbolicator: whole
 // native crashes and minidumps), stores.js (symbol store layouts, HttpStore),
-// symcache-db.js (SymcacheDB: symcaches kept in IndexedDB),
+// symcache-db.js (SymcacheDB: symcaches kept in IndexedDB), json64.js (JSON with exact 64-bit integers),
 // stacktrace.js (stack traces; FileSetResolver), sourcemap-url.js, errors.js;
 // host.js (Runtime, file table, HandleOwner) and abi.js (the ABI's tables) are internal.
 
@@ -26,7 +26,8 @@ export { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 export {
   MAX_FRAMES, MAX_MODULES, MODULE_TYPES, Module, Symbolicator, callerAddress, minidumpModules, parseAddress, parseModule,
 } from "./symbolicator.js";
-export { CASINGS, FILETYPES, HttpStore, LAYOUTS, layoutLocations } from "./stores.js";
+export { parseJson, stringifyJson } from "./json64.js";
+export { CASINGS, FILETYPES, HttpStore, LAYOUTS, SystemStore, crc32, layoutLocations } from "./stores.js";
 export { SymcacheDB, symcacheVersion } from "./symcache-db.js";
 export {
   FileChangedError, InputTooLargeError, InvalidInputError, MemoryLimitError, PysymError, RequestTooLargeError,

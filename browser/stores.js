@@ -10,6 +10,7 @@
 // reads a symbol server with fetch() (it must send CORS headers to a page of another origin).
 
 import { PysymError } from "./errors.js";
+import { NativeObject } from "./native.js";
 
 export const LAYOUTS = Object.freeze(["native", "symstore", "symstore_index2", "ssqp", "unified", "debuginfod"]);
 export const CASINGS = Object.freeze(["default", "lowercase", "uppercase"]);
@@ -267,13 +268,141 @@ export class HttpStore {
   }
 
   async _download(url) {
-    const response = await fetch(url, { headers: this.headers });
+    // fetch() rejects with a TypeError when the server is down or refuses CORS: a download
+    // error (the module is "fetching_failed"), not a bug of ours
+    const failed = (e) => new PysymError(`${url}: ${String((e && e.message) || e || "download failed")}`);
+    let response;
+    try {
+      response = await fetch(url, { headers: this.headers });
+    } catch (e) {
+      throw failed(e);
+    }
     if ([404, 403, 410].includes(response.status)) return null;
-    if (!response.ok) throw new PysymError(`HTTP ${response.status} for ${url}`);
+    if (!response.ok) throw new PysymError(`${url}: HTTP ${response.status}`);
     const length = Number(response.headers.get("content-length") || 0);
-    if (length > this.maxBytes) throw new PysymError(`${url} is ${length} bytes, more than ${this.maxBytes}`);
-    const blob = await response.blob();
-    if (blob.size > this.maxBytes) throw new PysymError(`${url} is ${blob.size} bytes, more than ${this.maxBytes}`);
+    if (length > this.maxBytes) throw new PysymError(`${url}: ${length} bytes, more than maxBytes (${this.maxBytes})`);
+    let blob;
+    try {
+      blob = await response.blob();
+    } catch (e) {
+      throw failed(e);
+    }
+    if (blob.size > this.maxBytes) throw new PysymError(`${url}: ${blob.size} bytes, more than maxBytes (${this.maxBytes})`);
     return blob;
+  }
+}
+
+// -- the system store (pysym/_symbolicate/_stores.py SystemStore) -------------------------
+
+// Python's os.path on POSIX paths, for the places SystemStore names.
+function pathJoin(...parts) {
+  let out = "";
+  for (const p of parts) {
+    if (p.startsWith("/")) out = p;
+    else if (out === "" || out.endsWith("/")) out += p;
+    else out += "/" + p;
+  }
+  return out;
+}
+
+function pathDirname(p) {
+  let head = p.slice(0, p.lastIndexOf("/") + 1);
+  if (head && head !== "/".repeat(head.length)) head = head.replace(/\/+$/, "");
+  return head;
+}
+
+const pathBasename = (p) => p.slice(p.lastIndexOf("/") + 1);
+
+let crcTable = null;
+
+/** The CRC-32 a `.gnu_debuglink` records (zlib's polynomial) of bytes or a Blob, read by 1 MiB. */
+export async function crc32(data) {
+  if (crcTable === null) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  const blob = typeof Blob !== "undefined" && data instanceof Blob;
+  const size = blob ? data.size : data.length;
+  for (let at = 0; at < size; at += 1 << 20) {
+    const chunk = blob ? new Uint8Array(await data.slice(at, at + (1 << 20)).arrayBuffer()) : data.subarray(at, at + (1 << 20));
+    for (let i = 0; i < chunk.length; i++) crc = crcTable[(crc ^ chunk[i]) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * The local system's conventions over files handed to the page by their absolute paths
+ * (the browser has no file system to look into): `new SystemStore(files, {debugDirs,
+ * moduleFiles, id, filters, negativeTtl, runtime})`, `files` a Map of absolute path ->
+ * Blob/bytes (a dropped copy of a machine's /usr/lib/debug and binaries, say). Searched as
+ * Python's SystemStore searches the disk: `debugDirs` by build id
+ * (`.build-id/B[:2]/B[2:].debug`); with `moduleFiles` (default true) the paths the request
+ * names, a Mach-O's `.dSYM`, and an ELF binary's `.gnu_debuglink` (beside it, in `.debug/`
+ * beside it, under each debug directory), its CRC checked. The same file under two paths
+ * must be the same object (Python sees one inode: "same file as another candidate").
+ */
+export class SystemStore {
+  constructor(files, { debugDirs = ["/usr/lib/debug"], moduleFiles = true, id = "system", filters = null, negativeTtl = DEFAULT_NEGATIVE_TTL, runtime = null } = {}) {
+    this._allowed = storeFilter(filters);
+    this.files = files instanceof Map ? files : new Map(Object.entries(files));
+    this.debugDirs = [...debugDirs].map(String);
+    this.moduleFiles = moduleFiles;
+    this.id = id;
+    this.negativeTtl = negativeTtl;
+    this._runtime = runtime;
+  }
+
+  /** The places to try (async: a binary's debuglink is read from it). */
+  async locations(module) {
+    const [key] = moduleIds(module);
+    const t = module.type;
+    const out = [];
+    if (t === "elf" && key) for (const d of this.debugDirs) out.push(loc(pathJoin(d, ".build-id", key.slice(0, 2), key.slice(2) + ".debug"), "elf_debug"));
+    if (this.moduleFiles) {
+      const code = typeof module.codeFile === "string" ? module.codeFile : null;
+      const debug = typeof module.debugFile === "string" ? module.debugFile : null;
+      const codeFt = { elf: "elf_code", macho: "mach_code", pe: "pe", wasm: "wasm_code" }[t] || "breakpad";
+      const debugFt = { elf: "elf_debug", macho: "mach_debug", pe: "pdb", wasm: "wasm_debug" }[t] || "breakpad";
+      if (debug && debug !== code && debug.startsWith("/")) out.push(loc(debug, debugFt));
+      if (t === "macho" && code && code.startsWith("/")) out.push(loc(pathJoin(code + ".dSYM", "Contents", "Resources", "DWARF", pathBasename(code)), "mach_debug"));
+      if (code && code.startsWith("/")) {
+        out.push(loc(code, codeFt));
+        if (t === "elf") out.push(...(await this._debuglink(code)));
+      }
+    }
+    return out.filter((l) => this._allowed(module, l));
+  }
+
+  async _debuglink(code) {
+    const data = this.files.get(code);
+    if (data === undefined) return [];
+    let link;
+    try {
+      link = (await NativeObject.fromBlob(data, { runtime: this._runtime })).debuglink;
+    } catch (e) {
+      if (!(e instanceof PysymError)) throw e;
+      return [];
+    }
+    if (!link) return [];
+    const { name: n, crc } = link;
+    if (n.includes("/") || n === "." || n === "..") return []; // a name, never a path
+    const d = pathDirname(code);
+    const places = [pathJoin(d, n), pathJoin(d, ".debug", n), ...this.debugDirs.map((g) => pathJoin(g, d.replace(/^\/+/, ""), n))];
+    return places.map((p) => ({ path: p, filetype: "elf_debug", crc }));
+  }
+
+  describe(location) {
+    return location.path;
+  }
+
+  async fetch(location) {
+    const data = this.files.get(location.path);
+    if (data === undefined || data === null) return null;
+    return typeof data === "string" ? new TextEncoder().encode(data) : data;
   }
 }

@@ -7,16 +7,16 @@
 //   const crash = await sym.processMinidump(blobOrBytes);   // a /minidump response
 //
 // Differences from Python, all from the platform: addresses are BigInt inside (JSON numbers
-// above 2**53 have lost their low bits before they get here); there is no source context
-// (`local_sources`: a page has no local files); debug files are found by store, never by
-// the paths a request names (no SystemStore).
+// above 2**53 lose their low bits in JSON.parse: read requests with parseJson); source
+// context (`local_sources`) and the paths a request names (SystemStore) come from files
+// handed over by their absolute paths, not from a disk.
 
 import { InvalidInputError, PysymError, RequestTooLargeError } from "./errors.js";
 import { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 import { NativeObject, SymCache } from "./native.js";
 import { getRuntime } from "./runtime.js";
-import { bisectRight } from "./stacktrace.js";
-import { debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
+import { bisectRight, splitlines } from "./stacktrace.js";
+import { crc32, debugIdFromBuildId, formatDebugId, normalizeCodeId, parseDebugId } from "./stores.js";
 
 /** Frames in one request (all stack traces together); more raise RequestTooLargeError. */
 export const MAX_FRAMES = 100000;
@@ -49,7 +49,7 @@ function pyRepr(v) {
   if (v === null || v === undefined) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
-  if (typeof v === "number") return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : String(v);
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
   if (typeof v === "string") {
     const q = v.includes("'") && !v.includes('"') ? '"' : "'";
     let out = q;
@@ -210,7 +210,11 @@ function relModule(mode, count) {
   return i < count ? i : null;
 }
 
-function template(f, imageAddr, pkg) {
+/** Lines of context around a frame's line (Python's _CONTEXT_LINES), and the largest source read. */
+const CONTEXT_LINES = 5;
+const MAX_SOURCE_BYTES = 10 << 20;
+
+function template(f, imageAddr, pkg, sources = null) {
   const d = pkg ? { package: pkg } : {};
   d.status = "symbolicated";
   if (f.function !== null) d.function = f.function;
@@ -225,7 +229,35 @@ function template(f, imageAddr, pkg) {
   }
   if (f.line) d.lineno = f.line;
   if (f.column) d.colno = f.column;
+  const lines = sources && f.file && f.line ? sources.get(f.file) : null;
+  if (lines && f.line >= 1 && f.line <= lines.length) {
+    const i = f.line - 1;
+    d.pre_context = lines.slice(Math.max(0, i - CONTEXT_LINES), i);
+    d.context_line = lines[i];
+    d.post_context = lines.slice(i + 1, i + 1 + CONTEXT_LINES);
+  }
   return d;
+}
+
+/** The lines of the local source files the frames name (Python's local_sources): path -> lines. */
+async function readSources(localSources, paths) {
+  const out = new Map();
+  for (const path of paths) {
+    let data = localSources.get(path);
+    if (data === undefined || data === null) continue;
+    try {
+      if (typeof data !== "string") {
+        const blob = typeof Blob !== "undefined" && data instanceof Blob;
+        if ((blob ? data.size : data.byteLength) > MAX_SOURCE_BYTES) continue;
+        // (Python reads with errors="replace" and keeps a byte-order mark)
+        data = new TextDecoder("utf-8", { ignoreBOM: true }).decode(blob ? await data.arrayBuffer() : data);
+      }
+      out.set(path, splitlines(data));
+    } catch (e) {
+      if (isBug(e)) throw e; // an unreadable file has no context, as in Python
+    }
+  }
+  return out;
 }
 
 /**
@@ -237,8 +269,10 @@ function template(f, imageAddr, pkg) {
  * ({stage: "symcache"|"cfi"|"walk", module, done} while building).
  */
 export class Symbolicator {
-  constructor(stores = [], { runtime = null, maxFrames = MAX_FRAMES, maxModules = MAX_MODULES, memoryCacheBytes = 512 << 20, cache = null, onProgress = null } = {}) {
+  constructor(stores = [], { runtime = null, maxFrames = MAX_FRAMES, maxModules = MAX_MODULES, memoryCacheBytes = 512 << 20, cache = null, onProgress = null, localSources = null } = {}) {
     this.stores = [...stores];
+    // Python's local_sources: here the files themselves, by the absolute path the debug info names
+    this.localSources = localSources === null ? null : localSources instanceof Map ? localSources : new Map(Object.entries(localSources));
     this._runtime = runtime;
     this.maxFrames = maxFrames;
     this.maxModules = maxModules;
@@ -247,6 +281,7 @@ export class Symbolicator {
     this.onProgress = onProgress;
     this._memo = new Map(); // memo key -> resolved (a found module keeps its symcache)
     this._unwindMemo = new Map();
+    this._unwindBytes = 0;
     this._idents = new Map(); // file -> Map(arch -> NativeObject)
     this._fileIds = new WeakMap();
     this._nextFile = 1;
@@ -290,13 +325,14 @@ export class Symbolicator {
     for (const r of this._memo.values()) if (r.symcache) r.symcache.close();
     this._memo.clear();
     this._unwindMemo.clear();
+    this._unwindBytes = 0;
     this._idents.clear();
     this._bytes = 0;
   }
 
   _remember(key, res, ttl) {
     if (res.status === "missing" && !(ttl > 0)) return;
-    if (res.status === "malformed") return;
+    if (res.status === "malformed" || res.status === "fetching_failed") return;
     const old = this._memo.get(key);
     if (old && old.symcache && old.symcache !== res.symcache) old.symcache.close();
     this._memo.delete(key);
@@ -331,9 +367,10 @@ export class Symbolicator {
   async _find(module) {
     const found = [];
     const reports = [];
+    const transient = []; // candidates that failed to download: neither found nor missing
     const seen = new Map();
     for (const store of this.stores) {
-      for (const loc of store.locations(module)) {
+      for (const loc of await store.locations(module)) {
         const report = { source: store.id, location: store.describe(loc) };
         reports.push(report);
         let data;
@@ -342,11 +379,20 @@ export class Symbolicator {
         } catch (e) {
           if (isBug(e)) throw e;
           report.download = { status: "error", details: String((e && e.message) || e) };
+          transient.push(report.download.details);
           continue;
         }
         if (data === null || data === undefined) {
           report.download = { status: "notfound" };
           continue;
+        }
+        if (loc.crc !== undefined && loc.crc !== null) {
+          const have = await crc32(data);
+          if (have !== loc.crc) {
+            const h8 = (n) => n.toString(16).padStart(8, "0");
+            report.download = { status: "rejected", details: `debuglink CRC mismatch: 0x${h8(have)}, the binary expects 0x${h8(loc.crc)}` };
+            continue;
+          }
         }
         const same = seen.get(data);
         if (same !== undefined) {
@@ -398,6 +444,8 @@ export class Symbolicator {
       Object.assign(res, { status: "found", symcache: sc, arch: obj.arch || null, features: features(obj), size: sc._data.length });
     }
     if (res.status !== "found" && errors.length) Object.assign(res, { status: "malformed", error: errors[0] });
+    // a store down is not "missing": not remembered, the next request looks again
+    else if (res.status !== "found" && transient.length) Object.assign(res, { status: "fetching_failed", error: transient[0] });
     return res;
   }
 
@@ -452,6 +500,7 @@ export class Symbolicator {
       throw new InvalidInputError("options.frame_order must be 'callee_first' or 'caller_first'");
     }
     const callerFirst = order === "caller_first";
+    const wantContext = this.localSources !== null && (has(options, "apply_source_context") ? truthy(options.apply_source_context) : true);
     const wantCandidates = truthy(get(options, "dif_candidates") ?? false);
 
     const modules = [];
@@ -537,6 +586,12 @@ export class Symbolicator {
       const looked = res.symcache.lookupMany(rels.map((r) => (r >= 0n ? r : MAX64)));
       items.forEach(([ti, fi], k) => results.set(`${ti}:${fi}`, looked[k]));
     }
+    let sources = null;
+    if (wantContext) {
+      const paths = new Set();
+      for (const found of results.values()) for (const f of found) if (f.file && f.line) paths.add(f.file);
+      sources = await readSources(this.localSources, paths);
+    }
 
     const outTraces = traces.map((t, ti) => {
       const outFrames = [];
@@ -556,7 +611,7 @@ export class Symbolicator {
         const found = results.get(`${ti}:${fi}`);
         if (found && found.length) {
           const group = found.map((f) => {
-            const tmpl = template(f, m.imageAddr, m.codeFile);
+            const tmpl = template(f, m.imageAddr, m.codeFile, sources);
             if (trust === null) return { original_index: fi, instruction_addr: hex(addr), ...tmpl };
             const g = { original_index: fi, instruction_addr: hex(addr), package: null, trust, ...tmpl };
             if (!has(tmpl, "package")) delete g.package;
@@ -570,7 +625,7 @@ export class Symbolicator {
         const base = { original_index: fi, instruction_addr: hex(addr) };
         if (m.codeFile) base.package = m.codeFile;
         if (trust !== null) base.trust = trust;
-        if (!res.symcache) base.status = res.status === "missing" ? "missing" : "malformed";
+        if (!res.symcache) base.status = res.status === "malformed" ? "malformed" : "missing";
         else base.status = "missing_symbol";
         outFrames.push(base);
       });
@@ -610,7 +665,7 @@ export class Symbolicator {
     const errors = [];
     const seen = new Set();
     outer: for (const store of this.stores) {
-      for (const loc of store.locations(module)) {
+      for (const loc of await store.locations(module)) {
         let data;
         try {
           data = await store.fetch(loc);
@@ -646,7 +701,14 @@ export class Symbolicator {
     if (res.status !== "found" && errors.length) res = { status: "malformed", cache: null, error: errors[0] };
     if (res.status === "found") {
       this._unwindMemo.set(key, res);
-      while (this._unwindMemo.size > MEMO_ENTRIES) this._unwindMemo.delete(this._unwindMemo.keys().next().value);
+      this._unwindBytes += res.cache.length;
+      // bounded by count and by the bytes of the CFI caches kept, the oldest first
+      for (const [k, r] of this._unwindMemo) {
+        if (this._unwindMemo.size <= MEMO_ENTRIES && this._unwindBytes <= this.memoryCacheBytes) break;
+        if (k === key) continue;
+        this._unwindMemo.delete(k);
+        this._unwindBytes -= r.cache.length;
+      }
     }
     return res;
   }

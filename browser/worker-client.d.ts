@@ -1,9 +1,13 @@
-import type { Bias, Casing, CrashProgress, CrashResponse, FileData, Layout, SourceContext, Token, WasmSource } from "./index.js";
+import type { Bias, Casing, CrashProgress, CrashResponse, FileData, Layout, SourceContext, StoreFilters, Token, WasmSource } from "./index.js";
 
-/** A store as it crosses into the worker: its files, or a symbol server's URL. */
+/**
+ * A store as it crosses into the worker: its files, a SystemStore's files by absolute path
+ * (`kind: "system"` or `debugDirs`/`moduleFiles` given), or a symbol server's URL.
+ */
 export type WorkerStore =
-  | { files: Map<string, FileData> | Record<string, FileData>; layout?: Layout; casing?: Casing; id?: string | null }
-  | { url: string | URL; layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null };
+  | { files: Map<string, FileData> | Record<string, FileData>; layout?: Layout; casing?: Casing; id?: string | null; filters?: StoreFilters | null }
+  | { kind?: "system"; files: Map<string, FileData> | Record<string, FileData>; debugDirs?: string[]; moduleFiles?: boolean; id?: string | null; filters?: StoreFilters | null }
+  | { url: string | URL; layout?: Layout; casing?: Casing; id?: string | null; headers?: Record<string, string> | null; filters?: StoreFilters | null };
 
 export interface CrashCallOptions {
   stores?: WorkerStore[];
@@ -11,6 +15,8 @@ export interface CrashCallOptions {
   cache?: boolean | { name?: string; maxBytes?: number };
   onProgress?: ((event: CrashProgress) => void) | null;
   timeout?: number;
+  /** Source files by the absolute path the debug info names: frames get source context. */
+  localSources?: Map<string, FileData> | Record<string, FileData> | null;
 }
 export type CrashStats = { builds: number; cacheHits: number; memoryHits: number; cfiBuilds: number };
 

@@ -174,14 +174,15 @@ export class PysymWorker {
    * `onProgress({stage, module, done})` while caches build; `cache`: keep symcaches in
    * IndexedDB (true, or SymcacheDB options). Returns {value, stats}.
    */
-  async processMinidump(dump, { stores = [], cache = false, onProgress = null, timeout } = {}) {
-    return this.call({ op: "processMinidump", dump, stores: stores.map(storeSpec), cache }, timeout, onProgress);
+  async processMinidump(dump, { stores = [], cache = false, onProgress = null, timeout, localSources = null } = {}) {
+    return this.call({ op: "processMinidump", dump, stores: stores.map(storeSpec), cache, localSources: sourcesSpec(localSources) },
+      timeout, onProgress);
   }
 
   /** A /symbolicate request (an object) in the worker; options as processMinidump's. */
-  async symbolicateCrash(request, { stores = [], cache = false, onProgress = null, timeout, maxFrames, maxModules } = {}) {
-    return this.call({ op: "symbolicateCrash", request, stores: stores.map(storeSpec), cache, maxFrames, maxModules },
-      timeout, onProgress);
+  async symbolicateCrash(request, { stores = [], cache = false, onProgress = null, timeout, maxFrames, maxModules, localSources = null } = {}) {
+    return this.call({ op: "symbolicateCrash", request, stores: stores.map(storeSpec), cache, maxFrames, maxModules,
+      localSources: sourcesSpec(localSources) }, timeout, onProgress);
   }
 
   /** The IndexedDB symcache cache: {available, entries, bytes}; `clear: true` empties it first. */
@@ -195,13 +196,38 @@ export class PysymWorker {
   }
 }
 
-/** What a store becomes to cross into the worker (its files, or its URL). */
-function storeSpec(s) {
-  if (s.url !== undefined) {
-    return { kind: "http", url: String(s.url), layout: s.layout || "native", casing: s.casing || "default", id: s.id || null, headers: s.headers || null };
+// Blobs are immutable: the same Blob handed again is the same file, so the worker may keep
+// what it built from it. Other data (bytes, strings) gets a new id each call.
+const blobIds = new WeakMap();
+let nextFileId = 1;
+function fileId(data) {
+  if (typeof Blob !== "undefined" && data instanceof Blob) {
+    if (!blobIds.has(data)) blobIds.set(data, nextFileId++);
+    return blobIds.get(data);
   }
-  const files = s.files instanceof Map ? [...s.files] : Object.entries(s.files || {});
-  return { kind: "files", files, layout: s.layout || "native", casing: s.casing || "default", id: s.id || null };
+  return nextFileId++;
+}
+
+/** Local source files ({absolute path: data} or a Map) with their ids, or null. */
+function sourcesSpec(files) {
+  if (!files) return null;
+  return (files instanceof Map ? [...files] : Object.entries(files)).map(([p, d]) => [p, d, fileId(d)]);
+}
+
+/**
+ * What a store becomes to cross into the worker (its files with their ids, or its URL).
+ * `{files, debugDirs, moduleFiles}` (or `kind: "system"`) is a SystemStore's.
+ */
+function storeSpec(s) {
+  const filters = s.filters || null;
+  if (s.url !== undefined) {
+    return { kind: "http", url: String(s.url), layout: s.layout || "native", casing: s.casing || "default", id: s.id || null, headers: s.headers || null, filters };
+  }
+  const files = (s.files instanceof Map ? [...s.files] : Object.entries(s.files || {})).map(([p, d]) => [p, d, fileId(d)]);
+  if (s.kind === "system" || s.debugDirs !== undefined || s.moduleFiles !== undefined) {
+    return { kind: "system", files, debugDirs: s.debugDirs || ["/usr/lib/debug"], moduleFiles: s.moduleFiles !== false, id: s.id || "system", filters };
+  }
+  return { kind: "files", files, layout: s.layout || "native", casing: s.casing || "default", id: s.id || null, filters };
 }
 
 /** A SourceMap living in a PysymWorker: the same methods, returning promises. */

@@ -4,8 +4,8 @@
 // Requests: {id, op, ...}; replies: {id, ok: true, value} or {id, ok: false, error}.
 
 import {
-  FileSetResolver, HttpStore, SourceMap, SymCache, Symbolicator, init, parseAddresses, renderNativeLookup, symbolicateTrace,
-  symbolicateTraceJson,
+  FileSetResolver, HttpStore, MAX_FRAMES, MAX_MODULES, SourceMap, SymCache, Symbolicator, SystemStore, init, parseAddresses,
+  renderNativeLookup, symbolicateTrace, symbolicateTraceJson,
 } from "./index.js";
 import { SymcacheDB } from "./symcache-db.js";
 import { serializeError } from "./errors.js";
@@ -45,20 +45,74 @@ const METHODS = new Set(["lookup", "lookupMany", "generatedPositions", "sourceCo
 
 /** Stores from their descriptions (worker-client.js storeSpec). */
 function makeStores(specs) {
-  return (specs || []).map((s) => (s.kind === "http"
-    ? new HttpStore(s.url, { layout: s.layout, casing: s.casing, id: s.id, headers: s.headers })
-    : new FileSetResolver(new Map(s.files), { layout: s.layout, casing: s.casing, id: s.id })));
+  return (specs || []).map((s) => {
+    const files = () => new Map((s.files || []).map(([p, d]) => [p, d]));
+    if (s.kind === "http") return new HttpStore(s.url, { layout: s.layout, casing: s.casing, id: s.id, headers: s.headers, filters: s.filters });
+    if (s.kind === "system") return new SystemStore(files(), { debugDirs: s.debugDirs, moduleFiles: s.moduleFiles, id: s.id, filters: s.filters });
+    return new FileSetResolver(files(), { layout: s.layout, casing: s.casing, id: s.id, filters: s.filters });
+  });
 }
 
 let symcacheDB = null;
 
-function crashSymbolicator({ stores, cache, maxFrames, maxModules }, progress) {
+// Symbolicators kept across calls (their symcaches and CFI caches with them), by the
+// stores they were made for: the same stores (same URLs, same Blobs by id) reuse one.
+// Bounded: KEPT symbolicators of KEPT_BYTES each at most, the oldest dropped first.
+const KEPT = 3;
+const KEPT_BYTES = 128 << 20;
+const kept = new Map();
+
+function storesKey(specs, cache, sources) {
+  const ids = (files) => (files || []).map(([p, , id]) => [p, id]);
+  const shape = (specs || []).map((s) => ({ ...s, files: ids(s.files) }));
+  return JSON.stringify([shape, Boolean(cache), sources ? ids(sources) : null]);
+}
+
+function crashSymbolicator({ stores, cache, maxFrames, maxModules, localSources }, progress) {
   if (cache && !symcacheDB && typeof indexedDB !== "undefined") symcacheDB = new SymcacheDB(cache === true ? {} : cache);
-  const options = { onProgress: progress };
-  if (cache && symcacheDB) options.cache = symcacheDB;
-  if (maxFrames) options.maxFrames = maxFrames;
-  if (maxModules) options.maxModules = maxModules;
-  return new Symbolicator(makeStores(stores), options);
+  const key = storesKey(stores, cache && symcacheDB, localSources);
+  let sym = kept.get(key);
+  if (sym) {
+    kept.delete(key); // re-inserted last: the oldest go first
+  } else {
+    const options = { memoryCacheBytes: KEPT_BYTES };
+    if (localSources) options.localSources = new Map(localSources.map(([p, d]) => [p, d]));
+    if (cache && symcacheDB) options.cache = symcacheDB;
+    sym = new Symbolicator(makeStores(stores), options);
+  }
+  kept.set(key, sym);
+  while (kept.size > KEPT) {
+    const [oldKey, old] = kept.entries().next().value;
+    kept.delete(oldKey);
+    old.clear();
+  }
+  sym.onProgress = progress;
+  sym.maxFrames = maxFrames || MAX_FRAMES;
+  sym.maxModules = maxModules || MAX_MODULES;
+  return sym;
+}
+
+// Crash calls (and clearing the cache) run one after the other: a kept symbolicator is
+// never shared by two calls nor dropped while one uses it (the work is on one thread anyway).
+let crashQueue = Promise.resolve();
+function queued(fn) {
+  const run = crashQueue.then(fn);
+  crashQueue = run.catch(() => {});
+  return run;
+}
+
+/** One call on a kept symbolicator: its answer and this call's share of the stats. */
+function crashCall(msg, progress, fn) {
+  return queued(async () => {
+    const sym = crashSymbolicator(msg, progress);
+    const before = { ...sym.stats };
+    try {
+      const value = await fn(sym);
+      return { value, stats: Object.fromEntries(Object.entries(sym.stats).map(([k, v]) => [k, v - (before[k] || 0)])) };
+    } finally {
+      sym.onProgress = null;
+    }
+  });
 }
 
 const ops = {
@@ -101,25 +155,21 @@ const ops = {
     }
   },
   async processMinidump(msg, progress) {
-    const sym = crashSymbolicator(msg, progress);
-    try {
-      return { value: await sym.processMinidump(msg.dump), stats: sym.stats };
-    } finally {
-      sym.clear();
-    }
+    return crashCall(msg, progress, (sym) => sym.processMinidump(msg.dump));
   },
   async symbolicateCrash(msg, progress) {
-    const sym = crashSymbolicator(msg, progress);
-    try {
-      return { value: await sym.symbolicate(msg.request), stats: sym.stats };
-    } finally {
-      sym.clear();
-    }
+    return crashCall(msg, progress, (sym) => sym.symbolicate(msg.request));
   },
   async symcacheCache({ action, cache }) {
     if (typeof indexedDB === "undefined") return { available: false };
     if (!symcacheDB) symcacheDB = new SymcacheDB(cache === true || !cache ? {} : cache);
-    if (action === "clear") await symcacheDB.clear();
+    if (action === "clear") {
+      await queued(async () => {
+        await symcacheDB.clear();
+        for (const sym of kept.values()) sym.clear(); // "clear" means no symcache is kept anywhere
+        kept.clear();
+      });
+    }
     return { available: true, ...(await symcacheDB.usage()) };
   },
   async symbolicateNative({ text, file }) {

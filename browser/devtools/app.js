@@ -1,6 +1,7 @@
 // The devtools symbolication page: paste a trace, drop files, symbolicate in a worker.
 // No inline scripts, no eval: runs under script-src 'self' 'wasm-unsafe-eval'.
 import { PysymWorker } from "../worker-client.js";
+import { parseJson } from "../json64.js";
 
 const $ = (id) => document.getElementById(id);
 const files = new Map(); // path relative to the dropped root -> File
@@ -220,9 +221,11 @@ function renderCrash(r) {
 
 function crashStores() {
   const stores = [];
-  if (crashFiles.size) stores.push({ files: crashFiles, layout: $("crash-layout").value, id: "dropped files" });
+  const layout = $("crash-layout").value;
+  const casing = $("crash-casing").value;
+  if (crashFiles.size) stores.push({ files: crashFiles, layout, casing, id: "dropped files" });
   const server = $("crash-server").value.trim();
-  if (server) stores.push({ url: server, layout: $("crash-layout").value, id: server });
+  if (server) stores.push({ url: server, layout, casing, id: server });
   return stores;
 }
 
@@ -244,7 +247,7 @@ async function symbolicateCrash(text) {
       return;
     }
     try {
-      request = JSON.parse(text);
+      request = parseJson(text); // (addresses given as integers past 2**53 stay exact)
     } catch (e) {
       setState("error", `InvalidInputError: the pasted text is not JSON: ${e.message}`, true);
       return;
@@ -255,14 +258,18 @@ async function symbolicateCrash(text) {
   $("crash-view").hidden = false;
   $("crash-view").replaceChildren();
   const started = performance.now();
-  const options = { stores: crashStores(), cache: $("crash-cache").checked, onProgress };
+  // a dump that runs away (or is made to) is stopped at the limit; the worker is replaced
+  const limit = Number($("crash-timeout").value);
+  const timeout = Number.isFinite(limit) && limit > 0 ? Math.min(limit, 3600) * 1000 : 30000;
+  const options = { stores: crashStores(), cache: $("crash-cache").checked, onProgress, timeout };
   try {
     const { value, stats } = dump ? await worker.processMinidump(dump, options) : await worker.symbolicateCrash(request, options);
     renderCrash(value);
     const ms = (performance.now() - started).toFixed(0);
     const frames = (value.stacktraces || []).reduce((n, st) => n + st.frames.length, 0);
     setState("done", `${dump ? dump.name : "Request"}: ${(value.stacktraces || []).length} thread(s), ${frames} frame(s) in ${ms} ms`
-      + ` (${stats.builds} symcache(s) built, ${stats.cacheHits} from the browser's cache, ${crashFiles.size} symbol file(s)).`);
+      + ` (${stats.builds} symcache(s) built, ${stats.cacheHits} from the browser's cache, ${stats.memoryHits} kept from earlier,`
+      + ` ${crashFiles.size} symbol file(s)).`);
   } catch (e) {
     setState("error", `${e.name}: ${e.message}`, true);
   } finally {

@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../../browser/devtools/serve.mjs";
+import { hostileDump } from "./lib/pathological.mjs";
 import { buildExtension } from "../../browser/extension/build.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
@@ -229,35 +230,63 @@ async function checkCrashTab(page, label, { screenshot = null, full = true } = {
   const after = await runCrash(page);
   report(`${label}: the page works after the hostile dump`, after.state === "done", after);
   if (full) {
-    // the IndexedDB cache: built once, then taken from the browser; the clear button empties it
+    // a runaway dump (65536 threads at the walker's limits: tens of seconds) stopped at the
+    // tab's time limit (4 s, under which the real dump above finishes); the page recovers
+    const runaway = join(ARTIFACTS, "runaway.dmp");
+    await writeFile(runaway, hostileDump());
+    await page.fill("#crash-timeout", "4");
+    const quick = await runCrash(page); // test.dmp again, under the limit
+    await page.setInputFiles("#crash-dump", runaway);
+    const stopped = await runCrash(page);
+    await page.fill("#crash-timeout", "30");
+    await page.setInputFiles("#crash-dump", join(DUMPS, "test.dmp"));
+    const recovered = await runCrash(page);
+    report(`${label}: a runaway dump is stopped at the tab's time limit (TimeLimitError) and the page recovers`,
+      quick.state === "done" && stopped.state === "error" && /^TimeLimitError: /.test(stopped.status) && recovered.state === "done",
+      { quick, stopped, recovered });
+  }
+  if (full) {
+    // the IndexedDB cache: built once; the same files again: kept by the worker; the same
+    // symbols chosen again (new File objects): taken from the browser; the clear button
+    // empties it (and what the worker kept)
     await page.check("#crash-cache");
     await page.click("#crash-clear-cache");
     await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
     const built = await runCrash(page);
+    const kept = await runCrash(page);
+    await page.setInputFiles("#crash-symbols-folder", join(DUMPS, "symbols"));
     const cached = await runCrash(page);
     await page.click("#crash-clear-cache");
     await page.waitForFunction(() => /cache is empty/.test(document.getElementById("status").textContent));
     const rebuilt = await runCrash(page);
     await page.uncheck("#crash-cache");
-    report(`${label}: the crash tab's IndexedDB symcache cache is used and cleared`,
-      /1 symcache\(s\) built, 0 from/.test(built.status) && /0 symcache\(s\) built, 1 from/.test(cached.status)
-      && /1 symcache\(s\) built, 0 from/.test(rebuilt.status), { built, cached, rebuilt });
+    report(`${label}: the crash tab's IndexedDB symcache cache is used and cleared; the worker keeps its symbolicator`,
+      /1 symcache\(s\) built, 0 from/.test(built.status) && /0 symcache\(s\) built, 0 from the browser's cache, 1 kept/.test(kept.status)
+      && /0 symcache\(s\) built, 1 from/.test(cached.status)
+      && /1 symcache\(s\) built, 0 from/.test(rebuilt.status), { built, kept, cached, rebuilt });
   }
   if (full && crash.requests.length) {
-    // a pasted crash request, its store's files as the symbol folder
-    const spec = crash.requests.find((q) => q.name === "layout symstore-default");
-    const { request, response } = JSON.parse(await golden(spec.file));
-    const store = crash.stores[spec.stores[0]];
-    await page.setInputFiles("#crash-dump", []);
-    await page.click("#crash-clear-files");
-    await page.setInputFiles("#crash-symbols-folder", join(GOLDEN, store.root));
-    await page.selectOption("#crash-layout", store.layout);
-    await page.fill("#trace", JSON.stringify(request));
-    const r = await runCrash(page);
-    const shown = await page.evaluate(() => [...document.querySelectorAll("#crash-view details.thread:not(.modules) li.frame .fn")].map((e) => e.textContent));
-    report(`${label}: a pasted crash request with a symstore folder shows the Python frames`,
-      r.state === "done" && JSON.stringify(shown) === JSON.stringify(expectedFrames(response)), { r, shown });
+    // a pasted crash request, its store's files as the symbol folder (layout and casing
+    // chosen in the tab; the wrong casing finds nothing)
+    for (const [name, casing] of [["layout symstore-default", null], ["layout symstore-uppercase", null],
+      ["layout symstore-uppercase", "default"]]) {
+      const spec = crash.requests.find((q) => q.name === name);
+      const { request, response } = JSON.parse(await golden(spec.file));
+      const store = crash.stores[spec.stores[0]];
+      await page.setInputFiles("#crash-dump", []);
+      await page.click("#crash-clear-files");
+      await page.setInputFiles("#crash-symbols-folder", join(GOLDEN, store.root));
+      await page.selectOption("#crash-layout", store.layout);
+      await page.selectOption("#crash-casing", casing || store.casing);
+      await page.fill("#trace", JSON.stringify(request));
+      const r = await runCrash(page);
+      const shown = await page.evaluate(() => [...document.querySelectorAll("#crash-view details.thread:not(.modules) li.frame .fn")].map((e) => e.textContent));
+      const want = casing ? request.stacktraces[0].frames.map(() => "(missing)") : expectedFrames(response);
+      report(`${label}: a pasted crash request with a ${store.layout} folder in casing ${casing || store.casing} shows ${casing ? "no frames found (wrong casing)" : "the Python frames"}`,
+        r.state === "done" && JSON.stringify(shown) === JSON.stringify(want) && want.length > 0, { r, shown, want });
+    }
     await page.selectOption("#crash-layout", "native");
+    await page.selectOption("#crash-casing", "default");
     await page.fill("#trace", "");
   }
   await page.click("#tab-js");
@@ -367,10 +396,14 @@ try {
             const want = await (await fetch(`/golden/crash/${name}.json`)).json();
             out[name] = G.canonical(await sym.processMinidump(dump)) === G.canonical(want);
           }
+          // a server that is not there (fetch() rejects): fetching_failed, not missing
+          const down = new P.Symbolicator([new P.HttpStore("http://127.0.0.1:1/")]);
+          const mods = (await down.processMinidump(await (await fetch("/tests/data/minidump/test.dmp")).blob())).modules;
+          out.down = mods.find((m) => m.code_file.endsWith("test_app.exe")).debug_status;
           return out;
         });
-        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses",
-          http["test.dmp"] === true, http);
+        report("crash module in Chromium: an HttpStore over fetch() gives Python's responses; a server down is fetching_failed",
+          http["test.dmp"] === true && http.down === "fetching_failed", http);
         const w = await page.evaluate(async () => {
           const { PysymWorker } = await import("/browser/worker-client.js");
           const dump = await (await fetch("/tests/data/minidump/test.dmp")).blob();

@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -175,7 +177,7 @@ def _relative_candidates(response: Dict[str, Any], roots: Dict[str, str]) -> Dic
 def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
     """Symbolicator responses for the minidumps and for crash requests (see the module doc)."""
     import pysym
-    from pysym import FilesystemStore, Symbolicator
+    from pysym import FilesystemStore, Symbolicator, SystemStore
 
     d = os.path.join(outdir, "crash")
     os.makedirs(d, exist_ok=True)
@@ -188,33 +190,56 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
                                  "files": _files(root), "filters": filters}
 
     def make(names: List[str], **kw: Any) -> Any:
-        stores = []
+        stores: List[Any] = []
+        roots = {}
         for n in names:
             s = index["stores"][n]
+            if s.get("kind") == "system":
+                stores.append(SystemStore(s["debug_dirs"], module_files=s["module_files"], id=n))
+                continue
             base = ROOT if s["in"] == "repo" else outdir
-            root = os.path.join(base, *s["root"].split("/"))
+            root = roots[n] = os.path.join(base, *s["root"].split("/"))
             stores.append(FilesystemStore(root, s["layout"], casing=s["casing"], id=n, filters=s.get("filters")))
-        return Symbolicator(stores, **kw), {n: os.path.join(ROOT if index["stores"][n]["in"] == "repo" else outdir,
-                                                             *index["stores"][n]["root"].split("/")) for n in names}
+        return Symbolicator(stores, **kw), roots
 
-    store("dumpsyms", os.path.join(ROOT, MINIDUMPS, "symbols"), repo=True)
-    for name in sorted(os.listdir(os.path.join(ROOT, MINIDUMPS))):
-        if not name.endswith(".dmp"):
-            continue
-        sym, _roots = make(["dumpsyms"])
-        with open(os.path.join(ROOT, MINIDUMPS, name), "rb") as f:
+    def minidump(dump: str, where: str, names: List[str], out: str) -> None:
+        sym, _roots = make(names)
+        with open(os.path.join(ROOT if where == "repo" else outdir, *dump.split("/")), "rb") as f:
             data = f.read()
         try:
             resp: Any = sym.process_minidump(data)
         except pysym.PysymError as e:
             resp = {"error": type(e).__name__}
-        out = "crash/%s.json" % name
         with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
             json.dump(resp, f)
-        index["minidumps"].append({"dump": MINIDUMPS + "/" + name, "stores": ["dumpsyms"], "response": out})
-    for cut in (32, 100, 1000):  # truncated dumps: a typed error or a partial result, as in Python
-        index["minidumps"].append({"dump": MINIDUMPS + "/linux-mini.dmp", "cut": cut, "stores": [],
-                                   "response": _cut_dump(outdir, cut)})
+        index["minidumps"].append({"dump": dump, "in": where, "stores": names, "response": out})
+
+    store("dumpsyms", os.path.join(ROOT, MINIDUMPS, "symbols"), repo=True)
+    for name in sorted(os.listdir(os.path.join(ROOT, MINIDUMPS))):
+        if name.endswith(".dmp"):
+            minidump(MINIDUMPS + "/" + name, "repo", ["dumpsyms"], "crash/%s.json" % name)
+            minidump(MINIDUMPS + "/" + name, "repo", [], "crash/%s.nostores.json" % name)  # as test_stackwalk
+    # truncated dumps (the prefixes of test_minidump.py and test_stackwalk.py): a typed
+    # error or a partial result, as in Python
+    for name in ("linux-mini.dmp", "test.dmp"):
+        size = os.path.getsize(os.path.join(ROOT, MINIDUMPS, name))
+        cuts = (40, 200, 600, 3000, 6000, size - 1) if name == "test.dmp" else range(0, size, max(1, size // 23))
+        for cut in sorted(set(cuts) | {32, 100, 1000}):
+            index["minidumps"].append({"dump": MINIDUMPS + "/" + name, "cut": cut, "stores": [],
+                                       "response": _cut_dump(outdir, name, cut)})
+    # every RVA of the directory pointed past the end (test_minidump.py)
+    with open(os.path.join(ROOT, MINIDUMPS, "test.dmp"), "rb") as f:
+        bad = bytearray(f.read())
+    for i in range(struct.unpack_from("<I", bad, 8)[0]):
+        struct.pack_into("<I", bad, 32 + 12 * i + 8, 0xFFFFFFF0)
+    _put(outdir, "crash/damaged-test.dmp", bytes(bad))
+    minidump("crash/damaged-test.dmp", "golden", [], "crash/damaged-test.dmp.json")
+    # 100000 threads without contexts (test_minidump.py): the first 65536 kept
+    n = 100_000
+    threads = struct.pack("<I", n) + b"".join(struct.pack("<I44x", i) for i in range(n))
+    head = struct.pack("<IIIIIIQ", 0x504D444D, 0xA793, 1, 32, 0, 0, 0)
+    _put(outdir, "crash/threads-100k.dmp", head + struct.pack("<III", 3, len(threads), 44) + threads)
+    minidump("crash/threads-100k.dmp", "golden", [], "crash/threads-100k.dmp.json")
 
     if native.get("skipped"):
         if os.environ.get("CI") == "true":
@@ -302,6 +327,17 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
                                 "frame", {"instruction_addr": "0x12"}, {"trust": "scan"},
                                 {"instruction_addr": "0x1", "addr_mode": "rel:1"}, {"instruction_addr": True}]}],
     }, {}))
+    # addresses above 2**53: exact as hex strings, decimal strings and JSON integers (the
+    # browser reads the request with parseJson, which keeps those integers as BigInt)
+    high = 0xFFFFFFFF80000000
+    high_frames = [{"instruction_addr": hex(high + rels[0])}, {"instruction_addr": str(high + rels[1])},
+                   {"instruction_addr": high + rels[2]}, {"instruction_addr": 2**64 - 1}, {"instruction_addr": 2**64},
+                   {"instruction_addr": 2**53 + 1}, {"instruction_addr": rels[3], "addr_mode": "rel:0"}]
+    requests.append(("addresses above 2**53", ["native-default"], {
+        "modules": [dict(module, image_addr=hex(high), image_size=0x10000, extra=high + 7)],
+        "stacktraces": [{"frames": high_frames,
+                         "registers": {"rip": hex(high + rels[0])}, "thread_id": 2**63}],
+        "options": {"dif_candidates": True}}, {}))
     requests.append(("too many frames", ["native-default"], {"modules": [module], "stacktraces": [{"frames": frames}]},
                      {"max_frames": 3}))
     requests.append(("too many modules", ["native-default"], {"modules": [module] * 3, "stacktraces": []},
@@ -310,6 +346,10 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
                              {"options": {"frame_order": "sideways"}}, {"options": [1]}, {})):
         requests.append(("bad request %d" % i, [], bad, {}))  # type: ignore[arg-type]
     requests.extend(write_pe(outdir, index))
+    lldb = write_lldb(outdir, index, store)
+    for dump, names, out in lldb["minidumps"]:
+        minidump(dump, "golden", names, out)
+    requests.extend(lldb["requests"])
     for i, (what, names, req, kw) in enumerate(requests):
         sym, roots = make(names, **kw)
         try:
@@ -319,8 +359,18 @@ def write_crash(outdir: str, native: Dict[str, Any]) -> Dict[str, Any]:
         out = "crash/request-%d.json" % i
         with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
             json.dump({"request": req, "response": resp}, f)
+        sources = []  # local_sources: the files the frames name, handed to the browser by path
+        if kw.get("local_sources"):
+            paths = sorted({f["abs_path"] for st in resp.get("stacktraces", []) for f in st["frames"]
+                            if "abs_path" in f and os.path.isfile(f["abs_path"])})
+            for k, path in enumerate(paths):
+                copy = "crash/sources/%d-%d-%s" % (i, k, os.path.basename(path))
+                with open(path, "rb") as f:
+                    _put(outdir, copy, f.read())
+                sources.append([path, copy])
         index["requests"].append({"name": what, "stores": names, "file": out,
-                                  "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules")}})
+                                  "options": {"maxFrames": kw.get("max_frames"), "maxModules": kw.get("max_modules"),
+                                              "localSources": sources if kw.get("local_sources") else None}})
     return index
 
 
@@ -374,16 +424,195 @@ def write_pe(outdir: str, index: Dict[str, Any]) -> List[Tuple[str, List[str], D
              {"modules": [module], "stacktraces": [{"frames": frames}], "options": {"dif_candidates": True}}, {})]
 
 
-def _cut_dump(outdir: str, cut: int) -> str:
+def write_lldb(outdir: str, index: Dict[str, Any], store: Any) -> Dict[str, Any]:
+    """The dumps and requests of tests/test_crash.py and tests/test_stackwalk.py (a program
+    crashed under lldb-14, built here by their own helpers, once per session): their
+    requests in every store they use, ``SystemStore`` included. A system store is written
+    as the files it would read, at their absolute paths (copies in the golden directory),
+    which the browser's SystemStore is handed; files that are one inode share one copy, as
+    the Python side sees one file. Without lldb-14 this fails in CI and is noted elsewhere."""
+    import pysym
+    from pysym import SystemStore
+    from pysym._symbolicate._request import parse_module
+    from pysym._symbolicate._stores import layout_locations
+
+    if shutil.which("lldb-14") is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("lldb-14 is needed for the lldb golden cases (make test-tools)")
+        index["lldb_skipped"] = "lldb-14 is not installed"
+        return {"minidumps": [], "requests": []}
+    tests = os.path.join(ROOT, "tests")
+    sys.path.insert(0, tests)
+    try:
+        import stackwalk_helpers
+        from test_crash import Crash, _breakpad_sym, _module, _one_frame
+    finally:
+        sys.path.remove(tests)
+    base = os.path.join(outdir, "lldb")
+    crash = Crash(Path(base) / "crash")
+    dump = stackwalk_helpers.build_and_dump(Path(base) / "stackwalk", threads=3)
+    copies: Dict[Tuple[int, int], str] = {}
+
+    def system(name: str, debug_dirs: List[str], module_files: bool, modules: List[Any]) -> str:
+        st = SystemStore(debug_dirs, module_files=module_files, id=name)
+        files: List[List[str]] = []
+        for raw in modules:
+            m, _err = parse_module(raw)
+            for loc in st.locations(m) if m is not None else []:
+                if os.path.isfile(loc.path) and loc.path not in [f[0] for f in files]:
+                    info = os.stat(loc.path)
+                    key = (info.st_dev, info.st_ino)
+                    if key not in copies:
+                        copies[key] = "lldb/system/%d-%s" % (len(copies), os.path.basename(loc.path))
+                        with open(loc.path, "rb") as f:
+                            _put(outdir, copies[key], f.read())
+                    files.append([loc.path, copies[key]])
+        index["stores"][name] = {"kind": "system", "in": "golden", "debug_dirs": debug_dirs,
+                                 "module_files": module_files, "files": files}
+        return name
+
+    requests: List[Tuple[str, List[str], Dict[str, Any], Dict[str, Any]]] = []
+    store("lldb-buildid", str(crash.buildid))
+    store("lldb-symstore", str(crash.symstore), "symstore")
+    full = crash.request(dif_candidates=True)
+    sys_nomf = system("lldb-system", ["/usr/lib/debug"], False, full["modules"])
+    requests.append(("lldb crash: build-id tree + system", ["lldb-buildid", sys_nomf], full, {}))
+    requests.append(("lldb crash: symstore + system", ["lldb-symstore", sys_nomf], full, {}))
+    requests.append(("lldb crash: symstore alone", ["lldb-symstore"], crash.request(), {}))
+    # source context from the files the debug info names (local_sources), and turned off
+    requests.append(("lldb crash: local sources", ["lldb-buildid"], crash.request(), {"local_sources": True}))
+    requests.append(("lldb crash: local sources, apply_source_context off", ["lldb-buildid"],
+                     crash.request(apply_source_context=False), {"local_sources": True}))
+    b = crash.ids["libtwo.so"]
+    debug = crash.buildid / ".build-id" / b[:2] / (b[2:] + ".debug")
+    m = pysym.Module(type="elf", image_addr=0, image_size=1, code_id=b, code_file="/somewhere/libtwo.so")
+    for layout, casing in (("native", "default"), ("symstore", "default"), ("symstore", "uppercase"),
+                           ("symstore_index2", "default"), ("ssqp", "default"), ("unified", "default"),
+                           ("debuginfod", "default"), ("native", "lowercase")):
+        path = [loc for loc in layout_locations(layout, m) if loc.filetype == "elf_debug"][0].path
+        path = {"lowercase": path.lower(), "uppercase": path.upper()}.get(casing, path)
+        root = os.path.join(base, "layouts", "%s-%s" % (layout, casing))
+        _put(root, path, debug.read_bytes())
+        store("lldb-%s-%s" % (layout, casing), root, layout, casing)
+        requests.append(("lldb one frame, %s %s" % (layout, casing), ["lldb-%s-%s" % (layout, casing)],
+                         _one_frame(crash), {}))
+        if casing == "uppercase":
+            store("lldb-%s-wrong-casing" % layout, root, layout)
+            requests.append(("lldb one frame, %s in the wrong casing" % layout, ["lldb-%s-wrong-casing" % layout],
+                             _one_frame(crash), {}))
+    # ranking (test_ranking_debug_info_then_symbols_then_breakpad): its three stages
+    stripped = os.path.join(base, "libtwo.stripped")
+    subprocess.run(["strip", "--strip-debug", str(crash.src / "libtwo.so"), "-o", stripped], check=True)
+    bp = _breakpad_sym(crash, "libtwo.so")
+    for stage, parts in (("symbols beat Breakpad", ("exe", "sym")), ("debug info beats both", ("exe", "sym", "dbg")),
+                         ("Breakpad alone", ("sym",))):
+        root = os.path.join(base, "ranking", stage.split()[0])
+        if "exe" in parts:
+            _put(root, ".build-id/%s/%s" % (b[:2], b[2:]), open(stripped, "rb").read())
+        if "dbg" in parts:
+            _put(root, ".build-id/%s/%s.debug" % (b[:2], b[2:]), debug.read_bytes())
+        _put(root, "libtwo.so/%s/libtwo.so.sym" % bp.split()[3], bp.encode())  # (the line's debug id)
+        store("lldb-ranking-" + stage.split()[0], root)
+        requests.append(("lldb ranking: " + stage, ["lldb-ranking-" + stage.split()[0]], _one_frame(crash), {}))
+    o = crash.ids["libone.so"]
+    root = os.path.join(base, "rejected")
+    _put(root, ".build-id/%s/%s.debug" % (b[:2], b[2:]),
+         (crash.buildid / ".build-id" / o[:2] / (o[2:] + ".debug")).read_bytes())
+    store("lldb-rejected", root)
+    requests.append(("lldb rejected candidate", ["lldb-rejected"], _one_frame(crash), {}))
+    # the system store on the request's own paths; an address no function covers
+    one = _one_frame(crash)
+    sys_own = system("lldb-system-own-files", [], True, one["modules"])
+    requests.append(("lldb system store: the module's own file", [sys_own], one, {}))
+    header = _one_frame(crash)
+    header["stacktraces"][0]["frames"] = [{"instruction_addr": header["modules"][0]["image_addr"]}]
+    requests.append(("lldb system store: missing symbol", [sys_own], header, {}))
+    # address modes (test_address_adjustment_and_modes)
+    mod = _module(crash, "libtwo.so")
+    start = int(mod["image_addr"], 16)
+    ret = [f["addr"] for f in crash.frames if f["module"] == "libtwo.so" and not f["inlined"]][-1]
+    frames = [{"instruction_addr": hex(ret)}, {"instruction_addr": hex(ret)},
+              {"instruction_addr": hex(ret), "trust": "context"},
+              {"instruction_addr": ret - start, "addr_mode": "rel:0"},
+              {"instruction_addr": hex(ret), "adjust_instruction_addr": False}]
+    requests.append(("lldb address modes", ["lldb-buildid"], {"modules": [mod], "stacktraces": [{"frames": frames}]},
+                     {}))
+    requests.append(("lldb caller first", ["lldb-buildid"], {"modules": [mod], "stacktraces": [
+        {"frames": frames[:2][::-1]}], "options": {"frame_order": "caller_first"}}, {}))
+    # bad inputs (test_bad_inputs; its million-frame request is "too many frames" above)
+    addr = hex([f["addr"] for f in crash.frames if f["module"] == "libtwo.so"][0])
+    requests.append(("lldb bad inputs", ["lldb-buildid"], {
+        "modules": [mod, {"type": "coff", "image_addr": "0x10", "image_size": 16},
+                    dict(_module(crash, "libone.so"), image_addr=hex(start + 16)), dict(mod, image_addr=None),
+                    dict(mod, image_addr="0x1", image_size=None), dict(mod, image_addr="0xZZ")],
+        "threads": [{"frames": [{"instruction_addr": addr}, {"instruction_addr": "0xZZ"}, {"instruction_addr": -5},
+                                {"instruction_addr": "0x" + "f" * 17},
+                                {"instruction_addr": addr, "addr_mode": "rel:99"}, "frame",
+                                {"instruction_addr": "0x12"}]}]}, {}))
+    # .gnu_debuglink with its CRC (test_debuglink_with_crc): beside, in .debug/, under a debug dir
+    link = b[2:] + ".debug"
+    for where in ("beside", ".debug", "debug_dir"):
+        for good in (True, False):
+            top = os.path.join(base, "debuglink", "%s-%s" % (where.strip("."), "good" if good else "bad"))
+            bindir = os.path.join(top, "bin")
+            shutil.copytree(str(crash.bin), bindir)
+            gdebug = os.path.join(top, "gdebug")
+            dst = {"beside": os.path.join(bindir, link), ".debug": os.path.join(bindir, ".debug", link),
+                   "debug_dir": os.path.join(gdebug, bindir.lstrip("/"), link)}[where]
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            Path(dst).write_bytes(debug.read_bytes() + (b"" if good else b"\0"))
+            req = _one_frame(crash)
+            req["modules"][0].update(code_file=os.path.join(bindir, "libtwo.so"),
+                                     debug_file=os.path.join(bindir, "libtwo.so"))
+            name = system("lldb-debuglink-%s-%s" % (where, good), [gdebug], True, req["modules"])
+            requests.append(("lldb debuglink %s, %s CRC" % (where, "good" if good else "bad"), [name], req, {}))
+    # a damaged debug file (test_malformed_debug_file_remembered)
+    data = bytearray(debug.read_bytes())
+    out = subprocess.run(["readelf", "-SW", str(debug)], check=True, capture_output=True, text=True).stdout
+    sec = [line for line in out.splitlines() if " .debug_info " in line][0].split("]")[1].split()
+    off = int(sec[3], 16)
+    data[off : off + 4] = b"\0\0\0\0"
+    root = os.path.join(base, "malformed")
+    _put(root, ".build-id/%s/%s.debug" % (b[:2], b[2:]), bytes(data))
+    store("lldb-malformed", root)
+    requests.append(("lldb damaged debug file", ["lldb-malformed"], _one_frame(crash), {}))
+    # the multi-threaded dump of test_stackwalk.py: with the system store, and with no store
+    rel = os.path.relpath(str(dump), outdir).replace(os.sep, "/")
+    from pysym._symbolicate._minidump import minidump_modules
+
+    dump_modules = minidump_modules(pysym.Minidump.from_path(str(dump)))
+    sys_dump = system("lldb-dump-system", ["/usr/lib/debug"], True, dump_modules)
+    dumps = [(rel, [sys_dump], "crash/lldb-dump-system.json"), (rel, [], "crash/lldb-dump-nostores.json")]
+    # the crasher of test_minidump.py (lldb's 720-byte contexts, four threads)
+    sys.path.insert(0, tests)
+    try:
+        from test_minidump import CRASHER
+    finally:
+        sys.path.remove(tests)
+    d = os.path.join(base, "crasher")
+    _put(d, "crasher.c", CRASHER.encode())
+    subprocess.run(["gcc", "-g", "-O1", "-o", "crasher", "crasher.c", "-lpthread"], cwd=d, check=True)
+    save = "process save-core --plugin-name=minidump --style stack crasher.dmp"
+    subprocess.run(["lldb-14", "-b", "-o", "run", "-k", save, "-k", "kill", os.path.join(d, "crasher")], cwd=d,
+                   capture_output=True, timeout=120)
+    crasher = os.path.relpath(os.path.join(d, "crasher.dmp"), outdir).replace(os.sep, "/")
+    sys_crasher = system("lldb-crasher-system", ["/usr/lib/debug"], True,
+                         minidump_modules(pysym.Minidump.from_path(os.path.join(d, "crasher.dmp"))))
+    dumps += [(crasher, [sys_crasher], "crash/lldb-crasher-system.json"),
+              (crasher, [], "crash/lldb-crasher-nostores.json")]
+    return {"requests": requests, "minidumps": dumps}
+
+
+def _cut_dump(outdir: str, name: str, cut: int) -> str:
     import pysym
 
-    with open(os.path.join(ROOT, MINIDUMPS, "linux-mini.dmp"), "rb") as f:
+    with open(os.path.join(ROOT, MINIDUMPS, name), "rb") as f:
         data = f.read()[:cut]
     try:
         resp: Any = pysym.Symbolicator([]).process_minidump(data)
     except pysym.PysymError as e:
         resp = {"error": type(e).__name__}
-    out = "crash/linux-mini-%d.json" % cut
+    out = "crash/%s-%d.json" % (name[: -len(".dmp")], cut)
     with open(os.path.join(outdir, out), "w", encoding="utf-8") as f:
         json.dump(resp, f)
     return out

@@ -108,11 +108,14 @@ def test_chromium_screenshot(chromium_results: List[Dict[str, Any]]) -> None:
 def test_chromium_crash_tab(chromium_results: List[Dict[str, Any]]) -> None:
     """The Crash tab: minidumps + a symbol folder shown as the Python response (crashing
     thread first and open, every frame), a frame's detail, a hostile dump's typed error and
-    recovery, a pasted crash request; in the page and in the extension's panel page."""
+    recovery, a runaway dump stopped at the tab's time limit, pasted crash requests in a
+    layout and casing; in the page and in the extension's panel page."""
     _check(chromium_results, ["devtools page: crash tab", "devtools page: a frame click", "devtools page: a hostile",
                               "devtools page: the page works", "devtools page: a pasted",
                               "devtools page: the crash tab's IndexedDB", "devtools page: a frame's click",
-                              "devtools page: screenshot of the crash tab"], 10)
+                              "devtools page: screenshot of the crash tab"], 12)
+    # a runaway dump stopped at the tab's time limit, the page usable after
+    _check(chromium_results, ["devtools page: a runaway dump"], 1)
     _check(chromium_results, ["extension panel page: crash tab", "extension panel page: a hostile"], 3)
     png = ARTIFACTS / "devtools-crash.png"
     data = png.read_bytes()

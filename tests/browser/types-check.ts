@@ -3,7 +3,7 @@
 import {
   init, SourceMap, SymCache, InvalidInputError, PysymError, TimeoutError, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND,
   FileSetResolver, symbolicateTrace, parseStacktrace, type Token, Symbolicator, HttpStore, SymcacheDB, Minidump,
-  parseModule, layoutLocations,
+  parseModule, layoutLocations, SystemStore,
 } from "../../browser/index.js";
 import { PysymWorker } from "../../browser/worker-client.js";
 
@@ -43,7 +43,8 @@ export async function example(bytes: Uint8Array, blob: Blob): Promise<string> {
     if (e instanceof TimeoutError) void w.restarts;
   }
   // native crashes
-  const sym = new Symbolicator([new FileSetResolver({ "a/B/a.sym": blob }, { layout: "native" }), new HttpStore("https://symbols.example/", { layout: "symstore" })],
+  const sym = new Symbolicator([new FileSetResolver({ "a/B/a.sym": blob }, { layout: "native" }), new HttpStore("https://symbols.example/", { layout: "symstore" }),
+    new SystemStore(new Map([["/usr/lib/debug/.build-id/ab/cd.debug", blob]]), { debugDirs: ["/usr/lib/debug"], moduleFiles: false })],
     { cache: new SymcacheDB({ maxBytes: 1 << 20 }), onProgress: (e) => void e.done });
   const crash = await sym.processMinidump(blob);
   const resp = await sym.symbolicate({ modules: [], stacktraces: [] });

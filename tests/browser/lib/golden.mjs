@@ -60,7 +60,7 @@ export function dumpMap(P, data) {
 
 /** JSON with sorted keys, for order-insensitive comparison of objects. */
 export function canonical(x) {
-  return JSON.stringify(x, (k, v) => (v && typeof v === "object" && !Array.isArray(v)
+  return JSON.stringify(x, (k, v) => (typeof v === "bigint" ? `bigint:${v}` : v && typeof v === "object" && !Array.isArray(v)
     ? Object.fromEntries(Object.keys(v).sort().map((key) => [key, v[key]])) : v));
 }
 
@@ -204,6 +204,15 @@ export async function compareCrash(P, spec, readFile, readGolden) {
   const storeFiles = async (name) => {
     const s = spec.stores[name];
     const m = new Map();
+    if (s.kind === "system") {
+      // [absolute path, copy]: one object per copy (one inode on the Python side)
+      for (const [path, copy] of s.files) {
+        const key = `golden:${copy}`;
+        if (!files.has(key)) files.set(key, await readFile({ in: "golden" }, copy));
+        m.set(path, files.get(key));
+      }
+      return m;
+    }
     for (const f of s.files) {
       const key = `${s.in}:${s.root}/${f}`;
       if (!files.has(key)) files.set(key, await readFile(s, `${s.root}/${f}`));
@@ -215,13 +224,15 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     const stores = [];
     for (const n of names) {
       const s = spec.stores[n];
-      stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
+      if (s.kind === "system") stores.push(new P.SystemStore(await storeFiles(n), { debugDirs: s.debug_dirs, moduleFiles: s.module_files, id: n }));
+      else stores.push(new P.FileSetResolver(await storeFiles(n), { layout: s.layout, casing: s.casing, id: n, filters: s.filters }));
     }
     return new P.Symbolicator(stores, options);
   };
   const outcome = async (fn) => {
     try {
-      return JSON.parse(JSON.stringify(await fn()));
+      // (integers beyond 2**53 stay exact both ways: parseJson/stringifyJson)
+      return P.parseJson(P.stringifyJson(await fn()));
     } catch (e) {
       if (!(e instanceof P.PysymError)) throw e;
       return { error: e.name };
@@ -234,17 +245,23 @@ export async function compareCrash(P, spec, readFile, readGolden) {
     }
   };
   for (const md of spec.minidumps) {
-    let dump = await readFile({ in: "repo" }, md.dump);
-    if (md.cut) dump = dump instanceof Uint8Array ? dump.slice(0, md.cut) : dump.slice(0, md.cut);
+    let dump = await readFile({ in: md.in || "repo" }, md.dump);
+    const cut = md.cut !== undefined && md.cut !== null;
+    if (cut) dump = dump.slice(0, md.cut);
     const sym = await symbolicator(md.stores);
     const got = await outcome(() => sym.processMinidump(dump));
-    compare(`minidump ${md.dump}${md.cut ? ` cut at ${md.cut}` : ""}`, got, JSON.parse(await readGolden(md.response)));
+    compare(`minidump ${md.dump}${cut ? ` cut at ${md.cut}` : ""}${md.stores.length ? "" : " (no stores)"}`, got,
+      P.parseJson(await readGolden(md.response)));
   }
   for (const r of spec.requests || []) {
-    const { request, response } = JSON.parse(await readGolden(r.file));
+    const { request, response } = P.parseJson(await readGolden(r.file));
     const options = {};
     if (r.options.maxFrames) options.maxFrames = r.options.maxFrames;
     if (r.options.maxModules) options.maxModules = r.options.maxModules;
+    if (r.options.localSources) {
+      options.localSources = new Map();
+      for (const [path, copy] of r.options.localSources) options.localSources.set(path, await readFile({ in: "golden" }, copy));
+    }
     const sym = await symbolicator(r.stores, options);
     compare(`request ${r.name}`, await outcome(() => sym.symbolicate(request)), response);
     if (!response.error) {

@@ -22,6 +22,9 @@ test("minidumps and crash requests give Python's responses", { skip }, async () 
   await P.init();
   const s = await spec();
   assert.ok(s.requests.length >= 20 || s.requests_skipped, "the golden set has its crash requests");
+  // the lldb-made dump and tests/test_crash.py's requests (SystemStore included)
+  assert.ok(s.lldb_skipped || (s.requests.filter((r) => r.name.startsWith("lldb")).length >= 25
+    && s.minidumps.some((m) => m.in === "golden")), "the golden set has the lldb cases");
   const { checked, mismatches } = await compareCrash(P, s, bytes, readGolden);
   assert.ok(checked >= 10 + (s.requests.length || 0), `only ${checked} comparisons`);
   assert.deepEqual(mismatches, []);

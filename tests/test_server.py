@@ -7,8 +7,10 @@ must equal the library API's.  The faults (a source down, slow, answering garbag
 truncated body or another module's file, redirects to private addresses, a worker
 killed with SIGKILL mid-request) use a small stdlib HTTP server started in the test.
 Every process is started by the test and stopped by its own pid; everything listens on
-127.0.0.1 except debuginfod, which has no listen-address option (an ephemeral port,
-for the few seconds of the test).
+loopback only. Debian's debuginfod (0.188) has no listen-address option, so it runs
+with a small ``LD_PRELOAD`` library built here that turns its wildcard ``bind`` into a
+loopback one (it then listens on ``[::1]``), and the test checks the kernel's socket
+table for that.
 """
 
 from __future__ import annotations
@@ -48,13 +50,65 @@ from pysym._symbolicate._stores import layout_locations  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEBUGINFOD = shutil.which("debuginfod")
-LOOPBACK = ["127.0.0.0/8"]
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
 GCAB = shutil.which("gcab")
 WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
 ZSTD = shutil.which("zstd")
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
 needs_debuginfod = pytest.mark.skipif(DEBUGINFOD is None, reason="needs debuginfod (`make test-tools`)")
+
+
+_LOOPBACK_BIND = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* A wildcard bind (0.0.0.0, ::) becomes a loopback one (127.0.0.1, ::1). */
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    static int (*real)(int, const struct sockaddr *, socklen_t);
+    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    if (addr && addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in a;
+        memcpy(&a, addr, sizeof a);
+        if (a.sin_addr.s_addr == htonl(INADDR_ANY)) a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return real(fd, (const struct sockaddr *)&a, sizeof a);
+    }
+    if (addr && addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 a;
+        memcpy(&a, addr, sizeof a);
+        if (IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr)) a.sin6_addr = in6addr_loopback;
+        return real(fd, (const struct sockaddr *)&a, sizeof a);
+    }
+    return real(fd, addr, len);
+}
+"""
+
+
+def _loopback_bind(tmp: Path) -> Path:
+    """The LD_PRELOAD library above, built with gcc."""
+    src, lib = tmp / "loopback_bind.c", tmp / "loopback_bind.so"
+    src.write_text(_LOOPBACK_BIND)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(src), "-ldl"], check=True)
+    return lib
+
+
+def _listeners(port: int) -> List[str]:
+    """The local addresses (hex, as /proc/net/tcp* has them) listening on ``port``."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            addr, hport = f[1].rsplit(":", 1)
+            if f[3] == "0A" and int(hport, 16) == port:
+                out.append(addr)
+    return out
 
 
 def _free_port() -> int:
@@ -304,17 +358,22 @@ def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, t
     for n in ("libone.so", "libtwo.so", "main"):
         shutil.copy(_debug_file(crash, n), dfd / (n + ".debug"))
     dport = _free_port()
+    env = dict(os.environ, LD_PRELOAD=str(_loopback_bind(tmp_path)))
     dproc = subprocess.Popen([DEBUGINFOD, "-F", "-p", str(dport), "-d", str(tmp_path / "dfd.sqlite"), "-t", "0",  # type: ignore
-                              "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env)
     nginx = Nginx(tmp_path, crash.symstore)
     nginxz = Nginx(tmp_path, _compressed_symstore(crash, tmp_path))
     svc = None
     try:
-        _wait_http("http://127.0.0.1:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
+        _wait_http("http://[::1]:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
+        # debuginfod listens on loopback only (127.0.0.1 or ::1), nowhere else.
+        assert set(_listeners(dport)) <= {"0100007F", "00000000000000000000000001000000"}, _listeners(dport)
+        assert _listeners(dport)
         sources = [
             {"id": "dir", "type": "filesystem", "path": str(crash.buildid), "layout": "native"},
             {"id": "nginx", "type": "http", "url": nginx.url, "layout": {"type": "symstore"}},
-            {"id": "dfd", "type": "http", "url": "http://127.0.0.1:%d" % dport, "layout": "debuginfod"},
+            {"id": "dfd", "type": "http", "url": "http://[::1]:%d" % dport, "layout": "debuginfod"},
             {"id": "compressed", "type": "http", "url": nginxz.url, "layout": "symstore"},
         ]
         svc = Service(tmp_path, _config(tmp_path, sources), engine)

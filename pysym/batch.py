@@ -203,16 +203,22 @@ def _row(index: int, event: Any, response: Dict[str, Any]) -> Dict[str, Any]:
     return row
 
 
-def _symbolicator(stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits]) -> Any:
-    from ._symbolicate import Symbolicator
+def _symbolicator(stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
+                  shared: Optional[Mapping[str, Any]] = None) -> Any:
+    from ._symbolicate import RemotePolicy, SharedCache, Symbolicator
 
+    sc = None
+    if shared:
+        c = dict(shared)
+        policy = RemotePolicy(allowed_networks=list(c.pop("allowed_networks", None) or []))
+        sc = SharedCache.from_config(c, policy=policy)
     # One build thread: on Ray the parallelism is the actors'.
-    return Symbolicator(stores, cache_dir=cache_dir, limits=limits, build_workers=1)
+    return Symbolicator(stores, cache_dir=cache_dir, limits=limits, build_workers=1, shared_cache=sc)
 
 
 def _local(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
-           stats: BatchStats) -> Iterator[Dict[str, Any]]:
-    sym = _symbolicator(stores, cache_dir, limits)
+           shared: Optional[Mapping[str, Any]], stats: BatchStats) -> Iterator[Dict[str, Any]]:
+    sym = _symbolicator(stores, cache_dir, limits, shared)
     for i, event in enumerate(events):
         yield _row(i, event, _one(sym, event))
     stats.symcache = dict(sym.stats)
@@ -234,8 +240,8 @@ _WORKER_SYMS: Dict[str, Any] = {}
 def _naive_task(event: Any, config: str) -> Tuple[Dict[str, Any], Dict[str, int]]:
     sym = _WORKER_SYMS.get(config)
     if sym is None:
-        stores, cache_dir, limits = json.loads(config)
-        sym = _WORKER_SYMS[config] = _symbolicator(stores, cache_dir, Limits(**limits) if limits else None)
+        stores, cache_dir, limits, shared = json.loads(config)
+        sym = _WORKER_SYMS[config] = _symbolicator(stores, cache_dir, Limits(**limits) if limits else None, shared)
     before = dict(sym.stats)
     out = _one(sym, event)
     return out, {k: v - before.get(k, 0) for k, v in sym.stats.items()}
@@ -244,8 +250,9 @@ def _naive_task(event: Any, config: str) -> Tuple[Dict[str, Any], Dict[str, int]
 class _Resolver:
     """A Ray actor: the symcaches of the debug ids routed to it, kept warm."""
 
-    def __init__(self, stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Dict[str, Any]]) -> None:
-        self.sym = _symbolicator(stores, cache_dir, Limits(**limits) if limits else None)
+    def __init__(self, stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Dict[str, Any]],
+                 shared: Optional[Mapping[str, Any]]) -> None:
+        self.sym = _symbolicator(stores, cache_dir, Limits(**limits) if limits else None, shared)
 
     def lookup(self, groups: List[Tuple[Any, List[Tuple[int, List[Tuple[int, bool]]]]]]) -> List[Any]:
         """Per group (a module, then per use of it: its image address and its
@@ -284,14 +291,15 @@ def _route(module: Any, actors: int) -> int:
 
 
 def _grouped(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
-             actors: int, chunk: int, stats: BatchStats) -> Iterator[Dict[str, Any]]:
+             shared: Optional[Mapping[str, Any]], actors: int, chunk: int,
+             stats: BatchStats) -> Iterator[Dict[str, Any]]:
     ray = _imp("ray")
 
     from ._symbolicate._symbolicator import _Resolved, layout
 
     lim = _limits_dict(limits)
     Actor = ray.remote(max_restarts=1, max_task_retries=1)(_Resolver)  # a dead actor is replaced, its call retried
-    pool = [Actor.remote(list(stores), cache_dir, lim) for _ in range(actors)]
+    pool = [Actor.remote(list(stores), cache_dir, lim, shared) for _ in range(actors)]
     planner = _symbolicator([], None, None)
 
     def submit(base: int, batch: List[Any]) -> Tuple[int, List[Any], List[Any], List[Any], List[Any]]:
@@ -382,11 +390,11 @@ def _take(it: Iterator[Any], n: int) -> List[Any]:
 
 
 def _naive(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
-           inflight: int, stats: BatchStats) -> Iterator[Dict[str, Any]]:
+           shared: Optional[Mapping[str, Any]], inflight: int, stats: BatchStats) -> Iterator[Dict[str, Any]]:
     ray = _imp("ray")
 
     task = ray.remote(max_retries=1)(_naive_task)
-    config = json.dumps([list(stores), cache_dir, _limits_dict(limits)])
+    config = json.dumps([list(stores), cache_dir, _limits_dict(limits), shared])
     window: List[Tuple[int, Any, Any]] = []
     totals: Dict[str, int] = {}
 
@@ -419,10 +427,13 @@ def _limits_dict(limits: Optional[Limits]) -> Optional[Dict[str, Any]]:
 def symbolicate_events(events: Iterable[Any], *, stores: Sequence[Any],
                        cache_dir: "Optional[str | os.PathLike[str]]" = None,
                        limits: Optional[Limits] = None, mode: str = "grouped", actors: int = 2,
-                       chunk: int = DEFAULT_CHUNK, stats: Optional[BatchStats] = None) -> Iterator[Dict[str, Any]]:
+                       chunk: int = DEFAULT_CHUNK, stats: Optional[BatchStats] = None,
+                       shared_cache: Optional[Mapping[str, Any]] = None) -> Iterator[Dict[str, Any]]:
     """Result rows for ``events`` (an iterable of requests), in order; see the module
     documentation. ``stores``: store configurations as :class:`pysym.Symbolicator`
-    takes them (paths or mappings: they travel to the Ray workers). The Ray modes need
+    takes them (paths or mappings: they travel to the Ray workers). ``shared_cache``: an
+    S3 symcache cache shared by all workers and jobs, as ``[cache] shared`` of ``pysym
+    serve`` configures it, plus ``allowed_networks`` for a private endpoint. The Ray modes need
     ``ray.init()`` done by the caller (or :func:`run`). ``stats`` is filled as rows go."""
     if mode not in MODES:
         raise ValueError("mode must be one of %s" % ", ".join(MODES))
@@ -448,16 +459,16 @@ def symbolicate_events(events: Iterable[Any], *, stores: Sequence[Any],
 
     src = frames(events)
     if mode == "local":
-        return counted(_local(src, stores, cache, limits, st))
+        return counted(_local(src, stores, cache, limits, shared_cache, st))
     if mode == "naive":
-        return counted(_naive(src, stores, cache, limits, max(2, 4 * actors), st))
-    return counted(_grouped(src, stores, cache, limits, max(1, int(actors)), max(1, int(chunk)), st))
+        return counted(_naive(src, stores, cache, limits, shared_cache, max(2, 4 * actors), st))
+    return counted(_grouped(src, stores, cache, limits, shared_cache, max(1, int(actors)), max(1, int(chunk)), st))
 
 
 def run(source: str, dest: str, *, stores: Sequence[Any], cache_dir: Optional[str] = None,
         limits: Optional[Limits] = None, mode: str = "grouped", actors: int = 2, chunk: int = DEFAULT_CHUNK,
         ray_address: Optional[str] = None, num_cpus: Optional[int] = None, fmt_in: Optional[str] = None,
-        fmt_out: Optional[str] = None) -> BatchStats:
+        fmt_out: Optional[str] = None, shared_cache: Optional[Mapping[str, Any]] = None) -> BatchStats:
     """Reads ``source``, symbolicates, writes ``dest``; returns the :class:`BatchStats`.
     On Ray: joins the cluster at ``ray_address`` (``"auto"``: the one started with ``ray
     start``), or starts a local one with ``num_cpus`` that is stopped at the end."""
@@ -477,7 +488,7 @@ def run(source: str, dest: str, *, stores: Sequence[Any], cache_dir: Optional[st
             started = True
     try:
         rows = symbolicate_events(read_events(source, fmt_in), stores=stores, cache_dir=cache_dir, limits=limits,
-                                  mode=mode, actors=actors, chunk=chunk, stats=stats)
+                                  mode=mode, actors=actors, chunk=chunk, stats=stats, shared_cache=shared_cache)
         write_results(dest, rows, fmt_out)
     finally:
         if started:
@@ -495,6 +506,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="a debug-file store (repeatable), or --stores-json")
     ap.add_argument("--stores-json", help="a JSON list of store configurations (http, s3 sources...)")
     ap.add_argument("--cache-dir", help="symcache cache directory (shared by the workers of one node)")
+    ap.add_argument("--shared-cache-json", help='an S3 symcache cache shared by all nodes: {"bucket", "prefix", '
+                    '"endpoint_url", "integrity_key", "allowed_networks", ...}')
     ap.add_argument("--mode", choices=MODES, default="grouped")
     ap.add_argument("--actors", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="events per round of lookups")
@@ -510,7 +523,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ap.error("give at least one --store or --stores-json")
     st = run(args.input, args.output, stores=stores, cache_dir=args.cache_dir, mode=args.mode, actors=args.actors,
              chunk=args.chunk, ray_address=args.ray_address, num_cpus=args.num_cpus, fmt_in=args.input_format,
-             fmt_out=args.output_format)
+             fmt_out=args.output_format,
+             shared_cache=json.loads(args.shared_cache_json) if args.shared_cache_json else None)
     print(json.dumps({"events": st.events, "frames": st.frames, "failed": st.failed, "seconds": round(st.seconds, 3),
                       "frames_per_second": round(st.frames / st.seconds) if st.seconds else None,
                       "symcache": st.symcache}))

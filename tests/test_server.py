@@ -566,6 +566,16 @@ def test_shared_s3_cache_between_replicas(tmp_path: Path) -> None:
         sym.symbolicate(request)
         assert (sc.stats["hits"], sym.stats["builds"], sym.stats["shared_hits"]) == (1, 0, 1)
 
+        # pysym.batch's workers use the same bucket (shared_cache=): a warm start.
+        from pysym import batch
+
+        st = batch.BatchStats()
+        rows = list(batch.symbolicate_events([request], stores=[str(tmp_path / "syms")], cache_dir=tmp_path / "bt",
+                                             mode="local", stats=st,
+                                             shared_cache=dict(shared, allowed_networks=LOOPBACK)))
+        assert rows[0]["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert (st.symcache["builds"], st.symcache["shared_hits"]) == (0, 1), st.symcache
+
         # Without allowed_networks the loopback endpoint is never asked (the bucket is up
         # and has the entry).
         sc = SharedCache.from_config(shared)

@@ -192,10 +192,12 @@ class Symbolicator:
         self._templates: "weakref.WeakKeyDictionary[SymCache, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
-        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0, "shared_hits": 0}
+        self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
         #: a symcache cache shared by replicas (``_shared.SharedCache``): asked before a
-        #: build, given what is built
+        #: build, given what is built (its hits are counted as ``shared_hits``)
         self.shared = shared_cache
+        if shared_cache is not None:
+            self.stats["shared_hits"] = 0
 
     def _count(self, what: str) -> None:
         with self._memo_lock:

@@ -14,11 +14,12 @@ Modes (``pip install pysym[ray]`` for the last two):
 * ``local``: one :class:`pysym.Symbolicator` in this process, event after event;
 * ``naive``: one Ray task per event; each worker process keeps a symbolicator of its
   own, so every worker finds and loads every module it meets;
-* ``grouped`` (the default on Ray): events are planned here (every frame placed in its
-  module, no file read), the lookups exploded to (module, address) and grouped by debug
-  id, each debug id routed to one of ``actors`` long-lived actors (a stable hash), which
-  finds and builds its symcaches once, keeps them warm and answers all of a chunk's
-  addresses of a module in one lookup; the frames are joined back per event here.
+* ``grouped`` (the default on Ray): chunks of events go to Ray tasks, which plan them
+  (every frame placed in its module, no file read), explode the lookups to (module,
+  address) and group them by debug id, each debug id routed to one of ``actors``
+  long-lived actors (a stable hash), which finds and builds its symcaches once, keeps
+  them warm and answers all of a chunk's addresses of a module in one lookup; the task
+  joins the frames back per event and lays the responses out.
 
 With ``cache_dir`` on storage all nodes share (or a shared S3 cache, see the README),
 a symcache built by one actor is loaded, not built, by the others.
@@ -290,86 +291,93 @@ def _route(module: Any, actors: int) -> int:
     return zlib.crc32(str(ident).encode("utf-8")) % actors
 
 
+_PLANNER: List[Any] = []  # a store-less symbolicator of this process: plans only
+
+
+def _grouped_chunk(base: int, batch: List[Any], pool: List[Any]) -> List[Dict[str, Any]]:
+    """One chunk of events (a Ray task): planned here, its lookups routed to the actors
+    by debug id, the frames joined back and laid out per event; the rows."""
+    ray = _imp("ray")
+    from ._symbolicate._symbolicator import _Resolved, layout
+
+    if not _PLANNER:
+        _PLANNER.append(_symbolicator([], None, None))
+    planner = _PLANNER[0]
+    plans: List[Any] = []
+    # per actor: module memo key -> its group index; the groups sent
+    keys: List[Dict[Any, int]] = [{} for _ in pool]
+    groups: List[List[Any]] = [[] for _ in pool]
+    where: List[List[Tuple[int, int, int, int]]] = [[] for _ in pool]  # (event, module index, group, use)
+    for ei, event in enumerate(batch):
+        if isinstance(event, BaseException):
+            plans.append(event)
+            continue
+        try:
+            p = planner.plan(event)
+        except (PysymError, ValueError, TypeError) as e:
+            plans.append(e)
+            continue
+        plans.append(p)
+        for mi, items in p.wanted.items():
+            m = p.modules[mi]
+            a = _route(m, len(pool))
+            gi = keys[a].get(m.memo_key())
+            if gi is None:
+                gi = keys[a][m.memo_key()] = len(groups[a])
+                groups[a].append((m, []))
+            uses = groups[a][gi][1]
+            where[a].append((ei, mi, gi, len(uses)))
+            uses.append((m.image_addr, [(addr, adj) for _t, _f, addr, adj in items]))
+    refs = [pool[a].lookup.remote(groups[a]) if groups[a] else None for a in range(len(pool))]
+    answers = [ray.get(r) if r is not None else [] for r in refs]
+    resolved: List[Dict[int, Any]] = [{} for _ in batch]
+    results: List[Dict[Tuple[int, int], Any]] = [{} for _ in batch]
+    made: Dict[Tuple[int, int], Any] = {}
+    for a, places in enumerate(where):
+        for ei, mi, gi, ui in places:
+            summary, per_use = answers[a][gi]
+            res = made.get((a, gi))
+            if res is None:
+                status, arch, features, error, candidates = summary
+                res = made[a, gi] = _Resolved(status=status, arch=arch, features=features, error=error,
+                                              candidates=candidates)
+            resolved[ei][mi] = res
+            if per_use is not None:
+                for (ti, fi, _addr, _adj), frames in zip(plans[ei].wanted[mi], per_use[ui]):
+                    results[ei][ti, fi] = frames
+    rows = []
+    for ei, p in enumerate(plans):
+        if isinstance(p, BaseException):
+            rows.append(_row(base + ei, batch[ei], _failed(p)))
+        else:
+            rows.append(_row(base + ei, batch[ei], layout(p, resolved[ei], results[ei], {})))
+    return rows
+
+
 def _grouped(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],
              shared: Optional[Mapping[str, Any]], actors: int, chunk: int,
              stats: BatchStats) -> Iterator[Dict[str, Any]]:
+    """Chunks of events go to Ray tasks (planning and laying out run in parallel), whose
+    lookups go to the actors that hold each debug id's symcache warm."""
     ray = _imp("ray")
-
-    from ._symbolicate._symbolicator import _Resolved, layout
 
     lim = _limits_dict(limits)
     Actor = ray.remote(max_restarts=1, max_task_retries=1)(_Resolver)  # a dead actor is replaced, its call retried
     pool = [Actor.remote(list(stores), cache_dir, lim, shared) for _ in range(actors)]
-    planner = _symbolicator([], None, None)
-
-    def submit(base: int, batch: List[Any]) -> Tuple[int, List[Any], List[Any], List[Any], List[Any]]:
-        plans: List[Any] = []
-        # per actor: module memo key -> its group index; the groups sent
-        keys: List[Dict[Any, int]] = [{} for _ in pool]
-        groups: List[List[Any]] = [[] for _ in pool]
-        where: List[List[Tuple[int, int, int, int]]] = [[] for _ in pool]  # (event, module index, group, use)
-        for ei, event in enumerate(batch):
-            if isinstance(event, BaseException):
-                plans.append(event)
-                continue
-            try:
-                p = planner.plan(event)
-            except (PysymError, ValueError, TypeError) as e:
-                plans.append(e)
-                continue
-            plans.append(p)
-            for mi, items in p.wanted.items():
-                m = p.modules[mi]
-                a = _route(m, len(pool))
-                gi = keys[a].get(m.memo_key())
-                if gi is None:
-                    gi = keys[a][m.memo_key()] = len(groups[a])
-                    groups[a].append((m, []))
-                uses = groups[a][gi][1]
-                where[a].append((ei, mi, gi, len(uses)))
-                uses.append((m.image_addr, [(addr, adj) for _t, _f, addr, adj in items]))
-        refs = [pool[a].lookup.remote(groups[a]) if groups[a] else None for a in range(len(pool))]
-        return base, batch, plans, where, refs
-
-    def finish(pending: Tuple[int, List[Any], List[Any], List[Any], List[Any]]) -> Iterator[Dict[str, Any]]:
-        base, batch, plans, where, refs = pending
-        answers = [ray.get(r) if r is not None else [] for r in refs]
-        resolved: List[Dict[int, Any]] = [{} for _ in batch]
-        results: List[Dict[Tuple[int, int], Any]] = [{} for _ in batch]
-        made: Dict[Tuple[int, int], Any] = {}
-        for a, places in enumerate(where):
-            for ei, mi, gi, ui in places:
-                summary, per_use = answers[a][gi]
-                res = made.get((a, gi))
-                if res is None:
-                    status, arch, features, error, candidates = summary
-                    res = made[a, gi] = _Resolved(status=status, arch=arch, features=features, error=error,
-                                                  candidates=candidates)
-                resolved[ei][mi] = res
-                if per_use is not None:
-                    p = plans[ei]
-                    for (ti, fi, _addr, _adj), frames in zip(p.wanted[mi], per_use[ui]):
-                        results[ei][ti, fi] = frames
-        for ei, p in enumerate(plans):
-            if isinstance(p, BaseException):
-                yield _row(base + ei, batch[ei], _failed(p))
-            else:
-                yield _row(base + ei, batch[ei], layout(p, resolved[ei], results[ei], {}))
-
+    task = ray.remote(max_retries=1)(_grouped_chunk)
+    window: List[Any] = []
     it = iter(events)
     base = 0
-    pending = None
     try:
         while True:
             batch = _take(it, chunk)
-            nxt = submit(base, batch) if batch else None
-            base += len(batch)
-            if pending is not None:
-                # The next chunk is with the actors while this one is joined and laid out.
-                yield from finish(pending)
-            if nxt is None:
+            if batch:
+                window.append(task.remote(base, batch, pool))
+                base += len(batch)
+            while window and (len(window) > max(2, actors) or not batch):
+                yield from ray.get(window.pop(0))
+            if not batch:
                 break
-            pending = nxt
         totals: Dict[str, int] = {}
         for s in ray.get([a.stats.remote() for a in pool]):
             for k, v in s.items():

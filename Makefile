@@ -131,7 +131,7 @@ js-names: venv fixtures  ## function names from JS scopes vs PyPI symbolic 13.9.
 .PHONY: js-names
 
 # -- the service (issue 18): long runs that are programs, not tests ----------------------
-.PHONY: fuzz-api load soak
+.PHONY: fuzz-api load soak batch-test bench-batch
 FUZZ_API_EXAMPLES ?= 100
 fuzz-api: venv  ## schemathesis (coverage + fuzzing, every check) against pysym serve's /openapi.json
 	$(VPY) bench/fuzz_api.py --max-examples $(FUZZ_API_EXAMPLES)
@@ -144,6 +144,13 @@ SOAK_SECONDS ?= 600
 SOAK_RSS_MB ?= 1024
 soak: venv  ## 10-minute RSS soak of pysym serve (8 clients); fails past SOAK_RSS_MB; stops by itself
 	$(VPY) bench/load_service.py --soak $(SOAK_SECONDS) --clients 8 --rss-bound $(SOAK_RSS_MB)
+
+batch-test: venv  ## tests/test_batch.py at the issue's size: 100,352 frames on a local Ray cluster (num_cpus=2)
+	PYSYM_BATCH_EVENTS=196 $(VPY) -m pytest -q -s tests/test_batch.py
+
+BATCH_EVENTS ?= 400
+bench-batch: venv  ## pysym.batch throughput: one process, Ray with a task per event, Ray grouped by debug id (same run)
+	$(VPY) bench/bench_batch.py --events $(BATCH_EVENTS)
 
 clean:  ## remove wasm/target, .venv and build outputs
 	rm -rf wasm/target $(VENV) build dist *.egg-info

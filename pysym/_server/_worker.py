@@ -50,6 +50,19 @@ def download_cache(config: Mapping[str, Any]) -> Any:
                          malformed_ttl=c["malformed_ttl"], max_bytes=c["downloads_max_bytes"])
 
 
+def shared_cache(config: Mapping[str, Any]) -> Any:
+    """The symcache cache shared by replicas (``cache.shared``), ``None`` without one."""
+    c = config["cache"].get("shared")
+    if not c:
+        return None
+    from .._symbolicate._remote import RemotePolicy
+    from .._symbolicate._shared import SharedCache
+
+    remote = dict(config["remote"])
+    remote["allowed_networks"] = list(remote.get("allowed_networks") or [])
+    return SharedCache.from_config(c, policy=RemotePolicy(**remote))
+
+
 class _State:
     def __init__(self, config: Mapping[str, Any]) -> None:
         import pysym
@@ -59,6 +72,7 @@ class _State:
         self.config = config
         pysym.configure(pysym.Limits(**config["limits"]))
         self.cache = download_cache(config)
+        self.shared = shared_cache(config)
         self.memory = MemoryCache(int(config["cache"]["memory_bytes"]))
         self.symbolicators: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
         self.retired: Dict[str, int] = collections.Counter()
@@ -72,7 +86,8 @@ class _State:
         if sym is None:
             c = self.config["cache"]
             sym = Symbolicator(make_stores(sources, self.config, self.cache), c["dir"],
-                               disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"])
+                               disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"],
+                               shared_cache=self.shared)
             sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
             self.symbolicators[key] = sym
             while len(self.symbolicators) > _SYMBOLICATORS:
@@ -98,6 +113,9 @@ class _State:
                 out["symcache_" + k] += v
         for k, v in REMOTE_STATS.items():
             out[k] += v
+        if self.shared is not None:
+            for k, v in self.shared.stats.items():
+                out["shared_cache_" + k] += v
         return dict(out)
 
 

@@ -10,7 +10,7 @@ writes, read from a symcache it builds: :func:`symcache_version`):
   ``malformed_ttl`` seconds (its mtime), then tried again;
 * ``locks/<key>.lock``: ``fcntl.flock`` locks; the first process to take one builds,
   others wait (at most ``lock_timeout`` seconds, then build without the lock) and find
-  the entry built;
+  the entry built; a lock file exists only while its lock is held or waited for;
 * ``digests/<device>-<inode>``: what is known of a debug file (its SHA-256, its identity
   as the sandbox read it), valid while its (device, inode, size, mtime, ctime) stay the
   same, so that a new process neither hashes nor parses the file again; at most
@@ -78,7 +78,11 @@ def file_digest(path: str) -> str:
 
 
 class _Lock:
-    """An exclusive ``flock`` on a lock file, waited for at most ``timeout`` seconds."""
+    """An exclusive ``flock`` on a lock file, waited for at most ``timeout`` seconds.
+
+    The holder removes the file when it lets go, so no lock file outlives its use (one
+    per key would pile up); a waiter that then gets the lock of the removed file sees
+    that the path no longer names it and takes the lock of the path's new file."""
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
@@ -88,30 +92,38 @@ class _Lock:
     def acquire(self) -> bool:
         if fcntl is None:
             return False
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            return False
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK) \
+                            or time.monotonic() >= deadline:
+                        os.close(fd)
+                        return False
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+            try:
+                held, now = os.fstat(fd), os.stat(self.path)
+                same = (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+            except OSError:
+                same = False
+            if same:
                 self.fd = fd
                 return True
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    os.close(fd)
-                    return False
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            os.close(fd)  # the file was removed by the holder before us: lock the new one
 
     def release(self) -> None:
         if self.fd is not None:
             try:
+                _unlink(self.path)  # while held: waiters on this file then open a new one
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
             finally:
                 os.close(self.fd)

@@ -11,6 +11,7 @@ symbolicate the frames as a ``/symbolicate`` request over the dump's modules.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -144,12 +145,13 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
                 continue
             if path is None:
                 continue
-            real = os.path.realpath(path)
-            if real in seen:
-                continue
-            seen.add(real)
+            if isinstance(path, str):  # (bytes: a download held in memory, a full disk)
+                real = os.path.realpath(path)
+                if real in seen:
+                    continue
+                seen.add(real)
             try:
-                obj = Object.from_path(path, arch=module.arch if module.type == "macho" else None, runtime=rt)
+                obj = Object(path, module.arch if module.type == "macho" else None, rt)
             except (PysymError, OSError):
                 continue
             if _matches(module, obj) is not None or not getattr(obj, "has_unwind_info", False):
@@ -159,7 +161,8 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
             except (PysymError, OSError) as e:
                 errors.append(" ".join(str(e).split()))
                 continue
-            res = _Unwind("found", cache, path, _stamp(path))
+            res = _Unwind("found", cache, path if isinstance(path, str) else None,
+                          _stamp(path) if isinstance(path, str) else None)
             break
         if res.status == "found":
             break
@@ -176,11 +179,11 @@ def resolve_unwind(sym: Any, module: Module, rt: Runtime) -> _Unwind:
     return res
 
 
-def _cfi_for(path: str, obj: Any, rt: Runtime, disk: Optional[_CfiDiskCache]) -> bytes:
+def _cfi_for(path: "str | bytes", obj: Any, rt: Runtime, disk: Optional[_CfiDiskCache]) -> bytes:
     arch = obj.arch if obj.kind == "macho" else None
     if disk is None:
         return build_cfi(path, arch, runtime=rt)[0]
-    digest = disk.digest(path)
+    digest = hashlib.sha256(path).hexdigest() if isinstance(path, bytes) else disk.digest(path)
     key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
     entry, data = disk.get_or_build(key, lambda: build_cfi(path, arch, runtime=rt)[0])
     if entry is not None:

@@ -29,6 +29,11 @@ Symstore-family stores also try Microsoft's compressed name (``foo.pd_``) after 
 ``malformed_ttl`` (24 hours); bounded by ``max_bytes`` with least-recently-used eviction;
 written to a temporary file and renamed; one download per entry at a time across threads
 and processes (an ``flock`` per key, as the symcache cache does).
+
+A full disk (or any write the cache directory refuses) does not fail a download: it is
+kept in memory instead (within ``max_download_bytes``), decompressed there, and
+``fetch`` returns its bytes, which the symbolicator reads through the module's ranged
+reads as it reads a file; nothing is cached, and a miss is not remembered.
 """
 
 from __future__ import annotations
@@ -336,7 +341,7 @@ class _RemoteStore(_Filtered):
     def _cache(self) -> DownloadCache:
         return self.cache if self.cache is not None else _default_cache()
 
-    def fetch(self, location: Location) -> Optional[str]:
+    def fetch(self, location: Location) -> "Optional[Union[str, bytes]]":
         parts = location.path.split("/")
         if any(p in ("", ".", "..") for p in parts):
             return None
@@ -347,8 +352,9 @@ class _RemoteStore(_Filtered):
             found = self.fetch_path(location.path[:-1] + "_")
         return found
 
-    def fetch_path(self, path: str) -> Optional[str]:
-        """The cached file of ``path`` (relative to the store), downloaded if needed."""
+    def fetch_path(self, path: str) -> "Optional[Union[str, bytes]]":
+        """The cached file of ``path`` (relative to the store), downloaded if needed; its
+        bytes when the cache could not be written (a full disk)."""
         cache = self._cache()
         key = cache.key(self.cache_scope, path)
         state, found = cache.lookup(key)
@@ -363,21 +369,43 @@ class _RemoteStore(_Filtered):
             raise RemoteError("%s was malformed (remembered for %.0f s)" % (path, cache.malformed_ttl))
         return found
 
-    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+    def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
         raise NotImplementedError
 
-    def _unpack(self, cache: DownloadCache, key: str, url: str, tmp: str) -> None:
-        """A gzip, zstd or cabinet download is replaced by its contents, decompressed in the
-        sandbox and capped at ``max_download_bytes``; a damaged one or a bomb is remembered
-        as malformed."""
+    def _finish(self, cache: DownloadCache, key: str, url: str, sink: "_Sink") -> "Union[str, bytes]":
+        """A complete download: decompressed, then committed to the cache (its path), or
+        its bytes when the disk refused it somewhere on the way."""
+        from .._decompress import compression_of
+
+        if sink.mem is not None:
+            return self._unpack(cache, key, url, bytes(sink.mem))
+        tmp = sink.close()
+        with open(tmp, "rb") as f:
+            compressed = compression_of(f.read(4)) is not None
+            if compressed:
+                f.seek(0)
+                data = f.read()
+        if compressed:
+            out = self._unpack(cache, key, url, data)
+            del data
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(out)
+            except OSError:
+                _count("uncached_downloads")
+                _unlink(tmp)
+                return out
+        return cache.commit(key, tmp)
+
+    def _unpack(self, cache: DownloadCache, key: str, url: str, data: bytes) -> bytes:
+        """A gzip, zstd or cabinet download's contents, decompressed in the sandbox and
+        capped at ``max_download_bytes`` (anything else as it is); a damaged one or a bomb
+        is remembered as malformed."""
         from .._decompress import compression_of, decompress
 
-        with open(tmp, "rb") as f:
-            kind = compression_of(f.read(4))
-            if kind is None:
-                return
-            f.seek(0)
-            data = f.read()
+        kind = compression_of(data[:4])
+        if kind is None:
+            return data
         try:
             _fmt, out = decompress(data, max_size=self.policy.max_download_bytes)
         except PysymError as e:
@@ -387,10 +415,8 @@ class _RemoteStore(_Filtered):
             except OSError:
                 pass
             raise RemoteError("%s: %s download: %s" % (url, kind, e)) from None
-        del data
         _count("decompressed")
-        with open(tmp, "wb") as f:
-            f.write(out)
+        return bytes(out)
 
     def note_malformed(self, location: Location) -> None:
         """The file at ``location`` could not be read: remembered for ``malformed_ttl``."""
@@ -445,10 +471,10 @@ class HttpStore(_RemoteStore):
     def describe(self, location: Location) -> str:
         return self.url + quote(location.path, safe="/")
 
-    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+    def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
         return self._download(cache, key, self.describe(Location(path, "")))
 
-    def _download(self, cache: DownloadCache, key: str, url: str) -> Optional[str]:
+    def _download(self, cache: DownloadCache, key: str, url: str) -> "Optional[Union[str, bytes]]":
         policy = self.policy
         deadline = time.monotonic() + policy.download_timeout
         first_host = urlsplit(url).hostname or ""
@@ -492,7 +518,7 @@ class HttpStore(_RemoteStore):
                     continue
                 if resp.status in (404, 410):
                     _BACKOFF.ok(slot)
-                    cache.remember(key, "miss")
+                    _remember_miss(cache, key)
                     return None
                 if resp.status != 200:
                     if resp.status >= 500:
@@ -507,23 +533,21 @@ class HttpStore(_RemoteStore):
         raise RemoteError("%s: more than %d redirects" % (url, policy.max_redirects))
 
     def _receive(self, cache: DownloadCache, key: str, url: str, resp: http.client.HTTPResponse, deadline: float,
-                 slot: str) -> str:
+                 slot: str) -> "Union[str, bytes]":
         cap = self.policy.max_download_bytes
         length = resp.getheader("Content-Length")
         if length is not None and length.isdigit() and int(length) > cap:
             _count("download_errors")
             raise RemoteError("%s: %s bytes, more than max_download_bytes (%d)" % (url, length, cap))
-        fd, tmp = cache.temp()
+        sink = _Sink(cache)
         done = False
         try:
-            with os.fdopen(fd, "wb") as f:
-                got = _copy_capped(resp.read, f, url, cap, deadline, self.policy, slot,
-                                   (OSError, http.client.HTTPException))
+            got = _copy_capped(resp.read, sink, url, cap, deadline, self.policy, slot,
+                               (OSError, http.client.HTTPException))
             if length is not None and length.isdigit() and got != int(length):
                 _BACKOFF.failed(slot, self.policy)
                 raise RemoteError("%s: truncated (%d of %s bytes)" % (url, got, length))
-            self._unpack(cache, key, url, tmp)
-            path = cache.commit(key, tmp)
+            path = self._finish(cache, key, url, sink)
             done = True
             _count("downloads")
             _count("downloaded_bytes", got)
@@ -531,10 +555,7 @@ class HttpStore(_RemoteStore):
         finally:
             if not done:
                 _count("download_errors")
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                sink.discard()
 
 
 class S3Store(_RemoteStore):
@@ -599,7 +620,7 @@ class S3Store(_RemoteStore):
                                             config=config)
             return self._client
 
-    def _get(self, cache: DownloadCache, key: str, path: str) -> Optional[str]:
+    def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
         where = self.describe(Location(path, ""))
         slot = "s3:" + (self.endpoint_url or self.region or "aws")
         _BACKOFF.check(slot)
@@ -613,7 +634,7 @@ class S3Store(_RemoteStore):
             code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
             if code in ("NoSuchKey", "404", "NotFound"):
                 _BACKOFF.ok(slot)
-                cache.remember(key, "miss")
+                _remember_miss(cache, key)
                 return None
             _BACKOFF.failed(slot, self.policy)
             _count("download_errors")
@@ -623,14 +644,12 @@ class S3Store(_RemoteStore):
             _count("download_errors")
             raise RemoteError("%s: %s bytes, more than max_download_bytes (%d)" % (where, resp["ContentLength"], cap))
         body = resp["Body"]
-        fd, tmp = cache.temp()
+        sink = _Sink(cache)
         done = False
         try:
-            with os.fdopen(fd, "wb") as f:
-                # (botocore's stream raises its own exception types: any failure is a broken stream)
-                got = _copy_capped(body.read, f, where, cap, deadline, self.policy, slot, (Exception,))
-            self._unpack(cache, key, where, tmp)
-            out = cache.commit(key, tmp)
+            # (botocore's stream raises its own exception types: any failure is a broken stream)
+            got = _copy_capped(body.read, sink, where, cap, deadline, self.policy, slot, (Exception,))
+            out = self._finish(cache, key, where, sink)
             done = True
             _BACKOFF.ok(slot)
             _count("downloads")
@@ -640,10 +659,78 @@ class S3Store(_RemoteStore):
             body.close()
             if not done:
                 _count("download_errors")
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                sink.discard()
+
+
+def _unlink(p: str) -> None:
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+
+
+def _remember_miss(cache: DownloadCache, key: str) -> None:
+    try:
+        cache.remember(key, "miss")
+    except OSError:
+        pass  # a full disk: the miss is asked again next time
+
+
+class _Sink:
+    """Where a download goes: a temporary file of the cache, or memory from the moment
+    the disk refuses a write (or the file itself): what reached the file is read back,
+    so the bytes are the same either way."""
+
+    def __init__(self, cache: DownloadCache) -> None:
+        self.mem: Optional[bytearray] = None
+        self.tmp: Optional[str] = None
+        self.f: Any = None
+        try:
+            fd, self.tmp = cache.temp()
+            self.f = os.fdopen(fd, "wb", buffering=0)  # unbuffered: a short write is seen as such
+        except OSError:
+            self._spill(b"")
+
+    def write(self, block: bytes) -> None:
+        if self.mem is not None:
+            self.mem += block
+            return
+        view = memoryview(block)
+        done = 0
+        try:
+            while done < len(view):
+                done += self.f.write(view[done:])
+        except OSError:
+            self._spill(view[done:])
+
+    def _spill(self, rest: Any) -> None:
+        written = b""
+        if self.tmp is not None:
+            try:
+                with open(self.tmp, "rb") as f:
+                    written = f.read()
+            except OSError:
+                pass
+        self.discard()
+        _count("uncached_downloads")
+        self.mem = bytearray(written)
+        self.mem += rest
+
+    def close(self) -> str:
+        assert self.f is not None and self.tmp is not None
+        self.f.close()
+        return self.tmp
+
+    def discard(self) -> None:
+        if self.f is not None:
+            try:
+                self.f.close()
+            except OSError:
+                pass
+            self.f = None
+        if self.tmp is not None:
+            _unlink(self.tmp)
+            self.tmp = None
 
 
 def _copy_capped(read: Any, f: Any, where: str, cap: int, deadline: float, policy: "RemotePolicy", slot: str,

@@ -47,7 +47,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._ids import breakpad_id, build_id_from_debug_id
 
@@ -84,8 +84,10 @@ class Store:
     def locations(self, module: Any) -> List[Location]:
         raise NotImplementedError
 
-    def fetch(self, location: Location) -> Optional[str]:
-        """A local file with the bytes at ``location``, ``None`` when there is none."""
+    def fetch(self, location: Location) -> "Optional[Union[str, bytes]]":
+        """A local file with the bytes at ``location`` (its path), ``None`` when there is
+        none; or the bytes themselves when they could not be written anywhere (a remote
+        store's download on a full disk): read in the sandbox from memory, never cached."""
         raise NotImplementedError
 
     def describe(self, location: Location) -> str:

@@ -11,6 +11,7 @@ in one batch, and lay out the frames.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from .._errors import FileChangedError, InvalidInputError, PysymError, RequestTo
 from .._host import Runtime, get_runtime
 from .._limits import Limits
 from .._native import Object, SymCache
-from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest
+from ._cache import DiskCache, KeyedLocks, MemoryCache, file_digest, symcache_version
 from ._request import Module, StackFrame, _matches, _stamp, caller_address, check_overlaps, parse_address, parse_module
 from ._store_config import store_from_config
 from ._stores import FilesystemStore, Store, SystemStore
@@ -64,13 +65,20 @@ class _Resolved:
     expires: float = 0.0
 
 
+#: the stamp of a debug file held in memory (a download no disk had room for): the bytes
+#: cannot change, so it is always current
+_MEMORY_STAMP = ("", 0, 0)
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
 
 
-def _crc32(path: str) -> Optional[int]:
+def _crc32(path: "str | bytes") -> Optional[int]:
     """The CRC-32 a ``.gnu_debuglink`` records (zlib's polynomial), ``None`` if unreadable."""
+    if isinstance(path, bytes):
+        return zlib.crc32(path)
     crc = 0
     try:
         with open(path, "rb") as f:
@@ -90,8 +98,8 @@ class _Ident:
 
     FIELDS = ("kind", "arch", "debug_id", "code_id", "has_debug_info", "has_symbols", "has_unwind_info")
 
-    def __init__(self, path: str, arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
-        self.path = path
+    def __init__(self, path: "str | bytes", arch: Optional[str], fields: Mapping[str, Any], obj: Any = None) -> None:
+        self.path = path  # or the file's bytes
         self.want_arch = arch
         self.kind: str = str(fields.get("kind") or "")
         self.arch: str = str(fields.get("arch") or "")
@@ -104,8 +112,8 @@ class _Ident:
         self._obj = obj
 
     @classmethod
-    def read(cls, path: str, arch: Optional[str], rt: Runtime) -> "_Ident":
-        obj = Object.from_path(path, arch=arch, runtime=rt)
+    def read(cls, path: "str | bytes", arch: Optional[str], rt: Runtime) -> "_Ident":
+        obj = Object(path, arch, rt)
         return cls(path, arch, {f: getattr(obj, f) for f in cls.FIELDS}, obj)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -113,7 +121,7 @@ class _Ident:
 
     def object(self, rt: Runtime) -> Any:
         if self._obj is None:
-            self._obj = Object.from_path(self.path, arch=self.want_arch, runtime=rt)
+            self._obj = Object(self.path, self.want_arch, rt)
         return self._obj
 
 
@@ -158,14 +166,16 @@ class Symbolicator:
     ``build_workers``: modules of a request not in memory are found and built by this
     many threads, each with a runtime of its own (same engine and limits, so up to that
     many times the memory); default 2 where the engine lets threads run in parallel
-    (wasmtime), else 1.
+    (wasmtime), else 1.  ``shared_cache``: symcaches shared with other replicas in an S3
+    bucket (``pysym._symbolicate.SharedCache``), asked after the disk cache, before a build.
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
                  limits: Optional[Limits] = None, *, memory_cache_bytes: int = 512 << 20,
                  disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
                  lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
-                 local_sources: bool = False, build_workers: Optional[int] = None) -> None:
+                 local_sources: bool = False, build_workers: Optional[int] = None,
+                 shared_cache: Any = None) -> None:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
@@ -188,6 +198,11 @@ class Symbolicator:
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
         self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
+        #: a symcache cache shared by replicas (``_shared.SharedCache``): asked before a
+        #: build, given what is built (its hits are counted as ``shared_hits``)
+        self.shared = shared_cache
+        if shared_cache is not None:
+            self.stats["shared_hits"] = 0
 
     def _count(self, what: str) -> None:
         with self._memo_lock:
@@ -268,7 +283,7 @@ class Symbolicator:
         if hit is not None and hit.status == "missing":
             # Not found in any store: asked again once the first store's negative_ttl ends.
             return hit if time.monotonic() < hit.expires else None
-        if hit is None or hit.stamp is None or _stamp(hit.stamp[0]) != hit.stamp:
+        if hit is None or hit.stamp is None or (hit.stamp != _MEMORY_STAMP and _stamp(hit.stamp[0]) != hit.stamp):
             return None
         sc = self.memory.get(hit.key) if hit.key is not None else None
         if sc is None:
@@ -277,7 +292,7 @@ class Symbolicator:
         return replace(hit, symcache=sc)
 
     def _find(self, module: Module, rt: Runtime) -> _Resolved:
-        found: List[Tuple[int, int, str, Any, Dict[str, Any]]] = []
+        found: List[Tuple[int, int, "str | bytes", Any, Dict[str, Any]]] = []
         transient: List[str] = []  # candidates that failed to download, or changed while read
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
@@ -300,17 +315,18 @@ class Symbolicator:
                         report["download"] = {"status": "rejected", "details": "debuglink CRC mismatch: 0x%08x, "
                                               "the binary expects 0x%08x" % (have or 0, loc.crc)}
                         continue
-                try:
-                    st = os.stat(path)
-                except OSError as e:
-                    report["download"] = {"status": "error", "details": _one_line(e)}
-                    continue
-                same = seen.get((st.st_dev, st.st_ino))
-                if same is not None:
-                    report["download"] = dict(same["download"])
-                    report["debug"] = {"status": "unused", "details": "same file as another candidate"}
-                    continue
-                seen[st.st_dev, st.st_ino] = report
+                if isinstance(path, str):  # (bytes: a download held in memory, never the same file)
+                    try:
+                        st = os.stat(path)
+                    except OSError as e:
+                        report["download"] = {"status": "error", "details": _one_line(e)}
+                        continue
+                    same = seen.get((st.st_dev, st.st_ino))
+                    if same is not None:
+                        report["download"] = dict(same["download"])
+                        report["debug"] = {"status": "unused", "details": "same file as another candidate"}
+                        continue
+                    seen[st.st_dev, st.st_ino] = report
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
                     obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
@@ -344,7 +360,7 @@ class Symbolicator:
                 report["debug"] = {"status": "unused", "details": "a better candidate was used"}
                 continue
             try:
-                stamp = _stamp(path)
+                stamp = _stamp(path) if isinstance(path, str) else _MEMORY_STAMP
                 cache, ckey = self._symcache(path, obj, rt)
             except FileChangedError as e:
                 report["debug"] = {"status": "error", "details": _one_line(e)}
@@ -364,9 +380,11 @@ class Symbolicator:
             res.status, res.error = "fetching_failed", transient[0]
         return res
 
-    def _ident(self, path: str, arch: Optional[str], rt: Runtime) -> _Ident:
+    def _ident(self, path: "str | bytes", arch: Optional[str], rt: Runtime) -> _Ident:
         """The identity of a debug file: remembered by the disk cache while the file is
         unchanged (a new process then parses nothing of it), else read in the sandbox."""
+        if isinstance(path, bytes):
+            return _Ident.read(path, arch, rt)
         slot = "ident:" + (arch or "")
         if self.disk is not None:
             fields = self.disk.memo(path).get(slot)
@@ -394,8 +412,11 @@ class Symbolicator:
                 cache = per[key] = {}
             return cache
 
-    def _symcache(self, path: str, ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
-        digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+    def _symcache(self, path: "str | bytes", ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
+        if isinstance(path, bytes):
+            digest = hashlib.sha256(path).hexdigest()  # file_digest's, for the same key
+        else:
+            digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
         obj = ident
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)
@@ -407,10 +428,27 @@ class Symbolicator:
         def build() -> bytes:
             if getattr(self._warm_only, "on", False):
                 raise _BuildNeeded()
+            shared, version = self.shared, 0
+            if shared is not None:
+                # Built by another replica? (checked by the shared cache, then loaded here)
+                version = symcache_version(rt)
+                data: Optional[bytes] = shared.get(version, key)
+                if data is not None:
+                    try:
+                        sc = SymCache.from_bytes(data, runtime=rt)
+                    except PysymError:
+                        shared.rejected()
+                    else:
+                        self._count("shared_hits")
+                        built.append(sc)
+                        return data
             sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")
             built.append(sc)
-            return sc.to_bytes()
+            data = sc.to_bytes()
+            if shared is not None:
+                shared.put(version, key, data)
+            return data
 
         if self.disk is None:
             size = len(build())
@@ -446,6 +484,27 @@ class Symbolicator:
 
     def symbolicate(self, request: Mapping[str, Any]) -> Dict[str, Any]:
         """Symbolicates a request (Symbolicator's ``/symbolicate`` JSON as a dict)."""
+        p = self.plan(request)
+        # Pass 2: resolve each referenced module, look its addresses up in one batch.
+        used = [p.modules[mi] for mi in p.wanted]
+        resolved: Dict[int, _Resolved] = dict(zip(p.wanted, self.resolve_many(used)))  # type: ignore[arg-type]
+        results: Dict[Tuple[int, int], Any] = {}
+        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
+        for mi, items in p.wanted.items():
+            m = p.modules[mi]
+            assert m is not None
+            res = resolved[mi]
+            if res.symcache is None:
+                continue
+            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, p.want_context)
+            for (ti, fi, _a, _adj), frames in zip(items, lookup_items(res.symcache, m, res.arch, items)):
+                results[ti, fi] = frames
+        return layout(p, resolved, results, tcaches)
+
+    def plan(self, request: Mapping[str, Any]) -> "_Plan":
+        """Pass 1 of :meth:`symbolicate`: the request checked, every frame placed in its
+        module, the lookups grouped by module (``_Plan.wanted``). Reads no file: the
+        batch driver (``pysym.batch``) plans events and sends the lookups elsewhere."""
         if not isinstance(request, Mapping):
             raise InvalidInputError("a symbolication request must be a JSON object")
         traces = request.get("stacktraces", request.get("threads"))
@@ -539,118 +598,7 @@ class Symbolicator:
                 items.append((ti, fi, addr, adjust))
                 row.append((addr, mi))
 
-        # Pass 2: resolve each referenced module, look its addresses up in one batch.
-        resolved: Dict[int, _Resolved] = {}
-        results: Dict[Tuple[int, int], Any] = {}
-        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
-        used = [modules[mi] for mi in wanted]
-        for mi, res in zip(wanted, self.resolve_many(used)):  # type: ignore[arg-type]
-            resolved[mi] = res
-        for mi, items in wanted.items():
-            m = modules[mi]
-            assert m is not None
-            res = resolved[mi]
-            if res.symcache is None:
-                continue
-            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, want_context)
-            arch = m.arch or res.arch
-            if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
-                base_addr = m.image_addr
-                rels = [a - base_addr - adj for _t, _f, a, adj in items]  # adj: True is 1
-            else:
-                rels = [(caller_address(a, arch) if adj else a) - m.image_addr for _t, _f, a, adj in items]
-            looked = res.symcache.lookup_many([r if r >= 0 else (1 << 64) - 1 for r in rels])
-            for (ti, fi, _a, _adj), frames in zip(items, looked):
-                results[ti, fi] = frames
-
-        out_traces = []
-        for ti, t in enumerate(traces):
-            out_frames: List[Dict[str, Any]] = []
-            append = out_frames.append
-            frames = t["frames"]
-            for fi, placed in enumerate(plan[ti]):
-                frame = frames[fi]
-                trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
-                if len(placed) == 3:
-                    kind, addr, _why = placed
-                    d: Dict[str, Any] = {"status": kind, "original_index": fi}
-                    if addr is not None:
-                        d["instruction_addr"] = "0x%x" % addr
-                    elif _is_map(frame) and "instruction_addr" in frame:
-                        d["instruction_addr"] = frame["instruction_addr"]
-                    if trust is not None:
-                        d["trust"] = trust
-                    append(d)
-                    continue
-                addr, mi = placed
-                found = results.get((ti, fi))
-                if found:
-                    # The symbol fields of a chain are made once per symcache, image address
-                    # and chain (the innermost frame, kept in the entry, names the chain).
-                    tcache = tcaches[mi]
-                    entry = tcache.get(id(found[0]))
-                    if entry is None or entry[0] is not found[0]:
-                        m = modules[mi]
-                        assert m is not None
-                        entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
-                        tcache[id(found[0])] = entry
-                    hx = "0x%x" % addr
-                    if trust is None:
-                        group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
-                    else:
-                        head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
-                        group = [{**head, **tmpl} for tmpl in entry[1]]
-                        if "package" not in entry[1][0]:
-                            for g in group:
-                                del g["package"]
-                    if caller_first:
-                        group.reverse()
-                    out_frames.extend(group)
-                    continue
-                m = modules[mi]
-                assert m is not None
-                res = resolved[mi]
-                base: Dict[str, Any] = {"original_index": fi, "instruction_addr": "0x%x" % addr}
-                if m.code_file:
-                    base["package"] = m.code_file
-                if trust is not None:
-                    base["trust"] = trust
-                if res.symcache is None:
-                    base["status"] = "malformed" if res.status == "malformed" else "missing"
-                else:
-                    base["status"] = "missing_symbol"
-                append(base)
-            st: Dict[str, Any] = {"frames": out_frames}
-            for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
-                if k in t:
-                    st[k] = t[k]
-            out_traces.append(st)
-
-        out_modules = []
-        for i, raw in enumerate(raw_modules):
-            d = dict(raw) if isinstance(raw, Mapping) else {"raw": raw}
-            m = modules[i]
-            if m is None:
-                d["debug_status"] = "malformed"
-                d["debug_error"] = errors[i]
-            elif i not in resolved:
-                d["debug_status"] = "unused"
-            else:
-                res = resolved[i]
-                d["debug_status"] = res.status
-                if res.features:
-                    d["features"] = dict(res.features)
-                if res.arch and "arch" not in d:
-                    d["arch"] = res.arch
-                if res.error:
-                    d["debug_error"] = res.error
-                if want_candidates:
-                    d["candidates"] = [dict(c) for c in res.candidates]
-            if m is not None:
-                d["image_addr"] = "0x%x" % m.image_addr
-            out_modules.append(d)
-        return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
-
+        return _Plan(traces, raw_modules, modules, errors, plan, wanted, caller_first, want_candidates, want_context)
 
     def process_minidump(self, dump: Any) -> Dict[str, Any]:
         """Walks and symbolicates a minidump (a path or its bytes): Symbolicator's
@@ -662,6 +610,134 @@ class Symbolicator:
         from ._minidump import process_minidump
 
         return process_minidump(self, dump)
+
+
+def lookup_items(sc: SymCache, m: Module, arch: Optional[str], items: Sequence[Tuple[int, int, int, bool]]) -> Any:
+    """The frames of ``items`` (``_Plan.wanted``'s (trace, frame, address, adjust)) in
+    ``sc``, the symcache of module ``m``; ``arch``: the request's, else the debug file's."""
+    arch = m.arch or arch
+    if (arch or "").lower() in ("x86_64", "x86", "amd64", "i386", "i686", ""):
+        base_addr = m.image_addr
+        rels = [a - base_addr - adj for _t, _f, a, adj in items]  # adj: True is 1
+    else:
+        rels = [(caller_address(a, arch) if adj else a) - m.image_addr for _t, _f, a, adj in items]
+    return sc.lookup_many([r if r >= 0 else (1 << 64) - 1 for r in rels])
+
+
+@dataclass
+class _Plan:
+    """A request after pass 1 (see :meth:`Symbolicator.plan`)."""
+
+    traces: List[Any]
+    raw_modules: List[Any]
+    modules: List[Optional[Module]]
+    errors: List[Optional[str]]
+    #: per trace, per frame: (address, module index) to look up, or (status, address or None, why)
+    plan: List[List[Tuple[Any, ...]]]
+    #: module index -> its lookups (trace index, frame index, absolute address, adjust)
+    wanted: Dict[int, List[Tuple[int, int, int, bool]]]
+    caller_first: bool
+    want_candidates: bool
+    want_context: bool
+
+
+def layout(p: _Plan, resolved: Mapping[int, _Resolved], results: Mapping[Tuple[int, int], Any],
+           tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]]) -> Dict[str, Any]:
+    """Pass 3: the response of a planned request from each used module's resolution
+    (``resolved``, by module index; its symcache is not needed) and each looked-up
+    frame's frames (``results``, by (trace, frame)). ``tcaches``: frame templates by
+    module index (filled here when absent)."""
+    traces, raw_modules, modules, errors, plan = p.traces, p.raw_modules, p.modules, p.errors, p.plan
+    caller_first, want_candidates, want_context = p.caller_first, p.want_candidates, p.want_context
+    out_traces = []
+    for ti, t in enumerate(traces):
+        out_frames: List[Dict[str, Any]] = []
+        append = out_frames.append
+        frames = t["frames"]
+        for fi, placed in enumerate(plan[ti]):
+            frame = frames[fi]
+            trust = frame.get("trust") if type(frame) is dict or isinstance(frame, Mapping) else None
+            if len(placed) == 3:
+                kind, addr, _why = placed
+                d: Dict[str, Any] = {"status": kind, "original_index": fi}
+                if addr is not None:
+                    d["instruction_addr"] = "0x%x" % addr
+                elif _is_map(frame) and "instruction_addr" in frame:
+                    d["instruction_addr"] = frame["instruction_addr"]
+                if trust is not None:
+                    d["trust"] = trust
+                append(d)
+                continue
+            addr, mi = placed
+            found = results.get((ti, fi))
+            if found:
+                # The symbol fields of a chain are made once per symcache, image address
+                # and chain (the innermost frame, kept in the entry, names the chain).
+                tcache = tcaches.get(mi)
+                if tcache is None:
+                    tcache = tcaches[mi] = {}
+                entry = tcache.get(id(found[0]))
+                if entry is None or entry[0] is not found[0]:
+                    m = modules[mi]
+                    assert m is not None
+                    entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
+                    tcache[id(found[0])] = entry
+                hx = "0x%x" % addr
+                if trust is None:
+                    group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
+                else:
+                    head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
+                    group = [{**head, **tmpl} for tmpl in entry[1]]
+                    if "package" not in entry[1][0]:
+                        for g in group:
+                            del g["package"]
+                if caller_first:
+                    group.reverse()
+                out_frames.extend(group)
+                continue
+            m = modules[mi]
+            assert m is not None
+            res = resolved[mi]
+            base: Dict[str, Any] = {"original_index": fi, "instruction_addr": "0x%x" % addr}
+            if m.code_file:
+                base["package"] = m.code_file
+            if trust is not None:
+                base["trust"] = trust
+            if res.status != "found":
+                base["status"] = "malformed" if res.status == "malformed" else "missing"
+            else:
+                base["status"] = "missing_symbol"
+            append(base)
+        st: Dict[str, Any] = {"frames": out_frames}
+        for k in ("registers", "is_requesting", "crashed", "thread_id", "thread_name"):
+            if k in t:
+                st[k] = t[k]
+        out_traces.append(st)
+
+    out_modules = []
+    for i, raw in enumerate(raw_modules):
+        d = dict(raw) if isinstance(raw, Mapping) else {"raw": raw}
+        m = modules[i]
+        if m is None:
+            d["debug_status"] = "malformed"
+            d["debug_error"] = errors[i]
+        elif i not in resolved:
+            d["debug_status"] = "unused"
+        else:
+            res = resolved[i]
+            d["debug_status"] = res.status
+            if res.features:
+                d["features"] = dict(res.features)
+            if res.arch and "arch" not in d:
+                d["arch"] = res.arch
+            if res.error:
+                d["debug_error"] = res.error
+            if want_candidates:
+                d["candidates"] = [dict(c) for c in res.candidates]
+        if m is not None:
+            d["image_addr"] = "0x%x" % m.image_addr
+        out_modules.append(d)
+    return {"status": "completed", "stacktraces": out_traces, "modules": out_modules}
 
 
 def _is_map(x: Any) -> bool:

@@ -178,7 +178,7 @@ export interface SymbolicatedFrame {
   col: number | null;
   function: string | null;
   nameAtPosition: string | null;
-  functionFrom: "definition" | "caller" | "unchanged" | null;
+  functionFrom: "scope" | "caller" | "unchanged" | null;
   context: [string[], string, string[]] | null;
   mapped: boolean;
 }

@@ -13,9 +13,9 @@ import json
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
+from strategies import vlq_encode
 
 import pysym
-from strategies import vlq_encode
 from pysym._stacktrace import (
     Frame,
     ResolvedMap,
@@ -485,7 +485,8 @@ def test_utf16_columns_with_characters_outside_the_bmp(engine: str) -> None:
         {},
     )
     with real(tm) as sm:
-        out = symbolicate_trace("    at a (https://x.org/s.min.js:1:35)", lambda url: ResolvedMap(sm, gen), context=None)
+        trace = "    at a (https://x.org/s.min.js:1:35)"
+        out = symbolicate_trace(trace, lambda url: ResolvedMap(sm, gen), context=None)
     assert out == "    at getX (s.js:3:14)"
 
 

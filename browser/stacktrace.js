@@ -8,6 +8,7 @@
 
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
+import { PysymError } from "./errors.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
 
@@ -202,24 +203,35 @@ export function parseStacktrace(text) {
 // ---------------------------------------------------------------------------------------
 // Symbolication
 
-/** What a map resolver returns for a frame URL: the map, and the generated JS when known. */
+/**
+ * What a map resolver returns for a frame URL: the map, and the generated JS when known
+ * (frames then take their function names from its scopes).
+ */
 export class ResolvedMap {
   constructor(sourcemap, generated = null) {
     this.sourcemap = sourcemap;
     this.generated = generated;
-    this._lineStarts = null;
+    this._bytes = null; // the generated text as given to the map
+    this._failed = false;
   }
 
-  lineStarts() {
-    if (this._lineStarts === null) {
-      const starts = [0];
-      const re = /\r\n|[\n\r\u2028\u2029]/g;
-      const text = this.generated || "";
-      let m;
-      while ((m = re.exec(text)) !== null) starts.push(m.index + m[0].length);
-      this._lineStarts = starts;
+  /**
+   * Hands the generated text to the map (a no-op when it has it already: two generated
+   * files may share one map); false without scope names.
+   */
+  scopesReady() {
+    const sm = this.sourcemap;
+    if (this.generated === null || this.generated === undefined || this._failed) return false;
+    if (typeof sm.setGeneratedSource !== "function") return false;
+    if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);
+    try {
+      sm.setGeneratedSource(this._bytes);
+    } catch (e) {
+      if (!(e instanceof PysymError)) throw e;
+      this._failed = true; // (e.g. nesting too deep): the frames keep the other rules
+      return false;
     }
-    return this._lineStarts;
+    return true;
   }
 }
 
@@ -228,26 +240,6 @@ function asResolved(obj) {
   if (obj instanceof ResolvedMap) return obj;
   return new ResolvedMap(obj);
 }
-
-const ID = "[A-Za-z_$\\u0080-\\uffff][\\w$\\u0080-\\uffff]*";
-const IDENT_G = new RegExp(ID, "g");
-const IDENT_Y = new RegExp(ID, "y");
-const NOT_TRANSLATED = new Set(
-  "Object Array Function Promise Module process async new prototype eval anonymous global code Generator AsyncGenerator".split(" "),
-);
-const FUNCTION_KW = new RegExp("\\bfunction\\b\\s*\\*?\\s*(" + ID + ")?", "gd");
-const CLASS_KW = new RegExp("\\bclass\\b(?:\\s+(" + ID + "))?", "gd");
-const ARROW = /=>/g;
-const METHOD = new RegExp("[{};,]\\s*(?:(?:static|async|get|set)\\s+|\\*\\s*)*(" + ID + ")\\s*\\([^()]*\\)\\s*\\{", "gd");
-const ASSIGNED = new RegExp("(?<![\\w$])(" + ID + ")\\s*[=:]\\s*(?:async\\s*)?$", "gd");
-const ASSIGNED_ARROW = new RegExp("(?<![\\w$])(" + ID + ")\\s*=\\s*(?:async\\s*)?(?:\\([^()]*\\)|" + ID + ")\\s*$", "gd");
-const LOOK_BACK = 256;
-const LINE_BREAK_G = /\r\n|[\n\r\u2028\u2029]/g;
-const SKIP_COMMENTS = new RegExp("(?:\\s+|//[^\\n\\r]*|/\\*.*?\\*/|@" + ID + "(?:\\([^()]*\\))?)*", "ys");
-const DECL_PREFIX = /^[\s;,)}\]]*(?:async\s*)?(?:function\s*\*?\s*|class\s+)$/;
-const DECL_ORIGINAL = new RegExp(
-  "(?:export\\s+(?:default\\s+)?)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?"
-  + "(?:function\\s*\\*?\\s*(" + ID + ")|class\\s+(" + ID + "))", "y");
 
 export function bisectRight(arr, x) {
   let lo = 0;
@@ -260,161 +252,12 @@ export function bisectRight(arr, x) {
   return lo;
 }
 
-function matchAt(re, text, pos) {
-  re.lastIndex = pos;
-  return re.exec(text);
-}
-
-/** Identifier -> sorted offsets where it names a function, class or method. */
-function definitionIndex(text) {
-  const index = new Map();
-  const add = (name, offset) => {
-    let list = index.get(name);
-    if (!list) index.set(name, (list = []));
-    list.push(offset);
-  };
-  const assigned = (pattern, end) => {
-    // Python's pattern.search(text, end - LOOK_BACK, end): `$` is at `end`; the
-    // look-behind needs one character before the window.
-    const start = Math.max(0, end - LOOK_BACK);
-    const from = Math.max(0, start - 1);
-    const window = text.slice(from, end);
-    pattern.lastIndex = start - from;
-    const m = pattern.exec(window);
-    if (m) add(m[1], from + m.indices[1][0]);
-  };
-  for (const rx of [FUNCTION_KW, CLASS_KW]) {
-    for (const m of text.matchAll(rx)) {
-      if (m[1] !== undefined) add(m[1], m.indices[1][0]);
-      assigned(ASSIGNED, m.index);
-    }
-  }
-  for (const m of text.matchAll(ARROW)) assigned(ASSIGNED_ARROW, m.index);
-  for (const m of text.matchAll(METHOD)) add(m[1], m.indices[1][0]);
-  for (const offsets of index.values()) offsets.sort((a, b) => a - b);
-  return index;
-}
-
-class NameFinder {
-  constructor(resolved) {
-    this.resolved = resolved;
-    this._index = null;
-    this._sources = new Map();
-    this._sourceLines = new Map();
-  }
-
-  _sourceText(source) {
-    if (!this._sources.has(source)) {
-      let text = null;
-      try {
-        text = this.resolved.sourcemap.sourceContent(source);
-      } catch (e) {
-        text = null;
-      }
-      this._sources.set(source, text);
-    }
-    return this._sources.get(source);
-  }
-
-  _definitions(name) {
-    if (this._index === null) this._index = definitionIndex(this.resolved.generated || "");
-    return this._index.get(name) || [];
-  }
-
-  identifierAt(line0, col0) {
-    const offset = this._offset(line0, col0);
-    if (offset === null) return null;
-    const m = matchAt(IDENT_Y, this.resolved.generated || "", offset);
-    return m ? m[0] : null;
-  }
-
-  _lineBounds(line0) {
-    const starts = this.resolved.lineStarts();
-    const text = this.resolved.generated || "";
-    const end = line0 + 1 < starts.length ? starts[line0 + 1] : text.length;
-    return [starts[line0], end];
-  }
-
-  _position(offset) {
-    const line = bisectRight(this.resolved.lineStarts(), offset) - 1;
-    const [start] = this._lineBounds(line);
-    return [line, offset - start];
-  }
-
-  _offset(line0, col0) {
-    if (line0 >= this.resolved.lineStarts().length) return null;
-    const [start, end] = this._lineBounds(line0);
-    return Math.min(start + col0, end);
-  }
-
-  translate(name, line0, col0) {
-    if (!this.resolved.generated || NOT_TRANSLATED.has(name)) return null;
-    const defs = this._definitions(name);
-    if (!defs.length) return null;
-    const here = this._offset(line0, col0);
-    if (here === null) return null;
-    const i = bisectRight(defs, here) - 1;
-    const candidates = i >= 0 ? [defs[i]] : [];
-    if (i + 1 < defs.length) candidates.push(defs[i + 1]);
-    for (const off of candidates) {
-      const [dl, dc] = this._position(off);
-      const tok = this.resolved.sourcemap.lookup(dl, dc);
-      if (tok === null || tok.dstLine !== dl) continue;
-      if (tok.dstCol === dc && tok.name) return String(tok.name);
-      const original = this._nameInOriginal(tok, off, dc);
-      if (original !== null) return original;
-    }
-    return null;
-  }
-
-  _nameInOriginal(tok, offset, col0) {
-    const generated = this.resolved.generated || "";
-    if (tok.dstCol !== col0) {
-      const start = offset - (col0 - tok.dstCol);
-      if (start < 0 || !DECL_PREFIX.test(generated.slice(start, offset))) return null;
-    }
-    const text = this._sourceText(tok.src);
-    if (text === null || text === undefined) return null;
-    let starts = this._sourceLines.get(tok.src);
-    if (!starts) {
-      starts = [0];
-      LINE_BREAK_G.lastIndex = 0;
-      let m;
-      while ((m = LINE_BREAK_G.exec(text)) !== null) starts.push(m.index + m[0].length);
-      this._sourceLines.set(tok.src, starts);
-    }
-    if (tok.srcLine >= starts.length) return null;
-    const end = tok.srcLine + 1 < starts.length ? starts[tok.srcLine + 1] : text.length;
-    if (tok.srcCol > end - starts[tok.srcLine]) return null;
-    let pos = starts[tok.srcLine] + tok.srcCol;
-    if (tok.dstCol === col0) {
-      const m = matchAt(IDENT_Y, text, pos);
-      return m ? m[0] : null;
-    }
-    pos += matchAt(SKIP_COMMENTS, text, pos)[0].length;
-    const m = matchAt(DECL_ORIGINAL, text, pos);
-    if (m === null) return null;
-    return m[1] !== undefined ? m[1] : m[2];
-  }
-
-  translateQualified(printed, line0, col0) {
-    let changed = false;
-    const parts = [];
-    let last = 0;
-    for (const m of printed.matchAll(IDENT_G)) {
-      parts.push(printed.slice(last, m.index));
-      const found = this.translate(m[0], line0, col0);
-      if (found !== null && found !== m[0]) {
-        changed = true;
-        parts.push(found);
-      } else {
-        parts.push(m[0]);
-      }
-      last = m.index + m[0].length;
-    }
-    parts.push(printed.slice(last));
-    return changed ? parts.join("") : null;
-  }
+/** The function name a frame prints, from its scope's name (symbolic's answer). */
+function scopeFunction(f, scope) {
+  if (scope === null) return null; // top-level code: the printed name is kept
+  if (scope === "<anonymous>") return f.function ? scope : null;
+  if (f.isConstructor && scope.startsWith("new ")) return scope.slice(4);
+  return scope;
 }
 
 function positionOf(f) {
@@ -436,6 +279,8 @@ export function symbolicateFrames(lines, resolver, context = null) {
   const frames = lines.filter((x) => typeof x !== "string");
   const maps = new Map();
   const tokens = new Map();
+  // frame index -> the innermost function scope's name ("<anonymous>", null: top level)
+  const scopeNames = new Map();
   const byMap = new Map();
   frames.forEach((f, idx) => {
     const pos = positionOf(f);
@@ -455,9 +300,15 @@ export function symbolicateFrames(lines, resolver, context = null) {
       ? rm.sourcemap.lookupMany(lines0, cols0)
       : lines0.map((ln, k) => rm.sourcemap.lookup(ln, cols0[k]));
     idxs.forEach((i, k) => tokens.set(i, found[k]));
+    if (rm.scopesReady()) {
+      // the eval frames' positions are their origins: not named by scopes
+      const named = [];
+      idxs.forEach((i, k) => { if (frames[i].evalOrigin === null) named.push(k); });
+      const names = rm.sourcemap.functionNames(named.map((k) => lines0[k]), named.map((k) => cols0[k]));
+      named.forEach((k, j) => scopeNames.set(idxs[k], names[j]));
+    }
   }
 
-  const finders = new Map();
   const results = [];
   frames.forEach((f, idx) => {
     const tok = tokens.get(idx);
@@ -466,35 +317,21 @@ export function symbolicateFrames(lines, resolver, context = null) {
       results.push(unmapped(f));
       return;
     }
-    const pos = positionOf(f);
     let fn = null;
     let how = null;
-    let finder = finders.get(rm.sourcemap);
-    if (!finder || (finder.resolved.generated === null && rm.generated !== null)) {
-      finder = new NameFinder(rm);
-      finders.set(rm.sourcemap, finder);
-    }
-    if (f.evalOrigin === null && f.function) {
-      fn = finder.translateQualified(f.function, pos.line - 1, pos.col - 1);
-      if (fn !== null) how = "definition";
-    }
-    if (fn === null && f.evalOrigin === null && idx + 1 < frames.length) {
+    if (scopeNames.has(idx)) {
+      const scope = scopeNames.get(idx);
+      fn = scopeFunction(f, scope);
+      how = scope !== null ? "scope" : null;
+    } else if (f.evalOrigin === null && idx + 1 < frames.length) {
+      // Without the generated file (Node's fallback): the caller's call site (the next
+      // frame, same map) names the function it called, this frame's.
       const caller = frames[idx + 1];
       const ctok = tokens.get(idx + 1);
       const cmap = maps.get(idx + 1);
       if (ctok && ctok.name && caller.url === f.url && cmap && cmap.sourcemap === rm.sourcemap) {
-        let trusted;
-        if (finder.resolved.generated) {
-          const idents = (f.function || "").match(IDENT_G) || [];
-          const called = finder.identifierAt(ctok.dstLine, ctok.dstCol);
-          trusted = idents.length > 0 && called === idents[idents.length - 1];
-        } else {
-          trusted = true;
-        }
-        if (trusted) {
-          fn = String(ctok.name);
-          how = "caller";
-        }
+        fn = String(ctok.name);
+        how = "caller";
       }
     }
     if (fn === null && f.function) {

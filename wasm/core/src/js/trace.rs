@@ -396,3 +396,75 @@ pub fn parse_line(s: &str, max_chars: usize, out: &mut Vec<Frame>) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Words per frame record of [`parse_lines`].
+pub const RECORD_WORDS: usize = 15;
+/// An absent span in a record.
+pub const NO_SPAN: u32 = u32::MAX;
+
+/// Offsets units of [`parse_lines`]' records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Units {
+    /// UTF-8 bytes.
+    Bytes,
+    /// Unicode code points (Python string indices).
+    CodePoints,
+    /// UTF-16 code units (JavaScript string indices).
+    Utf16,
+}
+
+/// Parses `text`, lines separated by `\n` (each line as the host split it, without its
+/// ending), into words: per line its record count (0: not a frame), then per record
+/// `[style (1 v8, 2 gecko, 3 text), flags (1 async, 2 new, 4 raw is "at " + raw span),
+/// raw, prefix end, function, url, line digits, col digits, alias]`, each span two words
+/// (start, end; [`NO_SPAN`] twice when absent) relative to the line, in `units`.
+pub fn parse_lines(text: &str, max_chars: usize, units: Units, out: &mut Vec<u32>) {
+    let mut frames = Vec::new();
+    let mut table: Vec<u32> = Vec::new();
+    for line in text.split('\n') {
+        frames.clear();
+        if !parse_line(line, max_chars, &mut frames) {
+            out.push(0);
+            continue;
+        }
+        let ascii = units == Units::Bytes || line.is_ascii();
+        if !ascii {
+            // byte offset -> unit offset, at every char boundary
+            table.clear();
+            table.resize(line.len() + 1, 0);
+            let mut n = 0u32;
+            for (i, c) in line.char_indices() {
+                table[i] = n;
+                n += if units == Units::Utf16 { c.len_utf16() as u32 } else { 1 };
+            }
+            table[line.len()] = n;
+        }
+        let at = |i: usize| if ascii { i as u32 } else { table[i] };
+        let span = |out: &mut Vec<u32>, s: Option<Span>| match s {
+            Some((a, b)) => {
+                out.push(at(a));
+                out.push(at(b));
+            }
+            None => {
+                out.push(NO_SPAN);
+                out.push(NO_SPAN);
+            }
+        };
+        out.push(frames.len() as u32);
+        for f in &frames {
+            out.push(match f.style {
+                Style::V8 => 1,
+                Style::Gecko => 2,
+                Style::Text => 3,
+            });
+            out.push(f.is_async as u32 | (f.is_new as u32) << 1 | (f.raw_at as u32) << 2);
+            span(out, Some(f.raw));
+            out.push(at(f.prefix.1));
+            span(out, f.function);
+            span(out, f.url);
+            span(out, f.line);
+            span(out, f.col);
+            span(out, f.alias);
+        }
+    }
+}

@@ -112,3 +112,58 @@ fn whitespace_is_pythons() {
     assert!(one("\u{3000}at f (a.js:1:2)\u{85}").starts_with("V8|f|a.js|1|2|"));
     assert!(one("\u{1c}at f (a.js:1:2)").starts_with("V8|f|a.js|1|2|"));
 }
+
+#[test]
+fn records_in_each_unit() {
+    let text = "x\n  at \u{1F600}f (a.js:1:2)\nf@b.js:3:4";
+    for (units, fn_span) in [(Units::Bytes, (5, 10)), (Units::CodePoints, (5, 7)), (Units::Utf16, (5, 8))] {
+        let mut out = Vec::new();
+        parse_lines(text, 100, units, &mut out);
+        assert_eq!(out[0], 0); // "x"
+        assert_eq!(out[1], 1);
+        let r = &out[2..2 + RECORD_WORDS];
+        assert_eq!((r[0], r[1], r[4]), (1, 0, 2));
+        assert_eq!((r[5], r[6]), fn_span);
+        assert_eq!(out[2 + RECORD_WORDS], 1);
+        let g = &out[3 + RECORD_WORDS..];
+        assert_eq!(g.len(), RECORD_WORDS);
+        assert_eq!((g[0], g[5], g[6], g[7], g[8], g[13]), (2, 0, 1, 2, 6, NO_SPAN));
+    }
+}
+
+/// The parenthesis split against the plain character loop (the hosts' old code).
+#[test]
+fn parenthesis_split_matches_the_character_loop() {
+    fn reference(t: &str) -> Option<(String, String)> {
+        let b = t.as_bytes();
+        if !t.ends_with(')') {
+            return None;
+        }
+        let mut depth = 0i32;
+        for i in (0..b.len()).rev() {
+            if b[i] == b')' {
+                depth += 1;
+            } else if b[i] == b'(' {
+                depth -= 1;
+                if depth == 0 {
+                    if i == 0 || b[i - 1] != b' ' {
+                        return None;
+                    }
+                    return Some((t[..i - 1].to_string(), t[i + 1..t.len() - 1].to_string()));
+                }
+            }
+        }
+        None
+    }
+    let mut seed = 3u64;
+    for _ in 0..50_000 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let n = (seed >> 33) % 14;
+        let mut t = String::new();
+        for k in 0..n {
+            t.push(b"() ax"[((seed >> (k * 3 % 60)) % 5) as usize] as char);
+        }
+        let ours = split_trailing_parens(&t, 0, t.len()).map(|((a, b), (c, d))| (t[a..b].to_string(), t[c..d].to_string()));
+        assert_eq!(ours, reference(&t), "{:?}", t);
+    }
+}

@@ -28,8 +28,9 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
 
 Untrusted traces
 ----------------
-A trace comes straight from a crashing client, so parsing is linear in its length: no
-pattern retries a suffix from every position of a line. A line longer than
+A trace comes straight from a crashing client: it is parsed inside the sandbox (the
+module's parser, shared with the browser host), in time linear in its length. A line
+longer than
 :data:`MAX_FRAME_LINE` characters is never a frame: it is kept as a plain ``str`` and
 printed unchanged. ``eval at`` origins are followed :data:`MAX_EVAL_DEPTH` levels deep;
 a deeper origin is kept as unparsed text (its frame has no mappable position).
@@ -37,8 +38,11 @@ a deeper origin is kept as unparsed text (its frame has no mappable position).
 
 from __future__ import annotations
 
+import array
+import itertools
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
@@ -91,162 +95,97 @@ class Frame:
 
 Line = Union[Frame, str]
 
-# ``url:line:col`` or ``url:line``; the URL is greedy because it can contain colons
-# (``http://host:8080/a.js``, ``C:\\app\\a.js``).
-_LOC_FULL = re.compile(r"\A(?P<url>.+):(?P<line>\d+):(?P<col>\d+)\Z")
-_LOC_GREEDY = re.compile(r"\A(?P<url>.+):(?P<line>\d+)(?::(?P<col>\d+))?\Z")
-# The trailing whitespace is stripped with str.rstrip(), not matched by ``.*?\s*\Z``: a
-# lazy group followed by ``\s*\Z`` retries the tail from every position (quadratic).
-_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*)\Z")
-_GECKO = re.compile(
-    r"\A(?P<prefix>\s*)"
-    r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
-    r"@(?P<loc>\S.*)\Z"
-)
 #: Longer lines are not frames (kept as text): real frame lines are far shorter, and
 #: the bound keeps per-line work and the strings copied for a frame small.
 MAX_FRAME_LINE = 65536
-#: How many nested ``eval at`` origins are parsed (each level re-scans its text).
+#: How many nested ``eval at`` origins are parsed (each level re-scans its text); the
+#: module's bound (wasm/core/src/js/trace.rs).
 MAX_EVAL_DEPTH = 8
 _GECKO_ASYNC = "async*"
-# Firefox eval / Function code: ``fn@https://x/a.js line 2 > eval:1:3``
-_GECKO_EVAL = re.compile(r" line \d+ > (?:eval|Function|injectedScript)")
+#: Bytes of trace text handed to the module per call.
+_PARSE_BATCH = 1 << 22
+_RECORD_WORDS = 15
+_NO_SPAN = 0xFFFFFFFF
+_UNITS_CODE_POINTS = 1
 
 
-def _parse_location(text: str) -> Tuple[Optional[str], Optional[int], Optional[int]]:
-    """``url:line:col`` → (url, line, col); a bare URL or ``native`` → (url, None, None)."""
-    m = _LOC_FULL.match(text)
-    if m:
-        return m.group("url"), int(m.group("line")), int(m.group("col"))
-    m = _LOC_GREEDY.match(text)
-    if m:
-        # ``url:line`` without a column: a position we cannot map precisely.
-        return m.group("url"), int(m.group("line")), None
-    return text, None, None
+def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
+    """The frame (and its ``eval at`` origins) of ``count`` trace records at ``words[at]``."""
 
+    def span(i: int) -> Optional[str]:
+        return None if words[i] == _NO_SPAN else line[words[i] : words[i + 1]]
 
-def _split_trailing_parens(rest: str) -> Optional[Tuple[str, str]]:
-    """Split ``fn (location)`` at the parenthesis that matches the final ``)``."""
-    if not rest.endswith(")"):
-        return None
-    # Walk the parentheses right to left with rfind (each search resumes where the last
-    # one of its kind stopped, so the whole walk reads the text once).
-    depth = 0
-    close = len(rest) - 1
-    opening = rest.rfind("(", 0, close)
-    while True:
-        if close > opening:
-            depth += 1
-            close = rest.rfind(")", 0, close)
+    frame = None  # type: Optional[Frame]
+    for k in range(count - 1, -1, -1):
+        r = at + k * _RECORD_WORDS
+        style, flags = words[r], words[r + 1]
+        raw = line[words[r + 2] : words[r + 3]]
+        if flags & 4:
+            raw = "at " + raw
+        fn = span(r + 5)
+        if style == 3:  # an origin that is not a frame: its text is its function
+            frame = Frame(raw, "v8", fn, None, None, None)
             continue
-        if opening < 0:
-            return None
-        depth -= 1
-        if depth == 0:
-            i = opening
-            if i == 0 or rest[i - 1] != " ":
-                return None
-            return rest[: i - 1], rest[i + 1 : -1]
-        opening = rest.rfind("(", 0, opening)
+        ln, col = span(r + 9), span(r + 11)
+        frame = Frame(
+            raw,
+            "v8" if style == 1 else "gecko",
+            fn or None,
+            span(r + 7),
+            int(ln) if ln is not None else None,
+            int(col) if col is not None else None,
+            bool(flags & 1),
+            bool(flags & 2),
+            span(r + 13),
+            frame,
+            line[words[r + 2] : words[r + 4]],
+        )
+    assert frame is not None
+    return frame
 
 
-_SPECIAL_LOCATIONS = re.compile(r"\A(?:<anonymous>|native|unknown location|index \d+)\Z")
+def parse_lines(lines: Sequence[str]) -> List[Optional[Frame]]:
+    """:func:`parse_line` for many lines, parsed by the module in few calls."""
+    from ._host import get_runtime
 
-
-def _looks_like_location(text: str) -> bool:
-    """Locations have no spaces, except the special ones and Windows/odd paths that end
-    in a position; this keeps prose like ``at the moment (not sure)`` out."""
-    if not text:
-        return False
-    if " " not in text:
-        return True
-    return bool(_SPECIAL_LOCATIONS.match(text) or _LOC_GREEDY.match(text))
-
-
-def _split_alias(fn: str) -> Tuple[str, Optional[str]]:
-    """``fn [as alias]`` → (fn, alias); the alias has no ``]``, so the `` [as `` is the
-    first one after the last ``]`` before the final one (one scan, no backtracking)."""
-    if not fn.endswith("]"):
-        return fn, None
-    body = fn[:-1]
-    at = body.find(" [as ", body.rfind("]") + 1)
-    if at < 0:
-        return fn, None
-    return fn[:at], body[at + 5 :]
-
-
-def _parse_v8(line: str, depth: int = 0) -> Optional[Frame]:
-    m = _V8_AT.match(line)
-    if not m:
-        return None
-    prefix, rest = m.group("prefix"), m.group("rest").rstrip()
-    if not rest:
-        return None
-    is_async = False
-    is_new = False
-    split = _split_trailing_parens(rest)
-    if split is None:
-        # ``at url:line:col`` (anonymous) or ``at <anonymous>``.
-        if rest.startswith("async "):
-            is_async, rest = True, rest[6:]
-        if not _looks_like_location(rest):
-            return None
-        url, ln, col = _parse_location(rest)
-        return Frame(line, "v8", None, url, ln, col, is_async, False, None, None, prefix)
-    fn, loc = split
-    if fn.startswith("async "):
-        is_async, fn = True, fn[6:]
-    if fn.startswith("new "):
-        is_new, fn = True, fn[4:]
-    fn, alias = _split_alias(fn)
-    if loc.startswith("eval at "):
-        # ``eval at ORIGIN_FN (ORIGIN_LOC), EVAL_LOC``; ORIGIN_LOC may itself be an eval.
-        comma = loc.rfind(", ")
-        if comma < 0:
-            return None
-        origin_text, own = loc[len("eval at ") : comma], loc[comma + 2 :]
-        origin = _parse_v8("at " + origin_text, depth + 1) if depth < MAX_EVAL_DEPTH else None
-        if origin is None:
-            # ``eval at <anonymous>`` without a location
-            origin = Frame(origin_text, "v8", origin_text, None, None, None)
-        url, ln, col = _parse_location(own)
-        return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, origin, prefix)
-    if not loc or not _looks_like_location(loc):
-        return None
-    url, ln, col = _parse_location(loc)
-    return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, None, prefix)
-
-
-def _parse_gecko(line: str) -> Optional[Frame]:
-    m = _GECKO.match(line)
-    if not m:
-        return None
-    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc").rstrip()
-    is_async = False
-    if fn.startswith(_GECKO_ASYNC):
-        is_async, fn = True, fn[len(_GECKO_ASYNC) :]
-    if " " in loc and loc != "[native code]" and not _GECKO_EVAL.search(loc):
-        # Gecko locations are URLs (spaces percent-encoded); this keeps log lines like
-        # ``user@host said: hi`` out.
-        return None
-    url, ln, col = _parse_location(loc)
-    if ln is None:
-        # ``fn@url`` without a position: accept only URL-ish locations, so that a log
-        # line like ``mail me@example`` is not taken for a frame.
-        if not (loc == "[native code]" or "/" in loc or ":" in loc or loc.endswith(".js")):
-            return None
-    return Frame(line, "gecko", fn or None, url, ln, col, is_async, False, None, None, prefix)
+    out = []  # type: List[Optional[Frame]]
+    rt = get_runtime()
+    start = 0
+    while start < len(lines):
+        # lines that cannot be frames are sent empty: the text stays small and one-line
+        batch = []  # type: List[str]
+        size = 0
+        while start + len(batch) < len(lines) and (not batch or size < _PARSE_BATCH):
+            line = lines[start + len(batch)]
+            if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line or not line:
+                line = ""
+            batch.append(line)
+            size += len(line) + 1
+        data = "\n".join(batch).encode("utf-8", "replace")  # (a lone surrogate: one "?")
+        with rt.lock:
+            ptr = rt.input_buffer(data)
+            rt.check(rt.call("pysym_js_parse_trace", ptr, len(data), MAX_FRAME_LINE, _UNITS_CODE_POINTS, rt.out_slot))
+            raw = rt.result_bytes()
+        words = array.array("I", raw)
+        if sys.byteorder == "big":
+            words.byteswap()
+        at = 0
+        for line in batch:
+            count = words[at]
+            at += 1
+            out.append(_frame_of(line, words, at, count) if count else None)
+            at += count * _RECORD_WORDS
+        start += len(batch)
+    return out
 
 
 def parse_line(line: str) -> Optional[Frame]:
     """Parse one stack-trace line (without its line ending); ``None`` if not a frame
-    (also for lines longer than :data:`MAX_FRAME_LINE` characters)."""
-    if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line:
-        return None
-    frame = _parse_v8(line)
-    if frame is None and "@" in line:
-        frame = _parse_gecko(line)
-    return frame
+    (also for lines longer than :data:`MAX_FRAME_LINE` characters).
+
+    The parser is the module's (wasm/core/src/js/trace.rs), shared with the browser host:
+    V8/Node/Hermes ``at`` lines and SpiderMonkey/JavaScriptCore ``fn@url`` lines."""
+    return parse_lines([line])[0]
 
 
 def parse_stacktrace(text: str) -> List[Line]:
@@ -255,11 +194,8 @@ def parse_stacktrace(text: str) -> List[Line]:
     Line endings are dropped; ``"\\n".join`` of the raws gives back the text (modulo the
     line-ending style).
     """
-    out = []  # type: List[Line]
-    for raw in text.splitlines():
-        frame = parse_line(raw)
-        out.append(frame if frame is not None else raw)
-    return out
+    raws = text.splitlines()
+    return [f if f is not None else raw for f, raw in zip(parse_lines(raws), raws)]
 
 
 # --------------------------------------------------------------------------------------
@@ -503,7 +439,7 @@ def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0)
     bodies = [c.rstrip("\r\n") for c in chunks]
     endings = [c[len(b) :] for c, b in zip(chunks, bodies)]
     newline = next((e for e in endings if e), "\n")
-    parsed = [parse_line(b) or b for b in bodies]  # type: List[Line]
+    parsed = [f if f is not None else b for f, b in zip(parse_lines(bodies), bodies)]  # type: List[Line]
     done = symbolicate_frames(parsed, resolver, context)
     return "".join(_render_line(item, body, end, newline, context) for item, body, end in zip(done, bodies, endings))
 
@@ -557,14 +493,20 @@ def symbolicate_stream(
 
     def read(limit: int, stop_at_frame: bool) -> bool:
         """Parse up to ``limit`` more lines into pending; False at the end of input."""
+        if not stop_at_frame:
+            chunk = list(itertools.islice(source, limit))
+            bodies = [c.rstrip("\r\n") for c in chunk]
+            for c, body, parsed in zip(chunk, bodies, parse_lines(bodies)):
+                pending.append((body, c[len(body) :], parsed if parsed is not None else body))
+            return len(chunk) == limit
         for _ in range(limit):
             raw = next(source, None)
             if raw is None:
                 return False
             body = raw.rstrip("\r\n")
-            parsed = parse_line(body)
-            pending.append((body, raw[len(body) :], parsed if parsed is not None else body))
-            if stop_at_frame and parsed is not None:
+            one = parse_line(body)
+            pending.append((body, raw[len(body) :], one if one is not None else body))
+            if one is not None:
                 break
         return True
 

@@ -9,6 +9,7 @@
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
 import { PysymError } from "./errors.js";
+import { getRuntime } from "./runtime.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
 
@@ -27,23 +28,15 @@ export function hasPosition(f) {
   return f.url !== null && f.line !== null && f.col !== null;
 }
 
-const LOC_FULL = /^(.+):(\d+):(\d+)$/s;
-const LOC_GREEDY = /^(.+):(\d+)(?::(\d+))?$/s;
-// Trailing whitespace is stripped by rstrip(), not matched by `.*?\s*$`: a lazy group
-// followed by `\s*$` retries the tail from every position (quadratic on hostile lines).
-const V8_AT = /^(\s*)at (.*)$/s;
-const GECKO = /^(\s*)((?:[^\s@]|global code|module code|eval code|eval function)*)@(\S.*)$/s;
 /** Longer lines (in code points, as in Python) are not frames; they stay text. */
 export const MAX_FRAME_LINE = 65536;
-/** How many nested `eval at` origins are parsed. */
+/** How many nested `eval at` origins are parsed (the module's bound). */
 export const MAX_EVAL_DEPTH = 8;
-const SPACE = /\s/;
-
-function rstrip(text) {
-  let end = text.length;
-  while (end > 0 && SPACE.test(text[end - 1])) end -= 1;
-  return text.slice(0, end);
-}
+const GECKO_ASYNC = "async*";
+const PARSE_BATCH = 1 << 22; // characters of trace text handed to the module per call
+const RECORD_WORDS = 15;
+const NO_SPAN = 0xffffffff;
+const UNITS_UTF16 = 2;
 
 function codePoints(text) {
   let n = 0;
@@ -58,111 +51,64 @@ function codePoints(text) {
   return n;
 }
 
-// `fn [as alias]`: the alias has no `]`, so the ` [as ` is the first one after the last
-// `]` before the final one (one scan, no backtracking).
-function splitAlias(fn) {
-  if (!fn.endsWith("]")) return [fn, null];
-  const body = fn.slice(0, -1);
-  const at = body.indexOf(" [as ", body.lastIndexOf("]") + 1);
-  if (at < 0) return [fn, null];
-  return [fn.slice(0, at), body.slice(at + 5)];
-}
-const GECKO_ASYNC = "async*";
-const GECKO_EVAL = / line \d+ > (?:eval|Function|injectedScript)/;
-const SPECIAL_LOCATIONS = /^(?:<anonymous>|native|unknown location|index \d+)$/;
-
-function parseLocation(text) {
-  let m = LOC_FULL.exec(text);
-  if (m) return [m[1], parseInt(m[2], 10), parseInt(m[3], 10)];
-  m = LOC_GREEDY.exec(text);
-  if (m) return [m[1], parseInt(m[2], 10), null];
-  return [text, null, null];
-}
-
-function splitTrailingParens(rest) {
-  if (!rest.endsWith(")")) return null;
-  let depth = 0;
-  for (let i = rest.length - 1; i >= 0; i--) {
-    const ch = rest[i];
-    if (ch === ")") depth += 1;
-    else if (ch === "(") {
-      depth -= 1;
-      if (depth === 0) {
-        if (i === 0 || rest[i - 1] !== " ") return null;
-        return [rest.slice(0, i - 1), rest.slice(i + 1, -1)];
-      }
+/** The frame (and its `eval at` origins) of `count` trace records at `w[at]` (ABI.md). */
+function frameOf(line, w, at, count) {
+  const span = (i) => (w[i] === NO_SPAN ? null : line.slice(w[i], w[i + 1]));
+  let frame = null;
+  for (let k = count - 1; k >= 0; k--) {
+    const r = at + k * RECORD_WORDS;
+    const style = w[r];
+    const flags = w[r + 1];
+    let raw = line.slice(w[r + 2], w[r + 3]);
+    if (flags & 4) raw = "at " + raw;
+    const fn = span(r + 5);
+    if (style === 3) {
+      frame = makeFrame(raw, "v8", fn, null, null, null); // an origin kept as text
+      continue;
     }
+    const ln = span(r + 9);
+    const col = span(r + 11);
+    frame = makeFrame(raw, style === 1 ? "v8" : "gecko", fn || null, span(r + 7),
+      ln === null ? null : parseInt(ln, 10), col === null ? null : parseInt(col, 10),
+      (flags & 1) !== 0, (flags & 2) !== 0, span(r + 13), frame, line.slice(w[r + 2], w[r + 4]));
   }
-  return null;
+  return frame;
 }
 
-function looksLikeLocation(text) {
-  if (!text) return false;
-  if (!text.includes(" ")) return true;
-  return SPECIAL_LOCATIONS.test(text) || LOC_GREEDY.test(text);
-}
-
-function parseV8(line, depth = 0) {
-  const m = V8_AT.exec(line);
-  if (!m) return null;
-  const prefix = m[1];
-  let rest = rstrip(m[2]);
-  if (!rest) return null;
-  let isAsync = false;
-  let isNew = false;
-  const split = splitTrailingParens(rest);
-  if (split === null) {
-    if (rest.startsWith("async ")) {
-      isAsync = true;
-      rest = rest.slice(6);
+/**
+ * `parseLine` for many lines, parsed by the module (wasm/core/src/js/trace.rs, shared with
+ * the Python host) in few calls; needs `await init()` first.
+ */
+export function parseLines(lines, maxLine = MAX_FRAME_LINE) {
+  const rt = getRuntime();
+  const out = [];
+  const encoder = new TextEncoder();
+  let start = 0;
+  while (start < lines.length) {
+    // lines that cannot be frames are sent empty: the text stays small and one-line
+    const batch = [];
+    let size = 0;
+    while (start + batch.length < lines.length && (batch.length === 0 || size < PARSE_BATCH)) {
+      let line = lines[start + batch.length];
+      if ((line.length > maxLine && codePoints(line) > maxLine) || line.includes("\n") || line.includes("\r")) line = "";
+      batch.push(line);
+      size += line.length + 1;
     }
-    if (!looksLikeLocation(rest)) return null;
-    const [url, ln, col] = parseLocation(rest);
-    return makeFrame(line, "v8", null, url, ln, col, isAsync, false, null, null, prefix);
+    const data = encoder.encode(batch.join("\n")); // (a lone surrogate: one U+FFFD)
+    const ptr = rt.inputBuffer(data);
+    const cap = maxLine >= 0xffffffff ? -1 : maxLine;
+    rt.check(rt.call("pysym_js_parse_trace", ptr, data.length, cap, UNITS_UTF16, rt.outSlot));
+    const w = rt.resultWords();
+    let at = 0;
+    for (const line of batch) {
+      const count = w[at];
+      at += 1;
+      out.push(count ? frameOf(line, w, at, count) : null);
+      at += count * RECORD_WORDS;
+    }
+    start += batch.length;
   }
-  let [fn, loc] = split;
-  if (fn.startsWith("async ")) {
-    isAsync = true;
-    fn = fn.slice(6);
-  }
-  if (fn.startsWith("new ")) {
-    isNew = true;
-    fn = fn.slice(4);
-  }
-  let alias;
-  [fn, alias] = splitAlias(fn);
-  if (loc.startsWith("eval at ")) {
-    const comma = loc.lastIndexOf(", ");
-    if (comma < 0) return null;
-    const originText = loc.slice("eval at ".length, comma);
-    const own = loc.slice(comma + 2);
-    let origin = depth < MAX_EVAL_DEPTH ? parseV8("at " + originText, depth + 1) : null;
-    if (origin === null) origin = makeFrame(originText, "v8", originText, null, null, null);
-    const [url, ln, col] = parseLocation(own);
-    return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, origin, prefix);
-  }
-  if (!loc || !looksLikeLocation(loc)) return null;
-  const [url, ln, col] = parseLocation(loc);
-  return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, null, prefix);
-}
-
-function parseGecko(line) {
-  const m = GECKO.exec(line);
-  if (!m) return null;
-  const prefix = m[1];
-  let fn = m[2];
-  const loc = rstrip(m[3]);
-  let isAsync = false;
-  if (fn.startsWith(GECKO_ASYNC)) {
-    isAsync = true;
-    fn = fn.slice(GECKO_ASYNC.length);
-  }
-  if (loc.includes(" ") && loc !== "[native code]" && !GECKO_EVAL.test(loc)) return null;
-  const [url, ln, col] = parseLocation(loc);
-  if (ln === null) {
-    if (!(loc === "[native code]" || loc.includes("/") || loc.includes(":") || loc.endsWith(".js"))) return null;
-  }
-  return makeFrame(line, "gecko", fn || null, url, ln, col, isAsync, false, null, null, prefix);
+  return out;
 }
 
 /**
@@ -170,11 +116,7 @@ function parseGecko(line) {
  * line is longer than `maxLine` code points (MAX_FRAME_LINE; tests measure without it).
  */
 export function parseLine(line, maxLine = MAX_FRAME_LINE) {
-  if (line.length > maxLine && codePoints(line) > maxLine) return null;
-  if (line.includes("\n") || line.includes("\r")) return null;
-  let frame = parseV8(line);
-  if (frame === null && line.includes("@")) frame = parseGecko(line);
-  return frame;
+  return parseLines([line], maxLine)[0];
 }
 
 // Python's str.splitlines() boundaries (control characters included, on purpose).
@@ -197,7 +139,8 @@ export function splitlines(text, keepends = false) {
 
 /** Parses a whole trace: a frame object per frame line, the raw string otherwise. */
 export function parseStacktrace(text) {
-  return splitlines(text).map((raw) => parseLine(raw) || raw);
+  const raws = splitlines(text);
+  return parseLines(raws).map((f, i) => f || raws[i]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,7 +360,7 @@ export function symbolicateTrace(text, resolver, context = 0) {
   const bodies = chunks.map((c) => c.replace(/[\r\n]+$/, ""));
   const endings = chunks.map((c, i) => c.slice(bodies[i].length));
   const newline = endings.find((e) => e) || "\n";
-  const parsed = bodies.map((b) => parseLine(b) || b);
+  const parsed = parseLines(bodies).map((f, i) => f || bodies[i]);
   const done = symbolicateFrames(parsed, resolver, context);
   const out = [];
   done.forEach((item, i) => {
@@ -461,7 +404,8 @@ export function frameJson(item) {
 
 /** `pysym symbolicate-js --json` for a whole trace: one object per line. */
 export function symbolicateTraceJson(text, resolver, context = 0) {
-  const parsed = splitlines(text).map((b) => parseLine(b) || b);
+  const raws = splitlines(text);
+  const parsed = parseLines(raws).map((f, i) => f || raws[i]);
   return symbolicateFrames(parsed, resolver, context).map(frameJson);
 }
 

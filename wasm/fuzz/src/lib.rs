@@ -272,6 +272,7 @@ pub fn walk(data: &[u8]) {
         assert!(pair[1].sp > pair[0].sp);
     }
     let _ = w.to_json();
+}
 
 /// A PDB (MSF 7.0): the input behind the MSF magic, so that every run reaches the
 /// directory, the streams and the module records; identity, a build, lookups of it.

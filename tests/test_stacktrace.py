@@ -121,6 +121,8 @@ V8_CASES = [
         False,
     ),
     ("    at https://a.b/c.js:7", None, "https://a.b/c.js", 7, None, False, False),
+    # Hermes (React Native): the bundle's position after "address at"
+    ("    at foo (address at index.android.bundle:1:9876)", "foo", "index.android.bundle", 1, 9876, False, False),
 ]
 
 

@@ -178,7 +178,7 @@ export interface SymbolicatedFrame {
   col: number | null;
   function: string | null;
   nameAtPosition: string | null;
-  functionFrom: "definition" | "caller" | "unchanged" | null;
+  functionFrom: "scope" | "caller" | "unchanged" | null;
   context: [string[], string, string[]] | null;
   mapped: boolean;
 }
@@ -202,7 +202,11 @@ export type Resolver = (url: string) => ResolvedMap | MapLike | null;
 export declare const MAX_FRAME_LINE: number;
 /** How many nested `eval at` origins are parsed. */
 export declare const MAX_EVAL_DEPTH: number;
+/** Parses a stack-trace line with the module's parser (needs `await init()` first). */
 export declare function parseLine(line: string, maxLine?: number): Frame | null;
+/** `parseLine` for many lines, in few module calls (needs `await init()` first). */
+export declare function parseLines(lines: string[], maxLine?: number): (Frame | null)[];
+/** Needs `await init()` first (the module parses the lines). */
 export declare function parseStacktrace(text: string): (Frame | string)[];
 export declare function splitlines(text: string, keepends?: boolean): string[];
 export declare function symbolicateFrames(lines: (Frame | string)[], resolver: Resolver, context?: number | null): (SymbolicatedFrame | string)[];

@@ -35,6 +35,6 @@ export {
 } from "./errors.js";
 export {
   FileSetResolver, MAX_EVAL_DEPTH, MAX_FRAME_LINE, ResolvedMap, decodeDataUrl, findDebugId, findSourcemapUrl,
-  frameJson, parseLine, parseStacktrace, renderContext, renderFrame, splitlines, symbolicateFrames,
+  frameJson, parseLine, parseLines, parseStacktrace, renderContext, renderFrame, splitlines, symbolicateFrames,
   symbolicateTrace, symbolicateTraceJson, urlBasename,
 } from "./stacktrace.js";

@@ -105,6 +105,7 @@ export class SourceMap extends HandleOwner {
    */
   setGeneratedSource(source) {
     const data = typeof source === "string" ? new TextEncoder().encode(source) : new Uint8Array(source);
+    if (sameBytes(this._generated, data)) return; // the scopes are built already
     const rt = this._rt;
     const h = this._h();
     rt.check(rt.call("pysym_sourcemap_set_generated", h, rt.putInput(data), data.length, rt.outSlot));
@@ -390,4 +391,10 @@ export class SourceMap extends HandleOwner {
   tokens() {
     return [...this];
   }
+}
+
+function sameBytes(a, b) {
+  if (a === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

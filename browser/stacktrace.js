@@ -8,6 +8,8 @@
 
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
+import { PysymError } from "./errors.js";
+import { getRuntime } from "./runtime.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
 
@@ -26,23 +28,15 @@ export function hasPosition(f) {
   return f.url !== null && f.line !== null && f.col !== null;
 }
 
-const LOC_FULL = /^(.+):(\d+):(\d+)$/s;
-const LOC_GREEDY = /^(.+):(\d+)(?::(\d+))?$/s;
-// Trailing whitespace is stripped by rstrip(), not matched by `.*?\s*$`: a lazy group
-// followed by `\s*$` retries the tail from every position (quadratic on hostile lines).
-const V8_AT = /^(\s*)at (.*)$/s;
-const GECKO = /^(\s*)((?:[^\s@]|global code|module code|eval code|eval function)*)@(\S.*)$/s;
 /** Longer lines (in code points, as in Python) are not frames; they stay text. */
 export const MAX_FRAME_LINE = 65536;
-/** How many nested `eval at` origins are parsed. */
+/** How many nested `eval at` origins are parsed (the module's bound). */
 export const MAX_EVAL_DEPTH = 8;
-const SPACE = /\s/;
-
-function rstrip(text) {
-  let end = text.length;
-  while (end > 0 && SPACE.test(text[end - 1])) end -= 1;
-  return text.slice(0, end);
-}
+const GECKO_ASYNC = "async*";
+const PARSE_BATCH = 1 << 22; // characters of trace text handed to the module per call
+const RECORD_WORDS = 15;
+const NO_SPAN = 0xffffffff;
+const UNITS_UTF16 = 2;
 
 function codePoints(text) {
   let n = 0;
@@ -57,111 +51,64 @@ function codePoints(text) {
   return n;
 }
 
-// `fn [as alias]`: the alias has no `]`, so the ` [as ` is the first one after the last
-// `]` before the final one (one scan, no backtracking).
-function splitAlias(fn) {
-  if (!fn.endsWith("]")) return [fn, null];
-  const body = fn.slice(0, -1);
-  const at = body.indexOf(" [as ", body.lastIndexOf("]") + 1);
-  if (at < 0) return [fn, null];
-  return [fn.slice(0, at), body.slice(at + 5)];
-}
-const GECKO_ASYNC = "async*";
-const GECKO_EVAL = / line \d+ > (?:eval|Function|injectedScript)/;
-const SPECIAL_LOCATIONS = /^(?:<anonymous>|native|unknown location|index \d+)$/;
-
-function parseLocation(text) {
-  let m = LOC_FULL.exec(text);
-  if (m) return [m[1], parseInt(m[2], 10), parseInt(m[3], 10)];
-  m = LOC_GREEDY.exec(text);
-  if (m) return [m[1], parseInt(m[2], 10), null];
-  return [text, null, null];
-}
-
-function splitTrailingParens(rest) {
-  if (!rest.endsWith(")")) return null;
-  let depth = 0;
-  for (let i = rest.length - 1; i >= 0; i--) {
-    const ch = rest[i];
-    if (ch === ")") depth += 1;
-    else if (ch === "(") {
-      depth -= 1;
-      if (depth === 0) {
-        if (i === 0 || rest[i - 1] !== " ") return null;
-        return [rest.slice(0, i - 1), rest.slice(i + 1, -1)];
-      }
+/** The frame (and its `eval at` origins) of `count` trace records at `w[at]` (ABI.md). */
+function frameOf(line, w, at, count) {
+  const span = (i) => (w[i] === NO_SPAN ? null : line.slice(w[i], w[i + 1]));
+  let frame = null;
+  for (let k = count - 1; k >= 0; k--) {
+    const r = at + k * RECORD_WORDS;
+    const style = w[r];
+    const flags = w[r + 1];
+    let raw = line.slice(w[r + 2], w[r + 3]);
+    if (flags & 4) raw = "at " + raw;
+    const fn = span(r + 5);
+    if (style === 3) {
+      frame = makeFrame(raw, "v8", fn, null, null, null); // an origin kept as text
+      continue;
     }
+    const ln = span(r + 9);
+    const col = span(r + 11);
+    frame = makeFrame(raw, style === 1 ? "v8" : "gecko", fn || null, span(r + 7),
+      ln === null ? null : parseInt(ln, 10), col === null ? null : parseInt(col, 10),
+      (flags & 1) !== 0, (flags & 2) !== 0, span(r + 13), frame, line.slice(w[r + 2], w[r + 4]));
   }
-  return null;
+  return frame;
 }
 
-function looksLikeLocation(text) {
-  if (!text) return false;
-  if (!text.includes(" ")) return true;
-  return SPECIAL_LOCATIONS.test(text) || LOC_GREEDY.test(text);
-}
-
-function parseV8(line, depth = 0) {
-  const m = V8_AT.exec(line);
-  if (!m) return null;
-  const prefix = m[1];
-  let rest = rstrip(m[2]);
-  if (!rest) return null;
-  let isAsync = false;
-  let isNew = false;
-  const split = splitTrailingParens(rest);
-  if (split === null) {
-    if (rest.startsWith("async ")) {
-      isAsync = true;
-      rest = rest.slice(6);
+/**
+ * `parseLine` for many lines, parsed by the module (wasm/core/src/js/trace.rs, shared with
+ * the Python host) in few calls; needs `await init()` first.
+ */
+export function parseLines(lines, maxLine = MAX_FRAME_LINE) {
+  const rt = getRuntime();
+  const out = [];
+  const encoder = new TextEncoder();
+  let start = 0;
+  while (start < lines.length) {
+    // lines that cannot be frames are sent empty: the text stays small and one-line
+    const batch = [];
+    let size = 0;
+    while (start + batch.length < lines.length && (batch.length === 0 || size < PARSE_BATCH)) {
+      let line = lines[start + batch.length];
+      if ((line.length > maxLine && codePoints(line) > maxLine) || line.includes("\n") || line.includes("\r")) line = "";
+      batch.push(line);
+      size += line.length + 1;
     }
-    if (!looksLikeLocation(rest)) return null;
-    const [url, ln, col] = parseLocation(rest);
-    return makeFrame(line, "v8", null, url, ln, col, isAsync, false, null, null, prefix);
+    const data = encoder.encode(batch.join("\n")); // (a lone surrogate: one U+FFFD)
+    const ptr = rt.inputBuffer(data);
+    const cap = maxLine >= 0xffffffff ? -1 : maxLine;
+    rt.check(rt.call("pysym_js_parse_trace", ptr, data.length, cap, UNITS_UTF16, rt.outSlot));
+    const w = rt.resultWords();
+    let at = 0;
+    for (const line of batch) {
+      const count = w[at];
+      at += 1;
+      out.push(count ? frameOf(line, w, at, count) : null);
+      at += count * RECORD_WORDS;
+    }
+    start += batch.length;
   }
-  let [fn, loc] = split;
-  if (fn.startsWith("async ")) {
-    isAsync = true;
-    fn = fn.slice(6);
-  }
-  if (fn.startsWith("new ")) {
-    isNew = true;
-    fn = fn.slice(4);
-  }
-  let alias;
-  [fn, alias] = splitAlias(fn);
-  if (loc.startsWith("eval at ")) {
-    const comma = loc.lastIndexOf(", ");
-    if (comma < 0) return null;
-    const originText = loc.slice("eval at ".length, comma);
-    const own = loc.slice(comma + 2);
-    let origin = depth < MAX_EVAL_DEPTH ? parseV8("at " + originText, depth + 1) : null;
-    if (origin === null) origin = makeFrame(originText, "v8", originText, null, null, null);
-    const [url, ln, col] = parseLocation(own);
-    return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, origin, prefix);
-  }
-  if (!loc || !looksLikeLocation(loc)) return null;
-  const [url, ln, col] = parseLocation(loc);
-  return makeFrame(line, "v8", fn || null, url, ln, col, isAsync, isNew, alias, null, prefix);
-}
-
-function parseGecko(line) {
-  const m = GECKO.exec(line);
-  if (!m) return null;
-  const prefix = m[1];
-  let fn = m[2];
-  const loc = rstrip(m[3]);
-  let isAsync = false;
-  if (fn.startsWith(GECKO_ASYNC)) {
-    isAsync = true;
-    fn = fn.slice(GECKO_ASYNC.length);
-  }
-  if (loc.includes(" ") && loc !== "[native code]" && !GECKO_EVAL.test(loc)) return null;
-  const [url, ln, col] = parseLocation(loc);
-  if (ln === null) {
-    if (!(loc === "[native code]" || loc.includes("/") || loc.includes(":") || loc.endsWith(".js"))) return null;
-  }
-  return makeFrame(line, "gecko", fn || null, url, ln, col, isAsync, false, null, null, prefix);
+  return out;
 }
 
 /**
@@ -169,11 +116,7 @@ function parseGecko(line) {
  * line is longer than `maxLine` code points (MAX_FRAME_LINE; tests measure without it).
  */
 export function parseLine(line, maxLine = MAX_FRAME_LINE) {
-  if (line.length > maxLine && codePoints(line) > maxLine) return null;
-  if (line.includes("\n") || line.includes("\r")) return null;
-  let frame = parseV8(line);
-  if (frame === null && line.includes("@")) frame = parseGecko(line);
-  return frame;
+  return parseLines([line], maxLine)[0];
 }
 
 // Python's str.splitlines() boundaries (control characters included, on purpose).
@@ -196,30 +139,42 @@ export function splitlines(text, keepends = false) {
 
 /** Parses a whole trace: a frame object per frame line, the raw string otherwise. */
 export function parseStacktrace(text) {
-  return splitlines(text).map((raw) => parseLine(raw) || raw);
+  const raws = splitlines(text);
+  return parseLines(raws).map((f, i) => f || raws[i]);
 }
 
 // ---------------------------------------------------------------------------------------
 // Symbolication
 
-/** What a map resolver returns for a frame URL: the map, and the generated JS when known. */
+/**
+ * What a map resolver returns for a frame URL: the map, and the generated JS when known
+ * (frames then take their function names from its scopes).
+ */
 export class ResolvedMap {
   constructor(sourcemap, generated = null) {
     this.sourcemap = sourcemap;
     this.generated = generated;
-    this._lineStarts = null;
+    this._bytes = null; // the generated text as given to the map
+    this._failed = false;
   }
 
-  lineStarts() {
-    if (this._lineStarts === null) {
-      const starts = [0];
-      const re = /\r\n|[\n\r\u2028\u2029]/g;
-      const text = this.generated || "";
-      let m;
-      while ((m = re.exec(text)) !== null) starts.push(m.index + m[0].length);
-      this._lineStarts = starts;
+  /**
+   * Hands the generated text to the map (a no-op when it has it already: two generated
+   * files may share one map); false without scope names.
+   */
+  scopesReady() {
+    const sm = this.sourcemap;
+    if (this.generated === null || this.generated === undefined || this._failed) return false;
+    if (typeof sm.setGeneratedSource !== "function") return false;
+    if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);
+    try {
+      sm.setGeneratedSource(this._bytes);
+    } catch (e) {
+      if (!(e instanceof PysymError)) throw e;
+      this._failed = true; // (e.g. nesting too deep): the frames keep the other rules
+      return false;
     }
-    return this._lineStarts;
+    return true;
   }
 }
 
@@ -228,26 +183,6 @@ function asResolved(obj) {
   if (obj instanceof ResolvedMap) return obj;
   return new ResolvedMap(obj);
 }
-
-const ID = "[A-Za-z_$\\u0080-\\uffff][\\w$\\u0080-\\uffff]*";
-const IDENT_G = new RegExp(ID, "g");
-const IDENT_Y = new RegExp(ID, "y");
-const NOT_TRANSLATED = new Set(
-  "Object Array Function Promise Module process async new prototype eval anonymous global code Generator AsyncGenerator".split(" "),
-);
-const FUNCTION_KW = new RegExp("\\bfunction\\b\\s*\\*?\\s*(" + ID + ")?", "gd");
-const CLASS_KW = new RegExp("\\bclass\\b(?:\\s+(" + ID + "))?", "gd");
-const ARROW = /=>/g;
-const METHOD = new RegExp("[{};,]\\s*(?:(?:static|async|get|set)\\s+|\\*\\s*)*(" + ID + ")\\s*\\([^()]*\\)\\s*\\{", "gd");
-const ASSIGNED = new RegExp("(?<![\\w$])(" + ID + ")\\s*[=:]\\s*(?:async\\s*)?$", "gd");
-const ASSIGNED_ARROW = new RegExp("(?<![\\w$])(" + ID + ")\\s*=\\s*(?:async\\s*)?(?:\\([^()]*\\)|" + ID + ")\\s*$", "gd");
-const LOOK_BACK = 256;
-const LINE_BREAK_G = /\r\n|[\n\r\u2028\u2029]/g;
-const SKIP_COMMENTS = new RegExp("(?:\\s+|//[^\\n\\r]*|/\\*.*?\\*/|@" + ID + "(?:\\([^()]*\\))?)*", "ys");
-const DECL_PREFIX = /^[\s;,)}\]]*(?:async\s*)?(?:function\s*\*?\s*|class\s+)$/;
-const DECL_ORIGINAL = new RegExp(
-  "(?:export\\s+(?:default\\s+)?)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?"
-  + "(?:function\\s*\\*?\\s*(" + ID + ")|class\\s+(" + ID + "))", "y");
 
 export function bisectRight(arr, x) {
   let lo = 0;
@@ -260,161 +195,12 @@ export function bisectRight(arr, x) {
   return lo;
 }
 
-function matchAt(re, text, pos) {
-  re.lastIndex = pos;
-  return re.exec(text);
-}
-
-/** Identifier -> sorted offsets where it names a function, class or method. */
-function definitionIndex(text) {
-  const index = new Map();
-  const add = (name, offset) => {
-    let list = index.get(name);
-    if (!list) index.set(name, (list = []));
-    list.push(offset);
-  };
-  const assigned = (pattern, end) => {
-    // Python's pattern.search(text, end - LOOK_BACK, end): `$` is at `end`; the
-    // look-behind needs one character before the window.
-    const start = Math.max(0, end - LOOK_BACK);
-    const from = Math.max(0, start - 1);
-    const window = text.slice(from, end);
-    pattern.lastIndex = start - from;
-    const m = pattern.exec(window);
-    if (m) add(m[1], from + m.indices[1][0]);
-  };
-  for (const rx of [FUNCTION_KW, CLASS_KW]) {
-    for (const m of text.matchAll(rx)) {
-      if (m[1] !== undefined) add(m[1], m.indices[1][0]);
-      assigned(ASSIGNED, m.index);
-    }
-  }
-  for (const m of text.matchAll(ARROW)) assigned(ASSIGNED_ARROW, m.index);
-  for (const m of text.matchAll(METHOD)) add(m[1], m.indices[1][0]);
-  for (const offsets of index.values()) offsets.sort((a, b) => a - b);
-  return index;
-}
-
-class NameFinder {
-  constructor(resolved) {
-    this.resolved = resolved;
-    this._index = null;
-    this._sources = new Map();
-    this._sourceLines = new Map();
-  }
-
-  _sourceText(source) {
-    if (!this._sources.has(source)) {
-      let text = null;
-      try {
-        text = this.resolved.sourcemap.sourceContent(source);
-      } catch (e) {
-        text = null;
-      }
-      this._sources.set(source, text);
-    }
-    return this._sources.get(source);
-  }
-
-  _definitions(name) {
-    if (this._index === null) this._index = definitionIndex(this.resolved.generated || "");
-    return this._index.get(name) || [];
-  }
-
-  identifierAt(line0, col0) {
-    const offset = this._offset(line0, col0);
-    if (offset === null) return null;
-    const m = matchAt(IDENT_Y, this.resolved.generated || "", offset);
-    return m ? m[0] : null;
-  }
-
-  _lineBounds(line0) {
-    const starts = this.resolved.lineStarts();
-    const text = this.resolved.generated || "";
-    const end = line0 + 1 < starts.length ? starts[line0 + 1] : text.length;
-    return [starts[line0], end];
-  }
-
-  _position(offset) {
-    const line = bisectRight(this.resolved.lineStarts(), offset) - 1;
-    const [start] = this._lineBounds(line);
-    return [line, offset - start];
-  }
-
-  _offset(line0, col0) {
-    if (line0 >= this.resolved.lineStarts().length) return null;
-    const [start, end] = this._lineBounds(line0);
-    return Math.min(start + col0, end);
-  }
-
-  translate(name, line0, col0) {
-    if (!this.resolved.generated || NOT_TRANSLATED.has(name)) return null;
-    const defs = this._definitions(name);
-    if (!defs.length) return null;
-    const here = this._offset(line0, col0);
-    if (here === null) return null;
-    const i = bisectRight(defs, here) - 1;
-    const candidates = i >= 0 ? [defs[i]] : [];
-    if (i + 1 < defs.length) candidates.push(defs[i + 1]);
-    for (const off of candidates) {
-      const [dl, dc] = this._position(off);
-      const tok = this.resolved.sourcemap.lookup(dl, dc);
-      if (tok === null || tok.dstLine !== dl) continue;
-      if (tok.dstCol === dc && tok.name) return String(tok.name);
-      const original = this._nameInOriginal(tok, off, dc);
-      if (original !== null) return original;
-    }
-    return null;
-  }
-
-  _nameInOriginal(tok, offset, col0) {
-    const generated = this.resolved.generated || "";
-    if (tok.dstCol !== col0) {
-      const start = offset - (col0 - tok.dstCol);
-      if (start < 0 || !DECL_PREFIX.test(generated.slice(start, offset))) return null;
-    }
-    const text = this._sourceText(tok.src);
-    if (text === null || text === undefined) return null;
-    let starts = this._sourceLines.get(tok.src);
-    if (!starts) {
-      starts = [0];
-      LINE_BREAK_G.lastIndex = 0;
-      let m;
-      while ((m = LINE_BREAK_G.exec(text)) !== null) starts.push(m.index + m[0].length);
-      this._sourceLines.set(tok.src, starts);
-    }
-    if (tok.srcLine >= starts.length) return null;
-    const end = tok.srcLine + 1 < starts.length ? starts[tok.srcLine + 1] : text.length;
-    if (tok.srcCol > end - starts[tok.srcLine]) return null;
-    let pos = starts[tok.srcLine] + tok.srcCol;
-    if (tok.dstCol === col0) {
-      const m = matchAt(IDENT_Y, text, pos);
-      return m ? m[0] : null;
-    }
-    pos += matchAt(SKIP_COMMENTS, text, pos)[0].length;
-    const m = matchAt(DECL_ORIGINAL, text, pos);
-    if (m === null) return null;
-    return m[1] !== undefined ? m[1] : m[2];
-  }
-
-  translateQualified(printed, line0, col0) {
-    let changed = false;
-    const parts = [];
-    let last = 0;
-    for (const m of printed.matchAll(IDENT_G)) {
-      parts.push(printed.slice(last, m.index));
-      const found = this.translate(m[0], line0, col0);
-      if (found !== null && found !== m[0]) {
-        changed = true;
-        parts.push(found);
-      } else {
-        parts.push(m[0]);
-      }
-      last = m.index + m[0].length;
-    }
-    parts.push(printed.slice(last));
-    return changed ? parts.join("") : null;
-  }
+/** The function name a frame prints, from its scope's name (symbolic's answer). */
+function scopeFunction(f, scope) {
+  if (scope === null) return null; // top-level code: the printed name is kept
+  if (scope === "<anonymous>") return f.function ? scope : null;
+  if (f.isConstructor && scope.startsWith("new ")) return scope.slice(4);
+  return scope;
 }
 
 function positionOf(f) {
@@ -436,6 +222,8 @@ export function symbolicateFrames(lines, resolver, context = null) {
   const frames = lines.filter((x) => typeof x !== "string");
   const maps = new Map();
   const tokens = new Map();
+  // frame index -> the innermost function scope's name ("<anonymous>", null: top level)
+  const scopeNames = new Map();
   const byMap = new Map();
   frames.forEach((f, idx) => {
     const pos = positionOf(f);
@@ -455,9 +243,15 @@ export function symbolicateFrames(lines, resolver, context = null) {
       ? rm.sourcemap.lookupMany(lines0, cols0)
       : lines0.map((ln, k) => rm.sourcemap.lookup(ln, cols0[k]));
     idxs.forEach((i, k) => tokens.set(i, found[k]));
+    if (rm.scopesReady()) {
+      // the eval frames' positions are their origins: not named by scopes
+      const named = [];
+      idxs.forEach((i, k) => { if (frames[i].evalOrigin === null) named.push(k); });
+      const names = rm.sourcemap.functionNames(named.map((k) => lines0[k]), named.map((k) => cols0[k]));
+      named.forEach((k, j) => scopeNames.set(idxs[k], names[j]));
+    }
   }
 
-  const finders = new Map();
   const results = [];
   frames.forEach((f, idx) => {
     const tok = tokens.get(idx);
@@ -466,35 +260,21 @@ export function symbolicateFrames(lines, resolver, context = null) {
       results.push(unmapped(f));
       return;
     }
-    const pos = positionOf(f);
     let fn = null;
     let how = null;
-    let finder = finders.get(rm.sourcemap);
-    if (!finder || (finder.resolved.generated === null && rm.generated !== null)) {
-      finder = new NameFinder(rm);
-      finders.set(rm.sourcemap, finder);
-    }
-    if (f.evalOrigin === null && f.function) {
-      fn = finder.translateQualified(f.function, pos.line - 1, pos.col - 1);
-      if (fn !== null) how = "definition";
-    }
-    if (fn === null && f.evalOrigin === null && idx + 1 < frames.length) {
+    if (scopeNames.has(idx)) {
+      const scope = scopeNames.get(idx);
+      fn = scopeFunction(f, scope);
+      how = scope !== null ? "scope" : null;
+    } else if (f.evalOrigin === null && idx + 1 < frames.length) {
+      // Without the generated file (Node's fallback): the caller's call site (the next
+      // frame, same map) names the function it called, this frame's.
       const caller = frames[idx + 1];
       const ctok = tokens.get(idx + 1);
       const cmap = maps.get(idx + 1);
       if (ctok && ctok.name && caller.url === f.url && cmap && cmap.sourcemap === rm.sourcemap) {
-        let trusted;
-        if (finder.resolved.generated) {
-          const idents = (f.function || "").match(IDENT_G) || [];
-          const called = finder.identifierAt(ctok.dstLine, ctok.dstCol);
-          trusted = idents.length > 0 && called === idents[idents.length - 1];
-        } else {
-          trusted = true;
-        }
-        if (trusted) {
-          fn = String(ctok.name);
-          how = "caller";
-        }
+        fn = String(ctok.name);
+        how = "caller";
       }
     }
     if (fn === null && f.function) {
@@ -580,7 +360,7 @@ export function symbolicateTrace(text, resolver, context = 0) {
   const bodies = chunks.map((c) => c.replace(/[\r\n]+$/, ""));
   const endings = chunks.map((c, i) => c.slice(bodies[i].length));
   const newline = endings.find((e) => e) || "\n";
-  const parsed = bodies.map((b) => parseLine(b) || b);
+  const parsed = parseLines(bodies).map((f, i) => f || bodies[i]);
   const done = symbolicateFrames(parsed, resolver, context);
   const out = [];
   done.forEach((item, i) => {
@@ -624,7 +404,8 @@ export function frameJson(item) {
 
 /** `pysym symbolicate-js --json` for a whole trace: one object per line. */
 export function symbolicateTraceJson(text, resolver, context = 0) {
-  const parsed = splitlines(text).map((b) => parseLine(b) || b);
+  const raws = splitlines(text);
+  const parsed = parseLines(raws).map((f, i) => f || raws[i]);
   return symbolicateFrames(parsed, resolver, context).map(frameJson);
 }
 

@@ -187,6 +187,8 @@ class SourceMap(HandleOwner):
             source = source.encode("utf-8")
         elif not isinstance(source, bytes):
             source = bytes(memoryview(source).cast("B"))
+        if source is self._generated or source == self._generated:
+            return  # the scopes are built already
         rt = self._rt
         with rt.lock:
             h = self._h()

@@ -57,16 +57,14 @@ or an inline data: URL); else use DIR/app.min.js.map; if the file carries a
 
 Function names: the mapping at a frame's position usually names the identifier being
 called there, i.e. the function of the frame above, not the frame's own function.  So,
-like Node's --enable-source-maps and Sentry, pysym translates the printed (minified)
-function name through its definition: the nearest `function r(`, `class r`, `r=(..)=>`,
-`r(){` ... before the frame position in the generated file (DIR must hold the .js file)
-is mapped, and the mapping's name there is the original name (or, if the map has no
-names, the declaration found in "sourcesContent" at that position); each part of a
-qualified name (`n.total`, `new s`) is translated on its own.  Failing that, the name of the call
-site in the caller frame (the next frame, same file) is used, if that call site calls
-the printed name; failing that, the printed name is kept.  --json tells which rule
-named each frame ("function_from") and gives the mapping's name at the frame position
-("name_at_position").
+like Sentry, pysym reads the function scopes of the generated file (DIR must hold the .js
+file) and names a frame after the innermost function around its position, translated
+through the map as symbolic's SourceMapCache does (`Cart.total`, `new Invoice`,
+`<anonymous>`; top-level code keeps the printed name).  Without the generated file, the
+name of the call site in the caller frame (the next frame, same file) is used, as Node's
+--enable-source-maps does; failing that, the printed name is kept.  --json tells which
+rule named each frame ("function_from": scope, caller or unchanged) and gives the
+mapping's name at the frame position ("name_at_position").
 
 By default the original source line is printed under each mapped frame when the map
 has "sourcesContent".

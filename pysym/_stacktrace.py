@@ -14,25 +14,23 @@ has to be translated too.  The token at the frame's own position does *not* name
 function: it is the identifier being called or accessed at that point (the callee of the
 frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
 
-1. the *definition* of the printed minified name: the nearest ``function r(``, ``class r``,
-   ``r=(...)=>``, ``r(){`` method... in the generated code before the frame position is
-   mapped through the source map, and the ``name`` of the mapping at exactly that
-   identifier is used.  This is what Node's ``--enable-source-maps`` does with the
-   enclosing-function position V8 gives it, and what Sentry does with a scope parse of
-   the minified file; it needs the generated JavaScript text.  Each identifier of a
-   qualified name (``a.total``, ``new a``) is translated on its own.  When the mapping
-   there has no name (TypeScript's maps have none), the declaration is read from
-   ``sourcesContent`` at the mapped position (``export function getX(`` → ``getX``).
-2. the name of the call site in the *caller* frame (the next frame, in the same file):
-   that mapping names the function that was called, which is this frame's function
-   (Node's fallback).  When the generated text is known, the identifier called there
-   must be the frame's printed name, else the fallback is not used.
+1. with the generated JavaScript text (:class:`ResolvedMap` ``generated``): the innermost
+   function scope around the frame position, found by the module's scope extractor and
+   named through the map as symbolic's SourceMapCache names it
+   (:meth:`pysym.SourceMap.function_names`): ``Cart.total``, ``processQueue``,
+   ``<anonymous>`` for an anonymous function (kept nameless for an engine that printed no
+   name), the printed name for top-level code.  A constructor frame (``at new s``) prints
+   the class name after its own ``new``.
+2. without it: the name of the call site in the *caller* frame (the next frame, in the
+   same file): that mapping names the function that was called, which is this frame's
+   function (Node's fallback).
 3. the printed name, unchanged.
 
 Untrusted traces
 ----------------
-A trace comes straight from a crashing client, so parsing is linear in its length: no
-pattern retries a suffix from every position of a line. A line longer than
+A trace comes straight from a crashing client: it is parsed inside the sandbox (the
+module's parser, shared with the browser host), in time linear in its length. A line
+longer than
 :data:`MAX_FRAME_LINE` characters is never a frame: it is kept as a plain ``str`` and
 printed unchanged. ``eval at`` origins are followed :data:`MAX_EVAL_DEPTH` levels deep;
 a deeper origin is kept as unparsed text (its frame has no mappable position).
@@ -40,9 +38,11 @@ a deeper origin is kept as unparsed text (its frame has no mappable position).
 
 from __future__ import annotations
 
-import bisect
+import array
+import itertools
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
@@ -95,162 +95,97 @@ class Frame:
 
 Line = Union[Frame, str]
 
-# ``url:line:col`` or ``url:line``; the URL is greedy because it can contain colons
-# (``http://host:8080/a.js``, ``C:\\app\\a.js``).
-_LOC_FULL = re.compile(r"\A(?P<url>.+):(?P<line>\d+):(?P<col>\d+)\Z")
-_LOC_GREEDY = re.compile(r"\A(?P<url>.+):(?P<line>\d+)(?::(?P<col>\d+))?\Z")
-# The trailing whitespace is stripped with str.rstrip(), not matched by ``.*?\s*\Z``: a
-# lazy group followed by ``\s*\Z`` retries the tail from every position (quadratic).
-_V8_AT = re.compile(r"\A(?P<prefix>\s*)at (?P<rest>.*)\Z")
-_GECKO = re.compile(
-    r"\A(?P<prefix>\s*)"
-    r"(?P<fn>(?:[^\s@]|global code|module code|eval code|eval function)*)"
-    r"@(?P<loc>\S.*)\Z"
-)
 #: Longer lines are not frames (kept as text): real frame lines are far shorter, and
 #: the bound keeps per-line work and the strings copied for a frame small.
 MAX_FRAME_LINE = 65536
-#: How many nested ``eval at`` origins are parsed (each level re-scans its text).
+#: How many nested ``eval at`` origins are parsed (each level re-scans its text); the
+#: module's bound (wasm/core/src/js/trace.rs).
 MAX_EVAL_DEPTH = 8
 _GECKO_ASYNC = "async*"
-# Firefox eval / Function code: ``fn@https://x/a.js line 2 > eval:1:3``
-_GECKO_EVAL = re.compile(r" line \d+ > (?:eval|Function|injectedScript)")
+#: Bytes of trace text handed to the module per call.
+_PARSE_BATCH = 1 << 22
+_RECORD_WORDS = 15
+_NO_SPAN = 0xFFFFFFFF
+_UNITS_CODE_POINTS = 1
 
 
-def _parse_location(text: str) -> Tuple[Optional[str], Optional[int], Optional[int]]:
-    """``url:line:col`` → (url, line, col); a bare URL or ``native`` → (url, None, None)."""
-    m = _LOC_FULL.match(text)
-    if m:
-        return m.group("url"), int(m.group("line")), int(m.group("col"))
-    m = _LOC_GREEDY.match(text)
-    if m:
-        # ``url:line`` without a column: a position we cannot map precisely.
-        return m.group("url"), int(m.group("line")), None
-    return text, None, None
+def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
+    """The frame (and its ``eval at`` origins) of ``count`` trace records at ``words[at]``."""
 
+    def span(i: int) -> Optional[str]:
+        return None if words[i] == _NO_SPAN else line[words[i] : words[i + 1]]
 
-def _split_trailing_parens(rest: str) -> Optional[Tuple[str, str]]:
-    """Split ``fn (location)`` at the parenthesis that matches the final ``)``."""
-    if not rest.endswith(")"):
-        return None
-    # Walk the parentheses right to left with rfind (each search resumes where the last
-    # one of its kind stopped, so the whole walk reads the text once).
-    depth = 0
-    close = len(rest) - 1
-    opening = rest.rfind("(", 0, close)
-    while True:
-        if close > opening:
-            depth += 1
-            close = rest.rfind(")", 0, close)
+    frame = None  # type: Optional[Frame]
+    for k in range(count - 1, -1, -1):
+        r = at + k * _RECORD_WORDS
+        style, flags = words[r], words[r + 1]
+        raw = line[words[r + 2] : words[r + 3]]
+        if flags & 4:
+            raw = "at " + raw
+        fn = span(r + 5)
+        if style == 3:  # an origin that is not a frame: its text is its function
+            frame = Frame(raw, "v8", fn, None, None, None)
             continue
-        if opening < 0:
-            return None
-        depth -= 1
-        if depth == 0:
-            i = opening
-            if i == 0 or rest[i - 1] != " ":
-                return None
-            return rest[: i - 1], rest[i + 1 : -1]
-        opening = rest.rfind("(", 0, opening)
+        ln, col = span(r + 9), span(r + 11)
+        frame = Frame(
+            raw,
+            "v8" if style == 1 else "gecko",
+            fn or None,
+            span(r + 7),
+            int(ln) if ln is not None else None,
+            int(col) if col is not None else None,
+            bool(flags & 1),
+            bool(flags & 2),
+            span(r + 13),
+            frame,
+            line[words[r + 2] : words[r + 4]],
+        )
+    assert frame is not None
+    return frame
 
 
-_SPECIAL_LOCATIONS = re.compile(r"\A(?:<anonymous>|native|unknown location|index \d+)\Z")
+def parse_lines(lines: Sequence[str]) -> List[Optional[Frame]]:
+    """:func:`parse_line` for many lines, parsed by the module in few calls."""
+    from ._host import get_runtime
 
-
-def _looks_like_location(text: str) -> bool:
-    """Locations have no spaces, except the special ones and Windows/odd paths that end
-    in a position; this keeps prose like ``at the moment (not sure)`` out."""
-    if not text:
-        return False
-    if " " not in text:
-        return True
-    return bool(_SPECIAL_LOCATIONS.match(text) or _LOC_GREEDY.match(text))
-
-
-def _split_alias(fn: str) -> Tuple[str, Optional[str]]:
-    """``fn [as alias]`` → (fn, alias); the alias has no ``]``, so the `` [as `` is the
-    first one after the last ``]`` before the final one (one scan, no backtracking)."""
-    if not fn.endswith("]"):
-        return fn, None
-    body = fn[:-1]
-    at = body.find(" [as ", body.rfind("]") + 1)
-    if at < 0:
-        return fn, None
-    return fn[:at], body[at + 5 :]
-
-
-def _parse_v8(line: str, depth: int = 0) -> Optional[Frame]:
-    m = _V8_AT.match(line)
-    if not m:
-        return None
-    prefix, rest = m.group("prefix"), m.group("rest").rstrip()
-    if not rest:
-        return None
-    is_async = False
-    is_new = False
-    split = _split_trailing_parens(rest)
-    if split is None:
-        # ``at url:line:col`` (anonymous) or ``at <anonymous>``.
-        if rest.startswith("async "):
-            is_async, rest = True, rest[6:]
-        if not _looks_like_location(rest):
-            return None
-        url, ln, col = _parse_location(rest)
-        return Frame(line, "v8", None, url, ln, col, is_async, False, None, None, prefix)
-    fn, loc = split
-    if fn.startswith("async "):
-        is_async, fn = True, fn[6:]
-    if fn.startswith("new "):
-        is_new, fn = True, fn[4:]
-    fn, alias = _split_alias(fn)
-    if loc.startswith("eval at "):
-        # ``eval at ORIGIN_FN (ORIGIN_LOC), EVAL_LOC``; ORIGIN_LOC may itself be an eval.
-        comma = loc.rfind(", ")
-        if comma < 0:
-            return None
-        origin_text, own = loc[len("eval at ") : comma], loc[comma + 2 :]
-        origin = _parse_v8("at " + origin_text, depth + 1) if depth < MAX_EVAL_DEPTH else None
-        if origin is None:
-            # ``eval at <anonymous>`` without a location
-            origin = Frame(origin_text, "v8", origin_text, None, None, None)
-        url, ln, col = _parse_location(own)
-        return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, origin, prefix)
-    if not loc or not _looks_like_location(loc):
-        return None
-    url, ln, col = _parse_location(loc)
-    return Frame(line, "v8", fn or None, url, ln, col, is_async, is_new, alias, None, prefix)
-
-
-def _parse_gecko(line: str) -> Optional[Frame]:
-    m = _GECKO.match(line)
-    if not m:
-        return None
-    prefix, fn, loc = m.group("prefix"), m.group("fn"), m.group("loc").rstrip()
-    is_async = False
-    if fn.startswith(_GECKO_ASYNC):
-        is_async, fn = True, fn[len(_GECKO_ASYNC) :]
-    if " " in loc and loc != "[native code]" and not _GECKO_EVAL.search(loc):
-        # Gecko locations are URLs (spaces percent-encoded); this keeps log lines like
-        # ``user@host said: hi`` out.
-        return None
-    url, ln, col = _parse_location(loc)
-    if ln is None:
-        # ``fn@url`` without a position: accept only URL-ish locations, so that a log
-        # line like ``mail me@example`` is not taken for a frame.
-        if not (loc == "[native code]" or "/" in loc or ":" in loc or loc.endswith(".js")):
-            return None
-    return Frame(line, "gecko", fn or None, url, ln, col, is_async, False, None, None, prefix)
+    out = []  # type: List[Optional[Frame]]
+    rt = get_runtime()
+    start = 0
+    while start < len(lines):
+        # lines that cannot be frames are sent empty: the text stays small and one-line
+        batch = []  # type: List[str]
+        size = 0
+        while start + len(batch) < len(lines) and (not batch or size < _PARSE_BATCH):
+            line = lines[start + len(batch)]
+            if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line or not line:
+                line = ""
+            batch.append(line)
+            size += len(line) + 1
+        data = "\n".join(batch).encode("utf-8", "replace")  # (a lone surrogate: one "?")
+        with rt.lock:
+            ptr = rt.input_buffer(data)
+            rt.check(rt.call("pysym_js_parse_trace", ptr, len(data), MAX_FRAME_LINE, _UNITS_CODE_POINTS, rt.out_slot))
+            raw = rt.result_bytes()
+        words = array.array("I", raw)
+        if sys.byteorder == "big":
+            words.byteswap()
+        at = 0
+        for line in batch:
+            count = words[at]
+            at += 1
+            out.append(_frame_of(line, words, at, count) if count else None)
+            at += count * _RECORD_WORDS
+        start += len(batch)
+    return out
 
 
 def parse_line(line: str) -> Optional[Frame]:
     """Parse one stack-trace line (without its line ending); ``None`` if not a frame
-    (also for lines longer than :data:`MAX_FRAME_LINE` characters)."""
-    if len(line) > MAX_FRAME_LINE or "\n" in line or "\r" in line:
-        return None
-    frame = _parse_v8(line)
-    if frame is None and "@" in line:
-        frame = _parse_gecko(line)
-    return frame
+    (also for lines longer than :data:`MAX_FRAME_LINE` characters).
+
+    The parser is the module's (wasm/core/src/js/trace.rs), shared with the browser host:
+    V8/Node/Hermes ``at`` lines and SpiderMonkey/JavaScriptCore ``fn@url`` lines."""
+    return parse_lines([line])[0]
 
 
 def parse_stacktrace(text: str) -> List[Line]:
@@ -259,11 +194,8 @@ def parse_stacktrace(text: str) -> List[Line]:
     Line endings are dropped; ``"\\n".join`` of the raws gives back the text (modulo the
     line-ending style).
     """
-    out = []  # type: List[Line]
-    for raw in text.splitlines():
-        frame = parse_line(raw)
-        out.append(frame if frame is not None else raw)
-    return out
+    raws = text.splitlines()
+    return [f if f is not None else raw for f, raw in zip(parse_lines(raws), raws)]
 
 
 # --------------------------------------------------------------------------------------
@@ -276,35 +208,32 @@ class ResolvedMap:
 
     ``sourcemap`` is a :class:`pysym.SourceMap` (anything with ``lookup(line, col)``,
     ``source_context``); ``generated`` is the text of the generated JavaScript file when
-    known (used to find function definitions, see the module docstring).
+    known: frames then take their function names from its scopes (module docstring).
     """
 
     sourcemap: Any
     generated: Optional[str] = None
-    _line_starts: Optional[List[int]] = None
-    _astral: Optional[Dict[int, List[int]]] = None
+    #: the generated text as given to the map (None: not yet, or it could not be read)
+    _bytes: Optional[bytes] = None
+    _failed: bool = False
 
-    def astral(self, line0: int, start: int, end: int) -> List[int]:
-        """Offsets of the characters outside the BMP on a line (2 UTF-16 units each)."""
-        if self._astral is None:
-            self._astral = {}
-        found = self._astral.get(line0)
-        if found is None:
-            text = self.generated or ""
-            found = self._astral[line0] = [m.start() for m in _ASTRAL.finditer(text, start, end)]
-        return found
+    def scopes_ready(self) -> bool:
+        """Hands the generated text to the map (a no-op when it already has it: two
+        generated files may share one map); False without scope names."""
+        give = getattr(self.sourcemap, "set_generated_source", None)
+        if self.generated is None or give is None or self._failed:
+            return False
+        if self._bytes is None:
+            self._bytes = self.generated.encode("utf-8")
+        from ._errors import PysymError
 
-    def line_starts(self) -> List[int]:
-        if self._line_starts is None:
-            starts = [0]
-            text = self.generated or ""
-            for m in re.finditer(r"\r\n|[\n\r\u2028\u2029]", text):
-                starts.append(m.end())
-            self._line_starts = starts
-        return self._line_starts
+        try:
+            give(self._bytes)
+        except PysymError:
+            self._failed = True  # (e.g. nesting too deep): the frames keep the other rules
+            return False
+        return True
 
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 #: A map resolver: frame URL → the map for it (a ResolvedMap, a bare SourceMap) or None.
 Resolver = Callable[[str], Any]
@@ -338,218 +267,16 @@ def _as_resolved(obj: Any) -> Optional[ResolvedMap]:
     return ResolvedMap(obj)
 
 
-_IDENT = re.compile(r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*")
-_NOT_TRANSLATED = frozenset(
-    "Object Array Function Promise Module process async new prototype eval "
-    "anonymous global code Generator AsyncGenerator".split()
-)
-
-
-_ID = r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*"
-# Definition sites, found in one pass per generated file.  Every pattern starts with a
-# literal or a small class so that scanning megabytes stays fast (~0.15 s/MB); names
-# assigned to function/class/arrow expressions are found by looking back from the keyword.
-_FUNCTION_KW = re.compile(r"\bfunction\b\s*\*?\s*(" + _ID + ")?")  # function r( / function*r(
-_CLASS_KW = re.compile(r"\bclass\b(?:\s+(" + _ID + "))?")  # class r{ / class r extends
-_ARROW = re.compile(r"=>")
-# methods in classes and object literals: {r(){  ;r(){  static r(  async r(  get r(  *r(
-_METHOD = re.compile(r"[{};,]\s*(?:(?:static|async|get|set)\s+|\*\s*)*(" + _ID + r")\s*\([^()]*\)\s*\{")
-# r=function / r:function / r=class / r=async function: looked for just before the keyword
-_ASSIGNED = re.compile(r"(?<![\w$])(" + _ID + r")\s*[=:]\s*(?:async\s*)?\Z")
-# r=(a,b)=> / r=a=> / r=async(a)=>: looked for just before the arrow
-_ASSIGNED_ARROW = re.compile(r"(?<![\w$])(" + _ID + r")\s*=\s*(?:async\s*)?(?:\([^()]*\)|" + _ID + r")\s*\Z")
-_LOOK_BACK = 256
-# generated text between a mapping and the defined name: `function `, `async function*`...
-_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
-_SKIP_COMMENTS = re.compile(r"(?:\s+|//[^\n\r]*|/\*.*?\*/|@" + _ID + r"(?:\([^()]*\))?)*", re.DOTALL)
-# (a mapping may sit on the punctuation that ends the code before it: `}function r(`)
-_DECL_PREFIX = re.compile(r"[\s;,)}\]]*(?:async\s*)?(?:function\s*\*?\s*|class\s+)\Z")
-# the same declaration in the original source (JavaScript or TypeScript)
-_DECL_ORIGINAL = re.compile(
-    r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?"
-    r"(?:function\s*\*?\s*(" + _ID + r")|class\s+(" + _ID + r"))"
-)
-
-
-def _utf16_to_index(line: str, units: int) -> Optional[int]:
-    """Python index of a UTF-16 column in ``line`` (None past its end)."""
-    if units <= len(line) and all(ord(c) <= 0xFFFF for c in line[:units]):
-        return units
-    count = 0
-    for i, ch in enumerate(line):
-        if count >= units:
-            return i if count == units else None
-        count += 2 if ord(ch) > 0xFFFF else 1
-    return len(line) if count == units else None
-
-
-def _definition_index(text: str) -> Dict[str, List[int]]:
-    """Identifier → sorted offsets where it names a function, class or method."""
-    index = {}  # type: Dict[str, List[int]]
-
-    def add(name: str, offset: int) -> None:
-        index.setdefault(name, []).append(offset)
-
-    def assigned(pattern: "re.Pattern[str]", end: int) -> None:
-        start = max(0, end - _LOOK_BACK)
-        m = pattern.search(text, start, end)
-        if m is not None:
-            add(m.group(1), m.start(1))
-
-    for rx in (_FUNCTION_KW, _CLASS_KW):
-        for m in rx.finditer(text):
-            if m.group(1) is not None:
-                add(m.group(1), m.start(1))
-            assigned(_ASSIGNED, m.start())
-    for m in _ARROW.finditer(text):
-        assigned(_ASSIGNED_ARROW, m.start())
-    for m in _METHOD.finditer(text):
-        add(m.group(1), m.start(1))
-    for offsets in index.values():
-        offsets.sort()
-    return index
-
-
-class _NameFinder:
-    """Translates minified identifiers to original names through definitions."""
-
-    def __init__(self, resolved: ResolvedMap) -> None:
-        self.resolved = resolved
-        self._index = None  # type: Optional[Dict[str, List[int]]]
-        self._sources = {}  # type: Dict[str, Optional[str]]
-        self._source_lines = {}  # type: Dict[str, List[int]]
-
-    def _source_text(self, source: str) -> Optional[str]:
-        if source not in self._sources:
-            try:
-                text = self.resolved.sourcemap.source_content(source)
-            except Exception:  # noqa: BLE001 - no sourcesContent: no name
-                text = None
-            self._sources[source] = text
-        return self._sources[source]
-
-    def _definitions(self, name: str) -> List[int]:
-        if self._index is None:
-            self._index = _definition_index(self.resolved.generated or "")
-        return self._index.get(name, [])
-
-    def identifier_at(self, line0: int, col0: int) -> Optional[str]:
-        """The identifier starting at a generated position, if any."""
-        offset = self._offset(line0, col0)
-        if offset is None:
-            return None
-        m = _IDENT.match(self.resolved.generated or "", offset)
-        return m.group(0) if m else None
-
-    def _line_bounds(self, line0: int) -> Tuple[int, int]:
-        starts = self.resolved.line_starts()
-        text = self.resolved.generated or ""
-        end = starts[line0 + 1] if line0 + 1 < len(starts) else len(text)
-        return starts[line0], end
-
-    def _position(self, offset: int) -> Tuple[int, int]:
-        """Text offset → (0-based line, UTF-16 column)."""
-        line = bisect.bisect_right(self.resolved.line_starts(), offset) - 1
-        start, end = self._line_bounds(line)
-        astral = self.resolved.astral(line, start, end)
-        # a column counts UTF-16 units: characters outside the BMP count twice
-        return line, offset - start + bisect.bisect_left(astral, offset)
-
-    def _offset(self, line0: int, col0: int) -> Optional[int]:
-        """(0-based line, UTF-16 column) → text offset (clamped to the line)."""
-        if line0 >= len(self.resolved.line_starts()):
-            return None
-        start, end = self._line_bounds(line0)
-        astral = self.resolved.astral(line0, start, end)
-        lo, hi = start, end
-        while lo < hi:  # first offset whose column is >= col0
-            mid = (lo + hi) // 2
-            if mid - start + bisect.bisect_left(astral, mid) < col0:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    def translate(self, name: str, line0: int, col0: int) -> Optional[str]:
-        """Original name of the nearest definition of ``name`` before (line0, col0)."""
-        if not self.resolved.generated or name in _NOT_TRANSLATED:
-            return None
-        defs = self._definitions(name)
-        if not defs:
-            return None
-        here = self._offset(line0, col0)
-        if here is None:
-            return None
-        i = bisect.bisect_right(defs, here) - 1
-        # the nearest definition before the position, else (classes used before their
-        # text, receivers) the first one after it
-        candidates = [defs[i]] if i >= 0 else []
-        if i + 1 < len(defs):
-            candidates.append(defs[i + 1])
-        for off in candidates:
-            dl, dc = self._position(off)
-            tok = self.resolved.sourcemap.lookup(dl, dc)
-            if tok is None or tok.dst_line != dl:
-                continue
-            if tok.dst_col == dc and tok.name:
-                return str(tok.name)
-            original = self._name_in_original(tok, off, dc)
-            if original is not None:
-                return original
-        return None
-
-    def _name_in_original(self, tok: Any, offset: int, col0: int) -> Optional[str]:
-        """Without a ``name`` in the mapping, read the name from ``sourcesContent``.
-
-        Maps often have a mapping at the definition (at its name, or at the ``function``
-        / ``class`` keyword just before it) but no ``names`` entry; the original source
-        then shows the name: ``export function getY(`` → ``getY``.
-        """
-        generated = self.resolved.generated or ""
-        if tok.dst_col != col0:
-            # the mapping must start the declaration the name belongs to
-            start = offset - (col0 - tok.dst_col)
-            if start < 0 or not _DECL_PREFIX.match(generated, start, offset):
-                return None
-        text = self._source_text(tok.src)
-        if text is None:
-            return None
-        starts = self._source_lines.get(tok.src)
-        if starts is None:
-            starts = self._source_lines[tok.src] = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
-        if tok.src_line >= len(starts):
-            return None
-        end = starts[tok.src_line + 1] if tok.src_line + 1 < len(starts) else len(text)
-        col = _utf16_to_index(text[starts[tok.src_line] : end], tok.src_col)
-        if col is None:
-            return None
-        pos = starts[tok.src_line] + col
-        if tok.dst_col == col0:
-            m = _IDENT.match(text, pos)
-            return m.group(0) if m else None
-        # TypeScript and others map a declaration from its leading comment: skip those.
-        pos = _SKIP_COMMENTS.match(text, pos).end()  # type: ignore[union-attr]
-        m = _DECL_ORIGINAL.match(text, pos)
-        if m is None:
-            return None
-        return next(g for g in m.groups() if g is not None)
-
-    def translate_qualified(self, printed: str, line0: int, col0: int) -> Optional[str]:
-        """Translate each identifier of ``a.total`` / ``r/<`` ...; None if none changed."""
-        changed = False
-        parts = []
-        last = 0
-        for m in _IDENT.finditer(printed):
-            parts.append(printed[last : m.start()])
-            new = self.translate(m.group(0), line0, col0)
-            if new is not None and new != m.group(0):
-                changed = True
-                parts.append(new)
-            else:
-                parts.append(m.group(0))
-            last = m.end()
-        parts.append(printed[last:])
-        return "".join(parts) if changed else None
+def _scope_function(f: Frame, scope: Optional[str]) -> Optional[str]:
+    """The function name a frame prints, from its scope's name (symbolic's answer)."""
+    if scope is None:
+        return None  # top-level code: the engine's name is kept (as symbolicator does)
+    if scope == "<anonymous>":
+        # an engine that printed no name prints anonymous frames that way
+        return scope if f.function else None
+    if f.is_constructor and scope.startswith("new "):
+        return scope[4:]  # rendered after the frame's own `new`
+    return scope
 
 
 def symbolicate_frames(
@@ -567,6 +294,8 @@ def symbolicate_frames(
     frames = [x for x in lines if isinstance(x, Frame)]
     maps = {}  # type: Dict[int, Optional[ResolvedMap]]
     tokens = {}  # type: Dict[int, Any]
+    # frame index -> the innermost function scope's name ("<anonymous>", None: top level)
+    scope_names = {}  # type: Dict[int, Optional[str]]
 
     def position_of(f: Frame) -> Optional[Frame]:
         if f.eval_origin is not None:
@@ -599,8 +328,13 @@ def symbolicate_frames(
             found = [rm.sourcemap.lookup(ln, c) for ln, c in zip(lines0, cols0)]
         for i, tok in zip(idxs, found):
             tokens[i] = tok
+        if rm.scopes_ready():
+            # the eval frames' positions are their origins: not named by scopes
+            named = [k for k, i in enumerate(idxs) if frames[i].eval_origin is None]
+            found_names = rm.sourcemap.function_names([lines0[k] for k in named], [cols0[k] for k in named])
+            for k, name in zip(named, found_names):
+                scope_names[idxs[k]] = name
 
-    finders = {}  # type: Dict[int, _NameFinder]
     results = []  # type: List[SymbolicatedFrame]
     for idx, f in enumerate(frames):
         tok = tokens.get(idx)
@@ -608,18 +342,14 @@ def symbolicate_frames(
         if tok is None or rm is None or tok.src is None:
             results.append(SymbolicatedFrame(f))
             continue
-        pos = position_of(f)
-        assert pos is not None and pos.line is not None and pos.col is not None
         function = None  # type: Optional[str]
         how = None  # type: Optional[str]
-        finder = finders.get(id(rm.sourcemap))
-        if finder is None or (finder.resolved.generated is None and rm.generated is not None):
-            finder = finders[id(rm.sourcemap)] = _NameFinder(rm)
-        if f.eval_origin is None and f.function:
-            function = finder.translate_qualified(f.function, pos.line - 1, pos.col - 1)
-            if function is not None:
-                how = "definition"
-        if function is None and f.eval_origin is None and idx + 1 < len(frames):
+        if idx in scope_names:
+            function = _scope_function(f, scope_names[idx])
+            how = "scope" if scope_names[idx] is not None else None
+        elif f.eval_origin is None and idx + 1 < len(frames):
+            # Without the generated file (Node's fallback): the caller's call site (the
+            # next frame, same map) names the function it called, this frame's.
             caller = frames[idx + 1]
             ctok = tokens.get(idx + 1)
             if (
@@ -628,18 +358,7 @@ def symbolicate_frames(
                 and caller.url == f.url
                 and getattr(maps.get(idx + 1), "sourcemap", None) is rm.sourcemap
             ):
-                if finder.resolved.generated:
-                    # With the generated text, check that the caller's call site really
-                    # calls this frame's (printed) function: callbacks called through a
-                    # parameter, or frames in between that were elided, do not count.
-                    idents = _IDENT.findall(f.function or "")
-                    called = finder.identifier_at(ctok.dst_line, ctok.dst_col)
-                    trusted = bool(idents) and called == idents[-1]
-                else:
-                    trusted = True  # Node's behaviour: nothing to check against
-                if trusted:
-                    function = str(ctok.name)
-                    how = "caller"
+                function, how = str(ctok.name), "caller"
         if function is None and f.function:
             function, how = f.function, "unchanged"
         ctx = None
@@ -720,7 +439,7 @@ def symbolicate_trace(text: str, resolver: Resolver, context: Optional[int] = 0)
     bodies = [c.rstrip("\r\n") for c in chunks]
     endings = [c[len(b) :] for c, b in zip(chunks, bodies)]
     newline = next((e for e in endings if e), "\n")
-    parsed = [parse_line(b) or b for b in bodies]  # type: List[Line]
+    parsed = [f if f is not None else b for f, b in zip(parse_lines(bodies), bodies)]  # type: List[Line]
     done = symbolicate_frames(parsed, resolver, context)
     return "".join(_render_line(item, body, end, newline, context) for item, body, end in zip(done, bodies, endings))
 
@@ -774,14 +493,20 @@ def symbolicate_stream(
 
     def read(limit: int, stop_at_frame: bool) -> bool:
         """Parse up to ``limit`` more lines into pending; False at the end of input."""
+        if not stop_at_frame:
+            chunk = list(itertools.islice(source, limit))
+            bodies = [c.rstrip("\r\n") for c in chunk]
+            for c, body, parsed in zip(chunk, bodies, parse_lines(bodies)):
+                pending.append((body, c[len(body) :], parsed if parsed is not None else body))
+            return len(chunk) == limit
         for _ in range(limit):
             raw = next(source, None)
             if raw is None:
                 return False
             body = raw.rstrip("\r\n")
-            parsed = parse_line(body)
-            pending.append((body, raw[len(body) :], parsed if parsed is not None else body))
-            if stop_at_frame and parsed is not None:
+            one = parse_line(body)
+            pending.append((body, raw[len(body) :], one if one is not None else body))
+            if one is not None:
                 break
         return True
 

@@ -190,10 +190,10 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def test_streamed_trace_is_the_whole_trace(small_chunks: None) -> None:
-    from test_stacktrace import GEN, TRACE, tiny
+def test_streamed_trace_is_the_whole_trace(small_chunks: None, engine: str) -> None:
+    from test_stacktrace import GEN, TRACE, real, tiny
 
-    sm = tiny()
+    sm = real(tiny())  # function names from the generated text's scopes
     text = TRACE + "note\n" + TRACE.replace("\r\n", "\n") + "    at c (https://x.example.com/y.min.js:1:57)"
 
     def resolver(url: str) -> object:
@@ -205,6 +205,7 @@ def test_streamed_trace_is_the_whole_trace(small_chunks: None) -> None:
             blocks = [text[i : i + size] for i in range(0, len(text), size)]
             got = "".join(symbolicate_trace_stream(split_lines_stream(blocks), resolver, context))
             assert got == want, (context, size)
+    sm.close()
 
 
 def _trace_dir(tmp: Path, frames: int) -> int:

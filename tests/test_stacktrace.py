@@ -1,17 +1,21 @@
-"""JavaScript stack-trace parsing and symbolication logic (no wasm module needed).
+"""JavaScript stack-trace parsing and symbolication logic.
 
-The symbolication tests use a tiny in-test map with a brute-force lookup, so they check
-the trace handling (position conversion, naming, rendering), not the source map parser;
-tests/test_cli.py runs the same on the real module and the bundled sample.
+The symbolication tests use a tiny in-test map: as a real :class:`pysym.SourceMap` when
+the generated text is given (function names then come from the module's scopes), and with
+a brute-force lookup where the tests count the host's calls; tests/test_cli.py runs the
+bundled sample.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
+from strategies import vlq_encode
 
+import pysym
 from pysym._stacktrace import (
     Frame,
     ResolvedMap,
@@ -117,6 +121,8 @@ V8_CASES = [
         False,
     ),
     ("    at https://a.b/c.js:7", None, "https://a.b/c.js", 7, None, False, False),
+    # Hermes (React Native): the bundle's position after "address at"
+    ("    at foo (address at index.android.bundle:1:9876)", "foo", "index.android.bundle", 1, 9876, False, False),
 ]
 
 
@@ -290,6 +296,32 @@ class TinyMap:
         return lines[max(0, line - context) : line], lines[line], lines[line + 1 : line + 1 + context]
 
 
+def real(tm: TinyMap) -> pysym.SourceMap:
+    """The same tokens as a real source map."""
+    sources = sorted({t.src for t in tm.tokens if t.src is not None} | set(tm.contents))
+    names = sorted({t.name for t in tm.tokens if t.name is not None})
+    lines: List[List[str]] = []
+    prev = [0, 0, 0, 0]  # source, source line, source column, name
+    for t in tm.tokens:
+        while len(lines) <= t.dst_line:
+            lines.append([])
+        col0 = int(lines[-1][-1].split(":")[0]) if lines[-1] else 0
+        seg = [t.dst_col - col0]
+        if t.src is not None:
+            assert t.src_line is not None and t.src_col is not None
+            now = [sources.index(t.src), t.src_line, t.src_col]
+            seg += [now[0] - prev[0], now[1] - prev[1], now[2] - prev[2]]
+            prev[:3] = now
+            if t.name is not None:
+                seg.append(names.index(t.name) - prev[3])
+                prev[3] = names.index(t.name)
+        lines[-1].append("%d:%s" % (t.dst_col, "".join(vlq_encode(v) for v in seg)))
+    mappings = ";".join(",".join(x.split(":")[1] for x in segs) for segs in lines)
+    doc = {"version": 3, "sources": sources, "names": names, "mappings": mappings,
+           "sourcesContent": [tm.contents.get(src) for src in sources]}
+    return pysym.SourceMap.from_bytes(json.dumps(doc))
+
+
 # generated:  function a(b){return b.x.y}function c(){return a(null)}c();
 GEN = "function a(b){return b.x.y}function c(){return a(null)}c();"
 SRC = "function getY(obj) {\n  return obj.x.y;\n}\nfunction main() {\n  return getY(null);\n}\nmain();"
@@ -334,11 +366,11 @@ TRACE = (
 )
 
 
-def test_symbolicate_v8_trace_with_generated_text() -> None:
-    sm = tiny()
-    out = symbolicate_trace(
-        TRACE, lambda url: ResolvedMap(sm, GEN) if url.endswith("/y.min.js") else None, context=None
-    )
+def test_symbolicate_v8_trace_with_generated_text(engine: str) -> None:
+    with real(tiny()) as sm:
+        resolver = lambda url: ResolvedMap(sm, GEN) if url.endswith("/y.min.js") else None  # noqa: E731
+        out = symbolicate_trace(TRACE, resolver, context=None)
+        items = symbolicate_frames(parse_stacktrace(TRACE), resolver)
     assert out.split("\r\n") == [
         "TypeError: Cannot read properties of null (reading 'x')",
         "    at getY (src/y.js:2:14)",
@@ -348,9 +380,10 @@ def test_symbolicate_v8_trace_with_generated_text() -> None:
         "    at Array.forEach (<anonymous>)",
         "",
     ]
-    # 1-based trace positions were converted to 0-based lookups
-    assert (0, 23) in sm.calls and (0, 48) in sm.calls and (0, 56) in sm.calls
-    assert (0, 9) in sm.calls and (0, 36) in sm.calls  # the definitions of a and c
+    # the names come from the functions around the (1-based) positions: `a` and `c`,
+    # named by the mappings at their definitions; the last one is top-level code
+    frames = [i for i in items if not isinstance(i, str)]
+    assert [(f.function, f.function_from) for f in frames[:3]] == [("getY", "scope"), ("main", "scope"), (None, None)]
 
 
 def test_function_names_without_generated_text_use_the_caller_site() -> None:
@@ -388,13 +421,13 @@ def test_context_lines() -> None:
     ]
 
 
-def test_gecko_trace_keeps_style() -> None:
-    sm = tiny()
+def test_gecko_trace_keeps_style(engine: str) -> None:
     text = (
         "a@https://cdn.example.com/js/y.min.js:1:24\nasync*c@https://cdn.example.com/js/y.min.js:1:49\n"
         "@https://cdn.example.com/js/y.min.js:1:57\nx@https://elsewhere/z.js:1:1"
     )
-    out = symbolicate_trace(text, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=None)
+    with real(tiny()) as sm:
+        out = symbolicate_trace(text, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=None)
     assert out == "getY@src/y.js:2:14\nasync*main@src/y.js:5:10\n@src/y.js:7:1\nx@https://elsewhere/z.js:1:1"
 
 
@@ -439,12 +472,12 @@ def test_round_trip_of_unparseable_text() -> None:
     assert symbolicate_trace(text + "\n", lambda url: None, context=3) == text + "\n"
 
 
-def test_utf16_columns_with_characters_outside_the_bmp() -> None:
+def test_utf16_columns_with_characters_outside_the_bmp(engine: str) -> None:
     # The emoji is one Python character but two UTF-16 units: every later column in the
     # map (and in the trace) is one more than the Python index.
     gen = 'var s="\U0001f600";function a(b){return b.x}'
     assert gen.index("a(") == 19 and gen.index("x}") == 33
-    sm = TinyMap(
+    tm = TinyMap(
         [
             Tok(0, 0, "s.js", 0, 0, None),
             Tok(0, 20, "s.js", 1, 9, "getX"),  # `a`, at UTF-16 column 20
@@ -453,32 +486,40 @@ def test_utf16_columns_with_characters_outside_the_bmp() -> None:
         ],
         {},
     )
-    out = symbolicate_trace(
-        "    at a (https://x.org/s.min.js:1:35)", lambda url: ResolvedMap(sm, gen), context=None
-    )
+    with real(tm) as sm:
+        trace = "    at a (https://x.org/s.min.js:1:35)"
+        out = symbolicate_trace(trace, lambda url: ResolvedMap(sm, gen), context=None)
     assert out == "    at getX (s.js:3:14)"
 
 
-def test_function_name_from_sources_content_when_the_map_has_no_names() -> None:
-    # TypeScript-style map: the declaration is mapped from its doc comment, no `names`.
-    gen = "function a(b){return b.x}"
-    src = "// header\n\n\n/** Gets x.\n * @param obj */\nexport function getX(obj: Obj): number {\n  return obj.x;\n}\n"
-    sm = TinyMap([Tok(0, 0, "t.ts", 3, 0, None), Tok(0, 21, "t.ts", 6, 9, None)], {"t.ts": src})
-    items = symbolicate_frames(
-        parse_stacktrace("    at a (https://x.org/t.min.js:1:22)"), lambda url: ResolvedMap(sm, gen)
+def test_scope_names_of_anonymous_functions_and_constructors(engine: str) -> None:
+    # generated: class a{constructor(){b(()=>c.d)}}  (original: class Cart, arrow inside)
+    gen = "class a{constructor(){b(()=>c.d)}}"
+    src = "class Cart {\n  constructor() {\n    each(() => x.y);\n  }\n}\n"
+    tm = TinyMap(
+        [
+            Tok(0, 0, "c.js", 0, 0, None),
+            Tok(0, 6, "c.js", 0, 6, "Cart"),
+            Tok(0, 22, "c.js", 2, 4, "each"),
+            Tok(0, 28, "c.js", 2, 15, "x"),
+            Tok(0, 30, "c.js", 2, 17, "y"),
+        ],
+        {"c.js": src},
     )
-    sf = items[0]
-    assert not isinstance(sf, str)
-    assert (sf.function, sf.function_from, sf.source, sf.line, sf.col) == (
-        "getX",
-        "definition",
-        "t.ts",
-        7,
-        10,
+    trace = (
+        "    at https://x.org/c.min.js:1:31\n"  # in the arrow, V8 prints no name
+        "    at e (https://x.org/c.min.js:1:31)\n"  # a printed name for it
+        "    at new a (https://x.org/c.min.js:1:23)\n"
+        "@https://x.org/c.min.js:1:31\n"
+        "a@https://x.org/c.min.js:1:23"
     )
-    # a mapping that is not at the declaration (here: inside the previous code) is not used
-    sm2 = TinyMap([Tok(0, 0, "t.ts", 6, 2, None), Tok(0, 21, "t.ts", 6, 9, None)], {"t.ts": src})
-    items = symbolicate_frames(
-        parse_stacktrace("    at a (https://x.org/t.min.js:1:22)"), lambda url: ResolvedMap(sm2, gen)
-    )
-    assert not isinstance(items[0], str) and items[0].function == "a"
+    with real(tm) as sm:
+        out = symbolicate_trace(trace, lambda url: ResolvedMap(sm, gen), context=None)
+    # symbolic's names: "<anonymous>" for the arrow, "new Cart" for the constructor
+    assert out.split("\n") == [
+        "    at c.js:3:18",
+        "    at <anonymous> (c.js:3:18)",
+        "    at new Cart (c.js:3:5)",
+        "@c.js:3:18",
+        "new Cart@c.js:3:5",
+    ]

@@ -1,8 +1,11 @@
 // The browser's stack-trace parser on hostile lines: linear time (a ratio per character,
 // 1 MB against 10 KB, never a wall clock) and the line-length cap, as in Python.
-import { test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import { init } from "../../../browser/runtime.js";
 import { MAX_EVAL_DEPTH, MAX_FRAME_LINE, parseLine } from "../../../browser/stacktrace.js";
+
+before(() => init()); // the parser is the module's
 
 const HOSTILE = {
   "v8 trailing spaces": (n) => "at a" + " ".repeat(n) + "x",

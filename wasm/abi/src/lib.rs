@@ -16,7 +16,7 @@ use std::mem::ManuallyDrop;
 mod pools;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 9;
+pub const ABI_VERSION: i32 = 10;
 
 /// Status codes; the table in ABI.md lists the same numbers.
 pub mod status {
@@ -1576,4 +1576,39 @@ pub extern "C" fn pysym_minidump_free(h: u32) -> i32 {
     }
     drop(state().slab.remove(h));
     status::OK
+}
+
+// -- JavaScript stack traces (ABI 10: appended after the exports above) -----------------
+
+/// Parses stack-trace lines: `len` bytes of UTF-8 at `ptr` (the host's input buffer,
+/// `pysym_input_buffer`), the lines joined by `\n`; lines longer than `max_chars` code
+/// points are not frames; offsets in `units` (0 bytes, 1 code points, 2 UTF-16 units).
+/// Result buffer in `out[0..2]`: little-endian u32 words, per line its record count, then
+/// the records (ABI.md "Layouts", trace records).
+#[no_mangle]
+pub extern "C" fn pysym_js_parse_trace(ptr: u32, len: u32, max_chars: u32, units: u32, out: u32) -> i32 {
+    use pysym_core::js::trace::{parse_lines, Units};
+    let units = match units {
+        0 => Units::Bytes,
+        1 => Units::CodePoints,
+        2 => Units::Utf16,
+        _ => return fail(status::BAD_ARGUMENT, format!("pysym_js_parse_trace: no such units {}", units)),
+    };
+    // SAFETY: the host wrote `len` bytes at `ptr` (its input buffer); a bad range traps.
+    let data: &[u8] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) } };
+    let text = match std::str::from_utf8(data) {
+        Ok(t) => t,
+        Err(e) => return fail(status::BAD_ARGUMENT, format!("the trace is not UTF-8 ({})", e)),
+    };
+    let mut words: Vec<u32> = Vec::new();
+    parse_lines(text, max_chars as usize, units, &mut words);
+    let st = state();
+    st.result.clear();
+    if st.result.try_reserve(words.len().saturating_mul(4)).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate {} result words", words.len()));
+    }
+    for w in words {
+        push_u32(&mut st.result, w);
+    }
+    publish_result(out)
 }

@@ -272,6 +272,7 @@ pub fn walk(data: &[u8]) {
         assert!(pair[1].sp > pair[0].sp);
     }
     let _ = w.to_json();
+}
 
 /// A PDB (MSF 7.0): the input behind the MSF magic, so that every run reaches the
 /// directory, the streams and the module records; identity, a build, lookups of it.
@@ -303,5 +304,44 @@ pub fn js_scopes(data: &[u8]) {
         for s in &ex.scopes {
             assert!(s.start <= s.end, "{:?}", s);
         }
+    }
+}
+
+/// The stack-trace line parser on any text: records stay inside their line, on character
+/// boundaries, in the same places in every unit; an origin chain is bounded.
+pub fn js_trace(data: &[u8]) {
+    use pysym_core::js::trace::{parse_line, parse_lines, Units, MAX_EVAL_DEPTH, NO_SPAN, RECORD_WORDS};
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut words = [Vec::new(), Vec::new(), Vec::new()];
+    for (k, units) in [Units::Bytes, Units::CodePoints, Units::Utf16].into_iter().enumerate() {
+        parse_lines(&text, 64, units, &mut words[k]);
+    }
+    let mut at = 0;
+    for line in &lines {
+        let count = words[0][at] as usize;
+        assert!(count <= MAX_EVAL_DEPTH + 2, "{} records", count);
+        for w in &words {
+            assert_eq!(w[at] as usize, count);
+        }
+        for r in 0..count * RECORD_WORDS {
+            let i = at + 1 + r;
+            let b = words[0][i];
+            if r % RECORD_WORDS < 2 || b == NO_SPAN {
+                continue;
+            }
+            let b = b as usize;
+            assert!(b <= line.len() && line.is_char_boundary(b), "{:?} {}", line, b);
+            assert_eq!(words[1][i] as usize, line[..b].chars().count());
+            assert_eq!(words[2][i] as usize, line[..b].encode_utf16().count());
+        }
+        at += 1 + count * RECORD_WORDS;
+    }
+    assert_eq!(at, words[0].len());
+    // without the cap, the same line alone
+    let mut frames = Vec::new();
+    let _ = parse_line(&text, usize::MAX, &mut frames);
+    for f in &frames {
+        assert!(f.raw.0 <= f.raw.1 && f.raw.1 <= text.len());
     }
 }

@@ -4,7 +4,7 @@
 // so the document stays the single contract (like tests/test_abi.py for pysym/_abi.py).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 9;
+export const ABI_VERSION = 10;
 
 export const NONE = 0xffffffff;
 

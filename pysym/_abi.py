@@ -4,7 +4,7 @@
 the document stays the single contract.
 """
 
-ABI_VERSION = 9
+ABI_VERSION = 10
 
 NONE = 0xFFFFFFFF
 

@@ -272,6 +272,7 @@ pub fn walk(data: &[u8]) {
         assert!(pair[1].sp > pair[0].sp);
     }
     let _ = w.to_json();
+}
 
 /// A PDB (MSF 7.0): the input behind the MSF magic, so that every run reaches the
 /// directory, the streams and the module records; identity, a build, lookups of it.
@@ -303,5 +304,38 @@ pub fn js_scopes(data: &[u8]) {
         for s in &ex.scopes {
             assert!(s.start <= s.end, "{:?}", s);
         }
+    }
+}
+
+/// The source map cache reader on any bytes (a valid cache prefix from the corpus makes
+/// the mutations reach the tables): open, look up around every line, read every table;
+/// every failure must be an `InvalidSymCache` error.
+pub fn smcache(data: &[u8]) {
+    use pysym_core::sourcemap::cache::{SourceMapCache, Table};
+    use pysym_core::ErrorKind;
+    let check = |r: pysym_core::error::Result<()>| {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::InvalidSymCache, "{e}");
+        }
+    };
+    let cache = match SourceMapCache::parse(data) {
+        Ok(c) => c,
+        Err(e) => return assert_eq!(e.kind(), ErrorKind::InvalidSymCache, "{e}"),
+    };
+    for line in 0..cache.line_count().min(8) + 1 {
+        for col in [0, 1, 7, 40, 1000, u32::MAX] {
+            check(cache.lookup_indexed(line, col, Bias::GreatestLowerBound).map(|_| ()));
+            check(cache.lookup_indexed(line, col, Bias::LeastUpperBound).map(|_| ()));
+            check(cache.function(line, col).map(|_| ()));
+        }
+    }
+    for t in [Table::Sources, Table::Names, Table::FunctionNames, Table::Meta, Table::Contents] {
+        for i in 0..8 {
+            check(cache.string(t, i).map(|_| ()));
+        }
+    }
+    check(cache.ignore_list().map(|_| ()));
+    for i in 0..cache.token_count().min(64) {
+        check(cache.token(i).map(|_| ()));
     }
 }

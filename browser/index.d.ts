@@ -83,6 +83,37 @@ export declare class SourceMap implements Iterable<Token> {
   [Symbol.dispose](): void;
 }
 
+/** A SourceMapCache lookup: SourceMap's token plus the enclosing function's original name. */
+export interface CacheToken extends Token {
+  /** Original name, "<anonymous>", or null (top-level code, or a cache built without the minified file). */
+  readonly functionName: string | null;
+}
+
+/** A source map in the portable binary cache form (smcache.js; mirrors pysym.SourceMapCache). */
+export declare class SourceMapCache implements Iterable<CacheToken> {
+  private constructor();
+  static fromSourceMap(mapBytes: Bytes, minifiedSource?: string | Uint8Array | ArrayBuffer | null,
+    options?: { sourcesContent?: boolean; runtime?: Runtime }): SourceMapCache;
+  static fromBytes(data: Bytes, options?: { runtime?: Runtime }): SourceMapCache;
+  toBytes(): Uint8Array;
+  readonly sources: (string | null)[];
+  readonly names: (string | null)[];
+  readonly file: string | null;
+  readonly debugId: string | null;
+  readonly ignoreList: (string | null)[];
+  readonly isIndexMap: boolean;
+  readonly hasFunctionNames: boolean;
+  readonly hasSourcesContent: boolean;
+  readonly length: number;
+  readonly closed: boolean;
+  lookup(line: number, col: number, bias?: Bias): CacheToken | null;
+  lookupMany(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>, bias?: Bias): (CacheToken | null)[];
+  sourceContent(source: string | number): string | null;
+  [Symbol.iterator](): Iterator<CacheToken>;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
 // -- native (native.js; mirrors pysym/_native.py) ---------------------------------------
 
 export type FileSource = Blob | ArrayBuffer | ArrayBufferView;

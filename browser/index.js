@@ -21,6 +21,7 @@
 export { ABI_VERSION } from "./abi.js";
 export { DEFAULT_WASM_URL, getRuntime, init } from "./runtime.js";
 export { GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceMap } from "./sourcemap.js";
+export { SourceMapCache } from "./smcache.js";
 export { NativeObject, SymCache, parseAddresses, renderNativeLookup } from "./native.js";
 export { Minidump, buildCfi, walkMinidump } from "./minidump.js";
 export {

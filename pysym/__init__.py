@@ -21,6 +21,7 @@ from ._host import configure
 from ._limits import Limits
 from ._minidump import MemoryRegion, Minidump, MinidumpException, MinidumpModule, MinidumpSystemInfo, MinidumpThread
 from ._native import Frame, LookupResults, Object, SymCache
+from ._smcache import SourceMapCache
 from ._sourcemap_url import decode_data_url, find_debug_id, find_sourcemap_url
 from ._symbolicate import (
     FilesystemStore,
@@ -36,6 +37,7 @@ from ._version import __version__
 
 __all__ = [
     "SourceMap",
+    "SourceMapCache",
     "Token",
     "SourceContext",
     "GREATEST_LOWER_BOUND",

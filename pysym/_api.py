@@ -40,6 +40,9 @@ class Token:
     source URL after ``sourceRoot`` resolution. ``src``, ``src_line`` and ``src_col`` are
     ``None`` only for segments without an original position (seen when iterating a map;
     lookups return ``None`` instead of such a token). ``name`` is ``None`` when absent.
+    ``function_name`` is set by :class:`pysym.SourceMapCache` lookups built with the
+    generated file: the enclosing function's original name, ``"<anonymous>"``, or
+    ``None`` for top-level code (and always ``None`` from :class:`SourceMap`).
     """
 
     dst_line: int
@@ -48,6 +51,7 @@ class Token:
     src_line: Optional[int]
     src_col: Optional[int]
     name: Optional[str]
+    function_name: Optional[str] = None
 
 
 class SourceContext(NamedTuple):
@@ -63,11 +67,12 @@ _set = object.__setattr__
 
 
 def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[int],
-           src_col: Optional[int], name: Optional[str]) -> Token:
+           src_col: Optional[int], name: Optional[str], function_name: Optional[str] = None) -> Token:
     # A frozen dataclass's __init__ costs ~1.3 us; setting __dict__ at once costs half.
     t = _new(Token)
     _set(t, "__dict__", {"dst_line": dst_line, "dst_col": dst_col, "src": src,
-                         "src_line": src_line, "src_col": src_col, "name": name})
+                         "src_line": src_line, "src_col": src_col, "name": name,
+                         "function_name": function_name})
     return t
 
 
@@ -100,6 +105,31 @@ def _u32_array(values: Any, what: str) -> "array.array[int]":
         return array.array("I", values)
     except OverflowError:
         raise ValueError("%s must be integers in 0..2**32-1" % what) from None
+
+
+def _pair_batches(owner: HandleOwner, lines: Any, cols: Any, export: str,
+                  *args: int) -> Iterator[Tuple[int, int, bytes]]:
+    """``export(h, pairs, count, *args, out)`` over (line, col) pairs, one call per batch:
+    (start, stop, result bytes) of each."""
+    la = _u32_array(lines, "lines")
+    ca = _u32_array(cols, "cols")
+    n = len(la)
+    if len(ca) != n:
+        raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
+    rt = owner._rt
+    for start in range(0, n, _BATCH):
+        stop = min(n, start + _BATCH)
+        pairs = array.array("I", bytes(8 * (stop - start)))
+        pairs[0::2] = la[start:stop]
+        pairs[1::2] = ca[start:stop]
+        if sys.byteorder == "big":
+            pairs.byteswap()
+        with rt.lock:
+            h = owner._h()
+            ptr = rt.input_buffer(pairs)
+            rt.check(rt.call(export, h, ptr, stop - start, *args, rt.out_slot))
+            raw = rt.result_bytes()
+        yield start, stop, raw
 
 
 class SourceMap(HandleOwner):
@@ -414,27 +444,7 @@ class SourceMap(HandleOwner):
         return out
 
     def _pair_batches(self, lines: Any, cols: Any, export: str, *args: int) -> Iterator[Tuple[int, int, bytes]]:
-        """``export(h, pairs, count, *args, out)`` over (line, col) pairs, one call per batch:
-        (start, stop, result bytes) of each."""
-        la = _u32_array(lines, "lines")
-        ca = _u32_array(cols, "cols")
-        n = len(la)
-        if len(ca) != n:
-            raise ValueError("lines and cols differ in length (%d and %d)" % (n, len(ca)))
-        rt = self._rt
-        for start in range(0, n, _BATCH):
-            stop = min(n, start + _BATCH)
-            pairs = array.array("I", bytes(8 * (stop - start)))
-            pairs[0::2] = la[start:stop]
-            pairs[1::2] = ca[start:stop]
-            if sys.byteorder == "big":
-                pairs.byteswap()
-            with rt.lock:
-                h = self._h()
-                ptr = rt.input_buffer(pairs)
-                rt.check(rt.call(export, h, ptr, stop - start, *args, rt.out_slot))
-                raw = rt.result_bytes()
-            yield start, stop, raw
+        return _pair_batches(self, lines, cols, export, *args)
 
     def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
         # Layout: `count` token indices, then `count` token records (ABI.md).

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-TARGETS=${*:-sourcemap vlq index_map object symcache demangle demangle_msvc zstd minidump walk pdb js_scopes js_trace}
+TARGETS=${*:-sourcemap vlq index_map object symcache demangle demangle_msvc zstd minidump walk pdb js_scopes js_trace smcache}
 TRIPLE=x86_64-unknown-linux-gnu
 OUT=../target/fuzz
 if ! [ -f "${PYSYM_LIBFUZZER_DIR:-/usr/lib/llvm-14/lib}/libFuzzer.a" ]; then

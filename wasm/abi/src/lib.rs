@@ -6,6 +6,7 @@
 //! state below is only ever touched by one call at a time.
 
 use pysym_core::js::names::{Enclosing, ScopeNames};
+use pysym_core::sourcemap::cache::{self as smcache, SourceMapCache, Table};
 use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
 use pysym_core::symcache::{Output, SymCache};
 use pysym_core::{Error, ErrorKind};
@@ -235,6 +236,7 @@ impl Drop for OwnedMap {
 
 enum Entry {
     SourceMap(OwnedMap),
+    SmCache(OwnedSmCache),
     SymCache(OwnedSymCache),
     Minidump(Box<OwnedMinidump>),
 }
@@ -1609,6 +1611,234 @@ pub extern "C" fn pysym_js_parse_trace(ptr: u32, len: u32, max_chars: u32, units
     }
     for w in words {
         push_u32(&mut st.result, w);
+    }
+    publish_result(out)
+}
+
+// -- source map caches (ABI 10: appended after the exports above) ----------------------
+
+/// A source map cache together with the input bytes it is read from.
+struct OwnedSmCache {
+    cache: ManuallyDrop<SourceMapCache<'static>>,
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Drop for OwnedSmCache {
+    fn drop(&mut self) {
+        // SAFETY: the cache borrows the bytes, so it goes first.
+        unsafe { ManuallyDrop::drop(&mut self.cache) };
+        input_dealloc(self.ptr, self.len);
+    }
+}
+
+fn smcache_handle(handle: u32) -> Result<&'static SourceMapCache<'static>, i32> {
+    match state().slab.get(handle) {
+        Some(Entry::SmCache(c)) => Ok(&c.cache),
+        _ => Err(fail(status::BAD_HANDLE, format!("no source map cache with handle {:#x}", handle))),
+    }
+}
+
+macro_rules! try_smcache {
+    ($h:expr) => {
+        match smcache_handle($h) {
+            Ok(c) => c,
+            Err(code) => return code,
+        }
+    };
+}
+
+/// The cache of map `h` (with its generated file's scopes if it was given one; flags
+/// bit 0: with `sourcesContent`) in the result buffer.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_build(h: u32, flags: u32, out: u32) -> i32 {
+    let owned = match owned_map(h) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match smcache::write(&owned.map, owned.scopes.as_ref(), flags & 1 != 0) {
+        Ok(bytes) => {
+            let st = state();
+            st.result = bytes;
+            publish_result(out)
+        }
+        Err(e) => fail_core(e),
+    }
+}
+
+/// Opens a cache from memory allocated with `pysym_alloc`, taking ownership of it.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
+    let (ptr, len) = (ptr as *mut u8, len as usize);
+    // SAFETY: the bytes stay allocated until `drop`, which drops the cache first.
+    let data: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
+    match SourceMapCache::parse(data) {
+        Ok(cache) => insert_entry(Entry::SmCache(OwnedSmCache { cache: ManuallyDrop::new(cache), ptr, len }), out),
+        Err(e) => {
+            input_dealloc(ptr, len);
+            fail_core(e)
+        }
+    }
+}
+
+/// Frees a source map cache.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_free(h: u32) -> i32 {
+    if let Err(code) = smcache_handle(h) {
+        return code;
+    }
+    drop(state().slab.remove(h));
+    status::OK
+}
+
+/// Counts and flags of a cache.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_info(h: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    put_out(out, &[c.source_count(), c.name_count(), c.token_count(), c.line_count(), c.flags(), c.function_name_count()]);
+    status::OK
+}
+
+/// A string table of the cache: kind 0 sources, 1 names, 2 `[file, debugId]`, 3 function
+/// names. Also the ignore list (u32s) as kind 4.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_strings(h: u32, kind: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    let (table, n) = match kind {
+        0 => (Table::Sources, c.source_count()),
+        1 => (Table::Names, c.name_count()),
+        2 => (Table::Meta, 2),
+        3 => (Table::FunctionNames, c.function_name_count()),
+        4 => {
+            let list = match c.ignore_list() {
+                Ok(l) => l,
+                Err(e) => return fail_core(e),
+            };
+            let st = state();
+            st.result.clear();
+            for i in list {
+                push_u32(&mut st.result, i);
+            }
+            return publish_result(out);
+        }
+        _ => return fail(status::BAD_ARGUMENT, format!("string table kind must be 0 to 4, not {}", kind)),
+    };
+    let mut items = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        match c.string(table, i) {
+            Ok(s) => items.push(s.map(std::borrow::Cow::Borrowed)),
+            Err(e) => return fail_core(e),
+        }
+    }
+    write_string_table(items.into_iter());
+    publish_result(out)
+}
+
+/// `sourcesContent[src]` of a cache built with it; returns 1 when present, 0 when not.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_source_content(h: u32, src: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    match c.string(Table::Contents, src) {
+        Ok(Some(text)) => {
+            let st = state();
+            st.result.clear();
+            st.result.extend_from_slice(text.as_bytes());
+            publish_result(out);
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => fail_core(e),
+    }
+}
+
+/// The function-name word of a lookup: an index into table 3, or NONE (top-level code
+/// or no scopes in the cache), or NONE - 1 (an anonymous function).
+fn function_word(c: &SourceMapCache<'_>, line: u32, col: u32) -> Result<u32, Error> {
+    Ok(match c.function(line, col)? {
+        smcache::Function::Unknown | smcache::Function::Global => NONE,
+        smcache::Function::Anonymous => NONE - 1,
+        smcache::Function::Named(n) => n,
+    })
+}
+
+/// Single lookup: 1 and a token record in `out[0..6]`, its index in `out[6]` and the
+/// function-name word in `out[7]`, or 0.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match c.lookup_indexed(line, col, b) {
+        Ok(Some((i, t))) if t.src != NONE => {
+            let f = match function_word(c, line, col) {
+                Ok(f) => f,
+                Err(e) => return fail_core(e),
+            };
+            let w = token_words(&t);
+            put_out(out, &[w[0], w[1], w[2], w[3], w[4], w[5], i, f]);
+            1
+        }
+        Ok(_) => 0,
+        Err(e) => fail_core(e),
+    }
+}
+
+/// Batched lookup over `count` (line, col) pairs at `ptr`: `count` token indices, then
+/// `count` function-name words, then `count` token records.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let st = state();
+    let n = count as usize;
+    st.result.clear();
+    let size = n.saturating_mul((TOKEN_WORDS + 2) * 4);
+    if st.result.try_reserve(size).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
+    }
+    st.result.resize(size, 0);
+    let (indices, rest) = st.result.split_at_mut(n * 4);
+    let (functions, records) = rest.split_at_mut(n * 4);
+    let base = ptr as *const u32;
+    for i in 0..n {
+        // SAFETY: the host wrote `count` pairs at `ptr`; an out-of-bounds read traps.
+        let (line, col) = unsafe { (base.add(2 * i).read_unaligned(), base.add(2 * i + 1).read_unaligned()) };
+        let (index, f, words) = match c.lookup_indexed(line, col, b) {
+            Ok(Some((index, t))) if t.src != NONE => match function_word(c, line, col) {
+                Ok(f) => (index, f, token_words(&t)),
+                Err(e) => return fail_core(e),
+            },
+            Ok(_) => (NONE, NONE, token_words(&NO_TOKEN)),
+            Err(e) => return fail_core(e),
+        };
+        indices[i * 4..i * 4 + 4].copy_from_slice(&index.to_le_bytes());
+        functions[i * 4..i * 4 + 4].copy_from_slice(&f.to_le_bytes());
+        let rec = &mut records[i * TOKEN_WORDS * 4..(i + 1) * TOKEN_WORDS * 4];
+        for (k, w) in words.iter().enumerate() {
+            rec[k * 4..k * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+    }
+    publish_result(out)
+}
+
+/// Token records `start .. start + count` of a cache in generated order.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    let c = try_smcache!(h);
+    let end = start.saturating_add(count).min(c.token_count());
+    let st = state();
+    st.result.clear();
+    for i in start..end {
+        match c.token(i) {
+            Ok(Some(t)) => push_token(&mut st.result, &t),
+            Ok(None) => break,
+            Err(e) => return fail_core(e),
+        }
     }
     publish_result(out)
 }

@@ -345,3 +345,36 @@ pub fn js_trace(data: &[u8]) {
         assert!(f.raw.0 <= f.raw.1 && f.raw.1 <= text.len());
     }
 }
+
+/// The source map cache reader on any bytes (a valid cache prefix from the corpus makes
+/// the mutations reach the tables): open, look up around every line, read every table;
+/// every failure must be an `InvalidSymCache` error.
+pub fn smcache(data: &[u8]) {
+    use pysym_core::sourcemap::cache::{SourceMapCache, Table};
+    use pysym_core::ErrorKind;
+    let check = |r: pysym_core::error::Result<()>| {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::InvalidSymCache, "{e}");
+        }
+    };
+    let cache = match SourceMapCache::parse(data) {
+        Ok(c) => c,
+        Err(e) => return assert_eq!(e.kind(), ErrorKind::InvalidSymCache, "{e}"),
+    };
+    for line in 0..cache.line_count().min(8) + 1 {
+        for col in [0, 1, 7, 40, 1000, u32::MAX] {
+            check(cache.lookup_indexed(line, col, Bias::GreatestLowerBound).map(|_| ()));
+            check(cache.lookup_indexed(line, col, Bias::LeastUpperBound).map(|_| ()));
+            check(cache.function(line, col).map(|_| ()));
+        }
+    }
+    for t in [Table::Sources, Table::Names, Table::FunctionNames, Table::Meta, Table::Contents] {
+        for i in 0..8 {
+            check(cache.string(t, i).map(|_| ()));
+        }
+    }
+    check(cache.ignore_list().map(|_| ()));
+    for i in 0..cache.token_count().min(64) {
+        check(cache.token(i).map(|_| ()));
+    }
+}

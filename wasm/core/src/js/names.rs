@@ -4,8 +4,10 @@ use super::scopes::{extract, Extracted, Part, Pos};
 use crate::error::Result;
 use crate::sourcemap::{Bias, SourceMap, NONE};
 
-const GLOBAL: u32 = u32::MAX;
-const ANONYMOUS: u32 = u32::MAX - 1;
+/// Name id of top-level code (also in the source map cache format).
+pub(crate) const GLOBAL: u32 = u32::MAX;
+/// Name id of a function without a name (also in the source map cache format).
+pub(crate) const ANONYMOUS: u32 = u32::MAX - 1;
 
 /// What encloses a generated position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +132,11 @@ impl ScopeNames {
             ANONYMOUS => Enclosing::Anonymous,
             n => Enclosing::Named(&self.names[n as usize]),
         }
+    }
+
+    /// The transitions (position, name id) and the name table, for the source map cache.
+    pub(crate) fn parts(&self) -> (&[Pos], &[u32], &[String]) {
+        (&self.at, &self.name, &self.names)
     }
 
     /// Number of transitions (for tests and sizes).

@@ -28,6 +28,7 @@
 //!   both biases return the first of them in input order (what Mozilla's `source-map` does;
 //!   the spec's original-position lookup returns all of them, in that order).
 
+pub mod cache;
 mod json;
 mod vlq;
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Source map cache benchmark: what loading a ``pysym.SourceMapCache`` costs beside parsing
+the map (``pysym.SourceMap``) and symbolic's parse, on every installed engine.
+
+    python bench/bench_smcache.py [--maps babylon,jquery,rxjs,index] [--repeat 5]
+
+A program, not a test (numbers are noisy on a loaded machine; nothing is asserted).
+Per map and engine: the JSON parse of the map (full decode), the cache build (parse +
+scopes of the minified file + serialization, once), the cache's size, the cache load
+(bytes handed to the module, header checked: the goal is <= 1 ms for babylon.js's map),
+25,000 lookups on the loaded cache, and symbolic 13.9.0's ``SourceMapView`` parse and
+``SourceMapCache`` build (symbolic's Python binding cannot load a serialized cache).
+The maps are the npm maps of tests/reference (``realmaps``), as bench_sourcemap.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
+sys.path.insert(0, str(ROOT))
+import realmaps  # noqa: E402
+
+N_LOOKUPS = 25_000
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    return best
+
+
+def fmt(s: float) -> str:
+    return "%.2f s" % s if s >= 1 else "%.1f ms" % (s * 1e3) if s >= 1e-3 else "%.0f us" % (s * 1e6)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--maps", default="babylon,jquery,rxjs,index")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    gone = realmaps.missing_files()
+    if gone:
+        print("missing %s; run %s" % (gone[0], realmaps.INSTALL_COMMAND), file=sys.stderr)
+        return 2
+    import pysym
+    from pysym import _host
+    from pysym._engine import available_engines
+
+    print("load average: %.2f on %d cores (noisy above ~0.5 per core)" % (os.getloadavg()[0], os.cpu_count() or 0))
+    head = ("map", "engine", "parse", "build", "cache MB", "load", "load/parse", "25k lookups", "sym parse",
+            "sym cache build")
+    print("  ".join("%-14s" % h for h in head))
+    with tempfile.TemporaryDirectory() as td:
+        for key in args.maps.split(","):
+            if key == "index":
+                data, _, segs = realmaps.build_index_map()
+                map_bytes = json.dumps(data).encode()
+                js = None
+            else:
+                m = realmaps.BY_KEY[key]
+                map_bytes = m.map_path.read_bytes()
+                js = m.js_path.read_bytes()
+                segs = realmaps.segment_positions(json.loads(map_bytes)["mappings"])
+            step = max(1, len(segs) // N_LOOKUPS)
+            pos = segs[::step][:N_LOOKUPS]
+            lines = [p[0] for p in pos]
+            cols = [p[1] + 1 for p in pos]
+            sym: Dict[str, float] = {}
+            try:
+                from symbolic.sourcemap import SourceMapView
+                from symbolic.sourcemapcache import SourceMapCache as SymbolicCache
+
+                sym["parse"] = best_of(lambda mb=map_bytes: SourceMapView.from_json_bytes(mb), args.repeat)
+                if js is not None:
+                    sym["build"] = best_of(lambda j=js, mb=map_bytes: SymbolicCache.from_bytes(j, mb),
+                                           max(1, args.repeat // 2))
+            except ImportError:
+                pass
+            for eng in available_engines():
+                _host.use_engine(eng)
+                pysym.SourceMap.from_bytes(map_bytes).close()  # compile + warm
+                parse = best_of(lambda mb=map_bytes: pysym.SourceMap.from_bytes(mb).close(), args.repeat)
+                t0 = time.perf_counter()
+                built = pysym.SourceMapCache.from_sourcemap(map_bytes, js)
+                build = time.perf_counter() - t0
+                path = Path(td) / ("%s.smcache" % key)
+                built.write(path)
+                built.close()
+                blob = path.read_bytes()
+                pysym.SourceMapCache.from_bytes(blob).close()
+                load = best_of(lambda b=blob: pysym.SourceMapCache.from_bytes(b).close(), args.repeat * 4)
+                with pysym.SourceMapCache.from_bytes(blob) as cache:
+                    lookups = best_of(lambda c=cache, ls=lines, cs=cols: c.lookup_many(ls, cs), args.repeat)
+                row: List[str] = [key, eng, fmt(parse), fmt(build), "%.1f" % (len(blob) / 1e6), fmt(load),
+                                  "%.4fx" % (load / parse), fmt(lookups),
+                                  fmt(sym["parse"]) if "parse" in sym else "-",
+                                  fmt(sym["build"]) if "build" in sym else "-"]
+                print("  ".join("%-14s" % c for c in row), flush=True)
+    print("\nload = SourceMapCache.from_bytes of the written cache (copy into the module + header check); "
+          "target <= 1 ms on babylon.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

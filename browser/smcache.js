@@ -1,0 +1,185 @@
+// SourceMapCache (mirrors pysym/_smcache.py): a source map, and the function names of its
+// generated file, in the portable binary form of wasm/core/src/sourcemap/CACHE_FORMAT.md.
+// The module reads the bytes in place: the same bytes as Python's, the same answers.
+
+import { HandleOwner, toBytes } from "./host.js";
+import { getRuntime } from "./runtime.js";
+import { GREATEST_LOWER_BOUND, SourceMap } from "./sourcemap.js";
+import * as abi from "./abi.js";
+
+const NONE = abi.NONE;
+const ANONYMOUS = NONE - 1;
+const U32_MAX = 0xffffffff;
+
+function makeToken(dstLine, dstCol, src, srcLine, srcCol, name, functionName) {
+  return Object.freeze({ dstLine, dstCol, src, srcLine, srcCol, name, functionName });
+}
+
+/**
+ * A source map cache: build one with SourceMapCache.fromSourceMap(mapBytes, minified),
+ * keep toBytes(), open it later with SourceMapCache.fromBytes. Lookups give SourceMap's
+ * tokens plus `functionName` (the enclosing function's original name, "<anonymous>",
+ * or null for top-level code or a cache built without the minified file).
+ */
+export class SourceMapCache extends HandleOwner {
+  /** @private */
+  constructor(bytes, runtime) {
+    super(runtime || getRuntime(), "SourceMapCache", "pysym_smcache_free");
+    this._bytes = bytes;
+    this._names = null;
+    this._functions = null;
+  }
+
+  /** Builds a cache from a map (and optionally its minified file; `sourcesContent` kept on request). */
+  static fromSourceMap(mapBytes, minifiedSource = null, { sourcesContent = false, runtime } = {}) {
+    const sm = SourceMap.fromBytes(mapBytes, { runtime });
+    let bytes;
+    try {
+      if (minifiedSource !== null && minifiedSource !== undefined) sm.setGeneratedSource(minifiedSource);
+      const rt = sm._rt;
+      rt.check(rt.call("pysym_smcache_build", sm._h(), sourcesContent ? 1 : 0, rt.outSlot));
+      bytes = rt.resultBytes().slice();
+    } finally {
+      sm.close();
+    }
+    return SourceMapCache.fromBytes(bytes, { runtime });
+  }
+
+  /** Opens a cache from its bytes (Uint8Array, ArrayBuffer, any typed array). */
+  static fromBytes(data, { runtime } = {}) {
+    const c = new SourceMapCache(toBytes(data), runtime);
+    c._load();
+    c._readMetadata();
+    return c;
+  }
+
+  /** The cache's bytes (what fromBytes opens; the same bytes Python reads). */
+  toBytes() {
+    return this._bytes;
+  }
+
+  _load() {
+    const rt = this._rt;
+    const live = rt.current();
+    const ptr = rt.putInput(this._bytes);
+    rt.check(rt.call("pysym_smcache_from_bytes", ptr, this._bytes.length, rt.outSlot));
+    const handle = rt.out(1)[0];
+    this._handles.set(live.serial, handle);
+    return handle;
+  }
+
+  _call(name, ...args) {
+    return this._rt.check(this._rt.call(name, this._h(), ...args));
+  }
+
+  _readMetadata() {
+    const rt = this._rt;
+    this._call("pysym_smcache_info", rt.outSlot);
+    const [, nNames, nTokens, , flags] = rt.out(6);
+    this._nTokens = nTokens;
+    this._nNames = nNames;
+    this.isIndexMap = Boolean(flags & 1);
+    this.hasFunctionNames = Boolean(flags & 2);
+    this.hasSourcesContent = Boolean(flags & 4);
+    this._call("pysym_smcache_strings", 0, rt.outSlot);
+    this._sources = rt.stringTable(rt.resultBytes());
+    this._call("pysym_smcache_strings", 2, rt.outSlot);
+    [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
+    this._call("pysym_smcache_strings", 4, rt.outSlot);
+    this._ignoreList = Array.from(rt.resultWords(), (i) => this._sources[i]);
+  }
+
+  _table(kind) {
+    const rt = this._rt;
+    this._call("pysym_smcache_strings", kind, rt.outSlot);
+    return rt.stringTable(rt.resultBytes());
+  }
+
+  _nameTable() {
+    if (this._names === null) this._names = this._table(1);
+    return this._names;
+  }
+
+  _functionTable() {
+    if (this._functions === null) this._functions = this._table(3);
+    return this._functions;
+  }
+
+  _function(word) {
+    if (word === NONE) return null;
+    if (word === ANONYMOUS) return "<anonymous>";
+    return this._functionTable()[word];
+  }
+
+  get sources() { return this._sources.slice(); }
+  get names() { return this._nameTable().slice(); }
+  get file() { return this._file; }
+  get debugId() { return this._debugId; }
+  get ignoreList() { return this._ignoreList.slice(); }
+  get length() { return this._nTokens; }
+
+  /** A source's text (by URL or index) if the cache was built with sourcesContent, or null. */
+  sourceContent(source) {
+    const idx = typeof source === "number" ? source : this._sources.indexOf(source);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= this._sources.length) return null;
+    const rt = this._rt;
+    if (this._call("pysym_smcache_source_content", idx, rt.outSlot) === 0) return null;
+    return new TextDecoder().decode(rt.resultBytes());
+  }
+
+  /** SourceMap.lookup's token for a generated position, with functionName; or null. */
+  lookup(line, col, bias = GREATEST_LOWER_BOUND) {
+    if (!Number.isInteger(line) || !Number.isInteger(col)) throw new TypeError("line and column must be integers");
+    if (line < 0 || col < 0) throw new RangeError("line and column are 0-based and must not be negative");
+    if (line > U32_MAX || col > U32_MAX) return null;
+    const rt = this._rt;
+    if (this._call("pysym_smcache_lookup", line, col, bias, rt.outSlot) === 0) return null;
+    const w = rt.out(8);
+    // tables are fetched after reading the out slot (fetching calls the module)
+    const names = w[5] === NONE ? null : this._nameTable();
+    return makeToken(w[0], w[1], this._sources[w[2]], w[3], w[4], names === null ? null : names[w[5]],
+      this._function(w[7]));
+  }
+
+  /** Many lookups in one boundary crossing per batch (`lines`, `cols`: equal-length). */
+  lookupMany(lines, cols, bias = GREATEST_LOWER_BOUND) {
+    const out = [];
+    const rt = this._rt;
+    const names = this._nNames ? this._nameTable() : [];
+    const functions = this.hasFunctionNames ? this._functionTable() : [];
+    SourceMap.prototype._pairBatches.call(this, lines, cols, "pysym_smcache_lookup_many", [bias], (start, count) => {
+      const w = rt.resultWords();
+      for (let i = 0; i < count; i++) {
+        if (w[i] === NONE) {
+          out[start + i] = null;
+          continue;
+        }
+        const j = 2 * count + 6 * i;
+        const f = w[count + i];
+        out[start + i] = makeToken(w[j], w[j + 1], this._sources[w[j + 2]], w[j + 3], w[j + 4],
+          w[j + 5] === NONE ? null : names[w[j + 5]], f === NONE ? null : f === ANONYMOUS ? "<anonymous>" : functions[f]);
+      }
+    });
+    return out;
+  }
+
+  /** All segments in generated order (without functionName). */
+  *[Symbol.iterator]() {
+    const step = 1 << 16;
+    for (let start = 0; start < this._nTokens; start += step) {
+      this._call("pysym_smcache_tokens", start, step, this._rt.outSlot);
+      const words = this._rt.resultWords();
+      const names = this._nNames ? this._nameTable() : [];
+      for (let j = 0; j < words.length; j += abi.TOKEN_WORDS) {
+        const src = words[j + 2];
+        if (src === NONE) yield makeToken(words[j], words[j + 1], null, null, null, null, null);
+        else yield makeToken(words[j], words[j + 1], this._sources[src], words[j + 3], words[j + 4],
+          words[j + 5] === NONE ? null : names[words[j + 5]], null);
+      }
+    }
+  }
+
+  close() {
+    super.close();
+  }
+}

@@ -1,0 +1,269 @@
+"""The persisted source map cache: :class:`SourceMapCache` (format:
+``wasm/core/src/sourcemap/CACHE_FORMAT.md``)."""
+
+from __future__ import annotations
+
+import array
+import os
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Union
+
+from . import _abi
+from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _pair_batches, _token
+from ._host import HandleOwner, Runtime, StringTable, get_runtime
+
+__all__ = ["SourceMapCache"]
+
+_NONE = _abi.NONE
+_ANONYMOUS = _abi.NONE - 1
+_U32_MAX = 0xFFFFFFFF
+_FLAG_SCOPES = 2
+_FLAG_CONTENTS = 4
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, bytes):
+        return data
+    return bytes(memoryview(data).cast("B"))
+
+
+class SourceMapCache(HandleOwner):
+    """A source map (and the function names of its generated file) in a portable binary
+    form that loads without parsing: the module checks the header and reads the tables
+    in place. The same bytes work in the browser (``browser/smcache.js``).
+
+    Build one with :meth:`from_sourcemap`, keep :meth:`to_bytes` (or :meth:`write`),
+    open it later with :meth:`from_bytes` or :meth:`from_path`. Lookups give the same
+    tokens as :class:`SourceMap`'s, with ``function_name`` set when the cache was built
+    with the minified source.
+    """
+
+    _FREE_EXPORT = "pysym_smcache_free"
+
+    def __init__(self, data: bytes, runtime: Optional[Runtime] = None) -> None:
+        self._rt = runtime if runtime is not None else get_runtime()
+        self._data = data
+        self._handles: Dict[int, int] = {}
+        self._closed = False
+        self._names: Optional[StringTable] = None
+        self._functions: Optional[StringTable] = None
+        with self._rt.lock:
+            self._load()
+            self._read_metadata()
+
+    # -- construction --------------------------------------------------------------
+
+    @classmethod
+    def from_sourcemap(cls, map_bytes: Any, minified_source: Any = None, *, sources_content: bool = False,
+                       runtime: Optional[Runtime] = None) -> "SourceMapCache":
+        """Builds a cache from a map's bytes and, optionally, its generated (minified)
+        JavaScript file, whose function scopes give lookups their ``function_name``.
+        ``sources_content=True`` keeps the map's ``sourcesContent`` in the cache."""
+        with SourceMap.from_bytes(map_bytes, runtime=runtime) as sm:
+            if minified_source is not None:
+                sm.set_generated_source(minified_source)
+            rt = sm._rt
+            with rt.lock:
+                rt.check(rt.call("pysym_smcache_build", sm._h(), 1 if sources_content else 0, rt.out_slot))
+                data = rt.result_bytes()
+        return cls(data, runtime)
+
+    @classmethod
+    def from_bytes(cls, data: Any, *, runtime: Optional[Runtime] = None) -> "SourceMapCache":
+        """Opens a cache from bytes made by :meth:`to_bytes`."""
+        return cls(_as_bytes(data), runtime)
+
+    @classmethod
+    def from_path(cls, path: "Union[str, os.PathLike[str]]", *,
+                  runtime: Optional[Runtime] = None) -> "SourceMapCache":
+        """Opens a cache file written by :meth:`write`."""
+        with open(os.fspath(path), "rb") as f:
+            return cls(f.read(), runtime)
+
+    def to_bytes(self) -> bytes:
+        """The cache's bytes (what :meth:`from_bytes` opens)."""
+        return self._data
+
+    def write(self, path: "Union[str, os.PathLike[str]]") -> None:
+        """Writes the cache to a file (atomically: a temporary file renamed into place)."""
+        path = os.fspath(path)
+        tmp = "%s.tmp-%d" % (path, os.getpid())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(self._data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _load(self) -> int:
+        rt = self._rt
+        live = rt.current()
+        ptr = rt.put_input(self._data)
+        rt.check(rt.call("pysym_smcache_from_bytes", ptr, len(self._data), rt.out_slot))
+        handle = live.instance.read_u32(live.out_slot, 1)[0]
+        self._handles[live.serial] = handle
+        return handle
+
+    def _call(self, name: str, *args: int) -> int:
+        return self._rt.check(self._rt.call(name, self._h(), *args))
+
+    def _read_metadata(self) -> None:
+        rt = self._rt
+        self._call("pysym_smcache_info", rt.out_slot)
+        n_sources, n_names, n_tokens, n_lines, flags, n_functions = rt.out(6)
+        self._n_tokens = n_tokens
+        self._n_lines = n_lines
+        self.is_index_map = bool(flags & 1)
+        #: whether the cache was built with the generated file (lookups name functions)
+        self.has_function_names = bool(flags & _FLAG_SCOPES)
+        #: whether the cache holds ``sourcesContent``
+        self.has_sources_content = bool(flags & _FLAG_CONTENTS)
+        self._call("pysym_smcache_strings", 0, rt.out_slot)
+        self._sources = StringTable(rt.result_bytes())
+        self._call("pysym_smcache_strings", 2, rt.out_slot)
+        self._file, self._debug_id = rt.string_table(rt.result_bytes())
+
+    def _table(self, kind: int) -> StringTable:
+        rt = self._rt
+        with rt.lock:
+            self._call("pysym_smcache_strings", kind, rt.out_slot)
+            return StringTable(rt.result_bytes())
+
+    def _name_table(self) -> StringTable:
+        if self._names is None:
+            self._names = self._table(1)
+        return self._names
+
+    def _function_table(self) -> StringTable:
+        if self._functions is None:
+            self._functions = self._table(3)
+        return self._functions
+
+    # -- metadata ------------------------------------------------------------------
+
+    @property
+    def sources(self) -> List[Optional[str]]:
+        """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
+        return self._sources.to_list()
+
+    @property
+    def names(self) -> List[Optional[str]]:
+        """The map's ``names`` table."""
+        return self._name_table().to_list()
+
+    @property
+    def file(self) -> Optional[str]:
+        """The map's ``file`` field."""
+        return self._file
+
+    @property
+    def debug_id(self) -> Optional[str]:
+        """The map's ``debugId``."""
+        return self._debug_id
+
+    @property
+    def ignore_list(self) -> List[Optional[str]]:
+        """Sources listed in the map's ``ignoreList`` (or ``x_google_ignoreList``)."""
+        rt = self._rt
+        with rt.lock:
+            self._call("pysym_smcache_strings", 4, rt.out_slot)
+            ignored = array.array("I", rt.result_bytes())
+        if sys.byteorder == "big":
+            ignored.byteswap()
+        return [self._sources[i] for i in ignored]
+
+    def source_content(self, source: Union[str, int]) -> Optional[str]:
+        """A source's text, if the cache was built with ``sources_content=True``."""
+        if isinstance(source, int):
+            idx: Optional[int] = source if 0 <= source < len(self._sources) else None
+        else:
+            try:
+                idx = self._sources.index(source)
+            except ValueError:
+                idx = None
+        if idx is None:
+            return None
+        rt = self._rt
+        with rt.lock:
+            if self._call("pysym_smcache_source_content", idx, rt.out_slot) == 0:
+                return None
+            return rt.result_bytes().decode("utf-8")
+
+    def __len__(self) -> int:
+        """Number of mapping segments."""
+        return self._n_tokens
+
+    def __repr__(self) -> str:
+        return "<SourceMapCache file=%r sources=%d tokens=%d%s>" % (
+            self._file, len(self._sources), self._n_tokens, " closed" if self._closed else "")
+
+    # -- lookups -------------------------------------------------------------------
+
+    def _function(self, word: int) -> Optional[str]:
+        if word == _NONE:
+            return None
+        if word == _ANONYMOUS:
+            return "<anonymous>"
+        return self._function_table()[word]
+
+    def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
+        """The mapping for a generated position (0-based line and UTF-16 column), or None,
+        as :meth:`SourceMap.lookup` gives it, with ``function_name`` from the scopes."""
+        if not (0 <= line <= _U32_MAX and 0 <= col <= _U32_MAX):
+            if line < 0 or col < 0:
+                raise ValueError("line and column are 0-based and must not be negative")
+            return None
+        rt = self._rt
+        with rt.lock:
+            if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
+                return None
+            w = rt.out(8)
+        name = w[5]
+        return _token(w[0], w[1], self._sources[w[2]], w[3], w[4],
+                      None if name == _NONE else self._name_table()[name], self._function(w[7]))
+
+    def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
+        """Many lookups in one boundary crossing per batch (see :meth:`SourceMap.lookup_many`)."""
+        out: List[Optional[Token]] = []
+        for start, stop, raw in _pair_batches(self, lines, cols, "pysym_smcache_lookup_many", bias):
+            count = stop - start
+            words = array.array("I", raw)
+            if sys.byteorder == "big":
+                words.byteswap()
+            sources = self._sources
+            names = self._name_table()
+            for i in range(count):
+                if words[i] == _NONE:
+                    out.append(None)
+                    continue
+                j = 2 * count + 6 * i
+                name = words[j + 5]
+                out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
+                                  None if name == _NONE else names[name], self._function(words[count + i])))
+        return out
+
+    def __iter__(self) -> Iterator[Token]:
+        """All segments in generated order, including those without an original position
+        (without ``function_name``)."""
+        step = 1 << 16
+        rt = self._rt
+        for start in range(0, self._n_tokens, step):
+            with rt.lock:
+                self._call("pysym_smcache_tokens", start, step, rt.out_slot)
+                raw = rt.result_bytes()
+            words = array.array("I", raw)
+            if sys.byteorder == "big":
+                words.byteswap()
+            names = self._name_table()
+            for j in range(0, len(words), _abi.TOKEN_WORDS):
+                src = words[j + 2]
+                if src == _NONE:
+                    yield _token(words[j], words[j + 1], None, None, None, None)
+                else:
+                    name = words[j + 5]
+                    yield _token(words[j], words[j + 1], self._sources[src], words[j + 3], words[j + 4],
+                                 None if name == _NONE else names[name])

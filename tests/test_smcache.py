@@ -1,0 +1,149 @@
+"""The persisted source map cache (``pysym.SourceMapCache``, ABI 10).
+
+The oracle is ``SourceMap`` on the same map: a cache must give the very same tokens at
+every mapped position (both biases, and between segments) and, built with the minified
+file, the same function names as ``SourceMap.function_names``. Bundles: the UglifyJS and
+preact builds of tests/data/js_names and jQuery's npm map (tests/reference,
+installed by tools/provision.sh; missing files FAIL, never skip).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+
+import pysym
+
+DATA = Path(__file__).parent / "data" / "js_names"
+sys.path.insert(0, str(Path(__file__).parent / "reference"))
+import realmaps  # noqa: E402
+
+
+def _bundle(name: str) -> Tuple[bytes, bytes]:
+    if name in ("cart", "preact"):
+        return (DATA / (name + ".min.js.map")).read_bytes(), (DATA / (name + ".min.js")).read_bytes()
+    gone = realmaps.missing_files()
+    if gone:
+        pytest.fail("missing %s: run %s" % (gone[0], realmaps.INSTALL_COMMAND), pytrace=False)
+    m = realmaps.BY_KEY[name]
+    return m.map_path.read_bytes(), m.js_path.read_bytes()
+
+
+def _positions(map_bytes: bytes, js: bytes, dense: bool) -> Tuple[List[int], List[int]]:
+    """Every segment start (``dense``: and one column before and after each), and past
+    each line's end."""
+    segs = realmaps.segment_positions(json.loads(map_bytes)["mappings"])
+    lines: List[int] = []
+    cols: List[int] = []
+    for line, col in segs:
+        for c in (col, col + 1, max(0, col - 1)) if dense else (col,):
+            lines.append(line)
+            cols.append(c)
+    for line, text in enumerate(js.split(b"\n")):
+        lines.append(line)
+        cols.append(len(text) + 5)
+    return lines, cols
+
+
+@pytest.mark.parametrize("name", ["cart", "preact", "jquery"])
+def test_lookups_equal_sourcemap_everywhere(engine: str, name: str, tmp_path: Path) -> None:
+    map_bytes, js = _bundle(name)
+    # the small bundles between segments too; the large ones at every segment (CI time)
+    small = name in ("cart", "preact")
+    lines, cols = _positions(map_bytes, js, small)
+    built = pysym.SourceMapCache.from_sourcemap(map_bytes, js)
+    path = tmp_path / "cache.bin"
+    built.write(path)
+    built.close()
+    with pysym.SourceMap.from_bytes(map_bytes) as sm, pysym.SourceMapCache.from_path(path) as cache:
+        assert cache.has_function_names and not cache.has_sources_content
+        sm.set_generated_source(js)
+        assert len(cache) == len(sm) and cache.sources == sm.sources and cache.names == sm.names
+        assert (cache.file, cache.debug_id, cache.ignore_list) == (sm.file, sm.debug_id, sm.ignore_list)
+        functions = sm.function_names(lines, cols)
+        for bias in (pysym.GREATEST_LOWER_BOUND, pysym.LEAST_UPPER_BOUND):
+            want = sm.lookup_many(lines, cols, bias)
+            got = cache.lookup_many(lines, cols, bias)
+            assert sum(t is not None for t in want) > (len(lines) // 3 if small else len(lines) * 0.9)
+            for i, (w, g) in enumerate(zip(want, got)):
+                if w is None:
+                    assert g is None, (lines[i], cols[i])
+                    continue
+                assert g is not None
+                assert g.function_name == functions[i], (lines[i], cols[i])
+                assert g == pysym.Token(w.dst_line, w.dst_col, w.src, w.src_line, w.src_col, w.name,
+                                        functions[i]), (lines[i], cols[i])
+        # single lookups take the same path as the batch: a sample of them
+        for i in range(0, len(lines), max(1, len(lines) // 300)):
+            assert cache.lookup(lines[i], cols[i]) == cache.lookup_many([lines[i]], [cols[i]])[0]
+        if small:
+            assert list(cache) == list(sm)
+
+
+def test_without_minified_source_and_with_contents(engine: str) -> None:
+    map_bytes, _ = _bundle("cart")
+    with pysym.SourceMap.from_bytes(map_bytes) as sm:
+        cache = pysym.SourceMapCache.from_sourcemap(map_bytes, sources_content=True)
+        assert not cache.has_function_names and cache.has_sources_content
+        tok = cache.lookup(0, 30)
+        assert tok is not None and tok.function_name is None
+        assert tok == sm.lookup(0, 30)
+        assert sm.sources and all(cache.source_content(s) == sm.source_content(s) for s in sm.sources)
+        assert cache.source_content(sm.sources[0])
+        again = pysym.SourceMapCache.from_bytes(cache.to_bytes())
+        assert again.to_bytes() == cache.to_bytes() and again.lookup(0, 30) == tok
+        without = pysym.SourceMapCache.from_sourcemap(map_bytes)
+        assert without.source_content(0) is None and len(without.to_bytes()) < len(cache.to_bytes())
+
+
+def _hostile(good: bytes) -> List[bytes]:
+    out = [b"", b"PYSYMSMC", good[:100], good[:-4], b"X" + good[1:]]
+    version = bytearray(good)
+    version[8] = 9
+    out.append(bytes(version))
+    # counts, the section directory, and bytes inside the tables
+    for at in list(range(16, 168, 4)) + list(range(168, len(good), max(1, len(good) // 400))):
+        for flip in (0x01, 0x80):
+            b = bytearray(good)
+            b[at] ^= flip
+            out.append(bytes(b))
+    return out
+
+
+def test_hostile_cache_bytes_give_typed_errors(engine: str) -> None:
+    map_bytes, js = _bundle("cart")
+    good = pysym.SourceMapCache.from_sourcemap(map_bytes, js).to_bytes()
+    with pytest.raises(pysym.InvalidInputError, match="not a valid source map cache"):
+        pysym.SourceMapCache.from_bytes(b"not a cache at all, not a cache at all" * 10)
+    with pytest.raises(pysym.InvalidInputError, match="version 9"):
+        bad = bytearray(good)
+        bad[8] = 9
+        pysym.SourceMapCache.from_bytes(bytes(bad))
+    refused = answered = 0
+    for data in _hostile(good):
+        try:
+            with pysym.SourceMapCache.from_bytes(data) as c:
+                c.lookup_many([0, 1, 2, 3] * 20, list(range(0, 800, 10)))
+                c.lookup(1, 5)
+                assert len(list(c)) == len(c)
+                assert len(c.names) >= 0 and len(c.ignore_list) >= 0
+            answered += 1
+        except pysym.InvalidInputError as e:
+            assert "source map cache" in str(e)
+            refused += 1
+    assert refused > 20 and answered > 20
+    # the runtime is intact: a good cache still answers
+    with pysym.SourceMapCache.from_bytes(good) as c, pysym.SourceMap.from_bytes(map_bytes) as sm:
+        assert c.lookup(0, 30) is not None
+        assert c.lookup(0, 30).src == sm.lookup(0, 30).src  # type: ignore[union-attr]
+
+
+def test_build_is_deterministic_and_matches_the_browser_fixture(engine: str) -> None:
+    # tests/browser/node/smcache.test.mjs opens this file and builds the same bytes in Node
+    map_bytes, js = _bundle("cart")
+    with pysym.SourceMapCache.from_sourcemap(map_bytes, js) as c:
+        assert c.to_bytes() == (DATA / "cart.smcache").read_bytes()

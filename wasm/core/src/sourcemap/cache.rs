@@ -1,0 +1,506 @@
+//! The source map cache: a parsed map (and the function names of its generated file) in
+//! a portable binary form, read in place. See CACHE_FORMAT.md.
+//!
+//! [`write`] turns a [`SourceMap`] (plus optionally the [`ScopeNames`] of its generated
+//! file) into bytes; [`SourceMapCache::parse`] checks the header and the section
+//! directory only (constant time, nothing copied or rebuilt), and every lookup bounds
+//! its reads, so hostile bytes give `InvalidSymCache` errors, never a panic.
+
+use super::{Bias, SourceMap, Token, NONE};
+use crate::error::{Error, ErrorKind, Result};
+use crate::js::names::{ScopeNames, ANONYMOUS, GLOBAL};
+use crate::js::scopes::Pos;
+
+/// The first 8 bytes of every cache.
+pub const MAGIC: &[u8; 8] = b"PYSYMSMC";
+/// The version this code writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Flag: the map was an index map.
+pub const FLAG_INDEX_MAP: u32 = 1;
+/// Flag: the cache holds the generated file's function scopes.
+pub const FLAG_SCOPES: u32 = 2;
+/// Flag: the cache holds `sourcesContent`.
+pub const FLAG_CONTENTS: u32 = 4;
+
+const HEADER: usize = 48;
+const SECTIONS: usize = 15;
+const DATA_START: usize = HEADER + 8 * SECTIONS;
+
+// Section numbers (CACHE_FORMAT.md "Sections").
+const LINE_STARTS: usize = 0;
+const DST_COL: usize = 1;
+const SRC: usize = 2;
+const SRC_LINE: usize = 3;
+const SRC_COL: usize = 4;
+const NAME: usize = 5;
+const SCOPE_LINE: usize = 6;
+const SCOPE_COL: usize = 7;
+const SCOPE_NAME: usize = 8;
+const SOURCES: usize = 9;
+const NAMES: usize = 10;
+const FN_NAMES: usize = 11;
+const META: usize = 12;
+const CONTENTS: usize = 13;
+const IGNORE: usize = 14;
+
+/// A string table of the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// Source URLs (after `sourceRoot`).
+    Sources,
+    /// The `names` field.
+    Names,
+    /// Original function names of the generated file's scopes.
+    FunctionNames,
+    /// `[file, debugId]`.
+    Meta,
+    /// `sourcesContent` (empty unless [`FLAG_CONTENTS`]).
+    Contents,
+}
+
+impl Table {
+    fn section(self) -> usize {
+        match self {
+            Table::Sources => SOURCES,
+            Table::Names => NAMES,
+            Table::FunctionNames => FN_NAMES,
+            Table::Meta => META,
+            Table::Contents => CONTENTS,
+        }
+    }
+}
+
+/// What encloses a generated position, by function-name id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    /// The cache has no scopes (built without the generated file).
+    Unknown,
+    /// Top-level code.
+    Global,
+    /// A function without a name.
+    Anonymous,
+    /// A function whose name is entry `n` of [`Table::FunctionNames`].
+    Named(u32),
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidSymCache,
+        format!("not a valid source map cache: {what}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+fn push_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn string_table<'a>(items: impl ExactSizeIterator<Item = Option<std::borrow::Cow<'a, str>>>) -> Vec<u8> {
+    let n = items.len();
+    let mut head = Vec::with_capacity(4 + 8 * n);
+    let mut blob = Vec::new();
+    push_u32(&mut head, n as u32);
+    for item in items {
+        match item {
+            Some(s) => {
+                push_u32(&mut head, blob.len() as u32);
+                push_u32(&mut head, s.len() as u32);
+                blob.extend_from_slice(s.as_bytes());
+            }
+            None => {
+                push_u32(&mut head, NONE);
+                push_u32(&mut head, 0);
+            }
+        }
+    }
+    head.extend_from_slice(&blob);
+    head
+}
+
+fn words(values: impl Iterator<Item = u32>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        push_u32(&mut out, v);
+    }
+    out
+}
+
+/// Serializes `map` (with the function scopes of its generated file, if given, and its
+/// `sourcesContent` if `with_contents`) as a cache.
+pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bool) -> Result<Vec<u8>> {
+    let t = &map.tokens;
+    let as_bytes = |v: &[u32]| words(v.iter().copied());
+    let (at, ids, fn_names): (&[Pos], &[u32], &[String]) = match scopes {
+        Some(s) => s.parts(),
+        None => (&[], &[], &[]),
+    };
+    let n_sources = map.source_count();
+    let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS);
+    sections.push(as_bytes(&t.line_starts));
+    sections.push(as_bytes(&t.dst_col));
+    sections.push(as_bytes(&t.src));
+    sections.push(as_bytes(&t.src_line));
+    sections.push(as_bytes(&t.src_col));
+    sections.push(as_bytes(&t.name));
+    sections.push(words(at.iter().map(|p| p.line)));
+    sections.push(words(at.iter().map(|p| p.col)));
+    sections.push(as_bytes(ids));
+    sections.push(string_table((0..n_sources).map(|i| map.source(i))));
+    sections.push(string_table((0..map.name_count()).map(|i| map.name(i))));
+    sections.push(string_table(fn_names.iter().map(|s| Some(std::borrow::Cow::Borrowed(s.as_str())))));
+    sections.push(string_table([map.file(), map.debug_id()].into_iter()));
+    if with_contents {
+        sections.push(string_table((0..n_sources).map(|i| map.source_content(i))));
+    } else {
+        sections.push(string_table(std::iter::empty::<Option<std::borrow::Cow<'_, str>>>()));
+    }
+    sections.push(as_bytes(map.ignore_list()));
+
+    let mut size = DATA_START as u64;
+    for s in &sections {
+        size += (s.len() as u64 + 3) & !3;
+    }
+    if size > u32::MAX as u64 {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!("the source map cache would be {size} bytes, more than 4 GiB"),
+        ));
+    }
+    let mut flags = 0;
+    if map.is_index_map() {
+        flags |= FLAG_INDEX_MAP;
+    }
+    if scopes.is_some() {
+        flags |= FLAG_SCOPES;
+    }
+    if with_contents {
+        flags |= FLAG_CONTENTS;
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    out.extend_from_slice(MAGIC);
+    for v in [
+        VERSION,
+        flags,
+        map.line_count(),
+        map.token_count(),
+        n_sources,
+        map.name_count(),
+        at.len() as u32,
+        fn_names.len() as u32,
+        SECTIONS as u32,
+        0,
+    ] {
+        push_u32(&mut out, v);
+    }
+    let mut offset = DATA_START as u32;
+    for s in &sections {
+        push_u32(&mut out, offset);
+        push_u32(&mut out, s.len() as u32);
+        offset += (s.len() as u32 + 3) & !3;
+    }
+    for s in &sections {
+        out.extend_from_slice(s);
+        out.resize((out.len() + 3) & !3, 0);
+    }
+    debug_assert_eq!(out.len() as u64, size);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+/// A cache read in place from its bytes.
+#[derive(Debug)]
+pub struct SourceMapCache<'data> {
+    flags: u32,
+    line_count: u32,
+    token_count: u32,
+    source_count: u32,
+    name_count: u32,
+    scope_count: u32,
+    fn_name_count: u32,
+    sections: [&'data [u8]; SECTIONS],
+    /// Entries of each string table (sections without one: 0).
+    table_len: [u32; SECTIONS],
+}
+
+#[inline]
+fn word(s: &[u8], i: usize) -> Option<u32> {
+    let b = s.get(i.checked_mul(4)?..i.checked_mul(4)?.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+impl<'data> SourceMapCache<'data> {
+    /// Checks the header and the section directory (constant time: tables are not read).
+    pub fn parse(data: &'data [u8]) -> Result<Self> {
+        if data.len() < DATA_START || &data[..8] != MAGIC {
+            if data.len() >= 8 && &data[..8] == MAGIC {
+                return Err(corrupt(format!("truncated header ({} bytes)", data.len())));
+            }
+            return Err(corrupt("bad magic (expected PYSYMSMC)"));
+        }
+        let h = |i: usize| word(&data[8..HEADER], i).unwrap_or(0);
+        let version = h(0);
+        if version != VERSION {
+            return Err(corrupt(format!("version {version}, this reader reads {VERSION}")));
+        }
+        if h(8) != SECTIONS as u32 {
+            return Err(corrupt(format!("{} sections, expected {SECTIONS}", h(8))));
+        }
+        let (flags, line_count, token_count) = (h(1), h(2), h(3));
+        let (source_count, name_count, scope_count, fn_name_count) = (h(4), h(5), h(6), h(7));
+        if flags & !(FLAG_INDEX_MAP | FLAG_SCOPES | FLAG_CONTENTS) != 0 {
+            return Err(corrupt(format!("unknown flags {flags:#x}")));
+        }
+        let mut sections: [&[u8]; SECTIONS] = [&[]; SECTIONS];
+        for (k, section) in sections.iter_mut().enumerate() {
+            let dir = &data[HEADER..DATA_START];
+            let (off, len) = (word(dir, 2 * k).unwrap_or(0), word(dir, 2 * k + 1).unwrap_or(0));
+            let end = off as u64 + len as u64;
+            if off % 4 != 0 || (off as usize) < DATA_START || end > data.len() as u64 {
+                return Err(corrupt(format!(
+                    "section {k} ({len} bytes at {off}) lies outside the {} bytes",
+                    data.len()
+                )));
+            }
+            *section = &data[off as usize..end as usize];
+        }
+        let contents = if flags & FLAG_CONTENTS != 0 { source_count } else { 0 };
+        let words_of = |n: u32| n as u64 * 4;
+        let expect: [(usize, u64); 9] = [
+            (LINE_STARTS, words_of(line_count) + 4),
+            (DST_COL, words_of(token_count)),
+            (SRC, words_of(token_count)),
+            (SRC_LINE, words_of(token_count)),
+            (SRC_COL, words_of(token_count)),
+            (NAME, words_of(token_count)),
+            (SCOPE_LINE, words_of(scope_count)),
+            (SCOPE_COL, words_of(scope_count)),
+            (SCOPE_NAME, words_of(scope_count)),
+        ];
+        for (k, want) in expect {
+            if sections[k].len() as u64 != want {
+                return Err(corrupt(format!(
+                    "section {k} is {} bytes, expected {want}",
+                    sections[k].len()
+                )));
+            }
+        }
+        if sections[IGNORE].len() % 4 != 0 {
+            return Err(corrupt("ignore list is not whole u32s"));
+        }
+        let mut table_len = [0u32; SECTIONS];
+        for (k, want) in [
+            (SOURCES, source_count),
+            (NAMES, name_count),
+            (FN_NAMES, fn_name_count),
+            (META, 2),
+            (CONTENTS, contents),
+        ] {
+            let s = sections[k];
+            let n = word(s, 0).unwrap_or(NONE);
+            if n != want || 4 + 8 * n as u64 > s.len() as u64 {
+                return Err(corrupt(format!(
+                    "string table {k}: {n} entries in {} bytes, expected {want} entries",
+                    s.len()
+                )));
+            }
+            table_len[k] = n;
+        }
+        Ok(SourceMapCache {
+            flags,
+            line_count,
+            token_count,
+            source_count,
+            name_count,
+            scope_count,
+            fn_name_count,
+            sections,
+            table_len,
+        })
+    }
+
+    /// Header flags (`FLAG_*`).
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// Number of generated lines.
+    pub fn line_count(&self) -> u32 {
+        self.line_count
+    }
+
+    /// Number of tokens.
+    pub fn token_count(&self) -> u32 {
+        self.token_count
+    }
+
+    /// Number of sources.
+    pub fn source_count(&self) -> u32 {
+        self.source_count
+    }
+
+    /// Number of names.
+    pub fn name_count(&self) -> u32 {
+        self.name_count
+    }
+
+    /// Number of function names.
+    pub fn function_name_count(&self) -> u32 {
+        self.fn_name_count
+    }
+
+    /// Entry `idx` of a string table: `Ok(None)` for a null entry or an index past the end.
+    pub fn string(&self, table: Table, idx: u32) -> Result<Option<&'data str>> {
+        let k = table.section();
+        if idx >= self.table_len[k] {
+            return Ok(None);
+        }
+        let s = self.sections[k];
+        let (off, len) = (
+            word(s, 1 + 2 * idx as usize).unwrap_or(NONE),
+            word(s, 2 + 2 * idx as usize).unwrap_or(0),
+        );
+        if off == NONE {
+            return Ok(None);
+        }
+        let blob = 4 + 8 * self.table_len[k] as u64;
+        let (a, b) = (blob + off as u64, blob + off as u64 + len as u64);
+        if b > s.len() as u64 {
+            return Err(corrupt(format!("string {idx} of table {k} lies outside it")));
+        }
+        match std::str::from_utf8(&s[a as usize..b as usize]) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Err(corrupt(format!("string {idx} of table {k} is not UTF-8"))),
+        }
+    }
+
+    /// The ignore list (source indices).
+    pub fn ignore_list(&self) -> Result<Vec<u32>> {
+        let s = self.sections[IGNORE];
+        let mut out = Vec::with_capacity(s.len() / 4);
+        for i in 0..s.len() / 4 {
+            let v = word(s, i).unwrap_or(NONE);
+            if v >= self.source_count {
+                return Err(corrupt(format!("ignore list entry {v} is not a source")));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    #[inline]
+    fn at(&self, k: usize, i: usize) -> u32 {
+        // in range for every caller (checked against the counts); NONE if not
+        word(self.sections[k], i).unwrap_or(NONE)
+    }
+
+    fn line_range(&self, line: u32) -> Result<(usize, usize)> {
+        let (a, b) = (self.at(LINE_STARTS, line as usize), self.at(LINE_STARTS, line as usize + 1));
+        if a > b || b > self.token_count {
+            return Err(corrupt(format!("line index of line {line} ({a}..{b})")));
+        }
+        Ok((a as usize, b as usize))
+    }
+
+    fn partition(&self, a: usize, b: usize, pred: impl Fn(u32) -> bool) -> usize {
+        let (mut lo, mut hi) = (a, b);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(self.at(DST_COL, mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn token_at(&self, i: usize, line: u32) -> Result<Token> {
+        let t = Token {
+            dst_line: line,
+            dst_col: self.at(DST_COL, i),
+            src: self.at(SRC, i),
+            src_line: self.at(SRC_LINE, i),
+            src_col: self.at(SRC_COL, i),
+            name: self.at(NAME, i),
+        };
+        if (t.src != NONE && t.src >= self.source_count) || (t.name != NONE && t.name >= self.name_count) {
+            return Err(corrupt(format!("token {i} names source {} / name {}", t.src, t.name)));
+        }
+        Ok(t)
+    }
+
+    /// [`SourceMap::lookup_indexed`], with the same answers for the same map.
+    pub fn lookup_indexed(&self, line: u32, col: u32, bias: Bias) -> Result<Option<(u32, Token)>> {
+        if line >= self.line_count {
+            return Ok(None);
+        }
+        let (a, b) = self.line_range(line)?;
+        let below = self.partition(a, b, |c| c < col) - a;
+        let upto = self.partition(a, b, |c| c <= col) - a;
+        let exact = upto > below;
+        let i = match bias {
+            Bias::GreatestLowerBound if exact => below,
+            Bias::GreatestLowerBound if upto == 0 => return Ok(None),
+            Bias::GreatestLowerBound => upto - 1,
+            Bias::LeastUpperBound if exact => upto - 1,
+            Bias::LeastUpperBound if below == b - a => return Ok(None),
+            Bias::LeastUpperBound => below,
+        };
+        Ok(Some(((a + i) as u32, self.token_at(a + i, line)?)))
+    }
+
+    /// Token by index in generated order.
+    pub fn token(&self, idx: u32) -> Result<Option<Token>> {
+        if idx >= self.token_count {
+            return Ok(None);
+        }
+        // the last line starting at or before idx
+        let (mut lo, mut hi) = (0usize, self.line_count as usize + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(LINE_STARTS, mid) <= idx {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            return Err(corrupt("line index does not start at token 0"));
+        }
+        self.token_at(idx as usize, (lo - 1) as u32).map(Some)
+    }
+
+    /// The innermost function at a generated position ([`ScopeNames::lookup`]).
+    pub fn function(&self, line: u32, col: u32) -> Result<Function> {
+        if self.flags & FLAG_SCOPES == 0 {
+            return Ok(Function::Unknown);
+        }
+        let key = (line, col);
+        let (mut lo, mut hi) = (0usize, self.scope_count as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if (self.at(SCOPE_LINE, mid), self.at(SCOPE_COL, mid)) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            return Ok(Function::Global);
+        }
+        match self.at(SCOPE_NAME, lo - 1) {
+            GLOBAL => Ok(Function::Global),
+            ANONYMOUS => Ok(Function::Anonymous),
+            n if n < self.fn_name_count => Ok(Function::Named(n)),
+            n => Err(corrupt(format!("scope {} names function {n}", lo - 1))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@
 #                 symbol servers: debuginfod, nginx (a symstore tree), gcab (cab files);
 #                 tests/test_pdb.py's mingw-w64 C++ for Windows, lld-link and llvm-pdbutil;
 #                 llvm-undname (the MSVC demangler's oracle)
+#                 ld64.lld-19 (Mach-O test binaries with __unwind_info and __eh_frame)
 #   node          nodejs and npm
 #   chromium      Debian's chromium (npm playwright-core drives it; its own download does
 #                 not work here)
@@ -33,7 +34,7 @@ TOOLCHAIN_PACKAGES="rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust
   librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev librust-flate2-dev
   clang-14 zstd"
 TEST_PACKAGES="lldb-14 llvm-19 libc6-dbg binutils gcc g++ debuginfod nginx gcab
-  g++-mingw-w64-x86-64 g++-mingw-w64-i686 lld-14 llvm-14"
+  g++-mingw-w64-x86-64 g++-mingw-w64-i686 lld-14 llvm-14 lld-19"
 NPM_CI="npm ci --ignore-scripts --no-audit --no-fund --loglevel=error"
 
 updated=0
@@ -66,7 +67,7 @@ step_test_tools() {
   if ! have lldb-14 || ! have llvm-symbolizer-19 || ! [ -d /usr/lib/debug/.build-id ] || ! have g++ \
       || ! have debuginfod || ! [ -x /usr/sbin/nginx ] || ! have gcab \
       || ! have x86_64-w64-mingw32-g++ || ! have i686-w64-mingw32-g++ \
-      || ! have lld-link-14 || ! have llvm-pdbutil-14 || ! have llvm-undname-14; then
+      || ! have lld-link-14 || ! have llvm-pdbutil-14 || ! have llvm-undname-14 || ! have ld64.lld-19; then
     echo "installing the crash-test tools (apt): $TEST_PACKAGES"
     apt_install $TEST_PACKAGES
   fi

@@ -64,11 +64,23 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
     b: &mut CfiBuilder,
     arch: Arch,
     image_base: u64,
-    covered: &mut Vec<(u64, u64)>,
+    covered: &mut [(u64, u64)],
     warnings: &mut Vec<String>,
 ) {
     let entries = compact::entries(info, warnings);
+    // Disjoint and sorted: each entry finds its overlaps by binary search.
     covered.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(covered.len());
+    for &(s, e) in covered.iter() {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let overlapping = |start: u64, end: u64| {
+        let first = merged.partition_point(|c| c.1 <= start);
+        merged[first..].iter().take_while(move |c| c.0 < end).copied()
+    };
     // The code's sections, for the frameless-indirect stack sizes.
     let texts: Vec<(u64, std::borrow::Cow<'a, [u8]>)> = file
         .sections()
@@ -96,7 +108,7 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
             }
             compact::Unwind::Rules(r) => r,
             compact::Unwind::Dwarf(offset) => {
-                if overlaps(covered, e.start, e.end) {
+                if overlapping(e.start, e.end).next().is_some() {
                     continue; // its FDE was read with the rest of __eh_frame
                 }
                 let read = eh.map_or(false, |(sec, bases)| {
@@ -118,7 +130,7 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
         };
         // Only where no FDE describes the code.
         let mut from = e.start;
-        for &(s, t) in covered.iter().filter(|c| c.1 > e.start && c.0 < e.end) {
+        for (s, t) in overlapping(e.start, e.end) {
             if s > from {
                 b.add_rules(from, s, 2, rules.clone());
             }
@@ -136,10 +148,6 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
     }
 }
 
-/// Whether sorted ranges overlap `[start, end)`.
-fn overlaps(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
-    ranges.iter().any(|r| r.0 < end && r.1 > start)
-}
 
 /// Builds the cache of an object file, addresses relative to `image_base`.
 pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, image_base: u64) -> Result<Built> {

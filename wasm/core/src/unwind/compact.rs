@@ -79,6 +79,9 @@ pub fn entries(data: &[u8], warnings: &mut Vec<String>) -> Vec<Entry> {
         return out;
     }
     let common = |i: usize| u32_at(data, common_off + i * 4);
+    // Every entry takes 4 bytes of its own in a well-formed section: index entries that
+    // share pages cannot make the work grow past that.
+    let mut budget = data.len() / 4;
     let mut bad_pages = 0usize;
     let mut bad_entries = 0usize;
     for i in 0..index_n.saturating_sub(1) {
@@ -93,6 +96,12 @@ pub fn entries(data: &[u8], warnings: &mut Vec<String>) -> Vec<Entry> {
             bad_pages += 1;
             continue;
         }
+        let declared = u16_at(data, page + 6).unwrap_or(0) as usize;
+        if declared > budget {
+            warnings.push("__unwind_info: more entries than the section can hold; the rest left out".into());
+            break;
+        }
+        budget -= declared;
         let mut page_entries: Vec<(u64, u32)> = Vec::new();
         let ok = match u32_at(data, page) {
             Some(2) => {

@@ -43,7 +43,10 @@ pub enum Unwind {
 
 /// Entries a section may yield at most: each takes at least 4 bytes of it.
 fn fits(data: &[u8], off: usize, count: usize, size: usize) -> bool {
-    count.checked_mul(size).and_then(|n| n.checked_add(off)).map_or(false, |end| end <= data.len())
+    count
+        .checked_mul(size)
+        .and_then(|n| n.checked_add(off))
+        .map_or(false, |end| end <= data.len())
 }
 
 fn u32_at(d: &[u8], at: usize) -> Option<u32> {
@@ -69,7 +72,8 @@ pub fn entries(data: &[u8], warnings: &mut Vec<String>) -> Vec<Entry> {
             return out;
         }
     };
-    let (version, common_off, common_n, index_off, index_n) = (h[0], h[1] as usize, h[2] as usize, h[5] as usize, h[6] as usize);
+    let (version, common_off, common_n, index_off, index_n) =
+        (h[0], h[1] as usize, h[2] as usize, h[5] as usize, h[6] as usize);
     if version != 1 {
         warnings.push(format!("__unwind_info: version {} (this reader knows 1)", version));
         return out;
@@ -132,7 +136,11 @@ pub fn entries(data: &[u8], warnings: &mut Vec<String>) -> Vec<Entry> {
                                 None => break,
                             };
                             let idx = (raw >> 24) as usize;
-                            let enc = if idx < common_n { common(idx) } else { u32_at(data, page + enc_off + (idx - common_n) * 4).filter(|_| idx - common_n < enc_n) };
+                            let enc = if idx < common_n {
+                                common(idx)
+                            } else {
+                                u32_at(data, page + enc_off + (idx - common_n) * 4).filter(|_| idx - common_n < enc_n)
+                            };
                             match enc {
                                 Some(e) => page_entries.push((func + (raw & 0x00ff_ffff) as u64, e)),
                                 None => bad_entries += 1,
@@ -161,10 +169,16 @@ pub fn entries(data: &[u8], warnings: &mut Vec<String>) -> Vec<Entry> {
         }
     }
     if bad_pages > 0 {
-        warnings.push(format!("__unwind_info: {} second-level pages skipped (damaged)", bad_pages));
+        warnings.push(format!(
+            "__unwind_info: {} second-level pages skipped (damaged)",
+            bad_pages
+        ));
     }
     if bad_entries > 0 {
-        warnings.push(format!("__unwind_info: {} entries skipped (out of order or bad encoding index)", bad_entries));
+        warnings.push(format!(
+            "__unwind_info: {} entries skipped (out of order or bad encoding index)",
+            bad_entries
+        ));
     }
     out
 }
@@ -189,7 +203,11 @@ fn x86_64(mode: u32, e: u32, func: u64, text: &dyn Fn(u64) -> Option<u32>) -> Un
         // RBP frame: push rbp; mov rsp, rbp; registers saved from rbp - 8 * offset up.
         1 => {
             let offset = ((e >> 16) & 0xff) as i64;
-            let mut rules = vec![(CFA, Rule::RegPlus(6, 16)), (RA, Rule::AtCfa(-8)), (6, Rule::AtCfa(-16))];
+            let mut rules = vec![
+                (CFA, Rule::RegPlus(6, 16)),
+                (RA, Rule::AtCfa(-8)),
+                (6, Rule::AtCfa(-16)),
+            ];
             for i in 0..5 {
                 let r = (e >> (3 * i)) & 7;
                 if r == 0 {
@@ -291,7 +309,11 @@ fn arm64(mode: u32, e: u32) -> Unwind {
     match mode {
         // Frame: stp x29, x30, [sp, #-16]!; mov x29, sp; pairs saved below the frame record.
         4 => {
-            let mut rules = vec![(CFA, Rule::RegPlus(29, 16)), (RA, Rule::AtCfa(-8)), (29, Rule::AtCfa(-16))];
+            let mut rules = vec![
+                (CFA, Rule::RegPlus(29, 16)),
+                (RA, Rule::AtCfa(-8)),
+                (29, Rule::AtCfa(-16)),
+            ];
             pairs(&mut rules, -24);
             Unwind::Rules(dedup(rules))
         }

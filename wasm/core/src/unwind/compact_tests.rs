@@ -53,18 +53,31 @@ const TOOLS: [&str; 3] = ["clang-14", "ld64.lld-19", "llvm-objdump-14"];
 
 /// Whether the tools are here; in CI (CI=true) their absence fails the test.
 fn have_tools() -> bool {
-    let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| Command::new(t).arg("--version").output().is_err()).collect();
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .copied()
+        .filter(|t| Command::new(t).arg("--version").output().is_err())
+        .collect();
     if missing.is_empty() {
         return true;
     }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI needs {:?} (tools/provision.sh test-tools)", missing);
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI needs {:?} (tools/provision.sh test-tools)",
+        missing
+    );
     eprintln!("skipped: {:?} not installed", missing);
     false
 }
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the tool runs");
-    assert!(out.status.success(), "{:?}: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -74,23 +87,64 @@ fn build(arch: &str) -> (PathBuf, Vec<u8>) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let clobbers: [(&str, &str); 4] = if arch == "x86_64" {
-        [("FRAME", r#""rbx","r12","r14""#), ("IMM", r#""rbx","r13""#), ("IND", r#""r15","rbx","rbp","r12""#), ("LEAF", "")]
+        [
+            ("FRAME", r#""rbx","r12","r14""#),
+            ("IMM", r#""rbx","r13""#),
+            ("IND", r#""r15","rbx","rbp","r12""#),
+            ("LEAF", ""),
+        ]
     } else {
-        [("FRAME", r#""x19","x20","x23""#), ("IMM", r#""x21""#), ("IND", r#""x19","x22","x25""#), ("LEAF", r#""x19","x20","x21""#)]
+        [
+            ("FRAME", r#""x19","x20","x23""#),
+            ("IMM", r#""x21""#),
+            ("IND", r#""x19","x22","x25""#),
+            ("LEAF", r#""x19","x20","x21""#),
+        ]
     };
     let target = format!("{}-apple-macos11", arch);
-    for (name, src, fp) in [("fp", FP_C, "-fno-omit-frame-pointer"), ("nofp", NOFP_C, "-fomit-frame-pointer")] {
+    for (name, src, fp) in [
+        ("fp", FP_C, "-fno-omit-frame-pointer"),
+        ("nofp", NOFP_C, "-fomit-frame-pointer"),
+    ] {
         let mut s = src.to_string();
         for (k, regs) in clobbers {
-            let stmt = if regs.is_empty() { "(void)0".to_string() } else { format!("__asm__ volatile(\"\" ::: {})", regs) };
+            let stmt = if regs.is_empty() {
+                "(void)0".to_string()
+            } else {
+                format!("__asm__ volatile(\"\" ::: {})", regs)
+            };
             s = s.replace(&format!("CLOBBER_{}", k), &stmt);
         }
         std::fs::write(dir.join(format!("{}.c", name)), s).unwrap();
-        run(Command::new("clang-14").current_dir(&dir).args(["-target", &target, "-O2", fp, "-fno-stack-protector", "-c"]).arg(format!("{}.c", name)).arg("-o").arg(format!("{}.o", name)));
+        run(Command::new("clang-14")
+            .current_dir(&dir)
+            .args(["-target", &target, "-O2", fp, "-fno-stack-protector", "-c"])
+            .arg(format!("{}.c", name))
+            .arg("-o")
+            .arg(format!("{}.o", name)));
     }
-    std::fs::write(dir.join("dw.s"), if arch == "x86_64" { DWARF_X86_64 } else { DWARF_ARM64 }).unwrap();
-    run(Command::new("clang-14").current_dir(&dir).args(["-target", &target, "-c", "dw.s", "-o", "dw.o"]));
-    run(Command::new("ld64.lld-19").current_dir(&dir).args(["-arch", arch, "-platform_version", "macos", "11.0", "11.0", "-dylib", "-o", "lib", "fp.o", "nofp.o", "dw.o"]));
+    std::fs::write(
+        dir.join("dw.s"),
+        if arch == "x86_64" { DWARF_X86_64 } else { DWARF_ARM64 },
+    )
+    .unwrap();
+    run(Command::new("clang-14")
+        .current_dir(&dir)
+        .args(["-target", &target, "-c", "dw.s", "-o", "dw.o"]));
+    run(Command::new("ld64.lld-19").current_dir(&dir).args([
+        "-arch",
+        arch,
+        "-platform_version",
+        "macos",
+        "11.0",
+        "11.0",
+        "-dylib",
+        "-o",
+        "lib",
+        "fp.o",
+        "nofp.o",
+        "dw.o",
+    ]));
     let bytes = std::fs::read(dir.join("lib")).unwrap();
     (dir, bytes)
 }
@@ -102,7 +156,10 @@ fn hex(s: &str) -> u64 {
 /// (function offset, encoding) of every second-level entry llvm-objdump prints.
 fn objdump_entries(lib: &Path) -> Vec<(u64, u32)> {
     let text = run(Command::new("llvm-objdump-14").arg("--unwind-info").arg(lib));
-    let second = text.split("Second level indices:").nth(1).expect("second-level pages printed");
+    let second = text
+        .split("Second level indices:")
+        .nth(1)
+        .expect("second-level pages printed");
     second
         .lines()
         .filter_map(|l| {
@@ -117,7 +174,9 @@ fn objdump_entries(lib: &Path) -> Vec<(u64, u32)> {
 type Disasm = HashMap<String, Vec<(u64, String, String)>>;
 
 fn disassemble(lib: &Path) -> Disasm {
-    let text = run(Command::new("llvm-objdump-14").args(["-d", "--no-show-raw-insn"]).arg(lib));
+    let text = run(Command::new("llvm-objdump-14")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(lib));
     let mut out: Disasm = HashMap::new();
     let mut cur: Option<String> = None;
     for line in text.lines() {
@@ -131,7 +190,17 @@ fn disassemble(lib: &Path) -> Disasm {
             };
             let mut parts = rest.trim().splitn(2, '\t');
             let mnem = parts.next().unwrap_or("").trim().to_string();
-            let ops = parts.next().unwrap_or("").split(';').next().unwrap().split("##").next().unwrap().trim().to_string();
+            let ops = parts
+                .next()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap()
+                .split("##")
+                .next()
+                .unwrap()
+                .trim()
+                .to_string();
             out.get_mut(c).unwrap().push((addr, mnem, ops));
         }
     }
@@ -168,7 +237,11 @@ impl Machine {
     /// not understand, so a layout is never guessed.
     fn step(&mut self, mnem: &str, ops: &str) -> bool {
         // (an addressing operand has commas of its own)
-        let o: Vec<&str> = if mnem.starts_with("stp") || mnem.starts_with("str") { ops.splitn(3, ", ").collect() } else { ops.split(", ").collect() };
+        let o: Vec<&str> = if mnem.starts_with("stp") || mnem.starts_with("str") {
+            ops.splitn(3, ", ").collect()
+        } else {
+            ops.split(", ").collect()
+        };
         if self.x86 {
             match (mnem, o.as_slice()) {
                 ("pushq", [r]) => {
@@ -190,7 +263,11 @@ impl Machine {
                 ("sub", ["sp", "sp", n, "lsl #12"]) => self.sp -= imm(n) << 12,
                 ("stp", [a, b, addr]) if addr.starts_with("[sp") => {
                     let pre = addr.ends_with('!');
-                    let off = addr.trim_start_matches("[sp").trim_end_matches('!').trim_end_matches(']').trim_start_matches(", ");
+                    let off = addr
+                        .trim_start_matches("[sp")
+                        .trim_end_matches('!')
+                        .trim_end_matches(']')
+                        .trim_start_matches(", ");
                     let off = if off.is_empty() { 0 } else { imm(off) };
                     let at = if pre {
                         self.sp = self.sp.wrapping_add(off);
@@ -232,7 +309,9 @@ impl Machine {
 }
 
 const X64_NAMES: [&str; 6] = ["rbx", "rbp", "r12", "r13", "r14", "r15"];
-const ARM64_NAMES: [&str; 12] = ["x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30"];
+const ARM64_NAMES: [&str; 12] = [
+    "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30",
+];
 
 /// Lays out the stack of `start → f_frame → f_imm → f_ind → f_dwarf → leaf0` by running
 /// each function's instructions up to its call, and walks it: every caller's pc and sp
@@ -241,7 +320,14 @@ fn check_walk(arch: &str, bytes: &[u8], dis: &Disasm, warning: Option<&str>) {
     let x86 = arch == "x86_64";
     let base = 0x1_0000_0000u64;
     let top = 0x7ff0_0000_0000u64;
-    let mut m = Machine { x86, regs: HashMap::new(), sp: top, mem: HashMap::new(), junk: 0, saved: Vec::new() };
+    let mut m = Machine {
+        x86,
+        regs: HashMap::new(),
+        sp: top,
+        mem: HashMap::new(),
+        junk: 0,
+        saved: Vec::new(),
+    };
     // The caller of `start` returns to 0 (the outermost frame).
     if x86 {
         m.sp -= 8;
@@ -272,7 +358,8 @@ fn check_walk(arch: &str, bytes: &[u8], dis: &Disasm, warning: Option<&str>) {
                     }
                     break;
                 }
-                framed |= (mnem == "movq" && ops == "%rsp, %rbp") || ((mnem == "add" || mnem == "mov") && ops.starts_with("x29, sp"));
+                framed |= (mnem == "movq" && ops == "%rsp, %rbp")
+                    || ((mnem == "add" || mnem == "mov") && ops.starts_with("x29, sp"));
                 if !m.step(mnem, ops) && !body {
                     // The body starts: it changes the registers the prologue saved.
                     m.clobber(framed);
@@ -304,7 +391,11 @@ fn check_walk(arch: &str, bytes: &[u8], dis: &Disasm, warning: Option<&str>) {
     for n in names {
         registers.push((n, m.reg(n)));
     }
-    let range = MemoryRange { base: lo, size: stack.len() as u64, file_offset: 0 };
+    let range = MemoryRange {
+        base: lo,
+        size: stack.len() as u64,
+        file_offset: 0,
+    };
     let md = Minidump {
         threads: vec![Thread {
             id: 1,
@@ -313,7 +404,13 @@ fn check_walk(arch: &str, bytes: &[u8], dis: &Disasm, warning: Option<&str>) {
             priority: 0,
             teb: 0,
             stack: Some(range),
-            context: Some(Context { cpu: if x86 { Cpu::X86_64 } else { Cpu::Arm64 }, layout: "test", flags: 0, size: 0, registers }),
+            context: Some(Context {
+                cpu: if x86 { Cpu::X86_64 } else { Cpu::Arm64 },
+                layout: "test",
+                flags: 0,
+                size: 0,
+                registers,
+            }),
             name: None,
         }],
         modules: vec![Module {
@@ -336,7 +433,11 @@ fn check_walk(arch: &str, bytes: &[u8], dis: &Disasm, warning: Option<&str>) {
     let built = build::from_object(&file, Arch::from_name(arch), 0).unwrap();
     match warning {
         None => assert!(built.warnings.is_empty(), "{:?}", built.warnings),
-        Some(w) => assert!(built.warnings.len() == 1 && built.warnings[0].contains(w), "{:?}", built.warnings),
+        Some(w) => assert!(
+            built.warnings.len() == 1 && built.warnings[0].contains(w),
+            "{:?}",
+            built.warnings
+        ),
     }
     let cache = CfiCache::parse(&built.bytes).unwrap();
     let w = walk(&md, &stack[..], &[Some(cache)], &WalkLimits::default());
@@ -393,7 +494,12 @@ fn real_x86_64_binary() {
     assert_eq!(modes(&entries), vec![1, 2, 3, 4]);
     let dis = disassemble(&dir.join("lib"));
     check_walk("x86_64", &bytes, &dis, None);
-    check_walk("x86_64", &broken_eh_frame(&bytes), &dis, Some(".eh_frame: stopped at a damaged entry"));
+    check_walk(
+        "x86_64",
+        &broken_eh_frame(&bytes),
+        &dis,
+        Some(".eh_frame: stopped at a damaged entry"),
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -454,29 +560,70 @@ fn regular_and_compressed_pages() {
     let e = compact::entries(&d, &mut warnings);
     assert!(warnings.is_empty(), "{:?} {:x?}", warnings, e);
     let got: Vec<(u64, u64, u32)> = e.iter().map(|e| (e.start, e.end, e.encoding)).collect();
-    assert_eq!(got, vec![(0x1000, 0x1800, 0x0101_0001), (0x1800, 0x2000, 0x0202_0000), (0x2000, 0x2100, 0x0101_0001), (0x2100, 0x3000, 0x0400_0020)]);
+    assert_eq!(
+        got,
+        vec![
+            (0x1000, 0x1800, 0x0101_0001),
+            (0x1800, 0x2000, 0x0202_0000),
+            (0x2000, 0x2100, 0x0101_0001),
+            (0x2100, 0x3000, 0x0400_0020)
+        ]
+    );
     let text = |_: u64| None;
     assert_eq!(
         compact::unwind(Arch::X86_64, 0x0101_0001, 0x1000, &text),
-        Unwind::Rules(vec![(CFA, Rule::RegPlus(6, 16)), (RA, Rule::AtCfa(-8)), (6, Rule::AtCfa(-16)), (3, Rule::AtCfa(-24))])
+        Unwind::Rules(vec![
+            (CFA, Rule::RegPlus(6, 16)),
+            (RA, Rule::AtCfa(-8)),
+            (6, Rule::AtCfa(-16)),
+            (3, Rule::AtCfa(-24))
+        ])
     );
-    assert_eq!(compact::unwind(Arch::X86_64, 0x0400_0020, 0x2100, &text), Unwind::Dwarf(0x20));
+    assert_eq!(
+        compact::unwind(Arch::X86_64, 0x0400_0020, 0x2100, &text),
+        Unwind::Dwarf(0x20)
+    );
     // Frameless indirect: the stack size is read from the code, outside it the encoding is bad.
-    assert!(matches!(compact::unwind(Arch::X86_64, 0x0304_0000, 0x1000, &text), Unwind::Bad(_)));
+    assert!(matches!(
+        compact::unwind(Arch::X86_64, 0x0304_0000, 0x1000, &text),
+        Unwind::Bad(_)
+    ));
     assert_eq!(
         compact::unwind(Arch::X86_64, 0x0304_2000, 0x1000, &|a| (a == 0x1004).then(|| 0x100)),
         Unwind::Rules(vec![(CFA, Rule::RegPlus(7, 0x108)), (RA, Rule::AtCfa(-8))])
     );
     // 6 registers, permutation 719 (the last one): rbp r15 r14 r13 r12 rbx lowest first.
     match compact::unwind(Arch::X86_64, 0x0208_0000 | 6 << 10 | 719, 0, &text) {
-        Unwind::Rules(r) => assert_eq!(&r[2..], &[(6, Rule::AtCfa(-56)), (15, Rule::AtCfa(-48)), (14, Rule::AtCfa(-40)), (13, Rule::AtCfa(-32)), (12, Rule::AtCfa(-24)), (3, Rule::AtCfa(-16))]),
+        Unwind::Rules(r) => assert_eq!(
+            &r[2..],
+            &[
+                (6, Rule::AtCfa(-56)),
+                (15, Rule::AtCfa(-48)),
+                (14, Rule::AtCfa(-40)),
+                (13, Rule::AtCfa(-32)),
+                (12, Rule::AtCfa(-24)),
+                (3, Rule::AtCfa(-16))
+            ]
+        ),
         other => panic!("{:?}", other),
     }
     // Impossible permutations, a register 7, stack smaller than the pushes.
-    assert!(matches!(compact::unwind(Arch::X86_64, 0x0208_0000 | 6 << 10 | 720, 0, &text), Unwind::Bad(_)));
-    assert!(matches!(compact::unwind(Arch::X86_64, 0x0100_0007, 0, &text), Unwind::Bad(_)));
-    assert!(matches!(compact::unwind(Arch::X86_64, 0x0201_0000 | 2 << 10, 0, &text), Unwind::Bad(_)));
-    assert!(matches!(compact::unwind(Arch::Arm64, 0x0200_1003, 0, &text), Unwind::Bad(_)));
+    assert!(matches!(
+        compact::unwind(Arch::X86_64, 0x0208_0000 | 6 << 10 | 720, 0, &text),
+        Unwind::Bad(_)
+    ));
+    assert!(matches!(
+        compact::unwind(Arch::X86_64, 0x0100_0007, 0, &text),
+        Unwind::Bad(_)
+    ));
+    assert!(matches!(
+        compact::unwind(Arch::X86_64, 0x0201_0000 | 2 << 10, 0, &text),
+        Unwind::Bad(_)
+    ));
+    assert!(matches!(
+        compact::unwind(Arch::Arm64, 0x0200_1003, 0, &text),
+        Unwind::Bad(_)
+    ));
     assert_eq!(compact::unwind(Arch::X86_64, 0, 0, &text), Unwind::None);
 }
 

@@ -398,6 +398,22 @@ def test_macos_dump_walks_by_stack_cfi(engine: str, tmp_path: Path) -> None:
     assert walked["stop"] == "end" and len(groups) == 7 and groups[-1][0]["trust"] == "cfi"
 
 
+def test_crashpad_macos_walk_ends_at_libdyld_start(engine: str) -> None:
+    """simple-crashpad.dmp (no unwind files: frame pointers): the same dyld layout as the
+    macOS dump above main's return address (a stale copy of it, then dyld's zero frame
+    record over argc): the walk ends at libdyld's start, no scanned copy after it."""
+    data = (DATA / "simple-crashpad.dmp").read_bytes()
+    md = pysym.Minidump.from_bytes(data)
+    walked = walk_minidump(data, [], pysym._host.get_runtime())["threads"][0]
+    last = walked["frames"][-1]
+    pc, sp = int(last["pc"], 16), int(last["sp"], 16)
+    dyld = md.module_at(pc)
+    assert dyld is not None and dyld.code_file.endswith("/libdyld.dylib") and last["trust"] == "fp"
+    assert _word(md, data, sp - 8, 8) == pc and _word(md, data, sp - 16, 8) == sp + 8
+    assert (_word(md, data, sp, 8), _word(md, data, sp + 8, 8), _word(md, data, sp + 16, 8)) == (pc, 0, 1)
+    assert walked["stop"] == "end" and len(walked["frames"]) == 4
+
+
 @pytest.mark.parametrize("name", ["invalid-range.dmp", "invalid-record-count.dmp", "invalid-parameter.dmp",
                                   "linux-mini.dmp", "simple-crashpad.dmp"])
 def test_other_dumps_give_partial_results(engine: str, name: str) -> None:

@@ -383,6 +383,35 @@ def test_macos_dump_walks_by_stack_cfi(engine: str, tmp_path: Path) -> None:
     assert all(g[0]["trust"] == "cfi" for g in groups[1:6])
     mod = [m for m in r["modules"] if m["code_file"].endswith("/crash-client")][0]
     assert (mod["debug_status"], mod["unwind_status"], mod["features"]["has_unwind_info"]) == ("found", "found", True)
+    # main returns into libdyld's start, the outermost frame: no scanned copy after it.
+    # Above main's return address dyld left its local holding the same address, then its
+    # first frame record (`pushq $0`) over argc; main saved that record's address as rbp.
+    idx = [i for i, m in enumerate(md.modules) if m.code_file.endswith("/crash-client")][0]
+    doc = walk_minidump(data, [(idx, build_cfi(str(sym_path))[0])], pysym._host.get_runtime())
+    walked = doc["threads"][md.crashed_thread]
+    last = walked["frames"][-1]
+    pc, sp = int(last["pc"], 16), int(last["sp"], 16)
+    dyld = md.module_at(pc)
+    assert dyld is not None and dyld.code_file.endswith("/libdyld.dylib") and last["trust"] == "cfi"
+    assert _word(md, data, sp - 8, 8) == pc and _word(md, data, sp - 16, 8) == sp + 8
+    assert (_word(md, data, sp, 8), _word(md, data, sp + 8, 8), _word(md, data, sp + 16, 8)) == (pc, 0, 5)
+    assert walked["stop"] == "end" and len(groups) == 7 and groups[-1][0]["trust"] == "cfi"
+
+
+def test_crashpad_macos_walk_ends_at_libdyld_start(engine: str) -> None:
+    """simple-crashpad.dmp (no unwind files: frame pointers): the same dyld layout as the
+    macOS dump above main's return address (a stale copy of it, then dyld's zero frame
+    record over argc): the walk ends at libdyld's start, no scanned copy after it."""
+    data = (DATA / "simple-crashpad.dmp").read_bytes()
+    md = pysym.Minidump.from_bytes(data)
+    walked = walk_minidump(data, [], pysym._host.get_runtime())["threads"][0]
+    last = walked["frames"][-1]
+    pc, sp = int(last["pc"], 16), int(last["sp"], 16)
+    dyld = md.module_at(pc)
+    assert dyld is not None and dyld.code_file.endswith("/libdyld.dylib") and last["trust"] == "fp"
+    assert _word(md, data, sp - 8, 8) == pc and _word(md, data, sp - 16, 8) == sp + 8
+    assert (_word(md, data, sp, 8), _word(md, data, sp + 8, 8), _word(md, data, sp + 16, 8)) == (pc, 0, 1)
+    assert walked["stop"] == "end" and len(walked["frames"]) == 4
 
 
 @pytest.mark.parametrize("name", ["invalid-range.dmp", "invalid-record-count.dmp", "invalid-parameter.dmp",

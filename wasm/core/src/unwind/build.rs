@@ -2,6 +2,7 @@
 //! `UnwindTable`, Breakpad `STACK CFI` / `STACK WIN` records from `.sym` text.
 
 use super::cache::{Arch, CfiBuilder, Rule, WinRecord, CFA, RA};
+use super::compact;
 use super::invalid;
 use crate::error::Result;
 use crate::native::source::{for_each_line, Source};
@@ -35,12 +36,118 @@ impl<R: gimli::Reader> gimli::UnwindContextStorage<R> for Bounded {
 }
 
 /// Whether an object file has unwind information pysym reads (`.eh_frame`,
-/// `.debug_frame` with contents).
+/// `.debug_frame`, Mach-O `__unwind_info` with contents).
 pub fn has_unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
     [".eh_frame", ".debug_frame"].iter().any(|n| {
         file.section_by_name(n).map_or(false, |s| s.size() > 0 && s.file_range().is_some())
-    })
+    }) || unwind_info(file).map_or(false, |d| !d.is_empty())
 }
+
+/// The contents of a Mach-O `__TEXT,__unwind_info` (a dSYM's copy has no contents).
+fn unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<std::borrow::Cow<'a, [u8]>> {
+    if file.format() != object::BinaryFormat::MachO {
+        return None;
+    }
+    let s = file.sections().find(|s| s.name() == Ok("__unwind_info") && s.segment_name().ok().flatten() == Some("__TEXT"))?;
+    s.file_range()?;
+    s.uncompressed_data().ok()
+}
+
+/// Rows from compact unwind for the functions no DWARF FDE covers (`covered`, sorted
+/// here): an encoding's rules for the whole function, or for DWARF mode the FDE at the
+/// encoding's `__eh_frame` offset.
+#[allow(clippy::too_many_arguments)]
+fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
+    file: &object::File<'a, R>,
+    info: &[u8],
+    eh: Option<&(gimli::EhFrame<gimli::EndianSlice<'d, gimli::RunTimeEndian>>, gimli::BaseAddresses)>,
+    b: &mut CfiBuilder,
+    arch: Arch,
+    image_base: u64,
+    covered: &mut [(u64, u64)],
+    warnings: &mut Vec<String>,
+) {
+    let entries = compact::entries(info, warnings);
+    // Disjoint and sorted: each entry finds its overlaps by binary search.
+    covered.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(covered.len());
+    for &(s, e) in covered.iter() {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let overlapping = |start: u64, end: u64| {
+        let first = merged.partition_point(|c| c.1 <= start);
+        merged[first..].iter().take_while(move |c| c.0 < end).copied()
+    };
+    // The code's sections, for the frameless-indirect stack sizes.
+    let texts: Vec<(u64, std::borrow::Cow<'a, [u8]>)> = file
+        .sections()
+        .filter(|s| s.kind() == SectionKind::Text && s.file_range().is_some())
+        .filter_map(|s| Some((s.address().wrapping_sub(image_base), s.uncompressed_data().ok()?)))
+        .collect();
+    let text = |rel: u64| -> Option<u32> {
+        texts.iter().find_map(|(start, d)| {
+            let at = usize::try_from(rel.checked_sub(*start)?).ok()?;
+            let w = d.get(at..at.checked_add(4)?)?;
+            Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        })
+    };
+    let mut ctx = Box::new(gimli::UnwindContext::<_, Bounded>::new_in());
+    let (mut bad, mut first_bad, mut no_fde) = (0usize, "", 0usize);
+    for e in entries {
+        let rules = match compact::unwind(arch, e.encoding, e.start, &text) {
+            compact::Unwind::None => continue,
+            compact::Unwind::Bad(why) => {
+                bad += 1;
+                if first_bad.is_empty() {
+                    first_bad = why;
+                }
+                continue;
+            }
+            compact::Unwind::Rules(r) => r,
+            compact::Unwind::Dwarf(offset) => {
+                if overlapping(e.start, e.end).next().is_some() {
+                    continue; // its FDE was read with the rest of __eh_frame
+                }
+                let read = eh.map_or(false, |(sec, bases)| {
+                    let fde = match sec.fde_from_offset(bases, gimli::EhFrameOffset(offset as usize), |s, bases, o| s.cie_from_offset(bases, o)) {
+                        Ok(f) => f,
+                        Err(_) => return false,
+                    };
+                    let start = fde.initial_address().wrapping_sub(image_base);
+                    fde.initial_address() >= image_base
+                        && start <= e.start
+                        && e.start < start.saturating_add(fde.len())
+                        && fde_rows(sec, bases, &mut ctx, &fde, b, arch, image_base, 0).is_ok()
+                });
+                if !read {
+                    no_fde += 1;
+                }
+                continue;
+            }
+        };
+        // Only where no FDE describes the code.
+        let mut from = e.start;
+        for (s, t) in overlapping(e.start, e.end) {
+            if s > from {
+                b.add_rules(from, s, 2, rules.clone());
+            }
+            from = from.max(t);
+        }
+        if from < e.end {
+            b.add_rules(from, e.end, 2, rules);
+        }
+    }
+    if bad > 0 {
+        warnings.push(format!("__unwind_info: {} encodings skipped (first: {})", bad, first_bad));
+    }
+    if no_fde > 0 {
+        warnings.push(format!("__unwind_info: {} DWARF-mode functions without an FDE at their __eh_frame offset", no_fde));
+    }
+}
+
 
 /// Builds the cache of an object file, addresses relative to `image_base`.
 pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, image_base: u64) -> Result<Built> {
@@ -77,18 +184,30 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
         bases = bases.set_got(a);
     }
     // .eh_frame first: where both describe an address, the loaded one wins (priority 0).
-    if let Some(s) = file.section_by_name(".eh_frame").filter(|s| s.file_range().is_some()) {
-        let data = s.uncompressed_data().map_err(|e| invalid(format!("malformed .eh_frame: {}", e)))?;
-        let mut sec = gimli::EhFrame::new(&data, endian);
+    let mut covered = Vec::new();
+    let eh = match file.section_by_name(".eh_frame").filter(|s| s.file_range().is_some()) {
+        Some(s) => Some((s.uncompressed_data().map_err(|e| invalid(format!("malformed .eh_frame: {}", e)))?, s.address())),
+        None => None,
+    };
+    if let Some((data, address)) = &eh {
+        let mut sec = gimli::EhFrame::new(data, endian);
         sec.set_address_size(address_size);
-        let bases = bases.clone().set_eh_frame(s.address());
-        read_section(&sec, &bases, &mut b, arch, image_base, 0, ".eh_frame", &mut warnings);
+        let bases = bases.clone().set_eh_frame(*address);
+        read_section(&sec, &bases, &mut b, arch, image_base, 0, ".eh_frame", &mut warnings, &mut covered);
     }
     if let Some(s) = file.section_by_name(".debug_frame").filter(|s| s.file_range().is_some()) {
         let data = s.uncompressed_data().map_err(|e| invalid(format!("malformed .debug_frame: {}", e)))?;
         let mut sec = gimli::DebugFrame::new(&data, endian);
         sec.set_address_size(address_size);
-        read_section(&sec, &bases, &mut b, arch, image_base, 1, ".debug_frame", &mut warnings);
+        read_section(&sec, &bases, &mut b, arch, image_base, 1, ".debug_frame", &mut warnings, &mut covered);
+    }
+    if let Some(info) = unwind_info(file) {
+        let eh = eh.as_ref().map(|(data, address)| {
+            let mut sec = gimli::EhFrame::new(data, endian);
+            sec.set_address_size(address_size);
+            (sec, bases.clone().set_eh_frame(*address))
+        });
+        compact_unwind(file, &info, eh.as_ref(), &mut b, arch, image_base, &mut covered, &mut warnings);
     }
     if b.dropped > 0 {
         warnings.push(format!("{} rows left out: more than {} in the file", b.dropped, MAX_ROWS));
@@ -107,6 +226,7 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
     priority: u8,
     name: &str,
     warnings: &mut Vec<String>,
+    covered: &mut Vec<(u64, u64)>,
 ) {
     let mut ctx = Box::new(gimli::UnwindContext::<_, Bounded>::new_in());
     let ctx = &mut *ctx;
@@ -127,41 +247,14 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
             gimli::CieOrFde::Cie(_) => continue,
             gimli::CieOrFde::Fde(p) => p,
         };
-        let result = partial
-            .parse(|s, bases, o| s.cie_from_offset(bases, o))
-            .and_then(|fde| {
-                let ra = fde.cie().return_address_register();
-                let mut table = fde.rows(sec, bases, ctx)?;
-                while let Some(row) = table.next_row()? {
-                    let mut rules = Vec::with_capacity(8);
-                    match row.cfa() {
-                        gimli::CfaRule::RegisterAndOffset { register, offset } => rules.push((CFA, Rule::RegPlus(register.0, *offset))),
-                        // DWARF expressions (PLT entries) are not evaluated: no rules here.
-                        gimli::CfaRule::Expression(_) => continue,
-                    }
-                    for (reg, rule) in row.registers() {
-                        let r = match rule {
-                            gimli::RegisterRule::Undefined => Rule::Undefined,
-                            gimli::RegisterRule::SameValue => Rule::Same,
-                            gimli::RegisterRule::Offset(o) => Rule::AtCfa(*o),
-                            gimli::RegisterRule::ValOffset(o) => Rule::CfaPlus(*o),
-                            gimli::RegisterRule::Register(r) => Rule::Register(r.0),
-                            _ => Rule::Undefined,
-                        };
-                        rules.push((if *reg == ra { RA } else { reg.0 }, r));
-                    }
-                    // gimli drops undefined rules (its default): on x86 a row without a
-                    // return address rule is the outermost frame (`_start`, `clone3`:
-                    // DW_CFA_undefined rip); ARM leaf functions keep theirs in lr.
-                    if !rules.iter().any(|r| r.0 == RA) {
-                        rules.push((RA, if matches!(arch, Arch::X86 | Arch::X86_64) { Rule::Undefined } else { Rule::Same }));
-                    }
-                    if row.start_address() >= image_base {
-                        b.add_rules(row.start_address() - image_base, row.end_address().wrapping_sub(image_base), priority, rules);
-                    }
-                }
-                Ok(())
-            });
+        let result = partial.parse(|s, bases, o| s.cie_from_offset(bases, o)).and_then(|fde| {
+            let range = (fde.initial_address().wrapping_sub(image_base), fde.initial_address().wrapping_add(fde.len()).wrapping_sub(image_base));
+            fde_rows(sec, bases, ctx, &fde, b, arch, image_base, priority)?;
+            if fde.initial_address() >= image_base && range.0 < range.1 {
+                covered.push(range);
+            }
+            Ok(())
+        });
         if let Err(e) = result {
             bad_fdes += 1;
             if first_error.is_empty() {
@@ -172,6 +265,51 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
     if bad_fdes > 0 {
         warnings.push(format!("{}: {} FDEs skipped (first: {})", name, bad_fdes, first_error));
     }
+}
+
+/// Adds the rows of one FDE (relative to `image_base`).
+#[allow(clippy::too_many_arguments)]
+fn fde_rows<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian>>>(
+    sec: &S,
+    bases: &gimli::BaseAddresses,
+    ctx: &mut gimli::UnwindContext<gimli::EndianSlice<'d, gimli::RunTimeEndian>, Bounded>,
+    fde: &gimli::FrameDescriptionEntry<gimli::EndianSlice<'d, gimli::RunTimeEndian>>,
+    b: &mut CfiBuilder,
+    arch: Arch,
+    image_base: u64,
+    priority: u8,
+) -> gimli::Result<()> {
+    let ra = fde.cie().return_address_register();
+    let mut table = fde.rows(sec, bases, ctx)?;
+    while let Some(row) = table.next_row()? {
+        let mut rules = Vec::with_capacity(8);
+        match row.cfa() {
+            gimli::CfaRule::RegisterAndOffset { register, offset } => rules.push((CFA, Rule::RegPlus(register.0, *offset))),
+            // DWARF expressions (PLT entries) are not evaluated: no rules here.
+            gimli::CfaRule::Expression(_) => continue,
+        }
+        for (reg, rule) in row.registers() {
+            let r = match rule {
+                gimli::RegisterRule::Undefined => Rule::Undefined,
+                gimli::RegisterRule::SameValue => Rule::Same,
+                gimli::RegisterRule::Offset(o) => Rule::AtCfa(*o),
+                gimli::RegisterRule::ValOffset(o) => Rule::CfaPlus(*o),
+                gimli::RegisterRule::Register(r) => Rule::Register(r.0),
+                _ => Rule::Undefined,
+            };
+            rules.push((if *reg == ra { RA } else { reg.0 }, r));
+        }
+        // gimli drops undefined rules (its default): on x86 a row without a
+        // return address rule is the outermost frame (`_start`, `clone3`:
+        // DW_CFA_undefined rip); ARM leaf functions keep theirs in lr.
+        if !rules.iter().any(|r| r.0 == RA) {
+            rules.push((RA, if matches!(arch, Arch::X86 | Arch::X86_64) { Rule::Undefined } else { Rule::Same }));
+        }
+        if row.start_address() >= image_base {
+            b.add_rules(row.start_address() - image_base, row.end_address().wrapping_sub(image_base), priority, rules);
+        }
+    }
+    Ok(())
 }
 
 /// Builds the cache of a Breakpad `.sym` file from its `STACK CFI` and `STACK WIN`

@@ -247,6 +247,32 @@ fn zero_frame_record_or_restored_zero_frame_pointer_ends_the_walk() {
 }
 
 #[test]
+fn macos_first_frame_record_ends_the_walk() {
+    // The layout of pipeline-inlines-macos-segv.dmp's main thread: main (CFI: CFA = rbp + 16)
+    // returns to libdyld's start (no CFI); above the return address dyld left its local
+    // holding the same address, then its `pushq $0` frame record over argc (5).
+    let mut stack = vec![0u8; 0x100];
+    put(&mut stack, 0x70, 0x8088); // main's saved rbp
+    put(&mut stack, 0x78, 0x2f3d); // main's return address into libdyld
+    put(&mut stack, 0x80, 0x2f3d); // dyld's stale local
+    put(&mut stack, 0x88, 0); // the outermost frame record's saved rbp
+    put(&mut stack, 0x90, 5); // argc
+    let mut b = CfiBuilder::new(Arch::X86_64, 10);
+    b.add_rules(0x100, 0x200, 0, vec![(CFA, Rule::RegPlus(6, 16)), (RA, Rule::AtCfa(-8)), (6, Rule::AtCfa(-16))]);
+    b.add_code(0x100, 0x200);
+    let cache = b.finish();
+    let md = dump(0x8000, 0x100, vec![("rip", 0x1150), ("rsp", 0x8000), ("rbp", 0x8070)], vec![module(0x1000, 0x1000), module(0x2000, 0x1000)]);
+    let w = walk(&md, &stack[..], &[Some(CfiCache::parse(&cache).unwrap()), None], &WalkLimits::default());
+    let got: Vec<(u64, u64, Trust)> = w.threads[0].frames.iter().map(|f| (f.pc, f.sp, f.trust)).collect();
+    assert_eq!(got, vec![(0x1150, 0x8000, Trust::Context), (0x2f3d, 0x8080, Trust::Cfi)]);
+    assert_eq!(w.threads[0].stop, "end");
+    // The same words under a context's rbp (any value): not trusted to end the walk.
+    let md = dump(0x8000, 0x100, vec![("rip", 0x2f00), ("rsp", 0x8080), ("rbp", 0x8088)], vec![module(0x1000, 0x1000), module(0x2000, 0x1000)]);
+    let w = walk(&md, &stack[..], &[Some(CfiCache::parse(&cache).unwrap()), None], &WalkLimits::default());
+    assert_eq!(w.threads[0].frames[1].trust, Trust::Scan, "{:?}", w.threads[0].frames);
+}
+
+#[test]
 fn looping_and_shrinking_stacks_end() {
     // The frame pointer points at itself and the CFI says CFA = rsp: no caller may have
     // a stack pointer at or below its callee's.

@@ -478,7 +478,9 @@ impl<'w, 'c> Walker<'w, 'c> {
 
     /// Whether the frame pointer points at the zero frame pointer and zero return address
     /// with which thread entry points (`_start`, `BaseThreadInitThunk`'s callers, ...) end
-    /// the chain: both words read from the saved stack, above the stack pointer. A frame
+    /// the chain: both words read from the saved stack, above the stack pointer; or, for a
+    /// frame pointer restored by unwinding, at a zero frame pointer under a word that is no
+    /// return address (macOS: dyld pushes 0 above argc before it enters `main`). A frame
     /// pointer of 0 restored by unwinding (`recovered`: not a register of the context,
     /// where it may be any value) ends it too: entry points start with it cleared.
     fn fp_chain_ends<'a, R: ReadRef<'a>>(&self, regs: &Regs, recovered: bool, mem: &mut Memory<'_, 'a, R>) -> bool {
@@ -493,7 +495,16 @@ impl<'w, 'c> Walker<'w, 'c> {
         match (regs.get(fp_reg), regs.get(sp_reg)) {
             (Some(0), Some(_)) => recovered,
             (Some(fp), Some(sp)) if fp >= sp && fp % w == 0 => {
-                mem.word(fp) == Some(0) && fp.checked_add(w).and_then(|a| mem.word(a)) == Some(0)
+                if mem.word(fp) != Some(0) {
+                    return false;
+                }
+                // macOS: dyld's `pushq $0` under argc, not a return address. Only for a
+                // restored frame pointer (a context's may be a stale value).
+                match fp.checked_add(w).and_then(|a| mem.word(a)) {
+                    Some(0) => true,
+                    Some(ra) => recovered && self.module(ra).is_none(),
+                    None => false,
+                }
             }
             _ => false,
         }

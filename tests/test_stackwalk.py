@@ -26,7 +26,7 @@ from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces,
 import pysym
 from pysym import FilesystemStore, Symbolicator, SystemStore, _abi
 from pysym._cli import main as cli_main
-from pysym._symbolicate._minidump import _OpenDump, build_cfi, walk_minidump
+from pysym._symbolicate._minidump import CFI_VERSION, _OpenDump, build_cfi, walk_minidump
 
 DATA = Path(__file__).parent / "data" / "minidump"
 
@@ -143,7 +143,7 @@ def test_lldb_dump_walk_matches_lldb(dumped: Dumped, engine: str, tmp_path: Path
         assert "wait_deep" in fn and "worker" in fn and "start_thread" in fn, fn
         assert st["frames"][-1]["function"] == "__GI___clone3", fn
     # The CFI caches are in the cache directory, and a second Symbolicator reuses them.
-    entries = list((tmp_path / "cache" / "cficaches" / "v1").glob("*"))
+    entries = list((tmp_path / "cache" / "cficaches" / ("v%d" % CFI_VERSION)).glob("*"))
     assert len([e for e in entries if e.is_file()]) >= 3
     again = Symbolicator([SystemStore()], cache_dir=tmp_path / "cache").process_minidump(dumped.dump.read_bytes())
     assert again["stacktraces"] == r["stacktraces"]
@@ -231,6 +231,10 @@ def test_walk_input_checked(engine: str) -> None:
         walk_minidump(str(dump), [(0, b"garbage!" * 8)], pysym._host.get_runtime())
     with pytest.raises(pysym.PysymError, match="not in the dump"):
         walk_minidump(str(dump), [(10_000, build_cfi_empty())], pysym._host.get_runtime())
+    # A cache of an older format (v1 has no .pdata rows) is refused, never misread.
+    old = b"PYCF" + (1).to_bytes(4, "little") + build_cfi_empty()[8:]
+    with pytest.raises(pysym.PysymError, match="format version 1"):
+        walk_minidump(str(dump), [(0, old)], pysym._host.get_runtime())
 
 
 def test_kept_dump_walks_as_a_fresh_parse(engine: str) -> None:
@@ -287,8 +291,8 @@ def test_missing_unwind_info_is_remembered_for_negative_ttl(engine: str, tmp_pat
 
 
 def build_cfi_empty() -> bytes:
-    # The 48-byte header of an empty version 1 cache (FORMAT.md), arch x86_64.
-    return b"PYCF" + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") + bytes(36)
+    # The 48-byte header of an empty cache (FORMAT.md), arch x86_64.
+    return b"PYCF" + CFI_VERSION.to_bytes(4, "little") + (2).to_bytes(4, "little") + bytes(36)
 
 
 def _word(md: pysym.Minidump, data: bytes, addr: int, size: int) -> int:

@@ -28,7 +28,7 @@ from ._request import Module, _matches, _stamp
 __all__ = ["CFI_VERSION", "build_cfi", "process_minidump", "minidump_modules"]
 
 #: the CFI cache format version (wasm/core/src/unwind/FORMAT.md); part of the cache path
-CFI_VERSION = 1
+CFI_VERSION = 2
 _MEMO_ENTRIES = 4096
 
 _OS_NAMES = {"windows": "Windows", "linux": "Linux", "android": "Android", "macos": "macOS", "ios": "iOS",

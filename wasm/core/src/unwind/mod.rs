@@ -1,7 +1,8 @@
 //! Unwind information and the stack walker.
 //!
 //! - [`build`] reads DWARF CFI (`.eh_frame`, `.debug_frame`) from ELF and Mach-O files and
-//!   `STACK CFI` / `STACK WIN` records from Breakpad files into a CFI cache;
+//!   `STACK CFI` / `STACK WIN` records from Breakpad files into a CFI cache; [`pdata`]
+//!   reads x86_64 PE images' `.pdata` / `.xdata` for it;
 //! - [`CfiCache`] reads a built cache in place (FORMAT.md in this folder): rows sorted by
 //!   address, binary searched, nothing decoded up front;
 //! - [`walk`] recovers each thread's frames of a minidump: context, CFI, frame pointer,
@@ -12,6 +13,7 @@
 
 pub mod build;
 mod cache;
+mod pdata;
 mod postfix;
 #[cfg(test)]
 mod tests;

@@ -419,3 +419,46 @@ def test_truncated_dump(engine: str) -> None:
             Symbolicator([]).process_minidump(data[:cut])
         except pysym.PysymError:
             pass
+
+
+def test_watchdog_guards_the_walk_unwind_and_generated_file_exports(engine: str) -> None:
+    """Watchdog mode (wasmer): building a CFI cache, walking a dump (parsed again or kept)
+    and giving a map its generated file run first in the child, killed at the timeout."""
+    if engine != "wasmer":
+        pytest.skip("watchdog mode is for engines without fuel and deadlines (wasmer)")
+    from pysym import _host, _watchdog
+
+    guarded = {"pysym_unwind_build", "pysym_minidump_walk", "pysym_minidump_walk_open", "pysym_sourcemap_set_generated"}
+    assert guarded <= _watchdog.HEAVY
+    rt = _host.Runtime(engine, limits=pysym.Limits(timeout=60, watchdog=True))
+    sym = DATA / "symbols" / "test_app.pdb" / "5A9832E5287241C1838ED98914E9B7FF1" / "test_app.sym"
+    dump = str(DATA / "test.dmp")
+    # In time: the same results as without the watchdog.
+    cache, rows, _ = build_cfi(str(sym), runtime=rt)
+    assert rows > 0 and rt._watchdog_proc is not None
+    md = pysym.Minidump.from_path(dump)
+    caches = [(next(i for i, m in enumerate(md.modules) if m.code_file.endswith("test_app.exe")), cache)]
+    walked = walk_minidump(dump, caches, rt)
+    assert walked == walk_minidump(dump, caches, pysym._host.get_runtime())
+    assert len(walked["threads"][md.crashed_thread]["frames"]) == 4  # type: ignore[index]
+    kept = _OpenDump(dump, rt)
+    smap = json.dumps({"version": 3, "sources": ["a.js"], "names": ["run"], "mappings": "AAAA,SAASA"})
+    sm = pysym.SourceMap.from_bytes(smap.encode(), runtime=rt)
+    try:
+        assert kept.walk(caches) == walked
+        sm.set_generated_source("function run() { return 1 }\n")
+        assert sm.function_names([0], [20]) == ["run"]
+        # A timeout no child can meet: each call is stopped in the child, never run here.
+        rt.limits = rt.limits.replace(timeout=1e-5)
+        for name, call in [("pysym_unwind_build", lambda: build_cfi(str(sym), runtime=rt)),
+                           ("pysym_minidump_walk", lambda: walk_minidump(dump, caches, rt)),
+                           ("pysym_minidump_walk_open", lambda: kept.walk(caches)),
+                           ("pysym_sourcemap_set_generated",
+                            lambda: sm.set_generated_source("function other() { return 2 }\n"))]:
+            with pytest.raises(pysym.TimeLimitError, match=name):
+                call()
+        rt.limits = rt.limits.replace(timeout=60)
+        assert kept.walk(caches) == walked and sm.function_names([0], [20]) == ["run"]
+    finally:
+        kept.close()
+        sm.close()

@@ -17,11 +17,12 @@ import json
 import os
 import re
 import shutil
+import struct
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer
+from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer, windows_dump
 
 import pysym
 from pysym import FilesystemStore, Symbolicator, SystemStore, _abi
@@ -462,3 +463,42 @@ def test_watchdog_guards_the_walk_unwind_and_generated_file_exports(engine: str)
     finally:
         kept.close()
         sm.close()
+
+
+def _x86_walk(sym: str, eip: int, esp: int, stack: List[int]) -> List[Tuple[int, int, str]]:
+    """Walks a one-thread x86 dump of module app.exe (0x400000) with ``sym`` as its
+    unwind information: frames (pc, sp, trust)."""
+    ctx = bytearray(716)
+    struct.pack_into("<I", ctx, 0, 0x10007)
+    struct.pack_into("<II", ctx, 184, eip, 0x1B)
+    struct.pack_into("<II", ctx, 196, esp, 0x23)
+    dump = windows_dump(0, (0x400000, 0x10000, "app.exe"), bytes(ctx), esp, struct.pack("<%dI" % len(stack), *stack))
+    cache, _, warnings = build_cfi(sym.encode())
+    assert warnings == []
+    doc = walk_minidump(dump, [(0, cache)], pysym._host.get_runtime())
+    return [(int(f["pc"], 16), int(f["sp"], 16), f["trust"]) for f in doc["threads"][0]["frames"]]
+
+
+def test_stack_win_return_address_search(engine: str) -> None:
+    """.raSearchStart / .raSearch: the first plausible return address within three words
+    above esp + callee parameters + locals + saved registers (the sizes miss the padding
+    of an aligned stack)."""
+    real = DATA / "symbols" / "test_app.pdb" / "5A9832E5287241C1838ED98914E9B7FF1" / "test_app.sym"
+    # test_app.sym's most common program (726 records)
+    program = "$T2 $esp .cbLocals + .cbSavedRegs + = $T0 .raSearchStart = $eip $T0 ^ = $esp $T0 4 + ="
+    assert sum(1 for ln in real.read_text().splitlines() if ln.endswith(" 1 " + program)) == 726
+    head = ("MODULE windows x86 0123456789ABCDEF0123456789ABCDEF1 app.pdb\n"
+            "FUNC 1000 100 0 inner\nFUNC 2000 100 0 outer\n")
+    esp = 0x10000
+    # locals (4 bytes), saved registers (8), a padding word, then the return address into outer
+    stack = [0x11111111, 0x22222222, 0x33333333, 0x44444444, 0x402010] + [0] * 8
+    for prog in (program, "$T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + ="):
+        sym = head + "STACK WIN 4 1000 100 0 0 0 8 4 0 1 %s\nSTACK WIN 4 2000 100 0 0 0 0 0 0 1 %s\n" % (prog, prog)
+        frames = _x86_walk(sym, 0x401010, esp, stack)
+        # (without the search: eip 0x44444444, not plausible, and the caller only found by scanning)
+        assert frames == [(0x401010, esp, "context"), (0x402010, esp + 20, "cfi")], (prog, frames)
+    # An FPO record (no program) in the first frame whose top word is the context's eip (a
+    # call just pushed it): that word is skipped.
+    sym = head + "STACK WIN 0 1000 100 0 0 0 0 0 0 0 0\nSTACK WIN 4 2000 100 0 0 0 0 0 0 1 %s\n" % program
+    frames = _x86_walk(sym, 0x401010, esp, [0x401010, 0x402010] + [0] * 8)
+    assert frames == [(0x401010, esp, "context"), (0x402010, esp + 8, "cfi")], frames

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+from stackwalk_helpers import windows_dump
 
 import pysym
 from pysym._host import get_runtime
@@ -272,11 +273,6 @@ class Machine:
             raise AssertionError("prologue instruction the simulator does not know: %s" % text)
 
 
-def _string(s: str) -> bytes:
-    b = s.encode("utf-16-le")
-    return struct.pack("<I", len(b)) + b + b"\0\0"
-
-
 def _minidump(img: Image, m: Machine, pc: int) -> bytes:
     """A Windows x64 dump of one thread: its context and its stack."""
     low = min(m.mem) - 64
@@ -288,30 +284,7 @@ def _minidump(img: Image, m: Machine, pc: int) -> bytes:
     for i, r in enumerate(GPRS):
         struct.pack_into("<Q", ctx, 120 + 8 * i, m.regs[r] & (2**64 - 1))
     struct.pack_into("<Q", ctx, 248, pc)
-    out = bytearray(32 + 3 * 12)
-    streams = []
-
-    def add(blob: bytes) -> int:
-        out.extend(b"\0" * (-len(out) % 8))
-        at = len(out)
-        out.extend(blob)
-        return at
-
-    empty = add(_string(""))
-    sysinfo = struct.pack("<HHHBBIIIIIHH24x", 9, 6, 0, 2, 1, 10, 0, 19041, 2, empty, 0, 0)
-    streams.append((7, len(sysinfo), add(sysinfo)))
-    name = add(_string("C:\\pe\\" + img.path.name))
-    modules = struct.pack("<I", 1) + struct.pack("<QIIII52x8x8x16x", img.base, img.size, 0, 0, name)
-    streams.append((4, len(modules), add(modules)))
-    ctx_at = add(bytes(ctx))
-    stack_at = add(bytes(stack))
-    threads = struct.pack("<I", 1) + struct.pack("<IIIIQQIIII", 1, 0, 0, 0, 0, low, len(stack), stack_at,
-                                                 len(ctx), ctx_at)
-    streams.append((3, len(threads), add(threads)))
-    struct.pack_into("<IIIIIIQ", out, 0, 0x504D444D, 0xA793, len(streams), 32, 0, 0, 0)
-    for i, s in enumerate(streams):
-        struct.pack_into("<III", out, 32 + 12 * i, *s)
-    return bytes(out)
+    return windows_dump(9, (img.base, img.size, img.path.name), bytes(ctx), low, bytes(stack))
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +305,10 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Image]:
     return {n: Image(tmp / (n + ".exe")) for n in ("clang", "mingw", "seh")}
 
 
-def _walk(img: Image, cache: bytes, chain: List[Func], machframe: bool, k: int) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]]]:
+Frames = List[Tuple[int, int]]
+
+
+def _walk(img: Image, cache: bytes, chain: List[Func], machframe: bool, k: int) -> Tuple[Frames, Frames]:
     """Runs ``chain`` (outermost first), stops the innermost after ``k`` prologue
     instructions: (expected frames, walked frames), each (pc, sp), innermost first."""
     m = Machine(len(chain) * 100 + k)

@@ -17,6 +17,9 @@ use object::{Object, ObjectSection};
 
 /// Chained infos followed from one function (real ones chain once or twice).
 pub const MAX_CHAIN: usize = 8;
+/// Unwind codes replayed for one image (one per code, prologue step and chain link: a
+/// large real image needs a few tens of millions); the rest of `.pdata` is left out.
+pub const MAX_STEPS: u64 = 1 << 27;
 
 const RSP: u16 = 7;
 /// DWARF numbers of the Windows register numbers (rax rcx rdx rbx rsp rbp rsi rdi r8-r15).
@@ -105,6 +108,8 @@ enum Skip {
     /// Valid, but not expressible as rows (a frame register restored before use, codes past
     /// a machine frame, too deep a chain).
     Unsupported,
+    /// [`MAX_STEPS`] reached.
+    Budget,
 }
 
 struct Info<'d> {
@@ -162,7 +167,7 @@ fn u32_slots(codes: &[u8], i: usize) -> Option<u32> {
 }
 
 /// Replays the unwind info at `rva` for a pc `prolog_offset` bytes into its function.
-fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32) -> Result<State, Skip> {
+fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32, steps: &mut u64) -> Result<State, Skip> {
     let mut st = State { cur: Some(Loc { base: RSP, off: 0 }), ..State::default() };
     for _ in 0..=MAX_CHAIN {
         if rva & 1 != 0 {
@@ -176,6 +181,10 @@ fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32) -> Result<State
         let version2 = info.version2;
         let codes = info.codes;
         let n = codes.len() / 2;
+        *steps += n as u64 + 1;
+        if *steps > MAX_STEPS {
+            return Err(Skip::Budget);
+        }
         let applies = |i: usize| codes[2 * i] as u32 <= prolog_offset;
         // The establisher frame: the frame register (less its offset) once it is set up.
         let mut fp_set = false;
@@ -296,8 +305,10 @@ pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: 
         sections: file.sections().filter_map(|s| Some((s.address().checked_sub(image_base)?, s.data().ok()?))).collect(),
     };
     let (mut malformed, mut unsupported) = (0u64, 0u64);
+    let mut steps = 0u64;
+    let mut left_out = 0usize;
     let mut offsets: Vec<u32> = Vec::new();
-    for entry in pdata.chunks_exact(12) {
+    for (index, entry) in pdata.chunks_exact(12).enumerate() {
         let word = |i: usize| u32::from_le_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
         let (begin, end, unwind) = (word(0), word(4), word(8));
         if begin == 0 && end == 0 {
@@ -327,7 +338,7 @@ pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: 
         offsets.sort_unstable();
         offsets.dedup();
         // All steps or none: a function is not half described.
-        let states: Result<Vec<State>, Skip> = offsets.iter().map(|&off| replay(&img, unwind, off)).collect();
+        let states: Result<Vec<State>, Skip> = offsets.iter().map(|&off| replay(&img, unwind, off, &mut steps)).collect();
         match states {
             Ok(states) => {
                 for (k, st) in states.iter().enumerate() {
@@ -339,12 +350,90 @@ pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: 
             }
             Err(Skip::Malformed) => malformed += 1,
             Err(Skip::Unsupported) => unsupported += 1,
+            Err(Skip::Budget) => {
+                left_out = pdata.len() / 12 - index;
+                break;
+            }
         }
+    }
+    if left_out > 0 {
+        warnings.push(format!(".pdata: {} functions left out: their unwind codes are more than {} steps", left_out, MAX_STEPS));
     }
     if malformed > 0 {
         warnings.push(format!(".pdata: {} functions with damaged unwind info skipped", malformed));
     }
     if unsupported > 0 {
         warnings.push(format!(".pdata: {} functions whose unwind info is not expressible as rules skipped", unsupported));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image of one section at RVA 0: UNWIND_INFOs at the given offsets.
+    fn image(infos: &[(usize, Vec<u8>)]) -> Vec<u8> {
+        let mut v = vec![0u8; 0x400];
+        for (at, bytes) in infos {
+            v[*at..*at + bytes.len()].copy_from_slice(bytes);
+        }
+        v
+    }
+
+    fn chained(count_codes: &[u8], next: u32) -> Vec<u8> {
+        let n = count_codes.len() / 2;
+        let mut v = vec![1 | (UNW_FLAG_CHAININFO << 3), 0, n as u8, 0];
+        v.extend_from_slice(count_codes);
+        if n % 2 == 1 {
+            v.extend_from_slice(&[0, 0]);
+        }
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&next.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn prologue_steps_and_chains() {
+        // push rbx (offset 1), sub rsp 0x20 (offset 5); a child chained to it pushing rsi.
+        let data = image(&[(0x100, vec![1, 5, 2, 0, 5, 0x32, 1, 0x30]), (0x200, chained(&[1, 0x60], 0x100))]);
+        let img = Image { sections: vec![(0, &data[..])] };
+        let mut steps = 0;
+        let at = |po, steps: &mut u64| replay(&img, 0x100, po, steps).ok().unwrap();
+        let st = at(0, &mut steps);
+        assert_eq!((st.cur, st.saved.len()), (Some(Loc { base: RSP, off: 0 }), 0));
+        let st = at(1, &mut steps);
+        assert_eq!((st.cur, st.saved.clone()), (Some(Loc { base: RSP, off: 8 }), vec![(3, Loc { base: RSP, off: 0 })]));
+        assert_eq!(at(5, &mut steps).cur, Some(Loc { base: RSP, off: 40 }));
+        // The child at its start: the parent's prologue in full.
+        let st = replay(&img, 0x200, 0, &mut steps).ok().unwrap();
+        assert_eq!(st.cur, Some(Loc { base: RSP, off: 40 }));
+        let st = replay(&img, 0x200, 1, &mut steps).ok().unwrap();
+        assert_eq!(st.cur, Some(Loc { base: RSP, off: 48 }));
+        assert_eq!(st.saved, vec![(4, Loc { base: RSP, off: 0 }), (3, Loc { base: RSP, off: 40 })]);
+    }
+
+    #[test]
+    fn hostile_chains_and_codes_end() {
+        // An info chained to itself, and a chain one longer than the limit.
+        let mut infos = vec![(0x100, chained(&[1, 0x30], 0x100))];
+        for i in 0..=MAX_CHAIN {
+            infos.push((0x200 + 0x20 * i, chained(&[], (0x200 + 0x20 * (i + 1)) as u32)));
+        }
+        infos.push((0x200 + 0x20 * (MAX_CHAIN + 1), vec![1, 0, 0, 0]));
+        // Codes running past their count, an unknown code, a version 3 info.
+        infos.push((0x380, vec![1, 4, 1, 0, 4, 0x01]));
+        infos.push((0x3a0, vec![1, 1, 1, 0, 1, 0x0b]));
+        infos.push((0x3c0, vec![3, 0, 0, 0]));
+        let data = image(&infos);
+        let img = Image { sections: vec![(0, &data[..])] };
+        let mut steps = 0;
+        assert!(matches!(replay(&img, 0x100, 0, &mut steps), Err(Skip::Unsupported)));
+        assert!(matches!(replay(&img, 0x200, 0, &mut steps), Err(Skip::Unsupported)));
+        assert!(replay(&img, 0x200 + 0x20, 0, &mut steps).is_ok());
+        for rva in [0x380, 0x3a0, 0x3c0, 0x3f0, 0xffff_fff0] {
+            assert!(matches!(replay(&img, rva, 0xff, &mut steps), Err(Skip::Malformed)), "{:#x}", rva);
+        }
+        let mut spent = MAX_STEPS;
+        assert!(matches!(replay(&img, 0x200 + 0x20, 0, &mut spent), Err(Skip::Budget)));
     }
 }

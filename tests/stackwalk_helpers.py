@@ -21,9 +21,11 @@ def _string(s: str) -> bytes:
     return struct.pack("<I", len(b)) + b + b"\0\0"
 
 
-def windows_dump(cpu: int, module: Tuple[int, int, str], context: bytes, stack_base: int, stack: bytes) -> bytes:
+def windows_dump(cpu: int, module: Tuple[int, int, str], context: bytes, stack_base: int, stack: bytes,
+                 timestamp: int = 0, codeview: bytes = b"") -> bytes:
     """A minimal Windows minidump: system info (``cpu``: 0 x86, 9 x86_64), one module
-    (base, size, file name) and one thread with ``context`` and its stack memory."""
+    (base, size, file name; its PE ``timestamp`` and CodeView record) and one thread with
+    ``context`` and its stack memory."""
     out = bytearray(32 + 3 * 12)
     streams = []
 
@@ -37,7 +39,9 @@ def windows_dump(cpu: int, module: Tuple[int, int, str], context: bytes, stack_b
     sysinfo = struct.pack("<HHHBBIIIIIHH24x", cpu, 6, 0, 2, 1, 10, 0, 19041, 2, empty, 0, 0)
     streams.append((7, len(sysinfo), add(sysinfo)))
     name = add(_string("C:\\app\\" + module[2]))
-    modules = struct.pack("<I", 1) + struct.pack("<QIIII52x8x8x16x", module[0], module[1], 0, 0, name)
+    cv = add(codeview) if codeview else 0
+    modules = struct.pack("<I", 1) + struct.pack("<QIIII52xII8x16x", module[0], module[1], 0, timestamp, name,
+                                                 len(codeview), cv)
     streams.append((4, len(modules), add(modules)))
     ctx_at = add(context)
     stack_at = add(stack)

@@ -274,8 +274,9 @@ class Machine:
 
 
 def _minidump(img: Image, m: Machine, pc: int) -> bytes:
-    """A Windows x64 dump of one thread: its context and its stack."""
-    low = min(m.mem) - 64
+    """A Windows x64 dump of one thread: its context and its stack (with the image's
+    timestamp and CodeView record, so stores find the image and its PDB)."""
+    low = min(min(m.mem), m.regs["rsp"]) - 64
     stack = bytearray(TOP - low)
     for addr, v in m.mem.items():
         struct.pack_into("<Q", stack, addr - low, v & (2**64 - 1))
@@ -284,7 +285,13 @@ def _minidump(img: Image, m: Machine, pc: int) -> bytes:
     for i, r in enumerate(GPRS):
         struct.pack_into("<Q", ctx, 120 + 8 * i, m.regs[r] & (2**64 - 1))
     struct.pack_into("<Q", ctx, 248, pc)
-    return windows_dump(9, (img.base, img.size, img.path.name), bytes(ctx), low, bytes(stack))
+    pe = struct.unpack_from("<I", img.data, 0x3C)[0]
+    cv = b""
+    if b"RSDS" in img.data:
+        at = img.data.index(b"RSDS")
+        cv = img.data[at: img.data.index(b"\0", at + 24) + 1]
+    return windows_dump(9, (img.base, img.size, img.path.name), bytes(ctx), low, bytes(stack),
+                        struct.unpack_from("<I", img.data, pe + 8)[0], cv)
 
 
 @pytest.fixture(scope="module")
@@ -295,9 +302,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Image]:
     (tmp / "seh.s").write_text(ASM_PROGRAM)
     link = ["lld-link-14", "/nodefaultlib", "/entry:mainCRTStartup", "/subsystem:console"]
     # (no stack probes: the images link without a C runtime to provide __chkstk)
-    _run(["clang-14", "--target=x86_64-pc-windows-msvc", "-O2", "-fomit-frame-pointer", "-mno-stack-arg-probe",
-          "-c", "prog.c", "-o", "clang.obj"], tmp)
-    _run(link + ["/out:clang.exe", "clang.obj"], tmp)
+    _run(["clang-14", "--target=x86_64-pc-windows-msvc", "-g", "-gcodeview", "-O2", "-fomit-frame-pointer",
+          "-mno-stack-arg-probe", "-c", "prog.c", "-o", "clang.obj"], tmp)
+    _run(link + ["/debug", "/pdb:clang.pdb", "/out:clang.exe", "clang.obj"], tmp)
     _run(["x86_64-w64-mingw32-gcc", "-O2", "-fomit-frame-pointer", "-mno-stack-arg-probe", "-nostdlib",
           "-e", "mainCRTStartup", "prog.c", "-o", "mingw.exe"], tmp)
     _run(["clang-14", "--target=x86_64-pc-windows-msvc", "-c", "seh.s", "-o", "seh.obj"], tmp)
@@ -386,3 +393,41 @@ def test_synthetic_crash_walks_through_every_prologue_step(images: Dict[str, Ima
                                                              [(hex(a), hex(b)) for a, b in frames])
                 walks += 1
     assert walks >= 4
+
+
+def test_process_minidump_unwinds_by_the_image_from_a_store(images: Dict[str, Image], engine: str,
+                                                            tmp_path: Path) -> None:
+    """End to end: the dump's module found in a symbol-server store (image and PDB), its
+    CFI cache built from the image's .pdata, the frames named by the PDB."""
+    img = images["clang"]
+    chain = [_named(img, "clang", n) for n in ("withfp", "many", "leafish")]
+    m = Machine(1)
+    for f in chain[:-1]:
+        for _, text in img.prologue(f):
+            m.run(text)
+        if f.frame_reg is not None:
+            m.regs["rsp"] -= 0x40
+        m.clobber(f.frame_reg)
+        m.push(img.call_site(f))
+    pc = chain[-1].start + chain[-1].prolog
+    for _, text in img.prologue(chain[-1]):
+        m.run(text)
+    dump = _minidump(img, m, pc)
+    md = pysym.Minidump.from_bytes(dump)
+    mod = md.modules[0]
+    assert mod.codeview == "pdb70" and mod.debug_id
+    exe_dir = tmp_path / "store" / "clang.exe" / mod.code_id.upper()
+    exe_dir.mkdir(parents=True)
+    shutil.copy(img.path, exe_dir / "clang.exe")
+    bp = mod.debug_id.replace("-", "").upper()
+    pdb_dir = tmp_path / "store" / "clang.pdb" / bp
+    pdb_dir.mkdir(parents=True)
+    shutil.copy(img.path.with_suffix(".pdb"), pdb_dir / "clang.pdb")
+    r = pysym.Symbolicator([pysym.FilesystemStore(tmp_path / "store", layout="symstore")],
+                           cache_dir=tmp_path / "cache").process_minidump(dump)
+    (module,) = r["modules"]
+    assert (module["unwind_status"], module["debug_status"]) == ("found", "found"), module
+    assert module["features"]["has_unwind_info"] is True
+    frames = r["stacktraces"][0]["frames"]
+    assert [(f["function"], f["trust"]) for f in frames] == [("leafish", "context"), ("many", "cfi"),
+                                                             ("withfp", "cfi")], frames

@@ -222,6 +222,11 @@ class SourceMap(HandleOwner):
         rt = self._rt
         with rt.lock:
             h = self._h()
+            # Watchdog mode: the child needs the map too (the export only sees a handle).
+            if self._pinned is not None:
+                rt.watchdog_check("pysym_sourcemap_set_generated", None, self._pinned.child_path(), extra=source)
+            elif isinstance(self._source, bytes):
+                rt.watchdog_check("pysym_sourcemap_set_generated", self._source, None, extra=source)
             ptr = rt.put_input(source)
             rt.check(rt.call("pysym_sourcemap_set_generated", h, ptr, len(source), rt.out_slot))
             self._generated = source

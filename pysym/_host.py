@@ -797,11 +797,12 @@ class Runtime:
         """Watchdog mode: run a heavy call first in a child process (``_watchdog.py``)."""
         from . import _watchdog
 
-        if name not in _watchdog.HEAVY:
-            return
+        if name not in _watchdog.HEAVY or name == "pysym_sourcemap_set_generated":
+            return  # (the latter is guarded by SourceMap, which knows the map's source)
         data: Optional[bytes] = None
         path: Optional[str] = None
         arch: Optional[str] = None
+        extra: Optional[bytes] = None
         if name.endswith("_from_bytes"):
             data = bytes(self._last_input) if self._last_input is not None else None
         else:
@@ -812,13 +813,28 @@ class Runtime:
                 path = src.child_path()
             elif src is not None:
                 path = getattr(src, "name", None)
-            if name in ("pysym_symcache_build", "pysym_object_info") and args[2]:
+            if name in ("pysym_symcache_build", "pysym_object_info", "pysym_unwind_build") and args[2]:
                 arch = self.current().instance.read(args[1], args[2]).decode("utf-8", "replace")
+            elif name == "pysym_minidump_walk":
+                extra = self.current().instance.read(args[1], args[2])
+            elif name == "pysym_minidump_walk_open":
+                extra = self.current().instance.read(args[2], args[3])
+        self.watchdog_check(name, data, path, arch, extra)
+
+    def watchdog_check(self, name: str, data: Optional[bytes], path: Optional[str], arch: Optional[str] = None,
+                       extra: Optional[bytes] = None) -> None:
+        """Watchdog mode: runs the heavy call ``name`` on these inputs in the child first
+        (``_watchdog.py``); nothing outside watchdog mode."""
+        from . import _watchdog
+
+        limits = self.limits
+        if not (limits.watchdog and not self.engine.budgets and limits.timeout is not None):
+            return
         if data is None and path is None:
             return
         if self._watchdog_proc is None:
             self._watchdog_proc = _watchdog.Watchdog()
-        self._watchdog_proc.check(self.engine.name, self.limits, name, data, path, arch)
+        self._watchdog_proc.check(self.engine.name, limits, name, data, path, arch, extra)
 
     def arm_light(self, live: _Live) -> None:
         """Re-arms the deadline for light calls (lookups) that skip ``call``: unlimited

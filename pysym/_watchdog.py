@@ -2,7 +2,8 @@
 
 wasmer 1.1 has no fuel and no epoch interruption, and it holds the GIL during a call, so
 nothing in the process can stop a runaway call. In watchdog mode every *heavy* call
-(parsing a source map, loading or building a symcache, reading an object's identity) is
+(parsing a source map or its generated file, loading or building a symcache or a CFI
+cache, reading an object's identity, parsing or walking a minidump) is
 first run in a persistent child process (``python -m pysym._watchdog_child``) on the same
 engine and limits; the child is killed at ``Limits.timeout`` and the call raises
 :class:`pysym.TimeLimitError` without ever running in this process. When the child
@@ -32,6 +33,10 @@ HEAVY = frozenset([
     "pysym_object_info",
     "pysym_minidump_parse",
     "pysym_minidump_open",
+    "pysym_minidump_walk",
+    "pysym_minidump_walk_open",
+    "pysym_unwind_build",
+    "pysym_sourcemap_set_generated",
 ])
 
 
@@ -68,8 +73,9 @@ class Watchdog:
             proc.wait()
 
     def check(self, engine: str, limits: Any, name: str, data: Optional[bytes], path: Optional[str],
-              arch: Optional[str]) -> None:
-        """Runs the heavy call ``name`` in the child; raises TimeLimitError if it overruns."""
+              arch: Optional[str], extra: Optional[bytes] = None) -> None:
+        """Runs the heavy call ``name`` in the child; raises TimeLimitError if it overruns.
+        ``extra``: the call's second input (a walk's CFI caches, a map's generated file)."""
         from ._errors import SandboxError, TimeLimitError
 
         with self.lock:
@@ -79,8 +85,9 @@ class Watchdog:
                 self.proc = self._spawn(engine, limits)
                 self.key = key
             proc = self.proc
-            head = json.dumps({"name": name, "path": path, "arch": arch}).encode()
-            body = data or b""
+            tail = extra or b""
+            head = json.dumps({"name": name, "path": path, "arch": arch, "extra": len(tail)}).encode()
+            body = (data or b"") + tail
             msg = struct.pack("<II", len(head), len(body)) + head + body
             answer: List[bytes] = []
 

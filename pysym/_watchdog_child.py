@@ -15,13 +15,28 @@ from typing import Any, Optional
 _EXIT_OK = 0
 
 
-def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arch: Optional[str]) -> None:
+def _run_one(rt: Any, name: str, data: Optional[bytes], path: Optional[str], arch: Optional[str],
+             extra: bytes = b"") -> None:
     import pysym
+    from pysym._native import _Source
+    from pysym._symbolicate import _minidump
 
     src: Any = path if data is None else data
     try:
-        if name.startswith("pysym_sourcemap_"):
+        if name == "pysym_sourcemap_set_generated":
+            with pysym.SourceMap(src, data is None, rt) as sm:
+                sm.set_generated_source(extra)
+        elif name.startswith("pysym_sourcemap_"):
             pysym.SourceMap(src, data is None, rt).close()
+        elif name == "pysym_unwind_build":
+            _minidump.build_cfi(src, arch, runtime=rt)
+        elif name in ("pysym_minidump_walk", "pysym_minidump_walk_open"):
+            # (the kept dump is the parent's: here it is parsed again, as by pysym_minidump_walk)
+            s = _Source(src)
+            try:
+                _minidump._walk(s, rt, extra)
+            finally:
+                s.close()
         elif name == "pysym_symcache_build":
             pysym.SymCache.from_object(src, arch=arch, runtime=rt).close()
         elif name == "pysym_object_info":
@@ -56,7 +71,9 @@ def _child() -> int:
         nh, nb = struct.unpack("<II", sizes)
         head = json.loads(inp.read(nh))
         body = inp.read(nb)
-        _run_one(rt, head["name"], body if head["path"] is None else None, head["path"], head["arch"])
+        n = head.get("extra", 0)
+        extra, body = body[nb - n:], body[: nb - n]
+        _run_one(rt, head["name"], body if head["path"] is None else None, head["path"], head["arch"], extra)
         out.write(b"K")
         out.flush()
 

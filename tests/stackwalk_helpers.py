@@ -6,13 +6,52 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 HERE = Path(__file__).parent / "stackwalk"
 LLDB = shutil.which("lldb-14")
 SYMBOLIZER = shutil.which("llvm-symbolizer-19")
+
+
+def _string(s: str) -> bytes:
+    b = s.encode("utf-16-le")
+    return struct.pack("<I", len(b)) + b + b"\0\0"
+
+
+def windows_dump(cpu: int, module: Tuple[int, int, str], context: bytes, stack_base: int, stack: bytes,
+                 timestamp: int = 0, codeview: bytes = b"") -> bytes:
+    """A minimal Windows minidump: system info (``cpu``: 0 x86, 9 x86_64), one module
+    (base, size, file name; its PE ``timestamp`` and CodeView record) and one thread with
+    ``context`` and its stack memory."""
+    out = bytearray(32 + 3 * 12)
+    streams = []
+
+    def add(blob: bytes) -> int:
+        out.extend(b"\0" * (-len(out) % 8))
+        at = len(out)
+        out.extend(blob)
+        return at
+
+    empty = add(_string(""))
+    sysinfo = struct.pack("<HHHBBIIIIIHH24x", cpu, 6, 0, 2, 1, 10, 0, 19041, 2, empty, 0, 0)
+    streams.append((7, len(sysinfo), add(sysinfo)))
+    name = add(_string("C:\\app\\" + module[2]))
+    cv = add(codeview) if codeview else 0
+    modules = struct.pack("<I", 1) + struct.pack("<QIIII52xII8x16x", module[0], module[1], 0, timestamp, name,
+                                                 len(codeview), cv)
+    streams.append((4, len(modules), add(modules)))
+    ctx_at = add(context)
+    stack_at = add(stack)
+    threads = struct.pack("<I", 1) + struct.pack("<IIIIQQIIII", 1, 0, 0, 0, 0, stack_base, len(stack), stack_at,
+                                                 len(context), ctx_at)
+    streams.append((3, len(threads), add(threads)))
+    struct.pack_into("<IIIIIIQ", out, 0, 0x504D444D, 0xA793, len(streams), 32, 0, 0, 0)
+    for i, s in enumerate(streams):
+        struct.pack_into("<III", out, 32 + 12 * i, *s)
+    return bytes(out)
 
 
 def _run(cmd: List[str], cwd: Path) -> str:

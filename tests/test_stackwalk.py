@@ -17,16 +17,17 @@ import json
 import os
 import re
 import shutil
+import struct
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer
+from stackwalk_helpers import LLDB, SYMBOLIZER, build_and_dump, lldb_backtraces, symbolizer, windows_dump
 
 import pysym
 from pysym import FilesystemStore, Symbolicator, SystemStore, _abi
 from pysym._cli import main as cli_main
-from pysym._symbolicate._minidump import _OpenDump, build_cfi, walk_minidump
+from pysym._symbolicate._minidump import CFI_VERSION, _OpenDump, build_cfi, walk_minidump
 
 DATA = Path(__file__).parent / "data" / "minidump"
 
@@ -143,7 +144,7 @@ def test_lldb_dump_walk_matches_lldb(dumped: Dumped, engine: str, tmp_path: Path
         assert "wait_deep" in fn and "worker" in fn and "start_thread" in fn, fn
         assert st["frames"][-1]["function"] == "__GI___clone3", fn
     # The CFI caches are in the cache directory, and a second Symbolicator reuses them.
-    entries = list((tmp_path / "cache" / "cficaches" / "v1").glob("*"))
+    entries = list((tmp_path / "cache" / "cficaches" / ("v%d" % CFI_VERSION)).glob("*"))
     assert len([e for e in entries if e.is_file()]) >= 3
     again = Symbolicator([SystemStore()], cache_dir=tmp_path / "cache").process_minidump(dumped.dump.read_bytes())
     assert again["stacktraces"] == r["stacktraces"]
@@ -231,6 +232,10 @@ def test_walk_input_checked(engine: str) -> None:
         walk_minidump(str(dump), [(0, b"garbage!" * 8)], pysym._host.get_runtime())
     with pytest.raises(pysym.PysymError, match="not in the dump"):
         walk_minidump(str(dump), [(10_000, build_cfi_empty())], pysym._host.get_runtime())
+    # A cache of an older format (v1 has no .pdata rows) is refused, never misread.
+    old = b"PYCF" + (1).to_bytes(4, "little") + build_cfi_empty()[8:]
+    with pytest.raises(pysym.PysymError, match="format version 1"):
+        walk_minidump(str(dump), [(0, old)], pysym._host.get_runtime())
 
 
 def test_kept_dump_walks_as_a_fresh_parse(engine: str) -> None:
@@ -287,8 +292,8 @@ def test_missing_unwind_info_is_remembered_for_negative_ttl(engine: str, tmp_pat
 
 
 def build_cfi_empty() -> bytes:
-    # The 48-byte header of an empty version 1 cache (FORMAT.md), arch x86_64.
-    return b"PYCF" + (1).to_bytes(4, "little") + (2).to_bytes(4, "little") + bytes(36)
+    # The 48-byte header of an empty cache (FORMAT.md), arch x86_64.
+    return b"PYCF" + CFI_VERSION.to_bytes(4, "little") + (2).to_bytes(4, "little") + bytes(36)
 
 
 def _word(md: pysym.Minidump, data: bytes, addr: int, size: int) -> int:
@@ -444,3 +449,85 @@ def test_truncated_dump(engine: str) -> None:
             Symbolicator([]).process_minidump(data[:cut])
         except pysym.PysymError:
             pass
+
+
+def test_watchdog_guards_the_walk_unwind_and_generated_file_exports(engine: str) -> None:
+    """Watchdog mode (wasmer): building a CFI cache, walking a dump (parsed again or kept)
+    and giving a map its generated file run first in the child, killed at the timeout."""
+    if engine != "wasmer":
+        pytest.skip("watchdog mode is for engines without fuel and deadlines (wasmer)")
+    from pysym import _host, _watchdog
+
+    guarded = {"pysym_unwind_build", "pysym_minidump_walk", "pysym_minidump_walk_open", "pysym_sourcemap_set_generated"}
+    assert guarded <= _watchdog.HEAVY
+    rt = _host.Runtime(engine, limits=pysym.Limits(timeout=60, watchdog=True))
+    sym = DATA / "symbols" / "test_app.pdb" / "5A9832E5287241C1838ED98914E9B7FF1" / "test_app.sym"
+    dump = str(DATA / "test.dmp")
+    # In time: the same results as without the watchdog.
+    cache, rows, _ = build_cfi(str(sym), runtime=rt)
+    assert rows > 0 and rt._watchdog_proc is not None
+    md = pysym.Minidump.from_path(dump)
+    caches = [(next(i for i, m in enumerate(md.modules) if m.code_file.endswith("test_app.exe")), cache)]
+    walked = walk_minidump(dump, caches, rt)
+    assert walked == walk_minidump(dump, caches, pysym._host.get_runtime())
+    assert len(walked["threads"][md.crashed_thread]["frames"]) == 4  # type: ignore[index]
+    kept = _OpenDump(dump, rt)
+    smap = json.dumps({"version": 3, "sources": ["a.js"], "names": ["run"], "mappings": "AAAA,SAASA"})
+    sm = pysym.SourceMap.from_bytes(smap.encode(), runtime=rt)
+    try:
+        assert kept.walk(caches) == walked
+        sm.set_generated_source("function run() { return 1 }\n")
+        assert sm.function_names([0], [20]) == ["run"]
+        # A timeout no child can meet: each call is stopped in the child, never run here.
+        rt.limits = rt.limits.replace(timeout=1e-5)
+        for name, call in [("pysym_unwind_build", lambda: build_cfi(str(sym), runtime=rt)),
+                           ("pysym_minidump_walk", lambda: walk_minidump(dump, caches, rt)),
+                           ("pysym_minidump_walk_open", lambda: kept.walk(caches)),
+                           ("pysym_sourcemap_set_generated",
+                            lambda: sm.set_generated_source("function other() { return 2 }\n"))]:
+            with pytest.raises(pysym.TimeLimitError, match=name):
+                call()
+        rt.limits = rt.limits.replace(timeout=60)
+        assert kept.walk(caches) == walked and sm.function_names([0], [20]) == ["run"]
+    finally:
+        kept.close()
+        sm.close()
+
+
+def _x86_walk(sym: str, eip: int, esp: int, stack: List[int]) -> List[Tuple[int, int, str]]:
+    """Walks a one-thread x86 dump of module app.exe (0x400000) with ``sym`` as its
+    unwind information: frames (pc, sp, trust)."""
+    ctx = bytearray(716)
+    struct.pack_into("<I", ctx, 0, 0x10007)
+    struct.pack_into("<II", ctx, 184, eip, 0x1B)
+    struct.pack_into("<II", ctx, 196, esp, 0x23)
+    dump = windows_dump(0, (0x400000, 0x10000, "app.exe"), bytes(ctx), esp, struct.pack("<%dI" % len(stack), *stack))
+    cache, _, warnings = build_cfi(sym.encode())
+    assert warnings == []
+    doc = walk_minidump(dump, [(0, cache)], pysym._host.get_runtime())
+    return [(int(f["pc"], 16), int(f["sp"], 16), f["trust"]) for f in doc["threads"][0]["frames"]]
+
+
+def test_stack_win_return_address_search(engine: str) -> None:
+    """.raSearchStart / .raSearch: the first plausible return address within three words
+    above esp + callee parameters + locals + saved registers (the sizes miss the padding
+    of an aligned stack)."""
+    real = DATA / "symbols" / "test_app.pdb" / "5A9832E5287241C1838ED98914E9B7FF1" / "test_app.sym"
+    # test_app.sym's most common program (726 records)
+    program = "$T2 $esp .cbLocals + .cbSavedRegs + = $T0 .raSearchStart = $eip $T0 ^ = $esp $T0 4 + ="
+    assert sum(1 for ln in real.read_text().splitlines() if ln.endswith(" 1 " + program)) == 726
+    head = ("MODULE windows x86 0123456789ABCDEF0123456789ABCDEF1 app.pdb\n"
+            "FUNC 1000 100 0 inner\nFUNC 2000 100 0 outer\n")
+    esp = 0x10000
+    # locals (4 bytes), saved registers (8), a padding word, then the return address into outer
+    stack = [0x11111111, 0x22222222, 0x33333333, 0x44444444, 0x402010] + [0] * 8
+    for prog in (program, "$T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + ="):
+        sym = head + "STACK WIN 4 1000 100 0 0 0 8 4 0 1 %s\nSTACK WIN 4 2000 100 0 0 0 0 0 0 1 %s\n" % (prog, prog)
+        frames = _x86_walk(sym, 0x401010, esp, stack)
+        # (without the search: eip 0x44444444, not plausible, and the caller only found by scanning)
+        assert frames == [(0x401010, esp, "context"), (0x402010, esp + 20, "cfi")], (prog, frames)
+    # An FPO record (no program) in the first frame whose top word is the context's eip (a
+    # call just pushed it): that word is skipped.
+    sym = head + "STACK WIN 0 1000 100 0 0 0 0 0 0 0 0\nSTACK WIN 4 2000 100 0 0 0 0 0 0 1 %s\n" % program
+    frames = _x86_walk(sym, 0x401010, esp, [0x401010, 0x402010] + [0] * 8)
+    assert frames == [(0x401010, esp, "context"), (0x402010, esp + 8, "cfi")], frames

@@ -29,7 +29,7 @@ from ._request import Module, _matches, _stamp
 __all__ = ["CFI_VERSION", "build_cfi", "process_minidump", "minidump_modules"]
 
 #: the CFI cache format version (wasm/core/src/unwind/FORMAT.md); part of the cache path
-CFI_VERSION = 1
+CFI_VERSION = 2
 _MEMO_ENTRIES = 4096
 
 _OS_NAMES = {"windows": "Windows", "linux": "Linux", "android": "Android", "macos": "macOS", "ios": "iOS",
@@ -207,16 +207,15 @@ def walk_minidump(source: PathOrBytes, caches: List[Tuple[int, bytes]], rt: Runt
     cache bytes)."""
     src = _Source(source)
     try:
-        return _walk(src, rt, caches)
+        return _walk(src, rt, _walk_input(caches))
     finally:
         src.close()
 
 
-def _walk(src: _Source, rt: Runtime, caches: List[Tuple[int, bytes]],
-          kept: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
-    """``walk_minidump`` of ``src``; ``kept`` = (instance serial, handle) of the dump parsed by
-    ``pysym_minidump_open``, walked without a second parse while that instance lives."""
-    data = _walk_input(caches)
+def _walk(src: _Source, rt: Runtime, data: bytes, kept: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
+    """``walk_minidump`` of ``src`` with the export's input ``data`` (``_walk_input``);
+    ``kept`` = (instance serial, handle) of the dump parsed by ``pysym_minidump_open``,
+    walked without a second parse while that instance lives."""
     with rt.lock:
         ptr = rt.put_input(data)
         if kept is not None and rt.current().serial == kept[0]:
@@ -250,7 +249,7 @@ class _OpenDump:
         self.md = Minidump._from_document(json.loads(raw.decode("utf-8")))
 
     def walk(self, caches: List[Tuple[int, bytes]]) -> Dict[str, Any]:
-        return _walk(self.src, self.rt, caches, (self.serial, self.handle))
+        return _walk(self.src, self.rt, _walk_input(caches), (self.serial, self.handle))
 
     def close(self) -> None:
         rt = self.rt

@@ -65,8 +65,8 @@ pub fn index_map(data: &[u8]) {
     sourcemap(&json);
 }
 
-/// Object readers (ELF, Mach-O, universal) and DWARF: identity, then a symcache build,
-/// then lookups in the cache that was built.
+/// Object readers (ELF, Mach-O, universal, PE) and DWARF: identity, then a symcache build,
+/// then lookups in the cache that was built; a CFI cache build.
 pub fn object(data: &[u8]) {
     for arch in [None, Some("x86_64"), Some("arm64")] {
         let _ = pysym_core::native::object_info(data, arch);
@@ -76,6 +76,12 @@ pub fn object(data: &[u8]) {
         match SymCache::parse(cache) {
             Ok(sc) => query_cache(&sc),
             Err(e) => panic!("a symcache we built does not parse: {e}"),
+        }
+    }
+    // Unwind information (DWARF CFI, x86_64 PE .pdata/.xdata): a cache we built parses.
+    if let Ok(built) = pysym_core::native::build_cfi(data, None) {
+        if let Err(e) = pysym_core::unwind::CfiCache::parse(&built.bytes) {
+            panic!("a CFI cache we built does not parse: {e}");
         }
     }
     // The wasm shim's path: DWARF sections read by ranges through a file, not a slice.

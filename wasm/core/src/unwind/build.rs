@@ -36,9 +36,11 @@ impl<R: gimli::Reader> gimli::UnwindContextStorage<R> for Bounded {
 }
 
 /// Whether an object file has unwind information pysym reads (`.eh_frame`,
-/// `.debug_frame`, Mach-O `__unwind_info` with contents).
+/// `.debug_frame` with contents, Mach-O `__unwind_info` with contents, an x86_64 PE image's
+/// `.pdata`).
 pub fn has_unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
-    [".eh_frame", ".debug_frame"].iter().any(|n| {
+    super::pdata::has_pdata(file)
+        || [".eh_frame", ".debug_frame"].iter().any(|n| {
         file.section_by_name(n).map_or(false, |s| s.size() > 0 && s.file_range().is_some())
     }) || unwind_info(file).map_or(false, |d| !d.is_empty())
 }
@@ -182,6 +184,10 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
     }
     if let Some(a) = addr(".got") {
         bases = bases.set_got(a);
+    }
+    if arch == Arch::X86_64 && super::pdata::has_pdata(file) {
+        // What the Windows unwinder reads: it wins over any DWARF CFI (mingw images).
+        super::pdata::read(file, image_base, &mut b, 0, &mut warnings);
     }
     // .eh_frame first: where both describe an address, the loaded one wins (priority 0).
     let mut covered = Vec::new();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 const MAGIC: &[u8; 4] = b"PYCF";
 /// The format version (FORMAT.md, "Version history").
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const HEADER: usize = 48;
 const ROW: usize = 16;
 const RULE: usize = 16;
@@ -181,6 +181,7 @@ pub struct CfiBuilder {
     /// (start, end, priority, body): a lower priority wins where rows overlap.
     rows: Vec<(u64, u64, u8, Body)>,
     strings: Vec<u8>,
+    string_ids: HashMap<String, (u32, u32)>,
     code: Vec<(u64, u64)>,
     max_rows: usize,
     /// Rows left out by the limit.
@@ -190,7 +191,7 @@ pub struct CfiBuilder {
 impl CfiBuilder {
     /// An empty cache of `arch`, keeping at most `max_rows` rows.
     pub fn new(arch: Arch, max_rows: usize) -> Self {
-        CfiBuilder { arch, rows: Vec::new(), strings: Vec::new(), code: Vec::new(), max_rows, dropped: 0 }
+        CfiBuilder { arch, rows: Vec::new(), strings: Vec::new(), string_ids: HashMap::new(), code: Vec::new(), max_rows, dropped: 0 }
     }
 
     /// The architecture.
@@ -210,9 +211,14 @@ impl CfiBuilder {
 
     /// Adds a string (a postfix expression) and gives its (offset, length).
     pub fn string(&mut self, s: &str) -> (u32, u32) {
-        let at = self.strings.len() as u32;
+        // Stored once: equal rule sets then share one body.
+        if let Some(&r) = self.string_ids.get(s) {
+            return r;
+        }
+        let r = (self.strings.len() as u32, s.len() as u32);
         self.strings.extend_from_slice(s.as_bytes());
-        (at, s.len() as u32)
+        self.string_ids.insert(s.to_string(), r);
+        r
     }
 
     /// Rules for `[start, end)`; `priority` 0 wins over 1 where rows overlap.

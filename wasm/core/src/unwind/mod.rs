@@ -2,7 +2,8 @@
 //!
 //! - [`build`] reads DWARF CFI (`.eh_frame`, `.debug_frame`) from ELF and Mach-O files, Mach-O
 //!   compact unwind ([`compact`], `__unwind_info`) and `STACK CFI` / `STACK WIN` records
-//!   from Breakpad files into a CFI cache;
+//!   from Breakpad files into a CFI cache; [`pdata`] reads x86_64 PE images' `.pdata` /
+//!   `.xdata` for it;
 //! - [`CfiCache`] reads a built cache in place (FORMAT.md in this folder): rows sorted by
 //!   address, binary searched, nothing decoded up front;
 //! - [`walk`] recovers each thread's frames of a minidump: context, CFI, frame pointer,
@@ -16,6 +17,7 @@ mod cache;
 pub mod compact;
 #[cfg(test)]
 mod compact_tests;
+mod pdata;
 mod postfix;
 #[cfg(test)]
 mod tests;

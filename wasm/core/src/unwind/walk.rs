@@ -312,7 +312,7 @@ impl<'w, 'c> Walker<'w, 'c> {
         match cache.find(at - base) {
             Some(Found::Rules(rules)) => self.apply_rules(cache, &rules, regs, mem),
             Some(Found::Win(rec, prog)) if self.arch == Arch::X86 => {
-                let step = self.apply_win(&rec, prog, regs, mem, *callee_params);
+                let step = self.apply_win(&rec, prog, regs, first, mem, *callee_params);
                 *callee_params = rec.parameter_size;
                 step
             }
@@ -390,7 +390,8 @@ impl<'w, 'c> Walker<'w, 'c> {
         Step::Caller(caller)
     }
 
-    fn apply_win<'a, R: ReadRef<'a>>(&self, rec: &WinRecord, prog: &str, regs: &Regs, mem: &mut Memory<'_, 'a, R>, callee_params: u32) -> Step {
+    #[allow(clippy::too_many_arguments)]
+    fn apply_win<'a, R: ReadRef<'a>>(&self, rec: &WinRecord, prog: &str, regs: &Regs, first: bool, mem: &mut Memory<'_, 'a, R>, callee_params: u32) -> Step {
         let mut vars = Vars::default();
         for (name, r) in [("$eip", 8), ("$esp", 4), ("$ebp", 5), ("$ebx", 3), ("$esi", 6), ("$edi", 7)] {
             if let Some(v) = regs.get(r) {
@@ -403,11 +404,24 @@ impl<'w, 'c> Walker<'w, 'c> {
             Some(v) => v,
             None => return Step::None,
         };
-        let search = esp
+        let start = esp
             .wrapping_add(callee_params as u64)
             .wrapping_add(rec.local_size as u64)
             .wrapping_add(rec.saved_register_size as u64)
             & self.mask;
+        // The return-address search (Breakpad's): the sizes miss the padding of a stack
+        // aligned to 8 or 16 bytes, so the first plausible return address within three
+        // words above the computed address is the one (.raSearch/.raSearchStart); none
+        // found: the computed address.
+        let mut search = start;
+        if let Some((at, found)) = self.scan_ra(start, mem) {
+            search = at;
+            if first && rec.flags & 2 == 0 && at == start && Some(found) == regs.get(8) {
+                // An FPO frame (no program) whose context eip is the word on top: the
+                // return address of a call just made, not this frame's. Look past it.
+                search = self.scan_ra(start + 4, mem).map_or(start + 4, |f| f.0) & self.mask;
+            }
+        }
         for (name, v) in [
             (".cbCalleeParams", callee_params as u64),
             (".cbSavedRegs", rec.saved_register_size as u64),
@@ -441,6 +455,20 @@ impl<'w, 'c> Walker<'w, 'c> {
             caller.set(r, vars.get(name));
         }
         Step::Caller(caller)
+    }
+
+    /// The first word in `[from, from + 3 words]` that could be a return address: (its
+    /// address, the word).
+    fn scan_ra<'a, R: ReadRef<'a>>(&self, from: u64, mem: &mut Memory<'_, 'a, R>) -> Option<(u64, u64)> {
+        let w = self.arch.word();
+        for i in 0..=3u64 {
+            let at = from.wrapping_add(i * w) & self.mask;
+            let v = mem.word(at)?;
+            if self.return_address(v, mem) {
+                return Some((at, v));
+            }
+        }
+        None
     }
 
     fn ra_reg(&self) -> u16 {

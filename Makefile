@@ -112,6 +112,13 @@ bench: venv fixtures  ## benchmark against symbolic and sourcemap (prints ratios
 	$(PROVISION) bench-debug
 	$(VPY) bench/bench_crash.py
 
+# The core's inflate against miniz_oxide, byte for byte, on every zlib section of the
+# largest debug file of each Debian -dbg package of the native bench (installed or fetched).
+.PHONY: inflate-check
+inflate-check: toolchain  ## the core's inflate vs miniz_oxide on real compressed debug sections (release build; needs the venv)
+	cd wasm && PYSYM_INFLATE_FILES="$$(cd .. && $(VPY) -c 'import sys; sys.path.insert(0, "bench"); import bench_native as b; print(":".join(filter(None, map(b.largest_debug, b.DEBIAN_DBG))))')" \
+	  RUSTC=$(RUSTC_BIN) $(CARGO_BIN) test --release --locked -q -p pysym-core $(CARGO_FLAGS) real_sections_match_miniz -- --ignored --nocapture
+
 # The PDB differential test samples 3,000 addresses per build; this compares every byte.
 .PHONY: pdb-oracle
 pdb-oracle: venv  ## PE/PDB builds against llvm-symbolizer 19 at every byte of .text (slow)

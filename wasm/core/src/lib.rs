@@ -8,6 +8,7 @@
 pub mod decompress;
 pub mod error;
 pub mod hash;
+pub mod inflate;
 pub mod js;
 pub mod minidump;
 pub mod native;

@@ -1,0 +1,609 @@
+//! A DEFLATE decoder (RFC 1951) with the zlib wrapper (RFC 1950), for compressed debug
+//! sections (`SHF_COMPRESSED` with `ELFCOMPRESS_ZLIB`, `.zdebug_*`).
+//!
+//! Written for speed inside wasm32, where miniz_oxide keeps a 32-bit bit buffer and decodes
+//! long codes by walking a tree: here the bit buffer is 64 bits (wasm has native i64), it is
+//! refilled 8 bytes at a time, one refill covers a whole length/distance pair, and codes are
+//! decoded by a table lookup (a 10-bit root table with second-level tables for longer codes,
+//! each entry carrying its symbol's base value and extra-bit count). Matches are copied 8
+//! bytes at a time when they do not overlap within a word.
+//!
+//! The output never grows past the caller's limit. The work is bounded by a constant per
+//! input and output byte: every symbol either produces output or ends a block, and every
+//! block header consumes input. Reading past the end of the input is an error, found at
+//! the next refill or at the end of the stream.
+
+use std::fmt;
+
+/// Why a deflate or zlib stream was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InflateError {
+    /// The input ended inside the stream.
+    Truncated,
+    /// The zlib header is not one (method, window size, check bits, preset dictionary).
+    BadHeader(&'static str),
+    /// A block is malformed (`what` says which part).
+    Corrupt(&'static str),
+    /// A match reaches before the start of the output.
+    BadDistance {
+        /// The match distance.
+        distance: u64,
+        /// How many bytes were there to refer back to.
+        produced: u64,
+    },
+    /// The output would exceed the caller's limit.
+    TooLarge {
+        /// The caller's limit in bytes.
+        limit: u64,
+    },
+    /// The Adler-32 of the output is not the one the zlib trailer holds.
+    Checksum {
+        /// The trailer's value.
+        expected: u32,
+        /// The output's.
+        actual: u32,
+    },
+    /// The output could not be allocated.
+    OutOfMemory,
+}
+
+impl fmt::Display for InflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InflateError::Truncated => write!(f, "deflate stream truncated"),
+            InflateError::BadHeader(w) => write!(f, "bad zlib header: {}", w),
+            InflateError::Corrupt(w) => write!(f, "corrupt deflate stream: {}", w),
+            InflateError::BadDistance { distance, produced } => {
+                write!(f, "deflate match {} bytes back with {} bytes produced", distance, produced)
+            }
+            InflateError::TooLarge { limit } => write!(f, "inflates to more than {} bytes", limit),
+            InflateError::Checksum { expected, actual } => write!(f, "zlib checksum {:08x}, output has {:08x}", expected, actual),
+            InflateError::OutOfMemory => write!(f, "cannot allocate the inflated output"),
+        }
+    }
+}
+
+impl std::error::Error for InflateError {}
+
+type Res<T> = std::result::Result<T, InflateError>;
+
+/// Inflates a zlib stream (header, deflate data, Adler-32 trailer) that must produce exactly
+/// `size` bytes, as a compressed section declares. Trailing bytes after the stream are
+/// ignored.
+pub fn zlib_exact(src: &[u8], size: usize) -> Res<Vec<u8>> {
+    let mut out = Vec::new();
+    if out.try_reserve_exact(size).is_err() {
+        return Err(InflateError::OutOfMemory);
+    }
+    zlib_into(src, &mut out, size)?;
+    if out.len() != size {
+        return Err(InflateError::Corrupt("the stream ends before the declared size"));
+    }
+    Ok(out)
+}
+
+/// Inflates a zlib stream onto the end of `out`, which never grows past `limit` bytes;
+/// returns the input bytes used (header and trailer included).
+pub fn zlib_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
+    if src.len() < 2 {
+        return Err(InflateError::Truncated);
+    }
+    let (cmf, flg) = (src[0], src[1]);
+    if cmf & 0x0f != 8 {
+        return Err(InflateError::BadHeader("not deflate"));
+    }
+    if cmf >> 4 > 7 {
+        return Err(InflateError::BadHeader("window larger than 32 KiB"));
+    }
+    if (u16::from(cmf) << 8 | u16::from(flg)) % 31 != 0 {
+        return Err(InflateError::BadHeader("check bits"));
+    }
+    if flg & 0x20 != 0 {
+        return Err(InflateError::BadHeader("preset dictionary"));
+    }
+    let start = out.len();
+    let used = 2 + raw_into(&src[2..], out, limit)?;
+    let trailer = src.get(used..used + 4).ok_or(InflateError::Truncated)?;
+    let expected = u32::from_be_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let actual = adler32(&out[start..]);
+    if expected != actual {
+        return Err(InflateError::Checksum { expected, actual });
+    }
+    Ok(used + 4)
+}
+
+/// Inflates a raw deflate stream onto the end of `out` (whose earlier bytes are the window
+/// a match may refer back to), never growing it past `limit` bytes; returns the input bytes
+/// used (up to the end of the byte holding the last block's last bit).
+pub fn raw_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
+    let mut d = Inflater { bits: Bits { src, pos: 0, buf: 0, n: 0, over: 0 }, op: out.len(), limit, lit: Vec::new(), dist: Vec::new() };
+    // Work in a zero-filled buffer of the capacity the caller reserved (or a guess),
+    // grown as needed, and cut to what was produced at the end, success or not.
+    let guess = out.len().saturating_add(src.len().saturating_mul(4)).saturating_add(1024);
+    let first = limit.min(out.capacity().max(guess));
+    if first > out.len() {
+        grow(out, first)?;
+    }
+    let r = d.run(out);
+    out.truncate(d.op);
+    r?;
+    d.bits.done()
+}
+
+fn grow(out: &mut Vec<u8>, to: usize) -> Res<()> {
+    if out.try_reserve_exact(to - out.len()).is_err() {
+        return Err(InflateError::OutOfMemory);
+    }
+    out.resize(to, 0);
+    Ok(())
+}
+
+/// Adler-32 (RFC 1950) of `data`.
+pub fn adler32(data: &[u8]) -> u32 {
+    const MOD: u32 = 65521;
+    // 5552 bytes is the most that can be summed before `b` may overflow 32 bits.
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        let mut quads = chunk.chunks_exact(4);
+        for q in &mut quads {
+            a += u32::from(q[0]);
+            b += a;
+            a += u32::from(q[1]);
+            b += a;
+            a += u32::from(q[2]);
+            b += a;
+            a += u32::from(q[3]);
+            b += a;
+        }
+        for &x in quads.remainder() {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    b << 16 | a
+}
+
+/// The bit reader: `buf` holds `n` unread bits (LSB first); bits above them are either
+/// zero or the true next bits of the input, so a refill may OR the same bytes in again.
+struct Bits<'a> {
+    src: &'a [u8],
+    /// The next input byte not yet in `buf` (past the end: `over` zero bytes were added).
+    pos: usize,
+    buf: u64,
+    n: u32,
+    /// Zero bytes added past the end of the input.
+    over: usize,
+}
+
+impl<'a> Bits<'a> {
+    /// At least 56 bits in `buf`.
+    #[inline(always)]
+    fn refill(&mut self) -> Res<()> {
+        if let Some(w) = self.src.get(self.pos..self.pos + 8) {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            self.buf |= w << self.n;
+            self.pos += ((63 - self.n) >> 3) as usize;
+            self.n |= 56;
+            Ok(())
+        } else {
+            self.refill_slow()
+        }
+    }
+
+    #[inline(never)]
+    fn refill_slow(&mut self) -> Res<()> {
+        while self.n <= 56 {
+            match self.src.get(self.pos) {
+                Some(&b) => self.buf |= u64::from(b) << self.n,
+                None => self.over += 1,
+            }
+            self.pos += 1;
+            self.n += 8;
+        }
+        self.check()
+    }
+
+    /// An error once a bit past the end of the input has been used.
+    fn check(&self) -> Res<()> {
+        if self.over * 8 > self.n as usize {
+            return Err(InflateError::Truncated);
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn peek(&self, k: u32) -> u32 {
+        (self.buf & ((1u64 << k) - 1)) as u32
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, k: u32) {
+        self.buf >>= k;
+        self.n -= k;
+    }
+
+    /// `k` bits (≤ 32), refilling first.
+    fn take(&mut self, k: u32) -> Res<u32> {
+        if self.n < k {
+            self.refill()?;
+        }
+        let v = self.peek(k);
+        self.eat(k);
+        Ok(v)
+    }
+
+    /// Drops the bits up to the next byte boundary and empties the buffer: the position
+    /// of the next input byte.
+    fn to_byte(&mut self) -> Res<usize> {
+        let k = self.n % 8;
+        self.eat(k);
+        self.check()?;
+        let at = self.pos - (self.n / 8) as usize;
+        self.buf = 0;
+        self.n = 0;
+        self.pos = at;
+        self.over = 0;
+        if at > self.src.len() {
+            return Err(InflateError::Truncated);
+        }
+        Ok(at)
+    }
+
+    /// The input bytes used, once the stream has ended.
+    fn done(&mut self) -> Res<usize> {
+        self.check()?;
+        Ok(self.pos - (self.n / 8) as usize)
+    }
+}
+
+// A table entry: bits 0..8 the code's length in bits, 8..12 the extra bits to read after
+// it (for a subtable pointer: the subtable's index bits), 12..16 the kind, 16..32 the
+// value (a literal byte, a length or distance base, a subtable's start).
+const LIT: u32 = 0 << 12;
+const LEN: u32 = 1 << 12;
+const END: u32 = 2 << 12;
+const SUB: u32 = 3 << 12;
+const BAD: u32 = 4 << 12;
+const KIND: u32 = 0xf << 12;
+
+const LIT_ROOT: u32 = 10;
+const DIST_ROOT: u32 = 8;
+const CL_ROOT: u32 = 7;
+
+const LEN_BASE: [u16; 29] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+const DIST_EXTRA: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+
+/// The order code-length code lengths come in (RFC 1951 3.2.7).
+const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+#[derive(Clone, Copy)]
+enum Alphabet {
+    LitLen,
+    Dist,
+    CodeLen,
+}
+
+/// The entry of `sym` once its code of `len` bits has been read.
+fn entry(alpha: Alphabet, sym: usize, len: u32) -> u32 {
+    let (kind, value, extra) = match alpha {
+        Alphabet::LitLen if sym < 256 => (LIT, sym as u32, 0),
+        Alphabet::LitLen if sym == 256 => (END, 0, 0),
+        Alphabet::LitLen if sym < 286 => (LEN, u32::from(LEN_BASE[sym - 257]), u32::from(LEN_EXTRA[sym - 257])),
+        Alphabet::Dist if sym < 30 => (LEN, u32::from(DIST_BASE[sym]), u32::from(DIST_EXTRA[sym])),
+        Alphabet::CodeLen => (LIT, sym as u32, 0),
+        _ => (BAD, 0, 0),
+    };
+    value << 16 | kind | extra << 8 | len
+}
+
+/// Fills `table` (root of `root` bits, then subtables) for the canonical code of `lens`.
+/// As zlib and miniz_oxide do, a code must be complete unless it has at most one symbol;
+/// entries no code reaches are `BAD`.
+fn build(table: &mut Vec<u32>, lens: &[u8], root: u32, alpha: Alphabet) -> Res<()> {
+    let mut count = [0u32; 16];
+    for &l in lens {
+        count[usize::from(l)] += 1;
+    }
+    count[0] = 0;
+    let used: u32 = count.iter().sum();
+    let mut left: i64 = 1;
+    let mut next = [0u32; 16];
+    let mut code = 0u32;
+    for l in 1..16 {
+        left = (left << 1) - i64::from(count[l]);
+        if left < 0 {
+            return Err(InflateError::Corrupt("over-subscribed code"));
+        }
+        next[l] = code;
+        code = (code + count[l]) << 1;
+    }
+    if left != 0 && used > 1 {
+        return Err(InflateError::Corrupt("incomplete code"));
+    }
+    // Each root slot's longest code decides the size of its subtable.
+    let size = 1usize << root;
+    let mut codes: Vec<(u32, u32)> = Vec::with_capacity(lens.len()); // (reversed code, len) per symbol
+    let mut longest = [0u8; 1 << LIT_ROOT];
+    for &l in lens {
+        let l32 = u32::from(l);
+        if l == 0 {
+            codes.push((0, 0));
+            continue;
+        }
+        let c = next[usize::from(l)];
+        next[usize::from(l)] += 1;
+        let r = c.reverse_bits() >> (32 - l32);
+        codes.push((r, l32));
+        if l32 > root {
+            let slot = (r & (size as u32 - 1)) as usize;
+            longest[slot] = longest[slot].max(l);
+        }
+    }
+    table.clear();
+    table.resize(size, BAD);
+    let mut start = [0u32; 1 << LIT_ROOT];
+    for slot in 0..size {
+        if longest[slot] != 0 {
+            let bits = u32::from(longest[slot]) - root;
+            start[slot] = table.len() as u32;
+            table[slot] = (table.len() as u32) << 16 | SUB | bits << 8 | root;
+            table.resize(table.len() + (1 << bits), BAD);
+        }
+    }
+    for (sym, &(r, l)) in codes.iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        if l <= root {
+            let e = entry(alpha, sym, l);
+            let mut i = r as usize;
+            while i < size {
+                table[i] = e;
+                i += 1 << l;
+            }
+        } else {
+            let slot = (r & (size as u32 - 1)) as usize;
+            let bits = u32::from(longest[slot]) - root;
+            let e = entry(alpha, sym, l - root);
+            let base = start[slot] as usize;
+            let mut i = (r >> root) as usize;
+            while i < 1 << bits {
+                table[base + i] = e;
+                i += 1 << (l - root);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Inflater<'a> {
+    bits: Bits<'a>,
+    /// The next output position.
+    op: usize,
+    limit: usize,
+    lit: Vec<u32>,
+    dist: Vec<u32>,
+}
+
+impl<'a> Inflater<'a> {
+    fn run(&mut self, out: &mut Vec<u8>) -> Res<()> {
+        loop {
+            let last = self.bits.take(1)?;
+            match self.bits.take(2)? {
+                0 => self.stored(out)?,
+                1 => {
+                    let mut lens = [0u8; 320];
+                    lens[..144].fill(8);
+                    lens[144..256].fill(9);
+                    lens[256..280].fill(7);
+                    lens[280..288].fill(8);
+                    lens[288..].fill(5);
+                    build(&mut self.lit, &lens[..288], LIT_ROOT, Alphabet::LitLen)?;
+                    build(&mut self.dist, &lens[288..], DIST_ROOT, Alphabet::Dist)?;
+                    self.codes(out)?;
+                }
+                2 => {
+                    self.header()?;
+                    self.codes(out)?;
+                }
+                _ => return Err(InflateError::Corrupt("block type 3")),
+            }
+            if last == 1 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn stored(&mut self, out: &mut Vec<u8>) -> Res<()> {
+        let at = self.bits.to_byte()?;
+        let src = self.bits.src;
+        let head = src.get(at..at + 4).ok_or(InflateError::Truncated)?;
+        let len = u16::from_le_bytes([head[0], head[1]]);
+        if len != !u16::from_le_bytes([head[2], head[3]]) {
+            return Err(InflateError::Corrupt("stored block length"));
+        }
+        let len = usize::from(len);
+        let data = src.get(at + 4..at + 4 + len).ok_or(InflateError::Truncated)?;
+        Self::grow_for(out, self.op, len, self.limit)?;
+        out[self.op..self.op + len].copy_from_slice(data);
+        self.op += len;
+        self.bits.pos = at + 4 + len;
+        Ok(())
+    }
+
+    /// A dynamic block's code lengths, into `lit` and `dist`.
+    fn header(&mut self) -> Res<()> {
+        let b = &mut self.bits;
+        let nlit = b.take(5)? as usize + 257;
+        let ndist = b.take(5)? as usize + 1;
+        let ncl = b.take(4)? as usize + 4;
+        if nlit > 286 || ndist > 30 {
+            return Err(InflateError::Corrupt("too many length or distance codes"));
+        }
+        let mut cl = [0u8; 19];
+        for &i in &CL_ORDER[..ncl] {
+            cl[i] = b.take(3)? as u8;
+        }
+        let mut cl_table = Vec::new();
+        build(&mut cl_table, &cl, CL_ROOT, Alphabet::CodeLen)?;
+        let mut lens = [0u8; 286 + 30];
+        let total = nlit + ndist;
+        let mut i = 0;
+        while i < total {
+            b.refill()?;
+            let e = cl_table[b.peek(CL_ROOT) as usize];
+            if e & KIND == BAD {
+                return Err(InflateError::Corrupt("code length code"));
+            }
+            b.eat(e & 0xff);
+            let sym = e >> 16;
+            let (value, times) = match sym {
+                0..=15 => (sym as u8, 1),
+                16 => {
+                    if i == 0 {
+                        return Err(InflateError::Corrupt("repeat of no length"));
+                    }
+                    let t = 3 + b.peek(2) as usize;
+                    b.eat(2);
+                    (lens[i - 1], t)
+                }
+                17 => {
+                    let t = 3 + b.peek(3) as usize;
+                    b.eat(3);
+                    (0, t)
+                }
+                _ => {
+                    let t = 11 + b.peek(7) as usize;
+                    b.eat(7);
+                    (0, t)
+                }
+            };
+            if i + times > total {
+                return Err(InflateError::Corrupt("code lengths overrun"));
+            }
+            lens[i..i + times].fill(value);
+            i += times;
+        }
+        if lens[256] == 0 {
+            return Err(InflateError::Corrupt("no end-of-block code"));
+        }
+        build(&mut self.lit, &lens[..nlit], LIT_ROOT, Alphabet::LitLen)?;
+        build(&mut self.dist, &lens[nlit..total], DIST_ROOT, Alphabet::Dist)
+    }
+
+    /// The literals and matches of a Huffman block, up to its end code.
+    fn codes(&mut self, out: &mut Vec<u8>) -> Res<()> {
+        // Space for the longest match plus a word of slack lets the loop below copy
+        // without looking at the limit; near the limit `grow_for` decides.
+        const SLACK: usize = 258 + 8;
+        let (lit, dist) = (&self.lit[..], &self.dist[..]);
+        let b = &mut self.bits;
+        let mut op = self.op;
+        let r = loop {
+            // One refill gives 56 bits: several literals (≤ 15 bits each), or a length
+            // code and its extra bits (≤ 20), then a distance and its extra bits (≤ 28).
+            if b.n < 15 {
+                b.refill()?;
+            }
+            let mut e = lit[b.peek(LIT_ROOT) as usize];
+            if e & KIND == SUB {
+                b.eat(LIT_ROOT);
+                e = lit[(e >> 16) as usize + b.peek((e >> 8) & 0xf) as usize];
+            }
+            b.eat(e & 0xff);
+            let kind = e & KIND;
+            if kind == LIT {
+                match out.get_mut(op) {
+                    Some(x) => *x = (e >> 16) as u8,
+                    None => {
+                        if let Err(x) = Self::grow_for(out, op, 1, self.limit) {
+                            break Err(x);
+                        }
+                        out[op] = (e >> 16) as u8;
+                    }
+                }
+                op += 1;
+                continue;
+            }
+            if kind != LEN {
+                break if kind == END { Ok(()) } else { Err(InflateError::Corrupt("literal/length code")) };
+            }
+            if b.n < 33 {
+                b.refill()?;
+            }
+            let x = (e >> 8) & 0xf;
+            let len = (e >> 16) as usize + b.peek(x) as usize;
+            b.eat(x);
+            let mut d = dist[b.peek(DIST_ROOT) as usize];
+            if d & KIND == SUB {
+                b.eat(DIST_ROOT);
+                d = dist[(d >> 16) as usize + b.peek((d >> 8) & 0xf) as usize];
+            }
+            b.eat(d & 0xff);
+            if d & KIND != LEN {
+                break Err(InflateError::Corrupt("distance code"));
+            }
+            let x = (d >> 8) & 0xf;
+            let back = (d >> 16) as usize + b.peek(x) as usize;
+            b.eat(x);
+            if back > op {
+                break Err(InflateError::BadDistance { distance: back as u64, produced: op as u64 });
+            }
+            if op + SLACK > out.len() {
+                if let Err(x) = Self::grow_for(out, op, len, self.limit) {
+                    break Err(x);
+                }
+                if op + SLACK > out.len() {
+                    // Near the limit: byte by byte.
+                    for i in op..op + len {
+                        out[i] = out[i - back];
+                    }
+                    op += len;
+                    continue;
+                }
+            }
+            let from = op - back;
+            if back >= 8 {
+                // Word copies: each reads bytes already written (a repeating pattern of
+                // period `back` repeats itself); up to 7 bytes past the match are
+                // scratch, overwritten by what follows.
+                let mut i = 0;
+                while i < len {
+                    let w: [u8; 8] = out[from + i..from + i + 8].try_into().unwrap_or([0; 8]);
+                    out[op + i..op + i + 8].copy_from_slice(&w);
+                    i += 8;
+                }
+            } else if back == 1 {
+                let v = out[from];
+                out[op..op + len].fill(v);
+            } else {
+                for i in op..op + len {
+                    out[i] = out[i - back];
+                }
+            }
+            op += len;
+        };
+        self.op = op;
+        r
+    }
+
+    /// Room in `out` for `need` bytes at `op`.
+    #[inline(never)]
+    fn grow_for(out: &mut Vec<u8>, op: usize, need: usize, limit: usize) -> Res<()> {
+        let want = op.checked_add(need).filter(|&w| w <= limit).ok_or(InflateError::TooLarge { limit: limit as u64 })?;
+        let to = want.saturating_add(258 + 8).max(out.len().saturating_mul(2)).max(out.len() + (64 << 10)).min(limit);
+        if to > out.len() {
+            grow(out, to)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

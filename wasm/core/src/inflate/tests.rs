@@ -1,0 +1,200 @@
+use super::*;
+use miniz_oxide::deflate::compress_to_vec_zlib;
+use miniz_oxide::inflate::decompress_to_vec_zlib_with_limit;
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Deterministic bytes of several kinds: DWARF-like records, noise, long runs, short periods.
+fn samples() -> Vec<Vec<u8>> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = vec![Vec::new(), b"a".to_vec(), vec![0; 20_000]];
+    let mut records = Vec::new();
+    for i in 0..3_000u32 {
+        records.extend_from_slice(&[0x2e, 1, 0x11, (i & 0xff) as u8, (i >> 8) as u8, 0x3a, 1]);
+        if rnd() % 3 == 0 {
+            records.extend_from_slice(format!("function_{}_name", rnd() % 500).as_bytes());
+        }
+    }
+    out.push(records);
+    out.push((0..8_000).map(|_| rnd() as u8).collect());
+    for period in 1..12usize {
+        let pat: Vec<u8> = (0..period).map(|_| rnd() as u8).collect();
+        out.push(pat.iter().cycle().take(1000 + period).cloned().collect());
+    }
+    // Noise with repeats at every distance class, up to 32 KiB back.
+    let mut mixed: Vec<u8> = (0..4_000).map(|_| rnd() as u8).collect();
+    for _ in 0..400 {
+        let len = 3 + (rnd() % 300) as usize;
+        let back = 1 + (rnd() % 32768) as usize;
+        let at = mixed.len();
+        for i in 0..len {
+            let b = mixed[at + i - back.min(at)];
+            mixed.push(b);
+        }
+        mixed.extend((0..rnd() % 20).map(|_| rnd() as u8));
+    }
+    out.push(mixed);
+    out
+}
+
+#[test]
+fn round_trips_at_every_level() {
+    for data in samples() {
+        for level in [0u8, 1, 2, 6, 9, 10] {
+            let z = compress_to_vec_zlib(&data, level);
+            let got = zlib_exact(&z, data.len()).unwrap_or_else(|e| panic!("level {} len {}: {}", level, data.len(), e));
+            assert!(got == data, "level {} len {}: output differs", level, data.len());
+            let mut onto = Vec::new();
+            assert_eq!(zlib_into(&z, &mut onto, data.len()).unwrap(), z.len());
+            assert!(onto == data);
+        }
+    }
+}
+
+#[test]
+fn fixed_and_stored_blocks() {
+    let fixed = hex("78014b4c4a4e44450a19a93939f92864797e514e0a0052690fc9");
+    assert_eq!(zlib_exact(&fixed, 42).unwrap(), b"abcabcabcabcabcabc hello hello hello world");
+    let stored = hex("7801011100eeff73746f72656420626c6f636b20646174613bcd0677");
+    assert_eq!(zlib_exact(&stored, 17).unwrap(), b"stored block data");
+}
+
+#[test]
+fn size_and_limits() {
+    let data = vec![7u8; 10_000];
+    let z = compress_to_vec_zlib(&data, 6);
+    assert_eq!(zlib_exact(&z, 9_999), Err(InflateError::TooLarge { limit: 9_999 }));
+    assert_eq!(zlib_exact(&z, 10_001), Err(InflateError::Corrupt("the stream ends before the declared size")));
+    let mut out = Vec::new();
+    assert_eq!(zlib_into(&z, &mut out, 100), Err(InflateError::TooLarge { limit: 100 }));
+    assert!(out.len() <= 100);
+    // A window given before the stream counts against the limit, and matches may reach it.
+    let mut out = b"xyz".to_vec();
+    zlib_into(&z, &mut out, 10_003).unwrap();
+    assert_eq!(&out[..3], b"xyz");
+    assert!(out[3..] == data[..]);
+}
+
+#[test]
+fn bad_headers_checksums_and_distances() {
+    let z = compress_to_vec_zlib(b"hello hello hello", 6);
+    assert_eq!(zlib_exact(&z[..1], 17), Err(InflateError::Truncated));
+    assert_eq!(zlib_exact(&[0x79, 0x9c], 17), Err(InflateError::BadHeader("not deflate")));
+    assert_eq!(zlib_exact(&[0x78, 0x9d], 17), Err(InflateError::BadHeader("check bits")));
+    assert_eq!(zlib_exact(&[0x88, 0x98], 17), Err(InflateError::BadHeader("window larger than 32 KiB")));
+    assert_eq!(zlib_exact(&[0x78, 0xbb, 0, 0, 0, 1], 17), Err(InflateError::BadHeader("preset dictionary")));
+    let mut bad = z.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert!(matches!(zlib_exact(&bad, 17), Err(InflateError::Checksum { .. })));
+    assert_eq!(zlib_exact(&z[..z.len() - 1], 17), Err(InflateError::Truncated));
+    // A fixed block whose first symbol is a match: length 3 (code 257), distance 1.
+    // Bits: BFINAL 1, BTYPE 01, then 0000001 (257, 7 bits, MSB first), then 00000 (dist 0).
+    let raw = [0x03, 0x02, 0x00];
+    assert_eq!(raw_into(&raw, &mut Vec::new(), 100), Err(InflateError::BadDistance { distance: 1, produced: 0 }));
+    // Block type 3.
+    assert_eq!(raw_into(&[0x07], &mut Vec::new(), 100), Err(InflateError::Corrupt("block type 3")));
+    // A stored block whose NLEN is not the complement of LEN.
+    assert_eq!(raw_into(&[0x01, 5, 0, 0, 0], &mut Vec::new(), 100), Err(InflateError::Corrupt("stored block length")));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    for data in samples().into_iter().skip(3).take(3) {
+        let z = compress_to_vec_zlib(&data, 9);
+        for cut in (0..z.len()).step_by(97).chain(z.len() - 8..z.len()) {
+            let r = zlib_exact(&z[..cut], data.len());
+            assert!(r.is_err(), "prefix {} of {} accepted", cut, z.len());
+        }
+    }
+}
+
+/// Damaged streams: never more output than the limit, never a panic, and whenever
+/// miniz_oxide accepts a stream this decoder gives the same bytes (and the other way).
+#[test]
+fn damaged_streams_agree_with_miniz() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut both_ok, mut both_err) = (0, 0);
+    for data in samples().into_iter().skip(3) {
+        let z = compress_to_vec_zlib(&data, 6);
+        for _ in 0..60 {
+            let mut bad = z.clone();
+            for _ in 0..1 + rnd() % 3 {
+                let i = 2 + (rnd() as usize) % (bad.len() - 2);
+                bad[i] ^= 1 << (rnd() % 8);
+            }
+            let limit = data.len() + 64;
+            let mut ours = Vec::new();
+            let r = zlib_into(&bad, &mut ours, limit);
+            assert!(ours.len() <= limit);
+            let theirs = decompress_to_vec_zlib_with_limit(&bad, limit);
+            match (r, theirs) {
+                (Ok(_), Ok(t)) => {
+                    assert!(ours == t, "outputs differ");
+                    both_ok += 1;
+                }
+                (Err(_), Err(_)) => both_err += 1,
+                (a, b) => panic!("disagreement: ours {:?}, miniz_oxide {:?}", a.err(), b.err()),
+            }
+        }
+    }
+    assert!(both_err > 50, "{} of the damaged streams refused", both_err);
+    let _ = both_ok;
+}
+
+#[test]
+fn adler32_known_values() {
+    assert_eq!(adler32(b""), 1);
+    assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+    let big = vec![0xffu8; 100_000];
+    let (mut a, mut b) = (1u64, 0u64);
+    for &x in &big {
+        a = (a + u64::from(x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    assert_eq!(adler32(&big), (b << 16 | a) as u32);
+}
+
+/// Every zlib-compressed section of the files in `PYSYM_INFLATE_FILES` (colon-separated)
+/// inflated by this decoder and by miniz_oxide: the same bytes. Run by `make inflate-check`
+/// on real debug files (Debian's `-dbg` packages); ignored in `make rust-test`.
+#[test]
+#[ignore]
+fn real_sections_match_miniz() {
+    use object::{Object, ObjectSection};
+    let files = std::env::var("PYSYM_INFLATE_FILES").expect("PYSYM_INFLATE_FILES names the files");
+    let mut n = 0;
+    for path in files.split(':').filter(|p| !p.is_empty()) {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {}", path, e));
+        let file = object::File::parse(&*data).unwrap();
+        for s in file.sections() {
+            let c = match s.compressed_data() {
+                Ok(c) if c.format == object::CompressionFormat::Zlib => c,
+                _ => continue,
+            };
+            let t0 = std::time::Instant::now();
+            let ours = zlib_exact(c.data, c.uncompressed_size as usize).unwrap();
+            let t1 = t0.elapsed();
+            let t0 = std::time::Instant::now();
+            let theirs = c.decompress().unwrap();
+            let t2 = t0.elapsed();
+            assert!(ours[..] == theirs[..], "{} {}: outputs differ", path, s.name().unwrap_or("?"));
+            println!("{} {}: {} -> {} bytes, same; {:?} here, {:?} miniz_oxide", path, s.name().unwrap_or("?"), c.data.len(), ours.len(), t1, t2);
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no zlib-compressed section in {}", files);
+}

@@ -558,6 +558,33 @@ class HttpStore(_RemoteStore):
                 sink.discard()
 
 
+def check_endpoint_url(endpoint_url: Optional[str]) -> None:
+    """Refuses an S3 ``endpoint_url`` that is not an http(s) URL with a host."""
+    if endpoint_url is not None:
+        parts = urlsplit(endpoint_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("endpoint_url must be an http:// or https:// URL, not %r" % (endpoint_url,))
+
+
+def check_endpoint_address(policy: RemotePolicy, endpoint_url: Optional[str]) -> None:
+    """Checks an S3 endpoint's address against ``policy`` (before every use: DNS may change)."""
+    if endpoint_url is not None:
+        parts = urlsplit(endpoint_url)
+        _checked_address(policy, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def s3_client(policy: RemotePolicy, region: Optional[str], endpoint_url: Optional[str],
+              keys: Tuple[Optional[str], Optional[str]]) -> Any:
+    """A boto3 S3 client with ``policy``'s timeouts and no retries (boto3 imported here)."""
+    import importlib
+
+    boto3 = importlib.import_module("boto3")
+    config = importlib.import_module("botocore.config").Config(
+        connect_timeout=policy.connect_timeout, read_timeout=policy.read_timeout, retries={"max_attempts": 1})
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url,
+                        aws_access_key_id=keys[0], aws_secret_access_key=keys[1], config=config)
+
+
 class S3Store(_RemoteStore):
     """A bucket (``prefix`` inside it) in one of the layouts, through boto3 (``pip install
     boto3``; imported when the store is first used).  Credentials: ``access_key`` and
@@ -574,10 +601,7 @@ class S3Store(_RemoteStore):
         super().__init__(layout, casing, filters, cache, policy)
         if not bucket:
             raise ValueError("an s3 store needs a 'bucket'")
-        if endpoint_url is not None:
-            parts = urlsplit(endpoint_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("endpoint_url must be an http:// or https:// URL, not %r" % (endpoint_url,))
+        check_endpoint_url(endpoint_url)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.region, self.endpoint_url = region, endpoint_url
@@ -609,24 +633,14 @@ class S3Store(_RemoteStore):
     def client(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                import importlib
-
-                boto3 = importlib.import_module("boto3")
-                config = importlib.import_module("botocore.config").Config(
-                    connect_timeout=self.policy.connect_timeout, read_timeout=self.policy.read_timeout,
-                    retries={"max_attempts": 1})
-                self._client = boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url,
-                                            aws_access_key_id=self._keys[0], aws_secret_access_key=self._keys[1],
-                                            config=config)
+                self._client = s3_client(self.policy, self.region, self.endpoint_url, self._keys)
             return self._client
 
     def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
         where = self.describe(Location(path, ""))
         slot = "s3:" + (self.endpoint_url or self.region or "aws")
         _BACKOFF.check(slot)
-        if self.endpoint_url is not None:
-            parts = urlsplit(self.endpoint_url)
-            _checked_address(self.policy, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        check_endpoint_address(self.policy, self.endpoint_url)
         deadline = time.monotonic() + self.policy.download_timeout
         try:
             resp = self.client().get_object(Bucket=self.bucket, Key=self.prefix + path)

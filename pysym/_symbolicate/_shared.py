@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import struct
 import threading
 import time
 from typing import Any, Mapping, Optional
-from urllib.parse import urlsplit
 
-from ._remote import RemotePolicy, _checked_address
+from ._remote import RemotePolicy, check_endpoint_address, check_endpoint_url, s3_client
 
 __all__ = ["SharedCache", "frame", "unframe"]
 
@@ -78,10 +76,7 @@ class SharedCache:
                  integrity_key: Optional[str] = None, policy: Optional[RemotePolicy] = None) -> None:
         if not bucket:
             raise ValueError("a shared cache needs a 'bucket'")
-        if endpoint_url is not None:
-            parts = urlsplit(endpoint_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("endpoint_url must be an http:// or https:// URL, not %r" % (endpoint_url,))
+        check_endpoint_url(endpoint_url)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint_url, self.region = endpoint_url, region
@@ -122,16 +117,8 @@ class SharedCache:
             if time.monotonic() < self._until:
                 return None
             if self._client is None:
-                boto3 = importlib.import_module("boto3")
-                config = importlib.import_module("botocore.config").Config(
-                    connect_timeout=self.policy.connect_timeout, read_timeout=self.policy.read_timeout,
-                    retries={"max_attempts": 1})
-                self._client = boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint_url,
-                                            aws_access_key_id=self._keys[0], aws_secret_access_key=self._keys[1],
-                                            config=config)
-        if self.endpoint_url is not None:
-            parts = urlsplit(self.endpoint_url)
-            _checked_address(self.policy, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+                self._client = s3_client(self.policy, self.region, self.endpoint_url, self._keys)
+        check_endpoint_address(self.policy, self.endpoint_url)
         return self._client
 
     def _failed(self) -> None:

@@ -132,7 +132,39 @@ def _pair_batches(owner: HandleOwner, lines: Any, cols: Any, export: str,
         yield start, stop, raw
 
 
-class SourceMap(HandleOwner):
+class _MapFields:
+    """The map's fields both :class:`SourceMap` and ``SourceMapCache`` answer from the
+    tables they keep (sources and meta read at open, names on first use)."""
+
+    _sources: StringTable
+    _file: Optional[str]
+    _debug_id: Optional[str]
+
+    def _name_table(self) -> StringTable:
+        raise NotImplementedError
+
+    @property
+    def sources(self) -> List[Optional[str]]:
+        """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
+        return self._sources.to_list()
+
+    @property
+    def names(self) -> List[Optional[str]]:
+        """The ``names`` table."""
+        return self._name_table().to_list()
+
+    @property
+    def file(self) -> Optional[str]:
+        """The ``file`` field."""
+        return self._file
+
+    @property
+    def debug_id(self) -> Optional[str]:
+        """The ``debugId`` field (also read from ``debug_id``)."""
+        return self._debug_id
+
+
+class SourceMap(_MapFields, HandleOwner):
     """A parsed source map (regular or index map), held inside the wasm sandbox.
 
     Create one with :meth:`from_path` or :meth:`from_bytes`; use it as a context manager
@@ -291,27 +323,7 @@ class SourceMap(HandleOwner):
 
 
 
-    # -- metadata ------------------------------------------------------------------
-
-    @property
-    def sources(self) -> List[Optional[str]]:
-        """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
-        return self._sources.to_list()
-
-    @property
-    def names(self) -> List[Optional[str]]:
-        """The ``names`` table."""
-        return self._name_table().to_list()
-
-    @property
-    def file(self) -> Optional[str]:
-        """The ``file`` field."""
-        return self._file
-
-    @property
-    def debug_id(self) -> Optional[str]:
-        """The ``debugId`` field (also read from ``debug_id``)."""
-        return self._debug_id
+    # -- metadata (sources, names, file, debug_id: _MapFields) ------------------------
 
     @property
     def ignore_list(self) -> List[Optional[str]]:

@@ -9,7 +9,7 @@ import sys
 from typing import Any, Dict, Iterator, List, Optional, Union
 
 from . import _abi
-from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _pair_batches, _token
+from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token
 from ._host import HandleOwner, Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
@@ -29,7 +29,7 @@ def _as_bytes(data: Any) -> bytes:
     return bytes(memoryview(data).cast("B"))
 
 
-class SourceMapCache(HandleOwner):
+class SourceMapCache(_MapFields, HandleOwner):
     """A source map (and the function names of its generated file) in a portable binary
     form that loads without parsing: the module checks the header and reads the tables
     in place. The same bytes work in the browser (``browser/smcache.js``).
@@ -143,27 +143,7 @@ class SourceMapCache(HandleOwner):
             self._functions = self._table(3)
         return self._functions
 
-    # -- metadata ------------------------------------------------------------------
-
-    @property
-    def sources(self) -> List[Optional[str]]:
-        """Source URLs after ``sourceRoot`` resolution (``None`` for null entries)."""
-        return self._sources.to_list()
-
-    @property
-    def names(self) -> List[Optional[str]]:
-        """The map's ``names`` table."""
-        return self._name_table().to_list()
-
-    @property
-    def file(self) -> Optional[str]:
-        """The map's ``file`` field."""
-        return self._file
-
-    @property
-    def debug_id(self) -> Optional[str]:
-        """The map's ``debugId``."""
-        return self._debug_id
+    # -- metadata (sources, names, file, debug_id: _MapFields) ------------------------
 
     @property
     def ignore_list(self) -> List[Optional[str]]:

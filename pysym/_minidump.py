@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._host import Runtime, get_runtime
-from ._native import PathOrBytes, _as_bytes, _Source
+from ._native import PathOrBytes, _as_bytes, _collector_paused, _Source
 
 __all__ = [
     "Minidump",
@@ -29,6 +29,15 @@ __all__ = [
 def _x(value: str) -> int:
     return int(value, 16)
 
+
+
+def document(raw: bytes) -> Dict[str, Any]:
+    """The module's JSON answer about a dump. Decoded with the cyclic collector paused: a
+    dump of many threads makes 100,000s of dicts, and collections while they are made
+    would rescan them all again and again (65,536 threads: minutes instead of seconds)."""
+    with _collector_paused():
+        doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
+    return doc
 
 @dataclass(frozen=True)
 class MemoryRegion:
@@ -143,7 +152,7 @@ class Minidump:
                 raw = rt.result_bytes()
         finally:
             src.close()
-        self._read(json.loads(raw.decode("utf-8")))
+        self._read(document(raw))
 
     @classmethod
     def _from_document(cls, doc: Dict[str, Any]) -> "Minidump":

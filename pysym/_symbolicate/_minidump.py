@@ -12,7 +12,6 @@ symbolicate the frames as a ``/symbolicate`` request over the dump's modules.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import threading
@@ -21,8 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._errors import PysymError
 from .._host import Runtime
-from .._minidump import Minidump
-from .._native import Object, PathOrBytes, _arch_arg, _as_bytes, _Source
+from .._minidump import Minidump, document
+from .._native import Object, PathOrBytes, _arch_arg, _as_bytes, _collector_paused, _Source
 from ._cache import DiskCache
 from ._request import Module, _matches, _stamp
 
@@ -224,8 +223,7 @@ def _walk(src: _Source, rt: Runtime, data: bytes, kept: Optional[Tuple[int, int]
             status = src.call(rt, "pysym_minidump_walk", ptr, len(data), rt.out_slot)
         rt.check(status)
         raw = rt.result_bytes()
-    doc: Dict[str, Any] = json.loads(raw.decode("utf-8"))
-    return doc
+    return document(raw)
 
 
 class _OpenDump:
@@ -246,7 +244,7 @@ class _OpenDump:
         except BaseException:
             self.src.close()
             raise
-        self.md = Minidump._from_document(json.loads(raw.decode("utf-8")))
+        self.md = Minidump._from_document(document(raw))
 
     def walk(self, caches: List[Tuple[int, bytes]]) -> Dict[str, Any]:
         return _walk(self.src, self.rt, _walk_input(caches), (self.serial, self.handle))
@@ -265,7 +263,15 @@ class _OpenDump:
 
 
 def process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
-    """See :meth:`pysym.Symbolicator.process_minidump`."""
+    """See :meth:`pysym.Symbolicator.process_minidump`. With the cyclic collector paused:
+    a dump of many threads makes 100,000s of dicts and lists (no cycles), and collections
+    while they are made rescan all of them each time (quadratic: 65,536 threads took
+    minutes)."""
+    with _collector_paused():
+        return _process_minidump(sym, dump)
+
+
+def _process_minidump(sym: Any, dump: PathOrBytes) -> Dict[str, Any]:
     rt = sym.runtime
     if isinstance(dump, (bytes, bytearray, memoryview)):
         dump = _as_bytes(dump)

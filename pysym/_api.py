@@ -132,13 +132,19 @@ def _pair_batches(owner: HandleOwner, lines: Any, cols: Any, export: str,
         yield start, stop, raw
 
 
-class _MapFields:
+class _MapFields(HandleOwner):
     """The map's fields both :class:`SourceMap` and ``SourceMapCache`` answer from the
-    tables they keep (sources and meta read at open, names on first use)."""
+    tables they keep (sources and meta read at open, names on first use), and a source's
+    text through each one's export (``_CONTENT_EXPORT``)."""
 
+    _CONTENT_EXPORT = ""
     _sources: StringTable
     _file: Optional[str]
     _debug_id: Optional[str]
+
+    def _call(self, name: str, *args: int) -> int:
+        """Calls export ``name`` on this object's handle (status checked)."""
+        return self._rt.check(self._rt.call(name, self._h(), *args))
 
     def _name_table(self) -> StringTable:
         raise NotImplementedError
@@ -163,8 +169,28 @@ class _MapFields:
         """The ``debugId`` field (also read from ``debug_id``)."""
         return self._debug_id
 
+    def _source_index(self, source: Union[str, int]) -> Optional[int]:
+        if isinstance(source, int):
+            return source if 0 <= source < len(self._sources) else None
+        try:
+            return self._sources.index(source)
+        except ValueError:
+            return None
 
-class SourceMap(_MapFields, HandleOwner):
+    def source_content(self, source: Union[str, int]) -> Optional[str]:
+        """The source's text from ``sourcesContent`` (a source map cache has it only if
+        built with ``sources_content=True``), or ``None``."""
+        idx = self._source_index(source)
+        if idx is None:
+            return None
+        rt = self._rt
+        with rt.lock:
+            if self._call(self._CONTENT_EXPORT, idx, rt.out_slot) == 0:
+                return None
+            return rt.result_bytes().decode("utf-8")
+
+
+class SourceMap(_MapFields):
     """A parsed source map (regular or index map), held inside the wasm sandbox.
 
     Create one with :meth:`from_path` or :meth:`from_bytes`; use it as a context manager
@@ -172,6 +198,7 @@ class SourceMap(_MapFields, HandleOwner):
     """
 
     _FREE_EXPORT = "pysym_sourcemap_free"
+    _CONTENT_EXPORT = "pysym_sourcemap_source_content"
 
     def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
@@ -292,9 +319,6 @@ class SourceMap(_MapFields, HandleOwner):
         return self.function_names([line], [col])[0]
 
 
-    def _call(self, name: str, *args: int) -> int:
-        return self._rt.check(self._rt.call(name, self._h(), *args))
-
     def _read_metadata(self) -> None:
         rt = self._rt
         self._call("pysym_sourcemap_info", rt.out_slot)
@@ -346,25 +370,6 @@ class SourceMap(_MapFields, HandleOwner):
                 self._call("pysym_sourcemap_strings", _abi.STRINGS_NAMES, rt.out_slot)
                 names = self._names = StringTable(rt.result_bytes())
         return names
-
-    def _source_index(self, source: Union[str, int]) -> Optional[int]:
-        if isinstance(source, int):
-            return source if 0 <= source < len(self._sources) else None
-        try:
-            return self._sources.index(source)
-        except ValueError:
-            return None
-
-    def source_content(self, source: Union[str, int]) -> Optional[str]:
-        """The source's text from ``sourcesContent``, or ``None``."""
-        idx = self._source_index(source)
-        if idx is None:
-            return None
-        rt = self._rt
-        with rt.lock:
-            if self._call("pysym_sourcemap_source_content", idx, rt.out_slot) == 0:
-                return None
-            return rt.result_bytes().decode("utf-8")
 
     def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
         """Line ``line`` (0-based) of a source with up to ``context`` lines around it.

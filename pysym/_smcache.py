@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 
 from . import _abi
 from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token
-from ._host import HandleOwner, Runtime, StringTable, get_runtime
+from ._host import Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
 
@@ -29,7 +29,7 @@ def _as_bytes(data: Any) -> bytes:
     return bytes(memoryview(data).cast("B"))
 
 
-class SourceMapCache(_MapFields, HandleOwner):
+class SourceMapCache(_MapFields):
     """A source map (and the function names of its generated file) in a portable binary
     form that loads without parsing: the module checks the header and reads the tables
     in place. The same bytes work in the browser (``browser/smcache.js``).
@@ -41,6 +41,7 @@ class SourceMapCache(_MapFields, HandleOwner):
     """
 
     _FREE_EXPORT = "pysym_smcache_free"
+    _CONTENT_EXPORT = "pysym_smcache_source_content"
 
     def __init__(self, data: bytes, runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
@@ -108,9 +109,6 @@ class SourceMapCache(_MapFields, HandleOwner):
         self._handles[live.serial] = handle
         return handle
 
-    def _call(self, name: str, *args: int) -> int:
-        return self._rt.check(self._rt.call(name, self._h(), *args))
-
     def _read_metadata(self) -> None:
         rt = self._rt
         self._call("pysym_smcache_info", rt.out_slot)
@@ -155,23 +153,6 @@ class SourceMapCache(_MapFields, HandleOwner):
         if sys.byteorder == "big":
             ignored.byteswap()
         return [self._sources[i] for i in ignored]
-
-    def source_content(self, source: Union[str, int]) -> Optional[str]:
-        """A source's text, if the cache was built with ``sources_content=True``."""
-        if isinstance(source, int):
-            idx: Optional[int] = source if 0 <= source < len(self._sources) else None
-        else:
-            try:
-                idx = self._sources.index(source)
-            except ValueError:
-                idx = None
-        if idx is None:
-            return None
-        rt = self._rt
-        with rt.lock:
-            if self._call("pysym_smcache_source_content", idx, rt.out_slot) == 0:
-                return None
-            return rt.result_bytes().decode("utf-8")
 
     def __len__(self) -> int:
         """Number of mapping segments."""

@@ -62,7 +62,7 @@ _STATUS_ERRORS = {
     _abi.INVALID_SYMCACHE: InvalidInputError,
 }
 
-_compiled: Dict[str, Any] = {}
+_compiled: Dict[Tuple[str, bool], Any] = {}
 _compile_lock = threading.Lock()
 
 #: exports that may call host imports, i.e. re-enter Python in the middle of the call
@@ -129,12 +129,18 @@ if hasattr(os, "register_at_fork"):
 def _compiled_module(engine: Engine) -> Any:
     # Compiling takes a while; every runtime on the same engine shares the result.
     with _compile_lock:
-        module = _compiled.get(engine.name)
+        key = (engine.name, engine.counts_fuel)
+        module = _compiled.get(key)
         if module is None:
             with open(_WASM_PATH, "rb") as f:
                 module = compile_module(engine, f.read())
-            _compiled[engine.name] = module
+            _compiled[key] = module
         return module
+
+
+def _engine_for(engine: Engine, limits: Limits) -> Engine:
+    # Code that counts fuel is slower: limits without fuel run code that does not count it.
+    return engine if limits.fuel_base is not None else engine.without_fuel()
 
 
 def _seek_read(fd: int, length: int, offset: int) -> bytes:
@@ -628,12 +634,13 @@ class Runtime:
         memory_limit: Optional[int] = None,
         limits: Optional[Limits] = None,
     ) -> None:
-        self.engine = load_engine(engine)
+        self._chosen_engine = load_engine(engine)
         if limits is None:
             limits = DEFAULT_LIMITS
         if memory_limit is not None:
             limits = limits.replace(memory=memory_limit)
-        self.limits = limits
+        self.engine = _engine_for(self._chosen_engine, limits)
+        self._limits = limits
         self._work = 0  # bytes handed to the module for the next call (fuel budget)
         self._last_input: Any = None  # the latest put_input data (watchdog mode)
         self._watchdog_proc: Any = None  # _watchdog.Watchdog, started on first use
@@ -706,6 +713,22 @@ class Runtime:
         live.out_slot = inst.func("pysym_out_slot")()
         self._set_live(live)
         return live
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        # Fuel set on an engine whose code does not count it would not be enforced.
+        engine = _engine_for(self._chosen_engine, limits)
+        with self.lock:
+            self._limits = limits
+            if engine is not self.engine:
+                self.engine = engine
+                self.discard()
+                if self._local is not None:
+                    self._local = threading.local()
 
     @property
     def memory_limit(self) -> int:

@@ -33,7 +33,8 @@ class Limits:
     * ``fuel_base``, ``fuel_per_byte`` -- the CPU budget of one call, in wasmtime fuel
       units (about one per wasm instruction): ``fuel_base + fuel_per_byte * bytes of
       input handed to the call``. Deterministic, unlike ``timeout``. ``fuel_base=None``
-      disables fuel accounting.
+      disables fuel accounting: wasmtime then runs code compiled without fuel checks
+      (5-9% less CPU on source-map parses and symcache builds), bounded by ``timeout``.
     * ``watchdog`` -- wasmer only (no fuel, holds the GIL): run heavy calls first in a
       child process killed at ``timeout`` (see SECURITY.md for the cost).
 

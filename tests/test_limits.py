@@ -95,6 +95,24 @@ def test_deadline_is_time_limit(engine):
     assert pysym.SourceMap.from_bytes(SMALL, runtime=rt).lookup(0, 0).name == "n"
 
 
+def test_limits_without_fuel_run_code_that_does_not_count_it(engine):
+    _wasmtime_only(engine)
+    rt = _host.Runtime(engine, limits=Limits(fuel_base=None))
+    assert not rt.engine.counts_fuel and rt.engine.artifact_settings() == "epoch fixed-memory"
+    assert pysym.SourceMap.from_bytes(SMALL, runtime=rt).lookup(0, 0).name == "n"
+    data = big_map(200, 50)
+    rt.set_limits(Limits(fuel_base=1000, fuel_per_byte=0))
+    assert rt.engine.counts_fuel
+    with pytest.raises(pysym.TimeLimitError):
+        pysym.SourceMap.from_bytes(data, runtime=rt)
+    rt.limits = Limits(fuel_base=None)  # a plain assignment switches the code too
+    assert not rt.engine.counts_fuel
+    assert pysym.SourceMap.from_bytes(data, runtime=rt).lookup(150, 40) is not None
+    rt.limits = Limits(fuel_base=1000, fuel_per_byte=0)  # and back: the fuel is enforced again
+    with pytest.raises(pysym.TimeLimitError):
+        pysym.SourceMap.from_bytes(data, runtime=rt)
+
+
 def test_memory_cap_is_memory_limit(engine):
     _wasmtime_only(engine)
     rt = _host.Runtime(engine, limits=Limits(memory=4 << 20))

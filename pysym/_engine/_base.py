@@ -159,6 +159,9 @@ class Engine(abc.ABC):
     thread_bound: bool = False
     #: True when ``Instance.set_budget`` is enforced (fuel and wall-clock deadline)
     budgets: bool = False
+    #: True when the engine's code counts fuel (``set_budget``'s ``fuel`` is enforced);
+    #: counting costs time on every call, see :meth:`without_fuel`
+    counts_fuel: bool = False
     #: True when other Python threads run while a call is inside the module (the engine
     #: releases the GIL), so instances of their own let threads work in parallel
     parallel: bool = False
@@ -176,6 +179,11 @@ class Engine(abc.ABC):
         Failure to instantiate (e.g. the initial memory exceeds the limit) raises
         :class:`pysym._engine.Trap`.
         """
+
+    def without_fuel(self) -> "Engine":
+        """The same engine with code that does not count fuel (only deadlines), for
+        limits that set no fuel; ``self`` when the engine never counts fuel."""
+        return self
 
     def artifact_settings(self) -> Optional[str]:
         """The settings compiled code depends on (part of the compile cache's key), or

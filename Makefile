@@ -138,7 +138,7 @@ js-names: venv fixtures  ## function names from JS scopes vs PyPI symbolic 13.9.
 .PHONY: js-names
 
 # -- the service (issue 18): long runs that are programs, not tests ----------------------
-.PHONY: fuzz-api load soak batch-test bench-batch
+.PHONY: fuzz-api load soak batch-test batch-cluster bench-batch
 FUZZ_API_EXAMPLES ?= 100
 fuzz-api: venv  ## schemathesis (coverage + fuzzing, every check) against pysym serve's /openapi.json
 	$(VPY) bench/fuzz_api.py --max-examples $(FUZZ_API_EXAMPLES)
@@ -154,6 +154,9 @@ soak: venv  ## 10-minute RSS soak of pysym serve (8 clients); fails past SOAK_RS
 
 batch-test: venv  ## tests/test_batch.py at the issue's size: 100,352 frames on a local Ray cluster (num_cpus=2)
 	PYSYM_BATCH_EVENTS=196 $(VPY) -m pytest -q -s tests/test_batch.py
+
+batch-cluster: venv  ## pysym.batch --ray-address on a two-node Ray cluster (ray start --head + a second node, own namespaces)
+	$(VPY) tools/batch_cluster.py
 
 BATCH_EVENTS ?= 400
 bench-batch: venv  ## pysym.batch throughput: one process, Ray with a task per event, Ray grouped by debug id (same run)

@@ -108,6 +108,16 @@ def _open_input(path: str) -> Any:
     return open(path, "rb")
 
 
+def _drop_nulls(value: Any) -> Any:
+    """A Parquet row as the event it stands for: a struct field a row lacks is null in
+    Parquet (every row of a column has every field), so null fields are left out."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
 def read_events(path: str, fmt: Optional[str] = None) -> Iterator[Any]:
     """The events of a dataset, in order (JSONL, or Parquet by the name's extension or
     ``fmt``). A JSONL line that is not JSON is yielded as an :class:`ValueError`
@@ -125,7 +135,7 @@ def read_events(path: str, fmt: Optional[str] = None) -> Iterator[Any]:
                         except ValueError as e:
                             yield ValueError("event is not JSON: %s" % e)
                     else:
-                        yield row
+                        yield _drop_nulls(row)
             return
         for line in io.TextIOWrapper(f, encoding="utf-8"):
             if not line.strip():

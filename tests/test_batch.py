@@ -287,3 +287,23 @@ def test_s3_datasets_in_and_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             batch.run("s3://syms/in/missing.jsonl", str(tmp_path / "x.jsonl"), stores=[str(store)], mode="local")
     finally:
         weed.stop()
+
+
+def test_parquet_with_a_column_per_key(tmp_path: Path) -> None:
+    """Parquet input with one column per top-level key (nested lists and structs, as
+    ``pyarrow.Table.from_pylist`` writes events; keys a row lacks come back as nulls)."""
+    pa = pytest.importorskip("pyarrow") if not CI else __import__("pyarrow")
+    import pyarrow.parquet as pq
+
+    from pysym import batch
+
+    store, events = make_dataset(tmp_path, 4)
+    pq.write_table(pa.Table.from_pylist(events), tmp_path / "in.parquet")
+    assert pq.read_table(tmp_path / "in.parquet").column_names == ["event_id", "modules", "stacktraces"]
+    st = batch.run(str(tmp_path / "in.parquet"), str(tmp_path / "out.jsonl"), stores=[str(store)], mode="local")
+    assert (st.events, st.failed) == (4, 0)
+    sym = Symbolicator([str(store)])
+    for row, event in zip(_read_rows(tmp_path / "out.jsonl"), events):
+        assert row.pop("event_id") == event["event_id"]
+        row.pop("index")
+        assert row == sym.symbolicate(event)

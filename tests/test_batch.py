@@ -253,7 +253,7 @@ def test_s3_datasets_in_and_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """``s3://`` input and output through the CLI (``python -m pysym.batch``) against a
     real S3 server (SeaweedFS on loopback): JSONL in, Parquet and JSONL out; boto3 finds
     the server the standard way (``AWS_ENDPOINT_URL_S3`` and the credential variables)."""
-    from s3_server import WEED, Seaweed
+    from object_servers import WEED, Seaweed
 
     if WEED is None:
         if CI:

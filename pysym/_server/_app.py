@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from .. import _errors
 from .._symbolicate import Symbolicator
-from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
+from .._symbolicate._remote import REMOTE_STORES, RemotePolicy
 from .._version import __version__
 from ._metrics import Metrics
 from ._openapi import (
@@ -130,12 +130,11 @@ class Service:
             elif isinstance(s, dict):
                 if not self.config["server"]["allow_request_sources"]:
                     raise _BadRequest(400, "sources given in requests are not allowed by this service")
-                if s.get("type") not in ("http", "s3"):
-                    raise _BadRequest(400, "a source given in a request must have type 'http' or 's3' "
+                if s.get("type") not in REMOTE_STORES:
+                    raise _BadRequest(400, "a source given in a request must have type 'http', 's3' or 'gcs' "
                                       "(filesystem sources come from the configuration only)")
                 try:
-                    kind = HttpStore if s["type"] == "http" else S3Store
-                    kind.from_config(s, policy=self.policy)  # checks the shape; no I/O
+                    REMOTE_STORES[s["type"]].from_config(s, policy=self.policy)  # checks the shape; no I/O
                 except (ValueError, TypeError) as e:
                     raise _BadRequest(400, "source %r: %s" % (s.get("id"), e)) from None
                 out.append(dict(s))

@@ -88,8 +88,8 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
             raise ConfigError("every source needs an 'id'")
         if sid in ids:
             raise ConfigError("two sources have the id %r" % sid)
-        if s.get("type", "filesystem") not in ("filesystem", "http", "s3", "js"):
-            raise ConfigError("source %r: type must be 'filesystem', 'http', 's3' or 'js'" % sid)
+        if s.get("type", "filesystem") not in ("filesystem", "http", "s3", "gcs", "js"):
+            raise ConfigError("source %r: type must be 'filesystem', 'http', 's3', 'gcs' or 'js'" % sid)
         if s.get("type") == "js" and not isinstance(s.get("path"), str):
             raise ConfigError("source %r: a js source needs a 'path' (a directory of source maps)" % sid)
         ids.append(sid)

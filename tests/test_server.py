@@ -1080,6 +1080,48 @@ def test_requests_are_checked_against_the_openapi_schemas(tmp_path: Path) -> Non
         svc.stop()
 
 
+_PATTERN = r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\s]*)?$"
+
+
+@pytest.mark.parametrize("schema, body, why", [
+    ("native", {"stacktraces": [{"frames": [{"instruction_addr": "0x1"}, {"instruction_addr": True}]}]},
+     "the body.stacktraces[0].frames[1].instruction_addr matches none of its allowed forms"),
+    ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "ftp://h/"}]},
+     "the body.sources[1].url does not match " + _PATTERN),
+    ("native", {"sources": [{"id": "0", "type": {}, "bucket": "0"}]},
+     "the body.sources[0]: 'type' must be one of http, s3"),
+    ("native", {"modules": [{"image_addr": "0x0"}, {"image_size": -1}]},
+     "the body.modules[1].image_size matches none of its allowed forms"),
+    ("native", {"stacktraces": [{"frames": []}, {}]}, "the body.stacktraces[1] needs 'frames'"),
+    ("native", {"stacktraces": None}, "the body.stacktraces must not be null"),
+    ("native", {"sources": [{"id": "x", "type": "s3", "bucket": "b", "extra": 1}]},
+     "the body.sources[0] has an unknown key 'extra'"),
+    ("native", {"options": {"frame_order": "sideways"}},
+     "the body.options.frame_order must be one of callee_first, caller_first"),
+    ("native", {"sources": ["local"] * 33}, "the body.sources has more than 32 items"),
+    ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "http://h/"}],
+                "stacktraces": [{"frames": [{"instruction_addr": a} for a in ("0x10", 16, "10")]}],
+                "modules": [{"type": "elf", "image_addr": 0, "image_size": "0x1000", "code_id": None}]}, None),
+    ("js", {"stacktraces": [{"frames": [{"lineno": 0}]}]}, "the body.stacktraces[0].frames[0].lineno must be at least 1"),
+    ("js", {"stacktraces": [{"frames": [{"colno": 2**32}]}]},
+     "the body.stacktraces[0].frames[0].colno must be at most 4294967295"),
+    ("js", {}, "the body needs 'stacktraces'"),
+])
+def test_schema_check_messages(schema: str, body: Any, why: Optional[str]) -> None:
+    """The front's compiled schema check names the first offending place, as the message
+    of the 400 (no server: the check alone)."""
+    from pysym._server._openapi import SYMBOLICATE_BODY, SYMBOLICATE_JS_BODY, components
+    from pysym._server._validate import SchemaViolation, check
+
+    target = SYMBOLICATE_BODY if schema == "native" else SYMBOLICATE_JS_BODY
+    if why is None:
+        check(target, body, components(["local"]))
+        return
+    with pytest.raises(SchemaViolation) as e:
+        check(target, body, components(["local"]))
+    assert str(e.value) == why
+
+
 def test_schemathesis_short_pass(tmp_path: Path) -> None:
     """A short, seeded schemathesis pass (3 examples per operation) against /openapi.json: no 500s, every answer in
     the document (status, content type, schema), bad data refused and good data accepted.

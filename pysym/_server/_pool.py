@@ -113,8 +113,9 @@ class Pool:
             for k, v in stats.items():
                 self.stats[k] = self.stats.get(k, 0) + int(v)
 
-    async def run(self, op: str, payload: Any) -> Any:
-        """The job's result; raises JobFailed, WorkerDied or WorkerTimeout."""
+    async def run(self, op: str, payload: Any) -> Tuple[bytes, Dict[str, int]]:
+        """The job's result (JSON bytes) and what it added to the worker counters; raises
+        JobFailed, WorkerDied or WorkerTimeout."""
         queue = self._queue()
         loop = asyncio.get_running_loop()
         w = await queue.get()
@@ -134,7 +135,7 @@ class Pool:
             queue.put_nowait(w)
         self._add(answer[-1])
         if answer[0] == "ok":
-            return answer[1]
+            return answer[1], answer[2]
         raise JobFailed(answer[1], answer[2])
 
     def close(self) -> None:

@@ -800,6 +800,55 @@ def test_symbolicate_js_by_debug_id(tmp_path: Path) -> None:
         svc.stop()
 
 
+def test_symbolicate_js_names_frames_by_scopes_with_the_minified_file(tmp_path: Path) -> None:
+    """A js source holding the minified file beside its map (found by its ``//# debugId=``,
+    or as the map's path without ``.map``): frames are named by the file's function scopes,
+    as the library names them given the generated text, not by the caller's call site."""
+    from pysym import SourceMap
+    from pysym._stacktrace import Frame, ResolvedMap, parse_stacktrace, symbolicate_frames
+
+    did = "0b1e2d3c-4a5b-4c6d-8e7f-0123456789ab"
+    doc = json.loads((ROOT / "examples" / "app.min.js.map").read_text())
+    doc["debugId"] = did
+    script = (ROOT / "examples" / "app.min.js").read_text()
+    by_id, by_name = tmp_path / "by_id", tmp_path / "by_name"
+    (by_id / "dist").mkdir(parents=True)
+    (by_id / "maps").mkdir()
+    (by_id / "maps" / "bundle.map").write_text(json.dumps(doc))  # found by the script's debugId only
+    (by_id / "dist" / "app.min.js").write_text(script + "\n//# debugId=%s\n" % did.upper())
+    by_name.mkdir()
+    (by_name / "app.min.js.map").write_text(json.dumps(doc))
+    (by_name / "app.min.js").write_text(script)
+    frames = [f for f in parse_stacktrace((ROOT / "examples" / "trace.txt").read_text())
+              if isinstance(f, Frame) and f.has_position]
+    sm = SourceMap.from_path(str(by_name / "app.min.js.map"))
+    want = symbolicate_frames(frames, lambda url: ResolvedMap(sm, script))
+    by_call_site = symbolicate_frames(frames, lambda url: sm)
+    hows = {w.function_from for w in want}  # type: ignore[union-attr]
+    assert "scope" in hows and [w.function for w in want] != [w.function for w in by_call_site]  # type: ignore[union-attr]
+    sources = [{"id": "by_id", "type": "js", "path": str(by_id)}, {"id": "by_name", "type": "js", "path": str(by_name)}]
+    svc = Service(tmp_path, _config(tmp_path, sources, workers=1))
+    try:
+        for source in ("by_id", "by_name"):
+            request = {"stacktraces": [{"frames": [{"abs_path": f.url, "lineno": f.line, "colno": f.col,
+                                                    "function": f.function} for f in frames]}],
+                       "modules": [{"type": "sourcemap", "code_file": frames[0].url, "debug_id": did}],
+                       "sources": [source]}
+            code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+            assert code == 200 and resp["status"] == "completed" and not resp["errors"], resp
+            got = resp["stacktraces"][0]["frames"]
+            # The JSON frame has no constructor flag to print a "new " of its own: the
+            # scope's whole name ("new Invoice", symbolic's), where the library's frame
+            # (printed as "new " + name) drops it.
+            assert [(g["abs_path"], g["lineno"], g["colno"], g["function"]) for g in got] == \
+                [(w.source, w.line, w.col, "new " + w.function  # type: ignore[union-attr,operator]
+                  if w.frame.is_constructor and w.function_from == "scope" else w.function)  # type: ignore[union-attr]
+                 for w in want], source
+            assert "new Invoice" in [g["function"] for g in got]
+    finally:
+        svc.stop()
+
+
 # -- remote store faults (library level) --------------------------------------------------
 
 
@@ -1102,7 +1151,8 @@ _PATTERN = r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\s]*)?$"
     ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "http://h/"}],
                 "stacktraces": [{"frames": [{"instruction_addr": a} for a in ("0x10", 16, "10")]}],
                 "modules": [{"type": "elf", "image_addr": 0, "image_size": "0x1000", "code_id": None}]}, None),
-    ("js", {"stacktraces": [{"frames": [{"lineno": 0}]}]}, "the body.stacktraces[0].frames[0].lineno must be at least 1"),
+    ("js", {"stacktraces": [{"frames": [{"lineno": 0}]}]},
+     "the body.stacktraces[0].frames[0].lineno must be at least 1"),
     ("js", {"stacktraces": [{"frames": [{"colno": 2**32}]}]},
      "the body.stacktraces[0].frames[0].colno must be at most 4294967295"),
     ("js", {}, "the body needs 'stacktraces'"),

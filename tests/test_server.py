@@ -849,6 +849,42 @@ def test_symbolicate_js_names_frames_by_scopes_with_the_minified_file(tmp_path: 
         svc.stop()
 
 
+def test_pool_hands_a_freed_worker_to_the_oldest_waiting_job() -> None:
+    """First come, first served: a job arriving as a worker is freed queues behind the jobs
+    already waiting (with asyncio.Queue it took the worker, and the woken job went to the
+    back: p99 ~2x p50 under load); a cancelled waiter passes its worker on. No processes:
+    the hand-off alone."""
+    import asyncio
+    import collections
+
+    from pysym._server._pool import Pool
+
+    async def scenario() -> List[str]:
+        pool = Pool.__new__(Pool)
+        pool._idle, pool._waiting = ["w"], collections.deque()  # type: ignore[list-item]
+        order: List[str] = []
+
+        async def job(name: str) -> None:
+            w = await pool._acquire()
+            order.append(name)
+            await asyncio.sleep(0)
+            pool._release(w)
+
+        first = await pool._acquire()
+        waiting = [asyncio.ensure_future(job(n)) for n in ("b", "c", "d")]
+        await asyncio.sleep(0)  # b, c, d wait
+        waiting[1].cancel()  # c gives up: never served
+        # A request that arrives as the worker is freed: its task runs before the
+        # woken waiter's (both ready in the same turn of the loop).
+        late = asyncio.ensure_future(job("late"))
+        pool._release(first)
+        await asyncio.gather(*waiting[::2], late)
+        assert pool._idle == ["w"] and not pool._waiting
+        return order
+
+    assert asyncio.run(scenario()) == ["b", "d", "late"]
+
+
 # -- remote store faults (library level) --------------------------------------------------
 
 

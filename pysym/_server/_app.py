@@ -267,7 +267,11 @@ def create_app(config: Mapping[str, Any]) -> Starlette:
         raw = await svc.body(request)
         body = _json_object(raw, SYMBOLICATE_BODY, svc.schemas)
         sources = svc.request_sources(body.pop("sources", None))
-        rid = svc.submit("symbolicate", "symbolicate", (body, sources))
+        # The worker gets the body as it came (it parses it again, ~0.3 ms): a queued
+        # request then holds its bytes, not ~10x as much in dicts (~25 MB of the front
+        # at 128 clients), and the hand-off pickles one bytes object.
+        del body
+        rid = svc.submit("symbolicate", "symbolicate", (raw, sources))
         return await svc.answer(rid, timeout)
 
     async def minidump(request: Request) -> Response:

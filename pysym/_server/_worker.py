@@ -125,7 +125,9 @@ def _delta(before: Mapping[str, int], after: Mapping[str, int]) -> Dict[str, int
 
 def _run(state: _State, op: str, payload: Any) -> Any:
     if op == "symbolicate":
-        request, sources = payload
+        raw, sources = payload  # the body the front checked ("sources": resolved there)
+        request = json.loads(raw)
+        request.pop("sources", None)
         return state.symbolicator(sources).symbolicate(request)
     if op == "minidump":
         data, sources, options = payload

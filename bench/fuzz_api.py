@@ -46,7 +46,7 @@ def main() -> int:
                         {"id": "maps", "type": "js", "path": str(t / "maps")}]}))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         svc = subprocess.Popen([sys.executable, "-m", "pysym", "serve", "--config", str(cfg), "--port", "0"],
-                               stdout=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
         try:
             line = svc.stdout.readline()  # type: ignore[union-attr]
             if "listening on" not in line:

@@ -8,7 +8,9 @@ for a bounded time per level.
 
 * cold: the first request on an empty cache (finds, builds every symcache);
 * warm: then, per client count, requests/s, p50 and p99 latency, failures;
-* peak RSS: the service's front and workers together (sum of VmHWM from /proc).
+* peak RSS: the service's front and workers together (sum of VmHWM from /proc);
+* CPU ms per request of the front, the workers and this client (from /proc and
+  ``time.process_time``): where the time goes, less at the mercy of a shared machine.
 
 The reference, measured in the same run with the same request, client counts and worker
 count: bench/ref_symbolic_app.py (the same HTTP subset on PyPI ``symbolic``, same
@@ -61,6 +63,18 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
+
+
 def stop(proc: "subprocess.Popen[Any]") -> None:
     """SIGTERM, then SIGKILL after 15 s: a service and its workers end by their own pid."""
     proc.terminate()
@@ -97,7 +111,7 @@ def _client(host: str, port: int, body: bytes, until: float, lat: List[float], f
 def _run(name: str, cmd: List[str], body: bytes, spec: Dict[str, Any], levels: List[int], seconds: float,
          env: Dict[str, str]) -> Dict[str, Any]:
     """One service: started, a cold request, each client count for ``seconds``, stopped."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         if "listening on" not in line:
@@ -122,23 +136,29 @@ def _run(name: str, cmd: List[str], body: bytes, spec: Dict[str, Any], levels: L
             t.join()
         print("%s: cold (empty cache, first request) %.3f s; modules found %d; frames symbolicated %d; "
               "warm-up of the other workers (8 requests) %.1f s" % (name, cold, found, ok, time.monotonic() - t0))
-        rows: List[Tuple[int, float, float, float, int]] = []
+        rows: List[Tuple[int, float, float, float, int, float, float, float]] = []
+        workers = _children(proc.pid)
         for n in levels:
             lat: List[float] = []
             fails: List[int] = []
             until = time.monotonic() + seconds
             threads = [threading.Thread(target=_client, args=(host, int(port), body, until, lat, fails))
                        for _ in range(n)]
+            # CPU time per request of the front, the workers and this client (less at the
+            # mercy of a shared machine's load than the wall-clock numbers)
+            cpu0 = (_cpu_seconds(proc.pid), sum(_cpu_seconds(w) for w in workers), time.process_time())
             start = time.monotonic()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             took = time.monotonic() - start
+            cpu1 = (_cpu_seconds(proc.pid), sum(_cpu_seconds(w) for w in workers), time.process_time())
+            per = [(b - a) * 1000 / max(1, len(lat)) for a, b in zip(cpu0, cpu1)]
             lat.sort()
             p50 = statistics.median(lat) * 1000 if lat else float("nan")
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
-            rows.append((n, len(lat) / took, p50, p99, len(fails)))
+            rows.append((n, len(lat) / took, p50, p99, len(fails), per[0], per[1], per[2]))
         pids = [proc.pid] + _children(proc.pid)
         rss = sum(_status_kb(p, "VmHWM") for p in pids) / 1024
         return {"cold": cold, "rows": rows, "rss": rss}
@@ -150,7 +170,7 @@ def _soak(cmd: List[str], body: bytes, clients: int, seconds: float, bound_mb: f
           env: Dict[str, str]) -> int:
     """``clients`` clients for ``seconds`` against one service; the RSS of front + workers
     sampled every 5 s.  Exit status 1 if it ever passes ``bound_mb`` or a request failed."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         url = line.rsplit(" ", 1)[-1].strip()
@@ -207,6 +227,8 @@ def main() -> None:
         body = json.dumps(spec["request"]).encode()
         sources = [{"id": "s%d" % i, "type": "filesystem", "path": s, "layout": "native"}
                    for i, s in enumerate(spec["stores"])]
+        # (the services run in ROOT: ``python -m`` puts the working directory first on
+        # sys.path, so from another checkout they would run that checkout's pysym)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path[1:]))
         frames = sum(len(t["frames"]) for t in spec["request"]["stacktraces"])
         print("request: %d frames over %d modules; %d workers; %.0f s per client count"
@@ -235,16 +257,17 @@ def main() -> None:
                                  args.seconds, env)
         ref = results.get("symbolic")
         print()
-        print("%-9s %8s %9s %9s %9s %7s   %s" % ("service", "clients", "req/s", "p50 ms", "p99 ms", "failed",
-                                                "vs symbolic: throughput / p99"))
+        print("%-9s %8s %9s %9s %9s %7s %21s   %s" % ("service", "clients", "req/s", "p50 ms", "p99 ms", "failed",
+                                                     "CPU ms/req fr/wk/cl", "vs symbolic: throughput / p99"))
         for name, r in results.items():
-            for i, (n, rps, p50, p99, failed) in enumerate(r["rows"]):
+            for i, (n, rps, p50, p99, failed, c_front, c_workers, c_client) in enumerate(r["rows"]):
                 ratio = ""
                 if ref is not None and name != "symbolic":
                     rr = ref["rows"][i]
                     ratio = "%.2fx / %.2fx" % (rps / rr[1] if rr[1] else float("nan"),
                                                p99 / rr[3] if rr[3] else float("nan"))
-                print("%-9s %8d %9.1f %9.1f %9.1f %7d   %s" % (name, n, rps, p50, p99, failed, ratio))
+                cpu = "%.1f / %.1f / %.1f" % (c_front, c_workers, c_client)
+                print("%-9s %8d %9.1f %9.1f %9.1f %7d %21s   %s" % (name, n, rps, p50, p99, failed, cpu, ratio))
         for name, r in results.items():
             print("%s: cold %.2f s; peak RSS (front + workers, VmHWM) %.1f MB" % (name, r["cold"], r["rss"]))
         if ref is not None:

@@ -764,6 +764,91 @@ def test_symbolicate_js_by_debug_id(tmp_path: Path) -> None:
         svc.stop()
 
 
+def test_symbolicate_js_names_frames_by_scopes_with_the_minified_file(tmp_path: Path) -> None:
+    """A js source holding the minified file beside its map (found by its ``//# debugId=``,
+    or as the map's path without ``.map``): frames are named by the file's function scopes,
+    as the library names them given the generated text, not by the caller's call site."""
+    from pysym import SourceMap
+    from pysym._stacktrace import Frame, ResolvedMap, parse_stacktrace, symbolicate_frames
+
+    did = "0b1e2d3c-4a5b-4c6d-8e7f-0123456789ab"
+    doc = json.loads((ROOT / "examples" / "app.min.js.map").read_text())
+    doc["debugId"] = did
+    script = (ROOT / "examples" / "app.min.js").read_text()
+    by_id, by_name = tmp_path / "by_id", tmp_path / "by_name"
+    (by_id / "dist").mkdir(parents=True)
+    (by_id / "maps").mkdir()
+    (by_id / "maps" / "bundle.map").write_text(json.dumps(doc))  # found by the script's debugId only
+    (by_id / "dist" / "app.min.js").write_text(script + "\n//# debugId=%s\n" % did.upper())
+    by_name.mkdir()
+    (by_name / "app.min.js.map").write_text(json.dumps(doc))
+    (by_name / "app.min.js").write_text(script)
+    frames = [f for f in parse_stacktrace((ROOT / "examples" / "trace.txt").read_text())
+              if isinstance(f, Frame) and f.has_position]
+    sm = SourceMap.from_path(str(by_name / "app.min.js.map"))
+    want = symbolicate_frames(frames, lambda url: ResolvedMap(sm, script))
+    by_call_site = symbolicate_frames(frames, lambda url: sm)
+    hows = {w.function_from for w in want}  # type: ignore[union-attr]
+    assert "scope" in hows and [w.function for w in want] != [w.function for w in by_call_site]  # type: ignore[union-attr]
+    sources = [{"id": "by_id", "type": "js", "path": str(by_id)}, {"id": "by_name", "type": "js", "path": str(by_name)}]
+    svc = Service(tmp_path, _config(tmp_path, sources, workers=1))
+    try:
+        for source in ("by_id", "by_name"):
+            request = {"stacktraces": [{"frames": [{"abs_path": f.url, "lineno": f.line, "colno": f.col,
+                                                    "function": f.function} for f in frames]}],
+                       "modules": [{"type": "sourcemap", "code_file": frames[0].url, "debug_id": did}],
+                       "sources": [source]}
+            code, resp, _h = _post(svc.url + "/symbolicate-js", request)
+            assert code == 200 and resp["status"] == "completed" and not resp["errors"], resp
+            got = resp["stacktraces"][0]["frames"]
+            # The JSON frame has no constructor flag to print a "new " of its own: the
+            # scope's whole name ("new Invoice", symbolic's), where the library's frame
+            # (printed as "new " + name) drops it.
+            assert [(g["abs_path"], g["lineno"], g["colno"], g["function"]) for g in got] == \
+                [(w.source, w.line, w.col, "new " + w.function  # type: ignore[union-attr,operator]
+                  if w.frame.is_constructor and w.function_from == "scope" else w.function)  # type: ignore[union-attr]
+                 for w in want], source
+            assert "new Invoice" in [g["function"] for g in got]
+    finally:
+        svc.stop()
+
+
+def test_pool_hands_a_freed_worker_to_the_oldest_waiting_job() -> None:
+    """First come, first served: a job arriving as a worker is freed queues behind the jobs
+    already waiting (with asyncio.Queue it took the worker, and the woken job went to the
+    back: p99 ~2x p50 under load); a cancelled waiter passes its worker on. No processes:
+    the hand-off alone."""
+    import asyncio
+    import collections
+
+    from pysym._server._pool import Pool
+
+    async def scenario() -> List[str]:
+        pool = Pool.__new__(Pool)
+        pool._idle, pool._waiting = ["w"], collections.deque()  # type: ignore[list-item]
+        order: List[str] = []
+
+        async def job(name: str) -> None:
+            w = await pool._acquire()
+            order.append(name)
+            await asyncio.sleep(0)
+            pool._release(w)
+
+        first = await pool._acquire()
+        waiting = [asyncio.ensure_future(job(n)) for n in ("b", "c", "d")]
+        await asyncio.sleep(0)  # b, c, d wait
+        waiting[1].cancel()  # c gives up: never served
+        # A request that arrives as the worker is freed: its task runs before the
+        # woken waiter's (both ready in the same turn of the loop).
+        late = asyncio.ensure_future(job("late"))
+        pool._release(first)
+        await asyncio.gather(*waiting[::2], late)
+        assert pool._idle == ["w"] and not pool._waiting
+        return order
+
+    assert asyncio.run(scenario()) == ["b", "d", "late"]
+
+
 # -- remote store faults (library level) --------------------------------------------------
 
 
@@ -1042,6 +1127,52 @@ def test_requests_are_checked_against_the_openapi_schemas(tmp_path: Path) -> Non
         assert "GET" in e.value.headers["Allow"].split(", ")
     finally:
         svc.stop()
+
+
+_PATTERN = r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\s]*)?$"
+
+
+@pytest.mark.parametrize("schema, body, why", [
+    ("native", {"stacktraces": [{"frames": [{"instruction_addr": "0x1"}, {"instruction_addr": True}]}]},
+     "the body.stacktraces[0].frames[1].instruction_addr matches none of its allowed forms"),
+    ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "ftp://h/"}]},
+     "the body.sources[1].url does not match " + _PATTERN),
+    ("native", {"sources": [{"id": "0", "type": {}, "bucket": "0"}]},
+     "the body.sources[0]: 'type' must be one of http, s3..."),  # (... then the other bucket kinds)
+    ("native", {"modules": [{"image_addr": "0x0"}, {"image_size": -1}]},
+     "the body.modules[1].image_size matches none of its allowed forms"),
+    ("native", {"stacktraces": [{"frames": []}, {}]}, "the body.stacktraces[1] needs 'frames'"),
+    ("native", {"stacktraces": None}, "the body.stacktraces must not be null"),
+    ("native", {"sources": [{"id": "x", "type": "s3", "bucket": "b", "extra": 1}]},
+     "the body.sources[0] has an unknown key 'extra'"),
+    ("native", {"options": {"frame_order": "sideways"}},
+     "the body.options.frame_order must be one of callee_first, caller_first"),
+    ("native", {"sources": ["local"] * 33}, "the body.sources has more than 32 items"),
+    ("native", {"sources": ["local", {"id": "x", "type": "http", "url": "http://h/"}],
+                "stacktraces": [{"frames": [{"instruction_addr": a} for a in ("0x10", 16, "10")]}],
+                "modules": [{"type": "elf", "image_addr": 0, "image_size": "0x1000", "code_id": None}]}, None),
+    ("js", {"stacktraces": [{"frames": [{"lineno": 0}]}]},
+     "the body.stacktraces[0].frames[0].lineno must be at least 1"),
+    ("js", {"stacktraces": [{"frames": [{"colno": 2**32}]}]},
+     "the body.stacktraces[0].frames[0].colno must be at most 4294967295"),
+    ("js", {}, "the body needs 'stacktraces'"),
+])
+def test_schema_check_messages(schema: str, body: Any, why: Optional[str]) -> None:
+    """The front's compiled schema check names the first offending place, as the message
+    of the 400 (no server: the check alone)."""
+    from pysym._server._openapi import SYMBOLICATE_BODY, SYMBOLICATE_JS_BODY, components
+    from pysym._server._validate import SchemaViolation, check
+
+    target = SYMBOLICATE_BODY if schema == "native" else SYMBOLICATE_JS_BODY
+    if why is None:
+        check(target, body, components(["local"]))
+        return
+    with pytest.raises(SchemaViolation) as e:
+        check(target, body, components(["local"]))
+    if why.endswith("..."):
+        assert str(e.value).startswith(why[:-3])
+    else:
+        assert str(e.value) == why
 
 
 def test_schemathesis_short_pass(tmp_path: Path) -> None:

@@ -1,21 +1,23 @@
 """The pool of worker processes behind the async front.
 
 Each worker is a spawned process (``_worker.worker_main``) with a pipe; a job takes an
-idle worker, runs in a thread of the front (the pipe is blocking) and gives the worker
-back.  A worker that dies mid-job (a trap that took the process, ``kill -9``, the OOM
-killer) is replaced and the job is tried once more on the new worker; a second death
-fails the job with :class:`WorkerDied`.  A job past ``request_timeout`` kills its worker
-(the only way to stop a parse in another process) and fails with :class:`WorkerTimeout`.
+idle worker (or waits for one, first come first served), runs in a thread of the front
+(the pipe is blocking) and gives the worker back.  A worker that dies mid-job (a trap
+that took the process, ``kill -9``, the OOM killer) is replaced and the job is tried
+once more on the new worker; a second death fails the job with :class:`WorkerDied`.  A
+job past ``request_timeout`` kills its worker (the only way to stop a parse in another
+process) and fails with :class:`WorkerTimeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import multiprocessing
 import os
 import signal
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Tuple
 
 from ._worker import worker_main
 
@@ -84,18 +86,38 @@ class Pool:
         self._config = dict(config)
         self.request_timeout = float(request_timeout)
         self.workers: List[_Worker] = [_Worker(self._ctx, self._config) for _ in range(max(1, int(size)))]
-        self._idle: "Optional[asyncio.Queue[_Worker]]" = None
+        self._idle: List[_Worker] = list(self.workers)
+        #: jobs waiting for a worker, oldest first: a freed worker goes to the oldest
+        self._waiting: "Deque[asyncio.Future[_Worker]]" = collections.deque()
         self._lock = threading.Lock()
         #: workers replaced after dying or timing out
         self.recycled = 0
         self.stats: Dict[str, int] = {}
 
-    def _queue(self) -> "asyncio.Queue[_Worker]":
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            for w in self.workers:
-                self._idle.put_nowait(w)
-        return self._idle
+    async def _acquire(self) -> _Worker:
+        if self._idle and not self._waiting:
+            return self._idle.pop()
+        fut: "asyncio.Future[_Worker]" = asyncio.get_running_loop().create_future()
+        self._waiting.append(fut)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release(fut.result())  # handed over as the job was cancelled: pass it on
+            elif fut in self._waiting:
+                self._waiting.remove(fut)
+            raise
+
+    def _release(self, w: _Worker) -> None:
+        # Handed straight to the oldest waiting job: with asyncio.Queue, a request arriving
+        # between the put and the waiter's wake-up took the worker, and the woken job went
+        # to the back of the queue (p99 at ~2x p50 with closed-loop clients).
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_result(w)
+                return
+        self._idle.append(w)
 
     def pids(self) -> List[int]:
         return [w.pid for w in self.workers]
@@ -113,11 +135,11 @@ class Pool:
             for k, v in stats.items():
                 self.stats[k] = self.stats.get(k, 0) + int(v)
 
-    async def run(self, op: str, payload: Any) -> Any:
-        """The job's result; raises JobFailed, WorkerDied or WorkerTimeout."""
-        queue = self._queue()
+    async def run(self, op: str, payload: Any) -> Tuple[bytes, Dict[str, int]]:
+        """The job's result (JSON bytes) and what it added to the worker counters; raises
+        JobFailed, WorkerDied or WorkerTimeout."""
         loop = asyncio.get_running_loop()
-        w = await queue.get()
+        w = await self._acquire()
         try:
             for attempt in (1, 2):
                 try:
@@ -131,10 +153,10 @@ class Pool:
                     if attempt == 2:
                         raise WorkerDied("the worker process died twice during this request (%s)" % e) from None
         finally:
-            queue.put_nowait(w)
+            self._release(w)
         self._add(answer[-1])
         if answer[0] == "ok":
-            return answer[1]
+            return answer[1], answer[2]
         raise JobFailed(answer[1], answer[2])
 
     def close(self) -> None:

@@ -8,6 +8,8 @@
 use pysym_core::js::names::{Enclosing, ScopeNames};
 use pysym_core::sourcemap::cache::{self as smcache, SourceMapCache, Table};
 use pysym_core::sourcemap::{Bias, SourceMap, Token, NONE};
+use pysym_core::io::{self, FileError, ReadAt};
+use pysym_core::native::DebugFile;
 use pysym_core::symcache::{Output, SymCache};
 use pysym_core::{Error, ErrorKind};
 use std::alloc::{alloc, dealloc, Layout};
@@ -804,15 +806,10 @@ fn symcache(handle: u32) -> Result<&'static SymCache<'static>, i32> {
     }
 }
 
-/// The status of the last failed host read, so that a read failure inside a parser
-/// reaches the host as `NEED_DATA`/`HOST_IO` rather than as a malformed file.
-static mut HOST_READ_STATUS: i32 = status::OK;
-
-/// A file of the host's table read by ranges (`std::io::Read + Seek` over `file_read`);
-/// `object::ReadCache` on top keeps the ranges the parsers asked for.
+/// A file of the host's table, read by ranges through `file_read`; the core's
+/// `io::File`/`DebugFile` decide how (streamed, cached, ranged).
 struct HostFile {
     fh: u32,
-    pos: u64,
     size: u64,
 }
 
@@ -824,123 +821,39 @@ impl HostFile {
         if rc < 0 {
             return Err(fail(rc, format!("host could not give the size of file {}", fh)));
         }
-        Ok(HostFile { fh, pos: 0, size })
+        Ok(HostFile { fh, size })
     }
 }
 
-impl std::io::Read for HostFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.size || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = buf.len().min(u32::MAX as usize / 2) as u32;
-        // SAFETY: `buf` is valid for `want` bytes of writes.
-        let n = unsafe { file_read(self.fh, self.pos, buf.as_mut_ptr(), want) };
+impl ReadAt for HostFile {
+    /// The host's status.
+    type Error = i32;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<usize, i32> {
+        let want = dst.len().min(u32::MAX as usize / 2) as u32;
+        // SAFETY: `dst` is valid for `want` bytes of writes.
+        let n = unsafe { file_read(self.fh, offset, dst.as_mut_ptr(), want) };
         if n < 0 {
-            // SAFETY: single-threaded module.
-            unsafe { HOST_READ_STATUS = n };
-            return Err(std::io::Error::new(std::io::ErrorKind::Other, "host read failed"));
+            return Err(n);
         }
-        self.pos += n as u64;
         Ok(n as usize)
     }
 }
 
-/// `object::ReadCache` with every range checked against the file size first. The cache
-/// allocates the requested size before reading, so a size declared by the input (a fat
-/// slice, a section) larger than the file must never reach it: that was a
-/// capacity-overflow panic (a trap) or a multi-gigabyte allocation
-/// (tests/test_bad_inputs.py, fat headers).
-struct BoundedCache {
-    cache: object::ReadCache<HostFile>,
-    size: u64,
-}
-
-/// Size (a power of two) of the aligned blocks strings are read in.
-const STRING_BLOCK: u64 = 64 * 1024;
-/// How far `ReadCache::read_bytes_at_until` looks for a string's end.
-const STRING_MAX: u64 = 4096;
-
-impl BoundedCache {
-    fn new(file: HostFile) -> BoundedCache {
-        let size = file.size;
-        BoundedCache { cache: object::ReadCache::new(file), size }
-    }
-}
-
-impl<'a> object::ReadRef<'a> for &'a BoundedCache {
-    fn len(self) -> Result<u64, ()> {
-        Ok(self.size)
-    }
-
-    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
-        match offset.checked_add(size) {
-            Some(end) if end <= self.size => (&self.cache).read_bytes_at(offset, size),
-            _ => Err(()),
+/// The status of a failed read of a host file (the host's own), or of a malformed file.
+fn fail_file<O>(err: FileError<i32, O>) -> i32 {
+    match err {
+        FileError::Read(host, why) => {
+            let what = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+            fail(host, format!("host file {}: {}", what, why))
         }
+        FileError::Format(e) => fail_core(e),
+        FileError::Output(_) => unreachable!("the caller maps output errors"),
     }
-
-    fn read_bytes_at_until(self, range: std::ops::Range<u64>, delimiter: u8) -> Result<&'a [u8], ()> {
-        let end = range.end.min(self.size);
-        if range.start > end {
-            return Err(());
-        }
-        // Strings (symbol names: one call per symbol) are looked up in aligned blocks read
-        // once, instead of one 256-byte host read (and cache entry) per string; a string
-        // that runs past its block takes the cache's own path. Same answers: the delimiter
-        // is searched in at most `STRING_MAX` bytes, as `ReadCache` does.
-        let block_start = range.start & !(STRING_BLOCK - 1);
-        let block_len = STRING_BLOCK.min(self.size - block_start);
-        let limit = end.min(range.start + STRING_MAX);
-        if limit > range.start {
-            let block = (&self.cache).read_bytes_at(block_start, block_len)?;
-            let from = (range.start - block_start) as usize;
-            let to = (limit.min(block_start + block_len) - block_start) as usize;
-            if let Some(n) = block[from..to].iter().position(|&b| b == delimiter) {
-                return Ok(&block[from..from + n]);
-            }
-            if limit <= block_start + block_len {
-                return Err(());
-            }
-        }
-        (&self.cache).read_bytes_at_until(range.start..end, delimiter)
-    }
-}
-
-fn add_signed(base: u64, d: i64) -> Option<u64> {
-    if d >= 0 {
-        base.checked_add(d as u64)
-    } else {
-        base.checked_sub(d.unsigned_abs())
-    }
-}
-
-impl std::io::Seek for HostFile {
-    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
-        let new = match to {
-            std::io::SeekFrom::Start(o) => Some(o),
-            std::io::SeekFrom::End(d) => add_signed(self.size, d),
-            std::io::SeekFrom::Current(d) => add_signed(self.pos, d),
-        };
-        match new {
-            Some(p) => {
-                self.pos = p;
-                Ok(p)
-            }
-            None => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")),
-        }
-    }
-}
-
-/// Maps a core error, preferring the status of a failed host read behind it.
-fn fail_native(err: Error) -> i32 {
-    // SAFETY: single-threaded module.
-    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
-    if host < 0 {
-        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
-        return fail(host, format!("host file {}: {}", why, err));
-    }
-    fail_core(err)
 }
 
 /// Reads an optional UTF-8 argument string (`len == 0`: none).
@@ -972,24 +885,19 @@ fn opt_u64_words(v: Option<u64>) -> [u32; 2] {
     }
 }
 
-/// The arch argument and the host file behind `fh`, for exports that read debug files.
-fn open_debug_file(fh: u32, arch_ptr: u32, arch_len: u32) -> Result<(Option<String>, HostFile), i32> {
+/// The debug file behind `fh` with the arch argument, for exports that read debug files.
+fn open_debug_file(fh: u32, arch_ptr: u32, arch_len: u32) -> Result<DebugFile<HostFile>, i32> {
     let arch = arg_str(arch_ptr, arch_len)?;
-    Ok((arch, HostFile::open(fh)?))
+    Ok(DebugFile::open(HostFile::open(fh)?, arch.as_deref()))
 }
 
 /// Identity of a debug file read through the host (ranged reads): string table `[kind,
 /// arch, debug_id, code_id, debug_file, warning...]`, image base, flags, code offset.
 #[no_mangle]
 pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
-        Ok(x) => x,
+    let info = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(file) => file.info(),
         Err(code) => return code,
-    };
-    // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
-    let info = match pysym_core::native::object_info_streamed(&mut file) {
-        Some(r) => r,
-        None => pysym_core::native::object_info(&BoundedCache::new(file), arch.as_deref()),
     };
     match info {
         Ok(info) => {
@@ -1012,7 +920,7 @@ pub extern "C" fn pysym_object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: 
             put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, crc, lo, hi]);
             status::OK
         }
-        Err(e) => fail_native(e),
+        Err(e) => fail_file(e),
     }
 }
 
@@ -1054,41 +962,23 @@ impl Output for HostOutput {
 /// buffer with the string table of what the build skipped. The module keeps nothing.
 #[no_mangle]
 pub extern "C" fn pysym_symcache_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let (arch, mut file) = match open_debug_file(fh, arch_ptr, arch_len) {
-        Ok(x) => x,
+    let file = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(f) => f,
         Err(code) => return code,
     };
     // SAFETY: single-threaded module; a new build reports from its first step.
     unsafe { LAST_PROGRESS = u64::MAX };
-    let built = pysym_core::native::progress::with_progress(report_progress, || {
-        // Breakpad text and wasm modules are streamed: a ReadCache would keep every range read.
-        match pysym_core::native::build_symcache_streamed(&mut file) {
-            Some(r) => r,
-            None => {
-                // DWARF sections are read through a second, uncached view of the file: the
-                // cache would keep them (most of the input) for the whole build.
-                let ranged = HostFile { fh: file.fh, pos: 0, size: file.size };
-                pysym_core::native::build_symcache_ranged(&BoundedCache::new(file), ranged, arch.as_deref())
-            }
-        }
-    });
-    // Everything read is freed by now (the file's cache with it): only the writer's
-    // tables are left, and they are freed as they are written.
-    let mut built = match built {
-        Ok(b) => b,
-        Err(e) => return fail_native(e),
-    };
     let mut sink = HostOutput { offset: 0 };
-    let warnings = std::mem::take(&mut built.warnings);
-    match built.finish_into(&mut sink) {
-        Ok(()) => {
+    match pysym_core::native::progress::with_progress(report_progress, || file.build(&mut sink)) {
+        Ok(warnings) => {
             report_progress(1, 1);
             write_string_table(warnings.iter().map(|w| Some(std::borrow::Cow::Borrowed(w.as_str()))));
             let st = state();
             put_out(out, &[sink.offset as u32, (sink.offset >> 32) as u32, st.result.as_ptr() as u32, st.result.len() as u32]);
             status::OK
         }
-        Err(rc) => fail(rc, format!("the host did not take the symcache's output (at byte {}, status {})", sink.offset, rc)),
+        Err(FileError::Output(rc)) => fail(rc, format!("the host did not take the symcache's output (at byte {}, status {})", sink.offset, rc)),
+        Err(e) => fail_file(e),
     }
 }
 
@@ -1285,28 +1175,13 @@ pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u3
     publish_result(out)
 }
 
-/// The host's read status after a call's last read: a read that failed part way leaves
-/// a partial answer, which is refused with the read's status.
-fn host_read_failure(what: &str) -> Option<i32> {
-    // SAFETY: single-threaded module.
-    let host = unsafe { std::mem::replace(&mut HOST_READ_STATUS, status::OK) };
-    if host < 0 {
-        let why = if host == status::NEED_DATA { "needs data" } else { "read failed" };
-        return Some(fail(host, format!("host file {}: while {} the minidump", why, what)));
-    }
-    None
-}
-
 /// Parses the minidump behind `fh` (ranged reads) and puts its document in the result.
 fn parse_minidump(fh: u32) -> Result<OwnedMinidump, i32> {
-    let file = HostFile::open(fh)?;
-    let size = file.size;
-    let md = pysym_core::minidump::parse(&BoundedCache::new(file)).map_err(fail_native)?;
-    if let Some(code) = host_read_failure("reading") {
-        return Err(code);
-    }
+    let file = io::File::new(HostFile::open(fh)?);
+    let parsed = pysym_core::minidump::parse(&file.cached());
+    let md = file.check(parsed).map_err(fail_file::<()>)?;
     state().result = md.to_json().into_bytes();
-    Ok(OwnedMinidump { md, size })
+    Ok(OwnedMinidump { md, size: file.size() })
 }
 
 /// Parses a minidump read through the host (ranged reads: only its structures are read,
@@ -1327,11 +1202,11 @@ pub extern "C" fn pysym_minidump_parse(fh: u32, out: u32) -> i32 {
 /// skipped. `out[2]` = rows in the cache.
 #[no_mangle]
 pub extern "C" fn pysym_unwind_build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
-    let (arch, file) = match open_debug_file(fh, arch_ptr, arch_len) {
-        Ok(x) => x,
+    let built = match open_debug_file(fh, arch_ptr, arch_len) {
+        Ok(file) => file.build_cfi(),
         Err(code) => return code,
     };
-    match pysym_core::native::build_cfi(&BoundedCache::new(file), arch.as_deref()) {
+    match built {
         Ok(built) => {
             write_string_table(built.warnings.iter().map(|w| Some(std::borrow::Cow::Borrowed(w.as_str()))));
             let st = state();
@@ -1344,7 +1219,7 @@ pub extern "C" fn pysym_unwind_build(fh: u32, arch_ptr: u32, arch_len: u32, out:
             put_out(out + 8, &[built.rows as u32]);
             status::OK
         }
-        Err(e) => fail_native(e),
+        Err(e) => fail_file(e),
     }
 }
 
@@ -1368,15 +1243,15 @@ fn with_walk_input(ptr: u32, len: u32, f: impl FnOnce(&[u8]) -> i32) -> i32 {
 /// Walks `md` (its saved memory read through `fh`) with the CFI caches of `input`.
 fn walk_minidump(md: &pysym_core::minidump::Minidump, fh: u32, size: Option<u64>, input: &[u8], out: u32) -> i32 {
     let file = match HostFile::open(fh) {
-        Ok(f) => f,
+        Ok(f) => io::File::new(f),
         Err(code) => return code,
     };
     if let Some(size) = size {
-        if file.size != size {
-            return fail(status::BAD_ARGUMENT, format!("the minidump was parsed from {} bytes, file {} has {}", size, fh, file.size));
+        if file.size() != size {
+            return fail(status::BAD_ARGUMENT, format!("the minidump was parsed from {} bytes, file {} has {}", size, fh, file.size()));
         }
     }
-    let cache = BoundedCache::new(file);
+    let cache = file.cached();
     let mut cfi: Vec<Option<pysym_core::unwind::CfiCache<'_>>> = vec![None; md.modules.len()];
     let word = |at: usize| input.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let count = word(0).unwrap_or(0);
@@ -1393,13 +1268,14 @@ fn walk_minidump(md: &pysym_core::minidump::Minidump, fh: u32, size: Option<u64>
         match pysym_core::unwind::CfiCache::parse(bytes) {
             Ok(c) if index < cfi.len() => cfi[index] = Some(c),
             Ok(_) => return fail(status::BAD_ARGUMENT, format!("walk input: module {} is not in the dump", index)),
-            Err(e) => return fail_native(e),
+            Err(e) => return fail_core(e),
         }
         at += 8 + n + (4 - n % 4) % 4;
     }
     let walked = pysym_core::unwind::walk::walk(md, &cache, &cfi, &Default::default());
-    if let Some(code) = host_read_failure("walking") {
-        return code;
+    drop(cache);
+    if let Err(e) = file.check::<_, ()>(Ok(())) {
+        return fail_file(e);
     }
     state().result = walked.to_json().into_bytes();
     publish_result(out)
@@ -1413,12 +1289,13 @@ fn walk_minidump(md: &pysym_core::minidump::Minidump, fh: u32, size: Option<u64>
 pub extern "C" fn pysym_minidump_walk(fh: u32, ptr: u32, len: u32, out: u32) -> i32 {
     with_walk_input(ptr, len, |input| {
         let file = match HostFile::open(fh) {
-            Ok(f) => f,
+            Ok(f) => io::File::new(f),
             Err(code) => return code,
         };
-        let md = match pysym_core::minidump::parse(&BoundedCache::new(file)) {
+        let parsed = pysym_core::minidump::parse(&file.cached());
+        let md = match file.check(parsed) {
             Ok(md) => md,
-            Err(e) => return fail_native(e),
+            Err(e) => return fail_file::<()>(e),
         };
         walk_minidump(&md, fh, None, input, out)
     })

@@ -216,13 +216,13 @@ impl<'a, 'f, R: ReadAt> object::ReadRef<'a> for &'a Cached<'f, R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use object::ReadRef;
     use std::cell::RefCell;
 
-    /// Bytes read at most `step` at a time, failing every read at or past `fail_at`, and
-    /// recording the reads.
+    /// Bytes read at most `step` at a time, every read reaching past `fail_at` failing
+    /// with -4 (the wasm host's NEED_DATA); the reads made are recorded.
     pub(crate) struct Flaky<'d> {
         pub data: &'d [u8],
         pub step: usize,
@@ -233,6 +233,15 @@ mod tests {
     impl<'d> Flaky<'d> {
         pub fn new(data: &'d [u8]) -> Self {
             Flaky { data, step: usize::MAX, fail_at: u64::MAX, reads: RefCell::new(Vec::new()) }
+        }
+
+        pub fn with(data: &'d [u8], step: usize, fail_at: u64) -> Self {
+            Flaky { step, fail_at, ..Flaky::new(data) }
+        }
+
+        /// The longest read made.
+        pub fn largest(&self) -> usize {
+            self.reads.borrow().iter().map(|r| r.1).max().unwrap_or(0)
         }
     }
 

@@ -100,37 +100,10 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
     use crate::native::build_symcache;
-    use std::cell::RefCell;
+    use crate::io::tests::Flaky;
 
-    /// Bytes read at most `step` at a time, every read at or past `fail_at` failing with
-    /// -4 (the wasm host's NEED_DATA).
-    struct Reader<'d> {
-        data: &'d [u8],
-        step: usize,
-        fail_at: u64,
-        largest: RefCell<usize>,
-    }
-
-    fn reader(data: &[u8], step: usize, fail_at: u64) -> Reader<'_> {
-        Reader { data, step, fail_at, largest: RefCell::new(0) }
-    }
-
-    impl ReadAt for Reader<'_> {
-        type Error = i32;
-
-        fn size(&self) -> u64 {
-            self.data.len() as u64
-        }
-
-        fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<usize, i32> {
-            let n = dst.len().min(self.step);
-            if offset + n as u64 > self.fail_at {
-                return Err(-4);
-            }
-            let mut largest = self.largest.borrow_mut();
-            *largest = (*largest).max(n);
-            ReadAt::read_at(self.data, offset, &mut dst[..n]).map_err(|e| match e {})
-        }
+    fn reader(data: &[u8], step: usize, fail_at: u64) -> Flaky<'_> {
+        Flaky::with(data, step, fail_at)
     }
 
     fn gcc(name: &str, src: &str, args: &[&str]) -> Vec<u8> {
@@ -194,7 +167,7 @@ mod tests {
         let mut got = Vec::new();
         f.build(&mut got).unwrap();
         assert_eq!(got, build_symcache(&big[..], None).unwrap().finish());
-        assert!(*r.largest.borrow() <= super::super::source::CHUNK, "{}", r.largest.borrow());
+        assert!(r.largest() <= super::super::source::CHUNK, "{}", r.largest());
     }
 
     /// A reader failing part way makes every call fail with its error (not a malformed

@@ -160,7 +160,7 @@ mod tests {
             assert_eq!(got, want);
             assert_eq!(f.info().unwrap(), object_info(data, None).unwrap());
         }
-        let big: Vec<u8> = BREAKPAD.iter().copied().chain((0..100_000u32).flat_map(|i| format!("PUBLIC {:x} 0 f{}\n", 0x2000 + i * 16, i).into_bytes())).collect();
+        let big: Vec<u8> = BREAKPAD.iter().copied().chain((0..12_000u32).flat_map(|i| format!("PUBLIC {:x} 0 f{}_{}\n", 0x2000 + i * 16, i, "x".repeat(200)).into_bytes())).collect();
         assert!(big.len() > 2 * super::super::source::CHUNK);
         let r = reader(&big, usize::MAX, u64::MAX);
         let f = DebugFile::open(&r, None);

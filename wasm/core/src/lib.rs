@@ -9,6 +9,7 @@ pub mod decompress;
 pub mod error;
 pub mod hash;
 pub mod inflate;
+pub mod io;
 pub mod js;
 pub mod minidump;
 pub mod native;

@@ -6,6 +6,7 @@
 //! host's ranged file reads, so only the headers and the sections used are read.
 
 pub mod breakpad;
+pub mod debug_file;
 pub mod demangle;
 pub mod demangle_msvc;
 mod dwarf;
@@ -23,6 +24,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub use object::ReadRef;
+pub use debug_file::{DebugFile, View};
 
 /// Decompressed debug sections larger than this are refused (the module has 1 GiB).
 pub const MAX_SECTION_SIZE: u64 = 512 << 20;

@@ -1,0 +1,152 @@
+//! The module's allocator: small-block pools (`pools.rs`) in front of the system
+//! allocator, recording every request it cannot serve so that hosts can tell "out of
+//! memory" from a bug (`pysym_alloc_failure`); and the memory hosts write inputs into.
+
+#[cfg(target_arch = "wasm32")]
+use crate::pools;
+use std::alloc::{alloc, dealloc, Layout};
+
+/// Alignment of input memory (`pysym_alloc`).
+const INPUT_ALIGN: usize = 8;
+
+/// The size of the latest allocation request that failed (0: none since last read).
+static mut FAILED_ALLOC: usize = 0;
+
+/// The system allocator, recording every request it cannot serve (the memory cap is
+/// reached: `memory.grow` returned -1). A failed request usually ends in an abort
+/// (`handle_alloc_error` -> `unreachable` trap); `pysym_alloc_failure` tells the host why.
+struct RecordingAlloc;
+
+impl RecordingAlloc {
+    fn check(&self, p: *mut u8, size: usize) -> *mut u8 {
+        if p.is_null() {
+            // SAFETY: single-threaded module.
+            unsafe { FAILED_ALLOC = size.max(1) };
+        }
+        p
+    }
+}
+
+/// The small-block pools of the module (`pools.rs`); wasm32 only, where the module is
+/// single-threaded. Native builds (tests) forward everything to the system allocator.
+#[cfg(target_arch = "wasm32")]
+static mut POOLS: pools::Pools = pools::Pools::new();
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn small_class(size: usize, align: usize) -> Option<usize> {
+    pools::Pools::class(size, align)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn small_class(_size: usize, _align: usize) -> Option<usize> {
+    None
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+unsafe fn small_alloc(class: usize) -> *mut u8 {
+    // SAFETY: single-threaded module; `class` comes from `small_class`.
+    POOLS.alloc(class)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline]
+unsafe fn small_dealloc(ptr: *mut u8, class: usize) {
+    // SAFETY: single-threaded module; `ptr` came from `small_alloc(class)`.
+    POOLS.dealloc(ptr, class)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn small_alloc(_class: usize) -> *mut u8 {
+    unreachable!()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn small_dealloc(_ptr: *mut u8, _class: usize) {
+    unreachable!()
+}
+
+// SAFETY: small blocks come from the pools (aligned to at least `pools::GRAIN`, which
+// `small_class` checks), everything else from the system allocator unchanged; a block
+// goes back to where its layout says it came from.
+unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = match small_class(layout.size(), layout.align()) {
+            Some(c) => small_alloc(c),
+            None => std::alloc::System.alloc(layout),
+        };
+        self.check(p, layout.size())
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        match small_class(layout.size(), layout.align()) {
+            Some(_) => {
+                let p = self.alloc(layout);
+                if !p.is_null() {
+                    std::ptr::write_bytes(p, 0, layout.size());
+                }
+                p
+            }
+            None => self.check(std::alloc::System.alloc_zeroed(layout), layout.size()),
+        }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        match small_class(layout.size(), layout.align()) {
+            Some(c) => small_dealloc(ptr, c),
+            None => std::alloc::System.dealloc(ptr, layout),
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = small_class(layout.size(), layout.align());
+        let new = small_class(new_size, layout.align());
+        match (old, new) {
+            (None, None) => self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size),
+            (Some(a), Some(b)) if a == b => ptr,
+            _ => {
+                // SAFETY: GlobalAlloc::realloc's contract: `new_size` with the old
+                // alignment is a valid layout.
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let p = self.alloc(new_layout);
+                if !p.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                p
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: RecordingAlloc = RecordingAlloc;
+
+/// Memory for an input of `len` bytes (null when out of memory), freed by
+/// [`input_dealloc`] with the same `len`.
+pub(crate) fn input_alloc(len: usize) -> *mut u8 {
+    match Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+        // SAFETY: the layout has a non-zero size.
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Frees memory from [`input_alloc`].
+pub(crate) fn input_dealloc(ptr: *mut u8, len: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+        // SAFETY: `ptr` was returned by `input_alloc(len)`, which used this layout.
+        unsafe { dealloc(ptr, layout) };
+    }
+}
+
+/// Size of the latest allocation request that failed since the previous call (0: none);
+/// resets it.
+pub(crate) fn take_failure() -> usize {
+    // SAFETY: single-threaded module.
+    unsafe { std::mem::replace(&mut FAILED_ALLOC, 0) }
+}

@@ -1,0 +1,214 @@
+//! What every export shares at the boundary: the result buffer and the out slot through
+//! which answers leave, the last error, and the reading of what the host wrote into
+//! linear memory (the only raw pointers outside the allocator and the host imports).
+//!
+//! The module is single-threaded (wasm32-unknown-unknown without threads), so the global
+//! state below is only ever touched by one call at a time.
+
+use crate::alloc::input_dealloc;
+use crate::status;
+use pysym_core::sourcemap::NONE;
+use pysym_core::{Error, ErrorKind};
+use std::borrow::Cow;
+
+static mut OUT_SLOT: [u32; 16] = [0; 16];
+
+/// Address of the 64-byte out slot.
+pub(crate) fn out_slot() -> u32 {
+    // SAFETY: only the address is taken; the host writes/reads it between calls.
+    unsafe { std::ptr::addr_of_mut!(OUT_SLOT) as u32 }
+}
+
+pub(crate) struct State {
+    /// The result buffer: the answer of the latest call that made one.
+    pub result: Vec<u8>,
+    /// The reusable input area (`pysym_input_buffer`).
+    pub input: Vec<u64>,
+    pub last_status: i32,
+    pub last_error: String,
+}
+
+static mut STATE: Option<State> = None;
+
+pub(crate) fn state() -> &'static mut State {
+    // SAFETY: single-threaded module; no export re-enters another export, so at most one
+    // mutable reference is live at a time.
+    unsafe {
+        if STATE.is_none() {
+            STATE = Some(State { result: Vec::new(), input: Vec::new(), last_status: status::OK, last_error: String::new() });
+        }
+        STATE.as_mut().unwrap()
+    }
+}
+
+/// Records a failure for `pysym_last_error`; returns its status.
+pub(crate) fn fail(code: i32, message: impl Into<String>) -> i32 {
+    let st = state();
+    st.last_status = code;
+    st.last_error = message.into();
+    code
+}
+
+/// The status of a core error.
+pub(crate) fn fail_core(err: Error) -> i32 {
+    let code = match err.kind() {
+        ErrorKind::InvalidJson => status::INVALID_JSON,
+        ErrorKind::InvalidSourceMap => status::INVALID_SOURCEMAP,
+        ErrorKind::InvalidMappings => status::INVALID_MAPPINGS,
+        ErrorKind::InvalidIndexMap => status::INVALID_INDEX_MAP,
+        ErrorKind::LimitExceeded => status::LIMIT_EXCEEDED,
+        ErrorKind::InvalidObject => status::INVALID_OBJECT,
+        ErrorKind::UnsupportedObject => status::UNSUPPORTED_OBJECT,
+        ErrorKind::InvalidSymCache => status::INVALID_SYMCACHE,
+        _ => status::INVALID_JSON,
+    };
+    fail(code, err.to_string())
+}
+
+/// Writes words into the host's out slot (or any out pointer the host chose).
+pub(crate) fn put_out(out: u32, words: &[u32]) {
+    let p = out as *mut u32;
+    for (i, w) in words.iter().enumerate() {
+        // SAFETY: the host passes a pointer into linear memory with room for the words
+        // the export documents; a bad pointer traps rather than corrupting the host.
+        unsafe { p.add(i).write_unaligned(*w) };
+    }
+}
+
+/// Publishes the result buffer through `out[0]`, `out[1]`.
+pub(crate) fn publish_result(out: u32) -> i32 {
+    let st = state();
+    put_out(out, &[st.result.as_ptr() as u32, st.result.len() as u32]);
+    status::OK
+}
+
+/// Makes `bytes` the result buffer and publishes it.
+pub(crate) fn publish_bytes(bytes: &[u8], out: u32) -> i32 {
+    let st = state();
+    st.result.clear();
+    st.result.extend_from_slice(bytes);
+    publish_result(out)
+}
+
+/// Makes the words the result buffer (little-endian u32) and publishes it.
+pub(crate) fn publish_words(words: impl IntoIterator<Item = u32>, out: u32) -> i32 {
+    let st = state();
+    st.result.clear();
+    for w in words {
+        push_u32(&mut st.result, w);
+    }
+    publish_result(out)
+}
+
+pub(crate) fn push_u32(buf: &mut Vec<u8>, v: u32) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A fresh result buffer of `size` zero bytes, or OUT_OF_MEMORY (`what` in the message).
+pub(crate) fn result_of_size(size: usize, what: impl FnOnce() -> String) -> Result<&'static mut Vec<u8>, i32> {
+    let st = state();
+    st.result.clear();
+    if st.result.try_reserve(size).is_err() {
+        return Err(fail(status::OUT_OF_MEMORY, what()));
+    }
+    st.result.resize(size, 0);
+    Ok(&mut st.result)
+}
+
+/// Builds a string table (ABI.md "String table") into the result buffer.
+pub(crate) fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
+    let st = state();
+    let count = items.len();
+    let mut entries: Vec<u8> = Vec::with_capacity(4 + count * 8);
+    let mut data: Vec<u8> = Vec::new();
+    push_u32(&mut entries, count as u32);
+    for item in items {
+        match item {
+            Some(s) => {
+                push_u32(&mut entries, data.len() as u32);
+                push_u32(&mut entries, s.len() as u32);
+                data.extend_from_slice(s.as_bytes());
+            }
+            None => {
+                push_u32(&mut entries, 0);
+                push_u32(&mut entries, NONE);
+            }
+        }
+    }
+    st.result.clear();
+    st.result.extend_from_slice(&entries);
+    st.result.extend_from_slice(&data);
+}
+
+/// A string table of `lines` (what a build skipped) in the result buffer.
+pub(crate) fn write_lines(lines: &[String]) {
+    write_string_table(lines.iter().map(|w| Some(Cow::Borrowed(w.as_str()))));
+}
+
+// ---------------------------------------------------------------------------------------
+// What the host wrote
+
+/// The `len` bytes the host wrote at `ptr` (its input buffer or memory from `pysym_alloc`).
+pub(crate) fn host_bytes(ptr: u32, len: u32) -> &'static [u8] {
+    if ptr == 0 || len == 0 {
+        return &[];
+    }
+    // SAFETY: the host wrote `len` bytes at `ptr`; a bad range traps.
+    unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) }
+}
+
+/// The `i`th of the u32 words the host wrote at `ptr`.
+pub(crate) fn host_u32(ptr: u32, i: usize) -> u32 {
+    // SAFETY: the host wrote at least `i + 1` words at `ptr`; an out-of-bounds read traps.
+    unsafe { (ptr as *const u32).add(i).read_unaligned() }
+}
+
+/// The `i`th of the (line, col) pairs the host wrote at `ptr`.
+pub(crate) fn host_pair(ptr: u32, i: usize) -> (u32, u32) {
+    (host_u32(ptr, 2 * i), host_u32(ptr, 2 * i + 1))
+}
+
+/// The `count` u64 the host wrote at `ptr` (a batch's addresses).
+pub(crate) fn host_u64s(ptr: u32, count: u32) -> Vec<u64> {
+    let base = ptr as *const u64;
+    // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
+    (0..count as usize).map(|i| unsafe { base.add(i).read_unaligned() }).collect()
+}
+
+/// Reads an optional UTF-8 argument string (`len == 0`: none).
+pub(crate) fn arg_str(ptr: u32, len: u32) -> Result<Option<String>, i32> {
+    if len == 0 {
+        return Ok(None);
+    }
+    match std::str::from_utf8(host_bytes(ptr, len)) {
+        Ok(s) => Ok(Some(s.to_string())),
+        Err(_) => Err(fail(status::BAD_ARGUMENT, "argument is not UTF-8")),
+    }
+}
+
+/// Input memory from `pysym_alloc` that an export took ownership of, freed on drop.
+pub(crate) struct TakenInput {
+    ptr: u32,
+    len: u32,
+}
+
+impl TakenInput {
+    pub fn new(ptr: u32, len: u32) -> TakenInput {
+        TakenInput { ptr, len }
+    }
+
+    /// Whether the host gave no memory (a null pointer).
+    pub fn is_null(&self) -> bool {
+        self.ptr == 0
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        host_bytes(self.ptr, self.len)
+    }
+}
+
+impl Drop for TakenInput {
+    fn drop(&mut self) {
+        input_dealloc(self.ptr as *mut u8, self.len as usize);
+    }
+}

@@ -1,0 +1,178 @@
+//! Source maps: parsing, tables, lookups, and the function names of their generated
+//! JavaScript files.
+#![forbid(unsafe_code)]
+
+use crate::boundary::{fail, fail_core, host_pair, publish_bytes, publish_result, publish_words, push_u32, put_out, state, write_string_table, TakenInput};
+use crate::handles::{self, Map, Owned};
+use crate::host::read_whole_file;
+use crate::records::{self, bias};
+use crate::status;
+use pysym_core::js::names::{Enclosing, ScopeNames};
+use pysym_core::sourcemap::{SourceMap, NONE};
+
+fn parse(ptr: *mut u8, len: usize, out: u32) -> i32 {
+    match Owned::parse(ptr, len, |data| SourceMap::parse(data).map(|map| Map { map, scopes: None })) {
+        Ok(owned) => handles::insert(owned, out),
+        Err(e) => fail_core(e),
+    }
+}
+
+fn map(h: u32) -> Result<&'static mut Owned<Map>, i32> {
+    handles::get::<Owned<Map>>(h)
+}
+
+macro_rules! try_map {
+    ($h:expr) => {
+        match map($h) {
+            Ok(m) => &m.map,
+            Err(code) => return code,
+        }
+    };
+}
+
+pub(crate) fn from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
+    parse(ptr as *mut u8, len as usize, out)
+}
+
+pub(crate) fn from_file(fh: u32, out: u32) -> i32 {
+    match read_whole_file(fh) {
+        Ok((ptr, len)) => parse(ptr, len, out),
+        Err(code) => code,
+    }
+}
+
+pub(crate) fn free(h: u32) -> i32 {
+    handles::free::<Owned<Map>>(h)
+}
+
+pub(crate) fn info(h: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let flags = m.is_index_map() as u32;
+    put_out(out, &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags]);
+    status::OK
+}
+
+pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    match kind {
+        0 => write_string_table((0..m.source_count()).map(|i| m.source(i))),
+        1 => write_string_table((0..m.name_count()).map(|i| m.name(i))),
+        2 => write_string_table([m.file(), m.debug_id()].into_iter()),
+        _ => return fail(status::BAD_ARGUMENT, format!("string table kind must be 0, 1 or 2, not {}", kind)),
+    }
+    publish_result(out)
+}
+
+pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    if src >= m.source_count() {
+        return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
+    }
+    match m.source_content(src) {
+        Some(text) => {
+            publish_bytes(text.as_bytes(), out);
+            1
+        }
+        None => 0,
+    }
+}
+
+pub(crate) fn ignore_list(h: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    publish_words(m.ignore_list().iter().copied(), out)
+}
+
+pub(crate) fn lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match m.lookup_indexed(line, col, b) {
+        Some((i, t)) => records::put_found(Some(&t), &[i], out),
+        None => 0,
+    }
+}
+
+pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    records::lookup_many(ptr, count, false, out, |line, col| Ok(m.lookup_indexed(line, col, b).map(|(i, t)| (i, NONE, t))))
+}
+
+pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let end = start.saturating_add(count).min(m.token_count());
+    records::publish_tokens((start..end).map(|i| Ok(m.token(i))), out)
+}
+
+pub(crate) fn generated_positions(h: u32, src: u32, line: u32, col: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    if src >= m.source_count() {
+        return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
+    }
+    let col = if col == NONE { None } else { Some(col) };
+    let tokens = m.generated_positions(src, line, col);
+    records::publish_tokens(tokens.into_iter().map(|t| Ok(Some(t))), out)
+}
+
+// -- JavaScript function names (ABI 9)
+
+pub(crate) fn set_generated(h: u32, ptr: u32, len: u32, out: u32) -> i32 {
+    let input = TakenInput::new(ptr, len);
+    let owned = match map(h) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    if input.is_null() {
+        return fail(status::BAD_ARGUMENT, "pysym_sourcemap_set_generated: no input".to_string());
+    }
+    let built = ScopeNames::build(input.bytes(), Some(&owned.map));
+    drop(input);
+    match built {
+        Ok(names) => {
+            put_out(out, &[names.len() as u32]);
+            owned.scopes = Some(names);
+            status::OK
+        }
+        Err(e) => fail_core(e),
+    }
+}
+
+pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    let owned = match map(h) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let names = match &owned.scopes {
+        Some(n) => n,
+        None => return fail(status::BAD_ARGUMENT, "the source map has no generated file (set_generated)".to_string()),
+    };
+    let n = count as usize;
+    let result = &mut state().result;
+    result.clear();
+    if result.try_reserve(n.saturating_mul(12)).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
+    }
+    let mut data: Vec<u8> = Vec::new();
+    for i in 0..n {
+        let (line, col) = host_pair(ptr, i);
+        let (kind, off, len) = match names.lookup(line, col) {
+            Enclosing::Global => (0, 0, 0),
+            Enclosing::Anonymous => (1, 0, 0),
+            Enclosing::Named(s) => {
+                let off = data.len() as u32;
+                data.extend_from_slice(s.as_bytes());
+                (2, off, s.len() as u32)
+            }
+        };
+        push_u32(result, kind);
+        push_u32(result, off);
+        push_u32(result, len);
+    }
+    result.extend_from_slice(&data);
+    publish_result(out)
+}

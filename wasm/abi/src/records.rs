@@ -1,0 +1,99 @@
+//! Token records (ABI.md "Layouts"), written the same way for source maps and their
+//! caches: one batched-lookup loop and one token-range loop for both.
+#![forbid(unsafe_code)]
+
+use crate::boundary::{fail, fail_core, host_pair, publish_result, push_u32, put_out, result_of_size, state};
+use crate::status;
+use pysym_core::sourcemap::{Bias, Token, NONE};
+use pysym_core::Error;
+
+const TOKEN_WORDS: usize = 6;
+
+const NO_TOKEN: Token = Token { dst_line: NONE, dst_col: NONE, src: NONE, src_line: NONE, src_col: NONE, name: NONE };
+
+fn token_words(t: &Token) -> [u32; TOKEN_WORDS] {
+    if t.src == NONE {
+        [t.dst_line, t.dst_col, NONE, NONE, NONE, NONE]
+    } else {
+        [t.dst_line, t.dst_col, t.src, t.src_line, t.src_col, t.name]
+    }
+}
+
+/// The bias argument of a lookup.
+pub(crate) fn bias(value: u32) -> Result<Bias, i32> {
+    match value {
+        0 => Ok(Bias::GreatestLowerBound),
+        1 => Ok(Bias::LeastUpperBound),
+        _ => Err(fail(status::BAD_ARGUMENT, format!("bias must be 0 or 1, not {}", value))),
+    }
+}
+
+/// A lookup's answer: 1 and the token record in `out[0..6]`, then `extra` words, or 0
+/// when nothing with a source was found.
+pub(crate) fn put_found(found: Option<&Token>, extra: &[u32], out: u32) -> i32 {
+    match found {
+        Some(t) if t.src != NONE => {
+            let mut words = [0u32; TOKEN_WORDS + 2];
+            words[..TOKEN_WORDS].copy_from_slice(&token_words(t));
+            words[TOKEN_WORDS..TOKEN_WORDS + extra.len()].copy_from_slice(extra);
+            put_out(out, &words[..TOKEN_WORDS + extra.len()]);
+            1
+        }
+        _ => 0,
+    }
+}
+
+/// A batched lookup over the `count` (line, col) pairs at `ptr`: `count` token indices,
+/// then (`with_functions`) `count` function-name words, then `count` token records.
+/// `find` answers one pair: the token index, function word and token, or `None`.
+pub(crate) fn lookup_many(
+    ptr: u32,
+    count: u32,
+    with_functions: bool,
+    out: u32,
+    mut find: impl FnMut(u32, u32) -> Result<Option<(u32, u32, Token)>, Error>,
+) -> i32 {
+    let n = count as usize;
+    let columns = if with_functions { 2 } else { 1 };
+    let result = match result_of_size(n.saturating_mul((TOKEN_WORDS + columns) * 4), || format!("cannot allocate results for {} positions", n)) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (indices, rest) = result.split_at_mut(n * 4);
+    let (functions, records) = rest.split_at_mut(if with_functions { n * 4 } else { 0 });
+    for i in 0..n {
+        let (line, col) = host_pair(ptr, i);
+        let (index, function, words) = match find(line, col) {
+            Ok(Some((index, f, t))) if t.src != NONE => (index, f, token_words(&t)),
+            Ok(_) => (NONE, NONE, token_words(&NO_TOKEN)),
+            Err(e) => return fail_core(e),
+        };
+        indices[i * 4..i * 4 + 4].copy_from_slice(&index.to_le_bytes());
+        if with_functions {
+            functions[i * 4..i * 4 + 4].copy_from_slice(&function.to_le_bytes());
+        }
+        let rec = &mut records[i * TOKEN_WORDS * 4..(i + 1) * TOKEN_WORDS * 4];
+        for (k, w) in words.iter().enumerate() {
+            rec[k * 4..k * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+    }
+    publish_result(out)
+}
+
+/// Token records of `tokens` (stopping at the first `None`) in the result buffer.
+pub(crate) fn publish_tokens(tokens: impl Iterator<Item = Result<Option<Token>, Error>>, out: u32) -> i32 {
+    let st = state();
+    st.result.clear();
+    for t in tokens {
+        match t {
+            Ok(Some(t)) => {
+                for w in token_words(&t) {
+                    push_u32(&mut st.result, w);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return fail_core(e),
+        }
+    }
+    publish_result(out)
+}

@@ -655,14 +655,15 @@ pub extern "C" fn pysym_sourcemap_source_content(h: u32, src: u32, out: u32) -> 
         return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
     }
     match m.source_content(src) {
-        Some(text) => {
+        Err(e) => fail_core(e),
+        Ok(Some(text)) => {
             let st = state();
             st.result.clear();
             st.result.extend_from_slice(text.as_bytes());
             publish_result(out);
             1
         }
-        None => 0,
+        Ok(None) => 0,
     }
 }
 

@@ -79,9 +79,22 @@ fn decode_field(input: &[u8], pos: &mut usize) -> std::result::Result<Option<i64
     if d == INVALID {
         return Ok(None);
     }
-    let mut acc = (d & 31) as u64;
-    let mut shift = 5u32;
-    let mut i = start;
+    // Two digits (|value| < 512) without the general loop's checks: most multi-digit
+    // fields of real maps.
+    let d1 = match input.get(start + 1) {
+        Some(&b) => DECODE[b as usize],
+        None => return Err(VlqError::Truncated(start + 1)),
+    };
+    if d1 < 32 {
+        *pos = start + 2;
+        return Ok(Some(signed(((d & 31) as u64) | (d1 as u64) << 5)));
+    }
+    if d1 == INVALID {
+        return Err(VlqError::BadChar(start + 1));
+    }
+    let mut acc = ((d & 31) as u64) | ((d1 & 31) as u64) << 5;
+    let mut shift = 10u32;
+    let mut i = start + 1;
     loop {
         i += 1;
         let d = match input.get(i) {
@@ -359,14 +372,6 @@ pub(crate) fn count_separators(m: &[u8]) -> usize {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-#[inline(always)]
-fn is_digit(m: &[u8], i: usize) -> bool {
-    match m.get(i) {
-        Some(&b) => DECODE[b as usize] != INVALID,
-        None => false,
-    }
-}
-
 /// The decode loop; errors carry the generated line and segment they occurred in.
 fn decode_into(
     m: &[u8],
@@ -447,13 +452,14 @@ fn decode_into(
                 Some(delta) => src_col += delta,
                 None => fail!(Problem::FieldCount(3, i)),
             }
-            if src < 0 || src >= src_count {
+            // One unsigned comparison per range (a negative value wraps above it).
+            if src as u64 >= src_count as u64 {
                 fail!(Problem::Source(src, at.src_count));
             }
-            if !(0..=MAX_POS).contains(&src_line) {
+            if src_line as u64 > MAX_POS as u64 {
                 fail!(Problem::OriginalLine(src_line));
             }
-            if !(0..=MAX_POS).contains(&src_col) {
+            if src_col as u64 > MAX_POS as u64 {
                 fail!(Problem::OriginalColumn(src_col));
             }
             t_src = at.src_base + src as u32;
@@ -461,20 +467,21 @@ fn decode_into(
             t_col = src_col as u32;
             if let Some(delta) = vlq!(decode_field(m, &mut i)) {
                 name += delta;
-                if name < 0 || name >= name_count {
+                if name as u64 >= name_count as u64 {
                     fail!(Problem::Name(name, at.name_count));
                 }
                 t_name = at.name_base + name as u32;
-                if is_digit(m, i) {
-                    fail!(Problem::FieldCount(6, i));
-                }
             }
         }
 
         let next = m.get(i).copied();
         if let Some(c) = next {
-            // Not a base64 digit (or we would still be in the segment).
             if c != b',' && c != b';' {
+                // A digit here follows a fifth field (a shorter segment would have
+                // taken it as its next field); anything else is not base64.
+                if DECODE[c as usize] != INVALID {
+                    fail!(Problem::FieldCount(6, i));
+                }
                 fail!(Problem::Vlq(VlqError::BadChar(i)));
             }
         }

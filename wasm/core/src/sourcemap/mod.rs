@@ -2,7 +2,9 @@
 //!
 //! [`SourceMap::parse`] scans the JSON once with its own validating scanner (no tree),
 //! keeps `sources`, `names` and `sourcesContent` as byte ranges of the input (unescaped
-//! only when asked for), and decodes `mappings` up front into compact struct-of-arrays
+//! only when asked for; `sourcesContent` strings are only skipped over, and checked when
+//! a source's content is asked for: most of a big map's bytes, never needed for lookups),
+//! and decodes `mappings` up front into compact struct-of-arrays
 //! storage sorted by generated position, with a start index per generated line.
 //!
 //! Choices where ECMA-426 leaves room (the "optionally report an error" steps are all

@@ -179,7 +179,9 @@ class _MapFields(HandleOwner):
 
     def source_content(self, source: Union[str, int]) -> Optional[str]:
         """The source's text from ``sourcesContent`` (a source map cache has it only if
-        built with ``sources_content=True``), or ``None``."""
+        built with ``sources_content=True``), or ``None``. A map's content strings are
+        checked here, not when the map is parsed: a malformed one raises
+        :class:`InvalidInputError` for that source only."""
         idx = self._source_index(source)
         if idx is None:
             return None

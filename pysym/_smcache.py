@@ -6,11 +6,12 @@ from __future__ import annotations
 import array
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _abi
 from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token
-from ._host import Runtime, StringTable, get_runtime
+from ._errors import FileChangedError, InputTooLargeError, MemoryLimitError
+from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
 
@@ -19,6 +20,8 @@ _ANONYMOUS = _abi.NONE - 1
 _U32_MAX = 0xFFFFFFFF
 _FLAG_SCOPES = 2
 _FLAG_CONTENTS = 4
+#: header and section directory (CACHE_FORMAT.md): compared on every reload of a file
+_HEAD = 168
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -43,16 +46,26 @@ class SourceMapCache(_MapFields):
     _FREE_EXPORT = "pysym_smcache_free"
     _CONTENT_EXPORT = "pysym_smcache_source_content"
 
-    def __init__(self, data: bytes, runtime: Optional[Runtime] = None) -> None:
+    def __init__(self, data: Optional[bytes], runtime: Optional[Runtime] = None, *,
+                 _path: Optional[str] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
+        self._head: Optional[bytes] = None
+        self._spans: Dict[int, Tuple[int, int]] = {}  # instance serial -> the file's bytes there
+        if _path is not None:
+            self._pinned = PinnedFile(_path)  # reloads read these very bytes (_host.PinnedFile)
         self._handles: Dict[int, int] = {}
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
         with self._rt.lock:
-            self._load()
-            self._read_metadata()
+            try:
+                self._load()
+                self._read_metadata()
+            except BaseException:
+                if self._pinned is not None:
+                    self._pinned.close()
+                raise
 
     # -- construction --------------------------------------------------------------
 
@@ -79,12 +92,29 @@ class SourceMapCache(_MapFields):
     @classmethod
     def from_path(cls, path: "Union[str, os.PathLike[str]]", *,
                   runtime: Optional[Runtime] = None) -> "SourceMapCache":
-        """Opens a cache file written by :meth:`write`."""
-        with open(os.fspath(path), "rb") as f:
-            return cls(f.read(), runtime)
+        """Opens a cache file written by :meth:`write`.
+
+        The file is read straight into the module's memory (no copy in Python) and stays
+        open (one descriptor, released by :meth:`close`): whenever the cache is loaded again
+        in a fresh instance it is read from the same file, which must not have changed
+        (:class:`pysym.FileChangedError`: size, mtime, header and section directory, and the
+        tables this object holds: sources, names, ``file``/``debugId``; unlike a
+        :class:`SourceMap`'s, the token tables are not hashed, which would cost ~10x the
+        load).
+        """
+        return cls(None, runtime, _path=os.fspath(path))
 
     def to_bytes(self) -> bytes:
         """The cache's bytes (what :meth:`from_bytes` opens)."""
+        if self._data is None:
+            # Opened from a path: the very bytes the module holds (loaded again, and
+            # checked, if its instance was replaced).
+            rt = self._rt
+            with rt.lock:
+                self._h()
+                live = rt.current()
+                ptr, length = self._spans[live.serial]
+                return live.instance.read(ptr, length)
         return self._data
 
     def write(self, path: "Union[str, os.PathLike[str]]") -> None:
@@ -93,7 +123,7 @@ class SourceMapCache(_MapFields):
         tmp = "%s.tmp-%d" % (path, os.getpid())
         try:
             with open(tmp, "wb") as f:
-                f.write(self._data)
+                f.write(self.to_bytes())
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -103,11 +133,80 @@ class SourceMapCache(_MapFields):
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
-        ptr = rt.put_input(self._data)
-        rt.check(rt.call("pysym_smcache_from_bytes", ptr, len(self._data), rt.out_slot))
+        if self._data is not None:
+            ptr, length = rt.put_input(self._data), len(self._data)
+        else:
+            ptr, length = self._read_file(rt)
+        rt.check(rt.call("pysym_smcache_from_bytes", ptr, length, rt.out_slot))
         handle = live.instance.read_u32(live.out_slot, 1)[0]
         self._handles[live.serial] = handle
+        if self._data is None:
+            self._spans[live.serial] = (ptr, length)
+            if hasattr(self, "_sources"):
+                try:
+                    self._check_reload()
+                except FileChangedError:
+                    # refused every time: nothing of it stays in this instance
+                    del self._handles[live.serial], self._spans[live.serial]
+                    rt.call(self._FREE_EXPORT, handle)
+                    raise
         return handle
+
+    def _check_reload(self) -> None:
+        """A file read again in a fresh instance must give the tables this object holds."""
+        rt = self._rt
+        held = [(0, self._sources.to_list()), (2, [self._file, self._debug_id])]
+        for kind, table in ((1, self._names), (3, self._functions)):
+            if table is not None:
+                held.append((kind, table.to_list()))
+        for kind, values in held:
+            self._call("pysym_smcache_strings", kind, rt.out_slot)
+            if StringTable(rt.result_bytes()).to_list() != values:
+                assert self._pinned is not None
+                raise self._pinned._changed("SourceMapCache", "same size and mtime, other tables")
+
+    def _read_file(self, rt: Runtime) -> Tuple[int, int]:
+        """Reads the pinned file into a module allocation: with ``preadv`` straight into
+        linear memory, else through one bytes object."""
+        pinned = self._pinned
+        assert pinned is not None
+        with pinned.using("SourceMapCache"):
+            length = pinned.ident[2]
+            if length > rt.limits.max_input_size:
+                raise InputTooLargeError("the input is %d bytes, more than max_input_size (%d)"
+                                         % (length, rt.limits.max_input_size))
+            instance = rt.current().instance
+            preadv = getattr(os, "preadv", None)
+            if preadv is None or instance.memory_view(0, 0) is None:
+                data = pinned.read(0, length)
+                head, ptr = data[:_HEAD], rt.put_input(data)
+            else:
+                ptr = rt.call("pysym_alloc", length)
+                if ptr == 0:
+                    rt.call("pysym_alloc_failure")
+                    raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
+                try:
+                    view = instance.memory_view(ptr, length)
+                    assert view is not None
+                    done = 0
+                    while done < length:
+                        n = preadv(pinned.fd, [view[done:]], done)
+                        if n <= 0:
+                            break
+                        done += n
+                    head = bytes(view[:_HEAD])
+                    del view
+                    if done != length:
+                        raise pinned._changed("SourceMapCache", "%d bytes read of %d" % (done, length))
+                except BaseException:
+                    rt.call("pysym_free", ptr, length)
+                    raise
+        if self._head is None:
+            self._head = head
+        elif head != self._head:
+            rt.call("pysym_free", ptr, length)
+            raise pinned._changed("SourceMapCache", "same size and mtime, other header")
+        return ptr, length
 
     def _read_metadata(self) -> None:
         rt = self._rt

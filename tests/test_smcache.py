@@ -10,6 +10,7 @@ installed by tools/provision.sh; missing files FAIL, never skip).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Tuple
@@ -147,3 +148,61 @@ def test_build_is_deterministic_and_matches_the_browser_fixture(engine: str) -> 
     map_bytes, js = _bundle("cart")
     with pysym.SourceMapCache.from_sourcemap(map_bytes, js) as c:
         assert c.to_bytes() == (DATA / "cart.smcache").read_bytes()
+
+
+def test_from_path_reads_into_the_module_and_checks_reloads(engine: str, tmp_path: Path) -> None:
+    """from_path reads the file straight into the module's memory (no bytes object kept);
+    a reload in a fresh instance reads the same file again and refuses other tables."""
+    from pysym import _host
+    from pysym._limits import Limits
+
+    rt = _host.Runtime(engine, limits=Limits(memory=64 << 20))
+    map_bytes, js = _bundle("cart")
+    data = pysym.SourceMapCache.from_sourcemap(map_bytes, js, runtime=rt).to_bytes()
+    path = tmp_path / "cart.smcache"
+    path.write_bytes(data)
+    cache = pysym.SourceMapCache.from_path(path, runtime=rt)
+    assert cache._data is None and cache.to_bytes() == data
+    want = list(cache)
+    assert len(want) > 100 and any(t.function_name for t in cache.lookup_many(
+        [t.dst_line for t in want], [t.dst_col for t in want]))
+    copy = tmp_path / "copy.smcache"
+    cache.write(copy)
+    assert copy.read_bytes() == data
+    # a discard (configure) makes the next use load the file again: same answers
+    serial = rt.current().serial
+    rt.set_limits(rt.limits.replace(timeout=30))
+    assert list(cache) == want and rt.current().serial != serial
+    # rewritten in place (same size, mtime put back) with other sources: refused
+    other = data.replace(b"cart.js", b"kart.js")
+    assert other != data and len(other) == len(data)
+    st = path.stat()
+    with open(path, "r+b") as f:
+        f.write(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rt.set_limits(rt.limits.replace(timeout=31))
+    for _ in range(2):  # refused every time, nothing half loaded left behind
+        with pytest.raises(pysym.FileChangedError, match="other tables"):
+            cache.lookup(0, 0)
+        assert rt.current().serial not in cache._handles
+    with pytest.raises(pysym.FileChangedError):
+        cache.to_bytes()
+    cache.close()
+    # a fresh open of the rewritten file is fine
+    with pysym.SourceMapCache.from_path(path, runtime=rt) as fresh:
+        assert any(s and "kart.js" in s for s in fresh.sources)
+
+
+def test_bad_sources_content_fails_only_that_source(engine: str) -> None:
+    """sourcesContent strings are checked when asked for (the parse only skips them)."""
+    doc = (b'{"version":3,"sources":["a.js","b.js"],"sourcesContent":["fine \\"q\\"","bad \\x"],'
+           b'"names":[],"mappings":"AAAA;ACAA"}')
+    with pysym.SourceMap.from_bytes(doc) as sm:
+        assert len(sm) == 2 and sm.source_content(0) == 'fine "q"'
+        with pytest.raises(pysym.InvalidInputError, match=r"sourcesContent\[1\]: invalid JSON"):
+            sm.source_content(1)
+        assert sm.lookup(1, 0).src == "b.js"
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.SourceMapCache.from_sourcemap(doc, sources_content=True)
+    with pysym.SourceMapCache.from_sourcemap(doc) as cache:
+        assert len(cache) == 2

@@ -106,6 +106,13 @@ class Instance(abc.ABC):
     def memory_size(self) -> int:
         """Current size of linear memory in bytes."""
 
+    def memory_view(self, ptr: int, length: int) -> Optional[memoryview]:
+        """A writable view of ``length`` bytes of linear memory at ``ptr`` (``Trap`` if out
+        of bounds), valid until the next call into the module (growth may move memory), so
+        a file can be read straight into the module; None where the engine has no direct
+        view (the caller copies with :meth:`write`)."""
+        return None
+
     def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
         """Arm the CPU budget of the following calls: at most ``fuel`` units (about one
         per wasm instruction) and ``timeout`` seconds of wall-clock time from now.
@@ -135,6 +142,14 @@ class ViewInstance(Instance):
 
     def write(self, ptr: int, data: Any) -> None:
         self._mem.write(ptr, data)
+
+    def memory_view(self, ptr: int, length: int) -> Optional[memoryview]:
+        ms = self._mem
+        end = ptr + length
+        if ptr < 0 or length < 0 or end > ms.size:
+            ms.check(ptr, length)
+        view: memoryview = ms.view[ptr:end]
+        return view
 
     def read_u32(self, ptr: int, count: int) -> Tuple[int, ...]:
         ms = self._mem

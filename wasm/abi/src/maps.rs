@@ -69,11 +69,12 @@ pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
         return fail(status::BAD_ARGUMENT, format!("source index {} out of range", src));
     }
     match m.source_content(src) {
-        Some(text) => {
+        Err(e) => fail_core(e),
+        Ok(Some(text)) => {
             publish_bytes(text.as_bytes(), out);
             1
         }
-        None => 0,
+        Ok(None) => 0,
     }
 }
 

@@ -153,7 +153,10 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
     sections.push(string_table(fn_names.iter().map(|s| Some(std::borrow::Cow::Borrowed(s.as_str())))));
     sections.push(string_table([map.file(), map.debug_id()].into_iter()));
     if with_contents {
-        sections.push(string_table((0..n_sources).map(|i| map.source_content(i))));
+        let contents = (0..n_sources)
+            .map(|i| map.source_content(i))
+            .collect::<Result<Vec<_>>>()?;
+        sections.push(string_table(contents.into_iter()));
     } else {
         sections.push(string_table(std::iter::empty::<Option<std::borrow::Cow<'_, str>>>()));
     }

@@ -46,6 +46,9 @@ pub(crate) struct Raw {
     pub start: u32,
     pub end: u32,
     pub escaped: bool,
+    /// A string whose content was only skipped ([`Scanner::skip_string`]): escapes and
+    /// control characters not checked yet, `escaped` unknown.
+    pub unchecked: bool,
 }
 
 impl Raw {
@@ -179,6 +182,7 @@ impl<'a> Scanner<'a> {
                 start: start as u32,
                 end: self.pos as u32,
                 escaped: false,
+                unchecked: false,
             })
         } else {
             Err(self.unexpected())
@@ -225,6 +229,7 @@ impl<'a> Scanner<'a> {
             start: start as u32,
             end: self.pos as u32,
             escaped: false,
+            unchecked: false,
         })
     }
 
@@ -254,6 +259,7 @@ impl<'a> Scanner<'a> {
                         start: start as u32,
                         end: i as u32,
                         escaped,
+                        unchecked: false,
                     });
                 }
                 Some(b'\\') => {
@@ -275,6 +281,53 @@ impl<'a> Scanner<'a> {
                 }
                 Some(&b) if b < 0x20 => {
                     return Err(self.error_at(i, "unescaped control character in string"))
+                }
+                Some(_) => i += 1,
+                None => return Err(self.error_at(start - 1, "unterminated string")),
+            }
+        }
+    }
+
+    /// Finds the end of a string without checking its content; the cursor is on the
+    /// opening quote. For values that are checked later, when asked for (`sourcesContent`:
+    /// most of a big map's bytes). Only quotes stop the word loop (escaped newlines, the
+    /// common escape in embedded sources, do not); a quote ends the string unless an odd
+    /// run of backslashes precedes it. Runs before different quotes are disjoint, so the
+    /// scan stays linear. Where [`Scanner::string`] accepts, both find the same end.
+    pub(crate) fn skip_string(&mut self) -> Result<Raw> {
+        let data = self.data;
+        let start = self.pos + 1;
+        let mut i = start;
+        loop {
+            while let Some(chunk) = data.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let q = u64::from_le_bytes(word) ^ (ONES * b'"' as u64);
+                // Only the lowest flagged byte is exact (see `string_stop_mask`).
+                let mask = q.wrapping_sub(ONES) & !q & HIGHS;
+                if mask != 0 {
+                    i += (mask.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match data.get(i) {
+                Some(b'"') => {
+                    let mut j = i;
+                    while j > start && data[j - 1] == b'\\' {
+                        j -= 1;
+                    }
+                    if (i - j) % 2 == 0 {
+                        self.pos = i + 1;
+                        return Ok(Raw {
+                            kind: Kind::String,
+                            start: start as u32,
+                            end: i as u32,
+                            escaped: false,
+                            unchecked: true,
+                        });
+                    }
+                    i += 1;
                 }
                 Some(_) => i += 1,
                 None => return Err(self.error_at(start - 1, "unterminated string")),
@@ -335,6 +388,7 @@ impl<'a> Scanner<'a> {
             start: start as u32,
             end: self.pos as u32,
             escaped: false,
+            unchecked: false,
         })
     }
 
@@ -368,6 +422,7 @@ impl<'a> Scanner<'a> {
             start: start as u32,
             end: self.pos as u32,
             escaped: false,
+            unchecked: false,
         })
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! [`SourceMap::parse`] scans the JSON once with its own validating scanner (no tree),
 //! keeps `sources`, `names` and `sourcesContent` as byte ranges of the input (unescaped
-//! only when asked for), and decodes `mappings` up front into compact struct-of-arrays
+//! only when asked for; `sourcesContent` strings are only skipped over, and checked when
+//! a source's content is asked for: most of a big map's bytes, never needed for lookups),
+//! and decodes `mappings` up front into compact struct-of-arrays
 //! storage sorted by generated position, with a start index per generated line.
 //!
 //! Choices where ECMA-426 leaves room (the "optionally report an error" steps are all
@@ -87,7 +89,8 @@ pub enum Bias {
     LeastUpperBound,
 }
 
-/// A string of the input by range: `end`'s top bit flags escapes, `start == NONE` is null.
+/// A string of the input by range: `end`'s top bit flags escapes, `start`'s top bit a
+/// string not checked yet ([`json::Raw::unchecked`]), `start == NONE` is null.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct StrRef {
     start: u32,
@@ -95,6 +98,7 @@ struct StrRef {
 }
 
 const ESCAPED: u32 = 1 << 31;
+const UNCHECKED: u32 = 1 << 31;
 
 impl StrRef {
     const NULL: StrRef = StrRef {
@@ -104,7 +108,7 @@ impl StrRef {
 
     fn string(raw: &Raw) -> Self {
         StrRef {
-            start: raw.start,
+            start: raw.start | if raw.unchecked { UNCHECKED } else { 0 },
             end: raw.end | if raw.escaped { ESCAPED } else { 0 },
         }
     }
@@ -193,6 +197,23 @@ fn scan_list(s: &mut Scanner<'_>) -> Result<Field<Vec<Raw>>> {
     Ok(Field::Value(items))
 }
 
+/// Like [`scan_list`], but string items are only skipped over (checked when asked for).
+fn scan_lazy_list(s: &mut Scanner<'_>) -> Result<Field<Vec<Raw>>> {
+    if s.peek() != Some(b'[') {
+        return Ok(Field::Wrong(s.value()?));
+    }
+    let mut items = Vec::new();
+    s.array(|s| {
+        items.push(if s.peek() == Some(b'"') {
+            s.skip_string()?
+        } else {
+            s.value()?
+        });
+        Ok(())
+    })?;
+    Ok(Field::Value(items))
+}
+
 fn scan_offset(s: &mut Scanner<'_>) -> Result<Field<RawOffset>> {
     if s.peek() != Some(b'{') {
         return Ok(Field::Wrong(s.value()?));
@@ -253,7 +274,7 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
             "debugId" => m.debug_id = Some(s.value()?),
             "debug_id" => m.debug_id_snake = Some(s.value()?),
             "sources" => m.sources = Some(scan_list(s)?),
-            "sourcesContent" => m.sources_content = Some(scan_list(s)?),
+            "sourcesContent" => m.sources_content = Some(scan_lazy_list(s)?),
             "names" => m.names = Some(scan_list(s)?),
             "ignoreList" => m.ignore_list = Some(scan_list(s)?),
             "x_google_ignoreList" => m.x_google_ignore_list = Some(scan_list(s)?),
@@ -887,11 +908,25 @@ impl<'data> SourceMap<'data> {
     }
 
     /// `sourcesContent[idx]`, unescaped; `None` when absent or null.
-    pub fn source_content(&self, idx: u32) -> Option<Cow<'_, str>> {
-        match self.sources_content.get(idx as usize) {
-            Some(&s) if !s.is_null() => Some(self.str_of(s)),
-            _ => None,
+    ///
+    /// Parsing only finds where each content string ends; its escapes and control
+    /// characters are checked here, so a malformed one is an `InvalidJson` error of this
+    /// call (for this source only), not of [`SourceMap::parse`].
+    pub fn source_content(&self, idx: u32) -> Result<Option<Cow<'_, str>>> {
+        let s = match self.sources_content.get(idx as usize) {
+            Some(&s) if !s.is_null() => s,
+            _ => return Ok(None),
+        };
+        if s.start & UNCHECKED == 0 {
+            return Ok(Some(self.str_of(s)));
         }
+        // The opening quote is the byte before the content.
+        let mut scanner = Scanner::new(self.text, (s.start & !UNCHECKED) as usize - 1);
+        let raw = scanner.string().map_err(|e| {
+            err(e.kind(), format!("sourcesContent[{idx}]: {}", e.message()))
+        })?;
+        debug_assert_eq!(raw.end, s.end);
+        Ok(Some(json::string_value(self.text, &raw)))
     }
 
     /// Source indices from `ignoreList`, else `x_google_ignoreList`.

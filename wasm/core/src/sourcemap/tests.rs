@@ -263,7 +263,7 @@ fn escaped_keys_and_strings() {
     assert_eq!(map.source(1).as_deref(), Some("😀.js"));
     assert_eq!(map.name(0).as_deref(), Some("n\"q"));
     assert_eq!(map.file().as_deref(), Some("out\\x.js"));
-    assert_eq!(map.source_content(0).as_deref(), Some("line1\nline2"));
+    assert_eq!(map.source_content(0).unwrap().as_deref(), Some("line1\nline2"));
     // No escapes: borrowed from the input.
     let map = parse(map_with("AAAA"));
     assert!(matches!(map.source(0), Some(Cow::Borrowed("a.js"))));
@@ -525,8 +525,8 @@ fn index_map_flattening() {
     assert_eq!(map.source(0).as_deref(), Some("a.js"));
     assert_eq!(map.source(1).as_deref(), Some("lib/b.js"));
     assert_eq!(map.source(2).as_deref(), Some("lib/c.js"));
-    assert_eq!(map.source_content(0), None);
-    assert_eq!(map.source_content(2).as_deref(), Some("C"));
+    assert_eq!(map.source_content(0).unwrap(), None);
+    assert_eq!(map.source_content(2).unwrap().as_deref(), Some("C"));
     assert_eq!(map.name_count(), 2);
     assert_eq!(map.ignore_list(), &[0, 2]);
     let tokens: Vec<Token> = (0..map.token_count())
@@ -880,4 +880,91 @@ fn table_counts_are_bounded() {
     let e = SourceMap::parse(over.as_bytes()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::LimitExceeded);
     assert!(e.to_string().contains("sources: more than"), "{}", e);
+}
+
+// ---- lazily checked sourcesContent -----------------------------------------------------
+
+#[test]
+fn skipped_strings_end_where_checked_strings_end() {
+    // Every string of up to 6 bytes over an alphabet of the interesting bytes, in front
+    // of a tail that holds more quotes: wherever the strict scan accepts, the skip must
+    // find the same end; where the strict scan finds an unterminated string, so must it.
+    let alphabet: &[u8] = b"a\"\\nu0\x01";
+    let mut body = Vec::new();
+    let mut checked = 0;
+    for len in 0..=6u32 {
+        for code in 0..alphabet.len().pow(len) {
+            body.clear();
+            let mut c = code;
+            for _ in 0..len {
+                body.push(alphabet[c % alphabet.len()]);
+                c /= alphabet.len();
+            }
+            for tail in [&b"\"x\"\\\""[..], &b""[..]] {
+                let mut doc = vec![b'"'];
+                doc.extend_from_slice(&body);
+                doc.extend_from_slice(tail);
+                let text = std::str::from_utf8(&doc).unwrap();
+                let strict = json::Scanner::new(text, 0).string();
+                let lazy = json::Scanner::new(text, 0).skip_string();
+                match (strict, lazy) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!((a.start, a.end), (b.start, b.end), "{text:?}");
+                        checked += 1;
+                    }
+                    (Ok(a), Err(e)) => panic!("{text:?}: strict {a:?}, lazy {e}"),
+                    (Err(e), Ok(b)) if e.message().contains("unterminated") => {
+                        panic!("{text:?}: strict {e}, lazy {b:?}")
+                    }
+                    (Err(_), _) => {}
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+}
+
+#[test]
+fn sources_content_is_checked_when_asked_for() {
+    // Content 1 has an invalid escape, content 2 a raw control character: the map parses
+    // (and maps), and each of those two is an InvalidJson error of its own.
+    let text = "{\"version\":3,\"sources\":[\"a.js\",\"b.js\",\"c.js\",\"d.js\"],\
+                \"sourcesContent\":[\"ok \\\"q\\\" \\\\\",\"bad \\x\",\"tab\there\",null],\
+                \"names\":[],\"mappings\":\"AAAA;ACAA\"}";
+    let map = parse(text);
+    assert_eq!(map.token_count(), 2);
+    assert_eq!(map.source_content(0).unwrap().as_deref(), Some("ok \"q\" \\"));
+    for (i, what) in [(1, "invalid escape"), (2, "control character")] {
+        let e = map.source_content(i).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidJson);
+        assert!(e.message().starts_with(&format!("sourcesContent[{i}]: ")), "{e}");
+        assert!(e.message().contains(what), "{e}");
+    }
+    assert_eq!(map.source_content(3).unwrap(), None);
+    // The cache keeps contents only on request: then the bad one fails the build.
+    assert!(cache::write(&map, None, false).is_ok());
+    assert_eq!(cache::write(&map, None, true).unwrap_err().kind(), ErrorKind::InvalidJson);
+    // An unterminated content string is still a parse error.
+    let cut = &text[..text.find("bad").unwrap()];
+    assert_eq!(kind_of(cut), ErrorKind::InvalidJson);
+    // Other strings are checked while parsing, as before.
+    assert_eq!(kind_of(&text.replace("a.js", "a\\x.js")), ErrorKind::InvalidJson);
+}
+
+#[test]
+fn separator_count_matches_a_byte_loop() {
+    let mut m = Vec::new();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 1000] {
+        m.clear();
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Bytes near the separators too (+, -, :, <, high bytes).
+            m.push(b",;+-:<AB\xac\xbb"[(x % 10) as usize]);
+        }
+        let naive = m.iter().filter(|&&b| b == b',' || b == b';').count();
+        assert_eq!(vlq::count_separators(&m), naive, "{m:?}");
+    }
 }

@@ -79,9 +79,22 @@ fn decode_field(input: &[u8], pos: &mut usize) -> std::result::Result<Option<i64
     if d == INVALID {
         return Ok(None);
     }
-    let mut acc = (d & 31) as u64;
-    let mut shift = 5u32;
-    let mut i = start;
+    // Two digits (|value| < 512) without the general loop's checks: most multi-digit
+    // fields of real maps.
+    let d1 = match input.get(start + 1) {
+        Some(&b) => DECODE[b as usize],
+        None => return Err(VlqError::Truncated(start + 1)),
+    };
+    if d1 < 32 {
+        *pos = start + 2;
+        return Ok(Some(signed(((d & 31) as u64) | (d1 as u64) << 5)));
+    }
+    if d1 == INVALID {
+        return Err(VlqError::BadChar(start + 1));
+    }
+    let mut acc = ((d & 31) as u64) | ((d1 & 31) as u64) << 5;
+    let mut shift = 10u32;
+    let mut i = start + 1;
     loop {
         i += 1;
         let d = match input.get(i) {
@@ -194,41 +207,6 @@ impl Tokens {
     pub(crate) fn len(&self) -> usize {
         self.dst_col.len()
     }
-
-    fn reserve(&mut self, n: usize) {
-        self.dst_col.reserve(n);
-        self.src.reserve(n);
-        self.src_line.reserve(n);
-        self.src_col.reserve(n);
-        self.name.reserve(n);
-    }
-
-    /// Opens every line up to and including `line`.
-    #[inline]
-    fn open_line(&mut self, line: u32) {
-        let count = self.len() as u32;
-        while self.line_starts.len() <= line as usize {
-            self.line_starts.push(count);
-        }
-    }
-
-    /// Stable-sorts the tokens `from..` by generated column (rare: unsorted input).
-    #[cold]
-    fn sort_tail(&mut self, from: usize) {
-        let to = self.len();
-        let mut perm: Vec<u32> = (from as u32..to as u32).collect();
-        perm.sort_by_key(|&i| self.dst_col[i as usize]);
-        for field in [
-            &mut self.dst_col,
-            &mut self.src,
-            &mut self.src_line,
-            &mut self.src_col,
-            &mut self.name,
-        ] {
-            let sorted: Vec<u32> = perm.iter().map(|&i| field[i as usize]).collect();
-            field[from..to].copy_from_slice(&sorted);
-        }
-    }
 }
 
 /// Where one `mappings` string lands in the combined token table.
@@ -291,6 +269,39 @@ fn mappings_error(m: &[u8], p: Problem, line: u32, segment: u32) -> Error {
     )
 }
 
+/// The token columns being written: sized up front to the most segments `mappings` can
+/// hold and written by index (no per-token capacity checks), cut to length afterwards.
+struct Columns<'a> {
+    dst_col: &'a mut [u32],
+    src: &'a mut [u32],
+    src_line: &'a mut [u32],
+    src_col: &'a mut [u32],
+    name: &'a mut [u32],
+    /// Tokens written so far (an index into every column).
+    len: usize,
+}
+
+impl Columns<'_> {
+    /// Stable-sorts the tokens `from..len` by generated column (rare: unsorted input).
+    #[cold]
+    fn sort_tail(&mut self, from: usize) {
+        let to = self.len;
+        let mut perm: Vec<u32> = (from as u32..to as u32).collect();
+        let dst_col = &*self.dst_col;
+        perm.sort_by_key(|&i| dst_col[i as usize]);
+        for field in [
+            &mut *self.dst_col,
+            &mut *self.src,
+            &mut *self.src_line,
+            &mut *self.src_col,
+            &mut *self.name,
+        ] {
+            let sorted: Vec<u32> = perm.iter().map(|&i| field[i as usize]).collect();
+            field[from..to].copy_from_slice(&sorted);
+        }
+    }
+}
+
 /// Decodes `m` into `out`. Errors name the byte, line and segment.
 pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
     if m.is_empty() {
@@ -299,54 +310,85 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
             last: None,
         });
     }
-    // One cheap pass to size the arrays: segments <= separators + 1.
-    let separators = count_separators(m);
-    out.reserve(separators + 1);
-    // Work on locals so the hot loop keeps lengths in registers; put back even on error.
-    let mut t = Tokens {
-        line_starts: std::mem::take(&mut out.line_starts),
-        dst_col: std::mem::take(&mut out.dst_col),
-        src: std::mem::take(&mut out.src),
-        src_line: std::mem::take(&mut out.src_line),
-        src_col: std::mem::take(&mut out.src_col),
-        name: std::mem::take(&mut out.name),
+    // Segments <= separators + 1.
+    let first = out.len();
+    let room = first + count_separators(m) + 1;
+    for column in [
+        &mut out.dst_col,
+        &mut out.src,
+        &mut out.src_line,
+        &mut out.src_col,
+        &mut out.name,
+    ] {
+        column.resize(room, 0);
+    }
+    let mut cols = Columns {
+        dst_col: &mut out.dst_col,
+        src: &mut out.src,
+        src_line: &mut out.src_line,
+        src_col: &mut out.src_col,
+        name: &mut out.name,
+        len: first,
     };
-    let result = decode_into(m, at, &mut t);
-    *out = t;
+    let result = decode_into(m, at, &mut cols, &mut out.line_starts);
+    let len = cols.len;
+    for column in [
+        &mut out.dst_col,
+        &mut out.src,
+        &mut out.src_line,
+        &mut out.src_col,
+        &mut out.name,
+    ] {
+        column.truncate(len);
+    }
     result.map_err(|(p, line, segment)| mappings_error(m, p, line, segment))
 }
 
-/// Counts `,` and `;`; byte-wide counters so the loop vectorizes 16+ bytes at a time.
-fn count_separators(m: &[u8]) -> usize {
-    m.chunks(255)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold(0u8, |n, &b| n + (b == b',') as u8 + (b == b';') as u8) as usize
-        })
-        .sum()
+/// Counts `,` and `;` eight bytes at a time (wasm has no byte vectors without SIMD).
+pub(crate) fn count_separators(m: &[u8]) -> usize {
+    /// Bit 7 set in each byte of `w` equal to the byte repeated in `pattern` (exact: the
+    /// low seven bits are added without carries between bytes).
+    #[inline(always)]
+    fn equal_bytes(w: u64, pattern: u64) -> u64 {
+        const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+        let x = w ^ pattern;
+        !(((x & LOW7) + LOW7) | x) & !LOW7
+    }
+    let mut n = 0usize;
+    let mut words = m.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let hits = equal_bytes(w, ONES * b',' as u64) | equal_bytes(w, ONES * b';' as u64);
+        n += hits.count_ones() as usize;
+    }
+    n + words
+        .remainder()
+        .iter()
+        .filter(|&&b| b == b',' || b == b';')
+        .count()
 }
 
-#[inline(always)]
-fn is_digit(m: &[u8], i: usize) -> bool {
-    match m.get(i) {
-        Some(&b) => DECODE[b as usize] != INVALID,
-        None => false,
-    }
-}
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The decode loop; errors carry the generated line and segment they occurred in.
 fn decode_into(
     m: &[u8],
     at: &Placement,
-    out: &mut Tokens,
+    out: &mut Columns<'_>,
+    line_starts: &mut Vec<u32>,
 ) -> std::result::Result<Decoded, (Problem, u32, u32)> {
     let mut line: u32 = 0;
     let mut segment: u32 = 0;
+    let first_token = out.len;
+    // The token count lives in a local in the loop and is stored back on every exit.
+    let mut k = first_token;
     macro_rules! fail {
-        ($p:expr) => {
-            return Err(($p, line, segment))
-        };
+        ($p:expr) => {{
+            out.len = k;
+            return Err(($p, line, segment));
+        }};
     }
     macro_rules! vlq {
         ($e:expr) => {
@@ -356,7 +398,6 @@ fn decode_into(
             }
         };
     }
-    let first_token = out.len();
     let mut abs_line = at.line_offset as i64;
     let mut col_offset = at.col_offset as i64;
     let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
@@ -373,10 +414,11 @@ fn decode_into(
         let b = m[i];
         if b == b';' {
             if !sorted {
+                out.len = k;
                 out.sort_tail(line_first);
                 sorted = true;
             }
-            line_first = out.len();
+            line_first = k;
             prev_col = -1;
             col = 0;
             col_offset = 0;
@@ -410,13 +452,14 @@ fn decode_into(
                 Some(delta) => src_col += delta,
                 None => fail!(Problem::FieldCount(3, i)),
             }
-            if src < 0 || src >= src_count {
+            // One unsigned comparison per range (a negative value wraps above it).
+            if src as u64 >= src_count as u64 {
                 fail!(Problem::Source(src, at.src_count));
             }
-            if !(0..=MAX_POS).contains(&src_line) {
+            if src_line as u64 > MAX_POS as u64 {
                 fail!(Problem::OriginalLine(src_line));
             }
-            if !(0..=MAX_POS).contains(&src_col) {
+            if src_col as u64 > MAX_POS as u64 {
                 fail!(Problem::OriginalColumn(src_col));
             }
             t_src = at.src_base + src as u32;
@@ -424,48 +467,54 @@ fn decode_into(
             t_col = src_col as u32;
             if let Some(delta) = vlq!(decode_field(m, &mut i)) {
                 name += delta;
-                if name < 0 || name >= name_count {
+                if name as u64 >= name_count as u64 {
                     fail!(Problem::Name(name, at.name_count));
                 }
                 t_name = at.name_base + name as u32;
-                if is_digit(m, i) {
-                    fail!(Problem::FieldCount(6, i));
-                }
             }
         }
 
-        match m.get(i) {
-            Some(b',') | Some(b';') | None => {}
-            // Not a base64 digit (or we would still be in the segment).
-            Some(_) => fail!(Problem::Vlq(VlqError::BadChar(i))),
+        let next = m.get(i).copied();
+        if let Some(c) = next {
+            if c != b',' && c != b';' {
+                // A digit here follows a fifth field (a shorter segment would have
+                // taken it as its next field); anything else is not base64.
+                if DECODE[c as usize] != INVALID {
+                    fail!(Problem::FieldCount(6, i));
+                }
+                fail!(Problem::Vlq(VlqError::BadChar(i)));
+            }
         }
         if abs_col < prev_col {
             sorted = false;
         }
         prev_col = abs_col;
         last_line = abs_line as u32;
-        if out.line_starts.len() <= last_line as usize {
-            out.open_line(last_line);
+        if line_starts.len() <= last_line as usize {
+            let count = k as u32;
+            line_starts.resize(last_line as usize + 1, count);
         }
-        out.dst_col.push(abs_col as u32);
-        out.src.push(t_src);
-        out.src_line.push(t_line);
-        out.src_col.push(t_col);
-        out.name.push(t_name);
+        out.dst_col[k] = abs_col as u32;
+        out.src[k] = t_src;
+        out.src_line[k] = t_line;
+        out.src_col[k] = t_col;
+        out.name[k] = t_name;
+        k += 1;
         segment += 1;
 
-        if m.get(i) == Some(&b',') {
+        if next == Some(b',') {
             i += 1;
             if let None | Some(b',') | Some(b';') = m.get(i) {
                 fail!(Problem::EmptySegment(i));
             }
         }
     }
+    out.len = k;
     if !sorted {
         out.sort_tail(line_first);
     }
-    let last = if out.len() > first_token {
-        Some((last_line, out.dst_col[out.len() - 1]))
+    let last = if k > first_token {
+        Some((last_line, out.dst_col[k - 1]))
     } else {
         None
     };

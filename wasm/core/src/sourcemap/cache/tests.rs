@@ -46,7 +46,7 @@ fn lookups_match_the_map() {
     for i in 0..3 {
         assert_eq!(cache.string(Table::Sources, i).unwrap(), map.source(i).as_deref());
         assert_eq!(cache.string(Table::Names, i).unwrap(), map.name(i).as_deref());
-        assert_eq!(cache.string(Table::Contents, i).unwrap(), map.source_content(i).as_deref());
+        assert_eq!(cache.string(Table::Contents, i).unwrap(), map.source_content(i).unwrap().as_deref());
     }
     assert_eq!(cache.string(Table::Sources, 0).unwrap(), Some("src/a.js"));
     assert_eq!(cache.string(Table::Meta, 0).unwrap(), Some("out.js"));

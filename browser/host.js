@@ -8,21 +8,11 @@
 // growth detaches the old ArrayBuffer), i.e. after any call.
 
 import * as abi from "./abi.js";
-import {
-  InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError,
-} from "./errors.js";
+import * as errors from "./errors.js";
+import { MemoryLimitError, PysymError, ResourceLimitError, SandboxError } from "./errors.js";
 
-const STATUS_ERRORS = {
-  [abi.OUT_OF_MEMORY]: MemoryLimitError,
-  [abi.LIMIT_EXCEEDED]: ResourceLimitError,
-  [abi.INVALID_JSON]: InvalidInputError,
-  [abi.INVALID_SOURCEMAP]: InvalidInputError,
-  [abi.INVALID_MAPPINGS]: InvalidInputError,
-  [abi.INVALID_INDEX_MAP]: InvalidInputError,
-  [abi.INVALID_OBJECT]: InvalidInputError,
-  [abi.UNSUPPORTED_OBJECT]: InvalidInputError,
-  [abi.INVALID_SYMCACHE]: InvalidInputError,
-};
+// status -> exception class, as wasm/abi.toml names it (the same map as pysym/_host.py)
+const STATUS_ERRORS = Object.fromEntries(Object.entries(abi.STATUS_ERRORS).map(([code, name]) => [code, errors[name]]));
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new PysymError("pysym's JavaScript host needs a little-endian platform");

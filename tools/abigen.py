@@ -452,15 +452,19 @@ def md_tables(abi: Dict[str, Any]) -> Dict[str, str]:
         groups.setdefault(key, ["| export | signature | meaning |", "|---|---|---|"])
         groups[key].append("| `%s` | `%s` | %s |" % (e["name"], _signature(e), e["meaning"]))
     t.update({k: "\n".join(v) for k, v in groups.items()})
-    rows = ["| record | words | fields (word offset) |", "|---|---:|---|"]
-    for r in abi["record"]:
-        if not r.get("out"):
-            rows.append("| %s | %d | %s |" % (r["name"], len(r["fields"]),
-                                               ", ".join("`%s` %d" % (f, i) for i, f in enumerate(r["fields"]))))
-    rows += ["", "| result | parts, in order |", "|---|---|"]
+    rows = []
+    for out in (False, True):
+        rows += ["| %s | words | fields (word offset) |" % ("out slot" if out else "record"), "|---|---:|---|"]
+        for r in abi["record"]:
+            if bool(r.get("out")) == out:
+                rows.append("| %s | %d | %s |" % (r["name"], len(r["fields"]),
+                                                   ", ".join("`%s` %d" % (f, i) for i, f in enumerate(r["fields"]))))
+        rows.append("")
+    rows += ["| result | parts, in order | of |", "|---|---|---|"]
     for res in abi["result"]:
         args = " (given: %s)" % ", ".join("`%s`" % a for a in res["args"]) if res.get("args") else ""
-        rows.append("| %s | %s%s |" % (res["name"], ", ".join("`%s`" % p for p in res["parts"]), args))
+        rows.append("| %s | %s%s | %s |" % (res["name"], ", ".join("`%s`" % p for p in res["parts"]), args,
+                                            _md_cell(res["doc"])))
     t["layouts"] = "\n".join(rows)
     return t
 

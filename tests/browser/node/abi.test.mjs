@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import * as abi from "../../../browser/abi.js";
 import * as errors from "../../../browser/errors.js";
+import * as wire from "../../../browser/wire.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 const DOC = readFileSync(new URL("wasm/ABI.md", ROOT), "utf8");
@@ -64,4 +65,22 @@ test("every status error is a class of the one exception tree", () => {
   }
   assert.equal(abi.STATUS_ERRORS[abi.OK], undefined);
   assert.equal(abi.STATUS_ERRORS[abi.NEED_DATA], undefined);
+});
+
+test("the generated decoders read the layouts and refuse short buffers", () => {
+  const words = new Uint32Array([7, 1, 2, 3, 4, 5, 6, abi.NONE, 9, 10, 11, 12, 13, 14]);
+  const bytes = new Uint8Array(words.buffer);
+  const found = wire.decodeLookups(bytes.subarray(4), 1);
+  assert.deepEqual([...found.indices], [1]);
+  assert.deepEqual([...found.records], [2, 3, 4, 5, 6, abi.NONE]);
+  // unaligned: copied, same words
+  const odd = new Uint8Array(bytes.length + 1);
+  odd.set(bytes.subarray(4), 1);
+  assert.deepEqual([...wire.decodeTokenRecords(odd.subarray(1, 49)).records], [...words.subarray(1, 13)]);
+  assert.throws(() => wire.decodeLookups(bytes.subarray(4), 3), RangeError);
+  assert.throws(() => wire.decodeLocations(new Uint8Array([5, 0, 0, 0])), RangeError);
+  const table = wire.decodeStringTable(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 104, 105]));
+  assert.equal(table.n, 1);
+  assert.deepEqual([...table.entries], [0, 2]);
+  assert.deepEqual([...table.text], [104, 105]);
 });

@@ -437,7 +437,7 @@ def _md_cell(text: str) -> str:
 
 def md_tables(abi: Dict[str, Any]) -> Dict[str, str]:
     t: Dict[str, str] = {}
-    rows = ["| code | name | meaning | Python exception |", "|---:|---|---|---|"]
+    rows = ["| code | name | meaning | exception (both hosts) |", "|---:|---|---|---|"]
     for s in abi["status"]:
         exc = "`%s`" % s["error"] if s["error"] else ("—" if s["code"] == 0 else "(handled by host)")
         rows.append("| %d | %s | %s | %s |" % (s["code"], s["name"], s["meaning"], exc))

@@ -1,8 +1,8 @@
 """wasm/abi.toml is the contract: the module, the shim's constants and every generated copy
 must agree with it (`make abi-check` is the same drift check, run by `make check`)."""
 
-import os
 import functools
+import os
 import re
 import subprocess
 import sys

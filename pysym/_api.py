@@ -496,20 +496,22 @@ class SourceMap(_MapFields):
         names = self._name_table()
         result: List[Optional[Token]] = []
         append = result.append
+        # (the record's field offsets as locals: this loop is the cold batch's cost)
+        width, f_src, f_name, none = _wire.TOKEN_WORDS, _wire.TOKEN_SRC, _wire.TOKEN_NAME, _NONE
         for i, idx in enumerate(found.indices):
-            if idx == _NONE:
+            if idx == none:
                 append(None)
                 continue
             tok = cache.get(idx)
             if tok is None:
-                j = _wire.TOKEN_WORDS * i
-                src = words[j + _wire.TOKEN_SRC]
-                if src == _NONE:
+                j = width * i
+                src = words[j + f_src]
+                if src == none:
                     tok = None
                 else:
-                    name = words[j + _wire.TOKEN_NAME]
+                    name = words[j + f_name]
                     tok = _token(words[j], words[j + 1], sources[src], words[j + 3], words[j + 4],
-                                 None if name == _NONE else names[name])
+                                 None if name == none else names[name])
                 cache[idx] = tok
             append(tok)
         return result

@@ -191,12 +191,13 @@ class SourceMapCache(_MapFields):
             words = found.records
             sources = self._sources
             names = self._name_table()
+            width, f_name = _wire.TOKEN_WORDS, _wire.TOKEN_NAME
             for i, (idx, function) in enumerate(zip(found.indices, found.functions)):
                 if idx == _NONE:
                     out.append(None)
                     continue
-                j = _wire.TOKEN_WORDS * i
-                name = words[j + _wire.TOKEN_NAME]
+                j = width * i
+                name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
                                   None if name == _NONE else names[name], self._function(function)))
         return out

@@ -33,7 +33,7 @@ endif
 VENV := .venv
 VPY  := $(VENV)/bin/python
 
-.PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint lint-tools check \
+.PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint lint-tools check abi-check \
         fixtures bench clean
 
 # Every target carries a `## what it does` comment on its line; help prints them.
@@ -89,7 +89,10 @@ lint-tools:  ## eslint (npm ci tools/lint); rustfmt and clippy when Debian has t
 # /usr/bin first on PATH: cargo-fmt and cargo-clippy run the rustfmt and cargo they find
 # there, and a rustup toolchain's (another rustc) would not read Debian's build outputs.
 DEBIAN_PATH := PATH=/usr/bin:$$PATH
-check: lint lint-tools  ## ruff, mypy, eslint; cargo fmt --check and clippy reported (informational)
+abi-check:  ## the files generated from wasm/abi.toml (tools/abigen.py) are up to date
+	python3 tools/abigen.py --check
+
+check: abi-check lint lint-tools  ## ABI drift, ruff, mypy, eslint; cargo fmt --check and clippy reported (informational)
 	$(ESLINT) browser tests/browser tests/reference bench
 	@if [ -x /usr/bin/cargo-fmt ]; then \
 	  n=$$(cd wasm && $(DEBIAN_PATH) $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null | wc -l); \

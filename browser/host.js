@@ -8,21 +8,12 @@
 // growth detaches the old ArrayBuffer), i.e. after any call.
 
 import * as abi from "./abi.js";
-import {
-  InvalidInputError, MemoryLimitError, PysymError, ResourceLimitError, SandboxError,
-} from "./errors.js";
+import * as wire from "./wire.js";
+import * as errors from "./errors.js";
+import { MemoryLimitError, PysymError, ResourceLimitError, SandboxError } from "./errors.js";
 
-const STATUS_ERRORS = {
-  [abi.OUT_OF_MEMORY]: MemoryLimitError,
-  [abi.LIMIT_EXCEEDED]: ResourceLimitError,
-  [abi.INVALID_JSON]: InvalidInputError,
-  [abi.INVALID_SOURCEMAP]: InvalidInputError,
-  [abi.INVALID_MAPPINGS]: InvalidInputError,
-  [abi.INVALID_INDEX_MAP]: InvalidInputError,
-  [abi.INVALID_OBJECT]: InvalidInputError,
-  [abi.UNSUPPORTED_OBJECT]: InvalidInputError,
-  [abi.INVALID_SYMCACHE]: InvalidInputError,
-};
+// status -> exception class, as wasm/abi.toml names it (the same map as pysym/_host.py)
+const STATUS_ERRORS = Object.fromEntries(Object.entries(abi.STATUS_ERRORS).map(([code, name]) => [code, errors[name]]));
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new PysymError("pysym's JavaScript host needs a little-endian platform");
@@ -405,6 +396,15 @@ export class Runtime {
     return len ? live.u8().slice(ptr, ptr + len) : new Uint8Array(0);
   }
 
+  /** The result buffer in place (no copy): valid until the next call into the module. */
+  resultView() {
+    const live = this.current();
+    const w = live.u32();
+    const ptr = w[live.outSlot >>> 2];
+    const len = w[(live.outSlot >>> 2) + 1];
+    return live.u8().subarray(ptr, ptr + len);
+  }
+
   /** The result buffer as u32 words (a copy). */
   resultWords() {
     const live = this.current();
@@ -444,14 +444,12 @@ export class Runtime {
 
   /** Decodes a string table result (ABI.md "String table"). */
   stringTable(data) {
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const count = view.getUint32(0, true);
-    const base = 4 + 8 * count;
+    const { n: count, entries, text } = wire.decodeStringTable(data);
     const out = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const off = view.getUint32(4 + 8 * i, true);
-      const n = view.getUint32(8 + 8 * i, true);
-      out[i] = n === abi.NONE ? null : utf8Strict.decode(data.subarray(base + off, base + off + n));
+    for (let i = 0, e = 0; i < count; i++, e += wire.STRING_ENTRY_WORDS) {
+      const off = entries[e + wire.STRING_ENTRY_OFFSET];
+      const n = entries[e + wire.STRING_ENTRY_LEN];
+      out[i] = n === abi.NONE ? null : utf8Strict.decode(text.subarray(off, off + n));
     }
     return out;
   }

@@ -7,6 +7,7 @@
 // attribute names are Python's in camelCase (system_info -> systemInfo).
 
 import { toBytes } from "./host.js";
+import * as wire from "./wire.js";
 import { archArgs, callFile } from "./native.js";
 import { getRuntime } from "./runtime.js";
 
@@ -94,9 +95,9 @@ export async function buildCfi(data, { arch = null, runtime = null } = {}) {
   const rt = runtime || getRuntime();
   const [raw, rows] = await callFile(rt, source(data), "pysym_unwind_build", () => [...archArgs(rt, arch), rt.outSlot],
     () => [rt.resultBytes(), rt.out(3)[2]]);
-  const size = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0, true);
-  const cache = raw.slice(4, 4 + size);
-  const warnings = rt.stringTable(raw.subarray(4 + size)).map((w) => w || "");
+  const decoded = wire.decodeUnwind(raw);
+  const cache = decoded.cache.slice();
+  const warnings = rt.stringTable(decoded.warnings).map((w) => w || "");
   return { cache, rows, warnings };
 }
 

@@ -7,6 +7,7 @@
 // accepted on input), relative to the image base.
 
 import * as abi from "./abi.js";
+import * as wire from "./wire.js";
 import { BuildOutput, HandleOwner, toBytes } from "./host.js";
 import { PysymError } from "./errors.js";
 import { getRuntime } from "./runtime.js";
@@ -230,12 +231,11 @@ export class SymCache extends HandleOwner {
       const h = this._h();
       const ptr = rt.inputBuffer(new Uint8Array(raw.buffer));
       rt.check(rt.call("pysym_symcache_lookup_many", h, ptr, chunk.length, rt.outSlot));
-      const bytes = rt.resultBytes();
-      const ids = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const ids = wire.decodeU32List(rt.resultBytes()).values;
       const locs = new Array(chunk.length);
       const missing = new Set();
       for (let i = 0; i < chunk.length; i++) {
-        locs[i] = ids.getUint32(4 * i, true);
+        locs[i] = ids[i];
         if (!this._chains.has(locs[i])) missing.add(locs[i]);
       }
       if (missing.size) this._decodeLocations(h, missing);
@@ -250,23 +250,21 @@ export class SymCache extends HandleOwner {
     const ids = Uint32Array.from([...wanted].sort((a, b) => a - b));
     const ptr = rt.inputBuffer(new Uint8Array(ids.buffer));
     rt.check(rt.call("pysym_symcache_locations", h, ptr, ids.length, rt.outSlot));
-    const data = rt.resultBytes();
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const n = view.getUint32(0, true);
-    const off = 4 + 4 * abi.LOCATION_WORDS * n;
-    const m = view.getUint32(off, true);
-    const table = rt.stringTable(data.subarray(off + 4 + 4 * m));
-    for (let k = 0; k < m; k++) this._strings.set(view.getUint32(off + 4 + 4 * k, true), table[k]);
+    const { n, records: w, m, nameIds, strings } = wire.decodeLocations(rt.resultBytes());
+    const table = rt.stringTable(strings);
+    for (let k = 0; k < m; k++) this._strings.set(nameIds[k], table[k]);
     const s = (i) => this._strings.get(i);
-    for (let r = 0, k = 4; r < n; r++, k += 4 * abi.LOCATION_WORDS) {
-      const w = (i) => view.getUint32(k + 4 * i, true);
-      if (this._chains.has(w(0))) continue;
+    for (let r = 0, k = 0; r < n; r++, k += wire.LOCATION_WORDS) {
+      const caller = w[k + wire.LOCATION_CALLER];
+      if (this._chains.has(w[k + wire.LOCATION_LOCATION])) continue;
       const frame = Object.freeze({
-        function: s(w(1)), rawFunction: s(w(2)), file: s(w(3)),
-        line: w(4) || null, column: w(5) || null, symAddr: u64(w(6), w(7)), inlined: w(8) !== NONE,
+        function: s(w[k + wire.LOCATION_FUNCTION]), rawFunction: s(w[k + wire.LOCATION_RAW_FUNCTION]),
+        file: s(w[k + wire.LOCATION_FILE]), line: w[k + wire.LOCATION_LINE] || null,
+        column: w[k + wire.LOCATION_COLUMN] || null,
+        symAddr: u64(w[k + wire.LOCATION_SYM_ADDR_LO], w[k + wire.LOCATION_SYM_ADDR_HI]), inlined: caller !== NONE,
       });
       // Callers come first in the result, so their chains are known.
-      this._chains.set(w(0), Object.freeze([frame, ...this._chains.get(w(8))]));
+      this._chains.set(w[k + wire.LOCATION_LOCATION], Object.freeze([frame, ...this._chains.get(caller)]));
     }
   }
 

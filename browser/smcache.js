@@ -6,9 +6,10 @@ import { HandleOwner, toBytes } from "./host.js";
 import { getRuntime } from "./runtime.js";
 import { GREATEST_LOWER_BOUND, SourceMap } from "./sourcemap.js";
 import * as abi from "./abi.js";
+import * as wire from "./wire.js";
 
 const NONE = abi.NONE;
-const ANONYMOUS = NONE - 1;
+const ANONYMOUS = abi.FUNCTION_ANONYMOUS;
 const U32_MAX = 0xffffffff;
 
 function makeToken(dstLine, dstCol, src, srcLine, srcCol, name, functionName) {
@@ -86,7 +87,7 @@ export class SourceMapCache extends HandleOwner {
     this._call("pysym_smcache_strings", 2, rt.outSlot);
     [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
     this._call("pysym_smcache_strings", 4, rt.outSlot);
-    this._ignoreList = Array.from(rt.resultWords(), (i) => this._sources[i]);
+    this._ignoreList = Array.from(wire.decodeU32List(rt.resultView()).values, (i) => this._sources[i]);
   }
 
   _table(kind) {
@@ -148,14 +149,14 @@ export class SourceMapCache extends HandleOwner {
     const names = this._nNames ? this._nameTable() : [];
     const functions = this.hasFunctionNames ? this._functionTable() : [];
     SourceMap.prototype._pairBatches.call(this, lines, cols, "pysym_smcache_lookup_many", [bias], (start, count) => {
-      const w = rt.resultWords();
+      const { indices, functions: words, records: w } = wire.decodeCacheLookups(rt.resultView(), count);
       for (let i = 0; i < count; i++) {
-        if (w[i] === NONE) {
+        if (indices[i] === NONE) {
           out[start + i] = null;
           continue;
         }
-        const j = 2 * count + 6 * i;
-        const f = w[count + i];
+        const j = wire.TOKEN_WORDS * i;
+        const f = words[i];
         out[start + i] = makeToken(w[j], w[j + 1], this._sources[w[j + 2]], w[j + 3], w[j + 4],
           w[j + 5] === NONE ? null : names[w[j + 5]], f === NONE ? null : f === ANONYMOUS ? "<anonymous>" : functions[f]);
       }
@@ -168,10 +169,10 @@ export class SourceMapCache extends HandleOwner {
     const step = 1 << 16;
     for (let start = 0; start < this._nTokens; start += step) {
       this._call("pysym_smcache_tokens", start, step, this._rt.outSlot);
-      const words = this._rt.resultWords();
+      const words = wire.decodeTokenRecords(this._rt.resultBytes()).records;
       const names = this._nNames ? this._nameTable() : [];
-      for (let j = 0; j < words.length; j += abi.TOKEN_WORDS) {
-        const src = words[j + 2];
+      for (let j = 0; j < words.length; j += wire.TOKEN_WORDS) {
+        const src = words[j + wire.TOKEN_SRC];
         if (src === NONE) yield makeToken(words[j], words[j + 1], null, null, null, null, null);
         else yield makeToken(words[j], words[j + 1], this._sources[src], words[j + 3], words[j + 4],
           words[j + 5] === NONE ? null : names[words[j + 5]], null);

@@ -1,6 +1,7 @@
 // SourceMap (mirrors pysym/_api.py): a parsed source map held inside the wasm sandbox.
 
 import * as abi from "./abi.js";
+import * as wire from "./wire.js";
 import { HandleOwner, toBytes } from "./host.js";
 import { getRuntime } from "./runtime.js";
 import { MemoryLimitError, PysymError, SandboxError } from "./errors.js";
@@ -122,14 +123,13 @@ export class SourceMap extends HandleOwner {
     const rt = this._rt;
     const decoder = new TextDecoder();
     this._pairBatches(lines, cols, "pysym_sourcemap_function_names", [], (start, count) => {
-      const raw = rt.resultBytes();
-      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      const text = 12 * count;
-      for (let i = 0; i < count; i++) {
-        const kind = view.getUint32(12 * i, true);
-        const off = view.getUint32(12 * i + 4, true);
-        const len = view.getUint32(12 * i + 8, true);
-        out[start + i] = kind === 2 ? decoder.decode(raw.subarray(text + off, text + off + len)) : kind === 1 ? "<anonymous>" : null;
+      const { records, text } = wire.decodeFunctionNames(rt.resultView(), count);
+      for (let i = 0, r = 0; i < count; i++, r += wire.FUNCTION_NAME_WORDS) {
+        const kind = records[r + wire.FUNCTION_NAME_KIND];
+        const off = records[r + wire.FUNCTION_NAME_OFFSET];
+        const len = records[r + wire.FUNCTION_NAME_LENGTH];
+        out[start + i] = kind === abi.FUNCTION_KIND_NAMED ? decoder.decode(text.subarray(off, off + len))
+          : kind === abi.FUNCTION_KIND_ANONYMOUS ? "<anonymous>" : null;
       }
     });
     return out;
@@ -186,7 +186,7 @@ export class SourceMap extends HandleOwner {
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);
     [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_ignore_list", rt.outSlot);
-    this._ignoreList = Array.from(rt.resultWords(), (i) => this._sources[i]);
+    this._ignoreList = Array.from(wire.decodeU32List(rt.resultView()).values, (i) => this._sources[i]);
   }
 
   /** Frees the map inside the module; calling it again does nothing. */
@@ -268,11 +268,11 @@ export class SourceMap extends HandleOwner {
   }
 
   _make(w, i) {
-    const src = w[i + 2];
+    const src = w[i + wire.TOKEN_SRC];
     if (src === NONE) return null;
-    const name = w[i + 5];
-    return makeToken(w[i], w[i + 1], this._sources[src], w[i + 3], w[i + 4],
-      name === NONE ? null : this._nameTable()[name]);
+    const name = w[i + wire.TOKEN_NAME];
+    return makeToken(w[i + wire.TOKEN_DST_LINE], w[i + wire.TOKEN_DST_COL], this._sources[src],
+      w[i + wire.TOKEN_SRC_LINE], w[i + wire.TOKEN_SRC_COL], name === NONE ? null : this._nameTable()[name]);
   }
 
   /**
@@ -328,22 +328,18 @@ export class SourceMap extends HandleOwner {
   }
 
   _decodeLookups(rt, count, out, at) {
-    // Layout: `count` token indices, then `count` token records (ABI.md). Read straight
-    // from linear memory: nothing is called between the export and here.
-    const live = rt.current();
-    const w = live.u32();
-    const base = w[live.outSlot >>> 2] >>> 2;
+    // Read in place from linear memory: nothing is called between the export and here.
+    const { indices, records } = wire.decodeLookups(rt.resultView(), count);
     const cache = this._tokenCache;
-    const rec = base + count;
     for (let i = 0; i < count; i++) {
-      const idx = w[base + i];
+      const idx = indices[i];
       if (idx === NONE) {
         out[at + i] = null;
         continue;
       }
       let tok = cache.get(idx);
       if (tok === undefined) {
-        tok = this._make(w, rec + 6 * i);
+        tok = this._make(records, wire.TOKEN_WORDS * i);
         cache.set(idx, tok);
       }
       out[at + i] = tok;
@@ -362,15 +358,15 @@ export class SourceMap extends HandleOwner {
     const rt = this._rt;
     this._call("pysym_sourcemap_generated_positions", idx, line,
       col === null || col === undefined ? NONE : col, rt.outSlot);
-    return this._records(rt.resultWords());
+    return this._records(wire.decodeTokenRecords(rt.resultBytes()).records);
   }
 
   _records(words) {
     const out = [];
     const names = this._nNames ? this._nameTable() : [];
-    for (let j = 0; j < words.length; j += abi.TOKEN_WORDS) {
-      const src = words[j + 2];
-      const name = words[j + 5];
+    for (let j = 0; j < words.length; j += wire.TOKEN_WORDS) {
+      const src = words[j + wire.TOKEN_SRC];
+      const name = words[j + wire.TOKEN_NAME];
       if (src === NONE) out.push(makeToken(words[j], words[j + 1], null, null, null, null));
       else out.push(makeToken(words[j], words[j + 1], this._sources[src], words[j + 3], words[j + 4],
         name === NONE ? null : names[name]));
@@ -383,7 +379,7 @@ export class SourceMap extends HandleOwner {
     const step = 1 << 16;
     for (let start = 0; start < this._nTokens; start += step) {
       this._call("pysym_sourcemap_tokens", start, step, this._rt.outSlot);
-      yield* this._records(this._rt.resultWords());
+      yield* this._records(wire.decodeTokenRecords(this._rt.resultBytes()).records);
     }
   }
 

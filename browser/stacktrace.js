@@ -8,7 +8,9 @@
 
 import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
+import * as abi from "./abi.js";
 import { PysymError } from "./errors.js";
+import * as wire from "./wire.js";
 import { getRuntime } from "./runtime.js";
 
 export { decodeDataUrl, findDebugId, findSourcemapUrl };
@@ -34,9 +36,9 @@ export const MAX_FRAME_LINE = 65536;
 export const MAX_EVAL_DEPTH = 8;
 const GECKO_ASYNC = "async*";
 const PARSE_BATCH = 1 << 22; // characters of trace text handed to the module per call
-const RECORD_WORDS = 15;
-const NO_SPAN = 0xffffffff;
-const UNITS_UTF16 = 2;
+const RECORD_WORDS = wire.TRACE_WORDS;
+const NO_SPAN = abi.NONE;
+const UNITS_UTF16 = abi.UNITS_UTF16;
 
 function codePoints(text) {
   let n = 0;
@@ -98,7 +100,7 @@ export function parseLines(lines, maxLine = MAX_FRAME_LINE) {
     const ptr = rt.inputBuffer(data);
     const cap = maxLine >= 0xffffffff ? -1 : maxLine;
     rt.check(rt.call("pysym_js_parse_trace", ptr, data.length, cap, UNITS_UTF16, rt.outSlot));
-    const w = rt.resultWords();
+    const w = wire.decodeTraceWords(rt.resultBytes()).words;
     let at = 0;
     for (const line of batch) {
       const count = w[at];

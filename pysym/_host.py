@@ -23,9 +23,9 @@ import sys
 import threading
 import time
 import weakref
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
-from . import _abi
+from . import _abi, _errors
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
 from ._engine._cache import compile_module
 from ._errors import (
@@ -50,17 +50,9 @@ _monotonic = time.monotonic
 
 _WASM_PATH = os.path.join(os.path.dirname(__file__), "_wasm", "pysym.wasm")
 
-_STATUS_ERRORS = {
-    _abi.OUT_OF_MEMORY: MemoryLimitError,
-    _abi.LIMIT_EXCEEDED: ResourceLimitError,
-    _abi.INVALID_JSON: InvalidInputError,
-    _abi.INVALID_SOURCEMAP: InvalidInputError,
-    _abi.INVALID_MAPPINGS: InvalidInputError,
-    _abi.INVALID_INDEX_MAP: InvalidInputError,
-    _abi.INVALID_OBJECT: InvalidInputError,
-    _abi.UNSUPPORTED_OBJECT: InvalidInputError,
-    _abi.INVALID_SYMCACHE: InvalidInputError,
-}
+#: status -> exception class, as wasm/abi.toml names it (the same map as browser/host.js)
+_STATUS_ERRORS: Dict[int, Type[PysymError]] = {
+    code: getattr(_errors, name) for code, name in _abi.STATUS_ERRORS.items()}
 
 _compiled: Dict[Tuple[str, bool], Any] = {}
 _compile_lock = threading.Lock()

@@ -16,13 +16,12 @@ import json
 import operator
 import os
 import stat
-import struct
 import sys
 import weakref
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, overload
 
-from . import _abi
+from . import _abi, _wire
 from ._errors import PysymError
 from ._host import BuildOutput, HandleOwner, PinnedFile, Runtime, StringTable, get_runtime
 
@@ -100,14 +99,6 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, bytes):
         return data
     return bytes(memoryview(data).cast("B"))
-
-
-def _u32s(data: bytes, offset: int, count: int, typecode: str = "I") -> "array.array[int]":
-    a = array.array(typecode)
-    a.frombytes(data[offset : offset + 4 * count])
-    if sys.byteorder == "big":
-        a.byteswap()
-    return a
 
 
 def _grow_rows(row_of: "array.array[int]", top: int) -> None:
@@ -504,15 +495,10 @@ class SymCache(HandleOwner):
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
         rt.check(rt.call("pysym_symcache_locations", h, ptr, len(ids), rt.out_slot))
-        data = rt.result_bytes()
-        (n,) = struct.unpack_from("<I", data, 0)
-        words = _abi.LOCATION_WORDS
-        recs = _u32s(data, 4, n * words)
-        off = 4 + 4 * n * words
-        (m,) = struct.unpack_from("<I", data, off)
-        self._strings.update(zip(_u32s(data, off + 4, m), StringTable(data[off + 4 + 4 * m :]).to_list()))
+        found = _wire.decode_locations(rt.result_bytes())
+        self._strings.update(zip(found.name_ids, StringTable(found.strings).to_list()))
         # Column-wise, so that the loops run in C: this is the cost of a cold read.
-        columns = [recs[i::words] for i in range(words)]
+        columns = list(_wire.location_columns(found.records))
         row_of = self._row_of
         top = max(columns[0], default=0) + 2
         _grow_rows(row_of, top)  # callers have smaller ids, but be safe

@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
-import array
 import os
-import sys
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from . import _abi
-from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token
+from . import _abi, _wire
+from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token, _tokens_of
 from ._errors import FileChangedError, InputTooLargeError, MemoryLimitError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
 
 _NONE = _abi.NONE
-_ANONYMOUS = _abi.NONE - 1
+_ANONYMOUS = _abi.FUNCTION_ANONYMOUS
 _U32_MAX = 0xFFFFFFFF
 _FLAG_SCOPES = 2
 _FLAG_CONTENTS = 4
@@ -247,10 +245,8 @@ class SourceMapCache(_MapFields):
         """Sources listed in the map's ``ignoreList`` (or ``x_google_ignoreList``)."""
         rt = self._rt
         with rt.lock:
-            self._call("pysym_smcache_strings", 4, rt.out_slot)
-            ignored = array.array("I", rt.result_bytes())
-        if sys.byteorder == "big":
-            ignored.byteswap()
+            self._call("pysym_smcache_strings", _abi.STRINGS_IGNORE_LIST, rt.out_slot)
+            ignored = _wire.decode_u32_list(rt.result_bytes()).values
         return [self._sources[i] for i in ignored]
 
     def __len__(self) -> int:
@@ -290,20 +286,19 @@ class SourceMapCache(_MapFields):
         """Many lookups in one boundary crossing per batch (see :meth:`SourceMap.lookup_many`)."""
         out: List[Optional[Token]] = []
         for start, stop, raw in _pair_batches(self, lines, cols, "pysym_smcache_lookup_many", bias):
-            count = stop - start
-            words = array.array("I", raw)
-            if sys.byteorder == "big":
-                words.byteswap()
+            found = _wire.decode_cache_lookups(raw, stop - start)
+            words = found.records
             sources = self._sources
             names = self._name_table()
-            for i in range(count):
-                if words[i] == _NONE:
+            width, f_name = _wire.TOKEN_WORDS, _wire.TOKEN_NAME
+            for i, (idx, function) in enumerate(zip(found.indices, found.functions)):
+                if idx == _NONE:
                     out.append(None)
                     continue
-                j = 2 * count + 6 * i
-                name = words[j + 5]
+                j = width * i
+                name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
-                                  None if name == _NONE else names[name], self._function(words[count + i])))
+                                  None if name == _NONE else names[name], self._function(function)))
         return out
 
     def __iter__(self) -> Iterator[Token]:
@@ -315,15 +310,4 @@ class SourceMapCache(_MapFields):
             with rt.lock:
                 self._call("pysym_smcache_tokens", start, step, rt.out_slot)
                 raw = rt.result_bytes()
-            words = array.array("I", raw)
-            if sys.byteorder == "big":
-                words.byteswap()
-            names = self._name_table()
-            for j in range(0, len(words), _abi.TOKEN_WORDS):
-                src = words[j + 2]
-                if src == _NONE:
-                    yield _token(words[j], words[j + 1], None, None, None, None)
-                else:
-                    name = words[j + 5]
-                    yield _token(words[j], words[j + 1], self._sources[src], words[j + 3], words[j + 4],
-                                 None if name == _NONE else names[name])
+            yield from _tokens_of(raw, self._sources, self._name_table())

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
+from . import _abi, _wire
+
 __all__ = [
     "Frame",
     "ResolvedMap",
@@ -104,9 +106,9 @@ MAX_EVAL_DEPTH = 8
 _GECKO_ASYNC = "async*"
 #: Bytes of trace text handed to the module per call.
 _PARSE_BATCH = 1 << 22
-_RECORD_WORDS = 15
-_NO_SPAN = 0xFFFFFFFF
-_UNITS_CODE_POINTS = 1
+_RECORD_WORDS = _wire.TRACE_WORDS
+_NO_SPAN = _wire.NONE
+_UNITS_CODE_POINTS = _abi.UNITS_CODE_POINTS
 
 
 def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
@@ -166,9 +168,7 @@ def parse_lines(lines: Sequence[str]) -> List[Optional[Frame]]:
             ptr = rt.input_buffer(data)
             rt.check(rt.call("pysym_js_parse_trace", ptr, len(data), MAX_FRAME_LINE, _UNITS_CODE_POINTS, rt.out_slot))
             raw = rt.result_bytes()
-        words = array.array("I", raw)
-        if sys.byteorder == "big":
-            words.byteswap()
+        words = _wire.decode_trace_words(raw).words
         at = 0
         for line in batch:
             count = words[at]

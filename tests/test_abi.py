@@ -1,90 +1,148 @@
-"""The ABI document is the contract: constants, exports and their order must match it."""
+"""wasm/abi.toml is the contract: the module, the shim's constants and every generated copy
+must agree with it (`make abi-check` is the same drift check, run by `make check`)."""
 
+import functools
 import os
 import re
+import subprocess
+import sys
 
-from pysym import _abi
+import pytest
+
+from pysym import _abi, _errors, _wire
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ABI_MD = os.path.join(ROOT, "wasm", "ABI.md")
 SHIM = os.path.join(ROOT, "wasm", "abi", "src", "lib.rs")
-WASM = os.path.join(ROOT, "pysym", "_wasm", "pysym.wasm")
+ENGINE = os.environ.get("PYSYM_ENGINE", "wasmtime")
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import abigen  # noqa: E402
+
+SPEC = abigen.load(os.path.join(ROOT, "wasm", "abi.toml"))
 
 
-def _leb(data, pos):
-    result = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, pos
+@functools.lru_cache(maxsize=None)
+def module_signatures():
+    """(exports, imports) of the real module as the engine reads them: name -> (params, results)."""
+    # The module the host runs, through its compile cache (a fresh compile takes ~20 s).
+    from pysym._host import Runtime, _compiled_module
+
+    module = _compiled_module(Runtime().engine)
+    module = module.get() if hasattr(module, "get") else module  # wasmer: one per thread
+    if ENGINE == "wasmer":
+        import wasmer
+
+        names = {1: "i32", 2: "i64", 3: "f32", 4: "f64"}
+
+        def sig(t):
+            return tuple(names[int(p)] for p in t.params), tuple(names[int(r)] for r in t.results)
+
+        func_type = wasmer.FunctionType
+    else:
+        import wasmtime
+
+        def sig(t):
+            return tuple(str(p) for p in t.params), tuple(str(r) for r in t.results)
+
+        func_type = wasmtime.FuncType
+    funcs = [(e.name, e.type) for e in module.exports if isinstance(e.type, func_type)]
+    imports = [(i.name, i.type) for i in module.imports]
+    kinds = {e.name: type(e.type).__name__ for e in module.exports}
+    assert kinds.get("memory", "").startswith("Memory"), kinds.get("memory")
+    return [(n, sig(t)) for n, t in funcs], [(n, sig(t)) for n, t in imports]
 
 
-def wasm_exports(path):
-    """(name, kind) of every export, read straight from the binary's export section."""
-    data = open(path, "rb").read()
-    assert data[:4] == b"\0asm"
-    pos = 8
-    while pos < len(data):
-        section, pos = data[pos], pos + 1
-        size, pos = _leb(data, pos)
-        end = pos + size
-        if section == 7:
-            count, pos = _leb(data, pos)
-            out = []
-            for _ in range(count):
-                n, pos = _leb(data, pos)
-                name = data[pos : pos + n].decode()
-                kind = data[pos + n]
-                _, pos = _leb(data, pos + n + 1)
-                out.append((name, kind))
-            return out
-        pos = end
-    return []
+def _types(params):
+    return tuple(p.split(": ")[1] for p in params)
 
 
-def doc_status_table():
-    text = open(ABI_MD, encoding="utf-8").read()
-    return {int(code): name for code, name in re.findall(r"^\| (-?\d+) \| ([A-Z_]+) \|", text, re.M)}
+def test_module_exports_are_the_described_ones_in_order_with_their_signatures():
+    exports, _ = module_signatures()
+    described = [(e["name"], (_types(e["params"]), tuple(e["results"]))) for e in SPEC["export"]]
+    assert [n for n, _ in exports] == [n for n, _ in described]
+    assert exports == described
+    assert [e[0] for e in _abi.EXPORTS] == [n for n, _ in described]
 
 
-def doc_exports():
-    text = open(ABI_MD, encoding="utf-8").read()
-    return re.findall(r"^\| `(pysym_[a-z_0-9]+)` \|", text, re.M)
+def test_module_imports_are_the_described_ones():
+    _, imports = module_signatures()
+    described = {e["name"]: (_types(e["params"]), tuple(e["results"])) for e in SPEC["import"]}
+    assert dict(imports) == described
 
 
-def test_status_codes_match_document():
-    table = doc_status_table()
-    assert table, "no status table found in ABI.md"
-    assert table == _abi.STATUS_NAMES
-    for code, name in table.items():
-        assert getattr(_abi, name) == code
+def test_module_reports_the_described_version():
+    from pysym._host import Runtime
+
+    rt = Runtime()
+    assert rt.call("pysym_abi_version") == SPEC["version"] == _abi.ABI_VERSION
 
 
-def test_shim_status_codes_match_document():
+def test_shim_constants_match_the_description():
     src = open(SHIM, encoding="utf-8").read()
-    block = src[src.index("pub mod status {") :]
-    block = block[: block.index("\n}\n")]
-    shim = {int(v): k for k, v in re.findall(r"pub const ([A-Z_]+): i32 = (-?\d+);", block)}
-    assert shim == doc_status_table()
+    assert re.search(r"pub const ABI_VERSION: i32 = (\d+);", src).group(1) == str(SPEC["version"])
+    assert re.search(r"^pub mod status;$", src, re.M), "lib.rs must use the generated status.rs"
+    status_rs = open(os.path.join(ROOT, "wasm", "abi", "src", "status.rs"), encoding="utf-8").read()
+    shim = {int(v): k for k, v in re.findall(r"pub const ([A-Z_]+): i32 = (-?\d+);", status_rs)}
+    assert shim == {s["code"]: s["name"] for s in SPEC["status"]}
 
 
-def test_abi_version_matches_shim():
-    src = open(SHIM, encoding="utf-8").read()
-    assert re.search(r"pub const ABI_VERSION: i32 = (\d+);", src).group(1) == str(_abi.ABI_VERSION)
-    assert "ABI — version %d" % _abi.ABI_VERSION in open(ABI_MD, encoding="utf-8").read()
+def test_generated_files_do_not_drift():
+    """The same check as `make abi-check`."""
+    for rel, text in abigen.outputs(ROOT):
+        with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+            assert f.read() == text, "%s differs from wasm/abi.toml: run python3 tools/abigen.py" % rel
 
 
-def test_module_exports_are_the_documented_ones_in_order():
-    exported = [name for name, kind in wasm_exports(WASM) if kind == 0]
-    assert exported == doc_exports()
-    kinds = dict(wasm_exports(WASM))
-    assert kinds.get("memory") == 2
+def test_abi_check_fails_on_drift(tmp_path):
+    for rel in ("wasm/abi.toml", "wasm/ABI.md", "pysym/_abi.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(open(os.path.join(ROOT, rel), "rb").read())
+    # one status renamed in the description: every copy now differs
+    spec = (tmp_path / "wasm/abi.toml").read_text("utf-8").replace('"HOST_IO"', '"HOST_IO_ERROR"')
+    (tmp_path / "wasm/abi.toml").write_text(spec, "utf-8")
+    tool = os.path.join(ROOT, "tools", "abigen.py")
+    done = subprocess.run([sys.executable, tool, "--check", "--root", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "+HOST_IO_ERROR = -5" in done.stdout and "-HOST_IO = -5" in done.stdout
 
 
-def test_shim_defines_exports_in_document_order():
-    src = open(SHIM, encoding="utf-8").read()
-    defined = re.findall(r'pub extern "C" fn (pysym_[a-z_0-9]+)', src)
-    assert defined == doc_exports()
+def test_status_errors_name_classes_of_the_one_tree():
+    for s in SPEC["status"]:
+        if s["error"]:
+            cls = getattr(_errors, s["error"])
+            assert issubclass(cls, _errors.PysymError)
+            assert _abi.STATUS_ERRORS[s["code"]] == s["error"]
+    assert _abi.OK not in _abi.STATUS_ERRORS and _abi.NEED_DATA not in _abi.STATUS_ERRORS
+
+
+def test_status_errors_are_what_the_host_raises():
+    from pysym._host import Runtime
+
+    rt = Runtime()
+    for code, name in _abi.STATUS_ERRORS.items():
+        with pytest.raises(_errors.PysymError) as info:
+            rt.check(code)
+        assert type(info.value) is getattr(_errors, name), code
+        assert info.value.code == code
+
+
+def test_toml_reader_refuses_what_it_does_not_understand(tmp_path):
+    bad = tmp_path / "bad.toml"
+    for text in ('x = """multi"""\n', "[table]\n", "x = {a = 1}\n", "x = 1\nx = 2\n", 'x = "open\n'):
+        bad.write_text(text, "utf-8")
+        with pytest.raises(SystemExit):
+            abigen.read_toml(str(bad))
+
+
+def test_wire_decoders_read_the_layouts():
+    words = [7, 1, 2, 3, 4, 5, 6, _abi.NONE, 9, 10, 11, 12, 13, 14]
+    data = b"".join(w.to_bytes(4, "little") for w in words)
+    got = _wire.decode_lookups(data[4:], 1)
+    assert list(got.indices) == [1] and list(got.records) == [2, 3, 4, 5, 6, _abi.NONE]
+    cols = _wire.token_columns(_wire.decode_token_records(data[4:52]).records)
+    assert list(cols.src) == [3, 10] and list(cols.name) == [6, 13]
+    with pytest.raises(ValueError):
+        _wire.decode_lookups(data[4:], 3)
+    with pytest.raises(ValueError):
+        _wire.decode_locations(b"\x05\0\0\0")

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import _wire
 from .._errors import PysymError
 from .._host import Runtime
 from .._minidump import Minidump, document
@@ -57,10 +58,8 @@ def build_cfi(source: PathOrBytes, arch: Optional[str] = None, *,
             rt.check(src.call(rt, "pysym_unwind_build", ptr, n, rt.out_slot))
             raw = rt.result_bytes()
             rows = rt.out(3)[2]
-        size = struct.unpack_from("<I", raw, 0)[0]
-        cache = raw[4 : 4 + size]
-        warnings = [w or "" for w in rt.string_table(raw[4 + size :])]
-        return cache, rows, warnings
+        found = _wire.decode_unwind(raw)
+        return found.cache, rows, [w or "" for w in rt.string_table(found.warnings)]
     finally:
         src.close()
 

@@ -26,37 +26,8 @@ mod trace;
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
 pub const ABI_VERSION: i32 = 10;
 
-/// Status codes; the table in ABI.md lists the same numbers.
-pub mod status {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Unknown, stale or wrong-kind handle.
-    pub const BAD_HANDLE: i32 = -1;
-    /// An argument is out of range.
-    pub const BAD_ARGUMENT: i32 = -2;
-    /// An allocation inside the module failed.
-    pub const OUT_OF_MEMORY: i32 = -3;
-    /// A host read could not be served synchronously; repeat the call.
-    pub const NEED_DATA: i32 = -4;
-    /// A host import reported a failure.
-    pub const HOST_IO: i32 = -5;
-    /// Input exceeds a format limit.
-    pub const LIMIT_EXCEEDED: i32 = -6;
-    /// Not well-formed JSON or not UTF-8.
-    pub const INVALID_JSON: i32 = -16;
-    /// A source map field is missing, of the wrong type or out of range.
-    pub const INVALID_SOURCEMAP: i32 = -17;
-    /// The `mappings` string is malformed.
-    pub const INVALID_MAPPINGS: i32 = -18;
-    /// An index map's sections are malformed.
-    pub const INVALID_INDEX_MAP: i32 = -19;
-    /// The debug file is malformed.
-    pub const INVALID_OBJECT: i32 = -32;
-    /// Not an object format pysym reads, or the requested slice is missing.
-    pub const UNSUPPORTED_OBJECT: i32 = -33;
-    /// The bytes are not a valid symcache.
-    pub const INVALID_SYMCACHE: i32 = -34;
-}
+/// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
+pub mod status;
 
 // -- Instance ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 use super::*;
+use object::{Object, ObjectSection};
 
 #[test]
 fn rejects_garbage() {

@@ -1,0 +1,596 @@
+//! The two passes over the units ([`add_ranges`]): pass 1 reads every unit's line program
+//! and address ranges; pass 2 answers, unit by unit, the rows each unit covers.
+
+use super::answers::{AnsweringUnit, FrameInterner, Symbols};
+use super::dies::{RangeAttrs, UnitCode};
+use super::lines::{for_each_row, Lines};
+use super::names::UnitCache;
+use super::sort::{gallop, radix_sort, sort_bounds};
+use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, InfoSection};
+use super::{info_at, why, Dwarf, Reader, Unit};
+use crate::error::Result;
+use crate::hash::FastMap;
+use crate::native::warnings::Warnings;
+use crate::native::{demangle, dwarf_err, in_ranges};
+use crate::symcache::{SymCacheWriter, NONE};
+
+/// The smallest unit: a 32-bit initial length and a DWARF 2-4 header (version, abbreviation
+/// offset, address size).
+const MIN_UNIT: usize = 4 + 7;
+
+/// `.debug_info` from `offset` on is not units: skipped and told, or where that is all of
+/// it, nothing of the DWARF is trusted (the file is refused as malformed).
+fn rest_of_info(warn: &mut Warnings, e: &gimli::Error, offset: usize) -> Result<()> {
+    if offset == 0 {
+        return Err(dwarf_err(*e));
+    }
+    warn.skip("trailing part of .debug_info", &why(e), || info_at(offset));
+    Ok(())
+}
+
+/// A compilation unit as addr2line keeps it (type units and units without a root DIE
+/// are not among them).
+pub(super) struct CompUnit {
+    /// Its place in `.debug_info`.
+    pub(super) offset: usize,
+    pub(super) lang: u32,
+}
+
+/// An address range of a unit (an index into the units).
+struct UnitRange {
+    begin: u64,
+    end: u64,
+    unit: usize,
+}
+
+/// An address range of a unit and the unit's priority there: where unit ranges overlap,
+/// the higher priority answers.
+#[derive(Clone, Copy)]
+struct RankedRange {
+    begin: u64,
+    end: u64,
+    prio: u32,
+}
+
+/// What pass 1 finds.
+struct FirstPass {
+    /// Row addresses, sorted, one per address; `true` marks an end of sequence.
+    bounds: Vec<(u64, bool)>,
+    units: Vec<CompUnit>,
+    unit_ranges: Vec<UnitRange>,
+}
+
+/// A row boundary (an index into the bounds) a unit may answer, with its priority there.
+#[derive(Clone, Copy)]
+struct Probe {
+    bound: u32,
+    prio: u32,
+}
+
+/// A boundary's answer: the priority of the unit that answered (0: none yet) and the
+/// location it gave.
+#[derive(Clone, Copy)]
+struct RowAnswer {
+    prio: u32,
+    loc: u32,
+}
+
+/// An answer inside a row, where inlined code or a function begins or ends.
+struct MidRowAnswer {
+    addr: u64,
+    prio: u32,
+    loc: u32,
+}
+
+/// Progress of the build over `.debug_info`'s bytes: pass 1 is the first third, pass 2
+/// the rest, the writer's finish the last part.
+#[derive(Clone, Copy)]
+struct Progress {
+    info_len: u64,
+    total: u64,
+}
+
+impl Progress {
+    fn new(info_len: u64) -> Self {
+        // Saturating: a section header can claim any size.
+        Progress {
+            info_len,
+            total: info_len.saturating_mul(3).saturating_add(info_len / 2),
+        }
+    }
+
+    fn first_pass(&self, offset: u64) {
+        crate::native::progress::report(offset, self.total);
+    }
+
+    fn second_pass(&self, unit_offset: usize) {
+        crate::native::progress::report(self.info_len.saturating_add(2 * unit_offset as u64), self.total);
+    }
+}
+
+/// Adds the ranges of every line-table row to `w`.
+#[allow(clippy::too_many_arguments)]
+pub(in crate::native) fn add_ranges<'s, 'b>(
+    w: &mut SymCacheWriter,
+    dwarf: &Dwarf<'s>,
+    info: &mut dyn InfoSection<'b>,
+    endian: gimli::RunTimeEndian,
+    base: u64,
+    code: &[(u64, u64)],
+    syms: &mut Symbols<'_>,
+    fns: &mut demangle::Functions,
+    outer_from_symbols: bool,
+    warn: &mut Warnings,
+) -> Result<()> {
+    // -- 1. boundaries and unit ranges --------------------------------------------------
+    let aranges = arange_sets(dwarf, warn);
+    let mut unit_cache = UnitCache::default();
+    let progress = Progress::new(info.size());
+    let FirstPass {
+        bounds,
+        units,
+        unit_ranges,
+    } = first_pass(
+        dwarf,
+        info,
+        endian,
+        base,
+        code,
+        &aranges,
+        &mut unit_cache,
+        progress,
+        warn,
+    )?;
+    let by_unit = rank_unit_ranges(unit_ranges, units.len());
+
+    // -- 2. per unit: answer the rows it covers -----------------------------------------
+    let mut best: Vec<RowAnswer> = vec![RowAnswer { prio: 0, loc: NONE }; bounds.len()];
+    let mut mid_row: Vec<MidRowAnswer> = Vec::new();
+    let mut interner = FrameInterner {
+        w,
+        syms,
+        fns,
+        base,
+        outer_from_symbols,
+        func_names: FastMap::default(),
+        prev: Vec::new(),
+        prev_loc: NONE,
+        frames: Vec::new(),
+        inlined: Vec::new(),
+    };
+    for (u, ranges) in by_unit.iter().enumerate() {
+        progress.second_pass(units[u].offset);
+        let probes = probes_of(ranges, &bounds, &best);
+        if probes.is_empty() {
+            continue;
+        }
+        let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
+        // (read in pass 1 already, where its defects were told)
+        let unit = unit_header(&bytes, endian)
+            .and_then(|h| open_unit(dwarf, h, &mut unit_cache.abbrevs))
+            .map_err(dwarf_err)?
+            .0;
+        let lines = match unit.line_program {
+            Some(_) => Some(Lines::parse(dwarf, &unit).0),
+            None => None,
+        };
+        let mut cu = UnitCode::collect(dwarf, &unit, units[u].offset, warn);
+        let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
+        let mut at = AnsweringUnit {
+            dwarf,
+            units: &units,
+            me: u,
+            unit: &unit,
+            lang: units[u].lang,
+            cache: &mut unit_cache,
+            info: &mut *info,
+            endian,
+            warn: &mut *warn,
+        };
+        let mut unit_answers = UnitAnswers {
+            interner: &mut interner,
+            at: &mut at,
+            cu: &mut cu,
+            lines: lines.as_ref(),
+            files: &mut files,
+        };
+        for &p in &probes {
+            let addr = bounds[p.bound as usize].0;
+            if let Some(loc) = unit_answers.answer(addr)? {
+                best[p.bound as usize] = RowAnswer { prio: p.prio, loc };
+            }
+        }
+        answer_cuts(&mut unit_answers, &bounds, &probes, &mut mid_row)?;
+    }
+    drop(unit_cache);
+    write_ranges(interner.w, base, &bounds, &best, mid_row);
+    Ok(())
+}
+
+/// The `.debug_aranges` sets: (`.debug_info` offset of the unit, the set's offset), by unit.
+fn arange_sets(dwarf: &Dwarf<'_>, warn: &mut Warnings) -> Vec<(usize, gimli::DebugArangesOffset<usize>)> {
+    let mut aranges: Vec<(usize, gimli::DebugArangesOffset<usize>)> = Vec::new();
+    let mut headers = dwarf.debug_aranges.headers();
+    loop {
+        match headers.next() {
+            Ok(Some(h)) => aranges.push((h.debug_info_offset().0, h.offset())),
+            Ok(None) => break,
+            Err(e) => {
+                // The sets after a bad one cannot be found: their units' ranges come from
+                // the units themselves.
+                let at = aranges.last().map(|a| a.1 .0).unwrap_or(0);
+                warn.skip("address range set", &why(&e), || {
+                    format!(".debug_aranges after +{:#x}", at)
+                });
+                break;
+            }
+        }
+    }
+    aranges.sort_by_key(|a| a.0);
+    aranges
+}
+
+/// Pass 1 over all units: the row addresses of every line program and the unit address
+/// ranges.
+#[allow(clippy::too_many_arguments)]
+fn first_pass<'s, 'b>(
+    dwarf: &Dwarf<'s>,
+    info: &mut dyn InfoSection<'b>,
+    endian: gimli::RunTimeEndian,
+    base: u64,
+    code: &[(u64, u64)],
+    aranges: &[(usize, gimli::DebugArangesOffset<usize>)],
+    unit_cache: &mut UnitCache<'b>,
+    progress: Progress,
+    warn: &mut Warnings,
+) -> Result<FirstPass> {
+    let mut bounds: Vec<(u64, bool)> = Vec::new();
+    let mut units: Vec<CompUnit> = Vec::new();
+    let mut unit_ranges: Vec<UnitRange> = Vec::new();
+    let mut seq: Vec<(u64, bool)> = Vec::new();
+    let info_len = progress.info_len;
+    let mut next_unit = 0u64;
+    while next_unit < info_len {
+        progress.first_pass(next_unit);
+        let offset = next_unit as usize;
+        let bytes = match unit_bytes_or(info, endian, next_unit)? {
+            Ok(b) => b,
+            Err(e) => {
+                // Without a length nothing after it can be found.
+                rest_of_info(warn, &e, offset)?;
+                break;
+            }
+        };
+        next_unit += bytes.len() as u64;
+        // A unit that cannot be read is skipped whole; the next one starts after its length
+        // where that length can hold a unit header (a length of 0 and the like: the bytes
+        // there are not units, nothing after them is trusted).
+        let (header, unit) =
+            match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h, &mut unit_cache.abbrevs)?))) {
+                Ok((h, (u, line_err))) => {
+                    if let Some(e) = line_err {
+                        warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
+                    }
+                    (h, u)
+                }
+                Err(e) if bytes.len() < MIN_UNIT => {
+                    rest_of_info(warn, &e, offset)?;
+                    break;
+                }
+                Err(e) => {
+                    warn.skip("unit", &why(&e), || info_at(offset));
+                    continue;
+                }
+            };
+        // Line-sequence ranges, for a unit that declares no range of its own.
+        let sequences = match &unit.line_program {
+            Some(program) => line_sequences(program, base, code, &mut seq, &mut bounds, warn),
+            None => Vec::new(),
+        };
+        if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
+            continue;
+        }
+        let id = units.len();
+        let mut ranges = RangeAttrs::default();
+        let mut lang = 0;
+        match read_root(dwarf, &unit, &mut ranges, &mut lang) {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => {
+                // Its ranges come from its line sequences instead.
+                warn.skip("unit address range", &why(&e), || info_at(offset));
+                ranges = RangeAttrs::default();
+            }
+            Ok(None) => continue,
+            Err(e) => {
+                warn.skip("unit", &why(&e), || info_at(offset));
+                continue;
+            }
+        }
+        // addr2line's order of preference: DW_AT_ranges, .debug_aranges, low/high pc.
+        let before = unit_ranges.len();
+        let arange_at = if ranges.ranges_offset.is_some() {
+            None
+        } else {
+            aranges.binary_search_by_key(&offset, |a| a.0).ok()
+        };
+        let have_range = match arange_at {
+            Some(i) => ranges_from_aranges(dwarf, aranges, i, id, &mut unit_ranges, warn),
+            None => {
+                if let Err(e) = ranges.for_each(dwarf, &unit, |begin, end| {
+                    unit_ranges.push(UnitRange { begin, end, unit: id })
+                }) {
+                    // Its line sequences stand in for the whole list.
+                    warn.skip("unit address range", &why(&e), || info_at(offset));
+                    unit_ranges.truncate(before);
+                }
+                unit_ranges.len() > before
+            }
+        };
+        // addr2line takes these only when the unit's line table parses with its files.
+        if !have_range && !sequences.is_empty() && Lines::parse(dwarf, &unit).1.is_none() {
+            for (begin, end) in sequences {
+                unit_ranges.push(UnitRange { begin, end, unit: id });
+            }
+        }
+        units.push(CompUnit { offset, lang });
+    }
+    drop(seq);
+    // At equal addresses a row start wins over an end of sequence.
+    sort_bounds(&mut bounds);
+    bounds.shrink_to_fit();
+    Ok(FirstPass {
+        bounds,
+        units,
+        unit_ranges,
+    })
+}
+
+/// Adds the row addresses of a unit's line program to `bounds` (`seq`: a buffer for one
+/// sequence's), and gives its sequences' ranges.
+fn line_sequences(
+    program: &gimli::IncompleteLineProgram<Reader<'_>>,
+    base: u64,
+    code: &[(u64, u64)],
+    seq: &mut Vec<(u64, bool)>,
+    bounds: &mut Vec<(u64, bool)>,
+    warn: &mut Warnings,
+) -> Vec<(u64, u64)> {
+    let mut sequences: Vec<(u64, u64)> = Vec::new();
+    seq.clear();
+    let mut seq_rows = 0usize;
+    let rows = for_each_row::<false>(program, |row| {
+        // Rows of one address mostly follow each other: keep one (a row start
+        // wins over an end of sequence, as in `sort_bounds`).
+        match seq.last_mut() {
+            Some(last) if last.0 == row.address => last.1 &= row.end_sequence,
+            _ => seq.push((row.address, row.end_sequence)),
+        }
+        if row.end_sequence {
+            if seq_rows > 0 {
+                sequences.push((seq[0].0, row.address));
+            }
+            // A sequence at a tombstone address (discarded code) is dropped.
+            if let Some(first) = seq.first() {
+                if first.0 >= base && in_ranges(code, first.0) {
+                    if bounds.len() + seq.len() > bounds.capacity() {
+                        // Sequences can repeat addresses: dedup before the Vec
+                        // doubles, but double now when that freed little (each
+                        // next sequence would sort it all again).
+                        sort_bounds(bounds);
+                        if bounds.len() * 4 > bounds.capacity() * 3 {
+                            bounds.reserve(bounds.capacity());
+                        }
+                    }
+                    bounds.extend_from_slice(seq);
+                }
+            }
+            seq.clear();
+            seq_rows = 0;
+        } else {
+            seq_rows += 1;
+        }
+    });
+    // The sequences ended before the defect are kept (pass 2 keeps the same rows).
+    if let Err(e) = rows {
+        warn.skip("line program", &why(&e), || {
+            format!(".debug_line+{:#x}", program.header().offset().0)
+        });
+    }
+    sequences
+}
+
+/// The root DIE's language and range attributes: `None` without a root DIE, an inner
+/// error where its ranges cannot be read.
+fn read_root(
+    dwarf: &Dwarf<'_>,
+    unit: &Unit<'_>,
+    ranges: &mut RangeAttrs,
+    lang: &mut u32,
+) -> gimli::Result<Option<gimli::Result<()>>> {
+    // (`open_unit` read the root DIE already: an error here is unlikely, but the
+    // unit's then.)
+    let mut entries = unit.entries_raw(None)?;
+    let abbrev = match entries.read_abbreviation()? {
+        Some(a) => a,
+        None => return Ok(None),
+    };
+    let mut range_err = Ok(());
+    for spec in abbrev.attributes() {
+        let attr = entries.read_attribute(*spec)?;
+        if attr.name() == gimli::DW_AT_language {
+            if let gimli::AttributeValue::Language(l) = attr.value() {
+                *lang = u32::from(l.0);
+            }
+        } else if let Err(e) = ranges.read(dwarf, unit, &attr) {
+            range_err = range_err.and(Err(e));
+        }
+    }
+    Ok(Some(range_err))
+}
+
+/// Adds the ranges of the `.debug_aranges` sets of unit `id` (the sets from `aranges[i]`,
+/// a set of them) to `unit_ranges`; a set that cannot be read adds none. Whether any was
+/// added.
+fn ranges_from_aranges(
+    dwarf: &Dwarf<'_>,
+    aranges: &[(usize, gimli::DebugArangesOffset<usize>)],
+    mut i: usize,
+    id: usize,
+    unit_ranges: &mut Vec<UnitRange>,
+    warn: &mut Warnings,
+) -> bool {
+    let offset = aranges[i].0;
+    while i > 0 && aranges[i - 1].0 == offset {
+        i -= 1;
+    }
+    let mut have_range = false;
+    for (_, at) in aranges[i..].iter().take_while(|a| a.0 == offset) {
+        let before = unit_ranges.len();
+        let set = (|| -> gimli::Result<()> {
+            let header = dwarf.debug_aranges.header(*at)?;
+            let mut entries = header.entries();
+            while let Some(e) = entries.next()? {
+                if e.length() != 0 {
+                    let r = e.range();
+                    unit_ranges.push(UnitRange {
+                        begin: r.begin,
+                        end: r.end,
+                        unit: id,
+                    });
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = set {
+            warn.skip("address range set", &why(&e), || format!(".debug_aranges+{:#x}", at.0));
+            unit_ranges.truncate(before);
+        }
+        have_range |= unit_ranges.len() > before;
+    }
+    have_range
+}
+
+/// The unit ranges per unit, each with its priority.
+fn rank_unit_ranges(mut unit_ranges: Vec<UnitRange>, n_units: usize) -> Vec<Vec<RankedRange>> {
+    // Where unit ranges overlap, addr2line asks the one starting last first (a stable sort
+    // by start, searched backwards): a higher index here is a higher priority.
+    unit_ranges.sort_by_key(|r| r.begin);
+    let mut by_unit: Vec<Vec<RankedRange>> = vec![Vec::new(); n_units];
+    for (prio, r) in unit_ranges.iter().enumerate() {
+        by_unit[r.unit].push(RankedRange {
+            begin: r.begin,
+            end: r.end,
+            prio: prio as u32 + 1,
+        });
+    }
+    by_unit
+}
+
+/// The boundaries a unit with `ranges` may answer (row starts where no unit of a higher
+/// priority answered), one per boundary with the unit's highest priority for it.
+fn probes_of(ranges: &[RankedRange], bounds: &[(u64, bool)], best: &[RowAnswer]) -> Vec<Probe> {
+    let mut probes: Vec<Probe> = Vec::new();
+    for r in ranges {
+        let lo = bounds.partition_point(|x| x.0 < r.begin);
+        for (i, x) in bounds.iter().enumerate().skip(lo) {
+            if x.0 >= r.end {
+                break;
+            }
+            if !x.1 && best[i].prio < r.prio {
+                probes.push(Probe {
+                    bound: i as u32,
+                    prio: r.prio,
+                });
+            }
+        }
+    }
+    // (mostly in order already: the unit's ranges are by start)
+    if !probes.windows(2).all(|w| w[0].bound < w[1].bound) {
+        probes.sort_unstable_by(|a, b| a.bound.cmp(&b.bound).then(b.prio.cmp(&a.prio)));
+        probes.dedup_by_key(|p| p.bound);
+    }
+    probes
+}
+
+/// What answering an address from one unit needs.
+struct UnitAnswers<'i, 'w, 'y, 'a, 'c, 'u, 'b> {
+    interner: &'i mut FrameInterner<'w, 'y, 'a>,
+    at: &'i mut AnsweringUnit<'c, 'u, 'b>,
+    cu: &'i mut UnitCode<'u>,
+    lines: Option<&'i Lines>,
+    files: &'i mut [Option<u32>],
+}
+
+impl<'i, 'w, 'y, 'a, 'c, 'u, 'b> UnitAnswers<'i, 'w, 'y, 'a, 'c, 'u, 'b> {
+    fn answer(&mut self, addr: u64) -> Result<Option<u32>> {
+        self.interner.answer(addr, self.at, self.cu, self.lines, self.files)
+    }
+}
+
+/// Inlined code (or a function) can begin or end inside a line row: the frames change
+/// there although the row does not, so the unit answers at those addresses too (into
+/// `mid_row`), in the rows it answers.
+fn answer_cuts(
+    unit: &mut UnitAnswers<'_, '_, '_, '_, '_, '_, '_>,
+    bounds: &[(u64, bool)],
+    probes: &[Probe],
+    mid_row: &mut Vec<MidRowAnswer>,
+) -> Result<()> {
+    let cu = &*unit.cu;
+    let mut cuts: Vec<u64> = Vec::with_capacity(2 * (cu.inline_addrs.len() + cu.func_addrs.len()));
+    cuts.extend(cu.inline_addrs.iter().flat_map(|r| [r.begin, r.end]));
+    cuts.extend(cu.func_addrs.iter().flat_map(|r| [r.begin, r.end]));
+    radix_sort(&mut cuts);
+    cuts.dedup();
+    // Both searches go forward from the previous cut's answer (cuts are sorted).
+    let (mut j, mut k) = (0, 0);
+    for x in cuts {
+        j += gallop(&bounds[j..], |b| b.0 <= x);
+        if j == 0 || j == bounds.len() || bounds[j - 1].0 == x || bounds[j - 1].1 {
+            continue; // outside the line table, on a row start, or in a gap
+        }
+        let i = (j - 1) as u32;
+        k += gallop(&probes[k..], |p| p.bound < i);
+        let prio = match probes.get(k) {
+            Some(p) if p.bound == i => p.prio,
+            _ => continue, // another unit answers this row
+        };
+        if let Some(loc) = unit.answer(x)? {
+            mid_row.push(MidRowAnswer { addr: x, prio, loc });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the range of every answered row, cut where the unit that answered it answers
+/// differently inside it.
+fn write_ranges(
+    w: &mut SymCacheWriter,
+    base: u64,
+    bounds: &[(u64, bool)],
+    best: &[RowAnswer],
+    mut mid_row: Vec<MidRowAnswer>,
+) {
+    // A cut counts where the unit that made it answers its row.
+    mid_row.sort_unstable_by_key(|c| c.addr);
+    let mut cut = mid_row.iter().peekable();
+    for i in 0..bounds.len().saturating_sub(1) {
+        let (addr, is_end) = bounds[i];
+        let end = bounds[i + 1].0;
+        let (mut start, mut loc) = (addr, best[i].loc);
+        while let Some(&c) = cut.peek() {
+            if c.addr >= end {
+                break;
+            }
+            cut.next();
+            if !is_end && best[i].prio != 0 && c.prio == best[i].prio && c.addr > start && c.loc != loc {
+                w.range(start.wrapping_sub(base), c.addr.wrapping_sub(base), loc);
+                start = c.addr;
+                loc = c.loc;
+            }
+        }
+        if !is_end && best[i].prio != 0 {
+            w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The sorts and searches of the passes: row addresses, cut addresses, forward searches.
+
+/// `v.sort_unstable()`, in fewer steps for many addresses of one unit: a least significant
+/// digit radix sort of their offsets from the lowest, 11 bits a pass.
+pub(super) fn radix_sort(v: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    if v.len() < 256 {
+        v.sort_unstable();
+        return;
+    }
+    let min = v.iter().copied().min().unwrap_or(0);
+    let span = v.iter().map(|&x| x - min).max().unwrap_or(0);
+    let passes = ((64 - span.leading_zeros()) + BITS - 1) / BITS;
+    let mut counts = vec![[0usize; 1 << BITS]; passes as usize];
+    for &x in v.iter() {
+        let d = x - min;
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[((d >> (BITS * p as u32)) & ((1 << BITS) - 1)) as usize] += 1;
+        }
+    }
+    let mut buf = vec![0u64; v.len()];
+    for (p, c) in counts.iter_mut().enumerate() {
+        let mut at = 0;
+        for n in c.iter_mut() {
+            let k = *n;
+            *n = at;
+            at += k;
+        }
+        let shift = BITS * p as u32;
+        for &x in v.iter() {
+            let b = (((x - min) >> shift) & ((1 << BITS) - 1)) as usize;
+            buf[c[b]] = x;
+            c[b] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+    }
+}
+
+/// `v.partition_point(pred)` for a point expected near the start: doubling steps, then a
+/// binary search in the last one.
+pub(super) fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
+    let mut end = 1;
+    while end <= v.len() && pred(&v[end - 1]) {
+        end *= 2;
+    }
+    let start = end / 2; // `v[..start]` all satisfy `pred`
+    let end = end.min(v.len());
+    start + v[start..end].partition_point(pred)
+}
+
+/// Sorts row addresses and keeps one per address: at equal addresses a row start wins
+/// over an end of sequence. The same whether done once or again as rows are added.
+pub(super) fn sort_bounds(bounds: &mut Vec<(u64, bool)>) {
+    // Stable (a merge of runs): the rows come in few sorted runs (the part sorted before,
+    // then sequences mostly in address order), which an unstable sort does not see.
+    bounds.sort_by_key(|&(a, end)| (a, end));
+    bounds.dedup_by_key(|b| b.0);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn radix_sort_sorts() {
+        let mut seed = 3u64;
+        for n in [0, 1, 255, 256, 1000, 5000] {
+            for scale in [1u64, 1 << 12, 1 << 40, u64::MAX] {
+                let mut v: Vec<u64> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (seed >> 7) % scale.max(1) + if scale == 1 { 7 } else { 0 }
+                    })
+                    .collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                super::radix_sort(&mut v);
+                assert_eq!(v, want);
+            }
+        }
+    }
+
+    #[test]
+    fn sort_bounds_sorts() {
+        let mut seed = 5u64;
+        for n in [0, 3, 255, 256, 3000] {
+            for scale in [4u64, 1 << 20, 1 << 62, u64::MAX] {
+                let mut v: Vec<(u64, bool)> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        ((seed >> 3) % scale, seed >> 63 != 0)
+                    })
+                    .collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                want.dedup_by_key(|b| b.0);
+                super::sort_bounds(&mut v);
+                assert_eq!(v, want);
+            }
+        }
+    }
+
+    #[test]
+    fn gallop_is_partition_point() {
+        for n in 0..40 {
+            let v: Vec<usize> = (0..n).collect();
+            for x in 0..=n + 1 {
+                assert_eq!(super::gallop(&v, |&e| e < x), v.partition_point(|&e| e < x));
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Stepping over DIEs: most DIEs (types, variables, parameters, ...) only need their
+//! end, found from a plan per abbreviation instead of gimli reading every attribute.
+
+use super::{uleb9, Unit};
+
+/// How to step over one attribute (the sizes gimli's `skip_attributes` uses).
+#[derive(Clone, Copy)]
+enum Step {
+    Bytes(usize),
+    Leb128,
+    /// Null-terminated.
+    String,
+    /// A length of one byte, then the bytes.
+    Block1,
+    /// A ULEB128 length, then the bytes.
+    BlockLeb,
+}
+
+/// How to step over a DIE of one abbreviation; `None` where gimli must read it (unknown
+/// code or form).
+type Plan = Option<SkipPlan>;
+
+struct SkipPlan {
+    tag: gimli::DwTag,
+    children: bool,
+    steps: Vec<Step>,
+    /// The DIE's size after its code when `steps` are all fixed sizes.
+    fixed: Option<usize>,
+    /// No attribute that `UnitCode::collect` reads can fail to parse (given its bytes):
+    /// its forms have no size or offset gimli could refuse.
+    safe: bool,
+    /// Has `DW_AT_low_pc`, `DW_AT_high_pc` or `DW_AT_ranges`.
+    ranged: bool,
+}
+
+/// What [`Skips::step`] found.
+pub(super) struct Stepped {
+    pub(super) tag: gimli::DwTag,
+    pub(super) children: bool,
+    /// Where the next DIE starts.
+    pub(super) end: usize,
+    pub(super) safe: bool,
+    pub(super) ranged: bool,
+}
+
+/// Plans by abbreviation code (the codes of a unit are mostly 1, 2, 3, ...).
+pub(super) struct Skips<'a> {
+    abbrevs: &'a gimli::Abbreviations,
+    encoding: gimli::Encoding,
+    plans: Vec<Option<Plan>>,
+}
+
+/// Codes above this are read by gimli.
+const MAX_PLANNED_CODE: u64 = 1 << 14;
+
+impl<'a> Skips<'a> {
+    pub(super) fn new(unit: &'a Unit<'_>) -> Self {
+        Skips {
+            abbrevs: &unit.abbreviations,
+            encoding: unit.encoding(),
+            plans: Vec::new(),
+        }
+    }
+
+    fn plan(abbrev: &gimli::Abbreviation, encoding: gimli::Encoding) -> Plan {
+        let mut steps: Vec<Step> = Vec::with_capacity(abbrev.attributes().len());
+        let (mut safe, mut ranged) = (true, false);
+        for spec in abbrev.attributes() {
+            ranged |= matches!(
+                spec.name(),
+                gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges
+            );
+            // Forms `parse_attribute` reads without a check that could fail in bounds
+            // (offsets of 32-bit DWARF fit any usize).
+            safe &= match spec.form() {
+                gimli::DW_FORM_data1
+                | gimli::DW_FORM_data2
+                | gimli::DW_FORM_data4
+                | gimli::DW_FORM_data8
+                | gimli::DW_FORM_data16 => true,
+                gimli::DW_FORM_flag | gimli::DW_FORM_flag_present | gimli::DW_FORM_implicit_const => true,
+                gimli::DW_FORM_ref1 | gimli::DW_FORM_ref2 | gimli::DW_FORM_ref4 | gimli::DW_FORM_string => true,
+                gimli::DW_FORM_block1
+                | gimli::DW_FORM_block
+                | gimli::DW_FORM_exprloc
+                | gimli::DW_FORM_udata
+                | gimli::DW_FORM_sdata => true,
+                gimli::DW_FORM_strp | gimli::DW_FORM_line_strp | gimli::DW_FORM_sec_offset => {
+                    encoding.format.word_size() == 4
+                }
+                gimli::DW_FORM_ref_addr => encoding.format.word_size() == 4 && encoding.version != 2,
+                _ => false,
+            };
+            let step = match spec.form() {
+                gimli::DW_FORM_addr => Step::Bytes(usize::from(encoding.address_size)),
+                gimli::DW_FORM_implicit_const | gimli::DW_FORM_flag_present => Step::Bytes(0),
+                gimli::DW_FORM_data1
+                | gimli::DW_FORM_flag
+                | gimli::DW_FORM_strx1
+                | gimli::DW_FORM_ref1
+                | gimli::DW_FORM_addrx1 => Step::Bytes(1),
+                gimli::DW_FORM_data2 | gimli::DW_FORM_ref2 | gimli::DW_FORM_addrx2 | gimli::DW_FORM_strx2 => {
+                    Step::Bytes(2)
+                }
+                gimli::DW_FORM_addrx3 | gimli::DW_FORM_strx3 => Step::Bytes(3),
+                gimli::DW_FORM_data4
+                | gimli::DW_FORM_ref_sup4
+                | gimli::DW_FORM_ref4
+                | gimli::DW_FORM_strx4
+                | gimli::DW_FORM_addrx4 => Step::Bytes(4),
+                gimli::DW_FORM_data8 | gimli::DW_FORM_ref8 | gimli::DW_FORM_ref_sig8 | gimli::DW_FORM_ref_sup8 => {
+                    Step::Bytes(8)
+                }
+                gimli::DW_FORM_data16 => Step::Bytes(16),
+                gimli::DW_FORM_sec_offset
+                | gimli::DW_FORM_GNU_ref_alt
+                | gimli::DW_FORM_strp
+                | gimli::DW_FORM_strp_sup
+                | gimli::DW_FORM_GNU_strp_alt
+                | gimli::DW_FORM_line_strp => Step::Bytes(usize::from(encoding.format.word_size())),
+                gimli::DW_FORM_ref_addr => Step::Bytes(usize::from(if encoding.version == 2 {
+                    encoding.address_size
+                } else {
+                    encoding.format.word_size()
+                })),
+                gimli::DW_FORM_block1 => Step::Block1,
+                gimli::DW_FORM_block | gimli::DW_FORM_exprloc => Step::BlockLeb,
+                gimli::DW_FORM_string => Step::String,
+                gimli::DW_FORM_udata
+                | gimli::DW_FORM_sdata
+                | gimli::DW_FORM_ref_udata
+                | gimli::DW_FORM_strx
+                | gimli::DW_FORM_GNU_str_index
+                | gimli::DW_FORM_addrx
+                | gimli::DW_FORM_GNU_addr_index
+                | gimli::DW_FORM_loclistx
+                | gimli::DW_FORM_rnglistx => Step::Leb128,
+                _ => return None, // (block2, block4, indirect, unknown forms)
+            };
+            // Neighbouring fixed sizes are one step.
+            match (steps.last_mut(), step) {
+                (Some(Step::Bytes(n)), Step::Bytes(m)) => *n += m,
+                _ => steps.push(step),
+            }
+        }
+        let fixed = match steps[..] {
+            [] => Some(0),
+            [Step::Bytes(n)] => Some(n),
+            _ => None,
+        };
+        Some(SkipPlan {
+            tag: abbrev.tag(),
+            children: abbrev.has_children(),
+            steps,
+            fixed,
+            safe,
+            ranged,
+        })
+    }
+
+    /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
+    /// the next DIE starts; `None` where gimli must read it.
+    pub(super) fn step(&mut self, b: &[u8], pos: usize) -> Option<Stepped> {
+        let (code, mut at) = match *b.get(pos..)? {
+            [c, ..] if c < 0x80 => (u64::from(c), pos + 1),
+            [c0, c1, ..] if c1 < 0x80 => (u64::from(c0 & 0x7f) | u64::from(c1) << 7, pos + 2),
+            _ => return None,
+        };
+        if code == 0 {
+            return Some(Stepped {
+                tag: gimli::DwTag(0),
+                children: false,
+                end: at,
+                safe: true,
+                ranged: false,
+            });
+        }
+        if code > MAX_PLANNED_CODE {
+            return None;
+        }
+        let i = code as usize - 1;
+        if !matches!(self.plans.get(i), Some(Some(_))) {
+            if i >= self.plans.len() {
+                self.plans.resize_with(i + 1, || None);
+            }
+            self.plans[i] = Some(self.abbrevs.get(code).and_then(|a| Self::plan(a, self.encoding)));
+        }
+        let plan = self.plans[i].as_ref()?.as_ref()?;
+        if let Some(n) = plan.fixed {
+            // (most DIEs: one add)
+            at = at.checked_add(n)?;
+            if at > b.len() {
+                return None;
+            }
+            return Some(Stepped {
+                tag: plan.tag,
+                children: plan.children,
+                end: at,
+                safe: plan.safe,
+                ranged: plan.ranged,
+            });
+        }
+        for s in &plan.steps {
+            let len = match *s {
+                Step::Bytes(n) => n,
+                // (longer ones are gimli's: it refuses some 10-byte values when it reads one,
+                // in a code DIE or a declaration it used to read)
+                Step::Leb128 => uleb9(b, at)?.1 - at,
+                Step::String => b.get(at..)?.iter().position(|&x| x == 0)? + 1,
+                Step::Block1 => 1 + usize::from(*b.get(at)?),
+                Step::BlockLeb => {
+                    let (v, end) = uleb9(b, at)?; // (longer: gimli's overflow check)
+                    (end - at).checked_add(usize::try_from(v).ok()?)?
+                }
+            };
+            at = at.checked_add(len)?;
+            if at > b.len() {
+                return None;
+            }
+        }
+        Some(Stepped {
+            tag: plan.tag,
+            children: plan.children,
+            end: at,
+            safe: plan.safe,
+            ranged: plan.ranged,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The DIE stepper hands a LEB128 longer than 9 bytes to gimli, which refuses some of
+    /// them (a 10th byte above 1): stepping over one would accept a DIE gimli rejects.
+    #[test]
+    fn long_leb128_is_left_to_gimli() {
+        use gimli::RunTimeEndian::Little;
+        // 1: DW_TAG_compile_unit with children; 2: DW_TAG_variable, DW_AT_const_value udata.
+        let abbrev = [1u8, 0x11, 1, 0, 0, 2, 0x34, 0, 0x1c, 0x0f, 0, 0, 0];
+        let check = |leb: &[u8], steps: bool| {
+            // version 4, abbreviations at 0, 8-byte addresses; the unit's DIE, ours at 12
+            let mut body = vec![4u8, 0, 0, 0, 0, 0, 8, 1, 2];
+            body.extend_from_slice(leb);
+            body.push(0);
+            let mut info = (body.len() as u32).to_le_bytes().to_vec();
+            info.extend(body);
+            let dwarf = gimli::Dwarf {
+                debug_abbrev: gimli::DebugAbbrev::new(&abbrev, Little),
+                ..Default::default()
+            };
+            let header = gimli::DebugInfo::new(&info, Little).units().next().unwrap().unwrap();
+            let unit = dwarf.unit(header).unwrap();
+            let st = super::Skips::new(&unit).step(&info, 12);
+            assert_eq!(
+                st.map(|s| s.end),
+                if steps { Some(info.len() - 1) } else { None },
+                "{:x?}",
+                leb
+            );
+            let mut entries = unit.entries();
+            entries.next_dfs().unwrap();
+            let (_, die) = entries.next_dfs().unwrap().unwrap();
+            assert_eq!(die.attrs().next().is_ok(), steps, "gimli reads {:x?}", leb);
+        };
+        check(&[0x7f], true);
+        check(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], true);
+        check(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], false);
+    }
+}

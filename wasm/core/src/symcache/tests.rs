@@ -1,0 +1,446 @@
+//! The symcache's own tests: round trips, old versions, limits, corrupt input.
+
+use super::raw::*;
+use super::writer::*;
+use super::*;
+
+fn sample() -> Vec<u8> {
+    let mut w = SymCacheWriter::new();
+    let f_main = w.function("main", "main", 0);
+    let f_inl = w.function("_Z3addii", "add(int, int)", 4);
+    let file = w.file("/src/a.c");
+    let outer = FrameSpec {
+        function: f_main,
+        file,
+        line: 10,
+        column: 3,
+        sym_addr: 0x1000,
+    };
+    let inner = FrameSpec {
+        function: f_inl,
+        file,
+        line: 2,
+        column: 0,
+        sym_addr: 0x1010,
+    };
+    let l1 = w.chain(&[FrameSpec {
+        line: 9,
+        ..outer.clone()
+    }]);
+    let l2 = w.chain(&[outer.clone(), inner]);
+    w.range(0x1000, 0x1010, l1);
+    w.range(0x1010, 0x1020, l2);
+    w.range(0x2000, 0x2004, l1);
+    w.finish(&Identity {
+        kind: "elf".into(),
+        arch: "x86_64".into(),
+        image_base: 0x400000,
+        ..Default::default()
+    })
+}
+
+/// Probe steps a lookup of every interned string takes (its slot minus its home slot).
+fn string_probes(w: &SymCacheWriter) -> usize {
+    let slots = &w.string_index.slots;
+    let mask = slots.len() - 1;
+    let (index_bits, _) = IndexSet::split(slots.len(), 0);
+    let mut total = 0;
+    for (at, &s) in slots.iter().enumerate() {
+        if s != NONE {
+            let home = hash_of(string_text(&w.strings, &w.string_bytes, s & index_bits)) as usize & mask;
+            total += (at + slots.len() - home) & mask;
+        }
+    }
+    total
+}
+
+#[test]
+fn sequential_names_intern_as_cheaply_as_random_ones() {
+    // Names f0..f199999 once clustered in the index (the hash's low bits saw only
+    // their first bytes) and interning went quadratic; compare with random names of
+    // the same lengths.
+    let n = 200_000u32;
+    let mut seq = SymCacheWriter::new();
+    let mut rnd = SymCacheWriter::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..n {
+        let name = format!("f{}", i);
+        seq.string(&name);
+        let mut other = String::from("f");
+        while other.len() < name.len() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            other.push((b'a' + (state % 26) as u8) as char);
+        }
+        rnd.string(&other);
+    }
+    assert_eq!(seq.strings.len(), n as usize);
+    let (ps, pr) = (string_probes(&seq), string_probes(&rnd));
+    // about 1.5 probes per key at this load; random names may repeat (fewer keys)
+    assert!(ps < 3 * n as usize, "{} probes for {} sequential names", ps, n);
+    assert!(ps * 2 < pr * 3, "sequential {} vs random {} probes", ps, pr);
+}
+
+#[test]
+fn round_trip() {
+    let bytes = sample();
+    let c = SymCache::parse(&bytes).unwrap();
+    assert_eq!(c.identity().arch, "x86_64");
+    assert_eq!(c.identity().image_base, 0x400000);
+    assert!(c.lookup(0xfff).is_empty());
+    let f = c.lookup(0x1000);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].function.as_deref(), f[0].line, f[0].inlined),
+        (Some("main"), 9, false)
+    );
+    let f = c.lookup(0x101f);
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        (f[0].function.as_deref(), f[0].raw_function, f[0].line, f[0].inlined),
+        (Some("add(int, int)"), Some("_Z3addii"), 2, true)
+    );
+    assert_eq!(
+        (f[1].function.as_deref(), f[1].line, f[1].column, f[1].sym_addr),
+        (Some("main"), 10, 3, 0x1000)
+    );
+    assert!(c.lookup(0x1020).is_empty());
+    assert_eq!(c.lookup(0x2003).len(), 1);
+    assert!(c.lookup(0x2004).is_empty());
+}
+
+/// Ranges in address order (kept in their chunks) and in any order (sorted at
+/// `finish`) give the same symcache: the first range added wins where they overlap.
+#[test]
+fn ranges_in_any_order_and_across_chunks() {
+    let n = (1u64 << CHUNK_BITS) + 1000;
+    // Two ranges per start: the second, longer one only shows past the first's end.
+    let ranges: Vec<(u64, u64, u32)> = (0..n)
+        .flat_map(|i| {
+            [
+                (16 * i, 16 * i + 8, (2 * i) as u32),
+                (16 * i, 16 * i + 12, (2 * i + 1) as u32),
+            ]
+        })
+        .collect();
+    let build = |order: &[(u64, u64, u32)]| {
+        let mut w = SymCacheWriter::new();
+        let f = w.function("f", "f", 0);
+        let locs: Vec<u32> = (0..2 * n as u32)
+            .map(|k| {
+                w.chain(&[FrameSpec {
+                    function: f,
+                    file: NONE,
+                    line: k + 1,
+                    column: 0,
+                    sym_addr: 0,
+                }])
+            })
+            .collect();
+        for &(s, e, k) in order {
+            w.range(s, e, locs[k as usize]);
+        }
+        w.finish(&Identity::default())
+    };
+    let sorted = build(&ranges);
+    // Reversed pairs of starts, each pair still in the order that decides overlaps.
+    let mut shuffled: Vec<(u64, u64, u32)> = ranges.chunks(2).rev().flatten().copied().collect();
+    shuffled.rotate_left(777 * 2);
+    assert_eq!(build(&shuffled), sorted);
+    let c = SymCache::parse(&sorted).unwrap();
+    for i in [0, 1, (1 << CHUNK_BITS) - 1, 1 << CHUNK_BITS, n - 1] {
+        assert_eq!(c.lookup(16 * i + 7)[0].line, (2 * i + 1) as u32);
+        assert_eq!(c.lookup(16 * i + 8)[0].line, (2 * i + 2) as u32);
+        assert!(c.lookup(16 * i + 12).is_empty());
+    }
+}
+
+/// The same symcache in the version 2 layout (FORMAT.md, version history).
+fn as_version_2(bytes: &[u8]) -> Vec<u8> {
+    let c = SymCache::parse(bytes).unwrap();
+    let mut out = bytes[..HEADER_LEN_V2].to_vec();
+    out[8..12].copy_from_slice(&2u32.to_le_bytes());
+    for i in 0..c.n_ranges {
+        out.extend_from_slice(&c.start(i).to_le_bytes());
+    }
+    out.extend_from_slice(c.range_locs);
+    for i in 0..c.location_count() {
+        let b = &c.locations[i * c.layout.stride..];
+        let (lay, l) = (&c.layout, c.location(i as u32).unwrap());
+        for w in [lay.index(b, 0), l.line, l.column, lay.index(b, 3), l.caller, 0] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(&l.sym_addr.to_le_bytes());
+    }
+    let tail = c.functions.as_ptr() as usize - bytes.as_ptr() as usize;
+    out.extend_from_slice(&bytes[tail..]);
+    out
+}
+
+#[test]
+fn version_2_is_read_like_version_3() {
+    let v3 = sample();
+    let v2 = as_version_2(&v3);
+    assert!(v2.len() > v3.len());
+    let (a, b) = (SymCache::parse(&v3).unwrap(), SymCache::parse(&v2).unwrap());
+    assert_eq!(a.identity(), b.identity());
+    for addr in [
+        0,
+        0xfff,
+        0x1000,
+        0x100f,
+        0x1010,
+        0x101f,
+        0x1020,
+        0x2003,
+        0x2004,
+        u64::MAX,
+    ] {
+        assert_eq!(a.lookup(addr), b.lookup(addr));
+    }
+    assert_eq!(a.lookup(0x101f).len(), 2);
+    // A version 3 header with a width past its field's limit is refused.
+    let mut bad = v3.clone();
+    bad[65] = 5;
+    assert!(SymCache::parse(&bad).is_err());
+    // So are zero-byte location records, which would let a few bytes claim 2^32
+    // locations (and the reader check each of them).
+    let empty = SymCacheWriter::new().finish(&Identity::default());
+    let mut bad = empty.clone();
+    bad[65..71].fill(0);
+    bad[28..32].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = SymCache::parse(&bad).unwrap_err();
+    assert!(format!("{:?}", e).contains("empty"), "{:?}", e);
+    assert!(SymCache::parse(&empty).is_ok());
+}
+
+#[test]
+fn batched_lookups_agree_with_single_ones() {
+    let mut w = SymCacheWriter::new();
+    let file = w.file("/src/a.c");
+    let f = w.function("f", "f", 0);
+    // Ranges with gaps, so that batches meet covered, uncovered and boundary addresses.
+    for i in 0..500u32 {
+        let loc = w.chain(&[FrameSpec {
+            function: f,
+            file,
+            line: i + 1,
+            column: 0,
+            sym_addr: 0,
+        }]);
+        w.range(
+            0x1000 + 16 * i as u64,
+            0x1000 + 16 * i as u64 + 4 + (i % 13) as u64,
+            loc,
+        );
+    }
+    let bytes = w.finish(&Identity::default());
+    let c = SymCache::parse(&bytes).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut addrs: Vec<u64> = (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            0xff0 + x % (16 * 520)
+        })
+        .collect();
+    addrs.extend([0, 0xfff, 0x1000, 0x1003, 0x1004, u64::MAX, 0x1000 + 16 * 499]);
+    // All of them (u64::MAX: sorted as (address, index) pairs), the random ones (packed
+    // in one u64 each), and small batches (searched one by one).
+    for batch in [&addrs[..], &addrs[..3000], &addrs[..10], &addrs[2990..]] {
+        let want: Vec<u32> = batch.iter().map(|&a| c.location_at(a).unwrap_or(NONE)).collect();
+        assert_eq!(c.locations_at(batch), want);
+        let mut seen = vec![false; batch.len()];
+        let mut last = 0u64;
+        c.locations_in_address_order(batch, |i, loc| {
+            let a = batch[i as usize];
+            assert!(a >= last && !seen[i as usize] && loc == want[i as usize]);
+            seen[i as usize] = true;
+            last = a;
+        });
+        assert!(seen.iter().all(|&s| s));
+    }
+    assert!(c.locations_at(&addrs).iter().filter(|&&l| l != NONE).count() > 500);
+}
+
+#[test]
+fn deep_chains_keep_outermost_and_innermost_frames() {
+    let mut w = SymCacheWriter::new();
+    let file = w.file("/src/a.c");
+    let chain: Vec<FrameSpec> = (0..MAX_INLINE_DEPTH as u32 + 44)
+        .map(|i| FrameSpec {
+            function: w.function(&format!("f{}", i), &format!("f{}", i), 0),
+            file,
+            line: i + 1,
+            column: 0,
+            sym_addr: 0x1000,
+        })
+        .collect();
+    let loc = w.chain(&chain);
+    w.range(0x1000, 0x1010, loc);
+    let bytes = w.finish(&Identity::default());
+    let c = SymCache::parse(&bytes).unwrap();
+    let f = c.lookup(0x1000);
+    assert_eq!(f.len(), MAX_INLINE_DEPTH);
+    assert_eq!(f[0].function.as_deref(), Some("f299"));
+    assert_eq!(f[MAX_INLINE_DEPTH - 2].function.as_deref(), Some("f45"));
+    assert_eq!(
+        (
+            f[MAX_INLINE_DEPTH - 1].function.as_deref(),
+            f[MAX_INLINE_DEPTH - 1].inlined
+        ),
+        (Some("f0"), false)
+    );
+}
+
+/// Format 4: a function stored with its raw name only is demangled at lookup, under a
+/// name id past the strings; the demangled text is not in the string table.
+#[test]
+fn raw_names_are_demangled_at_lookup() {
+    let mut w = SymCacheWriter::new();
+    let raw = w.string("_ZN2ns3addEii");
+    let f = w.function_of(raw, NONE, 4);
+    let g = w.function("g", "g", 0);
+    let file = w.file("/src/a.cc");
+    let outer = FrameSpec {
+        function: g,
+        file,
+        line: 3,
+        column: 0,
+        sym_addr: 0x1000,
+    };
+    let loc = w.chain(&[
+        outer,
+        FrameSpec {
+            function: f,
+            file,
+            line: 7,
+            column: 2,
+            sym_addr: 0x1004,
+        },
+    ]);
+    w.range(0x1000, 0x1010, loc);
+    let bytes = w.finish(&Identity::default());
+    let c = SymCache::parse(&bytes).unwrap();
+    let frames = c.lookup(0x1008);
+    assert_eq!(frames[0].function.as_deref(), Some("ns::add(int, int)"));
+    assert_eq!(frames[0].raw_function, Some("_ZN2ns3addEii"));
+    assert_eq!(frames[1].function.as_deref(), Some("g"));
+    let l = c.location(c.location_at(0x1008).unwrap()).unwrap();
+    assert!(l.function as usize >= c.string_count() && (l.function as usize) < c.name_count());
+    assert_eq!(c.name(l.function).as_deref(), Some("ns::add(int, int)"));
+    assert!((0..c.string_count() as u32).all(|i| c.string(i) != Some("ns::add(int, int)")));
+    assert_eq!(c.name(c.name_count() as u32), None);
+    // Read as version 3 (same layout), the raw-only name is unknown, as it always was.
+    let mut v3 = bytes.clone();
+    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let c3 = SymCache::parse(&v3).unwrap();
+    assert_eq!(c3.lookup(0x1008)[0].function, None);
+    assert_eq!(c3.lookup(0x1008)[0].raw_function, Some("_ZN2ns3addEii"));
+}
+
+#[test]
+fn reader_refuses_chains_deeper_than_the_limit() {
+    let mut w = SymCacheWriter::new();
+    let mut caller = NONE;
+    // Bypass `chain` (which elides) to write what a hostile writer could.
+    for i in 0..=MAX_INLINE_DEPTH as u32 {
+        let key = LocKey {
+            file: NONE,
+            line: i,
+            column: 0,
+            function: NONE,
+            inlined_into: caller,
+            sym_addr: 0,
+        };
+        w.locations.push(key);
+        caller = i;
+    }
+    w.range(0, 4, caller);
+    let bytes = w.finish(&Identity::default());
+    let err = SymCache::parse(&bytes).unwrap_err();
+    assert!(err.to_string().contains("frames deep"), "{}", err);
+}
+
+#[test]
+fn truncated_and_corrupt_are_errors() {
+    let bytes = sample();
+    for n in 0..bytes.len() {
+        assert!(SymCache::parse(&bytes[..n]).is_err());
+    }
+    for i in 0..bytes.len() {
+        for v in [0u8, 0xff, 0x7f] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            if let Ok(c) = SymCache::parse(&b) {
+                for a in [0u64, 0x1000, 0x1010, 0x2000, u64::MAX] {
+                    let _ = c.lookup(a);
+                }
+            }
+        }
+    }
+}
+
+/// The worked example of FORMAT.md: a symcache of one function, written here, must be
+/// byte for byte the hex dump there (so the example cannot drift from the format).
+fn worked_example() -> Vec<u8> {
+    let mut w = SymCacheWriter::new();
+    let main = w.function("main", "main", 0);
+    let file = w.file("/src/a.c");
+    let loc = w.chain(&[FrameSpec {
+        function: main,
+        file,
+        line: 3,
+        column: 5,
+        sym_addr: 0x10,
+    }]);
+    w.range(0x10, 0x18, loc);
+    w.finish(&Identity {
+        kind: "elf".into(),
+        arch: "x86_64".into(),
+        image_base: 0x1000,
+        flags: FLAG_HAS_DEBUG_INFO,
+        ..Default::default()
+    })
+}
+
+/// `bytes` as FORMAT.md shows them: 16 a line, offset first.
+fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = line.iter().map(|b| format!("{:02x}", b)).collect();
+        out += &format!("{:04x}: {}\n", i * 16, hex.join(" "));
+    }
+    out
+}
+
+#[test]
+fn format_md_worked_example_is_what_the_writer_writes() {
+    let doc = include_str!("FORMAT.md");
+    let start = doc
+        .find("<!-- worked example: hex -->")
+        .expect("FORMAT.md has the worked example");
+    let block = &doc[start..];
+    let (open, close) = (block.find("```text\n").unwrap() + 8, block.find("\n```\n").unwrap() + 1);
+    let bytes = worked_example();
+    assert_eq!(
+        &block[open..close],
+        hex_dump(&bytes),
+        "FORMAT.md's worked example differs from the writer's bytes"
+    );
+    let cache = SymCache::parse(&bytes).unwrap();
+    let frames = cache.lookup(0x14);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(
+        (
+            frames[0].function.as_deref(),
+            frames[0].file,
+            frames[0].line,
+            frames[0].column
+        ),
+        (Some("main"), Some("/src/a.c"), 3, 5)
+    );
+    assert!(cache.lookup(0x18).is_empty() && cache.lookup(0x0f).is_empty());
+}

@@ -1,0 +1,715 @@
+//! Writing a symcache: interning strings, files, functions and frame chains, collecting
+//! ranges, and the output in one pass of sections ([`SymCacheWriter::finish_into`]).
+
+use super::raw::{align8, width_of, Header, Widths, FUNCTION_LEN, HEADER_LEN};
+use super::{FrameSpec, Identity, END_MAGIC, MAX_INLINE_DEPTH, NONE, VERSION};
+use crate::hash::FastMap;
+
+/// Entries of [`SymCacheWriter::hot`] (a power of two).
+const HOT: usize = 4096;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct LocKey {
+    pub(super) file: u32,
+    pub(super) line: u32,
+    pub(super) column: u32,
+    pub(super) function: u32,
+    pub(super) inlined_into: u32,
+    pub(super) sym_addr: u64,
+}
+
+impl LocKey {
+    /// The stored fields, in order: file, line, column, function, caller (the three
+    /// indices plus one, so that `NONE` is 0), sym_addr.
+    fn fields(&self) -> [u64; 6] {
+        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+        [
+            plus_one(self.file),
+            self.line as u64,
+            self.column as u64,
+            plus_one(self.function),
+            plus_one(self.inlined_into),
+            self.sym_addr,
+        ]
+    }
+}
+
+/// Builds a symcache: intern strings, files, functions and frame chains, add ranges.
+#[derive(Default)]
+pub struct SymCacheWriter {
+    pub(super) strings: Vec<(u32, u32)>,
+    pub(super) string_bytes: Vec<u8>,
+    pub(super) string_index: IndexSet,
+    files: Vec<u32>,
+    file_index: FastMap<u32, u32>,
+    functions: Vec<[u32; 3]>,
+    function_index: FastMap<[u32; 3], u32>,
+    pub(super) locations: Chunked<LocKey>,
+    location_index: IndexSet,
+    /// The last chain's locations (outermost first): the next chain mostly shares them.
+    recent: Vec<(LocKey, u32)>,
+    /// Locations interned lately, direct-mapped by hash ([`NONE`]: empty). A location
+    /// asked for again is mostly a recent one; the index costs two cache misses (slot
+    /// and key) for it.
+    hot: Vec<(LocKey, u32)>,
+    /// In fixed chunks: a big Breakpad file has ~10M ranges, and a doubling vector would
+    /// need its old and new buffers at once. Builders mostly add them in address order;
+    /// `ranges_unsorted` says one came before the range added ahead of it.
+    ranges: Chunked<(u64, u64, u32)>,
+    ranges_unsorted: bool,
+    fallback: Vec<(u64, u64, u32)>,
+}
+
+impl SymCacheWriter {
+    /// A new, empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Interns a string and gives its index.
+    pub fn string(&mut self, s: &str) -> u32 {
+        let (strings, bytes) = (&self.strings, &self.string_bytes);
+        let hash = hash_of(s.as_bytes());
+        let slot = match self
+            .string_index
+            .find(hash, |i| string_text(strings, bytes, i) == s.as_bytes())
+        {
+            Ok(i) => return i,
+            Err(slot) => slot,
+        };
+        let i = self.strings.len() as u32;
+        self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
+        self.string_bytes.extend_from_slice(s.as_bytes());
+        let (strings, bytes) = (&self.strings, &self.string_bytes);
+        self.string_index
+            .insert(slot, hash, i, |i| hash_of(string_text(strings, bytes, i)));
+        i
+    }
+
+    /// Interns a file (full path) and gives its index.
+    pub fn file(&mut self, path: &str) -> u32 {
+        let s = self.string(path);
+        if let Some(&i) = self.file_index.get(&s) {
+            return i;
+        }
+        let i = self.files.len() as u32;
+        self.files.push(s);
+        self.file_index.insert(s, i);
+        i
+    }
+
+    /// Interns a function: its raw (mangled) name, demangled name and DWARF language.
+    pub fn function(&mut self, raw: &str, demangled: &str, lang: u32) -> u32 {
+        let (raw, demangled) = (self.string(raw), self.string(demangled));
+        self.function_of(raw, demangled, lang)
+    }
+
+    /// [`function`](Self::function) with both names already interned ([`string`](Self::string)).
+    /// `demangled` = [`NONE`]: readers demangle `raw` when a lookup names the function
+    /// (format 4), so a build does not demangle names nobody looks up.
+    pub fn function_of(&mut self, raw: u32, demangled: u32, lang: u32) -> u32 {
+        let key = [raw, demangled, lang];
+        if let Some(&i) = self.function_index.get(&key) {
+            return i;
+        }
+        let i = self.functions.len() as u32;
+        self.functions.push(key);
+        self.function_index.insert(key, i);
+        i
+    }
+
+    /// Interns a frame chain (outermost frame first) and gives the innermost location.
+    /// Of a chain deeper than [`MAX_INLINE_DEPTH`], the outermost frame and the innermost
+    /// ones are kept.
+    pub fn chain(&mut self, frames: &[FrameSpec]) -> u32 {
+        let mut caller = NONE;
+        let skip = frames.len().saturating_sub(MAX_INLINE_DEPTH);
+        let kept = frames.iter().take(1).chain(frames.iter().skip(1 + skip));
+        for (depth, f) in kept.enumerate() {
+            let key = LocKey {
+                file: f.file,
+                line: f.line,
+                column: f.column,
+                function: f.function,
+                inlined_into: caller,
+                sym_addr: f.sym_addr,
+            };
+            caller = self.location(depth, key);
+        }
+        caller
+    }
+
+    /// Interns the location at `depth` of a chain. Consecutive chains (neighbouring
+    /// line-table rows) mostly differ only in their innermost frames, so the previous
+    /// chain is compared first and most frames cost no hash lookup.
+    fn location(&mut self, depth: usize, key: LocKey) -> u32 {
+        if let Some(&(k, i)) = self.recent.get(depth) {
+            if k == key {
+                return i;
+            }
+        }
+        self.recent.truncate(depth);
+        let hash = hash_of(&key);
+        if self.hot.is_empty() {
+            self.hot = vec![(key, NONE); HOT];
+        }
+        // (the index uses the low bits)
+        let h = (hash >> 48) as usize & (HOT - 1);
+        if self.hot[h].1 != NONE && self.hot[h].0 == key {
+            let i = self.hot[h].1;
+            self.recent.push((key, i));
+            return i;
+        }
+        let locations = &self.locations;
+        let i = match self.location_index.find(hash, |i| *locations.get(i) == key) {
+            Ok(i) => i,
+            Err(slot) => {
+                let i = self.locations.len() as u32;
+                self.locations.push(key);
+                let locations = &self.locations;
+                self.location_index.insert(slot, hash, i, |i| hash_of(locations.get(i)));
+                i
+            }
+        };
+        self.hot[h] = (key, i);
+        self.recent.push((key, i));
+        i
+    }
+
+    /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
+    /// order; where they overlap, the one added first wins.
+    pub fn range(&mut self, start: u64, end: u64, location: u32) {
+        if start < end && location != NONE {
+            if matches!(self.ranges.last(), Some(r) if start < r.0) {
+                self.ranges_unsorted = true;
+            }
+            self.ranges.push((start, end, location));
+        }
+    }
+
+    /// Maps `[start, end)` to `location` where no [`range`](Self::range) covers it
+    /// (symbol-table names under DWARF line information).
+    pub fn fallback_range(&mut self, start: u64, end: u64, location: u32) {
+        if start < end && location != NONE {
+            self.fallback.push((start, end, location));
+        }
+    }
+
+    /// Whether a range was added.
+    pub fn has_ranges(&self) -> bool {
+        self.ranges.len() > 0
+    }
+
+    /// Writes the symcache into a vector (tests and tools; the wasm shim streams it to
+    /// the host with [`finish_into`](Self::finish_into)).
+    pub fn finish(self, id: &Identity) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self.finish_into(id, &mut out) {
+            Ok(()) => out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Writes the symcache to `out`: its size first, then its bytes in chunks of at most
+    /// [`OUTPUT_CHUNK`]. Each table is freed once written, so no whole copy of the output
+    /// is ever held here. Stops at the first error of `out`.
+    pub fn finish_into<O: Output>(mut self, id: &Identity, out: &mut O) -> std::result::Result<(), O::Error> {
+        let kind = self.string(&id.kind);
+        let arch = self.string(&id.arch);
+        let debug_id = self.string(&id.debug_id);
+        let code_id = self.string(&id.code_id);
+        // The indexes only serve interning: free them before the output is written (they
+        // are the largest part of a big build's peak memory).
+        self.string_index = IndexSet::default();
+        self.file_index = FastMap::default();
+        self.function_index = FastMap::default();
+        self.location_index = IndexSet::default();
+        self.recent = Vec::new();
+
+        let primary = Sorted::of(std::mem::take(&mut self.ranges), self.ranges_unsorted).non_overlapping();
+        // The fallback ranges where no primary one reaches (sorted, disjoint like them).
+        let mut extra = Vec::new();
+        let mut j = 0;
+        let fallback = Sorted::from_vec(std::mem::take(&mut self.fallback)).non_overlapping();
+        for k in 0..fallback.len() {
+            let (s, e, l) = fallback.get(k);
+            let mut cur = s;
+            while cur < e {
+                while j < primary.len() && primary.get(j).1 <= cur {
+                    j += 1;
+                }
+                if j < primary.len() && primary.get(j).0 <= cur {
+                    cur = primary.get(j).1;
+                    continue;
+                }
+                let stop = if j < primary.len() { e.min(primary.get(j).0) } else { e };
+                extra.push((cur, stop, l));
+                cur = stop;
+            }
+        }
+        drop(fallback);
+        let extra = Sorted::Vec(extra); // made in start order
+                                        // The range starts and their locations are written by walking the ranges again
+                                        // for each section, not kept in arrays.
+        let mut n_ranges = 0usize;
+        let mut last_start = 0;
+        merged_starts(&primary, &extra, |s, _| {
+            n_ranges += 1;
+            last_start = s;
+        });
+        // Each field as narrow as its largest value needs (the same for all locations).
+        let mut top = [0u64; 6];
+        for chunk in &self.locations.chunks {
+            for l in chunk {
+                for (t, v) in top.iter_mut().zip(l.fields()) {
+                    *t = (*t).max(v);
+                }
+            }
+        }
+        let mut location = top.map(width_of);
+        // At least a byte per record: the reader bounds the location count by the bytes.
+        location[5] = location[5].max(1);
+        let widths = Widths {
+            start: width_of(last_start).max(1),
+            location,
+        };
+        let before_strings = HEADER_LEN
+            + align8(n_ranges * widths.start as usize)
+            + align8(n_ranges * 4)
+            + align8(self.locations.len() * widths.stride())
+            + self.functions.len() * FUNCTION_LEN
+            + self.files.len() * 4
+            + self.strings.len() * 8;
+        // As `SymCache::parse` computes it: the string data pads the whole to 8 bytes.
+        let size = align8(before_strings + self.string_bytes.len()) + END_MAGIC.len();
+        out.begin(size as u64)?;
+        let mut o = Chunks::new(out);
+
+        let header = Header {
+            version: VERSION,
+            flags: id.flags,
+            image_base: id.image_base,
+            n_ranges: n_ranges as u32,
+            n_locations: self.locations.len() as u32,
+            n_functions: self.functions.len() as u32,
+            n_files: self.files.len() as u32,
+            n_strings: self.strings.len() as u32,
+            string_bytes: self.string_bytes.len() as u32,
+            arch,
+            debug_id,
+            code_id,
+            kind,
+            widths: widths.to_bytes(),
+        };
+        o.put(&header.to_bytes());
+        debug_assert_eq!(o.at, HEADER_LEN as u64);
+        merged_starts(&primary, &extra, |s, _| {
+            o.put(&s.to_le_bytes()[..widths.start as usize])
+        });
+        o.pad8();
+        merged_starts(&primary, &extra, |_, l| o.u32(l));
+        o.pad8();
+        drop(primary);
+        drop(extra);
+        o.check()?;
+        for chunk in std::mem::take(&mut self.locations.chunks) {
+            // A record is put whole: a put per field costs more than the fields.
+            let mut rec = [0u8; 48];
+            for l in &chunk {
+                let mut at = 0;
+                for (v, w) in l.fields().into_iter().zip(widths.location) {
+                    rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
+                    at += w as usize;
+                }
+                o.put(&rec[..at]);
+            }
+            o.check()?;
+        }
+        o.pad8();
+        for f in std::mem::take(&mut self.functions) {
+            for w in f {
+                o.u32(w);
+            }
+        }
+        for f in std::mem::take(&mut self.files) {
+            o.u32(f);
+        }
+        o.check()?;
+        for (offset, len) in std::mem::take(&mut self.strings) {
+            o.u32(offset);
+            o.u32(len);
+        }
+        o.check()?;
+        o.put(&std::mem::take(&mut self.string_bytes));
+        o.pad8();
+        o.put(END_MAGIC);
+        debug_assert_eq!(o.at, size as u64);
+        o.flush()
+    }
+}
+
+/// A finished build, not written yet: builders return it, so that what they read is
+/// freed before the output is written.
+pub struct SymCacheBuild {
+    /// Everything interned and every range.
+    pub writer: SymCacheWriter,
+    /// The object identity for the header.
+    pub identity: Identity,
+    /// What the build skipped of the input (`native::warnings::Warnings::lines`); not
+    /// part of the symcache.
+    pub warnings: Vec<String>,
+}
+
+impl SymCacheBuild {
+    /// The symcache's bytes ([`SymCacheWriter::finish`]).
+    pub fn finish(self) -> Vec<u8> {
+        self.writer.finish(&self.identity)
+    }
+
+    /// Writes the symcache to `out` ([`SymCacheWriter::finish_into`]).
+    pub fn finish_into<O: Output>(self, out: &mut O) -> std::result::Result<(), O::Error> {
+        self.writer.finish_into(&self.identity, out)
+    }
+}
+
+/// Where [`SymCacheWriter::finish_into`] writes a symcache: its exact size first, then
+/// all its bytes in order.
+pub trait Output {
+    /// Why the output failed; [`SymCacheWriter::finish_into`] stops and returns it.
+    type Error;
+    /// The symcache is `size` bytes; called once, before any [`write`](Self::write).
+    fn begin(&mut self, size: u64) -> std::result::Result<(), Self::Error>;
+    /// The next bytes of the symcache (at most [`OUTPUT_CHUNK`]).
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error>;
+}
+
+impl Output for Vec<u8> {
+    type Error = std::convert::Infallible;
+
+    fn begin(&mut self, size: u64) -> std::result::Result<(), Self::Error> {
+        // Allocated once at its final size: no doubling, no copy.
+        self.reserve_exact(size as usize);
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Size of the pieces [`SymCacheWriter::finish_into`] hands its [`Output`]: large enough
+/// that a host call per piece costs nothing, small enough to stay a small allocation.
+pub const OUTPUT_CHUNK: usize = 64 * 1024;
+
+/// Gathers little writes into [`OUTPUT_CHUNK`]-sized ones. The first error is kept
+/// (later writes are dropped) and returned by [`check`](Self::check): the section
+/// loops stay plain.
+struct Chunks<'o, O: Output> {
+    out: &'o mut O,
+    buf: Vec<u8>,
+    /// Bytes written so far (for padding).
+    at: u64,
+    failed: Option<O::Error>,
+}
+
+impl<'o, O: Output> Chunks<'o, O> {
+    fn new(out: &'o mut O) -> Self {
+        Chunks {
+            out,
+            buf: Vec::with_capacity(OUTPUT_CHUNK),
+            at: 0,
+            failed: None,
+        }
+    }
+
+    fn put(&mut self, mut bytes: &[u8]) {
+        self.at += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let n = bytes.len().min(OUTPUT_CHUNK - self.buf.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.buf.len() == OUTPUT_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.put(&v.to_le_bytes());
+    }
+
+    fn pad8(&mut self) {
+        let n = (8 - self.at % 8) % 8;
+        self.put(&[0u8; 8][..n as usize]);
+    }
+
+    fn send(&mut self) {
+        if self.failed.is_none() && !self.buf.is_empty() {
+            if let Err(e) = self.out.write(&self.buf) {
+                self.failed = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    fn check(&mut self) -> std::result::Result<(), O::Error> {
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(mut self) -> std::result::Result<(), O::Error> {
+        self.send();
+        self.check()
+    }
+}
+
+/// Calls `emit(start, location)` for each range start of the output: the ranges of `a`
+/// and `b` (each sorted and disjoint, no start in both) in start order, neighbours with
+/// one location joined, a [`NONE`] start at each gap and after the last range.
+fn merged_starts(a: &Sorted, b: &Sorted, mut emit: impl FnMut(u64, u32)) {
+    let (mut i, mut j) = (0, 0);
+    // End and location of the range emitted last.
+    let mut prev: Option<(u64, u32)> = None;
+    let at = |r: &Sorted, k: usize| if k < r.len() { Some(r.get(k)) } else { None };
+    loop {
+        let (s, e, l) = match (at(a, i), at(b, j)) {
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                i += 1;
+                x
+            }
+            (Some(x), None) => {
+                i += 1;
+                x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => break,
+        };
+        if let Some((end_prev, l_prev)) = prev {
+            if s == end_prev && l == l_prev {
+                prev = Some((e, l));
+                continue;
+            }
+            if s > end_prev {
+                emit(end_prev, NONE);
+            }
+        }
+        emit(s, l);
+        prev = Some((e, l));
+    }
+    if let Some((end, _)) = prev {
+        emit(end, NONE);
+    }
+}
+
+/// A growing array in fixed-size chunks: it never moves what it holds, so growing
+/// it never needs the old and a doubled copy at once (a 1.4M-location build would
+/// hold 100 MB for a moment) nor leaves holes a non-moving allocator cannot reuse.
+pub(super) struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+pub(super) const CHUNK_BITS: u32 = 16;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn push(&mut self, v: T) {
+        if self.len & ((1 << CHUNK_BITS) - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(1 << CHUNK_BITS));
+        }
+        self.chunks.last_mut().unwrap().push(v);
+        self.len += 1;
+    }
+
+    fn get(&self, i: u32) -> &T {
+        &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+    }
+
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        &mut self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+    }
+
+    fn last(&self) -> Option<&T> {
+        self.chunks.last().and_then(|c| c.last())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        let n = (len + (1 << CHUNK_BITS) - 1) >> CHUNK_BITS;
+        self.chunks.truncate(n);
+        if let Some(c) = self.chunks.last_mut() {
+            c.truncate(len - ((n - 1) << CHUNK_BITS));
+        }
+        self.len = len;
+    }
+}
+
+/// Ranges sorted by start (equal starts in the order added).
+enum Sorted {
+    Vec(Vec<(u64, u64, u32)>),
+    Chunked(Chunked<(u64, u64, u32)>),
+}
+
+impl Sorted {
+    /// `ranges` sorted: as they are unless `unsorted`; else moved into one vector (the
+    /// chunks are freed as they are copied) and sorted there, stably.
+    fn of(ranges: Chunked<(u64, u64, u32)>, unsorted: bool) -> Sorted {
+        if !unsorted {
+            return Sorted::Chunked(ranges);
+        }
+        let mut v = Vec::with_capacity(ranges.len());
+        for chunk in ranges.chunks {
+            v.extend_from_slice(&chunk);
+        }
+        Sorted::from_vec(v)
+    }
+
+    /// `v` sorted in place, stably (equal starts keep the order they were added in).
+    fn from_vec(mut v: Vec<(u64, u64, u32)>) -> Sorted {
+        v.sort_by_key(|r| r.0);
+        Sorted::Vec(v)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Sorted::Vec(v) => v.len(),
+            Sorted::Chunked(c) => c.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> (u64, u64, u32) {
+        match self {
+            Sorted::Vec(v) => v[i],
+            Sorted::Chunked(c) => *c.get(i as u32),
+        }
+    }
+
+    fn set(&mut self, i: usize, r: (u64, u64, u32)) {
+        match self {
+            Sorted::Vec(v) => v[i] = r,
+            Sorted::Chunked(c) => *c.get_mut(i as u32) = r,
+        }
+    }
+
+    /// Clips overlaps in place: the range added first wins at equal starts; otherwise
+    /// the earlier range keeps its extent.
+    fn non_overlapping(mut self) -> Sorted {
+        let mut kept = 0;
+        for i in 0..self.len() {
+            let (mut s, e, l) = self.get(i);
+            if kept > 0 {
+                let last_end = self.get(kept - 1).1;
+                if e <= last_end {
+                    continue;
+                }
+                s = s.max(last_end);
+            }
+            self.set(kept, (s, e, l));
+            kept += 1;
+        }
+        match &mut self {
+            Sorted::Vec(v) => v.truncate(kept),
+            Sorted::Chunked(c) => c.truncate(kept),
+        }
+        self
+    }
+}
+
+/// The bytes of interned string `i`.
+pub(super) fn string_text<'b>(strings: &[(u32, u32)], bytes: &'b [u8], i: u32) -> &'b [u8] {
+    let (o, n) = strings[i as usize];
+    &bytes[o as usize..(o + n) as usize]
+}
+
+/// The hash the writer's indexes use.
+pub(super) fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::BuildHasherDefault::<crate::hash::FastHasher>::default().build_hasher();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// A hash set of indices into a table the writer keeps (open addressing, linear
+/// probing): the keys live only in that table, where a `HashMap` would hold a second copy
+/// of each (for locations and strings, the largest part of a big build's memory).
+///
+/// A slot holds the index in its low bits and, in the bits the index cannot use (indices
+/// are below the table's length, a power of two), a tag from the hash: a probe compares a
+/// key in the writer's table (a cache miss at random) only when the tags agree.
+#[derive(Default)]
+pub(super) struct IndexSet {
+    /// Tagged indices, [`NONE`] for a free slot; the length is zero or a power of two.
+    pub(super) slots: Vec<u32>,
+    len: usize,
+}
+
+impl IndexSet {
+    /// The mask of a slot's index bits and the tag of `hash`, for a table of `len` slots.
+    pub(super) fn split(len: usize, hash: u64) -> (u32, u32) {
+        let bits = len.trailing_zeros();
+        if bits >= 32 {
+            return (u32::MAX, 0);
+        }
+        (((1u64 << bits) - 1) as u32, ((hash >> 32) as u32) << bits)
+    }
+
+    /// The index whose key `is` says is equal, else the free slot to insert it at.
+    fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> std::result::Result<u32, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let mask = self.slots.len() - 1;
+        let (index_bits, tag) = Self::split(self.slots.len(), hash);
+        let mut at = hash as usize & mask;
+        loop {
+            match self.slots[at] {
+                NONE => return Err(at),
+                s if s & !index_bits == tag && is(s & index_bits) => return Ok(s & index_bits),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts `index` (whose key hashes to `hash`) at `slot` (from [`find`](Self::find));
+    /// `rehash` gives the hash of an index when the table grows. Indices are inserted in
+    /// order, 0, 1, 2, ...: the set always holds `0..len`.
+    fn insert(&mut self, slot: usize, hash: u64, index: u32, rehash: impl Fn(u32) -> u64) {
+        debug_assert_eq!(index as usize, self.len);
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            // At most three quarters full: probes stay short. The keys are rehashed in
+            // index order, which reads the writer's table front to back.
+            self.slots = vec![NONE; (self.slots.len() * 2).max(64)];
+            let mask = self.slots.len() - 1;
+            for i in 0..=index {
+                let h = if i == index { hash } else { rehash(i) };
+                let (_, tag) = Self::split(self.slots.len(), h);
+                let mut at = h as usize & mask;
+                while self.slots[at] != NONE {
+                    at = (at + 1) & mask;
+                }
+                self.slots[at] = i | tag;
+            }
+        } else {
+            let (_, tag) = Self::split(self.slots.len(), hash);
+            self.slots[slot] = index | tag;
+        }
+        self.len += 1;
+    }
+}

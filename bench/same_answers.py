@@ -36,6 +36,8 @@ def range_starts(symcache: bytes) -> List[int]:
 
 def runtime(module: str) -> _host.Runtime:
     _host._WASM_PATH = module
+    # (compiled modules are shared per engine: without this both runtimes run the first)
+    _host._compiled.clear()
     rt = _host.Runtime()
     rt.current()  # compiled now, with this module
     return rt

@@ -830,16 +830,16 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
 }
 
 /// A procedure of a module stream and its inline sites.
-struct Proc {
-    name: String,
+struct Proc<'d> {
+    name: std::borrow::Cow<'d, str>,
     start: u32,
     size: u32,
     sites: Vec<Site>,
 }
 
 /// Procedures of a module's symbol records; a malformed record ends the module's list.
-fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &str, wanted: &mut FastMap<u32, ()>) -> Vec<Proc> {
-    let mut procs: Vec<Proc> = Vec::new();
+fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, module: &str) -> Vec<Proc<'d>> {
+    let mut procs: Vec<Proc<'d>> = Vec::new();
     // The open procedure and the offset of its closing record.
     let mut open: Option<(usize, usize)> = None;
     let mut stack: Vec<usize> = Vec::new();
@@ -859,7 +859,7 @@ fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &st
                 open = None;
                 stack.clear();
                 if let Some(start) = sections.rva(seg, off) {
-                    procs.push(Proc { name: text(cstr(b, 35)), start, size, sites: Vec::new() });
+                    procs.push(Proc { name: String::from_utf8_lossy(cstr(b, 35)), start, size, sites: Vec::new() });
                     open = Some((procs.len() - 1, u32_at(b, 4).unwrap_or(0) as usize));
                 }
             }
@@ -872,8 +872,6 @@ fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &st
                     let parent = stack.last().copied();
                     if stack.len() >= MAX_NESTING {
                         warn.skip("inline site", "nested too deep", || format!("module {} offset {:#x}", module, at));
-                    } else {
-                        wanted.insert(inlinee, ());
                     }
                     sites.push(Site { parent, inlinee, ranges: site_ranges(&ann), lines, rest });
                     stack.push(sites.len() - 1);
@@ -963,7 +961,67 @@ fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Opt
     Ok(out)
 }
 
+/// The ids of a module's inlinee lines (its C13 `DEBUG_S_INLINEELINES`): the only inline
+/// sites LLVM names are of these (it drops a frame without inlinee lines).
+fn inlinee_ids(data: &[u8], out: &mut FastMap<u32, ()>) {
+    let mut at = 0usize;
+    while at + 8 <= data.len() {
+        let kind = u32_at(data, at).unwrap_or(0);
+        let len = u32_at(data, at + 4).unwrap_or(0) as usize;
+        let body = match data.get(at + 8..(at + 8).saturating_add(len)) {
+            Some(b) => b,
+            None => return,
+        };
+        if kind == DEBUG_S_INLINEELINES {
+            let sig = u32_at(body, 0).unwrap_or(0);
+            let mut at = 4usize;
+            while at + 12 <= body.len() {
+                out.insert(u32_at(body, at).unwrap_or(0), ());
+                at += 12;
+                if sig == 1 {
+                    let extra = u32_at(body, at).unwrap_or(0) as usize;
+                    at = at.saturating_add(4).saturating_add(extra.saturating_mul(4));
+                }
+            }
+        }
+        at = (at + 8 + len + 3) & !3;
+    }
+}
+
+/// What the ranges of one inline site need, found once per site rather than per range.
+struct SiteFrame {
+    function: u32,
+    /// (file checksum offset, line) of the inlinee's lines; `None`: LLVM drops the frame.
+    origin: Option<(u32, u32)>,
+    sym_addr: u64,
+}
+
+/// Consecutive ranges of one location joined before they reach the writer.
+struct Joined(Option<(u32, u32, u32)>);
+
+impl Joined {
+    fn add(&mut self, w: &mut SymCacheWriter, a: u32, b: u32, loc: u32) {
+        match self.0 {
+            Some((s, e, l)) if e == a && l == loc => self.0 = Some((s, b, l)),
+            _ => {
+                self.flush(w);
+                self.0 = Some((a, b, loc));
+            }
+        }
+    }
+
+    fn flush(&mut self, w: &mut SymCacheWriter) {
+        if let Some((s, e, l)) = self.0.take() {
+            w.range(u64::from(s), u64::from(e), l);
+        }
+    }
+}
+
 /// Builds a symcache from a PDB (addresses are RVAs, image base 0).
+///
+/// Module streams are read twice: first only their inlinee lines (which ids need names),
+/// then, after the names, one module at a time, its ranges written and the module dropped,
+/// so no more than one module's procedures are held.
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut warn = Warnings::default();
     let mut msf = Msf::open(src)?;
@@ -974,7 +1032,6 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         Some(ref d) => d,
         None => return Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() }),
     };
-    let x86 = dbi.machine == 0x014c;
     let sections = read_sections(&mut msf, dbi, &mut warn)?;
     let names = Names(match h.names_stream {
         Some(s) => msf.stream(s).unwrap_or_default(),
@@ -987,25 +1044,49 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         }),
         None => Vec::new(),
     };
+    // Names are demangled by readers (format 4), except 32-bit x86 ones (C decoration).
+    let mut fns = demangle::Functions::default();
+    fns.pe32 = dbi.machine == 0x014c;
+    let public_fns: Vec<u32> = publics.iter().map(|p| fns.intern(&mut w, &p.1, 0)).collect();
     let public_at: FastMap<u32, usize> = publics.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
-    let mut fn_names: FastMap<String, u32> = FastMap::default();
-    let mut intern = |w: &mut SymCacheWriter, raw: &str| -> u32 {
-        if let Some(&f) = fn_names.get(raw) {
-            return f;
-        }
-        let f = w.function(raw, &if x86 { demangle::demangle_pe32(raw) } else { demangle::demangle(raw, 0) }, 0);
-        fn_names.insert(raw.to_string(), f);
-        f
-    };
 
-    // Module streams: procedures and inline sites first (they say which ids need names),
-    // then the names, then the ranges, a module at a time again.
-    struct Read {
-        procs: Vec<Proc>,
-        c13: C13,
-    }
+    // Where a module's C13 subsections are in its stream.
+    let c13_span = |m: &Module, len: usize| {
+        let sym_end = (m.sym_bytes as usize).min(len);
+        let c13_start = sym_end.saturating_add(m.c11_bytes as usize).min(len);
+        (sym_end, c13_start, c13_start.saturating_add(m.c13_bytes as usize).min(len))
+    };
     let mut wanted: FastMap<u32, ()> = FastMap::default();
-    let mut modules: Vec<Read> = Vec::new();
+    for m in &dbi.modules {
+        if let (Some(s), true) = (m.stream, m.c13_bytes > 0) {
+            let size = msf.stream_size(s).unwrap_or(0) as usize;
+            let (_, start, end) = c13_span(m, size);
+            // (a module that cannot be read is reported when its ranges are read)
+            if let Ok(c13) = msf.read(s, start as u64, (end - start) as u64) {
+                inlinee_ids(&c13, &mut wanted);
+            }
+        }
+    }
+    let id_names = if wanted.is_empty() {
+        IdNames { ids: FastMap::default() }
+    } else {
+        read_id_names(&mut msf, &wanted).unwrap_or_else(|e| {
+            warn.skip("IPI stream", &e.to_string(), || "stream 4".to_string());
+            IdNames { ids: FastMap::default() }
+        })
+    };
+    drop(wanted);
+    let mut inlinee_fns: FastMap<u32, u32> = FastMap::default();
+
+    let mut chain: Vec<usize> = Vec::new();
+    // Ranges tried finding inline sites: bounds the work of hostile overlapping sites.
+    let mut budget: u64 = 1 << 28;
+    let mut budget_warned = false;
+    let mut frames: Vec<FrameSpec> = Vec::new();
+    let mut last: Vec<FrameSpec> = Vec::new();
+    let mut cuts: Vec<u32> = Vec::new();
+    let mut site_frames: Vec<SiteFrame> = Vec::new();
+    let mut joined = Joined(None);
     for (mi, m) in dbi.modules.iter().enumerate() {
         let stream = match m.stream {
             Some(s) => s,
@@ -1018,39 +1099,24 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 continue;
             }
         };
-        let sym_end = (m.sym_bytes as usize).min(data.len());
-        let c13_start = sym_end.saturating_add(m.c11_bytes as usize).min(data.len());
-        let c13_end = c13_start.saturating_add(m.c13_bytes as usize).min(data.len());
-        let procs = read_procs(&data[..sym_end], &sections, &mut warn, &m.name, &mut wanted);
+        let (sym_end, c13_start, c13_end) = c13_span(m, data.len());
+        let procs = read_procs(&data[..sym_end], &sections, &mut warn, &m.name);
         let c13 = read_c13(&data[c13_start..c13_end], &sections, &names, &mut w, &mut warn, &m.name);
         if !procs.is_empty() || !c13.lines.is_empty() {
-            modules.push(Read { procs, c13 });
+            id.flags |= FLAG_HAS_DEBUG_INFO;
         }
-    }
-    let id_names = if wanted.is_empty() {
-        IdNames { ids: FastMap::default() }
-    } else {
-        read_id_names(&mut msf, &wanted).unwrap_or_else(|e| {
-            warn.skip("IPI stream", &e.to_string(), || "stream 4".to_string());
-            IdNames { ids: FastMap::default() }
-        })
-    };
-    let mut chain: Vec<usize> = Vec::new();
-    // Ranges tried finding inline sites: bounds the work of hostile overlapping sites.
-    let mut budget: u64 = 1 << 28;
-    let mut budget_warned = false;
-    let mut frames: Vec<FrameSpec> = Vec::new();
-    for m in &modules {
-        id.flags |= FLAG_HAS_DEBUG_INFO;
-        for p in &m.procs {
+        for p in &procs {
             let end = p.start.saturating_add(p.size);
             if p.size == 0 {
                 continue;
             }
             // The outer function: named by the public symbol at or before the address where
-            // that one is at the procedure's start (LLVM's `getFunctionName`).
-            let proc_name = intern(&mut w, &p.name);
-            let start_public = public_at.get(&p.start).map(|&i| intern(&mut w, &publics[i].1));
+            // that one is at the procedure's start (LLVM's `getFunctionName`), i.e. before
+            // the next public after the start.
+            let proc_name = fns.intern(&mut w, &p.name, 0);
+            let start_public = public_at.get(&p.start).map(|&i| public_fns[i]);
+            let j0 = publics.partition_point(|q| q.0 <= p.start);
+            let next_public = publics.get(j0).map(|q| q.0).unwrap_or(u32::MAX);
             let mut members: Vec<Vec<usize>> = vec![Vec::new(); p.sites.len() + 1];
             for (i, s) in p.sites.iter().enumerate() {
                 members[s.parent.unwrap_or(p.sites.len())].push(i);
@@ -1058,12 +1124,34 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             // Level of each site's children; the last is the procedure's own.
             let levels: Vec<Level> = members.iter().map(|m| Level::new(&p.sites, m)).collect();
             let child_level: Vec<usize> = (0..p.sites.len()).collect();
+            site_frames.clear();
+            for s in &p.sites {
+                let origin = c13.inlinees.get(&s.inlinee).copied();
+                let function = match origin {
+                    None => NONE,
+                    Some(_) => match inlinee_fns.get(&s.inlinee) {
+                        Some(&f) => f,
+                        None => {
+                            let name = id_names.ids.get(&s.inlinee).map(|s| s.as_str()).unwrap_or("");
+                            let f = fns.intern(&mut w, name, 0);
+                            inlinee_fns.insert(s.inlinee, f);
+                            f
+                        }
+                    },
+                };
+                let start = s.ranges.first().map(|r| r.0).unwrap_or(0);
+                let sym_addr = u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start));
+                site_frames.push(SiteFrame { function, origin, sym_addr });
+            }
+            let proc_sym_addr = u64::from(sections.image(p.start).unwrap_or(p.start));
             // Cut points: line rows, inline ranges and inline line ranges.
-            let mut cuts: Vec<u32> = vec![p.start, end];
+            cuts.clear();
+            cuts.push(p.start);
+            cuts.push(end);
             // (a row's address and the next: several rows at one address answer the first
             // there and the last after it)
-            let i0 = m.c13.addrs.partition_point(|&a| a < p.start);
-            for &a in m.c13.addrs[i0..].iter().take_while(|&&a| a < end) {
+            let i0 = c13.addrs.partition_point(|&a| a < p.start);
+            for &a in c13.addrs[i0..].iter().take_while(|&&a| a < end) {
                 cuts.push(a);
                 cuts.push(a.saturating_add(1));
             }
@@ -1077,24 +1165,24 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     cuts.push(p.start.saturating_add(r.1));
                 }
             }
-            let j0 = publics.partition_point(|q| q.0 <= p.start);
             for q in publics[j0..].iter().take_while(|q| q.0 < end) {
                 cuts.push(q.0);
             }
             cuts.retain(|&c| c >= p.start && c <= end);
             cuts.sort_unstable();
             cuts.dedup();
+            last.clear();
+            let mut last_loc = NONE;
             for win in cuts.windows(2) {
                 let (a, b) = (win[0], win[1]);
                 let off = a - p.start;
-                let (file, line, column) = m.c13.line_at(a).unwrap_or((NONE, 0, 0));
+                let (file, line, column) = c13.line_at(a).unwrap_or((NONE, 0, 0));
                 frames.clear();
-                let j = publics.partition_point(|q| q.0 <= a);
                 let outer = match start_public {
-                    Some(f) if j > 0 && publics[j - 1].0 == p.start => f,
+                    Some(f) if a < next_public => f,
                     _ => proc_name,
                 };
-                frames.push(FrameSpec { function: outer, file, line, column, sym_addr: u64::from(sections.image(p.start).unwrap_or(p.start)) });
+                frames.push(FrameSpec { function: outer, file, line, column, sym_addr: proc_sym_addr });
                 chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
                 if budget == 0 && !budget_warned {
                     budget_warned = true;
@@ -1104,30 +1192,33 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 // the frames around it.
                 let mut keep = chain.len();
                 for (k, &s) in chain.iter().enumerate().rev() {
-                    if !m.c13.inlinees.contains_key(&p.sites[s].inlinee) {
+                    if site_frames[s].origin.is_none() {
                         keep = chain.len() - 1 - k;
                         break;
                     }
                 }
                 for &s in &chain[chain.len() - keep..] {
-                    let site = &p.sites[s];
-                    let (file0, line0) = m.c13.inlinees[&site.inlinee];
+                    let (site, sf) = (&p.sites[s], &site_frames[s]);
+                    let (file0, line0) = sf.origin.unwrap_or((0, 0));
                     let (lo, fo) = site.lines.iter().find(|r| r.0 <= off && off < r.1).map(|r| (r.2, r.3)).unwrap_or(site.rest);
                     let file_off = if fo == 0 { file0 } else { fo };
-                    let name = id_names.ids.get(&site.inlinee).map(|s| s.as_str()).unwrap_or("");
-                    let function = intern(&mut w, name);
-                    let start = site.ranges.first().map(|r| r.0).unwrap_or(0);
                     frames.push(FrameSpec {
-                        function,
-                        file: m.c13.files.get(&file_off).copied().unwrap_or(NONE),
+                        function: sf.function,
+                        file: c13.files.get(&file_off).copied().unwrap_or(NONE),
                         line: line0.wrapping_add(lo as u32),
                         column: 0,
-                        sym_addr: u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start)),
+                        sym_addr: sf.sym_addr,
                     });
                 }
-                let loc = w.chain(&frames);
-                sections.image_ranges(a, b, |a, b| w.range(u64::from(a), u64::from(b), loc));
+                // (neighbouring pieces mostly answer the same frames)
+                if frames != last {
+                    last_loc = w.chain(&frames);
+                    std::mem::swap(&mut frames, &mut last);
+                }
+                let loc = last_loc;
+                sections.image_ranges(a, b, |a, b| joined.add(&mut w, a, b, loc));
             }
+            joined.flush(&mut w);
         }
     }
     // Public symbols: each reaches the next (LLVM's nearest preceding public), under the
@@ -1135,12 +1226,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     if !publics.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;
     }
-    for (i, (rva, name)) in publics.iter().enumerate() {
+    for (i, (rva, _)) in publics.iter().enumerate() {
         let sec_end = sections.end_of(*rva).unwrap_or(*rva);
         let next = publics.get(i + 1).map(|p| p.0.min(sec_end)).unwrap_or(sec_end);
-        let f = intern(&mut w, name);
         let sym_addr = u64::from(sections.image(*rva).unwrap_or(*rva));
-        let loc = w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr }]);
+        let loc = w.chain(&[FrameSpec { function: public_fns[i], file: NONE, line: 0, column: 0, sym_addr }]);
         sections.image_ranges(*rva, next, |a, b| w.fallback_range(u64::from(a), u64::from(b), loc));
     }
     if sections.pieces_left.get() == 0 {

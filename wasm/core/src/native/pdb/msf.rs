@@ -13,6 +13,10 @@ pub const MAGIC: &[u8; 32] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
 /// A directory larger than this is refused (a 4 GB PDB with 4 KB blocks needs 4 MB).
 const MAX_DIRECTORY: u64 = 64 << 20;
 
+/// Bytes of consecutive blocks read at once: the source keeps a buffer of the largest read
+/// for the rest of the build.
+const RUN_MAX: u64 = 1 << 20;
+
 /// Size the directory gives a stream that does not exist.
 const NIL: u32 = 0xffff_ffff;
 
@@ -147,7 +151,7 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
             // Extend over consecutive blocks: one host read for a contiguous run.
             let mut run_end = (bi as u64 + 1) * bs;
             let mut next = bi + 1;
-            while run_end < end && u64::from(self.blocks[first + next]) == block + (next - bi) as u64 && run_end - pos < (8 << 20) {
+            while run_end < end && u64::from(self.blocks[first + next]) == block + (next - bi) as u64 && run_end - pos < RUN_MAX {
                 run_end += bs;
                 next += 1;
             }

@@ -241,14 +241,7 @@ class SourceMap(_MapFields):
         self._token_cache: Dict[int, Optional[Token]] = {}
         self._fast: Optional[Tuple[Any, Callable[..., int], Callable[..., Tuple[int, ...]], int, int]] = None
         self._generated: Optional[bytes] = None
-        with self._rt.lock:
-            try:
-                self._load()
-                self._read_metadata()
-            except BaseException:
-                if self._pinned is not None:
-                    self._pinned.close()
-                raise
+        self._open(self._read_metadata)
 
     # -- construction --------------------------------------------------------------
 

@@ -959,6 +959,18 @@ class HandleOwner:
     def _load(self) -> int:
         raise NotImplementedError
 
+    def _open(self, read: Callable[[], None]) -> None:
+        """Loads the object, then ``read()``s what the host keeps of it; on any failure the
+        pinned file (if any) is closed before the error goes on."""
+        with self._rt.lock:
+            try:
+                self._load()
+                read()
+            except BaseException:
+                if self._pinned is not None:
+                    self._pinned.close()
+                raise
+
     def _h(self) -> int:
         """The live handle, rebuilding the object if its instance was thrown away."""
         if self._closed:

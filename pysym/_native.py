@@ -299,14 +299,7 @@ class SymCache(HandleOwner):
         # Results with locations not decoded yet (decoded by close(), before the free).
         self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
         self._pending_keys = itertools.count()
-        with self._rt.lock:
-            try:
-                self._load()
-                self._read_info()
-            except BaseException:
-                if self._pinned is not None:
-                    self._pinned.close()
-                raise
+        self._open(self._read_info)
 
     # -- construction --------------------------------------------------------------
 

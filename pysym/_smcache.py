@@ -56,14 +56,7 @@ class SourceMapCache(_MapFields):
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
-        with self._rt.lock:
-            try:
-                self._load()
-                self._read_metadata()
-            except BaseException:
-                if self._pinned is not None:
-                    self._pinned.close()
-                raise
+        self._open(self._read_metadata)
 
     # -- construction --------------------------------------------------------------
 

@@ -18,35 +18,21 @@ The maps are the npm maps of tests/reference (``realmaps``), as bench_sourcemap.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 sys.path.insert(0, str(ROOT))
 import realmaps  # noqa: E402
+from bench_sourcemap import best_of  # noqa: E402  (the same timing as the source-map bench)
 
 N_LOOKUPS = 25_000
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return best
 
 
 def fmt(s: float) -> str:

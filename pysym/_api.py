@@ -158,6 +158,16 @@ def _pair_batches(owner: HandleOwner, lines: Any, cols: Any, export: str,
         yield start, stop, raw
 
 
+def _in_range(line: int, col: int) -> bool:
+    """Whether a generated position can be in a map (u32 line and column); a negative one
+    is the caller's mistake (ValueError), a larger one is just not mapped."""
+    if 0 <= line <= _U32_MAX and 0 <= col <= _U32_MAX:
+        return True
+    if line < 0 or col < 0:
+        raise ValueError("line and column are 0-based and must not be negative")
+    return False
+
+
 class _MapFields(HandleOwner):
     """The map's fields both :class:`SourceMap` and ``SourceMapCache`` answer from the
     tables they keep (sources and meta read at open, names on first use), and a source's
@@ -442,9 +452,7 @@ class SourceMap(_MapFields):
 
         Never crosses to another line; a segment without an original position gives None.
         """
-        if not (0 <= line <= _U32_MAX and 0 <= col <= _U32_MAX):
-            if line < 0 or col < 0:
-                raise ValueError("line and column are 0-based and must not be negative")
+        if not _in_range(line, col):
             return None
         # The hot path of single lookups: one export call and one 28-byte read.
         rt = self._rt

@@ -7,7 +7,7 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _abi, _wire
-from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _MapFields, _pair_batches, _token, _tokens_of
+from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _in_range, _MapFields, _pair_batches, _token, _tokens_of
 from ._errors import FileChangedError, InputTooLargeError, MemoryLimitError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
@@ -15,7 +15,6 @@ __all__ = ["SourceMapCache"]
 
 _NONE = _abi.NONE
 _ANONYMOUS = _abi.FUNCTION_ANONYMOUS
-_U32_MAX = 0xFFFFFFFF
 _FLAG_SCOPES = 2
 _FLAG_CONTENTS = 4
 #: header and section directory (CACHE_FORMAT.md): compared on every reload of a file
@@ -262,9 +261,7 @@ class SourceMapCache(_MapFields):
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
         """The mapping for a generated position (0-based line and UTF-16 column), or None,
         as :meth:`SourceMap.lookup` gives it, with ``function_name`` from the scopes."""
-        if not (0 <= line <= _U32_MAX and 0 <= col <= _U32_MAX):
-            if line < 0 or col < 0:
-                raise ValueError("line and column are 0-based and must not be negative")
+        if not _in_range(line, col):
             return None
         rt = self._rt
         with rt.lock:

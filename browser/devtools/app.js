@@ -135,8 +135,7 @@ function sourceFile(absPath) {
   return null;
 }
 
-async function frameDetail(f) {
-  const box = el("div", { class: "frame-detail" });
+async function frameDetail(f, box) {
   const fields = ["instruction_addr", "status", "trust", "function", "raw_function", "sym_addr", "abs_path", "lineno", "colno", "package"];
   box.append(fields.filter((k) => f[k] !== undefined && f[k] !== null).map((k) => `${k}: ${f[k]}`).join("\n"));
   const file = f.lineno ? sourceFile(f.abs_path) : null;
@@ -154,7 +153,6 @@ async function frameDetail(f) {
   } else if (f.lineno) {
     box.append("\n\n(no source context: add the source files to the symbol files to see it)");
   }
-  return box;
 }
 
 function renderThread(st, index, crashed) {
@@ -175,8 +173,10 @@ function renderThread(st, index, crashed) {
         next.remove();
         return;
       }
-      const row = el("li", { class: "frame-detail-row" }, await frameDetail(f));
-      li.after(row);
+      // the row goes in at once, so a second click before the source file is read closes it
+      const box = el("div", { class: "frame-detail" });
+      li.after(el("li", { class: "frame-detail-row" }, box));
+      await frameDetail(f, box);
     };
     li.addEventListener("click", toggle);
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") toggle(); });

@@ -202,6 +202,8 @@ async function checkCrashTab(page, label, { screenshot = null, full = true } = {
     await page.setInputFiles("#crash-symbols", src);
     await runCrash(page);
     await page.click("#crash-view li.frame");
+    // the dropped file is read asynchronously after the click
+    await page.waitForSelector("#crash-view .frame-detail .current", { timeout: 15000 }).catch(() => null);
     const ctx = await page.evaluate(() => {
       const d = document.querySelector("#crash-view .frame-detail");
       return { current: d?.querySelector(".current")?.textContent || "", lines: d ? d.querySelectorAll("span").length : 0 };

@@ -85,18 +85,19 @@ lint: venv  ## ruff and mypy (strict)
 lint-tools:  ## eslint (npm ci tools/lint); rustfmt and clippy when Debian has them (apt)
 	$(PROVISION) lint-tools
 
-# rustfmt and clippy only report: the Rust tree is not reformatted yet (wasm/rustfmt.toml).
+# cargo fmt --check fails on drift; clippy only reports.
 # /usr/bin first on PATH: cargo-fmt and cargo-clippy run the rustfmt and cargo they find
 # there, and a rustup toolchain's (another rustc) would not read Debian's build outputs.
 DEBIAN_PATH := PATH=/usr/bin:$$PATH
 abi-check:  ## the files generated from wasm/abi.toml (tools/abigen.py) are up to date
 	python3 tools/abigen.py --check
 
-check: abi-check lint lint-tools  ## ABI drift, ruff, mypy, eslint; cargo fmt --check and clippy reported (informational)
+check: abi-check lint lint-tools  ## ABI drift, ruff, mypy, eslint, cargo fmt --check; clippy reported (informational)
 	$(ESLINT) browser tests/browser tests/reference bench
 	@if [ -x /usr/bin/cargo-fmt ]; then \
-	  n=$$(cd wasm && $(DEBIAN_PATH) $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null | wc -l); \
-	  echo "cargo fmt --check: $$n files would be reformatted (informational, does not fail)"; \
+	  files=$$(cd wasm && $(DEBIAN_PATH) $(CARGO_BIN) fmt --all -- --check -l 2>/dev/null); \
+	  if [ -n "$$files" ]; then echo "cargo fmt --check: these files need cargo fmt (in wasm/):"; echo "$$files"; exit 1; fi; \
+	  echo "cargo fmt --check: clean"; \
 	else echo "cargo fmt: rustfmt is not installed (not in this Debian?): skipped"; fi
 	@if [ -x /usr/bin/cargo-clippy ]; then \
 	  out=$$(cd wasm && $(DEBIAN_PATH) RUSTC=$(RUSTC_BIN) $(CARGO_BIN) clippy --locked -q --workspace \

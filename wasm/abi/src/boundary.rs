@@ -35,7 +35,12 @@ pub(crate) fn state() -> &'static mut State {
     // mutable reference is live at a time.
     unsafe {
         if STATE.is_none() {
-            STATE = Some(State { result: Vec::new(), input: Vec::new(), last_status: status::OK, last_error: String::new() });
+            STATE = Some(State {
+                result: Vec::new(),
+                input: Vec::new(),
+                last_status: status::OK,
+                last_error: String::new(),
+            });
         }
         STATE.as_mut().unwrap()
     }
@@ -172,7 +177,9 @@ pub(crate) fn host_pair(ptr: u32, i: usize) -> (u32, u32) {
 pub(crate) fn host_u64s(ptr: u32, count: u32) -> Vec<u64> {
     let base = ptr as *const u64;
     // SAFETY: the host wrote `count` u64 at `ptr`; out-of-bounds traps.
-    (0..count as usize).map(|i| unsafe { base.add(i).read_unaligned() }).collect()
+    (0..count as usize)
+        .map(|i| unsafe { base.add(i).read_unaligned() })
+        .collect()
 }
 
 /// Reads an optional UTF-8 argument string (`len == 0`: none).

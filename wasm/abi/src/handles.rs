@@ -23,12 +23,24 @@ pub(crate) struct Owned<T> {
 impl<T> Owned<T> {
     /// Parses the `len` bytes at `ptr` (allocated by `input_alloc`), taking ownership of
     /// them: they are freed with the value, or at once if `parse` fails.
-    pub fn parse<E>(ptr: *mut u8, len: usize, parse: impl FnOnce(&'static [u8]) -> Result<T, E>) -> Result<Owned<T>, E> {
+    pub fn parse<E>(
+        ptr: *mut u8,
+        len: usize,
+        parse: impl FnOnce(&'static [u8]) -> Result<T, E>,
+    ) -> Result<Owned<T>, E> {
         // SAFETY: `ptr` came from `input_alloc(len)` and stays allocated until `drop`,
         // which drops the value (the only borrower) first.
-        let data: &'static [u8] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(ptr, len) } };
+        let data: &'static [u8] = if len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(ptr, len) }
+        };
         match parse(data) {
-            Ok(value) => Ok(Owned { value: ManuallyDrop::new(value), ptr, len }),
+            Ok(value) => Ok(Owned {
+                value: ManuallyDrop::new(value),
+                ptr,
+                len,
+            }),
             Err(e) => {
                 input_dealloc(ptr, len);
                 Err(e)
@@ -114,7 +126,10 @@ kind!(Box<KeptMinidump>, Minidump, "minidump");
 pub(crate) fn get<T: Kind>(handle: u32) -> Result<&'static mut T, i32> {
     match slab().get_mut(handle).and_then(T::unwrap) {
         Some(x) => Ok(x),
-        None => Err(fail(status::BAD_HANDLE, format!("no {} with handle {:#x}", T::WHAT, handle))),
+        None => Err(fail(
+            status::BAD_HANDLE,
+            format!("no {} with handle {:#x}", T::WHAT, handle),
+        )),
     }
 }
 
@@ -168,7 +183,10 @@ impl Slab {
                 if self.slots.len() as u32 > INDEX_MASK {
                     return None;
                 }
-                self.slots.push(Slot { generation: 1, entry: None });
+                self.slots.push(Slot {
+                    generation: 1,
+                    entry: None,
+                });
                 self.slots.len() as u32 - 1
             }
         };

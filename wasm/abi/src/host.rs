@@ -82,7 +82,11 @@ impl ReadAt for HostFile {
 pub(crate) fn fail_file<O>(err: FileError<i32, O>) -> i32 {
     match err {
         FileError::Read(host, why) => {
-            let what = if host == status::NEED_DATA { "needs data" } else { "read failed" };
+            let what = if host == status::NEED_DATA {
+                "needs data"
+            } else {
+                "read failed"
+            };
             fail(host, format!("host file {}: {}", what, why))
         }
         FileError::Format(e) => fail_core(e),
@@ -94,12 +98,18 @@ pub(crate) fn fail_file<O>(err: FileError<i32, O>) -> i32 {
 pub(crate) fn read_whole_file(fh: u32) -> Result<(*mut u8, usize), i32> {
     let file = HostFile::open(fh)?;
     if file.size > u32::MAX as u64 / 2 {
-        return Err(fail(status::LIMIT_EXCEEDED, format!("file of {} bytes is too large", file.size)));
+        return Err(fail(
+            status::LIMIT_EXCEEDED,
+            format!("file of {} bytes is too large", file.size),
+        ));
     }
     let len = file.size as usize;
     let ptr = input_alloc(len);
     if ptr.is_null() {
-        return Err(fail(status::OUT_OF_MEMORY, format!("cannot allocate {} bytes for the input", len)));
+        return Err(fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate {} bytes for the input", len),
+        ));
     }
     let mut done = 0usize;
     while done < len {
@@ -108,7 +118,11 @@ pub(crate) fn read_whole_file(fh: u32) -> Result<(*mut u8, usize), i32> {
         if n <= 0 {
             input_dealloc(ptr, len);
             let code = if n < 0 { n } else { status::HOST_IO };
-            let why = if code == status::NEED_DATA { "needs data" } else { "read failed" };
+            let why = if code == status::NEED_DATA {
+                "needs data"
+            } else {
+                "read failed"
+            };
             return Err(fail(code, format!("file {}: {} at offset {}", fh, why, done)));
         }
         done += n as usize;

@@ -2,7 +2,10 @@
 //! JavaScript files.
 #![forbid(unsafe_code)]
 
-use crate::boundary::{fail, fail_core, host_pair, publish_bytes, publish_result, publish_words, push_u32, put_out, state, write_string_table, TakenInput};
+use crate::boundary::{
+    fail, fail_core, host_pair, publish_bytes, publish_result, publish_words, push_u32, put_out, state,
+    write_string_table, TakenInput,
+};
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;
 use crate::records::{self, bias};
@@ -11,7 +14,9 @@ use pysym_core::js::names::{Enclosing, ScopeNames};
 use pysym_core::sourcemap::{SourceMap, NONE};
 
 fn parse(ptr: *mut u8, len: usize, out: u32) -> i32 {
-    match Owned::parse(ptr, len, |data| SourceMap::parse(data).map(|map| Map { map, scopes: None })) {
+    match Owned::parse(ptr, len, |data| {
+        SourceMap::parse(data).map(|map| Map { map, scopes: None })
+    }) {
         Ok(owned) => handles::insert(owned, out),
         Err(e) => fail_core(e),
     }
@@ -48,7 +53,10 @@ pub(crate) fn free(h: u32) -> i32 {
 pub(crate) fn info(h: u32, out: u32) -> i32 {
     let m = try_map!(h);
     let flags = m.is_index_map() as u32;
-    put_out(out, &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags]);
+    put_out(
+        out,
+        &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags],
+    );
     status::OK
 }
 
@@ -58,7 +66,12 @@ pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
         0 => write_string_table((0..m.source_count()).map(|i| m.source(i))),
         1 => write_string_table((0..m.name_count()).map(|i| m.name(i))),
         2 => write_string_table([m.file(), m.debug_id()].into_iter()),
-        _ => return fail(status::BAD_ARGUMENT, format!("string table kind must be 0, 1 or 2, not {}", kind)),
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("string table kind must be 0, 1 or 2, not {}", kind),
+            )
+        }
     }
     publish_result(out)
 }
@@ -101,7 +114,9 @@ pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u3
         Ok(b) => b,
         Err(code) => return code,
     };
-    records::lookup_many(ptr, count, false, out, |line, col| Ok(m.lookup_indexed(line, col, b).map(|(i, t)| (i, NONE, t))))
+    records::lookup_many(ptr, count, false, out, |line, col| {
+        Ok(m.lookup_indexed(line, col, b).map(|(i, t)| (i, NONE, t)))
+    })
 }
 
 pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
@@ -129,7 +144,10 @@ pub(crate) fn set_generated(h: u32, ptr: u32, len: u32, out: u32) -> i32 {
         Err(code) => return code,
     };
     if input.is_null() {
-        return fail(status::BAD_ARGUMENT, "pysym_sourcemap_set_generated: no input".to_string());
+        return fail(
+            status::BAD_ARGUMENT,
+            "pysym_sourcemap_set_generated: no input".to_string(),
+        );
     }
     let built = ScopeNames::build(input.bytes(), Some(&owned.map));
     drop(input);
@@ -150,13 +168,21 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     };
     let names = match &owned.scopes {
         Some(n) => n,
-        None => return fail(status::BAD_ARGUMENT, "the source map has no generated file (set_generated)".to_string()),
+        None => {
+            return fail(
+                status::BAD_ARGUMENT,
+                "the source map has no generated file (set_generated)".to_string(),
+            )
+        }
     };
     let n = count as usize;
     let result = &mut state().result;
     result.clear();
     if result.try_reserve(n.saturating_mul(12)).is_err() {
-        return fail(status::OUT_OF_MEMORY, format!("cannot allocate results for {} positions", n));
+        return fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate results for {} positions", n),
+        );
     }
     let mut data: Vec<u8> = Vec::new();
     for i in 0..n {

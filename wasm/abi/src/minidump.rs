@@ -57,11 +57,23 @@ fn walk(md: &Minidump, fh: u32, size: Option<u64>, input: &[u8], out: u32) -> i3
     };
     if let Some(size) = size {
         if file.size() != size {
-            return fail(status::BAD_ARGUMENT, format!("the minidump was parsed from {} bytes, file {} has {}", size, fh, file.size()));
+            return fail(
+                status::BAD_ARGUMENT,
+                format!(
+                    "the minidump was parsed from {} bytes, file {} has {}",
+                    size,
+                    fh,
+                    file.size()
+                ),
+            );
         }
     }
     let mut cfi: Vec<Option<CfiCache<'_>>> = vec![None; md.modules.len()];
-    let word = |at: usize| input.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let word = |at: usize| {
+        input
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let count = word(0).unwrap_or(0);
     let mut at = 4usize;
     for _ in 0..count {
@@ -75,7 +87,12 @@ fn walk(md: &Minidump, fh: u32, size: Option<u64>, input: &[u8], out: u32) -> i3
         };
         match CfiCache::parse(bytes) {
             Ok(c) if index < cfi.len() => cfi[index] = Some(c),
-            Ok(_) => return fail(status::BAD_ARGUMENT, format!("walk input: module {} is not in the dump", index)),
+            Ok(_) => {
+                return fail(
+                    status::BAD_ARGUMENT,
+                    format!("walk input: module {} is not in the dump", index),
+                )
+            }
             Err(e) => return fail_core(e),
         }
         at += 8 + n + (4 - n % 4) % 4;

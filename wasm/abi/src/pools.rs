@@ -34,7 +34,11 @@ pub(crate) struct Pools {
 
 impl Pools {
     pub(crate) const fn new() -> Pools {
-        Pools { free: [std::ptr::null_mut(); CLASSES], bump: 0, end: 0 }
+        Pools {
+            free: [std::ptr::null_mut(); CLASSES],
+            bump: 0,
+            end: 0,
+        }
     }
 
     /// The size class of `layout`, or `None` when it is for the system allocator.

@@ -9,7 +9,14 @@ use pysym_core::Error;
 
 const TOKEN_WORDS: usize = 6;
 
-const NO_TOKEN: Token = Token { dst_line: NONE, dst_col: NONE, src: NONE, src_line: NONE, src_col: NONE, name: NONE };
+const NO_TOKEN: Token = Token {
+    dst_line: NONE,
+    dst_col: NONE,
+    src: NONE,
+    src_line: NONE,
+    src_col: NONE,
+    name: NONE,
+};
 
 fn token_words(t: &Token) -> [u32; TOKEN_WORDS] {
     if t.src == NONE {
@@ -24,7 +31,10 @@ pub(crate) fn bias(value: u32) -> Result<Bias, i32> {
     match value {
         0 => Ok(Bias::GreatestLowerBound),
         1 => Ok(Bias::LeastUpperBound),
-        _ => Err(fail(status::BAD_ARGUMENT, format!("bias must be 0 or 1, not {}", value))),
+        _ => Err(fail(
+            status::BAD_ARGUMENT,
+            format!("bias must be 0 or 1, not {}", value),
+        )),
     }
 }
 
@@ -55,7 +65,9 @@ pub(crate) fn lookup_many(
 ) -> i32 {
     let n = count as usize;
     let columns = if with_functions { 2 } else { 1 };
-    let result = match result_of_size(n.saturating_mul((TOKEN_WORDS + columns) * 4), || format!("cannot allocate results for {} positions", n)) {
+    let result = match result_of_size(n.saturating_mul((TOKEN_WORDS + columns) * 4), || {
+        format!("cannot allocate results for {} positions", n)
+    }) {
         Ok(r) => r,
         Err(code) => return code,
     };

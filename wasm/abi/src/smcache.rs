@@ -1,7 +1,9 @@
 //! Source map caches (ABI 10): built from a map, read back from bytes.
 #![forbid(unsafe_code)]
 
-use crate::boundary::{fail, fail_core, publish_bytes, publish_result, publish_words, put_out, state, write_string_table};
+use crate::boundary::{
+    fail, fail_core, publish_bytes, publish_result, publish_words, put_out, state, write_string_table,
+};
 use crate::handles::{self, Map, Owned};
 use crate::records::{self, bias};
 use crate::status;
@@ -47,7 +49,17 @@ pub(crate) fn free(h: u32) -> i32 {
 
 pub(crate) fn info(h: u32, out: u32) -> i32 {
     let c = try_cache!(h);
-    put_out(out, &[c.source_count(), c.name_count(), c.token_count(), c.line_count(), c.flags(), c.function_name_count()]);
+    put_out(
+        out,
+        &[
+            c.source_count(),
+            c.name_count(),
+            c.token_count(),
+            c.line_count(),
+            c.flags(),
+            c.function_name_count(),
+        ],
+    );
     status::OK
 }
 
@@ -64,7 +76,12 @@ pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
                 Err(e) => fail_core(e),
             }
         }
-        _ => return fail(status::BAD_ARGUMENT, format!("string table kind must be 0 to 4, not {}", kind)),
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("string table kind must be 0 to 4, not {}", kind),
+            )
+        }
     };
     let mut items = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -121,9 +138,11 @@ pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u3
         Ok(b) => b,
         Err(code) => return code,
     };
-    records::lookup_many(ptr, count, true, out, |line, col| match c.lookup_indexed(line, col, b)? {
-        Some((i, t)) if t.src != NONE => Ok(Some((i, function_word(c, line, col)?, t))),
-        _ => Ok(None),
+    records::lookup_many(ptr, count, true, out, |line, col| {
+        match c.lookup_indexed(line, col, b)? {
+            Some((i, t)) if t.src != NONE => Ok(Some((i, function_word(c, line, col)?, t))),
+            _ => Ok(None),
+        }
     })
 }
 

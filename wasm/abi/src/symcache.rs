@@ -2,7 +2,10 @@
 //! from them.
 #![forbid(unsafe_code)]
 
-use crate::boundary::{arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state, write_lines, write_string_table};
+use crate::boundary::{
+    arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state, write_lines,
+    write_string_table,
+};
 use crate::handles::{self, Owned};
 use crate::host::{fail_file, read_whole_file, report_progress, reset_progress, HostFile, HostOutput};
 use crate::status;
@@ -45,19 +48,27 @@ pub(crate) fn object_info(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i3
     let id = &info.identity;
     let link = info.debuglink.as_ref();
     // [kind, arch, debug_id, code_id, debug_file, debuglink, warning...]
-    let items = [id.kind.as_str(), id.arch.as_str(), id.debug_id.as_str(), id.code_id.as_str()]
-        .into_iter()
-        .map(Some)
-        .chain(std::iter::once(info.debug_file.as_deref()))
-        .chain(std::iter::once(link.map(|l| l.0.as_str())))
-        .chain(info.warnings.iter().map(|w| Some(w.as_str())))
-        .map(|s| s.map(Cow::Borrowed))
-        .collect::<Vec<_>>();
+    let items = [
+        id.kind.as_str(),
+        id.arch.as_str(),
+        id.debug_id.as_str(),
+        id.code_id.as_str(),
+    ]
+    .into_iter()
+    .map(Some)
+    .chain(std::iter::once(info.debug_file.as_deref()))
+    .chain(std::iter::once(link.map(|l| l.0.as_str())))
+    .chain(info.warnings.iter().map(|w| Some(w.as_str())))
+    .map(|s| s.map(Cow::Borrowed))
+    .collect::<Vec<_>>();
     write_string_table(items.into_iter());
     publish_result(out);
     let [lo, hi] = opt_u64_words(info.code_offset);
     let crc = link.map_or(0, |l| l.1);
-    put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, flags, crc, lo, hi]);
+    put_out(
+        out + 8,
+        &[id.image_base as u32, (id.image_base >> 32) as u32, flags, crc, lo, hi],
+    );
     status::OK
 }
 
@@ -73,10 +84,24 @@ pub(crate) fn build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
             report_progress(1, 1);
             write_lines(&warnings);
             let st = state();
-            put_out(out, &[sink.offset as u32, (sink.offset >> 32) as u32, st.result.as_ptr() as u32, st.result.len() as u32]);
+            put_out(
+                out,
+                &[
+                    sink.offset as u32,
+                    (sink.offset >> 32) as u32,
+                    st.result.as_ptr() as u32,
+                    st.result.len() as u32,
+                ],
+            );
             status::OK
         }
-        Err(FileError::Output(rc)) => fail(rc, format!("the host did not take the symcache's output (at byte {}, status {})", sink.offset, rc)),
+        Err(FileError::Output(rc)) => fail(
+            rc,
+            format!(
+                "the host did not take the symcache's output (at byte {}, status {})",
+                sink.offset, rc
+            ),
+        ),
         Err(e) => fail_file(e),
     }
 }
@@ -105,10 +130,23 @@ pub(crate) fn info(h: u32, out: u32) -> i32 {
         Err(code) => return code,
     };
     let id = c.identity();
-    let items = [id.kind.as_str(), id.arch.as_str(), id.debug_id.as_str(), id.code_id.as_str()];
+    let items = [
+        id.kind.as_str(),
+        id.arch.as_str(),
+        id.debug_id.as_str(),
+        id.code_id.as_str(),
+    ];
     write_string_table(items.iter().map(|s| Some(Cow::Borrowed(*s))));
     publish_result(out);
-    put_out(out + 8, &[id.image_base as u32, (id.image_base >> 32) as u32, id.flags, c.range_count() as u32]);
+    put_out(
+        out + 8,
+        &[
+            id.image_base as u32,
+            (id.image_base >> 32) as u32,
+            id.flags,
+            c.range_count() as u32,
+        ],
+    );
     status::OK
 }
 
@@ -184,7 +222,10 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     for i in 0..count as usize {
         let loc = host_u32(ptr, i);
         if loc as usize >= n_locs {
-            return fail(status::BAD_ARGUMENT, format!("no location {} (the symcache has {})", loc, n_locs));
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("no location {} (the symcache has {})", loc, n_locs),
+            );
         }
         mark(&mut marked, loc);
     }
@@ -224,7 +265,17 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
                 strings.push(s);
             }
         }
-        for v in [loc, l.function, l.raw_function, l.file, l.line, l.column, l.sym_addr as u32, (l.sym_addr >> 32) as u32, l.caller] {
+        for v in [
+            loc,
+            l.function,
+            l.raw_function,
+            l.file,
+            l.line,
+            l.column,
+            l.sym_addr as u32,
+            (l.sym_addr >> 32) as u32,
+            l.caller,
+        ] {
             push_u32(&mut head, v);
         }
     }

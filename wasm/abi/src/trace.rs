@@ -10,7 +10,12 @@ pub(crate) fn parse(ptr: u32, len: u32, max_chars: u32, units: u32, out: u32) ->
         0 => Units::Bytes,
         1 => Units::CodePoints,
         2 => Units::Utf16,
-        _ => return fail(status::BAD_ARGUMENT, format!("pysym_js_parse_trace: no such units {}", units)),
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("pysym_js_parse_trace: no such units {}", units),
+            )
+        }
     };
     let text = match std::str::from_utf8(host_bytes(ptr, len)) {
         Ok(t) => t,
@@ -21,7 +26,10 @@ pub(crate) fn parse(ptr: u32, len: u32, max_chars: u32, units: u32, out: u32) ->
     let st = state();
     st.result.clear();
     if st.result.try_reserve(words.len().saturating_mul(4)).is_err() {
-        return fail(status::OUT_OF_MEMORY, format!("cannot allocate {} result words", words.len()));
+        return fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate {} result words", words.len()),
+        );
     }
     for w in words {
         push_u32(&mut st.result, w);

@@ -80,31 +80,61 @@ fn main() {
             let mut next = 0u64;
             let sink = move |done: u64, total: u64| {
                 if done * 10 >= next * total {
-                    eprintln!("  {:3}%  live {:7.1} MB  peak {:7.1} MB", done * 100 / total.max(1), mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+                    eprintln!(
+                        "  {:3}%  live {:7.1} MB  peak {:7.1} MB",
+                        done * 100 / total.max(1),
+                        mb(LIVE.load(Relaxed)),
+                        mb(PEAK.load(Relaxed))
+                    );
                     next = done * 10 / total.max(1) + 1;
                 }
             };
-            let built = pysym_core::native::progress::with_progress(sink, || pysym_core::native::build_symcache_ranged(&cache, std::fs::File::open(&args[2]).expect("open object"), None)).expect("build");
+            let built = pysym_core::native::progress::with_progress(sink, || {
+                pysym_core::native::build_symcache_ranged(
+                    &cache,
+                    std::fs::File::open(&args[2]).expect("open object"),
+                    None,
+                )
+            })
+            .expect("build");
             drop(cache);
             for w in &built.warnings {
                 eprintln!("  warning: {}", w);
             }
-            eprintln!("  built live {:7.1} MB  peak {:7.1} MB", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+            eprintln!(
+                "  built live {:7.1} MB  peak {:7.1} MB",
+                mb(LIVE.load(Relaxed)),
+                mb(PEAK.load(Relaxed))
+            );
             // Streamed to the file as the wasm shim streams it to the host.
-            let mut out = ToFile(std::io::BufWriter::new(std::fs::File::create(&args[3]).expect("create output")));
+            let mut out = ToFile(std::io::BufWriter::new(
+                std::fs::File::create(&args[3]).expect("create output"),
+            ));
             built.finish_into(&mut out).expect("write symcache");
             out.0.into_inner().expect("write symcache");
             let dt = t.elapsed();
-            eprintln!("  done  live {:7.1} MB  peak {:7.1} MB", mb(LIVE.load(Relaxed)), mb(PEAK.load(Relaxed)));
+            eprintln!(
+                "  done  live {:7.1} MB  peak {:7.1} MB",
+                mb(LIVE.load(Relaxed)),
+                mb(PEAK.load(Relaxed))
+            );
             let bytes = std::fs::read(&args[3]).expect("read symcache");
             let cache = SymCache::parse(&bytes).expect("parse");
-            eprintln!("built {} bytes, {} ranges in {:.3?}", bytes.len(), cache.range_count(), dt);
+            eprintln!(
+                "built {} bytes, {} ranges in {:.3?}",
+                bytes.len(),
+                cache.range_count(),
+                dt
+            );
         }
         Some("diff") => {
             let a = std::fs::read(&args[2]).expect("read A");
             let b = std::fs::read(&args[3]).expect("read B");
             let n: usize = args.get(4).map(|s| s.parse().unwrap()).unwrap_or(100_000);
-            let (ca, cb) = (SymCache::parse(&a).expect("parse A"), SymCache::parse(&b).expect("parse B"));
+            let (ca, cb) = (
+                SymCache::parse(&a).expect("parse A"),
+                SymCache::parse(&b).expect("parse B"),
+            );
             let mut addrs: BTreeSet<u64> = BTreeSet::new();
             for c in [&ca, &cb] {
                 for i in 0..c.range_count() {
@@ -115,7 +145,10 @@ fn main() {
                     }
                 }
             }
-            let (lo, hi) = (addrs.iter().next().copied().unwrap_or(0), addrs.iter().next_back().copied().unwrap_or(0));
+            let (lo, hi) = (
+                addrs.iter().next().copied().unwrap_or(0),
+                addrs.iter().next_back().copied().unwrap_or(0),
+            );
             // A fixed xorshift: the same random addresses every run.
             let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
             for _ in 0..n {
@@ -136,7 +169,13 @@ fn main() {
                     }
                 }
             }
-            println!("{} addresses compared, {} differ (ranges: A {}, B {})", addrs.len(), diffs, ca.range_count(), cb.range_count());
+            println!(
+                "{} addresses compared, {} differ (ranges: A {}, B {})",
+                addrs.len(),
+                diffs,
+                ca.range_count(),
+                cb.range_count()
+            );
             if diffs > 0 {
                 std::process::exit(1);
             }
@@ -152,5 +191,14 @@ fn main() {
 fn range_start(c: &SymCache<'_>, i: usize) -> u64 {
     let b = c.as_bytes();
     let at = 64 + i * 8;
-    u64::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7]])
+    u64::from_le_bytes([
+        b[at],
+        b[at + 1],
+        b[at + 2],
+        b[at + 3],
+        b[at + 4],
+        b[at + 5],
+        b[at + 6],
+        b[at + 7],
+    ])
 }

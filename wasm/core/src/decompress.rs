@@ -39,12 +39,16 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 fn too_large(limit: usize) -> Error {
-    Error::new(ErrorKind::LimitExceeded, format!("decompresses to more than {} bytes (the limit)", limit))
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!("decompresses to more than {} bytes (the limit)", limit),
+    )
 }
 
 /// Decompresses `data` whole into at most `limit` bytes.
 pub fn decompress(data: &[u8], limit: usize) -> Result<(Format, Vec<u8>)> {
-    let format = detect(data).ok_or_else(|| Error::new(ErrorKind::UnsupportedObject, "not gzip, zstd or a cabinet file"))?;
+    let format =
+        detect(data).ok_or_else(|| Error::new(ErrorKind::UnsupportedObject, "not gzip, zstd or a cabinet file"))?;
     let out = match format {
         Format::Gzip => gzip(data, limit)?,
         Format::Zstd => {
@@ -110,7 +114,9 @@ fn crc32(data: &[u8]) -> u32 {
         }
         *t = c;
     }
-    !data.iter().fold(!0u32, |c, &b| table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8))
+    !data
+        .iter()
+        .fold(!0u32, |c, &b| table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8))
 }
 
 fn gzip(data: &[u8], limit: usize) -> Result<Vec<u8>> {
@@ -135,7 +141,10 @@ fn gzip(data: &[u8], limit: usize) -> Result<Vec<u8>> {
         }
         for bit in [8u8, 16] {
             if flags & bit != 0 {
-                let end = m.get(h..).and_then(|s| s.iter().position(|&b| b == 0)).ok_or_else(|| invalid("gzip: unterminated name or comment"))?;
+                let end = m
+                    .get(h..)
+                    .and_then(|s| s.iter().position(|&b| b == 0))
+                    .ok_or_else(|| invalid("gzip: unterminated name or comment"))?;
                 h += end + 1;
             }
         }
@@ -162,11 +171,15 @@ fn gzip(data: &[u8], limit: usize) -> Result<Vec<u8>> {
 }
 
 fn u16_at(d: &[u8], at: usize) -> Result<u16> {
-    d.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]])).ok_or_else(|| invalid("cab: truncated"))
+    d.get(at..at + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .ok_or_else(|| invalid("cab: truncated"))
 }
 
 fn u32_at(d: &[u8], at: usize) -> Result<u32> {
-    d.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| invalid("cab: truncated"))
+    d.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| invalid("cab: truncated"))
 }
 
 /// The first file of a cabinet whose folder is stored or MSZIP-compressed.
@@ -198,7 +211,9 @@ fn cab(d: &[u8], limit: usize) -> Result<Vec<u8>> {
     if folder >= usize::from(folders) {
         return Err(invalid("cab: the file's folder does not exist"));
     }
-    let need = offset.checked_add(size).ok_or_else(|| invalid("cab: file range overflows"))?;
+    let need = offset
+        .checked_add(size)
+        .ok_or_else(|| invalid("cab: file range overflows"))?;
     if need > limit {
         return Err(too_large(limit));
     }
@@ -207,7 +222,10 @@ fn cab(d: &[u8], limit: usize) -> Result<Vec<u8>> {
     let blocks = u16_at(d, f + 4)?;
     let kind = u16_at(d, f + 6)? & 0x0f;
     if kind > 1 {
-        return Err(Error::new(ErrorKind::UnsupportedObject, format!("cab: compression type {} (only stored and MSZIP)", kind)));
+        return Err(Error::new(
+            ErrorKind::UnsupportedObject,
+            format!("cab: compression type {} (only stored and MSZIP)", kind),
+        ));
     }
     let mut out: Vec<u8> = Vec::new();
     for _ in 0..blocks {
@@ -217,7 +235,9 @@ fn cab(d: &[u8], limit: usize) -> Result<Vec<u8>> {
         let packed = usize::from(u16_at(d, block + 4)?);
         let unpacked = usize::from(u16_at(d, block + 6)?);
         let body = block + 8 + data_reserve;
-        let src = d.get(body..body + packed).ok_or_else(|| invalid("cab: truncated data block"))?;
+        let src = d
+            .get(body..body + packed)
+            .ok_or_else(|| invalid("cab: truncated data block"))?;
         let before = out.len();
         if out.len() + unpacked > limit {
             return Err(too_large(limit));
@@ -258,7 +278,10 @@ mod tests {
 
     #[test]
     fn not_compressed_is_unsupported() {
-        assert_eq!(decompress(b"\x7fELF", 100).unwrap_err().kind(), ErrorKind::UnsupportedObject);
+        assert_eq!(
+            decompress(b"\x7fELF", 100).unwrap_err().kind(),
+            ErrorKind::UnsupportedObject
+        );
     }
 
     #[test]
@@ -274,6 +297,9 @@ mod tests {
         let n = bad.len();
         bad[n - 5] ^= 1;
         assert_eq!(decompress(&bad, 100).unwrap_err().kind(), ErrorKind::InvalidObject);
-        assert_eq!(decompress(&g[..g.len() - 3], 100).unwrap_err().kind(), ErrorKind::InvalidObject);
+        assert_eq!(
+            decompress(&g[..g.len() - 3], 100).unwrap_err().kind(),
+            ErrorKind::InvalidObject
+        );
     }
 }

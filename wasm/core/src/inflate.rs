@@ -54,10 +54,16 @@ impl fmt::Display for InflateError {
             InflateError::BadHeader(w) => write!(f, "bad zlib header: {}", w),
             InflateError::Corrupt(w) => write!(f, "corrupt deflate stream: {}", w),
             InflateError::BadDistance { distance, produced } => {
-                write!(f, "deflate match {} bytes back with {} bytes produced", distance, produced)
+                write!(
+                    f,
+                    "deflate match {} bytes back with {} bytes produced",
+                    distance, produced
+                )
             }
             InflateError::TooLarge { limit } => write!(f, "inflates to more than {} bytes", limit),
-            InflateError::Checksum { expected, actual } => write!(f, "zlib checksum {:08x}, output has {:08x}", expected, actual),
+            InflateError::Checksum { expected, actual } => {
+                write!(f, "zlib checksum {:08x}, output has {:08x}", expected, actual)
+            }
             InflateError::OutOfMemory => write!(f, "cannot allocate the inflated output"),
         }
     }
@@ -116,10 +122,25 @@ pub fn zlib_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
 /// a match may refer back to), never growing it past `limit` bytes; returns the input bytes
 /// used (up to the end of the byte holding the last block's last bit).
 pub fn raw_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
-    let mut d = Inflater { bits: Bits { src, pos: 0, buf: 0, n: 0, over: 0 }, op: out.len(), limit, lit: Vec::new(), dist: Vec::new() };
+    let mut d = Inflater {
+        bits: Bits {
+            src,
+            pos: 0,
+            buf: 0,
+            n: 0,
+            over: 0,
+        },
+        op: out.len(),
+        limit,
+        lit: Vec::new(),
+        dist: Vec::new(),
+    };
     // Work in a zero-filled buffer of the capacity the caller reserved (or a guess),
     // grown as needed, and cut to what was produced at the end, success or not.
-    let guess = out.len().saturating_add(src.len().saturating_mul(4)).saturating_add(1024);
+    let guess = out
+        .len()
+        .saturating_add(src.len().saturating_mul(4))
+        .saturating_add(1024);
     let first = limit.min(out.capacity().max(guess));
     if first > out.len() {
         grow(out, first)?;
@@ -272,12 +293,19 @@ const LIT_ROOT: u32 = 10;
 const DIST_ROOT: u32 = 8;
 const CL_ROOT: u32 = 7;
 
-const LEN_BASE: [u16; 29] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
-const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+const LEN_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
 ];
-const DIST_EXTRA: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+    8193, 12289, 16385, 24577,
+];
+const DIST_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+];
 
 /// The order code-length code lengths come in (RFC 1951 3.2.7).
 const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
@@ -532,7 +560,11 @@ impl<'a> Inflater<'a> {
                 continue;
             }
             if kind != LEN {
-                break if kind == END { Ok(()) } else { Err(InflateError::Corrupt("literal/length code")) };
+                break if kind == END {
+                    Ok(())
+                } else {
+                    Err(InflateError::Corrupt("literal/length code"))
+                };
             }
             if b.n < 33 {
                 b.refill()?;
@@ -553,7 +585,10 @@ impl<'a> Inflater<'a> {
             let back = (d >> 16) as usize + b.peek(x) as usize;
             b.eat(x);
             if back > op {
-                break Err(InflateError::BadDistance { distance: back as u64, produced: op as u64 });
+                break Err(InflateError::BadDistance {
+                    distance: back as u64,
+                    produced: op as u64,
+                });
             }
             if op + SLACK > out.len() {
                 if let Err(x) = Self::grow_for(out, op, len, self.limit) {
@@ -596,8 +631,15 @@ impl<'a> Inflater<'a> {
     /// Room in `out` for `need` bytes at `op`.
     #[inline(never)]
     fn grow_for(out: &mut Vec<u8>, op: usize, need: usize, limit: usize) -> Res<()> {
-        let want = op.checked_add(need).filter(|&w| w <= limit).ok_or(InflateError::TooLarge { limit: limit as u64 })?;
-        let to = want.saturating_add(258 + 8).max(out.len().saturating_mul(2)).max(out.len() + (64 << 10)).min(limit);
+        let want = op
+            .checked_add(need)
+            .filter(|&w| w <= limit)
+            .ok_or(InflateError::TooLarge { limit: limit as u64 })?;
+        let to = want
+            .saturating_add(258 + 8)
+            .max(out.len().saturating_mul(2))
+            .max(out.len() + (64 << 10))
+            .min(limit);
         if to > out.len() {
             grow(out, to)?;
         }

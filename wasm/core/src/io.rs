@@ -72,7 +72,11 @@ impl<R: ReadAt> File<R> {
     /// Wraps `reader`.
     pub fn new(reader: R) -> Self {
         let size = reader.size();
-        File { reader, size, failed: Cell::new(None) }
+        File {
+            reader,
+            size,
+            failed: Cell::new(None),
+        }
     }
 
     /// The file's size in bytes.
@@ -92,7 +96,10 @@ impl<R: ReadAt> File<R> {
 
     /// A view that keeps every range read through it until it is dropped.
     pub fn cached(&self) -> Cached<'_, R> {
-        Cached { cache: object::ReadCache::new(self.cursor()), size: self.size }
+        Cached {
+            cache: object::ReadCache::new(self.cursor()),
+            size: self.size,
+        }
     }
 
     /// `result`, unless a read failed since the last check: then that read's error (what
@@ -100,7 +107,10 @@ impl<R: ReadAt> File<R> {
     pub fn check<T, O>(&self, result: Result<T, Error>) -> Result<T, FileError<R::Error, O>> {
         match (self.failed.take(), result) {
             (Some(e), Err(why)) => Err(FileError::Read(e, why)),
-            (Some(e), Ok(_)) => Err(FileError::Read(e, Error::new(ErrorKind::InvalidObject, "the file could not be read in full"))),
+            (Some(e), Ok(_)) => Err(FileError::Read(
+                e,
+                Error::new(ErrorKind::InvalidObject, "the file could not be read in full"),
+            )),
             (None, Err(why)) => Err(FileError::Format(why)),
             (None, Ok(v)) => Ok(v),
         }
@@ -156,7 +166,10 @@ impl<R: ReadAt> Seek for Cursor<'_, R> {
                 self.pos = p;
                 Ok(p)
             }
-            None => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before start",
+            )),
         }
     }
 }
@@ -232,11 +245,20 @@ pub(crate) mod tests {
 
     impl<'d> Flaky<'d> {
         pub fn new(data: &'d [u8]) -> Self {
-            Flaky { data, step: usize::MAX, fail_at: u64::MAX, reads: RefCell::new(Vec::new()) }
+            Flaky {
+                data,
+                step: usize::MAX,
+                fail_at: u64::MAX,
+                reads: RefCell::new(Vec::new()),
+            }
         }
 
         pub fn with(data: &'d [u8], step: usize, fail_at: u64) -> Self {
-            Flaky { step, fail_at, ..Flaky::new(data) }
+            Flaky {
+                step,
+                fail_at,
+                ..Flaky::new(data)
+            }
         }
 
         /// The longest read made.

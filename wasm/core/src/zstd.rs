@@ -64,14 +64,26 @@ impl fmt::Display for ZstdError {
             ZstdError::Dictionary(id) => write!(f, "zstd: the frame needs dictionary {}, none is available", id),
             ZstdError::Corrupt(what) => write!(f, "zstd: corrupt block: {}", what),
             ZstdError::BadOffset { offset, produced } => {
-                write!(f, "zstd: match offset {} reaches outside the window ({} bytes produced)", offset, produced)
+                write!(
+                    f,
+                    "zstd: match offset {} reaches outside the window ({} bytes produced)",
+                    offset, produced
+                )
             }
             ZstdError::TooLarge { limit } => write!(f, "zstd: the output exceeds {} bytes", limit),
             ZstdError::SizeMismatch { declared, produced } => {
-                write!(f, "zstd: the frame declares {} bytes but produces {}", declared, produced)
+                write!(
+                    f,
+                    "zstd: the frame declares {} bytes but produces {}",
+                    declared, produced
+                )
             }
             ZstdError::Checksum { stored, computed } => {
-                write!(f, "zstd: checksum mismatch (stored {:#010x}, computed {:#010x})", stored, computed)
+                write!(
+                    f,
+                    "zstd: checksum mismatch (stored {:#010x}, computed {:#010x})",
+                    stored, computed
+                )
             }
         }
     }
@@ -90,7 +102,13 @@ const WINDOW_LOG_MAX: u32 = 31;
 /// `out` grow past `limit` bytes in total. `out` should have its capacity reserved by the
 /// caller (the declared size), so that no reallocation happens while decoding.
 pub fn decompress_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<()> {
-    let mut dec = Decoder { out, limit, lits: Vec::new(), huf: None, tables: [None, None, None] };
+    let mut dec = Decoder {
+        out,
+        limit,
+        lits: Vec::new(),
+        huf: None,
+        tables: [None, None, None],
+    };
     let mut pos = 0;
     if src.is_empty() {
         return Err(ZstdError::Truncated("frame magic"));
@@ -115,7 +133,10 @@ fn le(bytes: &[u8]) -> u64 {
 }
 
 fn take<'a>(src: &'a [u8], pos: &mut usize, n: usize, what: &'static str) -> Res<&'a [u8]> {
-    let end = pos.checked_add(n).filter(|&e| e <= src.len()).ok_or(ZstdError::Truncated(what))?;
+    let end = pos
+        .checked_add(n)
+        .filter(|&e| e <= src.len())
+        .ok_or(ZstdError::Truncated(what))?;
     let s = &src[*pos..end];
     *pos = end;
     Ok(s)
@@ -165,7 +186,13 @@ impl<'a> RevBits<'a> {
             return Err(ZstdError::Corrupt("bitstream without its end marker"));
         }
         let top = 7 - last.leading_zeros();
-        let mut r = RevBits { src, pos: src.len() - 1, container: u64::from(last) & ((1 << top) - 1), count: top, over: 0 };
+        let mut r = RevBits {
+            src,
+            pos: src.len() - 1,
+            container: u64::from(last) & ((1 << top) - 1),
+            count: top,
+            over: 0,
+        };
         r.refill();
         Ok(r)
     }
@@ -292,7 +319,14 @@ impl Fse {
     }
 
     fn rle(symbol: u8) -> Fse {
-        Fse { log: 0, table: vec![FseEntry { symbol, bits: 0, base: 0 }] }
+        Fse {
+            log: 0,
+            table: vec![FseEntry {
+                symbol,
+                bits: 0,
+                base: 0,
+            }],
+        }
     }
 
     /// Reads a table description at the start of `src`: the table and the bytes used.
@@ -372,7 +406,9 @@ struct State {
 
 impl State {
     fn init(fse: &Fse, bits: &mut RevBits<'_>) -> State {
-        State { at: bits.read(fse.log) as usize }
+        State {
+            at: bits.read(fse.log) as usize,
+        }
     }
 
     #[inline]
@@ -407,7 +443,11 @@ impl Huffman {
             // FSE-compressed weights: two interleaved states over one stream.
             let body = src.get(1..1 + head).ok_or(ZstdError::Truncated("Huffman weights"))?;
             let (fse, n) = Fse::read(body, 6, 255)?;
-            let mut bits = RevBits::new(body.get(n..).filter(|s| !s.is_empty()).ok_or(ZstdError::Corrupt("Huffman weights stream missing"))?)?;
+            let mut bits = RevBits::new(
+                body.get(n..)
+                    .filter(|s| !s.is_empty())
+                    .ok_or(ZstdError::Corrupt("Huffman weights stream missing"))?,
+            )?;
             let mut s1 = State::init(&fse, &mut bits);
             let mut s2 = State::init(&fse, &mut bits);
             loop {
@@ -430,7 +470,9 @@ impl Huffman {
             used = 1 + head;
         } else {
             let n = head - 127;
-            let packed = src.get(1..1 + (n + 1) / 2).ok_or(ZstdError::Truncated("Huffman weights"))?;
+            let packed = src
+                .get(1..1 + (n + 1) / 2)
+                .ok_or(ZstdError::Truncated("Huffman weights"))?;
             for i in 0..n {
                 let b = packed[i / 2];
                 weights.push(if i % 2 == 0 { b >> 4 } else { b & 15 });
@@ -506,12 +548,16 @@ impl Huffman {
 
 // -- sequences -------------------------------------------------------------------------
 
-const LL_DEFAULT: [i16; 36] = [4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, -1, -1, -1, -1];
-const ML_DEFAULT: [i16; 53] = [
-    1, 4, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1,
-    -1, -1, -1, -1,
+const LL_DEFAULT: [i16; 36] = [
+    4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, -1, -1, -1, -1,
 ];
-const OF_DEFAULT: [i16; 29] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1];
+const ML_DEFAULT: [i16; 53] = [
+    1, 4, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1,
+];
+const OF_DEFAULT: [i16; 29] = [
+    1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1,
+];
 
 /// Literal length codes 16..=35: (baseline, extra bits).
 const LL_CODES: [(u32, u8); 20] = [
@@ -581,7 +627,11 @@ const LL: usize = 0;
 const OF: usize = 1;
 const ML: usize = 2;
 /// Per table: (max accuracy log, max symbol, predefined counts, predefined log).
-const KINDS: [(u32, usize, &[i16], u32); 3] = [(9, 35, &LL_DEFAULT, 6), (8, 31, &OF_DEFAULT, 5), (9, 52, &ML_DEFAULT, 6)];
+const KINDS: [(u32, usize, &[i16], u32); 3] = [
+    (9, 35, &LL_DEFAULT, 6),
+    (8, 31, &OF_DEFAULT, 5),
+    (9, 52, &ML_DEFAULT, 6),
+];
 
 // -- frames and blocks -----------------------------------------------------------------
 
@@ -705,17 +755,25 @@ impl<'o> Decoder<'o> {
         }
         if let Some(size) = content_size {
             if size > (self.limit.saturating_sub(self.out.len())) as u64 {
-                return Err(ZstdError::TooLarge { limit: self.limit as u64 });
+                return Err(ZstdError::TooLarge {
+                    limit: self.limit as u64,
+                });
             }
         }
-        Ok(Frame { window, content_size, checksum: d & 0x04 != 0 })
+        Ok(Frame {
+            window,
+            content_size,
+            checksum: d & 0x04 != 0,
+        })
     }
 
     /// Fails unless `n` more output bytes stay within the limit.
     #[inline]
     fn room(&self, n: usize) -> Res<()> {
         if n > self.limit.saturating_sub(self.out.len()) {
-            return Err(ZstdError::TooLarge { limit: self.limit as u64 });
+            return Err(ZstdError::TooLarge {
+                limit: self.limit as u64,
+            });
         }
         Ok(())
     }
@@ -762,12 +820,18 @@ impl<'o> Decoder<'o> {
                         pos += n;
                         fse
                     }
-                    _ => self.tables[t].take().ok_or(ZstdError::Corrupt("repeated sequence table without a previous one"))?,
+                    _ => self.tables[t]
+                        .take()
+                        .ok_or(ZstdError::Corrupt("repeated sequence table without a previous one"))?,
                 };
                 self.tables[t] = Some(fse);
             }
             let [ll, of, ml] = &self.tables;
-            let (ll, of, ml) = (ll.as_ref().unwrap_or_else(|| unreachable!()), of.as_ref().unwrap_or_else(|| unreachable!()), ml.as_ref().unwrap_or_else(|| unreachable!()));
+            let (ll, of, ml) = (
+                ll.as_ref().unwrap_or_else(|| unreachable!()),
+                of.as_ref().unwrap_or_else(|| unreachable!()),
+                ml.as_ref().unwrap_or_else(|| unreachable!()),
+            );
             let mut bits = RevBits::new(&src[pos..])?;
             let mut sll = State::init(ll, &mut bits);
             let mut sof = State::init(of, &mut bits);
@@ -817,13 +881,18 @@ impl<'o> Decoder<'o> {
                     return Err(ZstdError::Corrupt("sequence bitstream too short"));
                 }
                 // Execute: literals, then the match.
-                let lits = self.lits.get(lit_at..lit_at + llen).ok_or(ZstdError::Corrupt("sequence uses more literals than the block has"))?;
+                let lits = self
+                    .lits
+                    .get(lit_at..lit_at + llen)
+                    .ok_or(ZstdError::Corrupt("sequence uses more literals than the block has"))?;
                 lit_at += llen;
                 if llen + mlen > BLOCK_MAX - (self.out.len() - block_start) {
                     return Err(ZstdError::Corrupt("block decodes to more than the maximum block size"));
                 }
                 if llen + mlen > self.limit.saturating_sub(self.out.len()) {
-                    return Err(ZstdError::TooLarge { limit: self.limit as u64 });
+                    return Err(ZstdError::TooLarge {
+                        limit: self.limit as u64,
+                    });
                 }
                 append(self.out, lits);
                 let produced = (self.out.len() - start) as u64;
@@ -856,8 +925,15 @@ impl<'o> Decoder<'o> {
         if kind < 2 {
             let (size, head) = match format {
                 0 | 2 => (usize::from(b0 >> 3), 1),
-                1 => (usize::from(b0 >> 4) + (usize::from(*src.get(1).ok_or(ZstdError::Truncated("literals header"))?) << 4), 2),
-                _ => (le(src.get(..3).ok_or(ZstdError::Truncated("literals header"))?) as usize >> 4, 3),
+                1 => (
+                    usize::from(b0 >> 4)
+                        + (usize::from(*src.get(1).ok_or(ZstdError::Truncated("literals header"))?) << 4),
+                    2,
+                ),
+                _ => (
+                    le(src.get(..3).ok_or(ZstdError::Truncated("literals header"))?) as usize >> 4,
+                    3,
+                ),
             };
             if size > BLOCK_MAX {
                 return Err(ZstdError::Corrupt("literals larger than the maximum block size"));
@@ -889,14 +965,19 @@ impl<'o> Decoder<'o> {
         if regen > BLOCK_MAX {
             return Err(ZstdError::Corrupt("literals larger than the maximum block size"));
         }
-        let data = src.get(head..head + comp).ok_or(ZstdError::Truncated("compressed literals"))?;
+        let data = src
+            .get(head..head + comp)
+            .ok_or(ZstdError::Truncated("compressed literals"))?;
         let mut at = 0;
         if kind == 2 {
             let (huf, n) = Huffman::read(data)?;
             self.huf = Some(huf);
             at = n;
         }
-        let huf = self.huf.as_ref().ok_or(ZstdError::Corrupt("treeless literals without a previous Huffman table"))?;
+        let huf = self
+            .huf
+            .as_ref()
+            .ok_or(ZstdError::Corrupt("treeless literals without a previous Huffman table"))?;
         let data = &data[at..];
         self.lits.resize(regen, 0);
         if streams == 1 {
@@ -980,7 +1061,9 @@ const P4: u64 = 0x85EB_CA77_C2B2_AE63;
 const P5: u64 = 0x27D4_EB2F_1656_67C5;
 
 fn xxh_round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
+    acc.wrapping_add(input.wrapping_mul(P2))
+        .rotate_left(31)
+        .wrapping_mul(P1)
 }
 
 fn xxh_merge(h: u64, v: u64) -> u64 {
@@ -997,14 +1080,23 @@ fn u64_at(b: &[u8]) -> u64 {
 pub fn xxh64(data: &[u8], seed: u64) -> u64 {
     let mut rest = data;
     let mut h = if data.len() >= 32 {
-        let mut v = [seed.wrapping_add(P1).wrapping_add(P2), seed.wrapping_add(P2), seed, seed.wrapping_sub(P1)];
+        let mut v = [
+            seed.wrapping_add(P1).wrapping_add(P2),
+            seed.wrapping_add(P2),
+            seed,
+            seed.wrapping_sub(P1),
+        ];
         while rest.len() >= 32 {
             for (i, lane) in v.iter_mut().enumerate() {
                 *lane = xxh_round(*lane, u64_at(&rest[8 * i..]));
             }
             rest = &rest[32..];
         }
-        let mut h = v[0].rotate_left(1).wrapping_add(v[1].rotate_left(7)).wrapping_add(v[2].rotate_left(12)).wrapping_add(v[3].rotate_left(18));
+        let mut h = v[0]
+            .rotate_left(1)
+            .wrapping_add(v[1].rotate_left(7))
+            .wrapping_add(v[2].rotate_left(12))
+            .wrapping_add(v[3].rotate_left(18));
         for lane in v {
             h = xxh_merge(h, lane);
         }
@@ -1014,11 +1106,17 @@ pub fn xxh64(data: &[u8], seed: u64) -> u64 {
     };
     h = h.wrapping_add(data.len() as u64);
     while rest.len() >= 8 {
-        h = (h ^ xxh_round(0, u64_at(rest))).rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
+        h = (h ^ xxh_round(0, u64_at(rest)))
+            .rotate_left(27)
+            .wrapping_mul(P1)
+            .wrapping_add(P4);
         rest = &rest[8..];
     }
     if rest.len() >= 4 {
-        h = (h ^ le(&rest[..4]).wrapping_mul(P1)).rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
+        h = (h ^ le(&rest[..4]).wrapping_mul(P1))
+            .rotate_left(23)
+            .wrapping_mul(P2)
+            .wrapping_add(P3);
         rest = &rest[4..];
     }
     for &b in rest {

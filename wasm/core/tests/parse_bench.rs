@@ -10,10 +10,7 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, m: u32) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         ((self.0 >> 33) % m as u64) as u32
     }
 }

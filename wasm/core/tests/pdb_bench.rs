@@ -10,11 +10,16 @@ use std::time::Instant;
 #[ignore]
 fn pdb_build_time() {
     let path = std::env::var("PYSYM_PDB").expect("set PYSYM_PDB to a .pdb file");
-    let rounds: usize = std::env::var("PYSYM_PDB_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let rounds: usize = std::env::var("PYSYM_PDB_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     for _ in 0..rounds {
         let mut file = std::fs::File::open(&path).unwrap();
         let t0 = Instant::now();
-        let build = pysym_core::native::build_symcache_streamed(&mut file).expect("not a streamed format").unwrap();
+        let build = pysym_core::native::build_symcache_streamed(&mut file)
+            .expect("not a streamed format")
+            .unwrap();
         let t1 = Instant::now();
         let bytes = build.finish();
         let t2 = Instant::now();

@@ -3,7 +3,10 @@ use miniz_oxide::deflate::compress_to_vec_zlib;
 use miniz_oxide::inflate::decompress_to_vec_zlib_with_limit;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Deterministic bytes of several kinds: DWARF-like records, noise, long runs, short periods.
@@ -50,7 +53,8 @@ fn round_trips_at_every_level() {
     for data in samples() {
         for level in [0u8, 1, 2, 6, 9, 10] {
             let z = compress_to_vec_zlib(&data, level);
-            let got = zlib_exact(&z, data.len()).unwrap_or_else(|e| panic!("level {} len {}: {}", level, data.len(), e));
+            let got =
+                zlib_exact(&z, data.len()).unwrap_or_else(|e| panic!("level {} len {}: {}", level, data.len(), e));
             assert!(got == data, "level {} len {}: output differs", level, data.len());
             let mut onto = Vec::new();
             assert_eq!(zlib_into(&z, &mut onto, data.len()).unwrap(), z.len());
@@ -62,7 +66,10 @@ fn round_trips_at_every_level() {
 #[test]
 fn fixed_and_stored_blocks() {
     let fixed = hex("78014b4c4a4e44450a19a93939f92864797e514e0a0052690fc9");
-    assert_eq!(zlib_exact(&fixed, 42).unwrap(), b"abcabcabcabcabcabc hello hello hello world");
+    assert_eq!(
+        zlib_exact(&fixed, 42).unwrap(),
+        b"abcabcabcabcabcabc hello hello hello world"
+    );
     let stored = hex("7801011100eeff73746f72656420626c6f636b20646174613bcd0677");
     assert_eq!(zlib_exact(&stored, 17).unwrap(), b"stored block data");
 }
@@ -72,7 +79,10 @@ fn size_and_limits() {
     let data = vec![7u8; 10_000];
     let z = compress_to_vec_zlib(&data, 6);
     assert_eq!(zlib_exact(&z, 9_999), Err(InflateError::TooLarge { limit: 9_999 }));
-    assert_eq!(zlib_exact(&z, 10_001), Err(InflateError::Corrupt("the stream ends before the declared size")));
+    assert_eq!(
+        zlib_exact(&z, 10_001),
+        Err(InflateError::Corrupt("the stream ends before the declared size"))
+    );
     let mut out = Vec::new();
     assert_eq!(zlib_into(&z, &mut out, 100), Err(InflateError::TooLarge { limit: 100 }));
     assert!(out.len() <= 100);
@@ -87,10 +97,22 @@ fn size_and_limits() {
 fn bad_headers_checksums_and_distances() {
     let z = compress_to_vec_zlib(b"hello hello hello", 6);
     assert_eq!(zlib_exact(&z[..1], 17), Err(InflateError::Truncated));
-    assert_eq!(zlib_exact(&[0x79, 0x9c], 17), Err(InflateError::BadHeader("not deflate")));
-    assert_eq!(zlib_exact(&[0x78, 0x9d], 17), Err(InflateError::BadHeader("check bits")));
-    assert_eq!(zlib_exact(&[0x88, 0x98], 17), Err(InflateError::BadHeader("window larger than 32 KiB")));
-    assert_eq!(zlib_exact(&[0x78, 0xbb, 0, 0, 0, 1], 17), Err(InflateError::BadHeader("preset dictionary")));
+    assert_eq!(
+        zlib_exact(&[0x79, 0x9c], 17),
+        Err(InflateError::BadHeader("not deflate"))
+    );
+    assert_eq!(
+        zlib_exact(&[0x78, 0x9d], 17),
+        Err(InflateError::BadHeader("check bits"))
+    );
+    assert_eq!(
+        zlib_exact(&[0x88, 0x98], 17),
+        Err(InflateError::BadHeader("window larger than 32 KiB"))
+    );
+    assert_eq!(
+        zlib_exact(&[0x78, 0xbb, 0, 0, 0, 1], 17),
+        Err(InflateError::BadHeader("preset dictionary"))
+    );
     let mut bad = z.clone();
     *bad.last_mut().unwrap() ^= 1;
     assert!(matches!(zlib_exact(&bad, 17), Err(InflateError::Checksum { .. })));
@@ -98,11 +120,23 @@ fn bad_headers_checksums_and_distances() {
     // A fixed block whose first symbol is a match: length 3 (code 257), distance 1.
     // Bits: BFINAL 1, BTYPE 01, then 0000001 (257, 7 bits, MSB first), then 00000 (dist 0).
     let raw = [0x03, 0x02, 0x00];
-    assert_eq!(raw_into(&raw, &mut Vec::new(), 100), Err(InflateError::BadDistance { distance: 1, produced: 0 }));
+    assert_eq!(
+        raw_into(&raw, &mut Vec::new(), 100),
+        Err(InflateError::BadDistance {
+            distance: 1,
+            produced: 0
+        })
+    );
     // Block type 3.
-    assert_eq!(raw_into(&[0x07], &mut Vec::new(), 100), Err(InflateError::Corrupt("block type 3")));
+    assert_eq!(
+        raw_into(&[0x07], &mut Vec::new(), 100),
+        Err(InflateError::Corrupt("block type 3"))
+    );
     // A stored block whose NLEN is not the complement of LEN.
-    assert_eq!(raw_into(&[0x01, 5, 0, 0, 0], &mut Vec::new(), 100), Err(InflateError::Corrupt("stored block length")));
+    assert_eq!(
+        raw_into(&[0x01, 5, 0, 0, 0], &mut Vec::new(), 100),
+        Err(InflateError::Corrupt("stored block length"))
+    );
 }
 
 #[test]
@@ -191,8 +225,21 @@ fn real_sections_match_miniz() {
             let t0 = std::time::Instant::now();
             let theirs = c.decompress().unwrap();
             let t2 = t0.elapsed();
-            assert!(ours[..] == theirs[..], "{} {}: outputs differ", path, s.name().unwrap_or("?"));
-            println!("{} {}: {} -> {} bytes, same; {:?} here, {:?} miniz_oxide", path, s.name().unwrap_or("?"), c.data.len(), ours.len(), t1, t2);
+            assert!(
+                ours[..] == theirs[..],
+                "{} {}: outputs differ",
+                path,
+                s.name().unwrap_or("?")
+            );
+            println!(
+                "{} {}: {} -> {} bytes, same; {:?} here, {:?} miniz_oxide",
+                path,
+                s.name().unwrap_or("?"),
+                c.data.len(),
+                ours.len(),
+                t1,
+                t2
+            );
             n += 1;
         }
     }

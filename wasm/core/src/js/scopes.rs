@@ -62,9 +62,9 @@ const fn p(s: &[u8]) -> u32 {
 }
 
 const PUNCTS: &[&[u8]] = &[
-    b">>>=", b"...", b"===", b"!==", b"**=", b"<<=", b">>=", b">>>", b"&&=", b"||=", b"??=", b"=>", b"==",
-    b"!=", b"<=", b">=", b"&&", b"||", b"??", b"++", b"--", b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=",
-    b"^=", b"<<", b">>", b"**",
+    b">>>=", b"...", b"===", b"!==", b"**=", b"<<=", b">>=", b">>>", b"&&=", b"||=", b"??=", b"=>", b"==", b"!=",
+    b"<=", b">=", b"&&", b"||", b"??", b"++", b"--", b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=", b"^=", b"<<",
+    b">>", b"**",
 ];
 
 const ASSIGNS: &[u32] = &[
@@ -88,14 +88,27 @@ const ASSIGNS: &[u32] = &[
 
 /// Keywords after which `/` starts a regular expression (and `{` an object).
 const EXPR_KEYWORDS: &[&[u8]] = &[
-    b"return", b"typeof", b"instanceof", b"in", b"of", b"new", b"delete", b"void", b"throw", b"case", b"do",
-    b"else", b"yield", b"await", b"extends",
+    b"return",
+    b"typeof",
+    b"instanceof",
+    b"in",
+    b"of",
+    b"new",
+    b"delete",
+    b"void",
+    b"throw",
+    b"case",
+    b"do",
+    b"else",
+    b"yield",
+    b"await",
+    b"extends",
 ];
 
 /// Keywords that end the expression a function sits in (its name is not looked for further).
 const STATEMENT_KEYWORDS: &[&[u8]] = &[
-    b"return", b"throw", b"else", b"do", b"case", b"default", b"export", b"var", b"let", b"const", b"if",
-    b"for", b"while", b"with", b"switch", b"try", b"catch", b"finally",
+    b"return", b"throw", b"else", b"do", b"case", b"default", b"export", b"var", b"let", b"const", b"if", b"for",
+    b"while", b"with", b"switch", b"try", b"catch", b"finally",
 ];
 
 fn is_ident_start(b: u8) -> bool {
@@ -119,7 +132,10 @@ struct Lexer<'a> {
 }
 
 fn too_deep() -> Error {
-    Error::new(ErrorKind::LimitExceeded, format!("JavaScript nested deeper than {} levels", MAX_DEPTH))
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!("JavaScript nested deeper than {} levels", MAX_DEPTH),
+    )
 }
 
 impl<'a> Lexer<'a> {
@@ -156,7 +172,10 @@ impl<'a> Lexer<'a> {
 
     fn push(&mut self, kind: Kind, start: usize, start_pos: Pos, punct: u32) -> Result<()> {
         if self.toks.len() >= MAX_TOKENS {
-            return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {} JavaScript tokens", MAX_TOKENS)));
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("more than {} JavaScript tokens", MAX_TOKENS),
+            ));
         }
         self.toks.push(Tok {
             kind,
@@ -205,8 +224,16 @@ impl<'a> Lexer<'a> {
         match self.last() {
             None => false,
             Some(t) => match t.kind {
-                Kind::Ident => EXPR_KEYWORDS.contains(&self.text(t)) && self.text(t) != b"else" && self.text(t) != b"do",
-                Kind::Punct => !(t.punct == p(b")") || t.punct == p(b"{") || t.punct == p(b"}") || t.punct == p(b";") || t.punct == p(b"=>")),
+                Kind::Ident => {
+                    EXPR_KEYWORDS.contains(&self.text(t)) && self.text(t) != b"else" && self.text(t) != b"do"
+                }
+                Kind::Punct => {
+                    !(t.punct == p(b")")
+                        || t.punct == p(b"{")
+                        || t.punct == p(b"}")
+                        || t.punct == p(b";")
+                        || t.punct == p(b"=>"))
+                }
                 _ => false,
             },
         }
@@ -295,7 +322,9 @@ impl<'a> Lexer<'a> {
             let b = self.peek(0);
             if is_ident_start(b) {
                 while self.i < self.s.len() && is_ident_part(self.peek(0)) {
-                    if self.peek(0) == 0xC2 && self.peek(1) == 0xA0 || self.peek(0) == 0xE2 && self.peek(1) == 0x80 && matches!(self.peek(2), 0xA8 | 0xA9) {
+                    if self.peek(0) == 0xC2 && self.peek(1) == 0xA0
+                        || self.peek(0) == 0xE2 && self.peek(1) == 0x80 && matches!(self.peek(2), 0xA8 | 0xA9)
+                    {
                         break;
                     }
                     self.bump();
@@ -379,7 +408,11 @@ impl<'a> Lexer<'a> {
                 let rest = &self.s[self.i..];
                 let len = PUNCTS.iter().find(|q| rest.starts_with(q)).map_or(1, |q| q.len());
                 // `?.` is optional chaining unless a digit follows (`a?.5:b`)
-                let len = if rest.starts_with(b"?.") && !rest.get(2).map_or(false, |c| c.is_ascii_digit()) { 2 } else { len };
+                let len = if rest.starts_with(b"?.") && !rest.get(2).map_or(false, |c| c.is_ascii_digit()) {
+                    2
+                } else {
+                    len
+                };
                 let code = p(&rest[..len]);
                 for _ in 0..len {
                     self.bump();
@@ -503,7 +536,13 @@ impl<'a> Walker<'a> {
         let t = &self.toks[i];
         match t.kind {
             Kind::Ident => !STATEMENT_KEYWORDS.contains(&self.text(i)) && !EXPR_KEYWORDS.contains(&self.text(i)),
-            Kind::Punct => t.punct == p(b")") || t.punct == p(b"]") || t.punct == p(b"}") || t.punct == p(b"++") || t.punct == p(b"--"),
+            Kind::Punct => {
+                t.punct == p(b")")
+                    || t.punct == p(b"]")
+                    || t.punct == p(b"}")
+                    || t.punct == p(b"++")
+                    || t.punct == p(b"--")
+            }
             _ => true,
         }
     }
@@ -535,7 +574,10 @@ impl<'a> Walker<'a> {
         };
         let declaration = c == 0 || {
             let q = c - 1;
-            self.is(q, b";") || self.is(q, b"{") || self.is(q, b"}") && self.kind_of_closer(q) != Brace::Object || self.toks[c].nl_before && self.ends_expression(q)
+            self.is(q, b";")
+                || self.is(q, b"{")
+                || self.is(q, b"}") && self.kind_of_closer(q) != Brace::Object
+                || self.toks[c].nl_before && self.ends_expression(q)
         };
         match (own, declaration) {
             (Some(o), true) => Some(vec![Part::Ident(o as u32)]),
@@ -799,7 +841,12 @@ impl<'a> Walker<'a> {
         let end = self.mate(close + 1);
         let declaration = start == 0 || {
             let q = start - 1;
-            self.is(q, b";") || self.is(q, b"{") && self.kind[q] != Brace::Object || self.is(q, b"}") && self.kind_of_closer(q) != Brace::Object || self.word(q, b"default") || self.word(q, b"export") || self.toks[start].nl_before && self.ends_expression(q)
+            self.is(q, b";")
+                || self.is(q, b"{") && self.kind[q] != Brace::Object
+                || self.is(q, b"}") && self.kind_of_closer(q) != Brace::Object
+                || self.word(q, b"default")
+                || self.word(q, b"export")
+                || self.toks[start].nl_before && self.ends_expression(q)
         };
         let name = match own {
             Some(o) if declaration => Some(vec![Part::Ident(o as u32)]),
@@ -852,7 +899,11 @@ impl<'a> Walker<'a> {
         } else if self.toks[start].kind != Kind::Ident {
             return;
         }
-        if start >= 1 && self.word(start - 1, b"async") && !self.toks[start].nl_before && !(start >= 2 && self.is(start - 2, b".")) {
+        if start >= 1
+            && self.word(start - 1, b"async")
+            && !self.toks[start].nl_before
+            && !(start >= 2 && self.is(start - 2, b"."))
+        {
             start -= 1;
         }
         let end = if self.is(i + 1, b"{") {
@@ -873,7 +924,12 @@ impl<'a> Walker<'a> {
         let mut pending = 0u32; // `?` awaiting their `:`
         while j < n {
             let t = &self.toks[j];
-            if j > s && t.nl_before && self.ends_expression(last) && t.kind == Kind::Ident && !EXPR_KEYWORDS.contains(&self.text(j)) {
+            if j > s
+                && t.nl_before
+                && self.ends_expression(last)
+                && t.kind == Kind::Ident
+                && !EXPR_KEYWORDS.contains(&self.text(j))
+            {
                 break;
             }
             if t.kind == Kind::Punct {
@@ -920,7 +976,9 @@ impl<'a> Walker<'a> {
         let k = i - 1;
         let key_start = if self.is(k, b"]") && self.mate[k] != NONE {
             self.mate[k] as usize
-        } else if self.toks[k].kind == Kind::Ident && matches!(self.text(k), b"if" | b"for" | b"while" | b"switch" | b"with" | b"catch") {
+        } else if self.toks[k].kind == Kind::Ident
+            && matches!(self.text(k), b"if" | b"for" | b"while" | b"switch" | b"with" | b"catch")
+        {
             // `for (...) {` in a block taken for an object literal (`case 1: {`)
             return;
         } else if matches!(self.toks[k].kind, Kind::Ident | Kind::Private | Kind::Str | Kind::Num) {
@@ -936,7 +994,8 @@ impl<'a> Walker<'a> {
         while start > par as usize + 1 {
             let q = start - 1;
             let modifier = self.is(q, b"*")
-                || self.toks[q].kind == Kind::Ident && matches!(self.text(q), b"static" | b"async" | b"get" | b"set" | b"accessor");
+                || self.toks[q].kind == Kind::Ident
+                    && matches!(self.text(q), b"static" | b"async" | b"get" | b"set" | b"accessor");
             if !modifier {
                 break;
             }
@@ -946,7 +1005,11 @@ impl<'a> Walker<'a> {
             start = q;
         }
         let key = self.key_part(k);
-        let key = if self.is(k, b"]") { Part::Text("<computed>".into()) } else { key };
+        let key = if self.is(k, b"]") {
+            Part::Text("<computed>".into())
+        } else {
+            key
+        };
         let name = if body_kind == Brace::Class {
             if self.word(k, b"constructor") && start == key_start {
                 return; // the constructor's body is the class's scope
@@ -970,11 +1033,10 @@ impl<'a> Walker<'a> {
                 h.push(Part::Text(".".into()));
             }
             h.push(key);
-            Some(h)
-                .map(|mut h| {
-                    h.insert(0, Part::Text(acc.into()));
-                    h
-                })
+            Some(h).map(|mut h| {
+                h.insert(0, Part::Text(acc.into()));
+                h
+            })
         } else {
             self.infer(par as usize, vec![vec![key]])
         };
@@ -992,7 +1054,15 @@ impl<'a> Walker<'a> {
 /// Tokenizes `src` and returns its function scopes (functions, methods, arrows, classes)
 /// ordered by start, each well nested in the ones before it that contain its start.
 pub fn extract(src: &[u8]) -> Result<Extracted<'_>> {
-    let mut lx = Lexer { s: src, i: 0, pos: Pos { line: 0, col: 0 }, toks: Vec::new(), nl: false, braces: Vec::new(), block: Vec::new() };
+    let mut lx = Lexer {
+        s: src,
+        i: 0,
+        pos: Pos { line: 0, col: 0 },
+        toks: Vec::new(),
+        nl: false,
+        braces: Vec::new(),
+        block: Vec::new(),
+    };
     lx.run()?;
     let toks = lx.toks;
     for t in toks.iter().filter(|t| t.kind == Kind::Punct && t.punct == p(b"}")) {
@@ -1022,7 +1092,13 @@ pub fn extract(src: &[u8]) -> Result<Extracted<'_>> {
                             let w = &src[q.start as usize..q.end as usize];
                             EXPR_KEYWORDS.contains(&w) && w != b"else" && w != b"do"
                         }
-                        Kind::Punct => !(q.punct == p(b")") || q.punct == p(b"{") || q.punct == p(b"}") || q.punct == p(b";") || q.punct == p(b"=>")),
+                        Kind::Punct => {
+                            !(q.punct == p(b")")
+                                || q.punct == p(b"{")
+                                || q.punct == p(b"}")
+                                || q.punct == p(b";")
+                                || q.punct == p(b"=>"))
+                        }
                         _ => false,
                     }
                 };
@@ -1040,16 +1116,31 @@ pub fn extract(src: &[u8]) -> Result<Extracted<'_>> {
     let mut toks = toks;
     for t in toks.iter_mut() {
         if t.kind == Kind::Punct && t.punct == p(b"}") && t.end_pos.col == NONE {
-            t.end_pos = Pos { line: t.pos.line, col: t.pos.col + 1 };
+            t.end_pos = Pos {
+                line: t.pos.line,
+                col: t.pos.col + 1,
+            };
         }
     }
-    let mut w = Walker { src, toks: &toks, mate, parent, kind, class_of: vec![NONE; n], scopes: Vec::new() };
+    let mut w = Walker {
+        src,
+        toks: &toks,
+        mate,
+        parent,
+        kind,
+        class_of: vec![NONE; n],
+        scopes: Vec::new(),
+    };
     w.run();
     let mut raw = std::mem::take(&mut w.scopes);
     raw.sort_by_key(|s| s.0);
     let scopes = raw
         .into_iter()
-        .map(|(s, e, name)| Scope { start: toks[s as usize].pos, end: toks[e as usize].end_pos, name })
+        .map(|(s, e, name)| Scope {
+            start: toks[s as usize].pos,
+            end: toks[e as usize].end_pos,
+            name,
+        })
         .collect();
     Ok(Extracted { src, toks, scopes })
 }

@@ -274,7 +274,11 @@ fn v8_rest(s: &str, raw: Span, prefix: Span, start: usize, end: usize, depth: us
         return false;
     }
     // Hermes: `at foo (address at index.android.bundle:1:9876)`
-    let ls = if s[ls..le].starts_with("address at ") && has_line(s, ls + 11, le) { ls + 11 } else { ls };
+    let ls = if s[ls..le].starts_with("address at ") && has_line(s, ls + 11, le) {
+        ls + 11
+    } else {
+        ls
+    };
     let (url, line, col) = location(s, ls, le);
     f.url = Some(url);
     f.line = line;

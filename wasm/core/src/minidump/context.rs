@@ -77,7 +77,10 @@ impl Cpu {
 
     /// Whether pointers are 32 bits wide.
     pub fn is_32bit(self) -> bool {
-        matches!(self, Cpu::X86 | Cpu::Arm | Cpu::Ppc | Cpu::Mips | Cpu::Sparc | Cpu::Riscv)
+        matches!(
+            self,
+            Cpu::X86 | Cpu::Arm | Cpu::Ppc | Cpu::Mips | Cpu::Sparc | Cpu::Riscv
+        )
     }
 }
 
@@ -153,18 +156,37 @@ impl Context {
             (None, None) => return Err(format!("context flags {:#x} name no known CPU", f)),
         };
         let spec = layout.spec();
-        let flags_end = if layout == Layout::Arm64Old { 8 } else { spec.flags_at + 4 };
+        let flags_end = if layout == Layout::Arm64Old {
+            8
+        } else {
+            spec.flags_at + 4
+        };
         if b.len() < flags_end {
-            return Err(format!("{} context of {} bytes ends before its flags", spec.name, b.len()));
+            return Err(format!(
+                "{} context of {} bytes ends before its flags",
+                spec.name,
+                b.len()
+            ));
         }
-        let flags = if layout == Layout::Arm64Old { u64_at(b, 0) } else { u32_at(b, spec.flags_at) as u64 };
+        let flags = if layout == Layout::Arm64Old {
+            u64_at(b, 0)
+        } else {
+            u32_at(b, spec.flags_at) as u64
+        };
         if flags & spec.cpu_bit == 0 {
             // Some writers leave the CPU bit out; the groups still mean what they say.
-            notes.push(format!("context flags {:#x} lack the {} bit {:#x}", flags, spec.name, spec.cpu_bit));
+            notes.push(format!(
+                "context flags {:#x} lack the {} bit {:#x}",
+                flags, spec.name, spec.cpu_bit
+            ));
         }
         // Breakpad's macOS writer sets the CPU bit alone, with every register saved: no
         // group bit at all is read as integer and control registers saved.
-        let groups = if flags & spec.group_bits == 0 { spec.group_bits } else { flags };
+        let groups = if flags & spec.group_bits == 0 {
+            spec.group_bits
+        } else {
+            flags
+        };
         let mut registers = Vec::new();
         let mut cut = None;
         for &(name, at, width, group) in spec.registers {
@@ -183,14 +205,32 @@ impl Context {
             registers.push((name, v));
         }
         if let Some(first) = cut {
-            notes.push(format!("context is {} bytes: flagged registers from {} on are missing", b.len(), first));
+            notes.push(format!(
+                "context is {} bytes: flagged registers from {} on are missing",
+                b.len(),
+                first
+            ));
         }
         for &(what, group, end) in spec.other_groups {
             if flags & group != 0 && end > b.len() {
-                notes.push(format!("context is {} bytes: the flagged {} state (to byte {}) is cut", b.len(), what, end));
+                notes.push(format!(
+                    "context is {} bytes: the flagged {} state (to byte {}) is cut",
+                    b.len(),
+                    what,
+                    end
+                ));
             }
         }
-        Ok((Context { cpu: spec.cpu, layout: spec.name, flags, size: b.len(), registers }, notes))
+        Ok((
+            Context {
+                cpu: spec.cpu,
+                layout: spec.name,
+                flags,
+                size: b.len(),
+                registers,
+            },
+            notes,
+        ))
     }
 }
 
@@ -300,13 +340,29 @@ const ARM64_X: [Reg; 29] = arm64_x!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 
 
 // arm64 `CONTEXT` (Windows, Crashpad, new Breakpad): flags, cpsr, x0..x30, sp, pc;
 // CONTROL 1 (fp, lr, sp, pc, cpsr), INTEGER 2 (x0..x28); 912 bytes.
-const ARM64: &[Reg] =
-    &concat_regs::<34>(&ARM64_X, &[("fp", 240, 8, 1), ("lr", 248, 8, 1), ("sp", 256, 8, 1), ("pc", 264, 8, 1), ("cpsr", 4, 4, 1)]);
+const ARM64: &[Reg] = &concat_regs::<34>(
+    &ARM64_X,
+    &[
+        ("fp", 240, 8, 1),
+        ("lr", 248, 8, 1),
+        ("sp", 256, 8, 1),
+        ("pc", 264, 8, 1),
+        ("cpsr", 4, 4, 1),
+    ],
+);
 
 // Breakpad's old arm64 context: 64-bit flags, x0..x30, sp, pc, cpsr, all under
 // INTEGER (2); packed to 4 bytes, 792 bytes.
-const ARM64_OLD: &[Reg] =
-    &concat_regs::<34>(&ARM64_X, &[("fp", 240, 8, 2), ("lr", 248, 8, 2), ("sp", 256, 8, 2), ("pc", 264, 8, 2), ("cpsr", 272, 4, 2)]);
+const ARM64_OLD: &[Reg] = &concat_regs::<34>(
+    &ARM64_X,
+    &[
+        ("fp", 240, 8, 2),
+        ("lr", 248, 8, 2),
+        ("sp", 256, 8, 2),
+        ("pc", 264, 8, 2),
+        ("cpsr", 272, 4, 2),
+    ],
+);
 
 const fn concat_regs<const N: usize>(a: &[Reg; 29], b: &[Reg; 5]) -> [Reg; N] {
     let mut out = [("", 0, 0, 0); N];
@@ -332,7 +388,11 @@ impl Layout {
                 cpu_bit: 0x0001_0000,
                 registers: X86,
                 group_bits: 0x7,
-                other_groups: &[("debug", 0x10, 28), ("floating-point", 0x8, 140), ("extended", 0x20, 716)],
+                other_groups: &[
+                    ("debug", 0x10, 28),
+                    ("floating-point", 0x8, 140),
+                    ("extended", 0x20, 716),
+                ],
             },
             Layout::Amd64 => Spec {
                 cpu: Cpu::X86_64,

@@ -174,7 +174,10 @@ fn context(j: &mut Json, k: &str, c: &Option<Context>) {
 impl Minidump {
     /// The whole dump as JSON (ABI.md, "Minidump document").
     pub fn to_json(&self) -> String {
-        let mut j = Json { out: String::with_capacity(4096 + 512 * (self.modules.len() + self.threads.len())), first: true };
+        let mut j = Json {
+            out: String::with_capacity(4096 + 512 * (self.modules.len() + self.threads.len())),
+            first: true,
+        };
         j.open('{');
         j.n("timestamp", self.timestamp as u64);
         j.x("flags", self.flags);
@@ -192,7 +195,11 @@ impl Minidump {
                 j.s("cpu", si.cpu.name());
                 j.n("processor_architecture", si.processor_architecture as u64);
                 j.n("platform_id", si.platform_id as u64);
-                j.array("os_version", &[si.os_version.0, si.os_version.1, si.os_version.2], |j, v| j.item_n(*v as u64));
+                j.array(
+                    "os_version",
+                    &[si.os_version.0, si.os_version.1, si.os_version.2],
+                    |j, v| j.item_n(*v as u64),
+                );
                 j.opt_s("csd_version", si.csd_version.as_deref());
                 j.opt_s("cpu_vendor", si.cpu_vendor.as_deref());
                 j.n("processor_count", si.processor_count as u64);

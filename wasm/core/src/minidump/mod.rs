@@ -425,7 +425,13 @@ impl Minidump {
     pub fn crashed_thread(&self) -> Option<usize> {
         let id = match (&self.exception, &self.breakpad_info) {
             (Some(e), _) => Some(e.thread_id),
-            (None, Some(BreakpadInfo { requesting_thread_id: Some(id), .. })) => Some(*id),
+            (
+                None,
+                Some(BreakpadInfo {
+                    requesting_thread_id: Some(id),
+                    ..
+                }),
+            ) => Some(*id),
             _ => None,
         }?;
         self.threads.iter().position(|t| t.id == id)
@@ -479,7 +485,14 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A GUID as stored (first three fields little-endian), lowercase with dashes.
 fn guid_string(b: &[u8]) -> String {
-    format!("{:08x}-{:04x}-{:04x}-{}-{}", u32_at(b, 0), u16_at(b, 4), u16_at(b, 6), hex(&b[8..10]), hex(&b[10..16]))
+    format!(
+        "{:08x}-{:04x}-{:04x}-{}-{}",
+        u32_at(b, 0),
+        u16_at(b, 4),
+        u16_at(b, 6),
+        hex(&b[8..10]),
+        hex(&b[10..16])
+    )
 }
 
 fn debug_id(guid: &[u8], age: u32) -> String {
@@ -525,7 +538,10 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
         if n > self.string_budget {
             self.strings_spent = true;
             let total = self.limits.max_string_total;
-            self.warn(format!("{}: the dump's strings exceed {} bytes: this and later strings skipped", what, total));
+            self.warn(format!(
+                "{}: the dump's strings exceed {} bytes: this and later strings skipped",
+                what, total
+            ));
             return false;
         }
         self.string_budget -= n;
@@ -600,7 +616,13 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
     fn stream(&mut self, s: &StreamInfo, name: &str) -> &'a [u8] {
         let b = self.bytes_upto(s.offset as u64, s.size as u64);
         if (b.len() as u64) < s.size as u64 {
-            self.warn(format!("{} stream: {} bytes declared at {:#x}, the file has {}", name, s.size, s.offset, b.len()));
+            self.warn(format!(
+                "{} stream: {} bytes declared at {:#x}, the file has {}",
+                name,
+                s.size,
+                s.offset,
+                b.len()
+            ));
         }
         b
     }
@@ -621,7 +643,10 @@ impl<'a, R: ReadRef<'a>> Reader<'a, R> {
         if count > fit {
             n = fit;
             let whole = if stream_end > self.size { "file" } else { "stream" };
-            self.warn(format!("{} stream: {} entries declared, only {} are in the {}", name, count, n, whole));
+            self.warn(format!(
+                "{} stream: {} entries declared, only {} are in the {}",
+                name, count, n, whole
+            ));
         }
         if n > limit as u64 {
             self.warn(format!("{} stream: {} entries, only the first {} kept", name, n, limit));
@@ -669,10 +694,24 @@ pub fn parse_with<'a, R: ReadRef<'a>>(data: R, limits: &Limits) -> Result<Minidu
     })?;
     match u32_at(head, 0) {
         SIGNATURE => {}
-        0x4d44_4d50 => return Err(Error::new(ErrorKind::UnsupportedObject, "big-endian minidumps are not supported")),
-        _ => return Err(Error::new(ErrorKind::UnsupportedObject, "not a minidump (no MDMP signature)")),
+        0x4d44_4d50 => {
+            return Err(Error::new(
+                ErrorKind::UnsupportedObject,
+                "big-endian minidumps are not supported",
+            ))
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::UnsupportedObject,
+                "not a minidump (no MDMP signature)",
+            ))
+        }
     }
-    let mut md = Minidump { timestamp: u32_at(head, 20), flags: u64_at(head, 24), ..Minidump::default() };
+    let mut md = Minidump {
+        timestamp: u32_at(head, 20),
+        flags: u64_at(head, 24),
+        ..Minidump::default()
+    };
     if u32_at(head, 4) & 0xffff != VERSION {
         r.warn(format!("unexpected header version {:#x}", u32_at(head, 4)));
     }
@@ -681,7 +720,10 @@ pub fn parse_with<'a, R: ReadRef<'a>>(data: R, limits: &Limits) -> Result<Minidu
     let mut n = count as u64;
     let fit = size.saturating_sub(dir) / 12;
     if n > fit {
-        r.warn(format!("{} streams declared, the file holds {} directory entries", count, fit));
+        r.warn(format!(
+            "{} streams declared, the file holds {} directory entries",
+            count, fit
+        ));
         n = fit;
     }
     if n > limits.max_streams as u64 {
@@ -690,7 +732,11 @@ pub fn parse_with<'a, R: ReadRef<'a>>(data: R, limits: &Limits) -> Result<Minidu
     }
     let entries = r.bytes(dir, n * 12).unwrap_or(&[]);
     for e in entries.chunks_exact(12) {
-        md.streams.push(StreamInfo { kind: u32_at(e, 0), size: u32_at(e, 4), offset: u32_at(e, 8) });
+        md.streams.push(StreamInfo {
+            kind: u32_at(e, 0),
+            size: u32_at(e, 4),
+            offset: u32_at(e, 8),
+        });
     }
     let find = |r: &mut Reader<'a, R>, kind: u32, name: &str| -> Option<StreamInfo> {
         let mut all = md.streams.iter().filter(|s| s.kind == kind);
@@ -785,7 +831,11 @@ fn system_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Opt
         _ => "unknown",
     };
     let csd_rva = u32_at(b, 24);
-    let csd_version = if csd_rva != 0 { r.utf16(csd_rva as u64, "SystemInfo CSD version") } else { None };
+    let csd_version = if csd_rva != 0 {
+        r.utf16(csd_rva as u64, "SystemInfo CSD version")
+    } else {
+        None
+    };
     // Windows fills the x86 member of the CPU union for x86 only, Breakpad for x86_64
     // too, Crashpad on macOS the other member: a vendor is 12 printable bytes.
     let vendor = (matches!(cpu, Cpu::X86 | Cpu::X86_64) && b[32..44].iter().all(|c| c.is_ascii_graphic()))
@@ -815,7 +865,13 @@ fn system_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Opt
 const MODULE_SIZE: u64 = 108;
 
 fn modules<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, os: &str) -> Vec<Module> {
-    let head = r.stream(&StreamInfo { size: s.size.min(4), ..s.clone() }, "ModuleList");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(4),
+            ..s.clone()
+        },
+        "ModuleList",
+    );
     if head.len() < 4 {
         return Vec::new();
     }
@@ -850,7 +906,10 @@ fn modules<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, os: &str) 
         if cv_size > 0 {
             let cv = r.bytes_upto(cv_rva, cv_size.min(r.limits.max_string as u64 + 24));
             if (cv.len() as u64) < cv_size.min(r.limits.max_string as u64 + 24) {
-                r.warn(format!("{}: CodeView record at {:#x} runs past the end of the file", what, cv_rva));
+                r.warn(format!(
+                    "{}: CodeView record at {:#x} runs past the end of the file",
+                    what, cv_rva
+                ));
             }
             codeview(r, cv, &what, os, &mut module);
         }
@@ -915,7 +974,12 @@ fn codeview<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, cv: &[u8], what: &str, os
             guid[..n].copy_from_slice(&id[..n]);
             m.debug_id = debug_id(&guid, 0);
         }
-        sig => r.warn(format!("{}: unknown or short CodeView record {:#010x} ({} bytes)", what, sig, cv.len())),
+        sig => r.warn(format!(
+            "{}: unknown or short CodeView record {:#010x} ({} bytes)",
+            what,
+            sig,
+            cv.len()
+        )),
     }
 }
 
@@ -924,7 +988,11 @@ fn codeview<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, cv: &[u8], what: &str, os
 fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
     // Sorted by (path, start) with the largest end from each entry to the end of its
     // path's run: one binary search per module (both lists can be long).
-    let mut v: Vec<(&str, u64, u64)> = maps.iter().filter(|e| e.end > e.start).map(|e| (e.path.as_str(), e.start, e.end)).collect();
+    let mut v: Vec<(&str, u64, u64)> = maps
+        .iter()
+        .filter(|e| e.end > e.start)
+        .map(|e| (e.path.as_str(), e.start, e.end))
+        .collect();
     v.sort_unstable();
     let mut suffix = vec![0u64; v.len()];
     for i in (0..v.len()).rev() {
@@ -939,7 +1007,12 @@ fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
             m.extent = m.extent.max(suffix[i] - m.base);
         } else if let Some(e) = by_start
             .get(by_start.partition_point(|x| x.0 < m.base)..)
-            .and_then(|r| r.iter().take_while(|x| x.0 == m.base).map(|x| &maps[x.1]).find(|e| e.offset == 0 && e.path.starts_with('/')))
+            .and_then(|r| {
+                r.iter()
+                    .take_while(|x| x.0 == m.base)
+                    .map(|x| &maps[x.1])
+                    .find(|e| e.offset == 0 && e.path.starts_with('/'))
+            })
         {
             // The module names the file by another path (lldb: /lib/... where the maps
             // say /usr/lib/...): the mapping at its base names it.
@@ -952,47 +1025,89 @@ fn module_extents(modules: &mut [Module], maps: &[MapEntry]) {
 }
 
 fn unloaded_modules<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Vec<UnloadedModule> {
-    let head = r.stream(&StreamInfo { size: s.size.min(12), ..s.clone() }, "UnloadedModuleList");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(12),
+            ..s.clone()
+        },
+        "UnloadedModuleList",
+    );
     if head.len() < 12 {
         return Vec::new();
     }
     let (header, entry, count) = (u32_at(head, 0) as u64, u32_at(head, 4) as u64, u32_at(head, 8) as u64);
     if header < 12 || entry < 24 {
-        r.warn(format!("UnloadedModuleList stream: header {} / entry {} bytes, too small", header, entry));
+        r.warn(format!(
+            "UnloadedModuleList stream: header {} / entry {} bytes, too small",
+            header, entry
+        ));
         return Vec::new();
     }
     let limit = r.limits.max_modules;
     let list = r.list(s, "UnloadedModuleList", header, count, entry, limit);
     let mut out = Vec::new();
     for (i, m) in list.chunks_exact(entry as usize).enumerate() {
-        let code_file = r.utf16(u32_at(m, 20) as u64, &format!("unloaded module {}", i)).unwrap_or_default();
-        out.push(UnloadedModule { base: u64_at(m, 0), size: u32_at(m, 8), checksum: u32_at(m, 12), timestamp: u32_at(m, 16), code_file });
+        let code_file = r
+            .utf16(u32_at(m, 20) as u64, &format!("unloaded module {}", i))
+            .unwrap_or_default();
+        out.push(UnloadedModule {
+            base: u64_at(m, 0),
+            size: u32_at(m, 8),
+            checksum: u32_at(m, 12),
+            timestamp: u32_at(m, 16),
+            code_file,
+        });
     }
     out
 }
 
 /// A memory descriptor's range, cut to the file (with a warning) or dropped.
-fn memory_range<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, base: u64, size: u64, offset: u64, what: &str) -> Option<MemoryRange> {
+fn memory_range<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    base: u64,
+    size: u64,
+    offset: u64,
+    what: &str,
+) -> Option<MemoryRange> {
     if size == 0 {
         return None;
     }
     if base.checked_add(size).is_none() {
-        r.warn(format!("{}: range {:#x}+{:#x} wraps around the address space", what, base, size));
+        r.warn(format!(
+            "{}: range {:#x}+{:#x} wraps around the address space",
+            what, base, size
+        ));
         return None;
     }
     let avail = r.size.saturating_sub(offset);
     if avail == 0 {
-        r.warn(format!("{}: memory at {:#x} is outside the file (offset {:#x})", what, base, offset));
+        r.warn(format!(
+            "{}: memory at {:#x} is outside the file (offset {:#x})",
+            what, base, offset
+        ));
         return None;
     }
     if size > avail {
-        r.warn(format!("{}: memory at {:#x} cut from {} to {} bytes (end of file)", what, base, size, avail));
+        r.warn(format!(
+            "{}: memory at {:#x} cut from {} to {} bytes (end of file)",
+            what, base, size, avail
+        ));
     }
-    Some(MemoryRange { base, size: size.min(avail), file_offset: offset })
+    Some(MemoryRange {
+        base,
+        size: size.min(avail),
+        file_offset: offset,
+    })
 }
 
 fn memory_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, out: &mut Vec<MemoryRange>) {
-    let head = r.stream(&StreamInfo { size: s.size.min(4), ..s.clone() }, "MemoryList");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(4),
+            ..s.clone()
+        },
+        "MemoryList",
+    );
     if head.len() < 4 {
         return;
     }
@@ -1007,7 +1122,13 @@ fn memory_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, out: &
 }
 
 fn memory64_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, out: &mut Vec<MemoryRange>) {
-    let head = r.stream(&StreamInfo { size: s.size.min(16), ..s.clone() }, "Memory64List");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(16),
+            ..s.clone()
+        },
+        "Memory64List",
+    );
     if head.len() < 16 {
         return;
     }
@@ -1038,7 +1159,10 @@ fn without_overlaps<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, mut ranges: Vec<M
     for m in ranges {
         match out.last() {
             Some(p) if m.base < p.end() => {
-                r.warn(format!("memory range {:#x}+{:#x} overlaps {:#x}+{:#x}: dropped", m.base, m.size, p.base, p.size));
+                r.warn(format!(
+                    "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}: dropped",
+                    m.base, m.size, p.base, p.size
+                ));
             }
             _ => out.push(m),
         }
@@ -1047,13 +1171,22 @@ fn without_overlaps<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, mut ranges: Vec<M
 }
 
 fn memory_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Vec<MemoryInfo> {
-    let head = r.stream(&StreamInfo { size: s.size.min(16), ..s.clone() }, "MemoryInfoList");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(16),
+            ..s.clone()
+        },
+        "MemoryInfoList",
+    );
     if head.len() < 16 {
         return Vec::new();
     }
     let (header, entry, count) = (u32_at(head, 0) as u64, u32_at(head, 4) as u64, u64_at(head, 8));
     if header < 16 || entry < 48 {
-        r.warn(format!("MemoryInfoList stream: header {} / entry {} bytes, too small", header, entry));
+        r.warn(format!(
+            "MemoryInfoList stream: header {} / entry {} bytes, too small",
+            header, entry
+        ));
         return Vec::new();
     }
     let limit = r.limits.max_memory_ranges;
@@ -1071,7 +1204,13 @@ fn memory_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Vec
         .collect()
 }
 
-fn read_context<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, size: u32, rva: u32, cpu: Option<Cpu>, what: &str) -> Option<Context> {
+fn read_context<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    size: u32,
+    rva: u32,
+    cpu: Option<Cpu>,
+    what: &str,
+) -> Option<Context> {
     if size == 0 {
         r.warn(format!("{}: no context", what));
         return None;
@@ -1095,7 +1234,13 @@ fn read_context<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, size: u32, rva: u32, 
 }
 
 fn threads<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, cpu: Option<Cpu>) -> Vec<Thread> {
-    let head = r.stream(&StreamInfo { size: s.size.min(4), ..s.clone() }, "ThreadList");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(4),
+            ..s.clone()
+        },
+        "ThreadList",
+    );
     if head.len() < 4 {
         return Vec::new();
     }
@@ -1123,7 +1268,13 @@ fn threads<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, cpu: Optio
 }
 
 fn thread_names<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, threads: &mut [Thread]) {
-    let head = r.stream(&StreamInfo { size: s.size.min(4), ..s.clone() }, "ThreadNames");
+    let head = r.stream(
+        &StreamInfo {
+            size: s.size.min(4),
+            ..s.clone()
+        },
+        "ThreadNames",
+    );
     if head.len() < 4 {
         return;
     }
@@ -1142,7 +1293,12 @@ fn thread_names<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, threa
     }
 }
 
-fn exception<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, cpu: Option<Cpu>, os: &str) -> Option<Exception> {
+fn exception<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    s: &StreamInfo,
+    cpu: Option<Cpu>,
+    os: &str,
+) -> Option<Exception> {
     let b = r.stream(s, "Exception");
     if b.len() < 168 {
         r.warn(format!("Exception stream: {} bytes, 168 expected", b.len()));
@@ -1157,7 +1313,16 @@ fn exception<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, cpu: Opt
     let parameters: Vec<u64> = (0..n.min(15) as usize).map(|i| u64_at(b, 40 + 8 * i)).collect();
     let context = read_context(r, u32_at(b, 160), u32_at(b, 164), cpu, "exception");
     let reason = crash_reason(os, code, flags, &parameters);
-    Some(Exception { thread_id, code, flags, record, address, parameters, context, reason })
+    Some(Exception {
+        thread_id,
+        code,
+        flags,
+        record,
+        address,
+        parameters,
+        context,
+        reason,
+    })
 }
 
 fn misc_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Option<MiscInfo> {
@@ -1170,7 +1335,11 @@ fn misc_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Optio
     // Only fields inside both the declared and the real size count.
     let have = (size as usize).min(b.len());
     let flags = u32_at(b, 4);
-    let mut m = MiscInfo { size, flags, ..MiscInfo::default() };
+    let mut m = MiscInfo {
+        size,
+        flags,
+        ..MiscInfo::default()
+    };
     if flags & 0x1 != 0 {
         m.process_id = Some(u32_at(b, 8));
     }
@@ -1182,7 +1351,10 @@ fn misc_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Optio
     }
     if flags & 0x100 != 0 && have >= 832 {
         let wide = |from: usize, units: usize| {
-            let u: Vec<u16> = (0..units).map(|i| u16_at(b, from + 2 * i)).take_while(|&c| c != 0).collect();
+            let u: Vec<u16> = (0..units)
+                .map(|i| u16_at(b, from + 2 * i))
+                .take_while(|&c| c != 0)
+                .collect();
             String::from_utf16_lossy(&u)
         };
         m.build_string = Some((wide(232, 260), wide(752, 40)));
@@ -1197,17 +1369,35 @@ fn assertion<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> Optio
         return None;
     }
     let wide = |from: usize| {
-        let u: Vec<u16> = (0..128).map(|i| u16_at(b, from + 2 * i)).take_while(|&c| c != 0).collect();
+        let u: Vec<u16> = (0..128)
+            .map(|i| u16_at(b, from + 2 * i))
+            .take_while(|&c| c != 0)
+            .collect();
         String::from_utf16_lossy(&u)
     };
-    Some(Assertion { expression: wide(0), function: wide(256), file: wide(512), line: u32_at(b, 768), kind: u32_at(b, 772) })
+    Some(Assertion {
+        expression: wide(0),
+        function: wide(256),
+        file: wide(512),
+        line: u32_at(b, 768),
+        kind: u32_at(b, 772),
+    })
 }
 
 fn text<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo, name: &str) -> String {
     let max = r.limits.max_text;
-    let b = r.stream(&StreamInfo { size: s.size.min(max), ..s.clone() }, name);
+    let b = r.stream(
+        &StreamInfo {
+            size: s.size.min(max),
+            ..s.clone()
+        },
+        name,
+    );
     if s.size > max {
-        r.warn(format!("{} stream: {} bytes, only the first {} read", name, s.size, max));
+        r.warn(format!(
+            "{} stream: {} bytes, only the first {} read",
+            name, s.size, max
+        ));
     }
     String::from_utf8_lossy(b).into_owned()
 }
@@ -1231,7 +1421,14 @@ fn parse_maps(text: &str, limit: usize) -> (Vec<MapEntry>, usize) {
             let inode = f.next()?.parse().ok()?;
             // The path is the rest of the line, spaces included.
             let path = f.collect::<Vec<_>>().join(" ");
-            Some(MapEntry { start, end, perms, offset, inode, path })
+            Some(MapEntry {
+                start,
+                end,
+                perms,
+                offset,
+                inode,
+                path,
+            })
         })();
         match parsed {
             Some(e) => out.push(e),
@@ -1241,7 +1438,12 @@ fn parse_maps(text: &str, limit: usize) -> (Vec<MapEntry>, usize) {
     (out, bad)
 }
 
-fn linux_streams<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, streams: &[StreamInfo], cpu: Option<Cpu>, out: &mut LinuxInfo) {
+fn linux_streams<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    streams: &[StreamInfo],
+    cpu: Option<Cpu>,
+    out: &mut LinuxInfo,
+) {
     for s in streams {
         match s.kind {
             stream::LINUX_MAPS if out.maps.is_empty() => {
@@ -1262,11 +1464,25 @@ fn linux_streams<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, streams: &[StreamInf
                     .collect();
             }
             stream::LINUX_AUXV if out.auxv.is_empty() => {
-                let b = r.stream(&StreamInfo { size: s.size.min(r.limits.max_text), ..s.clone() }, "LinuxAuxv");
+                let b = r.stream(
+                    &StreamInfo {
+                        size: s.size.min(r.limits.max_text),
+                        ..s.clone()
+                    },
+                    "LinuxAuxv",
+                );
                 // Entries are two words of the crashed process's size.
-                let word = if cpu.map(|c| c.is_32bit()).unwrap_or(false) { 4 } else { 8 };
+                let word = if cpu.map(|c| c.is_32bit()).unwrap_or(false) {
+                    4
+                } else {
+                    8
+                };
                 for e in b.chunks_exact(2 * word) {
-                    let (k, v) = if word == 4 { (u32_at(e, 0) as u64, u32_at(e, 4) as u64) } else { (u64_at(e, 0), u64_at(e, 8)) };
+                    let (k, v) = if word == 4 {
+                        (u32_at(e, 0) as u64, u32_at(e, 4) as u64)
+                    } else {
+                        (u64_at(e, 0), u64_at(e, 8))
+                    };
                     if k == 0 {
                         break;
                     }
@@ -1288,12 +1504,21 @@ fn crashpad_uuid(b: &[u8]) -> String {
 }
 
 /// A `MinidumpSimpleStringDictionary`.
-fn dictionary<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64), budget: &mut u32, what: &str) -> Vec<(String, String)> {
+fn dictionary<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    (size, rva): (u64, u64),
+    budget: &mut u32,
+    what: &str,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if size < 4 {
         return out;
     }
-    let s = StreamInfo { kind: 0, offset: rva as u32, size: size as u32 };
+    let s = StreamInfo {
+        kind: 0,
+        offset: rva as u32,
+        size: size as u32,
+    };
     let head = r.bytes_upto(rva, 4);
     if head.len() < 4 {
         r.warn(format!("{}: outside the file", what));
@@ -1333,7 +1558,11 @@ fn crashpad_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> O
         let head = r.bytes_upto(rva, 4);
         if head.len() == 4 {
             let count = u32_at(head, 0) as u64;
-            let list_stream = StreamInfo { kind: 0, offset: rva as u32, size: size as u32 };
+            let list_stream = StreamInfo {
+                kind: 0,
+                offset: rva as u32,
+                size: size as u32,
+            };
             let limit = r.limits.max_modules;
             let links = r.list(&list_stream, "Crashpad module list", 4, count, 12, limit);
             for l in links.chunks_exact(12) {
@@ -1341,11 +1570,18 @@ fn crashpad_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> O
                 let (msize, mrva) = location(l, 4);
                 let m = r.bytes_upto(mrva, msize.min(28));
                 if m.len() < 28 {
-                    r.warn(format!("Crashpad info of module {}: {} bytes, 28 expected", index, m.len()));
+                    r.warn(format!(
+                        "Crashpad info of module {}: {} bytes, 28 expected",
+                        index,
+                        m.len()
+                    ));
                     continue;
                 }
                 let what = format!("Crashpad annotations of module {}", index);
-                let mut mi = ModuleCrashpadInfo { module_index: index, ..ModuleCrashpadInfo::default() };
+                let mut mi = ModuleCrashpadInfo {
+                    module_index: index,
+                    ..ModuleCrashpadInfo::default()
+                };
                 mi.list_annotations = string_list(r, location(m, 4), &mut budget, &what);
                 mi.simple_annotations = dictionary(r, location(m, 12), &mut budget, &what);
                 mi.annotation_objects = annotation_objects(r, location(m, 20), &mut budget, &what);
@@ -1359,13 +1595,22 @@ fn crashpad_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> O
 }
 
 /// A `MinidumpRVAList` of UTF-8 strings.
-fn string_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64), budget: &mut u32, what: &str) -> Vec<String> {
+fn string_list<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    (size, rva): (u64, u64),
+    budget: &mut u32,
+    what: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
     let head = r.bytes_upto(rva, 4);
     if size < 4 || head.len() < 4 {
         return out;
     }
-    let s = StreamInfo { kind: 0, offset: rva as u32, size: size as u32 };
+    let s = StreamInfo {
+        kind: 0,
+        offset: rva as u32,
+        size: size as u32,
+    };
     let limit = *budget;
     let list = r.list(&s, what, 4, u32_at(head, 0) as u64, 4, limit);
     for e in list.chunks_exact(4) {
@@ -1378,13 +1623,22 @@ fn string_list<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64
 }
 
 /// A `MinidumpAnnotationList`.
-fn annotation_objects<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u64, u64), budget: &mut u32, what: &str) -> Vec<Annotation> {
+fn annotation_objects<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    (size, rva): (u64, u64),
+    budget: &mut u32,
+    what: &str,
+) -> Vec<Annotation> {
     let mut out = Vec::new();
     let head = r.bytes_upto(rva, 4);
     if size < 4 || head.len() < 4 {
         return out;
     }
-    let s = StreamInfo { kind: 0, offset: rva as u32, size: size as u32 };
+    let s = StreamInfo {
+        kind: 0,
+        offset: rva as u32,
+        size: size as u32,
+    };
     let limit = *budget;
     let list = r.list(&s, what, 4, u32_at(head, 0) as u64, 12, limit);
     for e in list.chunks_exact(12) {
@@ -1394,7 +1648,11 @@ fn annotation_objects<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, (size, rva): (u
         let value = r.counted(u32_at(e, 8) as u64, what);
         *budget = budget.saturating_sub(1);
         if let (Some(name), Some(value)) = (name, value) {
-            let value = if kind == 1 { String::from_utf8_lossy(value).into_owned() } else { hex(value) };
+            let value = if kind == 1 {
+                String::from_utf8_lossy(value).into_owned()
+            } else {
+                hex(value)
+            };
             out.push(Annotation { name, kind, value });
         }
     }

@@ -28,7 +28,10 @@ fn windows_x86() {
     assert_eq!(md.streams.len(), 9);
     let si = md.system_info.as_ref().unwrap();
     assert_eq!((si.cpu, si.os, si.os_version), (Cpu::X86, "windows", (5, 1, 2600)));
-    assert_eq!((si.processor_level, si.processor_revision, si.processor_count), (6, 3336, 1));
+    assert_eq!(
+        (si.processor_level, si.processor_revision, si.processor_count),
+        (6, 3336, 1)
+    );
     assert_eq!(si.csd_version.as_deref(), Some("Service Pack 2"));
     assert_eq!(si.cpu_vendor.as_deref(), Some("GenuineIntel"));
 
@@ -44,37 +47,68 @@ fn windows_x86() {
     assert_eq!(m.code_id, "45D35F6C2d000");
     let ntdll = &md.modules[1];
     assert_eq!(ntdll.code_file, "C:\\WINDOWS\\system32\\ntdll.dll");
-    assert_eq!((ntdll.debug_file.as_str(), ntdll.debug_id.as_str()), ("ntdll.pdb", "36515fb5-d043-45e4-91f6-72fa2e2878c0-2"));
+    assert_eq!(
+        (ntdll.debug_file.as_str(), ntdll.debug_id.as_str()),
+        ("ntdll.pdb", "36515fb5-d043-45e4-91f6-72fa2e2878c0-2")
+    );
     assert_eq!(ntdll.code_id, "411096B4b0000");
-    assert_eq!(md.module_at(0x7c90eb94).map(|m| m.debug_file.as_str()), Some("ntdll.pdb"));
+    assert_eq!(
+        md.module_at(0x7c90eb94).map(|m| m.debug_file.as_str()),
+        Some("ntdll.pdb")
+    );
 
     let ids: Vec<u32> = md.threads.iter().map(|t| t.id).collect();
     assert_eq!(ids, [3060, 4544]);
     let t = &md.threads[0];
     let ctx = t.context.as_ref().unwrap();
     assert_eq!((ctx.layout, ctx.flags, ctx.size), ("x86", 0x1003f, 716));
-    assert_eq!((ctx.pc(), ctx.sp(), ctx.get("ebp")), (Some(0x7c90eb94), Some(0x12f320), Some(0x12f384)));
-    assert_eq!(t.stack, Some(MemoryRange { base: 0x12f31c, size: 0xce4, file_offset: 0x1639 }));
+    assert_eq!(
+        (ctx.pc(), ctx.sp(), ctx.get("ebp")),
+        (Some(0x7c90eb94), Some(0x12f320), Some(0x12f384))
+    );
+    assert_eq!(
+        t.stack,
+        Some(MemoryRange {
+            base: 0x12f31c,
+            size: 0xce4,
+            file_offset: 0x1639
+        })
+    );
     assert_eq!(reg(&md.threads[1].context, "eip"), Some(0x7c90eb94));
     assert_eq!(reg(&md.threads[1].context, "esp"), Some(0x97f6ec));
 
     let e = md.exception.as_ref().unwrap();
-    assert_eq!((e.thread_id, e.code, e.flags, e.address), (3060, 0xc0000005, 0, 0x40429e));
+    assert_eq!(
+        (e.thread_id, e.code, e.flags, e.address),
+        (3060, 0xc0000005, 0, 0x40429e)
+    );
     assert_eq!(e.parameters, [1, 0x45]);
     assert_eq!(e.reason, "EXCEPTION_ACCESS_VIOLATION_WRITE");
-    assert_eq!((reg(&e.context, "eip"), reg(&e.context, "esp")), (Some(0x40429e), Some(0x12fe84)));
+    assert_eq!(
+        (reg(&e.context, "eip"), reg(&e.context, "esp")),
+        (Some(0x40429e), Some(0x12fe84))
+    );
     assert_eq!(md.crashed_thread(), Some(0));
 
     let bases: Vec<(u64, u64)> = md.memory.iter().map(|m| (m.base, m.size)).collect();
     assert_eq!(bases, [(0x12f31c, 3300), (0x97f6e8, 2328), (0x7c90eb14, 256)]);
     // The bytes at ntdll's pc, read from the file only now.
-    assert_eq!(md.read_memory(&data[..], 0x7c90eb94, 8), Some(&[0xc3, 0x8d, 0xa4, 0x24, 0, 0, 0, 0][..]));
+    assert_eq!(
+        md.read_memory(&data[..], 0x7c90eb94, 8),
+        Some(&[0xc3, 0x8d, 0xa4, 0x24, 0, 0, 0, 0][..])
+    );
     assert_eq!(md.read_memory(&data[..], 0x7c90eb14 + 250, 8), None);
 
     let misc = md.misc_info.as_ref().unwrap();
     assert_eq!((misc.size, misc.flags, misc.process_id), (24, 3, Some(3932)));
     assert_eq!(misc.process_times, Some((1171480435, 0, 0)));
-    assert_eq!(md.breakpad_info, Some(BreakpadInfo { dump_thread_id: Some(4544), requesting_thread_id: Some(3060) }));
+    assert_eq!(
+        md.breakpad_info,
+        Some(BreakpadInfo {
+            dump_thread_id: Some(4544),
+            requesting_thread_id: Some(3060)
+        })
+    );
 }
 
 #[test]
@@ -84,12 +118,18 @@ fn linux_x86_64() {
     assert!(md.warnings.is_empty(), "{:?}", md.warnings);
     let si = md.system_info.as_ref().unwrap();
     assert_eq!((si.cpu, si.os, si.processor_count), (Cpu::X86_64, "linux", 4));
-    assert_eq!(si.csd_version.as_deref(), Some("Linux 4.9.60-linuxkit-aufs #1 SMP Mon Nov 6 16:00:12 UTC 2017 x86_64"));
+    assert_eq!(
+        si.csd_version.as_deref(),
+        Some("Linux 4.9.60-linuxkit-aufs #1 SMP Mon Nov 6 16:00:12 UTC 2017 x86_64")
+    );
 
     assert_eq!(md.modules.len(), 8);
     let m = &md.modules[0];
     assert_eq!((m.base, m.size), (0x400000, 0x1a000));
-    assert_eq!((m.code_file.as_str(), m.debug_file.as_str()), ("/work/linux/build/crash", "crash"));
+    assert_eq!(
+        (m.code_file.as_str(), m.debug_file.as_str()),
+        ("/work/linux/build/crash", "crash")
+    );
     assert_eq!(m.codeview, CodeView::Elf);
     assert_eq!(m.code_id, "f1c3bcc0279865fe3058404b2831d9e64135386c");
     // As pysym names the ELF file itself (native::identity): GUID order, age 0.
@@ -103,7 +143,10 @@ fn linux_x86_64() {
     assert_eq!(md.threads.len(), 1);
     let ctx = md.threads[0].context.as_ref().unwrap();
     assert_eq!((ctx.layout, ctx.flags), ("amd64", 0x10000b));
-    assert_eq!((ctx.pc(), ctx.sp(), ctx.get("rbp")), (Some(0x401d72), Some(0x7fff5ae4aa20), Some(0x7fff5ae4abb0)));
+    assert_eq!(
+        (ctx.pc(), ctx.sp(), ctx.get("rbp")),
+        (Some(0x401d72), Some(0x7fff5ae4aa20), Some(0x7fff5ae4abb0))
+    );
     // SEGMENTS (4) is not in the flags.
     assert_eq!(ctx.get("ds"), None);
     assert!(ctx.get("cs").is_some());
@@ -117,7 +160,10 @@ fn linux_x86_64() {
     let l = &md.linux;
     assert_eq!(l.lsb_release.len(), 4);
     assert_eq!(l.lsb_release[0], ("DISTRIB_ID".to_string(), "Ubuntu".to_string()));
-    assert_eq!(l.lsb_release[3], ("DISTRIB_DESCRIPTION".to_string(), "Ubuntu 16.04.3 LTS".to_string()));
+    assert_eq!(
+        l.lsb_release[3],
+        ("DISTRIB_DESCRIPTION".to_string(), "Ubuntu 16.04.3 LTS".to_string())
+    );
     assert_eq!(l.maps.len(), 35);
     assert_eq!(
         l.maps[0],
@@ -130,7 +176,11 @@ fn linux_x86_64() {
             path: "/work/linux/build/crash".into()
         }
     );
-    assert!(l.cpu_info.as_deref().unwrap().starts_with("processor\t: 0\nvendor_id\t: GenuineIntel\n"));
+    assert!(l
+        .cpu_info
+        .as_deref()
+        .unwrap()
+        .starts_with("processor\t: 0\nvendor_id\t: GenuineIntel\n"));
     assert_eq!(l.auxv[..3], [(0x21, 0x7fff5aef1000), (0x10, 0x9f8bfbff), (0x6, 0x1000)]);
 }
 
@@ -140,14 +190,20 @@ fn crashpad_macos() {
     let md = parse(&data[..]).unwrap();
     assert!(md.warnings.is_empty(), "{:?}", md.warnings);
     let si = md.system_info.as_ref().unwrap();
-    assert_eq!((si.cpu, si.os, si.os_version, si.processor_count), (Cpu::X86_64, "macos", (10, 15, 7), 12));
+    assert_eq!(
+        (si.cpu, si.os, si.os_version, si.processor_count),
+        (Cpu::X86_64, "macos", (10, 15, 7), 12)
+    );
     assert_eq!(si.csd_version.as_deref(), Some("19H114"));
     // Crashpad fills the other member of the CPU union: no vendor string.
     assert_eq!(si.cpu_vendor, None);
 
     assert_eq!(md.modules.len(), 40);
     let m = &md.modules[0];
-    assert_eq!((m.code_file.as_str(), m.debug_file.as_str()), ("/Users/ted/src/crashy", "crashy"));
+    assert_eq!(
+        (m.code_file.as_str(), m.debug_file.as_str()),
+        ("/Users/ted/src/crashy", "crashy")
+    );
     assert_eq!(m.debug_id, "ef1091e3-81da-369b-9039-ea1591d07e0b");
     assert_eq!(m.code_id, "ef1091e381da369b9039ea1591d07e0b");
     assert_eq!(md.modules[16].code_file, "/usr/lib/system/libsystem_c.dylib");
@@ -163,7 +219,11 @@ fn crashpad_macos() {
     assert_eq!((misc.size, misc.flags, misc.process_id), (832, 0x147, Some(56685)));
     assert_eq!(misc.processor_mhz, Some((2600, 2600, 0)));
     let (build, dbg) = misc.build_string.clone().unwrap();
-    assert!(build.starts_with("Mac OS X 10.15.7 (19H114); Darwin 19.6.0"), "{}", build);
+    assert!(
+        build.starts_with("Mac OS X 10.15.7 (19H114); Darwin 19.6.0"),
+        "{}",
+        build
+    );
     assert_eq!(dbg, "crashpad.amd64,0.8.0,mac,100900,101500");
 
     let c = md.crashpad_info.as_ref().unwrap();
@@ -171,8 +231,18 @@ fn crashpad_macos() {
     assert_eq!(c.report_id, "42f9de72-518a-43dd-97d7-8ddc328d3662");
     assert_eq!(c.client_id, "6fd2b3b9-9833-4b2f-bbf7-0bcf501bad7e");
     assert_eq!(c.simple_annotations, [("hello".to_string(), "world".to_string())]);
-    let mods: Vec<(u32, Vec<String>)> = c.modules.iter().map(|m| (m.module_index, m.list_annotations.clone())).collect();
-    assert_eq!(mods, [(16, vec!["abort() called".to_string()]), (39, vec!["dyld2 mode".to_string()])]);
+    let mods: Vec<(u32, Vec<String>)> = c
+        .modules
+        .iter()
+        .map(|m| (m.module_index, m.list_annotations.clone()))
+        .collect();
+    assert_eq!(
+        mods,
+        [
+            (16, vec!["abort() called".to_string()]),
+            (39, vec!["dyld2 mode".to_string()])
+        ]
+    );
 }
 
 #[test]
@@ -194,9 +264,18 @@ fn macos_thread_names_and_bare_context_flags() {
     assert_eq!((ctx.pc(), ctx.sp()), (Some(0x102a68cd4), Some(0x7ffeed1aa9b0)));
     assert_eq!(reg(&md.threads[1].context, "rbp"), Some(0x700007c6fe90));
     let e = md.exception.as_ref().unwrap();
-    assert_eq!((e.thread_id, e.code, e.flags, e.address), (4611, 1, 1, 0xffffffff80000042));
+    assert_eq!(
+        (e.thread_id, e.code, e.flags, e.address),
+        (4611, 1, 1, 0xffffffff80000042)
+    );
     assert_eq!(e.reason, "EXC_BAD_ACCESS / KERN_INVALID_ADDRESS");
-    assert_eq!(md.breakpad_info, Some(BreakpadInfo { dump_thread_id: Some(3843), requesting_thread_id: Some(4611) }));
+    assert_eq!(
+        md.breakpad_info,
+        Some(BreakpadInfo {
+            dump_thread_id: Some(3843),
+            requesting_thread_id: Some(4611)
+        })
+    );
     assert_eq!(md.memory.len(), 12);
     assert_eq!(md.misc_info.as_ref().map(|m| m.process_id), Some(Some(80556)));
 }
@@ -214,11 +293,20 @@ fn windows_amd64_assertion() {
     assert_eq!((e.thread_id, e.code), (5896, 0xc000000d));
     assert_eq!(e.reason, "STATUS_INVALID_PARAMETER");
     let a = md.assertion.as_ref().unwrap();
-    assert_eq!((a.expression.as_str(), a.function.as_str()), ("format != nullptr", "common_vfprintf"));
-    assert_eq!((a.file.as_str(), a.line, a.kind), ("minkernel\\crts\\ucrt\\src\\appcrt\\stdio\\output.cpp", 32, 1));
+    assert_eq!(
+        (a.expression.as_str(), a.function.as_str()),
+        ("format != nullptr", "common_vfprintf")
+    );
+    assert_eq!(
+        (a.file.as_str(), a.line, a.kind),
+        ("minkernel\\crts\\ucrt\\src\\appcrt\\stdio\\output.cpp", 32, 1)
+    );
     let misc = md.misc_info.as_ref().unwrap();
     assert_eq!((misc.size, misc.process_id), (1364, Some(6256)));
-    assert_eq!(misc.build_string.as_ref().map(|b| b.1.as_str()), Some("dbgcore.amd64,10.0.17134.1"));
+    assert_eq!(
+        misc.build_string.as_ref().map(|b| b.1.as_str()),
+        Some("dbgcore.amd64,10.0.17134.1")
+    );
     assert_eq!(reg(&md.threads[1].context, "rbp"), Some(0xffffffffffffffff));
     assert_eq!(md.memory.len(), 10);
 }
@@ -228,12 +316,23 @@ fn malformed_fixtures_give_partial_results() {
     // The directory at RVA 2 overlaps the header; its "streams" point anywhere.
     let md = parse(&fixture("invalid-range.dmp")[..]).unwrap();
     assert_eq!(md.streams.len(), 4);
-    assert!(md.warnings.iter().any(|w| w.contains("LinuxMaps stream")), "{:?}", md.warnings);
+    assert!(
+        md.warnings.iter().any(|w| w.contains("LinuxMaps stream")),
+        "{:?}",
+        md.warnings
+    );
     // 16 directory entries of garbage types, sizes and RVAs (2^32 - 1): none is a
     // stream pysym reads, so nothing is read from them.
     let md = parse(&fixture("invalid-record-count.dmp")[..]).unwrap();
     assert_eq!(md.streams.len(), 16);
-    assert_eq!(md.streams[13], StreamInfo { kind: u32::MAX, offset: u32::MAX, size: u32::MAX });
+    assert_eq!(
+        md.streams[13],
+        StreamInfo {
+            kind: u32::MAX,
+            offset: u32::MAX,
+            size: u32::MAX
+        }
+    );
     assert!(md.system_info.is_none() && md.threads.is_empty() && md.modules.is_empty() && md.exception.is_none());
 }
 
@@ -283,7 +382,11 @@ impl Builder {
         out.extend_from_slice(&(HEADER as u32).to_le_bytes());
         out.extend_from_slice(&[0; 16]);
         for (i, (kind, data)) in self.streams.iter().enumerate() {
-            let size = sizes.iter().find(|s| s.0 == i).map(|s| s.1).unwrap_or(data.len() as u32);
+            let size = sizes
+                .iter()
+                .find(|s| s.0 == i)
+                .map(|s| s.1)
+                .unwrap_or(data.len() as u32);
             out.extend_from_slice(&kind.to_le_bytes());
             out.extend_from_slice(&size.to_le_bytes());
             out.extend_from_slice(&self.rva_of(i).to_le_bytes());
@@ -344,9 +447,13 @@ fn put(v: &mut [u8], at: usize, x: u64, width: usize) {
 }
 
 fn dump_with_contexts(arch: u16, contexts: &[Vec<u8>]) -> Minidump {
-    let b = Builder::new().stream(stream::SYSTEM_INFO, system_info(arch, 0x8201)).stream(stream::THREAD_LIST, Vec::new());
+    let b = Builder::new()
+        .stream(stream::SYSTEM_INFO, system_info(arch, 0x8201))
+        .stream(stream::THREAD_LIST, Vec::new());
     let rva = b.rva_of(1);
-    let b = Builder { streams: vec![b.streams[0].clone(), (stream::THREAD_LIST, thread_list(rva, contexts))] };
+    let b = Builder {
+        streams: vec![b.streams[0].clone(), (stream::THREAD_LIST, thread_list(rva, contexts))],
+    };
     parse(&b.build()[..]).unwrap()
 }
 
@@ -381,11 +488,17 @@ fn arm64_contexts_new_and_old() {
         (c.get("x0"), c.get("x28"), c.get("fp"), c.get("lr")),
         (Some(0x1000), Some(0x1000 + 28), Some(0x1000 + 29), Some(0x1000 + 30))
     );
-    assert_eq!((c.sp(), c.pc(), c.get("cpsr")), (Some(0x7ff0_0000), Some(0x4000_1234), Some(0x6000_0000)));
+    assert_eq!(
+        (c.sp(), c.pc(), c.get("cpsr")),
+        (Some(0x7ff0_0000), Some(0x4000_1234), Some(0x6000_0000))
+    );
     let c = md.threads[1].context.as_ref().unwrap();
     assert_eq!((c.layout, c.flags), ("arm64_old", 0x8000_0002));
     assert_eq!((c.get("x3"), c.get("fp")), (Some(0x2003), Some(0x2000 + 29)));
-    assert_eq!((c.sp(), c.pc(), c.get("cpsr")), (Some(0x7fe0_0000), Some(0x4000_5678), Some(0x8000_0000)));
+    assert_eq!(
+        (c.sp(), c.pc(), c.get("cpsr")),
+        (Some(0x7fe0_0000), Some(0x4000_5678), Some(0x8000_0000))
+    );
     let c = md.threads[2].context.as_ref().unwrap();
     assert_eq!((c.get("x0"), c.pc()), (None, Some(0x4000_1234)));
     assert_eq!(c.registers.len(), 5);
@@ -402,7 +515,10 @@ fn arm_and_x86_contexts() {
     let md = dump_with_contexts(5, &[arm]);
     let c = md.threads[0].context.as_ref().unwrap();
     assert_eq!((c.cpu, c.get("r0"), c.get("r12")), (Cpu::Arm, Some(0x100), Some(0x10c)));
-    assert_eq!((c.sp(), c.get("lr"), c.pc(), c.get("cpsr")), (Some(0x10d), Some(0x10e), Some(0x10f), Some(0x10)));
+    assert_eq!(
+        (c.sp(), c.get("lr"), c.pc(), c.get("cpsr")),
+        (Some(0x10d), Some(0x10e), Some(0x10f), Some(0x10))
+    );
 
     // x86 with CONTROL only: no integer registers.
     let mut x86 = vec![0u8; 716];
@@ -433,15 +549,30 @@ fn truncated_contexts() {
     let c = md.threads[0].context.as_ref().unwrap();
     assert_eq!((c.pc(), c.sp(), c.size), (Some(0x5555_0000), Some(0x7ffc_0000), 720));
     let c = md.threads[1].context.as_ref().unwrap();
-    assert_eq!((c.sp(), c.pc(), c.get("r9"), c.get("r10")), (Some(0x7ffd_0000), None, Some(0), None));
+    assert_eq!(
+        (c.sp(), c.pc(), c.get("r9"), c.get("r10")),
+        (Some(0x7ffd_0000), None, Some(0), None)
+    );
     assert!(c.get("rax").is_some());
     assert!(md.threads[2].context.is_none());
     let w = md.warnings.join("\n");
-    assert!(w.contains("thread 100: context is 720 bytes: the flagged floating-point state (to byte 768) is cut"), "{}", w);
-    assert!(w.contains("thread 101: context is 200 bytes: flagged registers from r10 on are missing"), "{}", w);
+    assert!(
+        w.contains("thread 100: context is 720 bytes: the flagged floating-point state (to byte 768) is cut"),
+        "{}",
+        w
+    );
+    assert!(
+        w.contains("thread 101: context is 200 bytes: flagged registers from r10 on are missing"),
+        "{}",
+        w
+    );
     assert!(w.contains("thread 102: context of 2 bytes"), "{}", w);
     assert!(md.threads[3].context.is_none());
-    assert!(w.contains("thread 103: amd64 context of 8 bytes ends before its flags"), "{}", w);
+    assert!(
+        w.contains("thread 103: amd64 context of 8 bytes ends before its flags"),
+        "{}",
+        w
+    );
 }
 
 fn memory_list(entries: &[(u64, u32, u32)]) -> Vec<u8> {
@@ -458,7 +589,13 @@ fn memory_list(entries: &[(u64, u32, u32)]) -> Vec<u8> {
 #[test]
 fn memory_overlapping_and_outside() {
     // The list's size does not depend on the RVAs: place it, then point into the payload.
-    let payload = Builder { streams: vec![(stream::MEMORY_LIST, memory_list(&[(0, 0, 0); 5])), (0xffff, vec![0xab; 64])] }.rva_of(1);
+    let payload = Builder {
+        streams: vec![
+            (stream::MEMORY_LIST, memory_list(&[(0, 0, 0); 5])),
+            (0xffff, vec![0xab; 64]),
+        ],
+    }
+    .rva_of(1);
     let entries = [
         (0x1000, 32, payload),
         (0x1010, 16, payload + 32),  // overlaps the first
@@ -466,7 +603,9 @@ fn memory_overlapping_and_outside() {
         (0x3000, 48, payload + 32),  // runs 16 bytes past the end of the file
         (u64::MAX - 4, 16, payload), // wraps
     ];
-    let b = Builder { streams: vec![(stream::MEMORY_LIST, memory_list(&entries)), (0xffff, vec![0xab; 64])] };
+    let b = Builder {
+        streams: vec![(stream::MEMORY_LIST, memory_list(&entries)), (0xffff, vec![0xab; 64])],
+    };
     let data = b.build();
     let md = parse(&data[..]).unwrap();
     let got: Vec<(u64, u64)> = md.memory.iter().map(|m| (m.base, m.size)).collect();
@@ -488,14 +627,25 @@ fn counts_past_the_end_and_huge_sizes() {
     let mut modules = Vec::new();
     le32(&mut modules, 1000);
     modules.resize(4 + 108, 0);
-    let b = Builder::new().stream(stream::MODULE_LIST, modules).stream(stream::MISC_INFO, vec![0; 24]).stream(stream::THREAD_LIST, threads);
+    let b = Builder::new()
+        .stream(stream::MODULE_LIST, modules)
+        .stream(stream::MISC_INFO, vec![0; 24])
+        .stream(stream::THREAD_LIST, threads);
     let data = b.build_with(&[(1, u32::MAX), (2, u32::MAX)]);
     let md = parse(&data[..]).unwrap();
     assert_eq!((md.threads.len(), md.modules.len()), (2, 1));
     assert!(md.misc_info.is_some());
     let w = md.warnings.join("\n");
-    assert!(w.contains("ThreadList stream: 4294967295 entries declared, only 2 are in the file"), "{}", w);
-    assert!(w.contains("ModuleList stream: 1000 entries declared, only 1 are in the stream"), "{}", w);
+    assert!(
+        w.contains("ThreadList stream: 4294967295 entries declared, only 2 are in the file"),
+        "{}",
+        w
+    );
+    assert!(
+        w.contains("ModuleList stream: 1000 entries declared, only 1 are in the stream"),
+        "{}",
+        w
+    );
     assert!(w.contains("MiscInfo stream: 4294967295 bytes declared"), "{}", w);
 
     // A directory of 2^32 - 1 entries in a 44-byte file.
@@ -503,7 +653,11 @@ fn counts_past_the_end_and_huge_sizes() {
     put(&mut d, 8, 0xffff_ffff, 4);
     let md = parse(&d[..]).unwrap();
     assert_eq!(md.streams.len(), 1);
-    assert!(md.warnings[0].contains("4294967295 streams declared"), "{:?}", md.warnings);
+    assert!(
+        md.warnings[0].contains("4294967295 streams declared"),
+        "{:?}",
+        md.warnings
+    );
 }
 
 #[test]
@@ -521,7 +675,11 @@ fn hundred_thousand_threads_are_bounded() {
     assert_eq!(md.threads.len(), limits.max_threads as usize);
     // One warning per context-less thread, capped, then a count of the rest.
     assert_eq!(md.warnings.len(), limits.max_warnings as usize + 1);
-    assert!(md.warnings[0].contains("only the first 65536 kept"), "{}", md.warnings[0]);
+    assert!(
+        md.warnings[0].contains("only the first 65536 kept"),
+        "{}",
+        md.warnings[0]
+    );
     assert!(md.warnings.last().unwrap().ends_with("more warnings left out"));
 }
 
@@ -580,16 +738,30 @@ fn crashpad_annotation_objects() {
     assert_eq!(
         c.modules[0].annotation_objects,
         [
-            Annotation { name: "channel".into(), kind: 1, value: "beta".into() },
-            Annotation { name: "blob".into(), kind: 0x8001, value: "0102ff".into() }
+            Annotation {
+                name: "channel".into(),
+                kind: 1,
+                value: "beta".into()
+            },
+            Annotation {
+                name: "blob".into(),
+                kind: 0x8001,
+                value: "0102ff".into()
+            }
         ]
     );
 }
 
 #[test]
 fn reasons() {
-    assert_eq!(crash_reason("windows", 0xc0000005, 0, &[0, 0x10]), "EXCEPTION_ACCESS_VIOLATION_READ");
-    assert_eq!(crash_reason("windows", 0xc0000005, 0, &[8, 0x10]), "EXCEPTION_ACCESS_VIOLATION_EXEC");
+    assert_eq!(
+        crash_reason("windows", 0xc0000005, 0, &[0, 0x10]),
+        "EXCEPTION_ACCESS_VIOLATION_READ"
+    );
+    assert_eq!(
+        crash_reason("windows", 0xc0000005, 0, &[8, 0x10]),
+        "EXCEPTION_ACCESS_VIOLATION_EXEC"
+    );
     assert_eq!(crash_reason("windows", 0xc00000fd, 0, &[]), "EXCEPTION_STACK_OVERFLOW");
     assert_eq!(crash_reason("windows", 0x12345678, 0, &[]), "0x12345678");
     assert_eq!(crash_reason("linux", 11, 1, &[]), "SIGSEGV / SEGV_MAPERR");
@@ -598,7 +770,10 @@ fn reasons() {
     assert_eq!(crash_reason("linux", 6, (-6i32) as u32, &[]), "SIGABRT / SI_TKILL");
     assert_eq!(crash_reason("linux", 0xffffffff, 0, &[]), "DUMP_REQUESTED");
     assert_eq!(crash_reason("linux", 77, 0, &[]), "signal 77");
-    assert_eq!(crash_reason("macos", 1, 2, &[]), "EXC_BAD_ACCESS / KERN_PROTECTION_FAILURE");
+    assert_eq!(
+        crash_reason("macos", 1, 2, &[]),
+        "EXC_BAD_ACCESS / KERN_PROTECTION_FAILURE"
+    );
     assert_eq!(crash_reason("ios", 6, 0, &[]), "EXC_BREAKPOINT");
 }
 
@@ -613,7 +788,12 @@ fn mutations_never_panic() {
         seed ^= seed << 17;
         seed
     };
-    for name in ["test.dmp", "linux-mini.dmp", "simple-crashpad.dmp", "invalid-parameter.dmp"] {
+    for name in [
+        "test.dmp",
+        "linux-mini.dmp",
+        "simple-crashpad.dmp",
+        "invalid-parameter.dmp",
+    ] {
         let orig = fixture(name);
         for _ in 0..300 {
             let mut d = orig.clone();
@@ -649,7 +829,11 @@ fn full_memory_dump_is_not_copied() {
             let n = (buf.len() as u64).min(SIZE.saturating_sub(self.pos)) as usize;
             for (i, b) in buf[..n].iter_mut().enumerate() {
                 let p = self.pos as usize + i;
-                *b = if p < self.head.len() { self.head[p] } else { (p % 251) as u8 };
+                *b = if p < self.head.len() {
+                    self.head[p]
+                } else {
+                    (p % 251) as u8
+                };
             }
             self.pos += n as u64;
             self.read.set(self.read.get() + n as u64);
@@ -677,7 +861,11 @@ fn full_memory_dump_is_not_copied() {
     }
     let head = Builder::new().stream(stream::MEMORY64_LIST, m).build();
     let read = std::rc::Rc::new(std::cell::Cell::new(0));
-    let cache = object::ReadCache::new(Virtual { head, pos: 0, read: read.clone() });
+    let cache = object::ReadCache::new(Virtual {
+        head,
+        pos: 0,
+        read: read.clone(),
+    });
     let md = parse(&cache).unwrap();
     assert!(md.warnings.is_empty(), "{:?}", md.warnings);
     assert_eq!(md.memory.len(), ranges as usize);
@@ -711,17 +899,31 @@ fn many_entries_pointing_at_one_long_string() {
     }
     counted(&mut s, &[b'a'; 20_000]);
     let data = Builder::new().stream(stream::CRASHPAD_INFO, s).build_with(&[(0, 52)]);
-    let limits = Limits { max_string_total: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_string_total: 1 << 20,
+        ..Limits::default()
+    };
     let md = parse_with(&data[..], &limits).unwrap();
     let c = md.crashpad_info.unwrap();
     // 1 MiB holds 52 strings of 20,000 bytes: 26 pairs.
     assert_eq!(c.simple_annotations.len(), 26);
-    assert!(md.warnings.iter().any(|w| w.contains("strings exceed 1048576 bytes")), "{:?}", md.warnings);
+    assert!(
+        md.warnings.iter().any(|w| w.contains("strings exceed 1048576 bytes")),
+        "{:?}",
+        md.warnings
+    );
 }
 
 #[test]
 fn extents_from_maps() {
-    let map = |start: u64, end: u64, path: &str| MapEntry { start, end, perms: "r-xp".into(), offset: 0, inode: 1, path: path.into() };
+    let map = |start: u64, end: u64, path: &str| MapEntry {
+        start,
+        end,
+        perms: "r-xp".into(),
+        offset: 0,
+        inode: 1,
+        path: path.into(),
+    };
     let module = |base: u64, size: u32, path: &str| Module {
         base,
         size,
@@ -743,7 +945,12 @@ fn extents_from_maps() {
         map(0x9000, 0x9100, "/b"),
         map(0x8000, 0x8000, "/c"), // empty
     ];
-    let mut mods = vec![module(0x1000, 0x100, "/a"), module(0x2000, 0x2000, "/b"), module(0x8000, 0x10, "/c"), module(0x100, 1, "/d")];
+    let mut mods = vec![
+        module(0x1000, 0x100, "/a"),
+        module(0x2000, 0x2000, "/b"),
+        module(0x8000, 0x10, "/c"),
+        module(0x100, 1, "/d"),
+    ];
     module_extents(&mut mods, &maps);
     let got: Vec<u64> = mods.iter().map(|m| m.extent).collect();
     assert_eq!(got, [0x3000, 0x7100, 0x10, 1]);
@@ -760,7 +967,11 @@ fn json_document() {
     assert!(j.ends_with(r#""warnings":[]}"#));
     let mut odd = Minidump::default();
     odd.warnings.push("a \"b\"\u{1}\n".to_string());
-    assert!(odd.to_json().ends_with(r#""warnings":["a \"b\"\u0001\n"]}"#), "{}", odd.to_json());
+    assert!(
+        odd.to_json().ends_with(r#""warnings":["a \"b\"\u0001\n"]}"#),
+        "{}",
+        odd.to_json()
+    );
 }
 
 /// `PYSYM_TEST_MINIDUMP=path cargo test -p pysym-core --lib -- --ignored minidump::tests::dump --nocapture`
@@ -773,7 +984,10 @@ fn dump() {
     println!("parsed in {:?}", t.elapsed());
     println!("{:#?}", md.system_info);
     for m in &md.modules {
-        println!("{:#x} {:#x} {} {} {} {}", m.base, m.size, m.code_file, m.debug_file, m.debug_id, m.code_id);
+        println!(
+            "{:#x} {:#x} {} {} {} {}",
+            m.base, m.size, m.code_file, m.debug_file, m.debug_id, m.code_id
+        );
     }
     for t in &md.threads {
         println!(
@@ -784,8 +998,16 @@ fn dump() {
             t.context.as_ref().map(|c| (c.layout, c.flags, c.size, c.pc(), c.sp()))
         );
     }
-    println!("{:?}", md.exception.as_ref().map(|e| (e.thread_id, &e.reason, e.address)));
-    println!("memory {} ranges, {} info; maps {}", md.memory.len(), md.memory_info.len(), md.linux.maps.len());
+    println!(
+        "{:?}",
+        md.exception.as_ref().map(|e| (e.thread_id, &e.reason, e.address))
+    );
+    println!(
+        "memory {} ranges, {} info; maps {}",
+        md.memory.len(),
+        md.memory_info.len(),
+        md.linux.maps.len()
+    );
     println!("{:?}", md.misc_info);
     println!("warnings {:#?}", md.warnings);
 }

@@ -17,8 +17,10 @@ use super::source::{for_each_line, Source};
 use super::warnings::Warnings;
 use super::{demangle, invalid, ObjectInfo};
 use crate::error::{Error, Result};
-use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
 use crate::hash::FastMap;
+use crate::symcache::{
+    FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE,
+};
 
 /// Whether `data` starts like a Breakpad symbol file.
 pub fn is_breakpad(head: &[u8]) -> bool {
@@ -30,7 +32,8 @@ fn hex_u64(s: &str, what: &str, line_no: usize) -> Result<u64> {
 }
 
 fn dec_u32(s: &str, what: &str, line_no: usize) -> Result<u32> {
-    s.parse::<u32>().map_err(|_| invalid(format!("Breakpad line {}: bad {} {:?}", line_no, what, s)))
+    s.parse::<u32>()
+        .map_err(|_| invalid(format!("Breakpad line {}: bad {} {:?}", line_no, what, s)))
 }
 
 /// Splits off `n` space-separated fields; the rest of the line (which may contain spaces,
@@ -62,7 +65,14 @@ fn debug_id(hex: &str, line_no: usize) -> Result<String> {
     }
     let h = hex.to_ascii_lowercase();
     let age = u32::from_str_radix(&h[32..], 16).unwrap_or(0);
-    let mut id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    let mut id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
     if age != 0 {
         id.push_str(&format!("-{:x}", age));
     }
@@ -77,7 +87,6 @@ fn arch(name: &str) -> &str {
         other => other,
     }
 }
-
 
 /// What the first word of a line makes of it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,7 +121,8 @@ fn first_word(line: &str) -> &str {
 }
 
 fn utf8(raw: &[u8], line_no: usize) -> Result<&str> {
-    let line = std::str::from_utf8(raw).map_err(|e| invalid(format!("Breakpad line {} is not UTF-8: {}", line_no, e)))?;
+    let line =
+        std::str::from_utf8(raw).map_err(|e| invalid(format!("Breakpad line {} is not UTF-8: {}", line_no, e)))?;
     Ok(line.trim_end_matches('\r'))
 }
 
@@ -129,7 +139,11 @@ fn func_record(line: &str, line_no: usize) -> Result<(u64, u64, &str)> {
     if f.len() < 4 {
         return Err(invalid(format!("Breakpad line {}: short FUNC record", line_no)));
     }
-    Ok((hex_u64(f[0], "address", line_no)?, hex_u64(f[1], "size", line_no)?, f[3]))
+    Ok((
+        hex_u64(f[0], "address", line_no)?,
+        hex_u64(f[1], "size", line_no)?,
+        f[3],
+    ))
 }
 
 /// `PUBLIC [m] address param_size name`: address, name.
@@ -157,9 +171,14 @@ fn line_record(line: &str, line_no: usize, in_func: bool) -> Result<LineRec> {
         return Err(invalid(format!("Breakpad line {}: malformed line record", line_no)));
     }
     if !in_func {
-        return Err(invalid(format!("Breakpad line {}: line record outside a FUNC", line_no)));
+        return Err(invalid(format!(
+            "Breakpad line {}: line record outside a FUNC",
+            line_no
+        )));
     }
-    let line_num = f[2].parse::<i64>().map_err(|_| invalid(format!("Breakpad line {}: bad line number", line_no)))?;
+    let line_num = f[2]
+        .parse::<i64>()
+        .map_err(|_| invalid(format!("Breakpad line {}: bad line number", line_no)))?;
     Ok((
         hex_u64(f[0], "address", line_no)?,
         hex_u64(f[1], "size", line_no)?,
@@ -179,7 +198,10 @@ fn inline_record(line: &str, line_no: usize, in_func: bool) -> Result<InlineRec>
     }
     let mut ranges = Vec::new();
     for pair in f[5..].chunks(2) {
-        ranges.push((hex_u64(pair[0], "address", line_no)?, hex_u64(pair[1], "size", line_no)?));
+        ranges.push((
+            hex_u64(pair[0], "address", line_no)?,
+            hex_u64(pair[1], "size", line_no)?,
+        ));
     }
     Ok((
         dec_u32(f[1], "depth", line_no)?,
@@ -250,20 +272,35 @@ fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result
             if f.len() < 3 {
                 return Err(invalid(format!("Breakpad line {}: FILE without a name", line_no)));
             }
-            ix.files.insert(dec_u32(f[1], "file number", line_no)?, f[2].to_string());
+            ix.files
+                .insert(dec_u32(f[1], "file number", line_no)?, f[2].to_string());
         }
         Kind::Origin => {
             let f = fields(line, 2);
             if f.len() < 3 {
-                return Err(invalid(format!("Breakpad line {}: INLINE_ORIGIN without a name", line_no)));
+                return Err(invalid(format!(
+                    "Breakpad line {}: INLINE_ORIGIN without a name",
+                    line_no
+                )));
             }
-            ix.origins.insert(dec_u32(f[1], "origin number", line_no)?, f[2].to_string());
+            ix.origins
+                .insert(dec_u32(f[1], "origin number", line_no)?, f[2].to_string());
         }
         Kind::Func => match func_record(line, line_no) {
-            Ok((addr, _, _)) => ix.funcs.push(FuncAt { addr, offset, line_no, bad: false }),
+            Ok((addr, _, _)) => ix.funcs.push(FuncAt {
+                addr,
+                offset,
+                line_no,
+                bad: false,
+            }),
             Err(e) => {
                 // Still the end of the block before it: its records are not the previous FUNC's.
-                ix.funcs.push(FuncAt { addr: 0, offset, line_no, bad: true });
+                ix.funcs.push(FuncAt {
+                    addr: 0,
+                    offset,
+                    line_no,
+                    bad: true,
+                });
                 return Err(e);
             }
         },
@@ -293,7 +330,10 @@ fn index_line(ix: &mut Index, line_no: usize, offset: u64, raw: &[u8]) -> Result
 /// is skipped (told in `warn`), a malformed MODULE line refuses the file.
 fn index<'a, S: Source<'a>>(src: &mut S) -> Result<Index> {
     let mut ix = Index {
-        identity: Identity { kind: "breakpad".to_string(), ..Identity::default() },
+        identity: Identity {
+            kind: "breakpad".to_string(),
+            ..Identity::default()
+        },
         files: FastMap::default(),
         origins: FastMap::default(),
         funcs: Vec::new(),
@@ -466,7 +506,13 @@ impl<'i> Emitter<'i> {
                 Some(f) => f,
                 None => *outer_fn.insert(self.function(name)),
             };
-            chain.push(FrameSpec { function, file: NONE, line: 0, column: 0, sym_addr: addr });
+            chain.push(FrameSpec {
+                function,
+                file: NONE,
+                line: 0,
+                column: 0,
+                sym_addr: addr,
+            });
             for &(_, rec, _, start) in &active {
                 let inl = &inlines[rec as usize];
                 let (call_file, f) = match frames[rec as usize] {
@@ -481,7 +527,13 @@ impl<'i> Emitter<'i> {
                 let last = chain.last_mut().unwrap();
                 last.file = call_file;
                 last.line = inl.1;
-                chain.push(FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: start });
+                chain.push(FrameSpec {
+                    function: f,
+                    file: NONE,
+                    line: 0,
+                    column: 0,
+                    sym_addr: start,
+                });
             }
             if let Some(f) = file_no {
                 let file = self.file(f);
@@ -520,7 +572,16 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
 pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let ix = index(src)?;
     let stop = src.size();
-    let Index { mut identity, files, origins, mut funcs, mut publics, names, has_lines, mut warn } = ix;
+    let Index {
+        mut identity,
+        files,
+        origins,
+        mut funcs,
+        mut publics,
+        names,
+        has_lines,
+        mut warn,
+    } = ix;
     // FUNC blocks in address order (stable: equal addresses in file order).
     let mut order: Vec<usize> = (0..funcs.len()).collect();
     order.sort_by_key(|&i| funcs[i].addr);
@@ -553,7 +614,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     funcs.retain(|f| !f.bad);
     // PUBLIC symbols: a name up to the next symbol (FUNC or PUBLIC), where no FUNC covers
     // the address.
-    let mut starts: Vec<u64> = funcs.iter().map(|f| f.addr).chain(publics.iter().map(|s| s.0)).collect();
+    let mut starts: Vec<u64> = funcs
+        .iter()
+        .map(|f| f.addr)
+        .chain(publics.iter().map(|s| s.0))
+        .collect();
     starts.sort_unstable();
     starts.dedup();
     publics.sort_by_key(|s| s.0);
@@ -563,7 +628,13 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         // As in Breakpad's resolver, the last symbol reaches the end of the module.
         let next = starts.get(i).copied().unwrap_or(u64::MAX);
         let f = em.function(name);
-        let loc = em.w.chain(&[FrameSpec { function: f, file: NONE, line: 0, column: 0, sym_addr: addr }]);
+        let loc = em.w.chain(&[FrameSpec {
+            function: f,
+            file: NONE,
+            line: 0,
+            column: 0,
+            sym_addr: addr,
+        }]);
         em.w.fallback_range(addr, next, loc);
     }
     if has_lines {
@@ -572,7 +643,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     if !funcs.is_empty() || !publics.is_empty() {
         identity.flags |= FLAG_HAS_SYMBOLS;
     }
-    Ok(SymCacheBuild { writer: em.w, identity, warnings: warn.lines() })
+    Ok(SymCacheBuild {
+        writer: em.w,
+        identity,
+        warnings: warn.lines(),
+    })
 }
 
 #[cfg(test)]
@@ -588,7 +663,8 @@ mod tests {
     /// Built through both sources with windows of `chunk` bytes; both must agree.
     fn build(text: &str, chunk: usize) -> Result<Vec<u8>> {
         let a = build_symcache(&mut RefSource::with_chunk(text.as_bytes(), chunk)?).map(SymCacheBuild::finish);
-        let b = build_symcache(&mut IoSource::with_chunk(std::io::Cursor::new(text.as_bytes()), chunk)?).map(SymCacheBuild::finish);
+        let b = build_symcache(&mut IoSource::with_chunk(std::io::Cursor::new(text.as_bytes()), chunk)?)
+            .map(SymCacheBuild::finish);
         assert_eq!(a, b, "chunk {}", chunk);
         a
     }
@@ -598,7 +674,13 @@ mod tests {
         cache
             .lookup(addr)
             .iter()
-            .map(|f| (f.function.as_deref().unwrap_or("").to_string(), f.file.unwrap_or("").to_string(), f.line))
+            .map(|f| {
+                (
+                    f.function.as_deref().unwrap_or("").to_string(),
+                    f.file.unwrap_or("").to_string(),
+                    f.line,
+                )
+            })
             .collect()
     }
 
@@ -616,7 +698,9 @@ mod tests {
         let info = object_info(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
         println!("first pass {:?} {:?}", t.elapsed(), info.identity.debug_id);
         let t = std::time::Instant::now();
-        let bytes = build_symcache(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap()).unwrap().finish();
+        let bytes = build_symcache(&mut IoSource::new(std::fs::File::open(&path).unwrap()).unwrap())
+            .unwrap()
+            .finish();
         println!("built {} bytes in {:?}", bytes.len(), t.elapsed());
     }
 
@@ -625,11 +709,23 @@ mod tests {
         let bytes = build(SYM, super::super::source::CHUNK).unwrap();
         let p = "/src/p.c";
         assert_eq!(frames(&bytes, 0x1135), [fr("nearest", p, 9)]);
-        assert_eq!(frames(&bytes, 0x1152), [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]);
-        assert_eq!(frames(&bytes, 0x1165), [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]);
+        assert_eq!(
+            frames(&bytes, 0x1152),
+            [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]
+        );
+        assert_eq!(
+            frames(&bytes, 0x1165),
+            [fr("sq", p, 6), fr("dist2", p, 7), fr("nearest", p, 11)]
+        );
         assert_eq!(frames(&bytes, 0x118b), []);
         assert_eq!(frames(&bytes, 0x1195), [fr("geo::Rect::area() const", p, 17)]);
-        assert_eq!(frames(&bytes, 0x11c4), [fr("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112), fr("main", p, 24)]);
+        assert_eq!(
+            frames(&bytes, 0x11c4),
+            [
+                fr("printf", "/usr/include/x86_64-linux-gnu/bits/stdio2.h", 112),
+                fr("main", p, 24)
+            ]
+        );
         assert_eq!(frames(&bytes, 0x5000), [fr("geo::Shape::~Shape()", "", 0)]);
         let info = object_info(&mut RefSource::new(SYM.as_bytes()).unwrap()).unwrap();
         assert_eq!(info.identity.debug_id, "6edc6acd-b282-1258-43fd-59da9c81bd83");
@@ -655,7 +751,10 @@ mod tests {
             assert_eq!(build(&crlf, chunk).unwrap(), whole);
         }
         // The last line, a line record without `\n`, still counts.
-        for text in [format!("{}FUNC 2000 10 0 last\n2000 10 5 0", SYM), format!("{}FUNC 2000 10 0 last\r\n2000 10 5 0\r", crlf)] {
+        for text in [
+            format!("{}FUNC 2000 10 0 last\n2000 10 5 0", SYM),
+            format!("{}FUNC 2000 10 0 last\r\n2000 10 5 0\r", crlf),
+        ] {
             for chunk in [1, 5, 4096] {
                 let bytes = build(&text, chunk).unwrap();
                 assert_eq!(frames(&bytes, 0x2005), [fr("last", "/src/p.c", 5)]);
@@ -675,13 +774,22 @@ mod tests {
         let sorted = build(SYM, 7).unwrap();
         let shuffled = format!("{}{}\n{}\n{}\n{}\n", head, main, nearest, area, tail);
         assert_eq!(build(&shuffled, 7).unwrap(), sorted);
-        let late_files = format!("{}\n{}\n{}\n{}\n{}\n", SYM.lines().next().unwrap(), nearest, area, main, SYM.lines().skip(1).take(6).collect::<Vec<_>>().join("\n"));
+        let late_files = format!(
+            "{}\n{}\n{}\n{}\n{}\n",
+            SYM.lines().next().unwrap(),
+            nearest,
+            area,
+            main,
+            SYM.lines().skip(1).take(6).collect::<Vec<_>>().join("\n")
+        );
         let bytes = build(&late_files, 7).unwrap();
         assert_eq!(frames(&bytes, 0x1152), frames(&sorted, 0x1152));
     }
 
     fn warnings(text: &str) -> Vec<String> {
-        build_symcache(&mut RefSource::with_chunk(text.as_bytes(), 5).unwrap()).unwrap().warnings
+        build_symcache(&mut RefSource::with_chunk(text.as_bytes(), 5).unwrap())
+            .unwrap()
+            .warnings
     }
 
     /// A malformed line is skipped and told; everything else is answered as before.
@@ -690,9 +798,17 @@ mod tests {
         let good = build(SYM, 5).unwrap();
         let p = "/src/p.c";
         // A line record inside a FUNC (second pass), and a PUBLIC (first pass).
-        let bad_line = SYM.replace("1150 8 6 0", "1150 8 6").replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
+        let bad_line = SYM
+            .replace("1150 8 6 0", "1150 8 6")
+            .replace("PUBLIC 1200 0 _start", "PUBLIC zz 0 _start");
         let bytes = build(&bad_line, 5).unwrap();
-        assert_eq!(warnings(&bad_line), ["1 line skipped: bad address at line 25", "1 line skipped: malformed line record at line 13"]);
+        assert_eq!(
+            warnings(&bad_line),
+            [
+                "1 line skipped: bad address at line 25",
+                "1 line skipped: malformed line record at line 13"
+            ]
+        );
         // The skipped row's address falls to the row before it; the other functions are whole.
         assert_eq!(frames(&bytes, 0x1135), [fr("nearest", p, 9)]);
         for addr in [0x1195, 0x11c4, 0x5000] {
@@ -709,9 +825,19 @@ mod tests {
         assert_eq!(build(SYM, 5).unwrap(), good);
         assert!(warnings(SYM).is_empty());
         // Records before any FUNC, and text that is not UTF-8.
-        let e = |text: &[u8]| build_symcache(&mut RefSource::with_chunk(text, 3).unwrap()).unwrap().warnings;
-        assert_eq!(e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"), ["1 line skipped: line record outside a FUNC at line 2"]);
-        assert_eq!(e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\nFILE 1 \xfe\n"), ["2 lines skipped: not UTF-8 at line 2 (the first)"]);
+        let e = |text: &[u8]| {
+            build_symcache(&mut RefSource::with_chunk(text, 3).unwrap())
+                .unwrap()
+                .warnings
+        };
+        assert_eq!(
+            e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\n1130 10 9 0\n"),
+            ["1 line skipped: line record outside a FUNC at line 2"]
+        );
+        assert_eq!(
+            e(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 p\nFILE 0 \xff\nFILE 1 \xfe\n"),
+            ["2 lines skipped: not UTF-8 at line 2 (the first)"]
+        );
         // Nothing is trustworthy without the MODULE line.
         let err = |text: &str| build(text, 5).unwrap_err().message().to_string();
         assert!(err("MODULE Linux x86_64 nothex p\n").contains("module id"));

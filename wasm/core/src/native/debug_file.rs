@@ -36,7 +36,11 @@ pub struct DebugFile<R: ReadAt> {
 impl<R: ReadAt> DebugFile<R> {
     /// A debug file read through `reader`; nothing is read until a call asks.
     pub fn open(reader: R, arch: Option<&str>) -> Self {
-        DebugFile { file: File::new(reader), arch: arch.map(str::to_string), view: Cell::new(None) }
+        DebugFile {
+            file: File::new(reader),
+            arch: arch.map(str::to_string),
+            view: Cell::new(None),
+        }
     }
 
     /// The file's size in bytes.
@@ -99,8 +103,8 @@ impl<R: ReadAt> DebugFile<R> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::native::build_symcache;
     use crate::io::tests::Flaky;
+    use crate::native::build_symcache;
 
     fn reader(data: &[u8], step: usize, fail_at: u64) -> Flaky<'_> {
         Flaky::with(data, step, fail_at)
@@ -110,7 +114,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pysym-core-debugfile-{}-{}", name, std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("p.c"), src).unwrap();
-        let status = std::process::Command::new("gcc").args(args).args(["p.c", "-o", "prog"]).current_dir(&dir).status().expect("gcc runs");
+        let status = std::process::Command::new("gcc")
+            .args(args)
+            .args(["p.c", "-o", "prog"])
+            .current_dir(&dir)
+            .status()
+            .expect("gcc runs");
         assert!(status.success());
         let bytes = std::fs::read(dir.join("prog")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
@@ -128,7 +137,11 @@ mod tests {
     fn the_view_follows_the_format() {
         let elf = gcc("views", PROGRAM, &["-O1", "-g"]);
         let wasm = b"\0asm\x01\0\0\0".to_vec();
-        let cases: [(&[u8], View, View); 3] = [(BREAKPAD, View::Streamed, View::Streamed), (&wasm, View::Streamed, View::Streamed), (&elf, View::Cached, View::Ranged)];
+        let cases: [(&[u8], View, View); 3] = [
+            (BREAKPAD, View::Streamed, View::Streamed),
+            (&wasm, View::Streamed, View::Streamed),
+            (&elf, View::Cached, View::Ranged),
+        ];
         for (data, for_info, for_build) in cases {
             let f = DebugFile::open(data, None);
             assert_eq!(f.view(), None);
@@ -160,7 +173,14 @@ mod tests {
             assert_eq!(got, want);
             assert_eq!(f.info().unwrap(), object_info(data, None).unwrap());
         }
-        let big: Vec<u8> = BREAKPAD.iter().copied().chain((0..12_000u32).flat_map(|i| format!("PUBLIC {:x} 0 f{}_{}\n", 0x2000 + i * 16, i, "x".repeat(200)).into_bytes())).collect();
+        let big: Vec<u8> = BREAKPAD
+            .iter()
+            .copied()
+            .chain(
+                (0..12_000u32)
+                    .flat_map(|i| format!("PUBLIC {:x} 0 f{}_{}\n", 0x2000 + i * 16, i, "x".repeat(200)).into_bytes()),
+            )
+            .collect();
         assert!(big.len() > 2 * super::super::source::CHUNK);
         let r = reader(&big, usize::MAX, u64::MAX);
         let f = DebugFile::open(&r, None);
@@ -181,11 +201,26 @@ mod tests {
                 let r = reader(data, 4096, fail_at);
                 let f = DebugFile::open(&r, None);
                 let mut out = Vec::new();
-                assert!(matches!(f.build(&mut out), Err(FileError::Read(-4, _))), "build, fail at {} of {}", fail_at, size);
+                assert!(
+                    matches!(f.build(&mut out), Err(FileError::Read(-4, _))),
+                    "build, fail at {} of {}",
+                    fail_at,
+                    size
+                );
                 assert!(out.is_empty());
-                assert!(matches!(f.info(), Err(FileError::Read(-4, _))), "info, fail at {} of {}", fail_at, size);
+                assert!(
+                    matches!(f.info(), Err(FileError::Read(-4, _))),
+                    "info, fail at {} of {}",
+                    fail_at,
+                    size
+                );
                 if data == &elf[..] {
-                    assert!(matches!(f.build_cfi(), Err(FileError::Read(-4, _))), "cfi, fail at {} of {}", fail_at, size);
+                    assert!(
+                        matches!(f.build_cfi(), Err(FileError::Read(-4, _))),
+                        "cfi, fail at {} of {}",
+                        fail_at,
+                        size
+                    );
                 }
             }
         }

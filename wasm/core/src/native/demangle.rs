@@ -195,7 +195,11 @@ struct Markers {
 impl Markers {
     fn of(s: &str) -> Markers {
         let b = s.as_bytes();
-        let mut m = Markers { clone: false, operator_lt: false, lambda: false };
+        let mut m = Markers {
+            clone: false,
+            operator_lt: false,
+            lambda: false,
+        };
         let mut at = |i: usize| match b[i] {
             b'[' => m.clone |= b[..i].ends_with(b" ") && b[i..].starts_with(b"[clone "),
             b'<' => m.operator_lt |= b[..i].ends_with(b"operator"),
@@ -227,7 +231,11 @@ impl Markers {
 fn clone_suffix(s: String) -> String {
     match s.find(" [clone ") {
         Some(i) => {
-            let suffix: String = s[i..].split(" [clone ").filter(|p| !p.is_empty()).map(|p| p.trim_end_matches(']')).collect();
+            let suffix: String = s[i..]
+                .split(" [clone ")
+                .filter(|p| !p.is_empty())
+                .map(|p| p.trim_end_matches(']'))
+                .collect();
             format!("{} ({})", &s[..i], suffix)
         }
         None => s,
@@ -239,7 +247,8 @@ fn clone_suffix(s: String) -> String {
 /// (LLVM 14 keeps the C++03 space in `> >`, as cpp_demangle does.)
 fn llvm_style(s: String, m: Markers) -> String {
     let s = if m.operator_lt {
-        s.replace("operator< <", "operator<<").replace("operator<< <", "operator<<<")
+        s.replace("operator< <", "operator<<")
+            .replace("operator<< <", "operator<<<")
     } else {
         s
     };
@@ -280,7 +289,11 @@ fn llvm_style(s: String, m: Markers) -> String {
         if bytes[i] == b'{' && s[i..].starts_with("{lambda(") {
             let c = close[i + 7];
             // `)#<digits>}` after the matching parenthesis
-            let digits = if c == usize::MAX { 0 } else { bytes[c + 1..].iter().skip(1).take_while(|b| b.is_ascii_digit()).count() };
+            let digits = if c == usize::MAX {
+                0
+            } else {
+                bytes[c + 1..].iter().skip(1).take_while(|b| b.is_ascii_digit()).count()
+            };
             if c != usize::MAX && bytes.get(c + 1) == Some(&b'#') && bytes.get(c + 2 + digits) == Some(&b'}') {
                 let n: usize = s[c + 2..c + 2 + digits].parse().unwrap_or(1);
                 out.push_str(&s[copied..i]);
@@ -311,10 +324,30 @@ mod tests {
     fn may_demangle_covers_every_name_demangle_changes() {
         use super::{demangle_cow, may_demangle};
         let names = [
-            "main", "_start", "Z3fooi", "ZN3foo3barEv", "R_foo", "_Z3fooi", "__Z3fooi", "_ZN3foo3barEv",
-            "_ZN4core3fmt5write17h0123456789abcdefE", "_RNvCs1234_7mycrate3foo", "_RINvNtC3std3mem8align_ofjE",
-            "?f@A@@UEBAHH@Z", "___Z3fooi_block_invoke", "____Z3fooi_block_invoke_2", "_____Z3fooi_block_invoke",
-            "___Z3foov", "_Z", "__", "_", "", "?", "foo._Z3barv", "_GLOBAL__sub_I_a.cc", "__cxa_throw",
+            "main",
+            "_start",
+            "Z3fooi",
+            "ZN3foo3barEv",
+            "R_foo",
+            "_Z3fooi",
+            "__Z3fooi",
+            "_ZN3foo3barEv",
+            "_ZN4core3fmt5write17h0123456789abcdefE",
+            "_RNvCs1234_7mycrate3foo",
+            "_RINvNtC3std3mem8align_ofjE",
+            "?f@A@@UEBAHH@Z",
+            "___Z3fooi_block_invoke",
+            "____Z3fooi_block_invoke_2",
+            "_____Z3fooi_block_invoke",
+            "___Z3foov",
+            "_Z",
+            "__",
+            "_",
+            "",
+            "?",
+            "foo._Z3barv",
+            "_GLOBAL__sub_I_a.cc",
+            "__cxa_throw",
         ];
         for n in names {
             if demangle(n, 0) != n {
@@ -322,7 +355,14 @@ mod tests {
             }
             assert_eq!(demangle_cow(n), demangle(n, 0), "{}", n);
         }
-        for n in ["main", "_start", "__cxa_throw", "Z3fooi", "_GLOBAL__sub_I_a.cc", "_____Z3fooi"] {
+        for n in [
+            "main",
+            "_start",
+            "__cxa_throw",
+            "Z3fooi",
+            "_GLOBAL__sub_I_a.cc",
+            "_____Z3fooi",
+        ] {
             assert!(!may_demangle(n), "{}", n);
         }
     }
@@ -331,15 +371,33 @@ mod tests {
     fn msvc() {
         use super::super::demangle_msvc::demangle_msvc;
         assert_eq!(demangle("?f@A@@UEBAHH@Z", 0), "A::f(int) const");
-        assert_eq!(demangle_msvc("?f@A@@UEBAHH@Z", false).unwrap(), "public: virtual int __cdecl A::f(int) const");
-        assert_eq!(demangle("??R<lambda_1>@?0??main@@YAHXZ@QEBA@H@Z", 0), "`int __cdecl main(void)'::`1'::<lambda_1>::operator()(int) const");
+        assert_eq!(
+            demangle_msvc("?f@A@@UEBAHH@Z", false).unwrap(),
+            "public: virtual int __cdecl A::f(int) const"
+        );
+        assert_eq!(
+            demangle("??R<lambda_1>@?0??main@@YAHXZ@QEBA@H@Z", 0),
+            "`int __cdecl main(void)'::`1'::<lambda_1>::operator()(int) const"
+        );
         assert_eq!(demangle("?f@?A0x1a2b3c4d@@YAXXZ", 0), "`anonymous namespace'::f(void)");
         assert_eq!(demangle("??$g@H$0A@@@YAXH@Z", 0), "g<int, 0>(int)");
         assert_eq!(demangle("?x@A@@2HA", 0), "int A::x");
-        assert_eq!(demangle_msvc("??_7B@@6BA@@@", false).unwrap(), "const B::`vftable'{for `A'}");
-        assert_eq!(demangle_msvc("??_R0?AVA@@@8", false).unwrap(), "class A `RTTI Type Descriptor'");
-        assert_eq!(demangle_msvc("?f@@YAP6AXXZXZ", false).unwrap(), "void (__cdecl * __cdecl f(void))(void)");
-        assert_eq!(demangle_msvc("??_C@_07DMGEBDEJ@a?6b?7?$CCc?2?$AA@", false).unwrap(), r#""a\nb\t\"c\\""#);
+        assert_eq!(
+            demangle_msvc("??_7B@@6BA@@@", false).unwrap(),
+            "const B::`vftable'{for `A'}"
+        );
+        assert_eq!(
+            demangle_msvc("??_R0?AVA@@@8", false).unwrap(),
+            "class A `RTTI Type Descriptor'"
+        );
+        assert_eq!(
+            demangle_msvc("?f@@YAP6AXXZXZ", false).unwrap(),
+            "void (__cdecl * __cdecl f(void))(void)"
+        );
+        assert_eq!(
+            demangle_msvc("??_C@_07DMGEBDEJ@a?6b?7?$CCc?2?$AA@", false).unwrap(),
+            r#""a\nb\t\"c\\""#
+        );
         // malformed: left as it is
         for n in ["?", "?f@@YAX", "?f@@YAXHH", "??_A", "?f@@YAXPEAY?0H@Z"] {
             assert_eq!(demangle(n, 0), n);
@@ -351,7 +409,10 @@ mod tests {
     #[test]
     fn msvc_as_llvm_undname() {
         use super::super::demangle_msvc::demangle_msvc;
-        let expected = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/msvc_names.expected"));
+        let expected = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/msvc_names.expected"
+        ));
         let mut n = 0;
         for line in expected.lines() {
             let mut cols = line.split('\t');
@@ -367,19 +428,31 @@ mod tests {
     /// within the stack (the printer is bounded by the same counter).
     #[test]
     fn msvc_depth_is_bounded() {
-        std::thread::Builder::new().stack_size(256 << 20).spawn(|| {
-            // a pointer to a function taking a pointer to a function ... `k` deep
-            let fp = |k: usize| format!("?f@@YAX{}P6AXXZ{}@Z", "P6AX".repeat(k), "@Z".repeat(k));
-            assert_eq!(demangle(&fp(40), 0), format!("f({}void (__cdecl *)(void){})", "void (__cdecl *)(".repeat(40), ")".repeat(40)));
-            for n in [
-                fp(5000),
-                format!("??$f@{}H{}@@YAXXZ", "V?$A@".repeat(3000), "@@".repeat(3000)),
-                format!("?x@{}@YAXXZ@4HA", "?1??f@".repeat(3000)),
-                format!("?f@@YAX{}H@Z", "PEA".repeat(20000)),
-            ] {
-                assert_eq!(demangle(&n, 0), n);
-            }
-        }).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                // a pointer to a function taking a pointer to a function ... `k` deep
+                let fp = |k: usize| format!("?f@@YAX{}P6AXXZ{}@Z", "P6AX".repeat(k), "@Z".repeat(k));
+                assert_eq!(
+                    demangle(&fp(40), 0),
+                    format!(
+                        "f({}void (__cdecl *)(void){})",
+                        "void (__cdecl *)(".repeat(40),
+                        ")".repeat(40)
+                    )
+                );
+                for n in [
+                    fp(5000),
+                    format!("??$f@{}H{}@@YAXXZ", "V?$A@".repeat(3000), "@@".repeat(3000)),
+                    format!("?x@{}@YAXXZ@4HA", "?1??f@".repeat(3000)),
+                    format!("?f@@YAX{}H@Z", "PEA".repeat(20000)),
+                ] {
+                    assert_eq!(demangle(&n, 0), n);
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
@@ -387,8 +460,14 @@ mod tests {
         assert_eq!(demangle("_Z3addii", 4), "add(int, int)");
         assert_eq!(demangle("main", 0), "main");
         assert_eq!(demangle("_Z3addii.cold", 0), "add(int, int) (.cold)");
-        assert_eq!(demangle("_ZZ4mainENKUlddE_clEdd", 0), "main::'lambda'(double, double)::operator()(double, double) const");
-        assert_eq!(demangle("_ZZ4mainENKUlddE0_clEdd", 0), "main::'lambda0'(double, double)::operator()(double, double) const");
+        assert_eq!(
+            demangle("_ZZ4mainENKUlddE_clEdd", 0),
+            "main::'lambda'(double, double)::operator()(double, double) const"
+        );
+        assert_eq!(
+            demangle("_ZZ4mainENKUlddE0_clEdd", 0),
+            "main::'lambda0'(double, double)::operator()(double, double) const"
+        );
         assert_eq!(demangle("_ZN3foo3barE", 0x1c), "foo::bar");
         assert_eq!(demangle("_RNvCs1234_7mycrate3foo", 0x1c), "mycrate::foo");
     }
@@ -400,8 +479,14 @@ mod tests {
         let s = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
         // A template constructor has no return type: all parameters are printed.
         assert_eq!(
-            demangle("_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEC2IS3_EEPKcRKS3_", 0),
-            format!("{}::basic_string<std::allocator<char> >(char const*, std::allocator<char> const&)", s)
+            demangle(
+                "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEC2IS3_EEPKcRKS3_",
+                0
+            ),
+            format!(
+                "{}::basic_string<std::allocator<char> >(char const*, std::allocator<char> const&)",
+                s
+            )
         );
         // Parameter packs expand in place with references collapsed; empty ones vanish;
         // integer literals have LLVM's suffixes.
@@ -415,7 +500,10 @@ mod tests {
         );
         assert_eq!(demangle("_Z1fILj4EEvv", 0), "void f<4u>()");
         // GCC's unified constructor and destructor comdat names.
-        assert_eq!(demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0), "std::pair<int, long>::pair<int, long, true>(int&&, long&&)");
+        assert_eq!(
+            demangle("_ZNSt4pairIilEC5IilLb1EEEOT_OT0_", 0),
+            "std::pair<int, long>::pair<int, long, true>(int&&, long&&)"
+        );
         assert_eq!(demangle("_ZN2ns5inner4BaseD5Ev", 0), "ns::inner::Base::~Base()");
         // Special names: vtables, VTTs, thunks, TLS routines; transaction clones stay
         // mangled (as LLVM 14 leaves them).
@@ -459,7 +547,10 @@ mod tests {
     #[test]
     fn nested_lambdas() {
         let style = |s: &str| super::llvm_style(s.into(), super::Markers::of(s));
-        assert_eq!(style("f({lambda({lambda(int)#2})#1}, {lambda()#3})"), "f('lambda'('lambda0'(int)), 'lambda1'())");
+        assert_eq!(
+            style("f({lambda({lambda(int)#2})#1}, {lambda()#3})"),
+            "f('lambda'('lambda0'(int)), 'lambda1'())"
+        );
         assert_eq!(style("{lambda(int)#x} {lambda(a)#1}"), "{lambda(int)#x} 'lambda'(a)");
     }
 
@@ -468,7 +559,13 @@ mod tests {
     #[test]
     fn exponential_output_is_capped() {
         let mut name = String::from("_Z1f1AIS_S_E");
-        let sub = |i: usize| if i < 10 { format!("S{}_", i) } else { format!("S{}_", (b'A' + (i - 10) as u8) as char) };
+        let sub = |i: usize| {
+            if i < 10 {
+                format!("S{}_", i)
+            } else {
+                format!("S{}_", (b'A' + (i - 10) as u8) as char)
+            }
+        };
         for i in 0..12 {
             name.push_str(&format!("S_I{}{}E", sub(i), sub(i)));
         }
@@ -485,10 +582,25 @@ mod tests {
         let f = "URLConnectionClient::_clientInterface_cancelConnection(dispatch_queue_s*, void () block_pointer)";
         let n = "___ZN19URLConnectionClient33_clientInterface_cancelConnectionEP16dispatch_queue_sU13block_pointerFvvE_block_invoke";
         for suffix in ["", "14", "_2", "_0", ".cold", "_3.isra.0"] {
-            assert_eq!(demangle(&format!("{}{}", n, suffix), 0), format!("invocation function for block in {}", f));
+            assert_eq!(
+                demangle(&format!("{}{}", n, suffix), 0),
+                format!("invocation function for block in {}", f)
+            );
         }
-        assert_eq!(demangle("____Z1fv_block_invoke", 0), "invocation function for block in f()");
-        for n in ["___Z1fv_block_invoke_", "___Z1fv_block_invoke_x", "___Z1fv_block_invoke_1_2", "___Z1fv.cold_block_invoke", "_____Z1fv_block_invoke", "___Z_block_invoke", "__Z1fv_block_invoke", "___Z1fv"] {
+        assert_eq!(
+            demangle("____Z1fv_block_invoke", 0),
+            "invocation function for block in f()"
+        );
+        for n in [
+            "___Z1fv_block_invoke_",
+            "___Z1fv_block_invoke_x",
+            "___Z1fv_block_invoke_1_2",
+            "___Z1fv.cold_block_invoke",
+            "_____Z1fv_block_invoke",
+            "___Z_block_invoke",
+            "__Z1fv_block_invoke",
+            "___Z1fv",
+        ] {
             assert_eq!(demangle(n, 0), n);
         }
     }
@@ -499,12 +611,20 @@ mod tests {
     fn depth_is_bounded() {
         // The bound is set for the optimised wasm module; an unoptimised native build
         // takes several times its stack per level.
-        std::thread::Builder::new().stack_size(256 << 20).spawn(deep_names).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(deep_names)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     fn deep_names() {
         let nest = |k: usize| format!("_Z1f1AI{}i{}E", "S_I".repeat(k), "E".repeat(k));
-        assert_eq!(demangle(&nest(100), 0), format!("f(A<{}int>{})", "A<".repeat(100), " >".repeat(100)));
+        assert_eq!(
+            demangle(&nest(100), 0),
+            format!("f(A<{}int>{})", "A<".repeat(100), " >".repeat(100))
+        );
         let n = nest(5000);
         assert_eq!(demangle(&n, 0), n);
         for k in [30, 3000] {

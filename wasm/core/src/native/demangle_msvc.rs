@@ -39,7 +39,11 @@ pub fn demangle_msvc(name: &str, short: bool) -> Option<String> {
     };
     let sym = p.parse()?;
     let flags = if short { SHORT } else { 0 };
-    let mut o = Out { s: String::with_capacity(name.len() * 2), depth: 0, over: false };
+    let mut o = Out {
+        s: String::with_capacity(name.len() * 2),
+        depth: 0,
+        over: false,
+    };
     sym.output(&mut o, flags);
     if o.over || o.s.is_empty() {
         None
@@ -170,14 +174,22 @@ enum Id {
 impl Id {
     fn args(&self) -> Option<&Vec<Arg>> {
         match self {
-            Id::Named(_, a) | Id::Intrinsic(_, a) | Id::Structor(_, _, a) | Id::Conversion(_, a) | Id::Literal(_, a) => a.as_ref(),
+            Id::Named(_, a)
+            | Id::Intrinsic(_, a)
+            | Id::Structor(_, _, a)
+            | Id::Conversion(_, a)
+            | Id::Literal(_, a) => a.as_ref(),
             _ => None,
         }
     }
 
     fn set_args(&mut self, args: Vec<Arg>) {
         match self {
-            Id::Named(_, a) | Id::Intrinsic(_, a) | Id::Structor(_, _, a) | Id::Conversion(_, a) | Id::Literal(_, a) => *a = Some(args),
+            Id::Named(_, a)
+            | Id::Intrinsic(_, a)
+            | Id::Structor(_, _, a)
+            | Id::Conversion(_, a)
+            | Id::Literal(_, a) => *a = Some(args),
             _ => {}
         }
     }
@@ -203,7 +215,11 @@ impl Id {
                 o.put(s);
             }
             Id::Dynamic(dtor, var, name) => {
-                o.put(if *dtor { "`dynamic atexit destructor for " } else { "`dynamic initializer for " });
+                o.put(if *dtor {
+                    "`dynamic atexit destructor for "
+                } else {
+                    "`dynamic initializer for "
+                });
                 if let Some(v) = var {
                     o.put("`");
                     v.output(o, f);
@@ -226,7 +242,11 @@ impl Id {
                 o.put(")'");
             }
             Id::Guard(thread, n) => {
-                o.put(if *thread { "`local static thread guard'" } else { "`local static guard'" });
+                o.put(if *thread {
+                    "`local static thread guard'"
+                } else {
+                    "`local static guard'"
+                });
                 if *n > 0 {
                     o.put("{");
                     o.num(*n, false);
@@ -340,8 +360,15 @@ enum TyKind {
     Prim(&'static str),
     Tag(&'static str, QName),
     Custom(Rc<Id>),
-    Ptr { aff: Aff, class: Option<QName>, pointee: Rc<Ty> },
-    Array { dims: Vec<u64>, elem: Rc<Ty> },
+    Ptr {
+        aff: Aff,
+        class: Option<QName>,
+        pointee: Rc<Ty>,
+    },
+    Array {
+        dims: Vec<u64>,
+        elem: Rc<Ty>,
+    },
     Func(Box<Sig>),
 }
 
@@ -508,7 +535,15 @@ impl Sig {
                     o.put("`vtordispex{");
                     // (as LLVM keeps them: the static offset in 32 bits unsigned, the others signed)
                     let st = i64::from(a.static_offset as u32);
-                    for (i, v) in [a.vbptr as i32 as i64, a.vboffset as i32 as i64, a.vtordisp as i32 as i64, st].iter().enumerate() {
+                    for (i, v) in [
+                        a.vbptr as i32 as i64,
+                        a.vboffset as i32 as i64,
+                        a.vtordisp as i32 as i64,
+                        st,
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
                         if i > 0 {
                             o.put(", ");
                         }
@@ -760,7 +795,10 @@ impl<'a> Parser<'a> {
             self.eat("8");
             return Some(Some(Sym::Var(5, None, name)));
         }
-        for (code, text) in [("?_R2", "`RTTI Base Class Array'"), ("?_R3", "`RTTI Class Hierarchy Descriptor'")] {
+        for (code, text) in [
+            ("?_R2", "`RTTI Base Class Array'"),
+            ("?_R3", "`RTTI Class Hierarchy Descriptor'"),
+        ] {
             if self.eat(code) {
                 let name = self.scope_chain(Id::Named(text.to_string(), None))?;
                 if !self.eat("8") {
@@ -967,12 +1005,25 @@ impl<'a> Parser<'a> {
                 if class.is_some() {
                     self.type_name()?;
                 }
-                let pointee = Rc::new(Ty { quals: pointee.quals | child, kind: clone_kind(&pointee.kind) });
-                Rc::new(Ty { quals: t.quals | ext, kind: TyKind::Ptr { aff: *aff, class: class.clone(), pointee } })
+                let pointee = Rc::new(Ty {
+                    quals: pointee.quals | child,
+                    kind: clone_kind(&pointee.kind),
+                });
+                Rc::new(Ty {
+                    quals: t.quals | ext,
+                    kind: TyKind::Ptr {
+                        aff: *aff,
+                        class: class.clone(),
+                        pointee,
+                    },
+                })
             }
             _ => {
                 let (q, _) = self.qualifiers()?;
-                Rc::new(Ty { quals: q, kind: clone_kind(&t.kind) })
+                Rc::new(Ty {
+                    quals: q,
+                    kind: clone_kind(&t.kind),
+                })
             }
         };
         Some(Sym::Var(sc, Some(t), name))
@@ -983,7 +1034,10 @@ impl<'a> Parser<'a> {
         let class = self.function_class()? | extern_c;
         let mut thunk = None;
         if class & FC_STATIC_ADJUST != 0 {
-            thunk = Some(Adjust { static_offset: self.signed()?, ..Adjust::default() });
+            thunk = Some(Adjust {
+                static_offset: self.signed()?,
+                ..Adjust::default()
+            });
         } else if class & FC_VIRTUAL_ADJUST != 0 {
             let mut a = Adjust::default();
             if class & FC_VIRTUAL_ADJUST_EX != 0 {
@@ -995,7 +1049,17 @@ impl<'a> Parser<'a> {
             thunk = Some(a);
         }
         let mut sig = if class & FC_NO_PARAMS != 0 {
-            Sig { class: 0, quals: 0, ref_qual: 0, cc: "", ret: None, params: None, variadic: false, noexcept: false, thunk: None }
+            Sig {
+                class: 0,
+                quals: 0,
+                ref_qual: 0,
+                cc: "",
+                ret: None,
+                params: None,
+                variadic: false,
+                noexcept: false,
+                thunk: None,
+            }
         } else {
             self.function_type(class & (FC_GLOBAL | FC_STATIC) == 0)?
         };
@@ -1052,7 +1116,11 @@ impl<'a> Parser<'a> {
             quals |= self.qualifiers()?.0;
         }
         let cc = self.calling_convention()?;
-        let ret = if self.eat("@") { None } else { Some(self.ty(Mode::Result)?) };
+        let ret = if self.eat("@") {
+            None
+        } else {
+            Some(self.ty(Mode::Result)?)
+        };
         let (params, variadic) = self.parameters()?;
         let noexcept = if self.eat("_E") {
             true
@@ -1062,7 +1130,17 @@ impl<'a> Parser<'a> {
             return None;
         };
         self.leave();
-        Some(Sig { class: 0, quals, ref_qual, cc, ret, params, variadic, noexcept, thunk: None })
+        Some(Sig {
+            class: 0,
+            quals,
+            ref_qual,
+            cc,
+            ret,
+            params,
+            variadic,
+            noexcept,
+            thunk: None,
+        })
     }
 
     fn calling_convention(&mut self) -> P<&'static str> {
@@ -1168,11 +1246,17 @@ impl<'a> Parser<'a> {
             b'Y' => self.array()?,
             _ if self.starts("$$A8@@") => {
                 self.pos += 6;
-                Ty { quals: 0, kind: TyKind::Func(Box::new(self.function_type(true)?)) }
+                Ty {
+                    quals: 0,
+                    kind: TyKind::Func(Box::new(self.function_type(true)?)),
+                }
             }
             _ if self.starts("$$A6") => {
                 self.pos += 4;
-                Ty { quals: 0, kind: TyKind::Func(Box::new(self.function_type(false)?)) }
+                Ty {
+                    quals: 0,
+                    kind: TyKind::Func(Box::new(self.function_type(false)?)),
+                }
             }
             b'?' => {
                 self.pos += 1;
@@ -1180,11 +1264,20 @@ impl<'a> Parser<'a> {
                 if !self.eat("@") {
                     return None;
                 }
-                Ty { quals: 0, kind: TyKind::Custom(id) }
+                Ty {
+                    quals: 0,
+                    kind: TyKind::Custom(id),
+                }
             }
-            _ => Ty { quals: 0, kind: TyKind::Prim(self.primitive()?) },
+            _ => Ty {
+                quals: 0,
+                kind: TyKind::Prim(self.primitive()?),
+            },
         };
-        Some(Rc::new(Ty { quals: t.quals | quals, kind: t.kind }))
+        Some(Rc::new(Ty {
+            quals: t.quals | quals,
+            kind: t.kind,
+        }))
     }
 
     fn primitive(&mut self) -> P<&'static str> {
@@ -1232,7 +1325,10 @@ impl<'a> Parser<'a> {
             }
             _ => return None,
         };
-        Some(Ty { quals: 0, kind: TyKind::Tag(tag, self.type_name()?) })
+        Some(Ty {
+            quals: 0,
+            kind: TyKind::Tag(tag, self.type_name()?),
+        })
     }
 
     /// Whether the pointer here points to a member (looks ahead only).
@@ -1280,12 +1376,29 @@ impl<'a> Parser<'a> {
         let (q, aff) = self.pointer_cv()?;
         if self.eat("6") {
             let sig = self.function_type(false)?;
-            let pointee = Rc::new(Ty { quals: 0, kind: TyKind::Func(Box::new(sig)) });
-            return Some(Ty { quals: q, kind: TyKind::Ptr { aff, class: None, pointee } });
+            let pointee = Rc::new(Ty {
+                quals: 0,
+                kind: TyKind::Func(Box::new(sig)),
+            });
+            return Some(Ty {
+                quals: q,
+                kind: TyKind::Ptr {
+                    aff,
+                    class: None,
+                    pointee,
+                },
+            });
         }
         let q = q | self.ext_qualifiers();
         let pointee = self.ty(Mode::Mangle)?;
-        Some(Ty { quals: q, kind: TyKind::Ptr { aff, class: None, pointee } })
+        Some(Ty {
+            quals: q,
+            kind: TyKind::Ptr {
+                aff,
+                class: None,
+                pointee,
+            },
+        })
     }
 
     fn member_pointer(&mut self) -> P<Ty> {
@@ -1294,14 +1407,34 @@ impl<'a> Parser<'a> {
         if self.eat("8") {
             let class = self.type_name()?;
             let sig = self.function_type(true)?;
-            let pointee = Rc::new(Ty { quals: 0, kind: TyKind::Func(Box::new(sig)) });
-            return Some(Ty { quals: q, kind: TyKind::Ptr { aff, class: Some(class), pointee } });
+            let pointee = Rc::new(Ty {
+                quals: 0,
+                kind: TyKind::Func(Box::new(sig)),
+            });
+            return Some(Ty {
+                quals: q,
+                kind: TyKind::Ptr {
+                    aff,
+                    class: Some(class),
+                    pointee,
+                },
+            });
         }
         let (pq, _) = self.qualifiers()?;
         let class = self.type_name()?;
         let t = self.ty(Mode::Drop)?;
-        let pointee = Rc::new(Ty { quals: pq, kind: clone_kind(&t.kind) });
-        Some(Ty { quals: q, kind: TyKind::Ptr { aff, class: Some(class), pointee } })
+        let pointee = Rc::new(Ty {
+            quals: pq,
+            kind: clone_kind(&t.kind),
+        });
+        Some(Ty {
+            quals: q,
+            kind: TyKind::Ptr {
+                aff,
+                class: Some(class),
+                pointee,
+            },
+        })
     }
 
     fn array(&mut self) -> P<Ty> {
@@ -1327,7 +1460,10 @@ impl<'a> Parser<'a> {
             quals = q;
         }
         let elem = self.ty(Mode::Drop)?;
-        Some(Ty { quals, kind: TyKind::Array { dims, elem } })
+        Some(Ty {
+            quals,
+            kind: TyKind::Array { dims, elem },
+        })
     }
 
     /// `<number>`: `0`-`9` for 1-10, else hex digits `A`-`P` ended by `@`; `?` negates.
@@ -1376,7 +1512,11 @@ impl<'a> Parser<'a> {
     }
 
     fn remember_id(&mut self, id: &Id) {
-        let mut o = Out { s: String::new(), depth: 0, over: false };
+        let mut o = Out {
+            s: String::new(),
+            depth: 0,
+            over: false,
+        };
         id.output(&mut o, 0);
         self.remember(&o.s);
     }
@@ -1484,7 +1624,11 @@ impl<'a> Parser<'a> {
             let (n, _) = self.number()?;
             self.eat("?");
             let scope = self.parse()?;
-            let mut o = Out { s: String::from("`"), depth: 0, over: false };
+            let mut o = Out {
+                s: String::from("`"),
+                depth: 0,
+                over: false,
+            };
             scope.output(&mut o, 0);
             if o.over {
                 return None;
@@ -1522,7 +1666,7 @@ impl<'a> Parser<'a> {
 
     fn template_name(&mut self, nb: u8) -> P<Rc<Id>> {
         self.pos += 2; // `?$`
-        // a template's arguments have their own back-references
+                       // a template's arguments have their own back-references
         let outer_names = std::mem::take(&mut self.names);
         let outer_params = std::mem::take(&mut self.params);
         let r = self.template_name_inner();
@@ -1810,8 +1954,15 @@ fn clone_kind(k: &TyKind) -> TyKind {
         TyKind::Prim(s) => TyKind::Prim(s),
         TyKind::Tag(t, n) => TyKind::Tag(t, n.clone()),
         TyKind::Custom(i) => TyKind::Custom(i.clone()),
-        TyKind::Ptr { aff, class, pointee } => TyKind::Ptr { aff: *aff, class: class.clone(), pointee: pointee.clone() },
-        TyKind::Array { dims, elem } => TyKind::Array { dims: dims.clone(), elem: elem.clone() },
+        TyKind::Ptr { aff, class, pointee } => TyKind::Ptr {
+            aff: *aff,
+            class: class.clone(),
+            pointee: pointee.clone(),
+        },
+        TyKind::Array { dims, elem } => TyKind::Array {
+            dims: dims.clone(),
+            elem: elem.clone(),
+        },
         TyKind::Func(s) => TyKind::Func(Box::new(Sig {
             class: s.class,
             quals: s.quals,

@@ -24,8 +24,8 @@ use crate::symcache::{Identity, SymCacheBuild};
 use build::{build_core, in_ranges, DWARF_SECTIONS};
 use objfile::uuid_string;
 
-pub use object::ReadRef;
 pub use debug_file::{DebugFile, View};
+pub use object::ReadRef;
 
 /// Decompressed debug sections larger than this are refused (the module has 1 GiB).
 pub const MAX_SECTION_SIZE: u64 = 512 << 20;

@@ -48,11 +48,14 @@ mod tests {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s2 = seen.clone();
         report(1, 2);
-        let r = with_progress(move |d, t| s2.borrow_mut().push((d, t)), || {
-            report(1, 4);
-            report(9, 4);
-            7
-        });
+        let r = with_progress(
+            move |d, t| s2.borrow_mut().push((d, t)),
+            || {
+                report(1, 4);
+                report(9, 4);
+                7
+            },
+        );
         report(3, 4);
         assert_eq!(r, 7);
         assert_eq!(*seen.borrow(), vec![(1, 4), (4, 4)]);

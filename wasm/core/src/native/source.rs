@@ -78,7 +78,13 @@ impl<'a, R: object::ReadRef<'a>> RefSource<'a, R> {
     /// Reads `data` in windows of `chunk` bytes (tests use tiny ones).
     pub fn with_chunk(data: R, chunk: usize) -> Result<Self> {
         let size = data.len().map_err(|_| invalid("cannot read the file"))?;
-        Ok(RefSource { data, size, chunk: chunk.max(1), start: 0, held: &[] })
+        Ok(RefSource {
+            data,
+            size,
+            chunk: chunk.max(1),
+            start: 0,
+            held: &[],
+        })
     }
 }
 
@@ -102,7 +108,10 @@ impl<'a, R: object::ReadRef<'a>> Source<'a> for RefSource<'a, R> {
     }
 
     fn keep(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {
-        self.data.read_bytes_at(offset, len).map(Cow::Borrowed).map_err(|_| truncated())
+        self.data
+            .read_bytes_at(offset, len)
+            .map(Cow::Borrowed)
+            .map_err(|_| truncated())
     }
 }
 
@@ -128,7 +137,13 @@ impl<F: Read + Seek> IoSource<F> {
     /// Reads `file` in windows of `chunk` bytes (tests use tiny ones).
     pub fn with_chunk(mut file: F, chunk: usize) -> Result<Self> {
         let size = file.seek(SeekFrom::End(0)).map_err(read_err)?;
-        Ok(IoSource { file, size, chunk: chunk.max(1), start: 0, buf: Vec::new() })
+        Ok(IoSource {
+            file,
+            size,
+            chunk: chunk.max(1),
+            start: 0,
+            buf: Vec::new(),
+        })
     }
 
     fn read_exact_at(file: &mut F, offset: u64, dst: &mut [u8]) -> Result<()> {
@@ -206,7 +221,10 @@ pub fn for_each_line<'a, S: Source<'a>>(
             match w.iter().rposition(|&b| b == b'\n') {
                 Some(i) => i + 1,
                 None if want >= MAX_LINE => {
-                    return Err(Error::new(ErrorKind::LimitExceeded, format!("a line at offset {} is longer than {} bytes", pos, MAX_LINE)));
+                    return Err(Error::new(
+                        ErrorKind::LimitExceeded,
+                        format!("a line at offset {} is longer than {} bytes", pos, MAX_LINE),
+                    ));
                 }
                 None => {
                     want = want.saturating_mul(2).min(MAX_LINE);

@@ -18,7 +18,11 @@ fn dump() {
     let bytes = build_symcache(&data[..], None).unwrap().finish();
     println!("built {} bytes in {:?}", bytes.len(), t.elapsed());
     let cache = crate::symcache::SymCache::parse(&bytes).unwrap();
-    for a in std::env::var("PYSYM_TEST_ADDRS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+    for a in std::env::var("PYSYM_TEST_ADDRS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+    {
         let addr = u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap();
         println!("{:#x}: {:?}", addr, cache.lookup(addr));
     }
@@ -54,20 +58,38 @@ fn compressed_sections_bypass_the_read_cache() {
     std::fs::create_dir_all(&dir).unwrap();
     let src = "static int twice(int x) { return 2 * x; }\nint main(int c, char **v) { (void)v; return twice(c); }\n";
     std::fs::write(dir.join("p.c"), src).unwrap();
-    let status = std::process::Command::new("gcc").args(["-O1", "-g", "-gz=zlib", "p.c", "-o", "prog"]).current_dir(&dir).status().expect("gcc runs");
+    let status = std::process::Command::new("gcc")
+        .args(["-O1", "-g", "-gz=zlib", "p.c", "-o", "prog"])
+        .current_dir(&dir)
+        .status()
+        .expect("gcc runs");
     assert!(status.success());
     let bytes = std::fs::read(dir.join("prog")).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 
     let file = object::File::parse(&bytes[..]).unwrap();
-    let info = file.section_by_name(".debug_info").unwrap().compressed_file_range().unwrap();
+    let info = file
+        .section_by_name(".debug_info")
+        .unwrap()
+        .compressed_file_range()
+        .unwrap();
     assert_eq!(info.format, object::CompressionFormat::Zlib);
     let reads = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let cache = object::ReadCache::new(Recording { data: std::io::Cursor::new(bytes.clone()), reads: reads.clone() });
-    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.clone()), None).unwrap().finish();
+    let cache = object::ReadCache::new(Recording {
+        data: std::io::Cursor::new(bytes.clone()),
+        reads: reads.clone(),
+    });
+    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.clone()), None)
+        .unwrap()
+        .finish();
     assert!(!reads.borrow().is_empty());
     for &(at, n) in reads.borrow().iter() {
-        assert!(at + n <= info.offset || at >= info.offset + info.compressed_size, "read {:#x}+{:#x} through the cache", at, n);
+        assert!(
+            at + n <= info.offset || at >= info.offset + info.compressed_size,
+            "read {:#x}+{:#x} through the cache",
+            at,
+            n
+        );
     }
     assert_eq!(ranged, build_symcache(&bytes[..], None).unwrap().finish());
 }

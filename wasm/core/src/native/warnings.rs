@@ -32,7 +32,12 @@ impl Warnings {
         if let Some(g) = self.groups.iter_mut().find(|g| g.what == what && g.why == why) {
             g.count += 1;
         } else if self.groups.len() < MAX_GROUPS {
-            self.groups.push(Group { what, why: why.to_string(), count: 1, first_at: at() });
+            self.groups.push(Group {
+                what,
+                why: why.to_string(),
+                count: 1,
+                first_at: at(),
+            });
         } else {
             self.other += 1;
         }
@@ -53,7 +58,10 @@ impl Warnings {
                 if g.count == 1 {
                     format!("1 {} skipped: {} at {}", g.what, g.why, g.first_at)
                 } else {
-                    format!("{} {}s skipped: {} at {} (the first)", g.count, g.what, g.why, g.first_at)
+                    format!(
+                        "{} {}s skipped: {} at {} (the first)",
+                        g.count, g.what, g.why, g.first_at
+                    )
                 }
             })
             .collect();
@@ -74,10 +82,13 @@ mod tests {
             w.skip("unit", "missing top-level DIE", || format!(".debug_info+{:#x}", at));
         }
         w.skip("line program", "truncated", || "x".to_string());
-        assert_eq!(w.lines(), vec![
-            "3 units skipped: missing top-level DIE at .debug_info+0x1c40 (the first)".to_string(),
-            "1 line program skipped: truncated at x".to_string(),
-        ]);
+        assert_eq!(
+            w.lines(),
+            vec![
+                "3 units skipped: missing top-level DIE at .debug_info+0x1c40 (the first)".to_string(),
+                "1 line program skipped: truncated at x".to_string(),
+            ]
+        );
         for i in 0..100 {
             w.skip("unit", &format!("reason {}", i), String::new);
         }

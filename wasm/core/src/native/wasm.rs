@@ -50,7 +50,10 @@ impl<'a> Cursor<'a> {
         Err(invalid("wasm LEB128 number too long"))
     }
     fn bytes(&mut self, n: u64) -> Result<&'a [u8]> {
-        let end = (self.pos as u64).checked_add(n).filter(|&e| e <= self.data.len() as u64).ok_or_else(truncated)?;
+        let end = (self.pos as u64)
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len() as u64)
+            .ok_or_else(truncated)?;
         let s = &self.data[self.pos..end as usize];
         self.pos = end as usize;
         Ok(s)
@@ -76,7 +79,10 @@ fn leb_at<'a, S: Source<'a>>(src: &mut S, pos: u64, end: u64, ahead: bool) -> Re
 /// A section's contents, read whole, refused above [`MAX_SECTION_SIZE`].
 fn section<'a, S: Source<'a>>(src: &mut S, name: &str, offset: u64, len: u64) -> Result<Cow<'a, [u8]>> {
     if len > MAX_SECTION_SIZE {
-        return Err(Error::new(ErrorKind::LimitExceeded, format!("section {} is too large", name)));
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!("section {} is too large", name),
+        ));
     }
     src.keep(offset, len)
 }
@@ -104,7 +110,15 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
     if !is_wasm(src.window(0, 8, false)?) {
         return Err(invalid("not a WebAssembly module"));
     }
-    let mut l = Layout { debug: Vec::new(), build_id: None, debug_file: None, warn: Warnings::default(), names: HashMap::new(), imported_funcs: 0, code: None };
+    let mut l = Layout {
+        debug: Vec::new(),
+        build_id: None,
+        debug_file: None,
+        warn: Warnings::default(),
+        names: HashMap::new(),
+        imported_funcs: 0,
+        code: None,
+    };
     let mut exported: Vec<(u64, String)> = Vec::new();
     let mut pos = 8u64;
     while pos < size {
@@ -143,13 +157,18 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
                     let body = section(src, "external_debug_info", at, end - at)?;
                     match (Cursor { data: &body, pos: 0 }).name() {
                         Ok(url) => l.debug_file = Some(url.to_string()),
-                        Err(e) => l.warn.skip("custom section", &format!("external_debug_info: {}", e.message()), at_custom),
+                        Err(e) => l.warn.skip(
+                            "custom section",
+                            &format!("external_debug_info: {}", e.message()),
+                            at_custom,
+                        ),
                     }
                 } else if name == "name" {
                     let body = section(src, "name", at, end - at)?;
                     // The names read before a defect are kept.
                     if let Err(e) = function_names(&body, &mut l.names) {
-                        l.warn.skip("custom section", &format!("name: {}", e.message()), at_custom);
+                        l.warn
+                            .skip("custom section", &format!("name: {}", e.message()), at_custom);
                     }
                 }
             }
@@ -161,7 +180,9 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
                 let body = section(src, "export", start, len)?;
                 // The names read before a defect are kept.
                 if let Err(e) = exported_funcs(&body, &mut exported) {
-                    l.warn.skip("export section", &format!("{}", e.message()), || format!("offset {:#x}", start));
+                    l.warn.skip("export section", &format!("{}", e.message()), || {
+                        format!("offset {:#x}", start)
+                    });
                 }
             }
             10 => l.code = Some((start, len)),
@@ -309,10 +330,18 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
         Some((start, len)) if !l.names.is_empty() => leb_at(src, start, start + len, false)?.0,
         _ => 0,
     };
-    let has_symbols = l.names.keys().any(|&i| i >= l.imported_funcs && i - l.imported_funcs < defined.min(l.code.map_or(0, |c| c.1)));
+    let has_symbols = l
+        .names
+        .keys()
+        .any(|&i| i >= l.imported_funcs && i - l.imported_funcs < defined.min(l.code.map_or(0, |c| c.1)));
     Ok(ObjectInfo {
         identity: identity(&l),
-        has_debug_info: l.debug.iter().rev().find(|d| d.0 == ".debug_info").map_or(false, |d| d.2 > 0),
+        has_debug_info: l
+            .debug
+            .iter()
+            .rev()
+            .find(|d| d.0 == ".debug_info")
+            .map_or(false, |d| d.2 > 0),
         has_symbols,
         has_unwind_info: false,
         debuglink: None,
@@ -339,5 +368,14 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     syms.sort_unstable();
     syms.dedup_by_key(|s| s.0);
     let code_size = l.code.map_or(0, |c| c.1);
-    super::build_core(identity(&l), sections, None, gimli::RunTimeEndian::Little, &syms, &[(0, code_size)], false, warn)
+    super::build_core(
+        identity(&l),
+        sections,
+        None,
+        gimli::RunTimeEndian::Little,
+        &syms,
+        &[(0, code_size)],
+        false,
+        warn,
+    )
 }

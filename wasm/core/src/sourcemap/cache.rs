@@ -150,7 +150,9 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
     sections.push(as_bytes(ids));
     sections.push(string_table((0..n_sources).map(|i| map.source(i))));
     sections.push(string_table((0..map.name_count()).map(|i| map.name(i))));
-    sections.push(string_table(fn_names.iter().map(|s| Some(std::borrow::Cow::Borrowed(s.as_str())))));
+    sections.push(string_table(
+        fn_names.iter().map(|s| Some(std::borrow::Cow::Borrowed(s.as_str()))),
+    ));
     sections.push(string_table([map.file(), map.debug_id()].into_iter()));
     if with_contents {
         let contents = (0..n_sources)
@@ -402,7 +404,10 @@ impl<'data> SourceMapCache<'data> {
     }
 
     fn line_range(&self, line: u32) -> Result<(usize, usize)> {
-        let (a, b) = (self.at(LINE_STARTS, line as usize), self.at(LINE_STARTS, line as usize + 1));
+        let (a, b) = (
+            self.at(LINE_STARTS, line as usize),
+            self.at(LINE_STARTS, line as usize + 1),
+        );
         if a > b || b > self.token_count {
             return Err(corrupt(format!("line index of line {line} ({a}..{b})")));
         }

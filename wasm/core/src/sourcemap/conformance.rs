@@ -81,10 +81,7 @@ fn run(test: &Value) -> Result<(), String> {
             Some("checkMapping") => {
                 let got = answer(&map, line, col);
                 if got != expected(action) {
-                    return Err(format!(
-                        "at {line}:{col}: got {got:?}, want {:?}",
-                        expected(action)
-                    ));
+                    return Err(format!("at {line}:{col}: got {got:?}, want {:?}", expected(action)));
                 }
             }
             Some("checkMappingTransitive") => {
@@ -166,10 +163,6 @@ fn ecma426_conformance_suite() {
         tests.len(),
         SKIP.len()
     );
-    assert!(
-        failures.is_empty(),
-        "conformance failures:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
     assert_eq!(passed + SKIP.len(), tests.len());
 }

@@ -111,12 +111,7 @@ impl<'a> Scanner<'a> {
         let pos = pos.min(self.data.len());
         let before = &self.data[..pos];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = pos
-            - before
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1)
-            + 1;
+        let col = pos - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
         Error::new(
             ErrorKind::InvalidJson,
             format!("invalid JSON at byte {pos} (line {line}, column {col}): {what}"),
@@ -269,9 +264,7 @@ impl<'a> Scanner<'a> {
                         Some(b'u') => {
                             let hex = data.get(i + 2..i + 6);
                             if !matches!(hex, Some(h) if h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(
-                                    self.error_at(i, "invalid \\u escape (expected 4 hex digits)")
-                                );
+                                return Err(self.error_at(i, "invalid \\u escape (expected 4 hex digits)"));
                             }
                             i += 6;
                         }
@@ -279,9 +272,7 @@ impl<'a> Scanner<'a> {
                         None => return Err(self.error_at(i, "unterminated string")),
                     }
                 }
-                Some(&b) if b < 0x20 => {
-                    return Err(self.error_at(i, "unescaped control character in string"))
-                }
+                Some(&b) if b < 0x20 => return Err(self.error_at(i, "unescaped control character in string")),
                 Some(_) => i += 1,
                 None => return Err(self.error_at(start - 1, "unterminated string")),
             }
@@ -340,10 +331,7 @@ impl<'a> Scanner<'a> {
         if self.depth > MAX_DEPTH {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
-                format!(
-                    "JSON nesting deeper than {MAX_DEPTH} levels at byte {}",
-                    self.pos
-                ),
+                format!("JSON nesting deeper than {MAX_DEPTH} levels at byte {}", self.pos),
             ));
         }
         Ok(())
@@ -463,15 +451,11 @@ pub(crate) fn unescape(raw: &str) -> String {
             b'u' => {
                 let hi = hex4(b.get(i..i + 4).unwrap_or(b"0000"));
                 i += 4;
-                if (0xD800..0xDC00).contains(&hi)
-                    && b.get(i) == Some(&b'\\')
-                    && b.get(i + 1) == Some(&b'u')
-                {
+                if (0xD800..0xDC00).contains(&hi) && b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
                     let lo = hex4(b.get(i + 2..i + 6).unwrap_or(b"0000"));
                     if (0xDC00..0xE000).contains(&lo) {
                         i += 6;
-                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                            .unwrap_or('\u{FFFD}')
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}')
                     } else {
                         '\u{FFFD}'
                     }

@@ -101,10 +101,7 @@ const ESCAPED: u32 = 1 << 31;
 const UNCHECKED: u32 = 1 << 31;
 
 impl StrRef {
-    const NULL: StrRef = StrRef {
-        start: NONE,
-        end: 0,
-    };
+    const NULL: StrRef = StrRef { start: NONE, end: 0 };
 
     fn string(raw: &Raw) -> Self {
         StrRef {
@@ -360,17 +357,10 @@ fn string_list(
             Kind::String => out.push(StrRef::string(r)),
             Kind::Null if allow_null => out.push(StrRef::NULL),
             _ => {
-                let expected = if allow_null {
-                    "a string or null"
-                } else {
-                    "a string"
-                };
+                let expected = if allow_null { "a string or null" } else { "a string" };
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!(
-                        "{what}[{i}]: expected {expected}, found {}",
-                        snippet(text, r)
-                    ),
+                    format!("{what}[{i}]: expected {expected}, found {}", snippet(text, r)),
                 ));
             }
         }
@@ -379,13 +369,7 @@ fn string_list(
 }
 
 /// An `ignoreList`: integers in `0..bound`, returned shifted by `base`.
-fn index_list(
-    text: &str,
-    field: &Field<Vec<Raw>>,
-    what: &str,
-    bound: u32,
-    base: u32,
-) -> Result<Vec<u32>> {
+fn index_list(text: &str, field: &Field<Vec<Raw>>, what: &str, bound: u32, base: u32) -> Result<Vec<u32>> {
     let items = match field {
         Field::Wrong(r) if r.kind == Kind::Null => return Ok(Vec::new()),
         Field::Wrong(r) => {
@@ -399,9 +383,7 @@ fn index_list(
     let mut out = Vec::with_capacity(items.len());
     for (i, r) in items.iter().enumerate() {
         match number(text, r) {
-            Some(v) if v.fract() == 0.0 && v >= 0.0 && v < bound as f64 => {
-                out.push(base + v as u32)
-            }
+            Some(v) if v.fract() == 0.0 && v >= 0.0 && v < bound as f64 => out.push(base + v as u32),
             Some(_) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
@@ -414,10 +396,7 @@ fn index_list(
             None => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!(
-                        "{what}[{i}]: expected a source index, found {}",
-                        snippet(text, r)
-                    ),
+                    format!("{what}[{i}]: expected a source index, found {}", snippet(text, r)),
                 ))
             }
         }
@@ -498,9 +477,7 @@ impl<'data> SourceMap<'data> {
         }
         if text[start..].starts_with(")]}'") {
             // The XSSI guard line: skip up to the first newline.
-            start = text[start..]
-                .find(['\n', '\r'])
-                .map_or(text.len(), |p| start + p);
+            start = text[start..].find(['\n', '\r']).map_or(text.len(), |p| start + p);
         }
 
         let mut s = Scanner::new(text, start);
@@ -509,10 +486,7 @@ impl<'data> SourceMap<'data> {
             s.finish()?;
             return Err(err(
                 ErrorKind::InvalidSourceMap,
-                format!(
-                    "expected a JSON object at the top level, found {}",
-                    raw.kind.describe()
-                ),
+                format!("expected a JSON object at the top level, found {}", raw.kind.describe()),
             ));
         }
         let raw = scan_map(&mut s, false)?;
@@ -552,13 +526,7 @@ impl<'data> SourceMap<'data> {
 
     /// Adds the sources, names and tokens of one regular map. `prefix` names the map in
     /// error messages ("" or "sections[i].map.").
-    fn add_map(
-        &mut self,
-        raw: &RawMap,
-        prefix: &str,
-        line_offset: u32,
-        col_offset: u32,
-    ) -> Result<vlq::Decoded> {
+    fn add_map(&mut self, raw: &RawMap, prefix: &str, line_offset: u32, col_offset: u32) -> Result<vlq::Decoded> {
         let text = self.text;
         if raw.nested_sections {
             return Err(err(
@@ -572,51 +540,27 @@ impl<'data> SourceMap<'data> {
             Some(r) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!(
-                        "{prefix}mappings: expected a string, found {}",
-                        r.kind.describe()
-                    ),
+                    format!("{prefix}mappings: expected a string, found {}", r.kind.describe()),
                 ))
             }
-            None => {
-                return Err(err(
-                    ErrorKind::InvalidSourceMap,
-                    format!("{prefix}mappings: missing"),
-                ))
-            }
+            None => return Err(err(ErrorKind::InvalidSourceMap, format!("{prefix}mappings: missing"))),
         };
         let sources = match &raw.sources {
-            Some(Field::Value(_)) => {
-                string_list(text, &raw.sources, &format!("{prefix}sources"), true)?
-            }
+            Some(Field::Value(_)) => string_list(text, &raw.sources, &format!("{prefix}sources"), true)?,
             Some(Field::Wrong(r)) => {
                 return Err(err(
                     ErrorKind::InvalidSourceMap,
-                    format!(
-                        "{prefix}sources: expected an array, found {}",
-                        r.kind.describe()
-                    ),
+                    format!("{prefix}sources: expected an array, found {}", r.kind.describe()),
                 ))
             }
-            None => {
-                return Err(err(
-                    ErrorKind::InvalidSourceMap,
-                    format!("{prefix}sources: missing"),
-                ))
-            }
+            None => return Err(err(ErrorKind::InvalidSourceMap, format!("{prefix}sources: missing"))),
         }
         .unwrap_or_default();
         optional_string(&raw.file, &format!("{prefix}file"))?;
         let root = optional_string(&raw.source_root, &format!("{prefix}sourceRoot"))?;
-        let content = string_list(
-            text,
-            &raw.sources_content,
-            &format!("{prefix}sourcesContent"),
-            true,
-        )?
-        .unwrap_or_default();
-        let names =
-            string_list(text, &raw.names, &format!("{prefix}names"), false)?.unwrap_or_default();
+        let content =
+            string_list(text, &raw.sources_content, &format!("{prefix}sourcesContent"), true)?.unwrap_or_default();
+        let names = string_list(text, &raw.names, &format!("{prefix}names"), false)?.unwrap_or_default();
 
         for (what, have, more) in [
             ("sources", self.sources.len(), sources.len()),
@@ -633,20 +577,8 @@ impl<'data> SourceMap<'data> {
         let name_base = self.names.len() as u32;
         let src_count = sources.len() as u32;
         let ignore = match (&raw.ignore_list, &raw.x_google_ignore_list) {
-            (Some(list), _) => index_list(
-                text,
-                list,
-                &format!("{prefix}ignoreList"),
-                src_count,
-                src_base,
-            )?,
-            (None, Some(list)) => index_list(
-                text,
-                list,
-                &format!("{prefix}x_google_ignoreList"),
-                src_count,
-                src_base,
-            )?,
+            (Some(list), _) => index_list(text, list, &format!("{prefix}ignoreList"), src_count, src_base)?,
+            (None, Some(list)) => index_list(text, list, &format!("{prefix}x_google_ignoreList"), src_count, src_base)?,
             (None, None) => Vec::new(),
         };
 
@@ -677,11 +609,7 @@ impl<'data> SourceMap<'data> {
             let owned = json::unescape(&text[mappings.range()]);
             vlq::decode_mappings(owned.as_bytes(), &placement, &mut self.tokens)
         } else {
-            vlq::decode_mappings(
-                &text.as_bytes()[mappings.range()],
-                &placement,
-                &mut self.tokens,
-            )
+            vlq::decode_mappings(&text.as_bytes()[mappings.range()], &placement, &mut self.tokens)
         };
         decoded.map_err(|e| {
             if prefix.is_empty() {
@@ -721,10 +649,7 @@ impl<'data> SourceMap<'data> {
                 Field::Wrong(r) => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!(
-                            "sections[{i}]: expected an object, found {}",
-                            r.kind.describe()
-                        ),
+                        format!("sections[{i}]: expected an object, found {}", r.kind.describe()),
                     ))
                 }
             };
@@ -733,10 +658,7 @@ impl<'data> SourceMap<'data> {
                 Some(Field::Wrong(r)) => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!(
-                            "sections[{i}].offset: expected an object, found {}",
-                            r.kind.describe()
-                        ),
+                        format!("sections[{i}].offset: expected an object, found {}", r.kind.describe()),
                     ))
                 }
                 None => {
@@ -759,11 +681,7 @@ impl<'data> SourceMap<'data> {
                     ),
                 ));
             }
-            let column = offset_component(
-                text,
-                &offset.column,
-                &format!("sections[{i}].offset.column"),
-            )?;
+            let column = offset_component(text, &offset.column, &format!("sections[{i}].offset.column"))?;
             if let Some((pl, pc)) = prev_offset {
                 if (line, column) < (pl, pc) {
                     return Err(err(
@@ -791,26 +709,16 @@ impl<'data> SourceMap<'data> {
                 Some(Field::Wrong(r)) => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!(
-                            "sections[{i}].map: expected an object, found {}",
-                            r.kind.describe()
-                        ),
+                        format!("sections[{i}].map: expected an object, found {}", r.kind.describe()),
                     ))
                 }
                 None if section.url.is_some() => {
                     return Err(err(
                         ErrorKind::InvalidIndexMap,
-                        format!(
-                            "sections[{i}]: sections with a url are not supported (embed the map)"
-                        ),
+                        format!("sections[{i}]: sections with a url are not supported (embed the map)"),
                     ))
                 }
-                None => {
-                    return Err(err(
-                        ErrorKind::InvalidIndexMap,
-                        format!("sections[{i}].map: missing"),
-                    ))
-                }
+                None => return Err(err(ErrorKind::InvalidIndexMap, format!("sections[{i}].map: missing"))),
             };
             let decoded = self.add_map(map, &format!("sections[{i}].map."), line, column)?;
             if decoded.last.is_some() {
@@ -922,9 +830,9 @@ impl<'data> SourceMap<'data> {
         }
         // The opening quote is the byte before the content.
         let mut scanner = Scanner::new(self.text, (s.start & !UNCHECKED) as usize - 1);
-        let raw = scanner.string().map_err(|e| {
-            err(e.kind(), format!("sourcesContent[{idx}]: {}", e.message()))
-        })?;
+        let raw = scanner
+            .string()
+            .map_err(|e| err(e.kind(), format!("sourcesContent[{idx}]: {}", e.message())))?;
         debug_assert_eq!(raw.end, s.end);
         Ok(Some(json::string_value(self.text, &raw)))
     }
@@ -950,11 +858,7 @@ impl<'data> SourceMap<'data> {
     /// The generated line of token `idx` (which must exist).
     fn line_of(&self, idx: usize) -> u32 {
         // The last line starting at or before idx; empty lines share their start.
-        (self
-            .tokens
-            .line_starts
-            .partition_point(|&s| s as usize <= idx)
-            - 1) as u32
+        (self.tokens.line_starts.partition_point(|&s| s as usize <= idx) - 1) as u32
     }
 
     fn make_token(&self, idx: usize, line: u32) -> Token {
@@ -1040,9 +944,7 @@ impl<'data> SourceMap<'data> {
     pub fn generated_positions(&self, src: u32, line: u32, col: Option<u32>) -> Vec<Token> {
         let t = &self.tokens;
         if self.by_source.borrow().is_none() {
-            let mut order: Vec<u32> = (0..t.len() as u32)
-                .filter(|&i| t.src[i as usize] != NONE)
-                .collect();
+            let mut order: Vec<u32> = (0..t.len() as u32).filter(|&i| t.src[i as usize] != NONE).collect();
             order.sort_unstable_by_key(|&i| {
                 let i = i as usize;
                 (t.src[i], t.src_line[i], t.src_col[i], i)

@@ -18,9 +18,7 @@ fn kind_of(s: &str) -> ErrorKind {
 }
 
 fn map_with(mappings: &str) -> String {
-    format!(
-        r#"{{"version":3,"sources":["a.js","b.js"],"names":["x","y","z"],"mappings":"{mappings}"}}"#
-    )
+    format!(r#"{{"version":3,"sources":["a.js","b.js"],"names":["x","y","z"],"mappings":"{mappings}"}}"#)
 }
 
 fn tok(dst_line: u32, dst_col: u32, src: u32, src_line: u32, src_col: u32, name: u32) -> Token {
@@ -68,11 +66,7 @@ fn vlq_round_trip_and_boundaries() {
     }
     for v in values {
         let s = enc(v);
-        assert_eq!(
-            vlq_decode(s.as_bytes()).unwrap(),
-            (v, s.len()),
-            "{v} -> {s}"
-        );
+        assert_eq!(vlq_decode(s.as_bytes()).unwrap(), (v, s.len()), "{v} -> {s}");
     }
 }
 
@@ -134,10 +128,7 @@ fn json_values() {
 
 #[test]
 fn json_escapes() {
-    assert_eq!(
-        unescape(r#"a\"b\\c\/d\b\f\n\r\t"#),
-        "a\"b\\c/d\u{8}\u{c}\n\r\t"
-    );
+    assert_eq!(unescape(r#"a\"b\\c\/d\b\f\n\r\t"#), "a\"b\\c/d\u{8}\u{c}\n\r\t");
     assert_eq!(unescape(r"\u0041\u00e9\u4e2d"), "Aé中");
     assert_eq!(unescape(r"\ud83d\ude00!"), "😀!");
     assert_eq!(unescape(r"\uD83D\uDE00"), "😀");
@@ -146,8 +137,7 @@ fn json_escapes() {
     assert_eq!(unescape(r"\ude00"), "\u{fffd}");
     assert_eq!(unescape(r"\ud83d\u0041"), "\u{fffd}A");
     assert_eq!(unescape("plain ü"), "plain ü");
-    let v =
-        tree::parse(r#""long string with \"escapes\" past the 8-byte fast path \u00fc""#).unwrap();
+    let v = tree::parse(r#""long string with \"escapes\" past the 8-byte fast path \u00fc""#).unwrap();
     assert_eq!(
         v,
         Value::String("long string with \"escapes\" past the 8-byte fast path ü".into())
@@ -193,10 +183,7 @@ fn json_invalid() {
         assert_eq!(e.kind(), ErrorKind::InvalidJson, "{b:?}: {e}");
     }
     // Same through the source map parser, including trailing garbage after a map.
-    assert_eq!(
-        kind_of(&format!("{} x", map_with(""))),
-        ErrorKind::InvalidJson
-    );
+    assert_eq!(kind_of(&format!("{} x", map_with(""))), ErrorKind::InvalidJson);
     assert_eq!(
         kind_of(r#"{"version":3,"sources":[],"mappings":"",}"#),
         ErrorKind::InvalidJson
@@ -234,10 +221,7 @@ fn json_depth_limit() {
     );
     assert!(tree::parse(&ok).is_ok());
     let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
-    assert_eq!(
-        tree::parse(&deep).unwrap_err().kind(),
-        ErrorKind::LimitExceeded
-    );
+    assert_eq!(tree::parse(&deep).unwrap_err().kind(), ErrorKind::LimitExceeded);
     // An unknown field nested too deep inside a map.
     let nested = format!(
         r#"{{"version":3,"sources":[],"mappings":"","x":{}{}}}"#,
@@ -247,10 +231,7 @@ fn json_depth_limit() {
     assert_eq!(kind_of(&nested), ErrorKind::LimitExceeded);
     // Very deep input does not overflow the stack.
     let huge = "[".repeat(1_000_000);
-    assert_eq!(
-        tree::parse(&huge).unwrap_err().kind(),
-        ErrorKind::LimitExceeded
-    );
+    assert_eq!(tree::parse(&huge).unwrap_err().kind(), ErrorKind::LimitExceeded);
 }
 
 #[test]
@@ -332,19 +313,13 @@ fn field_validation() {
         assert_eq!(e.kind(), kind, "{bad}: {e}");
     }
     let e = SourceMap::parse(br#"{"version":3,"sources":["a",null,7],"mappings":""}"#).unwrap_err();
-    assert_eq!(
-        e.message(),
-        "sources[2]: expected a string or null, found 7"
-    );
+    assert_eq!(e.message(), "sources[2]: expected a string or null, found 7");
 }
 
 #[test]
 fn mappings_validation() {
     for (bad, needle) in [
-        (
-            "A!",
-            "invalid base64 character '!' at byte 1 (line 0, segment 0)",
-        ),
+        ("A!", "invalid base64 character '!' at byte 1 (line 0, segment 0)"),
         ("AAAA;CAAA,!", "'!' at byte 10 (line 1, segment 1)"),
         ("AA", "2 fields"),
         ("AAA", "3 fields"),
@@ -379,8 +354,7 @@ fn mappings_validation() {
         "AAAA,CAAA;;EAAAA",
         "+/////DA+/////D+/////DA",
     ] {
-        let with_names =
-            format!(r#"{{"version":3,"sources":["a.js"],"names":["x"],"mappings":"{ok}"}}"#);
+        let with_names = format!(r#"{{"version":3,"sources":["a.js"],"names":["x"],"mappings":"{ok}"}}"#);
         assert!(SourceMap::parse(with_names.as_bytes()).is_ok(), "{ok}");
     }
 }
@@ -428,10 +402,7 @@ fn lookup_bias() {
     assert_eq!(map.lookup(2, 1, glb), None);
     assert_eq!(map.lookup(2, 1, lub).map(|t| t.dst_col), Some(2));
     // A 1-field segment is returned with no original position.
-    assert_eq!(
-        map.lookup(2, 3, glb),
-        Some(tok(2, 2, NONE, NONE, NONE, NONE))
-    );
+    assert_eq!(map.lookup(2, 3, glb), Some(tok(2, 2, NONE, NONE, NONE, NONE)));
     // The token's index comes along for callers that cache per token.
     assert_eq!(map.lookup_indexed(2, 9, glb), Some((3, map.token(3).unwrap())));
     // Past the last line.
@@ -449,26 +420,18 @@ fn lookup_equal_columns_follow_trace_mapping() {
     assert_eq!(name(4, Bias::LeastUpperBound), Some(2));
     // between columns: GLB the last segment below (the one in force), LUB the first above
     assert_eq!(name(6, Bias::GreatestLowerBound), Some(2));
-    assert_eq!(
-        map.lookup(0, 2, Bias::LeastUpperBound).map(|t| t.name),
-        Some(0)
-    );
+    assert_eq!(map.lookup(0, 2, Bias::LeastUpperBound).map(|t| t.name), Some(0));
 }
 
 #[test]
 fn unsorted_line_is_sorted_stably() {
     // Columns 10, 2, 10, 0 on line 0 (names x, y, z, x); line 1 is sorted.
     let map = parse(map_with("UAAAA,RAAAC,QAAAC,VAAAF;AAAA,CAAA"));
-    let cols: Vec<u32> = (0..map.token_count())
-        .map(|i| map.token(i).unwrap().dst_col)
-        .collect();
+    let cols: Vec<u32> = (0..map.token_count()).map(|i| map.token(i).unwrap().dst_col).collect();
     assert_eq!(cols, [0, 2, 10, 10, 0, 1]);
     let names: Vec<u32> = (0..4).map(|i| map.token(i).unwrap().name).collect();
     assert_eq!(names, [0, 1, 0, 2]);
-    assert_eq!(
-        map.lookup(0, 11, Bias::GreatestLowerBound).map(|t| t.name),
-        Some(2)
-    );
+    assert_eq!(map.lookup(0, 11, Bias::GreatestLowerBound).map(|t| t.name), Some(2));
 }
 
 // ---- sourceRoot ------------------------------------------------------------------------
@@ -492,10 +455,7 @@ fn source_root_resolution() {
     assert_eq!(map.source(5), None);
     assert_eq!(map.raw_source(0).as_deref(), Some("a.js"));
     let m = with_root(r#""https://cdn.example/x/""#, r#"["a.js"]"#);
-    assert_eq!(
-        parse(&m).source(0).as_deref(),
-        Some("https://cdn.example/x/a.js")
-    );
+    assert_eq!(parse(&m).source(0).as_deref(), Some("https://cdn.example/x/a.js"));
     for root in [r#""""#, "null"] {
         let m = with_root(root, r#"["a.js"]"#);
         assert!(matches!(parse(&m).source(0), Some(Cow::Borrowed("a.js"))));
@@ -529,9 +489,7 @@ fn index_map_flattening() {
     assert_eq!(map.source_content(2).unwrap().as_deref(), Some("C"));
     assert_eq!(map.name_count(), 2);
     assert_eq!(map.ignore_list(), &[0, 2]);
-    let tokens: Vec<Token> = (0..map.token_count())
-        .map(|i| map.token(i).unwrap())
-        .collect();
+    let tokens: Vec<Token> = (0..map.token_count()).map(|i| map.token(i).unwrap()).collect();
     assert_eq!(
         tokens,
         [
@@ -545,14 +503,8 @@ fn index_map_flattening() {
         ]
     );
     assert_eq!(map.line_count(), 3);
-    assert_eq!(
-        map.lookup(1, 11, Bias::GreatestLowerBound).map(|t| t.src),
-        Some(2)
-    );
-    assert_eq!(
-        map.lookup(1, 9, Bias::GreatestLowerBound).map(|t| t.src),
-        Some(0)
-    );
+    assert_eq!(map.lookup(1, 11, Bias::GreatestLowerBound).map(|t| t.src), Some(2));
+    assert_eq!(map.lookup(1, 9, Bias::GreatestLowerBound).map(|t| t.src), Some(0));
 }
 
 #[test]
@@ -563,18 +515,12 @@ fn index_map_gaps_and_trailing_lines() {
     let map = parse(index(&format!("{},{}", section(0, 0, a), section(2, 0, b))));
     assert_eq!(map.token(1), Some(tok(2, 0, 1, 0, 0, NONE)));
     assert_eq!(map.line_count(), 5);
-    assert_eq!(
-        map.lookup(2, 5, Bias::GreatestLowerBound).map(|t| t.src),
-        Some(1)
-    );
+    assert_eq!(map.lookup(2, 5, Bias::GreatestLowerBound).map(|t| t.src), Some(1));
     assert_eq!(map.lookup(1, 5, Bias::GreatestLowerBound), None);
     // Empty index map.
     let map = parse(r#"{"version":3,"sections":[]}"#);
     assert!(map.is_index_map());
-    assert_eq!(
-        (map.token_count(), map.line_count(), map.source_count()),
-        (0, 0, 0)
-    );
+    assert_eq!((map.token_count(), map.line_count(), map.source_count()), (0, 0, 0));
 }
 
 #[test]
@@ -640,10 +586,7 @@ fn index_map_errors() {
         assert!(e.message().contains(needle), "{bad}: {e}");
     }
     // Right after the previous section's last mapping is fine.
-    assert!(SourceMap::parse(
-        index(&format!("{},{}", section(0, 0, ok), section(0, 2, ok))).as_bytes()
-    )
-    .is_ok());
+    assert!(SourceMap::parse(index(&format!("{},{}", section(0, 0, ok), section(0, 2, ok))).as_bytes()).is_ok());
     // A tiny map may not claim billions of generated lines (the line index is dense).
     let far = index(&section(2_000_000_000, 0, ok));
     assert_eq!(kind_of(&far), ErrorKind::LimitExceeded);
@@ -667,20 +610,14 @@ fn debug_id_and_ignore_list_fallbacks() {
     assert_eq!(map.ignore_list(), &[0]);
     assert_eq!(parse(map_with("")).debug_id(), None);
     // Index maps: the top-level debug ID only.
-    let s = section(
-        0,
-        0,
-        r#"{"version":3,"sources":[],"mappings":"","debugId":"inner"}"#,
-    );
+    let s = section(0, 0, r#"{"version":3,"sources":[],"mappings":"","debugId":"inner"}"#);
     let m = format!(r#"{{"version":3,"debugId":"outer","sections":[{s}]}}"#);
     assert_eq!(parse(&m).debug_id().as_deref(), Some("outer"));
 }
 
 #[test]
 fn duplicate_keys_last_wins() {
-    let map = parse(
-        r#"{"version":3,"sources":["a"],"sources":["b","c"],"mappings":"AAAA","mappings":"ACAA"}"#,
-    );
+    let map = parse(r#"{"version":3,"sources":["a"],"sources":["b","c"],"mappings":"AAAA","mappings":"ACAA"}"#);
     assert_eq!(map.source_count(), 2);
     assert_eq!(map.token(0).map(|t| t.src), Some(1));
 }
@@ -754,27 +691,15 @@ fn lookup_matches_brute_force() {
                 let glb = sorted.iter().rev().find(|&&c| c <= q).copied();
                 let lub = sorted.iter().find(|&&c| c >= q).copied();
                 let line = line as u32;
-                assert_eq!(
-                    map.lookup(line, q, Bias::GreatestLowerBound)
-                        .map(|t| t.dst_col),
-                    glb
-                );
-                assert_eq!(
-                    map.lookup(line, q, Bias::LeastUpperBound)
-                        .map(|t| t.dst_col),
-                    lub
-                );
+                assert_eq!(map.lookup(line, q, Bias::GreatestLowerBound).map(|t| t.dst_col), glb);
+                assert_eq!(map.lookup(line, q, Bias::LeastUpperBound).map(|t| t.dst_col), lub);
             }
         }
         // Every token is found by its own reverse lookup.
         for i in 0..map.token_count() {
             let t = map.token(i).unwrap();
-            assert!(map
-                .generated_positions(t.src, t.src_line, Some(t.src_col))
-                .contains(&t));
-            assert!(map
-                .generated_positions(t.src, t.src_line, None)
-                .contains(&t));
+            assert!(map.generated_positions(t.src, t.src_line, Some(t.src_col)).contains(&t));
+            assert!(map.generated_positions(t.src, t.src_line, None).contains(&t));
         }
     }
 }
@@ -943,7 +868,10 @@ fn sources_content_is_checked_when_asked_for() {
     assert_eq!(map.source_content(3).unwrap(), None);
     // The cache keeps contents only on request: then the bad one fails the build.
     assert!(cache::write(&map, None, false).is_ok());
-    assert_eq!(cache::write(&map, None, true).unwrap_err().kind(), ErrorKind::InvalidJson);
+    assert_eq!(
+        cache::write(&map, None, true).unwrap_err().kind(),
+        ErrorKind::InvalidJson
+    );
     // An unterminated content string is still a parse error.
     let cut = &text[..text.find("bad").unwrap()];
     assert_eq!(kind_of(cut), ErrorKind::InvalidJson);

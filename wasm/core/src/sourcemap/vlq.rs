@@ -167,10 +167,7 @@ pub fn vlq_decode(input: &[u8]) -> Result<(i32, usize)> {
     let mut pos = 0;
     match decode_one(input, &mut pos) {
         Ok(v) => Ok((v as i32, pos)),
-        Err(e) => Err(Error::new(
-            ErrorKind::InvalidMappings,
-            describe_vlq_error(input, e),
-        )),
+        Err(e) => Err(Error::new(ErrorKind::InvalidMappings, describe_vlq_error(input, e))),
     }
 }
 
@@ -305,10 +302,7 @@ impl Columns<'_> {
 /// Decodes `m` into `out`. Errors name the byte, line and segment.
 pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
     if m.is_empty() {
-        return Ok(Decoded {
-            lines: 0,
-            last: None,
-        });
+        return Ok(Decoded { lines: 0, last: None });
     }
     // Segments <= separators + 1.
     let first = out.len();
@@ -363,11 +357,7 @@ pub(crate) fn count_separators(m: &[u8]) -> usize {
         let hits = equal_bytes(w, ONES * b',' as u64) | equal_bytes(w, ONES * b';' as u64);
         n += hits.count_ones() as usize;
     }
-    n + words
-        .remainder()
-        .iter()
-        .filter(|&&b| b == b',' || b == b';')
-        .count()
+    n + words.remainder().iter().filter(|&&b| b == b',' || b == b';').count()
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -518,8 +508,5 @@ fn decode_into(
     } else {
         None
     };
-    Ok(Decoded {
-        lines: line + 1,
-        last,
-    })
+    Ok(Decoded { lines: line + 1, last })
 }

@@ -41,8 +41,10 @@ impl<R: gimli::Reader> gimli::UnwindContextStorage<R> for Bounded {
 pub fn has_unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
     super::pdata::has_pdata(file)
         || [".eh_frame", ".debug_frame"].iter().any(|n| {
-        file.section_by_name(n).map_or(false, |s| s.size() > 0 && s.file_range().is_some())
-    }) || unwind_info(file).map_or(false, |d| !d.is_empty())
+            file.section_by_name(n)
+                .map_or(false, |s| s.size() > 0 && s.file_range().is_some())
+        })
+        || unwind_info(file).map_or(false, |d| !d.is_empty())
 }
 
 /// The contents of a Mach-O `__TEXT,__unwind_info` (a dSYM's copy has no contents).
@@ -50,7 +52,9 @@ fn unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<std::bo
     if file.format() != object::BinaryFormat::MachO {
         return None;
     }
-    let s = file.sections().find(|s| s.name() == Ok("__unwind_info") && s.segment_name().ok().flatten() == Some("__TEXT"))?;
+    let s = file
+        .sections()
+        .find(|s| s.name() == Ok("__unwind_info") && s.segment_name().ok().flatten() == Some("__TEXT"))?;
     s.file_range()?;
     s.uncompressed_data().ok()
 }
@@ -62,7 +66,10 @@ fn unwind_info<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<std::bo
 fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
     file: &object::File<'a, R>,
     info: &[u8],
-    eh: Option<&(gimli::EhFrame<gimli::EndianSlice<'d, gimli::RunTimeEndian>>, gimli::BaseAddresses)>,
+    eh: Option<&(
+        gimli::EhFrame<gimli::EndianSlice<'d, gimli::RunTimeEndian>>,
+        gimli::BaseAddresses,
+    )>,
     b: &mut CfiBuilder,
     arch: Arch,
     image_base: u64,
@@ -114,7 +121,9 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
                     continue; // its FDE was read with the rest of __eh_frame
                 }
                 let read = eh.map_or(false, |(sec, bases)| {
-                    let fde = match sec.fde_from_offset(bases, gimli::EhFrameOffset(offset as usize), |s, bases, o| s.cie_from_offset(bases, o)) {
+                    let fde = match sec.fde_from_offset(bases, gimli::EhFrameOffset(offset as usize), |s, bases, o| {
+                        s.cie_from_offset(bases, o)
+                    }) {
                         Ok(f) => f,
                         Err(_) => return false,
                     };
@@ -143,13 +152,18 @@ fn compact_unwind<'a, 'd, R: ReadRef<'a>>(
         }
     }
     if bad > 0 {
-        warnings.push(format!("__unwind_info: {} encodings skipped (first: {})", bad, first_bad));
+        warnings.push(format!(
+            "__unwind_info: {} encodings skipped (first: {})",
+            bad, first_bad
+        ));
     }
     if no_fde > 0 {
-        warnings.push(format!("__unwind_info: {} DWARF-mode functions without an FDE at their __eh_frame offset", no_fde));
+        warnings.push(format!(
+            "__unwind_info: {} DWARF-mode functions without an FDE at their __eh_frame offset",
+            no_fde
+        ));
     }
 }
-
 
 /// Builds the cache of an object file, addresses relative to `image_base`.
 pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, image_base: u64) -> Result<Built> {
@@ -172,7 +186,11 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
             }
         }
     }
-    let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
     let address_size = if file.is_64() { 8 } else { 4 };
     let addr = |name: &str| file.section_by_name(name).map(|s| s.address());
     let mut bases = gimli::BaseAddresses::default();
@@ -192,20 +210,49 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
     // .eh_frame first: where both describe an address, the loaded one wins (priority 0).
     let mut covered = Vec::new();
     let eh = match file.section_by_name(".eh_frame").filter(|s| s.file_range().is_some()) {
-        Some(s) => Some((s.uncompressed_data().map_err(|e| invalid(format!("malformed .eh_frame: {}", e)))?, s.address())),
+        Some(s) => Some((
+            s.uncompressed_data()
+                .map_err(|e| invalid(format!("malformed .eh_frame: {}", e)))?,
+            s.address(),
+        )),
         None => None,
     };
     if let Some((data, address)) = &eh {
         let mut sec = gimli::EhFrame::new(data, endian);
         sec.set_address_size(address_size);
         let bases = bases.clone().set_eh_frame(*address);
-        read_section(&sec, &bases, &mut b, arch, image_base, 0, ".eh_frame", &mut warnings, &mut covered);
+        read_section(
+            &sec,
+            &bases,
+            &mut b,
+            arch,
+            image_base,
+            0,
+            ".eh_frame",
+            &mut warnings,
+            &mut covered,
+        );
     }
-    if let Some(s) = file.section_by_name(".debug_frame").filter(|s| s.file_range().is_some()) {
-        let data = s.uncompressed_data().map_err(|e| invalid(format!("malformed .debug_frame: {}", e)))?;
+    if let Some(s) = file
+        .section_by_name(".debug_frame")
+        .filter(|s| s.file_range().is_some())
+    {
+        let data = s
+            .uncompressed_data()
+            .map_err(|e| invalid(format!("malformed .debug_frame: {}", e)))?;
         let mut sec = gimli::DebugFrame::new(&data, endian);
         sec.set_address_size(address_size);
-        read_section(&sec, &bases, &mut b, arch, image_base, 1, ".debug_frame", &mut warnings, &mut covered);
+        read_section(
+            &sec,
+            &bases,
+            &mut b,
+            arch,
+            image_base,
+            1,
+            ".debug_frame",
+            &mut warnings,
+            &mut covered,
+        );
     }
     if let Some(info) = unwind_info(file) {
         let eh = eh.as_ref().map(|(data, address)| {
@@ -213,13 +260,29 @@ pub fn from_object<'a, R: ReadRef<'a>>(file: &object::File<'a, R>, arch: Arch, i
             sec.set_address_size(address_size);
             (sec, bases.clone().set_eh_frame(*address))
         });
-        compact_unwind(file, &info, eh.as_ref(), &mut b, arch, image_base, &mut covered, &mut warnings);
+        compact_unwind(
+            file,
+            &info,
+            eh.as_ref(),
+            &mut b,
+            arch,
+            image_base,
+            &mut covered,
+            &mut warnings,
+        );
     }
     if b.dropped > 0 {
-        warnings.push(format!("{} rows left out: more than {} in the file", b.dropped, MAX_ROWS));
+        warnings.push(format!(
+            "{} rows left out: more than {} in the file",
+            b.dropped, MAX_ROWS
+        ));
     }
     let rows = b.len();
-    Ok(Built { bytes: b.finish(), rows, warnings })
+    Ok(Built {
+        bytes: b.finish(),
+        rows,
+        warnings,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -253,14 +316,19 @@ fn read_section<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian
             gimli::CieOrFde::Cie(_) => continue,
             gimli::CieOrFde::Fde(p) => p,
         };
-        let result = partial.parse(|s, bases, o| s.cie_from_offset(bases, o)).and_then(|fde| {
-            let range = (fde.initial_address().wrapping_sub(image_base), fde.initial_address().wrapping_add(fde.len()).wrapping_sub(image_base));
-            fde_rows(sec, bases, ctx, &fde, b, arch, image_base, priority)?;
-            if fde.initial_address() >= image_base && range.0 < range.1 {
-                covered.push(range);
-            }
-            Ok(())
-        });
+        let result = partial
+            .parse(|s, bases, o| s.cie_from_offset(bases, o))
+            .and_then(|fde| {
+                let range = (
+                    fde.initial_address().wrapping_sub(image_base),
+                    fde.initial_address().wrapping_add(fde.len()).wrapping_sub(image_base),
+                );
+                fde_rows(sec, bases, ctx, &fde, b, arch, image_base, priority)?;
+                if fde.initial_address() >= image_base && range.0 < range.1 {
+                    covered.push(range);
+                }
+                Ok(())
+            });
         if let Err(e) = result {
             bad_fdes += 1;
             if first_error.is_empty() {
@@ -290,7 +358,9 @@ fn fde_rows<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian>>>(
     while let Some(row) = table.next_row()? {
         let mut rules = Vec::with_capacity(8);
         match row.cfa() {
-            gimli::CfaRule::RegisterAndOffset { register, offset } => rules.push((CFA, Rule::RegPlus(register.0, *offset))),
+            gimli::CfaRule::RegisterAndOffset { register, offset } => {
+                rules.push((CFA, Rule::RegPlus(register.0, *offset)))
+            }
             // DWARF expressions (PLT entries) are not evaluated: no rules here.
             gimli::CfaRule::Expression(_) => continue,
         }
@@ -309,10 +379,22 @@ fn fde_rows<'d, S: UnwindSection<gimli::EndianSlice<'d, gimli::RunTimeEndian>>>(
         // return address rule is the outermost frame (`_start`, `clone3`:
         // DW_CFA_undefined rip); ARM leaf functions keep theirs in lr.
         if !rules.iter().any(|r| r.0 == RA) {
-            rules.push((RA, if matches!(arch, Arch::X86 | Arch::X86_64) { Rule::Undefined } else { Rule::Same }));
+            rules.push((
+                RA,
+                if matches!(arch, Arch::X86 | Arch::X86_64) {
+                    Rule::Undefined
+                } else {
+                    Rule::Same
+                },
+            ));
         }
         if row.start_address() >= image_base {
-            b.add_rules(row.start_address() - image_base, row.end_address().wrapping_sub(image_base), priority, rules);
+            b.add_rules(
+                row.start_address() - image_base,
+                row.end_address().wrapping_sub(image_base),
+                priority,
+                rules,
+            );
         }
     }
     Ok(())
@@ -369,10 +451,17 @@ pub fn from_breakpad<'a, S: Source<'a>>(src: &mut S) -> Result<Built> {
         warnings.push(format!("{} STACK records skipped (first: {})", bad, first_bad));
     }
     if b.dropped > 0 {
-        warnings.push(format!("{} rows left out: more than {} in the file", b.dropped, MAX_ROWS));
+        warnings.push(format!(
+            "{} rows left out: more than {} in the file",
+            b.dropped, MAX_ROWS
+        ));
     }
     let rows = b.len();
-    Ok(Built { bytes: b.finish(), rows, warnings })
+    Ok(Built {
+        bytes: b.finish(),
+        rows,
+        warnings,
+    })
 }
 
 type Open = Option<(u64, u64, Vec<(u16, Rule)>)>;
@@ -442,24 +531,25 @@ fn parse_rules(b: &mut CfiBuilder, text: &str, base: &[(u16, Rule)]) -> Option<V
     let mut out: Vec<(u16, Rule)> = base.to_vec();
     let mut target: Option<u16> = None;
     let mut expr: Vec<&str> = Vec::new();
-    let finish = |b: &mut CfiBuilder, target: Option<u16>, expr: &mut Vec<&str>, out: &mut Vec<(u16, Rule)>| -> Option<()> {
-        let t = match target {
-            Some(t) => t,
-            None if expr.is_empty() => return Some(()),
-            None => return None,
+    let finish =
+        |b: &mut CfiBuilder, target: Option<u16>, expr: &mut Vec<&str>, out: &mut Vec<(u16, Rule)>| -> Option<()> {
+            let t = match target {
+                Some(t) => t,
+                None if expr.is_empty() => return Some(()),
+                None => return None,
+            };
+            if expr.is_empty() {
+                return None;
+            }
+            let rule = simple_rule(arch, t, expr).unwrap_or_else(|| {
+                let (at, len) = b.string(&expr.join(" "));
+                Rule::Expr(at, len)
+            });
+            out.retain(|r| r.0 != t);
+            out.push((t, rule));
+            expr.clear();
+            Some(())
         };
-        if expr.is_empty() {
-            return None;
-        }
-        let rule = simple_rule(arch, t, expr).unwrap_or_else(|| {
-            let (at, len) = b.string(&expr.join(" "));
-            Rule::Expr(at, len)
-        });
-        out.retain(|r| r.0 != t);
-        out.push((t, rule));
-        expr.clear();
-        Some(())
-    };
     for tok in text.split(' ').filter(|t| !t.is_empty()) {
         if let Some(name) = tok.strip_suffix(':') {
             finish(b, target, &mut expr, &mut out)?;
@@ -491,7 +581,13 @@ fn simple_rule(arch: Arch, target: u16, e: &[&str]) -> Option<Rule> {
         [r] if r == ".cfa" && target != CFA => Some(Rule::CfaPlus(0)),
         [r] => {
             let n = reg(r)?;
-            Some(if n == target { Rule::Same } else if target == CFA { Rule::RegPlus(n, 0) } else { Rule::Register(n) })
+            Some(if n == target {
+                Rule::Same
+            } else if target == CFA {
+                Rule::RegPlus(n, 0)
+            } else {
+                Rule::Register(n)
+            })
         }
         [r, k, op] => {
             let k = number(k)?;
@@ -545,6 +641,17 @@ fn stack_win(b: &mut CfiBuilder, rest: &str) -> bool {
     if kind != 4 && kind != 0 {
         return true;
     }
-    b.add_win(rva, rva + size as u64, priority, WinRecord { parameter_size: params, saved_register_size: saved, local_size: locals, flags, program });
+    b.add_win(
+        rva,
+        rva + size as u64,
+        priority,
+        WinRecord {
+            parameter_size: params,
+            saved_register_size: saved,
+            local_size: locals,
+            flags,
+            program,
+        },
+    );
     true
 }

@@ -79,12 +79,18 @@ impl Arch {
 
     /// The DWARF number of a register name (Breakpad's `$rsp`, minidump context names).
     pub fn register(self, name: &str) -> Option<u16> {
-        const X64: [&str; 17] =
-            ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"];
+        const X64: [&str; 17] = [
+            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+            "r15", "rip",
+        ];
         const X86: [&str; 9] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip"];
         let name = name.strip_prefix('$').unwrap_or(name);
         let pos = |t: &[&str]| t.iter().position(|r| *r == name).map(|i| i as u16);
-        let numbered = |prefix: &str, max: u16| name.strip_prefix(prefix).and_then(|n| n.parse::<u16>().ok()).filter(|n| *n <= max);
+        let numbered = |prefix: &str, max: u16| {
+            name.strip_prefix(prefix)
+                .and_then(|n| n.parse::<u16>().ok())
+                .filter(|n| *n <= max)
+        };
         match self {
             Arch::X86_64 => pos(&X64),
             Arch::X86 => pos(&X86),
@@ -191,7 +197,15 @@ pub struct CfiBuilder {
 impl CfiBuilder {
     /// An empty cache of `arch`, keeping at most `max_rows` rows.
     pub fn new(arch: Arch, max_rows: usize) -> Self {
-        CfiBuilder { arch, rows: Vec::new(), strings: Vec::new(), string_ids: HashMap::new(), code: Vec::new(), max_rows, dropped: 0 }
+        CfiBuilder {
+            arch,
+            rows: Vec::new(),
+            strings: Vec::new(),
+            string_ids: HashMap::new(),
+            code: Vec::new(),
+            max_rows,
+            dropped: 0,
+        }
     }
 
     /// The architecture.
@@ -304,7 +318,14 @@ impl CfiBuilder {
                 }
                 Body::Win(w) => {
                     let first = (wins.len() / WIN) as u32;
-                    for v in [w.parameter_size, w.saved_register_size, w.local_size, w.flags, w.program.0, w.program.1] {
+                    for v in [
+                        w.parameter_size,
+                        w.saved_register_size,
+                        w.local_size,
+                        w.flags,
+                        w.program.0,
+                        w.program.1,
+                    ] {
                         wins.extend_from_slice(&v.to_le_bytes());
                     }
                     places.push((2, first, 1));
@@ -332,7 +353,9 @@ impl CfiBuilder {
         while self.strings.len() % 8 != 0 {
             self.strings.push(0);
         }
-        let mut out = Vec::with_capacity(HEADER + rows.len() + rules.len() + wins.len() + code.len() * RANGE + self.strings.len());
+        let mut out = Vec::with_capacity(
+            HEADER + rows.len() + rules.len() + wins.len() + code.len() * RANGE + self.strings.len(),
+        );
         out.extend_from_slice(MAGIC);
         for v in [
             VERSION,
@@ -405,10 +428,19 @@ impl<'d> CfiCache<'d> {
         }
         let version = u32_at(data, 4);
         if version != VERSION {
-            return Err(bad(&format!("format version {} (this reader knows {})", version, VERSION)));
+            return Err(bad(&format!(
+                "format version {} (this reader knows {})",
+                version, VERSION
+            )));
         }
         let arch = Arch::from_u32(u32_at(data, 8));
-        let counts = [u32_at(data, 12), u32_at(data, 16), u32_at(data, 20), u32_at(data, 24), u32_at(data, 28)];
+        let counts = [
+            u32_at(data, 12),
+            u32_at(data, 16),
+            u32_at(data, 20),
+            u32_at(data, 24),
+            u32_at(data, 28),
+        ];
         let wins_len = counts[2] as u64 * WIN as u64;
         let sizes = [
             counts[0] as u64 * ROW as u64,
@@ -489,7 +521,11 @@ impl<'d> CfiCache<'d> {
             }
         }
         let at = lo.checked_sub(1)? * ROW;
-        let (index, count, kind) = (u32_at(self.rows, at + 8) as usize, u16_at(self.rows, at + 12) as usize, self.rows[at + 14]);
+        let (index, count, kind) = (
+            u32_at(self.rows, at + 8) as usize,
+            u16_at(self.rows, at + 12) as usize,
+            self.rows[at + 14],
+        );
         // The last row is always a gap: a row without an end covers nothing.
         if lo == n {
             return None;
@@ -517,7 +553,11 @@ impl<'d> CfiCache<'d> {
                     flags: u32_at(w, 12),
                     program: (u32_at(w, 16), u32_at(w, 20)),
                 };
-                let prog = if rec.flags & 2 != 0 { self.string(rec.program.0, rec.program.1)? } else { "" };
+                let prog = if rec.flags & 2 != 0 {
+                    self.string(rec.program.0, rec.program.1)?
+                } else {
+                    ""
+                };
                 Some(Found::Win(rec, prog))
             }
             _ => None,

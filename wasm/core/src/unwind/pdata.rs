@@ -24,8 +24,9 @@ pub const MAX_STEPS: u64 = 1 << 27;
 const RSP: u16 = 7;
 /// DWARF numbers of the Windows register numbers (rax rcx rdx rbx rsp rbp rsi rdi r8-r15).
 const DWARF: [u16; 16] = [0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15];
-const NAMES: [&str; 16] =
-    ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+const NAMES: [&str; 16] = [
+    "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+];
 
 const UNW_FLAG_CHAININFO: u8 = 4;
 const PUSH_NONVOL: u8 = 0;
@@ -44,7 +45,9 @@ const PUSH_MACHFRAME: u8 = 10;
 pub fn has_pdata<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>) -> bool {
     file.format() == object::BinaryFormat::Pe
         && file.architecture() == object::Architecture::X86_64
-        && file.section_by_name(".pdata").map_or(false, |s| s.size() >= 12 && s.file_range().is_some())
+        && file
+            .section_by_name(".pdata")
+            .map_or(false, |s| s.size() >= 12 && s.file_range().is_some())
 }
 
 /// The image's sections by RVA, to read UNWIND_INFO wherever the linker put it.
@@ -75,7 +78,10 @@ struct Loc {
 
 impl Loc {
     fn plus(self, n: i64) -> Loc {
-        Loc { base: self.base, off: self.off.wrapping_add(n) }
+        Loc {
+            base: self.base,
+            off: self.off.wrapping_add(n),
+        }
     }
 
     /// The postfix expression of the address (Breakpad syntax, as `STACK CFI` rules).
@@ -137,7 +143,13 @@ fn info_at<'d>(img: &Image<'d>, rva: u32) -> Option<Info<'d>> {
     } else {
         None
     };
-    Some(Info { version2: version == 2, frame_reg: head[3] & 15, frame_offset: head[3] >> 4, codes, chained })
+    Some(Info {
+        version2: version == 2,
+        frame_reg: head[3] & 15,
+        frame_offset: head[3] >> 4,
+        codes,
+        chained,
+    })
 }
 
 /// Slots (2 bytes each) a code takes.
@@ -168,11 +180,16 @@ fn u32_slots(codes: &[u8], i: usize) -> Option<u32> {
 
 /// Replays the unwind info at `rva` for a pc `prolog_offset` bytes into its function.
 fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32, steps: &mut u64) -> Result<State, Skip> {
-    let mut st = State { cur: Some(Loc { base: RSP, off: 0 }), ..State::default() };
+    let mut st = State {
+        cur: Some(Loc { base: RSP, off: 0 }),
+        ..State::default()
+    };
     for _ in 0..=MAX_CHAIN {
         if rva & 1 != 0 {
             // An indirect entry: the RVA of a RUNTIME_FUNCTION whose info applies.
-            rva = img.u32_at((rva & !1).checked_add(8).ok_or(Skip::Malformed)?).ok_or(Skip::Malformed)?;
+            rva = img
+                .u32_at((rva & !1).checked_add(8).ok_or(Skip::Malformed)?)
+                .ok_or(Skip::Malformed)?;
             if rva & 1 != 0 {
                 return Err(Skip::Unsupported);
             }
@@ -206,7 +223,10 @@ fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32, steps: &mut u64
                 // Already restored from memory by an earlier code.
                 return Err(Skip::Unsupported);
             }
-            Loc { base: reg, off: -16 * info.frame_offset as i64 }
+            Loc {
+                base: reg,
+                off: -16 * info.frame_offset as i64,
+            }
         } else {
             cur
         };
@@ -237,16 +257,34 @@ fn replay(img: &Image<'_>, mut rva: u32, mut prolog_offset: u32, steps: &mut u64
                 }
                 ALLOC_SMALL => cur = cur.plus(opinfo as i64 * 8 + 8),
                 ALLOC_LARGE => {
-                    let bytes = if opinfo == 0 { u16_slot(codes, i + 1).map(|v| v as i64 * 8) } else { u32_slots(codes, i + 1).map(|v| v as i64) };
+                    let bytes = if opinfo == 0 {
+                        u16_slot(codes, i + 1).map(|v| v as i64 * 8)
+                    } else {
+                        u32_slots(codes, i + 1).map(|v| v as i64)
+                    };
                     cur = cur.plus(bytes.ok_or(Skip::Malformed)?);
                 }
                 SET_FPREG => cur = frame,
-                SAVE_NONVOL => save(&mut st, opinfo, frame.plus(u16_slot(codes, i + 1).ok_or(Skip::Malformed)? as i64 * 8)),
-                SAVE_NONVOL_FAR => save(&mut st, opinfo, frame.plus(u32_slots(codes, i + 1).ok_or(Skip::Malformed)? as i64)),
+                SAVE_NONVOL => save(
+                    &mut st,
+                    opinfo,
+                    frame.plus(u16_slot(codes, i + 1).ok_or(Skip::Malformed)? as i64 * 8),
+                ),
+                SAVE_NONVOL_FAR => save(
+                    &mut st,
+                    opinfo,
+                    frame.plus(u32_slots(codes, i + 1).ok_or(Skip::Malformed)? as i64),
+                ),
                 // The vector registers are not part of the walk.
                 SAVE_XMM128 | SAVE_XMM128_FAR => {}
                 PUSH_MACHFRAME => {
-                    let at = if opinfo == 1 { cur.plus(8) } else if opinfo == 0 { cur } else { return Err(Skip::Malformed) };
+                    let at = if opinfo == 1 {
+                        cur.plus(8)
+                    } else if opinfo == 0 {
+                        cur
+                    } else {
+                        return Err(Skip::Malformed);
+                    };
                     st.machframe = Some((at, at.plus(24)));
                 }
                 _ => return Err(Skip::Malformed),
@@ -285,7 +323,11 @@ fn rules(b: &mut CfiBuilder, st: &State) -> Vec<(u16, Rule)> {
             out.push((CFA, Rule::RegPlus(cfa.base, cfa.off)));
             out.push((RA, Rule::AtCfa(-8)));
             for &(r, at) in &st.saved {
-                let rule = if at.base == cfa.base { Rule::AtCfa(at.off.wrapping_sub(cfa.off)) } else { expr(b, at) };
+                let rule = if at.base == cfa.base {
+                    Rule::AtCfa(at.off.wrapping_sub(cfa.off))
+                } else {
+                    expr(b, at)
+                };
                 out.push((r, rule));
             }
         }
@@ -296,13 +338,22 @@ fn rules(b: &mut CfiBuilder, st: &State) -> Vec<(u16, Rule)> {
 
 /// Adds the rows of every RUNTIME_FUNCTION of `file` (addresses relative to `image_base`)
 /// with `priority`; one warning line per kind of function skipped.
-pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: u64, b: &mut CfiBuilder, priority: u8, warnings: &mut Vec<String>) {
+pub fn read<'a, R: object::ReadRef<'a>>(
+    file: &object::File<'a, R>,
+    image_base: u64,
+    b: &mut CfiBuilder,
+    priority: u8,
+    warnings: &mut Vec<String>,
+) {
     let pdata = match file.section_by_name(".pdata").and_then(|s| s.data().ok()) {
         Some(d) => d,
         None => return,
     };
     let img = Image {
-        sections: file.sections().filter_map(|s| Some((s.address().checked_sub(image_base)?, s.data().ok()?))).collect(),
+        sections: file
+            .sections()
+            .filter_map(|s| Some((s.address().checked_sub(image_base)?, s.data().ok()?)))
+            .collect(),
     };
     let (mut malformed, mut unsupported) = (0u64, 0u64);
     let mut steps = 0u64;
@@ -338,7 +389,10 @@ pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: 
         offsets.sort_unstable();
         offsets.dedup();
         // All steps or none: a function is not half described.
-        let states: Result<Vec<State>, Skip> = offsets.iter().map(|&off| replay(&img, unwind, off, &mut steps)).collect();
+        let states: Result<Vec<State>, Skip> = offsets
+            .iter()
+            .map(|&off| replay(&img, unwind, off, &mut steps))
+            .collect();
         match states {
             Ok(states) => {
                 for (k, st) in states.iter().enumerate() {
@@ -357,13 +411,22 @@ pub fn read<'a, R: object::ReadRef<'a>>(file: &object::File<'a, R>, image_base: 
         }
     }
     if left_out > 0 {
-        warnings.push(format!(".pdata: {} functions left out: their unwind codes are more than {} steps", left_out, MAX_STEPS));
+        warnings.push(format!(
+            ".pdata: {} functions left out: their unwind codes are more than {} steps",
+            left_out, MAX_STEPS
+        ));
     }
     if malformed > 0 {
-        warnings.push(format!(".pdata: {} functions with damaged unwind info skipped", malformed));
+        warnings.push(format!(
+            ".pdata: {} functions with damaged unwind info skipped",
+            malformed
+        ));
     }
     if unsupported > 0 {
-        warnings.push(format!(".pdata: {} functions whose unwind info is not expressible as rules skipped", unsupported));
+        warnings.push(format!(
+            ".pdata: {} functions whose unwind info is not expressible as rules skipped",
+            unsupported
+        ));
     }
 }
 
@@ -395,21 +458,32 @@ mod tests {
     #[test]
     fn prologue_steps_and_chains() {
         // push rbx (offset 1), sub rsp 0x20 (offset 5); a child chained to it pushing rsi.
-        let data = image(&[(0x100, vec![1, 5, 2, 0, 5, 0x32, 1, 0x30]), (0x200, chained(&[1, 0x60], 0x100))]);
-        let img = Image { sections: vec![(0, &data[..])] };
+        let data = image(&[
+            (0x100, vec![1, 5, 2, 0, 5, 0x32, 1, 0x30]),
+            (0x200, chained(&[1, 0x60], 0x100)),
+        ]);
+        let img = Image {
+            sections: vec![(0, &data[..])],
+        };
         let mut steps = 0;
         let at = |po, steps: &mut u64| replay(&img, 0x100, po, steps).ok().unwrap();
         let st = at(0, &mut steps);
         assert_eq!((st.cur, st.saved.len()), (Some(Loc { base: RSP, off: 0 }), 0));
         let st = at(1, &mut steps);
-        assert_eq!((st.cur, st.saved.clone()), (Some(Loc { base: RSP, off: 8 }), vec![(3, Loc { base: RSP, off: 0 })]));
+        assert_eq!(
+            (st.cur, st.saved.clone()),
+            (Some(Loc { base: RSP, off: 8 }), vec![(3, Loc { base: RSP, off: 0 })])
+        );
         assert_eq!(at(5, &mut steps).cur, Some(Loc { base: RSP, off: 40 }));
         // The child at its start: the parent's prologue in full.
         let st = replay(&img, 0x200, 0, &mut steps).ok().unwrap();
         assert_eq!(st.cur, Some(Loc { base: RSP, off: 40 }));
         let st = replay(&img, 0x200, 1, &mut steps).ok().unwrap();
         assert_eq!(st.cur, Some(Loc { base: RSP, off: 48 }));
-        assert_eq!(st.saved, vec![(4, Loc { base: RSP, off: 0 }), (3, Loc { base: RSP, off: 40 })]);
+        assert_eq!(
+            st.saved,
+            vec![(4, Loc { base: RSP, off: 0 }), (3, Loc { base: RSP, off: 40 })]
+        );
     }
 
     #[test]
@@ -425,13 +499,19 @@ mod tests {
         infos.push((0x3a0, vec![1, 1, 1, 0, 1, 0x0b]));
         infos.push((0x3c0, vec![3, 0, 0, 0]));
         let data = image(&infos);
-        let img = Image { sections: vec![(0, &data[..])] };
+        let img = Image {
+            sections: vec![(0, &data[..])],
+        };
         let mut steps = 0;
         assert!(matches!(replay(&img, 0x100, 0, &mut steps), Err(Skip::Unsupported)));
         assert!(matches!(replay(&img, 0x200, 0, &mut steps), Err(Skip::Unsupported)));
         assert!(replay(&img, 0x200 + 0x20, 0, &mut steps).is_ok());
         for rva in [0x380, 0x3a0, 0x3c0, 0x3f0, 0xffff_fff0] {
-            assert!(matches!(replay(&img, rva, 0xff, &mut steps), Err(Skip::Malformed)), "{:#x}", rva);
+            assert!(
+                matches!(replay(&img, rva, 0xff, &mut steps), Err(Skip::Malformed)),
+                "{:#x}",
+                rva
+            );
         }
         let mut spent = MAX_STEPS;
         assert!(matches!(replay(&img, 0x200 + 0x20, 0, &mut spent), Err(Skip::Budget)));

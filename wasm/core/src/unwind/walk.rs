@@ -28,7 +28,13 @@ pub struct WalkLimits {
 
 impl Default for WalkLimits {
     fn default() -> Self {
-        WalkLimits { max_frames: 256, scan_words: 256, max_total_frames: 65_536, max_reads: 8 << 20, max_stack_bytes: 8 << 20 }
+        WalkLimits {
+            max_frames: 256,
+            scan_words: 256,
+            max_total_frames: 65_536,
+            max_reads: 8 << 20,
+            max_stack_bytes: 8 << 20,
+        }
     }
 }
 
@@ -180,23 +186,37 @@ pub fn walk<'a, R: ReadRef<'a>>(md: &Minidump, data: R, cfi: &[Option<CfiCache<'
     let crashed = md.crashed_thread();
     for (ti, thread) in md.threads.iter().enumerate() {
         // The crashing thread's registers at the exception, where the dump has them.
-        let ctx = match (crashed == Some(ti), md.exception.as_ref().and_then(|e| e.context.as_ref())) {
+        let ctx = match (
+            crashed == Some(ti),
+            md.exception.as_ref().and_then(|e| e.context.as_ref()),
+        ) {
             (true, Some(c)) => Some(c),
             _ => thread.context.as_ref(),
         };
         let ctx = match ctx {
             Some(c) => c,
             None => {
-                out.threads.push(ThreadWalk { frames: Vec::new(), registers: Vec::new(), stop: "no_context" });
+                out.threads.push(ThreadWalk {
+                    frames: Vec::new(),
+                    registers: Vec::new(),
+                    stop: "no_context",
+                });
                 continue;
             }
         };
         let arch = arch_of(ctx.cpu);
         if arch == Arch::Unknown {
-            out.threads.push(ThreadWalk { frames: Vec::new(), registers: ctx.registers.clone(), stop: "unsupported_cpu" });
+            out.threads.push(ThreadWalk {
+                frames: Vec::new(),
+                registers: ctx.registers.clone(),
+                stop: "unsupported_cpu",
+            });
             continue;
         }
-        let mut regs = Regs { v: [0; NREGS], valid: 0 };
+        let mut regs = Regs {
+            v: [0; NREGS],
+            valid: 0,
+        };
         for (name, v) in &ctx.registers {
             if let Some(r) = arch.register(name) {
                 regs.set(r, Some(*v));
@@ -209,11 +229,26 @@ pub fn walk<'a, R: ReadRef<'a>>(md: &Minidump, data: R, cfi: &[Option<CfiCache<'
             .and_then(|r| {
                 let from = if sp >= r.base && sp < r.end() { sp } else { r.base };
                 let len = (r.end() - from).min(limits.max_stack_bytes);
-                data.read_bytes_at(r.file_offset + (from - r.base), len).ok().map(|b| (from, b))
+                data.read_bytes_at(r.file_offset + (from - r.base), len)
+                    .ok()
+                    .map(|b| (from, b))
             })
             .unwrap_or((0, &[][..]));
-        let mut mem = Memory { md, data, stack, reads, max_reads: limits.max_reads, word: arch.word() };
-        let w = Walker { md, arch, mask: if arch.word() == 4 { u32::MAX as u64 } else { u64::MAX }, cfi, limits };
+        let mut mem = Memory {
+            md,
+            data,
+            stack,
+            reads,
+            max_reads: limits.max_reads,
+            word: arch.word(),
+        };
+        let w = Walker {
+            md,
+            arch,
+            mask: if arch.word() == 4 { u32::MAX as u64 } else { u64::MAX },
+            cfi,
+            limits,
+        };
         let budget = limits.max_total_frames.saturating_sub(total);
         let tw = w.thread(regs, &mut mem, budget, ctx.registers.clone());
         reads = mem.reads;
@@ -221,35 +256,67 @@ pub fn walk<'a, R: ReadRef<'a>>(md: &Minidump, data: R, cfi: &[Option<CfiCache<'
         out.threads.push(tw);
     }
     if reads >= limits.max_reads {
-        out.warnings.push(format!("the walk read {} memory words, its limit: later frames were not searched", reads));
+        out.warnings.push(format!(
+            "the walk read {} memory words, its limit: later frames were not searched",
+            reads
+        ));
     }
     if total >= limits.max_total_frames {
-        out.warnings.push(format!("{} frames in all, the limit: later threads are cut", total));
+        out.warnings
+            .push(format!("{} frames in all, the limit: later threads are cut", total));
     }
     out
 }
 
 impl<'w, 'c> Walker<'w, 'c> {
     fn module(&self, addr: u64) -> Option<usize> {
-        self.md.modules.iter().position(|m| addr >= m.base && addr - m.base < m.extent)
+        self.md
+            .modules
+            .iter()
+            .position(|m| addr >= m.base && addr - m.base < m.extent)
     }
 
-    fn thread<'a, R: ReadRef<'a>>(&self, mut regs: Regs, mem: &mut Memory<'_, 'a, R>, budget: usize, registers: Vec<(&'static str, u64)>) -> ThreadWalk {
+    fn thread<'a, R: ReadRef<'a>>(
+        &self,
+        mut regs: Regs,
+        mem: &mut Memory<'_, 'a, R>,
+        budget: usize,
+        registers: Vec<(&'static str, u64)>,
+    ) -> ThreadWalk {
         let (sp_reg, pc_reg) = self.arch.sp_pc();
         let mut frames = Vec::new();
         let (pc, sp) = match (regs.get(pc_reg), regs.get(sp_reg)) {
             (Some(pc), Some(sp)) => (pc, sp),
-            _ => return ThreadWalk { frames, registers, stop: "no_context" },
+            _ => {
+                return ThreadWalk {
+                    frames,
+                    registers,
+                    stop: "no_context",
+                }
+            }
         };
         let max = self.limits.max_frames.min(budget);
         if max == 0 {
-            return ThreadWalk { frames, registers, stop: "budget" };
+            return ThreadWalk {
+                frames,
+                registers,
+                stop: "budget",
+            };
         }
-        frames.push(Frame { pc, sp, trust: Trust::Context, module: self.module(pc) });
+        frames.push(Frame {
+            pc,
+            sp,
+            trust: Trust::Context,
+            module: self.module(pc),
+        });
         let mut callee_params = 0u32;
         let stop = loop {
             if frames.len() >= max {
-                break if max < self.limits.max_frames { "budget" } else { "max_frames" };
+                break if max < self.limits.max_frames {
+                    "budget"
+                } else {
+                    "max_frames"
+                };
             }
             if mem.reads >= mem.max_reads {
                 break "budget";
@@ -263,24 +330,40 @@ impl<'w, 'c> Walker<'w, 'c> {
                 Step::End => break "end",
                 Step::None => None,
             };
-            let recovered = matches!(frames.last().map(|f| f.trust), Some(Trust::Cfi) | Some(Trust::FramePointer));
+            let recovered = matches!(
+                frames.last().map(|f| f.trust),
+                Some(Trust::Cfi) | Some(Trust::FramePointer)
+            );
             if next.is_none() && self.fp_chain_ends(&regs, recovered, mem) {
                 // Scanning past the outermost frame finds only stale return addresses.
                 break "end";
             }
             let next = next
                 .filter(|(r, _)| self.plausible(r, sp, pc))
-                .or_else(|| self.by_fp(&regs, mem).filter(|r| self.plausible(r, sp, pc)).map(|r| (r, Trust::FramePointer)))
+                .or_else(|| {
+                    self.by_fp(&regs, mem)
+                        .filter(|r| self.plausible(r, sp, pc))
+                        .map(|r| (r, Trust::FramePointer))
+                })
                 .or_else(|| self.by_scan(&regs, mem).map(|r| (r, Trust::Scan)));
             let (caller, trust) = match next {
                 Some(x) => x,
                 None => break "end",
             };
             let cpc = caller.get(pc_reg).unwrap_or(0);
-            frames.push(Frame { pc: cpc, sp: caller.get(sp_reg).unwrap_or(0), trust, module: self.module(cpc) });
+            frames.push(Frame {
+                pc: cpc,
+                sp: caller.get(sp_reg).unwrap_or(0),
+                trust,
+                module: self.module(cpc),
+            });
             regs = caller;
         };
-        ThreadWalk { frames, registers, stop }
+        ThreadWalk {
+            frames,
+            registers,
+            stop,
+        }
     }
 
     /// A caller must be in a module and have a higher stack pointer than its callee.
@@ -292,7 +375,13 @@ impl<'w, 'c> Walker<'w, 'c> {
         }
     }
 
-    fn by_cfi<'a, R: ReadRef<'a>>(&self, regs: &Regs, first: bool, mem: &mut Memory<'_, 'a, R>, callee_params: &mut u32) -> Step {
+    fn by_cfi<'a, R: ReadRef<'a>>(
+        &self,
+        regs: &Regs,
+        first: bool,
+        mem: &mut Memory<'_, 'a, R>,
+        callee_params: &mut u32,
+    ) -> Step {
         let (sp_reg, pc_reg) = self.arch.sp_pc();
         let pc = match regs.get(pc_reg) {
             Some(pc) => pc,
@@ -323,7 +412,13 @@ impl<'w, 'c> Walker<'w, 'c> {
         }
     }
 
-    fn apply_rules<'a, R: ReadRef<'a>>(&self, cache: &CfiCache<'_>, rules: &[(u16, Rule)], regs: &Regs, mem: &mut Memory<'_, 'a, R>) -> Step {
+    fn apply_rules<'a, R: ReadRef<'a>>(
+        &self,
+        cache: &CfiCache<'_>,
+        rules: &[(u16, Rule)],
+        regs: &Regs,
+        mem: &mut Memory<'_, 'a, R>,
+    ) -> Step {
         let (sp_reg, pc_reg) = self.arch.sp_pc();
         let eval = |text: &str, cfa: Option<u64>, mem: &mut Memory<'_, 'a, R>| -> Option<u64> {
             let mut vars = Vars::default();
@@ -391,9 +486,24 @@ impl<'w, 'c> Walker<'w, 'c> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn apply_win<'a, R: ReadRef<'a>>(&self, rec: &WinRecord, prog: &str, regs: &Regs, first: bool, mem: &mut Memory<'_, 'a, R>, callee_params: u32) -> Step {
+    fn apply_win<'a, R: ReadRef<'a>>(
+        &self,
+        rec: &WinRecord,
+        prog: &str,
+        regs: &Regs,
+        first: bool,
+        mem: &mut Memory<'_, 'a, R>,
+        callee_params: u32,
+    ) -> Step {
         let mut vars = Vars::default();
-        for (name, r) in [("$eip", 8), ("$esp", 4), ("$ebp", 5), ("$ebx", 3), ("$esi", 6), ("$edi", 7)] {
+        for (name, r) in [
+            ("$eip", 8),
+            ("$esp", 4),
+            ("$ebp", 5),
+            ("$ebx", 3),
+            ("$esi", 6),
+            ("$edi", 7),
+        ] {
             if let Some(v) = regs.get(r) {
                 if vars.set(name, v).is_none() {
                     return Step::None;
@@ -451,7 +561,14 @@ impl<'w, 'c> Walker<'w, 'c> {
             return Step::None;
         }
         let mut caller = regs.clone();
-        for (name, r) in [("$eip", 8), ("$esp", 4), ("$ebp", 5), ("$ebx", 3), ("$esi", 6), ("$edi", 7)] {
+        for (name, r) in [
+            ("$eip", 8),
+            ("$esp", 4),
+            ("$ebp", 5),
+            ("$ebx", 3),
+            ("$esi", 6),
+            ("$edi", 7),
+        ] {
             caller.set(r, vars.get(name));
         }
         Step::Caller(caller)
@@ -571,7 +688,10 @@ impl<'w, 'c> Walker<'w, 'c> {
             Arch::X86 | Arch::X86_64 => match v.checked_sub(7).and_then(|a| mem.bytes(a, 7)) {
                 Some(b) => {
                     // call rel32 (E8), or call r/m (FF /2) of 2, 3, 6 or 7 bytes.
-                    b[2] == 0xe8 || [5usize, 4, 1, 0].iter().any(|&i| b[i] == 0xff && (b[i + 1] >> 3) & 7 == 2)
+                    b[2] == 0xe8
+                        || [5usize, 4, 1, 0]
+                            .iter()
+                            .any(|&i| b[i] == 0xff && (b[i + 1] >> 3) & 7 == 2)
                 }
                 None => true,
             },
@@ -597,8 +717,10 @@ enum Step {
 
 /// The Breakpad name of DWARF register `r` (`$rsp`), for postfix expressions.
 fn reg_var(arch: Arch, r: u16) -> Option<String> {
-    const X64: [&str; 17] =
-        ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"];
+    const X64: [&str; 17] = [
+        "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        "rip",
+    ];
     const X86: [&str; 9] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip"];
     let name = match arch {
         Arch::X86_64 => X64.get(r as usize)?.to_string(),
@@ -651,7 +773,10 @@ impl Walk {
         }
         s.push_str("],\"warnings\":[");
         for (i, w) in self.warnings.iter().enumerate() {
-            let esc: String = w.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect();
+            let esc: String = w
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect();
             let _ = write!(s, "{}\"{}\"", if i > 0 { "," } else { "" }, esc);
         }
         s.push_str("]}");

@@ -16,7 +16,11 @@ fn block_head(last: bool, kind: u32, size: u32) -> [u8; 3] {
 
 /// A frame of raw and RLE blocks, with a declared size and a checksum.
 fn raw_rle_frame() -> (Vec<u8>, Vec<u8>) {
-    let want: Vec<u8> = b"hello, ".iter().copied().chain(std::iter::repeat(b'z').take(300)).collect();
+    let want: Vec<u8> = b"hello, "
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(b'z').take(300))
+        .collect();
     // single segment, 2-byte content size (value - 256), checksum
     let mut f = frame_head(0x20 | 0x40 | 0x04, &((want.len() - 256) as u16).to_le_bytes());
     f.extend_from_slice(&block_head(false, 0, 7));
@@ -67,21 +71,35 @@ fn skippable_and_multiple_frames() {
 fn errors_are_typed() {
     let (f, want) = raw_rle_frame();
     // the limit is checked against the declared size before any block
-    assert_eq!(decompress(&f, want.len() - 1), Err(ZstdError::TooLarge { limit: want.len() as u64 - 1 }));
+    assert_eq!(
+        decompress(&f, want.len() - 1),
+        Err(ZstdError::TooLarge {
+            limit: want.len() as u64 - 1
+        })
+    );
     let mut bad = f.clone();
     let n = bad.len();
     bad[n - 1] ^= 1;
     assert!(matches!(decompress(&bad, 1 << 20), Err(ZstdError::Checksum { .. })));
     let mut bad = f.clone();
     bad[5] = 50; // declared size 306 instead of 307
-    assert_eq!(decompress(&bad, 1 << 20), Err(ZstdError::SizeMismatch { declared: 306, produced: 307 }));
+    assert_eq!(
+        decompress(&bad, 1 << 20),
+        Err(ZstdError::SizeMismatch {
+            declared: 306,
+            produced: 307
+        })
+    );
     let mut bad = f.clone();
     bad[4] |= 0x08;
     assert!(matches!(decompress(&bad, 1 << 20), Err(ZstdError::BadFrameHeader(_))));
     let mut bad = f.clone();
     bad[0] = 0;
     assert!(matches!(decompress(&bad, 1 << 20), Err(ZstdError::BadMagic(_))));
-    assert!(matches!(decompress(&frame_head(0x21, &[7]), 1 << 20), Err(ZstdError::Dictionary(7))));
+    assert!(matches!(
+        decompress(&frame_head(0x21, &[7]), 1 << 20),
+        Err(ZstdError::Dictionary(7))
+    ));
     assert!(matches!(decompress(b"", 1), Err(ZstdError::Truncated(_))));
     for cut in 0..f.len() {
         assert!(decompress(&f[..cut], 1 << 20).is_err(), "prefix {} accepted", cut);
@@ -142,7 +160,22 @@ impl Rng {
 /// Words drawn with a skewed distribution: compressible, with long and short matches.
 fn sample_text(len: usize, seed: u64) -> Vec<u8> {
     const WORDS: [&str; 16] = [
-        "the ", "of ", "debug_info ", "line ", "DW_TAG_subprogram ", "0x", "f", "\n", "struct ", "{ ", "} ", "int ", "return ", "a", "z", "_",
+        "the ",
+        "of ",
+        "debug_info ",
+        "line ",
+        "DW_TAG_subprogram ",
+        "0x",
+        "f",
+        "\n",
+        "struct ",
+        "{ ",
+        "} ",
+        "int ",
+        "return ",
+        "a",
+        "z",
+        "_",
     ];
     let mut r = Rng(seed | 1);
     let mut out = Vec::with_capacity(len + 32);
@@ -189,7 +222,10 @@ fn roundtrip(data: &[u8], args: &[&str]) {
     let got = decompress(&z, data.len()).unwrap_or_else(|e| panic!("zstd {:?} on {} bytes: {}", args, data.len(), e));
     assert!(got == data, "zstd {:?} on {} bytes: output differs", args, data.len());
     if !data.is_empty() {
-        assert!(matches!(decompress(&z, data.len() - 1), Err(ZstdError::TooLarge { .. })));
+        assert!(matches!(
+            decompress(&z, data.len() - 1),
+            Err(ZstdError::TooLarge { .. })
+        ));
     }
 }
 
@@ -206,7 +242,13 @@ fn differential_small_inputs() {
 #[test]
 fn differential_levels_and_sizes() {
     let text = sample_text(3 << 19, 7);
-    for args in [&["-1"][..], &["-3"], &["-9", "--no-check"], &["-3", "--long=24"], &["-1", "--no-content-size"]] {
+    for args in [
+        &["-1"][..],
+        &["-3"],
+        &["-9", "--no-check"],
+        &["-3", "--long=24"],
+        &["-1", "--no-content-size"],
+    ] {
         roundtrip(&text, args);
     }
     roundtrip(&text[..600_000], &["-19"]);
@@ -232,7 +274,10 @@ fn differential_real_files() {
     let exe = std::fs::read(std::env::current_exe().expect("test executable")).expect("read test executable");
     let exe = &exe[..exe.len().min(3 << 20)];
     for level in ["-1", "-3", "-19"] {
-        roundtrip(&exe[..exe.len().min(if level == "-19" { 1 << 19 } else { 3 << 20 })], &[level]);
+        roundtrip(
+            &exe[..exe.len().min(if level == "-19" { 1 << 19 } else { 3 << 20 })],
+            &[level],
+        );
     }
     let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pysym/_wasm/pysym.wasm");
     let module = std::fs::read(module).expect("the committed module");
@@ -245,7 +290,11 @@ fn differential_many_frames() {
     let mut all = Vec::new();
     let mut z = Vec::new();
     for i in 0..40u64 {
-        let part = if i % 4 == 3 { random_bytes(1000 + 37 * i as usize, i) } else { sample_text(50 * i as usize * i as usize, i) };
+        let part = if i % 4 == 3 {
+            random_bytes(1000 + 37 * i as usize, i)
+        } else {
+            sample_text(50 * i as usize * i as usize, i)
+        };
         z.extend_from_slice(&zstd_cli(&part, &[["-1", "-3", "-12", "-19"][i as usize % 4]]));
         if i % 5 == 0 {
             z.extend_from_slice(&[0x53, 0x2A, 0x4D, 0x18, 2, 0, 0, 0, 0xAB, 0xCD]);
@@ -273,4 +322,3 @@ fn corrupted_frames_fail_cleanly() {
         }
     }
 }
-

@@ -93,7 +93,22 @@ fn hostile_input_is_bounded() {
     let deep = "`${".repeat(100_000);
     assert!(ScopeNames::build(deep.as_bytes(), None).is_err());
     // many unclosed things and arbitrary bytes: no panic
-    for src in [&b"function(){"[..], b"class{", b"=>", b"a=>", b"(=>", b"}}}))]]", b"/", b"`", b"'", b"/*", b"\xff\xfe(", b"get", b"{a(", b"{a()"] {
+    for src in [
+        &b"function(){"[..],
+        b"class{",
+        b"=>",
+        b"a=>",
+        b"(=>",
+        b"}}}))]]",
+        b"/",
+        b"`",
+        b"'",
+        b"/*",
+        b"\xff\xfe(",
+        b"get",
+        b"{a(",
+        b"{a()",
+    ] {
         let _ = ScopeNames::build(src, None);
     }
     // long argument lists: naming looks back a bounded number of tokens

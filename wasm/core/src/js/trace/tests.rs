@@ -37,17 +37,33 @@ fn one(line: &str) -> String {
 #[test]
 fn v8_frames() {
     let raw = "    at foo (https://example.com/static/app.min.js:1:234)";
-    assert_eq!(one(raw), format!("V8|foo|https://example.com/static/app.min.js|1|234||-|{}", raw));
-    assert_eq!(one("at https://example.com/a.js:10:2").split('|').take(5).collect::<Vec<_>>(), ["V8", "-", "https://example.com/a.js", "10", "2"]);
-    assert!(one("    at async run (file:///tmp/x/app.mjs:10:5)").starts_with("V8|run|file:///tmp/x/app.mjs|10|5|async|"));
-    assert!(one("    at new Foo (http://localhost:8080/a.js?v=3&x=y:1:2)").starts_with("V8|Foo|http://localhost:8080/a.js?v=3&x=y|1|2|new|"));
-    assert!(one("    at Object.<anonymous> (/home/u/app.js:5:9)").starts_with("V8|Object.<anonymous>|/home/u/app.js|5|9|"));
+    assert_eq!(
+        one(raw),
+        format!("V8|foo|https://example.com/static/app.min.js|1|234||-|{}", raw)
+    );
+    assert_eq!(
+        one("at https://example.com/a.js:10:2")
+            .split('|')
+            .take(5)
+            .collect::<Vec<_>>(),
+        ["V8", "-", "https://example.com/a.js", "10", "2"]
+    );
+    assert!(
+        one("    at async run (file:///tmp/x/app.mjs:10:5)").starts_with("V8|run|file:///tmp/x/app.mjs|10|5|async|")
+    );
+    assert!(one("    at new Foo (http://localhost:8080/a.js?v=3&x=y:1:2)")
+        .starts_with("V8|Foo|http://localhost:8080/a.js?v=3&x=y|1|2|new|"));
+    assert!(
+        one("    at Object.<anonymous> (/home/u/app.js:5:9)").starts_with("V8|Object.<anonymous>|/home/u/app.js|5|9|")
+    );
     assert!(one("    at Array.map (<anonymous>)").starts_with("V8|Array.map|<anonymous>|-|-|"));
     assert!(one("    at f (C:\\app\\a.js:7)").starts_with("V8|f|C:\\app\\a.js|7|-|"));
     assert!(one("    at a.b [as c] (a.js:1:2)").starts_with("V8|a.b|a.js|1|2||c|"));
     assert!(one("  at async Promise.all (index 0)").starts_with("V8|Promise.all|index 0|-|-|async|"));
     // Hermes
-    assert!(one("    at foo (address at index.android.bundle:1:9876)").starts_with("V8|foo|index.android.bundle|1|9876|"));
+    assert!(
+        one("    at foo (address at index.android.bundle:1:9876)").starts_with("V8|foo|index.android.bundle|1|9876|")
+    );
     assert!(one("    at foo (native)").starts_with("V8|foo|native|-|-|"));
 }
 
@@ -116,7 +132,11 @@ fn whitespace_is_pythons() {
 #[test]
 fn records_in_each_unit() {
     let text = "x\n  at \u{1F600}f (a.js:1:2)\nf@b.js:3:4";
-    for (units, fn_span) in [(Units::Bytes, (5, 10)), (Units::CodePoints, (5, 7)), (Units::Utf16, (5, 8))] {
+    for (units, fn_span) in [
+        (Units::Bytes, (5, 10)),
+        (Units::CodePoints, (5, 7)),
+        (Units::Utf16, (5, 8)),
+    ] {
         let mut out = Vec::new();
         parse_lines(text, 100, units, &mut out);
         assert_eq!(out[0], 0); // "x"
@@ -163,7 +183,8 @@ fn parenthesis_split_matches_the_character_loop() {
         for k in 0..n {
             t.push(b"() ax"[((seed >> (k * 3 % 60)) % 5) as usize] as char);
         }
-        let ours = split_trailing_parens(&t, 0, t.len()).map(|((a, b), (c, d))| (t[a..b].to_string(), t[c..d].to_string()));
+        let ours =
+            split_trailing_parens(&t, 0, t.len()).map(|((a, b), (c, d))| (t[a..b].to_string(), t[c..d].to_string()));
         assert_eq!(ours, reference(&t), "{:?}", t);
     }
 }

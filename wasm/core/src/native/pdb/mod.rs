@@ -20,7 +20,9 @@ use super::warnings::Warnings;
 use super::{demangle, invalid, ObjectInfo};
 use crate::error::Result;
 use crate::hash::FastMap;
-use crate::symcache::{FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE};
+use crate::symcache::{
+    FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE,
+};
 use msf::Msf;
 
 /// Whether `head` starts like a PDB (MSF 7.0).
@@ -150,7 +152,12 @@ fn read_header<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, warn: &mut Warnings) -> 
         },
         _ => None,
     };
-    Ok(Header { guid, age, names_stream, dbi })
+    Ok(Header {
+        guid,
+        age,
+        names_stream,
+        dbi,
+    })
 }
 
 /// The stream a named-stream map gives `name`.
@@ -181,7 +188,10 @@ fn read_dbi<'a, S: Source<'a>>(msf: &mut Msf<'_, S>) -> Result<Dbi> {
     let sizes: Vec<i32> = (0..6).map(|k| i32_at(24 + 4 * k)).collect();
     let (mod_size, contrib, secmap, src_info, ts_map) = (sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]);
     let (dbg_size, ec_size) = (i32_at(48), i32_at(52));
-    if [mod_size, contrib, secmap, src_info, ts_map, dbg_size, ec_size].iter().any(|&s| s < 0) {
+    if [mod_size, contrib, secmap, src_info, ts_map, dbg_size, ec_size]
+        .iter()
+        .any(|&s| s < 0)
+    {
         return Err(invalid("DBI substream of negative size"));
     }
     let total = msf.stream_size(3).unwrap_or(0);
@@ -202,9 +212,19 @@ fn read_dbi<'a, S: Source<'a>>(msf: &mut Msf<'_, S>) -> Result<Dbi> {
         });
         at = (obj_at + obj.len() + 1 + 3) & !3;
     }
-    let dbg_at = 64 + [mod_size, contrib, secmap, src_info, ts_map, ec_size].iter().map(|&s| s as u64).sum::<u64>();
-    let dbg = if dbg_at < total { msf.read(3, dbg_at, dbg_size as u64)? } else { Vec::new() };
-    let dbg = (0..dbg.len() / 2).map(|i| u16_at(&dbg, 2 * i).unwrap_or(0xffff)).collect();
+    let dbg_at = 64
+        + [mod_size, contrib, secmap, src_info, ts_map, ec_size]
+            .iter()
+            .map(|&s| s as u64)
+            .sum::<u64>();
+    let dbg = if dbg_at < total {
+        msf.read(3, dbg_at, dbg_size as u64)?
+    } else {
+        Vec::new()
+    };
+    let dbg = (0..dbg.len() / 2)
+        .map(|i| u16_at(&dbg, 2 * i).unwrap_or(0xffff))
+        .collect();
     Ok(Dbi {
         age: u32_at(&head, 8).unwrap_or(0),
         machine: u16_at(&head, 58).unwrap_or(0),
@@ -236,8 +256,22 @@ pub fn object_info<'a, S: Source<'a>>(src: &mut S) -> Result<ObjectInfo> {
     let mut warn = Warnings::default();
     let mut msf = Msf::open(src)?;
     let h = read_header(&mut msf, &mut warn)?;
-    let has_debug_info = h.dbi.as_ref().map(|d| d.modules.iter().any(|m| m.stream.is_some() && (m.sym_bytes > 4 || m.c13_bytes > 0))).unwrap_or(false);
-    let has_symbols = h.dbi.as_ref().and_then(|d| d.sym_records).and_then(|s| msf.stream_size(s)).map(|n| n > 0).unwrap_or(false);
+    let has_debug_info = h
+        .dbi
+        .as_ref()
+        .map(|d| {
+            d.modules
+                .iter()
+                .any(|m| m.stream.is_some() && (m.sym_bytes > 4 || m.c13_bytes > 0))
+        })
+        .unwrap_or(false);
+    let has_symbols = h
+        .dbi
+        .as_ref()
+        .and_then(|d| d.sym_records)
+        .and_then(|s| msf.stream_size(s))
+        .map(|n| n > 0)
+        .unwrap_or(false);
     Ok(ObjectInfo {
         identity: identity(&h),
         has_debug_info,
@@ -270,12 +304,20 @@ impl Sections {
         let va = (0..n).map(|i| u32_at(headers, 40 * i + 12).unwrap_or(0)).collect();
         let mut spans: Vec<(u32, u32)> = (0..n)
             .map(|i| {
-                let (size, va) = (u32_at(headers, 40 * i + 8).unwrap_or(0), u32_at(headers, 40 * i + 12).unwrap_or(0));
+                let (size, va) = (
+                    u32_at(headers, 40 * i + 8).unwrap_or(0),
+                    u32_at(headers, 40 * i + 12).unwrap_or(0),
+                );
                 (va, va.saturating_add(size))
             })
             .collect();
         spans.sort_unstable();
-        Sections { va, spans, omap, pieces_left: std::cell::Cell::new(1 << 26) }
+        Sections {
+            va,
+            spans,
+            omap,
+            pieces_left: std::cell::Cell::new(1 << 26),
+        }
     }
 
     /// The end of the section holding `rva`.
@@ -343,9 +385,13 @@ fn read_sections<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, dbi: &Dbi, warn: &mut 
     let headers = match (dbg(4), dbg(10)) {
         (Some(from_src), Some(orig)) => {
             let raw = msf.stream(from_src)?;
-            omap = (0..raw.len() / 8).map(|i| (u32_at(&raw, 8 * i).unwrap_or(0), u32_at(&raw, 8 * i + 4).unwrap_or(0))).collect();
+            omap = (0..raw.len() / 8)
+                .map(|i| (u32_at(&raw, 8 * i).unwrap_or(0), u32_at(&raw, 8 * i + 4).unwrap_or(0)))
+                .collect();
             if omap.windows(2).any(|w| w[0].0 > w[1].0) {
-                warn.skip("OMAP order", "entries out of order (sorted)", || format!("stream {}", from_src));
+                warn.skip("OMAP order", "entries out of order (sorted)", || {
+                    format!("stream {}", from_src)
+                });
                 omap.sort_by_key(|e| e.0);
             }
             orig
@@ -379,12 +425,22 @@ impl Names {
     fn get(&self, offset: u32) -> &[u8] {
         // Header: signature, hash version, size of the string bytes.
         let size = u32_at(&self.0, 8).unwrap_or(0) as usize;
-        let bytes = self.0.get(12..12 + size.min(self.0.len().saturating_sub(12))).unwrap_or(&[]);
+        let bytes = self
+            .0
+            .get(12..12 + size.min(self.0.len().saturating_sub(12)))
+            .unwrap_or(&[]);
         cstr(bytes, offset as usize)
     }
 }
 
-fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWriter, warn: &mut Warnings, module: &str) -> C13 {
+fn read_c13(
+    data: &[u8],
+    sections: &Sections,
+    names: &Names,
+    w: &mut SymCacheWriter,
+    warn: &mut Warnings,
+    module: &str,
+) -> C13 {
     let mut c = C13::default();
     let mut subs = Vec::new();
     let mut at = 0usize;
@@ -394,7 +450,9 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
         let body = match data.get(at + 8..(at + 8).saturating_add(len)) {
             Some(b) => b,
             None => {
-                warn.skip("C13 subsection", "runs past its module stream", || format!("module {}", module));
+                warn.skip("C13 subsection", "runs past its module stream", || {
+                    format!("module {}", module)
+                });
                 break;
             }
         };
@@ -419,7 +477,8 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
     for &(kind, body) in &subs {
         match kind {
             DEBUG_S_LINES => {
-                let (off, seg, flags, size) = match (u32_at(body, 0), u16_at(body, 4), u16_at(body, 6), u32_at(body, 8)) {
+                let (off, seg, flags, size) = match (u32_at(body, 0), u16_at(body, 4), u16_at(body, 6), u32_at(body, 8))
+                {
                     (Some(o), Some(s), Some(f), Some(z)) => (o, s, f, z),
                     _ => continue,
                 };
@@ -436,7 +495,9 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                     let n = u32_at(body, at + 4).unwrap_or(0) as usize;
                     let block = u32_at(body, at + 8).unwrap_or(0) as usize;
                     if block < 12 || block > body.len() - at || n > (block - 12) / entry {
-                        warn.skip("line block", "runs past its subsection", || format!("module {}", module));
+                        warn.skip("line block", "runs past its subsection", || {
+                            format!("module {}", module)
+                        });
                         break;
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
@@ -445,7 +506,11 @@ fn read_c13(data: &[u8], sections: &Sections, names: &Names, w: &mut SymCacheWri
                         .map(|i| {
                             let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
                             let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                            let column = if entry == 12 { u32::from(u16_at(body, columns + 4 * i).unwrap_or(0)) } else { 0 };
+                            let column = if entry == 12 {
+                                u32::from(u16_at(body, columns + 4 * i).unwrap_or(0))
+                            } else {
+                                0
+                            };
                             (base.saturating_add(o), file, line, false, column)
                         })
                         .collect();
@@ -680,13 +745,20 @@ struct Level {
 
 impl Level {
     fn new(sites: &[Site], members: &[usize]) -> Self {
-        let mut ranges: Vec<(u32, u32, usize, usize)> = members.iter().enumerate().flat_map(|(k, &s)| sites[s].ranges.iter().map(move |r| (r.0, r.1, k, s))).collect();
+        let mut ranges: Vec<(u32, u32, usize, usize)> = members
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &s)| sites[s].ranges.iter().map(move |r| (r.0, r.1, k, s)))
+            .collect();
         ranges.sort_unstable();
         let mut m = 0u32;
-        let max_end = ranges.iter().map(|r| {
-            m = m.max(r.1);
-            m
-        }).collect();
+        let max_end = ranges
+            .iter()
+            .map(|r| {
+                m = m.max(r.1);
+                m
+            })
+            .collect();
         Level { ranges, max_end }
     }
 
@@ -805,7 +877,11 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
         }
         _ => {}
     })?;
-    let classes: FastMap<u32, ()> = funcs.values().filter(|f| f.0 == LF_MFUNC_ID).map(|f| (f.1, ())).collect();
+    let classes: FastMap<u32, ()> = funcs
+        .values()
+        .filter(|f| f.0 == LF_MFUNC_ID)
+        .map(|f| (f.1, ()))
+        .collect();
     let mut class_names: FastMap<u32, String> = FastMap::default();
     if !classes.is_empty() {
         each_type(msf, 2, |ti, kind, b| {
@@ -819,11 +895,20 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
     let ids = funcs
         .into_iter()
         .map(|(ti, (kind, scope, name))| {
-            let prefix = if kind == LF_MFUNC_ID { class_names.get(&scope).cloned() } else if scope != 0 { strings.get(&scope).cloned() } else { None };
-            (ti, match prefix {
-                Some(p) => format!("{}::{}", p, name),
-                None => name,
-            })
+            let prefix = if kind == LF_MFUNC_ID {
+                class_names.get(&scope).cloned()
+            } else if scope != 0 {
+                strings.get(&scope).cloned()
+            } else {
+                None
+            };
+            (
+                ti,
+                match prefix {
+                    Some(p) => format!("{}::{}", p, name),
+                    None => name,
+                },
+            )
         })
         .collect();
     Ok(IdNames { ids })
@@ -847,19 +932,34 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
     while at + 4 <= syms.len() {
         let len = usize::from(u16_at(syms, at).unwrap_or(0));
         if len < 2 || at + 2 + len > syms.len() {
-            let why = if len < 2 { "symbol record of length 0" } else { "symbol record runs past its stream" };
-            warn.skip("module symbol list", why, || format!("module {} offset {:#x}", module, at));
+            let why = if len < 2 {
+                "symbol record of length 0"
+            } else {
+                "symbol record runs past its stream"
+            };
+            warn.skip("module symbol list", why, || {
+                format!("module {} offset {:#x}", module, at)
+            });
             break;
         }
         let kind = u16_at(syms, at + 2).unwrap_or(0);
         let b = &syms[at + 4..at + 2 + len];
         match kind {
             S_GPROC32 | S_LPROC32 | S_GPROC32_ID | S_LPROC32_ID | S_LPROC32_DPC | S_LPROC32_DPC_ID => {
-                let (size, off, seg) = (u32_at(b, 12).unwrap_or(0), u32_at(b, 28).unwrap_or(0), u16_at(b, 32).unwrap_or(0));
+                let (size, off, seg) = (
+                    u32_at(b, 12).unwrap_or(0),
+                    u32_at(b, 28).unwrap_or(0),
+                    u16_at(b, 32).unwrap_or(0),
+                );
                 open = None;
                 stack.clear();
                 if let Some(start) = sections.rva(seg, off) {
-                    procs.push(Proc { name: String::from_utf8_lossy(cstr(b, 35)), start, size, sites: Vec::new() });
+                    procs.push(Proc {
+                        name: String::from_utf8_lossy(cstr(b, 35)),
+                        start,
+                        size,
+                        sites: Vec::new(),
+                    });
                     open = Some((procs.len() - 1, u32_at(b, 4).unwrap_or(0) as usize));
                 }
             }
@@ -871,9 +971,17 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
                     let sites = &mut procs[p].sites;
                     let parent = stack.last().copied();
                     if stack.len() >= MAX_NESTING {
-                        warn.skip("inline site", "nested too deep", || format!("module {} offset {:#x}", module, at));
+                        warn.skip("inline site", "nested too deep", || {
+                            format!("module {} offset {:#x}", module, at)
+                        });
                     }
-                    sites.push(Site { parent, inlinee, ranges: site_ranges(&ann), lines, rest });
+                    sites.push(Site {
+                        parent,
+                        inlinee,
+                        ranges: site_ranges(&ann),
+                        lines,
+                        rest,
+                    });
                     stack.push(sites.len() - 1);
                 }
             }
@@ -896,7 +1004,12 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
 
 /// The public symbols by address: of several at one address, the last in the publics
 /// stream's address map (LLVM answers the last one at or before an address).
-fn read_publics<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, psi: Option<usize>, sections: &Sections) -> Result<Vec<(u32, String)>> {
+fn read_publics<'a, S: Source<'a>>(
+    msf: &mut Msf<'_, S>,
+    stream: usize,
+    psi: Option<usize>,
+    sections: &Sections,
+) -> Result<Vec<(u32, String)>> {
     let size = msf.stream_size(stream).unwrap_or(0);
     // (record offset, RVA, name), in stream order
     let mut found: Vec<(u32, u32, String)> = Vec::new();
@@ -1030,7 +1143,13 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut w = SymCacheWriter::new();
     let dbi = match h.dbi {
         Some(ref d) => d,
-        None => return Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() }),
+        None => {
+            return Ok(SymCacheBuild {
+                writer: w,
+                identity: id,
+                warnings: warn.lines(),
+            })
+        }
     };
     let sections = read_sections(&mut msf, dbi, &mut warn)?;
     let names = Names(match h.names_stream {
@@ -1054,7 +1173,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let c13_span = |m: &Module, len: usize| {
         let sym_end = (m.sym_bytes as usize).min(len);
         let c13_start = sym_end.saturating_add(m.c11_bytes as usize).min(len);
-        (sym_end, c13_start, c13_start.saturating_add(m.c13_bytes as usize).min(len))
+        (
+            sym_end,
+            c13_start,
+            c13_start.saturating_add(m.c13_bytes as usize).min(len),
+        )
     };
     let mut wanted: FastMap<u32, ()> = FastMap::default();
     for m in &dbi.modules {
@@ -1068,11 +1191,15 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         }
     }
     let id_names = if wanted.is_empty() {
-        IdNames { ids: FastMap::default() }
+        IdNames {
+            ids: FastMap::default(),
+        }
     } else {
         read_id_names(&mut msf, &wanted).unwrap_or_else(|e| {
             warn.skip("IPI stream", &e.to_string(), || "stream 4".to_string());
-            IdNames { ids: FastMap::default() }
+            IdNames {
+                ids: FastMap::default(),
+            }
         })
     };
     drop(wanted);
@@ -1141,7 +1268,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 };
                 let start = s.ranges.first().map(|r| r.0).unwrap_or(0);
                 let sym_addr = u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start));
-                site_frames.push(SiteFrame { function, origin, sym_addr });
+                site_frames.push(SiteFrame {
+                    function,
+                    origin,
+                    sym_addr,
+                });
             }
             let proc_sym_addr = u64::from(sections.image(p.start).unwrap_or(p.start));
             // Cut points: line rows, inline ranges and inline line ranges.
@@ -1182,11 +1313,21 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     Some(f) if a < next_public => f,
                     _ => proc_name,
                 };
-                frames.push(FrameSpec { function: outer, file, line, column, sym_addr: proc_sym_addr });
+                frames.push(FrameSpec {
+                    function: outer,
+                    file,
+                    line,
+                    column,
+                    sym_addr: proc_sym_addr,
+                });
                 chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
                 if budget == 0 && !budget_warned {
                     budget_warned = true;
-                    warn.skip("inline frames", "too many overlapping inline sites (the rest are answered without them)", || format!("RVA {:#x}", a));
+                    warn.skip(
+                        "inline frames",
+                        "too many overlapping inline sites (the rest are answered without them)",
+                        || format!("RVA {:#x}", a),
+                    );
                 }
                 // LLVM stops at the innermost frame without inlinee lines, dropping it and
                 // the frames around it.
@@ -1200,7 +1341,12 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 for &s in &chain[chain.len() - keep..] {
                     let (site, sf) = (&p.sites[s], &site_frames[s]);
                     let (file0, line0) = sf.origin.unwrap_or((0, 0));
-                    let (lo, fo) = site.lines.iter().find(|r| r.0 <= off && off < r.1).map(|r| (r.2, r.3)).unwrap_or(site.rest);
+                    let (lo, fo) = site
+                        .lines
+                        .iter()
+                        .find(|r| r.0 <= off && off < r.1)
+                        .map(|r| (r.2, r.3))
+                        .unwrap_or(site.rest);
                     let file_off = if fo == 0 { file0 } else { fo };
                     frames.push(FrameSpec {
                         function: sf.function,
@@ -1230,11 +1376,23 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         let sec_end = sections.end_of(*rva).unwrap_or(*rva);
         let next = publics.get(i + 1).map(|p| p.0.min(sec_end)).unwrap_or(sec_end);
         let sym_addr = u64::from(sections.image(*rva).unwrap_or(*rva));
-        let loc = w.chain(&[FrameSpec { function: public_fns[i], file: NONE, line: 0, column: 0, sym_addr }]);
+        let loc = w.chain(&[FrameSpec {
+            function: public_fns[i],
+            file: NONE,
+            line: 0,
+            column: 0,
+            sym_addr,
+        }]);
         sections.image_ranges(*rva, next, |a, b| w.fallback_range(u64::from(a), u64::from(b), loc));
     }
     if sections.pieces_left.get() == 0 {
-        warn.skip("OMAP", "too many address pieces (the rest are left out)", || "OMAP from source".to_string());
+        warn.skip("OMAP", "too many address pieces (the rest are left out)", || {
+            "OMAP from source".to_string()
+        });
     }
-    Ok(SymCacheBuild { writer: w, identity: id, warnings: warn.lines() })
+    Ok(SymCacheBuild {
+        writer: w,
+        identity: id,
+        warnings: warn.lines(),
+    })
 }

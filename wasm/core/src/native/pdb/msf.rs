@@ -45,22 +45,39 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
             return Err(invalid("not an MSF 7.0 file (PDB)"));
         }
         let field = |i: usize| u32_at(&head, 32 + 4 * i).unwrap_or(0);
-        let (block_size, num_blocks, dir_bytes, map_addr) = (u64::from(field(0)), u64::from(field(2)), u64::from(field(3)), u64::from(field(5)));
+        let (block_size, num_blocks, dir_bytes, map_addr) = (
+            u64::from(field(0)),
+            u64::from(field(2)),
+            u64::from(field(3)),
+            u64::from(field(5)),
+        );
         if !matches!(block_size, 512 | 1024 | 2048 | 4096 | 8192 | 16384 | 32768) {
-            return Err(invalid(format!("PDB block size {} is not a power of two from 512 to 32768", block_size)));
+            return Err(invalid(format!(
+                "PDB block size {} is not a power of two from 512 to 32768",
+                block_size
+            )));
         }
         // The last block may be short of a whole block: the file must reach into it.
         let blocks_in_file = (file_len + block_size - 1) / block_size;
         if num_blocks > blocks_in_file {
-            return Err(invalid(format!("PDB claims {} blocks; the file has {}", num_blocks, blocks_in_file)));
+            return Err(invalid(format!(
+                "PDB claims {} blocks; the file has {}",
+                num_blocks, blocks_in_file
+            )));
         }
         if dir_bytes < 4 || dir_bytes > MAX_DIRECTORY || dir_bytes > file_len {
-            return Err(invalid(format!("PDB stream directory of {} bytes does not fit the file", dir_bytes)));
+            return Err(invalid(format!(
+                "PDB stream directory of {} bytes does not fit the file",
+                dir_bytes
+            )));
         }
         let dir_blocks = (dir_bytes + block_size - 1) / block_size;
         let check_block = |b: u64, what: &str| -> Result<u64> {
             if b == 0 || b >= num_blocks || b * block_size >= file_len {
-                return Err(invalid(format!("PDB {} names block {}, past the end of the file ({} blocks)", what, b, num_blocks)));
+                return Err(invalid(format!(
+                    "PDB {} names block {}, past the end of the file ({} blocks)",
+                    what, b, num_blocks
+                )));
             }
             Ok(b * block_size)
         };
@@ -85,7 +102,11 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
         }
         let count = u64::from(u32_at(&dir, 0).unwrap_or(0));
         if 4 + count * 4 > dir.len() as u64 {
-            return Err(invalid(format!("PDB directory claims {} streams; it has room for {}", count, (dir.len() - 4) / 4)));
+            return Err(invalid(format!(
+                "PDB directory claims {} streams; it has room for {}",
+                count,
+                (dir.len() - 4) / 4
+            )));
         }
         let count = count as usize;
         let sizes: Vec<u32> = (0..count).map(|i| u32_at(&dir, 4 + 4 * i).unwrap_or(0)).collect();
@@ -111,7 +132,13 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
             }
             at += 4 * n;
         }
-        Ok(Msf { src, block_size, sizes, starts, blocks })
+        Ok(Msf {
+            src,
+            block_size,
+            sizes,
+            starts,
+            blocks,
+        })
     }
 
     /// How many streams the directory lists.
@@ -134,11 +161,17 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
         let offset = offset.min(size);
         let len = len.min(size - offset);
         if len > MAX_SECTION_SIZE {
-            return Err(Error::new(ErrorKind::LimitExceeded, format!("PDB stream {} is {} bytes (limit {})", i, len, MAX_SECTION_SIZE)));
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("PDB stream {} is {} bytes (limit {})", i, len, MAX_SECTION_SIZE),
+            ));
         }
         let mut out = Vec::new();
         if out.try_reserve_exact(len as usize).is_err() {
-            return Err(Error::new(ErrorKind::LimitExceeded, format!("PDB stream {} of {} bytes: more than the memory limit allows", i, len)));
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("PDB stream {} of {} bytes: more than the memory limit allows", i, len),
+            ));
         }
         let bs = self.block_size;
         let first = self.starts[i];
@@ -151,7 +184,10 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
             // Extend over consecutive blocks: one host read for a contiguous run.
             let mut run_end = (bi as u64 + 1) * bs;
             let mut next = bi + 1;
-            while run_end < end && u64::from(self.blocks[first + next]) == block + (next - bi) as u64 && run_end - pos < RUN_MAX {
+            while run_end < end
+                && u64::from(self.blocks[first + next]) == block + (next - bi) as u64
+                && run_end - pos < RUN_MAX
+            {
                 run_end += bs;
                 next += 1;
             }

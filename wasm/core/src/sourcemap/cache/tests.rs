@@ -24,7 +24,10 @@ fn lookups_match_the_map() {
     for line in 0..4 {
         for col in 0..60 {
             for bias in [Bias::GreatestLowerBound, Bias::LeastUpperBound] {
-                assert_eq!(cache.lookup_indexed(line, col, bias).unwrap(), map.lookup_indexed(line, col, bias));
+                assert_eq!(
+                    cache.lookup_indexed(line, col, bias).unwrap(),
+                    map.lookup_indexed(line, col, bias)
+                );
             }
             let want = match scopes.lookup(line, col) {
                 crate::js::names::Enclosing::Named(n) => Some(n.to_string()),
@@ -46,7 +49,10 @@ fn lookups_match_the_map() {
     for i in 0..3 {
         assert_eq!(cache.string(Table::Sources, i).unwrap(), map.source(i).as_deref());
         assert_eq!(cache.string(Table::Names, i).unwrap(), map.name(i).as_deref());
-        assert_eq!(cache.string(Table::Contents, i).unwrap(), map.source_content(i).unwrap().as_deref());
+        assert_eq!(
+            cache.string(Table::Contents, i).unwrap(),
+            map.source_content(i).unwrap().as_deref()
+        );
     }
     assert_eq!(cache.string(Table::Sources, 0).unwrap(), Some("src/a.js"));
     assert_eq!(cache.string(Table::Meta, 0).unwrap(), Some("out.js"));
@@ -112,7 +118,13 @@ fn hostile_bytes_never_panic() {
                     }
                 }
             }
-            for t in [Table::Sources, Table::Names, Table::FunctionNames, Table::Meta, Table::Contents] {
+            for t in [
+                Table::Sources,
+                Table::Names,
+                Table::FunctionNames,
+                Table::Meta,
+                Table::Contents,
+            ] {
                 for k in 0..4 {
                     let _ = cache.string(t, k);
                 }

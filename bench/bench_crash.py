@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -52,70 +51,27 @@ SYSTEM_LIBS = [
 ]
 THREADS, FRAMES, MODULES = 8, 64, 10
 
-
-def _run(cmd: List[str], cwd: Path) -> str:
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def _build_id(path: str) -> str:
-    m = re.search(r"Build ID: ([0-9a-f]+)", _run(["readelf", "-nW", path], Path("/")))
-    if not m:
-        raise RuntimeError("no build id in %s" % path)
-    return m.group(1)
-
-
-def _image_span(path: str) -> Tuple[int, int]:
-    """(virtual address the image starts at, its size): non-PIE executables (Debian's
-    python3.11) start at 0x400000, and a load address maps that, not 0."""
-    start, end = None, 0
-    for line in _run(["readelf", "-lW", path], Path("/")).splitlines():
-        p = line.split()
-        if p and p[0] == "LOAD":
-            v = int(p[2], 16)
-            start = v if start is None else min(start, v)
-            end = max(end, v + int(p[5], 16))
-    start = (start or 0) & ~0xFFF
-    return start, end - start
-
-
-def _functions(debug: str) -> List[Tuple[int, int]]:
-    out = _run(["nm", "-S", "--defined-only", debug], Path("/"))
-    funcs = []
-    for line in out.splitlines():
-        p = line.split()
-        if len(p) == 4 and p[2] in "tTwW" and int(p[1], 16) > 1:
-            funcs.append((int(p[0], 16), int(p[1], 16)))
-    return funcs
+sys.path.insert(0, str(ROOT / "tests"))
+from crash_programs import PROGRAMS, build_id, build_programs, functions, keep_debug, load_span, run, store_path  # noqa: E402
 
 
 def prepare(work: Path) -> Dict[str, Any]:
     """Builds the test libraries and their store; returns the request and the stores."""
-    src = work / "src"
-    shutil.copytree(ROOT / "tests" / "crash", src)
-    _run(["g++", "-g", "-O2", "-fPIC", "-shared", "two.cpp", "-o", "libtwo.so"], src)
-    _run(["gcc", "-g", "-O2", "-fPIC", "-shared", "one.c", "-o", "libone.so", "-L.", "-ltwo",
-          "-Wl,-rpath,$ORIGIN"], src)
-    _run(["gcc", "-g", "-O2", "main.c", "-o", "main", "-L.", "-lone", "-ltwo", "-Wl,-rpath,$ORIGIN"], src)
+    src = build_programs(work / "src")
     store = work / "store"
-    binaries = [str(src / n) for n in ("main", "libone.so", "libtwo.so")]
+    binaries = [str(src / n) for n in PROGRAMS]
     for b in binaries:
-        bid = _build_id(b)
-        dst = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        _run(["objcopy", "--only-keep-debug", b, str(dst)], src)
+        keep_debug(b, store)
     for lib in SYSTEM_LIBS:
         if len(binaries) == MODULES:
             break
         real = os.path.realpath(lib)
         if not os.path.exists(real):
             continue
-        bid = _build_id(real)
-        if os.path.exists("/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])):
+        if store_path(Path("/usr/lib/debug"), build_id(real)).exists():
             binaries.append(real)
-        elif ".debug_info" in _run(["readelf", "-SW", real], Path("/")):
-            dst = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            _run(["objcopy", "--only-keep-debug", real, str(dst)], src)
+        elif ".debug_info" in run(["readelf", "-SW", real], Path("/")):
+            keep_debug(real, store)
             binaries.append(real)
     if len(binaries) < MODULES:
         sys.stderr.write("note: only %d modules have debug files (install libc6-dbg, libstdc++6-12-dbg, "
@@ -123,14 +79,13 @@ def prepare(work: Path) -> Dict[str, Any]:
     rng = random.Random(15)
     modules, per_module = [], []
     for i, b in enumerate(binaries):
-        bid = _build_id(b)
+        bid = build_id(b)
         base = 0x7F0000000000 + i * 0x10000000
-        vbase, size = _image_span(b)
+        vbase, size = load_span(b)
         modules.append({"type": "elf", "code_id": bid, "code_file": b, "debug_file": b,
                         "image_addr": hex(base), "image_size": size})
-        local = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
-        debug = str(local) if local.exists() else "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
-        funcs = _functions(debug)
+        local = store_path(store, bid)
+        funcs = functions(local if local.exists() else store_path(Path("/usr/lib/debug"), bid))
         per_module.append([base + a - vbase + rng.randrange(s) for a, s in rng.sample(funcs, min(len(funcs), 400))])
     threads = []
     for _t in range(THREADS):

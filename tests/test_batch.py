@@ -23,7 +23,6 @@ import importlib.util
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from crash_programs import PROGRAMS, build_id, build_programs, functions, keep_debug, load_span
 
 from pysym import Symbolicator
 
@@ -45,56 +45,18 @@ TIMEOUT = 420
 HAVE_RAY = importlib.util.find_spec("ray") is not None  # (importing ray here costs seconds)
 
 
-def _run(cmd: List[str], cwd: Path) -> str:
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def _build_id(path: Path) -> str:
-    m = re.search(r"Build ID: ([0-9a-f]+)", _run(["readelf", "-nW", str(path)], path.parent))
-    assert m, path
-    return m.group(1)
-
-
-def _span(path: Path) -> Tuple[int, int]:
-    start, end = None, 0
-    for line in _run(["readelf", "-lW", str(path)], path.parent).splitlines():
-        p = line.split()
-        if p and p[0] == "LOAD":
-            v = int(p[2], 16)
-            start = v if start is None else min(start, v)
-            end = max(end, v + int(p[5], 16))
-    s = (start or 0) & ~0xFFF
-    return s, end - s
-
-
-def _functions(path: Path) -> List[Tuple[int, int]]:
-    out = []
-    for line in _run(["nm", "-S", "--defined-only", str(path)], path.parent).splitlines():
-        p = line.split()
-        if len(p) == 4 and p[2] in "tTwW" and int(p[1], 16) > 1:
-            out.append((int(p[0], 16), int(p[1], 16)))
-    return out
-
-
 def make_dataset(work: Path, events: int = EVENTS, seed: int = 18) -> Tuple[Path, List[Any]]:
     """Builds the three modules of tests/crash, their ``.build-id`` store under
     ``work/store``; returns the store and ``events`` events (each module loaded at a
     per-event slide; frames inside functions, a few outside any module)."""
-    src = work / "src"
-    shutil.copytree(ROOT / "tests" / "crash", src)
-    _run(["g++", "-g", "-O2", "-fPIC", "-shared", "two.cpp", "-o", "libtwo.so"], src)
-    _run(["gcc", "-g", "-O2", "-fPIC", "-shared", "one.c", "-o", "libone.so", "-L.", "-ltwo"], src)
-    _run(["gcc", "-g", "-O2", "main.c", "-o", "main", "-L.", "-lone", "-ltwo"], src)
+    src = build_programs(work / "src")
     store = work / "store"
     mods = []
-    for name in ("main", "libone.so", "libtwo.so"):
+    for name in PROGRAMS:
         b = src / name
-        bid = _build_id(b)
-        dst = store / ".build-id" / bid[:2] / (bid[2:] + ".debug")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        _run(["objcopy", "--only-keep-debug", str(b), str(dst)], src)
-        vbase, size = _span(b)
-        mods.append((bid, name, vbase, size, _functions(dst)))
+        dst = keep_debug(b, store)
+        vbase, size = load_span(b)
+        mods.append((build_id(b), name, vbase, size, functions(dst)))
     rng = random.Random(seed)
     out: List[Any] = []
     for e in range(events):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+from crash_programs import PROGRAMS, build_id, build_programs, load_span, run
 
 import pysym
 from pysym import FilesystemStore, InvalidInputError, Module, RequestTooLargeError, Symbolicator, SystemStore
@@ -33,34 +34,13 @@ from pysym._cli import main as cli_main
 from pysym._symbolicate import caller_address, symcache_version
 from pysym._symbolicate._stores import layout_locations
 
-HERE = Path(__file__).parent / "crash"
 ROOT = Path(__file__).resolve().parent.parent
 LLDB = shutil.which("lldb-14")
 SYMBOLIZER = shutil.which("llvm-symbolizer-19")
-LIBS = ("main", "libone.so", "libtwo.so")
 
 needs_lldb = pytest.mark.skipif(
     LLDB is None or SYMBOLIZER is None or not Path("/usr/lib/debug/.build-id").is_dir(),
     reason="needs lldb-14, llvm-19 and libc6-dbg (installed by `make test-tools`)")
-
-
-def _run(cmd: List[str], cwd: Path) -> str:
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def _build_id(path: Path) -> str:
-    out = _run(["readelf", "-nW", str(path)], path.parent)
-    return re.search(r"Build ID: ([0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
-
-
-def _image_size(path: Path) -> int:
-    out = _run(["readelf", "-lW", str(path)], path.parent)
-    end = 0
-    for line in out.splitlines():
-        parts = line.split()
-        if parts and parts[0] == "LOAD":
-            end = max(end, int(parts[2], 16) + int(parts[5], 16))
-    return end
 
 
 class Crash:
@@ -68,14 +48,8 @@ class Crash:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        src = root / "src"
-        shutil.copytree(HERE, src)
-        _run(["g++", "-g", "-O2", "-fPIC", "-shared", "two.cpp", "-o", "libtwo.so"], src)
-        _run(["gcc", "-g", "-O2", "-fPIC", "-shared", "one.c", "-o", "libone.so", "-L.", "-ltwo",
-              "-Wl,-rpath,$ORIGIN"], src)
-        _run(["gcc", "-g", "-O2", "main.c", "-o", "main", "-L.", "-lone", "-ltwo", "-Wl,-rpath,$ORIGIN"], src)
-        self.src = src
-        self.ids = {n: _build_id(src / n) for n in LIBS}
+        src = self.src = build_programs(root / "src")
+        self.ids = {n: build_id(src / n) for n in PROGRAMS}
         out = subprocess.run([LLDB, "-b", "-o", "run", "-k", "image list", "-k", "bt", "--", "./main"],  # type: ignore[list-item]
                              cwd=src, capture_output=True, text=True, timeout=120).stdout
         self.lldb_output = out
@@ -85,13 +59,13 @@ class Crash:
         self.bin.mkdir()
         self.buildid = root / "buildid"
         self.symstore = root / "symstore"
-        for n in LIBS:
+        for n in PROGRAMS:
             b = self.ids[n]
             dbg = self.buildid / ".build-id" / b[:2] / (b[2:] + ".debug")
             dbg.parent.mkdir(parents=True, exist_ok=True)
-            _run(["objcopy", "--only-keep-debug", n, str(dbg)], src)
-            _run(["strip", "--strip-all", n, "-o", str(self.bin / n)], src)
-            _run(["objcopy", "--add-gnu-debuglink=" + str(dbg), str(self.bin / n)], src)
+            run(["objcopy", "--only-keep-debug", n, str(dbg)], src)
+            run(["strip", "--strip-all", n, "-o", str(self.bin / n)], src)
+            run(["objcopy", "--add-gnu-debuglink=" + str(dbg), str(self.bin / n)], src)
             ss = self.symstore / "_.debug" / ("elf-buildid-sym-" + b) / "_.debug"
             ss.parent.mkdir(parents=True)
             shutil.copy(dbg, ss)
@@ -104,7 +78,7 @@ class Crash:
                 continue  # [vdso]
             modules.append({
                 "type": "elf", "code_id": uuid.replace("-", "").lower(), "image_addr": "0x" + addr,
-                "image_size": _image_size(Path(path)), "code_file": path, "debug_file": path,
+                "image_size": load_span(path)[1], "code_file": path, "debug_file": path,
             })
         frames = []
         bt = out[out.index("(lldb) bt"):]
@@ -352,7 +326,7 @@ def _breakpad_sym(c: Crash, name: str) -> str:
     b = c.ids[name]
     guid = bytes.fromhex(b)[:16]
     bp = (guid[3::-1] + guid[5:3:-1] + guid[7:5:-1] + guid[8:]).hex().upper() + "0"
-    nm = _run(["nm", "--defined-only", str(c.src / name)], c.src)
+    nm = run(["nm", "--defined-only", str(c.src / name)], c.src)
     addr = [int(line.split()[0], 16) for line in nm.splitlines() if line.endswith(" _ZN3two4deepEi")][0]
     return "MODULE Linux x86_64 %s %s\nINFO CODE_ID %s\nPUBLIC %x 0 breakpad_deep\n" % (bp, name, b.upper(), addr)
 
@@ -365,29 +339,29 @@ def test_ranking_debug_info_then_symbols_then_breakpad(crash: Crash, engine: str
     exe = store / ".build-id" / b[:2] / b[2:]
     exe.parent.mkdir(parents=True)
     shutil.copy(crash.src / "libtwo.so", exe)
-    _run(["strip", "--strip-debug", str(exe)], tmp_path)
+    run(["strip", "--strip-debug", str(exe)], tmp_path)
     sym_file = store / "libtwo.so" / _breakpad_sym(crash, "libtwo.so").split()[3] / "libtwo.so.sym"
     sym_file.parent.mkdir(parents=True)
     sym_file.write_text(_breakpad_sym(crash, "libtwo.so"))
     dbg = store / ".build-id" / b[:2] / (b[2:] + ".debug")
 
-    def run() -> Tuple[str, List[Dict[str, Any]], Dict[str, Any]]:
+    def ranked() -> Tuple[str, List[Dict[str, Any]], Dict[str, Any]]:
         resp = Symbolicator([FilesystemStore(store)]).symbolicate(_one_frame(crash))
         frames = resp["stacktraces"][0]["frames"]
         return frames[-1].get("function", frames[-1]["status"]), resp["modules"][0]["candidates"], resp
 
-    fn, cands, _ = run()  # symbol table beats Breakpad
+    fn, cands, _ = ranked()  # symbol table beats Breakpad
     assert fn == "two::deep(int)"
     states = {os.path.basename(cd["location"]): cd.get("debug", {}).get("status") for cd in cands}
     assert states == {b[2:] + ".debug": None, b[2:]: "ok", "libtwo.so.sym": "unused"}
     shutil.copy(crash.buildid / ".build-id" / b[:2] / (b[2:] + ".debug"), dbg)
-    fn, cands, resp = run()  # debug info beats both: inlined frames appear
+    fn, cands, resp = ranked()  # debug info beats both: inlined frames appear
     assert len(resp["stacktraces"][0]["frames"]) == 3
     states = {os.path.basename(cd["location"]): cd["debug"]["status"] for cd in cands}
     assert states == {b[2:] + ".debug": "ok", b[2:]: "unused", "libtwo.so.sym": "unused"}
     os.unlink(dbg)
     os.unlink(exe)
-    fn, cands, resp = run()  # Breakpad alone
+    fn, cands, resp = ranked()  # Breakpad alone
     assert fn == "breakpad_deep"
     assert resp["modules"][0]["debug_status"] == "found"
 
@@ -624,7 +598,7 @@ def test_malformed_debug_file_remembered(crash: Crash, engine: str, tmp_path: Pa
     data = bytearray(good.read_bytes())
     # Damage what a partial result cannot skip (the first unit's length: nothing after it can
     # be found), keep the headers (the identity still reads).
-    out = _run(["readelf", "-SW", str(good)], tmp_path)
+    out = run(["readelf", "-SW", str(good)], tmp_path)
     sec = [line for line in out.splitlines() if " .debug_info " in line][0].split("]")[1].split()
     off = int(sec[3], 16)
     data[off : off + 4] = b"\0\0\0\0"

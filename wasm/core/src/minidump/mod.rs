@@ -1511,22 +1511,7 @@ fn dictionary<'a, R: ReadRef<'a>>(
     what: &str,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if size < 4 {
-        return out;
-    }
-    let s = StreamInfo {
-        kind: 0,
-        offset: rva as u32,
-        size: size as u32,
-    };
-    let head = r.bytes_upto(rva, 4);
-    if head.len() < 4 {
-        r.warn(format!("{}: outside the file", what));
-        return out;
-    }
-    let count = u32_at(head, 0) as u64;
-    let limit = *budget;
-    let list = r.list(&s, what, 4, count, 8, limit);
+    let list = crashpad_list(r, (size, rva), 8, *budget, what);
     for e in list.chunks_exact(8) {
         // Counted whether readable or not: the budget bounds the work, not the output.
         *budget = budget.saturating_sub(1);
@@ -1594,6 +1579,31 @@ fn crashpad_info<'a, R: ReadRef<'a>>(r: &mut Reader<'a, R>, s: &StreamInfo) -> O
     Some(info)
 }
 
+/// The `entry`-byte entries of a Crashpad list at `rva` (a `u32` count, then the entries),
+/// at most `limit` of them; none when `size` cannot hold the count or it is outside the file.
+fn crashpad_list<'a, R: ReadRef<'a>>(
+    r: &mut Reader<'a, R>,
+    (size, rva): (u64, u64),
+    entry: u64,
+    limit: u32,
+    what: &str,
+) -> &'a [u8] {
+    if size < 4 {
+        return &[];
+    }
+    let head = r.bytes_upto(rva, 4);
+    if head.len() < 4 {
+        r.warn(format!("{}: outside the file", what));
+        return &[];
+    }
+    let s = StreamInfo {
+        kind: 0,
+        offset: rva as u32,
+        size: size as u32,
+    };
+    r.list(&s, what, 4, u32_at(head, 0) as u64, entry, limit)
+}
+
 /// A `MinidumpRVAList` of UTF-8 strings.
 fn string_list<'a, R: ReadRef<'a>>(
     r: &mut Reader<'a, R>,
@@ -1602,17 +1612,7 @@ fn string_list<'a, R: ReadRef<'a>>(
     what: &str,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let head = r.bytes_upto(rva, 4);
-    if size < 4 || head.len() < 4 {
-        return out;
-    }
-    let s = StreamInfo {
-        kind: 0,
-        offset: rva as u32,
-        size: size as u32,
-    };
-    let limit = *budget;
-    let list = r.list(&s, what, 4, u32_at(head, 0) as u64, 4, limit);
+    let list = crashpad_list(r, (size, rva), 4, *budget, what);
     for e in list.chunks_exact(4) {
         *budget = budget.saturating_sub(1);
         if let Some(v) = r.utf8(u32_at(e, 0) as u64, what) {
@@ -1630,17 +1630,7 @@ fn annotation_objects<'a, R: ReadRef<'a>>(
     what: &str,
 ) -> Vec<Annotation> {
     let mut out = Vec::new();
-    let head = r.bytes_upto(rva, 4);
-    if size < 4 || head.len() < 4 {
-        return out;
-    }
-    let s = StreamInfo {
-        kind: 0,
-        offset: rva as u32,
-        size: size as u32,
-    };
-    let limit = *budget;
-    let list = r.list(&s, what, 4, u32_at(head, 0) as u64, 12, limit);
+    let list = crashpad_list(r, (size, rva), 12, *budget, what);
     for e in list.chunks_exact(12) {
         let name = r.utf8(u32_at(e, 0) as u64, what);
         let kind = u16_at(e, 4);

@@ -404,6 +404,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mix", default=DEFAULT_MIX, help="requests of each kind per draw (default %(default)s)")
     ap.add_argument("--no-reference", action="store_true", help="pysym serve only")
+    ap.add_argument("--build-memory-bytes", type=int, default=None, metavar="N",
+                    help="pysym serve's cache.build_memory_bytes (default: the service's default)")
     ap.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                     help="instead: one client count (the first of --clients) for SECONDS, RSS sampled")
     ap.add_argument("--rss-bound", type=float, default=1024, metavar="MB",
@@ -451,6 +453,8 @@ def main() -> None:
         for name, cmd in targets:
             config = {"server": {"workers": args.workers, "max_concurrent_requests": 1024},
                       "cache": {"dir": str(work / ("cache-" + name))}, "sources": sources}
+            if name == "pysym" and args.build_memory_bytes is not None:
+                config["cache"]["build_memory_bytes"] = args.build_memory_bytes
             cfg = work / ("config-%s.json" % name)
             cfg.write_text(json.dumps(config))
             results[name] = _run(name, cmd + ["--config", str(cfg), "--port", "0"], reqs, weights, levels,

@@ -227,20 +227,25 @@ class _RssSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.front_peak, self.stopped = pid, 0.0, 0.0, False
+        self.each: Dict[int, float] = {}  # pid -> the largest VmRSS seen (MB)
 
     def run(self) -> None:
         while not self.stopped:
-            tree = _tree(self.pid)
-            front = _status_kb(self.pid, "VmRSS") / 1024
-            self.peak = max(self.peak, front + sum(_status_kb(p, "VmRSS") for p in tree[1:]) / 1024)
-            self.front_peak = max(self.front_peak, front)
+            rss = {p: _status_kb(p, "VmRSS") / 1024 for p in _tree(self.pid)}
+            for p, r in rss.items():
+                self.each[p] = max(self.each.get(p, 0.0), r)
+            self.peak = max(self.peak, sum(rss.values()))
+            self.front_peak = max(self.front_peak, rss.get(self.pid, 0.0))
             time.sleep(0.05)
 
 
 def _tree(pid: int) -> List[int]:
-    out, todo = [], [pid]
+    out: List[int] = []
+    todo = [pid]
     while todo:
         p = todo.pop()
+        if p in out:
+            continue
         out.append(p)
         try:
             todo += _children(p)
@@ -333,7 +338,8 @@ def _run(name: str, cmd: List[str], reqs: Dict[str, List[Req]], weights: List[Tu
         hwm = sum(_status_kb(p, "VmHWM") for p in pids) / 1024
         return {"cold": cold, "rows": rows, "hwm": hwm, "hwm_each": [_status_kb(p, "VmHWM") / 1024 for p in pids],
                 "rss_now": [_status_kb(p, "VmRSS") / 1024 for p in pids], "peak": sampler.peak,
-                "front_peak": sampler.front_peak, "cold_peak": cold_rss}
+                "front_peak": sampler.front_peak, "cold_peak": cold_rss,
+                "each": [round(v) for _p, v in sorted(sampler.each.items())]}
     finally:
         sampler.stopped = True
         stop(proc)
@@ -484,10 +490,12 @@ def _report(results: Dict[str, Dict[str, Any]], kinds: List[str]) -> None:
             if row["why"]:
                 print("          failures, first: %s" % row["why"])
     for name, r in results.items():
-        print("%s: cold %s; peak RSS (front + workers, sampled every 50 ms) %.1f MB (front %.1f MB; after the cold "
-              "requests %.1f MB); sum of VmHWM %.1f MB (%s); RSS at the end %.1f MB"
+        print("%s: cold %s; peak RSS (front + workers, sampled every 50 ms) %.1f MB (front %.1f MB; by the end of "
+              "the cold requests %.1f MB; largest RSS seen per process, by pid: %s MB); sum of VmHWM %.1f MB (%s); "
+              "RSS at the end %.1f MB"
               % (name, ", ".join("%s %.2f s" % kv for kv in r["cold"].items()), r["peak"], r["front_peak"],
-                 r["cold_peak"], r["hwm"], " + ".join("%.0f" % x for x in r["hwm_each"]), sum(r["rss_now"])))
+                 r["cold_peak"], " / ".join(map(str, r["each"])), r["hwm"],
+                 " + ".join("%.0f" % x for x in r["hwm_each"]), sum(r["rss_now"])))
     failed = sum(row["failed"] for r in results.values() for row in r["rows"])
     print("failed requests: %d" % failed)
     if ref is not None:

@@ -228,11 +228,18 @@ class _RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.peak, self.front_peak, self.stopped = pid, 0.0, 0.0, False
         self.each: Dict[int, float] = {}  # pid -> the largest VmRSS seen (MB)
+        self.names: Dict[int, str] = {}  # pid -> the end of its command line
 
     def run(self) -> None:
         while not self.stopped:
             rss = {p: _status_kb(p, "VmRSS") / 1024 for p in _tree(self.pid)}
             for p, r in rss.items():
+                if p not in self.each:
+                    try:
+                        self.names[p] = Path("/proc/%d/cmdline" % p).read_bytes().replace(b"\0", b" ")[-40:].decode(
+                            errors="replace").strip()
+                    except OSError:
+                        self.names[p] = "?"
                 self.each[p] = max(self.each.get(p, 0.0), r)
             self.peak = max(self.peak, sum(rss.values()))
             self.front_peak = max(self.front_peak, rss.get(self.pid, 0.0))
@@ -339,7 +346,8 @@ def _run(name: str, cmd: List[str], reqs: Dict[str, List[Req]], weights: List[Tu
         return {"cold": cold, "rows": rows, "hwm": hwm, "hwm_each": [_status_kb(p, "VmHWM") / 1024 for p in pids],
                 "rss_now": [_status_kb(p, "VmRSS") / 1024 for p in pids], "peak": sampler.peak,
                 "front_peak": sampler.front_peak, "cold_peak": cold_rss,
-                "each": [round(v) for _p, v in sorted(sampler.each.items())]}
+                "each": [round(v) for _p, v in sorted(sampler.each.items())],
+                "names": [sampler.names.get(p, "?") for p in sorted(sampler.each)]}
     finally:
         sampler.stopped = True
         stop(proc)
@@ -412,6 +420,8 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="pysym serve only")
     ap.add_argument("--build-memory-bytes", type=int, default=None, metavar="N",
                     help="pysym serve's cache.build_memory_bytes (default: the service's default)")
+    ap.add_argument("--build-threads", type=int, default=None, metavar="N",
+                    help="pysym serve's cache.build_threads (default: the service's default)")
     ap.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                     help="instead: one client count (the first of --clients) for SECONDS, RSS sampled")
     ap.add_argument("--rss-bound", type=float, default=1024, metavar="MB",
@@ -461,6 +471,8 @@ def main() -> None:
                       "cache": {"dir": str(work / ("cache-" + name))}, "sources": sources}
             if name == "pysym" and args.build_memory_bytes is not None:
                 config["cache"]["build_memory_bytes"] = args.build_memory_bytes
+            if name == "pysym" and args.build_threads is not None:
+                config["cache"]["build_threads"] = args.build_threads
             cfg = work / ("config-%s.json" % name)
             cfg.write_text(json.dumps(config))
             results[name] = _run(name, cmd + ["--config", str(cfg), "--port", "0"], reqs, weights, levels,
@@ -496,6 +508,8 @@ def _report(results: Dict[str, Dict[str, Any]], kinds: List[str]) -> None:
               % (name, ", ".join("%s %.2f s" % kv for kv in r["cold"].items()), r["peak"], r["front_peak"],
                  r["cold_peak"], " / ".join(map(str, r["each"])), r["hwm"],
                  " + ".join("%.0f" % x for x in r["hwm_each"]), sum(r["rss_now"])))
+    for name, r in results.items():
+        print("%s processes, by pid: %s" % (name, " | ".join(r["names"])))
     failed = sum(row["failed"] for r in results.values() for row in r["rows"])
     print("failed requests: %d" % failed)
     if ref is not None:

@@ -103,15 +103,16 @@ def test_service_drops_build_runtimes_and_checks_the_setting(tmp_path: Path,
 
     from pysym._server import ConfigError, merge_config
 
-    for bad in (-1, "16M", True, 1.5):
-        with pytest.raises(ConfigError, match="build_memory_bytes"):
-            merge_config({"cache": {"build_memory_bytes": bad}})
-    assert merge_config({})["cache"]["build_memory_bytes"] == 16 << 20
+    for key in ("build_memory_bytes", "build_threads"):
+        for bad in (-1, "16M", True, 1.5):
+            with pytest.raises(ConfigError, match=key):
+                merge_config({"cache": {key: bad}})
+    assert merge_config({})["cache"]["build_memory_bytes"] == 0
 
     store, request = libs
     want = Symbolicator([FilesystemStore(store)], tmp_path / "lib").symbolicate(request)
     config = _config(tmp_path, [{"id": "libs", "type": "filesystem", "path": str(store)}], workers=1)
-    config["cache"]["build_memory_bytes"] = 0
+    config["cache"]["build_threads"] = 2  # (and the default build_memory_bytes, 0)
     svc = Service(tmp_path, config)
     try:
         code, resp, _h = _post(svc.url + "/symbolicate", request)

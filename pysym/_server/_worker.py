@@ -87,7 +87,8 @@ class _State:
             c = self.config["cache"]
             sym = Symbolicator(make_stores(sources, self.config, self.cache), c["dir"],
                                disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"],
-                               shared_cache=self.shared, build_memory_bytes=c["build_memory_bytes"])
+                               shared_cache=self.shared, build_memory_bytes=c["build_memory_bytes"],
+                               build_workers=c["build_threads"] or None)
             sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
             self.symbolicators[key] = sym
             while len(self.symbolicators) > _SYMBOLICATORS:

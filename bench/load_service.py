@@ -21,7 +21,8 @@ each request's kind from the weights (seeded per client), for a bounded time per
 * warm: then, per client count, requests/s, p50 and p99 latency per kind and overall,
   failed requests (the program exits 1 if any failed);
 * peak RSS: the service's front and every descendant process (workers, and any process
-  they start), VmRSS summed every 50 ms; also the sum of their VmHWM at the end;
+  they start that lives past one sample), VmRSS summed every 50 ms; also the sum of their
+  VmHWM at the end (an upper bound: those peaks need not be at the same time);
 * CPU ms per request of the front, the workers and this client (from /proc and
   ``time.process_time``): where the time goes, less at the mercy of a shared machine.
 
@@ -231,9 +232,15 @@ class _RssSampler(threading.Thread):
         self.names: Dict[int, str] = {}  # pid -> the end of its command line
 
     def run(self) -> None:
+        seen: set = set()
         while not self.stopped:
             rss = {p: _status_kb(p, "VmRSS") / 1024 for p in _tree(self.pid)}
-            for p, r in rss.items():
+            # A process is counted from its second sample on: a fork about to exec
+            # (ctypes.util.find_library runs ldconfig at import time) shows its parent's
+            # resident pages for a moment, counted twice.
+            counted = {p: r for p, r in rss.items() if p in seen or p == self.pid}
+            seen = set(rss)
+            for p, r in counted.items():
                 if p not in self.each:
                     try:
                         self.names[p] = Path("/proc/%d/cmdline" % p).read_bytes().replace(b"\0", b" ")[-40:].decode(
@@ -241,7 +248,7 @@ class _RssSampler(threading.Thread):
                     except OSError:
                         self.names[p] = "?"
                 self.each[p] = max(self.each.get(p, 0.0), r)
-            self.peak = max(self.peak, sum(rss.values()))
+            self.peak = max(self.peak, sum(counted.values()))
             self.front_peak = max(self.front_peak, rss.get(self.pid, 0.0))
             time.sleep(0.05)
 

@@ -175,12 +175,14 @@ class Symbolicator:
     (wasmtime), else 1.  ``shared_cache``: symcaches shared with other replicas in an S3
     bucket (``pysym._symbolicate.SharedCache``), asked after the disk cache, before a build.
     ``build_memory_bytes``: bound the memory builds leave behind (a wasm instance's memory
-    never shrinks, and a build needs several times its symcache's size). Then every
-    symcache not already in memory is found and built in a build runtime, loaded again in
-    the symbolicator's runtime (which only grows with what it holds), and the build runtime
-    is dropped when its memory has grown past ``build_memory_bytes`` (kept for the next
-    build otherwise). Default ``None``: builds of one module use the symbolicator's runtime,
-    and build runtimes are kept, whatever they grew to.
+    never shrinks, and a build needs several times its symcache's size). Then a request
+    (:meth:`symbolicate`) finds and builds every symcache not already in memory in a build
+    runtime, loads it again in the symbolicator's runtime (which only grows with what it
+    holds), and drops the build runtime when its memory has grown past
+    ``build_memory_bytes`` (keeps it for the next build otherwise). Default ``None``: builds
+    of one module use the symbolicator's runtime, and build runtimes are kept, whatever they
+    grew to. (Not bounded by it: :meth:`resolve` called directly, and a minidump's CFI
+    caches, which are built in the symbolicator's runtime.)
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,

@@ -147,7 +147,7 @@ FUZZ_API_EXAMPLES ?= 100
 fuzz-api: venv  ## schemathesis (coverage + fuzzing, every check) against pysym serve's /openapi.json
 	$(VPY) bench/fuzz_api.py --max-examples $(FUZZ_API_EXAMPLES)
 
-load: venv  ## load test of pysym serve beside the reference app on symbolic (ratios, bounded in time)
+load: venv  ## load test of pysym serve (native, JS, minidump mix) beside the reference app on symbolic (ratios, bounded in time)
 	$(VPY) -m pip install -q symbolic==13.9.0
 	$(VPY) bench/load_service.py --clients 8,32,128 --seconds 10
 

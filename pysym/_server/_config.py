@@ -41,6 +41,13 @@ DEFAULTS: Dict[str, Any] = {
         "miss_ttl": 3600.0,
         "malformed_ttl": 86400.0,
         "memory_bytes": 256 << 20,  # loaded symcaches per worker
+        # a build runtime grown past this by a build is dropped (wasm memory never shrinks;
+        # what it built is loaded again in the worker's runtime): see Symbolicator. 0: every
+        # build runtime is dropped after its build (a new one costs milliseconds)
+        "build_memory_bytes": 0,
+        # symcache builds at once in one worker, each in a runtime of its own; 0: the
+        # library's default (2 where the engine runs threads in parallel, else 1)
+        "build_threads": 0,
         # symcaches shared by replicas: {type = "s3", bucket, prefix, endpoint_url, region,
         # access_key, secret_key, integrity_key}; its endpoint obeys [remote]
         "shared": None,
@@ -93,6 +100,10 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
         if s.get("type") == "js" and not isinstance(s.get("path"), str):
             raise ConfigError("source %r: a js source needs a 'path' (a directory of source maps)" % sid)
         ids.append(sid)
+    for key in ("build_memory_bytes", "build_threads"):
+        v = out["cache"][key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError("[cache] %s must be a whole number >= 0" % key)
     shared = out["cache"]["shared"]
     if shared is not None:
         if not isinstance(shared, Mapping) or not isinstance(shared.get("bucket"), str):

@@ -32,6 +32,8 @@ WORKER_COUNTERS = {
     "shared_cache_puts": ("pysym_shared_cache_puts_total", "Symcaches uploaded to the shared cache"),
     "shared_cache_errors": ("pysym_shared_cache_errors_total", "Shared cache requests that failed"),
     "uncached_downloads": ("pysym_uncached_downloads_total", "Downloads kept in memory (the cache refused writes)"),
+    "symcache_build_runtimes_dropped": ("pysym_build_runtimes_dropped_total",
+                                        "Build runtimes dropped after a build grew them past cache.build_memory_bytes"),
 }
 
 

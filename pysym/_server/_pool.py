@@ -1,25 +1,31 @@
 """The pool of worker processes behind the async front.
 
-Each worker is a spawned process (``_worker.worker_main``) with a pipe; a job takes an
+Each worker is a new Python process (``_worker.worker_main``) with a socket pair; a job takes an
 idle worker (or waits for one, first come first served), runs in a thread of the front
 (the pipe is blocking) and gives the worker back.  A worker that dies mid-job (a trap
 that took the process, ``kill -9``, the OOM killer) is replaced and the job is tried
 once more on the new worker; a second death fails the job with :class:`WorkerDied`.  A
 job past ``request_timeout`` kills its worker (the only way to stop a parse in another
 process) and fails with :class:`WorkerTimeout`.
+
+Workers are started with ``subprocess``, not ``multiprocessing``'s spawn: spawn also
+starts multiprocessing's resource tracker, an 11 MB process the pool never needs (it
+shares no semaphores or shared memory).  A worker learns its ``sys.path`` on the command
+line, as spawn passes it, and its configuration as the first message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
+from multiprocessing.connection import Connection
 from typing import Any, Deque, Dict, List, Mapping, Tuple
-
-from ._worker import worker_main
 
 __all__ = ["Pool", "WorkerDied", "WorkerTimeout", "JobFailed"]
 
@@ -42,16 +48,21 @@ class JobFailed(Exception):
 
 
 class _Worker:
-    def __init__(self, ctx: Any, config: Mapping[str, Any]) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker_main, args=(child, dict(config)), daemon=True,
-                                name="pysym-worker")
-        self.proc.start()
-        child.close()
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        ours, theirs = socket.socketpair()
+        code = ("import sys; sys.path[:] = %r; from pysym._server._worker import worker_main_fd; "
+                "worker_main_fd(%d)" % ([p for p in sys.path], theirs.fileno()))
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),),
+                                         stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send(dict(config))
 
     @property
     def pid(self) -> int:
-        return int(self.proc.pid or 0)
+        return int(self.proc.pid)
 
     def job(self, msg: Tuple[str, Any], timeout: float) -> Tuple[Any, ...]:
         try:
@@ -64,28 +75,39 @@ class _Worker:
             raise WorkerDied(str(e) or type(e).__name__) from None
 
     def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self._reap()
+
+    def _reap(self) -> None:
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            self.conn.close()
         except OSError:
             pass
-        self.proc.join(5)
 
     def stop(self) -> None:
         try:
             self.conn.close()  # the worker's recv ends: it returns
         except OSError:
             pass
-        self.proc.join(5)
-        if self.proc.is_alive():
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
             self.kill()
 
 
 class Pool:
     def __init__(self, size: int, config: Mapping[str, Any], request_timeout: float) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
         self._config = dict(config)
         self.request_timeout = float(request_timeout)
-        self.workers: List[_Worker] = [_Worker(self._ctx, self._config) for _ in range(max(1, int(size)))]
+        self.workers: List[_Worker] = [_Worker(self._config) for _ in range(max(1, int(size)))]
         self._idle: List[_Worker] = list(self.workers)
         #: jobs waiting for a worker, oldest first: a freed worker goes to the oldest
         self._waiting: "Deque[asyncio.Future[_Worker]]" = collections.deque()
@@ -124,7 +146,7 @@ class Pool:
 
     def _replace(self, w: _Worker) -> _Worker:
         w.kill()
-        new = _Worker(self._ctx, self._config)
+        new = _Worker(self._config)
         with self._lock:
             self.workers[self.workers.index(w)] = new
             self.recycled += 1

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from ._js import JsIndex, symbolicate_js
 
-__all__ = ["worker_main", "make_stores"]
+__all__ = ["worker_main", "worker_main_fd", "make_stores"]
 
 _SYMBOLICATORS = 16  # source sets kept per worker (per-request sources make new ones)
 
@@ -87,7 +87,8 @@ class _State:
             c = self.config["cache"]
             sym = Symbolicator(make_stores(sources, self.config, self.cache), c["dir"],
                                disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"],
-                               shared_cache=self.shared)
+                               shared_cache=self.shared, build_memory_bytes=c["build_memory_bytes"],
+                               build_workers=c["build_threads"] or None)
             sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
             self.symbolicators[key] = sym
             while len(self.symbolicators) > _SYMBOLICATORS:
@@ -151,8 +152,21 @@ def _malformed(result: Any) -> int:
     return sum(1 for m in result.get("modules") or () if isinstance(m, dict) and m.get("debug_status") == "malformed")
 
 
+def worker_main_fd(fd: int) -> None:
+    """A worker process's entry (``_pool``): the socket ``fd`` to the front, whose first
+    message is the configuration."""
+    from multiprocessing.connection import Connection
+
+    conn = Connection(fd)
+    try:
+        config = conn.recv()
+    except (EOFError, OSError):
+        return
+    worker_main(conn, config)
+
+
 def worker_main(conn: Any, config: Mapping[str, Any]) -> None:
-    """The worker's loop (the target of a spawned process)."""
+    """The worker's loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front stops us (Ctrl-C reaches the group)
     state = _State(config)
     while True:

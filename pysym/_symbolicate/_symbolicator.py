@@ -70,6 +70,12 @@ class _Resolved:
 _MEMORY_STAMP = ("", 0, 0)
 
 
+def _memory_size(rt: Runtime) -> int:
+    """Bytes of ``rt``'s wasm memory in this thread's instance (0 without one)."""
+    live = rt.live
+    return int(live.instance.memory_size()) if live is not None else 0
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -168,6 +174,15 @@ class Symbolicator:
     many times the memory); default 2 where the engine lets threads run in parallel
     (wasmtime), else 1.  ``shared_cache``: symcaches shared with other replicas in an S3
     bucket (``pysym._symbolicate.SharedCache``), asked after the disk cache, before a build.
+    ``build_memory_bytes``: bound the memory builds leave behind (a wasm instance's memory
+    never shrinks, and a build needs several times its symcache's size). Then a request
+    (:meth:`symbolicate`) finds and builds every symcache not already in memory in a build
+    runtime, loads it again in the symbolicator's runtime (which only grows with what it
+    holds), and drops the build runtime when its memory has grown past
+    ``build_memory_bytes`` (keeps it for the next build otherwise). Default ``None``: builds
+    of one module use the symbolicator's runtime, and build runtimes are kept, whatever they
+    grew to. (Not bounded by it: :meth:`resolve` called directly, and a minidump's CFI
+    caches, which are built in the symbolicator's runtime.)
     """
 
     def __init__(self, stores: Sequence[Any] = (), cache_dir: "Optional[str | os.PathLike[str]]" = None,
@@ -175,7 +190,7 @@ class Symbolicator:
                  disk_cache_bytes: int = 2 << 30, malformed_ttl: float = 24 * 3600.0,
                  lock_timeout: float = 120.0, max_frames: int = MAX_FRAMES, max_modules: int = MAX_MODULES,
                  local_sources: bool = False, build_workers: Optional[int] = None,
-                 shared_cache: Any = None) -> None:
+                 shared_cache: Any = None, build_memory_bytes: Optional[int] = None) -> None:
         self.stores: List[Store] = [store_from_config(s) for s in stores]
         self._runtime: Optional[Runtime] = Runtime(limits=limits) if limits is not None else None
         self.disk = (DiskCache(os.fspath(cache_dir), max_bytes=disk_cache_bytes, malformed_ttl=malformed_ttl,
@@ -190,6 +205,7 @@ class Symbolicator:
             build_workers = min(2, os.cpu_count() or 1) if parallel else 1
         self.build_workers = max(1, int(build_workers))
         self._spare: List[Runtime] = []  # runtimes of build workers, idle
+        self.build_memory_bytes = None if build_memory_bytes is None else max(0, int(build_memory_bytes))
         self._warm_only = threading.local()  # .on: a build raises _BuildNeeded instead
         self._memo: Dict[Any, _Resolved] = {}
         self._memo_lock = threading.Lock()
@@ -198,6 +214,8 @@ class Symbolicator:
         #: symcaches built, loaded from the disk cache, reused from memory (for
         #: benchmarks and tests; updated under a lock)
         self.stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
+        if self.build_memory_bytes is not None:
+            self.stats["build_runtimes_dropped"] = 0
         #: a symcache cache shared by replicas (``_shared.SharedCache``): asked before a
         #: build, given what is built (its hits are counted as ``shared_hits``)
         self.shared = shared_cache
@@ -219,7 +237,8 @@ class Symbolicator:
         to ``build_workers`` threads, each with a runtime (an instance) of its own."""
         out: List[Optional[_Resolved]] = [self._memo_hit(m.memo_key()) for m in modules]
         todo = [i for i, r in enumerate(out) if r is None]
-        if self.build_workers > 1 and len(todo) > 1 and all(
+        recycle = self.build_memory_bytes is not None
+        if (self.build_workers > 1 or recycle) and len(todo) > (0 if recycle else 1) and all(
                 isinstance(s, (FilesystemStore, SystemStore)) for s in self.stores):
             # A symcache already on disk loads in milliseconds, less than starting a
             # worker's runtime: load those here; only builds go to the workers. (Not with
@@ -235,26 +254,49 @@ class Symbolicator:
             finally:
                 self._warm_only.on = False
             todo = later
-        if self.build_workers <= 1 or len(todo) <= 1:
+        if not recycle and (self.build_workers <= 1 or len(todo) <= 1):
             return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
-        from concurrent.futures import ThreadPoolExecutor
 
         def work(i: int) -> _Resolved:
             with self._memo_lock:
-                rt = self._spare.pop() if self._spare else None
-            if rt is None:
-                main = self.runtime
-                rt = Runtime(main.engine.name, limits=main.limits)
+                spare = self._spare.pop() if self._spare else None
+            main = self.runtime
+            rt = spare if spare is not None else Runtime(main.engine.name, limits=main.limits)
+            keep = True
             try:
-                return self.resolve(modules[i], rt)
+                res = self.resolve(modules[i], rt)
+                if recycle and res.symcache is not None and getattr(res.symcache, "_rt", None) is rt:
+                    res = self._adopt(res)
+                    keep = _memory_size(rt) <= (self.build_memory_bytes or 0)
+                return res
             finally:
-                with self._memo_lock:
-                    self._spare.append(rt)
+                if keep:
+                    with self._memo_lock:
+                        self._spare.append(rt)
+                else:
+                    rt.discard()  # its memory goes with the last symcache it made (none is kept)
+                    self._count("build_runtimes_dropped")
+
+        if self.build_workers <= 1 or len(todo) <= 1:
+            for i in todo:
+                out[i] = work(i)
+            return [r for r in out if r is not None]
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(self.build_workers, len(todo))) as pool:
             for i, res in zip(todo, pool.map(work, todo)):
                 out[i] = res
         return [r for r in out if r is not None]
+
+    def _adopt(self, res: _Resolved) -> _Resolved:
+        """``res``'s symcache (made in a build runtime) loaded again in the symbolicator's
+        runtime, in its place in the memory cache: the build runtime then holds nothing
+        (the old copy is freed by its finaliser once no request uses it)."""
+        data = res.symcache.to_bytes()  # type: ignore[union-attr]
+        sc = SymCache.from_bytes(data, runtime=self.runtime)
+        if res.key is not None:
+            self.memory.put(res.key, sc, 2 * len(data))  # (as _symcache counts it)
+        return replace(res, symcache=sc)
 
     def resolve(self, module: Module, runtime: Optional[Runtime] = None) -> _Resolved:
         """The symcache of ``module`` (memoised while its file is unchanged); found and

@@ -86,14 +86,6 @@ def _as_bytes(data: Any) -> bytes:
     return bytes(memoryview(data).cast("B"))
 
 
-def _grow_rows(row_of: "array.array[int]", top: int) -> None:
-    """Grows the id -> row map to ``top`` entries, unknown ids -1 and the last entry
-    (NONE's) kept 0. Filled by repetition, not from an iterator: ids run to the
-    millions in a large symcache, and the first request of a warm process pays this."""
-    if top > len(row_of):
-        row_of[-1:] = array.array("i", [-1]) * (top - len(row_of)) + array.array("i", [0])
-
-
 class _Source:
     """A debug file's bytes, or the file at a path opened once (``_host.PinnedFile``: the
     same bytes for every call, such as ``Object`` then ``SymCache.from_object``), put in
@@ -266,12 +258,11 @@ class SymCache(HandleOwner):
         # A decoded location is one row: its record column by column in _cols
         # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
         # address low and high, caller), its frames and JSON made from the row on demand.
-        # _row_of maps a location id to its row (-1: not decoded): arrays indexed by id and
-        # row, not dicts, because a batch reads them at random and a dict's int keys cost a
-        # cache miss each. It grows to the largest id read (4 bytes per id, and ids are
-        # bounded by the symcache's size). Ids are read as signed, so NONE (nothing covers
-        # the address) is -1, which indexes the last entry: kept 0, the row of no frames.
-        self._row_of = array.array("i", [0])
+        # _row_of maps a decoded location id to its row; NONE (nothing covers the address)
+        # is row 0, the row of no frames. A dict, sized by what was read: an array indexed
+        # by id would be as large as the largest id read (millions in a large symcache),
+        # and a warm process's first request would pay its page faults.
+        self._row_of: Dict[int, int] = {_NONE: 0}
         self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         self._chains: List[Tuple[Frame, ...]] = [()]  # frames by row, for rows made so far
@@ -419,7 +410,7 @@ class SymCache(HandleOwner):
         if sys.byteorder == "big":
             raw.byteswap()
         view = memoryview(raw).cast("B")
-        ids = array.array("i")
+        ids = array.array("I")
         rt = self._rt
         for start in range(0, len(raw), _BATCH):
             n = min(_BATCH, len(raw) - start)
@@ -441,28 +432,19 @@ class SymCache(HandleOwner):
     # no object per frame) in one row of _cols; frames, JSON and columns are made from
     # rows without the module, so results read after close() still answer.
 
-    def _rows(self, ids: "array.array[int]") -> "array.array[int]":
+    def _rows(self, ids: "array.array[int]") -> List[int]:
         """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
-        row_of = self._row_of
-        if not ids:
-            return array.array("i")
-        if max(ids) + 1 < len(row_of):  # else an id past the largest read so far
-            rows = array.array("i", map(row_of.__getitem__, ids))
-            if min(rows) >= 0:
-                return rows
-        self._need(ids)
-        return array.array("i", map(self._row_of.__getitem__, ids))
+        try:
+            return list(map(self._row_of.__getitem__, ids))
+        except KeyError:  # a location not decoded yet
+            self._need(ids)
+        return list(map(self._row_of.__getitem__, ids))
 
     def _need(self, ids: "array.array[int]") -> None:
         """Decodes the locations of ``ids`` not decoded yet, and their callers."""
-        if not ids:
-            return
         rt = self._rt
         with rt.lock:
-            top = max(ids) + 2
-            _grow_rows(self._row_of, top)
-            marks = map(operator.lt, map(self._row_of.__getitem__, ids), itertools.repeat(0))
-            missing = set(itertools.compress(ids, marks))
+            missing = set(ids).difference(self._row_of)
             if missing:
                 self._decode_locations(rt, self._h(), missing)
 
@@ -478,21 +460,19 @@ class SymCache(HandleOwner):
         # Column-wise, so that the loops run in C: this is the cost of a cold read.
         columns = list(_wire.location_columns(found.records))
         row_of = self._row_of
-        top = max(columns[0], default=0) + 2
-        _grow_rows(row_of, top)  # callers have smaller ids, but be safe
-        new = list(map(operator.lt, map(row_of.__getitem__, columns[0]), itertools.repeat(0)))
-        if not all(new):  # callers decoded by an earlier batch keep their rows
+        if not row_of.keys().isdisjoint(columns[0]):  # callers decoded by an earlier batch keep their rows
+            new = list(map(operator.not_, map(row_of.__contains__, columns[0])))
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]
         first = len(self._cols[0])
         # Callers come first in the result (smaller ids), so a caller's row always
-        # precedes its callee's: frames and JSON are made in row order.
+        # precedes its callee's: frames and JSON are made in row order. Rows are published
+        # (row_of) after their columns are complete.
         for col, values in zip(self._cols, columns):
             col.frombytes(values.tobytes())
-        collections.deque(map(row_of.__setitem__, columns[0], range(first, first + len(columns[0]))), 0)
+        row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
 
-    def _caller_rows(self, start: int, end: int) -> "array.array[int]":
-        callers = array.array("i", self._cols[8][start:end].tobytes())  # signed: NONE is -1, row 0
-        return array.array("i", map(self._row_of.__getitem__, callers))
+    def _caller_rows(self, start: int, end: int) -> List[int]:
+        return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
     def _chains_upto(self) -> List[Tuple[Frame, ...]]:
         """Makes the frames of every decoded row that has none yet; the frames by row."""

@@ -147,10 +147,13 @@ def _arch_arg(rt: Runtime, arch: Optional[str]) -> Tuple[int, int]:
     return rt.input_buffer(raw), len(raw)
 
 
-def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int]:
-    table = rt.string_table(rt.result_bytes())
-    lo, hi, flags, extra = rt.out(6)[2:6]
-    return table, lo | (hi << 32), flags, extra
+def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int, Optional[int]]:
+    """The identity out record: (string table, image base, flags, extra, code offset)."""
+    w = rt.out(_wire.IDENTITY_WORDS)
+    table = rt.string_table(rt.result_bytes())  # (the record starts as a result buffer)
+    base = w[_wire.IDENTITY_BASE_LO] | (w[_wire.IDENTITY_BASE_HI] << 32)
+    code = _u64_or_none(w[_wire.IDENTITY_CODE_OFFSET_LO], w[_wire.IDENTITY_CODE_OFFSET_HI])
+    return table, base, w[_wire.IDENTITY_FLAGS], w[_wire.IDENTITY_EXTRA], code
 
 
 def _u64_or_none(lo: int, hi: int) -> Optional[int]:
@@ -194,12 +197,11 @@ class Object:
         with rt.lock:
             ptr, n = _arch_arg(rt, arch)
             rt.check(self._source.call(rt, "pysym_object_info", ptr, n, rt.out_slot))
-            table, base, flags, crc = _identity(rt)
-            code_lo, code_hi = rt.out(8)[6:8]
+            table, base, flags, crc, code_offset = _identity(rt)
         kind, arch_name, debug_id, code_id, debug_file = table[:5]
         link = table[5] if len(table) > 5 else None
         self.debug_file = debug_file
-        self.code_offset = _u64_or_none(code_lo, code_hi)
+        self.code_offset = code_offset
         self.warnings = tuple(w or "" for w in table[6:])
         self.kind = kind or ""
         self.arch = arch_name or ""
@@ -316,9 +318,11 @@ class SymCache(HandleOwner):
                     except PysymError as e:
                         raise e from output.error
                 rt.check(status)
-                lo, hi, wptr, wlen = rt.out(4)
+                out = rt.out(_wire.BUILD_OUT_WORDS)
+                wptr, wlen = out[_wire.BUILD_OUT_WARNINGS_PTR], out[_wire.BUILD_OUT_WARNINGS_LEN]
                 warnings = tuple(w or "" for w in StringTable(rt.current().instance.read(wptr, wlen)).to_list())
-                cache = cls(output.getvalue(lo | hi << 32), None, rt)
+                size = out[_wire.BUILD_OUT_SIZE_LO] | (out[_wire.BUILD_OUT_SIZE_HI] << 32)
+                cache = cls(output.getvalue(size), None, rt)
                 cache.warnings = warnings
                 return cache
         finally:
@@ -358,7 +362,7 @@ class SymCache(HandleOwner):
     def _read_info(self) -> None:
         rt = self._rt
         rt.check(rt.call("pysym_symcache_info", self._h(), rt.out_slot))
-        table, base, flags, ranges = _identity(rt)
+        table, base, flags, ranges, _ = _identity(rt)
         kind, arch, debug_id, code_id = table[:4]
         self.kind: str = kind or ""
         self.arch: str = arch or ""

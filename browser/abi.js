@@ -108,6 +108,11 @@ export const SOURCEMAP_INFO_WORDS = 5;
 export const SMCACHE_INFO_WORDS = 6;
 export const IDENTITY_WORDS = 8;
 export const BUILD_OUT_WORDS = 4;
+export const RESULT_OUT_WORDS = 2;
+export const HANDLE_OUT_WORDS = 1;
+export const DECOMPRESS_OUT_WORDS = 3;
+export const UNWIND_OUT_WORDS = 3;
+export const MINIDUMP_OPEN_OUT_WORDS = 3;
 
 /** [name, params, results] of every export, in export order; params are `name: type`. */
 export const EXPORTS = Object.freeze([

@@ -387,12 +387,12 @@ export class Runtime {
     return Array.from(w.subarray(base, base + count));
   }
 
-  /** A copy of the result buffer published in out[0], out[1]. */
+  /** A copy of the result buffer published in the out slot (its result_out record). */
   resultBytes() {
     const live = this.current();
     const w = live.u32();
-    const ptr = w[live.outSlot >>> 2];
-    const len = w[(live.outSlot >>> 2) + 1];
+    const ptr = w[(live.outSlot >>> 2) + wire.RESULT_OUT_PTR];
+    const len = w[(live.outSlot >>> 2) + wire.RESULT_OUT_LEN];
     return len ? live.u8().slice(ptr, ptr + len) : new Uint8Array(0);
   }
 
@@ -400,8 +400,8 @@ export class Runtime {
   resultView() {
     const live = this.current();
     const w = live.u32();
-    const ptr = w[live.outSlot >>> 2];
-    const len = w[(live.outSlot >>> 2) + 1];
+    const ptr = w[(live.outSlot >>> 2) + wire.RESULT_OUT_PTR];
+    const len = w[(live.outSlot >>> 2) + wire.RESULT_OUT_LEN];
     return live.u8().subarray(ptr, ptr + len);
   }
 
@@ -409,8 +409,8 @@ export class Runtime {
   resultWords() {
     const live = this.current();
     const w = live.u32();
-    const ptr = w[live.outSlot >>> 2];
-    const len = w[(live.outSlot >>> 2) + 1];
+    const ptr = w[(live.outSlot >>> 2) + wire.RESULT_OUT_PTR];
+    const len = w[(live.outSlot >>> 2) + wire.RESULT_OUT_LEN];
     return w.slice(ptr >>> 2, (ptr + len) >>> 2);
   }
 

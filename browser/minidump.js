@@ -94,7 +94,7 @@ export class Minidump {
 export async function buildCfi(data, { arch = null, runtime = null } = {}) {
   const rt = runtime || getRuntime();
   const [raw, rows] = await callFile(rt, source(data), "pysym_unwind_build", () => [...archArgs(rt, arch), rt.outSlot],
-    () => [rt.resultBytes(), rt.out(3)[2]]);
+    () => [rt.resultBytes(), rt.out(wire.UNWIND_OUT_WORDS)[wire.UNWIND_OUT_ROWS]]);
   const decoded = wire.decodeUnwind(raw);
   const cache = decoded.cache.slice();
   const warnings = rt.stringTable(decoded.warnings).map((w) => w || "");

@@ -64,11 +64,12 @@ export function archArgs(rt, arch) {
 
 function identity(rt) {
   const [kind, arch, debugId, codeId] = rt.stringTable(rt.resultBytes());
-  const w = rt.out(6);
+  const w = rt.out(wire.IDENTITY_WORDS);
+  const flags = w[wire.IDENTITY_FLAGS];
   return {
     kind: kind || "", arch: arch || "", debugId: debugId || "", codeId: codeId || null,
-    imageBase: u64(w[2], w[3]), hasDebugInfo: Boolean(w[4] & 1), hasSymbols: Boolean(w[4] & 2),
-    hasUnwindInfo: Boolean(w[4] & 4), extra: w[5],
+    imageBase: u64(w[wire.IDENTITY_BASE_LO], w[wire.IDENTITY_BASE_HI]), hasDebugInfo: Boolean(flags & 1),
+    hasSymbols: Boolean(flags & 2), hasUnwindInfo: Boolean(flags & 4), extra: w[wire.IDENTITY_EXTRA],
   };
 }
 
@@ -76,10 +77,11 @@ function identity(rt) {
 function objectIdentity(rt) {
   const info = identity(rt);
   const table = rt.stringTable(rt.resultBytes());
-  const w = rt.out(8);
+  const w = rt.out(wire.IDENTITY_WORDS);
+  const [lo, hi] = [w[wire.IDENTITY_CODE_OFFSET_LO], w[wire.IDENTITY_CODE_OFFSET_HI]];
   info.debugFile = table[4] ?? null;
-  info.codeOffset = w[6] === NONE && w[7] === NONE ? null : u64(w[6], w[7]);
-  info.debuglink = table[5] ? Object.freeze({ name: table[5], crc: w[5] >>> 0 }) : null;
+  info.codeOffset = lo === NONE && hi === NONE ? null : u64(lo, hi);
+  info.debuglink = table[5] ? Object.freeze({ name: table[5], crc: w[wire.IDENTITY_EXTRA] >>> 0 }) : null;
   info.warnings = Object.freeze(table.slice(6).map((x) => x || ""));
   return info;
 }
@@ -154,10 +156,11 @@ export class SymCache extends HandleOwner {
         try {
           const st = rt.call("pysym_symcache_build", fh, ...archArgs(rt, arch), rt.outSlot);
           if (st === abi.OK) {
-            const w = rt.out(4);
-            size = u64(w[0], w[1]);
+            const w = rt.out(wire.BUILD_OUT_WORDS);
+            size = u64(w[wire.BUILD_OUT_SIZE_LO], w[wire.BUILD_OUT_SIZE_HI]);
             const live = rt.current();
-            warnings = rt.stringTable(live.u8().slice(w[2], w[2] + w[3])).map((x) => x || "");
+            const at = w[wire.BUILD_OUT_WARNINGS_PTR];
+            warnings = rt.stringTable(live.u8().slice(at, at + w[wire.BUILD_OUT_WARNINGS_LEN])).map((x) => x || "");
           }
           return st;
         } finally {

@@ -76,9 +76,10 @@ export class SourceMapCache extends HandleOwner {
   _readMetadata() {
     const rt = this._rt;
     this._call("pysym_smcache_info", rt.outSlot);
-    const [, nNames, nTokens, , flags] = rt.out(6);
-    this._nTokens = nTokens;
-    this._nNames = nNames;
+    const info = rt.out(wire.SMCACHE_INFO_WORDS);
+    const flags = info[wire.SMCACHE_INFO_FLAGS];
+    this._nTokens = info[wire.SMCACHE_INFO_TOKENS];
+    this._nNames = info[wire.SMCACHE_INFO_NAMES];
     this.isIndexMap = Boolean(flags & 1);
     this.hasFunctionNames = Boolean(flags & 2);
     this.hasSourcesContent = Boolean(flags & 4);
@@ -135,11 +136,13 @@ export class SourceMapCache extends HandleOwner {
     if (line > U32_MAX || col > U32_MAX) return null;
     const rt = this._rt;
     if (this._call("pysym_smcache_lookup", line, col, bias, rt.outSlot) === 0) return null;
-    const w = rt.out(8);
+    const w = rt.out(wire.LOOKUP_OUT_WORDS);
     // tables are fetched after reading the out slot (fetching calls the module)
-    const names = w[5] === NONE ? null : this._nameTable();
-    return makeToken(w[0], w[1], this._sources[w[2]], w[3], w[4], names === null ? null : names[w[5]],
-      this._function(w[7]));
+    const name = w[wire.LOOKUP_OUT_NAME];
+    const names = name === NONE ? null : this._nameTable();
+    return makeToken(w[wire.LOOKUP_OUT_DST_LINE], w[wire.LOOKUP_OUT_DST_COL], this._sources[w[wire.LOOKUP_OUT_SRC]],
+      w[wire.LOOKUP_OUT_SRC_LINE], w[wire.LOOKUP_OUT_SRC_COL], names === null ? null : names[name],
+      this._function(w[wire.LOOKUP_OUT_FUNCTION]));
   }
 
   /** Many lookups in one boundary crossing per batch (`lines`, `cols`: equal-length). */

@@ -69,7 +69,7 @@ export class SourceMap extends HandleOwner {
       const bytes = rt.files.bytes(fh);
       const sm = new SourceMap(bytes, rt);
       rt.check(status);
-      sm._handles.set(rt.current().serial, rt.out(1)[0]);
+      sm._handles.set(rt.current().serial, rt.out(wire.HANDLE_OUT_WORDS)[wire.HANDLE_OUT_HANDLE]);
       sm._readMetadata();
       return sm;
     } finally {
@@ -90,7 +90,7 @@ export class SourceMap extends HandleOwner {
     const data = this._source;
     const ptr = rt.putInput(data);
     rt.check(rt.call("pysym_sourcemap_from_bytes", ptr, data.length, rt.outSlot));
-    const handle = rt.out(1)[0];
+    const handle = rt.out(wire.HANDLE_OUT_WORDS)[wire.HANDLE_OUT_HANDLE];
     this._handles.set(live.serial, handle);
     if (this._generated) {
       // a fresh instance gets the generated file again (its scopes live in the module)
@@ -175,12 +175,11 @@ export class SourceMap extends HandleOwner {
   _readMetadata() {
     const rt = this._rt;
     this._call("pysym_sourcemap_info", rt.outSlot);
-    const [nSources, nNames, nTokens, nLines, flags] = rt.out(5);
-    void nSources;
-    this._nTokens = nTokens;
-    this._nLines = nLines;
-    this._nNames = nNames;
-    this.isIndexMap = Boolean(flags & 1);
+    const info = rt.out(wire.SOURCEMAP_INFO_WORDS);
+    this._nTokens = info[wire.SOURCEMAP_INFO_TOKENS];
+    this._nLines = info[wire.SOURCEMAP_INFO_LINES];
+    this._nNames = info[wire.SOURCEMAP_INFO_NAMES];
+    this.isIndexMap = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 1);
     this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);
@@ -307,7 +306,7 @@ export class SourceMap extends HandleOwner {
     }
     const w = live.u32();
     const base = live.outSlot >>> 2;
-    const idx = w[base + 6];
+    const idx = w[base + wire.LOOKUP_OUT_INDEX]; // the record starts with a token record (_make)
     let tok = this._tokenCache.get(idx);
     if (tok === undefined) {
       tok = this._make(w, base);

@@ -119,6 +119,33 @@ export const BUILD_OUT_SIZE_HI = 1;
 export const BUILD_OUT_WARNINGS_PTR = 2;
 export const BUILD_OUT_WARNINGS_LEN = 3;
 
+// result_out record: ptr, len
+export const RESULT_OUT_WORDS = 2;
+export const RESULT_OUT_PTR = 0;
+export const RESULT_OUT_LEN = 1;
+
+// handle_out record: handle
+export const HANDLE_OUT_WORDS = 1;
+export const HANDLE_OUT_HANDLE = 0;
+
+// decompress_out record: ptr, len, format
+export const DECOMPRESS_OUT_WORDS = 3;
+export const DECOMPRESS_OUT_PTR = 0;
+export const DECOMPRESS_OUT_LEN = 1;
+export const DECOMPRESS_OUT_FORMAT = 2;
+
+// unwind_out record: ptr, len, rows
+export const UNWIND_OUT_WORDS = 3;
+export const UNWIND_OUT_PTR = 0;
+export const UNWIND_OUT_LEN = 1;
+export const UNWIND_OUT_ROWS = 2;
+
+// minidump_open_out record: ptr, len, handle
+export const MINIDUMP_OPEN_OUT_WORDS = 3;
+export const MINIDUMP_OPEN_OUT_PTR = 0;
+export const MINIDUMP_OPEN_OUT_LEN = 1;
+export const MINIDUMP_OPEN_OUT_HANDLE = 2;
+
 /** A string table: the entries, then the UTF-8 bytes they point into: {n, entries, text}. */
 export function decodeStringTable(bytes) {
   let at = 0;

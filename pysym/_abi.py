@@ -112,6 +112,11 @@ SOURCEMAP_INFO_WORDS = 5
 SMCACHE_INFO_WORDS = 6
 IDENTITY_WORDS = 8
 BUILD_OUT_WORDS = 4
+RESULT_OUT_WORDS = 2
+HANDLE_OUT_WORDS = 1
+DECOMPRESS_OUT_WORDS = 3
+UNWIND_OUT_WORDS = 3
+MINIDUMP_OPEN_OUT_WORDS = 3
 
 #: (name, params, results) of every export, in export order; params are ``name: type``
 EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (

@@ -27,6 +27,9 @@ LEAST_UPPER_BOUND = _abi.BIAS_LEAST_UPPER_BOUND
 """Bias: the segment with the smallest generated column >= the asked column."""
 
 _NONE = _abi.NONE
+# A single lookup reads its out record up to the token's index (a map has no function word).
+_LOOKUP_INDEX = _wire.LOOKUP_OUT_INDEX
+_LOOKUP_WORDS = _LOOKUP_INDEX + 1
 _U32_MAX = 0xFFFFFFFF
 _BATCH = 1 << 20  # positions per boundary crossing; bounds the module's result buffer
 _LINE_BREAK = re.compile("\r\n|\r|\n|\u2028|\u2029")
@@ -286,7 +289,7 @@ class SourceMap(_MapFields):
             ptr = rt.put_input(data)
             status = rt.call("pysym_sourcemap_from_bytes", ptr, len(data), rt.out_slot)
         rt.check(status)
-        handle = live.instance.read_u32(live.out_slot, 1)[0]
+        handle = live.instance.read_u32(live.out_slot, _wire.HANDLE_OUT_WORDS)[_wire.HANDLE_OUT_HANDLE]
         self._handles[live.serial] = handle
         if self._generated is not None:
             # a fresh instance gets the generated file again (its scopes live in the module)
@@ -350,11 +353,11 @@ class SourceMap(_MapFields):
     def _read_metadata(self) -> None:
         rt = self._rt
         self._call("pysym_sourcemap_info", rt.out_slot)
-        n_sources, n_names, n_tokens, n_lines, flags = rt.out(5)
-        self._n_tokens = n_tokens
-        self._n_lines = n_lines
-        self._n_names = n_names
-        self.is_index_map = bool(flags & 1)
+        info = rt.out(_wire.SOURCEMAP_INFO_WORDS)
+        self._n_tokens = info[_wire.SOURCEMAP_INFO_TOKENS]
+        self._n_lines = info[_wire.SOURCEMAP_INFO_LINES]
+        self._n_names = info[_wire.SOURCEMAP_INFO_NAMES]
+        self.is_index_map = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 1)
         # Sources and the ignore list stay as the module's bytes, decoded entry by entry on
         # use (a map can list millions of sources; an open costs about their size).
         self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)
@@ -471,10 +474,11 @@ class SourceMap(_MapFields):
                 if found == 0:
                     return None
                 rt.check(found)
-            w = read_u32(slot, 7)
-        tok = self._token_cache.get(w[6])
+            w = read_u32(slot, _LOOKUP_WORDS)
+        # the lookup_out record starts with a token record (tests/test_abi.py checks it)
+        tok = self._token_cache.get(w[_LOOKUP_INDEX])
         if tok is None:
-            tok = self._token_cache[w[6]] = self._make(w, 0)
+            tok = self._token_cache[w[_LOOKUP_INDEX]] = self._make(w, 0)
         return tok
 
     def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
+from . import _wire
 from ._host import Runtime, get_runtime
 
 __all__ = ["decompress", "compression_of", "FORMATS"]
@@ -35,6 +36,6 @@ def decompress(data: Any, *, max_size: Optional[int] = None, runtime: Optional[R
     with rt.lock:
         ptr = rt.put_input(data)
         rt.check(rt.call("pysym_decompress", ptr, len(memoryview(data).cast("B")), limit, rt.out_slot))
-        fmt = rt.out(3)[2]
+        fmt = rt.out(_wire.DECOMPRESS_OUT_WORDS)[_wire.DECOMPRESS_OUT_FORMAT]
         out = rt.result_bytes()
     return FORMATS.get(fmt, "unknown"), out

@@ -25,7 +25,7 @@ import time
 import weakref
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
-from . import _abi, _errors
+from . import _abi, _errors, _wire
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
 from ._engine._cache import compile_module
 from ._errors import (
@@ -904,10 +904,11 @@ class Runtime:
         return live.instance.read_u32(live.out_slot, count)
 
     def result_bytes(self) -> bytes:
-        """Copies the result buffer published in out[0], out[1]."""
+        """Copies the result buffer published in the out slot (its result_out record)."""
         live = self.current()
-        ptr, length = live.instance.read_u32(live.out_slot, 2)
-        return live.instance.read(ptr, length) if length else b""
+        w = live.instance.read_u32(live.out_slot, _wire.RESULT_OUT_WORDS)
+        length = w[_wire.RESULT_OUT_LEN]
+        return live.instance.read(w[_wire.RESULT_OUT_PTR], length) if length else b""
 
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""

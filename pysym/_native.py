@@ -18,8 +18,7 @@ import os
 import stat
 import sys
 import weakref
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
 
 from . import _abi, _wire
 from ._errors import PysymError
@@ -33,8 +32,7 @@ _BATCH = 1 << 16  # addresses per boundary crossing
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One frame of a native lookup.
 
     ``function`` is demangled, ``raw_function`` as stored in the debug file; ``file`` is
@@ -42,12 +40,13 @@ class Frame:
     ``column`` are 1-based, ``None`` when unknown; ``sym_addr`` is the start of the
     function (or of the inlined instance), relative to the image base; ``inlined`` tells
     that this frame was inlined into the next one.
+
+    A named tuple: immutable, fields by name or position, ``_asdict()`` for a dict.
     """
 
-    # Slots: a lookup cache holds hundreds of thousands of frames (88 bytes each instead of
-    # ~400 with a __dict__), and a batch fills them column by column (_frames).
-    __slots__ = ("function", "raw_function", "file", "line", "column", "sym_addr", "inlined")
-
+    # A tuple, not a slotted object: a cold batch makes hundreds of thousands of frames,
+    # and a tuple is made in one step from its fields (_frames), three times faster than
+    # filling slots, and cheaper to free.
     function: Optional[str]
     raw_function: Optional[str]
     file: Optional[str]
@@ -56,24 +55,10 @@ class Frame:
     sym_addr: int
     inlined: bool
 
-    # Frozen dataclasses with slots need these to pickle (3.10's slots=True adds them).
-    def __getstate__(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in Frame.__slots__)
 
-    def __setstate__(self, state: Tuple[Any, ...]) -> None:
-        for n, v in zip(Frame.__slots__, state):
-            object.__setattr__(self, n, v)
-
-
-_FRAME_SETTERS = tuple(getattr(Frame, f.name).__set__ for f in fields(Frame))
-
-
-def _frames(n: int, columns: Iterable[Iterable[Any]]) -> List[Frame]:
-    """``n`` frames from one iterable per field (in field order), filled at C speed."""
-    frames: List[Frame] = list(map(object.__new__, itertools.repeat(Frame, n)))
-    for put, column in zip(_FRAME_SETTERS, columns):
-        collections.deque(map(put, frames, column), 0)
-    return frames
+def _frames(columns: Iterable[Iterable[Any]]) -> List[Frame]:
+    """Frames from one iterable per field (in field order), made at C speed."""
+    return list(map(tuple.__new__, itertools.repeat(Frame), zip(*columns)))
 
 
 @contextlib.contextmanager
@@ -99,14 +84,6 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, bytes):
         return data
     return bytes(memoryview(data).cast("B"))
-
-
-def _grow_rows(row_of: "array.array[int]", top: int) -> None:
-    """Grows the id -> row map to ``top`` entries, unknown ids -1 and the last entry
-    (NONE's) kept 0. Filled by repetition, not from an iterator: ids run to the
-    millions in a large symcache, and the first request of a warm process pays this."""
-    if top > len(row_of):
-        row_of[-1:] = array.array("i", [-1]) * (top - len(row_of)) + array.array("i", [0])
 
 
 class _Source:
@@ -170,10 +147,13 @@ def _arch_arg(rt: Runtime, arch: Optional[str]) -> Tuple[int, int]:
     return rt.input_buffer(raw), len(raw)
 
 
-def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int]:
-    table = rt.string_table(rt.result_bytes())
-    lo, hi, flags, extra = rt.out(6)[2:6]
-    return table, lo | (hi << 32), flags, extra
+def _identity(rt: Runtime) -> Tuple[List[Optional[str]], int, int, int, Optional[int]]:
+    """The identity out record: (string table, image base, flags, extra, code offset)."""
+    w = rt.out(_wire.IDENTITY_WORDS)
+    table = rt.string_table(rt.result_bytes())  # (the record starts as a result buffer)
+    base = w[_wire.IDENTITY_BASE_LO] | (w[_wire.IDENTITY_BASE_HI] << 32)
+    code = _u64_or_none(w[_wire.IDENTITY_CODE_OFFSET_LO], w[_wire.IDENTITY_CODE_OFFSET_HI])
+    return table, base, w[_wire.IDENTITY_FLAGS], w[_wire.IDENTITY_EXTRA], code
 
 
 def _u64_or_none(lo: int, hi: int) -> Optional[int]:
@@ -217,12 +197,11 @@ class Object:
         with rt.lock:
             ptr, n = _arch_arg(rt, arch)
             rt.check(self._source.call(rt, "pysym_object_info", ptr, n, rt.out_slot))
-            table, base, flags, crc = _identity(rt)
-            code_lo, code_hi = rt.out(8)[6:8]
+            table, base, flags, crc, code_offset = _identity(rt)
         kind, arch_name, debug_id, code_id, debug_file = table[:5]
         link = table[5] if len(table) > 5 else None
         self.debug_file = debug_file
-        self.code_offset = _u64_or_none(code_lo, code_hi)
+        self.code_offset = code_offset
         self.warnings = tuple(w or "" for w in table[6:])
         self.kind = kind or ""
         self.arch = arch_name or ""
@@ -281,12 +260,11 @@ class SymCache(HandleOwner):
         # A decoded location is one row: its record column by column in _cols
         # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
         # address low and high, caller), its frames and JSON made from the row on demand.
-        # _row_of maps a location id to its row (-1: not decoded): arrays indexed by id and
-        # row, not dicts, because a batch reads them at random and a dict's int keys cost a
-        # cache miss each. It grows to the largest id read (4 bytes per id, and ids are
-        # bounded by the symcache's size). Ids are read as signed, so NONE (nothing covers
-        # the address) is -1, which indexes the last entry: kept 0, the row of no frames.
-        self._row_of = array.array("i", [0])
+        # _row_of maps a decoded location id to its row; NONE (nothing covers the address)
+        # is row 0, the row of no frames. A dict, sized by what was read: an array indexed
+        # by id would be as large as the largest id read (millions in a large symcache),
+        # and a warm process's first request would pay its page faults.
+        self._row_of: Dict[int, int] = {_NONE: 0}
         self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
         self._chains: List[Tuple[Frame, ...]] = [()]  # frames by row, for rows made so far
@@ -340,9 +318,11 @@ class SymCache(HandleOwner):
                     except PysymError as e:
                         raise e from output.error
                 rt.check(status)
-                lo, hi, wptr, wlen = rt.out(4)
+                out = rt.out(_wire.BUILD_OUT_WORDS)
+                wptr, wlen = out[_wire.BUILD_OUT_WARNINGS_PTR], out[_wire.BUILD_OUT_WARNINGS_LEN]
                 warnings = tuple(w or "" for w in StringTable(rt.current().instance.read(wptr, wlen)).to_list())
-                cache = cls(output.getvalue(lo | hi << 32), None, rt)
+                size = out[_wire.BUILD_OUT_SIZE_LO] | (out[_wire.BUILD_OUT_SIZE_HI] << 32)
+                cache = cls(output.getvalue(size), None, rt)
                 cache.warnings = warnings
                 return cache
         finally:
@@ -382,7 +362,7 @@ class SymCache(HandleOwner):
     def _read_info(self) -> None:
         rt = self._rt
         rt.check(rt.call("pysym_symcache_info", self._h(), rt.out_slot))
-        table, base, flags, ranges = _identity(rt)
+        table, base, flags, ranges, _ = _identity(rt)
         kind, arch, debug_id, code_id = table[:4]
         self.kind: str = kind or ""
         self.arch: str = arch or ""
@@ -434,7 +414,7 @@ class SymCache(HandleOwner):
         if sys.byteorder == "big":
             raw.byteswap()
         view = memoryview(raw).cast("B")
-        ids = array.array("i")
+        ids = array.array("I")
         rt = self._rt
         for start in range(0, len(raw), _BATCH):
             n = min(_BATCH, len(raw) - start)
@@ -456,28 +436,19 @@ class SymCache(HandleOwner):
     # no object per frame) in one row of _cols; frames, JSON and columns are made from
     # rows without the module, so results read after close() still answer.
 
-    def _rows(self, ids: "array.array[int]") -> "array.array[int]":
+    def _rows(self, ids: "array.array[int]") -> List[int]:
         """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
-        row_of = self._row_of
-        if not ids:
-            return array.array("i")
-        if max(ids) + 1 < len(row_of):  # else an id past the largest read so far
-            rows = array.array("i", map(row_of.__getitem__, ids))
-            if min(rows) >= 0:
-                return rows
-        self._need(ids)
-        return array.array("i", map(self._row_of.__getitem__, ids))
+        try:
+            return list(map(self._row_of.__getitem__, ids))
+        except KeyError:  # a location not decoded yet
+            self._need(ids)
+        return list(map(self._row_of.__getitem__, ids))
 
     def _need(self, ids: "array.array[int]") -> None:
         """Decodes the locations of ``ids`` not decoded yet, and their callers."""
-        if not ids:
-            return
         rt = self._rt
         with rt.lock:
-            top = max(ids) + 2
-            _grow_rows(self._row_of, top)
-            marks = map(operator.lt, map(self._row_of.__getitem__, ids), itertools.repeat(0))
-            missing = set(itertools.compress(ids, marks))
+            missing = set(ids).difference(self._row_of)
             if missing:
                 self._decode_locations(rt, self._h(), missing)
 
@@ -493,21 +464,19 @@ class SymCache(HandleOwner):
         # Column-wise, so that the loops run in C: this is the cost of a cold read.
         columns = list(_wire.location_columns(found.records))
         row_of = self._row_of
-        top = max(columns[0], default=0) + 2
-        _grow_rows(row_of, top)  # callers have smaller ids, but be safe
-        new = list(map(operator.lt, map(row_of.__getitem__, columns[0]), itertools.repeat(0)))
-        if not all(new):  # callers decoded by an earlier batch keep their rows
+        if not row_of.keys().isdisjoint(columns[0]):  # callers decoded by an earlier batch keep their rows
+            new = list(map(operator.not_, map(row_of.__contains__, columns[0])))
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]
         first = len(self._cols[0])
         # Callers come first in the result (smaller ids), so a caller's row always
-        # precedes its callee's: frames and JSON are made in row order.
+        # precedes its callee's: frames and JSON are made in row order. Rows are published
+        # (row_of) after their columns are complete.
         for col, values in zip(self._cols, columns):
             col.frombytes(values.tobytes())
-        collections.deque(map(row_of.__setitem__, columns[0], range(first, first + len(columns[0]))), 0)
+        row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
 
-    def _caller_rows(self, start: int, end: int) -> "array.array[int]":
-        callers = array.array("i", self._cols[8][start:end].tobytes())  # signed: NONE is -1, row 0
-        return array.array("i", map(self._row_of.__getitem__, callers))
+    def _caller_rows(self, start: int, end: int) -> List[int]:
+        return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
     def _chains_upto(self) -> List[Tuple[Frame, ...]]:
         """Makes the frames of every decoded row that has none yet; the frames by row."""
@@ -519,7 +488,7 @@ class SymCache(HandleOwner):
                 callers = self._caller_rows(start, end)
                 s = self._strings.__getitem__
                 zero = {0: None}.get
-                frames = _frames(end - start, (
+                frames = _frames((
                     map(s, fn),
                     map(s, rawfn),
                     map(s, file),

@@ -201,9 +201,10 @@ class SourceMapCache(_MapFields):
     def _read_metadata(self) -> None:
         rt = self._rt
         self._call("pysym_smcache_info", rt.out_slot)
-        n_sources, n_names, n_tokens, n_lines, flags, n_functions = rt.out(6)
-        self._n_tokens = n_tokens
-        self._n_lines = n_lines
+        info = rt.out(_wire.SMCACHE_INFO_WORDS)
+        flags = info[_wire.SMCACHE_INFO_FLAGS]
+        self._n_tokens = info[_wire.SMCACHE_INFO_TOKENS]
+        self._n_lines = info[_wire.SMCACHE_INFO_LINES]
         self.is_index_map = bool(flags & 1)
         #: whether the cache was built with the generated file (lookups name functions)
         self.has_function_names = bool(flags & _FLAG_SCOPES)
@@ -267,10 +268,11 @@ class SourceMapCache(_MapFields):
         with rt.lock:
             if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
                 return None
-            w = rt.out(8)
-        name = w[5]
-        return _token(w[0], w[1], self._sources[w[2]], w[3], w[4],
-                      None if name == _NONE else self._name_table()[name], self._function(w[7]))
+            w = rt.out(_wire.LOOKUP_OUT_WORDS)
+        name = w[_wire.LOOKUP_OUT_NAME]
+        return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._sources[w[_wire.LOOKUP_OUT_SRC]],
+                      w[_wire.LOOKUP_OUT_SRC_LINE], w[_wire.LOOKUP_OUT_SRC_COL],
+                      None if name == _NONE else self._name_table()[name], self._function(w[_wire.LOOKUP_OUT_FUNCTION]))
 
     def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
         """Many lookups in one boundary crossing per batch (see :meth:`SourceMap.lookup_many`)."""

@@ -240,6 +240,38 @@ BUILD_OUT_WARNINGS_PTR = 2
 BUILD_OUT_WARNINGS_LEN = 3
 
 
+# result_out record: ptr, len
+RESULT_OUT_WORDS = 2
+RESULT_OUT_PTR = 0
+RESULT_OUT_LEN = 1
+
+
+# handle_out record: handle
+HANDLE_OUT_WORDS = 1
+HANDLE_OUT_HANDLE = 0
+
+
+# decompress_out record: ptr, len, format
+DECOMPRESS_OUT_WORDS = 3
+DECOMPRESS_OUT_PTR = 0
+DECOMPRESS_OUT_LEN = 1
+DECOMPRESS_OUT_FORMAT = 2
+
+
+# unwind_out record: ptr, len, rows
+UNWIND_OUT_WORDS = 3
+UNWIND_OUT_PTR = 0
+UNWIND_OUT_LEN = 1
+UNWIND_OUT_ROWS = 2
+
+
+# minidump_open_out record: ptr, len, handle
+MINIDUMP_OPEN_OUT_WORDS = 3
+MINIDUMP_OPEN_OUT_PTR = 0
+MINIDUMP_OPEN_OUT_LEN = 1
+MINIDUMP_OPEN_OUT_HANDLE = 2
+
+
 class StringTable(NamedTuple):
     """a string table: the entries, then the UTF-8 bytes they point into"""
 
@@ -503,6 +535,23 @@ __all__ += [
     'BUILD_OUT_SIZE_HI',
     'BUILD_OUT_WARNINGS_PTR',
     'BUILD_OUT_WARNINGS_LEN',
+    'RESULT_OUT_WORDS',
+    'RESULT_OUT_PTR',
+    'RESULT_OUT_LEN',
+    'HANDLE_OUT_WORDS',
+    'HANDLE_OUT_HANDLE',
+    'DECOMPRESS_OUT_WORDS',
+    'DECOMPRESS_OUT_PTR',
+    'DECOMPRESS_OUT_LEN',
+    'DECOMPRESS_OUT_FORMAT',
+    'UNWIND_OUT_WORDS',
+    'UNWIND_OUT_PTR',
+    'UNWIND_OUT_LEN',
+    'UNWIND_OUT_ROWS',
+    'MINIDUMP_OPEN_OUT_WORDS',
+    'MINIDUMP_OPEN_OUT_PTR',
+    'MINIDUMP_OPEN_OUT_LEN',
+    'MINIDUMP_OPEN_OUT_HANDLE',
     'StringTable',
     'decode_string_table',
     'TokenRecords',

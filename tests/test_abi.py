@@ -146,3 +146,18 @@ def test_wire_decoders_read_the_layouts():
         _wire.decode_lookups(data[4:], 3)
     with pytest.raises(ValueError):
         _wire.decode_locations(b"\x05\0\0\0")
+
+
+def test_out_records_the_hosts_read_together_agree():
+    """The hosts read a single lookup's out record as a token record (the same words first),
+    and the result buffer of identity, decompress, unwind and minidump-open records through
+    result_out (ptr, len at the same words); every out record fits the out slot."""
+    records = {r["name"]: r for r in SPEC["record"]}
+    assert records["lookup_out"]["fields"][: _wire.TOKEN_WORDS] == records["token"]["fields"]
+    assert _wire.LOOKUP_OUT_INDEX == _wire.TOKEN_WORDS
+    for name, ptr, length in [("identity", _wire.IDENTITY_TABLE_PTR, _wire.IDENTITY_TABLE_LEN),
+                              ("decompress_out", _wire.DECOMPRESS_OUT_PTR, _wire.DECOMPRESS_OUT_LEN),
+                              ("unwind_out", _wire.UNWIND_OUT_PTR, _wire.UNWIND_OUT_LEN),
+                              ("minidump_open_out", _wire.MINIDUMP_OPEN_OUT_PTR, _wire.MINIDUMP_OPEN_OUT_LEN)]:
+        assert records[name]["out"] and (ptr, length) == (_wire.RESULT_OUT_PTR, _wire.RESULT_OUT_LEN), name
+    assert all(len(r["fields"]) <= _abi.OUT_SLOT_WORDS for r in SPEC["record"] if r.get("out"))

@@ -440,7 +440,7 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
     # Large batches are answered in address order inside the module: any order, repeats.
     mixed = addrs[::-1] + addrs[::7] + [2**64 - 1, 0]
     assert built.lookup_many(mixed) == expected[::-1] + expected[::7] + [built.lookup(2**64 - 1), built.lookup(0)]
-    # Frames (slotted, frozen) pickle and copy like any dataclass.
+    # Frames (named tuples) pickle and copy.
     assert pickle.loads(pickle.dumps(expected)) == expected
     assert copy.deepcopy(expected) == expected
     assert pysym.SymCache.from_bytes(data).lookup_many(addrs) == expected
@@ -467,7 +467,6 @@ def test_round_trip_and_corruption(programs_dir: str, tmp_path: "os.PathLike[str
 def test_lookup_results_sequence(programs_dir: str) -> None:
     """lookup_many answers a read-only sequence equal to list[list[Frame]], made on read."""
     import collections.abc
-    import dataclasses
 
     exe = build_program("cxx-O2", programs_dir)
     if exe is None:
@@ -484,6 +483,8 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     i = next(k for k, w in enumerate(want) if len(w) > 1)
     assert res[i] == want[i] and res[i - len(res)] == want[i]
     assert len(cache._cols[0]) < 1 + len(want[i]) + 1 < len(set(map(tuple, want)))
+    # The id -> row map holds the ids read (and NONE's), not one entry per id up to the largest.
+    assert len(cache._row_of) == len(cache._cols[0]) and max(cache._row_of) == pysym._abi.NONE
     assert len(res) == len(addrs) and bool(res) and not cache.lookup_many([])
     assert res == want and want == res and not (res != want) and list(res) == want
     assert res[3:40:2] == want[3:40:2] and isinstance(res[3:40:2], pysym.LookupResults)
@@ -505,7 +506,7 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     assert fresh.lines == [w[0].line if w else None for w in want]
     assert len(fresh._cache._chains) == 1  # the columns made no frame
     # JSON: the Frame fields per frame, as json.dumps of the lists would give.
-    as_dicts = [[dataclasses.asdict(f) for f in w] for w in want]
+    as_dicts = [[f._asdict() for f in w] for w in want]
     assert json.loads(fresh.to_json()) == as_dicts
     assert json.loads(pysym.SymCache.from_bytes(data).lookup_many(addrs).to_json()) == as_dicts
     assert cache.lookup_many([]).to_json() == "[]"
@@ -520,6 +521,34 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     assert pickle.loads(pickle.dumps(res)) == want and type(pickle.loads(pickle.dumps(res))) is list
     with pytest.raises(ValueError):
         cache.lookup_many([-1])
+
+
+def test_frame_is_an_immutable_named_tuple(programs_dir: str) -> None:
+    """Frame: fields by name and position, immutable, equal and hashed by value, pickles,
+    copies and prints as before (the repr of the former dataclass); made by lookups the same."""
+    f = pysym.Frame("main", "main", "/src/a.c", 3, None, 0x1130, False)
+    g = pysym.Frame(function="main", raw_function="main", file="/src/a.c", line=3, column=None,
+                    sym_addr=0x1130, inlined=False)
+    assert f == g and hash(f) == hash(g) and f != f._replace(line=4) and len({f, g}) == 1
+    assert (f.function, f.raw_function, f.file, f.line, f.column, f.sym_addr, f.inlined) == tuple(f)
+    assert f[3] == 3 and f._fields == ("function", "raw_function", "file", "line", "column", "sym_addr", "inlined")
+    assert repr(f) == ("Frame(function='main', raw_function='main', file='/src/a.c', line=3, column=None, "
+                       "sym_addr=4400, inlined=False)")
+    assert f._asdict() == {"function": "main", "raw_function": "main", "file": "/src/a.c", "line": 3,
+                           "column": None, "sym_addr": 0x1130, "inlined": False}
+    with pytest.raises(AttributeError):
+        f.line = 4  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        pysym.Frame("main")  # type: ignore[call-arg]
+    back = pickle.loads(pickle.dumps(f))
+    assert back == f and type(back) is pysym.Frame and copy.copy(f) == f == copy.deepcopy(f)
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    cache = pysym.SymCache.from_object(exe)
+    frames = next(fs for fs in cache.lookup_many(range(0, 0x4000, 7)) if len(fs) > 1)
+    assert all(type(x) is pysym.Frame for x in frames) and frames[0].inlined and not frames[-1].inlined
+    assert pickle.loads(pickle.dumps(frames)) == frames and [pysym.Frame(*x) for x in frames] == frames
 
 
 def test_lookup_results_read_from_threads(programs_dir: str) -> None:

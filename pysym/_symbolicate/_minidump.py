@@ -57,7 +57,7 @@ def build_cfi(source: PathOrBytes, arch: Optional[str] = None, *,
             ptr, n = _arch_arg(rt, arch)
             rt.check(src.call(rt, "pysym_unwind_build", ptr, n, rt.out_slot))
             raw = rt.result_bytes()
-            rows = rt.out(3)[2]
+            rows = rt.out(_wire.UNWIND_OUT_WORDS)[_wire.UNWIND_OUT_ROWS]
         found = _wire.decode_unwind(raw)
         return found.cache, rows, [w or "" for w in rt.string_table(found.warnings)]
     finally:
@@ -239,7 +239,7 @@ class _OpenDump:
                 self.serial = rt.current().serial
                 rt.check(self.src.call(rt, "pysym_minidump_open", rt.out_slot))
                 raw = rt.result_bytes()
-                self.handle = rt.out(3)[2]
+                self.handle = rt.out(_wire.MINIDUMP_OPEN_OUT_WORDS)[_wire.MINIDUMP_OPEN_OUT_HANDLE]
         except BaseException:
             self.src.close()
             raise

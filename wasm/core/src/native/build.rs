@@ -41,7 +41,7 @@ pub(super) fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
 pub(super) fn build_core<'b>(
     mut id: Identity,
     mut sections: HashMap<gimli::SectionId, Cow<'b, [u8]>>,
-    info: Option<Box<dyn dwarf::InfoSection<'b> + 'b>>,
+    mut info: Option<Box<dyn dwarf::InfoSection<'b> + 'b>>,
     endian: gimli::RunTimeEndian,
     syms: &[(u64, u64, &str)],
     code: &[(u64, u64)],
@@ -52,12 +52,13 @@ pub(super) fn build_core<'b>(
     let mut w = SymCacheWriter::new();
     let mut fns = demangle::Functions::default();
     fns.pe32 = id.kind == "pe" && id.arch == "x86";
-    // `.debug_info` is read a unit at a time, from memory or through `info`.
-    let mut info = info.or_else(|| {
-        let whole = sections.remove(&gimli::SectionId::DebugInfo)?;
-        Some(Box::new(dwarf::WholeInfo(whole)) as Box<dyn dwarf::InfoSection<'b> + 'b>)
-    });
-    if let Some(info) = info.as_mut() {
+    // `.debug_info` is read a unit at a time, through `info` or from memory.
+    let whole = match info {
+        Some(_) => None,
+        None => sections.remove(&gimli::SectionId::DebugInfo),
+    };
+    let mut rows = None;
+    if info.is_some() || whole.is_some() {
         id.flags |= FLAG_HAS_DEBUG_INFO;
         let dwarf = gimli::Dwarf::load(|sid| -> std::result::Result<Reader<'_>, gimli::Error> {
             Ok(gimli::EndianSlice::new(
@@ -67,22 +68,37 @@ pub(super) fn build_core<'b>(
         })
         .map_err(dwarf_err)?;
         let mut symbols = dwarf::Symbols::new(syms);
-        dwarf::add_ranges(
-            &mut w,
-            &dwarf,
-            &mut **info,
-            endian,
-            base,
-            code,
-            &mut symbols,
-            &mut fns,
-            outer_from_symbols,
-            &mut warn,
-        )?;
+        // (two calls: a section read through the file and one borrowed from memory are
+        // different `InfoSection` lifetimes)
+        macro_rules! add_ranges {
+            ($info:expr) => {
+                dwarf::add_ranges(
+                    &mut w,
+                    &dwarf,
+                    $info,
+                    endian,
+                    base,
+                    code,
+                    &mut symbols,
+                    &mut fns,
+                    outer_from_symbols,
+                    &mut warn,
+                )?
+            };
+        }
+        rows = Some(match (info.as_mut(), whole.as_deref()) {
+            (Some(info), _) => add_ranges!(&mut **info),
+            (None, whole) => add_ranges!(&mut dwarf::WholeInfo(whole.unwrap_or(&[]))),
+        });
     }
-    // The DWARF is done with: free it before the writer builds its output.
+    // The DWARF is done with: free it before the ranges and the writer's output are made
+    // (the decompressed sections were a third of python3.11's peak memory).
     drop(info);
+    drop(whole);
     drop(sections);
+    if let Some(rows) = rows {
+        rows.write(&mut w, base);
+    }
 
     if !syms.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;

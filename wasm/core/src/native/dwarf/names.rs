@@ -18,7 +18,7 @@ const NAME_HOPS: usize = 16;
 
 /// Units read for cross-unit name references, kept at most this many at a time...
 const UNIT_CACHE: usize = 16;
-/// ...and at most this many bytes of them.
+/// ...and at most this many bytes of them (read for them, not borrowed).
 const UNIT_CACHE_BYTES: usize = 16 << 20;
 
 /// A DIE's own name attributes, in attribute order as addr2line reads them: a linkage
@@ -124,6 +124,14 @@ impl UnitMeta {
     }
 }
 
+/// The bytes a cached unit holds: none where it borrows them from `.debug_info` in memory.
+fn held(bytes: &Cow<'_, [u8]>) -> usize {
+    match bytes {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(v) => v.len(),
+    }
+}
+
 /// Names behind DIE references, memoised per unit (many inlined instances share one
 /// abstract origin).
 pub(super) struct Names<'c, 'm, 'u, 'b> {
@@ -185,7 +193,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                 // Taken out while in use: the recursion may touch the cache.
                 let (bytes, meta) = match self.cache.units.remove(&u) {
                     Some((b, m)) => {
-                        self.cache.bytes -= b.len();
+                        self.cache.bytes -= held(&b);
                         (b, m)
                     }
                     None => (
@@ -207,12 +215,12 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                         meta,
                     )
                 };
-                if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + bytes.len() > UNIT_CACHE_BYTES {
+                if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + held(&bytes) > UNIT_CACHE_BYTES {
                     self.cache.units.clear();
                     self.cache.bytes = 0;
                 }
-                if bytes.len() <= UNIT_CACHE_BYTES {
-                    self.cache.bytes += bytes.len();
+                if held(&bytes) <= UNIT_CACHE_BYTES {
+                    self.cache.bytes += held(&bytes);
                     self.cache.units.insert(u, (bytes, Some(meta)));
                 }
                 Ok(r)

@@ -108,7 +108,22 @@ impl Progress {
     }
 }
 
-/// Adds the ranges of every line-table row to `w`.
+/// Every line-table row's answer, for [`RowRanges::write`] once the DWARF is freed.
+pub(in crate::native) struct RowRanges {
+    bounds: Vec<(u64, bool)>,
+    best: Vec<RowAnswer>,
+    mid_row: Vec<MidRowAnswer>,
+}
+
+impl RowRanges {
+    /// Adds the ranges of every answered row to `w`.
+    pub(in crate::native) fn write(self, w: &mut SymCacheWriter, base: u64) {
+        write_ranges(w, base, &self.bounds, &self.best, self.mid_row);
+    }
+}
+
+/// Answers every line-table row (interning into `w`); the ranges are added by
+/// [`RowRanges::write`].
 #[allow(clippy::too_many_arguments)]
 pub(in crate::native) fn add_ranges<'s, 'b>(
     w: &mut SymCacheWriter,
@@ -121,7 +136,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
     fns: &mut demangle::Functions,
     outer_from_symbols: bool,
     warn: &mut Warnings,
-) -> Result<()> {
+) -> Result<RowRanges> {
     // -- 1. boundaries and unit ranges --------------------------------------------------
     let aranges = arange_sets(dwarf, warn);
     let mut unit_cache = UnitCache::default();
@@ -202,9 +217,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         }
         answer_cuts(&mut unit_answers, &bounds, &probes, &mut mid_row)?;
     }
-    drop(unit_cache);
-    write_ranges(interner.w, base, &bounds, &best, mid_row);
-    Ok(())
+    Ok(RowRanges { bounds, best, mid_row })
 }
 
 /// The `.debug_aranges` sets: (`.debug_info` offset of the unit, the set's offset), by unit.

@@ -6,7 +6,7 @@
 // JavaScript strings are indexed in UTF-16 code units, the unit of source-map columns,
 // so the Python side's astral-character bookkeeping is not needed here.
 
-import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
+import { decodeDataUrl, findDebugId, findLinks, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
 import * as abi from "./abi.js";
 import { PysymError } from "./errors.js";
@@ -557,8 +557,8 @@ export class FileSetResolver {
       } catch (e) {
         if (this.onError) this.onError(name, e);
       }
-      const url = generated !== null ? findSourcemapUrl(generated) : null;
-      debugId = generated !== null ? findDebugId(generated) : null;
+      let url = null;
+      if (generated !== null) [url, debugId] = findLinks(generated);
       if (url) {
         if (url.slice(0, 5).toLowerCase() === "data:") {
           sm = await this._loadDataUrl(name, url);

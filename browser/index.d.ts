@@ -65,6 +65,8 @@ export declare class SourceMap implements Iterable<Token> {
   readonly debugId: string | null;
   readonly ignoreList: (string | null)[];
   readonly isIndexMap: boolean;
+  /** The map's `scopes` field (ECMA-426 scopes proposal) names generated positions. */
+  readonly hasScopes: boolean;
   /** Number of mapping segments. */
   readonly length: number;
   readonly closed: boolean;

@@ -166,6 +166,8 @@ export class ResolvedMap {
    */
   scopesReady() {
     const sm = this.sourcemap;
+    // a map whose `scopes` field names positions needs no generated file
+    if ((this.generated === null || this.generated === undefined) && !this._failed) return Boolean(sm.hasScopes);
     if (this.generated === null || this.generated === undefined || this._failed) return false;
     if (typeof sm.setGeneratedSource !== "function") return false;
     if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);

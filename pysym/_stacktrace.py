@@ -221,6 +221,9 @@ class ResolvedMap:
         """Hands the generated text to the map (a no-op when it already has it: two
         generated files may share one map); False without scope names."""
         give = getattr(self.sourcemap, "set_generated_source", None)
+        if self.generated is None and not self._failed:
+            # a map whose `scopes` field names positions needs no generated file
+            return bool(getattr(self.sourcemap, "has_scopes", False))
         if self.generated is None or give is None or self._failed:
             return False
         if self._bytes is None:

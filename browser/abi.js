@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -84,11 +84,11 @@ export const FUNCTION_KIND_TOP_LEVEL = 0;
 export const FUNCTION_KIND_ANONYMOUS = 1;
 /** function name record kind: a named function (its name in the result's text) */
 export const FUNCTION_KIND_NAMED = 2;
-/** pysym_js_parse_trace offsets in UTF-8 bytes */
+/** pysym_js_parse_trace and pysym_js_find_links offsets in UTF-8 bytes */
 export const UNITS_UTF8 = 0;
-/** pysym_js_parse_trace offsets in code points */
+/** pysym_js_parse_trace and pysym_js_find_links offsets in code points */
 export const UNITS_CODE_POINTS = 1;
-/** pysym_js_parse_trace offsets in UTF-16 units */
+/** pysym_js_parse_trace and pysym_js_find_links offsets in UTF-16 units */
 export const UNITS_UTF16 = 2;
 /** trace record style: an `at` frame */
 export const TRACE_STYLE_AT = 1;
@@ -104,6 +104,7 @@ export const STRING_ENTRY_WORDS = 2;
 export const FUNCTION_NAME_WORDS = 3;
 export const TRACE_WORDS = 15;
 export const LOOKUP_OUT_WORDS = 8;
+export const LINKS_OUT_WORDS = 4;
 export const SOURCEMAP_INFO_WORDS = 5;
 export const SMCACHE_INFO_WORDS = 6;
 export const IDENTITY_WORDS = 8;
@@ -163,6 +164,8 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_lookup", ["h: i32", "line: i32", "col: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_lookup_many", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_tokens", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
+  ["pysym_js_find_links", ["ptr: i32", "len: i32", "units: i32", "out: i32"], ["i32"]],
+  ["pysym_decode_data_url", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

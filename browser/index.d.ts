@@ -65,6 +65,8 @@ export declare class SourceMap implements Iterable<Token> {
   readonly debugId: string | null;
   readonly ignoreList: (string | null)[];
   readonly isIndexMap: boolean;
+  /** The map's `scopes` field (ECMA-426 scopes proposal) names generated positions. */
+  readonly hasScopes: boolean;
   /** Number of mapping segments. */
   readonly length: number;
   readonly closed: boolean;
@@ -247,8 +249,11 @@ export declare function symbolicateTrace(text: string, resolver: Resolver, conte
 export declare function symbolicateTraceJson(text: string, resolver: Resolver, context?: number | null): object[];
 export declare function frameJson(item: SymbolicatedFrame | string): object;
 export declare function urlBasename(url: string): string | null;
+/** Needs `await init()` first (the module scans the file). */
 export declare function findSourcemapUrl(js: string | Uint8Array): string | null;
+/** Needs `await init()` first (the module scans the file). */
 export declare function findDebugId(js: string | Uint8Array): string | null;
+/** Needs `await init()` first (the module decodes the URL). */
 export declare function decodeDataUrl(url: string): Uint8Array;
 
 export type FileData = Blob | ArrayBuffer | ArrayBufferView | string;

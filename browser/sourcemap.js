@@ -115,10 +115,11 @@ export class SourceMap extends HandleOwner {
 
   /**
    * The function enclosing each generated position: its original name, "<anonymous>",
-   * or null for top-level code. Needs `setGeneratedSource` first.
+   * or null for top-level code. Needs `setGeneratedSource` first, unless the map's
+   * `scopes` field names positions (`hasScopes`): its names are then preferred.
    */
   functionNames(lines, cols) {
-    if (!this._generated) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
+    if (!this._generated && !this.hasScopes) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
     const out = [];
     const rt = this._rt;
     const decoder = new TextDecoder();
@@ -180,6 +181,8 @@ export class SourceMap extends HandleOwner {
     this._nLines = info[wire.SOURCEMAP_INFO_LINES];
     this._nNames = info[wire.SOURCEMAP_INFO_NAMES];
     this.isIndexMap = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 1);
+    // the map's `scopes` field (ECMA-426 scopes proposal) names generated positions
+    this.hasScopes = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 2);
     this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);

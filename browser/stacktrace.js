@@ -6,7 +6,7 @@
 // JavaScript strings are indexed in UTF-16 code units, the unit of source-map columns,
 // so the Python side's astral-character bookkeeping is not needed here.
 
-import { decodeDataUrl, findDebugId, findSourcemapUrl, unquote } from "./sourcemap-url.js";
+import { decodeDataUrl, findDebugId, findLinks, findSourcemapUrl, unquote } from "./sourcemap-url.js";
 import { DEFAULT_NEGATIVE_TTL, casedLocations, checkLayout, safePath, storeFilter } from "./stores.js";
 import * as abi from "./abi.js";
 import { PysymError } from "./errors.js";
@@ -166,6 +166,8 @@ export class ResolvedMap {
    */
   scopesReady() {
     const sm = this.sourcemap;
+    // a map whose `scopes` field names positions needs no generated file
+    if ((this.generated === null || this.generated === undefined) && !this._failed) return Boolean(sm.hasScopes);
     if (this.generated === null || this.generated === undefined || this._failed) return false;
     if (typeof sm.setGeneratedSource !== "function") return false;
     if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);
@@ -557,8 +559,8 @@ export class FileSetResolver {
       } catch (e) {
         if (this.onError) this.onError(name, e);
       }
-      const url = generated !== null ? findSourcemapUrl(generated) : null;
-      debugId = generated !== null ? findDebugId(generated) : null;
+      let url = null;
+      if (generated !== null) [url, debugId] = findLinks(generated);
       if (url) {
         if (url.slice(0, 5).toLowerCase() === "data:") {
           sm = await this._loadDataUrl(name, url);

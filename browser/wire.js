@@ -84,6 +84,13 @@ export const LOOKUP_OUT_NAME = 5;
 export const LOOKUP_OUT_INDEX = 6;
 export const LOOKUP_OUT_FUNCTION = 7;
 
+// links_out record: url_start, url_end, debug_id_start, debug_id_end
+export const LINKS_OUT_WORDS = 4;
+export const LINKS_OUT_URL_START = 0;
+export const LINKS_OUT_URL_END = 1;
+export const LINKS_OUT_DEBUG_ID_START = 2;
+export const LINKS_OUT_DEBUG_ID_END = 3;
+
 // sourcemap_info record: sources, names, tokens, lines, flags
 export const SOURCEMAP_INFO_WORDS = 5;
 export const SOURCEMAP_INFO_SOURCES = 0;

@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 10
+ABI_VERSION = 11
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -88,11 +88,11 @@ FUNCTION_KIND_TOP_LEVEL = 0
 FUNCTION_KIND_ANONYMOUS = 1
 #: function name record kind: a named function (its name in the result's text)
 FUNCTION_KIND_NAMED = 2
-#: pysym_js_parse_trace offsets in UTF-8 bytes
+#: pysym_js_parse_trace and pysym_js_find_links offsets in UTF-8 bytes
 UNITS_UTF8 = 0
-#: pysym_js_parse_trace offsets in code points
+#: pysym_js_parse_trace and pysym_js_find_links offsets in code points
 UNITS_CODE_POINTS = 1
-#: pysym_js_parse_trace offsets in UTF-16 units
+#: pysym_js_parse_trace and pysym_js_find_links offsets in UTF-16 units
 UNITS_UTF16 = 2
 #: trace record style: an `at` frame
 TRACE_STYLE_AT = 1
@@ -108,6 +108,7 @@ STRING_ENTRY_WORDS = 2
 FUNCTION_NAME_WORDS = 3
 TRACE_WORDS = 15
 LOOKUP_OUT_WORDS = 8
+LINKS_OUT_WORDS = 4
 SOURCEMAP_INFO_WORDS = 5
 SMCACHE_INFO_WORDS = 6
 IDENTITY_WORDS = 8
@@ -167,6 +168,8 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_lookup', ('h: i32', 'line: i32', 'col: i32', 'bias: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_lookup_many', ('h: i32', 'ptr: i32', 'count: i32', 'bias: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_tokens', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
+    ('pysym_js_find_links', ('ptr: i32', 'len: i32', 'units: i32', 'out: i32'), ('i32',)),
+    ('pysym_decode_data_url', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

@@ -329,9 +329,11 @@ class SourceMap(_MapFields):
 
         The original name of the innermost function scope (``Cart.total``, ``get o.x``,
         ``new Cart`` for class bodies), ``"<anonymous>"`` for a function without one, or
-        ``None`` for top-level code. Needs :meth:`set_generated_source` first.
+        ``None`` for top-level code. Needs :meth:`set_generated_source` first, unless the
+        map's ``scopes`` field names positions (:attr:`has_scopes`): its names are then
+        preferred to the generated file's.
         """
-        if self._generated is None:
+        if self._generated is None and not self.has_scopes:
             raise ValueError("function_names needs the generated file: call set_generated_source first")
         out: List[Optional[str]] = []
         for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_function_names"):
@@ -358,6 +360,9 @@ class SourceMap(_MapFields):
         self._n_lines = info[_wire.SOURCEMAP_INFO_LINES]
         self._n_names = info[_wire.SOURCEMAP_INFO_NAMES]
         self.is_index_map = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 1)
+        #: the map's ``scopes`` field (the ECMA-426 scopes proposal) names generated
+        #: positions: :meth:`function_names` works without the generated file
+        self.has_scopes = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 2)
         # Sources and the ignore list stay as the module's bytes, decoded entry by entry on
         # use (a map can list millions of sources; an open costs about their size).
         self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)

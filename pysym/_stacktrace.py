@@ -221,6 +221,9 @@ class ResolvedMap:
         """Hands the generated text to the map (a no-op when it already has it: two
         generated files may share one map); False without scope names."""
         give = getattr(self.sourcemap, "set_generated_source", None)
+        if self.generated is None and not self._failed:
+            # a map whose `scopes` field names positions needs no generated file
+            return bool(getattr(self.sourcemap, "has_scopes", False))
         if self.generated is None or give is None or self._failed:
             return False
         if self._bytes is None:
@@ -649,7 +652,7 @@ class MapDirectory:
         return self._load_path(path) if path is not None else None
 
     def _resolve_name(self, name: str) -> Optional[ResolvedMap]:
-        from ._sourcemap_url import find_debug_id, find_sourcemap_url
+        from ._sourcemap_url import find_links
 
         sm = None
         generated = None  # type: Optional[str]
@@ -663,8 +666,7 @@ class MapDirectory:
                 if self.on_error is not None:
                     self.on_error(js_path, exc)
                 generated = None
-            url = find_sourcemap_url(generated) if generated is not None else None
-            debug_id = find_debug_id(generated) if generated is not None else None
+            url, debug_id = find_links(generated) if generated is not None else (None, None)
             if url:
                 if url[:5].lower() == "data:":
                     sm = self._load_data_url(js_path, url)

@@ -201,6 +201,14 @@ LOOKUP_OUT_INDEX = 6
 LOOKUP_OUT_FUNCTION = 7
 
 
+# links_out record: url_start, url_end, debug_id_start, debug_id_end
+LINKS_OUT_WORDS = 4
+LINKS_OUT_URL_START = 0
+LINKS_OUT_URL_END = 1
+LINKS_OUT_DEBUG_ID_START = 2
+LINKS_OUT_DEBUG_ID_END = 3
+
+
 # sourcemap_info record: sources, names, tokens, lines, flags
 SOURCEMAP_INFO_WORDS = 5
 SOURCEMAP_INFO_SOURCES = 0
@@ -508,6 +516,11 @@ __all__ += [
     'LOOKUP_OUT_NAME',
     'LOOKUP_OUT_INDEX',
     'LOOKUP_OUT_FUNCTION',
+    'LINKS_OUT_WORDS',
+    'LINKS_OUT_URL_START',
+    'LINKS_OUT_URL_END',
+    'LINKS_OUT_DEBUG_ID_START',
+    'LINKS_OUT_DEBUG_ID_END',
     'SOURCEMAP_INFO_WORDS',
     'SOURCEMAP_INFO_SOURCES',
     'SOURCEMAP_INFO_NAMES',

@@ -16,6 +16,7 @@ mod host;
 mod pools;
 
 mod instance;
+mod links;
 mod maps;
 mod minidump;
 mod records;
@@ -24,7 +25,7 @@ mod symcache;
 mod trace;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 10;
+pub const ABI_VERSION: i32 = 11;
 
 /// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
 pub mod status;
@@ -369,4 +370,20 @@ pub extern "C" fn pysym_smcache_lookup_many(h: u32, ptr: u32, count: u32, bias_v
 #[no_mangle]
 pub extern "C" fn pysym_smcache_tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
     smcache::tokens(h, start, count, out)
+}
+
+// -- Source map links of generated JavaScript (ABI 11) ---------------------------------------
+
+/// The `sourceMappingURL` and `debugId` comments of the generated JavaScript in `len`
+/// bytes at `ptr` (taken): `out[0..4]` = the URL's start and end, the debug id's start and
+/// end, in `units` (`NONE` twice when absent).
+#[no_mangle]
+pub extern "C" fn pysym_js_find_links(ptr: u32, len: u32, units: u32, out: u32) -> i32 {
+    links::find(ptr, len, units, out)
+}
+
+/// The payload of the `data:` URL in `len` bytes at `ptr` (taken) in the result buffer.
+#[no_mangle]
+pub extern "C" fn pysym_decode_data_url(ptr: u32, len: u32, out: u32) -> i32 {
+    links::data_url(ptr, len, out)
 }

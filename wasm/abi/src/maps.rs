@@ -52,7 +52,8 @@ pub(crate) fn free(h: u32) -> i32 {
 
 pub(crate) fn info(h: u32, out: u32) -> i32 {
     let m = try_map!(h);
-    let flags = m.is_index_map() as u32;
+    // bit 1: the `scopes` field names positions (decoded here only when present)
+    let flags = m.is_index_map() as u32 | (ScopeNames::from_map(m).is_some() as u32) << 1;
     put_out(
         out,
         &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags],
@@ -166,6 +167,10 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
         Ok(m) => m,
         Err(code) => return code,
     };
+    if owned.scopes.is_none() {
+        // without the generated file, a map's `scopes` field may still name positions
+        owned.scopes = ScopeNames::from_map(&owned.map);
+    }
     let names = match &owned.scopes {
         Some(n) => n,
         None => {

@@ -7,6 +7,7 @@ use crate::boundary::{
 use crate::handles::{self, Map, Owned};
 use crate::records::{self, bias};
 use crate::status;
+use pysym_core::js::names::ScopeNames;
 use pysym_core::sourcemap::cache::{self as smcache, SourceMapCache, Table};
 use pysym_core::sourcemap::NONE;
 use pysym_core::Error;
@@ -27,7 +28,16 @@ pub(crate) fn build(h: u32, flags: u32, out: u32) -> i32 {
         Ok(m) => m,
         Err(code) => return code,
     };
-    match smcache::write(&owned.map, owned.scopes.as_ref(), flags & 1 != 0) {
+    // without the generated file, the map's `scopes` field may still name positions
+    let from_field = match owned.scopes {
+        None => ScopeNames::from_map(&owned.map),
+        Some(_) => None,
+    };
+    match smcache::write(
+        &owned.map,
+        owned.scopes.as_ref().or(from_field.as_ref()),
+        flags & 1 != 0,
+    ) {
         Ok(bytes) => {
             state().result = bytes;
             publish_result(out)

@@ -5,6 +5,7 @@
 //! [`names::ScopeNames`] maps those name tokens through a source map to the original
 //! names and answers "which function is this generated position in".
 
+pub mod links;
 pub mod names;
 pub mod scopes;
 pub mod trace;

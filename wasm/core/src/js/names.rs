@@ -70,8 +70,13 @@ fn resolve(ex: &Extracted<'_>, map: Option<&SourceMap<'_>>, parts: &[Part]) -> S
 
 impl ScopeNames {
     /// Extracts the scopes of `source` (the generated file) and names them through `map`
-    /// (without a map, the generated names are kept).
+    /// (without a map, the generated names are kept). A map whose `scopes` field (the
+    /// ECMA-426 scopes proposal) has generated ranges names them instead: the source is
+    /// then not parsed ([`ScopeNames::from_map`]).
     pub fn build(source: &[u8], map: Option<&SourceMap<'_>>) -> Result<ScopeNames> {
+        if let Some(names) = map.and_then(ScopeNames::from_map) {
+            return Ok(names);
+        }
         let ex = extract(source)?;
         let mut out = ScopeNames::default();
         let mut index = std::collections::HashMap::new();
@@ -108,6 +113,86 @@ impl ScopeNames {
         }
         close(&mut out, &mut stack, None);
         Ok(out)
+    }
+
+    /// The function names of a map's `scopes` field, when it has one with generated
+    /// ranges that decodes and nests properly; `None` otherwise (then the generated file's
+    /// own scopes are the source of names).
+    ///
+    /// A position is named by the innermost generated range around it that has a
+    /// definition: its original scope, or the nearest enclosing one that is a stack frame
+    /// (a block scope is named by its function), gives the name; a range without a
+    /// definition takes its parent's name, unless it is a stack frame itself (a function
+    /// the compiler made: anonymous). No stack frame up to the root: top-level code. An
+    /// inlined body (a range with a call site) is named by the inlined function; the
+    /// frames it was inlined into are not added.
+    pub fn from_map(map: &SourceMap<'_>) -> Option<ScopeNames> {
+        let scopes = map.scopes()?.ok()?;
+        if scopes.ranges.is_empty() {
+            return None;
+        }
+        let mut out = ScopeNames::default();
+        let mut index = std::collections::HashMap::new();
+        let mut ids: Vec<u32> = Vec::with_capacity(scopes.ranges.len());
+        // (end, name, range) of the open ranges, outermost first
+        let mut stack: Vec<(Pos, u32, u32)> = Vec::new();
+        let pos = |p: (u32, u32)| Pos { line: p.0, col: p.1 };
+        let mut last = Pos { line: 0, col: 0 };
+        for (k, r) in scopes.ranges.iter().enumerate() {
+            let start = pos(r.start);
+            // close the ranges that end at or before this start
+            while let Some(&(end, _, _)) = stack.last() {
+                if end > start {
+                    break;
+                }
+                stack.pop();
+                out.push(end, stack.last().map_or(GLOBAL, |s| s.1));
+            }
+            // ranges that overlap without nesting: not a tree of positions
+            if start < last || stack.last().map(|s| s.2) != r.parent {
+                return None;
+            }
+            let parent_id = r.parent.map(|p| ids[p as usize]);
+            let id = match r.definition {
+                Some(def) => {
+                    let mut s = Some(def);
+                    let mut id = GLOBAL;
+                    while let Some(i) = s {
+                        let sc = &scopes.scopes[i as usize];
+                        if sc.is_stack_frame {
+                            id = match sc.name.and_then(|n| map.name(n)) {
+                                None => ANONYMOUS,
+                                Some(name) => {
+                                    let next = out.names.len() as u32;
+                                    let id = *index.entry(name.to_string()).or_insert(next);
+                                    if id == next {
+                                        out.names.push(name.into_owned());
+                                    }
+                                    id
+                                }
+                            };
+                            break;
+                        }
+                        s = sc.parent;
+                    }
+                    id
+                }
+                None if r.is_stack_frame => ANONYMOUS,
+                None => parent_id.unwrap_or(GLOBAL),
+            };
+            ids.push(id);
+            out.push(start, id);
+            stack.push((pos(r.end), id, k as u32));
+            last = start;
+        }
+        while let Some((end, _, _)) = stack.pop() {
+            if end < last {
+                return None;
+            }
+            last = end;
+            out.push(end, stack.last().map_or(GLOBAL, |s| s.1));
+        }
+        Some(out)
     }
 
     fn push(&mut self, at: Pos, name: u32) {

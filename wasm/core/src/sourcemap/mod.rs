@@ -32,6 +32,7 @@
 
 pub mod cache;
 mod json;
+pub mod scopes;
 mod vlq;
 
 #[cfg(test)]
@@ -133,6 +134,8 @@ pub struct SourceMap<'data> {
     roots: Vec<Root>,
     names: Vec<StrRef>,
     ignore_list: Vec<u32>,
+    /// The `scopes` field (ECMA-426 scopes proposal), decoded on demand ([`scopes`]).
+    scopes: Option<StrRef>,
     tokens: vlq::Tokens,
     /// `dst_col` of every `SAMPLE_STEP`-th token: lookups on long lines (a minified
     /// bundle is often one line of a million segments) search this small array first
@@ -159,6 +162,7 @@ struct RawMap {
     mappings: Option<Raw>,
     debug_id: Option<Raw>,
     debug_id_snake: Option<Raw>,
+    scopes: Option<Raw>,
     sources: Option<Field<Vec<Raw>>>,
     sources_content: Option<Field<Vec<Raw>>>,
     names: Option<Field<Vec<Raw>>>,
@@ -270,6 +274,7 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
             "mappings" => m.mappings = Some(s.value()?),
             "debugId" => m.debug_id = Some(s.value()?),
             "debug_id" => m.debug_id_snake = Some(s.value()?),
+            "scopes" => m.scopes = Some(s.value()?),
             "sources" => m.sources = Some(scan_list(s)?),
             "sourcesContent" => m.sources_content = Some(scan_lazy_list(s)?),
             "names" => m.names = Some(scan_list(s)?),
@@ -502,6 +507,7 @@ impl<'data> SourceMap<'data> {
             roots: Vec::new(),
             names: Vec::new(),
             ignore_list: Vec::new(),
+            scopes: None,
             tokens: vlq::Tokens::default(),
             col_sample: Vec::new(),
             by_source: RefCell::new(None),
@@ -511,6 +517,10 @@ impl<'data> SourceMap<'data> {
             None => map.add_map(&raw, "", 0, 0)?.lines,
         };
         map.file = optional_string(&raw.file, "file")?;
+        if raw.sections.is_none() {
+            // a proposal field: any other type counts as absent
+            map.scopes = optional_string(&raw.scopes, "scopes").ok().flatten();
+        }
         map.debug_id = match optional_string(&raw.debug_id, "debugId")? {
             Some(id) => Some(id),
             None => optional_string(&raw.debug_id_snake, "debug_id")?,
@@ -803,6 +813,13 @@ impl<'data> SourceMap<'data> {
     /// A name.
     pub fn name(&self, idx: u32) -> Option<Cow<'_, str>> {
         self.names.get(idx as usize).map(|&s| self.str_of(s))
+    }
+
+    /// The `scopes` field (ECMA-426 scopes proposal, [`scopes::decode`]), decoded: `None`
+    /// when the map has none (index maps: never), an error when it is malformed.
+    pub fn scopes(&self) -> Option<Result<scopes::Scopes>> {
+        let field = self.str_of(self.scopes?);
+        Some(scopes::decode(&field, self.names.len() as u32))
     }
 
     /// The `file` field.

@@ -137,3 +137,101 @@ fn statements_and_computed_members() {
     let src = "this.c[e.id].w=function(){ q1() };";
     assert_eq!(at(src, "q1"), "this.c[<computed>].w");
 }
+
+/// A map of `generated` with the proposal's example scopes (sourcemap/scopes/tests.rs)
+/// and `mappings` given.
+fn map_with_scopes(scopes: &str, mappings: &str) -> String {
+    let names: Vec<String> = crate::sourcemap::scopes::tests::SPEC_EXAMPLE_NAMES
+        .iter()
+        .map(|n| format!("{:?}", n))
+        .collect();
+    format!(
+        r#"{{"version":3,"sources":["file.js"],"names":[{}],"mappings":"{}","scopes":"{}"}}"#,
+        names.join(","),
+        mappings,
+        scopes
+    )
+}
+
+const EXAMPLE_GENERATED: &str =
+    "var _x = 1;\nfunction _z(_m) {\n  let _y = 2;\n  console.log(_m + _y);\n}\nconsole.log(\"Hello World2\");\n";
+
+fn name(names: &ScopeNames, line: u32, col: u32) -> String {
+    match names.lookup(line, col) {
+        Enclosing::Named(n) => n.to_string(),
+        Enclosing::Anonymous => "<anonymous>".into(),
+        Enclosing::Global => "<unknown>".into(),
+    }
+}
+
+#[test]
+fn the_scopes_field_names_frames() {
+    use crate::sourcemap::scopes::tests::SPEC_EXAMPLE_SCOPES;
+    let json = map_with_scopes(SPEC_EXAMPLE_SCOPES, "AAAA");
+    let map = SourceMap::parse(json.as_bytes()).unwrap();
+    let names = ScopeNames::build(EXAMPLE_GENERATED.as_bytes(), Some(&map)).unwrap();
+    // in `_z`'s body, in the inlined call of `z`, and in top-level code
+    assert_eq!(name(&names, 2, 2), "z");
+    assert_eq!(name(&names, 1, 16), "z");
+    assert_eq!(name(&names, 1, 15), "<unknown>");
+    assert_eq!(name(&names, 4, 1), "<unknown>");
+    assert_eq!(name(&names, 5, 12), "z");
+    assert_eq!(name(&names, 5, 28), "<unknown>");
+    assert_eq!(name(&names, 0, 4), "<unknown>");
+    // the map alone names them too (no generated file)
+    let alone = ScopeNames::from_map(&map).unwrap();
+    assert_eq!(name(&alone, 3, 0), "z");
+    // the parse of the generated file would have named it `_z` (no mappings to `z`)
+    let parsed = ScopeNames::build(EXAMPLE_GENERATED.as_bytes(), None).unwrap();
+    assert_eq!(name(&parsed, 2, 2), "_z");
+}
+
+#[test]
+fn scopes_that_cannot_name_fall_back_to_the_generated_file() {
+    for scopes in [
+        "",                             // empty
+        "BCAAU,DAC,CKA",                // original scopes only
+        "BCAAU,CKA,ECAA",               // malformed (not closed)
+        "BCAAU,CKA,ECAA,FE,ECAC,FE,FA", // a definition out of range
+    ] {
+        let json = map_with_scopes(scopes, "AAAA");
+        let map = SourceMap::parse(json.as_bytes()).unwrap();
+        assert!(ScopeNames::from_map(&map).is_none(), "{scopes}");
+        let names = ScopeNames::build(EXAMPLE_GENERATED.as_bytes(), Some(&map)).unwrap();
+        assert_eq!(name(&names, 2, 2), "_z", "{scopes}");
+    }
+}
+
+#[test]
+fn ranges_without_definitions_and_block_scopes() {
+    // names: 0 f, 1 g. Original: root, f (stack frame) with a block inside, g (stack
+    // frame, no name). Generated: a range without definition at 0:0-0:100; in it f's
+    // range 0:10-0:50 with a block range (definition: the block) 0:20-0:30; a stack
+    // frame without definition 0:60-0:70; g's range 0:80-0:90.
+    let scopes = "BAAA,BFBAA,BABC,CBC,CBA,BEBA,CBA,CEA,EAA,ECKC,ECKC,FK,FU,EEK,FK,ECKC,FK,FK";
+    let json = format!(
+        r#"{{"version":3,"sources":["a.js"],"names":["f","g"],"mappings":"","scopes":"{}"}}"#,
+        scopes
+    );
+    let map = SourceMap::parse(json.as_bytes()).unwrap();
+    let s = map.scopes().unwrap().unwrap();
+    assert_eq!(s.ranges.len(), 5, "{:?}", s);
+    let names = ScopeNames::from_map(&map).unwrap();
+    let got: Vec<String> = [5, 10, 25, 35, 55, 65, 85, 95]
+        .iter()
+        .map(|&c| name(&names, 0, c))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "<unknown>",
+            "f",
+            "f",
+            "f",
+            "<unknown>",
+            "<anonymous>",
+            "<anonymous>",
+            "<unknown>"
+        ]
+    );
+}

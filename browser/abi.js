@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -158,6 +158,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_lookup", ["h: i32", "line: i32", "col: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_lookup_many", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_tokens", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

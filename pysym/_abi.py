@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 10
+ABI_VERSION = 11
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -162,6 +162,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_lookup', ('h: i32', 'line: i32', 'col: i32', 'bias: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_lookup_many', ('h: i32', 'ptr: i32', 'count: i32', 'bias: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_tokens', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_open', ('fh: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

@@ -24,7 +24,7 @@ mod symcache;
 mod trace;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 10;
+pub const ABI_VERSION: i32 = 11;
 
 /// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
 pub mod status;
@@ -369,4 +369,13 @@ pub extern "C" fn pysym_smcache_lookup_many(h: u32, ptr: u32, count: u32, bias_v
 #[no_mangle]
 pub extern "C" fn pysym_smcache_tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
     smcache::tokens(h, start, count, out)
+}
+
+// -- ABI 11 ---------------------------------------------------------------------------
+
+/// Opens the source map cache in host file `fh`, read by pages as calls need them (the
+/// file stays in the host's table until the handle is freed).
+#[no_mangle]
+pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
+    smcache::open(fh, out)
 }

@@ -267,3 +267,26 @@ def test_truncated_file_after_open_fails_that_call_only(engine: str, tmp_path: P
         assert other.lookup(0, 30) == tok
     cache.close()
 
+
+def test_token_arrays_equal_iteration(engine: str) -> None:
+    """SourceMap.token_arrays / SourceMapCache.token_arrays: the same segments as iterating
+    the map, field by field, with NONE where a Token has None."""
+    map_bytes, js = _bundle("preact")
+    with pysym.SourceMap.from_bytes(map_bytes) as sm, pysym.SourceMapCache.from_sourcemap(map_bytes, js) as cache:
+        want = list(sm)
+        for owner in (sm, cache):
+            t = owner.token_arrays()
+            assert isinstance(t, pysym.TokenArrays)
+            assert len(t.dst_line) == len(t.name) == len(want) > 1000
+            assert t.sources == sm.sources and t.names == sm.names
+            assert [t.token(i) for i in range(len(want))] == want
+            none = 0xFFFFFFFF
+            for i, tok in enumerate(want):
+                assert (t.dst_line[i], t.dst_col[i]) == (tok.dst_line, tok.dst_col)
+                assert t.src[i] == none if tok.src is None else t.sources[t.src[i]] == tok.src
+                assert t.name[i] == none if tok.name is None else t.names[t.name[i]] == tok.name
+    unmapped = b'{"version":3,"sources":["a.js"],"names":["n"],"mappings":"A,CAAAA,C"}'
+    with pysym.SourceMap.from_bytes(unmapped) as sm:
+        t = sm.token_arrays()
+        assert list(t.src) == [0xFFFFFFFF, 0, 0xFFFFFFFF] and list(t.name) == [0xFFFFFFFF, 0, 0xFFFFFFFF]
+        assert [t.token(i) for i in range(3)] == list(sm)

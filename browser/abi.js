@@ -159,6 +159,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_lookup_many", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_tokens", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

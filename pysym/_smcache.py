@@ -60,6 +60,8 @@ class SourceMapCache(_MapFields):
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
+        #: (table kind, index) -> entry, read one at a time before the whole table is
+        self._singles: Dict[Tuple[int, int], Optional[str]] = {}
         try:
             self._open(self._read_metadata)
         except BaseException:
@@ -252,11 +254,36 @@ class SourceMapCache(_MapFields):
 
     # -- lookups -------------------------------------------------------------------
 
-    def _function(self, word: int) -> Optional[str]:
+    def _single(self, kind: int, idx: int) -> Optional[str]:
+        """Entry ``idx`` of table ``kind`` by itself (pysym_smcache_string): a single lookup
+        on a fresh cache reads one name, not babylon.js's 1 MB of them."""
+        key = (kind, idx)
+        try:
+            return self._singles[key]
+        except KeyError:
+            pass
+        rt = self._rt
+        with rt.lock:
+            found = self._call("pysym_smcache_string", kind, idx, rt.out_slot)
+            value = rt.result_bytes().decode("utf-8") if found else None
+        if len(self._singles) < 4096:
+            self._singles[key] = value
+        return value
+
+    def _name(self, idx: int) -> Optional[str]:
+        if idx == _NONE:
+            return None
+        if self._names is not None:
+            return self._names[idx]
+        return self._single(1, idx)
+
+    def _function(self, word: int, batch: bool = False) -> Optional[str]:
         if word == _NONE:
             return None
         if word == _ANONYMOUS:
             return "<anonymous>"
+        if self._functions is None and not batch:
+            return self._single(3, word)
         return self._function_table()[word]
 
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
@@ -269,9 +296,7 @@ class SourceMapCache(_MapFields):
             if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
                 return None
             w = rt.out(8)
-        name = w[5]
-        return _token(w[0], w[1], self._sources[w[2]], w[3], w[4],
-                      None if name == _NONE else self._name_table()[name], self._function(w[7]))
+        return _token(w[0], w[1], self._sources[w[2]], w[3], w[4], self._name(w[5]), self._function(w[7]))
 
     def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
         """Many lookups in one boundary crossing per batch (see :meth:`SourceMap.lookup_many`)."""
@@ -291,7 +316,7 @@ class SourceMapCache(_MapFields):
                 j = width * i
                 name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
-                                  None if name == _NONE else names[name], self._function(function)))
+                                  None if name == _NONE else names[name], self._function(function, True)))
         return out
 
     def __iter__(self) -> Iterator[Token]:

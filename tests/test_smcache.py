@@ -290,3 +290,23 @@ def test_token_arrays_equal_iteration(engine: str) -> None:
         t = sm.token_arrays()
         assert list(t.src) == [0xFFFFFFFF, 0, 0xFFFFFFFF] and list(t.name) == [0xFFFFFFFF, 0, 0xFFFFFFFF]
         assert [t.token(i) for i in range(3)] == list(sm)
+
+
+def test_single_lookup_reads_one_name(engine: str) -> None:
+    """A single lookup on a fresh cache reads its name and function name by themselves
+    (pysym_smcache_string), not the whole tables; the answers are the batch's."""
+    map_bytes, js = _bundle("preact")
+    data = pysym.SourceMapCache.from_sourcemap(map_bytes, js).to_bytes()
+    lines, cols = _positions(map_bytes, js, False)
+    with pysym.SourceMapCache.from_bytes(data) as batch:
+        want = batch.lookup_many(lines, cols)
+    named = [i for i, t in enumerate(want) if t is not None and t.name and t.function_name][:20]
+    assert len(named) == 20
+    with pysym.SourceMapCache.from_bytes(data) as cache:
+        for i in named:
+            assert cache.lookup(lines[i], cols[i]) == want[i]
+        assert cache._names is None and cache._functions is None
+        assert cache._single(1, 10**6) is None and cache._single(2, 0) == cache.file
+        with pytest.raises(pysym.PysymError, match="kind must be 0 to 3"):
+            cache._single(7, 0)
+        assert cache.names[cache.names.index(want[named[0]].name)] == want[named[0]].name

@@ -379,3 +379,10 @@ pub extern "C" fn pysym_smcache_tokens(h: u32, start: u32, count: u32, out: u32)
 pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
     smcache::open(fh, out)
 }
+
+/// One string of a cache's table (kinds as `pysym_smcache_strings`, 0 to 3): 1 and its
+/// bytes in the result buffer, or 0 for a null entry.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
+    smcache::string(h, kind, idx, out)
+}

@@ -223,3 +223,29 @@ pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
         Err(e) => c.fail(e),
     })
 }
+
+/// One entry of a string table (kinds 0 to 3 as `pysym_smcache_strings`) in the result
+/// buffer: 1, or 0 for a null entry or an index past the end. A single lookup needs one
+/// name, not a table of 100,000 read through the pages.
+pub(crate) fn string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
+    let table = match kind {
+        0 => Table::Sources,
+        1 => Table::Names,
+        2 => Table::Meta,
+        3 => Table::FunctionNames,
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("string table kind must be 0 to 3, not {}", kind),
+            )
+        }
+    };
+    with_cache!(h, |c| match c.string(table, idx) {
+        Ok(Some(text)) => {
+            publish_bytes(text.as_bytes(), out);
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => c.fail(e),
+    })
+}

@@ -166,6 +166,8 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_tokens", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_js_find_links", ["ptr: i32", "len: i32", "units: i32", "out: i32"], ["i32"]],
   ["pysym_decode_data_url", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -4,7 +4,7 @@ The parsers run inside one wasm module (``pysym/_wasm/pysym.wasm``) on wasmtime 
 wasmer; they can read only the bytes the host hands them.
 """
 
-from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceContext, SourceMap, Token
+from ._api import GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, SourceContext, SourceMap, Token, TokenArrays
 from ._engine import EngineUnavailable
 from ._errors import (
     FileChangedError,
@@ -39,6 +39,7 @@ __all__ = [
     "SourceMap",
     "SourceMapCache",
     "Token",
+    "TokenArrays",
     "SourceContext",
     "GREATEST_LOWER_BOUND",
     "LEAST_UPPER_BOUND",

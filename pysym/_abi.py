@@ -170,6 +170,8 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_tokens', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
     ('pysym_js_find_links', ('ptr: i32', 'len: i32', 'units: i32', 'out: i32'), ('i32',)),
     ('pysym_decode_data_url', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_open', ('fh: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_string', ('h: i32', 'kind: i32', 'idx: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

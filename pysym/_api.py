@@ -16,6 +16,7 @@ from ._host import HandleOwner, PinnedFile, Runtime, StringTable, _monotonic, ge
 __all__ = [
     "SourceMap",
     "Token",
+    "TokenArrays",
     "SourceContext",
     "GREATEST_LOWER_BOUND",
     "LEAST_UPPER_BOUND",
@@ -55,6 +56,34 @@ class Token:
     src_col: Optional[int]
     name: Optional[str]
     function_name: Optional[str] = None
+
+
+class TokenArrays(NamedTuple):
+    """Every segment of a map as columns (:meth:`SourceMap.token_arrays`): one ``array('I')``
+    per field, index ``i`` of each the ``i``-th segment in generated order, and the tables
+    the indices point into. ``src`` and ``name`` are indices into ``sources`` and
+    ``names``; an absent field (a segment without an original position, or without a name)
+    is ``NONE`` (``0xFFFFFFFF``) in every column it would fill.
+
+    Iterating a map as :class:`Token` objects makes one Python object per segment; these
+    columns make six arrays, filled in C from the module's records.
+    """
+
+    dst_line: "array.array[int]"
+    dst_col: "array.array[int]"
+    src: "array.array[int]"
+    src_line: "array.array[int]"
+    src_col: "array.array[int]"
+    name: "array.array[int]"
+    sources: List[Optional[str]]
+    names: List[Optional[str]]
+
+    def token(self, i: int) -> "Token":
+        """Segment ``i`` as a :class:`Token` (what iterating the map gives)."""
+        src, name = self.src[i], self.name[i]
+        return _token(self.dst_line[i], self.dst_col[i], None if src == _NONE else self.sources[src],
+                      None if src == _NONE else self.src_line[i], None if src == _NONE else self.src_col[i],
+                      None if name == _NONE else self.names[name])
 
 
 class SourceContext(NamedTuple):
@@ -177,6 +206,7 @@ class _MapFields(HandleOwner):
     text through each one's export (``_CONTENT_EXPORT``)."""
 
     _CONTENT_EXPORT = ""
+    _TOKENS_EXPORT = ""
     _sources: StringTable
     _file: Optional[str]
     _debug_id: Optional[str]
@@ -216,6 +246,24 @@ class _MapFields(HandleOwner):
         except ValueError:
             return None
 
+    def token_arrays(self) -> TokenArrays:
+        """Every segment in generated order as columns (:class:`TokenArrays`): the fast way
+        to go over all of a large map's segments (tens of millions a second, against
+        ~0.5 million a second as :class:`Token` objects)."""
+        step = 1 << 18  # tokens per call: bounds the module's result buffer (6 MiB)
+        rt = self._rt
+        n = len(self)  # type: ignore[arg-type]
+        columns = [array.array("I") for _ in range(_wire.TOKEN_WORDS)]
+        for start in range(0, n, step):
+            with rt.lock:
+                self._call(self._TOKENS_EXPORT, start, step, rt.out_slot)
+                raw = rt.result_bytes()
+            for column, part in zip(columns, _wire.token_columns(_wire.decode_token_records(raw).records)):
+                column.extend(part)
+        dst_line, dst_col, src, src_line, src_col, name = columns
+        return TokenArrays(dst_line, dst_col, src, src_line, src_col, name, self._sources.to_list(),
+                           self._name_table().to_list())
+
     def source_content(self, source: Union[str, int]) -> Optional[str]:
         """The source's text from ``sourcesContent`` (a source map cache has it only if
         built with ``sources_content=True``), or ``None``. A map's content strings are
@@ -240,6 +288,7 @@ class SourceMap(_MapFields):
 
     _FREE_EXPORT = "pysym_sourcemap_free"
     _CONTENT_EXPORT = "pysym_sourcemap_source_content"
+    _TOKENS_EXPORT = "pysym_sourcemap_tokens"
 
     def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()

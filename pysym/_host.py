@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import _abi, _errors, _wire
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
@@ -59,7 +59,10 @@ _compile_lock = threading.Lock()
 
 #: exports that may call host imports, i.e. re-enter Python in the middle of the call
 _REENTERING = frozenset(["pysym_sourcemap_from_file", "pysym_symcache_from_file",
-                         "pysym_symcache_build", "pysym_object_info"])
+                         "pysym_symcache_build", "pysym_object_info",
+                         # a SourceMapCache reads its pages through the file table
+                         "pysym_smcache_open", "pysym_smcache_strings", "pysym_smcache_source_content",
+                         "pysym_smcache_lookup", "pysym_smcache_lookup_many", "pysym_smcache_tokens"])
 #: seconds the interpreter's exit waits for such calls (SECURITY.md "Host-side guarantees")
 EXIT_WAIT = 30.0
 
@@ -427,6 +430,9 @@ class _FileTable(HostImports):
 
     def __init__(self) -> None:
         self._files: Dict[int, FileSource] = {}
+        #: files kept for the life of an object (a SourceMapCache's pages): not the input
+        #: of any one call, so not in total_size
+        self._kept: Set[int] = set()
         self._next = 1
         # Set by the caller of a long export (symcache builds) for the length of the call.
         self.on_progress: Optional[Callable[[int, int], None]] = None
@@ -434,14 +440,17 @@ class _FileTable(HostImports):
         # the module's output is refused.
         self.output: Optional[BuildOutput] = None
 
-    def add(self, source: FileSource) -> int:
+    def add(self, source: FileSource, kept: bool = False) -> int:
         fh = self._next
         self._next += 1
         self._files[fh] = source
+        if kept:
+            self._kept.add(fh)
         return fh
 
     def remove(self, fh: int) -> None:
         self._files.pop(fh, None)
+        self._kept.discard(fh)
 
     def get(self, fh: int) -> Optional[FileSource]:
         return self._files.get(fh)
@@ -450,6 +459,8 @@ class _FileTable(HostImports):
         """Bytes of all files currently open to the module (the input of the next call)."""
         total = 0
         for fh in list(self._files):
+            if fh in self._kept:
+                continue
             try:
                 total += max(0, self.file_size(fh))
             except Exception:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _abi, _wire
 from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _in_range, _MapFields, _pair_batches, _token, _tokens_of
-from ._errors import FileChangedError, InputTooLargeError, MemoryLimitError
+from ._errors import FileChangedError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
@@ -31,8 +32,10 @@ def _as_bytes(data: Any) -> bytes:
 
 class SourceMapCache(_MapFields):
     """A source map (and the function names of its generated file) in a portable binary
-    form that loads without parsing: the module checks the header and reads the tables
-    in place. The same bytes work in the browser (``browser/smcache.js``).
+    form that loads without parsing or copying: the module checks the header and reads
+    the pages of the tables a call needs from the host (the bytes given, or the file), at
+    most 1 MiB of them kept per cache. The same bytes work in the browser
+    (``browser/smcache.js``, which hands the whole cache to the module).
 
     Build one with :meth:`from_sourcemap`, keep :meth:`to_bytes` (or :meth:`write`),
     open it later with :meth:`from_bytes` or :meth:`from_path`. Lookups give the same
@@ -42,20 +45,28 @@ class SourceMapCache(_MapFields):
 
     _FREE_EXPORT = "pysym_smcache_free"
     _CONTENT_EXPORT = "pysym_smcache_source_content"
+    _TOKENS_EXPORT = "pysym_smcache_tokens"
 
     def __init__(self, data: Optional[bytes], runtime: Optional[Runtime] = None, *,
                  _path: Optional[str] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._head: Optional[bytes] = None
-        self._spans: Dict[int, Tuple[int, int]] = {}  # instance serial -> the file's bytes there
         if _path is not None:
-            self._pinned = PinnedFile(_path)  # reloads read these very bytes (_host.PinnedFile)
+            self._pinned = PinnedFile(_path)  # pages are read from this very file (_host.PinnedFile)
+        #: (file table, handle) the module reads the pages through, for the object's life
+        self._kept: Optional[Tuple[Any, int]] = None
         self._handles: Dict[int, int] = {}
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
-        self._open(self._read_metadata)
+        #: (table kind, index) -> entry, read one at a time before the whole table is
+        self._singles: Dict[Tuple[int, int], Optional[str]] = {}
+        try:
+            self._open(self._read_metadata)
+        except BaseException:
+            self._forget_file()
+            raise
 
     # -- construction --------------------------------------------------------------
 
@@ -84,27 +95,23 @@ class SourceMapCache(_MapFields):
                   runtime: Optional[Runtime] = None) -> "SourceMapCache":
         """Opens a cache file written by :meth:`write`.
 
-        The file is read straight into the module's memory (no copy in Python) and stays
-        open (one descriptor, released by :meth:`close`): whenever the cache is loaded again
-        in a fresh instance it is read from the same file, which must not have changed
-        (:class:`pysym.FileChangedError`: size, mtime, header and section directory, and the
-        tables this object holds: sources, names, ``file``/``debugId``; unlike a
-        :class:`SourceMap`'s, the token tables are not hashed, which would cost ~10x the
-        load).
+        Nothing is copied at open but the header: the module reads the pages a call needs
+        (16 KiB each, at most 64 kept) from the file, which stays open (one descriptor,
+        released by :meth:`close`) and must not change: every call checks its size and
+        mtime (:class:`pysym.FileChangedError`), and a reload in a fresh instance also its
+        header and the tables this object holds (sources, names, ``file``/``debugId``).
         """
         return cls(None, runtime, _path=os.fspath(path))
 
     def to_bytes(self) -> bytes:
         """The cache's bytes (what :meth:`from_bytes` opens)."""
         if self._data is None:
-            # Opened from a path: the very bytes the module holds (loaded again, and
-            # checked, if its instance was replaced).
-            rt = self._rt
-            with rt.lock:
-                self._h()
-                live = rt.current()
-                ptr, length = self._spans[live.serial]
-                return live.instance.read(ptr, length)
+            pinned = self._pinned
+            assert pinned is not None
+            with self._rt.lock:
+                self._h()  # a reload in a fresh instance checks the file first
+            with pinned.using("SourceMapCache"):
+                return pinned.read(0, pinned.ident[2])
         return self._data
 
     def write(self, path: "Union[str, os.PathLike[str]]") -> None:
@@ -120,27 +127,66 @@ class SourceMapCache(_MapFields):
                 os.unlink(tmp)
             raise
 
+    def _reading(self) -> ContextManager[Any]:
+        """For the length of a call that may read pages: the pinned file open and unchanged."""
+        if self._pinned is not None:
+            return self._pinned.using("SourceMapCache")
+        return contextlib.nullcontext()
+
+    def _call(self, name: str, *args: int) -> int:
+        with self._reading():
+            return self._rt.check(self._rt.call(name, self._h(), *args))
+
+    def _file_handle(self) -> int:
+        """The handle of the cache's bytes in the runtime's file table (added once per table:
+        a fork starts a new one)."""
+        files = self._rt.files
+        kept = self._kept
+        if kept is None or kept[0] is not files:
+            source: Any = self._data if self._data is not None else self._pinned
+            kept = self._kept = (files, files.add(source, kept=True))
+        return int(kept[1])
+
+    def _forget_file(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept[0].remove(kept[1])
+
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
-        if self._data is not None:
-            ptr, length = rt.put_input(self._data), len(self._data)
-        else:
-            ptr, length = self._read_file(rt)
-        rt.check(rt.call("pysym_smcache_from_bytes", ptr, length, rt.out_slot))
-        handle = live.instance.read_u32(live.out_slot, 1)[0]
-        self._handles[live.serial] = handle
-        if self._data is None:
-            self._spans[live.serial] = (ptr, length)
-            if hasattr(self, "_sources"):
+        with self._reading():
+            if self._pinned is not None:
+                head = self._pinned.read(0, _HEAD)
+                if self._head is None:
+                    self._head = head
+                elif head != self._head:
+                    raise self._pinned._changed("SourceMapCache", "same size and mtime, other header")
+            rt.check(rt.call("pysym_smcache_open", self._file_handle(), rt.out_slot))
+            handle = live.instance.read_u32(live.out_slot, 1)[0]
+            self._handles[live.serial] = handle
+            if self._pinned is not None and hasattr(self, "_sources"):
                 try:
                     self._check_reload()
                 except FileChangedError:
                     # refused every time: nothing of it stays in this instance
-                    del self._handles[live.serial], self._spans[live.serial]
+                    del self._handles[live.serial]
                     rt.call(self._FREE_EXPORT, handle)
                     raise
         return handle
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._forget_file()
+
+    def __del__(self) -> None:
+        super().__del__()
+        try:
+            self._forget_file()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
 
     def _check_reload(self) -> None:
         """A file read again in a fresh instance must give the tables this object holds."""
@@ -154,49 +200,6 @@ class SourceMapCache(_MapFields):
             if StringTable(rt.result_bytes()).to_list() != values:
                 assert self._pinned is not None
                 raise self._pinned._changed("SourceMapCache", "same size and mtime, other tables")
-
-    def _read_file(self, rt: Runtime) -> Tuple[int, int]:
-        """Reads the pinned file into a module allocation: with ``preadv`` straight into
-        linear memory, else through one bytes object."""
-        pinned = self._pinned
-        assert pinned is not None
-        with pinned.using("SourceMapCache"):
-            length = pinned.ident[2]
-            if length > rt.limits.max_input_size:
-                raise InputTooLargeError("the input is %d bytes, more than max_input_size (%d)"
-                                         % (length, rt.limits.max_input_size))
-            instance = rt.current().instance
-            preadv = getattr(os, "preadv", None)
-            if preadv is None or instance.memory_view(0, 0) is None:
-                data = pinned.read(0, length)
-                head, ptr = data[:_HEAD], rt.put_input(data)
-            else:
-                ptr = rt.call("pysym_alloc", length)
-                if ptr == 0:
-                    rt.call("pysym_alloc_failure")
-                    raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
-                try:
-                    view = instance.memory_view(ptr, length)
-                    assert view is not None
-                    done = 0
-                    while done < length:
-                        n = preadv(pinned.fd, [view[done:]], done)
-                        if n <= 0:
-                            break
-                        done += n
-                    head = bytes(view[:_HEAD])
-                    del view
-                    if done != length:
-                        raise pinned._changed("SourceMapCache", "%d bytes read of %d" % (done, length))
-                except BaseException:
-                    rt.call("pysym_free", ptr, length)
-                    raise
-        if self._head is None:
-            self._head = head
-        elif head != self._head:
-            rt.call("pysym_free", ptr, length)
-            raise pinned._changed("SourceMapCache", "same size and mtime, other header")
-        return ptr, length
 
     def _read_metadata(self) -> None:
         rt = self._rt
@@ -252,11 +255,36 @@ class SourceMapCache(_MapFields):
 
     # -- lookups -------------------------------------------------------------------
 
-    def _function(self, word: int) -> Optional[str]:
+    def _single(self, kind: int, idx: int) -> Optional[str]:
+        """Entry ``idx`` of table ``kind`` by itself (pysym_smcache_string): a single lookup
+        on a fresh cache reads one name, not babylon.js's 1 MB of them."""
+        key = (kind, idx)
+        try:
+            return self._singles[key]
+        except KeyError:
+            pass
+        rt = self._rt
+        with rt.lock:
+            found = self._call("pysym_smcache_string", kind, idx, rt.out_slot)
+            value = rt.result_bytes().decode("utf-8") if found else None
+        if len(self._singles) < 4096:
+            self._singles[key] = value
+        return value
+
+    def _name(self, idx: int) -> Optional[str]:
+        if idx == _NONE:
+            return None
+        if self._names is not None:
+            return self._names[idx]
+        return self._single(1, idx)
+
+    def _function(self, word: int, batch: bool = False) -> Optional[str]:
         if word == _NONE:
             return None
         if word == _ANONYMOUS:
             return "<anonymous>"
+        if self._functions is None and not batch:
+            return self._single(3, word)
         return self._function_table()[word]
 
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
@@ -269,15 +297,16 @@ class SourceMapCache(_MapFields):
             if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
                 return None
             w = rt.out(_wire.LOOKUP_OUT_WORDS)
-        name = w[_wire.LOOKUP_OUT_NAME]
         return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._sources[w[_wire.LOOKUP_OUT_SRC]],
-                      w[_wire.LOOKUP_OUT_SRC_LINE], w[_wire.LOOKUP_OUT_SRC_COL],
-                      None if name == _NONE else self._name_table()[name], self._function(w[_wire.LOOKUP_OUT_FUNCTION]))
+                      w[_wire.LOOKUP_OUT_SRC_LINE], w[_wire.LOOKUP_OUT_SRC_COL], self._name(w[_wire.LOOKUP_OUT_NAME]),
+                      self._function(w[_wire.LOOKUP_OUT_FUNCTION]))
 
     def lookup_many(self, lines: Any, cols: Any, bias: int = GREATEST_LOWER_BOUND) -> List[Optional[Token]]:
         """Many lookups in one boundary crossing per batch (see :meth:`SourceMap.lookup_many`)."""
         out: List[Optional[Token]] = []
-        for start, stop, raw in _pair_batches(self, lines, cols, "pysym_smcache_lookup_many", bias):
+        with self._reading():
+            batches = list(_pair_batches(self, lines, cols, "pysym_smcache_lookup_many", bias))
+        for start, stop, raw in batches:
             found = _wire.decode_cache_lookups(raw, stop - start)
             words = found.records
             sources = self._sources
@@ -290,7 +319,7 @@ class SourceMapCache(_MapFields):
                 j = width * i
                 name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
-                                  None if name == _NONE else names[name], self._function(function)))
+                                  None if name == _NONE else names[name], self._function(function, True)))
         return out
 
     def __iter__(self) -> Iterator[Token]:

@@ -1,4 +1,4 @@
-"""The persisted source map cache (``pysym.SourceMapCache``, ABI 10).
+"""The persisted source map cache (``pysym.SourceMapCache``, ABI 10; read by pages, ABI 11).
 
 The oracle is ``SourceMap`` on the same map: a cache must give the very same tokens at
 every mapped position (both biases, and between segments) and, built with the minified
@@ -150,9 +150,9 @@ def test_build_is_deterministic_and_matches_the_browser_fixture(engine: str) -> 
         assert c.to_bytes() == (DATA / "cart.smcache").read_bytes()
 
 
-def test_from_path_reads_into_the_module_and_checks_reloads(engine: str, tmp_path: Path) -> None:
-    """from_path reads the file straight into the module's memory (no bytes object kept);
-    a reload in a fresh instance reads the same file again and refuses other tables."""
+def test_from_path_reads_pages_and_checks_reloads(engine: str, tmp_path: Path) -> None:
+    """from_path keeps no bytes object: the module reads pages of the file; a reload in a
+    fresh instance reads the same file again and refuses other tables."""
     from pysym import _host
     from pysym._limits import Limits
 
@@ -206,3 +206,107 @@ def test_bad_sources_content_fails_only_that_source(engine: str) -> None:
         pysym.SourceMapCache.from_sourcemap(doc, sources_content=True)
     with pysym.SourceMapCache.from_sourcemap(doc) as cache:
         assert len(cache) == 2
+
+
+def _big_map(lines: int, per_line: int) -> bytes:
+    """A generated map of ``lines * per_line`` segments: 4 bytes per segment per column make
+    its cache several MiB, more than the pages a cache keeps (1 MiB)."""
+    seg = ",".join(["GACA"] * (per_line - 1))
+    mappings = ";".join("AAAA," + seg for _ in range(lines))
+    return json.dumps({"version": 3, "sources": ["a.js"], "names": [], "mappings": mappings}).encode()
+
+
+def test_open_reads_pages_not_the_cache(engine: str, tmp_path: Path) -> None:
+    """Opening a cache copies its header, not its bytes: 24 opens of a 4 MB cache grow
+    the module's memory by far less than one copy each would (the bytes stay with the host,
+    registered in its file table until the cache is closed); lookups on pages equal the
+    map's."""
+    from pysym import _host
+
+    rt = _host.Runtime(engine)
+    map_bytes = _big_map(200, 1000)
+    with pysym.SourceMap.from_bytes(map_bytes, runtime=rt) as sm:
+        lines = [line for line in range(0, 200, 3) for _ in range(4)]
+        cols = [c for _ in range(0, 200, 3) for c in (0, 1499, 1500, 5000)]
+        want = sm.lookup_many(lines, cols)
+        data = pysym.SourceMapCache.from_sourcemap(map_bytes, runtime=rt).to_bytes()
+    assert len(data) > 3_500_000 and sum(t is not None for t in want) > 200
+    path = tmp_path / "big.smcache"
+    path.write_bytes(data)
+    pysym.SourceMapCache.from_bytes(data, runtime=rt).close()
+    before = rt.current().instance.memory_size()
+    opened = [pysym.SourceMapCache.from_bytes(data, runtime=rt) for _ in range(12)]
+    opened += [pysym.SourceMapCache.from_path(path, runtime=rt) for _ in range(12)]
+    grown = rt.current().instance.memory_size() - before
+    assert grown < 3 * len(data), "%d bytes more for %d opens of %d bytes" % (grown, len(opened), len(data))
+    assert len(rt.files._files) == 24 and rt.files.total_size() == 0  # kept, not any call's input
+    for cache in opened[::6]:
+        assert cache.lookup_many(lines, cols) == want
+        assert cache.lookup(lines[5], cols[5]) == want[5]
+    for cache in opened:
+        cache.close()
+    assert not rt.files._files
+    with pytest.raises(pysym.InvalidInputError):
+        pysym.SourceMapCache.from_bytes(data[:1000], runtime=rt)
+    assert not rt.files._files, "a refused cache leaves nothing in the file table"
+
+
+def test_truncated_file_after_open_fails_that_call_only(engine: str, tmp_path: Path) -> None:
+    map_bytes, js = _bundle("cart")
+    path = tmp_path / "cart.smcache"
+    with pysym.SourceMapCache.from_sourcemap(map_bytes, js) as built:
+        built.write(path)
+    cache = pysym.SourceMapCache.from_path(path)
+    tok = cache.lookup(0, 30)
+    assert tok is not None
+    with open(path, "r+b") as f:
+        f.truncate(200)
+    with pytest.raises(pysym.FileChangedError):
+        cache.lookup(0, 30)
+    with pysym.SourceMapCache.from_bytes((DATA / "cart.smcache").read_bytes()) as other:
+        assert other.lookup(0, 30) == tok
+    cache.close()
+
+
+def test_token_arrays_equal_iteration(engine: str) -> None:
+    """SourceMap.token_arrays / SourceMapCache.token_arrays: the same segments as iterating
+    the map, field by field, with NONE where a Token has None."""
+    map_bytes, js = _bundle("preact")
+    with pysym.SourceMap.from_bytes(map_bytes) as sm, pysym.SourceMapCache.from_sourcemap(map_bytes, js) as cache:
+        want = list(sm)
+        for owner in (sm, cache):
+            t = owner.token_arrays()
+            assert isinstance(t, pysym.TokenArrays)
+            assert len(t.dst_line) == len(t.name) == len(want) > 1000
+            assert t.sources == sm.sources and t.names == sm.names
+            assert [t.token(i) for i in range(len(want))] == want
+            none = 0xFFFFFFFF
+            for i, tok in enumerate(want):
+                assert (t.dst_line[i], t.dst_col[i]) == (tok.dst_line, tok.dst_col)
+                assert t.src[i] == none if tok.src is None else t.sources[t.src[i]] == tok.src
+                assert t.name[i] == none if tok.name is None else t.names[t.name[i]] == tok.name
+    unmapped = b'{"version":3,"sources":["a.js"],"names":["n"],"mappings":"A,CAAAA,C"}'
+    with pysym.SourceMap.from_bytes(unmapped) as sm:
+        t = sm.token_arrays()
+        assert list(t.src) == [0xFFFFFFFF, 0, 0xFFFFFFFF] and list(t.name) == [0xFFFFFFFF, 0, 0xFFFFFFFF]
+        assert [t.token(i) for i in range(3)] == list(sm)
+
+
+def test_single_lookup_reads_one_name(engine: str) -> None:
+    """A single lookup on a fresh cache reads its name and function name by themselves
+    (pysym_smcache_string), not the whole tables; the answers are the batch's."""
+    map_bytes, js = _bundle("preact")
+    data = pysym.SourceMapCache.from_sourcemap(map_bytes, js).to_bytes()
+    lines, cols = _positions(map_bytes, js, False)
+    with pysym.SourceMapCache.from_bytes(data) as batch:
+        want = batch.lookup_many(lines, cols)
+    named = [i for i, t in enumerate(want) if t is not None and t.name and t.function_name][:20]
+    assert len(named) == 20
+    with pysym.SourceMapCache.from_bytes(data) as cache:
+        for i in named:
+            assert cache.lookup(lines[i], cols[i]) == want[i]
+        assert cache._names is None and cache._functions is None
+        assert cache._single(1, 10**6) is None and cache._single(2, 0) == cache.file
+        with pytest.raises(pysym.PysymError, match="kind must be 0 to 3"):
+            cache._single(7, 0)
+        assert cache.names[cache.names.index(want[named[0]].name)] == want[named[0]].name

@@ -3,10 +3,11 @@
 
 use crate::alloc::input_dealloc;
 use crate::boundary::{fail, put_out};
+use crate::host::HostFile;
 use crate::status;
 use pysym_core::js::names::ScopeNames;
 use pysym_core::minidump::Minidump;
-use pysym_core::sourcemap::cache::SourceMapCache;
+use pysym_core::sourcemap::cache::{Paged, SourceMapCache};
 use pysym_core::sourcemap::SourceMap;
 use pysym_core::symcache::SymCache;
 use std::mem::ManuallyDrop;
@@ -85,9 +86,16 @@ pub(crate) struct KeptMinidump {
     pub size: u64,
 }
 
+/// A source map cache: bytes the module owns (`pysym_smcache_from_bytes`), or a host file
+/// read by pages (`pysym_smcache_open`).
+pub(crate) enum SmCache {
+    Memory(Owned<SourceMapCache<&'static [u8]>>),
+    File(Box<SourceMapCache<Paged<HostFile>>>),
+}
+
 pub(crate) enum Entry {
     SourceMap(Owned<Map>),
-    SmCache(Owned<SourceMapCache<'static>>),
+    SmCache(SmCache),
     SymCache(Owned<SymCache<'static>>),
     Minidump(Box<KeptMinidump>),
 }
@@ -118,7 +126,7 @@ macro_rules! kind {
 }
 
 kind!(Owned<Map>, SourceMap, "source map");
-kind!(Owned<SourceMapCache<'static>>, SmCache, "source map cache");
+kind!(SmCache, SmCache, "source map cache");
 kind!(Owned<SymCache<'static>>, SymCache, "symcache");
 kind!(Box<KeptMinidump>, Minidump, "minidump");
 

@@ -387,3 +387,19 @@ pub extern "C" fn pysym_js_find_links(ptr: u32, len: u32, units: u32, out: u32) 
 pub extern "C" fn pysym_decode_data_url(ptr: u32, len: u32, out: u32) -> i32 {
     links::data_url(ptr, len, out)
 }
+
+// -- Source map caches opened by pages (ABI 11) -----------------------------------------
+
+/// Opens the source map cache in host file `fh`, read by pages as calls need them (the
+/// file stays in the host's table until the handle is freed).
+#[no_mangle]
+pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
+    smcache::open(fh, out)
+}
+
+/// One string of a cache's table (kinds as `pysym_smcache_strings`, 0 to 3): 1 and its
+/// bytes in the result buffer, or 0 for a null entry.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
+    smcache::string(h, kind, idx, out)
+}

@@ -1,24 +1,65 @@
-//! Source map caches (ABI 10): built from a map, read back from bytes.
+//! Source map caches (ABI 10; `pysym_smcache_open` ABI 11): built from a map, read back
+//! from bytes the module owns or, by pages, from a file of the host's table.
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
     fail, fail_core, publish_bytes, publish_result, publish_words, put_out, state, write_string_table,
 };
-use crate::handles::{self, Map, Owned};
+use crate::handles::{self, Map, Owned, SmCache};
+use crate::host::HostFile;
 use crate::records::{self, bias};
 use crate::status;
 use pysym_core::js::names::ScopeNames;
-use pysym_core::sourcemap::cache::{self as smcache, SourceMapCache, Table};
+use pysym_core::sourcemap::cache::{self as smcache, Bytes, Paged, SourceMapCache, Table};
 use pysym_core::sourcemap::NONE;
 use pysym_core::Error;
 
-type Cache = Owned<SourceMapCache<'static>>;
+/// How a cache's errors become statuses: a host file's failed read is the host's status.
+trait Failing {
+    fn fail(&self, e: Error) -> i32;
+    /// `code`, or the host's status if a read failed during the call that gave it.
+    fn status(&self, code: i32) -> i32;
+}
 
-macro_rules! try_cache {
-    ($h:expr) => {
-        match handles::get::<Cache>($h) {
-            Ok(c) => &**c,
-            Err(code) => return code,
+impl Failing for SourceMapCache<&'static [u8]> {
+    fn fail(&self, e: Error) -> i32 {
+        fail_core(e)
+    }
+    fn status(&self, code: i32) -> i32 {
+        code
+    }
+}
+
+impl Failing for SourceMapCache<Paged<HostFile>> {
+    fn fail(&self, e: Error) -> i32 {
+        match self.data().take_failure() {
+            Some(host) => fail(host, format!("host file read failed: {}", e)),
+            None => fail_core(e),
+        }
+    }
+    fn status(&self, code: i32) -> i32 {
+        match self.data().take_failure() {
+            Some(host) if code < 0 => fail(host, format!("host file read failed: {}", state().last_error)),
+            _ => code,
+        }
+    }
+}
+
+/// `$body` with `$c` bound to the cache behind handle `$h`, whichever its kind.
+macro_rules! with_cache {
+    ($h:expr, |$c:ident| $body:expr) => {
+        match handles::get::<SmCache>($h) {
+            Ok(SmCache::Memory(owned)) => {
+                let $c: &SourceMapCache<&'static [u8]> = &**owned;
+                let code = $body;
+                $c.status(code)
+            }
+            Ok(SmCache::File(file)) => {
+                let $c: &SourceMapCache<Paged<HostFile>> = &**file;
+                let code = $body;
+                $c.status(code)
+            }
+            Err(code) => code,
         }
     };
 }
@@ -48,17 +89,36 @@ pub(crate) fn build(h: u32, flags: u32, out: u32) -> i32 {
 
 pub(crate) fn from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
     match Owned::parse(ptr as *mut u8, len as usize, SourceMapCache::parse) {
-        Ok(cache) => handles::insert(cache, out),
+        Ok(cache) => handles::insert(SmCache::Memory(cache), out),
         Err(e) => fail_core(e),
     }
 }
 
+/// Opens the cache in host file `fh`, which stays in the host's table while the handle
+/// lives: the header now, every other page when a call needs it.
+pub(crate) fn open(fh: u32, out: u32) -> i32 {
+    let file = match HostFile::open(fh) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match SourceMapCache::open_or_return(Paged::new(file)) {
+        Ok(cache) => handles::insert(SmCache::File(Box::new(cache)), out),
+        Err((e, paged)) => match paged.take_failure() {
+            Some(host) => fail(host, format!("host file {}: {}", fh, e)),
+            None => fail_core(e),
+        },
+    }
+}
+
 pub(crate) fn free(h: u32) -> i32 {
-    handles::free::<Cache>(h)
+    handles::free::<SmCache>(h)
 }
 
 pub(crate) fn info(h: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
+    with_cache!(h, |c| info_of(c, out))
+}
+
+fn info_of<S: Bytes>(c: &SourceMapCache<S>, out: u32) -> i32 {
     put_out(
         out,
         &[
@@ -74,16 +134,22 @@ pub(crate) fn info(h: u32, out: u32) -> i32 {
 }
 
 pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
-    let (table, n) = match kind {
-        0 => (Table::Sources, c.source_count()),
-        1 => (Table::Names, c.name_count()),
-        2 => (Table::Meta, 2),
-        3 => (Table::FunctionNames, c.function_name_count()),
+    with_cache!(h, |c| strings_of(c, kind, out))
+}
+
+fn strings_of<S: Bytes>(c: &SourceMapCache<S>, kind: u32, out: u32) -> i32
+where
+    SourceMapCache<S>: Failing,
+{
+    let table = match kind {
+        0 => Table::Sources,
+        1 => Table::Names,
+        2 => Table::Meta,
+        3 => Table::FunctionNames,
         4 => {
             return match c.ignore_list() {
                 Ok(list) => publish_words(list, out),
-                Err(e) => fail_core(e),
+                Err(e) => c.fail(e),
             }
         }
         _ => {
@@ -93,32 +159,28 @@ pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
             )
         }
     };
-    let mut items = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        match c.string(table, i) {
-            Ok(s) => items.push(s.map(std::borrow::Cow::Borrowed)),
-            Err(e) => return fail_core(e),
-        }
-    }
-    write_string_table(items.into_iter());
+    let strings = match c.strings(table) {
+        Ok(s) => s,
+        Err(e) => return c.fail(e),
+    };
+    write_string_table((0..strings.len()).map(|i| strings.get(i).map(std::borrow::Cow::Borrowed)));
     publish_result(out)
 }
 
 pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
-    match c.string(Table::Contents, src) {
+    with_cache!(h, |c| match c.string(Table::Contents, src) {
         Ok(Some(text)) => {
             publish_bytes(text.as_bytes(), out);
             1
         }
         Ok(None) => 0,
-        Err(e) => fail_core(e),
-    }
+        Err(e) => c.fail(e),
+    })
 }
 
 /// The function-name word of a lookup: an index into table 3, or NONE (top-level code
 /// or no scopes in the cache), or NONE - 1 (an anonymous function).
-fn function_word(c: &SourceMapCache<'_>, line: u32, col: u32) -> Result<u32, Error> {
+fn function_word<S: Bytes>(c: &SourceMapCache<S>, line: u32, col: u32) -> Result<u32, Error> {
     Ok(match c.function(line, col)? {
         smcache::Function::Unknown | smcache::Function::Global => NONE,
         smcache::Function::Anonymous => NONE - 1,
@@ -127,7 +189,13 @@ fn function_word(c: &SourceMapCache<'_>, line: u32, col: u32) -> Result<u32, Err
 }
 
 pub(crate) fn lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
+    with_cache!(h, |c| lookup_of(c, line, col, bias_value, out))
+}
+
+fn lookup_of<S: Bytes>(c: &SourceMapCache<S>, line: u32, col: u32, bias_value: u32, out: u32) -> i32
+where
+    SourceMapCache<S>: Failing,
+{
     let b = match bias(bias_value) {
         Ok(b) => b,
         Err(code) => return code,
@@ -135,15 +203,18 @@ pub(crate) fn lookup(h: u32, line: u32, col: u32, bias_value: u32, out: u32) -> 
     match c.lookup_indexed(line, col, b) {
         Ok(Some((i, t))) if t.src != NONE => match function_word(c, line, col) {
             Ok(f) => records::put_found(Some(&t), &[i, f], out),
-            Err(e) => fail_core(e),
+            Err(e) => c.fail(e),
         },
         Ok(_) => 0,
-        Err(e) => fail_core(e),
+        Err(e) => c.fail(e),
     }
 }
 
 pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
+    with_cache!(h, |c| lookup_many_of(c, ptr, count, bias_value, out))
+}
+
+fn lookup_many_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
     let b = match bias(bias_value) {
         Ok(b) => b,
         Err(code) => return code,
@@ -157,7 +228,34 @@ pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u3
 }
 
 pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
-    let c = try_cache!(h);
-    let end = start.saturating_add(count).min(c.token_count());
-    records::publish_tokens((start..end).map(|i| c.token(i)), out)
+    with_cache!(h, |c| match c.tokens(start, count) {
+        Ok(tokens) => records::publish_tokens(tokens.into_iter().map(|t| Ok(Some(t))), out),
+        Err(e) => c.fail(e),
+    })
+}
+
+/// One entry of a string table (kinds 0 to 3 as `pysym_smcache_strings`) in the result
+/// buffer: 1, or 0 for a null entry or an index past the end. A single lookup needs one
+/// name, not a table of 100,000 read through the pages.
+pub(crate) fn string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
+    let table = match kind {
+        0 => Table::Sources,
+        1 => Table::Names,
+        2 => Table::Meta,
+        3 => Table::FunctionNames,
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("string table kind must be 0 to 3, not {}", kind),
+            )
+        }
+    };
+    with_cache!(h, |c| match c.string(table, idx) {
+        Ok(Some(text)) => {
+            publish_bytes(text.as_bytes(), out);
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => c.fail(e),
+    })
 }

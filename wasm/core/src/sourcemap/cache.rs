@@ -10,6 +10,10 @@ use super::{Bias, SourceMap, Token, NONE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::js::names::{ScopeNames, ANONYMOUS, GLOBAL};
 use crate::js::scopes::Pos;
+use std::borrow::Cow;
+
+mod paged;
+pub use paged::{Bytes, Paged, MAX_PAGES, PAGE};
 
 /// The first 8 bytes of every cache.
 pub const MAGIC: &[u8; 8] = b"PYSYMSMC";
@@ -68,6 +72,31 @@ impl Table {
             Table::Meta => META,
             Table::Contents => CONTENTS,
         }
+    }
+}
+
+/// A whole string table ([`SourceMapCache::strings`]), its entries checked.
+pub struct Strings<'a> {
+    section: Cow<'a, [u8]>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Strings<'_> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Entry `i` (`None`: a null entry or past the end).
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let (a, b) = (*self.spans.get(i)?)?;
+        // checked UTF-8 when the table was read
+        std::str::from_utf8(&self.section[a..b]).ok()
     }
 }
 
@@ -217,9 +246,17 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/// A cache read in place from its bytes.
+#[inline]
+fn word(s: &[u8], i: usize) -> Option<u32> {
+    let b = s.get(i.checked_mul(4)?..i.checked_mul(4)?.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A cache read in place from its bytes: a slice ([`SourceMapCache::parse`]) or pages of
+/// a file ([`SourceMapCache::open`] with a [`Paged`] reader).
 #[derive(Debug)]
-pub struct SourceMapCache<'data> {
+pub struct SourceMapCache<S> {
+    data: S,
     flags: u32,
     line_count: u32,
     token_count: u32,
@@ -227,27 +264,60 @@ pub struct SourceMapCache<'data> {
     name_count: u32,
     scope_count: u32,
     fn_name_count: u32,
-    sections: [&'data [u8]; SECTIONS],
+    /// (offset, length) of each section
+    sections: [(u64, u64); SECTIONS],
     /// Entries of each string table (sections without one: 0).
     table_len: [u32; SECTIONS],
 }
 
-#[inline]
-fn word(s: &[u8], i: usize) -> Option<u32> {
-    let b = s.get(i.checked_mul(4)?..i.checked_mul(4)?.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+impl<'data> SourceMapCache<&'data [u8]> {
+    /// Checks the header and the section directory of a cache in memory.
+    pub fn parse(data: &'data [u8]) -> Result<Self> {
+        Self::open(data)
+    }
 }
 
-impl<'data> SourceMapCache<'data> {
-    /// Checks the header and the section directory (constant time: tables are not read).
-    pub fn parse(data: &'data [u8]) -> Result<Self> {
-        if data.len() < DATA_START || &data[..8] != MAGIC {
-            if data.len() >= 8 && &data[..8] == MAGIC {
-                return Err(corrupt(format!("truncated header ({} bytes)", data.len())));
+impl<S: Bytes> SourceMapCache<S> {
+    /// Checks the header and the section directory (constant time: the header and the
+    /// first word of each string table are read, the tables are not).
+    pub fn open(data: S) -> Result<Self> {
+        Self::open_or_return(data).map_err(|(e, _)| e)
+    }
+
+    /// [`open`](Self::open), giving `data` back on failure (a [`Paged`] reader keeps why a
+    /// read failed).
+    pub fn open_or_return(data: S) -> std::result::Result<Self, (Error, S)> {
+        match Self::layout(&data) {
+            Ok(l) => Ok(SourceMapCache {
+                data,
+                flags: l.flags,
+                line_count: l.line_count,
+                token_count: l.token_count,
+                source_count: l.source_count,
+                name_count: l.name_count,
+                scope_count: l.scope_count,
+                fn_name_count: l.fn_name_count,
+                sections: l.sections,
+                table_len: l.table_len,
+            }),
+            Err(e) => Err((e, data)),
+        }
+    }
+
+    fn layout(data: &S) -> Result<SourceMapCache<()>> {
+        let size = data.size();
+        if size < DATA_START as u64 {
+            let head = data.bytes(0, size.min(8))?;
+            if &head[..] == MAGIC {
+                return Err(corrupt(format!("truncated header ({size} bytes)")));
             }
             return Err(corrupt("bad magic (expected PYSYMSMC)"));
         }
-        let h = |i: usize| word(&data[8..HEADER], i).unwrap_or(0);
+        let head = data.bytes(0, DATA_START as u64)?.into_owned();
+        if &head[..8] != MAGIC {
+            return Err(corrupt("bad magic (expected PYSYMSMC)"));
+        }
+        let h = |i: usize| word(&head[8..HEADER], i).unwrap_or(0);
         let version = h(0);
         if version != VERSION {
             return Err(corrupt(format!("version {version}, this reader reads {VERSION}")));
@@ -260,18 +330,17 @@ impl<'data> SourceMapCache<'data> {
         if flags & !(FLAG_INDEX_MAP | FLAG_SCOPES | FLAG_CONTENTS) != 0 {
             return Err(corrupt(format!("unknown flags {flags:#x}")));
         }
-        let mut sections: [&[u8]; SECTIONS] = [&[]; SECTIONS];
+        let mut sections = [(0u64, 0u64); SECTIONS];
+        let dir = &head[HEADER..DATA_START];
         for (k, section) in sections.iter_mut().enumerate() {
-            let dir = &data[HEADER..DATA_START];
             let (off, len) = (word(dir, 2 * k).unwrap_or(0), word(dir, 2 * k + 1).unwrap_or(0));
             let end = off as u64 + len as u64;
-            if off % 4 != 0 || (off as usize) < DATA_START || end > data.len() as u64 {
+            if off % 4 != 0 || (off as usize) < DATA_START || end > size {
                 return Err(corrupt(format!(
-                    "section {k} ({len} bytes at {off}) lies outside the {} bytes",
-                    data.len()
+                    "section {k} ({len} bytes at {off}) lies outside the {size} bytes"
                 )));
             }
-            *section = &data[off as usize..end as usize];
+            *section = (off as u64, len as u64);
         }
         let contents = if flags & FLAG_CONTENTS != 0 { source_count } else { 0 };
         let words_of = |n: u32| n as u64 * 4;
@@ -287,14 +356,14 @@ impl<'data> SourceMapCache<'data> {
             (SCOPE_NAME, words_of(scope_count)),
         ];
         for (k, want) in expect {
-            if sections[k].len() as u64 != want {
+            if sections[k].1 != want {
                 return Err(corrupt(format!(
                     "section {k} is {} bytes, expected {want}",
-                    sections[k].len()
+                    sections[k].1
                 )));
             }
         }
-        if sections[IGNORE].len() % 4 != 0 {
+        if sections[IGNORE].1 % 4 != 0 {
             return Err(corrupt("ignore list is not whole u32s"));
         }
         let mut table_len = [0u32; SECTIONS];
@@ -305,17 +374,17 @@ impl<'data> SourceMapCache<'data> {
             (META, 2),
             (CONTENTS, contents),
         ] {
-            let s = sections[k];
-            let n = word(s, 0).unwrap_or(NONE);
-            if n != want || 4 + 8 * n as u64 > s.len() as u64 {
+            let (off, len) = sections[k];
+            let n = if len >= 4 { data.word(off)? } else { NONE };
+            if n != want || 4 + 8 * n as u64 > len {
                 return Err(corrupt(format!(
-                    "string table {k}: {n} entries in {} bytes, expected {want} entries",
-                    s.len()
+                    "string table {k}: {n} entries in {len} bytes, expected {want} entries"
                 )));
             }
             table_len[k] = n;
         }
         Ok(SourceMapCache {
+            data: (),
             flags,
             line_count,
             token_count,
@@ -326,6 +395,11 @@ impl<'data> SourceMapCache<'data> {
             sections,
             table_len,
         })
+    }
+
+    /// Where the bytes come from.
+    pub fn data(&self) -> &S {
+        &self.data
     }
 
     /// Header flags (`FLAG_*`).
@@ -359,36 +433,70 @@ impl<'data> SourceMapCache<'data> {
     }
 
     /// Entry `idx` of a string table: `Ok(None)` for a null entry or an index past the end.
-    pub fn string(&self, table: Table, idx: u32) -> Result<Option<&'data str>> {
+    pub fn string(&self, table: Table, idx: u32) -> Result<Option<Cow<'_, str>>> {
         let k = table.section();
         if idx >= self.table_len[k] {
             return Ok(None);
         }
-        let s = self.sections[k];
-        let (off, len) = (
-            word(s, 1 + 2 * idx as usize).unwrap_or(NONE),
-            word(s, 2 + 2 * idx as usize).unwrap_or(0),
-        );
+        let (base, len) = self.sections[k];
+        let entry = base + 4 + 8 * idx as u64;
+        let (off, n) = (self.data.word(entry)?, self.data.word(entry + 4)?);
         if off == NONE {
             return Ok(None);
         }
         let blob = 4 + 8 * self.table_len[k] as u64;
-        let (a, b) = (blob + off as u64, blob + off as u64 + len as u64);
-        if b > s.len() as u64 {
+        let (a, b) = (blob + off as u64, blob + off as u64 + n as u64);
+        if b > len {
             return Err(corrupt(format!("string {idx} of table {k} lies outside it")));
         }
-        match std::str::from_utf8(&s[a as usize..b as usize]) {
-            Ok(text) => Ok(Some(text)),
-            Err(_) => Err(corrupt(format!("string {idx} of table {k} is not UTF-8"))),
+        match self.data.bytes(base + a, b - a)? {
+            Cow::Borrowed(raw) => match std::str::from_utf8(raw) {
+                Ok(text) => Ok(Some(Cow::Borrowed(text))),
+                Err(_) => Err(corrupt(format!("string {idx} of table {k} is not UTF-8"))),
+            },
+            Cow::Owned(raw) => match String::from_utf8(raw) {
+                Ok(text) => Ok(Some(Cow::Owned(text))),
+                Err(_) => Err(corrupt(format!("string {idx} of table {k} is not UTF-8"))),
+            },
         }
+    }
+
+    /// Every entry of a string table, its section read at once (a whole table of a paged
+    /// cache is one read, not three per entry), each entry checked.
+    pub fn strings(&self, table: Table) -> Result<Strings<'_>> {
+        let k = table.section();
+        let n = self.table_len[k];
+        let (base, len) = self.sections[k];
+        let section = self.data.bytes(base, len)?;
+        let blob = 4 + 8 * n as u64;
+        let mut spans = Vec::with_capacity(n as usize);
+        for idx in 0..n {
+            let (off, size) = (
+                word(&section, 1 + 2 * idx as usize).unwrap_or(NONE),
+                word(&section, 2 + 2 * idx as usize).unwrap_or(0),
+            );
+            if off == NONE {
+                spans.push(None);
+                continue;
+            }
+            let (a, b) = (blob + off as u64, blob + off as u64 + size as u64);
+            if b > section.len() as u64 {
+                return Err(corrupt(format!("string {idx} of table {k} lies outside it")));
+            }
+            if std::str::from_utf8(&section[a as usize..b as usize]).is_err() {
+                return Err(corrupt(format!("string {idx} of table {k} is not UTF-8")));
+            }
+            spans.push(Some((a as usize, b as usize)));
+        }
+        Ok(Strings { section, spans })
     }
 
     /// The ignore list (source indices).
     pub fn ignore_list(&self) -> Result<Vec<u32>> {
-        let s = self.sections[IGNORE];
-        let mut out = Vec::with_capacity(s.len() / 4);
-        for i in 0..s.len() / 4 {
-            let v = word(s, i).unwrap_or(NONE);
+        let (_, len) = self.sections[IGNORE];
+        let mut out = Vec::with_capacity(len as usize / 4);
+        for i in 0..len as usize / 4 {
+            let v = self.at(IGNORE, i)?;
             if v >= self.source_count {
                 return Err(corrupt(format!("ignore list entry {v} is not a source")));
             }
@@ -398,15 +506,20 @@ impl<'data> SourceMapCache<'data> {
     }
 
     #[inline]
-    fn at(&self, k: usize, i: usize) -> u32 {
+    fn at(&self, k: usize, i: usize) -> Result<u32> {
         // in range for every caller (checked against the counts); NONE if not
-        word(self.sections[k], i).unwrap_or(NONE)
+        let (off, len) = self.sections[k];
+        let at = i as u64 * 4;
+        if at >= len {
+            return Ok(NONE);
+        }
+        self.data.word(off + at)
     }
 
     fn line_range(&self, line: u32) -> Result<(usize, usize)> {
         let (a, b) = (
-            self.at(LINE_STARTS, line as usize),
-            self.at(LINE_STARTS, line as usize + 1),
+            self.at(LINE_STARTS, line as usize)?,
+            self.at(LINE_STARTS, line as usize + 1)?,
         );
         if a > b || b > self.token_count {
             return Err(corrupt(format!("line index of line {line} ({a}..{b})")));
@@ -414,27 +527,27 @@ impl<'data> SourceMapCache<'data> {
         Ok((a as usize, b as usize))
     }
 
-    fn partition(&self, a: usize, b: usize, pred: impl Fn(u32) -> bool) -> usize {
+    fn partition(&self, a: usize, b: usize, pred: impl Fn(u32) -> bool) -> Result<usize> {
         let (mut lo, mut hi) = (a, b);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if pred(self.at(DST_COL, mid)) {
+            if pred(self.at(DST_COL, mid)?) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        lo
+        Ok(lo)
     }
 
     fn token_at(&self, i: usize, line: u32) -> Result<Token> {
         let t = Token {
             dst_line: line,
-            dst_col: self.at(DST_COL, i),
-            src: self.at(SRC, i),
-            src_line: self.at(SRC_LINE, i),
-            src_col: self.at(SRC_COL, i),
-            name: self.at(NAME, i),
+            dst_col: self.at(DST_COL, i)?,
+            src: self.at(SRC, i)?,
+            src_line: self.at(SRC_LINE, i)?,
+            src_col: self.at(SRC_COL, i)?,
+            name: self.at(NAME, i)?,
         };
         if (t.src != NONE && t.src >= self.source_count) || (t.name != NONE && t.name >= self.name_count) {
             return Err(corrupt(format!("token {i} names source {} / name {}", t.src, t.name)));
@@ -448,8 +561,8 @@ impl<'data> SourceMapCache<'data> {
             return Ok(None);
         }
         let (a, b) = self.line_range(line)?;
-        let below = self.partition(a, b, |c| c < col) - a;
-        let upto = self.partition(a, b, |c| c <= col) - a;
+        let below = self.partition(a, b, |c| c < col)? - a;
+        let upto = self.partition(a + below, b, |c| c <= col)? - a;
         let exact = upto > below;
         let i = match bias {
             Bias::GreatestLowerBound if exact => below,
@@ -471,7 +584,7 @@ impl<'data> SourceMapCache<'data> {
         let (mut lo, mut hi) = (0usize, self.line_count as usize + 1);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.at(LINE_STARTS, mid) <= idx {
+            if self.at(LINE_STARTS, mid)? <= idx {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -483,6 +596,30 @@ impl<'data> SourceMapCache<'data> {
         self.token_at(idx as usize, (lo - 1) as u32).map(Some)
     }
 
+    /// Tokens `start .. start + count` in generated order (fewer past the end): one walk
+    /// of the line index instead of a search per token.
+    pub fn tokens(&self, start: u32, count: u32) -> Result<Vec<Token>> {
+        let end = start.saturating_add(count).min(self.token_count);
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        if start >= end {
+            return Ok(out);
+        }
+        let first = match self.token(start)? {
+            Some(t) => t,
+            None => return Ok(out),
+        };
+        let mut line = first.dst_line;
+        let mut next = self.at(LINE_STARTS, line as usize + 1)?;
+        for i in start..end {
+            while i >= next && line < self.line_count {
+                line += 1;
+                next = self.at(LINE_STARTS, line as usize + 1)?;
+            }
+            out.push(self.token_at(i as usize, line)?);
+        }
+        Ok(out)
+    }
+
     /// The innermost function at a generated position ([`ScopeNames::lookup`]).
     pub fn function(&self, line: u32, col: u32) -> Result<Function> {
         if self.flags & FLAG_SCOPES == 0 {
@@ -492,7 +629,7 @@ impl<'data> SourceMapCache<'data> {
         let (mut lo, mut hi) = (0usize, self.scope_count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if (self.at(SCOPE_LINE, mid), self.at(SCOPE_COL, mid)) <= key {
+            if (self.at(SCOPE_LINE, mid)?, self.at(SCOPE_COL, mid)?) <= key {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -501,7 +638,7 @@ impl<'data> SourceMapCache<'data> {
         if lo == 0 {
             return Ok(Function::Global);
         }
-        match self.at(SCOPE_NAME, lo - 1) {
+        match self.at(SCOPE_NAME, lo - 1)? {
             GLOBAL => Ok(Function::Global),
             ANONYMOUS => Ok(Function::Anonymous),
             n if n < self.fn_name_count => Ok(Function::Named(n)),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::io::ReadAt;
 
 const MINIFIED: &str = "function a(b){return b.x()}\nvar c={d:function(){throw new Error}};c.d();\n";
 
@@ -13,12 +14,10 @@ fn build(with_scopes: bool, with_contents: bool) -> Vec<u8> {
     write(&map, if with_scopes { Some(&scopes) } else { None }, with_contents).unwrap()
 }
 
-#[test]
-fn lookups_match_the_map() {
+/// Every lookup, function, token and table of `cache` against the map it was built from.
+fn check_against_map<S: Bytes>(cache: &SourceMapCache<S>) {
     let map = SourceMap::parse(MAP.as_bytes()).unwrap();
     let scopes = ScopeNames::build(MINIFIED.as_bytes(), Some(&map)).unwrap();
-    let bytes = build(true, true);
-    let cache = SourceMapCache::parse(&bytes).unwrap();
     assert_eq!(cache.token_count(), map.token_count());
     assert_eq!(cache.line_count(), map.line_count());
     for line in 0..4 {
@@ -46,19 +45,159 @@ fn lookups_match_the_map() {
     for i in 0..map.token_count() + 1 {
         assert_eq!(cache.token(i).unwrap(), map.token(i));
     }
+    let all: Vec<Token> = (0..map.token_count()).map(|i| map.token(i).unwrap()).collect();
+    assert_eq!(cache.tokens(0, u32::MAX).unwrap(), all);
+    assert_eq!(cache.tokens(3, 2).unwrap(), all[3..5].to_vec());
+    assert!(cache.tokens(map.token_count(), 5).unwrap().is_empty());
     for i in 0..3 {
-        assert_eq!(cache.string(Table::Sources, i).unwrap(), map.source(i).as_deref());
-        assert_eq!(cache.string(Table::Names, i).unwrap(), map.name(i).as_deref());
         assert_eq!(
-            cache.string(Table::Contents, i).unwrap(),
+            cache.string(Table::Sources, i).unwrap().as_deref(),
+            map.source(i).as_deref()
+        );
+        assert_eq!(
+            cache.string(Table::Names, i).unwrap().as_deref(),
+            map.name(i).as_deref()
+        );
+        assert_eq!(
+            cache.string(Table::Contents, i).unwrap().as_deref(),
             map.source_content(i).unwrap().as_deref()
         );
     }
-    assert_eq!(cache.string(Table::Sources, 0).unwrap(), Some("src/a.js"));
-    assert_eq!(cache.string(Table::Meta, 0).unwrap(), Some("out.js"));
+    assert_eq!(cache.string(Table::Sources, 0).unwrap().as_deref(), Some("src/a.js"));
+    assert_eq!(cache.string(Table::Meta, 0).unwrap().as_deref(), Some("out.js"));
     assert_eq!(cache.string(Table::Meta, 1).unwrap(), None);
     assert_eq!(cache.ignore_list().unwrap(), vec![1]);
     assert!(scopes.len() > 0);
+    for t in [
+        Table::Sources,
+        Table::Names,
+        Table::FunctionNames,
+        Table::Meta,
+        Table::Contents,
+    ] {
+        let all = cache.strings(t).unwrap();
+        assert!(all.len() >= 2 || t == Table::FunctionNames, "{t:?}");
+        for i in 0..all.len() as u32 + 1 {
+            assert_eq!(all.get(i as usize), cache.string(t, i).unwrap().as_deref(), "{t:?} {i}");
+        }
+    }
+}
+
+#[test]
+fn lookups_match_the_map() {
+    let bytes = build(true, true);
+    check_against_map(&SourceMapCache::parse(&bytes).unwrap());
+    check_against_map(&SourceMapCache::open(Paged::new(&bytes[..])).unwrap());
+}
+
+/// A map of `lines` lines of `per_line` segments each, sources and names cycling.
+fn big_map(lines: u32, per_line: u32) -> String {
+    use crate::sourcemap::vlq::vlq_encode;
+    let mut mappings = String::new();
+    let (mut src, mut sline, mut scol, mut name) = (0i32, 0i32, 0i32, 0i32);
+    for l in 0..lines {
+        if l > 0 {
+            mappings.push(';');
+        }
+        let mut col = 0i32;
+        for k in 0..per_line {
+            if k > 0 {
+                mappings.push(',');
+            }
+            let c = k as i32 * 3;
+            vlq_encode(c - col, &mut mappings);
+            col = c;
+            let (s2, l2, c2, n2) = (
+                (k % 2) as i32,
+                (l * 7 + k / 5) as i32,
+                (k % 11) as i32,
+                ((l + k) % 4000) as i32,
+            );
+            for (d, v) in [(&mut src, s2), (&mut sline, l2), (&mut scol, c2)] {
+                vlq_encode(v - *d, &mut mappings);
+                *d = v;
+            }
+            if k % 3 != 2 {
+                vlq_encode(n2 - name, &mut mappings);
+                name = n2;
+            }
+        }
+    }
+    let names: Vec<String> = (0..4000).map(|i| format!("\"n{i}\"")).collect();
+    format!(
+        r#"{{"version":3,"sources":["a.js","b.js"],"names":[{}],"mappings":"{mappings}"}}"#,
+        names.join(",")
+    )
+}
+
+/// A reader that fails every read overlapping `self.1 .. self.2` (with its offset).
+struct Flaky<'a>(&'a [u8], u64, u64);
+
+impl ReadAt for Flaky<'_> {
+    type Error = u64;
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(&self, offset: u64, dst: &mut [u8]) -> std::result::Result<usize, u64> {
+        if offset < self.2 && offset + dst.len() as u64 > self.1 {
+            return Err(offset);
+        }
+        self.0.read_at(offset, dst).map_err(|e| match e {})
+    }
+}
+
+/// A cache larger than the pages kept: paged answers are the in-memory ones, pages stay
+/// bounded, a failed read is an error with the reader's own kept.
+#[test]
+fn paged_reader_matches_memory() {
+    let text = big_map(300, 400);
+    let map = SourceMap::parse(text.as_bytes()).unwrap();
+    let bytes = write(&map, None, false).unwrap();
+    assert!(
+        bytes.len() as u64 > 2 * PAGE * MAX_PAGES as u64,
+        "{} bytes",
+        bytes.len()
+    );
+    let mem = SourceMapCache::parse(&bytes).unwrap();
+    let paged = SourceMapCache::open(Paged::new(&bytes[..])).unwrap();
+    // opening reads the header page and the page of each string table's count
+    assert!(paged.data().pages_held() <= 6, "{} pages", paged.data().pages_held());
+    for line in (0..301).step_by(7) {
+        for col in [0, 1, 2, 3, 500, 1199, 1200, 5000] {
+            for bias in [Bias::GreatestLowerBound, Bias::LeastUpperBound] {
+                let want = map.lookup_indexed(line, col, bias);
+                assert_eq!(mem.lookup_indexed(line, col, bias).unwrap(), want);
+                assert_eq!(paged.lookup_indexed(line, col, bias).unwrap(), want, "{line}:{col}");
+            }
+        }
+    }
+    let all = paged.tokens(0, u32::MAX).unwrap();
+    assert_eq!(all.len() as u32, map.token_count());
+    for (i, t) in all.iter().enumerate().step_by(997) {
+        assert_eq!(Some(*t), map.token(i as u32));
+    }
+    assert_eq!(all, mem.tokens(0, u32::MAX).unwrap());
+    for i in (0..4000).step_by(333) {
+        assert_eq!(
+            paged.string(Table::Names, i).unwrap().as_deref(),
+            map.name(i).as_deref()
+        );
+    }
+    assert!(paged.data().pages_held() <= MAX_PAGES);
+
+    // the page holding a middle token's column fails to read
+    let last = map.token_count() / 2;
+    let col_at = word(&bytes[HEADER..], 2 * DST_COL).unwrap() as u64 + 4 * last as u64;
+    let cache = SourceMapCache::open(Paged::new(Flaky(&bytes, col_at, col_at + 4))).unwrap();
+    let e = cache.token(last).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidSymCache);
+    assert_eq!(cache.data().take_failure(), Some(col_at / PAGE * PAGE));
+    assert!(cache.data().take_failure().is_none(), "taken once");
+    assert_eq!(
+        cache.token(0).unwrap(),
+        map.token(0),
+        "a failed read leaves the rest working"
+    );
 }
 
 #[test]
@@ -127,6 +266,7 @@ fn hostile_bytes_never_panic() {
             ] {
                 for k in 0..4 {
                     let _ = cache.string(t, k);
+                    let _ = cache.strings(t).map(|s| s.get(k as usize).map(str::len));
                 }
             }
             let _ = cache.ignore_list();

@@ -46,8 +46,8 @@ def main() -> None:
     armed: Dict[str, Any] = {}
     arm = _wasmtime._arm
 
-    def arm_and_keep(ctx: Any, fuel: Optional[int], timeout: Optional[float]) -> None:
-        arm(ctx, fuel, timeout)
+    def arm_and_keep(ctx: Any, fuel: Optional[int], timeout: Optional[float], *rest: Any) -> None:
+        arm(ctx, fuel, timeout, *rest)
         armed["ctx"], armed["fuel"] = ctx, fuel
 
     _wasmtime._arm = arm_and_keep

@@ -1338,7 +1338,8 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             // The outer function: named by the public symbol at or before the address where
             // that one is at the procedure's start (LLVM's `getFunctionName`), i.e. before
             // the next public after the start.
-            let proc_name = fns.intern(&mut w, &String::from_utf8_lossy(&data[p.name.clone()]), 0);
+            // (interned only where a frame names it: most procedures are named by a public)
+            let mut proc_name = None;
             let start_public = public_at.get(&p.start).map(|&i| public_fns[i]);
             let j0 = publics.partition_point(|q| q.0 <= p.start);
             let next_public = publics.get(j0).map(|q| q.0).unwrap_or(u32::MAX);
@@ -1396,13 +1397,22 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             cuts.push(end);
             extra.clear();
             for s in sites {
+                // (a piece's end is mostly the next one's start: pushed once)
+                let mut prev_end = None;
                 for r in &mp.ranges[s.ranges.clone()] {
-                    extra.push(p.start.saturating_add(r.0));
+                    if prev_end != Some(r.0) {
+                        extra.push(p.start.saturating_add(r.0));
+                    }
                     extra.push(p.start.saturating_add(r.1));
+                    prev_end = Some(r.1);
                 }
+                let mut prev_end = None;
                 for r in &mp.lines[s.lines.clone()] {
-                    extra.push(p.start.saturating_add(r.0));
+                    if prev_end != Some(r.0) {
+                        extra.push(p.start.saturating_add(r.0));
+                    }
                     extra.push(p.start.saturating_add(r.1));
+                    prev_end = Some(r.1);
                 }
             }
             extra.extend(publics[j0..].iter().take_while(|q| q.0 < end).map(|q| q.0));
@@ -1445,7 +1455,8 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 frames.clear();
                 let outer = match start_public {
                     Some(f) if a < next_public => f,
-                    _ => proc_name,
+                    _ => *proc_name
+                        .get_or_insert_with(|| fns.intern(&mut w, &String::from_utf8_lossy(&data[p.name.clone()]), 0)),
                 };
                 frames.push(FrameSpec {
                     function: outer,

@@ -45,6 +45,16 @@ pub trait Source<'a> {
     /// The `len` bytes at `offset`, for the caller to keep (borrowed where the file is in
     /// memory, else read into a new buffer).
     fn keep(&mut self, offset: u64, len: u64) -> Result<Cow<'a, [u8]>>;
+    /// Fills `dst` with the bytes at `offset` (an error where the file ends first). A reader
+    /// reads straight into `dst`, not through the window.
+    fn read_into(&mut self, offset: u64, dst: &mut [u8]) -> Result<()> {
+        let got = self.window(offset, dst.len(), false)?;
+        if got.len() < dst.len() {
+            return Err(truncated());
+        }
+        dst.copy_from_slice(got);
+        Ok(())
+    }
 }
 
 fn truncated() -> Error {
@@ -193,6 +203,13 @@ impl<'a, F: Read + Seek> Source<'a> for IoSource<F> {
         let mut out = vec![0u8; len as usize];
         Self::read_exact_at(&mut self.file, offset, &mut out)?;
         Ok(Cow::Owned(out))
+    }
+
+    fn read_into(&mut self, offset: u64, dst: &mut [u8]) -> Result<()> {
+        match offset.checked_add(dst.len() as u64) {
+            Some(end) if end <= self.size => Self::read_exact_at(&mut self.file, offset, dst),
+            _ => Err(truncated()),
+        }
     }
 }
 

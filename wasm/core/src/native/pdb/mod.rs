@@ -62,11 +62,13 @@ const DEBUG_S_LINES: u32 = 0xf2;
 const DEBUG_S_FILECHKSMS: u32 = 0xf4;
 const DEBUG_S_INLINEELINES: u32 = 0xf6;
 
+#[inline]
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     let w = b.get(at..at.checked_add(2)?)?;
     Some(u16::from_le_bytes([w[0], w[1]]))
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     let w = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
@@ -410,7 +412,10 @@ struct C13 {
     /// (RVA, file, line, terminal, column) in LLVM's order: each block's rows then a terminal row
     /// at its subsection's end, blocks sorted by their first address.
     lines: Vec<(u32, u32, u32, bool, u32)>,
-    /// The rows' addresses, sorted.
+    /// Whether `lines` is in [`C13::before`] order (the usual case): then a procedure's rows
+    /// are walked in order; else each address is searched for.
+    sorted: bool,
+    /// The rows' addresses, sorted (only where `lines` is not).
     addrs: Vec<u32>,
     /// Inlinee id to (file checksum offset, line).
     inlinees: FastMap<u32, (u32, u32)>,
@@ -473,7 +478,8 @@ fn read_c13(
             }
         }
     }
-    let mut groups: Vec<Vec<(u32, u32, u32, bool, u32)>> = Vec::new();
+    // Each block's rows go straight into `lines`; (first address, start, end) of each.
+    let mut blocks: Vec<(u32, usize, usize)> = Vec::new();
     for &(kind, body) in &subs {
         match kind {
             DEBUG_S_LINES => {
@@ -502,25 +508,27 @@ fn read_c13(
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
                     let columns = at + 12 + 8 * n;
-                    let mut rows: Vec<(u32, u32, u32, bool, u32)> = (0..n)
-                        .map(|i| {
-                            let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
-                            let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                            let column = if entry == 12 {
-                                u32::from(u16_at(body, columns + 4 * i).unwrap_or(0))
-                            } else {
-                                0
-                            };
-                            (base.saturating_add(o), file, line, false, column)
-                        })
-                        .collect();
-                    if let Some(&(_, f, l, _, _)) = rows.last() {
+                    let row = |i: usize| {
+                        let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
+                        let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
+                        let column = if entry == 12 {
+                            u32::from(u16_at(body, columns + 4 * i).unwrap_or(0))
+                        } else {
+                            0
+                        };
+                        (base.saturating_add(o), file, line, false, column)
+                    };
+                    if n > 0 {
                         // LLVM adds a row at the subsection's start with the block's first line
                         // and a terminal row at its end.
-                        let first = rows[0];
-                        rows.insert(0, (base, first.1, first.2, false, first.4));
-                        rows.push((end, f, l, true, 0));
-                        groups.push(rows);
+                        let first = c.lines.len();
+                        let r0 = row(0);
+                        c.lines.reserve(n + 2);
+                        c.lines.push((base, r0.1, r0.2, false, r0.4));
+                        c.lines.extend((0..n).map(row));
+                        let (_, f, l, _, _) = c.lines[c.lines.len() - 1];
+                        c.lines.push((end, f, l, true, 0));
+                        blocks.push((base, first, c.lines.len()));
                     }
                     at += block;
                 }
@@ -543,19 +551,40 @@ fn read_c13(
             _ => {}
         }
     }
-    groups.sort_by_key(|g| g[0].0);
-    c.lines = groups.into_iter().flatten().collect();
-    c.addrs = c.lines.iter().map(|l| l.0).collect();
-    c.addrs.sort_unstable();
+    // Blocks by their first address (stable: blocks at one address keep their order).
+    if blocks.windows(2).any(|w| w[0].0 > w[1].0) {
+        blocks.sort_by_key(|b| b.0);
+        let mut lines = Vec::with_capacity(c.lines.len());
+        for &(_, from, to) in &blocks {
+            lines.extend_from_slice(&c.lines[from..to]);
+        }
+        c.lines = lines;
+    }
+    c.sorted = c.lines.windows(2).all(|w| C13::key(&w[0]) <= C13::key(&w[1]));
+    if !c.sorted {
+        c.addrs = c.lines.iter().map(|l| l.0).collect();
+        c.addrs.sort_unstable();
+    }
     c
 }
 
 impl C13 {
-    /// The row LLVM's native reader answers for `rva` (`findLineNumbersByVA`): the first
-    /// row at it, else the last one before it unless that ends a block.
-    fn line_at(&self, rva: u32) -> Option<(u32, u32, u32)> {
+    /// Rows in this order make [`before`](Self::before) a prefix of them for any address.
+    fn key(e: &(u32, u32, u32, bool, u32)) -> (u32, bool) {
+        (e.0, !e.3)
+    }
+
+    /// Whether a row comes before the one LLVM's native reader answers for `rva`
+    /// (`findLineNumbersByVA`): the first row at it, else the last one before it.
+    #[inline]
+    fn before(e: &(u32, u32, u32, bool, u32), rva: u32) -> bool {
+        e.0 < rva || (e.0 == rva && e.3)
+    }
+
+    /// The row for `rva`, given `i`, the number of rows [`before`](Self::before) it: the
+    /// first row at it, else the last one before it unless that ends a block.
+    fn line_after(&self, mut i: usize, rva: u32) -> Option<(u32, u32, u32)> {
         let rows = &self.lines;
-        let mut i = rows.partition_point(|e| e.0 < rva || (e.0 == rva && e.3));
         if i == rows.len() || rows[i].0 > rva {
             if i == 0 || rows[i - 1].3 {
                 return None;
@@ -564,10 +593,15 @@ impl C13 {
         }
         rows[i..].iter().find(|e| !e.3).map(|e| (e.1, e.2, e.4))
     }
+
+    /// [`line_after`](Self::line_after) by a search (rows out of order).
+    fn line_at(&self, rva: u32) -> Option<(u32, u32, u32)> {
+        self.line_after(self.lines.partition_point(|e| Self::before(e, rva)), rva)
+    }
 }
 
-/// One decoded binary annotation (opcode and up to two operands).
-fn annotations(data: &[u8]) -> Vec<(u8, u32, u32)> {
+/// The decoded binary annotations (opcode and up to two operands) into `out`.
+fn annotations(data: &[u8], out: &mut Vec<(u8, u32, u32)>) {
     fn uint(d: &[u8], at: &mut usize) -> Option<u32> {
         let b0 = u32::from(*d.get(*at)?);
         if b0 & 0x80 == 0 {
@@ -586,7 +620,7 @@ fn annotations(data: &[u8]) -> Vec<(u8, u32, u32)> {
         }
         None
     }
-    let mut out = Vec::new();
+    out.clear();
     let mut at = 0usize;
     // (an annotation cut short by the record's end ends the list, as LLVM's reader does)
     while let Some(op) = uint(data, &mut at) {
@@ -604,7 +638,6 @@ fn annotations(data: &[u8]) -> Vec<(u8, u32, u32)> {
         };
         out.push((op as u8, a, b));
     }
-    out
 }
 
 fn signed(v: u32) -> i32 {
@@ -618,18 +651,19 @@ fn signed(v: u32) -> i32 {
 /// Where an inline site's code is and which line each part is on, as LLVM's native
 /// reader decides it for an address (`inlineSiteContainsAddress`, `getLineOffset`).
 struct Site {
+    /// Index of the enclosing site among its procedure's sites.
     parent: Option<usize>,
     inlinee: u32,
-    /// Code ranges (offsets in the procedure) the site contains.
-    ranges: Vec<(u32, u32)>,
-    /// (start, end, line offset, file offset): the first containing an offset gives its line.
-    lines: Vec<(u32, u32, i32, u32)>,
+    /// Code ranges (offsets in the procedure) the site contains: `Procs::ranges[ranges]`.
+    ranges: std::ops::Range<usize>,
+    /// (start, end, line offset, file offset): the first containing an offset gives its line;
+    /// `Procs::lines[lines]`.
+    lines: std::ops::Range<usize>,
     /// Line and file offset where no part of `lines` contains an offset.
     rest: (i32, u32),
 }
 
-fn site_ranges(ann: &[(u8, u32, u32)]) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
+fn site_ranges(ann: &[(u8, u32, u32)], out: &mut Vec<(u32, u32)>) {
     let mut code = 0u32;
     let mut found_from: Option<u32> = None;
     for &(op, u1, u2) in ann {
@@ -656,10 +690,10 @@ fn site_ranges(ann: &[(u8, u32, u32)]) -> Vec<(u32, u32)> {
             _ => {}
         }
     }
-    out
 }
 
-fn site_lines(ann: &[(u8, u32, u32)]) -> (Vec<(u32, u32, i32, u32)>, (i32, u32)) {
+/// Pushes a site's line pieces onto `out`; gives its line and file offset after them.
+fn site_lines(ann: &[(u8, u32, u32)], out: &mut Vec<(u32, u32, i32, u32)>) -> (i32, u32) {
     /// The range being read: base, end, current and next line offset, next file offset.
     #[derive(Default)]
     struct St {
@@ -689,7 +723,6 @@ fn site_lines(ann: &[(u8, u32, u32)]) -> (Vec<(u32, u32, i32, u32)>, (i32, u32))
             }
         }
     }
-    let mut out = Vec::new();
     let mut st = St::default();
     for &(op, u1, u2) in ann {
         match op {
@@ -731,65 +764,81 @@ fn site_lines(ann: &[(u8, u32, u32)]) -> (Vec<(u32, u32, i32, u32)>, (i32, u32))
             st.end = None;
         }
     }
-    (out, (st.line, st.file))
+    (st.line, st.file)
 }
 
-/// The sites of one level (a procedure's outermost ones, or one site's children) by
+/// The sites of each level of a procedure (its outermost ones, or one site's children) by
 /// range start, with the largest end so far, to find the first site in record order
-/// containing an offset without trying them all.
-struct Level {
-    /// (start, end, position in record order, site)
-    ranges: Vec<(u32, u32, usize, usize)>,
+/// containing an offset without trying them all. Buffers are reused from one procedure to
+/// the next.
+#[derive(Default)]
+struct Levels {
+    /// (level, start, end, site), sorted; a level is a site's children (the site's index)
+    /// or the procedure's outermost sites (the number of sites).
+    ranges: Vec<(usize, u32, u32, usize)>,
+    /// The largest end of a level's ranges up to each.
     max_end: Vec<u32>,
+    /// Where each level's ranges are.
+    spans: Vec<(usize, usize)>,
 }
 
-impl Level {
-    fn new(sites: &[Site], members: &[usize]) -> Self {
-        let mut ranges: Vec<(u32, u32, usize, usize)> = members
-            .iter()
-            .enumerate()
-            .flat_map(|(k, &s)| sites[s].ranges.iter().map(move |r| (r.0, r.1, k, s)))
-            .collect();
-        ranges.sort_unstable();
+impl Levels {
+    fn build(&mut self, sites: &[Site], site_ranges: &[(u32, u32)]) {
+        let n = sites.len();
+        self.ranges.clear();
+        for (i, s) in sites.iter().enumerate() {
+            let level = s.parent.unwrap_or(n);
+            self.ranges
+                .extend(site_ranges[s.ranges.clone()].iter().map(|r| (level, r.0, r.1, i)));
+        }
+        // (sites of a level are in record order by index, so the index orders them)
+        self.ranges.sort_unstable();
+        self.spans.clear();
+        self.spans.resize(n + 1, (0, 0));
+        self.max_end.clear();
         let mut m = 0u32;
-        let max_end = ranges
-            .iter()
-            .map(|r| {
-                m = m.max(r.1);
-                m
-            })
-            .collect();
-        Level { ranges, max_end }
+        for (k, r) in self.ranges.iter().enumerate() {
+            if k == 0 || self.ranges[k - 1].0 != r.0 {
+                m = 0;
+                self.spans[r.0].0 = k;
+            }
+            self.spans[r.0].1 = k + 1;
+            m = m.max(r.2);
+            self.max_end.push(m);
+        }
     }
 
-    /// The first site (record order) containing `off`; `budget` counts the ranges tried.
-    fn find(&self, off: u32, budget: &mut u64) -> Option<usize> {
-        let mut i = self.ranges.partition_point(|r| r.0 <= off);
-        let mut best: Option<(usize, usize)> = None;
-        while i > 0 && self.max_end[i - 1] > off && *budget > 0 {
+    /// The first site (record order) of `level` containing `off`; `budget` counts the
+    /// ranges tried.
+    fn find(&self, level: usize, off: u32, budget: &mut u64) -> Option<usize> {
+        let (lo, hi) = self.spans[level];
+        let (ranges, max_end) = (&self.ranges[lo..hi], &self.max_end[lo..hi]);
+        let mut i = ranges.partition_point(|r| r.1 <= off);
+        let mut best: Option<usize> = None;
+        while i > 0 && max_end[i - 1] > off && *budget > 0 {
             i -= 1;
             *budget -= 1;
-            let r = self.ranges[i];
-            if off < r.1 && best.map_or(true, |b| r.2 < b.0) {
-                best = Some((r.2, r.3));
+            let r = ranges[i];
+            if off < r.2 && best.map_or(true, |b| r.3 < b) {
+                best = Some(r.3);
             }
         }
-        best.map(|b| b.1)
+        best
     }
-}
 
-/// The innermost site chain (outermost first) containing `off`: at each level the first
-/// site in record order that contains it (LLVM's `findInlineFramesByVA`).
-fn chain_at(levels: &[Level], root: usize, children: &[usize], off: u32, budget: &mut u64, out: &mut Vec<usize>) {
-    out.clear();
-    let mut level = root;
-    while out.len() < MAX_NESTING {
-        match levels[level].find(off, budget) {
-            Some(s) => {
-                out.push(s);
-                level = children[s];
+    /// The innermost site chain (outermost first) containing `off`: at each level the first
+    /// site in record order that contains it (LLVM's `findInlineFramesByVA`).
+    fn chain_at(&self, root: usize, off: u32, budget: &mut u64, out: &mut Vec<usize>) {
+        out.clear();
+        let mut level = root;
+        while out.len() < MAX_NESTING {
+            match self.find(level, off, budget) {
+                Some(s) => {
+                    out.push(s);
+                    level = s;
+                }
+                None => return,
             }
-            None => return,
         }
     }
 }
@@ -867,13 +916,17 @@ fn class_name(kind: u16, b: &[u8]) -> Option<&[u8]> {
 fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, ()>) -> Result<IdNames> {
     // IPI records: (kind, scope or class, name) of the wanted ids, and the strings scopes name.
     let mut funcs: FastMap<u32, (u16, u32, String)> = FastMap::default();
-    let mut strings: FastMap<u32, String> = FastMap::default();
+    // (every string id, in one buffer: most are not scopes)
+    let mut strings: FastMap<u32, (usize, usize)> = FastMap::default();
+    let mut string_bytes: Vec<u8> = Vec::new();
     each_type(msf, 4, |ti, kind, b| match kind {
         LF_FUNC_ID | LF_MFUNC_ID if wanted.contains_key(&ti) => {
             funcs.insert(ti, (kind, u32_at(b, 0).unwrap_or(0), text(cstr(b, 8))));
         }
         LF_STRING_ID => {
-            strings.insert(ti, text(cstr(b, 4)));
+            let s = cstr(b, 4);
+            strings.insert(ti, (string_bytes.len(), s.len()));
+            string_bytes.extend_from_slice(s);
         }
         _ => {}
     })?;
@@ -896,16 +949,24 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
         .into_iter()
         .map(|(ti, (kind, scope, name))| {
             let prefix = if kind == LF_MFUNC_ID {
-                class_names.get(&scope).cloned()
+                class_names.get(&scope).map(|c| std::borrow::Cow::Borrowed(c.as_str()))
             } else if scope != 0 {
-                strings.get(&scope).cloned()
+                strings
+                    .get(&scope)
+                    .map(|&(at, len)| String::from_utf8_lossy(&string_bytes[at..at + len]))
             } else {
                 None
             };
             (
                 ti,
                 match prefix {
-                    Some(p) => format!("{}::{}", p, name),
+                    Some(p) => {
+                        let mut q = String::with_capacity(p.len() + 2 + name.len());
+                        q.push_str(&p);
+                        q.push_str("::");
+                        q.push_str(&name);
+                        q
+                    }
                     None => name,
                 },
             )
@@ -915,19 +976,46 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
 }
 
 /// A procedure of a module stream and its inline sites.
-struct Proc<'d> {
-    name: std::borrow::Cow<'d, str>,
+struct Proc {
+    /// Where its name is in the symbol records.
+    name: std::ops::Range<usize>,
     start: u32,
     size: u32,
-    sites: Vec<Site>,
+    /// `Procs::sites[sites]`.
+    sites: std::ops::Range<usize>,
 }
 
-/// Procedures of a module's symbol records; a malformed record ends the module's list.
-fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, module: &str) -> Vec<Proc<'d>> {
-    let mut procs: Vec<Proc<'d>> = Vec::new();
-    // The open procedure and the offset of its closing record.
-    let mut open: Option<(usize, usize)> = None;
-    let mut stack: Vec<usize> = Vec::new();
+/// The procedures of one module, their sites and the sites' ranges and line pieces, in
+/// buffers reused from one module to the next.
+#[derive(Default)]
+struct Procs {
+    procs: Vec<Proc>,
+    sites: Vec<Site>,
+    ranges: Vec<(u32, u32)>,
+    lines: Vec<(u32, u32, i32, u32)>,
+    /// (scratch: one site's annotations, the open sites)
+    ann: Vec<(u8, u32, u32)>,
+    stack: Vec<usize>,
+}
+
+/// Procedures of a module's symbol records into `out`; a malformed record ends the
+/// module's list.
+fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &str, out: &mut Procs) {
+    let Procs {
+        procs,
+        sites,
+        ranges,
+        lines,
+        ann,
+        stack,
+    } = out;
+    procs.clear();
+    sites.clear();
+    ranges.clear();
+    lines.clear();
+    stack.clear();
+    // The open procedure's closing record; sites go to the last procedure while it is open.
+    let mut open: Option<usize> = None;
     let mut at = 4usize;
     while at + 4 <= syms.len() {
         let len = usize::from(u16_at(syms, at).unwrap_or(0));
@@ -954,21 +1042,25 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
                 open = None;
                 stack.clear();
                 if let Some(start) = sections.rva(seg, off) {
+                    let name_at = (at + 4 + 35).min(at + 2 + len);
+                    let name_len = cstr(b, 35).len();
                     procs.push(Proc {
-                        name: String::from_utf8_lossy(cstr(b, 35)),
+                        name: name_at..name_at + name_len,
                         start,
                         size,
-                        sites: Vec::new(),
+                        sites: sites.len()..sites.len(),
                     });
-                    open = Some((procs.len() - 1, u32_at(b, 4).unwrap_or(0) as usize));
+                    open = Some(u32_at(b, 4).unwrap_or(0) as usize);
                 }
             }
             S_INLINESITE | S_INLINESITE2 => {
-                if let Some((p, _)) = open {
+                if let (Some(_), Some(p)) = (open, procs.last_mut()) {
                     let inlinee = u32_at(b, 8).unwrap_or(0);
-                    let ann = annotations(b.get(if kind == S_INLINESITE { 12 } else { 16 }..).unwrap_or(&[]));
-                    let (lines, rest) = site_lines(&ann);
-                    let sites = &mut procs[p].sites;
+                    annotations(b.get(if kind == S_INLINESITE { 12 } else { 16 }..).unwrap_or(&[]), ann);
+                    let first_line = lines.len();
+                    let rest = site_lines(ann, lines);
+                    let first_range = ranges.len();
+                    site_ranges(ann, ranges);
                     let parent = stack.last().copied();
                     if stack.len() >= MAX_NESTING {
                         warn.skip("inline site", "nested too deep", || {
@@ -978,11 +1070,12 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
                     sites.push(Site {
                         parent,
                         inlinee,
-                        ranges: site_ranges(&ann),
-                        lines,
+                        ranges: first_range..ranges.len(),
+                        lines: first_line..lines.len(),
                         rest,
                     });
-                    stack.push(sites.len() - 1);
+                    stack.push(p.sites.len());
+                    p.sites.end = sites.len();
                 }
             }
             S_INLINESITE_END => {
@@ -990,7 +1083,7 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
             }
             // (blocks inside a procedure end with S_END too: its own end is where it says)
             S_END | S_PROC_ID_END => {
-                if matches!(open, Some((_, end)) if end == at) {
+                if open == Some(at) {
                     open = None;
                     stack.clear();
                 }
@@ -999,7 +1092,6 @@ fn read_procs<'d>(syms: &'d [u8], sections: &Sections, warn: &mut Warnings, modu
         }
         at += 2 + len;
     }
-    procs
 }
 
 /// The public symbols by address: of several at one address, the last in the publics
@@ -1212,8 +1304,12 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut frames: Vec<FrameSpec> = Vec::new();
     let mut last: Vec<FrameSpec> = Vec::new();
     let mut cuts: Vec<u32> = Vec::new();
+    let mut extra: Vec<u32> = Vec::new();
+    let mut merged: Vec<u32> = Vec::new();
     let mut site_frames: Vec<SiteFrame> = Vec::new();
     let mut joined = Joined(None);
+    let mut mp = Procs::default();
+    let mut levels = Levels::default();
     for (mi, m) in dbi.modules.iter().enumerate() {
         let stream = match m.stream {
             Some(s) => s,
@@ -1227,32 +1323,31 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             }
         };
         let (sym_end, c13_start, c13_end) = c13_span(m, data.len());
-        let procs = read_procs(&data[..sym_end], &sections, &mut warn, &m.name);
+        read_procs(&data[..sym_end], &sections, &mut warn, &m.name, &mut mp);
         let c13 = read_c13(&data[c13_start..c13_end], &sections, &names, &mut w, &mut warn, &m.name);
-        if !procs.is_empty() || !c13.lines.is_empty() {
+        if !mp.procs.is_empty() || !c13.lines.is_empty() {
             id.flags |= FLAG_HAS_DEBUG_INFO;
         }
-        for p in &procs {
+        let rows = &c13.lines;
+        for p in &mp.procs {
             let end = p.start.saturating_add(p.size);
             if p.size == 0 {
                 continue;
             }
+            let sites = &mp.sites[p.sites.clone()];
             // The outer function: named by the public symbol at or before the address where
             // that one is at the procedure's start (LLVM's `getFunctionName`), i.e. before
             // the next public after the start.
-            let proc_name = fns.intern(&mut w, &p.name, 0);
+            // (interned only where a frame names it: most procedures are named by a public)
+            let mut proc_name = None;
             let start_public = public_at.get(&p.start).map(|&i| public_fns[i]);
             let j0 = publics.partition_point(|q| q.0 <= p.start);
             let next_public = publics.get(j0).map(|q| q.0).unwrap_or(u32::MAX);
-            let mut members: Vec<Vec<usize>> = vec![Vec::new(); p.sites.len() + 1];
-            for (i, s) in p.sites.iter().enumerate() {
-                members[s.parent.unwrap_or(p.sites.len())].push(i);
+            if !sites.is_empty() {
+                levels.build(sites, &mp.ranges);
             }
-            // Level of each site's children; the last is the procedure's own.
-            let levels: Vec<Level> = members.iter().map(|m| Level::new(&p.sites, m)).collect();
-            let child_level: Vec<usize> = (0..p.sites.len()).collect();
             site_frames.clear();
-            for s in &p.sites {
+            for s in sites {
                 let origin = c13.inlinees.get(&s.inlinee).copied();
                 let function = match origin {
                     None => NONE,
@@ -1266,7 +1361,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                         }
                     },
                 };
-                let start = s.ranges.first().map(|r| r.0).unwrap_or(0);
+                let start = mp.ranges[s.ranges.clone()].first().map(|r| r.0).unwrap_or(0);
                 let sym_addr = u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start));
                 site_frames.push(SiteFrame {
                     function,
@@ -1275,43 +1370,93 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 });
             }
             let proc_sym_addr = u64::from(sections.image(p.start).unwrap_or(p.start));
-            // Cut points: line rows, inline ranges and inline line ranges.
+            // Cut points: line rows, inline ranges and inline line ranges. The rows' come
+            // in order (a row's address and the next: several rows at one address answer
+            // the first there and the last after it); the others are sorted and merged in.
             cuts.clear();
             cuts.push(p.start);
+            let mut cursor = 0;
+            if c13.sorted {
+                cursor = rows.partition_point(|e| C13::before(e, p.start));
+                let i0 = rows.partition_point(|e| e.0 < p.start);
+                let mut prev = None;
+                for e in rows[i0..].iter().take_while(|e| e.0 < end) {
+                    if prev != Some(e.0) {
+                        prev = Some(e.0);
+                        cuts.push(e.0);
+                        cuts.push(e.0 + 1);
+                    }
+                }
+            } else {
+                let i0 = c13.addrs.partition_point(|&a| a < p.start);
+                for &a in c13.addrs[i0..].iter().take_while(|&&a| a < end) {
+                    cuts.push(a);
+                    cuts.push(a.saturating_add(1));
+                }
+            }
             cuts.push(end);
-            // (a row's address and the next: several rows at one address answer the first
-            // there and the last after it)
-            let i0 = c13.addrs.partition_point(|&a| a < p.start);
-            for &a in c13.addrs[i0..].iter().take_while(|&&a| a < end) {
-                cuts.push(a);
-                cuts.push(a.saturating_add(1));
-            }
-            for s in &p.sites {
-                for r in &s.ranges {
-                    cuts.push(p.start.saturating_add(r.0));
-                    cuts.push(p.start.saturating_add(r.1));
+            extra.clear();
+            for s in sites {
+                // (a piece's end is mostly the next one's start: pushed once)
+                let mut prev_end = None;
+                for r in &mp.ranges[s.ranges.clone()] {
+                    if prev_end != Some(r.0) {
+                        extra.push(p.start.saturating_add(r.0));
+                    }
+                    extra.push(p.start.saturating_add(r.1));
+                    prev_end = Some(r.1);
                 }
-                for r in &s.lines {
-                    cuts.push(p.start.saturating_add(r.0));
-                    cuts.push(p.start.saturating_add(r.1));
+                let mut prev_end = None;
+                for r in &mp.lines[s.lines.clone()] {
+                    if prev_end != Some(r.0) {
+                        extra.push(p.start.saturating_add(r.0));
+                    }
+                    extra.push(p.start.saturating_add(r.1));
+                    prev_end = Some(r.1);
                 }
             }
-            for q in publics[j0..].iter().take_while(|q| q.0 < end) {
-                cuts.push(q.0);
+            extra.extend(publics[j0..].iter().take_while(|q| q.0 < end).map(|q| q.0));
+            if !c13.sorted {
+                extra.extend_from_slice(&cuts);
+                cuts.clear();
             }
-            cuts.retain(|&c| c >= p.start && c <= end);
-            cuts.sort_unstable();
+            if !extra.is_empty() {
+                extra.retain(|&c| c >= p.start && c <= end);
+                extra.sort_unstable();
+                merged.clear();
+                merged.reserve(cuts.len() + extra.len());
+                let (mut i, mut j) = (0, 0);
+                while i < cuts.len() || j < extra.len() {
+                    if j == extra.len() || (i < cuts.len() && cuts[i] <= extra[j]) {
+                        merged.push(cuts[i]);
+                        i += 1;
+                    } else {
+                        merged.push(extra[j]);
+                        j += 1;
+                    }
+                }
+                std::mem::swap(&mut cuts, &mut merged);
+            }
             cuts.dedup();
             last.clear();
             let mut last_loc = NONE;
             for win in cuts.windows(2) {
                 let (a, b) = (win[0], win[1]);
                 let off = a - p.start;
-                let (file, line, column) = c13.line_at(a).unwrap_or((NONE, 0, 0));
+                let row = if c13.sorted {
+                    while cursor < rows.len() && C13::before(&rows[cursor], a) {
+                        cursor += 1;
+                    }
+                    c13.line_after(cursor, a)
+                } else {
+                    c13.line_at(a)
+                };
+                let (file, line, column) = row.unwrap_or((NONE, 0, 0));
                 frames.clear();
                 let outer = match start_public {
                     Some(f) if a < next_public => f,
-                    _ => proc_name,
+                    _ => *proc_name
+                        .get_or_insert_with(|| fns.intern(&mut w, &String::from_utf8_lossy(&data[p.name.clone()]), 0)),
                 };
                 frames.push(FrameSpec {
                     function: outer,
@@ -1320,41 +1465,42 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     column,
                     sym_addr: proc_sym_addr,
                 });
-                chain_at(&levels, p.sites.len(), &child_level, off, &mut budget, &mut chain);
-                if budget == 0 && !budget_warned {
-                    budget_warned = true;
-                    warn.skip(
-                        "inline frames",
-                        "too many overlapping inline sites (the rest are answered without them)",
-                        || format!("RVA {:#x}", a),
-                    );
-                }
-                // LLVM stops at the innermost frame without inlinee lines, dropping it and
-                // the frames around it.
-                let mut keep = chain.len();
-                for (k, &s) in chain.iter().enumerate().rev() {
-                    if site_frames[s].origin.is_none() {
-                        keep = chain.len() - 1 - k;
-                        break;
+                if !sites.is_empty() {
+                    levels.chain_at(sites.len(), off, &mut budget, &mut chain);
+                    if budget == 0 && !budget_warned {
+                        budget_warned = true;
+                        warn.skip(
+                            "inline frames",
+                            "too many overlapping inline sites (the rest are answered without them)",
+                            || format!("RVA {:#x}", a),
+                        );
                     }
-                }
-                for &s in &chain[chain.len() - keep..] {
-                    let (site, sf) = (&p.sites[s], &site_frames[s]);
-                    let (file0, line0) = sf.origin.unwrap_or((0, 0));
-                    let (lo, fo) = site
-                        .lines
-                        .iter()
-                        .find(|r| r.0 <= off && off < r.1)
-                        .map(|r| (r.2, r.3))
-                        .unwrap_or(site.rest);
-                    let file_off = if fo == 0 { file0 } else { fo };
-                    frames.push(FrameSpec {
-                        function: sf.function,
-                        file: c13.files.get(&file_off).copied().unwrap_or(NONE),
-                        line: line0.wrapping_add(lo as u32),
-                        column: 0,
-                        sym_addr: sf.sym_addr,
-                    });
+                    // LLVM stops at the innermost frame without inlinee lines, dropping it and
+                    // the frames around it.
+                    let mut keep = chain.len();
+                    for (k, &s) in chain.iter().enumerate().rev() {
+                        if site_frames[s].origin.is_none() {
+                            keep = chain.len() - 1 - k;
+                            break;
+                        }
+                    }
+                    for &s in &chain[chain.len() - keep..] {
+                        let (site, sf) = (&sites[s], &site_frames[s]);
+                        let (file0, line0) = sf.origin.unwrap_or((0, 0));
+                        let (lo, fo) = mp.lines[site.lines.clone()]
+                            .iter()
+                            .find(|r| r.0 <= off && off < r.1)
+                            .map(|r| (r.2, r.3))
+                            .unwrap_or(site.rest);
+                        let file_off = if fo == 0 { file0 } else { fo };
+                        frames.push(FrameSpec {
+                            function: sf.function,
+                            file: c13.files.get(&file_off).copied().unwrap_or(NONE),
+                            line: line0.wrapping_add(lo as u32),
+                            column: 0,
+                            sym_addr: sf.sym_addr,
+                        });
+                    }
                 }
                 // (neighbouring pieces mostly answer the same frames)
                 if frames != last {

@@ -13,8 +13,8 @@ pub const MAGIC: &[u8; 32] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
 /// A directory larger than this is refused (a 4 GB PDB with 4 KB blocks needs 4 MB).
 const MAX_DIRECTORY: u64 = 64 << 20;
 
-/// Bytes of consecutive blocks read at once: the source keeps a buffer of the largest read
-/// for the rest of the build.
+/// Bytes of consecutive blocks read at once (one host read, straight into the stream's
+/// buffer).
 const RUN_MAX: u64 = 1 << 20;
 
 /// Size the directory gives a stream that does not exist.
@@ -166,14 +166,16 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
                 format!("PDB stream {} is {} bytes (limit {})", i, len, MAX_SECTION_SIZE),
             ));
         }
-        let mut out = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
         if out.try_reserve_exact(len as usize).is_err() {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!("PDB stream {} of {} bytes: more than the memory limit allows", i, len),
             ));
         }
+        out.resize(len as usize, 0);
         let bs = self.block_size;
+        let file_len = self.src.size();
         let first = self.starts[i];
         let mut pos = offset;
         let end = offset + len;
@@ -192,11 +194,13 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
                 next += 1;
             }
             let n = run_end.min(end) - pos;
-            let got = self.src.window(block * bs + within, n as usize, false)?;
-            if (got.len() as u64) < n {
+            let at = block * bs + within;
+            if at + n > file_len {
                 return Err(invalid(format!("PDB stream {} runs past the end of the file", i)));
             }
-            out.extend_from_slice(got);
+            // (straight into the stream's buffer: no copy through the source's window)
+            let from = (pos - offset) as usize;
+            self.src.read_into(at, &mut out[from..from + n as usize])?;
             pos += n;
         }
         Ok(out)

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from bench_crash import symbolic_symcache  # bench/ is sys.path[0] when run as a script
 
@@ -201,25 +201,22 @@ def create_app(config: Dict[str, Any]) -> Any:
     pool = ProcessPoolExecutor(int(config["server"].get("workers", 2)), initializer=_init,
                                initargs=(stores, os.path.join(config["cache"]["dir"], "symbolic"), js_dirs))
 
-    async def post(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            return JSONResponse({"status": "failed", "message": str(e)}, 400)
-        result = await asyncio.get_running_loop().run_in_executor(pool, symbolicate, body)
-        return JSONResponse(result)
+    def json_route(job: Callable[[Dict[str, Any]], Dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+        """A POST of a JSON object, answered by ``job`` in the pool."""
 
-    async def post_js(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            return JSONResponse({"status": "failed", "message": str(e)}, 400)
-        result = await asyncio.get_running_loop().run_in_executor(pool, symbolicate_js, body)
-        return JSONResponse(result)
+        async def route(request: Request) -> Response:
+            try:
+                body = json.loads(await request.body())
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
+            except ValueError as e:
+                return JSONResponse({"status": "failed", "message": str(e)}, 400)
+            result = await asyncio.get_running_loop().run_in_executor(pool, job, body)
+            return JSONResponse(result)
+
+        return route
+
+    post, post_js = json_route(symbolicate), json_route(symbolicate_js)
 
     async def post_minidump(request: Request) -> Response:
         form = await request.form(max_files=1, max_fields=8)

@@ -7,11 +7,11 @@ import json
 import os
 import random
 import re
-import time
 from typing import Callable, Optional
 from urllib.parse import unquote_to_bytes
 
 import pytest
+from timing import best_per_call
 
 import pysym
 from pysym import InvalidInputError, decode_data_url, find_debug_id, find_sourcemap_url
@@ -334,16 +334,6 @@ def test_hostile_inputs() -> None:
     assert find_links("/*" * (1 << 20) + "\n//# sourceMappingURL=a.map") == ("a.map", None)
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / repeat)
-    return best
-
-
 @pytest.mark.parametrize(
     "make",
     [
@@ -356,7 +346,8 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
 def test_linear_time(make: Callable[[int], str]) -> None:
     # a ratio per character (2 MB against 32 KB), never a wall clock
     small, big = make(32 << 10), make(2 << 20)
-    per_char = (_best(lambda: find_links(big), 1) / len(big)) / (_best(lambda: find_links(small), 20) / len(small))
+    per_char = ((best_per_call(lambda: find_links(big), 1) / len(big))
+                / (best_per_call(lambda: find_links(small), 20) / len(small)))
     assert per_char < 25, per_char
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from typing import Callable, Dict, List
 
 import pytest
+from timing import best_per_call
 
 import pysym._stacktrace as st
 from pysym._stacktrace import (
@@ -50,16 +50,6 @@ HOSTILE: Dict[str, Callable[[int], str]] = {
 }
 
 
-def _time(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / repeat)
-    return best
-
-
 @pytest.fixture
 def uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
     # the cap would turn 1 MB lines away before any pattern runs: measure the patterns
@@ -70,8 +60,8 @@ def uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_parse_line_is_linear_on_hostile_lines(kind: str, uncapped: None) -> None:
     make = HOSTILE[kind]
     small, big = make(10_000), make(1_000_000)
-    t_small = _time(lambda: parse_line(small), 20)
-    t_big = _time(lambda: parse_line(big), 1)
+    t_small = best_per_call(lambda: parse_line(small), 20)
+    t_big = best_per_call(lambda: parse_line(big), 1)
     per_char = (t_big / len(big)) / (t_small / len(small))
     # linear: ~1 (more for cache effects and a loaded machine); quadratic: ~100 and more
     assert per_char < 25, "%s: %.1fx per character (1 MB vs 10 KB)" % (kind, per_char)
@@ -97,8 +87,8 @@ def test_random_lines_are_linear(uncapped: None) -> None:
         big = small * 100  # the same mix of pieces, 1 MB
         for prefix in ("at ", "  at f (", "f@", ""):
             s, b = prefix + small, prefix + big
-            t_small = _time(lambda s=s: parse_line(s), 10)  # type: ignore[misc]
-            t_big = _time(lambda b=b: parse_line(b), 1)  # type: ignore[misc]
+            t_small = best_per_call(lambda s=s: parse_line(s), 10)  # type: ignore[misc]
+            t_big = best_per_call(lambda b=b: parse_line(b), 1)  # type: ignore[misc]
             worst = max(worst, (t_big / len(b)) / (t_small / len(s)))
     # a line that is no frame is turned away after a few scans: copying 1 MB costs more
     # per character than 10 KB (cache); quadratic work would give ~100

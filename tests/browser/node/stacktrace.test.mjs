@@ -3,6 +3,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { init } from "../../../browser/runtime.js";
+import { bestPerCall } from "./timing.mjs";
 import { MAX_EVAL_DEPTH, MAX_FRAME_LINE, parseLine } from "../../../browser/stacktrace.js";
 
 before(() => init()); // the parser is the module's
@@ -16,22 +17,12 @@ const HOSTILE = {
   "nested eval": (n) => "at f (" + "eval at g (".repeat(n / 11) + "a.js:1:2" + "), x:1:1".repeat(n / 11) + ")",
 };
 
-function best(fn, repeat) {
-  let t = Infinity;
-  for (let k = 0; k < 3; k++) {
-    const t0 = performance.now();
-    for (let i = 0; i < repeat; i++) fn();
-    t = Math.min(t, (performance.now() - t0) / repeat);
-  }
-  return t;
-}
-
 for (const [kind, make] of Object.entries(HOSTILE)) {
   test(`linear on hostile lines: ${kind}`, () => {
     const small = make(10_000);
     const big = make(1_000_000);
-    const tSmall = best(() => parseLine(small, Infinity), 50);
-    const tBig = best(() => parseLine(big, Infinity), 1);
+    const tSmall = bestPerCall(() => parseLine(small, Infinity), 50);
+    const tBig = bestPerCall(() => parseLine(big, Infinity), 1);
     const perChar = (tBig / big.length) / (tSmall / small.length);
     assert.ok(perChar < 25, `${kind}: ${perChar.toFixed(1)}x per character`);
   });

@@ -257,7 +257,7 @@ impl<'a> Bits<'a> {
 
     /// Drops the bits up to the next byte boundary and empties the buffer: the position
     /// of the next input byte.
-    fn to_byte(&mut self) -> Res<usize> {
+    fn align_to_byte(&mut self) -> Res<usize> {
         let k = self.n % 8;
         self.eat(k);
         self.check()?;
@@ -449,7 +449,7 @@ impl<'a> Inflater<'a> {
     }
 
     fn stored(&mut self, out: &mut Vec<u8>) -> Res<()> {
-        let at = self.bits.to_byte()?;
+        let at = self.bits.align_to_byte()?;
         let src = self.bits.src;
         let head = src.get(at..at + 4).ok_or(InflateError::Truncated)?;
         let len = u16::from_le_bytes([head[0], head[1]]);

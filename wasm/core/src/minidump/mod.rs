@@ -23,6 +23,7 @@ pub use reason::crash_reason;
 
 use crate::error::{Error, ErrorKind, Result};
 use object::ReadRef;
+use std::fmt::Write as _;
 
 /// `MDMP`, little-endian.
 const SIGNATURE: u32 = 0x504d_444d;
@@ -498,7 +499,7 @@ fn guid_string(b: &[u8]) -> String {
 fn debug_id(guid: &[u8], age: u32) -> String {
     let mut id = guid_string(guid);
     if age != 0 {
-        id.push_str(&format!("-{:x}", age));
+        let _ = write!(id, "-{:x}", age); // writing to a String cannot fail
     }
     id
 }

@@ -21,6 +21,7 @@ use crate::hash::FastMap;
 use crate::symcache::{
     FrameSpec, Identity, SymCacheBuild, SymCacheWriter, FLAG_HAS_DEBUG_INFO, FLAG_HAS_SYMBOLS, NONE,
 };
+use std::fmt::Write as _;
 
 /// Whether `data` starts like a Breakpad symbol file.
 pub fn is_breakpad(head: &[u8]) -> bool {
@@ -74,7 +75,7 @@ fn debug_id(hex: &str, line_no: usize) -> Result<String> {
         &h[20..32]
     );
     if age != 0 {
-        id.push_str(&format!("-{:x}", age));
+        let _ = write!(id, "-{:x}", age); // writing to a String cannot fail
     }
     Ok(id)
 }

@@ -180,7 +180,7 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
                 let body = section(src, "export", start, len)?;
                 // The names read before a defect are kept.
                 if let Err(e) = exported_funcs(&body, &mut exported) {
-                    l.warn.skip("export section", &format!("{}", e.message()), || {
+                    l.warn.skip("export section", e.message(), || {
                         format!("offset {:#x}", start)
                     });
                 }

@@ -126,7 +126,7 @@ impl Widths {
     }
 
     /// As the header stores them: `w_start`, the location widths, a zero byte.
-    pub(super) fn to_bytes(&self) -> [u8; 8] {
+    pub(super) fn to_bytes(self) -> [u8; 8] {
         let l = self.location;
         [self.start, l[0], l[1], l[2], l[3], l[4], l[5], 0]
     }

@@ -180,9 +180,8 @@ fn scan<'a, S: Source<'a>>(src: &mut S) -> Result<Layout> {
                 let body = section(src, "export", start, len)?;
                 // The names read before a defect are kept.
                 if let Err(e) = exported_funcs(&body, &mut exported) {
-                    l.warn.skip("export section", e.message(), || {
-                        format!("offset {:#x}", start)
-                    });
+                    l.warn
+                        .skip("export section", e.message(), || format!("offset {:#x}", start));
                 }
             }
             10 => l.code = Some((start, len)),

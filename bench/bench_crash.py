@@ -19,8 +19,10 @@ Prints one table with each engine's times and the ratios to symbolic's (targets:
 <= 0.5x, warm <= 1.0x, cold <= 1.2x), and a second with the CPU time of the same
 requests (``time.process_time`` of the worker: on a shared machine a better
 before/after measure than wall clock).  The pysym responses of every engine and round
-must be the same JSON (their SHA-256 is printed: compare it across runs to check that a
-change kept the answers).  Needs ``pip install symbolic`` for the reference.
+must be the same JSON (the run fails otherwise). (Their SHA-256 is printed, but differs
+between runs: the test programs are built anew in a temporary directory, whose path and
+build ids are in the response; to compare two trees, run both on one request.)
+Needs ``pip install symbolic`` for the reference.
 
     python bench/bench_crash.py [--repeat N]
 """

@@ -16,7 +16,13 @@ two stores) and keep symcaches in a cache directory:
 * hot: the same process, the request again (p50 of repeated requests).
 
 Prints one table with each engine's times and the ratios to symbolic's (targets: hot
-<= 0.5x, warm <= 1.0x, cold <= 1.2x).  Needs ``pip install symbolic`` for the reference.
+<= 0.5x, warm <= 1.0x, cold <= 1.2x), and a second with the CPU time of the same
+requests (``time.process_time`` of the worker: on a shared machine a better
+before/after measure than wall clock).  The pysym responses of every engine and round
+must be the same JSON (the run fails otherwise). (Their SHA-256 is printed, but differs
+between runs: the test programs are built anew in a temporary directory, whose path and
+build ids are in the response; to compare two trees, run both on one request.)
+Needs ``pip install symbolic`` for the reference.
 
     python bench/bench_crash.py [--repeat N]
 """
@@ -24,6 +30,7 @@ Prints one table with each engine's times and the ratios to symbolic's (targets:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -107,16 +114,27 @@ def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, An
 
     get_runtime().current()  # the engine is ready (compiled module loaded) before timing
     sym = pysym.Symbolicator(spec["stores"], cache_dir=cache)
-    t0 = time.perf_counter()
-    resp = sym.symbolicate(spec["request"])
-    first = time.perf_counter() - t0
-    hot = []
+    resp, out = _timed(lambda: sym.symbolicate(spec["request"]), repeat)
+    out["answers"] = hashlib.sha256(json.dumps(resp, sort_keys=True).encode()).hexdigest()
+    out["stats"] = sym.stats
+    return out
+
+
+def _timed(request: Any, repeat: int) -> Tuple[Any, Dict[str, Any]]:
+    """The first response of ``request()`` and its wall and CPU times, then the median
+    of ``repeat`` more (hot)."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    resp = request()
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    hot, hot_cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        sym.symbolicate(spec["request"])
+        c0, t0 = time.process_time(), time.perf_counter()
+        request()
         hot.append(time.perf_counter() - t0)
+        hot_cpu.append(time.process_time() - c0)
     ok = sum(f["status"] == "symbolicated" for st in resp["stacktraces"] for f in st["frames"])
-    return {"first": first, "hot": statistics.median(hot), "symbolicated": ok, "stats": sym.stats}
+    return resp, {"first": first, "hot": statistics.median(hot), "first_cpu": first_cpu,
+                  "hot_cpu": statistics.median(hot_cpu), "symbolicated": ok}
 
 
 def symbolic_symcache(stores: List[str], cache: str, code_id: str) -> Any:
@@ -183,16 +201,7 @@ def _symbolic_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str,
             out.append({"frames": frames})
         return {"stacktraces": out}
 
-    t0 = time.perf_counter()
-    resp = symbolicate(spec["request"])
-    first = time.perf_counter() - t0
-    hot = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        symbolicate(spec["request"])
-        hot.append(time.perf_counter() - t0)
-    ok = sum(f["status"] == "symbolicated" for st in resp["stacktraces"] for f in st["frames"])
-    return {"first": first, "hot": statistics.median(hot), "symbolicated": ok}
+    return _timed(lambda: symbolicate(spec["request"]), repeat)[1]
 
 
 def _worker_main(argv: List[str]) -> None:
@@ -243,30 +252,41 @@ def main() -> None:
         except ImportError:
             print("symbolic is not installed: no reference column (pip install symbolic)")
         rows: Dict[str, Dict[str, float]] = {}
+        answers = set()
         for tool, engine in tools:
             name = tool if not engine else "pysym/%s" % engine
-            cold, warm, hot, ok = [], [], [], 0
+            row: Dict[str, List[float]] = {k: [] for k in ("cold", "warm", "hot", "cold_cpu", "warm_cpu", "hot_cpu")}
+            ok = 0
             for r in range(args.rounds):
                 cache = str(work / ("cache-%s-%d" % (name.replace("/", "-"), r)))
                 c = _measure(tool, engine, str(spec_path), cache, args.repeat)
                 w = _measure(tool, engine, str(spec_path), cache, args.repeat)
-                cold.append(c["first"])
-                warm.append(w["first"])
-                hot.extend([c["hot"], w["hot"]])
+                for suffix in ("", "_cpu"):
+                    row["cold" + suffix].append(c["first" + suffix])
+                    row["warm" + suffix].append(w["first" + suffix])
+                    row["hot" + suffix].extend([c["hot" + suffix], w["hot" + suffix]])
                 ok = c["symbolicated"]
-            rows[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm),
-                          "hot": statistics.median(hot), "ok": ok}
+                answers.update(x["answers"] for x in (c, w) if "answers" in x)
+            rows[name] = {k: statistics.median(v) for k, v in row.items()}
+            rows[name]["ok"] = ok
         ref = rows.get("symbolic")
-        print("%-18s %10s %10s %10s %8s   %s" % ("", "cold ms", "warm ms", "hot ms", "frames", "ratio to symbolic"))
-        for name, r in rows.items():
-            ratio = ""
-            if ref and name != "symbolic":
-                ratio = "cold %.2fx  warm %.2fx  hot %.2fx" % (
-                    r["cold"] / ref["cold"], r["warm"] / ref["warm"], r["hot"] / ref["hot"])
-            print("%-18s %10.1f %10.2f %10.3f %8d   %s" % (
-                name, r["cold"] * 1e3, r["warm"] * 1e3, r["hot"] * 1e3, r["ok"], ratio))
+        for title, suffix in (("wall", ""), ("CPU", "_cpu")):
+            print("%-18s %10s %10s %10s %8s   %s" % (title, "cold ms", "warm ms", "hot ms", "frames",
+                                                     "ratio to symbolic"))
+            for name, r in rows.items():
+                cold, warm, hot = r["cold" + suffix], r["warm" + suffix], r["hot" + suffix]
+                ratio = ""
+                if ref and name != "symbolic":
+                    ratio = "cold %.2fx  warm %.2fx  hot %.2fx" % (
+                        cold / ref["cold" + suffix], warm / ref["warm" + suffix], hot / ref["hot" + suffix])
+                print("%-18s %10.1f %10.2f %10.3f %8d   %s" % (name, cold * 1e3, warm * 1e3, hot * 1e3, r["ok"], ratio))
         print("targets: hot <= 0.5x, warm <= 1.0x, cold <= 1.2x (frames: output frames symbolicated, "
               "inlinees included)")
+        if len(answers) == 1:
+            print("pysym answers: the same on every engine and round (sha256 %s)" % answers.pop()[:16])
+        elif answers:
+            print("pysym answers DIFFER between engines or rounds: %s" % sorted(a[:16] for a in answers))
+            sys.exit(1)
         print("load average at end: %.1f %.1f %.1f" % os.getloadavg())
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -698,6 +698,32 @@ def test_symcache_version_comes_from_the_module(engine: str) -> None:
     assert symcache_version() == int(m.group(1))
 
 
+
+def test_symcache_version_is_remembered_by_module_file(engine: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process learns the format from ``symcaches/format-*`` (no tiny build) while the
+    module file keeps its stamp; a record of another stamp or a damaged one is not used."""
+    from pysym._symbolicate import _cache
+
+    real = symcache_version()
+    monkeypatch.setattr(_cache, "_version", None)  # as in a new process
+    DiskCache = pysym._symbolicate.DiskCache
+    assert DiskCache(str(tmp_path / "c")).version == real
+    (record,) = (tmp_path / "c" / "symcaches").glob("format-*")
+    assert record.read_text().split("\n")[0] == str(real)
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+    # the record is what a new process goes by (a made-up number shows it is read)
+    monkeypatch.setattr(_cache, "_version", None)
+    stamp = record.read_text().split("\n")[1]
+    record.write_text("%d\n%s\n" % (real + 7, stamp))
+    assert DiskCache(str(tmp_path / "c")).version == real + 7
+    # another module file (stamp), a damaged record: the module is asked again
+    for text in ("%d\n0 0 0 0 0\n" % (real + 7), "x\n%s\n" % stamp, ""):
+        monkeypatch.setattr(_cache, "_version", None)
+        record.write_text(text)
+        assert DiskCache(str(tmp_path / "c")).version == real
+        assert record.read_text() == "%d\n%s\n" % (real, stamp)
+
 @needs_lldb
 def test_threads_share_one_symbolicator(crash: Crash, engine: str, tmp_path: Path) -> None:
     sym = Symbolicator([FilesystemStore(crash.buildid), SystemStore(module_files=False)],

@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .._engine._cache import _trusted, write_private
 from .._errors import PysymError
@@ -182,8 +182,46 @@ class DiskCache:
     @property
     def version(self) -> int:
         if self._version is None:
-            self._version = symcache_version(self._runtime)
+            self._version = self._remembered_version()
         return self._version
+
+    def _remembered_version(self) -> int:
+        """:func:`symcache_version`, remembered in ``symcaches/`` while the module file
+        keeps its (device, inode, size, mtime, ctime): a new process then builds no tiny
+        symcache to learn it. (A wrong number could only pick another ``v<N>``
+        directory, whose entries state their own format: a format the module cannot
+        read is refused at load and built again, never misread.)"""
+        global _version
+        if _version is not None:
+            return _version
+        from .. import _host
+
+        try:
+            st = os.stat(_host._WASM_PATH)
+        except OSError:
+            return symcache_version(self._runtime)
+        stamp = "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        base = os.path.join(self.root, "symcaches")
+        path = os.path.join(base, "format-%s" % hashlib.sha256(stamp.encode()).hexdigest()[:24])
+        try:
+            if _trusted(self.root) and _trusted(base):
+                with open(path, "r", encoding="utf-8") as f:
+                    text = f.read(200).split("\n")
+                if len(text) >= 2 and text[1] == stamp and text[0].isdigit() and 0 < int(text[0]) < 1 << 16:
+                    with _version_lock:
+                        _version = int(text[0])
+                    return _version
+        except (OSError, ValueError):
+            pass
+        version = symcache_version(self._runtime)
+        try:
+            for d in (self.root, base):  # (as usable() would next)
+                os.makedirs(d, mode=0o700, exist_ok=True)
+            if _trusted(self.root) and _trusted(base):
+                write_private(path, ("%d\n%s\n" % (version, stamp)).encode(), sync=False, tmp_dir=base)
+        except OSError:
+            pass
+        return version
 
     @property
     def dir(self) -> str:
@@ -257,11 +295,11 @@ class DiskCache:
         # (no fsync: a memo lost in a crash is computed again; a damaged one fails to parse)
         self._write(os.path.join("digests", name), json.dumps(memo, sort_keys=True).encode("utf-8"), sync=False)
 
-    def digest(self, path: str) -> str:
+    def digest(self, path: str, memo: Optional[Mapping[str, Any]] = None) -> str:
         """The SHA-256 of a debug file, remembered in its memo so that a new process does
-        not read every file again."""
+        not read every file again (``memo``: the file's, if the caller has read it)."""
         before = os.stat(path)
-        digest = self.memo(path).get("sha256")
+        digest = (self.memo(path) if memo is None else memo).get("sha256")
         if isinstance(digest, str) and len(digest) == 64:
             return digest
         digest = file_digest(path)

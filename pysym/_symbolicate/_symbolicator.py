@@ -334,7 +334,7 @@ class Symbolicator:
         return replace(hit, symcache=sc)
 
     def _find(self, module: Module, rt: Runtime) -> _Resolved:
-        found: List[Tuple[int, int, "str | bytes", Any, Dict[str, Any]]] = []
+        found: List[Tuple[int, int, "str | bytes", Any, Dict[str, Any], Dict[str, Any]]] = []
         transient: List[str] = []  # candidates that failed to download, or changed while read
         reports: List[Dict[str, Any]] = []
         seen: Dict[Tuple[int, int], Dict[str, Any]] = {}
@@ -369,9 +369,11 @@ class Symbolicator:
                         report["debug"] = {"status": "unused", "details": "same file as another candidate"}
                         continue
                     seen[st.st_dev, st.st_ino] = report
+                # What the disk cache remembers of the file (identity, digest): read once
+                memo = self.disk.memo(path) if self.disk is not None and isinstance(path, str) else {}
                 try:
                     # (arch picks a slice of a universal Mach-O; other kinds have one)
-                    obj = self._ident(path, module.arch if module.type == "macho" else None, rt)
+                    obj = self._ident(path, module.arch if module.type == "macho" else None, rt, memo)
                 except FileChangedError as e:
                     # Replaced or touched while read (a download landing, a store being
                     # rebuilt): a passing state, not a bad file, so never remembered.
@@ -393,17 +395,17 @@ class Symbolicator:
                 if rank == 0:
                     report["debug"] = {"status": "unused", "details": "no debug info and no symbols"}
                     continue
-                found.append((-rank, len(found), path, obj, report))
+                found.append((-rank, len(found), path, obj, report, memo))
         found.sort(key=lambda t: (t[0], t[1]))
         res = _Resolved(status="missing", candidates=reports)
         errors = []
-        for _r, _i, path, obj, report in found:
+        for _r, _i, path, obj, report, memo in found:
             if res.status == "found":
                 report["debug"] = {"status": "unused", "details": "a better candidate was used"}
                 continue
             try:
                 stamp = _stamp(path) if isinstance(path, str) else _MEMORY_STAMP
-                cache, ckey = self._symcache(path, obj, rt)
+                cache, ckey = self._symcache(path, obj, rt, memo)
             except FileChangedError as e:
                 report["debug"] = {"status": "error", "details": _one_line(e)}
                 transient.append(_one_line(e))
@@ -422,14 +424,16 @@ class Symbolicator:
             res.status, res.error = "fetching_failed", transient[0]
         return res
 
-    def _ident(self, path: "str | bytes", arch: Optional[str], rt: Runtime) -> _Ident:
+    def _ident(self, path: "str | bytes", arch: Optional[str], rt: Runtime,
+               memo: Optional[Mapping[str, Any]] = None) -> _Ident:
         """The identity of a debug file: remembered by the disk cache while the file is
-        unchanged (a new process then parses nothing of it), else read in the sandbox."""
+        unchanged (a new process then parses nothing of it), else read in the sandbox.
+        ``memo``: the disk cache's memo of the file, if already read."""
         if isinstance(path, bytes):
             return _Ident.read(path, arch, rt)
         slot = "ident:" + (arch or "")
         if self.disk is not None:
-            fields = self.disk.memo(path).get(slot)
+            fields = (self.disk.memo(path) if memo is None else memo).get(slot)
             if isinstance(fields, dict) and all(f in fields for f in _Ident.FIELDS):
                 return _Ident(path, arch, fields)
         before = os.stat(path)
@@ -454,11 +458,12 @@ class Symbolicator:
                 cache = per[key] = {}
             return cache
 
-    def _symcache(self, path: "str | bytes", ident: _Ident, rt: Runtime) -> Tuple[SymCache, str]:
+    def _symcache(self, path: "str | bytes", ident: _Ident, rt: Runtime,
+                  memo: Optional[Mapping[str, Any]] = None) -> Tuple[SymCache, str]:
         if isinstance(path, bytes):
             digest = hashlib.sha256(path).hexdigest()  # file_digest's, for the same key
         else:
-            digest = self.disk.digest(path) if self.disk is not None else file_digest(path)
+            digest = self.disk.digest(path, memo) if self.disk is not None else file_digest(path)
         obj = ident
         key = "%s-%s" % ((obj.debug_id or "nodebugid").replace("-", ""), digest[:40])
         cached = self.memory.get(key)

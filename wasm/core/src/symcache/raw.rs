@@ -151,21 +151,6 @@ pub(super) fn rd_n(b: &[u8], at: usize, width: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// A little-endian unsigned of `width` (1..=8) bytes: the whole of `b`.
-#[inline(always)]
-pub(super) fn rd_width(b: &[u8], width: usize) -> u64 {
-    match width {
-        1 => b[0] as u64,
-        2 => u16::from_le_bytes([b[0], b[1]]) as u64,
-        3 => u32::from_le_bytes([b[0], b[1], b[2], 0]) as u64,
-        4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
-        _ => {
-            let mut a = [0u8; 8];
-            a[..width].copy_from_slice(&b[..width]);
-            u64::from_le_bytes(a)
-        }
-    }
-}
 /// `n` rounded up to a multiple of 8.
 pub(super) fn align8(n: usize) -> usize {
     (n + 7) & !7

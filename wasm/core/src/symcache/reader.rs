@@ -1,7 +1,7 @@
 //! Reading a symcache in place: parsed and validated once, then every lookup is a
 //! binary search over the bytes.
 
-use super::raw::{invalid, rd32, rd_n, rd_width, Header, LocationLayout, FUNCTION_LEN, HEADER_LEN, HEADER_LEN_V2};
+use super::raw::{invalid, rd32, rd_n, Header, LocationLayout, FUNCTION_LEN, HEADER_LEN, HEADER_LEN_V2};
 use super::{Identity, END_MAGIC, MAGIC, MAX_INLINE_DEPTH, NONE, VERSION};
 use crate::error::Result;
 use std::borrow::Cow;
@@ -173,50 +173,53 @@ impl<'data> SymCache<'data> {
     }
 
     fn validate(&self, n_locs: usize, n_funcs: usize, n_files: usize, n_strings: usize, names: [u32; 4]) -> Result<()> {
-        // Every record is visited once, through exact chunks (no per-field bounds checks
-        // or width dispatch in the loops): loading a cached symcache is mostly this.
+        // Every record is visited once: loading a cached symcache is mostly this, so each
+        // field is one 8-byte load and a mask. The sections are read through `tail`, the
+        // data from a section's start to the end of the file: every field of a record
+        // lies before the 8-byte end marker, so an 8-byte load at a field never runs off.
+        let tail = |s: &[u8]| &self.data[s.as_ptr() as usize - self.data.as_ptr() as usize..];
+        let mask = |w: usize| if w >= 8 { u64::MAX } else { (1u64 << (w * 8)) - 1 };
+        let load = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
         let w = self.start_width;
+        let (starts, start_mask) = (tail(self.starts), mask(w));
         let mut prev = 0u64;
-        let starts = self.starts.chunks_exact(w).take(self.n_ranges);
-        let locs = self.range_locs.chunks_exact(4).take(self.n_ranges);
-        for (i, (s, l)) in starts.zip(locs).enumerate() {
-            let s = rd_width(s, w);
+        for i in 0..self.n_ranges {
+            let s = load(starts, i * w) & start_mask;
             if i > 0 && s <= prev {
                 return Err(invalid(format!("symcache range {} is not sorted", i)));
             }
             prev = s;
-            let l = u32::from_le_bytes([l[0], l[1], l[2], l[3]]);
-            if l != NONE && l as usize >= n_locs {
-                return Err(invalid(format!(
-                    "symcache range {} names location {} of {}",
-                    i, l, n_locs
-                )));
-            }
+        }
+        let range_locs = &self.range_locs[..self.n_ranges * 4];
+        if let Some(i) = range_locs
+            .chunks_exact(4)
+            .position(|l| !ok_index(u32::from_le_bytes([l[0], l[1], l[2], l[3]]), n_locs))
+        {
+            return Err(invalid(format!(
+                "symcache range {} names location {} of {}",
+                i,
+                rd32(range_locs, i * 4),
+                n_locs
+            )));
         }
         if self.n_ranges > 0 && rd32(self.range_locs, (self.n_ranges - 1) * 4) != NONE {
             return Err(invalid("symcache ranges do not end with a sentinel"));
         }
-        let ok = |v: u32, n: usize| v == NONE || (v as usize) < n;
+        let ok = ok_index;
         // Chain depth per location: callers come first, so one pass computes them all.
         let lay = &self.layout;
-        let (file_at, file_w) = lay.fields[0];
-        let (func_at, func_w) = lay.fields[3];
-        let (caller_at, caller_w) = lay.fields[4];
-        let index = |b: &[u8], at: usize, w: usize| -> u32 {
-            let v = rd_width(&b[at..at + w], w) as u32;
-            if lay.plus_one {
-                v.wrapping_sub(1) // 0 is NONE
-            } else {
-                v
-            }
-        };
+        let field = |k: usize| (lay.fields[k].0, mask(lay.fields[k].1));
+        let ((file_at, file_m), (func_at, func_m), (caller_at, caller_m)) = (field(0), field(3), field(4));
+        // Version 3 stores indices plus one (0 is NONE): subtracting 1 (wrapping) maps 0 to NONE.
+        let minus = lay.plus_one as u32;
+        let locations = tail(self.locations);
+        let stride = lay.stride;
         let mut depth: Vec<u16> = Vec::with_capacity(n_locs);
-        for (i, b) in self.locations.chunks_exact(lay.stride).take(n_locs).enumerate() {
-            let (file, func, caller) = (
-                index(b, file_at, file_w),
-                index(b, func_at, func_w),
-                index(b, caller_at, caller_w),
-            );
+        for i in 0..n_locs {
+            let at = i * stride;
+            let file = ((load(locations, at + file_at) & file_m) as u32).wrapping_sub(minus);
+            let func = ((load(locations, at + func_at) & func_m) as u32).wrapping_sub(minus);
+            let caller = ((load(locations, at + caller_at) & caller_m) as u32).wrapping_sub(minus);
             if !ok(file, n_files) || !ok(func, n_funcs) || !(caller == NONE || (caller as usize) < i) {
                 return Err(invalid(format!("symcache location {} is out of range", i)));
             }
@@ -466,4 +469,10 @@ impl<'data> SymCache<'data> {
         }
         frames
     }
+}
+
+/// Whether `v` is `NONE` or an index below `n`.
+#[inline(always)]
+fn ok_index(v: u32, n: usize) -> bool {
+    v == NONE || (v as usize) < n
 }

@@ -12,6 +12,12 @@
 //!
 //! A malformed entry is ignored (its source gets no function names) and reported by
 //! [`FunctionMaps::error`]; the rest of the map is unaffected.
+//!
+//! Hermes bytecode maps (`hermesc -output-source-map`, composed with Metro's map) map
+//! generated line `segment + 1`, column = bytecode offset; `x_hermes_function_offsets`
+//! (`{"0": [offset of function 0, of function 1, ...]}` per segment) turns a crash's
+//! (function id, offset in the function) into that column, as metro-symbolicate's
+//! `--hermes-crash` mode does ([`HermesOffsets`]).
 
 use super::json::{string_value, Kind, Raw, Scanner};
 use super::vlq_decode;
@@ -84,7 +90,7 @@ impl FunctionMaps {
         }
     }
 
-    fn note(&mut self, message: String) {
+    pub(super) fn note(&mut self, message: String) {
         if self.error.is_none() {
             self.error = Some(message);
         }
@@ -231,6 +237,72 @@ fn decode_mappings(m: &[u8], name_count: usize) -> Result<Vec<Start>, String> {
         }
     }
     Ok(out)
+}
+
+/// `x_hermes_function_offsets`: the bytecode offset of each function, per segment.
+#[derive(Debug, Default)]
+pub struct HermesOffsets {
+    /// (segment id, offsets by function id), sorted by segment id.
+    segments: Vec<(u32, Vec<u32>)>,
+}
+
+impl HermesOffsets {
+    /// Decodes the field's value; `Err` (the field is then ignored) when it is not an
+    /// object of decimal segment ids to arrays of integers in `0..2^32`.
+    pub(super) fn decode(text: &str, raw: &Raw) -> Result<HermesOffsets, String> {
+        if raw.kind != Kind::Object {
+            return Err(format!("expected an object, found {}", raw.kind.describe()));
+        }
+        let mut segments: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut problem: Option<String> = None;
+        let mut s = Scanner::new(text, raw.start as usize);
+        s.object(|s, key| {
+            let key = string_value(s.text(), &key).into_owned();
+            let mut offsets = Vec::new();
+            let mut bad = false;
+            if s.peek() == Some(b'[') {
+                s.array(|s| {
+                    let v = s.value()?;
+                    match s.text()[v.range()].parse::<u32>() {
+                        Ok(n) if v.kind == Kind::Number => offsets.push(n),
+                        _ => bad = true,
+                    }
+                    Ok(())
+                })?;
+            } else {
+                s.value()?;
+                bad = true;
+            }
+            match key.parse::<u32>() {
+                Ok(seg) if !bad && key.bytes().all(|c| c.is_ascii_digit()) => segments.push((seg, offsets)),
+                _ if problem.is_none() => {
+                    problem = Some(format!("segment {key:?}: expected an array of bytecode offsets"))
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .map_err(|e| e.message().to_string())?;
+        if let Some(p) = problem {
+            return Err(p);
+        }
+        // a later duplicate key wins, as in JSON.parse
+        segments.reverse();
+        segments.sort_by_key(|&(seg, _)| seg);
+        segments.dedup_by_key(|&mut (seg, _)| seg);
+        Ok(HermesOffsets { segments })
+    }
+
+    /// The bytecode offset of function `function` of segment `segment`.
+    pub fn function_offset(&self, segment: u32, function: u32) -> Option<u32> {
+        let i = self.segments.binary_search_by_key(&segment, |&(seg, _)| seg).ok()?;
+        self.segments[i].1.get(function as usize).copied()
+    }
+
+    /// Whether the map had the field (and it decoded).
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
 }
 
 #[cfg(test)]

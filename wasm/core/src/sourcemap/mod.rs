@@ -139,6 +139,8 @@ pub struct SourceMap<'data> {
     scopes: Option<StrRef>,
     /// Metro's `x_facebook_sources` function maps ([`facebook`]).
     function_maps: facebook::FunctionMaps,
+    /// Hermes' `x_hermes_function_offsets` ([`facebook::HermesOffsets`]).
+    hermes_offsets: facebook::HermesOffsets,
     tokens: vlq::Tokens,
     /// `dst_col` of every `SAMPLE_STEP`-th token: lookups on long lines (a minified
     /// bundle is often one line of a million segments) search this small array first
@@ -167,6 +169,7 @@ struct RawMap {
     debug_id_snake: Option<Raw>,
     scopes: Option<Raw>,
     x_facebook_sources: Option<Raw>,
+    x_hermes_function_offsets: Option<Raw>,
     sources: Option<Field<Vec<Raw>>>,
     sources_content: Option<Field<Vec<Raw>>>,
     names: Option<Field<Vec<Raw>>>,
@@ -280,6 +283,7 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
             "debug_id" => m.debug_id_snake = Some(s.value()?),
             "scopes" => m.scopes = Some(s.value()?),
             "x_facebook_sources" => m.x_facebook_sources = Some(s.value()?),
+            "x_hermes_function_offsets" => m.x_hermes_function_offsets = Some(s.value()?),
             "sources" => m.sources = Some(scan_list(s)?),
             "sourcesContent" => m.sources_content = Some(scan_lazy_list(s)?),
             "names" => m.names = Some(scan_list(s)?),
@@ -514,6 +518,7 @@ impl<'data> SourceMap<'data> {
             ignore_list: Vec::new(),
             scopes: None,
             function_maps: facebook::FunctionMaps::default(),
+            hermes_offsets: facebook::HermesOffsets::default(),
             tokens: vlq::Tokens::default(),
             col_sample: Vec::new(),
             by_source: RefCell::new(None),
@@ -523,6 +528,14 @@ impl<'data> SourceMap<'data> {
             None => map.add_map(&raw, "", 0, 0)?.lines,
         };
         map.file = optional_string(&raw.file, "file")?;
+        if let Some(r) = raw.x_hermes_function_offsets.filter(|r| r.kind != Kind::Null) {
+            match facebook::HermesOffsets::decode(text, &r) {
+                Ok(h) => map.hermes_offsets = h,
+                Err(e) => map
+                    .function_maps
+                    .note(format!("x_hermes_function_offsets: {e} (ignored)")),
+            }
+        }
         if raw.sections.is_none() {
             // a proposal field: any other type counts as absent
             map.scopes = optional_string(&raw.scopes, "scopes").ok().flatten();
@@ -848,6 +861,15 @@ impl<'data> SourceMap<'data> {
             return None;
         }
         self.function_maps.name_at(t.src, t.src_line, t.src_col)
+    }
+
+    /// The generated column of a Hermes crash frame (function `function` of segment
+    /// `segment`, `offset` bytes into it) on generated line `segment`, from
+    /// `x_hermes_function_offsets`; `None` when the map does not list that function.
+    pub fn hermes_column(&self, segment: u32, function: u32, offset: u32) -> Option<u32> {
+        self.hermes_offsets
+            .function_offset(segment, function)?
+            .checked_add(offset)
     }
 
     /// The `file` field.

@@ -110,3 +110,41 @@ fn index_map_sections_keep_their_sources() {
     assert_eq!(m.original_function_name(0, 0), Some("A"));
     assert_eq!(m.original_function_name(1, 0), Some("B"));
 }
+
+#[test]
+fn hermes_function_offsets() {
+    let with = |field: &str| {
+        format!(
+            r#"{{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA","x_hermes_function_offsets":{field}}}"#
+        )
+    };
+    let text = with(r#"{"0":[0,71,105],"2":[9],"0":[0,50]}"#);
+    let m = SourceMap::parse(text.as_bytes()).unwrap();
+    assert_eq!(m.function_maps().error(), None);
+    // the later "0" wins (JSON.parse)
+    assert_eq!(m.hermes_column(0, 1, 4), Some(54));
+    assert_eq!(m.hermes_column(0, 2, 0), None);
+    assert_eq!(m.hermes_column(2, 0, 1), Some(10));
+    assert_eq!(m.hermes_column(1, 0, 0), None);
+    assert_eq!(m.hermes_column(2, 0, u32::MAX), None);
+    for bad in [
+        r#"[1]"#,
+        r#"{"x":[1]}"#,
+        r#"{"0":[-1]}"#,
+        r#"{"0":[1.5]}"#,
+        r#"{"0":7}"#,
+        r#"{"0":["1"]}"#,
+    ] {
+        let text = with(bad);
+        let m = SourceMap::parse(text.as_bytes()).unwrap();
+        assert!(
+            m.function_maps().error().unwrap().contains("x_hermes_function_offsets"),
+            "{bad}"
+        );
+        assert_eq!(m.hermes_column(0, 0, 0), None, "{bad}");
+        assert_eq!(m.token_count(), 1);
+    }
+    let text = with("null");
+    let m = SourceMap::parse(text.as_bytes()).unwrap();
+    assert_eq!(m.function_maps().error(), None);
+}

@@ -34,7 +34,7 @@ VENV := .venv
 VPY  := $(VENV)/bin/python
 
 .PHONY: test-tools help toolchain wasm wasm-check rust-test venv demo test test-python lint lint-tools check abi-check \
-        fixtures bench clean
+        fixtures bench clean react-native-fixtures
 
 # Every target carries a `## what it does` comment on its line; help prints them.
 help:  ## list the targets
@@ -130,6 +130,13 @@ pdb-oracle: venv  ## PE/PDB builds against llvm-symbolizer 19 at every byte of .
 
 # Function names from scopes against symbolic's SourceMapCache: the real bundles of
 # tests/reference and three more npm packages (pinned; installed into $(JS_NAMES_DIR)).
+RN_TOOLS_DIR ?= .cache/hermes-engine-cli
+react-native-fixtures: fixtures  ## rebuild tests/data/react_native (Metro-style bundle, hermesc map, Hermes VM traces)
+	mkdir -p $(RN_TOOLS_DIR)
+	cd $(RN_TOOLS_DIR) && [ -x package/linux64-bin/hermes ] || \
+	  (npm pack --silent hermes-engine-cli@0.12.0 && tar xzf hermes-engine-cli-0.12.0.tgz)
+	node tests/data/react_native/make.mjs $(RN_TOOLS_DIR)/package/linux64-bin
+
 JS_NAMES_DIR ?= .cache/js-names
 JS_NAMES_PACKAGES := axios@1.7.9 preact@10.25.4 bootstrap@5.3.3
 js-names: venv fixtures  ## function names from JS scopes vs PyPI symbolic 13.9.0 (prints agreement)

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -68,7 +68,7 @@ export const BIAS_LEAST_UPPER_BOUND = 1;
 export const STRINGS_SOURCES = 0;
 /** string table kind: names */
 export const STRINGS_NAMES = 1;
-/** string table kind: [file, debugId] */
+/** string table kind: [file, debugId, the x_facebook_sources problem (a malformed entry, ignored) or null] */
 export const STRINGS_META = 2;
 /** string table kind (source map caches): function names */
 export const STRINGS_FUNCTIONS = 3;
@@ -168,6 +168,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_decode_data_url", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
+  ["pysym_sourcemap_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

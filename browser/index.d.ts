@@ -67,6 +67,8 @@ export declare class SourceMap implements Iterable<Token> {
   readonly isIndexMap: boolean;
   /** The map's `scopes` field (ECMA-426 scopes proposal) names generated positions. */
   readonly hasScopes: boolean;
+  /** The map has Metro's `x_facebook_sources` function maps (React Native). */
+  readonly hasFunctionMaps: boolean;
   /** Number of mapping segments. */
   readonly length: number;
   readonly closed: boolean;
@@ -76,6 +78,8 @@ export declare class SourceMap implements Iterable<Token> {
   setGeneratedSource(source: string | Uint8Array | ArrayBuffer): void;
   /** The enclosing function of each generated position: original name, "<anonymous>", or null (top level). */
   functionNames(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>): (string | null)[];
+  /** A Hermes crash frame (function id, offset in it, segment) as a generated [line, column], from `x_hermes_function_offsets`; null when not listed. */
+  hermesPosition(functionId: number, offset: number, segment?: number): [number, number] | null;
   generatedPositions(source: string | number, line: number, col?: number | null): Token[];
   sourceContent(source: string | number): string | null;
   sourceContext(source: string | number, line: number, context?: number): SourceContext | null;
@@ -202,6 +206,8 @@ export interface Frame {
   readonly alias: string | null;
   readonly evalOrigin: Frame | null;
   readonly prefix: string;
+  /** Hermes `address at url:1:N`: `col` is a 0-based bytecode offset. */
+  readonly isBytecode: boolean;
 }
 
 export interface SymbolicatedFrame {

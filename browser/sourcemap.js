@@ -116,10 +116,34 @@ export class SourceMap extends HandleOwner {
   /**
    * The function enclosing each generated position: its original name, "<anonymous>",
    * or null for top-level code. Needs `setGeneratedSource` first, unless the map's
-   * `scopes` field names positions (`hasScopes`): its names are then preferred.
+   * `scopes` field names positions (`hasScopes`): its names are then preferred; or unless
+   * the map has Metro's `x_facebook_sources` function maps (`hasFunctionMaps`): they name a
+   * position by its original source, as metro-symbolicate does, after the `scopes` field
+   * and before the generated file's scopes (null also where none answers).
    */
   functionNames(lines, cols) {
-    if (!this._generated && !this.hasScopes) throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
+    return this._enclosing(lines, cols).map((e) => e[1]);
+  }
+
+  /**
+   * The generated position [line, column] (0-based) of a Hermes crash frame: function
+   * `functionId` of bytecode segment `segment`, `offset` bytes into it, from the map's
+   * `x_hermes_function_offsets` (metro-symbolicate --hermes-crash); null when not listed.
+   */
+  hermesPosition(functionId, offset, segment = 0) {
+    for (const v of [functionId, offset, segment]) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new RangeError(`hermesPosition: ${v} is not in 0..2**32-2`);
+    }
+    const rt = this._rt;
+    const found = this._call("pysym_sourcemap_hermes_column", segment, functionId, offset, rt.outSlot);
+    return found ? [segment, rt.out(1)[0]] : null;
+  }
+
+  /** `functionNames` with each answer's kind (`abi.FUNCTION_KIND_*`; 3: no answer). */
+  _enclosing(lines, cols) {
+    if (!this._generated && !this.hasScopes && !this.hasFunctionMaps) {
+      throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
+    }
     const out = [];
     const rt = this._rt;
     const decoder = new TextDecoder();
@@ -129,8 +153,8 @@ export class SourceMap extends HandleOwner {
         const kind = records[r + wire.FUNCTION_NAME_KIND];
         const off = records[r + wire.FUNCTION_NAME_OFFSET];
         const len = records[r + wire.FUNCTION_NAME_LENGTH];
-        out[start + i] = kind === abi.FUNCTION_KIND_NAMED ? decoder.decode(text.subarray(off, off + len))
-          : kind === abi.FUNCTION_KIND_ANONYMOUS ? "<anonymous>" : null;
+        out[start + i] = [kind, kind === abi.FUNCTION_KIND_NAMED ? decoder.decode(text.subarray(off, off + len))
+          : kind === abi.FUNCTION_KIND_ANONYMOUS ? "<anonymous>" : null];
       }
     });
     return out;
@@ -183,6 +207,8 @@ export class SourceMap extends HandleOwner {
     this.isIndexMap = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 1);
     // the map's `scopes` field (ECMA-426 scopes proposal) names generated positions
     this.hasScopes = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 2);
+    /** The map has Metro's `x_facebook_sources` function maps (React Native). */
+    this.hasFunctionMaps = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 4);
     this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);

@@ -20,9 +20,10 @@ export { decodeDataUrl, findDebugId, findSourcemapUrl };
  * @returns {object}
  */
 function makeFrame(raw, style, fn, url, line, col, isAsync = false, isConstructor = false,
-  alias = null, evalOrigin = null, prefix = "") {
+  alias = null, evalOrigin = null, prefix = "", isBytecode = false) {
+  // isBytecode: Hermes `address at url:1:N`, `col` is a 0-based bytecode offset
   return Object.freeze({
-    raw, style, function: fn, url, line, col, isAsync, isConstructor, alias, evalOrigin, prefix,
+    raw, style, function: fn, url, line, col, isAsync, isConstructor, alias, evalOrigin, prefix, isBytecode,
   });
 }
 
@@ -72,7 +73,8 @@ function frameOf(line, w, at, count) {
     const col = span(r + 11);
     frame = makeFrame(raw, style === 1 ? "v8" : "gecko", fn || null, span(r + 7),
       ln === null ? null : parseInt(ln, 10), col === null ? null : parseInt(col, 10),
-      (flags & 1) !== 0, (flags & 2) !== 0, span(r + 13), frame, line.slice(w[r + 2], w[r + 4]));
+      (flags & 1) !== 0, (flags & 2) !== 0, span(r + 13), frame, line.slice(w[r + 2], w[r + 4]),
+      (flags & 8) !== 0);
   }
   return frame;
 }
@@ -166,17 +168,17 @@ export class ResolvedMap {
    */
   scopesReady() {
     const sm = this.sourcemap;
-    // a map whose `scopes` field names positions needs no generated file
-    if ((this.generated === null || this.generated === undefined) && !this._failed) return Boolean(sm.hasScopes);
-    if (this.generated === null || this.generated === undefined || this._failed) return false;
-    if (typeof sm.setGeneratedSource !== "function") return false;
+    // a map whose `scopes` field or function maps name positions needs no generated file
+    const namesItself = Boolean(sm.hasScopes || sm.hasFunctionMaps);
+    if (this.generated === null || this.generated === undefined || this._failed) return namesItself;
+    if (typeof sm.setGeneratedSource !== "function") return namesItself;
     if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);
     try {
       sm.setGeneratedSource(this._bytes);
     } catch (e) {
       if (!(e instanceof PysymError)) throw e;
       this._failed = true; // (e.g. nesting too deep): the frames keep the other rules
-      return false;
+      return namesItself;
     }
     return true;
   }
@@ -231,7 +233,7 @@ export function symbolicateFrames(lines, resolver, context = null) {
   const byMap = new Map();
   frames.forEach((f, idx) => {
     const pos = positionOf(f);
-    if (pos === null || pos.line < 1 || pos.col < 1) return;
+    if (pos === null || pos.line < 1 || pos.col < (pos.isBytecode ? 0 : 1)) return;
     const rm = asResolved(resolver(pos.url));
     maps.set(idx, rm);
     if (rm !== null) {
@@ -242,7 +244,8 @@ export function symbolicateFrames(lines, resolver, context = null) {
   });
   for (const [rm, idxs] of byMap.values()) {
     const lines0 = idxs.map((i) => positionOf(frames[i]).line - 1);
-    const cols0 = idxs.map((i) => positionOf(frames[i]).col - 1);
+    // a Hermes bytecode offset is 0-based already
+    const cols0 = idxs.map((i) => { const p = positionOf(frames[i]); return p.isBytecode ? p.col : p.col - 1; });
     const found = typeof rm.sourcemap.lookupMany === "function"
       ? rm.sourcemap.lookupMany(lines0, cols0)
       : lines0.map((ln, k) => rm.sourcemap.lookup(ln, cols0[k]));
@@ -251,8 +254,12 @@ export function symbolicateFrames(lines, resolver, context = null) {
       // the eval frames' positions are their origins: not named by scopes
       const named = [];
       idxs.forEach((i, k) => { if (frames[i].evalOrigin === null) named.push(k); });
-      const names = rm.sourcemap.functionNames(named.map((k) => lines0[k]), named.map((k) => cols0[k]));
-      named.forEach((k, j) => scopeNames.set(idxs[k], names[j]));
+      const ls = named.map((k) => lines0[k]);
+      const cs = named.map((k) => cols0[k]);
+      const found = typeof rm.sourcemap._enclosing === "function"
+        ? rm.sourcemap._enclosing(ls, cs) : rm.sourcemap.functionNames(ls, cs).map((n) => [0, n]);
+      // kind 3: no function map answers here and there are no scopes (the other rules apply)
+      named.forEach((k, j) => { if (found[j][0] !== 3) scopeNames.set(idxs[k], found[j][1]); });
     }
   }
 

@@ -6,6 +6,7 @@ import array
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -380,25 +381,54 @@ class SourceMap(_MapFields):
         ``new Cart`` for class bodies), ``"<anonymous>"`` for a function without one, or
         ``None`` for top-level code. Needs :meth:`set_generated_source` first, unless the
         map's ``scopes`` field names positions (:attr:`has_scopes`): its names are then
-        preferred to the generated file's.
+        preferred to the generated file's; or unless the map has Metro's
+        ``x_facebook_sources`` function maps (:attr:`has_function_maps`, React Native):
+        they name a position by its original source, as ``metro-symbolicate`` does
+        (``Cart.prototype.total``, ``<global>`` for a module's top level), after the
+        ``scopes`` field and before the generated file's scopes (``None`` also where no
+        function map covers the position and there are no scopes).
         """
-        if self._generated is None and not self.has_scopes:
+        return [name for _, name in self._enclosing(lines, cols)]
+
+    def _enclosing(self, lines: Any, cols: Any) -> List[Tuple[int, Optional[str]]]:
+        """:meth:`function_names` with each answer's kind (``_abi.FUNCTION_KIND_*``; 3: no
+        answer, a position no function map covers when there are no scopes)."""
+        if self._generated is None and not self.has_scopes and not self.has_function_maps:
             raise ValueError("function_names needs the generated file: call set_generated_source first")
-        out: List[Optional[str]] = []
+        out: List[Tuple[int, Optional[str]]] = []
         for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_function_names"):
             found = _wire.decode_function_names(raw, stop - start)
             text = found.text
             cols = _wire.function_name_columns(found.records)
             for kind, off, size in zip(cols.kind, cols.offset, cols.length):
                 if kind == _abi.FUNCTION_KIND_NAMED:
-                    out.append(text[off : off + size].decode("utf-8", "replace"))
+                    out.append((kind, text[off : off + size].decode("utf-8", "replace")))
                 else:
-                    out.append("<anonymous>" if kind == _abi.FUNCTION_KIND_ANONYMOUS else None)
+                    out.append((kind, "<anonymous>" if kind == _abi.FUNCTION_KIND_ANONYMOUS else None))
         return out
 
     def function_name(self, line: int, col: int) -> Optional[str]:
         """:meth:`function_names` for one position."""
         return self.function_names([line], [col])[0]
+
+    def hermes_position(self, function_id: int, offset: int, segment: int = 0) -> Optional[Tuple[int, int]]:
+        """The generated position (0-based line, column) of a Hermes crash frame in a
+        Hermes bytecode map: function ``function_id`` of bytecode segment ``segment``,
+        ``offset`` bytes into the function (the ``FunctionID`` / ``ByteCodeOffset`` /
+        ``SegmentID`` of a Hermes crash's call stack). The column is the function's
+        offset from the map's ``x_hermes_function_offsets`` plus ``offset``, as
+        ``metro-symbolicate --hermes-crash`` computes it; ``None`` when the map does not
+        list the function. Give the result to :meth:`lookup` / :meth:`function_name`.
+        """
+        for v in (function_id, offset, segment):
+            if not 0 <= v <= 0xFFFFFFFE:
+                raise ValueError("hermes_position: arguments must be in 0..2**32-2, got %r" % (v,))
+        rt = self._rt
+        with rt.lock:
+            found = self._call("pysym_sourcemap_hermes_column", segment, function_id, offset, rt.out_slot)
+            if not found:
+                return None
+            return segment, rt.out(1)[0]
 
 
     def _read_metadata(self) -> None:
@@ -412,12 +442,19 @@ class SourceMap(_MapFields):
         #: the map's ``scopes`` field (the ECMA-426 scopes proposal) names generated
         #: positions: :meth:`function_names` works without the generated file
         self.has_scopes = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 2)
+        #: the map has Metro's ``x_facebook_sources`` function maps (React Native):
+        #: :meth:`function_names` works without the generated file
+        self.has_function_maps = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 4)
         # Sources and the ignore list stay as the module's bytes, decoded entry by entry on
         # use (a map can list millions of sources; an open costs about their size).
         self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)
         self._sources = StringTable(rt.result_bytes())
         self._call("pysym_sourcemap_strings", _abi.STRINGS_META, rt.out_slot)
-        self._file, self._debug_id = rt.string_table(rt.result_bytes())
+        self._file, self._debug_id, problem = rt.string_table(rt.result_bytes())
+        if problem is not None and not hasattr(self, "function_maps_problem"):
+            warnings.warn("source map: " + problem, UserWarning, stacklevel=4)
+        #: a malformed ``x_facebook_sources`` entry (ignored; the rest of the map works)
+        self.function_maps_problem = problem
         self._call("pysym_sourcemap_ignore_list", rt.out_slot)
         self._ignored = _wire.decode_u32_list(rt.result_bytes()).values
         #: source index -> (its sourcesContent as UTF-8, line starts, line ends), or None

@@ -2,7 +2,10 @@
 
 Positions in stack traces are 1-based lines and 1-based columns counted in UTF-16 code
 units, as browsers and Node print them; the :class:`~pysym.SourceMap` API is 0-based.
-The conversion happens here, explicitly, and nowhere else.
+The conversion happens here, explicitly, and nowhere else. The one exception is a
+Hermes bytecode frame (``at f (address at index.android.bundle:1:9876)``): its column is
+a bytecode offset, 0-based already, and is looked up as is in the Hermes bytecode map
+(what ``metro-symbolicate`` does).
 
 Every line of a trace is kept: a line that is not a frame is a plain ``str``, a frame
 that cannot be mapped is printed exactly as it came in.
@@ -14,6 +17,9 @@ has to be translated too.  The token at the frame's own position does *not* name
 function: it is the identifier being called or accessed at that point (the callee of the
 frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
 
+0. with Metro's ``x_facebook_sources`` function maps in the map (React Native), or the
+   map's ECMA-426 ``scopes`` field (which wins): the function around the frame's
+   position, as ``metro-symbolicate`` names it (:meth:`pysym.SourceMap.function_names`).
 1. with the generated JavaScript text (:class:`ResolvedMap` ``generated``): the innermost
    function scope around the frame position, found by the module's scope extractor and
    named through the map as symbolic's SourceMapCache names it
@@ -89,6 +95,9 @@ class Frame:
     eval_origin: Optional["Frame"] = None
     #: text before ``at`` (V8) or before the function (gecko): indentation, kept.
     prefix: str = ""
+    #: Hermes ``at f (address at index.android.bundle:1:9876)``: ``col`` is a bytecode
+    #: offset, 0-based (``line`` is the 1-based segment), as metro-symbolicate reads it.
+    is_bytecode: bool = False
 
     @property
     def has_position(self) -> bool:
@@ -109,6 +118,8 @@ _PARSE_BATCH = 1 << 22
 _RECORD_WORDS = _wire.TRACE_WORDS
 _NO_SPAN = _wire.NONE
 _UNITS_CODE_POINTS = _abi.UNITS_CODE_POINTS
+#: pysym_sourcemap_function_names kind: no function map covers the position, no scopes
+_FUNCTION_NO_ANSWER = 3
 
 
 def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
@@ -141,6 +152,7 @@ def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Fram
             span(r + 13),
             frame,
             line[words[r + 2] : words[r + 4]],
+            bool(flags & 8),
         )
     assert frame is not None
     return frame
@@ -221,11 +233,11 @@ class ResolvedMap:
         """Hands the generated text to the map (a no-op when it already has it: two
         generated files may share one map); False without scope names."""
         give = getattr(self.sourcemap, "set_generated_source", None)
-        if self.generated is None and not self._failed:
-            # a map whose `scopes` field names positions needs no generated file
-            return bool(getattr(self.sourcemap, "has_scopes", False))
+        # a map whose `scopes` field or function maps name positions needs no generated file
+        sm = self.sourcemap
+        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False))
         if self.generated is None or give is None or self._failed:
-            return False
+            return names_itself
         if self._bytes is None:
             self._bytes = self.generated.encode("utf-8")
         from ._errors import PysymError
@@ -234,7 +246,7 @@ class ResolvedMap:
             give(self._bytes)
         except PysymError:
             self._failed = True  # (e.g. nesting too deep): the frames keep the other rules
-            return False
+            return names_itself
         return True
 
 
@@ -268,6 +280,12 @@ def _as_resolved(obj: Any) -> Optional[ResolvedMap]:
     if obj is None or isinstance(obj, ResolvedMap):
         return obj
     return ResolvedMap(obj)
+
+
+def _col0(f: Frame) -> int:
+    """The 0-based column of a frame with a position."""
+    assert f.col is not None
+    return f.col if f.is_bytecode else f.col - 1
 
 
 def _scope_function(f: Frame, scope: Optional[str]) -> Optional[str]:
@@ -314,7 +332,7 @@ def symbolicate_frames(
         pos = position_of(f)
         if pos is None or pos.url is None or pos.line is None or pos.col is None:
             continue
-        if pos.line < 1 or pos.col < 1:
+        if pos.line < 1 or pos.col < (0 if pos.is_bytecode else 1):
             continue
         rm = _as_resolved(resolver(pos.url))
         maps[idx] = rm
@@ -323,7 +341,8 @@ def symbolicate_frames(
     for rm, idxs in by_map.values():
         # 1-based browser positions -> 0-based source map positions.
         lines0 = [position_of(frames[i]).line - 1 for i in idxs]  # type: ignore[union-attr,operator]
-        cols0 = [position_of(frames[i]).col - 1 for i in idxs]  # type: ignore[union-attr,operator]
+        # a Hermes bytecode offset is 0-based already
+        cols0 = [_col0(position_of(frames[i])) for i in idxs]  # type: ignore[arg-type]
         lookup_many = getattr(rm.sourcemap, "lookup_many", None)
         if lookup_many is not None:
             found = lookup_many(lines0, cols0)
@@ -334,9 +353,15 @@ def symbolicate_frames(
         if rm.scopes_ready():
             # the eval frames' positions are their origins: not named by scopes
             named = [k for k, i in enumerate(idxs) if frames[i].eval_origin is None]
-            found_names = rm.sourcemap.function_names([lines0[k] for k in named], [cols0[k] for k in named])
-            for k, name in zip(named, found_names):
-                scope_names[idxs[k]] = name
+            enclosing = getattr(rm.sourcemap, "_enclosing", None)
+            ls, cs = [lines0[k] for k in named], [cols0[k] for k in named]
+            if enclosing is not None:
+                answers = enclosing(ls, cs)
+            else:
+                answers = [(0, n) for n in rm.sourcemap.function_names(ls, cs)]
+            for k, (kind, name) in zip(named, answers):
+                if kind != _FUNCTION_NO_ANSWER:
+                    scope_names[idxs[k]] = name
 
     results = []  # type: List[SymbolicatedFrame]
     for idx, f in enumerate(frames):

@@ -19,8 +19,8 @@
 #                 not work here)
 #   browser-deps  node, chromium, and npm ci of tests/browser (playwright-core, pyodide,
 #                 typescript, the benchmark peers)
-#   fixtures      node, and npm ci of tests/reference (the real npm maps and the reference
-#                 source-map consumer)
+#   fixtures      node, and npm ci of tests/reference (the real npm maps, the reference
+#                 source-map consumer, and metro-symbolicate for the React Native tests)
 #   lint-tools    node, npm ci of tools/lint (eslint); rustfmt and clippy from apt when
 #                 Debian has them (not an error when it does not)
 #   pypy          Debian's PyPy for the matrix (not an error when apt cannot install it)

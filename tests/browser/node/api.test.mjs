@@ -235,3 +235,31 @@ test("function names from the generated file's scopes (the same answers as Pytho
   assert.deepEqual(names, golden.map((r) => r[2]));
   sm.close();
 });
+
+test("React Native: Hermes bytecode frames named by x_facebook_sources (as in Python)", async () => {
+  await P.init();
+  const dir = new URL("tests/data/react_native/", ROOT);
+  const sm = P.SourceMap.fromBytes(readFileSync(new URL("index.android.bundle.map", dir)));
+  assert.ok(sm.hasFunctionMaps);
+  assert.equal(sm.functionNames([0], [962])[0], "items.reduce$argument_0");
+  const trace = readFileSync(new URL("trace_bytecode.txt", dir), "utf-8");
+  const frame = P.parseLine("    at foo (address at index.android.bundle:1:962)");
+  assert.equal(frame.isBytecode, true);
+  assert.equal(frame.col, 962);
+  const lines = P.symbolicateTrace(trace, (url) => (url === "index.android.bundle" ? sm : null), null).split("\n");
+  assert.equal(lines[2], "    at items.reduce$argument_0 (src/cart.js:11:22)");
+  assert.equal(lines[4], "    at Cart.prototype.total (src/cart.js:9:27)");
+  assert.ok(lines.includes("    at report (src/App.js:7:7)"));
+  assert.ok(lines.includes("    at __r (address at index.android.bundle:1:199)"));
+  sm.close();
+});
+
+test("React Native: a Hermes crash frame's position from x_hermes_function_offsets", async () => {
+  await P.init();
+  const sm = P.SourceMap.fromBytes(readFileSync(new URL("tests/data/react_native/index.android.bundle.map", ROOT)));
+  // function 17 starts at bytecode offset 972 (the map's x_hermes_function_offsets)
+  assert.deepEqual(sm.hermesPosition(17, 51), [0, 1023]);
+  assert.equal(sm.hermesPosition(1000, 0), null);
+  assert.throws(() => sm.hermesPosition(-1, 0), RangeError);
+  sm.close();
+});

@@ -76,6 +76,8 @@ impl<T> Drop for Owned<T> {
 pub(crate) struct Map {
     pub map: SourceMap<'static>,
     pub scopes: Option<ScopeNames>,
+    /// The map's `scopes` field names positions (it wins over function maps).
+    pub by_field: bool,
 }
 
 /// A parsed minidump kept between calls (`pysym_minidump_open`), so that walking it does

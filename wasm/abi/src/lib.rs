@@ -25,7 +25,7 @@ mod symcache;
 mod trace;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 11;
+pub const ABI_VERSION: i32 = 12;
 
 /// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
 pub mod status;
@@ -402,4 +402,11 @@ pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
     smcache::string(h, kind, idx, out)
+}
+
+/// A Hermes crash frame's generated column from the map's `x_hermes_function_offsets`
+/// (ABI 12): 1 and `out[0]`, or 0 when the function is not listed.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
+    maps::hermes_column(h, segment, function, offset, out)
 }

@@ -15,7 +15,14 @@ use pysym_core::sourcemap::{SourceMap, NONE};
 
 fn parse(ptr: *mut u8, len: usize, out: u32) -> i32 {
     match Owned::parse(ptr, len, |data| {
-        SourceMap::parse(data).map(|map| Map { map, scopes: None })
+        SourceMap::parse(data).map(|map| {
+            let by_field = ScopeNames::from_map(&map).is_some();
+            Map {
+                map,
+                scopes: None,
+                by_field,
+            }
+        })
     }) {
         Ok(owned) => handles::insert(owned, out),
         Err(e) => fail_core(e),
@@ -51,9 +58,13 @@ pub(crate) fn free(h: u32) -> i32 {
 }
 
 pub(crate) fn info(h: u32, out: u32) -> i32 {
-    let m = try_map!(h);
-    // bit 1: the `scopes` field names positions (decoded here only when present)
-    let flags = m.is_index_map() as u32 | (ScopeNames::from_map(m).is_some() as u32) << 1;
+    let owned = match map(h) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let m = &owned.map;
+    // bit 1: the `scopes` field names positions; bit 2: `x_facebook_sources` function maps
+    let flags = m.is_index_map() as u32 | (owned.by_field as u32) << 1 | (!m.function_maps().is_empty() as u32) << 2;
     put_out(
         out,
         &[m.source_count(), m.name_count(), m.token_count(), m.line_count(), flags],
@@ -66,7 +77,7 @@ pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
     match kind {
         0 => write_string_table((0..m.source_count()).map(|i| m.source(i))),
         1 => write_string_table((0..m.name_count()).map(|i| m.name(i))),
-        2 => write_string_table([m.file(), m.debug_id()].into_iter()),
+        2 => write_string_table([m.file(), m.debug_id(), m.function_maps().error().map(Into::into)].into_iter()),
         _ => {
             return fail(
                 status::BAD_ARGUMENT,
@@ -136,6 +147,17 @@ pub(crate) fn generated_positions(h: u32, src: u32, line: u32, col: u32, out: u3
     records::publish_tokens(tokens.into_iter().map(|t| Ok(Some(t))), out)
 }
 
+pub(crate) fn hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    match m.hermes_column(segment, function, offset) {
+        Some(col) => {
+            put_out(out, &[col]);
+            1
+        }
+        None => 0,
+    }
+}
+
 // -- JavaScript function names (ABI 9)
 
 pub(crate) fn set_generated(h: u32, ptr: u32, len: u32, out: u32) -> i32 {
@@ -171,8 +193,13 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
         // without the generated file, a map's `scopes` field may still name positions
         owned.scopes = ScopeNames::from_map(&owned.map);
     }
+    // Metro's function maps name positions by their original source, as metro-symbolicate
+    // does; a `scopes` field (exact generated ranges) wins over them.
+    let fb = !owned.by_field && !owned.map.function_maps().is_empty();
+    let m = &owned.map;
     let names = match &owned.scopes {
-        Some(n) => n,
+        Some(n) => Some(n),
+        None if fb => None,
         None => {
             return fail(
                 status::BAD_ARGUMENT,
@@ -192,10 +219,16 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     let mut data: Vec<u8> = Vec::new();
     for i in 0..n {
         let (line, col) = host_pair(ptr, i);
-        let (kind, off, len) = match names.lookup(line, col) {
-            Enclosing::Global => (0, 0, 0),
-            Enclosing::Anonymous => (1, 0, 0),
-            Enclosing::Named(s) => {
+        let found = match m.original_function_name(line, col).filter(|_| fb) {
+            Some(s) => Some(Enclosing::Named(s)),
+            None => names.map(|n| n.lookup(line, col)),
+        };
+        let (kind, off, len) = match found {
+            // kind 3: no function map answers and there are no scopes
+            None => (3, 0, 0),
+            Some(Enclosing::Global) => (0, 0, 0),
+            Some(Enclosing::Anonymous) => (1, 0, 0),
+            Some(Enclosing::Named(s)) => {
                 let off = data.len() as u32;
                 data.extend_from_slice(s.as_bytes());
                 (2, off, s.len() as u32)

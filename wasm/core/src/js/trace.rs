@@ -49,6 +49,8 @@ pub struct Frame {
     pub is_new: bool,
     /// V8 `[as name]`.
     pub alias: Option<Span>,
+    /// Hermes `address at url:line:col`: the column is a bytecode offset (0-based).
+    pub bytecode: bool,
 }
 
 fn frame(style: Style, raw: Span) -> Frame {
@@ -64,6 +66,7 @@ fn frame(style: Style, raw: Span) -> Frame {
         is_async: false,
         is_new: false,
         alias: None,
+        bytecode: false,
     }
 }
 
@@ -274,11 +277,9 @@ fn v8_rest(s: &str, raw: Span, prefix: Span, start: usize, end: usize, depth: us
         return false;
     }
     // Hermes: `at foo (address at index.android.bundle:1:9876)`
-    let ls = if s[ls..le].starts_with("address at ") && has_line(s, ls + 11, le) {
-        ls + 11
-    } else {
-        ls
-    };
+    let bytecode = s[ls..le].starts_with("address at ") && has_line(s, ls + 11, le);
+    let ls = if bytecode { ls + 11 } else { ls };
+    f.bytecode = bytecode;
     let (url, line, col) = location(s, ls, le);
     f.url = Some(url);
     f.line = line;
@@ -419,7 +420,8 @@ pub enum Units {
 
 /// Parses `text`, lines separated by `\n` (each line as the host split it, without its
 /// ending), into words: per line its record count (0: not a frame), then per record
-/// `[style (1 v8, 2 gecko, 3 text), flags (1 async, 2 new, 4 raw is "at " + raw span),
+/// `[style (1 v8, 2 gecko, 3 text), flags (1 async, 2 new, 4 raw is "at " + raw span,
+/// 8 Hermes bytecode address),
 /// raw, prefix end, function, url, line digits, col digits, alias]`, each span two words
 /// (start, end; [`NO_SPAN`] twice when absent) relative to the line, in `units`.
 pub fn parse_lines(text: &str, max_chars: usize, units: Units, out: &mut Vec<u32>) {
@@ -461,7 +463,7 @@ pub fn parse_lines(text: &str, max_chars: usize, units: Units, out: &mut Vec<u32
                 Style::Gecko => 2,
                 Style::Text => 3,
             });
-            out.push(f.is_async as u32 | (f.is_new as u32) << 1 | (f.raw_at as u32) << 2);
+            out.push(f.is_async as u32 | (f.is_new as u32) << 1 | (f.raw_at as u32) << 2 | (f.bytecode as u32) << 3);
             span(out, Some(f.raw));
             out.push(at(f.prefix.1));
             span(out, f.function);

@@ -31,6 +31,7 @@
 //!   the spec's original-position lookup returns all of them, in that order).
 
 pub mod cache;
+pub mod facebook;
 mod json;
 pub mod scopes;
 mod vlq;
@@ -136,6 +137,10 @@ pub struct SourceMap<'data> {
     ignore_list: Vec<u32>,
     /// The `scopes` field (ECMA-426 scopes proposal), decoded on demand ([`scopes`]).
     scopes: Option<StrRef>,
+    /// Metro's `x_facebook_sources` function maps ([`facebook`]).
+    function_maps: facebook::FunctionMaps,
+    /// Hermes' `x_hermes_function_offsets` ([`facebook::HermesOffsets`]).
+    hermes_offsets: facebook::HermesOffsets,
     tokens: vlq::Tokens,
     /// `dst_col` of every `SAMPLE_STEP`-th token: lookups on long lines (a minified
     /// bundle is often one line of a million segments) search this small array first
@@ -163,6 +168,8 @@ struct RawMap {
     debug_id: Option<Raw>,
     debug_id_snake: Option<Raw>,
     scopes: Option<Raw>,
+    x_facebook_sources: Option<Raw>,
+    x_hermes_function_offsets: Option<Raw>,
     sources: Option<Field<Vec<Raw>>>,
     sources_content: Option<Field<Vec<Raw>>>,
     names: Option<Field<Vec<Raw>>>,
@@ -275,6 +282,8 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
             "debugId" => m.debug_id = Some(s.value()?),
             "debug_id" => m.debug_id_snake = Some(s.value()?),
             "scopes" => m.scopes = Some(s.value()?),
+            "x_facebook_sources" => m.x_facebook_sources = Some(s.value()?),
+            "x_hermes_function_offsets" => m.x_hermes_function_offsets = Some(s.value()?),
             "sources" => m.sources = Some(scan_list(s)?),
             "sourcesContent" => m.sources_content = Some(scan_lazy_list(s)?),
             "names" => m.names = Some(scan_list(s)?),
@@ -508,6 +517,8 @@ impl<'data> SourceMap<'data> {
             names: Vec::new(),
             ignore_list: Vec::new(),
             scopes: None,
+            function_maps: facebook::FunctionMaps::default(),
+            hermes_offsets: facebook::HermesOffsets::default(),
             tokens: vlq::Tokens::default(),
             col_sample: Vec::new(),
             by_source: RefCell::new(None),
@@ -517,6 +528,14 @@ impl<'data> SourceMap<'data> {
             None => map.add_map(&raw, "", 0, 0)?.lines,
         };
         map.file = optional_string(&raw.file, "file")?;
+        if let Some(r) = raw.x_hermes_function_offsets.filter(|r| r.kind != Kind::Null) {
+            match facebook::HermesOffsets::decode(text, &r) {
+                Ok(h) => map.hermes_offsets = h,
+                Err(e) => map
+                    .function_maps
+                    .note(format!("x_hermes_function_offsets: {e} (ignored)")),
+            }
+        }
         if raw.sections.is_none() {
             // a proposal field: any other type counts as absent
             map.scopes = optional_string(&raw.scopes, "scopes").ok().flatten();
@@ -606,6 +625,9 @@ impl<'data> SourceMap<'data> {
         self.sources_content.extend_from_slice(&content);
         self.names.extend_from_slice(&names);
         self.ignore_list.extend_from_slice(&ignore);
+        if let Some(r) = &raw.x_facebook_sources {
+            self.function_maps.add(text, r, src_base, src_count, prefix);
+        }
 
         let placement = vlq::Placement {
             line_offset,
@@ -820,6 +842,34 @@ impl<'data> SourceMap<'data> {
     pub fn scopes(&self) -> Option<Result<scopes::Scopes>> {
         let field = self.str_of(self.scopes?);
         Some(scopes::decode(&field, self.names.len() as u32))
+    }
+
+    /// Metro's `x_facebook_sources` function maps (empty without the field).
+    pub fn function_maps(&self) -> &facebook::FunctionMaps {
+        &self.function_maps
+    }
+
+    /// The function around a generated position by the function map of its original
+    /// source (`metro-symbolicate`'s name): `None` when the position has no original
+    /// position, its source no function map, or the map no function there.
+    pub fn original_function_name(&self, line: u32, col: u32) -> Option<&str> {
+        if self.function_maps.is_empty() {
+            return None;
+        }
+        let t = self.lookup(line, col, Bias::GreatestLowerBound)?;
+        if t.src == NONE || t.src_line == NONE || t.src_col == NONE {
+            return None;
+        }
+        self.function_maps.name_at(t.src, t.src_line, t.src_col)
+    }
+
+    /// The generated column of a Hermes crash frame (function `function` of segment
+    /// `segment`, `offset` bytes into it) on generated line `segment`, from
+    /// `x_hermes_function_offsets`; `None` when the map does not list that function.
+    pub fn hermes_column(&self, segment: u32, function: u32, offset: u32) -> Option<u32> {
+        self.hermes_offsets
+            .function_offset(segment, function)?
+            .checked_add(offset)
     }
 
     /// The `file` field.

@@ -188,3 +188,19 @@ fn parenthesis_split_matches_the_character_loop() {
         assert_eq!(ours, reference(&t), "{:?}", t);
     }
 }
+
+#[test]
+fn hermes_bytecode_addresses_are_flagged() {
+    let frames = |line: &str| {
+        let mut out = Vec::new();
+        parse_lines(line, 1000, Units::Bytes, &mut out);
+        out
+    };
+    // words: count, style, flags, ...
+    let w = frames("    at foo (address at index.android.bundle:1:9876)");
+    assert_eq!((w[0], w[2] & 8), (1, 8));
+    let w = frames("    at foo (index.android.bundle:1:9876)");
+    assert_eq!((w[0], w[2] & 8), (1, 0));
+    // no position after `address at `: not a frame
+    assert_eq!(frames("    at foo (address at nowhere)"), vec![0]);
+}

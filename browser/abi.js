@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -168,6 +168,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_decode_data_url", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
+  ["pysym_sourcemap_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

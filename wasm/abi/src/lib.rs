@@ -25,7 +25,7 @@ mod symcache;
 mod trace;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 11;
+pub const ABI_VERSION: i32 = 12;
 
 /// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
 pub mod status;
@@ -402,4 +402,12 @@ pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
     smcache::string(h, kind, idx, out)
+}
+
+// -- Token columns (ABI 12) -------------------------------------------------------------------
+
+/// Tokens `start .. start + count` of a map as six u32 columns (token columns result).
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    maps::token_columns(h, start, count, out)
 }

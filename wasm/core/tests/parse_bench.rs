@@ -133,7 +133,10 @@ fn parse_file() {
         None => return,
     };
     let data = std::fs::read(path).expect("read the map");
-    let repeat: u32 = std::env::var("PYSYM_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let repeat: u32 = std::env::var("PYSYM_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let mut best = f64::MAX;
     for _ in 0..repeat {
         let t = Instant::now();

@@ -172,6 +172,26 @@ export function decodeTokenRecords(bytes) {
   return { records };
 }
 
+/** Pysym_sourcemap_token_columns: the token count, then one column per token record field (`NONE` for absent fields): {n, dstLine, dstCol, src, srcLine, srcCol, name}. */
+export function decodeColumnTokens(bytes) {
+  let at = 0;
+  const n = word(bytes, at);
+  at += 4;
+  const dstLine = u32s(bytes, at, n);
+  at += 4 * dstLine.length;
+  const dstCol = u32s(bytes, at, n);
+  at += 4 * dstCol.length;
+  const src = u32s(bytes, at, n);
+  at += 4 * src.length;
+  const srcLine = u32s(bytes, at, n);
+  at += 4 * srcLine.length;
+  const srcCol = u32s(bytes, at, n);
+  at += 4 * srcCol.length;
+  const name = u32s(bytes, at, n);
+  at += 4 * name.length;
+  return { n, dstLine, dstCol, src, srcLine, srcCol, name };
+}
+
 /** Pysym_sourcemap_lookup_many: token indices (`NONE`: no answer), then the token records (all `NONE` for no answer): {indices, records}. */
 export function decodeLookups(bytes, count) {
   let at = 0;

@@ -173,6 +173,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_open', ('fh: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_string', ('h: i32', 'kind: i32', 'idx: i32', 'out: i32'), ('i32',)),
     ('pysym_sourcemap_hermes_column', ('h: i32', 'segment: i32', 'function: i32', 'offset: i32', 'out: i32'), ('i32',)),
+    ('pysym_sourcemap_token_columns', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

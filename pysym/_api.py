@@ -208,6 +208,9 @@ class _MapFields(HandleOwner):
 
     _CONTENT_EXPORT = ""
     _TOKENS_EXPORT = ""
+    #: an export giving token columns (column_tokens result), else token records are split
+    _COLUMNS_EXPORT = ""
+    _ARRAYS_STEP = 1 << 18  # tokens per call of token_arrays (6 MiB of results)
     _sources: StringTable
     _file: Optional[str]
     _debug_id: Optional[str]
@@ -251,16 +254,24 @@ class _MapFields(HandleOwner):
         """Every segment in generated order as columns (:class:`TokenArrays`): the fast way
         to go over all of a large map's segments (tens of millions a second, against
         ~0.5 million a second as :class:`Token` objects)."""
-        step = 1 << 18  # tokens per call: bounds the module's result buffer (6 MiB)
+        step = self._ARRAYS_STEP  # tokens per call: bounds the module's result buffer
         rt = self._rt
         n = len(self)  # type: ignore[arg-type]
         columns = [array.array("I") for _ in range(_wire.TOKEN_WORDS)]
         for start in range(0, n, step):
             with rt.lock:
-                self._call(self._TOKENS_EXPORT, start, step, rt.out_slot)
+                self._call(self._COLUMNS_EXPORT or self._TOKENS_EXPORT, start, step, rt.out_slot)
                 raw = rt.result_bytes()
-            for column, part in zip(columns, _wire.token_columns(_wire.decode_token_records(raw).records)):
-                column.extend(part)
+            if self._COLUMNS_EXPORT:
+                # one copy per field (column_tokens), not a strided slice of the records
+                parts: Sequence["array.array[int]"] = _wire.decode_column_tokens(raw)[1:]
+            else:
+                parts = _wire.token_columns(_wire.decode_token_records(raw).records)
+            if start == 0 and n <= step:
+                columns = list(parts)
+            else:
+                for column, part in zip(columns, parts):
+                    column.extend(part)
         dst_line, dst_col, src, src_line, src_col, name = columns
         return TokenArrays(dst_line, dst_col, src, src_line, src_col, name, self._sources.to_list(),
                            self._name_table().to_list())
@@ -290,6 +301,8 @@ class SourceMap(_MapFields):
     _FREE_EXPORT = "pysym_sourcemap_free"
     _CONTENT_EXPORT = "pysym_sourcemap_source_content"
     _TOKENS_EXPORT = "pysym_sourcemap_tokens"
+    _COLUMNS_EXPORT = "pysym_sourcemap_token_columns"
+    _ARRAYS_STEP = 1 << 20
 
     def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()

@@ -313,6 +313,41 @@ def decode_token_records(data: bytes) -> TokenRecords:
     return TokenRecords(records)
 
 
+class ColumnTokens(NamedTuple):
+    """pysym_sourcemap_token_columns: the token count, then one column per token record field (`NONE` for absent
+    fields)
+    """
+
+    n: int
+    dst_line: "array.array[int]"
+    dst_col: "array.array[int]"
+    src: "array.array[int]"
+    src_line: "array.array[int]"
+    src_col: "array.array[int]"
+    name: "array.array[int]"
+
+
+def decode_column_tokens(data: bytes) -> ColumnTokens:
+    """The column_tokens result in ``data``: u32 n, u32 dst_line[n], u32 dst_col[n], u32 src[n], u32 src_line[n], u32
+    src_col[n], u32 name[n].
+    """
+    at = 0
+    n = _word(data, at)
+    at += 4
+    dst_line = _u32s(data, at, n)
+    at += 4 * len(dst_line)
+    dst_col = _u32s(data, at, n)
+    at += 4 * len(dst_col)
+    src = _u32s(data, at, n)
+    at += 4 * len(src)
+    src_line = _u32s(data, at, n)
+    at += 4 * len(src_line)
+    src_col = _u32s(data, at, n)
+    at += 4 * len(src_col)
+    name = _u32s(data, at, n)
+    return ColumnTokens(n, dst_line, dst_col, src, src_line, src_col, name)
+
+
 class Lookups(NamedTuple):
     """pysym_sourcemap_lookup_many: token indices (`NONE`: no answer), then the token records (all `NONE` for no
     answer)
@@ -569,6 +604,8 @@ __all__ += [
     'decode_string_table',
     'TokenRecords',
     'decode_token_records',
+    'ColumnTokens',
+    'decode_column_tokens',
     'Lookups',
     'decode_lookups',
     'CacheLookups',

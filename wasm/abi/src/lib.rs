@@ -410,3 +410,11 @@ pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) ->
 pub extern "C" fn pysym_sourcemap_hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
     maps::hermes_column(h, segment, function, offset, out)
 }
+
+// -- Token columns (ABI 12) -------------------------------------------------------------------
+
+/// Tokens `start .. start + count` of a map as six u32 columns (token columns result).
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    maps::token_columns(h, start, count, out)
+}

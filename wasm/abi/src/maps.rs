@@ -137,6 +137,30 @@ pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
     records::publish_tokens((start..end).map(|i| Ok(m.token(i))), out)
 }
 
+pub(crate) fn token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let end = start.saturating_add(count).min(m.token_count());
+    let start = start.min(end);
+    let n = (end - start) as usize;
+    let result = &mut state().result;
+    result.clear();
+    if result.try_reserve(4 + n.saturating_mul(24)).is_err() {
+        return fail(status::OUT_OF_MEMORY, format!("cannot allocate {} token columns", n));
+    }
+    push_u32(result, n as u32);
+    m.token_line_runs(start, end, |line, k| {
+        for _ in 0..k {
+            push_u32(result, line);
+        }
+    });
+    for column in m.token_fields(start, end) {
+        for &w in column {
+            push_u32(result, w);
+        }
+    }
+    publish_result(out)
+}
+
 pub(crate) fn generated_positions(h: u32, src: u32, line: u32, col: u32, out: u32) -> i32 {
     let m = try_map!(h);
     if src >= m.source_count() {

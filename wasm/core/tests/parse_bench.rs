@@ -122,3 +122,27 @@ fn parse_throughput() {
     // About 10 MB, mostly mappings (no sourcesContent).
     measure("mappings-heavy", &generate(120, 0, 2_000_000));
 }
+
+/// Parses the map at `PYSYM_SOURCEMAP` `PYSYM_REPEAT` times (default 1): a fixed workload
+/// for instruction profiles (`valgrind --tool=callgrind` on the test binary).
+#[test]
+#[ignore]
+fn parse_file() {
+    let path = match std::env::var_os("PYSYM_SOURCEMAP") {
+        Some(p) => p,
+        None => return,
+    };
+    let data = std::fs::read(path).expect("read the map");
+    let repeat: u32 = std::env::var("PYSYM_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let map = SourceMap::parse(&data).expect("the map parses");
+        best = best.min(t.elapsed().as_secs_f64());
+        assert!(map.token_count() > 0);
+    }
+    println!("{} bytes: best of {repeat} {:.2} ms", data.len(), best * 1e3);
+}

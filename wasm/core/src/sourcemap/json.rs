@@ -83,6 +83,49 @@ fn string_stop_mask(w: u64) -> u64 {
     (zq | zb | ctl) & HIGHS
 }
 
+/// 16 bytes at a time with wasm SIMD (`-C target-feature=+simd128` builds only): the
+/// offset of the first byte in `data[i..i + 16]` that `stop` flags, if any.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod wide {
+    use core::arch::wasm32::*;
+
+    #[inline(always)]
+    pub(crate) fn load(data: &[u8], i: usize) -> Option<v128> {
+        let chunk = data.get(i..i + 16)?;
+        let mut lo = [0u8; 8];
+        let mut hi = [0u8; 8];
+        lo.copy_from_slice(&chunk[..8]);
+        hi.copy_from_slice(&chunk[8..]);
+        Some(u64x2(u64::from_le_bytes(lo), u64::from_le_bytes(hi)))
+    }
+
+    /// Offset of the first `"` in 16 bytes.
+    #[inline(always)]
+    pub(crate) fn quote(v: v128) -> Option<u32> {
+        let m = u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'"')));
+        if m == 0 {
+            None
+        } else {
+            Some(m.trailing_zeros())
+        }
+    }
+
+    /// Offset of the first `"`, `\` or control character in 16 bytes.
+    #[inline(always)]
+    pub(crate) fn string_stop(v: v128) -> Option<u32> {
+        let hit = v128_or(
+            v128_or(u8x16_eq(v, u8x16_splat(b'"')), u8x16_eq(v, u8x16_splat(b'\\'))),
+            u8x16_lt(v, u8x16_splat(0x20)),
+        );
+        let m = u8x16_bitmask(hit);
+        if m == 0 {
+            None
+        } else {
+            Some(m.trailing_zeros())
+        }
+    }
+}
+
 impl<'a> Scanner<'a> {
     /// A scanner over `text` starting at byte `pos`.
     pub(crate) fn new(text: &'a str, pos: usize) -> Self {
@@ -236,6 +279,16 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             // Most bytes of big maps are inside `sourcesContent` strings: skip 8 at a time.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            while let Some(v) = wide::load(data, i) {
+                match wide::string_stop(v) {
+                    Some(k) => {
+                        i += k as usize;
+                        break;
+                    }
+                    None => i += 16,
+                }
+            }
             while let Some(chunk) = data.get(i..i + 8) {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(chunk);
@@ -290,6 +343,16 @@ impl<'a> Scanner<'a> {
         let start = self.pos + 1;
         let mut i = start;
         loop {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            while let Some(v) = wide::load(data, i) {
+                match wide::quote(v) {
+                    Some(k) => {
+                        i += k as usize;
+                        break;
+                    }
+                    None => i += 16,
+                }
+            }
             while let Some(chunk) = data.get(i..i + 8) {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(chunk);

@@ -940,6 +940,41 @@ impl<'data> SourceMap<'data> {
         }
     }
 
+    /// The fields of tokens `start..end` (clamped to the token count) as slices of the
+    /// stored columns: `dst_col`, `src`, `src_line`, `src_col`, `name`.
+    pub fn token_fields(&self, start: u32, end: u32) -> [&[u32]; 5] {
+        let t = &self.tokens;
+        let end = (end as usize).min(t.len());
+        let r = (start as usize).min(end)..end;
+        [
+            &t.dst_col[r.clone()],
+            &t.src[r.clone()],
+            &t.src_line[r.clone()],
+            &t.src_col[r.clone()],
+            &t.name[r],
+        ]
+    }
+
+    /// Calls `run(line, count)` for the generated lines of tokens `start..end` in order:
+    /// the `dst_line` column of [`SourceMap::token_fields`] without a search per token.
+    pub fn token_line_runs(&self, start: u32, end: u32, mut run: impl FnMut(u32, u32)) {
+        let end = (end as usize).min(self.tokens.len());
+        let mut i = (start as usize).min(end);
+        if i == end {
+            return;
+        }
+        let starts = &self.tokens.line_starts;
+        let mut line = self.line_of(i) as usize;
+        while i < end {
+            let stop = (starts[line + 1] as usize).min(end);
+            if stop > i {
+                run(line as u32, (stop - i) as u32);
+                i = stop;
+            }
+            line += 1;
+        }
+    }
+
     /// Token by index in generated order.
     pub fn token(&self, idx: u32) -> Option<Token> {
         let idx = idx as usize;

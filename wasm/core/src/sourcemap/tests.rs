@@ -896,3 +896,25 @@ fn separator_count_matches_a_byte_loop() {
         assert_eq!(vlq::count_separators(&m), naive, "{m:?}");
     }
 }
+
+#[test]
+fn token_fields_and_line_runs_match_tokens() {
+    // Empty lines first, between and last; a ranged read starting inside a line.
+    let m = parse(map_with(";;A,CAAAA;;;EACA,GAAE,CAAC;A;;"));
+    let n = m.token_count();
+    for start in 0..=n {
+        for end in start..=n + 1 {
+            let [cols, srcs, lines, scols, names] = m.token_fields(start, end);
+            let mut dst_lines = Vec::new();
+            m.token_line_runs(start, end, |line, k| {
+                dst_lines.extend(std::iter::repeat(line).take(k as usize))
+            });
+            let want: Vec<Token> = (start..end.min(n)).map(|i| m.token(i).unwrap()).collect();
+            let got: Vec<Token> = (0..want.len())
+                .map(|i| tok(dst_lines[i], cols[i], srcs[i], lines[i], scols[i], names[i]))
+                .collect();
+            assert_eq!(dst_lines.len(), want.len(), "{start}..{end}");
+            assert_eq!(got, want, "{start}..{end}");
+        }
+    }
+}

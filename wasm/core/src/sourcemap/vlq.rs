@@ -349,6 +349,17 @@ pub(crate) fn count_separators(m: &[u8]) -> usize {
         !(((x & LOW7) + LOW7) | x) & !LOW7
     }
     let mut n = 0usize;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let m = {
+        use core::arch::wasm32::*;
+        let mut i = 0;
+        while let Some(v) = super::json::wide::load(m, i) {
+            let hits = v128_or(u8x16_eq(v, u8x16_splat(b',')), u8x16_eq(v, u8x16_splat(b';')));
+            n += u8x16_bitmask(hits).count_ones() as usize;
+            i += 16;
+        }
+        &m[i..]
+    };
     let mut words = m.chunks_exact(8);
     for chunk in &mut words {
         let mut word = [0u8; 8];

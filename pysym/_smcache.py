@@ -60,6 +60,9 @@ class SourceMapCache(_MapFields):
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
+        #: the sources table, read on first use (babylon.js's 2,176 sources cost half a
+        #: millisecond to read: more than the rest of a load)
+        self._source_list: Optional[StringTable] = None
         #: (table kind, index) -> entry, read one at a time before the whole table is
         self._singles: Dict[Tuple[int, int], Optional[str]] = {}
         try:
@@ -165,7 +168,7 @@ class SourceMapCache(_MapFields):
             rt.check(rt.call("pysym_smcache_open", self._file_handle(), rt.out_slot))
             handle = live.instance.read_u32(live.out_slot, 1)[0]
             self._handles[live.serial] = handle
-            if self._pinned is not None and hasattr(self, "_sources"):
+            if self._pinned is not None and hasattr(self, "_file"):
                 try:
                     self._check_reload()
                 except FileChangedError:
@@ -191,8 +194,8 @@ class SourceMapCache(_MapFields):
     def _check_reload(self) -> None:
         """A file read again in a fresh instance must give the tables this object holds."""
         rt = self._rt
-        held = [(0, self._sources.to_list()), (2, [self._file, self._debug_id])]
-        for kind, table in ((1, self._names), (3, self._functions)):
+        held = [(2, [self._file, self._debug_id])]
+        for kind, table in ((0, self._source_list), (1, self._names), (3, self._functions)):
             if table is not None:
                 held.append((kind, table.to_list()))
         for kind, values in held:
@@ -208,13 +211,12 @@ class SourceMapCache(_MapFields):
         flags = info[_wire.SMCACHE_INFO_FLAGS]
         self._n_tokens = info[_wire.SMCACHE_INFO_TOKENS]
         self._n_lines = info[_wire.SMCACHE_INFO_LINES]
+        self._n_sources = info[_wire.SMCACHE_INFO_SOURCES]
         self.is_index_map = bool(flags & 1)
         #: whether the cache was built with the generated file (lookups name functions)
         self.has_function_names = bool(flags & _FLAG_SCOPES)
         #: whether the cache holds ``sourcesContent``
         self.has_sources_content = bool(flags & _FLAG_CONTENTS)
-        self._call("pysym_smcache_strings", 0, rt.out_slot)
-        self._sources = StringTable(rt.result_bytes())
         self._call("pysym_smcache_strings", 2, rt.out_slot)
         self._file, self._debug_id = rt.string_table(rt.result_bytes())
 
@@ -223,6 +225,21 @@ class SourceMapCache(_MapFields):
         with rt.lock:
             self._call("pysym_smcache_strings", kind, rt.out_slot)
             return StringTable(rt.result_bytes())
+
+    @property
+    def _sources(self) -> StringTable:
+        if self._source_list is None:
+            self._source_list = self._table(0)
+        return self._source_list
+
+    @_sources.setter
+    def _sources(self, table: StringTable) -> None:
+        self._source_list = table
+
+    def _source(self, idx: int) -> Optional[str]:
+        if self._source_list is not None:
+            return self._source_list[idx]
+        return self._single(0, idx)
 
     def _name_table(self) -> StringTable:
         if self._names is None:
@@ -251,7 +268,7 @@ class SourceMapCache(_MapFields):
 
     def __repr__(self) -> str:
         return "<SourceMapCache file=%r sources=%d tokens=%d%s>" % (
-            self._file, len(self._sources), self._n_tokens, " closed" if self._closed else "")
+            self._file, self._n_sources, self._n_tokens, " closed" if self._closed else "")
 
     # -- lookups -------------------------------------------------------------------
 
@@ -297,7 +314,7 @@ class SourceMapCache(_MapFields):
             if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
                 return None
             w = rt.out(_wire.LOOKUP_OUT_WORDS)
-        return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._sources[w[_wire.LOOKUP_OUT_SRC]],
+        return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._source(w[_wire.LOOKUP_OUT_SRC]),
                       w[_wire.LOOKUP_OUT_SRC_LINE], w[_wire.LOOKUP_OUT_SRC_COL], self._name(w[_wire.LOOKUP_OUT_NAME]),
                       self._function(w[_wire.LOOKUP_OUT_FUNCTION]))
 

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -107,6 +107,7 @@ export const LOOKUP_OUT_WORDS = 8;
 export const LINKS_OUT_WORDS = 4;
 export const SOURCEMAP_INFO_WORDS = 5;
 export const SMCACHE_INFO_WORDS = 6;
+export const SMCACHE_LOAD_OUT_WORDS = 9;
 export const IDENTITY_WORDS = 8;
 export const BUILD_OUT_WORDS = 4;
 export const RESULT_OUT_WORDS = 2;
@@ -168,6 +169,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_decode_data_url", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_open", ["fh: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_load", ["fh: i32", "size: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 11
+ABI_VERSION = 12
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -111,6 +111,7 @@ LOOKUP_OUT_WORDS = 8
 LINKS_OUT_WORDS = 4
 SOURCEMAP_INFO_WORDS = 5
 SMCACHE_INFO_WORDS = 6
+SMCACHE_LOAD_OUT_WORDS = 9
 IDENTITY_WORDS = 8
 BUILD_OUT_WORDS = 4
 RESULT_OUT_WORDS = 2
@@ -172,6 +173,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_decode_data_url', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_open', ('fh: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_string', ('h: i32', 'kind: i32', 'idx: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_load', ('fh: i32', 'size: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

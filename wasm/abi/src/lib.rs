@@ -25,7 +25,7 @@ mod symcache;
 mod trace;
 
 /// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 11;
+pub const ABI_VERSION: i32 = 12;
 
 /// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
 pub mod status;
@@ -402,4 +402,14 @@ pub extern "C" fn pysym_smcache_open(fh: u32, out: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn pysym_smcache_string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
     smcache::string(h, kind, idx, out)
+}
+
+// -- Source map caches opened in one crossing (ABI 12) ----------------------------------
+
+/// Opens the source map cache in host file `fh` of `size` bytes (as `pysym_smcache_open`,
+/// without asking the host for the size) and gives the handle, the info words and the
+/// `[file, debugId]` table in `out[0..9]`.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_load(fh: u32, size: u32, out: u32) -> i32 {
+    smcache::load(fh, size, out)
 }

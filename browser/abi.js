@@ -107,6 +107,7 @@ export const LOOKUP_OUT_WORDS = 8;
 export const LINKS_OUT_WORDS = 4;
 export const SOURCEMAP_INFO_WORDS = 5;
 export const SMCACHE_INFO_WORDS = 6;
+export const SMCACHE_LOAD_OUT_WORDS = 9;
 export const IDENTITY_WORDS = 8;
 export const BUILD_OUT_WORDS = 4;
 export const RESULT_OUT_WORDS = 2;
@@ -170,6 +171,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_string", ["h: i32", "kind: i32", "idx: i32", "out: i32"], ["i32"]],
   ["pysym_sourcemap_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
   ["pysym_sourcemap_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_load", ["fh: i32", "size: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -22,7 +22,7 @@ function makeToken(dstLine, dstCol, src, srcLine, srcCol, name, functionName) {
  * tokens plus `functionName` (the enclosing function's original name, "<anonymous>",
  * or null for top-level code or a cache built without the minified file).
  * The browser hands the whole cache to the module (pysym_smcache_from_bytes): Python's host
- * opens it by pages instead (pysym_smcache_open, ABI 11), which needs a synchronous
+ * opens it by pages instead (pysym_smcache_load, ABI 12), which needs a synchronous
  * file_read of the bytes; in memory is fine here, where the bytes are in memory anyway.
  */
 export class SourceMapCache extends HandleOwner {

@@ -108,6 +108,18 @@ export const SMCACHE_INFO_LINES = 3;
 export const SMCACHE_INFO_FLAGS = 4;
 export const SMCACHE_INFO_FUNCTIONS = 5;
 
+// smcache_load_out record: handle, sources, names, tokens, lines, flags, functions, meta_ptr, meta_len
+export const SMCACHE_LOAD_OUT_WORDS = 9;
+export const SMCACHE_LOAD_OUT_HANDLE = 0;
+export const SMCACHE_LOAD_OUT_SOURCES = 1;
+export const SMCACHE_LOAD_OUT_NAMES = 2;
+export const SMCACHE_LOAD_OUT_TOKENS = 3;
+export const SMCACHE_LOAD_OUT_LINES = 4;
+export const SMCACHE_LOAD_OUT_FLAGS = 5;
+export const SMCACHE_LOAD_OUT_FUNCTIONS = 6;
+export const SMCACHE_LOAD_OUT_META_PTR = 7;
+export const SMCACHE_LOAD_OUT_META_LEN = 8;
+
 // identity record: table_ptr, table_len, base_lo, base_hi, flags, extra, code_offset_lo, code_offset_hi
 export const IDENTITY_WORDS = 8;
 export const IDENTITY_TABLE_PTR = 0;

@@ -111,6 +111,7 @@ LOOKUP_OUT_WORDS = 8
 LINKS_OUT_WORDS = 4
 SOURCEMAP_INFO_WORDS = 5
 SMCACHE_INFO_WORDS = 6
+SMCACHE_LOAD_OUT_WORDS = 9
 IDENTITY_WORDS = 8
 BUILD_OUT_WORDS = 4
 RESULT_OUT_WORDS = 2
@@ -174,6 +175,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_string', ('h: i32', 'kind: i32', 'idx: i32', 'out: i32'), ('i32',)),
     ('pysym_sourcemap_hermes_column', ('h: i32', 'segment: i32', 'function: i32', 'offset: i32', 'out: i32'), ('i32',)),
     ('pysym_sourcemap_token_columns', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_load', ('fh: i32', 'size: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

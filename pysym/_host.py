@@ -62,7 +62,8 @@ _REENTERING = frozenset(["pysym_sourcemap_from_file", "pysym_symcache_from_file"
                          "pysym_symcache_build", "pysym_object_info",
                          # a SourceMapCache reads its pages through the file table
                          "pysym_smcache_open", "pysym_smcache_strings", "pysym_smcache_source_content",
-                         "pysym_smcache_lookup", "pysym_smcache_lookup_many", "pysym_smcache_tokens"])
+                         "pysym_smcache_lookup", "pysym_smcache_lookup_many", "pysym_smcache_tokens",
+                         "pysym_smcache_string", "pysym_smcache_load"])
 #: seconds the interpreter's exit waits for such calls (SECURITY.md "Host-side guarantees")
 EXIT_WAIT = 30.0
 
@@ -175,7 +176,7 @@ class PinnedFile:
     ``pread`` keeps no file position: threads and forked children can share a descriptor.
     """
 
-    __slots__ = ("path", "fd", "ident", "digest", "busy", "closed", "_hash", "__weakref__")
+    __slots__ = ("path", "fd", "ident", "digest", "busy", "closed", "_hash", "_fresh", "__weakref__")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -195,6 +196,8 @@ class PinnedFile:
             os.close(fd)
             raise
         self.ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        #: the first use follows this fstat at once: it need not repeat it
+        self._fresh = True
         self._keep(fd)
 
     # -- the descriptor ------------------------------------------------------------
@@ -235,10 +238,13 @@ class PinnedFile:
         try:
             if fd < 0:
                 self._reopen(owner)
-            st = os.fstat(self.fd)
-            if (st.st_size, st.st_mtime_ns) != self.ident[2:]:
-                raise self._changed(owner, "size %d -> %d bytes, mtime changed: %s" % (
-                    self.ident[2], st.st_size, st.st_mtime_ns != self.ident[3]))
+            if self._fresh:
+                self._fresh = False
+            else:
+                st = os.fstat(self.fd)
+                if (st.st_size, st.st_mtime_ns) != self.ident[2:]:
+                    raise self._changed(owner, "size %d -> %d bytes, mtime changed: %s" % (
+                        self.ident[2], st.st_size, st.st_mtime_ns != self.ident[3]))
             yield self
         finally:
             with _pinned_lock:
@@ -433,6 +439,9 @@ class _FileTable(HostImports):
         #: files kept for the life of an object (a SourceMapCache's pages): not the input
         #: of any one call, so not in total_size
         self._kept: Set[int] = set()
+        #: the others: what total_size adds up on every call (a service may keep thousands
+        #: of caches open, which it need not walk each time)
+        self._inputs: Set[int] = set()
         self._next = 1
         # Set by the caller of a long export (symcache builds) for the length of the call.
         self.on_progress: Optional[Callable[[int, int], None]] = None
@@ -444,13 +453,13 @@ class _FileTable(HostImports):
         fh = self._next
         self._next += 1
         self._files[fh] = source
-        if kept:
-            self._kept.add(fh)
+        (self._kept if kept else self._inputs).add(fh)
         return fh
 
     def remove(self, fh: int) -> None:
         self._files.pop(fh, None)
         self._kept.discard(fh)
+        self._inputs.discard(fh)
 
     def get(self, fh: int) -> Optional[FileSource]:
         return self._files.get(fh)
@@ -458,9 +467,9 @@ class _FileTable(HostImports):
     def total_size(self) -> int:
         """Bytes of all files currently open to the module (the input of the next call)."""
         total = 0
-        for fh in list(self._files):
-            if fh in self._kept:
-                continue
+        if not self._inputs:
+            return total
+        for fh in list(self._inputs):
             try:
                 total += max(0, self.file_size(fh))
             except Exception:

@@ -9,12 +9,13 @@ from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple, U
 
 from . import _abi, _wire
 from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _in_range, _MapFields, _pair_batches, _token, _tokens_of
-from ._errors import FileChangedError
+from ._errors import FileChangedError, InvalidInputError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["SourceMapCache"]
 
 _NONE = _abi.NONE
+_U32 = 0xFFFFFFFF
 _ANONYMOUS = _abi.FUNCTION_ANONYMOUS
 _FLAG_SCOPES = 2
 _FLAG_CONTENTS = 4
@@ -60,10 +61,13 @@ class SourceMapCache(_MapFields):
         self._closed = False
         self._names: Optional[StringTable] = None
         self._functions: Optional[StringTable] = None
+        #: the sources table, read on first use (babylon.js's 2,176 sources cost half a
+        #: millisecond to read: more than the rest of a load)
+        self._source_list: Optional[StringTable] = None
         #: (table kind, index) -> entry, read one at a time before the whole table is
         self._singles: Dict[Tuple[int, int], Optional[str]] = {}
         try:
-            self._open(self._read_metadata)
+            self._open(lambda: None)  # _load keeps what the first load gives
         except BaseException:
             self._forget_file()
             raise
@@ -153,20 +157,37 @@ class SourceMapCache(_MapFields):
             kept[0].remove(kept[1])
 
     def _load(self) -> int:
+        """Opens the cache in the current instance in one crossing (pysym_smcache_load: the
+        handle, the header's counts and ``[file, debugId]``); a reload checks them."""
         rt = self._rt
         live = rt.current()
+        pinned = self._pinned
         with self._reading():
-            if self._pinned is not None:
-                head = self._pinned.read(0, _HEAD)
+            if pinned is not None:
+                size = pinned.ident[2]
+                head = pinned.read(0, _HEAD)
                 if self._head is None:
                     self._head = head
                 elif head != self._head:
-                    raise self._pinned._changed("SourceMapCache", "same size and mtime, other header")
-            rt.check(rt.call("pysym_smcache_open", self._file_handle(), rt.out_slot))
-            handle = live.instance.read_u32(live.out_slot, 1)[0]
+                    raise pinned._changed("SourceMapCache", "same size and mtime, other header")
+            else:
+                assert self._data is not None
+                size = len(self._data)
+            if size > _U32:
+                raise InvalidInputError("not a valid source map cache: %d bytes, more than 4 GiB" % size)
+            rt.check(rt.call("pysym_smcache_load", self._file_handle(), size, live.out_slot))
+            w = live.instance.read_u32(live.out_slot, _wire.SMCACHE_LOAD_OUT_WORDS)
+            handle = w[_wire.SMCACHE_LOAD_OUT_HANDLE]
             self._handles[live.serial] = handle
-            if self._pinned is not None and hasattr(self, "_sources"):
+            n = w[_wire.SMCACHE_LOAD_OUT_META_LEN]
+            meta = rt.string_table(live.instance.read(w[_wire.SMCACHE_LOAD_OUT_META_PTR], n) if n else b"")
+            if not hasattr(self, "_file"):
+                self._take_info(w, meta)
+            elif pinned is not None:
                 try:
+                    info = w[_wire.SMCACHE_LOAD_OUT_SOURCES:_wire.SMCACHE_LOAD_OUT_FUNCTIONS + 1]
+                    if (info, meta) != (self._info, [self._file, self._debug_id]):
+                        raise pinned._changed("SourceMapCache", "same size and mtime, other tables")
                     self._check_reload()
                 except FileChangedError:
                     # refused every time: nothing of it stays in this instance
@@ -191,38 +212,49 @@ class SourceMapCache(_MapFields):
     def _check_reload(self) -> None:
         """A file read again in a fresh instance must give the tables this object holds."""
         rt = self._rt
-        held = [(0, self._sources.to_list()), (2, [self._file, self._debug_id])]
-        for kind, table in ((1, self._names), (3, self._functions)):
-            if table is not None:
-                held.append((kind, table.to_list()))
-        for kind, values in held:
+        for kind, table in ((0, self._source_list), (1, self._names), (3, self._functions)):
+            if table is None:
+                continue
             self._call("pysym_smcache_strings", kind, rt.out_slot)
-            if StringTable(rt.result_bytes()).to_list() != values:
+            if StringTable(rt.result_bytes()).to_list() != table.to_list():
                 assert self._pinned is not None
                 raise self._pinned._changed("SourceMapCache", "same size and mtime, other tables")
 
-    def _read_metadata(self) -> None:
-        rt = self._rt
-        self._call("pysym_smcache_info", rt.out_slot)
-        info = rt.out(_wire.SMCACHE_INFO_WORDS)
-        flags = info[_wire.SMCACHE_INFO_FLAGS]
-        self._n_tokens = info[_wire.SMCACHE_INFO_TOKENS]
-        self._n_lines = info[_wire.SMCACHE_INFO_LINES]
+    def _take_info(self, w: Tuple[int, ...], meta: List[Optional[str]]) -> None:
+        """What this object keeps of the cache (from pysym_smcache_load's out words)."""
+        #: the smcache_info words of the first load, compared on reloads
+        self._info = w[_wire.SMCACHE_LOAD_OUT_SOURCES:_wire.SMCACHE_LOAD_OUT_FUNCTIONS + 1]
+        flags = w[_wire.SMCACHE_LOAD_OUT_FLAGS]
+        self._n_tokens = w[_wire.SMCACHE_LOAD_OUT_TOKENS]
+        self._n_lines = w[_wire.SMCACHE_LOAD_OUT_LINES]
+        self._n_sources = w[_wire.SMCACHE_LOAD_OUT_SOURCES]
         self.is_index_map = bool(flags & 1)
         #: whether the cache was built with the generated file (lookups name functions)
         self.has_function_names = bool(flags & _FLAG_SCOPES)
         #: whether the cache holds ``sourcesContent``
         self.has_sources_content = bool(flags & _FLAG_CONTENTS)
-        self._call("pysym_smcache_strings", 0, rt.out_slot)
-        self._sources = StringTable(rt.result_bytes())
-        self._call("pysym_smcache_strings", 2, rt.out_slot)
-        self._file, self._debug_id = rt.string_table(rt.result_bytes())
+        self._file, self._debug_id = meta
 
     def _table(self, kind: int) -> StringTable:
         rt = self._rt
         with rt.lock:
             self._call("pysym_smcache_strings", kind, rt.out_slot)
             return StringTable(rt.result_bytes())
+
+    @property
+    def _sources(self) -> StringTable:
+        if self._source_list is None:
+            self._source_list = self._table(0)
+        return self._source_list
+
+    @_sources.setter
+    def _sources(self, table: StringTable) -> None:
+        self._source_list = table
+
+    def _source(self, idx: int) -> Optional[str]:
+        if self._source_list is not None:
+            return self._source_list[idx]
+        return self._single(0, idx)
 
     def _name_table(self) -> StringTable:
         if self._names is None:
@@ -251,7 +283,7 @@ class SourceMapCache(_MapFields):
 
     def __repr__(self) -> str:
         return "<SourceMapCache file=%r sources=%d tokens=%d%s>" % (
-            self._file, len(self._sources), self._n_tokens, " closed" if self._closed else "")
+            self._file, self._n_sources, self._n_tokens, " closed" if self._closed else "")
 
     # -- lookups -------------------------------------------------------------------
 
@@ -297,7 +329,7 @@ class SourceMapCache(_MapFields):
             if self._call("pysym_smcache_lookup", line, col, bias, rt.out_slot) == 0:
                 return None
             w = rt.out(_wire.LOOKUP_OUT_WORDS)
-        return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._sources[w[_wire.LOOKUP_OUT_SRC]],
+        return _token(w[_wire.LOOKUP_OUT_DST_LINE], w[_wire.LOOKUP_OUT_DST_COL], self._source(w[_wire.LOOKUP_OUT_SRC]),
                       w[_wire.LOOKUP_OUT_SRC_LINE], w[_wire.LOOKUP_OUT_SRC_COL], self._name(w[_wire.LOOKUP_OUT_NAME]),
                       self._function(w[_wire.LOOKUP_OUT_FUNCTION]))
 

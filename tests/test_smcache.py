@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -241,14 +241,73 @@ def test_open_reads_pages_not_the_cache(engine: str, tmp_path: Path) -> None:
     assert grown < 3 * len(data), "%d bytes more for %d opens of %d bytes" % (grown, len(opened), len(data))
     assert len(rt.files._files) == 24 and rt.files.total_size() == 0  # kept, not any call's input
     for cache in opened[::6]:
+        # a batch with a position per 16 KiB of lookup sections reads them at once
+        assert cache.lookup_many(lines * 20, cols * 20) == want * 20
         assert cache.lookup_many(lines, cols) == want
         assert cache.lookup(lines[5], cols[5]) == want[5]
+        # batches too small for that read their pages
+        assert [t for i in range(0, len(lines), 4) for t in cache.lookup_many(lines[i:i + 4], cols[i:i + 4])] == want
     for cache in opened:
         cache.close()
     assert not rt.files._files
     with pytest.raises(pysym.InvalidInputError):
         pysym.SourceMapCache.from_bytes(data[:1000], runtime=rt)
     assert not rt.files._files, "a refused cache leaves nothing in the file table"
+
+
+def test_load_is_one_crossing(engine: str, tmp_path: Path) -> None:
+    """Opening a cache (bytes or path) is one export call that reads two pages at most,
+    with no size asked of the host (ABI 12, pysym_smcache_load); a path is stat'ed once."""
+    from pysym import _host
+
+    rt = _host.Runtime(engine)
+    map_bytes, js = _bundle("preact")
+    data = pysym.SourceMapCache.from_sourcemap(map_bytes, js, runtime=rt).to_bytes()
+    path = tmp_path / "preact.smcache"
+    path.write_bytes(data)
+    with pysym.SourceMap.from_bytes(map_bytes, runtime=rt) as sm:
+        want = (sm.file, sm.debug_id, len(sm), sm.sources)
+    calls: List[str] = []
+    imports: List[Tuple[str, int]] = []
+    real_call, files = rt.call, rt.files
+    real_size, real_read = files.file_size, files.file_read
+    stats: List[int] = []
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        stats.append(fd)
+        return real_fstat(fd)
+
+    def call(name: str, *args: int) -> int:
+        calls.append(name)
+        return real_call(name, *args)
+
+    def file_size(fh: int) -> int:
+        imports.append(("size", 0))
+        return real_size(fh)
+
+    def file_read(fh: int, offset: int, length: int) -> Any:
+        imports.append(("read", length))
+        return real_read(fh, offset, length)
+
+    rt.call, files.file_size, files.file_read = call, file_size, file_read  # type: ignore[method-assign]
+    try:
+        for opener, arg in ((pysym.SourceMapCache.from_bytes, data), (pysym.SourceMapCache.from_path, path)):
+            del calls[:], imports[:], stats[:]
+            os.fstat = fstat
+            try:
+                cache = opener(arg, runtime=rt)  # type: ignore[arg-type]
+            finally:
+                os.fstat = real_fstat
+            assert calls == ["pysym_smcache_load"], calls
+            # the header page and the page of [file, debugId]; no file_size
+            assert imports and len(imports) <= 2 and all(k == "read" and n <= 16384 for k, n in imports), imports
+            if cache._pinned is not None:
+                assert stats.count(cache._pinned.fd) == 1, stats
+            assert (cache.file, cache.debug_id, len(cache), cache.sources) == want
+            cache.close()
+    finally:
+        del rt.call, files.file_size, files.file_read
 
 
 def test_truncated_file_after_open_fails_that_call_only(engine: str, tmp_path: Path) -> None:

@@ -57,6 +57,12 @@ impl HostFile {
         }
         Ok(HostFile { fh, size })
     }
+
+    /// File `fh` of `size` bytes as the host says (no `file_size` call; a shorter file is
+    /// a failed read when the module gets there).
+    pub fn with_size(fh: u32, size: u64) -> HostFile {
+        HostFile { fh, size }
+    }
 }
 
 impl ReadAt for HostFile {

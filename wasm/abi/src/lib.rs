@@ -418,3 +418,13 @@ pub extern "C" fn pysym_sourcemap_hermes_column(h: u32, segment: u32, function: 
 pub extern "C" fn pysym_sourcemap_token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
     maps::token_columns(h, start, count, out)
 }
+
+// -- Source map caches opened in one crossing (ABI 12) ----------------------------------
+
+/// Opens the source map cache in host file `fh` of `size` bytes (as `pysym_smcache_open`,
+/// without asking the host for the size) and gives the handle, the info words and the
+/// `[file, debugId]` table in `out[0..9]`.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_load(fh: u32, size: u32, out: u32) -> i32 {
+    smcache::load(fh, size, out)
+}

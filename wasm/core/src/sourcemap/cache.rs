@@ -13,7 +13,7 @@ use crate::js::scopes::Pos;
 use std::borrow::Cow;
 
 mod paged;
-pub use paged::{Bytes, Paged, MAX_PAGES, PAGE};
+pub use paged::{Bytes, Paged, Prefetched, MAX_PAGES, PAGE};
 
 /// The first 8 bytes of every cache.
 pub const MAGIC: &[u8; 8] = b"PYSYMSMC";
@@ -266,7 +266,7 @@ pub struct SourceMapCache<S> {
     fn_name_count: u32,
     /// (offset, length) of each section
     sections: [(u64, u64); SECTIONS],
-    /// Entries of each string table (sections without one: 0).
+    /// Entries of each string table as the header counts them (sections without one: 0).
     table_len: [u32; SECTIONS],
 }
 
@@ -278,8 +278,8 @@ impl<'data> SourceMapCache<&'data [u8]> {
 }
 
 impl<S: Bytes> SourceMapCache<S> {
-    /// Checks the header and the section directory (constant time: the header and the
-    /// first word of each string table are read, the tables are not).
+    /// Checks the header and the section directory (constant time: only the header is
+    /// read; a string table's count is checked when the table is read).
     pub fn open(data: S) -> Result<Self> {
         Self::open_or_return(data).map_err(|(e, _)| e)
     }
@@ -366,6 +366,8 @@ impl<S: Bytes> SourceMapCache<S> {
         if sections[IGNORE].1 % 4 != 0 {
             return Err(corrupt("ignore list is not whole u32s"));
         }
+        // A string table's own count is checked when the table is read (`table_len`), not
+        // here: opening a paged cache then reads its header page and nothing else.
         let mut table_len = [0u32; SECTIONS];
         for (k, want) in [
             (SOURCES, source_count),
@@ -374,14 +376,7 @@ impl<S: Bytes> SourceMapCache<S> {
             (META, 2),
             (CONTENTS, contents),
         ] {
-            let (off, len) = sections[k];
-            let n = if len >= 4 { data.word(off)? } else { NONE };
-            if n != want || 4 + 8 * n as u64 > len {
-                return Err(corrupt(format!(
-                    "string table {k}: {n} entries in {len} bytes, expected {want} entries"
-                )));
-            }
-            table_len[k] = n;
+            table_len[k] = want;
         }
         Ok(SourceMapCache {
             data: (),
@@ -400,6 +395,34 @@ impl<S: Bytes> SourceMapCache<S> {
     /// Where the bytes come from.
     pub fn data(&self) -> &S {
         &self.data
+    }
+
+    /// The same cache read through `data`, which must hold the same bytes (a batch's view
+    /// of a paged cache with the lookup sections read at once: [`Prefetched`]).
+    pub fn with_data<T: Bytes>(&self, data: T) -> SourceMapCache<T> {
+        debug_assert_eq!(data.size(), self.data.size());
+        SourceMapCache {
+            data,
+            flags: self.flags,
+            line_count: self.line_count,
+            token_count: self.token_count,
+            source_count: self.source_count,
+            name_count: self.name_count,
+            scope_count: self.scope_count,
+            fn_name_count: self.fn_name_count,
+            sections: self.sections,
+            table_len: self.table_len,
+        }
+    }
+
+    /// The end of the sections lookups read (line index, token columns, scopes): in a
+    /// cache this code writes, they are the first bytes after the header.
+    pub fn lookup_end(&self) -> u64 {
+        self.sections[LINE_STARTS..=SCOPE_NAME]
+            .iter()
+            .map(|&(off, len)| off + len)
+            .max()
+            .unwrap_or(DATA_START as u64)
     }
 
     /// Header flags (`FLAG_*`).
@@ -432,10 +455,25 @@ impl<S: Bytes> SourceMapCache<S> {
         self.fn_name_count
     }
 
+    /// The number of entries of string table `k` (the header's count), checked against the
+    /// table's own count word.
+    fn table_len(&self, k: usize) -> Result<u32> {
+        let want = self.table_len[k];
+        let (off, len) = self.sections[k];
+        let n = if len >= 4 { self.data.word(off)? } else { NONE };
+        if n != want || 4 + 8 * n as u64 > len {
+            return Err(corrupt(format!(
+                "string table {k}: {n} entries in {len} bytes, expected {want} entries"
+            )));
+        }
+        Ok(n)
+    }
+
     /// Entry `idx` of a string table: `Ok(None)` for a null entry or an index past the end.
     pub fn string(&self, table: Table, idx: u32) -> Result<Option<Cow<'_, str>>> {
         let k = table.section();
-        if idx >= self.table_len[k] {
+        let count = self.table_len(k)?;
+        if idx >= count {
             return Ok(None);
         }
         let (base, len) = self.sections[k];
@@ -444,7 +482,7 @@ impl<S: Bytes> SourceMapCache<S> {
         if off == NONE {
             return Ok(None);
         }
-        let blob = 4 + 8 * self.table_len[k] as u64;
+        let blob = 4 + 8 * count as u64;
         let (a, b) = (blob + off as u64, blob + off as u64 + n as u64);
         if b > len {
             return Err(corrupt(format!("string {idx} of table {k} lies outside it")));
@@ -465,7 +503,7 @@ impl<S: Bytes> SourceMapCache<S> {
     /// cache is one read, not three per entry), each entry checked.
     pub fn strings(&self, table: Table) -> Result<Strings<'_>> {
         let k = table.section();
-        let n = self.table_len[k];
+        let n = self.table_len(k)?;
         let (base, len) = self.sections[k];
         let section = self.data.bytes(base, len)?;
         let blob = 4 + 8 * n as u64;

@@ -223,3 +223,49 @@ impl<R: ReadAt> Bytes for Paged<R> {
         Ok(Cow::Owned(out))
     }
 }
+
+/// A batch's view of a paged cache: its first bytes (the lookup sections, see
+/// [`SourceMapCache::lookup_end`](super::SourceMapCache::lookup_end)) read at once, the
+/// rest through the pages. A large batch touches most pages of those sections anyway:
+/// one read of them costs less than a page table lookup per word and a host read per page.
+pub struct Prefetched<'a, R: ReadAt> {
+    head: Vec<u8>,
+    rest: &'a Paged<R>,
+}
+
+impl<'a, R: ReadAt> Prefetched<'a, R> {
+    /// Reads the first `len` bytes of `rest` (at most its size); `Ok(None)` if they cannot
+    /// be allocated (the caller goes on by pages).
+    pub fn new(rest: &'a Paged<R>, len: u64) -> Result<Option<Self>> {
+        let len = len.min(rest.size);
+        let mut head = Vec::new();
+        if usize::try_from(len).map_or(true, |n| head.try_reserve_exact(n).is_err()) {
+            return Ok(None);
+        }
+        head.resize(len as usize, 0);
+        rest.fill(0, &mut head)?;
+        Ok(Some(Prefetched { head, rest }))
+    }
+}
+
+impl<R: ReadAt> Bytes for Prefetched<'_, R> {
+    fn size(&self) -> u64 {
+        self.rest.size
+    }
+
+    #[inline]
+    fn word(&self, off: u64) -> Result<u32> {
+        let o = off as usize;
+        match self.head.get(o..o.wrapping_add(4)) {
+            Some(b) if off < self.head.len() as u64 => Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            _ => self.rest.word(off),
+        }
+    }
+
+    fn bytes(&self, off: u64, len: u64) -> Result<Cow<'_, [u8]>> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.head.len() as u64 => Ok(Cow::Borrowed(&self.head[off as usize..end as usize])),
+            _ => self.rest.bytes(off, len),
+        }
+    }
+}

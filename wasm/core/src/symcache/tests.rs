@@ -355,7 +355,7 @@ fn reader_refuses_chains_deeper_than_the_limit() {
             inlined_into: caller,
             sym_addr: 0,
         };
-        w.locations.push(key);
+        w.push_location(key);
         caller = i;
     }
     w.range(0, 4, caller);

@@ -19,6 +19,18 @@ pub(super) struct LocKey {
 }
 
 impl LocKey {
+    /// The hash the location index uses: the six fields in four words (a word per field
+    /// cost two more multiply steps per lookup, on the build's hottest path).
+    fn hash(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut h = crate::hash::FastHasher::default();
+        h.write_u64(u64::from(self.file) | u64::from(self.line) << 32);
+        h.write_u64(u64::from(self.column) | u64::from(self.function) << 32);
+        h.write_u64(u64::from(self.inlined_into));
+        h.write_u64(self.sym_addr);
+        h.finish()
+    }
+
     /// The stored fields, in order: file, line, column, function, caller (the three
     /// indices plus one, so that `NONE` is 0), sym_addr.
     fn fields(&self) -> [u64; 6] {
@@ -52,6 +64,8 @@ pub struct SymCacheWriter {
     /// asked for again is mostly a recent one; the index costs two cache misses (slot
     /// and key) for it.
     hot: Vec<(LocKey, u32)>,
+    /// The largest value of each location field ([`LocKey::fields`]) so far.
+    top: [u64; 6],
     /// In fixed chunks: a big Breakpad file has ~10M ranges, and a doubling vector would
     /// need its old and new buffers at once. Builders mostly add them in address order;
     /// `ranges_unsorted` says one came before the range added ahead of it.
@@ -122,9 +136,17 @@ impl SymCacheWriter {
     /// Of a chain deeper than [`MAX_INLINE_DEPTH`], the outermost frame and the innermost
     /// ones are kept.
     pub fn chain(&mut self, frames: &[FrameSpec]) -> u32 {
+        if frames.len() <= MAX_INLINE_DEPTH {
+            // (a plain slice walk: the adapters below cost more than a frame found in
+            // `recent`)
+            return self.chain_of(frames.iter());
+        }
+        let skip = frames.len() - MAX_INLINE_DEPTH;
+        self.chain_of(frames.iter().take(1).chain(frames.iter().skip(1 + skip)))
+    }
+
+    fn chain_of<'f>(&mut self, kept: impl Iterator<Item = &'f FrameSpec>) -> u32 {
         let mut caller = NONE;
-        let skip = frames.len().saturating_sub(MAX_INLINE_DEPTH);
-        let kept = frames.iter().take(1).chain(frames.iter().skip(1 + skip));
         for (depth, f) in kept.enumerate() {
             let key = LocKey {
                 file: f.file,
@@ -149,7 +171,7 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
-        let hash = hash_of(&key);
+        let hash = key.hash();
         if self.hot.is_empty() {
             self.hot = vec![(key, NONE); HOT];
         }
@@ -165,15 +187,24 @@ impl SymCacheWriter {
             Ok(i) => i,
             Err(slot) => {
                 let i = self.locations.len() as u32;
-                self.locations.push(key);
+                self.push_location(key);
                 let locations = &self.locations;
-                self.location_index.insert(slot, hash, i, |i| hash_of(locations.get(i)));
+                self.location_index.insert(slot, hash, i, |i| locations.get(i).hash());
                 i
             }
         };
         self.hot[h] = (key, i);
         self.recent.push((key, i));
         i
+    }
+
+    /// Adds a location record (not interned: [`location`](Self::location) does that),
+    /// keeping each field's largest value for the output's field widths.
+    pub(super) fn push_location(&mut self, key: LocKey) {
+        for (t, v) in self.top.iter_mut().zip(key.fields()) {
+            *t = (*t).max(v);
+        }
+        self.locations.push(key);
     }
 
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
@@ -258,15 +289,7 @@ impl SymCacheWriter {
             last_start = s;
         });
         // Each field as narrow as its largest value needs (the same for all locations).
-        let mut top = [0u64; 6];
-        for chunk in &self.locations.chunks {
-            for l in chunk {
-                for (t, v) in top.iter_mut().zip(l.fields()) {
-                    *t = (*t).max(v);
-                }
-            }
-        }
-        let mut location = top.map(width_of);
+        let mut location = self.top.map(width_of);
         // At least a byte per record: the reader bounds the location count by the bytes.
         location[5] = location[5].max(1);
         let widths = Widths {
@@ -303,9 +326,8 @@ impl SymCacheWriter {
         };
         o.put(&header.to_bytes());
         debug_assert_eq!(o.at, HEADER_LEN as u64);
-        merged_starts(&primary, &extra, |s, _| {
-            o.put(&s.to_le_bytes()[..widths.start as usize])
-        });
+        let w_start = widths.start as usize;
+        merged_starts(&primary, &extra, |s, _| o.le(s, w_start));
         o.pad8();
         merged_starts(&primary, &extra, |_, l| o.u32(l));
         o.pad8();
@@ -321,7 +343,7 @@ impl SymCacheWriter {
                     rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
                     at += w as usize;
                 }
-                o.put(&rec[..at]);
+                o.record(&rec, at);
             }
             o.check()?;
         }
@@ -436,7 +458,40 @@ impl<'o, O: Output> Chunks<'o, O> {
     }
 
     fn u32(&mut self, v: u32) {
-        self.put(&v.to_le_bytes());
+        self.le(u64::from(v), 4);
+    }
+
+    /// The low `width` (at most 8) bytes of `v`, little-endian. A fixed 8-byte store and a
+    /// shorter length: a copy of `width` bytes would be a call per value.
+    #[inline]
+    fn le(&mut self, v: u64, width: usize) {
+        let n = self.buf.len();
+        if n + 8 <= OUTPUT_CHUNK {
+            self.buf.extend_from_slice(&v.to_le_bytes());
+            self.buf.truncate(n + width);
+            self.at += width as u64;
+            if n + width == OUTPUT_CHUNK {
+                self.send();
+            }
+        } else {
+            self.put(&v.to_le_bytes()[..width]);
+        }
+    }
+
+    /// The first `len` bytes of `rec` (as [`le`](Self::le) does it: a fixed-size copy).
+    #[inline]
+    fn record(&mut self, rec: &[u8; 48], len: usize) {
+        let n = self.buf.len();
+        if n + rec.len() <= OUTPUT_CHUNK {
+            self.buf.extend_from_slice(rec);
+            self.buf.truncate(n + len);
+            self.at += len as u64;
+            if n + len == OUTPUT_CHUNK {
+                self.send();
+            }
+        } else {
+            self.put(&rec[..len]);
+        }
     }
 
     fn pad8(&mut self) {
@@ -469,24 +524,25 @@ impl<'o, O: Output> Chunks<'o, O> {
 /// Calls `emit(start, location)` for each range start of the output: the ranges of `a`
 /// and `b` (each sorted and disjoint, no start in both) in start order, neighbours with
 /// one location joined, a [`NONE`] start at each gap and after the last range.
+#[inline]
 fn merged_starts(a: &Sorted, b: &Sorted, mut emit: impl FnMut(u64, u32)) {
-    let (mut i, mut j) = (0, 0);
+    let (mut a, mut b) = (a.iter(), b.iter());
+    let (mut x, mut y) = (a.next(), b.next());
     // End and location of the range emitted last.
     let mut prev: Option<(u64, u32)> = None;
-    let at = |r: &Sorted, k: usize| if k < r.len() { Some(r.get(k)) } else { None };
     loop {
-        let (s, e, l) = match (at(a, i), at(b, j)) {
-            (Some(x), Some(y)) if x.0 < y.0 => {
-                i += 1;
-                x
+        let (s, e, l) = match (x, y) {
+            (Some(r), Some(q)) if r.0 < q.0 => {
+                x = a.next();
+                r
             }
-            (Some(x), None) => {
-                i += 1;
-                x
+            (Some(r), None) => {
+                x = a.next();
+                r
             }
-            (_, Some(y)) => {
-                j += 1;
-                y
+            (_, Some(q)) => {
+                y = b.next();
+                q
             }
             (None, None) => break,
         };
@@ -585,6 +641,15 @@ impl Sorted {
     fn from_vec(mut v: Vec<(u64, u64, u32)>) -> Sorted {
         v.sort_by_key(|r| r.0);
         Sorted::Vec(v)
+    }
+
+    /// The ranges in order, a slice at a time.
+    fn iter(&self) -> impl Iterator<Item = (u64, u64, u32)> + '_ {
+        let slices: &[Vec<(u64, u64, u32)>] = match self {
+            Sorted::Vec(v) => std::slice::from_ref(v),
+            Sorted::Chunked(c) => &c.chunks,
+        };
+        slices.iter().flat_map(|s| s.iter().copied())
     }
 
     fn len(&self) -> usize {

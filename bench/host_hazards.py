@@ -130,7 +130,7 @@ CASES = {
         _cache.compile_module(eng, wasm)
         print("compiled again")
     """,
-    "5 cut wasmer entry, digest recomputed": """
+    "5 cut compiled entry, digest recomputed": """
         import hashlib
         from pysym._engine import _cache, load_engine
         os.environ["PYSYM_CACHE_DIR"] = os.path.join(d, "cache")
@@ -139,7 +139,7 @@ CASES = {
         _cache.compile_module(eng, wasm)
         (name,) = [n for n in os.listdir(os.path.join(d, "cache")) if not n.startswith(".")]
         e = os.path.join(d, "cache", name); payload = _cache._load(e)[: -4096]
-        open(e, "wb").write(_cache._MAGIC + hashlib.sha256(payload).digest() + payload)
+        open(e, "wb").write(payload + _cache._MAGIC + hashlib.sha256(payload).digest())
         print(answer(lambda: type(_cache.compile_module(eng, wasm)).__name__))
     """,
     "5 SymCache.write under RLIMIT_FSIZE": """

@@ -209,8 +209,20 @@ class Engine(abc.ABC):
         """The engine's native code for a compiled ``module`` (see ``_cache``)."""
         raise NotImplementedError
 
-    def deserialize(self, wasm: bytes, data: bytes) -> object:
-        """A compiled module from what ``serialize`` gave for ``wasm`` (trusted bytes)."""
+    def deserialize(self, wasm: bytes, data: bytes,
+                    reload: Optional[Callable[[], Optional[bytes]]] = None) -> object:
+        """A compiled module from what ``serialize`` gave for ``wasm`` (trusted bytes).
+        ``reload``, when given, reads those bytes again (``None`` once it cannot): an
+        engine that loads them again later (per thread) calls it rather than keep them."""
+        raise NotImplementedError
+
+    #: True when :meth:`deserialize_file` maps a compile-cache entry itself
+    maps_files: bool = False
+
+    def deserialize_file(self, wasm: bytes, path: str, size: int) -> object:
+        """A compiled module from a file whose first ``size`` bytes are what ``serialize``
+        gave for ``wasm`` (a trailer after them), mapped by the engine, not read by Python
+        (trusted bytes; only when :attr:`maps_files`)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -198,21 +198,39 @@ def _make_export(raw: Any, nparams: int) -> Callable[..., Any]:
 class _Module:
     """Module bytes + one compiled wasmer.Module per thread (wasmer objects are thread-bound)."""
 
-    def __init__(self, engine: "WasmerEngine", wasm: bytes, compiled: Optional[bytes] = None) -> None:
+    def __init__(self, engine: "WasmerEngine", wasm: bytes, compiled: Optional[bytes] = None,
+                 reload: Optional[Callable[[], Optional[bytes]]] = None) -> None:
         self.engine = engine
         self.wasm = wasm
         self.compiled = compiled  # serialized native code (compile cache), each thread loads it
+        # ... or reads it again from the cache (~12 MB not held by every process)
+        self.reload = reload
         self.local = threading.local()
+
+    def _serialized(self) -> Optional[bytes]:
+        if self.compiled is not None or self.reload is None:
+            return self.compiled
+        data = self.reload()
+        try:
+            if data is not None:
+                _check_artifact(data)
+                return data
+        except ValueError:
+            pass
+        self.reload = None  # gone or replaced by something else: compile
+        return None
 
     def get(self) -> Any:
         module = getattr(self.local, "module", None)
         if module is None:
             store = self.engine._store()
-            if self.compiled is not None:
+            compiled = self._serialized()
+            if compiled is not None:
                 try:
-                    module = wasmer.Module.deserialize(store, self.compiled)
+                    module = wasmer.Module.deserialize(store, compiled)
                 except Exception:
-                    self.compiled = None
+                    self.compiled = self.reload = None
+            del compiled
             if module is None and not may_compile_here():
                 self.compiled = compile_elsewhere(self.engine.name, self.wasm)
                 _check_artifact(self.compiled)
@@ -303,9 +321,10 @@ class WasmerEngine(Engine):
         assert isinstance(module, _Module)
         return bytes(module.get().serialize())
 
-    def deserialize(self, wasm: bytes, data: bytes) -> object:
+    def deserialize(self, wasm: bytes, data: bytes,
+                    reload: Optional[Callable[[], Optional[bytes]]] = None) -> object:
         _check_artifact(data)
-        module = _Module(self, bytes(wasm), data)
+        module = _Module(self, bytes(wasm), None if reload is not None else data, reload)
         # Not through get(), which would compile instead: a refusal here lets the compile
         # cache compile and replace the entry.
         module.local.module = wasmer.Module.deserialize(self._store(), data)

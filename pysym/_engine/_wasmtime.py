@@ -454,6 +454,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ticker_after_fork)
 
 
+def _elf_extent(head: bytes) -> Optional[int]:
+    """Where a 64-bit ELF image ends: its section header table, which wasmtime writes
+    last (``None`` when ``head`` is not the start of one)."""
+    if len(head) < 64 or not head.startswith(b"\x7fELF\x02") or head[5] not in (1, 2):
+        return None
+    order = "<" if head[5] == 1 else ">"
+    (shoff,) = struct.unpack_from(order + "Q", head, 0x28)
+    shentsize, shnum = struct.unpack_from(order + "HH", head, 0x3A)
+    return int(shoff + shentsize * shnum)
+
+
 class WasmtimeEngine(Engine):
     name = "wasmtime"
     budgets = True
@@ -497,8 +508,21 @@ class WasmtimeEngine(Engine):
         assert isinstance(module, wasmtime.Module)
         return bytes(module.serialize())
 
-    def deserialize(self, wasm: bytes, data: bytes) -> object:
+    def deserialize(self, wasm: bytes, data: bytes,
+                    reload: Optional[Callable[[], Optional[bytes]]] = None) -> object:
         return wasmtime.Module.deserialize(self._engine, data)
+
+    maps_files = True
+
+    def deserialize_file(self, wasm: bytes, path: str, size: int) -> object:
+        # Mapped: code pages are read from the page cache as they run, nothing is copied.
+        # wasmtime sees the whole file, the cache's trailer included: the ELF image must
+        # end where the cache says the engine's bytes end (a cut image with a recomputed
+        # digest would otherwise be read with the trailer as its last bytes).
+        with open(path, "rb") as f:
+            if _elf_extent(f.read(64)) != size:
+                raise ValueError("the compiled module does not end where its entry says")
+        return wasmtime.Module.deserialize_file(self._engine, path)
 
     def instantiate(self, module: object, imports: HostImports, memory_limit: Optional[int]) -> ViewInstance:
         if not isinstance(module, wasmtime.Module):

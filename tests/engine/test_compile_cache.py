@@ -142,7 +142,7 @@ def test_entry_the_engine_refuses_is_replaced(engine, test_wasm, cache_dir, monk
     path = os.path.join(cache_dir, name)
     payload = os.urandom(4096)  # intact (checksum matches) but not the engine's format
     with open(path, "wb") as f:
-        f.write(_cache._MAGIC + hashlib.sha256(payload).digest() + payload)
+        f.write(payload + _cache._MAGIC + hashlib.sha256(payload).digest())
     counting = Counting(engine, monkeypatch)
     works(engine, _cache.compile_module(engine, test_wasm))
     assert counting.calls == 1
@@ -165,7 +165,7 @@ def test_truncated_entry_with_a_recomputed_digest(engine, test_wasm, cache_dir, 
     for cut in (len(payload) - 1, len(payload) // 2, 100):
         cut_payload = payload[:cut]
         with open(path, "wb") as f:
-            f.write(_cache._MAGIC + hashlib.sha256(cut_payload).digest() + cut_payload)
+            f.write(cut_payload + _cache._MAGIC + hashlib.sha256(cut_payload).digest())
         counting = Counting(engine, monkeypatch)
         works(engine, _cache.compile_module(engine, test_wasm))
         assert counting.calls == 1
@@ -207,3 +207,35 @@ def test_symlinked_or_foreign_entry_is_not_used(engine, test_wasm, cache_dir, mo
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         os.chown(path, 4242, -1)  # another user's file
         assert _cache._load(path) is None
+
+
+def test_entry_is_mapped_or_not_held(engine, test_wasm, cache_dir, monkeypatch):
+    # The engine's bytes start the entry, the digest trails them; wasmtime maps the entry
+    # (nothing read into Python), wasmer does not keep the bytes once loaded.
+    path = _entry(engine, test_wasm, cache_dir)
+    payload = _cache._load(path)
+    with open(path, "rb") as f:
+        assert f.read() == payload + _cache._MAGIC + hashlib.sha256(payload).digest()
+    calls = []
+    if engine.maps_files:
+        real = engine.deserialize_file
+
+        def deserialize_file(wasm, where, size):
+            calls.append(os.path.samefile(where, path) and size == len(payload))
+            return real(wasm, where, size)
+
+        monkeypatch.setattr(engine, "deserialize_file", deserialize_file)
+        monkeypatch.setattr(engine, "deserialize", lambda *a, **k: pytest.fail("read the entry into Python"))
+        works(engine, _cache.compile_module(engine, test_wasm))
+        assert calls == [True]
+    else:
+        module = _cache.compile_module(engine, test_wasm)
+        works(engine, module)
+        if engine.thread_bound:
+            assert module.compiled is None and module.reload is not None
+            os.unlink(path)  # gone before another thread needs it: that thread compiles
+            errors = []
+            t = threading.Thread(target=lambda: errors.append(works(engine, module)))
+            t.start()
+            t.join()
+            assert errors == [None] and module.reload is None

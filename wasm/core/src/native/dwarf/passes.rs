@@ -5,7 +5,7 @@ use super::answers::{AnsweringUnit, FrameInterner, Symbols};
 use super::dies::{RangeAttrs, UnitCode};
 use super::lines::{for_each_row, Lines};
 use super::names::UnitCache;
-use super::sort::{gallop, radix_sort, sort_bounds};
+use super::sort::{gallop, radix_sort, sort_dedup, Bounds};
 use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
@@ -54,8 +54,8 @@ struct RankedRange {
 
 /// What pass 1 finds.
 struct FirstPass {
-    /// Row addresses, sorted, one per address; `true` marks an end of sequence.
-    bounds: Vec<(u64, bool)>,
+    /// Row addresses, sorted, one per address, and the ends of sequence.
+    bounds: Bounds,
     units: Vec<CompUnit>,
     unit_ranges: Vec<UnitRange>,
 }
@@ -110,7 +110,7 @@ impl Progress {
 
 /// Every line-table row's answer, for [`RowRanges::write`] once the DWARF is freed.
 pub(in crate::native) struct RowRanges {
-    bounds: Vec<(u64, bool)>,
+    bounds: Bounds,
     best: Vec<RowAnswer>,
     mid_row: Vec<MidRowAnswer>,
 }
@@ -210,7 +210,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             files: &mut files,
         };
         for &p in &probes {
-            let addr = bounds[p.bound as usize].0;
+            let addr = bounds.addrs[p.bound as usize];
             if let Some(loc) = unit_answers.answer(addr)? {
                 best[p.bound as usize] = RowAnswer { prio: p.prio, loc };
             }
@@ -257,7 +257,8 @@ fn first_pass<'s, 'b>(
     progress: Progress,
     warn: &mut Warnings,
 ) -> Result<FirstPass> {
-    let mut bounds: Vec<(u64, bool)> = Vec::new();
+    let mut starts: Vec<u64> = Vec::new();
+    let mut ends: Vec<u64> = Vec::new();
     let mut units: Vec<CompUnit> = Vec::new();
     let mut unit_ranges: Vec<UnitRange> = Vec::new();
     let mut seq: Vec<(u64, bool)> = Vec::new();
@@ -297,7 +298,7 @@ fn first_pass<'s, 'b>(
             };
         // Line-sequence ranges, for a unit that declares no range of its own.
         let sequences = match &unit.line_program {
-            Some(program) => line_sequences(program, base, code, &mut seq, &mut bounds, warn),
+            Some(program) => line_sequences(program, base, code, &mut seq, (&mut starts, &mut ends), warn),
             None => Vec::new(),
         };
         if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
@@ -348,32 +349,32 @@ fn first_pass<'s, 'b>(
         units.push(CompUnit { offset, lang });
     }
     drop(seq);
-    // At equal addresses a row start wins over an end of sequence.
-    sort_bounds(&mut bounds);
-    bounds.shrink_to_fit();
+    sort_dedup(&mut starts);
+    sort_dedup(&mut ends);
     Ok(FirstPass {
-        bounds,
+        bounds: Bounds::new(starts, ends),
         units,
         unit_ranges,
     })
 }
 
-/// Adds the row addresses of a unit's line program to `bounds` (`seq`: a buffer for one
-/// sequence's), and gives its sequences' ranges.
+/// Adds the row addresses of a unit's line program to `bounds` (row starts, ends of
+/// sequence; `seq`: a buffer for one sequence's), and gives its sequences' ranges.
 fn line_sequences(
     program: &gimli::IncompleteLineProgram<Reader<'_>>,
     base: u64,
     code: &[(u64, u64)],
     seq: &mut Vec<(u64, bool)>,
-    bounds: &mut Vec<(u64, bool)>,
+    bounds: (&mut Vec<u64>, &mut Vec<u64>),
     warn: &mut Warnings,
 ) -> Vec<(u64, u64)> {
+    let (starts, ends) = bounds;
     let mut sequences: Vec<(u64, u64)> = Vec::new();
     seq.clear();
     let mut seq_rows = 0usize;
     let rows = for_each_row::<false>(program, |row| {
         // Rows of one address mostly follow each other: keep one (a row start
-        // wins over an end of sequence, as in `sort_bounds`).
+        // wins over an end of sequence, as in `Bounds::new`).
         match seq.last_mut() {
             Some(last) if last.0 == row.address => last.1 &= row.end_sequence,
             _ => seq.push((row.address, row.end_sequence)),
@@ -385,16 +386,22 @@ fn line_sequences(
             // A sequence at a tombstone address (discarded code) is dropped.
             if let Some(first) = seq.first() {
                 if first.0 >= base && in_ranges(code, first.0) {
-                    if bounds.len() + seq.len() > bounds.capacity() {
+                    if starts.len() + seq.len() > starts.capacity() {
                         // Sequences can repeat addresses: dedup before the Vec
                         // doubles, but double now when that freed little (each
                         // next sequence would sort it all again).
-                        sort_bounds(bounds);
-                        if bounds.len() * 4 > bounds.capacity() * 3 {
-                            bounds.reserve(bounds.capacity());
+                        sort_dedup(starts);
+                        if starts.len() * 4 > starts.capacity() * 3 {
+                            starts.reserve(starts.capacity());
                         }
                     }
-                    bounds.extend_from_slice(seq);
+                    for &(a, end) in seq.iter() {
+                        if end {
+                            ends.push(a);
+                        } else {
+                            starts.push(a);
+                        }
+                    }
                 }
             }
             seq.clear();
@@ -501,15 +508,15 @@ fn rank_unit_ranges(mut unit_ranges: Vec<UnitRange>, n_units: usize) -> Vec<Vec<
 
 /// The boundaries a unit with `ranges` may answer (row starts where no unit of a higher
 /// priority answered), one per boundary with the unit's highest priority for it.
-fn probes_of(ranges: &[RankedRange], bounds: &[(u64, bool)], best: &[RowAnswer]) -> Vec<Probe> {
+fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer]) -> Vec<Probe> {
     let mut probes: Vec<Probe> = Vec::new();
     for r in ranges {
-        let lo = bounds.partition_point(|x| x.0 < r.begin);
-        for (i, x) in bounds.iter().enumerate().skip(lo) {
-            if x.0 >= r.end {
+        let lo = bounds.addrs.partition_point(|&x| x < r.begin);
+        for (i, &x) in bounds.addrs.iter().enumerate().skip(lo) {
+            if x >= r.end {
                 break;
             }
-            if !x.1 && best[i].prio < r.prio {
+            if !bounds.is_end(i) && best[i].prio < r.prio {
                 probes.push(Probe {
                     bound: i as u32,
                     prio: r.prio,
@@ -545,7 +552,7 @@ impl<'i, 'w, 'y, 'a, 'c, 'u, 'b> UnitAnswers<'i, 'w, 'y, 'a, 'c, 'u, 'b> {
 /// `mid_row`), in the rows it answers.
 fn answer_cuts(
     unit: &mut UnitAnswers<'_, '_, '_, '_, '_, '_, '_>,
-    bounds: &[(u64, bool)],
+    bounds: &Bounds,
     probes: &[Probe],
     mid_row: &mut Vec<MidRowAnswer>,
 ) -> Result<()> {
@@ -558,8 +565,8 @@ fn answer_cuts(
     // Both searches go forward from the previous cut's answer (cuts are sorted).
     let (mut j, mut k) = (0, 0);
     for x in cuts {
-        j += gallop(&bounds[j..], |b| b.0 <= x);
-        if j == 0 || j == bounds.len() || bounds[j - 1].0 == x || bounds[j - 1].1 {
+        j += gallop(&bounds.addrs[j..], |&b| b <= x);
+        if j == 0 || j == bounds.len() || bounds.addrs[j - 1] == x || bounds.is_end(j - 1) {
             continue; // outside the line table, on a row start, or in a gap
         }
         let i = (j - 1) as u32;
@@ -580,7 +587,7 @@ fn answer_cuts(
 fn write_ranges(
     w: &mut SymCacheWriter,
     base: u64,
-    bounds: &[(u64, bool)],
+    bounds: &Bounds,
     best: &[RowAnswer],
     mut mid_row: Vec<MidRowAnswer>,
 ) {
@@ -588,8 +595,8 @@ fn write_ranges(
     mid_row.sort_unstable_by_key(|c| c.addr);
     let mut cut = mid_row.iter().peekable();
     for i in 0..bounds.len().saturating_sub(1) {
-        let (addr, is_end) = bounds[i];
-        let end = bounds[i + 1].0;
+        let (addr, is_end) = (bounds.addrs[i], bounds.is_end(i));
+        let end = bounds.addrs[i + 1];
         let (mut start, mut loc) = (addr, best[i].loc);
         while let Some(&c) = cut.peek() {
             if c.addr >= end {

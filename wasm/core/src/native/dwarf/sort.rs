@@ -48,13 +48,54 @@ pub(super) fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
     start + v[start..end].partition_point(pred)
 }
 
-/// Sorts row addresses and keeps one per address: at equal addresses a row start wins
-/// over an end of sequence. The same whether done once or again as rows are added.
-pub(super) fn sort_bounds(bounds: &mut Vec<(u64, bool)>) {
+/// Sorts addresses and keeps one of each.
+pub(super) fn sort_dedup(v: &mut Vec<u64>) {
     // Stable (a merge of runs): the rows come in few sorted runs (the part sorted before,
     // then sequences mostly in address order), which an unstable sort does not see.
-    bounds.sort_by_key(|&(a, end)| (a, end));
-    bounds.dedup_by_key(|b| b.0);
+    v.sort();
+    v.dedup();
+}
+
+/// Row addresses, sorted, one per address, and which of them only end a sequence: 8 bytes
+/// and a bit a row (a `(u64, bool)` took 16).
+pub(super) struct Bounds {
+    pub(super) addrs: Vec<u64>,
+    ends: Vec<u64>,
+}
+
+impl Bounds {
+    /// From the row starts and the ends of sequence (each sorted, one per address): at equal
+    /// addresses a row start wins over an end of sequence.
+    pub(super) fn new(mut starts: Vec<u64>, mut ends: Vec<u64>) -> Bounds {
+        let mut j = 0;
+        ends.retain(|&e| {
+            j += gallop(&starts[j..], |&s| s < e);
+            starts.get(j) != Some(&e)
+        });
+        starts.reserve_exact(ends.len());
+        starts.extend_from_slice(&ends);
+        starts.sort(); // two sorted runs: one merge
+        starts.shrink_to_fit();
+        let mut bits = vec![0u64; (starts.len() + 63) / 64];
+        let mut at = 0;
+        for e in ends {
+            at += gallop(&starts[at..], |&s| s < e);
+            bits[at / 64] |= 1 << (at % 64);
+        }
+        Bounds {
+            addrs: starts,
+            ends: bits,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// Whether row `i` only ends a sequence (no row starts there).
+    pub(super) fn is_end(&self, i: usize) -> bool {
+        self.ends[i / 64] >> (i % 64) & 1 != 0
+    }
 }
 
 #[cfg(test)]
@@ -79,11 +120,13 @@ mod tests {
     }
 
     #[test]
-    fn sort_bounds_sorts() {
+    fn bounds_as_sorted_pairs() {
+        // What the pairs (address, ends a sequence) sorted and deduplicated by address,
+        // a row start first, give.
         let mut seed = 5u64;
         for n in [0, 3, 255, 256, 3000] {
             for scale in [4u64, 1 << 20, 1 << 62, u64::MAX] {
-                let mut v: Vec<(u64, bool)> = (0..n)
+                let v: Vec<(u64, bool)> = (0..n)
                     .map(|_| {
                         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                         ((seed >> 3) % scale, seed >> 63 != 0)
@@ -92,8 +135,13 @@ mod tests {
                 let mut want = v.clone();
                 want.sort_unstable();
                 want.dedup_by_key(|b| b.0);
-                super::sort_bounds(&mut v);
-                assert_eq!(v, want);
+                let mut starts: Vec<u64> = v.iter().filter(|b| !b.1).map(|b| b.0).collect();
+                let mut ends: Vec<u64> = v.iter().filter(|b| b.1).map(|b| b.0).collect();
+                super::sort_dedup(&mut starts);
+                super::sort_dedup(&mut ends);
+                let b = super::Bounds::new(starts, ends);
+                let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addrs[i], b.is_end(i))).collect();
+                assert_eq!(got, want);
             }
         }
     }

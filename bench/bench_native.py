@@ -58,9 +58,11 @@ Build: each build runs in a fresh interpreter, started by a small wrapper proces
 waits for it and reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the peak RSS of
 that one child). The build time is measured inside the child (open + build, not the
 interpreter start nor the engine's; ``start s`` is the engine start-up of the same child:
-compiled-module cache load and instantiation). The tools take turns (symbolic, then each
+compiled-module cache load and instantiation); ``cpu s`` is the CPU time (user + sys, every
+thread: ``time.process_time``) of the same span, which a loaded machine inflates far less
+than the wall time. The tools take turns (symbolic, then each
 engine, ``--repeat`` rounds), so a load change on the machine hits all of them alike; the
-median time and the largest peak RSS are reported. The RSS is also reported minus a
+median time, the median CPU time and the largest peak RSS are reported. The RSS is also reported minus a
 baseline child that only imports the library (and, for pysym, starts the engine and
 instantiates the module). The load average is printed with the results: on a shared
 machine only the ratios of the same run mean anything.
@@ -247,9 +249,10 @@ def _child(args: argparse.Namespace) -> None:
         get_runtime().current()  # compile + instantiate the module before timing
         out["start"] = time.perf_counter() - t0
         if args.what == "build":
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sc = pysym.SymCache.from_object(args.file)
             out["time"] = time.perf_counter() - t0
+            out["cpu"] = time.process_time() - c0
             out["bytes"] = len(sc.to_bytes())
             if args.cache:
                 sc.write(args.cache)
@@ -262,10 +265,11 @@ def _child(args: argparse.Namespace) -> None:
 
         if args.what in ("build", "lookup"):
             if args.what == "build":
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 obj = _symbolic_object(Archive, args.file)
                 sc = obj.make_symcache()
                 out["time"] = time.perf_counter() - t0
+                out["cpu"] = time.process_time() - c0
                 if args.cache:
                     with open(args.cache, "wb") as f:
                         sc.dump_into(f)
@@ -405,8 +409,9 @@ def builds(cmds: Dict[str, Tuple[List[str], Dict[str, str]]], repeat: int) -> Di
     out = {}
     for name, rs in runs.items():
         times = sorted(r["time"] for r in rs)
+        cpus = sorted(r["cpu"] for r in rs)
         starts = sorted(r.get("start", 0.0) for r in rs)
-        out[name] = {"time": times[len(times) // 2], "start": starts[len(starts) // 2],
+        out[name] = {"time": times[len(times) // 2], "cpu": cpus[len(cpus) // 2], "start": starts[len(starts) // 2],
                      "rss_mb": max(r["rss_mb"] for r in rs)}
     return out
 
@@ -634,16 +639,17 @@ def main() -> None:
             obj._source.close()
 
             sym = built.get("symbolic")
-            hdr = "  %-16s %8s %7s %7s %9s %7s %9s %8s %12s %7s %12s %8s  %s" % (
-                "tool", "build s", "start s", "x sym", "peak RSS", "x sym", "-base", "x sym", "lookups/s", "x sym",
-                "warm/s", "frames", "targets")
+            hdr = "  %-16s %8s %7s %7s %7s %7s %9s %7s %9s %8s %12s %7s %12s %8s  %s" % (
+                "tool", "build s", "start s", "x sym", "cpu s", "x sym", "peak RSS", "x sym", "-base", "x sym",
+                "lookups/s", "x sym", "warm/s", "frames", "targets")
             print(hdr)
-            ratios: Dict[str, Tuple[Optional[float], Optional[float]]] = {}
+            ratios: Dict[str, Tuple[Optional[float], Optional[float], Optional[float]]] = {}
             for name in list(cmds) + (["llvm-symbolizer"] if "llvm-symbolizer" in looked else []):
                 b = built.get(name)
                 lk = looked.get(name)
                 is_pysym = name.startswith("pysym")
                 tx = b["time"] / sym["time"] if (b and sym) else None
+                cx = b["cpu"] / sym["cpu"] if (b and sym) else None
                 rx = b["rss_mb"] / sym["rss_mb"] if (b and sym) else None
                 net = b["rss_mb"] - baselines[name] if b else None
                 nx = net / (sym["rss_mb"] - baselines["symbolic"]) if (net is not None and sym) else None
@@ -653,20 +659,24 @@ def main() -> None:
                 lx = rate / sym_rate if (rate and sym_rate) else None
                 marks = []
                 if is_pysym:
-                    ratios[name] = (tx, rx)
+                    ratios[name] = (tx, cx, rx)
                     if tx is not None:
                         marks.append("build %s" % ("ok" if tx <= 1.0 else "MISS"))
+                    if cx is not None:
+                        marks.append("cpu %s" % ("ok" if cx <= 1.0 else "MISS"))
                     if rx is not None:
                         marks.append("rss %s" % ("ok" if rx <= 0.8 else "MISS"))
                     if rate is not None:
                         marks.append("lookups cold %s warm %s" % (
                             "ok" if rate >= 1e6 else "MISS", "ok" if (warm or 0) >= 3e6 else "MISS"))
                 rss = b["rss_mb"] if b else (lk or {}).get("rss_mb")
-                print("  %-16s %8s %7s %7s %9s %7s %9s %8s %12s %7s %12s %8s  %s" % (
+                print("  %-16s %8s %7s %7s %7s %7s %9s %7s %9s %8s %12s %7s %12s %8s  %s" % (
                     name,
                     "%.2f" % b["time"] if b else "-",
                     "%.2f" % b["start"] if (b and is_pysym) else "-",
                     "%.2fx" % tx if tx is not None else "-",
+                    "%.2f" % b["cpu"] if b else "-",
+                    "%.2fx" % cx if cx is not None else "-",
                     fmt_mb(rss) if rss is not None else "-",
                     "%.2fx" % rx if rx is not None else "-",
                     fmt_mb(net) if net is not None else "-",
@@ -684,16 +694,19 @@ def main() -> None:
             print()
             summary.append((path, size, ratios))
 
-    print("Summary: build time and peak RSS of pysym / symbolic's (median of %d alternating runs; targets "
-          "<= 1.00x time, <= 0.80x RSS)" % args.repeat)
+    print("Summary: build time, build CPU time and peak RSS of pysym / symbolic's (median of %d alternating "
+          "runs; targets <= 1.00x time, <= 0.80x RSS)" % args.repeat)
     names = ["pysym/" + e for e in engines]
-    print("  %-44s %9s  %s" % ("file", "size", "  ".join("%-22s" % n for n in names)))
+    print("  %-44s %9s  %s" % ("file", "size", "  ".join("%-31s" % n for n in names)))
+
+    def x(v: Optional[float]) -> str:
+        return "%.2fx" % v if v is not None else "-"
+
     for path, size, ratios in summary:
         cells = []
         for n in names:
-            tx, rx = ratios.get(n, (None, None))
-            cells.append("%-22s" % ("time %s rss %s" % ("%.2fx" % tx if tx is not None else "-",
-                                                        "%.2fx" % rx if rx is not None else "-")))
+            tx, cx, rx = ratios.get(n, (None, None, None))
+            cells.append("%-31s" % ("time %s cpu %s rss %s" % (x(tx), x(cx), x(rx))))
         print("  %-44s %7.1f MB  %s" % (short(path), size / 1e6, "  ".join(cells)))
     print("load average at the end: %s" % _load())
     if own_cache is not None:

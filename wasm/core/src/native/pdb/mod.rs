@@ -80,8 +80,17 @@ fn cstr(b: &[u8], at: usize) -> &[u8] {
     &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
 }
 
+/// `b` as text, invalid UTF-8 as U+FFFD (`from_utf8_lossy` walks every byte by itself;
+/// `from_utf8` checks ASCII a word at a time, and names are nearly always valid).
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    lossy(b).into_owned()
 }
 
 fn arch_of_machine(m: u16) -> &'static str {
@@ -445,8 +454,13 @@ fn read_c13(
     w: &mut SymCacheWriter,
     warn: &mut Warnings,
     module: &str,
-) -> C13 {
-    let mut c = C13::default();
+    c: &mut C13,
+) {
+    // (the buffers and maps of the last module, reused)
+    c.lines.clear();
+    c.addrs.clear();
+    c.inlinees.clear();
+    c.files.clear();
     let mut subs = Vec::new();
     let mut at = 0usize;
     while at + 8 <= data.len() {
@@ -472,7 +486,7 @@ fn read_c13(
                 let name = u32_at(body, at).unwrap_or(0);
                 let size = usize::from(body[at + 4]);
                 let path = names.get(name);
-                let file = w.file(&String::from_utf8_lossy(path));
+                let file = w.file(&lossy(path));
                 c.files.insert(at as u32, file);
                 at = (at + 6 + size + 3) & !3;
             }
@@ -562,10 +576,9 @@ fn read_c13(
     }
     c.sorted = c.lines.windows(2).all(|w| C13::key(&w[0]) <= C13::key(&w[1]));
     if !c.sorted {
-        c.addrs = c.lines.iter().map(|l| l.0).collect();
+        c.addrs.extend(c.lines.iter().map(|l| l.0));
         c.addrs.sort_unstable();
     }
-    c
 }
 
 impl C13 {
@@ -951,9 +964,7 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
             let prefix = if kind == LF_MFUNC_ID {
                 class_names.get(&scope).map(|c| std::borrow::Cow::Borrowed(c.as_str()))
             } else if scope != 0 {
-                strings
-                    .get(&scope)
-                    .map(|&(at, len)| String::from_utf8_lossy(&string_bytes[at..at + len]))
+                strings.get(&scope).map(|&(at, len)| lossy(&string_bytes[at..at + len]))
             } else {
                 None
             };
@@ -1094,17 +1105,26 @@ fn read_procs(syms: &[u8], sections: &Sections, warn: &mut Warnings, module: &st
     }
 }
 
-/// The public symbols by address: of several at one address, the last in the publics
-/// stream's address map (LLVM answers the last one at or before an address).
+/// The public symbols by address (RVA, name in `Publics::names`): of several at one
+/// address, the last in the publics stream's address map (LLVM answers the last one at or
+/// before an address).
+#[derive(Default)]
+struct Publics {
+    list: Vec<(u32, std::ops::Range<usize>)>,
+    /// (every name, in one buffer)
+    names: Vec<u8>,
+}
+
 fn read_publics<'a, S: Source<'a>>(
     msf: &mut Msf<'_, S>,
     stream: usize,
     psi: Option<usize>,
     sections: &Sections,
-) -> Result<Vec<(u32, String)>> {
+) -> Result<Publics> {
     let size = msf.stream_size(stream).unwrap_or(0);
-    // (record offset, RVA, name), in stream order
-    let mut found: Vec<(u32, u32, String)> = Vec::new();
+    // (record offset, RVA, name in `names`), in stream order
+    let mut found: Vec<(u32, u32, std::ops::Range<usize>)> = Vec::new();
+    let mut names: Vec<u8> = Vec::new();
     let mut pos = 0u64;
     let mut buf: Vec<u8> = Vec::new();
     let mut buf_start = 0u64;
@@ -1130,7 +1150,13 @@ fn read_publics<'a, S: Source<'a>>(
         if u16_at(&buf, at + 2) == Some(S_PUB32) {
             // (all of them, as LLVM: import thunks have no code or function flag)
             if let Some(rva) = sections.rva(u16_at(b, 8).unwrap_or(0), u32_at(b, 4).unwrap_or(0)) {
-                found.push(((buf_start + at as u64) as u32, rva, text(cstr(b, 10))));
+                let name = cstr(b, 10);
+                found.push((
+                    (buf_start + at as u64) as u32,
+                    rva,
+                    names.len()..names.len() + name.len(),
+                ));
+                names.extend_from_slice(name);
             }
         }
         at += 2 + len;
@@ -1155,15 +1181,15 @@ fn read_publics<'a, S: Source<'a>>(
     // By address, then map position: the last of each address is kept.
     let mut list: Vec<(u32, usize)> = order.iter().enumerate().map(|(i, &k)| (found[k].1, i)).collect();
     list.sort_unstable();
-    let mut out: Vec<(u32, String)> = Vec::with_capacity(list.len());
+    let mut out: Vec<(u32, std::ops::Range<usize>)> = Vec::with_capacity(list.len());
     for j in 0..list.len() {
         if j + 1 < list.len() && list[j + 1].0 == list[j].0 {
             continue;
         }
         let k = order[list[j].1];
-        out.push((found[k].1, std::mem::take(&mut found[k].2)));
+        out.push((found[k].1, found[k].2.clone()));
     }
-    Ok(out)
+    Ok(Publics { list: out, names })
 }
 
 /// The ids of a module's inlinee lines (its C13 `DEBUG_S_INLINEELINES`): the only inline
@@ -1251,14 +1277,22 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let publics = match dbi.sym_records {
         Some(s) => read_publics(&mut msf, s, dbi.publics, &sections).unwrap_or_else(|e| {
             warn.skip("public symbols", &e.to_string(), || format!("stream {}", s));
-            Vec::new()
+            Publics::default()
         }),
-        None => Vec::new(),
+        None => Publics::default(),
     };
+    let Publics {
+        list: publics,
+        names: public_names,
+    } = publics;
     // Names are demangled by readers (format 4), except 32-bit x86 ones (C decoration).
     let mut fns = demangle::Functions::default();
     fns.pe32 = dbi.machine == 0x014c;
-    let public_fns: Vec<u32> = publics.iter().map(|p| fns.intern(&mut w, &p.1, 0)).collect();
+    let public_fns: Vec<u32> = publics
+        .iter()
+        .map(|p| fns.intern(&mut w, &lossy(&public_names[p.1.clone()]), 0))
+        .collect();
+    drop(public_names);
     let public_at: FastMap<u32, usize> = publics.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
 
     // Where a module's C13 subsections are in its stream.
@@ -1310,6 +1344,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
     let mut joined = Joined(None);
     let mut mp = Procs::default();
     let mut levels = Levels::default();
+    let mut c13 = C13::default();
     for (mi, m) in dbi.modules.iter().enumerate() {
         let stream = match m.stream {
             Some(s) => s,
@@ -1324,7 +1359,15 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         };
         let (sym_end, c13_start, c13_end) = c13_span(m, data.len());
         read_procs(&data[..sym_end], &sections, &mut warn, &m.name, &mut mp);
-        let c13 = read_c13(&data[c13_start..c13_end], &sections, &names, &mut w, &mut warn, &m.name);
+        read_c13(
+            &data[c13_start..c13_end],
+            &sections,
+            &names,
+            &mut w,
+            &mut warn,
+            &m.name,
+            &mut c13,
+        );
         if !mp.procs.is_empty() || !c13.lines.is_empty() {
             id.flags |= FLAG_HAS_DEBUG_INFO;
         }
@@ -1455,8 +1498,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 frames.clear();
                 let outer = match start_public {
                     Some(f) if a < next_public => f,
-                    _ => *proc_name
-                        .get_or_insert_with(|| fns.intern(&mut w, &String::from_utf8_lossy(&data[p.name.clone()]), 0)),
+                    _ => *proc_name.get_or_insert_with(|| fns.intern(&mut w, &lossy(&data[p.name.clone()]), 0)),
                 };
                 frames.push(FrameSpec {
                     function: outer,

@@ -123,26 +123,32 @@ pub(crate) fn result_of_size(size: usize, what: impl FnOnce() -> String) -> Resu
 /// Builds a string table (ABI.md "String table") into the result buffer.
 pub(crate) fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
     let st = state();
-    let count = items.len();
-    let mut entries: Vec<u8> = Vec::with_capacity(4 + count * 8);
-    let mut data: Vec<u8> = Vec::new();
-    push_u32(&mut entries, count as u32);
-    for item in items {
-        match item {
-            Some(s) => {
-                push_u32(&mut entries, data.len() as u32);
-                push_u32(&mut entries, s.len() as u32);
-                data.extend_from_slice(s.as_bytes());
-            }
-            None => {
-                push_u32(&mut entries, 0);
-                push_u32(&mut entries, NONE);
-            }
-        }
-    }
     st.result.clear();
-    st.result.extend_from_slice(&entries);
-    st.result.extend_from_slice(&data);
+    append_string_table(&mut st.result, items);
+}
+
+/// Appends a string table (ABI.md "String table") to `out`: the entries are written in
+/// place, their offsets filled in as the text follows them.
+pub(crate) fn append_string_table<'a>(out: &mut Vec<u8>, items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
+    let count = items.len();
+    push_u32(out, count as u32);
+    let entries = out.len();
+    out.resize(entries + count * 8, 0);
+    let mut offset = 0usize;
+    for (i, item) in items.enumerate() {
+        let (o, n) = match item {
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                let o = offset;
+                offset += s.len();
+                (o as u32, s.len() as u32)
+            }
+            None => (0, NONE),
+        };
+        let at = entries + i * 8;
+        out[at..at + 4].copy_from_slice(&o.to_le_bytes());
+        out[at + 4..at + 8].copy_from_slice(&n.to_le_bytes());
+    }
 }
 
 /// A string table of `lines` (what a build skipped) in the result buffer.

@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state, write_lines,
-    write_string_table,
+    append_string_table, arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state,
+    write_lines, write_string_table,
 };
 use crate::handles::{self, Owned};
 use crate::host::{fail_file, read_whole_file, report_progress, reset_progress, HostFile, HostOutput};
@@ -201,71 +201,37 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
     status::OK
 }
 
-const LOCATION_WORDS: usize = 9;
-
-/// Sets bit `i` of a bit set; whether it was clear.
-fn mark(set: &mut [u64], i: u32) -> bool {
-    let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
-    let clear = set[w] & bit == 0;
-    set[w] |= bit;
-    clear
-}
-
 pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let n_locs = c.location_count();
-    // Bit sets, not hash sets: a cold batch asks for 100,000s of locations.
-    let mut marked = vec![0u64; (n_locs + 63) / 64];
-    for i in 0..count as usize {
-        let loc = host_u32(ptr, i);
-        if loc as usize >= n_locs {
+    let wanted = match c.locations_with_callers((0..count as usize).map(|i| host_u32(ptr, i))) {
+        Ok(w) => w,
+        Err(loc) => {
             return fail(
                 status::BAD_ARGUMENT,
-                format!("no location {} (the symcache has {})", loc, n_locs),
-            );
+                format!("no location {} (the symcache has {})", loc, c.location_count()),
+            )
         }
-        mark(&mut marked, loc);
-    }
-    // Add callers: sweeping from the largest index down reaches each caller after all the
-    // locations that name it (callers have smaller indices, as the reader checked).
-    let mut wanted: Vec<u32> = Vec::new();
-    for w in (0..marked.len()).rev() {
-        let mut unvisited = u64::MAX;
-        loop {
-            // Read again each time: a caller can be marked in this very word.
-            let bits = marked[w] & unvisited;
-            if bits == 0 {
-                break;
-            }
-            let b = 63 - bits.leading_zeros();
-            unvisited = (1u64 << b) - 1;
-            let loc = (w * 64) as u32 + b;
-            wanted.push(loc);
-            if let Some(caller) = c.location(loc).map(|l| l.caller).filter(|&c| c != NONE && c < loc) {
-                mark(&mut marked, caller);
-            }
-        }
-    }
-    wanted.reverse();
-    let mut strings: Vec<u32> = Vec::new();
+    };
     // Name ids: strings, then (format 4) functions whose names are demangled here.
     let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];
-    let mut head: Vec<u8> = Vec::with_capacity(8 + 4 * LOCATION_WORDS * wanted.len());
-    push_u32(&mut head, wanted.len() as u32);
-    for &loc in &wanted {
-        let l = match c.location(loc) {
-            Some(l) => l,
-            None => continue, // unreachable: checked above and by the symcache reader
-        };
+    let mut strings: Vec<u32> = Vec::new();
+    // Written straight into the result buffer: the records, the name ids, their strings.
+    let st = state();
+    st.result.clear();
+    st.result.reserve(8 + 36 * wanted.len());
+    push_u32(&mut st.result, wanted.len() as u32);
+    for (loc, l) in wanted {
         for s in [l.function, l.raw_function, l.file] {
-            if (s as usize) < c.name_count() && mark(&mut string_seen, s) {
+            let (w, bit) = (s as usize / 64, 1u64 << (s % 64));
+            if (s as usize) < c.name_count() && string_seen[w] & bit == 0 {
+                string_seen[w] |= bit;
                 strings.push(s);
             }
         }
-        for v in [
+        let words = [
             loc,
             l.function,
             l.raw_function,
@@ -275,17 +241,15 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
             l.sym_addr as u32,
             (l.sym_addr >> 32) as u32,
             l.caller,
-        ] {
-            push_u32(&mut head, v);
+        ];
+        for v in words {
+            push_u32(&mut st.result, v);
         }
     }
-    push_u32(&mut head, strings.len() as u32);
+    push_u32(&mut st.result, strings.len() as u32);
     for s in &strings {
-        push_u32(&mut head, *s);
+        push_u32(&mut st.result, *s);
     }
-    write_string_table(strings.iter().map(|&s| c.name(s)));
-    let st = state();
-    let table = std::mem::replace(&mut st.result, head);
-    st.result.extend_from_slice(&table);
+    append_string_table(&mut st.result, strings.iter().map(|&s| c.name(s)));
     publish_result(out)
 }

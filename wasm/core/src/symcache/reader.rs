@@ -363,6 +363,49 @@ impl<'data> SymCache<'data> {
         })
     }
 
+    /// Locations `ids` and all their callers, each once, callers before their callees
+    /// (increasing ids), with their records; `Err(id)` for an id out of range. Each
+    /// location is read once: a sweep from the largest id down meets a caller after every
+    /// location that names it (callers have smaller ids, as `parse` checked).
+    pub fn locations_with_callers(
+        &self,
+        ids: impl Iterator<Item = u32>,
+    ) -> std::result::Result<Vec<(u32, Location)>, u32> {
+        let n = self.location_count();
+        // A bit set, not a hash set: a cold batch asks for 100,000s of locations.
+        let mut marked = vec![0u64; (n + 63) / 64];
+        for id in ids {
+            if id as usize >= n {
+                return Err(id);
+            }
+            marked[id as usize / 64] |= 1 << (id % 64);
+        }
+        let mut out = Vec::new();
+        for w in (0..marked.len()).rev() {
+            let mut unvisited = u64::MAX;
+            loop {
+                // Read again each time: a caller can be marked in this very word.
+                let bits = marked[w] & unvisited;
+                if bits == 0 {
+                    break;
+                }
+                let b = 63 - bits.leading_zeros();
+                unvisited = (1u64 << b) - 1;
+                let id = (w * 64) as u32 + b;
+                let l = match self.location(id) {
+                    Some(l) => l,
+                    None => continue, // unreachable: below location_count
+                };
+                if l.caller != NONE && l.caller < id {
+                    marked[l.caller as usize / 64] |= 1 << (l.caller % 64);
+                }
+                out.push((id, l));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// The innermost location covering `addr` (relative to the image base), if any.
     pub fn location_at(&self, addr: u64) -> Option<u32> {
         let loc = self.range_loc(self.ranges_up_to(addr, 0, self.n_ranges));

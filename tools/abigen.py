@@ -142,7 +142,10 @@ def _sentence(text: str) -> str:
 
 
 def gen_rust(abi: Dict[str, Any]) -> str:
-    out = ["//! Status codes of the host ABI (wasm/ABI.md \"Status codes\").", "//!", "//! " + HEADER, ""]
+    out = ["//! The ABI version and the status codes of the host ABI (wasm/ABI.md \"Status codes\").", "//!",
+           "//! " + HEADER, "",
+           "/// Bumped whenever an export, import, status code or layout changes (see ABI.md).",
+           "pub const ABI_VERSION: i32 = %d;" % abi["version"], ""]
     for s in abi["status"]:
         out.append("/// %s" % _sentence(s["meaning"]).replace("`", "`"))
         out.append("pub const %s: i32 = %d;" % (s["name"], s["code"]))

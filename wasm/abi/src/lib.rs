@@ -24,11 +24,10 @@ mod smcache;
 mod symcache;
 mod trace;
 
-/// Bumped whenever an export, import, status code or layout changes (see ABI.md).
-pub const ABI_VERSION: i32 = 12;
-
-/// Status codes, generated from wasm/abi.toml (tools/abigen.py) like the tables of ABI.md.
+/// The ABI version and the status codes, generated from wasm/abi.toml (tools/abigen.py) like
+/// the tables of ABI.md.
 pub mod status;
+pub use status::ABI_VERSION;
 
 // -- Instance ------------------------------------------------------------------------------
 

@@ -160,7 +160,9 @@ fn decode_entry(text: &str, entry: &Raw) -> Result<Option<FunctionMap>, String> 
             }
             "names" => names_raw = Some(s.value()?),
             "mappings" => mappings_raw = Some(s.value()?),
-            _ => drop(s.value()?),
+            _ => {
+                s.value()?;
+            }
         }
         Ok(())
     })

@@ -231,7 +231,9 @@ fn scan_offset(s: &mut Scanner<'_>) -> Result<Field<RawOffset>> {
         match &*json::string_value(s.text(), &key) {
             "line" => offset.line = Some(s.value()?),
             "column" => offset.column = Some(s.value()?),
-            _ => drop(s.value()?),
+            _ => {
+                s.value()?;
+            }
         }
         Ok(())
     })?;
@@ -260,7 +262,9 @@ fn scan_sections(s: &mut Scanner<'_>) -> Result<Field<Vec<Field<RawSection>>>> {
                     })
                 }
                 "url" => section.url = Some(s.value()?),
-                _ => drop(s.value()?),
+                _ => {
+                    s.value()?;
+                }
             }
             Ok(())
         })?;
@@ -294,7 +298,9 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
                 m.nested_sections = true;
             }
             "sections" => m.sections = Some(scan_sections(s)?),
-            _ => drop(s.value()?),
+            _ => {
+                s.value()?;
+            }
         }
         Ok(())
     })?;

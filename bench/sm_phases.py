@@ -37,21 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import realmaps  # noqa: E402
+from bench_smcache import cpu_per_call  # noqa: E402  (the cache bench's CPU timer)
 
 
 def cpu_best(fn: Callable[[], Any], repeat: int) -> float:
     """Least CPU time of ``repeat`` runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.process_time()
-            fn()
-            best = min(best, time.process_time() - t0)
-        finally:
-            gc.enable()
-    return best
+    return cpu_per_call(fn, 1, repeat)
 
 
 def load_map(key: str, tmp: Path, n: int) -> Dict[str, Any]:

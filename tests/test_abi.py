@@ -83,7 +83,7 @@ def test_shim_constants_match_the_description():
     assert re.search(r"^pub use status::ABI_VERSION;$", src, re.M), "lib.rs must take the generated version"
     status_rs = open(os.path.join(ROOT, "wasm", "abi", "src", "status.rs"), encoding="utf-8").read()
     assert re.search(r"pub const ABI_VERSION: i32 = (\d+);", status_rs).group(1) == str(SPEC["version"])
-    shim = {int(v): k for k, v in re.findall(r"pub const ([A-Z_]+): i32 = (-?\d+);", status_rs)}
+    shim = {int(v): k for k, v in re.findall(r"pub const ([A-Z_]+): i32 = (-?\d+);", status_rs) if k != "ABI_VERSION"}
     assert shim == {s["code"]: s["name"] for s in SPEC["status"]}
 
 

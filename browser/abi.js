@@ -96,6 +96,32 @@ export const TRACE_STYLE_AT = 1;
 export const TRACE_STYLE_GECKO = 2;
 /** trace record style: an `eval at` origin that is not a frame */
 export const TRACE_STYLE_EVAL_ORIGIN = 3;
+/** pysym_sourcemap_info flags bit: the map was an index map */
+export const SOURCEMAP_FLAG_INDEX_MAP = 1;
+/** pysym_sourcemap_info flags bit: its `scopes` field names generated positions */
+export const SOURCEMAP_FLAG_SCOPES = 2;
+/** pysym_sourcemap_info flags bit: its Metro `x_facebook_sources` function maps name positions */
+export const SOURCEMAP_FLAG_FUNCTION_MAPS = 4;
+/** pysym_smcache_info flags bit: built from an index map */
+export const SMCACHE_FLAG_INDEX_MAP = 1;
+/** pysym_smcache_info flags bit: holds function scopes */
+export const SMCACHE_FLAG_SCOPES = 2;
+/** pysym_smcache_info flags bit: holds `sourcesContent` */
+export const SMCACHE_FLAG_CONTENTS = 4;
+/** identity flags bit: has DWARF (symcache: built from DWARF) */
+export const IDENTITY_FLAG_DEBUG_INFO = 1;
+/** identity flags bit: has a symbol table (symcache: had symbols) */
+export const IDENTITY_FLAG_SYMBOLS = 2;
+/** identity flags bit: has unwind information */
+export const IDENTITY_FLAG_UNWIND = 4;
+/** trace record flags bit: an `async` frame */
+export const TRACE_FLAG_ASYNC = 1;
+/** trace record flags bit: a `new` frame */
+export const TRACE_FLAG_NEW = 2;
+/** trace record flags bit: the raw text is `at ` + the raw span */
+export const TRACE_FLAG_AT_PREFIX = 4;
+/** trace record flags bit: a Hermes `address at` location (the column is a 0-based bytecode offset) */
+export const TRACE_FLAG_BYTECODE = 8;
 
 // Words per record (ABI.md "Layouts").
 export const TOKEN_WORDS = 6;

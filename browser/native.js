@@ -68,8 +68,9 @@ function identity(rt) {
   const flags = w[wire.IDENTITY_FLAGS];
   return {
     kind: kind || "", arch: arch || "", debugId: debugId || "", codeId: codeId || null,
-    imageBase: u64(w[wire.IDENTITY_BASE_LO], w[wire.IDENTITY_BASE_HI]), hasDebugInfo: Boolean(flags & 1),
-    hasSymbols: Boolean(flags & 2), hasUnwindInfo: Boolean(flags & 4), extra: w[wire.IDENTITY_EXTRA],
+    imageBase: u64(w[wire.IDENTITY_BASE_LO], w[wire.IDENTITY_BASE_HI]), hasDebugInfo: Boolean(flags & abi.IDENTITY_FLAG_DEBUG_INFO),
+    hasSymbols: Boolean(flags & abi.IDENTITY_FLAG_SYMBOLS),
+    hasUnwindInfo: Boolean(flags & abi.IDENTITY_FLAG_UNWIND), extra: w[wire.IDENTITY_EXTRA],
   };
 }
 

@@ -83,9 +83,9 @@ export class SourceMapCache extends HandleOwner {
     const flags = info[wire.SMCACHE_INFO_FLAGS];
     this._nTokens = info[wire.SMCACHE_INFO_TOKENS];
     this._nNames = info[wire.SMCACHE_INFO_NAMES];
-    this.isIndexMap = Boolean(flags & 1);
-    this.hasFunctionNames = Boolean(flags & 2);
-    this.hasSourcesContent = Boolean(flags & 4);
+    this.isIndexMap = Boolean(flags & abi.SMCACHE_FLAG_INDEX_MAP);
+    this.hasFunctionNames = Boolean(flags & abi.SMCACHE_FLAG_SCOPES);
+    this.hasSourcesContent = Boolean(flags & abi.SMCACHE_FLAG_CONTENTS);
     this._call("pysym_smcache_strings", 0, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_smcache_strings", 2, rt.outSlot);

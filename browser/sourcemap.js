@@ -204,11 +204,11 @@ export class SourceMap extends HandleOwner {
     this._nTokens = info[wire.SOURCEMAP_INFO_TOKENS];
     this._nLines = info[wire.SOURCEMAP_INFO_LINES];
     this._nNames = info[wire.SOURCEMAP_INFO_NAMES];
-    this.isIndexMap = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 1);
+    this.isIndexMap = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & abi.SOURCEMAP_FLAG_INDEX_MAP);
     // the map's `scopes` field (ECMA-426 scopes proposal) names generated positions
-    this.hasScopes = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 2);
+    this.hasScopes = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & abi.SOURCEMAP_FLAG_SCOPES);
     /** The map has Metro's `x_facebook_sources` function maps (React Native). */
-    this.hasFunctionMaps = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & 4);
+    this.hasFunctionMaps = Boolean(info[wire.SOURCEMAP_INFO_FLAGS] & abi.SOURCEMAP_FLAG_FUNCTION_MAPS);
     this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);

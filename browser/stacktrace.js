@@ -60,21 +60,23 @@ function frameOf(line, w, at, count) {
   let frame = null;
   for (let k = count - 1; k >= 0; k--) {
     const r = at + k * RECORD_WORDS;
-    const style = w[r];
-    const flags = w[r + 1];
-    let raw = line.slice(w[r + 2], w[r + 3]);
-    if (flags & 4) raw = "at " + raw;
-    const fn = span(r + 5);
-    if (style === 3) {
+    const style = w[r + wire.TRACE_STYLE];
+    const flags = w[r + wire.TRACE_FLAGS];
+    const rawStart = w[r + wire.TRACE_RAW_START];
+    let raw = line.slice(rawStart, w[r + wire.TRACE_RAW_END]);
+    if (flags & abi.TRACE_FLAG_AT_PREFIX) raw = "at " + raw;
+    const fn = span(r + wire.TRACE_FUNCTION_START);
+    if (style === abi.TRACE_STYLE_EVAL_ORIGIN) {
       frame = makeFrame(raw, "v8", fn, null, null, null); // an origin kept as text
       continue;
     }
-    const ln = span(r + 9);
-    const col = span(r + 11);
-    frame = makeFrame(raw, style === 1 ? "v8" : "gecko", fn || null, span(r + 7),
-      ln === null ? null : parseInt(ln, 10), col === null ? null : parseInt(col, 10),
-      (flags & 1) !== 0, (flags & 2) !== 0, span(r + 13), frame, line.slice(w[r + 2], w[r + 4]),
-      (flags & 8) !== 0);
+    const ln = span(r + wire.TRACE_LINE_START);
+    const col = span(r + wire.TRACE_COLUMN_START);
+    frame = makeFrame(raw, style === abi.TRACE_STYLE_AT ? "v8" : "gecko", fn || null,
+      span(r + wire.TRACE_LOCATION_START), ln === null ? null : parseInt(ln, 10),
+      col === null ? null : parseInt(col, 10), (flags & abi.TRACE_FLAG_ASYNC) !== 0,
+      (flags & abi.TRACE_FLAG_NEW) !== 0, span(r + wire.TRACE_ALIAS_START), frame,
+      line.slice(rawStart, w[r + wire.TRACE_PREFIX]), (flags & abi.TRACE_FLAG_BYTECODE) !== 0);
   }
   return frame;
 }

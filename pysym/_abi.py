@@ -100,6 +100,32 @@ TRACE_STYLE_AT = 1
 TRACE_STYLE_GECKO = 2
 #: trace record style: an `eval at` origin that is not a frame
 TRACE_STYLE_EVAL_ORIGIN = 3
+#: pysym_sourcemap_info flags bit: the map was an index map
+SOURCEMAP_FLAG_INDEX_MAP = 1
+#: pysym_sourcemap_info flags bit: its `scopes` field names generated positions
+SOURCEMAP_FLAG_SCOPES = 2
+#: pysym_sourcemap_info flags bit: its Metro `x_facebook_sources` function maps name positions
+SOURCEMAP_FLAG_FUNCTION_MAPS = 4
+#: pysym_smcache_info flags bit: built from an index map
+SMCACHE_FLAG_INDEX_MAP = 1
+#: pysym_smcache_info flags bit: holds function scopes
+SMCACHE_FLAG_SCOPES = 2
+#: pysym_smcache_info flags bit: holds `sourcesContent`
+SMCACHE_FLAG_CONTENTS = 4
+#: identity flags bit: has DWARF (symcache: built from DWARF)
+IDENTITY_FLAG_DEBUG_INFO = 1
+#: identity flags bit: has a symbol table (symcache: had symbols)
+IDENTITY_FLAG_SYMBOLS = 2
+#: identity flags bit: has unwind information
+IDENTITY_FLAG_UNWIND = 4
+#: trace record flags bit: an `async` frame
+TRACE_FLAG_ASYNC = 1
+#: trace record flags bit: a `new` frame
+TRACE_FLAG_NEW = 2
+#: trace record flags bit: the raw text is `at ` + the raw span
+TRACE_FLAG_AT_PREFIX = 4
+#: trace record flags bit: a Hermes `address at` location (the column is a 0-based bytecode offset)
+TRACE_FLAG_BYTECODE = 8
 
 # Words per record (ABI.md "Layouts").
 TOKEN_WORDS = 6

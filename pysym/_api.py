@@ -451,13 +451,13 @@ class SourceMap(_MapFields):
         self._n_tokens = info[_wire.SOURCEMAP_INFO_TOKENS]
         self._n_lines = info[_wire.SOURCEMAP_INFO_LINES]
         self._n_names = info[_wire.SOURCEMAP_INFO_NAMES]
-        self.is_index_map = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 1)
+        self.is_index_map = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & _abi.SOURCEMAP_FLAG_INDEX_MAP)
         #: the map's ``scopes`` field (the ECMA-426 scopes proposal) names generated
         #: positions: :meth:`function_names` works without the generated file
-        self.has_scopes = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 2)
+        self.has_scopes = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & _abi.SOURCEMAP_FLAG_SCOPES)
         #: the map has Metro's ``x_facebook_sources`` function maps (React Native):
         #: :meth:`function_names` works without the generated file
-        self.has_function_maps = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & 4)
+        self.has_function_maps = bool(info[_wire.SOURCEMAP_INFO_FLAGS] & _abi.SOURCEMAP_FLAG_FUNCTION_MAPS)
         # Sources and the ignore list stay as the module's bytes, decoded entry by entry on
         # use (a map can list millions of sources; an open costs about their size).
         self._call("pysym_sourcemap_strings", _abi.STRINGS_SOURCES, rt.out_slot)

@@ -208,9 +208,9 @@ class Object:
         self.debug_id = debug_id or ""
         self.code_id = code_id or None
         self.image_base = base
-        self.has_debug_info = bool(flags & 1)
-        self.has_symbols = bool(flags & 2)
-        self.has_unwind_info = bool(flags & 4)
+        self.has_debug_info = bool(flags & _abi.IDENTITY_FLAG_DEBUG_INFO)
+        self.has_symbols = bool(flags & _abi.IDENTITY_FLAG_SYMBOLS)
+        self.has_unwind_info = bool(flags & _abi.IDENTITY_FLAG_UNWIND)
         self.debuglink = (link, crc) if link else None
 
     @classmethod
@@ -369,8 +369,8 @@ class SymCache(HandleOwner):
         self.debug_id: str = debug_id or ""
         self.code_id: Optional[str] = code_id or None
         self.image_base: int = base
-        self.has_debug_info = bool(flags & 1)
-        self.has_symbols = bool(flags & 2)
+        self.has_debug_info = bool(flags & _abi.IDENTITY_FLAG_DEBUG_INFO)
+        self.has_symbols = bool(flags & _abi.IDENTITY_FLAG_SYMBOLS)
         self.range_count: int = ranges
 
     # -- bytes ---------------------------------------------------------------------

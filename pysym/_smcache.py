@@ -17,8 +17,6 @@ __all__ = ["SourceMapCache"]
 _NONE = _abi.NONE
 _U32 = 0xFFFFFFFF
 _ANONYMOUS = _abi.FUNCTION_ANONYMOUS
-_FLAG_SCOPES = 2
-_FLAG_CONTENTS = 4
 #: header and section directory (CACHE_FORMAT.md): compared on every reload of a file
 _HEAD = 168
 
@@ -228,11 +226,11 @@ class SourceMapCache(_MapFields):
         self._n_tokens = w[_wire.SMCACHE_LOAD_OUT_TOKENS]
         self._n_lines = w[_wire.SMCACHE_LOAD_OUT_LINES]
         self._n_sources = w[_wire.SMCACHE_LOAD_OUT_SOURCES]
-        self.is_index_map = bool(flags & 1)
+        self.is_index_map = bool(flags & _abi.SMCACHE_FLAG_INDEX_MAP)
         #: whether the cache was built with the generated file (lookups name functions)
-        self.has_function_names = bool(flags & _FLAG_SCOPES)
+        self.has_function_names = bool(flags & _abi.SMCACHE_FLAG_SCOPES)
         #: whether the cache holds ``sourcesContent``
-        self.has_sources_content = bool(flags & _FLAG_CONTENTS)
+        self.has_sources_content = bool(flags & _abi.SMCACHE_FLAG_CONTENTS)
         self._file, self._debug_id = meta
 
     def _table(self, kind: int) -> StringTable:

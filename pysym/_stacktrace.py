@@ -131,28 +131,29 @@ def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Fram
     frame = None  # type: Optional[Frame]
     for k in range(count - 1, -1, -1):
         r = at + k * _RECORD_WORDS
-        style, flags = words[r], words[r + 1]
-        raw = line[words[r + 2] : words[r + 3]]
-        if flags & 4:
+        style, flags = words[r + _wire.TRACE_STYLE], words[r + _wire.TRACE_FLAGS]
+        raw_start = words[r + _wire.TRACE_RAW_START]
+        raw = line[raw_start : words[r + _wire.TRACE_RAW_END]]
+        if flags & _abi.TRACE_FLAG_AT_PREFIX:
             raw = "at " + raw
-        fn = span(r + 5)
-        if style == 3:  # an origin that is not a frame: its text is its function
+        fn = span(r + _wire.TRACE_FUNCTION_START)
+        if style == _abi.TRACE_STYLE_EVAL_ORIGIN:  # an origin that is not a frame: its text is its function
             frame = Frame(raw, "v8", fn, None, None, None)
             continue
-        ln, col = span(r + 9), span(r + 11)
+        ln, col = span(r + _wire.TRACE_LINE_START), span(r + _wire.TRACE_COLUMN_START)
         frame = Frame(
             raw,
-            "v8" if style == 1 else "gecko",
+            "v8" if style == _abi.TRACE_STYLE_AT else "gecko",
             fn or None,
-            span(r + 7),
+            span(r + _wire.TRACE_LOCATION_START),
             int(ln) if ln is not None else None,
             int(col) if col is not None else None,
-            bool(flags & 1),
-            bool(flags & 2),
-            span(r + 13),
+            bool(flags & _abi.TRACE_FLAG_ASYNC),
+            bool(flags & _abi.TRACE_FLAG_NEW),
+            span(r + _wire.TRACE_ALIAS_START),
             frame,
-            line[words[r + 2] : words[r + 4]],
-            bool(flags & 8),
+            line[raw_start : words[r + _wire.TRACE_PREFIX]],
+            bool(flags & _abi.TRACE_FLAG_BYTECODE),
         )
     assert frame is not None
     return frame

@@ -184,7 +184,7 @@ export function decodeTokenRecords(bytes) {
   return { records };
 }
 
-/** Pysym_sourcemap_token_columns: the token count, then one column per token record field (`NONE` for absent fields): {n, dstLine, dstCol, src, srcLine, srcCol, name}. */
+/** Pysym_sourcemap_token_columns, pysym_smcache_token_columns: the token count, then one column per token record field (`NONE` for absent fields): {n, dstLine, dstCol, src, srcLine, srcCol, name}. */
 export function decodeColumnTokens(bytes) {
   let at = 0;
   const n = word(bytes, at);

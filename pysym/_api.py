@@ -207,8 +207,7 @@ class _MapFields(HandleOwner):
     text through each one's export (``_CONTENT_EXPORT``)."""
 
     _CONTENT_EXPORT = ""
-    _TOKENS_EXPORT = ""
-    #: an export giving token columns (column_tokens result), else token records are split
+    #: the export giving token columns (column_tokens result)
     _COLUMNS_EXPORT = ""
     _ARRAYS_STEP = 1 << 18  # tokens per call of token_arrays (6 MiB of results)
     _sources: StringTable
@@ -260,13 +259,10 @@ class _MapFields(HandleOwner):
         columns = [array.array("I") for _ in range(_wire.TOKEN_WORDS)]
         for start in range(0, n, step):
             with rt.lock:
-                self._call(self._COLUMNS_EXPORT or self._TOKENS_EXPORT, start, step, rt.out_slot)
+                self._call(self._COLUMNS_EXPORT, start, step, rt.out_slot)
                 raw = rt.result_bytes()
-            if self._COLUMNS_EXPORT:
-                # one copy per field (column_tokens), not a strided slice of the records
-                parts: Sequence["array.array[int]"] = _wire.decode_column_tokens(raw)[1:]
-            else:
-                parts = _wire.token_columns(_wire.decode_token_records(raw).records)
+            # one copy per field (column_tokens), not a strided slice of token records
+            parts: Sequence["array.array[int]"] = _wire.decode_column_tokens(raw)[1:]
             if start == 0 and n <= step:
                 columns = list(parts)
             else:
@@ -300,7 +296,6 @@ class SourceMap(_MapFields):
 
     _FREE_EXPORT = "pysym_sourcemap_free"
     _CONTENT_EXPORT = "pysym_sourcemap_source_content"
-    _TOKENS_EXPORT = "pysym_sourcemap_tokens"
     _COLUMNS_EXPORT = "pysym_sourcemap_token_columns"
     _ARRAYS_STEP = 1 << 20
 

@@ -44,7 +44,7 @@ class SourceMapCache(_MapFields):
 
     _FREE_EXPORT = "pysym_smcache_free"
     _CONTENT_EXPORT = "pysym_smcache_source_content"
-    _TOKENS_EXPORT = "pysym_smcache_tokens"
+    _COLUMNS_EXPORT = "pysym_smcache_token_columns"
 
     def __init__(self, data: Optional[bytes], runtime: Optional[Runtime] = None, *,
                  _path: Optional[str] = None) -> None:

@@ -327,8 +327,8 @@ def decode_token_records(data: bytes) -> TokenRecords:
 
 
 class ColumnTokens(NamedTuple):
-    """pysym_sourcemap_token_columns: the token count, then one column per token record field (`NONE` for absent
-    fields)
+    """pysym_sourcemap_token_columns, pysym_smcache_token_columns: the token count, then one column per token record
+    field (`NONE` for absent fields)
     """
 
     n: int

@@ -351,6 +351,19 @@ def test_token_arrays_equal_iteration(engine: str) -> None:
         assert [t.token(i) for i in range(3)] == list(sm)
 
 
+def test_token_arrays_of_a_paged_cache_in_steps(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache read from its file (pages through the file table) gives the map's columns,
+    also when token_arrays takes several calls (pysym_smcache_token_columns per step)."""
+    map_bytes, js = _bundle("preact")
+    path = tmp_path / "preact.smcache"
+    pysym.SourceMapCache.from_sourcemap(map_bytes, js).write(str(path))
+    monkeypatch.setattr(pysym.SourceMapCache, "_ARRAYS_STEP", 777)
+    with pysym.SourceMap.from_bytes(map_bytes) as sm, pysym.SourceMapCache.from_path(str(path)) as cache:
+        want, got = sm.token_arrays(), cache.token_arrays()
+        assert len(got.dst_line) == len(sm) > 3 * 777
+        assert got == want
+
+
 def test_single_lookup_reads_one_name(engine: str) -> None:
     """A single lookup on a fresh cache reads its name and function name by themselves
     (pysym_smcache_string), not the whole tables; the answers are the batch's."""

@@ -427,3 +427,12 @@ pub extern "C" fn pysym_sourcemap_token_columns(h: u32, start: u32, count: u32, 
 pub extern "C" fn pysym_smcache_load(fh: u32, size: u32, out: u32) -> i32 {
     smcache::load(fh, size, out)
 }
+
+// -- Token columns of source map caches (ABI 13) ----------------------------------------
+
+/// Tokens `start .. start + count` of a source map cache as six u32 columns (token columns
+/// result), as `pysym_sourcemap_token_columns` gives a map's.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    smcache::token_columns(h, start, count, out)
+}

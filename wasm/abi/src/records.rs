@@ -38,6 +38,26 @@ pub(crate) fn bias(value: u32) -> Result<Bias, i32> {
     }
 }
 
+/// `tokens` as six u32 columns one after another, after their count (column_tokens):
+/// the layout `pysym_sourcemap_token_columns` writes, for hosts that hand out columns.
+pub(crate) fn publish_token_columns(tokens: &[Token], out: u32) -> i32 {
+    let st = state();
+    st.result.clear();
+    if st.result.try_reserve(4 + tokens.len().saturating_mul(4 * TOKEN_WORDS)).is_err() {
+        return fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate {} token columns", tokens.len()),
+        );
+    }
+    push_u32(&mut st.result, tokens.len() as u32);
+    for field in 0..TOKEN_WORDS {
+        for t in tokens {
+            push_u32(&mut st.result, token_words(t)[field]);
+        }
+    }
+    publish_result(out)
+}
+
 /// A lookup's answer: 1 and the token record in `out[0..6]`, then `extra` words, or 0
 /// when nothing with a source was found.
 pub(crate) fn put_found(found: Option<&Token>, extra: &[u32], out: u32) -> i32 {

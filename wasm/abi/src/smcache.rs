@@ -285,6 +285,14 @@ pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
     })
 }
 
+/// Tokens `start .. start + count` as six u32 columns (column_tokens), as a map gives them.
+pub(crate) fn token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
+    with_cache!(h, |c| match c.tokens(start, count) {
+        Ok(tokens) => records::publish_token_columns(&tokens, out),
+        Err(e) => c.fail(e),
+    })
+}
+
 /// One entry of a string table (kinds 0 to 3 as `pysym_smcache_strings`) in the result
 /// buffer: 1, or 0 for a null entry or an index past the end. A single lookup needs one
 /// name, not a table of 100,000 read through the pages.

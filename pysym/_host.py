@@ -13,7 +13,6 @@ import atexit
 import collections
 import contextlib
 import errno
-import hashlib
 import io
 import os
 import re
@@ -25,7 +24,7 @@ import time
 import weakref
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Type, TypeVar, Union
 
-from . import _abi, _errors, _wire
+from . import _abi, _digest, _errors, _wire
 from ._engine import Engine, HostImports, Instance, Trap, load_engine
 from ._engine._cache import compile_module
 from ._errors import (
@@ -168,7 +167,7 @@ class PinnedFile:
     names, decoded frames, ``debug_id``) stay: they must be rebuilt from the very bytes
     they were opened with. So the file is read through this descriptor (a file replaced
     by a rename, or deleted, is still read as it was), and every reload is checked: the
-    size and mtime first (no call when they differ), then a SHA-256 of what the module
+    size and mtime first (no call when they differ), then a BLAKE2b digest of what the module
     read, in order (``load``). Anything else raises :class:`FileChangedError`.
 
     At most ``PINNED_FDS`` descriptors stay open process-wide (a resolver may hold
@@ -302,7 +301,7 @@ class PinnedFile:
         The first load records a digest of what the module read; a later one that read
         anything else frees what it made and raises FileChangedError.
         """
-        h = hashlib.sha256()
+        h = _digest.new()
         with self.using(owner):
             self._hash = h
             fh = rt.files.add(self)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import sys
 import threading
 from typing import Dict, List, Optional
@@ -133,6 +132,8 @@ def available_engines() -> List[str]:
 
 
 def _python_version() -> str:
+    import platform  # only for messages (it imports subprocess)
+
     return "%s %d.%d (%s)" % (
         platform.python_implementation(),
         sys.version_info[0],
@@ -147,6 +148,8 @@ def _fits(name: str) -> bool:
         return sys.version_info >= (3, 9)
     if name == "pyodide":
         return sys.platform == "emscripten"
+    import platform
+
     return (
         platform.python_implementation() == "CPython"
         and sys.version_info < (3, 11)

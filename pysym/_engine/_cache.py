@@ -11,7 +11,7 @@ the cache directory and later ones load it:
   trust model of Python's own ``__pycache__``), see SECURITY.md;
 * one file per (module bytes, engine and its version, engine settings, host CPU), written
   to a temporary file and renamed into place: the engine's bytes, then ``_MAGIC`` and
-  their SHA-256, checked before the engine sees a byte (wasmer 1.1 crashes on a damaged
+  their BLAKE2b-256 digest, checked before the engine sees a byte (wasmer 1.1 crashes on a damaged
   file). The digest comes last so the engine's bytes start the file: wasmtime maps the
   entry itself (``deserialize_file``; an ELF image, trailing bytes ignored) instead of
   Python reading it, a copy made for the engine, and the engine's own copy: ~6 MB less
@@ -26,19 +26,17 @@ the cache directory and later ones load it:
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
 import stat
 import sys
-import tempfile
 from typing import Any, Optional, Tuple
 
+from .. import _digest
 from ._base import Engine
 from ._fork import compile_elsewhere, may_compile_here
 
-_MAGIC = b"pysym-compiled\x00\x02"  # a trailer since \x02 (a header before)
-_DIGEST = 32
+_MAGIC = b"pysym-compiled\x00\x03"  # BLAKE2b since \x03 (SHA-256 before), a trailer since \x02
+_DIGEST = _digest.DIGEST_SIZE
 _TRAILER = len(_MAGIC) + _DIGEST
 _OFF = ("", "0", "off", "no", "none", "false")
 #: entries kept per engine (each module build, e.g. another pysym version, is one; ~4-6 MB)
@@ -82,11 +80,16 @@ def _host() -> bytes:
                     break
     except OSError:
         pass
+    if flags and hasattr(os, "uname"):
+        # platform.processor() would spawn `uname -p` at every start-up for less than this
+        return ("%s %s\n" % (sys.platform, os.uname().machine)).encode() + flags
+    import platform
+
     return ("%s %s %s\n" % (sys.platform, platform.machine(), platform.processor())).encode() + flags
 
 
 def _path(d: str, engine: Engine, settings: str, wasm: bytes) -> str:
-    h = hashlib.sha256(wasm)
+    h = _digest.new(wasm)
     h.update(("\n%s %s %s\n" % (engine.name, engine.version, settings)).encode() + _MAGIC)
     h.update(_host())
     return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))  # (_prune goes by the engine prefix)
@@ -140,7 +143,7 @@ def _load(path: str) -> Optional[bytes]:
             digest = _trailer_digest(f)
     except OSError:
         return None
-    if len(payload) != n or digest is None or hashlib.sha256(payload).digest() != digest:
+    if len(payload) != n or digest is None or _digest.new(payload).digest() != digest:
         return None
     return payload
 
@@ -155,7 +158,7 @@ def _load_mapped(engine: Engine, wasm: bytes, path: str) -> Optional[Any]:
     fd, n = opened
     with os.fdopen(fd, "rb") as f:
         try:
-            h = hashlib.sha256()
+            h = _digest.new()
             left = n
             while left:
                 chunk = f.read(min(left, 1 << 20))
@@ -187,6 +190,8 @@ def write_private(path: str, data: bytes, *, sync: bool = False, tmp_dir: Option
     on the same file system, else beside ``path``) and a rename, so readers see the old
     entry or the whole new one; ``sync`` fsyncs it first. False on any I/O failure, with no
     temporary file left behind (a cache only loses the entry)."""
+    import tempfile  # only when writing (~0.8 MB resident at import)
+
     try:
         fd, tmp = tempfile.mkstemp(dir=tmp_dir or os.path.dirname(path), prefix=".tmp-")
     except OSError:
@@ -214,7 +219,7 @@ def _store(d: str, path: str, payload: bytes, prefix: str) -> None:
             return
     except OSError:
         return
-    if write_private(path, payload + _MAGIC + hashlib.sha256(payload).digest()):
+    if write_private(path, payload + _MAGIC + _digest.new(payload).digest()):
         _prune(d, prefix)
 
 

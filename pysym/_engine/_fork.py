@@ -11,7 +11,6 @@ pool (~20 ms).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Optional
 
@@ -47,6 +46,8 @@ def compile_elsewhere(engine_name: str, wasm: bytes, counts_fuel: bool = False) 
             "fresh process: set PYSYM_CACHE_DIR to a cache directory, or use the module in "
             "the parent before forking"
         )
+    import subprocess  # only here (a process that loads a cached module never spawns)
+
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         r = subprocess.run(

@@ -1,13 +1,13 @@
 """The compiled-module cache (pysym/_engine/_cache.py) on each engine, with the small test
 module (compiles in milliseconds) in a temporary cache directory."""
 
-import hashlib
 import os
 import threading
 
 import pytest
 from test_engines import Files
 
+from pysym import _digest
 from pysym._engine import _cache
 
 
@@ -142,7 +142,7 @@ def test_entry_the_engine_refuses_is_replaced(engine, test_wasm, cache_dir, monk
     path = os.path.join(cache_dir, name)
     payload = os.urandom(4096)  # intact (checksum matches) but not the engine's format
     with open(path, "wb") as f:
-        f.write(payload + _cache._MAGIC + hashlib.sha256(payload).digest())
+        f.write(payload + _cache._MAGIC + _digest.new(payload).digest())
     counting = Counting(engine, monkeypatch)
     works(engine, _cache.compile_module(engine, test_wasm))
     assert counting.calls == 1
@@ -165,7 +165,7 @@ def test_truncated_entry_with_a_recomputed_digest(engine, test_wasm, cache_dir, 
     for cut in (len(payload) - 1, len(payload) // 2, 100):
         cut_payload = payload[:cut]
         with open(path, "wb") as f:
-            f.write(cut_payload + _cache._MAGIC + hashlib.sha256(cut_payload).digest())
+            f.write(cut_payload + _cache._MAGIC + _digest.new(cut_payload).digest())
         counting = Counting(engine, monkeypatch)
         works(engine, _cache.compile_module(engine, test_wasm))
         assert counting.calls == 1
@@ -215,7 +215,7 @@ def test_entry_is_mapped_or_not_held(engine, test_wasm, cache_dir, monkeypatch):
     path = _entry(engine, test_wasm, cache_dir)
     payload = _cache._load(path)
     with open(path, "rb") as f:
-        assert f.read() == payload + _cache._MAGIC + hashlib.sha256(payload).digest()
+        assert f.read() == payload + _cache._MAGIC + _digest.new(payload).digest()
     calls = []
     if engine.maps_files:
         real = engine.deserialize_file

@@ -206,7 +206,11 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                     let header = unit_header(&bytes, self.endian).map_err(dwarf_err)?;
                     let other = match &meta {
                         Some(m) => m.unit(header),
-                        None => open_unit(dwarf, header, &mut self.cache.abbrevs).map_err(dwarf_err)?.0,
+                        None => {
+                            open_unit(dwarf, header, &mut self.cache.abbrevs, false)
+                                .map_err(dwarf_err)?
+                                .0
+                        }
                     };
                     let meta = meta.unwrap_or_else(|| UnitMeta::of(&other));
                     (

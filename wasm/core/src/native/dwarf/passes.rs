@@ -182,7 +182,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
         // (read in pass 1 already, where its defects were told)
         let unit = unit_header(&bytes, endian)
-            .and_then(|h| open_unit(dwarf, h, &mut unit_cache.abbrevs))
+            .and_then(|h| open_unit(dwarf, h, &mut unit_cache.abbrevs, false))
             .map_err(dwarf_err)?
             .0;
         let lines = match unit.line_program {
@@ -279,23 +279,24 @@ fn first_pass<'s, 'b>(
         // A unit that cannot be read is skipped whole; the next one starts after its length
         // where that length can hold a unit header (a length of 0 and the like: the bytes
         // there are not units, nothing after them is trusted).
-        let (header, unit) =
-            match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h, &mut unit_cache.abbrevs)?))) {
-                Ok((h, (u, line_err))) => {
-                    if let Some(e) = line_err {
-                        warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
-                    }
-                    (h, u)
+        let (header, unit) = match unit_header(&bytes, endian)
+            .and_then(|h| Ok((h, open_unit(dwarf, h, &mut unit_cache.abbrevs, true)?)))
+        {
+            Ok((h, (u, line_err))) => {
+                if let Some(e) = line_err {
+                    warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
                 }
-                Err(e) if bytes.len() < MIN_UNIT => {
-                    rest_of_info(warn, &e, offset)?;
-                    break;
-                }
-                Err(e) => {
-                    warn.skip("unit", &why(&e), || info_at(offset));
-                    continue;
-                }
-            };
+                (h, u)
+            }
+            Err(e) if bytes.len() < MIN_UNIT => {
+                rest_of_info(warn, &e, offset)?;
+                break;
+            }
+            Err(e) => {
+                warn.skip("unit", &why(&e), || info_at(offset));
+                continue;
+            }
+        };
         // Line-sequence ranges, for a unit that declares no range of its own.
         let sequences = match &unit.line_program {
             Some(program) => line_sequences(program, base, code, &mut seq, (&mut starts, &mut ends), warn),

@@ -36,7 +36,7 @@ _PHASES = [
     ("pysym._symbolicate._symbolicator", "Symbolicator", "_find", "find files (stores, memos)"),
     ("pysym._symbolicate._cache", "DiskCache", "get_or_build", "disk cache look-up"),
     ("pysym._symbolicate._cache", "", "symcache_version", "symcache format version"),
-    ("pysym._symbolicate._symbolicator", "", "_read", "read the entry file"),
+    ("pysym._symbolicate._cache", "DiskCache", "read_entry", "read the entry file"),
     ("pysym._host", "Runtime", "put_input", "copy into wasm memory"),
     ("pysym._native", "SymCache", "_load", "load in the module (checks)"),
     ("pysym._native", "SymCache", "_read_info", "symcache identity"),

@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 12
+ABI_VERSION = 13
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -176,6 +176,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_sourcemap_hermes_column', ('h: i32', 'segment: i32', 'function: i32', 'offset: i32', 'out: i32'), ('i32',)),
     ('pysym_sourcemap_token_columns', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_load', ('fh: i32', 'size: i32', 'out: i32'), ('i32',)),
+    ('pysym_symcache_from_bytes_unchecked', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

@@ -244,10 +244,14 @@ class SymCache(HandleOwner):
 
     _FREE_EXPORT = "pysym_symcache_free"
 
-    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None) -> None:
+    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
+                 unchecked: bool = False) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._path = path
+        # Bytes the disk cache vouches for (checked when written, unchanged since): loaded
+        # with the header and geometry checked only (pysym_symcache_from_bytes_unchecked).
+        self._unchecked = unchecked and data is not None
         if data is None:
             assert path is not None
             self._pinned = PinnedFile(path)  # reloads read these very bytes (_host.PinnedFile)
@@ -344,12 +348,20 @@ class SymCache(HandleOwner):
         """Loads a built symcache from bytes (or any buffer)."""
         return cls(_as_bytes(data), None, runtime)
 
+    @classmethod
+    def _from_checked_bytes(cls, data: bytes, runtime: Optional[Runtime] = None) -> "SymCache":
+        """Loads bytes that passed the full checks of :meth:`from_bytes` before and are
+        known unchanged since (the disk cache's stamp or CRC-32): only the header and the
+        sections' geometry are checked again. Never for bytes from anywhere else."""
+        return cls(data, None, runtime, unchecked=True)
+
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
         if self._data is not None:
             ptr = rt.put_input(self._data)
-            status = rt.call("pysym_symcache_from_bytes", ptr, len(self._data), rt.out_slot)
+            export = "pysym_symcache_from_bytes_unchecked" if self._unchecked else "pysym_symcache_from_bytes"
+            status = rt.call(export, ptr, len(self._data), rt.out_slot)
         else:
             assert self._pinned is not None
             status = self._pinned.load(rt, "pysym_symcache_from_file", self._FREE_EXPORT, "SymCache")

@@ -28,7 +28,8 @@ on disk.  So whoever can write an entry (or its ``.checked`` record) is this use
 root, who can already replace the compiled module the engine runs as native code; the
 unchecked open trusts the directory less than that: look-ups on unchecked bytes stay
 inside the sandbox, bounded, and report the damage they meet (FORMAT.md, "Unchecked
-open"), so forged bytes can give wrong answers or errors, nothing more.  Entries are touched when used; past ``max_bytes`` the least recently used are
+open"), so forged bytes can give wrong answers or errors, nothing more.  Entries are
+touched when used (their records); past ``max_bytes`` the least recently used are
 removed.  Any I/O failure of the cache falls back to building in memory.
 """
 

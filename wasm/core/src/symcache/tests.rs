@@ -416,7 +416,10 @@ fn query_all(c: &SymCache<'_>) {
 #[test]
 fn unchecked_open_answers_as_checked_on_good_bytes() {
     let bytes = sample();
-    let (a, b) = (SymCache::parse(&bytes).unwrap(), SymCache::parse_unchecked(&bytes).unwrap());
+    let (a, b) = (
+        SymCache::parse(&bytes).unwrap(),
+        SymCache::parse_unchecked(&bytes).unwrap(),
+    );
     assert!(a.is_checked() && !b.is_checked());
     assert_eq!(a.identity(), b.identity());
     for addr in 0x0ff0..0x2010u64 {
@@ -476,8 +479,14 @@ fn unchecked_open_reports_damaged_records() {
     assert!(SymCache::parse(&deep).is_err());
     let c = SymCache::parse_unchecked(&deep).unwrap();
     assert_eq!(c.lookup(0).len(), MAX_INLINE_DEPTH);
-    assert_eq!(c.locations_with_callers(std::iter::once(caller)), Err(LocationsError::Damaged(MAX_INLINE_DEPTH as u32)));
-    assert_eq!(c.locations_with_callers(std::iter::once(caller - 1)).unwrap().len(), MAX_INLINE_DEPTH);
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(caller)),
+        Err(LocationsError::Damaged(MAX_INLINE_DEPTH as u32))
+    );
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(caller - 1)).unwrap().len(),
+        MAX_INLINE_DEPTH
+    );
 
     let bytes = sample();
     let good = SymCache::parse(&bytes).unwrap();
@@ -499,7 +508,10 @@ fn unchecked_open_reports_damaged_records() {
     b[locs_at + last * lay.stride + caller_at] = last as u8 + 1; // stored plus one
     let c = SymCache::parse_unchecked(&b).unwrap();
     assert!(c.location(last as u32).is_none());
-    assert_eq!(c.locations_with_callers(std::iter::once(last as u32)), Err(LocationsError::Damaged(last as u32)));
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(last as u32)),
+        Err(LocationsError::Damaged(last as u32))
+    );
     let mut b = bytes.clone();
     b[locs_at + file_at] = 0xff;
     let c = SymCache::parse_unchecked(&b).unwrap();

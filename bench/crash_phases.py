@@ -38,6 +38,7 @@ _PHASES = [
     ("pysym._symbolicate._cache", "", "symcache_version", "symcache format version"),
     ("pysym._symbolicate._cache", "DiskCache", "read_entry", "read the entry file"),
     ("pysym._host", "Runtime", "put_input", "copy into wasm memory"),
+    ("pysym._native", "SymCache", "_read_entry", "read the entry into wasm memory"),
     ("pysym._native", "SymCache", "_load", "load in the module (checks)"),
     ("pysym._native", "SymCache", "_read_info", "symcache identity"),
     ("pysym._symbolicate._symbolicator", "", "lookup_items", "batch look-ups"),

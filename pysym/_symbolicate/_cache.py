@@ -365,13 +365,10 @@ class DiskCache:
             after = os.fstat(f.fileno())
         if _stamp(after) != _stamp(st) or len(data) != st.st_size:
             return data, False, None  # written to while read: check it all, remember nothing
-        try:
-            with open(self.checked_path(entry), "r", encoding="ascii") as f:
-                record = f.read(300).split("\n")
-            crc, size = (int(x, 16) for x in record[0].split())
-            stamp = record[1]
-        except (OSError, ValueError, IndexError):
+        record = self.record(entry)
+        if record is None:
             return data, False, st  # no record (yet): the full checks, then vouch()
+        crc, size, stamp = record
         if size != len(data):
             return None, False, None
         if stamp == _stamp(st):
@@ -380,6 +377,20 @@ class DiskCache:
             return None, False, None
         self._write_checked(entry, st, crc)  # (copied, or touched: the same bytes)
         return data, True, st
+
+    def record(self, entry: str) -> Optional[Tuple[int, int, str]]:
+        """``(CRC-32, size, stamp)`` of the entry's ``.checked`` record, None without one."""
+        try:
+            with open(self.checked_path(entry), "r", encoding="ascii") as f:
+                lines = f.read(300).split("\n")
+            crc, size = (int(x, 16) for x in lines[0].split())
+            return crc, size, lines[1]
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @staticmethod
+    def stamp(st: os.stat_result) -> str:
+        return _stamp(st)
 
     def vouch(self, entry: str, st: os.stat_result, data: bytes) -> None:
         """Records that ``data``, read from ``entry`` as ``st`` saw it, passed every check."""

@@ -521,8 +521,9 @@ class Symbolicator:
         else:
             assert data is not None
             sc = SymCache.from_bytes(data, runtime=rt)
-        # The bytes are held twice: by the host (for reloads) and in the module.
-        self.memory.put(key, sc, 2 * len(sc.to_bytes()))
+        # The bytes are held twice: by the host (for reloads) and in the module (an entry
+        # read straight into the module: once, the file is read again for a reload).
+        self.memory.put(key, sc, (1 if sc._data is None else 2) * sc._size())
         return sc, key
 
     def _load_entry(self, entry: str, rt: Runtime) -> SymCache:
@@ -530,6 +531,15 @@ class Symbolicator:
         its bytes (checked before, unchanged since), else with every check (then
         vouched for, so that the next process opens it cheaply)."""
         assert self.disk is not None
+        record = self.disk.record(entry)
+        if record is not None:
+            crc, size, stamp = record
+            try:
+                if self.disk.stamp(os.stat(entry)) == stamp:
+                    # Straight from the file into the module (no host copy).
+                    return SymCache._from_cache_entry(entry, size, crc, stamp, runtime=rt)
+            except FileChangedError:
+                pass  # (changed meanwhile: read and checked below)
         data, vouched, st = self.disk.read_entry(entry)
         if data is None:
             raise InvalidInputError("%s changed since it was written" % entry)
@@ -559,11 +569,11 @@ class Symbolicator:
         dropped = False
         for res in used:
             sc, key = res.symcache, res.key
-            if sc is None or key is None or not sc._unchecked or sc._data is None:
+            if sc is None or key is None or not sc._unchecked:
                 continue
             try:
-                SymCache.from_bytes(sc._data, runtime=self.runtime).close()
-            except InvalidInputError:
+                SymCache.from_bytes(sc.to_bytes(), runtime=self.runtime).close()
+            except PysymError:  # (damaged, or its file changed since: built again either way)
                 self.memory.discard(key)
                 if self.disk is not None:
                     self.disk.forget(self.disk.entry_path(key))

@@ -551,6 +551,28 @@ def test_disk_cache_changed_entry_is_built_again(crash: Crash, engine: str, tmp_
 
 
 @needs_lldb
+def test_disk_cache_entry_changed_under_a_loaded_symcache(crash: Crash, engine: str, tmp_path: Path) -> None:
+    # An entry is read straight into the module, no copy kept: a reload in a fresh
+    # instance reads its file again. Rewritten in place meanwhile (same size), the
+    # reload refuses it (CRC-32), and the request is answered from an entry built again.
+    cache = tmp_path / "cache"
+    one = _one_frame(crash)
+    first = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache).symbolicate(one)
+    [entry] = (cache / "symcaches").rglob("*.symcache")
+    good = entry.read_bytes()
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    assert sym.symbolicate(one) == first and sym.stats["disk_hits"] == 1
+    [(sc, _size)] = sym.memory._items.values()
+    assert sc._data is None and sc._unchecked  # read straight into the module
+    with open(entry, "r+b") as f:
+        f.seek(len(good) // 2)
+        f.write(bytes(b ^ 0xFF for b in good[len(good) // 2:len(good) // 2 + 16]))
+    sym.runtime.set_limits(sym.runtime.limits.replace(timeout=30))  # a fresh instance
+    assert sym.symbolicate(one) == first
+    assert sym.stats["builds"] == 1 and entry.read_bytes() == good
+
+
+@needs_lldb
 @pytest.mark.parametrize("section", ["ranges", "locations"])
 def test_disk_cache_forged_record_of_damaged_entry(crash: Crash, engine: str, tmp_path: Path, section: str) -> None:
     # What a writer of the cache directory (this user) could do: damage an entry's body

@@ -558,9 +558,11 @@ class Symbolicator:
         resolved: Dict[int, _Resolved] = {}
         try:
             return self._symbolicate(p, resolved)
-        except InvalidInputError:
+        except (InvalidInputError, FileChangedError):
             # A cached entry opened unchecked may be damaged (the disk, or a hand that
             # kept its stamp): those that fail the full checks are dropped and built again.
+            # One read straight from its file may have met the file changed when reloaded
+            # in a fresh instance: it is read again from the cache.
             if not self._drop_damaged(resolved.values()):
                 raise
             return self._symbolicate(p, {})
@@ -572,8 +574,14 @@ class Symbolicator:
             if sc is None or key is None or not sc._unchecked:
                 continue
             try:
-                SymCache.from_bytes(sc.to_bytes(), runtime=self.runtime).close()
-            except PysymError:  # (damaged, or its file changed since: built again either way)
+                data = sc.to_bytes()
+            except FileChangedError:
+                self.memory.discard(key)  # (the disk cache checks the entry again)
+                dropped = True
+                continue
+            try:
+                SymCache.from_bytes(data, runtime=self.runtime).close()
+            except PysymError:
                 self.memory.discard(key)
                 if self.disk is not None:
                     self.disk.forget(self.disk.entry_path(key))

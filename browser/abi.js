@@ -199,6 +199,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_sourcemap_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_load", ["fh: i32", "size: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
+  ["pysym_symcache_from_bytes_unchecked", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

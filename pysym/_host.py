@@ -932,7 +932,14 @@ class Runtime:
 
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""
-        length = len(memoryview(data).cast("B"))
+        ptr = self.alloc_input(len(memoryview(data).cast("B")))
+        self.instance.write(ptr, data)
+        self._last_input = data
+        return ptr
+
+    def alloc_input(self, length: int) -> int:
+        """A fresh module allocation of ``length`` bytes for an input (``put_input``, or a
+        file read straight into it), within ``max_input_size``."""
         if length > self.limits.max_input_size:
             raise InputTooLargeError(
                 "the input is %d bytes, more than max_input_size (%d)" % (length, self.limits.max_input_size)
@@ -941,9 +948,7 @@ class Runtime:
         if ptr == 0:
             self.call("pysym_alloc_failure")
             raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
-        self.instance.write(ptr, data)
         self._work += length
-        self._last_input = data
         return ptr
 
     def input_buffer(self, data: Any) -> int:

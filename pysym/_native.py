@@ -18,10 +18,11 @@ import os
 import stat
 import sys
 import weakref
+import zlib
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
 
 from . import _abi, _wire
-from ._errors import PysymError
+from ._errors import FileChangedError, PysymError
 from ._host import BuildOutput, HandleOwner, PinnedFile, Runtime, StringTable, get_runtime
 
 __all__ = ["Object", "SymCache", "Frame", "LookupResults"]
@@ -244,10 +245,17 @@ class SymCache(HandleOwner):
 
     _FREE_EXPORT = "pysym_symcache_free"
 
-    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None) -> None:
+    def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
+                 unchecked: bool = False, entry: Optional[Tuple[int, int, str]] = None) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._path = path
+        # Bytes the disk cache vouches for (checked when written, unchanged since): loaded
+        # with the header and geometry checked only (pysym_symcache_from_bytes_unchecked).
+        self._unchecked = (unchecked and data is not None) or entry is not None
+        #: a disk cache entry read straight into the module: (size, CRC-32, stamp)
+        self._entry = entry
+        self._entry_read = False
         if data is None:
             assert path is not None
             self._pinned = PinnedFile(path)  # reloads read these very bytes (_host.PinnedFile)
@@ -344,12 +352,66 @@ class SymCache(HandleOwner):
         """Loads a built symcache from bytes (or any buffer)."""
         return cls(_as_bytes(data), None, runtime)
 
+    @classmethod
+    def _from_checked_bytes(cls, data: bytes, runtime: Optional[Runtime] = None) -> "SymCache":
+        """Loads bytes that passed the full checks of :meth:`from_bytes` before and are
+        known unchanged since (the disk cache's stamp or CRC-32): only the header and the
+        sections' geometry are checked again. Never for bytes from anywhere else."""
+        return cls(data, None, runtime, unchecked=True)
+
+    @classmethod
+    def _from_cache_entry(cls, path: str, size: int, crc: int, stamp: str,
+                          runtime: Optional[Runtime] = None) -> "SymCache":
+        """Loads the disk cache entry at ``path``, vouched for by its record (``size``
+        bytes, CRC-32 ``crc``, the file's stamp ``stamp``), read straight into the module
+        (no copy kept here: a reload reads the file again through the same descriptor, and
+        its CRC-32 must be ``crc``). :class:`FileChangedError` if the file's stamp after the
+        read is not ``stamp``."""
+        return cls(None, path, runtime, entry=(size, crc, stamp))
+
+    def _read_entry(self, rt: Runtime) -> int:
+        """The entry's bytes in a fresh module allocation, proven those the cache vouched
+        for: the first time by the file's stamp after the read, later by their CRC-32."""
+        assert self._entry is not None and self._pinned is not None
+        size, crc, stamp = self._entry
+        with self._pinned.using("SymCache") as pf:
+            ptr = rt.alloc_input(size)
+            view = rt.current().instance.memory_view(ptr, size) if hasattr(os, "preadv") else None
+            if view is None:  # (an engine without a direct view: one copy)
+                data = pf.read(0, size)
+                rt.current().instance.write(ptr, data)
+                view, done = memoryview(data), len(data)
+            else:
+                done = 0
+                while done < size:
+                    n = os.preadv(pf.fd, [view[done:]], done)
+                    if n <= 0:
+                        break
+                    done += n
+            if done != size:
+                ok = False
+            elif not self._entry_read:
+                st = os.fstat(pf.fd)
+                ok = "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == stamp
+            else:
+                ok = zlib.crc32(view) == crc
+            del view
+        if not ok:
+            rt.call("pysym_free", ptr, size)
+            raise FileChangedError("%s changed on disk since this SymCache was opened" % self._pinned.path)
+        self._entry_read = True
+        return ptr
+
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
-        if self._data is not None:
+        if self._data is None and self._entry is not None:
+            ptr = self._read_entry(rt)
+            status = rt.call("pysym_symcache_from_bytes_unchecked", ptr, self._entry[0], rt.out_slot)
+        elif self._data is not None:
             ptr = rt.put_input(self._data)
-            status = rt.call("pysym_symcache_from_bytes", ptr, len(self._data), rt.out_slot)
+            export = "pysym_symcache_from_bytes_unchecked" if self._unchecked else "pysym_symcache_from_bytes"
+            status = rt.call(export, ptr, len(self._data), rt.out_slot)
         else:
             assert self._pinned is not None
             status = self._pinned.load(rt, "pysym_symcache_from_file", self._FREE_EXPORT, "SymCache")
@@ -374,6 +436,14 @@ class SymCache(HandleOwner):
         self.range_count: int = ranges
 
     # -- bytes ---------------------------------------------------------------------
+
+    def _size(self) -> int:
+        """Bytes of the symcache (without copying them out of the module)."""
+        if self._data is not None:
+            return len(self._data)
+        if self._entry is not None:
+            return self._entry[0]
+        return len(self.to_bytes())
 
     def to_bytes(self) -> bytes:
         """The symcache's bytes (what :meth:`write` writes)."""

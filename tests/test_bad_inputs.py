@@ -428,6 +428,40 @@ def test_symcache_valid_header_corrupted_body(engine, elf):
     assert_alive()
 
 
+def test_symcache_unchecked_open_of_corrupted_body(engine, elf):
+    # The disk cache's cheap open (header and geometry checked only) on a body damaged
+    # after the header: opened, and every look-up answers or raises InvalidInputError
+    # ("damaged"), never a trap (a SandboxError is not TYPED) or a hang.
+    good = pysym.SymCache.from_object(elf).to_bytes()
+    n_ranges, n_locs, n_funcs, n_files = struct.unpack_from("<4I", good, 24)
+    w = good[64:71]
+    pad8 = lambda n: (n + 7) & ~7  # noqa: E731
+    # Ranges, locations, functions and files (FORMAT.md), before the string table, whose
+    # identity strings the cheap open does read.
+    body_end = 72 + pad8(n_ranges * w[0]) + pad8(n_ranges * 4) + pad8(n_locs * sum(w[1:7])) \
+        + 12 * n_funcs + 4 * n_files
+    addrs = list(range(0, 0x3000, 7))
+    reported = 0
+    for step, value in ((7, 0xFF), (13, 0x00), (5, 0x80), (3, 0xFE), (1, 0xFE), (1, 0x01)):
+        bad = bytearray(good)
+        for i in range(72, body_end, step):
+            bad[i] = value
+        sc = pysym.SymCache._from_checked_bytes(bytes(bad))
+        try:
+            for frames in sc.lookup_many(addrs):  # read: frames are decoded on read
+                assert len(frames) <= 256
+                [(f.function, f.file, f.line) for f in frames]
+        except pysym.InvalidInputError as e:
+            assert "damaged" in str(e)
+            reported += 1
+        sc.close()
+    assert reported > 0
+    # On good bytes the cheap open answers as the checked one.
+    cheap, full = pysym.SymCache._from_checked_bytes(good), pysym.SymCache.from_bytes(good)
+    assert cheap.lookup_many(addrs) == full.lookup_many(addrs)
+    assert_alive()
+
+
 def symcache_bytes(n_locations, caller_of):
     """A symcache written from FORMAT.md by hand: one range at 0x1000 naming the last of
     ``n_locations`` locations, location i inlined into ``caller_of(i)``."""
@@ -550,6 +584,11 @@ if given is not None:
             sc = pysym.SymCache.from_bytes(data)
             list(sc.lookup_many(range(0x1000, 0x1200, 3)))  # read: frames are decoded on read
             sc.to_bytes()
+        except TYPED:
+            pass
+        try:  # the disk cache's cheap open of its own entries, on the same bytes
+            sc = pysym.SymCache._from_checked_bytes(data)
+            list(sc.lookup_many(range(0x1000, 0x1200, 3)))
         except TYPED:
             pass
         good = pysym.SymCache.from_bytes(_SEED_SYMC)

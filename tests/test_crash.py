@@ -501,6 +501,109 @@ def test_disk_cache_entry_and_reuse(crash: Crash, engine: str, tmp_path: Path) -
     assert again.stats == {"builds": 0, "disk_hits": 1, "memory_hits": 1}
 
 
+def _sections(data: bytes) -> Dict[str, Tuple[int, int]]:
+    """(offset, size) of a format-4 symcache's first sections (FORMAT.md)."""
+    n_ranges, n_locs = int.from_bytes(data[24:28], "little"), int.from_bytes(data[28:32], "little")
+    widths = data[64:71]
+    pad8 = lambda n: (n + 7) & ~7  # noqa: E731
+    starts = (72, pad8(n_ranges * widths[0]))
+    ranges = (starts[0] + starts[1], pad8(n_ranges * 4))
+    locations = (ranges[0] + ranges[1], pad8(n_locs * sum(widths[1:7])))
+    return {"starts": starts, "ranges": ranges, "locations": locations}
+
+
+def _opened_unchecked(sym: Symbolicator) -> List[bool]:
+    return [sc._unchecked for sc, _size in sym.memory._items.values()]
+
+
+@needs_lldb
+@pytest.mark.parametrize("where", ["after the header", "locations", "string data", "appended"])
+def test_disk_cache_changed_entry_is_built_again(crash: Crash, engine: str, tmp_path: Path, where: str) -> None:
+    # An entry pysym wrote is opened cheaply by a new process (header and geometry
+    # checked only) while its .checked record vouches for it; an entry changed since
+    # (same size or not) is dropped and built again, never answered from.
+    cache = tmp_path / "cache"
+    req = crash.request()
+    first = Symbolicator([FilesystemStore(crash.buildid), SystemStore()], cache_dir=cache).symbolicate(req)
+    entry = sorted((cache / "symcaches").rglob("*.symcache"), key=lambda p: p.stat().st_size)[0]
+    record = entry.with_suffix(".checked")
+    assert record.is_file() and oct(record.stat().st_mode & 0o777) == "0o600"
+    warm = Symbolicator([FilesystemStore(crash.buildid), SystemStore()], cache_dir=cache)
+    assert warm.symbolicate(req) == first and warm.stats["builds"] == 0
+    assert _opened_unchecked(warm) and all(_opened_unchecked(warm))
+    data = bytearray(entry.read_bytes())
+    sec = _sections(bytes(data))
+    at = {"after the header": 72, "locations": sec["locations"][0], "string data": len(data) - 12}.get(where)
+    with open(entry, "r+b") as f:
+        if at is None:
+            f.seek(0, 2)
+            f.write(b"\0" * 8)
+        else:
+            f.seek(at)
+            f.write(bytes(b ^ 0x5A for b in data[at:at + 4]))
+    again = Symbolicator([FilesystemStore(crash.buildid), SystemStore()], cache_dir=cache)
+    assert again.symbolicate(req) == first
+    assert again.stats["builds"] == 1
+    assert entry.read_bytes() == bytes(data)  # the same symcache, written again
+    later = Symbolicator([FilesystemStore(crash.buildid), SystemStore()], cache_dir=cache)
+    assert later.symbolicate(req) == first and later.stats["builds"] == 0
+    assert all(_opened_unchecked(later))  # the rebuilt entry is vouched for again
+
+
+@needs_lldb
+def test_disk_cache_entry_changed_under_a_loaded_symcache(crash: Crash, engine: str, tmp_path: Path) -> None:
+    # An entry is read straight into the module, no copy kept: a reload in a fresh
+    # instance reads its file again. Rewritten in place meanwhile (same size), the
+    # reload refuses it (CRC-32), and the request is answered from an entry built again.
+    cache = tmp_path / "cache"
+    one = _one_frame(crash)
+    first = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache).symbolicate(one)
+    [entry] = (cache / "symcaches").rglob("*.symcache")
+    good = entry.read_bytes()
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    assert sym.symbolicate(one) == first and sym.stats["disk_hits"] == 1
+    [(sc, _size)] = sym.memory._items.values()
+    assert sc._data is None and sc._unchecked  # read straight into the module
+    with open(entry, "r+b") as f:
+        f.seek(len(good) // 2)
+        f.write(bytes(b ^ 0xFF for b in good[len(good) // 2:len(good) // 2 + 16]))
+    sym.runtime.set_limits(sym.runtime.limits.replace(timeout=30))  # a fresh instance
+    assert sym.symbolicate(one) == first
+    assert sym.stats["builds"] == 1 and entry.read_bytes() == good
+
+
+@needs_lldb
+@pytest.mark.parametrize("section", ["ranges", "locations"])
+def test_disk_cache_forged_record_of_damaged_entry(crash: Crash, engine: str, tmp_path: Path, section: str) -> None:
+    # What a writer of the cache directory (this user) could do: damage an entry's body
+    # and forge its .checked record to vouch for it. The unchecked open takes it; the
+    # look-ups meet the damage (ranges naming missing locations, records naming missing
+    # files and functions) as an error, never a crash or a hang, and the request is
+    # answered from a symcache checked in full and built again.
+    cache = tmp_path / "cache"
+    one = _one_frame(crash)
+    first = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache).symbolicate(one)
+    [entry] = (cache / "symcaches").rglob("*.symcache")
+    good = entry.read_bytes()
+    at, size = _sections(good)[section]
+    damaged = good[:at] + b"\xfe" * size + good[at + size:]
+    entry.write_bytes(damaged)
+    with pytest.raises(InvalidInputError):
+        pysym.SymCache.from_bytes(damaged)  # the full checks refuse it
+    st = entry.stat()
+    import zlib
+    stamp = "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    entry.with_suffix(".checked").write_text("%x %x\n%s\n" % (zlib.crc32(damaged), len(damaged), stamp))
+    sym = Symbolicator([FilesystemStore(crash.buildid)], cache_dir=cache)
+    assert sym.symbolicate(one) == first
+    assert sym.stats["builds"] == 1 and entry.read_bytes() == good
+    # The damaged bytes opened unchecked: look-ups report the damage, bounded.
+    sc = pysym.SymCache._from_checked_bytes(damaged)
+    with pytest.raises(InvalidInputError, match="damaged"):
+        [f.function for frames in sc.lookup_many(list(range(0, 1 << 16, 97))) for f in frames]
+    sc.close()
+
+
 @needs_lldb
 def test_disk_cache_group_writable_dir_is_not_used(crash: Crash, engine: str, tmp_path: Path) -> None:
     cache = tmp_path / "shared"

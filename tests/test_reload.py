@@ -177,6 +177,59 @@ def test_symcache_replaced_and_rewritten(engine, tmp_path, discard):
     with pytest.raises(pysym.FileChangedError):
         sc2.lookup(0x1010)
     assert pysym.SymCache.from_path(q, runtime=rt).lookup(0x1000)[0].function == "omega"
+
+
+def _entry(path: Any, rt: Any) -> Any:
+    """The disk cache's way of opening its own entry: straight into the module, vouched
+    for by its stamp (and CRC-32 for reloads)."""
+    import zlib
+
+    from pysym._symbolicate._cache import DiskCache
+
+    data = open(path, "rb").read()
+    stamp = DiskCache.stamp(os.stat(path))
+    return pysym.SymCache._from_cache_entry(str(path), len(data), zlib.crc32(data), stamp, runtime=rt)
+
+
+@pytest.mark.parametrize("discard", DISCARDS, ids=lambda f: f.__name__[9:])
+def test_symcache_cache_entry_replaced_and_rewritten(engine, tmp_path, discard):
+    # A disk cache entry read straight into the module (no host copy): a reload reads the
+    # file again through its descriptor and checks the CRC-32 the cache recorded.
+    rt = _runtime(engine)
+    old = _symcache("alpha", 10, rt)
+    new = _symcache("omega", 20, rt)
+    assert len(old) == len(new) and old != new
+    p = tmp_path / "k.symcache"
+    p.write_bytes(old)
+    sc = _entry(p, rt)
+    assert sc._unchecked and sc._data is None
+    (frame,) = sc.lookup(0x1000)
+    assert (frame.function, frame.line, frame.file) == ("alpha", 10, "/src/alpha.c")
+    serial = _serial(rt)
+    _replace(p, new)  # (eviction then a rebuild: the descriptor still reads the old file)
+    discard(rt, engine)
+    assert _serial(rt) != serial
+    assert sc.lookup_many([0x1000, 0x1010, 0x2000]) == [[frame], [frame], []]
+    assert sc.to_bytes() == old
+    q = tmp_path / "q.symcache"
+    q.write_bytes(old)
+    sc2 = _entry(q, rt)
+    sc2.lookup(0x1000)
+    _rewrite(q, new, keep_mtime=True)  # same size, same mtime: only the CRC-32 tells
+    discard(rt, engine)
+    with pytest.raises(pysym.FileChangedError):
+        sc2.lookup(0x1010)
+    # The stamp is checked after the first read: a file changed since it was vouched for
+    # (same bytes even: its ctime moved) is refused.
+    import zlib
+
+    from pysym._symbolicate._cache import DiskCache
+
+    stamp_then = DiskCache.stamp(os.stat(q))
+    _rewrite(q, new, keep_mtime=True)
+    with pytest.raises(pysym.FileChangedError):
+        pysym.SymCache._from_cache_entry(str(q), len(new), zlib.crc32(new), stamp_then, runtime=rt)
+    assert _entry(q, rt).lookup(0x1000)[0].function == "omega"
     sc.close()
     sc2.close()
 

@@ -6,6 +6,12 @@ writes, read from a symcache it builds: :func:`symcache_version`):
 * ``<debug id>-<sha256 of the debug file>.symcache``: a built symcache, written to a
   temporary file (``.tmp-*``) and renamed into place, so a reader sees a whole entry or
   none (a process killed mid-write leaves only a temporary file, removed later);
+* ``<key>.checked``: the entry's stamp (device, inode, size, mtime, ctime) and CRC-32
+  when pysym wrote it or last loaded it with every check (:meth:`DiskCache.read_entry`).
+  While the stamp holds, or else the CRC-32 does, a new process opens the entry with its
+  header and geometry checked only (O(1) instead of a pass over every record); a CRC-32
+  that no longer holds means the entry changed since: it is dropped and built again.
+  It is also the entry's LRU clock (touching the entry would change its stamp);
 * ``<key>.malformed``: the debug file failed to build; remembered for
   ``malformed_ttl`` seconds (its mtime), then tried again;
 * ``locks/<key>.lock``: ``fcntl.flock`` locks; the first process to take one builds,
@@ -18,7 +24,12 @@ writes, read from a symcache it builds: :func:`symcache_version`):
 
 The directory is used only when owned by the current user and not writable by group or
 others (the rule of the compiled-module cache, SECURITY.md); otherwise nothing is cached
-on disk.  Entries are touched when used; past ``max_bytes`` the least recently used are
+on disk.  So whoever can write an entry (or its ``.checked`` record) is this user or
+root, who can already replace the compiled module the engine runs as native code; the
+unchecked open trusts the directory less than that: look-ups on unchecked bytes stay
+inside the sandbox, bounded, and report the damage they meet (FORMAT.md, "Unchecked
+open"), so forged bytes can give wrong answers or errors, nothing more.  Entries are
+touched when used (their records); past ``max_bytes`` the least recently used are
 removed.  Any I/O failure of the cache falls back to building in memory.
 """
 
@@ -31,6 +42,7 @@ import json
 import os
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -321,13 +333,78 @@ class DiskCache:
         except OSError:
             return None
 
+    @staticmethod
+    def checked_path(entry: str) -> str:
+        return entry[: -len(".symcache")] + ".checked"
+
     def lookup(self, key: str) -> Optional[str]:
         p = self.entry_path(key)
         try:
-            os.utime(p)  # the LRU clock
-            return p
+            os.stat(p)
         except OSError:
             return None
+        try:
+            os.utime(self.checked_path(p))  # the LRU clock: the entry's own times are its stamp
+        except OSError:
+            try:
+                os.utime(p)  # (no record yet: one is written once the entry is checked)
+            except OSError:
+                return None
+        return p
+
+    def read_entry(self, entry: str) -> Tuple[Optional[bytes], bool, Optional[os.stat_result]]:
+        """``(bytes, vouched, stat)`` of the entry at ``entry``: ``vouched`` when its
+        ``.checked`` record shows the bytes unchanged since they passed every check (the
+        stamp, else the CRC-32: then the record is stamped again), ``stat`` (of the open
+        file, before the read) for :meth:`vouch` after a full check.  ``(None, ...)``: the
+        bytes differ from those checked (the caller drops the entry and builds it again).
+        Raises ``OSError``."""
+        with open(entry, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+            after = os.fstat(f.fileno())
+        if _stamp(after) != _stamp(st) or len(data) != st.st_size:
+            return data, False, None  # written to while read: check it all, remember nothing
+        record = self.record(entry)
+        if record is None:
+            return data, False, st  # no record (yet): the full checks, then vouch()
+        crc, size, stamp = record
+        if size != len(data):
+            return None, False, None
+        if stamp == _stamp(st):
+            return data, True, st
+        if zlib.crc32(data) != crc:
+            return None, False, None
+        self._write_checked(entry, st, crc)  # (copied, or touched: the same bytes)
+        return data, True, st
+
+    def record(self, entry: str) -> Optional[Tuple[int, int, str]]:
+        """``(CRC-32, size, stamp)`` of the entry's ``.checked`` record, None without one."""
+        try:
+            with open(self.checked_path(entry), "r", encoding="ascii") as f:
+                lines = f.read(300).split("\n")
+            crc, size = (int(x, 16) for x in lines[0].split())
+            return crc, size, lines[1]
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @staticmethod
+    def stamp(st: os.stat_result) -> str:
+        return _stamp(st)
+
+    def vouch(self, entry: str, st: os.stat_result, data: bytes) -> None:
+        """Records that ``data``, read from ``entry`` as ``st`` saw it, passed every check."""
+        self._write_checked(entry, st, zlib.crc32(data))
+
+    def forget(self, entry: str) -> None:
+        """Drops a damaged entry and its record."""
+        _unlink(entry)
+        _unlink(self.checked_path(entry))
+
+    def _write_checked(self, entry: str, st: os.stat_result, crc: int) -> None:
+        # (no fsync: a record lost in a crash costs one full check; a torn one fails to parse)
+        self._write(os.path.basename(self.checked_path(entry)),
+                    ("%x %x\n%s\n" % (crc, st.st_size, _stamp(st))).encode("ascii"), sync=False)
 
     def get_or_build(self, key: str, build: Callable[[], bytes],
                      on_built: Optional[Callable[[str], None]] = None) -> Tuple[Optional[str], Optional[bytes]]:
@@ -358,9 +435,15 @@ class DiskCache:
                     if isinstance(e, InvalidInputError):
                         self._write(key + ".malformed", str(e).encode("utf-8"))
                     raise
+                _unlink(self.checked_path(self.entry_path(key)))  # (a record of a dropped entry)
                 path = self._write(key + ".symcache", data)
                 if path is None:
                     return None, data
+                try:
+                    # The bytes passed every check when the build loaded them.
+                    self.vouch(path, os.stat(path), data)
+                except OSError:
+                    pass
                 if on_built is not None:
                     on_built(path)
             finally:
@@ -385,7 +468,8 @@ class DiskCache:
         marks."""
         now = time.time()
         self._evict_memos()
-        entries = []
+        found: Dict[str, Tuple[float, int, str]] = {}
+        records: Dict[str, Tuple[float, str]] = {}
         total = 0
         for e in self._entries():
             try:
@@ -399,15 +483,23 @@ class DiskCache:
                 if now - st.st_mtime > self.malformed_ttl:
                     _unlink(e.path)
             elif e.name.endswith(".symcache"):
-                entries.append((st.st_mtime, st.st_size, e.path))
+                found[e.name[: -len(".symcache")]] = (st.st_mtime, st.st_size, e.path)
                 total += st.st_size
+            elif e.name.endswith(".checked"):
+                records[e.name[: -len(".checked")]] = (st.st_mtime, e.path)
+        for key, (mtime, path) in records.items():
+            if key not in found:
+                if now - mtime > 3600:  # (an entry being written has its record soon after)
+                    _unlink(path)
+            elif mtime > found[key][0]:
+                found[key] = (mtime,) + found[key][1:]  # the LRU clock
         if total <= self.max_bytes:
             return
-        entries.sort()
+        entries = sorted(found.values())
         for _mtime, size, path in entries[:-1]:  # the newest stays, whatever its size
             if total <= self.max_bytes:
                 break
-            _unlink(path)
+            self.forget(path)
             total -= size
 
 
@@ -426,6 +518,11 @@ class DiskCache:
         memos.sort()
         for _mtime, path in memos[: len(memos) - self.max_memos]:
             _unlink(path)
+
+
+def _stamp(st: os.stat_result) -> str:
+    """What changes whenever a file's bytes may have (ctime: no one can set it back)."""
+    return "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def unchanged(before: os.stat_result, path: str) -> bool:
@@ -473,6 +570,12 @@ class MemoryCache:
             while self._bytes > self.max_bytes and len(self._items) > 1:
                 _k, (_v, s) = self._items.popitem(last=False)
                 self._bytes -= s
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
 
     @property
     def bytes(self) -> int:

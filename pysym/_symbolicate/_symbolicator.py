@@ -509,32 +509,89 @@ class Symbolicator:
             # new wasmer thread) reuse those bytes, so nothing needs hashing to prove the
             # entry unchanged (a PinnedFile would hash every load).
             try:
-                sc = SymCache.from_bytes(_read(entry), runtime=rt)
+                sc = self._load_entry(entry, rt)
                 self._count("disk_hits")
             except (PysymError, OSError):
-                # A damaged entry (renames are atomic, so: the disk): drop it, build again.
-                try:
-                    os.unlink(entry)
-                except OSError:
-                    pass
+                # A damaged entry (renames are atomic, so: the disk, or a hand): drop it,
+                # build again.
+                self.disk.forget(entry)
                 entry, data = self.disk.get_or_build(key, build)
                 sc = built[0] if built else SymCache.from_bytes(
                     data if data is not None else _read(entry), runtime=rt)  # type: ignore[arg-type]
         else:
             assert data is not None
             sc = SymCache.from_bytes(data, runtime=rt)
-        # The bytes are held twice: by the host (for reloads) and in the module.
-        self.memory.put(key, sc, 2 * len(sc.to_bytes()))
+        # The bytes are held twice: by the host (for reloads) and in the module (an entry
+        # read straight into the module: once, the file is read again for a reload).
+        self.memory.put(key, sc, (1 if sc._data is None else 2) * sc._size())
         return sc, key
+
+    def _load_entry(self, entry: str, rt: Runtime) -> SymCache:
+        """The symcache of a disk cache entry: opened cheaply when the cache vouches for
+        its bytes (checked before, unchanged since), else with every check (then
+        vouched for, so that the next process opens it cheaply)."""
+        assert self.disk is not None
+        record = self.disk.record(entry)
+        if record is not None:
+            crc, size, stamp = record
+            try:
+                if self.disk.stamp(os.stat(entry)) == stamp:
+                    # Straight from the file into the module (no host copy).
+                    return SymCache._from_cache_entry(entry, size, crc, stamp, runtime=rt)
+            except FileChangedError:
+                pass  # (changed meanwhile: read and checked below)
+        data, vouched, st = self.disk.read_entry(entry)
+        if data is None:
+            raise InvalidInputError("%s changed since it was written" % entry)
+        if vouched:
+            return SymCache._from_checked_bytes(data, runtime=rt)
+        sc = SymCache.from_bytes(data, runtime=rt)
+        if st is not None:
+            self.disk.vouch(entry, st, data)
+        return sc
 
     # -- the request ---------------------------------------------------------------
 
     def symbolicate(self, request: Mapping[str, Any]) -> Dict[str, Any]:
         """Symbolicates a request (Symbolicator's ``/symbolicate`` JSON as a dict)."""
         p = self.plan(request)
+        resolved: Dict[int, _Resolved] = {}
+        try:
+            return self._symbolicate(p, resolved)
+        except (InvalidInputError, FileChangedError):
+            # A cached entry opened unchecked may be damaged (the disk, or a hand that
+            # kept its stamp): those that fail the full checks are dropped and built again.
+            # One read straight from its file may have met the file changed when reloaded
+            # in a fresh instance: it is read again from the cache.
+            if not self._drop_damaged(resolved.values()):
+                raise
+            return self._symbolicate(p, {})
+
+    def _drop_damaged(self, used: Iterable[_Resolved]) -> bool:
+        dropped = False
+        for res in used:
+            sc, key = res.symcache, res.key
+            if sc is None or key is None or not sc._unchecked:
+                continue
+            try:
+                data = sc.to_bytes()
+            except FileChangedError:
+                self.memory.discard(key)  # (the disk cache checks the entry again)
+                dropped = True
+                continue
+            try:
+                SymCache.from_bytes(data, runtime=self.runtime).close()
+            except PysymError:
+                self.memory.discard(key)
+                if self.disk is not None:
+                    self.disk.forget(self.disk.entry_path(key))
+                dropped = True
+        return dropped
+
+    def _symbolicate(self, p: "_Plan", resolved: Dict[int, _Resolved]) -> Dict[str, Any]:
         # Pass 2: resolve each referenced module, look its addresses up in one batch.
         used = [p.modules[mi] for mi in p.wanted]
-        resolved: Dict[int, _Resolved] = dict(zip(p.wanted, self.resolve_many(used)))  # type: ignore[arg-type]
+        resolved.update(zip(p.wanted, self.resolve_many(used)))  # type: ignore[arg-type]
         results: Dict[Tuple[int, int], Any] = {}
         tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
         for mi, items in p.wanted.items():

@@ -436,3 +436,12 @@ pub extern "C" fn pysym_smcache_load(fh: u32, size: u32, out: u32) -> i32 {
 pub extern "C" fn pysym_smcache_token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
     smcache::token_columns(h, start, count, out)
 }
+
+// -- Symcaches the host checked before (ABI 13) ----------------------------------------
+
+/// Loads a symcache as `pysym_symcache_from_bytes` does, checking only the header, the
+/// sections' geometry and the identity strings (the host's own cache).
+#[no_mangle]
+pub extern "C" fn pysym_symcache_from_bytes_unchecked(ptr: u32, len: u32, out: u32) -> i32 {
+    symcache::from_bytes_unchecked(ptr, len, out)
+}

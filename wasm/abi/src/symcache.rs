@@ -12,7 +12,7 @@ use crate::status;
 use pysym_core::io::FileError;
 use pysym_core::native::DebugFile;
 use pysym_core::sourcemap::NONE;
-use pysym_core::symcache::SymCache;
+use pysym_core::symcache::{LocationsError, SymCache};
 use std::borrow::Cow;
 
 type Cache = Owned<SymCache<'static>>;
@@ -113,6 +113,27 @@ pub(crate) fn from_bytes(ptr: u32, len: u32, out: u32) -> i32 {
     }
 }
 
+/// `from_bytes` with only the header and geometry checked: for bytes the host checked
+/// before (its own cache); look-ups report damage instead (`damaged`).
+pub(crate) fn from_bytes_unchecked(ptr: u32, len: u32, out: u32) -> i32 {
+    match Owned::parse(ptr as *mut u8, len as usize, SymCache::parse_unchecked) {
+        Ok(cache) => handles::insert(cache, out),
+        Err(e) => fail_core(e),
+    }
+}
+
+/// The error of a look-up that met a damaged record (only in an unchecked symcache).
+fn damaged(c: &SymCache<'_>, what: String) -> i32 {
+    fail(
+        status::INVALID_SYMCACHE,
+        format!(
+            "symcache {} (of {} locations): the symcache is damaged",
+            what,
+            c.location_count()
+        ),
+    )
+}
+
 pub(crate) fn from_file(fh: u32, out: u32) -> i32 {
     match read_whole_file(fh) {
         Ok((ptr, len)) => from_bytes(ptr as u32, len as u32, out),
@@ -169,7 +190,11 @@ pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     let st = state();
     st.result.clear();
     st.result.reserve(count as usize * 4);
+    let n = c.location_count();
     for loc in c.locations_at(&addrs) {
+        if loc != NONE && loc as usize >= n {
+            return damaged(c, format!("range names location {}", loc));
+        }
         push_u32(&mut st.result, loc);
     }
     publish_result(out)
@@ -194,6 +219,9 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
             top = top.max(loc + 1);
         }
     });
+    if top as usize > c.location_count() {
+        return damaged(c, format!("range names location {}", top - 1));
+    }
     for loc in ids {
         push_u32(&mut st.result, loc);
     }
@@ -208,12 +236,13 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     };
     let wanted = match c.locations_with_callers((0..count as usize).map(|i| host_u32(ptr, i))) {
         Ok(w) => w,
-        Err(loc) => {
+        Err(LocationsError::NoLocation(loc)) => {
             return fail(
                 status::BAD_ARGUMENT,
                 format!("no location {} (the symcache has {})", loc, c.location_count()),
             )
         }
+        Err(LocationsError::Damaged(loc)) => return damaged(c, format!("location {}", loc)),
     };
     // Name ids: strings, then (format 4) functions whose names are demangled here.
     let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];

@@ -10,7 +10,7 @@ mod reader;
 mod tests;
 mod writer;
 
-pub use reader::{Frame, Location, SymCache};
+pub use reader::{Frame, Location, LocationsError, SymCache};
 pub use writer::{Output, SymCacheBuild, SymCacheWriter, OUTPUT_CHUNK};
 
 /// Marks an absent `u32` field (no file, no function, no caller, a gap).

@@ -1,5 +1,11 @@
 //! Reading a symcache in place: parsed and validated once, then every lookup is a
 //! binary search over the bytes.
+//!
+//! [`SymCache::parse_unchecked`] skips the O(n) checks of the sections' contents (for
+//! bytes a host checked before: its own cache, FORMAT.md "Unchecked open"). Every read
+//! below is therefore bounds-checked against the section it reads, whichever way the
+//! symcache was opened: a damaged record is reported where it is read (`location` is
+//! `None`, `locations_with_callers` an error), never a panic, and walks are bounded.
 
 use super::raw::{invalid, rd32, rd_n, Header, LocationLayout, FUNCTION_LEN, HEADER_LEN, HEADER_LEN_V2};
 use super::{Identity, END_MAGIC, MAGIC, MAX_INLINE_DEPTH, NONE, VERSION};
@@ -66,10 +72,41 @@ pub struct SymCache<'data> {
     string_bytes: &'data [u8],
     /// Format 4: a function whose name is `NONE` is named by demangling its raw name.
     lazy_names: bool,
+    /// Whether the contents were checked at open (`parse`), or only the geometry.
+    checked: bool,
+}
+
+/// Why [`SymCache::locations_with_callers`] gave no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocationsError {
+    /// An asked id is not a location of the symcache.
+    NoLocation(u32),
+    /// The record of this location (or of one of its callers) names a file, function,
+    /// string or caller that does not exist, or its chain is deeper than
+    /// `MAX_INLINE_DEPTH`: only in a symcache opened with `parse_unchecked`.
+    Damaged(u32),
 }
 impl<'data> SymCache<'data> {
     /// Reads and validates a symcache; copies nothing.
     pub fn parse(data: &'data [u8]) -> Result<Self> {
+        Self::open(data, true)
+    }
+
+    /// Reads a symcache checking only its header, the geometry of its sections (they
+    /// fill the bytes exactly, end marker included) and its identity strings: O(1), for
+    /// bytes that passed [`parse`](Self::parse) before (a host's own cache). Look-ups stay
+    /// memory-safe and bounded on any bytes; on damaged ones they may answer wrongly or
+    /// report the damage (see the module head).
+    pub fn parse_unchecked(data: &'data [u8]) -> Result<Self> {
+        Self::open(data, false)
+    }
+
+    /// Whether the contents were checked at open.
+    pub fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    fn open(data: &'data [u8], check: bool) -> Result<Self> {
         if data.len() < HEADER_LEN + 8 || &data[..8] != MAGIC {
             return Err(invalid("not a pysym symcache (bad magic or too short)"));
         }
@@ -157,9 +194,14 @@ impl<'data> SymCache<'data> {
             strings,
             string_bytes,
             lazy_names: version >= 4,
+            checked: check,
         };
         let names = header.identity_strings();
-        cache.validate(n_locs, n_funcs, n_files, n_strings, names)?;
+        if check {
+            cache.validate(n_locs, n_funcs, n_files, n_strings, names)?;
+        } else if names.iter().any(|&n| n != NONE && cache.string(n).is_none()) {
+            return Err(invalid("symcache header names a missing string"));
+        }
         let s = |i: usize| -> Result<String> { Ok(cache.string(names[i]).unwrap_or("").to_string()) };
         cache.id = Identity {
             arch: s(0)?,
@@ -293,7 +335,8 @@ impl<'data> SymCache<'data> {
             rd32(self.strings, i * 8) as usize,
             rd32(self.strings, i * 8 + 4) as usize,
         );
-        std::str::from_utf8(&self.string_bytes[o..o + n]).ok()
+        // (checked at parse; unchecked bytes read as "unknown" where they are out of range)
+        std::str::from_utf8(self.string_bytes.get(o..o.checked_add(n)?)?).ok()
     }
 
     /// Number of strings (string indices are below it).
@@ -328,7 +371,9 @@ impl<'data> SymCache<'data> {
         rd_n(self.starts, i * self.start_width, self.start_width)
     }
 
-    /// Location `index` with its strings as string indices, `None` when out of range.
+    /// Location `index` with its strings as string indices, `None` when out of range (or,
+    /// in a symcache opened unchecked, when its record names a file, function, string or
+    /// caller that does not exist: `parse` rules that out).
     pub fn location(&self, index: u32) -> Option<Location> {
         if index as usize >= self.location_count() {
             return None;
@@ -336,13 +381,21 @@ impl<'data> SymCache<'data> {
         let (lay, b) = (&self.layout, &self.locations[index as usize * self.layout.stride..]);
         let (file, line, column) = (lay.index(b, 0), lay.get(b, 1) as u32, lay.get(b, 2) as u32);
         let (func, caller) = (lay.index(b, 3), lay.index(b, 4));
+        if caller != NONE && caller >= index {
+            return None; // a chain must end
+        }
+        let n_strings = self.string_count();
         let (raw_function, function) = if func == NONE {
             (NONE, NONE)
         } else {
             let f = func as usize * FUNCTION_LEN;
-            let (raw, name) = (rd32(self.functions, f), rd32(self.functions, f + 4));
+            let e = self.functions.get(f..f + FUNCTION_LEN)?;
+            let (raw, name) = (rd32(e, 0), rd32(e, 4));
+            if !ok_index(raw, n_strings) || !ok_index(name, n_strings) {
+                return None;
+            }
             if name == NONE && raw != NONE && self.lazy_names {
-                (raw, (self.string_count() + func as usize) as u32)
+                (raw, (n_strings + func as usize) as u32)
             } else {
                 (raw, name)
             }
@@ -350,7 +403,12 @@ impl<'data> SymCache<'data> {
         let file = if file == NONE {
             NONE
         } else {
-            rd32(self.files, file as usize * 4)
+            let f = file as usize * 4;
+            let s = rd32(self.files.get(f..f + 4)?, 0);
+            if !ok_index(s, n_strings) {
+                return None;
+            }
+            s
         };
         Some(Location {
             function,
@@ -364,19 +422,19 @@ impl<'data> SymCache<'data> {
     }
 
     /// Locations `ids` and all their callers, each once, callers before their callees
-    /// (increasing ids), with their records; `Err(id)` for an id out of range. Each
-    /// location is read once: a sweep from the largest id down meets a caller after every
-    /// location that names it (callers have smaller ids, as `parse` checked).
+    /// (increasing ids), with their records. Each location is read once: a sweep from the
+    /// largest id down meets a caller after every location that names it (callers have
+    /// smaller ids, as `parse` checked and `location` checks).
     pub fn locations_with_callers(
         &self,
         ids: impl Iterator<Item = u32>,
-    ) -> std::result::Result<Vec<(u32, Location)>, u32> {
+    ) -> std::result::Result<Vec<(u32, Location)>, LocationsError> {
         let n = self.location_count();
         // A bit set, not a hash set: a cold batch asks for 100,000s of locations.
         let mut marked = vec![0u64; (n + 63) / 64];
         for id in ids {
             if id as usize >= n {
-                return Err(id);
+                return Err(LocationsError::NoLocation(id));
             }
             marked[id as usize / 64] |= 1 << (id % 64);
         }
@@ -392,17 +450,33 @@ impl<'data> SymCache<'data> {
                 let b = 63 - bits.leading_zeros();
                 unvisited = (1u64 << b) - 1;
                 let id = (w * 64) as u32 + b;
-                let l = match self.location(id) {
-                    Some(l) => l,
-                    None => continue, // unreachable: below location_count
-                };
-                if l.caller != NONE && l.caller < id {
+                let l = self.location(id).ok_or(LocationsError::Damaged(id))?;
+                if l.caller != NONE {
                     marked[l.caller as usize / 64] |= 1 << (l.caller % 64);
                 }
                 out.push((id, l));
             }
         }
         out.reverse();
+        if !self.checked {
+            // `parse` bounds every chain; here each answered one is measured (callers come
+            // first in `out`, each caller is in it).
+            let mut depth: Vec<u16> = Vec::with_capacity(out.len());
+            for (id, l) in &out {
+                let d = if l.caller == NONE {
+                    1
+                } else {
+                    match out.binary_search_by_key(&l.caller, |e| e.0) {
+                        Ok(k) => depth[k] + 1,
+                        Err(_) => return Err(LocationsError::Damaged(*id)),
+                    }
+                };
+                if d as usize > MAX_INLINE_DEPTH {
+                    return Err(LocationsError::Damaged(*id));
+                }
+                depth.push(d);
+            }
+        }
         Ok(out)
     }
 
@@ -497,8 +571,13 @@ impl<'data> SymCache<'data> {
             Some(l) => l,
             None => return frames,
         };
-        // Validated at parse: every location exists and callers have smaller indices.
-        while let Some(l) = self.location(loc) {
+        // Callers have smaller indices (checked by `location`), and at most
+        // MAX_INLINE_DEPTH frames are read (checked by `parse`, bounded here too).
+        while frames.len() < MAX_INLINE_DEPTH {
+            let l = match self.location(loc) {
+                Some(l) => l,
+                None => break,
+            };
             frames.push(Frame {
                 function: self.name(l.function),
                 raw_function: self.string(l.raw_function),

@@ -383,6 +383,142 @@ fn truncated_and_corrupt_are_errors() {
     }
 }
 
+/// Everything a host asks of a symcache: look-ups one by one and in a batch, and every
+/// location with its callers; on unchecked bytes this must neither panic nor loop.
+fn query_all(c: &SymCache<'_>) {
+    for a in [0u64, 0x0fff, 0x1000, 0x1008, 0x1010, 0x101f, 0x2000, 0x2003, u64::MAX] {
+        assert!(c.lookup(a).len() <= MAX_INLINE_DEPTH);
+        if let Some(l) = c.location_at(a) {
+            let _ = c.location(l);
+        }
+    }
+    let addrs: Vec<u64> = (0..100u64).map(|i| 0x0ff0 + i * 0x30).collect();
+    let _ = c.locations_at(&addrs);
+    for id in 0..c.location_count() as u32 + 2 {
+        match c.locations_with_callers(std::iter::once(id)) {
+            Ok(v) => {
+                assert!(v.len() <= MAX_INLINE_DEPTH && v.windows(2).all(|w| w[0].0 < w[1].0));
+                for (_, l) in v {
+                    for s in [l.function, l.raw_function, l.file] {
+                        let _ = c.name(s);
+                    }
+                }
+            }
+            Err(LocationsError::NoLocation(i)) => assert!(i as usize >= c.location_count()),
+            Err(LocationsError::Damaged(_)) => assert!(!c.is_checked()),
+        }
+    }
+    for i in 0..c.name_count() as u32 + 2 {
+        let _ = c.name(i);
+    }
+}
+
+#[test]
+fn unchecked_open_answers_as_checked_on_good_bytes() {
+    let bytes = sample();
+    let (a, b) = (
+        SymCache::parse(&bytes).unwrap(),
+        SymCache::parse_unchecked(&bytes).unwrap(),
+    );
+    assert!(a.is_checked() && !b.is_checked());
+    assert_eq!(a.identity(), b.identity());
+    for addr in 0x0ff0..0x2010u64 {
+        assert_eq!(a.lookup(addr), b.lookup(addr));
+    }
+    let all = 0..a.location_count() as u32;
+    assert_eq!(a.locations_with_callers(all.clone()), b.locations_with_callers(all));
+    query_all(&b);
+}
+
+#[test]
+fn unchecked_open_of_damaged_bytes_is_bounded() {
+    // Every byte of the sections (after the header: the unchecked open reads the header
+    // as `parse` does) set to values that break ranges, indices, lengths and UTF-8.
+    let bytes = sample();
+    let mut damaged = 0;
+    for i in 0..bytes.len() {
+        for v in [0u8, 1, 2, 0x7f, 0x80, 0xfe, 0xff] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            let checked = SymCache::parse(&b);
+            match SymCache::parse_unchecked(&b) {
+                Ok(c) => {
+                    query_all(&c);
+                    if checked.is_err() {
+                        damaged += 1;
+                    }
+                }
+                // Only what the header and geometry say is refused by both.
+                Err(_) => assert!(checked.is_err(), "byte {} = {:#x}", i, v),
+            }
+        }
+    }
+    assert!(damaged > 50, "{}", damaged); // the cheap open did accept damaged bytes
+}
+
+#[test]
+fn unchecked_open_reports_damaged_records() {
+    // A range naming a location that does not exist, a caller that is not smaller, a
+    // chain deeper than the limit: `parse` refuses each, look-ups on the unchecked open
+    // report them (or find nothing) instead of reading past a section or walking on.
+    let mut w = SymCacheWriter::new();
+    let mut caller = NONE;
+    for i in 0..=MAX_INLINE_DEPTH as u32 {
+        w.push_location(LocKey {
+            file: NONE,
+            line: i + 1,
+            column: 0,
+            function: NONE,
+            inlined_into: caller,
+            sym_addr: 0,
+        });
+        caller = i;
+    }
+    w.range(0, 4, caller);
+    let deep = w.finish(&Identity::default());
+    assert!(SymCache::parse(&deep).is_err());
+    let c = SymCache::parse_unchecked(&deep).unwrap();
+    assert_eq!(c.lookup(0).len(), MAX_INLINE_DEPTH);
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(caller)),
+        Err(LocationsError::Damaged(MAX_INLINE_DEPTH as u32))
+    );
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(caller - 1)).unwrap().len(),
+        MAX_INLINE_DEPTH
+    );
+
+    let bytes = sample();
+    let good = SymCache::parse(&bytes).unwrap();
+    let (lay, locs_at) = (good.layout, good.locations.as_ptr() as usize - bytes.as_ptr() as usize);
+    let ranges_at = good.range_locs.as_ptr() as usize - bytes.as_ptr() as usize;
+    // Range 0 names location 0xfffe.
+    let mut b = bytes.clone();
+    b[ranges_at..ranges_at + 4].copy_from_slice(&0xfffeu32.to_le_bytes());
+    let c = SymCache::parse_unchecked(&b).unwrap();
+    let first = c.start(0);
+    assert_eq!(c.location_at(first), Some(0xfffe));
+    assert!(c.lookup(first).is_empty() && c.location(0xfffe).is_none());
+    // A location naming itself as its caller, and one naming a missing file.
+    let (caller_at, caller_w) = lay.fields[4];
+    let (file_at, file_w) = lay.fields[0];
+    assert!(caller_w > 0 && file_w > 0);
+    let last = good.location_count() - 1;
+    let mut b = bytes.clone();
+    b[locs_at + last * lay.stride + caller_at] = last as u8 + 1; // stored plus one
+    let c = SymCache::parse_unchecked(&b).unwrap();
+    assert!(c.location(last as u32).is_none());
+    assert_eq!(
+        c.locations_with_callers(std::iter::once(last as u32)),
+        Err(LocationsError::Damaged(last as u32))
+    );
+    let mut b = bytes.clone();
+    b[locs_at + file_at] = 0xff;
+    let c = SymCache::parse_unchecked(&b).unwrap();
+    assert!(c.location(0).is_none());
+    query_all(&c);
+}
+
 /// The worked example of FORMAT.md: a symcache of one function, written here, must be
 /// byte for byte the hex dump there (so the example cannot drift from the format).
 fn worked_example() -> Vec<u8> {

@@ -521,25 +521,29 @@ fn read_c13(
                         break;
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
-                    let columns = at + 12 + 8 * n;
-                    let row = |i: usize| {
-                        let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
-                        let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                        let column = if entry == 12 {
-                            u32::from(u16_at(body, columns + 4 * i).unwrap_or(0))
-                        } else {
-                            0
-                        };
+                    // (both in the block, checked above: sliced once, not per field)
+                    let entries = &body[at + 12..at + 12 + 8 * n];
+                    let columns = if entry == 12 {
+                        &body[at + 12 + 8 * n..at + 12 + 12 * n]
+                    } else {
+                        &[][..]
+                    };
+                    let row = |(i, e): (usize, &[u8])| {
+                        let o = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+                        let line = u32::from_le_bytes([e[4], e[5], e[6], e[7]]) & 0x00ff_ffff;
+                        let column = columns
+                            .get(4 * i..4 * i + 2)
+                            .map_or(0, |c| u32::from(u16::from_le_bytes([c[0], c[1]])));
                         (base.saturating_add(o), file, line, false, column)
                     };
                     if n > 0 {
                         // LLVM adds a row at the subsection's start with the block's first line
                         // and a terminal row at its end.
                         let first = c.lines.len();
-                        let r0 = row(0);
+                        let r0 = row((0, &entries[..8]));
                         c.lines.reserve(n + 2);
                         c.lines.push((base, r0.1, r0.2, false, r0.4));
-                        c.lines.extend((0..n).map(row));
+                        c.lines.extend(entries.chunks_exact(8).enumerate().map(row));
                         let (_, f, l, _, _) = c.lines[c.lines.len() - 1];
                         c.lines.push((end, f, l, true, 0));
                         blocks.push((base, first, c.lines.len()));

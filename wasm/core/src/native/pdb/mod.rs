@@ -797,7 +797,8 @@ struct Levels {
     max_end: Vec<u32>,
     /// Where each level's ranges are.
     spans: Vec<(usize, usize)>,
-    /// Every range's start and end, sorted: between two of them the chain is the same.
+    /// Every range's start and end, sorted (only where there are many ranges): between two
+    /// of them the chain is the same.
     bounds: Vec<u32>,
 }
 
@@ -826,13 +827,32 @@ impl Levels {
             self.max_end.push(m);
         }
         self.bounds.clear();
-        self.bounds.extend(self.ranges.iter().flat_map(|r| [r.1, r.2]));
-        self.bounds.sort_unstable();
-        self.bounds.dedup();
+        if self.ranges.len() > 16 {
+            self.bounds.extend(self.ranges.iter().flat_map(|r| [r.1, r.2]));
+            self.bounds.sort_unstable();
+            self.bounds.dedup();
+        }
     }
 
     /// The offsets `[from, until)` around `off` where no range starts or ends.
     fn span_at(&self, off: u32) -> (u32, u32) {
+        if self.bounds.is_empty() {
+            // (a few ranges: looked through, not sorted)
+            let (mut from, mut until) = (0, u32::MAX);
+            for r in &self.ranges {
+                if r.1 <= off {
+                    from = from.max(r.1);
+                } else {
+                    until = until.min(r.1);
+                }
+                if r.2 <= off {
+                    from = from.max(r.2);
+                } else {
+                    until = until.min(r.2);
+                }
+            }
+            return (from, until);
+        }
         let i = self.bounds.partition_point(|&b| b <= off);
         let from = if i == 0 { 0 } else { self.bounds[i - 1] };
         (from, self.bounds.get(i).copied().unwrap_or(u32::MAX))
@@ -996,7 +1016,8 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
     if !classes.is_empty() {
         each_type(msf, 2, |ti, kind, b| {
             // (the kind first: most records are not classes, and it costs no hash lookup)
-            if matches!(kind, LF_CLASS | LF_STRUCTURE | LF_UNION | LF_ENUM | LF_INTERFACE) && classes.contains_key(&ti) {
+            if matches!(kind, LF_CLASS | LF_STRUCTURE | LF_UNION | LF_ENUM | LF_INTERFACE) && classes.contains_key(&ti)
+            {
                 if let Some(n) = class_name(kind, b) {
                     class_names.insert(ti, text(n));
                 }
@@ -1421,8 +1442,13 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             // the next public after the start.
             // (interned only where a frame names it: most procedures are named by a public)
             let mut proc_name = None;
-            let start_public = public_at.get(&p.start).map(|&i| public_fns[i]);
-            let j0 = publics.partition_point(|q| q.0 <= p.start);
+            let at_start = public_at.get(&p.start).copied();
+            let start_public = at_start.map(|i| public_fns[i]);
+            // (publics are one per address: the one at the start is the last at or before it)
+            let j0 = match at_start {
+                Some(i) => i + 1,
+                None => publics.partition_point(|q| q.0 <= p.start),
+            };
             let next_public = publics.get(j0).map(|q| q.0).unwrap_or(u32::MAX);
             if !sites.is_empty() {
                 levels.build(sites, &mp.ranges);
@@ -1462,21 +1488,25 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             cuts.push(p.start);
             let mut cursor = 0;
             if c13.sorted {
-                cursor = rows.partition_point(|e| C13::before(e, p.start));
                 let mut k = rows.partition_point(|e| e.0 < p.start);
+                // (then the block ends at the start, which sort first there)
+                cursor = k + rows[k..].iter().take_while(|e| C13::before(e, p.start)).count();
                 while k < rows.len() && rows[k].0 < end {
                     let (x, g) = (rows[k].0, k);
                     while k < rows.len() && rows[k].0 == x {
                         k += 1;
                     }
-                    cuts.push(x);
                     // `x` answers the group's first row not ending a block, `x + 1` its last
-                    // row (block ends sort first): a piece of its own only where they differ.
-                    let last = &rows[k - 1];
-                    if let Some(f) = rows[g..k].iter().find(|e| !e.3) {
-                        if (f.1, f.2, f.4) != (last.1, last.2, last.4) {
-                            cuts.push(x + 1);
-                        }
+                    // row (block ends sort first), and the bytes before `x` the row before
+                    // the group unless it ends a block: a piece starts only where they differ.
+                    let answer = |e: &(u32, u32, u32, bool, u32)| if e.3 { None } else { Some((e.1, e.2, e.4)) };
+                    let at_x = rows[g..k].iter().find(|e| !e.3).and_then(answer);
+                    let before = if g == 0 { None } else { answer(&rows[g - 1]) };
+                    if at_x != before {
+                        cuts.push(x);
+                    }
+                    if at_x != answer(&rows[k - 1]) {
+                        cuts.push(x + 1);
                     }
                 }
             } else {

@@ -797,8 +797,7 @@ struct Levels {
     max_end: Vec<u32>,
     /// Where each level's ranges are.
     spans: Vec<(usize, usize)>,
-    /// Every range's start and end, sorted (only where there are many ranges): between two
-    /// of them the chain is the same.
+    /// Every range's start and end, sorted: between two of them the chain is the same.
     bounds: Vec<u32>,
 }
 
@@ -827,32 +826,13 @@ impl Levels {
             self.max_end.push(m);
         }
         self.bounds.clear();
-        if self.ranges.len() > 16 {
-            self.bounds.extend(self.ranges.iter().flat_map(|r| [r.1, r.2]));
-            self.bounds.sort_unstable();
-            self.bounds.dedup();
-        }
+        self.bounds.extend(self.ranges.iter().flat_map(|r| [r.1, r.2]));
+        self.bounds.sort_unstable();
+        self.bounds.dedup();
     }
 
     /// The offsets `[from, until)` around `off` where no range starts or ends.
     fn span_at(&self, off: u32) -> (u32, u32) {
-        if self.bounds.is_empty() {
-            // (a few ranges: looked through, not sorted)
-            let (mut from, mut until) = (0, u32::MAX);
-            for r in &self.ranges {
-                if r.1 <= off {
-                    from = from.max(r.1);
-                } else {
-                    until = until.min(r.1);
-                }
-                if r.2 <= off {
-                    from = from.max(r.2);
-                } else {
-                    until = until.min(r.2);
-                }
-            }
-            return (from, until);
-        }
         let i = self.bounds.partition_point(|&b| b <= off);
         let from = if i == 0 { 0 } else { self.bounds[i - 1] };
         (from, self.bounds.get(i).copied().unwrap_or(u32::MAX))

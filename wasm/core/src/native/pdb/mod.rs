@@ -521,25 +521,29 @@ fn read_c13(
                         break;
                     }
                     let file = c.files.get(&file_off).copied().unwrap_or(NONE);
-                    let columns = at + 12 + 8 * n;
-                    let row = |i: usize| {
-                        let o = u32_at(body, at + 12 + 8 * i).unwrap_or(0);
-                        let line = u32_at(body, at + 16 + 8 * i).unwrap_or(0) & 0x00ff_ffff;
-                        let column = if entry == 12 {
-                            u32::from(u16_at(body, columns + 4 * i).unwrap_or(0))
-                        } else {
-                            0
-                        };
+                    // (both in the block, checked above: sliced once, not per field)
+                    let entries = &body[at + 12..at + 12 + 8 * n];
+                    let columns = if entry == 12 {
+                        &body[at + 12 + 8 * n..at + 12 + 12 * n]
+                    } else {
+                        &[][..]
+                    };
+                    let row = |(i, e): (usize, &[u8])| {
+                        let o = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+                        let line = u32::from_le_bytes([e[4], e[5], e[6], e[7]]) & 0x00ff_ffff;
+                        let column = columns
+                            .get(4 * i..4 * i + 2)
+                            .map_or(0, |c| u32::from(u16::from_le_bytes([c[0], c[1]])));
                         (base.saturating_add(o), file, line, false, column)
                     };
                     if n > 0 {
                         // LLVM adds a row at the subsection's start with the block's first line
                         // and a terminal row at its end.
                         let first = c.lines.len();
-                        let r0 = row(0);
+                        let r0 = row((0, &entries[..8]));
                         c.lines.reserve(n + 2);
                         c.lines.push((base, r0.1, r0.2, false, r0.4));
-                        c.lines.extend((0..n).map(row));
+                        c.lines.extend(entries.chunks_exact(8).enumerate().map(row));
                         let (_, f, l, _, _) = c.lines[c.lines.len() - 1];
                         c.lines.push((end, f, l, true, 0));
                         blocks.push((base, first, c.lines.len()));
@@ -793,6 +797,8 @@ struct Levels {
     max_end: Vec<u32>,
     /// Where each level's ranges are.
     spans: Vec<(usize, usize)>,
+    /// Every range's start and end, sorted: between two of them the chain is the same.
+    bounds: Vec<u32>,
 }
 
 impl Levels {
@@ -819,6 +825,17 @@ impl Levels {
             m = m.max(r.2);
             self.max_end.push(m);
         }
+        self.bounds.clear();
+        self.bounds.extend(self.ranges.iter().flat_map(|r| [r.1, r.2]));
+        self.bounds.sort_unstable();
+        self.bounds.dedup();
+    }
+
+    /// The offsets `[from, until)` around `off` where no range starts or ends.
+    fn span_at(&self, off: u32) -> (u32, u32) {
+        let i = self.bounds.partition_point(|&b| b <= off);
+        let from = if i == 0 { 0 } else { self.bounds[i - 1] };
+        (from, self.bounds.get(i).copied().unwrap_or(u32::MAX))
     }
 
     /// The first site (record order) of `level` containing `off`; `budget` counts the
@@ -826,8 +843,21 @@ impl Levels {
     fn find(&self, level: usize, off: u32, budget: &mut u64) -> Option<usize> {
         let (lo, hi) = self.spans[level];
         let (ranges, max_end) = (&self.ranges[lo..hi], &self.max_end[lo..hi]);
-        let mut i = ranges.partition_point(|r| r.1 <= off);
         let mut best: Option<usize> = None;
+        if ranges.len() <= 8 {
+            // (a few ranges, the usual case: tried in order, cheaper than a search)
+            for r in ranges.iter().take_while(|r| r.1 <= off) {
+                if *budget == 0 {
+                    break;
+                }
+                *budget -= 1;
+                if off < r.2 && best.map_or(true, |b| r.3 < b) {
+                    best = Some(r.3);
+                }
+            }
+            return best;
+        }
+        let mut i = ranges.partition_point(|r| r.1 <= off);
         while i > 0 && max_end[i - 1] > off && *budget > 0 {
             i -= 1;
             *budget -= 1;
@@ -858,8 +888,17 @@ impl Levels {
 
 /// Names of inlined functions: the IPI records inline sites name, qualified as LLVM does
 /// (`scope::name`, `Class::name`), with the class names from the TPI.
+#[derive(Default)]
 struct IdNames {
-    ids: FastMap<u32, String>,
+    /// (start, end) of each id's name in `text` (one buffer: no `String` per name).
+    ids: FastMap<u32, (usize, usize)>,
+    text: String,
+}
+
+impl IdNames {
+    fn get(&self, id: u32) -> Option<&str> {
+        self.ids.get(&id).map(|&(a, b)| &self.text[a..b])
+    }
 }
 
 /// Calls `f(type index, kind, record body)` for each record of a type stream, read in
@@ -876,6 +915,7 @@ fn each_type<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, mut f: impl
     let end = header_size.saturating_add(record_bytes).min(size);
     let mut pos = header_size;
     let mut buf: Vec<u8> = Vec::new();
+    let mut chunk: Vec<u8> = Vec::new();
     let mut at = 0usize;
     while pos < end || at < buf.len() {
         if at + 4 > buf.len() || at + 2 + usize::from(u16_at(&buf, at).unwrap_or(0)) > buf.len() {
@@ -884,9 +924,9 @@ fn each_type<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, stream: usize, mut f: impl
             }
             buf.drain(..at);
             at = 0;
-            let more = msf.read(stream, pos, TYPE_CHUNK.min(end - pos))?;
+            let more = msf.read_reusing(stream, pos, TYPE_CHUNK.min(end - pos), &mut chunk)?;
             pos += more.len() as u64;
-            buf.extend_from_slice(&more);
+            buf.extend_from_slice(more);
             continue;
         }
         let len = usize::from(u16_at(&buf, at).unwrap_or(0));
@@ -927,14 +967,18 @@ fn class_name(kind: u16, b: &[u8]) -> Option<&[u8]> {
 }
 
 fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, ()>) -> Result<IdNames> {
-    // IPI records: (kind, scope or class, name) of the wanted ids, and the strings scopes name.
-    let mut funcs: FastMap<u32, (u16, u32, String)> = FastMap::default();
+    // IPI records: (kind, scope or class, name in `func_bytes`) of the wanted ids, and the
+    // strings scopes name.
+    let mut funcs: FastMap<u32, (u16, u32, usize, usize)> = FastMap::default();
+    let mut func_bytes: Vec<u8> = Vec::new();
     // (every string id, in one buffer: most are not scopes)
     let mut strings: FastMap<u32, (usize, usize)> = FastMap::default();
     let mut string_bytes: Vec<u8> = Vec::new();
     each_type(msf, 4, |ti, kind, b| match kind {
         LF_FUNC_ID | LF_MFUNC_ID if wanted.contains_key(&ti) => {
-            funcs.insert(ti, (kind, u32_at(b, 0).unwrap_or(0), text(cstr(b, 8))));
+            let name = cstr(b, 8);
+            funcs.insert(ti, (kind, u32_at(b, 0).unwrap_or(0), func_bytes.len(), name.len()));
+            func_bytes.extend_from_slice(name);
         }
         LF_STRING_ID => {
             let s = cstr(b, 4);
@@ -951,39 +995,34 @@ fn read_id_names<'a, S: Source<'a>>(msf: &mut Msf<'_, S>, wanted: &FastMap<u32, 
     let mut class_names: FastMap<u32, String> = FastMap::default();
     if !classes.is_empty() {
         each_type(msf, 2, |ti, kind, b| {
-            if classes.contains_key(&ti) {
+            // (the kind first: most records are not classes, and it costs no hash lookup)
+            if matches!(kind, LF_CLASS | LF_STRUCTURE | LF_UNION | LF_ENUM | LF_INTERFACE) && classes.contains_key(&ti)
+            {
                 if let Some(n) = class_name(kind, b) {
                     class_names.insert(ti, text(n));
                 }
             }
         })?;
     }
-    let ids = funcs
-        .into_iter()
-        .map(|(ti, (kind, scope, name))| {
-            let prefix = if kind == LF_MFUNC_ID {
-                class_names.get(&scope).map(|c| std::borrow::Cow::Borrowed(c.as_str()))
-            } else if scope != 0 {
-                strings.get(&scope).map(|&(at, len)| lossy(&string_bytes[at..at + len]))
-            } else {
-                None
-            };
-            (
-                ti,
-                match prefix {
-                    Some(p) => {
-                        let mut q = String::with_capacity(p.len() + 2 + name.len());
-                        q.push_str(&p);
-                        q.push_str("::");
-                        q.push_str(&name);
-                        q
-                    }
-                    None => name,
-                },
-            )
-        })
-        .collect();
-    Ok(IdNames { ids })
+    let mut out = IdNames::default();
+    out.ids.reserve(funcs.len());
+    for (ti, (kind, scope, at, len)) in funcs {
+        let prefix = if kind == LF_MFUNC_ID {
+            class_names.get(&scope).map(|c| std::borrow::Cow::Borrowed(c.as_str()))
+        } else if scope != 0 {
+            strings.get(&scope).map(|&(at, len)| lossy(&string_bytes[at..at + len]))
+        } else {
+            None
+        };
+        let start = out.text.len();
+        if let Some(p) = prefix {
+            out.text.push_str(&p);
+            out.text.push_str("::");
+        }
+        out.text.push_str(&lossy(&func_bytes[at..at + len]));
+        out.ids.insert(ti, (start, out.text.len()));
+    }
+    Ok(out)
 }
 
 /// A procedure of a module stream and its inline sites.
@@ -1127,6 +1166,7 @@ fn read_publics<'a, S: Source<'a>>(
     let mut names: Vec<u8> = Vec::new();
     let mut pos = 0u64;
     let mut buf: Vec<u8> = Vec::new();
+    let mut chunk: Vec<u8> = Vec::new();
     let mut buf_start = 0u64;
     let mut at = 0usize;
     loop {
@@ -1137,9 +1177,9 @@ fn read_publics<'a, S: Source<'a>>(
             buf.drain(..at);
             buf_start += at as u64;
             at = 0;
-            let more = msf.read(stream, pos, TYPE_CHUNK.min(size - pos))?;
+            let more = msf.read_reusing(stream, pos, TYPE_CHUNK.min(size - pos), &mut chunk)?;
             pos += more.len() as u64;
-            buf.extend_from_slice(&more);
+            buf.extend_from_slice(more);
             continue;
         }
         let len = usize::from(u16_at(&buf, at).unwrap_or(0));
@@ -1224,6 +1264,8 @@ struct SiteFrame {
     function: u32,
     /// (file checksum offset, line) of the inlinee's lines; `None`: LLVM drops the frame.
     origin: Option<(u32, u32)>,
+    /// The interned file of `origin` (line pieces mostly keep it).
+    file: u32,
     sym_addr: u64,
 }
 
@@ -1306,26 +1348,23 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         )
     };
     let mut wanted: FastMap<u32, ()> = FastMap::default();
+    let mut buf: Vec<u8> = Vec::new();
     for m in &dbi.modules {
         if let (Some(s), true) = (m.stream, m.c13_bytes > 0) {
             let size = msf.stream_size(s).unwrap_or(0) as usize;
             let (_, start, end) = c13_span(m, size);
             // (a module that cannot be read is reported when its ranges are read)
-            if let Ok(c13) = msf.read(s, start as u64, (end - start) as u64) {
-                inlinee_ids(&c13, &mut wanted);
+            if let Ok(c13) = msf.read_reusing(s, start as u64, (end - start) as u64, &mut buf) {
+                inlinee_ids(c13, &mut wanted);
             }
         }
     }
     let id_names = if wanted.is_empty() {
-        IdNames {
-            ids: FastMap::default(),
-        }
+        IdNames::default()
     } else {
         read_id_names(&mut msf, &wanted).unwrap_or_else(|e| {
             warn.skip("IPI stream", &e.to_string(), || "stream 4".to_string());
-            IdNames {
-                ids: FastMap::default(),
-            }
+            IdNames::default()
         })
     };
     drop(wanted);
@@ -1350,7 +1389,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             Some(s) => s,
             None => continue,
         };
-        let data = match msf.stream(stream) {
+        let data = match msf.read_reusing(stream, 0, u64::MAX, &mut buf) {
             Ok(d) => d,
             Err(e) => {
                 warn.skip("module", &e.to_string(), || format!("module {} ({})", mi, m.name));
@@ -1383,12 +1422,19 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             // the next public after the start.
             // (interned only where a frame names it: most procedures are named by a public)
             let mut proc_name = None;
-            let start_public = public_at.get(&p.start).map(|&i| public_fns[i]);
-            let j0 = publics.partition_point(|q| q.0 <= p.start);
+            let at_start = public_at.get(&p.start).copied();
+            let start_public = at_start.map(|i| public_fns[i]);
+            // (publics are one per address: the one at the start is the last at or before it)
+            let j0 = match at_start {
+                Some(i) => i + 1,
+                None => publics.partition_point(|q| q.0 <= p.start),
+            };
             let next_public = publics.get(j0).map(|q| q.0).unwrap_or(u32::MAX);
             if !sites.is_empty() {
                 levels.build(sites, &mp.ranges);
             }
+            // (offsets where `chain` holds: it is found again only past a range's edge)
+            let mut chain_span = (1u32, 0u32);
             site_frames.clear();
             for s in sites {
                 let origin = c13.inlinees.get(&s.inlinee).copied();
@@ -1397,7 +1443,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     Some(_) => match inlinee_fns.get(&s.inlinee) {
                         Some(&f) => f,
                         None => {
-                            let name = id_names.ids.get(&s.inlinee).map(|s| s.as_str()).unwrap_or("");
+                            let name = id_names.get(s.inlinee).unwrap_or("");
                             let f = fns.intern(&mut w, name, 0);
                             inlinee_fns.insert(s.inlinee, f);
                             f
@@ -1406,9 +1452,11 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                 };
                 let start = mp.ranges[s.ranges.clone()].first().map(|r| r.0).unwrap_or(0);
                 let sym_addr = u64::from(sections.image(p.start.saturating_add(start)).unwrap_or(p.start));
+                let file = c13.files.get(&origin.map_or(0, |o| o.0)).copied().unwrap_or(NONE);
                 site_frames.push(SiteFrame {
                     function,
                     origin,
+                    file,
                     sym_addr,
                 });
             }
@@ -1420,14 +1468,25 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
             cuts.push(p.start);
             let mut cursor = 0;
             if c13.sorted {
-                cursor = rows.partition_point(|e| C13::before(e, p.start));
-                let i0 = rows.partition_point(|e| e.0 < p.start);
-                let mut prev = None;
-                for e in rows[i0..].iter().take_while(|e| e.0 < end) {
-                    if prev != Some(e.0) {
-                        prev = Some(e.0);
-                        cuts.push(e.0);
-                        cuts.push(e.0 + 1);
+                let mut k = rows.partition_point(|e| e.0 < p.start);
+                // (then the block ends at the start, which sort first there)
+                cursor = k + rows[k..].iter().take_while(|e| C13::before(e, p.start)).count();
+                while k < rows.len() && rows[k].0 < end {
+                    let (x, g) = (rows[k].0, k);
+                    while k < rows.len() && rows[k].0 == x {
+                        k += 1;
+                    }
+                    // `x` answers the group's first row not ending a block, `x + 1` its last
+                    // row (block ends sort first), and the bytes before `x` the row before
+                    // the group unless it ends a block: a piece starts only where they differ.
+                    let answer = |e: &(u32, u32, u32, bool, u32)| if e.3 { None } else { Some((e.1, e.2, e.4)) };
+                    let at_x = rows[g..k].iter().find(|e| !e.3).and_then(answer);
+                    let before = if g == 0 { None } else { answer(&rows[g - 1]) };
+                    if at_x != before {
+                        cuts.push(x);
+                    }
+                    if at_x != answer(&rows[k - 1]) {
+                        cuts.push(x + 1);
                     }
                 }
             } else {
@@ -1508,7 +1567,10 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     sym_addr: proc_sym_addr,
                 });
                 if !sites.is_empty() {
-                    levels.chain_at(sites.len(), off, &mut budget, &mut chain);
+                    if off < chain_span.0 || off >= chain_span.1 {
+                        levels.chain_at(sites.len(), off, &mut budget, &mut chain);
+                        chain_span = levels.span_at(off);
+                    }
                     if budget == 0 && !budget_warned {
                         budget_warned = true;
                         warn.skip(
@@ -1528,16 +1590,19 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
                     }
                     for &s in &chain[chain.len() - keep..] {
                         let (site, sf) = (&sites[s], &site_frames[s]);
-                        let (file0, line0) = sf.origin.unwrap_or((0, 0));
+                        let line0 = sf.origin.map_or(0, |o| o.1);
                         let (lo, fo) = mp.lines[site.lines.clone()]
                             .iter()
                             .find(|r| r.0 <= off && off < r.1)
                             .map(|r| (r.2, r.3))
                             .unwrap_or(site.rest);
-                        let file_off = if fo == 0 { file0 } else { fo };
                         frames.push(FrameSpec {
                             function: sf.function,
-                            file: c13.files.get(&file_off).copied().unwrap_or(NONE),
+                            file: if fo == 0 {
+                                sf.file
+                            } else {
+                                c13.files.get(&fo).copied().unwrap_or(NONE)
+                            },
                             line: line0.wrapping_add(lo as u32),
                             column: 0,
                             sym_addr: sf.sym_addr,

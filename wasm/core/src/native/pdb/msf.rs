@@ -154,9 +154,18 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
     /// `len` bytes of stream `i` from `offset` (fewer at its end), read a run of
     /// consecutive blocks at a time.
     pub fn read(&mut self, i: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let n = self.read_reusing(i, offset, len, &mut out)?.len();
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// [`read`](Self::read) into `buf`, kept from one call to the next: it only grows, so
+    /// its bytes are zeroed once, not on every read (module streams are most of a PDB).
+    pub fn read_reusing<'b>(&mut self, i: usize, offset: u64, len: u64, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
         let size = match self.stream_size(i) {
             Some(s) => s,
-            None => return Ok(Vec::new()),
+            None => return Ok(&[]),
         };
         let offset = offset.min(size);
         let len = len.min(size - offset);
@@ -166,14 +175,16 @@ impl<'s, 'a, S: Source<'a>> Msf<'s, S> {
                 format!("PDB stream {} is {} bytes (limit {})", i, len, MAX_SECTION_SIZE),
             ));
         }
-        let mut out: Vec<u8> = Vec::new();
-        if out.try_reserve_exact(len as usize).is_err() {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
-                format!("PDB stream {} of {} bytes: more than the memory limit allows", i, len),
-            ));
+        if (buf.len() as u64) < len {
+            if buf.try_reserve_exact(len as usize - buf.len()).is_err() {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    format!("PDB stream {} of {} bytes: more than the memory limit allows", i, len),
+                ));
+            }
+            buf.resize(len as usize, 0);
         }
-        out.resize(len as usize, 0);
+        let out = &mut buf[..len as usize];
         let bs = self.block_size;
         let file_len = self.src.size();
         let first = self.starts[i];

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 
+import realmaps  # noqa: E402
 from wasmtime import _ffi as ffi  # noqa: E402
 
 import pysym  # noqa: E402
-import realmaps  # noqa: E402
 from pysym import _host  # noqa: E402
 from pysym._engine import _wasmtime  # noqa: E402
 

@@ -438,7 +438,7 @@ fn unsorted_line_is_sorted_stably() {
 fn long_vlqs_in_mappings_decode_as_vlq_decode() {
     // 1 to 12 digits (the decoder's seven-digit loop and the general one past it), as
     // every field, against vlq_decode of the same text.
-    for digits in 1..=12 {
+    for digits in 1..=12usize {
         let mut v = String::from(if digits == 1 { "C" } else { "i" });
         v.push_str(&"g".repeat(digits.saturating_sub(2)));
         if digits > 1 {
@@ -462,7 +462,7 @@ fn long_vlqs_in_mappings_decode_as_vlq_decode() {
             "VLQ continues past the end of input at byte 5 (line 0, segment 0)",
         ),
         ("AAgg!A", "invalid base64 character '!' at byte 4 (line 0, segment 0)"),
-        ("AAAA;AAggA,", "empty segment at byte 11 (line 1, segment 1)"),
+        ("AAAA;AAgBA,", "empty segment at byte 11 (line 1, segment 1)"),
     ] {
         let e = SourceMap::parse(map_with(m).as_bytes()).err().expect(m);
         assert_eq!(e.message(), format!("mappings: {want}"), "{m}");
@@ -480,7 +480,7 @@ fn unsorted_first_line_of_an_offset_section() {
     let map = parse(&m);
     let toks: Vec<(u32, u32, u32)> = (0..map.token_count())
         .map(|i| map.token(i).unwrap())
-        .map(|t| (t.dst_line, t.dst_col, t.src_line))
+        .map(|t| (t.dst_line, t.dst_col, t.src_col))
         .collect();
     assert_eq!(
         toks,

@@ -83,6 +83,59 @@ fn string_stop_mask(w: u64) -> u64 {
     (zq | zb | ctl) & HIGHS
 }
 
+/// Bit 7 of each byte of the result is set for bytes of `w` that are `"` (lowest exact, as
+/// in [`string_stop_mask`]).
+#[inline(always)]
+fn quote_mask(w: u64) -> u64 {
+    let q = w ^ (ONES * b'"' as u64);
+    q.wrapping_sub(ONES) & !q & HIGHS
+}
+
+/// Skips from `i` over bytes that `word` (a mask as [`string_stop_mask`]'s) does not flag,
+/// 16 bytes a step, then 8; returns the first flagged byte, or where fewer than 8 bytes
+/// are left. `wide` is the same predicate on 16 bytes, in SIMD builds. One loop for the
+/// string scans, inlined into each with its predicate.
+#[inline(always)]
+fn skip_unflagged(
+    data: &[u8],
+    mut i: usize,
+    word: impl Fn(u64) -> u64,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))] wide: impl Fn(core::arch::wasm32::v128) -> Option<u32>,
+) -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    while let Some(v) = wide::load(data, i) {
+        match wide(v) {
+            Some(k) => return i + k as usize,
+            None => i += 16,
+        }
+    }
+    let load = |chunk: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        u64::from_le_bytes(w)
+    };
+    // Two words a step, one branch: a word without a flagged byte has an all-zero mask.
+    while let Some(chunk) = data.get(i..i + 16) {
+        let (lo, hi) = (word(load(&chunk[..8])), word(load(&chunk[8..])));
+        if lo | hi != 0 {
+            return i + if lo != 0 {
+                (lo.trailing_zeros() / 8) as usize
+            } else {
+                8 + (hi.trailing_zeros() / 8) as usize
+            };
+        }
+        i += 16;
+    }
+    while let Some(chunk) = data.get(i..i + 8) {
+        let mask = word(load(chunk));
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// 16 bytes at a time with wasm SIMD (`-C target-feature=+simd128` builds only): the
 /// offset of the first byte in `data[i..i + 16]` that `stop` flags, if any.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -278,27 +331,14 @@ impl<'a> Scanner<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            // Most bytes of big maps are inside `sourcesContent` strings: skip 8 at a time.
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            while let Some(v) = wide::load(data, i) {
-                match wide::string_stop(v) {
-                    Some(k) => {
-                        i += k as usize;
-                        break;
-                    }
-                    None => i += 16,
-                }
-            }
-            while let Some(chunk) = data.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let mask = string_stop_mask(u64::from_le_bytes(word));
-                if mask != 0 {
-                    i += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            // Most bytes of big maps are inside strings: skip them a word or more at a time.
+            i = skip_unflagged(
+                data,
+                i,
+                string_stop_mask,
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                wide::string_stop,
+            );
             match data.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
@@ -343,28 +383,13 @@ impl<'a> Scanner<'a> {
         let start = self.pos + 1;
         let mut i = start;
         loop {
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            while let Some(v) = wide::load(data, i) {
-                match wide::quote(v) {
-                    Some(k) => {
-                        i += k as usize;
-                        break;
-                    }
-                    None => i += 16,
-                }
-            }
-            while let Some(chunk) = data.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let q = u64::from_le_bytes(word) ^ (ONES * b'"' as u64);
-                // Only the lowest flagged byte is exact (see `string_stop_mask`).
-                let mask = q.wrapping_sub(ONES) & !q & HIGHS;
-                if mask != 0 {
-                    i += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = skip_unflagged(
+                data,
+                i,
+                quote_mask,
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                wide::quote,
+            );
             match data.get(i) {
                 Some(b'"') => {
                     let mut j = i;

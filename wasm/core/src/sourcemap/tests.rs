@@ -434,6 +434,72 @@ fn unsorted_line_is_sorted_stably() {
     assert_eq!(map.lookup(0, 11, Bias::GreatestLowerBound).map(|t| t.name), Some(2));
 }
 
+#[test]
+fn long_vlqs_in_mappings_decode_as_vlq_decode() {
+    // 1 to 12 digits (the decoder's seven-digit loop and the general one past it), as
+    // every field, against vlq_decode of the same text.
+    for digits in 1..=12usize {
+        let mut v = String::from(if digits == 1 { "C" } else { "i" });
+        v.push_str(&"g".repeat(digits.saturating_sub(2)));
+        if digits > 1 {
+            v.push('A');
+        }
+        let (want, used) = vlq_decode(v.as_bytes()).unwrap();
+        assert_eq!(used, digits);
+        let seg = format!("{v}A{v}{v}");
+        let map = parse(map_with(&format!("{seg},{seg}")));
+        let t = map.token(1).unwrap();
+        assert_eq!(
+            (t.dst_col, t.src_line, t.src_col),
+            (2 * want as u32, 2 * want as u32, 2 * want as u32)
+        );
+    }
+    for (m, want) in [
+        ("hgggggE", "VLQ at byte 0 exceeds 32 bits (line 0, segment 0)"),
+        ("AAAA,ggggggggggE", "VLQ at byte 5 exceeds 32 bits (line 0, segment 1)"),
+        (
+            "AAAAg",
+            "VLQ continues past the end of input at byte 5 (line 0, segment 0)",
+        ),
+        ("AAgg!A", "invalid base64 character '!' at byte 4 (line 0, segment 0)"),
+        ("AAAA;AAgBA,", "empty segment at byte 11 (line 1, segment 1)"),
+    ] {
+        let e = SourceMap::parse(map_with(m).as_bytes()).err().expect(m);
+        assert_eq!(e.message(), format!("mappings: {want}"), "{m}");
+    }
+}
+
+#[test]
+fn unsorted_first_line_of_an_offset_section() {
+    // The decoder adds a section's column offset to its first line when the line ends:
+    // after that line's sort, before the next line and on a last line without `;`.
+    let a = r#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA"}"#;
+    let b = r#"{"version":3,"sources":["b.js"],"names":[],"mappings":"UAAA,RAAC,QAAC;EAAA"}"#;
+    let c = r#"{"version":3,"sources":["c.js"],"names":[],"mappings":"KAAA,HAAC"}"#;
+    let m = index(&[section(0, 0, a), section(0, 100, b), section(2, 7, c)].join(","));
+    let map = parse(&m);
+    let toks: Vec<(u32, u32, u32)> = (0..map.token_count())
+        .map(|i| map.token(i).unwrap())
+        .map(|t| (t.dst_line, t.dst_col, t.src_col))
+        .collect();
+    assert_eq!(
+        toks,
+        [
+            (0, 0, 0),
+            (0, 102, 1),
+            (0, 110, 0),
+            (0, 110, 2),
+            (1, 2, 2),
+            (2, 9, 1),
+            (2, 12, 0)
+        ]
+    );
+    assert_eq!(
+        map.lookup(0, 105, Bias::GreatestLowerBound).map(|t| t.dst_col),
+        Some(102)
+    );
+}
+
 // ---- sourceRoot ------------------------------------------------------------------------
 
 fn with_root(root: &str, sources: &str) -> String {

@@ -278,24 +278,16 @@ struct Columns<'a> {
     len: usize,
 }
 
-impl Columns<'_> {
-    /// Stable-sorts the tokens `from..len` by generated column (rare: unsorted input).
-    #[cold]
-    fn sort_tail(&mut self, from: usize) {
-        let to = self.len;
-        let mut perm: Vec<u32> = (from as u32..to as u32).collect();
-        let dst_col = &*self.dst_col;
-        perm.sort_by_key(|&i| dst_col[i as usize]);
-        for field in [
-            &mut *self.dst_col,
-            &mut *self.src,
-            &mut *self.src_line,
-            &mut *self.src_col,
-            &mut *self.name,
-        ] {
-            let sorted: Vec<u32> = perm.iter().map(|&i| field[i as usize]).collect();
-            field[from..to].copy_from_slice(&sorted);
-        }
+/// Stable-sorts the tokens `from..to` of the five columns by generated column (rare:
+/// unsorted input).
+#[cold]
+fn sort_tail(columns: [&mut [u32]; 5], from: usize, to: usize) {
+    let mut perm: Vec<u32> = (from as u32..to as u32).collect();
+    let dst_col = &*columns[0];
+    perm.sort_by_key(|&i| dst_col[i as usize]);
+    for field in columns {
+        let sorted: Vec<u32> = perm.iter().map(|&i| field[i as usize]).collect();
+        field[from..to].copy_from_slice(&sorted);
     }
 }
 
@@ -314,7 +306,12 @@ pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Res
         &mut out.src_col,
         &mut out.name,
     ] {
-        column.resize(room, 0);
+        if column.is_empty() {
+            // Zeroed allocation: fresh pages come zeroed, no pass over them.
+            *column = vec![0; room];
+        } else {
+            column.resize(room, 0);
+        }
     }
     let mut cols = Columns {
         dst_col: &mut out.dst_col,
@@ -373,88 +370,208 @@ pub(crate) fn count_separators(m: &[u8]) -> usize {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 
+/// Class of a `mappings` byte: base64 digit values 0..64 (bit 5: continuation), then
+/// the separators; [`INVALID`] for everything else. [`END`] stands for the end of input.
+static CLASS: [u8; 256] = {
+    let mut table = DECODE;
+    table[b',' as usize] = COMMA;
+    table[b';' as usize] = SEMI;
+    table
+};
+const COMMA: u8 = 64;
+const SEMI: u8 = 65;
+const END: u8 = 66;
+
+/// The class of `m[i]`, [`END`] past the end.
+#[inline(always)]
+fn class_at(m: &[u8], i: usize) -> u8 {
+    match m.get(i) {
+        Some(&b) => CLASS[b as usize],
+        None => END,
+    }
+}
+
+/// Decodes the VLQ at `*i`, whose first byte has digit value `c` (< 64), advancing `*i`
+/// past it.
+#[inline(always)]
+fn vlq_at(m: &[u8], i: &mut usize, c: u8) -> std::result::Result<i64, VlqError> {
+    if c < 32 {
+        // One digit: four fields in five.
+        *i += 1;
+        return Ok(SINGLE[c as usize] as i64);
+    }
+    // Up to seven digits (35 bits) here without an overflow check per digit; longer
+    // ones (leading zero digits are valid) take the general loop.
+    let start = *i;
+    let mut acc = (c & 31) as u64;
+    let mut shift = 5;
+    let mut j = start + 1;
+    loop {
+        let d = class_at(m, j);
+        if d >= COMMA {
+            return Err(if d == END {
+                VlqError::Truncated(j)
+            } else {
+                VlqError::BadChar(j)
+            });
+        }
+        acc |= ((d & 31) as u64) << shift;
+        j += 1;
+        if d < 32 {
+            break;
+        }
+        shift += 5;
+        if shift == 35 {
+            return decode_one(m, i);
+        }
+    }
+    *i = j;
+    if acc >= 1 << 32 {
+        return Err(VlqError::Overflow(start));
+    }
+    Ok(signed(acc))
+}
+
+/// Opens generated line `line` at token `k` (its first token), and any lines before it
+/// that have none.
+#[inline(never)]
+fn open_line(line_starts: &mut Vec<u32>, line: u32, k: usize) {
+    if line_starts.len() <= line as usize {
+        line_starts.resize(line as usize + 1, k as u32);
+    }
+}
+
+/// Adds the first line's column offset (an index-map section not starting at column 0)
+/// to that line's tokens, kept apart from the loop.
+#[cold]
+fn shift_columns(dst_col: &mut [u32], offset: i64) {
+    for c in dst_col {
+        *c += offset as u32;
+    }
+}
+
 /// The decode loop; errors carry the generated line and segment they occurred in.
+///
+/// The loop state is kept small (it is most of a parse's time): the segment number is
+/// `k - line_first`, the line number `abs_line - line_offset`, a line is out of order iff
+/// one of its column deltas is negative, and the first line's column offset is applied
+/// when that line ends.
 fn decode_into(
     m: &[u8],
     at: &Placement,
     out: &mut Columns<'_>,
     line_starts: &mut Vec<u32>,
 ) -> std::result::Result<Decoded, (Problem, u32, u32)> {
-    let mut line: u32 = 0;
-    let mut segment: u32 = 0;
     let first_token = out.len;
     // The token count lives in a local in the loop and is stored back on every exit.
     let mut k = first_token;
+    let mut abs_line = at.line_offset as i64;
+    let mut line_first = first_token;
     macro_rules! fail {
         ($p:expr) => {{
             out.len = k;
-            return Err(($p, line, segment));
+            let line = (abs_line - at.line_offset as i64) as u32;
+            return Err(($p, line, (k - line_first) as u32));
         }};
     }
     macro_rules! vlq {
-        ($e:expr) => {
-            match $e {
+        ($i:ident, $c:expr) => {
+            match vlq_at(m, &mut $i, $c) {
                 Ok(v) => v,
                 Err(e) => fail!(Problem::Vlq(e)),
             }
         };
     }
-    let mut abs_line = at.line_offset as i64;
     let mut col_offset = at.col_offset as i64;
-    let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
-    let mut line_first = first_token;
-    let mut prev_col: i64 = -1;
-    let mut sorted = true;
-    let mut last_line: u32 = 0;
-    let src_count = at.src_count as i64;
-    let name_count = at.name_count as i64;
-
-    let n = m.len();
-    let mut i = 0;
-    while i < n {
-        let b = m[i];
-        if b == b';' {
-            if !sorted {
-                out.len = k;
-                out.sort_tail(line_first);
-                sorted = true;
-            }
-            line_first = k;
-            prev_col = -1;
-            col = 0;
-            col_offset = 0;
-            line += 1;
-            abs_line += 1;
-            segment = 0;
-            i += 1;
-            continue;
+    // Largest relative column allowed on this line (-1: the line itself is too large).
+    let line_limit = |abs_line: i64, col_offset: i64| {
+        if abs_line > MAX_POS {
+            -1
+        } else {
+            MAX_POS - col_offset
         }
-        if b == b',' {
-            fail!(Problem::EmptySegment(i));
+    };
+    let mut col_limit = line_limit(abs_line, col_offset);
+    let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    // The OR of this line's column deltas: negative iff the line is out of order.
+    let mut col_deltas: i64 = 0;
+    let mut last_line: u32 = 0;
+    let src_count = at.src_count as u64;
+    let name_count = at.name_count as u64;
+    // Equal lengths let one check of `k` cover the five stores.
+    let room = out.dst_col.len();
+    let dst_col = &mut out.dst_col[..room];
+    let src_out = &mut out.src[..room];
+    let line_out = &mut out.src_line[..room];
+    let col_out = &mut out.src_col[..room];
+    let name_out = &mut out.name[..room];
+
+    let mut i = 0;
+    // The class of `m[i]` throughout.
+    let mut c = class_at(m, 0);
+    loop {
+        if c >= COMMA {
+            if c == SEMI {
+                if col_deltas < 0 {
+                    out.len = k;
+                    sort_tail(
+                        [
+                            &mut *dst_col,
+                            &mut *src_out,
+                            &mut *line_out,
+                            &mut *col_out,
+                            &mut *name_out,
+                        ],
+                        line_first,
+                        k,
+                    );
+                    col_deltas = 0;
+                }
+                if col_offset != 0 {
+                    shift_columns(&mut dst_col[line_first..k], col_offset);
+                    col_offset = 0;
+                }
+                line_first = k;
+                col = 0;
+                abs_line += 1;
+                col_limit = line_limit(abs_line, 0);
+                i += 1;
+                c = class_at(m, i);
+                continue;
+            }
+            match c {
+                END => break,
+                COMMA => fail!(Problem::EmptySegment(i)),
+                _ => fail!(Problem::Vlq(VlqError::BadChar(i))),
+            }
         }
 
         // Field 1: generated column, relative within the line.
-        col += vlq!(decode_one(m, &mut i));
+        let delta = vlq!(i, c);
+        col += delta;
+        col_deltas |= delta;
         if col < 0 {
             fail!(Problem::NegativeColumn(col));
         }
-        let abs_col = col + col_offset;
-        if abs_col > MAX_POS || abs_line > MAX_POS {
+        if col > col_limit {
             fail!(Problem::TooLarge);
         }
         let (mut t_src, mut t_line, mut t_col, mut t_name) = (NONE, NONE, NONE, NONE);
-        if let Some(delta) = vlq!(decode_field(m, &mut i)) {
-            src += delta;
-            match vlq!(decode_field(m, &mut i)) {
-                Some(delta) => src_line += delta,
-                None => fail!(Problem::FieldCount(2, i)),
+        c = class_at(m, i);
+        if c < COMMA {
+            src += vlq!(i, c);
+            c = class_at(m, i);
+            if c >= COMMA {
+                fail!(Problem::FieldCount(2, i));
             }
-            match vlq!(decode_field(m, &mut i)) {
-                Some(delta) => src_col += delta,
-                None => fail!(Problem::FieldCount(3, i)),
+            src_line += vlq!(i, c);
+            c = class_at(m, i);
+            if c >= COMMA {
+                fail!(Problem::FieldCount(3, i));
             }
+            src_col += vlq!(i, c);
             // One unsigned comparison per range (a negative value wraps above it).
-            if src as u64 >= src_count as u64 {
+            if src as u64 >= src_count {
                 fail!(Problem::Source(src, at.src_count));
             }
             if src_line as u64 > MAX_POS as u64 {
@@ -466,58 +583,69 @@ fn decode_into(
             t_src = at.src_base + src as u32;
             t_line = src_line as u32;
             t_col = src_col as u32;
-            if let Some(delta) = vlq!(decode_field(m, &mut i)) {
-                name += delta;
-                if name as u64 >= name_count as u64 {
+            c = class_at(m, i);
+            if c < COMMA {
+                name += vlq!(i, c);
+                if name as u64 >= name_count {
                     fail!(Problem::Name(name, at.name_count));
                 }
                 t_name = at.name_base + name as u32;
-            }
-        }
-
-        let next = m.get(i).copied();
-        if let Some(c) = next {
-            if c != b',' && c != b';' {
-                // A digit here follows a fifth field (a shorter segment would have
-                // taken it as its next field); anything else is not base64.
-                if DECODE[c as usize] != INVALID {
+                c = class_at(m, i);
+                if c < COMMA {
+                    // A digit after a fifth field (a shorter segment takes it as its
+                    // next field).
                     fail!(Problem::FieldCount(6, i));
                 }
-                fail!(Problem::Vlq(VlqError::BadChar(i)));
             }
         }
-        if abs_col < prev_col {
-            sorted = false;
+        if c == INVALID {
+            fail!(Problem::Vlq(VlqError::BadChar(i)));
         }
-        prev_col = abs_col;
-        last_line = abs_line as u32;
-        if line_starts.len() <= last_line as usize {
-            let count = k as u32;
-            line_starts.resize(last_line as usize + 1, count);
+        if k == line_first {
+            last_line = abs_line as u32;
+            open_line(line_starts, last_line, k);
         }
-        out.dst_col[k] = abs_col as u32;
-        out.src[k] = t_src;
-        out.src_line[k] = t_line;
-        out.src_col[k] = t_col;
-        out.name[k] = t_name;
+        if k >= room {
+            // Unreachable: `room` counts the separators.
+            break;
+        }
+        dst_col[k] = col as u32;
+        src_out[k] = t_src;
+        line_out[k] = t_line;
+        col_out[k] = t_col;
+        name_out[k] = t_name;
         k += 1;
-        segment += 1;
 
-        if next == Some(b',') {
+        if c == COMMA {
             i += 1;
-            if let None | Some(b',') | Some(b';') = m.get(i) {
+            c = class_at(m, i);
+            if c >= COMMA && c != INVALID {
                 fail!(Problem::EmptySegment(i));
             }
         }
     }
     out.len = k;
-    if !sorted {
-        out.sort_tail(line_first);
+    if col_deltas < 0 {
+        sort_tail(
+            [
+                &mut *dst_col,
+                &mut *src_out,
+                &mut *line_out,
+                &mut *col_out,
+                &mut *name_out,
+            ],
+            line_first,
+            k,
+        );
+    }
+    if col_offset != 0 {
+        shift_columns(&mut dst_col[line_first..k], col_offset);
     }
     let last = if k > first_token {
-        Some((last_line, out.dst_col[k - 1]))
+        Some((last_line, dst_col[k - 1]))
     } else {
         None
     };
-    Ok(Decoded { lines: line + 1, last })
+    let lines = (abs_line - at.line_offset as i64) as u32 + 1;
+    Ok(Decoded { lines, last })
 }

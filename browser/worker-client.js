@@ -83,6 +83,12 @@ export class PysymWorker {
             }
             return;
           }
+          if (performance.now() > p.deadline) {
+            // past the limit though the timer has not fired yet (a busy event loop runs
+            // timers late; CI saw a 6.6 s call answered under a 4 s limit): still too long
+            this._timedOut(w, p.op, p.timeout);
+            return;
+          }
           this._pending.delete(msg.id);
           clearTimeout(p.timer);
           if (msg.ok) p.resolve(msg.value);
@@ -107,6 +113,11 @@ export class PysymWorker {
     return this._starting;
   }
 
+  _timedOut(w, op, timeout) {
+    this.restarts += 1;
+    this._fail(w, new TimeLimitError(`pysym call ${op} ran past its ${timeout} ms timeout; the worker was restarted`));
+  }
+
   _fail(w, error) {
     if (this._worker !== w) return;
     w.terminate();
@@ -124,13 +135,10 @@ export class PysymWorker {
   _send(w, msg, timeout, onProgress = null) {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
-      const timer = timeout > 0 && Number.isFinite(timeout)
-        ? setTimeout(() => {
-          this.restarts += 1;
-          this._fail(w, new TimeLimitError(`pysym call ${msg.op} ran past its ${timeout} ms timeout; the worker was restarted`));
-        }, timeout)
-        : null;
-      this._pending.set(id, { resolve, reject, timer, worker: w, onProgress });
+      const limited = timeout > 0 && Number.isFinite(timeout);
+      const timer = limited ? setTimeout(() => this._timedOut(w, msg.op, timeout), timeout) : null;
+      const deadline = limited ? performance.now() + timeout : Infinity;
+      this._pending.set(id, { resolve, reject, timer, deadline, op: msg.op, timeout, worker: w, onProgress });
       w.post({ ...msg, id });
     });
   }

@@ -202,6 +202,36 @@ fn adler32_known_values() {
     assert_eq!(adler32(&big), (b << 16 | a) as u32);
 }
 
+/// The word-at-a-time sums against a byte-at-a-time Adler-32: every length around the
+/// 128-byte blocks and the 5552-byte chunks, bytes that differ by position, and all 0xff
+/// (the largest sums).
+#[test]
+fn adler32_matches_bytewise() {
+    fn slow(d: &[u8]) -> u32 {
+        let (mut a, mut b) = (1u64, 0u64);
+        for &x in d {
+            a = (a + u64::from(x)) % 65521;
+            b = (b + a) % 65521;
+        }
+        (b << 16 | a) as u32
+    }
+    let mut x = 0x9e37_79b9u32;
+    let data: Vec<u8> = (0..40_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect();
+    let ff = vec![0xffu8; 40_000];
+    for n in (0..700).chain(5500..5700).chain([11_104, 11_105, 39_999, 40_000]) {
+        assert_eq!(adler32(&data[..n]), slow(&data[..n]), "length {}", n);
+        assert_eq!(adler32(&ff[..n]), slow(&ff[..n]), "0xff length {}", n);
+        assert_eq!(adler32(&data[3..3 + n.min(39_990)]), slow(&data[3..3 + n.min(39_990)]));
+    }
+}
+
 /// Every zlib-compressed section of the files in `PYSYM_INFLATE_FILES` (colon-separated)
 /// inflated by this decoder and by miniz_oxide: the same bytes. Run by `make inflate-check`
 /// on real debug files (Debian's `-dbg` packages); ignored in `make rust-test`.

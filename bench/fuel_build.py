@@ -20,7 +20,7 @@ import ctypes
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,16 +33,10 @@ from pysym._engine import _wasmtime  # noqa: E402
 BUDGET = 1 << 60  # never runs out: only the count matters
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("file")
-    ap.add_argument("--wasm", help="a module other than pysym/_wasm/pysym.wasm")
-    ap.add_argument("--out", help="write the symcache here (to compare outputs)")
-    args = ap.parse_args()
-    if args.wasm:
-        _host._WASM_PATH = args.wasm
-
-    # The context of the last armed call, and the fuel it was given.
+def fuel_meter() -> Tuple[Dict[str, Any], Callable[[], int]]:
+    """Wraps the wasmtime adapter's arming: ``(armed, used)``, ``armed`` the context of
+    the last armed call and the fuel it was given, ``used()`` the fuel that call has used
+    so far (also bench/fuel_sourcemap.py's counter)."""
     armed: Dict[str, Any] = {}
     arm = _wasmtime._arm
 
@@ -56,6 +50,26 @@ def main() -> None:
         left = ctypes.c_uint64()
         ffi.wasmtime_context_get_fuel(armed["ctx"], ctypes.byref(left))
         return int(armed["fuel"]) - left.value
+    return armed, used
+
+
+def fuel_runtime() -> _host.Runtime:
+    """A wasmtime runtime whose calls never run out of fuel, compiled and instantiated."""
+    rt = _host.Runtime(engine="wasmtime", limits=pysym.Limits(fuel_base=BUDGET, fuel_per_byte=0, timeout=None))
+    rt.current()  # compile and instantiate before counting
+    return rt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("file")
+    ap.add_argument("--wasm", help="a module other than pysym/_wasm/pysym.wasm")
+    ap.add_argument("--out", help="write the symcache here (to compare outputs)")
+    args = ap.parse_args()
+    if args.wasm:
+        _host._WASM_PATH = args.wasm
+
+    armed, used = fuel_meter()
 
     marks: List[Tuple[float, int]] = []
 
@@ -63,8 +77,7 @@ def main() -> None:
         if "ctx" in armed:
             marks.append((frac, used()))
 
-    rt = _host.Runtime(engine="wasmtime", limits=pysym.Limits(fuel_base=BUDGET, fuel_per_byte=0, timeout=None))
-    rt.current()  # compile and instantiate before counting
+    rt = fuel_runtime()
     total: Dict[str, int] = {}
     call = rt.call
 

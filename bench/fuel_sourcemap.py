@@ -14,25 +14,21 @@ the sources and names tables, so two builds can be checked to give the same answ
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 
 import realmaps  # noqa: E402
-from wasmtime import _ffi as ffi  # noqa: E402
+from fuel_build import fuel_meter, fuel_runtime  # noqa: E402
 
 import pysym  # noqa: E402
 from pysym import _host  # noqa: E402
-from pysym._engine import _wasmtime  # noqa: E402
-
-BUDGET = 1 << 62
 
 
 def map_bytes(key: str) -> bytes:
@@ -53,23 +49,9 @@ def main() -> None:
     if args.wasm:
         _host._WASM_PATH = args.wasm
 
-    # The context of the last armed call, and the fuel it was given.
-    armed: Dict[str, Any] = {}
-    arm = _wasmtime._arm
+    _, used = fuel_meter()
 
-    def arm_and_keep(ctx: Any, fuel: Optional[int], timeout: Optional[float], counts_fuel: bool = True) -> None:
-        arm(ctx, fuel, timeout, counts_fuel)
-        armed["ctx"], armed["fuel"] = ctx, fuel
-
-    _wasmtime._arm = arm_and_keep
-
-    def used() -> int:
-        left = ctypes.c_uint64()
-        ffi.wasmtime_context_get_fuel(armed["ctx"], ctypes.byref(left))
-        return int(armed["fuel"]) - left.value
-
-    rt = _host.Runtime(engine="wasmtime", limits=pysym.Limits(fuel_base=BUDGET, fuel_per_byte=0, timeout=None))
-    rt.current()  # compile and instantiate before counting
+    rt = fuel_runtime()
     fuel: Dict[str, int] = {}
     call = rt.call
 

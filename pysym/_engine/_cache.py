@@ -130,6 +130,24 @@ def _trailer_digest(f: Any) -> Optional[bytes]:
     return bytes(trailer[len(_MAGIC) :])
 
 
+def _read_checked(f: Any, n: int, keep: bool) -> Optional[bytes]:
+    """Reads the ``n`` engine bytes of an open entry and checks them against its trailer:
+    the bytes when ``keep`` (read at once, no copy), else ``b""`` (hashed in 1 MiB chunks,
+    never the whole entry in Python); ``None`` when the entry is not intact."""
+    h = _digest.new()
+    kept = b""
+    left = n
+    while left:
+        chunk = f.read(left if keep else min(left, 1 << 20))
+        if not chunk or (keep and len(chunk) != n):
+            return None
+        h.update(chunk)
+        left -= len(chunk)
+        if keep:
+            kept = chunk
+    return kept if _trailer_digest(f) == h.digest() else None
+
+
 def _load(path: str) -> Optional[bytes]:
     """The engine's bytes of the entry at ``path`` (read once, no copy), ``None`` unless
     the entry is one pysym wrote and intact."""
@@ -139,34 +157,22 @@ def _load(path: str) -> Optional[bytes]:
     fd, n = opened
     try:
         with os.fdopen(fd, "rb") as f:
-            payload = f.read(n)
-            digest = _trailer_digest(f)
+            return _read_checked(f, n, keep=True)
     except OSError:
         return None
-    if len(payload) != n or digest is None or _digest.new(payload).digest() != digest:
-        return None
-    return payload
 
 
 def _load_mapped(engine: Engine, wasm: bytes, path: str) -> Optional[Any]:
     """The module from the entry at ``path`` mapped by the engine (``deserialize_file``),
-    after its digest is checked in chunks (never the whole entry in Python). ``None`` when
-    the entry is not intact; the engine's refusal raises."""
+    after its digest is checked. ``None`` when the entry is not intact; the engine's
+    refusal raises."""
     opened = _open_entry(path)
     if opened is None:
         return None
     fd, n = opened
     with os.fdopen(fd, "rb") as f:
         try:
-            h = _digest.new()
-            left = n
-            while left:
-                chunk = f.read(min(left, 1 << 20))
-                if not chunk:
-                    return None
-                h.update(chunk)
-                left -= len(chunk)
-            if _trailer_digest(f) != h.digest():
+            if _read_checked(f, n, keep=False) is None:
                 return None
         except OSError:
             return None

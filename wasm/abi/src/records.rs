@@ -43,7 +43,11 @@ pub(crate) fn bias(value: u32) -> Result<Bias, i32> {
 pub(crate) fn publish_token_columns(tokens: &[Token], out: u32) -> i32 {
     let st = state();
     st.result.clear();
-    if st.result.try_reserve(4 + tokens.len().saturating_mul(4 * TOKEN_WORDS)).is_err() {
+    if st
+        .result
+        .try_reserve(4 + tokens.len().saturating_mul(4 * TOKEN_WORDS))
+        .is_err()
+    {
         return fail(
             status::OUT_OF_MEMORY,
             format!("cannot allocate {} token columns", tokens.len()),

@@ -505,6 +505,22 @@ fn decode_into(
     let line_out = &mut out.src_line[..room];
     let col_out = &mut out.src_col[..room];
     let name_out = &mut out.name[..room];
+    // Sorts the tokens of the current line (from `line_first` to `k`) by column.
+    macro_rules! sort_line {
+        () => {
+            sort_tail(
+                [
+                    &mut *dst_col,
+                    &mut *src_out,
+                    &mut *line_out,
+                    &mut *col_out,
+                    &mut *name_out,
+                ],
+                line_first,
+                k,
+            )
+        };
+    }
 
     let mut i = 0;
     // The class of `m[i]` throughout.
@@ -514,17 +530,7 @@ fn decode_into(
             if c == SEMI {
                 if col_deltas < 0 {
                     out.len = k;
-                    sort_tail(
-                        [
-                            &mut *dst_col,
-                            &mut *src_out,
-                            &mut *line_out,
-                            &mut *col_out,
-                            &mut *name_out,
-                        ],
-                        line_first,
-                        k,
-                    );
+                    sort_line!();
                     col_deltas = 0;
                 }
                 if col_offset != 0 {
@@ -626,17 +632,7 @@ fn decode_into(
     }
     out.len = k;
     if col_deltas < 0 {
-        sort_tail(
-            [
-                &mut *dst_col,
-                &mut *src_out,
-                &mut *line_out,
-                &mut *col_out,
-                &mut *name_out,
-            ],
-            line_first,
-            k,
-        );
+        sort_line!();
     }
     if col_offset != 0 {
         shift_columns(&mut dst_col[line_first..k], col_offset);

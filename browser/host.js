@@ -214,8 +214,34 @@ class Live {
   }
 }
 
+// The smallest module that uses a v128 (`i32.const 0; i8x16.splat`): an engine that
+// validates it has WebAssembly SIMD, which pysym.wasm is built with (simd128).
+export const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11,
+]);
+
+export const SIMD_REQUIRED = "this WebAssembly engine lacks SIMD (simd128), which pysym.wasm needs: "
+  + "Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+";
+
+/**
+ * Throws a PysymError naming SIMD when the engine rejects `probe` (default SIMD_PROBE);
+ * called after a CompileError, whose own message ("invalid value type 0x7b") says little.
+ */
+export function checkSimd(probe = SIMD_PROBE) {
+  if (!WebAssembly.validate(probe)) throw new PysymError(SIMD_REQUIRED);
+}
+
 /** Normalises what `init({ wasm })` accepts into a compiled WebAssembly.Module. */
 export async function compileModule(wasm) {
+  try {
+    return await compileAny(wasm);
+  } catch (e) {
+    if (e instanceof WebAssembly.CompileError) checkSimd();
+    throw e;
+  }
+}
+
+async function compileAny(wasm) {
   if (wasm instanceof WebAssembly.Module) return wasm;
   if (typeof Response !== "undefined" && wasm instanceof Response) {
     if (typeof WebAssembly.compileStreaming === "function") {
@@ -238,7 +264,7 @@ export async function compileModule(wasm) {
     }
     const response = await fetch(url);
     if (!response.ok) throw new PysymError(`cannot fetch ${url}: HTTP ${response.status}`);
-    return compileModule(response);
+    return compileAny(response);
   }
   throw new TypeError("wasm: expected a URL, a Response, an ArrayBuffer/typed array or a WebAssembly.Module");
 }

@@ -162,3 +162,37 @@ def test_out_records_the_hosts_read_together_agree():
                               ("minidump_open_out", _wire.MINIDUMP_OPEN_OUT_PTR, _wire.MINIDUMP_OPEN_OUT_LEN)]:
         assert records[name]["out"] and (ptr, length) == (_wire.RESULT_OUT_PTR, _wire.RESULT_OUT_LEN), name
     assert all(len(r["fields"]) <= _abi.OUT_SLOT_WORDS for r in SPEC["record"] if r.get("out"))
+
+
+def test_module_needs_exactly_the_target_features_the_docs_name():
+    """Makefile's target features are what ABI.md and the README tell engine users to have:
+    a validator without one of them rejects the committed module, one with them accepts it."""
+    import wasmtime
+
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        features = re.findall(r"target-feature=\+([\w-]+)", f.read())
+    assert features == ["bulk-memory", "simd128"]
+    with open(os.path.join(ROOT, "pysym", "_wasm", "pysym.wasm"), "rb") as f:
+        wasm = f.read()
+
+    def validates(**off):
+        config = wasmtime.Config()
+        config.wasm_relaxed_simd = False  # not built with relaxed-simd: must not be needed
+        for name in off:
+            setattr(config, name, False)
+        try:
+            wasmtime.Module.validate(wasmtime.Engine(config), wasm)
+        except wasmtime.WasmtimeError as e:
+            return str(e)
+        return None
+
+    assert validates() is None
+    assert "SIMD" in (validates(wasm_simd=False) or "accepted without SIMD")
+    assert "bulk memory" in (validates(wasm_bulk_memory=False) or "accepted without bulk memory")
+    with open(os.path.join(ROOT, "wasm", "ABI.md")) as f:
+        abi_doc = f.read()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for feature in features:
+        assert feature in abi_doc, feature
+    assert "WebAssembly SIMD" in readme

@@ -865,7 +865,9 @@ def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) 
     assert sym.build_workers == workers
     assert sym.symbolicate(req) == one
     assert sym.stats["builds"] == 4
-    assert len(sym._spare) == (0 if workers == 1 else 3)  # workers' runtimes, kept for the next request
+    # workers' runtimes, kept for the next request: one per thread the pool started, which
+    # depends on scheduling (a thread that finishes early takes the next build)
+    assert len(sym._spare) == 0 if workers == 1 else 1 <= len(sym._spare) <= min(workers, 4)
     assert sym.symbolicate(req) == one and sym.stats["builds"] == 4
     # A new process's view: symcaches on disk load in the calling thread (no worker
     # runtime is started for them); only what must be built goes to the workers.
@@ -879,7 +881,7 @@ def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) 
     mixed = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
     assert mixed.symbolicate(req) == one
     assert mixed.stats == {"builds": 2, "disk_hits": 2, "memory_hits": 0}
-    assert len(mixed._spare) == (0 if workers == 1 else 2)
+    assert len(mixed._spare) == 0 if workers == 1 else 1 <= len(mixed._spare) <= 2
     default = Symbolicator(stores)
     assert default.build_workers == (min(2, os.cpu_count() or 1) if engine == "wasmtime" else 1)
 

@@ -81,6 +81,12 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+def file_stamp(st: os.stat_result) -> str:
+    """What changes whenever a file's bytes may have (ctime: no one can set it back); the
+    disk cache's record of an entry keeps it."""
+    return "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def _as_bytes(data: Any) -> bytes:
     if isinstance(data, bytes):
         return data
@@ -392,7 +398,7 @@ class SymCache(HandleOwner):
                 ok = False
             elif not self._entry_read:
                 st = os.fstat(pf.fd)
-                ok = "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == stamp
+                ok = file_stamp(st) == stamp
             else:
                 ok = zlib.crc32(view) == crc
             del view

@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .._engine._cache import _trusted, write_private
 from .._errors import PysymError
+from .._native import file_stamp as _stamp
 
 try:
     import fcntl
@@ -518,11 +519,6 @@ class DiskCache:
         memos.sort()
         for _mtime, path in memos[: len(memos) - self.max_memos]:
             _unlink(path)
-
-
-def _stamp(st: os.stat_result) -> str:
-    """What changes whenever a file's bytes may have (ctime: no one can set it back)."""
-    return "%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def unchanged(before: os.stat_result, path: str) -> bool:

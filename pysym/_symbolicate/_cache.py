@@ -353,11 +353,13 @@ class DiskCache:
                 return None
         return p
 
-    def read_entry(self, entry: str) -> Tuple[Optional[bytes], bool, Optional[os.stat_result]]:
+    def read_entry(self, entry: str, record: Optional[Tuple[int, int, str]]
+                   ) -> Tuple[Optional[bytes], bool, Optional[os.stat_result]]:
         """``(bytes, vouched, stat)`` of the entry at ``entry``: ``vouched`` when its
-        ``.checked`` record shows the bytes unchanged since they passed every check (the
-        stamp, else the CRC-32: then the record is stamped again), ``stat`` (of the open
-        file, before the read) for :meth:`vouch` after a full check.  ``(None, ...)``: the
+        ``.checked`` record (``record``, as :meth:`record` read it) shows the bytes
+        unchanged since they passed every check (the stamp, else the CRC-32: then the
+        record is stamped again), ``stat`` (of the open file, before the read) for
+        :meth:`vouch` after a full check.  ``(None, ...)``: the
         bytes differ from those checked (the caller drops the entry and builds it again).
         Raises ``OSError``."""
         with open(entry, "rb") as f:
@@ -366,7 +368,6 @@ class DiskCache:
             after = os.fstat(f.fileno())
         if _stamp(after) != _stamp(st) or len(data) != st.st_size:
             return data, False, None  # written to while read: check it all, remember nothing
-        record = self.record(entry)
         if record is None:
             return data, False, st  # no record (yet): the full checks, then vouch()
         crc, size, stamp = record

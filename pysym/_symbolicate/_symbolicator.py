@@ -540,7 +540,7 @@ class Symbolicator:
                     return SymCache._from_cache_entry(entry, size, crc, stamp, runtime=rt)
             except FileChangedError:
                 pass  # (changed meanwhile: read and checked below)
-        data, vouched, st = self.disk.read_entry(entry)
+        data, vouched, st = self.disk.read_entry(entry, record)
         if data is None:
             raise InvalidInputError("%s changed since it was written" % entry)
         if vouched:

@@ -194,6 +194,41 @@ def test_invalid_utf8_and_nul(engine):
     assert sm.sources == ["\ufffd"]
 
 
+def test_utf8_checked_in_blocks_gives_the_exact_error_position(engine):
+    """The module checks UTF-8 64 ASCII bytes a step and hands other blocks to std's
+    validator: every answer (and error position) must be the whole-input validator's,
+    wherever a character or a bad byte falls against the blocks."""
+    for ch in ("\u00e9", "\u20ac", "\U0001F600"):
+        enc = ch.encode("utf-8")
+        for pad in range(50, 140, 7):
+            content = "x" * pad + ch + "y" * (pad % 13)
+            data = json.dumps({"version": 3, "sources": ["a.js"], "mappings": "AAAA",
+                               "sourcesContent": [content]}, ensure_ascii=False).encode()
+            assert pysym.SourceMap.from_bytes(data).source_content(0) == content
+            at = data.index(enc)
+            for bad in (data[:at] + enc[:-1] + data[at + len(enc):],  # a cut character
+                        data[:at] + b"\xff" + data[at:],  # a stray byte before it
+                        data[:at + len(enc)] + b"\x80" + data[at + len(enc):]):  # a stray continuation
+                try:
+                    bad.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    want = e.start
+                err = rejects(bad, cls=pysym.InvalidInputError)
+                assert "not valid UTF-8 at byte %d" % want in str(err), (pad, str(err))
+
+
+def test_skipped_content_strings_end_at_the_right_quote(engine):
+    """sourcesContent strings are only skipped at parse (a quote search 64 bytes a step):
+    escaped quotes and backslash runs at every offset against the blocks."""
+    for pad in range(40, 140, 3):
+        for tail in ('\\"', '\\', '\\\\"', '"x"'):
+            content = "a" * pad + tail + "b" * (pad % 17)
+            data = smap("AAAAA", sources=["a.js", "b.js"], names=["after"], sourcesContent=[content, "z" * pad])
+            sm = pysym.SourceMap.from_bytes(data)
+            assert sm.source_content(0) == content and sm.source_content(1) == "z" * pad
+            assert sm.lookup(0, 0).name == "after"
+
+
 # -- host ABI misuse -------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ pub mod cache;
 pub mod facebook;
 mod json;
 pub mod scopes;
+mod utf8;
 mod vlq;
 
 #[cfg(test)]
@@ -485,10 +486,10 @@ impl<'data> SourceMap<'data> {
                 format!("source map of {} bytes exceeds the 2 GiB limit", data.len()),
             ));
         }
-        let text = std::str::from_utf8(data).map_err(|e| {
+        let text = utf8::from_utf8(data).map_err(|valid_up_to| {
             err(
                 ErrorKind::InvalidJson,
-                format!("input is not valid UTF-8 at byte {}", e.valid_up_to()),
+                format!("input is not valid UTF-8 at byte {valid_up_to}"),
             )
         })?;
         let mut start = 0;

@@ -4,8 +4,8 @@
 //! which decides per key whether to record, descend into or skip a value. Strings stay
 //! escaped in the input; [`unescape`] decodes one when it is asked for.
 //!
-//! The input is a `&str`: UTF-8 is validated once for the whole document up front (std's
-//! validator has an ASCII fast path), so string spans never need validating again.
+//! The input is a `&str`: UTF-8 is validated once for the whole document up front
+//! ([`super::utf8`], 64 ASCII bytes a step), so string spans never need validating again.
 
 use crate::error::{Error, ErrorKind, Result};
 use std::borrow::Cow;
@@ -102,30 +102,24 @@ fn skip_unflagged(
     data: &[u8],
     mut i: usize,
     word: impl Fn(u64) -> u64,
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))] wide: impl Fn(core::arch::wasm32::v128) -> core::arch::wasm32::v128,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))] wide: impl Fn(wide::V) -> wide::V,
 ) -> usize {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         use core::arch::wasm32::*;
-        while let Some(block) = data.get(i..i + 64) {
-            if let (Some(a), Some(b), Some(c), Some(d)) =
-                (wide::load(block, 0), wide::load(block, 16), wide::load(block, 32), wide::load(block, 48))
-            {
-                let (a, b, c, d) = (wide(a), wide(b), wide(c), wide(d));
-                if !v128_any_true(v128_or(v128_or(a, b), v128_or(c, d))) {
-                    i += 64;
-                    continue;
-                }
-                let mut at = i;
-                for hits in [a, b, c, d] {
-                    let m = u8x16_bitmask(hits);
-                    if m != 0 {
-                        return at + m.trailing_zeros() as usize;
-                    }
-                    at += 16;
-                }
+        while let Some([a, b, c, d]) = wide::load4(data, i) {
+            let (a, b, c, d) = (wide(a), wide(b), wide(c), wide(d));
+            if !v128_any_true(v128_or(v128_or(a, b), v128_or(c, d))) {
+                i += 64;
+                continue;
             }
-            break;
+            for hits in [a, b, c, d] {
+                let m = u8x16_bitmask(hits);
+                if m != 0 {
+                    return i + m.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
         }
         while let Some(v) = wide::load(data, i) {
             let m = u8x16_bitmask(wide(v));
@@ -167,6 +161,16 @@ fn skip_unflagged(
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) mod wide {
     use core::arch::wasm32::*;
+
+    /// 16 bytes.
+    pub(crate) type V = v128;
+
+    /// The 64 bytes at `i` as four vectors.
+    #[inline(always)]
+    pub(crate) fn load4(data: &[u8], i: usize) -> Option<[v128; 4]> {
+        let block = data.get(i..i + 64)?;
+        Some([load(block, 0)?, load(block, 16)?, load(block, 32)?, load(block, 48)?])
+    }
 
     #[inline(always)]
     pub(crate) fn load(data: &[u8], i: usize) -> Option<v128> {

@@ -7,6 +7,12 @@
 //! and decodes `mappings` up front into compact struct-of-arrays
 //! storage sorted by generated position, with a start index per generated line.
 //!
+//! UTF-8 is checked at parse for the whole input, `sourcesContent` included ([`utf8`]:
+//! 64 ASCII bytes a step, std's validator on the rest), so invalid UTF-8 anywhere is an
+//! `InvalidJson` error of the parse with the first bad byte's offset. Deferring the check
+//! of content strings to `source_content` would save one pass at memory speed (~2 ms of a
+//! 31 MB map) but hold the input as unchecked bytes everywhere else.
+//!
 //! Choices where ECMA-426 leaves room (the "optionally report an error" steps are all
 //! treated as errors, which is what the conformance suite expects):
 //!

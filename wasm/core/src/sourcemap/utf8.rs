@@ -15,11 +15,10 @@ const BLOCK: usize = 64;
 fn ascii_block(block: &[u8]) -> bool {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        use super::json::wide::load;
         use core::arch::wasm32::*;
-        match (load(block, 0), load(block, 16), load(block, 32), load(block, 48)) {
-            (Some(a), Some(b), Some(c), Some(d)) => u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) == 0,
-            _ => false,
+        match super::json::wide::load4(block, 0) {
+            Some([a, b, c, d]) => u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) == 0,
+            None => false,
         }
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]

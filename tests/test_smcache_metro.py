@@ -224,8 +224,9 @@ def test_index_map_sections_with_function_maps(engine: str, tmp_path: Path) -> N
             ends = _line_ends(js) + [0, 0] + _line_ends(js)
             assert _same_as_map(sm, cache, ends) > 100
             # the second section's sources carry their function maps too
-            tok = cache.lookup(n + 2 + 1, 10)
-            assert tok is not None and tok.function_name == sm.function_name(n + 2 + 1, 10)
+            second = [t for t in sm.tokens if t.dst_line >= n + 2 and t.src is not None]
+            got = cache.lookup_many([t.dst_line for t in second], [t.dst_col for t in second])
+            assert sum(g is not None and g.function_name is not None for g in got) > len(second) // 2
 
 
 def test_other_fields_equal_sourcemap(engine: str, tmp_path: Path) -> None:
@@ -238,7 +239,7 @@ def test_other_fields_equal_sourcemap(engine: str, tmp_path: Path) -> None:
     for fields in variants:
         data = _edited(BYTECODE_MAP, **fields)  # type: ignore[arg-type]
         with pysym.SourceMap.from_bytes(data) as sm, pysym.SourceMapCache.from_sourcemap(data) as cache:
-            assert sm.ignore_list and (sm.debug_id or sm.file)
+            assert sm.ignore_list and bool(sm.debug_id) == any("ebug" in k for k in fields)
             _same_as_map(sm, cache, [1100])
 
 
@@ -249,3 +250,39 @@ def test_version_1_caches_are_refused_with_a_typed_error(engine: str) -> None:
     assert old[:8] == b"PYSYMSMC" and old[8:12] == b"\x01\x00\x00\x00"
     with pytest.raises(pysym.InvalidInputError, match=r"version 1, this reader reads 2.*rebuild"):
         pysym.SourceMapCache.from_bytes(old)
+
+
+def test_build_is_deterministic_and_matches_the_browser_fixtures(engine: str) -> None:
+    # tests/browser/node/smcache-metro.test.mjs opens these files and builds the same
+    # bytes in Node
+    for map_path, js_path, fixture in ((BYTECODE_MAP, None, "bytecode.smcache"),
+                                       (BUNDLE_MAP, BUNDLE_JS, "bundle.smcache")):
+        js = js_path.read_bytes() if js_path is not None else None
+        with pysym.SourceMapCache.from_sourcemap(map_path.read_bytes(), js) as c:
+            assert c.to_bytes() == (DATA / fixture).read_bytes(), fixture
+
+
+def test_hostile_metro_cache_bytes_give_typed_errors(engine: str) -> None:
+    """Damage anywhere in a Metro cache (header, function maps, Hermes offsets, tables):
+    answers or InvalidInputError, and the runtime keeps working."""
+    good = (DATA / "bytecode.smcache").read_bytes()
+    lines, cols = [0] * 40, list(range(0, 1200, 30))
+    refused = answered = 0
+    for at in list(range(12, 216, 4)) + list(range(216, len(good), max(1, len(good) // 300))):
+        for flip in (0x01, 0x80):
+            b = bytearray(good)
+            b[at] ^= flip
+            try:
+                with pysym.SourceMapCache.from_bytes(bytes(b)) as c:
+                    c.lookup_many(lines, cols)
+                    c.lookup_many(lines, cols, pysym.LEAST_UPPER_BOUND)
+                    c.lookup(0, 962)
+                    for fid in (0, 3, 18, 19):
+                        c.hermes_position(fid, 1)
+                answered += 1
+            except pysym.InvalidInputError as e:
+                assert "source map cache" in str(e)
+                refused += 1
+    assert refused > 20 and answered > 20
+    with pysym.SourceMapCache.from_bytes(good) as c:
+        assert c.lookup(0, 962).function_name == "items.reduce$argument_0"  # type: ignore[union-attr]

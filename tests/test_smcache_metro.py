@@ -286,3 +286,15 @@ def test_hostile_metro_cache_bytes_give_typed_errors(engine: str) -> None:
     assert refused > 20 and answered > 20
     with pysym.SourceMapCache.from_bytes(good) as c:
         assert c.lookup(0, 962).function_name == "items.reduce$argument_0"  # type: ignore[union-attr]
+
+
+def test_a_cache_in_a_trace_resolver_keeps_working(engine: str) -> None:
+    """symbolicate_trace with a SourceMapCache for the bundle: the cache's new flags
+    (has_function_maps) must not send it down SourceMap's function_names path."""
+    from pysym._stacktrace import symbolicate_trace
+
+    text = (DATA / "trace_bytecode.txt").read_text("utf-8")
+    with pysym.SourceMapCache.from_sourcemap(BYTECODE_MAP.read_bytes()) as cache:
+        assert cache.has_function_maps and not hasattr(cache, "function_names")
+        out = symbolicate_trace(text, lambda url: cache if url == "index.android.bundle" else None, context=None)
+    assert "src/cart.js:11:22" in out

@@ -162,7 +162,7 @@ class SourceMapCache(_MapFields):
 
     def _load(self) -> int:
         """Opens the cache in the current instance in one crossing (pysym_smcache_load: the
-        handle, the header's counts and ``[file, debugId]``); a reload checks them."""
+        handle, the header's counts and ``[file, debugId, function maps problem]``); a reload checks them."""
         rt = self._rt
         live = rt.current()
         pinned = self._pinned

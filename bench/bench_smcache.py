@@ -3,6 +3,12 @@
 the map (``pysym.SourceMap``) and symbolic's parse, on every installed engine.
 
     python bench/bench_smcache.py [--maps babylon,jquery,rxjs,index] [--repeat 5]
+    python bench/bench_smcache.py --maps babylon,babylon+metro,rxjs,rxjs+metro
+
+``KEY+metro``: the same map with Metro's ``x_facebook_sources`` function maps added by
+Metro's own generateFunctionMap over its ``sourcesContent`` (bench/metro_function_maps.mjs,
+node and tests/reference needed): the cache's size and load with function maps beside
+the same map without.
 
 A program, not a test (numbers are noisy on a loaded machine; nothing is asserted).
 Per map and engine: the JSON parse of the map (full decode), the cache build (parse +
@@ -26,6 +32,8 @@ import argparse
 import gc
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -109,8 +117,17 @@ def main() -> int:
                 map_bytes = json.dumps(data).encode()
                 js = None
             else:
-                m = realmaps.BY_KEY[key]
-                map_bytes = m.map_path.read_bytes()
+                m = realmaps.BY_KEY[key.split("+")[0]]
+                map_path = m.map_path
+                if key.endswith("+metro"):
+                    map_path = Path(td) / ("%s.metro.map" % key)
+                    node = shutil.which("node")
+                    if node is None:
+                        print("node is needed for %s" % key, file=sys.stderr)
+                        return 2
+                    subprocess.run([node, "--max-old-space-size=3000", str(ROOT / "bench" / "metro_function_maps.mjs"),
+                                    str(m.map_path), str(map_path)], check=True)
+                map_bytes = map_path.read_bytes()
                 js = m.js_path.read_bytes()
                 segs = realmaps.segment_positions(json.loads(map_bytes)["mappings"])
             step = max(1, len(segs) // N_LOOKUPS)

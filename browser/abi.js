@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 13;
+export const ABI_VERSION = 14;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -108,6 +108,10 @@ export const SMCACHE_FLAG_INDEX_MAP = 1;
 export const SMCACHE_FLAG_SCOPES = 2;
 /** pysym_smcache_info flags bit: holds `sourcesContent` */
 export const SMCACHE_FLAG_CONTENTS = 4;
+/** pysym_smcache_info flags bit: holds Metro `x_facebook_sources` function maps */
+export const SMCACHE_FLAG_FUNCTION_MAPS = 8;
+/** pysym_smcache_info flags bit: its scopes are the map's `scopes` field (named before function maps) */
+export const SMCACHE_FLAG_SCOPES_FIELD = 16;
 /** identity flags bit: has DWARF (symcache: built from DWARF) */
 export const IDENTITY_FLAG_DEBUG_INFO = 1;
 /** identity flags bit: has a symbol table (symcache: had symbols) */
@@ -200,6 +204,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_load", ["fh: i32", "size: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_symcache_from_bytes_unchecked", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

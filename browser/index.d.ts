@@ -69,6 +69,8 @@ export declare class SourceMap implements Iterable<Token> {
   readonly hasScopes: boolean;
   /** The map has Metro's `x_facebook_sources` function maps (React Native). */
   readonly hasFunctionMaps: boolean;
+  /** A malformed `x_facebook_sources` / `x_hermes_function_offsets` part (ignored), or null. */
+  readonly functionMapsProblem: string | null;
   /** Number of mapping segments. */
   readonly length: number;
   readonly closed: boolean;
@@ -108,13 +110,22 @@ export declare class SourceMapCache implements Iterable<CacheToken> {
   readonly debugId: string | null;
   readonly ignoreList: (string | null)[];
   readonly isIndexMap: boolean;
+  /** Lookups name functions (scopes of the generated file or `scopes` field, or Metro function maps). */
   readonly hasFunctionNames: boolean;
+  /** As SourceMap's: the map's `scopes` field names positions. */
+  readonly hasScopes: boolean;
+  /** As SourceMap's: the map has Metro's function maps. */
+  readonly hasFunctionMaps: boolean;
+  /** As SourceMap's. */
+  readonly functionMapsProblem: string | null;
   readonly hasSourcesContent: boolean;
   readonly length: number;
   readonly closed: boolean;
   lookup(line: number, col: number, bias?: Bias): CacheToken | null;
   lookupMany(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>, bias?: Bias): (CacheToken | null)[];
   sourceContent(source: string | number): string | null;
+  /** SourceMap.hermesPosition from the cache. */
+  hermesPosition(functionId: number, offset: number, segment?: number): [number, number] | null;
   [Symbol.iterator](): Iterator<CacheToken>;
   close(): void;
   [Symbol.dispose](): void;

@@ -19,8 +19,9 @@ function makeToken(dstLine, dstCol, src, srcLine, srcCol, name, functionName) {
 /**
  * A source map cache: build one with SourceMapCache.fromSourceMap(mapBytes, minified),
  * keep toBytes(), open it later with SourceMapCache.fromBytes. Lookups give SourceMap's
- * tokens plus `functionName` (the enclosing function's original name, "<anonymous>",
- * or null for top-level code or a cache built without the minified file).
+ * tokens plus `functionName` as SourceMap.functionNames names the position (the map's
+ * `scopes` field, Metro's function maps, the minified file's scopes: the enclosing
+ * function's original name, "<anonymous>", or null for top-level code or no answer).
  * The browser hands the whole cache to the module (pysym_smcache_from_bytes): Python's host
  * opens it by pages instead (pysym_smcache_load, ABI 12), which needs a synchronous
  * file_read of the bytes; in memory is fine here, where the bytes are in memory anyway.
@@ -84,12 +85,14 @@ export class SourceMapCache extends HandleOwner {
     this._nTokens = info[wire.SMCACHE_INFO_TOKENS];
     this._nNames = info[wire.SMCACHE_INFO_NAMES];
     this.isIndexMap = Boolean(flags & abi.SMCACHE_FLAG_INDEX_MAP);
-    this.hasFunctionNames = Boolean(flags & abi.SMCACHE_FLAG_SCOPES);
+    this.hasFunctionNames = Boolean(flags & (abi.SMCACHE_FLAG_SCOPES | abi.SMCACHE_FLAG_FUNCTION_MAPS));
+    this.hasFunctionMaps = Boolean(flags & abi.SMCACHE_FLAG_FUNCTION_MAPS);
+    this.hasScopes = Boolean(flags & abi.SMCACHE_FLAG_SCOPES_FIELD);
     this.hasSourcesContent = Boolean(flags & abi.SMCACHE_FLAG_CONTENTS);
     this._call("pysym_smcache_strings", 0, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_smcache_strings", 2, rt.outSlot);
-    [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
+    [this._file, this._debugId, this.functionMapsProblem] = rt.stringTable(rt.resultBytes());
     this._call("pysym_smcache_strings", 4, rt.outSlot);
     this._ignoreList = Array.from(wire.decodeU32List(rt.resultView()).values, (i) => this._sources[i]);
   }
@@ -130,6 +133,16 @@ export class SourceMapCache extends HandleOwner {
     const rt = this._rt;
     if (this._call("pysym_smcache_source_content", idx, rt.outSlot) === 0) return null;
     return new TextDecoder().decode(rt.resultBytes());
+  }
+
+  /** SourceMap.hermesPosition from the cache: [line, column] of a Hermes crash frame, or null. */
+  hermesPosition(functionId, offset, segment = 0) {
+    for (const v of [functionId, offset, segment]) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new RangeError(`hermesPosition: ${v} is not in 0..2**32-2`);
+    }
+    const rt = this._rt;
+    const found = this._call("pysym_smcache_hermes_column", segment, functionId, offset, rt.outSlot);
+    return found ? [segment, rt.out(1)[0]] : null;
   }
 
   /** SourceMap.lookup's token for a generated position, with functionName; or null. */

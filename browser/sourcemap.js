@@ -212,7 +212,8 @@ export class SourceMap extends HandleOwner {
     this._call("pysym_sourcemap_strings", abi.STRINGS_SOURCES, rt.outSlot);
     this._sources = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_strings", abi.STRINGS_META, rt.outSlot);
-    [this._file, this._debugId] = rt.stringTable(rt.resultBytes());
+    // the third entry: a malformed x_facebook_sources part (ignored), or null
+    [this._file, this._debugId, this.functionMapsProblem] = rt.stringTable(rt.resultBytes());
     this._call("pysym_sourcemap_ignore_list", rt.outSlot);
     this._ignoreList = Array.from(wire.decodeU32List(rt.resultView()).values, (i) => this._sources[i]);
   }

@@ -171,7 +171,8 @@ export class ResolvedMap {
   scopesReady() {
     const sm = this.sourcemap;
     // a map whose `scopes` field or function maps name positions needs no generated file
-    const namesItself = Boolean(sm.hasScopes || sm.hasFunctionMaps);
+    // (a SourceMapCache has the flags but no functionNames: its tokens name instead)
+    const namesItself = Boolean(sm.hasScopes || sm.hasFunctionMaps) && typeof sm.functionNames === "function";
     if (this.generated === null || this.generated === undefined || this._failed) return namesItself;
     if (typeof sm.setGeneratedSource !== "function") return namesItself;
     if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);

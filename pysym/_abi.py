@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 13
+ABI_VERSION = 14
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -112,6 +112,10 @@ SMCACHE_FLAG_INDEX_MAP = 1
 SMCACHE_FLAG_SCOPES = 2
 #: pysym_smcache_info flags bit: holds `sourcesContent`
 SMCACHE_FLAG_CONTENTS = 4
+#: pysym_smcache_info flags bit: holds Metro `x_facebook_sources` function maps
+SMCACHE_FLAG_FUNCTION_MAPS = 8
+#: pysym_smcache_info flags bit: its scopes are the map's `scopes` field (named before function maps)
+SMCACHE_FLAG_SCOPES_FIELD = 16
 #: identity flags bit: has DWARF (symcache: built from DWARF)
 IDENTITY_FLAG_DEBUG_INFO = 1
 #: identity flags bit: has a symbol table (symcache: had symbols)
@@ -204,6 +208,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_load', ('fh: i32', 'size: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_token_columns', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
     ('pysym_symcache_from_bytes_unchecked', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_hermes_column', ('h: i32', 'segment: i32', 'function: i32', 'offset: i32', 'out: i32'), ('i32',)),
 )
 
 #: the imports of module ``pysym_host``, as EXPORTS

@@ -45,9 +45,10 @@ class Token:
     source URL after ``sourceRoot`` resolution. ``src``, ``src_line`` and ``src_col`` are
     ``None`` only for segments without an original position (seen when iterating a map;
     lookups return ``None`` instead of such a token). ``name`` is ``None`` when absent.
-    ``function_name`` is set by :class:`pysym.SourceMapCache` lookups built with the
-    generated file: the enclosing function's original name, ``"<anonymous>"``, or
-    ``None`` for top-level code (and always ``None`` from :class:`SourceMap`).
+    ``function_name`` is set by :class:`pysym.SourceMapCache` lookups (as
+    :meth:`SourceMap.function_name` names the position): the enclosing function's
+    original name, ``"<anonymous>"``, or ``None`` for top-level code or no answer (and
+    always ``None`` from :class:`SourceMap`).
     """
 
     dst_line: int

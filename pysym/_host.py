@@ -63,7 +63,7 @@ _REENTERING = frozenset(["pysym_sourcemap_from_file", "pysym_symcache_from_file"
                          "pysym_smcache_open", "pysym_smcache_strings", "pysym_smcache_source_content",
                          "pysym_smcache_lookup", "pysym_smcache_lookup_many", "pysym_smcache_tokens",
                          "pysym_smcache_string", "pysym_smcache_load",
-                         "pysym_smcache_token_columns"])
+                         "pysym_smcache_token_columns", "pysym_smcache_hermes_column"])
 #: seconds the interpreter's exit waits for such calls (SECURITY.md "Host-side guarantees")
 EXIT_WAIT = 30.0
 

@@ -17,8 +17,9 @@ __all__ = ["SourceMapCache"]
 _NONE = _abi.NONE
 _U32 = 0xFFFFFFFF
 _ANONYMOUS = _abi.FUNCTION_ANONYMOUS
-#: header and section directory (CACHE_FORMAT.md): compared on every reload of a file
-_HEAD = 168
+#: header and section directory (CACHE_FORMAT.md, 21 sections): compared on every reload
+#: of a file
+_HEAD = 48 + 8 * 21
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -38,8 +39,11 @@ class SourceMapCache(_MapFields):
 
     Build one with :meth:`from_sourcemap`, keep :meth:`to_bytes` (or :meth:`write`),
     open it later with :meth:`from_bytes` or :meth:`from_path`. Lookups give the same
-    tokens as :class:`SourceMap`'s, with ``function_name`` set when the cache was built
-    with the minified source.
+    tokens as :class:`SourceMap`'s, with ``function_name`` as
+    :meth:`SourceMap.function_name` names the position: from the map's ``scopes`` field,
+    Metro's ``x_facebook_sources`` function maps (React Native) or the minified source's
+    scopes, when the cache was built with any of them. Hermes crash frames:
+    :meth:`hermes_position`, as the map's.
     """
 
     _FREE_EXPORT = "pysym_smcache_free"
@@ -77,7 +81,9 @@ class SourceMapCache(_MapFields):
                        runtime: Optional[Runtime] = None) -> "SourceMapCache":
         """Builds a cache from a map's bytes and, optionally, its generated (minified)
         JavaScript file, whose function scopes give lookups their ``function_name``.
-        ``sources_content=True`` keeps the map's ``sourcesContent`` in the cache."""
+        ``sources_content=True`` keeps the map's ``sourcesContent`` in the cache.
+        A malformed ``x_facebook_sources`` entry warns here (as :class:`SourceMap` does) and
+        is kept as :attr:`function_maps_problem`; opening the cache again does not warn."""
         with SourceMap.from_bytes(map_bytes, runtime=runtime) as sm:
             if minified_source is not None:
                 sm.set_generated_source(minified_source)
@@ -156,7 +162,7 @@ class SourceMapCache(_MapFields):
 
     def _load(self) -> int:
         """Opens the cache in the current instance in one crossing (pysym_smcache_load: the
-        handle, the header's counts and ``[file, debugId]``); a reload checks them."""
+        handle, the header's counts and ``[file, debugId, function maps problem]``); a reload checks them."""
         rt = self._rt
         live = rt.current()
         pinned = self._pinned
@@ -184,7 +190,7 @@ class SourceMapCache(_MapFields):
             elif pinned is not None:
                 try:
                     info = w[_wire.SMCACHE_LOAD_OUT_SOURCES:_wire.SMCACHE_LOAD_OUT_FUNCTIONS + 1]
-                    if (info, meta) != (self._info, [self._file, self._debug_id]):
+                    if (info, meta) != (self._info, [self._file, self._debug_id, self.function_maps_problem]):
                         raise pinned._changed("SourceMapCache", "same size and mtime, other tables")
                     self._check_reload()
                 except FileChangedError:
@@ -227,11 +233,19 @@ class SourceMapCache(_MapFields):
         self._n_lines = w[_wire.SMCACHE_LOAD_OUT_LINES]
         self._n_sources = w[_wire.SMCACHE_LOAD_OUT_SOURCES]
         self.is_index_map = bool(flags & _abi.SMCACHE_FLAG_INDEX_MAP)
-        #: whether the cache was built with the generated file (lookups name functions)
-        self.has_function_names = bool(flags & _abi.SMCACHE_FLAG_SCOPES)
+        #: whether lookups name functions: the cache holds function scopes (of the
+        #: generated file, or the map's ``scopes`` field) or Metro function maps
+        self.has_function_names = bool(flags & (_abi.SMCACHE_FLAG_SCOPES | _abi.SMCACHE_FLAG_FUNCTION_MAPS))
+        #: the map has Metro's ``x_facebook_sources`` function maps (as :class:`SourceMap`'s)
+        self.has_function_maps = bool(flags & _abi.SMCACHE_FLAG_FUNCTION_MAPS)
+        #: the map's ``scopes`` field names positions (as :class:`SourceMap`'s)
+        self.has_scopes = bool(flags & _abi.SMCACHE_FLAG_SCOPES_FIELD)
         #: whether the cache holds ``sourcesContent``
         self.has_sources_content = bool(flags & _abi.SMCACHE_FLAG_CONTENTS)
-        self._file, self._debug_id = meta
+        self._file, self._debug_id, problem = meta
+        #: a malformed ``x_facebook_sources`` / ``x_hermes_function_offsets`` part of the
+        #: map (ignored, as by :class:`SourceMap`), or None
+        self.function_maps_problem: Optional[str] = problem
 
     def _table(self, kind: int) -> StringTable:
         rt = self._rt
@@ -317,9 +331,23 @@ class SourceMapCache(_MapFields):
             return self._single(3, word)
         return self._function_table()[word]
 
+    def hermes_position(self, function_id: int, offset: int, segment: int = 0) -> Optional[Tuple[int, int]]:
+        """:meth:`SourceMap.hermes_position` from the cache: the generated position of a
+        Hermes crash frame (function ``function_id`` of bytecode segment ``segment``,
+        ``offset`` bytes into it), or ``None`` when the map does not list the function."""
+        for v in (function_id, offset, segment):
+            if not 0 <= v <= 0xFFFFFFFE:
+                raise ValueError("hermes_position: arguments must be in 0..2**32-2, got %r" % (v,))
+        rt = self._rt
+        with rt.lock:
+            if not self._call("pysym_smcache_hermes_column", segment, function_id, offset, rt.out_slot):
+                return None
+            return segment, rt.out(1)[0]
+
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
         """The mapping for a generated position (0-based line and UTF-16 column), or None,
-        as :meth:`SourceMap.lookup` gives it, with ``function_name`` from the scopes."""
+        as :meth:`SourceMap.lookup` gives it, with ``function_name`` as
+        :meth:`SourceMap.function_name` gives it."""
         if not _in_range(line, col):
             return None
         rt = self._rt

@@ -236,7 +236,9 @@ class ResolvedMap:
         give = getattr(self.sourcemap, "set_generated_source", None)
         # a map whose `scopes` field or function maps name positions needs no generated file
         sm = self.sourcemap
-        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False))
+        # (a SourceMapCache has the flags but no function_names: its tokens name instead)
+        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False)) \
+            and hasattr(sm, "function_names")
         if self.generated is None or give is None or self._failed:
             return names_itself
         if self._bytes is None:

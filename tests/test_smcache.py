@@ -107,7 +107,7 @@ def _hostile(good: bytes) -> List[bytes]:
     version[8] = 9
     out.append(bytes(version))
     # counts, the section directory, and bytes inside the tables
-    for at in list(range(16, 168, 4)) + list(range(168, len(good), max(1, len(good) // 400))):
+    for at in list(range(16, 216, 4)) + list(range(216, len(good), max(1, len(good) // 400))):
         for flip in (0x01, 0x80):
             b = bytearray(good)
             b[at] ^= flip

@@ -445,3 +445,12 @@ pub extern "C" fn pysym_smcache_token_columns(h: u32, start: u32, count: u32, ou
 pub extern "C" fn pysym_symcache_from_bytes_unchecked(ptr: u32, len: u32, out: u32) -> i32 {
     symcache::from_bytes_unchecked(ptr, len, out)
 }
+
+// -- Hermes offsets of a source map cache (ABI 14) ------------------------------------
+
+/// A Hermes crash frame's generated column from a cache's `x_hermes_function_offsets`, as
+/// `pysym_sourcemap_hermes_column` gives the map's.
+#[no_mangle]
+pub extern "C" fn pysym_smcache_hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
+    smcache::hermes_column(h, segment, function, offset, out)
+}

@@ -12,7 +12,7 @@ use crate::records::{self, bias};
 use crate::status;
 use pysym_core::js::names::ScopeNames;
 use pysym_core::sourcemap::cache::{self as smcache, Bytes, Paged, Prefetched, SourceMapCache, Table, PAGE};
-use pysym_core::sourcemap::NONE;
+use pysym_core::sourcemap::{Bias, Token, NONE};
 use pysym_core::Error;
 
 /// How a cache's errors become statuses: a host file's failed read is the host's status.
@@ -72,12 +72,13 @@ pub(crate) fn build(h: u32, flags: u32, out: u32) -> i32 {
     };
     // without the generated file, the map's `scopes` field may still name positions
     let from_field = match owned.scopes {
-        None => ScopeNames::from_map(&owned.map),
-        Some(_) => None,
+        None if owned.by_field => ScopeNames::from_map(&owned.map),
+        _ => None,
     };
     match smcache::write(
         &owned.map,
         owned.scopes.as_ref().or(from_field.as_ref()),
+        owned.by_field,
         flags & 1 != 0,
     ) {
         Ok(bytes) => {
@@ -127,7 +128,7 @@ pub(crate) fn load(fh: u32, size: u32, out: u32) -> i32 {
         }
     };
     let meta = match cache.strings(Table::Meta) {
-        Ok(strings) => [strings.get(0).map(str::to_owned), strings.get(1).map(str::to_owned)],
+        Ok(strings) => [0, 1, 2].map(|i| strings.get(i).map(str::to_owned)),
         Err(e) => return cache.fail(e),
     };
     let words = [
@@ -214,9 +215,19 @@ pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
 }
 
 /// The function-name word of a lookup: an index into table 3, or NONE (top-level code
-/// or no scopes in the cache), or NONE - 1 (an anonymous function).
-fn function_word<S: Bytes>(c: &SourceMapCache<S>, line: u32, col: u32) -> Result<u32, Error> {
-    Ok(match c.function(line, col)? {
+/// or no answer), or NONE - 1 (an anonymous function). `glb`: the greatest-lower-bound
+/// token at the position when the lookup found it (the function maps name by it).
+fn function_word<S: Bytes>(
+    c: &SourceMapCache<S>,
+    line: u32,
+    col: u32,
+    glb: Option<Option<&Token>>,
+) -> Result<u32, Error> {
+    let f = match glb {
+        Some(t) => c.function_after(line, col, t)?,
+        None => c.function(line, col)?,
+    };
+    Ok(match f {
         smcache::Function::Unknown | smcache::Function::Global => NONE,
         smcache::Function::Anonymous => NONE - 1,
         smcache::Function::Named(n) => n,
@@ -236,7 +247,7 @@ where
         Err(code) => return code,
     };
     match c.lookup_indexed(line, col, b) {
-        Ok(Some((i, t))) if t.src != NONE => match function_word(c, line, col) {
+        Ok(Some((i, t))) if t.src != NONE => match function_word(c, line, col, glb_of(b, &t)) {
             Ok(f) => records::put_found(Some(&t), &[i, f], out),
             Err(e) => c.fail(e),
         },
@@ -248,6 +259,14 @@ where
 /// A batch with at least one position per this many bytes of lookup sections reads them
 /// at once: on babylon.js (17.9 MB of them, from 1,090 positions) reading them costs ~8 ms
 /// and a lookup by warm pages ~10 us more than in memory, so they break even there.
+/// The greatest-lower-bound token at a position, if `found` (by `bias`) is it.
+fn glb_of(bias: Bias, found: &Token) -> Option<Option<&Token>> {
+    match bias {
+        Bias::GreatestLowerBound => Some(Some(found)),
+        Bias::LeastUpperBound => None,
+    }
+}
+
 const PREFETCH_PER_LOOKUP: u64 = PAGE;
 
 pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
@@ -272,7 +291,7 @@ fn lookup_many_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, bias_va
     };
     records::lookup_many(ptr, count, true, out, |line, col| {
         match c.lookup_indexed(line, col, b)? {
-            Some((i, t)) if t.src != NONE => Ok(Some((i, function_word(c, line, col)?, t))),
+            Some((i, t)) if t.src != NONE => Ok(Some((i, function_word(c, line, col, glb_of(b, &t))?, t))),
             _ => Ok(None),
         }
     })
@@ -312,6 +331,17 @@ pub(crate) fn string(h: u32, kind: u32, idx: u32, out: u32) -> i32 {
     with_cache!(h, |c| match c.string(table, idx) {
         Ok(Some(text)) => {
             publish_bytes(text.as_bytes(), out);
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => c.fail(e),
+    })
+}
+
+pub(crate) fn hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
+    with_cache!(h, |c| match c.hermes_column(segment, function, offset) {
+        Ok(Some(col)) => {
+            put_out(out, &[col]);
             1
         }
         Ok(None) => 0,

@@ -387,6 +387,12 @@ pub fn smcache(data: &[u8]) {
             check(cache.lookup_indexed(line, col, Bias::GreatestLowerBound).map(|_| ()));
             check(cache.lookup_indexed(line, col, Bias::LeastUpperBound).map(|_| ()));
             check(cache.function(line, col).map(|_| ()));
+            check(cache.function_after(line, col, None).map(|_| ()));
+        }
+    }
+    for segment in [0, 1, u32::MAX] {
+        for function in [0, 1, 5, 100, u32::MAX] {
+            check(cache.hermes_column(segment, function, 7).map(|_| ()));
         }
     }
     for t in [Table::Sources, Table::Names, Table::FunctionNames, Table::Meta, Table::Contents] {

@@ -17,8 +17,9 @@ pub use paged::{Bytes, Paged, Prefetched, MAX_PAGES, PAGE};
 
 /// The first 8 bytes of every cache.
 pub const MAGIC: &[u8; 8] = b"PYSYMSMC";
-/// The version this code writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this code writes and reads (2: Metro function maps, Hermes function
+/// offsets and the function maps' problem; version 1 is refused, see CACHE_FORMAT.md).
+pub const VERSION: u32 = 2;
 
 /// Flag: the map was an index map.
 pub const FLAG_INDEX_MAP: u32 = 1;
@@ -26,9 +27,14 @@ pub const FLAG_INDEX_MAP: u32 = 1;
 pub const FLAG_SCOPES: u32 = 2;
 /// Flag: the cache holds `sourcesContent`.
 pub const FLAG_CONTENTS: u32 = 4;
+/// Flag: the map had Metro's `x_facebook_sources` function maps (the cache holds them).
+pub const FLAG_FUNCTION_MAPS: u32 = 8;
+/// Flag: the function scopes are the map's `scopes` field (they win over function maps).
+pub const FLAG_SCOPES_FIELD: u32 = 16;
+const FLAGS: u32 = FLAG_INDEX_MAP | FLAG_SCOPES | FLAG_CONTENTS | FLAG_FUNCTION_MAPS | FLAG_SCOPES_FIELD;
 
 const HEADER: usize = 48;
-const SECTIONS: usize = 15;
+const SECTIONS: usize = 21;
 const DATA_START: usize = HEADER + 8 * SECTIONS;
 
 // Section numbers (CACHE_FORMAT.md "Sections").
@@ -41,12 +47,20 @@ const NAME: usize = 5;
 const SCOPE_LINE: usize = 6;
 const SCOPE_COL: usize = 7;
 const SCOPE_NAME: usize = 8;
-const SOURCES: usize = 9;
-const NAMES: usize = 10;
-const FN_NAMES: usize = 11;
-const META: usize = 12;
-const CONTENTS: usize = 13;
-const IGNORE: usize = 14;
+const FM_FIRST: usize = 9;
+const FM_LINE: usize = 10;
+const FM_COL: usize = 11;
+const FM_NAME: usize = 12;
+const SOURCES: usize = 13;
+const NAMES: usize = 14;
+const FN_NAMES: usize = 15;
+const META: usize = 16;
+const CONTENTS: usize = 17;
+const IGNORE: usize = 18;
+const HERMES_SEGMENTS: usize = 19;
+const HERMES_OFFSETS: usize = 20;
+/// Entries of the meta table: `file`, `debugId`, the function maps' problem.
+const META_ENTRIES: u32 = 3;
 
 /// A string table of the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +69,9 @@ pub enum Table {
     Sources,
     /// The `names` field.
     Names,
-    /// Original function names of the generated file's scopes.
+    /// Function names: of the generated file's scopes, then of Metro's function maps.
     FunctionNames,
-    /// `[file, debugId]`.
+    /// `[file, debugId, function maps problem]`.
     Meta,
     /// `sourcesContent` (empty unless [`FLAG_CONTENTS`]).
     Contents,
@@ -157,16 +171,56 @@ fn words(values: impl Iterator<Item = u32>) -> Vec<u8> {
     out
 }
 
-/// Serializes `map` (with the function scopes of its generated file, if given, and its
-/// `sourcesContent` if `with_contents`) as a cache.
-pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bool) -> Result<Vec<u8>> {
+/// Serializes `map` (with the function scopes of its generated file or of its `scopes`
+/// field, if given, and its `sourcesContent` if `with_contents`) as a cache.
+/// `scopes_from_field`: the scopes are the map's `scopes` field, which names positions
+/// before Metro's function maps (as `SourceMap` does).
+pub fn write(
+    map: &SourceMap<'_>,
+    scopes: Option<&ScopeNames>,
+    scopes_from_field: bool,
+    with_contents: bool,
+) -> Result<Vec<u8>> {
     let t = &map.tokens;
     let as_bytes = |v: &[u32]| words(v.iter().copied());
-    let (at, ids, fn_names): (&[Pos], &[u32], &[String]) = match scopes {
+    let (at, ids, scope_names): (&[Pos], &[u32], &[String]) = match scopes {
         Some(s) => s.parts(),
         None => (&[], &[], &[]),
     };
     let n_sources = map.source_count();
+    // One function name table for the scopes and the function maps: a lookup's function
+    // word indexes it whichever answered (Metro repeats `<global>` in every source).
+    let mut fn_names: Vec<&str> = scope_names.iter().map(String::as_str).collect();
+    let mut fn_index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for (i, n) in fn_names.iter().enumerate() {
+        fn_index.entry(*n).or_insert(i as u32);
+    }
+    let fms = map.function_maps();
+    let has_fms = !fms.is_empty();
+    let (mut fm_first, mut fm_line, mut fm_col, mut fm_name) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if has_fms {
+        for src in 0..n_sources {
+            fm_first.push(fm_line.len() as u32);
+            for (line, col, name) in fms.starts(src) {
+                let next = fn_names.len() as u32;
+                let id = *fn_index.entry(name).or_insert_with(|| {
+                    fn_names.push(name);
+                    next
+                });
+                fm_line.push(line);
+                fm_col.push(col);
+                fm_name.push(id);
+            }
+        }
+        fm_first.push(fm_line.len() as u32);
+    }
+    let hermes = map.hermes_offsets().segments();
+    let mut hermes_segments = Vec::with_capacity(3 * hermes.len());
+    let mut hermes_offsets: Vec<u32> = Vec::new();
+    for (seg, offsets) in hermes {
+        hermes_segments.extend([*seg, hermes_offsets.len() as u32, offsets.len() as u32]);
+        hermes_offsets.extend_from_slice(offsets);
+    }
     let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS);
     sections.push(as_bytes(&t.line_starts));
     sections.push(as_bytes(&t.dst_col));
@@ -177,12 +231,16 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
     sections.push(words(at.iter().map(|p| p.line)));
     sections.push(words(at.iter().map(|p| p.col)));
     sections.push(as_bytes(ids));
+    sections.push(as_bytes(&fm_first));
+    sections.push(as_bytes(&fm_line));
+    sections.push(as_bytes(&fm_col));
+    sections.push(as_bytes(&fm_name));
     sections.push(string_table((0..n_sources).map(|i| map.source(i))));
     sections.push(string_table((0..map.name_count()).map(|i| map.name(i))));
+    sections.push(string_table(fn_names.iter().map(|s| Some(Cow::Borrowed(*s)))));
     sections.push(string_table(
-        fn_names.iter().map(|s| Some(std::borrow::Cow::Borrowed(s.as_str()))),
+        [map.file(), map.debug_id(), fms.error().map(Cow::Borrowed)].into_iter(),
     ));
-    sections.push(string_table([map.file(), map.debug_id()].into_iter()));
     if with_contents {
         let contents = (0..n_sources)
             .map(|i| map.source_content(i))
@@ -192,6 +250,8 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
         sections.push(string_table(std::iter::empty::<Option<std::borrow::Cow<'_, str>>>()));
     }
     sections.push(as_bytes(map.ignore_list()));
+    sections.push(as_bytes(&hermes_segments));
+    sections.push(as_bytes(&hermes_offsets));
 
     let mut size = DATA_START as u64;
     for s in &sections {
@@ -213,6 +273,12 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
     if with_contents {
         flags |= FLAG_CONTENTS;
     }
+    if has_fms {
+        flags |= FLAG_FUNCTION_MAPS;
+    }
+    if scopes.is_some() && scopes_from_field {
+        flags |= FLAG_SCOPES_FIELD;
+    }
     let mut out = Vec::with_capacity(size as usize);
     out.extend_from_slice(MAGIC);
     for v in [
@@ -225,7 +291,7 @@ pub fn write(map: &SourceMap<'_>, scopes: Option<&ScopeNames>, with_contents: bo
         at.len() as u32,
         fn_names.len() as u32,
         SECTIONS as u32,
-        0,
+        fm_line.len() as u32,
     ] {
         push_u32(&mut out, v);
     }
@@ -264,6 +330,8 @@ pub struct SourceMapCache<S> {
     name_count: u32,
     scope_count: u32,
     fn_name_count: u32,
+    /// function map starts
+    start_count: u32,
     /// (offset, length) of each section
     sections: [(u64, u64); SECTIONS],
     /// Entries of each string table as the header counts them (sections without one: 0).
@@ -297,6 +365,7 @@ impl<S: Bytes> SourceMapCache<S> {
                 name_count: l.name_count,
                 scope_count: l.scope_count,
                 fn_name_count: l.fn_name_count,
+                start_count: l.start_count,
                 sections: l.sections,
                 table_len: l.table_len,
             }),
@@ -319,6 +388,12 @@ impl<S: Bytes> SourceMapCache<S> {
         }
         let h = |i: usize| word(&head[8..HEADER], i).unwrap_or(0);
         let version = h(0);
+        if version == 1 {
+            // format 1 had no function maps: its Metro answers differ from the map's
+            return Err(corrupt(format!(
+                "version 1, this reader reads {VERSION}: rebuild the cache from the map"
+            )));
+        }
         if version != VERSION {
             return Err(corrupt(format!("version {version}, this reader reads {VERSION}")));
         }
@@ -327,8 +402,12 @@ impl<S: Bytes> SourceMapCache<S> {
         }
         let (flags, line_count, token_count) = (h(1), h(2), h(3));
         let (source_count, name_count, scope_count, fn_name_count) = (h(4), h(5), h(6), h(7));
-        if flags & !(FLAG_INDEX_MAP | FLAG_SCOPES | FLAG_CONTENTS) != 0 {
+        let start_count = h(9);
+        if flags & !FLAGS != 0 {
             return Err(corrupt(format!("unknown flags {flags:#x}")));
+        }
+        if flags & FLAG_SCOPES_FIELD != 0 && flags & FLAG_SCOPES == 0 {
+            return Err(corrupt("flags: scopes from the map's field without scopes"));
         }
         let mut sections = [(0u64, 0u64); SECTIONS];
         let dir = &head[HEADER..DATA_START];
@@ -344,7 +423,12 @@ impl<S: Bytes> SourceMapCache<S> {
         }
         let contents = if flags & FLAG_CONTENTS != 0 { source_count } else { 0 };
         let words_of = |n: u32| n as u64 * 4;
-        let expect: [(usize, u64); 9] = [
+        let fm_first = if flags & FLAG_FUNCTION_MAPS != 0 {
+            words_of(source_count) + 4
+        } else {
+            0
+        };
+        let expect: [(usize, u64); 13] = [
             (LINE_STARTS, words_of(line_count) + 4),
             (DST_COL, words_of(token_count)),
             (SRC, words_of(token_count)),
@@ -354,6 +438,10 @@ impl<S: Bytes> SourceMapCache<S> {
             (SCOPE_LINE, words_of(scope_count)),
             (SCOPE_COL, words_of(scope_count)),
             (SCOPE_NAME, words_of(scope_count)),
+            (FM_FIRST, fm_first),
+            (FM_LINE, words_of(start_count)),
+            (FM_COL, words_of(start_count)),
+            (FM_NAME, words_of(start_count)),
         ];
         for (k, want) in expect {
             if sections[k].1 != want {
@@ -366,6 +454,9 @@ impl<S: Bytes> SourceMapCache<S> {
         if sections[IGNORE].1 % 4 != 0 {
             return Err(corrupt("ignore list is not whole u32s"));
         }
+        if sections[HERMES_SEGMENTS].1 % 12 != 0 || sections[HERMES_OFFSETS].1 % 4 != 0 {
+            return Err(corrupt("Hermes function offsets are not whole records"));
+        }
         // A string table's own count is checked when the table is read (`table_len`), not
         // here: opening a paged cache then reads its header page and nothing else.
         let mut table_len = [0u32; SECTIONS];
@@ -373,7 +464,7 @@ impl<S: Bytes> SourceMapCache<S> {
             (SOURCES, source_count),
             (NAMES, name_count),
             (FN_NAMES, fn_name_count),
-            (META, 2),
+            (META, META_ENTRIES),
             (CONTENTS, contents),
         ] {
             table_len[k] = want;
@@ -387,6 +478,7 @@ impl<S: Bytes> SourceMapCache<S> {
             name_count,
             scope_count,
             fn_name_count,
+            start_count,
             sections,
             table_len,
         })
@@ -410,15 +502,16 @@ impl<S: Bytes> SourceMapCache<S> {
             name_count: self.name_count,
             scope_count: self.scope_count,
             fn_name_count: self.fn_name_count,
+            start_count: self.start_count,
             sections: self.sections,
             table_len: self.table_len,
         }
     }
 
-    /// The end of the sections lookups read (line index, token columns, scopes): in a
-    /// cache this code writes, they are the first bytes after the header.
+    /// The end of the sections lookups read (line index, token columns, scopes, function
+    /// maps): in a cache this code writes, they are the first bytes after the header.
     pub fn lookup_end(&self) -> u64 {
-        self.sections[LINE_STARTS..=SCOPE_NAME]
+        self.sections[LINE_STARTS..=FM_NAME]
             .iter()
             .map(|&(off, len)| off + len)
             .max()
@@ -658,8 +751,96 @@ impl<S: Bytes> SourceMapCache<S> {
         Ok(out)
     }
 
-    /// The innermost function at a generated position ([`ScopeNames::lookup`]).
+    /// Whether lookups name functions by Metro's function maps first (as `SourceMap` does
+    /// unless the map's `scopes` field names positions).
+    fn by_function_maps(&self) -> bool {
+        self.flags & (FLAG_FUNCTION_MAPS | FLAG_SCOPES_FIELD) == FLAG_FUNCTION_MAPS
+    }
+
+    /// The function at a generated position, as `SourceMap` names it: the map's `scopes`
+    /// field; else Metro's function map of the position's original source (the
+    /// greatest-lower-bound token's), then the generated file's scopes.
     pub fn function(&self, line: u32, col: u32) -> Result<Function> {
+        if !self.by_function_maps() {
+            return self.scope_function(line, col);
+        }
+        let found = self.lookup_indexed(line, col, Bias::GreatestLowerBound)?;
+        self.function_after(line, col, found.map(|f| f.1).as_ref())
+    }
+
+    /// [`function`](Self::function) with the position's greatest-lower-bound token
+    /// already looked up (`None`: there is none).
+    pub fn function_after(&self, line: u32, col: u32, glb: Option<&Token>) -> Result<Function> {
+        if self.by_function_maps() {
+            if let Some(t) = glb.filter(|t| t.src != NONE && t.src_line != NONE && t.src_col != NONE) {
+                if let Some(n) = self.function_map_name(t.src, t.src_line, t.src_col)? {
+                    return Ok(Function::Named(n));
+                }
+            }
+        }
+        self.scope_function(line, col)
+    }
+
+    /// The function map name (an entry of [`Table::FunctionNames`]) around an original
+    /// position of source `src`: the last function start at or before it.
+    fn function_map_name(&self, src: u32, line: u32, col: u32) -> Result<Option<u32>> {
+        if src >= self.source_count {
+            return Ok(None);
+        }
+        let (a, b) = (self.at(FM_FIRST, src as usize)?, self.at(FM_FIRST, src as usize + 1)?);
+        if a > b || b > self.start_count {
+            return Err(corrupt(format!("function map of source {src} ({a}..{b})")));
+        }
+        let key = (line, col);
+        let (mut lo, mut hi) = (a as usize, b as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if (self.at(FM_LINE, mid)?, self.at(FM_COL, mid)?) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == a as usize {
+            return Ok(None);
+        }
+        match self.at(FM_NAME, lo - 1)? {
+            n if n < self.fn_name_count => Ok(Some(n)),
+            n => Err(corrupt(format!("function start {} names function {n}", lo - 1))),
+        }
+    }
+
+    /// [`SourceMap::hermes_column`]: the generated column of a Hermes crash frame.
+    pub fn hermes_column(&self, segment: u32, function: u32, offset: u32) -> Result<Option<u32>> {
+        let n = self.sections[HERMES_SEGMENTS].1 / 12;
+        let (mut lo, mut hi) = (0u64, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(HERMES_SEGMENTS, 3 * mid as usize)? < segment {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == n || self.at(HERMES_SEGMENTS, 3 * lo as usize)? != segment {
+            return Ok(None);
+        }
+        let (first, count) = (
+            self.at(HERMES_SEGMENTS, 3 * lo as usize + 1)?,
+            self.at(HERMES_SEGMENTS, 3 * lo as usize + 2)?,
+        );
+        if function >= count {
+            return Ok(None);
+        }
+        let i = first as u64 + function as u64;
+        if i >= self.sections[HERMES_OFFSETS].1 / 4 {
+            return Err(corrupt(format!("Hermes segment {segment} lies outside its offsets")));
+        }
+        Ok(self.at(HERMES_OFFSETS, i as usize)?.checked_add(offset))
+    }
+
+    /// The innermost function scope at a generated position ([`ScopeNames::lookup`]).
+    fn scope_function(&self, line: u32, col: u32) -> Result<Function> {
         if self.flags & FLAG_SCOPES == 0 {
             return Ok(Function::Unknown);
         }

@@ -106,6 +106,17 @@ impl FunctionMaps {
         self.error.as_deref()
     }
 
+    /// The function starts of source `src` in order, as (0-based line, UTF-16 column,
+    /// name): what the source map cache stores.
+    pub fn starts(&self, src: u32) -> impl Iterator<Item = (u32, u32, &str)> + '_ {
+        let fm = self.maps.get(src as usize).and_then(|m| m.as_ref());
+        fm.into_iter().flat_map(|fm| {
+            fm.starts
+                .iter()
+                .map(move |s| (s.line - 1, s.col, fm.names[s.name as usize].as_str()))
+        })
+    }
+
     /// The function around an original position (0-based line, UTF-16 column) of source
     /// `src`: `None` without a function map or before its first function start.
     pub fn name_at(&self, src: u32, line: u32, col: u32) -> Option<&str> {
@@ -299,6 +310,12 @@ impl HermesOffsets {
     pub fn function_offset(&self, segment: u32, function: u32) -> Option<u32> {
         let i = self.segments.binary_search_by_key(&segment, |&(seg, _)| seg).ok()?;
         self.segments[i].1.get(function as usize).copied()
+    }
+
+    /// (segment id, offsets by function id), sorted by segment id: what the source map
+    /// cache stores.
+    pub fn segments(&self) -> &[(u32, Vec<u32>)] {
+        &self.segments
     }
 
     /// Whether the map had the field (and it decoded).

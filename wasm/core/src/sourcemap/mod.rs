@@ -885,6 +885,11 @@ impl<'data> SourceMap<'data> {
             .checked_add(offset)
     }
 
+    /// Hermes' `x_hermes_function_offsets` (empty without the field).
+    pub fn hermes_offsets(&self) -> &facebook::HermesOffsets {
+        &self.hermes_offsets
+    }
+
     /// The `file` field.
     pub fn file(&self) -> Option<Cow<'_, str>> {
         self.file.map(|s| self.str_of(s))

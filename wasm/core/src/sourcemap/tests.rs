@@ -933,9 +933,9 @@ fn sources_content_is_checked_when_asked_for() {
     }
     assert_eq!(map.source_content(3).unwrap(), None);
     // The cache keeps contents only on request: then the bad one fails the build.
-    assert!(cache::write(&map, None, false).is_ok());
+    assert!(cache::write(&map, None, false, false).is_ok());
     assert_eq!(
-        cache::write(&map, None, true).unwrap_err().kind(),
+        cache::write(&map, None, false, true).unwrap_err().kind(),
         ErrorKind::InvalidJson
     );
     // An unterminated content string is still a parse error.

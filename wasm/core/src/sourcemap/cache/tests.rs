@@ -11,7 +11,13 @@ const MAP: &str = r#"{"version":3,"file":"out.js","sourceRoot":"src","sources":[
 fn build(with_scopes: bool, with_contents: bool) -> Vec<u8> {
     let map = SourceMap::parse(MAP.as_bytes()).unwrap();
     let scopes = ScopeNames::build(MINIFIED.as_bytes(), Some(&map)).unwrap();
-    write(&map, if with_scopes { Some(&scopes) } else { None }, with_contents).unwrap()
+    write(
+        &map,
+        if with_scopes { Some(&scopes) } else { None },
+        false,
+        with_contents,
+    )
+    .unwrap()
 }
 
 /// Every lookup, function, token and table of `cache` against the map it was built from.
@@ -152,7 +158,7 @@ impl ReadAt for Flaky<'_> {
 fn paged_reader_matches_memory() {
     let text = big_map(300, 400);
     let map = SourceMap::parse(text.as_bytes()).unwrap();
-    let bytes = write(&map, None, false).unwrap();
+    let bytes = write(&map, None, false, false).unwrap();
     assert!(
         bytes.len() as u64 > 2 * PAGE * MAX_PAGES as u64,
         "{} bytes",
@@ -255,9 +261,17 @@ fn bad_header() {
     assert_eq!(kind(b""), ErrorKind::InvalidSymCache);
     assert_eq!(kind(&bytes[..100]), ErrorKind::InvalidSymCache);
     let mut v = bytes.clone();
-    v[8] = 2;
+    v[8] = 9;
     let e = SourceMapCache::parse(&v).unwrap_err();
-    assert!(e.message().contains("version 2"), "{e}");
+    assert!(e.message().contains("version 9"), "{e}");
+    // format 1 (no function maps): refused with what to do
+    v[8] = 1;
+    let e = SourceMapCache::parse(&v).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidSymCache);
+    assert!(
+        e.message().contains("version 1") && e.message().contains("rebuild"),
+        "{e}"
+    );
     let mut v = bytes.clone();
     v[0] = b'X';
     assert_eq!(kind(&v), ErrorKind::InvalidSymCache);
@@ -310,6 +324,153 @@ fn hostile_bytes_never_panic() {
             let _ = cache.ignore_list();
             for k in 0..12 {
                 let _ = cache.token(k);
+            }
+        }
+    }
+}
+
+const RN_BYTECODE_MAP: &str = include_str!("../../../../../tests/data/react_native/index.android.bundle.map");
+const RN_BUNDLE_MAP: &str = include_str!("../../../../../tests/data/react_native/index.android.bundle.js.map");
+const RN_BUNDLE_JS: &str = include_str!("../../../../../tests/data/react_native/index.android.bundle.js");
+
+/// The function `SourceMap` names at a position (the ABI's `function_names`): the
+/// `scopes` field; else the function map, then the generated file's scopes.
+fn map_function(
+    map: &SourceMap<'_>,
+    scopes: Option<&ScopeNames>,
+    by_field: bool,
+    line: u32,
+    col: u32,
+) -> Option<String> {
+    if !by_field {
+        if let Some(n) = map.original_function_name(line, col) {
+            return Some(n.to_string());
+        }
+    }
+    match scopes?.lookup(line, col) {
+        crate::js::names::Enclosing::Named(n) => Some(n.to_string()),
+        crate::js::names::Enclosing::Anonymous => Some("<anonymous>".to_string()),
+        crate::js::names::Enclosing::Global => None,
+    }
+}
+
+fn cache_function<S: Bytes>(cache: &SourceMapCache<S>, f: Function) -> Option<String> {
+    match f {
+        Function::Named(n) => Some(cache.string(Table::FunctionNames, n).unwrap().unwrap().to_string()),
+        Function::Anonymous => Some("<anonymous>".to_string()),
+        Function::Global | Function::Unknown => None,
+    }
+}
+
+/// Every position of lines 0..4 up to column 1200 (and the tokens' columns on later lines):
+/// the cache's function (both ways of asking) and Hermes columns are the map's.
+fn check_metro(text: &str, js: Option<&str>) -> usize {
+    let map = SourceMap::parse(text.as_bytes()).unwrap();
+    let by_field = ScopeNames::from_map(&map).is_some();
+    let scopes = match js {
+        Some(js) => Some(ScopeNames::build(js.as_bytes(), Some(&map)).unwrap()),
+        None => ScopeNames::from_map(&map),
+    };
+    let bytes = write(&map, scopes.as_ref(), by_field, false).unwrap();
+    let mem = SourceMapCache::parse(&bytes).unwrap();
+    let paged = SourceMapCache::open(Paged::new(&bytes[..])).unwrap();
+    assert_eq!(mem.flags() & FLAG_FUNCTION_MAPS != 0, !map.function_maps().is_empty());
+    assert_eq!(
+        mem.string(Table::Meta, 2).unwrap().as_deref(),
+        map.function_maps().error()
+    );
+    let mut named = 0;
+    let mut positions: Vec<(u32, u32)> = Vec::new();
+    for line in 0..map.line_count().min(4) {
+        positions.extend((0..1200).map(|c| (line, c)));
+    }
+    for i in 0..map.token_count() {
+        let t = map.token(i).unwrap();
+        positions.extend([(t.dst_line, t.dst_col), (t.dst_line, t.dst_col + 1)]);
+    }
+    for (line, col) in positions {
+        let want = map_function(&map, scopes.as_ref(), by_field, line, col);
+        let glb = map.lookup(line, col, Bias::GreatestLowerBound);
+        for c in [
+            &mem.function(line, col).unwrap(),
+            &mem.function_after(line, col, glb.as_ref()).unwrap(),
+        ] {
+            assert_eq!(cache_function(&mem, *c), want, "{line}:{col}");
+        }
+        assert_eq!(cache_function(&paged, paged.function(line, col).unwrap()), want);
+        named += want.is_some() as usize;
+    }
+    for segment in [0, 1, 5] {
+        for function in 0..40 {
+            for offset in [0, 3, u32::MAX] {
+                let want = map.hermes_column(segment, function, offset);
+                assert_eq!(mem.hermes_column(segment, function, offset).unwrap(), want);
+                assert_eq!(paged.hermes_column(segment, function, offset).unwrap(), want);
+            }
+        }
+    }
+    named
+}
+
+#[test]
+fn metro_function_maps_and_hermes_offsets() {
+    assert!(check_metro(RN_BYTECODE_MAP, None) > 1000);
+    assert!(check_metro(RN_BUNDLE_MAP, None) > 1000);
+    assert!(check_metro(RN_BUNDLE_MAP, Some(RN_BUNDLE_JS)) > 1000);
+    let map = SourceMap::parse(RN_BYTECODE_MAP.as_bytes()).unwrap();
+    let bytes = write(&map, None, false, false).unwrap();
+    let cache = SourceMapCache::parse(&bytes).unwrap();
+    assert!(cache.hermes_column(0, 3, 1).unwrap().is_some());
+    // the names of every source's function map share one table: no duplicates
+    let names = cache.strings(Table::FunctionNames).unwrap();
+    let all: std::collections::HashSet<&str> = (0..names.len()).filter_map(|i| names.get(i)).collect();
+    assert_eq!(all.len(), names.len());
+    // an index map: each section's sources keep their function maps
+    let index = format!(
+        r#"{{"version":3,"sections":[{{"offset":{{"line":0,"column":0}},"map":{RN_BUNDLE_MAP}}},{{"offset":{{"line":40,"column":0}},"map":{RN_BUNDLE_MAP}}}]}}"#
+    );
+    assert!(check_metro(&index, None) > 1000);
+    // a malformed entry: ignored, reported in the meta table
+    let bad = RN_BYTECODE_MAP.replacen("\"x_facebook_sources\":[", "\"x_facebook_sources\":[7,", 1);
+    assert_ne!(bad, RN_BYTECODE_MAP);
+    check_metro(&bad, None);
+    let bad = RN_BYTECODE_MAP.replacen(
+        "\"x_hermes_function_offsets\":{",
+        "\"x_hermes_function_offsets\":{\"1\":7,",
+        1,
+    );
+    assert_ne!(bad, RN_BYTECODE_MAP);
+    check_metro(&bad, None);
+}
+
+/// Damage to a Metro cache (function maps, Hermes offsets): answers or `InvalidSymCache`.
+#[test]
+fn hostile_metro_bytes_never_panic() {
+    let map = SourceMap::parse(RN_BYTECODE_MAP.as_bytes()).unwrap();
+    let bytes = write(&map, None, false, false).unwrap();
+    let fm_at = word(&bytes[HEADER..], 2 * FM_FIRST).unwrap() as usize;
+    let hermes_end = bytes.len();
+    let ok = |r: Result<()>| {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::InvalidSymCache);
+        }
+    };
+    for i in (16..DATA_START).chain(fm_at..hermes_end) {
+        for x in [0x01u8, 0x80, 0xFF] {
+            let mut v = bytes.clone();
+            v[i] ^= x;
+            let cache = match SourceMapCache::parse(&v) {
+                Ok(c) => c,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::InvalidSymCache);
+                    continue;
+                }
+            };
+            for col in [0, 313, 962, 2000] {
+                ok(cache.function(0, col).map(|_| ()));
+            }
+            for f in [0, 3, 18, 19] {
+                ok(cache.hermes_column(0, f, 1).map(|_| ()));
             }
         }
     }

@@ -25,7 +25,7 @@ between runs: the test programs are built anew in a temporary directory, whose p
 build ids are in the response; to compare two trees, run both on one request.)
 Needs ``pip install symbolic`` for the reference.
 
-    python bench/bench_crash.py [--repeat N]
+    python bench/bench_crash.py [--repeat N] [--rounds N] [--in-process]
 """
 
 from __future__ import annotations
@@ -108,13 +108,14 @@ def prepare(work: Path) -> Dict[str, Any]:
 # -- workers (one process per measurement) -----------------------------------------
 
 
-def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
+def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int, in_process: bool = False) -> Dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import pysym
     from pysym._host import get_runtime
 
     get_runtime().current()  # the engine is ready (compiled module loaded) before timing
-    sym = pysym.Symbolicator(spec["stores"], cache_dir=cache)
+    options = {"build_processes": 0} if in_process else {}
+    sym = pysym.Symbolicator(spec["stores"], cache_dir=cache, **options)
     resp, out = _timed(lambda: sym.symbolicate(spec["request"]), repeat)
     out["answers"] = hashlib.sha256(json.dumps(resp, sort_keys=True).encode()).hexdigest()
     out["stats"] = sym.stats
@@ -218,8 +219,10 @@ def _worker_main(argv: List[str]) -> None:
     tool, spec_path, cache, repeat = argv
     with open(spec_path) as f:
         spec = json.load(f)
-    fn = _pysym_worker if tool == "pysym" else _symbolic_worker
-    print(json.dumps(fn(spec, cache, int(repeat))))
+    if tool == "symbolic":
+        print(json.dumps(_symbolic_worker(spec, cache, int(repeat))))
+    else:
+        print(json.dumps(_pysym_worker(spec, cache, int(repeat), in_process=tool == "pysym-inproc")))
 
 
 def _measure(tool: str, engine: str, spec: str, cache: str, repeat: int) -> Dict[str, Any]:
@@ -240,6 +243,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=30, help="hot requests per process (default 30)")
     ap.add_argument("--rounds", type=int, default=3, help="cold/warm processes per tool (median; default 3)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="also a row per engine that builds in child processes by default (wasmer) with "
+                         "build_processes=0: the builds of a request one after another, in-process")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from pysym._engine import available_engines
@@ -255,6 +261,10 @@ def main() -> None:
         # (the machine's load is part of the result: ratios hold better than times)
         print("load average at start: %.1f %.1f %.1f, %d CPUs" % (os.getloadavg() + (os.cpu_count() or 0,)))
         tools: List[Tuple[str, str]] = [("pysym", e) for e in available_engines()]
+        if args.in_process:
+            from pysym._engine import load_engine
+
+            tools += [("pysym-inproc", e) for e in available_engines() if not load_engine(e).parallel]
         try:
             import symbolic  # noqa: F401
 
@@ -264,11 +274,11 @@ def main() -> None:
         rows: Dict[str, Dict[str, float]] = {}
         answers = set()
         for tool, engine in tools:
-            name = tool if not engine else "pysym/%s" % engine
+            name = tool if not engine else "pysym/%s" % engine + (" inproc" if tool == "pysym-inproc" else "")
             row: Dict[str, List[float]] = {k: [] for k in ("cold", "warm", "hot", "cold_cpu", "warm_cpu", "hot_cpu")}
             ok = 0
             for r in range(args.rounds):
-                cache = str(work / ("cache-%s-%d" % (name.replace("/", "-"), r)))
+                cache = str(work / ("cache-%s-%d" % (name.replace("/", "-").replace(" ", "-"), r)))
                 c = _measure(tool, engine, str(spec_path), cache, args.repeat)
                 w = _measure(tool, engine, str(spec_path), cache, args.repeat)
                 for suffix in ("", "_cpu"):

@@ -121,14 +121,14 @@ def test_same_response_caches_and_stats(engine: str, tmp_path: Path, forks: List
 
     sym = Symbolicator([FilesystemStore(store)], tmp_path / "out" if disk else None, build_processes=2)
     assert sym.symbolicate(request) == want
-    assert len(forks) == len(debug)  # one child per build
+    assert len(forks) == min(2, len(debug))  # children for the request, each building several
     assert sym.stats == one.stats == {"builds": len(debug), "disk_hits": 0, "memory_hits": 0}
     assert sorted(sym.memory._items) == sorted(one.memory._items)
     for (key, (sc, size)), (_k, (sc1, size1)) in zip(sorted(sym.memory._items.items()),
                                                      sorted(one.memory._items.items())):
         assert sc.to_bytes() == sc1.to_bytes() and size == size1 and sc._rt is sym.runtime, key
     # the next request: from memory, no child
-    assert sym.symbolicate(request) == want and len(forks) == len(debug)
+    assert sym.symbolicate(request) == want and len(forks) == min(2, len(debug))
     if disk:
         made = sorted(p.name for p in (tmp_path / "out").rglob("*.symcache"))
         assert made == sorted(p.name for p in (tmp_path / "in").rglob("*.symcache")) and len(made) == len(debug)
@@ -138,7 +138,7 @@ def test_same_response_caches_and_stats(engine: str, tmp_path: Path, forks: List
         warm = Symbolicator([FilesystemStore(store)], tmp_path / "out", build_processes=2)
         assert warm.symbolicate(request) == want
         assert warm.stats == {"builds": 0, "disk_hits": len(debug), "memory_hits": 0}
-        assert len(forks) == len(debug)
+        assert len(forks) == min(2, len(debug))
 
 
 def _damaged(good: Path, dst: Path) -> None:
@@ -176,13 +176,13 @@ def test_malformed_file_in_a_child(engine: str, tmp_path: Path, forks: List[int]
     assert statuses.count("malformed") == 1 and statuses.count("found") == len(debug) - 1
     sym = Symbolicator([FilesystemStore(bad_store)], tmp_path / "out", build_processes=2)
     assert sym.symbolicate(request) == want  # the same status and error text
-    assert len(forks) == len(debug)
+    assert len(forks) == 2
     assert sym.stats == one.stats
     # remembered as malformed in the disk cache, as by an in-process build
     assert len(list((tmp_path / "out").rglob("*.malformed"))) == 1
     again = Symbolicator([FilesystemStore(bad_store)], tmp_path / "out", build_processes=2)
     assert again.symbolicate(request) == want and again.stats["builds"] == 0
-    assert len(forks) == len(debug)
+    assert len(forks) == 2
 
 
 def test_limit_hit_in_a_child(engine: str, tmp_path: Path, forks: List[int], monkeypatch: pytest.MonkeyPatch,
@@ -201,7 +201,7 @@ def test_limit_hit_in_a_child(engine: str, tmp_path: Path, forks: List[int], mon
     assert errors and all("more than" in e for e in errors), errors
     sym = Symbolicator([FilesystemStore(store)], limits=limits, build_processes=2)
     assert sym.symbolicate(request) == want
-    assert len(forks) == len(debug) and sym.stats == one.stats
+    assert len(forks) == 2 and sym.stats == one.stats
 
 
 def test_child_errors_are_the_same_types(engine: str, tmp_path: Path, forks: List[int],
@@ -228,7 +228,7 @@ def test_child_errors_are_the_same_types(engine: str, tmp_path: Path, forks: Lis
         assert data == pysym.SymCache.from_object(str(debug[0]), runtime=rt).to_bytes() and memory > 0
     finally:
         builds.close()
-    assert len(forks) == 3
+    assert len(forks) == 2
 
 
 def test_hung_child_killed_at_the_timeout(engine: str, forks: List[int],
@@ -264,7 +264,7 @@ def test_abandoned_builds_are_killed(engine: str, forks: List[int],
     for pid in forks:
         os.kill(pid, signal.SIGSTOP)
     builds.close()
-    assert not builds.running and not builds.queue
+    assert not builds.children and not builds.busy and not builds.queue
 
 
 _PARENT = textwrap.dedent("""
@@ -350,7 +350,7 @@ def test_build_runtimes_bound_with_processes(engine: str, tmp_path: Path, forks:
         assert sym.stats == one.stats and sym.stats["build_runtimes_dropped"] == dropped
         assert not sym._spare
         assert all(sc._rt is sym.runtime for sc, _size in sym.memory._items.values())
-    assert len(forks) == 2 * len(debug)
+    assert len(forks) == 2 * min(2, len(debug))
 
 
 def test_threads_share_a_symbolicator_with_processes(engine: str, tmp_path: Path, forks: List[int],

@@ -1,27 +1,29 @@
 """Symcache builds in forked child processes (``Symbolicator(build_processes=N)``).
 
 wasmer 1.1 holds the GIL while wasm runs, so threads cannot build a request's symcaches
-side by side; child processes can. A child is made by ``fork()`` (~4 ms, against ~100 ms
-for a fresh interpreter that imports pysym and loads the compiled module) and builds one
-symcache: it opens the debug file itself, builds in a runtime of its own with the
-parent's engine and limits, writes the bytes (or its typed error) to a pipe and exits, so
-whatever memory the build grew goes with it. The parent loads the bytes as an in-process
-build loads its own (``SymCache.from_object``), and the disk, memory and shared caches
-see the same thing.
+side by side; child processes can. A request that has builds to make forks up to N
+children (``fork()``: ~4-8 ms, against ~100 ms for a fresh interpreter that imports pysym
+and loads the compiled module); each builds what it is given, one debug file at a time,
+largest first, in a runtime of its own with the parent's engine and limits (it opens the
+file itself), and writes the bytes (or its typed error) to a pipe. The parent loads the
+bytes as an in-process build loads its own (``SymCache.from_object``), so the disk,
+memory and shared caches see the same thing. The children end with the request, and
+whatever memory their builds grew goes with them.
 
 Forking is safe here only on engines whose calls hold the GIL (wasmer): ``os.fork()``
 needs the GIL, so no other thread is inside the engine when the child is made. The child
 never compiles (``_engine._fork``): it instantiates the module the forking thread already
 has.
 
-Every child is waited for by its pid; one that overruns ``Limits.timeout`` is killed
-(:class:`pysym.TimeLimitError`, as the watchdog says), and so is every child still running
-when its request ends early. A child dies with its parent (``PR_SET_PDEATHSIG`` on Linux,
-and it checks that its parent is still the process that forked it).
+Every child is killed and waited for by its pid: when the request ends (also early), or
+when a build overruns ``Limits.timeout`` (:class:`pysym.TimeLimitError`, as the watchdog
+says). A child dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and it checks that its
+parent is still the process that forked it).
 """
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
@@ -39,6 +41,7 @@ from .._errors import PysymError, SandboxError, TimeLimitError
 _HEAD = struct.Struct("<cIQ")  # kind (K: built, E: error), JSON length, bytes length
 #: seconds between checks that the running children are alive
 _POLL = 0.2
+_F_SETPIPE_SZ: Optional[int] = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
 
 
 def _libc() -> Any:
@@ -70,35 +73,60 @@ def _write_all(fd: int, data: "bytes | memoryview") -> None:
         view = view[os.write(fd, view):]
 
 
-def _child(wfd: int, parent: int, engine: str, limits: Any, path: str, arch: Optional[str]) -> None:
-    """The forked child: build, answer, exit (never returns to the parent's code)."""
+def _read_exact(fd: int, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = os.read(fd, n - len(out))
+        if not chunk:
+            return b""
+        out += chunk
+    return out
+
+
+def _child(jobs: int, answers: int, parent: int, engine: str, limits: Any, bound: Optional[int],
+           inherited: List[int]) -> None:
+    """The forked child: builds what the parent sends until its pipe closes, then exits
+    (never returns to the parent's code)."""
     code = 0
     try:
         _die_with_parent(parent)
         gc.disable()  # the parent's objects are not ours to finalise
+        for fd in inherited:  # (the other children's pipes)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         from .._host import Runtime
         from .._native import SymCache
 
         # The parent bounds the child's time (it kills it at Limits.timeout): no watchdog
         # child of the child.
         rt = Runtime(engine, limits=replace(limits, watchdog=False))
-        meta: Dict[str, Any]
-        data = b""
-        try:
-            data, warnings = SymCache._build(path, arch, rt)
-            live = rt.live
-            meta = {"warnings": list(warnings),
-                    "memory": int(live.instance.memory_size()) if live is not None else 0}
-            kind = b"K"
-        except PysymError as e:
-            meta = {"cls": type(e).__name__, "msg": str(e), "code": e.code}
-            kind = b"E"
-        except OSError as e:
-            meta = {"cls": "OSError", "msg": str(e), "errno": e.errno}
-            kind = b"E"
-        head = json.dumps(meta).encode("utf-8")
-        _write_all(wfd, _HEAD.pack(kind, len(head), len(data)) + head)
-        _write_all(wfd, data)
+        while True:
+            size = _read_exact(jobs, 4)
+            if not size:
+                break
+            spec = json.loads(_read_exact(jobs, struct.unpack("<I", size)[0]))
+            meta: Dict[str, Any]
+            data = b""
+            try:
+                data, warnings = SymCache._build(spec["path"], spec["arch"], rt)
+                live = rt.live
+                grown = int(live.instance.memory_size()) if live is not None else 0
+                meta = {"warnings": list(warnings), "memory": grown}
+                kind = b"K"
+                if bound is not None and grown > bound:
+                    rt.discard()  # as an in-process build runtime grown past the bound
+            except PysymError as e:
+                meta = {"cls": type(e).__name__, "msg": str(e), "code": e.code}
+                kind = b"E"
+            except OSError as e:
+                meta = {"cls": "OSError", "msg": str(e), "errno": e.errno}
+                kind = b"E"
+            head = json.dumps(meta).encode("utf-8")
+            _write_all(answers, _HEAD.pack(kind, len(head), len(data)) + head)
+            _write_all(answers, data)
+            del data
     except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
         code = 70
     finally:
@@ -119,43 +147,55 @@ def _error(meta: Dict[str, Any]) -> BaseException:
 
 
 class _Job:
-    __slots__ = ("key", "path", "arch", "size", "pid", "fd", "buf", "need", "deadline", "result", "error", "done")
+    __slots__ = ("key", "path", "arch", "size", "result", "error", "done")
 
     def __init__(self, key: str, path: str, arch: Optional[str]) -> None:
         self.key, self.path, self.arch = key, path, arch
         self.size = 0
-        self.pid = -1
-        self.fd = -1
-        self.buf = bytearray()
-        self.need = _HEAD.size  # bytes expected so far (head, then the whole answer)
-        self.deadline: Optional[float] = None
         self.result: Optional[Tuple[bytes, Tuple[str, ...], int]] = None
         self.error: Optional[BaseException] = None
         self.done = False
 
 
+class _Child:
+    """A forked child and its pipes: jobs in, answers out."""
+
+    __slots__ = ("pid", "jobs", "answers", "job", "buf", "need", "deadline")
+
+    def __init__(self, pid: int, jobs: int, answers: int) -> None:
+        self.pid, self.jobs, self.answers = pid, jobs, answers
+        self.job: Optional[_Job] = None
+        self.buf = bytearray()
+        self.need = _HEAD.size  # bytes of the answer expected so far (head, then all)
+        self.deadline: Optional[float] = None
+
+
 class ForkBuilds:
-    """The builds of one request, in forked children, at most ``slots`` at once. Used by
-    the thread that made it; :meth:`close` kills what still runs.
+    """The builds of one request, in up to ``slots`` forked children that each build
+    what they are given, one at a time (a fork per child, not per build: ~8 ms each for a
+    parent with a grown instance). Used by the thread that made it; :meth:`close` kills
+    the children, by pid.
 
     The bound is per request, not shared by a symbolicator's requests: a child that has
     built waits (blocked on its pipe) for its request's thread, which may itself wait for
     another request's build (one thread builds a symcache, the others wait for it); a
     shared bound would let those waiting children hold every slot."""
 
-    def __init__(self, runtime: Any, slots: int) -> None:
+    def __init__(self, runtime: Any, slots: int, bound: Optional[int] = None) -> None:
         self.engine = runtime.engine.name
         self.limits = runtime.limits
         self.slots = max(1, int(slots))
+        self.bound = bound  # build_memory_bytes: a child's runtime grown past it is dropped
         self.jobs: Dict[str, _Job] = {}
         self.queue: List[_Job] = []
-        self.running: Dict[int, _Job] = {}  # by the pipe's read end
+        self.children: List[_Child] = []
+        self.busy: Dict[int, _Child] = {}  # by the answer pipe's read end
 
     def __contains__(self, key: str) -> bool:
         return key in self.jobs
 
     def submit(self, key: str, path: str, arch: Optional[str]) -> None:
-        """Builds ``path`` (``arch``: its slice) for ``key`` as soon as a slot is free."""
+        """Builds ``path`` (``arch``: its slice) for ``key`` as soon as a child is free."""
         if key in self.jobs:
             return
         job = self.jobs[key] = _Job(key, path, arch)
@@ -181,103 +221,140 @@ class ForkBuilds:
         assert job.result is not None
         return job.result
 
-    def _start(self, job: _Job) -> None:
+    def _fork(self) -> _Child:
         _libc()
         parent = os.getpid()
-        r, w = os.pipe()
+        jr, jw = os.pipe()
+        ar, aw = os.pipe()
+        if _F_SETPIPE_SZ is not None:
+            try:  # fewer, larger reads of a symcache of megabytes
+                fcntl.fcntl(aw, _F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass
+        inherited = [fd for c in self.children for fd in (c.jobs, c.answers)]
         try:
             pid = os.fork()
         except BaseException:
-            os.close(r)
-            os.close(w)
+            for fd in (jr, jw, ar, aw):
+                os.close(fd)
             raise
         if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
-            os.close(r)
-            _child(w, parent, self.engine, self.limits, job.path, job.arch)
-        os.close(w)
-        job.pid, job.fd = pid, r
+            os.close(jw)
+            os.close(ar)
+            _child(jr, aw, parent, self.engine, self.limits, self.bound, inherited)
+        os.close(jr)
+        os.close(aw)
+        child = _Child(pid, jw, ar)
+        self.children.append(child)
+        return child
+
+    def _give(self, child: _Child, job: _Job) -> None:
+        spec = json.dumps({"path": job.path, "arch": job.arch}).encode("utf-8")
+        child.job = job
+        child.buf = bytearray()
+        child.need = _HEAD.size
         timeout = self.limits.timeout
-        job.deadline = None if timeout is None else time.monotonic() + float(timeout)
-        self.running[r] = job
+        child.deadline = None if timeout is None else time.monotonic() + float(timeout)
+        self.busy[child.answers] = child
+        try:
+            _write_all(child.jobs, struct.pack("<I", len(spec)) + spec)  # (small: never blocks)
+        except OSError:
+            self._lost(child, _no_answer(job))
 
     def pump(self, wait: float) -> None:
-        """Starts queued builds on free slots, reads what the children wrote (for at most
-        ``wait`` seconds), reaps those that ended, kills those past their deadline."""
-        while self.queue and len(self.running) < self.slots:
-            self._start(self.queue.pop(0))
-        if not self.running:
+        """Gives queued builds to idle children (forking one while there are fewer than
+        ``slots``), reads what the children wrote (for at most ``wait`` seconds), kills
+        those past their deadline or gone."""
+        for child in self.children:
+            if not self.queue:
+                break
+            if child.job is None:
+                self._give(child, self.queue.pop(0))
+        while self.queue and len(self.children) < self.slots:
+            self._give(self._fork(), self.queue.pop(0))
+        if not self.busy:
             return
         try:
-            ready, _w, _x = select.select(list(self.running), [], [], wait)
+            ready, _w, _x = select.select(list(self.busy), [], [], wait)
         except InterruptedError:
             ready = []
         for fd in ready:
-            self._read(self.running[fd])
+            self._read(self.busy[fd])
         now = time.monotonic()
-        for job in list(self.running.values()):
+        for child in list(self.busy.values()):
+            job = child.job
+            assert job is not None
             # (one that has data waiting has built, and waits for this thread to read)
-            if job.deadline is not None and now > job.deadline and job.fd not in ready:
-                self._end(job, TimeLimitError("building a symcache of %s exceeded its time limit (%ss) in a child "
-                                              "process" % (job.path, self.limits.timeout)), kill=True)
+            if child.deadline is not None and now > child.deadline and child.answers not in ready:
+                self._lost(child, TimeLimitError("building a symcache of %s exceeded its time limit (%ss) in a "
+                                                 "child process" % (job.path, self.limits.timeout)))
             elif not ready:
-                # No EOF comes while another request's child holds a copy of the pipe: ask
-                # whether the child is still there, then take what it wrote before it ended.
+                # No EOF comes while another child holds a copy of the pipe: ask whether
+                # the child is still there, then take what it wrote before it ended.
                 try:
-                    pid, _status = os.waitpid(job.pid, os.WNOHANG)
+                    pid, _status = os.waitpid(child.pid, os.WNOHANG)
                 except ChildProcessError:
-                    pid = job.pid
-                if pid == job.pid:
-                    job.pid = -1
-                    while job.fd in self.running and select.select([job.fd], [], [], 0)[0]:
-                        self._read(job)
-                    if job.fd in self.running:
-                        self._end(job, _no_answer(job))
+                    pid = child.pid
+                if pid == child.pid:
+                    child.pid = -1
+                    while child.job is job and select.select([child.answers], [], [], 0)[0]:
+                        self._read(child)
+                    if child.job is job:
+                        self._lost(child, _no_answer(job))
+                    else:
+                        self._lost(child, None)
 
-    def _read(self, job: _Job) -> None:
+    def _read(self, child: _Child) -> None:
+        job = child.job
+        assert job is not None
         try:
-            chunk = os.read(job.fd, max(1 << 16, job.need - len(job.buf)))
+            chunk = os.read(child.answers, max(1 << 20, child.need - len(child.buf)))
         except OSError:
             chunk = b""
         if not chunk:
-            self._end(job, _no_answer(job))
+            self._lost(child, _no_answer(job))
             return
-        job.buf += chunk
-        if len(job.buf) >= _HEAD.size and job.need == _HEAD.size:
-            _kind, nh, nd = _HEAD.unpack_from(job.buf)
-            job.need = _HEAD.size + nh + nd
-        if len(job.buf) >= job.need > _HEAD.size:
-            self._end(job, None)
-
-    def _end(self, job: _Job, error: Optional[BaseException], kill: bool = False) -> None:
-        del self.running[job.fd]
-        os.close(job.fd)
-        if job.pid > 0:
-            if kill:
-                try:
-                    os.kill(job.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _reap(job.pid)
-        job.done = True
-        if error is not None:
-            job.error = error
+        buf = child.buf
+        buf += chunk
+        if child.need == _HEAD.size and len(buf) >= _HEAD.size:
+            _kind, nh, nd = _HEAD.unpack_from(buf)
+            child.need = _HEAD.size + nh + nd
+        if len(buf) < child.need or child.need == _HEAD.size:
             return
-        kind, nh, _nd = _HEAD.unpack_from(job.buf)
-        meta = json.loads(bytes(job.buf[_HEAD.size:_HEAD.size + nh]))
+        del self.busy[child.answers]
+        child.job = None
+        child.buf = bytearray()
+        kind, nh, _nd = _HEAD.unpack_from(buf)
+        meta = json.loads(bytes(buf[_HEAD.size:_HEAD.size + nh]))
         if kind == b"K":
-            data = bytes(job.buf[_HEAD.size + nh:])
-            job.result = (data, tuple(meta.get("warnings", ())), int(meta.get("memory", 0)))
+            job.result = (bytes(buf[_HEAD.size + nh:]), tuple(meta.get("warnings", ())), int(meta.get("memory", 0)))
         else:
             job.error = _error(meta)
-        job.buf = bytearray()
+        job.done = True
+
+    def _lost(self, child: _Child, error: Optional[BaseException]) -> None:
+        """Ends ``child`` (killed, by pid; its job, if any, fails with ``error``)."""
+        self.busy.pop(child.answers, None)
+        self.children.remove(child)
+        for fd in (child.jobs, child.answers):
+            os.close(fd)
+        if child.pid > 0:
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(child.pid)
+        job, child.job = child.job, None
+        if job is not None:
+            job.error = error or _no_answer(job)
+            job.done = True
 
     def close(self) -> None:
-        """Kills the children still building (a request that ended early), by pid."""
+        """Kills the children (idle, or building for a request that ended early), by pid."""
         self.queue.clear()
-        for job in list(self.running.values()):
-            self._end(job, SandboxError("abandoned"), kill=True)
+        for child in list(self.children):
+            self._lost(child, SandboxError("abandoned"))
         self.jobs.clear()
-
 
 
 def _no_answer(job: _Job) -> SandboxError:
@@ -285,7 +362,7 @@ def _no_answer(job: _Job) -> SandboxError:
 
 
 def _reap(pid: int) -> None:
-    """Waits for the child ``pid`` (it has answered, or was killed: it ends at once)."""
+    """Waits for the child ``pid`` (killed: it ends at once)."""
     while True:
         try:
             os.waitpid(pid, 0)

@@ -175,9 +175,9 @@ class Symbolicator:
     many times the memory); default 2 where the engine lets threads run in parallel
     (wasmtime), else 1.  ``build_processes``: on engines whose calls hold the GIL (wasmer,
     where ``build_workers`` threads cannot overlap), the symcaches a request has to build
-    are built by up to this many child processes at once (per request), one ``fork()`` per
-    build, with
-    the same engine and limits (a build past ``Limits.timeout`` is killed and raises
+    are built by up to this many child processes (per request, forked for it, each building
+    one file after another, largest first), with the same engine and limits (a build past
+    ``Limits.timeout`` is killed and raises
     :class:`pysym.TimeLimitError`); the bytes load here as an in-process build's do, and
     the caches, statuses and ``stats`` are the same. Default 2 on Linux with a non-parallel
     engine and 2 or more CPUs, else 0 (builds in-process, in ``build_workers`` threads);
@@ -272,7 +272,7 @@ class Symbolicator:
                 from ._forkbuild import ForkBuilds
 
                 # Each build starts in a child as soon as it is known to be needed.
-                self._forks.builds = ForkBuilds(self.runtime, self.build_processes)
+                self._forks.builds = ForkBuilds(self.runtime, self.build_processes, self.build_memory_bytes)
             try:
                 self._warm_only.on = True
                 try:
@@ -538,7 +538,7 @@ class Symbolicator:
                 sc = SymCache.from_bytes(data, runtime=rt)
                 sc.warnings = warnings
                 if self.build_memory_bytes is not None and grown > self.build_memory_bytes:
-                    self._count("build_runtimes_dropped")  # (it always ends with its child)
+                    self._count("build_runtimes_dropped")  # (the child dropped it)
             else:
                 sc = SymCache.from_object(obj.object(rt), runtime=rt)
             self._count("builds")

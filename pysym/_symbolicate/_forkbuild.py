@@ -308,7 +308,7 @@ class ForkBuilds:
         job = child.job
         assert job is not None
         try:
-            chunk = os.read(child.answers, max(1 << 20, child.need - len(child.buf)))
+            chunk = os.read(child.answers, 1 << 20)  # (a pipe holds at most that)
         except OSError:
             chunk = b""
         if not chunk:

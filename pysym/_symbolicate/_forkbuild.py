@@ -210,6 +210,16 @@ class ForkBuilds:
         self.queue.insert(at, job)
         self.pump(0.0)
 
+    def first_done(self, keys: List[str]) -> int:
+        """The index in ``keys`` of a build that has ended (or was never submitted),
+        waiting for one if none has."""
+        while True:
+            for at, key in enumerate(keys):
+                job = self.jobs.get(key)
+                if job is None or job.done:
+                    return at
+            self.pump(_POLL)
+
     def result(self, key: str) -> Tuple[bytes, Tuple[str, ...], int]:
         """``(bytes, warnings, the child's wasm memory size)`` of ``key``'s build, or
         its error raised (the same typed error an in-process build raises)."""

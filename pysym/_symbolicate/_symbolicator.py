@@ -268,26 +268,34 @@ class Symbolicator:
             # worker's runtime: load those here; only builds go to the workers. (Not with
             # remote stores: their downloads are what the workers overlap.)
             later = []
+            keys: List[str] = []  # (the symcache key of each module in later)
             if forked:
                 from ._forkbuild import ForkBuilds
 
-                # Each build starts in a child as soon as it is known to be needed.
+                # Each build starts in a child as soon as it is known to be needed; the
+                # largest images first (their debug files take longest to build).
                 self._forks.builds = ForkBuilds(self.runtime, self.build_processes, self.build_memory_bytes)
+                todo.sort(key=lambda i: -modules[i].image_size)
             try:
                 self._warm_only.on = True
                 try:
                     for i in todo:
                         try:
                             out[i] = self.resolve(modules[i])
-                        except _BuildNeeded:
+                        except _BuildNeeded as e:
                             later.append(i)
+                            keys.append(str(e.args[0]))
                 finally:
                     self._warm_only.on = False
                 todo = later
                 if forked:
                     # The builds' bytes load here, in the symbolicator's runtime, in place
-                    # of in-process builds (which their children's exits bound).
-                    for i in todo:
+                    # of in-process builds (which their children's exits bound), as they
+                    # come: they load while the largest still build.
+                    builds = self._forks.builds
+                    pending = list(zip(keys, todo))
+                    while pending:
+                        _key, i = pending.pop(builds.first_done([k for k, _i in pending]))
                         out[i] = self.resolve(modules[i])
                     return [r for r in out if r is not None]
             finally:
@@ -518,7 +526,7 @@ class Symbolicator:
             if getattr(self._warm_only, "on", False):
                 if builds is not None and isinstance(obj.path, str):
                     builds.submit(key, obj.path, obj.want_arch)
-                raise _BuildNeeded()
+                raise _BuildNeeded(key)
             shared, version = self.shared, 0
             if shared is not None:
                 # Built by another replica? (checked by the shared cache, then loaded here)

@@ -105,11 +105,13 @@ def test_service_drops_build_runtimes_and_checks_the_setting(tmp_path: Path,
 
     from pysym._server import ConfigError, merge_config
 
-    for key in ("build_memory_bytes", "build_threads"):
+    for key in ("build_memory_bytes", "build_threads", "build_processes"):
         for bad in (-1, "16M", True, 1.5):
             with pytest.raises(ConfigError, match=key):
                 merge_config({"cache": {key: bad}})
     assert merge_config({})["cache"]["build_memory_bytes"] == 0
+    assert merge_config({})["cache"]["build_processes"] is None  # the library's default
+    assert merge_config({"cache": {"build_processes": 0}})["cache"]["build_processes"] == 0
 
     store, request = libs
     want = Symbolicator([FilesystemStore(store)], tmp_path / "lib").symbolicate(request)

@@ -227,7 +227,9 @@ class Symbolicator:
             raise ValueError("build_processes needs os.fork() and an engine whose calls hold the GIL (wasmer); "
                              "on %s, build_workers threads build in parallel" % self.runtime.engine.name)
         self.build_processes = max(0, int(build_processes))
-        self._forks = threading.local()  # .builds: this thread's request's ForkBuilds
+        #: .on: this thread's request builds in children; .builds: their ForkBuilds (made
+        #: at the first build, so that a request that builds nothing starts nothing)
+        self._forks = threading.local()
         self._spare: List[Runtime] = []  # runtimes of build workers, idle
         self.build_memory_bytes = None if build_memory_bytes is None else max(0, int(build_memory_bytes))
         self._warm_only = threading.local()  # .on: a build raises _BuildNeeded instead
@@ -271,11 +273,9 @@ class Symbolicator:
             later = []
             keys: List[str] = []  # (the symcache key of each module in later)
             if forked:
-                from ._forkbuild import ForkBuilds
-
                 # Each build starts in a child as soon as it is known to be needed; the
                 # largest images first (their debug files take longest to build).
-                self._forks.builds = ForkBuilds(self.runtime, self.build_processes, self.build_memory_bytes)
+                self._forks.on = True
                 todo.sort(key=lambda i: -modules[i].image_size)
             try:
                 self._warm_only.on = True
@@ -293,16 +293,20 @@ class Symbolicator:
                     # The builds' bytes load here, in the symbolicator's runtime, in place
                     # of in-process builds (which their children's exits bound), as they
                     # come: they load while the largest still build.
-                    builds = self._forks.builds
+                    builds = getattr(self._forks, "builds", None)
                     pending = list(zip(keys, todo))
                     while pending:
-                        _key, i = pending.pop(builds.first_done([k for k, _i in pending]))
+                        at = builds.first_done([k for k, _i in pending]) if builds is not None else 0
+                        i = pending.pop(at)[1]
                         out[i] = self.resolve(modules[i])
                     return [r for r in out if r is not None]
             finally:
                 if forked:
-                    self._forks.builds.close()
+                    self._forks.on = False
+                    builds = getattr(self._forks, "builds", None)
                     self._forks.builds = None
+                    if builds is not None:
+                        builds.close()
         if not recycle and (self.build_workers <= 1 or len(todo) <= 1):
             return [r if r is not None else self.resolve(m) for r, m in zip(out, modules)]
 
@@ -521,11 +525,16 @@ class Symbolicator:
             return cached, key
         built: List[SymCache] = []
 
-        builds = getattr(self._forks, "builds", None)
-
         def build() -> bytes:
+            forks = self._forks
+            builds = getattr(forks, "builds", None)
             if getattr(self._warm_only, "on", False):
-                if builds is not None and isinstance(obj.path, str):
+                if getattr(forks, "on", False) and isinstance(obj.path, str):
+                    if builds is None:
+                        from ._forkbuild import ForkBuilds
+
+                        builds = forks.builds = ForkBuilds(self.runtime, self.build_processes,
+                                                           self.build_memory_bytes)
                     builds.submit(key, obj.path, obj.want_arch)
                 raise _BuildNeeded(key)
             shared, version = self.shared, 0

@@ -337,7 +337,9 @@ class ForkBuilds:
         kind, nh, _nd = _HEAD.unpack_from(buf)
         meta = json.loads(bytes(buf[_HEAD.size:_HEAD.size + nh]))
         if kind == b"K":
-            job.result = (bytes(buf[_HEAD.size + nh:]), tuple(meta.get("warnings", ())), int(meta.get("memory", 0)))
+            with memoryview(buf) as view:  # (one copy of megabytes, not two)
+                data = bytes(view[_HEAD.size + nh:])
+            job.result = (data, tuple(meta.get("warnings", ())), int(meta.get("memory", 0)))
         else:
             job.error = _error(meta)
         job.done = True

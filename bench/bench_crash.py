@@ -17,14 +17,15 @@ two stores) and keep symcaches in a cache directory:
 
 Prints one table with each engine's times and the ratios to symbolic's (targets: hot
 <= 0.5x, warm <= 1.0x, cold <= 1.2x), and a second with the CPU time of the same
-requests (``time.process_time`` of the worker: on a shared machine a better
-before/after measure than wall clock).  The pysym responses of every engine and round
+requests (``time.process_time`` of the worker plus the CPU of the children it waited for,
+pysym's build processes: on a shared machine a better before/after measure than wall
+clock).  The pysym responses of every engine and round
 must be the same JSON (the run fails otherwise). (Their SHA-256 is printed, but differs
 between runs: the test programs are built anew in a temporary directory, whose path and
 build ids are in the response; to compare two trees, run both on one request.)
 Needs ``pip install symbolic`` for the reference.
 
-    python bench/bench_crash.py [--repeat N]
+    python bench/bench_crash.py [--repeat N] [--rounds N] [--in-process]
 """
 
 from __future__ import annotations
@@ -107,31 +108,41 @@ def prepare(work: Path) -> Dict[str, Any]:
 # -- workers (one process per measurement) -----------------------------------------
 
 
-def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int) -> Dict[str, Any]:
+def _pysym_worker(spec: Dict[str, Any], cache: str, repeat: int, in_process: bool = False) -> Dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import pysym
     from pysym._host import get_runtime
 
     get_runtime().current()  # the engine is ready (compiled module loaded) before timing
-    sym = pysym.Symbolicator(spec["stores"], cache_dir=cache)
+    options = {"build_processes": 0} if in_process else {}
+    sym = pysym.Symbolicator(spec["stores"], cache_dir=cache, **options)
     resp, out = _timed(lambda: sym.symbolicate(spec["request"]), repeat)
     out["answers"] = hashlib.sha256(json.dumps(resp, sort_keys=True).encode()).hexdigest()
     out["stats"] = sym.stats
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (pysym's build
+    processes end within the request that started them)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + r.ru_utime + r.ru_stime
+
+
 def _timed(request: Any, repeat: int) -> Tuple[Any, Dict[str, Any]]:
     """The first response of ``request()`` and its wall and CPU times, then the median
     of ``repeat`` more (hot)."""
-    c0, t0 = time.process_time(), time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     resp = request()
-    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    first, first_cpu = time.perf_counter() - t0, _cpu() - c0
     hot, hot_cpu = [], []
     for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         request()
         hot.append(time.perf_counter() - t0)
-        hot_cpu.append(time.process_time() - c0)
+        hot_cpu.append(_cpu() - c0)
     ok = sum(f["status"] == "symbolicated" for st in resp["stacktraces"] for f in st["frames"])
     return resp, {"first": first, "hot": statistics.median(hot), "first_cpu": first_cpu,
                   "hot_cpu": statistics.median(hot_cpu), "symbolicated": ok}
@@ -208,8 +219,10 @@ def _worker_main(argv: List[str]) -> None:
     tool, spec_path, cache, repeat = argv
     with open(spec_path) as f:
         spec = json.load(f)
-    fn = _pysym_worker if tool == "pysym" else _symbolic_worker
-    print(json.dumps(fn(spec, cache, int(repeat))))
+    if tool == "symbolic":
+        print(json.dumps(_symbolic_worker(spec, cache, int(repeat))))
+    else:
+        print(json.dumps(_pysym_worker(spec, cache, int(repeat), in_process=tool == "pysym-inproc")))
 
 
 def _measure(tool: str, engine: str, spec: str, cache: str, repeat: int) -> Dict[str, Any]:
@@ -230,6 +243,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=30, help="hot requests per process (default 30)")
     ap.add_argument("--rounds", type=int, default=3, help="cold/warm processes per tool (median; default 3)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="also a row per engine that builds in child processes by default (wasmer) with "
+                         "build_processes=0: the builds of a request one after another, in-process")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from pysym._engine import available_engines
@@ -245,6 +261,10 @@ def main() -> None:
         # (the machine's load is part of the result: ratios hold better than times)
         print("load average at start: %.1f %.1f %.1f, %d CPUs" % (os.getloadavg() + (os.cpu_count() or 0,)))
         tools: List[Tuple[str, str]] = [("pysym", e) for e in available_engines()]
+        if args.in_process:
+            from pysym._engine import load_engine
+
+            tools += [("pysym-inproc", e) for e in available_engines() if not load_engine(e).parallel]
         try:
             import symbolic  # noqa: F401
 
@@ -254,11 +274,11 @@ def main() -> None:
         rows: Dict[str, Dict[str, float]] = {}
         answers = set()
         for tool, engine in tools:
-            name = tool if not engine else "pysym/%s" % engine
+            name = tool if not engine else "pysym/%s" % engine + (" inproc" if tool == "pysym-inproc" else "")
             row: Dict[str, List[float]] = {k: [] for k in ("cold", "warm", "hot", "cold_cpu", "warm_cpu", "hot_cpu")}
             ok = 0
             for r in range(args.rounds):
-                cache = str(work / ("cache-%s-%d" % (name.replace("/", "-"), r)))
+                cache = str(work / ("cache-%s-%d" % (name.replace("/", "-").replace(" ", "-"), r)))
                 c = _measure(tool, engine, str(spec_path), cache, args.repeat)
                 w = _measure(tool, engine, str(spec_path), cache, args.repeat)
                 for suffix in ("", "_cpu"):

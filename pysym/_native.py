@@ -304,11 +304,22 @@ class SymCache(HandleOwner):
         ``progress``, if given, is called with the fraction done (0.0 to 1.0) as the build
         goes on; raising ``KeyboardInterrupt`` from it abandons the build.
         """
+        rt = runtime if runtime is not None else get_runtime()
+        with rt.lock:
+            data, warnings = cls._build(source, arch, rt, progress)
+            cache = cls(data, None, rt)
+            cache.warnings = warnings
+            return cache
+
+    @staticmethod
+    def _build(source: "Union[PathOrBytes, Object]", arch: Optional[str], rt: Runtime,
+               progress: Optional[Callable[[float], None]] = None) -> Tuple[bytes, Tuple[str, ...]]:
+        """The bytes and warnings of :meth:`from_object`'s build, not loaded (a build in a
+        child process hands them to the parent, which loads them)."""
         if isinstance(source, Object):
             src, arch = source._source, arch or source._arch
         else:
             src = _Source(source)
-        rt = runtime if runtime is not None else get_runtime()
         try:
             with rt.lock:
                 ptr, n = _arch_arg(rt, arch)
@@ -336,9 +347,7 @@ class SymCache(HandleOwner):
                 wptr, wlen = out[_wire.BUILD_OUT_WARNINGS_PTR], out[_wire.BUILD_OUT_WARNINGS_LEN]
                 warnings = tuple(w or "" for w in StringTable(rt.current().instance.read(wptr, wlen)).to_list())
                 size = out[_wire.BUILD_OUT_SIZE_LO] | (out[_wire.BUILD_OUT_SIZE_HI] << 32)
-                cache = cls(output.getvalue(size), None, rt)
-                cache.warnings = warnings
-                return cache
+                return output.getvalue(size), warnings
         finally:
             if not isinstance(source, Object):
                 src.close()  # its descriptor; an Object keeps its own

@@ -230,8 +230,10 @@ def _symbolicator(stores: Sequence[Any], cache_dir: Optional[str], limits: Optio
         c = dict(shared)
         policy = RemotePolicy(allowed_networks=list(c.pop("allowed_networks", None) or []))
         sc = SharedCache.from_config(c, policy=policy)
-    # One build thread: on Ray the parallelism is the actors'.
-    return Symbolicator(stores, cache_dir=cache_dir, limits=limits, build_workers=1, shared_cache=sc)
+    # One build thread, no build processes: on Ray the parallelism is the actors' (and a
+    # Ray worker's own threads are no place to fork from).
+    return Symbolicator(stores, cache_dir=cache_dir, limits=limits, build_workers=1, build_processes=0,
+                        shared_cache=sc)
 
 
 def _local(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str], limits: Optional[Limits],

@@ -860,8 +860,9 @@ def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) 
     answer is the one of a single worker, every symcache is built once."""
     req = crash.request(dif_candidates=True)
     stores = [FilesystemStore(crash.buildid), SystemStore(module_files=False)]
-    one = Symbolicator(stores, build_workers=1).symbolicate(req)
-    sym = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    one = Symbolicator(stores, build_workers=1, build_processes=0).symbolicate(req)
+    # (threads only: build_processes, wasmer's default, is tests/test_build_processes.py's)
+    sym = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers, build_processes=0)
     assert sym.build_workers == workers
     assert sym.symbolicate(req) == one
     assert sym.stats["builds"] == 4
@@ -871,14 +872,14 @@ def test_build_workers(crash: Crash, engine: str, tmp_path: Path, workers: int) 
     assert sym.symbolicate(req) == one and sym.stats["builds"] == 4
     # A new process's view: symcaches on disk load in the calling thread (no worker
     # runtime is started for them); only what must be built goes to the workers.
-    warm = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    warm = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers, build_processes=0)
     assert warm.symbolicate(req) == one
     assert warm.stats == {"builds": 0, "disk_hits": 4, "memory_hits": 0} and warm._spare == []
     entries = sorted((tmp_path / "cache").rglob("*.symcache"))
     assert len(entries) == 4
     for e in entries[:2]:
         e.unlink()
-    mixed = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers)
+    mixed = Symbolicator(stores, cache_dir=tmp_path / "cache", build_workers=workers, build_processes=0)
     assert mixed.symbolicate(req) == one
     assert mixed.stats == {"builds": 2, "disk_hits": 2, "memory_hits": 0}
     assert len(mixed._spare) == 0 if workers == 1 else 1 <= len(mixed._spare) <= 2

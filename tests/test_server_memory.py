@@ -62,6 +62,8 @@ def _names(resp: Dict[str, Any]) -> List[Any]:
 @pytest.mark.parametrize("build_workers", [1, 2])
 def test_build_runtimes_past_the_bound_are_dropped(engine: str, tmp_path: Path, libs: Tuple[Path, Dict[str, Any]],
                                                    build_workers: int) -> None:
+    """(Build runtimes are threads' things: build_processes, wasmer's default, is
+    tests/test_build_processes.py's.)"""
     store, request = libs
     want = Symbolicator([FilesystemStore(store)], tmp_path / "plain").symbolicate(request)
     assert {s for _f, _l, s in _names(want)} == {"symbolicated"} and any(f for f, _l, _s in _names(want))
@@ -69,7 +71,7 @@ def test_build_runtimes_past_the_bound_are_dropped(engine: str, tmp_path: Path, 
     gc.collect()
     before = set(_host._runtimes)
     sym = Symbolicator([FilesystemStore(store)], tmp_path / "bounded", build_workers=build_workers,
-                       build_memory_bytes=0)
+                       build_memory_bytes=0, build_processes=0)
     assert _names(sym.symbolicate(request)) == _names(want)
     gc.collect()
     assert set(_host._runtimes) - before == set()  # the build runtimes are gone, their memory with them
@@ -84,13 +86,13 @@ def test_build_runtimes_past_the_bound_are_dropped(engine: str, tmp_path: Path, 
 
     # another process's view: the disk cache is read in the symbolicator's runtime
     again = Symbolicator([FilesystemStore(store)], tmp_path / "bounded", build_workers=build_workers,
-                         build_memory_bytes=0)
+                         build_memory_bytes=0, build_processes=0)
     assert _names(again.symbolicate(request)) == _names(want)
     assert again.stats["builds"] == 0 and again.stats["disk_hits"] == 2 and again.stats["build_runtimes_dropped"] == 0
 
     # a bound the builds stay under: the build runtime is kept for the next build
     roomy = Symbolicator([FilesystemStore(store)], tmp_path / "roomy", build_workers=build_workers,
-                         build_memory_bytes=1 << 30)
+                         build_memory_bytes=1 << 30, build_processes=0)
     assert _names(roomy.symbolicate(request)) == _names(want)
     assert roomy.stats["build_runtimes_dropped"] == 0 and 1 <= len(roomy._spare) <= build_workers
     assert all(sc._rt is roomy.runtime for sc, _size in roomy.memory._items.values())
@@ -103,11 +105,13 @@ def test_service_drops_build_runtimes_and_checks_the_setting(tmp_path: Path,
 
     from pysym._server import ConfigError, merge_config
 
-    for key in ("build_memory_bytes", "build_threads"):
+    for key in ("build_memory_bytes", "build_threads", "build_processes"):
         for bad in (-1, "16M", True, 1.5):
             with pytest.raises(ConfigError, match=key):
                 merge_config({"cache": {key: bad}})
     assert merge_config({})["cache"]["build_memory_bytes"] == 0
+    assert merge_config({})["cache"]["build_processes"] is None  # the library's default
+    assert merge_config({"cache": {"build_processes": 0}})["cache"]["build_processes"] == 0
 
     store, request = libs
     want = Symbolicator([FilesystemStore(store)], tmp_path / "lib").symbolicate(request)

@@ -48,6 +48,9 @@ DEFAULTS: Dict[str, Any] = {
         # symcache builds at once in one worker, each in a runtime of its own; 0: the
         # library's default (2 where the engine runs threads in parallel, else 1)
         "build_threads": 0,
+        # wasmer: symcache builds of a request in up to this many forked child processes;
+        # absent: the library's default (2 on wasmer with 2+ CPUs, else 0); 0: in-process
+        "build_processes": None,
         # symcaches shared by replicas: {type = "s3", bucket, prefix, endpoint_url, region,
         # access_key, secret_key, integrity_key}; its endpoint obeys [remote]
         "shared": None,
@@ -104,6 +107,9 @@ def merge_config(user: Mapping[str, Any]) -> Dict[str, Any]:
         v = out["cache"][key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ConfigError("[cache] %s must be a whole number >= 0" % key)
+    procs = out["cache"]["build_processes"]
+    if procs is not None and (isinstance(procs, bool) or not isinstance(procs, int) or procs < 0):
+        raise ConfigError("[cache] build_processes must be a whole number >= 0")
     shared = out["cache"]["shared"]
     if shared is not None:
         if not isinstance(shared, Mapping) or not isinstance(shared.get("bucket"), str):

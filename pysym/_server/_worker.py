@@ -79,16 +79,20 @@ class _State:
         self.js: Dict[str, Any] = {}
 
     def symbolicator(self, sources: List[Mapping[str, Any]]) -> Any:
+        from .._host import get_runtime
         from .._symbolicate import Symbolicator
 
         key = json.dumps(sources, sort_keys=True)
         sym = self.symbolicators.get(key)
         if sym is None:
             c = self.config["cache"]
+            procs = c["build_processes"]
+            if procs and getattr(get_runtime().engine, "parallel", False):
+                procs = None  # (threads build in parallel there: build_threads)
             sym = Symbolicator(make_stores(sources, self.config, self.cache), c["dir"],
                                disk_cache_bytes=c["symcache_max_bytes"], malformed_ttl=c["malformed_ttl"],
                                shared_cache=self.shared, build_memory_bytes=c["build_memory_bytes"],
-                               build_workers=c["build_threads"] or None)
+                               build_workers=c["build_threads"] or None, build_processes=procs)
             sym.memory = self.memory  # one memory bound for the worker, whatever the source sets
             self.symbolicators[key] = sym
             while len(self.symbolicators) > _SYMBOLICATORS:

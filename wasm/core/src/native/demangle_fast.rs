@@ -1,0 +1,734 @@
+//! A fast path for the Itanium C++ names most code is made of: nested names, constructors
+//! and destructors, operators, builtin types, pointers, references, `const`, class
+//! templates with type and integer arguments, function templates and their `T_`
+//! parameters, substitutions, `St`/`Sa`/`Sb`, and GCC's clone suffixes.
+//!
+//! It writes exactly what the vendored cpp_demangle writes for such a name (its output
+//! then goes through the same LLVM-style rewrites in `demangle.rs`), in one pass into one
+//! buffer, without cpp_demangle's syntax tree, scope stacks and second (printing) pass:
+//! demangling was a third of a cold lookup batch on a large C++ library. Anything else
+//! (function types, arrays, member pointers, lambdas, local names, ABI tags, packs,
+//! expressions, reference collapsing, `volatile`, ...) is refused with `None` and left to
+//! cpp_demangle: this path never guesses. `tests/demangle_diff.rs` compares both on every
+//! function name of large libraries; the unit tests below on names taken from them.
+
+use super::demangle::MAX_DEMANGLED;
+
+/// Nesting (types in types, template arguments in template arguments) past which a name
+/// is left to cpp_demangle (well below its own limit, so that both agree on success).
+const MAX_NEST: u32 = 48;
+
+/// A piece of output: a byte range of the buffer, and what this path must know of it.
+#[derive(Clone, Copy)]
+struct Node {
+    start: u32,
+    end: u32,
+    /// A reference type (`&`, `&&`): qualifying it or referring to it again would collapse
+    /// references, which is left to cpp_demangle.
+    is_ref: bool,
+    /// A template argument that is a literal (not a type).
+    literal: bool,
+    /// The class's own name (its last source name), which its constructors and
+    /// destructors are named after; `None` when not known here.
+    ctor: Option<(u32, u32)>,
+}
+
+/// What the last component of a name was.
+#[derive(Clone, Copy, PartialEq)]
+enum Last {
+    Source,
+    Operator,
+    Structor,
+}
+
+/// A parsed name: its text, whether it ends with template arguments (`(start, count)` in
+/// the argument list), what its last component was and whether it is `const` (`NK`).
+struct Name {
+    node: Node,
+    targs: Option<(usize, usize)>,
+    last: Last,
+    konst: bool,
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    /// Every piece of output is written here; composites copy their parts to the end.
+    buf: Vec<u8>,
+    subs: Vec<Node>,
+    /// Template arguments parsed so far (each list a range of it).
+    args: Vec<Node>,
+    /// The function's template arguments, which `T_` refers to, once known.
+    targs: Option<(usize, usize)>,
+    depth: u32,
+}
+
+/// `n` (`_Z...`) demangled as cpp_demangle writes it (before `demangle.rs`'s rewrites),
+/// or `None` when this path does not handle the name.
+pub fn demangle(n: &str) -> Option<String> {
+    let s = n.as_bytes().strip_prefix(b"_Z")?;
+    let mut p = Parser {
+        s,
+        i: 0,
+        buf: Vec::with_capacity(4 * s.len() + 32),
+        subs: Vec::with_capacity(s.len() / 8 + 4),
+        args: Vec::new(),
+        targs: None,
+        depth: 0,
+    };
+    let out = p.encoding()?;
+    // Only ASCII is ever written (source names are checked byte by byte).
+    String::from_utf8(out).ok()
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> u8 {
+        self.s.get(self.i).copied().unwrap_or(0)
+    }
+
+    fn peek_at(&self, k: usize) -> u8 {
+        self.s.get(self.i + k).copied().unwrap_or(0)
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == c {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn pos(&self) -> u32 {
+        self.buf.len() as u32
+    }
+
+    fn node(&self, start: u32) -> Option<Node> {
+        // Substitutions can double the output per few input bytes: stop early.
+        if self.buf.len() > MAX_DEMANGLED {
+            return None;
+        }
+        Some(Node {
+            start,
+            end: self.pos(),
+            is_ref: false,
+            literal: false,
+            ctor: None,
+        })
+    }
+
+    fn copy(&mut self, r: (u32, u32)) {
+        self.buf.extend_from_within(r.0 as usize..r.1 as usize);
+    }
+
+    fn copy_node(&mut self, n: Node) {
+        self.copy((n.start, n.end));
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_NEST).then_some(())
+    }
+
+    /// `<number>`: decimal, no leading zero (cpp_demangle refuses those), small.
+    fn number(&mut self) -> Option<usize> {
+        let start = self.i;
+        let mut v: usize = 0;
+        while self.peek().is_ascii_digit() {
+            v = v * 10 + usize::from(self.peek() - b'0');
+            self.i += 1;
+            if self.i - start > 6 {
+                return None;
+            }
+        }
+        let len = self.i - start;
+        (len > 0 && (len == 1 || self.s[start] != b'0')).then_some(v)
+    }
+
+    /// `<source-name>`, written out; its range is also the constructor name.
+    fn source_name(&mut self) -> Option<Node> {
+        let len = self.number()?;
+        let id = self.s.get(self.i..self.i + len)?;
+        if !id.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.')) {
+            return None;
+        }
+        self.i += len;
+        let start = self.pos();
+        // GCC's anonymous namespace (as cpp_demangle: `_GLOBAL_` then `.`, `_` or `$`, `N`).
+        let anon =
+            id.len() >= 10 && id.starts_with(b"_GLOBAL_") && matches!(id[8], b'.' | b'_' | b'$') && id[9] == b'N';
+        if anon {
+            self.buf.extend_from_slice(b"(anonymous namespace)");
+        } else {
+            self.buf.extend_from_slice(id);
+        }
+        let mut n = self.node(start)?;
+        if !anon {
+            n.ctor = Some((n.start, n.end));
+        }
+        Some(n)
+    }
+
+    /// `<operator-name>` of the simple kind, written as `operator...`.
+    fn operator_name(&mut self) -> Option<Node> {
+        let code = [self.peek(), self.peek_at(1)];
+        let text: &str = match &code {
+            b"nw" => " new",
+            b"na" => " new[]",
+            b"dl" => " delete",
+            b"da" => " delete[]",
+            b"ps" | b"pl" => "+",
+            b"ng" | b"mi" => "-",
+            b"ad" | b"an" => "&",
+            b"de" | b"ml" => "*",
+            b"co" => "~",
+            b"dv" => "/",
+            b"rm" => "%",
+            b"or" => "|",
+            b"eo" => "^",
+            b"aS" => "=",
+            b"pL" => "+=",
+            b"mI" => "-=",
+            b"mL" => "*=",
+            b"dV" => "/=",
+            b"rM" => "%=",
+            b"aN" => "&=",
+            b"oR" => "|=",
+            b"eO" => "^=",
+            b"ls" => "<<",
+            b"rs" => ">>",
+            b"lS" => "<<=",
+            b"rS" => ">>=",
+            b"eq" => "==",
+            b"ne" => "!=",
+            b"lt" => "<",
+            b"gt" => ">",
+            b"le" => "<=",
+            b"ge" => ">=",
+            b"nt" => "!",
+            b"aa" => "&&",
+            b"oo" => "||",
+            b"pp" => "++",
+            b"mm" => "--",
+            b"cm" => ",",
+            b"pm" => "->*",
+            b"pt" => "->",
+            b"cl" => "()",
+            b"ix" => "[]",
+            _ => return None,
+        };
+        self.i += 2;
+        let start = self.pos();
+        self.buf.extend_from_slice(b"operator");
+        self.buf.extend_from_slice(text.as_bytes());
+        self.node(start)
+    }
+
+    /// `<unqualified-name>`: a source name, an operator, or a constructor or destructor of
+    /// the class named `ctor`.
+    fn unqualified(&mut self, ctor: Option<(u32, u32)>) -> Option<(Node, Last)> {
+        match self.peek() {
+            b'0'..=b'9' => Some((self.source_name()?, Last::Source)),
+            b'C' | b'D' => {
+                let dtor = self.peek() == b'D';
+                let ok = match self.peek_at(1) {
+                    b'1' | b'2' | b'4' | b'5' => true,
+                    b'3' => !dtor,
+                    b'0' => dtor,
+                    _ => false,
+                };
+                if !ok {
+                    return None;
+                }
+                self.i += 2;
+                let name = ctor?;
+                let start = self.pos();
+                if dtor {
+                    self.buf.push(b'~');
+                }
+                self.copy(name);
+                Some((self.node(start)?, Last::Structor))
+            }
+            b'a'..=b'z' => Some((self.operator_name()?, Last::Operator)),
+            _ => None,
+        }
+    }
+
+    /// `S_`, `S<seq-id>_`: a substitution already made.
+    fn substitution(&mut self) -> Option<Node> {
+        // (at `S`, followed by `_`, a digit or an upper-case letter)
+        self.i += 1;
+        let mut idx = 0usize;
+        if !self.eat(b'_') {
+            let mut v = 0usize;
+            loop {
+                let c = self.peek();
+                let d = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'A'..=b'Z' => c - b'A' + 10,
+                    b'_' => break,
+                    _ => return None,
+                };
+                v = v.checked_mul(36)?.checked_add(usize::from(d))?;
+                self.i += 1;
+            }
+            self.i += 1;
+            idx = v.checked_add(1)?;
+        }
+        self.subs.get(idx).copied()
+    }
+
+    /// `N [K] <prefix> <unqualified-name> E` (and `<template-args>` anywhere).
+    fn nested(&mut self) -> Option<Name> {
+        self.i += 1; // N
+        let konst = self.eat(b'K');
+        if matches!(self.peek(), b'V' | b'r' | b'R' | b'O') {
+            return None;
+        }
+        let mut so_far: Option<Node> = None;
+        let mut last = Last::Source;
+        let mut targs = None;
+        let mut pushed = false;
+        loop {
+            match self.peek() {
+                b'E' => {
+                    self.i += 1;
+                    break;
+                }
+                b'S' if so_far.is_none() => match self.peek_at(1) {
+                    b't' => {
+                        self.i += 2;
+                        let (name, l) = self.unqualified(None)?;
+                        if l != Last::Source {
+                            return None;
+                        }
+                        let start = self.pos();
+                        self.buf.extend_from_slice(b"std::");
+                        self.copy_node(name);
+                        let mut n = self.node(start)?;
+                        n.ctor = name.ctor;
+                        self.subs.push(n);
+                        pushed = true;
+                        so_far = Some(n);
+                        last = Last::Source;
+                    }
+                    b'a' | b'b' => so_far = Some(self.well_known()?),
+                    b'_' | b'0'..=b'9' | b'A'..=b'Z' => so_far = Some(self.substitution()?),
+                    _ => return None,
+                },
+                b'I' => {
+                    let prefix = so_far?;
+                    if last != Last::Source || prefix.is_ref || prefix.literal {
+                        return None;
+                    }
+                    let (n, range) = self.templated(prefix)?;
+                    self.subs.push(n);
+                    pushed = true;
+                    so_far = Some(n);
+                    targs = Some(range);
+                    continue;
+                }
+                _ => {
+                    if let Some(p) = so_far {
+                        if p.is_ref || p.literal {
+                            return None;
+                        }
+                    }
+                    let (name, l) = self.unqualified(so_far.and_then(|p| p.ctor))?;
+                    let n = match so_far {
+                        Some(p) => {
+                            let start = self.pos();
+                            self.copy_node(p);
+                            self.buf.extend_from_slice(b"::");
+                            self.copy_node(name);
+                            let mut n = self.node(start)?;
+                            n.ctor = if l == Last::Source { name.ctor } else { None };
+                            n
+                        }
+                        None => name,
+                    };
+                    self.subs.push(n);
+                    pushed = true;
+                    so_far = Some(n);
+                    last = l;
+                }
+            }
+            targs = None;
+        }
+        if !pushed {
+            return None;
+        }
+        // The whole name is not a substitution candidate (a type made of it is, by `type_`).
+        self.subs.pop();
+        Some(Name {
+            node: so_far?,
+            targs,
+            last,
+            konst,
+        })
+    }
+
+    /// `Sa` and `Sb`, only as the template names they are (no substitution is made).
+    fn well_known(&mut self) -> Option<Node> {
+        let text: &[u8] = if self.peek_at(1) == b'a' {
+            b"std::allocator"
+        } else {
+            b"std::basic_string"
+        };
+        self.i += 2;
+        if self.peek() != b'I' {
+            return None;
+        }
+        let start = self.pos();
+        self.buf.extend_from_slice(text);
+        self.node(start)
+    }
+
+    /// `prefix<template-args>`: the text and the arguments' range in `self.args`.
+    fn templated(&mut self, prefix: Node) -> Option<(Node, (usize, usize))> {
+        self.enter()?;
+        self.i += 1; // I
+        let first = self.args.len();
+        let mut count = 0;
+        while !self.eat(b'E') {
+            let a = if self.peek() == b'L' {
+                self.literal()?
+            } else {
+                self.type_()?
+            };
+            // (lists nested in the argument are written out and not needed again)
+            self.args.truncate(first + count);
+            self.args.push(a);
+            count += 1;
+        }
+        if count == 0 {
+            return None;
+        }
+        let start = self.pos();
+        self.copy_node(prefix);
+        self.buf.push(b'<');
+        for k in first..first + count {
+            if k > first {
+                self.buf.extend_from_slice(b", ");
+            }
+            let a = self.args[k];
+            self.copy_node(a);
+        }
+        // cpp_demangle keeps C++03's `> >`
+        if self.buf.last() == Some(&b'>') {
+            self.buf.push(b' ');
+        }
+        self.buf.push(b'>');
+        let mut n = self.node(start)?;
+        n.ctor = prefix.ctor;
+        self.depth -= 1;
+        Some((n, (first, count)))
+    }
+
+    /// `L <type> <value> E` for `bool` and the integer types cpp_demangle prints with a
+    /// suffix (or none).
+    fn literal(&mut self) -> Option<Node> {
+        self.i += 1; // L
+        let ty = self.peek();
+        self.i += 1;
+        let start = self.pos();
+        if ty == b'b' {
+            let v = match (self.peek(), self.peek_at(1)) {
+                (b'0', b'E') => &b"false"[..],
+                (b'1', b'E') => b"true",
+                _ => return None,
+            };
+            self.i += 2;
+            self.buf.extend_from_slice(v);
+        } else {
+            let suffix: &[u8] = match ty {
+                b'i' => b"",
+                b'j' => b"u",
+                b'l' => b"l",
+                b'm' => b"ul",
+                b'x' => b"ll",
+                b'y' => b"ull",
+                _ => return None,
+            };
+            if self.eat(b'n') {
+                self.buf.push(b'-');
+            }
+            let d = self.i;
+            self.number()?;
+            let digits = &self.s[d..self.i];
+            if !self.eat(b'E') {
+                return None;
+            }
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(suffix);
+        }
+        let mut n = self.node(start)?;
+        n.literal = true;
+        Some(n)
+    }
+
+    /// `<type>`: the subset above; substitution candidates are recorded as the ABI says.
+    fn type_(&mut self) -> Option<Node> {
+        self.enter()?;
+        let c = self.peek();
+        let builtin: &[u8] = match c {
+            b'v' => b"void",
+            b'w' => b"wchar_t",
+            b'b' => b"bool",
+            b'c' => b"char",
+            b'a' => b"signed char",
+            b'h' => b"unsigned char",
+            b's' => b"short",
+            b't' => b"unsigned short",
+            b'i' => b"int",
+            b'j' => b"unsigned int",
+            b'l' => b"long",
+            b'm' => b"unsigned long",
+            b'x' => b"long long",
+            b'y' => b"unsigned long long",
+            b'n' => b"__int128",
+            b'o' => b"unsigned __int128",
+            b'f' => b"float",
+            b'd' => b"double",
+            b'e' => b"long double",
+            b'g' => b"__float128",
+            b'z' => b"...",
+            _ => b"",
+        };
+        let n = if !builtin.is_empty() {
+            self.i += 1;
+            let start = self.pos();
+            self.buf.extend_from_slice(builtin);
+            self.node(start)?
+        } else {
+            match c {
+                b'K' | b'P' | b'R' | b'O' => {
+                    self.i += 1;
+                    if c == b'K' && matches!(self.peek(), b'V' | b'r') {
+                        return None;
+                    }
+                    let t = self.type_()?;
+                    if t.is_ref || t.literal {
+                        return None;
+                    }
+                    let start = self.pos();
+                    self.copy_node(t);
+                    self.buf.extend_from_slice(match c {
+                        b'K' => b" const",
+                        b'P' => b"*",
+                        b'R' => b"&",
+                        _ => b"&&",
+                    });
+                    let mut n = self.node(start)?;
+                    n.is_ref = matches!(c, b'R' | b'O');
+                    self.subs.push(n);
+                    n
+                }
+                b'N' => {
+                    let name = self.nested()?;
+                    if name.konst || name.last != Last::Source {
+                        return None;
+                    }
+                    self.subs.push(name.node);
+                    name.node
+                }
+                b'0'..=b'9' => {
+                    let name = self.source_name()?;
+                    self.class_type(name)?
+                }
+                b'S' => match self.peek_at(1) {
+                    b't' => {
+                        self.i += 2;
+                        let name = self.source_name()?;
+                        let start = self.pos();
+                        self.buf.extend_from_slice(b"std::");
+                        self.copy_node(name);
+                        let mut n = self.node(start)?;
+                        n.ctor = name.ctor;
+                        self.class_type(n)?
+                    }
+                    b'a' | b'b' => {
+                        let name = self.well_known()?;
+                        let (n, _) = self.templated(name)?;
+                        self.subs.push(n);
+                        n
+                    }
+                    b'_' | b'0'..=b'9' | b'A'..=b'Z' => {
+                        let sub = self.substitution()?;
+                        if self.peek() == b'I' {
+                            if sub.is_ref || sub.literal {
+                                return None;
+                            }
+                            let (n, _) = self.templated(sub)?;
+                            self.subs.push(n);
+                            n
+                        } else {
+                            sub
+                        }
+                    }
+                    _ => return None,
+                },
+                b'T' => {
+                    self.i += 1;
+                    let k = if self.eat(b'_') {
+                        0
+                    } else {
+                        let k = self.number()?.checked_add(1)?;
+                        if !self.eat(b'_') {
+                            return None;
+                        }
+                        k
+                    };
+                    let (first, count) = self.targs?;
+                    if k >= count || self.peek() == b'I' {
+                        return None;
+                    }
+                    let a = self.args[first + k];
+                    if a.literal {
+                        return None;
+                    }
+                    // The parameter is the candidate, with the argument's text.
+                    let a = Node { ctor: None, ..a };
+                    self.subs.push(a);
+                    a
+                }
+                _ => return None,
+            }
+        };
+        self.depth -= 1;
+        Some(n)
+    }
+
+    /// An unscoped class name as a type: itself a candidate, and with template arguments
+    /// the whole is another.
+    fn class_type(&mut self, name: Node) -> Option<Node> {
+        self.subs.push(name);
+        if self.peek() != b'I' {
+            return Some(name);
+        }
+        let (n, _) = self.templated(name)?;
+        self.subs.push(n);
+        Some(n)
+    }
+
+    /// `<encoding>` then clone suffixes, to the end of the input: the whole output.
+    fn encoding(&mut self) -> Option<Vec<u8>> {
+        let name = match self.peek() {
+            b'N' => self.nested()?,
+            b'L' | b'0'..=b'9' | b'S' | b'a'..=b'z' => {
+                let (node, last) = match self.peek() {
+                    b'S' => {
+                        if self.peek_at(1) != b't' {
+                            return None;
+                        }
+                        self.i += 2;
+                        let (name, l) = self.unqualified(None)?;
+                        let start = self.pos();
+                        self.buf.extend_from_slice(b"std::");
+                        self.copy_node(name);
+                        (self.node(start)?, l)
+                    }
+                    b'L' => {
+                        self.i += 1;
+                        (self.source_name()?, Last::Source)
+                    }
+                    b'0'..=b'9' => (self.source_name()?, Last::Source),
+                    _ => (self.operator_name()?, Last::Operator),
+                };
+                let mut targs = None;
+                let mut node = node;
+                if self.peek() == b'I' {
+                    if last != Last::Source {
+                        return None;
+                    }
+                    // An unscoped template name is a candidate; the name with its
+                    // arguments is not (it is no type).
+                    self.subs.push(node);
+                    let (n, range) = self.templated(node)?;
+                    node = n;
+                    targs = Some(range);
+                }
+                Name {
+                    node,
+                    targs,
+                    last,
+                    konst: false,
+                }
+            }
+            _ => return None,
+        };
+        let mut out = Vec::new();
+        if self.i == self.s.len() || self.peek() == b'.' {
+            if name.konst {
+                return None;
+            }
+            out.extend_from_slice(&self.buf[name.node.start as usize..name.node.end as usize]);
+        } else {
+            if name.last == Last::Operator && name.targs.is_some() {
+                return None;
+            }
+            self.targs = name.targs;
+            let ret = match name.targs {
+                Some(_) if name.last != Last::Structor => Some(self.type_()?),
+                _ => None,
+            };
+            let params_start = self.args.len();
+            let mut voids = 0;
+            let mut params = 0;
+            while self.i < self.s.len() && self.peek() != b'.' {
+                voids += usize::from(self.peek() == b'v');
+                let t = self.type_()?;
+                self.args.truncate(params_start + params);
+                self.args.push(t);
+                params += 1;
+            }
+            // `v` alone is `()`; a `void` among others is not for this path
+            let void = voids == 1 && params == 1;
+            if params == 0 || (voids > 0 && !void) {
+                return None;
+            }
+            if let Some(r) = ret {
+                out.extend_from_slice(&self.buf[r.start as usize..r.end as usize]);
+                out.push(b' ');
+            }
+            out.extend_from_slice(&self.buf[name.node.start as usize..name.node.end as usize]);
+            out.push(b'(');
+            if !void {
+                for k in params_start..params_start + params {
+                    if k > params_start {
+                        out.extend_from_slice(b", ");
+                    }
+                    let a = self.args[k];
+                    out.extend_from_slice(&self.buf[a.start as usize..a.end as usize]);
+                }
+            }
+            out.push(b')');
+            if name.konst {
+                out.extend_from_slice(b" const");
+            }
+        }
+        // Clone suffixes: `.` <identifier> (`.` <number>)*, each as ` [clone .id.n]`.
+        while self.eat(b'.') {
+            let id = self.i;
+            while matches!(self.peek(), b'$' | b'_' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z') {
+                self.i += 1;
+            }
+            if self.i == id {
+                return None;
+            }
+            out.extend_from_slice(b" [clone .");
+            out.extend_from_slice(&self.s[id..self.i]);
+            while self.peek() == b'.' && self.peek_at(1).is_ascii_digit() {
+                let d = self.i;
+                self.i += 1;
+                self.number()?;
+                out.extend_from_slice(&self.s[d..self.i]);
+            }
+            out.push(b']');
+        }
+        if self.i != self.s.len() || out.len() > MAX_DEMANGLED {
+            return None;
+        }
+        Some(out)
+    }
+}

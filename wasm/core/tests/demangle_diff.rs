@@ -4,7 +4,10 @@
 //! fails on any).
 //!
 //! Run: `PYSYM_SYMCACHES=a.symc:b.symc cargo test --release -p pysym-core --test demangle_diff -- --ignored --nocapture`
-//! (`PYSYM_NAMES=names.txt` adds a file of names, one a line.)
+//! (`PYSYM_NAMES=names.txt` adds a file of names, one a line; `PYSYM_DUMP_NAMES=prefix`
+//! writes each symcache's names to `prefix.<string count>`; `PYSYM_REFUSED=file` appends
+//! the names the fast path left to cpp_demangle; `PYSYM_SHOW=1` prints every name and
+//! cpp_demangle's text.)
 
 use pysym_core::native::demangle::cpp_demangle_text;
 use pysym_core::native::demangle_fast;
@@ -17,6 +20,9 @@ fn compare(what: &str, names: &BTreeSet<String>) -> usize {
     let t = Instant::now();
     for n in names {
         let slow = cpp_demangle_text(n, String::new());
+        if std::env::var_os("PYSYM_SHOW").is_some() {
+            println!("{}\n  {:?}", n, slow);
+        }
         match demangle_fast::demangle(n) {
             Some(fast) => {
                 answered += 1;
@@ -27,7 +33,14 @@ fn compare(what: &str, names: &BTreeSet<String>) -> usize {
                     }
                 }
             }
-            None => refused_ok += usize::from(slow.is_some()),
+            None => {
+                refused_ok += usize::from(slow.is_some());
+                if let (Some(_), Ok(path)) = (&slow, std::env::var("PYSYM_REFUSED")) {
+                    use std::io::Write;
+                    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+                    writeln!(f, "{}", n).unwrap();
+                }
+            }
         }
     }
     println!(
@@ -58,6 +71,10 @@ fn fast_path_matches_cpp_demangle_on_real_names() {
                 .map(String::from)
                 .collect();
             diffs += compare(f, &names);
+            if let Ok(dump) = std::env::var("PYSYM_DUMP_NAMES") {
+                let text: String = names.iter().map(|n| format!("{}\n", n)).collect();
+                std::fs::write(format!("{}.{}", dump, c.string_count()), text).unwrap();
+            }
         }
     }
     if let Ok(f) = std::env::var("PYSYM_NAMES") {

@@ -23,14 +23,27 @@ const MAX_NEST: u32 = 48;
 struct Node {
     start: u32,
     end: u32,
-    /// A reference type (`&`, `&&`): qualifying it or referring to it again would collapse
-    /// references, which is left to cpp_demangle.
-    is_ref: bool,
-    /// A template argument that is a literal (not a type).
-    literal: bool,
+    kind: Kind,
     /// The class's own name (its last source name), which its constructors and
     /// destructors are named after; `None` when not known here.
     ctor: Option<(u32, u32)>,
+}
+
+/// What may be done with a piece of output.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// A type or name: anything.
+    Plain,
+    /// A reference type (`&`, `&&`): qualifying it or referring to it again would collapse
+    /// references, which is left to cpp_demangle.
+    Ref,
+    /// A template argument that is a literal (not a type).
+    Literal,
+    /// A function type `R (A)`, with the offset of its `(` in the buffer: only pointers
+    /// and references to it are written here (`R (*)(A)`).
+    Func(u32),
+    /// A pointer or reference to a function: a whole parameter or argument only.
+    Declarator,
 }
 
 /// What the last component of a name was.
@@ -111,8 +124,7 @@ impl<'a> Parser<'a> {
         Some(Node {
             start,
             end: self.pos(),
-            is_ref: false,
-            literal: false,
+            kind: Kind::Plain,
             ctor: None,
         })
     }
@@ -318,7 +330,7 @@ impl<'a> Parser<'a> {
                 },
                 b'I' => {
                     let prefix = so_far?;
-                    if last != Last::Source || prefix.is_ref || prefix.literal {
+                    if last == Last::Operator || prefix.kind != Kind::Plain {
                         return None;
                     }
                     let (n, range) = self.templated(prefix)?;
@@ -330,7 +342,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => {
                     if let Some(p) = so_far {
-                        if p.is_ref || p.literal {
+                        if p.kind != Kind::Plain {
                             return None;
                         }
                     }
@@ -430,6 +442,9 @@ impl<'a> Parser<'a> {
     fn literal(&mut self) -> Option<Node> {
         self.i += 1; // L
         let ty = self.peek();
+        if matches!(ty, b'0'..=b'9' | b'N' | b'S') {
+            return self.enum_literal();
+        }
         self.i += 1;
         let start = self.pos();
         if ty == b'b' {
@@ -450,25 +465,89 @@ impl<'a> Parser<'a> {
                 b'y' => b"ull",
                 _ => return None,
             };
-            if self.eat(b'n') {
-                self.buf.push(b'-');
-            }
-            let d = self.i;
-            self.number()?;
-            let digits = &self.s[d..self.i];
-            if !self.eat(b'E') {
-                return None;
-            }
-            self.buf.extend_from_slice(digits);
+            self.value()?;
             self.buf.extend_from_slice(suffix);
         }
         let mut n = self.node(start)?;
-        n.literal = true;
+        n.kind = Kind::Literal;
         Some(n)
     }
 
-    /// `<type>`: the subset above; substitution candidates are recorded as the ABI says.
+    /// `L <class type> <value> E` (an enumerator), as `(T)value`.
+    fn enum_literal(&mut self) -> Option<Node> {
+        let t = self.type_()?;
+        if t.kind != Kind::Plain {
+            return None;
+        }
+        let start = self.pos();
+        self.buf.push(b'(');
+        self.copy_node(t);
+        self.buf.push(b')');
+        self.value()?;
+        let mut n = self.node(start)?;
+        n.kind = Kind::Literal;
+        Some(n)
+    }
+
+    /// `[n] <digits> E` of a literal, written as `[-]digits` (no leading zero, and short
+    /// enough for cpp_demangle's `isize`).
+    fn value(&mut self) -> Option<()> {
+        if self.eat(b'n') {
+            self.buf.push(b'-');
+        }
+        let d = self.i;
+        while self.peek().is_ascii_digit() {
+            self.i += 1;
+        }
+        let digits = &self.s[d..self.i];
+        if digits.is_empty() || digits.len() > 18 || (digits.len() > 1 && digits[0] == b'0') || !self.eat(b'E') {
+            return None;
+        }
+        self.buf.extend_from_slice(digits);
+        Some(())
+    }
+
+    /// `<type>` other than a bare function type.
     fn type_(&mut self) -> Option<Node> {
+        let t = self.any_type()?;
+        (!matches!(t.kind, Kind::Func(_))).then_some(t)
+    }
+
+    /// Parameter types up to where `more` says stop, in `self.args` from `first`: their
+    /// count and whether they are a lone `void` (`()`).
+    fn parameters(&mut self, first: usize, more: impl Fn(&Self) -> bool) -> Option<(usize, bool)> {
+        let mut voids = 0;
+        let mut count = 0;
+        while more(self) {
+            voids += usize::from(self.peek() == b'v');
+            let t = self.type_()?;
+            // (lists nested in the type are written out and not needed again)
+            self.args.truncate(first + count);
+            self.args.push(t);
+            count += 1;
+        }
+        // `v` alone is `()`; a `void` among others is not for this path
+        let void = voids == 1 && count == 1;
+        (count > 0 && (voids == 0 || void)).then_some((count, void))
+    }
+
+    /// `(A, B)`
+    fn write_parameters(&mut self, first: usize, count: usize, void: bool) {
+        self.buf.push(b'(');
+        if !void {
+            for k in first..first + count {
+                if k > first {
+                    self.buf.extend_from_slice(b", ");
+                }
+                let a = self.args[k];
+                self.copy_node(a);
+            }
+        }
+        self.buf.push(b')');
+    }
+
+    /// `<type>`: the subset above; substitution candidates are recorded as the ABI says.
+    fn any_type(&mut self) -> Option<Node> {
         self.enter()?;
         let c = self.peek();
         let builtin: &[u8] = match c {
@@ -502,25 +581,81 @@ impl<'a> Parser<'a> {
             self.node(start)?
         } else {
             match c {
-                b'K' | b'P' | b'R' | b'O' => {
-                    self.i += 1;
-                    if c == b'K' && matches!(self.peek(), b'V' | b'r') {
+                b'V' | b'K' => {
+                    // One group of qualifiers (`V` before `K`), written `const volatile`;
+                    // another group inside is another type.
+                    let volatile = self.eat(b'V');
+                    let konst = self.eat(b'K');
+                    if self.peek() == b'r' {
                         return None;
                     }
-                    let t = self.type_()?;
-                    if t.is_ref || t.literal {
+                    let t = self.any_type()?;
+                    if t.kind != Kind::Plain {
                         return None;
                     }
                     let start = self.pos();
                     self.copy_node(t);
-                    self.buf.extend_from_slice(match c {
-                        b'K' => b" const",
+                    if konst {
+                        self.buf.extend_from_slice(b" const");
+                    }
+                    if volatile {
+                        self.buf.extend_from_slice(b" volatile");
+                    }
+                    let n = self.node(start)?;
+                    self.subs.push(n);
+                    n
+                }
+                b'P' | b'R' | b'O' => {
+                    self.i += 1;
+                    let t = self.any_type()?;
+                    let mark: &[u8] = match c {
                         b'P' => b"*",
                         b'R' => b"&",
                         _ => b"&&",
-                    });
+                    };
+                    let start = self.pos();
+                    let kind = match t.kind {
+                        Kind::Plain => {
+                            self.copy_node(t);
+                            self.buf.extend_from_slice(mark);
+                            if c == b'P' {
+                                Kind::Plain
+                            } else {
+                                Kind::Ref
+                            }
+                        }
+                        Kind::Func(at) => {
+                            self.copy((t.start, at));
+                            self.buf.push(b'(');
+                            self.buf.extend_from_slice(mark);
+                            self.buf.push(b')');
+                            self.copy((at, t.end));
+                            Kind::Declarator
+                        }
+                        _ => return None,
+                    };
                     let mut n = self.node(start)?;
-                    n.is_ref = matches!(c, b'R' | b'O');
+                    n.kind = kind;
+                    self.subs.push(n);
+                    n
+                }
+                b'F' => {
+                    // `F <return type> <parameter types> E`, as `R (A, B)`
+                    self.i += 1;
+                    let ret = self.type_()?;
+                    if ret.kind == Kind::Declarator {
+                        return None;
+                    }
+                    let first = self.args.len();
+                    let (count, void) = self.parameters(first, |p| p.peek() != b'E')?;
+                    self.i += 1; // E
+                    let start = self.pos();
+                    self.copy_node(ret);
+                    self.buf.push(b' ');
+                    let at = self.pos();
+                    self.write_parameters(first, count, void);
+                    let mut n = self.node(start)?;
+                    n.kind = Kind::Func(at);
                     self.subs.push(n);
                     n
                 }
@@ -556,7 +691,7 @@ impl<'a> Parser<'a> {
                     b'_' | b'0'..=b'9' | b'A'..=b'Z' => {
                         let sub = self.substitution()?;
                         if self.peek() == b'I' {
-                            if sub.is_ref || sub.literal {
+                            if sub.kind != Kind::Plain {
                                 return None;
                             }
                             let (n, _) = self.templated(sub)?;
@@ -584,7 +719,7 @@ impl<'a> Parser<'a> {
                         return None;
                     }
                     let a = self.args[first + k];
-                    if a.literal {
+                    if a.kind == Kind::Literal {
                         return None;
                     }
                     // The parameter is the candidate, with the argument's text.
@@ -672,40 +807,22 @@ impl<'a> Parser<'a> {
                 Some(_) if name.last != Last::Structor => Some(self.type_()?),
                 _ => None,
             };
-            let params_start = self.args.len();
-            let mut voids = 0;
-            let mut params = 0;
-            while self.i < self.s.len() && self.peek() != b'.' {
-                voids += usize::from(self.peek() == b'v');
-                let t = self.type_()?;
-                self.args.truncate(params_start + params);
-                self.args.push(t);
-                params += 1;
-            }
-            // `v` alone is `()`; a `void` among others is not for this path
-            let void = voids == 1 && params == 1;
-            if params == 0 || (voids > 0 && !void) {
-                return None;
-            }
+            let first = self.args.len();
+            let (count, void) = self.parameters(first, |p| p.i < p.s.len() && p.peek() != b'.')?;
+            let start = self.pos();
             if let Some(r) = ret {
-                out.extend_from_slice(&self.buf[r.start as usize..r.end as usize]);
-                out.push(b' ');
-            }
-            out.extend_from_slice(&self.buf[name.node.start as usize..name.node.end as usize]);
-            out.push(b'(');
-            if !void {
-                for k in params_start..params_start + params {
-                    if k > params_start {
-                        out.extend_from_slice(b", ");
-                    }
-                    let a = self.args[k];
-                    out.extend_from_slice(&self.buf[a.start as usize..a.end as usize]);
+                if r.kind == Kind::Declarator {
+                    return None;
                 }
+                self.copy_node(r);
+                self.buf.push(b' ');
             }
-            out.push(b')');
+            self.copy_node(name.node);
+            self.write_parameters(first, count, void);
             if name.konst {
-                out.extend_from_slice(b" const");
+                self.buf.extend_from_slice(b" const");
             }
+            out.extend_from_slice(&self.buf[start as usize..]);
         }
         // Clone suffixes: `.` <identifier> (`.` <number>)*, each as ` [clone .id.n]`.
         while self.eat(b'.') {

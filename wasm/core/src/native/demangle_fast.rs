@@ -18,6 +18,18 @@ use super::demangle::MAX_DEMANGLED;
 /// is left to cpp_demangle (well below its own limit, so that both agree on success).
 const MAX_NEST: u32 = 48;
 
+/// The bytes of a source name cpp_demangle takes (`Identifier::parse`).
+const IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.';
+        c += 1;
+    }
+    t
+};
+
 /// A piece of output: a byte range of the buffer, and what this path must know of it.
 #[derive(Clone, Copy)]
 struct Node {
@@ -80,18 +92,33 @@ struct Parser<'a> {
 /// or `None` when this path does not handle the name.
 pub fn demangle(n: &str) -> Option<String> {
     let s = n.as_bytes().strip_prefix(b"_Z")?;
+    // The buffers are kept from name to name (a batch demangles thousands).
+    let (mut buf, mut subs, mut args) = SCRATCH.with(|c| c.take());
+    buf.clear();
+    subs.clear();
+    args.clear();
+    buf.reserve(4 * s.len() + 32);
     let mut p = Parser {
         s,
         i: 0,
-        buf: Vec::with_capacity(4 * s.len() + 32),
-        subs: Vec::with_capacity(s.len() / 8 + 4),
-        args: Vec::new(),
+        buf,
+        subs,
+        args,
         targs: None,
         depth: 0,
     };
-    let out = p.encoding()?;
-    // Only ASCII is ever written (source names are checked byte by byte).
-    String::from_utf8(out).ok()
+    let out = p.encoding();
+    // (not kept when a long name made them large)
+    if p.buf.capacity() <= 1 << 16 {
+        SCRATCH.with(|c| c.set((p.buf, p.subs, p.args)));
+    }
+    out
+}
+
+type Scratch = (Vec<u8>, Vec<Node>, Vec<Node>);
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Default::default());
 }
 
 impl<'a> Parser<'a> {
@@ -137,6 +164,19 @@ impl<'a> Parser<'a> {
         self.copy((n.start, n.end));
     }
 
+    /// Where `n`'s text starts once it ends the buffer: a composite made of it and what
+    /// is written next. (Text once written never changes, so a node that already ends the
+    /// buffer, as the last thing parsed mostly does, is not copied.)
+    fn at_end(&mut self, n: Node) -> u32 {
+        if n.end as usize == self.buf.len() {
+            n.start
+        } else {
+            let start = self.pos();
+            self.copy_node(n);
+            start
+        }
+    }
+
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_NEST).then_some(())
@@ -161,7 +201,7 @@ impl<'a> Parser<'a> {
     fn source_name(&mut self) -> Option<Node> {
         let len = self.number()?;
         let id = self.s.get(self.i..self.i + len)?;
-        if !id.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.')) {
+        if !id.iter().all(|&c| IDENT[usize::from(c)]) {
             return None;
         }
         self.i += len;
@@ -310,13 +350,12 @@ impl<'a> Parser<'a> {
                 b'S' if so_far.is_none() => match self.peek_at(1) {
                     b't' => {
                         self.i += 2;
+                        let start = self.pos();
+                        self.buf.extend_from_slice(b"std::");
                         let (name, l) = self.unqualified(None)?;
                         if l != Last::Source {
                             return None;
                         }
-                        let start = self.pos();
-                        self.buf.extend_from_slice(b"std::");
-                        self.copy_node(name);
                         let mut n = self.node(start)?;
                         n.ctor = name.ctor;
                         self.subs.push(n);
@@ -346,19 +385,17 @@ impl<'a> Parser<'a> {
                             return None;
                         }
                     }
-                    let (name, l) = self.unqualified(so_far.and_then(|p| p.ctor))?;
-                    let n = match so_far {
+                    let start = match so_far {
                         Some(p) => {
-                            let start = self.pos();
-                            self.copy_node(p);
+                            let start = self.at_end(p);
                             self.buf.extend_from_slice(b"::");
-                            self.copy_node(name);
-                            let mut n = self.node(start)?;
-                            n.ctor = if l == Last::Source { name.ctor } else { None };
-                            n
+                            start
                         }
-                        None => name,
+                        None => self.pos(),
                     };
+                    let (name, l) = self.unqualified(so_far.and_then(|p| p.ctor))?;
+                    let mut n = self.node(start)?;
+                    n.ctor = if l == Last::Source { name.ctor } else { None };
                     self.subs.push(n);
                     pushed = true;
                     so_far = Some(n);
@@ -402,12 +439,22 @@ impl<'a> Parser<'a> {
         self.i += 1; // I
         let first = self.args.len();
         let mut count = 0;
+        // Written in place after the prefix while each argument is the last thing written
+        // (most are), else put together by copies at the end.
+        let mut start = self.at_end(prefix);
+        self.buf.push(b'<');
+        let mut in_place = true;
         while !self.eat(b'E') {
+            if count > 0 && in_place {
+                self.buf.extend_from_slice(b", ");
+            }
+            let expect = self.pos();
             let a = if self.peek() == b'L' {
                 self.literal()?
             } else {
                 self.type_()?
             };
+            in_place &= a.start == expect && a.end == self.pos();
             // (lists nested in the argument are written out and not needed again)
             self.args.truncate(first + count);
             self.args.push(a);
@@ -416,15 +463,17 @@ impl<'a> Parser<'a> {
         if count == 0 {
             return None;
         }
-        let start = self.pos();
-        self.copy_node(prefix);
-        self.buf.push(b'<');
-        for k in first..first + count {
-            if k > first {
-                self.buf.extend_from_slice(b", ");
+        if !in_place {
+            start = self.pos();
+            self.copy_node(prefix);
+            self.buf.push(b'<');
+            for k in first..first + count {
+                if k > first {
+                    self.buf.extend_from_slice(b", ");
+                }
+                let a = self.args[k];
+                self.copy_node(a);
             }
-            let a = self.args[k];
-            self.copy_node(a);
         }
         // cpp_demangle keeps C++03's `> >`
         if self.buf.last() == Some(&b'>') {
@@ -593,8 +642,7 @@ impl<'a> Parser<'a> {
                     if t.kind != Kind::Plain {
                         return None;
                     }
-                    let start = self.pos();
-                    self.copy_node(t);
+                    let start = self.at_end(t);
                     if konst {
                         self.buf.extend_from_slice(b" const");
                     }
@@ -613,10 +661,10 @@ impl<'a> Parser<'a> {
                         b'R' => b"&",
                         _ => b"&&",
                     };
-                    let start = self.pos();
+                    let mut start = self.pos();
                     let kind = match t.kind {
                         Kind::Plain => {
-                            self.copy_node(t);
+                            start = self.at_end(t);
                             self.buf.extend_from_slice(mark);
                             if c == b'P' {
                                 Kind::Plain
@@ -674,10 +722,9 @@ impl<'a> Parser<'a> {
                 b'S' => match self.peek_at(1) {
                     b't' => {
                         self.i += 2;
-                        let name = self.source_name()?;
                         let start = self.pos();
                         self.buf.extend_from_slice(b"std::");
-                        self.copy_node(name);
+                        let name = self.source_name()?;
                         let mut n = self.node(start)?;
                         n.ctor = name.ctor;
                         self.class_type(n)?
@@ -747,7 +794,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `<encoding>` then clone suffixes, to the end of the input: the whole output.
-    fn encoding(&mut self) -> Option<Vec<u8>> {
+    fn encoding(&mut self) -> Option<String> {
         let name = match self.peek() {
             b'N' => self.nested()?,
             b'L' | b'0'..=b'9' | b'S' | b'a'..=b'z' => {
@@ -757,10 +804,9 @@ impl<'a> Parser<'a> {
                             return None;
                         }
                         self.i += 2;
-                        let (name, l) = self.unqualified(None)?;
                         let start = self.pos();
                         self.buf.extend_from_slice(b"std::");
-                        self.copy_node(name);
+                        let (_, l) = self.unqualified(None)?;
                         (self.node(start)?, l)
                     }
                     b'L' => {
@@ -792,12 +838,13 @@ impl<'a> Parser<'a> {
             }
             _ => return None,
         };
-        let mut out = Vec::new();
+        // The whole output is composed at the end of the buffer, from `start`.
+        let start;
         if self.i == self.s.len() || self.peek() == b'.' {
             if name.konst {
                 return None;
             }
-            out.extend_from_slice(&self.buf[name.node.start as usize..name.node.end as usize]);
+            start = self.at_end(name.node);
         } else {
             if name.last == Last::Operator && name.targs.is_some() {
                 return None;
@@ -809,7 +856,7 @@ impl<'a> Parser<'a> {
             };
             let first = self.args.len();
             let (count, void) = self.parameters(first, |p| p.i < p.s.len() && p.peek() != b'.')?;
-            let start = self.pos();
+            start = self.pos();
             if let Some(r) = ret {
                 if r.kind == Kind::Declarator {
                     return None;
@@ -822,7 +869,6 @@ impl<'a> Parser<'a> {
             if name.konst {
                 self.buf.extend_from_slice(b" const");
             }
-            out.extend_from_slice(&self.buf[start as usize..]);
         }
         // Clone suffixes: `.` <identifier> (`.` <number>)*, each as ` [clone .id.n]`.
         while self.eat(b'.') {
@@ -833,19 +879,20 @@ impl<'a> Parser<'a> {
             if self.i == id {
                 return None;
             }
-            out.extend_from_slice(b" [clone .");
-            out.extend_from_slice(&self.s[id..self.i]);
+            self.buf.extend_from_slice(b" [clone .");
+            self.buf.extend_from_slice(&self.s[id..self.i]);
             while self.peek() == b'.' && self.peek_at(1).is_ascii_digit() {
                 let d = self.i;
                 self.i += 1;
                 self.number()?;
-                out.extend_from_slice(&self.s[d..self.i]);
+                self.buf.extend_from_slice(&self.s[d..self.i]);
             }
-            out.push(b']');
+            self.buf.push(b']');
         }
-        if self.i != self.s.len() || out.len() > MAX_DEMANGLED {
+        if self.i != self.s.len() || self.buf.len() - start as usize > MAX_DEMANGLED {
             return None;
         }
-        Some(out)
+        // Only ASCII is ever written (source names are checked byte by byte).
+        String::from_utf8(self.buf[start as usize..].to_vec()).ok()
     }
 }

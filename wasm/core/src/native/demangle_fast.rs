@@ -36,9 +36,10 @@ struct Node {
     start: u32,
     end: u32,
     kind: Kind,
-    /// The class's own name (its last source name), which its constructors and
-    /// destructors are named after; `None` when not known here.
-    ctor: Option<(u32, u32)>,
+    /// A name (a nested name's prefix, a template's name), not a type: only these take
+    /// template arguments or more components after a substitution here (cpp_demangle
+    /// writes a type's substitution there oddly: `A&&<0ul>`, `A const::B`).
+    tname: bool,
 }
 
 /// What may be done with a piece of output.
@@ -152,7 +153,7 @@ impl<'a> Parser<'a> {
             start,
             end: self.pos(),
             kind: Kind::Plain,
-            ctor: None,
+            tname: false,
         })
     }
 
@@ -197,10 +198,10 @@ impl<'a> Parser<'a> {
         (len > 0 && (len == 1 || self.s[start] != b'0')).then_some(v)
     }
 
-    /// `<source-name>`, written out; its range is also the constructor name.
+    /// `<source-name>`, written out.
     fn source_name(&mut self) -> Option<Node> {
         let len = self.number()?;
-        let id = self.s.get(self.i..self.i + len)?;
+        let id = self.s.get(self.i..self.i + len).filter(|id| !id.is_empty())?;
         if !id.iter().all(|&c| IDENT[usize::from(c)]) {
             return None;
         }
@@ -214,11 +215,7 @@ impl<'a> Parser<'a> {
         } else {
             self.buf.extend_from_slice(id);
         }
-        let mut n = self.node(start)?;
-        if !anon {
-            n.ctor = Some((n.start, n.end));
-        }
-        Some(n)
+        self.node(start)
     }
 
     /// `<operator-name>` of the simple kind, written as `operator...`.
@@ -312,6 +309,10 @@ impl<'a> Parser<'a> {
         self.i += 1;
         let mut idx = 0usize;
         if !self.eat(b'_') {
+            // (no leading zero, as cpp_demangle's numbers)
+            if self.peek() == b'0' && self.peek_at(1) != b'_' {
+                return None;
+            }
             let mut v = 0usize;
             loop {
                 let c = self.peek();
@@ -338,10 +339,16 @@ impl<'a> Parser<'a> {
             return None;
         }
         let mut so_far: Option<Node> = None;
+        // The name constructors and destructors here are named after: the last source name
+        // parsed here (not one inside a substitution).
+        let mut ctor: Option<(u32, u32)> = None;
         let mut last = Last::Source;
         let mut targs = None;
         let mut pushed = false;
+        // components (`St` counts): one alone is no nested name for cpp_demangle
+        let mut parts = 0;
         loop {
+            parts += 1;
             match self.peek() {
                 b'E' => {
                     self.i += 1;
@@ -350,6 +357,7 @@ impl<'a> Parser<'a> {
                 b'S' if so_far.is_none() => match self.peek_at(1) {
                     b't' => {
                         self.i += 2;
+                        parts += 1;
                         let start = self.pos();
                         self.buf.extend_from_slice(b"std::");
                         let (name, l) = self.unqualified(None)?;
@@ -357,22 +365,38 @@ impl<'a> Parser<'a> {
                             return None;
                         }
                         let mut n = self.node(start)?;
-                        n.ctor = name.ctor;
+                        n.tname = true;
                         self.subs.push(n);
                         pushed = true;
                         so_far = Some(n);
                         last = Last::Source;
+                        ctor = Some((name.start, name.end));
                     }
-                    b'a' | b'b' => so_far = Some(self.well_known()?),
-                    b'_' | b'0'..=b'9' | b'A'..=b'Z' => so_far = Some(self.substitution()?),
+                    b'a' | b'b' => {
+                        so_far = Some(self.well_known()?);
+                        ctor = None;
+                    }
+                    b'_' | b'0'..=b'9' | b'A'..=b'Z' => {
+                        // A type's substitution as a prefix takes the qualifiers around the
+                        // nested name in cpp_demangle (`A const::B`): names only.
+                        let sub = self.substitution()?;
+                        if !sub.tname {
+                            return None;
+                        }
+                        so_far = Some(sub);
+                        ctor = None;
+                    }
                     _ => return None,
                 },
                 b'I' => {
                     let prefix = so_far?;
-                    if last == Last::Operator || prefix.kind != Kind::Plain {
+                    if last == Last::Operator || prefix.kind != Kind::Plain || !prefix.tname {
                         return None;
                     }
                     let (n, range) = self.templated(prefix)?;
+                    if last == Last::Structor && self.peek() != b'E' {
+                        return None;
+                    }
                     self.subs.push(n);
                     pushed = true;
                     so_far = Some(n);
@@ -393,9 +417,16 @@ impl<'a> Parser<'a> {
                         }
                         None => self.pos(),
                     };
-                    let (name, l) = self.unqualified(so_far.and_then(|p| p.ctor))?;
+                    let (name, l) = self.unqualified(ctor)?;
+                    // A constructor or destructor ends the name (cpp_demangle names one
+                    // elsewhere after what it printed last, not modelled here).
+                    if l == Last::Structor && !matches!(self.peek(), b'E' | b'I') {
+                        return None;
+                    }
+                    let text = &self.buf[name.start as usize..name.end as usize];
+                    ctor = (l == Last::Source && text != b"(anonymous namespace)").then_some((name.start, name.end));
                     let mut n = self.node(start)?;
-                    n.ctor = if l == Last::Source { name.ctor } else { None };
+                    n.tname = l != Last::Operator;
                     self.subs.push(n);
                     pushed = true;
                     so_far = Some(n);
@@ -404,7 +435,7 @@ impl<'a> Parser<'a> {
             }
             targs = None;
         }
-        if !pushed {
+        if !pushed || parts < 3 {
             return None;
         }
         // The whole name is not a substitution candidate (a type made of it is, by `type_`).
@@ -430,7 +461,9 @@ impl<'a> Parser<'a> {
         }
         let start = self.pos();
         self.buf.extend_from_slice(text);
-        self.node(start)
+        let mut n = self.node(start)?;
+        n.tname = true;
+        Some(n)
     }
 
     /// `prefix<template-args>`: the text and the arguments' range in `self.args`.
@@ -480,8 +513,7 @@ impl<'a> Parser<'a> {
             self.buf.push(b' ');
         }
         self.buf.push(b'>');
-        let mut n = self.node(start)?;
-        n.ctor = prefix.ctor;
+        let n = self.node(start)?;
         self.depth -= 1;
         Some((n, (first, count)))
     }
@@ -712,8 +744,10 @@ impl<'a> Parser<'a> {
                     if name.konst || name.last != Last::Source {
                         return None;
                     }
-                    self.subs.push(name.node);
-                    name.node
+                    // (a type now, whatever its last part was)
+                    let n = Node { tname: false, ..name.node };
+                    self.subs.push(n);
+                    n
                 }
                 b'0'..=b'9' => {
                     let name = self.source_name()?;
@@ -724,9 +758,8 @@ impl<'a> Parser<'a> {
                         self.i += 2;
                         let start = self.pos();
                         self.buf.extend_from_slice(b"std::");
-                        let name = self.source_name()?;
-                        let mut n = self.node(start)?;
-                        n.ctor = name.ctor;
+                        self.source_name()?;
+                        let n = self.node(start)?;
                         self.class_type(n)?
                     }
                     b'a' | b'b' => {
@@ -738,7 +771,7 @@ impl<'a> Parser<'a> {
                     b'_' | b'0'..=b'9' | b'A'..=b'Z' => {
                         let sub = self.substitution()?;
                         if self.peek() == b'I' {
-                            if sub.kind != Kind::Plain {
+                            if sub.kind != Kind::Plain || !sub.tname {
                                 return None;
                             }
                             let (n, _) = self.templated(sub)?;
@@ -770,7 +803,6 @@ impl<'a> Parser<'a> {
                         return None;
                     }
                     // The parameter is the candidate, with the argument's text.
-                    let a = Node { ctor: None, ..a };
                     self.subs.push(a);
                     a
                 }
@@ -783,9 +815,10 @@ impl<'a> Parser<'a> {
 
     /// An unscoped class name as a type: itself a candidate, and with template arguments
     /// the whole is another.
-    fn class_type(&mut self, name: Node) -> Option<Node> {
+    fn class_type(&mut self, mut name: Node) -> Option<Node> {
+        name.tname = self.peek() == b'I';
         self.subs.push(name);
-        if self.peek() != b'I' {
+        if !name.tname {
             return Some(name);
         }
         let (n, _) = self.templated(name)?;
@@ -824,6 +857,7 @@ impl<'a> Parser<'a> {
                     }
                     // An unscoped template name is a candidate; the name with its
                     // arguments is not (it is no type).
+                    node.tname = true;
                     self.subs.push(node);
                     let (n, range) = self.templated(node)?;
                     node = n;
@@ -841,7 +875,7 @@ impl<'a> Parser<'a> {
         // The whole output is composed at the end of the buffer, from `start`.
         let start;
         if self.i == self.s.len() || self.peek() == b'.' {
-            if name.konst {
+            if name.konst || name.last != Last::Source {
                 return None;
             }
             start = self.at_end(name.node);
@@ -894,5 +928,286 @@ impl<'a> Parser<'a> {
         }
         // Only ASCII is ever written (source names are checked byte by byte).
         String::from_utf8(self.buf[start as usize..].to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demangle as fast;
+    use crate::native::demangle::cpp_demangle_text;
+
+    fn slow(n: &str) -> Option<String> {
+        cpp_demangle_text(n, String::new())
+    }
+
+    /// Real names (libjvm, libstdc++, libLLVM, symbolic's Rust library), one or more per
+    /// construct of the fast path: each is answered, with cpp_demangle's text.
+    #[test]
+    fn answers_as_cpp_demangle() {
+        let names = [
+            // nested names, pointers, template arguments of types, substitutions
+            "_ZN10ArrayKlass24compute_secondary_supersEiP5ArrayIP13InstanceKlassE",
+            "_ZN14KlassInfoHisto11sort_helperEPP14KlassInfoEntryS2_",
+            "_ZN13GrowableArrayI11OrderedPairE10deallocateEPS0_",
+            // `const` member functions and `const` types; references
+            "_ZNK11PCTableNode6OpcodeEv",
+            "_ZNK11JDK_Version7compareERKS_",
+            // constructors and destructors, of class templates too
+            "_ZN13SoftRefPolicyC2Ev",
+            "_ZN13GrowableArrayIP12PointsToNodeEC4EP5ArenaiiRKS1_",
+            "_ZN16MetaspaceClosure6MSORefI14MethodCountersED0Ev",
+            "_ZN17ShenandoahVMRootsILb1EED4Ev",
+            // template constructors, their `T_`
+            "_ZN13ValueObjArrayIN10OopStorage8ParStateILb0ELb0EEELi5EEC4IN13OopStorageSet8IteratorINS5_8StrongIdEEEEET_",
+            // internal linkage, clone suffixes
+            "_ZL12match_optionPK12JavaVMOptionPKcPS3_.isra.0",
+            "_ZL14compute_offsetRiP13InstanceKlassPKcP6Symbolb.constprop.0",
+            "_ZN15ClassFileParser20assemble_annotationsEPKhiS1_iP10JavaThread.part.0.isra.0",
+            "_ZN18G1ConcurrentRefine6createEPi.cold",
+            // literals: bool, unsigned, unsigned long, long, enumerators
+            "_ZN27ZHeapIteratorRootOopClosureILb1EE6do_oopEP9narrowOop",
+            "_ZNK14TaskQueueSuperILj8192EL8MEMFLAGS5EE14bottom_acquireEv",
+            "_ZN14AccessInternal7load_atILm1310720EiEET0_P7oopDescl",
+            "_ZN9LogPrefixILN6LogTag4typeE15ELS1_64ELS1_104ELS1_0ELS1_0ELS1_0EE6prefixEPcm",
+            "_ZN4llvm3sys2fs11tryLockFileEiNSt6chrono8durationIlSt5ratioILl1ELl1000EEEE",
+            // function templates: return type, `T_`, `T0_`
+            "_Z16set_excision_bitI9JfrBufferEPT_PKS1_",
+            "_ZN24EventGCTLABConfiguration9writeDataI15EventWriterHostI11EncoderHostI20BigEndianEncoderImplS3_ES2_I20Varint128EncoderImplS3_E16MemoryWriterHostI7AdapterI8JfrFlushE8StackObj21ExclusiveAccessAssertEEEEvRT_",
+            // volatile, in both orders
+            "_ZN8ZBarrier30weak_load_barrier_on_oop_fieldEPVP7oopDesc",
+            "_ZN6Atomic4loadI19AttachListenerStateEET_PVKS2_",
+            "_Z13pointer_deltaPVKvS0_m",
+            // pointers to functions
+            "_ZN13PhaseRegAllocC2EjR8PhaseCFGR7MatcherPFvvE",
+            "_ZN2os5Linux22set_numa_set_preferredEPFviE",
+            "_ZN10ArrayKlass16array_klasses_doEPFvP5KlassE",
+            // operators
+            "_ZN20ReservedMemoryRegionaSERKS_",
+            "_ZNK5TypeF2eqEPK4Type",
+            "_ZN24KlassArtifactRegistratorclEPK5Klass",
+            "_ZnwmPv",
+            // std::, Sa, Sb, the ellipsis
+            "_ZSt3fmafff",
+            "_ZNSt10moneypunctIcLb0EEC2EPSt18__moneypunct_cacheIcLb0EEm",
+            "_ZNKSbIwSt11char_traitsIwESaIwEE12find_last_ofEPKwm",
+            "_ZN16LogMessageBuffer5errorEPKcz",
+            // data (no parameters)
+            "_ZN4llvm10sampleprof15FunctionSamples6UseMD5E",
+            // legacy Rust names (`$` in identifiers)
+            "_ZN10num_bigint6bigint6BigInt11parse_bytes17h61179a107b2e4252E",
+            "_ZN10num_bigint7biguint11subtraction4sub228_$u7b$$u7b$closure$u7d$$u7d$17he1adb8a936f61959E",
+        ];
+        for n in names {
+            let f = fast(n);
+            assert!(f.is_some(), "not answered: {}", n);
+            assert_eq!(f, slow(n), "{}", n);
+        }
+        // GCC's anonymous namespace; `> >`
+        for n in ["_ZN12_GLOBAL__N_13fooEv", "_Z1fP1AIS_IiEE"] {
+            assert!(fast(n).is_some(), "{}", n);
+            assert_eq!(fast(n), slow(n), "{}", n);
+        }
+        assert_eq!(fast("_ZN12_GLOBAL__N_13fooEv").unwrap(), "(anonymous namespace)::foo()");
+        assert_eq!(fast("_Z1fP1AIS_IiEE").unwrap(), "f(A<A<int> >*)");
+    }
+
+    /// Names the fast path leaves to cpp_demangle (which demangles them): it says so
+    /// rather than guessing.
+    #[test]
+    fn refuses_the_rest() {
+        let names = [
+            // an operator with template arguments (`operator< <...>` is rewritten later)
+            "_ZNK6Atomic12PlatformLoadILm8EEclIP16ModuleEntryTableEET_PVKS5_",
+            // a conversion operator
+            "_ZNK14AccessInternal11LoadAtProxyILm262400EEcvT_IaEEv",
+            // an expression as template argument
+            "_ZN16SortedLinkedListI10MallocSiteXadL_Z19compare_malloc_sizeRKS0_S2_EELN11ResourceObj15allocation_typeE2EL8MEMFLAGS11ELN17AllocFailStrategy13AllocFailEnumE1EE3addES2_",
+            // packs
+            "_ZN4llvm10AccelTableINS_20DWARF5AccelTableDataEE7addNameIJRKNS_3DIEEEEEvNS_23DwarfStringPoolEntryRefEDpOT_",
+            // ABI tags, `Ss`, local names, lambdas
+            "_ZN4llvm12LTOStatsFileB5cxx11E",
+            "_ZNKSs11_M_disjunctEPKc",
+            "_ZZN4llvm10FoldingSetIN5clang10AtomicTypeEE17getFoldingSetInfoEvE4Info",
+            "_ZZ4mainENKUlddE_clEdd",
+            // a const pointer to a function; a member pointer; an array
+            "_Z1fKPFvvE",
+            "_Z1fM1AFvvE",
+            "_Z1fRA4_i",
+            // reference collapsing (`T_` is `int&`)
+            "_Z1fIRiEvOT_",
+            // vendor-extended types, special names
+            "_Z1fDn",
+            "_ZTV1A",
+            "_ZThn16_N1A1fEv",
+        ];
+        for n in names {
+            assert!(slow(n).is_some(), "cpp_demangle fails on {}", n);
+            assert_eq!(fast(n), None, "{}", n);
+        }
+        // malformed: neither answers
+        for n in ["_Z", "_ZN1AE1", "_Z1fS_", "_Z1fIiEvT0_", "_Z3fooi.", "_Z3fooi.isra.00", "_ZN1A1fEvv"] {
+            assert_eq!(fast(n), None, "{}", n);
+        }
+    }
+
+    /// A small deterministic generator (xorshift), so the property test needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+            xs[self.below(xs.len())]
+        }
+    }
+
+    /// A random `<type>` from the fast path's subset, with some of what it refuses.
+    fn gen_type(r: &mut Rng, depth: u32, out: &mut String) {
+        let k = if depth > 3 { r.below(5) } else { r.below(16) };
+        match k {
+            0..=2 => out.push_str(r.pick(&["i", "v", "c", "m", "b", "d", "z", "x", "h", "Dn"])),
+            3 => out.push_str(r.pick(&["S_", "S0_", "S1_", "S2_", "SA_", "T_", "T0_", "T1_"])),
+            4 => out.push_str(r.pick(&["1A", "3Foo", "St6vector", "12_GLOBAL__N_1", "1B"])),
+            5..=7 => {
+                out.push_str(r.pick(&["P", "K", "R", "O", "V", "VK", "KV", "r", "PK"]));
+                gen_type(r, depth + 1, out);
+            }
+            8 | 9 => {
+                out.push_str(r.pick(&["1A", "3Foo", "St6vector", "Sa", "Sb", "S_", "S0_", "T_"]));
+                gen_args(r, depth + 1, out);
+            }
+            10 | 11 => {
+                out.push('N');
+                out.push_str(r.pick(&["", "S_", "St", "S0_"]));
+                for _ in 0..1 + r.below(3) {
+                    out.push_str(r.pick(&["1A", "1B", "3bar", "C1", "D2"]));
+                    if r.below(3) == 0 {
+                        gen_args(r, depth + 1, out);
+                    }
+                }
+                out.push('E');
+            }
+            12 => {
+                out.push_str(r.pick(&["PF", "RF", "F", "KPF", "PPF"]));
+                gen_type(r, depth + 1, out);
+                for _ in 0..1 + r.below(2) {
+                    gen_type(r, depth + 1, out);
+                }
+                out.push('E');
+            }
+            _ => out.push_str(r.pick(&["i", "1A", "PKc", "RKS_"])),
+        }
+    }
+
+    fn gen_args(r: &mut Rng, depth: u32, out: &mut String) {
+        out.push('I');
+        for _ in 0..1 + r.below(3) {
+            match r.below(6) {
+                0 => out.push_str(r.pick(&[
+                    "Lb1E", "Lb0E", "Li5E", "Lin5E", "Lj8E", "Lm0E", "Ly12E", "Lc65E", "L1A3E", "LS_1E", "Lb2E",
+                    "Li05E",
+                ])),
+                1 => out.push_str(r.pick(&["XadL_Z1xEE", "JiE", "JE"])),
+                _ => gen_type(r, depth + 1, out),
+            }
+        }
+        out.push('E');
+    }
+
+    fn gen_name(r: &mut Rng) -> String {
+        let mut s = String::from("_Z");
+        match r.below(5) {
+            0 => {
+                s.push_str(r.pick(&["1f", "3foo", "L3bar", "St4move", "nw", "aS"]));
+                if r.below(2) == 0 {
+                    gen_args(r, 0, &mut s);
+                }
+            }
+            _ => {
+                s.push('N');
+                s.push_str(r.pick(&["", "K", "St", "V", "R"]));
+                for _ in 0..1 + r.below(3) {
+                    s.push_str(r.pick(&["1A", "3Foo", "1f", "3bar"]));
+                    if r.below(3) == 0 {
+                        gen_args(r, 1, &mut s);
+                    }
+                }
+                s.push_str(r.pick(&["", "", "C2", "D0", "C4", "eq", "cl", "ix", "cv"]));
+                if r.below(4) == 0 {
+                    gen_args(r, 1, &mut s);
+                }
+                s.push('E');
+            }
+        }
+        if r.below(8) != 0 {
+            for _ in 0..1 + r.below(3) {
+                gen_type(r, 0, &mut s);
+            }
+        }
+        if r.below(6) == 0 {
+            s.push_str(r.pick(&[".isra.0", ".cold", ".part.0.isra.0", ".constprop.12", ".lto_priv.0", "."]));
+        }
+        s
+    }
+
+    /// Wherever the fast path answers, cpp_demangle gives the same text: on names made
+    /// from the grammar above (with constructs it refuses and malformed ones), and on
+    /// random edits of the real names of `answers_as_cpp_demangle`. (`PYSYM_FUZZ_SCALE=k`
+    /// runs k times as many, from another seed.)
+    #[test]
+    fn answers_match_cpp_demangle_on_generated_names() {
+        let scale: usize = std::env::var("PYSYM_FUZZ_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ (scale as u64) << 32);
+        let (mut answered, mut total) = (0, 0);
+        let mut check = |n: &str, answered: &mut usize| {
+            if let Some(f) = fast(n) {
+                *answered += 1;
+                assert_eq!(Some(f), slow(n), "{}", n);
+            }
+        };
+        for _ in 0..40_000 * scale {
+            let n = gen_name(&mut r);
+            check(&n, &mut answered);
+            total += 1;
+        }
+        // Most generated names hold something refused or malformed; enough must reach
+        // the fast path's answer, else this checks little.
+        assert!(answered * 20 > total, "{} of {} answered", answered, total);
+        let seeds = [
+            "_ZN13GrowableArrayIP12PointsToNodeEC4EP5ArenaiiRKS1_",
+            "_ZN9LogPrefixILN6LogTag4typeE15ELS1_64ELS1_104ELS1_0ELS1_0ELS1_0EE6prefixEPcm",
+            "_ZN24EventGCTLABConfiguration9writeDataI15EventWriterHostI11EncoderHostI20BigEndianEncoderImplS3_ES2_I20Varint128EncoderImplS3_E16MemoryWriterHostI7AdapterI8JfrFlushE8StackObj21ExclusiveAccessAssertEEEEvRT_",
+            "_ZN13ValueObjArrayIN10OopStorage8ParStateILb0ELb0EEELi5EEC4IN13OopStorageSet8IteratorINS5_8StrongIdEEEEET_",
+            "_ZL12match_optionPK12JavaVMOptionPKcPS3_.isra.0",
+            "_ZN13PhaseRegAllocC2EjR8PhaseCFGR7MatcherPFvvE",
+            "_ZN6Atomic4loadI19AttachListenerStateEET_PVKS2_",
+        ];
+        let alphabet = b"_0123456789ENIKPROVFSTLCDvicmbzjlxa.";
+        let mut mutated = 0;
+        for _ in 0..20_000 * scale {
+            let mut b = r.pick(&seeds).as_bytes().to_vec();
+            for _ in 0..1 + r.below(3) {
+                let at = r.below(b.len());
+                match r.below(4) {
+                    0 => b[at] = alphabet[r.below(alphabet.len())],
+                    1 => b.insert(at, alphabet[r.below(alphabet.len())]),
+                    2 => {
+                        b.remove(at);
+                    }
+                    _ => b.truncate(at.max(2)),
+                }
+            }
+            if let Ok(n) = String::from_utf8(b) {
+                check(&n, &mut mutated);
+            }
+        }
+        assert!(mutated > 1000, "{} mutated names answered", mutated);
     }
 }

@@ -37,7 +37,11 @@ fn compare(what: &str, names: &BTreeSet<String>) -> usize {
                 refused_ok += usize::from(slow.is_some());
                 if let (Some(_), Ok(path)) = (&slow, std::env::var("PYSYM_REFUSED")) {
                     use std::io::Write;
-                    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(path)
+                        .unwrap();
                     writeln!(f, "{}", n).unwrap();
                 }
             }

@@ -141,7 +141,11 @@ pub fn demangle_pe32(raw: &str) -> String {
 /// The C++ name `n` (`_Z...`) demangled after `head`, in LLVM's style.
 fn cpp(n: &str, head: String) -> Option<String> {
     // Most names take the fast path (the same text, several times faster).
-    let fast = if head.is_empty() { super::demangle_fast::demangle(n) } else { None };
+    let fast = if head.is_empty() {
+        super::demangle_fast::demangle(n)
+    } else {
+        None
+    };
     let mut s = match fast {
         Some(s) => s,
         None => cpp_demangle_text(n, head)?,

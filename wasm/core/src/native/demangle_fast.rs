@@ -745,7 +745,10 @@ impl<'a> Parser<'a> {
                         return None;
                     }
                     // (a type now, whatever its last part was)
-                    let n = Node { tname: false, ..name.node };
+                    let n = Node {
+                        tname: false,
+                        ..name.node
+                    };
                     self.subs.push(n);
                     n
                 }
@@ -1045,7 +1048,15 @@ mod tests {
             assert_eq!(fast(n), None, "{}", n);
         }
         // malformed: neither answers
-        for n in ["_Z", "_ZN1AE1", "_Z1fS_", "_Z1fIiEvT0_", "_Z3fooi.", "_Z3fooi.isra.00", "_ZN1A1fEvv"] {
+        for n in [
+            "_Z",
+            "_ZN1AE1",
+            "_Z1fS_",
+            "_Z1fIiEvT0_",
+            "_Z3fooi.",
+            "_Z3fooi.isra.00",
+            "_ZN1A1fEvv",
+        ] {
             assert_eq!(fast(n), None, "{}", n);
         }
     }
@@ -1152,7 +1163,14 @@ mod tests {
             }
         }
         if r.below(6) == 0 {
-            s.push_str(r.pick(&[".isra.0", ".cold", ".part.0.isra.0", ".constprop.12", ".lto_priv.0", "."]));
+            s.push_str(r.pick(&[
+                ".isra.0",
+                ".cold",
+                ".part.0.isra.0",
+                ".constprop.12",
+                ".lto_priv.0",
+                ".",
+            ]));
         }
         s
     }
@@ -1163,7 +1181,10 @@ mod tests {
     /// runs k times as many, from another seed.)
     #[test]
     fn answers_match_cpp_demangle_on_generated_names() {
-        let scale: usize = std::env::var("PYSYM_FUZZ_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let scale: usize = std::env::var("PYSYM_FUZZ_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ (scale as u64) << 32);
         let (mut answered, mut total) = (0, 0);
         let mut check = |n: &str, answered: &mut usize| {

@@ -805,7 +805,9 @@ impl<'a> Parser<'a> {
                     if a.kind == Kind::Literal {
                         return None;
                     }
-                    // The parameter is the candidate, with the argument's text.
+                    // The parameter is the candidate, with the argument's text (as a type:
+                    // cpp_demangle reads `T_` anew where it is written).
+                    let a = Node { tname: false, ..a };
                     self.subs.push(a);
                     a
                 }

@@ -1189,7 +1189,7 @@ mod tests {
             .unwrap_or(1);
         let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ (scale as u64) << 32);
         let (mut answered, mut total) = (0, 0);
-        let mut check = |n: &str, answered: &mut usize| {
+        let check = |n: &str, answered: &mut usize| {
             if let Some(f) = fast(n) {
                 *answered += 1;
                 assert_eq!(Some(f), slow(n), "{}", n);

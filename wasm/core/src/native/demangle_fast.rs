@@ -1,14 +1,14 @@
 //! A fast path for the Itanium C++ names most code is made of: nested names, constructors
-//! and destructors, operators, builtin types, pointers, references, `const`, class
-//! templates with type and integer arguments, function templates and their `T_`
+//! and destructors, operators, builtin types, pointers (to functions too), references,
+//! `const`/`volatile`, templates with type, integer and enumerator arguments, `T_`
 //! parameters, substitutions, `St`/`Sa`/`Sb`, and GCC's clone suffixes.
 //!
 //! It writes exactly what the vendored cpp_demangle writes for such a name (its output
 //! then goes through the same LLVM-style rewrites in `demangle.rs`), in one pass into one
 //! buffer, without cpp_demangle's syntax tree, scope stacks and second (printing) pass:
 //! demangling was a third of a cold lookup batch on a large C++ library. Anything else
-//! (function types, arrays, member pointers, lambdas, local names, ABI tags, packs,
-//! expressions, reference collapsing, `volatile`, ...) is refused with `None` and left to
+//! (bare function types, arrays, member pointers, lambdas, local names, ABI tags, packs,
+//! expressions, reference collapsing, `restrict`, ...) is refused with `None` and left to
 //! cpp_demangle: this path never guesses. `tests/demangle_diff.rs` compares both on every
 //! function name of large libraries; the unit tests below on names taken from them.
 

@@ -140,6 +140,28 @@ pub fn demangle_pe32(raw: &str) -> String {
 
 /// The C++ name `n` (`_Z...`) demangled after `head`, in LLVM's style.
 fn cpp(n: &str, head: String) -> Option<String> {
+    // Most names take the fast path (the same text, several times faster).
+    let fast = if head.is_empty() {
+        super::demangle_fast::demangle(n)
+    } else {
+        None
+    };
+    let mut s = match fast {
+        Some(s) => s,
+        None => cpp_demangle_text(n, head)?,
+    };
+    let mut m = Markers::of(&s);
+    if m.clone {
+        s = clone_suffix(s);
+        m = Markers::of(&s);
+    }
+    Some(llvm_style(s, m))
+}
+
+/// `n` (`_Z...`) as the vendored cpp_demangle writes it after `head` (before the
+/// LLVM-style rewrites): the slow path of [`super::demangle_fast`], which tests compare
+/// it with.
+pub fn cpp_demangle_text(n: &str, head: String) -> Option<String> {
     let popts = cpp_demangle::ParseOptions::default().recursion_limit(MAX_DEPTH);
     let sym = cpp_demangle::Symbol::new_with_options(n.as_bytes(), &popts).ok()?;
     let opts = cpp_demangle::DemangleOptions::new().recursion_limit(MAX_DEPTH);
@@ -147,13 +169,7 @@ fn cpp(n: &str, head: String) -> Option<String> {
     let mut out = Capped(head);
     out.0.reserve(2 * n.len() + 16);
     sym.structured_demangle(&mut out, &opts).ok()?;
-    let mut s = out.0;
-    let mut m = Markers::of(&s);
-    if m.clone {
-        s = clone_suffix(s);
-        m = Markers::of(&s);
-    }
-    Some(llvm_style(s, m))
+    Some(out.0)
 }
 
 /// The function whose block (an Apple Blocks closure) `name` is the invocation function

@@ -9,6 +9,7 @@ pub mod breakpad;
 mod build;
 pub mod debug_file;
 pub mod demangle;
+pub mod demangle_fast;
 pub mod demangle_msvc;
 mod dwarf;
 mod objfile;

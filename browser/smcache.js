@@ -4,7 +4,7 @@
 
 import { HandleOwner, toBytes } from "./host.js";
 import { getRuntime } from "./runtime.js";
-import { GREATEST_LOWER_BOUND, SourceMap } from "./sourcemap.js";
+import { GREATEST_LOWER_BOUND, SourceMap, hermesPosition } from "./sourcemap.js";
 import * as abi from "./abi.js";
 import * as wire from "./wire.js";
 
@@ -137,12 +137,7 @@ export class SourceMapCache extends HandleOwner {
 
   /** SourceMap.hermesPosition from the cache: [line, column] of a Hermes crash frame, or null. */
   hermesPosition(functionId, offset, segment = 0) {
-    for (const v of [functionId, offset, segment]) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new RangeError(`hermesPosition: ${v} is not in 0..2**32-2`);
-    }
-    const rt = this._rt;
-    const found = this._call("pysym_smcache_hermes_column", segment, functionId, offset, rt.outSlot);
-    return found ? [segment, rt.out(1)[0]] : null;
+    return hermesPosition(this, "pysym_smcache_hermes_column", functionId, offset, segment);
   }
 
   /** SourceMap.lookup's token for a generated position, with functionName; or null. */

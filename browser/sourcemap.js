@@ -31,6 +31,16 @@ function indexable(values) {
   return Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values);
 }
 
+/** `hermesPosition` of a SourceMap or a SourceMapCache (`owner`), through `exportName`. */
+export function hermesPosition(owner, exportName, functionId, offset, segment) {
+  for (const v of [functionId, offset, segment]) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new RangeError(`hermesPosition: ${v} is not in 0..2**32-2`);
+  }
+  const rt = owner._rt;
+  const found = owner._call(exportName, segment, functionId, offset, rt.outSlot);
+  return found ? [segment, rt.out(1)[0]] : null;
+}
+
 /**
  * A parsed source map (regular or index map), held inside the wasm sandbox.
  * Create one with SourceMap.fromBytes / fromBlob / fromUrl; call close() when done
@@ -131,12 +141,7 @@ export class SourceMap extends HandleOwner {
    * `x_hermes_function_offsets` (metro-symbolicate --hermes-crash); null when not listed.
    */
   hermesPosition(functionId, offset, segment = 0) {
-    for (const v of [functionId, offset, segment]) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new RangeError(`hermesPosition: ${v} is not in 0..2**32-2`);
-    }
-    const rt = this._rt;
-    const found = this._call("pysym_sourcemap_hermes_column", segment, functionId, offset, rt.outSlot);
-    return found ? [segment, rt.out(1)[0]] : null;
+    return hermesPosition(this, "pysym_sourcemap_hermes_column", functionId, offset, segment);
   }
 
   /** `functionNames` with each answer's kind (`abi.FUNCTION_KIND_*`; 3: no answer). */

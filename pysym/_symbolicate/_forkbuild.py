@@ -42,6 +42,9 @@ _HEAD = struct.Struct("<cIQ")  # kind (K: built, E: error), JSON length, bytes l
 #: seconds between checks that the running children are alive
 _POLL = 0.2
 _F_SETPIPE_SZ: Optional[int] = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
+# (annotated before the function that assigns it as a global: after it, CPython 3.7 and
+# PyPy 3.9 refuse the module with "annotated name can't be global")
+_PRCTL: Any = None
 
 
 def _libc() -> Any:
@@ -55,9 +58,6 @@ def _libc() -> Any:
         except (OSError, AttributeError):
             _PRCTL = False
     return _PRCTL
-
-
-_PRCTL: Any = None
 
 
 def _die_with_parent(parent: int) -> None:

@@ -1,6 +1,15 @@
 use super::*;
 use crate::io::ReadAt;
 
+/// Every string table of a cache.
+const ALL_TABLES: [Table; 5] = [
+    Table::Sources,
+    Table::Names,
+    Table::FunctionNames,
+    Table::Meta,
+    Table::Contents,
+];
+
 const MINIFIED: &str = "function a(b){return b.x()}\nvar c={d:function(){throw new Error}};c.d();\n";
 
 /// A map with two lines, a name, an unmapped segment, sourcesContent and an ignore list.
@@ -74,13 +83,7 @@ fn check_against_map<S: Bytes>(cache: &SourceMapCache<S>) {
     assert_eq!(cache.string(Table::Meta, 1).unwrap(), None);
     assert_eq!(cache.ignore_list().unwrap(), vec![1]);
     assert!(scopes.len() > 0);
-    for t in [
-        Table::Sources,
-        Table::Names,
-        Table::FunctionNames,
-        Table::Meta,
-        Table::Contents,
-    ] {
+    for t in ALL_TABLES {
         let all = cache.strings(t).unwrap();
         assert!(all.len() >= 2 || t == Table::FunctionNames, "{t:?}");
         for i in 0..all.len() as u32 + 1 {
@@ -315,13 +318,7 @@ fn hostile_bytes_never_panic() {
                 answer_or_damaged(cache.function(line, col));
             }
         }
-        for t in [
-            Table::Sources,
-            Table::Names,
-            Table::FunctionNames,
-            Table::Meta,
-            Table::Contents,
-        ] {
+        for t in ALL_TABLES {
             for k in 0..4 {
                 let _ = cache.string(t, k);
                 let _ = cache.strings(t).map(|s| s.get(k as usize).map(str::len));

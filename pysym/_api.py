@@ -210,6 +210,8 @@ class _MapFields(HandleOwner):
     _CONTENT_EXPORT = ""
     #: the export giving token columns (column_tokens result)
     _COLUMNS_EXPORT = ""
+    #: the export giving a Hermes crash frame's column (hermes_position)
+    _HERMES_EXPORT = ""
     _ARRAYS_STEP = 1 << 18  # tokens per call of token_arrays (6 MiB of results)
     _sources: StringTable
     _file: Optional[str]
@@ -221,6 +223,24 @@ class _MapFields(HandleOwner):
 
     def _name_table(self) -> StringTable:
         raise NotImplementedError
+
+    def hermes_position(self, function_id: int, offset: int, segment: int = 0) -> Optional[Tuple[int, int]]:
+        """The generated position (0-based line, column) of a Hermes crash frame in a
+        Hermes bytecode map: function ``function_id`` of bytecode segment ``segment``,
+        ``offset`` bytes into the function (the ``FunctionID`` / ``ByteCodeOffset`` /
+        ``SegmentID`` of a Hermes crash's call stack). The column is the function's
+        offset from the map's ``x_hermes_function_offsets`` plus ``offset``, as
+        ``metro-symbolicate --hermes-crash`` computes it; ``None`` when the map does not
+        list the function. Give the result to ``lookup`` (or ``SourceMap.function_name``).
+        """
+        for v in (function_id, offset, segment):
+            if not 0 <= v <= 0xFFFFFFFE:
+                raise ValueError("hermes_position: arguments must be in 0..2**32-2, got %r" % (v,))
+        rt = self._rt
+        with rt.lock:
+            if not self._call(self._HERMES_EXPORT, segment, function_id, offset, rt.out_slot):
+                return None
+            return segment, rt.out(1)[0]
 
     @property
     def sources(self) -> List[Optional[str]]:
@@ -298,6 +318,7 @@ class SourceMap(_MapFields):
     _FREE_EXPORT = "pysym_sourcemap_free"
     _CONTENT_EXPORT = "pysym_sourcemap_source_content"
     _COLUMNS_EXPORT = "pysym_sourcemap_token_columns"
+    _HERMES_EXPORT = "pysym_sourcemap_hermes_column"
     _ARRAYS_STEP = 1 << 20
 
     def __init__(self, _source: Union[str, bytes], _is_path: bool, runtime: Optional[Runtime] = None) -> None:
@@ -420,26 +441,6 @@ class SourceMap(_MapFields):
     def function_name(self, line: int, col: int) -> Optional[str]:
         """:meth:`function_names` for one position."""
         return self.function_names([line], [col])[0]
-
-    def hermes_position(self, function_id: int, offset: int, segment: int = 0) -> Optional[Tuple[int, int]]:
-        """The generated position (0-based line, column) of a Hermes crash frame in a
-        Hermes bytecode map: function ``function_id`` of bytecode segment ``segment``,
-        ``offset`` bytes into the function (the ``FunctionID`` / ``ByteCodeOffset`` /
-        ``SegmentID`` of a Hermes crash's call stack). The column is the function's
-        offset from the map's ``x_hermes_function_offsets`` plus ``offset``, as
-        ``metro-symbolicate --hermes-crash`` computes it; ``None`` when the map does not
-        list the function. Give the result to :meth:`lookup` / :meth:`function_name`.
-        """
-        for v in (function_id, offset, segment):
-            if not 0 <= v <= 0xFFFFFFFE:
-                raise ValueError("hermes_position: arguments must be in 0..2**32-2, got %r" % (v,))
-        rt = self._rt
-        with rt.lock:
-            found = self._call("pysym_sourcemap_hermes_column", segment, function_id, offset, rt.out_slot)
-            if not found:
-                return None
-            return segment, rt.out(1)[0]
-
 
     def _read_metadata(self) -> None:
         rt = self._rt

@@ -49,6 +49,7 @@ class SourceMapCache(_MapFields):
     _FREE_EXPORT = "pysym_smcache_free"
     _CONTENT_EXPORT = "pysym_smcache_source_content"
     _COLUMNS_EXPORT = "pysym_smcache_token_columns"
+    _HERMES_EXPORT = "pysym_smcache_hermes_column"
 
     def __init__(self, data: Optional[bytes], runtime: Optional[Runtime] = None, *,
                  _path: Optional[str] = None) -> None:
@@ -330,19 +331,6 @@ class SourceMapCache(_MapFields):
         if self._functions is None and not batch:
             return self._single(3, word)
         return self._function_table()[word]
-
-    def hermes_position(self, function_id: int, offset: int, segment: int = 0) -> Optional[Tuple[int, int]]:
-        """:meth:`SourceMap.hermes_position` from the cache: the generated position of a
-        Hermes crash frame (function ``function_id`` of bytecode segment ``segment``,
-        ``offset`` bytes into it), or ``None`` when the map does not list the function."""
-        for v in (function_id, offset, segment):
-            if not 0 <= v <= 0xFFFFFFFE:
-                raise ValueError("hermes_position: arguments must be in 0..2**32-2, got %r" % (v,))
-        rt = self._rt
-        with rt.lock:
-            if not self._call("pysym_smcache_hermes_column", segment, function_id, offset, rt.out_slot):
-                return None
-            return segment, rt.out(1)[0]
 
     def lookup(self, line: int, col: int, bias: int = GREATEST_LOWER_BOUND) -> Optional[Token]:
         """The mapping for a generated position (0-based line and UTF-16 column), or None,

@@ -147,10 +147,10 @@ def _error(meta: Dict[str, Any]) -> BaseException:
 
 
 class _Job:
-    __slots__ = ("key", "path", "arch", "size", "result", "error", "done")
+    __slots__ = ("path", "arch", "size", "result", "error", "done")
 
-    def __init__(self, key: str, path: str, arch: Optional[str]) -> None:
-        self.key, self.path, self.arch = key, path, arch
+    def __init__(self, path: str, arch: Optional[str]) -> None:
+        self.path, self.arch = path, arch
         self.size = 0
         self.result: Optional[Tuple[bytes, Tuple[str, ...], int]] = None
         self.error: Optional[BaseException] = None
@@ -198,7 +198,7 @@ class ForkBuilds:
         """Builds ``path`` (``arch``: its slice) for ``key`` as soon as a child is free."""
         if key in self.jobs:
             return
-        job = self.jobs[key] = _Job(key, path, arch)
+        job = self.jobs[key] = _Job(path, arch)
         try:
             job.size = os.stat(path).st_size
         except OSError:
@@ -284,10 +284,7 @@ class ForkBuilds:
             self._give(self._fork(), self.queue.pop(0))
         if not self.busy:
             return
-        try:
-            ready, _w, _x = select.select(list(self.busy), [], [], wait)
-        except InterruptedError:
-            ready = []
+        ready, _w, _x = select.select(list(self.busy), [], [], wait)  # (EINTR retried: PEP 475)
         for fd in ready:
             self._read(self.busy[fd])
         now = time.monotonic()
@@ -375,11 +372,7 @@ def _no_answer(job: _Job) -> SandboxError:
 
 def _reap(pid: int) -> None:
     """Waits for the child ``pid`` (killed: it ends at once)."""
-    while True:
-        try:
-            os.waitpid(pid, 0)
-            return
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return
+    try:
+        os.waitpid(pid, 0)  # (EINTR retried: PEP 475)
+    except ChildProcessError:
+        pass

@@ -220,9 +220,7 @@ class Symbolicator:
         forks = hasattr(os, "fork") and not getattr(self.runtime.engine, "parallel", False)
         if build_processes is None:
             # Where threads cannot overlap builds (wasmer holds the GIL), processes can.
-            build_processes = min(2, os.cpu_count() or 1) if forks and sys.platform.startswith("linux") else 0
-            if build_processes < 2:
-                build_processes = 0
+            build_processes = 2 if forks and sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2 else 0
         elif int(build_processes) > 0 and not forks:
             raise ValueError("build_processes needs os.fork() and an engine whose calls hold the GIL (wasmer); "
                              "on %s, build_workers threads build in parallel" % self.runtime.engine.name)

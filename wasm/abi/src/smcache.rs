@@ -216,15 +216,11 @@ pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
 
 /// The function-name word of a lookup: an index into table 3, or NONE (top-level code
 /// or no answer), or NONE - 1 (an anonymous function). `glb`: the greatest-lower-bound
-/// token at the position when the lookup found it (the function maps name by it).
-fn function_word<S: Bytes>(
-    c: &SourceMapCache<S>,
-    line: u32,
-    col: u32,
-    glb: Option<Option<&Token>>,
-) -> Result<u32, Error> {
+/// token at the position when the lookup found it (the function maps name by it; else
+/// it is looked up when needed).
+fn function_word<S: Bytes>(c: &SourceMapCache<S>, line: u32, col: u32, glb: Option<&Token>) -> Result<u32, Error> {
     let f = match glb {
-        Some(t) => c.function_after(line, col, t)?,
+        Some(t) => c.function_after(line, col, Some(t))?,
         None => c.function(line, col)?,
     };
     Ok(match f {
@@ -256,17 +252,17 @@ where
     }
 }
 
-/// A batch with at least one position per this many bytes of lookup sections reads them
-/// at once: on babylon.js (17.9 MB of them, from 1,090 positions) reading them costs ~8 ms
-/// and a lookup by warm pages ~10 us more than in memory, so they break even there.
 /// The greatest-lower-bound token at a position, if `found` (by `bias`) is it.
-fn glb_of(bias: Bias, found: &Token) -> Option<Option<&Token>> {
+fn glb_of(bias: Bias, found: &Token) -> Option<&Token> {
     match bias {
-        Bias::GreatestLowerBound => Some(Some(found)),
+        Bias::GreatestLowerBound => Some(found),
         Bias::LeastUpperBound => None,
     }
 }
 
+/// A batch with at least one position per this many bytes of lookup sections reads them
+/// at once: on babylon.js (17.9 MB of them, from 1,090 positions) reading them costs ~8 ms
+/// and a lookup by warm pages ~10 us more than in memory, so they break even there.
 const PREFETCH_PER_LOOKUP: u64 = PAGE;
 
 pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 14;
+export const ABI_VERSION = 15;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -129,7 +129,7 @@ export const TRACE_FLAG_BYTECODE = 8;
 
 // Words per record (ABI.md "Layouts").
 export const TOKEN_WORDS = 6;
-export const LOCATION_WORDS = 9;
+export const LOCATION_WORDS = 11;
 export const STRING_ENTRY_WORDS = 2;
 export const FUNCTION_NAME_WORDS = 3;
 export const TRACE_WORDS = 15;

@@ -32,8 +32,8 @@ export const TOKEN_SRC_LINE = 3;
 export const TOKEN_SRC_COL = 4;
 export const TOKEN_NAME = 5;
 
-// location record: location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller
-export const LOCATION_WORDS = 9;
+// location record: location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller, chain_start, chain_end
+export const LOCATION_WORDS = 11;
 export const LOCATION_LOCATION = 0;
 export const LOCATION_FUNCTION = 1;
 export const LOCATION_RAW_FUNCTION = 2;
@@ -43,6 +43,8 @@ export const LOCATION_COLUMN = 5;
 export const LOCATION_SYM_ADDR_LO = 6;
 export const LOCATION_SYM_ADDR_HI = 7;
 export const LOCATION_CALLER = 8;
+export const LOCATION_CHAIN_START = 9;
+export const LOCATION_CHAIN_END = 10;
 
 // string_entry record: offset, len
 export const STRING_ENTRY_WORDS = 2;
@@ -244,19 +246,23 @@ export function decodeOrderedLookups(bytes, count) {
   return { positions, ids };
 }
 
-/** Pysym_symcache_locations: the locations (callers before their callees), then the name ids and their strings: {n, records, m, nameIds, strings}. */
+/** Pysym_symcache_locations: the locations (callers before their callees), the chains (record positions), then the name ids and their strings: {n, records, k, chains, m, nameIds, strings}. */
 export function decodeLocations(bytes) {
   let at = 0;
   const n = word(bytes, at);
   at += 4;
   const records = u32s(bytes, at, n * LOCATION_WORDS);
   at += 4 * records.length;
+  const k = word(bytes, at);
+  at += 4;
+  const chains = u32s(bytes, at, k);
+  at += 4 * chains.length;
   const m = word(bytes, at);
   at += 4;
   const nameIds = u32s(bytes, at, m);
   at += 4 * nameIds.length;
   const strings = bytes.subarray(at);
-  return { n, records, m, nameIds, strings };
+  return { n, records, k, chains, m, nameIds, strings };
 }
 
 /** Pysym_sourcemap_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */

@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 14
+ABI_VERSION = 15
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -133,7 +133,7 @@ TRACE_FLAG_BYTECODE = 8
 
 # Words per record (ABI.md "Layouts").
 TOKEN_WORDS = 6
-LOCATION_WORDS = 9
+LOCATION_WORDS = 11
 STRING_ENTRY_WORDS = 2
 FUNCTION_NAME_WORDS = 3
 TRACE_WORDS = 15

@@ -29,6 +29,10 @@ __all__ = ["Object", "SymCache", "Frame", "LookupResults"]
 
 _NONE = _abi.NONE
 _BATCH = 1 << 16  # addresses per boundary crossing
+# Line and column numbers up to this share one int object each (_SymCache._numbers):
+# fewer allocations per frame, and fewer objects for the collector to visit.
+_SHARED_NUMBERS = 1 << 16
+_CHAIN_START, _CHAIN_END = _wire.LOCATION_CHAIN_START, _wire.LOCATION_CHAIN_END
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -273,15 +277,26 @@ class SymCache(HandleOwner):
         # Location ids are stable for these bytes, so what is decoded survives a reload.
         # A decoded location is one row: its record column by column in _cols
         # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
-        # address low and high, caller), its frames and JSON made from the row on demand.
-        # _row_of maps a decoded location id to its row; NONE (nothing covers the address)
-        # is row 0, the row of no frames. A dict, sized by what was read: an array indexed
-        # by id would be as large as the largest id read (millions in a large symcache),
-        # and a warm process's first request would pay its page faults.
+        # address low and high, caller, chain start and end), its frames and JSON made
+        # from the row on demand. _row_of maps a decoded location id to its row; NONE
+        # (nothing covers the address) is row 0, the row of no frames. A dict, sized by
+        # what was read: an array indexed by id would be as large as the largest id read
+        # (millions in a large symcache), and a warm process's first request would pay its
+        # page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
-        self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE)]
+        self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE, 0, 0)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
-        self._chains: List[Tuple[Frame, ...]] = [()]  # frames by row, for rows made so far
+        # Frames: each row's own frame in _chains (row 0 has none), for rows made so far.
+        # A row's frames, innermost first, are _flat[chain start:chain end]: _flat holds
+        # the frames of every chain the module wrote (a location's callers share the tail
+        # of one chain). An address's list is one slice of _flat; no tuple per chain is
+        # made (or visited by the collector). _unflat: the chains of each decoded result
+        # not in _flat yet, as (r, entries): entry e is row r + e.
+        self._chains: List[Optional[Frame]] = [None]
+        self._flat: List[Frame] = []
+        self._unflat: List[Tuple[int, "array.array[int]"]] = []
+        self._chain_count = 0  # entries of every chain decoded, in _flat or _unflat
+        self._numbers: List[Optional[int]] = [None]  # index n: n, 0: None (unknown)
         # JSON: one object per row (its own frame), and the rows of each row's chain
         # (itself, then its callers): an address's frames are a join, and the text of a
         # frame is kept once, not once per chain that holds it.
@@ -533,13 +548,14 @@ class SymCache(HandleOwner):
         """Decodes the locations of ``ids`` not decoded yet, and their callers."""
         rt = self._rt
         with rt.lock:
-            missing = set(ids).difference(self._row_of)
+            row_of = self._row_of
+            # (repeats are fine: the module answers each location once)
+            missing = array.array("I", itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids))))
             if missing:
                 self._decode_locations(rt, self._h(), missing)
 
-    def _decode_locations(self, rt: Runtime, h: int, wanted: "set[int]") -> None:
+    def _decode_locations(self, rt: Runtime, h: int, ids: "array.array[int]") -> None:
         """Asks the module for locations (and their callers) and appends their rows."""
-        ids = array.array("I", sorted(wanted))
         if sys.byteorder == "big":
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
@@ -549,44 +565,66 @@ class SymCache(HandleOwner):
         # Column-wise, so that the loops run in C: this is the cost of a cold read.
         columns = list(_wire.location_columns(found.records))
         row_of = self._row_of
-        if not row_of.keys().isdisjoint(columns[0]):  # callers decoded by an earlier batch keep their rows
-            new = list(map(operator.not_, map(row_of.__contains__, columns[0])))
-            columns = [array.array("I", itertools.compress(c, new)) for c in columns]
         first = len(self._cols[0])
+        base = self._chain_count
+        if base:  # spans are into this result's chains, appended after the earlier ones'
+            for i in (_CHAIN_START, _CHAIN_END):
+                columns[i] = array.array("I", map(base.__add__, columns[i]))
+        chains = (first, found.chains)  # positions; the records are rows first, first + 1, ...
+        if not row_of.keys().isdisjoint(columns[0]):  # callers decoded by an earlier batch keep their rows
+            ids = columns[0]
+            new = list(map(operator.not_, map(row_of.__contains__, ids)))
+            columns = [array.array("I", itertools.compress(c, new)) for c in columns]
+            rows = dict(zip(columns[0], range(first, first + len(columns[0]))))
+            rows_by_position = list(map(rows.get, ids, map(row_of.get, ids, itertools.repeat(0))))
+            chains = (0, array.array("I", map(rows_by_position.__getitem__, found.chains)))
         # Callers come first in the result (smaller ids), so a caller's row always
-        # precedes its callee's: frames and JSON are made in row order. Rows are published
-        # (row_of) after their columns are complete.
+        # precedes its callee's: JSON is made in row order. Rows are published (row_of)
+        # after their columns and chains are complete.
         for col, values in zip(self._cols, columns):
             col.frombytes(values.tobytes())
+        self._unflat.append(chains)
+        self._chain_count += len(found.chains)
         row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
         return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
-    def _chains_upto(self) -> List[Tuple[Frame, ...]]:
-        """Makes the frames of every decoded row that has none yet; the frames by row."""
-        chains = self._chains
-        if len(chains) < len(self._cols[0]):
+    def _numbers_of(self, values: "array.array[int]") -> Iterator[Optional[int]]:
+        """``values`` as lines or columns (0: ``None``, unknown)."""
+        top = max(values, default=0)
+        if top > _SHARED_NUMBERS:
+            return map({0: None}.get, values, values)
+        numbers = self._numbers
+        if top >= len(numbers):
+            numbers.extend(range(len(numbers), top + 1))
+        return map(numbers.__getitem__, values)
+
+    def _chains_upto(self) -> List[Frame]:
+        """Makes the frames of every decoded row that has none yet; the frames of every
+        chain (_flat), which the rows' chain spans index."""
+        chains, flat = self._chains, self._flat
+        if self._unflat or len(chains) < len(self._cols[0]):
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(chains), len(self._cols[0])
-                _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
-                callers = self._caller_rows(start, end)
+                fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
                 s = self._strings.__getitem__
-                zero = {0: None}.get
-                frames = _frames((
+                chains.extend(_frames((
                     map(s, fn),
                     map(s, rawfn),
                     map(s, file),
-                    map(zero, line, line),
-                    map(zero, col, col),
+                    self._numbers_of(line),
+                    self._numbers_of(col),
                     [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-                    map(operator.ne, callers, itertools.repeat(0)),
-                ))
-                # chains[row] = (frame,) + chains[caller's row], at C speed, in row order (so
-                # the lazy map reads a caller's chain after it is appended).
-                collections.deque(map(chains.append, map(
-                    operator.add, zip(frames), map(chains.__getitem__, callers))), 0)
-        return chains
+                    map(_NONE.__ne__, caller),
+                )))
+                for first, entries in self._unflat:
+                    # (a copy of the list's tail costs less than adding first to each entry;
+                    # row 0, whose frame is None, is in no chain)
+                    frames = chains[first:] if first else chains
+                    flat.extend(map(frames.__getitem__, entries))  # type: ignore[arg-type]
+                self._unflat.clear()
+        return flat
 
     def _json_upto(self) -> List[Tuple[int, ...]]:
         """Makes the JSON object of every decoded row that has none yet; the chains of rows."""
@@ -596,7 +634,7 @@ class SymCache(HandleOwner):
             with self._rt.lock:  # rows are appended once, in order
                 start, end = len(chains), len(self._cols[0])
                 del records[start:]  # from a call that stopped half-way
-                _, fn, rawfn, file, line, col, lo, hi, _ = (c[start:end] for c in self._cols)
+                fn, rawfn, file, line, col, lo, hi = (c[start:end] for c in self._cols[1:8])
                 callers = self._caller_rows(start, end)
                 lit = self._json_strings
                 for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
@@ -667,14 +705,18 @@ class LookupResults(Sequence[List[Frame]]):
         ids = self._ids[index : index + 1 or None]
         if not ids:
             raise IndexError("LookupResults index out of range")
-        (row,) = self._cache._rows(ids)
-        chains = self._cache._chains
-        return list(chains[row] if row < len(chains) else self._cache._chains_upto()[row])
+        cache = self._cache
+        (row,) = cache._rows(ids)
+        flat = cache._chains_upto()
+        return flat[cache._cols[_CHAIN_START][row] : cache._cols[_CHAIN_END][row]]
 
     def __iter__(self) -> Iterator[List[Frame]]:
         cache = self._cache
         rows = cache._rows(self._ids)
-        return map(list, map(cache._chains_upto().__getitem__, rows))
+        starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
+        # one list slice per address: its chain's span of the frames of every chain
+        return map(cache._chains_upto().__getitem__,
+                   map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
 
     def _column(self, i: int) -> List[Any]:
         cache = self._cache

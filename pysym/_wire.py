@@ -74,8 +74,9 @@ def token_columns(records: "array.array[int]") -> TokenColumns:
     return TokenColumns(*_columns(records, TOKEN_WORDS))
 
 
-# location record: location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller
-LOCATION_WORDS = 9
+# location record: location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller,
+# chain_start, chain_end
+LOCATION_WORDS = 11
 LOCATION_LOCATION = 0
 LOCATION_FUNCTION = 1
 LOCATION_RAW_FUNCTION = 2
@@ -85,6 +86,8 @@ LOCATION_COLUMN = 5
 LOCATION_SYM_ADDR_LO = 6
 LOCATION_SYM_ADDR_HI = 7
 LOCATION_CALLER = 8
+LOCATION_CHAIN_START = 9
+LOCATION_CHAIN_END = 10
 
 
 class LocationColumns(NamedTuple):
@@ -99,6 +102,8 @@ class LocationColumns(NamedTuple):
     sym_addr_lo: "array.array[int]"
     sym_addr_hi: "array.array[int]"
     caller: "array.array[int]"
+    chain_start: "array.array[int]"
+    chain_end: "array.array[int]"
 
 
 def location_columns(records: "array.array[int]") -> LocationColumns:
@@ -429,28 +434,38 @@ def decode_ordered_lookups(data: bytes, count: int) -> OrderedLookups:
 
 
 class Locations(NamedTuple):
-    """pysym_symcache_locations: the locations (callers before their callees), then the name ids and their strings"""
+    """pysym_symcache_locations: the locations (callers before their callees), the chains (record positions), then
+    the name ids and their strings
+    """
 
     n: int
     records: "array.array[int]"
+    k: int
+    chains: "array.array[int]"
     m: int
     name_ids: "array.array[int]"
     strings: bytes
 
 
 def decode_locations(data: bytes) -> Locations:
-    """The locations result in ``data``: u32 n, location records[n], u32 m, u32 name_ids[m], string_table strings."""
+    """The locations result in ``data``: u32 n, location records[n], u32 k, u32 chains[k], u32 m, u32 name_ids[m],
+    string_table strings.
+    """
     at = 0
     n = _word(data, at)
     at += 4
     records = _u32s(data, at, n * LOCATION_WORDS)
     at += 4 * len(records)
+    k = _word(data, at)
+    at += 4
+    chains = _u32s(data, at, k)
+    at += 4 * len(chains)
     m = _word(data, at)
     at += 4
     name_ids = _u32s(data, at, m)
     at += 4 * len(name_ids)
     strings = data[at:]
-    return Locations(n, records, m, name_ids, strings)
+    return Locations(n, records, k, chains, m, name_ids, strings)
 
 
 class FunctionNames(NamedTuple):
@@ -524,6 +539,8 @@ __all__ += [
     'LOCATION_SYM_ADDR_LO',
     'LOCATION_SYM_ADDR_HI',
     'LOCATION_CALLER',
+    'LOCATION_CHAIN_START',
+    'LOCATION_CHAIN_END',
     'LocationColumns',
     'location_columns',
     'STRING_ENTRY_WORDS',

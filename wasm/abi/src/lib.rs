@@ -211,7 +211,8 @@ pub extern "C" fn pysym_symcache_lookup_ordered(h: u32, ptr: u32, count: u32, fi
 }
 
 /// Location records for `count` u32 location ids at `ptr` and for all their callers, each
-/// once, in increasing order (so a caller comes before the locations inlined into it).
+/// once, in increasing order (so a caller comes before the locations inlined into it),
+/// with each one's chain of frames as a span of record positions.
 #[no_mangle]
 pub extern "C" fn pysym_symcache_locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     symcache::locations(h, ptr, count, out)

@@ -12,7 +12,7 @@ use crate::status;
 use pysym_core::io::FileError;
 use pysym_core::native::DebugFile;
 use pysym_core::sourcemap::NONE;
-use pysym_core::symcache::{LocationsError, SymCache};
+use pysym_core::symcache::{Location, LocationsError, SymCache};
 use std::borrow::Cow;
 
 type Cache = Owned<SymCache<'static>>;
@@ -229,6 +229,59 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
     status::OK
 }
 
+/// Each location's frames (itself, its caller, ...) as a span of `chains`, which holds
+/// record positions: a host slices one list of frames per address instead of keeping a
+/// chain per location. Callers come first in `wanted`, so a sweep from the last record
+/// writes the chain of each location that no other one names, and its callers take
+/// suffixes of it. `None` if a caller is not in `wanted` (a damaged symcache).
+fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)> {
+    // A caller's position is its rank in a bit set of the ids (`wanted` is sorted): O(1),
+    // where a binary search over 100,000s of records misses the cache at each step.
+    let first = wanted.first().map_or(0, |e| e.0);
+    let width = wanted.last().map_or(0, |e| (e.0 - first) as usize + 1);
+    let mut bits = vec![0u64; (width + 63) / 64];
+    for (id, _) in wanted {
+        let i = (id - first) as usize;
+        bits[i / 64] |= 1 << (i % 64);
+    }
+    let mut before = Vec::with_capacity(bits.len());
+    let mut count = 0u32;
+    for w in &bits {
+        before.push(count);
+        count += w.count_ones();
+    }
+    let position = |id: u32| -> Option<u32> {
+        let i = id.checked_sub(first)? as usize;
+        let (w, bit) = (*bits.get(i / 64)?, 1u64 << (i % 64));
+        (w & bit != 0).then(|| before[i / 64] + (w & (bit - 1)).count_ones())
+    };
+    let mut caller = Vec::with_capacity(wanted.len());
+    for (_, l) in wanted {
+        caller.push(if l.caller == NONE { NONE } else { position(l.caller)? });
+    }
+    let mut spans = vec![(NONE, NONE); wanted.len()];
+    let mut chains: Vec<u32> = Vec::with_capacity(wanted.len() * 2);
+    for p in (0..wanted.len()).rev() {
+        if spans[p].0 != NONE {
+            continue;
+        }
+        let start = chains.len();
+        let mut q = p as u32;
+        while q != NONE {
+            chains.push(q);
+            q = caller[q as usize];
+        }
+        let end = chains.len() as u32;
+        for (k, &q) in chains[start..].iter().enumerate() {
+            let span = &mut spans[q as usize];
+            if span.0 == NONE {
+                *span = ((start + k) as u32, end);
+            }
+        }
+    }
+    Some((spans, chains))
+}
+
 pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
@@ -244,15 +297,19 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
         }
         Err(LocationsError::Damaged(loc)) => return damaged(c, format!("location {}", loc)),
     };
+    let (spans, chains) = match chain_spans(&wanted) {
+        Some(x) => x,
+        None => return damaged(c, "a location's caller is missing".to_string()),
+    };
     // Name ids: strings, then (format 4) functions whose names are demangled here.
     let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];
     let mut strings: Vec<u32> = Vec::new();
     // Written straight into the result buffer: the records, the name ids, their strings.
     let st = state();
     st.result.clear();
-    st.result.reserve(8 + 36 * wanted.len());
+    st.result.reserve(12 + 44 * wanted.len() + 4 * chains.len());
     push_u32(&mut st.result, wanted.len() as u32);
-    for (loc, l) in wanted {
+    for ((loc, l), (start, end)) in wanted.into_iter().zip(spans) {
         for s in [l.function, l.raw_function, l.file] {
             let (w, bit) = (s as usize / 64, 1u64 << (s % 64));
             if (s as usize) < c.name_count() && string_seen[w] & bit == 0 {
@@ -270,10 +327,16 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
             l.sym_addr as u32,
             (l.sym_addr >> 32) as u32,
             l.caller,
+            start,
+            end,
         ];
         for v in words {
             push_u32(&mut st.result, v);
         }
+    }
+    push_u32(&mut st.result, chains.len() as u32);
+    for p in chains {
+        push_u32(&mut st.result, p);
     }
     push_u32(&mut st.result, strings.len() as u32);
     for s in &strings {
@@ -281,4 +344,50 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     }
     append_string_table(&mut st.result, strings.iter().map(|&s| c.name(s)));
     publish_result(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(caller: u32) -> Location {
+        Location {
+            function: NONE,
+            raw_function: NONE,
+            file: NONE,
+            line: 0,
+            column: 0,
+            sym_addr: 0,
+            caller,
+        }
+    }
+
+    #[test]
+    fn every_span_reads_its_chain() {
+        // ids 3 and 7 are outer functions; 5 and 9 inline into 3, 8 into 5, 10 into 7,
+        // 11 into 8 (two leaves share 3 and 5).
+        let wanted: Vec<(u32, Location)> = [(3, NONE), (5, 3), (7, NONE), (8, 5), (9, 3), (10, 7), (11, 8)]
+            .iter()
+            .map(|&(id, caller)| (id, loc(caller)))
+            .collect();
+        let (spans, chains) = chain_spans(&wanted).unwrap();
+        assert_eq!(spans.len(), wanted.len());
+        for (p, &(start, end)) in spans.iter().enumerate() {
+            let got: Vec<u32> = chains[start as usize..end as usize]
+                .iter()
+                .map(|&q| wanted[q as usize].0)
+                .collect();
+            let mut want = vec![wanted[p].0];
+            let mut c = wanted[p].1.caller;
+            while c != NONE {
+                want.push(c);
+                c = wanted.iter().find(|e| e.0 == c).unwrap().1.caller;
+            }
+            assert_eq!(got, want, "location {}", wanted[p].0);
+        }
+        // one chain per leaf (11, 10, 9): 4 + 2 + 2 positions, callers as suffixes
+        assert_eq!(chains.len(), 8);
+        // a caller that is not in the answer is a damaged symcache, not a panic
+        assert!(chain_spans(&[(4, loc(2))]).is_none());
+    }
 }

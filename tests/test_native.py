@@ -523,6 +523,31 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
         cache.lookup_many([-1])
 
 
+def test_lookup_results_from_batches_decoded_before_any_frame(programs_dir: str) -> None:
+    """Frames made after several decoded batches (each with its own chains, the later ones
+    naming callers an earlier batch decoded) answer as one address at a time does."""
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    data = pysym.SymCache.from_object(exe).to_bytes()
+    addrs = list(range(0, 0x4000, 3))
+    one = pysym.SymCache.from_bytes(data)
+    want = [one.lookup(a) for a in addrs]
+    assert sum(len(w) > 1 for w in want) > 10  # inlined chains, whose callers are shared
+    cache = pysym.SymCache.from_bytes(data)
+    # Interleaved slices: every batch after the first meets callers decoded before it.
+    batches = [cache.lookup_many(addrs[k::4]) for k in range(4)]
+    for b in batches:
+        assert b.functions  # decodes the batch's locations, makes no frame
+    assert len(cache._chains) == 1 and len(cache._unflat) == 4
+    assert [list(b) for b in reversed(batches)] == [want[k::4] for k in reversed(range(4))]
+    assert not cache._unflat and len(cache._chains) == len(cache._cols[0])
+    assert [b[i] for b in batches for i in range(len(b))] == [w for k in range(4) for w in want[k::4]]
+    # a later batch of locations decoded only as callers so far, and one of new ones
+    again = cache.lookup_many(addrs[::-1])
+    assert again == want[::-1]
+
+
 def test_frame_is_an_immutable_named_tuple(programs_dir: str) -> None:
     """Frame: fields by name and position, immutable, equal and hashed by value, pickles,
     copies and prints as before (the repr of the former dataclass); made by lookups the same."""

@@ -32,6 +32,7 @@ _BATCH = 1 << 16  # addresses per boundary crossing
 # Line and column numbers up to this share one int object each (_SymCache._numbers):
 # fewer allocations per frame, and fewer objects for the collector to visit.
 _SHARED_NUMBERS = 1 << 16
+_SEND_REPEATS = 1 << 18  # ids (1 MB) a location request may repeat (_need)
 _CHAIN_START, _CHAIN_END = _wire.LOCATION_CHAIN_START, _wire.LOCATION_CHAIN_END
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -549,8 +550,10 @@ class SymCache(HandleOwner):
         rt = self._rt
         with rt.lock:
             row_of = self._row_of
-            # (repeats are fine: the module answers each location once)
-            missing = array.array("I", itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids))))
+            # Repeats are fine (the module answers each location once), up to a bound on
+            # the module's input area: past it, each id is sent once.
+            new = itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids)))
+            missing = array.array("I", new if len(ids) <= _SEND_REPEATS else set(new))
             if missing:
                 self._decode_locations(rt, self._h(), missing)
 

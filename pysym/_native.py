@@ -400,6 +400,7 @@ class SymCache(HandleOwner):
                 # Pages are read as look-ups touch them, so the file must be the one the
                 # cache vouched for at every read (the stamp has the ctime: any write).
                 if file_stamp(os.fstat(pf.fd)) == stamp:
+                    self._mapped = {s: m for s, m in self._mapped.items() if m[0]() is not None}
                     self._mapped[live.serial] = (weakref.ref(live.instance), ptr, size)
                     self._entry_read = True
                     return ptr

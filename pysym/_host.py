@@ -956,7 +956,8 @@ class Runtime:
         ptr = self.call("pysym_alloc", length)
         if ptr == 0:
             self.call("pysym_alloc_failure")
-            raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
+            raise MemoryLimitError("the module cannot allocate %d bytes for the input (memory limit %d bytes)"
+                                   % (length, self.limits.memory))
         self._work += length
         return ptr
 
@@ -966,7 +967,8 @@ class Runtime:
         ptr = self.call("pysym_input_buffer", length)
         if ptr == 0:
             self.call("pysym_alloc_failure")
-            raise MemoryLimitError("the module cannot allocate %d bytes for arguments" % length)
+            raise MemoryLimitError("the module cannot allocate %d bytes for arguments (memory limit %d bytes)"
+                                   % (length, self.limits.memory))
         self.instance.write(ptr, data)
         self._work += length
         return ptr

@@ -3,8 +3,9 @@
 // The module reads the bytes in place: the same bytes as Python's, the same answers.
 
 import { HandleOwner, toBytes } from "./host.js";
+import { PysymError } from "./errors.js";
 import { getRuntime } from "./runtime.js";
-import { GREATEST_LOWER_BOUND, SourceMap, hermesPosition } from "./sourcemap.js";
+import { GREATEST_LOWER_BOUND, SourceMap, functionAnswers, hermesPosition } from "./sourcemap.js";
 import * as abi from "./abi.js";
 import * as wire from "./wire.js";
 
@@ -133,6 +134,29 @@ export class SourceMapCache extends HandleOwner {
     const rt = this._rt;
     if (this._call("pysym_smcache_source_content", idx, rt.outSlot) === 0) return null;
     return new TextDecoder().decode(rt.resultBytes());
+  }
+
+  /** SourceMap.sourceContext from the cache (built with sourcesContent), or null. */
+  sourceContext(source, line, context = 5) {
+    return SourceMap.prototype.sourceContext.call(this, source, line, context);
+  }
+
+  /**
+   * SourceMap.functionNames for the map the cache was built from (with the minified file
+   * it was given): the original name, "<anonymous>", or null (top-level code, and where no
+   * function map answers and the cache has no scopes). Needs `hasFunctionNames`.
+   */
+  functionNames(lines, cols) {
+    return this._enclosing(lines, cols).map((e) => e[1]);
+  }
+
+  /** `functionNames` with each answer's kind, as SourceMap's `_enclosing` (the trace naming reads it). */
+  _enclosing(lines, cols) {
+    if (!this.hasFunctionNames) {
+      throw new PysymError("functionNames needs a cache built with the minified file, a map with a `scopes` "
+        + "field or Metro function maps");
+    }
+    return functionAnswers(this, "pysym_smcache_function_names", lines, cols);
   }
 
   /** SourceMap.hermesPosition from the cache: [line, column] of a Hermes crash frame, or null. */

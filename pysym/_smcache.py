@@ -8,7 +8,17 @@ import os
 from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _abi, _wire
-from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _in_range, _MapFields, _pair_batches, _token, _tokens_of
+from ._api import (
+    GREATEST_LOWER_BOUND,
+    SourceMap,
+    Token,
+    _function_answers,
+    _in_range,
+    _MapFields,
+    _pair_batches,
+    _token,
+    _tokens_of,
+)
 from ._errors import FileChangedError, InvalidInputError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
@@ -69,6 +79,7 @@ class SourceMapCache(_MapFields):
         self._source_list: Optional[StringTable] = None
         #: (table kind, index) -> entry, read one at a time before the whole table is
         self._singles: Dict[Tuple[int, int], Optional[str]] = {}
+        self._line_index = {}
         try:
             self._open(lambda: None)  # _load keeps what the first load gives
         except BaseException:
@@ -366,6 +377,30 @@ class SourceMapCache(_MapFields):
                 name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
                                   None if name == _NONE else names[name], self._function(function, True)))
+        return out
+
+    def function_names(self, lines: Any, cols: Any) -> List[Optional[str]]:
+        """:meth:`SourceMap.function_names` for the map the cache was built from (with the
+        generated file it was given): the enclosing function's original name,
+        ``"<anonymous>"``, or ``None`` for top-level code (and where no function map
+        answers and the cache has no scopes). Needs :attr:`has_function_names`."""
+        return [name for _, name in self._enclosing(lines, cols)]
+
+    def function_name(self, line: int, col: int) -> Optional[str]:
+        """:meth:`function_names` for one position."""
+        return self.function_names([line], [col])[0]
+
+    def _enclosing(self, lines: Any, cols: Any) -> List[Tuple[int, Optional[str]]]:
+        """:meth:`function_names` with each answer's kind, as :meth:`SourceMap._enclosing`
+        gives them (what the stack-trace naming reads)."""
+        if not self.has_function_names:
+            raise ValueError("function_names needs a cache built with the generated file, a map with a `scopes` "
+                             "field or Metro function maps")
+        out: List[Tuple[int, Optional[str]]] = []
+        with self._reading():
+            batches = list(_pair_batches(self, lines, cols, "pysym_smcache_function_names"))
+        for start, stop, raw in batches:
+            out.extend(_function_answers(raw, stop - start))
         return out
 
     def __iter__(self) -> Iterator[Token]:

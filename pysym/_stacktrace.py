@@ -119,7 +119,7 @@ _RECORD_WORDS = _wire.TRACE_WORDS
 _NO_SPAN = _wire.NONE
 _UNITS_CODE_POINTS = _abi.UNITS_CODE_POINTS
 #: pysym_sourcemap_function_names kind: no function map covers the position, no scopes
-_FUNCTION_NO_ANSWER = 3
+_FUNCTION_NO_ANSWER = _abi.FUNCTION_KIND_NO_ANSWER
 
 
 def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
@@ -219,9 +219,11 @@ def parse_stacktrace(text: str) -> List[Line]:
 class ResolvedMap:
     """What a map resolver returns for a frame URL.
 
-    ``sourcemap`` is a :class:`pysym.SourceMap` (anything with ``lookup(line, col)``,
-    ``source_context``); ``generated`` is the text of the generated JavaScript file when
-    known: frames then take their function names from its scopes (module docstring).
+    ``sourcemap`` is a :class:`pysym.SourceMap` or a :class:`pysym.SourceMapCache` (anything
+    with ``lookup(line, col)``, ``source_context``); ``generated`` is the text of the
+    generated JavaScript file when known: frames then take their function names from its
+    scopes (module docstring). A cache takes no generated file: it names frames from what
+    it was built with, as the map it was built from names them.
     """
 
     sourcemap: Any
@@ -234,11 +236,11 @@ class ResolvedMap:
         """Hands the generated text to the map (a no-op when it already has it: two
         generated files may share one map); False without scope names."""
         give = getattr(self.sourcemap, "set_generated_source", None)
-        # a map whose `scopes` field or function maps name positions needs no generated file
         sm = self.sourcemap
-        # (a SourceMapCache has the flags but no function_names: its tokens name instead)
-        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False)) \
-            and hasattr(sm, "function_names")
+        # a map whose `scopes` field or function maps name positions needs no generated
+        # file; a SourceMapCache names what it was built with (it takes no generated file)
+        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False)
+                            or getattr(sm, "has_function_names", False)) and hasattr(sm, "function_names")
         if self.generated is None or give is None or self._failed:
             return names_itself
         if self._bytes is None:

@@ -5,9 +5,10 @@ Every frame is compared whole (``SymbolicatedFrame``: original file, line, colum
 function name and how it was found, the name at the position, the context lines): the
 map is given the generated file when the cache was built with it. Bundles: the UglifyJS
 and preact builds of tests/data/js_names, jQuery's and rxjs' npm maps (tests/reference),
-the React Native / Hermes maps of tests/data/react_native (traces printed by Hermes, and a
-frame at every segment), a map with the ECMA-426 ``scopes`` field, and the tc39 scopes
-fixtures of tests/conformance. The caches are read from bytes and by pages from a file.
+the example app's printed traces, the React Native / Hermes maps of
+tests/data/react_native (traces printed by Hermes, and a frame at every segment), a map
+with the ECMA-426 ``scopes`` field, and the tc39 scopes fixtures of tests/conformance.
+The caches are read from bytes and by pages from a file.
 """
 
 from __future__ import annotations
@@ -124,6 +125,16 @@ def test_bundle_frames_equal_the_maps(engine: str, name: str, tmp_path: Path) ->
     # without the generated file: the caller rule for both (the cache has no scopes)
     how = _check(map_bytes, None, _trace(positions[:400]), tmp_path)
     assert how["scope"] == 0 and how["caller"] > 0, how
+
+
+def test_example_app_traces(engine: str, tmp_path: Path) -> None:
+    """examples/: the traces Chrome and Firefox printed for the example app."""
+    root = TESTS.parent / "examples"
+    map_bytes, js = (root / "app.min.js.map").read_bytes(), (root / "app.min.js").read_bytes()
+    for name in ("trace.txt", "trace-firefox.txt"):
+        how = _check(map_bytes, js, (root / name).read_text("utf-8"), tmp_path,
+                     url="https://example.com/static/app.min.js", context=1)
+        assert how["scope"] >= 5, (name, how)
 
 
 def test_uglifyjs_names_come_from_the_cache(engine: str, tmp_path: Path) -> None:

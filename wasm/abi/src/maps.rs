@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    fail, fail_core, publish_bytes, publish_result, publish_words, push_u32, put_out, state,
-    write_string_table, TakenInput,
+    fail, fail_core, publish_bytes, publish_result, publish_words, push_u32, put_out, state, write_string_table,
+    TakenInput,
 };
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;

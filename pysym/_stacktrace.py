@@ -32,6 +32,10 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
    function (Node's fallback).
 3. the printed name, unchanged.
 
+A :class:`pysym.SourceMapCache` names frames as the map it was built from does when given
+the minified file the cache was built with (:meth:`pysym.SourceMapCache.function_names`:
+rules 0 and 1 from what the cache holds, then 2 and 3).
+
 Untrusted traces
 ----------------
 A trace comes straight from a crashing client: it is parsed inside the sandbox (the

@@ -87,6 +87,7 @@ export class SourceMapCache extends HandleOwner {
     this._nNames = info[wire.SMCACHE_INFO_NAMES];
     this.isIndexMap = Boolean(flags & abi.SMCACHE_FLAG_INDEX_MAP);
     this.hasFunctionNames = Boolean(flags & (abi.SMCACHE_FLAG_SCOPES | abi.SMCACHE_FLAG_FUNCTION_MAPS));
+    this._scopeNames = Boolean(flags & abi.SMCACHE_FLAG_SCOPES);
     this.hasFunctionMaps = Boolean(flags & abi.SMCACHE_FLAG_FUNCTION_MAPS);
     this.hasScopes = Boolean(flags & abi.SMCACHE_FLAG_SCOPES_FIELD);
     this.hasSourcesContent = Boolean(flags & abi.SMCACHE_FLAG_CONTENTS);
@@ -157,6 +158,19 @@ export class SourceMapCache extends HandleOwner {
         + "field or Metro function maps");
     }
     return functionAnswers(this, "pysym_smcache_function_names", lines, cols);
+  }
+
+  /**
+   * `_enclosing` at the positions `tokens` came from (lookupMany, greatest lower bound),
+   * from their functionName: the module computed it with the token, so a trace names its
+   * frames without a second crossing. Kinds: no answer (also for a null token), top-level
+   * code, or a name (FUNCTION_KIND_NAMED, anonymous included).
+   */
+  _enclosingOf(tokens) {
+    // the cache's flags tell top-level code (it has scopes) from no answer
+    const noneKind = this._scopeNames ? abi.FUNCTION_KIND_TOP_LEVEL : abi.FUNCTION_KIND_NO_ANSWER;
+    return tokens.map((t) => (t === null || t === undefined ? [abi.FUNCTION_KIND_NO_ANSWER, null]
+      : t.functionName === null ? [noneKind, null] : [abi.FUNCTION_KIND_NAMED, t.functionName]));
   }
 
   /** SourceMap.hermesPosition from the cache: [line, column] of a Hermes crash frame, or null. */

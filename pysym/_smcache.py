@@ -248,6 +248,7 @@ class SourceMapCache(_MapFields):
         #: whether lookups name functions: the cache holds function scopes (of the
         #: generated file, or the map's ``scopes`` field) or Metro function maps
         self.has_function_names = bool(flags & (_abi.SMCACHE_FLAG_SCOPES | _abi.SMCACHE_FLAG_FUNCTION_MAPS))
+        self._scope_names = bool(flags & _abi.SMCACHE_FLAG_SCOPES)
         #: the map has Metro's ``x_facebook_sources`` function maps (as :class:`SourceMap`'s)
         self.has_function_maps = bool(flags & _abi.SMCACHE_FLAG_FUNCTION_MAPS)
         #: the map's ``scopes`` field names positions (as :class:`SourceMap`'s)
@@ -401,6 +402,25 @@ class SourceMapCache(_MapFields):
             batches = list(_pair_batches(self, lines, cols, "pysym_smcache_function_names"))
         for start, stop, raw in batches:
             out.extend(_function_answers(raw, stop - start))
+        return out
+
+    def _enclosing_of(self, tokens: List[Optional[Token]]) -> List[Tuple[int, Optional[str]]]:
+        """:meth:`_enclosing` at the positions ``tokens`` came from (:meth:`lookup_many`,
+        greatest lower bound), from their ``function_name``: the module computed it with
+        the token, so a trace names its frames without a second crossing (and the pages it
+        would read again). The kind tells what the trace needs: no answer (also for a
+        ``None`` token), top-level code, or a name (``FUNCTION_KIND_NAMED``, anonymous
+        included)."""
+        # the cache's flags tell top-level code (it has scopes) from no answer
+        none_kind = _abi.FUNCTION_KIND_TOP_LEVEL if self._scope_names else _abi.FUNCTION_KIND_NO_ANSWER
+        out: List[Tuple[int, Optional[str]]] = []
+        for t in tokens:
+            if t is None:
+                out.append((_abi.FUNCTION_KIND_NO_ANSWER, None))
+            elif t.function_name is None:
+                out.append((none_kind, None))
+            else:
+                out.append((_abi.FUNCTION_KIND_NAMED, t.function_name))
         return out
 
     def __iter__(self) -> Iterator[Token]:

@@ -363,8 +363,12 @@ def symbolicate_frames(
             # the eval frames' positions are their origins: not named by scopes
             named = [k for k, i in enumerate(idxs) if frames[i].eval_origin is None]
             enclosing = getattr(rm.sourcemap, "_enclosing", None)
+            of_tokens = getattr(rm.sourcemap, "_enclosing_of", None)
             ls, cs = [lines0[k] for k in named], [cols0[k] for k in named]
-            if enclosing is not None:
+            if of_tokens is not None:
+                # a cache's lookups carry the answers already (SourceMapCache._enclosing_of)
+                answers = of_tokens([found[k] for k in named])
+            elif enclosing is not None:
                 answers = enclosing(ls, cs)
             else:
                 answers = [(0, n) for n in rm.sourcemap.function_names(ls, cs)]

@@ -282,6 +282,11 @@ def test_function_names_and_kinds_equal_the_maps(engine: str, case: str, tmp_pat
                 assert cache._enclosing(lines, cols) == want
                 assert cache.function_names(lines[:50], cols[:50]) == [n for _, n in want[:50]]
                 assert cache.function_name(lines[7], cols[7]) == want[7][1]
+                # what a trace reads: the answers its lookups carry, where a token is found
+                tokens = cache.lookup_many(lines, cols)
+                for t, (kind, name), (k2, n2) in zip(tokens, want, cache._enclosing_of(tokens)):
+                    if t is not None:
+                        assert (k2 == _abi.FUNCTION_KIND_NO_ANSWER, n2) == (kind == _abi.FUNCTION_KIND_NO_ANSWER, name)
     kinds = Counter(k for k, _ in want)
     assert kinds[_abi.FUNCTION_KIND_NAMED] > (5 if case == "scopes-field" else 50), kinds
     if case.startswith("metro") and js is None:

@@ -197,6 +197,13 @@ test("functionNames and its kinds equal the map's at every position", async () =
     const want = sm._enclosing(ls, cs);
     assert.deepEqual(cache._enclosing(ls, cs), want, mapPath);
     assert.deepEqual(cache.functionNames(ls, cs), want.map((e) => e[1]));
+    // what a trace reads: the answers its lookups carry, where a token is found
+    const tokens = cache.lookupMany(ls, cs);
+    const carried = cache._enclosingOf(tokens);
+    const none = abi.FUNCTION_KIND_NO_ANSWER;
+    tokens.forEach((t, i) => {
+      if (t !== null) assert.deepEqual([carried[i][0] === none, carried[i][1]], [want[i][0] === none, want[i][1]]);
+    });
     const kinds = new Set(want.map((e) => e[0]));
     assert.ok(kinds.has(abi.FUNCTION_KIND_NAMED));
     assert.equal(kinds.has(abi.FUNCTION_KIND_NO_ANSWER), js === null && mapPath.includes("react_native"), mapPath);

@@ -1041,8 +1041,19 @@ impl<'data> SourceMap<'data> {
         }
         let (a, b) = (starts[l] as usize, starts[l + 1] as usize);
         // `below` = segments with column < col, `upto` = segments with column <= col.
-        let below = self.partition_line(a, b, |c| c < col) - a;
-        let upto = self.partition_line(a, b, |c| c <= col) - a;
+        let below = self.partition_line(a, b, |c| c < col);
+        // Few segments share a column: step over them rather than search twice (a search
+        // is most of a lookup), and search where many do.
+        let cols = &self.tokens.dst_col;
+        let mut upto = below;
+        while upto < b && cols[upto] == col {
+            upto += 1;
+            if upto - below == 8 {
+                upto = self.partition_line(upto, b, |c| c <= col);
+                break;
+            }
+        }
+        let (below, upto) = (below - a, upto - a);
         let cols_len = b - a;
         let exact = upto > below;
         let i = match bias {

@@ -770,6 +770,49 @@ fn lookup_matches_brute_force() {
     }
 }
 
+#[test]
+fn lookup_index_on_long_lines_with_runs_of_equal_columns() {
+    // One line long enough for the sampled search, with runs of 1..=20 segments at a
+    // column (the lookup steps over short runs and searches long ones): the exact token
+    // index, against counting.
+    let mut mappings = String::new();
+    let mut cols = Vec::new();
+    let mut col = 0u32;
+    for run in 0..60u32 {
+        let len = 1 + (run * 7) % 20;
+        col += 1 + run % 3;
+        for k in 0..len {
+            if !cols.is_empty() {
+                mappings.push(',');
+            }
+            let delta = if k == 0 { col - cols.last().copied().unwrap_or(0) } else { 0 };
+            vlq_encode(delta as i32, &mut mappings);
+            mappings.push_str("AAA");
+            cols.push(col);
+        }
+    }
+    let map = parse(map_with(&mappings));
+    for q in 0..col + 3 {
+        let below = cols.iter().filter(|&&c| c < q).count();
+        let upto = cols.iter().filter(|&&c| c <= q).count();
+        let glb = if upto > below {
+            Some(below)
+        } else {
+            upto.checked_sub(1)
+        };
+        let lub = if upto > below {
+            Some(upto - 1)
+        } else if below == cols.len() {
+            None
+        } else {
+            Some(below)
+        };
+        let index = |bias| map.lookup_indexed(0, q, bias).map(|(i, _)| i as usize);
+        assert_eq!(index(Bias::GreatestLowerBound), glb, "GLB at {q}");
+        assert_eq!(index(Bias::LeastUpperBound), lub, "LUB at {q}");
+    }
+}
+
 // ---- Robustness ------------------------------------------------------------------------
 
 #[test]

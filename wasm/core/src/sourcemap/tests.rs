@@ -785,7 +785,11 @@ fn lookup_index_on_long_lines_with_runs_of_equal_columns() {
             if !cols.is_empty() {
                 mappings.push(',');
             }
-            let delta = if k == 0 { col - cols.last().copied().unwrap_or(0) } else { 0 };
+            let delta = if k == 0 {
+                col - cols.last().copied().unwrap_or(0)
+            } else {
+                0
+            };
             vlq_encode(delta as i32, &mut mappings);
             mappings.push_str("AAA");
             cols.push(col);
@@ -795,11 +799,7 @@ fn lookup_index_on_long_lines_with_runs_of_equal_columns() {
     for q in 0..col + 3 {
         let below = cols.iter().filter(|&&c| c < q).count();
         let upto = cols.iter().filter(|&&c| c <= q).count();
-        let glb = if upto > below {
-            Some(below)
-        } else {
-            upto.checked_sub(1)
-        };
+        let glb = if upto > below { Some(below) } else { upto.checked_sub(1) };
         let lub = if upto > below {
             Some(upto - 1)
         } else if below == cols.len() {

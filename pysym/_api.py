@@ -10,7 +10,6 @@ import warnings
 from collections import deque
 from dataclasses import FrozenInstanceError, dataclass, fields
 from itertools import repeat
-from operator import itemgetter
 from typing import (
     Any,
     Callable,
@@ -25,6 +24,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    cast,
 )
 
 from . import _abi, _wire
@@ -670,7 +670,7 @@ class SourceMap(_MapFields):
         ``array.array``, or anything with the buffer protocol.
         """
         out: List[Optional[Token]] = []
-        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_lookup_many", bias):
+        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_lookup_distinct", bias):
             out.extend(self._decode_lookups(raw, stop - start))
         return out
 
@@ -687,31 +687,22 @@ class SourceMap(_MapFields):
         return dicts
 
     def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
-        found = _wire.decode_lookups(raw, count)
-        indices = found.indices
+        """The tokens of a distinct_lookups result: one per distinct token, made from its
+        columns (every pass runs in C), the tokens made before for indices seen before."""
+        found = _wire.decode_distinct_lookups(raw, count)
+        sources, names = self._string_dicts()
+        src, name = found.src, found.name
+        tokens: List[Optional[Token]] = cast(List[Optional[Token]], _make_tokens(
+            found.n, found.dst_line, found.dst_col, map(sources.fill(src).__getitem__, src),
+            found.src_line, found.src_col, map(names.fill(name).__getitem__, name)))
         cache = self._token_cache
-        # One token per index not seen before (the module gives NONE for no token), made
-        # column-wise from the row where the index last occurs: every pass runs in C.
-        rows = dict(zip(indices, range(count)))
-        rows.pop(_NONE, None)
         if cache:
-            for idx in cache.keys() & rows.keys():
-                del rows[idx]
-        n = len(rows)
-        if n:
-            pick = itemgetter(*rows.values())
-            words, width = found.records, _wire.TOKEN_WORDS
-            cols: List[Iterable[Any]]
-            if n == 1:
-                cols = [(pick(words[f::width]),) for f in range(width)]
-            else:
-                cols = [pick(words[f::width]) for f in range(width)]
-            sources, names = self._string_dicts()
-            src, name = cols[_wire.TOKEN_SRC], cols[_wire.TOKEN_NAME]
-            cols[_wire.TOKEN_SRC] = map(sources.fill(src).__getitem__, src)
-            cols[_wire.TOKEN_NAME] = map(names.fill(name).__getitem__, name)
-            cache.update(zip(rows, _make_tokens(n, *cols)))
-        return list(map(cache.get, indices))
+            setdefault: Callable[[int, Optional[Token]], Optional[Token]] = cache.setdefault
+            tokens = list(map(setdefault, found.indices, tokens))
+        else:
+            cache.update(zip(found.indices, tokens))
+        tokens.append(None)  # slot n: no answer
+        return list(map(tokens.__getitem__, found.slots))
 
     def generated_positions(
         self, source: Union[str, int], line: int, col: Optional[int] = None

@@ -454,3 +454,12 @@ pub extern "C" fn pysym_symcache_from_bytes_unchecked(ptr: u32, len: u32, out: u
 pub extern "C" fn pysym_smcache_hermes_column(h: u32, segment: u32, function: u32, offset: u32, out: u32) -> i32 {
     smcache::hermes_column(h, segment, function, offset, out)
 }
+
+// -- Batched source map lookups, each distinct token once (ABI 15) ----------------------
+
+/// As `pysym_sourcemap_lookup_many`, with each distinct token found written once, as
+/// columns, and a slot per position (distinct_lookups).
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    maps::lookup_distinct(h, ptr, count, bias_value, out)
+}

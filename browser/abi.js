@@ -84,6 +84,8 @@ export const FUNCTION_KIND_TOP_LEVEL = 0;
 export const FUNCTION_KIND_ANONYMOUS = 1;
 /** function name record kind: a named function (its name in the result's text) */
 export const FUNCTION_KIND_NAMED = 2;
+/** function name record kind: no answer (function maps only, none covers the position; or a cache without scopes) */
+export const FUNCTION_KIND_NO_ANSWER = 3;
 /** pysym_js_parse_trace and pysym_js_find_links offsets in UTF-8 bytes */
 export const UNITS_UTF8 = 0;
 /** pysym_js_parse_trace and pysym_js_find_links offsets in code points */
@@ -205,6 +207,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_token_columns", ["h: i32", "start: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_symcache_from_bytes_unchecked", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
+  ["pysym_smcache_function_names", ["h: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_sourcemap_lookup_distinct", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
 ]);
 

@@ -124,6 +124,9 @@ export declare class SourceMapCache implements Iterable<CacheToken> {
   lookup(line: number, col: number, bias?: Bias): CacheToken | null;
   lookupMany(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>, bias?: Bias): (CacheToken | null)[];
   sourceContent(source: string | number): string | null;
+  sourceContext(source: string | number, line: number, context?: number): SourceContext | null;
+  /** SourceMap.functionNames for the map the cache was built from (needs `hasFunctionNames`). */
+  functionNames(lines: ArrayLike<number> | Iterable<number>, cols: ArrayLike<number> | Iterable<number>): (string | null)[];
   /** SourceMap.hermesPosition from the cache. */
   hermesPosition(functionId: number, offset: number, segment?: number): [number, number] | null;
   [Symbol.iterator](): Iterator<CacheToken>;

@@ -3,8 +3,9 @@
 // The module reads the bytes in place: the same bytes as Python's, the same answers.
 
 import { HandleOwner, toBytes } from "./host.js";
+import { PysymError } from "./errors.js";
 import { getRuntime } from "./runtime.js";
-import { GREATEST_LOWER_BOUND, SourceMap, hermesPosition } from "./sourcemap.js";
+import { GREATEST_LOWER_BOUND, SourceMap, functionAnswers, hermesPosition } from "./sourcemap.js";
 import * as abi from "./abi.js";
 import * as wire from "./wire.js";
 
@@ -86,6 +87,7 @@ export class SourceMapCache extends HandleOwner {
     this._nNames = info[wire.SMCACHE_INFO_NAMES];
     this.isIndexMap = Boolean(flags & abi.SMCACHE_FLAG_INDEX_MAP);
     this.hasFunctionNames = Boolean(flags & (abi.SMCACHE_FLAG_SCOPES | abi.SMCACHE_FLAG_FUNCTION_MAPS));
+    this._scopeNames = Boolean(flags & abi.SMCACHE_FLAG_SCOPES);
     this.hasFunctionMaps = Boolean(flags & abi.SMCACHE_FLAG_FUNCTION_MAPS);
     this.hasScopes = Boolean(flags & abi.SMCACHE_FLAG_SCOPES_FIELD);
     this.hasSourcesContent = Boolean(flags & abi.SMCACHE_FLAG_CONTENTS);
@@ -133,6 +135,42 @@ export class SourceMapCache extends HandleOwner {
     const rt = this._rt;
     if (this._call("pysym_smcache_source_content", idx, rt.outSlot) === 0) return null;
     return new TextDecoder().decode(rt.resultBytes());
+  }
+
+  /** SourceMap.sourceContext from the cache (built with sourcesContent), or null. */
+  sourceContext(source, line, context = 5) {
+    return SourceMap.prototype.sourceContext.call(this, source, line, context);
+  }
+
+  /**
+   * SourceMap.functionNames for the map the cache was built from (with the minified file
+   * it was given): the original name, "<anonymous>", or null (top-level code, and where no
+   * function map answers and the cache has no scopes). Needs `hasFunctionNames`.
+   */
+  functionNames(lines, cols) {
+    return this._enclosing(lines, cols).map((e) => e[1]);
+  }
+
+  /** `functionNames` with each answer's kind, as SourceMap's `_enclosing` (the trace naming reads it). */
+  _enclosing(lines, cols) {
+    if (!this.hasFunctionNames) {
+      throw new PysymError("functionNames needs a cache built with the minified file, a map with a `scopes` "
+        + "field or Metro function maps");
+    }
+    return functionAnswers(this, "pysym_smcache_function_names", lines, cols);
+  }
+
+  /**
+   * `_enclosing` at the positions `tokens` came from (lookupMany, greatest lower bound),
+   * from their functionName: the module computed it with the token, so a trace names its
+   * frames without a second crossing. Kinds: no answer (also for a null token), top-level
+   * code, or a name (FUNCTION_KIND_NAMED, anonymous included).
+   */
+  _enclosingOf(tokens) {
+    // the cache's flags tell top-level code (it has scopes) from no answer
+    const noneKind = this._scopeNames ? abi.FUNCTION_KIND_TOP_LEVEL : abi.FUNCTION_KIND_NO_ANSWER;
+    return tokens.map((t) => (t === null || t === undefined ? [abi.FUNCTION_KIND_NO_ANSWER, null]
+      : t.functionName === null ? [noneKind, null] : [abi.FUNCTION_KIND_NAMED, t.functionName]));
   }
 
   /** SourceMap.hermesPosition from the cache: [line, column] of a Hermes crash frame, or null. */

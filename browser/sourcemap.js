@@ -31,6 +31,27 @@ function indexable(values) {
   return Array.isArray(values) || ArrayBuffer.isView(values) ? values : Array.from(values);
 }
 
+/**
+ * [kind, name] at each (line, col) of a SourceMap or a SourceMapCache (`owner`), through
+ * `exportName` (the **function_names** result; kind `abi.FUNCTION_KIND_*`).
+ */
+export function functionAnswers(owner, exportName, lines, cols) {
+  const out = [];
+  const rt = owner._rt;
+  const decoder = new TextDecoder();
+  SourceMap.prototype._pairBatches.call(owner, lines, cols, exportName, [], (start, count) => {
+    const { records, text } = wire.decodeFunctionNames(rt.resultView(), count);
+    for (let i = 0, r = 0; i < count; i++, r += wire.FUNCTION_NAME_WORDS) {
+      const kind = records[r + wire.FUNCTION_NAME_KIND];
+      const off = records[r + wire.FUNCTION_NAME_OFFSET];
+      const len = records[r + wire.FUNCTION_NAME_LENGTH];
+      out[start + i] = [kind, kind === abi.FUNCTION_KIND_NAMED ? decoder.decode(text.subarray(off, off + len))
+        : kind === abi.FUNCTION_KIND_ANONYMOUS ? "<anonymous>" : null];
+    }
+  });
+  return out;
+}
+
 /** `hermesPosition` of a SourceMap or a SourceMapCache (`owner`), through `exportName`. */
 export function hermesPosition(owner, exportName, functionId, offset, segment) {
   for (const v of [functionId, offset, segment]) {
@@ -144,25 +165,12 @@ export class SourceMap extends HandleOwner {
     return hermesPosition(this, "pysym_sourcemap_hermes_column", functionId, offset, segment);
   }
 
-  /** `functionNames` with each answer's kind (`abi.FUNCTION_KIND_*`; 3: no answer). */
+  /** `functionNames` with each answer's kind (`abi.FUNCTION_KIND_*`). */
   _enclosing(lines, cols) {
     if (!this._generated && !this.hasScopes && !this.hasFunctionMaps) {
       throw new PysymError("functionNames needs the generated file: call setGeneratedSource first");
     }
-    const out = [];
-    const rt = this._rt;
-    const decoder = new TextDecoder();
-    this._pairBatches(lines, cols, "pysym_sourcemap_function_names", [], (start, count) => {
-      const { records, text } = wire.decodeFunctionNames(rt.resultView(), count);
-      for (let i = 0, r = 0; i < count; i++, r += wire.FUNCTION_NAME_WORDS) {
-        const kind = records[r + wire.FUNCTION_NAME_KIND];
-        const off = records[r + wire.FUNCTION_NAME_OFFSET];
-        const len = records[r + wire.FUNCTION_NAME_LENGTH];
-        out[start + i] = [kind, kind === abi.FUNCTION_KIND_NAMED ? decoder.decode(text.subarray(off, off + len))
-          : kind === abi.FUNCTION_KIND_ANONYMOUS ? "<anonymous>" : null];
-      }
-    });
-    return out;
+    return functionAnswers(this, "pysym_sourcemap_function_names", lines, cols);
   }
 
   /**

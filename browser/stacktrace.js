@@ -170,9 +170,10 @@ export class ResolvedMap {
    */
   scopesReady() {
     const sm = this.sourcemap;
-    // a map whose `scopes` field or function maps name positions needs no generated file
-    // (a SourceMapCache has the flags but no functionNames: its tokens name instead)
-    const namesItself = Boolean(sm.hasScopes || sm.hasFunctionMaps) && typeof sm.functionNames === "function";
+    // a map whose `scopes` field or function maps name positions needs no generated file;
+    // a SourceMapCache names what it was built with (it takes no generated file)
+    const namesItself = Boolean(sm.hasScopes || sm.hasFunctionMaps || sm.hasFunctionNames)
+      && typeof sm.functionNames === "function";
     if (this.generated === null || this.generated === undefined || this._failed) return namesItself;
     if (typeof sm.setGeneratedSource !== "function") return namesItself;
     if (this._bytes === null) this._bytes = new TextEncoder().encode(this.generated);
@@ -259,10 +260,12 @@ export function symbolicateFrames(lines, resolver, context = null) {
       idxs.forEach((i, k) => { if (frames[i].evalOrigin === null) named.push(k); });
       const ls = named.map((k) => lines0[k]);
       const cs = named.map((k) => cols0[k]);
-      const found = typeof rm.sourcemap._enclosing === "function"
-        ? rm.sourcemap._enclosing(ls, cs) : rm.sourcemap.functionNames(ls, cs).map((n) => [0, n]);
-      // kind 3: no function map answers here and there are no scopes (the other rules apply)
-      named.forEach((k, j) => { if (found[j][0] !== 3) scopeNames.set(idxs[k], found[j][1]); });
+      const sm = rm.sourcemap;
+      // a cache's lookups carry the answers already (SourceMapCache._enclosingOf)
+      const answers = typeof sm._enclosingOf === "function" ? sm._enclosingOf(named.map((k) => found[k]))
+        : typeof sm._enclosing === "function" ? sm._enclosing(ls, cs) : sm.functionNames(ls, cs).map((n) => [0, n]);
+      // no answer: no function map answers here and there are no scopes (the other rules apply)
+      named.forEach((k, j) => { if (answers[j][0] !== abi.FUNCTION_KIND_NO_ANSWER) scopeNames.set(idxs[k], answers[j][1]); });
     }
   }
 

@@ -283,7 +283,7 @@ export function decodeLocations(bytes) {
   return { n, records, m, nameIds, strings };
 }
 
-/** Pysym_sourcemap_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */
+/** Pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */
 export function decodeFunctionNames(bytes, count) {
   let at = 0;
   const records = u32s(bytes, at, count * FUNCTION_NAME_WORDS);

@@ -88,6 +88,8 @@ FUNCTION_KIND_TOP_LEVEL = 0
 FUNCTION_KIND_ANONYMOUS = 1
 #: function name record kind: a named function (its name in the result's text)
 FUNCTION_KIND_NAMED = 2
+#: function name record kind: no answer (function maps only, none covers the position; or a cache without scopes)
+FUNCTION_KIND_NO_ANSWER = 3
 #: pysym_js_parse_trace and pysym_js_find_links offsets in UTF-8 bytes
 UNITS_UTF8 = 0
 #: pysym_js_parse_trace and pysym_js_find_links offsets in code points
@@ -209,6 +211,7 @@ EXPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('pysym_smcache_token_columns', ('h: i32', 'start: i32', 'count: i32', 'out: i32'), ('i32',)),
     ('pysym_symcache_from_bytes_unchecked', ('ptr: i32', 'len: i32', 'out: i32'), ('i32',)),
     ('pysym_smcache_hermes_column', ('h: i32', 'segment: i32', 'function: i32', 'offset: i32', 'out: i32'), ('i32',)),
+    ('pysym_smcache_function_names', ('h: i32', 'ptr: i32', 'count: i32', 'out: i32'), ('i32',)),
     ('pysym_sourcemap_lookup_distinct', ('h: i32', 'ptr: i32', 'count: i32', 'bias: i32', 'out: i32'), ('i32',)),
 )
 

@@ -272,6 +272,20 @@ def _pair_batches(owner: HandleOwner, lines: Any, cols: Any, export: str,
         yield start, stop, raw
 
 
+def _function_answers(raw: bytes, count: int) -> List[Tuple[int, Optional[str]]]:
+    """(kind, name) of each record of a **function_names** result (maps and caches)."""
+    found = _wire.decode_function_names(raw, count)
+    text = found.text
+    cols = _wire.function_name_columns(found.records)
+    out: List[Tuple[int, Optional[str]]] = []
+    for kind, off, size in zip(cols.kind, cols.offset, cols.length):
+        if kind == _abi.FUNCTION_KIND_NAMED:
+            out.append((kind, text[off : off + size].decode("utf-8", "replace")))
+        else:
+            out.append((kind, "<anonymous>" if kind == _abi.FUNCTION_KIND_ANONYMOUS else None))
+    return out
+
+
 def _in_range(line: int, col: int) -> bool:
     """Whether a generated position can be in a map (u32 line and column); a negative one
     is the caller's mistake (ValueError), a larger one is just not mapped."""
@@ -296,6 +310,8 @@ class _MapFields(HandleOwner):
     _sources: StringTable
     _file: Optional[str]
     _debug_id: Optional[str]
+    #: source index -> (its sourcesContent as UTF-8, line starts, line ends), or None
+    _line_index: Dict[int, Optional[Tuple[bytes, "array.array[int]", "array.array[int]"]]]
 
     def _call(self, name: str, *args: int) -> int:
         """Calls export ``name`` on this object's handle (status checked)."""
@@ -386,6 +402,38 @@ class _MapFields(HandleOwner):
             if self._call(self._CONTENT_EXPORT, idx, rt.out_slot) == 0:
                 return None
             return rt.result_bytes().decode("utf-8")
+
+    def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
+        """Line ``line`` (0-based) of a source with up to ``context`` lines around it.
+
+        The first call for a source copies its text out of the module once and indexes
+        its lines; later calls decode only the lines they return (a trace asks for a few
+        lines of large sources, once per frame). The host keeps at most one copy of
+        each source asked for: together, no more than the map's ``sourcesContent``."""
+        idx = self._source_index(source)
+        if idx is None or line < 0:
+            return None
+        context = max(0, context)
+        if idx in self._line_index:
+            index = self._line_index[idx]
+        else:
+            rt = self._rt
+            with rt.lock:
+                if self._call(self._CONTENT_EXPORT, idx, rt.out_slot) == 0:
+                    self._line_index[idx] = None
+                    return None
+                text = rt.result_bytes()
+            index = self._line_index[idx] = (text,) + _index_lines(text)
+        if index is None:
+            return None
+        text, starts, ends = index
+        if line >= len(starts):
+            return None
+        first = max(0, line - context)
+        last = min(len(starts) - 1, line + context)
+        lines = _LINE_BREAK.split(text[starts[first] : ends[last]].decode("utf-8"))
+        at = line - first
+        return SourceContext(lines[:at], lines[at], lines[at + 1 :])
 
 
 class SourceMap(_MapFields):
@@ -502,20 +550,14 @@ class SourceMap(_MapFields):
         return [name for _, name in self._enclosing(lines, cols)]
 
     def _enclosing(self, lines: Any, cols: Any) -> List[Tuple[int, Optional[str]]]:
-        """:meth:`function_names` with each answer's kind (``_abi.FUNCTION_KIND_*``; 3: no
-        answer, a position no function map covers when there are no scopes)."""
+        """:meth:`function_names` with each answer's kind (``_abi.FUNCTION_KIND_*``;
+        ``FUNCTION_KIND_NO_ANSWER``: a position no function map covers when there are no
+        scopes)."""
         if self._generated is None and not self.has_scopes and not self.has_function_maps:
             raise ValueError("function_names needs the generated file: call set_generated_source first")
         out: List[Tuple[int, Optional[str]]] = []
         for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_function_names"):
-            found = _wire.decode_function_names(raw, stop - start)
-            text = found.text
-            cols = _wire.function_name_columns(found.records)
-            for kind, off, size in zip(cols.kind, cols.offset, cols.length):
-                if kind == _abi.FUNCTION_KIND_NAMED:
-                    out.append((kind, text[off : off + size].decode("utf-8", "replace")))
-                else:
-                    out.append((kind, "<anonymous>" if kind == _abi.FUNCTION_KIND_ANONYMOUS else None))
+            out.extend(_function_answers(raw, stop - start))
         return out
 
     def function_name(self, line: int, col: int) -> Optional[str]:
@@ -580,38 +622,6 @@ class SourceMap(_MapFields):
                 self._call("pysym_sourcemap_strings", _abi.STRINGS_NAMES, rt.out_slot)
                 names = self._names = StringTable(rt.result_bytes())
         return names
-
-    def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
-        """Line ``line`` (0-based) of a source with up to ``context`` lines around it.
-
-        The first call for a source copies its text out of the module once and indexes
-        its lines; later calls decode only the lines they return (a trace asks for a few
-        lines of large sources, once per frame). The host keeps at most one copy of
-        each source asked for: together, no more than the map's ``sourcesContent``."""
-        idx = self._source_index(source)
-        if idx is None or line < 0:
-            return None
-        context = max(0, context)
-        if idx in self._line_index:
-            index = self._line_index[idx]
-        else:
-            rt = self._rt
-            with rt.lock:
-                if self._call("pysym_sourcemap_source_content", idx, rt.out_slot) == 0:
-                    self._line_index[idx] = None
-                    return None
-                text = rt.result_bytes()
-            index = self._line_index[idx] = (text,) + _index_lines(text)
-        if index is None:
-            return None
-        text, starts, ends = index
-        if line >= len(starts):
-            return None
-        first = max(0, line - context)
-        last = min(len(starts) - 1, line + context)
-        lines = _LINE_BREAK.split(text[starts[first] : ends[last]].decode("utf-8"))
-        at = line - first
-        return SourceContext(lines[:at], lines[at], lines[at + 1 :])
 
     # -- lookups -------------------------------------------------------------------
 

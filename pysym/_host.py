@@ -678,7 +678,8 @@ class Runtime:
         self._local: Any = threading.local() if getattr(self.engine, "thread_bound", False) else None
         self._shared: Optional[_Live] = None
         #: (instance serial, free export, handle) of objects collected without close()
-        self._free_later: List[Tuple[int, str, int]] = []
+        # (instance serial, free export, handle, what must happen before the free)
+        self._free_later: List[Tuple[int, str, int, Optional[Callable[[], bool]]]] = []
         _runtimes.add(self)
 
     def _after_fork(self) -> None:
@@ -774,21 +775,29 @@ class Runtime:
         """Throws the instance away; objects rebuild in a fresh one on next use."""
         self._set_live(None)
 
-    def free_later(self, serial: int, export: str, handle: int) -> None:
+    def free_later(self, serial: int, export: str, handle: int,
+                   before: Optional[Callable[[], bool]] = None) -> None:
         """Frees ``handle`` at the next call in instance ``serial`` (safe in finalisers:
-        only appends to a list)."""
-        self._free_later.append((serial, export, handle))
+        only appends to a list), after ``before()`` (see :meth:`free`)."""
+        self._free_later.append((serial, export, handle, before))
+
+    def free(self, export: str, handle: int, before: Optional[Callable[[], bool]] = None) -> None:
+        """Frees ``handle`` in the live instance; ``before()`` first undoes what the host
+        did to the object's memory (a file mapped over it). If it cannot, the object is
+        left allocated (a leak, but no memory of the allocator's is then a hole)."""
+        if before is None or before():
+            self.call(export, handle)
 
     def _free_collected(self) -> None:
         pending, self._free_later = self._free_later, []
         live = self.live
         work, last = self._work, self._last_input  # the budget of the call under way
-        for serial, export, handle in pending:
+        for serial, export, handle, before in pending:
             # Handles of a discarded instance went with it; on wasmer, another thread's
             # instance cannot be called from here: left to that instance's end.
             if live is not None and serial == live.serial:
                 try:
-                    self.call(export, handle)
+                    self.free(export, handle, before)
                 except Exception:  # noqa: BLE001 - a failed free only leaks module memory
                     pass
         self._work, self._last_input = work, last
@@ -963,7 +972,8 @@ class Runtime:
         ptr = self.call("pysym_alloc", length)
         if ptr == 0:
             self.call("pysym_alloc_failure")
-            raise MemoryLimitError("the module cannot allocate %d bytes for the input" % length)
+            raise MemoryLimitError("the module cannot allocate %d bytes for the input (memory limit %d bytes)"
+                                   % (length, self.limits.memory))
         self._work += length
         return ptr
 
@@ -973,7 +983,8 @@ class Runtime:
         ptr = self.call("pysym_input_buffer", length)
         if ptr == 0:
             self.call("pysym_alloc_failure")
-            raise MemoryLimitError("the module cannot allocate %d bytes for arguments" % length)
+            raise MemoryLimitError("the module cannot allocate %d bytes for arguments (memory limit %d bytes)"
+                                   % (length, self.limits.memory))
         self.instance.write(ptr, data)
         self._work += length
         return ptr
@@ -1000,6 +1011,11 @@ class HandleOwner:
 
     def _load(self) -> int:
         raise NotImplementedError
+
+    def _before_free(self, serial: int) -> Optional[Callable[[], bool]]:
+        """What must happen before the handle of instance ``serial`` is freed (None:
+        nothing); it must not refer to ``self`` (it may run after a finaliser)."""
+        return None
 
     def _open(self, read: Callable[[], None]) -> None:
         """Loads the object, then ``read()``s what the host keeps of it; on any failure the
@@ -1033,8 +1049,8 @@ class HandleOwner:
                 live = rt.live
                 handle = self._handles.get(live.serial) if live is not None else None
                 self._handles.clear()
-                if handle is not None:
-                    rt.call(self._FREE_EXPORT, handle)
+                if handle is not None and live is not None:
+                    rt.free(self._FREE_EXPORT, handle, self._before_free(live.serial))
         finally:
             if self._pinned is not None:
                 self._pinned.close()
@@ -1054,7 +1070,7 @@ class HandleOwner:
                 return
             self._closed = True
             for serial, handle in self._handles.items():
-                self._rt.free_later(serial, self._FREE_EXPORT, handle)
+                self._rt.free_later(serial, self._FREE_EXPORT, handle, self._before_free(serial))
             self._handles.clear()
             if self._pinned is not None:
                 self._pinned.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import collections
 import contextlib
+import functools
 import gc
 import itertools
 import json
@@ -262,6 +263,9 @@ class SymCache(HandleOwner):
         #: a disk cache entry read straight into the module: (size, CRC-32, stamp)
         self._entry = entry
         self._entry_read = False
+        #: instance serial -> the entry mapped over its memory (_pagemap): the instance
+        #: (weakly: a discarded one takes its mappings with it), ptr, size
+        self._mapped: Dict[int, Tuple[Callable[[], Any], int, int]] = {}
         if data is None:
             assert path is not None
             self._pinned = PinnedFile(path)  # reloads read these very bytes (_host.PinnedFile)
@@ -391,7 +395,19 @@ class SymCache(HandleOwner):
         size, crc, stamp = self._entry
         with self._pinned.using("SymCache") as pf:
             ptr = rt.alloc_input(size)
-            view = rt.current().instance.memory_view(ptr, size) if hasattr(os, "preadv") else None
+            live = rt.current()
+            if live.instance.map_file(ptr, size, pf.fd):
+                # Pages are read as look-ups touch them, so the file must be the one the
+                # cache vouched for at every read (the stamp has the ctime: any write).
+                if file_stamp(os.fstat(pf.fd)) == stamp:
+                    self._mapped = {s: m for s, m in self._mapped.items() if m[0]() is not None}
+                    self._mapped[live.serial] = (weakref.ref(live.instance), ptr, size)
+                    self._entry_read = True
+                    return ptr
+                if live.instance.unmap_file(ptr, size):
+                    rt.call("pysym_free", ptr, size)
+                raise FileChangedError("%s changed on disk since this SymCache was opened" % self._pinned.path)
+            view = live.instance.memory_view(ptr, size) if hasattr(os, "preadv") else None
             if view is None:  # (an engine without a direct view: one copy)
                 data = pf.read(0, size)
                 rt.current().instance.write(ptr, data)
@@ -417,12 +433,28 @@ class SymCache(HandleOwner):
         self._entry_read = True
         return ptr
 
+    def _before_free(self, serial: int) -> Optional[Callable[[], bool]]:
+        mapped = self._mapped.pop(serial, None)
+        instance = mapped[0]() if mapped is not None else None
+        if instance is None:
+            return None
+        assert mapped is not None
+        unmap: Callable[[], bool] = functools.partial(instance.unmap_file, mapped[1], mapped[2])
+        return unmap
+
     def _load(self) -> int:
         rt = self._rt
         live = rt.current()
         if self._data is None and self._entry is not None:
             ptr = self._read_entry(rt)
-            status = rt.call("pysym_symcache_from_bytes_unchecked", ptr, self._entry[0], rt.out_slot)
+            status = -1
+            try:
+                status = rt.call("pysym_symcache_from_bytes_unchecked", ptr, self._entry[0], rt.out_slot)
+            finally:
+                if status < 0:
+                    # The module freed the memory (it owns it whatever the outcome): pages
+                    # put back now would wipe the allocator's records, so it stays mapped.
+                    self._mapped.pop(live.serial, None)
         elif self._data is not None:
             ptr = rt.put_input(self._data)
             export = "pysym_symcache_from_bytes_unchecked" if self._unchecked else "pysym_symcache_from_bytes"

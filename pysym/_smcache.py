@@ -8,7 +8,17 @@ import os
 from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _abi, _wire
-from ._api import GREATEST_LOWER_BOUND, SourceMap, Token, _in_range, _MapFields, _pair_batches, _token, _tokens_of
+from ._api import (
+    GREATEST_LOWER_BOUND,
+    SourceMap,
+    Token,
+    _function_answers,
+    _in_range,
+    _MapFields,
+    _pair_batches,
+    _token,
+    _tokens_of,
+)
 from ._errors import FileChangedError, InvalidInputError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
 
@@ -69,6 +79,7 @@ class SourceMapCache(_MapFields):
         self._source_list: Optional[StringTable] = None
         #: (table kind, index) -> entry, read one at a time before the whole table is
         self._singles: Dict[Tuple[int, int], Optional[str]] = {}
+        self._line_index = {}
         try:
             self._open(lambda: None)  # _load keeps what the first load gives
         except BaseException:
@@ -237,6 +248,7 @@ class SourceMapCache(_MapFields):
         #: whether lookups name functions: the cache holds function scopes (of the
         #: generated file, or the map's ``scopes`` field) or Metro function maps
         self.has_function_names = bool(flags & (_abi.SMCACHE_FLAG_SCOPES | _abi.SMCACHE_FLAG_FUNCTION_MAPS))
+        self._scope_names = bool(flags & _abi.SMCACHE_FLAG_SCOPES)
         #: the map has Metro's ``x_facebook_sources`` function maps (as :class:`SourceMap`'s)
         self.has_function_maps = bool(flags & _abi.SMCACHE_FLAG_FUNCTION_MAPS)
         #: the map's ``scopes`` field names positions (as :class:`SourceMap`'s)
@@ -366,6 +378,49 @@ class SourceMapCache(_MapFields):
                 name = words[j + f_name]
                 out.append(_token(words[j], words[j + 1], sources[words[j + 2]], words[j + 3], words[j + 4],
                                   None if name == _NONE else names[name], self._function(function, True)))
+        return out
+
+    def function_names(self, lines: Any, cols: Any) -> List[Optional[str]]:
+        """:meth:`SourceMap.function_names` for the map the cache was built from (with the
+        generated file it was given): the enclosing function's original name,
+        ``"<anonymous>"``, or ``None`` for top-level code (and where no function map
+        answers and the cache has no scopes). Needs :attr:`has_function_names`."""
+        return [name for _, name in self._enclosing(lines, cols)]
+
+    def function_name(self, line: int, col: int) -> Optional[str]:
+        """:meth:`function_names` for one position."""
+        return self.function_names([line], [col])[0]
+
+    def _enclosing(self, lines: Any, cols: Any) -> List[Tuple[int, Optional[str]]]:
+        """:meth:`function_names` with each answer's kind, as :meth:`SourceMap._enclosing`
+        gives them (what the stack-trace naming reads)."""
+        if not self.has_function_names:
+            raise ValueError("function_names needs a cache built with the generated file, a map with a `scopes` "
+                             "field or Metro function maps")
+        out: List[Tuple[int, Optional[str]]] = []
+        with self._reading():
+            batches = list(_pair_batches(self, lines, cols, "pysym_smcache_function_names"))
+        for start, stop, raw in batches:
+            out.extend(_function_answers(raw, stop - start))
+        return out
+
+    def _enclosing_of(self, tokens: List[Optional[Token]]) -> List[Tuple[int, Optional[str]]]:
+        """:meth:`_enclosing` at the positions ``tokens`` came from (:meth:`lookup_many`,
+        greatest lower bound), from their ``function_name``: the module computed it with
+        the token, so a trace names its frames without a second crossing (and the pages it
+        would read again). The kind tells what the trace needs: no answer (also for a
+        ``None`` token), top-level code, or a name (``FUNCTION_KIND_NAMED``, anonymous
+        included)."""
+        # the cache's flags tell top-level code (it has scopes) from no answer
+        none_kind = _abi.FUNCTION_KIND_TOP_LEVEL if self._scope_names else _abi.FUNCTION_KIND_NO_ANSWER
+        out: List[Tuple[int, Optional[str]]] = []
+        for t in tokens:
+            if t is None:
+                out.append((_abi.FUNCTION_KIND_NO_ANSWER, None))
+            elif t.function_name is None:
+                out.append((none_kind, None))
+            else:
+                out.append((_abi.FUNCTION_KIND_NAMED, t.function_name))
         return out
 
     def __iter__(self) -> Iterator[Token]:

@@ -32,6 +32,10 @@ frame above).  The names are chosen, in order (:func:`symbolicate_frames`):
    function (Node's fallback).
 3. the printed name, unchanged.
 
+A :class:`pysym.SourceMapCache` names frames as the map it was built from does when given
+the minified file the cache was built with (:meth:`pysym.SourceMapCache.function_names`:
+rules 0 and 1 from what the cache holds, then 2 and 3).
+
 Untrusted traces
 ----------------
 A trace comes straight from a crashing client: it is parsed inside the sandbox (the
@@ -119,7 +123,7 @@ _RECORD_WORDS = _wire.TRACE_WORDS
 _NO_SPAN = _wire.NONE
 _UNITS_CODE_POINTS = _abi.UNITS_CODE_POINTS
 #: pysym_sourcemap_function_names kind: no function map covers the position, no scopes
-_FUNCTION_NO_ANSWER = 3
+_FUNCTION_NO_ANSWER = _abi.FUNCTION_KIND_NO_ANSWER
 
 
 def _frame_of(line: str, words: "array.array[int]", at: int, count: int) -> Frame:
@@ -219,9 +223,11 @@ def parse_stacktrace(text: str) -> List[Line]:
 class ResolvedMap:
     """What a map resolver returns for a frame URL.
 
-    ``sourcemap`` is a :class:`pysym.SourceMap` (anything with ``lookup(line, col)``,
-    ``source_context``); ``generated`` is the text of the generated JavaScript file when
-    known: frames then take their function names from its scopes (module docstring).
+    ``sourcemap`` is a :class:`pysym.SourceMap` or a :class:`pysym.SourceMapCache` (anything
+    with ``lookup(line, col)``, ``source_context``); ``generated`` is the text of the
+    generated JavaScript file when known: frames then take their function names from its
+    scopes (module docstring). A cache takes no generated file: it names frames from what
+    it was built with, as the map it was built from names them.
     """
 
     sourcemap: Any
@@ -234,11 +240,11 @@ class ResolvedMap:
         """Hands the generated text to the map (a no-op when it already has it: two
         generated files may share one map); False without scope names."""
         give = getattr(self.sourcemap, "set_generated_source", None)
-        # a map whose `scopes` field or function maps name positions needs no generated file
         sm = self.sourcemap
-        # (a SourceMapCache has the flags but no function_names: its tokens name instead)
-        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False)) \
-            and hasattr(sm, "function_names")
+        # a map whose `scopes` field or function maps name positions needs no generated
+        # file; a SourceMapCache names what it was built with (it takes no generated file)
+        names_itself = bool(getattr(sm, "has_scopes", False) or getattr(sm, "has_function_maps", False)
+                            or getattr(sm, "has_function_names", False)) and hasattr(sm, "function_names")
         if self.generated is None or give is None or self._failed:
             return names_itself
         if self._bytes is None:
@@ -357,8 +363,12 @@ def symbolicate_frames(
             # the eval frames' positions are their origins: not named by scopes
             named = [k for k, i in enumerate(idxs) if frames[i].eval_origin is None]
             enclosing = getattr(rm.sourcemap, "_enclosing", None)
+            of_tokens = getattr(rm.sourcemap, "_enclosing_of", None)
             ls, cs = [lines0[k] for k in named], [cols0[k] for k in named]
-            if enclosing is not None:
+            if of_tokens is not None:
+                # a cache's lookups carry the answers already (SourceMapCache._enclosing_of)
+                answers = of_tokens([found[k] for k in named])
+            elif enclosing is not None:
                 answers = enclosing(ls, cs)
             else:
                 answers = [(0, n) for n in rm.sourcemap.function_names(ls, cs)]

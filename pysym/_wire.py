@@ -495,7 +495,9 @@ def decode_locations(data: bytes) -> Locations:
 
 
 class FunctionNames(NamedTuple):
-    """pysym_sourcemap_function_names: a record per position, then the names' UTF-8 bytes"""
+    """pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8
+    bytes
+    """
 
     records: "array.array[int]"
     text: bytes

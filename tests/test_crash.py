@@ -12,6 +12,7 @@ libc6-dbg ``/usr/lib/debug/.build-id``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 from crash_programs import PROGRAMS, build_id, build_programs, load_span, run
@@ -675,11 +676,26 @@ def test_process_killed_mid_write_leaves_no_entry(crash: Crash, engine: str, tmp
     p = _worker(crash, tmp_path, "hang", go, cache)
     try:
         deadline = time.monotonic() + 120
-        # written and flushed, stopped before the rename
-        while not [t for t in cache.rglob(".tmp-*") if t.stat().st_size > 0] and time.monotonic() < deadline:
+
+        def written() -> Set[Path]:
+            found = set()
+            for t in cache.rglob(".tmp-*"):
+                with contextlib.suppress(FileNotFoundError):
+                    if t.stat().st_size > 0:
+                        found.add(t)
+            return found
+
+        # Written and flushed, stopped before the rename: a .tmp- file that stays (the
+        # format and digest memos also pass through .tmp- files, renamed at once).
+        before: Set[Path] = set()
+        while time.monotonic() < deadline:
             assert p.poll() is None
-            time.sleep(0.01)
-        tmp = list(cache.rglob(".tmp-*"))
+            now = written()
+            if now & before:
+                break
+            before = now
+            time.sleep(0.05)
+        tmp = sorted(written() & before)
         assert tmp and tmp[0].stat().st_size > 0
     finally:
         os.kill(p.pid, signal.SIGKILL)

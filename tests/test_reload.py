@@ -341,7 +341,7 @@ def test_collected_objects_are_freed_at_the_next_call(engine):
     handle = sm._handles[_serial(rt)]
     del sm
     gc.collect()
-    assert rt._free_later == [(_serial(rt), "pysym_sourcemap_free", handle)]
+    assert rt._free_later == [(_serial(rt), "pysym_sourcemap_free", handle, None)]
     other = pysym.SourceMap.from_bytes(NEW_MAP, runtime=rt)  # a call: drains the queue
     assert rt._free_later == []
     if other._handles[_serial(rt)] != handle:  # the slot may be reused at once

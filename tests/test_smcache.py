@@ -66,6 +66,7 @@ def test_lookups_equal_sourcemap_everywhere(engine: str, name: str, tmp_path: Pa
         assert len(cache) == len(sm) and cache.sources == sm.sources and cache.names == sm.names
         assert (cache.file, cache.debug_id, cache.ignore_list) == (sm.file, sm.debug_id, sm.ignore_list)
         functions = sm.function_names(lines, cols)
+        assert cache._enclosing(lines, cols) == sm._enclosing(lines, cols)
         for bias in (pysym.GREATEST_LOWER_BOUND, pysym.LEAST_UPPER_BOUND):
             want = sm.lookup_many(lines, cols, bias)
             got = cache.lookup_many(lines, cols, bias)
@@ -130,6 +131,8 @@ def test_hostile_cache_bytes_give_typed_errors(engine: str) -> None:
             with pysym.SourceMapCache.from_bytes(data) as c:
                 c.lookup_many([0, 1, 2, 3] * 20, list(range(0, 800, 10)))
                 c.lookup(1, 5)
+                if c.has_function_names:
+                    c.function_names([0, 1, 2, 3] * 20, list(range(0, 800, 10)))
                 assert len(list(c)) == len(c)
                 assert len(c.names) >= 0 and len(c.ignore_list) >= 0
             answered += 1

@@ -59,6 +59,9 @@ def _same_as_map(sm: pysym.SourceMap, cache: pysym.SourceMapCache, line_ends: Li
         sm.has_function_maps, sm.has_scopes, sm.function_maps_problem)
     lines, cols = _positions(sm, line_ends)
     functions = _want_functions(sm, lines, cols)
+    if cache.has_function_names:
+        # the kinds too (top level, anonymous, named, no answer), as the trace naming reads them
+        assert cache._enclosing(lines, cols) == sm._enclosing(lines, cols)
     named = 0
     for bias in (pysym.GREATEST_LOWER_BOUND, pysym.LEAST_UPPER_BOUND):
         want = sm.lookup_many(lines, cols, bias)
@@ -279,6 +282,8 @@ def test_hostile_metro_cache_bytes_give_typed_errors(engine: str) -> None:
                     c.lookup(0, 962)
                     for fid in (0, 3, 18, 19):
                         c.hermes_position(fid, 1)
+                    if c.has_function_names:
+                        c.function_names(lines, cols)
                 answered += 1
             except pysym.InvalidInputError as e:
                 assert "source map cache" in str(e)
@@ -288,13 +293,16 @@ def test_hostile_metro_cache_bytes_give_typed_errors(engine: str) -> None:
         assert c.lookup(0, 962).function_name == "items.reduce$argument_0"  # type: ignore[union-attr]
 
 
-def test_a_cache_in_a_trace_resolver_keeps_working(engine: str) -> None:
-    """symbolicate_trace with a SourceMapCache for the bundle: the cache's new flags
-    (has_function_maps) must not send it down SourceMap's function_names path."""
+def test_a_cache_in_a_trace_resolver_names_as_the_map(engine: str) -> None:
+    """symbolicate_trace with a SourceMapCache for the bundle: the frames the map gives,
+    named by the function maps (tests/test_smcache_trace.py compares every frame)."""
     from pysym._stacktrace import symbolicate_trace
 
     text = (DATA / "trace_bytecode.txt").read_text("utf-8")
-    with pysym.SourceMapCache.from_sourcemap(BYTECODE_MAP.read_bytes()) as cache:
-        assert cache.has_function_maps and not hasattr(cache, "function_names")
+    with pysym.SourceMapCache.from_sourcemap(BYTECODE_MAP.read_bytes()) as cache, \
+            pysym.SourceMap.from_bytes(BYTECODE_MAP.read_bytes()) as sm:
+        assert cache.has_function_maps and cache.has_function_names
         out = symbolicate_trace(text, lambda url: cache if url == "index.android.bundle" else None, context=None)
+        want = symbolicate_trace(text, lambda url: sm if url == "index.android.bundle" else None, context=None)
+    assert out == want
     assert "src/cart.js:11:22" in out

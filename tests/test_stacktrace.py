@@ -1,16 +1,20 @@
 """JavaScript stack-trace parsing and symbolication logic.
 
 The symbolication tests use a tiny in-test map: as a real :class:`pysym.SourceMap` when
-the generated text is given (function names then come from the module's scopes), and with
-a brute-force lookup where the tests count the host's calls; tests/test_cli.py runs the
-bundled sample.
+the generated text is given (function names then come from the module's scopes), as a
+:class:`pysym.SourceMapCache` built from that map and text (in memory and read by pages
+from a file: the same golden output), and with a brute-force lookup where the tests count
+the host's calls; tests/test_cli.py runs the bundled sample. tests/test_smcache_trace.py
+compares every frame of map and cache on the real bundles.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
 from strategies import vlq_encode
@@ -298,6 +302,11 @@ class TinyMap:
 
 def real(tm: TinyMap) -> pysym.SourceMap:
     """The same tokens as a real source map."""
+    return pysym.SourceMap.from_bytes(real_bytes(tm))
+
+
+def real_bytes(tm: TinyMap) -> bytes:
+    """The JSON of :func:`real`'s map."""
     sources = sorted({t.src for t in tm.tokens if t.src is not None} | set(tm.contents))
     names = sorted({t.name for t in tm.tokens if t.name is not None})
     lines: List[List[str]] = []
@@ -319,7 +328,29 @@ def real(tm: TinyMap) -> pysym.SourceMap:
     mappings = ";".join(",".join(x.split(":")[1] for x in segs) for segs in lines)
     doc = {"version": 3, "sources": sources, "names": names, "mappings": mappings,
            "sourcesContent": [tm.contents.get(src) for src in sources]}
-    return pysym.SourceMap.from_bytes(json.dumps(doc))
+    return json.dumps(doc).encode()
+
+
+#: How a golden trace test opens its map: the SourceMap given the generated text, or a
+#: SourceMapCache built from both (its bytes, or a file read by pages).
+FORMS = ["map", "cache", "paged"]
+
+
+@contextlib.contextmanager
+def opened(tm: TinyMap, gen: str, form: str, tmp_path: Path) -> Iterator[Any]:
+    """What a resolver returns for ``tm``'s file in ``form``: the frames must not differ."""
+    if form == "map":
+        with real(tm) as sm:
+            yield ResolvedMap(sm, gen)
+        return
+    cache = pysym.SourceMapCache.from_sourcemap(real_bytes(tm), gen, sources_content=True)
+    if form == "paged":
+        cache.write(tmp_path / "tiny.smcache")
+        cache.close()
+        cache = pysym.SourceMapCache.from_path(tmp_path / "tiny.smcache")
+    with cache:
+        # the generated text is ignored: the cache holds the scopes it was built with
+        yield ResolvedMap(cache, gen)
 
 
 # generated:  function a(b){return b.x.y}function c(){return a(null)}c();
@@ -366,9 +397,10 @@ TRACE = (
 )
 
 
-def test_symbolicate_v8_trace_with_generated_text(engine: str) -> None:
-    with real(tiny()) as sm:
-        resolver = lambda url: ResolvedMap(sm, GEN) if url.endswith("/y.min.js") else None  # noqa: E731
+@pytest.mark.parametrize("form", FORMS)
+def test_symbolicate_v8_trace_with_generated_text(engine: str, form: str, tmp_path: Path) -> None:
+    with opened(tiny(), GEN, form, tmp_path) as rm:
+        resolver = lambda url: rm if url.endswith("/y.min.js") else None  # noqa: E731
         out = symbolicate_trace(TRACE, resolver, context=None)
         items = symbolicate_frames(parse_stacktrace(TRACE), resolver)
     assert out.split("\r\n") == [
@@ -402,16 +434,22 @@ def test_function_names_without_generated_text_use_the_caller_site() -> None:
     assert not frames[3].mapped and not frames[4].mapped
 
 
-def test_context_lines() -> None:
-    sm = tiny()
-    out = symbolicate_trace(TRACE, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=0)
+@pytest.mark.parametrize("form", ["tiny"] + FORMS)
+def test_context_lines(form: str, tmp_path: Path) -> None:
+    with contextlib.ExitStack() as stack:
+        rm = ResolvedMap(tiny(), GEN) if form == "tiny" else stack.enter_context(opened(tiny(), GEN, form, tmp_path))
+        _context_lines(rm)
+
+
+def _context_lines(rm: ResolvedMap) -> None:
+    out = symbolicate_trace(TRACE, lambda url: rm if "y.min" in url else None, context=0)
     lines = out.split("\r\n")
     assert lines[1:4] == [
         "    at getY (src/y.js:2:14)",
         "        return obj.x.y;",
         "    at main (src/y.js:5:10)",
     ]
-    out = symbolicate_trace(TRACE, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=1)
+    out = symbolicate_trace(TRACE, lambda url: rm if "y.min" in url else None, context=1)
     lines = out.split("\r\n")
     assert lines[1:5] == [
         "    at getY (src/y.js:2:14)",
@@ -421,13 +459,14 @@ def test_context_lines() -> None:
     ]
 
 
-def test_gecko_trace_keeps_style(engine: str) -> None:
+@pytest.mark.parametrize("form", FORMS)
+def test_gecko_trace_keeps_style(engine: str, form: str, tmp_path: Path) -> None:
     text = (
         "a@https://cdn.example.com/js/y.min.js:1:24\nasync*c@https://cdn.example.com/js/y.min.js:1:49\n"
         "@https://cdn.example.com/js/y.min.js:1:57\nx@https://elsewhere/z.js:1:1"
     )
-    with real(tiny()) as sm:
-        out = symbolicate_trace(text, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=None)
+    with opened(tiny(), GEN, form, tmp_path) as rm:
+        out = symbolicate_trace(text, lambda url: rm if "y.min" in url else None, context=None)
     assert out == "getY@src/y.js:2:14\nasync*main@src/y.js:5:10\n@src/y.js:7:1\nx@https://elsewhere/z.js:1:1"
 
 
@@ -438,10 +477,12 @@ def test_unmappable_positions_are_left_alone() -> None:
     assert out == text  # line 9 has no mappings; column 0 is not a 1-based column
 
 
-def test_eval_frame_maps_its_origin() -> None:
-    sm = tiny()
+@pytest.mark.parametrize("form", ["tiny"] + FORMS)
+def test_eval_frame_maps_its_origin(form: str, tmp_path: Path) -> None:
     line = "    at eval (eval at c (https://cdn.example.com/js/y.min.js:1:49), <anonymous>:1:3)"
-    out = symbolicate_trace(line, lambda url: ResolvedMap(sm, GEN) if "y.min" in url else None, context=None)
+    with contextlib.ExitStack() as stack:
+        rm = ResolvedMap(tiny(), GEN) if form == "tiny" else stack.enter_context(opened(tiny(), GEN, form, tmp_path))
+        out = symbolicate_trace(line, lambda url: rm if "y.min" in url else None, context=None)
     assert out == "    at eval (eval at c (src/y.js:5:10), <anonymous>:1:3)"
 
 
@@ -472,7 +513,8 @@ def test_round_trip_of_unparseable_text() -> None:
     assert symbolicate_trace(text + "\n", lambda url: None, context=3) == text + "\n"
 
 
-def test_utf16_columns_with_characters_outside_the_bmp(engine: str) -> None:
+@pytest.mark.parametrize("form", FORMS)
+def test_utf16_columns_with_characters_outside_the_bmp(engine: str, form: str, tmp_path: Path) -> None:
     # The emoji is one Python character but two UTF-16 units: every later column in the
     # map (and in the trace) is one more than the Python index.
     gen = 'var s="\U0001f600";function a(b){return b.x}'
@@ -486,13 +528,14 @@ def test_utf16_columns_with_characters_outside_the_bmp(engine: str) -> None:
         ],
         {},
     )
-    with real(tm) as sm:
+    with opened(tm, gen, form, tmp_path) as rm:
         trace = "    at a (https://x.org/s.min.js:1:35)"
-        out = symbolicate_trace(trace, lambda url: ResolvedMap(sm, gen), context=None)
+        out = symbolicate_trace(trace, lambda url: rm, context=None)
     assert out == "    at getX (s.js:3:14)"
 
 
-def test_scope_names_of_anonymous_functions_and_constructors(engine: str) -> None:
+@pytest.mark.parametrize("form", FORMS)
+def test_scope_names_of_anonymous_functions_and_constructors(engine: str, form: str, tmp_path: Path) -> None:
     # generated: class a{constructor(){b(()=>c.d)}}  (original: class Cart, arrow inside)
     gen = "class a{constructor(){b(()=>c.d)}}"
     src = "class Cart {\n  constructor() {\n    each(() => x.y);\n  }\n}\n"
@@ -513,8 +556,8 @@ def test_scope_names_of_anonymous_functions_and_constructors(engine: str) -> Non
         "@https://x.org/c.min.js:1:31\n"
         "a@https://x.org/c.min.js:1:23"
     )
-    with real(tm) as sm:
-        out = symbolicate_trace(trace, lambda url: ResolvedMap(sm, gen), context=None)
+    with opened(tm, gen, form, tmp_path) as rm:
+        out = symbolicate_trace(trace, lambda url: rm, context=None)
     # symbolic's names: "<anonymous>" for the arrow, "new Cart" for the constructor
     assert out.split("\n") == [
         "    at c.js:3:18",

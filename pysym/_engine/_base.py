@@ -113,6 +113,17 @@ class Instance(abc.ABC):
         view (the caller copies with :meth:`write`)."""
         return None
 
+    def map_file(self, ptr: int, length: int, fd: int) -> bool:
+        """Maps the first ``length`` bytes of file ``fd`` over linear memory at ``ptr`` (an
+        allocation of whole pages, ``pysym_alloc`` of 64 KiB or more) instead of copying
+        them in; False where the engine cannot (the caller copies). See ``_pagemap.py``."""
+        return False
+
+    def unmap_file(self, ptr: int, length: int) -> bool:
+        """Undoes :meth:`map_file` before the module frees that memory; False if it failed
+        (the instance must then be discarded)."""
+        return False
+
     def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
         """Arm the CPU budget of the following calls: at most ``fuel`` units (about one
         per wasm instruction) and ``timeout`` seconds of wall-clock time from now.

@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from . import Trap
+from . import Trap, _pagemap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
@@ -394,6 +394,15 @@ class WasmtimeInstance(ViewInstance):
         if ms.mem is None:
             return 0
         return int(ffi.wasmtime_memory_data_size(ms.ctx, byref(ms.mem)))
+
+    def map_file(self, ptr: int, length: int, fd: int) -> bool:
+        # The memory never moves (memory_may_move = False), so a mapping stays where it is.
+        ms = self._mem
+        ms.check(ptr, _pagemap.pages(length))
+        return _pagemap.map_file(ms.base, ptr, length, fd)
+
+    def unmap_file(self, ptr: int, length: int) -> bool:
+        return _pagemap.unmap(self._mem.base, ptr, length)
 
     def set_budget(self, fuel: Optional[int], timeout: Optional[float]) -> None:
         _arm(self._mem.ctx, fuel, timeout, self._core.counts_fuel)

@@ -9,6 +9,22 @@ use std::alloc::{alloc, dealloc, Layout};
 /// Alignment of input memory (`pysym_alloc`).
 const INPUT_ALIGN: usize = 8;
 
+/// Inputs of this size or more own whole 4 KiB pages (start and end on a page boundary):
+/// a host may map a file over them (`mmap(MAP_FIXED)`) instead of copying it in, and the
+/// mapping then covers nothing of the allocator's.
+const PAGED_INPUT: usize = 64 * 1024;
+const PAGE: usize = 4096;
+
+/// The layout of an input of `len` bytes.
+fn input_layout(len: usize) -> Option<Layout> {
+    let len = len.max(1);
+    if len >= PAGED_INPUT {
+        Layout::from_size_align(len.checked_add(PAGE - 1)? & !(PAGE - 1), PAGE).ok()
+    } else {
+        Layout::from_size_align(len, INPUT_ALIGN).ok()
+    }
+}
+
 /// The size of the latest allocation request that failed (0: none since last read).
 static mut FAILED_ALLOC: usize = 0;
 
@@ -126,10 +142,10 @@ static ALLOCATOR: RecordingAlloc = RecordingAlloc;
 /// Memory for an input of `len` bytes (null when out of memory), freed by
 /// [`input_dealloc`] with the same `len`.
 pub(crate) fn input_alloc(len: usize) -> *mut u8 {
-    match Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+    match input_layout(len) {
         // SAFETY: the layout has a non-zero size.
-        Ok(layout) => unsafe { alloc(layout) },
-        Err(_) => std::ptr::null_mut(),
+        Some(layout) => unsafe { alloc(layout) },
+        None => std::ptr::null_mut(),
     }
 }
 
@@ -138,7 +154,7 @@ pub(crate) fn input_dealloc(ptr: *mut u8, len: usize) {
     if ptr.is_null() {
         return;
     }
-    if let Ok(layout) = Layout::from_size_align(len.max(1), INPUT_ALIGN) {
+    if let Some(layout) = input_layout(len) {
         // SAFETY: `ptr` was returned by `input_alloc(len)`, which used this layout.
         unsafe { dealloc(ptr, layout) };
     }
@@ -149,4 +165,24 @@ pub(crate) fn input_dealloc(ptr: *mut u8, len: usize) {
 pub(crate) fn take_failure() -> usize {
     // SAFETY: single-threaded module.
     unsafe { std::mem::replace(&mut FAILED_ALLOC, 0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_inputs_own_whole_pages() {
+        for len in [PAGED_INPUT, PAGED_INPUT + 1, 30 * PAGE + 17, 1 << 20] {
+            let layout = input_layout(len).unwrap();
+            assert_eq!(layout.align(), PAGE);
+            assert_eq!(layout.size() % PAGE, 0);
+            assert!(layout.size() >= len && layout.size() < len + PAGE);
+            let p = input_alloc(len);
+            assert_eq!(p as usize % PAGE, 0);
+            input_dealloc(p, len);
+        }
+        assert_eq!(input_layout(100).unwrap().align(), INPUT_ALIGN);
+        assert!(input_layout(usize::MAX).is_none());
+    }
 }

@@ -455,6 +455,15 @@ pub extern "C" fn pysym_smcache_hermes_column(h: u32, segment: u32, function: u3
     smcache::hermes_column(h, segment, function, offset, out)
 }
 
+// -- Function names of a source map cache (ABI 15) ------------------------------------
+
+/// The function around each generated position, as `pysym_sourcemap_function_names` gives
+/// it for the map the cache was built from (kind 3 where the cache cannot answer).
+#[no_mangle]
+pub extern "C" fn pysym_smcache_function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    smcache::function_names(h, ptr, count, out)
+}
+
 // -- Batched source map lookups, each distinct token once (ABI 15) ----------------------
 
 /// As `pysym_sourcemap_lookup_many`, with each distinct token found written once, as

@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    fail, fail_core, host_pair, publish_bytes, publish_result, publish_words, push_u32, put_out, state,
-    write_string_table, TakenInput,
+    fail, fail_core, publish_bytes, publish_result, publish_words, push_u32, put_out, state, write_string_table,
+    TakenInput,
 };
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;
@@ -12,6 +12,7 @@ use crate::records::{self, bias};
 use crate::status;
 use pysym_core::js::names::{Enclosing, ScopeNames};
 use pysym_core::sourcemap::{SourceMap, NONE};
+use std::borrow::Cow;
 
 fn parse(ptr: *mut u8, len: usize, out: u32) -> i32 {
     match Owned::parse(ptr, len, |data| {
@@ -240,37 +241,16 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
             )
         }
     };
-    let n = count as usize;
-    let result = &mut state().result;
-    result.clear();
-    if result.try_reserve(n.saturating_mul(12)).is_err() {
-        return fail(
-            status::OUT_OF_MEMORY,
-            format!("cannot allocate results for {} positions", n),
-        );
-    }
-    let mut data: Vec<u8> = Vec::new();
-    for i in 0..n {
-        let (line, col) = host_pair(ptr, i);
+    records::function_names(ptr, count, out, |line, col| {
         let found = match m.original_function_name(line, col).filter(|_| fb) {
             Some(s) => Some(Enclosing::Named(s)),
             None => names.map(|n| n.lookup(line, col)),
         };
-        let (kind, off, len) = match found {
-            // kind 3: no function map answers and there are no scopes
-            None => (3, 0, 0),
-            Some(Enclosing::Global) => (0, 0, 0),
-            Some(Enclosing::Anonymous) => (1, 0, 0),
-            Some(Enclosing::Named(s)) => {
-                let off = data.len() as u32;
-                data.extend_from_slice(s.as_bytes());
-                (2, off, s.len() as u32)
-            }
-        };
-        push_u32(result, kind);
-        push_u32(result, off);
-        push_u32(result, len);
-    }
-    result.extend_from_slice(&data);
-    publish_result(out)
+        Ok(match found {
+            None => (records::FUNCTION_NO_ANSWER, None),
+            Some(Enclosing::Global) => (0, None),
+            Some(Enclosing::Anonymous) => (1, None),
+            Some(Enclosing::Named(s)) => (2, Some(Cow::Borrowed(s))),
+        })
+    })
 }

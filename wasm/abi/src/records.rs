@@ -6,6 +6,7 @@ use crate::boundary::{fail, fail_core, host_pair, publish_result, push_u32, put_
 use crate::status;
 use pysym_core::sourcemap::{Bias, Token, NONE};
 use pysym_core::Error;
+use std::borrow::Cow;
 
 const TOKEN_WORDS: usize = 6;
 
@@ -75,6 +76,51 @@ pub(crate) fn put_found(found: Option<&Token>, extra: &[u32], out: u32) -> i32 {
         }
         _ => 0,
     }
+}
+
+/// A **function_names** record kind (`FUNCTION_KIND_*`): no function map answers and
+/// there are no scopes (the hosts then name the frame another way).
+pub(crate) const FUNCTION_NO_ANSWER: u32 = 3;
+
+/// The **function_names** result over the `count` (line, col) pairs at `ptr`, written the
+/// same way for maps and caches: `find` answers one pair with its kind and, for
+/// `FUNCTION_KIND_NAMED`, the name.
+pub(crate) fn function_names<'a>(
+    ptr: u32,
+    count: u32,
+    out: u32,
+    mut find: impl FnMut(u32, u32) -> Result<(u32, Option<Cow<'a, str>>), Error>,
+) -> i32 {
+    let n = count as usize;
+    let result = &mut state().result;
+    result.clear();
+    if result.try_reserve(n.saturating_mul(12)).is_err() {
+        return fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate results for {} positions", n),
+        );
+    }
+    let mut data: Vec<u8> = Vec::new();
+    for i in 0..n {
+        let (line, col) = host_pair(ptr, i);
+        let (kind, name) = match find(line, col) {
+            Ok(found) => found,
+            Err(e) => return fail_core(e),
+        };
+        let (off, len) = match name {
+            Some(s) => {
+                let off = data.len() as u32;
+                data.extend_from_slice(s.as_bytes());
+                (off, s.len() as u32)
+            }
+            None => (0, 0),
+        };
+        push_u32(result, kind);
+        push_u32(result, off);
+        push_u32(result, len);
+    }
+    result.extend_from_slice(&data);
+    publish_result(out)
 }
 
 /// A batched lookup over the `count` (line, col) pairs at `ptr`: `count` token indices,

@@ -265,19 +265,34 @@ fn glb_of(bias: Bias, found: &Token) -> Option<&Token> {
 /// and a lookup by warm pages ~10 us more than in memory, so they break even there.
 const PREFETCH_PER_LOOKUP: u64 = PAGE;
 
-pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
-    match handles::get::<SmCache>(h) {
-        Ok(SmCache::File(file)) if count as u64 * PREFETCH_PER_LOOKUP >= file.lookup_end() => {
-            let c: &SourceMapCache<Paged<HostFile>> = &**file;
-            let code = match Prefetched::new(c.data(), c.lookup_end()) {
-                Ok(Some(head)) => lookup_many_of(&c.with_data(head), ptr, count, bias_value, out),
-                Ok(None) => lookup_many_of(c, ptr, count, bias_value, out),
-                Err(e) => c.fail(e),
-            };
-            c.status(code)
+/// `$body` with `$c` bound to the cache behind handle `$h`, as `with_cache!`; a batch of
+/// `$count` positions on a paged cache reads the lookup sections at once when it has at
+/// least one position per `PREFETCH_PER_LOOKUP` bytes of them.
+macro_rules! with_cache_batch {
+    ($h:expr, $count:expr, |$c:ident| $body:expr) => {
+        match handles::get::<SmCache>($h) {
+            Ok(SmCache::File(file)) if $count as u64 * PREFETCH_PER_LOOKUP >= file.lookup_end() => {
+                let c: &SourceMapCache<Paged<HostFile>> = &**file;
+                let code = match Prefetched::new(c.data(), c.lookup_end()) {
+                    Ok(Some(head)) => {
+                        let $c = &c.with_data(head);
+                        $body
+                    }
+                    Ok(None) => {
+                        let $c = c;
+                        $body
+                    }
+                    Err(e) => c.fail(e),
+                };
+                c.status(code)
+            }
+            _ => with_cache!($h, |$c| $body),
         }
-        _ => with_cache!(h, |c| lookup_many_of(c, ptr, count, bias_value, out)),
-    }
+    };
+}
+
+pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    with_cache_batch!(h, count, |c| lookup_many_of(c, ptr, count, bias_value, out))
 }
 
 fn lookup_many_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
@@ -290,6 +305,23 @@ fn lookup_many_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, bias_va
             Some((i, t)) if t.src != NONE => Ok(Some((i, function_word(c, line, col, glb_of(b, &t))?, t))),
             _ => Ok(None),
         }
+    })
+}
+
+/// `pysym_sourcemap_function_names` for the map the cache was built from: kind 3 (no
+/// answer) where the cache has no scopes and no function map answers.
+pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    with_cache_batch!(h, count, |c| function_names_of(c, ptr, count, out))
+}
+
+fn function_names_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, out: u32) -> i32 {
+    records::function_names(ptr, count, out, |line, col| {
+        Ok(match c.function(line, col)? {
+            smcache::Function::Unknown => (records::FUNCTION_NO_ANSWER, None),
+            smcache::Function::Global => (0, None),
+            smcache::Function::Anonymous => (1, None),
+            smcache::Function::Named(n) => (2, Some(c.function_name(n)?)),
+        })
     })
 }
 

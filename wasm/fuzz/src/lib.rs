@@ -386,7 +386,11 @@ pub fn smcache(data: &[u8]) {
         for col in [0, 1, 7, 40, 1000, u32::MAX] {
             check(cache.lookup_indexed(line, col, Bias::GreatestLowerBound).map(|_| ()));
             check(cache.lookup_indexed(line, col, Bias::LeastUpperBound).map(|_| ()));
-            check(cache.function(line, col).map(|_| ()));
+            // pysym_smcache_function_names: the function and, for a named one, its name
+            check(cache.function(line, col).and_then(|f| match f {
+                pysym_core::sourcemap::cache::Function::Named(n) => cache.function_name(n).map(|_| ()),
+                _ => Ok(()),
+            }));
             check(cache.function_after(line, col, None).map(|_| ()));
         }
     }

@@ -117,7 +117,8 @@ impl Strings<'_> {
 /// What encloses a generated position, by function-name id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
-    /// The cache has no scopes (built without the generated file).
+    /// No answer: the cache has no scopes (neither the generated file's nor a `scopes`
+    /// field) and no function map answers here (`pysym_sourcemap_function_names` kind 3).
     Unknown,
     /// Top-level code.
     Global,
@@ -808,6 +809,13 @@ impl<S: Bytes> SourceMapCache<S> {
             n if n < self.fn_name_count => Ok(Some(n)),
             n => Err(corrupt(format!("function start {} names function {n}", lo - 1))),
         }
+    }
+
+    /// The name of a [`Function::Named`] answer (entry `n` of [`Table::FunctionNames`]):
+    /// an error, not a missing name, when the table has no such entry.
+    pub fn function_name(&self, n: u32) -> Result<Cow<'_, str>> {
+        self.string(Table::FunctionNames, n)?
+            .ok_or_else(|| corrupt(format!("function name {n} is not in its table")))
     }
 
     /// [`SourceMap::hermes_column`]: the generated column of a Hermes crash frame.

@@ -1,0 +1,113 @@
+"""Mapping a file over part of a linear memory that does not move (wasmtime with
+``memory_may_move = False``), Linux only.
+
+A symcache cache entry is read by look-ups a few pages at a time: copied into fresh wasm
+memory, all of it is faulted in and copied first (about 9 ms for the 24 MB of a ten-module
+crash). Mapped ``MAP_PRIVATE | MAP_FIXED`` over the allocation that holds it, a look-up
+faults in only the pages it reads, straight from the page cache, and writes stay private
+to the instance (copy-on-write): to the module it is ordinary memory. Before the module
+frees the allocation the host puts anonymous zero pages back (:func:`unmap`), so no file
+stays mapped behind the allocator's back.
+
+A file cut short under a mapping kills the process with ``SIGBUS`` when a look-up reaches
+a page past its new end, as it would symbolic, which mmaps its symcaches. Cache entries
+are only ever replaced by rename and removed by unlink, and the cache directory is this
+user's alone (SECURITY.md). Only files on local file systems are mapped: on a network
+file system, another machine's eviction can make the pages unreadable (NFS: a stale file
+handle), so those entries are read in whole, once, where an error is an error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from typing import Any, Optional
+
+PAGE = 4096
+
+_PROT_READ_WRITE = 0x1 | 0x2
+_MAP_PRIVATE = 0x02
+_MAP_FIXED = 0x10
+_MAP_ANONYMOUS = 0x20
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+_mmap: Optional[Any] = None
+_fstatfs: Optional[Any] = None
+
+#: ``statfs.f_type`` of the local file systems whose files are mapped (linux/magic.h):
+#: ext2/3/4, XFS, Btrfs, tmpfs, ramfs, overlayfs, F2FS, ZFS.
+_LOCAL_FS = frozenset([0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0x858458F6, 0x794C7630, 0xF2F52010,
+                       0x2FC12FC1])
+
+
+def _libc_mmap() -> Optional[Any]:
+    global _mmap
+    if _mmap is None:
+        if not sys.platform.startswith("linux") or os.environ.get("PYSYM_NO_FILE_MAPPING"):
+            _mmap = False
+        else:
+            try:
+                fn = ctypes.CDLL(None, use_errno=True).mmap
+            except (OSError, AttributeError):
+                _mmap = False
+            else:
+                fn.restype = ctypes.c_void_p
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_long]
+                _mmap = fn
+    return _mmap or None
+
+
+def _on_local_fs(fd: int) -> bool:
+    global _fstatfs
+    if _fstatfs is None:
+        try:
+            _fstatfs = ctypes.CDLL(None, use_errno=True).fstatfs
+        except (OSError, AttributeError):
+            _fstatfs = False
+            return False
+        _fstatfs.restype = ctypes.c_int
+        _fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    if not _fstatfs:
+        return False
+    buf = ctypes.create_string_buffer(256)  # struct statfs (120 bytes on 64-bit Linux)
+    if _fstatfs(fd, buf) != 0:
+        return False
+    f_type = ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF  # (first field: __fsword_t f_type)
+    return f_type in _LOCAL_FS
+
+
+def pages(length: int) -> int:
+    """``length`` rounded up to whole pages."""
+    return (length + PAGE - 1) & ~(PAGE - 1)
+
+
+def map_file(base: int, ptr: int, length: int, fd: int) -> bool:
+    """Maps the first ``length`` bytes of ``fd`` at ``base + ptr`` (page-aligned; the
+    caller owns the whole pages up to ``pages(length)``). False where it cannot be done
+    (then the memory there is zero pages, as before the call, and the caller copies)."""
+    mmap = _libc_mmap()
+    if mmap is None or length <= 0 or (base + ptr) % PAGE or not _on_local_fs(fd):
+        return False
+    addr = base + ptr
+    got = mmap(addr, pages(length), _PROT_READ_WRITE, _MAP_PRIVATE | _MAP_FIXED, fd, 0)
+    if got == addr:
+        return True
+    if got != _MAP_FAILED:  # (the kernel honours MAP_FIXED or fails)
+        raise OSError("mmap(MAP_FIXED) answered another address")
+    # A failed MAP_FIXED may already have removed what was there.
+    if not unmap(base, ptr, length):
+        raise OSError("mmap(MAP_FIXED) failed and left a hole in the module's memory")
+    return False
+
+
+def unmap(base: int, ptr: int, length: int) -> bool:
+    """Puts fresh anonymous pages back over ``map_file``'s mapping; False if that failed
+    (the memory there may be a hole: the instance must not run again)."""
+    mmap = _libc_mmap()
+    if mmap is None:
+        return False
+    addr = base + ptr
+    got = mmap(addr, pages(length), _PROT_READ_WRITE, _MAP_PRIVATE | _MAP_FIXED | _MAP_ANONYMOUS, -1, 0)
+    return bool(got == addr)

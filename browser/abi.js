@@ -208,6 +208,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_symcache_from_bytes_unchecked", ["ptr: i32", "len: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_function_names", ["h: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
+  ["pysym_sourcemap_lookup_distinct", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -216,6 +216,30 @@ export function decodeLookups(bytes, count) {
   return { indices, records };
 }
 
+/** Pysym_sourcemap_lookup_distinct: the number of distinct tokens found, each position's slot among them (`n`: no answer), their token indices, then one column per token record field: {n, slots, indices, dstLine, dstCol, src, srcLine, srcCol, name}. */
+export function decodeDistinctLookups(bytes, count) {
+  let at = 0;
+  const n = word(bytes, at);
+  at += 4;
+  const slots = u32s(bytes, at, count);
+  at += 4 * slots.length;
+  const indices = u32s(bytes, at, n);
+  at += 4 * indices.length;
+  const dstLine = u32s(bytes, at, n);
+  at += 4 * dstLine.length;
+  const dstCol = u32s(bytes, at, n);
+  at += 4 * dstCol.length;
+  const src = u32s(bytes, at, n);
+  at += 4 * src.length;
+  const srcLine = u32s(bytes, at, n);
+  at += 4 * srcLine.length;
+  const srcCol = u32s(bytes, at, n);
+  at += 4 * srcCol.length;
+  const name = u32s(bytes, at, n);
+  at += 4 * name.length;
+  return { n, slots, indices, dstLine, dstCol, src, srcLine, srcCol, name };
+}
+
 /** Pysym_smcache_lookup_many: token indices, function words, token records: {indices, functions, records}. */
 export function decodeCacheLookups(bytes, count) {
   let at = 0;

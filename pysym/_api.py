@@ -7,8 +7,25 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import deque
+from dataclasses import FrozenInstanceError, dataclass, fields
+from itertools import repeat
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+)
 
 from . import _abi, _wire
 from ._engine import Trap
@@ -35,8 +52,45 @@ _LOOKUP_WORDS = _LOOKUP_INDEX + 1
 _U32_MAX = 0xFFFFFFFF
 _BATCH = 1 << 20  # positions per boundary crossing; bounds the module's result buffer
 _LINE_BREAK = re.compile("\r\n|\r|\n|\u2028|\u2029")
+_C = TypeVar("_C")
 
 
+def _slotted(cls: Type[_C]) -> Type[_C]:
+    """A frozen dataclass remade with ``__slots__`` (``dataclass(slots=True)`` needs Python
+    3.10): tokens are made by the ten thousand per lookup batch, and a slot is filled by a
+    C-level descriptor call (``_make_tokens``), where a ``__dict__`` costs a dict each."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    body = dict(cls.__dict__)
+    for key in names + ("__dict__", "__weakref__"):
+        body.pop(key, None)
+    body["__slots__"] = names + ("__weakref__",)
+    meta: Any = type(cls)
+    new: Any = meta(cls.__name__, cls.__bases__, body)
+
+    # dataclass's frozen __setattr__/__delattr__ test for the old class: written again for
+    # the new one, with the same errors
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is new or name in names:
+            raise FrozenInstanceError("cannot assign to field %r" % name)
+        super(new, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is new or name in names:
+            raise FrozenInstanceError("cannot delete field %r" % name)
+        super(new, self).__delattr__(name)
+
+    def __reduce__(self: Any) -> Tuple[Any, Tuple[Any, ...]]:
+        # pickle and copy rebuild through __init__ (slot state would go through the
+        # frozen __setattr__)
+        return new, tuple(map(self.__getattribute__, names))
+
+    for fn in (__setattr__, __delattr__, __reduce__):
+        fn.__qualname__ = "%s.%s" % (cls.__qualname__, fn.__name__)
+        setattr(new, fn.__name__, fn)
+    return new  # type: ignore[no-any-return]
+
+
+@_slotted
 @dataclass(frozen=True)
 class Token:
     """One mapping: a generated position and the original position it comes from.
@@ -97,7 +151,6 @@ class SourceContext(NamedTuple):
 
 
 _new = object.__new__
-_set = object.__setattr__
 
 
 class _Strings(Dict[int, Optional[str]]):
@@ -114,26 +167,53 @@ class _Strings(Dict[int, Optional[str]]):
         value = self[i] = self._table[i]
         return value
 
+    def fill(self, indices: Iterable[int]) -> "_Strings":
+        """Decodes the entries of ``indices`` not held yet, together (``values_at``)."""
+        missing = list(set(indices).difference(self))
+        if missing:
+            self.update(zip(missing, self._table.values_at(missing)))
+        return self
+
 
 def _tokens_of(raw: bytes, sources: StringTable, names: StringTable) -> List["Token"]:
-    """The tokens of a token records result, made column-wise: the loop over the records
-    runs in C, one call of ``_token`` per token (1.6x the old loop over word offsets;
-    the module writes ``NONE`` in every original field of a token without one)."""
+    """The tokens of a token records result, made column-wise (``_make_tokens``; the
+    module writes ``NONE`` in every original field of a token without one)."""
     cols = _wire.token_columns(_wire.decode_token_records(raw).records)
     absent = {_NONE: None}.get
-    return list(map(_token, cols.dst_line, cols.dst_col, map(_Strings(sources).__getitem__, cols.src),
-                    map(absent, cols.src_line, cols.src_line), map(absent, cols.src_col, cols.src_col),
-                    map(_Strings(names).__getitem__, cols.name)))
+    return _make_tokens(len(cols.dst_line), cols.dst_line, cols.dst_col,
+                        map(_Strings(sources).fill(cols.src).__getitem__, cols.src),
+                        map(absent, cols.src_line, cols.src_line), map(absent, cols.src_col, cols.src_col),
+                        map(_Strings(names).fill(cols.name).__getitem__, cols.name))
+
+
+# The slots' setters (C descriptors): a frozen dataclass's __init__ costs ~1.3 us a token,
+# these ~0.3 us.
+(_set_dst_line, _set_dst_col, _set_src, _set_src_line, _set_src_col, _set_name,
+ _set_function_name) = _TOKEN_SETTERS = tuple(getattr(Token, f.name).__set__ for f in fields(Token))
 
 
 def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[int],
            src_col: Optional[int], name: Optional[str], function_name: Optional[str] = None) -> Token:
-    # A frozen dataclass's __init__ costs ~1.3 us; setting __dict__ at once costs half.
     t = _new(Token)
-    _set(t, "__dict__", {"dst_line": dst_line, "dst_col": dst_col, "src": src,
-                         "src_line": src_line, "src_col": src_col, "name": name,
-                         "function_name": function_name})
+    _set_dst_line(t, dst_line)
+    _set_dst_col(t, dst_col)
+    _set_src(t, src)
+    _set_src_line(t, src_line)
+    _set_src_col(t, src_col)
+    _set_name(t, name)
+    _set_function_name(t, function_name)
     return t
+
+
+def _make_tokens(count: int, *columns: Iterable[Any]) -> List[Token]:
+    """``count`` tokens from one iterable per field (``function_name`` may be left out:
+    None), filled a field at a time: every loop here runs in C."""
+    tokens = list(map(_new, repeat(Token, count)))
+    if len(columns) < len(_TOKEN_SETTERS):
+        columns += (repeat(None, count),)
+    for setter, column in zip(_TOKEN_SETTERS, columns):
+        deque(map(setter, tokens, column), 0)
+    return tokens
 
 
 _LINE_BREAK_UTF8 = re.compile(b"\r\n|\r|\n|\xe2\x80\xa8|\xe2\x80\xa9")
@@ -600,7 +680,7 @@ class SourceMap(_MapFields):
         ``array.array``, or anything with the buffer protocol.
         """
         out: List[Optional[Token]] = []
-        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_lookup_many", bias):
+        for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_lookup_distinct", bias):
             out.extend(self._decode_lookups(raw, stop - start))
         return out
 
@@ -617,34 +697,22 @@ class SourceMap(_MapFields):
         return dicts
 
     def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
-        found = _wire.decode_lookups(raw, count)
-        words = found.records
-        cache = self._token_cache
+        """The tokens of a distinct_lookups result: one per distinct token, made from its
+        columns (every pass runs in C), the tokens made before for indices seen before."""
+        found = _wire.decode_distinct_lookups(raw, count)
         sources, names = self._string_dicts()
-        result: List[Optional[Token]] = []
-        append = result.append
-        new, set_dict = _new, _set
-        # (the record's field offsets as locals: this loop is the cold batch's cost; the
-        # Token is made inline, as _token does, without the call)
-        width, f_src, f_name, none = _wire.TOKEN_WORDS, _wire.TOKEN_SRC, _wire.TOKEN_NAME, _NONE
-        for i, idx in enumerate(found.indices):
-            if idx == none:
-                append(None)
-                continue
-            tok = cache.get(idx)
-            if tok is None:
-                j = width * i
-                src = words[j + f_src]
-                if src == none:
-                    tok = None
-                else:
-                    tok = new(Token)
-                    set_dict(tok, "__dict__", {"dst_line": words[j], "dst_col": words[j + 1], "src": sources[src],
-                                               "src_line": words[j + 3], "src_col": words[j + 4],
-                                               "name": names[words[j + f_name]], "function_name": None})
-                cache[idx] = tok
-            append(tok)
-        return result
+        src, name = found.src, found.name
+        tokens: List[Optional[Token]] = cast(List[Optional[Token]], _make_tokens(
+            found.n, found.dst_line, found.dst_col, map(sources.fill(src).__getitem__, src),
+            found.src_line, found.src_col, map(names.fill(name).__getitem__, name)))
+        cache = self._token_cache
+        if cache:
+            setdefault: Callable[[int, Optional[Token]], Optional[Token]] = cache.setdefault
+            tokens = list(map(setdefault, found.indices, tokens))
+        else:
+            cache.update(zip(found.indices, tokens))
+        tokens.append(None)  # slot n: no answer
+        return list(map(tokens.__getitem__, found.slots))
 
     def generated_positions(
         self, source: Union[str, int], line: int, col: Optional[int] = None

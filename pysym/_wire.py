@@ -384,6 +384,47 @@ def decode_lookups(data: bytes, count: int) -> Lookups:
     return Lookups(indices, records)
 
 
+class DistinctLookups(NamedTuple):
+    """pysym_sourcemap_lookup_distinct: the number of distinct tokens found, each position's slot among them (`n`: no
+    answer), their token indices, then one column per token record field
+    """
+
+    n: int
+    slots: "array.array[int]"
+    indices: "array.array[int]"
+    dst_line: "array.array[int]"
+    dst_col: "array.array[int]"
+    src: "array.array[int]"
+    src_line: "array.array[int]"
+    src_col: "array.array[int]"
+    name: "array.array[int]"
+
+
+def decode_distinct_lookups(data: bytes, count: int) -> DistinctLookups:
+    """The distinct_lookups result in ``data``: u32 n, u32 slots[count], u32 indices[n], u32 dst_line[n], u32
+    dst_col[n], u32 src[n], u32 src_line[n], u32 src_col[n], u32 name[n].
+    """
+    at = 0
+    n = _word(data, at)
+    at += 4
+    slots = _u32s(data, at, count)
+    at += 4 * len(slots)
+    indices = _u32s(data, at, n)
+    at += 4 * len(indices)
+    dst_line = _u32s(data, at, n)
+    at += 4 * len(dst_line)
+    dst_col = _u32s(data, at, n)
+    at += 4 * len(dst_col)
+    src = _u32s(data, at, n)
+    at += 4 * len(src)
+    src_line = _u32s(data, at, n)
+    at += 4 * len(src_line)
+    src_col = _u32s(data, at, n)
+    at += 4 * len(src_col)
+    name = _u32s(data, at, n)
+    return DistinctLookups(n, slots, indices, dst_line, dst_col, src, src_line, src_col, name)
+
+
 class CacheLookups(NamedTuple):
     """pysym_smcache_lookup_many: token indices, function words, token records"""
 
@@ -650,6 +691,8 @@ __all__ += [
     'decode_column_tokens',
     'Lookups',
     'decode_lookups',
+    'DistinctLookups',
+    'decode_distinct_lookups',
     'CacheLookups',
     'decode_cache_lookups',
     'U32List',

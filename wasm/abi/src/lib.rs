@@ -464,3 +464,12 @@ pub extern "C" fn pysym_smcache_hermes_column(h: u32, segment: u32, function: u3
 pub extern "C" fn pysym_smcache_function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     smcache::function_names(h, ptr, count, out)
 }
+
+// -- Batched source map lookups, each distinct token once (ABI 15) ----------------------
+
+/// As `pysym_sourcemap_lookup_many`, with each distinct token found written once, as
+/// columns, and a slot per position (distinct_lookups).
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    maps::lookup_distinct(h, ptr, count, bias_value, out)
+}

@@ -132,6 +132,15 @@ pub(crate) fn lookup_many(h: u32, ptr: u32, count: u32, bias_value: u32, out: u3
     })
 }
 
+pub(crate) fn lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let b = match bias(bias_value) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    records::lookup_distinct(ptr, count, out, |line, col| m.lookup_indexed(line, col, b))
+}
+
 pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {
     let m = try_map!(h);
     let end = start.saturating_add(count).min(m.token_count());

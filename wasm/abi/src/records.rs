@@ -162,6 +162,91 @@ pub(crate) fn lookup_many(
     publish_result(out)
 }
 
+/// A batched lookup answered with each distinct token once (distinct_lookups): the
+/// number `d` of distinct tokens found, `count` slots (the position's distinct token,
+/// `d` for no answer), the `d` token indices, then the `d` tokens as six u32 columns. A
+/// host makes one object per distinct token straight from the columns, with no search
+/// for repeats and no gather from per-position records.
+pub(crate) fn lookup_distinct(
+    ptr: u32,
+    count: u32,
+    out: u32,
+    mut find: impl FnMut(u32, u32) -> Option<(u32, Token)>,
+) -> i32 {
+    let n = count as usize;
+    // Open addressing, (token index, slot) with NONE for a free entry: at most half full,
+    // so a probe always ends.
+    let cap = match n.checked_mul(2).and_then(usize::checked_next_power_of_two) {
+        Some(cap) => cap.max(16),
+        None => {
+            return fail(
+                status::OUT_OF_MEMORY,
+                format!("cannot allocate lookups for {} positions", n),
+            )
+        }
+    };
+    let shift = 32 - cap.trailing_zeros();
+    let mut table: Vec<(u32, u32)> = Vec::new();
+    let mut slots: Vec<u32> = Vec::new();
+    let mut tokens: Vec<(u32, Token)> = Vec::new();
+    if table.try_reserve_exact(cap).is_err() || slots.try_reserve_exact(n).is_err() {
+        return fail(
+            status::OUT_OF_MEMORY,
+            format!("cannot allocate lookups for {} positions", n),
+        );
+    }
+    table.resize(cap, (NONE, 0));
+    for i in 0..n {
+        let (line, col) = host_pair(ptr, i);
+        let slot = match find(line, col) {
+            Some((index, t)) if t.src != NONE => {
+                // Fibonacci hashing: token indices of a batch cluster.
+                let mut p = (index.wrapping_mul(0x9E37_79B9) >> shift) as usize;
+                loop {
+                    let (key, slot) = table[p];
+                    if key == index {
+                        break slot;
+                    }
+                    if key == NONE {
+                        let slot = tokens.len() as u32;
+                        table[p] = (index, slot);
+                        tokens.push((index, t));
+                        break slot;
+                    }
+                    p = (p + 1) & (cap - 1);
+                }
+            }
+            _ => NONE,
+        };
+        slots.push(slot);
+    }
+    let d = tokens.len();
+    let result = match result_of_size(4 * (1 + n + (1 + TOKEN_WORDS) * d), || {
+        format!("cannot allocate results for {} positions", n)
+    }) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut at = 0;
+    let mut put = |w: u32| {
+        result[at..at + 4].copy_from_slice(&w.to_le_bytes());
+        at += 4;
+    };
+    put(d as u32);
+    for &s in &slots {
+        put(if s == NONE { d as u32 } else { s });
+    }
+    for (index, _) in &tokens {
+        put(*index);
+    }
+    for field in 0..TOKEN_WORDS {
+        for (_, t) in &tokens {
+            put(token_words(t)[field]);
+        }
+    }
+    publish_result(out)
+}
+
 /// Token records of `tokens` (stopping at the first `None`) in the result buffer.
 pub(crate) fn publish_tokens(tokens: impl Iterator<Item = Result<Option<Token>, Error>>, out: u32) -> i32 {
     let st = state();

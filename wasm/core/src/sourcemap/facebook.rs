@@ -160,7 +160,7 @@ fn decode_entry(text: &str, entry: &Raw) -> Result<Option<FunctionMap>, String> 
     let mut name_items: Vec<Raw> = Vec::new();
     let mut s = Scanner::new(text, first.start as usize);
     s.object(|s, key| {
-        match &*string_value(s.text(), &key) {
+        match &*s.string_of(&key) {
             "names" if s.peek() == Some(b'[') => {
                 name_items.clear();
                 let r = s.array(|s| {
@@ -270,13 +270,13 @@ impl HermesOffsets {
         let mut problem: Option<String> = None;
         let mut s = Scanner::new(text, raw.start as usize);
         s.object(|s, key| {
-            let key = string_value(s.text(), &key).into_owned();
+            let key = s.string_of(&key).into_owned();
             let mut offsets = Vec::new();
             let mut bad = false;
             if s.peek() == Some(b'[') {
                 s.array(|s| {
                     let v = s.value()?;
-                    match s.text()[v.range()].parse::<u32>() {
+                    match s.str_at(v.range()).parse::<u32>() {
                         Ok(n) if v.kind == Kind::Number => offsets.push(n),
                         _ => bad = true,
                     }

@@ -206,6 +206,73 @@ fn json_not_utf8() {
 }
 
 #[test]
+fn utf8_is_checked_by_the_scanner_as_std_checks_it() {
+    // A map with non-ASCII text in every kind of string (keys, names, sources, skipped
+    // sourcesContent, an unknown field) and an XSSI prefix: every byte replaced by bytes
+    // that break or keep UTF-8. Where std finds the input not UTF-8, the parse fails with
+    // std's position (no JSON error comes before: the bytes replaced are in strings or
+    // the prefix) or with a JSON error where the byte is outside strings; valid UTF-8 is
+    // never reported as bad.
+    let doc = concat!(
+        ")]}'é x\n",
+        r#"{"version":3,"file":"café.js","sources":["€.js","b.js"],"#,
+        r#""names":["naïve","😀"],"mappings":"AAAAA,CAACC","#,
+        r#""sourcesContent":["let x = 'é€😀';\n","中文"],"#,
+        r#""x_é":{"é":["é",1]}}"#
+    );
+    let base = doc.as_bytes();
+    let good = SourceMap::parse(base).unwrap();
+    assert_eq!(good.name(1).as_deref(), Some("😀"));
+    let swaps: [&[u8]; 8] = [
+        b"\xff",
+        b"\xc3",
+        b"\xe2\x82",
+        b"\xed\xa0\x80",
+        b"\xc0\x80",
+        b"\x80",
+        "\u{e9}".as_bytes(),
+        "\u{1f600}".as_bytes(),
+    ];
+    let mut invalid = 0;
+    for at in 0..base.len() {
+        for swap in swaps {
+            let mut data = base[..at].to_vec();
+            data.extend_from_slice(swap);
+            data.extend_from_slice(&base[at + 1..]);
+            let parsed = SourceMap::parse(&data);
+            match std::str::from_utf8(&data) {
+                Err(e) => {
+                    invalid += 1;
+                    let err = parsed.err().unwrap_or_else(|| panic!("accepted bad UTF-8 at {at}"));
+                    assert_eq!(err.kind(), ErrorKind::InvalidJson, "{at}: {err}");
+                    let std_says = format!("not valid UTF-8 at byte {}", e.valid_up_to());
+                    assert!(
+                        err.message().contains(&std_says) || !err.message().contains("UTF-8"),
+                        "{at} {swap:?}: {err} (std: {std_says})"
+                    );
+                }
+                Ok(_) => {
+                    // valid UTF-8 is never reported as bad (other errors may come)
+                    if let Err(e) = parsed {
+                        assert!(!e.message().contains("UTF-8"), "{at} {swap:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(invalid > 1000, "{invalid}");
+    // Inside strings the position is std's exactly.
+    let at = doc.find('中').unwrap();
+    let mut data = base.to_vec();
+    data[at + 1] = b'x';
+    let e = SourceMap::parse(&data).unwrap_err();
+    assert!(e.message().contains(&format!("not valid UTF-8 at byte {at}")), "{e}");
+    // Outside strings a non-ASCII character is a JSON error naming it.
+    let e = SourceMap::parse("{\"version\":é}".as_bytes()).unwrap_err();
+    assert!(e.message().contains("unexpected character 'é'"), "{e}");
+}
+
+#[test]
 fn json_error_position() {
     let e = SourceMap::parse(b"{\n  \"version\": 3,\n  \"sources\": [1 2]\n}").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidJson);
@@ -767,6 +834,49 @@ fn lookup_matches_brute_force() {
             assert!(map.generated_positions(t.src, t.src_line, Some(t.src_col)).contains(&t));
             assert!(map.generated_positions(t.src, t.src_line, None).contains(&t));
         }
+    }
+}
+
+#[test]
+fn lookup_index_on_long_lines_with_runs_of_equal_columns() {
+    // One line long enough for the sampled search, with runs of 1..=20 segments at a
+    // column (the lookup steps over short runs and searches long ones): the exact token
+    // index, against counting.
+    let mut mappings = String::new();
+    let mut cols = Vec::new();
+    let mut col = 0u32;
+    for run in 0..60u32 {
+        let len = 1 + (run * 7) % 20;
+        col += 1 + run % 3;
+        for k in 0..len {
+            if !cols.is_empty() {
+                mappings.push(',');
+            }
+            let delta = if k == 0 {
+                col - cols.last().copied().unwrap_or(0)
+            } else {
+                0
+            };
+            vlq_encode(delta as i32, &mut mappings);
+            mappings.push_str("AAA");
+            cols.push(col);
+        }
+    }
+    let map = parse(map_with(&mappings));
+    for q in 0..col + 3 {
+        let below = cols.iter().filter(|&&c| c < q).count();
+        let upto = cols.iter().filter(|&&c| c <= q).count();
+        let glb = if upto > below { Some(below) } else { upto.checked_sub(1) };
+        let lub = if upto > below {
+            Some(upto - 1)
+        } else if below == cols.len() {
+            None
+        } else {
+            Some(below)
+        };
+        let index = |bias| map.lookup_indexed(0, q, bias).map(|(i, _)| i as usize);
+        assert_eq!(index(Bias::GreatestLowerBound), glb, "GLB at {q}");
+        assert_eq!(index(Bias::LeastUpperBound), lub, "LUB at {q}");
     }
 }
 

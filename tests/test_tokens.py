@@ -1,0 +1,114 @@
+"""Token (a frozen dataclass with slots, made column-wise) and SourceMap.lookup_many through
+pysym_sourcemap_lookup_distinct: the same answers as one lookup per position and as the
+per-position export (pysym_sourcemap_lookup_many), one object per token."""
+
+from __future__ import annotations
+
+import array
+import copy
+import dataclasses
+import json
+import pickle
+import random
+import weakref
+
+import pytest
+
+import pysym
+from pysym import _api, _wire
+
+NONE = 0xFFFFFFFF
+
+
+def test_token_is_a_frozen_dataclass_that_pickles_and_copies():
+    t = pysym.Token(1, 2, "a.js", 3, 4, "n")
+    assert dataclasses.is_dataclass(t) and [f.name for f in dataclasses.fields(t)] == [
+        "dst_line", "dst_col", "src", "src_line", "src_col", "name", "function_name"]
+    assert t == pysym.Token(1, 2, "a.js", 3, 4, "n", None) and hash(t) == hash(pysym.Token(1, 2, "a.js", 3, 4, "n"))
+    assert t != pysym.Token(1, 2, "a.js", 3, 4, None) and t != (1, 2, "a.js", 3, 4, "n", None)
+    assert repr(t) == ("Token(dst_line=1, dst_col=2, src='a.js', src_line=3, src_col=4, name='n', "
+                       "function_name=None)")
+    for change in (lambda: setattr(t, "src", "b.js"), lambda: setattr(t, "other", 1),
+                   lambda: delattr(t, "name")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            change()
+    assert dataclasses.asdict(t)["name"] == "n"
+    assert dataclasses.replace(t, name=None, function_name="f") == pysym.Token(1, 2, "a.js", 3, 4, None, "f")
+    for again in (pickle.loads(pickle.dumps(t)), copy.copy(t), copy.deepcopy(t)):
+        assert again == t and type(again) is pysym.Token
+    assert weakref.ref(t)() is t
+    assert not hasattr(t, "__dict__")  # slots: no dict per token
+
+
+def test_tokens_made_column_wise_equal_tokens_made_one_by_one():
+    cols = ([0, 5], [1, 6], ["a.js", None], [2, None], [3, None], ["x", None])
+    made = _api._make_tokens(2, *cols)
+    assert made == [pysym.Token(0, 1, "a.js", 2, 3, "x"), pysym.Token(5, 6, None, None, None, None)]
+    assert made == [_api._token(*row) for row in zip(*cols)]
+    assert all(type(t) is pysym.Token and t.function_name is None for t in made)
+
+
+MAP = {"version": 3, "sources": ["a.js", "b.js", None], "names": ["x", "y", "z"],
+       # line 0: columns 0, 4, 4, 4, 9 (a run at 4), one without source at 12; line 2 only
+       # segments without a source; line 3 one without a name
+       "mappings": "AAAAA,IAAAC,AAAAC,AACAA,KACAA,G;;A,C;AAAA"}
+
+
+def _per_position(sm: pysym.SourceMap, lines, cols, bias):
+    rt = sm._rt
+    la, ca = array.array("I", lines), array.array("I", cols)
+    pairs = array.array("I", bytes(8 * len(la)))
+    pairs[0::2], pairs[1::2] = la, ca
+    with rt.lock:
+        ptr = rt.input_buffer(pairs)
+        rt.check(rt.call("pysym_sourcemap_lookup_many", sm._h(), ptr, len(la), bias, rt.out_slot))
+        return _wire.decode_lookups(rt.result_bytes(), len(la))
+
+
+@pytest.mark.parametrize("bias", [pysym.GREATEST_LOWER_BOUND, pysym.LEAST_UPPER_BOUND])
+def test_lookup_many_answers_as_single_lookups_with_one_object_per_token(engine, bias):
+    rnd = random.Random(bias)
+    lines = [rnd.randrange(6) for _ in range(3000)]
+    cols = [rnd.choice((0, 1, 3, 4, 5, 9, 10, 12, 13, 2**32 - 1)) for _ in range(3000)]
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        got = sm.lookup_many(lines, cols, bias)
+        assert got == [sm.lookup(line, col, bias) for line, col in zip(lines, cols)]
+        assert any(t is None for t in got) and any(t is not None and t.name is None for t in got)
+        # the per-position export agrees: found exactly where it has an index
+        old = _per_position(sm, lines, cols, bias)
+        assert [t is not None for t in got] == [i != NONE for i in old.indices]
+        by_index = {}
+        for t, i in zip(got, old.indices):
+            if t is not None:
+                assert by_index.setdefault(i, t) is t  # one object per token index
+        # a second batch (tokens cached) hands out the same objects
+        again = sm.lookup_many(lines[::-1], cols[::-1], bias)
+        assert all(a is b for a, b in zip(again, got[::-1]))
+
+
+def test_distinct_lookups_layout_against_the_per_position_export(engine):
+    rnd = random.Random(5)
+    lines = [rnd.randrange(6) for _ in range(500)]
+    cols = [rnd.randrange(15) for _ in range(500)]
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        rt = sm._rt
+        la, ca = array.array("I", lines), array.array("I", cols)
+        pairs = array.array("I", bytes(8 * len(la)))
+        pairs[0::2], pairs[1::2] = la, ca
+        with rt.lock:
+            ptr = rt.input_buffer(pairs)
+            rt.check(rt.call("pysym_sourcemap_lookup_distinct", sm._h(), ptr, len(la), 0, rt.out_slot))
+            found = _wire.decode_distinct_lookups(rt.result_bytes(), len(la))
+        old = _per_position(sm, lines, cols, 0)
+    n = found.n
+    columns = (found.dst_line, found.dst_col, found.src, found.src_line, found.src_col, found.name)
+    # each distinct token once, in the order of first occurrence
+    first = list(dict.fromkeys(i for i in old.indices if i != NONE))
+    assert list(found.indices) == first and 3 <= n < len(lines)
+    for k, (slot, index) in enumerate(zip(found.slots, old.indices)):
+        if index == NONE:
+            assert slot == n
+        else:
+            assert found.indices[slot] == index
+            record = old.records[_wire.TOKEN_WORDS * k : _wire.TOKEN_WORDS * (k + 1)]
+            assert [c[slot] for c in columns] == list(record)

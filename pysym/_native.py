@@ -628,7 +628,8 @@ class SymCache(HandleOwner):
     def _numbers_of(self, values: "array.array[int]") -> Iterator[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
         top = max(values, default=0)
-        if top > _SHARED_NUMBERS:
+        if top > _SHARED_NUMBERS or top > 4 * len(values):
+            # (a few frames, as a crash request's per module: the table would cost more)
             return map({0: None}.get, values, values)
         numbers = self._numbers
         if top >= len(numbers):

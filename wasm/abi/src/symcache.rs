@@ -236,21 +236,30 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
 /// suffixes of it. `None` if a caller is not in `wanted` (a damaged symcache).
 fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)> {
     // A caller's position is its rank in a bit set of the ids (`wanted` is sorted): O(1),
-    // where a binary search over 100,000s of records misses the cache at each step.
+    // where a binary search over 100,000s of records misses the cache at each step. Ids
+    // spread thinly over a large symcache (a crash request's few frames per module) are
+    // searched instead: there the bit set would cost more to clear than the searches.
     let first = wanted.first().map_or(0, |e| e.0);
     let width = wanted.last().map_or(0, |e| (e.0 - first) as usize + 1);
-    let mut bits = vec![0u64; (width + 63) / 64];
-    for (id, _) in wanted {
-        let i = (id - first) as usize;
-        bits[i / 64] |= 1 << (i % 64);
-    }
-    let mut before = Vec::with_capacity(bits.len());
-    let mut count = 0u32;
-    for w in &bits {
-        before.push(count);
-        count += w.count_ones();
+    let dense = width <= wanted.len().saturating_mul(64);
+    let (mut bits, mut before) = (Vec::new(), Vec::new());
+    if dense {
+        bits = vec![0u64; (width + 63) / 64];
+        for (id, _) in wanted {
+            let i = (id - first) as usize;
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        before.reserve_exact(bits.len());
+        let mut count = 0u32;
+        for w in &bits {
+            before.push(count);
+            count += w.count_ones();
+        }
     }
     let position = |id: u32| -> Option<u32> {
+        if !dense {
+            return wanted.binary_search_by_key(&id, |e| e.0).ok().map(|p| p as u32);
+        }
         let i = id.checked_sub(first)? as usize;
         let (w, bit) = (*bits.get(i / 64)?, 1u64 << (i % 64));
         (w & bit != 0).then(|| before[i / 64] + (w & (bit - 1)).count_ones())
@@ -365,29 +374,34 @@ mod tests {
     #[test]
     fn every_span_reads_its_chain() {
         // ids 3 and 7 are outer functions; 5 and 9 inline into 3, 8 into 5, 10 into 7,
-        // 11 into 8 (two leaves share 3 and 5).
-        let wanted: Vec<(u32, Location)> = [(3, NONE), (5, 3), (7, NONE), (8, 5), (9, 3), (10, 7), (11, 8)]
-            .iter()
-            .map(|&(id, caller)| (id, loc(caller)))
-            .collect();
-        let (spans, chains) = chain_spans(&wanted).unwrap();
-        assert_eq!(spans.len(), wanted.len());
-        for (p, &(start, end)) in spans.iter().enumerate() {
-            let got: Vec<u32> = chains[start as usize..end as usize]
+        // 11 into 8 (two leaves share 3 and 5). Scaled: ids close together (ranks in a bit
+        // set) and spread over millions (binary searches).
+        for scale in [1u32, 1_000_003] {
+            let id = |n: u32| if n == NONE { NONE } else { n * scale };
+            let wanted: Vec<(u32, Location)> = [(3, NONE), (5, 3), (7, NONE), (8, 5), (9, 3), (10, 7), (11, 8)]
                 .iter()
-                .map(|&q| wanted[q as usize].0)
+                .map(|&(n, caller)| (id(n), loc(id(caller))))
                 .collect();
-            let mut want = vec![wanted[p].0];
-            let mut c = wanted[p].1.caller;
-            while c != NONE {
-                want.push(c);
-                c = wanted.iter().find(|e| e.0 == c).unwrap().1.caller;
+            let (spans, chains) = chain_spans(&wanted).unwrap();
+            assert_eq!(spans.len(), wanted.len());
+            for (p, &(start, end)) in spans.iter().enumerate() {
+                let got: Vec<u32> = chains[start as usize..end as usize]
+                    .iter()
+                    .map(|&q| wanted[q as usize].0)
+                    .collect();
+                let mut want = vec![wanted[p].0];
+                let mut c = wanted[p].1.caller;
+                while c != NONE {
+                    want.push(c);
+                    c = wanted.iter().find(|e| e.0 == c).unwrap().1.caller;
+                }
+                assert_eq!(got, want, "location {} (scale {})", wanted[p].0, scale);
             }
-            assert_eq!(got, want, "location {}", wanted[p].0);
+            // one chain per leaf (11, 10, 9): 4 + 2 + 2 positions, callers as suffixes
+            assert_eq!(chains.len(), 8);
+            // a caller that is not in the answer is a damaged symcache, not a panic
+            assert!(chain_spans(&[(id(4), loc(id(2)))]).is_none());
+            assert!(chain_spans(&[(id(4), loc(id(6))), (id(9), loc(NONE))]).is_none());
         }
-        // one chain per leaf (11, 10, 9): 4 + 2 + 2 positions, callers as suffixes
-        assert_eq!(chains.len(), 8);
-        // a caller that is not in the answer is a damaged symcache, not a panic
-        assert!(chain_spans(&[(4, loc(2))]).is_none());
     }
 }

@@ -79,6 +79,13 @@ def _expected(name: str) -> List[Any]:
     return out
 
 
+def _alpha_entry(tmp_path: Any, rt: Any) -> Any:
+    """The path of a large entry of "alpha" functions, and the entry opened."""
+    p = tmp_path / "a.symcache"
+    p.write_bytes(_symcache("alpha", rt))
+    return p, _entry(p, rt)
+
+
 def _runtime(engine: str) -> Any:
     return _host.Runtime(engine, limits=Limits(memory=64 << 20))
 
@@ -147,9 +154,7 @@ def test_freed_memory_is_the_allocator_s_again(tmp_path):
 @pytest.mark.skipif(not MAPS, reason="file mapping is Linux only")
 def test_collected_symcache_is_unmapped_at_the_next_call(tmp_path):
     rt = _runtime("wasmtime")
-    p = tmp_path / "a.symcache"
-    p.write_bytes(_symcache("alpha", rt))
-    sc = _entry(p, rt)
+    p, sc = _alpha_entry(tmp_path, rt)
     assert _answers(sc) == _expected("alpha") and _mappings(p)
     del sc
     gc.collect()
@@ -163,9 +168,7 @@ def test_collected_symcache_is_unmapped_at_the_next_call(tmp_path):
 @pytest.mark.skipif(not MAPS, reason="file mapping is Linux only")
 def test_reload_in_a_new_instance_maps_again(tmp_path):
     rt = _runtime("wasmtime")
-    p = tmp_path / "a.symcache"
-    p.write_bytes(_symcache("alpha", rt))
-    sc = _entry(p, rt)
+    p, sc = _alpha_entry(tmp_path, rt)
     assert _answers(sc) == _expected("alpha")
     serial = rt.current().serial
     rt.set_limits(rt.limits.replace(timeout=30))  # throws the instance away

@@ -54,15 +54,20 @@ MAP = {"version": 3, "sources": ["a.js", "b.js", None], "names": ["x", "y", "z"]
        "mappings": "AAAAA,IAAAC,AAAAC,AACAA,KACAA,G;;A,C;AAAA"}
 
 
-def _per_position(sm: pysym.SourceMap, lines, cols, bias):
+def _batch(sm: pysym.SourceMap, export, decode, lines, cols, bias):
+    """A lookup export called on (line, column) pairs, its result decoded."""
     rt = sm._rt
     la, ca = array.array("I", lines), array.array("I", cols)
     pairs = array.array("I", bytes(8 * len(la)))
     pairs[0::2], pairs[1::2] = la, ca
     with rt.lock:
         ptr = rt.input_buffer(pairs)
-        rt.check(rt.call("pysym_sourcemap_lookup_many", sm._h(), ptr, len(la), bias, rt.out_slot))
-        return _wire.decode_lookups(rt.result_bytes(), len(la))
+        rt.check(rt.call(export, sm._h(), ptr, len(la), bias, rt.out_slot))
+        return decode(rt.result_bytes(), len(la))
+
+
+def _per_position(sm: pysym.SourceMap, lines, cols, bias):
+    return _batch(sm, "pysym_sourcemap_lookup_many", _wire.decode_lookups, lines, cols, bias)
 
 
 @pytest.mark.parametrize("bias", [pysym.GREATEST_LOWER_BOUND, pysym.LEAST_UPPER_BOUND])
@@ -91,14 +96,7 @@ def test_distinct_lookups_layout_against_the_per_position_export(engine):
     lines = [rnd.randrange(6) for _ in range(500)]
     cols = [rnd.randrange(15) for _ in range(500)]
     with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
-        rt = sm._rt
-        la, ca = array.array("I", lines), array.array("I", cols)
-        pairs = array.array("I", bytes(8 * len(la)))
-        pairs[0::2], pairs[1::2] = la, ca
-        with rt.lock:
-            ptr = rt.input_buffer(pairs)
-            rt.check(rt.call("pysym_sourcemap_lookup_distinct", sm._h(), ptr, len(la), 0, rt.out_slot))
-            found = _wire.decode_distinct_lookups(rt.result_bytes(), len(la))
+        found = _batch(sm, "pysym_sourcemap_lookup_distinct", _wire.decode_distinct_lookups, lines, cols, 0)
         old = _per_position(sm, lines, cols, 0)
     n = found.n
     columns = (found.dst_line, found.dst_col, found.src, found.src_line, found.src_col, found.name)

@@ -677,8 +677,8 @@ class Runtime:
         self._serial = 0
         self._local: Any = threading.local() if getattr(self.engine, "thread_bound", False) else None
         self._shared: Optional[_Live] = None
-        #: (instance serial, free export, handle) of objects collected without close()
-        # (instance serial, free export, handle, what must happen before the free)
+        #: (instance serial, free export, handle, what must happen before the free) of
+        #: objects collected without close()
         self._free_later: List[Tuple[int, str, int, Optional[Callable[[], bool]]]] = []
         _runtimes.add(self)
 

@@ -633,13 +633,17 @@ class StringTable:
 class _Live:
     """A running instance with its cached exports; ``serial`` is unique per instance."""
 
-    __slots__ = ("instance", "funcs", "serial", "out_slot", "rearm_at")
+    __slots__ = ("instance", "funcs", "serial", "out_slot", "rearm_at", "input_ptr", "input_size")
 
     def __init__(self, instance: Instance, serial: int) -> None:
         self.instance = instance
         self.funcs: Dict[str, Callable[..., int]] = {}
         self.serial = serial
         self.out_slot = 0
+        #: the module's reusable input area (pysym_input_buffer), which only that export
+        #: moves or grows: a batch that fits is written there without asking again
+        self.input_ptr = 0
+        self.input_size = 0
         #: monotonic time after which light calls (the fast lookup path) must re-arm the
         #: deadline; 0 = now (after a heavy call left an arbitrary amount of fuel)
         self.rearm_at = 0.0
@@ -980,12 +984,16 @@ class Runtime:
     def input_buffer(self, data: Any) -> int:
         """Copies batch arguments into the module's reusable input area."""
         length = len(memoryview(data).cast("B"))
-        ptr = self.call("pysym_input_buffer", length)
-        if ptr == 0:
-            self.call("pysym_alloc_failure")
-            raise MemoryLimitError("the module cannot allocate %d bytes for arguments (memory limit %d bytes)"
-                                   % (length, self.limits.memory))
-        self.instance.write(ptr, data)
+        live = self.current()
+        ptr = live.input_ptr
+        if length > live.input_size or not ptr:
+            ptr = self.call("pysym_input_buffer", length)
+            if ptr == 0:
+                self.call("pysym_alloc_failure")
+                raise MemoryLimitError("the module cannot allocate %d bytes for arguments (memory limit %d bytes)"
+                                       % (length, self.limits.memory))
+            live.input_ptr, live.input_size = ptr, (length + 7) // 8 * 8  # (the module keeps whole u64 words)
+        live.instance.write(ptr, data)
         self._work += length
         return ptr
 

@@ -8,7 +8,7 @@ use crate::boundary::{
 };
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;
-use crate::records::{self, bias};
+use crate::records::{self, bias, FunctionAnswer};
 use crate::status;
 use pysym_core::js::names::{Enclosing, ScopeNames};
 use pysym_core::sourcemap::{SourceMap, NONE};
@@ -247,10 +247,10 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
             None => names.map(|n| n.lookup(line, col)),
         };
         Ok(match found {
-            None => (records::FUNCTION_NO_ANSWER, None),
-            Some(Enclosing::Global) => (0, None),
-            Some(Enclosing::Anonymous) => (1, None),
-            Some(Enclosing::Named(s)) => (2, Some(Cow::Borrowed(s))),
+            None => FunctionAnswer::NoAnswer,
+            Some(Enclosing::Global) => FunctionAnswer::TopLevel,
+            Some(Enclosing::Anonymous) => FunctionAnswer::Anonymous,
+            Some(Enclosing::Named(s)) => FunctionAnswer::Named(Cow::Borrowed(s)),
         })
     })
 }

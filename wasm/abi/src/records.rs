@@ -78,18 +78,36 @@ pub(crate) fn put_found(found: Option<&Token>, extra: &[u32], out: u32) -> i32 {
     }
 }
 
-/// A **function_names** record kind (`FUNCTION_KIND_*`): no function map answers and
-/// there are no scopes (the hosts then name the frame another way).
-pub(crate) const FUNCTION_NO_ANSWER: u32 = 3;
+/// The answer a **function_names** record gives for one position; its kind is the
+/// record's first word (`FUNCTION_KIND_*` in abi.toml).
+pub(crate) enum FunctionAnswer<'a> {
+    /// Top-level code.
+    TopLevel,
+    Anonymous,
+    Named(Cow<'a, str>),
+    /// No function map answers and there are no scopes (the hosts then name the frame
+    /// another way).
+    NoAnswer,
+}
+
+impl FunctionAnswer<'_> {
+    fn kind(&self) -> u32 {
+        match self {
+            FunctionAnswer::TopLevel => 0,
+            FunctionAnswer::Anonymous => 1,
+            FunctionAnswer::Named(_) => 2,
+            FunctionAnswer::NoAnswer => 3,
+        }
+    }
+}
 
 /// The **function_names** result over the `count` (line, col) pairs at `ptr`, written the
-/// same way for maps and caches: `find` answers one pair with its kind and, for
-/// `FUNCTION_KIND_NAMED`, the name.
+/// same way for maps and caches: `find` answers one pair.
 pub(crate) fn function_names<'a>(
     ptr: u32,
     count: u32,
     out: u32,
-    mut find: impl FnMut(u32, u32) -> Result<(u32, Option<Cow<'a, str>>), Error>,
+    mut find: impl FnMut(u32, u32) -> Result<FunctionAnswer<'a>, Error>,
 ) -> i32 {
     let n = count as usize;
     let result = &mut state().result;
@@ -103,19 +121,19 @@ pub(crate) fn function_names<'a>(
     let mut data: Vec<u8> = Vec::new();
     for i in 0..n {
         let (line, col) = host_pair(ptr, i);
-        let (kind, name) = match find(line, col) {
+        let found = match find(line, col) {
             Ok(found) => found,
             Err(e) => return fail_core(e),
         };
-        let (off, len) = match name {
-            Some(s) => {
+        let (off, len) = match &found {
+            FunctionAnswer::Named(s) => {
                 let off = data.len() as u32;
                 data.extend_from_slice(s.as_bytes());
                 (off, s.len() as u32)
             }
-            None => (0, 0),
+            _ => (0, 0),
         };
-        push_u32(result, kind);
+        push_u32(result, found.kind());
         push_u32(result, off);
         push_u32(result, len);
     }

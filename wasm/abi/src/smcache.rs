@@ -8,7 +8,7 @@ use crate::boundary::{
 };
 use crate::handles::{self, Map, Owned, SmCache};
 use crate::host::HostFile;
-use crate::records::{self, bias};
+use crate::records::{self, bias, FunctionAnswer};
 use crate::status;
 use pysym_core::js::names::ScopeNames;
 use pysym_core::sourcemap::cache::{self as smcache, Bytes, Paged, Prefetched, SourceMapCache, Table, PAGE};
@@ -317,10 +317,10 @@ pub(crate) fn function_names(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
 fn function_names_of<S: Bytes>(c: &SourceMapCache<S>, ptr: u32, count: u32, out: u32) -> i32 {
     records::function_names(ptr, count, out, |line, col| {
         Ok(match c.function(line, col)? {
-            smcache::Function::Unknown => (records::FUNCTION_NO_ANSWER, None),
-            smcache::Function::Global => (0, None),
-            smcache::Function::Anonymous => (1, None),
-            smcache::Function::Named(n) => (2, Some(c.function_name(n)?)),
+            smcache::Function::Unknown => FunctionAnswer::NoAnswer,
+            smcache::Function::Global => FunctionAnswer::TopLevel,
+            smcache::Function::Anonymous => FunctionAnswer::Anonymous,
+            smcache::Function::Named(n) => FunctionAnswer::Named(c.function_name(n)?),
         })
     })
 }

@@ -403,6 +403,14 @@ class _MapFields(HandleOwner):
                 return None
             return rt.result_bytes().decode("utf-8")
 
+    def function_names(self, lines: Any, cols: Any) -> List[Optional[str]]:
+        """The function enclosing each position (each class says from what)."""
+        raise NotImplementedError
+
+    def function_name(self, line: int, col: int) -> Optional[str]:
+        """:meth:`function_names` for one position."""
+        return self.function_names([line], [col])[0]
+
     def source_context(self, source: Union[str, int], line: int, context: int = 5) -> Optional[SourceContext]:
         """Line ``line`` (0-based) of a source with up to ``context`` lines around it.
 
@@ -559,10 +567,6 @@ class SourceMap(_MapFields):
         for start, stop, raw in self._pair_batches(lines, cols, "pysym_sourcemap_function_names"):
             out.extend(_function_answers(raw, stop - start))
         return out
-
-    def function_name(self, line: int, col: int) -> Optional[str]:
-        """:meth:`function_names` for one position."""
-        return self.function_names([line], [col])[0]
 
     def _read_metadata(self) -> None:
         rt = self._rt

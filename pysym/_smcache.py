@@ -387,10 +387,6 @@ class SourceMapCache(_MapFields):
         answers and the cache has no scopes). Needs :attr:`has_function_names`."""
         return [name for _, name in self._enclosing(lines, cols)]
 
-    def function_name(self, line: int, col: int) -> Optional[str]:
-        """:meth:`function_names` for one position."""
-        return self.function_names([line], [col])[0]
-
     def _enclosing(self, lines: Any, cols: Any) -> List[Tuple[int, Optional[str]]]:
         """:meth:`function_names` with each answer's kind, as :meth:`SourceMap._enclosing`
         gives them (what the stack-trace naming reads)."""

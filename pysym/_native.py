@@ -291,13 +291,13 @@ class SymCache(HandleOwner):
         self._row_of: Dict[int, int] = {_NONE: 0}
         self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE, 0, 0)]
         self._strings: Dict[int, Optional[str]] = {_NONE: None}
-        # Frames: each row's own frame in _chains (row 0 has none), for rows made so far.
+        # Frames: each row's own frame in _row_frames (row 0 has none), for rows made so far.
         # A row's frames, innermost first, are _flat[chain start:chain end]: _flat holds
         # the frames of every chain the module wrote (a location's callers share the tail
         # of one chain). An address's list is one slice of _flat; no tuple per chain is
         # made (or visited by the collector). _unflat: the chains of each decoded result
         # not in _flat yet, as (r, entries): entry e is row r + e.
-        self._chains: List[Optional[Frame]] = [None]
+        self._row_frames: List[Optional[Frame]] = [None]
         self._flat: List[Frame] = []
         self._unflat: List[Tuple[int, "array.array[int]"]] = []
         self._chain_count = 0  # entries of every chain decoded, in _flat or _unflat
@@ -639,13 +639,13 @@ class SymCache(HandleOwner):
     def _chains_upto(self) -> List[Frame]:
         """Makes the frames of every decoded row that has none yet; the frames of every
         chain (_flat), which the rows' chain spans index."""
-        chains, flat = self._chains, self._flat
-        if self._unflat or len(chains) < len(self._cols[0]):
+        row_frames, flat = self._row_frames, self._flat
+        if self._unflat or len(row_frames) < len(self._cols[0]):
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
-                start, end = len(chains), len(self._cols[0])
+                start, end = len(row_frames), len(self._cols[0])
                 fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
                 s = self._strings.__getitem__
-                chains.extend(_frames((
+                row_frames.extend(_frames((
                     map(s, fn),
                     map(s, rawfn),
                     map(s, file),
@@ -657,7 +657,7 @@ class SymCache(HandleOwner):
                 for first, entries in self._unflat:
                     # (a copy of the list's tail costs less than adding first to each entry;
                     # row 0, whose frame is None, is in no chain)
-                    frames = chains[first:] if first else chains
+                    frames = row_frames[first:] if first else row_frames
                     flat.extend(map(frames.__getitem__, entries))  # type: ignore[arg-type]
                 self._unflat.clear()
         return flat

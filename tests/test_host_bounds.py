@@ -165,10 +165,10 @@ def test_symcache_lookup_keeps_only_the_locations_it_answered(engine: str, tmp_p
         frames = sc.lookup(49_999 * 16 + 3)
         assert [(f.function, f.line) for f in frames] == [("f49999", 50_000)]
         # one decoded row (the last id) and the NONE row: no record or frame per location id
-        assert len(sc._cols[0]) == 2 and len(sc._chains) == 2
+        assert len(sc._cols[0]) == 2 and len(sc._row_frames) == 2
         assert sc.lookup_many([0, 16, 32, 0, 10**9]) == [
             sc.lookup(0), sc.lookup(16), sc.lookup(32), sc.lookup(0), []]
-        assert len(sc._cols[0]) == 5 and len(sc._chains) == 5
+        assert len(sc._cols[0]) == 5 and len(sc._row_frames) == 5
 
 
 # -- streaming the trace ---------------------------------------------------------------

@@ -479,7 +479,7 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     res = cache.lookup_many(addrs)
     assert isinstance(res, pysym.LookupResults) and isinstance(res, collections.abc.Sequence)
     # Nothing is decoded until read; reading one address decodes its location (and callers).
-    assert len(cache._chains) == 1 and len(cache._cols[0]) == 1
+    assert len(cache._row_frames) == 1 and len(cache._cols[0]) == 1
     i = next(k for k, w in enumerate(want) if len(w) > 1)
     assert res[i] == want[i] and res[i - len(res)] == want[i]
     assert len(cache._cols[0]) < 1 + len(want[i]) + 1 < len(set(map(tuple, want)))
@@ -504,7 +504,7 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     assert fresh.raw_functions == [w[0].raw_function if w else None for w in want]
     assert fresh.files == [w[0].file if w else None for w in want]
     assert fresh.lines == [w[0].line if w else None for w in want]
-    assert len(fresh._cache._chains) == 1  # the columns made no frame
+    assert len(fresh._cache._row_frames) == 1  # the columns made no frame
     # JSON: the Frame fields per frame, as json.dumps of the lists would give.
     as_dicts = [[f._asdict() for f in w] for w in want]
     assert json.loads(fresh.to_json()) == as_dicts
@@ -539,9 +539,9 @@ def test_lookup_results_from_batches_decoded_before_any_frame(programs_dir: str)
     batches = [cache.lookup_many(addrs[k::4]) for k in range(4)]
     for b in batches:
         assert b.functions  # decodes the batch's locations, makes no frame
-    assert len(cache._chains) == 1 and len(cache._unflat) == 4
+    assert len(cache._row_frames) == 1 and len(cache._unflat) == 4
     assert [list(b) for b in reversed(batches)] == [want[k::4] for k in reversed(range(4))]
-    assert not cache._unflat and len(cache._chains) == len(cache._cols[0])
+    assert not cache._unflat and len(cache._row_frames) == len(cache._cols[0])
     assert [b[i] for b in batches for i in range(len(b))] == [w for k in range(4) for w in want[k::4]]
     # a later batch of locations decoded only as callers so far, and one of new ones
     again = cache.lookup_many(addrs[::-1])
@@ -599,7 +599,7 @@ def test_lookup_results_read_from_threads(programs_dir: str) -> None:
         got = [list(g) if not isinstance(g, (str, list)) else g for g in got]  # __iter__ gave a map
         assert sorted(map(repr, got)) == sorted(map(repr, [want, want_json, want_fn] * 2))
         cache = res._cache
-        assert len(cache._chains) == len(cache._json) == len(cache._cols[0])
+        assert len(cache._row_frames) == len(cache._json) == len(cache._cols[0])
 
 
 def test_names_are_demangled_at_lookup(engine: str, programs_dir: str) -> None:

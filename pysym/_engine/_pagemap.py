@@ -41,34 +41,31 @@ _LOCAL_FS = frozenset([0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0x858458F6, 0
                        0x2FC12FC1])
 
 
+def _libc(name: str, restype: Any, argtypes: Any) -> Any:
+    """The C library's function ``name`` typed as given, or False where there is none."""
+    try:
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return False
+    fn.restype, fn.argtypes = restype, argtypes
+    return fn
+
+
 def _libc_mmap() -> Optional[Any]:
     global _mmap
     if _mmap is None:
         if not sys.platform.startswith("linux") or os.environ.get("PYSYM_NO_FILE_MAPPING"):
             _mmap = False
         else:
-            try:
-                fn = ctypes.CDLL(None, use_errno=True).mmap
-            except (OSError, AttributeError):
-                _mmap = False
-            else:
-                fn.restype = ctypes.c_void_p
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_long]
-                _mmap = fn
+            _mmap = _libc("mmap", ctypes.c_void_p,
+                          [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long])
     return _mmap or None
 
 
 def _on_local_fs(fd: int) -> bool:
     global _fstatfs
     if _fstatfs is None:
-        try:
-            _fstatfs = ctypes.CDLL(None, use_errno=True).fstatfs
-        except (OSError, AttributeError):
-            _fstatfs = False
-            return False
-        _fstatfs.restype = ctypes.c_int
-        _fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        _fstatfs = _libc("fstatfs", ctypes.c_int, [ctypes.c_int, ctypes.c_void_p])
     if not _fstatfs:
         return False
     buf = ctypes.create_string_buffer(256)  # struct statfs (120 bytes on 64-bit Linux)

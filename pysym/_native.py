@@ -406,46 +406,46 @@ class SymCache(HandleOwner):
 
     def _read_entry(self, rt: Runtime) -> int:
         """The entry's bytes in a fresh module allocation, proven those the cache vouched
-        for: the first time by the file's stamp after the read, later by their CRC-32."""
+        for: the first time by the file's stamp after the read, later by their CRC-32; a
+        mapped entry (``_pagemap``) by the stamp at every read."""
         assert self._entry is not None and self._pinned is not None
         size, crc, stamp = self._entry
         with self._pinned.using("SymCache") as pf:
             ptr = rt.alloc_input(size)
             live = rt.current()
-            if live.instance.map_file(ptr, size, pf.fd):
+            mapped = live.instance.map_file(ptr, size, pf.fd)
+            if mapped:
                 # Pages are read as look-ups touch them, so the file must be the one the
                 # cache vouched for at every read (the stamp has the ctime: any write).
-                if file_stamp(os.fstat(pf.fd)) == stamp:
-                    self._mapped = {s: m for s, m in self._mapped.items() if m[0]() is not None}
-                    self._mapped[live.serial] = (weakref.ref(live.instance), ptr, size)
-                    self._entry_read = True
-                    return ptr
-                if live.instance.unmap_file(ptr, size):
-                    rt.call("pysym_free", ptr, size)
-                raise FileChangedError("%s changed on disk since this SymCache was opened" % self._pinned.path)
-            view = live.instance.memory_view(ptr, size) if hasattr(os, "preadv") else None
-            if view is None:  # (an engine without a direct view: one copy)
-                data = pf.read(0, size)
-                rt.current().instance.write(ptr, data)
-                view, done = memoryview(data), len(data)
+                ok = file_stamp(os.fstat(pf.fd)) == stamp
             else:
-                done = 0
-                while done < size:
-                    n = os.preadv(pf.fd, [view[done:]], done)
-                    if n <= 0:
-                        break
-                    done += n
-            if done != size:
-                ok = False
-            elif not self._entry_read:
-                st = os.fstat(pf.fd)
-                ok = file_stamp(st) == stamp
-            else:
-                ok = zlib.crc32(view) == crc
-            del view
+                view = live.instance.memory_view(ptr, size) if hasattr(os, "preadv") else None
+                if view is None:  # (an engine without a direct view: one copy)
+                    data = pf.read(0, size)
+                    live.instance.write(ptr, data)
+                    view, done = memoryview(data), len(data)
+                else:
+                    done = 0
+                    while done < size:
+                        n = os.preadv(pf.fd, [view[done:]], done)
+                        if n <= 0:
+                            break
+                        done += n
+                if done != size:
+                    ok = False
+                elif not self._entry_read:
+                    ok = file_stamp(os.fstat(pf.fd)) == stamp
+                else:
+                    ok = zlib.crc32(view) == crc
+                del view
         if not ok:
-            rt.call("pysym_free", ptr, size)
+            # (a mapping that cannot be undone stays allocated: no free over it)
+            if not mapped or live.instance.unmap_file(ptr, size):
+                rt.call("pysym_free", ptr, size)
             raise FileChangedError("%s changed on disk since this SymCache was opened" % self._pinned.path)
+        if mapped:
+            self._mapped = {s: m for s, m in self._mapped.items() if m[0]() is not None}
+            self._mapped[live.serial] = (weakref.ref(live.instance), ptr, size)
         self._entry_read = True
         return ptr
 

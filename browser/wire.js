@@ -289,6 +289,27 @@ export function decodeLocations(bytes) {
   return { n, records, k, chains, m, nameIds, strings };
 }
 
+/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), then a locations result: {places, n, records, k, chains, m, nameIds, strings}. */
+export function decodeLocationsAt(bytes, count) {
+  let at = 0;
+  const places = u32s(bytes, at, count);
+  at += 4 * places.length;
+  const n = word(bytes, at);
+  at += 4;
+  const records = u32s(bytes, at, n * LOCATION_WORDS);
+  at += 4 * records.length;
+  const k = word(bytes, at);
+  at += 4;
+  const chains = u32s(bytes, at, k);
+  at += 4 * chains.length;
+  const m = word(bytes, at);
+  at += 4;
+  const nameIds = u32s(bytes, at, m);
+  at += 4 * nameIds.length;
+  const strings = bytes.subarray(at);
+  return { places, n, records, k, chains, m, nameIds, strings };
+}
+
 /** Pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */
 export function decodeFunctionNames(bytes, count) {
   let at = 0;

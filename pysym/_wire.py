@@ -509,6 +509,44 @@ def decode_locations(data: bytes) -> Locations:
     return Locations(n, records, k, chains, m, name_ids, strings)
 
 
+class LocationsAt(NamedTuple):
+    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), then a locations
+    result
+    """
+
+    places: "array.array[int]"
+    n: int
+    records: "array.array[int]"
+    k: int
+    chains: "array.array[int]"
+    m: int
+    name_ids: "array.array[int]"
+    strings: bytes
+
+
+def decode_locations_at(data: bytes, count: int) -> LocationsAt:
+    """The locations_at result in ``data``: u32 places[count], u32 n, location records[n], u32 k, u32 chains[k], u32
+    m, u32 name_ids[m], string_table strings.
+    """
+    at = 0
+    places = _u32s(data, at, count)
+    at += 4 * len(places)
+    n = _word(data, at)
+    at += 4
+    records = _u32s(data, at, n * LOCATION_WORDS)
+    at += 4 * len(records)
+    k = _word(data, at)
+    at += 4
+    chains = _u32s(data, at, k)
+    at += 4 * len(chains)
+    m = _word(data, at)
+    at += 4
+    name_ids = _u32s(data, at, m)
+    at += 4 * len(name_ids)
+    strings = data[at:]
+    return LocationsAt(places, n, records, k, chains, m, name_ids, strings)
+
+
 class FunctionNames(NamedTuple):
     """pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8
     bytes
@@ -701,6 +739,8 @@ __all__ += [
     'decode_ordered_lookups',
     'Locations',
     'decode_locations',
+    'LocationsAt',
+    'decode_locations_at',
     'FunctionNames',
     'decode_function_names',
     'TraceWords',

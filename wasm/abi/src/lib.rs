@@ -473,3 +473,13 @@ pub extern "C" fn pysym_smcache_function_names(h: u32, ptr: u32, count: u32, out
 pub extern "C" fn pysym_sourcemap_lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out: u32) -> i32 {
     maps::lookup_distinct(h, ptr, count, bias_value, out)
 }
+
+// -- Locations with the asked ids' places (ABI 16) ----------------------------------------
+
+/// As `pysym_symcache_locations`, with NONE ids allowed and the result led by where each
+/// asked id's record is (locations_at): a host that numbers records in order gets the
+/// asked ids' numbers without a look-up per id.
+#[no_mangle]
+pub extern "C" fn pysym_symcache_locations_at(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    symcache::locations_at(h, ptr, count, out)
+}

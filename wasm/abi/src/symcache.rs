@@ -234,7 +234,8 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
 /// chain per location. Callers come first in `wanted`, so a sweep from the last record
 /// writes the chain of each location that no other one names, and its callers take
 /// suffixes of it. `None` if a caller is not in `wanted` (a damaged symcache).
-fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)> {
+#[allow(clippy::type_complexity)]
+fn chain_spans(wanted: &[(u32, Location)], asked: &[u32]) -> Option<(Vec<(u32, u32)>, Vec<u32>, Vec<u32>)> {
     // A caller's position is its rank in a bit set of the ids (`wanted` is sorted): O(1),
     // where a binary search over 100,000s of records misses the cache at each step. Ids
     // spread thinly over a large symcache (a crash request's few frames per module) are
@@ -268,6 +269,11 @@ fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)
     for (_, l) in wanted {
         caller.push(if l.caller == NONE { NONE } else { position(l.caller)? });
     }
+    // 1 + the record position of each asked id, 0 for NONE (pysym_symcache_locations_at).
+    let mut at = Vec::with_capacity(asked.len());
+    for &id in asked {
+        at.push(if id == NONE { 0 } else { position(id)? + 1 });
+    }
     let mut spans = vec![(NONE, NONE); wanted.len()];
     let mut chains: Vec<u32> = Vec::with_capacity(wanted.len() * 2);
     for p in (0..wanted.len()).rev() {
@@ -288,15 +294,32 @@ fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)
             }
         }
     }
-    Some((spans, chains))
+    Some((spans, chains, at))
 }
 
 pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    write_locations(h, ptr, count, false, out)
+}
+
+/// As `locations`, NONE ids allowed, the result led by each asked id's place in it.
+pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    write_locations(h, ptr, count, true, out)
+}
+
+fn write_locations(h: u32, ptr: u32, count: u32, at: bool, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let wanted = match c.locations_with_callers((0..count as usize).map(|i| host_u32(ptr, i))) {
+    let asked: Vec<u32> = if at {
+        (0..count as usize).map(|i| host_u32(ptr, i)).collect()
+    } else {
+        Vec::new()
+    };
+    let ids = (0..count as usize)
+        .map(|i| host_u32(ptr, i))
+        .filter(|&id| !at || id != NONE);
+    let wanted = match c.locations_with_callers(ids) {
         Ok(w) => w,
         Err(LocationsError::NoLocation(loc)) => {
             return fail(
@@ -306,7 +329,7 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
         }
         Err(LocationsError::Damaged(loc)) => return damaged(c, format!("location {}", loc)),
     };
-    let (spans, chains) = match chain_spans(&wanted) {
+    let (spans, chains, positions) = match chain_spans(&wanted, &asked) {
         Some(x) => x,
         None => return damaged(c, "a location's caller is missing".to_string()),
     };
@@ -316,7 +339,11 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     // Written straight into the result buffer: the records, the name ids, their strings.
     let st = state();
     st.result.clear();
-    st.result.reserve(12 + 44 * wanted.len() + 4 * chains.len());
+    st.result
+        .reserve(12 + 4 * positions.len() + 44 * wanted.len() + 4 * chains.len());
+    for p in positions {
+        push_u32(&mut st.result, p);
+    }
     push_u32(&mut st.result, wanted.len() as u32);
     for ((loc, l), (start, end)) in wanted.into_iter().zip(spans) {
         for s in [l.function, l.raw_function, l.file] {
@@ -382,7 +409,10 @@ mod tests {
                 .iter()
                 .map(|&(n, caller)| (id(n), loc(id(caller))))
                 .collect();
-            let (spans, chains) = chain_spans(&wanted).unwrap();
+            let asked = [id(11), NONE, id(3), id(11), id(10)];
+            let (spans, chains, at) = chain_spans(&wanted, &asked).unwrap();
+            // each asked id's record, 1-based; 0 for NONE
+            assert_eq!(at, [7, 0, 1, 7, 6]);
             assert_eq!(spans.len(), wanted.len());
             for (p, &(start, end)) in spans.iter().enumerate() {
                 let got: Vec<u32> = chains[start as usize..end as usize]
@@ -400,8 +430,10 @@ mod tests {
             // one chain per leaf (11, 10, 9): 4 + 2 + 2 positions, callers as suffixes
             assert_eq!(chains.len(), 8);
             // a caller that is not in the answer is a damaged symcache, not a panic
-            assert!(chain_spans(&[(id(4), loc(id(2)))]).is_none());
-            assert!(chain_spans(&[(id(4), loc(id(6))), (id(9), loc(NONE))]).is_none());
+            assert!(chain_spans(&[(id(4), loc(id(2)))], &[]).is_none());
+            assert!(chain_spans(&[(id(4), loc(id(6))), (id(9), loc(NONE))], &[]).is_none());
+            // an asked id not in the answer too
+            assert!(chain_spans(&[(id(4), loc(NONE))], &[id(5)]).is_none());
         }
     }
 }

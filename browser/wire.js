@@ -289,25 +289,41 @@ export function decodeLocations(bytes) {
   return { n, records, k, chains, m, nameIds, strings };
 }
 
-/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), then a locations result: {places, n, records, k, chains, m, nameIds, strings}. */
+/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location records as columns (names as slots), the chains, then the names of the slots in order: {places, n, location, function, rawFunction, file, line, column, symAddrLo, symAddrHi, caller, chainStart, chainEnd, k, chains, names}. */
 export function decodeLocationsAt(bytes, count) {
   let at = 0;
   const places = u32s(bytes, at, count);
   at += 4 * places.length;
   const n = word(bytes, at);
   at += 4;
-  const records = u32s(bytes, at, n * LOCATION_WORDS);
-  at += 4 * records.length;
+  const location = u32s(bytes, at, n);
+  at += 4 * location.length;
+  const function = u32s(bytes, at, n);
+  at += 4 * function.length;
+  const rawFunction = u32s(bytes, at, n);
+  at += 4 * rawFunction.length;
+  const file = u32s(bytes, at, n);
+  at += 4 * file.length;
+  const line = u32s(bytes, at, n);
+  at += 4 * line.length;
+  const column = u32s(bytes, at, n);
+  at += 4 * column.length;
+  const symAddrLo = u32s(bytes, at, n);
+  at += 4 * symAddrLo.length;
+  const symAddrHi = u32s(bytes, at, n);
+  at += 4 * symAddrHi.length;
+  const caller = u32s(bytes, at, n);
+  at += 4 * caller.length;
+  const chainStart = u32s(bytes, at, n);
+  at += 4 * chainStart.length;
+  const chainEnd = u32s(bytes, at, n);
+  at += 4 * chainEnd.length;
   const k = word(bytes, at);
   at += 4;
   const chains = u32s(bytes, at, k);
   at += 4 * chains.length;
-  const m = word(bytes, at);
-  at += 4;
-  const nameIds = u32s(bytes, at, m);
-  at += 4 * nameIds.length;
-  const strings = bytes.subarray(at);
-  return { places, n, records, k, chains, m, nameIds, strings };
+  const names = bytes.subarray(at);
+  return { places, n, location, function, rawFunction, file, line, column, symAddrLo, symAddrHi, caller, chainStart, chainEnd, k, chains, names };
 }
 
 /** Pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */

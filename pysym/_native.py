@@ -282,15 +282,16 @@ class SymCache(HandleOwner):
         # Location ids are stable for these bytes, so what is decoded survives a reload.
         # A decoded location is one row: its record column by column in _cols
         # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
-        # address low and high, caller, chain start and end), its frames and JSON made
-        # from the row on demand. _row_of maps a decoded location id to its row; NONE
-        # (nothing covers the address) is row 0, the row of no frames. A dict, sized by
-        # what was read: an array indexed by id would be as large as the largest id read
-        # (millions in a large symcache), and a warm process's first request would pay its
-        # page faults.
+        # address low and high, caller, chain start and end; the three names as slots of
+        # _names, 0: none), its frames and JSON made from the row on demand. _row_of maps
+        # a decoded location id to its row; NONE (nothing covers the address) is row 0,
+        # the row of no frames. A dict, sized by what was read: an array indexed by id
+        # would be as large as the largest id read (millions in a large symcache), and a
+        # warm process's first request would pay its page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
-        self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE, 0, 0)]
-        self._strings: Dict[int, Optional[str]] = {_NONE: None}
+        self._cols = [array.array("I", [v]) for v in (_NONE, 0, 0, 0, 0, 0, 0, 0, _NONE, 0, 0)]
+        # The names of each decoded result, appended in the module's order (its slots).
+        self._names: List[Optional[str]] = [None]
         # Frames: each row's own frame in _row_frames (row 0 has none), for rows made so far.
         # A row's frames, innermost first, are _flat[chain start:chain end]: _flat holds
         # the frames of every chain the module wrote (a location's callers share the tail
@@ -307,7 +308,7 @@ class SymCache(HandleOwner):
         # frame is kept once, not once per chain that holds it.
         self._json: List[str] = [""]
         self._json_chains: List[Tuple[int, ...]] = [()]
-        self._json_strings: Dict[int, str] = {_NONE: "null"}
+        self._json_strings: Dict[int, str] = {0: "null"}
         # Results with locations not decoded yet (decoded by close(), before the free).
         self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
         self._pending_keys = itertools.count()
@@ -607,14 +608,15 @@ class SymCache(HandleOwner):
         if sys.byteorder == "big":
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
-        rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), rt.out_slot))
+        names = self._names
+        rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), len(names), rt.out_slot))
         # Decoded from a view of the module's memory (the result is copied once, into the
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        self._strings.update(zip(found.name_ids, StringTable(bytes(found.strings)).to_list()))
-        # Column-wise, so that the loops run in C: this is the cost of a cold read.
-        columns = list(_wire.location_columns(found.records))
+        names.extend(StringTable(bytes(found.names)).to_list())  # the slots the records name
+        columns = [found.location, found.function, found.raw_function, found.file, found.line, found.column,
+                   found.sym_addr_lo, found.sym_addr_hi, found.caller, found.chain_start, found.chain_end]
         row_of = self._row_of
         first = len(self._cols[0])
         base = self._chain_count
@@ -680,7 +682,7 @@ class SymCache(HandleOwner):
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(row_frames), len(self._cols[0])
                 fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
-                s = self._strings.__getitem__
+                s = self._names.__getitem__
                 made = _frames((
                     map(s, fn),
                     map(s, rawfn),
@@ -716,7 +718,7 @@ class SymCache(HandleOwner):
                 callers = self._caller_rows(start, end)
                 lit = self._json_strings
                 for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
-                    s = self._strings[sid]
+                    s = self._names[sid]
                     lit[sid] = "null" if s is None else _json_string(s)
                 j = lit.__getitem__
                 num = {0: "null"}.get
@@ -801,7 +803,7 @@ class LookupResults(Sequence[List[Frame]]):
         values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))
         if i == 4:  # lines: 0 is unknown
             return list(map({0: None}.get, values, values))
-        return list(map(cache._strings.__getitem__, values))
+        return list(map(cache._names.__getitem__, values))
 
     @property
     def functions(self) -> List[Optional[str]]:

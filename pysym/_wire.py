@@ -510,41 +510,69 @@ def decode_locations(data: bytes) -> Locations:
 
 
 class LocationsAt(NamedTuple):
-    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), then a locations
-    result
+    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location
+    records as columns (names as slots), the chains, then the names of the slots in order
     """
 
     places: "array.array[int]"
     n: int
-    records: "array.array[int]"
+    location: "array.array[int]"
+    function: "array.array[int]"
+    raw_function: "array.array[int]"
+    file: "array.array[int]"
+    line: "array.array[int]"
+    column: "array.array[int]"
+    sym_addr_lo: "array.array[int]"
+    sym_addr_hi: "array.array[int]"
+    caller: "array.array[int]"
+    chain_start: "array.array[int]"
+    chain_end: "array.array[int]"
     k: int
     chains: "array.array[int]"
-    m: int
-    name_ids: "array.array[int]"
-    strings: bytes
+    names: bytes
 
 
 def decode_locations_at(data: bytes, count: int) -> LocationsAt:
-    """The locations_at result in ``data``: u32 places[count], u32 n, location records[n], u32 k, u32 chains[k], u32
-    m, u32 name_ids[m], string_table strings.
+    """The locations_at result in ``data``: u32 places[count], u32 n, u32 location[n], u32 function[n], u32
+    raw_function[n], u32 file[n], u32 line[n], u32 column[n], u32 sym_addr_lo[n], u32 sym_addr_hi[n], u32
+    caller[n], u32 chain_start[n], u32 chain_end[n], u32 k, u32 chains[k], string_table names.
     """
     at = 0
     places = _u32s(data, at, count)
     at += 4 * len(places)
     n = _word(data, at)
     at += 4
-    records = _u32s(data, at, n * LOCATION_WORDS)
-    at += 4 * len(records)
+    location = _u32s(data, at, n)
+    at += 4 * len(location)
+    function = _u32s(data, at, n)
+    at += 4 * len(function)
+    raw_function = _u32s(data, at, n)
+    at += 4 * len(raw_function)
+    file = _u32s(data, at, n)
+    at += 4 * len(file)
+    line = _u32s(data, at, n)
+    at += 4 * len(line)
+    column = _u32s(data, at, n)
+    at += 4 * len(column)
+    sym_addr_lo = _u32s(data, at, n)
+    at += 4 * len(sym_addr_lo)
+    sym_addr_hi = _u32s(data, at, n)
+    at += 4 * len(sym_addr_hi)
+    caller = _u32s(data, at, n)
+    at += 4 * len(caller)
+    chain_start = _u32s(data, at, n)
+    at += 4 * len(chain_start)
+    chain_end = _u32s(data, at, n)
+    at += 4 * len(chain_end)
     k = _word(data, at)
     at += 4
     chains = _u32s(data, at, k)
     at += 4 * len(chains)
-    m = _word(data, at)
-    at += 4
-    name_ids = _u32s(data, at, m)
-    at += 4 * len(name_ids)
-    strings = data[at:]
-    return LocationsAt(places, n, records, k, chains, m, name_ids, strings)
+    names = data[at:]
+    return LocationsAt(
+        places, n, location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller, chain_start,
+        chain_end, k, chains, names,
+    )
 
 
 class FunctionNames(NamedTuple):

@@ -297,41 +297,38 @@ fn chain_spans(wanted: &[(u32, Location)], asked: &[u32]) -> Option<(Vec<(u32, u
     Some((spans, chains, at))
 }
 
+/// The locations `ids` name and all their callers, with their chain spans, the chains and
+/// the places of `asked` (see `chain_spans`); a status when an id or the symcache is bad.
+#[allow(clippy::type_complexity)]
+fn answer(
+    c: &SymCache<'_>,
+    ids: impl Iterator<Item = u32>,
+    asked: &[u32],
+) -> Result<(Vec<(u32, Location)>, Vec<(u32, u32)>, Vec<u32>, Vec<u32>), i32> {
+    let wanted = match c.locations_with_callers(ids) {
+        Ok(w) => w,
+        Err(LocationsError::NoLocation(loc)) => {
+            return Err(fail(
+                status::BAD_ARGUMENT,
+                format!("no location {} (the symcache has {})", loc, c.location_count()),
+            ))
+        }
+        Err(LocationsError::Damaged(loc)) => return Err(damaged(c, format!("location {}", loc))),
+    };
+    match chain_spans(&wanted, asked) {
+        Some((spans, chains, places)) => Ok((wanted, spans, chains, places)),
+        None => Err(damaged(c, "a location's caller is missing".to_string())),
+    }
+}
+
 pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
-    write_locations(h, ptr, count, false, out)
-}
-
-/// As `locations`, NONE ids allowed, the result led by each asked id's place in it.
-pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
-    write_locations(h, ptr, count, true, out)
-}
-
-fn write_locations(h: u32, ptr: u32, count: u32, at: bool, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let asked: Vec<u32> = if at {
-        (0..count as usize).map(|i| host_u32(ptr, i)).collect()
-    } else {
-        Vec::new()
-    };
-    let ids = (0..count as usize)
-        .map(|i| host_u32(ptr, i))
-        .filter(|&id| !at || id != NONE);
-    let wanted = match c.locations_with_callers(ids) {
-        Ok(w) => w,
-        Err(LocationsError::NoLocation(loc)) => {
-            return fail(
-                status::BAD_ARGUMENT,
-                format!("no location {} (the symcache has {})", loc, c.location_count()),
-            )
-        }
-        Err(LocationsError::Damaged(loc)) => return damaged(c, format!("location {}", loc)),
-    };
-    let (spans, chains, positions) = match chain_spans(&wanted, &asked) {
-        Some(x) => x,
-        None => return damaged(c, "a location's caller is missing".to_string()),
+    let (wanted, spans, chains, _) = match answer(c, (0..count as usize).map(|i| host_u32(ptr, i)), &[]) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     // Name ids: strings, then (format 4) functions whose names are demangled here.
     let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];
@@ -339,11 +336,7 @@ fn write_locations(h: u32, ptr: u32, count: u32, at: bool, out: u32) -> i32 {
     // Written straight into the result buffer: the records, the name ids, their strings.
     let st = state();
     st.result.clear();
-    st.result
-        .reserve(12 + 4 * positions.len() + 44 * wanted.len() + 4 * chains.len());
-    for p in positions {
-        push_u32(&mut st.result, p);
-    }
+    st.result.reserve(12 + 44 * wanted.len() + 4 * chains.len());
     push_u32(&mut st.result, wanted.len() as u32);
     for ((loc, l), (start, end)) in wanted.into_iter().zip(spans) {
         for s in [l.function, l.raw_function, l.file] {
@@ -381,6 +374,76 @@ fn write_locations(h: u32, ptr: u32, count: u32, at: bool, out: u32) -> i32 {
     append_string_table(&mut st.result, strings.iter().map(|&s| c.name(s)));
     publish_result(out)
 }
+
+/// As `locations`, NONE ids allowed: the places of the asked ids, then the locations as
+/// columns (a host appends each to its own, without splitting records), their names as
+/// slots `name_base + i` of the string table that ends the result (0: none).
+pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if name_base == 0 || name_base as u64 + c.name_count() as u64 > NONE as u64 {
+        return fail(status::BAD_ARGUMENT, format!("name base {} out of range", name_base));
+    }
+    let asked: Vec<u32> = (0..count as usize).map(|i| host_u32(ptr, i)).collect();
+    let ids = asked.iter().copied().filter(|&id| id != NONE);
+    let (wanted, spans, chains, places) = match answer(c, ids, &asked) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    // Each name once, in order of first use: slot[id] = 1 + its index (0: not yet).
+    let mut slot = vec![0u32; c.name_count()];
+    let mut names: Vec<u32> = Vec::new();
+    let mut name_slot = |s: u32| -> u32 {
+        match slot.get_mut(s as usize) {
+            None => 0, // NONE
+            Some(k) => {
+                if *k == 0 {
+                    names.push(s);
+                    *k = names.len() as u32;
+                }
+                name_base + *k - 1
+            }
+        }
+    };
+    let n = wanted.len();
+    let mut columns = vec![0u32; n * LOCATION_COLUMNS];
+    for (i, ((loc, l), (start, end))) in wanted.iter().zip(spans).enumerate() {
+        let words = [
+            *loc,
+            name_slot(l.function),
+            name_slot(l.raw_function),
+            name_slot(l.file),
+            l.line,
+            l.column,
+            l.sym_addr as u32,
+            (l.sym_addr >> 32) as u32,
+            l.caller,
+            start,
+            end,
+        ];
+        for (k, v) in words.into_iter().enumerate() {
+            columns[k * n + i] = v;
+        }
+    }
+    let st = state();
+    st.result.clear();
+    st.result
+        .reserve(12 + 4 * (places.len() + columns.len() + chains.len()));
+    for v in places.into_iter().chain([n as u32]).chain(columns) {
+        push_u32(&mut st.result, v);
+    }
+    push_u32(&mut st.result, chains.len() as u32);
+    for p in chains {
+        push_u32(&mut st.result, p);
+    }
+    append_string_table(&mut st.result, names.iter().map(|&s| c.name(s)));
+    publish_result(out)
+}
+
+/// Words of a location record, as columns of `pysym_symcache_locations_at`.
+const LOCATION_COLUMNS: usize = 11;
 
 #[cfg(test)]
 mod tests {

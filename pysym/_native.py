@@ -588,6 +588,8 @@ class SymCache(HandleOwner):
             row_of = self._row_of
             # Repeats are fine (the module answers each location once), up to a bound on
             # the module's input area: past it, each id is sent once.
+            if len(row_of) == 1 and len(ids) <= _SEND_REPEATS:  # nothing decoded yet: every id is new
+                return self._decode_locations(rt, self._h(), array.array("I", ids), True)
             new = itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids)))
             if len(ids) > _SEND_REPEATS:
                 missing = array.array("I", set(new))

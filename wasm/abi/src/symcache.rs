@@ -14,6 +14,7 @@ use pysym_core::native::DebugFile;
 use pysym_core::sourcemap::NONE;
 use pysym_core::symcache::{Location, LocationsError, SymCache};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 type Cache = Owned<SymCache<'static>>;
 
@@ -392,20 +393,28 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
         Ok(x) => x,
         Err(code) => return code,
     };
-    // Each name once, in order of first use: slot[id] = 1 + its index (0: not yet).
-    let mut slot = vec![0u32; c.name_count()];
+    // Each name once, in order of first use: 1 + its index by name id (0: not yet). A
+    // word per name id for a large batch; a small one (a crash request's frames in one
+    // module) keeps a map instead of clearing that many words.
+    let name_count = c.name_count();
+    let dense = wanted.len().saturating_mul(24) >= name_count;
+    let mut by_id = if dense { vec![0u32; name_count] } else { Vec::new() };
+    let mut by_id_sparse: BTreeMap<u32, u32> = BTreeMap::new();
     let mut names: Vec<u32> = Vec::new();
     let mut name_slot = |s: u32| -> u32 {
-        match slot.get_mut(s as usize) {
-            None => 0, // NONE
-            Some(k) => {
-                if *k == 0 {
-                    names.push(s);
-                    *k = names.len() as u32;
-                }
-                name_base + *k - 1
-            }
+        if s as usize >= name_count {
+            return 0; // NONE
         }
+        let k = if dense {
+            &mut by_id[s as usize]
+        } else {
+            by_id_sparse.entry(s).or_insert(0)
+        };
+        if *k == 0 {
+            names.push(s);
+            *k = names.len() as u32;
+        }
+        name_base + *k - 1
     };
     let n = wanted.len();
     let mut columns = vec![0u32; n * LOCATION_COLUMNS];

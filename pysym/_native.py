@@ -800,6 +800,20 @@ class LookupResults(Sequence[List[Frame]]):
         return map(cache._chains_upto().__getitem__,
                    map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
 
+    def _location_rows(self) -> Tuple[List[int], Callable[[int], List[Frame]]]:
+        """Each address's location row (0: nothing covers it) and a function giving a
+        row's frames. A row stays the same for the symcache's life: callers that make
+        something once per location (the symbolicator's frame templates) key it by row
+        and read the frames of new rows only."""
+        cache = self._cache
+        rows = cache._rows(self._ids)
+        starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
+
+        def frames_of(row: int) -> List[Frame]:
+            return cache._chains_upto()[starts[row] : ends[row]]
+
+        return rows, frames_of
+
     def _column(self, i: int) -> List[Any]:
         cache = self._cache
         values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))

@@ -800,7 +800,7 @@ class LookupResults(Sequence[List[Frame]]):
         return map(cache._chains_upto().__getitem__,
                    map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
 
-    def _location_rows(self) -> Tuple[List[int], Callable[[int], List[Frame]]]:
+    def _location_rows(self) -> Tuple[Sequence[int], Callable[[int], List[Frame]]]:
         """Each address's location row (0: nothing covers it) and a function giving a
         row's frames. A row stays the same for the symcache's life: callers that make
         something once per location (the symbolicator's frame templates) key it by row

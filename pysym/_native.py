@@ -616,7 +616,7 @@ class SymCache(HandleOwner):
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        names.extend(StringTable(bytes(found.names)).to_list())  # the slots the records name
+        names.extend(_split_names(bytes(found.names)))  # the slots the records name
         columns = [found.location, found.function, found.raw_function, found.file, found.line, found.column,
                    found.sym_addr_lo, found.sym_addr_hi, found.caller, found.chain_start, found.chain_end]
         row_of = self._row_of
@@ -748,6 +748,20 @@ class SymCache(HandleOwner):
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
+
+
+def _split_names(data: bytes) -> Sequence[Optional[str]]:
+    """The strings of a locations_at string table, whose strings are each followed by a
+    NUL: split at the NULs when there are as many as entries and no entry is null (then
+    no string holds a NUL), else entry by entry."""
+    table = StringTable(data)
+    count = len(table)
+    base = 4 + 8 * count
+    # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
+    # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
+    if data.count(0, base) == count and data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+        return data[base:].decode("utf-8").split("\0")[:-1]
+    return table.to_list()
 
 
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii

@@ -588,6 +588,26 @@ def test_lookup_results_of_new_batches_placed_by_the_module(programs_dir: str) -
     assert list(c) == [one.lookup(x) for x in held + [first[0]]] and placed == [True, True, False]
 
 
+def test_names_split_at_nuls_only_when_that_is_exact() -> None:
+    """locations_at's names (a string table whose strings each end in a NUL) are split at
+    the NULs only when no string holds one and no entry is null: the same list either way."""
+    import struct
+
+    from pysym._native import _split_names
+
+    def table(strings: List[Optional[str]]) -> bytes:
+        entries, text = b"", b""
+        for v in strings:
+            raw = None if v is None else v.encode("utf-8")
+            entries += struct.pack("<II", len(text) if raw is not None else 0, 0xFFFFFFFF if raw is None else len(raw))
+            text += b"" if raw is None else raw + b"\0"
+        return struct.pack("<I", len(strings)) + entries + text
+
+    for strings in ([], ["a"], ["main", "ns::f<int>(char const*)", "", "caf\u00e9.c"], ["a", None, "b"],
+                    ["a\0b", "c"], ["a\0", None], [None], ["\0", "", "\0\0"]):
+        assert list(_split_names(table(strings))) == strings, strings
+
+
 def test_frame_is_an_immutable_named_tuple(programs_dir: str) -> None:
     """Frame: fields by name and position, immutable, equal and hashed by value, pickles,
     copies and prints as before (the repr of the former dataclass); made by lookups the same."""

@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    append_string_table, arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state,
-    write_lines, write_string_table,
+    append_string_table, append_string_table_sep, arg_str, fail, fail_core, host_u32, host_u64s, publish_result,
+    push_u32, put_out, state, write_lines, write_string_table,
 };
 use crate::handles::{self, Owned};
 use crate::host::{fail_file, read_whole_file, report_progress, reset_progress, HostFile, HostOutput};
@@ -447,7 +447,7 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
     for p in chains {
         push_u32(&mut st.result, p);
     }
-    append_string_table(&mut st.result, names.iter().map(|&s| c.name(s)));
+    append_string_table_sep(&mut st.result, names.iter().map(|&s| c.name(s)), true);
     publish_result(out)
 }
 

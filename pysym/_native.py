@@ -617,8 +617,8 @@ class SymCache(HandleOwner):
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
         names.extend(_split_names(bytes(found.names)))  # the slots the records name
-        columns = [found.location, found.function, found.raw_function, found.file, found.line, found.column,
-                   found.sym_addr_lo, found.sym_addr_hi, found.caller, found.chain_start, found.chain_end]
+        columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
+                   found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
         row_of = self._row_of
         first = len(self._cols[0])
         base = self._chain_count

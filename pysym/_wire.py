@@ -516,62 +516,62 @@ class LocationsAt(NamedTuple):
 
     places: "array.array[int]"
     n: int
-    location: "array.array[int]"
-    function: "array.array[int]"
-    raw_function: "array.array[int]"
-    file: "array.array[int]"
-    line: "array.array[int]"
-    column: "array.array[int]"
-    sym_addr_lo: "array.array[int]"
-    sym_addr_hi: "array.array[int]"
-    caller: "array.array[int]"
-    chain_start: "array.array[int]"
-    chain_end: "array.array[int]"
+    locations: "array.array[int]"
+    functions: "array.array[int]"
+    raw_functions: "array.array[int]"
+    files: "array.array[int]"
+    lines: "array.array[int]"
+    columns: "array.array[int]"
+    sym_addrs_lo: "array.array[int]"
+    sym_addrs_hi: "array.array[int]"
+    callers: "array.array[int]"
+    chain_starts: "array.array[int]"
+    chain_ends: "array.array[int]"
     k: int
     chains: "array.array[int]"
     names: bytes
 
 
 def decode_locations_at(data: bytes, count: int) -> LocationsAt:
-    """The locations_at result in ``data``: u32 places[count], u32 n, u32 location[n], u32 function[n], u32
-    raw_function[n], u32 file[n], u32 line[n], u32 column[n], u32 sym_addr_lo[n], u32 sym_addr_hi[n], u32
-    caller[n], u32 chain_start[n], u32 chain_end[n], u32 k, u32 chains[k], string_table names.
+    """The locations_at result in ``data``: u32 places[count], u32 n, u32 locations[n], u32 functions[n], u32
+    raw_functions[n], u32 files[n], u32 lines[n], u32 columns[n], u32 sym_addrs_lo[n], u32 sym_addrs_hi[n], u32
+    callers[n], u32 chain_starts[n], u32 chain_ends[n], u32 k, u32 chains[k], string_table names.
     """
     at = 0
     places = _u32s(data, at, count)
     at += 4 * len(places)
     n = _word(data, at)
     at += 4
-    location = _u32s(data, at, n)
-    at += 4 * len(location)
-    function = _u32s(data, at, n)
-    at += 4 * len(function)
-    raw_function = _u32s(data, at, n)
-    at += 4 * len(raw_function)
-    file = _u32s(data, at, n)
-    at += 4 * len(file)
-    line = _u32s(data, at, n)
-    at += 4 * len(line)
-    column = _u32s(data, at, n)
-    at += 4 * len(column)
-    sym_addr_lo = _u32s(data, at, n)
-    at += 4 * len(sym_addr_lo)
-    sym_addr_hi = _u32s(data, at, n)
-    at += 4 * len(sym_addr_hi)
-    caller = _u32s(data, at, n)
-    at += 4 * len(caller)
-    chain_start = _u32s(data, at, n)
-    at += 4 * len(chain_start)
-    chain_end = _u32s(data, at, n)
-    at += 4 * len(chain_end)
+    locations = _u32s(data, at, n)
+    at += 4 * len(locations)
+    functions = _u32s(data, at, n)
+    at += 4 * len(functions)
+    raw_functions = _u32s(data, at, n)
+    at += 4 * len(raw_functions)
+    files = _u32s(data, at, n)
+    at += 4 * len(files)
+    lines = _u32s(data, at, n)
+    at += 4 * len(lines)
+    columns = _u32s(data, at, n)
+    at += 4 * len(columns)
+    sym_addrs_lo = _u32s(data, at, n)
+    at += 4 * len(sym_addrs_lo)
+    sym_addrs_hi = _u32s(data, at, n)
+    at += 4 * len(sym_addrs_hi)
+    callers = _u32s(data, at, n)
+    at += 4 * len(callers)
+    chain_starts = _u32s(data, at, n)
+    at += 4 * len(chain_starts)
+    chain_ends = _u32s(data, at, n)
+    at += 4 * len(chain_ends)
     k = _word(data, at)
     at += 4
     chains = _u32s(data, at, k)
     at += 4 * len(chains)
     names = data[at:]
     return LocationsAt(
-        places, n, location, function, raw_function, file, line, column, sym_addr_lo, sym_addr_hi, caller, chain_start,
-        chain_end, k, chains, names,
+        places, n, locations, functions, raw_functions, files, lines, columns, sym_addrs_lo, sym_addrs_hi, callers,
+        chain_starts, chain_ends, k, chains, names,
     )
 
 

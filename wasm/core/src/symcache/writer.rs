@@ -829,7 +829,10 @@ impl IndexSet {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             // At most three quarters full: probes stay short. The keys are rehashed in
             // index order, which reads the writer's table front to back.
-            self.slots = vec![NONE; (self.slots.len() * 2).max(64)];
+            let n = (self.slots.len() * 2).max(64);
+            // The old table freed first: the keys are rehashed from the writer's tables.
+            self.slots = Vec::new();
+            self.slots = vec![NONE; n];
             let mask = self.slots.len() - 1;
             for i in 0..=index {
                 let h = if i == index { hash } else { rehash(i) };

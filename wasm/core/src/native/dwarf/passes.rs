@@ -221,7 +221,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             files: &mut files,
         };
         for &p in &probes {
-            let addr = bounds.addrs[p.bound as usize];
+            let addr = bounds.addr(p.bound as usize);
             if let Some(loc) = unit_answers.answer(addr)? {
                 best[p.bound as usize] = RowAnswer { prio: p.prio, loc };
             }
@@ -527,11 +527,9 @@ fn rank_unit_ranges(mut unit_ranges: Vec<UnitRange>, n_units: usize) -> Vec<Vec<
 fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer]) -> Vec<Probe> {
     let mut probes: Vec<Probe> = Vec::new();
     for r in ranges {
-        let lo = bounds.addrs.partition_point(|&x| x < r.begin);
-        for (i, &x) in bounds.addrs.iter().enumerate().skip(lo) {
-            if x >= r.end {
-                break;
-            }
+        let lo = bounds.partition_point(|x| x < r.begin);
+        let hi = lo + bounds.gallop_from(lo, |x| x < r.end);
+        for i in lo..hi {
             if !bounds.is_end(i) && best[i].prio < r.prio {
                 probes.push(Probe {
                     bound: i as u32,
@@ -581,8 +579,8 @@ fn answer_cuts(
     // Both searches go forward from the previous cut's answer (cuts are sorted).
     let (mut j, mut k) = (0, 0);
     for x in cuts {
-        j += gallop(&bounds.addrs[j..], |&b| b <= x);
-        if j == 0 || j == bounds.len() || bounds.addrs[j - 1] == x || bounds.is_end(j - 1) {
+        j += bounds.gallop_from(j, |b| b <= x);
+        if j == 0 || j == bounds.len() || bounds.addr(j - 1) == x || bounds.is_end(j - 1) {
             continue; // outside the line table, on a row start, or in a gap
         }
         let i = (j - 1) as u32;
@@ -611,8 +609,8 @@ fn write_ranges(
     mid_row.sort_unstable_by_key(|c| c.addr);
     let mut cut = mid_row.iter().peekable();
     for i in 0..bounds.len().saturating_sub(1) {
-        let (addr, is_end) = (bounds.addrs[i], bounds.is_end(i));
-        let end = bounds.addrs[i + 1];
+        let (addr, is_end) = (bounds.addr(i), bounds.is_end(i));
+        let end = bounds.addr(i + 1);
         let (mut start, mut loc) = (addr, best[i].loc);
         while let Some(&c) = cut.peek() {
             if c.addr >= end {

@@ -70,12 +70,10 @@ pub(super) fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> gimli::
         .ok_or(gimli::Error::UnexpectedEof(gimli::ReaderOffsetId(0)))
 }
 
-/// Abbreviation tables by `.debug_abbrev` offset, parsed once in pass 2 and kept until the
-/// last unit using them: pass 2 and cross-unit naming each open a unit, and `Dwarf::unit`
-/// parses its table every time (gimli 0.27 keeps only the one at offset 0); GCC's units
-/// share theirs two by two. Only while the section is small: parsed tables take several
-/// times their bytes. Pass 1 reads only root DIEs ([`Abbrevs::root_only`]): keeping its
-/// tables for pass 2 held python3.11's 3.5 MB of them at the build's peak.
+/// Abbreviation tables by `.debug_abbrev` offset, parsed once for the whole build: pass 1,
+/// pass 2 and cross-unit naming each open a unit, and `Dwarf::unit` parses its table every
+/// time (gimli 0.27 keeps only the one at offset 0); GCC's units share theirs two by two.
+/// Only while the section is small: parsed tables take several times their bytes.
 #[derive(Default)]
 pub(super) struct Abbrevs {
     tables: FastMap<u64, std::sync::Arc<gimli::Abbreviations>>,
@@ -137,8 +135,8 @@ impl Abbrevs {
     ) -> gimli::Result<std::sync::Arc<gimli::Abbreviations>> {
         use gimli::{Reader as _, Section};
         let offset = header.debug_abbrev_offset();
-        if offset.0 == 0 {
-            // (gimli's own cache of the table at 0)
+        if dwarf.debug_abbrev.reader().len() <= ABBREV_CACHE_SECTION || offset.0 == 0 {
+            // kept for pass 2 (or gimli's own cache of the table at 0)
             return self.get(dwarf, header);
         }
         // A root code that cannot be read fails the root DIE's read, as with the whole table.

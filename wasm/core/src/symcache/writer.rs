@@ -50,7 +50,7 @@ impl LocKey {
 /// the largest table held beside the DWARF: 290k of them for python3.11). `sym` is
 /// `sym_addr` where that fits below [`BIG_SYM`], else `BIG_SYM` and the address is in
 /// [`SymCacheWriter::big_syms`].
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct LocRec {
     file: u32,
     line: u32,
@@ -63,34 +63,52 @@ pub(super) struct LocRec {
 /// [`LocRec::sym`] of a location whose `sym_addr` is kept aside.
 const BIG_SYM: u32 = u32::MAX;
 
-/// The `sym_addr` of location `i` (`big`: the writer's `big_syms`).
-fn sym_of(rec: &LocRec, i: u32, big: &FastMap<u32, u64>) -> u64 {
-    match rec.sym {
-        BIG_SYM => big.get(&i).copied().unwrap_or(u64::MAX),
-        s => u64::from(s),
-    }
-}
-
 impl LocRec {
-    /// Whether location `i`, this one, is `key`.
-    fn is(&self, i: u32, key: &LocKey, big: &FastMap<u32, u64>) -> bool {
-        self.line == key.line
-            && self.file == key.file
-            && self.column == key.column
-            && self.function == key.function
-            && self.inlined_into == key.inlined_into
-            && sym_of(self, i, big) == key.sym_addr
+    fn of(key: &LocKey) -> LocRec {
+        LocRec {
+            file: key.file,
+            line: key.line,
+            column: key.column,
+            function: key.function,
+            inlined_into: key.inlined_into,
+            sym: u32::try_from(key.sym_addr).unwrap_or(BIG_SYM),
+        }
     }
 
-    fn key(&self, i: u32, big: &FastMap<u32, u64>) -> LocKey {
+    /// [`LocKey::hash`] of the location (the same where `sym_addr` fits).
+    fn hash(&self) -> u64 {
         LocKey {
             file: self.file,
             line: self.line,
             column: self.column,
             function: self.function,
             inlined_into: self.inlined_into,
-            sym_addr: sym_of(self, i, big),
+            sym_addr: u64::from(self.sym),
         }
+        .hash()
+    }
+
+    /// [`LocKey::fields`] of location `i`, this one (`big`: the writer's `big_syms`).
+    fn fields(&self, i: u32, big: &FastMap<u32, u64>) -> [u64; 6] {
+        let mut f = self.fields_small();
+        if self.sym == BIG_SYM {
+            f[5] = big.get(&i).copied().unwrap_or(u64::MAX);
+        }
+        f
+    }
+
+    /// [`fields`](Self::fields) where no `sym_addr` was kept aside.
+    #[inline]
+    fn fields_small(&self) -> [u64; 6] {
+        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+        [
+            plus_one(self.file),
+            self.line as u64,
+            self.column as u64,
+            plus_one(self.function),
+            plus_one(self.inlined_into),
+            u64::from(self.sym),
+        ]
     }
 }
 
@@ -104,7 +122,7 @@ pub struct SymCacheWriter {
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
     function_index: FastMap<[u32; 3], u32>,
-    pub(super) locations: Chunked<LocRec>,
+    pub(super) locations: Chunked<LocRec, LOCATION_CHUNK_BITS>,
     location_index: IndexSet,
     /// The `sym_addr`s of the locations that do not fit [`LocRec::sym`], by location.
     big_syms: FastMap<u32, u64>,
@@ -221,7 +239,8 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
-        let hash = key.hash();
+        let rec = LocRec::of(&key);
+        let hash = rec.hash();
         if self.hot.is_empty() {
             self.hot = vec![(key, NONE); HOT];
         }
@@ -233,14 +252,17 @@ impl SymCacheWriter {
             return i;
         }
         let (locations, big) = (&self.locations, &self.big_syms);
-        let i = match self.location_index.find(hash, |i| locations.get(i).is(i, &key, big)) {
+        let found = self.location_index.find(hash, |i| {
+            *locations.get(i) == rec && (rec.sym != BIG_SYM || big.get(&i) == Some(&key.sym_addr))
+        });
+        let i = match found {
             Ok(i) => i,
             Err(slot) => {
                 let i = self.locations.len() as u32;
-                self.push_location(key);
-                let (locations, big) = (&self.locations, &self.big_syms);
+                self.push_rec(&key, rec);
+                let locations = &self.locations;
                 self.location_index
-                    .insert(slot, hash, i, |i| locations.get(i).key(i, big).hash());
+                    .insert(slot, hash, i, |i| locations.get(i).hash());
                 i
             }
         };
@@ -251,25 +273,19 @@ impl SymCacheWriter {
 
     /// Adds a location record (not interned: [`location`](Self::location) does that),
     /// keeping each field's largest value for the output's field widths.
+    #[cfg(test)]
     pub(super) fn push_location(&mut self, key: LocKey) {
+        self.push_rec(&key, LocRec::of(&key));
+    }
+
+    fn push_rec(&mut self, key: &LocKey, rec: LocRec) {
         for (t, v) in self.top.iter_mut().zip(key.fields()) {
             *t = (*t).max(v);
         }
-        let sym = match u32::try_from(key.sym_addr) {
-            Ok(s) if s != BIG_SYM => s,
-            _ => {
-                self.big_syms.insert(self.locations.len() as u32, key.sym_addr);
-                BIG_SYM
-            }
-        };
-        self.locations.push(LocRec {
-            file: key.file,
-            line: key.line,
-            column: key.column,
-            function: key.function,
-            inlined_into: key.inlined_into,
-            sym,
-        });
+        if rec.sym == BIG_SYM {
+            self.big_syms.insert(self.locations.len() as u32, key.sym_addr);
+        }
+        self.locations.push(rec);
     }
 
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
@@ -399,18 +415,21 @@ impl SymCacheWriter {
         drop(primary);
         drop(extra);
         o.check()?;
+        let big = std::mem::take(&mut self.big_syms);
         let mut i = 0u32;
         for chunk in std::mem::take(&mut self.locations.chunks) {
             // A record is put whole: a put per field costs more than the fields.
             let mut rec = [0u8; 48];
             for l in &chunk {
+                // (no lookup where no sym_addr was kept aside: the common case)
+                let fields = if big.is_empty() { l.fields_small() } else { l.fields(i, &big) };
                 let mut at = 0;
-                for (v, w) in l.key(i, &self.big_syms).fields().into_iter().zip(widths.location) {
+                for (v, w) in fields.into_iter().zip(widths.location) {
                     rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
                     at += w as usize;
                 }
                 o.record(&rec, at);
-                i += 1;
+                i = i.wrapping_add(1);
             }
             o.check()?;
         }
@@ -633,16 +652,20 @@ fn merged_starts(a: &Sorted, b: &Sorted, mut emit: impl FnMut(u64, u32)) {
 /// A growing array in fixed-size chunks: it never moves what it holds, so growing
 /// it never needs the old and a doubled copy at once (a 1.4M-location build would
 /// hold 100 MB for a moment) nor leaves holes a non-moving allocator cannot reuse.
-pub(super) struct Chunked<T> {
+/// `BITS`: 2^BITS records a chunk.
+pub(super) struct Chunked<T, const BITS: u32 = CHUNK_BITS> {
     chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-/// 16k records a chunk: the last chunk is half empty on average (64k of 32-byte
-/// locations left 1.2 MB unused in python3.11's build).
-pub(super) const CHUNK_BITS: u32 = 14;
+/// 64k records a chunk (ranges).
+pub(super) const CHUNK_BITS: u32 = 16;
 
-impl<T> Default for Chunked<T> {
+/// 16k locations a chunk: the last chunk is half empty on average (64k of them left 1.2 MB
+/// unused in python3.11's build, held beside its DWARF).
+pub(super) const LOCATION_CHUNK_BITS: u32 = 14;
+
+impl<T, const BITS: u32> Default for Chunked<T, BITS> {
     fn default() -> Self {
         Chunked {
             chunks: Vec::new(),
@@ -651,25 +674,25 @@ impl<T> Default for Chunked<T> {
     }
 }
 
-impl<T> Chunked<T> {
+impl<T, const BITS: u32> Chunked<T, BITS> {
     fn len(&self) -> usize {
         self.len
     }
 
     pub(super) fn push(&mut self, v: T) {
-        if self.len & ((1 << CHUNK_BITS) - 1) == 0 {
-            self.chunks.push(Vec::with_capacity(1 << CHUNK_BITS));
+        if self.len & ((1 << BITS) - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(1 << BITS));
         }
         self.chunks.last_mut().unwrap().push(v);
         self.len += 1;
     }
 
     fn get(&self, i: u32) -> &T {
-        &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+        &self.chunks[(i >> BITS) as usize][(i & ((1 << BITS) - 1)) as usize]
     }
 
     fn get_mut(&mut self, i: u32) -> &mut T {
-        &mut self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+        &mut self.chunks[(i >> BITS) as usize][(i & ((1 << BITS) - 1)) as usize]
     }
 
     fn last(&self) -> Option<&T> {
@@ -677,10 +700,10 @@ impl<T> Chunked<T> {
     }
 
     fn truncate(&mut self, len: usize) {
-        let n = (len + (1 << CHUNK_BITS) - 1) >> CHUNK_BITS;
+        let n = (len + (1 << BITS) - 1) >> BITS;
         self.chunks.truncate(n);
         if let Some(c) = self.chunks.last_mut() {
-            c.truncate(len - ((n - 1) << CHUNK_BITS));
+            c.truncate(len - ((n - 1) << BITS));
         }
         self.len = len;
     }

@@ -5,7 +5,7 @@ use super::answers::{AnsweringUnit, FrameInterner, Symbols};
 use super::dies::{RangeAttrs, UnitCode};
 use super::lines::{for_each_row, Lines};
 use super::names::UnitCache;
-use super::sort::{gallop, radix_sort, sort_dedup, Bounds};
+use super::sort::{gallop, radix_sort, sort_dedup, AddrsFn, Bounds};
 use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
@@ -607,24 +607,57 @@ fn write_ranges(
 ) {
     // A cut counts where the unit that made it answers its row.
     mid_row.sort_unstable_by_key(|c| c.addr);
-    let mut cut = mid_row.iter().peekable();
-    for i in 0..bounds.len().saturating_sub(1) {
-        let (addr, is_end) = (bounds.addr(i), bounds.is_end(i));
-        let end = bounds.addr(i + 1);
-        let (mut start, mut loc) = (addr, best[i].loc);
-        while let Some(&c) = cut.peek() {
-            if c.addr >= end {
-                break;
+    bounds.with_addrs(WriteRows {
+        w,
+        base,
+        bounds,
+        best,
+        mid_row: &mid_row,
+    });
+}
+
+/// [`write_ranges`] over the row addresses (walked once, not indexed: they are u32
+/// offsets or u64s).
+struct WriteRows<'a> {
+    w: &'a mut SymCacheWriter,
+    base: u64,
+    bounds: &'a Bounds,
+    best: &'a [RowAnswer],
+    mid_row: &'a [MidRowAnswer],
+}
+
+impl AddrsFn<()> for WriteRows<'_> {
+    fn call(self, mut addrs: impl Iterator<Item = u64>) {
+        let WriteRows {
+            w,
+            base,
+            bounds,
+            best,
+            mid_row,
+        } = self;
+        let mut cut = mid_row.iter().peekable();
+        let mut addr = match addrs.next() {
+            Some(a) => a,
+            None => return,
+        };
+        for (i, end) in addrs.enumerate() {
+            let is_end = bounds.is_end(i);
+            let (mut start, mut loc) = (addr, best[i].loc);
+            while let Some(&c) = cut.peek() {
+                if c.addr >= end {
+                    break;
+                }
+                cut.next();
+                if !is_end && best[i].prio != 0 && c.prio == best[i].prio && c.addr > start && c.loc != loc {
+                    w.range(start.wrapping_sub(base), c.addr.wrapping_sub(base), loc);
+                    start = c.addr;
+                    loc = c.loc;
+                }
             }
-            cut.next();
-            if !is_end && best[i].prio != 0 && c.prio == best[i].prio && c.addr > start && c.loc != loc {
-                w.range(start.wrapping_sub(base), c.addr.wrapping_sub(base), loc);
-                start = c.addr;
-                loc = c.loc;
+            if !is_end && best[i].prio != 0 {
+                w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
             }
-        }
-        if !is_end && best[i].prio != 0 {
-            w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
+            addr = end;
         }
     }
 }

@@ -56,6 +56,11 @@ pub(super) fn sort_dedup(v: &mut Vec<u64>) {
     v.dedup();
 }
 
+/// What [`Bounds::with_addrs`] calls: generic over the iterator, unlike a closure.
+pub(super) trait AddrsFn<R> {
+    fn call(self, addrs: impl Iterator<Item = u64>) -> R;
+}
+
 /// Row addresses, sorted, one per address, and which of them only end a sequence: 4 bytes
 /// and a bit a row where all are within 4 GiB of the lowest (a `(u64, bool)` took 16, a
 /// `u64` 8: the rows are held through pass 2, at the build's peak memory).
@@ -109,6 +114,16 @@ impl Bounds {
             self.lo + u64::from(self.narrow[i])
         } else {
             self.wide[i]
+        }
+    }
+
+    /// Calls `f` with the addresses in order (one call: `f` is made once per width).
+    pub(super) fn with_addrs<R>(&self, f: impl AddrsFn<R>) -> R {
+        if self.wide.is_empty() {
+            let lo = self.lo;
+            f.call(self.narrow.iter().map(move |&a| lo + u64::from(a)))
+        } else {
+            f.call(self.wide.iter().copied())
         }
     }
 

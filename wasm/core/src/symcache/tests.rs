@@ -585,7 +585,14 @@ fn format_md_worked_example_is_what_the_writer_writes() {
 /// interning still finds each location again, across the writer's location chunks.
 #[test]
 fn wide_sym_addrs_round_trip_and_intern() {
-    let syms = [0u64, 7, u64::from(u32::MAX) - 1, u64::from(u32::MAX), 1 << 32, u64::MAX - 3];
+    let syms = [
+        0u64,
+        7,
+        u64::from(u32::MAX) - 1,
+        u64::from(u32::MAX),
+        1 << 32,
+        u64::MAX - 3,
+    ];
     let n = (1u32 << LOCATION_CHUNK_BITS) + 100;
     let mut w = SymCacheWriter::new();
     let f = w.function("f", "f", 0);

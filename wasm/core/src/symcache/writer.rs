@@ -261,8 +261,7 @@ impl SymCacheWriter {
                 let i = self.locations.len() as u32;
                 self.push_rec(&key, rec);
                 let locations = &self.locations;
-                self.location_index
-                    .insert(slot, hash, i, |i| locations.get(i).hash());
+                self.location_index.insert(slot, hash, i, |i| locations.get(i).hash());
                 i
             }
         };
@@ -422,7 +421,11 @@ impl SymCacheWriter {
             let mut rec = [0u8; 48];
             for l in &chunk {
                 // (no lookup where no sym_addr was kept aside: the common case)
-                let fields = if big.is_empty() { l.fields_small() } else { l.fields(i, &big) };
+                let fields = if big.is_empty() {
+                    l.fields_small()
+                } else {
+                    l.fields(i, &big)
+                };
                 let mut at = 0;
                 for (v, w) in fields.into_iter().zip(widths.location) {
                     rec[at..at + 8].copy_from_slice(&v.to_le_bytes());

@@ -50,7 +50,7 @@ impl LocKey {
 /// the largest table held beside the DWARF: 290k of them for python3.11). `sym` is
 /// `sym_addr` where that fits below [`BIG_SYM`], else `BIG_SYM` and the address is in
 /// [`SymCacheWriter::big_syms`].
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(super) struct LocRec {
     file: u32,
     line: u32,
@@ -73,6 +73,19 @@ impl LocRec {
             inlined_into: key.inlined_into,
             sym: u32::try_from(key.sym_addr).unwrap_or(BIG_SYM),
         }
+    }
+
+    /// Whether the records are equal: fields XORed, not a chain of `==` (which LLVM
+    /// merges into a `bcmp` call, a loop in wasm).
+    #[inline]
+    fn same(&self, o: &LocRec) -> bool {
+        ((self.file ^ o.file)
+            | (self.line ^ o.line)
+            | (self.column ^ o.column)
+            | (self.function ^ o.function)
+            | (self.inlined_into ^ o.inlined_into)
+            | (self.sym ^ o.sym))
+            == 0
     }
 
     /// [`LocKey::hash`] of the location (the same where `sym_addr` fits).
@@ -253,7 +266,7 @@ impl SymCacheWriter {
         }
         let (locations, big) = (&self.locations, &self.big_syms);
         let found = self.location_index.find(hash, |i| {
-            *locations.get(i) == rec && (rec.sym != BIG_SYM || big.get(&i) == Some(&key.sym_addr))
+            locations.get(i).same(&rec) && (rec.sym != BIG_SYM || big.get(&i) == Some(&key.sym_addr))
         });
         let i = match found {
             Ok(i) => i,

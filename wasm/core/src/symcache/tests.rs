@@ -580,3 +580,52 @@ fn format_md_worked_example_is_what_the_writer_writes() {
     );
     assert!(cache.lookup(0x18).is_empty() && cache.lookup(0x0f).is_empty());
 }
+
+/// A `sym_addr` too wide for the writer's 32-bit field is kept aside and written whole;
+/// interning still finds each location again, across the writer's location chunks.
+#[test]
+fn wide_sym_addrs_round_trip_and_intern() {
+    let syms = [
+        0u64,
+        7,
+        u64::from(u32::MAX) - 1,
+        u64::from(u32::MAX),
+        1 << 32,
+        u64::MAX - 3,
+    ];
+    let n = (1u32 << LOCATION_CHUNK_BITS) + 100;
+    let mut w = SymCacheWriter::new();
+    let f = w.function("f", "f", 0);
+    let frame = |line: u32, sym_addr: u64| FrameSpec {
+        function: f,
+        file: NONE,
+        line,
+        column: 0,
+        sym_addr,
+    };
+    let mut locs = Vec::new();
+    for round in 0..2 {
+        for line in 0..n {
+            let sym_addr = syms[line as usize % syms.len()];
+            let loc = w.chain(&[frame(line, sym_addr)]);
+            if round == 0 {
+                locs.push(loc);
+            } else {
+                assert_eq!(loc, locs[line as usize], "line {} interned again", line);
+            }
+        }
+    }
+    for (line, &loc) in locs.iter().enumerate() {
+        let at = 16 * line as u64;
+        w.range(at, at + 16, loc);
+    }
+    let bytes = w.finish(&Identity::default());
+    let c = SymCache::parse(&bytes).unwrap();
+    assert_eq!(c.location_count(), n as usize);
+    for line in 0..n {
+        let got = c.lookup(16 * u64::from(line) + 3);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].line, line);
+        assert_eq!(got[0].sym_addr, syms[line as usize % syms.len()], "line {}", line);
+    }
+}

@@ -46,6 +46,85 @@ impl LocKey {
     }
 }
 
+/// A location as the writer keeps it: [`LocKey`] in 24 bytes, not 32 (the locations are
+/// the largest table held beside the DWARF: 290k of them for python3.11). `sym` is
+/// `sym_addr` where that fits below [`BIG_SYM`], else `BIG_SYM` and the address is in
+/// [`SymCacheWriter::big_syms`].
+#[derive(Clone, Copy)]
+pub(super) struct LocRec {
+    file: u32,
+    line: u32,
+    column: u32,
+    function: u32,
+    inlined_into: u32,
+    sym: u32,
+}
+
+/// [`LocRec::sym`] of a location whose `sym_addr` is kept aside.
+const BIG_SYM: u32 = u32::MAX;
+
+impl LocRec {
+    fn of(key: &LocKey) -> LocRec {
+        LocRec {
+            file: key.file,
+            line: key.line,
+            column: key.column,
+            function: key.function,
+            inlined_into: key.inlined_into,
+            sym: u32::try_from(key.sym_addr).unwrap_or(BIG_SYM),
+        }
+    }
+
+    /// Whether the records are equal: fields XORed, not a chain of `==` (which LLVM
+    /// merges into a `bcmp` call, a loop in wasm).
+    #[inline]
+    fn same(&self, o: &LocRec) -> bool {
+        ((self.file ^ o.file)
+            | (self.line ^ o.line)
+            | (self.column ^ o.column)
+            | (self.function ^ o.function)
+            | (self.inlined_into ^ o.inlined_into)
+            | (self.sym ^ o.sym))
+            == 0
+    }
+
+    /// [`LocKey::hash`] of the location (the same where `sym_addr` fits).
+    fn hash(&self) -> u64 {
+        LocKey {
+            file: self.file,
+            line: self.line,
+            column: self.column,
+            function: self.function,
+            inlined_into: self.inlined_into,
+            sym_addr: u64::from(self.sym),
+        }
+        .hash()
+    }
+
+    /// [`LocKey::fields`] of location `i`, this one (`big`: the writer's `big_syms`).
+    fn fields(&self, i: u32, big: &FastMap<u32, u64>) -> [u64; 6] {
+        let mut f = self.fields_small();
+        if self.sym == BIG_SYM {
+            f[5] = big.get(&i).copied().unwrap_or(u64::MAX);
+        }
+        f
+    }
+
+    /// [`fields`](Self::fields) where no `sym_addr` was kept aside.
+    #[inline]
+    fn fields_small(&self) -> [u64; 6] {
+        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+        [
+            plus_one(self.file),
+            self.line as u64,
+            self.column as u64,
+            plus_one(self.function),
+            plus_one(self.inlined_into),
+            u64::from(self.sym),
+        ]
+    }
+}
+
 /// Builds a symcache: intern strings, files, functions and frame chains, add ranges.
 #[derive(Default)]
 pub struct SymCacheWriter {
@@ -56,8 +135,10 @@ pub struct SymCacheWriter {
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
     function_index: FastMap<[u32; 3], u32>,
-    pub(super) locations: Chunked<LocKey>,
+    pub(super) locations: Chunked<LocRec, LOCATION_CHUNK_BITS>,
     location_index: IndexSet,
+    /// The `sym_addr`s of the locations that do not fit [`LocRec::sym`], by location.
+    big_syms: FastMap<u32, u64>,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
     /// Locations interned lately, direct-mapped by hash ([`NONE`]: empty). A location
@@ -171,7 +252,8 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
-        let hash = key.hash();
+        let rec = LocRec::of(&key);
+        let hash = rec.hash();
         if self.hot.is_empty() {
             self.hot = vec![(key, NONE); HOT];
         }
@@ -182,12 +264,15 @@ impl SymCacheWriter {
             self.recent.push((key, i));
             return i;
         }
-        let locations = &self.locations;
-        let i = match self.location_index.find(hash, |i| *locations.get(i) == key) {
+        let (locations, big) = (&self.locations, &self.big_syms);
+        let found = self.location_index.find(hash, |i| {
+            locations.get(i).same(&rec) && (rec.sym != BIG_SYM || big.get(&i) == Some(&key.sym_addr))
+        });
+        let i = match found {
             Ok(i) => i,
             Err(slot) => {
                 let i = self.locations.len() as u32;
-                self.push_location(key);
+                self.push_rec(&key, rec);
                 let locations = &self.locations;
                 self.location_index.insert(slot, hash, i, |i| locations.get(i).hash());
                 i
@@ -200,11 +285,19 @@ impl SymCacheWriter {
 
     /// Adds a location record (not interned: [`location`](Self::location) does that),
     /// keeping each field's largest value for the output's field widths.
+    #[cfg(test)]
     pub(super) fn push_location(&mut self, key: LocKey) {
+        self.push_rec(&key, LocRec::of(&key));
+    }
+
+    fn push_rec(&mut self, key: &LocKey, rec: LocRec) {
         for (t, v) in self.top.iter_mut().zip(key.fields()) {
             *t = (*t).max(v);
         }
-        self.locations.push(key);
+        if rec.sym == BIG_SYM {
+            self.big_syms.insert(self.locations.len() as u32, key.sym_addr);
+        }
+        self.locations.push(rec);
     }
 
     /// Maps `[start, end)` to the chain ending at `location`. Ranges may come in any
@@ -334,16 +427,25 @@ impl SymCacheWriter {
         drop(primary);
         drop(extra);
         o.check()?;
+        let big = std::mem::take(&mut self.big_syms);
+        let mut i = 0u32;
         for chunk in std::mem::take(&mut self.locations.chunks) {
             // A record is put whole: a put per field costs more than the fields.
             let mut rec = [0u8; 48];
             for l in &chunk {
+                // (no lookup where no sym_addr was kept aside: the common case)
+                let fields = if big.is_empty() {
+                    l.fields_small()
+                } else {
+                    l.fields(i, &big)
+                };
                 let mut at = 0;
-                for (v, w) in l.fields().into_iter().zip(widths.location) {
+                for (v, w) in fields.into_iter().zip(widths.location) {
                     rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
                     at += w as usize;
                 }
                 o.record(&rec, at);
+                i = i.wrapping_add(1);
             }
             o.check()?;
         }
@@ -566,14 +668,20 @@ fn merged_starts(a: &Sorted, b: &Sorted, mut emit: impl FnMut(u64, u32)) {
 /// A growing array in fixed-size chunks: it never moves what it holds, so growing
 /// it never needs the old and a doubled copy at once (a 1.4M-location build would
 /// hold 100 MB for a moment) nor leaves holes a non-moving allocator cannot reuse.
-pub(super) struct Chunked<T> {
+/// `BITS`: 2^BITS records a chunk.
+pub(super) struct Chunked<T, const BITS: u32 = CHUNK_BITS> {
     chunks: Vec<Vec<T>>,
     len: usize,
 }
 
+/// 64k records a chunk (ranges).
 pub(super) const CHUNK_BITS: u32 = 16;
 
-impl<T> Default for Chunked<T> {
+/// 16k locations a chunk: the last chunk is half empty on average (64k of them left 1.2 MB
+/// unused in python3.11's build, held beside its DWARF).
+pub(super) const LOCATION_CHUNK_BITS: u32 = 14;
+
+impl<T, const BITS: u32> Default for Chunked<T, BITS> {
     fn default() -> Self {
         Chunked {
             chunks: Vec::new(),
@@ -582,25 +690,25 @@ impl<T> Default for Chunked<T> {
     }
 }
 
-impl<T> Chunked<T> {
+impl<T, const BITS: u32> Chunked<T, BITS> {
     fn len(&self) -> usize {
         self.len
     }
 
     pub(super) fn push(&mut self, v: T) {
-        if self.len & ((1 << CHUNK_BITS) - 1) == 0 {
-            self.chunks.push(Vec::with_capacity(1 << CHUNK_BITS));
+        if self.len & ((1 << BITS) - 1) == 0 {
+            self.chunks.push(Vec::with_capacity(1 << BITS));
         }
         self.chunks.last_mut().unwrap().push(v);
         self.len += 1;
     }
 
     fn get(&self, i: u32) -> &T {
-        &self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+        &self.chunks[(i >> BITS) as usize][(i & ((1 << BITS) - 1)) as usize]
     }
 
     fn get_mut(&mut self, i: u32) -> &mut T {
-        &mut self.chunks[(i >> CHUNK_BITS) as usize][(i & ((1 << CHUNK_BITS) - 1)) as usize]
+        &mut self.chunks[(i >> BITS) as usize][(i & ((1 << BITS) - 1)) as usize]
     }
 
     fn last(&self) -> Option<&T> {
@@ -608,10 +716,10 @@ impl<T> Chunked<T> {
     }
 
     fn truncate(&mut self, len: usize) {
-        let n = (len + (1 << CHUNK_BITS) - 1) >> CHUNK_BITS;
+        let n = (len + (1 << BITS) - 1) >> BITS;
         self.chunks.truncate(n);
         if let Some(c) = self.chunks.last_mut() {
-            c.truncate(len - ((n - 1) << CHUNK_BITS));
+            c.truncate(len - ((n - 1) << BITS));
         }
         self.len = len;
     }
@@ -760,7 +868,10 @@ impl IndexSet {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             // At most three quarters full: probes stay short. The keys are rehashed in
             // index order, which reads the writer's table front to back.
-            self.slots = vec![NONE; (self.slots.len() * 2).max(64)];
+            let n = (self.slots.len() * 2).max(64);
+            // The old table freed first: the keys are rehashed from the writer's tables.
+            self.slots = Vec::new();
+            self.slots = vec![NONE; n];
             let mask = self.slots.len() - 1;
             for i in 0..=index {
                 let h = if i == index { hash } else { rehash(i) };

@@ -5,7 +5,7 @@ use super::answers::{AnsweringUnit, FrameInterner, Symbols};
 use super::dies::{RangeAttrs, UnitCode};
 use super::lines::{for_each_row, Lines};
 use super::names::UnitCache;
-use super::sort::{gallop, radix_sort, sort_dedup, Bounds};
+use super::sort::{gallop, radix_sort, sort_dedup, AddrsFn, Bounds};
 use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
@@ -34,6 +34,8 @@ pub(super) struct CompUnit {
     /// Its place in `.debug_info`.
     pub(super) offset: usize,
     pub(super) lang: u32,
+    /// Its abbreviation table's `.debug_abbrev` offset.
+    abbrev: u64,
 }
 
 /// An address range of a unit (an index into the units).
@@ -173,10 +175,18 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         frames: Vec::new(),
         inlined: Vec::new(),
     };
+    // Each abbreviation table is dropped after the last unit using it (python3.11's
+    // parsed tables are 3.5 MB, at the build's peak otherwise).
+    let mut abbrev_uses: FastMap<u64, u32> = FastMap::default();
+    for cu in &units {
+        *abbrev_uses.entry(cu.abbrev).or_insert(0) += 1;
+    }
+    unit_cache.abbrevs.keep_used(&abbrev_uses);
     for (u, ranges) in by_unit.iter().enumerate() {
         progress.second_pass(units[u].offset);
         let probes = probes_of(ranges, &bounds, &best);
         if probes.is_empty() {
+            unit_cache.abbrevs.used(units[u].abbrev, &mut abbrev_uses);
             continue;
         }
         let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
@@ -185,6 +195,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             .and_then(|h| open_unit(dwarf, h, &mut unit_cache.abbrevs, false))
             .map_err(dwarf_err)?
             .0;
+        unit_cache.abbrevs.used(units[u].abbrev, &mut abbrev_uses);
         let lines = match unit.line_program {
             Some(_) => Some(Lines::parse(dwarf, &unit).0),
             None => None,
@@ -210,7 +221,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             files: &mut files,
         };
         for &p in &probes {
-            let addr = bounds.addrs[p.bound as usize];
+            let addr = bounds.addr(p.bound as usize);
             if let Some(loc) = unit_answers.answer(addr)? {
                 best[p.bound as usize] = RowAnswer { prio: p.prio, loc };
             }
@@ -347,7 +358,11 @@ fn first_pass<'s, 'b>(
                 unit_ranges.push(UnitRange { begin, end, unit: id });
             }
         }
-        units.push(CompUnit { offset, lang });
+        units.push(CompUnit {
+            offset,
+            lang,
+            abbrev: header.debug_abbrev_offset().0 as u64,
+        });
     }
     drop(seq);
     sort_dedup(&mut starts);
@@ -512,11 +527,9 @@ fn rank_unit_ranges(mut unit_ranges: Vec<UnitRange>, n_units: usize) -> Vec<Vec<
 fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer]) -> Vec<Probe> {
     let mut probes: Vec<Probe> = Vec::new();
     for r in ranges {
-        let lo = bounds.addrs.partition_point(|&x| x < r.begin);
-        for (i, &x) in bounds.addrs.iter().enumerate().skip(lo) {
-            if x >= r.end {
-                break;
-            }
+        let lo = bounds.partition_point(|x| x < r.begin);
+        let hi = lo + bounds.gallop_from(lo, |x| x < r.end);
+        for i in lo..hi {
             if !bounds.is_end(i) && best[i].prio < r.prio {
                 probes.push(Probe {
                     bound: i as u32,
@@ -566,8 +579,8 @@ fn answer_cuts(
     // Both searches go forward from the previous cut's answer (cuts are sorted).
     let (mut j, mut k) = (0, 0);
     for x in cuts {
-        j += gallop(&bounds.addrs[j..], |&b| b <= x);
-        if j == 0 || j == bounds.len() || bounds.addrs[j - 1] == x || bounds.is_end(j - 1) {
+        j += bounds.gallop_from(j, |b| b <= x);
+        if j == 0 || j == bounds.len() || bounds.addr(j - 1) == x || bounds.is_end(j - 1) {
             continue; // outside the line table, on a row start, or in a gap
         }
         let i = (j - 1) as u32;
@@ -594,24 +607,57 @@ fn write_ranges(
 ) {
     // A cut counts where the unit that made it answers its row.
     mid_row.sort_unstable_by_key(|c| c.addr);
-    let mut cut = mid_row.iter().peekable();
-    for i in 0..bounds.len().saturating_sub(1) {
-        let (addr, is_end) = (bounds.addrs[i], bounds.is_end(i));
-        let end = bounds.addrs[i + 1];
-        let (mut start, mut loc) = (addr, best[i].loc);
-        while let Some(&c) = cut.peek() {
-            if c.addr >= end {
-                break;
+    bounds.with_addrs(WriteRows {
+        w,
+        base,
+        bounds,
+        best,
+        mid_row: &mid_row,
+    });
+}
+
+/// [`write_ranges`] over the row addresses (walked once, not indexed: they are u32
+/// offsets or u64s).
+struct WriteRows<'a> {
+    w: &'a mut SymCacheWriter,
+    base: u64,
+    bounds: &'a Bounds,
+    best: &'a [RowAnswer],
+    mid_row: &'a [MidRowAnswer],
+}
+
+impl AddrsFn<()> for WriteRows<'_> {
+    fn call(self, mut addrs: impl Iterator<Item = u64>) {
+        let WriteRows {
+            w,
+            base,
+            bounds,
+            best,
+            mid_row,
+        } = self;
+        let mut cut = mid_row.iter().peekable();
+        let mut addr = match addrs.next() {
+            Some(a) => a,
+            None => return,
+        };
+        for (i, end) in addrs.enumerate() {
+            let is_end = bounds.is_end(i);
+            let (mut start, mut loc) = (addr, best[i].loc);
+            while let Some(&c) = cut.peek() {
+                if c.addr >= end {
+                    break;
+                }
+                cut.next();
+                if !is_end && best[i].prio != 0 && c.prio == best[i].prio && c.addr > start && c.loc != loc {
+                    w.range(start.wrapping_sub(base), c.addr.wrapping_sub(base), loc);
+                    start = c.addr;
+                    loc = c.loc;
+                }
             }
-            cut.next();
-            if !is_end && best[i].prio != 0 && c.prio == best[i].prio && c.addr > start && c.loc != loc {
-                w.range(start.wrapping_sub(base), c.addr.wrapping_sub(base), loc);
-                start = c.addr;
-                loc = c.loc;
+            if !is_end && best[i].prio != 0 {
+                w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
             }
-        }
-        if !is_end && best[i].prio != 0 {
-            w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
+            addr = end;
         }
     }
 }

@@ -56,10 +56,20 @@ pub(super) fn sort_dedup(v: &mut Vec<u64>) {
     v.dedup();
 }
 
-/// Row addresses, sorted, one per address, and which of them only end a sequence: 8 bytes
-/// and a bit a row (a `(u64, bool)` took 16).
+/// What [`Bounds::with_addrs`] calls: generic over the iterator, unlike a closure.
+pub(super) trait AddrsFn<R> {
+    fn call(self, addrs: impl Iterator<Item = u64>) -> R;
+}
+
+/// Row addresses, sorted, one per address, and which of them only end a sequence: 4 bytes
+/// and a bit a row where all are within 4 GiB of the lowest (a `(u64, bool)` took 16, a
+/// `u64` 8: the rows are held through pass 2, at the build's peak memory).
 pub(super) struct Bounds {
-    pub(super) addrs: Vec<u64>,
+    /// The addresses less `lo`, where they all fit (else empty).
+    narrow: Vec<u32>,
+    /// The addresses, where they do not (else empty).
+    wide: Vec<u64>,
+    lo: u64,
     ends: Vec<u64>,
 }
 
@@ -75,21 +85,71 @@ impl Bounds {
         starts.reserve_exact(ends.len());
         starts.extend_from_slice(&ends);
         starts.sort(); // two sorted runs: one merge
-        starts.shrink_to_fit();
         let mut bits = vec![0u64; (starts.len() + 63) / 64];
         let mut at = 0;
         for e in ends {
             at += gallop(&starts[at..], |&s| s < e);
             bits[at / 64] |= 1 << (at % 64);
         }
+        let lo = starts.first().copied().unwrap_or(0);
+        let hi = starts.last().copied().unwrap_or(0);
+        let (narrow, wide) = if hi - lo <= u64::from(u32::MAX) {
+            (starts.iter().map(|&a| (a - lo) as u32).collect(), Vec::new())
+        } else {
+            starts.shrink_to_fit();
+            (Vec::new(), starts)
+        };
         Bounds {
-            addrs: starts,
+            narrow,
+            wide,
+            lo,
             ends: bits,
         }
     }
 
+    /// The address of row `i`.
+    #[inline]
+    pub(super) fn addr(&self, i: usize) -> u64 {
+        if self.wide.is_empty() {
+            self.lo + u64::from(self.narrow[i])
+        } else {
+            self.wide[i]
+        }
+    }
+
+    /// Calls `f` with the addresses in order (one call: `f` is made once per width).
+    pub(super) fn with_addrs<R>(&self, f: impl AddrsFn<R>) -> R {
+        if self.wide.is_empty() {
+            let lo = self.lo;
+            f.call(self.narrow.iter().map(move |&a| lo + u64::from(a)))
+        } else {
+            f.call(self.wide.iter().copied())
+        }
+    }
+
+    /// The rows from `from` on whose address satisfies `pred` (a prefix of them), counted
+    /// by [`gallop`].
+    pub(super) fn gallop_from(&self, from: usize, pred: impl Fn(u64) -> bool) -> usize {
+        if self.wide.is_empty() {
+            let lo = self.lo;
+            gallop(&self.narrow[from..], |&a| pred(lo + u64::from(a)))
+        } else {
+            gallop(&self.wide[from..], |&a| pred(a))
+        }
+    }
+
+    /// The first row whose address does not satisfy `pred` (true for a prefix).
+    pub(super) fn partition_point(&self, pred: impl Fn(u64) -> bool) -> usize {
+        if self.wide.is_empty() {
+            let lo = self.lo;
+            self.narrow.partition_point(|&a| pred(lo + u64::from(a)))
+        } else {
+            self.wide.partition_point(|&a| pred(a))
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
-        self.addrs.len()
+        self.narrow.len().max(self.wide.len())
     }
 
     /// Whether row `i` only ends a sequence (no row starts there).
@@ -140,7 +200,7 @@ mod tests {
                 super::sort_dedup(&mut starts);
                 super::sort_dedup(&mut ends);
                 let b = super::Bounds::new(starts, ends);
-                let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addrs[i], b.is_end(i))).collect();
+                let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
                 assert_eq!(got, want);
             }
         }

@@ -106,6 +106,24 @@ impl Abbrevs {
         Ok(t)
     }
 
+    /// Drops the tables at offsets `uses` does not hold: pass 2 opens only the units
+    /// counted there.
+    pub(super) fn keep_used(&mut self, uses: &FastMap<u64, u32>) {
+        self.tables.retain(|off, _| uses.contains_key(off));
+    }
+
+    /// Counts a use of the table at `offset` done; drops it at the last one (a
+    /// cross-unit reference opening a unit later parses it again).
+    pub(super) fn used(&mut self, offset: u64, uses: &mut FastMap<u64, u32>) {
+        if let Some(n) = uses.get_mut(&offset) {
+            *n -= 1;
+            if *n == 0 {
+                uses.remove(&offset);
+                self.tables.remove(&offset);
+            }
+        }
+    }
+
     /// For a unit of which only the root DIE is read (pass 1), where `get` would parse the
     /// whole table again (not kept): the table checked as gimli parses it (the same reads
     /// in the same order, so the same error), and only the root's declaration parsed.

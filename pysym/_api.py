@@ -235,15 +235,15 @@ def _column_rows(cols: Sequence[Any], sources: _Strings, names: _Strings) -> Ite
     ``sources`` and ``names`` holding every index the columns use. A generator: a token
     handed out and dropped frees its memory for the next one (a list of a whole chunk
     is ~15% slower to go through)."""
-    raw, cls = _Raw, Token
+    raw, cls, none = _Raw, Token, _NONE
     dst_line, dst_col, src, src_line, src_col, name = cols
-    for line, col, source, orig_line, orig_col, label in zip(
-            dst_line, dst_col, map(sources.__getitem__, src), src_line, src_col, map(names.__getitem__, name)):
+    for line, col, index, source, orig_line, orig_col, label in zip(
+            dst_line, dst_col, src, map(sources.__getitem__, src), src_line, src_col, map(names.__getitem__, name)):
         t = raw()
         t.dst_line = line
         t.dst_col = col
-        t.src = source
-        if source is None:
+        t.src = source  # (a null entry of ``sources`` is None too, with a position)
+        if index == none:
             t.src_line = t.src_col = None
         else:
             t.src_line = orig_line

@@ -533,7 +533,7 @@ class StringTable:
     array) and a str only for the entries asked for, so holding one costs about its size.
     """
 
-    __slots__ = ("_data", "_entries", "_base", "_count", "_cache", "_found")
+    __slots__ = ("_data", "_entries", "_base", "_count", "_cache", "_found", "_text")
 
     def __init__(self, data: bytes) -> None:
         (count,) = struct.unpack_from("<I", data, 0)
@@ -552,6 +552,9 @@ class StringTable:
         self._cache: Dict[int, Optional[str]] = {}
         #: value -> index for the entries decoded so far (see index())
         self._found: Dict[Optional[str], int] = {}
+        #: the strings as one str when they are all ASCII (values_at slices it), False if
+        #: they are not, None until asked
+        self._text: Union[str, bool, None] = None
 
     def __len__(self) -> int:
         return int(self._count)
@@ -611,6 +614,23 @@ class StringTable:
         get, none, base, data = self._entries.__getitem__, _abi.NONE, self._base, self._data
         out: List[Optional[str]] = []
         append = out.append
+        if self._text is None:
+            # one check and one decode of the whole table (names, paths: ASCII nearly
+            # always), then a str slice per entry: ~4x less than a decode each
+            try:
+                self._text = str(memoryview(data)[base:], "ascii")
+            except UnicodeDecodeError:
+                self._text = False
+        text = self._text
+        if isinstance(text, str):
+            for i in indices:
+                n = get(2 * i + 1)
+                if n == none:
+                    append(None)
+                else:
+                    at = get(2 * i)
+                    append(text[at : at + n])
+            return out
         for i in indices:
             n = get(2 * i + 1)
             if n == none:

@@ -138,7 +138,13 @@ pub(crate) fn lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out
         Ok(b) => b,
         Err(code) => return code,
     };
-    records::lookup_distinct(ptr, count, out, |line, col| m.lookup_indexed(line, col, b))
+    records::lookup_distinct(
+        ptr,
+        count,
+        out,
+        |line, col| m.lookup_index(line, col, b),
+        |idx, line| m.token_on_line(idx, line),
+    )
 }
 
 pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {

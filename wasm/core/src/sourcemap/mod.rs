@@ -1032,6 +1032,14 @@ impl<'data> SourceMap<'data> {
     /// Like [`SourceMap::lookup`], also giving the token's index in generated order (as
     /// taken by [`SourceMap::token`]), so callers can cache per token.
     pub fn lookup_indexed(&self, line: u32, col: u32, bias: Bias) -> Option<(u32, Token)> {
+        let idx = self.lookup_index(line, col, bias)?;
+        Some((idx, self.make_token(idx as usize, line)))
+    }
+
+    /// The token [`SourceMap::lookup_indexed`] answers with, by its index alone: a batch
+    /// can search every position first and read the distinct tokens' fields afterwards
+    /// (reads of the five columns that do not wait on a search).
+    pub fn lookup_index(&self, line: u32, col: u32, bias: Bias) -> Option<u32> {
         let starts = &self.tokens.line_starts;
         let l = line as usize;
         // `starts` ends with a sentinel, so it is never empty (no `l + 1`: usize is 32-bit in wasm).
@@ -1063,7 +1071,16 @@ impl<'data> SourceMap<'data> {
             Bias::LeastUpperBound if below == cols_len => return None,
             Bias::LeastUpperBound => below,
         };
-        Some(((a + i) as u32, self.make_token(a + i, line)))
+        Some((a + i) as u32)
+    }
+
+    /// Token `idx` of generated line `line`, for an index [`SourceMap::lookup_index`] gave
+    /// for that line; `None` for an index past the last token.
+    pub fn token_on_line(&self, idx: u32, line: u32) -> Option<Token> {
+        if idx as usize >= self.tokens.len() {
+            return None;
+        }
+        Some(self.make_token(idx as usize, line))
     }
 
     /// Every token mapped from `src:line:col` (`col = None`: any column), in generated order.

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 15;
+export const ABI_VERSION = 16;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -209,6 +209,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_hermes_column", ["h: i32", "segment: i32", "function: i32", "offset: i32", "out: i32"], ["i32"]],
   ["pysym_smcache_function_names", ["h: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_sourcemap_lookup_distinct", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
+  ["pysym_sourcemap_strings_at", ["h: i32", "kind: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -331,9 +331,13 @@ class PinnedFile:
             self._close_fd()
 
     def __del__(self) -> None:
-        # Not close(): the collector can run this while this very thread holds
-        # _pinned_lock (inside _keep), and waiting for it would deadlock. The descriptor is
-        # closed here; when the lock is taken, the dead registry entry goes at the next _keep.
+        self.close_in_finaliser()
+
+    def close_in_finaliser(self) -> None:
+        """``close`` for finalisers (this file's and its owner's). Not close(): the
+        collector can run a finaliser while this very thread holds _pinned_lock (inside
+        _keep), and waiting for it would deadlock. The descriptor is closed here; when the
+        lock is taken, the dead registry entry goes at the next _keep."""
         try:
             self.closed = True
             if _pinned_lock.acquire(blocking=False):
@@ -1101,7 +1105,7 @@ class HandleOwner:
                 self._rt.free_later(serial, self._FREE_EXPORT, handle, self._before_free(serial))
             self._handles.clear()
             if self._pinned is not None:
-                self._pinned.close()
+                self._pinned.close_in_finaliser()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
 

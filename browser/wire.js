@@ -289,6 +289,43 @@ export function decodeLocations(bytes) {
   return { n, records, k, chains, m, nameIds, strings };
 }
 
+/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location records as columns (names as slots), the chains, then the names of the slots in order: {places, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names}. */
+export function decodeLocationsAt(bytes, count) {
+  let at = 0;
+  const places = u32s(bytes, at, count);
+  at += 4 * places.length;
+  const n = word(bytes, at);
+  at += 4;
+  const locations = u32s(bytes, at, n);
+  at += 4 * locations.length;
+  const functions = u32s(bytes, at, n);
+  at += 4 * functions.length;
+  const rawFunctions = u32s(bytes, at, n);
+  at += 4 * rawFunctions.length;
+  const files = u32s(bytes, at, n);
+  at += 4 * files.length;
+  const lines = u32s(bytes, at, n);
+  at += 4 * lines.length;
+  const columns = u32s(bytes, at, n);
+  at += 4 * columns.length;
+  const symAddrsLo = u32s(bytes, at, n);
+  at += 4 * symAddrsLo.length;
+  const symAddrsHi = u32s(bytes, at, n);
+  at += 4 * symAddrsHi.length;
+  const callers = u32s(bytes, at, n);
+  at += 4 * callers.length;
+  const chainStarts = u32s(bytes, at, n);
+  at += 4 * chainStarts.length;
+  const chainEnds = u32s(bytes, at, n);
+  at += 4 * chainEnds.length;
+  const k = word(bytes, at);
+  at += 4;
+  const chains = u32s(bytes, at, k);
+  at += 4 * chains.length;
+  const names = bytes.subarray(at);
+  return { places, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names };
+}
+
 /** Pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */
 export function decodeFunctionNames(bytes, count) {
   let at = 0;

@@ -983,6 +983,15 @@ class Runtime:
         length = w[_wire.RESULT_OUT_LEN]
         return live.instance.read(w[_wire.RESULT_OUT_PTR], length) if length else b""
 
+    def result_view(self) -> "Union[bytes, memoryview]":
+        """The result buffer as a view of linear memory (no copy; valid until the next call
+        into the module, under the lock), or its bytes where the engine has no view."""
+        live = self.current()
+        w = live.instance.read_u32(live.out_slot, _wire.RESULT_OUT_WORDS)
+        length = w[_wire.RESULT_OUT_LEN]
+        view = live.instance.memory_view(w[_wire.RESULT_OUT_PTR], length) if length else None
+        return self.result_bytes() if view is None else view
+
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""
         ptr = self.alloc_input(len(memoryview(data).cast("B")))

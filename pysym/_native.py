@@ -282,15 +282,16 @@ class SymCache(HandleOwner):
         # Location ids are stable for these bytes, so what is decoded survives a reload.
         # A decoded location is one row: its record column by column in _cols
         # (_abi.LOCATION_WORDS columns: id, function, raw function, file, line, column,
-        # address low and high, caller, chain start and end), its frames and JSON made
-        # from the row on demand. _row_of maps a decoded location id to its row; NONE
-        # (nothing covers the address) is row 0, the row of no frames. A dict, sized by
-        # what was read: an array indexed by id would be as large as the largest id read
-        # (millions in a large symcache), and a warm process's first request would pay its
-        # page faults.
+        # address low and high, caller, chain start and end; the three names as slots of
+        # _names, 0: none), its frames and JSON made from the row on demand. _row_of maps
+        # a decoded location id to its row; NONE (nothing covers the address) is row 0,
+        # the row of no frames. A dict, sized by what was read: an array indexed by id
+        # would be as large as the largest id read (millions in a large symcache), and a
+        # warm process's first request would pay its page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
-        self._cols = [array.array("I", [v]) for v in (_NONE, _NONE, _NONE, _NONE, 0, 0, 0, 0, _NONE, 0, 0)]
-        self._strings: Dict[int, Optional[str]] = {_NONE: None}
+        self._cols = [array.array("I", [v]) for v in (_NONE, 0, 0, 0, 0, 0, 0, 0, _NONE, 0, 0)]
+        # The names of each decoded result, appended in the module's order (its slots).
+        self._names: List[Optional[str]] = [None]
         # Frames: each row's own frame in _row_frames (row 0 has none), for rows made so far.
         # A row's frames, innermost first, are _flat[chain start:chain end]: _flat holds
         # the frames of every chain the module wrote (a location's callers share the tail
@@ -307,7 +308,7 @@ class SymCache(HandleOwner):
         # frame is kept once, not once per chain that holds it.
         self._json: List[str] = [""]
         self._json_chains: List[Tuple[int, ...]] = [()]
-        self._json_strings: Dict[int, str] = {_NONE: "null"}
+        self._json_strings: Dict[int, str] = {0: "null"}
         # Results with locations not decoded yet (decoded by close(), before the free).
         self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
         self._pending_keys = itertools.count()
@@ -569,36 +570,55 @@ class SymCache(HandleOwner):
     # no object per frame) in one row of _cols; frames, JSON and columns are made from
     # rows without the module, so results read after close() still answer.
 
-    def _rows(self, ids: "array.array[int]") -> List[int]:
+    def _rows(self, ids: "array.array[int]") -> Sequence[int]:
         """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
         try:
             return list(map(self._row_of.__getitem__, ids))
         except KeyError:  # a location not decoded yet
-            self._need(ids)
+            rows = self._need(ids)
+            if rows is not None:
+                return rows
         return list(map(self._row_of.__getitem__, ids))
 
-    def _need(self, ids: "array.array[int]") -> None:
-        """Decodes the locations of ``ids`` not decoded yet, and their callers."""
+    def _need(self, ids: "array.array[int]") -> Optional[Sequence[int]]:
+        """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows of
+        ``ids`` when the answer tells them (see _decode_locations), else None."""
         rt = self._rt
         with rt.lock:
             row_of = self._row_of
             # Repeats are fine (the module answers each location once), up to a bound on
             # the module's input area: past it, each id is sent once.
+            if len(row_of) == 1 and len(ids) <= _SEND_REPEATS:  # nothing decoded yet: every id is new
+                return self._decode_locations(rt, self._h(), array.array("I", ids), True)
             new = itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids)))
-            missing = array.array("I", new if len(ids) <= _SEND_REPEATS else set(new))
+            if len(ids) > _SEND_REPEATS:
+                missing = array.array("I", set(new))
+            else:
+                missing = array.array("I", new)
+                if len(missing) == len(ids) - ids.count(_NONE):
+                    # every id is new (or NONE): sent as they are, the answer places each
+                    return self._decode_locations(rt, self._h(), array.array("I", ids), True)
             if missing:
-                self._decode_locations(rt, self._h(), missing)
+                self._decode_locations(rt, self._h(), missing, False)
+        return None
 
-    def _decode_locations(self, rt: Runtime, h: int, ids: "array.array[int]") -> None:
-        """Asks the module for locations (and their callers) and appends their rows."""
+    def _decode_locations(self, rt: Runtime, h: int, ids: "array.array[int]",
+                          placed: bool) -> Optional[Sequence[int]]:
+        """Asks the module for locations (and their callers) and appends their rows; with
+        ``placed`` (every id new or NONE), the rows of ``ids`` when the module's places give
+        them (no caller decoded before: the records are the rows from the first new one)."""
         if sys.byteorder == "big":
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
-        rt.check(rt.call("pysym_symcache_locations", h, ptr, len(ids), rt.out_slot))
-        found = _wire.decode_locations(rt.result_bytes())
-        self._strings.update(zip(found.name_ids, StringTable(found.strings).to_list()))
-        # Column-wise, so that the loops run in C: this is the cost of a cold read.
-        columns = list(_wire.location_columns(found.records))
+        names = self._names
+        rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), len(names), rt.out_slot))
+        # Decoded from a view of the module's memory (the result is copied once, into the
+        # arrays): a view slices and unpacks as bytes do.
+        view: Any = rt.result_view()
+        found = _wire.decode_locations_at(view, len(ids))
+        names.extend(_split_names(bytes(found.names)))  # the slots the records name
+        columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
+                   found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
         row_of = self._row_of
         first = len(self._cols[0])
         base = self._chain_count
@@ -606,32 +626,52 @@ class SymCache(HandleOwner):
             for i in (_CHAIN_START, _CHAIN_END):
                 columns[i] = array.array("I", map(base.__add__, columns[i]))
         chains = (first, found.chains)  # positions; the records are rows first, first + 1, ...
-        if not row_of.keys().isdisjoint(columns[0]):  # callers decoded by an earlier batch keep their rows
+        rows: Optional[Sequence[int]] = None
+        # (nothing decoded yet: no caller can have a row)
+        if len(row_of) > 1 and not row_of.keys().isdisjoint(columns[0]):
+            # callers decoded by an earlier batch keep their rows
             ids = columns[0]
             new = list(map(operator.not_, map(row_of.__contains__, ids)))
             columns = [array.array("I", itertools.compress(c, new)) for c in columns]
-            rows = dict(zip(columns[0], range(first, first + len(columns[0]))))
-            rows_by_position = list(map(rows.get, ids, map(row_of.get, ids, itertools.repeat(0))))
+            rows_of_new = dict(zip(columns[0], range(first, first + len(columns[0]))))
+            rows_by_position = list(map(rows_of_new.get, ids, map(row_of.get, ids, itertools.repeat(0))))
             chains = (0, array.array("I", map(rows_by_position.__getitem__, found.chains)))
+        elif placed:
+            # place p (1-based) is row first - 1 + p; place 0 (NONE) is row 0
+            places = found.places
+            if first == 1:
+                rows = places
+            else:
+                rows = [p + first - 1 if p else 0 for p in places]
         # Callers come first in the result (smaller ids), so a caller's row always
         # precedes its callee's: JSON is made in row order. Rows are published (row_of)
         # after their columns and chains are complete.
         for col, values in zip(self._cols, columns):
-            col.frombytes(values.tobytes())
+            col.extend(values)
         self._unflat.append(chains)
         self._chain_count += len(found.chains)
         row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
+        return rows
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
         return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
-    def _numbers_of(self, values: "array.array[int]") -> Iterator[Optional[int]]:
+    def _numbers_of(self, values: "array.array[int]") -> Iterable[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
+        numbers = self._numbers
+        if 4 * len(values) > _SHARED_NUMBERS:
+            # A batch this large fills the whole table at once, without a pass for its
+            # largest value; a value past the table is its own int.
+            if len(numbers) <= _SHARED_NUMBERS:
+                numbers.extend(range(len(numbers), _SHARED_NUMBERS + 1))
+            try:
+                return list(map(numbers.__getitem__, values))
+            except IndexError:
+                return map({0: None}.get, values, values)
         top = max(values, default=0)
         if top > _SHARED_NUMBERS or top > 4 * len(values):
             # (a few frames, as a crash request's per module: the table would cost more)
             return map({0: None}.get, values, values)
-        numbers = self._numbers
         if top >= len(numbers):
             numbers.extend(range(len(numbers), top + 1))
         return map(numbers.__getitem__, values)
@@ -644,8 +684,8 @@ class SymCache(HandleOwner):
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(row_frames), len(self._cols[0])
                 fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
-                s = self._strings.__getitem__
-                row_frames.extend(_frames((
+                s = self._names.__getitem__
+                made = _frames((
                     map(s, fn),
                     map(s, rawfn),
                     map(s, file),
@@ -653,11 +693,17 @@ class SymCache(HandleOwner):
                     self._numbers_of(col),
                     [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
                     map(_NONE.__ne__, caller),
-                )))
+                ))
+                row_frames.extend(made)
                 for first, entries in self._unflat:
-                    # (a copy of the list's tail costs less than adding first to each entry;
-                    # row 0, whose frame is None, is in no chain)
-                    frames = row_frames[first:] if first else row_frames
+                    # Entries are positions from row `first` (0: rows). The frames just made
+                    # are indexed as they are (a copy of a list's tail increments every
+                    # frame's count, each a cache miss in a cold batch); row 0, whose frame
+                    # is None, is in no chain.
+                    if first == start:
+                        frames: List[Optional[Frame]] = made  # type: ignore[assignment]
+                    else:
+                        frames = row_frames[first:] if first else row_frames
                     flat.extend(map(frames.__getitem__, entries))  # type: ignore[arg-type]
                 self._unflat.clear()
         return flat
@@ -674,7 +720,7 @@ class SymCache(HandleOwner):
                 callers = self._caller_rows(start, end)
                 lit = self._json_strings
                 for sid in set(itertools.chain(fn, rawfn, file)).difference(lit):
-                    s = self._strings[sid]
+                    s = self._names[sid]
                     lit[sid] = "null" if s is None else _json_string(s)
                 j = lit.__getitem__
                 num = {0: "null"}.get
@@ -702,6 +748,20 @@ class SymCache(HandleOwner):
 
     def __repr__(self) -> str:
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
+
+
+def _split_names(data: bytes) -> Sequence[Optional[str]]:
+    """The strings of a locations_at string table, whose strings are each followed by a
+    NUL: split at the NULs when there are as many as entries and no entry is null (then
+    no string holds a NUL), else entry by entry."""
+    table = StringTable(data)
+    count = len(table)
+    base = 4 + 8 * count
+    # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
+    # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
+    if data.count(0, base) == count and data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+        return data[base:].decode("utf-8").split("\0")[:-1]
+    return table.to_list()
 
 
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -754,12 +814,26 @@ class LookupResults(Sequence[List[Frame]]):
         return map(cache._chains_upto().__getitem__,
                    map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
 
+    def _location_rows(self) -> Tuple[Sequence[int], Callable[[int], List[Frame]]]:
+        """Each address's location row (0: nothing covers it) and a function giving a
+        row's frames. A row stays the same for the symcache's life: callers that make
+        something once per location (the symbolicator's frame templates) key it by row
+        and read the frames of new rows only."""
+        cache = self._cache
+        rows = cache._rows(self._ids)
+        starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
+
+        def frames_of(row: int) -> List[Frame]:
+            return cache._chains_upto()[starts[row] : ends[row]]
+
+        return rows, frames_of
+
     def _column(self, i: int) -> List[Any]:
         cache = self._cache
         values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))
         if i == 4:  # lines: 0 is unknown
             return list(map({0: None}.get, values, values))
-        return list(map(cache._strings.__getitem__, values))
+        return list(map(cache._names.__getitem__, values))
 
     @property
     def functions(self) -> List[Optional[str]]:

@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, List, Optional
 
 HEAVY = frozenset([
@@ -90,6 +91,7 @@ class Watchdog:
             body = (data or b"") + tail
             msg = struct.pack("<II", len(head), len(body)) + head + body
             answer: List[bytes] = []
+            answered_at: List[float] = []
 
             def talk() -> None:
                 try:
@@ -99,11 +101,15 @@ class Watchdog:
                     answer.append(proc.stdout.read(1))
                 except Exception:
                     answer.append(b"")
+                answered_at.append(time.monotonic())
 
+            started = time.monotonic()
             t = threading.Thread(target=talk, name="pysym-watchdog", daemon=True)
             t.start()
             t.join(limits.timeout)
-            if not answer:
+            # An answer that came after the deadline (while this thread waited for the GIL)
+            # is an overrun too: the outcome must not depend on scheduling.
+            if not answered_at or answered_at[0] - started > limits.timeout:
                 self.kill()
                 t.join()
                 raise TimeLimitError(

@@ -509,6 +509,72 @@ def decode_locations(data: bytes) -> Locations:
     return Locations(n, records, k, chains, m, name_ids, strings)
 
 
+class LocationsAt(NamedTuple):
+    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location
+    records as columns (names as slots), the chains, then the names of the slots in order
+    """
+
+    places: "array.array[int]"
+    n: int
+    locations: "array.array[int]"
+    functions: "array.array[int]"
+    raw_functions: "array.array[int]"
+    files: "array.array[int]"
+    lines: "array.array[int]"
+    columns: "array.array[int]"
+    sym_addrs_lo: "array.array[int]"
+    sym_addrs_hi: "array.array[int]"
+    callers: "array.array[int]"
+    chain_starts: "array.array[int]"
+    chain_ends: "array.array[int]"
+    k: int
+    chains: "array.array[int]"
+    names: bytes
+
+
+def decode_locations_at(data: bytes, count: int) -> LocationsAt:
+    """The locations_at result in ``data``: u32 places[count], u32 n, u32 locations[n], u32 functions[n], u32
+    raw_functions[n], u32 files[n], u32 lines[n], u32 columns[n], u32 sym_addrs_lo[n], u32 sym_addrs_hi[n], u32
+    callers[n], u32 chain_starts[n], u32 chain_ends[n], u32 k, u32 chains[k], string_table names.
+    """
+    at = 0
+    places = _u32s(data, at, count)
+    at += 4 * len(places)
+    n = _word(data, at)
+    at += 4
+    locations = _u32s(data, at, n)
+    at += 4 * len(locations)
+    functions = _u32s(data, at, n)
+    at += 4 * len(functions)
+    raw_functions = _u32s(data, at, n)
+    at += 4 * len(raw_functions)
+    files = _u32s(data, at, n)
+    at += 4 * len(files)
+    lines = _u32s(data, at, n)
+    at += 4 * len(lines)
+    columns = _u32s(data, at, n)
+    at += 4 * len(columns)
+    sym_addrs_lo = _u32s(data, at, n)
+    at += 4 * len(sym_addrs_lo)
+    sym_addrs_hi = _u32s(data, at, n)
+    at += 4 * len(sym_addrs_hi)
+    callers = _u32s(data, at, n)
+    at += 4 * len(callers)
+    chain_starts = _u32s(data, at, n)
+    at += 4 * len(chain_starts)
+    chain_ends = _u32s(data, at, n)
+    at += 4 * len(chain_ends)
+    k = _word(data, at)
+    at += 4
+    chains = _u32s(data, at, k)
+    at += 4 * len(chains)
+    names = data[at:]
+    return LocationsAt(
+        places, n, locations, functions, raw_functions, files, lines, columns, sym_addrs_lo, sym_addrs_hi, callers,
+        chain_starts, chain_ends, k, chains, names,
+    )
+
+
 class FunctionNames(NamedTuple):
     """pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8
     bytes
@@ -701,6 +767,8 @@ __all__ += [
     'decode_ordered_lookups',
     'Locations',
     'decode_locations',
+    'LocationsAt',
+    'decode_locations_at',
     'FunctionNames',
     'decode_function_names',
     'TraceWords',

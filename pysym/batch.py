@@ -317,7 +317,7 @@ def _grouped_chunk(base: int, batch: List[Any], pool: List[Any]) -> List[Dict[st
     """One chunk of events (a Ray task): planned here, its lookups routed to the actors
     by debug id, the frames joined back and laid out per event; the rows."""
     ray = _imp("ray")
-    from ._symbolicate._symbolicator import _Resolved, layout
+    from ._symbolicate._symbolicator import _Resolved, layout, templates
 
     if not _PLANNER:
         _PLANNER.append(_symbolicator([], None, None))
@@ -362,14 +362,17 @@ def _grouped_chunk(base: int, batch: List[Any], pool: List[Any]) -> List[Dict[st
                                               candidates=candidates)
             resolved[ei][mi] = res
             if per_use is not None:
-                for (ti, fi, _addr, _adj), frames in zip(plans[ei].wanted[mi], per_use[ui]):
-                    results[ei][ti, fi] = frames
+                p = plans[ei]
+                m = p.modules[mi]
+                found = results[ei]
+                for (ti, fi, _addr, _adj), frames in zip(p.wanted[mi], per_use[ui]):
+                    found[ti, fi] = templates(frames, m, p.want_context)
     rows = []
     for ei, p in enumerate(plans):
         if isinstance(p, BaseException):
             rows.append(_row(base + ei, batch[ei], _failed(p)))
         else:
-            rows.append(_row(base + ei, batch[ei], layout(p, resolved[ei], results[ei], {})))
+            rows.append(_row(base + ei, batch[ei], layout(p, resolved[ei], results[ei])))
     return rows
 
 

@@ -16,7 +16,7 @@ import zlib
 import pytest
 
 import pysym
-from pysym import _abi, _host
+from pysym import _abi, _host, _wire
 from pysym._limits import Limits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -254,6 +254,15 @@ def test_host_abi_misuse_gives_status_codes(engine):
     assert rt.call("pysym_symcache_locations", sc._h(), ids, 2, slot) == _abi.BAD_ARGUMENT
     assert rt.call("pysym_symcache_locations", 7, ids, 1, slot) == _abi.BAD_HANDLE
     assert rt.call("pysym_symcache_locations", sc._h(), ids, 1, slot) == _abi.OK
+    # locations_at: NONE is no location (place 0); a name base of 0 (the slot of none) or
+    # one whose slots could reach NONE is refused, as is an id out of range
+    assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 1, slot) == _abi.OK
+    assert _wire.decode_locations_at(rt.result_bytes(), 2).places.tolist() == [1, 0]
+    assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 0, slot) == _abi.BAD_ARGUMENT
+    assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 0xFFFFFFFF, slot) == _abi.BAD_ARGUMENT
+    far = rt.input_buffer(struct.pack("<I", 0xFFFFFFFE))
+    assert rt.call("pysym_symcache_locations_at", sc._h(), far, 1, 1, slot) == _abi.BAD_ARGUMENT
+    assert rt.call("pysym_symcache_locations_at", 7, ids, 1, 1, slot) == _abi.BAD_HANDLE
     assert rt.call("pysym_sourcemap_from_file", 999, slot) < 0  # a file the host never opened
     with pytest.raises(pysym.PysymError):
         rt.check(rt.call("pysym_sourcemap_from_file", 999, slot))

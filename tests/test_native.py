@@ -548,6 +548,66 @@ def test_lookup_results_from_batches_decoded_before_any_frame(programs_dir: str)
     assert again == want[::-1]
 
 
+def test_lookup_results_of_new_batches_placed_by_the_module(programs_dir: str) -> None:
+    """A batch whose ids are all new (or NONE) takes its rows from the module's places
+    (pysym_symcache_locations_at), on a fresh symcache and after other rows: the same
+    answers as one address at a time."""
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    data = pysym.SymCache.from_object(exe).to_bytes()
+    one = pysym.SymCache.from_bytes(data)
+    found = [(a, one.lookup(a)) for a in range(0, 0x4000, 3)]
+    found = [(a, w) for a, w in found if w]
+    # Split by outermost function: batches that share no location (nor caller).
+    outers = sorted({w[-1].sym_addr for _a, w in found})
+    by_outer = [[a for a, w in found if w[-1].sym_addr == o] for o in outers]
+    first = by_outer[len(by_outer) // 2]
+    held = by_outer[len(by_outer) // 2 + 1]
+    rest = [a for k, batch in enumerate(by_outer) if k not in (len(by_outer) // 2, len(by_outer) // 2 + 1)
+            for a in batch][::-1]
+    second = rest + [2**64 - 1] + rest[:3]  # with NONE and repeats
+    assert first and held and len(second) > 10
+    cache = pysym.SymCache.from_bytes(data)
+    placed: List[bool] = []
+    decode = cache._decode_locations
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        rows = decode(*args)
+        placed.append(rows is not None)
+        return rows
+
+    cache._decode_locations = spy  # type: ignore[method-assign]
+    a = cache.lookup_many(first)
+    assert list(a) == [one.lookup(x) for x in first] and placed == [True]
+    b = cache.lookup_many(second)  # after other rows
+    assert list(b) == [one.lookup(x) for x in second] and placed == [True, True]
+    assert json.loads(b.to_json()) == [[f._asdict() for f in one.lookup(x)] for x in second]
+    assert b.functions == [one.lookup(x)[0].function if x != 2**64 - 1 else None for x in second]
+    c = cache.lookup_many(held + [first[0]])  # one id decoded before: not placed
+    assert list(c) == [one.lookup(x) for x in held + [first[0]]] and placed == [True, True, False]
+
+
+def test_names_split_at_nuls_only_when_that_is_exact() -> None:
+    """locations_at's names (a string table whose strings each end in a NUL) are split at
+    the NULs only when no string holds one and no entry is null: the same list either way."""
+    import struct
+
+    from pysym._native import _split_names
+
+    def table(strings: List[Optional[str]]) -> bytes:
+        entries, text = b"", b""
+        for v in strings:
+            raw = None if v is None else v.encode("utf-8")
+            entries += struct.pack("<II", len(text) if raw is not None else 0, 0xFFFFFFFF if raw is None else len(raw))
+            text += b"" if raw is None else raw + b"\0"
+        return struct.pack("<I", len(strings)) + entries + text
+
+    for strings in ([], ["a"], ["main", "ns::f<int>(char const*)", "", "caf\u00e9.c"], ["a", None, "b"],
+                    ["a\0b", "c"], ["a\0", None], [None], ["\0", "", "\0\0"]):
+        assert list(_split_names(table(strings))) == strings, strings
+
+
 def test_frame_is_an_immutable_named_tuple(programs_dir: str) -> None:
     """Frame: fields by name and position, immutable, equal and hashed by value, pickles,
     copies and prints as before (the repr of the former dataclass); made by lookups the same."""

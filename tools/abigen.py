@@ -315,7 +315,11 @@ def gen_py_wire(abi: Dict[str, Any]) -> str:
                 else:
                     n = p.count if words == "1" else "%s * %s" % (p.count, words)
                 o += ["    %s = _u32s(data, at, %s)" % (p.name, n), "    at += 4 * len(%s)" % p.name]
-        o.append("    return %s(%s)" % (cls, ", ".join(p.name for p in parts)))
+        ret = "    return %s(%s)" % (cls, ", ".join(p.name for p in parts))
+        if len(ret) > 120:  # (ruff's line length)
+            lines = textwrap.wrap(", ".join(p.name for p in parts) + ",", 112)
+            ret = "    return %s(\n%s\n    )" % (cls, "\n".join("        " + x for x in lines))
+        o.append(ret)
         exported += [cls, "decode_%s" % res["name"]]
     o += ["", "", "__all__ += ["]
     o += ["    %r," % n for n in exported]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 import os
 import sys
 import threading
@@ -40,6 +41,7 @@ _CONTEXT_LINES = 5
 _MEMO_ENTRIES = 4096  # modules remembered as found (path + stamp + features; no symcache)
 _MAX_SOURCE_BYTES = 10 << 20
 _TEMPLATES = 100_000  # frame templates kept per symcache and image address
+_TRACE_FRAME = operator.itemgetter(0, 1)  # (trace, frame) of a _Plan.wanted item
 
 # A candidate's rank: what it can tell (debug_info > symbol table > Breakpad).
 _RANK_DEBUG, _RANK_SYMBOLS, _RANK_BREAKPAD = 3, 2, 1
@@ -494,9 +496,10 @@ class Symbolicator:
         return ident
 
     def _template_cache(self, sc: SymCache, image_addr: int, package: Optional[str],
-                        want_context: bool) -> Dict[int, Tuple[Any, List[Dict[str, Any]]]]:
-        """The frame templates made for ``sc`` at one image address (they live as long as
-        the symcache: repeated requests only copy them)."""
+                        want_context: bool) -> Dict[int, List[Dict[str, Any]]]:
+        """The frame templates made for ``sc`` at one image address, by location row
+        (``LookupResults._location_rows``; row 0, no location, has none). They live as
+        long as the symcache: repeated requests only copy them."""
         with self._memo_lock:
             per = self._templates.get(sc)
             if per is None:
@@ -506,7 +509,7 @@ class Symbolicator:
             if cache is None or len(cache) > _TEMPLATES:
                 if len(per) > 64:
                     per.clear()  # a symcache seen at many addresses: start over
-                cache = per[key] = {}
+                cache = per[key] = {0: []}
             return cache
 
     def _symcache(self, path: "str | bytes", ident: _Ident, rt: Runtime,
@@ -659,18 +662,24 @@ class Symbolicator:
         # Pass 2: resolve each referenced module, look its addresses up in one batch.
         used = [p.modules[mi] for mi in p.wanted]
         resolved.update(zip(p.wanted, self.resolve_many(used)))  # type: ignore[arg-type]
-        results: Dict[Tuple[int, int], Any] = {}
-        tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]] = {}
+        found: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}
         for mi, items in p.wanted.items():
             m = p.modules[mi]
             assert m is not None
             res = resolved[mi]
             if res.symcache is None:
                 continue
-            tcaches[mi] = self._template_cache(res.symcache, m.image_addr, m.code_file, p.want_context)
-            for (ti, fi, _a, _adj), frames in zip(items, lookup_items(res.symcache, m, res.arch, items)):
-                results[ti, fi] = frames
-        return layout(p, resolved, results, tcaches)
+            # Templates by location row (see _template_cache): a repeated location costs a
+            # dict look-up, and no list of frames is made for it.
+            tcache = self._template_cache(res.symcache, m.image_addr, m.code_file, p.want_context)
+            rows, frames_of = lookup_items(res.symcache, m, res.arch, items)._location_rows()
+            made: List[Any] = list(map(tcache.get, rows))
+            if None in made:
+                for i, row in enumerate(rows):
+                    if made[i] is None:
+                        made[i] = tcache[row] = templates(frames_of(row), m, p.want_context)
+            found.update(zip(map(_TRACE_FRAME, items), made))
+        return layout(p, resolved, found)
 
     def plan(self, request: Mapping[str, Any]) -> "_Plan":
         """Pass 1 of :meth:`symbolicate`: the request checked, every frame placed in its
@@ -812,14 +821,20 @@ class _Plan:
     want_context: bool
 
 
-def layout(p: _Plan, resolved: Mapping[int, _Resolved], results: Mapping[Tuple[int, int], Any],
-           tcaches: Dict[int, Dict[int, Tuple[Any, List[Dict[str, Any]]]]]) -> Dict[str, Any]:
+def templates(frames: Sequence[Any], m: Module, want_context: bool) -> List[Dict[str, Any]]:
+    """The symbol fields of one looked-up frame's frames (``[]``: none), as ``layout``
+    takes them."""
+    return [_template(f, m.image_addr, m.code_file, want_context) for f in frames]
+
+
+def layout(p: _Plan, resolved: Mapping[int, _Resolved],
+           found: Mapping[Tuple[int, int], List[Dict[str, Any]]]) -> Dict[str, Any]:
     """Pass 3: the response of a planned request from each used module's resolution
     (``resolved``, by module index; its symcache is not needed) and each looked-up
-    frame's frames (``results``, by (trace, frame)). ``tcaches``: frame templates by
-    module index (filled here when absent)."""
+    frame's frames as ``templates`` (``found``, by (trace, frame); made once per
+    location and shared, so only copied here)."""
     traces, raw_modules, modules, errors, plan = p.traces, p.raw_modules, p.modules, p.errors, p.plan
-    caller_first, want_candidates, want_context = p.caller_first, p.want_candidates, p.want_context
+    caller_first, want_candidates = p.caller_first, p.want_candidates
     out_traces = []
     for ti, t in enumerate(traces):
         out_frames: List[Dict[str, Any]] = []
@@ -840,26 +855,15 @@ def layout(p: _Plan, resolved: Mapping[int, _Resolved], results: Mapping[Tuple[i
                 append(d)
                 continue
             addr, mi = placed
-            found = results.get((ti, fi))
-            if found:
-                # The symbol fields of a chain are made once per symcache, image address
-                # and chain (the innermost frame, kept in the entry, names the chain).
-                tcache = tcaches.get(mi)
-                if tcache is None:
-                    tcache = tcaches[mi] = {}
-                entry = tcache.get(id(found[0]))
-                if entry is None or entry[0] is not found[0]:
-                    m = modules[mi]
-                    assert m is not None
-                    entry = (found[0], [_template(f, m.image_addr, m.code_file, want_context) for f in found])
-                    tcache[id(found[0])] = entry
+            tmpls = found.get((ti, fi))
+            if tmpls:
                 hx = "0x%x" % addr
                 if trust is None:
-                    group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in entry[1]]
+                    group = [{"original_index": fi, "instruction_addr": hx, **tmpl} for tmpl in tmpls]
                 else:
                     head = {"original_index": fi, "instruction_addr": hx, "package": None, "trust": trust}
-                    group = [{**head, **tmpl} for tmpl in entry[1]]
-                    if "package" not in entry[1][0]:
+                    group = [{**head, **tmpl} for tmpl in tmpls]
+                    if "package" not in tmpls[0]:
                         for g in group:
                             del g["package"]
                 if caller_first:

@@ -130,6 +130,16 @@ pub(crate) fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option
 /// Appends a string table (ABI.md "String table") to `out`: the entries are written in
 /// place, their offsets filled in as the text follows them.
 pub(crate) fn append_string_table<'a>(out: &mut Vec<u8>, items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
+    append_string_table_sep(out, items, false)
+}
+
+/// As `append_string_table`, with `nul`: each string followed by a NUL byte that no entry
+/// covers (a host that finds no NUL inside the strings splits the text at them).
+pub(crate) fn append_string_table_sep<'a>(
+    out: &mut Vec<u8>,
+    items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>,
+    nul: bool,
+) {
     let count = items.len();
     push_u32(out, count as u32);
     let entries = out.len();
@@ -141,6 +151,10 @@ pub(crate) fn append_string_table<'a>(out: &mut Vec<u8>, items: impl ExactSizeIt
                 out.extend_from_slice(s.as_bytes());
                 let o = offset;
                 offset += s.len();
+                if nul {
+                    out.push(0);
+                    offset += 1;
+                }
                 (o as u32, s.len() as u32)
             }
             None => (0, NONE),

@@ -474,6 +474,17 @@ pub extern "C" fn pysym_sourcemap_lookup_distinct(h: u32, ptr: u32, count: u32, 
     maps::lookup_distinct(h, ptr, count, bias_value, out)
 }
 
+// -- Locations with the asked ids' places (ABI 16) ----------------------------------------
+
+/// As `pysym_symcache_locations`, with NONE ids allowed, the result led by where each
+/// asked id's record is and the records as columns, names as the host's slots
+/// (locations_at): a host that numbers records and names in order appends them as they
+/// are, without a look-up per id or per name.
+#[no_mangle]
+pub extern "C" fn pysym_symcache_locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
+    symcache::locations_at(h, ptr, count, name_base, out)
+}
+
 // -- Chosen entries of a map's string tables (ABI 16) ----------------------------------
 
 /// The sources (`kind` 0) or names (`kind` 1) at `count` u32 indices written at `ptr`,

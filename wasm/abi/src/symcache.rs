@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    append_string_table, arg_str, fail, fail_core, host_u32, host_u64s, publish_result, push_u32, put_out, state,
-    write_lines, write_string_table,
+    append_string_table, append_string_table_sep, arg_str, fail, fail_core, host_u32, host_u64s, publish_result,
+    push_u32, put_out, state, write_lines, write_string_table,
 };
 use crate::handles::{self, Owned};
 use crate::host::{fail_file, read_whole_file, report_progress, reset_progress, HostFile, HostOutput};
@@ -14,6 +14,7 @@ use pysym_core::native::DebugFile;
 use pysym_core::sourcemap::NONE;
 use pysym_core::symcache::{Location, LocationsError, SymCache};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 type Cache = Owned<SymCache<'static>>;
 
@@ -234,7 +235,8 @@ pub(crate) fn lookup_ordered(h: u32, ptr: u32, count: u32, first: u32, out: u32)
 /// chain per location. Callers come first in `wanted`, so a sweep from the last record
 /// writes the chain of each location that no other one names, and its callers take
 /// suffixes of it. `None` if a caller is not in `wanted` (a damaged symcache).
-fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)> {
+#[allow(clippy::type_complexity)]
+fn chain_spans(wanted: &[(u32, Location)], asked: &[u32]) -> Option<(Vec<(u32, u32)>, Vec<u32>, Vec<u32>)> {
     // A caller's position is its rank in a bit set of the ids (`wanted` is sorted): O(1),
     // where a binary search over 100,000s of records misses the cache at each step. Ids
     // spread thinly over a large symcache (a crash request's few frames per module) are
@@ -268,6 +270,11 @@ fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)
     for (_, l) in wanted {
         caller.push(if l.caller == NONE { NONE } else { position(l.caller)? });
     }
+    // 1 + the record position of each asked id, 0 for NONE (pysym_symcache_locations_at).
+    let mut at = Vec::with_capacity(asked.len());
+    for &id in asked {
+        at.push(if id == NONE { 0 } else { position(id)? + 1 });
+    }
     let mut spans = vec![(NONE, NONE); wanted.len()];
     let mut chains: Vec<u32> = Vec::with_capacity(wanted.len() * 2);
     for p in (0..wanted.len()).rev() {
@@ -288,7 +295,31 @@ fn chain_spans(wanted: &[(u32, Location)]) -> Option<(Vec<(u32, u32)>, Vec<u32>)
             }
         }
     }
-    Some((spans, chains))
+    Some((spans, chains, at))
+}
+
+/// The locations `ids` name and all their callers, with their chain spans, the chains and
+/// the places of `asked` (see `chain_spans`); a status when an id or the symcache is bad.
+#[allow(clippy::type_complexity)]
+fn answer(
+    c: &SymCache<'_>,
+    ids: impl Iterator<Item = u32>,
+    asked: &[u32],
+) -> Result<(Vec<(u32, Location)>, Vec<(u32, u32)>, Vec<u32>, Vec<u32>), i32> {
+    let wanted = match c.locations_with_callers(ids) {
+        Ok(w) => w,
+        Err(LocationsError::NoLocation(loc)) => {
+            return Err(fail(
+                status::BAD_ARGUMENT,
+                format!("no location {} (the symcache has {})", loc, c.location_count()),
+            ))
+        }
+        Err(LocationsError::Damaged(loc)) => return Err(damaged(c, format!("location {}", loc))),
+    };
+    match chain_spans(&wanted, asked) {
+        Some((spans, chains, places)) => Ok((wanted, spans, chains, places)),
+        None => Err(damaged(c, "a location's caller is missing".to_string())),
+    }
 }
 
 pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
@@ -296,19 +327,9 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let wanted = match c.locations_with_callers((0..count as usize).map(|i| host_u32(ptr, i))) {
-        Ok(w) => w,
-        Err(LocationsError::NoLocation(loc)) => {
-            return fail(
-                status::BAD_ARGUMENT,
-                format!("no location {} (the symcache has {})", loc, c.location_count()),
-            )
-        }
-        Err(LocationsError::Damaged(loc)) => return damaged(c, format!("location {}", loc)),
-    };
-    let (spans, chains) = match chain_spans(&wanted) {
-        Some(x) => x,
-        None => return damaged(c, "a location's caller is missing".to_string()),
+    let (wanted, spans, chains, _) = match answer(c, (0..count as usize).map(|i| host_u32(ptr, i)), &[]) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     // Name ids: strings, then (format 4) functions whose names are demangled here.
     let mut string_seen = vec![0u64; (c.name_count() + 63) / 64];
@@ -355,6 +376,84 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     publish_result(out)
 }
 
+/// As `locations`, NONE ids allowed: the places of the asked ids, then the locations as
+/// columns (a host appends each to its own, without splitting records), their names as
+/// slots `name_base + i` of the string table that ends the result (0: none).
+pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
+    let c = match symcache(h) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if name_base == 0 || name_base as u64 + c.name_count() as u64 > NONE as u64 {
+        return fail(status::BAD_ARGUMENT, format!("name base {} out of range", name_base));
+    }
+    let asked: Vec<u32> = (0..count as usize).map(|i| host_u32(ptr, i)).collect();
+    let ids = asked.iter().copied().filter(|&id| id != NONE);
+    let (wanted, spans, chains, places) = match answer(c, ids, &asked) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    // Each name once, in order of first use: 1 + its index by name id (0: not yet). A
+    // word per name id for a large batch; a small one (a crash request's frames in one
+    // module) keeps a map instead of clearing that many words.
+    let name_count = c.name_count();
+    let dense = wanted.len().saturating_mul(24) >= name_count;
+    let mut by_id = if dense { vec![0u32; name_count] } else { Vec::new() };
+    let mut by_id_sparse: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut names: Vec<u32> = Vec::new();
+    let mut name_slot = |s: u32| -> u32 {
+        if s as usize >= name_count {
+            return 0; // NONE
+        }
+        let k = if dense {
+            &mut by_id[s as usize]
+        } else {
+            by_id_sparse.entry(s).or_insert(0)
+        };
+        if *k == 0 {
+            names.push(s);
+            *k = names.len() as u32;
+        }
+        name_base + *k - 1
+    };
+    let n = wanted.len();
+    let mut columns = vec![0u32; n * LOCATION_COLUMNS];
+    for (i, ((loc, l), (start, end))) in wanted.iter().zip(spans).enumerate() {
+        let words = [
+            *loc,
+            name_slot(l.function),
+            name_slot(l.raw_function),
+            name_slot(l.file),
+            l.line,
+            l.column,
+            l.sym_addr as u32,
+            (l.sym_addr >> 32) as u32,
+            l.caller,
+            start,
+            end,
+        ];
+        for (k, v) in words.into_iter().enumerate() {
+            columns[k * n + i] = v;
+        }
+    }
+    let st = state();
+    st.result.clear();
+    st.result
+        .reserve(12 + 4 * (places.len() + columns.len() + chains.len()));
+    for v in places.into_iter().chain([n as u32]).chain(columns) {
+        push_u32(&mut st.result, v);
+    }
+    push_u32(&mut st.result, chains.len() as u32);
+    for p in chains {
+        push_u32(&mut st.result, p);
+    }
+    append_string_table_sep(&mut st.result, names.iter().map(|&s| c.name(s)), true);
+    publish_result(out)
+}
+
+/// Words of a location record, as columns of `pysym_symcache_locations_at`.
+const LOCATION_COLUMNS: usize = 11;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,7 +481,10 @@ mod tests {
                 .iter()
                 .map(|&(n, caller)| (id(n), loc(id(caller))))
                 .collect();
-            let (spans, chains) = chain_spans(&wanted).unwrap();
+            let asked = [id(11), NONE, id(3), id(11), id(10)];
+            let (spans, chains, at) = chain_spans(&wanted, &asked).unwrap();
+            // each asked id's record, 1-based; 0 for NONE
+            assert_eq!(at, [7, 0, 1, 7, 6]);
             assert_eq!(spans.len(), wanted.len());
             for (p, &(start, end)) in spans.iter().enumerate() {
                 let got: Vec<u32> = chains[start as usize..end as usize]
@@ -400,8 +502,10 @@ mod tests {
             // one chain per leaf (11, 10, 9): 4 + 2 + 2 positions, callers as suffixes
             assert_eq!(chains.len(), 8);
             // a caller that is not in the answer is a damaged symcache, not a panic
-            assert!(chain_spans(&[(id(4), loc(id(2)))]).is_none());
-            assert!(chain_spans(&[(id(4), loc(id(6))), (id(9), loc(NONE))]).is_none());
+            assert!(chain_spans(&[(id(4), loc(id(2)))], &[]).is_none());
+            assert!(chain_spans(&[(id(4), loc(id(6))), (id(9), loc(NONE))], &[]).is_none());
+            // an asked id not in the answer too
+            assert!(chain_spans(&[(id(4), loc(NONE))], &[id(5)]).is_none());
         }
     }
 }

@@ -210,6 +210,7 @@ export const EXPORTS = Object.freeze([
   ["pysym_smcache_function_names", ["h: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
   ["pysym_sourcemap_lookup_distinct", ["h: i32", "ptr: i32", "count: i32", "bias: i32", "out: i32"], ["i32"]],
   ["pysym_symcache_locations_at", ["h: i32", "ptr: i32", "count: i32", "name_base: i32", "out: i32"], ["i32"]],
+  ["pysym_sourcemap_strings_at", ["h: i32", "kind: i32", "ptr: i32", "count: i32", "out: i32"], ["i32"]],
 ]);
 
 /** The imports of module `pysym_host`, as EXPORTS. */

@@ -7,9 +7,8 @@ import os
 import re
 import sys
 import warnings
-from collections import deque
 from dataclasses import FrozenInstanceError, dataclass, fields
-from itertools import repeat
+from itertools import islice, repeat
 from typing import (
     Any,
     Callable,
@@ -24,7 +23,6 @@ from typing import (
     Type,
     TypeVar,
     Union,
-    cast,
 )
 
 from . import _abi, _wire
@@ -57,15 +55,23 @@ _C = TypeVar("_C")
 
 def _slotted(cls: Type[_C]) -> Type[_C]:
     """A frozen dataclass remade with ``__slots__`` (``dataclass(slots=True)`` needs Python
-    3.10): tokens are made by the ten thousand per lookup batch, and a slot is filled by a
-    C-level descriptor call (``_make_tokens``), where a ``__dict__`` costs a dict each."""
+    3.10): tokens are made by the ten thousand per lookup batch and by the million when a
+    map is iterated.
+
+    The slots live on a plain base class (``_Raw`` below: no ``__setattr__`` of its own),
+    the frozen class adds none: a token is made as a base instance, filled by ordinary
+    attribute stores (C-level, where the frozen ``__setattr__`` is a Python call each)
+    and then given the frozen class (``_fill_tokens``). The two layouts are the same, so
+    the class assignment is allowed."""
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    raw: Any = type("_%sSlots" % cls.__name__, (), {"__slots__": names + ("__weakref__",),
+                                                    "__module__": cls.__module__})
     body = dict(cls.__dict__)
     for key in names + ("__dict__", "__weakref__"):
         body.pop(key, None)
-    body["__slots__"] = names + ("__weakref__",)
+    body["__slots__"] = ()
     meta: Any = type(cls)
-    new: Any = meta(cls.__name__, cls.__bases__, body)
+    new: Any = meta(cls.__name__, (raw,), body)
 
     # dataclass's frozen __setattr__/__delattr__ test for the old class: written again for
     # the new one, with the same errors
@@ -150,7 +156,41 @@ class SourceContext(NamedTuple):
     post_lines: List[str]
 
 
-_new = object.__new__
+class _StringsAt:
+    """One of a map's string tables read entry by entry (``pysym_sourcemap_strings_at``)
+    for a :class:`_Strings`: a lookup batch on babylon.js's map uses a few thousand of its
+    39,390 names, and fetching the whole table costs ~1 ms per fresh map."""
+
+    __slots__ = ("_map", "_kind", "_count")
+
+    def __init__(self, owner: "SourceMap", kind: int, count: int) -> None:
+        self._map = owner
+        self._kind = kind
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> Optional[str]:
+        return self.values_at([i])[0]
+
+    def values_at(self, indices: Sequence[int]) -> List[Optional[str]]:
+        """The entries at ``indices`` (each in range), in one crossing."""
+        wanted = array.array("I", indices)
+        if sys.byteorder == "big":
+            wanted.byteswap()
+        owner = self._map
+        rt = owner._rt
+        with rt.lock:
+            h = owner._h()
+            ptr = rt.input_buffer(wanted)
+            rt.check(rt.call("pysym_sourcemap_strings_at", h, self._kind, ptr, len(wanted), rt.out_slot))
+            return StringTable(rt.result_bytes()).to_list()
+
+    def to_list(self) -> List[Optional[str]]:
+        owner = self._map
+        table = owner._sources if self._kind == _abi.STRINGS_SOURCES else owner._name_table()
+        return table.to_list()
 
 
 class _Strings(Dict[int, Optional[str]]):
@@ -159,7 +199,7 @@ class _Strings(Dict[int, Optional[str]]):
 
     __slots__ = ("_table",)
 
-    def __init__(self, table: StringTable) -> None:
+    def __init__(self, table: Union[StringTable, _StringsAt]) -> None:
         super().__init__({_NONE: None})
         self._table = table
 
@@ -174,46 +214,101 @@ class _Strings(Dict[int, Optional[str]]):
             self.update(zip(missing, self._table.values_at(missing)))
         return self
 
-
-def _tokens_of(raw: bytes, sources: StringTable, names: StringTable) -> List["Token"]:
-    """The tokens of a token records result, made column-wise (``_make_tokens``; the
-    module writes ``NONE`` in every original field of a token without one)."""
-    cols = _wire.token_columns(_wire.decode_token_records(raw).records)
-    absent = {_NONE: None}.get
-    return _make_tokens(len(cols.dst_line), cols.dst_line, cols.dst_col,
-                        map(_Strings(sources).fill(cols.src).__getitem__, cols.src),
-                        map(absent, cols.src_line, cols.src_line), map(absent, cols.src_col, cols.src_col),
-                        map(_Strings(names).fill(cols.name).__getitem__, cols.name))
+    def fill_all(self) -> "_Strings":
+        """Holds every entry of the table (decoded together, ``to_list``): what iterating
+        a whole map needs, where collecting the distinct indices of each chunk would cost
+        more than the strings."""
+        if len(self) <= len(self._table):
+            self.update(enumerate(self._table.to_list()))
+        return self
 
 
-# The slots' setters (C descriptors): a frozen dataclass's __init__ costs ~1.3 us a token,
-# these ~0.3 us.
-(_set_dst_line, _set_dst_col, _set_src, _set_src_line, _set_src_col, _set_name,
- _set_function_name) = _TOKEN_SETTERS = tuple(getattr(Token, f.name).__set__ for f in fields(Token))
+# Token's slotted base (``_slotted``): a token is made as one of these, filled by plain
+# attribute stores, then given the Token class. The frozen class's __init__ costs ~1.3 us
+# a token, this ~0.25 us.
+_Raw: Any = Token.__base__
 
 
 def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[int],
            src_col: Optional[int], name: Optional[str], function_name: Optional[str] = None) -> Token:
-    t = _new(Token)
-    _set_dst_line(t, dst_line)
-    _set_dst_col(t, dst_col)
-    _set_src(t, src)
-    _set_src_line(t, src_line)
-    _set_src_col(t, src_col)
-    _set_name(t, name)
-    _set_function_name(t, function_name)
-    return t
+    t = _Raw()
+    t.dst_line = dst_line
+    t.dst_col = dst_col
+    t.src = src
+    t.src_line = src_line
+    t.src_col = src_col
+    t.name = name
+    t.function_name = function_name
+    t.__class__ = Token
+    made: Token = t
+    return made
 
 
 def _make_tokens(count: int, *columns: Iterable[Any]) -> List[Token]:
     """``count`` tokens from one iterable per field (``function_name`` may be left out:
-    None), filled a field at a time: every loop here runs in C."""
-    tokens = list(map(_new, repeat(Token, count)))
-    if len(columns) < len(_TOKEN_SETTERS):
-        columns += (repeat(None, count),)
-    for setter, column in zip(_TOKEN_SETTERS, columns):
-        deque(map(setter, tokens, column), 0)
+    None), one row at a time (see ``_Raw``)."""
+    if len(columns) < len(fields(Token)):
+        columns += (repeat(None),)
+    raw, cls = _Raw, Token
+    tokens: List[Token] = []
+    append = tokens.append
+    for dst_line, dst_col, src, src_line, src_col, name, function_name in islice(zip(*columns), count):
+        t = raw()
+        t.dst_line = dst_line
+        t.dst_col = dst_col
+        t.src = src
+        t.src_line = src_line
+        t.src_col = src_col
+        t.name = name
+        t.function_name = function_name
+        t.__class__ = cls
+        append(t)
     return tokens
+
+
+def _column_rows(cols: Sequence[Any], sources: _Strings, names: _Strings) -> Iterator[Token]:
+    """The tokens of token columns (dst_line, dst_col, src, src_line, src_col, name; the
+    module writes ``NONE`` in every original field of a token without a source), with
+    ``sources`` and ``names`` holding every index the columns use. A generator: a token
+    handed out and dropped frees its memory for the next one (a list of a whole chunk
+    is ~15% slower to go through)."""
+    raw, cls, none = _Raw, Token, _NONE
+    dst_line, dst_col, src, src_line, src_col, name = cols
+    for line, col, index, source, orig_line, orig_col, label in zip(
+            dst_line, dst_col, src, map(sources.__getitem__, src), src_line, src_col, map(names.__getitem__, name)):
+        t = raw()
+        t.dst_line = line
+        t.dst_col = col
+        t.src = source  # (a null entry of ``sources`` is None too, with a position)
+        if index == none:
+            t.src_line = t.src_col = None
+        else:
+            t.src_line = orig_line
+            t.src_col = orig_col
+        t.name = label
+        t.function_name = None
+        t.__class__ = cls
+        yield t
+
+
+def _tokens_of(raw: bytes, sources: StringTable, names: StringTable) -> List["Token"]:
+    """The tokens of a token records result."""
+    cols = _wire.token_columns(_wire.decode_token_records(raw).records)
+    return list(_column_rows(cols, _Strings(sources).fill(cols.src), _Strings(names).fill(cols.name)))
+
+
+def _iter_columns(owner: "_MapFields", sources: _Strings, names: _Strings) -> Iterator[Token]:
+    """Every token of a map or cache in generated order, fetched as columns a chunk at a
+    time (``_COLUMNS_EXPORT``) and made as they are handed out."""
+    step = 1 << 16
+    rt = owner._rt
+    sources.fill_all()
+    names.fill_all()
+    for start in range(0, len(owner), step):  # type: ignore[arg-type]
+        with rt.lock:
+            owner._call(owner._COLUMNS_EXPORT, start, step, rt.out_slot)
+            raw = rt.result_bytes()
+        yield from _column_rows(_wire.decode_column_tokens(raw)[1:], sources, names)
 
 
 _LINE_BREAK_UTF8 = re.compile(b"\r\n|\r|\n|\xe2\x80\xa8|\xe2\x80\xa9")
@@ -697,7 +792,10 @@ class SourceMap(_MapFields):
         costs ~0.2 us; a batch of 20,000 makes ~24,000 of them)."""
         dicts = self._dicts
         if dicts is None:
-            dicts = self._dicts = (_Strings(self._sources), _Strings(self._name_table()))
+            names: Any = self._names
+            if names is None:  # the names a batch uses, not the whole table
+                names = _StringsAt(self, _abi.STRINGS_NAMES, self._n_names)
+            dicts = self._dicts = (_Strings(self._sources), _Strings(names))
         return dicts
 
     def _decode_lookups(self, raw: bytes, count: int) -> List[Optional[Token]]:
@@ -705,10 +803,9 @@ class SourceMap(_MapFields):
         columns (every pass runs in C), the tokens made before for indices seen before."""
         found = _wire.decode_distinct_lookups(raw, count)
         sources, names = self._string_dicts()
-        src, name = found.src, found.name
-        tokens: List[Optional[Token]] = cast(List[Optional[Token]], _make_tokens(
-            found.n, found.dst_line, found.dst_col, map(sources.fill(src).__getitem__, src),
-            found.src_line, found.src_col, map(names.fill(name).__getitem__, name)))
+        tokens: List[Optional[Token]] = list(_column_rows(
+            (found.dst_line, found.dst_col, found.src, found.src_line, found.src_col, found.name),
+            sources.fill(found.src), names.fill(found.name)))
         cache = self._token_cache
         if cache:
             setdefault: Callable[[int, Optional[Token]], Optional[Token]] = cache.setdefault
@@ -743,14 +840,7 @@ class SourceMap(_MapFields):
 
     def __iter__(self) -> Iterator[Token]:
         """All segments in generated order, including those without an original position."""
-        step = 1 << 16
-        rt = self._rt
-        for start in range(0, self._n_tokens, step):
-            with rt.lock:
-                self._call("pysym_sourcemap_tokens", start, step, rt.out_slot)
-                raw = rt.result_bytes()
-            for tok in self._records(raw):
-                yield tok
+        return _iter_columns(self, *self._string_dicts())
 
     @property
     def tokens(self) -> List[Token]:

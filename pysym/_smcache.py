@@ -14,10 +14,11 @@ from ._api import (
     Token,
     _function_answers,
     _in_range,
+    _iter_columns,
     _MapFields,
     _pair_batches,
+    _Strings,
     _token,
-    _tokens_of,
 )
 from ._errors import FileChangedError, InvalidInputError
 from ._host import PinnedFile, Runtime, StringTable, get_runtime
@@ -422,10 +423,4 @@ class SourceMapCache(_MapFields):
     def __iter__(self) -> Iterator[Token]:
         """All segments in generated order, including those without an original position
         (without ``function_name``)."""
-        step = 1 << 16
-        rt = self._rt
-        for start in range(0, self._n_tokens, step):
-            with rt.lock:
-                self._call("pysym_smcache_tokens", start, step, rt.out_slot)
-                raw = rt.result_bytes()
-            yield from _tokens_of(raw, self._sources, self._name_table())
+        return _iter_columns(self, _Strings(self._sources), _Strings(self._name_table()))

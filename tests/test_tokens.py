@@ -110,3 +110,26 @@ def test_distinct_lookups_layout_against_the_per_position_export(engine):
             assert found.indices[slot] == index
             record = old.records[_wire.TOKEN_WORDS * k : _wire.TOKEN_WORDS * (k + 1)]
             assert [c[slot] for c in columns] == list(record)
+
+
+def test_strings_at_gives_the_entries_of_the_tables_at_any_indices(engine):
+    """pysym_sourcemap_strings_at (the names a lookup batch uses): the same entries as the
+    whole tables, null ones included, in the order asked; a bad index or kind raises."""
+    from pysym import _abi
+
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        for kind, table in ((_abi.STRINGS_SOURCES, sm.sources), (_abi.STRINGS_NAMES, sm.names)):
+            at = _api._StringsAt(sm, kind, len(table))
+            wanted = [2, 0, 2, 1, 0]
+            assert at.values_at(wanted) == [table[i] for i in wanted]
+            assert at.values_at([]) == [] and at[1] == table[1] and at.to_list() == table
+        with pytest.raises(pysym.PysymError, match="out of range"):
+            _api._StringsAt(sm, _abi.STRINGS_NAMES, 3).values_at([0, 3])
+        with pytest.raises(pysym.PysymError, match="kind"):
+            _api._StringsAt(sm, 2, 3).values_at([0])
+        # a lookup batch on a fresh map reads its names this way
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        got = sm.lookup_many([0, 0, 3], [4, 9, 0])
+        assert sm._names is None  # (not fetched)
+        assert [t.name for t in got] == ["y", "z", None]
+        assert got == [sm.lookup(0, 4), sm.lookup(0, 9), sm.lookup(3, 0)]

@@ -484,3 +484,12 @@ pub extern "C" fn pysym_sourcemap_lookup_distinct(h: u32, ptr: u32, count: u32, 
 pub extern "C" fn pysym_symcache_locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
     symcache::locations_at(h, ptr, count, name_base, out)
 }
+
+// -- Chosen entries of a map's string tables (ABI 16) ----------------------------------
+
+/// The sources (`kind` 0) or names (`kind` 1) at `count` u32 indices written at `ptr`,
+/// as a string table result.
+#[no_mangle]
+pub extern "C" fn pysym_sourcemap_strings_at(h: u32, kind: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    maps::strings_at(h, kind, ptr, count, out)
+}

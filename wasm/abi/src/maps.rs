@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    fail, fail_core, publish_bytes, publish_result, publish_words, push_u32, put_out, state, write_string_table,
-    TakenInput,
+    fail, fail_core, host_u32, publish_bytes, publish_result, publish_words, push_u32, put_out, state,
+    write_string_table, TakenInput,
 };
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;
@@ -89,6 +89,30 @@ pub(crate) fn strings(h: u32, kind: u32, out: u32) -> i32 {
     publish_result(out)
 }
 
+pub(crate) fn strings_at(h: u32, kind: u32, ptr: u32, count: u32, out: u32) -> i32 {
+    let m = try_map!(h);
+    let bound = match kind {
+        0 => m.source_count(),
+        1 => m.name_count(),
+        _ => {
+            return fail(
+                status::BAD_ARGUMENT,
+                format!("string table kind must be 0 or 1, not {}", kind),
+            )
+        }
+    };
+    let n = count as usize;
+    if let Some(bad) = (0..n).map(|i| host_u32(ptr, i)).find(|&i| i >= bound) {
+        return fail(
+            status::BAD_ARGUMENT,
+            format!("string index {} out of range ({} entries)", bad, bound),
+        );
+    }
+    let entry = |i: u32| if kind == 0 { m.source(i) } else { m.name(i) };
+    write_string_table((0..n).map(|i| entry(host_u32(ptr, i))));
+    publish_result(out)
+}
+
 pub(crate) fn source_content(h: u32, src: u32, out: u32) -> i32 {
     let m = try_map!(h);
     if src >= m.source_count() {
@@ -138,7 +162,13 @@ pub(crate) fn lookup_distinct(h: u32, ptr: u32, count: u32, bias_value: u32, out
         Ok(b) => b,
         Err(code) => return code,
     };
-    records::lookup_distinct(ptr, count, out, |line, col| m.lookup_indexed(line, col, b))
+    records::lookup_distinct(
+        ptr,
+        count,
+        out,
+        |line, col| m.lookup_index(line, col, b),
+        |idx, line| m.token_on_line(idx, line),
+    )
 }
 
 pub(crate) fn tokens(h: u32, start: u32, count: u32, out: u32) -> i32 {

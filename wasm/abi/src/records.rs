@@ -185,11 +185,17 @@ pub(crate) fn lookup_many(
 /// `d` for no answer), the `d` token indices, then the `d` tokens as six u32 columns. A
 /// host makes one object per distinct token straight from the columns, with no search
 /// for repeats and no gather from per-position records.
+///
+/// `find` gives a position's token index; `token` reads the token of an index on a
+/// line. Every position is searched first and the distinct tokens read afterwards: those
+/// reads (five columns each, mostly cache misses on a large map) then overlap instead of
+/// each waiting behind a search. A token without an original position answers nothing.
 pub(crate) fn lookup_distinct(
     ptr: u32,
     count: u32,
     out: u32,
-    mut find: impl FnMut(u32, u32) -> Option<(u32, Token)>,
+    mut find: impl FnMut(u32, u32) -> Option<u32>,
+    token: impl Fn(u32, u32) -> Option<Token>,
 ) -> i32 {
     let n = count as usize;
     // Open addressing, (token index, slot) with NONE for a free entry: at most half full,
@@ -206,7 +212,8 @@ pub(crate) fn lookup_distinct(
     let shift = 32 - cap.trailing_zeros();
     let mut table: Vec<(u32, u32)> = Vec::new();
     let mut slots: Vec<u32> = Vec::new();
-    let mut tokens: Vec<(u32, Token)> = Vec::new();
+    // (token index, line) of each distinct index, in the order first found
+    let mut firsts: Vec<(u32, u32)> = Vec::new();
     if table.try_reserve_exact(cap).is_err() || slots.try_reserve_exact(n).is_err() {
         return fail(
             status::OUT_OF_MEMORY,
@@ -217,7 +224,7 @@ pub(crate) fn lookup_distinct(
     for i in 0..n {
         let (line, col) = host_pair(ptr, i);
         let slot = match find(line, col) {
-            Some((index, t)) if t.src != NONE => {
+            Some(index) => {
                 // Fibonacci hashing: token indices of a batch cluster.
                 let mut p = (index.wrapping_mul(0x9E37_79B9) >> shift) as usize;
                 loop {
@@ -226,18 +233,31 @@ pub(crate) fn lookup_distinct(
                         break slot;
                     }
                     if key == NONE {
-                        let slot = tokens.len() as u32;
+                        let slot = firsts.len() as u32;
                         table[p] = (index, slot);
-                        tokens.push((index, t));
+                        firsts.push((index, line));
                         break slot;
                     }
                     p = (p + 1) & (cap - 1);
                 }
             }
-            _ => NONE,
+            None => NONE,
         };
         slots.push(slot);
     }
+    // The distinct tokens with an original position, renumbered in the same order
+    // (`renumber[first]`: NONE for one without).
+    let mut tokens: Vec<(u32, Token)> = Vec::with_capacity(firsts.len());
+    let renumber: Vec<u32> = firsts
+        .iter()
+        .map(|&(index, line)| match token(index, line) {
+            Some(t) if t.src != NONE => {
+                tokens.push((index, t));
+                tokens.len() as u32 - 1
+            }
+            _ => NONE,
+        })
+        .collect();
     let d = tokens.len();
     let result = match result_of_size(4 * (1 + n + (1 + TOKEN_WORDS) * d), || {
         format!("cannot allocate results for {} positions", n)
@@ -252,6 +272,7 @@ pub(crate) fn lookup_distinct(
     };
     put(d as u32);
     for &s in &slots {
+        let s = if s == NONE { NONE } else { renumber[s as usize] };
         put(if s == NONE { d as u32 } else { s });
     }
     for (index, _) in &tokens {

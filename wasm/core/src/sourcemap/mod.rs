@@ -152,8 +152,10 @@ pub struct SourceMap<'data> {
     tokens: vlq::Tokens,
     /// `dst_col` of every `SAMPLE_STEP`-th token: lookups on long lines (a minified
     /// bundle is often one line of a million segments) search this small array first
-    /// and then one block, instead of jumping across the whole column array.
-    col_sample: Vec<u32>,
+    /// and then one block, instead of jumping across the whole column array. Built by
+    /// the first lookup that needs it (it reads every cache line of `dst_col`: ~1% of
+    /// parsing babylon.js's map, which a map that is only iterated never needs).
+    col_sample: RefCell<Option<Vec<u32>>>,
     /// Token indices sorted by (src, src_line, src_col, index); built on first use.
     by_source: RefCell<Option<Vec<u32>>>,
 }
@@ -532,7 +534,7 @@ impl<'data> SourceMap<'data> {
             function_maps: facebook::FunctionMaps::default(),
             hermes_offsets: facebook::HermesOffsets::default(),
             tokens: vlq::Tokens::default(),
-            col_sample: Vec::new(),
+            col_sample: RefCell::new(None),
             by_source: RefCell::new(None),
         };
         let lines = match &raw.sections {
@@ -561,7 +563,6 @@ impl<'data> SourceMap<'data> {
         while map.tokens.line_starts.len() <= lines as usize {
             map.tokens.line_starts.push(count);
         }
-        map.col_sample = map.tokens.dst_col.iter().step_by(SAMPLE_STEP).copied().collect();
         Ok(map)
     }
 
@@ -1013,7 +1014,13 @@ impl<'data> SourceMap<'data> {
         // Samples lying inside the line: positions k * SAMPLE_STEP for k in k0..k1.
         let k0 = (a + SAMPLE_STEP - 1) / SAMPLE_STEP;
         let k1 = (b - 1) / SAMPLE_STEP + 1;
-        let k = k0 + self.col_sample[k0..k1].partition_point(|&c| pred(c));
+        if self.col_sample.borrow().is_none() {
+            let sample = cols.iter().step_by(SAMPLE_STEP).copied().collect();
+            *self.col_sample.borrow_mut() = Some(sample);
+        }
+        let guard = self.col_sample.borrow();
+        let sample = guard.as_deref().unwrap_or_default();
+        let k = k0 + sample[k0..k1].partition_point(|&c| pred(c));
         let lo = if k == k0 { a } else { (k - 1) * SAMPLE_STEP + 1 };
         let hi = if k == k1 { b } else { k * SAMPLE_STEP };
         lo + cols[lo..hi].partition_point(|&c| pred(c))
@@ -1032,6 +1039,14 @@ impl<'data> SourceMap<'data> {
     /// Like [`SourceMap::lookup`], also giving the token's index in generated order (as
     /// taken by [`SourceMap::token`]), so callers can cache per token.
     pub fn lookup_indexed(&self, line: u32, col: u32, bias: Bias) -> Option<(u32, Token)> {
+        let idx = self.lookup_index(line, col, bias)?;
+        Some((idx, self.make_token(idx as usize, line)))
+    }
+
+    /// The token [`SourceMap::lookup_indexed`] answers with, by its index alone: a batch
+    /// can search every position first and read the distinct tokens' fields afterwards
+    /// (reads of the five columns that do not wait on a search).
+    pub fn lookup_index(&self, line: u32, col: u32, bias: Bias) -> Option<u32> {
         let starts = &self.tokens.line_starts;
         let l = line as usize;
         // `starts` ends with a sentinel, so it is never empty (no `l + 1`: usize is 32-bit in wasm).
@@ -1063,7 +1078,16 @@ impl<'data> SourceMap<'data> {
             Bias::LeastUpperBound if below == cols_len => return None,
             Bias::LeastUpperBound => below,
         };
-        Some(((a + i) as u32, self.make_token(a + i, line)))
+        Some((a + i) as u32)
+    }
+
+    /// Token `idx` of generated line `line`, for an index [`SourceMap::lookup_index`] gave
+    /// for that line; `None` for an index past the last token.
+    pub fn token_on_line(&self, idx: u32, line: u32) -> Option<Token> {
+        if idx as usize >= self.tokens.len() {
+            return None;
+        }
+        Some(self.make_token(idx as usize, line))
     }
 
     /// Every token mapped from `src:line:col` (`col = None`: any column), in generated order.

@@ -27,6 +27,7 @@ def free_port() -> int:
 
 class _Server:
     proc: "subprocess.Popen[bytes]"
+    died = False  # the server exited while _wait_until_up waited for it
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -46,6 +47,7 @@ def _wait_until_up(server: _Server, probe: Callable[[], Any], pause: float) -> N
             return
         except Exception:  # noqa: BLE001 - not up yet
             if time.monotonic() > end or server.proc.poll() is not None:
+                server.died = server.proc.poll() is not None
                 server.stop()
                 raise
             time.sleep(pause)
@@ -56,19 +58,27 @@ class Seaweed(_Server):
     ``syms``; it ignores SIGTERM while busy, so it is SIGKILLed after a grace period."""
 
     def __init__(self, tmp: Path) -> None:
-        d = tmp / "weed"
-        d.mkdir()
-        ports = {k: free_port() for k in ("master", "volume", "filer", "s3")}
-        args = [WEED, "server", "-s3", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
-        for k, p in ports.items():
-            args += ["-%s.port=%d" % (k, p), "-%s.port.grpc=%d" % (k, free_port())]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore
-        self.url = "http://127.0.0.1:%d" % ports["s3"]
         import boto3
 
-        self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test", aws_secret_access_key="test",
-                               region_name="us-east-1")
-        _wait_until_up(self, lambda: self.s3.create_bucket(Bucket="syms"), 0.5)
+        # Eight ports picked free one at a time can be taken by another process before
+        # weed binds them (it then exits): a start that dies is tried again on new ports.
+        for attempt in range(3):
+            d = tmp / ("weed-%d" % attempt)
+            d.mkdir()
+            ports = {k: free_port() for k in ("master", "volume", "filer", "s3")}
+            args = [WEED, "server", "-s3", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+            for k, p in ports.items():
+                args += ["-%s.port=%d" % (k, p), "-%s.port.grpc=%d" % (k, free_port())]
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # type: ignore
+            self.url = "http://127.0.0.1:%d" % ports["s3"]
+            self.s3 = boto3.client("s3", endpoint_url=self.url, aws_access_key_id="test",
+                                   aws_secret_access_key="test", region_name="us-east-1")
+            try:
+                _wait_until_up(self, lambda: self.s3.create_bucket(Bucket="syms"), 0.5)
+                return
+            except Exception:  # noqa: BLE001 - tried again only when the server died
+                if not self.died or attempt == 2:
+                    raise
 
     def put(self, key: str, data: bytes) -> None:
         self.s3.put_object(Bucket="syms", Key=key, Body=data)

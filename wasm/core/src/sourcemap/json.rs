@@ -197,12 +197,14 @@ fn count_to_stop(data: &[u8], mut i: usize) -> (usize, usize) {
         // Per-lane byte counts (up to 4 a block), widened before they can wrap.
         let mut lanes = u8x16_splat(0);
         let mut blocks = 0u32;
+        // Two 64-bit lanes summed in scalar code (wasmer's compiler has no extadd_pairwise).
         let flush = |lanes: v128| {
-            let w = u32x4_extadd_pairwise_u16x8(u16x8_extadd_pairwise_u8x16(lanes));
-            (u32x4_extract_lane::<0>(w)
-                + u32x4_extract_lane::<1>(w)
-                + u32x4_extract_lane::<2>(w)
-                + u32x4_extract_lane::<3>(w)) as usize
+            let bytes = |w: u64| {
+                const EVEN: u64 = 0x00FF_00FF_00FF_00FF;
+                let pairs = (w & EVEN) + ((w >> 8) & EVEN);
+                (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize
+            };
+            bytes(u64x2_extract_lane::<0>(lanes)) + bytes(u64x2_extract_lane::<1>(lanes))
         };
         while let Some(vs) = wide::load4(data, i) {
             // Signed `< 0x20`: control and non-ASCII bytes.
@@ -214,7 +216,7 @@ fn count_to_stop(data: &[u8], mut i: usize) -> (usize, usize) {
             };
             let sep = |v| v128_or(u8x16_eq(v, u8x16_splat(b',')), u8x16_eq(v, u8x16_splat(b';')));
             let [a, b, c, d] = vs;
-            if v128_any_true(v128_or(v128_or(stop(a), stop(b)), v128_or(stop(c), stop(d)))) {
+            if u8x16_bitmask(v128_or(v128_or(stop(a), stop(b)), v128_or(stop(c), stop(d)))) != 0 {
                 break;
             }
             // A match is -1 in its lane.

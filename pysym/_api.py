@@ -207,8 +207,15 @@ class _Strings(Dict[int, Optional[str]]):
         value = self[i] = self._table[i]
         return value
 
-    def fill(self, indices: Iterable[int]) -> "_Strings":
+    def fill(self, indices: Sequence[int]) -> "_Strings":
         """Decodes the entries of ``indices`` not held yet, together (``values_at``)."""
+        table = self._table
+        if len(self) > len(table):  # every entry held
+            return self
+        if isinstance(table, StringTable) and len(table) <= len(indices):
+            # babylon.js's 2,176 sources: one to_list (~0.3 ms) beats a set of a batch's
+            # 10,848 source indices and their lookups (~0.65 ms).
+            return self.fill_all()
         missing = list(set(indices).difference(self))
         if missing:
             self.update(zip(missing, self._table.values_at(missing)))

@@ -77,7 +77,11 @@ def test_lookup_many_answers_as_single_lookups_with_one_object_per_token(engine,
     cols = [rnd.choice((0, 1, 3, 4, 5, 9, 10, 12, 13, 2**32 - 1)) for _ in range(3000)]
     with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
         got = sm.lookup_many(lines, cols, bias)
-        assert got == [sm.lookup(line, col, bias) for line, col in zip(lines, cols)]
+        # a second batch straight after the first (its tokens not yet in the cache): the
+        # same objects
+        assert all(a is b for a, b in zip(sm.lookup_many(lines, cols, bias), got))
+        # single lookups hand out the batch's objects
+        assert all(sm.lookup(line, col, bias) is t for line, col, t in zip(lines, cols, got))
         assert any(t is None for t in got) and any(t is not None and t.name is None for t in got)
         # the per-position export agrees: found exactly where it has an index
         old = _per_position(sm, lines, cols, bias)
@@ -89,6 +93,14 @@ def test_lookup_many_answers_as_single_lookups_with_one_object_per_token(engine,
         # a second batch (tokens cached) hands out the same objects
         again = sm.lookup_many(lines[::-1], cols[::-1], bias)
         assert all(a is b for a, b in zip(again, got[::-1]))
+
+
+def test_a_single_lookup_after_a_first_batch_gets_the_batch_token(engine):
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        first = sm.lookup_many([0, 0, 3], [4, 9, 0])
+        assert [t.dst_col for t in first] == [4, 9, 0]
+        assert sm.lookup(0, 9) is first[1] and sm.lookup(0, 4) is first[0]
+        assert sm.lookup(3, 0) is first[2] and sm.lookup(0, 0) not in first
 
 
 def test_distinct_lookups_layout_against_the_per_position_export(engine):

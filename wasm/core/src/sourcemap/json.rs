@@ -187,6 +187,68 @@ fn skip_unflagged(
     i
 }
 
+/// From `i`, the first `"`, `\`, control or non-ASCII byte (or the end) and the number
+/// of `,` and `;` before it.
+fn count_to_stop(data: &[u8], mut i: usize) -> (usize, usize) {
+    let mut n = 0usize;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        // Per-lane byte counts (up to 4 a block), widened before they can wrap.
+        let mut lanes = u8x16_splat(0);
+        let mut blocks = 0u32;
+        // Two 64-bit lanes summed in scalar code (wasmer's compiler has no extadd_pairwise).
+        let flush = |lanes: v128| {
+            let bytes = |w: u64| {
+                const EVEN: u64 = 0x00FF_00FF_00FF_00FF;
+                let pairs = (w & EVEN) + ((w >> 8) & EVEN);
+                (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize
+            };
+            bytes(u64x2_extract_lane::<0>(lanes)) + bytes(u64x2_extract_lane::<1>(lanes))
+        };
+        while let Some(vs) = wide::load4(data, i) {
+            // Signed `< 0x20`: control and non-ASCII bytes.
+            let stop = |v| {
+                v128_or(
+                    v128_or(u8x16_eq(v, u8x16_splat(b'"')), u8x16_eq(v, u8x16_splat(b'\\'))),
+                    i8x16_lt(v, i8x16_splat(0x20)),
+                )
+            };
+            let sep = |v| v128_or(u8x16_eq(v, u8x16_splat(b',')), u8x16_eq(v, u8x16_splat(b';')));
+            let [a, b, c, d] = vs;
+            if u8x16_bitmask(v128_or(v128_or(stop(a), stop(b)), v128_or(stop(c), stop(d)))) != 0 {
+                break;
+            }
+            // A match is -1 in its lane.
+            lanes = i8x16_sub(lanes, i8x16_add(i8x16_add(sep(a), sep(b)), i8x16_add(sep(c), sep(d))));
+            i += 64;
+            blocks += 1;
+            if blocks == 63 {
+                n += flush(lanes);
+                lanes = u8x16_splat(0);
+                blocks = 0;
+            }
+        }
+        n += flush(lanes);
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let end = skip_unflagged(data, i, string_stop_mask);
+        n += super::vlq::count_separators(&data[i..end]);
+        i = end;
+    }
+    loop {
+        match data.get(i) {
+            Some(b',' | b';') => n += 1,
+            Some(&b) if b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b) => break,
+            None => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    (i, n)
+}
+
 /// 16 bytes at a time with wasm SIMD (`-C target-feature=+simd128` builds only): loads,
 /// and the predicates of the string scans.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -484,6 +546,32 @@ impl<'a> Scanner<'a> {
                 None => return Err(self.error_at(start - 1, "unterminated string")),
             }
         }
+    }
+
+    /// [`Scanner::value`] for `mappings`: a string without escapes or non-ASCII bytes
+    /// also has its `,` and `;` counted (the decoder's bound on segments) in the same
+    /// pass, instead of a second pass over a big map's biggest string. `None`: not
+    /// counted (any other value, or a string the plain scan had to take over).
+    pub(crate) fn mappings_value(&mut self) -> Result<(Raw, Option<usize>)> {
+        if self.peek() != Some(b'"') {
+            return Ok((self.value()?, None));
+        }
+        let start = self.pos + 1;
+        let (i, separators) = count_to_stop(self.data, start);
+        if self.data.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok((
+                Raw {
+                    kind: Kind::String,
+                    start: start as u32,
+                    end: i as u32,
+                    escaped: false,
+                    unchecked: false,
+                },
+                Some(separators),
+            ));
+        }
+        Ok((self.string()?, None))
     }
 
     /// Finds the end of a string without checking its content; the cursor is on the

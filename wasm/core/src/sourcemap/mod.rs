@@ -175,6 +175,8 @@ struct RawMap {
     file: Option<Raw>,
     source_root: Option<Raw>,
     mappings: Option<Raw>,
+    /// The `,` and `;` of `mappings`, when its scan counted them.
+    mappings_separators: Option<usize>,
     debug_id: Option<Raw>,
     debug_id_snake: Option<Raw>,
     scopes: Option<Raw>,
@@ -292,7 +294,11 @@ fn scan_map(s: &mut Scanner<'_>, in_section: bool) -> Result<RawMap> {
             "version" => m.version = Some(s.value()?),
             "file" => m.file = Some(s.value()?),
             "sourceRoot" => m.source_root = Some(s.value()?),
-            "mappings" => m.mappings = Some(s.value()?),
+            "mappings" => {
+                let (raw, separators) = s.mappings_value()?;
+                m.mappings = Some(raw);
+                m.mappings_separators = separators;
+            }
             "debugId" => m.debug_id = Some(s.value()?),
             "debug_id" => m.debug_id_snake = Some(s.value()?),
             "scopes" => m.scopes = Some(s.value()?),
@@ -652,9 +658,10 @@ impl<'data> SourceMap<'data> {
         };
         let decoded = if mappings.escaped {
             let owned = json::unescape(&text[mappings.range()]);
-            vlq::decode_mappings(owned.as_bytes(), &placement, &mut self.tokens)
+            vlq::decode_mappings(owned.as_bytes(), None, &placement, &mut self.tokens)
         } else {
-            vlq::decode_mappings(&text.as_bytes()[mappings.range()], &placement, &mut self.tokens)
+            let m = &text.as_bytes()[mappings.range()];
+            vlq::decode_mappings(m, raw.mappings_separators, &placement, &mut self.tokens)
         };
         decoded.map_err(|e| {
             if prefix.is_empty() {

@@ -1094,3 +1094,57 @@ fn token_fields_and_line_runs_match_tokens() {
         }
     }
 }
+
+#[test]
+fn mappings_scan_counts_separators_as_a_second_pass_would() {
+    // Lengths around the 64-byte blocks and the 63-block flush, and a stop byte (escape,
+    // non-ASCII, control) at every position class: same range as `string`, same count as
+    // `count_separators` when counted, the plain scan's answer otherwise.
+    let mut cases = 0;
+    for len in [
+        0usize,
+        1,
+        7,
+        63,
+        64,
+        65,
+        127,
+        200,
+        64 * 63,
+        64 * 63 + 1,
+        64 * 64 + 5,
+        10_000,
+    ] {
+        let body: Vec<u8> = (0..len).map(|k| b"AC,gB;E;,Qk"[(k * 7 + len) % 11]).collect();
+        for stop in [None, Some(&b"\\n"[..]), Some("é".as_bytes()), Some(&b"\x01"[..])] {
+            for at in [0, len / 2, len] {
+                let mut doc = vec![b'"'];
+                doc.extend_from_slice(&body[..at]);
+                if let Some(s) = stop {
+                    doc.extend_from_slice(s);
+                }
+                doc.extend_from_slice(&body[at..]);
+                doc.push(b'"');
+                let plain = json::Scanner::checking(&doc, 0).unwrap().string();
+                let counted = json::Scanner::checking(&doc, 0).unwrap().mappings_value();
+                match (plain, counted) {
+                    (Ok(a), Ok((b, n))) => {
+                        assert_eq!((a.start, a.end, a.escaped), (b.start, b.end, b.escaped));
+                        let m = &doc[a.range()];
+                        match n {
+                            Some(n) => {
+                                assert!(stop.is_none(), "{len} {at}");
+                                assert_eq!(n, vlq::count_separators(m), "{len} {at}");
+                            }
+                            None => assert!(stop.is_some(), "{len} {at}"),
+                        }
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.message(), b.message()),
+                    (a, b) => panic!("{len} {at}: {a:?} vs {b:?}"),
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 12 * 4 * 3);
+}

@@ -291,14 +291,20 @@ fn sort_tail(columns: [&mut [u32]; 5], from: usize, to: usize) {
     }
 }
 
-/// Decodes `m` into `out`. Errors name the byte, line and segment.
-pub(crate) fn decode_mappings(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
+/// Decodes `m` into `out`. Errors name the byte, line and segment. `separators`: the
+/// `,` and `;` of `m`, when the JSON scan counted them.
+pub(crate) fn decode_mappings(
+    m: &[u8],
+    separators: Option<usize>,
+    at: &Placement,
+    out: &mut Tokens,
+) -> Result<Decoded> {
     if m.is_empty() {
         return Ok(Decoded { lines: 0, last: None });
     }
     // Segments <= separators + 1.
     let first = out.len();
-    let room = first + count_separators(m) + 1;
+    let room = first + separators.unwrap_or_else(|| count_separators(m)) + 1;
     for column in [
         &mut out.dst_col,
         &mut out.src,

@@ -20,11 +20,17 @@ fn main() {
         .locations_with_callers(locs.iter().copied().filter(|&l| l != pysym_core::symcache::NONE))
         .unwrap();
     let t_with = t.elapsed();
-    let mut ids: Vec<u32> = wanted.iter().flat_map(|(_, l)| [l.function, l.raw_function, l.file]).collect();
+    let mut ids: Vec<u32> = wanted
+        .iter()
+        .flat_map(|(_, l)| [l.function, l.raw_function, l.file])
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let strings = c.string_count() as u32;
-    let funcs = ids.iter().filter(|&&i| i != pysym_core::symcache::NONE && i >= strings).count();
+    let funcs = ids
+        .iter()
+        .filter(|&&i| i != pysym_core::symcache::NONE && i >= strings)
+        .count();
     let (mut best, mut bytes) = (f64::MAX, 0);
     for _ in 0..5 {
         let t = Instant::now();

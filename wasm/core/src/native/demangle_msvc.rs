@@ -35,9 +35,9 @@ pub fn demangle_msvc(name: &str, short: bool) -> Option<String> {
         depth: 0,
         steps: 0,
         max_steps: (name.len() as u32).saturating_mul(STEPS_PER_BYTE).saturating_add(1024),
-        names: Vec::new(),
+        names: Names::default(),
         params: Vec::new(),
-        prims: Vec::new(),
+        prims: Default::default(),
     };
     let sym = p.parse()?;
     let flags = if short { SHORT } else { 0 };
@@ -709,14 +709,43 @@ struct Parser<'a> {
     max_steps: u32,
     /// Name back-references (`0`-`9`), rendered (shared with the names they came from:
     /// allocations were half of the time of a short name).
-    names: Vec<Rc<str>>,
+    names: Names,
     /// Parameter type back-references (`0`-`9`).
     params: Vec<Rc<Ty>>,
     /// Primitive types made so far, shared by every parameter of that type.
-    prims: Vec<Rc<Ty>>,
+    prims: [Option<Rc<Ty>>; 4],
 }
 
 type P<T> = Option<T>;
+
+/// The name back-reference table: 10 at most, kept without a heap allocation (each
+/// template has its own table).
+#[derive(Default)]
+struct Names {
+    v: [Option<Rc<str>>; 10],
+    n: usize,
+}
+
+impl Names {
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.v[..self.n].iter().flatten()
+    }
+
+    fn push(&mut self, s: Rc<str>) {
+        if self.n < self.v.len() {
+            self.v[self.n] = Some(s);
+            self.n += 1;
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Rc<str>> {
+        self.v.get(i)?.as_ref()
+    }
+}
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
@@ -1308,17 +1337,23 @@ impl<'a> Parser<'a> {
     }
 
     fn prim(&mut self, name: &'static str, quals: u8) -> Rc<Ty> {
-        for t in &self.prims {
-            if t.quals == quals && matches!(t.kind, TyKind::Prim(n) if n == name) {
-                return t.clone();
+        let mut free = None;
+        for slot in self.prims.iter_mut() {
+            match slot {
+                Some(t) if t.quals == quals && matches!(t.kind, TyKind::Prim(n) if n == name) => return t.clone(),
+                Some(_) => {}
+                None => {
+                    free = Some(slot);
+                    break;
+                }
             }
         }
         let t = Rc::new(Ty {
             quals,
             kind: TyKind::Prim(name),
         });
-        if self.prims.len() < 8 {
-            self.prims.push(t.clone());
+        if let Some(slot) = free {
+            *slot = Some(t.clone());
         }
         t
     }
@@ -1568,6 +1603,10 @@ impl<'a> Parser<'a> {
     }
 
     fn simple_name(&mut self, memorize: bool) -> P<Rc<Id>> {
+        self.simple_name_id(memorize).map(Rc::new)
+    }
+
+    fn simple_name_id(&mut self, memorize: bool) -> P<Id> {
         let len = self.rest().iter().position(|&c| c == b'@')?;
         if len == 0 {
             return None;
@@ -1578,13 +1617,17 @@ impl<'a> Parser<'a> {
         if memorize {
             self.remember(&s);
         }
-        Some(Rc::new(Id::Named(s, None)))
+        Some(Id::Named(s, None))
     }
 
     fn back_ref(&mut self) -> P<Rc<Id>> {
+        self.back_ref_id().map(Rc::new)
+    }
+
+    fn back_ref_id(&mut self) -> P<Id> {
         let i = usize::from(self.pop()? - b'0');
         let s = self.names.get(i)?.clone();
-        Some(Rc::new(Id::Named(s, None)))
+        Some(Id::Named(s, None))
     }
 
     /// The name of the symbol: its own identifier and the scopes around it.
@@ -1731,9 +1774,16 @@ impl<'a> Parser<'a> {
     }
 
     fn template_name_inner(&mut self) -> P<Rc<Id>> {
-        let id = self.unqualified_symbol_name(NB_SIMPLE)?;
+        // (as `unqualified_symbol_name`, the common cases not boxed only to be unboxed)
+        let c = self.peek()?;
+        let mut id = if c.is_ascii_digit() {
+            self.back_ref_id()?
+        } else if c != b'?' {
+            self.simple_name_id(true)?
+        } else {
+            Rc::try_unwrap(self.unqualified_symbol_name(NB_SIMPLE)?).ok()?
+        };
         let args = self.template_args()?;
-        let mut id = Rc::try_unwrap(id).ok()?;
         id.set_args(args);
         Some(Rc::new(id))
     }

@@ -30,12 +30,14 @@ pub fn demangle_msvc(name: &str, short: bool) -> Option<String> {
     }
     let mut p = Parser {
         s: name.as_bytes(),
+        src: name,
         pos: 0,
         depth: 0,
         steps: 0,
         max_steps: (name.len() as u32).saturating_mul(STEPS_PER_BYTE).saturating_add(1024),
-        names: Vec::new(),
+        names: Names::default(),
         params: Vec::new(),
+        prims: Default::default(),
     };
     let sym = p.parse()?;
     let flags = if short { SHORT } else { 0 };
@@ -98,11 +100,31 @@ impl Out {
         if neg && v != 0 {
             self.put("-");
         }
-        self.put(&v.to_string());
+        self.digits(v);
     }
 
     fn signed(&mut self, v: i64) {
-        self.put(&v.to_string());
+        if v < 0 {
+            self.put("-");
+        }
+        self.digits(v.unsigned_abs());
+    }
+
+    /// `v` in decimal, without the allocation of `to_string` (template arguments are
+    /// numbers in most names).
+    fn digits(&mut self, mut v: u64) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // (ASCII digits)
+        self.put(std::str::from_utf8(&buf[i..]).unwrap_or_default());
     }
 
     /// A space unless the text ends in a space, `*`, `&`, `(`... (after a word or `>`).
@@ -152,7 +174,7 @@ impl Out {
 enum Id {
     /// An identifier, a rendered back-reference, `` `anonymous namespace' ``, a local
     /// scope `` `void __cdecl f(void)'::`2' ``, a special name (`` `vftable' ``).
-    Named(String, Option<Vec<Arg>>),
+    Named(Rc<str>, Option<Vec<Arg>>),
     /// `operator+`, `` `scalar deleting destructor' ``, `operator new[]` ...
     Intrinsic(&'static str, Option<Vec<Arg>>),
     /// A constructor or destructor: named after its class (the component before it).
@@ -679,17 +701,51 @@ impl Sym {
 
 struct Parser<'a> {
     s: &'a [u8],
+    /// `s` as text: names are slices of it, shared with the back-reference table.
+    src: &'a str,
     pos: usize,
     depth: u32,
     steps: u32,
     max_steps: u32,
-    /// Name back-references (`0`-`9`), rendered.
-    names: Vec<String>,
+    /// Name back-references (`0`-`9`), rendered (shared with the names they came from:
+    /// allocations were half of the time of a short name).
+    names: Names,
     /// Parameter type back-references (`0`-`9`).
     params: Vec<Rc<Ty>>,
+    /// Primitive types made so far, shared by every parameter of that type.
+    prims: [Option<Rc<Ty>>; 4],
 }
 
 type P<T> = Option<T>;
+
+/// The name back-reference table: 10 at most, kept without a heap allocation (each
+/// template has its own table).
+#[derive(Default)]
+struct Names {
+    v: [Option<Rc<str>>; 10],
+    n: usize,
+}
+
+impl Names {
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.v[..self.n].iter().flatten()
+    }
+
+    fn push(&mut self, s: Rc<str>) {
+        if self.n < self.v.len() {
+            self.v[self.n] = Some(s);
+            self.n += 1;
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Rc<str>> {
+        self.v.get(i)?.as_ref()
+    }
+}
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
@@ -769,7 +825,7 @@ impl<'a> Parser<'a> {
         ];
         for (code, text) in TABLES {
             if self.eat(code) {
-                let name = self.scope_chain(Id::Named(text.to_string(), None))?;
+                let name = self.scope_chain(Id::Named(Rc::from(text), None))?;
                 let front = self.pop()?;
                 if front != b'6' && front != b'7' {
                     return None;
@@ -800,7 +856,7 @@ impl<'a> Parser<'a> {
             ("?_R3", "`RTTI Class Hierarchy Descriptor'"),
         ] {
             if self.eat(code) {
-                let name = self.scope_chain(Id::Named(text.to_string(), None))?;
+                let name = self.scope_chain(Id::Named(Rc::from(text), None))?;
                 if !self.eat("8") {
                     return None;
                 }
@@ -1269,15 +1325,37 @@ impl<'a> Parser<'a> {
                     kind: TyKind::Custom(id),
                 }
             }
-            _ => Ty {
-                quals: 0,
-                kind: TyKind::Prim(self.primitive()?),
-            },
+            _ => {
+                let name = self.primitive()?;
+                return Some(self.prim(name, quals));
+            }
         };
         Some(Rc::new(Ty {
             quals: t.quals | quals,
             kind: t.kind,
         }))
+    }
+
+    fn prim(&mut self, name: &'static str, quals: u8) -> Rc<Ty> {
+        let mut free = None;
+        for slot in self.prims.iter_mut() {
+            match slot {
+                Some(t) if t.quals == quals && matches!(t.kind, TyKind::Prim(n) if n == name) => return t.clone(),
+                Some(_) => {}
+                None => {
+                    free = Some(slot);
+                    break;
+                }
+            }
+        }
+        let t = Rc::new(Ty {
+            quals,
+            kind: TyKind::Prim(name),
+        });
+        if let Some(slot) = free {
+            *slot = Some(t.clone());
+        }
+        t
     }
 
     fn primitive(&mut self) -> P<&'static str> {
@@ -1505,39 +1583,51 @@ impl<'a> Parser<'a> {
         Some(v)
     }
 
-    fn remember(&mut self, s: &str) {
-        if self.names.len() < 10 && !self.names.iter().any(|n| n == s) {
-            self.names.push(s.to_string());
+    fn remember(&mut self, s: &Rc<str>) {
+        if self.names.len() < 10 && !self.names.iter().any(|n| **n == **s) {
+            self.names.push(s.clone());
         }
     }
 
     fn remember_id(&mut self, id: &Id) {
+        if self.names.len() >= 10 {
+            return;
+        }
         let mut o = Out {
-            s: String::new(),
+            s: String::with_capacity(32),
             depth: 0,
             over: false,
         };
         id.output(&mut o, 0);
-        self.remember(&o.s);
+        self.remember(&Rc::from(o.s));
     }
 
     fn simple_name(&mut self, memorize: bool) -> P<Rc<Id>> {
+        self.simple_name_id(memorize).map(Rc::new)
+    }
+
+    fn simple_name_id(&mut self, memorize: bool) -> P<Id> {
         let len = self.rest().iter().position(|&c| c == b'@')?;
         if len == 0 {
             return None;
         }
-        let s = std::str::from_utf8(&self.rest()[..len]).ok()?.to_string();
+        // (the bytes of a str are text wherever they start and end on characters)
+        let s: Rc<str> = Rc::from(self.src.get(self.pos..self.pos + len)?);
         self.pos += len + 1;
         if memorize {
             self.remember(&s);
         }
-        Some(Rc::new(Id::Named(s, None)))
+        Some(Id::Named(s, None))
     }
 
     fn back_ref(&mut self) -> P<Rc<Id>> {
+        self.back_ref_id().map(Rc::new)
+    }
+
+    fn back_ref_id(&mut self) -> P<Id> {
         let i = usize::from(self.pop()? - b'0');
         let s = self.names.get(i)?.clone();
-        Some(Rc::new(Id::Named(s, None)))
+        Some(Id::Named(s, None))
     }
 
     /// The name of the symbol: its own identifier and the scopes around it.
@@ -1592,7 +1682,8 @@ impl<'a> Parser<'a> {
 
     /// The scopes up to `@`, innermost first in the input.
     fn scope_chain_rc(&mut self, id: Rc<Id>) -> P<QName> {
-        let mut v = vec![id];
+        let mut v = Vec::with_capacity(4);
+        v.push(id);
         while !self.eat("@") {
             self.enter()?;
             let piece = self.scope_piece();
@@ -1613,11 +1704,11 @@ impl<'a> Parser<'a> {
         }
         if self.eat("?A") {
             let len = self.rest().iter().position(|&c| c == b'@')?;
-            let key = std::str::from_utf8(&self.rest()[..len]).ok()?.to_string();
+            let key: Rc<str> = Rc::from(self.src.get(self.pos..self.pos + len)?);
             self.pos += len + 1;
             // LLVM remembers the namespace's key, not its printed name
             self.remember(&key);
-            return Some(Rc::new(Id::Named("`anonymous namespace'".to_string(), None)));
+            return Some(Rc::new(Id::Named(Rc::from("`anonymous namespace'"), None)));
         }
         if self.local_scope_here() {
             self.pos += 1;
@@ -1636,7 +1727,7 @@ impl<'a> Parser<'a> {
             o.put("'::`");
             o.num(n, false);
             o.put("'");
-            return Some(Rc::new(Id::Named(o.s, None)));
+            return Some(Rc::new(Id::Named(Rc::from(o.s), None)));
         }
         self.simple_name(true)
     }
@@ -1683,9 +1774,16 @@ impl<'a> Parser<'a> {
     }
 
     fn template_name_inner(&mut self) -> P<Rc<Id>> {
-        let id = self.unqualified_symbol_name(NB_SIMPLE)?;
+        // (as `unqualified_symbol_name`, the common cases not boxed only to be unboxed)
+        let c = self.peek()?;
+        let mut id = if c.is_ascii_digit() {
+            self.back_ref_id()?
+        } else if c != b'?' {
+            self.simple_name_id(true)?
+        } else {
+            Rc::try_unwrap(self.unqualified_symbol_name(NB_SIMPLE)?).ok()?
+        };
         let args = self.template_args()?;
-        let mut id = Rc::try_unwrap(id).ok()?;
         id.set_args(args);
         Some(Rc::new(id))
     }
@@ -1768,7 +1866,7 @@ impl<'a> Parser<'a> {
             if c == b'K' {
                 let n = self.simple_name(false)?;
                 match &*n {
-                    Id::Named(s, _) => Id::Literal(s.clone(), None),
+                    Id::Named(s, _) => Id::Literal(s.to_string(), None),
                     _ => return None,
                 }
             } else {

@@ -253,7 +253,8 @@ def _token(dst_line: int, dst_col: int, src: Optional[str], src_line: Optional[i
 
 def _make_tokens(count: int, *columns: Iterable[Any]) -> List[Token]:
     """``count`` tokens from one iterable per field (``function_name`` may be left out:
-    None), one row at a time (see ``_Raw``)."""
+    None), one row at a time (see ``_Raw``). ``_token``'s body is written out in the
+    loop: a call per token would add a third to the cost of making one."""
     if len(columns) < len(fields(Token)):
         columns += (repeat(None),)
     raw, cls = _Raw, Token

@@ -347,20 +347,7 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
                 strings.push(s);
             }
         }
-        let words = [
-            loc,
-            l.function,
-            l.raw_function,
-            l.file,
-            l.line,
-            l.column,
-            l.sym_addr as u32,
-            (l.sym_addr >> 32) as u32,
-            l.caller,
-            start,
-            end,
-        ];
-        for v in words {
+        for v in record_words(loc, &l, [l.function, l.raw_function, l.file], (start, end)) {
             push_u32(&mut st.result, v);
         }
     }
@@ -419,20 +406,8 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
     let n = wanted.len();
     let mut columns = vec![0u32; n * LOCATION_COLUMNS];
     for (i, ((loc, l), (start, end))) in wanted.iter().zip(spans).enumerate() {
-        let words = [
-            *loc,
-            name_slot(l.function),
-            name_slot(l.raw_function),
-            name_slot(l.file),
-            l.line,
-            l.column,
-            l.sym_addr as u32,
-            (l.sym_addr >> 32) as u32,
-            l.caller,
-            start,
-            end,
-        ];
-        for (k, v) in words.into_iter().enumerate() {
+        let names = [name_slot(l.function), name_slot(l.raw_function), name_slot(l.file)];
+        for (k, v) in record_words(*loc, l, names, (start, end)).into_iter().enumerate() {
             columns[k * n + i] = v;
         }
     }
@@ -453,6 +428,25 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
 
 /// Words of a location record, as columns of `pysym_symcache_locations_at`.
 const LOCATION_COLUMNS: usize = 11;
+
+/// A location record's words (ABI.md "location record"): `names` are its function, raw
+/// function and file as the result names them (string ids, or name slots).
+fn record_words(loc: u32, l: &Location, names: [u32; 3], (start, end): (u32, u32)) -> [u32; LOCATION_COLUMNS] {
+    let [function, raw_function, file] = names;
+    [
+        loc,
+        function,
+        raw_function,
+        file,
+        l.line,
+        l.column,
+        l.sym_addr as u32,
+        (l.sym_addr >> 32) as u32,
+        l.caller,
+        start,
+        end,
+    ]
+}
 
 #[cfg(test)]
 mod tests {

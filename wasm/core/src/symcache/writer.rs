@@ -34,16 +34,29 @@ impl LocKey {
     /// The stored fields, in order: file, line, column, function, caller (the three
     /// indices plus one, so that `NONE` is 0), sym_addr.
     fn fields(&self) -> [u64; 6] {
-        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
-        [
-            plus_one(self.file),
-            self.line as u64,
-            self.column as u64,
-            plus_one(self.function),
-            plus_one(self.inlined_into),
+        stored_fields(
+            self.file,
+            self.line,
+            self.column,
+            self.function,
+            self.inlined_into,
             self.sym_addr,
-        ]
+        )
     }
+}
+
+/// [`LocKey::fields`] from the fields themselves (a [`LocRec`] keeps `sym_addr` apart).
+#[inline]
+fn stored_fields(file: u32, line: u32, column: u32, function: u32, inlined_into: u32, sym_addr: u64) -> [u64; 6] {
+    let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+    [
+        plus_one(file),
+        line as u64,
+        column as u64,
+        plus_one(function),
+        plus_one(inlined_into),
+        sym_addr,
+    ]
 }
 
 /// A location as the writer keeps it: [`LocKey`] in 24 bytes, not 32 (the locations are
@@ -113,15 +126,14 @@ impl LocRec {
     /// [`fields`](Self::fields) where no `sym_addr` was kept aside.
     #[inline]
     fn fields_small(&self) -> [u64; 6] {
-        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
-        [
-            plus_one(self.file),
-            self.line as u64,
-            self.column as u64,
-            plus_one(self.function),
-            plus_one(self.inlined_into),
+        stored_fields(
+            self.file,
+            self.line,
+            self.column,
+            self.function,
+            self.inlined_into,
             u64::from(self.sym),
-        ]
+        )
     }
 }
 

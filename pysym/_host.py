@@ -976,21 +976,26 @@ class Runtime:
         live = self.current()
         return live.instance.read_u32(live.out_slot, count)
 
-    def result_bytes(self) -> bytes:
-        """Copies the result buffer published in the out slot (its result_out record)."""
+    def _result_span(self) -> Tuple[Instance, int, int]:
+        """The instance and the (pointer, length) of the result buffer published in the
+        out slot (its result_out record)."""
         live = self.current()
         w = live.instance.read_u32(live.out_slot, _wire.RESULT_OUT_WORDS)
-        length = w[_wire.RESULT_OUT_LEN]
-        return live.instance.read(w[_wire.RESULT_OUT_PTR], length) if length else b""
+        return live.instance, w[_wire.RESULT_OUT_PTR], w[_wire.RESULT_OUT_LEN]
+
+    def result_bytes(self) -> bytes:
+        """Copies the result buffer published in the out slot."""
+        instance, ptr, length = self._result_span()
+        return instance.read(ptr, length) if length else b""
 
     def result_view(self) -> "Union[bytes, memoryview]":
         """The result buffer as a view of linear memory (no copy; valid until the next call
         into the module, under the lock), or its bytes where the engine has no view."""
-        live = self.current()
-        w = live.instance.read_u32(live.out_slot, _wire.RESULT_OUT_WORDS)
-        length = w[_wire.RESULT_OUT_LEN]
-        view = live.instance.memory_view(w[_wire.RESULT_OUT_PTR], length) if length else None
-        return self.result_bytes() if view is None else view
+        instance, ptr, length = self._result_span()
+        if not length:
+            return b""
+        view = instance.memory_view(ptr, length)
+        return instance.read(ptr, length) if view is None else view
 
     def put_input(self, data: Any) -> int:
         """Copies bytes into a fresh module allocation (for exports that take ownership)."""

@@ -365,8 +365,17 @@ def _grouped_chunk(base: int, batch: List[Any], pool: List[Any]) -> List[Dict[st
                 p = plans[ei]
                 m = p.modules[mi]
                 found = results[ei]
+                # Templates once per chain: its innermost frame names it (one Frame object
+                # per location row, kept shared by the answer's pickle).
+                chains: Dict[int, Tuple[Any, List[Dict[str, Any]]]] = {}
                 for (ti, fi, _addr, _adj), frames in zip(p.wanted[mi], per_use[ui]):
-                    found[ti, fi] = templates(frames, m, p.want_context)
+                    if not frames:
+                        found[ti, fi] = []
+                        continue
+                    hit = chains.get(id(frames[0]))
+                    if hit is None or hit[0] is not frames[0]:
+                        hit = chains[id(frames[0])] = (frames[0], templates(frames, m, p.want_context))
+                    found[ti, fi] = hit[1]
     rows = []
     for ei, p in enumerate(plans):
         if isinstance(p, BaseException):

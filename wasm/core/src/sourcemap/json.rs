@@ -207,13 +207,8 @@ fn count_to_stop(data: &[u8], mut i: usize) -> (usize, usize) {
             bytes(u64x2_extract_lane::<0>(lanes)) + bytes(u64x2_extract_lane::<1>(lanes))
         };
         while let Some(vs) = wide::load4(data, i) {
-            // Signed `< 0x20`: control and non-ASCII bytes.
-            let stop = |v| {
-                v128_or(
-                    v128_or(u8x16_eq(v, u8x16_splat(b'"')), u8x16_eq(v, u8x16_splat(b'\\'))),
-                    i8x16_lt(v, i8x16_splat(0x20)),
-                )
-            };
+            // A byte's top bit marks it: a string stop (all ones) or non-ASCII.
+            let stop = |v| v128_or(wide::string_stop(v), v);
             let sep = |v| v128_or(u8x16_eq(v, u8x16_splat(b',')), u8x16_eq(v, u8x16_splat(b';')));
             let [a, b, c, d] = vs;
             if u8x16_bitmask(v128_or(v128_or(stop(a), stop(b)), v128_or(stop(c), stop(d)))) != 0 {

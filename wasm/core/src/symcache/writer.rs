@@ -34,29 +34,16 @@ impl LocKey {
     /// The stored fields, in order: file, line, column, function, caller (the three
     /// indices plus one, so that `NONE` is 0), sym_addr.
     fn fields(&self) -> [u64; 6] {
-        stored_fields(
-            self.file,
-            self.line,
-            self.column,
-            self.function,
-            self.inlined_into,
+        let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
+        [
+            plus_one(self.file),
+            self.line as u64,
+            self.column as u64,
+            plus_one(self.function),
+            plus_one(self.inlined_into),
             self.sym_addr,
-        )
+        ]
     }
-}
-
-/// [`LocKey::fields`] from the fields themselves (a [`LocRec`] keeps `sym_addr` apart).
-#[inline]
-fn stored_fields(file: u32, line: u32, column: u32, function: u32, inlined_into: u32, sym_addr: u64) -> [u64; 6] {
-    let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
-    [
-        plus_one(file),
-        line as u64,
-        column as u64,
-        plus_one(function),
-        plus_one(inlined_into),
-        sym_addr,
-    ]
 }
 
 /// A location as the writer keeps it: [`LocKey`] in 24 bytes, not 32 (the locations are
@@ -101,8 +88,10 @@ impl LocRec {
             == 0
     }
 
-    /// [`LocKey::hash`] of the location (the same where `sym_addr` fits).
-    fn hash(&self) -> u64 {
+    /// The location as a [`LocKey`] whose `sym_addr` is `sym` (the real one only where it
+    /// fits, i.e. was not kept aside).
+    #[inline]
+    fn key_small(&self) -> LocKey {
         LocKey {
             file: self.file,
             line: self.line,
@@ -111,7 +100,11 @@ impl LocRec {
             inlined_into: self.inlined_into,
             sym_addr: u64::from(self.sym),
         }
-        .hash()
+    }
+
+    /// [`LocKey::hash`] of the location (the same where `sym_addr` fits).
+    fn hash(&self) -> u64 {
+        self.key_small().hash()
     }
 
     /// [`LocKey::fields`] of location `i`, this one (`big`: the writer's `big_syms`).
@@ -126,14 +119,7 @@ impl LocRec {
     /// [`fields`](Self::fields) where no `sym_addr` was kept aside.
     #[inline]
     fn fields_small(&self) -> [u64; 6] {
-        stored_fields(
-            self.file,
-            self.line,
-            self.column,
-            self.function,
-            self.inlined_into,
-            u64::from(self.sym),
-        )
+        self.key_small().fields()
     }
 }
 

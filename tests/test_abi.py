@@ -136,6 +136,20 @@ def test_toml_reader_refuses_what_it_does_not_understand(tmp_path):
             abigen.read_toml(str(bad))
 
 
+@pytest.mark.parametrize("name", ["function", "class", "let", "data", "at", "lambda", "_private"])
+def test_generator_refuses_names_that_break_a_decoder(tmp_path, name):
+    spec = open(os.path.join(ROOT, "wasm", "abi.toml"), encoding="utf-8").read()
+    part = '"token records[rest]"'
+    assert part in spec
+    bad = tmp_path / "abi.toml"
+    bad.write_text(spec.replace(part, '"token %s[rest]"' % name, 1), "utf-8")
+    with pytest.raises(SystemExit, match="cannot name a result part"):
+        abigen.load(str(bad))
+    # the same description with an ordinary name loads
+    bad.write_text(spec.replace(part, '"token rows[rest]"', 1), "utf-8")
+    assert abigen.load(str(bad))["result"]
+
+
 def test_wire_decoders_read_the_layouts():
     words = [7, 1, 2, 3, 4, 5, 6, _abi.NONE, 9, 10, 11, 12, 13, 14]
     data = b"".join(w.to_bytes(4, "little") for w in words)

@@ -15,6 +15,7 @@ reader below (tomllib is 3.11+), which refuses anything it does not understand.
 
 import argparse
 import difflib
+import keyword
 import os
 import re
 import sys
@@ -105,14 +106,36 @@ class Part:
         self.words = len(records[self.kind]) if self.kind in records else 1
 
 
+# Words a result's part or argument cannot be named, as it becomes a variable of the
+# generated decoders: JavaScript's reserved words (strict mode, modules) and the names the
+# decoders themselves use (Python's keywords are checked by ``keyword``).
+_JS_RESERVED = frozenset("""
+    arguments await break case catch class const continue debugger default delete do else
+    enum eval export extends false finally for function if implements import in instanceof
+    interface let new null package private protected public return static super switch
+    this throw true try typeof var void while with yield""".split())
+_DECODER_LOCALS = frozenset(("at", "bytes", "data", "slice", "u32s", "word"))
+
+
+def _check_name(name: str, where: str) -> None:
+    """Refuses a part or argument name that would break a generated decoder."""
+    if keyword.iskeyword(name) or camel(name) in _JS_RESERVED or name in _DECODER_LOCALS \
+            or camel(name) in _DECODER_LOCALS or name.startswith("_"):
+        raise SystemExit("%s: %r cannot name a result part or argument (a keyword, a reserved "
+                         "word or a decoder's own variable in Python or JavaScript)" % (where, name))
+
+
 def load(path: str) -> Dict[str, Any]:
     abi = read_toml(path)
     records = {r["name"]: r["fields"] for r in abi["record"]}
     for res in abi["result"]:
         known = list(res.get("args", []))
+        for name in known:
+            _check_name(name, "result %s" % res["name"])
         parts = []
         for spec in res["parts"]:
             p = Part(spec, records, known)
+            _check_name(p.name, "result %s" % res["name"])
             parts.append(p)
             if p.kind == "u32" and not p.count:
                 known.append(p.name)

@@ -109,6 +109,27 @@ pub(crate) fn push_u32(buf: &mut Vec<u8>, v: u32) {
     buf.extend_from_slice(&v.to_le_bytes());
 }
 
+/// `words` pushed as little-endian u32s: one length change and a store loop (a
+/// `push_u32` each checks the capacity and moves the length every word).
+pub(crate) fn push_u32s(buf: &mut Vec<u8>, words: &[u32]) {
+    let at = buf.len();
+    buf.resize(at + 4 * words.len(), 0);
+    for (dst, w) in buf[at..].chunks_exact_mut(4).zip(words) {
+        dst.copy_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// `v` pushed `n` times as a little-endian u32 (as `push_u32s`).
+pub(crate) fn push_u32_run(buf: &mut Vec<u8>, v: u32, n: usize) {
+    let at = buf.len();
+    buf.resize(at + 4 * n, 0);
+    if v != 0 {
+        for dst in buf[at..].chunks_exact_mut(4) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
 /// A fresh result buffer of `size` zero bytes, or OUT_OF_MEMORY (`what` in the message).
 pub(crate) fn result_of_size(size: usize, what: impl FnOnce() -> String) -> Result<&'static mut Vec<u8>, i32> {
     let st = state();

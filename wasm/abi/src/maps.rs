@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    fail, fail_core, host_u32, publish_bytes, publish_result, publish_words, push_u32, put_out, state,
-    write_string_table, TakenInput,
+    fail, fail_core, host_u32, publish_bytes, publish_result, publish_words, push_u32, push_u32_run, push_u32s,
+    put_out, state, write_string_table, TakenInput,
 };
 use crate::handles::{self, Map, Owned};
 use crate::host::read_whole_file;
@@ -188,15 +188,9 @@ pub(crate) fn token_columns(h: u32, start: u32, count: u32, out: u32) -> i32 {
         return fail(status::OUT_OF_MEMORY, format!("cannot allocate {} token columns", n));
     }
     push_u32(result, n as u32);
-    m.token_line_runs(start, end, |line, k| {
-        for _ in 0..k {
-            push_u32(result, line);
-        }
-    });
+    m.token_line_runs(start, end, |line, k| push_u32_run(result, line, k as usize));
     for column in m.token_fields(start, end) {
-        for &w in column {
-            push_u32(result, w);
-        }
+        push_u32s(result, column);
     }
     publish_result(out)
 }

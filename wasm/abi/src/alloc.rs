@@ -25,6 +25,55 @@ fn input_layout(len: usize) -> Option<Layout> {
     }
 }
 
+/// Blocks of at least this size freed while [`discarding`] runs give their inner pages
+/// back to the host (ABI `discard`).
+#[cfg(target_arch = "wasm32")]
+const DISCARD_MIN: usize = 256 * 1024;
+
+/// Whether freed large blocks are discarded ([`discarding`]).
+#[cfg(target_arch = "wasm32")]
+static mut DISCARDING: bool = false;
+
+/// Runs `f` with every large block it frees handed back to the host page by page: a wasm
+/// memory never shrinks and its touched pages stay resident, so what the host allocates
+/// during `f` (a build's output) would otherwise come on top of `f`'s high-water mark.
+/// Only around builds: a freed page costs a page fault when it is used again.
+pub(crate) fn discarding<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: single-threaded module.
+    unsafe {
+        DISCARDING = true;
+    }
+    let r = f();
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: single-threaded module.
+    unsafe {
+        DISCARDING = false;
+    }
+    r
+}
+
+/// Discards the whole pages of the block `ptr..ptr + size` about to be freed, but the
+/// first: dlmalloc keeps its free-list links at the start of a free block (and its size at
+/// the next block's start, outside it).
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn discard_block(ptr: *mut u8, size: usize) {
+    // SAFETY: single-threaded module.
+    if size < DISCARD_MIN || unsafe { !DISCARDING } {
+        return;
+    }
+    let start = (ptr as usize + 64 + PAGE - 1) & !(PAGE - 1);
+    let end = (ptr as usize + size) & !(PAGE - 1);
+    if end > start {
+        crate::host::discard_pages(start, end - start);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn discard_block(_ptr: *mut u8, _size: usize) {}
+
 /// The size of the latest allocation request that failed (0: none since last read).
 static mut FAILED_ALLOC: usize = 0;
 
@@ -112,7 +161,10 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match small_class(layout.size(), layout.align()) {
             Some(c) => small_dealloc(ptr, c),
-            None => std::alloc::System.dealloc(ptr, layout),
+            None => {
+                discard_block(ptr, layout.size());
+                std::alloc::System.dealloc(ptr, layout)
+            }
         }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -14,6 +14,18 @@ extern "C" {
     fn progress(done: u32, total: u32) -> i32;
     fn output_begin(size: u64) -> i32;
     fn output_write(offset: u64, src: *const u8, len: u32) -> i32;
+    fn discard(ptr: *mut u8, len: u32) -> i32;
+}
+
+/// Tells the host that the whole pages `ptr..ptr + len` (4 KiB-aligned) hold nothing the
+/// module needs, so it may give them back to the system (ABI `discard`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn discard_pages(ptr: usize, len: usize) {
+    // SAFETY: host import taking two numbers; the module owns those pages and reads
+    // nothing there before writing it.
+    unsafe {
+        discard(ptr as *mut u8, len as u32);
+    }
 }
 
 /// Per-mille last reported by [`report_progress`] (the module is single-threaded).

@@ -64,7 +64,9 @@ engine, ``--repeat`` rounds), so a load change on the machine hits all of them a
 median time and the largest peak RSS are reported. The RSS is also reported minus a
 baseline child that only imports the library (and, for pysym, starts the engine and
 instantiates the module). The load average is printed with the results: on a shared
-machine only the ratios of the same run mean anything.
+machine only the ratios of the same run mean anything. Every child reads its Python
+bytecode from a cache of the bench's own (``PYTHONPYCACHEPREFIX``, filled by the baseline
+children), as installed packages have theirs, even where ``PYTHONDONTWRITEBYTECODE`` is set.
 
 Lookups (in another child, from the symcache file the build child wrote): 100,000
 addresses sampled (seeded) from the file's line table

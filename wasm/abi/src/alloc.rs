@@ -25,42 +25,20 @@ fn input_layout(len: usize) -> Option<Layout> {
     }
 }
 
-/// Blocks of at least this size freed while [`discarding`] runs give their inner pages
-/// back to the host (ABI `discard`).
+/// Blocks of at least this size freed past a build's peak give their inner pages back to
+/// the host (ABI `discard`).
 #[cfg(target_arch = "wasm32")]
 const DISCARD_MIN: usize = 256 * 1024;
 
-/// Whether freed large blocks are discarded ([`discarding`]).
-#[cfg(target_arch = "wasm32")]
-static mut DISCARDING: bool = false;
-
-/// Runs `f` with every large block it frees handed back to the host page by page: a wasm
-/// memory never shrinks and its touched pages stay resident, so what the host allocates
-/// during `f` (a build's output) would otherwise come on top of `f`'s high-water mark.
-/// Only around builds: a freed page costs a page fault when it is used again.
-pub(crate) fn discarding<T>(f: impl FnOnce() -> T) -> T {
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: single-threaded module.
-    unsafe {
-        DISCARDING = true;
-    }
-    let r = f();
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: single-threaded module.
-    unsafe {
-        DISCARDING = false;
-    }
-    r
-}
-
-/// Discards the whole pages of the block `ptr..ptr + size` about to be freed, but the
-/// first: dlmalloc keeps its free-list links at the start of a free block (and its size at
-/// the next block's start, outside it).
+/// Once a build is past its peak memory (`progress::is_past_peak`), discards the whole
+/// pages of each large block about to be freed, but the first: dlmalloc keeps its
+/// free-list links at the start of a free block (and its size at the next block's start,
+/// outside it). A wasm memory never shrinks and its touched pages stay resident, so what
+/// the host allocates then (the build's output) would come on top of the high-water mark.
 #[cfg(target_arch = "wasm32")]
 #[inline]
 fn discard_block(ptr: *mut u8, size: usize) {
-    // SAFETY: single-threaded module.
-    if size < DISCARD_MIN || unsafe { !DISCARDING } {
+    if size < DISCARD_MIN || !pysym_core::native::progress::is_past_peak() {
         return;
     }
     let start = (ptr as usize + 64 + PAGE - 1) & !(PAGE - 1);

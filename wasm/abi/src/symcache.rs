@@ -80,10 +80,7 @@ pub(crate) fn build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
     };
     reset_progress();
     let mut sink = HostOutput { offset: 0 };
-    let built = crate::alloc::discarding(|| {
-        pysym_core::native::progress::with_progress(report_progress, || file.build(&mut sink))
-    });
-    match built {
+    match pysym_core::native::progress::with_progress(report_progress, || file.build(&mut sink)) {
         Ok(warnings) => {
             report_progress(1, 1);
             write_lines(&warnings);

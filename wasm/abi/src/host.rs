@@ -14,6 +14,12 @@ extern "C" {
     fn progress(done: u32, total: u32) -> i32;
     fn output_begin(size: u64) -> i32;
     fn output_write(offset: u64, src: *const u8, len: u32) -> i32;
+}
+
+// (wasm32 only, as its one caller: the allocator of native builds discards nothing)
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "pysym_host")]
+extern "C" {
     fn discard(ptr: *mut u8, len: u32) -> i32;
 }
 

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 16;
+export const ABI_VERSION = 17;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;
@@ -220,4 +220,5 @@ export const IMPORTS = Object.freeze([
   ["progress", ["done: i32", "total: i32"], ["i32"]],
   ["output_begin", ["size: i64"], ["i32"]],
   ["output_write", ["offset: i64", "src: i32", "len: i32"], ["i32"]],
+  ["discard", ["ptr: i32", "len: i32"], ["i32"]],
 ]);

@@ -321,6 +321,8 @@ export class Runtime {
           if (dst + len > mem.length) return abi.BAD_ARGUMENT;
           return files.read(fh, off, mem.subarray(dst, dst + len));
         },
+        // Advisory (ABI discard): a browser cannot give pages of a WebAssembly.Memory back.
+        discard: () => 0,
         // An exception must not unwind through the module (it would stop half way, its
         // state unknown): it is kept for the caller and the module told HOST_IO.
         output_begin: (size) => {

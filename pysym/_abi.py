@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 16
+ABI_VERSION = 17
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF
@@ -224,4 +224,5 @@ IMPORTS: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ('progress', ('done: i32', 'total: i32'), ('i32',)),
     ('output_begin', ('size: i64',), ('i32',)),
     ('output_write', ('offset: i64', 'src: i32', 'len: i32'), ('i32',)),
+    ('discard', ('ptr: i32', 'len: i32'), ('i32',)),
 )

@@ -710,6 +710,84 @@ def test_build_streams_the_symcache_out(engine: str, programs_dir: str) -> None:
     assert pysym.SymCache.from_object(exe, runtime=pysym._host.Runtime(engine)).to_bytes() == data
 
 
+def test_discard_gives_whole_pages_back() -> None:
+    """``_pagemap.discard`` (the Python host's ABI ``discard``): the whole pages asked for
+    read as zeros afterwards, their neighbours are untouched, and a range that is not
+    whole pages is refused and left as it was."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("madvise: Linux only")
+    import ctypes
+    import mmap
+
+    from pysym._engine import _pagemap
+
+    page = _pagemap.PAGE
+    m = mmap.mmap(-1, 4 * page, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # as a linear memory
+    m[:] = b"\xab" * len(m)
+    c = ctypes.c_char.from_buffer(m)
+    base = ctypes.addressof(c)
+    assert not _pagemap.discard(base, 100, page)
+    assert not _pagemap.discard(base, page, 100)
+    assert not _pagemap.discard(base, page, 0)
+    assert m[:] == b"\xab" * len(m)
+    assert _pagemap.discard(base, page, 2 * page)
+    assert m[:page] == b"\xab" * page and m[3 * page :] == b"\xab" * page
+    assert m[page : 3 * page] == bytes(2 * page)
+    del c
+    m.close()
+
+
+def test_build_discards_pages_past_its_peak(engine: str, tmp_path: "os.PathLike[str]",
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the DWARF is freed, a build hands the pages of each large block it frees to the
+    host (ABI ``discard``), which gives them back to the system: whole pages inside linear
+    memory, and the same symcache as a build whose host keeps every page."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc missing")
+    # 2,500 functions with a struct each: ~0.4 MB of .debug_info, zlib-compressed in the
+    # file, so the build holds it decompressed in one block and frees it past its peak.
+    n = 2500
+    lines = []
+    for i in range(n):
+        lines.append("struct s%d { int a; long b; const char *c; double d; short e; unsigned f; long h; };" % i)
+        lines.append("long f%d(long x) { struct s%d v = { (int)x, x, \"f\", 1.0, 2, 3, x }; return v.a + v.b + v.h; }"
+                     % (i, i))
+    lines.append("int main(int argc, char **argv) { long t = 0;")
+    lines += ["t += f%d(argc);" % i for i in range(n)]
+    lines.append("return (int)t; }")
+    src = os.path.join(str(tmp_path), "many.c")
+    exe = os.path.join(str(tmp_path), "many")
+    with open(src, "w") as f:
+        f.write("\n".join(lines))
+    if subprocess.run([gcc, "-g", "-O0", "-gz=zlib", src, "-o", exe], capture_output=True).returncode != 0:
+        pytest.skip("gcc cannot compress debug sections (-gz=zlib) here")
+    from pysym._engine import _pagemap
+
+    calls: List[Tuple[int, int]] = []
+    real = _pagemap.discard
+
+    def recording(base: int, ptr: int, length: int) -> bool:
+        calls.append((ptr, length))
+        return real(base, ptr, length)
+
+    monkeypatch.setattr(_pagemap, "discard", recording)
+    rt = pysym._host.Runtime(engine)
+    data = pysym.SymCache.from_object(exe, runtime=rt).to_bytes()
+    size = rt.current().instance.memory_size()
+    assert calls, "the build discarded nothing"
+    for ptr, length in calls:
+        assert ptr % _pagemap.PAGE == 0 and length % _pagemap.PAGE == 0 and 0 < length and ptr + length <= size
+    assert sum(length for _, length in calls) >= 64 * _pagemap.PAGE  # at least .debug_info's inner pages
+    monkeypatch.setattr(_pagemap, "discard", lambda base, ptr, length: False)
+    kept = pysym.SymCache.from_object(exe, runtime=pysym._host.Runtime(engine)).to_bytes()
+    assert kept == data
+    nm = subprocess.run(["nm", exe], capture_output=True, text=True).stdout.split("\n")
+    addr = {w[2]: int(w[0], 16) for w in (line.split() for line in nm) if len(w) == 3}
+    frames = pysym.SymCache.from_bytes(data).lookup_many([addr["f7"], addr["f2499"]])
+    assert [chain[0].function for chain in frames] == ["f7", "f2499"]
+
+
 @pytest.mark.parametrize("where", ["begin", "write"])
 def test_failing_output_leaves_the_runtime_usable(engine: str, programs_dir: str, where: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:

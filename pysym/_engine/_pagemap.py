@@ -99,6 +99,24 @@ def map_file(base: int, ptr: int, length: int, fd: int) -> bool:
     return False
 
 
+_madvise: Optional[Any] = None
+_MADV_DONTNEED = 4
+
+
+def discard(base: int, ptr: int, length: int) -> bool:
+    """Gives the whole pages ``[base + ptr, base + ptr + length)`` of a linear memory back
+    to the system (ABI ``discard``: the module holds nothing there); they read as zeros
+    afterwards (or as the engine's initial image, which the module does not mind either).
+    False where it cannot be done: the pages then stay as they are, which is correct too."""
+    global _madvise
+    if _madvise is None:
+        _madvise = sys.platform.startswith("linux") and _libc(
+            "madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
+    if not _madvise or length <= 0 or (base + ptr) % PAGE or length % PAGE:
+        return False
+    return bool(_madvise(base + ptr, length, _MADV_DONTNEED) == 0)
+
+
 def unmap(base: int, ptr: int, length: int) -> bool:
     """Puts fresh anonymous pages back over ``map_file``'s mapping; False if that failed
     (the memory there may be a hole: the instance must not run again)."""

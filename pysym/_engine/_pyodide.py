@@ -150,7 +150,11 @@ class PyodideEngine(Engine):
             except Exception:  # noqa: BLE001
                 return HOST_IO
 
+        def discard(ptr: int, length: int) -> int:
+            return 0  # (advisory: the JavaScript host's memory cannot give pages back)
+
         funcs = {
+            "discard": discard,
             "file_size": file_size,
             "file_read": file_read,
             "progress": progress,

@@ -32,6 +32,7 @@ while wasm runs.
 
 from __future__ import annotations
 
+import ctypes
 import struct
 import threading
 from typing import Any, Callable, Dict, Optional
@@ -39,7 +40,7 @@ from typing import Any, Callable, Dict, Optional
 import wasmer  # type: ignore[import-untyped, import-not-found, unused-ignore]
 import wasmer_compiler_cranelift  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
-from . import Trap
+from . import Trap, _pagemap
 from ._base import (
     HOST_IO,
     HOST_MODULE,
@@ -55,7 +56,7 @@ from ._base import (
 from ._fork import compile_elsewhere, may_compile_here
 
 _U64 = struct.Struct("<Q")
-_IMPORTS = ("file_size", "file_read", "progress", "output_begin", "output_write")
+_IMPORTS = ("file_size", "file_read", "progress", "output_begin", "output_write", "discard")
 _KINDS = {wasmer.Type.I32: "i32", wasmer.Type.I64: "i64"}
 
 
@@ -82,12 +83,13 @@ def _reraise(e: BaseException) -> None:
 class _Memory:
     """Host view of linear memory + import state.  References no instance (no cycles)."""
 
-    __slots__ = ("imports", "memory", "size", "view")
+    __slots__ = ("base", "imports", "memory", "size", "view")
 
     def __init__(self, imports: HostImports) -> None:
         self.memory = None  # type: Optional[Any]  # wasmer.Memory, set after instantiation
         self.view = memoryview(b"")
         self.size = 0
+        self.base = 0  # address of the memory in this process (discard), 0: not known yet
         self.imports = imports
 
     def refresh(self) -> None:
@@ -154,6 +156,19 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
         except Exception:
             return HOST_IO
 
+    def discard(ptr: int, length: int) -> int:
+        try:
+            ptr &= 0xFFFFFFFF
+            length &= 0xFFFFFFFF
+            ms.check(ptr, length)
+            if not ms.base:
+                # (the buffer is writable: imports write into it; its base never moves)
+                ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
+            _pagemap.discard(ms.base, ptr, length)
+        except Exception:
+            pass
+        return 0
+
     def output_write(offset: int, src: int, length: int) -> int:
         try:
             src &= 0xFFFFFFFF
@@ -171,6 +186,7 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
             store, output_write, wasmer.FunctionType([T.I64, T.I32, T.I32], [T.I32])
         ),
         "file_size": wasmer.Function(store, file_size, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
+        "discard": wasmer.Function(store, discard, wasmer.FunctionType([T.I32, T.I32], [T.I32])),
         "file_read": wasmer.Function(
             store, file_read, wasmer.FunctionType([T.I32, T.I64, T.I32, T.I32], [T.I32])
         ),

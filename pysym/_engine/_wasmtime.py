@@ -251,6 +251,13 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
         ms.check(src, length, caller)
         return host_status(ms.imports.output_write(offset, ms.view[src : src + length]), "output_write")
 
+    def discard(args: Any, caller: Any) -> int:
+        ptr = args[0].i32 & 0xFFFFFFFF
+        length = args[1].i32 & 0xFFFFFFFF
+        ms.check(ptr, length, caller)
+        _pagemap.discard(ms.base, ptr, length)
+        return 0
+
     return {
         name: callback_t(guarded(body, on_error))
         for name, body, on_error in [
@@ -259,6 +266,7 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
             ("progress", progress, 0),  # a failing progress report does not stop a build
             ("output_begin", output_begin, HOST_IO),
             ("output_write", output_write, HOST_IO),
+            ("discard", discard, 0),  # advisory: nothing to report
         ]
     }
 
@@ -269,6 +277,7 @@ _HOST_TYPES = {
     "progress": ((_I32, _I32), (_I32,)),
     "output_begin": ((_I64,), (_I32,)),
     "output_write": ((_I64, _I32, _I32), (_I32,)),
+    "discard": ((_I32, _I32), (_I32,)),
 }
 
 

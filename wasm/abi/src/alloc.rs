@@ -25,6 +25,33 @@ fn input_layout(len: usize) -> Option<Layout> {
     }
 }
 
+/// Blocks of at least this size freed past a build's peak give their inner pages back to
+/// the host (ABI `discard`).
+#[cfg(target_arch = "wasm32")]
+const DISCARD_MIN: usize = 256 * 1024;
+
+/// Once a build is past its peak memory (`progress::is_past_peak`), discards the whole
+/// pages of each large block about to be freed, but the first: dlmalloc keeps its
+/// free-list links at the start of a free block (and its size at the next block's start,
+/// outside it). A wasm memory never shrinks and its touched pages stay resident, so what
+/// the host allocates then (the build's output) would come on top of the high-water mark.
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn discard_block(ptr: *mut u8, size: usize) {
+    if size < DISCARD_MIN || !pysym_core::native::progress::is_past_peak() {
+        return;
+    }
+    let start = (ptr as usize + 64 + PAGE - 1) & !(PAGE - 1);
+    let end = (ptr as usize + size) & !(PAGE - 1);
+    if end > start {
+        crate::host::discard_pages(start, end - start);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn discard_block(_ptr: *mut u8, _size: usize) {}
+
 /// The size of the latest allocation request that failed (0: none since last read).
 static mut FAILED_ALLOC: usize = 0;
 
@@ -112,7 +139,10 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match small_class(layout.size(), layout.align()) {
             Some(c) => small_dealloc(ptr, c),
-            None => std::alloc::System.dealloc(ptr, layout),
+            None => {
+                discard_block(ptr, layout.size());
+                std::alloc::System.dealloc(ptr, layout)
+            }
         }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -16,6 +16,24 @@ extern "C" {
     fn output_write(offset: u64, src: *const u8, len: u32) -> i32;
 }
 
+// (wasm32 only, as its one caller: the allocator of native builds discards nothing)
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "pysym_host")]
+extern "C" {
+    fn discard(ptr: *mut u8, len: u32) -> i32;
+}
+
+/// Tells the host that the whole pages `ptr..ptr + len` (4 KiB-aligned) hold nothing the
+/// module needs, so it may give them back to the system (ABI `discard`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn discard_pages(ptr: usize, len: usize) {
+    // SAFETY: host import taking two numbers; the module owns those pages and reads
+    // nothing there before writing it.
+    unsafe {
+        discard(ptr as *mut u8, len as u32);
+    }
+}
+
 /// Per-mille last reported by [`report_progress`] (the module is single-threaded).
 static mut LAST_PROGRESS: u64 = u64::MAX;
 

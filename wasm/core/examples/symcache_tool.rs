@@ -1,6 +1,7 @@
 //! Native helper for developing the symcache builder (not part of the module):
 //!
 //!     symcache_tool build OBJECT OUT.symc     build, print time, size and peak heap
+//!                          [--blocks]         and the blocks >= 256 KiB live at the peak
 //!     symcache_tool diff A.symc B.symc [N]    compare lookups at every range start of
 //!                                             both and at N random addresses
 //!
@@ -20,27 +21,94 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 fn grew(n: usize) {
     let now = LIVE.fetch_add(n, Relaxed) + n;
-    PEAK.fetch_max(now, Relaxed);
+    if PEAK.fetch_max(now, Relaxed) < now {
+        big::peaked(now);
+    }
+}
+
+/// The blocks of at least [`big::MIN`] bytes live at the peak (`build --blocks`): what
+/// the peak is made of. Single-threaded use (the tool).
+mod big {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    pub const MIN: usize = 256 << 10;
+    const CAP: usize = 4096;
+    pub static ON: AtomicBool = AtomicBool::new(false);
+    static mut LIVE: [(usize, usize); CAP] = [(0, 0); CAP];
+    static mut SNAP: [(usize, usize); CAP] = [(0, 0); CAP];
+    static mut SNAP_AT: usize = 0;
+
+    pub fn add(p: *mut u8, n: usize) {
+        if n < MIN || !ON.load(Relaxed) {
+            return;
+        }
+        // SAFETY: single-threaded tool.
+        unsafe {
+            if let Some(slot) = LIVE.iter_mut().find(|s| s.1 == 0) {
+                *slot = (p as usize, n);
+            }
+        }
+    }
+
+    pub fn remove(p: *mut u8, n: usize) {
+        if n < MIN {
+            return;
+        }
+        // SAFETY: single-threaded tool.
+        unsafe {
+            if let Some(slot) = LIVE.iter_mut().find(|s| s.0 == p as usize && s.1 != 0) {
+                *slot = (0, 0);
+            }
+        }
+    }
+
+    pub fn peaked(now: usize) {
+        // SAFETY: single-threaded tool.
+        unsafe {
+            if ON.load(Relaxed) && now >= SNAP_AT + (128 << 10) {
+                SNAP = LIVE;
+                SNAP_AT = now;
+            }
+        }
+    }
+
+    /// The sizes live at the latest snapshot, largest first, and the peak it was taken at.
+    pub fn at_peak() -> (usize, Vec<usize>) {
+        // SAFETY: single-threaded tool.
+        unsafe {
+            let mut v: Vec<usize> = SNAP.iter().filter(|s| s.1 != 0).map(|s| s.1).collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            (SNAP_AT, v)
+        }
+    }
 }
 
 // SAFETY: forwards to the system allocator, only counting.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = System.alloc(l);
+        big::add(p, l.size());
         grew(l.size());
-        System.alloc(l)
+        p
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(l);
+        big::add(p, l.size());
         grew(l.size());
-        System.alloc_zeroed(l)
+        p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size(), Relaxed);
+        big::remove(p, l.size());
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         // Counted as both blocks at once, as a moving realloc holds them.
+        big::add(p.wrapping_add(1), n);
         grew(n);
+        big::remove(p.wrapping_add(1), n);
         let r = System.realloc(p, l, n);
+        big::remove(p, l.size());
+        big::add(r, n);
         LIVE.fetch_sub(l.size(), Relaxed);
         r
     }
@@ -72,6 +140,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
         Some("build") => {
+            // `build OBJECT OUT --blocks`: also the large blocks live at the peak.
+            big::ON.store(args.get(4).map_or(false, |a| a == "--blocks"), Relaxed);
             // Read by ranges like the wasm shim (only what the builder asks for is on the heap).
             let file = std::fs::File::open(&args[2]).expect("open object");
             let cache = object::ReadCache::new(file);
@@ -98,6 +168,19 @@ fn main() {
             })
             .expect("build");
             drop(cache);
+            if big::ON.load(Relaxed) {
+                let (at, sizes) = big::at_peak();
+                let sum: usize = sizes.iter().sum();
+                eprintln!(
+                    "  at the peak ({:.1} MB): {:.1} MB in {} blocks of >= 256 KiB:",
+                    mb(at),
+                    mb(sum),
+                    sizes.len()
+                );
+                for s in sizes.iter().take(40) {
+                    eprintln!("    {:8.2} MB", mb(*s));
+                }
+            }
             for w in &built.warnings {
                 eprintln!("  warning: {}", w);
             }

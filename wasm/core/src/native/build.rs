@@ -93,6 +93,7 @@ pub(super) fn build_core<'b>(
     }
     // The DWARF is done with: free it before the ranges and the writer's output are made
     // (the decompressed sections were a third of python3.11's peak memory).
+    super::progress::past_peak();
     drop(info);
     drop(whole);
     drop(sections);

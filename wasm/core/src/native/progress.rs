@@ -12,6 +12,23 @@ thread_local! {
     // A Cell, taken out while it runs: a host may abandon the call from inside the sink,
     // and no borrow flag must outlive that.
     static SINK: Cell<Option<Sink>> = Cell::new(None);
+    static PAST_PEAK: Cell<bool> = Cell::new(false);
+}
+
+/// Marks the running build as past its peak memory: its inputs are being freed and only
+/// its output's tables are left, shrinking as they are written. (Pages a build frees
+/// before that are mostly used again by the build, and giving them back would only cost
+/// page faults.)
+pub(crate) fn past_peak() {
+    PAST_PEAK.with(|p| p.set(true));
+}
+
+/// Whether the build running under [`with_progress`] has passed its peak memory: a wasm
+/// host may take back the pages of large blocks freed from then on (the ABI shim's
+/// allocator tells it), so that what it allocates for the output does not come on top of
+/// the build's high-water mark.
+pub fn is_past_peak() -> bool {
+    PAST_PEAK.with(|p| p.get())
 }
 
 /// Runs `f` with `sink` receiving `(done, total)` reports (only the ratio means something).
@@ -20,9 +37,11 @@ pub fn with_progress<T>(sink: impl FnMut(u64, u64) + 'static, f: impl FnOnce() -
     impl Drop for Reset {
         fn drop(&mut self) {
             SINK.with(|s| s.set(None));
+            PAST_PEAK.with(|p| p.set(false));
         }
     }
     SINK.with(|s| s.set(Some(Box::new(sink))));
+    PAST_PEAK.with(|p| p.set(false));
     let _reset = Reset;
     f()
 }
@@ -59,5 +78,19 @@ mod tests {
         report(3, 4);
         assert_eq!(r, 7);
         assert_eq!(*seen.borrow(), vec![(1, 4), (4, 4)]);
+    }
+
+    #[test]
+    fn past_peak_holds_until_the_build_ends() {
+        let during = with_progress(
+            |_, _| {},
+            || {
+                let before = is_past_peak();
+                past_peak();
+                (before, is_past_peak())
+            },
+        );
+        assert_eq!(during, (false, true));
+        assert!(!is_past_peak());
     }
 }

@@ -332,6 +332,8 @@ pub(crate) fn decode_mappings(
         &mut out.src_col,
         &mut out.name,
     ] {
+        // (keep_written's safety: every column's spare slots start at `first`)
+        assert_eq!(column.len(), first);
         column.reserve_exact(room);
     }
     let mut cols = Columns {

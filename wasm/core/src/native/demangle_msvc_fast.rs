@@ -99,15 +99,15 @@ pub fn demangle_short(name: &str) -> Option<String> {
     for (i, &(a, b, t)) in parts[..n].iter().enumerate().rev() {
         o.push_str(&name[a..b]);
         if let Some((x, y)) = t {
-            o.push('<');
+            o.push_str("<");
             o.push_str(&args[x..y]);
-            o.push('>');
+            o.push_str(">");
         }
         if i > 0 {
             o.push_str("::");
         }
     }
-    o.push('(');
+    o.push_str("(");
     if r.eat(b'X') {
         o.push_str("void");
     } else {
@@ -133,7 +133,7 @@ pub fn demangle_short(name: &str) -> Option<String> {
             }
         }
     }
-    o.push(')');
+    o.push_str(")");
     let noexcept = if r.eat2(b"_E") {
         true
     } else if r.eat(b'Z') {
@@ -235,7 +235,7 @@ impl<'a> Reader<'a> {
             }
         };
         if neg && v != 0 {
-            out.push('-');
+            out.push_str("-");
         }
         let mut buf = [0u8; 20];
         let mut i = buf.len();
@@ -248,7 +248,7 @@ impl<'a> Reader<'a> {
                 break;
             }
         }
-        out.extend(buf[i..].iter().map(|&d| d as char));
+        out.push_str(std::str::from_utf8(&buf[i..]).ok()?);
         Some(())
     }
 

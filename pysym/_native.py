@@ -778,8 +778,13 @@ def _split_names(data: bytes) -> Sequence[Optional[str]]:
     base = 4 + 8 * count
     # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
     # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
-    if data.count(0, base) == count and data.find(b"\xff\xff\xff\xff", 4, base) < 0:
-        return data[base:].decode("utf-8").split("\0")[:-1]
+    if data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+        # as many NULs as entries: count + 1 pieces, the last one empty (the split is
+        # the count: no pass of its own over the text)
+        pieces = str(memoryview(data)[base:], "utf-8").split("\0")
+        if len(pieces) == count + 1:
+            del pieces[-1]
+            return pieces
     return table.to_list()
 
 

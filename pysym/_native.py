@@ -35,6 +35,7 @@ _BATCH = 1 << 16  # addresses per boundary crossing
 _SHARED_NUMBERS = 1 << 16
 _SEND_REPEATS = 1 << 18  # ids (1 MB) a location request may repeat (_need)
 _CHAIN_START, _CHAIN_END = _wire.LOCATION_CHAIN_START, _wire.LOCATION_CHAIN_END
+_SWEEP = 1 << 11  # frames made between two young-generation passes (_frames_swept)
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -66,6 +67,23 @@ class Frame(NamedTuple):
 def _frames(columns: Iterable[Iterable[Any]]) -> List[Frame]:
     """Frames from one iterable per field (in field order), made at C speed."""
     return list(map(tuple.__new__, itertools.repeat(Frame), zip(*columns)))
+
+
+def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
+    """As _frames, with the collector paused; with ``collect``, a young-generation pass
+    after each _SWEEP frames: a frame holds no container, so the pass that first meets
+    it stops tracking it, and it costs least while those frames are still in the CPU
+    cache (one pass over 100,000s of frames after the pause misses it at each frame)."""
+    made = map(tuple.__new__, itertools.repeat(Frame), zip(*columns))
+    if not collect:
+        return list(made)
+    out: List[Frame] = []
+    while True:
+        n = len(out)
+        out.extend(itertools.islice(made, _SWEEP))
+        gc.collect(0)
+        if len(out) - n < _SWEEP:
+            return out
 
 
 @contextlib.contextmanager
@@ -681,11 +699,12 @@ class SymCache(HandleOwner):
         chain (_flat), which the rows' chain spans index."""
         row_frames, flat = self._row_frames, self._flat
         if self._unflat or len(row_frames) < len(self._cols[0]):
+            collect = gc.isenabled()
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(row_frames), len(self._cols[0])
                 fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
                 s = self._names.__getitem__
-                made = _frames((
+                made = _frames_swept((
                     map(s, fn),
                     map(s, rawfn),
                     map(s, file),
@@ -693,7 +712,7 @@ class SymCache(HandleOwner):
                     self._numbers_of(col),
                     [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
                     map(_NONE.__ne__, caller),
-                ))
+                ), collect)
                 row_frames.extend(made)
                 for first, entries in self._unflat:
                     # Entries are positions from row `first` (0: rows). The frames just made
@@ -759,8 +778,13 @@ def _split_names(data: bytes) -> Sequence[Optional[str]]:
     base = 4 + 8 * count
     # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
     # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
-    if data.count(0, base) == count and data.find(b"\xff\xff\xff\xff", 4, base) < 0:
-        return data[base:].decode("utf-8").split("\0")[:-1]
+    if data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+        # as many NULs as entries: count + 1 pieces, the last one empty (the split is
+        # the count: no pass of its own over the text)
+        pieces = str(memoryview(data)[base:], "utf-8").split("\0")
+        if len(pieces) == count + 1:
+            del pieces[-1]
+            return pieces
     return table.to_list()
 
 

@@ -88,3 +88,50 @@ fn fast_path_matches_cpp_demangle_on_real_names() {
     }
     assert_eq!(diffs, 0);
 }
+
+/// The Microsoft fast path (`demangle_msvc_fast`) against the parser's tree on every
+/// decorated name of real symcaches (PDBs): `PYSYM_SYMCACHES=a.symc cargo test --release
+/// -p pysym-core --test demangle_diff -- --ignored --nocapture msvc`.
+#[test]
+#[ignore]
+fn msvc_fast_path_matches_the_parser_on_real_names() {
+    use pysym_core::native::demangle_msvc::demangle_msvc_tree;
+    use pysym_core::native::demangle_msvc_fast::demangle_short;
+    let (mut diffs, mut total) = (0, 0);
+    for f in std::env::var("PYSYM_SYMCACHES")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|f| !f.is_empty())
+    {
+        let data = std::fs::read(f).unwrap();
+        let c = SymCache::parse(&data).unwrap();
+        let names: BTreeSet<&str> = (0..c.string_count() as u32)
+            .filter_map(|i| c.string(i))
+            .filter(|s| s.starts_with('?'))
+            .collect();
+        let (mut answered, t) = (0, Instant::now());
+        for n in &names {
+            if let Some(fast) = demangle_short(n) {
+                answered += 1;
+                let slow = demangle_msvc_tree(n, true);
+                if slow.as_deref() != Some(fast.as_str()) {
+                    diffs += 1;
+                    if diffs <= 50 {
+                        println!("DIFF {}\n  fast {}\n  slow {:?}", n, fast, slow);
+                    }
+                }
+            }
+        }
+        total += names.len();
+        println!(
+            "{}: {} decorated names, fast path answered {} ({:.1}%) ({:.1} s)",
+            f,
+            names.len(),
+            answered,
+            100.0 * answered as f64 / names.len().max(1) as f64,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    println!("{} names, {} differences", total, diffs);
+    assert_eq!(diffs, 0);
+}

@@ -123,6 +123,11 @@ pub fn demangle_msvc(data: &[u8]) {
     if let (Some(f), Some(s)) = (&full, &short) {
         assert!(s.len() <= f.len(), "{:?}", name);
     }
+    // The fast path, wherever it answers, gives the parser's short form.
+    if let Some(fast) = pysym_core::native::demangle_msvc_fast::demangle_short(name) {
+        let tree = pysym_core::native::demangle_msvc::demangle_msvc_tree(name, true);
+        assert_eq!(tree.as_deref(), Some(fast.as_str()), "{:?}", name);
+    }
 }
 
 /// The symcache reader on arbitrary bytes.

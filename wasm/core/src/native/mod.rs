@@ -11,6 +11,7 @@ pub mod debug_file;
 pub mod demangle;
 pub mod demangle_fast;
 pub mod demangle_msvc;
+pub mod demangle_msvc_fast;
 mod dwarf;
 mod objfile;
 pub mod pdb;

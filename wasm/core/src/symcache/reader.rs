@@ -70,6 +70,9 @@ pub struct SymCache<'data> {
     files: &'data [u8],
     strings: &'data [u8],
     string_bytes: &'data [u8],
+    /// `string_bytes` as text when `parse` found it all UTF-8: a string is then a slice of
+    /// it (its ends were checked to be character boundaries), not validated per read.
+    string_text: Option<&'data str>,
     /// Format 4: a function whose name is `NONE` is named by demangling its raw name.
     lazy_names: bool,
     /// Whether the contents were checked at open (`parse`), or only the geometry.
@@ -193,12 +196,13 @@ impl<'data> SymCache<'data> {
             files,
             strings,
             string_bytes,
+            string_text: None,
             lazy_names: version >= 4,
             checked: check,
         };
         let names = header.identity_strings();
         if check {
-            cache.validate(n_locs, n_funcs, n_files, n_strings, names)?;
+            cache.string_text = cache.validate(n_locs, n_funcs, n_files, n_strings, names)?;
         } else if names.iter().any(|&n| n != NONE && cache.string(n).is_none()) {
             return Err(invalid("symcache header names a missing string"));
         }
@@ -214,7 +218,15 @@ impl<'data> SymCache<'data> {
         Ok(cache)
     }
 
-    fn validate(&self, n_locs: usize, n_funcs: usize, n_files: usize, n_strings: usize, names: [u32; 4]) -> Result<()> {
+    /// Checks every record; the string bytes as text if they are all UTF-8.
+    fn validate(
+        &self,
+        n_locs: usize,
+        n_funcs: usize,
+        n_files: usize,
+        n_strings: usize,
+        names: [u32; 4],
+    ) -> Result<Option<&'data str>> {
         // Every record is visited once: loading a cached symcache is mostly this, so each
         // field is one 8-byte load and a mask. The sections are read through `tail`, the
         // data from a section's start to the end of the file: every field of a record
@@ -287,7 +299,8 @@ impl<'data> SymCache<'data> {
         // One UTF-8 pass over all string bytes, then each string's ends on character
         // boundaries; if the bytes as a whole are not UTF-8 (bytes no string uses may be
         // anything), each string is checked on its own.
-        let text = std::str::from_utf8(self.string_bytes).ok();
+        let bytes: &'data [u8] = self.string_bytes;
+        let text = std::str::from_utf8(bytes).ok();
         for (i, e) in self.strings.chunks_exact(8).take(n_strings).enumerate() {
             let (o, n) = (rd32(e, 0) as u64, rd32(e, 4) as u64);
             if o + n > self.string_bytes.len() as u64 {
@@ -307,7 +320,7 @@ impl<'data> SymCache<'data> {
                 return Err(invalid("symcache header names a missing string"));
             }
         }
-        Ok(())
+        Ok(text)
     }
 
     /// The bytes the symcache was read from.
@@ -335,6 +348,9 @@ impl<'data> SymCache<'data> {
             rd32(self.strings, i * 8) as usize,
             rd32(self.strings, i * 8 + 4) as usize,
         );
+        if let Some(text) = self.string_text {
+            return text.get(o..o.checked_add(n)?);
+        }
         // (checked at parse; unchecked bytes read as "unknown" where they are out of range)
         std::str::from_utf8(self.string_bytes.get(o..o.checked_add(n)?)?).ok()
     }

@@ -1,0 +1,413 @@
+//! The commonest Microsoft-decorated function names, demangled straight into their short
+//! form (the one llvm-symbolizer puts in frames) without building `demangle_msvc`'s tree:
+//! plain identifiers, class templates whose arguments are numbers or builtin types, a
+//! builtin return type and builtin parameters (`?work@?$Node@$0MO@@ns@@QEAAHH@Z` is
+//! `ns::Node<206>::work(int)`). Such names are most of what a PDB of templated C++ asks a
+//! lookup to demangle, and the tree parser spends most of its time allocating the tree.
+//!
+//! Anything else (back-references, operators, structors, pointers, classes, nested
+//! templates, thunks, variables, special names) is `None` and goes to the parser, as is an
+//! answer past the output cap. Wherever this answers, the text is the parser's (the tests
+//! compare both on generated and real names).
+
+use super::demangle::MAX_DEMANGLED;
+
+/// Scopes a name may have here (more go to the parser).
+const MAX_PARTS: usize = 16;
+
+const Q_CONST: u8 = 1;
+const Q_VOLATILE: u8 = 2;
+const Q_RESTRICT: u8 = 4;
+const Q_UNALIGNED: u8 = 8;
+
+/// `name` in the short form, or `None` when it is not of the shapes above.
+pub fn demangle_short(name: &str) -> Option<String> {
+    let s = name.as_bytes();
+    if s.first() != Some(&b'?') {
+        return None;
+    }
+    let mut r = Reader { s, pos: 1 };
+    // Components innermost first: the identifier's range and that of its template
+    // arguments' text in `args` (`None`: not a template).
+    let mut parts = [(0usize, 0usize, None::<(usize, usize)>); MAX_PARTS];
+    let mut args = String::new();
+    parts[0] = {
+        let (a, b) = r.ident()?;
+        (a, b, None)
+    };
+    let mut n = 1;
+    while !r.eat(b'@') {
+        if n == MAX_PARTS {
+            return None;
+        }
+        parts[n] = if r.eat2(b"?$") {
+            let (a, b) = r.ident()?;
+            let start = args.len();
+            while !r.eat(b'@') {
+                if args.len() > start {
+                    args.push_str(", ");
+                }
+                r.template_arg(&mut args)?;
+            }
+            (a, b, Some((start, args.len())))
+        } else {
+            let (a, b) = r.ident()?;
+            (a, b, None)
+        };
+        n += 1;
+    }
+    // The function class: members take `this` qualifiers; thunks, `extern "C"` and
+    // variables (`$`, `9`, digits ...) are the parser's.
+    let this_quals = match r.pop()? {
+        b'A' | b'B' | b'E' | b'F' | b'I' | b'J' | b'M' | b'N' | b'Q' | b'R' | b'U' | b'V' => true,
+        b'C' | b'D' | b'K' | b'L' | b'S' | b'T' | b'Y' | b'Z' => false,
+        _ => return None,
+    };
+    let (mut quals, mut ref_qual) = (0u8, "");
+    if this_quals {
+        loop {
+            match r.peek()? {
+                b'E' => {}
+                b'I' => quals |= Q_RESTRICT,
+                b'F' => quals |= Q_UNALIGNED,
+                _ => break,
+            }
+            r.pos += 1;
+        }
+        if r.eat(b'G') {
+            ref_qual = " &";
+        } else if r.eat(b'H') {
+            ref_qual = " &&";
+        }
+        quals |= match r.pop()? {
+            b'A' | b'Q' => 0,
+            b'B' | b'R' => Q_CONST,
+            b'C' | b'S' => Q_VOLATILE,
+            b'D' | b'T' => Q_CONST | Q_VOLATILE,
+            _ => return None,
+        };
+    }
+    r.pop()?; // the calling convention: any letter, not printed
+    if !r.eat(b'@') {
+        // the return type, not printed: a builtin one, maybe cv-qualified
+        if r.eat(b'?') && !matches!(r.pop()?, b'A'..=b'D' | b'Q'..=b'T') {
+            return None;
+        }
+        r.builtin()?;
+    }
+    let mut o = String::with_capacity(name.len() + name.len() / 2);
+    for (i, &(a, b, t)) in parts[..n].iter().enumerate().rev() {
+        o.push_str(&name[a..b]);
+        if let Some((x, y)) = t {
+            o.push_str("<");
+            o.push_str(&args[x..y]);
+            o.push_str(">");
+        }
+        if i > 0 {
+            o.push_str("::");
+        }
+    }
+    o.push_str("(");
+    if r.eat(b'X') {
+        o.push_str("void");
+    } else {
+        let open = o.len();
+        loop {
+            match r.peek()? {
+                b'@' => {
+                    r.pos += 1;
+                    break;
+                }
+                b'Z' => {
+                    r.pos += 1;
+                    o.push_str(if o.len() > open { ", ..." } else { "..." });
+                    break;
+                }
+                _ => {
+                    // (a digit, a parameter back-reference, is not a builtin type)
+                    if o.len() > open {
+                        o.push_str(", ");
+                    }
+                    o.push_str(r.builtin()?);
+                }
+            }
+        }
+    }
+    o.push_str(")");
+    let noexcept = if r.eat2(b"_E") {
+        true
+    } else if r.eat(b'Z') {
+        false
+    } else {
+        return None;
+    };
+    for (q, text) in [
+        (Q_CONST, " const"),
+        (Q_VOLATILE, " volatile"),
+        (Q_RESTRICT, " __restrict"),
+        (Q_UNALIGNED, " __unaligned"),
+    ] {
+        if quals & q != 0 {
+            o.push_str(text);
+        }
+    }
+    if noexcept {
+        o.push_str(" noexcept");
+    }
+    o.push_str(ref_qual);
+    // (what follows the encoding is ignored, as the parser ignores it)
+    (o.len() <= MAX_DEMANGLED).then(|| o)
+}
+
+struct Reader<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.pos += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.peek() == Some(c);
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    fn eat2(&mut self, t: &[u8; 2]) -> bool {
+        let hit = self.s.get(self.pos..self.pos + 2) == Some(&t[..]);
+        self.pos += if hit { 2 } else { 0 };
+        hit
+    }
+
+    /// An identifier and its `@`: ASCII letters, digits and `_`, not starting with a digit
+    /// (a back-reference); its byte range.
+    fn ident(&mut self) -> Option<(usize, usize)> {
+        let start = self.pos;
+        let first = *self.s.get(start)?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        let len = self.s[start..]
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))?;
+        if self.s[start + len] != b'@' {
+            return None;
+        }
+        self.pos = start + len + 1;
+        Some((start, start + len))
+    }
+
+    /// A template argument: `$0<number>` or a builtin type.
+    fn template_arg(&mut self, out: &mut String) -> Option<()> {
+        if !self.eat2(b"$0") {
+            out.push_str(self.builtin()?);
+            return Some(());
+        }
+        // `0`-`9` for 1-10, else hex digits `A`-`P` ended by `@`; `?` negates
+        let neg = self.eat(b'?');
+        let c = self.peek()?;
+        let v = if c.is_ascii_digit() {
+            self.pos += 1;
+            u64::from(c - b'0') + 1
+        } else {
+            let mut v = 0u64;
+            let mut n = 0;
+            loop {
+                match self.pop()? {
+                    b'@' => break v,
+                    c @ b'A'..=b'P' => {
+                        n += 1;
+                        if n > 16 {
+                            return None;
+                        }
+                        v = (v << 4) | u64::from(c - b'A');
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        if neg && v != 0 {
+            out.push_str("-");
+        }
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut v = v;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.push_str(std::str::from_utf8(&buf[i..]).ok()?);
+        Some(())
+    }
+
+    /// A builtin type's name (not `std::nullptr_t`).
+    fn builtin(&mut self) -> Option<&'static str> {
+        Some(match self.pop()? {
+            b'X' => "void",
+            b'D' => "char",
+            b'C' => "signed char",
+            b'E' => "unsigned char",
+            b'F' => "short",
+            b'G' => "unsigned short",
+            b'H' => "int",
+            b'I' => "unsigned int",
+            b'J' => "long",
+            b'K' => "unsigned long",
+            b'M' => "float",
+            b'N' => "double",
+            b'O' => "long double",
+            b'_' => match self.pop()? {
+                b'N' => "bool",
+                b'J' => "__int64",
+                b'K' => "unsigned __int64",
+                b'W' => "wchar_t",
+                b'Q' => "char8_t",
+                b'S' => "char16_t",
+                b'U' => "char32_t",
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::demangle_msvc::demangle_msvc_tree;
+    use super::*;
+
+    fn check(name: &str) -> bool {
+        let fast = demangle_short(name);
+        if let Some(f) = &fast {
+            assert_eq!(Some(f.as_str()), demangle_msvc_tree(name, true).as_deref(), "{}", name);
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn examples() {
+        for (name, want) in [
+            ("?work@?$Node@$0MO@@tu00026@@QEAAHH@Z", "tu00026::Node<206>::work(int)"),
+            (
+                "?mix@?$Node@$0IM@@tu00114@@SAHHH@Z",
+                "tu00114::Node<140>::mix(int, int)",
+            ),
+            ("?f@@YAXXZ", "f(void)"),
+            ("?g@A@@QEBAHXZ", "A::g(void) const"),
+            ("?h@@YAXHZZ", "h(int, ...)"),
+            ("?h@@YAXZZ", "h(...)"),
+            ("?t@?$T@H$0?L@$0A@_N@@QEGAAXXZ", "T<int, -11, 0, bool>::t(void) &"),
+        ] {
+            assert_eq!(demangle_short(name).as_deref(), Some(want), "{}", name);
+            assert!(check(name));
+        }
+        // the parser's: a back-reference, a pointer, an operator, a structor
+        for name in [
+            "?f@@YAXHH0@Z",
+            "?f@@YAXPEAH@Z",
+            "??Hf@@YAHH@Z",
+            "??0A@@QEAA@XZ",
+            "?x@@3HA",
+        ] {
+            assert_eq!(demangle_short(name), None, "{}", name);
+        }
+    }
+
+    /// Names made of the pieces this path reads, and of a few it does not, each also
+    /// mutated: wherever this path answers, the parser's text.
+    #[test]
+    fn same_text_as_the_parser_on_generated_names() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| -> usize {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        const IDENTS: [&str; 6] = ["f", "Node", "tu00026", "_x9", "A", "work"];
+        const ARGS: [&str; 12] = [
+            "$0A@", "$0MO@", "$00", "$09", "$0?L@", "$0?0", "$0@", "H", "_N", "_J", "PEAH", "$S",
+        ];
+        const TYPES: [&str; 12] = ["H", "D", "_N", "_K", "M", "N", "X", "O", "PEAH", "0", "VA@@", "_E"];
+        const CLASSES: [&str; 10] = [
+            "QEAA", "QEBA", "SA", "YA", "UEAA", "AEGDA", "IEIFA", "QEHAA", "Y", "$4A",
+        ];
+        const ENDS: [&str; 5] = ["@Z", "Z", "@_E", "ZZ", "@"];
+        let mut answered = 0;
+        for _ in 0..20000 {
+            let mut name = String::from("?");
+            name.push_str(IDENTS[next(IDENTS.len())]);
+            name.push('@');
+            for _ in 0..next(4) {
+                if next(2) == 0 {
+                    name.push_str("?$");
+                    name.push_str(IDENTS[next(IDENTS.len())]);
+                    name.push('@');
+                    for _ in 0..next(4) {
+                        name.push_str(ARGS[next(ARGS.len())]);
+                    }
+                    name.push('@');
+                } else {
+                    name.push_str(IDENTS[next(IDENTS.len())]);
+                    name.push('@');
+                }
+            }
+            name.push('@');
+            name.push_str(CLASSES[next(CLASSES.len())]);
+            if next(8) == 0 {
+                name.push('@');
+            } else {
+                if next(6) == 0 {
+                    name.push_str(["?B", "?A", "?Q", "?E"][next(4)]);
+                }
+                name.push_str(TYPES[next(TYPES.len())]);
+            }
+            if next(5) == 0 {
+                name.push('X');
+            } else {
+                for _ in 0..next(4) {
+                    name.push_str(TYPES[next(TYPES.len())]);
+                }
+            }
+            name.push_str(ENDS[next(ENDS.len())]);
+            answered += usize::from(check(&name));
+            // and mutated: a byte replaced, dropped or the name cut
+            let b = name.as_bytes();
+            let i = next(b.len());
+            let mut m = b.to_vec();
+            match next(3) {
+                0 => m[i] = b"?@$0AZ_HXQ"[next(10)],
+                1 => {
+                    m.remove(i);
+                }
+                _ => m.truncate(i),
+            }
+            if let Ok(m) = String::from_utf8(m) {
+                check(&m);
+            }
+        }
+        // the generator makes mostly names of this path's shapes
+        assert!(answered > 3000, "answered {}", answered);
+    }
+
+    #[test]
+    fn same_text_as_the_parser_on_the_hand_written_names() {
+        let text = include_str!("../../../../tests/data/msvc_names.txt");
+        let names: Vec<&str> = text.lines().filter(|l| l.starts_with('?')).collect();
+        assert!(names.len() > 100);
+        let answered = names.iter().filter(|n| check(n)).count();
+        assert!(answered > 0);
+    }
+}

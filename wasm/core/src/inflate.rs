@@ -574,20 +574,54 @@ impl<'a> Inflater<'a> {
         // without looking at the limit; near the limit `grow_for` decides.
         const SLACK: usize = 258 + 8;
         let (lit, dist) = (&self.lit[..], &self.dist[..]);
+        // The root tables as arrays: a root index (masked bits) needs no bounds check.
+        let bad = || InflateError::Corrupt("code table");
+        let lit_root: &[u32; 1 << LIT_ROOT] = lit.get(..1 << LIT_ROOT).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+        let dist_root: &[u32; 1 << DIST_ROOT] =
+            dist.get(..1 << DIST_ROOT).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
         let b = &mut self.bits;
+        let src = b.src;
+        // The bit reader's state in locals, written back only around the slow refill:
+        // through `b` every symbol stored and reloaded them (a call that may write `b`
+        // keeps them in memory), ~10 % of the loop.
+        let (mut buf, mut n, mut pos) = (b.buf, b.n, b.pos);
+        macro_rules! refill {
+            () => {
+                match src.get(pos..pos + 8) {
+                    Some(w) => {
+                        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                        buf |= w << n;
+                        pos += ((63 - n) >> 3) as usize;
+                        n |= 56;
+                    }
+                    None => {
+                        b.buf = buf;
+                        b.n = n;
+                        b.pos = pos;
+                        b.refill_slow()?;
+                        buf = b.buf;
+                        n = b.n;
+                        pos = b.pos;
+                    }
+                }
+            };
+        }
+        let peek = |buf: u64, k: u32| (buf & ((1u64 << k) - 1)) as u32;
         let mut op = self.op;
         let r = loop {
             // One refill gives 56 bits: several literals (≤ 15 bits each), or a length
             // code and its extra bits (≤ 20), then a distance and its extra bits (≤ 28).
-            if b.n < 15 {
-                b.refill()?;
+            if n < 15 {
+                refill!();
             }
-            let mut e = lit[b.peek(LIT_ROOT) as usize];
+            let mut e = lit_root[peek(buf, LIT_ROOT) as usize];
             if e & KIND == SUB {
-                b.eat(LIT_ROOT);
-                e = lit[(e >> 16) as usize + b.peek((e >> 8) & 0xf) as usize];
+                buf >>= LIT_ROOT;
+                n -= LIT_ROOT;
+                e = lit[(e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize];
             }
-            b.eat(e & 0xff);
+            buf >>= e & 0xff;
+            n -= e & 0xff;
             let kind = e & KIND;
             if kind == LIT {
                 match out.get_mut(op) {
@@ -609,24 +643,28 @@ impl<'a> Inflater<'a> {
                     Err(InflateError::Corrupt("literal/length code"))
                 };
             }
-            if b.n < 33 {
-                b.refill()?;
+            if n < 33 {
+                refill!();
             }
             let x = (e >> 8) & 0xf;
-            let len = (e >> 16) as usize + b.peek(x) as usize;
-            b.eat(x);
-            let mut d = dist[b.peek(DIST_ROOT) as usize];
+            let len = (e >> 16) as usize + peek(buf, x) as usize;
+            buf >>= x;
+            n -= x;
+            let mut d = dist_root[peek(buf, DIST_ROOT) as usize];
             if d & KIND == SUB {
-                b.eat(DIST_ROOT);
-                d = dist[(d >> 16) as usize + b.peek((d >> 8) & 0xf) as usize];
+                buf >>= DIST_ROOT;
+                n -= DIST_ROOT;
+                d = dist[(d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize];
             }
-            b.eat(d & 0xff);
+            buf >>= d & 0xff;
+            n -= d & 0xff;
             if d & KIND != LEN {
                 break Err(InflateError::Corrupt("distance code"));
             }
             let x = (d >> 8) & 0xf;
-            let back = (d >> 16) as usize + b.peek(x) as usize;
-            b.eat(x);
+            let back = (d >> 16) as usize + peek(buf, x) as usize;
+            buf >>= x;
+            n -= x;
             if back > op {
                 break Err(InflateError::BadDistance {
                     distance: back as u64,
@@ -667,6 +705,9 @@ impl<'a> Inflater<'a> {
             }
             op += len;
         };
+        b.buf = buf;
+        b.n = n;
+        b.pos = pos;
         self.op = op;
         r
     }

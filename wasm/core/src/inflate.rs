@@ -576,9 +576,16 @@ impl<'a> Inflater<'a> {
         let (lit, dist) = (&self.lit[..], &self.dist[..]);
         // The root tables as arrays: a root index (masked bits) needs no bounds check.
         let bad = || InflateError::Corrupt("code table");
-        let lit_root: &[u32; 1 << LIT_ROOT] = lit.get(..1 << LIT_ROOT).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
-        let dist_root: &[u32; 1 << DIST_ROOT] =
-            dist.get(..1 << DIST_ROOT).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+        let lit_root: &[u32; 1 << LIT_ROOT] = lit
+            .get(..1 << LIT_ROOT)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?;
+        let dist_root: &[u32; 1 << DIST_ROOT] = dist
+            .get(..1 << DIST_ROOT)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?;
         let b = &mut self.bits;
         let src = b.src;
         // The bit reader's state in locals, written back only around the slow refill:

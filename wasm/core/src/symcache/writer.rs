@@ -32,7 +32,9 @@ impl LocKey {
     }
 
     /// The stored fields, in order: file, line, column, function, caller (the three
-    /// indices plus one, so that `NONE` is 0), sym_addr.
+    /// indices plus one, so that `NONE` is 0), sym_addr. (Inlined: a call per location,
+    /// twice, in wasm otherwise.)
+    #[inline(always)]
     fn fields(&self) -> [u64; 6] {
         let plus_one = |v: u32| (v as u64 + 1) & 0xFFFF_FFFF;
         [
@@ -568,8 +570,9 @@ impl<'o, O: Output> Chunks<'o, O> {
     }
 
     /// The low `width` (at most 8) bytes of `v`, little-endian. A fixed 8-byte store and a
-    /// shorter length: a copy of `width` bytes would be a call per value.
-    #[inline]
+    /// shorter length: a copy of `width` bytes would be a call per value (and `#[inline]`
+    /// alone left it a call per range start in wasm).
+    #[inline(always)]
     fn le(&mut self, v: u64, width: usize) {
         let n = self.buf.len();
         if n + 8 <= OUTPUT_CHUNK {

@@ -35,9 +35,10 @@ pub(super) struct Lines<'s> {
     /// `DW_LNE_define_file`): the files are read from it.
     header: Option<Box<gimli::LineProgramHeader<Reader<'s>>>>,
     /// Sequences non-empty and disjoint, rows ascending in each: a row then answers for
-    /// the addresses up to the next row, which `hint` keeps of the last (the row's index).
+    /// the addresses up to the next row, which `hint` keeps of the last (the row's index,
+    /// and its sequence's end row and address).
     plain: bool,
-    hint: std::cell::Cell<Hint<usize>>,
+    hint: std::cell::Cell<Hint<(usize, usize, u64)>>,
 }
 
 impl<'s> Lines<'s> {
@@ -56,7 +57,7 @@ impl<'s> Lines<'s> {
                         n_files: 0,
                         header: None,
                         plain: false,
-                        hint: std::cell::Cell::new(Hint::empty(0)),
+                        hint: std::cell::Cell::new(Hint::empty((0, 0, 0))),
                     },
                     None,
                 )
@@ -122,7 +123,7 @@ impl<'s> Lines<'s> {
                 n_files: n_files as usize,
                 header,
                 plain,
-                hint: std::cell::Cell::new(Hint::empty(0)),
+                hint: std::cell::Cell::new(Hint::empty((0, 0, 0))),
             },
             error,
         )
@@ -158,7 +159,22 @@ impl<'s> Lines<'s> {
     pub(super) fn find(&self, probe: u64) -> Option<&LineRow> {
         let h = self.hint.get();
         if h.holds(probe) {
-            return Some(&self.rows[h.answer]);
+            return Some(&self.rows[h.answer.0]);
+        }
+        // The probes are mostly the row starts in order: the row after the hint's (whose
+        // address is `h.high`) before a search, which was ~2 % of libc's build.
+        let (i, end_row, end) = h.answer;
+        if i + 1 < end_row && probe >= h.high {
+            let j = i + 1;
+            let high = if j + 1 < end_row { self.rows[j + 1].address } else { end };
+            if probe < high {
+                self.hint.set(Hint {
+                    low: self.rows[j].address,
+                    high,
+                    answer: (j, end_row, end),
+                });
+                return Some(&self.rows[j]);
+            }
         }
         let (s, i) = self.search(probe)?;
         if self.plain {
@@ -172,7 +188,7 @@ impl<'s> Lines<'s> {
             self.hint.set(Hint {
                 low: self.rows[i].address,
                 high,
-                answer: i,
+                answer: (i, s.end_row, s.end),
             });
         }
         Some(&self.rows[i])

@@ -452,6 +452,57 @@ fn line_advance(line: u64, inc: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    /// `find` (its hint stepping row to row) gives the row a plain search gives, probed
+    /// in address order, backwards and at random, on plain tables with gaps.
+    #[test]
+    fn hinted_find_is_search() {
+        use super::{Hint, LineRow, Lines, Sequence};
+        let mut seed = 7u64;
+        let mut rnd = move |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n.max(1)
+        };
+        for case in 0..300 {
+            let (mut seqs, mut rows) = (Vec::new(), Vec::new());
+            let mut addr = rnd(20);
+            for _ in 0..1 + rnd(4) {
+                let (first, start) = (rows.len(), addr);
+                for _ in 0..1 + rnd(6) {
+                    // (the row's index as its line)
+                    let line = rows.len() as u32;
+                    rows.push(LineRow {
+                        address: addr,
+                        file: 1,
+                        line,
+                        column: 0,
+                    });
+                    addr += 1 + rnd(5);
+                }
+                seqs.push(Sequence {
+                    start,
+                    end: addr,
+                    first_row: first,
+                    end_row: rows.len(),
+                });
+                addr += rnd(4); // a gap, or the next sequence right after
+            }
+            let lines = Lines {
+                seqs,
+                rows,
+                n_files: 0,
+                header: None,
+                plain: true,
+                hint: std::cell::Cell::new(Hint::empty((0, 0, 0))),
+            };
+            let top = addr + 3;
+            let probes = (0..top).chain((0..top).rev()).chain((0..60).map(|_| rnd(top)));
+            for p in probes.collect::<Vec<u64>>() {
+                let want = lines.search(p).map(|(_, i)| i as u32);
+                assert_eq!(lines.find(p).map(|r| r.line), want, "case {} probe {}", case, p);
+            }
+        }
+    }
+
     /// `for_each_row` gives gimli's rows, errors and files on random line programs.
     #[test]
     fn fast_rows_are_gimli_rows() {

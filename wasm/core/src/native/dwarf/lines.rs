@@ -103,7 +103,8 @@ impl<'s> Lines<'s> {
             Err(e) => (None, Some(e)),
         };
         let mut n_files = 1;
-        while header.as_deref().unwrap_or(program.header()).file(n_files).is_some() {
+        let files_from = header.as_deref().unwrap_or_else(|| program.header());
+        while files_from.file(n_files).is_some() {
             n_files += 1;
         }
         // Rows after the last end of sequence belong to no sequence.

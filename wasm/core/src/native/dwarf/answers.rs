@@ -102,20 +102,36 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
         if let Some(&f) = names.get(raw) {
             return f;
         }
-        let raw_s = String::from_utf8_lossy(raw);
+        let raw_s = super::lossy(raw);
         let f = self.fns.intern(self.w, &raw_s, lang);
         names.insert(raw.into(), f);
         f
     }
 
-    fn file(&mut self, lines: Option<&Lines>, files: &mut [Option<u32>], index: u64) -> u32 {
+    /// File `index` of the unit's line table, interned once per unit (`files`: by index).
+    fn file<'u>(
+        &mut self,
+        at: &AnsweringUnit<'_, 'u, '_>,
+        lines: Option<&Lines<'u>>,
+        files: &mut [Option<u32>],
+        index: u64,
+    ) -> u32 {
         let lines = match lines {
             Some(l) => l,
             None => return NONE,
         };
-        match lines.files.get(index as usize) {
-            Some(Some(path)) => *files[index as usize].get_or_insert_with(|| self.w.file(path)),
-            _ => NONE,
+        let i = index as usize;
+        match files.get(i) {
+            Some(Some(f)) => *f,
+            Some(None) => {
+                let f = match lines.path(at.dwarf, at.unit, i) {
+                    Some(path) => self.w.file(&path),
+                    None => NONE,
+                };
+                files[i] = Some(f);
+                f
+            }
+            None => NONE,
         }
     }
 
@@ -176,14 +192,14 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
         probe: u64,
         at: &mut AnsweringUnit<'_, 'u, '_>,
         cu: &mut UnitCode<'u>,
-        lines: Option<&Lines>,
+        lines: Option<&Lines<'u>>,
         files: &mut [Option<u32>],
     ) -> Result<Option<u32>> {
         // A function skipped for a defect answers as code outside any function.
         let func = cu.function_at(probe).filter(|&f| cu.funcs[f].error.is_none());
         let row = lines.and_then(|l| l.find(probe)).copied();
         let (file, line, column) = match row {
-            Some(r) => (self.file(lines, files, r.file), r.line, r.column),
+            Some(r) => (self.file(at, lines, files, r.file), r.line, r.column),
             None => (NONE, 0, 0),
         };
         let mut frames = std::mem::take(&mut self.frames);
@@ -204,7 +220,7 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
                     // The caller's location is the call site of the frame inlined into it.
                     let (cf, cl, cc) = (cu.dies[i].call_file, cu.dies[i].call_line, cu.dies[i].call_column);
                     let caller = frames.last_mut().unwrap();
-                    caller.file = if cf != 0 { self.file(lines, files, cf) } else { NONE };
+                    caller.file = if cf != 0 { self.file(at, lines, files, cf) } else { NONE };
                     caller.line = cl;
                     caller.column = cc;
                     let (function, sym_addr) = self.die(cu, i, at, probe)?;

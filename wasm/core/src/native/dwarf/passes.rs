@@ -197,11 +197,11 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             .0;
         unit_cache.abbrevs.used(units[u].abbrev, &mut abbrev_uses);
         let lines = match unit.line_program {
-            Some(_) => Some(Lines::parse(dwarf, &unit).0),
+            Some(_) => Some(Lines::parse(&unit).0),
             None => None,
         };
         let mut cu = UnitCode::collect(dwarf, &unit, units[u].offset, warn);
-        let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.files.len()).unwrap_or(0)];
+        let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.n_files()).unwrap_or(0)];
         let mut at = AnsweringUnit {
             dwarf,
             units: &units,
@@ -353,7 +353,10 @@ fn first_pass<'s, 'b>(
             }
         };
         // addr2line takes these only when the unit's line table parses with its files.
-        if !have_range && !sequences.is_empty() && Lines::parse(dwarf, &unit).1.is_none() {
+        if !have_range && !sequences.is_empty() && {
+            let (lines, error) = Lines::parse(&unit);
+            error.is_none() && lines.paths_readable(dwarf, &unit)
+        } {
             for (begin, end) in sequences {
                 unit_ranges.push(UnitRange { begin, end, unit: id });
             }
@@ -551,7 +554,7 @@ struct UnitAnswers<'i, 'w, 'y, 'a, 'c, 'u, 'b> {
     interner: &'i mut FrameInterner<'w, 'y, 'a>,
     at: &'i mut AnsweringUnit<'c, 'u, 'b>,
     cu: &'i mut UnitCode<'u>,
-    lines: Option<&'i Lines>,
+    lines: Option<&'i Lines<'u>>,
     files: &'i mut [Option<u32>],
 }
 

@@ -10,6 +10,9 @@
 //! answer past the output cap. Wherever this answers, the text is the parser's (the tests
 //! compare both on generated and real names).
 
+// One-character pieces are appended with push_str: String::push was not inlined here.
+#![allow(clippy::single_char_add_str)]
+
 use super::demangle::MAX_DEMANGLED;
 
 /// Scopes a name may have here (more go to the parser).

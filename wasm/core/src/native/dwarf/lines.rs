@@ -64,7 +64,7 @@ impl<'s> Lines<'s> {
             }
         };
         let mut first = 0;
-        let header = for_each_row::<true>(&program, |row| {
+        let header = for_each_row::<true>(program, |row| {
             if row.end_sequence {
                 if first < rows_out.len() {
                     seqs.push(Sequence {

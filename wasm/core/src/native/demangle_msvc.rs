@@ -1377,32 +1377,8 @@ impl<'a> Parser<'a> {
         if self.eat("$$T") {
             return Some("std::nullptr_t");
         }
-        Some(match self.pop()? {
-            b'X' => "void",
-            b'D' => "char",
-            b'C' => "signed char",
-            b'E' => "unsigned char",
-            b'F' => "short",
-            b'G' => "unsigned short",
-            b'H' => "int",
-            b'I' => "unsigned int",
-            b'J' => "long",
-            b'K' => "unsigned long",
-            b'M' => "float",
-            b'N' => "double",
-            b'O' => "long double",
-            b'_' => match self.pop()? {
-                b'N' => "bool",
-                b'J' => "__int64",
-                b'K' => "unsigned __int64",
-                b'W' => "wchar_t",
-                b'Q' => "char8_t",
-                b'S' => "char16_t",
-                b'U' => "char32_t",
-                _ => return None,
-            },
-            _ => return None,
-        })
+        let code = self.pop()?;
+        builtin_name(code, || self.pop())
     }
 
     fn class_type(&mut self) -> P<Ty> {
@@ -2088,4 +2064,37 @@ fn clone_kind(k: &TyKind) -> TyKind {
             thunk: s.thunk,
         })),
     }
+}
+
+/// The builtin type coded `code` (`_` and then `ext()` for the extended ones), as both the
+/// parser and the fast path (`demangle_msvc_fast`) name it; `std::nullptr_t` (`$$T`) is
+/// the parser's own.
+#[inline]
+pub(super) fn builtin_name(code: u8, ext: impl FnOnce() -> Option<u8>) -> Option<&'static str> {
+    Some(match code {
+        b'X' => "void",
+        b'D' => "char",
+        b'C' => "signed char",
+        b'E' => "unsigned char",
+        b'F' => "short",
+        b'G' => "unsigned short",
+        b'H' => "int",
+        b'I' => "unsigned int",
+        b'J' => "long",
+        b'K' => "unsigned long",
+        b'M' => "float",
+        b'N' => "double",
+        b'O' => "long double",
+        b'_' => match ext()? {
+            b'N' => "bool",
+            b'J' => "__int64",
+            b'K' => "unsigned __int64",
+            b'W' => "wchar_t",
+            b'Q' => "char8_t",
+            b'S' => "char16_t",
+            b'U' => "char32_t",
+            _ => return None,
+        },
+        _ => return None,
+    })
 }

@@ -257,32 +257,8 @@ impl<'a> Reader<'a> {
 
     /// A builtin type's name (not `std::nullptr_t`).
     fn builtin(&mut self) -> Option<&'static str> {
-        Some(match self.pop()? {
-            b'X' => "void",
-            b'D' => "char",
-            b'C' => "signed char",
-            b'E' => "unsigned char",
-            b'F' => "short",
-            b'G' => "unsigned short",
-            b'H' => "int",
-            b'I' => "unsigned int",
-            b'J' => "long",
-            b'K' => "unsigned long",
-            b'M' => "float",
-            b'N' => "double",
-            b'O' => "long double",
-            b'_' => match self.pop()? {
-                b'N' => "bool",
-                b'J' => "__int64",
-                b'K' => "unsigned __int64",
-                b'W' => "wchar_t",
-                b'Q' => "char8_t",
-                b'S' => "char16_t",
-                b'U' => "char32_t",
-                _ => return None,
-            },
-            _ => return None,
-        })
+        let code = self.pop()?;
+        super::demangle_msvc::builtin_name(code, || self.pop())
     }
 }
 

@@ -242,10 +242,15 @@ def test_exit_with_a_daemon_thread_inside_a_call(engine, tmp_path):
         f.write(b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\nFILE 0 /src/prog.c\n")
         for i in range(20000):
             f.write(b"FUNC %x 10 0 fn_%d\n%x 10 %d 0\n" % (0x1000 + 16 * i, i * 7919 % 100003, 0x1000 + 16 * i, i + 1))
+    # Every exit must be clean; at least one must meet a call in flight. On wasmer (which
+    # holds the GIL in a call) the exiting thread gets in only at a host import, ~6 exits
+    # in 10: exits go on, at most 12, until one has.
     in_flight = 0
-    for pause in ("0.01", "0.03", "0.05"):
+    for run, pause in enumerate(("0.01", "0.03", "0.05") * 4):
         r = run_child(EXIT_SCRIPT, engine, timeout=120, args=(str(sym), pause))
         assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
         assert "Fatal Python error" not in r.stderr, r.stderr[-3000:]
         in_flight += int(r.stdout.split()[-1])
+        if run >= 2 and in_flight:
+            break
     assert in_flight > 0  # the exit did meet a call in flight

@@ -127,19 +127,8 @@ impl Out {
 
     /// `v` in decimal, without the allocation of `to_string` (template arguments are
     /// numbers in most names).
-    fn digits(&mut self, mut v: u64) {
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        // (ASCII digits)
-        self.put(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    fn digits(&mut self, v: u64) {
+        self.put(decimal(v, &mut [0; 20]));
     }
 
     /// A space unless the text ends in a space, `*`, `&`, `(`... (after a word or `>`).
@@ -1537,27 +1526,7 @@ impl<'a> Parser<'a> {
 
     /// `<number>`: `0`-`9` for 1-10, else hex digits `A`-`P` ended by `@`; `?` negates.
     fn number(&mut self) -> P<(u64, bool)> {
-        let neg = self.eat("?");
-        let c = self.peek()?;
-        if c.is_ascii_digit() {
-            self.pos += 1;
-            return Some((u64::from(c - b'0') + 1, neg));
-        }
-        let mut v: u64 = 0;
-        let mut n = 0;
-        loop {
-            match self.pop()? {
-                b'@' => return Some((v, neg)),
-                c @ b'A'..=b'P' => {
-                    n += 1;
-                    if n > 16 {
-                        return None;
-                    }
-                    v = (v << 4) | u64::from(c - b'A');
-                }
-                _ => return None,
-            }
-        }
+        read_number(self.s, &mut self.pos)
     }
 
     fn signed(&mut self) -> P<i64> {
@@ -2097,4 +2066,50 @@ pub(super) fn builtin_name(code: u8, ext: impl FnOnce() -> Option<u8>) -> Option
         },
         _ => return None,
     })
+}
+
+/// `<number>` at `s[*pos..]`, `pos` moved past what it read: `0`-`9` for 1-10, else hex
+/// digits `A`-`P` ended by `@`; a leading `?` negates (the value and whether negated). The
+/// parser's and the fast path's (`demangle_msvc_fast`) numbers.
+pub(super) fn read_number(s: &[u8], pos: &mut usize) -> Option<(u64, bool)> {
+    let neg = s.get(*pos) == Some(&b'?');
+    *pos += usize::from(neg);
+    let first = *s.get(*pos)?;
+    if first.is_ascii_digit() {
+        *pos += 1;
+        return Some((u64::from(first - b'0') + 1, neg));
+    }
+    let mut v: u64 = 0;
+    let mut n = 0;
+    loop {
+        let c = *s.get(*pos)?;
+        *pos += 1;
+        match c {
+            b'@' => return Some((v, neg)),
+            b'A'..=b'P' => {
+                n += 1;
+                if n > 16 {
+                    return None;
+                }
+                v = (v << 4) | u64::from(c - b'A');
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `v` in decimal, written at the end of `buf` (no allocation: template arguments are
+/// numbers in most names).
+pub(super) fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // (ASCII digits)
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }

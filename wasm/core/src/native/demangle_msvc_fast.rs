@@ -214,44 +214,11 @@ impl<'a> Reader<'a> {
             out.push_str(self.builtin()?);
             return Some(());
         }
-        // `0`-`9` for 1-10, else hex digits `A`-`P` ended by `@`; `?` negates
-        let neg = self.eat(b'?');
-        let c = self.peek()?;
-        let v = if c.is_ascii_digit() {
-            self.pos += 1;
-            u64::from(c - b'0') + 1
-        } else {
-            let mut v = 0u64;
-            let mut n = 0;
-            loop {
-                match self.pop()? {
-                    b'@' => break v,
-                    c @ b'A'..=b'P' => {
-                        n += 1;
-                        if n > 16 {
-                            return None;
-                        }
-                        v = (v << 4) | u64::from(c - b'A');
-                    }
-                    _ => return None,
-                }
-            }
-        };
+        let (v, neg) = super::demangle_msvc::read_number(self.s, &mut self.pos)?;
         if neg && v != 0 {
             out.push_str("-");
         }
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let mut v = v;
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        out.push_str(std::str::from_utf8(&buf[i..]).ok()?);
+        out.push_str(super::demangle_msvc::decimal(v, &mut [0; 20]));
         Some(())
     }
 

@@ -219,10 +219,14 @@ from pysym import _host
 path = sys.argv[1]
 inside = threading.Event()
 
+def inside_a_call(fraction):
+    inside.set()
+    time.sleep(0.002)  # (lets the main thread run, and exit, while this call is in flight)
+
 def work():
     while True:
         try:
-            pysym.SymCache.from_object(path, progress=lambda fraction: inside.set())
+            pysym.SymCache.from_object(path, progress=inside_a_call)
         except pysym.PysymError:
             pass
 
@@ -243,8 +247,8 @@ def test_exit_with_a_daemon_thread_inside_a_call(engine, tmp_path):
         for i in range(20000):
             f.write(b"FUNC %x 10 0 fn_%d\n%x 10 %d 0\n" % (0x1000 + 16 * i, i * 7919 % 100003, 0x1000 + 16 * i, i + 1))
     # Every exit must be clean; at least one must meet a call in flight. On wasmer (which
-    # holds the GIL in a call) the exiting thread gets in only at a host import, ~6 exits
-    # in 10: exits go on, at most 12, until one has.
+    # holds the GIL in a call) the exiting thread gets in only at a host import: the
+    # progress import sleeps a little, and exits go on, at most 12, until one has.
     in_flight = 0
     for run, pause in enumerate(("0.01", "0.03", "0.05") * 4):
         r = run_child(EXIT_SCRIPT, engine, timeout=120, args=(str(sym), pause))

@@ -95,6 +95,24 @@ def test_lookup_many_answers_as_single_lookups_with_one_object_per_token(engine,
         assert all(a is b for a, b in zip(again, got[::-1]))
 
 
+def test_a_batch_mixing_cached_and_new_tokens(engine):
+    """A warm map makes only the tokens no batch made before: the cached ones come back as
+    the same objects, the new ones equal a fresh map's answers, in the positions' order."""
+    rnd = random.Random(7)
+    positions = [(line, col) for line in range(6) for col in (0, 1, 3, 4, 5, 9, 10, 12, 13)]
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as fresh:
+        want = {p: fresh.lookup(*p) for p in positions}
+    with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
+        seen = {}
+        for size in (3, 5, 9, len(positions)):
+            batch = rnd.sample(positions, size)
+            got = sm.lookup_many([p[0] for p in batch], [p[1] for p in batch])
+            assert got == [want[p] for p in batch]
+            for p, t in zip(batch, got):
+                assert seen.setdefault(p, t) is t
+        assert len({id(t) for t in seen.values() if t is not None}) >= 5
+
+
 def test_a_single_lookup_after_a_first_batch_gets_the_batch_token(engine):
     with pysym.SourceMap.from_bytes(json.dumps(MAP)) as sm:
         first = sm.lookup_many([0, 0, 3], [4, 9, 0])

@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import stat
+import struct
 import sys
 import weakref
 import zlib
@@ -67,6 +68,17 @@ class Frame(NamedTuple):
 def _frames(columns: Iterable[Iterable[Any]]) -> List[Frame]:
     """Frames from one iterable per field (in field order), made at C speed."""
     return list(map(tuple.__new__, itertools.repeat(Frame), zip(*columns)))
+
+
+# Top byte of a caller word -> inlined: 0xFF only in NONE (location ids are far below
+# 0xFF000000: the module's memory, 1 GB at most, holds a record per id).
+_INLINED = bytes([1] * 255 + [0])
+_TOP_BYTE = 3 if sys.byteorder == "little" else 0
+
+
+def _inlined(callers: "array.array[int]") -> List[bool]:
+    """Whether each caller word names a caller (is not NONE), made at C speed."""
+    return memoryview(callers.tobytes()[_TOP_BYTE::4].translate(_INLINED)).cast("?").tolist()
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
@@ -307,6 +319,10 @@ class SymCache(HandleOwner):
         # would be as large as the largest id read (millions in a large symcache), and a
         # warm process's first request would pay its page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
+        # Rows not in _row_of yet, as (ids, first row): entry i is row first + i. A batch
+        # whose ids were all new is answered by the module's places, not by _row_of, so
+        # the map (~100 ns an entry) is filled when a later batch needs it (_row_index).
+        self._unindexed: List[Tuple["array.array[int]", int]] = []
         self._cols = [array.array("I", [v]) for v in (_NONE, 0, 0, 0, 0, 0, 0, 0, _NONE, 0, 0)]
         # The names of each decoded result, appended in the module's order (its slots).
         self._names: List[Optional[str]] = [None]
@@ -588,22 +604,31 @@ class SymCache(HandleOwner):
     # no object per frame) in one row of _cols; frames, JSON and columns are made from
     # rows without the module, so results read after close() still answer.
 
+    def _row_index(self) -> Dict[int, int]:
+        """_row_of, with every row decoded so far in it."""
+        if self._unindexed:
+            with self._rt.lock:  # (rows are published to it whole)
+                for ids, first in self._unindexed:
+                    self._row_of.update(zip(ids, range(first, first + len(ids))))
+                self._unindexed.clear()
+        return self._row_of
+
     def _rows(self, ids: "array.array[int]") -> Sequence[int]:
         """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
         try:
-            return list(map(self._row_of.__getitem__, ids))
+            return list(map(self._row_index().__getitem__, ids))
         except KeyError:  # a location not decoded yet
             rows = self._need(ids)
             if rows is not None:
                 return rows
-        return list(map(self._row_of.__getitem__, ids))
+        return list(map(self._row_index().__getitem__, ids))
 
     def _need(self, ids: "array.array[int]") -> Optional[Sequence[int]]:
         """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows of
         ``ids`` when the answer tells them (see _decode_locations), else None."""
         rt = self._rt
         with rt.lock:
-            row_of = self._row_of
+            row_of = self._row_index()
             # Repeats are fine (the module answers each location once), up to a bound on
             # the module's input area: past it, each id is sent once.
             if len(row_of) == 1 and len(ids) <= _SEND_REPEATS:  # nothing decoded yet: every id is new
@@ -629,15 +654,15 @@ class SymCache(HandleOwner):
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
         names = self._names
+        row_of = self._row_index()
         rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), len(names), rt.out_slot))
         # Decoded from a view of the module's memory (the result is copied once, into the
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        names.extend(_split_names(bytes(found.names)))  # the slots the records name
+        names.extend(_split_names(found.names))  # the slots the records name
         columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
                    found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
-        row_of = self._row_of
         first = len(self._cols[0])
         base = self._chain_count
         if base:  # spans are into this result's chains, appended after the earlier ones'
@@ -662,20 +687,29 @@ class SymCache(HandleOwner):
             else:
                 rows = [p + first - 1 if p else 0 for p in places]
         # Callers come first in the result (smaller ids), so a caller's row always
-        # precedes its callee's: JSON is made in row order. Rows are published (row_of)
-        # after their columns and chains are complete.
-        for col, values in zip(self._cols, columns):
-            col.extend(values)
+        # precedes its callee's: JSON is made in row order. Rows are published (to the
+        # id -> row map, _unindexed) after their columns and chains are complete.
+        if first == 1:
+            # the first rows: the decoded columns become the store (row 0 put in front
+            # moves them in place), not copied into fresh memory again
+            for col, values in zip(self._cols, columns):
+                values.insert(0, col[0])
+            self._cols = columns
+        else:
+            for col, values in zip(self._cols, columns):
+                col.extend(values)
         self._unflat.append(chains)
         self._chain_count += len(found.chains)
-        row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
+        self._unindexed.append((columns[0], first))
         return rows
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
-        return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
+        return list(map(self._row_index().__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
     def _numbers_of(self, values: "array.array[int]") -> Iterable[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
+        if not values.tobytes().strip(b"\0"):  # all unknown (PDB columns): no pass per value
+            return itertools.repeat(None, len(values))
         numbers = self._numbers
         if 4 * len(values) > _SHARED_NUMBERS:
             # A batch this large fills the whole table at once, without a pass for its
@@ -711,7 +745,7 @@ class SymCache(HandleOwner):
                     self._numbers_of(line),
                     self._numbers_of(col),
                     [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-                    map(_NONE.__ne__, caller),
+                    _inlined(caller),
                 ), collect)
                 row_frames.extend(made)
                 for first, entries in self._unflat:
@@ -769,23 +803,23 @@ class SymCache(HandleOwner):
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
 
 
-def _split_names(data: bytes) -> Sequence[Optional[str]]:
+def _split_names(data: "Union[bytes, memoryview]") -> Sequence[Optional[str]]:
     """The strings of a locations_at string table, whose strings are each followed by a
     NUL: split at the NULs when there are as many as entries and no entry is null (then
-    no string holds a NUL), else entry by entry."""
-    table = StringTable(data)
-    count = len(table)
+    no string holds a NUL), else entry by entry. ``data`` may be a view of the module's
+    memory: the text is decoded from it, not copied first."""
+    count = struct.unpack_from("<I", data, 0)[0] if len(data) >= 4 else 0
     base = 4 + 8 * count
     # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
     # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
-    if data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+    if len(data) >= base and bytes(data[4:base]).find(b"\xff\xff\xff\xff") < 0:
         # as many NULs as entries: count + 1 pieces, the last one empty (the split is
         # the count: no pass of its own over the text)
-        pieces = str(memoryview(data)[base:], "utf-8").split("\0")
+        pieces = str(data[base:], "utf-8").split("\0")
         if len(pieces) == count + 1:
             del pieces[-1]
             return pieces
-    return table.to_list()
+    return StringTable(bytes(data)).to_list()
 
 
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -835,8 +869,10 @@ class LookupResults(Sequence[List[Frame]]):
         rows = cache._rows(self._ids)
         starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
         # one list slice per address: its chain's span of the frames of every chain
+        # (operator.getitem: an array's bound __getitem__ is slower to call)
+        get = operator.getitem
         return map(cache._chains_upto().__getitem__,
-                   map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
+                   map(slice, map(get, itertools.repeat(starts), rows), map(get, itertools.repeat(ends), rows)))
 
     def _location_rows(self) -> Tuple[Sequence[int], Callable[[int], List[Frame]]]:
         """Each address's location row (0: nothing covers it) and a function giving a

@@ -76,9 +76,14 @@ _INLINED = bytes([1] * 255 + [0])
 _TOP_BYTE = 3 if sys.byteorder == "little" else 0
 
 
+def _all_zero(values: "array.array[int]") -> bool:
+    """Whether every value is 0, at C speed (``any`` makes an int object per value)."""
+    return not values.tobytes().strip(b"\0")
+
+
 def _inlined(callers: "array.array[int]") -> List[bool]:
     """Whether each caller word names a caller (is not NONE), made at C speed."""
-    return memoryview(callers.tobytes()[_TOP_BYTE::4].translate(_INLINED)).cast("?").tolist()
+    return memoryview(callers.tobytes()[_TOP_BYTE::4].translate(_INLINED)).cast("?").tolist()  # type: ignore[return-value]
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
@@ -319,7 +324,7 @@ class SymCache(HandleOwner):
         # would be as large as the largest id read (millions in a large symcache), and a
         # warm process's first request would pay its page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
-        # Rows not in _row_of yet, as (ids, first row): entry i is row first + i. A batch
+        # Rows not in _row_of yet, as (ids, row of ids[0]): entry i is row first + i. A batch
         # whose ids were all new is answered by the module's places, not by _row_of, so
         # the map (~100 ns an entry) is filled when a later batch needs it (_row_index).
         self._unindexed: List[Tuple["array.array[int]", int]] = []
@@ -660,7 +665,12 @@ class SymCache(HandleOwner):
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        names.extend(_split_names(found.names))  # the slots the records name
+        if len(names) == 1:  # the first names: the list made is kept, not copied
+            pieces = _split_names(found.names)
+            pieces.insert(0, None)  # (moved in place)
+            self._names = names = pieces
+        else:
+            names.extend(_split_names(found.names))  # the slots the records name
         columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
                    found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
         first = len(self._cols[0])
@@ -691,16 +701,19 @@ class SymCache(HandleOwner):
         # id -> row map, _unindexed) after their columns and chains are complete.
         if first == 1:
             # the first rows: the decoded columns become the store (row 0 put in front
-            # moves them in place), not copied into fresh memory again
+            # moves them in place), not copied into fresh memory again; so _cols is read
+            # after _rows, never kept from before
             for col, values in zip(self._cols, columns):
                 values.insert(0, col[0])
             self._cols = columns
+            indexed = (columns[0], 0)  # (rows from 0: row 0 is in front now)
         else:
             for col, values in zip(self._cols, columns):
                 col.extend(values)
+            indexed = (columns[0], first)
         self._unflat.append(chains)
         self._chain_count += len(found.chains)
-        self._unindexed.append((columns[0], first))
+        self._unindexed.append(indexed)
         return rows
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
@@ -708,7 +721,7 @@ class SymCache(HandleOwner):
 
     def _numbers_of(self, values: "array.array[int]") -> Iterable[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
-        if not values.tobytes().strip(b"\0"):  # all unknown (PDB columns): no pass per value
+        if _all_zero(values):  # all unknown (PDB columns): no pass per value
             return itertools.repeat(None, len(values))
         numbers = self._numbers
         if 4 * len(values) > _SHARED_NUMBERS:
@@ -744,7 +757,7 @@ class SymCache(HandleOwner):
                     map(s, file),
                     self._numbers_of(line),
                     self._numbers_of(col),
-                    [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
+                    lo if _all_zero(hi) else [a | (b << 32) for a, b in zip(lo, hi)],
                     _inlined(caller),
                 ), collect)
                 row_frames.extend(made)
@@ -803,7 +816,7 @@ class SymCache(HandleOwner):
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
 
 
-def _split_names(data: "Union[bytes, memoryview]") -> Sequence[Optional[str]]:
+def _split_names(data: "Union[bytes, memoryview]") -> List[Optional[str]]:
     """The strings of a locations_at string table, whose strings are each followed by a
     NUL: split at the NULs when there are as many as entries and no entry is null (then
     no string holds a NUL), else entry by entry. ``data`` may be a view of the module's
@@ -818,7 +831,7 @@ def _split_names(data: "Union[bytes, memoryview]") -> Sequence[Optional[str]]:
         pieces = str(data[base:], "utf-8").split("\0")
         if len(pieces) == count + 1:
             del pieces[-1]
-            return pieces
+            return pieces  # type: ignore[return-value]
     return StringTable(bytes(data)).to_list()
 
 
@@ -890,7 +903,8 @@ class LookupResults(Sequence[List[Frame]]):
 
     def _column(self, i: int) -> List[Any]:
         cache = self._cache
-        values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))
+        rows = cache._rows(self._ids)  # (first: the first decode replaces the columns)
+        values = list(map(operator.getitem, itertools.repeat(cache._cols[i]), rows))
         if i == 4:  # lines: 0 is unknown
             return list(map({0: None}.get, values, values))
         return list(map(cache._names.__getitem__, values))

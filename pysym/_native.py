@@ -39,6 +39,8 @@ _CHAIN_START, _CHAIN_END = _wire.LOCATION_CHAIN_START, _wire.LOCATION_CHAIN_END
 _SWEEP = 1 << 11  # frames made between two young-generation passes (_frames_swept)
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+# A batch's rows, and its spans in _flat (starts, ends), as the module placed them.
+_Placed = Tuple[Sequence[int], Tuple[Sequence[int], Sequence[int]]]
 
 
 class Frame(NamedTuple):
@@ -623,14 +625,28 @@ class SymCache(HandleOwner):
         try:
             return list(map(self._row_index().__getitem__, ids))
         except KeyError:  # a location not decoded yet
-            rows = self._need(ids)
-            if rows is not None:
-                return rows
+            placed = self._need(ids)
+            if placed is not None:
+                return placed[0]
         return list(map(self._row_index().__getitem__, ids))
 
-    def _need(self, ids: "array.array[int]") -> Optional[Sequence[int]]:
-        """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows of
-        ``ids`` when the answer tells them (see _decode_locations), else None."""
+    def _spans(self, ids: "array.array[int]") -> Tuple[Iterable[int], Iterable[int]]:
+        """Where the frames of each of ``ids`` are in _flat (_chains_upto): their chain
+        starts and ends, decoding the locations not decoded yet; from the module's answer
+        when it gives them (no look-up of a span per id)."""
+        try:
+            rows = list(map(self._row_index().__getitem__, ids))
+        except KeyError:
+            placed = self._need(ids)
+            if placed is not None:
+                return placed[1]
+            rows = list(map(self._row_index().__getitem__, ids))
+        get, cols = operator.getitem, self._cols  # (an array's bound __getitem__ is slower)
+        return map(get, itertools.repeat(cols[_CHAIN_START]), rows), map(get, itertools.repeat(cols[_CHAIN_END]), rows)
+
+    def _need(self, ids: "array.array[int]") -> Optional[_Placed]:
+        """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows and
+        spans of ``ids`` when the answer tells them (see _decode_locations), else None."""
         rt = self._rt
         with rt.lock:
             row_of = self._row_index()
@@ -651,10 +667,11 @@ class SymCache(HandleOwner):
         return None
 
     def _decode_locations(self, rt: Runtime, h: int, ids: "array.array[int]",
-                          placed: bool) -> Optional[Sequence[int]]:
+                          placed: bool) -> Optional[_Placed]:
         """Asks the module for locations (and their callers) and appends their rows; with
         ``placed`` (every id new or NONE), the rows of ``ids`` when the module's places give
-        them (no caller decoded before: the records are the rows from the first new one)."""
+        them (no caller decoded before: the records are the rows from the first new one),
+        and their spans in _flat."""
         if sys.byteorder == "big":
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
@@ -680,6 +697,7 @@ class SymCache(HandleOwner):
                 columns[i] = array.array("I", map(base.__add__, columns[i]))
         chains = (first, found.chains)  # positions; the records are rows first, first + 1, ...
         rows: Optional[Sequence[int]] = None
+        spans: Tuple[Sequence[int], Sequence[int]] = (found.place_starts, found.place_ends)
         # (nothing decoded yet: no caller can have a row)
         if len(row_of) > 1 and not row_of.keys().isdisjoint(columns[0]):
             # callers decoded by an earlier batch keep their rows
@@ -696,6 +714,8 @@ class SymCache(HandleOwner):
                 rows = places
             else:
                 rows = [p + first - 1 if p else 0 for p in places]
+            if base:  # (NONE's empty span moves too: still empty)
+                spans = (array.array("I", map(base.__add__, spans[0])), array.array("I", map(base.__add__, spans[1])))
         # Callers come first in the result (smaller ids), so a caller's row always
         # precedes its callee's: JSON is made in row order. Rows are published (to the
         # id -> row map, _unindexed) after their columns and chains are complete.
@@ -714,7 +734,7 @@ class SymCache(HandleOwner):
         self._unflat.append(chains)
         self._chain_count += len(found.chains)
         self._unindexed.append(indexed)
-        return rows
+        return None if rows is None else (rows, spans)
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
         return list(map(self._row_index().__getitem__, self._cols[8][start:end]))  # NONE: row 0
@@ -879,13 +899,9 @@ class LookupResults(Sequence[List[Frame]]):
 
     def __iter__(self) -> Iterator[List[Frame]]:
         cache = self._cache
-        rows = cache._rows(self._ids)
-        starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
+        starts, ends = cache._spans(self._ids)
         # one list slice per address: its chain's span of the frames of every chain
-        # (operator.getitem: an array's bound __getitem__ is slower to call)
-        get = operator.getitem
-        return map(cache._chains_upto().__getitem__,
-                   map(slice, map(get, itertools.repeat(starts), rows), map(get, itertools.repeat(ends), rows)))
+        return map(cache._chains_upto().__getitem__, map(slice, starts, ends))
 
     def _location_rows(self) -> Tuple[Sequence[int], Callable[[int], List[Frame]]]:
         """Each address's location row (0: nothing covers it) and a function giving a

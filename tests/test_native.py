@@ -586,6 +586,8 @@ def test_lookup_results_of_new_batches_placed_by_the_module(programs_dir: str) -
     assert b.functions == [one.lookup(x)[0].function if x != 2**64 - 1 else None for x in second]
     c = cache.lookup_many(held + [first[0]])  # one id decoded before: not placed
     assert list(c) == [one.lookup(x) for x in held + [first[0]]] and placed == [True, True, False]
+    # read again: the spans looked up by row, not given by the module
+    assert list(a) == [one.lookup(x) for x in first] and list(b) == [one.lookup(x) for x in second]
 
 
 def test_names_split_at_nuls_only_when_that_is_exact() -> None:

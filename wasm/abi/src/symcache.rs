@@ -363,9 +363,10 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     publish_result(out)
 }
 
-/// As `locations`, NONE ids allowed: the places of the asked ids, then the locations as
-/// columns (a host appends each to its own, without splitting records), their names as
-/// slots `name_base + i` of the string table that ends the result (0: none).
+/// As `locations`, NONE ids allowed: the places of the asked ids and their chains' spans,
+/// then the locations as columns (a host appends each to its own, without splitting
+/// records), their names as slots `name_base + i` of the string table that ends the
+/// result (0: none).
 pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
@@ -414,18 +415,28 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
         name_base + if dense { by_id[s as usize] } else { by_id_sparse[&s] } - 1
     };
     let n = wanted.len();
-    let head = 4 * (places.len() + 1 + n * LOCATION_COLUMNS + 1 + chains.len());
+    let head = 4 * (3 * places.len() + 1 + n * LOCATION_COLUMNS + 1 + chains.len());
     // (a demangled name is seldom twice its raw one; past the estimate the buffer grows)
     let text: usize = names.iter().map(|&s| 2 * c.stored_name_len(s) + 16).sum();
     let st = state();
     st.result.clear();
     st.result.reserve(head + 4 + 8 * names.len() + text);
     push_u32s(&mut st.result, &places);
+    // Each asked id's span too: a host slices an address's frames without a look-up of
+    // its record's span per address.
+    let span_of = |p: u32| if p == 0 { (0, 0) } else { spans[p as usize - 1] };
+    for v in places
+        .iter()
+        .map(|&p| span_of(p).0)
+        .chain(places.iter().map(|&p| span_of(p).1))
+    {
+        push_u32(&mut st.result, v);
+    }
     push_u32(&mut st.result, n as u32);
     let at = st.result.len();
     st.result.resize(at + 4 * n * LOCATION_COLUMNS, 0);
     let columns = &mut st.result[at..];
-    for (i, ((loc, l), (start, end))) in wanted.iter().zip(spans).enumerate() {
+    for (i, ((loc, l), &(start, end))) in wanted.iter().zip(&spans).enumerate() {
         let names = [name_slot(l.function), name_slot(l.raw_function), name_slot(l.file)];
         for (k, v) in record_words(*loc, l, names, (start, end)).into_iter().enumerate() {
             let w = 4 * (k * n + i);

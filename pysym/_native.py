@@ -78,14 +78,16 @@ _INLINED = bytes([1] * 255 + [0])
 _TOP_BYTE = 3 if sys.byteorder == "little" else 0
 
 
-def _all_zero(values: "array.array[int]") -> bool:
+def _all_zero(values: "Union[array.array[int], memoryview]") -> bool:
     """Whether every value is 0, at C speed (``any`` makes an int object per value)."""
     return not values.tobytes().strip(b"\0")
 
 
-def _inlined(callers: "array.array[int]") -> List[bool]:
-    """Whether each caller word names a caller (is not NONE), made at C speed."""
-    return memoryview(callers.tobytes()[_TOP_BYTE::4].translate(_INLINED)).cast("?").tolist()  # type: ignore[return-value]
+def _inlined(callers: memoryview) -> List[bool]:
+    """Whether each caller word names a caller (is not NONE), made at C speed (only the
+    top bytes copied)."""
+    top = callers.cast("B")[_TOP_BYTE::4].tobytes()
+    return memoryview(top.translate(_INLINED)).cast("?").tolist()  # type: ignore[return-value]
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
@@ -769,16 +771,26 @@ class SymCache(HandleOwner):
             collect = gc.isenabled()
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(row_frames), len(self._cols[0])
-                fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
+                cols = self._cols
+
+                def new_rows(c: "array.array[int]") -> Iterable[int]:
+                    # iterated in place while few rows precede them (a cold batch's: 1),
+                    # not copied into fresh memory
+                    return itertools.islice(c, start, end) if 4 * start <= end - start else c[start:end]
+
+                def unknown(c: "array.array[int]") -> bool:
+                    return _all_zero(memoryview(c)[start:end])  # (the view goes at once)
+
                 s = self._names.__getitem__
                 made = _frames_swept((
-                    map(s, fn),
-                    map(s, rawfn),
-                    map(s, file),
-                    self._numbers_of(line),
-                    self._numbers_of(col),
-                    lo if _all_zero(hi) else [a | (b << 32) for a, b in zip(lo, hi)],
-                    _inlined(caller),
+                    map(s, new_rows(cols[1])),
+                    map(s, new_rows(cols[2])),
+                    map(s, new_rows(cols[3])),
+                    self._numbers_of(cols[4][start:end]),
+                    itertools.repeat(None, end - start) if unknown(cols[5]) else self._numbers_of(cols[5][start:end]),
+                    new_rows(cols[6]) if unknown(cols[7]) else [
+                        a | (b << 32) for a, b in zip(cols[6][start:end], cols[7][start:end])],
+                    _inlined(memoryview(cols[8])[start:end]),
                 ), collect)
                 row_frames.extend(made)
                 for first, entries in self._unflat:

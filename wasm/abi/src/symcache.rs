@@ -416,8 +416,10 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
     };
     let n = wanted.len();
     let head = 4 * (3 * places.len() + 1 + n * LOCATION_COLUMNS + 1 + chains.len());
-    // (a demangled name is seldom twice its raw one; past the estimate the buffer grows)
+    // (a demangled name is seldom twice its raw one; past the estimate the buffer grows;
+    // lengths a damaged symcache claims are bounded by its size)
     let text: usize = names.iter().map(|&s| 2 * c.stored_name_len(s) + 16).sum();
+    let text = text.min(c.as_bytes().len());
     let st = state();
     st.result.clear();
     st.result.reserve(head + 4 + 8 * names.len() + text);

@@ -390,7 +390,11 @@ impl<'data> SymCache<'data> {
                 None => return 0,
             }
         };
-        self.string(s).map_or(0, str::len)
+        // (the entry's length: no look at the text, which `string` would check)
+        if s == NONE || s as usize >= self.string_count() {
+            return 0;
+        }
+        rd32(self.strings, s as usize * 8 + 4) as usize
     }
 
     /// Number of locations.

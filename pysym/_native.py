@@ -684,12 +684,9 @@ class SymCache(HandleOwner):
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        if len(names) == 1:  # the first names: the list made is kept, not copied
-            pieces = _split_names(found.names)
-            pieces.insert(0, None)  # (moved in place)
-            self._names = names = pieces
-        else:
-            names.extend(_split_names(found.names))  # the slots the records name
+        # (extended, not replaced by the list of the first names: a young list of 100,000s
+        # of names would cost the collector's next young-generation pass a visit of each)
+        names.extend(_split_names(found.names))  # the slots the records name
         columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
                    found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
         first = len(self._cols[0])

@@ -3,7 +3,7 @@
 // Decoders of the module's result buffers are in browser/wire.js (generated too).
 
 /** The ABI version this host speaks; a module reporting another one is refused. */
-export const ABI_VERSION = 17;
+export const ABI_VERSION = 18;
 
 /** An absent u32 field (no source, no name, null string). */
 export const NONE = 0xffffffff;

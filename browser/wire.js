@@ -289,11 +289,15 @@ export function decodeLocations(bytes) {
   return { n, records, k, chains, m, nameIds, strings };
 }
 
-/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location records as columns (names as slots), the chains, then the names of the slots in order: {places, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names}. */
+/** Pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE) and its chain's span in the chains (0, 0 for NONE), the location records as columns (names as slots), the chains, then the names of the slots in order: {places, placeStarts, placeEnds, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names}. */
 export function decodeLocationsAt(bytes, count) {
   let at = 0;
   const places = u32s(bytes, at, count);
   at += 4 * places.length;
+  const placeStarts = u32s(bytes, at, count);
+  at += 4 * placeStarts.length;
+  const placeEnds = u32s(bytes, at, count);
+  at += 4 * placeEnds.length;
   const n = word(bytes, at);
   at += 4;
   const locations = u32s(bytes, at, n);
@@ -323,7 +327,7 @@ export function decodeLocationsAt(bytes, count) {
   const chains = u32s(bytes, at, k);
   at += 4 * chains.length;
   const names = bytes.subarray(at);
-  return { places, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names };
+  return { places, placeStarts, placeEnds, n, locations, functions, rawFunctions, files, lines, columns, symAddrsLo, symAddrsHi, callers, chainStarts, chainEnds, k, chains, names };
 }
 
 /** Pysym_sourcemap_function_names, pysym_smcache_function_names: a record per position, then the names' UTF-8 bytes: {records, text}. */

@@ -6,7 +6,7 @@ Decoders of the module's result buffers are in ``pysym._wire`` (generated too).
 
 from typing import Dict, Tuple
 
-ABI_VERSION = 17
+ABI_VERSION = 18
 
 #: an absent u32 field (no source, no name, null string)
 NONE = 0xFFFFFFFF

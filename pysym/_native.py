@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import stat
+import struct
 import sys
 import weakref
 import zlib
@@ -38,6 +39,8 @@ _CHAIN_START, _CHAIN_END = _wire.LOCATION_CHAIN_START, _wire.LOCATION_CHAIN_END
 _SWEEP = 1 << 11  # frames made between two young-generation passes (_frames_swept)
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+# A batch's rows, and its spans in _flat (starts, ends), as the module placed them.
+_Placed = Tuple[Sequence[int], Tuple[Sequence[int], Sequence[int]]]
 
 
 class Frame(NamedTuple):
@@ -67,6 +70,24 @@ class Frame(NamedTuple):
 def _frames(columns: Iterable[Iterable[Any]]) -> List[Frame]:
     """Frames from one iterable per field (in field order), made at C speed."""
     return list(map(tuple.__new__, itertools.repeat(Frame), zip(*columns)))
+
+
+# Top byte of a caller word -> inlined: 0xFF only in NONE (location ids are far below
+# 0xFF000000: the module's memory, 1 GB at most, holds a record per id).
+_INLINED = bytes([1] * 255 + [0])
+_TOP_BYTE = 3 if sys.byteorder == "little" else 0
+
+
+def _all_zero(values: "Union[array.array[int], memoryview]") -> bool:
+    """Whether every value is 0, at C speed (``any`` makes an int object per value)."""
+    return not values.tobytes().strip(b"\0")
+
+
+def _inlined(callers: memoryview) -> List[bool]:
+    """Whether each caller word names a caller (is not NONE), made at C speed (only the
+    top bytes copied)."""
+    top = callers.cast("B")[_TOP_BYTE::4].tobytes()
+    return memoryview(top.translate(_INLINED)).cast("?").tolist()  # type: ignore[return-value]
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
@@ -307,6 +328,10 @@ class SymCache(HandleOwner):
         # would be as large as the largest id read (millions in a large symcache), and a
         # warm process's first request would pay its page faults.
         self._row_of: Dict[int, int] = {_NONE: 0}
+        # Rows not in _row_of yet, as (ids, row of ids[0]): entry i is row first + i. A batch
+        # whose ids were all new is answered by the module's places, not by _row_of, so
+        # the map (~100 ns an entry) is filled when a later batch needs it (_row_index).
+        self._unindexed: List[Tuple["array.array[int]", int]] = []
         self._cols = [array.array("I", [v]) for v in (_NONE, 0, 0, 0, 0, 0, 0, 0, _NONE, 0, 0)]
         # The names of each decoded result, appended in the module's order (its slots).
         self._names: List[Optional[str]] = [None]
@@ -588,22 +613,45 @@ class SymCache(HandleOwner):
     # no object per frame) in one row of _cols; frames, JSON and columns are made from
     # rows without the module, so results read after close() still answer.
 
+    def _row_index(self) -> Dict[int, int]:
+        """_row_of, with every row decoded so far in it."""
+        if self._unindexed:
+            with self._rt.lock:  # (rows are published to it whole)
+                for ids, first in self._unindexed:
+                    self._row_of.update(zip(ids, range(first, first + len(ids))))
+                self._unindexed.clear()
+        return self._row_of
+
     def _rows(self, ids: "array.array[int]") -> Sequence[int]:
         """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
         try:
-            return list(map(self._row_of.__getitem__, ids))
+            return list(map(self._row_index().__getitem__, ids))
         except KeyError:  # a location not decoded yet
-            rows = self._need(ids)
-            if rows is not None:
-                return rows
-        return list(map(self._row_of.__getitem__, ids))
+            placed = self._need(ids)
+            if placed is not None:
+                return placed[0]
+        return list(map(self._row_index().__getitem__, ids))
 
-    def _need(self, ids: "array.array[int]") -> Optional[Sequence[int]]:
-        """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows of
-        ``ids`` when the answer tells them (see _decode_locations), else None."""
+    def _spans(self, ids: "array.array[int]") -> Tuple[Iterable[int], Iterable[int]]:
+        """Where the frames of each of ``ids`` are in _flat (_chains_upto): their chain
+        starts and ends, decoding the locations not decoded yet; from the module's answer
+        when it gives them (no look-up of a span per id)."""
+        try:
+            rows = list(map(self._row_index().__getitem__, ids))
+        except KeyError:
+            placed = self._need(ids)
+            if placed is not None:
+                return placed[1]
+            rows = list(map(self._row_index().__getitem__, ids))
+        get, cols = operator.getitem, self._cols  # (an array's bound __getitem__ is slower)
+        return map(get, itertools.repeat(cols[_CHAIN_START]), rows), map(get, itertools.repeat(cols[_CHAIN_END]), rows)
+
+    def _need(self, ids: "array.array[int]") -> Optional[_Placed]:
+        """Decodes the locations of ``ids`` not decoded yet, and their callers; the rows and
+        spans of ``ids`` when the answer tells them (see _decode_locations), else None."""
         rt = self._rt
         with rt.lock:
-            row_of = self._row_of
+            row_of = self._row_index()
             # Repeats are fine (the module answers each location once), up to a bound on
             # the module's input area: past it, each id is sent once.
             if len(row_of) == 1 and len(ids) <= _SEND_REPEATS:  # nothing decoded yet: every id is new
@@ -621,23 +669,26 @@ class SymCache(HandleOwner):
         return None
 
     def _decode_locations(self, rt: Runtime, h: int, ids: "array.array[int]",
-                          placed: bool) -> Optional[Sequence[int]]:
+                          placed: bool) -> Optional[_Placed]:
         """Asks the module for locations (and their callers) and appends their rows; with
         ``placed`` (every id new or NONE), the rows of ``ids`` when the module's places give
-        them (no caller decoded before: the records are the rows from the first new one)."""
+        them (no caller decoded before: the records are the rows from the first new one),
+        and their spans in _flat."""
         if sys.byteorder == "big":
             ids.byteswap()
         ptr = rt.input_buffer(ids.tobytes())
         names = self._names
+        row_of = self._row_index()
         rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), len(names), rt.out_slot))
         # Decoded from a view of the module's memory (the result is copied once, into the
         # arrays): a view slices and unpacks as bytes do.
         view: Any = rt.result_view()
         found = _wire.decode_locations_at(view, len(ids))
-        names.extend(_split_names(bytes(found.names)))  # the slots the records name
+        # (extended, not replaced by the list of the first names: a young list of 100,000s
+        # of names would cost the collector's next young-generation pass a visit of each)
+        names.extend(_split_names(found.names))  # the slots the records name
         columns = [found.locations, found.functions, found.raw_functions, found.files, found.lines, found.columns,
                    found.sym_addrs_lo, found.sym_addrs_hi, found.callers, found.chain_starts, found.chain_ends]
-        row_of = self._row_of
         first = len(self._cols[0])
         base = self._chain_count
         if base:  # spans are into this result's chains, appended after the earlier ones'
@@ -645,6 +696,7 @@ class SymCache(HandleOwner):
                 columns[i] = array.array("I", map(base.__add__, columns[i]))
         chains = (first, found.chains)  # positions; the records are rows first, first + 1, ...
         rows: Optional[Sequence[int]] = None
+        spans: Tuple[Sequence[int], Sequence[int]] = (found.place_starts, found.place_ends)
         # (nothing decoded yet: no caller can have a row)
         if len(row_of) > 1 and not row_of.keys().isdisjoint(columns[0]):
             # callers decoded by an earlier batch keep their rows
@@ -661,21 +713,35 @@ class SymCache(HandleOwner):
                 rows = places
             else:
                 rows = [p + first - 1 if p else 0 for p in places]
+            if base:  # (NONE's empty span moves too: still empty)
+                spans = (array.array("I", map(base.__add__, spans[0])), array.array("I", map(base.__add__, spans[1])))
         # Callers come first in the result (smaller ids), so a caller's row always
-        # precedes its callee's: JSON is made in row order. Rows are published (row_of)
-        # after their columns and chains are complete.
-        for col, values in zip(self._cols, columns):
-            col.extend(values)
+        # precedes its callee's: JSON is made in row order. Rows are published (to the
+        # id -> row map, _unindexed) after their columns and chains are complete.
+        if first == 1:
+            # the first rows: the decoded columns become the store (row 0 put in front
+            # moves them in place), not copied into fresh memory again; so _cols is read
+            # after _rows, never kept from before
+            for col, values in zip(self._cols, columns):
+                values.insert(0, col[0])
+            self._cols = columns
+            indexed = (columns[0], 0)  # (rows from 0: row 0 is in front now)
+        else:
+            for col, values in zip(self._cols, columns):
+                col.extend(values)
+            indexed = (columns[0], first)
         self._unflat.append(chains)
         self._chain_count += len(found.chains)
-        row_of.update(zip(columns[0], range(first, first + len(columns[0]))))
-        return rows
+        self._unindexed.append(indexed)
+        return None if rows is None else (rows, spans)
 
     def _caller_rows(self, start: int, end: int) -> List[int]:
-        return list(map(self._row_of.__getitem__, self._cols[8][start:end]))  # NONE: row 0
+        return list(map(self._row_index().__getitem__, self._cols[8][start:end]))  # NONE: row 0
 
     def _numbers_of(self, values: "array.array[int]") -> Iterable[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
+        if _all_zero(values):  # all unknown (PDB columns): no pass per value
+            return itertools.repeat(None, len(values))
         numbers = self._numbers
         if 4 * len(values) > _SHARED_NUMBERS:
             # A batch this large fills the whole table at once, without a pass for its
@@ -702,16 +768,26 @@ class SymCache(HandleOwner):
             collect = gc.isenabled()
             with self._rt.lock, _collector_paused():  # rows are appended once, in order
                 start, end = len(row_frames), len(self._cols[0])
-                fn, rawfn, file, line, col, lo, hi, caller = (c[start:end] for c in self._cols[1:9])
+                cols = self._cols
+
+                def new_rows(c: "array.array[int]") -> Iterable[int]:
+                    # iterated in place while few rows precede them (a cold batch's: 1),
+                    # not copied into fresh memory
+                    return itertools.islice(c, start, end) if 4 * start <= end - start else c[start:end]
+
+                def unknown(c: "array.array[int]") -> bool:
+                    return _all_zero(memoryview(c)[start:end])  # (the view goes at once)
+
                 s = self._names.__getitem__
                 made = _frames_swept((
-                    map(s, fn),
-                    map(s, rawfn),
-                    map(s, file),
-                    self._numbers_of(line),
-                    self._numbers_of(col),
-                    [a | (b << 32) for a, b in zip(lo, hi)] if any(hi) else lo,
-                    map(_NONE.__ne__, caller),
+                    map(s, new_rows(cols[1])),
+                    map(s, new_rows(cols[2])),
+                    map(s, new_rows(cols[3])),
+                    self._numbers_of(cols[4][start:end]),
+                    itertools.repeat(None, end - start) if unknown(cols[5]) else self._numbers_of(cols[5][start:end]),
+                    new_rows(cols[6]) if unknown(cols[7]) else [
+                        a | (b << 32) for a, b in zip(cols[6][start:end], cols[7][start:end])],
+                    _inlined(memoryview(cols[8])[start:end]),
                 ), collect)
                 row_frames.extend(made)
                 for first, entries in self._unflat:
@@ -769,23 +845,23 @@ class SymCache(HandleOwner):
         return "<pysym.SymCache %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
 
 
-def _split_names(data: bytes) -> Sequence[Optional[str]]:
+def _split_names(data: "Union[bytes, memoryview]") -> List[Optional[str]]:
     """The strings of a locations_at string table, whose strings are each followed by a
     NUL: split at the NULs when there are as many as entries and no entry is null (then
-    no string holds a NUL), else entry by entry."""
-    table = StringTable(data)
-    count = len(table)
+    no string holds a NUL), else entry by entry. ``data`` may be a view of the module's
+    memory: the text is decoded from it, not copied first."""
+    count = struct.unpack_from("<I", data, 0)[0] if len(data) >= 4 else 0
     base = 4 + 8 * count
     # A null entry's length is NONE, four 0xFF bytes; no offset or length of a string
     # has a 0xFF top byte (results are far smaller), so no such run means no null entry.
-    if data.find(b"\xff\xff\xff\xff", 4, base) < 0:
+    if len(data) >= base and bytes(data[4:base]).find(b"\xff\xff\xff\xff") < 0:
         # as many NULs as entries: count + 1 pieces, the last one empty (the split is
         # the count: no pass of its own over the text)
-        pieces = str(memoryview(data)[base:], "utf-8").split("\0")
+        pieces = str(data[base:], "utf-8").split("\0")
         if len(pieces) == count + 1:
             del pieces[-1]
-            return pieces
-    return table.to_list()
+            return pieces  # type: ignore[return-value]
+    return StringTable(bytes(data)).to_list()
 
 
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -832,11 +908,9 @@ class LookupResults(Sequence[List[Frame]]):
 
     def __iter__(self) -> Iterator[List[Frame]]:
         cache = self._cache
-        rows = cache._rows(self._ids)
-        starts, ends = cache._cols[_CHAIN_START], cache._cols[_CHAIN_END]
+        starts, ends = cache._spans(self._ids)
         # one list slice per address: its chain's span of the frames of every chain
-        return map(cache._chains_upto().__getitem__,
-                   map(slice, map(starts.__getitem__, rows), map(ends.__getitem__, rows)))
+        return map(cache._chains_upto().__getitem__, map(slice, starts, ends))
 
     def _location_rows(self) -> Tuple[Sequence[int], Callable[[int], List[Frame]]]:
         """Each address's location row (0: nothing covers it) and a function giving a
@@ -854,7 +928,8 @@ class LookupResults(Sequence[List[Frame]]):
 
     def _column(self, i: int) -> List[Any]:
         cache = self._cache
-        values = list(map(cache._cols[i].__getitem__, cache._rows(self._ids)))
+        rows = cache._rows(self._ids)  # (first: the first decode replaces the columns)
+        values = list(map(operator.getitem, itertools.repeat(cache._cols[i]), rows))
         if i == 4:  # lines: 0 is unknown
             return list(map({0: None}.get, values, values))
         return list(map(cache._names.__getitem__, values))

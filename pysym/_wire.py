@@ -510,11 +510,14 @@ def decode_locations(data: bytes) -> Locations:
 
 
 class LocationsAt(NamedTuple):
-    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE), the location
-    records as columns (names as slots), the chains, then the names of the slots in order
+    """pysym_symcache_locations_at: each asked id's place (1 + its record's position, 0 for NONE) and its chain's
+    span in the chains (0, 0 for NONE), the location records as columns (names as slots), the chains, then the
+    names of the slots in order
     """
 
     places: "array.array[int]"
+    place_starts: "array.array[int]"
+    place_ends: "array.array[int]"
     n: int
     locations: "array.array[int]"
     functions: "array.array[int]"
@@ -533,13 +536,18 @@ class LocationsAt(NamedTuple):
 
 
 def decode_locations_at(data: bytes, count: int) -> LocationsAt:
-    """The locations_at result in ``data``: u32 places[count], u32 n, u32 locations[n], u32 functions[n], u32
-    raw_functions[n], u32 files[n], u32 lines[n], u32 columns[n], u32 sym_addrs_lo[n], u32 sym_addrs_hi[n], u32
-    callers[n], u32 chain_starts[n], u32 chain_ends[n], u32 k, u32 chains[k], string_table names.
+    """The locations_at result in ``data``: u32 places[count], u32 place_starts[count], u32 place_ends[count], u32 n,
+    u32 locations[n], u32 functions[n], u32 raw_functions[n], u32 files[n], u32 lines[n], u32 columns[n], u32
+    sym_addrs_lo[n], u32 sym_addrs_hi[n], u32 callers[n], u32 chain_starts[n], u32 chain_ends[n], u32 k, u32
+    chains[k], string_table names.
     """
     at = 0
     places = _u32s(data, at, count)
     at += 4 * len(places)
+    place_starts = _u32s(data, at, count)
+    at += 4 * len(place_starts)
+    place_ends = _u32s(data, at, count)
+    at += 4 * len(place_ends)
     n = _word(data, at)
     at += 4
     locations = _u32s(data, at, n)
@@ -570,8 +578,8 @@ def decode_locations_at(data: bytes, count: int) -> LocationsAt:
     at += 4 * len(chains)
     names = data[at:]
     return LocationsAt(
-        places, n, locations, functions, raw_functions, files, lines, columns, sym_addrs_lo, sym_addrs_hi, callers,
-        chain_starts, chain_ends, k, chains, names,
+        places, place_starts, place_ends, n, locations, functions, raw_functions, files, lines, columns, sym_addrs_lo,
+        sym_addrs_hi, callers, chain_starts, chain_ends, k, chains, names,
     )
 
 

@@ -257,7 +257,11 @@ def test_host_abi_misuse_gives_status_codes(engine):
     # locations_at: NONE is no location (place 0); a name base of 0 (the slot of none) or
     # one whose slots could reach NONE is refused, as is an id out of range
     assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 1, slot) == _abi.OK
-    assert _wire.decode_locations_at(rt.result_bytes(), 2).places.tolist() == [1, 0]
+    found = _wire.decode_locations_at(rt.result_bytes(), 2)
+    assert found.places.tolist() == [1, 0]
+    # each asked id's chain span is its record's; NONE's is empty
+    assert (found.place_starts[0], found.place_ends[0]) == (found.chain_starts[0], found.chain_ends[0])
+    assert found.place_ends[0] > found.place_starts[0] and (found.place_starts[1], found.place_ends[1]) == (0, 0)
     assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 0, slot) == _abi.BAD_ARGUMENT
     assert rt.call("pysym_symcache_locations_at", sc._h(), ids, 2, 0xFFFFFFFF, slot) == _abi.BAD_ARGUMENT
     far = rt.input_buffer(struct.pack("<I", 0xFFFFFFFE))

@@ -484,7 +484,7 @@ def test_lookup_results_sequence(programs_dir: str) -> None:
     assert res[i] == want[i] and res[i - len(res)] == want[i]
     assert len(cache._cols[0]) < 1 + len(want[i]) + 1 < len(set(map(tuple, want)))
     # The id -> row map holds the ids read (and NONE's), not one entry per id up to the largest.
-    assert len(cache._row_of) == len(cache._cols[0]) and max(cache._row_of) == pysym._abi.NONE
+    assert len(cache._row_index()) == len(cache._cols[0]) and max(cache._row_of) == pysym._abi.NONE
     assert len(res) == len(addrs) and bool(res) and not cache.lookup_many([])
     assert res == want and want == res and not (res != want) and list(res) == want
     assert res[3:40:2] == want[3:40:2] and isinstance(res[3:40:2], pysym.LookupResults)
@@ -586,6 +586,8 @@ def test_lookup_results_of_new_batches_placed_by_the_module(programs_dir: str) -
     assert b.functions == [one.lookup(x)[0].function if x != 2**64 - 1 else None for x in second]
     c = cache.lookup_many(held + [first[0]])  # one id decoded before: not placed
     assert list(c) == [one.lookup(x) for x in held + [first[0]]] and placed == [True, True, False]
+    # read again: the spans looked up by row, not given by the module
+    assert list(a) == [one.lookup(x) for x in first] and list(b) == [one.lookup(x) for x in second]
 
 
 def test_names_split_at_nuls_only_when_that_is_exact() -> None:

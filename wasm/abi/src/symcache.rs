@@ -4,7 +4,7 @@
 
 use crate::boundary::{
     append_string_table, append_string_table_sep, arg_str, fail, fail_core, host_u32, host_u64s, publish_result,
-    push_u32, put_out, state, write_lines, write_string_table,
+    push_u32, push_u32s, put_out, state, write_lines, write_string_table,
 };
 use crate::handles::{self, Owned};
 use crate::host::{fail_file, read_whole_file, report_progress, reset_progress, HostFile, HostOutput};
@@ -363,9 +363,10 @@ pub(crate) fn locations(h: u32, ptr: u32, count: u32, out: u32) -> i32 {
     publish_result(out)
 }
 
-/// As `locations`, NONE ids allowed: the places of the asked ids, then the locations as
-/// columns (a host appends each to its own, without splitting records), their names as
-/// slots `name_base + i` of the string table that ends the result (0: none).
+/// As `locations`, NONE ids allowed: the places of the asked ids and their chains' spans,
+/// then the locations as columns (a host appends each to its own, without splitting
+/// records), their names as slots `name_base + i` of the string table that ends the
+/// result (0: none).
 pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u32) -> i32 {
     let c = match symcache(h) {
         Ok(c) => c,
@@ -388,40 +389,64 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
     let mut by_id = if dense { vec![0u32; name_count] } else { Vec::new() };
     let mut by_id_sparse: BTreeMap<u32, u32> = BTreeMap::new();
     let mut names: Vec<u32> = Vec::new();
-    let mut name_slot = |s: u32| -> u32 {
+    // Slots first, then the whole result reserved and written in place: a cold batch's
+    // result is megabytes, and each page a fresh instance touches costs a page fault (a
+    // columns copy, or a buffer outgrown by the names and copied, touched twice as many).
+    for (_, l) in &wanted {
+        for s in [l.function, l.raw_function, l.file] {
+            if s as usize >= name_count {
+                continue; // NONE
+            }
+            let k = if dense {
+                &mut by_id[s as usize]
+            } else {
+                by_id_sparse.entry(s).or_insert(0)
+            };
+            if *k == 0 {
+                names.push(s);
+                *k = names.len() as u32;
+            }
+        }
+    }
+    let name_slot = |s: u32| -> u32 {
         if s as usize >= name_count {
-            return 0; // NONE
+            return 0;
         }
-        let k = if dense {
-            &mut by_id[s as usize]
-        } else {
-            by_id_sparse.entry(s).or_insert(0)
-        };
-        if *k == 0 {
-            names.push(s);
-            *k = names.len() as u32;
-        }
-        name_base + *k - 1
+        name_base + if dense { by_id[s as usize] } else { by_id_sparse[&s] } - 1
     };
     let n = wanted.len();
-    let mut columns = vec![0u32; n * LOCATION_COLUMNS];
-    for (i, ((loc, l), (start, end))) in wanted.iter().zip(spans).enumerate() {
-        let names = [name_slot(l.function), name_slot(l.raw_function), name_slot(l.file)];
-        for (k, v) in record_words(*loc, l, names, (start, end)).into_iter().enumerate() {
-            columns[k * n + i] = v;
-        }
-    }
+    let head = 4 * (3 * places.len() + 1 + n * LOCATION_COLUMNS + 1 + chains.len());
+    // (a demangled name is seldom twice its raw one; past the estimate the buffer grows;
+    // lengths a damaged symcache claims are bounded by its size)
+    let text: usize = names.iter().map(|&s| 2 * c.stored_name_len(s) + 16).sum();
+    let text = text.min(c.as_bytes().len());
     let st = state();
     st.result.clear();
-    st.result
-        .reserve(12 + 4 * (places.len() + columns.len() + chains.len()));
-    for v in places.into_iter().chain([n as u32]).chain(columns) {
+    st.result.reserve(head + 4 + 8 * names.len() + text);
+    push_u32s(&mut st.result, &places);
+    // Each asked id's span too: a host slices an address's frames without a look-up of
+    // its record's span per address.
+    let span_of = |p: u32| if p == 0 { (0, 0) } else { spans[p as usize - 1] };
+    for v in places
+        .iter()
+        .map(|&p| span_of(p).0)
+        .chain(places.iter().map(|&p| span_of(p).1))
+    {
         push_u32(&mut st.result, v);
     }
-    push_u32(&mut st.result, chains.len() as u32);
-    for p in chains {
-        push_u32(&mut st.result, p);
+    push_u32(&mut st.result, n as u32);
+    let at = st.result.len();
+    st.result.resize(at + 4 * n * LOCATION_COLUMNS, 0);
+    let columns = &mut st.result[at..];
+    for (i, ((loc, l), &(start, end))) in wanted.iter().zip(&spans).enumerate() {
+        let names = [name_slot(l.function), name_slot(l.raw_function), name_slot(l.file)];
+        for (k, v) in record_words(*loc, l, names, (start, end)).into_iter().enumerate() {
+            let w = 4 * (k * n + i);
+            columns[w..w + 4].copy_from_slice(&v.to_le_bytes());
+        }
     }
+    push_u32(&mut st.result, chains.len() as u32);
+    push_u32s(&mut st.result, &chains);
     append_string_table_sep(&mut st.result, names.iter().map(|&s| c.name(s)), true);
     publish_result(out)
 }

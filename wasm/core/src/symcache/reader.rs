@@ -377,6 +377,26 @@ impl<'data> SymCache<'data> {
         Some(crate::native::demangle::demangle_cow(raw))
     }
 
+    /// Length of the stored text of name `id` (a function's raw name, before demangling;
+    /// 0 when none): what a writer of names can reserve for it before asking [`Self::name`].
+    pub fn stored_name_len(&self, id: u32) -> usize {
+        let n = self.string_count();
+        let s = if id == NONE || (id as usize) < n {
+            id
+        } else {
+            let f = (id as usize - n) * FUNCTION_LEN;
+            match self.functions.get(f..f + 4) {
+                Some(e) => rd32(e, 0),
+                None => return 0,
+            }
+        };
+        // (the entry's length: no look at the text, which `string` would check)
+        if s == NONE || s as usize >= self.string_count() {
+            return 0;
+        }
+        rd32(self.strings, s as usize * 8 + 4) as usize
+    }
+
     /// Number of locations.
     pub fn location_count(&self) -> usize {
         self.n_locations
@@ -454,7 +474,10 @@ impl<'data> SymCache<'data> {
             }
             marked[id as usize / 64] |= 1 << (id % 64);
         }
-        let mut out = Vec::new();
+        // Reserved for the asked ids and half as many callers: grown by doubling from
+        // empty, a cold batch's would touch (and fault in) about twice its final size.
+        let asked: usize = marked.iter().map(|w| w.count_ones() as usize).sum();
+        let mut out = Vec::with_capacity(asked + asked / 2);
         for w in (0..marked.len()).rev() {
             let mut unvisited = u64::MAX;
             loop {

@@ -352,28 +352,24 @@ impl<'s> UnitCode<'s> {
             }
             // Read by gimli: the DIEs that matter, and whatever the plans do not cover
             // (gimli then fails as it would have).
-            let table = decls
-                .table_at(dwarf, &unit.header, gimli::UnitOffset(offset))
+            let (after, found) = decls
+                .read_die(dwarf, (&unit.header, &unit.abbreviations), gimli::UnitOffset(offset))
                 .map_err(|e| (e, offset, depth))?;
-            let mut entries = unit
-                .header
-                .entries_raw(&table, Some(gimli::UnitOffset(offset)))
-                .map_err(|e| (e, offset, depth))?;
-            let abbrev = match entries.read_abbreviation().map_err(|e| (e, offset, depth))? {
-                Some(a) => a,
+            let (abbrev, mut entries) = match found {
+                Some(f) => f,
                 None => {
                     depth -= 1;
-                    pos = entries.next_offset().0 - header_size;
+                    pos = after - header_size;
                     continue;
                 }
             };
-            let child = match abbrev.tag() {
+            let child = match abbrev.tag {
                 gimli::DW_TAG_subprogram => {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
                     let first_name = self.name_attrs.len();
                     let mut range_err = None;
-                    for spec in abbrev.attributes() {
+                    for spec in abbrev.specs.iter() {
                         let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         // (one match on the name: most attributes are none of these)
                         match attr.name() {
@@ -429,7 +425,7 @@ impl<'s> UnitCode<'s> {
                     let mut die = Die::new(offset);
                     let mut error = None;
                     let first_name = self.name_attrs.len();
-                    for spec in abbrev.attributes() {
+                    for spec in abbrev.specs.iter() {
                         let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         match attr.name() {
                             gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
@@ -478,12 +474,12 @@ impl<'s> UnitCode<'s> {
                 }
                 _ => {
                     entries
-                        .skip_attributes(abbrev.attributes())
+                        .skip_attributes(&abbrev.specs)
                         .map_err(|e| (e, offset, depth))?;
                     ctx
                 }
             };
-            if abbrev.has_children() {
+            if abbrev.children {
                 stack.push(OpenDie { depth, children: child });
                 depth += 1;
             }

@@ -274,22 +274,14 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
         hops: usize,
     ) -> Result<Option<Cow<'x, [u8]>>> {
         let target = self.units[at].offset.wrapping_add(offset.0);
-        let table = match decls.table_at(dwarf, &unit.header, offset) {
-            Ok(t) => t,
-            Err(e) => return Ok(self.bad_ref(e, target)),
-        };
-        let mut entries = match unit.header.entries_raw(&table, Some(offset)) {
-            Ok(e) => e,
-            Err(e) => return Ok(self.bad_ref(e, target)),
-        };
-        let abbrev = match entries.read_abbreviation() {
-            Ok(Some(a)) => a,
-            Ok(None) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, target)),
+        let (abbrev, mut entries) = match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), offset) {
+            Ok((_, Some(found))) => found,
+            Ok((_, None)) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, target)),
             Err(e) => return Ok(self.bad_ref(e, target)),
         };
         let mut name = None;
         let mut next = None;
-        for spec in abbrev.attributes() {
+        for spec in abbrev.specs.iter() {
             let attr = match entries.read_attribute(*spec) {
                 Ok(a) => a,
                 Err(e) => return Ok(self.bad_ref(e, target)),

@@ -309,7 +309,7 @@ fn first_pass<'s, 'b>(
         let id = units.len();
         let mut ranges = RangeAttrs::default();
         let mut lang = 0;
-        match read_root(dwarf, &unit, &mut ranges, &mut lang) {
+        match read_root(dwarf, &unit, &mut decls, &mut ranges, &mut lang) {
             Ok(Some(Ok(()))) => {}
             Ok(Some(Err(e))) => {
                 // Its ranges come from its line sequences instead.
@@ -429,18 +429,19 @@ fn line_sequences(
 fn read_root(
     dwarf: &Dwarf<'_>,
     unit: &Unit<'_>,
+    decls: &mut Decls,
     ranges: &mut RangeAttrs,
     lang: &mut u32,
 ) -> gimli::Result<Option<gimli::Result<()>>> {
     // (`open_unit` read the root DIE already: an error here is unlikely, but the
     // unit's then.)
-    let mut entries = unit.entries_raw(None)?;
-    let abbrev = match entries.read_abbreviation()? {
-        Some(a) => a,
+    let at = gimli::UnitOffset(unit.header.header_size());
+    let (abbrev, mut entries) = match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), at)?.1 {
+        Some(found) => found,
         None => return Ok(None),
     };
     let mut range_err = Ok(());
-    for spec in abbrev.attributes() {
+    for spec in abbrev.specs.iter() {
         let attr = entries.read_attribute(*spec)?;
         if attr.name() == gimli::DW_AT_language {
             if let gimli::AttributeValue::Language(l) = attr.value() {

@@ -190,6 +190,9 @@ impl Skips {
             match step {
                 Step::Bytes(m) => run += m,
                 _ => {
+                    if steps.capacity() == 0 {
+                        steps.reserve(decl.len() / 2);
+                    }
                     if run > 0 {
                         steps.push(Step::Bytes(run));
                         run = 0;

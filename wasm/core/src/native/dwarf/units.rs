@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::hash::FastMap;
 use crate::native::dwarf_err;
 use std::borrow::Cow;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// `.debug_info`, read a unit at a time: the builder holds one unit's bytes (and a few
@@ -83,14 +84,61 @@ pub(super) struct Decls {
     high: FastMap<u64, (usize, usize)>,
     /// Tables of one declaration made so far, by code.
     tables: FastMap<u64, Arc<gimli::Abbreviations>>,
+    /// Declarations read so far, by code.
+    abbrevs: FastMap<u64, Rc<Abbrev>>,
     /// The table for a code not declared: gimli then fails as with the whole table.
     empty: Arc<gimli::Abbreviations>,
+}
+
+/// A declaration as the DIE readers use it: gimli's `Abbreviation`, made without a table.
+pub(super) struct Abbrev {
+    pub(super) tag: gimli::DwTag,
+    pub(super) children: bool,
+    pub(super) specs: Vec<gimli::AttributeSpecification>,
+}
+
+impl Abbrev {
+    /// The declaration `decl` (read already, so well formed).
+    fn of(decl: &[u8]) -> Option<Abbrev> {
+        use gimli::Reader as _;
+        let mut r: Reader<'_> = gimli::EndianSlice::new(decl, gimli::RunTimeEndian::Little);
+        r.read_uleb128().ok()?;
+        let tag = gimli::DwTag(r.read_uleb128_u16().ok()?);
+        let children = gimli::DwChildren(r.read_u8().ok()?) == gimli::DW_CHILDREN_yes;
+        // (two bytes at least an attribute)
+        let mut specs = Vec::with_capacity(r.len() / 2);
+        loop {
+            let name = gimli::DwAt(r.read_uleb128_u16().ok()?);
+            let form = gimli::DwForm(r.read_uleb128_u16().ok()?);
+            if name.0 == 0 {
+                return Some(Abbrev { tag, children, specs });
+            }
+            let implicit = if form == gimli::DW_FORM_implicit_const {
+                Some(r.read_sleb128().ok()?)
+            } else {
+                None
+            };
+            specs.push(gimli::AttributeSpecification::new(name, form, implicit));
+        }
+    }
 }
 
 /// gimli's `read_uleb128_u16` where it reads a number: at most 3 bytes, at most 0xffff.
 #[inline(always)]
 fn leb_u16(b: &[u8], pos: usize) -> Option<(u64, usize)> {
-    uleb9(b, pos).filter(|&(v, end)| v <= 0xffff && end - pos <= 3)
+    match *b.get(pos)? {
+        x if x < 0x80 => Some((u64::from(x), pos + 1)),
+        _ => uleb9(b, pos).filter(|&(v, end)| v <= 0xffff && end - pos <= 3),
+    }
+}
+
+/// [`uleb9`] with the one-byte numbers first.
+#[inline(always)]
+fn leb(b: &[u8], pos: usize) -> Option<(u64, usize)> {
+    match *b.get(pos)? {
+        x if x < 0x80 => Some((u64::from(x), pos + 1)),
+        _ => uleb9(b, pos),
+    }
 }
 
 /// Codes of [`Decls::low`] (a unit's codes are mostly 1, 2, 3, ...).
@@ -102,6 +150,7 @@ impl Decls {
     fn read(&mut self, dwarf: &Dwarf<'_>, offset: gimli::DebugAbbrevOffset) -> gimli::Result<()> {
         use gimli::Section;
         self.tables.clear();
+        self.abbrevs.clear();
         if self.read_plain(dwarf.debug_abbrev.reader().slice(), offset.0).is_some() {
             return Ok(());
         }
@@ -116,7 +165,7 @@ impl Decls {
         let mut at = offset;
         loop {
             let start = at;
-            let (code, after) = uleb9(section, at)?;
+            let (code, after) = leb(section, at)?;
             at = after;
             if code == 0 {
                 return Some(());
@@ -137,7 +186,7 @@ impl Decls {
                     break;
                 }
                 if gimli::DwForm(form as u16) == gimli::DW_FORM_implicit_const {
-                    at = uleb9(section, at)?.1; // (as signed: the same bytes)
+                    at = leb(section, at)?.1; // (as signed: the same bytes)
                 }
             }
             self.insert(code, (start, at - start))?;
@@ -145,6 +194,7 @@ impl Decls {
     }
 
     /// Adds a declaration; `None` for a code declared already.
+    #[inline(always)]
     fn insert(&mut self, code: u64, decl: (usize, usize)) -> Option<()> {
         let dup = if code <= LOW_CODES {
             let i = code as usize - 1;
@@ -242,6 +292,42 @@ impl Decls {
         Ok(t)
     }
 
+    /// gimli's `EntriesRaw::read_abbreviation` of the DIE at `offset` (the same errors):
+    /// where its code ends, and unless it is a null entry, its declaration and the entries
+    /// at its attributes.
+    /// (`unit`: its header and table, any table.)
+    #[allow(clippy::type_complexity)]
+    pub(super) fn read_die<'me, 'u>(
+        &mut self,
+        dwarf: &Dwarf<'u>,
+        unit: (&'me gimli::UnitHeader<Reader<'u>>, &'me gimli::Abbreviations),
+        offset: gimli::UnitOffset,
+    ) -> gimli::Result<(usize, Option<(Rc<Abbrev>, gimli::EntriesRaw<'me, 'me, Reader<'u>>)>)> {
+        use gimli::Reader as _;
+        let (header, table) = unit;
+        let mut r = header.range_from(offset..)?;
+        let len = r.len();
+        let code = r.read_uleb128()?;
+        let after = offset.0 + (len - r.len());
+        if code == 0 {
+            return Ok((after, None));
+        }
+        let a = match self.abbrevs.get(&code) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Rc::new(
+                    self.decl(dwarf, code)
+                        .and_then(Abbrev::of)
+                        .ok_or(gimli::Error::UnknownAbbreviation)?,
+                );
+                self.abbrevs.insert(code, a.clone());
+                a
+            }
+        };
+        let entries = header.entries_raw(table, Some(gimli::UnitOffset(after)))?;
+        Ok((after, Some((a, entries))))
+    }
+
     /// The table gimli reads the DIE at `offset` of `unit` with: its declaration alone
     /// (where the code cannot be read or is not declared, a table gimli fails on the same
     /// way).
@@ -269,7 +355,8 @@ pub(super) fn open_unit<'s>(
     decls: &mut Decls,
 ) -> gimli::Result<(Unit<'s>, Option<gimli::Error>)> {
     decls.read(dwarf, header.debug_abbrev_offset())?;
-    let abbreviations = decls.table_at(dwarf, &header, gimli::UnitOffset(header.header_size()))?;
+    // (the DIEs are read with `decls`: no table needed)
+    let abbreviations = decls.empty.clone();
     let mut unit = gimli::Unit {
         header,
         abbreviations,
@@ -289,11 +376,19 @@ pub(super) fn open_unit<'s>(
     // The root DIE's attributes as `Unit::new` reads them: an error here is the unit's.
     let (mut name, mut comp_dir, mut stmt_list, mut low_pc) = (None, None, None, None);
     {
-        let mut cursor = unit.header.entries(&unit.abbreviations);
-        cursor.next_dfs()?;
-        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
-        let mut attrs = root.attrs();
-        while let Some(attr) = attrs.next()? {
+        // gimli's `next_dfs` from the start: null entries skipped, none left: no root.
+        let mut at = gimli::UnitOffset(unit.header.header_size());
+        let (abbrev, mut entries) = loop {
+            if at.0 >= unit.header.length_including_self() {
+                return Err(gimli::Error::MissingUnitDie);
+            }
+            match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), at)? {
+                (_, Some(found)) => break found,
+                (after, None) => at = gimli::UnitOffset(after),
+            }
+        };
+        for spec in abbrev.specs.iter() {
+            let attr = entries.read_attribute(*spec)?;
             match (attr.name(), attr.value()) {
                 (gimli::DW_AT_name, v) => name = Some(v),
                 (gimli::DW_AT_comp_dir, v) => comp_dir = Some(v),

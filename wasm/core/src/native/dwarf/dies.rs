@@ -473,9 +473,7 @@ impl<'s> UnitCode<'s> {
                     }
                 }
                 _ => {
-                    entries
-                        .skip_attributes(&abbrev.specs)
-                        .map_err(|e| (e, offset, depth))?;
+                    entries.skip_attributes(&abbrev.specs).map_err(|e| (e, offset, depth))?;
                     ctx
                 }
             };

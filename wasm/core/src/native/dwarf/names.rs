@@ -86,7 +86,8 @@ pub(super) struct UnitCache<'b> {
     meta_decls: usize,
 }
 
-/// [`UnitCache::metas`] is emptied past this many declarations (~0.5 MB of them in wasm).
+/// [`UnitCache::metas`] is emptied past this many declarations (~0.5 MB of them in wasm)
+/// once it holds [`UNIT_CACHE`] units.
 const META_DECLS: usize = 1 << 16;
 
 /// A `gimli::Unit` without what borrows its bytes. `Dwarf::unit` parses the unit's
@@ -233,7 +234,9 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                         meta,
                     )
                 };
-                if self.cache.meta_decls + meta.decls.len() > META_DECLS {
+                // (at least as many as the bytes' cache: tables of thousands of declarations
+                // fill the budget with a few units)
+                if self.cache.metas.len() >= UNIT_CACHE && self.cache.meta_decls + meta.decls.len() > META_DECLS {
                     self.cache.metas.clear();
                     self.cache.meta_decls = 0;
                 }

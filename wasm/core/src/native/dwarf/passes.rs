@@ -145,16 +145,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         bounds,
         units,
         unit_ranges,
-    } = first_pass(
-        dwarf,
-        info,
-        endian,
-        base,
-        code,
-        &aranges,
-        progress,
-        warn,
-    )?;
+    } = first_pass(dwarf, info, endian, base, code, &aranges, progress, warn)?;
     let by_unit = rank_unit_ranges(unit_ranges, units.len());
 
     // -- 2. per unit: answer the rows it covers -----------------------------------------
@@ -280,9 +271,7 @@ fn first_pass<'s, 'b>(
         // A unit that cannot be read is skipped whole; the next one starts after its length
         // where that length can hold a unit header (a length of 0 and the like: the bytes
         // there are not units, nothing after them is trusted).
-        let (header, unit) = match unit_header(&bytes, endian)
-            .and_then(|h| Ok((h, open_unit(dwarf, h, &mut decls)?)))
-        {
+        let (header, unit) = match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h, &mut decls)?))) {
             Ok((h, (u, line_err))) => {
                 if let Some(e) = line_err {
                     warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));

@@ -270,7 +270,12 @@ impl Decls {
         } else {
             *self.high.get(&code)?
         };
-        dwarf.debug_abbrev.reader().slice().get(start..start + len).filter(|d| !d.is_empty())
+        dwarf
+            .debug_abbrev
+            .reader()
+            .slice()
+            .get(start..start + len)
+            .filter(|d| !d.is_empty())
     }
 
     /// The table of the declaration of `code` alone (empty where it is not declared).

@@ -85,7 +85,9 @@ pub(super) struct Decls {
     /// Tables of one declaration made so far, by code.
     tables: FastMap<u64, Arc<gimli::Abbreviations>>,
     /// Declarations read so far, by code.
-    abbrevs: FastMap<u64, Rc<Abbrev>>,
+    /// (by code - 1 up to [`LOW_CODES`]: a lookup per DIE gimli reads)
+    abbrevs: Vec<Option<Rc<Abbrev>>>,
+    abbrevs_high: FastMap<u64, Rc<Abbrev>>,
     /// The table for a code not declared: gimli then fails as with the whole table.
     empty: Arc<gimli::Abbreviations>,
 }
@@ -151,6 +153,7 @@ impl Decls {
         use gimli::Section;
         self.tables.clear();
         self.abbrevs.clear();
+        self.abbrevs_high.clear();
         if self.read_plain(dwarf.debug_abbrev.reader().slice(), offset.0).is_some() {
             return Ok(());
         }
@@ -317,7 +320,12 @@ impl Decls {
         if code == 0 {
             return Ok((after, None));
         }
-        let a = match self.abbrevs.get(&code) {
+        let known = if code <= LOW_CODES {
+            self.abbrevs.get(code as usize - 1).and_then(|a| a.as_ref())
+        } else {
+            self.abbrevs_high.get(&code)
+        };
+        let a = match known {
             Some(a) => a.clone(),
             None => {
                 let a = Rc::new(
@@ -325,7 +333,15 @@ impl Decls {
                         .and_then(Abbrev::of)
                         .ok_or(gimli::Error::UnknownAbbreviation)?,
                 );
-                self.abbrevs.insert(code, a.clone());
+                if code <= LOW_CODES {
+                    let i = code as usize - 1;
+                    if self.abbrevs.len() <= i {
+                        self.abbrevs.resize(i + 1, None);
+                    }
+                    self.abbrevs[i] = Some(a.clone());
+                } else {
+                    self.abbrevs_high.insert(code, a.clone());
+                }
                 a
             }
         };

@@ -6,7 +6,7 @@ use super::dies::{InlineRange, UnitCode, UNSET};
 use super::lines::Lines;
 use super::names::{read_name, Names, UnitCache};
 use super::passes::CompUnit;
-use super::units::InfoSection;
+use super::units::{Decls, InfoSection};
 use super::{range_order, Dwarf, Hint, Unit};
 use crate::error::Result;
 use crate::hash::FastMap;
@@ -68,6 +68,8 @@ pub(super) struct AnsweringUnit<'c, 'u, 'b> {
     pub(super) units: &'c [CompUnit],
     pub(super) me: usize,
     pub(super) unit: &'c Unit<'u>,
+    /// The unit's abbreviations.
+    pub(super) decls: &'c mut Decls,
     pub(super) lang: u32,
     pub(super) cache: &'c mut UnitCache<'b>,
     pub(super) info: &'c mut dyn InfoSection<'b>,
@@ -159,7 +161,7 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
             let (first, end) = cu.dies[i].name_attrs;
             for k in first as usize..end as usize {
                 let (name, value) = cu.name_attrs[k];
-                read_name(&mut cu.dies[i], name, value, at.unit, &mut names)?;
+                read_name(&mut cu.dies[i], name, value, at.unit, at.decls, &mut names)?;
             }
             let origin = cu.dies[i].origin;
             let name = cu.dies[i].name.as_deref();
@@ -179,7 +181,7 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
         }
         let die = &mut cu.dies[i];
         if !die.entry_known {
-            die.entry = Some(die_entry(at.dwarf, at.unit, gimli::UnitOffset(die.offset)).unwrap_or(probe));
+            die.entry = Some(die_entry(at.dwarf, at.unit, at.decls, gimli::UnitOffset(die.offset)).unwrap_or(probe));
             die.entry_known = true;
         }
         Ok((die.function, die.entry.unwrap_or(probe).wrapping_sub(self.base)))
@@ -275,8 +277,9 @@ impl<'w, 'y, 'a> FrameInterner<'w, 'y, 'a> {
 
 /// The entry address of a function or inlined-subroutine DIE: its `DW_AT_low_pc`, else the
 /// start of its first range.
-fn die_entry(dwarf: &Dwarf<'_>, unit: &Unit<'_>, off: gimli::UnitOffset) -> Option<u64> {
-    let entry = unit.entry(off).ok()?;
+fn die_entry(dwarf: &Dwarf<'_>, unit: &Unit<'_>, decls: &mut Decls, off: gimli::UnitOffset) -> Option<u64> {
+    let table = decls.table_at(dwarf, &unit.header, off).ok()?;
+    let entry = unit.header.entry(&table, off).ok()?;
     if let Ok(Some(v)) = entry.attr_value(gimli::DW_AT_low_pc) {
         if let Ok(Some(a)) = dwarf.attr_address(unit, v) {
             return Some(a);

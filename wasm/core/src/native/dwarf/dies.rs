@@ -3,6 +3,7 @@
 
 use super::names::is_name_attr;
 use super::step::Skips;
+use super::units::Decls;
 use super::{info_at, why, Dwarf, Hint, Reader, Unit};
 use crate::hash::FastMap;
 use crate::native::warnings::Warnings;
@@ -225,7 +226,13 @@ impl<'s> UnitCode<'s> {
     /// The unit's code DIEs. A DIE that cannot be read ends the walk: the functions read
     /// whole before it are kept, those it is inside of are skipped (told in `warn`), and
     /// so is a function whose address ranges cannot be read.
-    pub(super) fn collect(dwarf: &Dwarf<'s>, unit: &Unit<'s>, unit_offset: usize, warn: &mut Warnings) -> Self {
+    pub(super) fn collect(
+        dwarf: &Dwarf<'s>,
+        unit: &Unit<'s>,
+        decls: &mut Decls,
+        unit_offset: usize,
+        warn: &mut Warnings,
+    ) -> Self {
         let mut d = UnitCode {
             dies: Vec::new(),
             funcs: Vec::new(),
@@ -249,7 +256,7 @@ impl<'s> UnitCode<'s> {
             .range_from(gimli::UnitOffset(header_size)..)
             .map(|r| r.slice())
             .unwrap_or(&[]);
-        if let Err((e, offset, depth)) = d.walk(dwarf, unit, bytes, header_size, &mut stack, unit_offset, warn) {
+        if let Err((e, offset, depth)) = d.walk(dwarf, unit, decls, bytes, header_size, &mut stack, unit_offset, warn) {
             warn.skip("unit tail", &why(&e), || info_at(unit_offset + offset));
             // The functions still open there lost part of their inlined code.
             for open in stack.iter().filter(|s| s.depth < depth) {
@@ -290,13 +297,14 @@ impl<'s> UnitCode<'s> {
         &mut self,
         dwarf: &Dwarf<'s>,
         unit: &Unit<'s>,
+        decls: &mut Decls,
         bytes: &[u8],
         header_size: usize,
         stack: &mut Vec<OpenDie>,
         unit_offset: usize,
         warn: &mut Warnings,
     ) -> std::result::Result<(), (gimli::Error, usize, isize)> {
-        let mut skips = Skips::new(unit);
+        let mut skips = Skips::new(unit.encoding());
         // `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
         let (mut pos, mut depth) = (0usize, 0isize);
         while pos < bytes.len() {
@@ -310,7 +318,7 @@ impl<'s> UnitCode<'s> {
             let offset = header_size + pos;
             // Most DIEs (types, variables, parameters, ...) are only stepped over: that
             // is done here from a plan per abbreviation, gimli reading the rest.
-            if let Some(st) = skips.step(bytes, pos) {
+            if let Some(st) = skips.step(bytes, pos, dwarf, decls) {
                 if st.tag.0 == 0 {
                     depth -= 1; // a null entry
                     pos = st.end;
@@ -344,24 +352,24 @@ impl<'s> UnitCode<'s> {
             }
             // Read by gimli: the DIEs that matter, and whatever the plans do not cover
             // (gimli then fails as it would have).
-            let mut entries = unit
-                .entries_raw(Some(gimli::UnitOffset(offset)))
+            let (after, found) = decls
+                .read_die(dwarf, (&unit.header, &unit.abbreviations), gimli::UnitOffset(offset))
                 .map_err(|e| (e, offset, depth))?;
-            let abbrev = match entries.read_abbreviation().map_err(|e| (e, offset, depth))? {
-                Some(a) => a,
+            let (abbrev, mut entries) = match found {
+                Some(f) => f,
                 None => {
                     depth -= 1;
-                    pos = entries.next_offset().0 - header_size;
+                    pos = after - header_size;
                     continue;
                 }
             };
-            let child = match abbrev.tag() {
+            let child = match abbrev.tag {
                 gimli::DW_TAG_subprogram => {
                     let mut ranges = RangeAttrs::default();
                     let mut die = Die::new(offset);
                     let first_name = self.name_attrs.len();
                     let mut range_err = None;
-                    for spec in abbrev.attributes() {
+                    for spec in abbrev.specs.iter() {
                         let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         // (one match on the name: most attributes are none of these)
                         match attr.name() {
@@ -417,7 +425,7 @@ impl<'s> UnitCode<'s> {
                     let mut die = Die::new(offset);
                     let mut error = None;
                     let first_name = self.name_attrs.len();
-                    for spec in abbrev.attributes() {
+                    for spec in abbrev.specs.iter() {
                         let attr = entries.read_attribute(*spec).map_err(|e| (e, offset, depth))?;
                         match attr.name() {
                             gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges => {
@@ -465,13 +473,11 @@ impl<'s> UnitCode<'s> {
                     }
                 }
                 _ => {
-                    entries
-                        .skip_attributes(abbrev.attributes())
-                        .map_err(|e| (e, offset, depth))?;
+                    entries.skip_attributes(&abbrev.specs).map_err(|e| (e, offset, depth))?;
                     ctx
                 }
             };
-            if abbrev.has_children() {
+            if abbrev.children {
                 stack.push(OpenDie { depth, children: child });
                 depth += 1;
             }

@@ -4,7 +4,7 @@
 
 use super::dies::Die;
 use super::passes::CompUnit;
-use super::units::{open_unit, unit_bytes, unit_header, Abbrevs, InfoSection};
+use super::units::{open_unit, unit_bytes, unit_header, Decls, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
 use crate::hash::FastMap;
@@ -28,6 +28,7 @@ pub(super) fn read_name<'u>(
     name: gimli::DwAt,
     value: gimli::AttributeValue<Reader<'u>>,
     unit: &Unit<'u>,
+    decls: &mut Decls,
     names: &mut Names<'_, '_, 'u, '_>,
 ) -> Result<()> {
     match name {
@@ -49,7 +50,7 @@ pub(super) fn read_name<'u>(
         }
         gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
             if die.name.is_none() {
-                let (n, key) = names.resolve(value, unit)?;
+                let (n, key) = names.resolve(value, unit, decls)?;
                 die.name = n;
                 die.origin = key.map(|k| k + 1).unwrap_or(0);
             }
@@ -75,16 +76,26 @@ pub(super) fn is_name_attr(name: gimli::DwAt) -> bool {
 /// what naming needs of their `gimli::Unit` once one was made.
 #[derive(Default)]
 pub(super) struct UnitCache<'b> {
-    units: FastMap<usize, (Cow<'b, [u8]>, Option<UnitMeta>)>,
+    units: FastMap<usize, Cow<'b, [u8]>>,
     bytes: usize,
-    pub(super) abbrevs: Abbrevs,
+    /// Kept apart from the bytes, and longer: python3.11's names reach across ~250 units,
+    /// which opened a unit ~5,900 times when this went with the 16 units' bytes (~8 % of
+    /// its build).
+    metas: FastMap<usize, UnitMeta>,
+    /// The declarations `metas` hold.
+    meta_decls: usize,
 }
+
+/// [`UnitCache::metas`] is emptied past this many declarations (~0.5 MB of them in wasm)
+/// once it holds [`UNIT_CACHE`] units.
+const META_DECLS: usize = 1 << 16;
 
 /// A `gimli::Unit` without what borrows its bytes. `Dwarf::unit` parses the unit's
 /// abbreviations and line program header every time; naming needs neither the line
 /// program nor a second parse (the same bytes make the same unit).
 struct UnitMeta {
     abbreviations: std::sync::Arc<gimli::Abbreviations>,
+    decls: Decls,
     low_pc: u64,
     str_offsets_base: gimli::DebugStrOffsetsBase<usize>,
     addr_base: gimli::DebugAddrBase<usize>,
@@ -94,9 +105,10 @@ struct UnitMeta {
 }
 
 impl UnitMeta {
-    fn of(u: &Unit<'_>) -> Self {
+    fn of(u: &Unit<'_>, decls: Decls) -> Self {
         UnitMeta {
             abbreviations: u.abbreviations.clone(),
+            decls,
             low_pc: u.low_pc,
             str_offsets_base: u.str_offsets_base,
             addr_base: u.addr_base,
@@ -151,6 +163,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
         &mut self,
         value: gimli::AttributeValue<Reader<'u>>,
         unit: &Unit<'u>,
+        decls: &mut Decls,
     ) -> Result<(Option<Cow<'u, [u8]>>, Option<usize>)> {
         let key = match value {
             gimli::AttributeValue::UnitRef(o) => self.units[self.me].offset.wrapping_add(o.0),
@@ -161,7 +174,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
             return Ok((n.clone(), Some(key)));
         }
         let dwarf = self.dwarf;
-        let n = self.name_attr(dwarf, value, self.me, unit, NAME_HOPS)?;
+        let n = self.name_attr(dwarf, value, self.me, unit, decls, NAME_HOPS)?;
         self.memo.insert(key, n.clone());
         Ok((n, Some(key)))
     }
@@ -174,13 +187,14 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
         value: gimli::AttributeValue<Reader<'x>>,
         at: usize,
         unit: &Unit<'x>,
+        decls: &mut Decls,
         hops: usize,
     ) -> Result<Option<Cow<'x, [u8]>>> {
         if hops == 0 {
             return Ok(None);
         }
         match value {
-            gimli::AttributeValue::UnitRef(o) => self.name_entry(dwarf, at, unit, o, hops),
+            gimli::AttributeValue::UnitRef(o) => self.name_entry(dwarf, at, unit, decls, o, hops),
             gimli::AttributeValue::DebugInfoRef(dr) => {
                 let u = match self.units.binary_search_by_key(&dr.0, |u| u.offset) {
                     Ok(_) | Err(0) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, dr.0)),
@@ -188,44 +202,56 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                 };
                 let o = gimli::UnitOffset(dr.0 - self.units[u].offset);
                 if u == at {
-                    return self.name_entry(dwarf, at, unit, o, hops);
+                    return self.name_entry(dwarf, at, unit, decls, o, hops);
                 }
                 // Taken out while in use: the recursion may touch the cache.
-                let (bytes, meta) = match self.cache.units.remove(&u) {
-                    Some((b, m)) => {
+                let bytes = match self.cache.units.remove(&u) {
+                    Some(b) => {
                         self.cache.bytes -= held(&b);
-                        (b, m)
+                        b
                     }
-                    None => (
-                        unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?,
-                        None,
-                    ),
+                    None => unit_bytes(&mut *self.info, self.endian, self.units[u].offset as u64)?,
                 };
+                let meta = self.cache.metas.remove(&u);
+                if let Some(m) = &meta {
+                    self.cache.meta_decls -= m.decls.len();
+                }
                 let (r, meta) = {
                     // (read in pass 1 already)
                     let header = unit_header(&bytes, self.endian).map_err(dwarf_err)?;
-                    let other = match &meta {
-                        Some(m) => m.unit(header),
+                    let (other, mut meta) = match meta {
+                        Some(m) => (m.unit(header), m),
                         None => {
-                            open_unit(dwarf, header, &mut self.cache.abbrevs, false)
-                                .map_err(dwarf_err)?
-                                .0
+                            let mut decls = Decls::default();
+                            let other = open_unit(dwarf, header, &mut decls).map_err(dwarf_err)?.0;
+                            let meta = UnitMeta::of(&other, decls);
+                            (other, meta)
                         }
                     };
-                    let meta = meta.unwrap_or_else(|| UnitMeta::of(&other));
                     (
-                        self.name_entry(dwarf, u, &other, o, hops)?
+                        self.name_entry(dwarf, u, &other, &mut meta.decls, o, hops)?
                             .map(|n| Cow::Owned(n.into_owned())),
                         meta,
                     )
                 };
-                if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + held(&bytes) > UNIT_CACHE_BYTES {
-                    self.cache.units.clear();
-                    self.cache.bytes = 0;
+                // (at least as many as the bytes' cache: tables of thousands of declarations
+                // fill the budget with a few units)
+                if self.cache.metas.len() >= UNIT_CACHE && self.cache.meta_decls + meta.decls.len() > META_DECLS {
+                    self.cache.metas.clear();
+                    self.cache.meta_decls = 0;
                 }
-                if held(&bytes) <= UNIT_CACHE_BYTES {
-                    self.cache.bytes += held(&bytes);
-                    self.cache.units.insert(u, (bytes, Some(meta)));
+                self.cache.meta_decls += meta.decls.len();
+                self.cache.metas.insert(u, meta);
+                // (bytes borrowed from `.debug_info` are read again for nothing)
+                if held(&bytes) > 0 {
+                    if self.cache.units.len() >= UNIT_CACHE || self.cache.bytes + held(&bytes) > UNIT_CACHE_BYTES {
+                        self.cache.units.clear();
+                        self.cache.bytes = 0;
+                    }
+                    if held(&bytes) <= UNIT_CACHE_BYTES {
+                        self.cache.bytes += held(&bytes);
+                        self.cache.units.insert(u, bytes);
+                    }
                 }
                 Ok(r)
             }
@@ -246,22 +272,19 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
         dwarf: &Dwarf<'x>,
         at: usize,
         unit: &Unit<'x>,
+        decls: &mut Decls,
         offset: gimli::UnitOffset,
         hops: usize,
     ) -> Result<Option<Cow<'x, [u8]>>> {
         let target = self.units[at].offset.wrapping_add(offset.0);
-        let mut entries = match unit.entries_raw(Some(offset)) {
-            Ok(e) => e,
-            Err(e) => return Ok(self.bad_ref(e, target)),
-        };
-        let abbrev = match entries.read_abbreviation() {
-            Ok(Some(a)) => a,
-            Ok(None) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, target)),
+        let (abbrev, mut entries) = match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), offset) {
+            Ok((_, Some(found))) => found,
+            Ok((_, None)) => return Ok(self.bad_ref(gimli::Error::NoEntryAtGivenOffset, target)),
             Err(e) => return Ok(self.bad_ref(e, target)),
         };
         let mut name = None;
         let mut next = None;
-        for spec in abbrev.attributes() {
+        for spec in abbrev.specs.iter() {
             let attr = match entries.read_attribute(*spec) {
                 Ok(a) => a,
                 Err(e) => return Ok(self.bad_ref(e, target)),
@@ -285,7 +308,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
             return Ok(Some(Cow::Borrowed(n)));
         }
         match next {
-            Some(v) => self.name_attr(dwarf, v, at, unit, hops - 1),
+            Some(v) => self.name_attr(dwarf, v, at, unit, decls, hops - 1),
             None => Ok(None),
         }
     }

@@ -6,7 +6,7 @@ use super::dies::{RangeAttrs, UnitCode};
 use super::lines::{for_each_row, Lines};
 use super::names::UnitCache;
 use super::sort::{gallop, radix_sort, sort_dedup, AddrsFn, Bounds};
-use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, InfoSection};
+use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, Decls, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
 use crate::hash::FastMap;
@@ -34,8 +34,6 @@ pub(super) struct CompUnit {
     /// Its place in `.debug_info`.
     pub(super) offset: usize,
     pub(super) lang: u32,
-    /// Its abbreviation table's `.debug_abbrev` offset.
-    abbrev: u64,
 }
 
 /// An address range of a unit (an index into the units).
@@ -147,17 +145,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         bounds,
         units,
         unit_ranges,
-    } = first_pass(
-        dwarf,
-        info,
-        endian,
-        base,
-        code,
-        &aranges,
-        &mut unit_cache,
-        progress,
-        warn,
-    )?;
+    } = first_pass(dwarf, info, endian, base, code, &aranges, progress, warn)?;
     let by_unit = rank_unit_ranges(unit_ranges, units.len());
 
     // -- 2. per unit: answer the rows it covers -----------------------------------------
@@ -175,38 +163,31 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         frames: Vec::new(),
         inlined: Vec::new(),
     };
-    // Each abbreviation table is dropped after the last unit using it (python3.11's
-    // parsed tables are 3.5 MB, at the build's peak otherwise).
-    let mut abbrev_uses: FastMap<u64, u32> = FastMap::default();
-    for cu in &units {
-        *abbrev_uses.entry(cu.abbrev).or_insert(0) += 1;
-    }
-    unit_cache.abbrevs.keep_used(&abbrev_uses);
+    let mut decls = Decls::default();
     for (u, ranges) in by_unit.iter().enumerate() {
         progress.second_pass(units[u].offset);
         let probes = probes_of(ranges, &bounds, &best);
         if probes.is_empty() {
-            unit_cache.abbrevs.used(units[u].abbrev, &mut abbrev_uses);
             continue;
         }
         let bytes = unit_bytes(info, endian, units[u].offset as u64)?;
         // (read in pass 1 already, where its defects were told)
         let unit = unit_header(&bytes, endian)
-            .and_then(|h| open_unit(dwarf, h, &mut unit_cache.abbrevs, false))
+            .and_then(|h| open_unit(dwarf, h, &mut decls))
             .map_err(dwarf_err)?
             .0;
-        unit_cache.abbrevs.used(units[u].abbrev, &mut abbrev_uses);
         let lines = match unit.line_program {
             Some(_) => Some(Lines::parse(&unit).0),
             None => None,
         };
-        let mut cu = UnitCode::collect(dwarf, &unit, units[u].offset, warn);
+        let mut cu = UnitCode::collect(dwarf, &unit, &mut decls, units[u].offset, warn);
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.n_files()).unwrap_or(0)];
         let mut at = AnsweringUnit {
             dwarf,
             units: &units,
             me: u,
             unit: &unit,
+            decls: &mut decls,
             lang: units[u].lang,
             cache: &mut unit_cache,
             info: &mut *info,
@@ -264,7 +245,6 @@ fn first_pass<'s, 'b>(
     base: u64,
     code: &[(u64, u64)],
     aranges: &[(usize, gimli::DebugArangesOffset<usize>)],
-    unit_cache: &mut UnitCache<'b>,
     progress: Progress,
     warn: &mut Warnings,
 ) -> Result<FirstPass> {
@@ -273,6 +253,7 @@ fn first_pass<'s, 'b>(
     let mut units: Vec<CompUnit> = Vec::new();
     let mut unit_ranges: Vec<UnitRange> = Vec::new();
     let mut seq: Vec<(u64, bool)> = Vec::new();
+    let mut decls = Decls::default();
     let info_len = progress.info_len;
     let mut next_unit = 0u64;
     while next_unit < info_len {
@@ -290,9 +271,7 @@ fn first_pass<'s, 'b>(
         // A unit that cannot be read is skipped whole; the next one starts after its length
         // where that length can hold a unit header (a length of 0 and the like: the bytes
         // there are not units, nothing after them is trusted).
-        let (header, unit) = match unit_header(&bytes, endian)
-            .and_then(|h| Ok((h, open_unit(dwarf, h, &mut unit_cache.abbrevs, true)?)))
-        {
+        let (header, unit) = match unit_header(&bytes, endian).and_then(|h| Ok((h, open_unit(dwarf, h, &mut decls)?))) {
             Ok((h, (u, line_err))) => {
                 if let Some(e) = line_err {
                     warn.skip("line program", &why(&e), || format!("the unit at {}", info_at(offset)));
@@ -319,7 +298,7 @@ fn first_pass<'s, 'b>(
         let id = units.len();
         let mut ranges = RangeAttrs::default();
         let mut lang = 0;
-        match read_root(dwarf, &unit, &mut ranges, &mut lang) {
+        match read_root(dwarf, &unit, &mut decls, &mut ranges, &mut lang) {
             Ok(Some(Ok(()))) => {}
             Ok(Some(Err(e))) => {
                 // Its ranges come from its line sequences instead.
@@ -361,11 +340,7 @@ fn first_pass<'s, 'b>(
                 unit_ranges.push(UnitRange { begin, end, unit: id });
             }
         }
-        units.push(CompUnit {
-            offset,
-            lang,
-            abbrev: header.debug_abbrev_offset().0 as u64,
-        });
+        units.push(CompUnit { offset, lang });
     }
     drop(seq);
     sort_dedup(&mut starts);
@@ -443,18 +418,19 @@ fn line_sequences(
 fn read_root(
     dwarf: &Dwarf<'_>,
     unit: &Unit<'_>,
+    decls: &mut Decls,
     ranges: &mut RangeAttrs,
     lang: &mut u32,
 ) -> gimli::Result<Option<gimli::Result<()>>> {
     // (`open_unit` read the root DIE already: an error here is unlikely, but the
     // unit's then.)
-    let mut entries = unit.entries_raw(None)?;
-    let abbrev = match entries.read_abbreviation()? {
-        Some(a) => a,
+    let at = gimli::UnitOffset(unit.header.header_size());
+    let (abbrev, mut entries) = match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), at)?.1 {
+        Some(found) => found,
         None => return Ok(None),
     };
     let mut range_err = Ok(());
-    for spec in abbrev.attributes() {
+    for spec in abbrev.specs.iter() {
         let attr = entries.read_attribute(*spec)?;
         if attr.name() == gimli::DW_AT_language {
             if let gimli::AttributeValue::Language(l) = attr.value() {

@@ -1,7 +1,8 @@
 //! Stepping over DIEs: most DIEs (types, variables, parameters, ...) only need their
 //! end, found from a plan per abbreviation instead of gimli reading every attribute.
 
-use super::{uleb9, Unit};
+use super::units::Decls;
+use super::{uleb9, Dwarf};
 
 /// How to step over one attribute (the sizes gimli's `skip_attributes` uses).
 #[derive(Clone, Copy)]
@@ -33,6 +34,27 @@ struct SkipPlan {
     ranged: bool,
 }
 
+/// An attribute's name and form (gimli's `AttributeSpecification` without the constant).
+struct Spec {
+    name: gimli::DwAt,
+    form: gimli::DwForm,
+}
+
+impl Spec {
+    fn name(&self) -> gimli::DwAt {
+        self.name
+    }
+
+    fn form(&self) -> gimli::DwForm {
+        self.form
+    }
+}
+
+/// Where the LEB128 at `pos` in `b` ends (any length).
+fn skip_leb(b: &[u8], pos: usize) -> Option<usize> {
+    Some(pos + b.get(pos..)?.iter().position(|&x| x < 0x80)? + 1)
+}
+
 /// What [`Skips::step`] found.
 pub(super) struct Stepped {
     pub(super) tag: gimli::DwTag,
@@ -43,9 +65,9 @@ pub(super) struct Stepped {
     pub(super) ranged: bool,
 }
 
-/// Plans by abbreviation code (the codes of a unit are mostly 1, 2, 3, ...).
-pub(super) struct Skips<'a> {
-    abbrevs: &'a gimli::Abbreviations,
+/// Plans by abbreviation code (the codes of a unit are mostly 1, 2, 3, ...), made from the
+/// unit's declarations ([`Decls`]).
+pub(super) struct Skips {
     encoding: gimli::Encoding,
     plans: Vec<Option<Plan>>,
     /// The plans of fixed size packed in a word by code ([`QUICK`] set; 0: look in
@@ -59,20 +81,40 @@ const QUICK: u64 = 1 << 63;
 /// Codes above this are read by gimli.
 const MAX_PLANNED_CODE: u64 = 1 << 14;
 
-impl<'a> Skips<'a> {
-    pub(super) fn new(unit: &'a Unit<'_>) -> Self {
+impl Skips {
+    pub(super) fn new(encoding: gimli::Encoding) -> Self {
         Skips {
-            abbrevs: &unit.abbreviations,
-            encoding: unit.encoding(),
+            encoding,
             plans: Vec::new(),
             quick: Vec::new(),
         }
     }
 
-    fn plan(abbrev: &gimli::Abbreviation, encoding: gimli::Encoding) -> Plan {
-        let mut steps: Vec<Step> = Vec::with_capacity(abbrev.attributes().len());
+    /// The plan of a declaration (its bytes, from its code on; read already, so well formed).
+    fn plan(decl: &[u8], encoding: gimli::Encoding) -> Plan {
+        // (no intermediate list: a plan is made per code of every unit answered)
+        let (_, mut at) = uleb9(decl, 0)?;
+        let (tag, after) = uleb9(decl, at)?;
+        let tag = gimli::DwTag(u16::try_from(tag).ok()?);
+        let children = *decl.get(after)? == gimli::DW_CHILDREN_yes.0;
+        at = after + 1;
+        let mut steps: Vec<Step> = Vec::new();
+        let mut run = 0usize; // fixed sizes not yet in `steps`
         let (mut safe, mut ranged) = (true, false);
-        for spec in abbrev.attributes() {
+        loop {
+            let (name, after) = uleb9(decl, at)?;
+            let (form, after) = uleb9(decl, after)?;
+            at = after;
+            if name == 0 {
+                break;
+            }
+            let spec = Spec {
+                name: gimli::DwAt(u16::try_from(name).ok()?),
+                form: gimli::DwForm(u16::try_from(form).ok()?),
+            };
+            if spec.form == gimli::DW_FORM_implicit_const {
+                at = skip_leb(decl, at)?;
+            }
             ranged |= matches!(
                 spec.name(),
                 gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges
@@ -145,19 +187,31 @@ impl<'a> Skips<'a> {
                 _ => return None, // (block2, block4, indirect, unknown forms)
             };
             // Neighbouring fixed sizes are one step.
-            match (steps.last_mut(), step) {
-                (Some(Step::Bytes(n)), Step::Bytes(m)) => *n += m,
-                _ => steps.push(step),
+            match step {
+                Step::Bytes(m) => run += m,
+                _ => {
+                    if steps.capacity() == 0 {
+                        steps.reserve(decl.len() / 2);
+                    }
+                    if run > 0 {
+                        steps.push(Step::Bytes(run));
+                        run = 0;
+                    }
+                    steps.push(step);
+                }
             }
         }
-        let fixed = match steps[..] {
-            [] => Some(0),
-            [Step::Bytes(n)] => Some(n),
-            _ => None,
+        let fixed = if steps.is_empty() {
+            Some(run)
+        } else {
+            if run > 0 {
+                steps.push(Step::Bytes(run));
+            }
+            None
         };
         Some(SkipPlan {
-            tag: abbrev.tag(),
-            children: abbrev.has_children(),
+            tag,
+            children,
             steps,
             fixed,
             safe,
@@ -167,7 +221,7 @@ impl<'a> Skips<'a> {
 
     /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
     /// the next DIE starts; `None` where gimli must read it.
-    pub(super) fn step(&mut self, b: &[u8], pos: usize) -> Option<Stepped> {
+    pub(super) fn step(&mut self, b: &[u8], pos: usize, dwarf: &Dwarf<'_>, decls: &Decls) -> Option<Stepped> {
         let (code, mut at) = match *b.get(pos..)? {
             [c, ..] if c < 0x80 => (u64::from(c), pos + 1),
             [c0, c1, ..] if c1 < 0x80 => (u64::from(c0 & 0x7f) | u64::from(c1) << 7, pos + 2),
@@ -206,7 +260,7 @@ impl<'a> Skips<'a> {
                 self.plans.resize_with(i + 1, || None);
                 self.quick.resize(i + 1, 0);
             }
-            let plan = self.abbrevs.get(code).and_then(|a| Self::plan(a, self.encoding));
+            let plan = decls.decl(dwarf, code).and_then(|d| Self::plan(d, self.encoding));
             if let Some(p) = &plan {
                 if let Some(n) = p.fixed.filter(|&n| n <= 0xffff_ffff) {
                     self.quick[i] = QUICK
@@ -283,15 +337,17 @@ mod tests {
                 ..Default::default()
             };
             let header = gimli::DebugInfo::new(&info, Little).units().next().unwrap().unwrap();
-            let unit = dwarf.unit(header).unwrap();
-            let st = super::Skips::new(&unit).step(&info, 12);
+            let mut decls = super::Decls::default();
+            let unit = super::super::units::open_unit(&dwarf, header, &mut decls).unwrap().0;
+            let st = super::Skips::new(unit.encoding()).step(&info, 12, &dwarf, &decls);
             assert_eq!(
                 st.map(|s| s.end),
                 if steps { Some(info.len() - 1) } else { None },
                 "{:x?}",
                 leb
             );
-            let mut entries = unit.entries();
+            let full = dwarf.abbreviations(&unit.header).unwrap();
+            let mut entries = unit.header.entries(&full);
             entries.next_dfs().unwrap();
             let (_, die) = entries.next_dfs().unwrap().unwrap();
             assert_eq!(die.attrs().next().is_ok(), steps, "gimli reads {:x?}", leb);

@@ -1,11 +1,13 @@
 //! `.debug_info` a unit at a time, and a unit opened from its bytes (its root DIE's
 //! attributes, line program header and abbreviations, the tables shared across the build).
 
-use super::{Dwarf, Reader, Unit};
+use super::{uleb9, Dwarf, Reader, Unit};
 use crate::error::Result;
 use crate::hash::FastMap;
 use crate::native::dwarf_err;
 use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::Arc;
 
 /// `.debug_info`, read a unit at a time: the builder holds one unit's bytes (and a few
 /// referenced ones), never the whole section.
@@ -70,168 +72,312 @@ pub(super) fn unit_header(bytes: &[u8], endian: gimli::RunTimeEndian) -> gimli::
         .ok_or(gimli::Error::UnexpectedEof(gimli::ReaderOffsetId(0)))
 }
 
-/// Abbreviation tables by `.debug_abbrev` offset, parsed once for the whole build: pass 1,
-/// pass 2 and cross-unit naming each open a unit, and `Dwarf::unit` parses its table every
-/// time (gimli 0.27 keeps only the one at offset 0); GCC's units share theirs two by two.
-/// Only while the section is small: parsed tables take several times their bytes.
+/// A unit's abbreviation table kept compact: where each declaration lies in `.debug_abbrev`,
+/// by code. gimli reads few of a unit's DIEs (the root, code DIEs, names): it gets a table of
+/// the one declaration of the DIE it reads ([`Decls::table_at`]). Parsing whole tables per
+/// unit was ~5 % of libc's build (its 2,063 tables are all distinct), keeping them ~8 MB.
 #[derive(Default)]
-pub(super) struct Abbrevs {
-    tables: FastMap<u64, std::sync::Arc<gimli::Abbreviations>>,
-    /// Codes seen while checking a table ([`Abbrevs::root_only`]), one flag per code.
-    seen: Vec<bool>,
-    seen_high: FastMap<u64, ()>,
+pub(super) struct Decls {
+    /// By code - 1 (codes up to [`LOW_CODES`]): the declaration's bytes in `.debug_abbrev`
+    /// (its code included) as (start, length); length 0: none.
+    low: Vec<(usize, usize)>,
+    high: FastMap<u64, (usize, usize)>,
+    /// Tables of one declaration made so far, by code.
+    tables: FastMap<u64, Arc<gimli::Abbreviations>>,
+    /// Declarations read so far, by code.
+    /// (by code - 1 up to [`LOW_CODES`]: a lookup per DIE gimli reads)
+    abbrevs: Vec<Option<Rc<Abbrev>>>,
+    abbrevs_high: FastMap<u64, Rc<Abbrev>>,
+    /// The table for a code not declared: gimli then fails as with the whole table.
+    empty: Arc<gimli::Abbreviations>,
 }
 
-/// [`Abbrevs`] keeps tables only when `.debug_abbrev` is at most this long (python3.11's is
-/// 0.2 MB; libc's 1 MB, whose parsed tables cost ~8 MB of peak memory for ~5 % of its
-/// build; libjvm's 5.4 MB, where parsing them is 1.5 % of the build).
-const ABBREV_CACHE_SECTION: usize = 512 << 10;
+/// A declaration as the DIE readers use it: gimli's `Abbreviation`, made without a table.
+pub(super) struct Abbrev {
+    pub(super) tag: gimli::DwTag,
+    pub(super) children: bool,
+    pub(super) specs: Vec<gimli::AttributeSpecification>,
+}
 
-impl Abbrevs {
-    fn get(
-        &mut self,
-        dwarf: &Dwarf<'_>,
-        header: &gimli::UnitHeader<Reader<'_>>,
-    ) -> gimli::Result<std::sync::Arc<gimli::Abbreviations>> {
-        use gimli::Section;
-        if dwarf.debug_abbrev.reader().len() > ABBREV_CACHE_SECTION {
-            return dwarf.abbreviations(header);
+impl Abbrev {
+    /// The declaration `decl` (read already, so well formed).
+    fn of(decl: &[u8]) -> Option<Abbrev> {
+        use gimli::Reader as _;
+        let mut r: Reader<'_> = gimli::EndianSlice::new(decl, gimli::RunTimeEndian::Little);
+        r.read_uleb128().ok()?;
+        let tag = gimli::DwTag(r.read_uleb128_u16().ok()?);
+        let children = gimli::DwChildren(r.read_u8().ok()?) == gimli::DW_CHILDREN_yes;
+        // (two bytes at least an attribute)
+        let mut specs = Vec::with_capacity(r.len() / 2);
+        loop {
+            let name = gimli::DwAt(r.read_uleb128_u16().ok()?);
+            let form = gimli::DwForm(r.read_uleb128_u16().ok()?);
+            if name.0 == 0 {
+                return Some(Abbrev { tag, children, specs });
+            }
+            let implicit = if form == gimli::DW_FORM_implicit_const {
+                Some(r.read_sleb128().ok()?)
+            } else {
+                None
+            };
+            specs.push(gimli::AttributeSpecification::new(name, form, implicit));
         }
-        let offset = header.debug_abbrev_offset().0 as u64;
-        if let Some(t) = self.tables.get(&offset) {
+    }
+}
+
+/// gimli's `read_uleb128_u16` where it reads a number: at most 3 bytes, at most 0xffff.
+#[inline(always)]
+fn leb_u16(b: &[u8], pos: usize) -> Option<(u64, usize)> {
+    match *b.get(pos)? {
+        x if x < 0x80 => Some((u64::from(x), pos + 1)),
+        _ => uleb9(b, pos).filter(|&(v, end)| v <= 0xffff && end - pos <= 3),
+    }
+}
+
+/// [`uleb9`] with the one-byte numbers first.
+#[inline(always)]
+fn leb(b: &[u8], pos: usize) -> Option<(u64, usize)> {
+    match *b.get(pos)? {
+        x if x < 0x80 => Some((u64::from(x), pos + 1)),
+        _ => uleb9(b, pos),
+    }
+}
+
+/// Codes of [`Decls::low`] (a unit's codes are mostly 1, 2, 3, ...).
+const LOW_CODES: u64 = 1 << 12;
+
+impl Decls {
+    /// Reads the table at `offset`, checked as gimli parses it (the same reads in the same
+    /// order, so the same error).
+    fn read(&mut self, dwarf: &Dwarf<'_>, offset: gimli::DebugAbbrevOffset) -> gimli::Result<()> {
+        use gimli::Section;
+        self.tables.clear();
+        self.abbrevs.clear();
+        self.abbrevs_high.clear();
+        if self.read_plain(dwarf.debug_abbrev.reader().slice(), offset.0).is_some() {
+            return Ok(());
+        }
+        self.read_checked(dwarf, offset)
+    }
+
+    /// [`read`](Self::read) of a well-formed table of short numbers (nearly all): `None`
+    /// where anything else is met, to be read by [`read_checked`](Self::read_checked).
+    fn read_plain(&mut self, section: &[u8], offset: usize) -> Option<()> {
+        self.low.clear();
+        self.high.clear();
+        let mut at = offset;
+        loop {
+            let start = at;
+            let (code, after) = leb(section, at)?;
+            at = after;
+            if code == 0 {
+                return Some(());
+            }
+            let (tag, after) = leb_u16(section, at)?;
+            if tag == 0 || *section.get(after)? > 1 {
+                return None;
+            }
+            at = after + 1;
+            loop {
+                let (name, after) = leb_u16(section, at)?;
+                let (form, after) = leb_u16(section, after)?;
+                at = after;
+                if (name == 0) != (form == 0) {
+                    return None;
+                }
+                if name == 0 {
+                    break;
+                }
+                if gimli::DwForm(form as u16) == gimli::DW_FORM_implicit_const {
+                    at = leb(section, at)?.1; // (as signed: the same bytes)
+                }
+            }
+            self.insert(code, (start, at - start))?;
+        }
+    }
+
+    /// Adds a declaration; `None` for a code declared already.
+    #[inline(always)]
+    fn insert(&mut self, code: u64, decl: (usize, usize)) -> Option<()> {
+        let dup = if code <= LOW_CODES {
+            let i = code as usize - 1;
+            if self.low.len() <= i {
+                self.low.resize(i + 1, (0, 0));
+            }
+            std::mem::replace(&mut self.low[i], decl).1 != 0
+        } else {
+            self.high.insert(code, decl).is_some()
+        };
+        if dup {
+            None
+        } else {
+            Some(())
+        }
+    }
+
+    /// [`read`](Self::read) with gimli's reads and checks.
+    fn read_checked(&mut self, dwarf: &Dwarf<'_>, offset: gimli::DebugAbbrevOffset) -> gimli::Result<()> {
+        use gimli::{Reader as _, Section};
+        self.low.clear();
+        self.high.clear();
+        let section = *dwarf.debug_abbrev.reader();
+        let mut input = section;
+        input.skip(offset.0)?;
+        loop {
+            let start = section.len() - input.len();
+            let code = input.read_uleb128()?;
+            if code == 0 {
+                return Ok(());
+            }
+            if input.read_uleb128_u16()? == 0 {
+                return Err(gimli::Error::AbbreviationTagZero);
+            }
+            let children = gimli::DwChildren(input.read_u8()?);
+            if children != gimli::DW_CHILDREN_no && children != gimli::DW_CHILDREN_yes {
+                return Err(gimli::Error::BadHasChildren);
+            }
+            loop {
+                let name = input.read_uleb128_u16()?;
+                if name == 0 {
+                    if input.read_uleb128_u16()? == 0 {
+                        break;
+                    }
+                    return Err(gimli::Error::ExpectedZero);
+                }
+                let form = input.read_uleb128_u16()?;
+                if form == 0 {
+                    return Err(gimli::Error::AttributeFormZero);
+                }
+                if gimli::DwForm(form) == gimli::DW_FORM_implicit_const {
+                    input.read_sleb128()?;
+                }
+            }
+            // (gimli inserts after parsing the declaration: a duplicate is told after it)
+            self.insert(code, (start, section.len() - input.len() - start))
+                .ok_or(gimli::Error::DuplicateAbbreviationCode)?;
+        }
+    }
+
+    /// How many declarations it holds (and places for codes not declared).
+    pub(super) fn len(&self) -> usize {
+        self.low.len() + self.high.len()
+    }
+
+    /// The bytes of the declaration of `code` (its code first), if declared.
+    pub(super) fn decl<'s>(&self, dwarf: &Dwarf<'s>, code: u64) -> Option<&'s [u8]> {
+        use gimli::Section;
+        let (start, len) = if code == 0 {
+            return None;
+        } else if code <= LOW_CODES {
+            *self.low.get(code as usize - 1)?
+        } else {
+            *self.high.get(&code)?
+        };
+        dwarf
+            .debug_abbrev
+            .reader()
+            .slice()
+            .get(start..start + len)
+            .filter(|d| !d.is_empty())
+    }
+
+    /// The table of the declaration of `code` alone (empty where it is not declared).
+    fn table(&mut self, dwarf: &Dwarf<'_>, code: u64) -> gimli::Result<Arc<gimli::Abbreviations>> {
+        use gimli::Section;
+        if let Some(t) = self.tables.get(&code) {
             return Ok(t.clone());
         }
-        let t = dwarf.abbreviations(header)?;
-        self.tables.insert(offset, t.clone());
+        let decl = match self.decl(dwarf, code) {
+            Some(d) => d,
+            None => return Ok(self.empty.clone()),
+        };
+        let mut bytes = Vec::with_capacity(decl.len() + 1);
+        bytes.extend_from_slice(decl);
+        bytes.push(0);
+        let endian = gimli::Reader::endian(dwarf.debug_abbrev.reader());
+        let t = Arc::new(gimli::DebugAbbrev::new(&bytes, endian).abbreviations(gimli::DebugAbbrevOffset(0))?);
+        self.tables.insert(code, t.clone());
         Ok(t)
     }
 
-    /// Drops the tables at offsets `uses` does not hold: pass 2 opens only the units
-    /// counted there.
-    pub(super) fn keep_used(&mut self, uses: &FastMap<u64, u32>) {
-        self.tables.retain(|off, _| uses.contains_key(off));
-    }
-
-    /// Counts a use of the table at `offset` done; drops it at the last one (a
-    /// cross-unit reference opening a unit later parses it again).
-    pub(super) fn used(&mut self, offset: u64, uses: &mut FastMap<u64, u32>) {
-        if let Some(n) = uses.get_mut(&offset) {
-            *n -= 1;
-            if *n == 0 {
-                uses.remove(&offset);
-                self.tables.remove(&offset);
-            }
+    /// gimli's `EntriesRaw::read_abbreviation` of the DIE at `offset` (the same errors):
+    /// where its code ends, and unless it is a null entry, its declaration and the entries
+    /// at its attributes.
+    /// (`unit`: its header and table, any table.)
+    #[allow(clippy::type_complexity)]
+    pub(super) fn read_die<'me, 'u>(
+        &mut self,
+        dwarf: &Dwarf<'u>,
+        unit: (&'me gimli::UnitHeader<Reader<'u>>, &'me gimli::Abbreviations),
+        offset: gimli::UnitOffset,
+    ) -> gimli::Result<(usize, Option<(Rc<Abbrev>, gimli::EntriesRaw<'me, 'me, Reader<'u>>)>)> {
+        use gimli::Reader as _;
+        let (header, table) = unit;
+        let mut r = header.range_from(offset..)?;
+        let len = r.len();
+        let code = r.read_uleb128()?;
+        let after = offset.0 + (len - r.len());
+        if code == 0 {
+            return Ok((after, None));
         }
+        let known = if code <= LOW_CODES {
+            self.abbrevs.get(code as usize - 1).and_then(|a| a.as_ref())
+        } else {
+            self.abbrevs_high.get(&code)
+        };
+        let a = match known {
+            Some(a) => a.clone(),
+            None => {
+                let a = Rc::new(
+                    self.decl(dwarf, code)
+                        .and_then(Abbrev::of)
+                        .ok_or(gimli::Error::UnknownAbbreviation)?,
+                );
+                if code <= LOW_CODES {
+                    let i = code as usize - 1;
+                    if self.abbrevs.len() <= i {
+                        self.abbrevs.resize(i + 1, None);
+                    }
+                    self.abbrevs[i] = Some(a.clone());
+                } else {
+                    self.abbrevs_high.insert(code, a.clone());
+                }
+                a
+            }
+        };
+        let entries = header.entries_raw(table, Some(gimli::UnitOffset(after)))?;
+        Ok((after, Some((a, entries))))
     }
 
-    /// For a unit of which only the root DIE is read (pass 1), where `get` would parse the
-    /// whole table again (not kept): the table checked as gimli parses it (the same reads
-    /// in the same order, so the same error), and only the root's declaration parsed.
-    /// Parsing libc's tables twice was ~10 % of its build (two thirds of it growing Vecs).
-    fn root_only(
+    /// The table gimli reads the DIE at `offset` of `unit` with: its declaration alone
+    /// (where the code cannot be read or is not declared, a table gimli fails on the same
+    /// way).
+    pub(super) fn table_at(
         &mut self,
         dwarf: &Dwarf<'_>,
         header: &gimli::UnitHeader<Reader<'_>>,
-    ) -> gimli::Result<std::sync::Arc<gimli::Abbreviations>> {
-        use gimli::{Reader as _, Section};
-        let offset = header.debug_abbrev_offset();
-        if dwarf.debug_abbrev.reader().len() <= ABBREV_CACHE_SECTION || offset.0 == 0 {
-            // kept for pass 2 (or gimli's own cache of the table at 0)
-            return self.get(dwarf, header);
-        }
-        // A root code that cannot be read fails the root DIE's read, as with the whole table.
-        let root = header
-            .range_from(gimli::UnitOffset(header.header_size())..)
-            .and_then(|mut r| r.read_uleb128())
-            .ok();
-        let mut input = *dwarf.debug_abbrev.reader();
-        input.skip(offset.0)?;
-        let decl = check_table(input, root, &mut self.seen, &mut self.seen_high)?;
-        let mut table = decl.map(<[u8]>::to_vec).unwrap_or_default();
-        table.push(0);
-        let endian = dwarf.debug_abbrev.reader().endian();
-        gimli::DebugAbbrev::new(&table, endian)
-            .abbreviations(gimli::DebugAbbrevOffset(0))
-            .map(std::sync::Arc::new)
-    }
-}
-
-/// Reads the abbreviation table at the start of `input` as gimli's `Abbreviations::parse`
-/// does (the same reads in the same order: the same errors) without building it, and gives
-/// the bytes of the declaration of code `root` (if any). `seen`, `seen_high`: scratch.
-fn check_table<'s>(
-    mut input: Reader<'s>,
-    root: Option<u64>,
-    seen: &mut Vec<bool>,
-    seen_high: &mut FastMap<u64, ()>,
-) -> gimli::Result<Option<&'s [u8]>> {
-    use gimli::Reader as _;
-    seen.clear();
-    seen_high.clear();
-    let mut decl = None;
-    loop {
-        let start = input;
-        let code = input.read_uleb128()?;
-        if code == 0 {
-            return Ok(decl);
-        }
-        if input.read_uleb128_u16()? == 0 {
-            return Err(gimli::Error::AbbreviationTagZero);
-        }
-        let children = gimli::DwChildren(input.read_u8()?);
-        if children != gimli::DW_CHILDREN_no && children != gimli::DW_CHILDREN_yes {
-            return Err(gimli::Error::BadHasChildren);
-        }
-        loop {
-            let name = input.read_uleb128_u16()?;
-            if name == 0 {
-                if input.read_uleb128_u16()? == 0 {
-                    break;
-                }
-                return Err(gimli::Error::ExpectedZero);
-            }
-            let form = input.read_uleb128_u16()?;
-            if form == 0 {
-                return Err(gimli::Error::AttributeFormZero);
-            }
-            if gimli::DwForm(form) == gimli::DW_FORM_implicit_const {
-                input.read_sleb128()?;
-            }
-        }
-        // (gimli inserts after parsing the declaration: a duplicate is told after it)
-        let dup = if code < 1 << 16 {
-            let i = code as usize;
-            if seen.len() <= i {
-                seen.resize(i + 1, false);
-            }
-            std::mem::replace(&mut seen[i], true)
-        } else {
-            seen_high.insert(code, ()).is_some()
-        };
-        if dup {
-            return Err(gimli::Error::DuplicateAbbreviationCode);
-        }
-        if Some(code) == root {
-            let len = start.len() - input.len();
-            decl = Some(&start.slice()[..len]);
+        offset: gimli::UnitOffset,
+    ) -> gimli::Result<Arc<gimli::Abbreviations>> {
+        use gimli::Reader as _;
+        match header.range_from(offset..).and_then(|mut r| r.read_uleb128()) {
+            Ok(code) => self.table(dwarf, code),
+            Err(_) => Ok(self.empty.clone()),
         }
     }
 }
 
 /// `dwarf.unit(header)` (its steps, with the abbreviations from `abbrevs`), or where only
 /// its line program (or low pc) cannot be read, the unit without either and that error:
-/// its DIEs still name code.
+/// its DIEs still name code. Its abbreviations are read into `decls`; the unit's own table
+/// holds the root DIE's declaration only (other DIEs: [`Decls::table_at`]).
 pub(super) fn open_unit<'s>(
     dwarf: &Dwarf<'s>,
     header: gimli::UnitHeader<Reader<'s>>,
-    abbrevs: &mut Abbrevs,
-    root_only: bool,
+    decls: &mut Decls,
 ) -> gimli::Result<(Unit<'s>, Option<gimli::Error>)> {
-    let abbreviations = if root_only {
-        abbrevs.root_only(dwarf, &header)?
-    } else {
-        abbrevs.get(dwarf, &header)?
-    };
+    decls.read(dwarf, header.debug_abbrev_offset())?;
+    // (the DIEs are read with `decls`: no table needed)
+    let abbreviations = decls.empty.clone();
     let mut unit = gimli::Unit {
         header,
         abbreviations,
@@ -251,11 +397,19 @@ pub(super) fn open_unit<'s>(
     // The root DIE's attributes as `Unit::new` reads them: an error here is the unit's.
     let (mut name, mut comp_dir, mut stmt_list, mut low_pc) = (None, None, None, None);
     {
-        let mut cursor = unit.header.entries(&unit.abbreviations);
-        cursor.next_dfs()?;
-        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
-        let mut attrs = root.attrs();
-        while let Some(attr) = attrs.next()? {
+        // gimli's `next_dfs` from the start: null entries skipped, none left: no root.
+        let mut at = gimli::UnitOffset(unit.header.header_size());
+        let (abbrev, mut entries) = loop {
+            if at.0 >= unit.header.length_including_self() {
+                return Err(gimli::Error::MissingUnitDie);
+            }
+            match decls.read_die(dwarf, (&unit.header, &unit.abbreviations), at)? {
+                (_, Some(found)) => break found,
+                (after, None) => at = gimli::UnitOffset(after),
+            }
+        };
+        for spec in abbrev.specs.iter() {
+            let attr = entries.read_attribute(*spec)?;
             match (attr.name(), attr.value()) {
                 (gimli::DW_AT_name, v) => name = Some(v),
                 (gimli::DW_AT_comp_dir, v) => comp_dir = Some(v),
@@ -310,34 +464,37 @@ pub(super) fn open_unit<'s>(
 mod tests {
     use super::*;
 
-    /// `check_table` against gimli's parse: the same error, or the root's declaration
-    /// parsed alone equal to the one in the whole table.
+    /// `Decls::read` against gimli's parse: the same error, or each code's declaration
+    /// parsed alone equal to the one in the whole table (none for a code not declared).
     fn agrees(bytes: &[u8], root: u64) {
         let endian = gimli::RunTimeEndian::Little;
         let full = gimli::DebugAbbrev::new(bytes, endian).abbreviations(gimli::DebugAbbrevOffset(0));
-        let (mut seen, mut high) = (Vec::new(), FastMap::default());
-        let mine = check_table(gimli::EndianSlice::new(bytes, endian), Some(root), &mut seen, &mut high);
-        match (full, mine) {
+        let dwarf = gimli::Dwarf {
+            debug_abbrev: gimli::DebugAbbrev::new(bytes, endian),
+            ..Default::default()
+        };
+        let mut decls = Decls::default();
+        match (full, decls.read(&dwarf, gimli::DebugAbbrevOffset(0))) {
             (Err(a), Err(b)) => assert_eq!(a, b, "{:?}", bytes),
-            (Ok(full), Ok(decl)) => {
-                let mut table = decl.map(<[u8]>::to_vec).unwrap_or_default();
-                table.push(0);
-                let alone = gimli::DebugAbbrev::new(&table[..], endian)
-                    .abbreviations(gimli::DebugAbbrevOffset(0))
-                    .unwrap();
-                assert_eq!(full.get(root), alone.get(root), "{:?}", bytes);
+            (Ok(full), Ok(())) => {
+                for code in [root, 1, 2, 3, 7, 4095, 4096, 4097, 65536] {
+                    let alone = decls.table(&dwarf, code).unwrap();
+                    assert_eq!(full.get(code), alone.get(code), "code {} of {:?}", code, bytes);
+                }
             }
-            (a, b) => panic!("gimli {:?}, check_table {:?} on {:?}", a.err(), b.err(), bytes),
+            (a, b) => panic!("gimli {:?}, Decls::read {:?} on {:?}", a.err(), b.err(), bytes),
         }
     }
 
     #[test]
-    fn check_table_agrees_with_gimli() {
+    fn decls_agree_with_gimli() {
         // code, tag, children, (name, form)*, 0 0 ... 0
         let good: &[u8] = &[
             1, 0x11, 1, 0x03, 0x08, 0x10, 0x17, 0, 0, //
             7, 0x2e, 0, 0x03, 0x21, 0x7f, 0x3a, 0x0b, 0, 0, // implicit_const -1
             0x80, 0x80, 0x04, 0x34, 0, 0x03, 0x0e, 0, 0, // code 65536
+            0x80, 0x20, 0x34, 0, 0x03, 0x0e, 0, 0, // code 4096
+            0x81, 0x20, 0x34, 0, 0x03, 0x0e, 0, 0, // code 4097
             2, 0x24, 0, 0, 0, //
             0,
         ];

@@ -79,6 +79,9 @@ pub(crate) fn build(fh: u32, arch_ptr: u32, arch_len: u32, out: u32) -> i32 {
         Err(code) => return code,
     };
     reset_progress();
+    // Pass 2 gives back the pages of an inflated `.debug_info` behind it.
+    #[cfg(target_arch = "wasm32")]
+    pysym_core::native::progress::set_discard(crate::host::discard_pages);
     let mut sink = HostOutput { offset: 0 };
     match pysym_core::native::progress::with_progress(report_progress, || file.build(&mut sink)) {
         Ok(warnings) => {

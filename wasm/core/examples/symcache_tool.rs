@@ -24,6 +24,49 @@ fn grew(n: usize) {
     if PEAK.fetch_max(now, Relaxed) < now {
         big::peaked(now);
     }
+    RESIDENT_PEAK.fetch_max(now.saturating_sub(GIVEN_BACK.load(Relaxed)), Relaxed);
+}
+
+/// Pages of live blocks the build gave back (`progress::discard`): a wasm host returns
+/// them to the system, so the live bytes a build holds resident are LIVE minus these.
+static GIVEN_BACK: AtomicUsize = AtomicUsize::new(0);
+static RESIDENT_PEAK: AtomicUsize = AtomicUsize::new(0);
+static mut GIVEN: Vec<(usize, usize)> = Vec::new();
+
+fn give_back(p: usize, n: usize) {
+    // SAFETY: single-threaded tool.
+    unsafe {
+        // (a page given back twice counts once)
+        let mut fresh = vec![(p, p + n)];
+        for &(a, b) in GIVEN.iter() {
+            fresh = fresh
+                .into_iter()
+                .flat_map(|(x, y)| [(x, y.min(a)), (x.max(b), y)])
+                .filter(|(x, y)| x < y)
+                .collect();
+        }
+        for (x, y) in fresh {
+            GIVEN.push((x, y));
+            GIVEN_BACK.fetch_add(y - x, Relaxed);
+        }
+    }
+}
+
+/// A block is freed: its pages given back are no longer counted apart.
+fn freed(p: usize, n: usize) {
+    // SAFETY: single-threaded tool.
+    unsafe {
+        if GIVEN.is_empty() {
+            return;
+        }
+        GIVEN.retain(|&(a, b)| {
+            let inside = a >= p && b <= p + n;
+            if inside {
+                GIVEN_BACK.fetch_sub(b - a, Relaxed);
+            }
+            !inside
+        });
+    }
 }
 
 /// The blocks of at least [`big::MIN`] bytes live at the peak (`build --blocks`): what
@@ -97,6 +140,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        freed(p as usize, l.size());
         LIVE.fetch_sub(l.size(), Relaxed);
         big::remove(p, l.size());
         System.dealloc(p, l)
@@ -106,6 +150,7 @@ unsafe impl GlobalAlloc for Counting {
         big::add(p.wrapping_add(1), n);
         grew(n);
         big::remove(p.wrapping_add(1), n);
+        freed(p as usize, l.size().min(n));
         let r = System.realloc(p, l, n);
         big::remove(p, l.size());
         big::add(r, n);
@@ -145,16 +190,18 @@ fn main() {
             // Read by ranges like the wasm shim (only what the builder asks for is on the heap).
             let file = std::fs::File::open(&args[2]).expect("open object");
             let cache = object::ReadCache::new(file);
+            pysym_core::native::progress::set_discard(give_back);
             let t = std::time::Instant::now();
             // Live and peak heap at each tenth of the progress reports.
             let mut next = 0u64;
             let sink = move |done: u64, total: u64| {
                 if done * 10 >= next * total {
                     eprintln!(
-                        "  {:3}%  live {:7.1} MB  peak {:7.1} MB",
+                        "  {:3}%  live {:7.1} MB  peak {:7.1} MB  resident {:7.1} MB",
                         done * 100 / total.max(1),
                         mb(LIVE.load(Relaxed)),
-                        mb(PEAK.load(Relaxed))
+                        mb(PEAK.load(Relaxed)),
+                        mb(LIVE.load(Relaxed).saturating_sub(GIVEN_BACK.load(Relaxed)))
                     );
                     next = done * 10 / total.max(1) + 1;
                 }
@@ -185,9 +232,10 @@ fn main() {
                 eprintln!("  warning: {}", w);
             }
             eprintln!(
-                "  built live {:7.1} MB  peak {:7.1} MB",
+                "  built live {:7.1} MB  peak {:7.1} MB  (resident: peak {:.1} MB, less pages given back)",
                 mb(LIVE.load(Relaxed)),
-                mb(PEAK.load(Relaxed))
+                mb(PEAK.load(Relaxed)),
+                mb(RESIDENT_PEAK.load(Relaxed))
             );
             // Streamed to the file as the wasm shim streams it to the host.
             let mut out = ToFile(std::io::BufWriter::new(

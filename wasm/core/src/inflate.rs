@@ -77,20 +77,96 @@ type Res<T> = std::result::Result<T, InflateError>;
 /// `size` bytes, as a compressed section declares. Trailing bytes after the stream are
 /// ignored.
 pub fn zlib_exact(src: &[u8], size: usize) -> Res<Vec<u8>> {
+    zlib_exact_marked(src, size, 0).map(|(out, _)| out)
+}
+
+/// A place a deflate stream can be inflated again from ([`raw_from`]): the start of a
+/// block, with the 32 KiB of output before it that its matches may refer back to.
+pub struct Restart {
+    /// The block's first bit in the zlib stream (its 2-byte header included).
+    pub bit: u64,
+    /// The output produced before it.
+    pub out: u64,
+    /// The (at most) 32 KiB of output just before it.
+    pub window: Box<[u8]>,
+}
+
+/// [`zlib_exact`], also giving a [`Restart`] at the first block and at the first block
+/// starting at or after every `every` bytes of output from the last (none when `every` is 0).
+pub fn zlib_exact_marked(src: &[u8], size: usize, every: usize) -> Res<(Vec<u8>, Vec<Restart>)> {
     let mut out = Vec::new();
     if out.try_reserve_exact(size).is_err() {
         return Err(InflateError::OutOfMemory);
     }
-    zlib_into(src, &mut out, size)?;
+    let mut marks = Marks {
+        every,
+        // (a restart at 0 too: any output can be inflated again from one)
+        next: if every == 0 { usize::MAX } else { 0 },
+        at: Vec::new(),
+    };
+    zlib_marked(src, &mut out, size, &mut marks)?;
     if out.len() != size {
         return Err(InflateError::Corrupt("the stream ends before the declared size"));
     }
+    Ok((out, marks.at))
+}
+
+/// Inflates a zlib stream again from `at` (one of [`zlib_exact_marked`]'s restarts):
+/// `src` holds the stream's bytes from byte `at.bit / 8` on. Gives the output after the
+/// restart, at least `want` bytes of it unless the stream ends first (the trailer is not
+/// checked again: the whole stream was, when `at` was made).
+pub fn raw_from(src: &[u8], at: &Restart, want: usize) -> Res<Vec<u8>> {
+    // What one step past `want` may write: a match, or a stored block whole.
+    const STEP: usize = (64 << 10) + 258;
+    let limit = at.window.len() + want + STEP;
+    let mut out = Vec::new();
+    if out.try_reserve_exact(limit).is_err() {
+        return Err(InflateError::OutOfMemory);
+    }
+    out.extend_from_slice(&at.window);
+    let mut d = Inflater::new(src, out.len(), limit);
+    let skip = (at.bit % 8) as u32;
+    if skip > 0 {
+        d.bits.take(skip)?;
+    }
+    grow(&mut out, limit)?;
+    let r = d.run(&mut out, &mut Marks::none());
+    out.truncate(d.op);
+    match r {
+        Ok(()) => {}
+        // Stopped by `limit`, at most a step short of it: `want` is there.
+        Err(InflateError::TooLarge { .. }) if d.op >= at.window.len() + want => {}
+        Err(e) => return Err(e),
+    }
+    out.drain(..at.window.len());
     Ok(out)
+}
+
+/// Where [`Inflater::run`] records restarts.
+struct Marks {
+    /// 0: none.
+    every: usize,
+    next: usize,
+    at: Vec<Restart>,
+}
+
+impl Marks {
+    fn none() -> Self {
+        Marks {
+            every: 0,
+            next: usize::MAX,
+            at: Vec::new(),
+        }
+    }
 }
 
 /// Inflates a zlib stream onto the end of `out`, which never grows past `limit` bytes;
 /// returns the input bytes used (header and trailer included).
 pub fn zlib_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
+    zlib_marked(src, out, limit, &mut Marks::none())
+}
+
+fn zlib_marked(src: &[u8], out: &mut Vec<u8>, limit: usize, marks: &mut Marks) -> Res<usize> {
     if src.len() < 2 {
         return Err(InflateError::Truncated);
     }
@@ -108,7 +184,7 @@ pub fn zlib_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
         return Err(InflateError::BadHeader("preset dictionary"));
     }
     let start = out.len();
-    let used = 2 + raw_into(&src[2..], out, limit)?;
+    let used = 2 + raw_marked(&src[2..], out, limit, marks)?;
     let trailer = src.get(used..used + 4).ok_or(InflateError::Truncated)?;
     let expected = u32::from_be_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
     let actual = adler32(&out[start..]);
@@ -122,19 +198,13 @@ pub fn zlib_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
 /// a match may refer back to), never growing it past `limit` bytes; returns the input bytes
 /// used (up to the end of the byte holding the last block's last bit).
 pub fn raw_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
-    let mut d = Inflater {
-        bits: Bits {
-            src,
-            pos: 0,
-            buf: 0,
-            n: 0,
-            over: 0,
-        },
-        op: out.len(),
-        limit,
-        lit: Vec::new(),
-        dist: Vec::new(),
-    };
+    raw_marked(src, out, limit, &mut Marks::none())
+}
+
+/// [`raw_into`], recording restarts in `marks` (their bits counted from 2 bytes before
+/// `src`: the zlib header).
+fn raw_marked(src: &[u8], out: &mut Vec<u8>, limit: usize, marks: &mut Marks) -> Res<usize> {
+    let mut d = Inflater::new(src, out.len(), limit);
     // Work in a zero-filled buffer of the capacity the caller reserved (or a guess),
     // grown as needed, and cut to what was produced at the end, success or not.
     let guess = out
@@ -145,7 +215,7 @@ pub fn raw_into(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Res<usize> {
     if first > out.len() {
         grow(out, first)?;
     }
-    let r = d.run(out);
+    let r = d.run(out, marks);
     out.truncate(d.op);
     r?;
     d.bits.done()
@@ -463,8 +533,27 @@ struct Inflater<'a> {
 }
 
 impl<'a> Inflater<'a> {
-    fn run(&mut self, out: &mut Vec<u8>) -> Res<()> {
+    fn new(src: &'a [u8], op: usize, limit: usize) -> Self {
+        Inflater {
+            bits: Bits {
+                src,
+                pos: 0,
+                buf: 0,
+                n: 0,
+                over: 0,
+            },
+            op,
+            limit,
+            lit: Vec::new(),
+            dist: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, out: &mut Vec<u8>, marks: &mut Marks) -> Res<()> {
         loop {
+            if self.op >= marks.next {
+                self.mark(out, marks);
+            }
             let last = self.bits.take(1)?;
             match self.bits.take(2)? {
                 0 => self.stored(out)?,
@@ -489,6 +578,23 @@ impl<'a> Inflater<'a> {
                 return Ok(());
             }
         }
+    }
+
+    /// A restart here, at a block's start (`marks.every` > 0).
+    #[inline(never)]
+    fn mark(&mut self, out: &[u8], marks: &mut Marks) {
+        marks.next = self.op.saturating_add(marks.every);
+        let b = &self.bits;
+        // (bits not yet used are the last `n` read; 2 bytes of zlib header before `src`)
+        let bit = (b.pos as u64 + 2) * 8 - u64::from(b.n);
+        if b.over > 0 {
+            return; // past the input's end: an error comes
+        }
+        marks.at.push(Restart {
+            bit,
+            out: self.op as u64,
+            window: out[self.op.saturating_sub(32 << 10)..self.op].into(),
+        });
     }
 
     fn stored(&mut self, out: &mut Vec<u8>) -> Res<()> {

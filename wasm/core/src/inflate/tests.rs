@@ -275,3 +275,48 @@ fn real_sections_match_miniz() {
     }
     assert!(n > 0, "no zlib-compressed section in {}", files);
 }
+
+/// Every restart of a marked inflate gives the rest of the output again, from the stream's
+/// bytes at its position on, at any length asked for.
+#[test]
+fn restarts_give_the_same_output() {
+    for data in samples() {
+        for level in [0u8, 1, 6, 9] {
+            let z = compress_to_vec_zlib(&data, level);
+            let (out, marks) = zlib_exact_marked(&z, data.len(), 1000).unwrap();
+            assert!(out == data);
+            assert_eq!(zlib_exact_marked(&z, data.len(), 0).unwrap().1.len(), 0);
+            if data.len() > 20_000 && level > 0 {
+                assert!(!marks.is_empty(), "level {} len {}: no restart", level, data.len());
+            }
+            if !marks.is_empty() {
+                assert_eq!((marks[0].out, marks[0].bit), (0, 16));
+            }
+            for (i, m) in marks.iter().enumerate() {
+                assert!(i == 0 || m.out >= marks[i - 1].out + 1000);
+                let o = m.out as usize;
+                assert!(m.window[..] == data[o.saturating_sub(32 << 10)..o]);
+                for want in [0usize, 1, 300, 5000, data.len()] {
+                    let got = raw_from(&z[(m.bit / 8) as usize..], m, want).unwrap();
+                    let n = got.len().min(data.len() - o);
+                    assert!(got.len() >= want.min(data.len() - o), "short: {} < {}", got.len(), want);
+                    assert!(got[..n] == data[o..o + n] && got.len() == n);
+                }
+            }
+        }
+    }
+    // Large enough for several restarts in blocks of every kind.
+    let mut big = Vec::new();
+    for round in 0..12u8 {
+        for s in samples() {
+            big.extend(s.iter().map(|b| b.wrapping_add(round)));
+        }
+    }
+    let z = compress_to_vec_zlib(&big, 6);
+    let (_, marks) = zlib_exact_marked(&z, big.len(), 4096).unwrap();
+    assert!(marks.len() > 3);
+    for m in &marks {
+        let got = raw_from(&z[(m.bit / 8) as usize..], m, 100).unwrap();
+        assert!(got[..100.min(got.len())] == big[m.out as usize..m.out as usize + 100.min(got.len())]);
+    }
+}

@@ -34,7 +34,8 @@ pub(super) fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
     i > 0 && addr <= ranges[i - 1].1
 }
 
-/// Builds the symcache from the DWARF sections (may be empty), the symbol table (sorted,
+/// Builds the symcache from the DWARF sections (may be empty; `again`: how to inflate a
+/// zlib `.debug_info` among them again, so that pass 2 can give its pages back), the symbol table (sorted,
 /// one per address) and the executable address ranges. `outer_from_symbols`: name the
 /// outer frame from the symbol table where one covers the address (llvm-symbolizer does
 /// for ELF and Mach-O, not for wasm's name section).
@@ -42,6 +43,7 @@ pub(super) fn build_core<'b>(
     mut id: Identity,
     mut sections: HashMap<gimli::SectionId, Cow<'b, [u8]>>,
     mut info: Option<Box<dyn dwarf::InfoSection<'b> + 'b>>,
+    again: Option<dwarf::Reinflate<'b>>,
     endian: gimli::RunTimeEndian,
     syms: &[(u64, u64, &str)],
     code: &[(u64, u64)],
@@ -88,6 +90,10 @@ pub(super) fn build_core<'b>(
         }
         rows = Some(match (info.as_mut(), whole.as_deref()) {
             (Some(info), _) => add_ranges!(&mut **info),
+            (None, Some(whole)) if again.is_some() && !whole.is_empty() => match again {
+                Some(again) => add_ranges!(&mut dwarf::InflatedInfo::new(whole, again)),
+                None => add_ranges!(&mut dwarf::WholeInfo(whole)),
+            },
             (None, whole) => add_ranges!(&mut dwarf::WholeInfo(whole.unwrap_or(&[]))),
         });
     }

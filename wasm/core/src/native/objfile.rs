@@ -6,6 +6,7 @@ use super::build::{build_core, in_ranges, DWARF_SECTIONS};
 use super::warnings::Warnings;
 use super::{dwarf, invalid, obj_err, source, unsupported, ObjectInfo, MAX_SECTION_SIZE};
 use crate::error::{Error, ErrorKind, Result};
+use crate::inflate::Restart;
 use crate::symcache::{Identity, SymCacheBuild};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ReadRef, SectionFlags};
 use std::borrow::Cow;
@@ -478,6 +479,11 @@ pub(super) fn section_data<'a, R: ReadRef<'a>, S: source::Source<'a>>(
 /// A zlib section's bytes: exactly `size` of them (at most [`MAX_SECTION_SIZE`]), by the
 /// core's own inflate (about 25% less CPU than miniz_oxide inside wasm).
 pub(super) fn inflate_section(raw: &[u8], size: u64, name: &str) -> Result<Vec<u8>> {
+    inflate_marked(raw, size, name, 0).map(|(out, _)| out)
+}
+
+/// [`inflate_section`] with restarts every `every` bytes of output (none for 0).
+fn inflate_marked(raw: &[u8], size: u64, name: &str, every: usize) -> Result<(Vec<u8>, Vec<Restart>)> {
     if size > MAX_SECTION_SIZE {
         return Err(Error::new(
             ErrorKind::LimitExceeded,
@@ -487,7 +493,7 @@ pub(super) fn inflate_section(raw: &[u8], size: u64, name: &str) -> Result<Vec<u
             ),
         ));
     }
-    crate::inflate::zlib_exact(raw, size as usize).map_err(|e| match e {
+    crate::inflate::zlib_exact_marked(raw, size as usize, every).map_err(|e| match e {
         crate::inflate::InflateError::OutOfMemory => Error::new(
             ErrorKind::LimitExceeded,
             format!(
@@ -497,6 +503,76 @@ pub(super) fn inflate_section(raw: &[u8], size: u64, name: &str) -> Result<Vec<u
         ),
         e => invalid(format!("cannot decompress section {}: {}", name, e)),
     })
+}
+
+/// A zlib `.debug_info`, inflated whole, and how to inflate its parts again once pass 2
+/// has given their pages back ([`dwarf::InflatedInfo`]); `None` for any other. The
+/// compressed bytes are not kept: read again from `ranged` (or borrowed from the file).
+#[allow(clippy::type_complexity)]
+fn inflated_info<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
+    file: &object::File<'a, R>,
+    ranged: &mut Option<S>,
+) -> Result<Option<(Vec<u8>, dwarf::Reinflate<'a>)>> {
+    let name = ".debug_info";
+    let section = match file.section_by_name(name) {
+        Some(s) if !is_nobits(&s) => s,
+        _ => return Ok(None),
+    };
+    let r = match section.compressed_file_range() {
+        Ok(r) if r.format == object::CompressionFormat::Zlib => r,
+        _ => return Ok(None),
+    };
+    if r.uncompressed_size > MAX_SECTION_SIZE {
+        return Ok(None); // (refused by section_data)
+    }
+    // Restarts cost 32 KiB each; inflating again costs up to `every` bytes a read.
+    let every = (1usize << 20).max((r.uncompressed_size / 64) as usize);
+    if let Some(src) = ranged.as_mut() {
+        let fits = r
+            .offset
+            .checked_add(r.compressed_size)
+            .map_or(false, |end| end <= src.size());
+        if !fits {
+            return Ok(None);
+        }
+        let (out, restarts) = {
+            let raw = src.keep(r.offset, r.compressed_size)?;
+            inflate_marked(&raw, r.uncompressed_size, name, every)?
+        };
+        let mut src = match ranged.take() {
+            Some(s) => s,
+            None => return Ok(None),
+        };
+        let (at, len) = (r.offset, r.compressed_size);
+        let stream = move |o: u64, n: u64| src.keep(at + o.min(len), n.min(len - o.min(len)));
+        return Ok(Some((
+            out,
+            dwarf::Reinflate {
+                restarts,
+                stream: Box::new(stream),
+                stream_len: len,
+            },
+        )));
+    }
+    let c = section.compressed_data().map_err(obj_err)?;
+    if c.format != object::CompressionFormat::Zlib {
+        return Ok(None);
+    }
+    let data: &'a [u8] = c.data;
+    let (out, restarts) = inflate_marked(data, c.uncompressed_size, name, every)?;
+    let len = data.len() as u64;
+    let stream = move |o: u64, n: u64| -> Result<Cow<'a, [u8]>> {
+        let o = o.min(len) as usize;
+        Ok(Cow::Borrowed(&data[o..o + n.min(len - o as u64) as usize]))
+    };
+    Ok(Some((
+        out,
+        dwarf::Reinflate {
+            restarts,
+            stream: Box::new(stream),
+            stream_len: len,
+        },
+    )))
 }
 
 /// `ELFCOMPRESS_ZSTD` in an ELF compression header (object 0.30 knows only zlib).
@@ -629,6 +705,7 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     };
     let mut sections: HashMap<gimli::SectionId, Cow<'a, [u8]>> = HashMap::new();
     let mut info: Option<Box<dyn dwarf::InfoSection<'a> + 'a>> = None;
+    let mut again = None;
     // `.debug_info` last: a ranged one takes the source.
     for sid in DWARF_SECTIONS
         .iter()
@@ -646,6 +723,11 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
                     info = Some(Box::new(RangedInfo { src, offset, size }));
                     continue;
                 }
+            }
+            if let Some((data, re)) = inflated_info(file, &mut ranged)? {
+                sections.insert(*sid, Cow::Owned(data));
+                again = Some(re);
+                continue;
             }
         }
         let data = section_data(file, sid.name(), ranged.as_mut())?;
@@ -699,7 +781,7 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
     let code = code_ranges(file);
-    build_core(id, sections, info, endian, &syms, &code, true, warn)
+    build_core(id, sections, info, again, endian, &syms, &code, true, warn)
 }
 
 /// [`build_cfi`](super::build_cfi) of an ELF, Mach-O or PE file.

@@ -13,6 +13,28 @@ thread_local! {
     // and no borrow flag must outlive that.
     static SINK: Cell<Option<Sink>> = Cell::new(None);
     static PAST_PEAK: Cell<bool> = Cell::new(false);
+    static DISCARD: Cell<Option<fn(usize, usize)>> = Cell::new(None);
+}
+
+/// Sets where [`discard`] sends the whole pages a build will not read again (the wasm
+/// shim: the host's `discard` import; a native tool: its accounting).
+pub fn set_discard(f: fn(usize, usize)) {
+    DISCARD.with(|d| d.set(Some(f)));
+}
+
+/// The whole 4 KiB pages inside `bytes` hold nothing the build will read again (it never
+/// reads them before writing them): a host may give them back to the system, after which
+/// they may read as anything. Their owner stays allocated.
+pub(crate) fn discard(bytes: &[u8]) {
+    const PAGE: usize = 4096;
+    let (p, len) = (bytes.as_ptr() as usize, bytes.len());
+    let start = p.saturating_add(PAGE - 1) & !(PAGE - 1);
+    let end = (p + len) & !(PAGE - 1);
+    if end > start {
+        if let Some(f) = DISCARD.with(|d| d.get()) {
+            f(start, end - start);
+        }
+    }
 }
 
 /// Marks the running build as past its peak memory: its inputs are being freed and only

@@ -371,6 +371,7 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         identity(&l),
         sections,
         None,
+        None,
         gimli::RunTimeEndian::Little,
         &syms,
         &[(0, code_size)],

@@ -34,7 +34,7 @@ mod units;
 
 pub(super) use answers::Symbols;
 pub(super) use passes::add_ranges;
-pub(super) use units::{InfoSection, WholeInfo};
+pub(super) use units::{InflatedInfo, InfoSection, Reinflate, WholeInfo};
 
 use std::cmp::Ordering;
 

@@ -90,6 +90,14 @@ pub(super) struct UnitCache<'b> {
 /// once it holds [`UNIT_CACHE`] units.
 const META_DECLS: usize = 1 << 16;
 
+impl<'b> UnitCache<'b> {
+    /// Drops the units before unit `u` whose bytes are borrowed from `.debug_info`: their
+    /// pages may have been given back ([`InfoSection::release`]).
+    pub(super) fn forget_borrowed_before(&mut self, u: usize) {
+        self.units.retain(|&k, b| k >= u || matches!(b, Cow::Owned(_)));
+    }
+}
+
 /// A `gimli::Unit` without what borrows its bytes. `Dwarf::unit` parses the unit's
 /// abbreviations and line program header every time; naming needs neither the line
 /// program nor a second parse (the same bytes make the same unit).

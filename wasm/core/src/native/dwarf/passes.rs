@@ -166,6 +166,10 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
     let mut decls = Decls::default();
     for (u, ranges) in by_unit.iter().enumerate() {
         progress.second_pass(units[u].offset);
+        // Units are answered in order: the bytes before this one may go.
+        if info.release(units[u].offset as u64) {
+            unit_cache.forget_borrowed_before(u);
+        }
         let probes = probes_of(ranges, &bounds, &best);
         if probes.is_empty() {
             continue;

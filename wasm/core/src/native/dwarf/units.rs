@@ -16,6 +16,12 @@ pub(in crate::native) trait InfoSection<'b> {
     fn size(&self) -> u64;
     /// The bytes at `offset..offset + len` in the section (fewer at its end).
     fn read(&mut self, offset: u64, len: u64) -> Result<Cow<'b, [u8]>>;
+    /// The bytes before `before` are read again rarely if ever (pass 2 is past them): their
+    /// memory may go. True when bytes borrowed from before there are no longer readable
+    /// (a borrowed unit kept from before must be dropped).
+    fn release(&mut self, _before: u64) -> bool {
+        false
+    }
 }
 
 /// `.debug_info` in memory: units are borrowed from it, never copied (a decompressed
@@ -32,6 +38,102 @@ impl<'b> InfoSection<'b> for WholeInfo<'b> {
         let start = (offset.min(self.size())) as usize;
         let end = start + (len.min(self.size() - start as u64)) as usize;
         Ok(Cow::Borrowed(&self.0[start..end]))
+    }
+}
+
+/// How to inflate parts of a zlib-compressed `.debug_info` again ([`InflatedInfo`]).
+pub(in crate::native) struct Reinflate<'b> {
+    /// Where the stream can be inflated from (the first at 0).
+    pub(in crate::native) restarts: Vec<crate::inflate::Restart>,
+    /// The zlib stream's bytes at `(offset, len)` (fewer at its end).
+    pub(in crate::native) stream: Box<dyn FnMut(u64, u64) -> Result<Cow<'b, [u8]>> + 'b>,
+    pub(in crate::native) stream_len: u64,
+}
+
+/// The pages of an [`InflatedInfo`] are given back a MiB or more at a time (a host call
+/// each).
+const RELEASE_STEP: usize = 1 << 20;
+
+/// `.debug_info` inflated in memory, whose pages pass 2 gives back behind it (the host's
+/// `discard`): inflated whole it was a third of python3.11's peak memory. A part read
+/// after its release (a reference to an earlier unit) is inflated again from the restart
+/// before it; python3.11's (LTO) references to other units all point ahead.
+pub(in crate::native) struct InflatedInfo<'d, 'b> {
+    data: &'d [u8],
+    again: Reinflate<'b>,
+    /// Bytes before this are released (read by inflating them again)...
+    released: usize,
+    /// ... and those before this given back.
+    discarded: usize,
+}
+
+impl<'d, 'b> InflatedInfo<'d, 'b> {
+    pub(in crate::native) fn new(data: &'d [u8], again: Reinflate<'b>) -> Self {
+        InflatedInfo {
+            data,
+            again,
+            released: 0,
+            discarded: 0,
+        }
+    }
+
+    /// `start..end` inflated again.
+    fn inflate_again(&mut self, start: usize, end: usize) -> Result<Vec<u8>> {
+        let bad = |e: crate::inflate::InflateError| {
+            crate::native::invalid(format!("cannot decompress section .debug_info: {}", e))
+        };
+        let rs = &self.again.restarts;
+        let i = rs.partition_point(|r| r.out as usize <= start);
+        let r = match i.checked_sub(1).and_then(|i| rs.get(i)) {
+            Some(r) => r,
+            None => return Err(bad(crate::inflate::InflateError::Truncated)),
+        };
+        // The stream up to a restart well past `end` (inflating may go a stored block on).
+        let from = r.bit / 8;
+        let to = rs[i..]
+            .iter()
+            .find(|x| x.out as usize >= end + (80 << 10))
+            .map_or(self.again.stream_len, |x| x.bit / 8 + 8)
+            .min(self.again.stream_len);
+        let stream = (self.again.stream)(from, to.saturating_sub(from))?;
+        let mut out = crate::inflate::raw_from(&stream, r, end - r.out as usize).map_err(bad)?;
+        let (a, b) = (start - r.out as usize, end - r.out as usize);
+        if out.len() < b {
+            return Err(bad(crate::inflate::InflateError::Truncated));
+        }
+        out.truncate(b);
+        out.drain(..a);
+        Ok(out)
+    }
+}
+
+impl<'d, 'b> InfoSection<'d> for InflatedInfo<'d, 'b> {
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn read(&mut self, offset: u64, len: u64) -> Result<Cow<'d, [u8]>> {
+        let start = (offset.min(self.size())) as usize;
+        let end = start + (len.min(self.size() - start as u64)) as usize;
+        if start >= self.released {
+            return Ok(Cow::Borrowed(&self.data[start..end]));
+        }
+        self.inflate_again(start, end).map(Cow::Owned)
+    }
+
+    fn release(&mut self, before: u64) -> bool {
+        let before = before.min(self.size()) as usize;
+        self.released = self.released.max(before);
+        if self.released - self.discarded < RELEASE_STEP {
+            return false;
+        }
+        crate::native::progress::discard(&self.data[self.discarded..self.released]);
+        // (from the page holding `released`, which was kept)
+        let base = self.data.as_ptr() as usize;
+        self.discarded = ((base + self.released) & !4095)
+            .saturating_sub(base)
+            .max(self.discarded);
+        true
     }
 }
 
@@ -463,6 +565,74 @@ pub(super) fn open_unit<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a host does with discarded pages (they may read as anything): garbage.
+    /// (Test only: it plays the host, which writes the memory the core gave up.)
+    #[allow(unsafe_code)]
+    fn scribble(p: usize, n: usize) {
+        // SAFETY: the test's own buffer, whose pages the reader gave up.
+        unsafe { std::ptr::write_bytes(p as *mut u8, 0xa5, n) };
+    }
+
+    /// Reads of an `InflatedInfo` give the section's bytes before and after its release,
+    /// though the released pages are overwritten: parts behind it are inflated again.
+    #[test]
+    fn inflated_info_reads_the_same_after_release() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut data = Vec::new();
+        while data.len() < (5 << 20) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // records of a few kinds, with repeats near and far
+            match x % 4 {
+                0 => data.extend_from_slice(&x.to_le_bytes()[..(x >> 8) as usize % 8]),
+                1 => data.extend_from_slice(b"DW_TAG_subprogram\0name"),
+                _ => {
+                    let back = 1 + (x >> 16) as usize % 30_000;
+                    let from = data.len().saturating_sub(back);
+                    let run: Vec<u8> = data[from..(from + 40).min(data.len())].to_vec();
+                    data.extend_from_slice(&run);
+                }
+            }
+        }
+        let z = miniz_oxide::deflate::compress_to_vec_zlib(&data, 6);
+        let (mut whole, restarts) = crate::inflate::zlib_exact_marked(&z, data.len(), 256 << 10).unwrap();
+        assert!(restarts.len() > 10);
+        crate::native::progress::set_discard(scribble);
+        let len = z.len() as u64;
+        let z2 = z.clone();
+        let stream = move |o: u64, n: u64| -> Result<Cow<'static, [u8]>> {
+            let o = o.min(len) as usize;
+            Ok(Cow::Owned(z2[o..o + n.min(len - o as u64) as usize].to_vec()))
+        };
+        let again = Reinflate {
+            restarts,
+            stream: Box::new(stream),
+            stream_len: len,
+        };
+        let mut info = InflatedInfo::new(&whole, again);
+        let mut gave_back = false;
+        for step in 0..40u64 {
+            let at = step * (data.len() as u64 / 40);
+            gave_back |= info.release(at);
+            for k in 0..12u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let off = x % data.len() as u64;
+                let n = [1, 12, 4000, 300_000][k as usize % 4];
+                let got = info.read(off, n).unwrap();
+                let end = (off + n).min(data.len() as u64) as usize;
+                assert!(got[..] == data[off as usize..end], "step {} at {} len {}", step, off, n);
+            }
+        }
+        assert!(gave_back);
+        drop(info);
+        // The pages given back were overwritten: the reads above went around them.
+        assert!(whole[..] != data[..]);
+        whole.clear();
+    }
 
     /// `Decls::read` against gimli's parse: the same error, or each code's declaration
     /// parsed alone equal to the one in the whole table (none for a code not declared).

@@ -481,6 +481,203 @@ fn vlq_at(m: &[u8], i: &mut usize, c: u8) -> std::result::Result<i64, VlqError> 
     Ok(signed(acc))
 }
 
+/// The running values of a [`quick_run`], as `u32`s: between segments all five are in
+/// range (0..=MAX_POS, indices below their counts), so the `i64`s of [`decode_into`]
+/// convert both ways without loss.
+struct Run {
+    col: u32,
+    src: u32,
+    line: u32,
+    column: u32,
+    name: u32,
+    /// The OR of the generated column deltas (negative: out of order).
+    deltas: i32,
+    /// Cursor and slot.
+    i: usize,
+    k: usize,
+}
+
+/// The bounds of a [`quick_run`]: a value is in range iff it is below its bound (a
+/// negative value wraps above every bound, all of them at most 2^31).
+struct RunBounds {
+    col: u32,
+    src: u32,
+    name: u32,
+    src_base: u32,
+    name_base: u32,
+}
+
+/// How a [`quick_run`] stopped.
+enum RunEnd {
+    /// At the start of a segment it leaves to the general loop (`run.i`).
+    Segment,
+    /// At the separator after its last segment (`run.i`), of this class.
+    Separator(u8),
+}
+
+/// A VLQ of two to six digits at `*j` whose first digit value is `c` (32..64), advancing
+/// `*j`; `None` for anything else (more digits, "negative zero", a bad byte).
+#[inline(always)]
+fn short_vlq(m: &[u8], j: &mut usize, c: u8) -> Option<i32> {
+    let mut acc = (c & 31) as u32;
+    let mut shift = 5;
+    let mut at = *j + 1;
+    loop {
+        let d = class_at(m, at);
+        if d >= COMMA {
+            return None;
+        }
+        acc |= ((d & 31) as u32) << shift;
+        at += 1;
+        if d < 32 {
+            break;
+        }
+        shift += 5;
+        if shift == 30 {
+            return None;
+        }
+    }
+    if acc == 1 {
+        return None;
+    }
+    *j = at;
+    let v = (acc >> 1) as i32;
+    Some(if acc & 1 != 0 { -v } else { v })
+}
+
+/// A field of at most six digits at `*j`, advancing `*j`; `None` for anything else.
+#[inline(always)]
+fn short_field(m: &[u8], j: &mut usize) -> Option<i32> {
+    let c = class_at(m, *j);
+    if c < 32 {
+        *j += 1;
+        Some(SINGLE[c as usize])
+    } else if c < COMMA {
+        short_vlq(m, j, c)
+    } else {
+        None
+    }
+}
+
+/// Decodes and stores segments from `run.i` (a segment start) while they are valid,
+/// have four or five fields of at most six digits (every segment of real maps), and are
+/// followed by `,`. It stops before any other
+/// segment, valid or not (the general loop decodes it and reports any error as before),
+/// or at the separator after its last segment. The loop's state is `u32`s.
+#[inline(always)]
+fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUninit<u32>]; 5]) -> RunEnd {
+    let [dst_col, src_out, line_out, col_out, name_out] = cols;
+    let room = dst_col.len();
+    let (dst_col, src_out, line_out, col_out, name_out) = (
+        dst_col,
+        &mut src_out[..room],
+        &mut line_out[..room],
+        &mut col_out[..room],
+        &mut name_out[..room],
+    );
+    let mut first = true;
+    loop {
+        let i = run.i;
+        // Three segments in four of real maps start with four one-digit VLQs: their
+        // bytes are loaded after one bounds check and tested with one branch.
+        let mut j = i + 4;
+        let quick = match m.get(i..i + 5) {
+            Some(&[b0, b1, b2, b3, b4]) => {
+                let (c0, c1, c2, c3) = (
+                    CLASS[b0 as usize],
+                    CLASS[b1 as usize],
+                    CLASS[b2 as usize],
+                    CLASS[b3 as usize],
+                );
+                // Final digits have values below 32, anything else a class of 32 or more.
+                if (c0 | c1 | c2 | c3) < 32 {
+                    Some((
+                        SINGLE[c0 as usize],
+                        SINGLE[c1 as usize],
+                        SINGLE[c2 as usize],
+                        SINGLE[c3 as usize],
+                        CLASS[b4 as usize],
+                    ))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let fields = match quick {
+            Some(f) => Some(f),
+            None => {
+                j = i;
+                match short_field(m, &mut j) {
+                    Some(d0) => match short_field(m, &mut j) {
+                        Some(d1) => match short_field(m, &mut j) {
+                            Some(d2) => short_field(m, &mut j).map(|d3| (d0, d1, d2, d3, class_at(m, j))),
+                            None => None,
+                        },
+                        None => None,
+                    },
+                    None => None,
+                }
+            }
+        };
+        let (delta, d1, d2, d3, c4) = match fields {
+            Some(f) => f,
+            None if first => return RunEnd::Segment,
+            None => {
+                // After a `,`: the general loop takes the separator again.
+                run.i = i - 1;
+                return RunEnd::Separator(COMMA);
+            }
+        };
+        let col = run.col.wrapping_add(delta as u32);
+        let src = run.src.wrapping_add(d1 as u32);
+        let line = run.line.wrapping_add(d2 as u32);
+        let column = run.column.wrapping_add(d3 as u32);
+        // MAX_POS is 2^31 - 1: one sign test for both.
+        if col >= bounds.col || src >= bounds.src || (line | column) > MAX_POS as u32 {
+            return RunEnd::Segment;
+        }
+        let mut name = run.name;
+        let mut t_name = NONE;
+        if c4 < COMMA {
+            let v = if c4 < 32 {
+                j += 1;
+                SINGLE[c4 as usize]
+            } else {
+                match short_vlq(m, &mut j, c4) {
+                    Some(v) => v,
+                    None => return RunEnd::Segment,
+                }
+            };
+            name = name.wrapping_add(v as u32);
+            if name >= bounds.name {
+                return RunEnd::Segment;
+            }
+            t_name = bounds.name_base + name;
+        }
+        let c = class_at(m, j);
+        // A sixth field or a bad byte: the general loop's errors.
+        let k = run.k;
+        if c < COMMA || c == INVALID || k >= room {
+            return RunEnd::Segment;
+        }
+        dst_col[k] = MaybeUninit::new(col);
+        src_out[k] = MaybeUninit::new(bounds.src_base + src);
+        line_out[k] = MaybeUninit::new(line);
+        col_out[k] = MaybeUninit::new(column);
+        name_out[k] = MaybeUninit::new(t_name);
+        run.k = k + 1;
+        (run.col, run.src, run.line, run.column, run.name) = (col, src, line, column, name);
+        run.deltas |= delta;
+        if c != COMMA {
+            run.i = j;
+            return RunEnd::Separator(c);
+        }
+        run.i = j + 1;
+        first = false;
+    }
+}
+
 /// Opens generated line `line` at token `k` (its first token), and any lines before it
 /// that have none.
 #[inline(never)]
@@ -540,6 +737,9 @@ fn decode_into(
         }
     };
     let mut col_limit = line_limit(abs_line, col_offset);
+    // The same as a bound for one unsigned comparison (columns below it are allowed).
+    let bound = |limit: i64| (limit + 1).max(0) as u32;
+    let mut col_bound = bound(col_limit);
     let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
     // The OR of this line's column deltas: negative iff the line is out of order.
     let mut col_deltas: i64 = 0;
@@ -579,6 +779,7 @@ fn decode_into(
                 col = 0;
                 abs_line += 1;
                 col_limit = line_limit(abs_line, 0);
+                col_bound = bound(col_limit);
                 i += 1;
                 c = class_at(m, i);
                 continue;
@@ -587,6 +788,63 @@ fn decode_into(
                 END => break,
                 COMMA => fail!(Problem::EmptySegment(i)),
                 _ => fail!(Problem::Vlq(VlqError::BadChar(i))),
+            }
+        }
+
+        if k == line_first {
+            last_line = abs_line as u32;
+            open_line(line_starts, last_line, out.base + k);
+        }
+        let mut run = Run {
+            col: col as u32,
+            src: src as u32,
+            line: src_line as u32,
+            column: src_col as u32,
+            name: name as u32,
+            deltas: 0,
+            i,
+            k,
+        };
+        let bounds = RunBounds {
+            col: col_bound,
+            src: at.src_count,
+            name: at.name_count,
+            src_base: at.src_base,
+            name_base: at.name_base,
+        };
+        let end = quick_run(
+            m,
+            &mut run,
+            &bounds,
+            [
+                &mut dst_col[..],
+                &mut src_out[..],
+                &mut line_out[..],
+                &mut col_out[..],
+                &mut name_out[..],
+            ],
+        );
+        (col, src, src_line, src_col, name) = (
+            run.col as i64,
+            run.src as i64,
+            run.line as i64,
+            run.column as i64,
+            run.name as i64,
+        );
+        col_deltas |= run.deltas as i64;
+        (i, k) = (run.i, run.k);
+        match end {
+            RunEnd::Segment => c = class_at(m, i),
+            RunEnd::Separator(sep) => {
+                c = sep;
+                if c == COMMA {
+                    i += 1;
+                    c = class_at(m, i);
+                    if c >= COMMA && c != INVALID {
+                        fail!(Problem::EmptySegment(i));
+                    }
+                }
+                continue;
             }
         }
 

@@ -41,6 +41,36 @@ static SINGLE: [i32; 32] = {
     table
 };
 
+/// Per byte: its [`CLASS`] in the low 8 bits, and for a one-digit VLQ its signed value
+/// above them; `B` ("negative zero", -2^31) has class bits 32 (not a one-digit VLQ here).
+static FIELD: [i32; 256] = {
+    let mut table = [0i32; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = CLASS[b];
+        table[b] = if c == 1 {
+            32
+        } else if c < 32 {
+            SINGLE[c as usize] << 8 | c as i32
+        } else {
+            c as i32
+        };
+        b += 1;
+    }
+    table
+};
+
+/// VLQSignedValue of an unsigned value below 2^30; `None` for "negative zero" (-2^31,
+/// left to the general loop).
+#[inline(always)]
+fn signed32(acc: u32) -> Option<i32> {
+    if acc == 1 {
+        return None;
+    }
+    let v = (acc >> 1) as i32;
+    Some(if acc & 1 != 0 { -v } else { v })
+}
+
 const ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Why a VLQ could not be decoded.
@@ -509,8 +539,9 @@ struct RunBounds {
 
 /// How a [`quick_run`] stopped.
 enum RunEnd {
-    /// At the start of a segment it leaves to the general loop (`run.i`).
-    Segment,
+    /// At `run.i`: the start of a segment it leaves to the general loop, or a byte after
+    /// a `,` that does not start one.
+    Stop,
     /// At the separator after its last segment (`run.i`), of this class.
     Separator(u8),
 }
@@ -537,12 +568,8 @@ fn short_vlq(m: &[u8], j: &mut usize, c: u8) -> Option<i32> {
             return None;
         }
     }
-    if acc == 1 {
-        return None;
-    }
     *j = at;
-    let v = (acc >> 1) as i32;
-    Some(if acc & 1 != 0 { -v } else { v })
+    signed32(acc)
 }
 
 /// A field of at most six digits at `*j`, advancing `*j`; `None` for anything else.
@@ -559,11 +586,51 @@ fn short_field(m: &[u8], j: &mut usize) -> Option<i32> {
     }
 }
 
+/// The source, line and column fields of a segment at `i` when they are one-digit VLQs
+/// at `w[O..O + 3]` (`w`: the 8 bytes at `i`), tested with one branch, then its fifth
+/// field if any (short ones from `w` too), the end of the segment and the class of the
+/// byte there. `None`: anything else (the caller reads the segment field by field).
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn window_rest<const O: usize>(
+    m: &[u8],
+    i: usize,
+    w: &[u8; 8],
+) -> Option<((i32, i32, i32), Option<Option<i32>>, usize, u8)> {
+    let (e1, e2, e3) = (FIELD[w[O] as usize], FIELD[w[O + 1] as usize], FIELD[w[O + 2] as usize]);
+    if (e1 | e2 | e3) & 0xE0 != 0 {
+        return None;
+    }
+    let fields = (e1 >> 8, e2 >> 8, e3 >> 8);
+    // The fifth field starts at `w[n]`; `O` is 1 or 2, so `n + 2 < 8`.
+    let n = O + 3;
+    let c4 = CLASS[w[n] as usize];
+    if c4 >= COMMA {
+        return Some((fields, None, i + n, c4));
+    }
+    if c4 < 32 {
+        return Some((
+            fields,
+            Some(Some(SINGLE[c4 as usize])),
+            i + n + 1,
+            CLASS[w[n + 1] as usize],
+        ));
+    }
+    let c5 = CLASS[w[n + 1] as usize];
+    if c5 < 32 {
+        let v = signed32((c4 & 31) as u32 | (c5 as u32) << 5);
+        return Some((fields, Some(v), i + n + 2, CLASS[w[n + 2] as usize]));
+    }
+    let mut j = i + n;
+    let v = short_vlq(m, &mut j, c4);
+    Some((fields, Some(v), j, class_at(m, j)))
+}
+
 /// Decodes and stores segments from `run.i` (a segment start) while they are valid,
 /// have four or five fields of at most six digits (every segment of real maps), and are
-/// followed by `,`. It stops before any other
-/// segment, valid or not (the general loop decodes it and reports any error as before),
-/// or at the separator after its last segment. The loop's state is `u32`s.
+/// followed by `,`. It stops at the first other segment, valid or not (the general loop
+/// decodes it and reports any error as before), at the separator after its last segment
+/// or after a `,` not followed by a digit. The loop's state is `u32`s.
 #[inline(always)]
 fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUninit<u32>]; 5]) -> RunEnd {
     let [dst_col, src_out, line_out, col_out, name_out] = cols;
@@ -575,59 +642,57 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
         &mut col_out[..room],
         &mut name_out[..room],
     );
-    let mut first = true;
     loop {
         let i = run.i;
-        // Three segments in four of real maps start with four one-digit VLQs: their
-        // bytes are loaded after one bounds check and tested with one branch.
-        let mut j = i + 4;
-        let quick = match m.get(i..i + 5) {
-            Some(&[b0, b1, b2, b3, b4]) => {
-                let (c0, c1, c2, c3) = (
-                    CLASS[b0 as usize],
-                    CLASS[b1 as usize],
-                    CLASS[b2 as usize],
-                    CLASS[b3 as usize],
-                );
-                // Final digits have values below 32, anything else a class of 32 or more.
-                if (c0 | c1 | c2 | c3) < 32 {
-                    Some((
-                        SINGLE[c0 as usize],
-                        SINGLE[c1 as usize],
-                        SINGLE[c2 as usize],
-                        SINGLE[c3 as usize],
-                        CLASS[b4 as usize],
-                    ))
+        // (generated column, source, line, column deltas), the fifth field's delta if any,
+        // and where the segment ends. Most segments of real maps start with four one-digit
+        // VLQs, or a two-digit one and three: they are read from a window of 8 bytes loaded
+        // after one bounds check; the rest field by field.
+        let quick = match m.get(i..i + 8).and_then(|w| <&[u8; 8]>::try_from(w).ok()) {
+            Some(w) => {
+                let e0 = FIELD[w[0] as usize];
+                if e0 & 0xE0 == 0 {
+                    window_rest::<1>(m, i, w).map(|(d, name, j, c)| ((e0 >> 8, d.0, d.1, d.2), name, j, c))
                 } else {
-                    None
+                    // A two-digit generated column delta (one segment in ten).
+                    let (c0, c1) = (CLASS[w[0] as usize], CLASS[w[1] as usize]);
+                    match (c0 < COMMA && c1 < 32).then(|| signed32((c0 & 31) as u32 | (c1 as u32) << 5)) {
+                        Some(Some(delta)) => {
+                            window_rest::<2>(m, i, w).map(|(d, name, j, c)| ((delta, d.0, d.1, d.2), name, j, c))
+                        }
+                        _ => None,
+                    }
                 }
             }
-            _ => None,
+            None => None,
         };
         let fields = match quick {
             Some(f) => Some(f),
             None => {
-                j = i;
-                match short_field(m, &mut j) {
-                    Some(d0) => match short_field(m, &mut j) {
-                        Some(d1) => match short_field(m, &mut j) {
-                            Some(d2) => short_field(m, &mut j).map(|d3| (d0, d1, d2, d3, class_at(m, j))),
-                            None => None,
-                        },
-                        None => None,
-                    },
-                    None => None,
+                let mut j = i;
+                let d0 = short_field(m, &mut j);
+                let d1 = short_field(m, &mut j);
+                let d2 = short_field(m, &mut j);
+                let d3 = short_field(m, &mut j);
+                match (d0, d1, d2, d3) {
+                    (Some(d0), Some(d1), Some(d2), Some(d3)) => {
+                        let c4 = class_at(m, j);
+                        if c4 < COMMA {
+                            short_field(m, &mut j).map(|v| ((d0, d1, d2, d3), Some(Some(v)), j, class_at(m, j)))
+                        } else {
+                            Some(((d0, d1, d2, d3), None, j, c4))
+                        }
+                    }
+                    _ => None,
                 }
             }
         };
-        let (delta, d1, d2, d3, c4) = match fields {
-            Some(f) => f,
-            None if first => return RunEnd::Segment,
-            None => {
-                // After a `,`: the general loop takes the separator again.
-                run.i = i - 1;
-                return RunEnd::Separator(COMMA);
-            }
+        // (A fifth field of "negative zero", unlikely to be valid, is left to the
+        // general loop: `signed32` gives `None`.)
+        let ((delta, d1, d2, d3), name_delta, j, c) = match fields {
+            Some((d, Some(Some(v)), j, c)) => (d, Some(v), j, c),
+            Some((d, None, j, c)) => (d, None, j, c),
+            _ => return RunEnd::Stop,
         };
         let col = run.col.wrapping_add(delta as u32);
         let src = run.src.wrapping_add(d1 as u32);
@@ -635,31 +700,21 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
         let column = run.column.wrapping_add(d3 as u32);
         // MAX_POS is 2^31 - 1: one sign test for both.
         if col >= bounds.col || src >= bounds.src || (line | column) > MAX_POS as u32 {
-            return RunEnd::Segment;
+            return RunEnd::Stop;
         }
         let mut name = run.name;
         let mut t_name = NONE;
-        if c4 < COMMA {
-            let v = if c4 < 32 {
-                j += 1;
-                SINGLE[c4 as usize]
-            } else {
-                match short_vlq(m, &mut j, c4) {
-                    Some(v) => v,
-                    None => return RunEnd::Segment,
-                }
-            };
+        if let Some(v) = name_delta {
             name = name.wrapping_add(v as u32);
             if name >= bounds.name {
-                return RunEnd::Segment;
+                return RunEnd::Stop;
             }
             t_name = bounds.name_base + name;
         }
-        let c = class_at(m, j);
         // A sixth field or a bad byte: the general loop's errors.
         let k = run.k;
         if c < COMMA || c == INVALID || k >= room {
-            return RunEnd::Segment;
+            return RunEnd::Stop;
         }
         dst_col[k] = MaybeUninit::new(col);
         src_out[k] = MaybeUninit::new(bounds.src_base + src);
@@ -674,7 +729,6 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
             return RunEnd::Separator(c);
         }
         run.i = j + 1;
-        first = false;
     }
 }
 
@@ -834,7 +888,16 @@ fn decode_into(
         col_deltas |= run.deltas as i64;
         (i, k) = (run.i, run.k);
         match end {
-            RunEnd::Segment => c = class_at(m, i),
+            RunEnd::Stop => {
+                c = class_at(m, i);
+                if c >= COMMA {
+                    // After a `,` (a run starts at a digit).
+                    if c != INVALID {
+                        fail!(Problem::EmptySegment(i));
+                    }
+                    continue;
+                }
+            }
             RunEnd::Separator(sep) => {
                 c = sep;
                 if c == COMMA {

@@ -586,49 +586,79 @@ fn short_field(m: &[u8], j: &mut usize) -> Option<i32> {
     }
 }
 
-/// The source, line and column fields of a segment at `i` when they are one-digit VLQs
-/// at `w[O..O + 3]` (`w`: the 8 bytes at `i`), tested with one branch, then its fifth
-/// field if any (short ones from `w` too), the end of the segment and the class of the
-/// byte there. `None`: anything else (the caller reads the segment field by field).
+/// The source, line and column fields of a segment at `i` from `w` (the 8 bytes at `i`)
+/// when its first field ends before `w[O]`: two one-digit VLQs, then one of one digit
+/// (tested with one branch) or two; then its fifth field if any ([`window_fifth`]), the
+/// end of the segment and the class of the byte there. `F` and `G` are `O + 3` and
+/// `O + 4` (where a fifth field starts). `None`: anything else (the caller reads the
+/// segment field by field).
 #[allow(clippy::type_complexity)]
 #[inline(always)]
-fn window_rest<const O: usize>(
+fn window_rest<const O: usize, const F: usize, const G: usize>(
     m: &[u8],
     i: usize,
     w: &[u8; 8],
 ) -> Option<((i32, i32, i32), Option<Option<i32>>, usize, u8)> {
     let (e1, e2, e3) = (FIELD[w[O] as usize], FIELD[w[O + 1] as usize], FIELD[w[O + 2] as usize]);
-    if (e1 | e2 | e3) & 0xE0 != 0 {
+    if (e1 | e2 | e3) & 0xE0 == 0 {
+        let (name, j, c) = window_fifth::<F>(m, i, w);
+        return Some(((e1 >> 8, e2 >> 8, e3 >> 8), name, j, c));
+    }
+    // A two-digit original column (one segment in ten).
+    if (e1 | e2) & 0xE0 != 0 {
         return None;
     }
-    let fields = (e1 >> 8, e2 >> 8, e3 >> 8);
-    // The fifth field starts at `w[n]`; `O` is 1 or 2, so `n + 2 < 8`.
-    let n = O + 3;
-    let c4 = CLASS[w[n] as usize];
+    let (c3, c4) = (CLASS[w[O + 2] as usize], CLASS[w[O + 3] as usize]);
+    if c3 >= COMMA || c4 >= 32 {
+        return None;
+    }
+    let column = signed32((c3 & 31) as u32 | (c4 as u32) << 5)?;
+    let (name, j, c) = window_fifth::<G>(m, i, w);
+    Some(((e1 >> 8, e2 >> 8, column), name, j, c))
+}
+
+/// The fifth field of a segment at `i` if it has one (`w`: the 8 bytes at `i`), starting
+/// at `w[N]` (N <= 6): its delta (`None` inside: one [`short_vlq`] does not take), the end
+/// of the segment and the class of the byte there. Fields of up to three digits are read
+/// from `w` when they and the byte after them fit.
+#[inline(always)]
+fn window_fifth<const N: usize>(m: &[u8], i: usize, w: &[u8; 8]) -> (Option<Option<i32>>, usize, u8) {
+    let c4 = CLASS[w[N] as usize];
     if c4 >= COMMA {
-        return Some((fields, None, i + n, c4));
+        return (None, i + N, c4);
     }
-    if c4 < 32 {
-        return Some((
-            fields,
-            Some(Some(SINGLE[c4 as usize])),
-            i + n + 1,
-            CLASS[w[n + 1] as usize],
-        ));
+    if let Some(&b) = w.get(N + 1) {
+        if c4 < 32 {
+            return (Some(Some(SINGLE[c4 as usize])), i + N + 1, CLASS[b as usize]);
+        }
+        let c5 = CLASS[b as usize];
+        if let Some(&b6) = w.get(N + 2) {
+            if c5 < 32 {
+                let v = signed32((c4 & 31) as u32 | (c5 as u32) << 5);
+                return (Some(v), i + N + 2, CLASS[b6 as usize]);
+            }
+            if let Some(&b7) = w.get(N + 3) {
+                let c6 = CLASS[b6 as usize];
+                if c5 < COMMA && c6 < 32 {
+                    let v = signed32((c4 & 31) as u32 | ((c5 & 31) as u32) << 5 | (c6 as u32) << 10);
+                    return (Some(v), i + N + 3, CLASS[b7 as usize]);
+                }
+            }
+        }
     }
-    let c5 = CLASS[w[n + 1] as usize];
-    if c5 < 32 {
-        let v = signed32((c4 & 31) as u32 | (c5 as u32) << 5);
-        return Some((fields, Some(v), i + n + 2, CLASS[w[n + 2] as usize]));
-    }
-    let mut j = i + n;
-    let v = short_vlq(m, &mut j, c4);
-    Some((fields, Some(v), j, class_at(m, j)))
+    let mut j = i + N;
+    let v = if c4 < 32 {
+        j += 1;
+        Some(SINGLE[c4 as usize])
+    } else {
+        short_vlq(m, &mut j, c4)
+    };
+    (Some(v), j, class_at(m, j))
 }
 
 /// Decodes and stores segments from `run.i` (a segment start) while they are valid,
 /// have four or five fields of at most six digits (every segment of real maps), and are
-/// followed by `,`. It stops at the first other segment, valid or not (the general loop
+/// followed by `,`, and one-field segments. It stops at the first other segment, valid or not (the general loop
 /// decodes it and reports any error as before), at the separator after its last segment
 /// or after a `,` not followed by a digit. The loop's state is `u32`s.
 #[inline(always)]
@@ -652,13 +682,13 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
             Some(w) => {
                 let e0 = FIELD[w[0] as usize];
                 if e0 & 0xE0 == 0 {
-                    window_rest::<1>(m, i, w).map(|(d, name, j, c)| ((e0 >> 8, d.0, d.1, d.2), name, j, c))
+                    window_rest::<1, 4, 5>(m, i, w).map(|(d, name, j, c)| ((e0 >> 8, d.0, d.1, d.2), name, j, c))
                 } else {
                     // A two-digit generated column delta (one segment in ten).
                     let (c0, c1) = (CLASS[w[0] as usize], CLASS[w[1] as usize]);
                     match (c0 < COMMA && c1 < 32).then(|| signed32((c0 & 31) as u32 | (c1 as u32) << 5)) {
                         Some(Some(delta)) => {
-                            window_rest::<2>(m, i, w).map(|(d, name, j, c)| ((delta, d.0, d.1, d.2), name, j, c))
+                            window_rest::<2, 5, 6>(m, i, w).map(|(d, name, j, c)| ((delta, d.0, d.1, d.2), name, j, c))
                         }
                         _ => None,
                     }
@@ -671,6 +701,30 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
             None => {
                 let mut j = i;
                 let d0 = short_field(m, &mut j);
+                let c1 = class_at(m, j);
+                if let (Some(delta), true) = (d0, c1 >= COMMA) {
+                    // One field (generated code from no source): stored here, so the
+                    // common path keeps four.
+                    let col = run.col.wrapping_add(delta as u32);
+                    let k = run.k;
+                    if col >= bounds.col || c1 == INVALID || k >= room {
+                        return RunEnd::Stop;
+                    }
+                    dst_col[k] = MaybeUninit::new(col);
+                    src_out[k] = MaybeUninit::new(NONE);
+                    line_out[k] = MaybeUninit::new(NONE);
+                    col_out[k] = MaybeUninit::new(NONE);
+                    name_out[k] = MaybeUninit::new(NONE);
+                    run.k = k + 1;
+                    run.col = col;
+                    run.deltas |= delta;
+                    if c1 != COMMA {
+                        run.i = j;
+                        return RunEnd::Separator(c1);
+                    }
+                    run.i = j + 1;
+                    continue;
+                }
                 let d1 = short_field(m, &mut j);
                 let d2 = short_field(m, &mut j);
                 let d3 = short_field(m, &mut j);

@@ -1148,3 +1148,179 @@ fn mappings_scan_counts_separators_as_a_second_pass_would() {
     }
     assert_eq!(cases, 12 * 4 * 3);
 }
+
+// ---- the quick loop against the general one ----------------------------------------------
+
+/// xorshift64*: reproducible test input without a crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A field: mostly the small deltas of real maps, sometimes large, extreme or malformed.
+fn random_field(r: &mut Rng, out: &mut String) {
+    match r.below(40) {
+        0..=24 => vlq_encode(r.below(31) as i32 - 15, out),
+        25..=31 => vlq_encode(r.below(1024) as i32 - 512, out),
+        32..=34 => vlq_encode(r.below(40_000) as i32 - 20_000, out),
+        35 => vlq_encode(r.next() as i32, out),
+        36 => out.push_str(["B", "hA", "ggggggA", "gggggggA", "+/////H", "+/////D"][r.below(6) as usize]),
+        37 => out.push(['!', '=', ' ', 'g', '"'][r.below(5) as usize]),
+        _ => vlq_encode(r.below(16) as i32 * if r.below(2) == 0 { 1 } else { -1 }, out),
+    }
+}
+
+/// A `mappings` string of mostly well-formed segments of one, four and five fields.
+fn random_mappings(r: &mut Rng) -> String {
+    let mut m = String::new();
+    let segments = 1 + r.below(60);
+    for s in 0..segments {
+        let fields = match r.below(30) {
+            0 => 2,
+            1 => 3,
+            2 => 6,
+            3..=6 => 1,
+            7..=16 => 4,
+            _ => 5,
+        };
+        for _ in 0..fields {
+            random_field(r, &mut m);
+        }
+        if s + 1 < segments {
+            m.push_str([",", ",", ",", ",", ",", ",", ";", ";;", ",,", ",;"][r.below(10) as usize]);
+        } else if r.below(8) == 0 {
+            m.push_str([",", ";", "A"][r.below(3) as usize]);
+        }
+    }
+    m
+}
+
+fn placement(r: &mut Rng) -> vlq::Placement {
+    let src_count = 1 + r.below(40) as u32;
+    let name_count = r.below(40) as u32;
+    vlq::Placement {
+        // (lines are opened in `line_starts`: offsets near 2^31 would allocate gigabytes)
+        line_offset: r.below(5) as u32,
+        col_offset: match r.below(8) {
+            0 => r.below(100) as u32,
+            1 => i32::MAX as u32 - r.below(1000) as u32,
+            _ => 0,
+        },
+        src_base: r.below(3) as u32,
+        src_count,
+        name_base: r.below(3) as u32,
+        name_count,
+    }
+}
+
+/// Tokens already in the table (an earlier section of an index map).
+fn earlier_tokens(n: usize) -> vlq::Tokens {
+    let mut t = vlq::Tokens::default();
+    for i in 0..n as u32 {
+        t.line_starts.push(i);
+        t.dst_col.push(i);
+        t.src.push(i);
+        t.src_line.push(i);
+        t.src_col.push(i);
+        t.name.push(NONE);
+    }
+    t
+}
+
+#[test]
+fn quick_loop_decodes_as_the_general_loop() {
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut ok, mut failed) = (0, 0);
+    for case in 0..30_000 {
+        let m = random_mappings(&mut r);
+        let at = placement(&mut r);
+        let before = r.below(3) as usize;
+        let (mut quick, mut general) = (earlier_tokens(before), earlier_tokens(before));
+        let q = vlq::decode_mappings(m.as_bytes(), None, &at, &mut quick);
+        let g = vlq::decode_mappings_general(m.as_bytes(), &at, &mut general);
+        match (q, g) {
+            (Ok(q), Ok(g)) => {
+                ok += 1;
+                assert_eq!((q.lines, q.last), (g.lines, g.last), "case {case}: {m:?}");
+                assert_eq!(quick.line_starts, general.line_starts, "case {case}: {m:?}");
+            }
+            (Err(q), Err(g)) => {
+                failed += 1;
+                assert_eq!(q.message(), g.message(), "case {case}: {m:?}");
+            }
+            (q, g) => panic!("case {case}: {m:?}: quick {:?}, general {:?}", q.is_ok(), g.is_ok()),
+        }
+        // Tokens before an error too (the slots the failing call kept).
+        assert_eq!(quick.dst_col, general.dst_col, "case {case}: {m:?}");
+        assert_eq!(quick.src, general.src, "case {case}: {m:?}");
+        assert_eq!(quick.src_line, general.src_line, "case {case}: {m:?}");
+        assert_eq!(quick.src_col, general.src_col, "case {case}: {m:?}");
+        assert_eq!(quick.name, general.name, "case {case}: {m:?}");
+    }
+    // Both outcomes are well represented.
+    assert!(ok > 3_000 && failed > 3_000, "ok {ok}, failed {failed}");
+}
+
+#[test]
+fn quick_loop_window_shapes_decode_as_the_general_loop() {
+    // Every shape the 8-byte window reads, at every offset from the end of the string.
+    let fields = [
+        "A", "C", "D", "f", "gB", "hB", "/f", "ggB", "hA", "B", "kmC", "2/B", "gggB",
+    ];
+    let mut cases = Vec::new();
+    for a in fields {
+        for b in ["A", "C", "gB", "B"] {
+            for c in ["A", "D", "iB"] {
+                for d in fields {
+                    for e in ["", "A", "C", "gB", "hB", "ggB", "kmC", "gggB", "B", "hA", ",", ";"] {
+                        cases.push(format!("{a}{b}{c}{d}{e}"));
+                    }
+                }
+            }
+        }
+    }
+    let at = vlq::Placement {
+        line_offset: 0,
+        col_offset: 0,
+        src_base: 0,
+        src_count: 1000,
+        name_base: 0,
+        name_count: 5000,
+    };
+    for seg in &cases {
+        for repeat in 1..4 {
+            for tail in ["", ",", ";", ",AAAA", ";AAAA", "AAAA,"] {
+                let m = format!("{}{tail}", vec![seg.as_str(); repeat].join(","));
+                let (mut quick, mut general) = (vlq::Tokens::default(), vlq::Tokens::default());
+                let q = vlq::decode_mappings(m.as_bytes(), None, &at, &mut quick).map(|d| (d.lines, d.last));
+                let g = vlq::decode_mappings_general(m.as_bytes(), &at, &mut general).map(|d| (d.lines, d.last));
+                match (q, g) {
+                    (Ok(q), Ok(g)) => assert_eq!(q, g, "{m:?}"),
+                    (Err(q), Err(g)) => assert_eq!(q.message(), g.message(), "{m:?}"),
+                    (q, g) => panic!("{m:?}: quick {q:?}, general {g:?}"),
+                }
+                assert_eq!(
+                    (&quick.dst_col, &quick.src, &quick.src_line, &quick.src_col, &quick.name),
+                    (
+                        &general.dst_col,
+                        &general.src,
+                        &general.src_line,
+                        &general.src_col,
+                        &general.name
+                    ),
+                    "{m:?}"
+                );
+            }
+        }
+    }
+}

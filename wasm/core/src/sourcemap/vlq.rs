@@ -349,6 +349,23 @@ pub(crate) fn decode_mappings(
     at: &Placement,
     out: &mut Tokens,
 ) -> Result<Decoded> {
+    decode_mappings_in::<true>(m, separators, at, out)
+}
+
+/// [`decode_mappings`] with the general loop only (no [`quick_run`]): the reference the
+/// tests compare it with.
+#[cfg(test)]
+pub(crate) fn decode_mappings_general(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
+    decode_mappings_in::<false>(m, None, at, out)
+}
+
+/// [`decode_mappings`]; `QUICK`: whether runs of plain segments take [`quick_run`].
+fn decode_mappings_in<const QUICK: bool>(
+    m: &[u8],
+    separators: Option<usize>,
+    at: &Placement,
+    out: &mut Tokens,
+) -> Result<Decoded> {
     if m.is_empty() {
         return Ok(Decoded { lines: 0, last: None });
     }
@@ -377,7 +394,7 @@ pub(crate) fn decode_mappings(
         unsorted: Vec::new(),
         shifted: None,
     };
-    let result = decode_into(m, at, &mut cols, &mut out.line_starts);
+    let result = decode_into::<QUICK>(m, at, &mut cols, &mut out.line_starts);
     let len = first + cols.len;
     let (unsorted, shifted) = (std::mem::take(&mut cols.unsorted), cols.shifted);
     for column in [
@@ -609,7 +626,8 @@ fn window_rest<const O: usize, const F: usize, const G: usize>(
         return None;
     }
     let (c3, c4) = (CLASS[w[O + 2] as usize], CLASS[w[O + 3] as usize]);
-    if c3 >= COMMA || c4 >= 32 {
+    // (`B` is a final digit with class bits here)
+    if !(32..COMMA).contains(&c3) || c4 >= 32 {
         return None;
     }
     let column = signed32((c3 & 31) as u32 | (c4 as u32) << 5)?;
@@ -656,11 +674,12 @@ fn window_fifth<const N: usize>(m: &[u8], i: usize, w: &[u8; 8]) -> (Option<Opti
     (Some(v), j, class_at(m, j))
 }
 
-/// Decodes and stores segments from `run.i` (a segment start) while they are valid,
-/// have four or five fields of at most six digits (every segment of real maps), and are
-/// followed by `,`, and one-field segments. It stops at the first other segment, valid or not (the general loop
-/// decodes it and reports any error as before), at the separator after its last segment
-/// or after a `,` not followed by a digit. The loop's state is `u32`s.
+/// Decodes and stores segments from `run.i` (a segment start) while they are valid, have
+/// one, four or five fields of at most six digits (every segment of real maps), and are
+/// followed by `,`. It stops at the first other segment, valid or not (the general loop
+/// decodes it and reports any error as before), at the separator after its last segment,
+/// or after a `,` not followed by a digit. Its state is `u32`s (no conversions), and most
+/// segments are read from an 8-byte window: one bounds check for their first fields.
 #[inline(always)]
 fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUninit<u32>]; 5]) -> RunEnd {
     let [dst_col, src_out, line_out, col_out, name_out] = cols;
@@ -686,7 +705,9 @@ fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUnin
                 } else {
                     // A two-digit generated column delta (one segment in ten).
                     let (c0, c1) = (CLASS[w[0] as usize], CLASS[w[1] as usize]);
-                    match (c0 < COMMA && c1 < 32).then(|| signed32((c0 & 31) as u32 | (c1 as u32) << 5)) {
+                    // (`B` is a final digit with class bits here)
+                    let two = (32..COMMA).contains(&c0) && c1 < 32;
+                    match two.then(|| signed32((c0 & 31) as u32 | (c1 as u32) << 5)) {
                         Some(Some(delta)) => {
                             window_rest::<2, 5, 6>(m, i, w).map(|(d, name, j, c)| ((delta, d.0, d.1, d.2), name, j, c))
                         }
@@ -810,7 +831,7 @@ fn shift_columns(dst_col: &mut [u32], offset: i64) {
 /// `k - line_first`, the line number `abs_line - line_offset`, a line is out of order iff
 /// one of its column deltas is negative, and the first line's column offset is applied
 /// when that line ends.
-fn decode_into(
+fn decode_into<const QUICK: bool>(
     m: &[u8],
     at: &Placement,
     out: &mut Columns<'_>,
@@ -899,69 +920,71 @@ fn decode_into(
             }
         }
 
-        if k == line_first {
-            last_line = abs_line as u32;
-            open_line(line_starts, last_line, out.base + k);
-        }
-        let mut run = Run {
-            col: col as u32,
-            src: src as u32,
-            line: src_line as u32,
-            column: src_col as u32,
-            name: name as u32,
-            deltas: 0,
-            i,
-            k,
-        };
-        let bounds = RunBounds {
-            col: col_bound,
-            src: at.src_count,
-            name: at.name_count,
-            src_base: at.src_base,
-            name_base: at.name_base,
-        };
-        let end = quick_run(
-            m,
-            &mut run,
-            &bounds,
-            [
-                &mut dst_col[..],
-                &mut src_out[..],
-                &mut line_out[..],
-                &mut col_out[..],
-                &mut name_out[..],
-            ],
-        );
-        (col, src, src_line, src_col, name) = (
-            run.col as i64,
-            run.src as i64,
-            run.line as i64,
-            run.column as i64,
-            run.name as i64,
-        );
-        col_deltas |= run.deltas as i64;
-        (i, k) = (run.i, run.k);
-        match end {
-            RunEnd::Stop => {
-                c = class_at(m, i);
-                if c >= COMMA {
-                    // After a `,` (a run starts at a digit).
-                    if c != INVALID {
-                        fail!(Problem::EmptySegment(i));
+        if QUICK {
+            if k == line_first {
+                last_line = abs_line as u32;
+                open_line(line_starts, last_line, out.base + k);
+            }
+            let mut run = Run {
+                col: col as u32,
+                src: src as u32,
+                line: src_line as u32,
+                column: src_col as u32,
+                name: name as u32,
+                deltas: 0,
+                i,
+                k,
+            };
+            let bounds = RunBounds {
+                col: col_bound,
+                src: at.src_count,
+                name: at.name_count,
+                src_base: at.src_base,
+                name_base: at.name_base,
+            };
+            let end = quick_run(
+                m,
+                &mut run,
+                &bounds,
+                [
+                    &mut dst_col[..],
+                    &mut src_out[..],
+                    &mut line_out[..],
+                    &mut col_out[..],
+                    &mut name_out[..],
+                ],
+            );
+            (col, src, src_line, src_col, name) = (
+                run.col as i64,
+                run.src as i64,
+                run.line as i64,
+                run.column as i64,
+                run.name as i64,
+            );
+            col_deltas |= run.deltas as i64;
+            (i, k) = (run.i, run.k);
+            match end {
+                RunEnd::Stop => {
+                    c = class_at(m, i);
+                    if c >= COMMA {
+                        // After a `,` (a run starts at a digit).
+                        if c != INVALID {
+                            fail!(Problem::EmptySegment(i));
+                        }
+                        continue;
+                    }
+                }
+                RunEnd::Separator(sep) => {
+                    c = sep;
+                    if c == COMMA {
+                        i += 1;
+                        c = class_at(m, i);
+                        if c >= COMMA && c != INVALID {
+                            fail!(Problem::EmptySegment(i));
+                        }
                     }
                     continue;
                 }
-            }
-            RunEnd::Separator(sep) => {
-                c = sep;
-                if c == COMMA {
-                    i += 1;
-                    c = class_at(m, i);
-                    if c >= COMMA && c != INVALID {
-                        fail!(Problem::EmptySegment(i));
-                    }
-                }
-                continue;
             }
         }
 

@@ -1167,47 +1167,68 @@ impl Rng {
     }
 }
 
-/// A field: mostly the small deltas of real maps, sometimes large, extreme or malformed.
-fn random_field(r: &mut Rng, out: &mut String) {
-    match r.below(40) {
-        0..=24 => vlq_encode(r.below(31) as i32 - 15, out),
-        25..=31 => vlq_encode(r.below(1024) as i32 - 512, out),
-        32..=34 => vlq_encode(r.below(40_000) as i32 - 20_000, out),
-        35 => vlq_encode(r.next() as i32, out),
-        36 => out.push_str(["B", "hA", "ggggggA", "gggggggA", "+/////H", "+/////D"][r.below(6) as usize]),
-        37 => out.push(['!', '=', ' ', 'g', '"'][r.below(5) as usize]),
-        _ => vlq_encode(r.below(16) as i32 * if r.below(2) == 0 { 1 } else { -1 }, out),
+/// A delta: mostly the small ones of real maps, sometimes up to five digits.
+fn random_delta(r: &mut Rng) -> i64 {
+    match r.below(10) {
+        0..=5 => r.below(31) as i64 - 15,
+        6..=8 => r.below(1024) as i64 - 512,
+        _ => r.below(40_000) as i64 - 20_000,
     }
 }
 
-/// A `mappings` string of mostly well-formed segments of one, four and five fields.
-fn random_mappings(r: &mut Rng) -> String {
+/// A valid `mappings` string for `at` (absolute values kept in range, as an encoder
+/// writes them), then, for one string in two, one to three spots damaged: a malformed or
+/// extreme field, a stray byte, an empty segment, a sixth field.
+fn random_mappings(r: &mut Rng, at: &vlq::Placement) -> String {
     let mut m = String::new();
+    let (mut col, mut src, mut line, mut column, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
     let segments = 1 + r.below(60);
     for s in 0..segments {
-        let fields = match r.below(30) {
-            0 => 2,
-            1 => 3,
-            2 => 6,
-            3..=6 => 1,
-            7..=16 => 4,
+        let fields = match r.below(10) {
+            0 => 1,
+            1..=4 => 4,
             _ => 5,
         };
-        for _ in 0..fields {
-            random_field(r, &mut m);
+        let next_col = (col + random_delta(r).abs() / if r.below(20) == 0 { -4 } else { 1 }).max(0);
+        vlq_encode((next_col - col) as i32, &mut m);
+        col = next_col;
+        if fields >= 4 {
+            let next_src = r.below(at.src_count as u64) as i64;
+            let next_line = (line + random_delta(r)).max(0);
+            let next_column = (column + random_delta(r)).max(0);
+            for (v, prev) in [(next_src, src), (next_line, line), (next_column, column)] {
+                vlq_encode((v - prev) as i32, &mut m);
+            }
+            (src, line, column) = (next_src, next_line, next_column);
+            if fields == 5 && at.name_count > 0 {
+                let next_name = r.below(at.name_count as u64) as i64;
+                vlq_encode((next_name - name) as i32, &mut m);
+                name = next_name;
+            }
         }
         if s + 1 < segments {
-            m.push_str([",", ",", ",", ",", ",", ",", ";", ";;", ",,", ",;"][r.below(10) as usize]);
-        } else if r.below(8) == 0 {
-            m.push_str([",", ";", "A"][r.below(3) as usize]);
+            m.push(if r.below(6) == 0 { ';' } else { ',' });
+            if m.ends_with(';') {
+                col = 0;
+            }
+        }
+    }
+    if r.below(2) == 0 {
+        for _ in 0..1 + r.below(3) {
+            let spot = r.below(m.len() as u64 + 1) as usize;
+            let bad = [
+                "B", "hA", "ggggggA", "gggggggA", "+/////H", "+/////D", "!", "=", " ", "g", ",", ";", ",,", ",;", "A",
+                "AA", "/", "5////D", "F", "hB",
+            ][r.below(20) as usize];
+            m.insert_str(spot, bad);
         }
     }
     m
 }
 
 fn placement(r: &mut Rng) -> vlq::Placement {
-    let src_count = 1 + r.below(40) as u32;
-    let name_count = r.below(40) as u32;
+    let src_count = 1 + r.below(200) as u32;
+    let name_count = r.below(2000) as u32;
     vlq::Placement {
         // (lines are opened in `line_starts`: offsets near 2^31 would allocate gigabytes)
         line_offset: r.below(5) as u32,
@@ -1242,8 +1263,8 @@ fn quick_loop_decodes_as_the_general_loop() {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut ok, mut failed) = (0, 0);
     for case in 0..30_000 {
-        let m = random_mappings(&mut r);
         let at = placement(&mut r);
+        let m = random_mappings(&mut r, &at);
         let before = r.below(3) as usize;
         let (mut quick, mut general) = (earlier_tokens(before), earlier_tokens(before));
         let q = vlq::decode_mappings(m.as_bytes(), None, &at, &mut quick);

@@ -1148,3 +1148,200 @@ fn mappings_scan_counts_separators_as_a_second_pass_would() {
     }
     assert_eq!(cases, 12 * 4 * 3);
 }
+
+// ---- the quick loop against the general one ----------------------------------------------
+
+/// xorshift64*: reproducible test input without a crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A delta: mostly the small ones of real maps, sometimes up to five digits.
+fn random_delta(r: &mut Rng) -> i64 {
+    match r.below(10) {
+        0..=5 => r.below(31) as i64 - 15,
+        6..=8 => r.below(1024) as i64 - 512,
+        _ => r.below(40_000) as i64 - 20_000,
+    }
+}
+
+/// A valid `mappings` string for `at` (absolute values kept in range, as an encoder
+/// writes them), then, for one string in two, one to three spots damaged: a malformed or
+/// extreme field, a stray byte, an empty segment, a sixth field.
+fn random_mappings(r: &mut Rng, at: &vlq::Placement) -> String {
+    let mut m = String::new();
+    let (mut col, mut src, mut line, mut column, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let segments = 1 + r.below(60);
+    for s in 0..segments {
+        let fields = match r.below(10) {
+            0 => 1,
+            1..=4 => 4,
+            _ => 5,
+        };
+        let next_col = (col + random_delta(r).abs() / if r.below(20) == 0 { -4 } else { 1 }).max(0);
+        vlq_encode((next_col - col) as i32, &mut m);
+        col = next_col;
+        if fields >= 4 {
+            let next_src = r.below(at.src_count as u64) as i64;
+            let next_line = (line + random_delta(r)).max(0);
+            let next_column = (column + random_delta(r)).max(0);
+            for (v, prev) in [(next_src, src), (next_line, line), (next_column, column)] {
+                vlq_encode((v - prev) as i32, &mut m);
+            }
+            (src, line, column) = (next_src, next_line, next_column);
+            if fields == 5 && at.name_count > 0 {
+                let next_name = r.below(at.name_count as u64) as i64;
+                vlq_encode((next_name - name) as i32, &mut m);
+                name = next_name;
+            }
+        }
+        if s + 1 < segments {
+            m.push(if r.below(6) == 0 { ';' } else { ',' });
+            if m.ends_with(';') {
+                col = 0;
+            }
+        }
+    }
+    if r.below(2) == 0 {
+        for _ in 0..1 + r.below(3) {
+            let spot = r.below(m.len() as u64 + 1) as usize;
+            let bad = [
+                "B", "hA", "ggggggA", "gggggggA", "+/////H", "+/////D", "!", "=", " ", "g", ",", ";", ",,", ",;", "A",
+                "AA", "/", "5////D", "F", "hB",
+            ][r.below(20) as usize];
+            m.insert_str(spot, bad);
+        }
+    }
+    m
+}
+
+fn placement(r: &mut Rng) -> vlq::Placement {
+    let src_count = 1 + r.below(200) as u32;
+    let name_count = r.below(2000) as u32;
+    vlq::Placement {
+        // (lines are opened in `line_starts`: offsets near 2^31 would allocate gigabytes)
+        line_offset: r.below(5) as u32,
+        col_offset: match r.below(8) {
+            0 => r.below(100) as u32,
+            1 => i32::MAX as u32 - r.below(1000) as u32,
+            _ => 0,
+        },
+        src_base: r.below(3) as u32,
+        src_count,
+        name_base: r.below(3) as u32,
+        name_count,
+    }
+}
+
+/// Tokens already in the table (an earlier section of an index map).
+fn earlier_tokens(n: usize) -> vlq::Tokens {
+    let mut t = vlq::Tokens::default();
+    for i in 0..n as u32 {
+        t.line_starts.push(i);
+        t.dst_col.push(i);
+        t.src.push(i);
+        t.src_line.push(i);
+        t.src_col.push(i);
+        t.name.push(NONE);
+    }
+    t
+}
+
+#[test]
+fn quick_loop_decodes_as_the_general_loop() {
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut ok, mut failed) = (0, 0);
+    for case in 0..30_000 {
+        let at = placement(&mut r);
+        let m = random_mappings(&mut r, &at);
+        let before = r.below(3) as usize;
+        let (mut quick, mut general) = (earlier_tokens(before), earlier_tokens(before));
+        let q = vlq::decode_mappings(m.as_bytes(), None, &at, &mut quick);
+        let g = vlq::decode_mappings_general(m.as_bytes(), &at, &mut general);
+        match (q, g) {
+            (Ok(q), Ok(g)) => {
+                ok += 1;
+                assert_eq!((q.lines, q.last), (g.lines, g.last), "case {case}: {m:?}");
+                assert_eq!(quick.line_starts, general.line_starts, "case {case}: {m:?}");
+            }
+            (Err(q), Err(g)) => {
+                failed += 1;
+                assert_eq!(q.message(), g.message(), "case {case}: {m:?}");
+            }
+            (q, g) => panic!("case {case}: {m:?}: quick {:?}, general {:?}", q.is_ok(), g.is_ok()),
+        }
+        // Tokens before an error too (the slots the failing call kept).
+        assert_eq!(quick.dst_col, general.dst_col, "case {case}: {m:?}");
+        assert_eq!(quick.src, general.src, "case {case}: {m:?}");
+        assert_eq!(quick.src_line, general.src_line, "case {case}: {m:?}");
+        assert_eq!(quick.src_col, general.src_col, "case {case}: {m:?}");
+        assert_eq!(quick.name, general.name, "case {case}: {m:?}");
+    }
+    // Both outcomes are well represented.
+    assert!(ok > 3_000 && failed > 3_000, "ok {ok}, failed {failed}");
+}
+
+#[test]
+fn quick_loop_window_shapes_decode_as_the_general_loop() {
+    // Every shape the 8-byte window reads, at every offset from the end of the string.
+    let fields = [
+        "A", "C", "D", "f", "gB", "hB", "/f", "ggB", "hA", "B", "kmC", "2/B", "gggB",
+    ];
+    let mut cases = Vec::new();
+    for a in fields {
+        for b in ["A", "C", "gB", "B"] {
+            for c in ["A", "D", "iB"] {
+                for d in fields {
+                    for e in ["", "A", "C", "gB", "hB", "ggB", "kmC", "gggB", "B", "hA", ",", ";"] {
+                        cases.push(format!("{a}{b}{c}{d}{e}"));
+                    }
+                }
+            }
+        }
+    }
+    let at = vlq::Placement {
+        line_offset: 0,
+        col_offset: 0,
+        src_base: 0,
+        src_count: 1000,
+        name_base: 0,
+        name_count: 5000,
+    };
+    for seg in &cases {
+        for repeat in 1..4 {
+            for tail in ["", ",", ";", ",AAAA", ";AAAA", "AAAA,"] {
+                let m = format!("{}{tail}", vec![seg.as_str(); repeat].join(","));
+                let (mut quick, mut general) = (vlq::Tokens::default(), vlq::Tokens::default());
+                let q = vlq::decode_mappings(m.as_bytes(), None, &at, &mut quick).map(|d| (d.lines, d.last));
+                let g = vlq::decode_mappings_general(m.as_bytes(), &at, &mut general).map(|d| (d.lines, d.last));
+                match (q, g) {
+                    (Ok(q), Ok(g)) => assert_eq!(q, g, "{m:?}"),
+                    (Err(q), Err(g)) => assert_eq!(q.message(), g.message(), "{m:?}"),
+                    (q, g) => panic!("{m:?}: quick {q:?}, general {g:?}"),
+                }
+                assert_eq!(
+                    (&quick.dst_col, &quick.src, &quick.src_line, &quick.src_col, &quick.name),
+                    (
+                        &general.dst_col,
+                        &general.src,
+                        &general.src_line,
+                        &general.src_col,
+                        &general.name
+                    ),
+                    "{m:?}"
+                );
+            }
+        }
+    }
+}

@@ -41,6 +41,36 @@ static SINGLE: [i32; 32] = {
     table
 };
 
+/// Per byte: its [`CLASS`] in the low 8 bits, and for a one-digit VLQ its signed value
+/// above them; `B` ("negative zero", -2^31) has class bits 32 (not a one-digit VLQ here).
+static FIELD: [i32; 256] = {
+    let mut table = [0i32; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = CLASS[b];
+        table[b] = if c == 1 {
+            32
+        } else if c < 32 {
+            SINGLE[c as usize] << 8 | c as i32
+        } else {
+            c as i32
+        };
+        b += 1;
+    }
+    table
+};
+
+/// VLQSignedValue of an unsigned value below 2^30; `None` for "negative zero" (-2^31,
+/// left to the general loop).
+#[inline(always)]
+fn signed32(acc: u32) -> Option<i32> {
+    if acc == 1 {
+        return None;
+    }
+    let v = (acc >> 1) as i32;
+    Some(if acc & 1 != 0 { -v } else { v })
+}
+
 const ENCODE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Why a VLQ could not be decoded.
@@ -319,6 +349,23 @@ pub(crate) fn decode_mappings(
     at: &Placement,
     out: &mut Tokens,
 ) -> Result<Decoded> {
+    decode_mappings_in::<true>(m, separators, at, out)
+}
+
+/// [`decode_mappings`] with the general loop only (no [`quick_run`]): the reference the
+/// tests compare it with.
+#[cfg(test)]
+pub(crate) fn decode_mappings_general(m: &[u8], at: &Placement, out: &mut Tokens) -> Result<Decoded> {
+    decode_mappings_in::<false>(m, None, at, out)
+}
+
+/// [`decode_mappings`]; `QUICK`: whether runs of plain segments take [`quick_run`].
+fn decode_mappings_in<const QUICK: bool>(
+    m: &[u8],
+    separators: Option<usize>,
+    at: &Placement,
+    out: &mut Tokens,
+) -> Result<Decoded> {
     if m.is_empty() {
         return Ok(Decoded { lines: 0, last: None });
     }
@@ -347,7 +394,7 @@ pub(crate) fn decode_mappings(
         unsorted: Vec::new(),
         shifted: None,
     };
-    let result = decode_into(m, at, &mut cols, &mut out.line_starts);
+    let result = decode_into::<QUICK>(m, at, &mut cols, &mut out.line_starts);
     let len = first + cols.len;
     let (unsorted, shifted) = (std::mem::take(&mut cols.unsorted), cols.shifted);
     for column in [
@@ -481,6 +528,285 @@ fn vlq_at(m: &[u8], i: &mut usize, c: u8) -> std::result::Result<i64, VlqError> 
     Ok(signed(acc))
 }
 
+/// The running values of a [`quick_run`], as `u32`s: between segments all five are in
+/// range (0..=MAX_POS, indices below their counts), so the `i64`s of [`decode_into`]
+/// convert both ways without loss.
+struct Run {
+    col: u32,
+    src: u32,
+    line: u32,
+    column: u32,
+    name: u32,
+    /// The OR of the generated column deltas (negative: out of order).
+    deltas: i32,
+    /// Cursor and slot.
+    i: usize,
+    k: usize,
+}
+
+/// The bounds of a [`quick_run`]: a value is in range iff it is below its bound (a
+/// negative value wraps above every bound, all of them at most 2^31).
+struct RunBounds {
+    col: u32,
+    src: u32,
+    name: u32,
+    src_base: u32,
+    name_base: u32,
+}
+
+/// How a [`quick_run`] stopped.
+enum RunEnd {
+    /// At `run.i`: the start of a segment it leaves to the general loop, or a byte after
+    /// a `,` that does not start one.
+    Stop,
+    /// At the separator after its last segment (`run.i`), of this class.
+    Separator(u8),
+}
+
+/// A VLQ of two to six digits at `*j` whose first digit value is `c` (32..64), advancing
+/// `*j`; `None` for anything else (more digits, "negative zero", a bad byte).
+#[inline(always)]
+fn short_vlq(m: &[u8], j: &mut usize, c: u8) -> Option<i32> {
+    let mut acc = (c & 31) as u32;
+    let mut shift = 5;
+    let mut at = *j + 1;
+    loop {
+        let d = class_at(m, at);
+        if d >= COMMA {
+            return None;
+        }
+        acc |= ((d & 31) as u32) << shift;
+        at += 1;
+        if d < 32 {
+            break;
+        }
+        shift += 5;
+        if shift == 30 {
+            return None;
+        }
+    }
+    *j = at;
+    signed32(acc)
+}
+
+/// A field of at most six digits at `*j`, advancing `*j`; `None` for anything else.
+#[inline(always)]
+fn short_field(m: &[u8], j: &mut usize) -> Option<i32> {
+    let c = class_at(m, *j);
+    if c < 32 {
+        *j += 1;
+        Some(SINGLE[c as usize])
+    } else if c < COMMA {
+        short_vlq(m, j, c)
+    } else {
+        None
+    }
+}
+
+/// The source, line and column fields of a segment at `i` from `w` (the 8 bytes at `i`)
+/// when its first field ends before `w[O]`: two one-digit VLQs, then one of one digit
+/// (tested with one branch) or two; then its fifth field if any ([`window_fifth`]), the
+/// end of the segment and the class of the byte there. `F` and `G` are `O + 3` and
+/// `O + 4` (where a fifth field starts). `None`: anything else (the caller reads the
+/// segment field by field).
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn window_rest<const O: usize, const F: usize, const G: usize>(
+    m: &[u8],
+    i: usize,
+    w: &[u8; 8],
+) -> Option<((i32, i32, i32), Option<Option<i32>>, usize, u8)> {
+    let (e1, e2, e3) = (FIELD[w[O] as usize], FIELD[w[O + 1] as usize], FIELD[w[O + 2] as usize]);
+    if (e1 | e2 | e3) & 0xE0 == 0 {
+        let (name, j, c) = window_fifth::<F>(m, i, w);
+        return Some(((e1 >> 8, e2 >> 8, e3 >> 8), name, j, c));
+    }
+    // A two-digit original column (one segment in ten).
+    if (e1 | e2) & 0xE0 != 0 {
+        return None;
+    }
+    let (c3, c4) = (CLASS[w[O + 2] as usize], CLASS[w[O + 3] as usize]);
+    // (`B` is a final digit with class bits here)
+    if !(32..COMMA).contains(&c3) || c4 >= 32 {
+        return None;
+    }
+    let column = signed32((c3 & 31) as u32 | (c4 as u32) << 5)?;
+    let (name, j, c) = window_fifth::<G>(m, i, w);
+    Some(((e1 >> 8, e2 >> 8, column), name, j, c))
+}
+
+/// The fifth field of a segment at `i` if it has one (`w`: the 8 bytes at `i`), starting
+/// at `w[N]` (N <= 6): its delta (`None` inside: one [`short_vlq`] does not take), the end
+/// of the segment and the class of the byte there. Fields of up to three digits are read
+/// from `w` when they and the byte after them fit.
+#[inline(always)]
+fn window_fifth<const N: usize>(m: &[u8], i: usize, w: &[u8; 8]) -> (Option<Option<i32>>, usize, u8) {
+    let c4 = CLASS[w[N] as usize];
+    if c4 >= COMMA {
+        return (None, i + N, c4);
+    }
+    if let Some(&b) = w.get(N + 1) {
+        if c4 < 32 {
+            return (Some(Some(SINGLE[c4 as usize])), i + N + 1, CLASS[b as usize]);
+        }
+        let c5 = CLASS[b as usize];
+        if let Some(&b6) = w.get(N + 2) {
+            if c5 < 32 {
+                let v = signed32((c4 & 31) as u32 | (c5 as u32) << 5);
+                return (Some(v), i + N + 2, CLASS[b6 as usize]);
+            }
+            if let Some(&b7) = w.get(N + 3) {
+                let c6 = CLASS[b6 as usize];
+                if c5 < COMMA && c6 < 32 {
+                    let v = signed32((c4 & 31) as u32 | ((c5 & 31) as u32) << 5 | (c6 as u32) << 10);
+                    return (Some(v), i + N + 3, CLASS[b7 as usize]);
+                }
+            }
+        }
+    }
+    let mut j = i + N;
+    let v = if c4 < 32 {
+        j += 1;
+        Some(SINGLE[c4 as usize])
+    } else {
+        short_vlq(m, &mut j, c4)
+    };
+    (Some(v), j, class_at(m, j))
+}
+
+/// Decodes and stores segments from `run.i` (a segment start) while they are valid, have
+/// one, four or five fields of at most six digits (every segment of real maps), and are
+/// followed by `,`. It stops at the first other segment, valid or not (the general loop
+/// decodes it and reports any error as before), at the separator after its last segment,
+/// or after a `,` not followed by a digit. Its state is `u32`s (no conversions), and most
+/// segments are read from an 8-byte window: one bounds check for their first fields.
+#[inline(always)]
+fn quick_run(m: &[u8], run: &mut Run, bounds: &RunBounds, cols: [&mut [MaybeUninit<u32>]; 5]) -> RunEnd {
+    let [dst_col, src_out, line_out, col_out, name_out] = cols;
+    let room = dst_col.len();
+    let (dst_col, src_out, line_out, col_out, name_out) = (
+        dst_col,
+        &mut src_out[..room],
+        &mut line_out[..room],
+        &mut col_out[..room],
+        &mut name_out[..room],
+    );
+    loop {
+        let i = run.i;
+        // (generated column, source, line, column deltas), the fifth field's delta if any,
+        // and where the segment ends. Most segments of real maps start with four one-digit
+        // VLQs, or a two-digit one and three: they are read from a window of 8 bytes loaded
+        // after one bounds check; the rest field by field.
+        let quick = match m.get(i..i + 8).and_then(|w| <&[u8; 8]>::try_from(w).ok()) {
+            Some(w) => {
+                let e0 = FIELD[w[0] as usize];
+                if e0 & 0xE0 == 0 {
+                    window_rest::<1, 4, 5>(m, i, w).map(|(d, name, j, c)| ((e0 >> 8, d.0, d.1, d.2), name, j, c))
+                } else {
+                    // A two-digit generated column delta (one segment in ten).
+                    let (c0, c1) = (CLASS[w[0] as usize], CLASS[w[1] as usize]);
+                    // (`B` is a final digit with class bits here)
+                    let two = (32..COMMA).contains(&c0) && c1 < 32;
+                    match two.then(|| signed32((c0 & 31) as u32 | (c1 as u32) << 5)) {
+                        Some(Some(delta)) => {
+                            window_rest::<2, 5, 6>(m, i, w).map(|(d, name, j, c)| ((delta, d.0, d.1, d.2), name, j, c))
+                        }
+                        _ => None,
+                    }
+                }
+            }
+            None => None,
+        };
+        let fields = match quick {
+            Some(f) => Some(f),
+            None => {
+                let mut j = i;
+                let d0 = short_field(m, &mut j);
+                let c1 = class_at(m, j);
+                if let (Some(delta), true) = (d0, c1 >= COMMA) {
+                    // One field (generated code from no source): stored here, so the
+                    // common path keeps four.
+                    let col = run.col.wrapping_add(delta as u32);
+                    let k = run.k;
+                    if col >= bounds.col || c1 == INVALID || k >= room {
+                        return RunEnd::Stop;
+                    }
+                    dst_col[k] = MaybeUninit::new(col);
+                    src_out[k] = MaybeUninit::new(NONE);
+                    line_out[k] = MaybeUninit::new(NONE);
+                    col_out[k] = MaybeUninit::new(NONE);
+                    name_out[k] = MaybeUninit::new(NONE);
+                    run.k = k + 1;
+                    run.col = col;
+                    run.deltas |= delta;
+                    if c1 != COMMA {
+                        run.i = j;
+                        return RunEnd::Separator(c1);
+                    }
+                    run.i = j + 1;
+                    continue;
+                }
+                let d1 = short_field(m, &mut j);
+                let d2 = short_field(m, &mut j);
+                let d3 = short_field(m, &mut j);
+                match (d0, d1, d2, d3) {
+                    (Some(d0), Some(d1), Some(d2), Some(d3)) => {
+                        let c4 = class_at(m, j);
+                        if c4 < COMMA {
+                            short_field(m, &mut j).map(|v| ((d0, d1, d2, d3), Some(Some(v)), j, class_at(m, j)))
+                        } else {
+                            Some(((d0, d1, d2, d3), None, j, c4))
+                        }
+                    }
+                    _ => None,
+                }
+            }
+        };
+        // (A fifth field of "negative zero", unlikely to be valid, is left to the
+        // general loop: `signed32` gives `None`.)
+        let ((delta, d1, d2, d3), name_delta, j, c) = match fields {
+            Some((d, Some(Some(v)), j, c)) => (d, Some(v), j, c),
+            Some((d, None, j, c)) => (d, None, j, c),
+            _ => return RunEnd::Stop,
+        };
+        let col = run.col.wrapping_add(delta as u32);
+        let src = run.src.wrapping_add(d1 as u32);
+        let line = run.line.wrapping_add(d2 as u32);
+        let column = run.column.wrapping_add(d3 as u32);
+        // MAX_POS is 2^31 - 1: one sign test for both.
+        if col >= bounds.col || src >= bounds.src || (line | column) > MAX_POS as u32 {
+            return RunEnd::Stop;
+        }
+        let mut name = run.name;
+        let mut t_name = NONE;
+        if let Some(v) = name_delta {
+            name = name.wrapping_add(v as u32);
+            if name >= bounds.name {
+                return RunEnd::Stop;
+            }
+            t_name = bounds.name_base + name;
+        }
+        // A sixth field or a bad byte: the general loop's errors.
+        let k = run.k;
+        if c < COMMA || c == INVALID || k >= room {
+            return RunEnd::Stop;
+        }
+        dst_col[k] = MaybeUninit::new(col);
+        src_out[k] = MaybeUninit::new(bounds.src_base + src);
+        line_out[k] = MaybeUninit::new(line);
+        col_out[k] = MaybeUninit::new(column);
+        name_out[k] = MaybeUninit::new(t_name);
+        run.k = k + 1;
+        (run.col, run.src, run.line, run.column, run.name) = (col, src, line, column, name);
+        run.deltas |= delta;
+        if c != COMMA {
+            run.i = j;
+            return RunEnd::Separator(c);
+        }
+        run.i = j + 1;
+    }
+}
+
 /// Opens generated line `line` at token `k` (its first token), and any lines before it
 /// that have none.
 #[inline(never)]
@@ -505,7 +831,7 @@ fn shift_columns(dst_col: &mut [u32], offset: i64) {
 /// `k - line_first`, the line number `abs_line - line_offset`, a line is out of order iff
 /// one of its column deltas is negative, and the first line's column offset is applied
 /// when that line ends.
-fn decode_into(
+fn decode_into<const QUICK: bool>(
     m: &[u8],
     at: &Placement,
     out: &mut Columns<'_>,
@@ -540,6 +866,9 @@ fn decode_into(
         }
     };
     let mut col_limit = line_limit(abs_line, col_offset);
+    // The same as a bound for one unsigned comparison (columns below it are allowed).
+    let bound = |limit: i64| (limit + 1).max(0) as u32;
+    let mut col_bound = bound(col_limit);
     let (mut col, mut src, mut src_line, mut src_col, mut name) = (0i64, 0i64, 0i64, 0i64, 0i64);
     // The OR of this line's column deltas: negative iff the line is out of order.
     let mut col_deltas: i64 = 0;
@@ -579,6 +908,7 @@ fn decode_into(
                 col = 0;
                 abs_line += 1;
                 col_limit = line_limit(abs_line, 0);
+                col_bound = bound(col_limit);
                 i += 1;
                 c = class_at(m, i);
                 continue;
@@ -587,6 +917,74 @@ fn decode_into(
                 END => break,
                 COMMA => fail!(Problem::EmptySegment(i)),
                 _ => fail!(Problem::Vlq(VlqError::BadChar(i))),
+            }
+        }
+
+        if QUICK {
+            if k == line_first {
+                last_line = abs_line as u32;
+                open_line(line_starts, last_line, out.base + k);
+            }
+            let mut run = Run {
+                col: col as u32,
+                src: src as u32,
+                line: src_line as u32,
+                column: src_col as u32,
+                name: name as u32,
+                deltas: 0,
+                i,
+                k,
+            };
+            let bounds = RunBounds {
+                col: col_bound,
+                src: at.src_count,
+                name: at.name_count,
+                src_base: at.src_base,
+                name_base: at.name_base,
+            };
+            let end = quick_run(
+                m,
+                &mut run,
+                &bounds,
+                [
+                    &mut dst_col[..],
+                    &mut src_out[..],
+                    &mut line_out[..],
+                    &mut col_out[..],
+                    &mut name_out[..],
+                ],
+            );
+            (col, src, src_line, src_col, name) = (
+                run.col as i64,
+                run.src as i64,
+                run.line as i64,
+                run.column as i64,
+                run.name as i64,
+            );
+            col_deltas |= run.deltas as i64;
+            (i, k) = (run.i, run.k);
+            match end {
+                RunEnd::Stop => {
+                    c = class_at(m, i);
+                    if c >= COMMA {
+                        // After a `,` (a run starts at a digit).
+                        if c != INVALID {
+                            fail!(Problem::EmptySegment(i));
+                        }
+                        continue;
+                    }
+                }
+                RunEnd::Separator(sep) => {
+                    c = sep;
+                    if c == COMMA {
+                        i += 1;
+                        c = class_at(m, i);
+                        if c >= COMMA && c != INVALID {
+                            fail!(Problem::EmptySegment(i));
+                        }
+                    }
+                    continue;
+                }
             }
         }
 

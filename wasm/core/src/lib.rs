@@ -18,6 +18,8 @@ pub mod minidump;
 pub mod native;
 pub mod sourcemap;
 pub mod symcache;
+#[cfg(test)]
+mod test_rng;
 pub mod unwind;
 pub mod zstd;
 

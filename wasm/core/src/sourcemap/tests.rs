@@ -3,6 +3,7 @@
 use super::json::tree::{self, Value};
 use super::json::unescape;
 use super::*;
+use crate::test_rng::Rng;
 
 /// Parses a map whose text lives for the rest of the test run (tests may leak).
 fn parse<S: Into<String>>(s: S) -> SourceMap<'static> {
@@ -1150,22 +1151,6 @@ fn mappings_scan_counts_separators_as_a_second_pass_would() {
 }
 
 // ---- the quick loop against the general one ----------------------------------------------
-
-/// xorshift64*: reproducible test input without a crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A delta: mostly the small ones of real maps, sometimes up to five digits.
 fn random_delta(r: &mut Rng) -> i64 {

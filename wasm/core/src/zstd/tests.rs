@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_rng::Rng;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -143,18 +144,6 @@ fn embedded_reference_frame() {
     let text = sample_text(4000, 1);
     let frame = include_bytes!("sample19.zst");
     assert_eq!(decompress(frame, 1 << 20).unwrap(), text);
-}
-
-/// Deterministic pseudo-random generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 /// Words drawn with a skewed distribution: compressible, with long and short matches.

@@ -911,7 +911,9 @@ class SourceMap(_MapFields):
     def _made(self, cols: Sequence[Any]) -> List[Optional[Token]]:
         """Tokens of distinct_lookups columns (the export writes only tokens with a source)."""
         sources, names = self._string_dicts()
-        return list(_sourced_rows(cols, sources.fill(cols[2]).__getitem__, names.fill(cols[5]).__getitem__))
+        made: List[Optional[Token]] = _sourced_rows(  # type: ignore[assignment]
+            cols, sources.fill(cols[2]).__getitem__, names.fill(cols[5]).__getitem__)
+        return made
 
     def generated_positions(
         self, source: Union[str, int], line: int, col: Optional[int] = None

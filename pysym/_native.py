@@ -67,11 +67,6 @@ class Frame(NamedTuple):
     inlined: bool
 
 
-def _frames(columns: Iterable[Iterable[Any]]) -> List[Frame]:
-    """Frames from one iterable per field (in field order), made at C speed."""
-    return list(map(tuple.__new__, itertools.repeat(Frame), zip(*columns)))
-
-
 # Top byte of a caller word -> inlined: 0xFF only in NONE (location ids are far below
 # 0xFF000000: the module's memory, 1 GB at most, holds a record per id).
 _INLINED = bytes([1] * 255 + [0])
@@ -91,7 +86,8 @@ def _inlined(callers: memoryview) -> List[bool]:
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
-    """As _frames, with the collector paused; with ``collect``, a young-generation pass
+    """Frames from one iterable per field (in field order), made at C speed, with the
+    collector paused; with ``collect``, a young-generation pass
     after each _SWEEP frames: a frame holds no container, so the pass that first meets
     it stops tracking it, and it costs least while those frames are still in the CPU
     cache (one pass over 100,000s of frames after the pause misses it at each frame)."""
@@ -775,17 +771,15 @@ class SymCache(HandleOwner):
                     # not copied into fresh memory
                     return itertools.islice(c, start, end) if 4 * start <= end - start else c[start:end]
 
-                def unknown(c: "array.array[int]") -> bool:
-                    return _all_zero(memoryview(c)[start:end])  # (the view goes at once)
-
                 s = self._names.__getitem__
                 made = _frames_swept((
                     map(s, new_rows(cols[1])),
                     map(s, new_rows(cols[2])),
                     map(s, new_rows(cols[3])),
                     self._numbers_of(cols[4][start:end]),
-                    itertools.repeat(None, end - start) if unknown(cols[5]) else self._numbers_of(cols[5][start:end]),
-                    new_rows(cols[6]) if unknown(cols[7]) else [
+                    self._numbers_of(cols[5][start:end]),  # (all unknown in PDBs: checked there)
+                    # (high address words all 0: the views go at once, the arrays stay growable)
+                    new_rows(cols[6]) if _all_zero(memoryview(cols[7])[start:end]) else [
                         a | (b << 32) for a, b in zip(cols[6][start:end], cols[7][start:end])],
                     _inlined(memoryview(cols[8])[start:end]),
                 ), collect)

@@ -122,14 +122,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _compiled_module(engine: Engine) -> Any:
+def _compiled_module(engine: Engine, fresh: bool = False) -> Any:
     # Compiling takes a while; every runtime on the same engine shares the result.
+    # ``fresh``: not the one in use nor the compile cache's (which this process could not run).
     with _compile_lock:
         key = (engine.name, engine.counts_fuel)
-        module = _compiled.get(key)
+        module = None if fresh else _compiled.get(key)
         if module is None:
             with open(_WASM_PATH, "rb") as f:
-                module = compile_module(engine, f.read())
+                module = compile_module(engine, f.read(), fresh)
             _compiled[key] = module
         return module
 
@@ -755,10 +756,7 @@ class Runtime:
         return self.current().out_slot
 
     def _start(self) -> _Live:
-        try:
-            inst = self.engine.instantiate(_compiled_module(self.engine), self.files, self.limits.memory)
-        except Trap as e:
-            raise _start_error(str(e)) from None
+        inst = self._instantiate()
         with self.lock:
             self._serial += 1
             live = _Live(inst, self._serial)
@@ -770,6 +768,22 @@ class Runtime:
         live.out_slot = inst.func("pysym_out_slot")()
         self._set_live(live)
         return live
+
+    def _instantiate(self) -> Instance:
+        try:
+            return self.engine.instantiate(_compiled_module(self.engine), self.files, self.limits.memory)
+        except Trap as e:
+            error = _start_error(str(e))
+        if isinstance(error, SandboxError):
+            # Not a refused resource: the module may be a compile-cache entry built for CPU
+            # features this process does not see (wasmer under valgrind, whose CPUID hides
+            # AVX-512 that /proc/cpuinfo, the cache key, shows). Compile it here, once.
+            try:
+                return self.engine.instantiate(_compiled_module(self.engine, fresh=True), self.files,
+                                               self.limits.memory)
+            except Trap as e:
+                error = _start_error(str(e))
+        raise error
 
     @property
     def limits(self) -> Limits:

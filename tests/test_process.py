@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import pytest
 
@@ -27,16 +28,19 @@ SYM = (b"MODULE Linux x86_64 6EDC6ACDB282125843FD59DA9C81BD830 prog\n"
 
 
 def run_child(code: str, engine: str, timeout: float = 120, args: Tuple[str, ...] = (),
-              fsize: Optional[int] = None) -> "subprocess.CompletedProcess[str]":
-    """Runs ``code`` in a fresh interpreter on ``engine``; killed by pid after ``timeout``."""
+              fsize: Optional[int] = None, under: Tuple[str, ...] = (),
+              env_extra: Optional[Dict[str, str]] = None) -> "subprocess.CompletedProcess[str]":
+    """Runs ``code`` in a fresh interpreter on ``engine`` (started by the command ``under``,
+    if any); killed by pid after ``timeout``."""
     env = dict(os.environ, PYSYM_ENGINE=engine,
                PYTHONPATH=ROOT + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+    env.update(env_extra or {})
 
     def limit() -> None:
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
+    proc = subprocess.Popen([*under, sys.executable, "-c", textwrap.dedent(code), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -45,6 +49,33 @@ def run_child(code: str, engine: str, timeout: float = 120, args: Tuple[str, ...
         out, err = proc.communicate()
         pytest.fail("the child hung for %ss (killed): %s %s" % (timeout, out, err[-2000:]))
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# -- a compile-cache entry this process cannot run ---------------------------------------
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="no valgrind (tools/provision.sh test-tools)")
+def test_a_cache_entry_this_process_cannot_run_is_compiled_here(tmp_path):
+    """valgrind's CPUID hides AVX-512 while /proc/cpuinfo, which keys the compile cache,
+    shows it: under valgrind, wasmer refuses to instantiate an entry a plain process
+    compiled on an AVX-512 machine. pysym then compiles the module in that process (and
+    leaves the entry, which plain processes run, as it was). On a machine without the
+    features valgrind hides this only shows that pysym runs under valgrind."""
+    pytest.importorskip("wasmer")
+    cache = tmp_path / "cache"
+    code = """
+        import json, pysym
+        sm = pysym.SourceMap.from_bytes(json.dumps({"version": 3, "sources": ["a.js"], "names": ["f"],
+                                                    "mappings": "AAAAA"}))
+        print(sm.lookup(0, 0).name)
+    """
+    plain = run_child(code, "wasmer", env_extra={"PYSYM_CACHE_DIR": str(cache)})
+    assert plain.returncode == 0 and plain.stdout.strip() == "f", plain.stderr[-2000:]
+    entries = {p.name: p.read_bytes() for p in cache.glob("wasmer-*")}
+    assert len(entries) == 1
+    traced = run_child(code, "wasmer", timeout=900, under=("valgrind", "--tool=none", "-q"),
+                       env_extra={"PYSYM_CACHE_DIR": str(cache)})
+    assert traced.returncode == 0 and traced.stdout.strip() == "f", traced.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in cache.glob("wasmer-*")} == entries
 
 
 # -- RLIMIT_FSIZE ------------------------------------------------------------------------

@@ -13,7 +13,9 @@
 #                 tests/test_pdb.py's mingw-w64 C++ for Windows, lld-link and llvm-pdbutil;
 #                 llvm-undname (the MSVC demangler's oracle); iproute2 (`ip`: loopback up in
 #                 the network namespace that keeps tests/test_batch.py's Ray cluster local);
-#                 ld64.lld-19 (Mach-O test binaries with __unwind_info and __eh_frame)
+#                 ld64.lld-19 (Mach-O test binaries with __unwind_info and __eh_frame);
+#                 valgrind (tests/test_process.py: a CPU that hides features the compile
+#                 cache's key names)
 #   node          nodejs and npm
 #   chromium      Debian's chromium (npm playwright-core drives it; its own download does
 #                 not work here)
@@ -35,7 +37,7 @@ TOOLCHAIN_PACKAGES="rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust
   librust-cpp-demangle-dev librust-rustc-demangle-dev librust-miniz-oxide-dev librust-flate2-dev
   clang-14 zstd"
 TEST_PACKAGES="lldb-14 llvm-19 libc6-dbg binutils gcc g++ debuginfod nginx gcab
-  g++-mingw-w64-x86-64 g++-mingw-w64-i686 lld-14 llvm-14 iproute2 lld-19"
+  g++-mingw-w64-x86-64 g++-mingw-w64-i686 lld-14 llvm-14 iproute2 lld-19 valgrind"
 NPM_CI="npm ci --ignore-scripts --no-audit --no-fund --loglevel=error"
 
 updated=0
@@ -69,7 +71,7 @@ step_test_tools() {
       || ! have debuginfod || ! [ -x /usr/sbin/nginx ] || ! have gcab \
       || ! have x86_64-w64-mingw32-g++ || ! have i686-w64-mingw32-g++ \
       || ! have lld-link-14 || ! have llvm-pdbutil-14 || ! have llvm-undname-14 \
-      || ! [ -x /usr/sbin/ip ] || ! have ld64.lld-19; then
+      || ! [ -x /usr/sbin/ip ] || ! have ld64.lld-19 || ! have valgrind; then
     echo "installing the crash-test tools (apt): $TEST_PACKAGES"
     apt_install $TEST_PACKAGES
   fi

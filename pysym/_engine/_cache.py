@@ -243,13 +243,15 @@ def _compile(engine: Engine, wasm: bytes, serialize: bool) -> Tuple[Any, Optiona
         return module, None
 
 
-def compile_module(engine: Engine, wasm: bytes) -> Any:
-    """``engine.compile(wasm)``, through the cache when the engine can serialize."""
+def compile_module(engine: Engine, wasm: bytes, fresh: bool = False) -> Any:
+    """``engine.compile(wasm)``, through the cache when the engine can serialize;
+    ``fresh``: compiled here, the cache neither read nor written (its entry, which this
+    process could not run, stays for the processes that can)."""
     settings = engine.artifact_settings()
     d = directory()
     if settings is None:
         return engine.compile(wasm)
-    if d is None:
+    if d is None or fresh:
         return _compile(engine, wasm, False)[0]
     path = _path(d, engine, settings, wasm)
     if _trusted(d):

@@ -149,6 +149,7 @@ def _seek_read(fd: int, length: int, offset: int) -> bytes:
 
 _seek_lock = threading.Lock()
 _pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_read)
+_preadv: Optional[Callable[[int, List[memoryview], int], int]] = getattr(os, "preadv", None)
 
 
 #: descriptors PinnedFiles keep open at once; beyond, the least recently used are closed
@@ -286,6 +287,24 @@ class PinnedFile:
             h.update(struct.pack("<QQ", offset - len(data), len(data)))
             h.update(data)
         return data
+
+    def read_into(self, offset: int, dst: memoryview) -> int:
+        """:meth:`read` into ``dst``: how many bytes (fewer only at the end of the file)."""
+        if _preadv is None:
+            data = self.read(offset, len(dst))
+            dst[: len(data)] = data
+            return len(data)
+        n, total = 0, len(dst)
+        while n < total:
+            got = _preadv(self.fd, [dst[n : n + min(total - n, 1 << 30)]], offset + n)
+            if not got:
+                break
+            n += got
+        h = self._hash
+        if h is not None:
+            h.update(struct.pack("<QQ", offset, n))
+            h.update(dst[:n])
+        return n
 
     def call(self, rt: "Runtime", owner: str, name: str, *args: int) -> int:
         """``rt.call(name, fh, *args)`` with this file as ``fh`` (size and mtime checked)."""
@@ -525,6 +544,12 @@ class _FileTable(HostImports):
             return src.read(offset, length)
         src.seek(offset)
         return src.read(length)
+
+    def file_read_into(self, fh: int, offset: int, dst: memoryview) -> int:
+        src = self._files.get(fh)
+        if isinstance(src, PinnedFile) and not _Exit.exiting:
+            return src.read_into(offset, dst)
+        return super().file_read_into(fh, offset, dst)
 
 
 _UNSET = object()

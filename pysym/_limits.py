@@ -6,8 +6,7 @@ replaces the limits of the process-wide runtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = ["Limits", "DEFAULT_LIMITS"]
 
@@ -16,7 +15,9 @@ _GIB = 1 << 30
 MODULE_MAX_MEMORY = _GIB
 
 
-@dataclass(frozen=True)
+_FIELDS = ("memory", "max_input_size", "timeout", "fuel_base", "fuel_per_byte", "watchdog")
+
+
 class Limits:
     """Per-instance and per-call limits; every field has a safe default.
 
@@ -39,16 +40,60 @@ class Limits:
       child process killed at ``timeout`` (see SECURITY.md for the cost).
 
     Exceeding ``timeout`` or the fuel raises :class:`pysym.TimeLimitError`.
+
+    Immutable and compared by value, like a frozen dataclass; written out because
+    ``dataclasses`` imports ``inspect`` (with ``ast``, ``dis``, ``tokenize``): ~1.2 MB
+    resident in every process that imports pysym.
     """
 
-    memory: int = _GIB
-    max_input_size: int = 512 << 20
-    timeout: Optional[float] = 60.0
-    fuel_base: Optional[int] = 20_000_000_000
-    fuel_per_byte: int = 20_000
-    watchdog: bool = False
+    __slots__ = _FIELDS
+    memory: int
+    max_input_size: int
+    timeout: Optional[float]
+    fuel_base: Optional[int]
+    fuel_per_byte: int
+    watchdog: bool
 
-    def __post_init__(self) -> None:
+    def __init__(self, memory: int = _GIB, max_input_size: int = 512 << 20, timeout: Optional[float] = 60.0,
+                 fuel_base: Optional[int] = 20_000_000_000, fuel_per_byte: int = 20_000,
+                 watchdog: bool = False) -> None:
+        put = object.__setattr__
+        put(self, "memory", memory)
+        put(self, "max_input_size", max_input_size)
+        put(self, "timeout", timeout)
+        put(self, "fuel_base", fuel_base)
+        put(self, "fuel_per_byte", fuel_per_byte)
+        put(self, "watchdog", watchdog)
+        self._check()
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in _FIELDS)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("cannot assign to field %r: Limits are immutable (use replace())" % name)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("cannot delete field %r: Limits are immutable" % name)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Limits(%s)" % ", ".join("%s=%r" % (f, getattr(self, f)) for f in _FIELDS)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Limits, self._values())
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The fields by name (``Limits(**d)`` makes the same limits again)."""
+        return {f: getattr(self, f) for f in _FIELDS}
+
+    def _check(self) -> None:
         if not 1 << 20 <= int(self.memory) <= MODULE_MAX_MEMORY:
             raise ValueError("Limits.memory must be between 1 MiB and %d bytes" % MODULE_MAX_MEMORY)
         if int(self.max_input_size) < 0:
@@ -65,7 +110,10 @@ class Limits:
         return min(int(self.fuel_base) + int(self.fuel_per_byte) * int(input_bytes), (1 << 62))
 
     def replace(self, **changes: Any) -> "Limits":
-        return replace(self, **changes)
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError("Limits has no field %s" % ", ".join(sorted(unknown)))
+        return Limits(**dict(self.as_dict(), **changes))
 
 
 DEFAULT_LIMITS = Limits()

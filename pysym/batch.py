@@ -458,9 +458,7 @@ def _naive(events: Iterable[Any], stores: Sequence[Any], cache_dir: Optional[str
 def _limits_dict(limits: Optional[Limits]) -> Optional[Dict[str, Any]]:
     if limits is None:
         return None
-    from dataclasses import asdict
-
-    return asdict(limits)
+    return limits.as_dict()
 
 
 def symbolicate_events(events: Iterable[Any], *, stores: Sequence[Any],

@@ -56,6 +56,16 @@ class HostImports(abc.ABC):
         only at end of file.  ``offset`` may exceed ``2**32``.
         """
 
+    def file_read_into(self, fh: int, offset: int, dst: memoryview) -> int:
+        """:meth:`file_read` straight into ``dst`` (a view of linear memory, valid only
+        during the call): how many bytes it holds now (``<= len(dst)``), or a negative
+        ABI status.  The default copies what ``file_read`` returns."""
+        r = host_file_read(self, fh, offset, len(dst))
+        if isinstance(r, int):
+            return r
+        dst[: len(r)] = r
+        return len(r)
+
     def progress(self, done: int, total: int) -> None:
         """A long export has done ``done`` of ``total`` units of work (ABI ``progress``).
 
@@ -289,6 +299,14 @@ def host_file_read(imports: HostImports, fh: int, offset: int, length: int) -> U
     if len(mv) > length:
         raise ValueError("file_read returned %d bytes, %d asked" % (len(mv), length))
     return mv
+
+
+def host_file_read_into(imports: HostImports, fh: int, offset: int, dst: memoryview) -> int:
+    """Call ``imports.file_read_into``: a negative i32 status or the count read (checked)."""
+    r = imports.file_read_into(fh, offset, dst)
+    if not isinstance(r, int) or r < -0x80000000 or r > len(dst):
+        raise ValueError("file_read_into returned %r for %d bytes asked" % (r, len(dst)))
+    return r
 
 
 def host_status(r: Any, name: str) -> int:

@@ -51,6 +51,7 @@ from ._base import (
     HostImports,
     ViewInstance,
     host_file_read,
+    host_file_read_into,
     host_file_size,
     host_status,
     out_of_bounds,
@@ -231,11 +232,18 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
         offset = args[1].i64 & 0xFFFFFFFFFFFFFFFF
         dst = args[2].i32 & 0xFFFFFFFF
         length = args[3].i32 & 0xFFFFFFFF
-        data = host_file_read(ms.imports, fh, offset, length)
-        if isinstance(data, int):
-            return data
-        ms.write(dst, data, caller)
-        return len(data)
+        # Read straight into linear memory: a copy in host memory first was up to the
+        # size of the largest section read (python3.11: 5 MB), and glibc keeps such
+        # freed blocks resident past a build's peak.
+        if dst + length > ms.size:
+            ms.refresh(caller)
+            if dst + length > ms.size:  # only what the file holds must fit
+                data = host_file_read(ms.imports, fh, offset, length)
+                if isinstance(data, int):
+                    return data
+                ms.write(dst, data, caller)
+                return len(data)
+        return host_file_read_into(ms.imports, fh, offset, ms.view[dst : dst + length])
 
     def progress(args: Any, caller: Any) -> int:
         ms.imports.progress(args[0].i32 & 0xFFFFFFFF, args[1].i32 & 0xFFFFFFFF)

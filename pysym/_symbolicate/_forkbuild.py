@@ -32,7 +32,6 @@ import signal
 import struct
 import sys
 import time
-from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import _errors
@@ -101,7 +100,7 @@ def _child(jobs: int, answers: int, parent: int, engine: str, limits: Any, bound
 
         # The parent bounds the child's time (it kills it at Limits.timeout): no watchdog
         # child of the child.
-        rt = Runtime(engine, limits=replace(limits, watchdog=False))
+        rt = Runtime(engine, limits=limits.replace(watchdog=False))
         while True:
             size = _read_exact(jobs, 4)
             if not size:

@@ -62,6 +62,8 @@ pub(super) fn build_core<'b>(
     let mut rows = None;
     if info.is_some() || whole.is_some() {
         id.flags |= FLAG_HAS_DEBUG_INFO;
+        // (a borrowed one is the caller's: its pages are not the build's to give back)
+        let lines_own = matches!(sections.get(&gimli::SectionId::DebugLine), Some(Cow::Owned(_)));
         let dwarf = gimli::Dwarf::load(|sid| -> std::result::Result<Reader<'_>, gimli::Error> {
             Ok(gimli::EndianSlice::new(
                 sections.get(&sid).map(|c| &c[..]).unwrap_or(&[]),
@@ -77,6 +79,7 @@ pub(super) fn build_core<'b>(
                 dwarf::add_ranges(
                     &mut w,
                     &dwarf,
+                    lines_own,
                     $info,
                     endian,
                     base,

@@ -695,6 +695,8 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     mut ranged: Option<S>,
     warn: Warnings,
 ) -> Result<SymCacheBuild> {
+    // Read through `ranged`, `file`'s reader is a cache whose copies are the build's own.
+    let cached = ranged.is_some();
     let id = identity(file, sub);
     let base = id.image_base;
 
@@ -776,12 +778,28 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     // Of the symbols at one address, llvm-symbolizer keeps the largest, and of equally
     // large ones the last in the table (a stable sort by address and size, then the last
     // of each address): aliases (identical code folded by the linker) are named alike.
+    if cached {
+        give_back_symtab(file);
+    }
     let mut keyed: Vec<((u64, u64, &str), usize)> = syms.drain(..).zip(order).collect();
     keyed.sort_unstable_by_key(|(s, i)| (s.0, std::cmp::Reverse(s.1), std::cmp::Reverse(*i)));
     syms = keyed.into_iter().map(|(s, _)| s).collect();
     syms.dedup_by_key(|s| s.0);
     let code = code_ranges(file);
     build_core(id, sections, info, again, endian, &syms, &code, true, warn)
+}
+
+/// Gives back the pages of the cached copy of an ELF `.symtab`, read whole when the file
+/// was opened and not again (the names are in `.strtab`): python3.11's is 1 MB, held
+/// through the DWARF passes at the build's peak otherwise.
+fn give_back_symtab<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) {
+    if file.format() != object::BinaryFormat::Elf {
+        return;
+    }
+    // (the same range as the parser's read: the cache's block, not a new one)
+    if let Some(Ok(symtab)) = file.section_by_name(".symtab").map(|s| s.data()) {
+        super::progress::discard(symtab);
+    }
 }
 
 /// [`build_cfi`](super::build_cfi) of an ELF, Mach-O or PE file.

@@ -94,6 +94,71 @@ fn compressed_sections_bypass_the_read_cache() {
     assert_eq!(ranged, build_symcache(&bytes[..], None).unwrap().finish());
 }
 
+thread_local! {
+    static GIVEN_BACK: std::cell::Cell<usize> = std::cell::Cell::new(0);
+}
+
+/// What a host does with pages given back (they may read as anything): garbage.
+#[allow(unsafe_code)]
+fn scribble(p: usize, n: usize) {
+    GIVEN_BACK.with(|g| g.set(g.get() + n));
+    // SAFETY: the build's own buffers (the read cache's copies, its sections), whose pages
+    // it gave up; the test plays the host.
+    unsafe { std::ptr::write_bytes(p as *mut u8, 0xa5, n) };
+}
+
+/// A ranged build gives back the pages of `.symtab` and of `.debug_line` behind pass 2 and
+/// never reads them again: overwritten, the symcache is the in-memory build's.
+#[test]
+fn pages_given_back_are_not_read_again() {
+    let dir = std::env::temp_dir().join(format!("pysym-core-giveback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args: Vec<String> = ["-O2", "-g", "-o", "prog"].iter().map(|s| s.to_string()).collect();
+    for f in 0..16 {
+        let mut src = String::from("static int twice(int x) { return 2 * x; }\n");
+        for k in 0..300 {
+            src.push_str(&format!(
+                "int f{}_{}(int x)\n{{\n  int y = twice(x) + {};\n  return y ^ {};\n}}\n",
+                f, k, k, f
+            ));
+        }
+        if f == 0 {
+            src.push_str("int main(int c, char **v) { (void)v; return f0_1(c); }\n");
+        }
+        std::fs::write(dir.join(format!("p{}.c", f)), src).unwrap();
+        args.push(format!("p{}.c", f));
+    }
+    let status = std::process::Command::new("gcc")
+        .args(&args)
+        .current_dir(&dir)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    let bytes = std::fs::read(dir.join("prog")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let whole = build_symcache(&bytes[..], None).unwrap().finish();
+    let file = object::File::parse(&bytes[..]).unwrap();
+    let size = |name: &str| file.section_by_name(name).unwrap().size() as usize;
+    let (line_size, symtab_size) = (size(".debug_line"), size(".symtab"));
+    progress::set_discard(scribble);
+    GIVEN_BACK.with(|g| g.set(0));
+    let cache = object::ReadCache::new(std::io::Cursor::new(bytes.clone()));
+    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.clone()), None)
+        .unwrap()
+        .finish();
+    let given = GIVEN_BACK.with(|g| g.get());
+    // (more than `.symtab` holds: pages of `.debug_line` too)
+    assert!(
+        given > symtab_size + line_size / 4,
+        "{} bytes given back; .symtab {}, .debug_line {}",
+        given,
+        symtab_size,
+        line_size
+    );
+    assert!(ranged == whole);
+}
+
 #[test]
 fn pe32_names_lose_their_c_decoration() {
     use super::demangle::demangle_pe32;

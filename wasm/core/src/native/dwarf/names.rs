@@ -4,7 +4,7 @@
 
 use super::dies::Die;
 use super::passes::CompUnit;
-use super::units::{open_unit, unit_bytes, unit_header, Decls, InfoSection};
+use super::units::{open_unit_for_names, unit_bytes, unit_header, Decls, InfoSection};
 use super::{info_at, why, Dwarf, Reader, Unit};
 use crate::error::Result;
 use crate::hash::FastMap;
@@ -231,7 +231,7 @@ impl<'c, 'm, 'u, 'b> Names<'c, 'm, 'u, 'b> {
                         Some(m) => (m.unit(header), m),
                         None => {
                             let mut decls = Decls::default();
-                            let other = open_unit(dwarf, header, &mut decls).map_err(dwarf_err)?.0;
+                            let other = open_unit_for_names(dwarf, header, &mut decls).map_err(dwarf_err)?;
                             let meta = UnitMeta::of(&other, decls);
                             (other, meta)
                         }

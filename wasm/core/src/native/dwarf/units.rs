@@ -477,6 +477,25 @@ pub(super) fn open_unit<'s>(
     header: gimli::UnitHeader<Reader<'s>>,
     decls: &mut Decls,
 ) -> gimli::Result<(Unit<'s>, Option<gimli::Error>)> {
+    open_unit_with(dwarf, header, decls, true)
+}
+
+/// [`open_unit`] without its line program, for a unit read for names only: `.debug_line`
+/// behind pass 2 may be given back.
+pub(super) fn open_unit_for_names<'s>(
+    dwarf: &Dwarf<'s>,
+    header: gimli::UnitHeader<Reader<'s>>,
+    decls: &mut Decls,
+) -> gimli::Result<Unit<'s>> {
+    open_unit_with(dwarf, header, decls, false).map(|u| u.0)
+}
+
+fn open_unit_with<'s>(
+    dwarf: &Dwarf<'s>,
+    header: gimli::UnitHeader<Reader<'s>>,
+    decls: &mut Decls,
+    lines: bool,
+) -> gimli::Result<(Unit<'s>, Option<gimli::Error>)> {
     decls.read(dwarf, header.debug_abbrev_offset())?;
     // (the DIEs are read with `decls`: no table needed)
     let abbreviations = decls.empty.clone();
@@ -539,7 +558,7 @@ pub(super) fn open_unit<'s>(
     unit.comp_dir = comp_dir.and_then(|v| dwarf.attr_string(&unit, v).ok());
     // Where `Unit::new` fails on these two, the unit stands without both.
     let program = match stmt_list {
-        Some(o) => {
+        Some(o) if lines => {
             match dwarf
                 .debug_line
                 .program(o, unit.header.address_size(), unit.comp_dir.clone(), unit.name.clone())
@@ -548,7 +567,7 @@ pub(super) fn open_unit<'s>(
                 Err(e) => return Ok((unit, Some(e))),
             }
         }
-        None => None,
+        _ => None,
     };
     let low = match low_pc {
         Some(v) => match dwarf.attr_address(&unit, v) {

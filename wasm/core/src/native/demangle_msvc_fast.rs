@@ -41,30 +41,29 @@ pub fn demangle_short_into(name: &str, out: &mut Vec<u8>) -> bool {
     done
 }
 
-/// No scope: the part has no template arguments.
-const NOT_TEMPLATE: u32 = u32::MAX;
-
 fn short_into(name: &str, o: &mut Vec<u8>, base: usize) -> Option<()> {
     let s = name.as_bytes();
     if s.first() != Some(&b'?') {
         return None;
     }
     let mut r = Reader { s, pos: 1 };
-    // Components innermost first: the identifier's range, and that of its template
-    // arguments' text (`NOT_TEMPLATE`: none), which is written to `o` first and cut out
-    // once the name is (u32s: the array is set up for every name).
-    let mut parts = [(0u32, 0u32, NOT_TEMPLATE, 0u32); MAX_PARTS];
-    parts[0] = {
-        let (a, b) = r.ident()?;
-        (a as u32, b as u32, NOT_TEMPLATE, 0)
-    };
+    // The scopes' texts (identifier, template arguments), innermost first, are written
+    // to `o` as they are read, then copied outermost first after them and cut out; part
+    // `i` ends at `ends[i]` (from `base`). (Offsets, not ranges: the array is set up for
+    // every name.)
+    let mut ends = [0u32; MAX_PARTS];
+    let (a, b) = r.ident()?;
+    o.extend_from_slice(&s[a..b]);
+    ends[0] = (o.len() - base) as u32;
     let mut n = 1;
     while !r.eat(b'@') {
         if n == MAX_PARTS {
             return None;
         }
-        parts[n] = if r.eat2(b"?$") {
+        if r.eat2(b"?$") {
             let (a, b) = r.ident()?;
+            o.extend_from_slice(&s[a..b]);
+            o.push(b'<');
             let start = o.len();
             while !r.eat(b'@') {
                 if o.len() > start {
@@ -72,11 +71,12 @@ fn short_into(name: &str, o: &mut Vec<u8>, base: usize) -> Option<()> {
                 }
                 r.template_arg(o)?;
             }
-            ((a) as u32, b as u32, (start - base) as u32, (o.len() - base) as u32)
+            o.push(b'>');
         } else {
             let (a, b) = r.ident()?;
-            (a as u32, b as u32, NOT_TEMPLATE, 0)
-        };
+            o.extend_from_slice(&s[a..b]);
+        }
+        ends[n] = (o.len() - base) as u32;
         n += 1;
     }
     // The function class: members take `this` qualifiers; thunks, `extern "C"` and
@@ -118,16 +118,12 @@ fn short_into(name: &str, o: &mut Vec<u8>, base: usize) -> Option<()> {
         }
         r.builtin()?;
     }
-    // The text goes after the template arguments, which are then cut out.
-    let args_end = o.len();
-    o.reserve(args_end - base + name.len() + name.len() / 2);
-    for (i, &(a, b, x, y)) in parts[..n].iter().enumerate().rev() {
-        o.extend_from_slice(&s[a as usize..b as usize]);
-        if x != NOT_TEMPLATE {
-            o.push(b'<');
-            o.extend_from_within(base + x as usize..base + y as usize);
-            o.push(b'>');
-        }
+    // The text goes after the scopes' texts, which are then cut out.
+    let scopes_end = o.len();
+    o.reserve(scopes_end - base + name.len() + name.len() / 2);
+    for i in (0..n).rev() {
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        o.extend_from_within(base + start..base + ends[i] as usize);
         if i > 0 {
             o.extend_from_slice(b"::");
         }
@@ -181,9 +177,7 @@ fn short_into(name: &str, o: &mut Vec<u8>, base: usize) -> Option<()> {
     }
     o.extend_from_slice(ref_qual.as_bytes());
     // (what follows the encoding is ignored, as the parser ignores it)
-    if args_end > base {
-        o.drain(base..args_end);
-    }
+    o.drain(base..scopes_end);
     Some(())
 }
 

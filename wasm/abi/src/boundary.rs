@@ -150,7 +150,10 @@ pub(crate) fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option
 
 /// Appends a string table (ABI.md "String table") to `out`: the entries are written in
 /// place, their offsets filled in as the text follows them.
-pub(crate) fn append_string_table<'a>(out: &mut Vec<u8>, mut items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
+pub(crate) fn append_string_table<'a>(
+    out: &mut Vec<u8>,
+    mut items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>,
+) {
     append_string_table_by(out, items.len(), false, |_, out| match items.next().flatten() {
         Some(s) => {
             out.extend_from_slice(s.as_bytes());

@@ -150,39 +150,48 @@ pub(crate) fn write_string_table<'a>(items: impl ExactSizeIterator<Item = Option
 
 /// Appends a string table (ABI.md "String table") to `out`: the entries are written in
 /// place, their offsets filled in as the text follows them.
-pub(crate) fn append_string_table<'a>(out: &mut Vec<u8>, items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>) {
-    append_string_table_sep(out, items, false)
+pub(crate) fn append_string_table<'a>(
+    out: &mut Vec<u8>,
+    mut items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>,
+) {
+    append_string_table_by(out, items.len(), false, |_, out| match items.next().flatten() {
+        Some(s) => {
+            out.extend_from_slice(s.as_bytes());
+            true
+        }
+        None => false,
+    });
 }
 
-/// As `append_string_table`, with `nul`: each string followed by a NUL byte that no entry
-/// covers (a host that finds no NUL inside the strings splits the text at them).
-pub(crate) fn append_string_table_sep<'a>(
+/// As [`append_string_table`], each of the `count` strings appended to `out` by
+/// `write(i, out)` (`false`: a null entry, nothing appended): written in place, no string
+/// made per entry. With `nul`, each string is followed by a NUL byte that no entry covers
+/// (a host that finds no NUL inside the strings splits the text at them).
+pub(crate) fn append_string_table_by(
     out: &mut Vec<u8>,
-    items: impl ExactSizeIterator<Item = Option<Cow<'a, str>>>,
+    count: usize,
     nul: bool,
+    mut write: impl FnMut(usize, &mut Vec<u8>) -> bool,
 ) {
-    let count = items.len();
     push_u32(out, count as u32);
     let entries = out.len();
     out.resize(entries + count * 8, 0);
-    let mut offset = 0usize;
-    for (i, item) in items.enumerate() {
-        let (o, n) = match item {
-            Some(s) => {
-                out.extend_from_slice(s.as_bytes());
-                let o = offset;
-                offset += s.len();
-                if nul {
-                    out.push(0);
-                    offset += 1;
-                }
-                (o as u32, s.len() as u32)
+    let text = out.len();
+    for i in 0..count {
+        let at = out.len();
+        let (o, n) = if write(i, out) {
+            let n = out.len() - at;
+            if nul {
+                out.push(0);
             }
-            None => (0, NONE),
+            ((at - text) as u32, n as u32)
+        } else {
+            out.truncate(at);
+            (0, NONE)
         };
-        let at = entries + i * 8;
-        out[at..at + 4].copy_from_slice(&o.to_le_bytes());
-        out[at + 4..at + 8].copy_from_slice(&n.to_le_bytes());
+        let e = entries + i * 8;
+        out[e..e + 4].copy_from_slice(&o.to_le_bytes());
+        out[e + 4..e + 8].copy_from_slice(&n.to_le_bytes());
     }
 }
 

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::boundary::{
-    append_string_table, append_string_table_sep, arg_str, fail, fail_core, host_u32, host_u64s, publish_result,
+    append_string_table, append_string_table_by, arg_str, fail, fail_core, host_u32, host_u64s, publish_result,
     push_u32, push_u32s, put_out, state, write_lines, write_string_table,
 };
 use crate::handles::{self, Owned};
@@ -450,7 +450,7 @@ pub(crate) fn locations_at(h: u32, ptr: u32, count: u32, name_base: u32, out: u3
     }
     push_u32(&mut st.result, chains.len() as u32);
     push_u32s(&mut st.result, &chains);
-    append_string_table_sep(&mut st.result, names.iter().map(|&s| c.name(s)), true);
+    append_string_table_by(&mut st.result, names.len(), true, |i, out| c.name_into(names[i], out));
     publish_result(out)
 }
 

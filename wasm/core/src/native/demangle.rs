@@ -85,6 +85,22 @@ pub fn demangle_cow(name: &str) -> Cow<'_, str> {
     }
 }
 
+/// [`demangle`] appended to `out` (`name` itself when it is not mangled): the commonest
+/// Microsoft-decorated names are demangled in place, without a `String` per name.
+pub fn demangle_into(name: &str, out: &mut Vec<u8>) {
+    if name.starts_with('?') {
+        if !super::demangle_msvc_fast::demangle_short_into(name, out) {
+            // (what `demangle` does once the fast path has declined)
+            let tree = super::demangle_msvc::demangle_msvc_tree(name, true);
+            out.extend_from_slice(tree.as_deref().unwrap_or(name).as_bytes());
+        }
+    } else if may_demangle(name) {
+        out.extend_from_slice(demangle(name, 0).as_bytes());
+    } else {
+        out.extend_from_slice(name.as_bytes());
+    }
+}
+
 /// Demangles `name`; returns it unchanged when it is not a mangled name we know. (The
 /// language is not used: the name says what it is.) A Microsoft-decorated name (`?...`)
 /// is given as llvm-symbolizer prints it in frames, without access, `static`/`virtual`,

@@ -10,9 +10,6 @@
 //! answer past the output cap. Wherever this answers, the text is the parser's (the tests
 //! compare both on generated and real names).
 
-// One-character pieces are appended with push_str: String::push was not inlined here.
-#![allow(clippy::single_char_add_str)]
-
 use super::demangle::MAX_DEMANGLED;
 
 /// Scopes a name may have here (more go to the parser).
@@ -25,38 +22,61 @@ const Q_UNALIGNED: u8 = 8;
 
 /// `name` in the short form, or `None` when it is not of the shapes above.
 pub fn demangle_short(name: &str) -> Option<String> {
+    let mut o = Vec::new();
+    if !demangle_short_into(name, &mut o) {
+        return None;
+    }
+    // (only &str pieces were appended)
+    String::from_utf8(o).ok()
+}
+
+/// As [`demangle_short`], appending the UTF-8 text to `out` (a lookup's result, written
+/// in place: no allocation per name); `false`, `out` unchanged, when it does not answer.
+pub fn demangle_short_into(name: &str, out: &mut Vec<u8>) -> bool {
+    let base = out.len();
+    let done = short_into(name, out, base).is_some() && out.len() - base <= MAX_DEMANGLED;
+    if !done {
+        out.truncate(base);
+    }
+    done
+}
+
+fn short_into(name: &str, o: &mut Vec<u8>, base: usize) -> Option<()> {
     let s = name.as_bytes();
     if s.first() != Some(&b'?') {
         return None;
     }
     let mut r = Reader { s, pos: 1 };
-    // Components innermost first: the identifier's range and that of its template
-    // arguments' text in `args` (`None`: not a template).
-    let mut parts = [(0usize, 0usize, None::<(usize, usize)>); MAX_PARTS];
-    let mut args = String::new();
-    parts[0] = {
-        let (a, b) = r.ident()?;
-        (a, b, None)
-    };
+    // The scopes' texts (identifier, template arguments), innermost first, are written
+    // to `o` as they are read, then copied outermost first after them and cut out; part
+    // `i` ends at `ends[i]` (from `base`). (Offsets, not ranges: the array is set up for
+    // every name.)
+    let mut ends = [0u32; MAX_PARTS];
+    let (a, b) = r.ident()?;
+    o.extend_from_slice(&s[a..b]);
+    ends[0] = (o.len() - base) as u32;
     let mut n = 1;
     while !r.eat(b'@') {
         if n == MAX_PARTS {
             return None;
         }
-        parts[n] = if r.eat2(b"?$") {
+        if r.eat2(b"?$") {
             let (a, b) = r.ident()?;
-            let start = args.len();
+            o.extend_from_slice(&s[a..b]);
+            o.push(b'<');
+            let start = o.len();
             while !r.eat(b'@') {
-                if args.len() > start {
-                    args.push_str(", ");
+                if o.len() > start {
+                    o.extend_from_slice(b", ");
                 }
-                r.template_arg(&mut args)?;
+                r.template_arg(o)?;
             }
-            (a, b, Some((start, args.len())))
+            o.push(b'>');
         } else {
             let (a, b) = r.ident()?;
-            (a, b, None)
-        };
+            o.extend_from_slice(&s[a..b]);
+        }
+        ends[n] = (o.len() - base) as u32;
         n += 1;
     }
     // The function class: members take `this` qualifiers; thunks, `extern "C"` and
@@ -98,21 +118,19 @@ pub fn demangle_short(name: &str) -> Option<String> {
         }
         r.builtin()?;
     }
-    let mut o = String::with_capacity(name.len() + name.len() / 2);
-    for (i, &(a, b, t)) in parts[..n].iter().enumerate().rev() {
-        o.push_str(&name[a..b]);
-        if let Some((x, y)) = t {
-            o.push_str("<");
-            o.push_str(&args[x..y]);
-            o.push_str(">");
-        }
+    // The text goes after the scopes' texts, which are then cut out.
+    let scopes_end = o.len();
+    o.reserve(scopes_end - base + name.len() + name.len() / 2);
+    for i in (0..n).rev() {
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        o.extend_from_within(base + start..base + ends[i] as usize);
         if i > 0 {
-            o.push_str("::");
+            o.extend_from_slice(b"::");
         }
     }
-    o.push_str("(");
+    o.push(b'(');
     if r.eat(b'X') {
-        o.push_str("void");
+        o.extend_from_slice(b"void");
     } else {
         let open = o.len();
         loop {
@@ -123,20 +141,20 @@ pub fn demangle_short(name: &str) -> Option<String> {
                 }
                 b'Z' => {
                     r.pos += 1;
-                    o.push_str(if o.len() > open { ", ..." } else { "..." });
+                    o.extend_from_slice(if o.len() > open { b", ..." } else { b"..." });
                     break;
                 }
                 _ => {
                     // (a digit, a parameter back-reference, is not a builtin type)
                     if o.len() > open {
-                        o.push_str(", ");
+                        o.extend_from_slice(b", ");
                     }
-                    o.push_str(r.builtin()?);
+                    o.extend_from_slice(r.builtin()?.as_bytes());
                 }
             }
         }
     }
-    o.push_str(")");
+    o.push(b')');
     let noexcept = if r.eat2(b"_E") {
         true
     } else if r.eat(b'Z') {
@@ -151,15 +169,16 @@ pub fn demangle_short(name: &str) -> Option<String> {
         (Q_UNALIGNED, " __unaligned"),
     ] {
         if quals & q != 0 {
-            o.push_str(text);
+            o.extend_from_slice(text.as_bytes());
         }
     }
     if noexcept {
-        o.push_str(" noexcept");
+        o.extend_from_slice(b" noexcept");
     }
-    o.push_str(ref_qual);
+    o.extend_from_slice(ref_qual.as_bytes());
     // (what follows the encoding is ignored, as the parser ignores it)
-    (o.len() <= MAX_DEMANGLED).then(|| o)
+    o.drain(base..scopes_end);
+    Some(())
 }
 
 struct Reader<'a> {
@@ -209,16 +228,16 @@ impl<'a> Reader<'a> {
     }
 
     /// A template argument: `$0<number>` or a builtin type.
-    fn template_arg(&mut self, out: &mut String) -> Option<()> {
+    fn template_arg(&mut self, out: &mut Vec<u8>) -> Option<()> {
         if !self.eat2(b"$0") {
-            out.push_str(self.builtin()?);
+            out.extend_from_slice(self.builtin()?.as_bytes());
             return Some(());
         }
         let (v, neg) = super::demangle_msvc::read_number(self.s, &mut self.pos)?;
         if neg && v != 0 {
-            out.push_str("-");
+            out.push(b'-');
         }
-        out.push_str(super::demangle_msvc::decimal(v, &mut [0; 20]));
+        out.extend_from_slice(super::demangle_msvc::decimal(v, &mut [0; 20]).as_bytes());
         Some(())
     }
 

@@ -199,12 +199,14 @@ impl LocationLayout {
     }
 
     /// Field `k` of the record at `b`.
+    #[inline(always)] // (left out of line with #[inline]: ~9% of a cold batch's locations_at in wasm)
     pub(super) fn get(&self, b: &[u8], k: usize) -> u64 {
         let (at, w) = self.fields[k];
         rd_n(b, at, w)
     }
 
     /// Index field `k` (file, function, caller) of the record at `b`.
+    #[inline(always)]
     pub(super) fn index(&self, b: &[u8], k: usize) -> u32 {
         let v = self.get(b, k);
         if self.plus_one {

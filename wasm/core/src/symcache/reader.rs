@@ -377,6 +377,29 @@ impl<'data> SymCache<'data> {
         Some(crate::native::demangle::demangle_cow(raw))
     }
 
+    /// As [`Self::name`], appending the text to `out` (demangled in place where the
+    /// demangler can: no allocation per name); `false` when there is none.
+    pub fn name_into(&self, id: u32, out: &mut Vec<u8>) -> bool {
+        let n = self.string_count();
+        if id == NONE || (id as usize) < n {
+            return match self.string(id) {
+                Some(s) => {
+                    out.extend_from_slice(s.as_bytes());
+                    true
+                }
+                None => false,
+            };
+        }
+        let f = (id as usize - n) * FUNCTION_LEN;
+        match self.functions.get(f..f + 4).and_then(|e| self.string(rd32(e, 0))) {
+            Some(raw) => {
+                crate::native::demangle::demangle_into(raw, out);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Length of the stored text of name `id` (a function's raw name, before demangling;
     /// 0 when none): what a writer of names can reserve for it before asking [`Self::name`].
     pub fn stored_name_len(&self, id: u32) -> usize {

@@ -5,9 +5,6 @@ use super::raw::{align8, width_of, Header, Widths, FUNCTION_LEN, HEADER_LEN};
 use super::{FrameSpec, Identity, END_MAGIC, MAX_INLINE_DEPTH, NONE, VERSION};
 use crate::hash::FastMap;
 
-/// Entries of [`SymCacheWriter::hot`] (a power of two).
-const HOT: usize = 4096;
-
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct LocKey {
     pub(super) file: u32,
@@ -141,10 +138,6 @@ pub struct SymCacheWriter {
     big_syms: FastMap<u32, u64>,
     /// The last chain's locations (outermost first): the next chain mostly shares them.
     recent: Vec<(LocKey, u32)>,
-    /// Locations interned lately, direct-mapped by hash ([`NONE`]: empty). A location
-    /// asked for again is mostly a recent one; the index costs two cache misses (slot
-    /// and key) for it.
-    hot: Vec<(LocKey, u32)>,
     /// The largest value of each location field ([`LocKey::fields`]) so far.
     top: [u64; 6],
     /// In fixed chunks: a big Breakpad file has ~10M ranges, and a doubling vector would
@@ -252,18 +245,10 @@ impl SymCacheWriter {
             }
         }
         self.recent.truncate(depth);
+        // (No cache of recent locations before the index: of libc's 165k lookups past
+        // `recent`, 129k are new locations, for which such a cache was one more miss.)
         let rec = LocRec::of(&key);
         let hash = rec.hash();
-        if self.hot.is_empty() {
-            self.hot = vec![(key, NONE); HOT];
-        }
-        // (the index uses the low bits)
-        let h = (hash >> 48) as usize & (HOT - 1);
-        if self.hot[h].1 != NONE && self.hot[h].0 == key {
-            let i = self.hot[h].1;
-            self.recent.push((key, i));
-            return i;
-        }
         let (locations, big) = (&self.locations, &self.big_syms);
         let found = self.location_index.find(hash, |i| {
             locations.get(i).same(&rec) && (rec.sym != BIG_SYM || big.get(&i) == Some(&key.sym_addr))
@@ -278,7 +263,6 @@ impl SymCacheWriter {
                 i
             }
         };
-        self.hot[h] = (key, i);
         self.recent.push((key, i));
         i
     }

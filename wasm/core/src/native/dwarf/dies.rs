@@ -209,6 +209,58 @@ pub(super) struct InlineHints {
     pub(super) by_depth: Vec<Hint<usize>>,
 }
 
+/// The buffers of one unit's [`UnitCode`] kept for the next (pass 2 collects ~2,000 units
+/// of libc: growing them anew each time was ~3 % of a native build in `realloc`).
+pub(super) struct Spare {
+    dies: Vec<Die<'static>>,
+    funcs: Vec<Func>,
+    func_addrs: Vec<FuncRange>,
+    inline_addrs: Vec<InlineRange>,
+    origin_funcs: FastMap<usize, u32>,
+    name_attrs: Vec<(gimli::DwAt, gimli::AttributeValue<Reader<'static>>)>,
+    by_depth: Vec<Hint<usize>>,
+    stack: Vec<OpenDie>,
+    skips: Skips,
+}
+
+impl Default for Spare {
+    fn default() -> Self {
+        Spare {
+            dies: Vec::new(),
+            funcs: Vec::new(),
+            func_addrs: Vec::new(),
+            inline_addrs: Vec::new(),
+            origin_funcs: FastMap::default(),
+            name_attrs: Vec::new(),
+            by_depth: Vec::new(),
+            stack: Vec::new(),
+            skips: Skips::new(gimli::Encoding {
+                address_size: 8,
+                format: gimli::Format::Dwarf32,
+                version: 4,
+            }),
+        }
+    }
+}
+
+/// Bytes of a buffer kept from one unit to the next: the largest unit's (python3.11: ~0.5 MB
+/// in all) would stay to the end of pass 2, where the build's memory peaks.
+pub(super) const KEPT: usize = 64 << 10;
+
+/// `v` emptied, holding at most [`KEPT`] bytes.
+pub(super) fn kept<T>(mut v: Vec<T>) -> Vec<T> {
+    v.clear();
+    v.shrink_to(KEPT / std::mem::size_of::<T>().max(1));
+    v
+}
+
+/// `v` emptied, as a vector of a type of the same layout (`T` and `U` differ in a lifetime
+/// only): collected in place, so its memory is kept.
+fn relife<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
 /// Which function a DIE's children belong to, and their inline depth.
 #[derive(Clone, Copy)]
 struct Enclosing {
@@ -231,32 +283,46 @@ impl<'s> UnitCode<'s> {
         unit: &Unit<'s>,
         decls: &mut Decls,
         unit_offset: usize,
+        spare: &mut Spare,
         warn: &mut Warnings,
     ) -> Self {
         let mut d = UnitCode {
-            dies: Vec::new(),
-            funcs: Vec::new(),
-            func_addrs: Vec::new(),
-            inline_addrs: Vec::new(),
-            origin_funcs: FastMap::default(),
+            dies: relife(std::mem::take(&mut spare.dies)),
+            funcs: std::mem::take(&mut spare.funcs),
+            func_addrs: std::mem::take(&mut spare.func_addrs),
+            inline_addrs: std::mem::take(&mut spare.inline_addrs),
+            origin_funcs: std::mem::take(&mut spare.origin_funcs),
             memo: FastMap::default(),
-            name_attrs: Vec::new(),
+            name_attrs: relife(std::mem::take(&mut spare.name_attrs)),
             funcs_disjoint: false,
             func_hint: Hint::empty(None),
             inline_hint: InlineHints {
                 func: usize::MAX,
-                by_depth: Vec::new(),
+                by_depth: std::mem::take(&mut spare.by_depth),
             },
         };
         // Open DIEs with children: (depth, context of their children).
-        let mut stack: Vec<OpenDie> = Vec::new();
+        let mut stack: Vec<OpenDie> = std::mem::take(&mut spare.stack);
+        stack.clear();
         let header_size = unit.header.header_size();
         let bytes: &[u8] = unit
             .header
             .range_from(gimli::UnitOffset(header_size)..)
             .map(|r| r.slice())
             .unwrap_or(&[]);
-        if let Err((e, offset, depth)) = d.walk(dwarf, unit, decls, bytes, header_size, &mut stack, unit_offset, warn) {
+        let skips = &mut spare.skips;
+        skips.reset(unit.encoding());
+        if let Err((e, offset, depth)) = d.walk(
+            dwarf,
+            unit,
+            decls,
+            bytes,
+            header_size,
+            &mut stack,
+            skips,
+            unit_offset,
+            warn,
+        ) {
             warn.skip("unit tail", &why(&e), || info_at(unit_offset + offset));
             // The functions still open there lost part of their inlined code.
             for open in stack.iter().filter(|s| s.depth < depth) {
@@ -286,7 +352,22 @@ impl<'s> UnitCode<'s> {
                 .all(|w| w[0].depth != w[1].depth || w[0].end <= w[1].begin);
         }
         d.funcs_disjoint = d.func_addrs.windows(2).all(|w| w[0].end <= w[1].begin);
+        spare.stack = stack;
         d
+    }
+
+    /// Its buffers, emptied, for the next unit's [`collect`](Self::collect).
+    pub(super) fn give_back(self, spare: &mut Spare) {
+        spare.dies = relife(kept(self.dies));
+        spare.name_attrs = relife(kept(self.name_attrs));
+        spare.funcs = kept(self.funcs);
+        spare.func_addrs = kept(self.func_addrs);
+        spare.inline_addrs = kept(self.inline_addrs);
+        spare.by_depth = kept(self.inline_hint.by_depth);
+        let mut origin_funcs = self.origin_funcs;
+        origin_funcs.clear();
+        origin_funcs.shrink_to(KEPT / 16);
+        spare.origin_funcs = origin_funcs;
     }
 
     /// [`collect`](Self::collect)'s walk of the DIEs; the first DIE that cannot be read
@@ -301,10 +382,10 @@ impl<'s> UnitCode<'s> {
         bytes: &[u8],
         header_size: usize,
         stack: &mut Vec<OpenDie>,
+        skips: &mut Skips,
         unit_offset: usize,
         warn: &mut Warnings,
     ) -> std::result::Result<(), (gimli::Error, usize, isize)> {
-        let mut skips = Skips::new(unit.encoding());
         // `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
         let (mut pos, mut depth) = (0usize, 0isize);
         while pos < bytes.len() {
@@ -498,5 +579,19 @@ fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
         gimli::DW_AT_call_line => die.call_line = attr.udata_value().unwrap_or(0) as u32,
         gimli::DW_AT_call_column => die.call_column = attr.udata_value().unwrap_or(0) as u32,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `relife` keeps the vector's memory (the in-place collect it relies on).
+    #[test]
+    fn relife_keeps_memory() {
+        let text = String::from("name");
+        let v: Vec<std::borrow::Cow<'_, str>> = vec![std::borrow::Cow::Borrowed(text.as_str()); 100];
+        let (p, cap) = (v.as_ptr() as usize, v.capacity());
+        let w: Vec<std::borrow::Cow<'static, str>> = super::relife(v);
+        assert!(w.is_empty());
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (p, cap));
     }
 }

@@ -22,6 +22,13 @@ pub(super) struct LineRow {
     pub(super) column: u32,
 }
 
+/// The vectors of a line table, kept from one unit to the next.
+#[derive(Default)]
+pub(super) struct LineBufs {
+    seqs: Vec<Sequence>,
+    rows: Vec<LineRow>,
+}
+
 /// A unit's line table as addr2line keeps it: sequences sorted by start, rows of one
 /// address merged (the last wins), and the file paths on demand ([`Lines::path`]: a unit's
 /// rows use a few of the files its header names; rendering all of them was ~4 % of libc's
@@ -45,8 +52,15 @@ impl<'s> Lines<'s> {
     /// The table, and the defect of the program met: rows after it are left out (those of
     /// the sequences ended before it are kept).
     pub(super) fn parse(unit: &Unit<'s>) -> (Lines<'s>, Option<gimli::Error>) {
-        let mut seqs = Vec::new();
-        let mut rows_out: Vec<LineRow> = Vec::new();
+        Self::parse_into(unit, &mut LineBufs::default())
+    }
+
+    /// [`parse`](Self::parse) into the buffers of a table given back ([`give_back`](Self::give_back)).
+    pub(super) fn parse_into(unit: &Unit<'s>, bufs: &mut LineBufs) -> (Lines<'s>, Option<gimli::Error>) {
+        let mut seqs = std::mem::take(&mut bufs.seqs);
+        let mut rows_out: Vec<LineRow> = std::mem::take(&mut bufs.rows);
+        seqs.clear();
+        rows_out.clear();
         let program = match &unit.line_program {
             Some(p) => p,
             None => {
@@ -128,6 +142,12 @@ impl<'s> Lines<'s> {
             },
             error,
         )
+    }
+
+    /// Its buffers, for the next unit's table.
+    pub(super) fn give_back(self, bufs: &mut LineBufs) {
+        bufs.seqs = super::dies::kept(self.seqs);
+        bufs.rows = super::dies::kept(self.rows);
     }
 
     /// How many files [`path`](Self::path) has (0: none, without a line program).

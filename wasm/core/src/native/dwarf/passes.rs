@@ -2,8 +2,8 @@
 //! and address ranges; pass 2 answers, unit by unit, the rows each unit covers.
 
 use super::answers::{AnsweringUnit, FrameInterner, Symbols};
-use super::dies::{RangeAttrs, UnitCode};
-use super::lines::{for_each_row, Lines};
+use super::dies::{RangeAttrs, Spare, UnitCode};
+use super::lines::{for_each_row, LineBufs, Lines};
 use super::names::UnitCache;
 use super::sort::{gallop, radix_sort, sort_dedup, AddrsFn, Bounds};
 use super::units::{open_unit, unit_bytes, unit_bytes_or, unit_header, Decls, InfoSection};
@@ -209,6 +209,8 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         inlined: Vec::new(),
     };
     let mut decls = Decls::default();
+    let (mut line_bufs, mut spare) = (LineBufs::default(), Spare::default());
+    let mut probes: Vec<Probe> = Vec::new();
     for (u, ranges) in by_unit.iter().enumerate() {
         progress.second_pass(units[u].offset);
         // Units are answered in order: the bytes before this one may go.
@@ -218,7 +220,7 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         if let Some(&floor) = line_floor.get(u) {
             lines_given = give_back_lines(dwarf, floor, lines_given);
         }
-        let probes = probes_of(ranges, &bounds, &best);
+        probes_of(ranges, &bounds, &best, &mut probes);
         if probes.is_empty() {
             continue;
         }
@@ -229,10 +231,10 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             .map_err(dwarf_err)?
             .0;
         let lines = match unit.line_program {
-            Some(_) => Some(Lines::parse(&unit).0),
+            Some(_) => Some(Lines::parse_into(&unit, &mut line_bufs).0),
             None => None,
         };
-        let mut cu = UnitCode::collect(dwarf, &unit, &mut decls, units[u].offset, warn);
+        let mut cu = UnitCode::collect(dwarf, &unit, &mut decls, units[u].offset, &mut spare, warn);
         let mut files: Vec<Option<u32>> = vec![None; lines.as_ref().map(|l| l.n_files()).unwrap_or(0)];
         let mut at = AnsweringUnit {
             dwarf,
@@ -260,6 +262,11 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
             }
         }
         answer_cuts(&mut unit_answers, &bounds, &probes, &mut mid_row)?;
+        cu.give_back(&mut spare);
+        probes = super::dies::kept(probes);
+        if let Some(l) = lines {
+            l.give_back(&mut line_bufs);
+        }
     }
     Ok(RowRanges { bounds, best, mid_row })
 }
@@ -558,9 +565,10 @@ fn rank_unit_ranges(mut unit_ranges: Vec<UnitRange>, n_units: usize) -> Vec<Vec<
 }
 
 /// The boundaries a unit with `ranges` may answer (row starts where no unit of a higher
-/// priority answered), one per boundary with the unit's highest priority for it.
-fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer]) -> Vec<Probe> {
-    let mut probes: Vec<Probe> = Vec::new();
+/// priority answered), one per boundary with the unit's highest priority for it, into
+/// `probes`.
+fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer], probes: &mut Vec<Probe>) {
+    probes.clear();
     for r in ranges {
         let lo = bounds.partition_point(|x| x < r.begin);
         let hi = lo + bounds.gallop_from(lo, |x| x < r.end);
@@ -578,7 +586,6 @@ fn probes_of(ranges: &[RankedRange], bounds: &Bounds, best: &[RowAnswer]) -> Vec
         probes.sort_unstable_by(|a, b| a.bound.cmp(&b.bound).then(b.prio.cmp(&a.prio)));
         probes.dedup_by_key(|p| p.bound);
     }
-    probes
 }
 
 /// What answering an address from one unit needs.

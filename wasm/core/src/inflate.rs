@@ -392,9 +392,11 @@ impl<'a> Bits<'a> {
     }
 }
 
-// A table entry: bits 0..8 the code's length in bits, 8..12 the extra bits to read after
-// it (for a subtable pointer: the subtable's index bits), 12..16 the kind, 16..32 the
-// value (a literal byte, a length or distance base, a subtable's start).
+// A table entry: bits 0..8 the bits it takes, its code's and then its extra bits (for a
+// subtable pointer: the root's), 8..12 the extra bits (for a subtable pointer: the
+// subtable's index bits), 12..16 the kind, 16..32 the value (a literal byte, a length or
+// distance base, a subtable's start). Taking code and extra bits in one step saves a shift
+// and a count update per length and per distance.
 const LIT: u32 = 0 << 12;
 const LEN: u32 = 1 << 12;
 const END: u32 = 2 << 12;
@@ -440,7 +442,23 @@ fn entry(alpha: Alphabet, sym: usize, len: u32) -> u32 {
         Alphabet::CodeLen => (LIT, sym as u32, 0),
         _ => (BAD, 0, 0),
     };
-    value << 16 | kind | extra << 8 | len
+    value << 16 | kind | extra << 8 | (len + extra)
+}
+
+/// The low `len` (<= 16) bits of `code` in reverse order (deflate sends codes MSB first).
+/// A table: wasm has no bit-reverse instruction, and `u32::reverse_bits` is ~40 of them.
+fn reverse(code: u32, len: u32) -> usize {
+    const REV8: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = (i as u8).reverse_bits();
+            i += 1;
+        }
+        t
+    };
+    let r = u32::from(REV8[(code & 0xff) as usize]) << 8 | u32::from(REV8[(code >> 8 & 0xff) as usize]);
+    (r >> (16 - len)) as usize
 }
 
 /// Fills `table` (root of `root` bits, then subtables) for the canonical code of `lens`.
@@ -467,56 +485,57 @@ fn build(table: &mut Vec<u32>, lens: &[u8], root: u32, alpha: Alphabet) -> Res<(
     if left != 0 && used > 1 {
         return Err(InflateError::Corrupt("incomplete code"));
     }
-    // Each root slot's longest code decides the size of its subtable.
+    // Each root slot's longest code decides the size of its subtable. (Codes are given
+    // out in symbol order, twice: `first` is `next` before the first pass.)
     let size = 1usize << root;
-    let mut codes: Vec<(u32, u32)> = Vec::with_capacity(lens.len()); // (reversed code, len) per symbol
+    let first = next;
     let mut longest = [0u8; 1 << LIT_ROOT];
+    let mut long_slots: Vec<usize> = Vec::new();
     for &l in lens {
-        let l32 = u32::from(l);
-        if l == 0 {
-            codes.push((0, 0));
-            continue;
-        }
-        let c = next[usize::from(l)];
-        next[usize::from(l)] += 1;
-        let r = c.reverse_bits() >> (32 - l32);
-        codes.push((r, l32));
-        if l32 > root {
-            let slot = (r & (size as u32 - 1)) as usize;
+        if u32::from(l) > root {
+            let c = next[usize::from(l)];
+            next[usize::from(l)] += 1;
+            let slot = reverse(c, u32::from(l)) & (size - 1);
+            if longest[slot] == 0 {
+                long_slots.push(slot);
+            }
             longest[slot] = longest[slot].max(l);
         }
     }
+    long_slots.sort_unstable();
     table.clear();
     table.resize(size, BAD);
     let mut start = [0u32; 1 << LIT_ROOT];
-    for slot in 0..size {
-        if longest[slot] != 0 {
-            let bits = u32::from(longest[slot]) - root;
-            start[slot] = table.len() as u32;
-            table[slot] = (table.len() as u32) << 16 | SUB | bits << 8 | root;
-            table.resize(table.len() + (1 << bits), BAD);
-        }
+    for &slot in &long_slots {
+        let bits = u32::from(longest[slot]) - root;
+        start[slot] = table.len() as u32;
+        table[slot] = (table.len() as u32) << 16 | SUB | bits << 8 | root;
+        table.resize(table.len() + (1 << bits), BAD);
     }
-    for (sym, &(r, l)) in codes.iter().enumerate() {
+    let mut next = first;
+    for (sym, &l) in lens.iter().enumerate() {
         if l == 0 {
             continue;
         }
-        if l <= root {
-            let e = entry(alpha, sym, l);
-            let mut i = r as usize;
-            while i < size {
-                table[i] = e;
-                i += 1 << l;
+        let l32 = u32::from(l);
+        let c = next[usize::from(l)];
+        next[usize::from(l)] += 1;
+        let r = reverse(c, l32);
+        if l32 <= root {
+            let e = entry(alpha, sym, l32);
+            for x in table[r..size].iter_mut().step_by(1 << l) {
+                *x = e;
             }
         } else {
-            let slot = (r & (size as u32 - 1)) as usize;
+            let slot = r & (size - 1);
             let bits = u32::from(longest[slot]) - root;
-            let e = entry(alpha, sym, l - root);
+            let e = entry(alpha, sym, l32 - root);
             let base = start[slot] as usize;
-            let mut i = (r >> root) as usize;
-            while i < 1 << bits {
-                table[base + i] = e;
-                i += 1 << (l - root);
+            for x in table[base + (r >> root)..base + (1 << bits)]
+                .iter_mut()
+                .step_by(1 << (l32 - root))
+            {
+                *x = e;
             }
         }
     }
@@ -722,9 +741,24 @@ impl<'a> Inflater<'a> {
         let peek = |buf: u64, k: u32| (buf & ((1u64 << k) - 1)) as u32;
         let mut op = self.op;
         let r = loop {
-            // One refill gives 56 bits: several literals (≤ 15 bits each), or a length
-            // code and its extra bits (≤ 20), then a distance and its extra bits (≤ 28).
-            if n < 15 {
+            if pos + FAST_IN <= src.len() && op + FAST_OUT <= out.len() {
+                let r = fast(
+                    lit_root,
+                    lit,
+                    dist_root,
+                    dist,
+                    src,
+                    out,
+                    (&mut buf, &mut n, &mut pos, &mut op),
+                );
+                if let Some(r) = r {
+                    break r;
+                }
+            }
+            // Near the end of the input or of the room in `out`: one symbol at a time.
+            // A length code and its extra bits take up to 20 bits, then a distance and
+            // its extra bits up to 28.
+            if n < 20 {
                 refill!();
             }
             let mut e = lit_root[peek(buf, LIT_ROOT) as usize];
@@ -733,6 +767,7 @@ impl<'a> Inflater<'a> {
                 n -= LIT_ROOT;
                 e = lit[(e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize];
             }
+            let saved = buf;
             buf >>= e & 0xff;
             n -= e & 0xff;
             let kind = e & KIND;
@@ -756,28 +791,25 @@ impl<'a> Inflater<'a> {
                     Err(InflateError::Corrupt("literal/length code"))
                 };
             }
-            if n < 33 {
+            let x = (e >> 8) & 0xf;
+            let len = (e >> 16) as usize + peek(saved >> ((e & 0xff) - x), x) as usize;
+            if n < 28 {
                 refill!();
             }
-            let x = (e >> 8) & 0xf;
-            let len = (e >> 16) as usize + peek(buf, x) as usize;
-            buf >>= x;
-            n -= x;
             let mut d = dist_root[peek(buf, DIST_ROOT) as usize];
             if d & KIND == SUB {
                 buf >>= DIST_ROOT;
                 n -= DIST_ROOT;
                 d = dist[(d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize];
             }
+            let saved = buf;
             buf >>= d & 0xff;
             n -= d & 0xff;
             if d & KIND != LEN {
                 break Err(InflateError::Corrupt("distance code"));
             }
             let x = (d >> 8) & 0xf;
-            let back = (d >> 16) as usize + peek(buf, x) as usize;
-            buf >>= x;
-            n -= x;
+            let back = (d >> 16) as usize + peek(saved >> ((d & 0xff) - x), x) as usize;
             if back > op {
                 break Err(InflateError::BadDistance {
                     distance: back as u64,
@@ -842,6 +874,164 @@ impl<'a> Inflater<'a> {
         }
         Ok(())
     }
+}
+
+/// Input bytes [`fast`] keeps in hand: two whole refills.
+const FAST_IN: usize = 16;
+/// Room in `out` [`fast`] keeps: the longest match rounded up to whole 16-byte copies, after
+/// the literals decoded before it.
+const FAST_OUT: usize = 2 + 258 + 16;
+
+/// The symbols of a Huffman block while at least [`FAST_IN`] bytes of input and
+/// [`FAST_OUT`] bytes of room in `out` are left, so that no refill runs short and no write
+/// needs room: `Some` at the block's end (or an error), `None` when the margins ran out.
+/// Up to three literals are decoded per refill, and matches are copied 16 bytes a step.
+/// (Fuel: every call and loop pass is counted and checked; the loop here has half the
+/// blocks per symbol of the careful one in [`Inflater::codes`].)
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn fast(
+    lit_root: &[u32; 1 << LIT_ROOT],
+    lit: &[u32],
+    dist_root: &[u32; 1 << DIST_ROOT],
+    dist: &[u32],
+    src: &[u8],
+    out: &mut [u8],
+    (bufp, np, posp, opp): (&mut u64, &mut u32, &mut usize, &mut usize),
+) -> Option<Res<()>> {
+    let (mut buf, mut n, mut pos, mut op) = (*bufp, *np, *posp, *opp);
+    let in_end = src.len() - FAST_IN;
+    let out_end = out.len() - FAST_OUT;
+    let peek = |buf: u64, k: u32| (buf & ((1u64 << k) - 1)) as u32;
+    macro_rules! refill {
+        () => {
+            let w: [u8; 8] = src[pos..pos + 8].try_into().unwrap_or([0; 8]);
+            buf |= u64::from_le_bytes(w) << n;
+            pos += ((63 - n) >> 3) as usize;
+            n |= 56;
+        };
+    }
+    let r = loop {
+        if pos > in_end || op > out_end {
+            break None;
+        }
+        // 56 bits or more: three literals of up to 10 bits (from the root table), then a
+        // code of up to 15 bits with its extra bits (up to 20 bits, 26 left); a distance
+        // and its extra bits (up to 28) may need another refill.
+        refill!();
+        let mut e = lit_root[peek(buf, LIT_ROOT) as usize];
+        if e & KIND == LIT {
+            buf >>= e & 0xff;
+            n -= e & 0xff;
+            out[op] = (e >> 16) as u8;
+            op += 1;
+            e = lit_root[peek(buf, LIT_ROOT) as usize];
+            if e & KIND == LIT {
+                buf >>= e & 0xff;
+                n -= e & 0xff;
+                out[op] = (e >> 16) as u8;
+                op += 1;
+                e = lit_root[peek(buf, LIT_ROOT) as usize];
+                if e & KIND == LIT {
+                    buf >>= e & 0xff;
+                    n -= e & 0xff;
+                    out[op] = (e >> 16) as u8;
+                    op += 1;
+                    continue;
+                }
+            }
+        }
+        if e & KIND == SUB {
+            buf >>= LIT_ROOT;
+            n -= LIT_ROOT;
+            match lit.get((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) {
+                Some(&x) => e = x,
+                None => break Some(Err(InflateError::Corrupt("code table"))),
+            }
+        }
+        let saved = buf;
+        buf >>= e & 0xff;
+        n -= e & 0xff;
+        let kind = e & KIND;
+        if kind == LIT {
+            out[op] = (e >> 16) as u8;
+            op += 1;
+            continue;
+        }
+        if kind != LEN {
+            break Some(if kind == END {
+                Ok(())
+            } else {
+                Err(InflateError::Corrupt("literal/length code"))
+            });
+        }
+        let x = (e >> 8) & 0xf;
+        let len = (e >> 16) as usize + peek(saved >> ((e & 0xff) - x), x) as usize;
+        if n < 28 {
+            refill!();
+        }
+        let mut d = dist_root[peek(buf, DIST_ROOT) as usize];
+        if d & KIND == SUB {
+            buf >>= DIST_ROOT;
+            n -= DIST_ROOT;
+            match dist.get((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) {
+                Some(&x) => d = x,
+                None => break Some(Err(InflateError::Corrupt("code table"))),
+            }
+        }
+        let saved = buf;
+        buf >>= d & 0xff;
+        n -= d & 0xff;
+        if d & KIND != LEN {
+            break Some(Err(InflateError::Corrupt("distance code")));
+        }
+        let x = (d >> 8) & 0xf;
+        let back = (d >> 16) as usize + peek(saved >> ((d & 0xff) - x), x) as usize;
+        if back > op {
+            break Some(Err(InflateError::BadDistance {
+                distance: back as u64,
+                produced: op as u64,
+            }));
+        }
+        let from = op - back;
+        // Whole 16- or 8-byte steps (most matches take one): each reads bytes already
+        // written (a pattern of period `back` repeats itself); bytes past the match are
+        // scratch, overwritten by what follows.
+        if back >= 16 {
+            let mut i = 0;
+            loop {
+                let w: [u8; 16] = out[from + i..from + i + 16].try_into().unwrap_or([0; 16]);
+                out[op + i..op + i + 16].copy_from_slice(&w);
+                i += 16;
+                if i >= len {
+                    break;
+                }
+            }
+        } else if back >= 8 {
+            let mut i = 0;
+            loop {
+                let w: [u8; 8] = out[from + i..from + i + 8].try_into().unwrap_or([0; 8]);
+                out[op + i..op + i + 8].copy_from_slice(&w);
+                i += 8;
+                if i >= len {
+                    break;
+                }
+            }
+        } else if back == 1 {
+            let v = out[from];
+            out[op..op + len].fill(v);
+        } else {
+            for i in op..op + len {
+                out[i] = out[i - back];
+            }
+        }
+        op += len;
+    };
+    *bufp = buf;
+    *np = n;
+    *posp = pos;
+    *opp = op;
+    r
 }
 
 #[cfg(test)]

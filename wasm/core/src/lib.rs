@@ -4,8 +4,9 @@
 //! wraps it for the wasm host ABI. Two exceptions to "safe": `sourcemap::utf8` turns
 //! bytes it validated into a `&str` without std validating them a second time, and
 //! `sourcemap::vlq` keeps the token columns it wrote into their spare capacity with one
-//! `set_len` (zeroing them first was ~5% of a large map's parse). (One test,
-//! `native::dwarf::units`, writes over pages the reader gave up, as a host may.)
+//! `set_len` (zeroing them first was ~5% of a large map's parse). (Two tests,
+//! `native::dwarf::units` and `native::tests`, write over pages a build gave up, as a
+//! host may.)
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -111,19 +111,8 @@ mod tests {
     }
 
     fn gcc(name: &str, src: &str, args: &[&str]) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("pysym-core-debugfile-{}-{}", name, std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("p.c"), src).unwrap();
-        let status = std::process::Command::new("gcc")
-            .args(args)
-            .args(["p.c", "-o", "prog"])
-            .current_dir(&dir)
-            .status()
-            .expect("gcc runs");
-        assert!(status.success());
-        let bytes = std::fs::read(dir.join("prog")).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        bytes
+        let name = format!("debugfile-{}", name);
+        crate::native::tests::gcc(&name, &[("p.c".to_string(), src.to_string())], args)
     }
 
     const PROGRAM: &str = "static int twice(int x) { return 2 * x; }\n\

@@ -1,6 +1,27 @@
 use super::*;
 use object::{Object, ObjectSection};
 
+/// The program gcc makes of C `sources` (file name, text) with `args`, in a scratch
+/// directory named after `name`.
+pub(super) fn gcc(name: &str, sources: &[(String, String)], args: &[&str]) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("pysym-core-{}-{}", name, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in sources {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let status = std::process::Command::new("gcc")
+        .args(args)
+        .args(sources.iter().map(|(file, _)| file.as_str()))
+        .args(["-o", "prog"])
+        .current_dir(&dir)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    let bytes = std::fs::read(dir.join("prog")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    bytes
+}
+
 #[test]
 fn rejects_garbage() {
     let e = object_info(&b"hello world, not an object"[..], None).unwrap_err();
@@ -54,18 +75,12 @@ impl std::io::Seek for Recording {
 /// the whole build), and the symcache is the in-memory build's.
 #[test]
 fn compressed_sections_bypass_the_read_cache() {
-    let dir = std::env::temp_dir().join(format!("pysym-core-gz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let src = "static int twice(int x) { return 2 * x; }\nint main(int c, char **v) { (void)v; return twice(c); }\n";
-    std::fs::write(dir.join("p.c"), src).unwrap();
-    let status = std::process::Command::new("gcc")
-        .args(["-O1", "-g", "-gz=zlib", "p.c", "-o", "prog"])
-        .current_dir(&dir)
-        .status()
-        .expect("gcc runs");
-    assert!(status.success());
-    let bytes = std::fs::read(dir.join("prog")).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let bytes = gcc(
+        "gz",
+        &[("p.c".to_string(), src.to_string())],
+        &["-O1", "-g", "-gz=zlib"],
+    );
 
     let file = object::File::parse(&bytes[..]).unwrap();
     let info = file
@@ -111,9 +126,7 @@ fn scribble(p: usize, n: usize) {
 /// never reads them again: overwritten, the symcache is the in-memory build's.
 #[test]
 fn pages_given_back_are_not_read_again() {
-    let dir = std::env::temp_dir().join(format!("pysym-core-giveback-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut args: Vec<String> = ["-O2", "-g", "-o", "prog"].iter().map(|s| s.to_string()).collect();
+    let mut sources = Vec::new();
     for f in 0..16 {
         let mut src = String::from("static int twice(int x) { return 2 * x; }\n");
         for k in 0..300 {
@@ -125,17 +138,9 @@ fn pages_given_back_are_not_read_again() {
         if f == 0 {
             src.push_str("int main(int c, char **v) { (void)v; return f0_1(c); }\n");
         }
-        std::fs::write(dir.join(format!("p{}.c", f)), src).unwrap();
-        args.push(format!("p{}.c", f));
+        sources.push((format!("p{}.c", f), src));
     }
-    let status = std::process::Command::new("gcc")
-        .args(&args)
-        .current_dir(&dir)
-        .status()
-        .expect("gcc runs");
-    assert!(status.success());
-    let bytes = std::fs::read(dir.join("prog")).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let bytes = gcc("giveback", &sources, &["-O2", "-g"]);
 
     let whole = build_symcache(&bytes[..], None).unwrap().finish();
     let file = object::File::parse(&bytes[..]).unwrap();

@@ -32,8 +32,19 @@ def test_a_build_process_loads_only_what_a_build_needs(tmp_path):
     _loaded_after(code, env)  # compiles and writes the cache entry (tempfile)
     loaded = _loaded_after(code, env)
     assert "pysym._native" in loaded
-    for name in LAZY_MODULES + ("hashlib", "_hashlib", "tempfile", "http.client", "ssl"):
+    # (importlib.metadata pulls in email, zipfile and csv: ~4 MB; dataclasses pulls in
+    # inspect, ast, dis and tokenize: ~1 MB)
+    for name in LAZY_MODULES + ("hashlib", "_hashlib", "tempfile", "http.client", "ssl", "importlib.metadata",
+                                "email", "dataclasses"):
         assert name not in loaded, name
+
+
+def test_the_wasmtime_version_read_without_importlib_metadata_is_the_installed_one():
+    import importlib.metadata
+
+    from pysym._engine import _wasmtime
+
+    assert _wasmtime._package_version() == importlib.metadata.version("wasmtime")
 
 
 def test_every_public_name_resolves_to_its_module_object():

@@ -77,6 +77,17 @@ _I64 = "i64"
 
 
 def _package_version() -> str:
+    # The installed distribution's metadata directory, which pip names
+    # ``wasmtime-<version>.dist-info`` beside the package: importlib.metadata would find the
+    # same, but it imports email, zipfile, csv and friends (~4 MB of every process's memory).
+    site = os.path.dirname(os.path.dirname(os.path.abspath(wasmtime.__file__)))
+    try:
+        found = [n[len("wasmtime-"):-len(".dist-info")] for n in os.listdir(site)
+                 if n.startswith("wasmtime-") and n.endswith(".dist-info")]
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return found[0]
     try:
         from importlib.metadata import version  # Python 3.8+; wasmtime needs 3.9+
 

@@ -93,7 +93,7 @@ pub(super) fn build_core<'b>(
         }
         rows = Some(match (info.as_mut(), whole.as_deref()) {
             (Some(info), _) => add_ranges!(&mut **info),
-            (None, Some(whole)) if again.is_some() && !whole.is_empty() => match again {
+            (None, Some(whole)) if !whole.is_empty() => match again {
                 Some(again) => add_ranges!(&mut dwarf::InflatedInfo::new(whole, again)),
                 None => add_ranges!(&mut dwarf::WholeInfo(whole)),
             },

@@ -527,7 +527,10 @@ fn inflated_info<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     }
     // Restarts cost 32 KiB each; inflating again costs up to `every` bytes a read.
     let every = (1usize << 20).max((r.uncompressed_size / 64) as usize);
-    if let Some(src) = ranged.as_mut() {
+    // The zlib stream's bytes at `(o, n)`, cut at its end.
+    type Stream<'a> = Box<dyn FnMut(u64, u64) -> Result<Cow<'a, [u8]>> + 'a>;
+    let clamp = |o: u64, n: u64, len: u64| (o.min(len), n.min(len - o.min(len)));
+    let (out, restarts, stream, len): (_, _, Stream<'a>, _) = if let Some(src) = ranged.as_mut() {
         let fits = r
             .offset
             .checked_add(r.compressed_size)
@@ -544,32 +547,30 @@ fn inflated_info<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
             None => return Ok(None),
         };
         let (at, len) = (r.offset, r.compressed_size);
-        let stream = move |o: u64, n: u64| src.keep(at + o.min(len), n.min(len - o.min(len)));
-        return Ok(Some((
-            out,
-            dwarf::Reinflate {
-                restarts,
-                stream: Box::new(stream),
-                stream_len: len,
-            },
-        )));
-    }
-    let c = section.compressed_data().map_err(obj_err)?;
-    if c.format != object::CompressionFormat::Zlib {
-        return Ok(None);
-    }
-    let data: &'a [u8] = c.data;
-    let (out, restarts) = inflate_marked(data, c.uncompressed_size, name, every)?;
-    let len = data.len() as u64;
-    let stream = move |o: u64, n: u64| -> Result<Cow<'a, [u8]>> {
-        let o = o.min(len) as usize;
-        Ok(Cow::Borrowed(&data[o..o + n.min(len - o as u64) as usize]))
+        let stream = move |o: u64, n: u64| {
+            let (o, n) = clamp(o, n, len);
+            src.keep(at + o, n)
+        };
+        (out, restarts, Box::new(stream), len)
+    } else {
+        let c = section.compressed_data().map_err(obj_err)?;
+        if c.format != object::CompressionFormat::Zlib {
+            return Ok(None);
+        }
+        let data: &'a [u8] = c.data;
+        let (out, restarts) = inflate_marked(data, c.uncompressed_size, name, every)?;
+        let len = data.len() as u64;
+        let stream = move |o: u64, n: u64| -> Result<Cow<'a, [u8]>> {
+            let (o, n) = clamp(o, n, len);
+            Ok(Cow::Borrowed(&data[o as usize..(o + n) as usize]))
+        };
+        (out, restarts, Box::new(stream), len)
     };
     Ok(Some((
         out,
         dwarf::Reinflate {
             restarts,
-            stream: Box::new(stream),
+            stream,
             stream_len: len,
         },
     )))

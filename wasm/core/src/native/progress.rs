@@ -22,11 +22,13 @@ pub fn set_discard(f: fn(usize, usize)) {
     DISCARD.with(|d| d.set(Some(f)));
 }
 
+/// Bytes of a page the host may give back.
+const PAGE: usize = 4096;
+
 /// The whole 4 KiB pages inside `bytes` hold nothing the build will read again (it never
 /// reads them before writing them): a host may give them back to the system, after which
 /// they may read as anything. Their owner stays allocated.
 pub(crate) fn discard(bytes: &[u8]) {
-    const PAGE: usize = 4096;
     let (p, len) = (bytes.as_ptr() as usize, bytes.len());
     let start = p.saturating_add(PAGE - 1) & !(PAGE - 1);
     let end = (p + len) & !(PAGE - 1);
@@ -35,6 +37,14 @@ pub(crate) fn discard(bytes: &[u8]) {
             f(start, end - start);
         }
     }
+}
+
+/// [`discard`]s `bytes[from..to]`, a buffer given back front to back: the next call's
+/// `from`, the start of the page holding `to` (that page was kept), never before `from`.
+pub(crate) fn discard_upto(bytes: &[u8], from: usize, to: usize) -> usize {
+    discard(&bytes[from..to]);
+    let base = bytes.as_ptr() as usize;
+    ((base + to) & !(PAGE - 1)).saturating_sub(base).max(from)
 }
 
 /// Marks the running build as past its peak memory: its inputs are being freed and only

@@ -368,56 +368,49 @@ impl<'data> SymCache<'data> {
     /// The text of a name id: string `id`, or the demangled raw name of function
     /// `id - string_count()` (demangled on each call: hosts keep names by id).
     pub fn name(&self, id: u32) -> Option<Cow<'data, str>> {
-        let n = self.string_count();
-        if id == NONE || (id as usize) < n {
-            return self.string(id).map(Cow::Borrowed);
-        }
-        let f = (id as usize - n) * FUNCTION_LEN;
-        let raw = self.string(rd32(self.functions.get(f..f + 4)?, 0))?;
-        Some(crate::native::demangle::demangle_cow(raw))
+        let (s, raw) = self.stored_name(id)?;
+        let text = self.string(s)?;
+        Some(if raw {
+            crate::native::demangle::demangle_cow(text)
+        } else {
+            Cow::Borrowed(text)
+        })
     }
 
     /// As [`Self::name`], appending the text to `out` (demangled in place where the
     /// demangler can: no allocation per name); `false` when there is none.
     pub fn name_into(&self, id: u32, out: &mut Vec<u8>) -> bool {
-        let n = self.string_count();
-        if id == NONE || (id as usize) < n {
-            return match self.string(id) {
-                Some(s) => {
-                    out.extend_from_slice(s.as_bytes());
-                    true
-                }
-                None => false,
-            };
+        match self.stored_name(id).and_then(|(s, raw)| Some((self.string(s)?, raw))) {
+            Some((text, true)) => crate::native::demangle::demangle_into(text, out),
+            Some((text, false)) => out.extend_from_slice(text.as_bytes()),
+            None => return false,
         }
-        let f = (id as usize - n) * FUNCTION_LEN;
-        match self.functions.get(f..f + 4).and_then(|e| self.string(rd32(e, 0))) {
-            Some(raw) => {
-                crate::native::demangle::demangle_into(raw, out);
-                true
-            }
-            None => false,
-        }
+        true
     }
 
     /// Length of the stored text of name `id` (a function's raw name, before demangling;
     /// 0 when none): what a writer of names can reserve for it before asking [`Self::name`].
     pub fn stored_name_len(&self, id: u32) -> usize {
-        let n = self.string_count();
-        let s = if id == NONE || (id as usize) < n {
-            id
-        } else {
-            let f = (id as usize - n) * FUNCTION_LEN;
-            match self.functions.get(f..f + 4) {
-                Some(e) => rd32(e, 0),
-                None => return 0,
-            }
+        let s = match self.stored_name(id) {
+            Some((s, _)) => s,
+            None => return 0,
         };
         // (the entry's length: no look at the text, which `string` would check)
         if s == NONE || s as usize >= self.string_count() {
             return 0;
         }
         rd32(self.strings, s as usize * 8 + 4) as usize
+    }
+
+    /// The string holding name `id`'s stored text, and whether it is a function's raw name
+    /// (demangled when read): ids below the string count are strings, the others functions.
+    fn stored_name(&self, id: u32) -> Option<(u32, bool)> {
+        let n = self.string_count();
+        if id == NONE || (id as usize) < n {
+            return Some((id, false));
+        }
+        let f = (id as usize - n) * FUNCTION_LEN;
+        Some((rd32(self.functions.get(f..f + 4)?, 0), true))
     }
 
     /// Number of locations.

@@ -139,10 +139,7 @@ fn give_back_lines(dwarf: &Dwarf<'_>, floor: usize, given: usize) -> usize {
     if floor < given + LINE_RELEASE_STEP {
         return given;
     }
-    crate::native::progress::discard(&bytes[given..floor]);
-    // (from the page holding `floor`, which was kept)
-    let base = bytes.as_ptr() as usize;
-    ((base + floor) & !4095).saturating_sub(base).max(given)
+    crate::native::progress::discard_upto(bytes, given, floor)
 }
 
 /// Answers every line-table row (interning into `w`); the ranges are added by

@@ -127,12 +127,7 @@ impl<'d, 'b> InfoSection<'d> for InflatedInfo<'d, 'b> {
         if self.released - self.discarded < RELEASE_STEP {
             return false;
         }
-        crate::native::progress::discard(&self.data[self.discarded..self.released]);
-        // (from the page holding `released`, which was kept)
-        let base = self.data.as_ptr() as usize;
-        self.discarded = ((base + self.released) & !4095)
-            .saturating_sub(base)
-            .max(self.discarded);
+        self.discarded = crate::native::progress::discard_upto(self.data, self.discarded, self.released);
         true
     }
 }

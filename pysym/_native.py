@@ -618,27 +618,30 @@ class SymCache(HandleOwner):
                 self._unindexed.clear()
         return self._row_of
 
-    def _rows(self, ids: "array.array[int]") -> Sequence[int]:
-        """The rows of ``ids``, decoding (one crossing) the locations not decoded yet."""
+    def _rows_and_spans(
+        self, ids: "array.array[int]"
+    ) -> Tuple[Sequence[int], Optional[Tuple[Sequence[int], Sequence[int]]]]:
+        """The rows of ``ids``, decoding (one crossing) the locations not decoded yet, and
+        their spans in _flat when that decode's answer gave them (else None)."""
         try:
-            return list(map(self._row_index().__getitem__, ids))
+            return list(map(self._row_index().__getitem__, ids)), None
         except KeyError:  # a location not decoded yet
             placed = self._need(ids)
             if placed is not None:
-                return placed[0]
-        return list(map(self._row_index().__getitem__, ids))
+                return placed
+        return list(map(self._row_index().__getitem__, ids)), None
+
+    def _rows(self, ids: "array.array[int]") -> Sequence[int]:
+        """The rows of ``ids``, decoding the locations not decoded yet."""
+        return self._rows_and_spans(ids)[0]
 
     def _spans(self, ids: "array.array[int]") -> Tuple[Iterable[int], Iterable[int]]:
         """Where the frames of each of ``ids`` are in _flat (_chains_upto): their chain
         starts and ends, decoding the locations not decoded yet; from the module's answer
         when it gives them (no look-up of a span per id)."""
-        try:
-            rows = list(map(self._row_index().__getitem__, ids))
-        except KeyError:
-            placed = self._need(ids)
-            if placed is not None:
-                return placed[1]
-            rows = list(map(self._row_index().__getitem__, ids))
+        rows, spans = self._rows_and_spans(ids)
+        if spans is not None:
+            return spans
         get, cols = operator.getitem, self._cols  # (an array's bound __getitem__ is slower)
         return map(get, itertools.repeat(cols[_CHAIN_START]), rows), map(get, itertools.repeat(cols[_CHAIN_END]), rows)
 

@@ -129,8 +129,7 @@ def _compiled_module(engine: Engine, fresh: bool = False) -> Any:
         key = (engine.name, engine.counts_fuel)
         module = None if fresh else _compiled.get(key)
         if module is None:
-            with open(_WASM_PATH, "rb") as f:
-                module = compile_module(engine, f.read(), fresh)
+            module = compile_module(engine, _WASM_PATH, fresh)
             _compiled[key] = module
         return module
 

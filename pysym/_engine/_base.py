@@ -240,9 +240,9 @@ class Engine(abc.ABC):
     #: True when :meth:`deserialize_file` maps a compile-cache entry itself
     maps_files: bool = False
 
-    def deserialize_file(self, wasm: bytes, path: str, size: int) -> object:
+    def deserialize_file(self, path: str, size: int) -> object:
         """A compiled module from a file whose first ``size`` bytes are what ``serialize``
-        gave for ``wasm`` (a trailer after them), mapped by the engine, not read by Python
+        gave (a trailer after them), mapped by the engine, not read by Python
         (trusted bytes; only when :attr:`maps_files`)."""
         raise NotImplementedError
 

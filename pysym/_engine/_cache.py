@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 from .. import _digest
 from ._base import Engine
@@ -88,8 +88,39 @@ def _host() -> bytes:
     return ("%s %s %s\n" % (sys.platform, platform.machine(), platform.processor())).encode() + flags
 
 
-def _path(d: str, engine: Engine, settings: str, wasm: bytes) -> str:
-    h = _digest.new(wasm)
+#: bytes per read when hashing a file: below glibc's mmap threshold (128 KiB), so neither
+#: a transient mapping nor a raised threshold (a freed mapped block raises it to its
+#: size, and later blocks up to that size stay in the heap) outlives the start-up
+_CHUNK = 64 << 10
+
+
+def _hash_file(f: Any, h: Any, n: Optional[int] = None) -> bool:
+    """Feeds ``h`` the next ``n`` bytes of ``f`` (all that is left when ``None``) through one
+    small buffer; False when the file ends first."""
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    left = n
+    while left is None or left:
+        got = f.readinto(view if left is None or left >= _CHUNK else view[:left])
+        if not got:
+            return left is None
+        h.update(view[:got])
+        if left is not None:
+            left -= got
+    return True
+
+
+def _wasm_digest(wasm: Union[bytes, str]) -> Any:
+    if isinstance(wasm, str):  # the module's file: hashed, not held (2 MB at every start)
+        h = _digest.new()
+        with open(wasm, "rb") as f:
+            _hash_file(f, h)
+        return h
+    return _digest.new(wasm)
+
+
+def _path(d: str, engine: Engine, settings: str, wasm: Union[bytes, str]) -> str:
+    h = _wasm_digest(wasm)
     h.update(("\n%s %s %s\n" % (engine.name, engine.version, settings)).encode() + _MAGIC)
     h.update(_host())
     return os.path.join(d, "%s-%s.bin" % (engine.name, h.hexdigest()[:40]))  # (_prune goes by the engine prefix)
@@ -132,19 +163,17 @@ def _trailer_digest(f: Any) -> Optional[bytes]:
 
 def _read_checked(f: Any, n: int, keep: bool) -> Optional[bytes]:
     """Reads the ``n`` engine bytes of an open entry and checks them against its trailer:
-    the bytes when ``keep`` (read at once, no copy), else ``b""`` (hashed in 1 MiB chunks,
-    never the whole entry in Python); ``None`` when the entry is not intact."""
+    the bytes when ``keep`` (read at once, no copy), else ``b""`` (hashed through a small
+    buffer, never the whole entry in Python); ``None`` when the entry is not intact."""
     h = _digest.new()
     kept = b""
-    left = n
-    while left:
-        chunk = f.read(left if keep else min(left, 1 << 20))
-        if not chunk or (keep and len(chunk) != n):
+    if keep:
+        kept = f.read(n)
+        if len(kept) != n:
             return None
-        h.update(chunk)
-        left -= len(chunk)
-        if keep:
-            kept = chunk
+        h.update(kept)
+    elif not _hash_file(f, h, n):
+        return None
     return kept if _trailer_digest(f) == h.digest() else None
 
 
@@ -162,7 +191,7 @@ def _load(path: str) -> Optional[bytes]:
         return None
 
 
-def _load_mapped(engine: Engine, wasm: bytes, path: str) -> Optional[Any]:
+def _load_mapped(engine: Engine, path: str) -> Optional[Any]:
     """The module from the entry at ``path`` mapped by the engine (``deserialize_file``),
     after its digest is checked. ``None`` when the entry is not intact; the engine's
     refusal raises."""
@@ -178,7 +207,7 @@ def _load_mapped(engine: Engine, wasm: bytes, path: str) -> Optional[Any]:
             return None
         # The very file checked, even if the path was replaced since (Linux: /proc).
         proc = "/proc/self/fd/%d" % f.fileno()
-        return engine.deserialize_file(wasm, proc if os.path.exists(proc) else path, n)
+        return engine.deserialize_file(proc if os.path.exists(proc) else path, n)
 
 
 def _prune(d: str, prefix: str) -> None:
@@ -243,30 +272,43 @@ def _compile(engine: Engine, wasm: bytes, serialize: bool) -> Tuple[Any, Optiona
         return module, None
 
 
-def compile_module(engine: Engine, wasm: bytes, fresh: bool = False) -> Any:
+def _read(wasm: Union[bytes, str]) -> bytes:
+    if isinstance(wasm, str):
+        with open(wasm, "rb") as f:
+            return f.read()
+    return wasm
+
+
+def compile_module(engine: Engine, wasm: Union[bytes, str], fresh: bool = False) -> Any:
     """``engine.compile(wasm)``, through the cache when the engine can serialize;
     ``fresh``: compiled here, the cache neither read nor written (its entry, which this
-    process could not run, stays for the processes that can)."""
+    process could not run, stays for the processes that can). ``wasm``: the module's
+    bytes or its file's path, which a hit on an engine that maps entries never reads
+    into Python (only hashes)."""
     settings = engine.artifact_settings()
     d = directory()
     if settings is None:
-        return engine.compile(wasm)
+        return engine.compile(_read(wasm))
     if d is None or fresh:
-        return _compile(engine, wasm, False)[0]
+        return _compile(engine, _read(wasm), False)[0]
     path = _path(d, engine, settings, wasm)
     if _trusted(d):
         try:
             if engine.maps_files:
-                module = _load_mapped(engine, wasm, path)
+                module = _load_mapped(engine, path)
                 if module is not None:
                     return module
             else:
                 payload = _load(path)
                 if payload is not None:
                     # (wasmer: each new thread loads the entry again rather than holding it)
-                    return engine.deserialize(wasm, payload, reload=lambda: _load(path))
+                    return engine.deserialize(_read(wasm), payload, reload=lambda: _load(path))
         except Exception:  # refused by this engine build: compile and replace it
             pass
+    if isinstance(wasm, str):
+        # The bytes compiled are the bytes keyed: the file may have changed since it was hashed.
+        wasm = _read(wasm)
+        path = _path(d, engine, settings, wasm)
     module, payload = _compile(engine, wasm, True)
     if payload is not None:
         _store(d, path, payload, engine.name + "-")

@@ -551,7 +551,7 @@ class WasmtimeEngine(Engine):
 
     maps_files = True
 
-    def deserialize_file(self, wasm: bytes, path: str, size: int) -> object:
+    def deserialize_file(self, path: str, size: int) -> object:
         # Mapped: code pages are read from the page cache as they run, nothing is copied.
         # wasmtime sees the whole file, the cache's trailer included: the ELF image must
         # end where the cache says the engine's bytes end (a cut image with a recomputed

@@ -220,9 +220,9 @@ def test_entry_is_mapped_or_not_held(engine, test_wasm, cache_dir, monkeypatch):
     if engine.maps_files:
         real = engine.deserialize_file
 
-        def deserialize_file(wasm, where, size):
+        def deserialize_file(where, size):
             calls.append(os.path.samefile(where, path) and size == len(payload))
-            return real(wasm, where, size)
+            return real(where, size)
 
         monkeypatch.setattr(engine, "deserialize_file", deserialize_file)
         monkeypatch.setattr(engine, "deserialize", lambda *a, **k: pytest.fail("read the entry into Python"))

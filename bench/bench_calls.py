@@ -77,9 +77,17 @@ def bench_engine(name, wasm, n):
     # --- ordinary engine API -------------------------------------------------------
     unpack6 = struct.Struct("<6I").unpack_from
     if name == "wasmtime":
-        store = inst._core.store
-        raw = inst._exports["five"]
-        mem = inst._exports["memory"]
+        # wasmtime-py's own API on the same module (the adapter does not use it)
+        import wasmtime
+
+        engine_py = wasmtime.Engine()
+        module_py = wasmtime.Module(engine_py, wasm)
+        store = wasmtime.Store(engine_py)
+        linker = wasmtime.Linker(engine_py)
+        linker.define_unknown_imports_as_traps(module_py)
+        exports_py = linker.instantiate(store, module_py).exports(store)
+        raw = exports_py["five"]
+        mem = exports_py["memory"]
 
         def ord_call(k):
             for _ in range(k):

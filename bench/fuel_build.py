@@ -24,8 +24,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wasmtime import _ffi as ffi  # noqa: E402
-
 import pysym  # noqa: E402
 from pysym import _host  # noqa: E402
 from pysym._engine import _wasmtime  # noqa: E402
@@ -48,7 +46,7 @@ def fuel_meter() -> Tuple[Dict[str, Any], Callable[[], int]]:
 
     def used() -> int:
         left = ctypes.c_uint64()
-        ffi.wasmtime_context_get_fuel(armed["ctx"], ctypes.byref(left))
+        _wasmtime._lib.wasmtime_context_get_fuel(armed["ctx"], ctypes.byref(left))
         return int(armed["fuel"]) - left.value
     return armed, used
 

@@ -37,19 +37,17 @@ def module_signatures():
         def sig(t):
             return tuple(names[int(p)] for p in t.params), tuple(names[int(r)] for r in t.results)
 
-        func_type = wasmer.FunctionType
-    else:
-        import wasmtime
-
-        def sig(t):
-            return tuple(str(p) for p in t.params), tuple(str(r) for r in t.results)
-
-        func_type = wasmtime.FuncType
-    funcs = [(e.name, e.type) for e in module.exports if isinstance(e.type, func_type)]
-    imports = [(i.name, i.type) for i in module.imports]
-    kinds = {e.name: type(e.type).__name__ for e in module.exports}
-    assert kinds.get("memory", "").startswith("Memory"), kinds.get("memory")
-    return [(n, sig(t)) for n, t in funcs], [(n, sig(t)) for n, t in imports]
+        funcs = [(e.name, sig(e.type)) for e in module.exports if isinstance(e.type, wasmer.FunctionType)]
+        imports = [(i.name, sig(i.type)) for i in module.imports]
+        kinds = {e.name: type(e.type).__name__ for e in module.exports}
+        assert kinds.get("memory", "").startswith("Memory"), kinds.get("memory")
+        return funcs, imports
+    # wasmtime: the adapter's own reading of the C API's import and export types
+    exports = module.exports()
+    kinds = {name: kind for name, kind, _ in exports}
+    assert kinds.get("memory") == "memory", kinds.get("memory")
+    funcs = [(name, s) for name, kind, s in exports if kind == "func"]
+    return funcs, [(name, s) for _, name, _, s in module.imports()]
 
 
 def _types(params):

@@ -65,8 +65,8 @@ median time and the largest peak RSS are reported. The RSS is also reported minu
 baseline child that only imports the library (and, for pysym, starts the engine and
 instantiates the module). The load average is printed with the results: on a shared
 machine only the ratios of the same run mean anything. Every child reads its Python
-bytecode from a cache of the bench's own (``PYTHONPYCACHEPREFIX``, filled by the baseline
-children), as installed packages have theirs, even where ``PYTHONDONTWRITEBYTECODE`` is set.
+bytecode from a cache of the bench's own (``PYTHONPYCACHEPREFIX``, filled by warm-up
+children that import what the build children import), as installed packages have theirs, even where ``PYTHONDONTWRITEBYTECODE`` is set.
 
 Lookups (in another child, from the symcache file the build child wrote): 100,000
 addresses sampled (seeded) from the file's line table
@@ -591,6 +591,14 @@ def main() -> None:
     print("RSS = peak RSS of the build child (absolute / minus the baseline child that only "
           "imports the library and, for pysym, starts the engine); load average at start: %s" % _load())
     print()
+
+    # The bytecode of what every build child imports besides the tool (this script's own
+    # modules: argparse, subprocess...) and of the tools' build modules: else the first
+    # build child of a tool compiles them, ~1.3 MB of its peak RSS, which the largest of
+    # the rounds reports.
+    measure(child_cmd("none", "none", "", ""), base_env)  # a child of this script that does nothing
+    if have_symbolic:
+        measure([sys.executable, "-c", "import symbolic.debuginfo, symbolic.symcache; print('{}')"], base_env)
 
     # Baselines: a child that imports and starts, nothing else.
     baselines: Dict[str, float] = {}

@@ -66,7 +66,8 @@ baseline child that only imports the library (and, for pysym, starts the engine 
 instantiates the module). The load average is printed with the results: on a shared
 machine only the ratios of the same run mean anything. Every child reads its Python
 bytecode from a cache of the bench's own (``PYTHONPYCACHEPREFIX``, filled by warm-up
-children that import what the build children import), as installed packages have theirs, even where ``PYTHONDONTWRITEBYTECODE`` is set.
+children that import what the build children import), as installed packages have theirs,
+even where ``PYTHONDONTWRITEBYTECODE`` is set.
 
 Lookups (in another child, from the symcache file the build child wrote): 100,000
 addresses sampled (seeded) from the file's line table

@@ -2,8 +2,9 @@
 
 ``load_engine()`` picks an engine and returns an :class:`Engine`; the rest of pysym uses
 only the classes in ``_base.py`` and the two exceptions below.  The engine packages are
-imported only by their adapter modules (``_wasmtime.py``, ``_wasmer.py``), and only when
-that engine is probed or chosen.
+used only by their adapter modules (``_wasmtime.py``, ``_wasmer.py``), and only when
+that engine is probed or chosen (``_wasmtime.py`` loads the package's shared library
+without importing its Python bindings).
 
 Engines, in preference order:
 

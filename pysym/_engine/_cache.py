@@ -291,6 +291,8 @@ def compile_module(engine: Engine, wasm: Union[bytes, str], fresh: bool = False)
         return engine.compile(_read(wasm))
     if d is None or fresh:
         return _compile(engine, _read(wasm), False)[0]
+    if not engine.maps_files:  # it needs the bytes: read once, not hashed from the file too
+        wasm = _read(wasm)
     path = _path(d, engine, settings, wasm)
     if _trusted(d):
         try:

@@ -529,3 +529,28 @@ def test_wasmtime_adapter_does_not_import_the_bindings():
     out = subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.PIPE,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).stdout
     assert out.decode().split() == ["[]"]
+
+
+def test_wasmtime_adapter_structs_match_the_c_api():
+    """The adapter's ctypes copies of the C API's structs have the sizes and field offsets
+    of wasmtime-py's generated bindings for the same release (a wrong size would let the C
+    side write past a Python-owned buffer)."""
+    if "wasmtime" not in available_engines():
+        pytest.skip("wasmtime is not installed")
+    import ctypes
+
+    from wasmtime import _bindings as ref
+
+    from pysym._engine import _wasmtime as ad
+
+    pairs = [(ad._ByteVec, ref.wasm_byte_vec_t), (ad._PtrVec, ref.wasm_valtype_vec_t),
+             (ad._Func, ref.wasmtime_func_t), (ad._MemoryRef, ref.wasmtime_memory_t),
+             (ad._ExternOf, ref.wasmtime_extern_union_t), (ad._Extern, ref.wasmtime_extern_t),
+             (ad._InstanceRef, ref.wasmtime_instance_t), (ad._ValRaw, ref.wasmtime_val_raw_t)]
+    for mine, theirs in pairs:
+        assert (ctypes.sizeof(mine), ctypes.alignment(mine)) == (ctypes.sizeof(theirs), ctypes.alignment(theirs)), mine
+    assert ad._Extern.of.offset == ref.wasmtime_extern_t.of.offset
+    assert ad._Extern.kind.size == ref.wasmtime_extern_t.kind.size
+    codes = ref.wasmtime_trap_code_enum
+    assert ad._TRAP_KINDS == {codes.WASMTIME_TRAP_CODE_OUT_OF_FUEL.value: "fuel",
+                              codes.WASMTIME_TRAP_CODE_INTERRUPT.value: "deadline"}

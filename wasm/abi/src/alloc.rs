@@ -26,11 +26,9 @@ fn input_layout(len: usize) -> Option<Layout> {
 }
 
 /// Blocks of at least this size freed past a build's peak give their inner pages back to
-/// the host (ABI `discard`): down to the 64 KiB blocks strings are read in (`io::Cached`;
-/// libLLVM's 3.1 MB `.dynstr`, held to the end of its build and resident beside its output
-/// otherwise).
+/// the host (ABI `discard`).
 #[cfg(target_arch = "wasm32")]
-const DISCARD_MIN: usize = 64 * 1024;
+const DISCARD_MIN: usize = 256 * 1024;
 
 /// Once a build is past its peak memory (`progress::is_past_peak`), discards the whole
 /// pages of each large block about to be freed, but the first: dlmalloc keeps its

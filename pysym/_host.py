@@ -423,13 +423,13 @@ class BuildOutput:
                 "the symcache built is %d bytes, more than the %d bytes it could be loaded in" % (size, self.limit)
             )
             return _abi.LIMIT_EXCEEDED
-        buf = io.BytesIO()
-        if size:
-            # Sized once and filled exactly, so that getvalue() hands this very buffer
-            # over (CPython) instead of a copy: the bytes exist once on the host.
-            buf.seek(size - 1)
-            buf.write(b"\0")
-            buf.seek(0)
+        # Sized once and filled exactly, so that getvalue() hands this very buffer over
+        # (CPython) instead of a copy: the bytes exist once on the host. Made from
+        # bytes(size) (calloc: pages untouched until written) and referenced by nothing
+        # else, so writes go in place: its pages become resident as the output arrives,
+        # while the module gives back the tables it wrote, not all at once on top of the
+        # build's peak (seek + write touched every page: +7 MB at python3.11's peak).
+        buf = io.BytesIO(bytes(size))
         self._buf, self.size, self.filled, self.error = buf, size, 0, None
         return _abi.OK
 

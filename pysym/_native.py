@@ -19,6 +19,7 @@ import os
 import stat
 import struct
 import sys
+import typing
 import weakref
 import zlib
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
@@ -283,6 +284,11 @@ class Object:
         return "<pysym.Object %s %s debug_id=%s>" % (self.kind, self.arch, self.debug_id)
 
 
+#: What ``SymCache._read_info`` sets.
+_SYMCACHE_INFO = frozenset(["kind", "arch", "debug_id", "code_id", "image_base", "has_debug_info", "has_symbols",
+                            "range_count"])
+
+
 class SymCache(HandleOwner):
     """A symcache loaded into the wasm sandbox; look up addresses relative to the image base.
 
@@ -293,7 +299,8 @@ class SymCache(HandleOwner):
     _FREE_EXPORT = "pysym_symcache_free"
 
     def __init__(self, data: Optional[bytes], path: Optional[str], runtime: Optional[Runtime] = None,
-                 unchecked: bool = False, entry: Optional[Tuple[int, int, str]] = None) -> None:
+                 unchecked: bool = False, entry: Optional[Tuple[int, int, str]] = None,
+                 deferred: bool = False) -> None:
         self._rt = runtime if runtime is not None else get_runtime()
         self._data = data
         self._path = path
@@ -351,7 +358,8 @@ class SymCache(HandleOwner):
         # Results with locations not decoded yet (decoded by close(), before the free).
         self._pending: Dict[int, "weakref.ReferenceType[LookupResults]"] = {}
         self._pending_keys = itertools.count()
-        self._open(self._read_info)
+        if not deferred:
+            self._open(self._read_info)
 
     # -- construction --------------------------------------------------------------
 
@@ -367,7 +375,10 @@ class SymCache(HandleOwner):
         rt = runtime if runtime is not None else get_runtime()
         with rt.lock:
             data, warnings = cls._build(source, arch, rt, progress)
-            cache = cls(data, None, rt)
+            # Loaded into the module on first use, not now: its bytes are held here already,
+            # and the module's copy would come on top of them as the build ends (libLLVM:
+            # +3.8 MB at the build's end), for a build that may only be written out.
+            cache = cls(data, None, rt, deferred=True)
             cache.warnings = warnings
             return cache
 
@@ -523,6 +534,17 @@ class SymCache(HandleOwner):
         self._handles[live.serial] = handle
         return handle
 
+
+    if not typing.TYPE_CHECKING:  # (to mypy, attribute names stay checked)
+
+        def __getattr__(self, name: str) -> Any:
+            # Only for what is missing: the identity of a build's symcache (``deferred``),
+            # read when first asked for.
+            if name in _SYMCACHE_INFO and "_rt" in self.__dict__:
+                with self._rt.lock:
+                    self._read_info()
+                return self.__dict__[name]
+            raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
 
     def _read_info(self) -> None:
         rt = self._rt

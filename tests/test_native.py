@@ -841,6 +841,31 @@ def test_output_larger_than_the_host_loads_is_refused(engine: str, programs_dir:
     assert rt.current().serial != serial  # set_limits starts a fresh instance
 
 
+def test_built_symcache_loads_on_first_use(programs_dir: str) -> None:
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    loaded = pysym.SymCache.from_bytes(pysym.SymCache.from_object(exe).to_bytes())
+    sc = pysym.SymCache.from_object(exe)
+    data = sc.to_bytes()
+    assert not sc._handles  # built, its bytes held, nothing loaded into the module yet
+    assert (sc.kind, sc.arch, sc.debug_id, sc.code_id, sc.image_base, sc.range_count) == (
+        loaded.kind, loaded.arch, loaded.debug_id, loaded.code_id, loaded.image_base, loaded.range_count)
+    assert (sc.has_debug_info, sc.has_symbols) == (loaded.has_debug_info, loaded.has_symbols) == (True, True)
+    assert sc._handles and sc.to_bytes() == data
+    addrs = list(range(0, 1 << 16, 7))
+    assert sc.lookup_many(addrs).to_json() == loaded.lookup_many(addrs).to_json()
+    with pytest.raises(AttributeError):
+        sc.no_such_attribute  # noqa: B018
+    closed = pysym.SymCache.from_object(exe)
+    closed.close()
+    with pytest.raises(pysym.PysymError, match="closed"):
+        closed.kind  # noqa: B018
+    assert not closed._handles
+    with pysym.SymCache.from_object(exe) as fresh:  # its first use a lookup
+        assert fresh.lookup_many(addrs).to_json() == loaded.lookup_many(addrs).to_json()
+
+
 def test_build_output_checks_what_arrives() -> None:
     from pysym._host import BuildOutput
 

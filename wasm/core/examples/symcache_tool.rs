@@ -177,6 +177,21 @@ impl Output for ToFile {
     }
 }
 
+/// A file read at offsets, as the wasm host's file table serves the module.
+struct OsFile(std::fs::File);
+
+impl pysym_core::io::ReadAt for OsFile {
+    type Error = std::io::Error;
+
+    fn size(&self) -> u64 {
+        self.0.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<usize, Self::Error> {
+        std::os::unix::fs::FileExt::read_at(&self.0, dst, offset)
+    }
+}
+
 fn mb(n: usize) -> f64 {
     n as f64 / 1e6
 }
@@ -187,9 +202,10 @@ fn main() {
         Some("build") => {
             // `build OBJECT OUT --blocks`: also the large blocks live at the peak.
             big::ON.store(args.get(4).map_or(false, |a| a == "--blocks"), Relaxed);
-            // Read by ranges like the wasm shim (only what the builder asks for is on the heap).
-            let file = std::fs::File::open(&args[2]).expect("open object");
-            let cache = object::ReadCache::new(file);
+            // Read by ranges through the views the wasm shim uses (`DebugFile::build`: only
+            // what the builder asks for is on the heap, strings in the same blocks).
+            let file = pysym_core::io::File::new(OsFile(std::fs::File::open(&args[2]).expect("open object")));
+            let cache = file.cached();
             pysym_core::native::progress::set_discard(give_back);
             let t = std::time::Instant::now();
             // Live and peak heap at each tenth of the progress reports.
@@ -207,11 +223,7 @@ fn main() {
                 }
             };
             let built = pysym_core::native::progress::with_progress(sink, || {
-                pysym_core::native::build_symcache_ranged(
-                    &cache,
-                    std::fs::File::open(&args[2]).expect("open object"),
-                    None,
-                )
+                pysym_core::native::build_symcache_ranged(&cache, file.cursor(), None)
             })
             .expect("build");
             drop(cache);

@@ -790,16 +790,19 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     build_core(id, sections, info, again, endian, &syms, &code, true, warn)
 }
 
-/// Gives back the pages of the cached copy of an ELF `.symtab`, read whole when the file
-/// was opened and not again (the names are in `.strtab`): python3.11's is 1 MB, held
-/// through the DWARF passes at the build's peak otherwise.
+/// Gives back the pages of the cached copies of an ELF `.symtab` and `.dynsym`, read whole
+/// when the file was opened and not again (the names are in `.strtab`, `.dynstr`):
+/// python3.11's `.symtab` is 1 MB, held through the DWARF passes at the build's peak
+/// otherwise; libLLVM's `.dynsym` 1.1 MB, held while its 45k names are interned.
 fn give_back_symtab<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) {
     if file.format() != object::BinaryFormat::Elf {
         return;
     }
-    // (the same range as the parser's read: the cache's block, not a new one)
-    if let Some(Ok(symtab)) = file.section_by_name(".symtab").map(|s| s.data()) {
-        super::progress::discard(symtab);
+    // (the same ranges as the parser's reads: the cache's blocks, not new ones)
+    for name in [".symtab", ".dynsym"] {
+        if let Some(Ok(table)) = file.section_by_name(name).map(|s| s.data()) {
+            super::progress::discard(table);
+        }
     }
 }
 

@@ -29,7 +29,10 @@ const PAGE: usize = 4096;
 /// reads them before writing them): a host may give them back to the system, after which
 /// they may read as anything. Their owner stays allocated.
 pub(crate) fn discard(bytes: &[u8]) {
-    let (p, len) = (bytes.as_ptr() as usize, bytes.len());
+    discard_range(bytes.as_ptr() as usize, bytes.len());
+}
+
+fn discard_range(p: usize, len: usize) {
     let start = p.saturating_add(PAGE - 1) & !(PAGE - 1);
     let end = (p + len) & !(PAGE - 1);
     if end > start {
@@ -42,9 +45,20 @@ pub(crate) fn discard(bytes: &[u8]) {
 /// [`discard`]s `bytes[from..to]`, a buffer given back front to back: the next call's
 /// `from`, the start of the page holding `to` (that page was kept), never before `from`.
 pub(crate) fn discard_upto(bytes: &[u8], from: usize, to: usize) -> usize {
-    discard(&bytes[from..to]);
-    let base = bytes.as_ptr() as usize;
-    ((base + to) & !(PAGE - 1)).saturating_sub(base).max(from)
+    discard_items_upto(bytes, from, to)
+}
+
+/// [`discard_upto`] of a slice of any items, `from`, `to` and the result counted in
+/// items: a table read front to back once (a build's row answers, as they are written).
+pub(crate) fn discard_items_upto<T>(items: &[T], from: usize, to: usize) -> usize {
+    let size = std::mem::size_of::<T>();
+    if size == 0 || to <= from {
+        return from;
+    }
+    let base = items[..to].as_ptr() as usize;
+    discard_range(base + from * size, (to - from) * size);
+    // (from the item holding the first page not given back: that page was kept)
+    (((base + to * size) & !(PAGE - 1)).saturating_sub(base) / size).max(from)
 }
 
 /// Marks the running build as past its peak memory: its inputs are being freed and only

@@ -141,19 +141,11 @@ fn pages_given_back_are_not_read_again() {
         sources.push((format!("p{}.c", f), src));
     }
     let bytes = gcc("giveback", &sources, &["-O2", "-g"]);
-
-    let whole = build_symcache(&bytes[..], None).unwrap().finish();
     let file = object::File::parse(&bytes[..]).unwrap();
     let size = |name: &str| file.section_by_name(name).unwrap().size() as usize;
     let (line_size, symtab_size) = (size(".debug_line"), size(".symtab"));
-    progress::set_discard(scribble);
-    GIVEN_BACK.with(|g| g.set(0));
-    let cache = object::ReadCache::new(std::io::Cursor::new(bytes.clone()));
-    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.clone()), None)
-        .unwrap()
-        .finish();
-    let given = GIVEN_BACK.with(|g| g.get());
-    // (more than `.symtab` holds: pages of `.debug_line` too)
+    let given = ranged_build_scribbled(&bytes);
+    // (more than `.symtab` holds: pages of `.debug_line` and of the rows too)
     assert!(
         given > symtab_size + line_size / 4,
         "{} bytes given back; .symtab {}, .debug_line {}",
@@ -161,7 +153,45 @@ fn pages_given_back_are_not_read_again() {
         symtab_size,
         line_size
     );
+}
+
+/// A shared library without `.symtab` (stripped) names its code from `.dynsym`, whose
+/// pages go back once read: overwritten, the symcache is the in-memory build's.
+#[test]
+fn dynsym_pages_given_back_are_not_read_again() {
+    let mut src = String::new();
+    for k in 0..3000 {
+        src.push_str(&format!("int exported_{}(int x) {{ return x * {} + 1; }}\n", k, k));
+    }
+    let bytes = gcc(
+        "dynsym",
+        &[("lib.c".to_string(), src)],
+        &["-O1", "-shared", "-fPIC", "-s"],
+    );
+    let file = object::File::parse(&bytes[..]).unwrap();
+    assert!(file.section_by_name(".symtab").is_none());
+    let dynsym = file.section_by_name(".dynsym").unwrap().size() as usize;
+    let given = ranged_build_scribbled(&bytes);
+    assert!(
+        given >= dynsym - 2 * 4096,
+        "{} bytes given back; .dynsym {}",
+        given,
+        dynsym
+    );
+}
+
+/// Builds `bytes` by ranges with every page given back scribbled over, checks that the
+/// symcache is the in-memory build's; the bytes given back.
+fn ranged_build_scribbled(bytes: &[u8]) -> usize {
+    let whole = build_symcache(bytes, None).unwrap().finish();
+    progress::set_discard(scribble);
+    GIVEN_BACK.with(|g| g.set(0));
+    let cache = object::ReadCache::new(std::io::Cursor::new(bytes.to_vec()));
+    let ranged = build_symcache_ranged(&cache, std::io::Cursor::new(bytes.to_vec()), None)
+        .unwrap()
+        .finish();
     assert!(ranged == whole);
+    GIVEN_BACK.with(|g| g.get())
 }
 
 #[test]

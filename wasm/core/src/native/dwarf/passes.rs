@@ -655,6 +655,9 @@ fn write_ranges(
     });
 }
 
+/// [`WriteRows`] gives back the rows behind it this many at a time (a host call each).
+const ROWS_RELEASE_STEP: usize = if cfg!(test) { 1024 } else { 64 << 10 };
+
 /// [`write_ranges`] over the row addresses (walked once, not indexed: they are u32
 /// offsets or u64s).
 struct WriteRows<'a> {
@@ -679,7 +682,15 @@ impl AddrsFn<()> for WriteRows<'_> {
             Some(a) => a,
             None => return,
         };
+        // The rows and their answers are read once, front to back, while the writer's
+        // ranges grow: their pages go back behind the walk (python3.11: 4.7 MB, held
+        // beside all of the ranges otherwise).
+        let (mut best_given, mut rows_given) = (0, 0);
         for (i, end) in addrs.enumerate() {
+            if i % ROWS_RELEASE_STEP == 0 && i > 0 {
+                best_given = crate::native::progress::discard_items_upto(best, best_given, i);
+                rows_given = bounds.give_back(rows_given, i);
+            }
             let is_end = bounds.is_end(i);
             let (mut start, mut loc) = (addr, best[i].loc);
             while let Some(&c) = cut.peek() {

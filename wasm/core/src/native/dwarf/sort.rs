@@ -152,6 +152,17 @@ impl Bounds {
         self.narrow.len().max(self.wide.len())
     }
 
+    /// Gives back the pages of the addresses of rows `from..to`, not read again
+    /// ([`progress::discard_items_upto`](crate::native::progress::discard_items_upto)).
+    pub(super) fn give_back(&self, from: usize, to: usize) -> usize {
+        use crate::native::progress::discard_items_upto;
+        if self.wide.is_empty() {
+            discard_items_upto(&self.narrow, from, to)
+        } else {
+            discard_items_upto(&self.wide, from, to)
+        }
+    }
+
     /// Whether row `i` only ends a sequence (no row starts there).
     pub(super) fn is_end(&self, i: usize) -> bool {
         self.ends[i / 64] >> (i % 64) & 1 != 0

@@ -170,9 +170,6 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         lines_known,
     } = first_pass(dwarf, info, endian, base, code, &aranges, progress, warn)?;
     let by_unit = rank_unit_ranges(unit_ranges, units.len());
-    // Most rows get a location of their own (libc 0.71 a row, python3.11 0.77, libjvm
-    // 1.0): sized for half of them, the index skips the doublings before the last.
-    w.expect_locations(bounds.len() / 2);
     // Pass 2 reads the line programs of the unit it answers and of those after it only
     // (other units are opened for names without theirs): `.debug_line` before the lowest
     // of them goes back as it goes (python3.11: 3.4 MB held at the build's peak).

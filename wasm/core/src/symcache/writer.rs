@@ -556,6 +556,7 @@ impl<'o, O: Output> Chunks<'o, O> {
         }
     }
 
+    #[inline(always)] // (a call per range otherwise)
     fn u32(&mut self, v: u32) {
         self.le(u64::from(v), 4);
     }

@@ -158,10 +158,9 @@ impl SymCacheWriter {
     pub fn string(&mut self, s: &str) -> u32 {
         let (strings, bytes) = (&self.strings, &self.string_bytes);
         let hash = hash_of(s.as_bytes());
-        let slot = match self
-            .string_index
-            .find(hash, |i| string_text(strings, bytes, i) == s.as_bytes())
-        {
+        let slot = match self.string_index.find(hash, |i| {
+            crate::hash::same_bytes(string_text(strings, bytes, i), s.as_bytes())
+        }) {
             Ok(i) => return i,
             Err(slot) => slot,
         };

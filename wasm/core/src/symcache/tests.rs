@@ -629,3 +629,28 @@ fn wide_sym_addrs_round_trip_and_intern() {
         assert_eq!(got[0].sym_addr, syms[line as usize % syms.len()], "line {}", line);
     }
 }
+
+/// Sizing the location index up front (`expect_locations`), before or after locations
+/// were interned, keeps every one found again and new ones new.
+#[test]
+fn expected_locations_keep_interning() {
+    let mut w = SymCacheWriter::new();
+    let f = w.function("f", "f", 0);
+    let frame = |line: u32| FrameSpec {
+        function: f,
+        file: NONE,
+        line,
+        column: 0,
+        sym_addr: 0,
+    };
+    let first: Vec<u32> = (0..1000).map(|line| w.chain(&[frame(line)])).collect();
+    w.expect_locations(5000);
+    w.expect_locations(10); // (smaller: nothing to do)
+    for (line, &loc) in first.iter().enumerate() {
+        assert_eq!(w.chain(&[frame(line as u32)]), loc, "line {}", line);
+    }
+    let more: Vec<u32> = (1000..3000).map(|line| w.chain(&[frame(line)])).collect();
+    assert_eq!(more, (1000..3000).collect::<Vec<u32>>());
+    let bytes = w.finish(&Identity::default());
+    assert_eq!(SymCache::parse(&bytes).unwrap().location_count(), 3000);
+}

@@ -158,10 +158,9 @@ impl SymCacheWriter {
     pub fn string(&mut self, s: &str) -> u32 {
         let (strings, bytes) = (&self.strings, &self.string_bytes);
         let hash = hash_of(s.as_bytes());
-        let slot = match self
-            .string_index
-            .find(hash, |i| string_text(strings, bytes, i) == s.as_bytes())
-        {
+        let slot = match self.string_index.find(hash, |i| {
+            crate::hash::same_bytes(string_text(strings, bytes, i), s.as_bytes())
+        }) {
             Ok(i) => return i,
             Err(slot) => slot,
         };
@@ -265,6 +264,13 @@ impl SymCacheWriter {
         };
         self.recent.push((key, i));
         i
+    }
+
+    /// Sizes the location index for `n` locations (a hint: it grows past them as before),
+    /// sparing the rehashes of the doublings up to there.
+    pub fn expect_locations(&mut self, n: usize) {
+        let locations = &self.locations;
+        self.location_index.reserve(n, |i| locations.get(i).hash());
     }
 
     /// Adds a location record (not interned: [`location`](Self::location) does that),
@@ -549,6 +555,7 @@ impl<'o, O: Output> Chunks<'o, O> {
         }
     }
 
+    #[inline(always)] // (a call per range otherwise)
     fn u32(&mut self, v: u32) {
         self.le(u64::from(v), 4);
     }
@@ -847,26 +854,45 @@ impl IndexSet {
     fn insert(&mut self, slot: usize, hash: u64, index: u32, rehash: impl Fn(u32) -> u64) {
         debug_assert_eq!(index as usize, self.len);
         if (self.len + 1) * 4 > self.slots.len() * 3 {
-            // At most three quarters full: probes stay short. The keys are rehashed in
-            // index order, which reads the writer's table front to back.
-            let n = (self.slots.len() * 2).max(64);
-            // The old table freed first: the keys are rehashed from the writer's tables.
-            self.slots = Vec::new();
-            self.slots = vec![NONE; n];
+            // At most three quarters full: probes stay short.
+            self.resize((self.slots.len() * 2).max(64), rehash);
             let mask = self.slots.len() - 1;
-            for i in 0..=index {
-                let h = if i == index { hash } else { rehash(i) };
-                let (_, tag) = Self::split(self.slots.len(), h);
-                let mut at = h as usize & mask;
-                while self.slots[at] != NONE {
-                    at = (at + 1) & mask;
-                }
-                self.slots[at] = i | tag;
+            let (_, tag) = Self::split(self.slots.len(), hash);
+            let mut at = hash as usize & mask;
+            while self.slots[at] != NONE {
+                at = (at + 1) & mask;
             }
+            self.slots[at] = index | tag;
         } else {
             let (_, tag) = Self::split(self.slots.len(), hash);
             self.slots[slot] = index | tag;
         }
         self.len += 1;
+    }
+
+    /// Grows the table to hold `n` keys at most three quarters full, if it is smaller.
+    fn reserve(&mut self, n: usize, rehash: impl Fn(u32) -> u64) {
+        let want = (n.saturating_mul(4) / 3).saturating_add(1).next_power_of_two().max(64);
+        if want > self.slots.len() && want <= 1 << 31 {
+            self.resize(want, rehash);
+        }
+    }
+
+    /// A table of `n` slots (a power of two) with the `len` keys there are. The keys are
+    /// rehashed in index order, which reads the writer's table front to back.
+    fn resize(&mut self, n: usize, rehash: impl Fn(u32) -> u64) {
+        // The old table freed first: the keys are rehashed from the writer's tables.
+        self.slots = Vec::new();
+        self.slots = vec![NONE; n];
+        let mask = n - 1;
+        for i in 0..self.len as u32 {
+            let h = rehash(i);
+            let (_, tag) = Self::split(n, h);
+            let mut at = h as usize & mask;
+            while self.slots[at] != NONE {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = i | tag;
+        }
     }
 }

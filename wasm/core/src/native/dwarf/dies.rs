@@ -465,7 +465,10 @@ impl<'s> UnitCode<'s> {
                         }
                     }
                     let f = self.funcs.len();
-                    let mut addrs = Vec::new();
+                    // (straight into `func_addrs`, taken back on an error: a vector per
+                    // subprogram was an allocation each)
+                    let before = self.func_addrs.len();
+                    let addrs = &mut self.func_addrs;
                     let first = match range_err {
                         Some(e) => Err(e),
                         None => {
@@ -476,13 +479,12 @@ impl<'s> UnitCode<'s> {
                         // Without its ranges it is not known where it is: its code is
                         // answered from the line table and the symbol table.
                         warn.skip("function", &why(&e), || info_at(unit_offset + offset));
-                        addrs.clear();
+                        addrs.truncate(before);
                         None
                     });
                     die.first_range(&ranges, first);
-                    if !addrs.is_empty() {
+                    if self.func_addrs.len() > before {
                         die.name_attrs = (first_name as u32, self.name_attrs.len() as u32);
-                        self.func_addrs.extend(addrs);
                         self.funcs.push(Func {
                             die: self.dies.len(),
                             inlines: (0, 0),

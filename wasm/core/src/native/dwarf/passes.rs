@@ -170,6 +170,9 @@ pub(in crate::native) fn add_ranges<'s, 'b>(
         lines_known,
     } = first_pass(dwarf, info, endian, base, code, &aranges, progress, warn)?;
     let by_unit = rank_unit_ranges(unit_ranges, units.len());
+    // Most rows get a location of their own (libc 0.71 a row, python3.11 0.77, libjvm
+    // 1.0): sized for half of them, the index skips the doublings before the last.
+    w.expect_locations(bounds.len() / 2);
     // Pass 2 reads the line programs of the unit it answers and of those after it only
     // (other units are opened for names without theirs): `.debug_line` before the lowest
     // of them goes back as it goes (python3.11: 3.4 MB held at the build's peak).
@@ -304,8 +307,12 @@ fn first_pass<'s, 'b>(
     progress: Progress,
     warn: &mut Warnings,
 ) -> Result<FirstPass> {
-    let mut starts: Vec<u64> = Vec::new();
-    let mut ends: Vec<u64> = Vec::new();
+    let mut rows = RowAddrs {
+        starts: Vec::new(),
+        sorted: 0,
+        dedup_pays: true,
+        ends: Vec::new(),
+    };
     let mut units: Vec<CompUnit> = Vec::new();
     let mut unit_ranges: Vec<UnitRange> = Vec::new();
     let mut seq: Vec<(u64, bool)> = Vec::new();
@@ -347,7 +354,7 @@ fn first_pass<'s, 'b>(
         };
         // Line-sequence ranges, for a unit that declares no range of its own.
         let sequences = match &unit.line_program {
-            Some(program) => line_sequences(program, base, code, &mut seq, (&mut starts, &mut ends), warn),
+            Some(program) => line_sequences(program, base, code, &mut seq, &mut rows, warn),
             None => Vec::new(),
         };
         if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
@@ -402,14 +409,58 @@ fn first_pass<'s, 'b>(
         units.push(CompUnit { offset, lang, line });
     }
     drop(seq);
-    sort_dedup(&mut starts);
-    sort_dedup(&mut ends);
     Ok(FirstPass {
-        bounds: Bounds::new(starts, ends),
+        bounds: rows.finish(),
         units,
         unit_ranges,
         lines_known,
     })
+}
+
+/// The row addresses of pass 1: row starts and ends of sequence.
+struct RowAddrs {
+    starts: Vec<u64>,
+    /// `starts[..sorted]` is sorted, one per address.
+    sorted: usize,
+    /// Whether the last deduplication of `starts` freed enough to try again.
+    dedup_pays: bool,
+    ends: Vec<u64>,
+}
+
+impl RowAddrs {
+    /// Adds a sequence's rows (an address each, whether it ends the sequence).
+    #[inline]
+    fn add(&mut self, seq: &[(u64, bool)]) {
+        let starts = &mut self.starts;
+        if self.dedup_pays && starts.len() + seq.len() > starts.capacity() {
+            // Sequences can repeat addresses: dedup before the Vec doubles, but double
+            // now when that freed little (each next sequence would sort it all again),
+            // and stop where it freed under 1/16 of the rows added since the last
+            // (libc, python3.11: none): a sort of all the rows each time the Vec grows
+            // took as long as one sort at the end.
+            let added = starts.len() - self.sorted;
+            let before = starts.len();
+            sort_dedup(starts, self.sorted);
+            self.sorted = starts.len();
+            self.dedup_pays = (before - starts.len()) * 16 >= added;
+            if starts.len() * 4 > starts.capacity() * 3 {
+                starts.reserve(starts.capacity());
+            }
+        }
+        for &(a, end) in seq.iter() {
+            if end {
+                self.ends.push(a);
+            } else {
+                starts.push(a);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Bounds {
+        sort_dedup(&mut self.starts, self.sorted);
+        sort_dedup(&mut self.ends, 0);
+        Bounds::new(self.starts, self.ends)
+    }
 }
 
 /// Adds the row addresses of a unit's line program to `bounds` (row starts, ends of
@@ -419,10 +470,9 @@ fn line_sequences(
     base: u64,
     code: &[(u64, u64)],
     seq: &mut Vec<(u64, bool)>,
-    bounds: (&mut Vec<u64>, &mut Vec<u64>),
+    bounds: &mut RowAddrs,
     warn: &mut Warnings,
 ) -> Vec<(u64, u64)> {
-    let (starts, ends) = bounds;
     let mut sequences: Vec<(u64, u64)> = Vec::new();
     seq.clear();
     let mut seq_rows = 0usize;
@@ -440,22 +490,7 @@ fn line_sequences(
             // A sequence at a tombstone address (discarded code) is dropped.
             if let Some(first) = seq.first() {
                 if first.0 >= base && in_ranges(code, first.0) {
-                    if starts.len() + seq.len() > starts.capacity() {
-                        // Sequences can repeat addresses: dedup before the Vec
-                        // doubles, but double now when that freed little (each
-                        // next sequence would sort it all again).
-                        sort_dedup(starts);
-                        if starts.len() * 4 > starts.capacity() * 3 {
-                            starts.reserve(starts.capacity());
-                        }
-                    }
-                    for &(a, end) in seq.iter() {
-                        if end {
-                            ends.push(a);
-                        } else {
-                            starts.push(a);
-                        }
-                    }
+                    bounds.add(seq);
                 }
             }
             seq.clear();

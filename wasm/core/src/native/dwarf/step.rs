@@ -112,7 +112,13 @@ impl Skips {
         let section = dwarf.debug_abbrev.reader().slice();
         let start = (body.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
         let word = match self.known.get(&hash) {
-            Some(&(s, n, q)) if section.get(s..s + n) == Some(body) => Some(q),
+            Some(&(s, n, q))
+                if section
+                    .get(s..s + n)
+                    .map_or(false, |d| crate::hash::same_bytes(d, body)) =>
+            {
+                Some(q)
+            }
             Some(_) => return None, // (another declaration of the hash: planned here)
             None => None,
         };

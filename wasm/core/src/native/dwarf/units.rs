@@ -240,6 +240,9 @@ fn leb(b: &[u8], pos: usize) -> Option<(u64, usize)> {
     }
 }
 
+/// `DW_FORM_implicit_const`, whose declaration carries a value.
+const IMPLICIT_CONST: u8 = gimli::DW_FORM_implicit_const.0 as u8;
+
 /// Codes of [`Decls::low`] (a unit's codes are mostly 1, 2, 3, ...).
 const LOW_CODES: u64 = 1 << 12;
 
@@ -276,6 +279,14 @@ impl Decls {
             }
             at = after + 1;
             loop {
+                // Most pairs are two one-byte numbers, neither 0 nor an implicit constant.
+                if at + 1 < section.len() {
+                    let (name, form) = (section[at], section[at + 1]);
+                    if (name | form) < 0x80 && name != 0 && form != 0 && form != IMPLICIT_CONST {
+                        at += 2;
+                        continue;
+                    }
+                }
                 let (name, after) = leb_u16(section, at)?;
                 let (form, after) = leb_u16(section, after)?;
                 at = after;

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from ctypes import POINTER, byref, c_bool, c_char_p, c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import Trap, _pagemap
 from ._base import (
@@ -725,31 +725,25 @@ class WasmtimeModule:
 
     def imports(self) -> List[Tuple[str, str, str, Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]]]:
         """(module, name, kind, signature of a function) of each import, in order."""
-        vec = _PtrVec()
-        _lib.wasmtime_module_imports(self.ptr, byref(vec))
-        try:
-            out = []
-            for i in range(vec.size):
-                t = vec.data[i]
-                kind, sig = _extern_kind(_lib.wasm_importtype_type(t))
-                out.append((_name(_lib.wasm_importtype_module(t)), _name(_lib.wasm_importtype_name(t)), kind, sig))
-            return out
-        finally:
-            _lib.wasm_importtype_vec_delete(byref(vec))
+        return [(_name(_lib.wasm_importtype_module(t)), _name(_lib.wasm_importtype_name(t)),
+                 *_extern_kind(_lib.wasm_importtype_type(t)))
+                for t in self._types(_lib.wasmtime_module_imports, _lib.wasm_importtype_vec_delete)]
 
     def exports(self) -> List[Tuple[str, str, Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]]]:
         """(name, kind, signature of a function) of each export, in order."""
+        return [(_name(_lib.wasm_exporttype_name(t)), *_extern_kind(_lib.wasm_exporttype_type(t)))
+                for t in self._types(_lib.wasmtime_module_exports, _lib.wasm_exporttype_vec_delete)]
+
+    def _types(self, listed: Any, delete: Any) -> Iterator[int]:
+        """The import or export types ``listed`` gives, valid until the vector is deleted
+        (when the iteration ends)."""
         vec = _PtrVec()
-        _lib.wasmtime_module_exports(self.ptr, byref(vec))
+        listed(self.ptr, byref(vec))
         try:
-            out = []
             for i in range(vec.size):
-                t = vec.data[i]
-                kind, sig = _extern_kind(_lib.wasm_exporttype_type(t))
-                out.append((_name(_lib.wasm_exporttype_name(t)), kind, sig))
-            return out
+                yield vec.data[i]
         finally:
-            _lib.wasm_exporttype_vec_delete(byref(vec))
+            delete(byref(vec))
 
 
 _EXTERN_KINDS = {0: "func", 1: "global", 2: "table", 3: "memory", 4: "tag"}

@@ -58,6 +58,22 @@ def fuel_runtime() -> _host.Runtime:
     return rt
 
 
+def fuel_per_export(rt: _host.Runtime, used: Callable[[], int]) -> Dict[str, int]:
+    """Counts the fuel of ``rt``'s calls (``used`` from :func:`fuel_meter`): the dict
+    returned sums it per export name (clear it before the calls to measure)."""
+    fuel: Dict[str, int] = {}
+    call = rt.call
+
+    def counted_call(name: str, *a: int) -> Any:
+        try:
+            return call(name, *a)
+        finally:
+            fuel[name] = fuel.get(name, 0) + used()
+
+    rt.call = counted_call  # type: ignore[method-assign]
+    return fuel
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file")
@@ -76,21 +92,11 @@ def main() -> None:
             marks.append((frac, used()))
 
     rt = fuel_runtime()
-    total: Dict[str, int] = {}
-    call = rt.call
-
-    def counted_call(name: str, *a: int) -> int:
-        try:
-            return call(name, *a)
-        finally:
-            if name == "pysym_symcache_build":
-                total["fuel"] = used()
-
-    rt.call = counted_call  # type: ignore[method-assign]
+    total = fuel_per_export(rt, used)
     t0 = time.perf_counter()
     cache = pysym.SymCache.from_object(args.file, runtime=rt, progress=progress)
     wall = time.perf_counter() - t0
-    fuel = total["fuel"]
+    fuel = total["pysym_symcache_build"]
 
     def at(x: float) -> int:
         return max([f for p, f in marks if p <= x] or [0])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,16 +38,7 @@ def main() -> None:
     rt = fuel_build.fuel_runtime()
     with open(args.addrs) as f:
         addrs = [int(x, 16) for x in f.read().split()]
-    fuel: Dict[str, int] = {}
-    call = rt.call
-
-    def counted_call(name: str, *a: int) -> Any:
-        try:
-            return call(name, *a)
-        finally:
-            fuel[name] = fuel.get(name, 0) + used()
-
-    rt.call = counted_call  # type: ignore[method-assign]
+    fuel = fuel_build.fuel_per_export(rt, used)
     cache = pysym.SymCache.from_path(args.cache, runtime=rt)
     results = cache.lookup_many(addrs)
     fuel.clear()

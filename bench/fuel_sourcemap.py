@@ -18,14 +18,13 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Dict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 
 import realmaps  # noqa: E402
-from fuel_build import fuel_meter, fuel_runtime  # noqa: E402
+from fuel_build import fuel_meter, fuel_per_export, fuel_runtime  # noqa: E402
 
 import pysym  # noqa: E402
 from pysym import _host  # noqa: E402
@@ -52,19 +51,11 @@ def main() -> None:
     _, used = fuel_meter()
 
     rt = fuel_runtime()
-    fuel: Dict[str, int] = {}
-    call = rt.call
-
-    def counted_call(name: str, *a: int) -> int:
-        try:
-            return call(name, *a)
-        finally:
-            if name == "pysym_sourcemap_from_bytes":
-                fuel["parse"] = used()
-
-    rt.call = counted_call  # type: ignore[method-assign]
+    fuel = fuel_per_export(rt, used)
+    parse = "pysym_sourcemap_from_bytes"
     for key in args.maps.split(","):
         data = map_bytes(key)
+        fuel.clear()
         with pysym.SourceMap.from_bytes(data, runtime=rt) as sm:
             arrays = sm.token_arrays()
             digest = hashlib.sha256()
@@ -72,16 +63,17 @@ def main() -> None:
                 digest.update(column.tobytes())
             digest.update(json.dumps([arrays.sources, arrays.names]).encode())
             n = len(arrays.dst_col)
-        total = fuel["parse"]
+        total = fuel[parse]
         print("%-8s fuel %7.1f M  %6.1f per segment  %d segments  token_arrays sha256 %s"
               % (key, total / 1e6, total / max(n, 1), n, digest.hexdigest()[:16]))
         if args.split:
             doc = json.loads(data)
             for part in doc.get("sections") or [{"map": doc}]:
                 part["map"]["mappings"] = ""
+            fuel.clear()
             with pysym.SourceMap.from_bytes(json.dumps(doc).encode(), runtime=rt):
                 pass
-            rest = fuel["parse"]
+            rest = fuel[parse]
             print("%-8s   decoding %7.1f M (%.0f%%, %.1f per segment), the rest %.1f M"
                   % ("", (total - rest) / 1e6, 100 * (total - rest) / total, (total - rest) / max(n, 1), rest / 1e6))
 

@@ -534,7 +534,6 @@ class SymCache(HandleOwner):
         self._handles[live.serial] = handle
         return handle
 
-
     if not typing.TYPE_CHECKING:  # (to mypy, attribute names stay checked)
 
         def __getattr__(self, name: str) -> Any:

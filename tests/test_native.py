@@ -864,6 +864,11 @@ def test_built_symcache_loads_on_first_use(programs_dir: str) -> None:
     assert not closed._handles
     with pysym.SymCache.from_object(exe) as fresh:  # its first use a lookup
         assert fresh.lookup_many(addrs).to_json() == loaded.lookup_many(addrs).to_json()
+    # What __getattr__ answers for a symcache not loaded yet is what _read_info sets.
+    with pysym.SymCache.from_object(exe) as unread:
+        before = set(unread.__dict__)
+        unread._read_info()
+        assert set(unread.__dict__) - before == pysym._native._SYMCACHE_INFO
 
 
 def test_build_output_checks_what_arrives() -> None:

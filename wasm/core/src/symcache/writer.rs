@@ -856,13 +856,7 @@ impl IndexSet {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             // At most three quarters full: probes stay short.
             self.resize((self.slots.len() * 2).max(64), rehash);
-            let mask = self.slots.len() - 1;
-            let (_, tag) = Self::split(self.slots.len(), hash);
-            let mut at = hash as usize & mask;
-            while self.slots[at] != NONE {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = index | tag;
+            self.place(hash, index);
         } else {
             let (_, tag) = Self::split(self.slots.len(), hash);
             self.slots[slot] = index | tag;
@@ -884,15 +878,21 @@ impl IndexSet {
         // The old table freed first: the keys are rehashed from the writer's tables.
         self.slots = Vec::new();
         self.slots = vec![NONE; n];
-        let mask = n - 1;
         for i in 0..self.len as u32 {
-            let h = rehash(i);
-            let (_, tag) = Self::split(n, h);
-            let mut at = h as usize & mask;
-            while self.slots[at] != NONE {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = i | tag;
+            self.place(rehash(i), i);
         }
+    }
+
+    /// Puts `index` (whose key hashes to `hash`, not in the table) at the first free slot
+    /// of its probe sequence.
+    #[inline]
+    fn place(&mut self, hash: u64, index: u32) {
+        let mask = self.slots.len() - 1;
+        let (_, tag) = Self::split(self.slots.len(), hash);
+        let mut at = hash as usize & mask;
+        while self.slots[at] != NONE {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = index | tag;
     }
 }

@@ -80,11 +80,21 @@ def _all_zero(values: "Union[array.array[int], memoryview]") -> bool:
     return not values.tobytes().strip(b"\0")
 
 
-def _inlined(callers: memoryview) -> List[bool]:
-    """Whether each caller word names a caller (is not NONE), made at C speed (only the
-    top bytes copied)."""
+def _inlined(callers: memoryview) -> Iterable[bool]:
+    """Whether each caller word names a caller (is not NONE), at C speed (only the top
+    bytes copied): a view iterated as bools, no list of its own (a cold batch's would be
+    a megabyte of fresh memory)."""
     top = callers.cast("B")[_TOP_BYTE::4].tobytes()
-    return memoryview(top.translate(_INLINED)).cast("?").tolist()  # type: ignore[return-value]
+    return memoryview(top.translate(_INLINED)).cast("?")
+
+
+# Where the two high bytes of each u32 are in its bytes (_below_65536).
+_HIGH_HALF = (2, 3) if sys.byteorder == "little" else (0, 1)
+
+
+def _below_65536(words: bytes) -> bool:
+    """Whether every u32 of ``words`` (native order) is below 65,536, at C speed."""
+    return not (words[_HIGH_HALF[0]::4] + words[_HIGH_HALF[1]::4]).strip(b"\0")
 
 
 def _frames_swept(columns: Iterable[Iterable[Any]], collect: bool) -> List[Frame]:
@@ -761,7 +771,8 @@ class SymCache(HandleOwner):
 
     def _numbers_of(self, values: "array.array[int]") -> Iterable[Optional[int]]:
         """``values`` as lines or columns (0: ``None``, unknown)."""
-        if _all_zero(values):  # all unknown (PDB columns): no pass per value
+        words = values.tobytes()
+        if not words.strip(b"\0"):  # all unknown (PDB columns): no pass per value
             return itertools.repeat(None, len(values))
         numbers = self._numbers
         if 4 * len(values) > _SHARED_NUMBERS:
@@ -769,6 +780,8 @@ class SymCache(HandleOwner):
             # largest value; a value past the table is its own int.
             if len(numbers) <= _SHARED_NUMBERS:
                 numbers.extend(range(len(numbers), _SHARED_NUMBERS + 1))
+            if _below_65536(words):  # every value in the table: read as the frames are made
+                return map(numbers.__getitem__, values)
             try:
                 return list(map(numbers.__getitem__, values))
             except IndexError:

@@ -686,7 +686,7 @@ class SymCache(HandleOwner):
             # Repeats are fine (the module answers each location once), up to a bound on
             # the module's input area: past it, each id is sent once.
             if len(row_of) == 1 and len(ids) <= _SEND_REPEATS:  # nothing decoded yet: every id is new
-                return self._decode_locations(rt, self._h(), array.array("I", ids), True)
+                return self._decode_locations(rt, self._h(), ids, True)
             new = itertools.compress(ids, map(operator.not_, map(row_of.__contains__, ids)))
             if len(ids) > _SEND_REPEATS:
                 missing = array.array("I", set(new))
@@ -694,7 +694,7 @@ class SymCache(HandleOwner):
                 missing = array.array("I", new)
                 if len(missing) == len(ids) - ids.count(_NONE):
                     # every id is new (or NONE): sent as they are, the answer places each
-                    return self._decode_locations(rt, self._h(), array.array("I", ids), True)
+                    return self._decode_locations(rt, self._h(), ids, True)
             if missing:
                 self._decode_locations(rt, self._h(), missing, False)
         return None
@@ -705,9 +705,11 @@ class SymCache(HandleOwner):
         ``placed`` (every id new or NONE), the rows of ``ids`` when the module's places give
         them (no caller decoded before: the records are the rows from the first new one),
         and their spans in _flat."""
+        data = ids  # (sent as it is, not copied: the module copies it)
         if sys.byteorder == "big":
-            ids.byteswap()
-        ptr = rt.input_buffer(ids.tobytes())
+            data = array.array("I", ids)
+            data.byteswap()
+        ptr = rt.input_buffer(data)
         names = self._names
         row_of = self._row_index()
         rt.check(rt.call("pysym_symcache_locations_at", h, ptr, len(ids), len(names), rt.out_slot))

@@ -73,7 +73,9 @@ Lookups (in another child, from the symcache file the build child wrote): 100,00
 addresses sampled (seeded) from the file's line table
 (``llvm-dwarfdump --debug-line``), relative to the image base. pysym: one
 ``lookup_many`` call, then every frame of its results read (``Frame`` objects, inlinees
-included; results are lazy, so both are timed: "cold/s" and "frames/s" below); symbolic: a loop of
+included; results are lazy, so both are timed: "cold/s" and "frames/s" below; "frames/s run"
+is the same read of another fresh symcache's cold batch later in the same process, as a
+service reads a new file's first batch); symbolic: a loop of
 ``lookup`` (its only API) materialising every frame's name/file/line; llvm-symbolizer:
 one process ``--obj=FILE --inlining`` fed all addresses on stdin, timed from start to
 exit (so it includes loading the file). pysym's "lookups/s" is the first (cold) batch on a
@@ -318,16 +320,25 @@ def _pysym_lookups(pysym: Any, cache: str, addrs: List[int], repeat: int) -> Dic
     out["iterate"] = time.perf_counter() - t0
     out["iterate_cpu"] = time.process_time() - c0  # the same, in CPU time (a loaded machine)
     out["frames"] = frames
-    # Columns and JSON on fresh symcaches: a bulk reader that needs no Frame object.
-    for what in ("columns", "json"):
+    # Columns and JSON on fresh symcaches: a bulk reader that needs no Frame object. Then
+    # the first measure again on a fresh symcache: a service's cold batch, in a process that
+    # has read one before (the first batch of a new interpreter also pays for its allocator's
+    # first large blocks: fresh pages from the kernel).
+    for what in ("columns", "json", "iterate_running"):
         fresh = pysym.SymCache.from_path(cache)
         gc.collect()
         t0 = time.perf_counter()
         r = fresh.lookup_many(addrs)
         if what == "columns":
             _ = (r.functions, r.files, r.lines)
-        else:
+        elif what == "json":
             _ = r.to_json()
+        else:
+            t0, c0 = time.perf_counter(), time.process_time()
+            for fs in r:
+                for _f in fs:
+                    pass
+            out["iterate_running_cpu"] = time.process_time() - c0
         out[what] = time.perf_counter() - t0
         fresh.close()
     times = []
@@ -746,19 +757,24 @@ def print_lookups(lookups: List[Any], n: int) -> None:
     """pysym's lookup results (LookupResults): what reading them costs, by way of reading."""
     if not lookups:
         return
-    print("  %-16s %13s %13s %13s %13s %13s %13s %8s  %s" % (
-        "pysym lookups", "cold/s", "frames/s", "frames/cpu s", "columns/s", "json/s", "warm/s", "gc", "targets"))
+    print("  %-16s %13s %13s %13s %13s %13s %13s %13s %8s  %s" % (
+        "pysym lookups", "cold/s", "frames/s", "frames/cpu s", "frames/s run", "columns/s", "json/s",
+        "warm/s", "gc", "targets"))
     for eng, lk in lookups:
         cold, fps, warm = n / lk["time"], lk["frames"] / lk["iterate"], n / lk["warm"]
-        marks = "cold %s, frames %s, warm %s, gc %s" % (
-            "ok" if cold >= 1e6 else "MISS", "ok" if fps >= 1e6 else "MISS",
+        fps_running = lk["frames"] / lk["iterate_running"]
+        marks = "cold %s, frames %s (run %s), warm %s, gc %s" % (
+            "ok" if cold >= 1e6 else "MISS", "ok" if fps >= 1e6 else "MISS", "ok" if fps_running >= 1e6 else "MISS",
             "ok" if warm >= 3e6 else "MISS", "ok" if lk["gc_share"] < 0.10 else "MISS")
-        print("  %-16s %13s %13s %13s %13s %13s %13s %7.1f%%  %s" % (
+        print("  %-16s %13s %13s %13s %13s %13s %13s %13s %7.1f%%  %s" % (
             "pysym/" + eng, "{:,.0f}".format(cold), "{:,.0f}".format(fps),
-            "{:,.0f}".format(lk["frames"] / lk["iterate_cpu"]), "{:,.0f}".format(n / lk["columns"]),
-            "{:,.0f}".format(n / lk["json"]), "{:,.0f}".format(warm), 100 * lk["gc_share"], marks))
+            "{:,.0f}".format(lk["frames"] / lk["iterate_cpu"]), "{:,.0f}".format(fps_running),
+            "{:,.0f}".format(n / lk["columns"]), "{:,.0f}".format(n / lk["json"]), "{:,.0f}".format(warm),
+            100 * lk["gc_share"], marks))
     print("  (cold: lookup_many on a fresh symcache, nothing decoded; frames/s: then reading every "
-          "frame of it (frames/cpu s: the same in CPU time); columns/json: a cold batch read as "
+          "frame of it, the first batch of the process (frames/cpu s: the same in CPU time); "
+          "frames/s run: the same on another fresh symcache, in the process that has read one "
+          "(a service's cold batch); columns/json: a cold batch read as "
           "functions+files+lines / to_json(); gc: the collector's share of a loop of "
           "warm batches read as .functions, collector on)")
 

@@ -38,7 +38,9 @@ pub(super) fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
 /// zlib `.debug_info` among them again, so that pass 2 can give its pages back), the symbol table (sorted,
 /// one per address) and the executable address ranges. `outer_from_symbols`: name the
 /// outer frame from the symbol table where one covers the address (llvm-symbolizer does
-/// for ELF and Mach-O, not for wasm's name section).
+/// for ELF and Mach-O, not for wasm's name section). `names`: the string table the
+/// symbols' names are in, which the caller hands to the writer after this
+/// ([`SymCacheWriter::keep_names`]), or empty (the names are copied).
 pub(super) fn build_core<'b>(
     mut id: Identity,
     mut sections: HashMap<gimli::SectionId, Cow<'b, [u8]>>,
@@ -49,6 +51,7 @@ pub(super) fn build_core<'b>(
     code: &[(u64, u64)],
     outer_from_symbols: bool,
     mut warn: warnings::Warnings,
+    names: &[u8],
 ) -> Result<SymCacheBuild> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
@@ -127,7 +130,11 @@ pub(super) fn build_core<'b>(
                 None => continue,
             }
         };
-        let f = fns.intern(&mut w, name, 0);
+        let f = if names.is_empty() {
+            fns.intern(&mut w, name, 0)
+        } else {
+            fns.intern_in(&mut w, name, names, 0)
+        };
         let loc = w.chain(&[FrameSpec {
             function: f,
             file: NONE,

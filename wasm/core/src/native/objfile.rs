@@ -768,7 +768,14 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
         names_of(object::elf::SHT_DYNSYM)?
     };
     if !from_symtab {
-        push_symbols(file, file.dynamic_symbols(), dynsym.as_ref(), base, &mut syms, &mut order);
+        push_symbols(
+            file,
+            file.dynamic_symbols(),
+            dynsym.as_ref(),
+            base,
+            &mut syms,
+            &mut order,
+        );
     }
     if syms.is_empty() && file.format() == object::BinaryFormat::Pe {
         // An image linked without a COFF symbol table (MSVC, lld-link) names only its exports.
@@ -1000,9 +1007,8 @@ pub(super) fn build_ranged<'a, R: ReadRef<'a> + 'a, F: std::io::Read + std::io::
         return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn, None));
     }
     match open(data, arch)? {
-        (Opened::Direct(f), sub) => {
-            build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn, Some(data)).map(|b| with_pe_code_id(b, data))
-        }
+        (Opened::Direct(f), sub) => build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn, Some(data))
+            .map(|b| with_pe_code_id(b, data)),
         // The slice's offsets are not the file's: read through `data`.
         (Opened::Slice(f), sub) => build_from_file(&f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn, None),
     }

@@ -137,7 +137,9 @@ pub struct SymCacheWriter {
     files: Vec<u32>,
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
-    function_index: FastMap<[u32; 3], u32>,
+    /// (an [`IndexSet`] over `functions`, not a map holding a second copy of each key:
+    /// libLLVM's 34k functions took 1.1 MB of map at its build's peak, 0.26 MB so)
+    function_index: IndexSet,
     pub(super) locations: Chunked<LocRec, LOCATION_CHUNK_BITS>,
     location_index: IndexSet,
     /// The `sym_addr`s of the locations that do not fit [`LocRec::sym`], by location.
@@ -229,12 +231,19 @@ impl SymCacheWriter {
     /// (format 4), so a build does not demangle names nobody looks up.
     pub fn function_of(&mut self, raw: u32, demangled: u32, lang: u32) -> u32 {
         let key = [raw, demangled, lang];
-        if let Some(&i) = self.function_index.get(&key) {
-            return i;
-        }
+        let hash = hash_of(&key);
+        let functions = &self.functions;
+        // (fields XORed: `==` on arrays is a `bcmp` call in wasm)
+        let same = |f: &[u32; 3]| ((f[0] ^ key[0]) | (f[1] ^ key[1]) | (f[2] ^ key[2])) == 0;
+        let slot = match self.function_index.find(hash, |i| same(&functions[i as usize])) {
+            Ok(i) => return i,
+            Err(slot) => slot,
+        };
         let i = self.functions.len() as u32;
         self.functions.push(key);
-        self.function_index.insert(key, i);
+        let functions = &self.functions;
+        self.function_index
+            .insert(slot, hash, i, |i| hash_of(&functions[i as usize]));
         i
     }
 
@@ -369,7 +378,7 @@ impl SymCacheWriter {
         // are the largest part of a big build's peak memory).
         self.string_index = IndexSet::default();
         self.file_index = FastMap::default();
-        self.function_index = FastMap::default();
+        self.function_index = IndexSet::default();
         self.location_index = IndexSet::default();
         self.recent = Vec::new();
 

@@ -116,6 +116,7 @@ pub(super) fn build_core<'b>(
     if !syms.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;
     }
+    w.expect_fallback(syms.len());
     for i in 0..syms.len() {
         let (addr, size, name) = syms[i];
         // A symbol without a size (written in assembly: `_init`, `_fini`) reaches the next

@@ -351,6 +351,12 @@ impl SymCacheWriter {
         }
     }
 
+    /// Room for `n` more [`fallback_range`](Self::fallback_range)s: a symbol table's
+    /// count, where doubling left the old blocks resident.
+    pub fn expect_fallback(&mut self, n: usize) {
+        self.fallback.reserve_exact(n);
+    }
+
     /// Whether a range was added.
     pub fn has_ranges(&self) -> bool {
         self.ranges.len() > 0

@@ -50,17 +50,6 @@ impl Functions {
     /// `w.function(raw, &demangle(raw, lang), lang)`, the demangling left to readers.
     pub(crate) fn intern(&mut self, w: &mut SymCacheWriter, raw: &str, lang: u32) -> u32 {
         let r = w.string(raw);
-        self.intern_raw(w, r, raw, lang)
-    }
-
-    /// [`intern`](Self::intern) of a name in a symbol table's strings, `names`
-    /// ([`SymCacheWriter::string_in`]).
-    pub(crate) fn intern_in(&mut self, w: &mut SymCacheWriter, raw: &str, names: &[u8], lang: u32) -> u32 {
-        let r = w.string_in(raw, names);
-        self.intern_raw(w, r, raw, lang)
-    }
-
-    fn intern_raw(&mut self, w: &mut SymCacheWriter, r: u32, raw: &str, lang: u32) -> u32 {
         let d = if self.pe32 {
             match self.names.get(&r) {
                 Some(&d) => d,

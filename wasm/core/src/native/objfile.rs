@@ -743,10 +743,10 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     }
     // Symbol table: names for code that DWARF does not cover.
     let mut syms: Vec<(u64, u64, &str)> = Vec::new();
-    // A symbol-only ELF file read in ranges: its names are interned as slices of its
-    // string table, read whole and kept by the writer, not copied out of the cache's
-    // blocks of it (libLLVM: 3.1 MB of `.dynstr` blocks and 2.35 MB of copies at the
-    // build's peak, the 3.1 MB table now).
+    // A symbol-only ELF file read in ranges: its names are read from its string table
+    // read whole, whose pages are given back as the names are interned (`build_core`),
+    // not from the cache's blocks of it, held to the build's end (libLLVM: 3.1 MB of
+    // `.dynstr` beside the 2.35 MB of names copied, at the build's peak).
     let symbols_only = info.is_none() && !sections.contains_key(&gimli::SectionId::DebugInfo);
     let mut whole = match (raw, ranged.as_mut()) {
         (Some(raw), Some(src)) if symbols_only && file.format() == object::BinaryFormat::Elf => Some((raw, src)),
@@ -796,13 +796,7 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     let table = names.as_ref().map_or(&[][..], |n| &n.table[..]);
     let built = build_core(id, sections, info, again, endian, &syms, &code, true, warn, table);
     drop(syms);
-    let names = if from_symtab { symtab } else { dynsym };
-    built.map(|mut b| {
-        if let Some(n) = names {
-            b.writer.keep_names(n.table);
-        }
-        b
-    })
+    built
 }
 
 /// The string table of an ELF symbol table, read whole, and the `st_name` of each of its

@@ -47,7 +47,7 @@ fn string_probes(w: &SymCacheWriter) -> usize {
     let mut total = 0;
     for (at, &s) in slots.iter().enumerate() {
         if s != NONE {
-            let home = hash_of(string_text(&w.strings, &w.string_bytes, &[], s & index_bits)) as usize & mask;
+            let home = hash_of(string_text(&w.strings, &w.string_bytes, s & index_bits)) as usize & mask;
             total += (at + slots.len() - home) & mask;
         }
     }

@@ -125,14 +125,8 @@ impl LocRec {
 /// Builds a symcache: intern strings, files, functions and frame chains, add ranges.
 #[derive(Default)]
 pub struct SymCacheWriter {
-    /// Each string's `(offset, len)` in `string_bytes`, or with [`EXT`] set in `len`, in
-    /// `names`.
     pub(super) strings: Vec<(u32, u32)>,
     pub(super) string_bytes: Vec<u8>,
-    /// The string table of a symbol table, whose names were interned without a copy
-    /// ([`string_in`](Self::string_in), [`keep_names`](Self::keep_names)): a symbol-only
-    /// build's copies of its names were a quarter of its peak memory (libLLVM: 2.35 MB).
-    names: Vec<u8>,
     pub(super) string_index: IndexSet,
     files: Vec<u32>,
     file_index: FastMap<u32, u32>,
@@ -164,48 +158,28 @@ impl SymCacheWriter {
 
     /// Interns a string and gives its index.
     pub fn string(&mut self, s: &str) -> u32 {
-        let names = std::mem::take(&mut self.names);
-        let i = self.intern(s, &names, false);
-        self.names = names;
-        i
-    }
-
-    /// [`string`](Self::string) of `s`, a slice of `names`: the string table that
-    /// [`keep_names`](Self::keep_names) hands over once the build has interned its names
-    /// (until then, every string is interned through here, with the same `names`). Where
-    /// `s` is new it is kept as its place in `names`, not copied.
-    pub fn string_in(&mut self, s: &str, names: &[u8]) -> u32 {
-        debug_assert!(self.names.is_empty());
-        self.intern(s, names, true)
-    }
-
-    /// The string table whose slices [`string_in`](Self::string_in) interned.
-    pub fn keep_names(&mut self, names: Vec<u8>) {
-        debug_assert!(self.names.is_empty());
-        self.names = names;
-    }
-
-    fn intern(&mut self, s: &str, names: &[u8], borrow: bool) -> u32 {
         let (strings, bytes) = (&self.strings, &self.string_bytes);
         let hash = hash_of(s.as_bytes());
         let slot = match self.string_index.find(hash, |i| {
-            crate::hash::same_bytes(string_text(strings, bytes, names, i), s.as_bytes())
+            crate::hash::same_bytes(string_text(strings, bytes, i), s.as_bytes())
         }) {
             Ok(i) => return i,
             Err(slot) => slot,
         };
         let i = self.strings.len() as u32;
-        let at = (s.as_ptr() as usize).wrapping_sub(names.as_ptr() as usize);
-        if borrow && at <= names.len() && s.len() <= names.len() - at && s.len() < EXT as usize {
-            self.strings.push((at as u32, s.len() as u32 | EXT));
-        } else {
-            self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
-            self.string_bytes.extend_from_slice(s.as_bytes());
-        }
+        self.strings.push((self.string_bytes.len() as u32, s.len() as u32));
+        self.string_bytes.extend_from_slice(s.as_bytes());
         let (strings, bytes) = (&self.strings, &self.string_bytes);
         self.string_index
-            .insert(slot, hash, i, |i| hash_of(string_text(strings, bytes, names, i)));
+            .insert(slot, hash, i, |i| hash_of(string_text(strings, bytes, i)));
         i
+    }
+
+    /// Room for `n` more strings of `bytes` bytes in all: a symbol table's names, whose
+    /// doubling buffer held its old and new copies at once near the build's peak.
+    pub fn expect_strings(&mut self, n: usize, bytes: usize) {
+        self.strings.reserve_exact(n);
+        self.string_bytes.reserve_exact(bytes);
     }
 
     /// Interns a file (full path) and gives its index.
@@ -441,13 +415,7 @@ impl SymCacheWriter {
             + self.files.len() * 4
             + self.strings.len() * 8;
         // As `SymCache::parse` computes it: the string data pads the whole to 8 bytes.
-        // (all the strings' bytes: in `string_bytes`, or some of them in `names`)
-        let borrowed = self.strings.iter().any(|e| e.1 & EXT != 0);
-        let string_len = if borrowed {
-            self.strings.iter().map(|e| (e.1 & !EXT) as usize).sum()
-        } else {
-            self.string_bytes.len()
-        };
+        let string_len = self.string_bytes.len();
         let size = align8(before_strings + string_len) + END_MAGIC.len();
         out.begin(size as u64)?;
         let mut o = Chunks::new(out);
@@ -510,25 +478,18 @@ impl SymCacheWriter {
             o.u32(f);
         }
         o.check()?;
-        if !borrowed {
-            for (offset, len) in std::mem::take(&mut self.strings) {
-                o.u32(offset);
-                o.u32(len);
-            }
-            o.check()?;
-            o.put(&std::mem::take(&mut self.string_bytes));
-        } else {
-            // The strings in the order interned, as if they had all been copied.
-            let mut at = 0u32;
-            for &(_, len) in &self.strings {
-                o.u32(at);
-                o.u32(len & !EXT);
-                at = at.wrapping_add(len & !EXT);
-            }
-            o.check()?;
-            for i in 0..self.strings.len() as u32 {
-                o.put(string_text(&self.strings, &self.string_bytes, &self.names, i));
-            }
+        for (offset, len) in std::mem::take(&mut self.strings) {
+            o.u32(offset);
+            o.u32(len);
+        }
+        o.check()?;
+        // Given back as it is written: the output ends with it, when the host holds most
+        // of the output (libLLVM: 2.35 MB of names beside the host's 3.76 MB).
+        let bytes = std::mem::take(&mut self.string_bytes);
+        let mut given = 0;
+        for (k, piece) in bytes.chunks(STRINGS_PIECE).enumerate() {
+            o.put(piece);
+            given = crate::native::progress::discard_upto(&bytes, given, k * STRINGS_PIECE + piece.len());
         }
         o.pad8();
         o.put(END_MAGIC);
@@ -862,15 +823,15 @@ impl Sorted {
     }
 }
 
-/// [`SymCacheWriter::strings`]' flag of a string kept in the writer's `names`.
-const EXT: u32 = 1 << 31;
-
-/// The bytes of interned string `i` (`names`: the writer's, or those being interned).
-pub(super) fn string_text<'b>(strings: &[(u32, u32)], bytes: &'b [u8], names: &'b [u8], i: u32) -> &'b [u8] {
+/// The bytes of interned string `i`.
+pub(super) fn string_text<'b>(strings: &[(u32, u32)], bytes: &'b [u8], i: u32) -> &'b [u8] {
     let (o, n) = strings[i as usize];
-    let (from, n) = if n & EXT == 0 { (bytes, n) } else { (names, n & !EXT) };
-    &from[o as usize..o as usize + n as usize]
+    &bytes[o as usize..(o + n) as usize]
 }
+
+/// How much of the string data [`SymCacheWriter::finish_into`] writes between giving its
+/// pages back (a host call each).
+const STRINGS_PIECE: usize = 256 * 1024;
 
 /// The hash the writer's indexes use.
 pub(super) fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {

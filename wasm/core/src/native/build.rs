@@ -239,3 +239,44 @@ impl<'s> Behind<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Behind, PAGE};
+
+    /// Each page's last symbol is the last whose name has a byte there, wherever the
+    /// table starts in its first page and wherever names cross pages.
+    #[test]
+    fn the_last_symbol_of_each_page_is_the_last_naming_it() {
+        let text: String = (0..2000)
+            .map(|k| format!("symbol_{}_{}\0", k, "x".repeat(k % 97)))
+            .collect();
+        for shift in [0usize, 1, 100, 4095] {
+            let table = format!("{}{}", "\0".repeat(shift), text).into_bytes();
+            let names = &table[..];
+            let mut syms = Vec::new();
+            let mut at = shift;
+            while at < names.len() {
+                let n = names[at..].iter().position(|&b| b == 0).unwrap();
+                syms.push((at as u64, 1, std::str::from_utf8(&names[at..at + n]).unwrap()));
+                at += n + 1;
+            }
+            // (names named in another order than the table's)
+            syms.reverse();
+            let third = syms.len() / 3;
+            syms.rotate_left(third);
+            let b = Behind::new(&syms, names);
+            let start = names.as_ptr() as usize / PAGE;
+            let mut want: Vec<Option<u32>> = vec![None; b.last.len()];
+            for (i, s) in syms.iter().enumerate() {
+                let p = s.2.as_ptr() as usize;
+                for byte in p..p + s.2.len() {
+                    let w = &mut want[byte / PAGE - start];
+                    *w = Some(w.map_or(i as u32, |v| v.max(i as u32)));
+                }
+            }
+            let want: Vec<u32> = want.into_iter().map(|w| w.unwrap_or(u32::MAX)).collect();
+            assert_eq!(b.last, want, "table shifted by {}", shift);
+        }
+    }
+}

@@ -840,8 +840,15 @@ fn elf_names<'a, R: ReadRef<'a>, S: source::Source<'a>>(
             _ => return Ok(None),
         };
         let (symbols, strings) = symbols;
+        // (names past `STRING_MAX` bytes are not read: a table larger than its symbols can
+        // name, declared by a hostile file, is left to the cache's blocks, read where named)
+        let most = (symbols.len() as u64).saturating_mul(crate::io::STRING_MAX);
         let (offset, size) = match strings.file_range(endian) {
-            Some(r) if r.0.checked_add(r.1).map_or(false, |end| end <= src.size()) && r.1 <= MAX_SECTION_SIZE => r,
+            Some(r)
+                if r.0.checked_add(r.1).map_or(false, |end| end <= src.size()) && r.1 <= most.min(MAX_SECTION_SIZE) =>
+            {
+                r
+            }
             _ => return Ok(None),
         };
         let table = src.keep(offset, size)?.into_owned();

@@ -149,7 +149,16 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
         let old = small_class(layout.size(), layout.align());
         let new = small_class(new_size, layout.align());
         match (old, new) {
-            (None, None) => self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size),
+            (None, None) => {
+                let p = self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size);
+                if !p.is_null() && p != ptr {
+                    // Moved: the old block was freed inside, past `dealloc` (a doubling
+                    // vector's old blocks stayed resident to the end of a build: libLLVM's
+                    // string entries, functions, extra ranges).
+                    discard_block(ptr, layout.size());
+                }
+                p
+            }
             (Some(a), Some(b)) if a == b => ptr,
             _ => {
                 // SAFETY: GlobalAlloc::realloc's contract: `new_size` with the old

@@ -38,7 +38,9 @@ pub(super) fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
 /// zlib `.debug_info` among them again, so that pass 2 can give its pages back), the symbol table (sorted,
 /// one per address) and the executable address ranges. `outer_from_symbols`: name the
 /// outer frame from the symbol table where one covers the address (llvm-symbolizer does
-/// for ELF and Mach-O, not for wasm's name section).
+/// for ELF and Mach-O, not for wasm's name section). `names`: the string table the
+/// symbols' names are in, given back as the symbols are interned (or empty); neither it
+/// nor `syms` is read by the caller after this.
 pub(super) fn build_core<'b>(
     mut id: Identity,
     mut sections: HashMap<gimli::SectionId, Cow<'b, [u8]>>,
@@ -49,6 +51,7 @@ pub(super) fn build_core<'b>(
     code: &[(u64, u64)],
     outer_from_symbols: bool,
     mut warn: warnings::Warnings,
+    names: &[u8],
 ) -> Result<SymCacheBuild> {
     let base = id.image_base;
     let mut w = SymCacheWriter::new();
@@ -113,6 +116,12 @@ pub(super) fn build_core<'b>(
     if !syms.is_empty() {
         id.flags |= FLAG_HAS_SYMBOLS;
     }
+    w.expect_fallback(syms.len());
+    let mut behind = Behind::new(syms, names);
+    if !names.is_empty() {
+        let bytes = syms.iter().map(|s| s.2.len()).sum();
+        w.expect_strings(syms.len(), bytes);
+    }
     for i in 0..syms.len() {
         let (addr, size, name) = syms[i];
         // A symbol without a size (written in assembly: `_init`, `_fini`) reaches the next
@@ -136,6 +145,7 @@ pub(super) fn build_core<'b>(
             sym_addr: addr - base,
         }]);
         w.fallback_range(addr - base, end - base, loc);
+        behind.passed(i);
     }
     drop(fns);
     Ok(SymCacheBuild {
@@ -143,4 +153,130 @@ pub(super) fn build_core<'b>(
         identity: id,
         warnings: warn.lines(),
     })
+}
+
+/// Gives back, as [`build_core`]'s symbol loop goes, what it will not read again: the
+/// symbols behind it and the pages of their names' string table that no symbol ahead
+/// names. That loop's end is a symbol-only build's peak: libLLVM's 1.1 MB of symbols
+/// and most of its 3.1 MB `.dynstr` were held there beside the copies of the names.
+struct Behind<'s> {
+    syms: &'s [(u64, u64, &'s str)],
+    names: &'s [u8],
+    /// Per page of `names` (4 KiB, counted from the one holding its first byte): the last
+    /// symbol naming something there (`u32::MAX`: none), and whether it was given back.
+    last: Vec<u32>,
+    gone: Vec<bool>,
+    /// The first symbol not given back.
+    from: usize,
+    /// Symbols between two give-backs (each a host call or a few).
+    step: usize,
+}
+
+/// Pages of `Behind::names`.
+const PAGE: usize = 4096;
+
+impl<'s> Behind<'s> {
+    fn new(syms: &'s [(u64, u64, &'s str)], names: &'s [u8]) -> Self {
+        let start = names.as_ptr() as usize / PAGE;
+        let pages = if names.is_empty() {
+            0
+        } else {
+            (names.as_ptr() as usize + names.len() - 1) / PAGE - start + 1
+        };
+        let mut last = vec![u32::MAX; pages];
+        let mut inside = 0;
+        for (i, s) in syms.iter().enumerate() {
+            let at = (s.2.as_ptr() as usize).wrapping_sub(names.as_ptr() as usize);
+            if !s.2.is_empty() && at < names.len() && s.2.len() <= names.len() - at {
+                let (p, n) = (s.2.as_ptr() as usize, s.2.len());
+                for q in &mut last[p / PAGE - start..=(p + n - 1) / PAGE - start] {
+                    *q = i as u32;
+                }
+                inside += 1;
+            }
+        }
+        // (names in memory of the caller's: nothing of theirs to give back)
+        if inside == 0 {
+            last.clear();
+        }
+        Behind {
+            syms,
+            names,
+            gone: vec![false; last.len()],
+            last,
+            from: 0,
+            step: (syms.len() / 16).max(1024),
+        }
+    }
+
+    /// Symbol `i` was interned.
+    fn passed(&mut self, i: usize) {
+        if (i + 1) % self.step != 0 {
+            return;
+        }
+        // (symbol i + 1 was read for the end of symbol i: that page is kept)
+        self.from = super::progress::discard_items_upto(self.syms, self.from, i + 1);
+        let offset = self.names.as_ptr() as usize % PAGE;
+        let mut p = 0;
+        while p < self.last.len() {
+            let done = |q: usize| self.last[q] == u32::MAX || self.last[q] as usize <= i;
+            if !done(p) {
+                p += 1;
+                continue;
+            }
+            // A run of pages nobody ahead reads, given back if enough of it is new.
+            let (first, mut fresh) = (p, 0);
+            while p < self.last.len() && done(p) {
+                fresh += usize::from(!self.gone[p]);
+                p += 1;
+            }
+            if fresh >= 8 {
+                let lo = (first * PAGE).saturating_sub(offset);
+                let hi = (p * PAGE - offset).min(self.names.len());
+                super::progress::discard(&self.names[lo..hi]);
+                self.gone[first..p].iter_mut().for_each(|g| *g = true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Behind, PAGE};
+
+    /// Each page's last symbol is the last whose name has a byte there, wherever the
+    /// table starts in its first page and wherever names cross pages.
+    #[test]
+    fn the_last_symbol_of_each_page_is_the_last_naming_it() {
+        let text: String = (0..2000)
+            .map(|k| format!("symbol_{}_{}\0", k, "x".repeat(k % 97)))
+            .collect();
+        for shift in [0usize, 1, 100, 4095] {
+            let table = format!("{}{}", "\0".repeat(shift), text).into_bytes();
+            let names = &table[..];
+            let mut syms = Vec::new();
+            let mut at = shift;
+            while at < names.len() {
+                let n = names[at..].iter().position(|&b| b == 0).unwrap();
+                syms.push((at as u64, 1, std::str::from_utf8(&names[at..at + n]).unwrap()));
+                at += n + 1;
+            }
+            // (names named in another order than the table's)
+            syms.reverse();
+            let third = syms.len() / 3;
+            syms.rotate_left(third);
+            let b = Behind::new(&syms, names);
+            let start = names.as_ptr() as usize / PAGE;
+            let mut want: Vec<Option<u32>> = vec![None; b.last.len()];
+            for (i, s) in syms.iter().enumerate() {
+                let p = s.2.as_ptr() as usize;
+                for byte in p..p + s.2.len() {
+                    let w = &mut want[byte / PAGE - start];
+                    *w = Some(w.map_or(i as u32, |v| v.max(i as u32)));
+                }
+            }
+            let want: Vec<u32> = want.into_iter().map(|w| w.unwrap_or(u32::MAX)).collect();
+            assert_eq!(b.last, want, "table shifted by {}", shift);
+        }
+    }
 }

@@ -690,11 +690,14 @@ pub(super) fn code_ranges<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Vec
     out
 }
 
+/// `raw`: the bytes `file` was parsed from, where its symbol names may be read from its
+/// string table whole ([`elf_names`]).
 pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     file: &object::File<'a, R>,
     sub: Option<&'static str>,
     mut ranged: Option<S>,
     warn: Warnings,
+    raw: Option<R>,
 ) -> Result<SymCacheBuild> {
     // Read through `ranged`, `file`'s reader is a cache whose copies are the build's own.
     let cached = ranged.is_some();
@@ -740,29 +743,31 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     }
     // Symbol table: names for code that DWARF does not cover.
     let mut syms: Vec<(u64, u64, &str)> = Vec::new();
-    let mut order: Vec<usize> = Vec::new();
-    // Mach-O symbol names carry the C-level leading underscore (`_main`); DWARF names and
-    // llvm-symbolizer do not.
-    let macho = file.format() == object::BinaryFormat::MachO;
-    for (table, sym_iter) in [(0, file.symbols()), (1, file.dynamic_symbols())] {
-        if table == 1 && !syms.is_empty() {
-            break;
+    // A symbol-only ELF file read in ranges: its names are read from its string table
+    // read whole, whose pages are given back as the names are interned (`build_core`),
+    // not from the cache's blocks of it, held to the build's end (libLLVM: 3.1 MB of
+    // `.dynstr` beside the 2.35 MB of names copied, at the build's peak).
+    let symbols_only = info.is_none() && !sections.contains_key(&gimli::SectionId::DebugInfo);
+    let mut whole = match (raw, ranged.as_mut()) {
+        (Some(raw), Some(src)) if symbols_only && file.format() == object::BinaryFormat::Elf => Some((raw, src)),
+        _ => None,
+    };
+    let mut names_of = |sh_type: u32| -> Result<Option<ElfNames<'a>>> {
+        match whole.as_mut() {
+            Some((raw, src)) => elf_names(*raw, sh_type, &mut **src),
+            None => Ok(None),
         }
-        for s in sym_iter {
-            if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
-                if let Ok(name) = s.name() {
-                    let name = if macho {
-                        name.strip_prefix('_').unwrap_or(name)
-                    } else {
-                        name
-                    };
-                    if !name.is_empty() {
-                        syms.push((s.address(), s.size(), name));
-                        order.push(order.len());
-                    }
-                }
-            }
-        }
+    };
+    let symtab = names_of(object::elf::SHT_SYMTAB)?;
+    push_symbols(file, file.symbols(), symtab.as_ref(), base, &mut syms);
+    let from_symtab = !syms.is_empty();
+    let dynsym = if from_symtab {
+        None
+    } else {
+        names_of(object::elf::SHT_DYNSYM)?
+    };
+    if !from_symtab {
+        push_symbols(file, file.dynamic_symbols(), dynsym.as_ref(), base, &mut syms);
     }
     if syms.is_empty() && file.format() == object::BinaryFormat::Pe {
         // An image linked without a COFF symbol table (MSVC, lld-link) names only its exports.
@@ -771,23 +776,140 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
             if e.address() >= base && in_ranges(&text, e.address()) {
                 if let Ok(name) = std::str::from_utf8(e.name()) {
                     syms.push((e.address(), 0, name));
-                    order.push(order.len());
                 }
             }
         }
     }
-    // Of the symbols at one address, llvm-symbolizer keeps the largest, and of equally
-    // large ones the last in the table (a stable sort by address and size, then the last
-    // of each address): aliases (identical code folded by the linker) are named alike.
     if cached {
         give_back_symtab(file);
     }
-    let mut keyed: Vec<((u64, u64, &str), usize)> = syms.drain(..).zip(order).collect();
-    keyed.sort_unstable_by_key(|(s, i)| (s.0, std::cmp::Reverse(s.1), std::cmp::Reverse(*i)));
-    syms = keyed.into_iter().map(|(s, _)| s).collect();
+    // Of the symbols at one address, llvm-symbolizer keeps the largest, and of equally
+    // large ones the last in the table: aliases (identical code folded by the linker) are
+    // named alike. Reversed, a stable sort by address and size puts that one first at its
+    // address, and dedup keeps it. (In place: a sorted copy with the table order beside
+    // the symbols, 1.9 MB for libLLVM, stayed resident to the end of the build.)
+    syms.reverse();
+    syms.sort_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
     syms.dedup_by_key(|s| s.0);
     let code = code_ranges(file);
-    build_core(id, sections, info, again, endian, &syms, &code, true, warn)
+    let names = if from_symtab { &symtab } else { &dynsym };
+    let table = names.as_ref().map_or(&[][..], |n| &n.table[..]);
+    let built = build_core(id, sections, info, again, endian, &syms, &code, true, warn, table);
+    drop(syms);
+    built
+}
+
+/// The string table of an ELF symbol table, read whole, and the `st_name` of each of its
+/// symbols by index.
+pub(super) struct ElfNames<'a> {
+    table: Vec<u8>,
+    /// How many symbols the table has.
+    count: usize,
+    st_name: Box<dyn Fn(usize) -> Option<u32> + 'a>,
+}
+
+/// [`ElfNames`] of the symbol table of type `sh_type` of the ELF file `data`, its strings
+/// read through `src`; `None` where there is no such table or its strings are not a
+/// string table inside the file (the names are then read as before, through `data`).
+fn elf_names<'a, R: ReadRef<'a>, S: source::Source<'a>>(
+    data: R,
+    sh_type: u32,
+    src: &mut S,
+) -> Result<Option<ElfNames<'a>>> {
+    use object::read::elf::{FileHeader, SectionHeader, Sym};
+    fn of<'a, Elf: FileHeader<Endian = object::Endianness>, R: ReadRef<'a>, S: source::Source<'a>>(
+        data: R,
+        sh_type: u32,
+        src: &mut S,
+    ) -> Result<Option<ElfNames<'a>>> {
+        let header = match Elf::parse(data) {
+            Ok(h) => h,
+            Err(_) => return Ok(None),
+        };
+        let endian = match header.endian() {
+            Ok(e) => e,
+            Err(_) => return Ok(None),
+        };
+        let symbols = match header.sections(endian, data).and_then(|s| {
+            let table = s.symbols(endian, data, sh_type)?;
+            Ok((table.symbols(), s.section(table.string_section())?.clone()))
+        }) {
+            Ok((symbols, strings)) if !symbols.is_empty() && strings.sh_type(endian) == object::elf::SHT_STRTAB => {
+                (symbols, strings)
+            }
+            _ => return Ok(None),
+        };
+        let (symbols, strings) = symbols;
+        // (names past `STRING_MAX` bytes are not read: a table larger than its symbols can
+        // name, declared by a hostile file, is left to the cache's blocks, read where named)
+        let most = (symbols.len() as u64).saturating_mul(crate::io::STRING_MAX);
+        let (offset, size) = match strings.file_range(endian) {
+            Some(r)
+                if r.0.checked_add(r.1).map_or(false, |end| end <= src.size()) && r.1 <= most.min(MAX_SECTION_SIZE) =>
+            {
+                r
+            }
+            _ => return Ok(None),
+        };
+        let table = src.keep(offset, size)?.into_owned();
+        Ok(Some(ElfNames {
+            table,
+            count: symbols.len(),
+            st_name: Box::new(move |i| symbols.get(i).map(|s| s.st_name(endian))),
+        }))
+    }
+    if data.read_bytes_at(4, 1) == Ok(&[object::elf::ELFCLASS64][..]) {
+        of::<object::elf::FileHeader64<object::Endianness>, R, S>(data, sh_type, src)
+    } else {
+        of::<object::elf::FileHeader32<object::Endianness>, R, S>(data, sh_type, src)
+    }
+}
+
+/// The name at `offset` in an ELF string table, as `Cached` reads it: up to a NUL found
+/// within [`crate::io::STRING_MAX`] bytes, UTF-8.
+fn elf_name(table: &[u8], offset: u32) -> Option<&str> {
+    let rest = table.get(offset as usize..)?;
+    let window = &rest[..rest.len().min(crate::io::STRING_MAX as usize)];
+    let n = window.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&window[..n]).ok()
+}
+
+/// Adds the text symbols of `iter` (a symbol table of `file`) defined at or above `base`
+/// to `syms`, named through `names` where given, else as `file` reads them.
+fn push_symbols<'a, 'f, 'n, R: ReadRef<'a>, I: Iterator<Item = object::Symbol<'a, 'f, R>>>(
+    file: &'f object::File<'a, R>,
+    iter: I,
+    names: Option<&'n ElfNames<'a>>,
+    base: u64,
+    syms: &mut Vec<(u64, u64, &'n str)>,
+) where
+    'a: 'n,
+{
+    // Mach-O symbol names carry the C-level leading underscore (`_main`); DWARF names and
+    // llvm-symbolizer do not.
+    let macho = file.format() == object::BinaryFormat::MachO;
+    if let Some(n) = names {
+        // (the table's size, not doublings: the blocks they leave stayed resident)
+        syms.reserve_exact(n.count);
+    }
+    for s in iter {
+        if s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() >= base && s.address() != 0 {
+            let name = match names {
+                Some(n) => (n.st_name)(s.index().0).and_then(|o| elf_name(&n.table, o)),
+                None => s.name().ok(),
+            };
+            if let Some(name) = name {
+                let name = if macho {
+                    name.strip_prefix('_').unwrap_or(name)
+                } else {
+                    name
+                };
+                if !name.is_empty() {
+                    syms.push((s.address(), s.size(), name));
+                }
+            }
+        }
+    }
 }
 
 /// Gives back the pages of the cached copies of an ELF `.symtab` and `.dynsym`, read whole
@@ -862,10 +984,10 @@ pub(super) fn build<'a, R: ReadRef<'a> + 'a>(data: R, arch: Option<&str>) -> Res
     if let Some(head) = patched {
         let patched = Patched { head, data };
         let (opened, sub) = open(&patched, arch)?;
-        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
+        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn, None));
     }
     let (opened, sub) = open(data, arch)?;
-    with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn))
+    with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn, None))
         .map(|b| with_pe_code_id(b, data))
 }
 
@@ -880,13 +1002,12 @@ pub(super) fn build_ranged<'a, R: ReadRef<'a> + 'a, F: std::io::Read + std::io::
         // (a damaged file: read through `data`, which keeps what it reads)
         let patched = Patched { head, data };
         let (opened, sub) = open(&patched, arch)?;
-        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn));
+        return with_file!(opened, f => build_from_file(f, sub, None::<source::RefSource<'_, &[u8]>>, warn, None));
     }
     match open(data, arch)? {
-        (Opened::Direct(f), sub) => {
-            build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn).map(|b| with_pe_code_id(b, data))
-        }
+        (Opened::Direct(f), sub) => build_from_file(&f, sub, Some(source::IoSource::new(file)?), warn, Some(data))
+            .map(|b| with_pe_code_id(b, data)),
         // The slice's offsets are not the file's: read through `data`.
-        (Opened::Slice(f), sub) => build_from_file(&f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn),
+        (Opened::Slice(f), sub) => build_from_file(&f, sub, None::<source::RefSource<'a, &'a [u8]>>, warn, None),
     }
 }

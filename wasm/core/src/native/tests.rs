@@ -156,12 +156,17 @@ fn pages_given_back_are_not_read_again() {
 }
 
 /// A shared library without `.symtab` (stripped) names its code from `.dynsym`, whose
-/// pages go back once read: overwritten, the symcache is the in-memory build's.
+/// pages go back once read, and from `.dynstr`, whose pages go back as its names are
+/// interned, as do the symbols' and the string data's as written: overwritten, the
+/// symcache is the in-memory build's.
 #[test]
 fn dynsym_pages_given_back_are_not_read_again() {
     let mut src = String::new();
-    for k in 0..3000 {
-        src.push_str(&format!("int exported_{}(int x) {{ return x * {} + 1; }}\n", k, k));
+    for k in 0..12000 {
+        src.push_str(&format!(
+            "int exported_function_{}_of_a_shared_library(int x) {{ return x * {} + 1; }}\n",
+            k, k
+        ));
     }
     let bytes = gcc(
         "dynsym",
@@ -171,7 +176,9 @@ fn dynsym_pages_given_back_are_not_read_again() {
     let file = object::File::parse(&bytes[..]).unwrap();
     assert!(file.section_by_name(".symtab").is_none());
     let dynsym = file.section_by_name(".dynsym").unwrap().size() as usize;
+    let dynstr = file.section_by_name(".dynstr").unwrap().size() as usize;
     let given = ranged_build_scribbled(&bytes);
+    eprintln!("given {} dynsym {} dynstr {}", given, dynsym, dynstr);
     assert!(
         given >= dynsym - 2 * 4096,
         "{} bytes given back; .dynsym {}",

@@ -377,5 +377,6 @@ pub fn build_symcache<'a, S: Source<'a>>(src: &mut S) -> Result<SymCacheBuild> {
         &[(0, code_size)],
         false,
         warn,
+        &[],
     )
 }

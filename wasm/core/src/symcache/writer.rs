@@ -131,7 +131,9 @@ pub struct SymCacheWriter {
     files: Vec<u32>,
     file_index: FastMap<u32, u32>,
     functions: Vec<[u32; 3]>,
-    function_index: FastMap<[u32; 3], u32>,
+    /// (an [`IndexSet`] over `functions`, not a map holding a second copy of each key:
+    /// libLLVM's 34k functions took 1.1 MB of map at its build's peak, 0.26 MB so)
+    function_index: IndexSet,
     pub(super) locations: Chunked<LocRec, LOCATION_CHUNK_BITS>,
     location_index: IndexSet,
     /// The `sym_addr`s of the locations that do not fit [`LocRec::sym`], by location.
@@ -173,6 +175,13 @@ impl SymCacheWriter {
         i
     }
 
+    /// Room for `n` more strings of `bytes` bytes in all: a symbol table's names, whose
+    /// doubling buffer held its old and new copies at once near the build's peak.
+    pub fn expect_strings(&mut self, n: usize, bytes: usize) {
+        self.strings.reserve_exact(n);
+        self.string_bytes.reserve_exact(bytes);
+    }
+
     /// Interns a file (full path) and gives its index.
     pub fn file(&mut self, path: &str) -> u32 {
         let s = self.string(path);
@@ -196,12 +205,19 @@ impl SymCacheWriter {
     /// (format 4), so a build does not demangle names nobody looks up.
     pub fn function_of(&mut self, raw: u32, demangled: u32, lang: u32) -> u32 {
         let key = [raw, demangled, lang];
-        if let Some(&i) = self.function_index.get(&key) {
-            return i;
-        }
+        let hash = hash_of(&key);
+        let functions = &self.functions;
+        // (fields XORed: `==` on arrays is a `bcmp` call in wasm)
+        let same = |f: &[u32; 3]| ((f[0] ^ key[0]) | (f[1] ^ key[1]) | (f[2] ^ key[2])) == 0;
+        let slot = match self.function_index.find(hash, |i| same(&functions[i as usize])) {
+            Ok(i) => return i,
+            Err(slot) => slot,
+        };
         let i = self.functions.len() as u32;
         self.functions.push(key);
-        self.function_index.insert(key, i);
+        let functions = &self.functions;
+        self.function_index
+            .insert(slot, hash, i, |i| hash_of(&functions[i as usize]));
         i
     }
 
@@ -309,6 +325,12 @@ impl SymCacheWriter {
         }
     }
 
+    /// Room for `n` more [`fallback_range`](Self::fallback_range)s: a symbol table's
+    /// count, where doubling left the old blocks resident.
+    pub fn expect_fallback(&mut self, n: usize) {
+        self.fallback.reserve_exact(n);
+    }
+
     /// Whether a range was added.
     pub fn has_ranges(&self) -> bool {
         self.ranges.len() > 0
@@ -336,7 +358,7 @@ impl SymCacheWriter {
         // are the largest part of a big build's peak memory).
         self.string_index = IndexSet::default();
         self.file_index = FastMap::default();
-        self.function_index = FastMap::default();
+        self.function_index = IndexSet::default();
         self.location_index = IndexSet::default();
         self.recent = Vec::new();
 
@@ -393,7 +415,8 @@ impl SymCacheWriter {
             + self.files.len() * 4
             + self.strings.len() * 8;
         // As `SymCache::parse` computes it: the string data pads the whole to 8 bytes.
-        let size = align8(before_strings + self.string_bytes.len()) + END_MAGIC.len();
+        let string_len = self.string_bytes.len();
+        let size = align8(before_strings + string_len) + END_MAGIC.len();
         out.begin(size as u64)?;
         let mut o = Chunks::new(out);
 
@@ -406,7 +429,7 @@ impl SymCacheWriter {
             n_functions: self.functions.len() as u32,
             n_files: self.files.len() as u32,
             n_strings: self.strings.len() as u32,
-            string_bytes: self.string_bytes.len() as u32,
+            string_bytes: string_len as u32,
             arch,
             debug_id,
             code_id,
@@ -460,7 +483,14 @@ impl SymCacheWriter {
             o.u32(len);
         }
         o.check()?;
-        o.put(&std::mem::take(&mut self.string_bytes));
+        // Given back as it is written: the output ends with it, when the host holds most
+        // of the output (libLLVM: 2.35 MB of names beside the host's 3.76 MB).
+        let bytes = std::mem::take(&mut self.string_bytes);
+        let mut given = 0;
+        for (k, piece) in bytes.chunks(STRINGS_PIECE).enumerate() {
+            o.put(piece);
+            given = crate::native::progress::discard_upto(&bytes, given, k * STRINGS_PIECE + piece.len());
+        }
         o.pad8();
         o.put(END_MAGIC);
         debug_assert_eq!(o.at, size as u64);
@@ -798,6 +828,10 @@ pub(super) fn string_text<'b>(strings: &[(u32, u32)], bytes: &'b [u8], i: u32) -
     let (o, n) = strings[i as usize];
     &bytes[o as usize..(o + n) as usize]
 }
+
+/// How much of the string data [`SymCacheWriter::finish_into`] writes between giving its
+/// pages back (a host call each).
+const STRINGS_PIECE: usize = 256 * 1024;
 
 /// The hash the writer's indexes use.
 pub(super) fn hash_of<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {

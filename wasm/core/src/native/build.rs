@@ -1,6 +1,7 @@
 //! The symcache from DWARF sections and a symbol table: the part of a build that object
 //! files and wasm modules share.
 
+use super::progress::PAGE;
 use super::{demangle, dwarf, dwarf_err, warnings};
 use crate::error::Result;
 use crate::symcache::{
@@ -171,9 +172,6 @@ struct Behind<'s> {
     /// Symbols between two give-backs (each a host call or a few).
     step: usize,
 }
-
-/// Pages of `Behind::names`.
-const PAGE: usize = 4096;
 
 impl<'s> Behind<'s> {
     fn new(syms: &'s [(u64, u64, &'s str)], names: &'s [u8]) -> Self {

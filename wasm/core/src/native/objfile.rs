@@ -794,9 +794,7 @@ pub(super) fn build_from_file<'a, R: ReadRef<'a>, S: source::Source<'a> + 'a>(
     let code = code_ranges(file);
     let names = if from_symtab { &symtab } else { &dynsym };
     let table = names.as_ref().map_or(&[][..], |n| &n.table[..]);
-    let built = build_core(id, sections, info, again, endian, &syms, &code, true, warn, table);
-    drop(syms);
-    built
+    build_core(id, sections, info, again, endian, &syms, &code, true, warn, table)
 }
 
 /// The string table of an ELF symbol table, read whole, and the `st_name` of each of its

@@ -23,7 +23,7 @@ pub fn set_discard(f: fn(usize, usize)) {
 }
 
 /// Bytes of a page the host may give back.
-const PAGE: usize = 4096;
+pub(super) const PAGE: usize = 4096;
 
 /// The whole 4 KiB pages inside `bytes` hold nothing the build will read again (it never
 /// reads them before writing them): a host may give them back to the system, after which

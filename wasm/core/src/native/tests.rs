@@ -176,9 +176,7 @@ fn dynsym_pages_given_back_are_not_read_again() {
     let file = object::File::parse(&bytes[..]).unwrap();
     assert!(file.section_by_name(".symtab").is_none());
     let dynsym = file.section_by_name(".dynsym").unwrap().size() as usize;
-    let dynstr = file.section_by_name(".dynstr").unwrap().size() as usize;
     let given = ranged_build_scribbled(&bytes);
-    eprintln!("given {} dynsym {} dynstr {}", given, dynsym, dynstr);
     assert!(
         given >= dynsym - 2 * 4096,
         "{} bytes given back; .dynsym {}",

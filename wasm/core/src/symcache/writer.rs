@@ -442,7 +442,7 @@ impl SymCacheWriter {
             widths: widths.to_bytes(),
         };
         o.put(&header.to_bytes());
-        debug_assert_eq!(o.at, HEADER_LEN as u64);
+        debug_assert_eq!(o.at(), HEADER_LEN as u64);
         let w_start = widths.start as usize;
         merged_starts(&primary, &extra, |s, _| o.le(s, w_start));
         o.pad8();
@@ -454,8 +454,10 @@ impl SymCacheWriter {
         let big = std::mem::take(&mut self.big_syms);
         let mut i = 0u32;
         for chunk in std::mem::take(&mut self.locations.chunks) {
-            // A record is put whole: a put per field costs more than the fields.
-            let mut rec = [0u8; 48];
+            // A record's fields are stored in the chunk's buffer in turn, each 8 bytes at
+            // the end of the one before (the record is at most 48 bytes: the slack).
+            let w = widths.location.map(usize::from);
+            let mut f = Fill::of(&mut o);
             for l in &chunk {
                 // (no lookup where no sym_addr was kept aside: the common case)
                 let fields = if big.is_empty() {
@@ -463,14 +465,14 @@ impl SymCacheWriter {
                 } else {
                     l.fields(i, &big)
                 };
-                let mut at = 0;
-                for (v, w) in fields.into_iter().zip(widths.location) {
-                    rec[at..at + 8].copy_from_slice(&v.to_le_bytes());
-                    at += w as usize;
+                for k in 0..6 {
+                    f.store(fields[k]);
+                    f.len += w[k];
                 }
-                o.record(&rec, at);
+                f.full(&mut o);
                 i = i.wrapping_add(1);
             }
+            f.back(&mut o);
             o.check()?;
         }
         o.pad8();
@@ -498,7 +500,7 @@ impl SymCacheWriter {
         }
         o.pad8();
         o.put(END_MAGIC);
-        debug_assert_eq!(o.at, size as u64);
+        debug_assert_eq!(o.at(), size as u64);
         o.flush()
     }
 }
@@ -560,33 +562,47 @@ pub const OUTPUT_CHUNK: usize = 64 * 1024;
 /// Gathers little writes into [`OUTPUT_CHUNK`]-sized ones. The first error is kept
 /// (later writes are dropped) and returned by [`check`](Self::check): the section
 /// loops stay plain.
+///
+/// A fixed buffer with [`SLACK`] bytes past the chunk: a value or record is stored whole
+/// at `len` with no room check (the buffer is sent as soon as a chunk is full, and what
+/// ran past it moved to the front), where a `Vec`'s extend and truncate per value cost
+/// more than the value.
 struct Chunks<'o, O: Output> {
     out: &'o mut O,
     buf: Vec<u8>,
-    /// Bytes written so far (for padding).
-    at: u64,
+    /// Bytes in `buf`: below [`OUTPUT_CHUNK`] between calls.
+    len: usize,
+    /// Bytes sent so far.
+    sent: u64,
     failed: Option<O::Error>,
 }
+
+/// Room past [`OUTPUT_CHUNK`] in [`Chunks`]' buffer: the most one store writes.
+const SLACK: usize = 64;
 
 impl<'o, O: Output> Chunks<'o, O> {
     fn new(out: &'o mut O) -> Self {
         Chunks {
             out,
-            buf: Vec::with_capacity(OUTPUT_CHUNK),
-            at: 0,
+            buf: vec![0; OUTPUT_CHUNK + SLACK],
+            len: 0,
+            sent: 0,
             failed: None,
         }
     }
 
+    /// Bytes written so far (for padding).
+    fn at(&self) -> u64 {
+        self.sent + self.len as u64
+    }
+
     fn put(&mut self, mut bytes: &[u8]) {
-        self.at += bytes.len() as u64;
         while !bytes.is_empty() {
-            let n = bytes.len().min(OUTPUT_CHUNK - self.buf.len());
-            self.buf.extend_from_slice(&bytes[..n]);
+            let n = bytes.len().min(OUTPUT_CHUNK - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
             bytes = &bytes[n..];
-            if self.buf.len() == OUTPUT_CHUNK {
-                self.send();
-            }
+            self.full();
         }
     }
 
@@ -595,52 +611,51 @@ impl<'o, O: Output> Chunks<'o, O> {
         self.le(u64::from(v), 4);
     }
 
-    /// The low `width` (at most 8) bytes of `v`, little-endian. A fixed 8-byte store and a
-    /// shorter length: a copy of `width` bytes would be a call per value (and `#[inline]`
-    /// alone left it a call per range start in wasm).
+    /// The low `width` (at most 8) bytes of `v`, little-endian: a fixed 8-byte store and
+    /// a shorter length (a copy of `width` bytes would be a call per value).
     #[inline(always)]
     fn le(&mut self, v: u64, width: usize) {
-        let n = self.buf.len();
-        if n + 8 <= OUTPUT_CHUNK {
-            self.buf.extend_from_slice(&v.to_le_bytes());
-            self.buf.truncate(n + width);
-            self.at += width as u64;
-            if n + width == OUTPUT_CHUNK {
-                self.send();
-            }
-        } else {
-            self.put(&v.to_le_bytes()[..width]);
+        self.store(v);
+        self.len += width;
+        self.full();
+    }
+
+    /// `v`'s 8 bytes at `len`, which does not move: the start of a record's next field.
+    #[inline(always)]
+    fn store(&mut self, v: u64) {
+        let n = self.len;
+        self.buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Sends a full chunk, keeping what ran past it.
+    #[inline(always)]
+    fn full(&mut self) {
+        if self.len >= OUTPUT_CHUNK {
+            self.send_chunk();
         }
     }
 
-    /// The first `len` bytes of `rec` (as [`le`](Self::le) does it: a fixed-size copy).
-    #[inline]
-    fn record(&mut self, rec: &[u8; 48], len: usize) {
-        let n = self.buf.len();
-        if n + rec.len() <= OUTPUT_CHUNK {
-            self.buf.extend_from_slice(rec);
-            self.buf.truncate(n + len);
-            self.at += len as u64;
-            if n + len == OUTPUT_CHUNK {
-                self.send();
-            }
-        } else {
-            self.put(&rec[..len]);
-        }
+    #[inline(never)]
+    fn send_chunk(&mut self) {
+        let n = self.len.min(OUTPUT_CHUNK);
+        self.send(n);
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
     }
 
     fn pad8(&mut self) {
-        let n = (8 - self.at % 8) % 8;
+        let n = (8 - self.at() % 8) % 8;
         self.put(&[0u8; 8][..n as usize]);
     }
 
-    fn send(&mut self) {
-        if self.failed.is_none() && !self.buf.is_empty() {
-            if let Err(e) = self.out.write(&self.buf) {
+    /// Sends the buffer's first `n` bytes.
+    fn send(&mut self, n: usize) {
+        if self.failed.is_none() && n > 0 {
+            if let Err(e) = self.out.write(&self.buf[..n]) {
                 self.failed = Some(e);
             }
         }
-        self.buf.clear();
+        self.sent += n as u64;
     }
 
     fn check(&mut self) -> std::result::Result<(), O::Error> {
@@ -651,8 +666,51 @@ impl<'o, O: Output> Chunks<'o, O> {
     }
 
     fn flush(mut self) -> std::result::Result<(), O::Error> {
-        self.send();
+        self.send(self.len);
+        self.len = 0;
         self.check()
+    }
+}
+
+/// [`Chunks`]' buffer and fill lent to the location records' loop as locals: stores
+/// through `Chunks` reload its fields after each one (a byte store may alias them). (Not
+/// for the range columns: lent to `merged_starts`' closures it cost more, not less.)
+/// Given back with [`Fill::back`].
+struct Fill {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Fill {
+    fn of<O: Output>(o: &mut Chunks<'_, O>) -> Fill {
+        Fill {
+            buf: std::mem::take(&mut o.buf),
+            len: o.len,
+        }
+    }
+
+    fn back<O: Output>(self, o: &mut Chunks<'_, O>) {
+        o.buf = self.buf;
+        o.len = self.len;
+    }
+
+    /// [`Chunks::store`].
+    #[inline(always)]
+    fn store(&mut self, v: u64) {
+        let n = self.len;
+        self.buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// [`Chunks::full`].
+    #[inline(always)]
+    fn full<O: Output>(&mut self, o: &mut Chunks<'_, O>) {
+        if self.len >= OUTPUT_CHUNK {
+            o.buf = std::mem::take(&mut self.buf);
+            o.len = self.len;
+            o.send_chunk();
+            self.buf = std::mem::take(&mut o.buf);
+            self.len = o.len;
+        }
     }
 }
 

@@ -156,6 +156,76 @@ fn ranges_in_any_order_and_across_chunks() {
     }
 }
 
+/// Primary and fallback ranges, sorted or not, disjoint or overlapping: each address is
+/// answered by the covering primary range that starts first (added first at equal
+/// starts), else so by a fallback range, else not at all.
+#[test]
+fn ranges_and_fallbacks_answer_as_the_rule_says() {
+    let mut rng = crate::test_rng::Rng(0x5eed_0f_4a11);
+    for round in 0..300 {
+        let mut w = SymCacheWriter::new();
+        let f = w.function("f", "f", 0);
+        let locs: Vec<u32> = (0..40)
+            .map(|k| {
+                w.chain(&[FrameSpec {
+                    function: f,
+                    file: NONE,
+                    line: k + 1,
+                    column: 0,
+                    sym_addr: 0,
+                }])
+            })
+            .collect();
+        let pick = |rng: &mut crate::test_rng::Rng| locs[rng.below(if round % 3 == 0 { 2 } else { 40 }) as usize];
+        // (a third of the rounds: sorted and disjoint, as DWARF rows come; a third sorted
+        // and overlapping)
+        let mut primary = Vec::new();
+        let mut at = rng.below(8);
+        for _ in 0..rng.below(30) {
+            let (s, e) = if round % 3 == 1 {
+                let s = at + rng.below(3);
+                (s, s + 1 + rng.below(6))
+            } else {
+                let s = rng.below(120);
+                (s, s + 1 + rng.below(20))
+            };
+            at = e;
+            primary.push((s, e, pick(&mut rng)));
+        }
+        if round % 3 == 2 {
+            // (in start order, overlapping)
+            primary.sort_by_key(|r| r.0);
+        }
+        let fallback: Vec<(u64, u64, u32)> = (0..rng.below(8))
+            .map(|_| {
+                let s = rng.below(140);
+                (s, s + 1 + rng.below(40), pick(&mut rng))
+            })
+            .collect();
+        for &(s, e, l) in &primary {
+            w.range(s, e, l);
+        }
+        for &(s, e, l) in &fallback {
+            w.fallback_range(s, e, l);
+        }
+        let bytes = w.finish(&Identity::default());
+        let c = SymCache::parse(&bytes).unwrap();
+        let addrs: Vec<u64> = (0..200).collect();
+        let got = c.locations_at(&addrs);
+        let first = |rs: &[(u64, u64, u32)], a: u64| {
+            rs.iter()
+                .enumerate()
+                .filter(|(_, r)| r.0 <= a && a < r.1)
+                .min_by_key(|(i, r)| (r.0, *i))
+                .map(|(_, r)| r.2)
+        };
+        for a in addrs {
+            let want = first(&primary, a).or_else(|| first(&fallback, a)).unwrap_or(NONE);
+            assert_eq!(got[a as usize], want, "round {} address {}", round, a);
+        }
+    }
+}
+
 /// The same symcache in the version 2 layout (FORMAT.md, version history).
 fn as_version_2(bytes: &[u8]) -> Vec<u8> {
     let c = SymCache::parse(bytes).unwrap();

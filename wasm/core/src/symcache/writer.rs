@@ -467,7 +467,7 @@ impl SymCacheWriter {
         for chunk in std::mem::take(&mut self.locations.chunks) {
             // A record's fields are stored in the chunk's buffer in turn, each 8 bytes at
             // the end of the one before (the record is at most 48 bytes: the slack).
-            let w = widths.location.map(usize::from);
+            let (w, stride) = (widths.location.map(usize::from), widths.stride());
             let mut f = Fill::of(&mut o);
             for l in &chunk {
                 // (no lookup where no sym_addr was kept aside: the common case)
@@ -476,10 +476,16 @@ impl SymCacheWriter {
                 } else {
                     l.fields(i, &big)
                 };
+                // One bounds check a record: the first five fields end at most 40 bytes
+                // in (widths are at most 8), which the `min` tells the compiler.
+                let n = f.len;
+                let rec = &mut f.buf[n..n + 48];
+                let mut at = 0;
                 for k in 0..6 {
-                    f.store(fields[k]);
-                    f.len += w[k];
+                    rec[at..at + 8].copy_from_slice(&fields[k].to_le_bytes());
+                    at = (at + w[k]).min(40);
                 }
+                f.len += stride;
                 f.full(&mut o);
                 i = i.wrapping_add(1);
             }
@@ -631,7 +637,7 @@ impl<'o, O: Output> Chunks<'o, O> {
         self.full();
     }
 
-    /// `v`'s 8 bytes at `len`, which does not move: the start of a record's next field.
+    /// `v`'s 8 bytes at `len`, which does not move.
     #[inline(always)]
     fn store(&mut self, v: u64) {
         let n = self.len;
@@ -703,13 +709,6 @@ impl Fill {
     fn back<O: Output>(self, o: &mut Chunks<'_, O>) {
         o.buf = self.buf;
         o.len = self.len;
-    }
-
-    /// [`Chunks::store`].
-    #[inline(always)]
-    fn store(&mut self, v: u64) {
-        let n = self.len;
-        self.buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
     }
 
     /// [`Chunks::full`].

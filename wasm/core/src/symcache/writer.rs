@@ -854,7 +854,6 @@ impl Sorted {
         }
     }
 
-
     /// Clips overlaps in place: the range added first wins at equal starts; otherwise
     /// the earlier range keeps its extent. (A walk of the slices, not `get`/`set` per
     /// range: those were calls with a match each, ~3 % of libc's build.)

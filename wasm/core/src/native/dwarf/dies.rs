@@ -371,8 +371,8 @@ impl<'s> UnitCode<'s> {
     }
 
     /// [`collect`](Self::collect)'s walk of the DIEs; the first DIE that cannot be read
-    /// ends it, with its offset in the unit and the depth there (`stack` holds the DIEs
-    /// open at it, and some closed ones above that depth).
+    /// ends it, with its offset in the unit and the depth there (`stack` holds DIEs open
+    /// at it: all those whose children belong elsewhere than they do, some others).
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &mut self,
@@ -389,8 +389,19 @@ impl<'s> UnitCode<'s> {
         // `pos` in `bytes`, `depth` as gimli's `EntriesRaw::next_depth`.
         let (mut pos, mut depth) = (0usize, 0isize);
         while pos < bytes.len() {
-            while stack.last().map(|s| s.depth >= depth).unwrap_or(false) {
-                stack.pop();
+            // Most DIEs (types, members, parameters, variables, ...) are stepped over by a
+            // plan of fixed size, and their children belong where they do: not on `stack`
+            // (a push and a dispatch on the tag each were ~half of the walk).
+            if let Some((end, children)) = skips.pass(bytes, pos) {
+                depth += isize::from(children);
+                pos = end;
+                continue;
+            }
+            if bytes[pos] == 0 {
+                depth -= 1; // a null entry
+                close(stack, depth);
+                pos += 1;
+                continue;
             }
             let ctx = stack
                 .last()
@@ -402,6 +413,7 @@ impl<'s> UnitCode<'s> {
             if let Some(st) = skips.step(bytes, pos, dwarf, decls) {
                 if st.tag.0 == 0 {
                     depth -= 1; // a null entry
+                    close(stack, depth);
                     pos = st.end;
                     continue;
                 }
@@ -440,6 +452,7 @@ impl<'s> UnitCode<'s> {
                 Some(f) => f,
                 None => {
                     depth -= 1;
+                    close(stack, depth);
                     pos = after - header_size;
                     continue;
                 }
@@ -570,6 +583,14 @@ impl<'s> UnitCode<'s> {
     }
 }
 
+/// The DIEs on `stack` that a null entry closed (the walk is at `depth` after it).
+#[inline(always)]
+fn close(stack: &mut Vec<OpenDie>, depth: isize) {
+    while stack.last().map_or(false, |s| s.depth >= depth) {
+        stack.pop();
+    }
+}
+
 /// A call site attribute of an inlined subroutine.
 fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
     match attr.name() {
@@ -586,6 +607,111 @@ fn read_call(die: &mut Die<'_>, attr: &gimli::Attribute<Reader<'_>>) {
 
 #[cfg(test)]
 mod tests {
+    /// The DIEs of a unit of one function (a version 4 unit; DIEs as (code, attribute
+    /// bytes)), collected: (function ranges, (depth, begin, end) of its inlined code, the
+    /// function's error, the warnings).
+    #[allow(clippy::type_complexity)]
+    fn collect(dies: &[(u8, &[u8])]) -> (Vec<(u64, u64)>, Vec<(usize, u64, u64)>, bool, Vec<String>) {
+        use gimli::RunTimeEndian::Little;
+        // 1 compile unit, 2 subprogram, 3 lexical block, 4 inlined subroutine, 5 structure,
+        // 6 member, 7 inlined subroutine with children; ranges as DW_FORM_addr + data4.
+        let abbrev = [
+            1u8, 0x11, 1, 0, 0, //
+            2, 0x2e, 1, 0x11, 0x01, 0x12, 0x06, 0, 0, //
+            3, 0x0b, 1, 0, 0, //
+            4, 0x1d, 0, 0x11, 0x01, 0x12, 0x06, 0, 0, //
+            5, 0x13, 1, 0, 0, //
+            6, 0x0d, 0, 0, 0, //
+            7, 0x1d, 1, 0x11, 0x01, 0x12, 0x06, 0, 0, //
+            0,
+        ];
+        let mut body = vec![4u8, 0, 0, 0, 0, 0, 8];
+        for (code, attrs) in dies {
+            body.push(*code);
+            body.extend_from_slice(attrs);
+        }
+        let mut info = (body.len() as u32).to_le_bytes().to_vec();
+        info.extend(body);
+        let dwarf = gimli::Dwarf {
+            debug_abbrev: gimli::DebugAbbrev::new(&abbrev, Little),
+            debug_info: gimli::DebugInfo::new(&info, Little),
+            ..Default::default()
+        };
+        let header = dwarf.debug_info.units().next().unwrap().unwrap();
+        let mut decls = super::Decls::default();
+        let unit = super::super::units::open_unit(&dwarf, header, &mut decls).unwrap().0;
+        let mut warn = super::Warnings::default();
+        let d = super::UnitCode::collect(&dwarf, &unit, &mut decls, 0, &mut super::Spare::default(), &mut warn);
+        assert!(d.funcs.len() <= 1);
+        (
+            d.func_addrs.iter().map(|r| (r.begin, r.end)).collect(),
+            d.inline_addrs.iter().map(|r| (r.depth, r.begin, r.end)).collect(),
+            d.funcs.iter().any(|f| f.error.is_some()),
+            warn.lines(),
+        )
+    }
+
+    /// A range's attributes: low pc (8 bytes) and length (4).
+    fn range(low: u64, len: u32) -> Vec<u8> {
+        let mut v = low.to_le_bytes().to_vec();
+        v.extend_from_slice(&len.to_le_bytes());
+        v
+    }
+
+    /// DIEs stepped over by their plans (lexical blocks, structures, members, some with
+    /// children) leave the inlined code under and after them where it belongs: in the
+    /// function, at its depth; an inlined subroutine outside any function adds nothing.
+    /// A DIE that cannot be read under them skips the function it is in, not one closed.
+    #[test]
+    fn stepped_dies_keep_what_encloses_code() {
+        let (f, i1, i2, i3, o) = (
+            range(0x1000, 0x100),
+            range(0x1010, 0x10),
+            range(0x1012, 4),
+            range(0x1030, 0x10),
+            range(0x2000, 0x10),
+        );
+        let dies = |bad_in_function: u8, bad_after: u8| -> Vec<(u8, &[u8])> {
+            vec![
+                (1, &[]),
+                (2, &f),  // the function
+                (3, &[]), // a lexical block
+                (5, &[]), // a structure
+                (bad_in_function, &[]),
+                (0, &[]),
+                (7, &i1), // inlined, depth 0
+                (3, &[]),
+                (4, &i2), // inlined in that, depth 1
+                (0, &[]),
+                (0, &[]),
+                (0, &[]), // the lexical block ends
+                (4, &i3), // inlined, depth 0
+                (0, &[]), // the function ends
+                (5, &[]),
+                (bad_after, &[]),
+                (0, &[]),
+                (4, &o), // outside any function
+                (0, &[]),
+            ]
+        };
+        let whole = (
+            vec![(0x1000, 0x1100)],
+            vec![(0, 0x1010, 0x1020), (0, 0x1030, 0x1040), (1, 0x1012, 0x1016)],
+        );
+        let (funcs, inlines, error, warn) = collect(&dies(6, 6));
+        assert_eq!((funcs, inlines), whole.clone());
+        assert!(!error && warn.is_empty(), "{:?}", warn);
+        // (code 9 is not declared)
+        let (funcs, _, error, warn) = collect(&dies(9, 6));
+        assert_eq!(funcs, whole.0);
+        assert!(error, "{:?}", warn);
+        assert!(warn.iter().any(|w| w.contains("unit tail")) && warn.iter().any(|w| w.contains("function")));
+        let (funcs, inlines, error, warn) = collect(&dies(6, 9));
+        assert_eq!((funcs, inlines), whole);
+        assert!(!error, "{:?}", warn);
+        assert!(warn.iter().any(|w| w.contains("unit tail")) && !warn.iter().any(|w| w.contains("function")));
+    }
+
     /// `relife` keeps the vector's memory (the in-place collect it relies on).
     #[test]
     fn relife_keeps_memory() {

@@ -84,8 +84,12 @@ pub(super) struct Skips {
 /// [`Skips::known`]'s key of a declaration: its hash, start and length.
 type Known = (u64, usize, usize);
 
-/// [`Skips::quick`]: bits 0..32 the size, 32..48 the tag, then children, safe, ranged.
+/// [`Skips::quick`]: bits 0..32 the size, 32..48 the tag, then children, safe, ranged,
+/// [`PASS`].
 const QUICK: u64 = 1 << 63;
+
+/// Neither a subprogram nor an inlined subroutine: its children belong where it does.
+const PASS: u64 = 1 << 51;
 
 /// Codes above this are read by gimli.
 const MAX_PLANNED_CODE: u64 = 1 << 14;
@@ -265,6 +269,27 @@ impl Skips {
         })
     }
 
+    /// The DIE at `pos` where it neither holds code nor changes what its children belong
+    /// to, of a plan of fixed size (most DIEs): where the next DIE starts, and whether it
+    /// has children. `None` for any other ([`step`](Self::step) tells).
+    #[inline(always)]
+    pub(super) fn pass(&self, b: &[u8], pos: usize) -> Option<(usize, bool)> {
+        let (i, at) = match *b.get(pos..)? {
+            [c, ..] if c < 0x80 => (usize::from(c).wrapping_sub(1), pos + 1),
+            [c0, c1, ..] if c1 < 0x80 => ((usize::from(c0 & 0x7f) | usize::from(c1) << 7).wrapping_sub(1), pos + 2),
+            _ => return None,
+        };
+        let q = *self.quick.get(i)?;
+        if q & PASS == 0 {
+            return None;
+        }
+        let end = at.checked_add((q & 0xffff_ffff) as usize)?;
+        if end > b.len() {
+            return None;
+        }
+        Some((end, q >> 48 & 1 != 0))
+    }
+
     /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
     /// the next DIE starts; `None` where gimli must read it.
     pub(super) fn step(&mut self, b: &[u8], pos: usize, dwarf: &Dwarf<'_>, decls: &Decls) -> Option<Stepped> {
@@ -320,7 +345,12 @@ impl Skips {
                         | u64::from(p.tag.0) << 32
                         | u64::from(p.children) << 48
                         | u64::from(p.safe) << 49
-                        | u64::from(p.ranged) << 50;
+                        | u64::from(p.ranged) << 50
+                        | if matches!(p.tag, gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine) {
+                            0
+                        } else {
+                            PASS
+                        };
                     self.quick[i] = q;
                     if let Some((key, None)) = known {
                         self.known.insert(key.0, (key.1, key.2, q));

@@ -126,18 +126,7 @@ fn ranges_in_any_order_and_across_chunks() {
         .collect();
     let build = |order: &[(u64, u64, u32)]| {
         let mut w = SymCacheWriter::new();
-        let f = w.function("f", "f", 0);
-        let locs: Vec<u32> = (0..2 * n as u32)
-            .map(|k| {
-                w.chain(&[FrameSpec {
-                    function: f,
-                    file: NONE,
-                    line: k + 1,
-                    column: 0,
-                    sym_addr: 0,
-                }])
-            })
-            .collect();
+        let locs = line_locations(&mut w, 2 * n as u32);
         for &(s, e, k) in order {
             w.range(s, e, locs[k as usize]);
         }
@@ -156,6 +145,22 @@ fn ranges_in_any_order_and_across_chunks() {
     }
 }
 
+/// `n` locations of one function `f`, at lines 1 to `n`.
+fn line_locations(w: &mut SymCacheWriter, n: u32) -> Vec<u32> {
+    let f = w.function("f", "f", 0);
+    (0..n)
+        .map(|k| {
+            w.chain(&[FrameSpec {
+                function: f,
+                file: NONE,
+                line: k + 1,
+                column: 0,
+                sym_addr: 0,
+            }])
+        })
+        .collect()
+}
+
 /// Primary and fallback ranges, sorted or not, disjoint or overlapping: each address is
 /// answered by the covering primary range that starts first (added first at equal
 /// starts), else so by a fallback range, else not at all.
@@ -164,18 +169,7 @@ fn ranges_and_fallbacks_answer_as_the_rule_says() {
     let mut rng = crate::test_rng::Rng(0x5eed_0f_4a11);
     for round in 0..300 {
         let mut w = SymCacheWriter::new();
-        let f = w.function("f", "f", 0);
-        let locs: Vec<u32> = (0..40)
-            .map(|k| {
-                w.chain(&[FrameSpec {
-                    function: f,
-                    file: NONE,
-                    line: k + 1,
-                    column: 0,
-                    sym_addr: 0,
-                }])
-            })
-            .collect();
+        let locs = line_locations(&mut w, 40);
         let pick = |rng: &mut crate::test_rng::Rng| locs[rng.below(if round % 3 == 0 { 2 } else { 40 }) as usize];
         // (a third of the rounds: sorted and disjoint, as DWARF rows come; a third sorted
         // and overlapping)

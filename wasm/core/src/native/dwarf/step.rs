@@ -56,6 +56,17 @@ fn skip_leb(b: &[u8], pos: usize) -> Option<usize> {
     Some(pos + b.get(pos..)?.iter().position(|&x| x < 0x80)? + 1)
 }
 
+/// The abbreviation code of the DIE at `pos` in `b` and where its attributes start; `None`
+/// for a code of more than two bytes (gimli reads those).
+#[inline(always)]
+fn code_at(b: &[u8], pos: usize) -> Option<(u64, usize)> {
+    match *b.get(pos..)? {
+        [c, ..] if c < 0x80 => Some((u64::from(c), pos + 1)),
+        [c0, c1, ..] if c1 < 0x80 => Some((u64::from(c0 & 0x7f) | u64::from(c1) << 7, pos + 2)),
+        _ => None,
+    }
+}
+
 /// What [`Skips::step`] found.
 pub(super) struct Stepped {
     pub(super) tag: gimli::DwTag,
@@ -274,12 +285,8 @@ impl Skips {
     /// has children. `None` for any other ([`step`](Self::step) tells).
     #[inline(always)]
     pub(super) fn pass(&self, b: &[u8], pos: usize) -> Option<(usize, bool)> {
-        let (i, at) = match *b.get(pos..)? {
-            [c, ..] if c < 0x80 => (usize::from(c).wrapping_sub(1), pos + 1),
-            [c0, c1, ..] if c1 < 0x80 => ((usize::from(c0 & 0x7f) | usize::from(c1) << 7).wrapping_sub(1), pos + 2),
-            _ => return None,
-        };
-        let q = *self.quick.get(i)?;
+        let (code, at) = code_at(b, pos)?;
+        let q = *self.quick.get((code as usize).wrapping_sub(1))?;
         if q & PASS == 0 {
             return None;
         }
@@ -293,11 +300,7 @@ impl Skips {
     /// The DIE at `pos`: its tag (0 for a null entry), whether it has children, and where
     /// the next DIE starts; `None` where gimli must read it.
     pub(super) fn step(&mut self, b: &[u8], pos: usize, dwarf: &Dwarf<'_>, decls: &Decls) -> Option<Stepped> {
-        let (code, mut at) = match *b.get(pos..)? {
-            [c, ..] if c < 0x80 => (u64::from(c), pos + 1),
-            [c0, c1, ..] if c1 < 0x80 => (u64::from(c0 & 0x7f) | u64::from(c1) << 7, pos + 2),
-            _ => return None,
-        };
+        let (code, mut at) = code_at(b, pos)?;
         if code == 0 {
             return Some(Stepped {
                 tag: gimli::DwTag(0),

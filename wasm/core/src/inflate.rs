@@ -407,6 +407,12 @@ const KIND: u32 = 0xf << 12;
 const LIT_ROOT: u32 = 10;
 const DIST_ROOT: u32 = 8;
 const CL_ROOT: u32 = 7;
+// Table sizes, powers of two so that a masked index needs no bounds check. A subtable of
+// 2^k entries needs at least k + 1 of the alphabet's codes under its root slot, which bounds
+// the total: 4096 for 286 literal/length codes (roots of 10 or 11 bits), 1024 for 30
+// distance codes (a root of 8 bits); `build` refuses a table that would not fit anyway.
+const LIT_CAP: usize = 4096;
+const DIST_CAP: usize = 1024;
 
 const LEN_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
@@ -464,7 +470,7 @@ fn reverse(code: u32, len: u32) -> usize {
 /// Fills `table` (root of `root` bits, then subtables) for the canonical code of `lens`.
 /// As zlib and miniz_oxide do, a code must be complete unless it has at most one symbol;
 /// entries no code reaches are `BAD`.
-fn build(table: &mut Vec<u32>, lens: &[u8], root: u32, alpha: Alphabet) -> Res<()> {
+fn build(table: &mut [u32], lens: &[u8], root: u32, alpha: Alphabet) -> Res<()> {
     let mut count = [0u32; 16];
     for &l in lens {
         count[usize::from(l)] += 1;
@@ -503,14 +509,18 @@ fn build(table: &mut Vec<u32>, lens: &[u8], root: u32, alpha: Alphabet) -> Res<(
         }
     }
     long_slots.sort_unstable();
-    table.clear();
-    table.resize(size, BAD);
+    let mut end = size;
     let mut start = [0u32; 1 << LIT_ROOT];
     for &slot in &long_slots {
         let bits = u32::from(longest[slot]) - root;
-        start[slot] = table.len() as u32;
-        table[slot] = (table.len() as u32) << 16 | SUB | bits << 8 | root;
-        table.resize(table.len() + (1 << bits), BAD);
+        start[slot] = end as u32;
+        end += 1 << bits;
+    }
+    let table = table.get_mut(..end).ok_or(InflateError::Corrupt("code table"))?;
+    table.fill(BAD);
+    for &slot in &long_slots {
+        let bits = u32::from(longest[slot]) - root;
+        table[slot] = start[slot] << 16 | SUB | bits << 8 | root;
     }
     let mut next = first;
     for (sym, &l) in lens.iter().enumerate() {
@@ -547,8 +557,8 @@ struct Inflater<'a> {
     /// The next output position.
     op: usize,
     limit: usize,
-    lit: Vec<u32>,
-    dist: Vec<u32>,
+    lit: Box<[u32; LIT_CAP]>,
+    dist: Box<[u32; DIST_CAP]>,
 }
 
 impl<'a> Inflater<'a> {
@@ -563,8 +573,8 @@ impl<'a> Inflater<'a> {
             },
             op,
             limit,
-            lit: Vec::new(),
-            dist: Vec::new(),
+            lit: Box::new([BAD; LIT_CAP]),
+            dist: Box::new([BAD; DIST_CAP]),
         }
     }
 
@@ -583,8 +593,8 @@ impl<'a> Inflater<'a> {
                     lens[256..280].fill(7);
                     lens[280..288].fill(8);
                     lens[288..].fill(5);
-                    build(&mut self.lit, &lens[..288], LIT_ROOT, Alphabet::LitLen)?;
-                    build(&mut self.dist, &lens[288..], DIST_ROOT, Alphabet::Dist)?;
+                    build(&mut self.lit[..], &lens[..288], LIT_ROOT, Alphabet::LitLen)?;
+                    build(&mut self.dist[..], &lens[288..], DIST_ROOT, Alphabet::Dist)?;
                     self.codes(out)?;
                 }
                 2 => {
@@ -646,7 +656,7 @@ impl<'a> Inflater<'a> {
         for &i in &CL_ORDER[..ncl] {
             cl[i] = b.take(3)? as u8;
         }
-        let mut cl_table = Vec::new();
+        let mut cl_table = [BAD; 1 << CL_ROOT];
         build(&mut cl_table, &cl, CL_ROOT, Alphabet::CodeLen)?;
         let mut lens = [0u8; 286 + 30];
         let total = nlit + ndist;
@@ -689,8 +699,8 @@ impl<'a> Inflater<'a> {
         if lens[256] == 0 {
             return Err(InflateError::Corrupt("no end-of-block code"));
         }
-        build(&mut self.lit, &lens[..nlit], LIT_ROOT, Alphabet::LitLen)?;
-        build(&mut self.dist, &lens[nlit..total], DIST_ROOT, Alphabet::Dist)
+        build(&mut self.lit[..], &lens[..nlit], LIT_ROOT, Alphabet::LitLen)?;
+        build(&mut self.dist[..], &lens[nlit..total], DIST_ROOT, Alphabet::Dist)
     }
 
     /// The literals and matches of a Huffman block, up to its end code.
@@ -698,19 +708,7 @@ impl<'a> Inflater<'a> {
         // Space for the longest match plus a word of slack lets the loop below copy
         // without looking at the limit; near the limit `grow_for` decides.
         const SLACK: usize = 258 + 8;
-        let (lit, dist) = (&self.lit[..], &self.dist[..]);
-        // The root tables as arrays: a root index (masked bits) needs no bounds check.
-        let bad = || InflateError::Corrupt("code table");
-        let lit_root: &[u32; 1 << LIT_ROOT] = lit
-            .get(..1 << LIT_ROOT)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?;
-        let dist_root: &[u32; 1 << DIST_ROOT] = dist
-            .get(..1 << DIST_ROOT)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?;
+        let (lit, dist) = (&*self.lit, &*self.dist);
         let b = &mut self.bits;
         let src = b.src;
         // The bit reader's state in locals, written back only around the slow refill:
@@ -742,15 +740,7 @@ impl<'a> Inflater<'a> {
         let mut op = self.op;
         let r = loop {
             if pos + FAST_IN <= src.len() && op + FAST_OUT <= out.len() {
-                let r = fast(
-                    lit_root,
-                    lit,
-                    dist_root,
-                    dist,
-                    src,
-                    out,
-                    (&mut buf, &mut n, &mut pos, &mut op),
-                );
+                let r = fast(lit, dist, src, out, (&mut buf, &mut n, &mut pos, &mut op));
                 if let Some(r) = r {
                     break r;
                 }
@@ -761,11 +751,11 @@ impl<'a> Inflater<'a> {
             if n < 20 {
                 refill!();
             }
-            let mut e = lit_root[peek(buf, LIT_ROOT) as usize];
+            let mut e = lit[peek(buf, LIT_ROOT) as usize];
             if e & KIND == SUB {
                 buf >>= LIT_ROOT;
                 n -= LIT_ROOT;
-                e = lit[(e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize];
+                e = lit[((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) & (LIT_CAP - 1)];
             }
             let saved = buf;
             buf >>= e & 0xff;
@@ -796,11 +786,11 @@ impl<'a> Inflater<'a> {
             if n < 28 {
                 refill!();
             }
-            let mut d = dist_root[peek(buf, DIST_ROOT) as usize];
+            let mut d = dist[peek(buf, DIST_ROOT) as usize];
             if d & KIND == SUB {
                 buf >>= DIST_ROOT;
                 n -= DIST_ROOT;
-                d = dist[(d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize];
+                d = dist[((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) & (DIST_CAP - 1)];
             }
             let saved = buf;
             buf >>= d & 0xff;
@@ -886,15 +876,18 @@ const FAST_OUT: usize = 2 + 258 + 16;
 /// [`FAST_OUT`] bytes of room in `out` are left, so that no refill runs short and no write
 /// needs room: `Some` at the block's end (or an error), `None` when the margins ran out.
 /// Up to three literals are decoded per refill, and matches are copied 16 bytes a step.
+/// The next symbol's root entry is loaded as soon as its bits are in hand (before a match
+/// is copied, before the loop's checks), so that the load's latency overlaps other work.
+/// Bit counts are used as shift amounts and subtracted straight from whole entries:
+/// shifts take their amount modulo 64 and the counts fit in an entry's low 6 bits (the
+/// bits above them in `n` are garbage, masked off where `n` is compared).
 /// (Fuel: every call and loop pass is counted and checked; the loop here has half the
 /// blocks per symbol of the careful one in [`Inflater::codes`].)
-#[inline(always)]
+#[inline(never)]
 #[allow(clippy::type_complexity)]
 fn fast(
-    lit_root: &[u32; 1 << LIT_ROOT],
-    lit: &[u32],
-    dist_root: &[u32; 1 << DIST_ROOT],
-    dist: &[u32],
+    lit: &[u32; LIT_CAP],
+    dist: &[u32; DIST_CAP],
     src: &[u8],
     out: &mut [u8],
     (bufp, np, posp, opp): (&mut u64, &mut u32, &mut usize, &mut usize),
@@ -906,56 +899,58 @@ fn fast(
     macro_rules! refill {
         () => {
             let w: [u8; 8] = src[pos..pos + 8].try_into().unwrap_or([0; 8]);
-            buf |= u64::from_le_bytes(w) << n;
-            pos += ((63 - n) >> 3) as usize;
+            buf |= u64::from_le_bytes(w).wrapping_shl(n);
+            pos += ((!n & 63) >> 3) as usize;
             n |= 56;
         };
     }
+    macro_rules! take {
+        ($e:expr) => {
+            buf = buf.wrapping_shr($e);
+            n = n.wrapping_sub($e);
+        };
+    }
+    refill!();
+    let mut e = lit[peek(buf, LIT_ROOT) as usize];
     let r = loop {
         if pos > in_end || op > out_end {
             break None;
         }
-        // 56 bits or more: three literals of up to 10 bits (from the root table), then a
-        // code of up to 15 bits with its extra bits (up to 20 bits, 26 left); a distance
-        // and its extra bits (up to 28) may need another refill.
+        // 56 bits or more: three literals of up to 10 bits (from the root table) and the
+        // next one's root entry, or two and then a code of up to 15 bits with its extra
+        // bits (up to 20 bits, 16 left).
         refill!();
-        let mut e = lit_root[peek(buf, LIT_ROOT) as usize];
         if e & KIND == LIT {
-            buf >>= e & 0xff;
-            n -= e & 0xff;
+            take!(e);
             out[op] = (e >> 16) as u8;
             op += 1;
-            e = lit_root[peek(buf, LIT_ROOT) as usize];
+            e = lit[peek(buf, LIT_ROOT) as usize];
             if e & KIND == LIT {
-                buf >>= e & 0xff;
-                n -= e & 0xff;
+                take!(e);
                 out[op] = (e >> 16) as u8;
                 op += 1;
-                e = lit_root[peek(buf, LIT_ROOT) as usize];
+                e = lit[peek(buf, LIT_ROOT) as usize];
                 if e & KIND == LIT {
-                    buf >>= e & 0xff;
-                    n -= e & 0xff;
+                    take!(e);
                     out[op] = (e >> 16) as u8;
                     op += 1;
+                    e = lit[peek(buf, LIT_ROOT) as usize];
                     continue;
                 }
             }
         }
         if e & KIND == SUB {
-            buf >>= LIT_ROOT;
-            n -= LIT_ROOT;
-            match lit.get((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) {
-                Some(&x) => e = x,
-                None => break Some(Err(InflateError::Corrupt("code table"))),
-            }
+            take!(LIT_ROOT);
+            e = lit[((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) & (LIT_CAP - 1)];
         }
         let saved = buf;
-        buf >>= e & 0xff;
-        n -= e & 0xff;
+        take!(e);
         let kind = e & KIND;
         if kind == LIT {
+            // (a long code: 15 bits or less after two literals, 21 left)
             out[op] = (e >> 16) as u8;
             op += 1;
+            e = lit[peek(buf, LIT_ROOT) as usize];
             continue;
         }
         if kind != LEN {
@@ -967,21 +962,17 @@ fn fast(
         }
         let x = (e >> 8) & 0xf;
         let len = (e >> 16) as usize + peek(saved >> ((e & 0xff) - x), x) as usize;
-        if n < 28 {
+        // A distance and its extra bits take up to 28 bits; the next root entry 10 more.
+        if n & 63 < 28 + LIT_ROOT {
             refill!();
         }
-        let mut d = dist_root[peek(buf, DIST_ROOT) as usize];
+        let mut d = dist[peek(buf, DIST_ROOT) as usize];
         if d & KIND == SUB {
-            buf >>= DIST_ROOT;
-            n -= DIST_ROOT;
-            match dist.get((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) {
-                Some(&x) => d = x,
-                None => break Some(Err(InflateError::Corrupt("code table"))),
-            }
+            take!(DIST_ROOT);
+            d = dist[((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) & (DIST_CAP - 1)];
         }
         let saved = buf;
-        buf >>= d & 0xff;
-        n -= d & 0xff;
+        take!(d);
         if d & KIND != LEN {
             break Some(Err(InflateError::Corrupt("distance code")));
         }
@@ -993,6 +984,7 @@ fn fast(
                 produced: op as u64,
             }));
         }
+        e = lit[peek(buf, LIT_ROOT) as usize];
         let from = op - back;
         // Whole 16- or 8-byte steps (most matches take one): each reads bytes already
         // written (a pattern of period `back` repeats itself); bytes past the match are
@@ -1028,7 +1020,7 @@ fn fast(
         op += len;
     };
     *bufp = buf;
-    *np = n;
+    *np = n & 63;
     *posp = pos;
     *opp = op;
     r

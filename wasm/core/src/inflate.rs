@@ -986,28 +986,29 @@ fn fast(
         }
         e = lit[peek(buf, LIT_ROOT) as usize];
         let from = op - back;
-        // Whole 16- or 8-byte steps (most matches take one): each reads bytes already
+        // Whole 16- or 8-byte steps, the first 16 bytes outside a loop (most matches are
+        // no longer; a loop pass costs a fuel check): each step reads bytes already
         // written (a pattern of period `back` repeats itself); bytes past the match are
         // scratch, overwritten by what follows.
         if back >= 16 {
-            let mut i = 0;
-            loop {
+            let w: [u8; 16] = out[from..from + 16].try_into().unwrap_or([0; 16]);
+            out[op..op + 16].copy_from_slice(&w);
+            let mut i = 16;
+            while i < len {
                 let w: [u8; 16] = out[from + i..from + i + 16].try_into().unwrap_or([0; 16]);
                 out[op + i..op + i + 16].copy_from_slice(&w);
                 i += 16;
-                if i >= len {
-                    break;
-                }
             }
         } else if back >= 8 {
-            let mut i = 0;
-            loop {
+            let w: [u8; 8] = out[from..from + 8].try_into().unwrap_or([0; 8]);
+            out[op..op + 8].copy_from_slice(&w);
+            let w: [u8; 8] = out[from + 8..from + 16].try_into().unwrap_or([0; 8]);
+            out[op + 8..op + 16].copy_from_slice(&w);
+            let mut i = 16;
+            while i < len {
                 let w: [u8; 8] = out[from + i..from + i + 8].try_into().unwrap_or([0; 8]);
                 out[op + i..op + i + 8].copy_from_slice(&w);
                 i += 8;
-                if i >= len {
-                    break;
-                }
             }
         } else if back == 1 {
             let v = out[from];

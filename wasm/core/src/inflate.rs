@@ -406,10 +406,11 @@ impl<'a> Bits<'a> {
 }
 
 // A table entry: bits 0..8 the bits it takes, its code's and then its extra bits (for a
-// subtable pointer: the root's), 8..12 the extra bits (for a subtable pointer: the
+// subtable pointer: the root's), 8..12 its code's bits (for a subtable pointer: the
 // subtable's index bits), 12..16 the kind, 16..32 the value (a literal byte, a length or
 // distance base, a subtable's start). Taking code and extra bits in one step saves a shift
-// and a count update per length and per distance.
+// and a count update per length and per distance; the extra bits are then the bits taken
+// above the code's ([`extra`]).
 const LIT: u32 = 0 << 12;
 const LEN: u32 = 1 << 12;
 const END: u32 = 2 << 12;
@@ -461,7 +462,15 @@ fn entry(alpha: Alphabet, sym: usize, len: u32) -> u32 {
         Alphabet::CodeLen => (LIT, sym as u32, 0),
         _ => (BAD, 0, 0),
     };
-    value << 16 | kind | extra << 8 | (len + extra)
+    value << 16 | kind | len << 8 | (len + extra)
+}
+
+/// The extra bits of entry `e` (a length or distance), `saved` the bit buffer before its
+/// bits were taken: the bits taken, less the code's (shifts take their amount modulo 64,
+/// and `e`'s low 6 bits are the bits taken).
+#[inline(always)]
+fn extra(saved: u64, e: u32) -> usize {
+    ((saved & !u64::MAX.wrapping_shl(e)) >> ((e >> 8) & 0xf)) as usize
 }
 
 /// The low `len` (<= 16) bits of `code` in reverse order (deflate sends codes MSB first).
@@ -794,8 +803,7 @@ impl<'a> Inflater<'a> {
                     Err(InflateError::Corrupt("literal/length code"))
                 };
             }
-            let x = (e >> 8) & 0xf;
-            let len = (e >> 16) as usize + peek(saved >> ((e & 0xff) - x), x) as usize;
+            let len = (e >> 16) as usize + extra(saved, e);
             if n < 28 {
                 refill!();
             }
@@ -811,8 +819,7 @@ impl<'a> Inflater<'a> {
             if d & KIND != LEN {
                 break Err(InflateError::Corrupt("distance code"));
             }
-            let x = (d >> 8) & 0xf;
-            let back = (d >> 16) as usize + peek(saved >> ((d & 0xff) - x), x) as usize;
+            let back = (d >> 16) as usize + extra(saved, d);
             if back > op {
                 break Err(InflateError::BadDistance {
                     distance: back as u64,
@@ -952,45 +959,48 @@ fn fast(
                 }
             }
         }
-        if e & KIND == SUB {
-            take!(LIT_ROOT);
-            e = lit[((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) & (LIT_CAP - 1)];
+        if e & KIND != LEN {
+            if e & KIND == SUB {
+                take!(LIT_ROOT);
+                e = lit[((e >> 16) as usize + peek(buf, (e >> 8) & 0xf) as usize) & (LIT_CAP - 1)];
+            }
+            if e & KIND != LEN {
+                take!(e);
+                let kind = e & KIND;
+                if kind == LIT {
+                    // (a long code: 15 bits or less after two literals, 21 left)
+                    out[op] = (e >> 16) as u8;
+                    op += 1;
+                    e = lit[peek(buf, LIT_ROOT) as usize];
+                    continue;
+                }
+                break Some(if kind == END {
+                    Ok(())
+                } else {
+                    Err(InflateError::Corrupt("literal/length code"))
+                });
+            }
         }
         let saved = buf;
         take!(e);
-        let kind = e & KIND;
-        if kind == LIT {
-            // (a long code: 15 bits or less after two literals, 21 left)
-            out[op] = (e >> 16) as u8;
-            op += 1;
-            e = lit[peek(buf, LIT_ROOT) as usize];
-            continue;
-        }
-        if kind != LEN {
-            break Some(if kind == END {
-                Ok(())
-            } else {
-                Err(InflateError::Corrupt("literal/length code"))
-            });
-        }
-        let x = (e >> 8) & 0xf;
-        let len = (e >> 16) as usize + peek(saved >> ((e & 0xff) - x), x) as usize;
+        let len = (e >> 16) as usize + extra(saved, e);
         // A distance and its extra bits take up to 28 bits; the next root entry 10 more.
         if n & 63 < 28 + LIT_ROOT {
             refill!();
         }
         let mut d = dist[peek(buf, DIST_ROOT) as usize];
-        if d & KIND == SUB {
-            take!(DIST_ROOT);
-            d = dist[((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) & (DIST_CAP - 1)];
+        if d & KIND != LEN {
+            if d & KIND == SUB {
+                take!(DIST_ROOT);
+                d = dist[((d >> 16) as usize + peek(buf, (d >> 8) & 0xf) as usize) & (DIST_CAP - 1)];
+            }
+            if d & KIND != LEN {
+                break Some(Err(InflateError::Corrupt("distance code")));
+            }
         }
         let saved = buf;
         take!(d);
-        if d & KIND != LEN {
-            break Some(Err(InflateError::Corrupt("distance code")));
-        }
-        let x = (d >> 8) & 0xf;
-        let back = (d >> 16) as usize + peek(saved >> ((d & 0xff) - x), x) as usize;
+        let back = (d >> 16) as usize + extra(saved, d);
         if back > op {
             break Some(Err(InflateError::BadDistance {
                 distance: back as u64,

@@ -320,3 +320,169 @@ fn restarts_give_the_same_output() {
         assert!(got[..100.min(got.len())] == big[m.out as usize..m.out as usize + 100.min(got.len())]);
     }
 }
+
+/// A symbol of a hand-made deflate block.
+#[derive(Clone, Copy)]
+enum Sym {
+    Lit(u8),
+    /// (length 3..=258, distance 1..=32768)
+    Match(usize, usize),
+}
+
+/// `syms` as one final fixed-Huffman block (RFC 1951 3.2.6), with the output they stand for:
+/// exact control of every length and distance, which a compressor does not give.
+fn fixed_block(syms: &[Sym]) -> (Vec<u8>, Vec<u8>) {
+    let mut bits: Vec<bool> = Vec::new();
+    let put = |bits: &mut Vec<bool>, v: u32, n: u32| bits.extend((0..n).map(|i| v >> i & 1 == 1));
+    // Huffman codes go most significant bit first.
+    let code = |bits: &mut Vec<bool>, v: u32, n: u32| bits.extend((0..n).rev().map(|i| v >> i & 1 == 1));
+    let litlen = |bits: &mut Vec<bool>, s: u32| match s {
+        0..=143 => code(bits, 0x30 + s, 8),
+        144..=255 => code(bits, 0x190 + s - 144, 9),
+        256..=279 => code(bits, s - 256, 7),
+        _ => code(bits, 0xc0 + s - 280, 8),
+    };
+    put(&mut bits, 1, 1);
+    put(&mut bits, 1, 2);
+    let mut out = Vec::new();
+    for &s in syms {
+        match s {
+            Sym::Lit(b) => {
+                litlen(&mut bits, u32::from(b));
+                out.push(b);
+            }
+            Sym::Match(len, back) => {
+                let l = LEN_BASE.iter().rposition(|&b| usize::from(b) <= len).unwrap();
+                litlen(&mut bits, 257 + l as u32);
+                put(&mut bits, (len - usize::from(LEN_BASE[l])) as u32, u32::from(LEN_EXTRA[l]));
+                let d = DIST_BASE.iter().rposition(|&b| usize::from(b) <= back).unwrap();
+                code(&mut bits, d as u32, 5);
+                put(&mut bits, (back - usize::from(DIST_BASE[d])) as u32, u32::from(DIST_EXTRA[d]));
+                for _ in 0..len {
+                    out.push(out[out.len() - back]);
+                }
+            }
+        }
+    }
+    litlen(&mut bits, 256);
+    let mut raw = vec![0u8; (bits.len() + 7) / 8];
+    for (i, &b) in bits.iter().enumerate() {
+        raw[i / 8] |= u8::from(b) << (i % 8);
+    }
+    (raw, out)
+}
+
+/// Every distance 1..=40 (and some longer) with every length 3..=258, between a few
+/// literals: the 16- and 8-byte copies, the fills and the byte loop, against the expansion
+/// and against miniz_oxide.
+#[test]
+fn every_length_at_short_distances() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for backs in [(1..=20).collect::<Vec<usize>>(), (21..=40).chain([63, 64, 65, 300, 4097]).collect()] {
+        let mut syms: Vec<Sym> = (0..4200).map(|_| Sym::Lit(rnd() as u8)).collect();
+        for &back in &backs {
+            for len in 3..=258 {
+                syms.push(Sym::Match(len, back));
+                syms.extend((0..rnd() % 3).map(|_| Sym::Lit(rnd() as u8)));
+            }
+        }
+        let (raw, want) = fixed_block(&syms);
+        let mut ours = Vec::new();
+        assert_eq!(raw_into(&raw, &mut ours, want.len()).unwrap(), raw.len());
+        assert!(ours == want);
+        assert!(miniz_oxide::inflate::decompress_to_vec(&raw).unwrap() == want);
+    }
+}
+
+/// Streams that end at every point of the fast loop's margins: every output limit in the
+/// last 300 bytes gives an error with a prefix of the output (the exact limit gives it
+/// all), every cut of the input's last 40 bytes an error.
+#[test]
+fn limits_and_cuts_near_the_end() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..12 {
+        let mut syms: Vec<Sym> = (0..40).map(|_| Sym::Lit(rnd() as u8)).collect();
+        for _ in 0..300 {
+            if rnd() % 3 == 0 {
+                let len = if round % 2 == 0 { 3 + (rnd() % 256) as usize } else { 3 + (rnd() % 14) as usize };
+                syms.push(Sym::Match(len, 1 + (rnd() % 40) as usize));
+            } else {
+                syms.push(Sym::Lit(rnd() as u8));
+            }
+        }
+        let (raw, want) = fixed_block(&syms);
+        for limit in want.len().saturating_sub(300)..=want.len() {
+            let mut out = Vec::new();
+            let r = raw_into(&raw, &mut out, limit);
+            assert!(out.len() <= limit && out[..] == want[..out.len()]);
+            if limit < want.len() {
+                assert_eq!(r, Err(InflateError::TooLarge { limit: limit as u64 }));
+            } else {
+                assert_eq!(r, Ok(raw.len()));
+            }
+        }
+        for cut in raw.len().saturating_sub(40)..raw.len() {
+            let mut out = Vec::new();
+            let r = raw_into(&raw[..cut], &mut out, want.len());
+            assert!(r.is_err(), "cut at {} of {} accepted", cut, raw.len());
+            // (bits past the end read as zeros until a refill finds them out)
+            assert!(out.len() <= want.len());
+        }
+    }
+}
+
+/// Random data of every length up to 700 (so that the fast loop's margins fall on every
+/// kind of symbol) and longer, in stored, fixed and dynamic blocks: the same bytes as
+/// miniz_oxide's inflater.
+#[test]
+fn random_streams_agree_with_miniz() {
+    use miniz_oxide::deflate::core::{
+        compress_to_output, create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide, TDEFLFlush,
+    };
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let lens = (0..700usize).chain([5_000, 40_000, 70_000]);
+    for (i, len) in lens.enumerate() {
+        // A small alphabet with repeats of random lengths and distances.
+        let mut data: Vec<u8> = Vec::with_capacity(len);
+        while data.len() < len {
+            if data.len() > 4 && rnd() % 2 == 0 {
+                let back = 1 + (rnd() as usize) % data.len().min(1 << (rnd() % 16));
+                for _ in 0..3 + rnd() % 40 {
+                    data.push(data[data.len() - back]);
+                }
+            } else {
+                data.push(b'a' + (rnd() % (1 + i as u64 % 40)) as u8);
+            }
+        }
+        data.truncate(len);
+        for (level, strategy) in [(0, 0), (6, CompressionStrategy::Fixed as i32), (1, 0), (9, 0)] {
+            let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(level, 1, strategy));
+            let mut z = Vec::new();
+            compress_to_output(&mut c, &data, TDEFLFlush::Finish, |b| {
+                z.extend_from_slice(b);
+                true
+            });
+            let ours = zlib_exact(&z, len).unwrap_or_else(|e| panic!("len {} level {}: {}", len, level, e));
+            assert!(ours == data, "len {} level {}", len, level);
+            assert!(decompress_to_vec_zlib_with_limit(&z, len).unwrap() == ours);
+        }
+    }
+}

@@ -354,10 +354,18 @@ fn fixed_block(syms: &[Sym]) -> (Vec<u8>, Vec<u8>) {
             Sym::Match(len, back) => {
                 let l = LEN_BASE.iter().rposition(|&b| usize::from(b) <= len).unwrap();
                 litlen(&mut bits, 257 + l as u32);
-                put(&mut bits, (len - usize::from(LEN_BASE[l])) as u32, u32::from(LEN_EXTRA[l]));
+                put(
+                    &mut bits,
+                    (len - usize::from(LEN_BASE[l])) as u32,
+                    u32::from(LEN_EXTRA[l]),
+                );
                 let d = DIST_BASE.iter().rposition(|&b| usize::from(b) <= back).unwrap();
                 code(&mut bits, d as u32, 5);
-                put(&mut bits, (back - usize::from(DIST_BASE[d])) as u32, u32::from(DIST_EXTRA[d]));
+                put(
+                    &mut bits,
+                    (back - usize::from(DIST_BASE[d])) as u32,
+                    u32::from(DIST_EXTRA[d]),
+                );
                 for _ in 0..len {
                     out.push(out[out.len() - back]);
                 }
@@ -384,7 +392,10 @@ fn every_length_at_short_distances() {
         x ^= x << 17;
         x
     };
-    for backs in [(1..=20).collect::<Vec<usize>>(), (21..=40).chain([63, 64, 65, 300, 4097]).collect()] {
+    for backs in [
+        (1..=20).collect::<Vec<usize>>(),
+        (21..=40).chain([63, 64, 65, 300, 4097]).collect(),
+    ] {
         let mut syms: Vec<Sym> = (0..4200).map(|_| Sym::Lit(rnd() as u8)).collect();
         for &back in &backs {
             for len in 3..=258 {
@@ -416,7 +427,11 @@ fn limits_and_cuts_near_the_end() {
         let mut syms: Vec<Sym> = (0..40).map(|_| Sym::Lit(rnd() as u8)).collect();
         for _ in 0..300 {
             if rnd() % 3 == 0 {
-                let len = if round % 2 == 0 { 3 + (rnd() % 256) as usize } else { 3 + (rnd() % 14) as usize };
+                let len = if round % 2 == 0 {
+                    3 + (rnd() % 256) as usize
+                } else {
+                    3 + (rnd() % 14) as usize
+                };
                 syms.push(Sym::Match(len, 1 + (rnd() % 40) as usize));
             } else {
                 syms.push(Sym::Lit(rnd() as u8));

@@ -5,8 +5,10 @@
 //! long codes by walking a tree: here the bit buffer is 64 bits (wasm has native i64), it is
 //! refilled 8 bytes at a time, one refill covers a whole length/distance pair, and codes are
 //! decoded by a table lookup (a 10-bit root table with second-level tables for longer codes,
-//! each entry carrying its symbol's base value and extra-bit count). Matches are copied 8
-//! bytes at a time when they do not overlap within a word.
+//! each entry carrying its symbol's base value and bit counts; tables of a fixed power-of-two
+//! size, indexed without bounds checks). Matches are copied 16 or 8 bytes at a time when they
+//! do not overlap within a step. Most of a block is decoded by `fast`, which keeps margins
+//! of input and output so that it checks neither per symbol.
 //!
 //! The output never grows past the caller's limit. The work is bounded by a constant per
 //! input and output byte: every symbol either produces output or ends a block, and every
@@ -422,9 +424,10 @@ const LIT_ROOT: u32 = 10;
 const DIST_ROOT: u32 = 8;
 const CL_ROOT: u32 = 7;
 // Table sizes, powers of two so that a masked index needs no bounds check. A subtable of
-// 2^k entries needs at least k + 1 of the alphabet's codes under its root slot, which bounds
-// the total: 4096 for 286 literal/length codes (roots of 10 or 11 bits), 1024 for 30
-// distance codes (a root of 8 bits); `build` refuses a table that would not fit anyway.
+// 2^k entries needs at least k + 1 of the alphabet's codes under its root slot (a complete
+// code), which bounds the total: at most 2528 entries for 286 literal/length codes under
+// a 10-bit root, 672 for 30 distance codes under an 8-bit one; `build` refuses a table
+// that would not fit anyway.
 const LIT_CAP: usize = 4096;
 const DIST_CAP: usize = 1024;
 

@@ -58,7 +58,11 @@ pub(super) fn sort_dedup(v: &mut Vec<u64>, sorted: usize) {
     // ~3 % of libc's build), then one merge with the part sorted before, which a stable
     // sort sees as two runs.
     let sorted = sorted.min(v.len());
-    radix_sort(&mut v[sorted..]);
+    // (GCC's line programs give their rows in address order, unit after unit: libc's and
+    // python3.11's are sorted already, and one look costs less than a radix sort)
+    if !v[sorted..].windows(2).all(|w| w[0] <= w[1]) {
+        radix_sort(&mut v[sorted..]);
+    }
     if sorted > 0 && sorted < v.len() && v[sorted - 1] > v[sorted] {
         v.sort();
     }
@@ -91,26 +95,50 @@ impl Bounds {
             j += gallop(&starts[j..], |&s| s < e);
             starts.get(j) != Some(&e)
         });
-        starts.reserve_exact(ends.len());
-        starts.extend_from_slice(&ends);
-        starts.sort(); // two sorted runs: one merge
-        let mut bits = vec![0u64; (starts.len() + 63) / 64];
-        let mut at = 0;
-        for e in ends {
-            at += gallop(&starts[at..], |&s| s < e);
-            bits[at / 64] |= 1 << (at % 64);
+        let n = starts.len() + ends.len();
+        let first = |v: &[u64]| v.first().copied().unwrap_or(u64::MAX);
+        let last = |v: &[u64]| v.last().copied().unwrap_or(0);
+        let hi = last(&starts).max(last(&ends));
+        let lo = if n == 0 { 0 } else { first(&starts).min(first(&ends)) };
+        // The two sorted runs merged by hand, the ends' places marked as they are met (a
+        // stable sort of the two took a scratch copy of them, then a search per end).
+        let mut bits = vec![0u64; (n + 63) / 64];
+        if hi - lo <= u64::from(u32::MAX) {
+            let mut narrow: Vec<u32> = Vec::with_capacity(n);
+            let mut i = 0;
+            for e in ends {
+                let k = i + gallop(&starts[i..], |&s| s < e);
+                narrow.extend(starts[i..k].iter().map(|&a| (a - lo) as u32));
+                i = k;
+                bits[narrow.len() / 64] |= 1 << (narrow.len() % 64);
+                narrow.push((e - lo) as u32);
+            }
+            narrow.extend(starts[i..].iter().map(|&a| (a - lo) as u32));
+            return Bounds {
+                narrow,
+                wide: Vec::new(),
+                lo,
+                ends: bits,
+            };
         }
-        let lo = starts.first().copied().unwrap_or(0);
-        let hi = starts.last().copied().unwrap_or(0);
-        let (narrow, wide) = if hi - lo <= u64::from(u32::MAX) {
-            (starts.iter().map(|&a| (a - lo) as u32).collect(), Vec::new())
-        } else {
-            starts.shrink_to_fit();
-            (Vec::new(), starts)
-        };
+        // Merged in place from the back.
+        let m = starts.len();
+        starts.resize(n, 0);
+        let (mut i, mut k) = (m, n);
+        for &e in ends.iter().rev() {
+            while i > 0 && starts[i - 1] > e {
+                i -= 1;
+                k -= 1;
+                starts[k] = starts[i];
+            }
+            k -= 1;
+            starts[k] = e;
+            bits[k / 64] |= 1 << (k % 64);
+        }
+        starts.shrink_to_fit();
         Bounds {
-            narrow,
-            wide,
+            narrow: Vec::new(),
+            wide: starts,
             lo,
             ends: bits,
         }
@@ -215,16 +243,25 @@ mod tests {
                 let mut want = v.clone();
                 want.sort_unstable();
                 want.dedup_by_key(|b| b.0);
-                let mut starts: Vec<u64> = v.iter().filter(|b| !b.1).map(|b| b.0).collect();
-                let mut ends: Vec<u64> = v.iter().filter(|b| b.1).map(|b| b.0).collect();
-                // (a sorted part first: the part before the last third, sorted)
-                let k = starts.len() * 2 / 3;
-                starts[..k].sort_unstable();
-                super::sort_dedup(&mut starts, k);
-                super::sort_dedup(&mut ends, 0);
-                let b = super::Bounds::new(starts, ends);
-                let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
-                assert_eq!(got, want);
+                let starts: Vec<u64> = v.iter().filter(|b| !b.1).map(|b| b.0).collect();
+                let ends: Vec<u64> = v.iter().filter(|b| b.1).map(|b| b.0).collect();
+                // (a sorted part first: the part before the last third, sorted; or all of
+                // them sorted, with repeats, as GCC's line programs give them)
+                for whole in [false, true] {
+                    let (mut starts, mut ends) = (starts.clone(), ends.clone());
+                    let k = if whole {
+                        starts.sort_unstable();
+                        0
+                    } else {
+                        starts.len() * 2 / 3
+                    };
+                    starts[..k].sort_unstable();
+                    super::sort_dedup(&mut starts, k);
+                    super::sort_dedup(&mut ends, 0);
+                    let b = super::Bounds::new(starts, ends);
+                    let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
+                    assert_eq!(got, want);
+                }
             }
         }
     }

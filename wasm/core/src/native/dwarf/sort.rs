@@ -52,15 +52,113 @@ pub(super) fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
     start + v[start..end].partition_point(pred)
 }
 
+/// Piles [`merge_runs`] deals runs to, at most (a merge step looks at each: few).
+const PILES: usize = 16;
+
+/// Sorts `v` where it is a few ascending streams interleaved: GCC's line programs give
+/// each unit's hot code in address order, its cold (and startup) code in another
+/// sequence, further on (libc: 183k rows in 400 pieces of 11 ascending streams;
+/// python3.11: 387k in 200 of three), where a radix sort took ~1.4 % of libc's build.
+/// Its ascending runs are dealt to the pile ending highest below each run's start (cut
+/// where another pile would take the values), and the piles merged. False (`v` as it
+/// was) where more than [`PILES`] piles would be needed.
+pub(super) fn merge_runs(v: &mut [u64]) -> bool {
+    let mut piles: [Vec<(usize, usize)>; PILES] = Default::default();
+    let mut last = [0u64; PILES];
+    let mut n = 0;
+    let mut i = 0;
+    while i < v.len() {
+        let x = v[i];
+        let mut to = None;
+        for p in 0..n {
+            if last[p] <= x && to.map_or(true, |t: usize| last[p] > last[t]) {
+                to = Some(p);
+            }
+        }
+        let p = match to {
+            Some(p) => p,
+            None if n < PILES => {
+                n += 1;
+                n - 1
+            }
+            None => return false,
+        };
+        // (on up to where another pile would take the values: a hot run reaching the
+        // cold code's addresses)
+        let mut bound = u64::MAX;
+        for q in 0..n {
+            if q != p && last[q] > x {
+                bound = bound.min(last[q]);
+            }
+        }
+        let mut j = i + 1;
+        while j < v.len() && v[j - 1] <= v[j] && v[j] < bound {
+            j += 1;
+        }
+        piles[p].push((i, j));
+        last[p] = v[j - 1];
+        i = j;
+    }
+    if n <= 1 {
+        return true;
+    }
+    // Each pile's next value at `(run, at)`; the pile holding the least is copied from up
+    // to the next least of the others.
+    let mut at: [(usize, usize); PILES] = [(0, 0); PILES];
+    for p in 0..n {
+        at[p] = (0, piles[p][0].0);
+    }
+    let head = |p: usize, at: &[(usize, usize); PILES]| -> Option<u64> {
+        let (r, k) = at[p];
+        piles[p].get(r).map(|_| v[k])
+    };
+    let mut out: Vec<u64> = Vec::with_capacity(v.len());
+    loop {
+        let (mut least, mut next) = (None::<(usize, u64)>, u64::MAX);
+        for p in 0..n {
+            if let Some(x) = head(p, &at) {
+                match least {
+                    Some((_, y)) if y <= x => next = next.min(x),
+                    _ => {
+                        if let Some((_, y)) = least {
+                            next = next.min(y);
+                        }
+                        least = Some((p, x));
+                    }
+                }
+            }
+        }
+        let p = match least {
+            Some((p, _)) => p,
+            None => break,
+        };
+        let (r, mut k) = at[p];
+        let end = piles[p][r].1;
+        let from = k;
+        while k < end && v[k] <= next {
+            k += 1;
+        }
+        out.extend_from_slice(&v[from..k]);
+        at[p] = if k < end {
+            (r, k)
+        } else {
+            match piles[p].get(r + 1) {
+                Some(run) => (r + 1, run.0),
+                None => (r + 1, 0),
+            }
+        };
+    }
+    v.copy_from_slice(&out);
+    true
+}
+
 /// Sorts addresses and keeps one of each; `v[..sorted]` is sorted already.
 pub(super) fn sort_dedup(v: &mut Vec<u64>, sorted: usize) {
     // The rest by radix (its runs, a sequence each, are many and short: a merge sort took
     // ~3 % of libc's build), then one merge with the part sorted before, which a stable
     // sort sees as two runs.
     let sorted = sorted.min(v.len());
-    // (GCC's line programs give their rows in address order, unit after unit: libc's and
-    // python3.11's are sorted already, and one look costs less than a radix sort)
-    if !v[sorted..].windows(2).all(|w| w[0] <= w[1]) {
+    if !merge_runs(&mut v[sorted..]) {
         radix_sort(&mut v[sorted..]);
     }
     if sorted > 0 && sorted < v.len() && v[sorted - 1] > v[sorted] {
@@ -262,6 +360,41 @@ mod tests {
                     let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
                     assert_eq!(got, want);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn merge_runs_sorts_few_streams() {
+        let mut seed = 9u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 16
+        };
+        for streams in 1..=super::PILES + 2 {
+            for n in [0, 1, 2, 10, 1000, 20_000] {
+                // `streams` ascending streams from far apart bases, taken in runs of 1..100
+                let mut tops: Vec<u64> = (0..streams as u64).map(|s| s << 40).collect();
+                let mut v = Vec::new();
+                while v.len() < n {
+                    let s = next() as usize % streams;
+                    for _ in 0..1 + next() % 100 {
+                        tops[s] += next() % 3; // (repeats too)
+                        v.push(tops[s]);
+                    }
+                }
+                let mut want = v.clone();
+                want.sort_unstable();
+                let before = v.clone();
+                if super::merge_runs(&mut v) {
+                    assert_eq!(v, want, "{} streams, {} values", streams, n);
+                } else {
+                    assert!(streams > super::PILES);
+                    assert_eq!(v, before);
+                }
+                super::sort_dedup(&mut v, 0);
+                want.dedup();
+                assert_eq!(v, want);
             }
         }
     }

@@ -310,12 +310,12 @@ fn first_pass<'s, 'b>(
     let mut rows = RowAddrs {
         starts: Vec::new(),
         sorted: 0,
+        open: 0,
         dedup_pays: true,
         ends: Vec::new(),
     };
     let mut units: Vec<CompUnit> = Vec::new();
     let mut unit_ranges: Vec<UnitRange> = Vec::new();
-    let mut seq: Vec<(u64, bool)> = Vec::new();
     let mut decls = Decls::default();
     let mut lines_known = true;
     let info_len = progress.info_len;
@@ -354,7 +354,7 @@ fn first_pass<'s, 'b>(
         };
         // Line-sequence ranges, for a unit that declares no range of its own.
         let sequences = match &unit.line_program {
-            Some(program) => line_sequences(program, base, code, &mut seq, &mut rows, warn),
+            Some(program) => line_sequences(program, base, code, &mut rows, warn),
             None => Vec::new(),
         };
         if let gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } = header.type_() {
@@ -408,7 +408,6 @@ fn first_pass<'s, 'b>(
         let line = unit.line_program.as_ref().map_or(usize::MAX, |p| p.header().offset().0);
         units.push(CompUnit { offset, lang, line });
     }
-    drop(seq);
     Ok(FirstPass {
         bounds: rows.finish(),
         units,
@@ -422,38 +421,43 @@ struct RowAddrs {
     starts: Vec<u64>,
     /// `starts[..sorted]` is sorted, one per address.
     sorted: usize,
+    /// `starts[open..]` are the rows of the sequence being read (dropped where it does
+    /// not end).
+    open: usize,
     /// Whether the last deduplication of `starts` freed enough to try again.
     dedup_pays: bool,
     ends: Vec<u64>,
 }
 
 impl RowAddrs {
-    /// Adds a sequence's rows (an address each, whether it ends the sequence).
-    #[inline]
-    fn add(&mut self, seq: &[(u64, bool)]) {
+    /// A row start, of the sequence being read.
+    #[inline(always)]
+    fn start(&mut self, a: u64) {
+        if self.starts.len() == self.starts.capacity() && self.dedup_pays {
+            self.dedup();
+        }
+        self.starts.push(a);
+    }
+
+    /// Before the Vec doubles: sequences can repeat addresses, so the rows of those ended
+    /// so far are deduplicated, but the Vec doubles now when that freed little (each next
+    /// sequence would sort it all again), and this stops where it freed under 1/16 of the
+    /// rows added since the last (libc, python3.11: none): a sort of all the rows each
+    /// time the Vec grows took as long as one sort at the end.
+    #[inline(never)]
+    fn dedup(&mut self) {
+        let open = self.starts.split_off(self.open);
         let starts = &mut self.starts;
-        if self.dedup_pays && starts.len() + seq.len() > starts.capacity() {
-            // Sequences can repeat addresses: dedup before the Vec doubles, but double
-            // now when that freed little (each next sequence would sort it all again),
-            // and stop where it freed under 1/16 of the rows added since the last
-            // (libc, python3.11: none): a sort of all the rows each time the Vec grows
-            // took as long as one sort at the end.
-            let added = starts.len() - self.sorted;
-            let before = starts.len();
-            sort_dedup(starts, self.sorted);
-            self.sorted = starts.len();
-            self.dedup_pays = (before - starts.len()) * 16 >= added;
-            if starts.len() * 4 > starts.capacity() * 3 {
-                starts.reserve(starts.capacity());
-            }
+        let added = starts.len() - self.sorted;
+        let before = starts.len();
+        sort_dedup(starts, self.sorted);
+        self.sorted = starts.len();
+        self.dedup_pays = (before - starts.len()) * 16 >= added;
+        if (starts.len() + open.len()) * 4 > starts.capacity() * 3 {
+            starts.reserve(starts.capacity());
         }
-        for &(a, end) in seq.iter() {
-            if end {
-                self.ends.push(a);
-            } else {
-                starts.push(a);
-            }
-        }
+        self.open = starts.len();
+        starts.extend_from_slice(&open);
     }
 
     fn finish(mut self) -> Bounds {
@@ -464,42 +468,60 @@ impl RowAddrs {
 }
 
 /// Adds the row addresses of a unit's line program to `bounds` (row starts, ends of
-/// sequence; `seq`: a buffer for one sequence's), and gives its sequences' ranges.
+/// sequence), and gives its sequences' ranges.
 fn line_sequences(
     program: &gimli::IncompleteLineProgram<Reader<'_>>,
     base: u64,
     code: &[(u64, u64)],
-    seq: &mut Vec<(u64, bool)>,
     bounds: &mut RowAddrs,
     warn: &mut Warnings,
 ) -> Vec<(u64, u64)> {
     let mut sequences: Vec<(u64, u64)> = Vec::new();
-    seq.clear();
-    let mut seq_rows = 0usize;
+    // The sequence being read: its first address, whether its rows are kept, its rows
+    // that start no row so far, and its last row not added yet (an address, whether it
+    // ends the sequence): rows of one address mostly follow each other, and one is kept
+    // (a row start wins over an end of sequence, as in `Bounds::new`).
+    let (mut first, mut keep, mut seq_rows) = (0u64, false, 0usize);
+    let mut last: Option<(u64, bool)> = None;
     let rows = for_each_row::<false>(program, |row| {
-        // Rows of one address mostly follow each other: keep one (a row start
-        // wins over an end of sequence, as in `Bounds::new`).
-        match seq.last_mut() {
-            Some(last) if last.0 == row.address => last.1 &= row.end_sequence,
-            _ => seq.push((row.address, row.end_sequence)),
+        match &mut last {
+            Some(l) if l.0 == row.address => l.1 &= row.end_sequence,
+            l => {
+                match *l {
+                    // (an end of sequence ends it: not pending here)
+                    Some((a, _)) if keep => bounds.start(a),
+                    Some(_) => {}
+                    None => {
+                        first = row.address;
+                        // A sequence at a tombstone address (discarded code) is dropped.
+                        keep = first >= base && in_ranges(code, first);
+                        bounds.open = bounds.starts.len();
+                    }
+                }
+                *l = Some((row.address, row.end_sequence));
+            }
         }
         if row.end_sequence {
-            if seq_rows > 0 {
-                sequences.push((seq[0].0, row.address));
-            }
-            // A sequence at a tombstone address (discarded code) is dropped.
-            if let Some(first) = seq.first() {
-                if first.0 >= base && in_ranges(code, first.0) {
-                    bounds.add(seq);
+            if let Some((a, end)) = last.take() {
+                if keep && end {
+                    bounds.ends.push(a);
+                } else if keep {
+                    bounds.start(a);
                 }
             }
-            seq.clear();
+            if seq_rows > 0 {
+                sequences.push((first, row.address));
+            }
             seq_rows = 0;
         } else {
             seq_rows += 1;
         }
     });
-    // The sequences ended before the defect are kept (pass 2 keeps the same rows).
+    // The sequences ended before the defect (or the program's end) are kept (pass 2 keeps
+    // the same rows).
+    if last.is_some() && keep {
+        bounds.starts.truncate(bounds.open);
+    }
     if let Err(e) = rows {
         warn.skip("line program", &why(&e), || {
             format!(".debug_line+{:#x}", program.header().offset().0)
@@ -743,6 +765,46 @@ impl AddrsFn<()> for WriteRows<'_> {
                 w.range(start.wrapping_sub(base), end.wrapping_sub(base), loc);
             }
             addr = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Row starts added a sequence at a time, deduplicated as the Vec grows (also inside
+    /// a sequence), some sequences dropped unended: the finished bounds are the rows of
+    /// the ended sequences, sorted, one per address.
+    #[test]
+    fn row_addrs_keep_the_ended_sequences() {
+        let mut seed = 11u64;
+        for n in [1usize, 7, 300, 5000] {
+            let mut rows = super::RowAddrs {
+                starts: Vec::new(),
+                sorted: 0,
+                open: 0,
+                dedup_pays: true,
+                ends: Vec::new(),
+            };
+            let mut want: Vec<u64> = Vec::new();
+            for s in 0..n {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                // (many repeats: deduplication pays and runs while sequences are open)
+                let (len, at) = (1 + (seed >> 40) as usize % 40, (seed >> 20) % 64);
+                rows.open = rows.starts.len();
+                for k in 0..len as u64 {
+                    rows.start(at + k);
+                }
+                if s % 5 == 3 {
+                    rows.starts.truncate(rows.open);
+                } else {
+                    want.extend(at..at + len as u64);
+                }
+            }
+            want.sort_unstable();
+            want.dedup();
+            let b = rows.finish();
+            let got: Vec<u64> = (0..b.len()).map(|i| b.addr(i)).collect();
+            assert_eq!(got, want, "{} sequences", n);
         }
     }
 }

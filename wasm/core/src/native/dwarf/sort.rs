@@ -52,13 +52,115 @@ pub(super) fn gallop<T>(v: &[T], pred: impl Fn(&T) -> bool) -> usize {
     start + v[start..end].partition_point(pred)
 }
 
+/// Piles [`merge_runs`] deals runs to, at most (a merge step looks at each: few).
+const PILES: usize = 16;
+
+/// Sorts `v` where it is a few ascending streams interleaved: GCC's line programs give
+/// each unit's hot code in address order, its cold (and startup) code in another
+/// sequence, further on (libc: 183k rows in 400 pieces of 11 ascending streams;
+/// python3.11: 387k in 200 of three), where a radix sort took ~1.4 % of libc's build.
+/// Its ascending runs are dealt to the pile ending highest below each run's start (cut
+/// where another pile would take the values), and the piles merged. False (`v` as it
+/// was) where more than [`PILES`] piles would be needed.
+pub(super) fn merge_runs(v: &mut [u64]) -> bool {
+    let mut piles: [Vec<(usize, usize)>; PILES] = Default::default();
+    let mut last = [0u64; PILES];
+    let mut n = 0;
+    let mut i = 0;
+    while i < v.len() {
+        let x = v[i];
+        let mut to = None;
+        for p in 0..n {
+            if last[p] <= x && to.map_or(true, |t: usize| last[p] > last[t]) {
+                to = Some(p);
+            }
+        }
+        let p = match to {
+            Some(p) => p,
+            None if n < PILES => {
+                n += 1;
+                n - 1
+            }
+            None => return false,
+        };
+        // (on up to where another pile would take the values: a hot run reaching the
+        // cold code's addresses)
+        let mut bound = u64::MAX;
+        for q in 0..n {
+            if q != p && last[q] > x {
+                bound = bound.min(last[q]);
+            }
+        }
+        let mut j = i + 1;
+        while j < v.len() && v[j - 1] <= v[j] && v[j] < bound {
+            j += 1;
+        }
+        piles[p].push((i, j));
+        last[p] = v[j - 1];
+        i = j;
+    }
+    if n <= 1 {
+        return true;
+    }
+    // Each pile's next value at `(run, at)`; the pile holding the least is copied from up
+    // to the next least of the others.
+    let mut at: [(usize, usize); PILES] = [(0, 0); PILES];
+    for p in 0..n {
+        at[p] = (0, piles[p][0].0);
+    }
+    let head = |p: usize, at: &[(usize, usize); PILES]| -> Option<u64> {
+        let (r, k) = at[p];
+        piles[p].get(r).map(|_| v[k])
+    };
+    let mut out: Vec<u64> = Vec::with_capacity(v.len());
+    loop {
+        let (mut least, mut next) = (None::<(usize, u64)>, u64::MAX);
+        for p in 0..n {
+            if let Some(x) = head(p, &at) {
+                match least {
+                    Some((_, y)) if y <= x => next = next.min(x),
+                    _ => {
+                        if let Some((_, y)) = least {
+                            next = next.min(y);
+                        }
+                        least = Some((p, x));
+                    }
+                }
+            }
+        }
+        let p = match least {
+            Some((p, _)) => p,
+            None => break,
+        };
+        let (r, mut k) = at[p];
+        let end = piles[p][r].1;
+        let from = k;
+        while k < end && v[k] <= next {
+            k += 1;
+        }
+        out.extend_from_slice(&v[from..k]);
+        at[p] = if k < end {
+            (r, k)
+        } else {
+            match piles[p].get(r + 1) {
+                Some(run) => (r + 1, run.0),
+                None => (r + 1, 0),
+            }
+        };
+    }
+    v.copy_from_slice(&out);
+    true
+}
+
 /// Sorts addresses and keeps one of each; `v[..sorted]` is sorted already.
 pub(super) fn sort_dedup(v: &mut Vec<u64>, sorted: usize) {
     // The rest by radix (its runs, a sequence each, are many and short: a merge sort took
     // ~3 % of libc's build), then one merge with the part sorted before, which a stable
     // sort sees as two runs.
     let sorted = sorted.min(v.len());
-    radix_sort(&mut v[sorted..]);
+    if !merge_runs(&mut v[sorted..]) {
+        radix_sort(&mut v[sorted..]);
+    }
     if sorted > 0 && sorted < v.len() && v[sorted - 1] > v[sorted] {
         v.sort();
     }
@@ -91,26 +193,50 @@ impl Bounds {
             j += gallop(&starts[j..], |&s| s < e);
             starts.get(j) != Some(&e)
         });
-        starts.reserve_exact(ends.len());
-        starts.extend_from_slice(&ends);
-        starts.sort(); // two sorted runs: one merge
-        let mut bits = vec![0u64; (starts.len() + 63) / 64];
-        let mut at = 0;
-        for e in ends {
-            at += gallop(&starts[at..], |&s| s < e);
-            bits[at / 64] |= 1 << (at % 64);
+        let n = starts.len() + ends.len();
+        let first = |v: &[u64]| v.first().copied().unwrap_or(u64::MAX);
+        let last = |v: &[u64]| v.last().copied().unwrap_or(0);
+        let hi = last(&starts).max(last(&ends));
+        let lo = if n == 0 { 0 } else { first(&starts).min(first(&ends)) };
+        // The two sorted runs merged by hand, the ends' places marked as they are met (a
+        // stable sort of the two took a scratch copy of them, then a search per end).
+        let mut bits = vec![0u64; (n + 63) / 64];
+        if hi - lo <= u64::from(u32::MAX) {
+            let mut narrow: Vec<u32> = Vec::with_capacity(n);
+            let mut i = 0;
+            for e in ends {
+                let k = i + gallop(&starts[i..], |&s| s < e);
+                narrow.extend(starts[i..k].iter().map(|&a| (a - lo) as u32));
+                i = k;
+                bits[narrow.len() / 64] |= 1 << (narrow.len() % 64);
+                narrow.push((e - lo) as u32);
+            }
+            narrow.extend(starts[i..].iter().map(|&a| (a - lo) as u32));
+            return Bounds {
+                narrow,
+                wide: Vec::new(),
+                lo,
+                ends: bits,
+            };
         }
-        let lo = starts.first().copied().unwrap_or(0);
-        let hi = starts.last().copied().unwrap_or(0);
-        let (narrow, wide) = if hi - lo <= u64::from(u32::MAX) {
-            (starts.iter().map(|&a| (a - lo) as u32).collect(), Vec::new())
-        } else {
-            starts.shrink_to_fit();
-            (Vec::new(), starts)
-        };
+        // Merged in place from the back.
+        let m = starts.len();
+        starts.resize(n, 0);
+        let (mut i, mut k) = (m, n);
+        for &e in ends.iter().rev() {
+            while i > 0 && starts[i - 1] > e {
+                i -= 1;
+                k -= 1;
+                starts[k] = starts[i];
+            }
+            k -= 1;
+            starts[k] = e;
+            bits[k / 64] |= 1 << (k % 64);
+        }
+        starts.shrink_to_fit();
         Bounds {
-            narrow,
-            wide,
+            narrow: Vec::new(),
+            wide: starts,
             lo,
             ends: bits,
         }
@@ -215,16 +341,60 @@ mod tests {
                 let mut want = v.clone();
                 want.sort_unstable();
                 want.dedup_by_key(|b| b.0);
-                let mut starts: Vec<u64> = v.iter().filter(|b| !b.1).map(|b| b.0).collect();
-                let mut ends: Vec<u64> = v.iter().filter(|b| b.1).map(|b| b.0).collect();
-                // (a sorted part first: the part before the last third, sorted)
-                let k = starts.len() * 2 / 3;
-                starts[..k].sort_unstable();
-                super::sort_dedup(&mut starts, k);
-                super::sort_dedup(&mut ends, 0);
-                let b = super::Bounds::new(starts, ends);
-                let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
-                assert_eq!(got, want);
+                let starts: Vec<u64> = v.iter().filter(|b| !b.1).map(|b| b.0).collect();
+                let ends: Vec<u64> = v.iter().filter(|b| b.1).map(|b| b.0).collect();
+                // (a sorted part first: the part before the last third, sorted; or all of
+                // them sorted, with repeats, as GCC's line programs give them)
+                for whole in [false, true] {
+                    let (mut starts, mut ends) = (starts.clone(), ends.clone());
+                    let k = if whole {
+                        starts.sort_unstable();
+                        0
+                    } else {
+                        starts.len() * 2 / 3
+                    };
+                    starts[..k].sort_unstable();
+                    super::sort_dedup(&mut starts, k);
+                    super::sort_dedup(&mut ends, 0);
+                    let b = super::Bounds::new(starts, ends);
+                    let got: Vec<(u64, bool)> = (0..b.len()).map(|i| (b.addr(i), b.is_end(i))).collect();
+                    assert_eq!(got, want);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn merge_runs_sorts_few_streams() {
+        let mut seed = 9u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 16
+        };
+        for streams in 1..=super::PILES + 2 {
+            for n in [0, 1, 2, 10, 1000, 20_000] {
+                // `streams` ascending streams from far apart bases, taken in runs of 1..100
+                let mut tops: Vec<u64> = (0..streams as u64).map(|s| s << 40).collect();
+                let mut v = Vec::new();
+                while v.len() < n {
+                    let s = next() as usize % streams;
+                    for _ in 0..1 + next() % 100 {
+                        tops[s] += next() % 3; // (repeats too)
+                        v.push(tops[s]);
+                    }
+                }
+                let mut want = v.clone();
+                want.sort_unstable();
+                let before = v.clone();
+                if super::merge_runs(&mut v) {
+                    assert_eq!(v, want, "{} streams, {} values", streams, n);
+                } else {
+                    assert!(streams > super::PILES);
+                    assert_eq!(v, before);
+                }
+                super::sort_dedup(&mut v, 0);
+                want.dedup();
+                assert_eq!(v, want);
             }
         }
     }

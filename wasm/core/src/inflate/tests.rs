@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_rng::Rng;
 use miniz_oxide::deflate::compress_to_vec_zlib;
 use miniz_oxide::inflate::decompress_to_vec_zlib_with_limit;
 
@@ -11,13 +12,8 @@ fn hex(s: &str) -> Vec<u8> {
 
 /// Deterministic bytes of several kinds: DWARF-like records, noise, long runs, short periods.
 fn samples() -> Vec<Vec<u8>> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x2545_f491_4f6c_dd1du64);
+    let mut rnd = move || rng.next();
     let mut out = vec![Vec::new(), b"a".to_vec(), vec![0; 20_000]];
     let mut records = Vec::new();
     for i in 0..3_000u32 {
@@ -154,13 +150,8 @@ fn every_truncation_is_an_error() {
 /// miniz_oxide accepts a stream this decoder gives the same bytes (and the other way).
 #[test]
 fn damaged_streams_agree_with_miniz() {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15u64);
+    let mut rnd = move || rng.next();
     let (mut both_ok, mut both_err) = (0, 0);
     for data in samples().into_iter().skip(3) {
         let z = compress_to_vec_zlib(&data, 6);
@@ -385,13 +376,8 @@ fn fixed_block(syms: &[Sym]) -> (Vec<u8>, Vec<u8>) {
 /// and against miniz_oxide.
 #[test]
 fn every_length_at_short_distances() {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x2545_f491_4f6c_dd1du64);
+    let mut rnd = move || rng.next();
     for backs in [
         (1..=20).collect::<Vec<usize>>(),
         (21..=40).chain([63, 64, 65, 300, 4097]).collect(),
@@ -416,13 +402,8 @@ fn every_length_at_short_distances() {
 /// all), every cut of the input's last 40 bytes an error.
 #[test]
 fn limits_and_cuts_near_the_end() {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15u64);
+    let mut rnd = move || rng.next();
     for round in 0..12 {
         let mut syms: Vec<Sym> = (0..40).map(|_| Sym::Lit(rnd() as u8)).collect();
         for _ in 0..300 {
@@ -466,13 +447,8 @@ fn random_streams_agree_with_miniz() {
     use miniz_oxide::deflate::core::{
         compress_to_output, create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide, TDEFLFlush,
     };
-    let mut x = 0x1234_5678_9abc_def1u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng(0x1234_5678_9abc_def1u64);
+    let mut rnd = move || rng.next();
     let lens = (0..700usize).chain([5_000, 40_000, 70_000]);
     for (i, len) in lens.enumerate() {
         // A small alphabet with repeats of random lengths and distances.

@@ -101,6 +101,33 @@ def map_file(base: int, ptr: int, length: int, fd: int) -> bool:
 
 _madvise: Optional[Any] = None
 _MADV_DONTNEED = 4
+_MADV_HUGEPAGE = 14
+
+#: How far past its base a linear memory is advised: the module caps its memory at 1 GiB
+#: (``--max-memory``); the engines reserve at least that much address space for it.
+HUGE_SPAN = 1 << 30
+
+
+def _libc_madvise() -> Optional[Any]:
+    global _madvise
+    if _madvise is None:
+        _madvise = sys.platform.startswith("linux") and _libc(
+            "madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
+    return _madvise or None
+
+
+def advise_huge(base: int, length: int = HUGE_SPAN) -> bool:
+    """Asks for transparent huge pages (2 MiB) behind ``[base, base + length)``, the
+    linear memory and the reservation it grows into (a symcache build touches tens of MB
+    of fresh memory: a few huge pages instead of thousands of page faults; the module
+    grows its memory in whole 2 MiB regions for them, ``wasm/abi/src/alloc.rs``). Where
+    THP is ``madvise`` only (a common default) nothing forms without it; with ``always``
+    or ``never``, or on other systems, it changes nothing. False where it was refused
+    (ENOMEM past the reservation still advises what is mapped), which is harmless."""
+    madvise = _libc_madvise()
+    if madvise is None or not base or base % PAGE or length <= 0:
+        return False
+    return bool(madvise(base, length, _MADV_HUGEPAGE) == 0)
 
 
 def discard(base: int, ptr: int, length: int) -> bool:
@@ -108,13 +135,10 @@ def discard(base: int, ptr: int, length: int) -> bool:
     to the system (ABI ``discard``: the module holds nothing there); they read as zeros
     afterwards (or as the engine's initial image, which the module does not mind either).
     False where it cannot be done: the pages then stay as they are, which is correct too."""
-    global _madvise
-    if _madvise is None:
-        _madvise = sys.platform.startswith("linux") and _libc(
-            "madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
-    if not _madvise or length <= 0 or (base + ptr) % PAGE or length % PAGE:
+    madvise = _libc_madvise()
+    if madvise is None or length <= 0 or (base + ptr) % PAGE or length % PAGE:
         return False
-    return bool(_madvise(base + ptr, length, _MADV_DONTNEED) == 0)
+    return bool(madvise(base + ptr, length, _MADV_DONTNEED) == 0)
 
 
 def unmap(base: int, ptr: int, length: int) -> bool:

@@ -372,6 +372,9 @@ class WasmerEngine(Engine):
             if isinstance(memory, wasmer.Memory):
                 ms.memory = memory
                 ms.refresh()
+                if ms.size:
+                    ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
+                    _pagemap.advise_huge(ms.base)
         return WasmerInstance(instance, wmodule, ms)
 
 

@@ -884,6 +884,7 @@ class WasmtimeEngine(Engine):
         if isinstance(memory, _MemoryRef):
             ms.mem = memory
             ms.refresh()
+            _pagemap.advise_huge(ms.base)
         return WasmtimeInstance(core, exports)
 
 

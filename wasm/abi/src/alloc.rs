@@ -56,7 +56,9 @@ fn discard_block(_ptr: *mut u8, _size: usize) {}
 /// thousands of page faults and TLB misses; but one forms only where its whole 2 MiB is
 /// accessible when first touched. dlmalloc grows the memory by what one request needs (in
 /// 64 KiB steps) and writes at the new end at once, so the memory is grown here first, in
-/// whole 2 MiB regions, before dlmalloc would grow it by less.
+/// whole 2 MiB regions, before dlmalloc would grow it by less. Without huge pages this
+/// costs nothing: the regions' pages are untouched until used. A growth that fails (the
+/// memory cap) is not an allocation failure: dlmalloc then grows by what it needs.
 #[cfg(target_arch = "wasm32")]
 mod ahead {
     use std::alloc::{GlobalAlloc, Layout, System};
@@ -66,7 +68,7 @@ mod ahead {
     /// Room left for chunk headers and dlmalloc's top footer.
     const SLACK: usize = 64 * 1024;
 
-    /// Where dlmalloc's top chunk starts at the earliest: the end of the highest block it
+    /// Where dlmalloc's top chunk starts at the latest: the end of the highest block it
     /// gave (0: nothing yet).
     static mut HIGH: usize = 0;
 

@@ -790,6 +790,51 @@ def test_build_discards_pages_past_its_peak(engine: str, tmp_path: "os.PathLike[
     assert [chain[0].function for chain in frames] == ["f7", "f2499"]
 
 
+def _vm_flags(address: int) -> List[str]:
+    """The ``VmFlags`` of this process's mapping that holds ``address``."""
+    inside = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(" ", 1)[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and head == "VmFlags:":
+                return line.split()[1:]
+    raise AssertionError("no mapping holds %#x" % address)
+
+
+def test_huge_pages_advised_until_a_build_gives_memory_back(engine: str, programs_dir: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where THP is ``madvise`` only, the host advises huge pages for the memory a build
+    grows into (past the first 2 MiB), and against them once the build gives memory back
+    or writes its output, so that khugepaged does not fill an idle instance's freed
+    regions again; where THP is ``always`` or ``never`` it leaves the memory alone."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("transparent huge pages: Linux only")
+    exe = build_program("cxx-O2", programs_dir)
+    if exe is None:
+        pytest.skip("g++ missing")
+    from pysym._engine import _pagemap
+
+    if not os.path.isdir("/sys/kernel/mm/transparent_hugepage"):
+        pytest.skip("a kernel without transparent huge pages")
+    monkeypatch.setattr(_pagemap, "_thp_advised", True)
+    rt = pysym._host.Runtime(engine)
+    mem = rt.current().instance._mem
+    assert mem.huge_at >= 0
+    at = mem.base + _pagemap.HUGE
+    assert "hg" in _vm_flags(at) and "hg" not in _vm_flags(mem.base)
+    data = pysym.SymCache.from_object(exe, runtime=rt).to_bytes()
+    assert mem.huge_at == -1
+    assert "nh" in _vm_flags(at) and "hg" not in _vm_flags(at)
+    monkeypatch.setattr(_pagemap, "_thp_advised", False)
+    rt = pysym._host.Runtime(engine)
+    mem = rt.current().instance._mem
+    assert mem.huge_at == -1 and not {"hg", "nh"} & set(_vm_flags(mem.base + _pagemap.HUGE))
+    assert pysym.SymCache.from_object(exe, runtime=rt).to_bytes() == data
+
+
 @pytest.mark.parametrize("where", ["begin", "write"])
 def test_failing_output_leaves_the_runtime_usable(engine: str, programs_dir: str, where: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,6 +101,56 @@ def map_file(base: int, ptr: int, length: int, fd: int) -> bool:
 
 _madvise: Optional[Any] = None
 _MADV_DONTNEED = 4
+_MADV_HUGEPAGE = 14
+_MADV_NOHUGEPAGE = 15
+
+HUGE = 2 << 20
+#: How far past its base a linear memory is advised: the module caps its memory at 1 GiB
+#: (``--max-memory``); the engines reserve at least that much address space for it.
+HUGE_SPAN = 1 << 30
+
+_thp_advised: Optional[bool] = None
+
+
+def _libc_madvise() -> Optional[Any]:
+    global _madvise
+    if _madvise is None:
+        _madvise = sys.platform.startswith("linux") and _libc(
+            "madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
+    return _madvise or None
+
+
+def _thp_on_advice() -> bool:
+    """Whether transparent huge pages form only where advised (``madvise``, a common
+    default). With ``always`` they form anyway and advice would only take them away
+    (``never``: nothing to do)."""
+    global _thp_advised
+    if _thp_advised is None:
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+                _thp_advised = "[madvise]" in f.read()
+        except OSError:
+            _thp_advised = False
+    return _thp_advised
+
+
+def advise_huge(base: int, start: int, huge: bool) -> bool:
+    """Advises for (``huge``) or against 2 MiB transparent huge pages behind the linear
+    memory at ``base`` from ``start`` (rounded up to 2 MiB) on, through the reservation
+    it grows into. A symcache build touches tens of MB of fresh memory: a few huge pages
+    instead of thousands of page faults (the module grows its memory in whole 2 MiB
+    regions for them, ``wasm/abi/src/alloc.rs``). Advised against once the build gives
+    memory back: khugepaged would otherwise collapse every 2 MiB that kept a page into a
+    whole huge page again (an idle instance's 6 MB of resident memory back to 32 MB within
+    a minute). Only where THP is ``madvise``; False where nothing was done (harmless)."""
+    if not _thp_on_advice():
+        return False
+    madvise = _libc_madvise()
+    start = (start + HUGE - 1) & ~(HUGE - 1)
+    if madvise is None or not base or base % PAGE or start >= HUGE_SPAN:
+        return False
+    # (ENOMEM where the range passes the reservation: what is mapped is advised all the same)
+    return bool(madvise(base + start, HUGE_SPAN - start, _MADV_HUGEPAGE if huge else _MADV_NOHUGEPAGE) == 0)
 
 
 def discard(base: int, ptr: int, length: int) -> bool:
@@ -108,13 +158,10 @@ def discard(base: int, ptr: int, length: int) -> bool:
     to the system (ABI ``discard``: the module holds nothing there); they read as zeros
     afterwards (or as the engine's initial image, which the module does not mind either).
     False where it cannot be done: the pages then stay as they are, which is correct too."""
-    global _madvise
-    if _madvise is None:
-        _madvise = sys.platform.startswith("linux") and _libc(
-            "madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
-    if not _madvise or length <= 0 or (base + ptr) % PAGE or length % PAGE:
+    madvise = _libc_madvise()
+    if madvise is None or length <= 0 or (base + ptr) % PAGE or length % PAGE:
         return False
-    return bool(_madvise(base + ptr, length, _MADV_DONTNEED) == 0)
+    return bool(madvise(base + ptr, length, _MADV_DONTNEED) == 0)
 
 
 def unmap(base: int, ptr: int, length: int) -> bool:

@@ -83,7 +83,7 @@ def _reraise(e: BaseException) -> None:
 class _Memory:
     """Host view of linear memory + import state.  References no instance (no cycles)."""
 
-    __slots__ = ("base", "imports", "memory", "size", "view")
+    __slots__ = ("base", "huge_at", "imports", "memory", "size", "view")
 
     def __init__(self, imports: HostImports) -> None:
         self.memory = None  # type: Optional[Any]  # wasmer.Memory, set after instantiation
@@ -91,6 +91,7 @@ class _Memory:
         self.size = 0
         self.base = 0  # address of the memory in this process (discard), 0: not known yet
         self.imports = imports
+        self.huge_at = -1  # where huge pages are advised from (-1: nowhere)
 
     def refresh(self) -> None:
         if self.memory is None:
@@ -99,6 +100,18 @@ class _Memory:
         if size != self.size:
             self.view = memoryview(self.memory.buffer)
             self.size = len(self.view)
+
+    def advise_huge(self) -> None:
+        """Huge pages for the memory's growth (``_pagemap.advise_huge``)."""
+        if _pagemap.advise_huge(self.base, self.size, True):
+            self.huge_at = self.size
+
+    def unadvise_huge(self) -> None:
+        """No more huge pages: the build is past its peak (its first ``discard``) or
+        writing its output."""
+        if self.huge_at >= 0:
+            _pagemap.advise_huge(self.base, self.huge_at, False)
+            self.huge_at = -1
 
     def check(self, ptr: int, length: int) -> None:
         if ptr < 0 or length < 0:
@@ -152,6 +165,7 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
 
     def output_begin(size: int) -> int:
         try:
+            ms.unadvise_huge()
             return host_status(ms.imports.output_begin(size & 0xFFFFFFFFFFFFFFFF), "output_begin")
         except Exception:
             return HOST_IO
@@ -164,6 +178,7 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
             if not ms.base:
                 # (the buffer is writable: imports write into it; its base never moves)
                 ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
+            ms.unadvise_huge()
             _pagemap.discard(ms.base, ptr, length)
         except Exception:
             pass
@@ -372,6 +387,9 @@ class WasmerEngine(Engine):
             if isinstance(memory, wasmer.Memory):
                 ms.memory = memory
                 ms.refresh()
+                if ms.size:
+                    ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
+                    ms.advise_huge()
         return WasmerInstance(instance, wmodule, ms)
 
 

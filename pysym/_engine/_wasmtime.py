@@ -335,7 +335,7 @@ class _Memory:
     dropping an instance frees its store at once (no reference cycle).
     """
 
-    __slots__ = ("base", "ctx", "imports", "mem", "pending", "size", "view")
+    __slots__ = ("base", "ctx", "huge_at", "imports", "mem", "pending", "size", "view")
 
     def __init__(self, ctx: Any, imports: HostImports) -> None:
         self.mem = None  # type: Optional[Any]  # a wasmtime_memory_t, set after instantiation
@@ -344,6 +344,7 @@ class _Memory:
         self.size = 0
         self.base = 0
         self.imports = imports
+        self.huge_at = -1  # where huge pages are advised from (-1: nowhere)
         self.pending = None  # type: Optional[BaseException]
 
     def refresh(self, caller: Any = None) -> None:
@@ -362,6 +363,18 @@ class _Memory:
                 self.view = memoryview(b"")
             self.size = size
             self.base = base
+
+    def advise_huge(self) -> None:
+        """Huge pages for the memory's growth (``_pagemap.advise_huge``)."""
+        if _pagemap.advise_huge(self.base, self.size, True):
+            self.huge_at = self.size
+
+    def unadvise_huge(self) -> None:
+        """No more huge pages: the build is past its peak (its first ``discard``) or
+        writing its output."""
+        if self.huge_at >= 0:
+            _pagemap.advise_huge(self.base, self.huge_at, False)
+            self.huge_at = -1
 
     def check(self, ptr: int, length: int, caller: Any = None) -> None:
         """Raise ``Trap`` unless ``[ptr, ptr+length)`` is inside memory (refreshing first)."""
@@ -455,6 +468,7 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
         return 0
 
     def output_begin(args: Any, caller: Any) -> int:
+        ms.unadvise_huge()
         return host_status(ms.imports.output_begin(args[0].i64 & 0xFFFFFFFFFFFFFFFF), "output_begin")
 
     def output_write(args: Any, caller: Any) -> int:
@@ -468,6 +482,7 @@ def _make_callbacks(ms: _Memory) -> Dict[str, Any]:
         ptr = args[0].i32 & 0xFFFFFFFF
         length = args[1].i32 & 0xFFFFFFFF
         ms.check(ptr, length, caller)
+        ms.unadvise_huge()
         _pagemap.discard(ms.base, ptr, length)
         return 0
 
@@ -884,6 +899,7 @@ class WasmtimeEngine(Engine):
         if isinstance(memory, _MemoryRef):
             ms.mem = memory
             ms.refresh()
+            ms.advise_huge()
         return WasmtimeInstance(core, exports)
 
 

@@ -4,7 +4,7 @@
 
 #[cfg(target_arch = "wasm32")]
 use crate::pools;
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::{alloc, dealloc, GlobalAlloc, Layout};
 
 /// Alignment of input memory (`pysym_alloc`).
 const INPUT_ALIGN: usize = 8;
@@ -51,6 +51,83 @@ fn discard_block(ptr: *mut u8, size: usize) {
 #[cfg(not(target_arch = "wasm32"))]
 #[inline]
 fn discard_block(_ptr: *mut u8, _size: usize) {}
+
+/// Hosts may back the memory with 2 MiB huge pages (Linux THP), which spare a build
+/// thousands of page faults and TLB misses; but one forms only where its whole 2 MiB is
+/// accessible when first touched. dlmalloc grows the memory by what one request needs (in
+/// 64 KiB steps) and writes at the new end at once, so the memory is grown here first, in
+/// whole 2 MiB regions, before dlmalloc would grow it by less. Without huge pages this
+/// costs nothing: the regions' pages are untouched until used. A growth that fails (the
+/// memory cap) is not an allocation failure: dlmalloc then grows by what it needs.
+#[cfg(target_arch = "wasm32")]
+mod ahead {
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    const HUGE: usize = 2 << 20;
+    const WASM_PAGE: usize = 64 * 1024;
+    /// Room left for chunk headers and dlmalloc's top footer.
+    const SLACK: usize = 64 * 1024;
+
+    /// Where dlmalloc's top chunk starts at the latest: the end of the highest block it
+    /// gave (0: nothing yet).
+    static mut HIGH: usize = 0;
+
+    /// Before a request of `size` bytes to the system allocator.
+    #[inline]
+    pub(super) unsafe fn before(size: usize) {
+        let end = core::arch::wasm32::memory_size(0) * WASM_PAGE;
+        let high = if HIGH == 0 { end } else { HIGH };
+        match high.checked_add(size).and_then(|n| n.checked_add(SLACK)) {
+            Some(need) if need <= end => {}
+            Some(need) => grow(end, high, need),
+            None => {}
+        }
+    }
+
+    /// After the system allocator gave `size` bytes at `p`.
+    #[inline]
+    pub(super) unsafe fn after(p: *mut u8, size: usize) {
+        let top = (p as usize).saturating_add(size);
+        if top > HIGH {
+            HIGH = top;
+        }
+    }
+
+    /// Grows the memory to a 2 MiB boundary past `need` through one request to dlmalloc,
+    /// freed at once. dlmalloc grows by the whole request (not by what its top chunk
+    /// lacks), so the request is the distance to the boundary, which must also exceed
+    /// the top chunk (at most `end - high`) for dlmalloc to grow at all.
+    #[cold]
+    unsafe fn grow(end: usize, high: usize, need: usize) {
+        let least = match (end - high.min(end)).checked_add(end + 2 * SLACK) {
+            Some(n) => n.max(need),
+            None => return,
+        };
+        let target = match least.checked_add(HUGE - 1) {
+            Some(n) => n & !(HUGE - 1),
+            None => return,
+        };
+        // (the request plus dlmalloc's overheads rounds up to exactly `target - end`)
+        let layout = Layout::from_size_align_unchecked(target - end - SLACK / 2, 16);
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            // Where dlmalloc carved it: the top chunk's start (or a free block's).
+            HIGH = p as usize;
+            System.dealloc(p, layout);
+        }
+    }
+}
+
+/// The system allocator's `alloc`, growing the memory ahead in huge-page regions.
+#[inline]
+pub(crate) unsafe fn system_alloc(layout: Layout) -> *mut u8 {
+    #[cfg(target_arch = "wasm32")]
+    ahead::before(layout.size());
+    let p = std::alloc::System.alloc(layout);
+    #[cfg(target_arch = "wasm32")]
+    ahead::after(p, layout.size());
+    p
+}
 
 /// The size of the latest allocation request that failed (0: none since last read).
 static mut FAILED_ALLOC: usize = 0;
@@ -119,7 +196,7 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = match small_class(layout.size(), layout.align()) {
             Some(c) => small_alloc(c),
-            None => std::alloc::System.alloc(layout),
+            None => system_alloc(layout),
         };
         self.check(p, layout.size())
     }
@@ -132,7 +209,14 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
                 }
                 p
             }
-            None => self.check(std::alloc::System.alloc_zeroed(layout), layout.size()),
+            None => {
+                #[cfg(target_arch = "wasm32")]
+                ahead::before(layout.size());
+                let p = std::alloc::System.alloc_zeroed(layout);
+                #[cfg(target_arch = "wasm32")]
+                ahead::after(p, layout.size());
+                self.check(p, layout.size())
+            }
         }
     }
     #[inline]
@@ -150,7 +234,11 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
         let new = small_class(new_size, layout.align());
         match (old, new) {
             (None, None) => {
+                #[cfg(target_arch = "wasm32")]
+                ahead::before(new_size);
                 let p = self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size);
+                #[cfg(target_arch = "wasm32")]
+                ahead::after(p, new_size);
                 if !p.is_null() && p != ptr {
                     // Moved: the old block was freed inside, past `dealloc` (a doubling
                     // vector's old blocks stayed resident to the end of a build: libLLVM's

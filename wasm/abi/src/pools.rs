@@ -14,7 +14,7 @@
 //!
 //! Single-threaded (the wasm module): the global instance is used only on wasm32.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 
 /// Size-class granularity and the largest alignment served from the pools.
 pub(crate) const GRAIN: usize = 16;
@@ -69,7 +69,7 @@ impl Pools {
     unsafe fn carve(&mut self, class: usize) -> *mut u8 {
         let size = (class + 1) * GRAIN;
         if self.end - self.bump < size {
-            let p = System.alloc(Layout::from_size_align_unchecked(ARENA, GRAIN));
+            let p = crate::alloc::system_alloc(Layout::from_size_align_unchecked(ARENA, GRAIN));
             if p.is_null() {
                 return p;
             }

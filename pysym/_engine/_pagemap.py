@@ -158,6 +158,27 @@ def advise_huge(base: int, start: int, huge: bool) -> bool:
     return bool(madvise(base + start, end - start, _MADV_HUGEPAGE if huge else _MADV_NOHUGEPAGE) == 0)
 
 
+
+class HugeAdvice:
+    """Huge-page advice for an engine's view of a linear memory (its ``base`` address and
+    ``size``; ``huge_at``: where the advice starts, -1 for none)."""
+
+    __slots__ = ("huge_at",)
+    base: int
+    size: int
+
+    def advise_huge(self) -> None:
+        """Huge pages for the memory's growth (``advise_huge``)."""
+        if advise_huge(self.base, self.size, True):
+            self.huge_at = self.size
+
+    def unadvise_huge(self) -> None:
+        """No more huge pages: the build is past its peak (its first ``discard``) or
+        writing its output."""
+        if self.huge_at >= 0:
+            advise_huge(self.base, self.huge_at, False)
+            self.huge_at = -1
+
 def discard(base: int, ptr: int, length: int) -> bool:
     """Gives the whole pages ``[base + ptr, base + ptr + length)`` of a linear memory back
     to the system (ABI ``discard``: the module holds nothing there); they read as zeros

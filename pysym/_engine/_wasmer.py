@@ -80,10 +80,10 @@ def _reraise(e: BaseException) -> None:
     raise e
 
 
-class _Memory:
+class _Memory(_pagemap.HugeAdvice):
     """Host view of linear memory + import state.  References no instance (no cycles)."""
 
-    __slots__ = ("base", "huge_at", "imports", "memory", "size", "view")
+    __slots__ = ("base", "imports", "memory", "size", "view")
 
     def __init__(self, imports: HostImports) -> None:
         self.memory = None  # type: Optional[Any]  # wasmer.Memory, set after instantiation
@@ -100,18 +100,6 @@ class _Memory:
         if size != self.size:
             self.view = memoryview(self.memory.buffer)
             self.size = len(self.view)
-
-    def advise_huge(self) -> None:
-        """Huge pages for the memory's growth (``_pagemap.advise_huge``)."""
-        if _pagemap.advise_huge(self.base, self.size, True):
-            self.huge_at = self.size
-
-    def unadvise_huge(self) -> None:
-        """No more huge pages: the build is past its peak (its first ``discard``) or
-        writing its output."""
-        if self.huge_at >= 0:
-            _pagemap.advise_huge(self.base, self.huge_at, False)
-            self.huge_at = -1
 
     def check(self, ptr: int, length: int) -> None:
         if ptr < 0 or length < 0:

@@ -328,14 +328,14 @@ def _trap_message(err: Optional[int], trap_slot: c_void_p) -> str:
     return "\n".join(parts).strip() or "wasm trap"
 
 
-class _Memory:
+class _Memory(_pagemap.HugeAdvice):
     """The linear memory as seen by the host, plus the host-import state.
 
     Referenced by the instance and by the import callbacks; it references neither, so
     dropping an instance frees its store at once (no reference cycle).
     """
 
-    __slots__ = ("base", "ctx", "huge_at", "imports", "mem", "pending", "size", "view")
+    __slots__ = ("base", "ctx", "imports", "mem", "pending", "size", "view")
 
     def __init__(self, ctx: Any, imports: HostImports) -> None:
         self.mem = None  # type: Optional[Any]  # a wasmtime_memory_t, set after instantiation
@@ -363,18 +363,6 @@ class _Memory:
                 self.view = memoryview(b"")
             self.size = size
             self.base = base
-
-    def advise_huge(self) -> None:
-        """Huge pages for the memory's growth (``_pagemap.advise_huge``)."""
-        if _pagemap.advise_huge(self.base, self.size, True):
-            self.huge_at = self.size
-
-    def unadvise_huge(self) -> None:
-        """No more huge pages: the build is past its peak (its first ``discard``) or
-        writing its output."""
-        if self.huge_at >= 0:
-            _pagemap.advise_huge(self.base, self.huge_at, False)
-            self.huge_at = -1
 
     def check(self, ptr: int, length: int, caller: Any = None) -> None:
         """Raise ``Trap`` unless ``[ptr, ptr+length)`` is inside memory (refreshing first)."""

@@ -141,9 +141,9 @@ def _thp_on_advice() -> bool:
 def advise_huge(base: int, start: int, huge: bool) -> bool:
     """Advises for (``huge``) or against 2 MiB transparent huge pages behind the linear
     memory at ``base`` from ``start`` (rounded up to 2 MiB) on, for the next
-    ``HUGE_AHEAD`` bytes it grows into. A symcache build touches tens of MB of fresh memory: a few huge pages
-    instead of thousands of page faults (the module grows its memory in whole 2 MiB
-    regions for them, ``wasm/abi/src/alloc.rs``). Advised against once the build gives
+    ``HUGE_AHEAD`` bytes it grows into. A symcache build touches tens of MB of fresh
+    memory: a few huge pages instead of thousands of page faults (the module grows its
+    memory in whole 2 MiB regions for them, ``wasm/abi/src/alloc.rs``). Advised against once the build gives
     memory back: khugepaged would otherwise collapse every 2 MiB that kept a page into a
     whole huge page again (an idle instance's 6 MB of resident memory back to 32 MB within
     a minute). Only where THP is ``madvise``; False where nothing was done (harmless)."""
@@ -156,7 +156,6 @@ def advise_huge(base: int, start: int, huge: bool) -> bool:
     end = min(start + HUGE_AHEAD, HUGE_SPAN)
     # (ENOMEM where the range passes the reservation: what is mapped is advised all the same)
     return bool(madvise(base + start, end - start, _MADV_HUGEPAGE if huge else _MADV_NOHUGEPAGE) == 0)
-
 
 
 class HugeAdvice:
@@ -178,6 +177,7 @@ class HugeAdvice:
         if self.huge_at >= 0:
             advise_huge(self.base, self.huge_at, False)
             self.huge_at = -1
+
 
 def discard(base: int, ptr: int, length: int) -> bool:
     """Gives the whole pages ``[base + ptr, base + ptr + length)`` of a linear memory back

@@ -100,6 +100,9 @@ class _Memory(_pagemap.HugeAdvice):
         if size != self.size:
             self.view = memoryview(self.memory.buffer)
             self.size = len(self.view)
+            if not self.base and self.size:
+                # (the buffer is writable: imports write into it; its base never moves)
+                self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.view))
 
     def check(self, ptr: int, length: int) -> None:
         if ptr < 0 or length < 0:
@@ -163,9 +166,6 @@ def _make_imports(store: Any, ms: _Memory) -> Dict[str, Any]:
             ptr &= 0xFFFFFFFF
             length &= 0xFFFFFFFF
             ms.check(ptr, length)
-            if not ms.base:
-                # (the buffer is writable: imports write into it; its base never moves)
-                ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
             ms.unadvise_huge()
             _pagemap.discard(ms.base, ptr, length)
         except Exception:
@@ -375,9 +375,7 @@ class WasmerEngine(Engine):
             if isinstance(memory, wasmer.Memory):
                 ms.memory = memory
                 ms.refresh()
-                if ms.size:
-                    ms.base = ctypes.addressof(ctypes.c_char.from_buffer(ms.view))
-                    ms.advise_huge()
+                ms.advise_huge()
         return WasmerInstance(instance, wmodule, ms)
 
 

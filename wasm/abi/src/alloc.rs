@@ -118,15 +118,22 @@ mod ahead {
     }
 }
 
+/// `request` (of the system allocator, for `size` bytes), the memory grown ahead first
+/// in huge-page regions (`ahead`).
+#[inline]
+unsafe fn grown_ahead(size: usize, request: impl FnOnce() -> *mut u8) -> *mut u8 {
+    #[cfg(target_arch = "wasm32")]
+    ahead::before(size);
+    let p = request();
+    #[cfg(target_arch = "wasm32")]
+    ahead::after(p, size);
+    p
+}
+
 /// The system allocator's `alloc`, growing the memory ahead in huge-page regions.
 #[inline]
 pub(crate) unsafe fn system_alloc(layout: Layout) -> *mut u8 {
-    #[cfg(target_arch = "wasm32")]
-    ahead::before(layout.size());
-    let p = std::alloc::System.alloc(layout);
-    #[cfg(target_arch = "wasm32")]
-    ahead::after(p, layout.size());
-    p
+    grown_ahead(layout.size(), || std::alloc::System.alloc(layout))
 }
 
 /// The size of the latest allocation request that failed (0: none since last read).
@@ -209,14 +216,10 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
                 }
                 p
             }
-            None => {
-                #[cfg(target_arch = "wasm32")]
-                ahead::before(layout.size());
-                let p = std::alloc::System.alloc_zeroed(layout);
-                #[cfg(target_arch = "wasm32")]
-                ahead::after(p, layout.size());
-                self.check(p, layout.size())
-            }
+            None => self.check(
+                grown_ahead(layout.size(), || std::alloc::System.alloc_zeroed(layout)),
+                layout.size(),
+            ),
         }
     }
     #[inline]
@@ -234,11 +237,10 @@ unsafe impl std::alloc::GlobalAlloc for RecordingAlloc {
         let new = small_class(new_size, layout.align());
         match (old, new) {
             (None, None) => {
-                #[cfg(target_arch = "wasm32")]
-                ahead::before(new_size);
-                let p = self.check(std::alloc::System.realloc(ptr, layout, new_size), new_size);
-                #[cfg(target_arch = "wasm32")]
-                ahead::after(p, new_size);
+                let p = self.check(
+                    grown_ahead(new_size, || std::alloc::System.realloc(ptr, layout, new_size)),
+                    new_size,
+                );
                 if !p.is_null() && p != ptr {
                     // Moved: the old block was freed inside, past `dealloc` (a doubling
                     // vector's old blocks stayed resident to the end of a build: libLLVM's
